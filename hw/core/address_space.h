@@ -1,0 +1,66 @@
+// Guest-physical address space: a flat, sorted set of non-overlapping regions of RAM, ROM and
+// MMIO. Boards build it once before any vCPU runs; afterwards it is read-only, so lookups need
+// no lock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/core/mmio.h"
+
+namespace orrery::hw {
+
+enum class RegionKind : uint8_t { Ram, Rom, Mmio };
+
+struct Region {
+  std::string name;
+  uint64_t base = 0;
+  uint64_t size = 0;
+  RegionKind kind = RegionKind::Ram;
+  uint8_t* host = nullptr;     // RAM and ROM
+  MmioDevice* dev = nullptr;   // MMIO
+  bool contains(uint64_t a) const { return a >= base && a - base < size; }
+};
+
+class AddressSpace {
+ public:
+  AddressSpace() = default;
+  ~AddressSpace();
+  AddressSpace(const AddressSpace&) = delete;
+  AddressSpace& operator=(const AddressSpace&) = delete;
+
+  /// Each returns an empty string on success, or why the region could not be added (overlap,
+  /// zero size, out of host memory).
+  std::string add_ram(const std::string& name, uint64_t base, uint64_t size);
+  std::string add_rom(const std::string& name, uint64_t base, uint64_t size);
+  std::string add_mmio(const std::string& name, uint64_t base, uint64_t size, MmioDevice& dev);
+
+  /// The region containing addr, or null.
+  const Region* find(uint64_t addr) const;
+
+  /// A device or memory access by the guest. Sizes 1/2/4/8; the access must not cross regions.
+  MemResult read(uint64_t addr, unsigned size, uint64_t& value) const;
+  MemResult write(uint64_t addr, unsigned size, uint64_t value) const;
+
+  /// Bulk copy for loaders and debuggers; may write ROM. False if any byte is not RAM/ROM.
+  bool read_bytes(uint64_t addr, void* dst, uint64_t len) const;
+  bool write_bytes(uint64_t addr, const void* src, uint64_t len) const;
+
+  /// Host pointer for [addr, addr+len) when it lies inside one RAM/ROM region, else null.
+  uint8_t* host_ptr(uint64_t addr, uint64_t len) const;
+
+  const std::vector<Region>& regions() const { return regions_; }
+
+ private:
+  std::string insert(Region r);
+  std::vector<Region> regions_;  // sorted by base
+  struct Mapping {
+    uint8_t* ptr;
+    uint64_t len;
+  };
+  std::vector<Mapping> mappings_;
+};
+
+}  // namespace orrery::hw

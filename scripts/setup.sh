@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs Orrery's build and test dependencies from Debian 12 packages.
+# Idempotent: when everything is present it only runs dpkg-query and exits.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  llvm-19-dev libzstd-dev libcapstone-dev zlib1g-dev libfdt-dev
+  libgtest-dev libgmock-dev libsdl2-dev
+  libunicorn-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
+  qemu-system-arm gdb-multiarch
+  cpio busybox-static
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

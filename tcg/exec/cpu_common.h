@@ -1,0 +1,69 @@
+// The guest-neutral head of every vCPU's state. Each guest's state struct starts with a
+// CpuCommon member at offset 0, so generated code reaches both the common fields and the guest's
+// registers (GetReg/SetReg byte offsets) from one pointer.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "tcg/softmmu/tlb.h"
+
+namespace orrery::tcg {
+
+struct CpuCommon;
+namespace softmmu {
+class Softmmu;
+}
+namespace exec {
+struct TranslationBlock;
+using NativeFn = uint64_t (*)(CpuCommon* cpu);
+}
+
+constexpr unsigned kJumpCacheBits = 12;
+constexpr unsigned kJumpCacheEntries = 1u << kJumpCacheBits;
+constexpr unsigned jump_cache_index(uint64_t pc) {
+  return unsigned((pc >> 2) ^ (pc >> (2 + kJumpCacheBits))) & (kJumpCacheEntries - 1);
+}
+
+/// One slot of the per-vCPU indirect-branch cache, read inline by native code: a hit needs
+/// pc and flags to match and native to be non-null. Only the owning vCPU fills slots; other
+/// threads may invalidate one by storing kInvalidPc into pc.
+struct JumpCacheEntry {
+  static constexpr uint64_t kInvalidPc = ~0ull;
+  std::atomic<uint64_t> pc{kInvalidPc};
+  uint64_t flags = 0;
+  exec::NativeFn native = nullptr;
+  exec::TranslationBlock* tb = nullptr;
+};
+static_assert(sizeof(JumpCacheEntry) == 32);
+
+/// Set by slow paths and helpers to make the running block return to the dispatcher.
+enum class PendingExit : uint32_t {
+  None = 0,
+  Exception = 1,  // the guest took an exception; guest state (PC included) is already updated
+  Stop = 2,       // Orrery must stop this vCPU (e.g. a fatal guest error it cannot architecturally
+                  // report yet); CpuCommon::stop_message says why
+};
+
+struct CpuCommon {
+  uint64_t pc = 0;
+  // Nonzero asks the vCPU to leave chained execution at the next block boundary (interrupts,
+  // debugger, shutdown). Written by other threads.
+  std::atomic<uint32_t> exit_request{0};
+  // Set by the current vCPU's slow paths/helpers (see PendingExit); generated code tests it after
+  // every helper call or slow-path access that may fault.
+  uint32_t pending_exit = 0;
+  uint64_t tb_flags = 0;  // translation-relevant mode bits; kept current by the dispatcher
+  softmmu::TlbTable* tlb = nullptr;
+  JumpCacheEntry* jump_cache = nullptr;  // kJumpCacheEntries slots
+  softmmu::Softmmu* mmu = nullptr;
+  // Where the last block left through a chainable exit (see exec/engine.cpp).
+  exec::TranslationBlock* last_tb = nullptr;
+  uint32_t last_exit_slot = 0;
+  const char* stop_message = nullptr;
+};
+
+static_assert(offsetof(CpuCommon, pc) == 0);
+
+}  // namespace orrery::tcg

@@ -1,0 +1,328 @@
+#include "tcg/exec/engine.h"
+
+#include <cinttypes>
+
+#include "tcg/interp/interp.h"
+#include "tcg/llvm/compiler.h"
+#include "tcg/opt/passes.h"
+
+namespace orrery::tcg::exec {
+
+using softmmu::kPageMask;
+using softmmu::kPageSize;
+
+TranslationBlock::~TranslationBlock() = default;
+
+Engine::Engine(EngineOptions opt, hw::Log& log) : opt_(opt), log_(log) {}
+
+Engine::~Engine() {
+  compiler_.reset();  // joins the compile thread before the blocks it may be reading go away
+}
+
+std::string Engine::init() {
+  if (opt_.tier == Tier::Interp) return {};
+  std::string err;
+  compiler_ = llvm::BackgroundCompiler::create(log_, err);
+  if (!compiler_) return "cannot start the LLVM tier: " + err;
+  return {};
+}
+
+bool Engine::is_code_page(uint64_t phys_page) const {
+  std::lock_guard<std::mutex> g(mu_);
+  return pages_.count(phys_page & kPageMask) != 0;
+}
+
+void Engine::invalidate_phys(uint64_t phys, uint64_t len) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (uint64_t page = phys & kPageMask; page < phys + len; page += kPageSize) {
+    auto it = pages_.find(page);
+    if (it == pages_.end()) continue;
+    std::vector<TranslationBlock*> victims;
+    for (TranslationBlock* tb : it->second) {
+      uint64_t start = tb->key.phys_pc, end = start + std::max<uint32_t>(tb->ir.guest_size, 1);
+      if (start < phys + len && phys < end) victims.push_back(tb);
+    }
+    for (TranslationBlock* tb : victims) invalidate_locked(tb);
+  }
+}
+
+void Engine::invalidate_locked(TranslationBlock* tb) {
+  if (!tb->valid.exchange(false)) return;
+  ++stats_.invalidations;
+  auto m = map_.find(tb->key);
+  if (m != map_.end() && m->second == tb) map_.erase(m);
+  for (auto [src, slot] : tb->incoming) {
+    src->link[slot].store(nullptr, std::memory_order_release);
+    src->link_tb[slot] = nullptr;
+  }
+  tb->incoming.clear();
+  for (unsigned slot = 0; slot < 2; ++slot) {
+    TranslationBlock* to = tb->link_tb[slot];
+    if (!to) continue;
+    std::erase_if(to->incoming, [&](auto& p) { return p.first == tb && p.second == slot; });
+    tb->link[slot].store(nullptr, std::memory_order_release);
+    tb->link_tb[slot] = nullptr;
+  }
+  uint64_t page = tb->key.phys_pc & kPageMask;
+  auto p = pages_.find(page);
+  if (p != pages_.end()) {
+    std::erase(p->second, tb);
+    if (p->second.empty()) pages_.erase(p);
+  }
+  for (VcpuExec* v : vcpus_) v->invalidate_jump_cache(tb);
+}
+
+void Engine::flush() {
+  if (compiler_) compiler_->drain();
+  std::lock_guard<std::mutex> g(mu_);
+  map_.clear();
+  pages_.clear();
+  for (VcpuExec* v : vcpus_) v->flush_jump_cache();
+  all_.clear();
+}
+
+TranslationBlock* Engine::lookup(const TbKey& key) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = map_.find(key);
+  return it == map_.end() ? nullptr : it->second;
+}
+
+TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
+  TranslationBlock* raw = tb.get();
+  bool new_code_page = false;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto [it, fresh] = map_.emplace(raw->key, raw);
+    if (!fresh) return it->second;  // another vCPU translated it first; ours is dropped
+    auto& list = pages_[raw->key.phys_pc & kPageMask];
+    new_code_page = list.empty();
+    list.push_back(raw);
+    all_.push_back(std::move(tb));
+    ++stats_.blocks_translated;
+  }
+  if (new_code_page) {
+    // Writes to this page must now take the slow path to invalidate its blocks.
+    std::vector<VcpuExec*> vs;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      vs = vcpus_;
+    }
+    for (VcpuExec* v : vs) v->mmu().protect_code_page(raw->key.phys_pc & kPageMask);
+  }
+  return raw;
+}
+
+void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!from->valid.load() || !to->valid.load()) return;
+  if (from->link_tb[slot] != to) {
+    if (from->link_tb[slot]) {
+      TranslationBlock* old = from->link_tb[slot];
+      std::erase_if(old->incoming, [&](auto& p) { return p.first == from && p.second == slot; });
+    }
+    from->link_tb[slot] = to;
+    to->incoming.push_back({from, slot});
+  }
+  from->link[slot].store(to->native.load(std::memory_order_acquire), std::memory_order_release);
+}
+
+void Engine::tier_up(TranslationBlock* tb) {
+  if (!compiler_ || tb->compile_queued.exchange(true)) return;
+  if (opt_.tier == Tier::Llvm) {
+    compiler_->compile_now(tb);
+  } else {
+    compiler_->enqueue(tb);
+  }
+}
+
+void Engine::register_vcpu(VcpuExec* v) {
+  std::lock_guard<std::mutex> g(mu_);
+  vcpus_.push_back(v);
+}
+
+void Engine::unregister_vcpu(VcpuExec* v) {
+  std::lock_guard<std::mutex> g(mu_);
+  std::erase(vcpus_, v);
+}
+
+Engine::Stats Engine::stats() const {
+  std::lock_guard<std::mutex> g(mu_);
+  Stats s = stats_;
+  if (compiler_) s.blocks_compiled = compiler_->compiled_count();
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+VcpuExec::VcpuExec(Engine& engine, Frontend& frontend, CpuCommon& cpu, softmmu::Softmmu& mmu)
+    : engine_(engine), frontend_(frontend), cpu_(cpu), mmu_(mmu),
+      jump_cache_(new JumpCacheEntry[kJumpCacheEntries]) {
+  cpu_.jump_cache = jump_cache_.get();
+  mmu_.set_code_tracker(&engine_);
+  engine_.register_vcpu(this);
+}
+
+VcpuExec::~VcpuExec() {
+  engine_.unregister_vcpu(this);
+  if (cpu_.jump_cache == jump_cache_.get()) cpu_.jump_cache = nullptr;
+}
+
+void VcpuExec::flush_jump_cache() {
+  for (unsigned i = 0; i < kJumpCacheEntries; ++i)
+    jump_cache_[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+}
+
+void VcpuExec::invalidate_jump_cache(const TranslationBlock* tb) {
+  JumpCacheEntry& e = jump_cache_[jump_cache_index(tb->key.pc)];
+  if (e.tb == tb) e.pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_release);
+}
+
+TranslationBlock* VcpuExec::find_or_translate() {
+  const uint64_t pc = cpu_.pc;
+  JumpCacheEntry& e = jump_cache_[jump_cache_index(pc)];
+  if (!single_step_ && e.pc.load(std::memory_order_acquire) == pc && e.flags == cpu_.tb_flags &&
+      e.tb->valid.load(std::memory_order_relaxed)) {
+    return e.tb;
+  }
+
+  uint64_t phys = 0;
+  const uint8_t* host = mmu_.fetch_page(pc, frontend_.fetch_mmu_idx(cpu_), phys);
+  if (!host) return nullptr;  // instruction fetch fault raised; pending_exit is set
+
+  TbKey key{pc, phys, cpu_.tb_flags};
+  TranslationBlock* tb = single_step_ ? nullptr : engine_.lookup(key);
+  if (!tb) {
+    auto fresh = std::make_unique<TranslationBlock>();
+    fresh->key = key;
+    fresh->ir.guest_pc = pc;
+    uint64_t in_page = kPageSize - (pc & ~kPageMask);
+    CodeReader reader(pc, host, in_page);
+    TranslateOptions topt;
+    if (single_step_) topt.max_insns = 1;
+    frontend_.translate(cpu_, reader, topt, fresh->ir);
+    hw::Log& log = engine_.log();
+    if (log.enabled(hw::kLogInAsm)) log_in_asm(fresh->ir, host, pc, in_page);
+    if (std::string err = ir::verify(fresh->ir); !err.empty()) {
+      log.write("orrery: internal error: invalid IR for block at 0x" + std::to_string(pc) + ": " +
+                err + "\n" + ir::print(fresh->ir));
+      cpu_.pending_exit = uint32_t(PendingExit::Stop);
+      cpu_.stop_message = "internal error: the translator produced invalid IR";
+      return nullptr;
+    }
+    if (engine_.options().optimize) opt::optimize(fresh->ir);
+    if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
+    fresh->prog = interp::build(fresh->ir, fresh.get());
+    if (single_step_) {
+      step_tb_ = std::move(fresh);
+      return step_tb_.get();
+    }
+    tb = engine_.insert(std::move(fresh));
+    if (engine_.options().tier == Tier::Llvm) engine_.tier_up(tb);
+  }
+  NativeFn native = tb->native.load(std::memory_order_acquire);
+  e.tb = tb;
+  e.flags = cpu_.tb_flags;
+  e.native = native;
+  e.pc.store(pc, std::memory_order_release);
+  return tb;
+}
+
+void VcpuExec::log_in_asm(const ir::Block& b, const uint8_t* host, uint64_t pc, uint64_t avail) {
+  std::string out = "IN:\n";
+  std::vector<uint64_t> starts;
+  for (const ir::Inst& i : b.insts)
+    if (i.op == ir::Opcode::InsnStart) starts.push_back(i.imm);
+  for (size_t k = 0; k < starts.size(); ++k) {
+    uint64_t at = starts[k];
+    uint64_t end = k + 1 < starts.size() ? starts[k + 1] : b.guest_pc + b.guest_size;
+    if (at < pc || at - pc >= avail || end <= at) continue;
+    size_t len = size_t(std::min<uint64_t>(end - at, avail - (at - pc)));
+    char head[32];
+    std::snprintf(head, sizeof head, "0x%016" PRIx64 ":  ", at);
+    out += head;
+    out += frontend_.disassemble(at, host + (at - pc), len);
+    out += "\n";
+  }
+  engine_.log().write(out + "\n");
+}
+
+uint64_t VcpuExec::execute(TranslationBlock* tb) {
+  if (NativeFn fn = tb->native.load(std::memory_order_acquire)) return fn(&cpu_);
+  if (engine_.options().tier == Tier::Auto &&
+      tb->exec_count.fetch_add(1, std::memory_order_relaxed) + 1 == engine_.options().hot_threshold)
+    engine_.tier_up(tb);
+  return interp::run(*tb->prog, &cpu_);
+}
+
+RunResult VcpuExec::run() {
+  mode_changed();
+  hw::Log& log = engine_.log();
+  TranslationBlock* prev = nullptr;
+  unsigned prev_slot = 0;
+  for (;;) {
+    if (cpu_.exit_request.load(std::memory_order_acquire))
+      return RunResult{RunResult::Kind::ExitRequest};
+
+    TranslationBlock* tb = nullptr;
+    if (prev && !single_step_) {
+      // Follow a direct exit without hashing, and patch native chaining once both are native.
+      TranslationBlock* next = prev->link_tb[prev_slot];
+      if (next && next->valid.load(std::memory_order_relaxed) && next->key.pc == cpu_.pc &&
+          next->key.flags == cpu_.tb_flags) {
+        tb = next;
+        if (!prev->link[prev_slot].load(std::memory_order_relaxed) &&
+            next->native.load(std::memory_order_relaxed))
+          engine_.link(prev, prev_slot, next);
+      }
+    }
+    if (!tb) {
+      tb = find_or_translate();
+      if (!tb) {
+        prev = nullptr;
+        if (auto r = take_pending()) return *r;
+        continue;
+      }
+      // Chain only within a guest page: a page's mapping can change under a cross-page link.
+      if (prev && ((prev->key.pc ^ tb->key.pc) & kPageMask) == 0 && !single_step_)
+        engine_.link(prev, prev_slot, tb);
+    }
+    if (log.enabled(hw::kLogExec))
+      log.log(hw::kLogExec, "Trace: 0x%016" PRIx64 " [%s]\n", tb->key.pc,
+              tb->native.load() ? "native" : "interp");
+
+    const uint64_t r = execute(tb);
+    const uint64_t code = r & 0xff;
+    prev = nullptr;
+    if (code == kRetNext) {
+      prev = cpu_.last_tb;
+      prev_slot = cpu_.last_exit_slot;
+      cpu_.last_tb = nullptr;
+      if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+      continue;
+    }
+    if (code == kRetPending) {
+      if (auto res = take_pending()) return *res;
+      continue;
+    }
+    if (code == kRetExitRequest) return RunResult{RunResult::Kind::ExitRequest};
+    const auto reason = static_cast<ir::ExitReason>(code);
+    if (reason == ir::ExitReason::Lookup) {
+      mode_changed();
+      if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+      continue;
+    }
+    return RunResult{RunResult::Kind::Exit, reason, r >> 32};
+  }
+}
+
+std::optional<RunResult> VcpuExec::take_pending() {
+  const auto pe = static_cast<PendingExit>(cpu_.pending_exit);
+  cpu_.pending_exit = 0;
+  if (pe == PendingExit::Stop) return RunResult{RunResult::Kind::Stop};
+  // A guest exception was taken: its entry changed the mode.
+  mode_changed();
+  if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+  return std::nullopt;
+}
+
+}  // namespace orrery::tcg::exec

@@ -1,0 +1,136 @@
+// The translation engine: translation cache, tiering and the per-vCPU dispatch loop.
+//
+// Engine is per machine (shared translation cache and JIT); VcpuExec is per vCPU (its TLB,
+// jump cache and dispatch loop). The guest CPU calls VcpuExec::run() and handles what it returns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "hw/core/log.h"
+#include "tcg/exec/frontend.h"
+#include "tcg/exec/tb.h"
+#include "tcg/softmmu/softmmu.h"
+
+namespace orrery::tcg::llvm {
+class BackgroundCompiler;
+}
+
+namespace orrery::tcg::exec {
+
+enum class Tier : uint8_t { Interp, Llvm, Auto };
+
+struct EngineOptions {
+  Tier tier = Tier::Auto;
+  uint32_t hot_threshold = 64;  // executions before a block is queued for LLVM (Tier::Auto)
+  bool optimize = true;         // run tcg/opt passes on new blocks
+};
+
+/// Why VcpuExec::run returned.
+struct RunResult {
+  enum class Kind : uint8_t {
+    Exit,         // a block ended with Terminal::Exit; reason/arg are set, cpu.pc is exact
+    Stop,         // pending_exit == Stop: cpu.stop_message says why
+    ExitRequest,  // another thread set exit_request
+  };
+  Kind kind = Kind::Exit;
+  ir::ExitReason reason = ir::ExitReason::Lookup;
+  uint64_t arg = 0;
+};
+
+class VcpuExec;
+
+/// Per-machine translation state: the block cache (which also tracks code pages for
+/// self-modifying code) and the LLVM tier.
+class Engine : public softmmu::CodePageTracker {
+ public:
+  Engine(EngineOptions opt, hw::Log& log);
+  ~Engine() override;
+
+  /// Starts the LLVM tier when the options need it; returns an error message on failure.
+  std::string init();
+
+  const EngineOptions& options() const { return opt_; }
+  hw::Log& log() { return log_; }
+
+  // CodePageTracker
+  bool is_code_page(uint64_t phys_page) const override;
+  void invalidate_phys(uint64_t phys, uint64_t len) override;
+
+  /// Drops every block (e.g. on reset).
+  void flush();
+
+  // Used by VcpuExec.
+  TranslationBlock* lookup(const TbKey& key);
+  TranslationBlock* insert(std::unique_ptr<TranslationBlock> tb);
+  void link(TranslationBlock* from, unsigned slot, TranslationBlock* to);
+  void tier_up(TranslationBlock* tb);  // queue (Auto) or compile now (Llvm)
+  void register_vcpu(VcpuExec* v);
+  void unregister_vcpu(VcpuExec* v);
+
+  struct Stats {
+    uint64_t blocks_translated = 0;
+    uint64_t blocks_compiled = 0;
+    uint64_t invalidations = 0;
+  };
+  Stats stats() const;
+
+ private:
+  void invalidate_locked(TranslationBlock* tb);
+  struct KeyHash {
+    size_t operator()(const TbKey& k) const {
+      return std::hash<uint64_t>()(k.pc * 0x9e3779b97f4a7c15ull ^ k.flags ^ (k.phys_pc << 7));
+    }
+  };
+
+  EngineOptions opt_;
+  hw::Log& log_;
+  mutable std::mutex mu_;
+  std::unordered_map<TbKey, TranslationBlock*, KeyHash> map_;
+  std::unordered_map<uint64_t, std::vector<TranslationBlock*>> pages_;  // phys page -> blocks
+  std::vector<std::unique_ptr<TranslationBlock>> all_;  // owned; invalid ones kept until flush
+  std::vector<VcpuExec*> vcpus_;
+  std::unique_ptr<llvm::BackgroundCompiler> compiler_;
+  Stats stats_;
+};
+
+class VcpuExec {
+ public:
+  VcpuExec(Engine& engine, Frontend& frontend, CpuCommon& cpu, softmmu::Softmmu& mmu);
+  ~VcpuExec();
+
+  /// Runs guest code until something needs the guest CPU's attention.
+  RunResult run();
+
+  /// Single-instruction blocks, not cached (debugger stepping).
+  void set_single_step(bool on) { single_step_ = on; }
+
+  /// Called when the guest's mode or translation regime changed outside generated code.
+  void mode_changed() { cpu_.tb_flags = frontend_.compute_tb_flags(cpu_); }
+  void flush_jump_cache();
+  void invalidate_jump_cache(const TranslationBlock* tb);
+
+  CpuCommon& cpu() { return cpu_; }
+  softmmu::Softmmu& mmu() { return mmu_; }
+
+ private:
+  TranslationBlock* find_or_translate();
+  uint64_t execute(TranslationBlock* tb);
+  std::optional<RunResult> take_pending();
+  void log_in_asm(const ir::Block& b, const uint8_t* host, uint64_t pc, uint64_t avail);
+
+  Engine& engine_;
+  Frontend& frontend_;
+  CpuCommon& cpu_;
+  softmmu::Softmmu& mmu_;
+  std::unique_ptr<JumpCacheEntry[]> jump_cache_;
+  bool single_step_ = false;
+  std::unique_ptr<TranslationBlock> step_tb_;  // the uncached block of a single step
+};
+
+}  // namespace orrery::tcg::exec

@@ -1,0 +1,65 @@
+// A translation block and the protocol its compiled forms (interpreter program, native code)
+// follow when they finish. Both tiers return the same BlockResult codes, so the dispatcher
+// treats them alike.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "tcg/exec/cpu_common.h"
+#include "tcg/ir/ir.h"
+
+namespace orrery::tcg::interp {
+struct Program;
+}
+
+namespace orrery::tcg::exec {
+
+// NativeFn (cpu_common.h): native code of a block; runs from cpu->pc == the block's PC and
+// returns a block result as below.
+
+/// What a block returns: low 8 bits a code, bits 32..63 an argument (Exit terminals).
+///   code < kRetNext      the block ended in Terminal::Exit with that ExitReason; the argument is
+///                        Terminal::arg; cpu->pc is set
+///   kRetNext             a Jump/Branch/Indirect ended the block; cpu->pc is the next PC. For a
+///                        direct exit that was not chained, cpu->last_tb/last_exit_slot name it
+///                        (last_tb is null after an indirect jump)
+///   kRetPending          cpu->pending_exit is set; guest state (PC included) is already exact
+///   kRetExitRequest      cpu->exit_request was seen at block entry; cpu->pc is this block's PC
+constexpr uint64_t kRetNext = 0x20;
+constexpr uint64_t kRetPending = 0x21;
+constexpr uint64_t kRetExitRequest = 0x22;
+constexpr uint64_t make_exit_result(ir::ExitReason r, uint64_t arg) {
+  return uint64_t(r) | (arg << 32);
+}
+
+struct TbKey {
+  uint64_t pc = 0;
+  uint64_t phys_pc = 0;  // physical address of the first instruction (code-page tracking)
+  uint64_t flags = 0;    // guest mode bits the translation depends on (CpuCommon::tb_flags)
+  bool operator==(const TbKey&) const = default;
+};
+
+struct TranslationBlock {
+  TbKey key;
+  ir::Block ir;  // optimised IR; immutable once published (the JIT thread reads it)
+  std::unique_ptr<interp::Program> prog;
+
+  std::atomic<NativeFn> native{nullptr};
+  std::atomic<uint32_t> exec_count{0};
+  std::atomic<bool> valid{true};
+  std::atomic<bool> compile_queued{false};
+
+  // Direct successors: slot 0 is Jump's target or Branch's taken target, slot 1 Branch's
+  // not-taken target. Native code tail-calls link[i] when it is non-null; the dispatcher fills
+  // it once both blocks are native, and invalidation clears it.
+  std::atomic<NativeFn> link[2] = {nullptr, nullptr};
+  TranslationBlock* link_tb[2] = {nullptr, nullptr};
+  std::vector<std::pair<TranslationBlock*, unsigned>> incoming;  // guarded by the cache's lock
+
+  ~TranslationBlock();
+};
+
+}  // namespace orrery::tcg::exec

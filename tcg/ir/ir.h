@@ -1,0 +1,159 @@
+// Orrery's intermediate representation: one guest translation block as a list of typed SSA
+// instructions ending in an explicit terminal. Guest-neutral: guest state is addressed by byte
+// offset into the CPU state structure, so partial registers (x86 AH/AX/EAX) are plain narrower
+// GetReg/SetReg at the right offset.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orrery::tcg::ir {
+
+enum class Type : uint8_t { V, I1, I8, I16, I32, I64, I128 };
+
+/// Width in bits of an integer type (0 for V).
+constexpr unsigned bits(Type t) {
+  switch (t) {
+    case Type::I1: return 1;
+    case Type::I8: return 8;
+    case Type::I16: return 16;
+    case Type::I32: return 32;
+    case Type::I64: return 64;
+    case Type::I128: return 128;
+    default: return 0;
+  }
+}
+constexpr uint64_t mask(Type t) {
+  unsigned b = bits(t);
+  return b >= 64 ? ~0ull : (1ull << b) - 1;
+}
+Type type_of_bits(unsigned bits);
+std::string_view type_name(Type t);
+
+enum OpFlags : uint8_t {
+  kPure = 0,
+  kSideEffect = 1,
+  kMayFault = 2,
+  kRegsBarrier = 4,
+};
+
+enum class Opcode : uint8_t {
+#define OP(name, res, a0, a1, a2, flags) name,
+#include "tcg/ir/opcodes.inc"
+#undef OP
+  Count_
+};
+constexpr unsigned kNumOpcodes = static_cast<unsigned>(Opcode::Count_);
+
+/// Type slot kinds used by the opcode table.
+enum class Slot : uint8_t { V, T, A, I1, I8, I16, I32, I64, I128 };
+
+struct OpInfo {
+  const char* name;
+  Slot result;
+  Slot args[3];
+  uint8_t flags;
+  unsigned num_args() const {
+    unsigned n = 0;
+    while (n < 3 && args[n] != Slot::V) ++n;
+    return n;
+  }
+};
+const OpInfo& op_info(Opcode op);
+inline bool is_pure(Opcode op) { return (op_info(op).flags & (kSideEffect | kMayFault)) == 0; }
+
+/// Comparison predicates for Opcode::Cmp.
+enum class Cond : uint8_t { Eq, Ne, Ult, Ule, Ugt, Uge, Slt, Sle, Sgt, Sge };
+std::string_view cond_name(Cond c);
+
+/// Memory operation descriptor carried in Inst::imm of Load/Store.
+struct MemOp {
+  uint8_t size_log2 = 0;  // 0..3: 1, 2, 4, 8 bytes
+  bool sign = false;      // loads: sign-extend to the result type
+  uint8_t mmu_idx = 0;    // which TLB (privilege / translation regime) the guest uses
+  bool align = false;     // fault on misaligned access (exclusives, acquire/release)
+
+  constexpr uint64_t encode() const {
+    return uint64_t(size_log2) | (uint64_t(sign) << 2) | (uint64_t(align) << 3) |
+           (uint64_t(mmu_idx) << 8);
+  }
+  static constexpr MemOp decode(uint64_t v) {
+    return MemOp{uint8_t(v & 3), bool(v & 4), uint8_t((v >> 8) & 0xff), bool(v & 8)};
+  }
+  constexpr unsigned size() const { return 1u << size_log2; }
+};
+
+enum class FenceKind : uint8_t { Full, Load, Store, Instruction };
+
+/// An SSA value: the index of the instruction that produces it.
+struct Value {
+  uint32_t id = kNone;
+  static constexpr uint32_t kNone = 0xffffffff;
+  bool valid() const { return id != kNone; }
+  bool operator==(const Value&) const = default;
+};
+
+struct Inst {
+  Opcode op = Opcode::Nop;
+  Type type = Type::V;  // the table's T: the result type, or the operand type of Cmp, AddCarry,
+                        // AddOvf, SetReg and Store, whose results are fixed by the table
+  uint8_t nargs = 0;
+  Value args[3];
+  uint64_t imm = 0;
+  uint64_t imm2 = 0;
+};
+
+/// The type of the value an instruction produces (V for none).
+Type result_type(const Inst& i);
+
+/// Why a block returns to the dispatcher (Terminal::Kind::Exit).
+enum class ExitReason : uint8_t {
+  Lookup,         // nothing special: state changed in a way that needs a fresh TB lookup
+  Exception,      // a helper raised a guest exception and already updated guest state
+  Halt,           // WFI/HLT: wait for an interrupt
+  Hypercall,      // HVC-style call to the board; Terminal::arg is the immediate
+  Supervisor,     // SVC/SYSCALL when the board handles it (user-mode or bare-metal traps)
+  Undefined,      // an unallocated or unimplemented encoding; Terminal::arg is the encoding
+  Breakpoint,     // debugger breakpoint
+  Step,           // single-step done
+};
+std::string_view exit_reason_name(ExitReason r);
+
+struct Terminal {
+  enum class Kind : uint8_t {
+    None,      // not yet set (the verifier rejects it)
+    Jump,      // direct jump to target
+    Branch,    // if cond then target else target2 (both direct)
+    Indirect,  // jump to the PC held in value
+    Exit,      // return to the dispatcher with reason; the PC is target, or the state's PC when
+               // pc_in_state is set (a helper already wrote it)
+  };
+  Kind kind = Kind::None;
+  Value cond;
+  Value value;
+  uint64_t target = 0;
+  uint64_t target2 = 0;
+  ExitReason reason = ExitReason::Lookup;
+  bool pc_in_state = false;
+  uint64_t arg = 0;
+};
+
+struct Block {
+  uint64_t guest_pc = 0;      // first guest instruction
+  uint32_t guest_size = 0;    // bytes of guest code covered
+  uint32_t num_insns = 0;     // guest instructions
+  std::vector<Inst> insts;
+  Terminal term;
+
+  const Inst& at(Value v) const { return insts[v.id]; }
+  Type type_of(Value v) const { return result_type(insts[v.id]); }
+};
+
+std::string print(const Block& b);
+
+/// Returns an empty string when the block is well-formed, or the first problem found.
+std::string verify(const Block& b);
+
+}  // namespace orrery::tcg::ir

@@ -1,0 +1,93 @@
+#include "tcg/ir/eval.h"
+#include "tcg/opt/passes.h"
+#include "tcg/opt/rewrite.h"
+
+namespace orrery::tcg::opt {
+
+using ir::Inst;
+using ir::Opcode;
+
+namespace {
+
+bool foldable(Opcode op) {
+  return ir::is_pure(op) && op != Opcode::GetReg && op != Opcode::CallPure &&
+         op != Opcode::Nop && op != Opcode::Const;
+}
+
+}  // namespace
+
+void const_fold(ir::Block& b) {
+  Forwarding fwd(b.insts.size());
+  auto is_const = [&](ir::Value v, uint64_t& out) {
+    const Inst& d = b.insts[v.id];
+    if (d.op != Opcode::Const) return false;
+    out = d.imm;
+    return true;
+  };
+  for (size_t n = 0; n < b.insts.size(); ++n) {
+    Inst& i = b.insts[n];
+    fwd.apply(i);
+    if (!foldable(i.op)) continue;
+    uint64_t c[3] = {0, 0, 0};
+    bool all = true;
+    bool k[3] = {false, false, false};
+    for (unsigned a = 0; a < i.nargs; ++a) {
+      k[a] = is_const(i.args[a], c[a]);
+      all &= k[a];
+    }
+    const ir::Type rt = ir::result_type(i);
+    if (all) {
+      unsigned src_bits = i.nargs ? ir::bits(b.type_of(i.args[0])) : 0;
+      uint64_t v = ir::eval_pure(i.op, i.type, src_bits, c[0], c[1], c[2], i.imm, i.imm2);
+      i = Inst{};
+      i.op = Opcode::Const;
+      i.type = rt;
+      i.imm = v & ir::mask(rt);
+      continue;
+    }
+    // Identities that forward an argument unchanged.
+    const ir::Value self{uint32_t(n)};
+    auto forward_to = [&](ir::Value v) { fwd.replace(self, v); };
+    const uint64_t all_ones = ir::mask(i.type);
+    switch (i.op) {
+      case Opcode::Add:
+      case Opcode::Or:
+      case Opcode::Xor:
+      case Opcode::Shl:
+      case Opcode::Lshr:
+      case Opcode::Ashr:
+      case Opcode::Rotr:
+        if (k[1] && c[1] == 0) forward_to(i.args[0]);
+        else if (k[0] && c[0] == 0 && (i.op == Opcode::Add || i.op == Opcode::Or ||
+                                       i.op == Opcode::Xor))
+          forward_to(i.args[1]);
+        break;
+      case Opcode::Sub:
+        if (k[1] && c[1] == 0) forward_to(i.args[0]);
+        break;
+      case Opcode::Mul:
+        if (k[1] && c[1] == 1) forward_to(i.args[0]);
+        else if (k[0] && c[0] == 1) forward_to(i.args[1]);
+        break;
+      case Opcode::And:
+        if (k[1] && c[1] == all_ones) forward_to(i.args[0]);
+        else if (k[0] && c[0] == all_ones) forward_to(i.args[1]);
+        break;
+      case Opcode::Select:
+        if (k[0]) forward_to(c[0] ? i.args[1] : i.args[2]);
+        else if (i.args[1] == i.args[2]) forward_to(i.args[1]);
+        break;
+      default: break;
+    }
+  }
+  fwd.apply(b.term);
+  // A branch on a constant becomes a jump.
+  if (b.term.kind == ir::Terminal::Kind::Branch && b.insts[b.term.cond.id].op == Opcode::Const) {
+    uint64_t target = b.insts[b.term.cond.id].imm ? b.term.target : b.term.target2;
+    b.term.kind = ir::Terminal::Kind::Jump;
+    b.term.target = target;
+    b.term.cond = {};
+  }
+}
+
+}  // namespace orrery::tcg::opt

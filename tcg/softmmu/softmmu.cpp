@@ -1,0 +1,234 @@
+#include "tcg/softmmu/softmmu.h"
+
+#include <cstring>
+
+#include "hw/core/address_space.h"
+
+namespace orrery::tcg::softmmu {
+
+namespace {
+
+constexpr TlbEntry kEmpty{kTlbInvalid, kTlbInvalid, kTlbInvalid, 0};
+
+uint64_t page_of(uint64_t a) { return a & kPageMask; }
+
+}  // namespace
+
+Softmmu::Softmmu(CpuCommon& cpu, hw::AddressSpace& as, PageTranslator& translator)
+    : cpu_(cpu), as_(as), translator_(translator), table_(new TlbTable[1]),
+      aux_(new Aux[kNumMmuIdx * kTlbEntries]) {
+  cpu_.tlb = table_.get();
+  cpu_.mmu = this;
+  flush_all();
+}
+
+Softmmu::~Softmmu() {
+  if (cpu_.tlb == table_.get()) cpu_.tlb = nullptr;
+  if (cpu_.mmu == this) cpu_.mmu = nullptr;
+}
+
+void Softmmu::flush_all() {
+  for (auto& idx : *table_)
+    for (TlbEntry& e : idx) e = kEmpty;
+  if (cpu_.jump_cache) {
+    for (unsigned i = 0; i < kJumpCacheEntries; ++i)
+      cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+  }
+}
+
+void Softmmu::flush_page(uint64_t vaddr) {
+  const uint64_t page = page_of(vaddr);
+  const unsigned idx = tlb_index(vaddr);
+  for (unsigned m = 0; m < kNumMmuIdx; ++m) {
+    TlbEntry& e = (*table_)[m][idx];
+    if (page_of(e.addr_read) == page || page_of(e.addr_write) == page ||
+        page_of(e.addr_code) == page)
+      e = kEmpty;
+  }
+  if (cpu_.jump_cache) {
+    for (unsigned i = 0; i < kJumpCacheEntries; ++i) {
+      uint64_t pc = cpu_.jump_cache[i].pc.load(std::memory_order_relaxed);
+      if (page_of(pc) == page)
+        cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Softmmu::flush_asid(uint16_t asid) {
+  for (unsigned m = 0; m < kNumMmuIdx; ++m)
+    for (unsigned i = 0; i < kTlbEntries; ++i) {
+      const Aux& a = aux_[m * kTlbEntries + i];
+      if (!a.global && a.asid == asid) (*table_)[m][i] = kEmpty;
+    }
+  if (cpu_.jump_cache) {
+    for (unsigned i = 0; i < kJumpCacheEntries; ++i)
+      cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+  }
+}
+
+void Softmmu::flush_mmu_idx(unsigned mmu_idx) {
+  if (mmu_idx >= kNumMmuIdx) return;
+  for (TlbEntry& e : (*table_)[mmu_idx]) e = kEmpty;
+}
+
+void Softmmu::protect_code_page(uint64_t phys_page) {
+  for (unsigned m = 0; m < kNumMmuIdx; ++m)
+    for (unsigned i = 0; i < kTlbEntries; ++i) {
+      TlbEntry& e = (*table_)[m][i];
+      if (aux_[m * kTlbEntries + i].phys_page == phys_page && !(e.addr_write & kTlbInvalid))
+        e.addr_write |= kTlbNotDirty;
+    }
+}
+
+bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc) {
+  Translation t;
+  cpu_.pc = insn_pc;  // the translator may raise a fault; its exception needs the faulting PC
+  if (!translator_.translate(vaddr, access, mmu_idx, t)) return false;
+
+  const uint64_t vpage = page_of(vaddr);
+  const uint64_t ppage = page_of(t.phys);
+  const hw::Region* r = as_.find(ppage);
+  const bool whole_page = r && r->kind != hw::RegionKind::Mmio && ppage - r->base <= r->size - kPageSize;
+
+  TlbEntry e;
+  e.addend = 0;
+  uint64_t flags = whole_page ? 0 : kTlbMmio;
+  e.addr_read = vpage | flags | (t.readable ? 0 : kTlbInvalid);
+  e.addr_code = vpage | flags | (t.executable ? 0 : kTlbInvalid);
+  uint64_t wflags = flags;
+  if (whole_page && r->kind == hw::RegionKind::Rom) wflags |= kTlbMmio;  // writes are dropped
+  if (whole_page && code_ && code_->is_code_page(ppage)) wflags |= kTlbNotDirty;
+  e.addr_write = vpage | wflags | (t.writable ? 0 : kTlbInvalid);
+  if (whole_page) e.addend = uintptr_t(r->host + (ppage - r->base)) - vpage;
+
+  const unsigned idx = tlb_index(vaddr);
+  (*table_)[mmu_idx][idx] = e;
+  aux_[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
+  return true;
+}
+
+uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Access a,
+                              uint64_t insn_pc) {
+  const unsigned size = m.size();
+  if (m.align && (vaddr & (size - 1))) {
+    cpu_.pc = insn_pc;
+    translator_.raise_alignment_fault(vaddr, a);
+    return 0;
+  }
+  if ((vaddr & ~kPageMask) + size > kPageSize) {
+    // Crosses a page: make sure both pages are accessible before touching either.
+    ir::MemOp byte{0, false, m.mmu_idx, false};
+    const uint64_t second = page_of(vaddr) + kPageSize;
+    for (uint64_t p : {vaddr, second}) {
+      const TlbEntry& e = (*table_)[m.mmu_idx][tlb_index(p)];
+      uint64_t cmp = a == Access::Write ? e.addr_write : e.addr_read;
+      if ((cmp & (kPageMask | kTlbInvalid)) != page_of(p) && !fill(p, a, m.mmu_idx, insn_pc))
+        return 0;
+    }
+    uint64_t result = 0;
+    for (unsigned i = 0; i < size; ++i) {
+      if (a == Access::Write) {
+        access_slow(vaddr + i, (value >> (8 * i)) & 0xff, byte, a, insn_pc);
+      } else {
+        result |= access_slow(vaddr + i, 0, byte, a, insn_pc) << (8 * i);
+      }
+      if (cpu_.pending_exit) return 0;
+    }
+    return result;
+  }
+
+  const unsigned idx = tlb_index(vaddr);
+  TlbEntry* e = &(*table_)[m.mmu_idx][idx];
+  uint64_t cmp = a == Access::Write ? e->addr_write : e->addr_read;
+  if ((cmp & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
+    if (!fill(vaddr, a, m.mmu_idx, insn_pc)) return 0;
+    e = &(*table_)[m.mmu_idx][idx];
+    cmp = a == Access::Write ? e->addr_write : e->addr_read;
+    if (cmp & kTlbInvalid) {
+      // The translator granted the access yet marked it invalid: treat as a bus error.
+      cpu_.pc = insn_pc;
+      translator_.raise_bus_error(vaddr, 0, a);
+      return 0;
+    }
+  }
+  const Aux& aux = aux_[m.mmu_idx * kTlbEntries + idx];
+  const uint64_t phys = aux.phys_page | (vaddr & ~kPageMask);
+
+  if (cmp & kTlbMmio) {
+    hw::MemResult r;
+    uint64_t v = 0;
+    if (a == Access::Write) {
+      r = as_.write(phys, size, value);
+    } else {
+      r = as_.read(phys, size, v);
+    }
+    if (r != hw::MemResult::Ok) {
+      cpu_.pc = insn_pc;
+      translator_.raise_bus_error(vaddr, phys, a);
+      return 0;
+    }
+    return v & (size >= 8 ? ~0ull : (1ull << (size * 8)) - 1);
+  }
+  uint8_t* host = reinterpret_cast<uint8_t*>(vaddr + e->addend);
+  if (a == Access::Write) {
+    if (cmp & kTlbNotDirty) {
+      if (code_ && code_->is_code_page(aux.phys_page)) code_->invalidate_phys(phys, size);
+      if (!code_ || !code_->is_code_page(aux.phys_page)) e->addr_write &= ~kTlbNotDirty;
+    }
+    std::memcpy(host, &value, size);
+    return 0;
+  }
+  uint64_t v = 0;
+  std::memcpy(&v, host, size);
+  return v;
+}
+
+uint64_t Softmmu::load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc) {
+  return access_slow(vaddr, 0, m, Access::Read, insn_pc);
+}
+
+void Softmmu::store(uint64_t vaddr, uint64_t value, ir::MemOp m, uint64_t insn_pc) {
+  access_slow(vaddr, value, m, Access::Write, insn_pc);
+}
+
+const uint8_t* Softmmu::fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) {
+  const unsigned idx = tlb_index(vaddr);
+  TlbEntry* e = &(*table_)[mmu_idx][idx];
+  if ((e->addr_code & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
+    if (!fill(vaddr, Access::Fetch, mmu_idx, vaddr)) return nullptr;
+    e = &(*table_)[mmu_idx][idx];
+  }
+  const Aux& aux = aux_[mmu_idx * kTlbEntries + idx];
+  phys = aux.phys_page | (vaddr & ~kPageMask);
+  if (e->addr_code & (kTlbMmio | kTlbInvalid)) {
+    cpu_.pc = vaddr;
+    translator_.raise_bus_error(vaddr, phys, Access::Fetch);
+    return nullptr;
+  }
+  return reinterpret_cast<const uint8_t*>(vaddr + e->addend);
+}
+
+bool Softmmu::debug_access(uint64_t vaddr, unsigned mmu_idx, uint8_t* buf, uint64_t len,
+                           bool write) {
+  (void)mmu_idx;
+  // Debug accesses must not raise guest exceptions; the MMU-off flat mapping is all this
+  // issue needs, so translate through the translator only when it cannot fault.
+  while (len) {
+    uint64_t n = std::min<uint64_t>(len, kPageSize - (vaddr & ~kPageMask));
+    bool ok = write ? as_.write_bytes(vaddr, buf, n) : as_.read_bytes(vaddr, buf, n);
+    if (!ok) return false;
+    vaddr += n, buf += n, len -= n;
+  }
+  return true;
+}
+
+uint64_t slow_load(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc) {
+  return cpu->mmu->load(vaddr, ir::MemOp::decode(memop), insn_pc);
+}
+
+void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop,
+                uint64_t insn_pc) {
+  cpu->mmu->store(vaddr, value, ir::MemOp::decode(memop), insn_pc);
+}
+
+}  // namespace orrery::tcg::softmmu

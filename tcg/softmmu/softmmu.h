@@ -1,0 +1,114 @@
+// softmmu: the per-vCPU TLB's owner and slow path. Generated code and the interpreter probe the
+// TLB inline (tlb.h) and call slow_load/slow_store on a miss; those translate through the guest's
+// PageTranslator, refill the entry, and perform MMIO, code-page invalidation and watchpoints.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "tcg/exec/cpu_common.h"
+#include "tcg/ir/ir.h"
+#include "tcg/softmmu/tlb.h"
+
+namespace orrery::hw {
+class AddressSpace;
+}
+
+namespace orrery::tcg::softmmu {
+
+enum class Access : uint8_t { Read, Write, Fetch };
+
+/// Result of a guest page-table walk, for one access.
+struct Translation {
+  uint64_t phys = 0;
+  uint64_t page_size = kPageSize;  // bytes this translation covers (its TLB fill granule)
+  bool readable = true, writable = true, executable = true;  // for the walked mmu_idx
+  uint16_t asid = 0;
+  bool global = true;
+};
+
+/// Implemented by each guest CPU: turns virtual into physical addresses and raises the guest's
+/// own exceptions. The softmmu sets CpuCommon::pc to the faulting instruction's PC before any
+/// raise_* call, and the raise sets CpuCommon::pending_exit.
+class PageTranslator {
+ public:
+  virtual ~PageTranslator() = default;
+  /// Walks the guest's tables. On a fault, raises it and returns false.
+  virtual bool translate(uint64_t vaddr, Access access, unsigned mmu_idx, Translation& out) = 0;
+  /// The physical address decoded to nothing or the device refused the access.
+  virtual void raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) = 0;
+  /// An access that the guest architecture requires to be aligned was not.
+  virtual void raise_alignment_fault(uint64_t vaddr, Access access) = 0;
+};
+
+/// Tracks which physical pages hold translated code; shared by all vCPUs of a machine.
+class CodePageTracker {
+ public:
+  virtual ~CodePageTracker() = default;
+  virtual bool is_code_page(uint64_t phys_page) const = 0;
+  /// A guest write hit [phys, phys+len): drop the blocks translated from it.
+  virtual void invalidate_phys(uint64_t phys, uint64_t len) = 0;
+};
+
+class Softmmu {
+ public:
+  Softmmu(CpuCommon& cpu, hw::AddressSpace& as, PageTranslator& translator);
+  ~Softmmu();
+
+  void set_code_tracker(CodePageTracker* t) { code_ = t; }
+
+  uint64_t load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc);
+  void store(uint64_t vaddr, uint64_t value, ir::MemOp m, uint64_t insn_pc);
+
+  /// Instruction fetch for the translator: translates vaddr for mmu_idx and returns a host
+  /// pointer to the rest of its page (null after raising an instruction abort: then phys is
+  /// undefined). Code must be in RAM or ROM.
+  const uint8_t* fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys);
+
+  void flush_all();
+  void flush_page(uint64_t vaddr);                  // every mmu_idx
+  void flush_asid(uint16_t asid);                   // non-global entries of one ASID
+  void flush_mmu_idx(unsigned mmu_idx);
+  /// Marks the write entries of a page that just gained code so writes take the slow path.
+  void protect_code_page(uint64_t phys_page);
+
+  /// Debug access (gdb, loaders) through the current translation; false if unmapped.
+  bool debug_access(uint64_t vaddr, unsigned mmu_idx, uint8_t* buf, uint64_t len, bool write);
+
+  CpuCommon& cpu() { return cpu_; }
+  hw::AddressSpace& address_space() { return as_; }
+  PageTranslator& translator() { return translator_; }
+
+ private:
+  struct Aux {
+    uint64_t phys_page = 0;
+    uint16_t asid = 0;
+    bool global = true;
+  };
+  bool fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc);
+  uint64_t access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Access a, uint64_t insn_pc);
+
+  CpuCommon& cpu_;
+  hw::AddressSpace& as_;
+  PageTranslator& translator_;
+  CodePageTracker* code_ = nullptr;
+  std::unique_ptr<TlbTable> table_;
+  std::unique_ptr<Aux[]> aux_;  // kNumMmuIdx * kTlbEntries
+};
+
+/// Entry points called by generated code and the interpreter on a TLB miss. After either returns,
+/// the caller checks cpu->pending_exit. slow_load returns the loaded bytes zero-extended; the
+/// caller applies MemOp::sign itself, exactly as on the fast path.
+uint64_t slow_load(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc);
+void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop, uint64_t insn_pc);
+
+/// The inline fast path shared by the interpreter (the LLVM tier emits the same sequence).
+inline uint8_t* tlb_hit(const CpuCommon* cpu, uint64_t vaddr, ir::MemOp m, bool write) {
+  const TlbEntry& e = (*cpu->tlb)[m.mmu_idx][tlb_index(vaddr)];
+  uint64_t cmp = vaddr & (kPageMask | (m.size() - 1));
+  if (cmp != (write ? e.addr_write : e.addr_read)) return nullptr;
+  return reinterpret_cast<uint8_t*>(vaddr + e.addend);
+}
+
+}  // namespace orrery::tcg::softmmu
