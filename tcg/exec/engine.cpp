@@ -22,7 +22,7 @@ Engine::~Engine() {
 std::string Engine::init() {
   if (opt_.tier == Tier::Interp) return {};
   std::string err;
-  compiler_ = llvm::BackgroundCompiler::create(log_, err);
+  compiler_ = llvm::BackgroundCompiler::create(err, &log_);
   if (!compiler_) return "cannot start the LLVM tier: " + err;
   return {};
 }
@@ -73,7 +73,7 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
 }
 
 void Engine::flush() {
-  if (compiler_) compiler_->drain();
+  if (compiler_) compiler_->discard_queue();
   std::lock_guard<std::mutex> g(mu_);
   map_.clear();
   pages_.clear();
@@ -148,7 +148,7 @@ void Engine::unregister_vcpu(VcpuExec* v) {
 Engine::Stats Engine::stats() const {
   std::lock_guard<std::mutex> g(mu_);
   Stats s = stats_;
-  if (compiler_) s.blocks_compiled = compiler_->compiled_count();
+  if (compiler_) s.blocks_compiled = compiler_->stats().compiled;
   return s;
 }
 

@@ -120,10 +120,17 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
     ir::MemOp byte{0, false, m.mmu_idx, false};
     const uint64_t second = page_of(vaddr) + kPageSize;
     for (uint64_t p : {vaddr, second}) {
-      const TlbEntry& e = (*table_)[m.mmu_idx][tlb_index(p)];
+      const unsigned i = tlb_index(p);
+      const TlbEntry& e = (*table_)[m.mmu_idx][i];
       uint64_t cmp = a == Access::Write ? e.addr_write : e.addr_read;
       if ((cmp & (kPageMask | kTlbInvalid)) != page_of(p) && !fill(p, a, m.mmu_idx, insn_pc))
         return 0;
+      const uint64_t phys = aux_[m.mmu_idx * kTlbEntries + i].phys_page | (p & ~kPageMask);
+      if (!as_.find(p == vaddr ? phys : phys & kPageMask)) {
+        cpu_.pc = insn_pc;
+        translator_.raise_bus_error(p, phys, a);
+        return 0;
+      }
     }
     uint64_t result = 0;
     for (unsigned i = 0; i < size; ++i) {

@@ -1,0 +1,211 @@
+// Printer, verifier and opcode-table tests, plus golden tests of each optimisation pass.
+#include <gtest/gtest.h>
+
+#include "tcg/ir/emitter.h"
+#include "tcg/opt/passes.h"
+
+namespace orrery::tcg::ir {
+namespace {
+
+constexpr uint32_t kX0 = 16, kX1 = 24, kFlagZ = 40;
+
+TEST(OpTable, EveryOpcodeHasAName) {
+  for (unsigned i = 0; i < kNumOpcodes; ++i) {
+    const OpInfo& info = op_info(static_cast<Opcode>(i));
+    ASSERT_NE(info.name, nullptr);
+    EXPECT_GT(std::string(info.name).size(), 1u);
+  }
+  EXPECT_STREQ(op_info(Opcode::Add).name, "Add");
+  EXPECT_EQ(op_info(Opcode::Add).num_args(), 2u);
+  EXPECT_TRUE(is_pure(Opcode::Add));
+  EXPECT_FALSE(is_pure(Opcode::Load));
+  EXPECT_FALSE(is_pure(Opcode::SetReg));
+}
+
+TEST(Printer, Golden) {
+  Block b;
+  b.guest_pc = 0x1000;
+  b.guest_size = 8;
+  Emitter e(b);
+  e.insn_start(0x1000);
+  Value x = e.get_reg(Type::I64, kX0);
+  Value y = e.add(x, e.c64(5));
+  e.set_reg(kX1, y);
+  e.insn_start(0x1004);
+  Value z = e.cmp(Cond::Eq, y, e.c64(0));
+  e.branch(z, 0x2000, 0x1008);
+  EXPECT_EQ(print(b),
+            "block pc=0x1000 size=8 insns=2\n"
+            " ---- 0x1000\n"
+            "  v1:i64 = GetReg @0x10\n"
+            "  v2:i64 = Const $0x5\n"
+            "  v3:i64 = Add v1, v2\n"
+            "  SetReg.i64 v3,@0x18\n"
+            " ---- 0x1004\n"
+            "  v6:i64 = Const $0x0\n"
+            "  v7:i1 = Cmp.i64 v3, v6, eq\n"
+            "  branch v7 ? 0x2000 : 0x1008\n");
+  EXPECT_EQ(verify(b), "");
+}
+
+TEST(Verifier, RejectsTypeMismatch) {
+  Block b;
+  Emitter e(b);
+  Value a = e.c64(1);
+  Value c = e.c32(2);
+  e.emit(Opcode::Add, Type::I64, {a, c});
+  e.jump(0);
+  EXPECT_NE(verify(b).find("type mismatch"), std::string::npos) << verify(b);
+}
+
+TEST(Verifier, RejectsUseBeforeDef) {
+  Block b;
+  Emitter e(b);
+  e.emit(Opcode::Not, Type::I64, {Value{3}});
+  e.jump(0);
+  EXPECT_NE(verify(b).find("not defined"), std::string::npos);
+}
+
+TEST(Verifier, RequiresTerminal) {
+  Block b;
+  Emitter e(b);
+  e.c64(1);
+  EXPECT_EQ(verify(b), "block has no terminal");
+}
+
+TEST(Verifier, RejectsBadFieldAndNarrowingExtension) {
+  {
+    Block b;
+    Emitter e(b);
+    e.extract_u(e.c32(1), 30, 4);
+    e.jump(0);
+    EXPECT_NE(verify(b).find("field out of range"), std::string::npos);
+  }
+  {
+    Block b;
+    Emitter e(b);
+    e.emit(Opcode::ZExt, Type::I32, {e.c64(1)});
+    e.jump(0);
+    EXPECT_NE(verify(b).find("narrows"), std::string::npos);
+  }
+}
+
+TEST(ConstFold, FoldsArithmeticAndBranch) {
+  Block b;
+  Emitter e(b);
+  Value s = e.add(e.c32(0xffffffff), e.c32(2));  // wraps to 1
+  Value c = e.cmp(Cond::Eq, s, e.c32(1));
+  e.set_reg(kX0, e.zext(Type::I64, s));
+  e.branch(c, 0x10, 0x20);
+  opt::const_fold(b);
+  opt::dce(b);
+  opt::compact(b);
+  EXPECT_EQ(verify(b), "");
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = Const $0x1\n"
+            "  SetReg.i64 v0,@0x10\n"
+            "  jump 0x10\n");
+}
+
+TEST(ConstFold, Identities) {
+  Block b;
+  Emitter e(b);
+  Value x = e.get_reg(Type::I64, kX0);
+  Value y = e.or_(e.add(x, e.c64(0)), e.c64(0));
+  Value z = e.and_(e.mul(y, e.c64(1)), e.c64(~0ull));
+  e.set_reg(kX1, z);
+  e.jump(4);
+  opt::optimize(b);
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = GetReg @0x10\n"
+            "  SetReg.i64 v0,@0x18\n"
+            "  jump 0x4\n");
+}
+
+TEST(Dce, KeepsSideEffectsAndTerminalOperands) {
+  Block b;
+  Emitter e(b);
+  Value x = e.get_reg(Type::I64, kX0);
+  e.add(x, x);                                         // dead
+  Value a = e.load(Type::I64, x, MemOp{3, false, 0});  // may fault: kept though unused
+  (void)a;
+  Value t = e.xor_(x, e.c64(1));
+  e.jump_indirect(t);
+  opt::dce(b);
+  opt::compact(b);
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = GetReg @0x10\n"
+            "  v1:i64 = Load v0, u64 mmu0\n"
+            "  v2:i64 = Const $0x1\n"
+            "  v3:i64 = Xor v0, v2\n"
+            "  jump_indirect v3\n");
+}
+
+TEST(RegElim, ForwardsAndDropsDeadStores) {
+  Block b;
+  Emitter e(b);
+  e.set_reg(kX0, e.c64(1));                  // dead: overwritten below with no fault between
+  Value r = e.get_reg(Type::I64, kX0);       // forwarded from the store
+  e.set_reg(kX0, e.add(r, e.c64(2)));
+  Value r2 = e.get_reg(Type::I64, kX0);      // forwarded
+  e.set_reg(kX1, r2);
+  e.jump(0);
+  opt::optimize(b);
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = Const $0x3\n"
+            "  SetReg.i64 v0,@0x10\n"
+            "  SetReg.i64 v0,@0x18\n"
+            "  jump 0x0\n");
+}
+
+TEST(RegElim, KeepsStoresBeforeFaultPoints) {
+  Block b;
+  Emitter e(b);
+  e.set_reg(kX0, e.c64(1));
+  e.load(Type::I64, e.c64(0x100), MemOp{3, false, 0});  // guest state must be exact here
+  e.set_reg(kX0, e.c64(2));
+  e.jump(0);
+  opt::optimize(b);
+  std::string p = print(b);
+  EXPECT_NE(p.find("SetReg.i64 v0,@0x10"), std::string::npos) << p;
+  size_t stores = 0;
+  for (size_t at = p.find("SetReg"); at != std::string::npos; at = p.find("SetReg", at + 1))
+    ++stores;
+  EXPECT_EQ(stores, 2u) << p;
+}
+
+TEST(RegElim, PartialOverlapIsNotForwarded) {
+  // x86-style: a byte write into the low part of a 64-bit register must not be bypassed.
+  Block b;
+  Emitter e(b);
+  e.set_reg(kX0, e.c64(0x1122334455667788));
+  e.set_reg(kX0, e.konst(Type::I8, 0xaa));
+  Value r = e.get_reg(Type::I64, kX0);
+  e.set_reg(kX1, r);
+  e.jump(0);
+  opt::optimize(b);
+  std::string p = print(b);
+  EXPECT_NE(p.find("GetReg @0x10"), std::string::npos) << p;
+  EXPECT_NE(p.find("SetReg.i64 v0,@0x10"), std::string::npos) << p;  // wide store kept
+}
+
+TEST(RegElim, FlagsOverwrittenAreDropped) {
+  Block b;
+  Emitter e(b);
+  e.set_reg(kFlagZ, e.c1(true));
+  e.set_reg(kFlagZ, e.c1(false));
+  e.jump(0);
+  opt::optimize(b);
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i1 = Const $0x0\n"
+            "  SetReg.i1 v0,@0x28\n"
+            "  jump 0x0\n");
+}
+
+}  // namespace
+}  // namespace orrery::tcg::ir
