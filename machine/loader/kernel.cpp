@@ -1,0 +1,143 @@
+#include "machine/loader/kernel.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "hw/core/address_space.h"
+
+namespace orrery::machine::loader {
+
+namespace {
+
+uint64_t le64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
+  return v;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
+/// Closes a file descriptor on every return path.
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Copies bytes into RAM at addr and reports the footprint, after checking [addr, addr+span).
+std::string place(std::span<const uint8_t> data, uint64_t addr, uint64_t span, RamWindow ram,
+                  hw::AddressSpace& as, const char* what) {
+  if (!ram.contains(addr, span))
+    return std::string(what) + " of " + std::to_string(span) + " bytes at " + hex(addr) +
+           " does not fit in RAM (" + hex(ram.base) + "-" + hex(ram.base + ram.size - 1) + ")";
+  uint8_t* dst = as.host_ptr(addr, span);
+  if (!dst) return "no guest memory at " + hex(addr);
+  std::memcpy(dst, data.data(), data.size());
+  return {};
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path, uint64_t max_size, std::vector<uint8_t>& out) {
+  out.clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::strerror(errno);
+  FdCloser closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return std::strerror(errno);
+  if (S_ISDIR(st.st_mode)) return "is a directory";
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (st.st_size == 0) return "file is empty";
+  uint64_t size = uint64_t(st.st_size);
+  if (size > max_size)
+    return "file is too large (" + std::to_string(size) + " bytes; the limit is " +
+           std::to_string(max_size) + ")";
+  out.resize(size);
+  uint64_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, out.data() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::string("read failed: ") + std::strerror(errno);
+    if (n == 0) break;  // the file shrank while reading
+    done += uint64_t(n);
+  }
+  out.resize(done);
+  if (done == 0) return "file is empty";
+  return {};
+}
+
+bool parse_arm64_image_header(std::span<const uint8_t> data, Arm64ImageHeader& hdr) {
+  if (data.size() < Arm64ImageHeader::kSize) return false;
+  const uint8_t* p = data.data();
+  uint32_t magic =
+      uint32_t(p[56]) | uint32_t(p[57]) << 8 | uint32_t(p[58]) << 16 | uint32_t(p[59]) << 24;
+  if (magic != Arm64ImageHeader::kMagic) return false;
+  hdr.text_offset = le64(p + 8);
+  hdr.image_size = le64(p + 16);
+  hdr.flags = le64(p + 24);
+  if (hdr.image_size == 0) hdr.text_offset = Arm64ImageHeader::kLegacyTextOffset;
+  return true;
+}
+
+bool is_gzip(std::span<const uint8_t> data) {
+  return data.size() >= 2 && data[0] == 0x1F && data[1] == 0x8B;
+}
+
+std::string load_arm64_kernel(std::span<const uint8_t> data, RamWindow ram, hw::AddressSpace& as,
+                              BootInfo& out) {
+  out = {};
+  if (data.empty()) return "file is empty";
+  if (is_elf(data)) {
+    ElfImage img;
+    std::string err = parse_elf64(data, kEmAarch64, img);
+    if (err.empty()) err = load_elf64(data, img, ram, as);
+    if (!err.empty()) return err;
+    out.kind = KernelKind::Elf;
+    out.entry = img.entry;
+    out.low = ~0ull;
+    for (const ElfSegment& s : img.segments) {
+      out.low = std::min(out.low, s.paddr);
+      out.high = std::max(out.high, s.paddr + s.memsz);
+    }
+    return {};
+  }
+  if (is_gzip(data))
+    return "gzip-compressed kernels are not supported yet; decompress it first (gunzip)";
+  Arm64ImageHeader hdr;
+  if (parse_arm64_image_header(data, hdr)) {
+    // booting.rst: the Image goes at a 2 MiB-aligned base plus text_offset, and needs
+    // image_size bytes there (its bss included) — more than the file when bss is large.
+    if (hdr.text_offset >= ram.size)
+      return "arm64 Image text_offset " + hex(hdr.text_offset) + " lies outside RAM";
+    uint64_t span = std::max<uint64_t>(data.size(), hdr.image_size);
+    uint64_t addr = ram.base + hdr.text_offset;
+    std::string err = place(data, addr, span, ram, as, "arm64 Image");
+    if (!err.empty()) return err;
+    out.kind = KernelKind::LinuxImage;
+    out.entry = addr;
+    out.low = addr;
+    out.high = addr + span;
+    return {};
+  }
+  std::string err = place(data, ram.base, data.size(), ram, as, "raw image");
+  if (!err.empty()) return err;
+  out.kind = KernelKind::Raw;
+  out.entry = ram.base;
+  out.low = ram.base;
+  out.high = ram.base + data.size();
+  return {};
+}
+
+}  // namespace orrery::machine::loader

@@ -1,0 +1,57 @@
+// Kernel images for -kernel: reading the host file and placing an AArch64 kernel in guest RAM.
+// Accepted forms: an ELF64 executable (segments by physical address, entry from the header), a
+// Linux arm64 "Image" (identified by its header magic; loaded at RAM base + text_offset) and
+// anything else as a raw binary at the RAM base. gzip-compressed kernels are recognised and
+// rejected with a clear message until decompression is added.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "machine/loader/elf.h"
+
+namespace orrery::hw {
+class AddressSpace;
+}
+
+namespace orrery::machine::loader {
+
+enum class KernelKind : uint8_t { Elf, LinuxImage, Raw };
+
+/// Where the kernel landed and how the boot CPU should start it.
+struct BootInfo {
+  KernelKind kind = KernelKind::Raw;
+  uint64_t entry = 0;  // physical PC for the boot CPU
+  uint64_t low = 0;    // lowest guest-physical byte written
+  uint64_t high = 0;   // one past the highest byte the image occupies (incl. its bss)
+};
+
+/// Reads a whole regular file; fails (with why) for directories, empty files, read errors and
+/// files larger than max_size (a guard against reading something absurd into memory; whether
+/// the image fits in guest RAM is for the loader to decide).
+std::string read_file(const std::string& path, uint64_t max_size, std::vector<uint8_t>& out);
+
+/// Linux arm64 Image header (Documentation/arch/arm64/booting.rst), little-endian.
+struct Arm64ImageHeader {
+  static constexpr size_t kSize = 64;
+  static constexpr uint32_t kMagic = 0x644D5241;  // "ARM\x64" at offset 56
+  /// Used when image_size is 0 (kernels before 3.17).
+  static constexpr uint64_t kLegacyTextOffset = 0x80000;
+  uint64_t text_offset = 0;
+  uint64_t image_size = 0;
+  uint64_t flags = 0;
+};
+
+/// True (and fills hdr) when data carries the arm64 Image magic.
+bool parse_arm64_image_header(std::span<const uint8_t> data, Arm64ImageHeader& hdr);
+
+/// True when data starts with the gzip magic.
+bool is_gzip(std::span<const uint8_t> data);
+
+/// Detects the kind of data and places it in ram; empty string on success.
+std::string load_arm64_kernel(std::span<const uint8_t> data, RamWindow ram, hw::AddressSpace& as,
+                              BootInfo& out);
+
+}  // namespace orrery::machine::loader

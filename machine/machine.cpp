@@ -1,0 +1,26 @@
+#include "machine/machine.h"
+
+#include "machine/virt/virt.h"
+
+namespace orrery::machine {
+
+// The board table: one row per -M name; "pc" joins when the x86 board exists. Built on first
+// use so rows defined in other files are initialised by then.
+std::span<const MachineType> machine_types() {
+  static const MachineType kTypes[] = {
+      virt::virt_machine_type(),
+  };
+  return kTypes;
+}
+
+const MachineType* find_machine_type(std::string_view name) {
+  for (const MachineType& m : machine_types())
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+const MachineType& default_machine_type() {
+  return machine_types()[0];
+}
+
+}  // namespace orrery::machine

@@ -1,0 +1,84 @@
+// Boards: the Machine interface the command line drives, and the table of board types behind
+// -M (and -M help). A board owns its address space, devices and vCPUs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace orrery::hw {
+class Log;
+class CharSink;
+class CharReceiver;
+}  // namespace orrery::hw
+
+namespace orrery::tcg::exec {
+class Engine;
+}
+
+namespace orrery::machine {
+
+/// A CPU model a board accepts for -cpu.
+struct CpuModelInfo {
+  std::string_view name;
+  std::string_view description;
+};
+
+/// Everything a board needs from the command line, already validated against its MachineType.
+struct MachineConfig {
+  std::string cpu_model;  // one of MachineType::cpus
+  uint64_t ram_size = 0;  // bytes, within MachineType's limits
+  bool no_reboot = false;
+};
+
+/// Services a board uses but does not own.
+struct MachineContext {
+  hw::Log& log;
+  tcg::exec::Engine& engine;
+};
+
+class Machine {
+ public:
+  virtual ~Machine() = default;
+
+  /// Places a -kernel image (file contents) and sets up the boot CPU; error message or empty.
+  virtual std::string load_kernel(std::span<const uint8_t> image) = 0;
+
+  virtual unsigned serial_port_count() const = 0;
+  /// Connects serial port i's output to sink (null discards) and returns its input side.
+  virtual hw::CharReceiver& serial_port(unsigned i, hw::CharSink* sink) = 0;
+
+  /// Runs the guest until it powers off or cannot continue; returns Orrery's exit status
+  /// (0 after a guest power-off). On failure, error() says why.
+  virtual int run() = 0;
+  /// Makes run() return exit_status soon. Thread-safe (called from input/signal threads).
+  virtual void request_stop(int exit_status) = 0;
+  /// Why run() stopped abnormally; empty after a normal power-off or a requested stop.
+  virtual const std::string& error() const = 0;
+};
+
+using MachineFactory = std::unique_ptr<Machine> (*)(const MachineConfig& config,
+                                                    MachineContext& ctx, std::string& error);
+
+/// One row of the board table.
+struct MachineType {
+  std::string_view name;
+  std::string_view description;
+  std::span<const CpuModelInfo> cpus;
+  std::string_view default_cpu;
+  uint64_t default_ram;
+  uint64_t max_ram;       // largest -m the memory map can hold
+  unsigned serial_ports;  // how many -serial options it can take
+  MachineFactory create;
+};
+
+/// Every board, in -M help order.
+std::span<const MachineType> machine_types();
+/// The board called name, or null.
+const MachineType* find_machine_type(std::string_view name);
+/// The default board (used without -M).
+const MachineType& default_machine_type();
+
+}  // namespace orrery::machine

@@ -1,0 +1,109 @@
+// The "virt" board's physical memory map and interrupt map: the single source of truth for
+// wiring devices (and, later, for generating the device tree). Addresses follow QEMU's AArch64
+// virt machine so guests and firmware built for it run unchanged.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace orrery::machine::virt {
+
+inline constexpr uint64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
+
+enum class VirtRegion : uint8_t {
+  Flash,        // two 64 MiB pflash banks (reserved: no flash device yet)
+  GicDist,      // GIC distributor (next issue)
+  GicCpu,       // GICv2 CPU interface
+  GicV2m,       // GICv2m MSI frame
+  GicIts,       // GICv3 ITS
+  GicRedist,    // GICv3 redistributors
+  Uart,         // PL011, the console
+  Rtc,          // PL031 (next issue)
+  FwCfg,        // QEMU firmware configuration (not modelled)
+  Gpio,         // PL061 (not modelled)
+  Mmio,         // virtio-mmio transports, 32 x 0x200
+  PlatformBus,  // dynamic sysbus devices (not modelled)
+  PcieMmio,     // PCIe 32-bit window (not modelled)
+  PciePio,      // PCIe I/O window
+  PcieEcam,     // PCIe config space
+  Ram,          // -m bytes from here; size below is the largest RAM the map allows
+  kCount,
+};
+
+struct MemMapEntry {
+  VirtRegion id;
+  std::string_view name;
+  uint64_t base;
+  uint64_t size;
+};
+
+inline constexpr MemMapEntry kVirtMemMap[] = {
+    {VirtRegion::Flash, "flash", 0x0000'0000, 0x0800'0000},
+    {VirtRegion::GicDist, "gic-dist", 0x0800'0000, 0x0001'0000},
+    {VirtRegion::GicCpu, "gic-cpu", 0x0801'0000, 0x0001'0000},
+    {VirtRegion::GicV2m, "gic-v2m", 0x0802'0000, 0x0000'1000},
+    {VirtRegion::GicIts, "gic-its", 0x0808'0000, 0x0002'0000},
+    {VirtRegion::GicRedist, "gic-redist", 0x080A'0000, 0x00F6'0000},
+    {VirtRegion::Uart, "pl011", 0x0900'0000, 0x0000'1000},
+    {VirtRegion::Rtc, "pl031", 0x0901'0000, 0x0000'1000},
+    {VirtRegion::FwCfg, "fw-cfg", 0x0902'0000, 0x0000'0018},
+    {VirtRegion::Gpio, "pl061", 0x0903'0000, 0x0000'1000},
+    {VirtRegion::Mmio, "virtio-mmio", 0x0A00'0000, 0x0000'4000},
+    {VirtRegion::PlatformBus, "platform-bus", 0x0C00'0000, 0x0200'0000},
+    {VirtRegion::PcieMmio, "pcie-mmio", 0x1000'0000, 0x2EFF'0000},
+    {VirtRegion::PciePio, "pcie-pio", 0x3EFF'0000, 0x0001'0000},
+    {VirtRegion::PcieEcam, "pcie-ecam", 0x3F00'0000, 0x0100'0000},
+    // RAM may grow up to 256 GiB, where QEMU's high-memory device regions begin.
+    {VirtRegion::Ram, "ram", 0x4000'0000, 255 * GiB},
+};
+
+constexpr const MemMapEntry& virt_region(VirtRegion r) {
+  return kVirtMemMap[size_t(r)];
+}
+
+namespace detail {
+constexpr bool map_is_consistent() {
+  constexpr size_t n = sizeof(kVirtMemMap) / sizeof(kVirtMemMap[0]);
+  if (n != size_t(VirtRegion::kCount)) return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (size_t(kVirtMemMap[i].id) != i) return false;  // indexable by VirtRegion
+    if (i > 0 && kVirtMemMap[i - 1].base + kVirtMemMap[i - 1].size > kVirtMemMap[i].base)
+      return false;  // sorted, no overlap
+  }
+  return true;
+}
+}  // namespace detail
+static_assert(detail::map_is_consistent(),
+              "kVirtMemMap must be in VirtRegion order, sorted and disjoint");
+
+/// Shared peripheral interrupts (GIC INTID = 32 + spi), as QEMU's virt wires them.
+struct IrqMapEntry {
+  VirtRegion id;
+  unsigned spi;
+  unsigned count;
+};
+
+inline constexpr unsigned kGicSpiBase = 32;
+
+inline constexpr IrqMapEntry kVirtIrqMap[] = {
+    {VirtRegion::Uart, 1, 1},           {VirtRegion::Rtc, 2, 1},    {VirtRegion::PcieMmio, 3, 4},
+    {VirtRegion::Gpio, 7, 1},           {VirtRegion::Mmio, 16, 32}, {VirtRegion::GicV2m, 48, 64},
+    {VirtRegion::PlatformBus, 112, 64},
+};
+
+inline constexpr unsigned kNoSpi = ~0u;
+
+/// The first SPI of a device, or kNoSpi.
+constexpr unsigned virt_spi(VirtRegion r) {
+  for (const IrqMapEntry& e : kVirtIrqMap)
+    if (e.id == r) return e.spi;
+  return kNoSpi;
+}
+static_assert(virt_spi(VirtRegion::Uart) == 1 && virt_spi(VirtRegion::Rtc) == 2);
+
+inline constexpr uint64_t kVirtRamBase = virt_region(VirtRegion::Ram).base;
+inline constexpr uint64_t kVirtMaxRam = virt_region(VirtRegion::Ram).size;
+inline constexpr uint64_t kVirtDefaultRam = 128 * MiB;
+
+}  // namespace orrery::machine::virt

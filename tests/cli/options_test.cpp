@@ -1,0 +1,218 @@
+// The command-line parser as a pure function: argv in, Options or one error line out.
+#include "ui/options.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <initializer_list>
+
+#include "hw/core/log.h"
+#include "machine/machine.h"
+
+namespace orrery::ui {
+namespace {
+
+ParseResult parse(std::initializer_list<const char*> a) {
+  std::vector<std::string> args(a.begin(), a.end());
+  return parse_options(args);
+}
+
+std::string error_of(std::initializer_list<const char*> a) {
+  return parse(a).error;
+}
+
+TEST(Options, Defaults) {
+  ParseResult r = parse({"-kernel", "k.elf"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  const Options& o = r.options;
+  EXPECT_EQ(o.action, Action::Run);
+  ASSERT_NE(o.machine, nullptr);
+  EXPECT_EQ(o.machine->name, "virt");
+  EXPECT_EQ(o.cpu, "cortex-a57");
+  EXPECT_EQ(o.ram_size, 128u << 20);
+  EXPECT_EQ(o.kernel, "k.elf");
+  EXPECT_TRUE(o.serial.empty());
+  EXPECT_FALSE(o.nographic);
+  EXPECT_FALSE(o.no_reboot);
+  EXPECT_EQ(o.log_mask, 0u);
+  EXPECT_EQ(o.engine.tier, tcg::exec::Tier::Auto);
+}
+
+TEST(Options, TypicalQemuLine) {
+  ParseResult r = parse({"-M", "virt", "-cpu", "max", "-m", "256", "-nographic", "-accel",
+                         "tcg,tier=interp,thresh=10", "-kernel", "hello.elf", "-no-reboot", "-d",
+                         "int,guest_errors", "-D", "/tmp/log", "--serial", "file:/tmp/out"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  const Options& o = r.options;
+  EXPECT_EQ(o.cpu, "max");
+  EXPECT_EQ(o.ram_size, 256u << 20);
+  EXPECT_TRUE(o.nographic);
+  EXPECT_TRUE(o.no_reboot);
+  EXPECT_EQ(o.engine.tier, tcg::exec::Tier::Interp);
+  EXPECT_EQ(o.engine.hot_threshold, 10u);
+  EXPECT_EQ(o.log_mask, uint32_t(hw::kLogInt | hw::kLogGuestErrors));
+  EXPECT_EQ(o.log_file, "/tmp/log");
+  ASSERT_EQ(o.serial.size(), 1u);
+  EXPECT_EQ(o.serial[0].kind, ChardevSpec::Kind::File);
+  EXPECT_EQ(o.serial[0].path, "/tmp/out");
+}
+
+TEST(Options, MachineLongFormsAndOrderIndependence) {
+  EXPECT_TRUE(parse({"-machine", "type=virt", "-kernel", "k"}).ok());
+  // -cpu before -M is checked against the machine given later.
+  EXPECT_TRUE(parse({"-cpu", "max", "-M", "virt", "-kernel", "k"}).ok());
+}
+
+TEST(Options, Tiers) {
+  EXPECT_EQ(parse({"-accel", "tcg,tier=llvm", "-kernel", "k"}).options.engine.tier,
+            tcg::exec::Tier::Llvm);
+  EXPECT_EQ(parse({"-accel", "tcg,tier=auto", "-kernel", "k"}).options.engine.tier,
+            tcg::exec::Tier::Auto);
+  EXPECT_EQ(parse({"-accel", "tcg", "-kernel", "k"}).options.engine.tier, tcg::exec::Tier::Auto);
+}
+
+TEST(Options, RamSizes) {
+  struct Case {
+    const char* text;
+    uint64_t bytes;
+  };
+  const Case cases[] = {
+      {"128", 128ull << 20},     {"128M", 128ull << 20},  {"128m", 128ull << 20},
+      {"1G", 1ull << 30},        {"2g", 2ull << 30},      {"1.5G", 3ull << 29},
+      {"524288K", 512ull << 20}, {"0x100", 256ull << 20}, {"size=64M", 64ull << 20},
+      {"1T", 1ull << 40},        {"8193B", 16384},        {"1K", 8192},  // rounded up to 8 KiB
+  };
+  for (const Case& c : cases) {
+    ParseResult r = parse({"-m", c.text, "-kernel", "k"});
+    if (c.bytes > (255ull << 30)) continue;
+    ASSERT_TRUE(r.ok()) << c.text << ": " << r.error;
+    EXPECT_EQ(r.options.ram_size, c.bytes) << c.text;
+  }
+  uint64_t b = 0;
+  EXPECT_FALSE(parse_ram_size("16E", b));  // 2^64 overflows
+  EXPECT_TRUE(parse_ram_size("15E", b));
+  EXPECT_FALSE(parse_ram_size("99999999999999999999999", b));
+  EXPECT_FALSE(parse_ram_size("", b));
+  EXPECT_FALSE(parse_ram_size("M", b));
+  EXPECT_FALSE(parse_ram_size("12Q", b));
+  EXPECT_FALSE(parse_ram_size("12MB", b));
+  EXPECT_FALSE(parse_ram_size("1.", b));
+  EXPECT_FALSE(parse_ram_size("-1", b));
+  EXPECT_FALSE(parse_ram_size("0x", b));
+}
+
+TEST(Options, RamLimits) {
+  EXPECT_EQ(error_of({"-m", "0", "-kernel", "k"}), "-m 0: RAM size must be greater than zero");
+  EXPECT_EQ(error_of({"-m", "garbage", "-kernel", "k"}),
+            "-m garbage: invalid RAM size (expected a number with an optional K, M, G or T "
+            "suffix)");
+  EXPECT_EQ(error_of({"-m", "256G", "-kernel", "k"}),
+            "-m 256G: RAM size exceeds the virt machine's maximum of 255 GiB");
+  EXPECT_TRUE(parse({"-m", "255G", "-kernel", "k"}).ok());
+  EXPECT_NE(error_of({"-m", "1G,slots=2", "-kernel", "k"}), "");
+}
+
+TEST(Options, HelpActions) {
+  EXPECT_EQ(parse({"-help"}).options.action, Action::Help);
+  EXPECT_EQ(parse({"-h"}).options.action, Action::Help);
+  EXPECT_EQ(parse({"--help"}).options.action, Action::Help);
+  EXPECT_EQ(parse({"-version"}).options.action, Action::Version);
+  EXPECT_EQ(parse({"-M", "help"}).options.action, Action::MachineHelp);
+  EXPECT_EQ(parse({"-cpu", "help"}).options.action, Action::CpuHelp);
+  EXPECT_EQ(parse({"-d", "help"}).options.action, Action::LogHelp);
+  EXPECT_EQ(parse({"-accel", "help"}).options.action, Action::AccelHelp);
+  // Help needs no -kernel.
+  EXPECT_TRUE(parse({"-cpu", "help"}).ok());
+}
+
+TEST(Options, Errors) {
+  EXPECT_EQ(error_of({"-nosuch"}), "-nosuch: unknown option (-help lists them)");
+  EXPECT_EQ(error_of({"disk.img"}), "'disk.img': unexpected argument (options start with '-')");
+  EXPECT_EQ(error_of({"-m"}), "-m: missing argument SIZE");
+  EXPECT_EQ(error_of({"-kernel"}), "-kernel: missing argument FILE");
+  EXPECT_EQ(error_of({"-M", "nosuch", "-kernel", "k"}),
+            "-M nosuch: unknown machine type 'nosuch' (-M help lists them)");
+  EXPECT_EQ(error_of({"-cpu", "nosuch", "-kernel", "k"}),
+            "-cpu nosuch: unknown CPU model for machine 'virt' (-cpu help lists them)");
+  EXPECT_EQ(error_of({"-accel", "tcg,tier=bogus", "-kernel", "k"}),
+            "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, llvm or auto)");
+  EXPECT_EQ(error_of({"-accel", "bogus", "-kernel", "k"}),
+            "-accel bogus: unknown accelerator 'bogus' (-accel help lists them)");
+  EXPECT_NE(error_of({"-accel", "kvm", "-kernel", "k"}).find("not supported yet"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-accel", "tcg,thresh=x", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({"-accel", "tcg,thresh=99999999999", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({"-accel", "tcg,foo=1", "-kernel", "k"}), "");
+  EXPECT_EQ(error_of({"-d", "nosuch", "-kernel", "k"}),
+            "-d nosuch: unknown log item 'nosuch' (-d help lists them)");
+  EXPECT_NE(error_of({"-d", "int,,exec", "-kernel", "k"}), "");
+  EXPECT_EQ(error_of({"-serial", "bogus", "-kernel", "k"}),
+            "-serial bogus: unknown character device (expected stdio, file:PATH or none)");
+  EXPECT_NE(error_of({"-serial", "file:", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({"-serial", "stdio", "-serial", "none", "-kernel", "k"}).find("too many"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-M", "virt,gic-version=3", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({}).find("no kernel"), std::string::npos);
+  EXPECT_NE(error_of({"-display", "gtk", "-kernel", "k"}), "");
+  EXPECT_TRUE(parse({"-display", "none", "-nic", "none", "-kernel", "k"}).ok());
+}
+
+TEST(Options, ErrorsAreOneLine) {
+  for (auto r : {parse({"-nosuch"}), parse({"-m", "x"}), parse({"-M", "x"}), parse({"-cpu", "x"}),
+                 parse({"-serial", "x"}), parse({"-accel", "x"}), parse({"-d", "x"}), parse({})}) {
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.error.find('\n'), std::string::npos) << r.error;
+  }
+}
+
+TEST(Options, HelpTexts) {
+  EXPECT_NE(help_text().find("-kernel"), std::string::npos);
+  EXPECT_NE(machine_help_text().find("virt"), std::string::npos);
+  EXPECT_NE(cpu_help_text(machine::default_machine_type()).find("cortex-a57"), std::string::npos);
+  EXPECT_NE(log_help_text().find("guest_errors"), std::string::npos);
+  EXPECT_NE(accel_help_text().find("tier="), std::string::npos);
+  EXPECT_NE(version_text().find("Orrery"), std::string::npos);
+}
+
+TEST(ChardevSpec, Parse) {
+  ChardevSpec s;
+  EXPECT_EQ(parse_chardev_spec("stdio", s), "");
+  EXPECT_EQ(s.kind, ChardevSpec::Kind::Stdio);
+  EXPECT_EQ(parse_chardev_spec("none", s), "");
+  EXPECT_EQ(s.kind, ChardevSpec::Kind::Null);
+  EXPECT_EQ(parse_chardev_spec("null", s), "");
+  EXPECT_EQ(parse_chardev_spec("file:/a/b", s), "");
+  EXPECT_EQ(s.kind, ChardevSpec::Kind::File);
+  EXPECT_EQ(s.path, "/a/b");
+  EXPECT_NE(parse_chardev_spec("file:", s), "");
+  EXPECT_NE(parse_chardev_spec("pty", s), "");
+}
+
+TEST(Chardev, FileBackendWritesEverything) {
+  char path[] = "/tmp/orrery_chardev_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ChardevSpec spec{ChardevSpec::Kind::File, path};
+  std::string err;
+  {
+    auto dev = create_chardev(spec, {}, err);
+    ASSERT_TRUE(dev) << err;
+    const uint8_t msg[] = {'h', 'i', '\n'};
+    dev->write(msg);
+  }
+  FILE* f = std::fopen(path, "r");
+  ASSERT_TRUE(f);
+  char buf[8] = {};
+  EXPECT_EQ(std::fread(buf, 1, sizeof buf, f), 3u);
+  std::fclose(f);
+  std::remove(path);
+  EXPECT_STREQ(buf, "hi\n");
+  spec.path = "/nonexistent/dir/file";
+  EXPECT_EQ(create_chardev(spec, {}, err), nullptr);
+  EXPECT_NE(err.find("/nonexistent/dir/file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orrery::ui

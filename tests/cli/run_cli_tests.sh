@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Runs one command-line test case against the orrery binary.
+#
+#   run_cli_tests.sh ORRERY CASE
+#
+# Error cases must exit 1 with exactly one line on stderr, starting "orrery: " and containing
+# the case's expected words, and print nothing on stdout. Help cases must exit 0 with output
+# on stdout and nothing on stderr. Kernel files are crafted here (no cross compiler needed).
+set -u
+
+if [ $# -ne 2 ]; then
+    echo "usage: $0 ORRERY CASE" >&2
+    exit 2
+fi
+orrery=$1
+case_name=$2
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# le VALUE NBYTES: VALUE as NBYTES little-endian bytes.
+le() {
+    local v=$1 n=$2 i out=""
+    for ((i = 0; i < n; i++)); do
+        out+=$(printf '\\x%02x' $(((v >> (8 * i)) & 255)))
+    done
+    printf "$out"
+}
+
+# elf MACHINE PADDR: an ELF64 executable with one 4-byte PT_LOAD segment (a NOP) at PADDR.
+elf() {
+    local machine=$1 paddr=$2
+    printf '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+    le 2 2; le "$machine" 2; le 1 4; le "$paddr" 8; le 64 8; le 0 8; le 0 4
+    le 64 2; le 56 2; le 1 2; le 0 2; le 0 2; le 0 2
+    le 1 4; le 5 4; le 120 8; le "$paddr" 8; le "$paddr" 8; le 4 8; le 4 8; le 4 8
+    printf '\x1f\x20\x03\xd5'
+}
+
+expect_error() {  # expect_error WORDS ARGS...
+    local words=$1
+    shift
+    timeout 20 "$orrery" "$@" </dev/null >"$work/out" 2>"$work/err"
+    local status=$?
+    local lines
+    lines=$(wc -l <"$work/err")
+    if [ $status -ne 1 ]; then
+        echo "FAIL: exit status $status, expected 1: orrery $*" >&2
+        cat "$work/err" >&2
+        exit 1
+    fi
+    if [ "$lines" -ne 1 ] || ! head -c 8 "$work/err" | grep -q '^orrery: '; then
+        echo "FAIL: stderr is not one 'orrery: ' line: orrery $*" >&2
+        cat "$work/err" >&2
+        exit 1
+    fi
+    if ! grep -qF -- "$words" "$work/err"; then
+        echo "FAIL: stderr lacks '$words': orrery $*" >&2
+        cat "$work/err" >&2
+        exit 1
+    fi
+    if [ -s "$work/out" ]; then
+        echo "FAIL: unexpected stdout: orrery $*" >&2
+        cat "$work/out" >&2
+        exit 1
+    fi
+    echo "PASS: $case_name: $(cat "$work/err")"
+}
+
+expect_help() {  # expect_help WORDS ARGS...
+    local words=$1
+    shift
+    timeout 20 "$orrery" "$@" </dev/null >"$work/out" 2>"$work/err"
+    local status=$?
+    if [ $status -ne 0 ] || [ -s "$work/err" ] || ! grep -qF -- "$words" "$work/out"; then
+        echo "FAIL: orrery $* (status $status, expected 0 and '$words' on stdout)" >&2
+        cat "$work/err" >&2
+        exit 1
+    fi
+    echo "PASS: $case_name"
+}
+
+expect_run() {  # expect_run EXPECTED_STDOUT STDIN_BYTES ARGS...
+    local expected=$1 input=$2
+    shift 2
+    printf "$input" | timeout 20 "$orrery" "$@" >"$work/out" 2>"$work/err"
+    local status=$?
+    printf "$expected" >"$work/expected"
+    if [ $status -ne 0 ] || ! cmp -s "$work/expected" "$work/out"; then
+        echo "FAIL: orrery $* (status $status; stdout below, expected '$expected')" >&2
+        cat "$work/out" "$work/err" >&2
+        exit 1
+    fi
+    echo "PASS: $case_name"
+}
+
+# words HEX...: 32-bit little-endian instruction words.
+words() {
+    local w
+    for w in "$@"; do le $((0x$w)) 4; done
+}
+# Prints CHAR and a newline on the virt PL011, then PSCI SYSTEM_OFF.
+print_and_off() {
+    words d2a12001 "528$1" b9000022 52800142 b9000022 d2800100 f2b08000 d4000002 14000000
+}
+
+good=$work/good.elf
+elf 183 $((0x40000000)) >"$good"
+
+case $case_name in
+unknown_option) expect_error "unknown option" -nosuch -kernel "$good" ;;
+bad_ram_size) expect_error "invalid RAM size" -m garbage -kernel "$good" ;;
+zero_ram_size) expect_error "greater than zero" -m 0 -kernel "$good" ;;
+ram_too_large) expect_error "maximum" -m 1T -kernel "$good" ;;
+unknown_machine) expect_error "unknown machine type" -M nosuch -kernel "$good" ;;
+unknown_cpu) expect_error "unknown CPU model" -cpu nosuch -kernel "$good" ;;
+bad_tier) expect_error "unknown tier" -accel tcg,tier=bogus -kernel "$good" ;;
+unknown_accel) expect_error "unknown accelerator" -accel bogus -kernel "$good" ;;
+missing_kernel_arg) expect_error "missing argument" -kernel ;;
+missing_kernel) expect_error "No such file" -kernel "$work/nonexistent.elf" ;;
+kernel_is_directory) expect_error "is a directory" -kernel "$work" ;;
+empty_kernel)
+    : >"$work/empty"
+    expect_error "empty" -kernel "$work/empty"
+    ;;
+truncated_elf)
+    head -c 40 "$good" >"$work/trunc.elf"
+    expect_error "truncated ELF header" -kernel "$work/trunc.elf"
+    ;;
+x86_64_elf)
+    elf 62 $((0x40000000)) >"$work/x86.elf"
+    expect_error "x86-64" -kernel "$work/x86.elf"
+    ;;
+elf_outside_ram)
+    elf 183 $((0x1000)) >"$work/low.elf"
+    expect_error "outside RAM" -kernel "$work/low.elf"
+    ;;
+gzip_kernel)
+    printf '\x1f\x8b\x08\x00\x00\x00\x00\x00' >"$work/k.gz"
+    expect_error "gzip" -kernel "$work/k.gz"
+    ;;
+bad_log_item) expect_error "unknown log item" -d nosuch -kernel "$good" ;;
+bad_log_file) expect_error "/nonexistent/dir/file" -D /nonexistent/dir/file -kernel "$good" ;;
+bad_serial) expect_error "unknown character device" -serial bogus -kernel "$good" ;;
+bad_serial_file) expect_error "cannot open" -serial file:/nonexistent/dir/out -kernel "$good" ;;
+unexpected_argument) expect_error "unexpected argument" disk.img ;;
+no_kernel) expect_error "no kernel" -M virt ;;
+raw_binary_runs)
+    print_and_off 00822 >"$work/raw.bin"  # 'A'
+    expect_run 'A\n' '' -nographic -kernel "$work/raw.bin"
+    ;;
+arm64_image_runs)
+    # Linux arm64 Image header: b +0x40, text_offset 0x80000, image_size, magic "ARM\x64".
+    {
+        words 14000010 00000000; le $((0x80000)) 8; le $((0x1000)) 8; le 0 8; le 0 8; le 0 8
+        le 0 8; printf 'ARM\x64'; le 0 4
+        print_and_off 00922  # 'I'
+    } >"$work/Image"
+    expect_run 'I\n' '' -nographic -kernel "$work/Image"
+    ;;
+ctrl_a_x_quits)
+    words 14000000 >"$work/loop.bin"  # b .
+    expect_run '' '\001x' -nographic -kernel "$work/loop.bin"
+    ;;
+help) expect_help "-kernel" -help ;;
+machine_help) expect_help "virt" -M help ;;
+cpu_help) expect_help "cortex-a57" -cpu help ;;
+log_help) expect_help "guest_errors" -d help ;;
+accel_help) expect_help "tier=" -accel help ;;
+version) expect_help "Orrery" -version ;;
+*)
+    echo "unknown case $case_name" >&2
+    exit 2
+    ;;
+esac

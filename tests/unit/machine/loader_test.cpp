@@ -1,0 +1,294 @@
+// Kernel loader tests: crafted ELF64 files (good and malformed), arm64 Images, raw and gzip.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "hw/core/address_space.h"
+#include "machine/loader/elf.h"
+#include "machine/loader/kernel.h"
+
+namespace orrery::machine::loader {
+namespace {
+
+constexpr uint64_t kRamBase = 0x4000'0000;
+constexpr uint64_t kRamSize = 16 << 20;
+
+void put16(std::vector<uint8_t>& b, size_t off, uint16_t v) {
+  for (int i = 0; i < 2; ++i) b[off + i] = uint8_t(v >> (8 * i));
+}
+void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[off + i] = uint8_t(v >> (8 * i));
+}
+void put64(std::vector<uint8_t>& b, size_t off, uint64_t v) {
+  for (int i = 0; i < 8; ++i) b[off + i] = uint8_t(v >> (8 * i));
+}
+
+struct Seg {
+  uint32_t type = 1;  // PT_LOAD
+  uint64_t vaddr, paddr;
+  std::vector<uint8_t> bytes;
+  uint64_t memsz;
+};
+
+/// Builds a little-endian ELF64 executable: header, program headers, then segment bytes.
+std::vector<uint8_t> make_elf(const std::vector<Seg>& segs, uint64_t entry,
+                              uint16_t machine = kEmAarch64) {
+  size_t phoff = 64, data = phoff + 56 * segs.size();
+  size_t total = data;
+  for (const Seg& s : segs) total += s.bytes.size();
+  std::vector<uint8_t> b(total, 0);
+  b[0] = 0x7F, b[1] = 'E', b[2] = 'L', b[3] = 'F';
+  b[4] = 2, b[5] = 1, b[6] = 1;
+  put16(b, 16, 2);  // ET_EXEC
+  put16(b, 18, machine);
+  put32(b, 20, 1);
+  put64(b, 24, entry);
+  put64(b, 32, phoff);
+  put16(b, 52, 64);
+  put16(b, 54, 56);
+  put16(b, 56, uint16_t(segs.size()));
+  size_t off = data;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    size_t ph = phoff + 56 * i;
+    const Seg& s = segs[i];
+    put32(b, ph, s.type);
+    put32(b, ph + 4, 5);
+    put64(b, ph + 8, off);
+    put64(b, ph + 16, s.vaddr);
+    put64(b, ph + 24, s.paddr);
+    put64(b, ph + 32, s.bytes.size());
+    put64(b, ph + 40, s.memsz);
+    put64(b, ph + 48, 0x1000);
+    std::memcpy(b.data() + off, s.bytes.data(), s.bytes.size());
+    off += s.bytes.size();
+  }
+  return b;
+}
+
+std::vector<uint8_t> good_elf() {
+  return make_elf({{1, kRamBase, kRamBase, {1, 2, 3, 4}, 16},
+                   {1, kRamBase + 0x1000, kRamBase + 0x1000, {9, 9}, 2}},
+                  kRamBase);
+}
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  LoaderTest() { EXPECT_EQ(as.add_ram("ram", kRamBase, kRamSize), ""); }
+  std::string load(const std::vector<uint8_t>& f) { return load_arm64_kernel(f, ram, as, info); }
+  uint8_t byte(uint64_t addr) {
+    uint64_t v = 0;
+    EXPECT_EQ(as.read(addr, 1, v), hw::MemResult::Ok);
+    return uint8_t(v);
+  }
+  hw::AddressSpace as;
+  RamWindow ram{kRamBase, kRamSize};
+  BootInfo info;
+};
+
+TEST_F(LoaderTest, GoodElfLoadsSegmentsAndZeroFills) {
+  // Dirty the bss area first: memsz beyond filesz must become zero.
+  ASSERT_TRUE(as.write_bytes(kRamBase + 4, "\xAA\xAA\xAA\xAA", 4));
+  ASSERT_EQ(load(good_elf()), "");
+  EXPECT_EQ(info.kind, KernelKind::Elf);
+  EXPECT_EQ(info.entry, kRamBase);
+  EXPECT_EQ(byte(kRamBase), 1);
+  EXPECT_EQ(byte(kRamBase + 3), 4);
+  EXPECT_EQ(byte(kRamBase + 4), 0);
+  EXPECT_EQ(byte(kRamBase + 15), 0);
+  EXPECT_EQ(byte(kRamBase + 0x1001), 9);
+  EXPECT_EQ(info.low, kRamBase);
+  EXPECT_EQ(info.high, kRamBase + 0x1002);
+}
+
+TEST_F(LoaderTest, EntryTranslatedThroughSegment) {
+  // Linked high, loaded low: the boot PC is the physical address of the entry.
+  auto f = make_elf({{1, 0xFFFF'0000'0000'0000, kRamBase + 0x2000, {0xD5, 0x03}, 0x100}},
+                    0xFFFF'0000'0000'0010);
+  ASSERT_EQ(load(f), "");
+  EXPECT_EQ(info.entry, kRamBase + 0x2010);
+}
+
+TEST_F(LoaderTest, NonLoadSegmentsIgnored) {
+  auto f = make_elf({{4, 0, 0, {1, 2}, 2}, {1, kRamBase, kRamBase, {7}, 1}}, kRamBase);
+  ASSERT_EQ(load(f), "");
+  EXPECT_EQ(byte(kRamBase), 7);
+}
+
+TEST(ElfParse, RejectsWrongMachine) {
+  auto f = make_elf({{1, kRamBase, kRamBase, {1}, 1}}, kRamBase, kEmX86_64);
+  ElfImage img;
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "ELF is for x86-64, expected AArch64");
+}
+
+TEST(ElfParse, RejectsClassAndEndianness) {
+  auto f = good_elf();
+  ElfImage img;
+  f[4] = 1;
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "32-bit ELF, expected ELF64");
+  f[4] = 2;
+  f[5] = 2;
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "big-endian ELF, expected little-endian");
+  f[5] = 1;
+  f[6] = 0;
+  EXPECT_NE(parse_elf64(f, kEmAarch64, img), "");
+}
+
+TEST(ElfParse, RejectsNonExecutableType) {
+  auto f = good_elf();
+  put16(f, 16, 1);  // ET_REL
+  ElfImage img;
+  EXPECT_NE(parse_elf64(f, kEmAarch64, img).find("not an executable"), std::string::npos);
+}
+
+TEST(ElfParse, EveryTruncationFailsCleanly) {
+  auto f = good_elf();
+  for (size_t n = 0; n < f.size(); ++n) {
+    std::vector<uint8_t> t(f.begin(), f.begin() + ptrdiff_t(n));
+    ElfImage img;
+    EXPECT_NE(parse_elf64(t, kEmAarch64, img), "") << "length " << n;
+  }
+  ElfImage img;
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "");
+}
+
+TEST(ElfParse, RejectsBadProgramHeaderTable) {
+  ElfImage img;
+  auto f = good_elf();
+  put64(f, 32, ~0ull - 10);  // phoff near the top: must not wrap
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "ELF program headers extend past the end of the file");
+  f = good_elf();
+  put16(f, 56, 0);
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "ELF has no program headers");
+  f = good_elf();
+  put16(f, 56, 0xFFFF);
+  EXPECT_NE(parse_elf64(f, kEmAarch64, img), "");
+  f = good_elf();
+  put16(f, 54, 8);
+  EXPECT_NE(parse_elf64(f, kEmAarch64, img).find("too small"), std::string::npos);
+}
+
+TEST(ElfParse, RejectsBadSegments) {
+  ElfImage img;
+  auto f = good_elf();
+  put64(f, 64 + 8, ~0ull - 1);  // p_offset huge
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "ELF segment 0 extends past the end of the file");
+  f = good_elf();
+  put64(f, 64 + 32, ~0ull);  // p_filesz huge (and > memsz)
+  EXPECT_NE(parse_elf64(f, kEmAarch64, img), "");
+  f = good_elf();
+  put64(f, 64 + 40, 2);  // memsz < filesz
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "ELF segment 0 has file size larger than memory size");
+  f = make_elf({{1, ~0ull - 1, ~0ull - 1, {1}, 16}}, ~0ull - 1);
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "ELF segment 0 wraps around the address space");
+  f = make_elf({{1, kRamBase, kRamBase, {1}, 0x100}, {1, kRamBase + 0x80, kRamBase + 0x80, {2}, 1}},
+               kRamBase);
+  EXPECT_NE(parse_elf64(f, kEmAarch64, img).find("overlap"), std::string::npos);
+  f = make_elf({{4, kRamBase, kRamBase, {1}, 1}}, kRamBase);
+  EXPECT_EQ(parse_elf64(f, kEmAarch64, img), "ELF has no loadable segments");
+  f = make_elf({{1, kRamBase, kRamBase, {1}, 0x10}}, kRamBase + 0x10);
+  EXPECT_NE(parse_elf64(f, kEmAarch64, img).find("entry point"), std::string::npos);
+}
+
+TEST_F(LoaderTest, SegmentOutsideRamRejectedWithoutWriting) {
+  auto f =
+      make_elf({{1, kRamBase, kRamBase, {5}, 1}, {1, 0x0900'0000, 0x0900'0000, {6}, 1}}, kRamBase);
+  std::string err = load(f);
+  EXPECT_NE(err.find("lies outside RAM"), std::string::npos) << err;
+  EXPECT_EQ(byte(kRamBase), 0);  // nothing written
+  f = make_elf({{1, kRamBase + kRamSize - 4, kRamBase + kRamSize - 4, {5}, 8}},
+               kRamBase + kRamSize - 4);
+  EXPECT_NE(load(f).find("lies outside RAM"), std::string::npos);
+}
+
+TEST_F(LoaderTest, RandomCorruptionNeverCrashes) {
+  auto base = good_elf();
+  uint32_t seed = 12345;
+  for (int iter = 0; iter < 5000; ++iter) {
+    auto f = base;
+    for (int k = 0; k < 4; ++k) {
+      seed = seed * 1103515245 + 12345;
+      size_t pos = (seed >> 8) % f.size();
+      seed = seed * 1103515245 + 12345;
+      f[pos] = uint8_t(seed >> 16);
+    }
+    (void)load(f);  // must return (error or success), never crash
+  }
+}
+
+std::vector<uint8_t> make_image(uint64_t text_offset, uint64_t image_size, size_t file_size) {
+  std::vector<uint8_t> b(file_size, 0xCC);
+  std::memset(b.data(), 0, 64);
+  put32(b, 0, 0x14000010);  // b +0x40 (code0)
+  put64(b, 8, text_offset);
+  put64(b, 16, image_size);
+  put32(b, 56, 0x644D5241);
+  return b;
+}
+
+TEST_F(LoaderTest, Arm64ImageAtTextOffset) {
+  auto f = make_image(0x80000, 0x100000, 0x1000);
+  ASSERT_EQ(load(f), "");
+  EXPECT_EQ(info.kind, KernelKind::LinuxImage);
+  EXPECT_EQ(info.entry, kRamBase + 0x80000);
+  EXPECT_EQ(byte(kRamBase + 0x80000), 0x10);
+  EXPECT_EQ(byte(kRamBase + 0x80000 + 0x40), 0xCC);
+  EXPECT_EQ(info.high, kRamBase + 0x80000 + 0x100000);
+}
+
+TEST_F(LoaderTest, Arm64ImageZeroTextOffsetAndLegacy) {
+  ASSERT_EQ(load(make_image(0, 0x2000, 0x1000)), "");
+  EXPECT_EQ(info.entry, kRamBase);
+  // image_size 0: a pre-3.17 kernel, text_offset is 0x80000 whatever the header says.
+  ASSERT_EQ(load(make_image(0x1234, 0, 0x1000)), "");
+  EXPECT_EQ(info.entry, kRamBase + 0x80000);
+}
+
+TEST_F(LoaderTest, Arm64ImageTooBigForRam) {
+  EXPECT_NE(load(make_image(0, kRamSize + 1, 0x1000)).find("does not fit"), std::string::npos);
+  EXPECT_NE(load(make_image(kRamSize, 0x1000, 0x1000)).find("outside RAM"), std::string::npos);
+  EXPECT_NE(load(make_image(~0ull - 0x10, 0x1000, 0x1000)), "");
+}
+
+TEST_F(LoaderTest, RawBinaryAtRamBase) {
+  std::vector<uint8_t> f = {0x1F, 0x20, 0x03, 0xD5};  // nop
+  ASSERT_EQ(load(f), "");
+  EXPECT_EQ(info.kind, KernelKind::Raw);
+  EXPECT_EQ(info.entry, kRamBase);
+  EXPECT_EQ(byte(kRamBase + 3), 0xD5);
+  std::vector<uint8_t> big(kRamSize + 1, 0);
+  EXPECT_NE(load(big).find("does not fit"), std::string::npos);
+}
+
+TEST_F(LoaderTest, GzipRejected) {
+  std::vector<uint8_t> f = {0x1F, 0x8B, 8, 0, 0, 0, 0, 0};
+  EXPECT_NE(load(f).find("gzip"), std::string::npos);
+}
+
+TEST_F(LoaderTest, EmptyRejected) {
+  EXPECT_EQ(load({}), "file is empty");
+}
+
+TEST(ReadFile, Errors) {
+  std::vector<uint8_t> out;
+  EXPECT_EQ(read_file("/nonexistent/kernel", 100, out), "No such file or directory");
+  EXPECT_EQ(read_file("/", 100, out), "is a directory");
+  EXPECT_EQ(read_file("/dev/null", 100, out), "not a regular file");
+  char path[] = "/tmp/orrery_loader_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(read_file(path, 100, out), "file is empty");
+  ASSERT_EQ(write(fd, "abcdef", 6), 6);
+  close(fd);
+  EXPECT_EQ(read_file(path, 100, out), "");
+  EXPECT_EQ(out.size(), 6u);
+  EXPECT_NE(read_file(path, 5, out).find("too large"), std::string::npos);
+  std::remove(path);
+}
+
+}  // namespace
+}  // namespace orrery::machine::loader

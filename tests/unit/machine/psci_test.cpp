@@ -1,0 +1,66 @@
+// PSCI call decoding for the virt board (Arm DEN 0022).
+#include "machine/virt/psci.h"
+
+#include <gtest/gtest.h>
+
+namespace orrery::machine::virt {
+namespace {
+
+constexpr uint64_t kBootMpidr = 0x8000'0000;  // MPIDR_EL1.RES1 set, affinity 0.0.0.0
+constexpr uint64_t kNotSupported = ~0ull;     // -1 sign-extended
+constexpr uint64_t kInvalid = uint64_t(int64_t(-2));
+
+PsciResult call(uint64_t fn, uint64_t x1 = 0, uint64_t x2 = 0, uint64_t x3 = 0) {
+  return psci_call(fn, x1, x2, x3, kBootMpidr);
+}
+
+TEST(Psci, Version) {
+  PsciResult r = call(psci::PSCI_VERSION);
+  EXPECT_EQ(r.action, PsciAction::Return);
+  EXPECT_EQ(r.x0, 0x00010001u);  // PSCI 1.1
+}
+
+TEST(Psci, SystemOffAndReset) {
+  EXPECT_EQ(call(psci::SYSTEM_OFF).action, PsciAction::PowerOff);
+  EXPECT_EQ(call(psci::SYSTEM_RESET).action, PsciAction::Reset);
+  // W0 only: garbage in X0's upper half is ignored.
+  EXPECT_EQ(call(0xDEAD'BEEF'0000'0000ull | psci::SYSTEM_OFF).action, PsciAction::PowerOff);
+}
+
+TEST(Psci, UnknownFunctionsAreNotSupported) {
+  for (uint64_t fn : {0x0ull, 0x8400'00FFull, 0xC400'0012ull, 0x8000'0000ull, 0xFFFF'FFFFull}) {
+    PsciResult r = call(fn);
+    EXPECT_EQ(r.action, PsciAction::Return) << std::hex << fn;
+    EXPECT_EQ(r.x0, kNotSupported) << std::hex << fn;
+    EXPECT_FALSE(r.known);
+  }
+}
+
+TEST(Psci, Features) {
+  for (uint32_t fn : {psci::PSCI_VERSION, psci::CPU_SUSPEND_64, psci::CPU_OFF, psci::CPU_ON_64,
+                      psci::AFFINITY_INFO_64, psci::SYSTEM_OFF, psci::SYSTEM_RESET,
+                      psci::PSCI_FEATURES, psci::MIGRATE_INFO_TYPE})
+    EXPECT_EQ(call(psci::PSCI_FEATURES, fn).x0, 0u) << std::hex << fn;
+  EXPECT_EQ(call(psci::PSCI_FEATURES, psci::SYSTEM_RESET2_64).x0, kNotSupported);
+  EXPECT_EQ(call(psci::PSCI_FEATURES, 0x8000'0000).x0, kNotSupported);  // SMCCC_VERSION
+  EXPECT_EQ(call(psci::PSCI_FEATURES, psci::MIGRATE_64).x0, kNotSupported);
+}
+
+TEST(Psci, CpuOnAndAffinityWithOneCpu) {
+  EXPECT_EQ(call(psci::CPU_ON_64, 0, 0x4008'0000, 0).x0, uint64_t(int64_t(-4)));  // ALREADY_ON
+  EXPECT_EQ(call(psci::CPU_ON_64, 1, 0x4008'0000, 0).x0, kInvalid);
+  EXPECT_EQ(call(psci::AFFINITY_INFO_64, 0, 0).x0, 0u);  // ON
+  EXPECT_EQ(call(psci::AFFINITY_INFO_64, 1, 0).x0, kInvalid);
+  EXPECT_EQ(call(psci::AFFINITY_INFO_64, 1, 1).x0, 0u);  // same cluster
+  EXPECT_EQ(call(psci::AFFINITY_INFO_64, 0, 4).x0, kInvalid);
+  EXPECT_EQ(call(psci::AFFINITY_INFO_32, 0, 0).x0, 0u);
+}
+
+TEST(Psci, SuspendOffMigrate) {
+  EXPECT_EQ(call(psci::CPU_SUSPEND_64, 0, 0x4008'0000, 0).x0, 0u);
+  EXPECT_EQ(call(psci::CPU_OFF).action, PsciAction::CpuOff);
+  EXPECT_EQ(call(psci::MIGRATE_INFO_TYPE).x0, 2u);
+}
+
+}  // namespace
+}  // namespace orrery::machine::virt

@@ -1,0 +1,147 @@
+// orrery: parse the command line, build the machine, boot the kernel, run until power-off.
+// Every user error is one line "orrery: <what failed>: <why>" on stderr and exit status 1.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/core/log.h"
+#include "machine/loader/kernel.h"
+#include "machine/machine.h"
+#include "tcg/exec/engine.h"
+#include "ui/chardev.h"
+#include "ui/options.h"
+
+namespace orrery::ui {
+namespace {
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "orrery: %s\n", msg.c_str());
+  return 1;
+}
+
+int print_and_exit(const std::string& text) {
+  std::fputs(text.c_str(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+int run(int argc, char** argv) {
+  // Guest output to a closed pipe must not kill Orrery; write() reports EPIPE instead.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  ParseResult parsed = parse_options(args);
+  if (!parsed.ok()) return fail(parsed.error);
+  const Options& opt = parsed.options;
+  switch (opt.action) {
+    case Action::Help:
+      return print_and_exit(help_text());
+    case Action::Version:
+      return print_and_exit(version_text());
+    case Action::MachineHelp:
+      return print_and_exit(machine_help_text());
+    case Action::CpuHelp:
+      return print_and_exit(cpu_help_text(*opt.machine));
+    case Action::LogHelp:
+      return print_and_exit(log_help_text());
+    case Action::AccelHelp:
+      return print_and_exit(accel_help_text());
+    case Action::Run:
+      break;
+  }
+
+  hw::Log log;
+  log.set_mask_bits(opt.log_mask);
+  if (!opt.log_file.empty() && !log.set_file(opt.log_file))
+    return fail("-D " + opt.log_file + ": cannot open: " + std::strerror(errno));
+
+  // An ELF file may be much larger than what it loads (symbols, debug info), so the file limit
+  // is generous; the loader checks what actually has to fit in RAM.
+  constexpr uint64_t kMinKernelFileLimit = uint64_t(4) << 30;
+  std::vector<uint8_t> kernel;
+  std::string err = machine::loader::read_file(
+      opt.kernel, std::max(opt.ram_size, kMinKernelFileLimit), kernel);
+  if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
+
+  // Serial backends come before anything that starts threads: the stdio backend blocks
+  // termination signals so only its input thread receives them (and restores the terminal).
+  // The machine is created later, so quit requests reach it through this pointer.
+  std::atomic<machine::Machine*> running{nullptr};
+  StdioOptions stdio;
+  stdio.escapes = opt.nographic;
+  stdio.pass_signals = !opt.nographic;
+  stdio.on_quit = [&running](int status) {
+    if (machine::Machine* m = running.load()) m->request_stop(status);
+  };
+  std::vector<ChardevSpec> serial_specs = opt.serial;
+  if (serial_specs.empty()) serial_specs.push_back({ChardevSpec::Kind::Stdio, {}});
+  std::vector<std::unique_ptr<Chardev>> serial;
+  bool stdio_used = false;
+  for (const ChardevSpec& spec : serial_specs) {
+    if (spec.kind == ChardevSpec::Kind::Stdio) {
+      if (stdio_used) return fail("-serial stdio: stdio can back only one serial port");
+      stdio_used = true;
+    }
+    auto dev = create_chardev(spec, stdio, err);
+    if (!dev) return fail("-serial: " + err);
+    serial.push_back(std::move(dev));
+  }
+
+  tcg::exec::Engine engine(opt.engine, log);
+  err = engine.init();
+  if (!err.empty()) return fail("-accel: " + err);
+
+  machine::MachineConfig config;
+  config.cpu_model = opt.cpu;
+  config.ram_size = opt.ram_size;
+  config.no_reboot = opt.no_reboot;
+  machine::MachineContext ctx{log, engine};
+  std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
+  if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
+
+  err = board->load_kernel(kernel);
+  if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
+  kernel.clear();
+  kernel.shrink_to_fit();
+
+  // Quit requests may arrive as soon as input is attached; the board honours one made even
+  // before run() starts.
+  running.store(board.get());
+  for (unsigned i = 0; i < serial.size() && i < board->serial_port_count(); ++i) {
+    hw::CharReceiver& rx = board->serial_port(i, serial[i].get());
+    serial[i]->attach_input(rx);
+  }
+  int status = board->run();
+  for (auto& s : serial) s->close();  // joins the input threads: no more quit requests
+  running.store(nullptr);
+  if (!board->error().empty()) {
+    fail(board->error());
+    return status == 0 ? 1 : status;
+  }
+  return status;
+}
+
+}  // namespace
+}  // namespace orrery::ui
+
+int main(int argc, char** argv) {
+  // Nothing may escape as an abort or a stack trace: report one line instead.
+  try {
+    return orrery::ui::run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fputs("orrery: out of memory\n", stderr);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "orrery: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fputs("orrery: internal error: unknown exception\n", stderr);
+  }
+  return 1;
+}

@@ -1,0 +1,453 @@
+#include "ui/options.h"
+
+#include <cctype>
+#include <cstdio>
+
+#include "hw/core/log.h"
+#include "machine/machine.h"
+
+namespace orrery::ui {
+
+namespace {
+
+enum class Opt : uint8_t {
+  Machine,
+  Cpu,
+  Memory,
+  Kernel,
+  Nographic,
+  Serial,
+  Debug,
+  LogFile,
+  Accel,
+  NoReboot,
+  Display,
+  Nic,
+  Help,
+  Version,
+};
+
+struct OptionInfo {
+  std::string_view name;  // without the leading '-'
+  Opt id;
+  std::string_view arg;   // empty: takes no argument
+  std::string_view help;  // empty: an alias, not listed separately
+};
+
+// One row per spelling; help is generated from this table.
+constexpr OptionInfo kOptions[] = {
+    {"M", Opt::Machine, "TYPE", "machine type (-M help lists them; default virt)"},
+    {"machine", Opt::Machine, "TYPE", ""},
+    {"cpu", Opt::Cpu, "MODEL", "CPU model (-cpu help lists them)"},
+    {"m", Opt::Memory, "SIZE",
+     "guest RAM size; suffixes K, M, G, T (default unit M, default 128M)"},
+    {"kernel", Opt::Kernel, "FILE", "boot FILE: an ELF, a Linux arm64 Image or a raw binary"},
+    {"nographic", Opt::Nographic, "", "no display: serial on the terminal, Ctrl-A x to quit"},
+    {"serial", Opt::Serial, "DEV", "serial port backend: stdio, file:PATH or none"},
+    {"d", Opt::Debug, "ITEM,...", "enable logging of the given items (-d help lists them)"},
+    {"D", Opt::LogFile, "FILE", "write the -d log to FILE instead of stderr"},
+    {"accel", Opt::Accel, "tcg[,tier=interp|llvm|auto][,thresh=N]",
+     "translator tier and LLVM hotness threshold (-accel help)"},
+    {"no-reboot", Opt::NoReboot, "", "exit instead of rebooting when the guest resets"},
+    {"display", Opt::Display, "none", "accepted for compatibility (there is no display)"},
+    {"nic", Opt::Nic, "none", "accepted for compatibility (there are no network cards)"},
+    {"net", Opt::Nic, "none", ""},
+    {"help", Opt::Help, "", "print this help and exit"},
+    {"h", Opt::Help, "", ""},
+    {"version", Opt::Version, "", "print the version and exit"},
+};
+
+const OptionInfo* find_option(std::string_view arg) {
+  if (arg.size() < 2 || arg[0] != '-') return nullptr;
+  arg.remove_prefix(arg[1] == '-' ? 2 : 1);  // QEMU accepts -opt and --opt alike
+  for (const OptionInfo& o : kOptions)
+    if (o.name == arg) return &o;
+  return nullptr;
+}
+
+std::string format_size(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  unsigned u = 0;
+  while (u < 6 && bytes >= 1024 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++u;
+  }
+  return std::to_string(bytes) + " " + kUnits[u];
+}
+
+bool parse_u32(std::string_view s, uint32_t& out) {
+  if (s.empty() || s.size() > 10) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + uint64_t(c - '0');
+  }
+  if (v > 0xFFFFFFFFu) return false;
+  out = uint32_t(v);
+  return true;
+}
+
+/// Splits "a,b=c" at commas.
+std::vector<std::string_view> split_commas(std::string_view s) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    size_t c = s.find(',');
+    parts.push_back(s.substr(0, c));
+    if (c == std::string_view::npos) return parts;
+    s.remove_prefix(c + 1);
+  }
+}
+
+std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, bool& help) {
+  std::vector<std::string_view> parts = split_commas(text);
+  std::string_view name = parts[0];
+  if (name == "help") {
+    help = true;
+    return {};
+  }
+  if (name == "kvm" || name == "hvf" || name == "whpx")
+    return "accelerator '" + std::string(name) + "' is not supported yet (use tcg)";
+  if (name != "tcg")
+    return "unknown accelerator '" + std::string(name) + "' (-accel help lists them)";
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::string_view p = parts[i];
+    size_t eq = p.find('=');
+    std::string_view key = p.substr(0, eq);
+    std::string_view val = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
+    if (key == "tier") {
+      if (val == "interp")
+        eo.tier = tcg::exec::Tier::Interp;
+      else if (val == "llvm")
+        eo.tier = tcg::exec::Tier::Llvm;
+      else if (val == "auto")
+        eo.tier = tcg::exec::Tier::Auto;
+      else
+        return "unknown tier '" + std::string(val) + "' (expected interp, llvm or auto)";
+    } else if (key == "thresh") {
+      if (!parse_u32(val, eo.hot_threshold))
+        return "invalid thresh '" + std::string(val) + "' (expected a number of executions)";
+    } else {
+      return "unknown tcg property '" + std::string(key) + "' (expected tier or thresh)";
+    }
+  }
+  return {};
+}
+
+/// -M TYPE[,...]: "type=TYPE" is QEMU's long form. Board properties come later.
+std::string parse_machine(std::string_view text, const machine::MachineType*& out, bool& help) {
+  std::vector<std::string_view> parts = split_commas(text);
+  std::string_view name = parts[0];
+  if (name.starts_with("type=")) name.remove_prefix(5);
+  if (name == "help" || name == "?") {
+    help = true;
+    return {};
+  }
+  if (name.empty()) return "missing machine type (-M help lists them)";
+  const machine::MachineType* m = machine::find_machine_type(name);
+  if (!m) return "unknown machine type '" + std::string(name) + "' (-M help lists them)";
+  if (parts.size() > 1) return "machine property '" + std::string(parts[1]) + "' is not supported";
+  out = m;
+  return {};
+}
+
+/// -m [size=]SIZE; memory hotplug properties (slots, maxmem) are not supported.
+std::string parse_memory(std::string_view text, uint64_t& bytes) {
+  std::vector<std::string_view> parts = split_commas(text);
+  std::string_view size = parts[0];
+  if (size.starts_with("size=")) size.remove_prefix(5);
+  if (parts.size() > 1) return "memory property '" + std::string(parts[1]) + "' is not supported";
+  if (!parse_ram_size(size, bytes))
+    return "invalid RAM size (expected a number with an optional K, M, G or T suffix)";
+  if (bytes == 0) return "RAM size must be greater than zero";
+  // Whole 8 KiB units, as QEMU rounds.
+  constexpr uint64_t kAlign = 8192;
+  if (bytes > ~uint64_t(0) - kAlign) return "RAM size is too large";
+  bytes = (bytes + kAlign - 1) & ~(kAlign - 1);
+  return {};
+}
+
+}  // namespace
+
+bool parse_ram_size(std::string_view s, uint64_t& bytes) {
+  if (s.empty()) return false;
+  size_t i = 0;
+  unsigned __int128 whole = 0;
+  bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+  size_t digits = 0;
+  if (hex) {
+    for (i = 2; i < s.size() && std::isxdigit(static_cast<unsigned char>(s[i])); ++i, ++digits) {
+      char c = char(std::tolower(static_cast<unsigned char>(s[i])));
+      whole = whole * 16 + unsigned(c <= '9' ? c - '0' : c - 'a' + 10);
+      if (whole >> 64) return false;
+    }
+  } else {
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++digits) {
+      whole = whole * 10 + unsigned(s[i] - '0');
+      if (whole >> 64) return false;
+    }
+  }
+  if (digits == 0) return false;
+  // Fraction, kept as numerator/denominator so "1.5G" is exact.
+  unsigned __int128 frac_num = 0, frac_den = 1;
+  if (!hex && i < s.size() && s[i] == '.') {
+    ++i;
+    size_t fd = 0;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++fd) {
+      if (fd < 18) {
+        frac_num = frac_num * 10 + unsigned(s[i] - '0');
+        frac_den *= 10;
+      }
+    }
+    if (fd == 0) return false;
+  }
+  unsigned __int128 unit = uint64_t(1) << 20;  // plain numbers are MiB
+  if (i < s.size()) {
+    switch (std::toupper(static_cast<unsigned char>(s[i]))) {
+      case 'B':
+        unit = 1;
+        break;
+      case 'K':
+        unit = uint64_t(1) << 10;
+        break;
+      case 'M':
+        unit = uint64_t(1) << 20;
+        break;
+      case 'G':
+        unit = uint64_t(1) << 30;
+        break;
+      case 'T':
+        unit = uint64_t(1) << 40;
+        break;
+      case 'P':
+        unit = uint64_t(1) << 50;
+        break;
+      case 'E':
+        unit = uint64_t(1) << 60;
+        break;
+      default:
+        return false;
+    }
+    ++i;
+  }
+  if (i != s.size()) return false;
+  unsigned __int128 total = whole * unit;
+  if (whole != 0 && total / unit != whole) return false;
+  total += frac_num * unit / frac_den;
+  if (total >> 64) return false;
+  bytes = uint64_t(total);
+  return true;
+}
+
+ParseResult parse_options(std::span<const std::string> args) {
+  ParseResult r;
+  Options& o = r.options;
+  bool cpu_help = false;
+  bool ram_given = false;
+  std::string ram_text;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    const OptionInfo* info = find_option(arg);
+    if (!info) {
+      if (!arg.empty() && arg[0] == '-')
+        r.error = arg + ": unknown option (-help lists them)";
+      else
+        r.error = "'" + arg + "': unexpected argument (options start with '-')";
+      return r;
+    }
+    std::string_view val;
+    if (!info->arg.empty()) {
+      if (i + 1 >= args.size()) {
+        r.error = arg + ": missing argument " + std::string(info->arg);
+        return r;
+      }
+      val = args[++i];
+    }
+    // "<option> <value>: <why>" for every bad value.
+    auto fail = [&](const std::string& why) {
+      r.error = arg + " " + std::string(val) + ": " + why;
+      return r;
+    };
+    std::string err;
+    switch (info->id) {
+      case Opt::Help:
+        o.action = Action::Help;
+        return r;
+      case Opt::Version:
+        o.action = Action::Version;
+        return r;
+      case Opt::Machine: {
+        bool help = false;
+        err = parse_machine(val, o.machine, help);
+        if (!err.empty()) return fail(err);
+        if (help) {
+          o.action = Action::MachineHelp;
+          return r;
+        }
+        break;
+      }
+      case Opt::Cpu:
+        if (val == "help" || val == "?")
+          cpu_help = true;
+        else if (val.empty())
+          return fail("missing CPU model (-cpu help lists them)");
+        else
+          o.cpu = std::string(val);
+        break;
+      case Opt::Memory:
+        err = parse_memory(val, o.ram_size);
+        if (!err.empty()) return fail(err);
+        ram_given = true;
+        ram_text = std::string(val);
+        break;
+      case Opt::Kernel:
+        if (val.empty()) return fail("empty file name");
+        o.kernel = std::string(val);
+        break;
+      case Opt::Nographic:
+        o.nographic = true;
+        break;
+      case Opt::NoReboot:
+        o.no_reboot = true;
+        break;
+      case Opt::Serial: {
+        ChardevSpec spec;
+        err = parse_chardev_spec(val, spec);
+        if (!err.empty()) return fail(err);
+        o.serial.push_back(spec);
+        break;
+      }
+      case Opt::Debug: {
+        if (val == "help" || val == "?") {
+          o.action = Action::LogHelp;
+          return r;
+        }
+        hw::Log probe;  // only for its -d parser
+        std::string bad = probe.set_mask(val);
+        if (!bad.empty()) return fail("unknown log item '" + bad + "' (-d help lists them)");
+        o.log_mask = probe.mask();
+        break;
+      }
+      case Opt::LogFile:
+        if (val.empty()) return fail("empty file name");
+        o.log_file = std::string(val);
+        break;
+      case Opt::Accel: {
+        bool help = false;
+        err = parse_accel(val, o.engine, help);
+        if (!err.empty()) return fail(err);
+        if (help) {
+          o.action = Action::AccelHelp;
+          return r;
+        }
+        break;
+      }
+      case Opt::Display:
+        if (val != "none") return fail("no display is available (only -display none)");
+        break;
+      case Opt::Nic:
+        if (val != "none") return fail("network cards are not supported (only none)");
+        break;
+    }
+  }
+
+  if (!o.machine) o.machine = &machine::default_machine_type();
+  const machine::MachineType& m = *o.machine;
+  if (cpu_help) {
+    o.action = Action::CpuHelp;
+    return r;
+  }
+  if (o.cpu.empty()) {
+    o.cpu = std::string(m.default_cpu);
+  } else {
+    bool known = false;
+    for (const machine::CpuModelInfo& c : m.cpus) known |= c.name == o.cpu;
+    if (!known) {
+      r.error = "-cpu " + o.cpu + ": unknown CPU model for machine '" + std::string(m.name) +
+                "' (-cpu help lists them)";
+      return r;
+    }
+  }
+  if (!ram_given) {
+    o.ram_size = m.default_ram;
+  } else if (o.ram_size > m.max_ram) {
+    r.error = "-m " + ram_text + ": RAM size exceeds the " + std::string(m.name) +
+              " machine's maximum of " + format_size(m.max_ram);
+    return r;
+  }
+  if (o.serial.size() > m.serial_ports) {
+    r.error = "-serial: too many serial ports (the " + std::string(m.name) + " machine has " +
+              std::to_string(m.serial_ports) + ")";
+    return r;
+  }
+  if (o.kernel.empty()) {
+    r.error = "-kernel: no kernel given (the " + std::string(m.name) +
+              " machine has no firmware; use -kernel FILE)";
+    return r;
+  }
+  return r;
+}
+
+std::string help_text() {
+  std::string s =
+      "usage: orrery [options]\n"
+      "Orrery " ORRERY_VERSION_STRING
+      " — full-system emulator (AArch64 virt board)\n\n"
+      "Options:\n";
+  for (const OptionInfo& o : kOptions) {
+    if (o.help.empty()) continue;
+    std::string left = "-" + std::string(o.name);
+    for (const OptionInfo& alias : kOptions)
+      if (alias.id == o.id && alias.help.empty()) left += "|-" + std::string(alias.name);
+    if (!o.arg.empty()) left += " " + std::string(o.arg);
+    s += "  " + left;
+    s += left.size() < 28 ? std::string(28 - left.size(), ' ') : "\n" + std::string(30, ' ');
+    s += std::string(o.help) + "\n";
+  }
+  s += "\nDuring emulation with -nographic: Ctrl-A x quits, Ctrl-A h lists the other keys.\n";
+  return s;
+}
+
+std::string version_text() {
+  return "Orrery emulator version " ORRERY_VERSION_STRING "\n";
+}
+
+std::string machine_help_text() {
+  std::string s = "Supported machines are:\n";
+  const machine::MachineType& def = machine::default_machine_type();
+  for (const machine::MachineType& m : machine::machine_types()) {
+    std::string name(m.name);
+    s += name + std::string(name.size() < 20 ? 20 - name.size() : 1, ' ') +
+         std::string(m.description) + (&m == &def ? " (default)" : "") + "\n";
+  }
+  return s;
+}
+
+std::string cpu_help_text(const machine::MachineType& m) {
+  std::string s = "Available CPUs for machine '" + std::string(m.name) + "':\n";
+  for (const machine::CpuModelInfo& c : m.cpus) {
+    std::string name(c.name);
+    s += "  " + name + std::string(name.size() < 18 ? 18 - name.size() : 1, ' ') +
+         std::string(c.description) + (c.name == m.default_cpu ? " (default)" : "") + "\n";
+  }
+  return s;
+}
+
+std::string log_help_text() {
+  std::string s = "Log items (comma separated):\n";
+  for (const hw::LogItem& li : hw::kLogItems) {
+    std::string name(li.name);
+    s += name + std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') + li.help + "\n";
+  }
+  return s;
+}
+
+std::string accel_help_text() {
+  return "Accelerators supported:\n"
+         "tcg             dynamic translation; properties:\n"
+         "                  tier=interp|llvm|auto  interpreter only, LLVM only, or interpreter\n"
+         "                                         then LLVM for hot blocks (default auto)\n"
+         "                  thresh=N               executions before a block goes to LLVM\n"
+         "                                         (tier=auto; default 64)\n";
+}
+
+}  // namespace orrery::ui

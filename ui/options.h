@@ -1,0 +1,61 @@
+// The QEMU-style command line. parse_options is a pure function (argument list in, Options or
+// one error line out) so every rule is unit-testable without starting a guest. It checks
+// everything that needs no host resources: option names and values, sizes, machine/CPU/accel
+// names, -d items, -serial syntax. Files (-kernel, -D, -serial file:) are opened by main.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tcg/exec/engine.h"
+#include "ui/chardev.h"
+
+namespace orrery::machine {
+struct MachineType;
+}
+
+namespace orrery::ui {
+
+/// What main should do after parsing.
+enum class Action : uint8_t { Run, Help, Version, MachineHelp, CpuHelp, LogHelp, AccelHelp };
+
+struct Options {
+  Action action = Action::Run;
+  const machine::MachineType* machine = nullptr;  // never null after a successful parse
+  std::string cpu;                                // validated against machine->cpus
+  uint64_t ram_size = 0;                          // bytes; machine default unless -m
+  std::string kernel;                             // empty: no -kernel
+  bool nographic = false;
+  bool no_reboot = false;
+  std::vector<ChardevSpec> serial;  // one per -serial; empty means the default (stdio)
+  uint32_t log_mask = 0;            // hw::LogMask bits from -d
+  std::string log_file;             // -D
+  tcg::exec::EngineOptions engine;  // -accel tcg,...
+};
+
+struct ParseResult {
+  Options options;
+  /// Empty on success; else one line "<what failed>: <why>" (main prefixes "orrery: ").
+  std::string error;
+  bool ok() const { return error.empty(); }
+};
+
+/// Parses args (without argv[0]).
+ParseResult parse_options(std::span<const std::string> args);
+
+/// Parses a QEMU -m size: a number (fractions allowed) with an optional B/K/M/G/T/P/E suffix;
+/// plain numbers are MiB. False on garbage or overflow.
+bool parse_ram_size(std::string_view text, uint64_t& bytes);
+
+/// Text for -help, -M help, -cpu help, -d help, -accel help and -version (each ends in '\n').
+std::string help_text();
+std::string version_text();
+std::string machine_help_text();
+std::string cpu_help_text(const machine::MachineType& m);
+std::string log_help_text();
+std::string accel_help_text();
+
+}  // namespace orrery::ui
