@@ -1,0 +1,28 @@
+#include "cpu/arm64/cpu_models.h"
+
+namespace orrery::cpu::arm64 {
+
+namespace {
+constexpr CpuModel kModels[] = {
+    // Arm, variant 1, architecture 0xf, part 0xd07, revision 0: Cortex-A57 r1p0.
+    {"cortex-a57", 0x411fd070, "ARM Cortex-A57 (ARMv8.0-A)"},
+    // Implementer 0, architecture 0xf, part 'Q' as QEMU's "max".
+    {"max", 0x000f0510, "all features Orrery implements"},
+};
+}  // namespace
+
+std::span<const CpuModel> cpu_models() {
+  return kModels;
+}
+
+const CpuModel* find_cpu_model(std::string_view name) {
+  for (const CpuModel& m : kModels)
+    if (name == m.name) return &m;
+  return nullptr;
+}
+
+const CpuModel& default_cpu_model() {
+  return kModels[0];
+}
+
+}  // namespace orrery::cpu::arm64

@@ -1,0 +1,158 @@
+// Architectural state of one AArch64 vCPU, laid out for generated code: CpuCommon first, then
+// plain fields reached by GetReg/SetReg byte offsets. Only EL0 and EL1 exist (no EL2/EL3), so
+// banked state is the EL1 copy. Fields marked "later" are stored now so the exception model, the
+// stage-1 MMU, the GIC CPU interface and the generic timer can be added without moving anything.
+//
+// How the next pieces plug in:
+//  - Exceptions: a take_exception(state, syndrome, far) that saves PSTATE into SPSR_EL1 and the
+//    return address into ELR_EL1, masks DAIF, switches to EL1h and jumps to VBAR_EL1 + offset;
+//    helpers and PageTranslator::raise_* call it and set PendingExit::Exception instead of Stop;
+//    SVC/BRK/Undefined exits become exceptions in Arm64Cpu::run; ERET gets a decode row.
+//  - MMU: Arm64Cpu::translate walks TTBR0/1_EL1 per TCR_EL1 when SCTLR_EL1.M is set, keyed by
+//    mmu_idx (EL0/EL1, later PAN); TLBI maps to Softmmu flush_page/flush_asid.
+//  - GIC/timer: ICC_* system registers become Special entries in sysregs.cpp calling into the
+//    interrupt controller; an asserted IRQ sets CpuCommon::exit_request, and the run loop takes
+//    it when DAIF.I is clear (MSR DAIF already ends the block so unmasking is seen at once).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "tcg/exec/cpu_common.h"
+
+namespace orrery::cpu::arm64 {
+
+class Arm64Cpu;
+
+/// MMU indexes (one softmmu TLB each). EL1&0 stage 1; later PAN may add a third.
+constexpr unsigned kMmuIdxEl0 = 0;
+constexpr unsigned kMmuIdxEl1 = 1;
+
+/// The generic timer's counter frequency (CNTFRQ_EL0), as QEMU's virt board: 62.5 MHz.
+constexpr uint64_t kCounterFrequency = 62'500'000;
+
+/// Bits of CpuCommon::tb_flags: the mode a translation bakes in.
+namespace tb_flags {
+constexpr uint64_t kElShift = 0;  // PSTATE.EL (0 or 1)
+constexpr uint64_t kElMask = 3;
+constexpr uint64_t kSpSel = 1u << 2;  // PSTATE.SP: at EL1, SP is SP_EL1 rather than SP_EL0
+}  // namespace tb_flags
+
+/// NZCV as four bytes holding 0/1 (read and written as I1), so the optimiser sees each flag as
+/// its own register and can drop dead flag writes.
+struct Nzcv {
+  uint8_t n = 0, z = 0, c = 0, v = 0;
+};
+
+/// One FP/SIMD register, little-endian: d[0] is bits 63:0, d[1] bits 127:64.
+struct alignas(16) VReg {
+  uint64_t d[2] = {0, 0};
+};
+
+/// The local exclusive monitor (LDXR/STXR). Single vCPU today: a matching STXR compares memory
+/// against `value`/`value2` and stores only if unchanged, which is exactly the cmpxchg an SMP
+/// implementation needs (done then on the host pointer, atomically).
+struct ExclusiveMonitor {
+  uint64_t addr = 0;
+  uint64_t value = 0;   // first (or only) element as loaded
+  uint64_t value2 = 0;  // second element of an LDXP of 64-bit registers
+  uint8_t size = 0;     // bytes covered (1..16)
+  uint8_t valid = 0;
+};
+
+struct Arm64State {
+  tcg::CpuCommon common;
+
+  uint64_t x[31] = {};  // X0..X30; register 31 is SP or XZR depending on the encoding
+  uint64_t sp_el0 = 0;
+  uint64_t sp_el1 = 0;
+
+  // PSTATE.
+  Nzcv nzcv;
+  uint8_t el = 1;      // PSTATE.EL
+  uint8_t spsel = 1;   // PSTATE.SP
+  uint8_t daif = 0xf;  // PSTATE.{D,A,I,F} as bits 3..0 (the DAIF register's bits 9..6)
+
+  // FP/SIMD.
+  VReg v[32];
+  uint64_t fpcr = 0;
+  uint64_t fpsr = 0;
+
+  // System registers (EL1 and EL0 views). Names as in the Arm ARM.
+  uint64_t sctlr_el1 = 0;
+  uint64_t actlr_el1 = 0;
+  uint64_t cpacr_el1 = 0;
+  uint64_t vbar_el1 = 0;
+  uint64_t elr_el1 = 0;
+  uint64_t spsr_el1 = 0;
+  uint64_t esr_el1 = 0;
+  uint64_t far_el1 = 0;
+  uint64_t afsr0_el1 = 0;
+  uint64_t afsr1_el1 = 0;
+  uint64_t par_el1 = 0;
+  uint64_t mair_el1 = 0;
+  uint64_t amair_el1 = 0;
+  uint64_t tcr_el1 = 0;
+  uint64_t ttbr0_el1 = 0;
+  uint64_t ttbr1_el1 = 0;
+  uint64_t contextidr_el1 = 0;
+  uint64_t tpidr_el0 = 0;
+  uint64_t tpidr_el1 = 0;
+  uint64_t tpidrro_el0 = 0;
+  uint64_t csselr_el1 = 0;
+  uint64_t cntkctl_el1 = 0;  // later: EL0 access to the counter and timers
+  uint64_t cntfrq_el0 = kCounterFrequency;
+  // Generic timers: registers only; their interrupts come with the interrupt controller.
+  uint64_t cntp_ctl_el0 = 0;  // ENABLE (bit 0) and IMASK (bit 1); ISTATUS is computed
+  uint64_t cntp_cval_el0 = 0;
+  uint64_t cntv_ctl_el0 = 0;
+  uint64_t cntv_cval_el0 = 0;
+
+  // Identification, fixed by the CPU model at construction.
+  uint64_t midr_el1 = 0;
+  uint64_t mpidr_el1 = 0;
+
+  ExclusiveMonitor monitor;
+
+  // Host steady-clock nanoseconds at which the system counter read 0.
+  int64_t counter_epoch_ns = 0;
+
+  // The vCPU object, for helpers that must reach the softmmu, the log or the stop message.
+  Arm64Cpu* owner = nullptr;
+};
+
+static_assert(std::is_standard_layout_v<Arm64State>, "generated code addresses fields by offset");
+static_assert(offsetof(Arm64State, common) == 0, "CpuCommon must be at offset 0");
+
+/// The Arm64State that owns a CpuCommon (which is always its first member).
+inline Arm64State& state_of(tcg::CpuCommon& c) {
+  return reinterpret_cast<Arm64State&>(c);
+}
+inline const Arm64State& state_of(const tcg::CpuCommon& c) {
+  return reinterpret_cast<const Arm64State&>(c);
+}
+
+// Byte offsets used by the translator.
+constexpr uint32_t off_x(unsigned r) {
+  return uint32_t(offsetof(Arm64State, x) + 8 * r);
+}
+constexpr uint32_t off_vlo(unsigned r) {
+  return uint32_t(offsetof(Arm64State, v) + 16 * r);
+}
+constexpr uint32_t off_vhi(unsigned r) {
+  return off_vlo(r) + 8;
+}
+constexpr uint32_t kOffPc = offsetof(Arm64State, common) + offsetof(tcg::CpuCommon, pc);
+constexpr uint32_t kOffSpEl0 = offsetof(Arm64State, sp_el0);
+constexpr uint32_t kOffSpEl1 = offsetof(Arm64State, sp_el1);
+constexpr uint32_t kOffN = offsetof(Arm64State, nzcv) + offsetof(Nzcv, n);
+constexpr uint32_t kOffZ = offsetof(Arm64State, nzcv) + offsetof(Nzcv, z);
+constexpr uint32_t kOffC = offsetof(Arm64State, nzcv) + offsetof(Nzcv, c);
+constexpr uint32_t kOffV = offsetof(Arm64State, nzcv) + offsetof(Nzcv, v);
+constexpr uint32_t kOffDaif = offsetof(Arm64State, daif);
+constexpr uint32_t kOffSpSel = offsetof(Arm64State, spsel);
+constexpr uint32_t kOffMonitorValid =
+    offsetof(Arm64State, monitor) + offsetof(ExclusiveMonitor, valid);
+
+}  // namespace orrery::cpu::arm64

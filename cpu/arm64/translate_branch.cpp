@@ -1,0 +1,102 @@
+// Branches (immediate, conditional, compare/test and branch, register) and exception generation.
+// Every one of them ends the block.
+#include "cpu/arm64/translate.h"
+
+namespace orrery::cpu::arm64 {
+
+using tcg::ir::Cond;
+using tcg::ir::ExitReason;
+using tcg::ir::Value;
+
+namespace {
+constexpr int64_t sext(uint64_t v, unsigned bits) {
+  return int64_t(v << (64 - bits)) >> (64 - bits);
+}
+}  // namespace
+
+bool Translator::branch_cond(Value cond, int64_t offset) {
+  e_.branch(cond, pc_ + offset, pc_ + 4);
+  ended_ = true;
+  return true;
+}
+
+bool Translator::B(u32 imm26) {
+  end_jump(pc_ + sext(imm26, 26) * 4);
+  return true;
+}
+
+bool Translator::BL(u32 imm26) {
+  set_x(30, e_.c64(pc_ + 4));
+  end_jump(pc_ + sext(imm26, 26) * 4);
+  return true;
+}
+
+bool Translator::CBZ(u32 sf, u32 imm19, u32 t) {
+  Value x = get_x(t, sf);
+  return branch_cond(e_.cmp(Cond::Eq, x, imm(sf, 0)), sext(imm19, 19) * 4);
+}
+
+bool Translator::CBNZ(u32 sf, u32 imm19, u32 t) {
+  Value x = get_x(t, sf);
+  return branch_cond(e_.cmp(Cond::Ne, x, imm(sf, 0)), sext(imm19, 19) * 4);
+}
+
+bool Translator::TBZ(u32 bit, u32 imm14, u32 t) {
+  Value m = e_.and_(get_x(t, true), e_.c64(1ull << bit));
+  return branch_cond(e_.cmp(Cond::Eq, m, e_.c64(0)), sext(imm14, 14) * 4);
+}
+
+bool Translator::TBNZ(u32 bit, u32 imm14, u32 t) {
+  Value m = e_.and_(get_x(t, true), e_.c64(1ull << bit));
+  return branch_cond(e_.cmp(Cond::Ne, m, e_.c64(0)), sext(imm14, 14) * 4);
+}
+
+bool Translator::B_cond(u32 imm19, u32 cond) {
+  int64_t off = sext(imm19, 19) * 4;
+  if (cond >= 14) {  // AL and NV: always
+    end_jump(pc_ + off);
+    return true;
+  }
+  return branch_cond(cond_holds(cond), off);
+}
+
+bool Translator::BR(u32 n) {
+  e_.jump_indirect(get_x(n, true));
+  ended_ = true;
+  return true;
+}
+
+bool Translator::BLR(u32 n) {
+  Value target = get_x(n, true);  // read before X30 is written: BLR X30 is valid
+  set_x(30, e_.c64(pc_ + 4));
+  e_.jump_indirect(target);
+  ended_ = true;
+  return true;
+}
+
+bool Translator::RET(u32 n) {
+  e_.jump_indirect(get_x(n, true));
+  ended_ = true;
+  return true;
+}
+
+// Without an exception model yet, the exception-generating instructions leave to the vCPU's
+// run loop, which hands HVC to the board (PSCI) and reports SVC/BRK.
+
+bool Translator::SVC(u32 imm16) {
+  end_exit(ExitReason::Supervisor, pc_ + 4, imm16);  // preferred return: the next instruction
+  return true;
+}
+
+bool Translator::HVC(u32 imm16) {
+  if (el_ == 0) return unallocated();  // HVC is UNDEFINED at EL0
+  end_exit(ExitReason::Hypercall, pc_ + 4, imm16);
+  return true;
+}
+
+bool Translator::BRK(u32 imm16) {
+  end_exit(ExitReason::Breakpoint, pc_, imm16);  // preferred return: the BRK itself
+  return true;
+}
+
+}  // namespace orrery::cpu::arm64
