@@ -1,3 +1,8 @@
+// The interpreter: blocks are lowered once to steps whose handler is specialised by operation
+// and width where that matters for speed (register access, add/sub, shifts, compares, memory),
+// with the rest going through ir::eval_pure, the shared reference semantics. Constants are not
+// steps: they are written into their slots when the block starts. Dispatch is direct-threaded
+// (GNU computed goto).
 #include "tcg/interp/interp.h"
 
 #include <cstring>
@@ -11,63 +16,75 @@ namespace orrery::tcg::interp {
 using ir::Opcode;
 using ir::Type;
 
-std::unique_ptr<Program> build(const ir::Block& b, const exec::TranslationBlock* tb) {
-  auto p = std::make_unique<Program>();
-  p->num_slots = uint32_t(b.insts.size());
-  p->term = b.term;
-  p->tb = tb;
-  p->steps.reserve(b.insts.size());
-  uint64_t pc = b.guest_pc;
-  for (size_t n = 0; n < b.insts.size(); ++n) {
-    const ir::Inst& i = b.insts[n];
-    if (i.op == Opcode::Nop) continue;
-    if (i.op == Opcode::InsnStart) {
-      pc = i.imm;
-      continue;
-    }
-    Step s{};
-    s.handler = uint16_t(i.op);
-    s.type = uint8_t(i.type);
-    s.dst = uint32_t(n);
-    s.a = i.nargs > 0 ? i.args[0].id : 0;
-    s.b = i.nargs > 1 ? i.args[1].id : 0;
-    s.c = i.nargs > 2 ? i.args[2].id : 0;
-    // Extensions need the source width; keep it in imm2, which they don't otherwise use.
-    s.imm = i.imm;
-    s.imm2 = (i.op == Opcode::SExt) ? ir::bits(b.type_of(i.args[0])) : i.imm2;
-    // Calls with fewer than three arguments read slot 0..; mark absent ones.
-    if (i.op == Opcode::Call || i.op == Opcode::CallPure) s.pad = i.nargs;
-    s.pc = pc;
-    p->steps.push_back(s);
-  }
-  return p;
-}
-
 namespace {
 
-inline uint64_t read_reg(const CpuCommon* cpu, uint64_t off, Type t) {
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(cpu) + off;
-  switch (t) {
-    case Type::I1: return *p & 1;
-    case Type::I8: return *p;
-    case Type::I16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
-    case Type::I32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
-    default: { uint64_t v; std::memcpy(&v, p, 8); return v; }
+#define ORRERY_INTERP_HANDLERS(X)                                                          \
+  X(Generic) X(GetReg1) X(GetReg8) X(GetReg16) X(GetReg32) X(GetReg64) X(SetReg1)         \
+  X(SetReg8) X(SetReg16) X(SetReg32) X(SetReg64) X(Add32) X(Add64) X(Sub32) X(Sub64)      \
+  X(And) X(Or) X(Xor) X(Shl32) X(Shl64) X(Lshr32) X(Lshr64) X(Ashr64) X(CmpEq) X(CmpNe)  \
+  X(CmpUlt) X(CmpUle) X(CmpUgt) X(CmpUge) X(CmpSlt64) X(CmpSle64) X(CmpSgt64) X(CmpSge64) \
+  X(Select) X(Move) X(Mask) X(ExtractU) X(AddCarry64) X(AddOvf64) X(Load) X(Store)        \
+  X(Fence) X(Call) X(CallPure) X(End)
+
+enum Handler : uint16_t {
+#define X(name) k##name,
+  ORRERY_INTERP_HANDLERS(X)
+#undef X
+};
+
+Handler pick_handler(const ir::Inst& i, Type src) {
+  const Type t = i.type;
+  const bool w64 = t == Type::I64, w32 = t == Type::I32;
+  switch (i.op) {
+    case Opcode::GetReg:
+    case Opcode::SetReg: {
+      const bool get = i.op == Opcode::GetReg;
+      switch (t) {
+        case Type::I1: return get ? kGetReg1 : kSetReg1;
+        case Type::I8: return get ? kGetReg8 : kSetReg8;
+        case Type::I16: return get ? kGetReg16 : kSetReg16;
+        case Type::I32: return get ? kGetReg32 : kSetReg32;
+        default: return get ? kGetReg64 : kSetReg64;
+      }
+    }
+    case Opcode::Add: return w64 ? kAdd64 : w32 ? kAdd32 : kGeneric;
+    case Opcode::Sub: return w64 ? kSub64 : w32 ? kSub32 : kGeneric;
+    case Opcode::And: return kAnd;
+    case Opcode::Or: return kOr;
+    case Opcode::Xor: return kXor;
+    case Opcode::Shl: return w64 ? kShl64 : w32 ? kShl32 : kGeneric;
+    case Opcode::Lshr: return w64 ? kLshr64 : w32 ? kLshr32 : kGeneric;
+    case Opcode::Ashr: return w64 ? kAshr64 : kGeneric;
+    case Opcode::Cmp:
+      switch (static_cast<ir::Cond>(i.imm)) {
+        case ir::Cond::Eq: return kCmpEq;
+        case ir::Cond::Ne: return kCmpNe;
+        case ir::Cond::Ult: return kCmpUlt;
+        case ir::Cond::Ule: return kCmpUle;
+        case ir::Cond::Ugt: return kCmpUgt;
+        case ir::Cond::Uge: return kCmpUge;
+        case ir::Cond::Slt: return w64 ? kCmpSlt64 : kGeneric;
+        case ir::Cond::Sle: return w64 ? kCmpSle64 : kGeneric;
+        case ir::Cond::Sgt: return w64 ? kCmpSgt64 : kGeneric;
+        case ir::Cond::Sge: return w64 ? kCmpSge64 : kGeneric;
+      }
+      return kGeneric;
+    case Opcode::Select: return kSelect;
+    case Opcode::ZExt: return kMove;
+    case Opcode::Trunc: return kMask;
+    case Opcode::ExtractU: return kExtractU;
+    case Opcode::AddCarry: return w64 ? kAddCarry64 : kGeneric;
+    case Opcode::AddOvf: return w64 ? kAddOvf64 : kGeneric;
+    case Opcode::Load: return kLoad;
+    case Opcode::Store: return kStore;
+    case Opcode::Fence: return kFence;
+    case Opcode::Call: return kCall;
+    case Opcode::CallPure: return kCallPure;
+    default: (void)src; return kGeneric;
   }
 }
 
-inline void write_reg(CpuCommon* cpu, uint64_t off, Type t, uint64_t v) {
-  uint8_t* p = reinterpret_cast<uint8_t*>(cpu) + off;
-  switch (t) {
-    case Type::I1: *p = uint8_t(v & 1); break;
-    case Type::I8: *p = uint8_t(v); break;
-    case Type::I16: { uint16_t x = uint16_t(v); std::memcpy(p, &x, 2); break; }
-    case Type::I32: { uint32_t x = uint32_t(v); std::memcpy(p, &x, 4); break; }
-    default: std::memcpy(p, &v, 8); break;
-  }
-}
-
-inline uint64_t host_load(const uint8_t* h, unsigned size) {
+inline uint64_t load_host(const uint8_t* h, unsigned size) {
   switch (size) {
     case 1: return *h;
     case 2: { uint16_t v; std::memcpy(&v, h, 2); return v; }
@@ -76,7 +93,62 @@ inline uint64_t host_load(const uint8_t* h, unsigned size) {
   }
 }
 
-inline void host_store(uint8_t* h, unsigned size, uint64_t v) { std::memcpy(h, &v, size); }
+template <typename T>
+inline T rd(const CpuCommon* cpu, uint64_t off) {
+  T v;
+  std::memcpy(&v, reinterpret_cast<const uint8_t*>(cpu) + off, sizeof(T));
+  return v;
+}
+template <typename T>
+inline void wr(CpuCommon* cpu, uint64_t off, T v) {
+  std::memcpy(reinterpret_cast<uint8_t*>(cpu) + off, &v, sizeof(T));
+}
+
+}  // namespace
+
+std::unique_ptr<Program> build(const ir::Block& b, const exec::TranslationBlock* tb) {
+  auto p = std::make_unique<Program>();
+  p->num_slots = uint32_t(b.insts.size());
+  p->term = b.term;
+  p->tb = tb;
+  p->steps.reserve(b.insts.size() + 1);
+  uint64_t pc = b.guest_pc;
+  for (size_t n = 0; n < b.insts.size(); ++n) {
+    const ir::Inst& i = b.insts[n];
+    if (i.op == Opcode::Nop) continue;
+    if (i.op == Opcode::InsnStart) {
+      pc = i.imm;
+      continue;
+    }
+    if (i.op == Opcode::Const) {
+      p->consts.push_back({uint32_t(n), i.imm});
+      continue;
+    }
+    const Type src = i.nargs ? b.type_of(i.args[0]) : Type::V;
+    Step s{};
+    s.handler = pick_handler(i, src);
+    s.op = uint8_t(i.op);
+    s.type = uint8_t(i.type);
+    s.nargs = i.nargs;
+    s.dst = uint32_t(n);
+    s.a = i.nargs > 0 ? i.args[0].id : 0;
+    s.b = i.nargs > 1 ? i.args[1].id : 0;
+    s.c = i.nargs > 2 ? i.args[2].id : 0;
+    s.imm = i.imm;
+    // SExt needs its source width; it has no other use for imm2.
+    s.imm2 = i.op == Opcode::SExt ? ir::bits(src) : i.imm2;
+    if (i.op == Opcode::Trunc) s.imm2 = ir::mask(i.type);
+    if (i.op == Opcode::ExtractU) s.imm2 = i.imm2 >= 64 ? ~0ull : (1ull << i.imm2) - 1;
+    s.pc = pc;
+    p->steps.push_back(s);
+  }
+  Step end{};
+  end.handler = kEnd;
+  p->steps.push_back(end);
+  return p;
+}
+
+namespace {
 
 uint64_t finish(const Program& p, CpuCommon* cpu, const uint64_t* s) {
   const ir::Terminal& t = p.term;
@@ -103,54 +175,112 @@ uint64_t finish(const Program& p, CpuCommon* cpu, const uint64_t* s) {
 }
 
 uint64_t run_steps(const Program& p, CpuCommon* cpu, uint64_t* s) {
-  for (const Step& st : p.steps) {
-    const Type t = static_cast<Type>(st.type);
-    switch (static_cast<Opcode>(st.handler)) {
-      case Opcode::GetReg: s[st.dst] = read_reg(cpu, st.imm, t); break;
-      case Opcode::SetReg: write_reg(cpu, st.imm, t, s[st.a]); break;
-      case Opcode::Load: {
-        const ir::MemOp m = ir::MemOp::decode(st.imm);
-        const uint64_t va = s[st.a];
-        uint64_t v;
-        if (const uint8_t* h = softmmu::tlb_hit(cpu, va, m, false)) {
-          v = host_load(h, m.size());
-        } else {
-          v = softmmu::slow_load(cpu, va, st.imm, st.pc);
-          if (cpu->pending_exit) return exec::kRetPending;
-        }
-        s[st.dst] = m.sign ? uint64_t(ir::sext_bits(v, m.size() * 8)) & ir::mask(t) : v;
-        break;
-      }
-      case Opcode::Store: {
-        const ir::MemOp m = ir::MemOp::decode(st.imm);
-        const uint64_t va = s[st.a];
-        if (uint8_t* h = softmmu::tlb_hit(cpu, va, m, true)) {
-          host_store(h, m.size(), s[st.b]);
-        } else {
-          softmmu::slow_store(cpu, va, s[st.b], st.imm, st.pc);
-          if (cpu->pending_exit) return exec::kRetPending;
-        }
-        break;
-      }
-      case Opcode::Fence:
-        if (st.imm != uint64_t(ir::FenceKind::Instruction))
-          std::atomic_thread_fence(std::memory_order_seq_cst);
-        break;
-      case Opcode::Call:
-      case Opcode::CallPure: {
-        const auto* h = reinterpret_cast<const ir::Helper*>(st.imm);
-        const unsigned n = st.pad;
-        s[st.dst] = h->fn(cpu, n > 0 ? s[st.a] : 0, n > 1 ? s[st.b] : 0, n > 2 ? s[st.c] : 0);
-        if (st.handler == uint16_t(Opcode::Call) && cpu->pending_exit) return exec::kRetPending;
-        break;
-      }
-      default:
-        s[st.dst] = ir::eval_pure(static_cast<Opcode>(st.handler), t, unsigned(st.imm2), s[st.a],
-                                  s[st.b], s[st.c], st.imm, st.imm2);
-        break;
-    }
+  static constexpr void* kLabels[] = {
+#define X(name) &&L_##name,
+      ORRERY_INTERP_HANDLERS(X)
+#undef X
+  };
+  for (const Program::Const& c : p.consts) s[c.slot] = c.value;
+  const Step* st = p.steps.data();
+#define NEXT() goto* kLabels[(++st)->handler]
+#define A s[st->a]
+#define B s[st->b]
+#define D s[st->dst]
+  goto* kLabels[st->handler];
+
+L_Generic:
+  D = ir::eval_pure(static_cast<Opcode>(st->op), static_cast<Type>(st->type), unsigned(st->imm2),
+                    A, st->nargs > 1 ? B : 0, st->nargs > 2 ? s[st->c] : 0, st->imm, st->imm2);
+  NEXT();
+L_GetReg1: D = rd<uint8_t>(cpu, st->imm) & 1; NEXT();
+L_GetReg8: D = rd<uint8_t>(cpu, st->imm); NEXT();
+L_GetReg16: D = rd<uint16_t>(cpu, st->imm); NEXT();
+L_GetReg32: D = rd<uint32_t>(cpu, st->imm); NEXT();
+L_GetReg64: D = rd<uint64_t>(cpu, st->imm); NEXT();
+L_SetReg1: wr<uint8_t>(cpu, st->imm, uint8_t(A & 1)); NEXT();
+L_SetReg8: wr<uint8_t>(cpu, st->imm, uint8_t(A)); NEXT();
+L_SetReg16: wr<uint16_t>(cpu, st->imm, uint16_t(A)); NEXT();
+L_SetReg32: wr<uint32_t>(cpu, st->imm, uint32_t(A)); NEXT();
+L_SetReg64: wr<uint64_t>(cpu, st->imm, A); NEXT();
+L_Add32: D = uint32_t(A + B); NEXT();
+L_Add64: D = A + B; NEXT();
+L_Sub32: D = uint32_t(A - B); NEXT();
+L_Sub64: D = A - B; NEXT();
+L_And: D = A & B; NEXT();
+L_Or: D = A | B; NEXT();
+L_Xor: D = A ^ B; NEXT();
+L_Shl32: D = uint32_t(A << (B & 31)); NEXT();
+L_Shl64: D = A << (B & 63); NEXT();
+L_Lshr32: D = A >> (B & 31); NEXT();
+L_Lshr64: D = A >> (B & 63); NEXT();
+L_Ashr64: D = uint64_t(int64_t(A) >> (B & 63)); NEXT();
+L_CmpEq: D = A == B; NEXT();
+L_CmpNe: D = A != B; NEXT();
+L_CmpUlt: D = A < B; NEXT();
+L_CmpUle: D = A <= B; NEXT();
+L_CmpUgt: D = A > B; NEXT();
+L_CmpUge: D = A >= B; NEXT();
+L_CmpSlt64: D = int64_t(A) < int64_t(B); NEXT();
+L_CmpSle64: D = int64_t(A) <= int64_t(B); NEXT();
+L_CmpSgt64: D = int64_t(A) > int64_t(B); NEXT();
+L_CmpSge64: D = int64_t(A) >= int64_t(B); NEXT();
+L_Select: D = A ? B : s[st->c]; NEXT();
+L_Move: D = A; NEXT();
+L_Mask: D = A & st->imm2; NEXT();
+L_ExtractU: D = (A >> st->imm) & st->imm2; NEXT();
+L_AddCarry64: {
+  const uint64_t a = A, b = B, sum = a + b;
+  D = (sum < a) | (sum + s[st->c] < sum);
+  NEXT();
+}
+L_AddOvf64: {
+  const uint64_t a = A, b = B, r = a + b + s[st->c];
+  D = ((~(a ^ b) & (a ^ r)) >> 63) & 1;
+  NEXT();
+}
+L_Load: {
+  const ir::MemOp m = ir::MemOp::decode(st->imm);
+  const uint64_t va = A;
+  uint64_t v;
+  if (const uint8_t* h = softmmu::tlb_hit(cpu, va, m, false)) {
+    v = load_host(h, m.size());
+  } else {
+    v = softmmu::slow_load(cpu, va, st->imm, st->pc);
+    if (cpu->pending_exit) return exec::kRetPending;
   }
+  D = m.sign ? uint64_t(ir::sext_bits(v, m.size() * 8)) & ir::mask(Type(st->type)) : v;
+  NEXT();
+}
+L_Store: {
+  const ir::MemOp m = ir::MemOp::decode(st->imm);
+  const uint64_t va = A;
+  if (uint8_t* h = softmmu::tlb_hit(cpu, va, m, true)) {
+    const uint64_t v = B;
+    std::memcpy(h, &v, m.size());
+  } else {
+    softmmu::slow_store(cpu, va, B, st->imm, st->pc);
+    if (cpu->pending_exit) return exec::kRetPending;
+  }
+  NEXT();
+}
+L_Fence:
+  if (st->imm != uint64_t(ir::FenceKind::Instruction))
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  NEXT();
+L_Call:
+L_CallPure: {
+  const auto* h = reinterpret_cast<const ir::Helper*>(st->imm);
+  const unsigned n = st->nargs;
+  D = h->fn(cpu, n > 0 ? A : 0, n > 1 ? B : 0, n > 2 ? s[st->c] : 0);
+  if (st->handler == kCall && cpu->pending_exit) return exec::kRetPending;
+  NEXT();
+}
+L_End:
   return finish(p, cpu, s);
+#undef NEXT
+#undef A
+#undef B
+#undef D
 }
 
 }  // namespace

@@ -14,8 +14,9 @@ namespace orrery::tcg::interp {
 
 struct Step {
   uint16_t handler;  // see interp.cpp
+  uint8_t op;        // ir::Opcode, for the generic handler
   uint8_t type;      // ir::Type of the operation
-  uint8_t pad = 0;
+  uint8_t nargs;
   uint32_t dst;
   uint32_t a, b, c;
   uint64_t imm;
@@ -24,7 +25,12 @@ struct Step {
 };
 
 struct Program {
-  std::vector<Step> steps;
+  struct Const {
+    uint32_t slot;
+    uint64_t value;
+  };
+  std::vector<Const> consts;  // written into their slots when the block starts
+  std::vector<Step> steps;    // ends with a step that runs the terminal
   uint32_t num_slots = 0;
   ir::Terminal term;
   const exec::TranslationBlock* tb = nullptr;

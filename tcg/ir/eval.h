@@ -45,7 +45,7 @@ inline uint64_t eval_pure(Opcode op, Type t, unsigned src_bits, uint64_t a, uint
                           uint64_t c, uint64_t imm, uint64_t imm2) {
   const unsigned w = bits(t);
   const uint64_t m = mask(t);
-  const unsigned sh = w ? unsigned(b % w) : 0;
+  const unsigned sh = unsigned(b) & (w - 1);  // widths are powers of two
   switch (op) {
     case Opcode::Const: return imm & m;
     case Opcode::Add: return (a + b) & m;
