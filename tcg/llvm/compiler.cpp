@@ -1,0 +1,140 @@
+// Background compile queue (see compiler.h).
+#include "tcg/llvm/compiler.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <vector>
+
+#include "hw/core/log.h"
+
+namespace orrery::tcg::llvm {
+
+std::unique_ptr<BackgroundCompiler> BackgroundCompiler::create(std::string& error, hw::Log* log,
+                                                               const JitOptions& opt) {
+  std::unique_ptr<LlvmJit> jit = LlvmJit::create(opt, error);
+  if (!jit) return nullptr;
+  return std::make_unique<BackgroundCompiler>(std::move(jit), log);
+}
+
+BackgroundCompiler::BackgroundCompiler(std::unique_ptr<LlvmJit> jit, hw::Log* log)
+    : jit_(std::move(jit)), log_(log), thread_([this] { worker(); }) {}
+
+BackgroundCompiler::~BackgroundCompiler() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stop_ = true;
+    queue_.clear();
+  }
+  work_cv_.notify_all();
+  thread_.join();
+}
+
+void BackgroundCompiler::enqueue(exec::TranslationBlock* tb) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (stop_) return;
+    queue_.push_back(tb);
+  }
+  work_cv_.notify_one();
+}
+
+exec::NativeFn BackgroundCompiler::compile_now(exec::TranslationBlock* tb) {
+  if (exec::NativeFn fn = tb->native.load(std::memory_order_acquire)) return fn;
+  tb->compile_queued.store(true, std::memory_order_relaxed);  // attempted: never retry
+  auto t0 = std::chrono::steady_clock::now();
+  std::string error;
+  exec::NativeFn fn = jit_->compile(*tb, &error);
+  compile_us_ += uint64_t(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  finish(tb, fn, error);
+  return fn;
+}
+
+void BackgroundCompiler::finish(exec::TranslationBlock* tb, exec::NativeFn fn,
+                                const std::string& error) {
+  if (!fn) {
+    // compile_queued stays set, so the engine does not queue the block again; it keeps
+    // running in the interpreter.
+    ++failed_;
+    if (log_)
+      log_->log(hw::kLogTier, "llvm: cannot compile block at 0x%" PRIx64 ": %s\n", tb->key.pc,
+                error.c_str());
+    return;
+  }
+  ++compiled_;
+  tb->native.store(fn, std::memory_order_release);
+  if (log_)
+    log_->log(hw::kLogTier, "llvm: compiled block at 0x%" PRIx64 " (%u insns)\n", tb->key.pc,
+              tb->ir.num_insns);
+}
+
+void BackgroundCompiler::worker() {
+  std::vector<exec::TranslationBlock*> batch;
+  std::vector<const exec::TranslationBlock*> cbatch;
+  std::vector<exec::NativeFn> out;
+  std::vector<std::string> errors;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      work_cv_.wait(lk, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      unsigned limit = batch_limit_.load(std::memory_order_relaxed);
+      while (!queue_.empty() && batch.size() < limit) {
+        exec::TranslationBlock* tb = queue_.front();
+        queue_.pop_front();
+        if (!tb->valid.load(std::memory_order_acquire)) {
+          ++skipped_;
+          continue;
+        }
+        batch.push_back(tb);
+      }
+      in_flight_ = unsigned(batch.size());
+    }
+    if (!batch.empty()) {
+      cbatch.assign(batch.begin(), batch.end());
+      out.assign(batch.size(), nullptr);
+      auto t0 = std::chrono::steady_clock::now();
+      jit_->compile_batch(cbatch, out, &errors);
+      compile_us_ += uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - t0)
+                                  .count());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        // A block invalidated while we compiled is not worth publishing.
+        if (out[i] && !batch[i]->valid.load(std::memory_order_acquire)) {
+          ++skipped_;
+          continue;
+        }
+        finish(batch[i], out[i], errors[i]);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      in_flight_ = 0;
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+void BackgroundCompiler::drain() {
+  std::unique_lock<std::mutex> lk(mu_);
+  idle_cv_.wait(lk, [this] { return stop_ || (queue_.empty() && in_flight_ == 0); });
+}
+
+void BackgroundCompiler::discard_queue() {
+  std::unique_lock<std::mutex> lk(mu_);
+  queue_.clear();
+  idle_cv_.wait(lk, [this] { return stop_ || in_flight_ == 0; });
+}
+
+BackgroundCompiler::Stats BackgroundCompiler::stats() const {
+  Stats s;
+  s.compiled = compiled_.load();
+  s.failed = failed_.load();
+  s.skipped = skipped_.load();
+  s.compile_us = compile_us_.load();
+  return s;
+}
+
+}  // namespace orrery::tcg::llvm

@@ -1,0 +1,81 @@
+// The background compile queue of the LLVM tier: the vCPU threads enqueue hot blocks and keep
+// running them in the interpreter; one worker thread compiles them and publishes the code in
+// TranslationBlock::native, which the dispatcher picks up on the block's next execution.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tcg/exec/tb.h"
+#include "tcg/llvm/jit.h"
+
+namespace orrery::hw {
+class Log;
+}
+
+namespace orrery::tcg::llvm {
+
+class BackgroundCompiler {
+ public:
+  /// Creates the JIT and starts the worker. log (optional) receives -d tier messages and
+  /// compile failures; it must outlive the compiler.
+  static std::unique_ptr<BackgroundCompiler> create(std::string& error, hw::Log* log = nullptr,
+                                                    const JitOptions& opt = {});
+  BackgroundCompiler(std::unique_ptr<LlvmJit> jit, hw::Log* log);
+  ~BackgroundCompiler();  // finishes the block being compiled, drops the rest, joins
+  BackgroundCompiler(const BackgroundCompiler&) = delete;
+  BackgroundCompiler& operator=(const BackgroundCompiler&) = delete;
+
+  /// Queues tb for compilation; never blocks on compilation. tb must stay alive until it is
+  /// compiled or discard_queue()/the destructor returned. Blocks whose valid flag is false when
+  /// the worker reaches them are skipped.
+  void enqueue(exec::TranslationBlock* tb);
+
+  /// Compiles tb on the calling thread (forced-LLVM mode) and publishes it like the worker.
+  /// Returns the code, or null if tb cannot be compiled (then it is marked as not to retry).
+  exec::NativeFn compile_now(exec::TranslationBlock* tb);
+
+  /// Waits until every queued block has been compiled (tests, benchmarks).
+  void drain();
+
+  /// Drops every queued block and waits for the one being compiled: afterwards no queued TB
+  /// is referenced by the compiler, so the caller may free them (translation-cache flush).
+  void discard_queue();
+
+  struct Stats {
+    uint64_t compiled = 0;    // blocks published
+    uint64_t failed = 0;      // blocks that stay in the interpreter
+    uint64_t skipped = 0;     // invalidated before their turn
+    uint64_t compile_us = 0;  // wall time spent compiling, all blocks
+  };
+  Stats stats() const;
+
+  LlvmJit& jit() { return *jit_; }
+
+  /// Most blocks the worker compiles as one module (default 8). 1 gives the lowest latency.
+  void set_batch_limit(unsigned n) { batch_limit_.store(n ? n : 1, std::memory_order_relaxed); }
+
+ private:
+  void worker();
+  void finish(exec::TranslationBlock* tb, exec::NativeFn fn, const std::string& error);
+
+  std::unique_ptr<LlvmJit> jit_;
+  hw::Log* log_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // worker waits for blocks or shutdown
+  std::condition_variable idle_cv_;  // drain()/discard_queue() wait for the worker
+  std::deque<exec::TranslationBlock*> queue_;
+  unsigned in_flight_ = 0;
+  bool stop_ = false;
+  std::atomic<unsigned> batch_limit_{8};
+  std::atomic<uint64_t> compiled_{0}, failed_{0}, skipped_{0}, compile_us_{0};
+  std::thread thread_;  // last: starts after everything above is initialised
+};
+
+}  // namespace orrery::tcg::llvm

@@ -1,0 +1,224 @@
+// Block lowering: function skeleton, argument checking and per-op dispatch. ALU ops live in
+// lower_alu.cpp; memory, calls, fences and terminals in lower_mem.cpp.
+#include "tcg/llvm/lower.h"
+
+#include <cstddef>
+
+#include <llvm/IR/MDBuilder.h>
+
+namespace orrery::tcg::llvm {
+
+namespace {
+
+// The operand/result slots of every opcode, generated from the one op table so the lowering
+// can reject malformed IR before LLVM sees it (LLVM's own checks are compiled out in release).
+struct OpSig {
+  const char* name;
+  ir::Slot res;
+  ir::Slot args[3];
+};
+constexpr OpSig kOpSigs[] = {
+#define OP(name, res, a0, a1, a2, flags) \
+  {#name, ir::Slot::res, {ir::Slot::a0, ir::Slot::a1, ir::Slot::a2}},
+#include "tcg/ir/opcodes.inc"
+#undef OP
+};
+static_assert(std::size(kOpSigs) == ir::kNumOpcodes);
+
+ir::Type slot_type(ir::Slot s, ir::Type own) {
+  switch (s) {
+    case ir::Slot::T:
+      return own;
+    case ir::Slot::I1:
+      return ir::Type::I1;
+    case ir::Slot::I8:
+      return ir::Type::I8;
+    case ir::Slot::I16:
+      return ir::Type::I16;
+    case ir::Slot::I32:
+      return ir::Type::I32;
+    case ir::Slot::I64:
+      return ir::Type::I64;
+    case ir::Slot::I128:
+      return ir::Type::I128;
+    default:
+      return ir::Type::V;  // V, and A (any integer; checked by the op)
+  }
+}
+
+}  // namespace
+
+BlockLowering::BlockLowering(ll::Module& m, const SlowPaths& slow)
+    : mod_(m), ctx_(m.getContext()), slow_(slow), b_(m.getContext()) {}
+
+bool BlockLowering::fail(std::string msg) {
+  if (error_.empty()) error_ = std::move(msg);
+  return false;
+}
+
+ll::IntegerType* BlockLowering::int_type(ir::Type t) {
+  return ll::IntegerType::get(ctx_, ir::bits(t));
+}
+
+ll::Value* BlockLowering::field_ptr(size_t offset) {
+  if (offset == 0) return cpu_;
+  return b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), cpu_, offset);
+}
+
+ll::Value* BlockLowering::load_field(ll::Type* t, size_t offset) {
+  return b_.CreateAlignedLoad(t, field_ptr(offset), ll::MaybeAlign(1));
+}
+
+void BlockLowering::store_field(ll::Value* v, size_t offset) {
+  b_.CreateAlignedStore(v, field_ptr(offset), ll::MaybeAlign(1));
+}
+
+ll::Value* BlockLowering::const_ptr(const void* p) {
+  return ll::ConstantExpr::getIntToPtr(b_.getInt64(reinterpret_cast<uintptr_t>(p)), b_.getPtrTy());
+}
+
+ll::BasicBlock* BlockLowering::pending_block() {
+  if (!pending_) {
+    pending_ = ll::BasicBlock::Create(ctx_, "pending", fn_);
+    ll::IRBuilder<> pb(pending_);
+    pb.CreateRet(pb.getInt64(exec::kRetPending));
+  }
+  return pending_;
+}
+
+void BlockLowering::cond_br_cold(ll::Value* cond, ll::BasicBlock* cold, ll::BasicBlock* hot) {
+  ll::MDBuilder md(ctx_);
+  b_.CreateCondBr(cond, cold, hot, md.createUnlikelyBranchWeights());
+}
+
+void BlockLowering::branch_if_pending() {
+  ll::Value* p = load_field(b_.getInt32Ty(), offsetof(CpuCommon, pending_exit));
+  auto* cont = ll::BasicBlock::Create(ctx_, "cont", fn_);
+  cond_br_cold(b_.CreateICmpNE(p, b_.getInt32(0)), pending_block(), cont);
+  b_.SetInsertPoint(cont);
+}
+
+bool BlockLowering::check_args(const ir::Inst& in, uint32_t index) {
+  const OpSig& sig = kOpSigs[unsigned(in.op)];
+  unsigned want = 0;
+  while (want < 3 && sig.args[want] != ir::Slot::V) ++want;
+  bool optional = in.op == ir::Opcode::Call || in.op == ir::Opcode::CallPure;
+  if (in.nargs > want || (!optional && in.nargs != want))
+    return fail(std::string(sig.name) + ": wrong number of arguments");
+  for (unsigned k = 0; k < in.nargs; ++k) {
+    uint32_t id = in.args[k].id;
+    if (id >= index || !values_[id])
+      return fail(std::string(sig.name) + ": argument " + std::to_string(k) + " is not a value");
+    ll::Type* have = values_[id]->getType();
+    if (sig.args[k] == ir::Slot::A) continue;
+    ir::Type t = slot_type(sig.args[k], in.type);
+    if (t == ir::Type::V || have != int_type(t))
+      return fail(std::string(sig.name) + ": argument " + std::to_string(k) + " has wrong type");
+  }
+  return true;
+}
+
+std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::string& name) {
+  const ir::Block& blk = tb.ir;
+  tb_ = &tb;
+  error_.clear();
+  pending_ = nullptr;
+  insn_pc_ = blk.guest_pc;
+  values_.assign(blk.insts.size(), nullptr);
+
+  auto* fty = ll::FunctionType::get(b_.getInt64Ty(), {b_.getPtrTy()}, false);
+  fn_ = ll::Function::Create(fty, ll::GlobalValue::ExternalLinkage, name, mod_);
+  fn_->setDoesNotThrow();  // helpers must not throw; no unwind tables needed
+  cpu_ = fn_->getArg(0);
+  cpu_->setName("cpu");
+
+  // Prologue: another thread may ask us to stop chaining (tb.h: kRetExitRequest).
+  auto* entry = ll::BasicBlock::Create(ctx_, "entry", fn_);
+  auto* body = ll::BasicBlock::Create(ctx_, "body", fn_);
+  auto* stop = ll::BasicBlock::Create(ctx_, "exit_request", fn_);
+  b_.SetInsertPoint(entry);
+  auto* req = b_.CreateAlignedLoad(b_.getInt32Ty(), field_ptr(offsetof(CpuCommon, exit_request)),
+                                   ll::MaybeAlign(4));
+  req->setAtomic(ll::AtomicOrdering::Monotonic);
+  cond_br_cold(b_.CreateICmpNE(req, b_.getInt32(0)), stop, body);
+  b_.SetInsertPoint(stop);
+  b_.CreateRet(b_.getInt64(exec::kRetExitRequest));
+  b_.SetInsertPoint(body);
+
+  bool ok = true;
+  for (uint32_t i = 0; ok && i < blk.insts.size(); ++i) {
+    const ir::Inst& in = blk.insts[i];
+    if (unsigned(in.op) >= ir::kNumOpcodes) {
+      ok = fail("instruction " + std::to_string(i) + ": bad opcode");
+      break;
+    }
+    ok = check_args(in, i) && lower_inst(in, i);
+    if (!ok && error_.find("instruction") != 0)
+      error_ = "instruction " + std::to_string(i) + ": " + error_;
+  }
+  if (ok) ok = lower_terminal(blk);
+  if (!ok) {
+    fn_->eraseFromParent();
+    fn_ = nullptr;
+    if (error_.empty()) error_ = "lowering failed";
+  }
+  return error_;
+}
+
+bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
+  using ir::Opcode;
+  ll::Value* r = nullptr;
+  switch (in.op) {
+    case Opcode::Nop:
+      return true;
+    case Opcode::InsnStart:
+      insn_pc_ = in.imm;
+      return true;
+    case Opcode::Const:
+      if (in.type == ir::Type::V) return fail("Const: no type");
+      // Masked: LLVM expects the value to fit the type (the Emitter masks, hand-built IR may not).
+      r = ll::ConstantInt::get(int_type(in.type), in.imm & ir::mask(in.type));
+      break;
+    case Opcode::GetReg: {
+      if (in.type == ir::Type::V) return fail("GetReg: no type");
+      if (in.type == ir::Type::I1) {
+        // Flags are stored as one byte 0/1; like the interpreter, only bit 0 counts.
+        r = b_.CreateTrunc(load_field(b_.getInt8Ty(), in.imm), b_.getInt1Ty());
+      } else {
+        r = load_field(int_type(in.type), in.imm);
+      }
+      break;
+    }
+    case Opcode::SetReg: {
+      ll::Value* v = arg(in, 0);
+      if (in.type == ir::Type::I1) v = b_.CreateZExt(v, b_.getInt8Ty());
+      store_field(v, in.imm);
+      return true;
+    }
+    case Opcode::Load:
+      r = lower_load(in);
+      break;
+    case Opcode::Store:
+      lower_store(in);
+      return error_.empty();
+    case Opcode::Fence:
+      lower_fence(in);
+      return error_.empty();
+    case Opcode::Call:
+      r = lower_call(in, false);
+      break;
+    case Opcode::CallPure:
+      r = lower_call(in, true);
+      break;
+    default:
+      r = lower_alu(in);
+      break;
+  }
+  if (!r)
+    return fail(error_.empty() ? std::string(kOpSigs[unsigned(in.op)].name) + ": unsupported"
+                               : error_);
+  values_[index] = r;
+  return true;
+}
+
+}  // namespace orrery::tcg::llvm

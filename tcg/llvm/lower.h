@@ -1,0 +1,77 @@
+// Lowering of one translation block's IR to an LLVM function `i64 name(ptr cpu)` that follows
+// the block-result protocol of tcg/exec/tb.h. Internal to tcg/llvm: includes LLVM headers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include "tcg/exec/tb.h"
+#include "tcg/ir/ir.h"
+
+namespace orrery::tcg::llvm {
+
+namespace ll = ::llvm;
+
+/// The softmmu entry points generated code calls on a TLB miss. Replaceable so unit tests can
+/// observe misses without a full softmmu.
+struct SlowPaths {
+  uint64_t (*load)(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc) = nullptr;
+  void (*store)(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop,
+                uint64_t insn_pc) = nullptr;
+};
+
+class BlockLowering {
+ public:
+  BlockLowering(ll::Module& m, const SlowPaths& slow);
+
+  /// Adds function `name` implementing tb to the module. Returns an empty string on success or
+  /// the first problem (the function is then erased).
+  std::string lower(const exec::TranslationBlock& tb, const std::string& name);
+
+ private:
+  // lower.cpp
+  bool lower_inst(const ir::Inst& in, uint32_t index);
+  ll::Value* arg(const ir::Inst& in, unsigned k) { return values_[in.args[k].id]; }
+  bool check_args(const ir::Inst& in, uint32_t index);
+  bool fail(std::string msg);
+  ll::IntegerType* int_type(ir::Type t);
+  ll::Value* field_ptr(size_t offset);  // (i8*)cpu + offset
+  ll::Value* load_field(ll::Type* t, size_t offset);
+  void store_field(ll::Value* v, size_t offset);
+  ll::Value* const_ptr(const void* p);
+  ll::BasicBlock* pending_block();
+  void branch_if_pending();  // after a slow path or helper: leave with kRetPending if set
+  void cond_br_cold(ll::Value* cond, ll::BasicBlock* cold, ll::BasicBlock* hot);
+
+  // lower_alu.cpp: everything pure except Call
+  ll::Value* lower_alu(const ir::Inst& in);
+  ll::Value* lower_extract(const ir::Inst& in, bool sign);
+  ll::Value* lower_deposit(const ir::Inst& in);
+
+  // lower_mem.cpp: guest memory, calls, fences, terminals
+  ll::Value* tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write, ll::Value*& entry);
+  ll::Value* lower_load(const ir::Inst& in);
+  void lower_store(const ir::Inst& in);
+  ll::Value* lower_call(const ir::Inst& in, bool pure);
+  void lower_fence(const ir::Inst& in);
+  bool lower_terminal(const ir::Block& b);
+  void emit_chain(unsigned slot);
+
+  ll::Module& mod_;
+  ll::LLVMContext& ctx_;
+  SlowPaths slow_;
+  ll::IRBuilder<> b_;
+  ll::Function* fn_ = nullptr;
+  ll::Value* cpu_ = nullptr;
+  ll::BasicBlock* pending_ = nullptr;
+  const exec::TranslationBlock* tb_ = nullptr;
+  std::vector<ll::Value*> values_;
+  uint64_t insn_pc_ = 0;
+  std::string error_;
+};
+
+}  // namespace orrery::tcg::llvm

@@ -1,0 +1,258 @@
+// Lowering of guest memory access (inline TLB fast path, softmmu slow path), helper calls,
+// fences and block terminals (chaining, the indirect-jump cache, exits).
+#include <cstddef>
+
+#include "tcg/ir/helpers.h"
+#include "tcg/llvm/lower.h"
+
+namespace orrery::tcg::llvm {
+
+namespace {
+constexpr size_t kEntryAddrRead = offsetof(softmmu::TlbEntry, addr_read);
+constexpr size_t kEntryAddrWrite = offsetof(softmmu::TlbEntry, addr_write);
+constexpr size_t kEntryAddend = offsetof(softmmu::TlbEntry, addend);
+static_assert(offsetof(JumpCacheEntry, pc) == 0);
+constexpr size_t kJcFlags = offsetof(JumpCacheEntry, flags);
+constexpr size_t kJcNative = offsetof(JumpCacheEntry, native);
+static_assert(sizeof(std::atomic<exec::NativeFn>) == sizeof(void*));
+static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t));
+}  // namespace
+
+// Exactly softmmu::tlb_hit: the entry for (mmu_idx, tlb_index(vaddr)) and whether
+// vaddr & (page mask | size - 1) equals its read/write compare address.
+ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write,
+                                                ll::Value*& entry) {
+  ll::Value* table = load_field(b_.getPtrTy(), offsetof(CpuCommon, tlb));
+  ll::Value* idx =
+      b_.CreateAnd(b_.CreateLShr(vaddr, softmmu::kPageBits), b_.getInt64(softmmu::kTlbEntries - 1));
+  ll::Value* off = b_.CreateAdd(
+      b_.CreateShl(idx, 5),  // sizeof(TlbEntry) == 32
+      b_.getInt64(uint64_t(m.mmu_idx) * softmmu::kTlbEntries * sizeof(softmmu::TlbEntry)));
+  entry = b_.CreateInBoundsGEP(b_.getInt8Ty(), table, off);
+  ll::Value* cmp_addr = b_.CreateInBoundsGEP(b_.getInt8Ty(), entry,
+                                             b_.getInt64(write ? kEntryAddrWrite : kEntryAddrRead));
+  ll::Value* expect = b_.CreateAlignedLoad(b_.getInt64Ty(), cmp_addr, ll::MaybeAlign(8));
+  ll::Value* masked = b_.CreateAnd(vaddr, b_.getInt64(softmmu::kPageMask | (m.size() - 1)));
+  return b_.CreateICmpEQ(masked, expect);
+}
+
+ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
+  ir::MemOp m = ir::MemOp::decode(in.imm);
+  if (m.mmu_idx >= softmmu::kNumMmuIdx || in.type == ir::Type::V) {
+    fail("Load: bad memop or type");
+    return nullptr;
+  }
+  ll::Value* vaddr = arg(in, 0);
+  auto* mem_ty = ll::IntegerType::get(ctx_, m.size() * 8);
+  auto* hit_bb = ll::BasicBlock::Create(ctx_, "ld_hit", fn_);
+  auto* miss_bb = ll::BasicBlock::Create(ctx_, "ld_miss", fn_);
+  auto* join_bb = ll::BasicBlock::Create(ctx_, "ld_join", fn_);
+
+  ll::Value* entry = nullptr;
+  ll::Value* hit = tlb_compare_and_entry(vaddr, m, false, entry);
+  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
+
+  b_.SetInsertPoint(hit_bb);
+  ll::Value* addend = b_.CreateAlignedLoad(
+      b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
+      ll::MaybeAlign(8));
+  ll::Value* host = b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
+  ll::Value* fast = b_.CreateAlignedLoad(mem_ty, host, ll::MaybeAlign(1));
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(miss_bb);
+  auto* sty = ll::FunctionType::get(
+      b_.getInt64Ty(), {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
+  ll::CallInst* call = b_.CreateCall(sty, const_ptr(reinterpret_cast<const void*>(slow_.load)),
+                                     {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
+  call->addFnAttr(ll::Attribute::Cold);
+  call->addFnAttr(ll::Attribute::NoUnwind);
+  // Narrow to the access size ourselves, so the extension below is the only one that counts.
+  ll::Value* slow = b_.CreateTrunc(call, mem_ty);
+  branch_if_pending();
+  ll::BasicBlock* slow_end = b_.GetInsertBlock();
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(join_bb);
+  ll::PHINode* phi = b_.CreatePHI(mem_ty, 2);
+  phi->addIncoming(fast, hit_bb);
+  phi->addIncoming(slow, slow_end);
+  ll::IntegerType* ty = int_type(in.type);
+  if (ty->getBitWidth() < mem_ty->getBitWidth()) return b_.CreateTrunc(phi, ty);
+  return m.sign ? b_.CreateSExtOrBitCast(phi, ty) : b_.CreateZExtOrBitCast(phi, ty);
+}
+
+void BlockLowering::lower_store(const ir::Inst& in) {
+  ir::MemOp m = ir::MemOp::decode(in.imm);
+  if (m.mmu_idx >= softmmu::kNumMmuIdx) {
+    fail("Store: bad memop");
+    return;
+  }
+  ll::Value* vaddr = arg(in, 0);
+  ll::Value* value = arg(in, 1);
+  auto* mem_ty = ll::IntegerType::get(ctx_, m.size() * 8);
+  auto* hit_bb = ll::BasicBlock::Create(ctx_, "st_hit", fn_);
+  auto* miss_bb = ll::BasicBlock::Create(ctx_, "st_miss", fn_);
+  auto* join_bb = ll::BasicBlock::Create(ctx_, "st_join", fn_);
+
+  ll::Value* entry = nullptr;
+  ll::Value* hit = tlb_compare_and_entry(vaddr, m, true, entry);
+  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
+
+  b_.SetInsertPoint(hit_bb);
+  ll::Value* addend = b_.CreateAlignedLoad(
+      b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
+      ll::MaybeAlign(8));
+  ll::Value* host = b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
+  b_.CreateAlignedStore(b_.CreateZExtOrTrunc(value, mem_ty), host, ll::MaybeAlign(1));
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(miss_bb);
+  auto* sty = ll::FunctionType::get(
+      b_.getVoidTy(),
+      {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
+  ll::CallInst* call = b_.CreateCall(sty, const_ptr(reinterpret_cast<const void*>(slow_.store)),
+                                     {cpu_, vaddr, b_.CreateZExtOrTrunc(value, b_.getInt64Ty()),
+                                      b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
+  call->addFnAttr(ll::Attribute::Cold);
+  call->addFnAttr(ll::Attribute::NoUnwind);
+  branch_if_pending();
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(join_bb);
+}
+
+ll::Value* BlockLowering::lower_call(const ir::Inst& in, bool pure) {
+  const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
+  if (!h || !h->fn) {
+    fail("Call: null helper");
+    return nullptr;
+  }
+  auto* i64 = b_.getInt64Ty();
+  auto* fty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64}, false);
+  ll::Value* args[4] = {cpu_, b_.getInt64(0), b_.getInt64(0), b_.getInt64(0)};
+  for (unsigned k = 0; k < in.nargs; ++k) args[k + 1] = arg(in, k);
+  ll::CallInst* call = b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)), args);
+  call->addFnAttr(ll::Attribute::NoUnwind);
+  if (pure) {
+    // Pure helpers touch no guest state and never fault, so LLVM may CSE or drop them.
+    call->setMemoryEffects(ll::MemoryEffects::none());
+    call->addFnAttr(ll::Attribute::WillReturn);
+  } else {
+    branch_if_pending();
+  }
+  return call;
+}
+
+void BlockLowering::lower_fence(const ir::Inst& in) {
+  switch (ir::FenceKind(in.imm)) {
+    case ir::FenceKind::Full:
+      b_.CreateFence(ll::AtomicOrdering::SequentiallyConsistent);
+      break;
+    case ir::FenceKind::Load:
+      b_.CreateFence(ll::AtomicOrdering::Acquire);
+      break;
+    case ir::FenceKind::Store:
+      b_.CreateFence(ll::AtomicOrdering::Release);
+      break;
+    case ir::FenceKind::Instruction:
+      // Code modification is handled by the translation cache; only keep the compiler honest.
+      b_.CreateFence(ll::AtomicOrdering::SequentiallyConsistent, ll::SyncScope::SingleThread);
+      break;
+    default:
+      fail("Fence: bad kind");
+  }
+}
+
+// Tail-calls the block linked in tb.link[slot] when there is one, else returns kRetNext with
+// last_tb/last_exit_slot naming this exit so the dispatcher can link it.
+void BlockLowering::emit_chain(unsigned slot) {
+  auto* linked = ll::BasicBlock::Create(ctx_, "chain", fn_);
+  auto* unlinked = ll::BasicBlock::Create(ctx_, "unchained", fn_);
+  auto* next = b_.CreateAlignedLoad(b_.getPtrTy(), const_ptr(&tb_->link[slot]), ll::MaybeAlign(8));
+  next->setAtomic(ll::AtomicOrdering::Acquire);
+  b_.CreateCondBr(b_.CreateIsNull(next), unlinked, linked);
+
+  b_.SetInsertPoint(linked);
+  auto* fty = ll::FunctionType::get(b_.getInt64Ty(), {b_.getPtrTy()}, false);
+  ll::CallInst* call = b_.CreateCall(fty, next, {cpu_});
+  call->setTailCallKind(ll::CallInst::TCK_MustTail);
+  b_.CreateRet(call);
+
+  b_.SetInsertPoint(unlinked);
+  store_field(const_ptr(tb_), offsetof(CpuCommon, last_tb));
+  store_field(b_.getInt32(slot), offsetof(CpuCommon, last_exit_slot));
+  b_.CreateRet(b_.getInt64(exec::kRetNext));
+}
+
+bool BlockLowering::lower_terminal(const ir::Block& blk) {
+  const ir::Terminal& t = blk.term;
+  auto value_of = [&](ir::Value v) -> ll::Value* {
+    if (!v.valid() || v.id >= values_.size()) return nullptr;
+    return values_[v.id];
+  };
+  switch (t.kind) {
+    case ir::Terminal::Kind::Jump:
+      store_field(b_.getInt64(t.target), offsetof(CpuCommon, pc));
+      emit_chain(0);
+      return true;
+    case ir::Terminal::Kind::Branch: {
+      ll::Value* cond = value_of(t.cond);
+      if (!cond || !cond->getType()->isIntegerTy(1)) return fail("Branch: condition is not I1");
+      auto* taken = ll::BasicBlock::Create(ctx_, "taken", fn_);
+      auto* not_taken = ll::BasicBlock::Create(ctx_, "not_taken", fn_);
+      b_.CreateCondBr(cond, taken, not_taken);
+      b_.SetInsertPoint(taken);
+      store_field(b_.getInt64(t.target), offsetof(CpuCommon, pc));
+      emit_chain(0);
+      b_.SetInsertPoint(not_taken);
+      store_field(b_.getInt64(t.target2), offsetof(CpuCommon, pc));
+      emit_chain(1);
+      return true;
+    }
+    case ir::Terminal::Kind::Indirect: {
+      ll::Value* pc = value_of(t.value);
+      if (!pc || !pc->getType()->isIntegerTy()) return fail("Indirect: bad target value");
+      pc = b_.CreateZExtOrTrunc(pc, b_.getInt64Ty());
+      store_field(pc, offsetof(CpuCommon, pc));
+      // Probe the jump cache exactly as jump_cache_index() does.
+      ll::Value* cache = load_field(b_.getPtrTy(), offsetof(CpuCommon, jump_cache));
+      ll::Value* idx =
+          b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 2), b_.CreateLShr(pc, 2 + kJumpCacheBits)),
+                       b_.getInt64(kJumpCacheEntries - 1));
+      ll::Value* e = b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, 5));
+      auto* epc = b_.CreateAlignedLoad(b_.getInt64Ty(), e, ll::MaybeAlign(8));
+      epc->setAtomic(ll::AtomicOrdering::Monotonic);  // other threads may invalidate it
+      ll::Value* eflags = b_.CreateAlignedLoad(
+          b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcFlags)),
+          ll::MaybeAlign(8));
+      ll::Value* native = b_.CreateAlignedLoad(
+          b_.getPtrTy(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcNative)),
+          ll::MaybeAlign(8));
+      ll::Value* flags = load_field(b_.getInt64Ty(), offsetof(CpuCommon, tb_flags));
+      ll::Value* hit =
+          b_.CreateAnd(b_.CreateAnd(b_.CreateICmpEQ(epc, pc), b_.CreateICmpEQ(eflags, flags)),
+                       b_.CreateIsNotNull(native));
+      auto* found = ll::BasicBlock::Create(ctx_, "jc_hit", fn_);
+      auto* missed = ll::BasicBlock::Create(ctx_, "jc_miss", fn_);
+      b_.CreateCondBr(hit, found, missed);
+      b_.SetInsertPoint(found);
+      auto* fty = ll::FunctionType::get(b_.getInt64Ty(), {b_.getPtrTy()}, false);
+      ll::CallInst* call = b_.CreateCall(fty, native, {cpu_});
+      call->setTailCallKind(ll::CallInst::TCK_MustTail);
+      b_.CreateRet(call);
+      b_.SetInsertPoint(missed);
+      store_field(ll::ConstantPointerNull::get(b_.getPtrTy()), offsetof(CpuCommon, last_tb));
+      b_.CreateRet(b_.getInt64(exec::kRetNext));
+      return true;
+    }
+    case ir::Terminal::Kind::Exit:
+      if (!t.pc_in_state) store_field(b_.getInt64(t.target), offsetof(CpuCommon, pc));
+      b_.CreateRet(b_.getInt64(exec::make_exit_result(t.reason, t.arg)));
+      return true;
+    default:
+      return fail("block has no terminal");
+  }
+}
+
+}  // namespace orrery::tcg::llvm

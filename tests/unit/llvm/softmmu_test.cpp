@@ -1,0 +1,247 @@
+// The LLVM tier against the real softmmu slow path (TLB fill, MMIO, faults, page crossing),
+// with the interpreter running the same block in an identical second world for comparison.
+#include "tcg/softmmu/softmmu.h"
+#include "hw/core/address_space.h"
+#include "llvm_test_util.h"
+
+namespace orrery::tcg::llvm::test {
+namespace {
+
+constexpr uint64_t kRam = 0x10000, kRamSize = 0x10000, kDev = 0x1000;
+
+class FlatTranslator : public softmmu::PageTranslator {
+ public:
+  explicit FlatTranslator(CpuCommon& c) : cpu(c) {}
+  bool translate(uint64_t vaddr, softmmu::Access, unsigned, softmmu::Translation& out) override {
+    if (vaddr >= 0x800000 && vaddr < 0x801000) {  // a page the guest's tables do not map
+      ++faults;
+      fault_addr = vaddr;
+      cpu.pending_exit = uint32_t(PendingExit::Exception);
+      return false;
+    }
+    out.phys = vaddr;
+    return true;
+  }
+  void raise_bus_error(uint64_t vaddr, uint64_t, softmmu::Access) override {
+    ++faults;
+    fault_addr = vaddr;
+    cpu.pending_exit = uint32_t(PendingExit::Exception);
+  }
+  void raise_alignment_fault(uint64_t vaddr, softmmu::Access) override {
+    ++align_faults;
+    fault_addr = vaddr;
+    cpu.pending_exit = uint32_t(PendingExit::Exception);
+  }
+  CpuCommon& cpu;
+  int faults = 0, align_faults = 0;
+  uint64_t fault_addr = 0;
+};
+
+class Device : public hw::MmioDevice {
+ public:
+  hw::MemResult read(uint64_t off, unsigned, uint64_t& v) override {
+    ++reads;
+    v = 0xabcd0000 + off;
+    return hw::MemResult::Ok;
+  }
+  hw::MemResult write(uint64_t, unsigned, uint64_t v) override {
+    ++writes;
+    last = v;
+    return hw::MemResult::Ok;
+  }
+  hw::AccessRules valid() const override { return {4, 4, false}; }
+  int reads = 0, writes = 0;
+  uint64_t last = 0;
+};
+
+struct World {
+  World() {
+    EXPECT_EQ(as.add_ram("ram", kRam, kRamSize), "");
+    EXPECT_EQ(as.add_mmio("dev", kDev, 0x100, dev), "");
+    jc.reset(new JumpCacheEntry[kJumpCacheEntries]);
+    cpu.common.jump_cache = jc.get();
+  }
+  TestCpu cpu;
+  std::unique_ptr<JumpCacheEntry[]> jc;
+  hw::AddressSpace as;
+  Device dev;
+  FlatTranslator tr{cpu.common};
+  softmmu::Softmmu mmu{cpu.common, as, tr};
+};
+
+class SoftmmuTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string err;
+    jit_ = LlvmJit::create(err);  // the real slow paths
+    ASSERT_TRUE(jit_) << err;
+  }
+
+  /// Runs tb natively in w_ and interpreted in iw_; both must return the same result and leave
+  /// the same registers and PC. Returns the result.
+  uint64_t run_both(exec::TranslationBlock& tb) {
+    EXPECT_EQ(ir::verify(tb.ir), "") << ir::print(tb.ir);
+    std::string err;
+    exec::NativeFn fn = jit_->compile(tb, &err);
+    EXPECT_NE(fn, nullptr) << err;
+    if (!fn) return ~0ull;
+    auto prog = interp::build(tb.ir, &tb);
+    uint64_t rn = fn(&w_.cpu.common);
+    uint64_t ri = interp::run(*prog, &iw_.cpu.common);
+    EXPECT_EQ(rn, ri);
+    EXPECT_EQ(w_.cpu.common.pc, iw_.cpu.common.pc);
+    EXPECT_EQ(w_.cpu.common.pending_exit, iw_.cpu.common.pending_exit);
+    for (unsigned i = 0; i < 16; ++i) EXPECT_EQ(w_.cpu.r[i], iw_.cpu.r[i]) << "r" << i;
+    EXPECT_EQ(w_.tr.faults, iw_.tr.faults);
+    EXPECT_EQ(w_.tr.align_faults, iw_.tr.align_faults);
+    EXPECT_EQ(w_.dev.reads, iw_.dev.reads);
+    EXPECT_EQ(w_.dev.writes, iw_.dev.writes);
+    return rn;
+  }
+  void write_both(uint64_t addr, const void* p, uint64_t n) {
+    ASSERT_TRUE(w_.as.write_bytes(addr, p, n));
+    ASSERT_TRUE(iw_.as.write_bytes(addr, p, n));
+  }
+  uint64_t read64(World& w, uint64_t addr) {
+    uint64_t v = 0;
+    EXPECT_TRUE(w.as.read_bytes(addr, &v, 8));
+    return v;
+  }
+
+  std::unique_ptr<LlvmJit> jit_;
+  World w_, iw_;
+};
+
+std::unique_ptr<exec::TranslationBlock> new_tb(uint64_t pc) {
+  auto tb = std::make_unique<exec::TranslationBlock>();
+  tb->key.pc = pc;
+  tb->ir.guest_pc = pc;
+  return tb;
+}
+
+TEST_F(SoftmmuTest, RamMissFillsTlbThenHitsInline) {
+  auto tb = new_tb(0x100);
+  Emitter e(tb->ir);
+  e.insn_start(0x100);
+  Value a = e.c64(kRam + 0x10);
+  e.store(a, e.c32(0x80000001), MemOp{2, false, 0});
+  e.set_reg(reg(0), e.load(Type::I64, a, MemOp{2, true, 0}));
+  e.set_reg(reg(1), e.load(Type::I64, e.c64(kRam + 0x11), MemOp{0, false, 0}));
+  e.exit(ir::ExitReason::Halt, 0x104, 7);
+  EXPECT_EQ(run_both(*tb), exec::make_exit_result(ir::ExitReason::Halt, 7));
+  EXPECT_EQ(w_.cpu.r[0], 0xffffffff80000001ull);
+  EXPECT_EQ(w_.cpu.r[1], 0u);
+  EXPECT_NE(softmmu::tlb_hit(&w_.cpu.common, kRam + 0x10, MemOp{2, false, 0}, false), nullptr);
+  // Second run: all hits, same results.
+  EXPECT_EQ(run_both(*tb), exec::make_exit_result(ir::ExitReason::Halt, 7));
+}
+
+TEST_F(SoftmmuTest, MmioEveryTimeThroughTheDevice) {
+  auto tb = new_tb(0x100);
+  Emitter e(tb->ir);
+  e.insn_start(0x100);
+  e.set_reg(reg(0), e.load(Type::I64, e.c64(kDev + 4), MemOp{2, false, 0}));
+  e.store(e.c64(kDev + 8), e.c32(0x55), MemOp{2, false, 0});
+  e.jump(0x104);
+  run_both(*tb);
+  run_both(*tb);
+  EXPECT_EQ(w_.cpu.r[0], 0xabcd0004u);
+  EXPECT_EQ(w_.dev.reads, 2);
+  EXPECT_EQ(w_.dev.writes, 2);
+  EXPECT_EQ(w_.dev.last, 0x55u);
+}
+
+TEST_F(SoftmmuTest, TranslationFaultStopsBeforeLaterSideEffects) {
+  auto tb = new_tb(0x100);
+  Emitter e(tb->ir);
+  e.insn_start(0x100);
+  e.set_reg(reg(0), e.c64(1));
+  e.insn_start(0x104);
+  e.set_reg(reg(2), e.load(Type::I64, e.c64(0x800010), MemOp{3, false, 0}));
+  e.insn_start(0x108);
+  e.set_reg(reg(1), e.c64(1));
+  e.jump(0x10c);
+  EXPECT_EQ(run_both(*tb), exec::kRetPending);
+  EXPECT_EQ(w_.tr.faults, 1);
+  EXPECT_EQ(w_.tr.fault_addr, 0x800010u);
+  EXPECT_EQ(w_.cpu.common.pc, 0x104u);
+  EXPECT_EQ(w_.cpu.r[0], 1u);
+  EXPECT_EQ(w_.cpu.r[1], 0u);
+}
+
+TEST_F(SoftmmuTest, BusErrorOnStore) {
+  auto tb = new_tb(0x200);
+  Emitter e(tb->ir);
+  e.insn_start(0x200);
+  e.store(e.c64(0x900000), e.c64(1), MemOp{3, false, 0});  // nothing there
+  e.insn_start(0x204);
+  e.set_reg(reg(1), e.c64(1));
+  e.jump(0x208);
+  EXPECT_EQ(run_both(*tb), exec::kRetPending);
+  EXPECT_EQ(w_.tr.faults, 1);
+  EXPECT_EQ(w_.cpu.common.pc, 0x200u);
+}
+
+TEST_F(SoftmmuTest, AlignmentFaultOnlyWhenRequired) {
+  auto tb = new_tb(0x100);
+  Emitter e(tb->ir);
+  e.insn_start(0x100);
+  e.set_reg(reg(0), e.load(Type::I64, e.c64(kRam + 3), MemOp{2, false, 0}));
+  e.insn_start(0x104);
+  e.set_reg(reg(1), e.load(Type::I64, e.c64(kRam + 3), MemOp{2, false, 0, true}));
+  e.jump(0x108);
+  uint64_t v = 0x0807060504030201ull;
+  write_both(kRam, &v, 8);
+  EXPECT_EQ(run_both(*tb), exec::kRetPending);
+  EXPECT_EQ(w_.tr.align_faults, 1);
+  EXPECT_EQ(w_.cpu.r[0], 0x07060504u);
+  EXPECT_EQ(w_.cpu.common.pc, 0x104u);
+}
+
+TEST_F(SoftmmuTest, PageCrossingAccess) {
+  uint64_t v = 0x0102030405060708;
+  write_both(kRam + 0xffc, &v, 8);
+  auto tb = new_tb(0x100);
+  Emitter e(tb->ir);
+  e.insn_start(0x100);
+  e.set_reg(reg(0), e.load(Type::I64, e.c64(kRam + 0xffc), MemOp{3, false, 0}));
+  e.store(e.c64(kRam + 0x1ffe), e.c32(0xaabbccdd), MemOp{2, false, 0});
+  e.jump(0x104);
+  EXPECT_EQ(run_both(*tb), exec::kRetNext);
+  EXPECT_EQ(w_.cpu.r[0], v);
+  EXPECT_EQ(read64(w_, kRam + 0x1ff8) >> 48, 0xccddu);
+  EXPECT_EQ(read64(w_, kRam + 0x2000) & 0xffff, 0xaabbu);
+}
+
+// A loop summing guest memory with a counter: many hits, a few misses, compared end to end.
+TEST_F(SoftmmuTest, MemoryLoopMatchesInterpreter) {
+  std::vector<uint8_t> data(0x3000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 131 + 7);
+  write_both(kRam, data.data(), data.size());
+  auto tb = new_tb(0x100);
+  Emitter e(tb->ir);
+  e.insn_start(0x100);
+  Value i = e.get_reg(Type::I64, reg(0));
+  Value addr = e.add(e.c64(kRam), e.mul(i, e.c64(3)));
+  Value w = e.load(Type::I32, addr, MemOp{1, true, 0});  // often misaligned
+  Value acc = e.add(e.get_reg(Type::I32, reg(1)), w);
+  e.set_reg(reg(1), acc);
+  e.store(e.add(addr, e.c64(1)), e.trunc(Type::I8, acc), MemOp{0, false, 0});
+  Value n = e.add(i, e.c64(1));
+  e.set_reg(reg(0), n);
+  e.branch(e.cmp(Cond::Ult, n, e.c64(0x1000)), 0x100, 0x200);
+  std::string err;
+  exec::NativeFn fn = jit_->compile(*tb, &err);
+  ASSERT_NE(fn, nullptr) << err;
+  auto prog = interp::build(tb->ir, tb.get());
+  while (w_.cpu.common.pc != 0x200) ASSERT_EQ(fn(&w_.cpu.common), exec::kRetNext);
+  while (iw_.cpu.common.pc != 0x200) ASSERT_EQ(interp::run(*prog, &iw_.cpu.common), exec::kRetNext);
+  EXPECT_EQ(w_.cpu.r[1], iw_.cpu.r[1]);
+  std::vector<uint8_t> a(0x3000), b(0x3000);
+  ASSERT_TRUE(w_.as.read_bytes(kRam, a.data(), a.size()));
+  ASSERT_TRUE(iw_.as.read_bytes(kRam, b.data(), b.size()));
+  EXPECT_EQ(a, b);
+}
+
+}  // namespace
+}  // namespace orrery::tcg::llvm::test
