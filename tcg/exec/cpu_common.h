@@ -44,6 +44,7 @@ enum class PendingExit : uint32_t {
   Exception = 1,  // the guest took an exception; guest state (PC included) is already updated
   Stop = 2,       // Orrery must stop this vCPU (e.g. a fatal guest error it cannot architecturally
                   // report yet); CpuCommon::stop_message says why
+  Debug = 3,      // a debugger watchpoint: the access did not happen; the PC is at its instruction
 };
 
 struct CpuCommon {

@@ -1,5 +1,6 @@
 #include "tcg/exec/engine.h"
 
+#include <algorithm>
 #include <cinttypes>
 
 #include "tcg/interp/interp.h"
@@ -16,6 +17,13 @@ TranslationBlock::~TranslationBlock() = default;
 Engine::Engine(EngineOptions opt, hw::Log& log) : opt_(opt), log_(log) {}
 
 Engine::~Engine() {
+  if (compiler_ && log_.enabled(hw::kLogTier)) {
+    const auto s = compiler_->stats();
+    log_.log(hw::kLogTier,
+             "llvm: %" PRIu64 " blocks compiled in %.1f ms, %" PRIu64 " failed, %" PRIu64
+             " skipped; %" PRIu64 " blocks translated\n",
+             s.compiled, s.compile_us / 1000.0, s.failed, s.skipped, stats_.blocks_translated);
+  }
   compiler_.reset();  // joins the compile thread before the blocks it may be reading go away
 }
 
@@ -70,6 +78,9 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
     if (p->second.empty()) pages_.erase(p);
   }
   for (VcpuExec* v : vcpus_) v->invalidate_jump_cache(tb);
+  // Regions whose code includes this block must not run it any more.
+  std::vector<TranslationBlock*> heads = std::move(tb->region_heads);
+  for (TranslationBlock* head : heads) invalidate_locked(head);
 }
 
 void Engine::flush() {
@@ -126,8 +137,33 @@ void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
   from->link[slot].store(to->native.load(std::memory_order_acquire), std::memory_order_release);
 }
 
+void Engine::form_region(TranslationBlock* head) {
+  // Hot blocks reachable through direct links (so in the same page and mode), breadth first.
+  // Only warm members are taken, so a rarely taken side exit stays outside and the region
+  // keeps to the loop that made the head hot. A block already inside another region is
+  // compiled alone: it only runs outside that region when entered from elsewhere.
+  std::lock_guard<std::mutex> g(mu_);
+  if (!opt_.regions || head->region.size() || !head->region_heads.empty() || !head->valid.load())
+    return;
+  const uint32_t warm = std::max<uint32_t>(1, opt_.hot_threshold / 8);
+  std::vector<TranslationBlock*> members{head};
+  for (size_t i = 0; i < members.size() && members.size() < kMaxRegionBlocks; ++i) {
+    for (TranslationBlock* next : members[i]->link_tb) {
+      if (!next || !next->valid.load() || next->key.flags != head->key.flags) continue;
+      if (std::find(members.begin(), members.end(), next) != members.end()) continue;
+      if (next->exec_count.load(std::memory_order_relaxed) < warm) continue;
+      members.push_back(next);
+      if (members.size() == kMaxRegionBlocks) break;
+    }
+  }
+  if (members.size() == 1) return;
+  for (TranslationBlock* m : members) m->region_heads.push_back(head);
+  head->region = std::move(members);
+}
+
 void Engine::tier_up(TranslationBlock* tb) {
   if (!compiler_ || tb->compile_queued.exchange(true)) return;
+  if (opt_.tier == Tier::Auto) form_region(tb);
   if (opt_.tier == Tier::Llvm) {
     compiler_->compile_now(tb);
   } else {
@@ -159,10 +195,13 @@ VcpuExec::VcpuExec(Engine& engine, Frontend& frontend, CpuCommon& cpu, softmmu::
       jump_cache_(new JumpCacheEntry[kJumpCacheEntries]) {
   cpu_.jump_cache = jump_cache_.get();
   mmu_.set_code_tracker(&engine_);
+  mmu_.set_watchpoints(&engine_.debug());
   engine_.register_vcpu(this);
+  debug_slot_ = engine_.debug().add_vcpu(this);
 }
 
 VcpuExec::~VcpuExec() {
+  engine_.debug().remove_vcpu(this);
   engine_.unregister_vcpu(this);
   if (cpu_.jump_cache == jump_cache_.get()) cpu_.jump_cache = nullptr;
 }
@@ -180,7 +219,7 @@ void VcpuExec::invalidate_jump_cache(const TranslationBlock* tb) {
 TranslationBlock* VcpuExec::find_or_translate() {
   const uint64_t pc = cpu_.pc;
   JumpCacheEntry& e = jump_cache_[jump_cache_index(pc)];
-  if (!single_step_ && e.pc.load(std::memory_order_acquire) == pc && e.flags == cpu_.tb_flags &&
+  if (!stepping() && e.pc.load(std::memory_order_acquire) == pc && e.flags == cpu_.tb_flags &&
       e.tb->valid.load(std::memory_order_relaxed)) {
     return e.tb;
   }
@@ -190,7 +229,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
   if (!host) return nullptr;  // instruction fetch fault raised; pending_exit is set
 
   TbKey key{pc, phys, cpu_.tb_flags};
-  TranslationBlock* tb = single_step_ ? nullptr : engine_.lookup(key);
+  TranslationBlock* tb = stepping() ? nullptr : engine_.lookup(key);
   if (!tb) {
     auto fresh = std::make_unique<TranslationBlock>();
     fresh->key = key;
@@ -198,7 +237,11 @@ TranslationBlock* VcpuExec::find_or_translate() {
     uint64_t in_page = kPageSize - (pc & ~kPageMask);
     CodeReader reader(pc, host, in_page);
     TranslateOptions topt;
-    if (single_step_) topt.max_insns = 1;
+    if (stepping()) {
+      topt.max_insns = 1;
+    } else if (engine_.debug().has_breakpoints()) {
+      topt.stop_before = [this](uint64_t at) { return engine_.debug().is_breakpoint(at); };
+    }
     frontend_.translate(cpu_, reader, topt, fresh->ir);
     hw::Log& log = engine_.log();
     if (log.enabled(hw::kLogInAsm)) log_in_asm(fresh->ir, host, pc, in_page);
@@ -212,7 +255,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
     if (engine_.options().optimize) opt::optimize(fresh->ir);
     if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
     fresh->prog = interp::build(fresh->ir, fresh.get());
-    if (single_step_) {
+    if (stepping()) {
       step_tb_ = std::move(fresh);
       return step_tb_.get();
     }
@@ -256,15 +299,30 @@ uint64_t VcpuExec::execute(TranslationBlock* tb) {
 
 RunResult VcpuExec::run() {
   mode_changed();
+  DebugState& dbg = engine_.debug();
+  if (dbg.quitting()) return debug_wait_quit();
+  DebugRunScope debug_scope(dbg, debug_slot_);
+  if (debug_step_done_) {
+    debug_step_done_ = false;
+    debug_park(DebugStopKind::Step);
+  } else if (dbg.active() && dbg.stop_pending(debug_slot_)) {
+    debug_park(DebugStopKind::Requested);
+  }
   hw::Log& log = engine_.log();
   TranslationBlock* prev = nullptr;
   unsigned prev_slot = 0;
   for (;;) {
-    if (cpu_.exit_request.load(std::memory_order_acquire))
-      return RunResult{RunResult::Kind::ExitRequest};
+    if (cpu_.exit_request.load(std::memory_order_acquire)) {
+      if (dbg.active() && dbg.stop_pending(debug_slot_)) {
+        debug_park(DebugStopKind::Requested);
+        prev = nullptr;
+        continue;
+      }
+      if (!debug_step_) return RunResult{RunResult::Kind::ExitRequest};
+    }
 
     TranslationBlock* tb = nullptr;
-    if (prev && !single_step_) {
+    if (prev && !stepping()) {
       // Follow a direct exit without hashing, and patch native chaining once both are native.
       TranslationBlock* next = prev->link_tb[prev_slot];
       if (next && next->valid.load(std::memory_order_relaxed) && next->key.pc == cpu_.pc &&
@@ -283,14 +341,17 @@ RunResult VcpuExec::run() {
         continue;
       }
       // Chain only within a guest page: a page's mapping can change under a cross-page link.
-      if (prev && ((prev->key.pc ^ tb->key.pc) & kPageMask) == 0 && !single_step_)
+      if (prev && ((prev->key.pc ^ tb->key.pc) & kPageMask) == 0 && !stepping())
         engine_.link(prev, prev_slot, tb);
     }
     if (log.enabled(hw::kLogExec))
       log.log(hw::kLogExec, "Trace: 0x%016" PRIx64 " [%s]\n", tb->key.pc,
               tb->native.load() ? "native" : "interp");
 
+    // A debugger step runs with interrupts masked: hold back exit_request for one instruction.
+    const uint32_t held = debug_step_ ? cpu_.exit_request.exchange(0) : 0;
     const uint64_t r = execute(tb);
+    if (held) cpu_.exit_request.fetch_or(held);
     const uint64_t code = r & 0xff;
     prev = nullptr;
     if (code == kRetNext) {
@@ -298,6 +359,10 @@ RunResult VcpuExec::run() {
       prev_slot = cpu_.last_exit_slot;
       cpu_.last_tb = nullptr;
       if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+      if (debug_step_) {
+        debug_park(DebugStopKind::Step);
+        prev = nullptr;
+      }
       continue;
     }
     if (code == kRetPending) {
@@ -309,8 +374,15 @@ RunResult VcpuExec::run() {
     if (reason == ir::ExitReason::Lookup) {
       mode_changed();
       if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+      if (debug_step_) debug_park(DebugStopKind::Step);
       continue;
     }
+    if (reason == ir::ExitReason::Breakpoint && (r >> 32) == kDebugBreakpointArg) {
+      debug_park(dbg.is_hw_breakpoint(cpu_.pc) ? DebugStopKind::HwBreakpoint
+                                               : DebugStopKind::SwBreakpoint);
+      continue;
+    }
+    debug_step_done_ = debug_step_;  // the guest CPU handles this exit; report the step after
     return RunResult{RunResult::Kind::Exit, reason, r >> 32};
   }
 }
@@ -319,9 +391,14 @@ std::optional<RunResult> VcpuExec::take_pending() {
   const auto pe = static_cast<PendingExit>(cpu_.pending_exit);
   cpu_.pending_exit = 0;
   if (pe == PendingExit::Stop) return RunResult{RunResult::Kind::Stop};
+  if (pe == PendingExit::Debug) {  // a watchpoint; the access has not happened
+    debug_park(DebugStopKind::Watchpoint);
+    return std::nullopt;
+  }
   // A guest exception was taken: its entry changed the mode.
   mode_changed();
   if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+  if (debug_step_) debug_park(DebugStopKind::Step);
   return std::nullopt;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hw/core/log.h"
+#include "tcg/exec/debug.h"
 #include "tcg/exec/frontend.h"
 #include "tcg/exec/tb.h"
 #include "tcg/softmmu/softmmu.h"
@@ -29,7 +30,10 @@ struct EngineOptions {
   Tier tier = Tier::Auto;
   uint32_t hot_threshold = 64;  // executions before a block is queued for LLVM (Tier::Auto)
   bool optimize = true;         // run tcg/opt passes on new blocks
+  bool regions = true;          // compile hot loops spanning several blocks as one unit
 };
+
+constexpr size_t kMaxRegionBlocks = 16;
 
 /// Why VcpuExec::run returned.
 struct RunResult {
@@ -65,6 +69,11 @@ class Engine : public softmmu::CodePageTracker {
   /// Drops every block (e.g. on reset).
   void flush();
 
+  /// Debugger state (breakpoints, watchpoints, run control); inactive unless a debugger is set.
+  DebugState& debug() { return debug_; }
+  /// Drops every block containing the virtual PC, in every mode (tcg/exec/debug.cpp).
+  void invalidate_vpc(uint64_t pc);
+
   // Used by VcpuExec.
   TranslationBlock* lookup(const TbKey& key);
   TranslationBlock* insert(std::unique_ptr<TranslationBlock> tb);
@@ -82,6 +91,7 @@ class Engine : public softmmu::CodePageTracker {
 
  private:
   void invalidate_locked(TranslationBlock* tb);
+  void form_region(TranslationBlock* head);
   struct KeyHash {
     size_t operator()(const TbKey& k) const {
       return std::hash<uint64_t>()(k.pc * 0x9e3779b97f4a7c15ull ^ k.flags ^ (k.phys_pc << 7));
@@ -97,6 +107,7 @@ class Engine : public softmmu::CodePageTracker {
   std::vector<VcpuExec*> vcpus_;
   std::unique_ptr<llvm::BackgroundCompiler> compiler_;
   Stats stats_;
+  DebugState debug_{*this};
 };
 
 class VcpuExec {
@@ -119,6 +130,12 @@ class VcpuExec {
   softmmu::Softmmu& mmu() { return mmu_; }
 
  private:
+  // Debugger (tcg/exec/debug.cpp): parks this vCPU for why; on return it runs again from
+  // cpu.pc, stepping one instruction if the debugger asked.
+  void debug_park(DebugStopKind why);
+  RunResult debug_wait_quit();  // Orrery is quitting: wait for the board's kick
+  bool stepping() const { return single_step_ || debug_step_; }
+
   TranslationBlock* find_or_translate();
   uint64_t execute(TranslationBlock* tb);
   std::optional<RunResult> take_pending();
@@ -130,6 +147,9 @@ class VcpuExec {
   softmmu::Softmmu& mmu_;
   std::unique_ptr<JumpCacheEntry[]> jump_cache_;
   bool single_step_ = false;
+  unsigned debug_slot_ = 0;
+  bool debug_step_ = false;       // the debugger asked for one instruction
+  bool debug_step_done_ = false;  // it ran, but run() returned before reporting it
   std::unique_ptr<TranslationBlock> step_tb_;  // the uncached block of a single step
 };
 

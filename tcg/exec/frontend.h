@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -35,8 +36,16 @@ class CodeReader {
   uint64_t len_;
 };
 
+/// Terminal::arg of the ExitReason::Breakpoint exit a frontend emits for a debugger
+/// breakpoint (guest BRK immediates are narrower, so they never collide).
+constexpr uint64_t kDebugBreakpointArg = 0xffffffff;
+
 struct TranslateOptions {
   unsigned max_insns = 512;  // 1 for single-step
+  /// Debugger breakpoints (empty when none): the block must end before an instruction at a
+  /// PC for which this is true, or, if it is the block's first, be only
+  /// exit(ExitReason::Breakpoint, pc, kDebugBreakpointArg).
+  std::function<bool(uint64_t)> stop_before;
 };
 
 class Frontend {

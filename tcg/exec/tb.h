@@ -59,6 +59,15 @@ struct TranslationBlock {
   TranslationBlock* link_tb[2] = {nullptr, nullptr};
   std::vector<std::pair<TranslationBlock*, unsigned>> incoming;  // guarded by the cache's lock
 
+  // Region compilation: when this block gets hot, its native code covers `region` (this block
+  // first, then hot blocks reachable from it through direct links), with jumps between members
+  // compiled as branches so guest registers stay in host registers across a loop. Set before
+  // the block is queued and immutable afterwards. A member's `region_heads` lists the blocks
+  // whose code includes it (guarded by the cache's lock): invalidating a member invalidates
+  // those heads too.
+  std::vector<TranslationBlock*> region;
+  std::vector<TranslationBlock*> region_heads;
+
   ~TranslationBlock();
 };
 

@@ -1,6 +1,8 @@
 // Background compile queue (see compiler.h).
 #include "tcg/llvm/compiler.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <cinttypes>
 #include <vector>
@@ -65,8 +67,8 @@ void BackgroundCompiler::finish(exec::TranslationBlock* tb, exec::NativeFn fn,
   ++compiled_;
   tb->native.store(fn, std::memory_order_release);
   if (log_)
-    log_->log(hw::kLogTier, "llvm: compiled block at 0x%" PRIx64 " (%u insns)\n", tb->key.pc,
-              tb->ir.num_insns);
+    log_->log(hw::kLogTier, "llvm: compiled block at 0x%" PRIx64 " (%u insns, region of %zu)\n",
+              tb->key.pc, tb->ir.num_insns, std::max<size_t>(1, tb->region.size()));
 }
 
 void BackgroundCompiler::worker() {

@@ -66,11 +66,14 @@ ll::Value* BlockLowering::field_ptr(size_t offset) {
 }
 
 ll::Value* BlockLowering::load_field(ll::Type* t, size_t offset) {
-  return b_.CreateAlignedLoad(t, field_ptr(offset), ll::MaybeAlign(1));
+  auto* l = b_.CreateAlignedLoad(t, field_ptr(offset), ll::MaybeAlign(1));
+  if (tbaa_cpu_) tag(l, tbaa_cpu_);
+  return l;
 }
 
 void BlockLowering::store_field(ll::Value* v, size_t offset) {
-  b_.CreateAlignedStore(v, field_ptr(offset), ll::MaybeAlign(1));
+  auto* s = b_.CreateAlignedStore(v, field_ptr(offset), ll::MaybeAlign(1));
+  if (tbaa_cpu_) tag(s, tbaa_cpu_);
 }
 
 ll::Value* BlockLowering::const_ptr(const void* p) {
@@ -119,12 +122,15 @@ bool BlockLowering::check_args(const ir::Inst& in, uint32_t index) {
 }
 
 std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::string& name) {
-  const ir::Block& blk = tb.ir;
   tb_ = &tb;
   error_.clear();
   pending_ = nullptr;
-  insn_pc_ = blk.guest_pc;
-  values_.assign(blk.insts.size(), nullptr);
+  members_.clear();
+  if (tb.region.empty() || tb.region.front() != &tb) {
+    members_.push_back(&tb);
+  } else {
+    members_.assign(tb.region.begin(), tb.region.end());
+  }
 
   auto* fty = ll::FunctionType::get(b_.getInt64Ty(), {b_.getPtrTy()}, false);
   fn_ = ll::Function::Create(fty, ll::GlobalValue::ExternalLinkage, name, mod_);
@@ -132,16 +138,49 @@ std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::st
   cpu_ = fn_->getArg(0);
   cpu_->setName("cpu");
 
-  // Prologue: another thread may ask us to stop chaining (tb.h: kRetExitRequest).
+  ll::MDBuilder md(ctx_);
+  ll::MDNode* root = md.createTBAARoot("orrery");
+  tbaa_cpu_ = md.createTBAAScalarTypeNode("cpu", root);
+  tbaa_guest_ = md.createTBAAScalarTypeNode("guest", root);
+  tbaa_tlb_ = md.createTBAAScalarTypeNode("tlb", root);
+
   auto* entry = ll::BasicBlock::Create(ctx_, "entry", fn_);
+  member_bbs_.clear();
+  for (size_t m = 0; m < members_.size(); ++m)
+    member_bbs_.push_back(ll::BasicBlock::Create(ctx_, "tb" + std::to_string(m), fn_));
+  b_.SetInsertPoint(entry);
+  plan_registers();
+  b_.CreateBr(member_bbs_[0]);
+
+  bool ok = true;
+  for (size_t m = 0; ok && m < members_.size(); ++m) ok = lower_member(m);
+  if (!ok) {
+    fn_->eraseFromParent();
+    fn_ = nullptr;
+    if (error_.empty()) error_ = "lowering failed";
+  }
+  return error_;
+}
+
+bool BlockLowering::lower_member(size_t m) {
+  tb_ = members_[m];
+  const ir::Block& blk = tb_->ir;
+  insn_pc_ = blk.guest_pc;
+  values_.assign(blk.insts.size(), nullptr);
+
+  // Every member starts by honouring exit_request (tb.h: kRetExitRequest), so a loop inside the
+  // region still stops for interrupts, the debugger and shutdown.
   auto* body = ll::BasicBlock::Create(ctx_, "body", fn_);
   auto* stop = ll::BasicBlock::Create(ctx_, "exit_request", fn_);
-  b_.SetInsertPoint(entry);
+  b_.SetInsertPoint(member_bbs_[m]);
   auto* req = b_.CreateAlignedLoad(b_.getInt32Ty(), field_ptr(offsetof(CpuCommon, exit_request)),
                                    ll::MaybeAlign(4));
   req->setAtomic(ll::AtomicOrdering::Monotonic);
   cond_br_cold(b_.CreateICmpNE(req, b_.getInt32(0)), stop, body);
   b_.SetInsertPoint(stop);
+  sync_out();
+  // The head is also reached through the region's back edges, where cpu->pc is stale.
+  store_field(b_.getInt64(blk.guest_pc), offsetof(CpuCommon, pc));
   b_.CreateRet(b_.getInt64(exec::kRetExitRequest));
   b_.SetInsertPoint(body);
 
@@ -157,12 +196,85 @@ std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::st
       error_ = "instruction " + std::to_string(i) + ": " + error_;
   }
   if (ok) ok = lower_terminal(blk);
-  if (!ok) {
-    fn_->eraseFromParent();
-    fn_ = nullptr;
-    if (error_.empty()) error_ = "lowering failed";
+  return ok;
+}
+
+void BlockLowering::plan_registers() {
+  regs_.clear();
+  reg_index_.clear();
+  // Byte-level ownership: a register is promoted only if every access to its bytes uses the
+  // same offset and width (x86 AL/AH/AX/EAX aliasing stays in memory).
+  struct Use {
+    uint64_t off;
+    ir::Type type;
+    bool written;
+  };
+  std::vector<Use> uses;
+  uint64_t max_end = 0;
+  for (const exec::TranslationBlock* t : members_)
+    for (const ir::Inst& in : t->ir.insts) {
+      if (in.op != ir::Opcode::GetReg && in.op != ir::Opcode::SetReg) continue;
+      uses.push_back({in.imm, in.type, in.op == ir::Opcode::SetReg});
+      max_end = std::max<uint64_t>(max_end, in.imm + std::max(1u, ir::bits(in.type) / 8));
+    }
+  if (max_end > (1u << 20)) return;  // implausible state size: leave everything in memory
+  std::vector<int32_t> owner(max_end, -1);  // byte -> index in regs_, or -2 if conflicting
+  reg_index_.assign(max_end, -1);
+  for (const Use& u : uses) {
+    const unsigned size = std::max(1u, ir::bits(u.type) / 8);
+    int32_t idx = reg_index_[u.off];
+    if (idx >= 0 && regs_[idx].type == u.type) {
+      regs_[idx].written |= u.written;
+      continue;
+    }
+    bool clash = idx != -1;
+    for (unsigned k = 0; k < size && !clash; ++k) clash = owner[u.off + k] != -1;
+    if (clash) {
+      for (unsigned k = 0; k < size; ++k) {
+        int32_t o = owner[u.off + k];
+        if (o >= 0) regs_[o].live = false;
+        owner[u.off + k] = -2;
+      }
+      if (idx >= 0) regs_[idx].live = false;
+      reg_index_[u.off] = -2;
+      continue;
+    }
+    reg_index_[u.off] = int32_t(regs_.size());
+    for (unsigned k = 0; k < size; ++k) owner[u.off + k] = int32_t(regs_.size());
+    regs_.push_back({u.off, u.type, u.written, true, nullptr});
   }
-  return error_;
+  for (PromotedReg& r : regs_) {
+    if (!r.live) {
+      reg_index_[r.offset] = -2;
+      continue;
+    }
+    ll::Type* t = r.type == ir::Type::I1 ? b_.getInt8Ty() : static_cast<ll::Type*>(int_type(r.type));
+    r.slot = b_.CreateAlloca(t);
+    b_.CreateStore(load_field(t, r.offset), r.slot);
+  }
+}
+
+void BlockLowering::sync_out() {
+  for (const PromotedReg& r : regs_)
+    if (r.slot && r.written)
+      store_field(b_.CreateLoad(r.slot->getAllocatedType(), r.slot), r.offset);
+}
+
+void BlockLowering::sync_in() {
+  for (const PromotedReg& r : regs_)
+    if (r.slot) b_.CreateStore(load_field(r.slot->getAllocatedType(), r.offset), r.slot);
+}
+
+ll::BasicBlock* BlockLowering::member_block(uint64_t target) const {
+  for (size_t m = 0; m < members_.size(); ++m)
+    if (members_[m]->key.pc == target && members_[m]->key.flags == members_[0]->key.flags)
+      return member_bbs_[m];
+  return nullptr;
+}
+
+void BlockLowering::tag(ll::Instruction* i, ll::MDNode* type) {
+  ll::MDBuilder md(ctx_);
+  i->setMetadata(ll::LLVMContext::MD_tbaa, md.createTBAAStructTagNode(type, type, 0));
 }
 
 bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
@@ -181,6 +293,12 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
       break;
     case Opcode::GetReg: {
       if (in.type == ir::Type::V) return fail("GetReg: no type");
+      if (in.imm < reg_index_.size() && reg_index_[in.imm] >= 0) {
+        ll::AllocaInst* slot = regs_[reg_index_[in.imm]].slot;
+        r = b_.CreateLoad(slot->getAllocatedType(), slot);
+        if (in.type == ir::Type::I1) r = b_.CreateTrunc(r, b_.getInt1Ty());
+        break;
+      }
       if (in.type == ir::Type::I1) {
         // Flags are stored as one byte 0/1; like the interpreter, only bit 0 counts.
         r = b_.CreateTrunc(load_field(b_.getInt8Ty(), in.imm), b_.getInt1Ty());
@@ -192,7 +310,11 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
     case Opcode::SetReg: {
       ll::Value* v = arg(in, 0);
       if (in.type == ir::Type::I1) v = b_.CreateZExt(v, b_.getInt8Ty());
-      store_field(v, in.imm);
+      if (in.imm < reg_index_.size() && reg_index_[in.imm] >= 0) {
+        b_.CreateStore(v, regs_[reg_index_[in.imm]].slot);
+      } else {
+        store_field(v, in.imm);
+      }
       return true;
     }
     case Opcode::Load:

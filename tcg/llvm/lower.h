@@ -28,13 +28,24 @@ class BlockLowering {
  public:
   BlockLowering(ll::Module& m, const SlowPaths& slow);
 
-  /// Adds function `name` implementing tb to the module. Returns an empty string on success or
-  /// the first problem (the function is then erased).
+  /// Adds function `name` implementing tb to the module: tb alone, or tb's region (tb.region)
+  /// with jumps between members as branches. Returns an empty string on success or the first
+  /// problem (the function is then erased).
   std::string lower(const exec::TranslationBlock& tb, const std::string& name);
 
  private:
   // lower.cpp
+  bool lower_member(size_t m);
   bool lower_inst(const ir::Inst& in, uint32_t index);
+  // Guest registers read or written with one consistent width across the region live in
+  // allocas (promoted to SSA by SROA); sync_out writes the written ones back to the CPU state
+  // before anything that may observe it (slow paths, helpers, exits), sync_in reloads all of
+  // them after a helper that may have changed them.
+  void plan_registers();
+  void sync_out();
+  void sync_in();
+  ll::BasicBlock* member_block(uint64_t target) const;  // null if target is not in the region
+  void tag(ll::Instruction* i, ll::MDNode* type);
   ll::Value* arg(const ir::Inst& in, unsigned k) { return values_[in.args[k].id]; }
   bool check_args(const ir::Inst& in, uint32_t index);
   bool fail(std::string msg);
@@ -60,6 +71,21 @@ class BlockLowering {
   void lower_fence(const ir::Inst& in);
   bool lower_terminal(const ir::Block& b);
   void emit_chain(unsigned slot);
+
+  struct PromotedReg {
+    uint64_t offset;
+    ir::Type type;
+    bool written;
+    bool live;  // false once another access of different width touches its bytes
+    ll::AllocaInst* slot;
+  };
+  std::vector<PromotedReg> regs_;
+  std::vector<int32_t> reg_index_;  // by byte offset into the state: index into regs_, or -1
+  std::vector<const exec::TranslationBlock*> members_;
+  std::vector<ll::BasicBlock*> member_bbs_;
+  ll::MDNode* tbaa_cpu_ = nullptr;    // CPU state (guest registers and CpuCommon)
+  ll::MDNode* tbaa_guest_ = nullptr;  // guest memory through the TLB's host addend
+  ll::MDNode* tbaa_tlb_ = nullptr;    // the TLB table
 
   ll::Module& mod_;
   ll::LLVMContext& ctx_;

@@ -31,7 +31,8 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
   entry = b_.CreateInBoundsGEP(b_.getInt8Ty(), table, off);
   ll::Value* cmp_addr = b_.CreateInBoundsGEP(b_.getInt8Ty(), entry,
                                              b_.getInt64(write ? kEntryAddrWrite : kEntryAddrRead));
-  ll::Value* expect = b_.CreateAlignedLoad(b_.getInt64Ty(), cmp_addr, ll::MaybeAlign(8));
+  auto* expect = b_.CreateAlignedLoad(b_.getInt64Ty(), cmp_addr, ll::MaybeAlign(8));
+  tag(expect, tbaa_tlb_);
   ll::Value* masked = b_.CreateAnd(vaddr, b_.getInt64(softmmu::kPageMask | (m.size() - 1)));
   return b_.CreateICmpEQ(masked, expect);
 }
@@ -53,14 +54,17 @@ ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
 
   b_.SetInsertPoint(hit_bb);
-  ll::Value* addend = b_.CreateAlignedLoad(
+  auto* addend = b_.CreateAlignedLoad(
       b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
       ll::MaybeAlign(8));
+  tag(addend, tbaa_tlb_);
   ll::Value* host = b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
-  ll::Value* fast = b_.CreateAlignedLoad(mem_ty, host, ll::MaybeAlign(1));
+  auto* fast = b_.CreateAlignedLoad(mem_ty, host, ll::MaybeAlign(1));
+  tag(fast, tbaa_guest_);
   b_.CreateBr(join_bb);
 
   b_.SetInsertPoint(miss_bb);
+  sync_out();  // the slow path may raise a guest exception, which needs exact state
   auto* sty = ll::FunctionType::get(
       b_.getInt64Ty(), {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
   ll::CallInst* call = b_.CreateCall(sty, const_ptr(reinterpret_cast<const void*>(slow_.load)),
@@ -100,14 +104,17 @@ void BlockLowering::lower_store(const ir::Inst& in) {
   cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
 
   b_.SetInsertPoint(hit_bb);
-  ll::Value* addend = b_.CreateAlignedLoad(
+  auto* addend = b_.CreateAlignedLoad(
       b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
       ll::MaybeAlign(8));
+  tag(addend, tbaa_tlb_);
   ll::Value* host = b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
-  b_.CreateAlignedStore(b_.CreateZExtOrTrunc(value, mem_ty), host, ll::MaybeAlign(1));
+  auto* st = b_.CreateAlignedStore(b_.CreateZExtOrTrunc(value, mem_ty), host, ll::MaybeAlign(1));
+  tag(st, tbaa_guest_);
   b_.CreateBr(join_bb);
 
   b_.SetInsertPoint(miss_bb);
+  sync_out();
   auto* sty = ll::FunctionType::get(
       b_.getVoidTy(),
       {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
@@ -132,6 +139,7 @@ ll::Value* BlockLowering::lower_call(const ir::Inst& in, bool pure) {
   auto* fty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64}, false);
   ll::Value* args[4] = {cpu_, b_.getInt64(0), b_.getInt64(0), b_.getInt64(0)};
   for (unsigned k = 0; k < in.nargs; ++k) args[k + 1] = arg(in, k);
+  if (!pure) sync_out();  // helpers read and write guest state in memory
   ll::CallInst* call = b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)), args);
   call->addFnAttr(ll::Attribute::NoUnwind);
   if (pure) {
@@ -140,6 +148,7 @@ ll::Value* BlockLowering::lower_call(const ir::Inst& in, bool pure) {
     call->addFnAttr(ll::Attribute::WillReturn);
   } else {
     branch_if_pending();
+    sync_in();
   }
   return call;
 }
@@ -191,10 +200,20 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
     if (!v.valid() || v.id >= values_.size()) return nullptr;
     return values_[v.id];
   };
+  // A direct exit to another member of the region is a branch; anything else leaves the
+  // function, so the promoted registers go back to memory first.
+  auto direct = [&](uint64_t target, unsigned slot) {
+    if (ll::BasicBlock* bb = member_block(target)) {
+      b_.CreateBr(bb);
+      return;
+    }
+    sync_out();
+    store_field(b_.getInt64(target), offsetof(CpuCommon, pc));
+    emit_chain(slot);
+  };
   switch (t.kind) {
     case ir::Terminal::Kind::Jump:
-      store_field(b_.getInt64(t.target), offsetof(CpuCommon, pc));
-      emit_chain(0);
+      direct(t.target, 0);
       return true;
     case ir::Terminal::Kind::Branch: {
       ll::Value* cond = value_of(t.cond);
@@ -203,16 +222,15 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       auto* not_taken = ll::BasicBlock::Create(ctx_, "not_taken", fn_);
       b_.CreateCondBr(cond, taken, not_taken);
       b_.SetInsertPoint(taken);
-      store_field(b_.getInt64(t.target), offsetof(CpuCommon, pc));
-      emit_chain(0);
+      direct(t.target, 0);
       b_.SetInsertPoint(not_taken);
-      store_field(b_.getInt64(t.target2), offsetof(CpuCommon, pc));
-      emit_chain(1);
+      direct(t.target2, 1);
       return true;
     }
     case ir::Terminal::Kind::Indirect: {
       ll::Value* pc = value_of(t.value);
       if (!pc || !pc->getType()->isIntegerTy()) return fail("Indirect: bad target value");
+      sync_out();
       pc = b_.CreateZExtOrTrunc(pc, b_.getInt64Ty());
       store_field(pc, offsetof(CpuCommon, pc));
       // Probe the jump cache exactly as jump_cache_index() does.
@@ -247,6 +265,7 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       return true;
     }
     case ir::Terminal::Kind::Exit:
+      sync_out();
       if (!t.pc_in_state) store_field(b_.getInt64(t.target), offsetof(CpuCommon, pc));
       b_.CreateRet(b_.getInt64(exec::make_exit_result(t.reason, t.arg)));
       return true;

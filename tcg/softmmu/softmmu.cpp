@@ -93,9 +93,12 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   TlbEntry e;
   e.addend = 0;
   uint64_t flags = whole_page ? 0 : kTlbMmio;
-  e.addr_read = vpage | flags | (t.readable ? 0 : kTlbInvalid);
+  // Data accesses to a watched page take the slow path, which checks the watch ranges.
+  const uint64_t watch = watch_ && watch_->any_watchpoints() && watch_->page_watched(vpage)
+                             ? kTlbWatch : 0;
+  e.addr_read = vpage | flags | watch | (t.readable ? 0 : kTlbInvalid);
   e.addr_code = vpage | flags | (t.executable ? 0 : kTlbInvalid);
-  uint64_t wflags = flags;
+  uint64_t wflags = flags | watch;
   if (whole_page && r->kind == hw::RegionKind::Rom) wflags |= kTlbMmio;  // writes are dropped
   if (whole_page && code_ && code_->is_code_page(ppage)) wflags |= kTlbNotDirty;
   e.addr_write = vpage | wflags | (t.writable ? 0 : kTlbInvalid);
@@ -110,6 +113,12 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
 uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Access a,
                               uint64_t insn_pc) {
   const unsigned size = m.size();
+  if (watch_ && watch_->any_watchpoints() &&
+      watch_->watch_hit(vaddr, size, a == Access::Write, watch_hit_)) {
+    cpu_.pc = insn_pc;  // stop before the access: nothing is read or written
+    cpu_.pending_exit = uint32_t(PendingExit::Debug);
+    return 0;
+  }
   if (m.align && (vaddr & (size - 1))) {
     cpu_.pc = insn_pc;
     translator_.raise_alignment_fault(vaddr, a);
@@ -216,14 +225,15 @@ const uint8_t* Softmmu::fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& p
 }
 
 bool Softmmu::debug_access(uint64_t vaddr, unsigned mmu_idx, uint8_t* buf, uint64_t len,
-                           bool write) {
-  (void)mmu_idx;
-  // Debug accesses must not raise guest exceptions; the MMU-off flat mapping is all this
-  // issue needs, so translate through the translator only when it cannot fault.
+                           bool write, bool phys) {
+  // Page by page, since consecutive virtual pages need not be physically contiguous.
   while (len) {
     uint64_t n = std::min<uint64_t>(len, kPageSize - (vaddr & ~kPageMask));
-    bool ok = write ? as_.write_bytes(vaddr, buf, n) : as_.read_bytes(vaddr, buf, n);
+    uint64_t pa = vaddr;
+    if (!phys && !translator_.debug_translate(vaddr, mmu_idx, pa)) return false;
+    bool ok = write ? as_.write_bytes(pa, buf, n) : as_.read_bytes(pa, buf, n);
     if (!ok) return false;
+    if (write && code_ && code_->is_code_page(pa & kPageMask)) code_->invalidate_phys(pa, n);
     vaddr += n, buf += n, len -= n;
   }
   return true;

@@ -40,6 +40,30 @@ class PageTranslator {
   virtual void raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) = 0;
   /// An access that the guest architecture requires to be aligned was not.
   virtual void raise_alignment_fault(uint64_t vaddr, Access access) = 0;
+  /// For debuggers and loaders: translates without raising anything or touching guest state;
+  /// false if vaddr is unmapped. The default is the flat (MMU off) mapping; a guest with a
+  /// page-table walk overrides it.
+  virtual bool debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) {
+    (void)mmu_idx;
+    phys = vaddr;
+    return true;
+  }
+};
+
+/// A debugger watchpoint hit by a data access.
+struct WatchHit {
+  uint64_t addr = 0;  // the watched address the access touched
+  uint8_t kind = 0;   // gdb's Z type: 2 write, 3 read, 4 access
+};
+
+/// The debugger's watchpoints, as the slow path sees them (tcg/exec/debug.h implements it).
+class WatchpointChecker {
+ public:
+  virtual ~WatchpointChecker() = default;
+  virtual bool any_watchpoints() const = 0;
+  /// Some watchpoint covers part of the virtual page: its TLB entries get kTlbWatch.
+  virtual bool page_watched(uint64_t vpage) const = 0;
+  virtual bool watch_hit(uint64_t vaddr, unsigned size, bool write, WatchHit& hit) const = 0;
 };
 
 /// Tracks which physical pages hold translated code; shared by all vCPUs of a machine.
@@ -57,6 +81,9 @@ class Softmmu {
   ~Softmmu();
 
   void set_code_tracker(CodePageTracker* t) { code_ = t; }
+  void set_watchpoints(const WatchpointChecker* w) { watch_ = w; }
+  /// The watchpoint that made the last access stop with PendingExit::Debug.
+  const WatchHit& watch_hit() const { return watch_hit_; }
 
   uint64_t load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc);
   void store(uint64_t vaddr, uint64_t value, ir::MemOp m, uint64_t insn_pc);
@@ -73,8 +100,10 @@ class Softmmu {
   /// Marks the write entries of a page that just gained code so writes take the slow path.
   void protect_code_page(uint64_t phys_page);
 
-  /// Debug access (gdb, loaders) through the current translation; false if unmapped.
-  bool debug_access(uint64_t vaddr, unsigned mmu_idx, uint8_t* buf, uint64_t len, bool write);
+  /// Debug access (gdb, loaders) through PageTranslator::debug_translate (or physical when
+  /// phys); never raises; false if any byte is unmapped. Writes invalidate translated code.
+  bool debug_access(uint64_t vaddr, unsigned mmu_idx, uint8_t* buf, uint64_t len, bool write,
+                    bool phys = false);
 
   CpuCommon& cpu() { return cpu_; }
   hw::AddressSpace& address_space() { return as_; }
@@ -93,6 +122,8 @@ class Softmmu {
   hw::AddressSpace& as_;
   PageTranslator& translator_;
   CodePageTracker* code_ = nullptr;
+  const WatchpointChecker* watch_ = nullptr;
+  WatchHit watch_hit_;
   std::unique_ptr<TlbTable> table_;
   std::unique_ptr<Aux[]> aux_;  // kNumMmuIdx * kTlbEntries
 };

@@ -1,0 +1,147 @@
+// Region compilation: several blocks in one function, jumps between them as branches and guest
+// registers promoted to SSA. State must be exact wherever it can be observed: at exits, at
+// exit_request stops, at faults and around helper calls.
+#include "llvm_test_util.h"
+
+namespace orrery::tcg::llvm::test {
+namespace {
+
+class RegionTest : public LlvmTest {
+ protected:
+  // A: r0 += 1; r2 = r2 + r0 (sum); jump B.  B: if r0 < r1 goto A else exit 0x900.
+  void build_loop(exec::TranslationBlock& a, exec::TranslationBlock& b) {
+    Emitter e(a.ir);
+    e.insn_start(0x100);
+    Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
+    e.set_reg(reg(0), n);
+    e.set_reg(reg(2), e.add(e.get_reg(Type::I64, reg(2)), n));
+    e.jump(0x200);
+    Emitter f(b.ir);
+    f.insn_start(0x200);
+    f.branch(f.cmp(Cond::Ult, f.get_reg(Type::I64, reg(0)), f.get_reg(Type::I64, reg(1))), 0x100,
+             0x900);
+  }
+};
+
+uint64_t h_kick_at(CpuCommon* c, uint64_t, uint64_t, uint64_t) {
+  auto* cpu = reinterpret_cast<TestCpu*>(c);
+  if (cpu->r[0] == 777) c->exit_request.store(1);
+  return 0;
+}
+uint64_t h_double_r3(CpuCommon* c, uint64_t, uint64_t, uint64_t) {
+  auto* cpu = reinterpret_cast<TestCpu*>(c);
+  cpu->r[3] = cpu->r[3] * 2 + cpu->r[0];  // reads the loop counter: it must be in memory
+  return 0;
+}
+constexpr ir::Helper kKickAt{"kick_at", h_kick_at};
+constexpr ir::Helper kDouble{"double_r3", h_double_r3};
+
+TEST_F(RegionTest, LoopRunsInsideOneFunction) {
+  auto a = new_tb(0x100), b = new_tb(0x200);
+  build_loop(*a, *b);
+  a->region = {a.get(), b.get()};
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  cpu_->r[1] = 100000;
+  EXPECT_EQ(run(fa), exec::kRetNext);
+  EXPECT_EQ(cpu_->r[0], 100000u);
+  EXPECT_EQ(cpu_->r[2], 100000ull * 100001 / 2);
+  EXPECT_EQ(cpu_->common.pc, 0x900u);
+  EXPECT_EQ(cpu_->common.last_tb, b.get());  // the exit names the member it left from
+  EXPECT_EQ(cpu_->common.last_exit_slot, 1u);
+}
+
+TEST_F(RegionTest, ExitRequestInsideLoopLeavesExactState) {
+  auto a = new_tb(0x100), b = new_tb(0x200);
+  build_loop(*a, *b);
+  b->ir.insts.clear();
+  {
+    Emitter f(b->ir);
+    f.insn_start(0x200);
+    f.call(kKickAt);
+    f.branch(f.cmp(Cond::Ult, f.get_reg(Type::I64, reg(0)), f.get_reg(Type::I64, reg(1))), 0x100,
+             0x900);
+  }
+  a->region = {a.get(), b.get()};
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  cpu_->r[1] = 100000;
+  EXPECT_EQ(run(fa), exec::kRetExitRequest);
+  EXPECT_EQ(cpu_->r[0], 777u);
+  EXPECT_EQ(cpu_->r[2], 777ull * 778 / 2);
+  EXPECT_EQ(cpu_->common.pc, 0x100u);  // stopped on entry to A, inside the region
+}
+
+TEST_F(RegionTest, FaultInsideLoopLeavesExactState) {
+  auto a = new_tb(0x100), b = new_tb(0x200);
+  {
+    Emitter e(a->ir);
+    e.insn_start(0x100);
+    Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
+    e.set_reg(reg(0), n);
+    e.insn_start(0x104);
+    // Load from kRamBase + r0*8, with the fault address at the 50th element.
+    Value addr = e.add(e.c64(0x70000000), e.shl(n, e.c64(3)));
+    e.set_reg(reg(2), e.add(e.get_reg(Type::I64, reg(2)), e.load(Type::I64, addr, MemOp{3})));
+    e.jump(0x200);
+    Emitter f(b->ir);
+    f.insn_start(0x200);
+    f.branch(f.cmp(Cond::Ult, f.get_reg(Type::I64, reg(0)), f.c64(1000)), 0x100, 0x900);
+  }
+  a->region = {a.get(), b.get()};
+  slow_.fault_vaddr = 0x70000000 + 50 * 8;
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  EXPECT_EQ(run(fa), exec::kRetPending);
+  EXPECT_EQ(cpu_->r[0], 50u);           // the increment before the faulting load landed
+  EXPECT_EQ(cpu_->common.pc, 0x104u);   // the faulting instruction
+  uint64_t sum = 0;
+  for (uint64_t i = 1; i < 50; ++i) sum += fake_mmio_value(0x70000000 + i * 8, 8);
+  EXPECT_EQ(cpu_->r[2], sum);
+}
+
+TEST_F(RegionTest, HelperSeesAndChangesPromotedRegisters) {
+  auto a = new_tb(0x100), b = new_tb(0x200);
+  {
+    Emitter e(a->ir);
+    e.insn_start(0x100);
+    e.set_reg(reg(0), e.add(e.get_reg(Type::I64, reg(0)), e.c64(1)));
+    e.set_reg(reg(3), e.add(e.get_reg(Type::I64, reg(3)), e.c64(1)));
+    e.call(kDouble);
+    e.set_reg(reg(3), e.sub(e.get_reg(Type::I64, reg(3)), e.c64(1)));
+    e.jump(0x200);
+    Emitter f(b->ir);
+    f.insn_start(0x200);
+    f.branch(f.cmp(Cond::Ult, f.get_reg(Type::I64, reg(0)), f.c64(10)), 0x100, 0x900);
+  }
+  a->region = {a.get(), b.get()};
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  uint64_t r3 = 0;
+  for (uint64_t i = 1; i <= 10; ++i) r3 = (r3 + 1) * 2 + i - 1;
+  EXPECT_EQ(run(fa), exec::kRetNext);
+  EXPECT_EQ(cpu_->r[3], r3);
+}
+
+TEST_F(RegionTest, PartialRegisterAccessesStayInMemory) {
+  // x86-style: a byte write into a register also read as 64 bits must not be promoted apart.
+  auto a = new_tb(0x100), b = new_tb(0x200);
+  {
+    Emitter e(a->ir);
+    e.insn_start(0x100);
+    e.set_reg(reg(0), e.add(e.get_reg(Type::I64, reg(0)), e.c64(0x101)));
+    e.jump(0x200);
+    Emitter f(b->ir);
+    f.insn_start(0x200);
+    f.set_reg(reg(0), f.konst(Type::I8, 0));  // clears the low byte
+    f.branch(f.cmp(Cond::Ult, f.get_reg(Type::I64, reg(0)), f.c64(0x1000)), 0x100, 0x900);
+  }
+  a->region = {a.get(), b.get()};
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  EXPECT_EQ(run(fa), exec::kRetNext);
+  EXPECT_EQ(cpu_->r[0], 0x1000u);
+}
+
+}  // namespace
+}  // namespace orrery::tcg::llvm::test
