@@ -4,7 +4,9 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "cpu/arm64/mmu.h"
 #include "hw/core/address_space.h"
+#include "hw/intc/gicv3_cpu_if.h"
 
 namespace orrery::cpu::arm64 {
 
@@ -14,8 +16,6 @@ using tcg::softmmu::Access;
 
 namespace {
 
-constexpr unsigned kPhysAddrBits = 48;  // ID_AA64MMFR0_EL1.PARange == 5
-
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string format(const char* fmt, ...) {
   char buf[256];
@@ -24,21 +24,6 @@ std::string format(const char* fmt, ...) {
   std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   return buf;
-}
-
-const char* access_verb(Access a) {
-  switch (a) {
-    case Access::Read:
-      return "reading";
-    case Access::Write:
-      return "writing";
-    default:
-      return "fetching from";
-  }
-}
-
-const char* abort_kind(Access a) {
-  return a == Access::Fetch ? "instruction abort" : "data abort";
 }
 
 }  // namespace
@@ -51,7 +36,8 @@ Arm64Cpu::Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as,
       platform_(platform),
       frontend_(engine.log()),
       mmu_(state_.common, as, *this),
-      exec_(engine, frontend_, state_.common, mmu_) {
+      exec_(engine, frontend_, state_.common, mmu_),
+      timer_(kCounterFrequency, host_monotonic_ns()) {
   mmu_.set_code_tracker(&engine);
   state_.owner = this;
   reset(0);
@@ -79,10 +65,24 @@ void Arm64Cpu::reset(uint64_t entry) {
   s.csselr_el1 = s.cntkctl_el1 = 0;
   s.cntp_ctl_el0 = s.cntp_cval_el0 = s.cntv_ctl_el0 = s.cntv_cval_el0 = 0;
   s.cntfrq_el0 = kCounterFrequency;
+  s.il = 0;
   s.midr_el1 = model_.midr;
   s.mpidr_el1 = (1ull << 31) | (index_ & 0xff);  // RES1 bit 31; uniprocessor bit clear
+  s.revidr_el1 = model_.revidr;
+  s.ctr_el0 = model_.ctr;
+  s.clidr_el1 = model_.clidr;
+  s.id_aa64pfr0_el1 = compute_id_aa64pfr0();
+  s.id_aa64dfr0_el1 = model_.id_aa64dfr0;
+  s.id_aa64isar0_el1 = model_.id_aa64isar0;
+  s.id_aa64isar1_el1 = model_.id_aa64isar1;
+  s.id_aa64mmfr0_el1 = model_.id_aa64mmfr0;
+  s.id_aa64mmfr1_el1 = model_.id_aa64mmfr1;
+  s.id_aa64mmfr2_el1 = model_.id_aa64mmfr2;
   s.monitor = ExclusiveMonitor{};
   s.counter_epoch_ns = host_monotonic_ns();
+  timer_.reset(s.counter_epoch_ns);
+  large_[0] = large_[1] = LargeRange{};
+  tagged_fills_ = false;
   s.common.pc = entry;
   s.common.pending_exit = 0;
   s.common.stop_message = nullptr;
@@ -90,11 +90,31 @@ void Arm64Cpu::reset(uint64_t entry) {
   exec_.mode_changed();
 }
 
+uint64_t Arm64Cpu::compute_id_aa64pfr0() const {
+  uint64_t v = model_.id_aa64pfr0 & ~(0xfull << 24);
+  if (gic_) v |= 1ull << 24;  // GIC: system register interface implemented
+  return v;
+}
+
+void Arm64Cpu::set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) {
+  gic_ = gic;
+  state_.id_aa64pfr0_el1 = compute_id_aa64pfr0();
+  exec_.mode_changed();
+}
+
 ExitKind Arm64Cpu::run() {
   tcg::CpuCommon& c = state_.common;
   exit_message_.clear();
+  set_running(true);
+  struct Leave {
+    Arm64Cpu& cpu;
+    ~Leave() { cpu.set_running(false); }
+  } leave{*this};
   for (;;) {
+    c.exit_request.store(0);
     if (kicked_.exchange(false)) return ExitKind::Kicked;
+    process_flush_requests();
+    deliver_interrupt();
     RunResult r = exec_.run();
     switch (r.kind) {
       case RunResult::Kind::Stop:
@@ -103,8 +123,7 @@ ExitKind Arm64Cpu::run() {
         c.pending_exit = 0;
         return ExitKind::Error;
       case RunResult::Kind::ExitRequest:
-        c.exit_request.store(0);
-        continue;  // a kick is seen at the top of the loop
+        continue;  // kicks, interrupts and flushes are handled at the top of the loop
       case RunResult::Kind::Exit:
         break;
     }
@@ -120,22 +139,20 @@ ExitKind Arm64Cpu::run() {
         return h.action == HvcResult::Action::PowerOff ? ExitKind::Shutdown : ExitKind::Reset;
       }
       case ExitReason::Halt:
-        // WFI. No interrupt controller exists yet, so nothing can wake the vCPU: the board
-        // decides (a guest that calls WFI after a failed PSCI SYSTEM_OFF is done).
-        return ExitKind::Halted;
+        wait_for_interrupt();  // WFI; the PC is already past it
+        continue;
       case ExitReason::Undefined:
-        exit_message_ = format("orrery: unimplemented or undefined A64 instruction 0x%08" PRIx32
-                               " at PC 0x%016" PRIx64,
+        // Only encodings that are allocated but not implemented by Orrery get here (unallocated
+        // ones raise UNDEFINED in the guest): stop with the -d unimp reason.
+        exit_message_ = format("orrery: unimplemented A64 instruction 0x%08" PRIx32
+                               " at PC 0x%016" PRIx64 " (see -d unimp)",
                                uint32_t(r.arg), c.pc);
         return ExitKind::Error;
       case ExitReason::Supervisor:
-        exit_message_ = format("orrery: SVC #0x%" PRIx64 " at PC 0x%016" PRIx64
-                               ": exceptions are not implemented yet",
-                               r.arg, c.pc - 4);
+        exit_message_ = format("orrery: unexpected SVC exit at PC 0x%016" PRIx64, c.pc);
         return ExitKind::Error;
       case ExitReason::Breakpoint:
-        exit_message_ = format("orrery: guest BRK #0x%" PRIx64 " at PC 0x%016" PRIx64, r.arg, c.pc);
-        return ExitKind::Breakpoint;
+        return ExitKind::Breakpoint;  // a debugger breakpoint (guest BRK is an exception)
       case ExitReason::Step:
         return ExitKind::Step;
     }
@@ -143,50 +160,226 @@ ExitKind Arm64Cpu::run() {
 }
 
 void Arm64Cpu::kick() {
-  kicked_.store(true);
+  {
+    std::lock_guard lk(mu_);
+    kicked_.store(true);
+  }
   state_.common.exit_request.store(1);
+  cv_.notify_all();
 }
+
+void Arm64Cpu::set_irq(bool level) {
+  {
+    std::lock_guard lk(mu_);
+    irq_level_.store(level);
+  }
+  if (level) {
+    state_.common.exit_request.store(1);
+    cv_.notify_all();
+  }
+}
+
+void Arm64Cpu::set_fiq(bool level) {
+  {
+    std::lock_guard lk(mu_);
+    fiq_level_.store(level);
+  }
+  if (level) {
+    state_.common.exit_request.store(1);
+    cv_.notify_all();
+  }
+}
+
+bool Arm64Cpu::deliver_interrupt() {
+  // PSTATE.DAIF is bits D, A, I, F (3..0). FIQ has priority over IRQ.
+  if (fiq_level_.load() && !(state_.daif & 1)) {
+    take_interrupt(ExceptionKind::Fiq);
+    return true;
+  }
+  if (irq_level_.load() && !(state_.daif & 2)) {
+    take_interrupt(ExceptionKind::Irq);
+    return true;
+  }
+  return false;
+}
+
+void Arm64Cpu::check_interrupts() {
+  if ((fiq_level_.load() && !(state_.daif & 1)) || (irq_level_.load() && !(state_.daif & 2)))
+    state_.common.exit_request.store(1);
+}
+
+void Arm64Cpu::wait_for_interrupt() {
+  std::unique_lock lk(mu_);
+  // WFI wakes on any pending interrupt, masked or not (Arm ARM D1.16.2), and on a kick or a
+  // TLB broadcast that needs this vCPU's acknowledgement.
+  cv_.wait(lk, [&] {
+    return irq_level_.load() || fiq_level_.load() || kicked_.load() || !flush_queue_.empty();
+  });
+}
+
+void Arm64Cpu::set_running(bool running) {
+  {
+    std::lock_guard lk(mu_);
+    running_ = running;
+  }
+  if (!running) process_flush_requests();  // acknowledge what arrived while we ran
+}
+
+// ---- TLB maintenance ----
+
+void Arm64Cpu::apply_flush(const TlbFlush& f) {
+  switch (f.kind) {
+    case TlbFlush::Kind::All:
+      mmu_.flush_all();
+      large_[0] = large_[1] = LargeRange{};
+      tagged_fills_ = false;
+      return;
+    case TlbFlush::Kind::Asid:
+      // The TLB holds non-global entries of the current ASID only (an ASID switch flushes the
+      // old one), so this drops exactly what the guest asked for.
+      mmu_.flush_asid(f.asid);
+      return;
+    case TlbFlush::Kind::Va: {
+      bool all = tagged_fills_ && top_byte_ignored(state_, f.va);
+      for (const LargeRange& r : large_)
+        if (f.va >= r.lo && f.va <= r.hi) all = true;
+      if (all) {
+        apply_flush(TlbFlush{});
+        return;
+      }
+      // Every 4K TLB entry of the granule-sized page.
+      const uint64_t gsize = 1ull << granule_bits(state_, f.va);
+      const uint64_t base = f.va & ~(gsize - 1);
+      for (uint64_t a = base; a - base < gsize; a += tcg::softmmu::kPageSize) mmu_.flush_page(a);
+      return;
+    }
+  }
+}
+
+void Arm64Cpu::process_flush_requests() {
+  if (!flush_pending_.load()) return;
+  std::vector<FlushRequest> q;
+  {
+    std::lock_guard lk(mu_);
+    q.swap(flush_queue_);
+    flush_pending_.store(false);
+  }
+  for (const FlushRequest& r : q) {
+    apply_flush(r.flush);
+    if (r.initiator) r.initiator->ack_flush();
+  }
+}
+
+void Arm64Cpu::ack_flush() {
+  {
+    std::lock_guard lk(mu_);
+    --outstanding_acks_;
+  }
+  cv_.notify_all();
+}
+
+void Arm64Cpu::tlb_maintenance(const TlbFlush& f, bool broadcast) {
+  apply_flush(f);
+  if (!broadcast) return;
+  int waiting = 0;
+  for (Arm64Cpu* o : siblings_) {
+    if (!o || o == this) continue;
+    {
+      std::lock_guard lk(o->mu_);
+      const bool ack = o->running_;
+      o->flush_queue_.push_back(FlushRequest{f, ack ? this : nullptr});
+      o->flush_pending_.store(true);
+      if (ack) ++waiting;
+    }
+    o->state_.common.exit_request.store(1);
+    o->cv_.notify_all();
+  }
+  if (!waiting) return;
+  std::unique_lock lk(mu_);
+  outstanding_acks_ += waiting;
+  while (outstanding_acks_ > 0) {
+    if (!flush_queue_.empty()) {
+      // Another vCPU broadcasts to us while we wait for it: serve it first (no deadlock).
+      lk.unlock();
+      process_flush_requests();
+      lk.lock();
+      continue;
+    }
+    cv_.wait(lk);
+  }
+}
+
+void Arm64Cpu::regime_changed(bool asid_changed, uint16_t old_asid) {
+  if (asid_changed) {
+    mmu_.flush_asid(old_asid);
+  } else {
+    apply_flush(TlbFlush{});
+  }
+}
+
+// ---- Translation ----
 
 bool Arm64Cpu::translate(uint64_t vaddr, Access access, unsigned mmu_idx,
                          tcg::softmmu::Translation& out) {
-  (void)mmu_idx;
-  if (vaddr >> kPhysAddrBits) {
-    // With stage 1 off, an address beyond the PA size is an address size fault.
-    stop(format("%s: address size fault %s 0x%016" PRIx64
-                " (beyond the %u-bit physical address space) at PC 0x%016" PRIx64,
-                abort_kind(access), access_verb(access), vaddr, kPhysAddrBits, state_.common.pc));
+  const WalkResult r =
+      stage1_translate(state_, mmu_.address_space(), vaddr, access, mmu_idx == kMmuIdxEl0);
+  if (r.fault != Fault::None) {
+    raise_abort(vaddr, access, r.fault, r.level);
     return false;
   }
   out = tcg::softmmu::Translation{};
-  out.phys = vaddr;
+  out.phys = r.phys;
+  out.page_size = r.page_size;
+  out.readable = r.readable;
+  out.writable = r.writable;
+  out.executable = r.executable;
+  out.asid = r.asid;
+  out.global = r.global;
+  if (r.page_size > tcg::softmmu::kPageSize && mmu_idx < 2) {
+    LargeRange& lr = large_[mmu_idx];
+    const uint64_t lo = vaddr & ~(r.page_size - 1);
+    if (lo < lr.lo) lr.lo = lo;
+    if (lo + r.page_size - 1 > lr.hi) lr.hi = lo + r.page_size - 1;
+  }
+  if (access != Access::Fetch && top_byte_ignored(state_, vaddr)) {
+    const uint64_t top = vaddr >> 56;
+    if (top != (((vaddr >> 55) & 1) ? 0xffu : 0u)) tagged_fills_ = true;
+  }
+  return true;
+}
+
+bool Arm64Cpu::debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) {
+  WalkResult r = stage1_translate(state_, mmu_.address_space(), vaddr, Access::Read,
+                                  mmu_idx == kMmuIdxEl0);
+  if (r.fault == Fault::Permission) r.fault = Fault::None;  // the debugger may read anything
+  if (r.fault != Fault::None) return false;
+  phys = r.phys;
   return true;
 }
 
 void Arm64Cpu::raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) {
-  stop(format("%s: bus error %s 0x%016" PRIx64 " (physical 0x%" PRIx64 ") at PC 0x%016" PRIx64,
-              abort_kind(access), access_verb(access), vaddr, phys, state_.common.pc));
+  log().log(hw::kLogGuestErrors,
+            "arm64: external abort %s 0x%016" PRIx64 " (physical 0x%" PRIx64
+            ") at PC 0x%016" PRIx64 "\n",
+            access == Access::Fetch ? "fetching" : access == Access::Write ? "writing" : "reading",
+            vaddr, phys, state_.common.pc);
+  raise_abort(vaddr, access, Fault::External, 0);
 }
 
 void Arm64Cpu::raise_alignment_fault(uint64_t vaddr, Access access) {
-  stop(format("%s: alignment fault %s 0x%016" PRIx64 " at PC 0x%016" PRIx64, abort_kind(access),
-              access_verb(access), vaddr, state_.common.pc));
+  raise_abort(vaddr, access, Fault::Alignment, 0);
+}
+
+void Arm64Cpu::log_eret(uint64_t from_pc, bool legal) {
+  if (!log().enabled(hw::kLogInt)) return;
+  log().log(hw::kLogInt,
+            "arm64: cpu%u: ERET from PC 0x%016" PRIx64 " to EL%u PC 0x%016" PRIx64 "%s\n", index_,
+            from_pc, state_.el, state_.common.pc, legal ? "" : " (illegal return: PSTATE.IL set)");
 }
 
 void Arm64Cpu::stop_from_helper(StopCode code, uint64_t arg) {
-  switch (code) {
-    case StopCode::PcAlignment:
-      stop(format("PC alignment fault: branch to 0x%016" PRIx64, arg));
-      break;
-    case StopCode::MmuEnable:
-      log().log(hw::kLogUnimp,
-                "arm64: SCTLR_EL1.M=1 (stage 1 MMU) is not implemented yet (value 0x%" PRIx64
-                ", PC 0x%016" PRIx64 ")\n",
-                arg, state_.common.pc);
-      stop(format("enabling the MMU (MSR SCTLR_EL1, 0x%" PRIx64 " at PC 0x%016" PRIx64
-                  ") is not implemented yet",
-                  arg, state_.common.pc));
-      break;
-  }
+  (void)code;
+  stop(format("vCPU stopped by a helper (code %u, argument 0x%" PRIx64 ")", unsigned(code), arg));
 }
 
 void Arm64Cpu::stop(std::string message) {

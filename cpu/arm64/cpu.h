@@ -1,23 +1,39 @@
-// One AArch64 vCPU under TCG: its architectural state, its softmmu, its dispatch loop, and the
-// (for now trivial) page-table walk. The board supplies an Arm64Platform for what the CPU hands
-// off (HVC: PSCI).
+// One AArch64 vCPU under TCG: its architectural state, its softmmu and stage-1 MMU, its dispatch
+// loop, the exception model, interrupt inputs, WFI, the generic timer outputs and TLB
+// maintenance broadcast to sibling vCPUs. The board supplies an Arm64Platform for what the CPU
+// hands off (HVC: PSCI).
+//
+// Threading: run() and everything it calls execute on the vCPU's own thread. set_irq, set_fiq
+// and kick may be called from any thread. TLBI ...IS from one vCPU is queued to each sibling,
+// which performs it at its next block boundary (or in WFI); the initiator waits until every
+// running sibling acknowledged, so the broadcast is complete when the TLBI instruction retires
+// (which gives DSB ISH its meaning). A sibling not inside run() performs it before it runs again.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "cpu/arm64/cpu_models.h"
+#include "cpu/arm64/exception.h"
 #include "cpu/arm64/frontend.h"
 #include "cpu/arm64/helpers.h"
 #include "cpu/arm64/state.h"
+#include "cpu/arm64/timer.h"
 #include "cpu/common/vcpu.h"
 #include "tcg/exec/engine.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::hw {
 class AddressSpace;
+namespace intc {
+class Gicv3CpuInterface;
 }
+}  // namespace orrery::hw
 
 namespace orrery::cpu::arm64 {
 
@@ -42,6 +58,14 @@ class Arm64Platform {
   virtual HvcResult hvc(Arm64Cpu& cpu, uint16_t imm) = 0;
 };
 
+/// A TLB maintenance operation as performed on one vCPU.
+struct TlbFlush {
+  enum class Kind : uint8_t { All, Va, Asid };
+  Kind kind = Kind::All;
+  uint64_t va = 0;  // Va: the (sign-extended) virtual address
+  uint16_t asid = 0;
+};
+
 class Arm64Cpu final : public Vcpu, public tcg::softmmu::PageTranslator {
  public:
   /// index is the vCPU number (MPIDR_EL1.Aff0). The CPU starts reset at PC 0.
@@ -51,9 +75,28 @@ class Arm64Cpu final : public Vcpu, public tcg::softmmu::PageTranslator {
   Arm64Cpu(const Arm64Cpu&) = delete;
   Arm64Cpu& operator=(const Arm64Cpu&) = delete;
 
-  // Vcpu
+  // Vcpu. run() is the vCPU thread's loop: it returns on a kick (ExitKind::Kicked), a PSCI
+  // power-off/reset, a debugger stop or an error. WFI sleeps inside run() until an interrupt is
+  // pending (even masked), a kick, or a TLB broadcast.
   ExitKind run() override;
   void kick() override;
+
+  /// The IRQ/FIQ input levels (from the interrupt controller); callable from any thread. A
+  /// pending unmasked interrupt is taken at the next block boundary.
+  void set_irq(bool level);
+  void set_fiq(bool level);
+  bool irq_level() const { return irq_level_.load(); }
+
+  /// The generic timer outputs (connect to GIC PPI 30 and 27).
+  hw::IrqLine& timer_irq(TimerId t) { return timer_.irq(t); }
+  GenericTimer& timer() { return timer_; }
+
+  /// All vCPUs of the machine (may include this one), for TLBI ...IS broadcast. The span must
+  /// outlive the CPUs' use of it; set before any vCPU runs.
+  void set_siblings(std::span<Arm64Cpu* const> cpus) { siblings_.assign(cpus.begin(), cpus.end()); }
+  /// Attaches the GICv3 CPU interface (ICC_* registers; ID_AA64PFR0_EL1.GIC = 1). Before reset.
+  void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic);
+  hw::intc::Gicv3CpuInterface* gic_cpu_interface() const { return gic_; }
 
   /// Warm reset into AArch64 EL1h with DAIF masked, the MMU off, and the PC at entry.
   void reset(uint64_t entry);
@@ -72,12 +115,30 @@ class Arm64Cpu final : public Vcpu, public tcg::softmmu::PageTranslator {
   Arm64Frontend& frontend() { return frontend_; }
   hw::Log& log() { return engine_.log(); }
 
-  // softmmu::PageTranslator: the MMU is off (SCTLR_EL1.M == 0), so translation is flat with a
-  // 48-bit physical address space. Faults stop the vCPU until the exception model exists.
+  // softmmu::PageTranslator: the stage-1 walk (mmu.cpp); faults become aborts to EL1.
   bool translate(uint64_t vaddr, tcg::softmmu::Access access, unsigned mmu_idx,
                  tcg::softmmu::Translation& out) override;
   void raise_bus_error(uint64_t vaddr, uint64_t phys, tcg::softmmu::Access access) override;
   void raise_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
+
+  /// Translates without side effects or faults (debugger, loaders); false if unmapped.
+  bool debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) override;
+
+  // ---- For helpers and the softmmu (vCPU thread only) ----
+  /// Takes a synchronous exception to EL1 (ESR, FAR when far_valid, ELR = return_pc) and sets
+  /// PendingExit::Exception. Logged by -d int.
+  void raise_sync(uint32_t esr, uint64_t return_pc, uint64_t far = 0, bool far_valid = false);
+  /// An instruction or data abort at the current PC (CpuCommon::pc) for vaddr.
+  void raise_abort(uint64_t vaddr, tcg::softmmu::Access access, Fault fault, unsigned level,
+                   bool cache_maintenance = false);
+  /// After PSTATE.DAIF may have been cleared: leaves chained execution if an interrupt is
+  /// now deliverable.
+  void check_interrupts();
+  /// TLBI: performs op locally and, when broadcast, on every sibling.
+  void tlb_maintenance(const TlbFlush& f, bool broadcast);
+  /// SCTLR/TCR/TTBR writes that change the translation regime.
+  void regime_changed(bool asid_changed, uint16_t old_asid);
+  void log_eret(uint64_t from_pc, bool legal);
 
   /// For helpers: stops the vCPU (PendingExit::Stop) for code; the PC must already be exact.
   void stop_from_helper(StopCode code, uint64_t arg);
@@ -85,6 +146,21 @@ class Arm64Cpu final : public Vcpu, public tcg::softmmu::PageTranslator {
  private:
   /// Makes the running block return with PendingExit::Stop and message.
   void stop(std::string message);
+  void take_interrupt(ExceptionKind kind);
+  std::string format_exception_loop(uint32_t esr, uint64_t pc) const;
+  /// Takes the highest-priority unmasked pending interrupt, if any.
+  bool deliver_interrupt();
+  void wait_for_interrupt();
+  void apply_flush(const TlbFlush& f);
+  void process_flush_requests();
+  void ack_flush();
+  void set_running(bool running);
+  uint64_t compute_id_aa64pfr0() const;
+
+  struct FlushRequest {
+    TlbFlush flush;
+    Arm64Cpu* initiator = nullptr;  // to acknowledge, or null
+  };
 
   const CpuModel& model_;
   const unsigned index_;
@@ -96,6 +172,27 @@ class Arm64Cpu final : public Vcpu, public tcg::softmmu::PageTranslator {
   tcg::exec::VcpuExec exec_;
   std::string stop_message_;  // CpuCommon::stop_message points here
   std::atomic<bool> kicked_{false};
+  std::atomic<bool> irq_level_{false};
+  std::atomic<bool> fiq_level_{false};
+  GenericTimer timer_;
+  hw::intc::Gicv3CpuInterface* gic_ = nullptr;
+  std::vector<Arm64Cpu*> siblings_;
+
+  // Wakeups of this vCPU (WFI, TLB broadcast acknowledgements) and its incoming flush queue.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<FlushRequest> flush_queue_;  // guarded by mu_
+  std::atomic<bool> flush_pending_{false};
+  int outstanding_acks_ = 0;  // guarded by mu_
+  bool running_ = false;      // inside run(); guarded by mu_
+
+  // Softmmu fills 4K entries; a TLBI by VA must drop every entry of a larger page or block.
+  // Each MMU index remembers the VA range covered by large leaves since its last flush.
+  struct LargeRange {
+    uint64_t lo = ~0ull, hi = 0;
+  };
+  LargeRange large_[2];
+  bool tagged_fills_ = false;  // an entry was filled for a TBI-tagged address
 };
 
 }  // namespace orrery::cpu::arm64

@@ -1,5 +1,6 @@
-// The AArch64 CPU models -cpu accepts. They differ only in identification today; the feature
-// set is always what Orrery implements.
+// The AArch64 CPU models -cpu accepts: identification and the ID register values the guest
+// sees. Both advertise exactly what Orrery implements (AArch64 EL0/EL1 only, no EL2/EL3, FP and
+// AdvSIMD, CRC32, 4K and 64K granules, 16-bit ASIDs, 48-bit PA); `max` adds the 16K granule.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,16 @@ struct CpuModel {
   const char* name;
   uint32_t midr;  // MIDR_EL1
   const char* description;
+  uint64_t revidr = 0;
+  uint64_t ctr = 0x8444c004;         // CTR_EL0: 64-byte lines, PIPT I-cache
+  uint64_t clidr = 0x0a200023;       // CLIDR_EL1: L1 I+D, L2 unified
+  uint64_t id_aa64pfr0 = 0x11;       // EL0 and EL1 AArch64 only; FP, AdvSIMD; GIC set if attached
+  uint64_t id_aa64dfr0 = 0x10305006; // Debug v8, 6 BRPs, 4 WRPs, 2 CTX_CMPs, no PMU
+  uint64_t id_aa64isar0 = 0x10000;   // CRC32
+  uint64_t id_aa64isar1 = 0;
+  uint64_t id_aa64mmfr0 = 0x25;      // 48-bit PA, 16-bit ASID, 4K and 64K (not 16K), no BigEnd
+  uint64_t id_aa64mmfr1 = 0;         // no PAN, no HAFDBS, no VHE
+  uint64_t id_aa64mmfr2 = 0;         // no UAO
 };
 
 std::span<const CpuModel> cpu_models();

@@ -2,7 +2,9 @@
 
 #include <capstone/capstone.h>
 
+#include "cpu/arm64/cpu.h"
 #include "cpu/arm64/decoder.h"
+#include "cpu/arm64/exception.h"
 #include "cpu/arm64/helpers.h"
 #include "cpu/arm64/state.h"
 #include "cpu/arm64/translate.h"
@@ -29,11 +31,14 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
   Translator tr(e, cpu.tb_flags);
   uint64_t pc = b.guest_pc;
 
-  if (pc & 3) {
-    // A PC alignment fault; until the exception model exists, the vCPU stops with a message.
+  if ((pc & 3) || (cpu.tb_flags & tb_flags::kIllegal)) {
+    // A PC alignment fault (FAR = the PC), or PSTATE.IL after an illegal exception return.
     e.insn_start(pc);
-    e.call(kHelperStop, {e.c64(uint64_t(StopCode::PcAlignment)), e.c64(pc), e.c64(pc)});
-    e.exit(ExitReason::Undefined, pc, 0);
+    const bool align = pc & 3;
+    const uint32_t esr = make_esr(align ? ec::kPcAlignment : ec::kIllegalState);
+    e.call(kHelperException,
+           {e.c64(esr | (align ? kExceptionFarValid : 0)), e.c64(pc), e.c64(pc)});
+    e.exit_pc_in_state(ExitReason::Exception);
     b.guest_size = 4;
     return;
   }
@@ -42,6 +47,10 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
   for (unsigned n = 0;; ++n) {
     if (n == max_insns) {
       e.jump(pc);
+      break;
+    }
+    if (opt.stop_before && opt.stop_before(pc)) {  // a debugger breakpoint (tcg/exec/debug.h)
+      n == 0 ? e.exit(ExitReason::Breakpoint, pc, tcg::exec::kDebugBreakpointArg) : e.jump(pc);
       break;
     }
     std::optional<uint32_t> insn = code.read<uint32_t>(pc);
@@ -55,18 +64,32 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
     std::optional<InsnId> id = decode(*insn);
     if (!id || !dispatch(tr, *id, *insn)) {
       b.insts.resize(mark);  // drop whatever the rejected instruction emitted
+      // The documented split: encodings the architecture leaves unallocated (or UNDEFINED in
+      // this configuration) raise UNDEFINED in the guest, as hardware does; encodings that are
+      // allocated but that Orrery does not implement yet stop the vCPU with the -d unimp reason
+      // rather than mislead the guest into thinking the CPU lacks them.
+      bool undefined;
       if (!id) {
-        log_.log(hw::kLogUnimp,
-                 "arm64: unallocated or unimplemented encoding 0x%08x at PC 0x%016llx\n", *insn,
+        undefined = is_unallocated_space(*insn);
+        log_.log(hw::kLogUnimp, "arm64: %s encoding 0x%08x at PC 0x%016llx\n",
+                 undefined ? "unallocated" : "unimplemented (no decode row)", *insn,
                  (unsigned long long)pc);
       } else if (tr.why().empty()) {
+        undefined = true;
         log_.log(hw::kLogUnimp, "arm64: unallocated encoding 0x%08x (%s) at PC 0x%016llx\n", *insn,
                  decode_row(*id).desc, (unsigned long long)pc);
       } else {
-        log_.log(hw::kLogUnimp, "arm64: unimplemented: %s (0x%08x at PC 0x%016llx)\n",
-                 tr.why().c_str(), *insn, (unsigned long long)pc);
+        undefined = tr.why_is_undefined();
+        log_.log(hw::kLogUnimp, "arm64: %s: %s (0x%08x at PC 0x%016llx)\n",
+                 undefined ? "UNDEFINED" : "unimplemented", tr.why().c_str(), *insn,
+                 (unsigned long long)pc);
       }
-      e.exit(ExitReason::Undefined, pc, *insn);
+      if (undefined) {
+        e.call(kHelperException, {e.c64(make_esr(ec::kUnknown)), e.c64(pc), e.c64(0)});
+        e.exit_pc_in_state(ExitReason::Exception);
+      } else {
+        e.exit(ExitReason::Undefined, pc, *insn);
+      }
       pc += 4;
       break;
     }
@@ -74,6 +97,15 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
     if (tr.ended()) break;
   }
   b.guest_size = uint32_t(pc - b.guest_pc);
+}
+
+bool Arm64Frontend::is_unallocated_space(uint32_t insn) {
+  // A64 top-level groups (op0 = bits 28:25): 0000 reserved (UDF), 0001 and 0011 unallocated,
+  // 0010 SVE (not implemented by any model here, so UNDEFINED). In the branch, exception and
+  // system group (x101) every allocated ARMv8.0 encoding that EL0/EL1 can execute has a decode
+  // row; the others (SMC without EL3, DCPS*, DRPS, HLT, SYSL) are UNDEFINED here.
+  const unsigned op0 = (insn >> 25) & 0xf;
+  return op0 <= 3 || (op0 & 0xe) == 0xa;
 }
 
 unsigned Arm64Frontend::fetch_mmu_idx(const tcg::CpuCommon& cpu) const {
@@ -84,6 +116,25 @@ uint64_t Arm64Frontend::compute_tb_flags(const tcg::CpuCommon& cpu) const {
   const Arm64State& s = state_of(cpu);
   uint64_t f = uint64_t(s.el & tb_flags::kElMask) << tb_flags::kElShift;
   if (s.el != 0 && s.spsel) f |= tb_flags::kSpSel;  // SPSel has no effect at EL0
+  const unsigned fpen = unsigned(s.cpacr_el1 >> 20) & 3;  // 01: EL1 only, 11: EL0 and EL1
+  if (fpen == 3 || (fpen == 1 && s.el != 0)) f |= tb_flags::kFpEnabled;
+  if (s.il) f |= tb_flags::kIllegal;
+  if (s.sctlr_el1 & (s.el == 0 ? sctlr::kSa0 : sctlr::kSa)) f |= tb_flags::kSpAlign;
+  if (s.el == 0) {
+    const uint64_t sc = s.sctlr_el1, k = s.cntkctl_el1;
+    if (sc & sctlr::kUct) f |= tb_flags::kEl0Uct;
+    if (sc & sctlr::kDze) f |= tb_flags::kEl0Dze;
+    if (sc & sctlr::kUci) f |= tb_flags::kEl0Uci;
+    if (sc & sctlr::kUma) f |= tb_flags::kEl0Uma;
+    if (k & 1) f |= tb_flags::kEl0Pcten;
+    if (k & 2) f |= tb_flags::kEl0Vcten;
+    if (k & (1u << 8)) f |= tb_flags::kEl0Vten;
+    if (k & (1u << 9)) f |= tb_flags::kEl0Pten;
+  } else {
+    // EL1 never traps these; DZE also gates DCZID_EL0.DZP only at EL0.
+    f |= tb_flags::kEl0Uct | tb_flags::kEl0Dze | tb_flags::kEl0Uci | tb_flags::kEl0Uma;
+  }
+  if (s.owner && s.owner->gic_cpu_interface()) f |= tb_flags::kGicSysregs;
   return f;
 }
 

@@ -24,6 +24,10 @@ class Arm64Frontend : public tcg::exec::Frontend {
   uint64_t compute_tb_flags(const tcg::CpuCommon& cpu) const override;
   std::string disassemble(uint64_t pc, const uint8_t* bytes, size_t len) const override;
 
+  /// Encodings with no decode row that the architecture leaves unallocated (UNDEFINED), as
+  /// opposed to allocated ones Orrery does not implement yet.
+  static bool is_unallocated_space(uint32_t insn);
+
  private:
   hw::Log& log_;
   size_t capstone_ = 0;  // csh; 0 when Capstone could not be opened

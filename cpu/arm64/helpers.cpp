@@ -5,8 +5,11 @@
 #include <chrono>
 
 #include "cpu/arm64/cpu.h"
+#include "cpu/arm64/exception.h"
+#include "cpu/arm64/mmu.h"
 #include "cpu/arm64/state.h"
 #include "hw/core/log.h"
+#include "hw/intc/gicv3_cpu_if.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::cpu::arm64 {
@@ -128,6 +131,7 @@ uint64_t helper_read_counter(tcg::CpuCommon* c, uint64_t, uint64_t, uint64_t) {
 }
 
 uint64_t helper_timer(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t pc) {
+  (void)pc;
   Arm64State& s = state_of(*c);
   const bool virt = op & kTimerVirtual;
   uint64_t& ctl = virt ? s.cntv_ctl_el0 : s.cntp_ctl_el0;
@@ -136,34 +140,144 @@ uint64_t helper_timer(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t p
   if (op & kTimerWrite) {
     if (op & kTimerTval) {
       cval = now + uint64_t(int64_t(int32_t(uint32_t(value))));  // TVAL is a signed 32-bit delta
+    } else if (op & kTimerCval) {
+      cval = value;
     } else {
       ctl = value & 3;
-      if ((ctl & 3) == 1)  // enabled and unmasked: it would interrupt
-        s.owner->log().log(hw::kLogUnimp,
-                           "arm64: %s timer interrupts are not implemented yet (PC 0x%016llx)\n",
-                           virt ? "virtual" : "physical", (unsigned long long)pc);
     }
+    s.owner->timer().update(virt ? TimerId::Virt : TimerId::Phys, ctl, cval);
     return 0;
   }
+  if (op & kTimerCval) return cval;
   if (op & kTimerTval) return uint64_t(uint32_t(cval - now));
   const bool istatus = (ctl & 1) && now >= cval;
   return ctl | (istatus ? 4 : 0);
 }
 
-uint64_t helper_write_sctlr(tcg::CpuCommon* c, uint64_t value, uint64_t pc, uint64_t) {
+uint64_t helper_write_regime(tcg::CpuCommon* c, uint64_t which, uint64_t value, uint64_t) {
   Arm64State& s = state_of(*c);
-  if (value & 1) {  // SCTLR_EL1.M
-    c->pc = pc;
-    s.owner->stop_from_helper(StopCode::MmuEnable, value);
-    return 0;
+  const uint16_t old_asid = current_asid(s);
+  switch (which) {
+    case kRegimeSctlr: {
+      // EE/E0E are RES0 (no big-endian support); the rest is stored as written.
+      value &= ~((1ull << 25) | (1ull << 24));
+      const uint64_t changed = s.sctlr_el1 ^ value;
+      s.sctlr_el1 = value;
+      if (changed & (sctlr::kM | sctlr::kWxn)) s.owner->regime_changed(false, old_asid);
+      return 0;
+    }
+    case kRegimeTtbr0:
+    case kRegimeTtbr1: {
+      (which == kRegimeTtbr0 ? s.ttbr0_el1 : s.ttbr1_el1) = value;
+      const uint16_t asid = current_asid(s);
+      if (asid != old_asid) s.owner->regime_changed(true, old_asid);
+      return 0;
+    }
+    case kRegimeTcr:
+      if (s.tcr_el1 != value) {
+        s.tcr_el1 = value;
+        s.owner->regime_changed(false, old_asid);
+      }
+      return 0;
   }
-  s.sctlr_el1 = value;
   return 0;
 }
 
-uint64_t helper_tlb_flush(tcg::CpuCommon* c, uint64_t, uint64_t, uint64_t) {
-  c->mmu->flush_all();
+uint64_t helper_tlbi(tcg::CpuCommon* c, uint64_t op, uint64_t operand, uint64_t) {
+  Arm64State& s = state_of(*c);
+  const unsigned crm = unsigned(op >> 3), op2 = unsigned(op & 7);
+  const bool broadcast = crm == 3;
+  TlbFlush f;
+  // The VA operand holds VA[55:12] in bits 43:0; bit 55 selects the half (sign-extend it).
+  const uint64_t va = uint64_t(int64_t((operand & ((1ull << 44) - 1)) << 20) >> 8);
+  const uint16_t asid = uint16_t(operand >> 48) & (((s.tcr_el1 >> 36) & 1) ? 0xffff : 0xff);
+  switch (op2) {
+    case 0:  // VMALLE1
+      f.kind = TlbFlush::Kind::All;
+      break;
+    case 1:  // VAE1
+    case 3:  // VAAE1
+    case 5:  // VALE1
+    case 7:  // VAALE1
+      // By VA for any ASID (over-invalidating the ASID-specific forms is allowed).
+      f.kind = TlbFlush::Kind::Va;
+      f.va = va;
+      break;
+    case 2:  // ASIDE1
+      f.kind = TlbFlush::Kind::Asid;
+      f.asid = asid;
+      break;
+    default:
+      f.kind = TlbFlush::Kind::All;
+      break;
+  }
+  s.owner->tlb_maintenance(f, broadcast);
   return 0;
+}
+
+uint64_t helper_at(tcg::CpuCommon* c, uint64_t op, uint64_t vaddr, uint64_t pc) {
+  (void)pc;
+  Arm64State& s = state_of(*c);
+  const bool write = op & 1, el0 = op & 2;
+  const WalkResult r =
+      stage1_translate(s, c->mmu->address_space(), vaddr, write ? Access::Write : Access::Read, el0);
+  s.par_el1 = par_from(r);
+  return 0;
+}
+
+uint64_t helper_exception(tcg::CpuCommon* c, uint64_t esr, uint64_t return_pc, uint64_t far) {
+  // The faulting instruction's PC (for -d int): SVC/HVC return past themselves.
+  const uint32_t ec_value = uint32_t(esr >> 26) & 0x3f;
+  c->pc = (ec_value == ec::kSvc64 || ec_value == ec::kHvc64) ? return_pc - 4 : return_pc;
+  state_of(*c).owner->raise_sync(uint32_t(esr), return_pc, far, (esr & kExceptionFarValid) != 0);
+  return 0;
+}
+
+uint64_t helper_eret(tcg::CpuCommon* c, uint64_t pc, uint64_t, uint64_t) {
+  Arm64State& s = state_of(*c);
+  const bool legal = exception_return(s);
+  s.owner->log_eret(pc, legal);
+  s.owner->check_interrupts();
+  return 0;
+}
+
+uint64_t helper_check_irq(tcg::CpuCommon* c, uint64_t, uint64_t, uint64_t) {
+  state_of(*c).owner->check_interrupts();
+  return 0;
+}
+
+uint64_t helper_check_sp(tcg::CpuCommon* c, uint64_t sp, uint64_t pc, uint64_t) {
+  if (sp & 15) {
+    c->pc = pc;
+    state_of(*c).owner->raise_sync(make_esr(ec::kSpAlignment), pc);
+  }
+  return 0;
+}
+
+uint64_t helper_icc(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t) {
+  hw::intc::Gicv3CpuInterface* gic = state_of(*c).owner->gic_cpu_interface();
+  if (!gic) return 0;  // the translator only emits this with an interface attached
+  const auto reg = hw::intc::IccReg(op & 0xff);
+  if (op & kIccWrite) {
+    gic->write(reg, value);
+    state_of(*c).owner->check_interrupts();  // e.g. a PMR or EOI change
+    return 0;
+  }
+  return gic->read(reg);
+}
+
+uint64_t helper_ccsidr(tcg::CpuCommon* c, uint64_t, uint64_t, uint64_t) {
+  // 64-byte lines everywhere: L1 D 32K 2-way, L1 I 48K 3-way, L2 2M 16-way (Cortex-A57-like).
+  switch (state_of(*c).csselr_el1 & 0xf) {
+    case 0:  // L1 data
+      return 0x701fe00a;
+    case 1:  // L1 instruction
+      return 0x201fe012;
+    case 2:  // L2 unified
+      return 0x70ffe07a;
+    default:
+      return 0;
+  }
 }
 
 uint64_t helper_crc32(tcg::CpuCommon*, uint64_t acc, uint64_t data, uint64_t desc) {

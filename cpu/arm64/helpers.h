@@ -34,9 +34,19 @@ struct ExclusiveDesc {
 
 /// Why helper_stop stops the vCPU (see Arm64Cpu::stop_from_helper).
 enum class StopCode : uint64_t {
-  PcAlignment = 1,  // arg: the misaligned PC
-  MmuEnable = 2,    // arg: the SCTLR_EL1 value written
+  Internal = 1,  // arg: a value for the message
 };
+
+/// helper_exception's first argument: ESR in bits 31:0, plus this flag when FAR is valid.
+constexpr uint64_t kExceptionFarValid = 1ull << 32;
+
+/// helper_tlbi's op: the TLBI's CRm:op2 (CRm 3 = Inner Shareable, 7 = local).
+constexpr uint64_t tlbi_op(unsigned crm, unsigned op2) { return (crm << 3) | op2; }
+/// helper_at's op: 0 S1E1R, 1 S1E1W, 2 S1E0R, 3 S1E0W (the AT op2 with CRm=8).
+/// helper_write_regime's which.
+constexpr uint64_t kRegimeSctlr = 0, kRegimeTtbr0 = 1, kRegimeTtbr1 = 2, kRegimeTcr = 3;
+/// helper_icc's op: the hw::intc::IccReg, plus this flag for writes.
+constexpr uint64_t kIccWrite = 0x100;
 
 /// Host monotonic time in nanoseconds: the system counter's time base.
 int64_t host_monotonic_ns();
@@ -44,10 +54,18 @@ int64_t host_monotonic_ns();
 uint64_t helper_load_exclusive(tcg::CpuCommon* cpu, uint64_t vaddr, uint64_t desc, uint64_t pc);
 uint64_t helper_store_exclusive(tcg::CpuCommon* cpu, uint64_t vaddr, uint64_t desc, uint64_t pc);
 uint64_t helper_read_counter(tcg::CpuCommon* cpu, uint64_t, uint64_t, uint64_t);
-uint64_t helper_write_sctlr(tcg::CpuCommon* cpu, uint64_t value, uint64_t pc, uint64_t);
-uint64_t helper_tlb_flush(tcg::CpuCommon* cpu, uint64_t, uint64_t, uint64_t);
-/// op for helper_timer: bit 0 virtual (else physical), bit 1 TVAL (else CTL), bit 2 write.
-constexpr uint64_t kTimerVirtual = 1, kTimerTval = 2, kTimerWrite = 4;
+uint64_t helper_write_regime(tcg::CpuCommon* cpu, uint64_t which, uint64_t value, uint64_t);
+uint64_t helper_tlbi(tcg::CpuCommon* cpu, uint64_t op, uint64_t operand, uint64_t);
+uint64_t helper_at(tcg::CpuCommon* cpu, uint64_t op, uint64_t vaddr, uint64_t pc);
+uint64_t helper_exception(tcg::CpuCommon* cpu, uint64_t esr, uint64_t return_pc, uint64_t far);
+uint64_t helper_eret(tcg::CpuCommon* cpu, uint64_t pc, uint64_t, uint64_t);
+uint64_t helper_check_irq(tcg::CpuCommon* cpu, uint64_t, uint64_t, uint64_t);
+uint64_t helper_check_sp(tcg::CpuCommon* cpu, uint64_t sp, uint64_t pc, uint64_t);
+uint64_t helper_icc(tcg::CpuCommon* cpu, uint64_t op, uint64_t value, uint64_t);
+uint64_t helper_ccsidr(tcg::CpuCommon* cpu, uint64_t, uint64_t, uint64_t);
+/// op for helper_timer: bit 0 virtual (else physical), bit 1 TVAL, bit 3 CVAL (neither: CTL),
+/// bit 2 write.
+constexpr uint64_t kTimerVirtual = 1, kTimerTval = 2, kTimerWrite = 4, kTimerCval = 8;
 uint64_t helper_timer(tcg::CpuCommon* cpu, uint64_t op, uint64_t value, uint64_t pc);
 /// desc for helper_crc32: the data size in bytes (1, 2, 4, 8), plus kCrc32Castagnoli for CRC32C.
 constexpr uint64_t kCrc32Castagnoli = 0x100;
@@ -62,15 +80,29 @@ inline constexpr tcg::ir::Helper kHelperStoreExclusive{"arm64_store_exclusive",
                                                        &helper_store_exclusive};
 /// CNTVCT_EL0/CNTPCT_EL0: the host monotonic clock scaled to CNTFRQ.
 inline constexpr tcg::ir::Helper kHelperReadCounter{"arm64_read_counter", &helper_read_counter};
-/// MSR SCTLR_EL1: stores the value; enabling the MMU stops the vCPU until the MMU exists.
-inline constexpr tcg::ir::Helper kHelperWriteSctlr{"arm64_write_sctlr", &helper_write_sctlr};
-/// TLBI (any form): drops the whole softmmu TLB.
-inline constexpr tcg::ir::Helper kHelperTlbFlush{"arm64_tlb_flush", &helper_tlb_flush};
-/// CNT[PV]_CTL_EL0 and CNT[PV]_TVAL_EL0 reads and writes (see TimerOp); returns the read value.
+/// MSR SCTLR_EL1/TTBR0_EL1/TTBR1_EL1/TCR_EL1: stores and flushes what the change requires.
+inline constexpr tcg::ir::Helper kHelperWriteRegime{"arm64_write_regime", &helper_write_regime};
+/// TLBI VMALLE1(IS), VAE1(IS), ASIDE1(IS), VAAE1(IS), VALE1(IS), VAALE1(IS).
+inline constexpr tcg::ir::Helper kHelperTlbi{"arm64_tlbi", &helper_tlbi};
+/// AT S1E1R/S1E1W/S1E0R/S1E0W: walks and writes PAR_EL1.
+inline constexpr tcg::ir::Helper kHelperAt{"arm64_at", &helper_at};
+/// Takes a synchronous exception (ESR | kExceptionFarValid, preferred return, FAR).
+inline constexpr tcg::ir::Helper kHelperException{"arm64_exception", &helper_exception};
+/// ERET: restores PSTATE and the PC (written to the state), then checks for interrupts.
+inline constexpr tcg::ir::Helper kHelperEret{"arm64_eret", &helper_eret};
+/// After a DAIF write: leave chained execution if an interrupt became deliverable.
+inline constexpr tcg::ir::Helper kHelperCheckIrq{"arm64_check_irq", &helper_check_irq};
+/// SP alignment check (SCTLR_EL1.SA/SA0) of an SP-based access.
+inline constexpr tcg::ir::Helper kHelperCheckSp{"arm64_check_sp", &helper_check_sp};
+/// MRS/MSR of an ICC_* register through the attached GICv3 CPU interface.
+inline constexpr tcg::ir::Helper kHelperIcc{"arm64_icc", &helper_icc};
+/// CCSIDR_EL1 for the cache CSSELR_EL1 selects.
+inline constexpr tcg::ir::Helper kHelperCcsidr{"arm64_ccsidr", &helper_ccsidr};
+/// CNT[PV]_CTL/TVAL/CVAL_EL0 reads and writes (see kTimer*); returns the read value.
 inline constexpr tcg::ir::Helper kHelperTimer{"arm64_timer", &helper_timer};
 /// CRC32*/CRC32C*: the reflected CRC of the low desc bytes of data, without inversions.
 inline constexpr tcg::ir::Helper kHelperCrc32{"arm64_crc32", &helper_crc32, /*pure=*/true};
-/// Stops the vCPU with a StopCode (a condition the exception model will later raise).
+/// Stops the vCPU with a StopCode (an internal condition Orrery cannot continue from).
 inline constexpr tcg::ir::Helper kHelperStop{"arm64_stop", &helper_stop};
 
 }  // namespace orrery::cpu::arm64

@@ -25,7 +25,8 @@ namespace orrery::cpu::arm64 {
 
 class Arm64Cpu;
 
-/// MMU indexes (one softmmu TLB each). EL1&0 stage 1; later PAN may add a third.
+/// MMU indexes (one softmmu TLB each) of the EL1&0 stage-1 regime. PAN is not implemented
+/// (cortex-a57 is ARMv8.0 and `max` advertises only what exists), so there is no EL1-PAN index.
 constexpr unsigned kMmuIdxEl0 = 0;
 constexpr unsigned kMmuIdxEl1 = 1;
 
@@ -37,7 +38,26 @@ namespace tb_flags {
 constexpr uint64_t kElShift = 0;  // PSTATE.EL (0 or 1)
 constexpr uint64_t kElMask = 3;
 constexpr uint64_t kSpSel = 1u << 2;  // PSTATE.SP: at EL1, SP is SP_EL1 rather than SP_EL0
+constexpr uint64_t kFpEnabled = 1u << 3;  // CPACR_EL1.FPEN lets the current EL use FP/SIMD
+constexpr uint64_t kIllegal = 1u << 5;    // PSTATE.IL: every instruction is an Illegal State trap
+constexpr uint64_t kSpAlign = 1u << 6;    // SCTLR_EL1.SA (EL1) / SA0 (EL0): SP alignment checks
+// EL0 permissions baked into EL0 translations (each clear bit makes the access trap, EC 0x18).
+constexpr uint64_t kEl0Uct = 1u << 7;      // SCTLR_EL1.UCT: CTR_EL0
+constexpr uint64_t kEl0Dze = 1u << 8;      // SCTLR_EL1.DZE: DC ZVA
+constexpr uint64_t kEl0Uci = 1u << 9;      // SCTLR_EL1.UCI: DC CVAU/CVAC/CIVAC, IC IVAU
+constexpr uint64_t kEl0Uma = 1u << 10;     // SCTLR_EL1.UMA: DAIF
+constexpr uint64_t kEl0Pcten = 1u << 11;   // CNTKCTL_EL1.EL0PCTEN: CNTPCT_EL0
+constexpr uint64_t kEl0Vcten = 1u << 12;   // CNTKCTL_EL1.EL0VCTEN: CNTVCT_EL0
+constexpr uint64_t kEl0Vten = 1u << 13;    // CNTKCTL_EL1.EL0VTEN: CNTV_*
+constexpr uint64_t kEl0Pten = 1u << 14;    // CNTKCTL_EL1.EL0PTEN: CNTP_*
+constexpr uint64_t kGicSysregs = 1u << 15; // a GICv3 CPU interface is attached (ICC_* exist)
 }  // namespace tb_flags
+
+// SCTLR_EL1 bits the CPU acts on.
+namespace sctlr {
+constexpr uint64_t kM = 1u << 0, kA = 1u << 1, kSa = 1u << 3, kSa0 = 1u << 4, kUma = 1u << 9;
+constexpr uint64_t kDze = 1u << 14, kUct = 1u << 15, kWxn = 1u << 19, kUci = 1u << 26;
+}  // namespace sctlr
 
 /// NZCV as four bytes holding 0/1 (read and written as I1), so the optimiser sees each flag as
 /// its own register and can drop dead flag writes.
@@ -73,6 +93,7 @@ struct Arm64State {
   uint8_t el = 1;      // PSTATE.EL
   uint8_t spsel = 1;   // PSTATE.SP
   uint8_t daif = 0xf;  // PSTATE.{D,A,I,F} as bits 3..0 (the DAIF register's bits 9..6)
+  uint8_t il = 0;      // PSTATE.IL (set by an illegal exception return)
 
   // FP/SIMD.
   VReg v[32];
@@ -101,17 +122,28 @@ struct Arm64State {
   uint64_t tpidr_el1 = 0;
   uint64_t tpidrro_el0 = 0;
   uint64_t csselr_el1 = 0;
-  uint64_t cntkctl_el1 = 0;  // later: EL0 access to the counter and timers
+  uint64_t cntkctl_el1 = 0;  // EL0 access to the counter and timers (baked into tb_flags)
   uint64_t cntfrq_el0 = kCounterFrequency;
-  // Generic timers: registers only; their interrupts come with the interrupt controller.
+  // Generic timers. The vCPU thread owns these; writes also go to the GenericTimer (timer.h),
+  // which drives the timer interrupt lines from its own thread.
   uint64_t cntp_ctl_el0 = 0;  // ENABLE (bit 0) and IMASK (bit 1); ISTATUS is computed
   uint64_t cntp_cval_el0 = 0;
   uint64_t cntv_ctl_el0 = 0;
   uint64_t cntv_cval_el0 = 0;
 
-  // Identification, fixed by the CPU model at construction.
+  // Identification, fixed by the CPU model at reset.
   uint64_t midr_el1 = 0;
   uint64_t mpidr_el1 = 0;
+  uint64_t revidr_el1 = 0;
+  uint64_t ctr_el0 = 0;
+  uint64_t clidr_el1 = 0;
+  uint64_t id_aa64pfr0_el1 = 0;
+  uint64_t id_aa64dfr0_el1 = 0;
+  uint64_t id_aa64isar0_el1 = 0;
+  uint64_t id_aa64isar1_el1 = 0;
+  uint64_t id_aa64mmfr0_el1 = 0;
+  uint64_t id_aa64mmfr1_el1 = 0;
+  uint64_t id_aa64mmfr2_el1 = 0;
 
   ExclusiveMonitor monitor;
 

@@ -34,52 +34,79 @@ constexpr SysReg special(const char* name, uint32_t key, uint8_t access, SysRegS
   return r;
 }
 
-/// A timer register computed from the counter; which: 0 physical, 1 virtual. EL0 access
-/// (CNTKCTL_EL1.EL0PTEN/EL0VTEN) is not modelled.
+/// A timer register; which: 0 physical, 1 virtual. EL0 access needs CNTKCTL_EL1.EL0PTEN or
+/// EL0VTEN.
 constexpr SysReg timer(const char* name, uint32_t key, SysRegSpecial s, uint64_t which) {
-  SysReg r{name, key, kEl1Rw, SysRegKind::Special, s};
+  SysReg r{name, key, kEl0Rw, SysRegKind::Special, s};
   r.value = which;
+  r.el0_needs = uint16_t(which ? tb_flags::kEl0Vten : tb_flags::kEl0Pten);
   return r;
+}
+
+constexpr SysReg el0_gated(SysReg r, uint64_t needs) {
+  r.el0_needs = uint16_t(needs);
+  return r;
+}
+
+constexpr SysReg raz_wi(const char* name, uint32_t key) {
+  return SysReg{name, key, kEl1Rw, SysRegKind::RazWi};
 }
 
 #define OFF(f) uint32_t(offsetof(Arm64State, f))
 
 constexpr SysReg kSysRegs[] = {
-    // Identification.
+    // Identification (values from the CPU model, set at reset).
     field("MIDR_EL1", sysreg_key(3, 0, 0, 0, 0), kEl1Ro, OFF(midr_el1)),
     field("MPIDR_EL1", sysreg_key(3, 0, 0, 0, 5), kEl1Ro, OFF(mpidr_el1)),
-    constant("REVIDR_EL1", sysreg_key(3, 0, 0, 0, 6), kEl1Ro, 0),
-    constant("ID_AA64PFR0_EL1", sysreg_key(3, 0, 0, 4, 0), kEl1Ro, 0x11),
+    field("REVIDR_EL1", sysreg_key(3, 0, 0, 0, 6), kEl1Ro, OFF(revidr_el1)),
+    field("ID_AA64PFR0_EL1", sysreg_key(3, 0, 0, 4, 0), kEl1Ro, OFF(id_aa64pfr0_el1)),
     constant("ID_AA64PFR1_EL1", sysreg_key(3, 0, 0, 4, 1), kEl1Ro, 0),
-    constant("ID_AA64DFR0_EL1", sysreg_key(3, 0, 0, 5, 0), kEl1Ro, 0x6),  // Debug v8, no PMU
+    constant("ID_AA64ZFR0_EL1", sysreg_key(3, 0, 0, 4, 4), kEl1Ro, 0),
+    field("ID_AA64DFR0_EL1", sysreg_key(3, 0, 0, 5, 0), kEl1Ro, OFF(id_aa64dfr0_el1)),
     constant("ID_AA64DFR1_EL1", sysreg_key(3, 0, 0, 5, 1), kEl1Ro, 0),
     constant("ID_AA64AFR0_EL1", sysreg_key(3, 0, 0, 5, 4), kEl1Ro, 0),
     constant("ID_AA64AFR1_EL1", sysreg_key(3, 0, 0, 5, 5), kEl1Ro, 0),
-    constant("ID_AA64ISAR0_EL1", sysreg_key(3, 0, 0, 6, 0), kEl1Ro, 0x10000),  // CRC32
-    constant("ID_AA64ISAR1_EL1", sysreg_key(3, 0, 0, 6, 1), kEl1Ro, 0),
-    constant("ID_AA64MMFR0_EL1", sysreg_key(3, 0, 0, 7, 0), kEl1Ro, 0x25),  // 48-bit PA, 16b ASID
-    constant("ID_AA64MMFR1_EL1", sysreg_key(3, 0, 0, 7, 1), kEl1Ro, 0),
-    constant("ID_AA64MMFR2_EL1", sysreg_key(3, 0, 0, 7, 2), kEl1Ro, 0),
-    constant("CCSIDR_EL1", sysreg_key(3, 1, 0, 0, 0), kEl1Ro, 0x701fe00a),  // 32K 2-way 64B
-    constant("CLIDR_EL1", sysreg_key(3, 1, 0, 0, 1), kEl1Ro, 0x0a200023),
+    field("ID_AA64ISAR0_EL1", sysreg_key(3, 0, 0, 6, 0), kEl1Ro, OFF(id_aa64isar0_el1)),
+    field("ID_AA64ISAR1_EL1", sysreg_key(3, 0, 0, 6, 1), kEl1Ro, OFF(id_aa64isar1_el1)),
+    field("ID_AA64MMFR0_EL1", sysreg_key(3, 0, 0, 7, 0), kEl1Ro, OFF(id_aa64mmfr0_el1)),
+    field("ID_AA64MMFR1_EL1", sysreg_key(3, 0, 0, 7, 1), kEl1Ro, OFF(id_aa64mmfr1_el1)),
+    field("ID_AA64MMFR2_EL1", sysreg_key(3, 0, 0, 7, 2), kEl1Ro, OFF(id_aa64mmfr2_el1)),
+    special("CCSIDR_EL1", sysreg_key(3, 1, 0, 0, 0), kEl1Ro, SysRegSpecial::Ccsidr),
+    field("CLIDR_EL1", sysreg_key(3, 1, 0, 0, 1), kEl1Ro, OFF(clidr_el1)),
+    constant("AIDR_EL1", sysreg_key(3, 1, 0, 0, 7), kEl1Ro, 0),
     field("CSSELR_EL1", sysreg_key(3, 2, 0, 0, 0), kEl1Rw, OFF(csselr_el1), 0xf),
-    constant("CTR_EL0", sysreg_key(3, 3, 0, 0, 1), kAllRo, 0x8444c004),
-    constant("DCZID_EL0", sysreg_key(3, 3, 0, 0, 7), kAllRo, 4),  // DC ZVA: 64-byte blocks
+    el0_gated(field("CTR_EL0", sysreg_key(3, 3, 0, 0, 1), kAllRo, OFF(ctr_el0)),
+              tb_flags::kEl0Uct),
+    special("DCZID_EL0", sysreg_key(3, 3, 0, 0, 7), kAllRo, SysRegSpecial::Dczid),
 
     // System control.
     special("SCTLR_EL1", sysreg_key(3, 0, 1, 0, 0), kEl1Rw, SysRegSpecial::Sctlr, true),
     field("ACTLR_EL1", sysreg_key(3, 0, 1, 0, 1), kEl1Rw, OFF(actlr_el1)),
+    // EE/E0E (big-endian) are RES0: ID_AA64MMFR0_EL1.BigEnd is 0.
     field("CPACR_EL1", sysreg_key(3, 0, 1, 0, 2), kEl1Rw, OFF(cpacr_el1), 0x10300000, true),
 
-    // Translation (stored for the MMU to come).
-    field("TTBR0_EL1", sysreg_key(3, 0, 2, 0, 0), kEl1Rw, OFF(ttbr0_el1), ~0ull, true),
-    field("TTBR1_EL1", sysreg_key(3, 0, 2, 0, 1), kEl1Rw, OFF(ttbr1_el1), ~0ull, true),
-    field("TCR_EL1", sysreg_key(3, 0, 2, 0, 2), kEl1Rw, OFF(tcr_el1), ~0ull, true),
+    // Translation.
+    [] {
+      SysReg r = special("TTBR0_EL1", sysreg_key(3, 0, 2, 0, 0), kEl1Rw, SysRegSpecial::Ttbr, true);
+      r.offset = OFF(ttbr0_el1);
+      return r;
+    }(),
+    [] {
+      SysReg r = special("TTBR1_EL1", sysreg_key(3, 0, 2, 0, 1), kEl1Rw, SysRegSpecial::Ttbr, true);
+      r.offset = OFF(ttbr1_el1);
+      r.value = 1;
+      return r;
+    }(),
+    [] {
+      SysReg r = special("TCR_EL1", sysreg_key(3, 0, 2, 0, 2), kEl1Rw, SysRegSpecial::Tcr, true);
+      r.offset = OFF(tcr_el1);
+      return r;
+    }(),
     field("MAIR_EL1", sysreg_key(3, 0, 10, 2, 0), kEl1Rw, OFF(mair_el1)),
     field("AMAIR_EL1", sysreg_key(3, 0, 10, 3, 0), kEl1Rw, OFF(amair_el1)),
     field("CONTEXTIDR_EL1", sysreg_key(3, 0, 13, 0, 1), kEl1Rw, OFF(contextidr_el1), 0xffffffff),
 
-    // Exception state (stored for the exception model to come).
+    // Exception state.
     field("SPSR_EL1", sysreg_key(3, 0, 4, 0, 0), kEl1Rw, OFF(spsr_el1), 0xffffffff),
     field("ELR_EL1", sysreg_key(3, 0, 4, 0, 1), kEl1Rw, OFF(elr_el1)),
     field("ESR_EL1", sysreg_key(3, 0, 5, 2, 0), kEl1Rw, OFF(esr_el1), 0xffffffff),
@@ -94,7 +121,8 @@ constexpr SysReg kSysRegs[] = {
     special("SPSel", sysreg_key(3, 0, 4, 2, 0), kEl1Rw, SysRegSpecial::SpSel, true),
     special("CurrentEL", sysreg_key(3, 0, 4, 2, 2), kEl1Ro, SysRegSpecial::CurrentEl),
     special("NZCV", sysreg_key(3, 3, 4, 2, 0), kEl0Rw, SysRegSpecial::Nzcv),
-    special("DAIF", sysreg_key(3, 3, 4, 2, 1), kEl1Rw, SysRegSpecial::Daif, true),
+    el0_gated(special("DAIF", sysreg_key(3, 3, 4, 2, 1), kEl0Rw, SysRegSpecial::Daif, true),
+              tb_flags::kEl0Uma),
     field("FPCR", sysreg_key(3, 3, 4, 4, 0), kEl0Rw, OFF(fpcr), 0x07f79f00),
     field("FPSR", sysreg_key(3, 3, 4, 4, 1), kEl0Rw, OFF(fpsr), 0xf800009f),
 
@@ -103,18 +131,38 @@ constexpr SysReg kSysRegs[] = {
     field("TPIDRRO_EL0", sysreg_key(3, 3, 13, 0, 3), kEl0Read | kEl1Rw, OFF(tpidrro_el0)),
     field("TPIDR_EL1", sysreg_key(3, 0, 13, 0, 4), kEl1Rw, OFF(tpidr_el1)),
 
-    // Generic timer: the counter only (the timers come with the interrupt controller).
-    field("CNTKCTL_EL1", sysreg_key(3, 0, 14, 1, 0), kEl1Rw, OFF(cntkctl_el1), 0x3ff),
+    // Generic timer. CNTKCTL_EL1 controls EL0 access, which translations bake in.
+    field("CNTKCTL_EL1", sysreg_key(3, 0, 14, 1, 0), kEl1Rw, OFF(cntkctl_el1), 0x3ff, true),
     // CNTFRQ_EL0 is writable at the highest implemented EL, which is EL1 here.
-    field("CNTFRQ_EL0", sysreg_key(3, 3, 14, 0, 0), kEl0Read | kEl1Rw, OFF(cntfrq_el0), 0xffffffff),
-    special("CNTPCT_EL0", sysreg_key(3, 3, 14, 0, 1), kAllRo, SysRegSpecial::Counter),
-    special("CNTVCT_EL0", sysreg_key(3, 3, 14, 0, 2), kAllRo, SysRegSpecial::Counter),
+    el0_gated(field("CNTFRQ_EL0", sysreg_key(3, 3, 14, 0, 0), kEl0Read | kEl1Rw, OFF(cntfrq_el0),
+                    0xffffffff),
+              tb_flags::kEl0Pcten | tb_flags::kEl0Vcten),
+    el0_gated(special("CNTPCT_EL0", sysreg_key(3, 3, 14, 0, 1), kAllRo, SysRegSpecial::Counter),
+              tb_flags::kEl0Pcten),
+    el0_gated(special("CNTVCT_EL0", sysreg_key(3, 3, 14, 0, 2), kAllRo, SysRegSpecial::Counter),
+              tb_flags::kEl0Vcten),
     timer("CNTP_TVAL_EL0", sysreg_key(3, 3, 14, 2, 0), SysRegSpecial::TimerTval, 0),
     timer("CNTP_CTL_EL0", sysreg_key(3, 3, 14, 2, 1), SysRegSpecial::TimerCtl, 0),
-    field("CNTP_CVAL_EL0", sysreg_key(3, 3, 14, 2, 2), kEl1Rw, OFF(cntp_cval_el0)),
+    [] {
+      SysReg r = timer("CNTP_CVAL_EL0", sysreg_key(3, 3, 14, 2, 2), SysRegSpecial::TimerCval, 0);
+      r.offset = OFF(cntp_cval_el0);
+      return r;
+    }(),
     timer("CNTV_TVAL_EL0", sysreg_key(3, 3, 14, 3, 0), SysRegSpecial::TimerTval, 1),
     timer("CNTV_CTL_EL0", sysreg_key(3, 3, 14, 3, 1), SysRegSpecial::TimerCtl, 1),
-    field("CNTV_CVAL_EL0", sysreg_key(3, 3, 14, 3, 2), kEl1Rw, OFF(cntv_cval_el0)),
+    [] {
+      SysReg r = timer("CNTV_CVAL_EL0", sysreg_key(3, 3, 14, 3, 2), SysRegSpecial::TimerCval, 1);
+      r.offset = OFF(cntv_cval_el0);
+      return r;
+    }(),
+
+    // Registers Linux touches at boot that Orrery does not model: RAZ/WI.
+    raz_wi("PMCR_EL0", sysreg_key(3, 3, 9, 12, 0)),         // N = 0 counters
+    raz_wi("PMUSERENR_EL0", sysreg_key(3, 3, 9, 14, 0)),
+    raz_wi("AMUSERENR_EL0", sysreg_key(3, 3, 13, 2, 3)),
+    raz_wi("DISR_EL1", sysreg_key(3, 0, 12, 1, 1)),
+    raz_wi("ERRIDR_EL1", sysreg_key(3, 0, 5, 3, 0)),
+    raz_wi("ERRSELR_EL1", sysreg_key(3, 0, 5, 3, 1)),
 };
 
 #undef OFF

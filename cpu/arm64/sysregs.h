@@ -22,6 +22,8 @@ enum class SysRegKind : uint8_t {
   Field,    // a uint64_t in Arm64State at `offset`
   Const,    // reads as `value`, read-only
   Special,  // see SysRegSpecial
+  RazWi,    // reads as zero, writes ignored (debug/PMU registers Linux touches but Orrery
+            // does not model)
 };
 
 enum class SysRegSpecial : uint8_t {
@@ -32,9 +34,14 @@ enum class SysRegSpecial : uint8_t {
   SpSel,      // PSTATE.SP in bit 0
   SpEl0,      // SP_EL0: only while SPSel selects SP_EL1
   Counter,    // CNTVCT_EL0/CNTPCT_EL0 (no CNTVOFF yet)
-  Sctlr,      // SCTLR_EL1: writes go through a helper (MMU enable is not implemented yet)
+  Sctlr,      // SCTLR_EL1: writes go through a helper (MMU on/off flushes the TLB)
   TimerCtl,   // CNTP_CTL_EL0/CNTV_CTL_EL0: ISTATUS depends on the counter (`value`: 1 = virtual)
   TimerTval,  // CNTP_TVAL_EL0/CNTV_TVAL_EL0: CVAL relative to the counter (`value` as above)
+  TimerCval,  // CNTP_CVAL_EL0/CNTV_CVAL_EL0: writes re-arm the host timer (`value` as above)
+  Ttbr,       // TTBR0_EL1/TTBR1_EL1 (`value`: 1 = TTBR1): an ASID change flushes the TLB
+  Tcr,        // TCR_EL1: flushes the TLB
+  Dczid,      // DCZID_EL0: DZP reads 1 at EL0 when SCTLR_EL1.DZE is clear
+  Ccsidr,     // CCSIDR_EL1: the cache CSSELR_EL1 selects
 };
 
 enum SysRegAccess : uint8_t {
@@ -58,6 +65,8 @@ struct SysReg {
   uint64_t value = 0;           // Const
   uint64_t write_mask = ~0ull;  // Field: bits that exist (others read as zero)
   bool ends_block = false;      // a write changes the mode, the regime or interrupt masking
+  uint16_t el0_needs = 0;       // EL0 access also needs one of these tb_flags bits, else it
+                                // traps with EC 0x18 (CNTKCTL_EL1, SCTLR_EL1.UCT/UMA)
 };
 
 /// The table entry for key, or null. Unlisted registers in the ID space read as zero
@@ -67,6 +76,17 @@ const SysReg* find_sysreg(uint32_t key);
 constexpr bool is_raz_id_register(uint32_t key) {
   unsigned crm = (key >> 3) & 0xf;
   return (key >> 7) == (sysreg_key(3, 0, 0, 0, 0) >> 7) && crm >= 1 && crm <= 7;
+}
+/// op0=2, op1=0: the debug registers (MDSCR_EL1, OSLAR_EL1, DBGB/W*); RAZ/WI at EL1.
+constexpr bool is_debug_register(uint32_t key) {
+  return (key >> 11) == (sysreg_key(2, 0, 0, 0, 0) >> 11);
+}
+/// op0=3, op1=0 or 3, CRn=9 (and 14, CRm>=8): the PMU registers; RAZ/WI at EL1 (no PMU).
+constexpr bool is_pmu_register(uint32_t key) {
+  const unsigned op0 = key >> 14, op1 = (key >> 11) & 7, crn = (key >> 7) & 15;
+  const unsigned crm = (key >> 3) & 15;
+  return op0 == 3 && ((op1 == 0 && crn == 9 && crm == 14) ||
+                      (op1 == 3 && (crn == 9 || (crn == 14 && crm >= 8))));
 }
 /// "SCTLR_EL1", or the generic "S3_0_C1_C0_0" for unknown encodings.
 std::string sysreg_name(uint32_t key);

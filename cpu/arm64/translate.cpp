@@ -2,6 +2,9 @@
 // evaluation, shifted/extended operands, memory-operation descriptors and block endings.
 #include "cpu/arm64/translate.h"
 
+#include "cpu/arm64/exception.h"
+#include "cpu/arm64/helpers.h"
+
 namespace orrery::cpu::arm64 {
 
 using tcg::ir::Cond;
@@ -12,6 +15,7 @@ using tcg::ir::Value;
 
 Translator::Translator(tcg::ir::Emitter& e, uint64_t tb_flags)
     : e_(e),
+      flags_(tb_flags),
       el_(unsigned((tb_flags >> tb_flags::kElShift) & tb_flags::kElMask)),
       spsel_((tb_flags & tb_flags::kSpSel) != 0) {}
 
@@ -39,6 +43,7 @@ void Translator::set_x(unsigned r, Value v) {
 
 void Translator::set_xsp(unsigned r, Value v) {
   if (r != 31) return set_x(r, v);
+  sp_checked_ = false;
   e_.set_reg(sp_offset(), e_.zext(Type::I64, v));
 }
 
@@ -183,6 +188,36 @@ void Translator::end_jump(uint64_t target) {
 void Translator::end_exit(ExitReason r, uint64_t pc, uint64_t arg) {
   e_.exit(r, pc, arg);
   ended_ = true;
+}
+
+void Translator::raise_exception(uint32_t esr, uint64_t return_pc, bool far_valid, uint64_t far) {
+  const uint64_t arg = uint64_t(esr) | (far_valid ? kExceptionFarValid : 0);
+  e_.call(kHelperException, {e_.c64(arg), e_.c64(return_pc), e_.c64(far)});
+  // Not reached at run time (the helper sets pending_exit), but a block needs a terminal.
+  e_.exit_pc_in_state(ExitReason::Exception);
+  ended_ = true;
+}
+
+bool Translator::fp_enabled_or_trap() {
+  if (flags_ & tb_flags::kFpEnabled) return true;
+  raise_exception(kFpAccessEsr, pc_);
+  return false;
+}
+
+bool Translator::trap_sysreg(unsigned op0, unsigned op1, unsigned crn, unsigned crm, unsigned op2,
+                             unsigned rt, bool read) {
+  raise_exception(make_esr(ec::kSysRegTrap, sysreg_trap_iss(op0, op1, crn, crm, op2, rt, read)),
+                  pc_);
+  return true;
+}
+
+Value Translator::base_reg(unsigned n) {
+  Value v = get_xsp(n, true);
+  if (n == 31 && (flags_ & tb_flags::kSpAlign) && !sp_checked_) {
+    e_.call(kHelperCheckSp, {v, e_.c64(pc_)});
+    sp_checked_ = true;
+  }
+  return v;
 }
 
 bool Translator::unimplemented(std::string why) {

@@ -15,6 +15,7 @@
 namespace orrery::cpu::arm64 {
 
 using u32 = uint32_t;
+struct SysReg;
 
 class Translator {
  public:
@@ -25,11 +26,15 @@ class Translator {
     pc_ = pc;
     insn_ = insn;
     why_.clear();
+    why_undefined_ = false;
   }
   /// True once the current instruction ended the block (it set the terminal).
   bool ended() const { return ended_; }
   /// Why the last rejected instruction was rejected (empty: unallocated encoding).
   const std::string& why() const { return why_; }
+  /// The last rejection is an UNDEFINED encoding that why() names for -d unimp (an unknown
+  /// system register), not an unimplemented one.
+  bool why_is_undefined() const { return why_undefined_; }
 
   // ---- Data processing (immediate): translate_dp_imm.cpp ----
   bool ADR(u32 immlo, u32 immhi, u32 d);
@@ -64,6 +69,7 @@ class Translator {
   bool SVC(u32 imm16);
   bool HVC(u32 imm16);
   bool BRK(u32 imm16);
+  bool ERET();
 
   // ---- System: translate_system.cpp ----
   bool HINT(u32 crm, u32 op2);
@@ -204,6 +210,63 @@ class Translator {
   bool SSHLL(u32 Q, u32 immhb, u32 n, u32 d);
   bool USHLL(u32 Q, u32 immhb, u32 n, u32 d);
 
+  // ---- FP/SIMD: translate_fp.cpp (scalar FP), translate_simd_ext.cpp (integer groups),
+  // translate_simd_fp.cpp (vector FP), translate_simd_ldst.cpp (structure loads/stores) ----
+  bool FP_1src(u32 type, u32 opc, u32 n, u32 d);
+  bool FP_2src(u32 type, u32 m, u32 opc, u32 n, u32 d);
+  bool FP_3src(u32 type, u32 o1, u32 m, u32 o0, u32 a, u32 n, u32 d);
+  bool FMOV_imm(u32 type, u32 imm8, u32 d);
+  bool FCMP(u32 type, u32 m, u32 n, u32 opc);
+  bool FCCMP(u32 type, u32 m, u32 cond, u32 n, u32 op, u32 nzcv);
+  bool FCSEL(u32 type, u32 m, u32 cond, u32 n, u32 d);
+  bool FCVT_int(u32 sf, u32 type, u32 rmode, u32 opc, u32 n, u32 d);
+  bool FCVT_fixed(u32 sf, u32 type, u32 rmode, u32 opc, u32 scale, u32 n, u32 d);
+  bool SIMD_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d);
+  bool SIMD_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d);
+  bool SIMD_across(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d);
+  bool SIMD_3diff(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d);
+  bool EXT(u32 Q, u32 m, u32 imm4, u32 n, u32 d);
+  bool TBL(u32 Q, u32 m, u32 len, u32 op, u32 n, u32 d);
+  bool DUP_scalar(u32 imm5, u32 n, u32 d);
+  bool SIMD_shift_imm(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d);
+  bool SIMD_scalar_3same(u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d);
+  bool SIMD_scalar_2misc(u32 U, u32 size, u32 opc, u32 n, u32 d);
+  bool SIMD_scalar_shift_imm(u32 U, u32 immhb, u32 opc, u32 n, u32 d);
+  bool LDST_multi(u32 Q, u32 L, u32 opc, u32 size, u32 n, u32 t);
+  bool LDST_multi_post(u32 Q, u32 L, u32 m, u32 opc, u32 size, u32 n, u32 t);
+  bool LDST_single(u32 Q, u32 L, u32 R, u32 opc, u32 S, u32 size, u32 n, u32 t);
+  bool LDST_single_post(u32 Q, u32 L, u32 R, u32 m, u32 opc, u32 S, u32 size, u32 n, u32 t);
+
+ private:
+  struct Vec;
+  /// The FP access check every FP/SIMD translator makes before emitting anything (false: the
+  /// trap was emitted, return true at once). Delegates to fp_enabled_or_trap.
+  bool fp_access_check();
+  /// The low 8 << prec bits of Vr (prec: log2 bytes), zero-extended to I64.
+  tcg::ir::Value read_fp(unsigned r, unsigned prec);
+  /// Writes a scalar FP result (I64, already masked) to Vr, clearing the rest.
+  void write_fp(unsigned r, tcg::ir::Value v);
+  void set_nzcv_from(tcg::ir::Value nibble);
+  tcg::ir::Value fp_call(const tcg::ir::Helper& h, tcg::ir::Value a, tcg::ir::Value b, uint64_t desc);
+  bool fp_int_convert(bool sf, unsigned prec, int kind, bool is_signed, unsigned rm,
+                      unsigned fbits, u32 n, u32 d);
+  tcg::ir::Value lane_at(const Vec& v, unsigned esize, unsigned i, bool sign);
+  tcg::ir::Value lane_wide(const Vec& v, unsigned esize, unsigned i, bool sign);
+  void put_lane(Vec& v, unsigned esize, unsigned i, tcg::ir::Value x);
+  void or_qc(tcg::ir::Value sat);
+  void write_narrow(unsigned d, tcg::ir::Value r, bool part);
+  bool simd_int_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d, bool scalar);
+  bool simd_int_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar);
+  bool simd_shift_imm(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d, bool scalar);
+  bool simd_fp_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d, bool scalar);
+  bool simd_fp_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar);
+  bool simd_fp_fixed(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d, bool scalar);
+  bool ldst_multi(u32 Q, u32 L, u32 m, u32 opc, u32 size, u32 n, u32 t, bool post);
+  bool ldst_single(u32 Q, u32 L, u32 R, u32 m, u32 opc, u32 S, u32 size, u32 n, u32 t,
+                   bool post);
+
+ public:
+
  private:
   using Value = tcg::ir::Value;
   using Type = tcg::ir::Type;
@@ -251,8 +314,29 @@ class Translator {
   void end_exit(tcg::ir::ExitReason r, uint64_t pc, uint64_t arg = 0);
   /// Rejects the instruction as implemented-but-not-yet (logged by -d unimp with the reason).
   bool unimplemented(std::string why);
-  /// Rejects the instruction as unallocated.
+  /// Rejects the instruction as unallocated (the frontend raises UNDEFINED in the guest).
   bool unallocated() { return false; }
+  /// Rejects the instruction as UNDEFINED, logging why with -d unimp (unknown system registers).
+  bool undefined_logged(std::string why) {
+    why_ = std::move(why);
+    why_undefined_ = true;
+    return false;
+  }
+
+  // ---- Exceptions (translate.cpp) ----
+  /// For every FP/SIMD instruction, before it emits anything: true when CPACR_EL1.FPEN lets the
+  /// current EL use FP/SIMD. Otherwise it has emitted the FP access trap (EC 0x07) and ended the
+  /// block, and the caller must return true at once:
+  ///   if (!fp_enabled_or_trap()) return true;
+  bool fp_enabled_or_trap();
+  /// Emits a synchronous exception (ESR, preferred return address) and ends the block.
+  void raise_exception(uint32_t esr, uint64_t return_pc, bool far_valid = false, uint64_t far = 0);
+  /// Emits the EC 0x18 trap of an MSR/MRS/SYS with this encoding and ends the block.
+  bool trap_sysreg(unsigned op0, unsigned op1, unsigned crn, unsigned crm, unsigned op2,
+                   unsigned rt, bool read);
+  /// The base register of a load/store: Xn, or SP checked for 16-byte alignment when
+  /// SCTLR_EL1.SA/SA0 applies (once per block until SP is written).
+  Value base_reg(unsigned n);
 
   // ---- group helpers ----
   bool add_sub_imm(bool sf, bool sub, bool set_flags, u32 sh, u32 imm12, u32 n, u32 d);
@@ -295,14 +379,19 @@ class Translator {
   bool vec_permute(u32 Q, u32 size, unsigned op, u32 m, u32 n, u32 d);
   bool vec_shift_imm(u32 Q, u32 immhb, unsigned kind, u32 n, u32 d);
   bool sys_dc_ic_tlbi(u32 op1, u32 crn, u32 crm, u32 op2, u32 t);
+  bool sysreg_unlisted(uint32_t key, u32 t, bool read);
+  bool sysreg_el0_check(const SysReg& r, uint32_t key, u32 t, bool read, bool& handled);
 
   tcg::ir::Emitter& e_;
+  uint64_t flags_;  // tb_flags of the block
   unsigned el_;
   bool spsel_;
+  bool sp_checked_ = false;  // SP's alignment was checked and SP not written since
   uint64_t pc_ = 0;
   uint32_t insn_ = 0;
   bool ended_ = false;
   std::string why_;
+  bool why_undefined_ = false;
 };
 
 }  // namespace orrery::cpu::arm64

@@ -1,5 +1,7 @@
 // Branches (immediate, conditional, compare/test and branch, register) and exception generation.
 // Every one of them ends the block.
+#include "cpu/arm64/exception.h"
+#include "cpu/arm64/helpers.h"
 #include "cpu/arm64/translate.h"
 
 namespace orrery::cpu::arm64 {
@@ -80,11 +82,11 @@ bool Translator::RET(u32 n) {
   return true;
 }
 
-// Without an exception model yet, the exception-generating instructions leave to the vCPU's
-// run loop, which hands HVC to the board (PSCI) and reports SVC/BRK.
+// Exception generation. SVC and BRK are guest exceptions to EL1; HVC from EL1 goes to the
+// board (PSCI: there is no EL2) and is UNDEFINED at EL0.
 
 bool Translator::SVC(u32 imm16) {
-  end_exit(ExitReason::Supervisor, pc_ + 4, imm16);  // preferred return: the next instruction
+  raise_exception(make_esr(ec::kSvc64, imm16), pc_ + 4);  // preferred return: the next insn
   return true;
 }
 
@@ -95,7 +97,16 @@ bool Translator::HVC(u32 imm16) {
 }
 
 bool Translator::BRK(u32 imm16) {
-  end_exit(ExitReason::Breakpoint, pc_, imm16);  // preferred return: the BRK itself
+  raise_exception(make_esr(ec::kBrk, imm16), pc_);  // preferred return: the BRK itself
+  return true;
+}
+
+bool Translator::ERET() {
+  if (el_ == 0) return unallocated();
+  e_.call(kHelperEret, {e_.c64(pc_)});
+  // The helper wrote PC and PSTATE: look the next block up in the new mode.
+  e_.exit_pc_in_state(ExitReason::Lookup);
+  ended_ = true;
   return true;
 }
 

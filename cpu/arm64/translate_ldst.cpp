@@ -4,8 +4,9 @@
 //
 // Loads compute every value before writing any register or the base (so a faulting access leaves
 // state untouched), then write back the base, then the destination: for the CONSTRAINED
-// UNPREDICTABLE Rt == Rn writeback case the loaded value wins. SP alignment checking is not
-// modelled (SCTLR_EL1.SA is ignored).
+// UNPREDICTABLE Rt == Rn writeback case the loaded value wins. An SP base is checked for
+// 16-byte alignment when SCTLR_EL1.SA/SA0 applies (base_reg). SIMD&FP forms first check
+// CPACR_EL1.FPEN (fp_enabled_or_trap).
 #include <optional>
 
 #include "cpu/arm64/helpers.h"
@@ -84,7 +85,7 @@ bool Translator::exclusive_load(unsigned size_log2, bool pair, bool acquire, u32
   desc.size_log2 = size_log2;
   desc.pair = pair;
   desc.mmu_idx = memop(0).mmu_idx;
-  e_.call(kHelperLoadExclusive, {get_xsp(n, true), e_.c64(desc.encode()), e_.c64(pc_)});
+  e_.call(kHelperLoadExclusive, {base_reg(n), e_.c64(desc.encode()), e_.c64(pc_)});
   if (acquire) e_.fence(FenceKind::Load);
   return true;
 }
@@ -99,7 +100,7 @@ bool Translator::exclusive_store(unsigned size_log2, bool pair, bool release, u3
   desc.pair = pair;
   desc.mmu_idx = memop(0).mmu_idx;
   if (release) e_.fence(FenceKind::Full);
-  e_.call(kHelperStoreExclusive, {get_xsp(n, true), e_.c64(desc.encode()), e_.c64(pc_)});
+  e_.call(kHelperStoreExclusive, {base_reg(n), e_.c64(desc.encode()), e_.c64(pc_)});
   return true;
 }
 
@@ -129,14 +130,14 @@ bool Translator::LDAXP(u32 sz, u32 t2, u32 n, u32 t) {
 }
 
 bool Translator::STLR(u32 size, u32 n, u32 t) {
-  Value addr = get_xsp(n, true);
+  Value addr = base_reg(n);
   e_.fence(FenceKind::Full);  // release: earlier accesses complete first
   e_.store(addr, e_.trunc(type_for_size(size), get_x(t, true)), memop(size, false, true));
   return true;
 }
 
 bool Translator::LDAR(u32 size, u32 n, u32 t) {
-  Value v = e_.load(Type::I64, get_xsp(n, true), memop(size, false, true));
+  Value v = e_.load(Type::I64, base_reg(n), memop(size, false, true));
   e_.fence(FenceKind::Load);  // acquire: later accesses stay after
   set_x(t, v);
   return true;
@@ -162,6 +163,7 @@ bool Translator::PRFM_lit(u32, u32) {
 
 bool Translator::LDR_lit_fp(u32 opc, u32 imm19, u32 t) {
   if (opc == 3) return unallocated();
+  if (!fp_enabled_or_trap()) return true;
   uint64_t addr = pc_ + sext(imm19, 19) * 4;
   unsigned log2 = 2 + opc;
   if (log2 == 4) {
@@ -180,7 +182,7 @@ bool Translator::load_pair(unsigned scale, bool fp, bool sign32, u32 mode, u32 L
                            u32 n, u32 t) {
   const int64_t off = sext(imm7, 7) * (int64_t(1) << scale);
   const bool wb = mode == 1 || mode == 3;
-  Value base = get_xsp(n, true);
+  Value base = base_reg(n);
   Value addr = mode == 1 ? base : e_.add(base, e_.c64(off));
   Value addr2 = e_.add(addr, e_.c64(1ull << scale));
   const Type gpr_type = scale == 3 ? Type::I64 : (sign32 ? Type::I64 : Type::I32);
@@ -235,6 +237,7 @@ bool Translator::LDPSW(u32 mode, u32 imm7, u32 t2, u32 n, u32 t) {
 
 bool Translator::LDSTP_fp(u32 opc, u32 mode, u32 L, u32 imm7, u32 t2, u32 n, u32 t) {
   if (opc == 3) return unallocated();
+  if (!fp_enabled_or_trap()) return true;
   return load_pair(2 + opc, true, false, mode, L, imm7, t2, n, t);
 }
 
@@ -256,7 +259,7 @@ bool Translator::ldst_imm_gpr(u32 size, u32 opc, int64_t offset, u32 n, u32 t, i
                               bool unpriv) {
   std::optional<GprAccess> acc = decode_gpr(size, opc);
   if (!acc) return unallocated();
-  Value base = get_xsp(n, true);
+  Value base = base_reg(n);
   Value updated = offset ? e_.add(base, e_.c64(offset)) : base;
   Value addr = wb == 1 ? base : updated;
   MemOp mo = unpriv ? memop_unpriv(size, acc->sign) : memop(size, acc->sign);
@@ -287,7 +290,7 @@ bool Translator::LDST_pre(u32 size, u32 opc, u32 imm9, u32 n, u32 t) {
 }
 
 Value Translator::reg_offset_addr(u32 n, u32 m, u32 option, u32 S, unsigned scale) {
-  Value base = get_xsp(n, true);
+  Value base = base_reg(n);
   return e_.add(base, extend_reg(m, option, S ? scale : 0, true));
 }
 
@@ -328,7 +331,8 @@ bool Translator::ldst_fp(unsigned log2, unsigned opc, u32 t, Value addr) {
 bool Translator::ldst_imm_fp(u32 size, u32 opc, int64_t offset, u32 n, u32 t, int wb) {
   std::optional<unsigned> log2 = decode_fp_size(size, opc);
   if (!log2) return unallocated();
-  Value base = get_xsp(n, true);
+  if (!fp_enabled_or_trap()) return true;
+  Value base = base_reg(n);
   Value updated = offset ? e_.add(base, e_.c64(offset)) : base;
   ldst_fp(*log2, opc, t, wb == 1 ? base : updated);
   if (wb) set_xsp(n, updated);
@@ -353,6 +357,7 @@ bool Translator::LDST_pre_fp(u32 size, u32 opc, u32 imm9, u32 n, u32 t) {
 bool Translator::LDST_reg_fp(u32 size, u32 opc, u32 m, u32 option, u32 S, u32 n, u32 t) {
   std::optional<unsigned> log2 = decode_fp_size(size, opc);
   if (!log2 || !(option & 2)) return unallocated();
+  if (!fp_enabled_or_trap()) return true;
   return ldst_fp(*log2, opc, t, reg_offset_addr(n, m, option, S, *log2));
 }
 

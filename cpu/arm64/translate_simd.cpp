@@ -77,6 +77,10 @@ Value Translator::read_velem(unsigned r, unsigned esize_log2, unsigned index) {
 
 bool Translator::FMOV_gen(u32 sf, u32 type, u32 rmode, u32 to_fp, u32 n, u32 d) {
   if (type == 3) return unimplemented("half-precision FMOV (FEAT_FP16)");
+  const bool valid = (!sf && type == 0 && rmode == 0) || (sf && type == 1 && rmode == 0) ||
+                     (sf && type == 2 && rmode == 1);
+  if (!valid) return unallocated();
+  if (!fp_access_check()) return true;
   if (!sf && type == 0 && rmode == 0) {  // Wd <-> Sn
     if (to_fp)
       write_vreg(d, get_x(n, false), Value{});
@@ -104,6 +108,7 @@ bool Translator::FMOV_gen(u32 sf, u32 type, u32 rmode, u32 to_fp, u32 n, u32 d) 
 bool Translator::FMOV_reg(u32 type, u32 n, u32 d) {
   if (type == 3) return unimplemented("half-precision FMOV (FEAT_FP16)");
   if (type == 2) return unallocated();
+  if (!fp_access_check()) return true;
   Value lo = e_.get_reg(Type::I64, off_vlo(n));
   if (type == 0) lo = e_.zext(Type::I64, e_.trunc(Type::I32, lo));
   write_vreg(d, lo, Value{});
@@ -118,6 +123,7 @@ bool Translator::MOVI(u32 Q, u32 op, u32 imm8, u32 cmode, u32 o2, u32 d) {
     return unallocated();
   }
   if (cmode == 15 && op && !Q) return unallocated();
+  if (!fp_access_check()) return true;
   uint64_t k = expand_simd_imm(op, cmode, imm8);
   const bool orr_bic = cmode < 12 && (cmode & 1);
   const bool inverted = op && cmode < 14;  // MVNI, BIC
@@ -139,6 +145,7 @@ bool Translator::MOVI(u32 Q, u32 op, u32 imm8, u32 cmode, u32 o2, u32 d) {
 bool Translator::DUP_elem(u32 Q, u32 imm5, u32 n, u32 d) {
   unsigned size = imm5_size(imm5);
   if (size == 4 || (size == 3 && !Q)) return unallocated();
+  if (!fp_access_check()) return true;
   Value elem = read_velem(n, size, imm5 >> (size + 1));
   Value rep = size == 3 ? elem : e_.mul(elem, e_.c64(kReplicateMul[size]));
   write_vreg(d, rep, Q ? rep : Value{});
@@ -148,6 +155,7 @@ bool Translator::DUP_elem(u32 Q, u32 imm5, u32 n, u32 d) {
 bool Translator::DUP_gen(u32 Q, u32 imm5, u32 n, u32 d) {
   unsigned size = imm5_size(imm5);
   if (size == 4 || (size == 3 && !Q)) return unallocated();
+  if (!fp_access_check()) return true;
   Value x = get_x(n, true);
   Value rep = size == 3 ? x : e_.mul(e_.extract_u(x, 0, 8u << size), e_.c64(kReplicateMul[size]));
   write_vreg(d, rep, Q ? rep : Value{});
@@ -160,6 +168,7 @@ bool Translator::INS_gen(u32 imm5, u32 n, u32 d) {
   unsigned bits = 8u << size;
   unsigned pos = (imm5 >> (size + 1)) * bits;
   uint32_t off = pos >= 64 ? off_vhi(d) : off_vlo(d);
+  if (!fp_access_check()) return true;
   Value x = get_x(n, true);
   e_.set_reg(off, bits == 64 ? x : e_.deposit(e_.get_reg(Type::I64, off), x, pos % 64, bits));
   return true;
@@ -169,6 +178,7 @@ bool Translator::INS_elem(u32 imm5, u32 imm4, u32 n, u32 d) {
   unsigned size = imm5_size(imm5);
   if (size == 4) return unallocated();
   unsigned bits = 8u << size;
+  if (!fp_access_check()) return true;
   Value elem = read_velem(n, size, imm4 >> size);
   unsigned pos = (imm5 >> (size + 1)) * bits;
   uint32_t off = pos >= 64 ? off_vhi(d) : off_vlo(d);
@@ -179,6 +189,7 @@ bool Translator::INS_elem(u32 imm5, u32 imm4, u32 n, u32 d) {
 bool Translator::UMOV(u32 Q, u32 imm5, u32 n, u32 d) {
   unsigned size = imm5_size(imm5);
   if (size == 4 || (size == 3) != bool(Q)) return unallocated();  // only UMOV Xd, Vn.D[i]
+  if (!fp_access_check()) return true;
   set_x(d, read_velem(n, size, imm5 >> (size + 1)));
   return true;
 }
@@ -188,6 +199,7 @@ bool Translator::SMOV(u32 Q, u32 imm5, u32 n, u32 d) {
   if (size >= 3 || (size == 2 && !Q)) return unallocated();
   unsigned bits = 8u << size;
   unsigned pos = (imm5 >> (size + 1)) * bits;
+  if (!fp_access_check()) return true;
   Value half = e_.get_reg(Type::I64, pos >= 64 ? off_vhi(n) : off_vlo(n));
   Value v = e_.extract_s(half, pos % 64, bits);
   set_x(d, Q ? v : e_.trunc(Type::I32, v));
@@ -198,6 +210,7 @@ bool Translator::SMOV(u32 Q, u32 imm5, u32 n, u32 d) {
 
 bool Translator::vec_logic(u32 Q, unsigned op, u32 m, u32 n, u32 d) {
   Value out[2];
+  if (!fp_access_check()) return true;
   for (unsigned h = 0; h < (Q ? 2u : 1u); ++h) {
     Value vn = e_.get_reg(Type::I64, h ? off_vhi(n) : off_vlo(n));
     Value vm = e_.get_reg(Type::I64, h ? off_vhi(m) : off_vlo(m));

@@ -53,6 +53,7 @@ void Translator::set_lane(Vec& v, unsigned esize, unsigned i, Value x) {
 bool Translator::vec_add_sub(u32 Q, u32 size, bool sub, u32 m, u32 n, u32 d) {
   if (size == 3 && !Q) return unallocated();
   const unsigned esize = 8u << size;
+  if (!fp_access_check()) return true;
   Vec a = read_vec(n), b = read_vec(m), out;
   for (unsigned h = 0; h < (Q ? 2u : 1u); ++h) {
     if (esize == 64) {
@@ -85,6 +86,7 @@ bool Translator::vec_mul(u32 Q, u32 size, int acc, u32 m, u32 n, u32 d) {
   if (size == 3) return unallocated();
   const unsigned esize = 8u << size;
   const unsigned lanes = (Q ? 128 : 64) / esize;
+  if (!fp_access_check()) return true;
   Vec a = read_vec(n), b = read_vec(m);
   Vec out = acc ? read_vec(d) : Vec{{e_.c64(0), e_.c64(0)}};
   for (unsigned i = 0; i < lanes; ++i) {
@@ -112,6 +114,7 @@ bool Translator::MLS_vec(u32 Q, u32 size, u32 m, u32 n, u32 d) {
 // ---- Two-register misc and across lanes ----
 
 bool Translator::CNT(u32 Q, u32 n, u32 d) {
+  if (!fp_access_check()) return true;
   Vec a = read_vec(n), out;
   for (unsigned h = 0; h < (Q ? 2u : 1u); ++h) {
     // Per-byte population count.
@@ -128,6 +131,7 @@ bool Translator::CNT(u32 Q, u32 n, u32 d) {
 bool Translator::XTN(u32 Q, u32 size, u32 n, u32 d) {
   if (size == 3) return unallocated();
   const unsigned esize = 8u << size;  // of the narrow result
+  if (!fp_access_check()) return true;
   Vec a = read_vec(n);
   Vec r{{e_.c64(0), Value{}}};
   for (unsigned i = 0; i < 64 / esize; ++i) set_lane(r, esize, i, get_lane(a, 2 * esize, i));
@@ -142,6 +146,7 @@ bool Translator::XTN(u32 Q, u32 size, u32 n, u32 d) {
 bool Translator::ADDV(u32 Q, u32 size, u32 n, u32 d) {
   if (size == 3 || (size == 2 && !Q)) return unallocated();
   const unsigned esize = 8u << size;
+  if (!fp_access_check()) return true;
   Vec a = read_vec(n);
   Value sum = get_lane(a, esize, 0);
   for (unsigned i = 1; i < (Q ? 128 : 64) / esize; ++i) sum = e_.add(sum, get_lane(a, esize, i));
@@ -152,6 +157,7 @@ bool Translator::ADDV(u32 Q, u32 size, u32 n, u32 d) {
 bool Translator::UADDLV(u32 Q, u32 size, u32 n, u32 d) {
   if (size == 3 || (size == 2 && !Q)) return unallocated();
   const unsigned esize = 8u << size;
+  if (!fp_access_check()) return true;
   Vec a = read_vec(n);
   Value sum = get_lane(a, esize, 0);
   for (unsigned i = 1; i < (Q ? 128 : 64) / esize; ++i) sum = e_.add(sum, get_lane(a, esize, i));
@@ -166,6 +172,7 @@ bool Translator::vec_permute(u32 Q, u32 size, unsigned op, u32 m, u32 n, u32 d) 
   if (size == 3 && !Q) return unallocated();
   const unsigned esize = 8u << size;
   const unsigned lanes = (Q ? 128 : 64) / esize;
+  if (!fp_access_check()) return true;
   Vec a = read_vec(n), b = read_vec(m);
   Vec out{{e_.c64(0), e_.c64(0)}};
   auto src = [&](unsigned idx) {  // element idx of the concatenation a:b (a first)
@@ -228,6 +235,7 @@ bool Translator::vec_shift_imm(u32 Q, u32 immhb, unsigned kind, u32 n, u32 d) {
   const bool narrowing = kind == kShrn, widening = kind == kSshll || kind == kUshll;
   if ((narrowing || widening) && esize == 64) return unallocated();
   if (!narrowing && !widening && esize == 64 && !Q) return unallocated();
+  if (!fp_access_check()) return true;
   Vec a = read_vec(n);
 
   if (kind == kShrn) {  // esize is the narrow result; the source lanes are twice as wide

@@ -1,10 +1,17 @@
 // System instructions: hints, barriers, CLREX, MSR (immediate), MRS/MSR (register) through the
-// system register table, and the SYS space (DC, IC, TLBI). Writes that change the mode, the
-// translation regime or interrupt masking end the block with ExitReason::Lookup so the dispatcher
-// recomputes tb_flags (and, later, takes pending interrupts).
+// system register table (plus the GICv3 ICC_* registers and RAZ/WI debug/PMU space), and the SYS
+// space (DC, IC, TLBI, AT). Writes that change the mode, the translation regime or interrupt
+// masking end the block with ExitReason::Lookup so the dispatcher recomputes tb_flags; DAIF
+// writes also ask the run loop to take an interrupt that became deliverable.
+//
+// EL0 rules: registers without EL0 access are UNDEFINED (EC 0); EL0 accesses that a control bit
+// disables (CNTKCTL_EL1, SCTLR_EL1.UCT/UMA/DZE/UCI) trap with EC 0x18. Encodings no table knows
+// are UNDEFINED and logged by -d unimp with their op0/op1/CRn/CRm/op2.
+#include "cpu/arm64/exception.h"
 #include "cpu/arm64/helpers.h"
 #include "cpu/arm64/sysregs.h"
 #include "cpu/arm64/translate.h"
+#include "hw/intc/gicv3_cpu_if.h"
 
 namespace orrery::cpu::arm64 {
 
@@ -70,16 +77,18 @@ bool Translator::ISB() {
 // ---- MSR (immediate) ----
 
 bool Translator::MSR_imm(u32 op1, u32 crm, u32 op2) {
-  if (el_ == 0) return unallocated();  // SCTLR_EL1.UMA (EL0 DAIF access) is not modelled
-  if (op1 == 0 && op2 == 5) {          // SPSel
+  if (op1 == 0 && op2 == 5) {  // SPSel
+    if (el_ == 0) return unallocated();
     e_.set_reg(kOffSpSel, e_.konst(Type::I8, crm & 1));
   } else if (op1 == 3 && (op2 == 6 || op2 == 7)) {  // DAIFSet, DAIFClr
+    if (el_ == 0 && !(flags_ & tb_flags::kEl0Uma)) return trap_sysreg(0, op1, 4, crm, op2, 31, false);
     Value daif = e_.get_reg(Type::I8, kOffDaif);
     Value bits = e_.konst(Type::I8, crm);
     e_.set_reg(kOffDaif, op2 == 6 ? e_.or_(daif, bits) : e_.and_(daif, e_.not_(bits)));
+    if (op2 == 7) e_.call(kHelperCheckIrq);
   } else {
-    return unimplemented("MSR (immediate) to PSTATE field op1=" + std::to_string(op1) +
-                         " op2=" + std::to_string(op2));
+    // PAN and UAO (op2 4, 3) are not implemented nor advertised; the rest is unallocated.
+    return unallocated();
   }
   end_exit(ExitReason::Lookup, pc_ + 4);
   return true;
@@ -87,16 +96,73 @@ bool Translator::MSR_imm(u32 op1, u32 crm, u32 op2) {
 
 // ---- MRS / MSR (register) ----
 
-bool Translator::MRS(u32 sysreg, u32 t) {
-  const uint32_t key = sysreg_key_from_field(sysreg);
-  const SysReg* r = find_sysreg(key);
-  if (!r) {
-    if (el_ != 0 && is_raz_id_register(key)) {
+namespace {
+struct SysRegFields {
+  unsigned op0, op1, crn, crm, op2;
+};
+SysRegFields fields_of(uint32_t key) {
+  return {key >> 14, (key >> 11) & 7, (key >> 7) & 15, (key >> 3) & 15, key & 7};
+}
+}  // namespace
+
+bool Translator::sysreg_unlisted(uint32_t key, u32 t, bool read) {
+  const SysRegFields f = fields_of(key);
+  if (flags_ & tb_flags::kGicSysregs) {
+    if (const hw::intc::IccRegInfo* icc = hw::intc::find_icc_reg(f.op0, f.op1, f.crn, f.crm, f.op2)) {
+      if (el_ == 0) return unallocated();
+      const bool ok = icc->access == hw::intc::IccAccess::ReadWrite ||
+                      (read ? icc->access == hw::intc::IccAccess::ReadOnly
+                            : icc->access == hw::intc::IccAccess::WriteOnly);
+      if (!ok) return unallocated();
+      if (read) {
+        set_x(t, e_.call(kHelperIcc, {e_.c64(uint64_t(icc->reg)), e_.c64(0)}));
+      } else {
+        e_.call(kHelperIcc, {e_.c64(uint64_t(icc->reg) | kIccWrite), get_x(t, true)});
+        // Acknowledge/EOI/PMR writes can change what is deliverable.
+        end_exit(ExitReason::Lookup, pc_ + 4);
+      }
+      return true;
+    }
+  }
+  if (el_ != 0) {
+    if (read && is_raz_id_register(key)) {
       set_x(t, e_.c64(0));
       return true;
     }
-    return unimplemented("MRS of system register " + sysreg_name(key));
+    if (is_debug_register(key) || is_pmu_register(key)) {  // RAZ/WI: not modelled
+      if (read) set_x(t, e_.c64(0));
+      return true;
+    }
   }
+  return undefined_logged(std::string(read ? "MRS of " : "MSR to ") +
+                          "unknown system register " + sysreg_name(key) + " (op0=" +
+                          std::to_string(f.op0) + " op1=" + std::to_string(f.op1) + " CRn=" +
+                          std::to_string(f.crn) + " CRm=" + std::to_string(f.crm) + " op2=" +
+                          std::to_string(f.op2) + ")");
+}
+
+bool Translator::sysreg_el0_check(const SysReg& r, uint32_t key, u32 t, bool read, bool& handled) {
+  handled = false;
+  if (el_ != 0) return true;
+  if (!(r.access & (read ? kEl0Read : kEl0Write))) {
+    handled = true;
+    return unallocated();
+  }
+  if (r.el0_needs && !(flags_ & r.el0_needs)) {
+    handled = true;
+    const SysRegFields f = fields_of(key);
+    return trap_sysreg(f.op0, f.op1, f.crn, f.crm, f.op2, t, read);
+  }
+  return true;
+}
+
+bool Translator::MRS(u32 sysreg, u32 t) {
+  const uint32_t key = sysreg_key_from_field(sysreg);
+  const SysReg* r = find_sysreg(key);
+  if (!r) return sysreg_unlisted(key, t, true);
+  bool handled = false;
+  bool res = sysreg_el0_check(*r, key, t, true, handled);
+  if (handled) return res;
   if (!(r->access & (el_ == 0 ? kEl0Read : kEl1Read))) return unallocated();
   Value v;
   switch (r->kind) {
@@ -105,6 +171,9 @@ bool Translator::MRS(u32 sysreg, u32 t) {
       break;
     case SysRegKind::Const:
       v = e_.c64(r->value);
+      break;
+    case SysRegKind::RazWi:
+      v = e_.c64(0);
       break;
     case SysRegKind::Special:
       switch (r->special) {
@@ -136,6 +205,17 @@ bool Translator::MRS(u32 sysreg, u32 t) {
         case SysRegSpecial::Sctlr:
           v = e_.get_reg(Type::I64, uint32_t(offsetof(Arm64State, sctlr_el1)));
           break;
+        case SysRegSpecial::Ttbr:
+        case SysRegSpecial::Tcr:
+        case SysRegSpecial::TimerCval:
+          v = e_.get_reg(Type::I64, r->offset);
+          break;
+        case SysRegSpecial::Dczid:  // 64-byte blocks; DZP at EL0 when SCTLR_EL1.DZE is clear
+          v = e_.c64(4 | (el_ == 0 && !(flags_ & tb_flags::kEl0Dze) ? 0x10 : 0));
+          break;
+        case SysRegSpecial::Ccsidr:
+          v = e_.call(kHelperCcsidr);
+          break;
         case SysRegSpecial::TimerCtl:
         case SysRegSpecial::TimerTval: {
           uint64_t op = (r->value ? kTimerVirtual : 0) |
@@ -157,8 +237,11 @@ bool Translator::MSR_reg(u32 sysreg, u32 t) {
   const SysReg* r = find_sysreg(key);
   if (!r) {
     if (is_raz_id_register(key)) return unallocated();  // read-only
-    return unimplemented("MSR to system register " + sysreg_name(key));
+    return sysreg_unlisted(key, t, false);
   }
+  bool handled = false;
+  bool res = sysreg_el0_check(*r, key, t, false, handled);
+  if (handled) return res;
   if (!(r->access & (el_ == 0 ? kEl0Write : kEl1Write))) return unallocated();
   Value v = get_x(t, true);
   switch (r->kind) {
@@ -168,6 +251,8 @@ bool Translator::MSR_reg(u32 sysreg, u32 t) {
       break;
     case SysRegKind::Const:
       return unallocated();
+    case SysRegKind::RazWi:
+      return true;
     case SysRegKind::Special:
       switch (r->special) {
         case SysRegSpecial::Nzcv: {
@@ -180,6 +265,7 @@ bool Translator::MSR_reg(u32 sysreg, u32 t) {
         }
         case SysRegSpecial::Daif:
           e_.set_reg(kOffDaif, e_.trunc(Type::I8, e_.and_(e_.lshr(v, e_.c64(6)), e_.c64(0xf))));
+          e_.call(kHelperCheckIrq);
           break;
         case SysRegSpecial::SpSel:
           e_.set_reg(kOffSpSel, e_.trunc(Type::I8, e_.and_(v, e_.c64(1))));
@@ -189,17 +275,28 @@ bool Translator::MSR_reg(u32 sysreg, u32 t) {
           e_.set_reg(kOffSpEl0, v);
           break;
         case SysRegSpecial::Sctlr:
-          e_.call(kHelperWriteSctlr, {v, e_.c64(pc_)});
+          e_.call(kHelperWriteRegime, {e_.c64(kRegimeSctlr), v});
+          break;
+        case SysRegSpecial::Ttbr:
+          e_.call(kHelperWriteRegime, {e_.c64(r->value ? kRegimeTtbr1 : kRegimeTtbr0), v});
+          break;
+        case SysRegSpecial::Tcr:
+          e_.call(kHelperWriteRegime, {e_.c64(kRegimeTcr), v});
           break;
         case SysRegSpecial::TimerCtl:
-        case SysRegSpecial::TimerTval: {
+        case SysRegSpecial::TimerTval:
+        case SysRegSpecial::TimerCval: {
           uint64_t op = kTimerWrite | (r->value ? kTimerVirtual : 0) |
-                        (r->special == SysRegSpecial::TimerTval ? kTimerTval : 0);
+                        (r->special == SysRegSpecial::TimerTval   ? kTimerTval
+                         : r->special == SysRegSpecial::TimerCval ? kTimerCval
+                                                                  : 0);
           e_.call(kHelperTimer, {e_.c64(op), v, e_.c64(pc_)});
           break;
         }
         case SysRegSpecial::CurrentEl:
         case SysRegSpecial::Counter:
+        case SysRegSpecial::Dczid:
+        case SysRegSpecial::Ccsidr:
         case SysRegSpecial::None:
           return unallocated();
       }
@@ -209,40 +306,47 @@ bool Translator::MSR_reg(u32 sysreg, u32 t) {
   return true;
 }
 
-// ---- SYS: cache and TLB maintenance ----
+// ---- SYS: cache and TLB maintenance, address translation ----
 
 bool Translator::SYS(u32 op1, u32 crn, u32 crm, u32 op2, u32 t) {
   return sys_dc_ic_tlbi(op1, crn, crm, op2, t);
 }
 
 bool Translator::sys_dc_ic_tlbi(u32 op1, u32 crn, u32 crm, u32 op2, u32 t) {
-  // EL0 may only use the op1 == 3 forms (DC ZVA/CVAC/CVAU/CIVAC, IC IVAU); their SCTLR_EL1
-  // enables (DZE, UCI) are not modelled.
-  if (el_ == 0 && op1 != 3) return unallocated();
   if (crn == 7) {
     if (op1 == 3 && crm == 4 && op2 == 1) {  // DC ZVA: zero the naturally aligned 64-byte block
+      if (el_ == 0 && !(flags_ & tb_flags::kEl0Dze)) return trap_sysreg(1, op1, crn, crm, op2, t, false);
       Value base = e_.and_(get_x(t, true), e_.c64(~63ull));
       for (unsigned i = 0; i < 64; i += 8)
         e_.store(i ? e_.add(base, e_.c64(i)) : base, e_.c64(0), memop(3));
       return true;
     }
-    const bool dc_by_va = op2 == 1 && ((op1 == 0 && crm == 6) ||                 // IVAC
-                                       (op1 == 3 && (crm == 10 || crm == 11 ||   // CVAC, CVAU
-                                                     crm == 12 || crm == 14)));  // CVAP, CIVAC
+    // EL0 may use DC CVAC/CVAU/CIVAC and IC IVAU when SCTLR_EL1.UCI allows (else EC 0x18).
+    const bool el0_cmo = op1 == 3 && op2 == 1 && (crm == 10 || crm == 11 || crm == 14 || crm == 5);
+    if (el0_cmo) {
+      if (el_ == 0 && !(flags_ & tb_flags::kEl0Uci)) return trap_sysreg(1, op1, crn, crm, op2, t, false);
+      return true;  // caches are not modelled; the translation cache tracks code writes itself
+    }
+    if (el_ == 0) return unallocated();
+    const bool dc_ivac = op1 == 0 && crm == 6 && op2 == 1;
     const bool dc_by_set_way = op1 == 0 && op2 == 2 && (crm == 6 || crm == 10 || crm == 14);
-    const bool ic = (op1 == 0 && (crm == 1 || crm == 5) && op2 == 0) ||  // IALLUIS, IALLU
-                    (op1 == 3 && crm == 5 && op2 == 1);                  // IVAU
-    // Caches are not modelled and the translation cache tracks code writes itself, so these
-    // have nothing to do.
-    if (dc_by_va || dc_by_set_way || ic) return true;
-    if (crm == 8 || crm == 9) return unimplemented("AT (address translation)");
+    const bool ic_all = op1 == 0 && (crm == 1 || crm == 5) && op2 == 0;  // IALLUIS, IALLU
+    if (dc_ivac || dc_by_set_way || ic_all) return true;
+    if (op1 == 0 && crm == 8 && op2 <= 3) {  // AT S1E1R, S1E1W, S1E0R, S1E0W
+      e_.call(kHelperAt, {e_.c64(op2), get_x(t, true), e_.c64(pc_)});
+      return true;
+    }
   }
-  if (crn == 8 && op1 == 0) {  // TLBI: every form flushes everything (correct, if coarse)
-    e_.call(kHelperTlbFlush);
+  if (crn == 8 && op1 == 0 && el_ != 0 && (crm == 3 || crm == 7) &&
+      (op2 <= 3 || op2 == 5 || op2 == 7)) {
+    // TLBI VMALLE1, VAE1, ASIDE1, VAAE1, VALE1, VAALE1 (CRm 3: Inner Shareable broadcast).
+    e_.call(kHelperTlbi, {e_.c64(tlbi_op(crm, op2)), get_x(t, true)});
     return true;
   }
-  return unimplemented("SYS #" + std::to_string(op1) + ", C" + std::to_string(crn) + ", C" +
-                       std::to_string(crm) + ", #" + std::to_string(op2));
+  if (el_ == 0) return unallocated();
+  return undefined_logged("unknown SYS #" + std::to_string(op1) + ", C" + std::to_string(crn) +
+                          ", C" + std::to_string(crm) + ", #" + std::to_string(op2) +
+                          " (op0=1)");
 }
 
 }  // namespace orrery::cpu::arm64

@@ -123,6 +123,7 @@ const DecodeCase kCases[] = {
     {0xd4000841, "SVC", "svc #0x42"},
     {0xd4000002, "HVC", "hvc #0"},
     {0xd4207d00, "BRK", "brk #0x3e8"},
+    {0xd69f03e0, "ERET", "eret"},
     {0xd503201f, "HINT", "nop"},
     {0xd503203f, "HINT", "yield"},
     {0xd503205f, "HINT", "wfe"},
@@ -346,6 +347,31 @@ const DecodeCase kCases[] = {
     {0x6f20a420, "USHLL", "uxtl2 v0.2d, v1.4s"},
     {0x9ac24c20, "CRC32", "crc32x w0, w1, x2"},
     {0x1ac25020, "CRC32C", "crc32cb w0, w1, w2"},
+    // FP/SIMD rows (fp_test.cpp and fp_differential_test.cpp test their semantics).
+    {0x1e61c020, "FP_1src", "fsqrt d0, d1"},
+    {0x1e622820, "FP_2src", "fadd d0, d1, d2"},
+    {0x1f020c20, "FP_3src", "fmadd s0, s1, s2, s3"},
+    {0x1e7e9000, "FMOV_imm", "fmov d0, #-1.25"},
+    {0x1e602038, "FCMP", "fcmpe d1, #0.0"},
+    {0x1e620425, "FCCMP", "fccmp d1, d2, #5, eq"},
+    {0x1e226c20, "FCSEL", "fcsel s0, s1, s2, vs"},
+    {0x9e780020, "FCVT_int", "fcvtzs x0, d1"},
+    {0x9e42d020, "FCVT_fixed", "scvtf d0, x1, #12"},
+    {0x6ea28c20, "SIMD_3same", "cmeq v0.4s, v1.4s, v2.4s"},
+    {0x4e200820, "SIMD_2misc", "rev64 v0.16b, v1.16b"},
+    {0x6e30a820, "SIMD_across", "umaxv b0, v1.16b"},
+    {0x2ea21020, "SIMD_3diff", "uaddw v0.2d, v1.2d, v2.2s"},
+    {0x6e021820, "EXT", "ext v0.16b, v1.16b, v2.16b, #3"},
+    {0x4e020020, "TBL", "tbl v0.16b, {v1.16b}, v2.16b"},
+    {0x5e180420, "DUP_scalar", "mov d0, v1.d[1]"},
+    {0x6f0d4420, "SIMD_shift_imm", "sri v0.16b, v1.16b, #3"},
+    {0x5ee23c20, "SIMD_scalar_3same", "cmge d0, d1, d2"},
+    {0x5ee1b820, "SIMD_scalar_2misc", "fcvtzs d0, d1"},
+    {0x7f410420, "SIMD_scalar_shift_imm", "ushr d0, d1, #63"},
+    {0x4c407000, "LDST_multi", "ld1 {v0.16b}, [x0]"},
+    {0x4cdf0c24, "LDST_multi_post", "ld4 {v4.2d, v5.2d, v6.2d, v7.2d}, [x1], #64"},
+    {0x4d40c020, "LDST_single", "ld1r {v0.16b}, [x1]"},
+    {0x4d9f8420, "LDST_single_post", "st1 {v0.d}[1], [x1], #8"},
 };
 
 TEST(Arm64Decoder, KnownEncodingsReachTheirRow) {
@@ -368,12 +394,8 @@ TEST(Arm64Decoder, UnallocatedEncodingsMatchNothing) {
       0x00001234,  // udf #0x1234
       0xd4400000,  // hlt #0 (halting debug is not implemented)
       0xd4000003,  // smc #0 (no EL3)
-      0xd69f03e0,  // eret (no exception model yet)
-      0x1e622820,  // fadd d0, d1, d2 (FP arithmetic comes later)
-      0x6ea28c20,  // cmeq v0.4s, v1.4s, v2.4s (not yet)
       0xb8208020,  // swp w0, w0, [x1] (LSE, not in ARMv8.0)
       0x88a07c41,  // cas w0, w1, [x2] (LSE)
-      0x4c407000,  // ld1 {v0.16b}, [x0]
   };
   for (uint32_t w : words) EXPECT_FALSE(decode(w).has_value()) << std::hex << w;
 }

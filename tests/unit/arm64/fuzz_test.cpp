@@ -41,14 +41,16 @@ bool fuzzable(const DecodeRow& r) {
 /// True if Orrery translates insn (rather than rejecting it as unallocated/unimplemented).
 bool accepted(Arm64Frontend& fe, uint32_t insn) {
   Arm64State st;
-  st.common.tb_flags = 1 | tb_flags::kSpSel;
+  st.common.tb_flags = 1 | tb_flags::kSpSel | tb_flags::kFpEnabled;
   uint32_t words[2] = {insn, 0xd503201f};
   tcg::exec::CodeReader code(0x1000, reinterpret_cast<const uint8_t*>(words), sizeof words);
   tcg::ir::Block b;
   b.guest_pc = 0x1000;
   fe.translate(st.common, code, tcg::exec::TranslateOptions{}, b);
+  // Unimplemented (Undefined exit) and UNDEFINED (an exception raised) encodings are skipped.
   return !(b.term.kind == tcg::ir::Terminal::Kind::Exit &&
-           b.term.reason == tcg::ir::ExitReason::Undefined);
+           (b.term.reason == tcg::ir::ExitReason::Undefined ||
+            b.term.reason == tcg::ir::ExitReason::Exception));
 }
 
 Inputs random_inputs(Rng& r) {

@@ -20,6 +20,10 @@ TestMachine::TestMachine(Tier tier, bool optimize) {
   engine = std::make_unique<tcg::exec::Engine>(opt, log);
   init_error = engine->init();
   cpu = std::make_unique<Arm64Cpu>(default_cpu_model(), 0, as, *engine, *this);
+  for (unsigned i = 0; i < 16; ++i) {
+    const uint32_t insn = hvc_insn(kVectorHvc + i);
+    as.write_bytes(kVectorBase + 0x80 * i, &insn, 4);
+  }
 }
 
 TestMachine::~TestMachine() = default;
@@ -43,6 +47,9 @@ void TestMachine::load(const std::vector<uint32_t>& code, uint64_t at) {
 void TestMachine::restart(uint64_t at) {
   cpu->reset(at);
   cpu->state().sp_el1 = kStackTop;
+  cpu->state().vbar_el1 = kVectorBase;
+  cpu->state().cpacr_el1 = 3u << 20;  // FP/SIMD enabled at EL0 and EL1
+  cpu->mode_changed();
   hvcs.clear();
 }
 
@@ -85,6 +92,14 @@ void Arm64Test::rerun_ok() {
   ASSERT_EQ(m->cpu->pc(), m->code_end + 4) << "stopped at an HVC other than the final one";
 }
 
+void Arm64Test::expect_exception(unsigned vector, uint32_t ec) {
+  ExitKind k = m->run();
+  ASSERT_EQ(k, ExitKind::Shutdown) << exit_kind_name(k) << ": " << m->cpu->exit_message();
+  ASSERT_EQ(m->hvcs.size(), 1u);
+  ASSERT_EQ(m->hvcs[0], kVectorHvc + vector) << "wrong vector";
+  EXPECT_EQ(m->cpu->state().esr_el1 >> 26, ec) << std::hex << m->cpu->state().esr_el1;
+}
+
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {
   return info.param == Tier::Interp ? "Interp" : info.param == Tier::Llvm ? "Llvm" : "Auto";
 }
@@ -94,6 +109,8 @@ bool run_orrery(TestMachine& m, const Inputs& in, ArchState& out, std::string& e
   Arm64State& s = m.cpu->state();
   for (unsigned i = 0; i < 31; ++i) s.x[i] = in.x[i];
   m.set_nzcv(in.nzcv);
+  s.fpcr = in.fpcr;
+  s.fpsr = in.fpsr;
   for (unsigned i = 0; i < 32; ++i) s.v[i] = in.v[i];
   std::vector<uint8_t> data = in.data;
   data.resize(kDataSize, 0);
@@ -106,6 +123,7 @@ bool run_orrery(TestMachine& m, const Inputs& in, ArchState& out, std::string& e
   for (unsigned i = 0; i < 31; ++i) out.x[i] = s.x[i];
   out.sp = s.sp_el1;
   out.nzcv = m.nzcv();
+  out.fpsr = s.fpsr;
   for (unsigned i = 0; i < 32; ++i) out.v[i] = s.v[i];
   out.data.resize(kDataSize);
   m.as.read_bytes(kDataBase, out.data.data(), kDataSize);
@@ -152,6 +170,9 @@ bool UnicornRef::run(const Inputs& in, ArchState& out, std::string& error) {
   uc_reg_write(uc_, UC_ARM64_REG_SP, &sp);
   uint64_t nzcv = uint64_t(in.nzcv) << 28;
   uc_reg_write(uc_, UC_ARM64_REG_NZCV, &nzcv);
+  uint64_t fpcr = in.fpcr, fpsr = in.fpsr;
+  uc_reg_write(uc_, UC_ARM64_REG_FPCR, &fpcr);
+  uc_reg_write(uc_, UC_ARM64_REG_FPSR, &fpsr);
   uint64_t cpacr = 3ull << 20;
   uc_reg_write(uc_, UC_ARM64_REG_CPACR_EL1, &cpacr);
   for (unsigned i = 0; i < 32; ++i) uc_reg_write(uc_, UC_ARM64_REG_Q0 + int(i), &in.v[i]);
@@ -167,6 +188,8 @@ bool UnicornRef::run(const Inputs& in, ArchState& out, std::string& error) {
   uc_reg_read(uc_, UC_ARM64_REG_SP, &out.sp);
   uc_reg_read(uc_, UC_ARM64_REG_NZCV, &nzcv);
   out.nzcv = unsigned(nzcv >> 28) & 0xf;
+  uc_reg_read(uc_, UC_ARM64_REG_FPSR, &fpsr);
+  out.fpsr = fpsr;
   for (unsigned i = 0; i < 32; ++i) uc_reg_read(uc_, UC_ARM64_REG_Q0 + int(i), &out.v[i]);
   out.data.resize(kDataSize);
   uc_mem_read(uc_, kDataBase, out.data.data(), kDataSize);

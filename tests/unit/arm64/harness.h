@@ -27,6 +27,13 @@ constexpr uint64_t kDataBase = kRamBase + 0x100000;
 constexpr uint64_t kDataSize = 0x1000;
 constexpr uint64_t kStackTop = kRamBase + 0x200000;
 constexpr uint32_t kHvc0 = 0xd4000002;  // hvc #0: the end of every test program
+// VBAR_EL1 after restart(): vector i (0..15, 0x80 apart) is `hvc #(kVectorHvc + i)`, so a test
+// sees which exception was taken (and ESR/ELR/FAR/SPSR in the state) when the run ends.
+constexpr uint64_t kVectorBase = kRamBase + 0x380000;
+constexpr uint16_t kVectorHvc = 0x100;
+constexpr unsigned kVecCurrentSpxSync = 4, kVecCurrentSpxIrq = 5, kVecLowerSync = 8,
+                   kVecLowerIrq = 9, kVecCurrentSp0Sync = 0;
+constexpr uint32_t hvc_insn(unsigned imm) { return 0xd4000002 | (imm << 5); }
 
 using tcg::exec::Tier;
 
@@ -72,6 +79,8 @@ class Arm64Test : public ::testing::TestWithParam<Tier> {
   void run_ok(const std::vector<uint32_t>& code);
   /// Runs already loaded code and expects a shutdown at the final HVC #0.
   void rerun_ok();
+  /// Runs and expects the exception vector `vector` to be entered with ESR_EL1.EC == ec.
+  void expect_exception(unsigned vector, uint32_t ec);
 
   std::unique_ptr<TestMachine> m;
 };
@@ -89,6 +98,7 @@ struct ArchState {
   unsigned nzcv = 0;
   std::array<VReg, 32> v{};
   std::vector<uint8_t> data;  // kDataBase .. kDataBase + kDataSize
+  uint64_t fpsr = 0;          // FP tests compare it (fp_differential_test.cpp)
 };
 
 struct Inputs {
@@ -96,6 +106,7 @@ struct Inputs {
   unsigned nzcv = 0;
   std::array<VReg, 32> v{};
   std::vector<uint8_t> data;  // empty: zeroes
+  uint64_t fpcr = 0, fpsr = 0;
 };
 
 /// Runs code on Unicorn at kCodeBase with the same memory layout; stops before the final HVC.

@@ -152,8 +152,9 @@ TEST_P(LoadStoreTest, FaultingPairLoadLeavesRegistersUntouched) {
   m->x(0) = 0x1234;
   m->x(3) = 0x5678;
   m->x(1) = kRamBase + kRamSize - 8;  // the second register is outside RAM
-  ASSERT_EQ(m->run(), ExitKind::Error);
-  EXPECT_EQ(m->cpu->pc(), kCodeBase);
+  expect_exception(kVecCurrentSpxSync, 0x25);
+  EXPECT_EQ(m->cpu->state().elr_el1, kCodeBase);
+  EXPECT_EQ(m->cpu->state().far_el1, kRamBase + kRamSize);
   EXPECT_EQ(m->x(0), 0x1234u);
   EXPECT_EQ(m->x(3), 0x5678u);
 }
@@ -285,15 +286,18 @@ TEST_P(LoadStoreTest, AcquireReleaseAndExclusivesNeedAlignment) {
       EXPECT_EQ(k, ExitKind::Shutdown);
       continue;
     }
-    ASSERT_EQ(k, ExitKind::Error) << std::hex << w;
-    EXPECT_NE(m->cpu->exit_message().find("alignment fault"), std::string::npos)
-        << m->cpu->exit_message();
-    EXPECT_EQ(m->cpu->pc(), kCodeBase);
+    ASSERT_EQ(k, ExitKind::Shutdown) << std::hex << w;
+    ASSERT_EQ(m->hvcs.size(), 1u);
+    EXPECT_EQ(m->hvcs[0], kVectorHvc + kVecCurrentSpxSync);
+    EXPECT_EQ(m->cpu->state().esr_el1 >> 26, 0x25u) << std::hex << w;
+    EXPECT_EQ(m->cpu->state().esr_el1 & 0x3f, 0x21u) << std::hex << w;  // alignment fault
+    EXPECT_EQ(m->cpu->state().far_el1, kDataBase + 4);
+    EXPECT_EQ(m->cpu->state().elr_el1, kCodeBase);
   }
   // A 64-bit pair needs 16-byte alignment.
   m->load({0xc87f0820});  // ldxp x0, x2, [x1]
   m->x(1) = kDataBase + 8;
-  EXPECT_EQ(m->run(), ExitKind::Error);
+  expect_exception(kVecCurrentSpxSync, 0x25);
 }
 
 TEST_P(LoadStoreTest, AcquireLoadAndReleaseStore) {
@@ -338,8 +342,8 @@ TEST_P(LoadStoreTest, UnallocatedEncodingsAreUndefined) {
   for (uint32_t w : words) {
     m->load({w});
     m->x(1) = kDataBase;
-    EXPECT_EQ(m->run(), ExitKind::Error) << std::hex << w;
-    EXPECT_EQ(m->cpu->pc(), kCodeBase) << std::hex << w;
+    expect_exception(kVecCurrentSpxSync, 0x00);
+    EXPECT_EQ(m->cpu->state().elr_el1, kCodeBase) << std::hex << w;
   }
 }
 

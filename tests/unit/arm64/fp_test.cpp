@@ -1,0 +1,137 @@
+// Scalar FP semantics: the pure fp:: entry points (Arm NaN rules, FZ/DN, tininess, saturating
+// conversions, half precision) and a few whole-instruction runs on both tiers, including that
+// the host MXCSR is left as it was.
+#include <xmmintrin.h>
+
+#include "cpu/arm64/fp.h"
+#include "tests/unit/arm64/harness.h"
+
+namespace orrery::cpu::arm64::test {
+namespace {
+
+using namespace fp;
+
+constexpr uint64_t kDQNaN = 0x7ff8000000000000ull, kFz = kFpcrFz, kDn = kFpcrDn;
+
+TEST(Arm64Fp, NaNPropagationPrefersSignallingThenFirst) {
+  uint32_t f = 0;
+  const uint64_t qnan_b = 0xfff8000000000123ull, snan_a = 0x7ff0000000000456ull;
+  EXPECT_EQ(binop(BinOp::Add, kD, qnan_b, snan_a, 0, f), 0x7ff8000000000456ull);  // SNaN wins
+  EXPECT_EQ(f, kIoc);
+  f = 0;
+  EXPECT_EQ(binop(BinOp::Mul, kD, 0x7ff8000000000001ull, qnan_b, 0, f), 0x7ff8000000000001ull);
+  EXPECT_EQ(f, 0u);
+  EXPECT_EQ(binop(BinOp::Mul, kD, 0x7ff8000000000001ull, qnan_b, kDn, f), kDQNaN);  // FPCR.DN
+}
+
+TEST(Arm64Fp, InvalidOperationsGiveThePositiveDefaultNaN) {
+  uint32_t f = 0;
+  EXPECT_EQ(binop(BinOp::Sub, kD, 0x7ff0000000000000ull, 0x7ff0000000000000ull, 0, f), kDQNaN);
+  EXPECT_EQ(f, kIoc);
+  f = 0;
+  EXPECT_EQ(unop(UnOp::Sqrt, kS, kRFpcr, 0xbf800000u, 0, f), 0x7fc00000u);
+  EXPECT_EQ(f, kIoc);
+  // FMADD with a quiet-NaN addend and inf * 0: default NaN and IOC.
+  f = 0;
+  EXPECT_EQ(fma(kD, 0x7ff8000000000009ull, 0x7ff0000000000000ull, 0, 0, f), kDQNaN);
+  EXPECT_EQ(f, kIoc);
+}
+
+TEST(Arm64Fp, FlushToZeroFlagsInputsAndOutputs) {
+  uint32_t f = 0;
+  // Input denormal flushed (IDC); 1 + 0 exact.
+  EXPECT_EQ(binop(BinOp::Add, kD, 0x3ff0000000000000ull, 1, kFz, f), 0x3ff0000000000000ull);
+  EXPECT_EQ(f, kIdc);
+  // min_normal * 0.5 is subnormal: flushed to +0 with UFC only (no IXC).
+  f = 0;
+  EXPECT_EQ(binop(BinOp::Mul, kD, 0x0010000000000000ull, 0x3fe0000000000000ull, kFz, f), 0u);
+  EXPECT_EQ(f, kUfc);
+  // Without FZ the exact subnormal result raises nothing.
+  f = 0;
+  EXPECT_EQ(binop(BinOp::Mul, kD, 0x0010000000000000ull, 0x3fe0000000000000ull, 0, f),
+            0x0008000000000000ull);
+  EXPECT_EQ(f, 0u);
+}
+
+TEST(Arm64Fp, TininessIsDetectedBeforeRounding) {
+  // (min_normal - ulp/2-ish) rounds up to min_normal: Arm raises UFC (tiny before rounding).
+  uint32_t f = 0;
+  const uint64_t a = 0x001fffffffffffffull, half = 0x3fe0000000000000ull;  // (2^-1021-ulp)*0.5
+  EXPECT_EQ(binop(BinOp::Mul, kD, a, half, 0, f), 0x0010000000000000ull);
+  EXPECT_EQ(f, kUfc | kIxc);
+  f = 0;
+  EXPECT_EQ(binop(BinOp::Mul, kD, a, half, kFz, f), 0u);  // and FZ flushes it
+  EXPECT_EQ(f, kUfc);
+}
+
+TEST(Arm64Fp, ConversionsSaturateAndRound) {
+  uint32_t f = 0;
+  EXPECT_EQ(to_int(to_int_desc(kD, kRZ, true, true, 0), 0x54b249ad2594c37dull, 0, f),
+            0x7fffffffffffffffull);  // 1e23
+  EXPECT_EQ(f, kIoc);
+  f = 0;
+  EXPECT_EQ(to_int(to_int_desc(kD, kRZ, true, false, 0), kDQNaN, 0, f), 0u);
+  EXPECT_EQ(f, kIoc);
+  f = 0;
+  EXPECT_EQ(to_int(to_int_desc(kD, kRN, true, true, 0), 0x4004000000000000ull, 0, f), 2u);  // 2.5
+  EXPECT_EQ(to_int(to_int_desc(kD, kRA, true, true, 0), 0x4004000000000000ull, 0, f), 3u);
+  EXPECT_EQ(to_int(to_int_desc(kD, kRM, true, true, 0), 0xc004000000000000ull, 0, f),
+            uint64_t(-3));
+  EXPECT_EQ(f, kIxc);
+  f = 0;
+  EXPECT_EQ(to_int(to_int_desc(kS, kRZ, false, false, 0), 0xbf000000u, 0, f), 0u);  // -0.5
+  EXPECT_EQ(f, kIxc);  // rounds to -0, which is in range
+  f = 0;
+  // UCVTF of 2^64-1 rounds to 2^64 (inexact); SCVTF fixed point #12 of 4096 is 1.0.
+  EXPECT_EQ(from_int(from_int_desc(kD, false, true, 0), ~0ull, 0, f), 0x43f0000000000000ull);
+  EXPECT_EQ(f, kIxc);
+  EXPECT_EQ(from_int(from_int_desc(kD, true, true, 12), 4096, 0, f), 0x3ff0000000000000ull);
+  // Directed rounding: 2^53+1 toward +inf.
+  EXPECT_EQ(from_int(from_int_desc(kD, true, true, 0), (1ull << 53) + 1, 1u << 22, f),
+            0x4340000000000001ull);
+}
+
+TEST(Arm64Fp, HalfPrecisionConversions) {
+  uint32_t f = 0;
+  EXPECT_EQ(unop(UnOp::CvtToH, kS, kRFpcr, 0x477fe000u, 0, f), 0x7bffu);  // 65504
+  EXPECT_EQ(unop(UnOp::CvtToH, kS, kRFpcr, 0x47800000u, 0, f), 0x7c00u);  // 65536 -> inf
+  EXPECT_EQ(f, kOfc | kIxc);
+  f = 0;
+  EXPECT_EQ(unop(UnOp::CvtToH, kD, kRFpcr, 0x3e70000000000000ull, 0, f), 0x0001u);  // 2^-24
+  EXPECT_EQ(f, 0u);
+  EXPECT_EQ(unop(UnOp::CvtToS, kH, kRFpcr, 0x3c00, 0, f), 0x3f800000u);
+  EXPECT_EQ(unop(UnOp::CvtToD, kH, kRFpcr, 0x7d00, 0, f), 0x7ff8000000000000ull | 1ull << 50);
+  EXPECT_EQ(f, kIoc);  // a signalling half NaN, quietened
+}
+
+TEST(Arm64Fp, HostRoundingModeIsRestored) {
+  const unsigned before = _mm_getcsr();
+  uint32_t f = 0;
+  binop(BinOp::Div, kD, 0x3ff0000000000000ull, 0x4008000000000000ull, 3u << 22, f);
+  EXPECT_EQ(_mm_getcsr() & ~0x3fu, before & ~0x3fu);
+}
+
+using FpTest = Arm64Test;
+
+TEST_P(FpTest, ScalarArithmeticCompareAndFpsr) {
+  m->load({
+      0x1e621820,  // fdiv d0, d1, d2
+      0x1e622020,  // fcmp d1, d2
+      0x9e780003,  // fcvtzs x3, d0
+      0x1e615004,  // fmov d4, #3.25
+  });
+  Arm64State& s = m->cpu->state();
+  s.v[1].d[0] = 0x4008000000000000ull;  // 3.0
+  s.v[2].d[0] = 0x4000000000000000ull;  // 2.0
+  rerun_ok();
+  EXPECT_EQ(m->v(0).d[0], 0x3ff8000000000000ull);  // 1.5
+  EXPECT_EQ(m->nzcv(), 0x2u);                      // greater: C
+  EXPECT_EQ(m->x(3), 1u);
+  EXPECT_EQ(m->v(4).d[0], 0x400a000000000000ull);
+  EXPECT_EQ(s.fpsr & 0x9f, uint64_t(kIxc));  // the conversion was inexact
+}
+
+ORRERY_ARM64_TIERS(FpTest);
+
+}  // namespace
+}  // namespace orrery::cpu::arm64::test
