@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# gdb against a Linux boot: stop at the kernel entry (-S; hbreak there too), check the boot
+# state, let the kernel enable its MMU, interrupt it and read VBAR_EL1/SCTLR_EL1 and kernel
+# memory through the stage-1 translation. Skips (77) without gdb-multiarch or the kernel that
+# the system tests cache (tests/system/fetch_debian.sh).
+#   linux_entry.sh ORRERY CACHE
+set -u
+orrery=${1:?}
+cache=${2:?}
+command -v gdb-multiarch >/dev/null || { echo "SKIP: gdb-multiarch is not installed"; exit 77; }
+[ -s "$cache/vmlinuz" ] && [ -s "$cache/initrd-marker.cpio.gz" ] ||
+  { echo "SKIP: no cached kernel in $cache (run the system tests first)"; exit 77; }
+
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+fail() {
+  echo "FAIL: $*"
+  echo "---- gdb ----"; cat "$tmp/gdb.out" 2>/dev/null
+  echo "---- orrery stderr ----"; cat "$tmp/orrery.err" 2>/dev/null
+  exit 1
+}
+
+for attempt in $(seq 1 20); do
+  port=$((20000 + (RANDOM % 25000)))
+  "$orrery" -M virt -cpu cortex-a57 -m 512 -serial "file:$tmp/serial" -no-reboot \
+    -kernel "$cache/vmlinuz" -initrd "$cache/initrd-marker.cpio.gz" \
+    -append "console=ttyAMA0 panic=-1 quiet" -S -gdb "tcp::$port" \
+    </dev/null >/dev/null 2>"$tmp/orrery.err" &
+  pid=$!
+  sleep 0.5
+  kill -0 $pid 2>/dev/null && break
+  wait $pid
+  pid=
+  grep -q "cannot listen" "$tmp/orrery.err" || fail "orrery exited"
+done
+[ -n "$pid" ] || fail "no free port"
+
+cat >"$tmp/cmds" <<'G'
+set $entry = $pc
+p/x $entry
+p $CurrentEL
+p ($SCTLR_EL1 & 1)
+x/2i $pc
+hbreak *$entry
+delete
+python
+import threading
+threading.Timer(2.0, lambda: gdb.post_event(lambda: gdb.execute("interrupt"))).start()
+end
+continue
+p ($SCTLR_EL1 & 1)
+p/x $VBAR_EL1
+p $VBAR_EL1 != 0
+x/4i $pc
+kill
+G
+timeout 120 gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
+  -ex "set architecture aarch64" -ex "target remote :$port" -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1
+grep -q '\$1 = 0x4' "$tmp/gdb.out" || fail "not stopped at the kernel entry in RAM"
+grep -q '\$2 = 4' "$tmp/gdb.out" || fail "not at EL1"
+grep -q '\$3 = 0' "$tmp/gdb.out" || fail "MMU already on at entry"
+grep -q '\$4 = 1' "$tmp/gdb.out" || fail "the kernel did not enable the MMU"
+grep -q '\$6 = 1' "$tmp/gdb.out" || fail "VBAR_EL1 not set"
+grep -q "Cannot access memory" "$tmp/gdb.out" && fail "kernel memory unreadable"
+echo "PASS: gdb linux entry"

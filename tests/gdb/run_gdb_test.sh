@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# One gdb test: starts orrery -S -gdb on a free port (or a Unix socket) with the gdb_target
+# guest, drives it with gdb-multiarch -batch, and checks gdb's output, the guest's serial
+# output and Orrery's exit status.
+#   run_gdb_test.sh ORRERY GDB_TARGET.elf CASE
+# Environment: ORRERY_TIER=interp|llvm|auto (default auto). Exit 77 (skip) without gdb-multiarch.
+set -u
+orrery=${1:?usage: run_gdb_test.sh ORRERY ELF CASE}
+elf=${2:?}
+case=${3:?}
+tier=${ORRERY_TIER:-auto}
+here=$(cd "$(dirname "$0")" && pwd)
+
+command -v gdb-multiarch >/dev/null || { echo "SKIP: gdb-multiarch is not installed"; exit 77; }
+[ -f "$elf" ] || { echo "FAIL: guest program $elf not found"; exit 1; }
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL ($case): $*"
+  echo "---- gdb ----"; cat "$tmp/gdb.out" 2>/dev/null
+  echo "---- orrery stderr ----"; cat "$tmp/orrery.err" 2>/dev/null
+  echo "---- guest serial ----"; cat "$tmp/serial" 2>/dev/null
+  exit 1
+}
+
+listening() {
+  if [ -n "${sock:-}" ]; then
+    [ -S "$sock" ]
+  else
+    local hexport
+    hexport=$(printf '%04X' "$port")
+    awk -v p=":$hexport" '$4 == "0A" && substr($2, length($2) - 4) == p {found=1} END {exit !found}' \
+      /proc/net/tcp /proc/net/tcp6 2>/dev/null
+  fi
+}
+
+# start_orrery [extra args]: sets pid, and target (what gdb connects to).
+start_orrery() {
+  local attempt spec
+  for attempt in $(seq 1 20); do
+    if [ "$case" = unix ]; then
+      sock=$tmp/gdb.sock
+      spec=unix:$sock
+      target="| python3 $here/unix_bridge.py $sock"
+    else
+      port=$((20000 + (RANDOM % 25000)))
+      spec=tcp::$port
+      target=":$port"
+    fi
+    "$orrery" -M virt -m 128 -serial "file:$tmp/serial" -kernel "$elf" -accel "tcg,tier=$tier" \
+      -gdb "$spec" "$@" </dev/null >"$tmp/orrery.out" 2>"$tmp/orrery.err" &
+    pid=$!
+    for _ in $(seq 1 200); do
+      kill -0 "$pid" 2>/dev/null || break
+      listening && return 0
+      sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && fail "orrery is not listening on $spec"
+    # Without a debugger the guest may finish before the port is seen; wait_orrery checks it.
+    [ "$case" = nodebugger ] && ! grep -q "cannot listen" "$tmp/orrery.err" && return 0
+    wait "$pid"
+    pid=
+    grep -q "cannot listen" "$tmp/orrery.err" || fail "orrery exited before listening"
+  done
+  fail "no free port found"
+}
+
+# run_gdb: runs the gdb commands in $tmp/cmds against the stub.
+run_gdb() {
+  timeout 90 gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
+    -ex "file $elf" -ex "target remote $target" -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1
+  gdb_status=$?
+  [ $gdb_status -eq 124 ] && fail "gdb timed out"
+}
+
+# wait_orrery STATUS: Orrery must exit by itself with STATUS.
+wait_orrery() {
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && fail "orrery did not exit"
+  wait "$pid"
+  local st=$?
+  pid=
+  [ "$st" -eq "$1" ] || fail "orrery exit status $st (expected $1)"
+}
+
+expect() { grep -qF -- "$1" "$tmp/gdb.out" || fail "gdb output lacks: $1"; }
+expect_re() { grep -qE -- "$1" "$tmp/gdb.out" || fail "gdb output lacks /$1/"; }
+expect_serial() { grep -qF -- "$1" "$tmp/serial" || fail "serial output lacks: $1"; }
+
+exited_normally="exited normally]"
+
+case $case in
+basic | unix)
+  cat >"$tmp/cmds" <<'G'
+break main
+continue
+info registers
+x/i $pc
+stepi
+bt
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "Breakpoint 1, main"
+  expect_re "^x0 +0x"
+  expect_re "^sp +0x"
+  expect_re "^cpsr +0x"
+  expect "=> 0x"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "counter=5 result=35"
+  ;;
+hbreak)
+  cat >"$tmp/cmds" <<'G'
+hbreak step_fn
+continue
+info symbol $pc
+p $x0
+continue
+p $x0
+delete
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "Hardware assisted breakpoint 1"
+  expect "step_fn in section .text"
+  expect "\$1 = 0"
+  expect "\$2 = 1"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "counter=5 result=35"
+  ;;
+watch)
+  cat >"$tmp/cmds" <<'G'
+break main
+continue
+watch counter
+continue
+continue
+delete
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "Hardware watchpoint 2: counter"
+  expect "Old value = 0"
+  expect "New value = 1"
+  expect "Old value = 1"
+  expect "New value = 2"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "counter=5 result=35"
+  ;;
+rwatch)
+  cat >"$tmp/cmds" <<'G'
+break marker
+continue
+rwatch result
+continue
+delete
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "Hardware read watchpoint 2: result"
+  expect "Value = 35"
+  expect "$exited_normally"
+  wait_orrery 0
+  ;;
+setregs)
+  cat >"$tmp/cmds" <<'G'
+break bump
+continue
+set var counter = 100
+p counter
+set $x15 = 0x1234
+p/x $x15
+p ($SCTLR_EL1 & 1)
+p $VBAR_EL1 == (long)&crt0_vectors
+set $TPIDR_EL1 = 0x55
+p/x $TPIDR_EL1
+p $CurrentEL
+p $MIDR_EL1 != 0
+set $v7.d.u[1] = 0xabcdef
+p/x $v7.d.u[1]
+p/x $fpcr
+info registers cpsr
+delete
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "\$1 = 100"
+  expect "\$2 = 0x1234"
+  expect "\$3 = 0"
+  expect "\$4 = 1"
+  expect "\$5 = 0x55"
+  expect "\$6 = 4"
+  expect "\$7 = 1"
+  expect "\$8 = 0xabcdef"
+  expect_re "^cpsr +0x"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "counter=105"
+  ;;
+stepi)
+  cat >"$tmp/cmds" <<'G'
+break step_fn
+continue
+set $start = $pc
+stepi
+p $pc - $start
+stepi
+p $pc - $start
+x/2i $pc
+delete
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "\$1 = 4"
+  expect "\$2 = 8"
+  expect "=> 0x"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "counter=5 result=35"
+  ;;
+ctrlc)
+  # A timer thread interrupts the blocking continue, as Ctrl-C at the gdb prompt would.
+  cat >"$tmp/cmds" <<'G'
+break main
+continue
+set var wait_for_debugger = 1
+delete
+python
+import threading
+threading.Timer(1.0, lambda: gdb.post_event(lambda: gdb.execute("interrupt"))).start()
+end
+continue
+p spins > 0
+p wait_for_debugger
+set var release = 1
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "received signal SIGINT"
+  expect "\$1 = 1"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "counter=5 result=35"
+  ;;
+detach)
+  cat >"$tmp/cmds" <<'G'
+break bump
+continue
+detach
+G
+  start_orrery -S
+  run_gdb
+  expect "Breakpoint 1, "
+  expect "detached]"
+  wait_orrery 0
+  expect_serial "counter=5 result=35"
+  ;;
+kill)
+  cat >"$tmp/cmds" <<'G'
+break bump
+continue
+kill
+G
+  start_orrery -S
+  run_gdb
+  expect "Breakpoint 1, "
+  expect "killed]"
+  wait_orrery 0
+  grep -q "counter=" "$tmp/serial" && fail "the guest ran on after kill"
+  ;;
+memory)
+  cat >"$tmp/cmds" <<'G'
+break marker
+continue
+p result
+set var result = 77
+p result
+python
+try:
+    gdb.execute("x/2wx 0xdead000000")
+except gdb.MemoryError as e:
+    print("caught:", e)
+end
+maintenance packet Qqemu.PhyMemMode:1
+x/1gx &result
+monitor phys off
+monitor help
+p result
+delete
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "\$1 = 35"
+  expect "\$2 = 77"
+  expect "Cannot access memory at address 0xdead000000"
+  expect "0x000000000000004d"
+  expect "physical memory mode off"
+  expect "phys [on|off]"
+  expect "\$3 = 77"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "result=77"
+  ;;
+nodebugger)
+  # With -gdb but no debugger (and no -S) the guest just runs.
+  start_orrery
+  wait_orrery 0
+  expect_serial "counter=5 result=35"
+  ;;
+*)
+  echo "unknown case $case" >&2
+  exit 2
+  ;;
+esac
+echo "PASS: gdb $case (tier $tier)"
