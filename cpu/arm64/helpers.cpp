@@ -246,11 +246,9 @@ uint64_t helper_check_irq(tcg::CpuCommon* c, uint64_t, uint64_t, uint64_t) {
   return 0;
 }
 
-uint64_t helper_check_sp(tcg::CpuCommon* c, uint64_t sp, uint64_t pc, uint64_t) {
-  if (sp & 15) {
-    c->pc = pc;
-    state_of(*c).owner->raise_sync(make_esr(ec::kSpAlignment), pc);
-  }
+uint64_t helper_sp_align_fault(tcg::CpuCommon* c, uint64_t, uint64_t pc, uint64_t) {
+  c->pc = pc;
+  state_of(*c).owner->raise_sync(make_esr(ec::kSpAlignment), pc);
   return 0;
 }
 

@@ -60,7 +60,8 @@ uint64_t helper_at(tcg::CpuCommon* cpu, uint64_t op, uint64_t vaddr, uint64_t pc
 uint64_t helper_exception(tcg::CpuCommon* cpu, uint64_t esr, uint64_t return_pc, uint64_t far);
 uint64_t helper_eret(tcg::CpuCommon* cpu, uint64_t pc, uint64_t, uint64_t);
 uint64_t helper_check_irq(tcg::CpuCommon* cpu, uint64_t, uint64_t, uint64_t);
-uint64_t helper_check_sp(tcg::CpuCommon* cpu, uint64_t sp, uint64_t pc, uint64_t);
+/// TrapIf target: SP was misaligned for an SP-based access (the check itself is inline IR).
+uint64_t helper_sp_align_fault(tcg::CpuCommon* cpu, uint64_t, uint64_t pc, uint64_t);
 uint64_t helper_icc(tcg::CpuCommon* cpu, uint64_t op, uint64_t value, uint64_t);
 uint64_t helper_ccsidr(tcg::CpuCommon* cpu, uint64_t, uint64_t, uint64_t);
 /// op for helper_timer: bit 0 virtual (else physical), bit 1 TVAL, bit 3 CVAL (neither: CTL),
@@ -93,7 +94,8 @@ inline constexpr tcg::ir::Helper kHelperEret{"arm64_eret", &helper_eret};
 /// After a DAIF write: leave chained execution if an interrupt became deliverable.
 inline constexpr tcg::ir::Helper kHelperCheckIrq{"arm64_check_irq", &helper_check_irq};
 /// SP alignment check (SCTLR_EL1.SA/SA0) of an SP-based access.
-inline constexpr tcg::ir::Helper kHelperCheckSp{"arm64_check_sp", &helper_check_sp};
+inline constexpr tcg::ir::Helper kHelperSpAlignFault{"arm64_sp_align_fault",
+                                                    &helper_sp_align_fault};
 /// MRS/MSR of an ICC_* register through the attached GICv3 CPU interface.
 inline constexpr tcg::ir::Helper kHelperIcc{"arm64_icc", &helper_icc};
 /// CCSIDR_EL1 for the cache CSSELR_EL1 selects.

@@ -214,7 +214,7 @@ bool Translator::trap_sysreg(unsigned op0, unsigned op1, unsigned crn, unsigned 
 Value Translator::base_reg(unsigned n) {
   Value v = get_xsp(n, true);
   if (n == 31 && (flags_ & tb_flags::kSpAlign) && !sp_checked_) {
-    e_.call(kHelperCheckSp, {v, e_.c64(pc_)});
+    e_.trap_if(e_.cmp(Cond::Ne, e_.and_(v, e_.c64(15)), e_.c64(0)), kHelperSpAlignFault, 0);
     sp_checked_ = true;
   }
   return v;

@@ -21,8 +21,9 @@ Engine::~Engine() {
     const auto s = compiler_->stats();
     log_.log(hw::kLogTier,
              "llvm: %" PRIu64 " blocks compiled in %.1f ms, %" PRIu64 " failed, %" PRIu64
-             " skipped; %" PRIu64 " blocks translated\n",
-             s.compiled, s.compile_us / 1000.0, s.failed, s.skipped, stats_.blocks_translated);
+             " skipped; %" PRIu64 " blocks translated, %" PRIu64 " invalidated\n",
+             s.compiled, s.compile_us / 1000.0, s.failed, s.skipped, stats_.blocks_translated,
+             stats_.invalidations);
   }
   compiler_.reset();  // joins the compile thread before the blocks it may be reading go away
 }

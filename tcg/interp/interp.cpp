@@ -24,7 +24,8 @@ namespace {
   X(And) X(Or) X(Xor) X(Shl32) X(Shl64) X(Lshr32) X(Lshr64) X(Ashr64) X(CmpEq) X(CmpNe)  \
   X(CmpUlt) X(CmpUle) X(CmpUgt) X(CmpUge) X(CmpSlt64) X(CmpSle64) X(CmpSgt64) X(CmpSge64) \
   X(Select) X(Move) X(Mask) X(ExtractU) X(AddCarry64) X(AddOvf64) X(Load) X(Store)        \
-  X(Fence) X(Call) X(CallPure) X(End)
+  X(Fence) X(Call) X(CallPure) X(TrapIf) X(Not32) X(Not64) X(AddCarry32) X(AddOvf32) X(Mul)  \
+  X(CmpSlt32) X(CmpSle32) X(CmpSgt32) X(CmpSge32) X(ExtractS) X(Deposit) X(End)
 
 enum Handler : uint16_t {
 #define X(name) k##name,
@@ -63,18 +64,23 @@ Handler pick_handler(const ir::Inst& i, Type src) {
         case ir::Cond::Ule: return kCmpUle;
         case ir::Cond::Ugt: return kCmpUgt;
         case ir::Cond::Uge: return kCmpUge;
-        case ir::Cond::Slt: return w64 ? kCmpSlt64 : kGeneric;
-        case ir::Cond::Sle: return w64 ? kCmpSle64 : kGeneric;
-        case ir::Cond::Sgt: return w64 ? kCmpSgt64 : kGeneric;
-        case ir::Cond::Sge: return w64 ? kCmpSge64 : kGeneric;
+        case ir::Cond::Slt: return w64 ? kCmpSlt64 : w32 ? kCmpSlt32 : kGeneric;
+        case ir::Cond::Sle: return w64 ? kCmpSle64 : w32 ? kCmpSle32 : kGeneric;
+        case ir::Cond::Sgt: return w64 ? kCmpSgt64 : w32 ? kCmpSgt32 : kGeneric;
+        case ir::Cond::Sge: return w64 ? kCmpSge64 : w32 ? kCmpSge32 : kGeneric;
       }
       return kGeneric;
     case Opcode::Select: return kSelect;
     case Opcode::ZExt: return kMove;
     case Opcode::Trunc: return kMask;
     case Opcode::ExtractU: return kExtractU;
-    case Opcode::AddCarry: return w64 ? kAddCarry64 : kGeneric;
-    case Opcode::AddOvf: return w64 ? kAddOvf64 : kGeneric;
+    case Opcode::ExtractS: return kExtractS;
+    case Opcode::Deposit: return kDeposit;
+    case Opcode::Not: return w64 ? kNot64 : w32 ? kNot32 : kGeneric;
+    case Opcode::Mul: return w64 ? kMul : kGeneric;
+    case Opcode::AddCarry: return w64 ? kAddCarry64 : w32 ? kAddCarry32 : kGeneric;
+    case Opcode::AddOvf: return w64 ? kAddOvf64 : w32 ? kAddOvf32 : kGeneric;
+    case Opcode::TrapIf: return kTrapIf;
     case Opcode::Load: return kLoad;
     case Opcode::Store: return kStore;
     case Opcode::Fence: return kFence;
@@ -139,6 +145,7 @@ std::unique_ptr<Program> build(const ir::Block& b, const exec::TranslationBlock*
     s.imm2 = i.op == Opcode::SExt ? ir::bits(src) : i.imm2;
     if (i.op == Opcode::Trunc) s.imm2 = ir::mask(i.type);
     if (i.op == Opcode::ExtractU) s.imm2 = i.imm2 >= 64 ? ~0ull : (1ull << i.imm2) - 1;
+    if (i.op == Opcode::ExtractS || i.op == Opcode::Deposit) s.c = uint32_t(i.imm2);  // field length
     s.pc = pc;
     p->steps.push_back(s);
   }
@@ -228,6 +235,37 @@ L_Select: D = A ? B : s[st->c]; NEXT();
 L_Move: D = A; NEXT();
 L_Mask: D = A & st->imm2; NEXT();
 L_ExtractU: D = (A >> st->imm) & st->imm2; NEXT();
+L_CmpSlt32: D = int32_t(A) < int32_t(B); NEXT();
+L_CmpSle32: D = int32_t(A) <= int32_t(B); NEXT();
+L_CmpSgt32: D = int32_t(A) > int32_t(B); NEXT();
+L_CmpSge32: D = int32_t(A) >= int32_t(B); NEXT();
+L_Not32: D = uint32_t(~A); NEXT();
+L_Not64: D = ~A; NEXT();
+L_Mul: D = A * B; NEXT();
+L_ExtractS: {
+  // imm is the position, c the length (< 64, checked by the verifier); result masked to type.
+  const unsigned len = st->c;
+  D = uint64_t(ir::sext_bits(A >> st->imm, len)) & ir::mask(Type(st->type));
+  NEXT();
+}
+L_Deposit: {
+  const uint64_t fm = ((st->c >= 64) ? ~0ull : (1ull << st->c) - 1) << st->imm;
+  D = ((A & ~fm) | ((B << st->imm) & fm)) & ir::mask(Type(st->type));
+  NEXT();
+}
+L_AddCarry32: D = ((A + B + s[st->c]) >> 32) & 1; NEXT();
+L_AddOvf32: {
+  const uint64_t a = A, b = B, r = (a + b + s[st->c]) & 0xffffffff;
+  D = ((~(a ^ b) & (a ^ r)) >> 31) & 1;
+  NEXT();
+}
+L_TrapIf:
+  if (A) {
+    const auto* h = reinterpret_cast<const ir::Helper*>(st->imm);
+    h->fn(cpu, st->imm2, st->pc, 0);
+    if (cpu->pending_exit) return exec::kRetPending;
+  }
+  NEXT();
 L_AddCarry64: {
   const uint64_t a = A, b = B, sum = a + b;
   D = (sum < a) | (sum + s[st->c] < sum);

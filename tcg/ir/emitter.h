@@ -76,6 +76,10 @@ class Emitter {
     emit(Opcode::Store, type_of(v), {addr, v}, m.encode());
   }
   void fence(FenceKind k) { emit(Opcode::Fence, Type::V, {}, uint64_t(k)); }
+  /// If cond holds, h raises a guest exception: h.fn(cpu, arg, insn_pc, 0).
+  void trap_if(Value cond, const Helper& h, uint64_t arg) {
+    emit(Opcode::TrapIf, Type::V, {cond}, reinterpret_cast<uint64_t>(&h), arg);
+  }
 
   /// Calls a helper with up to three I64 arguments; returns its I64 result.
   Value call(const Helper& h, std::initializer_list<Value> args = {}) {

@@ -147,6 +147,12 @@ std::string print(const Block& b) {
         std::snprintf(buf, sizeof buf, " kind=%" PRIu64, i.imm);
         out += buf;
         break;
+      case Opcode::TrapIf:
+        out += " @";
+        out += reinterpret_cast<const Helper*>(i.imm)->name;
+        std::snprintf(buf, sizeof buf, "(0x%" PRIx64 ")", i.imm2);
+        out += buf;
+        break;
       case Opcode::Call:
       case Opcode::CallPure:
         out += " @";
@@ -233,7 +239,7 @@ std::string verify(const Block& b) {
     if ((i.op == Opcode::Load || i.op == Opcode::Store) &&
         MemOp::decode(i.imm).size() * 8 > bits(i.type))
       return fail(n, "memory size wider than value");
-    if (is_call && i.imm == 0) return fail(n, "call without helper");
+    if ((is_call || i.op == Opcode::TrapIf) && i.imm == 0) return fail(n, "call without helper");
   }
   const Terminal& t = b.term;
   auto check_val = [&](Value v, Type want) -> bool {

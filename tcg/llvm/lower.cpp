@@ -326,6 +326,9 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
     case Opcode::Fence:
       lower_fence(in);
       return error_.empty();
+    case Opcode::TrapIf:
+      lower_trap(in);
+      return error_.empty();
     case Opcode::Call:
       r = lower_call(in, false);
       break;

@@ -69,6 +69,7 @@ class BlockLowering {
   void lower_store(const ir::Inst& in);
   ll::Value* lower_call(const ir::Inst& in, bool pure);
   void lower_fence(const ir::Inst& in);
+  void lower_trap(const ir::Inst& in);
   bool lower_terminal(const ir::Block& b);
   void emit_chain(unsigned slot);
 

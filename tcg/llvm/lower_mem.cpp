@@ -153,6 +153,31 @@ ll::Value* BlockLowering::lower_call(const ir::Inst& in, bool pure) {
   return call;
 }
 
+// The check is inline; only the cold path syncs state and calls the raising helper.
+void BlockLowering::lower_trap(const ir::Inst& in) {
+  const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
+  if (!h || !h->fn) {
+    fail("TrapIf: null helper");
+    return;
+  }
+  auto* trap = ll::BasicBlock::Create(ctx_, "trap", fn_);
+  auto* cont = ll::BasicBlock::Create(ctx_, "no_trap", fn_);
+  cond_br_cold(arg(in, 0), trap, cont);
+  b_.SetInsertPoint(trap);
+  sync_out();
+  auto* i64 = b_.getInt64Ty();
+  auto* fty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64}, false);
+  ll::CallInst* call = b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)),
+                                     {cpu_, b_.getInt64(in.imm2), b_.getInt64(insn_pc_),
+                                      b_.getInt64(0)});
+  call->addFnAttr(ll::Attribute::Cold);
+  call->addFnAttr(ll::Attribute::NoUnwind);
+  branch_if_pending();
+  sync_in();  // a helper that declined to raise may still have touched state
+  b_.CreateBr(cont);
+  b_.SetInsertPoint(cont);
+}
+
 void BlockLowering::lower_fence(const ir::Inst& in) {
   switch (ir::FenceKind(in.imm)) {
     case ir::FenceKind::Full:

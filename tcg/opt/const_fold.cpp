@@ -27,6 +27,11 @@ void const_fold(ir::Block& b) {
   for (size_t n = 0; n < b.insts.size(); ++n) {
     Inst& i = b.insts[n];
     fwd.apply(i);
+    if (i.op == Opcode::TrapIf) {
+      uint64_t c = 0;
+      if (is_const(i.args[0], c) && c == 0) i = Inst{};  // can never trap
+      continue;
+    }
     if (!foldable(i.op)) continue;
     uint64_t c[3] = {0, 0, 0};
     bool all = true;
