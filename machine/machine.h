@@ -7,6 +7,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace orrery::hw {
 class Log;
@@ -26,11 +28,29 @@ struct CpuModelInfo {
   std::string_view description;
 };
 
+/// A board property set with -M TYPE,name=value.
+struct MachineProperty {
+  std::string_view name;
+  std::span<const std::string_view> values;  // accepted values; empty: any non-empty string
+  std::string_view help;
+};
+
 /// Everything a board needs from the command line, already validated against its MachineType.
 struct MachineConfig {
   std::string cpu_model;  // one of MachineType::cpus
   uint64_t ram_size = 0;  // bytes, within MachineType's limits
+  unsigned cpus = 1;      // -smp, 1..MachineType::max_cpus
   bool no_reboot = false;
+  /// -M properties in command-line order, each validated against MachineType::properties.
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+/// What -kernel, -initrd, -append and -dtb gave.
+struct BootImages {
+  std::span<const uint8_t> kernel;
+  std::span<const uint8_t> initrd;  // empty: none
+  std::string cmdline;              // -append
+  std::span<const uint8_t> dtb;     // empty: the board generates one
 };
 
 /// Services a board uses but does not own.
@@ -43,8 +63,10 @@ class Machine {
  public:
   virtual ~Machine() = default;
 
-  /// Places a -kernel image (file contents) and sets up the boot CPU; error message or empty.
-  virtual std::string load_kernel(std::span<const uint8_t> image) = 0;
+  /// Places the boot images (file contents) and sets up the boot CPU; error message or empty.
+  virtual std::string load_boot(const BootImages& images) = 0;
+  /// load_boot with just a kernel.
+  std::string load_kernel(std::span<const uint8_t> image) { return load_boot({image, {}, {}, {}}); }
 
   virtual unsigned serial_port_count() const = 0;
   /// Connects serial port i's output to sink (null discards) and returns its input side.
@@ -72,6 +94,8 @@ struct MachineType {
   uint64_t max_ram;       // largest -m the memory map can hold
   unsigned serial_ports;  // how many -serial options it can take
   MachineFactory create;
+  unsigned max_cpus = 1;  // largest -smp
+  std::span<const MachineProperty> properties = {};
 };
 
 /// Every board, in -M help order.

@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libsdl2-dev
   libunicorn-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
   qemu-system-arm gdb-multiarch
-  cpio busybox-static
+  cpio busybox-static device-tree-compiler python3
 )
 
 missing=()
@@ -19,10 +19,21 @@ for p in "${packages[@]}"; do
   fi
 done
 
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+updated=0
+
+# The Linux boot tests (tests/system) fetch Debian's arm64 kernel and busybox with
+# apt-get download, which needs the arm64 architecture and its package lists.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "setup: enabling the arm64 architecture for apt-get download"
+  "${sudo_cmd[@]}" dpkg --add-architecture arm64
+  "${sudo_cmd[@]}" apt-get update -qq
+  updated=1
+fi
+
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
+  ((updated)) || "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -18,6 +18,7 @@
 #include "machine/machine.h"
 #include "tcg/exec/engine.h"
 #include "ui/chardev.h"
+#include "ui/gdbstub/server.h"
 #include "ui/options.h"
 
 namespace orrery::ui {
@@ -70,16 +71,29 @@ int run(int argc, char** argv) {
   std::string err = machine::loader::read_file(
       opt.kernel, std::max(opt.ram_size, kMinKernelFileLimit), kernel);
   if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
+  // An initrd must fit in guest RAM; a device tree is at most 2 MiB (booting.rst).
+  std::vector<uint8_t> initrd, dtb;
+  if (!opt.initrd.empty()) {
+    err = machine::loader::read_file(opt.initrd, opt.ram_size, initrd);
+    if (!err.empty()) return fail("-initrd " + opt.initrd + ": " + err);
+  }
+  if (!opt.dtb.empty()) {
+    err = machine::loader::read_file(opt.dtb, machine::loader::kMaxDtbSize, dtb);
+    if (!err.empty()) return fail("-dtb " + opt.dtb + ": " + err);
+  }
 
   // Serial backends come before anything that starts threads: the stdio backend blocks
   // termination signals so only its input thread receives them (and restores the terminal).
   // The machine is created later, so quit requests reach it through this pointer.
   std::atomic<machine::Machine*> running{nullptr};
+  std::atomic<tcg::exec::DebugState*> debugging{nullptr};  // set while a gdbstub serves
   StdioOptions stdio;
   stdio.escapes = opt.nographic;
   stdio.pass_signals = !opt.nographic;
-  stdio.on_quit = [&running](int status) {
+  stdio.on_quit = [&running, &debugging](int status) {
     if (machine::Machine* m = running.load()) m->request_stop(status);
+    // vCPUs parked by the debugger must wake up to see the stop request.
+    if (tcg::exec::DebugState* d = debugging.load()) d->deactivate();
   };
   std::vector<ChardevSpec> serial_specs = opt.serial;
   if (serial_specs.empty()) serial_specs.push_back({ChardevSpec::Kind::Stdio, {}});
@@ -102,15 +116,20 @@ int run(int argc, char** argv) {
   machine::MachineConfig config;
   config.cpu_model = opt.cpu;
   config.ram_size = opt.ram_size;
+  config.cpus = opt.smp;
   config.no_reboot = opt.no_reboot;
+  config.properties = opt.machine_props;
   machine::MachineContext ctx{log, engine};
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
 
-  err = board->load_kernel(kernel);
-  if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
-  kernel.clear();
-  kernel.shrink_to_fit();
+  machine::BootImages images{kernel, initrd, opt.append, dtb};
+  err = board->load_boot(images);
+  // Errors about -initrd/-dtb name their option already; the rest concern the kernel.
+  if (!err.empty()) return fail(err[0] == '-' ? err : "-kernel " + opt.kernel + ": " + err);
+  kernel = {};
+  initrd = {};
+  dtb = {};
 
   // Quit requests may arrive as soon as input is attached; the board honours one made even
   // before run() starts.
@@ -119,7 +138,27 @@ int run(int argc, char** argv) {
     hw::CharReceiver& rx = board->serial_port(i, serial[i].get());
     serial[i]->attach_input(rx);
   }
+  // The gdbstub listens before the guest starts; with -S the vCPUs wait for the debugger.
+  std::unique_ptr<cpu::GdbTarget> gdb_target;
+  std::unique_ptr<gdbstub::GdbServer> gdb;
+  if (opt.gdb.kind != gdbstub::GdbSpec::Kind::None) {
+    gdb_target = gdbstub::create_gdb_target(*opt.machine, engine, err);
+    if (!gdb_target) return fail("-gdb: " + err);
+    engine.debug().activate(opt.start_stopped);
+    auto kill = [&running, &engine] {
+      if (machine::Machine* m = running.load()) m->request_stop(0);
+      engine.debug().deactivate();
+    };
+    gdb = gdbstub::GdbServer::start(opt.gdb, *gdb_target, kill, err);
+    if (!gdb) return fail("-gdb: " + err);
+    debugging.store(&engine.debug());
+  }
   int status = board->run();
+  if (gdb) {
+    debugging.store(nullptr);
+    gdb->machine_exited(status);  // a connected debugger learns the exit status
+    gdb.reset();
+  }
   for (auto& s : serial) s->close();  // joins the input threads: no more quit requests
   running.store(nullptr);
   if (!board->error().empty()) {

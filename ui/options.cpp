@@ -15,6 +15,10 @@ enum class Opt : uint8_t {
   Cpu,
   Memory,
   Kernel,
+  Initrd,
+  Append,
+  Dtb,
+  Smp,
   Nographic,
   Serial,
   Debug,
@@ -23,6 +27,9 @@ enum class Opt : uint8_t {
   NoReboot,
   Display,
   Nic,
+  Gdb,
+  GdbDefault,
+  StartStopped,
   Help,
   Version,
 };
@@ -36,12 +43,17 @@ struct OptionInfo {
 
 // One row per spelling; help is generated from this table.
 constexpr OptionInfo kOptions[] = {
-    {"M", Opt::Machine, "TYPE", "machine type (-M help lists them; default virt)"},
+    {"M", Opt::Machine, "TYPE[,prop=value]",
+     "machine type (-M help lists them; default virt); virt: gic-version=2|3|max"},
     {"machine", Opt::Machine, "TYPE", ""},
     {"cpu", Opt::Cpu, "MODEL", "CPU model (-cpu help lists them)"},
     {"m", Opt::Memory, "SIZE",
      "guest RAM size; suffixes K, M, G, T (default unit M, default 128M)"},
     {"kernel", Opt::Kernel, "FILE", "boot FILE: an ELF, a Linux arm64 Image or a raw binary"},
+    {"initrd", Opt::Initrd, "FILE", "initial ramdisk for a Linux kernel"},
+    {"append", Opt::Append, "CMDLINE", "Linux kernel command line"},
+    {"dtb", Opt::Dtb, "FILE", "use FILE as the device tree instead of the generated one"},
+    {"smp", Opt::Smp, "[cpus=]N", "number of vCPUs (default 1)"},
     {"nographic", Opt::Nographic, "", "no display: serial on the terminal, Ctrl-A x to quit"},
     {"serial", Opt::Serial, "DEV", "serial port backend: stdio, file:PATH or none"},
     {"d", Opt::Debug, "ITEM,...", "enable logging of the given items (-d help lists them)"},
@@ -52,6 +64,10 @@ constexpr OptionInfo kOptions[] = {
     {"display", Opt::Display, "none", "accepted for compatibility (there is no display)"},
     {"nic", Opt::Nic, "none", "accepted for compatibility (there are no network cards)"},
     {"net", Opt::Nic, "none", ""},
+    {"gdb", Opt::Gdb, "DEV",
+     "gdbstub on DEV: tcp::PORT, tcp:HOST:PORT or unix:PATH (TCP on localhost by default)"},
+    {"s", Opt::GdbDefault, "", "shorthand for -gdb tcp::1234"},
+    {"S", Opt::StartStopped, "", "do not start the CPUs until the debugger says so"},
     {"help", Opt::Help, "", "print this help and exit"},
     {"h", Opt::Help, "", ""},
     {"version", Opt::Version, "", "print the version and exit"},
@@ -133,8 +149,9 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, boo
   return {};
 }
 
-/// -M TYPE[,...]: "type=TYPE" is QEMU's long form. Board properties come later.
-std::string parse_machine(std::string_view text, const machine::MachineType*& out, bool& help) {
+/// -M TYPE[,name=value...]: "type=TYPE" is QEMU's long form.
+std::string parse_machine(std::string_view text, const machine::MachineType*& out, bool& help,
+                          std::vector<std::pair<std::string, std::string>>& props) {
   std::vector<std::string_view> parts = split_commas(text);
   std::string_view name = parts[0];
   if (name.starts_with("type=")) name.remove_prefix(5);
@@ -145,8 +162,64 @@ std::string parse_machine(std::string_view text, const machine::MachineType*& ou
   if (name.empty()) return "missing machine type (-M help lists them)";
   const machine::MachineType* m = machine::find_machine_type(name);
   if (!m) return "unknown machine type '" + std::string(name) + "' (-M help lists them)";
-  if (parts.size() > 1) return "machine property '" + std::string(parts[1]) + "' is not supported";
+  props.clear();
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::string_view p = parts[i];
+    size_t eq = p.find('=');
+    std::string_view key = p.substr(0, eq);
+    std::string_view val = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
+    const machine::MachineProperty* prop = nullptr;
+    for (const machine::MachineProperty& mp : m->properties)
+      if (mp.name == key) prop = &mp;
+    if (!prop)
+      return "machine property '" + std::string(key) + "' is not supported by " +
+             std::string(m->name);
+    if (eq == std::string_view::npos || val.empty())
+      return "machine property '" + std::string(key) + "' needs a value";
+    if (!prop->values.empty()) {
+      bool ok = false;
+      std::string list;
+      for (std::string_view v : prop->values) {
+        ok |= v == val;
+        list += (list.empty() ? "" : ", ") + std::string(v);
+      }
+      if (!ok)
+        return "invalid " + std::string(key) + " '" + std::string(val) + "' (expected " + list +
+               ")";
+    }
+    props.emplace_back(std::string(key), std::string(val));
+  }
   out = m;
+  return {};
+}
+
+/// -smp [cpus=]N[,maxcpus=N]: topology properties are not supported.
+std::string parse_smp(std::string_view text, unsigned& cpus) {
+  std::vector<std::string_view> parts = split_commas(text);
+  bool have = false;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string_view p = parts[i];
+    std::string_view key = "cpus";
+    size_t eq = p.find('=');
+    if (eq != std::string_view::npos) {
+      key = p.substr(0, eq);
+      p.remove_prefix(eq + 1);
+    } else if (i > 0) {
+      return "unexpected '" + std::string(p) + "' (expected cpus=N)";
+    }
+    uint32_t n = 0;
+    if (key != "cpus" && key != "maxcpus")
+      return "property '" + std::string(key) + "' is not supported (only cpus and maxcpus)";
+    if (!parse_u32(p, n)) return "invalid CPU count '" + std::string(p) + "'";
+    if (n == 0) return "the number of CPUs must be at least 1";
+    if (key == "cpus") {
+      cpus = n;
+      have = true;
+    } else if (have && n != cpus) {
+      return "maxcpus must equal cpus (CPU hotplug is not supported)";
+    }
+  }
+  if (!have) return "missing CPU count";
   return {};
 }
 
@@ -243,7 +316,7 @@ ParseResult parse_options(std::span<const std::string> args) {
   Options& o = r.options;
   bool cpu_help = false;
   bool ram_given = false;
-  std::string ram_text;
+  std::string ram_text, smp_text;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     const OptionInfo* info = find_option(arg);
@@ -277,7 +350,7 @@ ParseResult parse_options(std::span<const std::string> args) {
         return r;
       case Opt::Machine: {
         bool help = false;
-        err = parse_machine(val, o.machine, help);
+        err = parse_machine(val, o.machine, help, o.machine_props);
         if (!err.empty()) return fail(err);
         if (help) {
           o.action = Action::MachineHelp;
@@ -302,6 +375,22 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::Kernel:
         if (val.empty()) return fail("empty file name");
         o.kernel = std::string(val);
+        break;
+      case Opt::Initrd:
+        if (val.empty()) return fail("empty file name");
+        o.initrd = std::string(val);
+        break;
+      case Opt::Append:
+        o.append = std::string(val);
+        break;
+      case Opt::Dtb:
+        if (val.empty()) return fail("empty file name");
+        o.dtb = std::string(val);
+        break;
+      case Opt::Smp:
+        err = parse_smp(val, o.smp);
+        if (!err.empty()) return fail(err);
+        smp_text = std::string(val);
         break;
       case Opt::Nographic:
         o.nographic = true;
@@ -347,6 +436,16 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::Nic:
         if (val != "none") return fail("network cards are not supported (only none)");
         break;
+      case Opt::Gdb:
+        err = gdbstub::parse_gdb_spec(val, o.gdb);
+        if (!err.empty()) return fail(err);
+        break;
+      case Opt::GdbDefault:
+        o.gdb = gdbstub::GdbSpec{gdbstub::GdbSpec::Kind::Tcp, {}, gdbstub::kDefaultGdbPort, {}};
+        break;
+      case Opt::StartStopped:
+        o.start_stopped = true;
+        break;
     }
   }
 
@@ -374,9 +473,19 @@ ParseResult parse_options(std::span<const std::string> args) {
               " machine's maximum of " + format_size(m.max_ram);
     return r;
   }
+  if (o.smp > m.max_cpus) {
+    r.error = "-smp " + smp_text + ": the " + std::string(m.name) + " machine supports at most " +
+              std::to_string(m.max_cpus) + " CPUs";
+    return r;
+  }
   if (o.serial.size() > m.serial_ports) {
     r.error = "-serial: too many serial ports (the " + std::string(m.name) + " machine has " +
               std::to_string(m.serial_ports) + ")";
+    return r;
+  }
+  if (o.start_stopped && o.gdb.kind == gdbstub::GdbSpec::Kind::None) {
+    // QEMU would wait for a monitor "cont"; Orrery has no monitor, so only gdb can start it.
+    r.error = "-S: needs -gdb or -s (only the debugger can start the CPUs)";
     return r;
   }
   if (o.kernel.empty()) {

@@ -1,7 +1,8 @@
 // The QEMU-style command line. parse_options is a pure function (argument list in, Options or
 // one error line out) so every rule is unit-testable without starting a guest. It checks
 // everything that needs no host resources: option names and values, sizes, machine/CPU/accel
-// names, -d items, -serial syntax. Files (-kernel, -D, -serial file:) are opened by main.
+// names and properties, -smp, -d items, -serial syntax. Files (-kernel, -initrd, -dtb, -D,
+// -serial file:) are opened by main.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "tcg/exec/engine.h"
 #include "ui/chardev.h"
+#include "ui/gdbstub/server.h"
 
 namespace orrery::machine {
 struct MachineType;
@@ -28,12 +30,20 @@ struct Options {
   std::string cpu;                                // validated against machine->cpus
   uint64_t ram_size = 0;                          // bytes; machine default unless -m
   std::string kernel;                             // empty: no -kernel
+  std::string initrd;                             // -initrd; empty: none
+  std::string append;                             // -append (kernel command line)
+  std::string dtb;                                // -dtb; empty: the board generates one
+  unsigned smp = 1;                               // -smp, within machine->max_cpus
+  /// -M TYPE,name=value,... validated against machine->properties.
+  std::vector<std::pair<std::string, std::string>> machine_props;
   bool nographic = false;
   bool no_reboot = false;
   std::vector<ChardevSpec> serial;  // one per -serial; empty means the default (stdio)
   uint32_t log_mask = 0;            // hw::LogMask bits from -d
   std::string log_file;             // -D
   tcg::exec::EngineOptions engine;  // -accel tcg,...
+  gdbstub::GdbSpec gdb;             // -gdb DEV / -s (Kind::None: no gdbstub)
+  bool start_stopped = false;       // -S: CPUs wait for the debugger before the first instruction
 };
 
 struct ParseResult {

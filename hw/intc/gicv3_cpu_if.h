@@ -15,32 +15,32 @@ namespace orrery::hw::intc {
 
 /// ICC_* registers accessible from EL1 (names as in IHI 0069).
 enum class IccReg : uint8_t {
-  IAR0,      // ICC_IAR0_EL1     (RO)
-  IAR1,      // ICC_IAR1_EL1     (RO)
-  EOIR0,     // ICC_EOIR0_EL1    (WO)
-  EOIR1,     // ICC_EOIR1_EL1    (WO)
-  HPPIR0,    // ICC_HPPIR0_EL1   (RO)
-  HPPIR1,    // ICC_HPPIR1_EL1   (RO)
-  BPR0,      // ICC_BPR0_EL1
-  BPR1,      // ICC_BPR1_EL1
-  AP0R0,     // ICC_AP0R0_EL1 .. ICC_AP0R3_EL1 (only AP0R0 holds state: 5 priority bits)
+  IAR0,    // ICC_IAR0_EL1     (RO)
+  IAR1,    // ICC_IAR1_EL1     (RO)
+  EOIR0,   // ICC_EOIR0_EL1    (WO)
+  EOIR1,   // ICC_EOIR1_EL1    (WO)
+  HPPIR0,  // ICC_HPPIR0_EL1   (RO)
+  HPPIR1,  // ICC_HPPIR1_EL1   (RO)
+  BPR0,    // ICC_BPR0_EL1
+  BPR1,    // ICC_BPR1_EL1
+  AP0R0,   // ICC_AP0R0_EL1 .. ICC_AP0R3_EL1 (only AP0R0 holds state: 5 priority bits)
   AP0R1,
   AP0R2,
   AP0R3,
-  AP1R0,     // ICC_AP1R0_EL1 .. ICC_AP1R3_EL1
+  AP1R0,  // ICC_AP1R0_EL1 .. ICC_AP1R3_EL1
   AP1R1,
   AP1R2,
   AP1R3,
-  PMR,       // ICC_PMR_EL1
-  CTLR,      // ICC_CTLR_EL1
-  SRE,       // ICC_SRE_EL1
-  IGRPEN0,   // ICC_IGRPEN0_EL1
-  IGRPEN1,   // ICC_IGRPEN1_EL1
-  SGI0R,     // ICC_SGI0R_EL1    (WO)
-  SGI1R,     // ICC_SGI1R_EL1    (WO)
-  ASGI1R,    // ICC_ASGI1R_EL1   (WO)
-  RPR,       // ICC_RPR_EL1      (RO)
-  DIR,       // ICC_DIR_EL1      (WO)
+  PMR,      // ICC_PMR_EL1
+  CTLR,     // ICC_CTLR_EL1
+  SRE,      // ICC_SRE_EL1
+  IGRPEN0,  // ICC_IGRPEN0_EL1
+  IGRPEN1,  // ICC_IGRPEN1_EL1
+  SGI0R,    // ICC_SGI0R_EL1    (WO)
+  SGI1R,    // ICC_SGI1R_EL1    (WO)
+  ASGI1R,   // ICC_ASGI1R_EL1   (WO)
+  RPR,      // ICC_RPR_EL1      (RO)
+  DIR,      // ICC_DIR_EL1      (WO)
   kCount,
 };
 

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <zlib.h>
+
 #include "hw/core/address_space.h"
 
 namespace orrery::machine::loader {
@@ -95,6 +97,85 @@ bool is_gzip(std::span<const uint8_t> data) {
   return data.size() >= 2 && data[0] == 0x1F && data[1] == 0x8B;
 }
 
+std::string gunzip(std::span<const uint8_t> data, uint64_t max_size, std::vector<uint8_t>& out) {
+  out.clear();
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return "gzip: cannot initialise zlib";
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&zs};
+  zs.next_in = const_cast<Bytef*>(data.data());  // zlib's API is not const-correct
+  uint64_t in_left = data.size();
+  constexpr uint64_t kChunk = 1 << 20;
+  out.resize(std::min<uint64_t>(std::max<uint64_t>(data.size() * 4, kChunk), max_size + 1));
+  uint64_t produced = 0;
+  for (;;) {
+    if (produced == out.size()) {
+      if (out.size() > max_size)
+        return "gzip: decompressed kernel is larger than guest RAM (" + std::to_string(max_size) +
+               " bytes); give more memory with -m";
+      out.resize(std::min<uint64_t>(out.size() * 2, max_size + 1));
+    }
+    uint64_t in_now = std::min<uint64_t>(in_left, 1u << 30);
+    uint64_t out_now = std::min<uint64_t>(out.size() - produced, 1u << 30);
+    zs.avail_in = uInt(in_now);
+    zs.next_out = out.data() + produced;
+    zs.avail_out = uInt(out_now);
+    int r = inflate(&zs, Z_NO_FLUSH);
+    in_left -= in_now - zs.avail_in;
+    produced += out_now - zs.avail_out;
+    if (r == Z_STREAM_END) break;
+    if (r == Z_DATA_ERROR || r == Z_NEED_DICT)
+      return std::string("corrupt gzip data: ") + (zs.msg ? zs.msg : "invalid stream");
+    if (r == Z_MEM_ERROR) return "gzip: out of memory";
+    if (r == Z_BUF_ERROR && in_left == 0 && zs.avail_in == 0)
+      return "gzip data is truncated (the file ends inside the compressed stream)";
+    if (r != Z_OK && r != Z_BUF_ERROR) return "corrupt gzip data";
+  }
+  if (produced > max_size)
+    return "gzip: decompressed kernel is larger than guest RAM (" + std::to_string(max_size) +
+           " bytes); give more memory with -m";
+  out.resize(produced);
+  if (out.empty()) return "gzip stream decompresses to nothing";
+  return {};
+}
+
+namespace {
+constexpr uint64_t k2MiB = 2 << 20;
+uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+}  // namespace
+
+std::string place_initrd(std::span<const uint8_t> initrd, const BootInfo& kernel, RamWindow ram,
+                         hw::AddressSpace& as, uint64_t& start, uint64_t& end) {
+  uint64_t low = align_up(kernel.high, k2MiB) + kMaxDtbSize;  // kernel, then the DTB slot
+  uint64_t top = ram.base + std::min<uint64_t>(ram.size, uint64_t(1) << 30);
+  if (initrd.size() > top - std::min(top, low)) {
+    // Not in the first GiB: anywhere above the DTB slot will do for modern kernels.
+    top = ram.base + ram.size;
+    if (initrd.size() > top - std::min(top, low))
+      return "initrd of " + std::to_string(initrd.size()) +
+             " bytes does not fit in RAM after the "
+             "kernel; give more memory with -m";
+  }
+  start = (top - initrd.size()) & ~uint64_t(0xFFF);
+  end = start + initrd.size();
+  return place(initrd, start, initrd.size(), ram, as, "initrd");
+}
+
+std::string place_dtb(std::span<const uint8_t> dtb, const BootInfo& kernel, RamWindow ram,
+                      uint64_t initrd_start, uint64_t initrd_end, hw::AddressSpace& as,
+                      uint64_t& addr) {
+  if (dtb.size() > kMaxDtbSize)
+    return "device tree of " + std::to_string(dtb.size()) + " bytes exceeds the 2 MiB limit";
+  addr = align_up(kernel.high, k2MiB);
+  if (initrd_end > initrd_start && addr < initrd_end && initrd_start < addr + dtb.size())
+    return "device tree would overlap the initrd";
+  return place(dtb, addr, dtb.size(), ram, as, "device tree");
+}
+
 std::string load_arm64_kernel(std::span<const uint8_t> data, RamWindow ram, hw::AddressSpace& as,
                               BootInfo& out) {
   out = {};
@@ -113,8 +194,14 @@ std::string load_arm64_kernel(std::span<const uint8_t> data, RamWindow ram, hw::
     }
     return {};
   }
-  if (is_gzip(data))
-    return "gzip-compressed kernels are not supported yet; decompress it first (gunzip)";
+  if (is_gzip(data)) {
+    // Debian's vmlinuz is a gzipped Image; it can never need more than guest RAM.
+    std::vector<uint8_t> inflated;
+    std::string err = gunzip(data, ram.size, inflated);
+    if (!err.empty()) return err;
+    if (is_gzip(inflated)) return "gzip-compressed kernel contains another gzip stream";
+    return load_arm64_kernel(inflated, ram, as, out);
+  }
   Arm64ImageHeader hdr;
   if (parse_arm64_image_header(data, hdr)) {
     // booting.rst: the Image goes at a 2 MiB-aligned base plus text_offset, and needs

@@ -1,8 +1,9 @@
 // Kernel images for -kernel: reading the host file and placing an AArch64 kernel in guest RAM.
 // Accepted forms: an ELF64 executable (segments by physical address, entry from the header), a
 // Linux arm64 "Image" (identified by its header magic; loaded at RAM base + text_offset) and
-// anything else as a raw binary at the RAM base. gzip-compressed kernels are recognised and
-// rejected with a clear message until decompression is added.
+// anything else as a raw binary at the RAM base. gzip-compressed kernels (Debian's vmlinuz) are
+// inflated first, at most to the size of guest RAM. For Linux, the initrd and the device tree
+// are placed after the kernel following Documentation/arch/arm64/booting.rst.
 #pragma once
 
 #include <cstdint>
@@ -50,8 +51,27 @@ bool parse_arm64_image_header(std::span<const uint8_t> data, Arm64ImageHeader& h
 /// True when data starts with the gzip magic.
 bool is_gzip(std::span<const uint8_t> data);
 
+/// Inflates a gzip stream into out, failing (with why) on corrupt or truncated data and when
+/// the output would exceed max_size bytes (a guard against decompression bombs).
+std::string gunzip(std::span<const uint8_t> data, uint64_t max_size, std::vector<uint8_t>& out);
+
 /// Detects the kind of data and places it in ram; empty string on success.
 std::string load_arm64_kernel(std::span<const uint8_t> data, RamWindow ram, hw::AddressSpace& as,
                               BootInfo& out);
+
+/// Places an initrd for a Linux kernel: as high as possible in the first GiB of RAM (booting.rst
+/// keeps early mappings within it), above the kernel and a 2 MiB slot for the device tree.
+/// Sets [start, end).
+std::string place_initrd(std::span<const uint8_t> initrd, const BootInfo& kernel, RamWindow ram,
+                         hw::AddressSpace& as, uint64_t& start, uint64_t& end);
+
+/// Largest device tree booting.rst allows.
+inline constexpr uint64_t kMaxDtbSize = 2 << 20;
+
+/// Places the device tree at the first 2 MiB boundary after the kernel image (8-byte aligned,
+/// at most 2 MiB, never overlapping the initrd [initrd_start, initrd_end)); sets addr.
+std::string place_dtb(std::span<const uint8_t> dtb, const BootInfo& kernel, RamWindow ram,
+                      uint64_t initrd_start, uint64_t initrd_end, hw::AddressSpace& as,
+                      uint64_t& addr);
 
 }  // namespace orrery::machine::loader

@@ -40,8 +40,8 @@ bool implemented(uint32_t fn) {
 
 }  // namespace
 
-PsciResult psci_call(uint64_t fn64, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t caller_mpidr) {
-  (void)x3;  // CPU_ON/CPU_SUSPEND context IDs: unused with one CPU
+PsciResult psci_call(uint64_t fn64, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t caller_mpidr,
+                     PsciCpus* cpus) {
   PsciResult r;
   // The function ID is W0: SMCCC ignores X0's upper half.
   uint32_t fn = uint32_t(fn64);
@@ -63,6 +63,12 @@ PsciResult psci_call(uint64_t fn64, uint64_t x1, uint64_t x2, uint64_t x3, uint6
       break;
     case psci::CPU_ON_32:
     case psci::CPU_ON_64:
+      if (cpus) {
+        uint64_t entry = smc32 ? uint32_t(x2) : x2;
+        uint64_t ctx = smc32 ? uint32_t(x3) : x3;
+        r.x0 = ret(cpus->cpu_on(a1 & kMpidrAffMask, entry, ctx));
+        break;
+      }
       // Only the boot CPU exists and it is running.
       r.x0 = ret((a1 & kMpidrAffMask) == self ? psci::ALREADY_ON : psci::INVALID_PARAMETERS);
       break;
@@ -71,6 +77,10 @@ PsciResult psci_call(uint64_t fn64, uint64_t x1, uint64_t x2, uint64_t x3, uint6
       uint64_t level = smc32 ? uint32_t(x2) : x2;
       if (level > 3) {
         r.x0 = ret(psci::INVALID_PARAMETERS);
+        break;
+      }
+      if (cpus && level == 0) {
+        r.x0 = ret(cpus->affinity_info(a1 & kMpidrAffMask));
         break;
       }
       bool match = affinity_above(a1, unsigned(level)) == affinity_above(self, unsigned(level));

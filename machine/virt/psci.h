@@ -1,8 +1,8 @@
 // PSCI (Arm DEN 0022) firmware calls for the virt board, made by the guest with HVC #0 as on
-// QEMU's virt without EL2/EL3. Orrery implements PSCI 1.1's mandatory functions for a single
-// boot CPU: PSCI_VERSION, CPU_SUSPEND, CPU_OFF, CPU_ON, AFFINITY_INFO, MIGRATE_INFO_TYPE,
-// SYSTEM_OFF, SYSTEM_RESET and PSCI_FEATURES. The call decoding is a pure function so it is
-// testable without a CPU; the board performs the returned action.
+// QEMU's virt without EL2/EL3. Orrery implements PSCI 1.1's mandatory functions: PSCI_VERSION,
+// CPU_SUSPEND, CPU_OFF, CPU_ON, AFFINITY_INFO, MIGRATE_INFO_TYPE, SYSTEM_OFF, SYSTEM_RESET and
+// PSCI_FEATURES. The call decoding is a pure function so it is testable without a CPU; the board
+// performs the returned action.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +38,8 @@ inline constexpr uint32_t kVersion = 0x0001'0001;
 inline constexpr uint32_t kMigrateNotRequired = 2;
 /// AFFINITY_INFO states.
 inline constexpr int32_t kAffinityOn = 0;
+inline constexpr int32_t kAffinityOff = 1;
+inline constexpr int32_t kAffinityOnPending = 2;
 }  // namespace psci
 
 /// What the board must do after a PSCI call.
@@ -45,7 +47,7 @@ enum class PsciAction : uint8_t {
   Return,    // write x0 and continue the guest
   PowerOff,  // SYSTEM_OFF
   Reset,     // SYSTEM_RESET
-  CpuOff,    // CPU_OFF of the calling (only) CPU
+  CpuOff,    // CPU_OFF of the calling CPU
 };
 
 struct PsciResult {
@@ -54,7 +56,19 @@ struct PsciResult {
   bool known = true;  // false: unknown function ID (reported under -d unimp)
 };
 
-/// Decodes one call: fn is W0, args are X1..X3, caller_mpidr the calling CPU's MPIDR_EL1.
-PsciResult psci_call(uint64_t fn, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t caller_mpidr);
+/// The board's CPUs, for the calls that concern other CPUs.
+class PsciCpus {
+ public:
+  virtual ~PsciCpus() = default;
+  /// CPU_ON: start the CPU with affinity target at entry with X0 = context_id; a PSCI code.
+  virtual int32_t cpu_on(uint64_t target, uint64_t entry, uint64_t context_id) = 0;
+  /// AFFINITY_INFO at level 0: kAffinityOn/Off/OnPending, or INVALID_PARAMETERS if no such CPU.
+  virtual int32_t affinity_info(uint64_t target) = 0;
+};
+
+/// Decodes one call: fn is W0, args are X1..X3, caller_mpidr the calling CPU's MPIDR_EL1. With
+/// cpus null the caller is the only CPU.
+PsciResult psci_call(uint64_t fn, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t caller_mpidr,
+                     PsciCpus* cpus = nullptr);
 
 }  // namespace orrery::machine::virt

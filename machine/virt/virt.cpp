@@ -1,12 +1,29 @@
 #include "machine/virt/virt.h"
 
+#include <cstdio>
+#include <thread>
+
 #include "hw/core/log.h"
+#include "hw/core/requester.h"
+#include "machine/virt/fdt.h"
 #include "tcg/exec/engine.h"
 
 namespace orrery::machine::virt {
 
+namespace {
+
+constexpr std::string_view kGicVersions[] = {"2", "3", "max", "host"};
+constexpr MachineProperty kVirtProperties[] = {
+    {"gic-version", kGicVersions, "GIC architecture version: 2 (default), 3 or max (= 3)"},
+    {"dumpdtb", {}, "write the generated device tree to FILE and exit"},
+};
+
+}  // namespace
+
 VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
-    : config_(config), ctx_(ctx), uart_(ctx.log) {}
+    : config_(config), ctx_(ctx), uart_(ctx.log), rtc_(ctx.log) {}
+
+VirtMachine::~VirtMachine() = default;
 
 std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, MachineContext& ctx,
                                              std::string& error) {
@@ -15,26 +32,95 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
             std::to_string(kVirtMaxRam / GiB) + " GiB";
     return nullptr;
   }
+  if (config.cpus == 0 || config.cpus > kVirtMaxCpus) {
+    error = "the virt machine supports 1.." + std::to_string(kVirtMaxCpus) + " CPUs, not " +
+            std::to_string(config.cpus);
+    return nullptr;
+  }
   auto m = std::make_unique<VirtMachine>(config, ctx);
-  error = m->build();
+  error = m->parse_properties();
+  if (error.empty()) error = m->build();
   if (!error.empty()) return nullptr;
   return m;
 }
 
+std::string VirtMachine::parse_properties() {
+  for (const auto& [name, value] : config_.properties) {
+    if (name == "gic-version") {
+      if (value == "2")
+        gic_version_ = 2;
+      else if (value == "3" || value == "max" || value == "host")
+        gic_version_ = 3;
+      else
+        return "gic-version=" + value + ": expected 2, 3 or max";
+    } else if (name == "dumpdtb") {
+      dumpdtb_ = value;
+    } else {
+      return "unknown machine property '" + name + "'";
+    }
+  }
+  return {};
+}
+
 std::string VirtMachine::build() {
-  // Regions without a device model yet (flash, GIC, RTC, fw_cfg, PCIe, ...) stay unmapped:
+  // Regions without a device model (flash, fw_cfg, PCIe, virtio-mmio, ...) stay unmapped:
   // guest accesses there are external aborts, as for any hole in the map.
+  auto map = [this](VirtRegion r, hw::MmioDevice& dev, uint64_t size = 0) {
+    const MemMapEntry& e = virt_region(r);
+    return as_.add_mmio(std::string(e.name), e.base, size ? size : e.size, dev);
+  };
   const MemMapEntry& ram = virt_region(VirtRegion::Ram);
   std::string err = as_.add_ram(std::string(ram.name), ram.base, config_.ram_size);
+  if (err.empty()) err = map(VirtRegion::Uart, uart_);
+  if (err.empty()) err = map(VirtRegion::Rtc, rtc_);
   if (!err.empty()) return err;
-  const MemMapEntry& uart = virt_region(VirtRegion::Uart);
   static_assert(virt_region(VirtRegion::Uart).size == hw::Pl011::kMmioSize);
-  err = as_.add_mmio(std::string(uart.name), uart.base, uart.size, uart_);
-  if (!err.empty()) return err;
-  // The UART's interrupt (SPI virt_spi(VirtRegion::Uart)) is connected once the GIC exists.
+  static_assert(virt_region(VirtRegion::Rtc).size == hw::rtc::Pl031::kMmioSize);
 
-  cpu_ = create_virt_cpu(config_.cpu_model, as_, ctx_, err);
-  if (!cpu_) return err.empty() ? "cannot create CPU '" + config_.cpu_model + "'" : err;
+  power_.assign(config_.cpus, PowerState::Off);
+  start_entry_.assign(config_.cpus, 0);
+  start_context_.assign(config_.cpus, 0);
+  std::vector<uint64_t> mpidrs;
+  for (unsigned i = 0; i < config_.cpus; ++i) {
+    auto cpu = create_virt_cpu(config_.cpu_model, i, as_, ctx_, *this, err);
+    if (!cpu) return err.empty() ? "cannot create CPU '" + config_.cpu_model + "'" : err;
+    mpidrs.push_back(cpu->mpidr());
+    cpus_.push_back(std::move(cpu));
+  }
+  link_virt_cpus(cpus_);
+
+  hw::intc::GicCore* core = nullptr;
+  if (gic_version_ == 3) {
+    gicv3_ = std::make_unique<hw::intc::Gicv3>(mpidrs, kVirtGicNumIrqs, ctx_.log);
+    const MemMapEntry& rd = virt_region(VirtRegion::GicRedist);
+    if (gicv3_->redistributor_size() > rd.size) return "too many CPUs for the redistributor region";
+    err = map(VirtRegion::GicDist, gicv3_->distributor());
+    if (err.empty())
+      err = map(VirtRegion::GicRedist, gicv3_->redistributors(), gicv3_->redistributor_size());
+    for (unsigned i = 0; i < config_.cpus; ++i)
+      cpus_[i]->set_gic_cpu_interface(&gicv3_->cpu_interface(i));
+    core = &gicv3_->core();
+  } else {
+    gicv2_ = std::make_unique<hw::intc::Gicv2>(config_.cpus, kVirtGicNumIrqs, ctx_.log);
+    err = map(VirtRegion::GicDist, gicv2_->distributor(), hw::intc::Gicv2::kDistSize);
+    if (err.empty()) err = map(VirtRegion::GicCpu, gicv2_->cpu_interface());
+    core = &gicv2_->core();
+  }
+  if (!err.empty()) return err;
+
+  // Interrupt wiring, all from virt_map.h (the device tree is generated from the same tables).
+  uart_.irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Uart));
+  rtc_.irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Rtc));
+  for (unsigned i = 0; i < config_.cpus; ++i) {
+    core->irq_out(i).connect(*cpus_[i], VirtCpu::kIrqInput);
+    core->fiq_out(i).connect(*cpus_[i], VirtCpu::kFiqInput);
+    cpus_[i]
+        ->timer_irq(CpuTimer::Phys)
+        .connect(*core, core->ppi_input(i, kGicPpiBase + kPpiTimerPhys));
+    cpus_[i]
+        ->timer_irq(CpuTimer::Virt)
+        .connect(*core, core->ppi_input(i, kGicPpiBase + kPpiTimerVirt));
+  }
   return {};
 }
 
@@ -44,31 +130,165 @@ hw::CharReceiver& VirtMachine::serial_port(unsigned i, hw::CharSink* sink) {
   return uart_;
 }
 
-std::string VirtMachine::load_kernel(std::span<const uint8_t> image) {
-  kernel_.assign(image.begin(), image.end());
-  return boot();
+std::string VirtMachine::load_boot(const BootImages& images) {
+  kernel_.assign(images.kernel.begin(), images.kernel.end());
+  initrd_.assign(images.initrd.begin(), images.initrd.end());
+  user_dtb_.assign(images.dtb.begin(), images.dtb.end());
+  cmdline_ = images.cmdline;
+  std::string err = boot();
+  if (!err.empty()) kernel_.clear();  // run() must not start a half-placed guest
+  return err;
 }
 
 std::string VirtMachine::boot() {
   std::string err = loader::load_arm64_kernel(kernel_, ram(), as_, boot_info_);
   if (!err.empty()) return err;
-  // x0 = DTB address for a Linux Image; 0 until the board generates a device tree.
-  cpu_->reset(boot_info_.entry, {0, 0, 0, 0});
+  uint64_t initrd_start = 0, initrd_end = 0;
+  if (!initrd_.empty()) {
+    err = loader::place_initrd(initrd_, boot_info_, ram(), as_, initrd_start, initrd_end);
+    if (!err.empty()) return "-initrd: " + err;
+  }
+  if (!user_dtb_.empty()) {
+    dtb_ = user_dtb_;
+    err = patch_chosen(dtb_, cmdline_, initrd_start, initrd_end);
+    if (!err.empty()) return "-dtb: " + err;
+  } else {
+    FdtConfig fc;
+    fc.gic_version = gic_version_;
+    for (const auto& c : cpus_) fc.mpidrs.push_back(c->mpidr());
+    fc.cpu_compatible = cpu_compatible(config_.cpu_model);
+    fc.ram_size = config_.ram_size;
+    fc.bootargs = cmdline_;
+    fc.initrd_start = initrd_start;
+    fc.initrd_end = initrd_end;
+    fc.redist_size = gicv3_ ? gicv3_->redistributor_size() : 0;
+    err = build_virt_fdt(fc, dtb_);
+    if (!err.empty()) return err;
+  }
+  if (!dumpdtb_.empty()) {
+    FILE* f = std::fopen(dumpdtb_.c_str(), "wb");
+    bool ok = f && std::fwrite(dtb_.data(), 1, dtb_.size(), f) == dtb_.size();
+    if (f) ok = std::fclose(f) == 0 && ok;
+    if (!ok) return "dumpdtb=" + dumpdtb_ + ": cannot write the device tree";
+  }
+  err = loader::place_dtb(dtb_, boot_info_, ram(), initrd_start, initrd_end, as_, dtb_addr_);
+  if (!err.empty()) return err;
+  // booting.rst: x0 = physical address of the device tree, x1..x3 = 0. Other images get the
+  // same registers; they may ignore x0.
+  cpus_[0]->reset(boot_info_.entry, {dtb_addr_, 0, 0, 0});
+  std::lock_guard<std::mutex> g(mu_);
+  for (unsigned i = 0; i < power_.size(); ++i)
+    power_[i] = i == 0 ? PowerState::On : PowerState::Off;
   return {};
 }
 
 void VirtMachine::reset_devices() {
   uart_.reset();
+  rtc_.reset();
+  if (gicv2_) gicv2_->reset();
+  if (gicv3_) gicv3_->reset();
+}
+
+int32_t VirtMachine::cpu_on(uint64_t target, uint64_t entry, uint64_t context_id) {
+  for (unsigned i = 0; i < cpus_.size(); ++i) {
+    if (hw::intc::mpidr_affinity(cpus_[i]->mpidr()) != target) continue;
+    std::lock_guard<std::mutex> g(mu_);
+    if (power_[i] == PowerState::On) return psci::ALREADY_ON;
+    if (power_[i] == PowerState::OnPending) return -5;  // ON_PENDING
+    power_[i] = PowerState::OnPending;
+    start_entry_[i] = entry;
+    start_context_[i] = context_id;
+    cv_.notify_all();
+    return psci::SUCCESS;
+  }
+  return psci::INVALID_PARAMETERS;
+}
+
+int32_t VirtMachine::affinity_info(uint64_t target) {
+  for (unsigned i = 0; i < cpus_.size(); ++i) {
+    if (hw::intc::mpidr_affinity(cpus_[i]->mpidr()) != target) continue;
+    std::lock_guard<std::mutex> g(mu_);
+    switch (power_[i]) {
+      case PowerState::On:
+        return psci::kAffinityOn;
+      case PowerState::Off:
+        return psci::kAffinityOff;
+      case PowerState::OnPending:
+        return psci::kAffinityOnPending;
+    }
+  }
+  return psci::INVALID_PARAMETERS;
+}
+
+void VirtMachine::post(Event e, std::string message) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (event_ == Event::None) {
+    event_ = e;
+    event_message_ = std::move(message);
+  }
+  cv_.notify_all();
+}
+
+void VirtMachine::cpu_thread(unsigned i) {
+  hw::RequesterScope scope(i);  // banked GICv2 registers see this CPU
+  for (;;) {
+    bool start = false;
+    uint64_t entry = 0, context = 0;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || power_[i] != PowerState::Off; });
+      if (stopping_) return;
+      if (power_[i] == PowerState::OnPending) {
+        start = true;
+        entry = start_entry_[i];
+        context = start_context_[i];
+        power_[i] = PowerState::On;
+      }
+    }
+    // PSCI CPU_ON: the target starts at entry with X0 = context_id, MMU off, DAIF masked.
+    if (start) cpus_[i]->reset(entry, {context, 0, 0, 0}, cpus_[0]->counter_epoch());
+    CpuRunResult r = cpus_[i]->run();
+    switch (r.stop) {
+      case CpuStop::PowerOff:
+        post(Event::PowerOff);
+        return;
+      case CpuStop::Reset:
+        post(Event::Reset);
+        return;
+      case CpuStop::Error:
+        post(Event::Error, r.message.empty() ? "the CPU stopped" : r.message);
+        return;
+      case CpuStop::Requested: {
+        std::lock_guard<std::mutex> g(mu_);
+        if (stopping_) return;
+        break;
+      }
+      case CpuStop::CpuOff: {
+        bool any_on = false;
+        {
+          std::lock_guard<std::mutex> g(mu_);
+          power_[i] = PowerState::Off;
+          for (PowerState p : power_) any_on |= p != PowerState::Off;
+        }
+        if (!any_on) {
+          // Nothing can ever run again: the machine is off.
+          ctx_.log.log(hw::kLogGuestErrors, "virt: PSCI CPU_OFF on the last running CPU\n");
+          post(Event::PowerOff);
+          return;
+        }
+        break;
+      }
+    }
+  }
 }
 
 void VirtMachine::request_stop(int exit_status) {
-  {
-    std::lock_guard<std::mutex> g(stop_mu_);
-    if (stop_requested_) return;
-    stop_requested_ = true;
-    stop_status_ = exit_status;
-  }
-  if (cpu_) cpu_->request_stop();
+  std::lock_guard<std::mutex> g(mu_);
+  if (stop_requested_) return;
+  stop_requested_ = true;
+  stop_status_ = exit_status;
+  if (event_ == Event::None) event_ = Event::Stop;
+  cv_.notify_all();
 }
 
 int VirtMachine::run() {
@@ -76,25 +296,49 @@ int VirtMachine::run() {
     error_ = "no kernel loaded";
     return 1;
   }
+  if (!dumpdtb_.empty()) return 0;  // QEMU's dumpdtb: write the tree, do not run
   for (;;) {
-    CpuRunResult r = cpu_->run();
     {
-      std::lock_guard<std::mutex> g(stop_mu_);
+      std::lock_guard<std::mutex> g(mu_);
+      if (stop_requested_) return stop_status_;
+      stopping_ = false;
+      event_ = Event::None;
+    }
+    for (auto& c : cpus_) c->resume();
+    // MTTCG: one host thread per vCPU; this thread waits for the first event that ends the run.
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < cpus_.size(); ++i)
+      threads.emplace_back(&VirtMachine::cpu_thread, this, i);
+    Event e;
+    std::string message;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return event_ != Event::None; });
+      e = event_;
+      message = event_message_;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& c : cpus_) c->request_stop();
+    for (auto& t : threads) t.join();
+    {
+      std::lock_guard<std::mutex> g(mu_);
       if (stop_requested_) return stop_status_;
     }
-    switch (r.stop) {
-      case CpuStop::PowerOff:
+    switch (e) {
+      case Event::None:
+      case Event::PowerOff:
         return 0;
-      case CpuStop::Requested:
-        return 0;
-      case CpuStop::Error:
-        error_ = r.message.empty() ? "the CPU stopped" : r.message;
+      case Event::Stop:
+        return stop_status_;
+      case Event::Error:
+        error_ = message;
         return 1;
-      case CpuStop::Reset: {
+      case Event::Reset: {
         if (config_.no_reboot) return 0;
         ctx_.log.log(hw::kLogInt, "virt: system reset\n");
         // Like a power cycle without clearing RAM: devices to reset state, code caches dropped
-        // (the reloaded kernel is written behind the softmmu's back), kernel placed again.
+        // (the reloaded kernel is written behind the softmmu's back), images placed again.
         reset_devices();
         ctx_.engine.flush();
         std::string err = boot();
@@ -118,6 +362,8 @@ const MachineType& virt_machine_type() {
       .max_ram = kVirtMaxRam,
       .serial_ports = 1,
       .create = &VirtMachine::create,
+      .max_cpus = kVirtMaxCpus,
+      .properties = kVirtProperties,
   };
   return kType;
 }

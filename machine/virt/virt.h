@@ -1,7 +1,10 @@
-// The AArch64 "virt" board: RAM and devices placed from kVirtMemMap, one boot CPU, PSCI over
-// HVC, a PL011 console. Address and interrupt numbers follow QEMU's virt machine.
+// The AArch64 "virt" board: RAM and devices placed from kVirtMemMap, a GICv2 or GICv3, a PL011
+// console and a PL031 RTC, 1..8 vCPUs each on its own host thread (secondaries start off and are
+// started with PSCI CPU_ON), and a generated device tree. Addresses, interrupt numbers and the
+// -M properties follow QEMU's virt machine.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,46 +12,84 @@
 
 #include "hw/char/pl011.h"
 #include "hw/core/address_space.h"
+#include "hw/intc/gicv2.h"
+#include "hw/intc/gicv3.h"
+#include "hw/rtc/pl031.h"
 #include "machine/loader/kernel.h"
 #include "machine/machine.h"
+#include "machine/virt/psci.h"
 #include "machine/virt/virt_cpu.h"
 #include "machine/virt/virt_map.h"
 
 namespace orrery::machine::virt {
 
-class VirtMachine final : public Machine {
+class VirtMachine final : public Machine, public PsciCpus {
  public:
-  /// Builds the address space and devices; the CPU comes from create_virt_cpu. Use create().
+  /// Builds nothing yet; use create().
   VirtMachine(const MachineConfig& config, MachineContext& ctx);
+  ~VirtMachine() override;
   static std::unique_ptr<Machine> create(const MachineConfig& config, MachineContext& ctx,
                                          std::string& error);
 
-  std::string load_kernel(std::span<const uint8_t> image) override;
+  std::string load_boot(const BootImages& images) override;
   unsigned serial_port_count() const override { return 1; }
   hw::CharReceiver& serial_port(unsigned i, hw::CharSink* sink) override;
   int run() override;
   void request_stop(int exit_status) override;
   const std::string& error() const override { return error_; }
 
+  // PsciCpus (called on vCPU threads).
+  int32_t cpu_on(uint64_t target, uint64_t entry, uint64_t context_id) override;
+  int32_t affinity_info(uint64_t target) override;
+
   hw::AddressSpace& address_space() { return as_; }
   hw::Pl011& uart() { return uart_; }
+  hw::rtc::Pl031& rtc() { return rtc_; }
+  hw::intc::GicCore& gic() { return gicv3_ ? gicv3_->core() : gicv2_->core(); }
+  unsigned gic_version() const { return gic_version_; }
+  /// The device tree given to the guest at the last boot.
+  const std::vector<uint8_t>& dtb() const { return dtb_; }
+  uint64_t dtb_address() const { return dtb_addr_; }
   loader::RamWindow ram() const { return {kVirtRamBase, config_.ram_size}; }
 
  private:
+  enum class PowerState : uint8_t { Off, OnPending, On };
+  enum class Event : uint8_t { None, PowerOff, Reset, Error, Stop };
+
+  std::string parse_properties();
   std::string build();
-  /// Puts the kernel (again) into RAM and resets the CPU to its entry point.
+  /// Puts the kernel, initrd and device tree (again) into RAM and resets the boot CPU.
   std::string boot();
   void reset_devices();
+  void cpu_thread(unsigned index);
+  void post(Event e, std::string message = {});
 
   MachineConfig config_;
   MachineContext& ctx_;
+  unsigned gic_version_ = 2;
+  std::string dumpdtb_;
   hw::AddressSpace as_;
   hw::Pl011 uart_;
-  std::unique_ptr<VirtCpu> cpu_;
-  std::vector<uint8_t> kernel_;  // kept so SYSTEM_RESET can reload it
+  hw::rtc::Pl031 rtc_;
+  std::unique_ptr<hw::intc::Gicv2> gicv2_;
+  std::unique_ptr<hw::intc::Gicv3> gicv3_;
+  std::vector<std::unique_ptr<VirtCpu>> cpus_;
+
+  std::vector<uint8_t> kernel_, initrd_, user_dtb_;  // kept so SYSTEM_RESET can reload them
+  std::string cmdline_;
   loader::BootInfo boot_info_;
+  std::vector<uint8_t> dtb_;
+  uint64_t dtb_addr_ = 0;
   std::string error_;
-  std::mutex stop_mu_;
+
+  // vCPU power states and the run loop's event, guarded by mu_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<PowerState> power_;
+  std::vector<uint64_t> start_entry_, start_context_;
+  bool stopping_ = false;  // threads must exit
+  Event event_ = Event::None;
+  std::string event_message_;
   bool stop_requested_ = false;
   int stop_status_ = 0;
 };

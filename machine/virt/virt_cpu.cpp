@@ -1,5 +1,6 @@
 #include "machine/virt/virt_cpu.h"
 
+#include <atomic>
 #include <cinttypes>
 #include <vector>
 
@@ -21,30 +22,43 @@ std::string strip_prefix(std::string msg) {
 
 class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
  public:
-  Arm64VirtCpu(const cpu::arm64::CpuModel& model, hw::AddressSpace& as, MachineContext& ctx)
-      : log_(ctx.log), cpu_(model, 0, as, ctx.engine, *this) {}
+  Arm64VirtCpu(const cpu::arm64::CpuModel& model, unsigned index, hw::AddressSpace& as,
+               MachineContext& ctx, PsciCpus& cpus)
+      : log_(ctx.log), cpus_(cpus), cpu_(model, index, as, ctx.engine, *this) {}
 
-  void reset(uint64_t entry, const std::array<uint64_t, 4>& regs) override {
+  cpu::arm64::Arm64Cpu& arm64() { return cpu_; }
+
+  void reset(uint64_t entry, const std::array<uint64_t, 4>& regs,
+             int64_t counter_epoch_ns) override {
     cpu_.reset(entry);
     for (unsigned i = 0; i < 4; ++i) cpu_.state().x[i] = regs[i];
+    if (counter_epoch_ns >= 0) {
+      // Arm64Cpu::reset restarts its counter; all CPUs must read the same CNTPCT.
+      cpu_.state().counter_epoch_ns = counter_epoch_ns;
+      cpu_.timer().reset(counter_epoch_ns);
+    }
   }
+  int64_t counter_epoch() const override { return cpu_.state().counter_epoch_ns; }
 
   CpuRunResult run() override {
     for (;;) {
+      if (stop_.load()) return {CpuStop::Requested, {}};
       cpu::ExitKind k = cpu_.run();
       switch (k) {
         case cpu::ExitKind::Shutdown:
+          if (off_requested_) {
+            off_requested_ = false;
+            return {CpuStop::CpuOff, {}};
+          }
           return {CpuStop::PowerOff, {}};
         case cpu::ExitKind::Reset:
           return {CpuStop::Reset, {}};
         case cpu::ExitKind::Kicked:
-          return {CpuStop::Requested, {}};
+          if (stop_.load()) return {CpuStop::Requested, {}};
+          continue;  // a wake-up meant for something else (interrupt, TLB broadcast)
         case cpu::ExitKind::Step:
-          continue;  // no debugger attached yet
         case cpu::ExitKind::Halted:
-          // Without an interrupt controller nothing can end a WFI; waiting would hang forever.
-          return {CpuStop::Error, pc_message("the guest waits for an interrupt (WFI) that "
-                                             "nothing can deliver")};
+          continue;  // no debugger attached; WFI sleeps inside Arm64Cpu::run
         case cpu::ExitKind::Breakpoint:
         case cpu::ExitKind::Watchpoint:
         case cpu::ExitKind::Error: {
@@ -57,7 +71,28 @@ class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
     }
   }
 
-  void request_stop() override { cpu_.kick(); }
+  void request_stop() override {
+    stop_.store(true);
+    cpu_.kick();
+  }
+  void resume() override { stop_.store(false); }
+
+  uint64_t mpidr() const override { return cpu_.state().mpidr_el1; }
+  hw::IrqLine& timer_irq(CpuTimer t) override {
+    return cpu_.timer_irq(t == CpuTimer::Phys ? cpu::arm64::TimerId::Phys
+                                              : cpu::arm64::TimerId::Virt);
+  }
+  void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) override {
+    cpu_.set_gic_cpu_interface(gic);
+  }
+
+  // hw::IrqSink: the GIC's outputs.
+  void set_irq(unsigned line, bool level) override {
+    if (line == kIrqInput)
+      cpu_.set_irq(level);
+    else
+      cpu_.set_fiq(level);
+  }
 
   // Arm64Platform: PSCI over HVC #0, the SMC Calling Convention's register use.
   cpu::arm64::HvcResult hvc(cpu::arm64::Arm64Cpu& vcpu, uint16_t imm) override {
@@ -68,7 +103,7 @@ class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
       x[0] = uint64_t(int64_t(psci::NOT_SUPPORTED));
       return {};
     }
-    PsciResult r = psci_call(x[0], x[1], x[2], x[3], vcpu.state().mpidr_el1);
+    PsciResult r = psci_call(x[0], x[1], x[2], x[3], vcpu.state().mpidr_el1, &cpus_);
     if (!r.known)
       log_.log(hw::kLogUnimp, "virt: unknown PSCI/SMCCC function 0x%08" PRIx32 "\n",
                uint32_t(x[0]));
@@ -81,8 +116,8 @@ class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
       case PsciAction::Reset:
         return {HvcResult::Action::Reset, 0};
       case PsciAction::CpuOff:
-        // The only CPU switched itself off: nothing can ever run again, so power off.
-        log_.log(hw::kLogGuestErrors, "virt: PSCI CPU_OFF on the last running CPU; powering off\n");
+        // Leave run(); the board parks this CPU until a CPU_ON.
+        off_requested_ = true;
         return {HvcResult::Action::PowerOff, 0};
     }
     return {};
@@ -96,10 +131,20 @@ class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
   }
 
   hw::Log& log_;
+  PsciCpus& cpus_;
   cpu::arm64::Arm64Cpu cpu_;
+  std::atomic<bool> stop_{false};
+  bool off_requested_ = false;  // vCPU thread only
 };
 
 }  // namespace
+
+void link_virt_cpus(std::span<const std::unique_ptr<VirtCpu>> cpus) {
+  // Every VirtCpu is an Arm64VirtCpu: create_virt_cpu is the only factory.
+  std::vector<cpu::arm64::Arm64Cpu*> list;
+  for (const auto& c : cpus) list.push_back(&static_cast<Arm64VirtCpu&>(*c).arm64());
+  for (auto* c : list) c->set_siblings(list);  // copies the list
+}
 
 std::span<const CpuModelInfo> virt_cpu_models() {
   // Every AArch64 model cpu/arm64 defines runs on this board.
@@ -116,15 +161,16 @@ std::string_view virt_default_cpu() {
   return cpu::arm64::default_cpu_model().name;
 }
 
-std::unique_ptr<VirtCpu> create_virt_cpu(const std::string& model, hw::AddressSpace& as,
-                                         MachineContext& ctx, std::string& error) {
+std::unique_ptr<VirtCpu> create_virt_cpu(const std::string& model, unsigned index,
+                                         hw::AddressSpace& as, MachineContext& ctx, PsciCpus& cpus,
+                                         std::string& error) {
   const cpu::arm64::CpuModel* m = cpu::arm64::find_cpu_model(model);
   if (!m) {
     error = "unknown CPU model '" + model + "'";
     return nullptr;
   }
   error.clear();
-  return std::make_unique<Arm64VirtCpu>(*m, as, ctx);
+  return std::make_unique<Arm64VirtCpu>(*m, index, as, ctx, cpus);
 }
 
 }  // namespace orrery::machine::virt

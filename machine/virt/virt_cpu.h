@@ -1,5 +1,6 @@
-// The virt board's boot CPU: the one place that knows the AArch64 CPU's API (cpu/arm64). It
-// owns the vCPU, answers its HVC calls with PSCI, and reports why it stopped in board terms.
+// The virt board's vCPUs: the one place that knows the AArch64 CPU's API (cpu/arm64). A VirtCpu
+// owns one Arm64Cpu, answers its HVC calls with PSCI, takes its IRQ/FIQ inputs from the GIC,
+// exposes its generic-timer outputs, and reports why it stopped in board terms.
 #pragma once
 
 #include <array>
@@ -8,18 +9,25 @@
 #include <span>
 #include <string>
 
+#include "hw/core/irq.h"
 #include "machine/machine.h"
 
 namespace orrery::hw {
 class AddressSpace;
+namespace intc {
+class Gicv3CpuInterface;
 }
+}  // namespace orrery::hw
 
 namespace orrery::machine::virt {
 
+class PsciCpus;
+
 /// Why VirtCpu::run returned.
 enum class CpuStop : uint8_t {
-  PowerOff,   // PSCI SYSTEM_OFF (or CPU_OFF of the last CPU)
+  PowerOff,   // PSCI SYSTEM_OFF
   Reset,      // PSCI SYSTEM_RESET
+  CpuOff,     // PSCI CPU_OFF: this CPU is now off
   Requested,  // request_stop() from another thread
   Error,      // the CPU cannot continue; message says why
 };
@@ -29,25 +37,46 @@ struct CpuRunResult {
   std::string message;
 };
 
-class VirtCpu {
+/// The generic timer outputs the board wires to GIC PPIs.
+enum class CpuTimer : uint8_t { Phys, Virt };
+
+/// As an IrqSink: input 0 is the CPU's IRQ, input 1 its FIQ.
+class VirtCpu : public hw::IrqSink {
  public:
-  virtual ~VirtCpu() = default;
+  static constexpr unsigned kIrqInput = 0, kFiqInput = 1;
 
   /// Architectural reset, then the boot register state: PC = entry, X0..X3 = regs, EL1h with
-  /// interrupts masked and the MMU off (what -kernel boot protocols expect).
-  virtual void reset(uint64_t entry, const std::array<uint64_t, 4>& regs) = 0;
-  /// Runs guest code until the guest powers off or resets, a stop is requested, or an error.
+  /// interrupts masked and the MMU off (what -kernel boot protocols expect). The system counter
+  /// is one per machine, so a CPU started later (PSCI CPU_ON) passes the boot CPU's
+  /// counter_epoch(); a negative value starts a new epoch.
+  virtual void reset(uint64_t entry, const std::array<uint64_t, 4>& regs,
+                     int64_t counter_epoch_ns = -1) = 0;
+  /// Host time (ns) at which this CPU's view of the system counter was 0.
+  virtual int64_t counter_epoch() const = 0;
+  /// Runs guest code until the guest powers off, resets or turns this CPU off, a stop is
+  /// requested, or an error.
   virtual CpuRunResult run() = 0;
-  /// Makes run() return CpuStop::Requested soon. Thread-safe.
+  /// Makes run() return CpuStop::Requested soon, and keep doing so until resume(). Thread-safe.
   virtual void request_stop() = 0;
+  virtual void resume() = 0;
+
+  virtual uint64_t mpidr() const = 0;
+  virtual hw::IrqLine& timer_irq(CpuTimer t) = 0;
+  /// Attaches a GICv3 CPU interface (before the first reset).
+  virtual void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) = 0;
 };
+
+/// Tells each CPU about the others (TLB maintenance broadcast). Call once, before running.
+void link_virt_cpus(std::span<const std::unique_ptr<VirtCpu>> cpus);
 
 /// The -cpu models the virt board offers (from cpu/arm64's model table) and the default.
 std::span<const CpuModelInfo> virt_cpu_models();
 std::string_view virt_default_cpu();
 
-/// Creates the boot CPU of the given model over as; null and error set on failure.
-std::unique_ptr<VirtCpu> create_virt_cpu(const std::string& model, hw::AddressSpace& as,
-                                         MachineContext& ctx, std::string& error);
+/// Creates vCPU index (MPIDR Aff0 = index) of the given model over as; PSCI calls that concern
+/// other CPUs go to cpus. Null and error set on failure.
+std::unique_ptr<VirtCpu> create_virt_cpu(const std::string& model, unsigned index,
+                                         hw::AddressSpace& as, MachineContext& ctx, PsciCpus& cpus,
+                                         std::string& error);
 
 }  // namespace orrery::machine::virt

@@ -102,6 +102,20 @@ constexpr unsigned virt_spi(VirtRegion r) {
 }
 static_assert(virt_spi(VirtRegion::Uart) == 1 && virt_spi(VirtRegion::Rtc) == 2);
 
+/// Private peripheral interrupts (GIC INTID = 16 + ppi), as QEMU's virt wires them: the generic
+/// timer's four outputs (the device tree lists them in this order) and the GIC maintenance IRQ.
+inline constexpr unsigned kGicPpiBase = 16;
+inline constexpr unsigned kPpiTimerSecurePhys = 13;  // INTID 29
+inline constexpr unsigned kPpiTimerPhys = 14;        // INTID 30 (CNTP, what Linux uses at EL1)
+inline constexpr unsigned kPpiTimerVirt = 11;        // INTID 27 (CNTV)
+inline constexpr unsigned kPpiTimerHyp = 10;         // INTID 26
+inline constexpr unsigned kPpiGicMaintenance = 9;    // INTID 25
+
+/// INTIDs the GIC implements: 32 private plus 256 SPIs (QEMU virt's NUM_IRQS).
+inline constexpr unsigned kVirtGicNumIrqs = 32 + 256;
+/// -smp limit: GICv2's eight CPU interfaces (kept for GICv3 too).
+inline constexpr unsigned kVirtMaxCpus = 8;
+
 inline constexpr uint64_t kVirtRamBase = virt_region(VirtRegion::Ram).base;
 inline constexpr uint64_t kVirtMaxRam = virt_region(VirtRegion::Ram).size;
 inline constexpr uint64_t kVirtDefaultRam = 128 * MiB;

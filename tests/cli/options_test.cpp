@@ -152,7 +152,13 @@ TEST(Options, Errors) {
   EXPECT_NE(error_of({"-serial", "file:", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-serial", "stdio", "-serial", "none", "-kernel", "k"}).find("too many"),
             std::string::npos);
-  EXPECT_NE(error_of({"-M", "virt,gic-version=3", "-kernel", "k"}), "");
+  EXPECT_EQ(error_of({"-M", "virt,gic-version=3", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({"-M", "virt,gic-version=4", "-kernel", "k"}).find("gic-version"), std::string::npos);
+  EXPECT_NE(error_of({"-M", "virt,secure=on", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({"-smp", "0", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({"-smp", "9", "-kernel", "k"}).find("at most 8"), std::string::npos);
+  EXPECT_EQ(error_of({"-smp", "cpus=4,maxcpus=4", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({"-smp", "2,sockets=2", "-kernel", "k"}), "");
   EXPECT_NE(error_of({}).find("no kernel"), std::string::npos);
   EXPECT_NE(error_of({"-display", "gtk", "-kernel", "k"}), "");
   EXPECT_TRUE(parse({"-display", "none", "-nic", "none", "-kernel", "k"}).ok());

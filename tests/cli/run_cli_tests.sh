@@ -145,6 +145,21 @@ bad_serial) expect_error "unknown character device" -serial bogus -kernel "$good
 bad_serial_file) expect_error "cannot open" -serial file:/nonexistent/dir/out -kernel "$good" ;;
 unexpected_argument) expect_error "unexpected argument" disk.img ;;
 no_kernel) expect_error "no kernel" -M virt ;;
+smp_zero) expect_error "at least 1" -smp 0 -kernel "$good" ;;
+smp_too_many) expect_error "at most 8" -smp 999 -kernel "$good" ;;
+smp_garbage) expect_error "invalid CPU count" -smp lots -kernel "$good" ;;
+bad_gic_version) expect_error "gic-version" -M virt,gic-version=5 -kernel "$good" ;;
+unknown_machine_prop) expect_error "not supported" -M virt,secure=on -kernel "$good" ;;
+missing_initrd) expect_error "-initrd /nonexistent/initrd" -initrd /nonexistent/initrd -kernel "$good" ;;
+bad_dtb)
+    printf 'not a device tree at all' >"$work/bad.dtb"
+    expect_error "-dtb" -dtb "$work/bad.dtb" -kernel "$good"
+    ;;
+missing_dtb) expect_error "-dtb /nonexistent.dtb" -dtb /nonexistent.dtb -kernel "$good" ;;
+corrupt_gzip_kernel)
+    printf '\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbagegarbagegarbage' >"$work/c.gz"
+    expect_error "gzip" -kernel "$work/c.gz"
+    ;;
 raw_binary_runs)
     print_and_off 00822 >"$work/raw.bin"  # 'A'
     expect_run 'A\n' '' -nographic -kernel "$work/raw.bin"

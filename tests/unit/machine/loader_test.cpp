@@ -292,3 +292,90 @@ TEST(ReadFile, Errors) {
 
 }  // namespace
 }  // namespace orrery::machine::loader
+
+// ---- gzip kernels, initrd and device tree placement ----
+#include <zlib.h>
+
+namespace orrery::machine::loader {
+namespace {
+
+std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& in) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::vector<uint8_t> out(deflateBound(&zs, in.size()) + 64);
+  zs.next_in = const_cast<Bytef*>(in.data());
+  zs.avail_in = uInt(in.size());
+  zs.next_out = out.data();
+  zs.avail_out = uInt(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::vector<uint8_t> arm64_image(uint64_t image_size, size_t file_size = 4096) {
+  std::vector<uint8_t> b(file_size, 0);
+  put64(b, 8, 0);  // text_offset 0 (modern kernels)
+  put64(b, 16, image_size);
+  put64(b, 24, 0xA);
+  put32(b, 56, Arm64ImageHeader::kMagic);
+  b[100] = 0x42;
+  return b;
+}
+
+class BootLoaderTest : public ::testing::Test {
+ protected:
+  BootLoaderTest() { EXPECT_EQ(as.add_ram("ram", kRamBase, kRamSize), ""); }
+  RamWindow ram{kRamBase, kRamSize};
+  hw::AddressSpace as;
+  BootInfo info;
+};
+
+TEST_F(BootLoaderTest, GzipImageInflated) {
+  std::vector<uint8_t> img = arm64_image(3 << 20);
+  ASSERT_EQ(load_arm64_kernel(gzip_bytes(img), ram, as, info), "");
+  EXPECT_EQ(info.kind, KernelKind::LinuxImage);
+  EXPECT_EQ(info.entry, kRamBase);
+  EXPECT_EQ(info.high, kRamBase + (3 << 20));
+  uint8_t b = 0;
+  ASSERT_TRUE(as.read_bytes(kRamBase + 100, &b, 1));
+  EXPECT_EQ(b, 0x42);
+}
+
+TEST_F(BootLoaderTest, GzipTruncatedCorruptAndBomb) {
+  std::vector<uint8_t> gz = gzip_bytes(arm64_image(0, 64 * 1024));
+  std::vector<uint8_t> cut(gz.begin(), gz.begin() + gz.size() / 2);
+  EXPECT_NE(load_arm64_kernel(cut, ram, as, info).find("truncated"), std::string::npos);
+  std::vector<uint8_t> bad = gz;
+  for (size_t i = 12; i < bad.size() - 8; ++i) bad[i] ^= 0xA5;
+  EXPECT_NE(load_arm64_kernel(bad, ram, as, info).find("corrupt gzip"), std::string::npos);
+  // More than RAM once inflated (zeros compress ~1000:1).
+  std::vector<uint8_t> bomb = gzip_bytes(std::vector<uint8_t>(kRamSize + 4096, 0));
+  EXPECT_LT(bomb.size(), 100u * 1024);
+  EXPECT_NE(load_arm64_kernel(bomb, ram, as, info).find("larger than guest RAM"),
+            std::string::npos);
+  std::vector<uint8_t> out;
+  EXPECT_NE(gunzip(bomb, 1 << 20, out), "");
+}
+
+TEST_F(BootLoaderTest, InitrdHighAndDtbAfterKernel) {
+  ASSERT_EQ(load_arm64_kernel(arm64_image(3 << 20), ram, as, info), "");
+  std::vector<uint8_t> initrd(100000, 7);
+  uint64_t start = 0, end = 0;
+  ASSERT_EQ(place_initrd(initrd, info, ram, as, start, end), "");
+  EXPECT_EQ(end - start, initrd.size());
+  EXPECT_LE(end, kRamBase + kRamSize);
+  EXPECT_EQ(start % 4096, 0u);
+  std::vector<uint8_t> dtb(5000, 1);
+  uint64_t addr = 0;
+  ASSERT_EQ(place_dtb(dtb, info, ram, start, end, as, addr), "");
+  EXPECT_EQ(addr, kRamBase + (4 << 20));  // the 2 MiB boundary after the kernel
+  EXPECT_TRUE(addr + dtb.size() <= start);
+  std::vector<uint8_t> huge(kRamSize, 0);
+  EXPECT_NE(place_initrd(huge, info, ram, as, start, end).find("does not fit"), std::string::npos);
+  std::vector<uint8_t> big_dtb(kMaxDtbSize + 1, 0);
+  EXPECT_NE(place_dtb(big_dtb, info, ram, 0, 0, as, addr).find("2 MiB"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orrery::machine::loader

@@ -64,3 +64,40 @@ TEST(Psci, SuspendOffMigrate) {
 
 }  // namespace
 }  // namespace orrery::machine::virt
+
+namespace orrery::machine::virt {
+namespace {
+
+class FakeCpus final : public PsciCpus {
+ public:
+  int32_t cpu_on(uint64_t target, uint64_t entry, uint64_t context_id) override {
+    last_target = target;
+    last_entry = entry;
+    last_context = context_id;
+    return target == 1 ? psci::SUCCESS : psci::INVALID_PARAMETERS;
+  }
+  int32_t affinity_info(uint64_t target) override {
+    return target == 1 ? psci::kAffinityOff : psci::kAffinityOn;
+  }
+  uint64_t last_target = ~0ull, last_entry = 0, last_context = 0;
+};
+
+TEST(PsciSmp, CpuOnGoesToTheBoard) {
+  FakeCpus cpus;
+  PsciResult r = psci_call(psci::CPU_ON_64, 0x8000'0001, 0x4008'0000, 0x1234, 0x8000'0000, &cpus);
+  EXPECT_EQ(r.x0, 0u);
+  EXPECT_EQ(cpus.last_target, 1u);  // MPIDR bit 31 is not affinity
+  EXPECT_EQ(cpus.last_entry, 0x4008'0000u);
+  EXPECT_EQ(cpus.last_context, 0x1234u);
+  // SMC32: arguments truncated to 32 bits.
+  r = psci_call(psci::CPU_ON_32, 0xFFFF'FFFF'0000'0001, 0x1'4000'0000, 0x1'0000'0005, 0, &cpus);
+  EXPECT_EQ(cpus.last_entry, 0x4000'0000u);
+  EXPECT_EQ(cpus.last_context, 5u);
+  r = psci_call(psci::CPU_ON_64, 7, 0, 0, 0, &cpus);
+  EXPECT_EQ(int64_t(r.x0), psci::INVALID_PARAMETERS);
+  r = psci_call(psci::AFFINITY_INFO_64, 1, 0, 0, 0, &cpus);
+  EXPECT_EQ(int64_t(r.x0), psci::kAffinityOff);
+}
+
+}  // namespace
+}  // namespace orrery::machine::virt

@@ -1,0 +1,106 @@
+// ARM Generic Interrupt Controller v3 (IHI 0069) as on QEMU's virt board without EL3: one
+// security state (GICD_CTLR.DS = 1), affinity routing always on (ARE is RAO/WI), no ITS and no
+// LPIs. A distributor for SPIs (GICD_IROUTER routing), one redistributor per vCPU (RD_base and
+// SGI_base 64 KiB frames) for its SGIs and PPIs, and per-vCPU system-register CPU interfaces.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "hw/core/log.h"
+#include "hw/core/mmio.h"
+#include "hw/intc/gic_core.h"
+#include "hw/intc/gicv3_cpu_if.h"
+
+namespace orrery::hw::intc {
+
+class Gicv3 {
+ public:
+  static constexpr uint64_t kDistSize = 0x10000;
+  static constexpr uint64_t kRedistStride = 0x20000;  // RD_base + SGI_base per CPU
+
+  // Distributor (IHI 0069 table 12-25).
+  static constexpr uint64_t GICD_CTLR = 0x0000, GICD_TYPER = 0x0004, GICD_IIDR = 0x0008,
+                            GICD_TYPER2 = 0x000C, GICD_STATUSR = 0x0010, GICD_IGROUPR = 0x0080,
+                            GICD_ISENABLER = 0x0100, GICD_ICENABLER = 0x0180, GICD_ISPENDR = 0x0200,
+                            GICD_ICPENDR = 0x0280, GICD_ISACTIVER = 0x0300, GICD_ICACTIVER = 0x0380,
+                            GICD_IPRIORITYR = 0x0400, GICD_ITARGETSR = 0x0800, GICD_ICFGR = 0x0C00,
+                            GICD_IGRPMODR = 0x0D00, GICD_NSACR = 0x0E00, GICD_SGIR = 0x0F00,
+                            GICD_IROUTER = 0x6000, GICD_PIDR2 = 0xFFE8;
+  static constexpr uint32_t GICD_CTLR_EnableGrp0 = 1u << 0, GICD_CTLR_EnableGrp1 = 1u << 1,
+                            GICD_CTLR_ARE = 1u << 4, GICD_CTLR_DS = 1u << 6;
+  // Redistributor RD_base frame (table 12-27).
+  static constexpr uint64_t GICR_CTLR = 0x0000, GICR_IIDR = 0x0004, GICR_TYPER = 0x0008,
+                            GICR_STATUSR = 0x0010, GICR_WAKER = 0x0014, GICR_PROPBASER = 0x0070,
+                            GICR_PENDBASER = 0x0078, GICR_PIDR2 = 0xFFE8;
+  static constexpr uint32_t GICR_WAKER_ProcessorSleep = 1u << 1,
+                            GICR_WAKER_ChildrenAsleep = 1u << 2;
+  static constexpr uint64_t GICR_TYPER_Last = 1u << 4;
+  // SGI_base frame, offsets from SGI_base (0x10000 into the CPU's redistributor).
+  static constexpr uint64_t kSgiBase = 0x10000;
+  static constexpr uint64_t GICR_IGROUPR0 = 0x0080, GICR_ISENABLER0 = 0x0100,
+                            GICR_ICENABLER0 = 0x0180, GICR_ISPENDR0 = 0x0200,
+                            GICR_ICPENDR0 = 0x0280, GICR_ISACTIVER0 = 0x0300,
+                            GICR_ICACTIVER0 = 0x0380, GICR_IPRIORITYR = 0x0400,
+                            GICR_ICFGR0 = 0x0C00, GICR_ICFGR1 = 0x0C04, GICR_IGRPMODR0 = 0x0D00,
+                            GICR_NSACR = 0x0E00;
+  // ICC_CTLR_EL1 bits.
+  static constexpr uint64_t ICC_CTLR_CBPR = 1u << 0, ICC_CTLR_EOImode = 1u << 1;
+
+  /// mpidrs: each vCPU's MPIDR_EL1 (redistributor affinity, SGI targets, SPI routes).
+  Gicv3(std::vector<uint64_t> mpidrs, unsigned num_irqs, Log& log);
+
+  GicCore& core() { return core_; }
+  MmioDevice& distributor() { return dist_; }
+  /// All redistributors, num_cpus * kRedistStride bytes.
+  MmioDevice& redistributors() { return redist_; }
+  uint64_t redistributor_size() const { return core_.num_cpus() * kRedistStride; }
+  /// vCPU cpu's ICC_* system registers.
+  Gicv3CpuInterface& cpu_interface(unsigned cpu) { return *cpu_ifs_[cpu]; }
+  IrqSink& inputs() { return core_; }
+  void reset();
+
+ private:
+  class Dist final : public MmioDevice {
+   public:
+    explicit Dist(GicCore& core) : core_(core) {}
+    MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
+    MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
+    AccessRules valid() const override { return {1, 8, false}; }
+    AccessRules impl() const override { return {1, 8, false}; }
+
+   private:
+    GicCore& core_;
+  };
+  class Redist final : public MmioDevice {
+   public:
+    explicit Redist(Gicv3& gic) : gic_(gic) {}
+    MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
+    MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
+    AccessRules valid() const override { return {1, 8, false}; }
+    AccessRules impl() const override { return {1, 8, false}; }
+
+   private:
+    Gicv3& gic_;
+  };
+  class CpuIf final : public Gicv3CpuInterface {
+   public:
+    CpuIf(GicCore& core, unsigned cpu) : core_(core), cpu_(cpu) {}
+    uint64_t read(IccReg reg) override;
+    void write(IccReg reg, uint64_t value) override;
+
+   private:
+    void generate_sgi(uint64_t value, bool group1);
+    GicCore& core_;
+    unsigned cpu_;
+  };
+
+  GicCore core_;
+  Dist dist_;
+  Redist redist_;
+  std::vector<std::unique_ptr<CpuIf>> cpu_ifs_;
+  std::vector<bool> sleeping_;  // GICR_WAKER.ProcessorSleep per CPU
+};
+
+}  // namespace orrery::hw::intc

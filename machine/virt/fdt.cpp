@@ -1,0 +1,233 @@
+#include "machine/virt/fdt.h"
+
+extern "C" {
+#include <libfdt.h>
+}
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "machine/virt/psci.h"
+#include "machine/virt/virt_map.h"
+
+namespace orrery::machine::virt {
+
+namespace {
+
+// Phandles of the nodes others refer to.
+constexpr uint32_t kPhandleGic = 0x8001;
+constexpr uint32_t kPhandleClock = 0x8000;
+constexpr uint32_t kPhandleCpu0 = 0x8100;
+
+// GIC binding: interrupt type and flags cells.
+constexpr uint32_t kGicSpi = 0, kGicPpi = 1;
+constexpr uint32_t kIrqTypeLevelHigh = 4;
+
+std::string node_name(const char* base, uint64_t addr) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s@%" PRIx64, base, addr);
+  return buf;
+}
+
+/// Collects libfdt errors: the first one wins and later calls do nothing.
+class Writer {
+ public:
+  explicit Writer(std::vector<uint8_t>& buf) : buf_(buf) {}
+  bool ok() const { return err_ == 0; }
+  std::string error() const { return std::string("device tree: ") + fdt_strerror(err_); }
+  void check(int r) {
+    if (err_ == 0 && r < 0) err_ = r;
+  }
+  void* fdt() { return buf_.data(); }
+  void begin(const std::string& name) { check(fdt_begin_node(fdt(), name.c_str())); }
+  void end() { check(fdt_end_node(fdt())); }
+  void u32(const char* n, uint32_t v) { check(fdt_property_u32(fdt(), n, v)); }
+  void str(const char* n, const char* v) { check(fdt_property_string(fdt(), n, v)); }
+  void empty(const char* n) { check(fdt_property(fdt(), n, nullptr, 0)); }
+  /// A property of big-endian 32-bit cells.
+  void cells(const char* n, std::initializer_list<uint32_t> v) {
+    cells(n, std::vector<uint32_t>(v));
+  }
+  void cells(const char* n, const std::vector<uint32_t>& v) {
+    std::vector<fdt32_t> be;
+    for (uint32_t c : v) be.push_back(cpu_to_fdt32(c));
+    check(fdt_property(fdt(), n, be.data(), int(be.size() * sizeof(fdt32_t))));
+  }
+  /// A list of NUL-separated strings.
+  void strs(const char* n, std::initializer_list<const char*> v) {
+    std::string s;
+    for (const char* x : v) s.append(x).push_back('\0');
+    check(fdt_property(fdt(), n, s.data(), int(s.size())));
+  }
+  /// reg with #address-cells = #size-cells = 2.
+  void reg(std::initializer_list<std::pair<uint64_t, uint64_t>> ranges) {
+    std::vector<uint32_t> v;
+    for (auto [a, s] : ranges) {
+      v.push_back(uint32_t(a >> 32));
+      v.push_back(uint32_t(a));
+      v.push_back(uint32_t(s >> 32));
+      v.push_back(uint32_t(s));
+    }
+    cells("reg", v);
+  }
+
+ private:
+  std::vector<uint8_t>& buf_;
+  int err_ = 0;
+};
+
+void primecell(Writer& w, const char* base, VirtRegion r, const char* compatible) {
+  const MemMapEntry& e = virt_region(r);
+  w.begin(node_name(base, e.base));
+  w.strs("compatible", {compatible, "arm,primecell"});
+  w.reg({{e.base, e.size}});
+  w.cells("interrupts", {kGicSpi, virt_spi(r), kIrqTypeLevelHigh});
+  if (r == VirtRegion::Uart) {
+    w.cells("clocks", {kPhandleClock, kPhandleClock});
+    w.strs("clock-names", {"uartclk", "apb_pclk"});
+  } else {
+    w.cells("clocks", {kPhandleClock});
+    w.strs("clock-names", {"apb_pclk"});
+  }
+  w.end();
+}
+
+}  // namespace
+
+std::string cpu_compatible(const std::string& model) {
+  if (model.starts_with("cortex-")) return "arm," + model;
+  return "arm,armv8";  // "max" and other synthetic models
+}
+
+std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out) {
+  out.assign(64 * 1024, 0);
+  Writer w(out);
+  w.check(fdt_create(w.fdt(), int(out.size())));
+  w.check(fdt_finish_reservemap(w.fdt()));
+  w.begin("");
+  w.str("compatible", "linux,dummy-virt");
+  w.str("model", "Orrery virt");
+  w.u32("#address-cells", 2);
+  w.u32("#size-cells", 2);
+  w.u32("interrupt-parent", kPhandleGic);
+
+  w.begin("psci");
+  w.strs("compatible", {"arm,psci-1.0", "arm,psci-0.2", "arm,psci"});
+  w.str("method", "hvc");
+  // PSCI 0.1 function IDs, for old kernels that read them from the tree.
+  w.u32("cpu_suspend", psci::CPU_SUSPEND_64);
+  w.u32("cpu_off", psci::CPU_OFF);
+  w.u32("cpu_on", psci::CPU_ON_64);
+  w.u32("migrate", psci::MIGRATE_64);
+  w.end();
+
+  w.begin(node_name("memory", kVirtRamBase));
+  w.str("device_type", "memory");
+  w.reg({{kVirtRamBase, cfg.ram_size}});
+  w.end();
+
+  w.begin("cpus");
+  w.u32("#address-cells", 1);
+  w.u32("#size-cells", 0);
+  for (size_t i = 0; i < cfg.mpidrs.size(); ++i) {
+    uint32_t aff = uint32_t(cfg.mpidrs[i] & 0xFF'FFFF);
+    w.begin(node_name("cpu", aff));
+    w.str("device_type", "cpu");
+    w.str("compatible", cfg.cpu_compatible.c_str());
+    w.u32("reg", aff);
+    w.str("enable-method", "psci");
+    w.u32("phandle", kPhandleCpu0 + uint32_t(i));
+    w.end();
+  }
+  w.end();
+
+  // Timer PPI flags: GICv2's binding also lists the CPUs the PPI is wired to.
+  uint32_t ppi_flags = kIrqTypeLevelHigh;
+  if (cfg.gic_version == 2) ppi_flags |= ((1u << cfg.mpidrs.size()) - 1) << 8;
+  w.begin("timer");
+  w.strs("compatible", {"arm,armv8-timer", "arm,armv7-timer"});
+  w.cells("interrupts", {kGicPpi, kPpiTimerSecurePhys, ppi_flags, kGicPpi, kPpiTimerPhys, ppi_flags,
+                         kGicPpi, kPpiTimerVirt, ppi_flags, kGicPpi, kPpiTimerHyp, ppi_flags});
+  w.empty("always-on");
+  w.end();
+
+  const MemMapEntry& dist = virt_region(VirtRegion::GicDist);
+  w.begin(node_name("intc", dist.base));
+  if (cfg.gic_version == 3) {
+    const MemMapEntry& rd = virt_region(VirtRegion::GicRedist);
+    w.str("compatible", "arm,gic-v3");
+    w.u32("#redistributor-regions", 1);
+    w.reg({{dist.base, dist.size}, {rd.base, cfg.redist_size}});
+  } else {
+    const MemMapEntry& cpu = virt_region(VirtRegion::GicCpu);
+    w.strs("compatible", {"arm,cortex-a15-gic"});
+    w.reg({{dist.base, dist.size}, {cpu.base, cpu.size}});
+  }
+  w.u32("#interrupt-cells", 3);
+  w.empty("interrupt-controller");
+  w.u32("#address-cells", 2);
+  w.u32("#size-cells", 2);
+  w.empty("ranges");
+  w.u32("phandle", kPhandleGic);
+  w.end();
+
+  w.begin("apb-pclk");
+  w.str("compatible", "fixed-clock");
+  w.u32("#clock-cells", 0);
+  w.u32("clock-frequency", 24'000'000);
+  w.str("clock-output-names", "clk24mhz");
+  w.u32("phandle", kPhandleClock);
+  w.end();
+
+  primecell(w, "pl011", VirtRegion::Uart, "arm,pl011");
+  primecell(w, "pl031", VirtRegion::Rtc, "arm,pl031");
+
+  w.begin("chosen");
+  std::string uart = "/" + node_name("pl011", virt_region(VirtRegion::Uart).base);
+  w.str("stdout-path", uart.c_str());
+  if (!cfg.bootargs.empty()) w.str("bootargs", cfg.bootargs.c_str());
+  if (cfg.initrd_end > cfg.initrd_start) {
+    w.check(fdt_property_u64(w.fdt(), "linux,initrd-start", cfg.initrd_start));
+    w.check(fdt_property_u64(w.fdt(), "linux,initrd-end", cfg.initrd_end));
+  }
+  w.end();
+
+  w.end();  // root
+  w.check(fdt_finish(w.fdt()));
+  if (!w.ok()) return w.error();
+  w.check(fdt_pack(w.fdt()));
+  if (!w.ok()) return w.error();
+  out.resize(fdt_totalsize(out.data()));
+  return {};
+}
+
+std::string patch_chosen(std::vector<uint8_t>& dtb, const std::string& bootargs,
+                         uint64_t initrd_start, uint64_t initrd_end) {
+  if (dtb.size() < sizeof(fdt_header)) return "not a device tree blob (file too small)";
+  int r = fdt_check_header(dtb.data());
+  if (r != 0) return std::string("not a valid device tree blob: ") + fdt_strerror(r);
+  if (fdt_totalsize(dtb.data()) > dtb.size())
+    return "device tree blob is truncated (header says " +
+           std::to_string(fdt_totalsize(dtb.data())) + " bytes, file has " +
+           std::to_string(dtb.size()) + ")";
+  std::vector<uint8_t> out(fdt_totalsize(dtb.data()) + bootargs.size() + 1024);
+  r = fdt_open_into(dtb.data(), out.data(), int(out.size()));
+  if (r == 0) {
+    int chosen = fdt_path_offset(out.data(), "/chosen");
+    if (chosen == -FDT_ERR_NOTFOUND) chosen = fdt_add_subnode(out.data(), 0, "chosen");
+    r = chosen < 0 ? chosen : 0;
+    if (r == 0 && !bootargs.empty())
+      r = fdt_setprop_string(out.data(), chosen, "bootargs", bootargs.c_str());
+    if (r == 0 && initrd_end > initrd_start) {
+      r = fdt_setprop_u64(out.data(), chosen, "linux,initrd-start", initrd_start);
+      if (r == 0) r = fdt_setprop_u64(out.data(), chosen, "linux,initrd-end", initrd_end);
+    }
+    if (r == 0) r = fdt_pack(out.data());
+  }
+  if (r != 0) return std::string("cannot update /chosen: ") + fdt_strerror(r);
+  out.resize(fdt_totalsize(out.data()));
+  dtb = std::move(out);
+  return {};
+}
+
+}  // namespace orrery::machine::virt

@@ -1,0 +1,34 @@
+// The virt board's flattened device tree, generated with libfdt from the same memory map and
+// interrupt map (virt_map.h) that wire the devices, so the two cannot disagree. Also patches
+// /chosen (bootargs, initrd) into a user-supplied -dtb, as QEMU does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace orrery::machine::virt {
+
+struct FdtConfig {
+  unsigned gic_version = 2;      // 2 or 3
+  std::vector<uint64_t> mpidrs;  // one per vCPU
+  std::string cpu_compatible;    // e.g. "arm,cortex-a57"
+  uint64_t ram_size = 0;
+  std::string bootargs;       // -append; empty: no bootargs property
+  uint64_t initrd_start = 0;  // initrd_end > initrd_start: linux,initrd-* properties
+  uint64_t initrd_end = 0;
+  uint64_t redist_size = 0;  // GICv3: bytes of redistributor frames
+};
+
+/// Builds the device tree blob; empty string on success.
+std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out);
+
+/// Checks a user DTB (fdt_check_header and size) and sets /chosen's bootargs and initrd
+/// properties (only those given). Empty string on success.
+std::string patch_chosen(std::vector<uint8_t>& dtb, const std::string& bootargs,
+                         uint64_t initrd_start, uint64_t initrd_end);
+
+/// The device tree's "compatible" for a -cpu model name.
+std::string cpu_compatible(const std::string& model);
+
+}  // namespace orrery::machine::virt

@@ -1,0 +1,129 @@
+// The generated device tree, parsed back with libfdt: nodes, addresses and interrupts must
+// match virt_map.h; /chosen carries bootargs and the initrd; patch_chosen edits a user DTB.
+#include "machine/virt/fdt.h"
+
+#include <gtest/gtest.h>
+
+extern "C" {
+#include <libfdt.h>
+}
+
+#include <string>
+#include <vector>
+
+#include "machine/virt/virt_map.h"
+
+namespace orrery::machine::virt {
+namespace {
+
+std::vector<uint32_t> cells(const std::vector<uint8_t>& dtb, const char* path, const char* prop) {
+  int node = fdt_path_offset(dtb.data(), path);
+  EXPECT_GE(node, 0) << path;
+  int len = 0;
+  auto* p = static_cast<const fdt32_t*>(fdt_getprop(dtb.data(), node, prop, &len));
+  std::vector<uint32_t> v;
+  for (int i = 0; p && i < len / 4; ++i) v.push_back(fdt32_to_cpu(p[i]));
+  return v;
+}
+
+std::string str(const std::vector<uint8_t>& dtb, const char* path, const char* prop) {
+  int node = fdt_path_offset(dtb.data(), path);
+  if (node < 0) return "<no node>";
+  int len = 0;
+  auto* p = static_cast<const char*>(fdt_getprop(dtb.data(), node, prop, &len));
+  return p ? std::string(p, size_t(len > 0 ? len - 1 : 0)) : "<no prop>";
+}
+
+FdtConfig config(unsigned gic, unsigned cpus) {
+  FdtConfig c;
+  c.gic_version = gic;
+  for (unsigned i = 0; i < cpus; ++i) c.mpidrs.push_back(0x8000'0000u | i);
+  c.cpu_compatible = cpu_compatible("cortex-a57");
+  c.ram_size = 512 * MiB;
+  c.bootargs = "console=ttyAMA0 quiet";
+  c.initrd_start = 0x4800'0000;
+  c.initrd_end = 0x4810'0000;
+  c.redist_size = cpus * 0x20000;
+  return c;
+}
+
+TEST(FdtTest, GicV2Tree) {
+  std::vector<uint8_t> dtb;
+  ASSERT_EQ(build_virt_fdt(config(2, 2), dtb), "");
+  ASSERT_EQ(fdt_check_header(dtb.data()), 0);
+  EXPECT_EQ(cells(dtb, "/memory@40000000", "reg"),
+            (std::vector<uint32_t>{0, 0x4000'0000, 0, 512 * MiB}));
+  EXPECT_EQ(str(dtb, "/cpus/cpu@1", "enable-method"), "psci");
+  EXPECT_EQ(str(dtb, "/cpus/cpu@0", "compatible"), "arm,cortex-a57");
+  EXPECT_EQ(cells(dtb, "/cpus/cpu@1", "reg"), std::vector<uint32_t>{1});
+  EXPECT_EQ(str(dtb, "/psci", "method"), "hvc");
+  EXPECT_EQ(str(dtb, "/psci", "compatible"),
+            std::string("arm,psci-1.0\0arm,psci-0.2\0arm,psci", 34));
+  EXPECT_EQ(str(dtb, "/intc@8000000", "compatible"), "arm,cortex-a15-gic");
+  EXPECT_EQ(cells(dtb, "/intc@8000000", "#interrupt-cells"), std::vector<uint32_t>{3});
+  EXPECT_EQ(cells(dtb, "/intc@8000000", "reg"),
+            (std::vector<uint32_t>{0, 0x0800'0000, 0, 0x10000, 0, 0x0801'0000, 0, 0x10000}));
+  // Timer PPIs 13, 14, 11, 10 with the GICv2 CPU mask for two CPUs.
+  std::vector<uint32_t> t = cells(dtb, "/timer", "interrupts");
+  ASSERT_EQ(t.size(), 12u);
+  EXPECT_EQ(t[1], kPpiTimerSecurePhys);
+  EXPECT_EQ(t[4], kPpiTimerPhys);
+  EXPECT_EQ(t[7], kPpiTimerVirt);
+  EXPECT_EQ(t[10], kPpiTimerHyp);
+  EXPECT_EQ(t[2], 0x304u);
+  EXPECT_EQ(cells(dtb, "/pl011@9000000", "interrupts"),
+            (std::vector<uint32_t>{0, virt_spi(VirtRegion::Uart), 4}));
+  EXPECT_EQ(cells(dtb, "/pl031@9010000", "interrupts"),
+            (std::vector<uint32_t>{0, virt_spi(VirtRegion::Rtc), 4}));
+  EXPECT_EQ(str(dtb, "/pl011@9000000", "clock-names"), std::string("uartclk\0apb_pclk", 16));
+  EXPECT_EQ(str(dtb, "/chosen", "bootargs"), "console=ttyAMA0 quiet");
+  EXPECT_EQ(str(dtb, "/chosen", "stdout-path"), "/pl011@9000000");
+  EXPECT_EQ(cells(dtb, "/chosen", "linux,initrd-start"), (std::vector<uint32_t>{0, 0x4800'0000}));
+  EXPECT_EQ(cells(dtb, "/chosen", "linux,initrd-end"), (std::vector<uint32_t>{0, 0x4810'0000}));
+  // Everything refers to the GIC and the clock by phandle.
+  uint32_t gic = cells(dtb, "/intc@8000000", "phandle")[0];
+  EXPECT_EQ(cells(dtb, "/", "interrupt-parent")[0], gic);
+  uint32_t clk = cells(dtb, "/apb-pclk", "phandle")[0];
+  EXPECT_EQ(cells(dtb, "/pl031@9010000", "clocks")[0], clk);
+}
+
+TEST(FdtTest, GicV3Tree) {
+  std::vector<uint8_t> dtb;
+  FdtConfig c = config(3, 4);
+  c.bootargs.clear();
+  c.initrd_end = c.initrd_start;  // no initrd
+  ASSERT_EQ(build_virt_fdt(c, dtb), "");
+  EXPECT_EQ(str(dtb, "/intc@8000000", "compatible"), "arm,gic-v3");
+  EXPECT_EQ(cells(dtb, "/intc@8000000", "reg"),
+            (std::vector<uint32_t>{0, 0x0800'0000, 0, 0x10000, 0, 0x080A'0000, 0, 4 * 0x20000}));
+  EXPECT_EQ(cells(dtb, "/timer", "interrupts")[2], 4u);  // no CPU mask with GICv3
+  EXPECT_EQ(str(dtb, "/chosen", "bootargs"), "<no prop>");
+  EXPECT_EQ(str(dtb, "/chosen", "linux,initrd-start"), "<no prop>");
+  EXPECT_GE(fdt_path_offset(dtb.data(), "/cpus/cpu@3"), 0);
+}
+
+TEST(FdtTest, PatchChosenOfUserDtb) {
+  std::vector<uint8_t> dtb;
+  FdtConfig c = config(2, 1);
+  c.bootargs.clear();
+  c.initrd_end = c.initrd_start;
+  ASSERT_EQ(build_virt_fdt(c, dtb), "");
+  ASSERT_EQ(patch_chosen(dtb, "root=/dev/ram", 0x4900'0000, 0x4900'1000), "");
+  EXPECT_EQ(str(dtb, "/chosen", "bootargs"), "root=/dev/ram");
+  EXPECT_EQ(cells(dtb, "/chosen", "linux,initrd-end"), (std::vector<uint32_t>{0, 0x4900'1000}));
+  EXPECT_EQ(str(dtb, "/psci", "method"), "hvc");  // the rest is untouched
+}
+
+TEST(FdtTest, BadUserDtbRejected) {
+  std::vector<uint8_t> junk(100, 0x55);
+  EXPECT_NE(patch_chosen(junk, "x", 0, 0).find("not a valid device tree"), std::string::npos);
+  std::vector<uint8_t> tiny(4, 0);
+  EXPECT_NE(patch_chosen(tiny, "x", 0, 0), "");
+  std::vector<uint8_t> dtb;
+  ASSERT_EQ(build_virt_fdt(config(2, 1), dtb), "");
+  dtb.resize(dtb.size() / 2);
+  EXPECT_NE(patch_chosen(dtb, "x", 0, 0).find("truncated"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orrery::machine::virt
