@@ -34,31 +34,6 @@ std::string disassemble(const std::vector<uint32_t>& code) {
   return out;
 }
 
-std::string compare(const ArchState& a, const ArchState& b) {
-  char buf[200];
-  for (unsigned i = 0; i < 31; ++i)
-    if (a.x[i] != b.x[i]) {
-      std::snprintf(buf, sizeof buf, "x%u: orrery 0x%" PRIx64 " unicorn 0x%" PRIx64, i, a.x[i],
-                    b.x[i]);
-      return buf;
-    }
-  if (a.sp != b.sp) {
-    std::snprintf(buf, sizeof buf, "sp: orrery 0x%" PRIx64 " unicorn 0x%" PRIx64, a.sp, b.sp);
-    return buf;
-  }
-  if (a.nzcv != b.nzcv) {
-    std::snprintf(buf, sizeof buf, "nzcv: orrery %x unicorn %x", a.nzcv, b.nzcv);
-    return buf;
-  }
-  for (size_t i = 0; i < a.data.size(); ++i)
-    if (a.data[i] != b.data[i]) {
-      std::snprintf(buf, sizeof buf, "data+0x%zx: orrery %02x unicorn %02x", i, a.data[i],
-                    b.data[i]);
-      return buf;
-    }
-  return {};
-}
-
 Inputs random_inputs(Generator& g) {
   Inputs in;
   for (uint64_t& x : in.x) x = g.bits(2) == 0 ? g.bits(8) : g.u64();
@@ -107,7 +82,7 @@ FuzzResult fuzz_arm64(uint64_t seed, uint64_t count, unsigned length) {
       } else if (!ok) {
         diff = "orrery stopped: " + err;
       } else {
-        diff = compare(got, ref);
+        diff = a64::test::first_difference(got, ref);
       }
       if (diff.empty()) continue;
       if (!uc_ok) {

@@ -88,35 +88,10 @@ Inputs make_inputs(Profile p, Rng& r) {
   return in;
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
-
 std::string describe_inputs(const Inputs& in) {
   std::string s = "inputs: nzcv=" + hex(in.nzcv);
   for (unsigned i = 0; i < 6; ++i) s += " x" + std::to_string(i) + "=" + hex(in.x[i]);
   return s;
-}
-
-/// Empty when equal, else the first difference.
-std::string compare(const ArchState& got, const ArchState& want) {
-  for (unsigned i = 0; i < 31; ++i)
-    if (got.x[i] != want.x[i])
-      return "x" + std::to_string(i) + ": orrery " + hex(got.x[i]) + ", unicorn " + hex(want.x[i]);
-  if (got.sp != want.sp) return "sp: orrery " + hex(got.sp) + ", unicorn " + hex(want.sp);
-  if (got.nzcv != want.nzcv) return "nzcv: orrery " + hex(got.nzcv) + ", unicorn " + hex(want.nzcv);
-  for (unsigned i = 0; i < 32; ++i)
-    for (unsigned h = 0; h < 2; ++h)
-      if (got.v[i].d[h] != want.v[i].d[h])
-        return "v" + std::to_string(i) + (h ? ".d[1]" : ".d[0]") + ": orrery " +
-               hex(got.v[i].d[h]) + ", unicorn " + hex(want.v[i].d[h]);
-  for (size_t k = 0; k < got.data.size(); ++k)
-    if (got.data[k] != want.data[k])
-      return "data byte " + hex(kDataBase + k) + ": orrery " + hex(got.data[k]) + ", unicorn " +
-             hex(want.data[k]);
-  return {};
 }
 
 /// Runs every case on m and on Unicorn from the same inputs; returns the number of runs.
@@ -143,7 +118,7 @@ unsigned run_all_cases(TestMachine& m) {
         ADD_FAILURE() << err << "\n" << describe_inputs(in);
         break;
       }
-      if (std::string diff = compare(got, want); !diff.empty()) {
+      if (std::string diff = first_difference(got, want); !diff.empty()) {
         ADD_FAILURE() << diff << "\n" << describe_inputs(in);
         break;  // one report per case
       }

@@ -124,39 +124,12 @@ Inputs make_inputs(FpProfile p, Rng& r) {
   return in;
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
-
 std::string describe(const Inputs& in) {
   std::string s = "fpcr=" + hex(in.fpcr) + " nzcv=" + hex(in.nzcv);
   for (unsigned i = 0; i < 5; ++i)
     s += " v" + std::to_string(i) + "=" + hex(in.v[i].d[1]) + ":" + hex(in.v[i].d[0]);
   s += " x1=" + hex(in.x[1]) + " x2=" + hex(in.x[2]);
   return s;
-}
-
-std::string compare(const ArchState& got, const ArchState& want) {
-  for (unsigned i = 0; i < 31; ++i)
-    if (got.x[i] != want.x[i])
-      return "x" + std::to_string(i) + ": orrery " + hex(got.x[i]) + ", unicorn " + hex(want.x[i]);
-  if (got.sp != want.sp) return "sp: orrery " + hex(got.sp) + ", unicorn " + hex(want.sp);
-  if (got.nzcv != want.nzcv) return "nzcv: orrery " + hex(got.nzcv) + ", unicorn " + hex(want.nzcv);
-  for (unsigned i = 0; i < 32; ++i)
-    for (unsigned h = 0; h < 2; ++h)
-      if (got.v[i].d[h] != want.v[i].d[h])
-        return "v" + std::to_string(i) + (h ? ".d[1]" : ".d[0]") + ": orrery " +
-               hex(got.v[i].d[h]) + ", unicorn " + hex(want.v[i].d[h]);
-  constexpr uint64_t kFpsrMask = 0xf800009f;
-  if ((got.fpsr & kFpsrMask) != (want.fpsr & kFpsrMask))
-    return "fpsr: orrery " + hex(got.fpsr) + ", unicorn " + hex(want.fpsr);
-  for (size_t k = 0; k < got.data.size(); ++k)
-    if (got.data[k] != want.data[k])
-      return "data byte " + hex(kDataBase + k) + ": orrery " + hex(got.data[k]) + ", unicorn " +
-             hex(want.data[k]);
-  return {};
 }
 
 unsigned run_fp_cases(TestMachine& m) {
@@ -182,7 +155,7 @@ unsigned run_fp_cases(TestMachine& m) {
         ADD_FAILURE() << err << "\n" << describe(in);
         break;
       }
-      if (std::string diff = compare(got, want); !diff.empty()) {
+      if (std::string diff = first_difference(got, want, /*fpsr=*/true); !diff.empty()) {
         ADD_FAILURE() << diff << "\n" << describe(in);
         break;
       }

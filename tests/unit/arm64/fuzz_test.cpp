@@ -73,29 +73,6 @@ Inputs random_inputs(Rng& r) {
   return in;
 }
 
-std::string first_difference(const ArchState& a, const ArchState& b) {
-  char buf[160];
-  for (unsigned i = 0; i < 31; ++i)
-    if (a.x[i] != b.x[i]) {
-      std::snprintf(buf, sizeof buf, "x%u: orrery 0x%" PRIx64 ", unicorn 0x%" PRIx64, i, a.x[i],
-                    b.x[i]);
-      return buf;
-    }
-  if (a.sp != b.sp) return "sp differs";
-  if (a.nzcv != b.nzcv) {
-    std::snprintf(buf, sizeof buf, "nzcv: orrery %x, unicorn %x", a.nzcv, b.nzcv);
-    return buf;
-  }
-  for (unsigned i = 0; i < 32; ++i)
-    if (std::memcmp(&a.v[i], &b.v[i], sizeof(VReg)) != 0) {
-      std::snprintf(buf, sizeof buf,
-                    "v%u: orrery %016" PRIx64 ":%016" PRIx64 ", unicorn %016" PRIx64 ":%016" PRIx64,
-                    i, a.v[i].d[1], a.v[i].d[0], b.v[i].d[1], b.v[i].d[0]);
-      return buf;
-    }
-  return {};
-}
-
 using FuzzTest = Arm64Test;
 
 TEST_P(FuzzTest, RandomDataProcessingMatchesUnicorn) {

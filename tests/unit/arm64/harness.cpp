@@ -1,5 +1,8 @@
 #include "tests/unit/arm64/harness.h"
 
+#include <cinttypes>
+#include <cstdio>
+
 #include <unicorn/unicorn.h>
 
 #include <cstring>
@@ -102,6 +105,33 @@ void Arm64Test::expect_exception(unsigned vector, uint32_t ec) {
 
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {
   return info.param == Tier::Interp ? "Interp" : info.param == Tier::Llvm ? "Llvm" : "Auto";
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
+std::string first_difference(const ArchState& got, const ArchState& want, bool fpsr) {
+  for (unsigned i = 0; i < 31; ++i)
+    if (got.x[i] != want.x[i])
+      return "x" + std::to_string(i) + ": orrery " + hex(got.x[i]) + ", unicorn " + hex(want.x[i]);
+  if (got.sp != want.sp) return "sp: orrery " + hex(got.sp) + ", unicorn " + hex(want.sp);
+  if (got.nzcv != want.nzcv) return "nzcv: orrery " + hex(got.nzcv) + ", unicorn " + hex(want.nzcv);
+  for (unsigned i = 0; i < 32; ++i)
+    for (unsigned h = 0; h < 2; ++h)
+      if (got.v[i].d[h] != want.v[i].d[h])
+        return "v" + std::to_string(i) + (h ? ".d[1]" : ".d[0]") + ": orrery " +
+               hex(got.v[i].d[h]) + ", unicorn " + hex(want.v[i].d[h]);
+  constexpr uint64_t kFpsrMask = 0xf800009f;  // QC and the cumulative exception flags
+  if (fpsr && (got.fpsr & kFpsrMask) != (want.fpsr & kFpsrMask))
+    return "fpsr: orrery " + hex(got.fpsr) + ", unicorn " + hex(want.fpsr);
+  for (size_t k = 0; k < got.data.size() && k < want.data.size(); ++k)
+    if (got.data[k] != want.data[k])
+      return "data byte " + hex(kDataBase + k) + ": orrery " + hex(got.data[k]) + ", unicorn " +
+             hex(want.data[k]);
+  return {};
 }
 
 bool run_orrery(TestMachine& m, const Inputs& in, ArchState& out, std::string& error) {

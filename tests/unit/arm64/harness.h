@@ -124,6 +124,13 @@ class UnicornRef {
   uint64_t end_ = 0;
 };
 
+/// "0x..." for test messages.
+std::string hex(uint64_t v);
+
+/// Empty when the two states agree, else the first difference (registers, SP, NZCV, vector
+/// registers, optionally the cumulative FPSR bits, then data memory).
+std::string first_difference(const ArchState& got, const ArchState& want, bool fpsr = false);
+
 /// Runs code on TestMachine from the inputs and captures the state at the final HVC.
 bool run_orrery(TestMachine& m, const Inputs& in, ArchState& out, std::string& error);
 
