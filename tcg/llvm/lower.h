@@ -65,6 +65,7 @@ class BlockLowering {
 
   // lower_mem.cpp: guest memory, calls, fences, terminals
   ll::Value* tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write, ll::Value*& entry);
+  ll::Value* host_pointer(ll::Value* entry, ll::Value* vaddr);
   ll::Value* lower_load(const ir::Inst& in);
   void lower_store(const ir::Inst& in);
   ll::Value* lower_call(const ir::Inst& in, bool pure);

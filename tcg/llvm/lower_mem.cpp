@@ -37,6 +37,15 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
   return b_.CreateICmpEQ(masked, expect);
 }
 
+// The TLB hit's host address: vaddr + the entry's addend.
+ll::Value* BlockLowering::host_pointer(ll::Value* entry, ll::Value* vaddr) {
+  auto* addend = b_.CreateAlignedLoad(
+      b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
+      ll::MaybeAlign(8));
+  tag(addend, tbaa_tlb_);
+  return b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
+}
+
 ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   ir::MemOp m = ir::MemOp::decode(in.imm);
   if (m.mmu_idx >= softmmu::kNumMmuIdx || in.type == ir::Type::V) {
@@ -54,11 +63,7 @@ ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
 
   b_.SetInsertPoint(hit_bb);
-  auto* addend = b_.CreateAlignedLoad(
-      b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
-      ll::MaybeAlign(8));
-  tag(addend, tbaa_tlb_);
-  ll::Value* host = b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
+  ll::Value* host = host_pointer(entry, vaddr);
   auto* fast = b_.CreateAlignedLoad(mem_ty, host, ll::MaybeAlign(1));
   tag(fast, tbaa_guest_);
   b_.CreateBr(join_bb);
@@ -104,11 +109,7 @@ void BlockLowering::lower_store(const ir::Inst& in) {
   cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
 
   b_.SetInsertPoint(hit_bb);
-  auto* addend = b_.CreateAlignedLoad(
-      b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
-      ll::MaybeAlign(8));
-  tag(addend, tbaa_tlb_);
-  ll::Value* host = b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
+  ll::Value* host = host_pointer(entry, vaddr);
   auto* st = b_.CreateAlignedStore(b_.CreateZExtOrTrunc(value, mem_ty), host, ll::MaybeAlign(1));
   tag(st, tbaa_guest_);
   b_.CreateBr(join_bb);
