@@ -23,8 +23,11 @@ static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t));
 ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write,
                                                 ll::Value*& entry) {
   ll::Value* table = load_field(b_.getPtrTy(), offsetof(CpuCommon, tlb));
-  ll::Value* idx =
-      b_.CreateAnd(b_.CreateLShr(vaddr, softmmu::kPageBits), b_.getInt64(softmmu::kTlbEntries - 1));
+  // softmmu::tlb_index
+  ll::Value* idx = b_.CreateAnd(
+      b_.CreateXor(b_.CreateLShr(vaddr, softmmu::kPageBits),
+                   b_.CreateLShr(vaddr, softmmu::kPageBits + softmmu::kTlbBits)),
+      b_.getInt64(softmmu::kTlbEntries - 1));
   ll::Value* off = b_.CreateAdd(
       b_.CreateShl(idx, 5),  // sizeof(TlbEntry) == 32
       b_.getInt64(uint64_t(m.mmu_idx) * softmmu::kTlbEntries * sizeof(softmmu::TlbEntry)));

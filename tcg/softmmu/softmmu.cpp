@@ -1,6 +1,7 @@
 #include "tcg/softmmu/softmmu.h"
 
 #include <cstring>
+#include <utility>
 
 #include "hw/core/address_space.h"
 
@@ -12,11 +13,19 @@ constexpr TlbEntry kEmpty{kTlbInvalid, kTlbInvalid, kTlbInvalid, 0};
 
 uint64_t page_of(uint64_t a) { return a & kPageMask; }
 
+bool is_empty(const TlbEntry& e) {
+  return (e.addr_read & e.addr_write & e.addr_code & kTlbInvalid) != 0;
+}
+
+uint64_t compare_of(const TlbEntry& e, Access a) {
+  return a == Access::Write ? e.addr_write : a == Access::Fetch ? e.addr_code : e.addr_read;
+}
+
 }  // namespace
 
 Softmmu::Softmmu(CpuCommon& cpu, hw::AddressSpace& as, PageTranslator& translator)
     : cpu_(cpu), as_(as), translator_(translator), table_(new TlbTable[1]),
-      aux_(new Aux[kNumMmuIdx * kTlbEntries]) {
+      aux_(new Aux[kNumMmuIdx * kTlbEntries]), victims_(new Victim[kNumMmuIdx * kVictims]) {
   cpu_.tlb = table_.get();
   cpu_.mmu = this;
   flush_all();
@@ -30,6 +39,7 @@ Softmmu::~Softmmu() {
 void Softmmu::flush_all() {
   for (auto& idx : *table_)
     for (TlbEntry& e : idx) e = kEmpty;
+  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) victims_[i].e = kEmpty;
   if (cpu_.jump_cache) {
     for (unsigned i = 0; i < kJumpCacheEntries; ++i)
       cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
@@ -41,6 +51,12 @@ void Softmmu::flush_page(uint64_t vaddr) {
   const unsigned idx = tlb_index(vaddr);
   for (unsigned m = 0; m < kNumMmuIdx; ++m) {
     TlbEntry& e = (*table_)[m][idx];
+    if (page_of(e.addr_read) == page || page_of(e.addr_write) == page ||
+        page_of(e.addr_code) == page)
+      e = kEmpty;
+  }
+  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) {
+    TlbEntry& e = victims_[i].e;
     if (page_of(e.addr_read) == page || page_of(e.addr_write) == page ||
         page_of(e.addr_code) == page)
       e = kEmpty;
@@ -60,6 +76,8 @@ void Softmmu::flush_asid(uint16_t asid) {
       const Aux& a = aux_[m * kTlbEntries + i];
       if (!a.global && a.asid == asid) (*table_)[m][i] = kEmpty;
     }
+  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i)
+    if (!victims_[i].aux.global && victims_[i].aux.asid == asid) victims_[i].e = kEmpty;
   if (cpu_.jump_cache) {
     for (unsigned i = 0; i < kJumpCacheEntries; ++i)
       cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
@@ -69,6 +87,7 @@ void Softmmu::flush_asid(uint16_t asid) {
 void Softmmu::flush_mmu_idx(unsigned mmu_idx) {
   if (mmu_idx >= kNumMmuIdx) return;
   for (TlbEntry& e : (*table_)[mmu_idx]) e = kEmpty;
+  for (unsigned i = 0; i < kVictims; ++i) victims_[mmu_idx * kVictims + i].e = kEmpty;
 }
 
 void Softmmu::protect_code_page(uint64_t phys_page) {
@@ -78,6 +97,28 @@ void Softmmu::protect_code_page(uint64_t phys_page) {
       if (aux_[m * kTlbEntries + i].phys_page == phys_page && !(e.addr_write & kTlbInvalid))
         e.addr_write |= kTlbNotDirty;
     }
+  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) {
+    Victim& v = victims_[i];
+    if (v.aux.phys_page == phys_page && !(v.e.addr_write & kTlbInvalid))
+      v.e.addr_write |= kTlbNotDirty;
+  }
+}
+
+bool Softmmu::victim_swap(uint64_t vaddr, Access access, unsigned mmu_idx) {
+  const uint64_t page = page_of(vaddr);
+  for (unsigned i = 0; i < kVictims; ++i) {
+    Victim& v = victims_[mmu_idx * kVictims + i];
+    if ((compare_of(v.e, access) & (kPageMask | kTlbInvalid)) != page) continue;
+    const unsigned idx = tlb_index(vaddr);
+    std::swap((*table_)[mmu_idx][idx], v.e);
+    std::swap(aux_[mmu_idx * kTlbEntries + idx], v.aux);
+    return true;
+  }
+  return false;
+}
+
+bool Softmmu::refill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc) {
+  return victim_swap(vaddr, access, mmu_idx) || fill(vaddr, access, mmu_idx, insn_pc);
 }
 
 bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc) {
@@ -105,7 +146,13 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   if (whole_page) e.addend = uintptr_t(r->host + (ppage - r->base)) - vpage;
 
   const unsigned idx = tlb_index(vaddr);
-  (*table_)[mmu_idx][idx] = e;
+  TlbEntry& slot = (*table_)[mmu_idx][idx];
+  if (!is_empty(slot)) {
+    unsigned& next = victim_next_[mmu_idx];
+    victims_[mmu_idx * kVictims + next] = Victim{slot, aux_[mmu_idx * kTlbEntries + idx]};
+    next = (next + 1) % kVictims;
+  }
+  slot = e;
   aux_[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
   return true;
 }
@@ -132,7 +179,7 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
       const unsigned i = tlb_index(p);
       const TlbEntry& e = (*table_)[m.mmu_idx][i];
       uint64_t cmp = a == Access::Write ? e.addr_write : e.addr_read;
-      if ((cmp & (kPageMask | kTlbInvalid)) != page_of(p) && !fill(p, a, m.mmu_idx, insn_pc))
+      if ((cmp & (kPageMask | kTlbInvalid)) != page_of(p) && !refill(p, a, m.mmu_idx, insn_pc))
         return 0;
       const uint64_t phys = aux_[m.mmu_idx * kTlbEntries + i].phys_page | (p & ~kPageMask);
       if (!as_.find(p == vaddr ? phys : phys & kPageMask)) {
@@ -157,7 +204,7 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
   TlbEntry* e = &(*table_)[m.mmu_idx][idx];
   uint64_t cmp = a == Access::Write ? e->addr_write : e->addr_read;
   if ((cmp & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
-    if (!fill(vaddr, a, m.mmu_idx, insn_pc)) return 0;
+    if (!refill(vaddr, a, m.mmu_idx, insn_pc)) return 0;
     e = &(*table_)[m.mmu_idx][idx];
     cmp = a == Access::Write ? e->addr_write : e->addr_read;
     if (cmp & kTlbInvalid) {
@@ -211,7 +258,7 @@ const uint8_t* Softmmu::fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& p
   const unsigned idx = tlb_index(vaddr);
   TlbEntry* e = &(*table_)[mmu_idx][idx];
   if ((e->addr_code & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
-    if (!fill(vaddr, Access::Fetch, mmu_idx, vaddr)) return nullptr;
+    if (!refill(vaddr, Access::Fetch, mmu_idx, vaddr)) return nullptr;
     e = &(*table_)[mmu_idx][idx];
   }
   const Aux& aux = aux_[mmu_idx * kTlbEntries + idx];

@@ -115,7 +115,18 @@ class Softmmu {
     uint16_t asid = 0;
     bool global = true;
   };
+  // A small fully associative victim TLB per MMU index (as QEMU's): entries evicted from the
+  // direct-mapped table land here, so two pages that share an index (a memcpy between buffers a
+  // multiple of the TLB's reach apart) do not refill on every access.
+  static constexpr unsigned kVictims = 8;
+  struct Victim {
+    TlbEntry e;
+    Aux aux;
+  };
   bool fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc);
+  /// Brings vaddr's entry into the table: from the victim TLB if there, else by fill().
+  bool refill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc);
+  bool victim_swap(uint64_t vaddr, Access access, unsigned mmu_idx);
   uint64_t access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Access a, uint64_t insn_pc);
 
   CpuCommon& cpu_;
@@ -126,6 +137,8 @@ class Softmmu {
   WatchHit watch_hit_;
   std::unique_ptr<TlbTable> table_;
   std::unique_ptr<Aux[]> aux_;  // kNumMmuIdx * kTlbEntries
+  std::unique_ptr<Victim[]> victims_;  // kNumMmuIdx * kVictims
+  unsigned victim_next_[kNumMmuIdx] = {};
 };
 
 /// Entry points called by generated code and the interpreter on a TLB miss. After either returns,

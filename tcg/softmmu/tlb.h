@@ -34,8 +34,11 @@ static_assert(sizeof(TlbEntry) == 32, "generated code indexes entries with a shi
 
 using TlbTable = TlbEntry[kNumMmuIdx][kTlbEntries];
 
+/// The direct-mapped slot of a page. Bits above the table's reach are folded in, so buffers a
+/// multiple of the reach apart (4 MiB: common for adjacent arrays) do not collide. Generated
+/// code computes exactly this.
 constexpr unsigned tlb_index(uint64_t vaddr) {
-  return unsigned(vaddr >> kPageBits) & (kTlbEntries - 1);
+  return unsigned((vaddr >> kPageBits) ^ (vaddr >> (kPageBits + kTlbBits))) & (kTlbEntries - 1);
 }
 
 }  // namespace orrery::tcg::softmmu

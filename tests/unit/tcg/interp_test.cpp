@@ -30,6 +30,7 @@ class FlatTranslator : public softmmu::PageTranslator {
  public:
   explicit FlatTranslator(CpuCommon& c) : cpu(c) {}
   bool translate(uint64_t vaddr, softmmu::Access, unsigned, softmmu::Translation& out) override {
+    ++walks;
     out.phys = vaddr;
     return true;
   }
@@ -44,7 +45,7 @@ class FlatTranslator : public softmmu::PageTranslator {
     cpu.pending_exit = uint32_t(PendingExit::Exception);
   }
   CpuCommon& cpu;
-  int faults = 0, align_faults = 0;
+  int faults = 0, align_faults = 0, walks = 0;
   uint64_t fault_addr = 0;
 };
 
@@ -227,6 +228,45 @@ TEST_F(InterpTest, PageCrossingIntoHoleWritesNothing) {
   uint16_t w = 0;
   ASSERT_TRUE(as.read_bytes(0x1fffe, &w, 2));
   EXPECT_EQ(w, 0u);
+}
+
+// Regression: arrays 4 MiB apart (the direct-mapped table's reach) used to share a TLB slot, so a
+// memcpy between them refilled on every access.
+TEST_F(InterpTest, BuffersOneTlbReachApartUseDifferentSlots) {
+  ASSERT_EQ(as.add_ram("big", 0x40000000, 16 << 20), "");
+  const uint64_t src = 0x40000000, dst = src + (softmmu::kTlbEntries << softmmu::kPageBits);
+  EXPECT_NE(softmmu::tlb_index(src), softmmu::tlb_index(dst));
+  ir::Block b;
+  Emitter e(b);
+  e.insn_start(0x100);
+  e.store(e.c64(dst), e.load(Type::I64, e.c64(src), MemOp{3}), MemOp{3});
+  e.jump(0x104);
+  run(b);
+  EXPECT_NE(softmmu::tlb_hit(&st.common, src, MemOp{3}, false), nullptr);
+  EXPECT_NE(softmmu::tlb_hit(&st.common, dst, MemOp{3}, true), nullptr);
+}
+
+// Pages that do share a slot alternate through the victim TLB instead of walking again.
+TEST_F(InterpTest, CollidingPagesAreServedByTheVictimTlb) {
+  ASSERT_EQ(as.add_ram("big", 0x40000000, 64 << 20), "");
+  const uint64_t a = 0x40000000;
+  uint64_t b = 0;
+  for (uint64_t p = a + softmmu::kPageSize; p < a + (64 << 20); p += softmmu::kPageSize)
+    if (softmmu::tlb_index(p) == softmmu::tlb_index(a)) {
+      b = p;
+      break;
+    }
+  ASSERT_NE(b, 0u);
+  ir::Block blk;
+  Emitter e(blk);
+  e.insn_start(0x100);
+  for (int i = 0; i < 8; ++i) {
+    e.load(Type::I64, e.c64(a), MemOp{3});
+    e.load(Type::I64, e.c64(b), MemOp{3});
+  }
+  e.jump(0x104);
+  run(blk);
+  EXPECT_EQ(tr.walks, 2);
 }
 
 TEST_F(InterpTest, ExitRequestStopsAtEntry) {
