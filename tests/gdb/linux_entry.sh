@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # gdb against a Linux boot: stop at the kernel entry (-S; hbreak there too), check the boot
 # state, let the kernel enable its MMU, interrupt it and read VBAR_EL1/SCTLR_EL1 and kernel
-# memory through the stage-1 translation. Skips (77) without gdb-multiarch or the kernel that
-# the system tests cache (tests/system/fetch_debian.sh).
+# memory through the stage-1 translation. Fetches the kernel the system tests use into their
+# cache (tests/system/fetch_debian.sh); skips (77) without gdb-multiarch or when the Debian
+# packages cannot be downloaded.
 #   linux_entry.sh ORRERY CACHE
 set -u
 orrery=${1:?}
 cache=${2:?}
 command -v gdb-multiarch >/dev/null || { echo "SKIP: gdb-multiarch is not installed"; exit 77; }
-[ -s "$cache/vmlinuz" ] && [ -s "$cache/initrd-marker.cpio.gz" ] ||
-  { echo "SKIP: no cached kernel in $cache (run the system tests first)"; exit 77; }
+"$(dirname "$0")/../system/fetch_debian.sh" "$cache" >/dev/null
+rc=$?
+[ $rc -eq 0 ] || exit $rc
 
 tmp=$(mktemp -d)
 pid=
