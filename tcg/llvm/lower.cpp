@@ -71,6 +71,12 @@ ll::Value* BlockLowering::load_field(ll::Type* t, size_t offset) {
   return l;
 }
 
+ll::Value* BlockLowering::load_invariant_ptr(size_t offset) {
+  auto* l = b_.CreateAlignedLoad(b_.getPtrTy(), field_ptr(offset), ll::MaybeAlign(8));
+  l->setMetadata(ll::LLVMContext::MD_invariant_load, ll::MDNode::get(ctx_, {}));
+  return l;
+}
+
 void BlockLowering::store_field(ll::Value* v, size_t offset) {
   auto* s = b_.CreateAlignedStore(v, field_ptr(offset), ll::MaybeAlign(1));
   if (tbaa_cpu_) tag(s, tbaa_cpu_);

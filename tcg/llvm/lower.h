@@ -52,6 +52,9 @@ class BlockLowering {
   ll::IntegerType* int_type(ir::Type t);
   ll::Value* field_ptr(size_t offset);  // (i8*)cpu + offset
   ll::Value* load_field(ll::Type* t, size_t offset);
+  // A CpuCommon pointer that never changes while generated code runs (the TLB table, the jump
+  // cache): marked invariant so LLVM loads it once, even across slow-path calls.
+  ll::Value* load_invariant_ptr(size_t offset);
   void store_field(ll::Value* v, size_t offset);
   ll::Value* const_ptr(const void* p);
   ll::BasicBlock* pending_block();

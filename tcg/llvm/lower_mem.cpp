@@ -22,7 +22,7 @@ static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t));
 // vaddr & (page mask | size - 1) equals its read/write compare address.
 ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write,
                                                 ll::Value*& entry) {
-  ll::Value* table = load_field(b_.getPtrTy(), offsetof(CpuCommon, tlb));
+  ll::Value* table = load_invariant_ptr(offsetof(CpuCommon, tlb));
   // softmmu::tlb_index
   ll::Value* idx = b_.CreateAnd(
       b_.CreateXor(b_.CreateLShr(vaddr, softmmu::kPageBits),
@@ -263,7 +263,7 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       pc = b_.CreateZExtOrTrunc(pc, b_.getInt64Ty());
       store_field(pc, offsetof(CpuCommon, pc));
       // Probe the jump cache exactly as jump_cache_index() does.
-      ll::Value* cache = load_field(b_.getPtrTy(), offsetof(CpuCommon, jump_cache));
+      ll::Value* cache = load_invariant_ptr(offsetof(CpuCommon, jump_cache));
       ll::Value* idx =
           b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 2), b_.CreateLShr(pc, 2 + kJumpCacheBits)),
                        b_.getInt64(kJumpCacheEntries - 1));
