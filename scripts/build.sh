@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Configures and builds Orrery into build/ (Ninja, RelWithDebInfo). Extra args go to the build.
+# Configures and builds Orrery into build/ (Ninja, RelWithDebInfo).
+#   scripts/build.sh               everything
+#   scripts/build.sh T1 T2 ...     only these targets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build build "$@"
+if [ $# -gt 0 ]; then
+  cmake --build build --target "$@"
+else
+  cmake --build build
+fi
