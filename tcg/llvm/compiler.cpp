@@ -71,6 +71,15 @@ void BackgroundCompiler::finish(exec::TranslationBlock* tb, exec::NativeFn fn,
               tb->key.pc, tb->ir.num_insns, std::max<size_t>(1, tb->region.size()));
 }
 
+size_t BackgroundCompiler::hottest_index(const std::deque<exec::TranslationBlock*>& queue) {
+  size_t best = 0;
+  for (size_t i = 1; i < queue.size(); ++i)
+    if (queue[i]->exec_count.load(std::memory_order_relaxed) >
+        queue[best]->exec_count.load(std::memory_order_relaxed))
+      best = i;
+  return best;
+}
+
 void BackgroundCompiler::worker() {
   std::vector<exec::TranslationBlock*> batch;
   std::vector<const exec::TranslationBlock*> cbatch;
@@ -84,8 +93,9 @@ void BackgroundCompiler::worker() {
       if (stop_) return;
       unsigned limit = batch_limit_.load(std::memory_order_relaxed);
       while (!queue_.empty() && batch.size() < limit) {
-        exec::TranslationBlock* tb = queue_.front();
-        queue_.pop_front();
+        auto hottest = queue_.begin() + hottest_index(queue_);
+        exec::TranslationBlock* tb = *hottest;
+        queue_.erase(hottest);
         if (!tb->valid.load(std::memory_order_acquire)) {
           ++skipped_;
           continue;

@@ -248,3 +248,23 @@ TEST(CompilerTest, CompileTimePerTypicalBlock) {
 
 }  // namespace
 }  // namespace orrery::tcg::llvm::test
+
+namespace orrery::tcg::llvm::test {
+namespace {
+
+TEST(CompilerOrder, HottestQueuedBlockFirstOldestOnTies) {
+  exec::TranslationBlock a, b, c, d;
+  a.exec_count = 64;
+  b.exec_count = 5000;
+  c.exec_count = 900;
+  d.exec_count = 5000;
+  std::deque<exec::TranslationBlock*> q{&a, &b, &c, &d};
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 1u);
+  q.erase(q.begin() + 1);
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);  // d
+  q.erase(q.begin() + 2);
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 1u);  // c
+}
+
+}  // namespace
+}  // namespace orrery::tcg::llvm::test
