@@ -30,6 +30,14 @@ tcg::ir::MemOp exclusive_memop(const ExclusiveDesc& d, unsigned size_log2) {
   return m;
 }
 
+/// One host compare-and-swap of a naturally aligned T (the exclusive's alignment check
+/// guarantees it); true if memory held `expected` and now holds `desired`.
+template <typename T>
+bool cas(uint8_t* host, T expected, T desired) {
+  return __atomic_compare_exchange_n(reinterpret_cast<T*>(host), &expected, desired, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 /// Loads the exclusive's data; false after a fault (pending_exit is set).
 bool exclusive_read(tcg::CpuCommon* c, uint64_t vaddr, const ExclusiveDesc& d, uint64_t pc,
                     uint64_t& lo, uint64_t& hi) {
@@ -91,8 +99,38 @@ uint64_t helper_store_exclusive(tcg::CpuCommon* c, uint64_t vaddr, uint64_t desc
     return 0;
   }
   if (s.monitor.valid && s.monitor.addr == vaddr && s.monitor.size == total) {
-    // Single vCPU: the store succeeds if memory still holds what LDXR saw. With SMP this
-    // becomes a host compare-and-swap on the page against the same remembered value.
+    // The store succeeds if memory still holds what LDXR saw, decided by one host
+    // compare-and-swap so that two vCPUs can never both succeed (as QEMU does; an ABA write of
+    // the same value by another CPU goes unnoticed, which the Arm ARM permits in practice for
+    // the monitor's IMPLEMENTATION DEFINED granule).
+    tcg::softmmu::Softmmu& amm = *c->mmu;
+    uint8_t* host = amm.atomic_host(vaddr, total, d.mmu_idx, pc);
+    if (c->pending_exit) return 0;
+    if (host) {
+      const uint64_t v1 = reg_or_zero(s, d.rt), v2 = reg_or_zero(s, d.rt2);
+      bool ok = false;
+      switch (total) {
+        case 1: ok = cas<uint8_t>(host, s.monitor.value, v1); break;
+        case 2: ok = cas<uint16_t>(host, s.monitor.value, v1); break;
+        case 4: ok = cas<uint32_t>(host, s.monitor.value, v1); break;
+        case 8:
+          // A pair of words is one 64-bit location; the monitor kept its halves as LDXP saw them.
+          ok = d.pair ? cas<uint64_t>(host, (s.monitor.value & 0xffffffffu) | (s.monitor.value2 << 32),
+                                      (v1 & 0xffffffffu) | (v2 << 32))
+                      : cas<uint64_t>(host, s.monitor.value, v1);
+          break;
+        case 16: {
+          const unsigned __int128 want =
+              (unsigned __int128)s.monitor.value2 << 64 | s.monitor.value;
+          const unsigned __int128 give = (unsigned __int128)v2 << 64 | v1;
+          ok = cas<unsigned __int128>(host, want, give);
+          break;
+        }
+      }
+      s.monitor.valid = 0;
+      if (d.rs != 31) s.x[d.rs] = ok ? 0 : 1;
+      return 0;
+    }
     uint64_t lo = 0, hi = 0;
     if (!exclusive_read(c, vaddr, d, pc, lo, hi)) return 0;
     if (lo == s.monitor.value && hi == s.monitor.value2) {

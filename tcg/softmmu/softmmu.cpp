@@ -246,6 +246,29 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
   return v;
 }
 
+uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx,
+                              uint64_t insn_pc) {
+  if (mmu_idx >= kNumMmuIdx || (vaddr & ~kPageMask) + size > kPageSize) return nullptr;
+  const unsigned idx = tlb_index(vaddr);
+  TlbEntry* e = &(*table_)[mmu_idx][idx];
+  if ((e->addr_write & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
+    if (!refill(vaddr, Access::Write, mmu_idx, insn_pc)) return nullptr;
+    e = &(*table_)[mmu_idx][idx];
+    if (e->addr_write & kTlbInvalid) {
+      cpu_.pc = insn_pc;
+      translator_.raise_bus_error(vaddr, 0, Access::Write);
+      return nullptr;
+    }
+  }
+  if (e->addr_write & (kTlbMmio | kTlbWatch)) return nullptr;
+  if (e->addr_write & kTlbNotDirty) {
+    const uint64_t page = aux_[mmu_idx * kTlbEntries + idx].phys_page;
+    if (code_ && code_->is_code_page(page))
+      code_->invalidate_phys(page | (vaddr & ~kPageMask), size);
+  }
+  return reinterpret_cast<uint8_t*>(vaddr + e->addend);
+}
+
 uint64_t Softmmu::load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc) {
   return access_slow(vaddr, 0, m, Access::Read, insn_pc);
 }

@@ -88,6 +88,12 @@ class Softmmu {
   uint64_t load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc);
   void store(uint64_t vaddr, uint64_t value, ir::MemOp m, uint64_t insn_pc);
 
+  /// The host address of a RAM location for an atomic read-modify-write (exclusives, atomics):
+  /// translates for writing (raising faults: then null with pending_exit set) and invalidates
+  /// translated code there. Null without pending_exit when the location is not plain RAM
+  /// (MMIO, ROM, a watched page): the caller then uses load/store.
+  uint8_t* atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, uint64_t insn_pc);
+
   /// Instruction fetch for the translator: translates vaddr for mmu_idx and returns a host
   /// pointer to the rest of its page (null after raising an instruction abort: then phys is
   /// undefined). Code must be in RAM or ROM.
