@@ -108,17 +108,7 @@ unsigned run_all_cases(TestMachine& m) {
     const unsigned count = c.profile == Profile::Alu ? 48 : 16;
     for (unsigned k = 0; k < count; ++k) {
       Inputs in = make_inputs(c.profile, rng);
-      ArchState got, want;
-      std::string err;
-      if (!uc.run(in, want, err)) {
-        ADD_FAILURE() << err << "\n" << describe_inputs(in);
-        break;
-      }
-      if (!run_orrery(m, in, got, err)) {
-        ADD_FAILURE() << err << "\n" << describe_inputs(in);
-        break;
-      }
-      if (std::string diff = first_difference(got, want); !diff.empty()) {
+      if (std::string diff = compare_with_unicorn(m, uc, in); !diff.empty()) {
         ADD_FAILURE() << diff << "\n" << describe_inputs(in);
         break;  // one report per case
       }

@@ -145,17 +145,7 @@ unsigned run_fp_cases(TestMachine& m) {
     const unsigned count = c.profile == FpProfile::Fp ? 96 : 24;
     for (unsigned k = 0; k < count; ++k) {
       Inputs in = make_inputs(c.profile, rng);
-      ArchState got, want;
-      std::string err;
-      if (!uc.run(in, want, err)) {
-        ADD_FAILURE() << err << "\n" << describe(in);
-        break;
-      }
-      if (!run_orrery(m, in, got, err)) {
-        ADD_FAILURE() << err << "\n" << describe(in);
-        break;
-      }
-      if (std::string diff = first_difference(got, want, /*fpsr=*/true); !diff.empty()) {
+      if (std::string diff = compare_with_unicorn(m, uc, in, /*fpsr=*/true); !diff.empty()) {
         ADD_FAILURE() << diff << "\n" << describe(in);
         break;
       }

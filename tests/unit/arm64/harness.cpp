@@ -134,6 +134,14 @@ std::string first_difference(const ArchState& got, const ArchState& want, bool f
   return {};
 }
 
+std::string compare_with_unicorn(TestMachine& m, UnicornRef& uc, const Inputs& in, bool fpsr) {
+  ArchState got, want;
+  std::string err;
+  if (!uc.run(in, want, err)) return err;
+  if (!run_orrery(m, in, got, err)) return err;
+  return first_difference(got, want, fpsr);
+}
+
 bool run_orrery(TestMachine& m, const Inputs& in, ArchState& out, std::string& error) {
   m.restart();
   Arm64State& s = m.cpu->state();

@@ -131,6 +131,11 @@ std::string hex(uint64_t v);
 /// registers, optionally the cumulative FPSR bits, then data memory).
 std::string first_difference(const ArchState& got, const ArchState& want, bool fpsr = false);
 
+/// Runs the loaded code from `in` on Unicorn and on m; empty when both finish and agree, else
+/// what went wrong (a runner's error or the first difference).
+std::string compare_with_unicorn(TestMachine& m, UnicornRef& uc, const Inputs& in,
+                                 bool fpsr = false);
+
 /// Runs code on TestMachine from the inputs and captures the state at the final HVC.
 bool run_orrery(TestMachine& m, const Inputs& in, ArchState& out, std::string& error);
 
