@@ -58,7 +58,7 @@ constexpr OptionInfo kOptions[] = {
     {"serial", Opt::Serial, "DEV", "serial port backend: stdio, file:PATH or none"},
     {"d", Opt::Debug, "ITEM,...", "enable logging of the given items (-d help lists them)"},
     {"D", Opt::LogFile, "FILE", "write the -d log to FILE instead of stderr"},
-    {"accel", Opt::Accel, "tcg[,tier=interp|llvm|auto][,thresh=N]",
+    {"accel", Opt::Accel, "tcg[,tier=interp|baseline|llvm|auto][,thresh=N]",
      "translator tier and LLVM hotness threshold (-accel help)"},
     {"no-reboot", Opt::NoReboot, "", "exit instead of rebooting when the guest resets"},
     {"display", Opt::Display, "none", "accepted for compatibility (there is no display)"},
@@ -133,12 +133,14 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, boo
     if (key == "tier") {
       if (val == "interp")
         eo.tier = tcg::exec::Tier::Interp;
+      else if (val == "baseline")
+        eo.tier = tcg::exec::Tier::Baseline;
       else if (val == "llvm")
         eo.tier = tcg::exec::Tier::Llvm;
       else if (val == "auto")
         eo.tier = tcg::exec::Tier::Auto;
       else
-        return "unknown tier '" + std::string(val) + "' (expected interp, llvm or auto)";
+        return "unknown tier '" + std::string(val) + "' (expected interp, baseline, llvm or auto)";
     } else if (key == "thresh") {
       if (!parse_u32(val, eo.hot_threshold))
         return "invalid thresh '" + std::string(val) + "' (expected a number of executions)";
@@ -553,8 +555,10 @@ std::string log_help_text() {
 std::string accel_help_text() {
   return "Accelerators supported:\n"
          "tcg             dynamic translation; properties:\n"
-         "                  tier=interp|llvm|auto  interpreter only, LLVM only, or interpreter\n"
-         "                                         then LLVM for hot blocks (default auto)\n"
+         "                  tier=interp|baseline|llvm|auto\n"
+         "                                         interpreter only, baseline x86-64 code only,\n"
+         "                                         LLVM only, or baseline code then LLVM for\n"
+         "                                         hot blocks (default auto)\n"
          "                  thresh=N               executions before a block goes to LLVM\n"
          "                                         (tier=auto; default 64)\n";
 }

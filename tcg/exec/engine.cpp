@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 
+#include "tcg/baseline/baseline.h"
 #include "tcg/interp/interp.h"
 #include "tcg/llvm/compiler.h"
 #include "tcg/opt/passes.h"
@@ -24,16 +25,64 @@ Engine::~Engine() {
              " skipped; %" PRIu64 " blocks translated, %" PRIu64 " invalidated\n",
              s.compiled, s.compile_us / 1000.0, s.failed, s.skipped, stats_.blocks_translated,
              stats_.invalidations);
+    log_.log(hw::kLogTier, "baseline: %" PRIu64 " blocks, %.1f MiB of code\n",
+             baseline_blocks_.load(), code_cache_ ? code_cache_->used() / 1048576.0 : 0.0);
+    const auto j = compiler_->jit().stats();
+    log_.log(hw::kLogTier, "llvm: lowering %.1f ms, IR passes %.1f ms, codegen %.1f ms\n",
+             j.lower_us / 1000.0, j.opt_us / 1000.0, j.codegen_us / 1000.0);
   }
   compiler_.reset();  // joins the compile thread before the blocks it may be reading go away
 }
 
+namespace {
+// Baseline code reaches Engine::tier_up through this plain function.
+void baseline_tier_up(Engine* engine, TranslationBlock* tb) { engine->tier_up(tb); }
+// Address space for baseline code; committed as it is written. A Linux boot uses ~40 MiB.
+constexpr size_t kCodeCacheBytes = size_t(1) << 30;
+}  // namespace
+
 std::string Engine::init() {
   if (opt_.tier == Tier::Interp) return {};
   std::string err;
+  if (opt_.tier == Tier::Baseline || opt_.tier == Tier::Auto) {
+    code_cache_ = baseline::CodeCache::create(kCodeCacheBytes, err);
+    if (!code_cache_) return err;
+  }
+  if (opt_.tier == Tier::Baseline) return {};
   compiler_ = llvm::BackgroundCompiler::create(err, &log_);
   if (!compiler_) return "cannot start the LLVM tier: " + err;
+  // Code already linked to a block's baseline code must move on to its LLVM code.
+  compiler_->set_publish_hook([this](TranslationBlock* tb) { relink_published(tb); });
   return {};
+}
+
+NativeFn Engine::compile_baseline(TranslationBlock* tb) {
+  if (!code_cache_) return nullptr;
+  baseline::Options o;
+  if (opt_.tier == Tier::Auto) {
+    o.hot_threshold = opt_.hot_threshold;
+    o.tier_up = &baseline_tier_up;
+    o.engine = this;
+  }
+  std::string err;
+  NativeFn fn = baseline::compile(*tb, *code_cache_, o, &err);
+  if (fn) {
+    baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
+  } else if (log_.enabled(hw::kLogTier) &&
+             (code_cache_->used() < code_cache_->capacity() ||
+              !code_cache_full_logged_.exchange(true))) {
+    log_.log(hw::kLogTier, "baseline: block at 0x%" PRIx64 " stays interpreted: %s\n",
+             tb->key.pc, err.c_str());
+  }
+  return fn;
+}
+
+void Engine::relink_published(TranslationBlock* tb) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!tb->valid.load()) return;
+  NativeFn fn = tb->native.load(std::memory_order_acquire);
+  for (auto [src, slot] : tb->incoming) src->link[slot].store(fn, std::memory_order_release);
+  for (VcpuExec* v : vcpus_) v->invalidate_jump_cache(tb);
 }
 
 bool Engine::is_code_page(uint64_t phys_page) const {
@@ -91,6 +140,8 @@ void Engine::flush() {
   pages_.clear();
   for (VcpuExec* v : vcpus_) v->flush_jump_cache();
   all_.clear();
+  // Like the blocks themselves, their code is only dropped when no vCPU runs (reset).
+  if (code_cache_) code_cache_->reset();
 }
 
 TranslationBlock* Engine::lookup(const TbKey& key) {
@@ -186,6 +237,7 @@ Engine::Stats Engine::stats() const {
   std::lock_guard<std::mutex> g(mu_);
   Stats s = stats_;
   if (compiler_) s.blocks_compiled = compiler_->stats().compiled;
+  s.baseline_blocks = baseline_blocks_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -255,7 +307,10 @@ TranslationBlock* VcpuExec::find_or_translate() {
     }
     if (engine_.options().optimize) opt::optimize(fresh->ir);
     if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
-    fresh->prog = interp::build(fresh->ir, fresh.get());
+    if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get()))
+      fresh->native.store(base, std::memory_order_relaxed);
+    else
+      fresh->prog = interp::build(fresh->ir, fresh.get());
     if (stepping()) {
       step_tb_ = std::move(fresh);
       return step_tb_.get();

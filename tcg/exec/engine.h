@@ -4,6 +4,7 @@
 // jump cache and dispatch loop). The guest CPU calls VcpuExec::run() and handles what it returns.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -21,10 +22,16 @@
 namespace orrery::tcg::llvm {
 class BackgroundCompiler;
 }
+namespace orrery::tcg::baseline {
+class CodeCache;
+}
 
 namespace orrery::tcg::exec {
 
-enum class Tier : uint8_t { Interp, Llvm, Auto };
+// Interp: interpreter only. Baseline: baseline x86-64 code (tcg/baseline), the interpreter only
+// for blocks it cannot compile. Llvm: every block compiled by LLVM before it runs. Auto: baseline
+// code first, LLVM in the background for hot blocks.
+enum class Tier : uint8_t { Interp, Baseline, Llvm, Auto };
 
 struct EngineOptions {
   Tier tier = Tier::Auto;
@@ -79,6 +86,8 @@ class Engine : public softmmu::CodePageTracker {
   TranslationBlock* insert(std::unique_ptr<TranslationBlock> tb);
   void link(TranslationBlock* from, unsigned slot, TranslationBlock* to);
   void tier_up(TranslationBlock* tb);  // queue (Auto) or compile now (Llvm)
+  /// Baseline code for a new block (Baseline/Auto tiers), or null: the block is interpreted.
+  NativeFn compile_baseline(TranslationBlock* tb);
   void register_vcpu(VcpuExec* v);
   void unregister_vcpu(VcpuExec* v);
 
@@ -86,11 +95,13 @@ class Engine : public softmmu::CodePageTracker {
     uint64_t blocks_translated = 0;
     uint64_t blocks_compiled = 0;
     uint64_t invalidations = 0;
+    uint64_t baseline_blocks = 0;
   };
   Stats stats() const;
 
  private:
   void invalidate_locked(TranslationBlock* tb);
+  void relink_published(TranslationBlock* tb);
   void form_region(TranslationBlock* head);
   struct KeyHash {
     size_t operator()(const TbKey& k) const {
@@ -106,6 +117,9 @@ class Engine : public softmmu::CodePageTracker {
   std::vector<std::unique_ptr<TranslationBlock>> all_;  // owned; invalid ones kept until flush
   std::vector<VcpuExec*> vcpus_;
   std::unique_ptr<llvm::BackgroundCompiler> compiler_;
+  std::unique_ptr<baseline::CodeCache> code_cache_;
+  std::atomic<bool> code_cache_full_logged_{false};
+  std::atomic<uint64_t> baseline_blocks_{0};
   Stats stats_;
   DebugState debug_{*this};
 };

@@ -66,6 +66,7 @@ void BackgroundCompiler::finish(exec::TranslationBlock* tb, exec::NativeFn fn,
   }
   ++compiled_;
   tb->native.store(fn, std::memory_order_release);
+  if (publish_hook_) publish_hook_(tb);
   if (log_)
     log_->log(hw::kLogTier, "llvm: compiled block at 0x%" PRIx64 " (%u insns, region of %zu)\n",
               tb->key.pc, tb->ir.num_insns, std::max<size_t>(1, tb->region.size()));

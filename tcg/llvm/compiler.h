@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +59,12 @@ class BackgroundCompiler {
 
   LlvmJit& jit() { return *jit_; }
 
+  /// Called on the compiling thread right after a block's code is published (before any other
+  /// block is compiled). Set it before queueing blocks.
+  void set_publish_hook(std::function<void(exec::TranslationBlock*)> hook) {
+    publish_hook_ = std::move(hook);
+  }
+
   /// Which queued block to compile next: the one executed most (ties: the oldest). Blocks keep
   /// counting executions in the interpreter while they wait, so during a boot the loops that
   /// matter overtake the many blocks that were hot once.
@@ -81,6 +88,7 @@ class BackgroundCompiler {
   bool stop_ = false;
   std::atomic<unsigned> batch_limit_{2};
   std::atomic<uint64_t> compiled_{0}, failed_{0}, skipped_{0}, compile_us_{0};
+  std::function<void(exec::TranslationBlock*)> publish_hook_;
   std::thread thread_;  // last: starts after everything above is initialised
 };
 

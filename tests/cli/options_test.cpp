@@ -65,6 +65,8 @@ TEST(Options, MachineLongFormsAndOrderIndependence) {
 }
 
 TEST(Options, Tiers) {
+  EXPECT_EQ(parse({"-accel", "tcg,tier=baseline", "-kernel", "k"}).options.engine.tier,
+            tcg::exec::Tier::Baseline);
   EXPECT_EQ(parse({"-accel", "tcg,tier=llvm", "-kernel", "k"}).options.engine.tier,
             tcg::exec::Tier::Llvm);
   EXPECT_EQ(parse({"-accel", "tcg,tier=auto", "-kernel", "k"}).options.engine.tier,
@@ -136,7 +138,7 @@ TEST(Options, Errors) {
   EXPECT_EQ(error_of({"-cpu", "nosuch", "-kernel", "k"}),
             "-cpu nosuch: unknown CPU model for machine 'virt' (-cpu help lists them)");
   EXPECT_EQ(error_of({"-accel", "tcg,tier=bogus", "-kernel", "k"}),
-            "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, llvm or auto)");
+            "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, baseline, llvm or auto)");
   EXPECT_EQ(error_of({"-accel", "bogus", "-kernel", "k"}),
             "-accel bogus: unknown accelerator 'bogus' (-accel help lists them)");
   EXPECT_NE(error_of({"-accel", "kvm", "-kernel", "k"}).find("not supported yet"),

@@ -1,0 +1,37 @@
+// The baseline tier: translates a block's IR straight to x86-64 machine code in one linear pass,
+// in microseconds, so that every block runs native from its first execution. Values live in
+// stack slots, guest memory accesses inline the softmmu TLB lookup, and blocks chain to each
+// other like the LLVM tier's code (same NativeFn protocol, tcg/exec/tb.h). Hot blocks are then
+// recompiled by the LLVM tier, which the baseline code requests by counting its executions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tcg/baseline/code_cache.h"
+#include "tcg/exec/tb.h"
+#include "tcg/softmmu/softmmu.h"
+
+namespace orrery::tcg::exec {
+class Engine;
+}
+
+namespace orrery::tcg::baseline {
+
+struct Options {
+  // Executions after which the code calls tier_up(engine, tb) once; 0 disables counting.
+  uint32_t hot_threshold = 0;
+  void (*tier_up)(exec::Engine* engine, exec::TranslationBlock* tb) = nullptr;
+  exec::Engine* engine = nullptr;
+  // TLB-miss entry points; tests substitute their own to observe misses.
+  uint64_t (*slow_load)(CpuCommon*, uint64_t, uint64_t, uint64_t) = &softmmu::slow_load;
+  void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;
+};
+
+/// Compiles tb's IR into cache. tb must outlive the code (its address, &tb->link and
+/// &tb->exec_count are embedded). Returns null, with *error set when given, if the block uses
+/// something this tier does not generate (it then stays in the interpreter) or the cache is full.
+exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
+                       std::string* error = nullptr);
+
+}  // namespace orrery::tcg::baseline

@@ -1,0 +1,750 @@
+// IR -> x86-64 in one pass. Every non-constant value gets an 8-byte stack slot holding it in
+// canonical form (zero-extended from its type, I1 as 0/1, exactly as the interpreter keeps
+// them); each operation loads its operands into scratch registers, computes and stores. rbx
+// holds the CPU pointer and r12 the vCPU's TLB table for the whole block. Rare operations go
+// through ir::eval_pure, the shared reference semantics, so only the frequent ones need
+// hand-written code. Slow paths (TLB misses, traps, tier-up) are emitted after the block's main
+// line so the common path falls through.
+#include <cstddef>
+#include <functional>
+
+#include "tcg/baseline/baseline.h"
+#include "tcg/baseline/x64.h"
+#include "tcg/ir/eval.h"
+#include "tcg/ir/helpers.h"
+
+namespace orrery::tcg::baseline {
+
+using ir::Opcode;
+using ir::Type;
+using ir::Value;
+
+namespace {
+
+constexpr int32_t kOffPc = offsetof(CpuCommon, pc);
+constexpr int32_t kOffExitRequest = offsetof(CpuCommon, exit_request);
+constexpr int32_t kOffPendingExit = offsetof(CpuCommon, pending_exit);
+constexpr int32_t kOffTbFlags = offsetof(CpuCommon, tb_flags);
+constexpr int32_t kOffTlb = offsetof(CpuCommon, tlb);
+constexpr int32_t kOffJumpCache = offsetof(CpuCommon, jump_cache);
+constexpr int32_t kOffLastTb = offsetof(CpuCommon, last_tb);
+constexpr int32_t kOffLastExitSlot = offsetof(CpuCommon, last_exit_slot);
+static_assert(sizeof(std::atomic<exec::NativeFn>) == 8 && sizeof(std::atomic<uint64_t>) == 8);
+static_assert(offsetof(JumpCacheEntry, pc) == 0 && offsetof(JumpCacheEntry, flags) == 8 &&
+              offsetof(JumpCacheEntry, native) == 16);
+
+/// An operation the generated code hands to ir::eval_pure; stored in the code cache after the
+/// block's code and reached RIP-relative.
+struct GenericOp {
+  uint8_t op, type, src_bits;
+  uint64_t imm, imm2;
+};
+
+uint64_t generic_eval(const GenericOp* g, uint64_t a, uint64_t b, uint64_t c) {
+  return ir::eval_pure(Opcode(g->op), Type(g->type), g->src_bits, a, b, c, g->imm, g->imm2);
+}
+
+unsigned bytes_of(Type t) {
+  switch (t) {
+    case Type::I8: return 1;
+    case Type::I16: return 2;
+    case Type::I32: return 4;
+    default: return 8;
+  }
+}
+
+Cc cc_of(ir::Cond c) {
+  switch (c) {
+    case ir::Cond::Eq: return kE;
+    case ir::Cond::Ne: return kNe;
+    case ir::Cond::Ult: return kB;
+    case ir::Cond::Ule: return kBe;
+    case ir::Cond::Ugt: return kA;
+    case ir::Cond::Uge: return kAe;
+    case ir::Cond::Slt: return kL;
+    case ir::Cond::Sle: return kLe;
+    case ir::Cond::Sgt: return kG;
+    case ir::Cond::Sge: return kGe;
+  }
+  return kE;
+}
+
+class Gen {
+ public:
+  Gen(const exec::TranslationBlock& tb, const Options& opt) : tb_(tb), b_(tb.ir), opt_(opt) {}
+
+  bool run(std::string& err);
+  std::vector<uint8_t>& bytes() { return a_.bytes(); }
+
+ private:
+  Mem slot(Value v) const { return Mem{RSP, slot_[v.id] * 8}; }
+  Mem slot_of(size_t i) const { return Mem{RSP, slot_[i] * 8}; }
+  bool is_k(Value v) const { return konst_[v.id]; }
+  uint64_t kv(Value v) const { return kval_[v.id]; }
+  Type ty(Value v) const { return b_.type_of(v); }
+
+  void ld(Reg r, Value v) {
+    if (is_k(v))
+      a_.mov_imm(r, kv(v));
+    else
+      a_.load(8, r, slot(v));
+  }
+  void st(size_t i, Reg r) { a_.store(8, slot_of(i), r); }
+  /// Canonicalises r for type t (the low 32 bits of r hold the result).
+  void norm(Reg r, Type t) {
+    switch (t) {
+      case Type::I32: a_.mov_rr(false, r, r); break;
+      case Type::I16: a_.movzx_rr(2, r, r); break;
+      case Type::I8: a_.movzx_rr(1, r, r); break;
+      case Type::I1: a_.alu_ri(kAnd, false, r, 1); break;
+      default: break;
+    }
+  }
+  void epilogue() {
+    if (frame_) a_.alu_ri(kAdd, true, RSP, frame_);
+    a_.pop(R12);
+    a_.pop(RBX);
+  }
+  void ret_code(uint64_t code) {
+    a_.mov_imm(RAX, code);
+    epilogue();
+    a_.ret();
+  }
+  void check_pending() {
+    a_.alu_mi(kCmp, false, Mem{RBX, kOffPendingExit}, 0);
+    a_.jcc(kNe, pending_);
+  }
+  /// Runs emit_cold after the main line; the main line continues at the returned label.
+  Label cold(std::function<void(Label back)> emit_cold, Label entry) {
+    Label back = a_.new_label();
+    cold_.push_back([this, entry, back, emit_cold] {
+      a_.bind(entry);
+      emit_cold(back);
+    });
+    return back;
+  }
+  void call_abs(uint64_t fn) {
+    a_.mov_imm(RAX, fn);
+    a_.call_r(RAX);
+  }
+
+  bool gen_inst(size_t i, std::string& err);
+  void gen_generic(size_t i);
+  void gen_alu(size_t i, Alu op);
+  void gen_shift(size_t i);
+  void gen_cmp(size_t i);
+  void gen_adc(size_t i);
+  void gen_mem(size_t i, bool store);
+  void tlb_lookup(const ir::MemOp& m, bool write, Label miss);
+  void gen_terminal();
+  void direct_exit(uint64_t target, unsigned slot);
+
+  const exec::TranslationBlock& tb_;
+  const ir::Block& b_;
+  const Options& opt_;
+  X64 a_;
+  std::vector<int32_t> slot_;
+  std::vector<uint8_t> konst_;
+  std::vector<uint64_t> kval_;
+  int32_t frame_ = 0;
+  uint64_t pc_ = 0;
+  Label pending_{};
+  std::vector<std::function<void()>> cold_;
+  std::vector<std::pair<size_t, GenericOp>> data_;
+};
+
+bool Gen::run(std::string& err) {
+  const size_t n = b_.insts.size();
+  slot_.assign(n, -1);
+  konst_.assign(n, 0);
+  kval_.assign(n, 0);
+  int32_t slots = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Inst& in = b_.insts[i];
+    const Type rt = ir::result_type(in);
+    if (rt == Type::I128 || in.type == Type::I128) {
+      err = "baseline: 128-bit values";
+      return false;
+    }
+    if (rt == Type::V) continue;
+    if (in.op == Opcode::Const) {
+      konst_[i] = 1;
+      kval_[i] = in.imm & ir::mask(in.type);
+    } else if (in.op == Opcode::ZExt && konst_[in.args[0].id]) {
+      konst_[i] = 1;
+      kval_[i] = kval_[in.args[0].id];
+    } else if (in.op == Opcode::ZExt) {
+      slot_[i] = slot_[in.args[0].id];  // canonical values are already zero-extended
+    } else {
+      slot_[i] = slots++;
+    }
+  }
+  if (b_.term.kind == ir::Terminal::Kind::None) {
+    err = "baseline: block without terminal";
+    return false;
+  }
+  // After the two pushes rsp is 8 mod 16; the frame restores 16-byte alignment for calls.
+  frame_ = slots * 8;
+  if (frame_ % 16 == 0) frame_ += 8;
+  pc_ = b_.guest_pc;
+  pending_ = a_.new_label();
+
+  Label exit_request = a_.new_label();
+  a_.alu_mi(kCmp, false, Mem{RDI, kOffExitRequest}, 0);
+  a_.jcc(kNe, exit_request);
+  a_.push(RBX);
+  a_.push(R12);
+  a_.alu_ri(kSub, true, RSP, frame_);
+  a_.mov_rr(true, RBX, RDI);
+  a_.load(8, R12, Mem{RBX, kOffTlb});
+  if (opt_.hot_threshold && opt_.tier_up) {
+    // A plain (non-atomic) increment: a count lost to a race with another vCPU only delays
+    // tier-up, and every value is still passed through, so the threshold is never skipped.
+    Label hot = a_.new_label();
+    a_.mov_imm(RAX, uint64_t(&tb_.exec_count));
+    a_.load(4, RCX, Mem{RAX, 0});
+    a_.alu_ri(kAdd, false, RCX, 1);
+    a_.store(4, Mem{RAX, 0}, RCX);
+    a_.alu_ri(kCmp, false, RCX, int32_t(opt_.hot_threshold));
+    a_.jcc(kE, hot);
+    Label back = cold(
+        [this](Label back) {
+          a_.mov_imm(RDI, uint64_t(opt_.engine));
+          a_.mov_imm(RSI, uint64_t(&tb_));
+          call_abs(uint64_t(opt_.tier_up));
+          a_.jmp(back);
+        },
+        hot);
+    a_.bind(back);
+  }
+
+  for (size_t i = 0; i < n; ++i)
+    if (!gen_inst(i, err)) return false;
+  gen_terminal();
+
+  for (size_t k = 0; k < cold_.size(); ++k) cold_[k]();  // may append more
+  a_.bind(pending_);
+  ret_code(exec::kRetPending);
+  a_.bind(exit_request);
+  a_.mov_imm(RAX, exec::kRetExitRequest);
+  a_.ret();
+
+  // Data for generic operations, 8-byte aligned after the code.
+  std::vector<uint8_t>& buf = a_.bytes();
+  while (buf.size() % 8) buf.push_back(0xcc);
+  for (auto& [at, g] : data_) {
+    a_.patch_rip(at, uint32_t(buf.size()));
+    const auto* p = reinterpret_cast<const uint8_t*>(&g);
+    buf.insert(buf.end(), p, p + sizeof g);
+  }
+  if (!a_.resolve()) {
+    err = "baseline: internal error: unbound label";
+    return false;
+  }
+  return true;
+}
+
+void Gen::gen_generic(size_t i) {
+  const ir::Inst& in = b_.insts[i];
+  if (in.nargs > 0) ld(RSI, in.args[0]);
+  if (in.nargs > 1) ld(RDX, in.args[1]);
+  if (in.nargs > 2) ld(RCX, in.args[2]);
+  const unsigned src_bits = in.nargs ? ir::bits(ty(in.args[0])) : 0;
+  data_.push_back({a_.lea_rip_placeholder(RDI),
+                   GenericOp{uint8_t(in.op), uint8_t(in.type), uint8_t(src_bits), in.imm, in.imm2}});
+  call_abs(uint64_t(&generic_eval));
+  st(i, RAX);
+}
+
+void Gen::gen_alu(size_t i, Alu op) {
+  const ir::Inst& in = b_.insts[i];
+  const bool w = in.type == Type::I64;
+  const Value x = in.args[0], y = in.args[1];
+  ld(RAX, x);
+  if (is_k(y) && (!w || fits_i32(int64_t(kv(y))))) {
+    a_.alu_ri(op, w, RAX, int32_t(uint32_t(kv(y))));
+  } else if (is_k(y)) {
+    a_.mov_imm(RCX, kv(y));
+    a_.alu_rr(op, w, RAX, RCX);
+  } else {
+    a_.alu_rm(op, w, RAX, slot(y));
+  }
+  if (op == kAdd || op == kSub) {
+    if (in.type != Type::I64 && in.type != Type::I32) norm(RAX, in.type);
+  }
+  st(i, RAX);
+}
+
+void Gen::gen_shift(size_t i) {
+  const ir::Inst& in = b_.insts[i];
+  const Type t = in.type;
+  const unsigned w = ir::bits(t);
+  const bool wide = t == Type::I64 || t == Type::I32, w64 = t == Type::I64;
+  Shift op = in.op == Opcode::Shl ? kShl : in.op == Opcode::Lshr ? kShr : in.op == Opcode::Ashr ? kSar : kRor;
+  const Value x = in.args[0], y = in.args[1];
+  if (is_k(y)) {
+    const uint8_t amt = uint8_t(kv(y) & (w - 1));
+    if (wide) {
+      ld(RAX, x);
+      if (amt) a_.shift_ri(op, w64, RAX, amt);
+      st(i, RAX);
+      return;
+    }
+    if (t == Type::I8 || t == Type::I16) {
+      if (op == kRor) return gen_generic(i);
+      ld(RAX, x);
+      if (op == kSar) a_.movsx_rr(bytes_of(t), RAX, RAX);
+      if (amt) a_.shift_ri(op, op == kSar, RAX, amt);
+      norm(RAX, t);
+      st(i, RAX);
+      return;
+    }
+    return gen_generic(i);
+  }
+  if (!wide) return gen_generic(i);
+  ld(RAX, x);
+  ld(RCX, y);
+  a_.shift_cl(op, w64, RAX);  // the hardware takes the count modulo 32 or 64, as the IR does
+  st(i, RAX);
+}
+
+void Gen::gen_cmp(size_t i) {
+  const ir::Inst& in = b_.insts[i];
+  const Type t = in.type;  // operand type
+  const auto cond = static_cast<ir::Cond>(in.imm);
+  const Value x = in.args[0], y = in.args[1];
+  ld(RAX, x);
+  if (t == Type::I64 || t == Type::I32) {
+    const bool w = t == Type::I64;
+    if (is_k(y) && (!w || fits_i32(int64_t(kv(y))))) {
+      a_.alu_ri(kCmp, w, RAX, int32_t(uint32_t(kv(y))));
+    } else if (is_k(y)) {
+      a_.mov_imm(RCX, kv(y));
+      a_.alu_rr(kCmp, w, RAX, RCX);
+    } else {
+      a_.alu_rm(kCmp, w, RAX, slot(y));
+    }
+  } else {
+    // Narrow operands moved to the top of 32-bit registers compare correctly both signed and
+    // unsigned.
+    const uint8_t up = uint8_t(32 - ir::bits(t));
+    ld(RCX, y);
+    a_.shift_ri(kShl, false, RAX, up);
+    a_.shift_ri(kShl, false, RCX, up);
+    a_.alu_rr(kCmp, false, RAX, RCX);
+  }
+  a_.setcc(cc_of(cond), RAX);
+  a_.movzx_rr(1, RAX, RAX);
+  st(i, RAX);
+}
+
+void Gen::gen_adc(size_t i) {
+  const ir::Inst& in = b_.insts[i];
+  const Type t = in.type;
+  if (t == Type::I1) return gen_generic(i);
+  ld(RAX, in.args[0]);
+  ld(RCX, in.args[1]);
+  ld(RDX, in.args[2]);
+  a_.bt_ri(RDX, 0);  // CF = carry in
+  if (t == Type::I64 || t == Type::I32)
+    a_.alu_rr(kAdc, t == Type::I64, RAX, RCX);
+  else
+    a_.adc_narrow(bytes_of(t), RAX, RCX);
+  if (in.op == Opcode::AddC) {
+    norm(RAX, t);
+  } else {
+    a_.setcc(in.op == Opcode::AddCarry ? kB : kO, RAX);
+    a_.movzx_rr(1, RAX, RAX);
+  }
+  st(i, RAX);
+}
+
+// rax = virtual address on entry and on a miss; on a hit rax = host address. Clobbers rcx, rdx.
+void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss) {
+  using softmmu::kPageBits;
+  using softmmu::kTlbBits;
+  a_.mov_rr(true, RCX, RAX);
+  a_.shift_ri(kShr, true, RCX, kPageBits);
+  a_.mov_rr(true, RDX, RAX);
+  a_.shift_ri(kShr, true, RDX, kPageBits + kTlbBits);
+  a_.alu_rr(kXor, false, RCX, RDX);
+  a_.alu_ri(kAnd, false, RCX, (1 << kTlbBits) - 1);
+  a_.shift_ri(kShl, false, RCX, 5);  // sizeof(TlbEntry)
+  a_.alu_rr(kAdd, true, RCX, R12);
+  const int32_t base = int32_t(m.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
+  a_.mov_rr(true, RDX, RAX);
+  a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask) | int64_t(m.size() - 1)));
+  a_.alu_rm(kCmp, true, RDX,
+            Mem{RCX, base + int32_t(write ? offsetof(softmmu::TlbEntry, addr_write)
+                                          : offsetof(softmmu::TlbEntry, addr_read))});
+  a_.jcc(kNe, miss);
+  a_.alu_rm(kAdd, true, RAX, Mem{RCX, base + int32_t(offsetof(softmmu::TlbEntry, addend))});
+}
+
+void Gen::gen_mem(size_t i, bool is_store) {
+  const ir::Inst& in = b_.insts[i];
+  const ir::MemOp m = ir::MemOp::decode(in.imm);
+  const uint64_t memop = in.imm, pc = pc_;
+  Label miss = a_.new_label();
+  ld(RAX, in.args[0]);
+  tlb_lookup(m, is_store, miss);
+  if (is_store) {
+    ld(RDX, in.args[1]);
+    a_.store(m.size(), Mem{RAX, 0}, RDX);
+    Label back = cold(
+        [this, &in, memop, pc](Label back) {
+          a_.mov_rr(true, RSI, RAX);
+          ld(RDX, in.args[1]);
+          a_.mov_imm(RCX, memop);
+          a_.mov_imm(R8, pc);
+          a_.mov_rr(true, RDI, RBX);
+          call_abs(uint64_t(opt_.slow_store));
+          check_pending();
+          a_.jmp(back);
+        },
+        miss);
+    a_.bind(back);
+    return;
+  }
+  if (m.sign)
+    a_.load_sx(m.size(), RAX, Mem{RAX, 0});
+  else
+    a_.load(m.size(), RAX, Mem{RAX, 0});
+  Label back = cold(
+      [this, m, memop, pc](Label back) {
+        a_.mov_rr(true, RSI, RAX);
+        a_.mov_imm(RDX, memop);
+        a_.mov_imm(RCX, pc);
+        a_.mov_rr(true, RDI, RBX);
+        call_abs(uint64_t(opt_.slow_load));
+        check_pending();
+        if (m.sign && m.size() < 8) a_.movsx_rr(m.size(), RAX, RAX);
+        a_.jmp(back);
+      },
+      miss);
+  a_.bind(back);
+  if (m.sign) norm(RAX, in.type);
+  st(i, RAX);
+}
+
+bool Gen::gen_inst(size_t i, std::string& err) {
+  const ir::Inst& in = b_.insts[i];
+  const Type t = in.type;
+  switch (in.op) {
+    case Opcode::Nop:
+    case Opcode::Const:
+    case Opcode::ZExt:
+      return true;
+    case Opcode::InsnStart:
+      pc_ = in.imm;
+      return true;
+    case Opcode::GetReg: {
+      const Mem m{RBX, int32_t(in.imm)};
+      if (t == Type::I1) {
+        a_.load(1, RAX, m);
+        a_.alu_ri(kAnd, false, RAX, 1);
+      } else {
+        a_.load(bytes_of(t), RAX, m);
+      }
+      st(i, RAX);
+      return true;
+    }
+    case Opcode::SetReg: {
+      ld(RAX, in.args[0]);
+      if (t == Type::I1) a_.alu_ri(kAnd, false, RAX, 1);
+      a_.store(t == Type::I1 ? 1 : bytes_of(t), Mem{RBX, int32_t(in.imm)}, RAX);
+      return true;
+    }
+    case Opcode::Add: gen_alu(i, kAdd); return true;
+    case Opcode::Sub: gen_alu(i, kSub); return true;
+    case Opcode::And: gen_alu(i, kAnd); return true;
+    case Opcode::Or: gen_alu(i, kOr); return true;
+    case Opcode::Xor: gen_alu(i, kXor); return true;
+    case Opcode::Mul: {
+      const bool w = t == Type::I64;
+      ld(RAX, in.args[0]);
+      if (is_k(in.args[1])) {
+        a_.mov_imm(RCX, kv(in.args[1]));
+        a_.imul_rr(w, RAX, RCX);
+      } else {
+        a_.imul_rm(w, RAX, slot(in.args[1]));
+      }
+      if (!w && t != Type::I32) norm(RAX, t);
+      st(i, RAX);
+      return true;
+    }
+    case Opcode::MulHiU:
+    case Opcode::MulHiS:
+      if (t != Type::I64) {
+        gen_generic(i);
+        return true;
+      }
+      ld(RAX, in.args[0]);
+      ld(RCX, in.args[1]);
+      if (in.op == Opcode::MulHiU)
+        a_.mul_r(true, RCX);
+      else
+        a_.imul1_r(true, RCX);
+      st(i, RDX);
+      return true;
+    case Opcode::Shl:
+    case Opcode::Lshr:
+    case Opcode::Ashr:
+    case Opcode::Rotr:
+      gen_shift(i);
+      return true;
+    case Opcode::Not:
+      ld(RAX, in.args[0]);
+      if (t == Type::I64 || t == Type::I32)
+        a_.not_r(t == Type::I64, RAX);
+      else
+        a_.alu_ri(kXor, false, RAX, int32_t(ir::mask(t)));
+      st(i, RAX);
+      return true;
+    case Opcode::Neg:
+      ld(RAX, in.args[0]);
+      a_.neg_r(t == Type::I64, RAX);
+      if (t != Type::I64 && t != Type::I32) norm(RAX, t);
+      st(i, RAX);
+      return true;
+    case Opcode::AddC:
+    case Opcode::AddCarry:
+    case Opcode::AddOvf:
+      gen_adc(i);
+      return true;
+    case Opcode::SExt: {
+      const Type src = ty(in.args[0]);
+      ld(RAX, in.args[0]);
+      if (src == Type::I1)
+        a_.neg_r(true, RAX);
+      else if (src != Type::I64)
+        a_.movsx_rr(bytes_of(src), RAX, RAX);
+      norm(RAX, t);
+      st(i, RAX);
+      return true;
+    }
+    case Opcode::Trunc:
+      ld(RAX, in.args[0]);
+      norm(RAX, t);
+      st(i, RAX);
+      return true;
+    case Opcode::ExtractU: {
+      const unsigned pos = unsigned(in.imm), len = unsigned(in.imm2);
+      ld(RAX, in.args[0]);
+      if (pos) a_.shift_ri(kShr, true, RAX, uint8_t(pos));
+      if (len < 32) {
+        a_.alu_ri(kAnd, false, RAX, int32_t((1u << len) - 1));
+      } else if (len == 32) {
+        a_.mov_rr(false, RAX, RAX);
+      } else if (len < 64) {
+        a_.mov_imm(RCX, (1ull << len) - 1);
+        a_.alu_rr(kAnd, true, RAX, RCX);
+      }
+      st(i, RAX);
+      return true;
+    }
+    case Opcode::ExtractS: {
+      const unsigned pos = unsigned(in.imm), len = unsigned(in.imm2);
+      if (len == 0 || len >= 64) {
+        gen_generic(i);
+        return true;
+      }
+      ld(RAX, in.args[0]);
+      if (pos + len > 64) {
+        // The field's top bit lies above bit 63, where the value is zero: no sign to extend.
+        a_.shift_ri(kShr, true, RAX, uint8_t(pos));
+      } else {
+        if (64 - pos - len) a_.shift_ri(kShl, true, RAX, uint8_t(64 - pos - len));
+        a_.shift_ri(kSar, true, RAX, uint8_t(64 - len));
+      }
+      norm(RAX, t);
+      st(i, RAX);
+      return true;
+    }
+    case Opcode::Deposit: {
+      const unsigned pos = unsigned(in.imm), len = unsigned(in.imm2);
+      const uint64_t fm = (len >= 64 ? ~0ull : (1ull << len) - 1) << pos;
+      ld(RAX, in.args[0]);
+      ld(RCX, in.args[1]);
+      if (pos) a_.shift_ri(kShl, true, RCX, uint8_t(pos));
+      a_.mov_imm(RDX, fm);
+      a_.alu_rr(kAnd, true, RCX, RDX);
+      a_.not_r(true, RDX);
+      a_.alu_rr(kAnd, true, RAX, RDX);
+      a_.alu_rr(kOr, true, RAX, RCX);
+      norm(RAX, t);
+      st(i, RAX);
+      return true;
+    }
+    case Opcode::Cmp:
+      gen_cmp(i);
+      return true;
+    case Opcode::Select: {
+      const Value c = in.args[0];
+      if (is_k(c)) {
+        ld(RAX, kv(c) ? in.args[1] : in.args[2]);
+      } else {
+        ld(RAX, in.args[1]);
+        ld(RCX, in.args[2]);
+        a_.alu_mi(kCmp, false, slot(c), 0);
+        a_.cmov_rr(kE, true, RAX, RCX);
+      }
+      st(i, RAX);
+      return true;
+    }
+    case Opcode::Load:
+      gen_mem(i, false);
+      return true;
+    case Opcode::Store:
+      gen_mem(i, true);
+      return true;
+    case Opcode::TrapIf: {
+      const Value c = in.args[0];
+      if (is_k(c) && !kv(c)) return true;
+      const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
+      const uint64_t arg = in.imm2, pc = pc_;
+      Label trap = a_.new_label();
+      if (is_k(c)) {
+        a_.jmp(trap);
+      } else {
+        a_.alu_mi(kCmp, false, slot(c), 0);
+        a_.jcc(kNe, trap);
+      }
+      Label back = cold(
+          [this, h, arg, pc](Label back) {
+            a_.mov_rr(true, RDI, RBX);
+            a_.mov_imm(RSI, arg);
+            a_.mov_imm(RDX, pc);
+            a_.mov_imm(RCX, 0);
+            call_abs(uint64_t(h->fn));
+            check_pending();
+            a_.jmp(back);
+          },
+          trap);
+      a_.bind(back);
+      return true;
+    }
+    case Opcode::Fence:
+      if (in.imm != uint64_t(ir::FenceKind::Instruction)) a_.mfence();
+      return true;
+    case Opcode::Call:
+    case Opcode::CallPure: {
+      const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
+      if (in.nargs > 0) ld(RSI, in.args[0]); else a_.mov_imm(RSI, 0);
+      if (in.nargs > 1) ld(RDX, in.args[1]); else a_.mov_imm(RDX, 0);
+      if (in.nargs > 2) ld(RCX, in.args[2]); else a_.mov_imm(RCX, 0);
+      a_.mov_rr(true, RDI, RBX);
+      call_abs(uint64_t(h->fn));
+      if (in.op == Opcode::Call) check_pending();
+      st(i, RAX);
+      return true;
+    }
+    default:
+      if (ir::is_pure(in.op) && in.op != Opcode::GetReg) {
+        gen_generic(i);
+        return true;
+      }
+      err = "baseline: no code for " + std::string(ir::op_info(in.op).name);
+      return false;
+  }
+}
+
+void Gen::direct_exit(uint64_t target, unsigned slot) {
+  a_.mov_imm(RAX, target);
+  a_.store(8, Mem{RBX, kOffPc}, RAX);
+  Label unlinked = a_.new_label();
+  a_.mov_imm(RAX, uint64_t(&tb_.link[slot]));
+  a_.load(8, RAX, Mem{RAX, 0});
+  a_.test_rr(true, RAX, RAX);
+  a_.jcc(kE, unlinked);
+  a_.mov_rr(true, RDI, RBX);
+  epilogue();
+  a_.jmp_r(RAX);  // a tail call: the next block returns straight to the dispatcher
+  a_.bind(unlinked);
+  a_.mov_imm(RAX, uint64_t(&tb_));
+  a_.store(8, Mem{RBX, kOffLastTb}, RAX);
+  a_.store_imm32(false, Mem{RBX, kOffLastExitSlot}, int32_t(slot));
+  ret_code(exec::kRetNext);
+}
+
+void Gen::gen_terminal() {
+  const ir::Terminal& t = b_.term;
+  switch (t.kind) {
+    case ir::Terminal::Kind::Jump:
+      direct_exit(t.target, 0);
+      return;
+    case ir::Terminal::Kind::Branch: {
+      if (is_k(t.cond)) {
+        direct_exit(kv(t.cond) ? t.target : t.target2, kv(t.cond) ? 0 : 1);
+        return;
+      }
+      Label not_taken = a_.new_label();
+      a_.alu_mi(kCmp, false, slot(t.cond), 0);
+      a_.jcc(kE, not_taken);
+      direct_exit(t.target, 0);
+      a_.bind(not_taken);
+      direct_exit(t.target2, 1);
+      return;
+    }
+    case ir::Terminal::Kind::Indirect: {
+      // Inline jump-cache probe, as the LLVM tier does: hit when pc and flags match and the
+      // entry has code.
+      Label miss = a_.new_label();
+      ld(RAX, t.value);
+      a_.store(8, Mem{RBX, kOffPc}, RAX);
+      a_.mov_rr(true, RCX, RAX);
+      a_.shift_ri(kShr, true, RCX, 2);
+      a_.mov_rr(true, RDX, RAX);
+      a_.shift_ri(kShr, true, RDX, 2 + kJumpCacheBits);
+      a_.alu_rr(kXor, false, RCX, RDX);
+      a_.alu_ri(kAnd, false, RCX, kJumpCacheEntries - 1);
+      a_.shift_ri(kShl, false, RCX, 5);  // sizeof(JumpCacheEntry)
+      a_.alu_rm(kAdd, true, RCX, Mem{RBX, kOffJumpCache});
+      a_.alu_rm(kCmp, true, RAX, Mem{RCX, 0});
+      a_.jcc(kNe, miss);
+      a_.load(8, RDX, Mem{RBX, kOffTbFlags});
+      a_.alu_rm(kCmp, true, RDX, Mem{RCX, 8});
+      a_.jcc(kNe, miss);
+      a_.load(8, RAX, Mem{RCX, 16});
+      a_.test_rr(true, RAX, RAX);
+      a_.jcc(kE, miss);
+      a_.mov_rr(true, RDI, RBX);
+      epilogue();
+      a_.jmp_r(RAX);
+      a_.bind(miss);
+      a_.store_imm32(true, Mem{RBX, kOffLastTb}, 0);
+      ret_code(exec::kRetNext);
+      return;
+    }
+    case ir::Terminal::Kind::Exit:
+      if (!t.pc_in_state) {
+        a_.mov_imm(RAX, t.target);
+        a_.store(8, Mem{RBX, kOffPc}, RAX);
+      }
+      ret_code(exec::make_exit_result(t.reason, t.arg));
+      return;
+    case ir::Terminal::Kind::None:
+      return;
+  }
+}
+
+}  // namespace
+
+exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
+                       std::string* error) {
+  Gen g(tb, opt);
+  std::string err;
+  if (!g.run(err)) {
+    if (error) *error = err;
+    return nullptr;
+  }
+  const std::vector<uint8_t>& code = g.bytes();
+  uint8_t* at = cache.add(code.data(), code.size());
+  if (!at) {
+    if (error) *error = "baseline: code cache full";
+    return nullptr;
+  }
+  return reinterpret_cast<exec::NativeFn>(at);
+}
+
+}  // namespace orrery::tcg::baseline
