@@ -47,15 +47,22 @@ Inputs random_inputs(Generator& g) {
 
 }  // namespace
 
+static const char* tier_name(const a64::test::TestMachine* m, const a64::test::TestMachine& interp,
+                      const a64::test::TestMachine& baseline) {
+  return m == &interp ? "interp" : m == &baseline ? "baseline" : "llvm";
+}
+
 FuzzResult fuzz_arm64(uint64_t seed, uint64_t count, unsigned length) {
   static_assert(kReach * 2 <= a64::test::kDataSize);
   FuzzResult res;
   Generator gen(seed);
   a64::test::UnicornRef uc;
   a64::test::TestMachine interp(a64::test::Tier::Interp);
+  a64::test::TestMachine baseline(a64::test::Tier::Baseline);
   a64::test::TestMachine llvm(a64::test::Tier::Llvm);
-  if (!uc.ok() || !llvm.init_error.empty()) {
-    res.first_failure = "setup failed: " + (uc.ok() ? llvm.init_error : "unicorn");
+  if (!uc.ok() || !llvm.init_error.empty() || !baseline.init_error.empty()) {
+    res.first_failure =
+        "setup failed: " + (uc.ok() ? llvm.init_error + baseline.init_error : "unicorn");
     res.mismatches = 1;
     return res;
   }
@@ -70,7 +77,7 @@ FuzzResult fuzz_arm64(uint64_t seed, uint64_t count, unsigned length) {
     std::string uc_err;
     const bool uc_ok = uc.run(in, ref, uc_err);
 
-    for (a64::test::TestMachine* m : {&interp, &llvm}) {
+    for (a64::test::TestMachine* m : {&interp, &baseline, &llvm}) {
       m->load(code);
       ArchState got;
       std::string err;
@@ -95,13 +102,13 @@ FuzzResult fuzz_arm64(uint64_t seed, uint64_t count, unsigned length) {
       if (res.mismatches <= 20) {
         char head[160];
         std::snprintf(head, sizeof head, "seed %" PRIu64 " sequence %" PRIu64 " tier %s: ", seed,
-                      n, m == &interp ? "interp" : "llvm");
+                      n, tier_name(m, interp, baseline));
         res.summary += head + diff + "\n";
       }
       if (res.first_failure.empty()) {
         char head[160];
         std::snprintf(head, sizeof head, "seed %" PRIu64 " sequence %" PRIu64 " tier %s: ", seed,
-                      n, m == &interp ? "interp" : "llvm");
+                      n, tier_name(m, interp, baseline));
         res.first_failure = head + diff + "\n" + disassemble(code);
       }
     }

@@ -85,7 +85,7 @@ TEST_P(FuzzTest, RandomDataProcessingMatchesUnicorn) {
   ASSERT_GT(rows.size(), 80u);
 
   Rng rng{0x853c49e6748fea9bull};
-  const unsigned kPrograms = GetParam() == Tier::Interp ? 400 : 60;
+  const unsigned kPrograms = GetParam() == Tier::Llvm ? 60 : 400;
   constexpr unsigned kLength = 48, kRunsPerProgram = 4;
   unsigned checked = 0;
   for (unsigned p = 0; p < kPrograms; ++p) {

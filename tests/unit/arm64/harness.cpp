@@ -104,7 +104,13 @@ void Arm64Test::expect_exception(unsigned vector, uint32_t ec) {
 }
 
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {
-  return info.param == Tier::Interp ? "Interp" : info.param == Tier::Llvm ? "Llvm" : "Auto";
+  switch (info.param) {
+    case Tier::Interp: return "Interp";
+    case Tier::Baseline: return "Baseline";
+    case Tier::Llvm: return "Llvm";
+    case Tier::Auto: break;
+  }
+  return "Auto";
 }
 
 std::string hex(uint64_t v) {

@@ -88,7 +88,8 @@ class Arm64Test : public ::testing::TestWithParam<Tier> {
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info);
 
 #define ORRERY_ARM64_TIERS(suite)                                                     \
-  INSTANTIATE_TEST_SUITE_P(Tiers, suite, ::testing::Values(Tier::Interp, Tier::Llvm), \
+  INSTANTIATE_TEST_SUITE_P(Tiers, suite,                                               \
+                           ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm),  \
                            ::orrery::cpu::arm64::test::tier_name)
 
 /// Registers, flags and data memory of a finished run, for comparison with Unicorn.

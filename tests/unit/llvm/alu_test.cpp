@@ -149,7 +149,7 @@ struct OutCase {
 
 // Inputs: r0 = a, r1 = b (with junk above the width, which GetReg must ignore), r2 = carry byte.
 // Outputs: r[8 + k] for case k.
-class AluTest : public LlvmTest {
+class AluTest : public BothBackends {
  protected:
   std::unique_ptr<exec::TranslationBlock> build(Type t, std::vector<OutCase>& cases) {
     auto tb = new_tb();
@@ -275,7 +275,7 @@ void edge_and_random(unsigned w, unsigned n_random,
   }
 }
 
-TEST_F(AluTest, AllOpsI8Exhaustive) {
+TEST_P(AluTest, AllOpsI8Exhaustive) {
   run_width(Type::I8, [](const auto& f) {
     for (uint64_t a = 0; a < 256; ++a)
       for (uint64_t b = 0; b < 256; ++b)
@@ -284,20 +284,20 @@ TEST_F(AluTest, AllOpsI8Exhaustive) {
   });
 }
 
-TEST_F(AluTest, AllOpsI16) {
+TEST_P(AluTest, AllOpsI16) {
   run_width(Type::I16, [](const auto& f) { edge_and_random(16, 50000, f); });
 }
 
-TEST_F(AluTest, AllOpsI32) {
+TEST_P(AluTest, AllOpsI32) {
   run_width(Type::I32, [](const auto& f) { edge_and_random(32, 50000, f); });
 }
 
-TEST_F(AluTest, AllOpsI64) {
+TEST_P(AluTest, AllOpsI64) {
   run_width(Type::I64, [](const auto& f) { edge_and_random(64, 50000, f); });
 }
 
 // Hand-computed spot checks, readable on their own.
-TEST_F(AluTest, HandComputedEdgeCases) {
+TEST_P(AluTest, HandComputedEdgeCases) {
   struct Case {
     Opcode op;
     Type t;
@@ -366,7 +366,7 @@ TEST_F(AluTest, HandComputedEdgeCases) {
 }
 
 // ZExt/SExt/Trunc between every pair of types the verifier allows, including I1.
-TEST_F(AluTest, ExtensionsBetweenAllTypes) {
+TEST_P(AluTest, ExtensionsBetweenAllTypes) {
   const Type types[] = {Type::I1, Type::I8, Type::I16, Type::I32, Type::I64};
   struct Out {
     Opcode op;
@@ -419,7 +419,7 @@ TEST_F(AluTest, ExtensionsBetweenAllTypes) {
 }
 
 // Bitfield extract/deposit at many positions and lengths (all of them for I8/I16/I32).
-TEST_F(AluTest, ExtractAndDeposit) {
+TEST_P(AluTest, ExtractAndDeposit) {
   for (Type t : {Type::I8, Type::I16, Type::I32, Type::I64}) {
     const unsigned w = ir::bits(t);
     std::vector<std::pair<unsigned, unsigned>> fields;
@@ -473,7 +473,7 @@ TEST_F(AluTest, ExtractAndDeposit) {
 }
 
 // I1 values: the logic ops, Select, Cmp and Const the verifier allows at I1, and flag storage.
-TEST_F(AluTest, BooleanOps) {
+TEST_P(AluTest, BooleanOps) {
   auto tb = new_tb();
   Emitter e(tb->ir);
   Value p = e.get_reg(Type::I1, reg(0)), q = e.get_reg(Type::I1, reg(1));
@@ -508,7 +508,7 @@ TEST_F(AluTest, BooleanOps) {
 }
 
 // Partial-register reads and writes touch exactly their bytes (x86 AH-style offsets).
-TEST_F(AluTest, PartialRegisterAccess) {
+TEST_P(AluTest, PartialRegisterAccess) {
   auto tb = new_tb();
   Emitter e(tb->ir);
   Value ah = e.get_reg(Type::I8, reg(0) + 1);
@@ -526,6 +526,9 @@ TEST_F(AluTest, PartialRegisterAccess) {
   EXPECT_EQ(cpu_->r[1], 0x0055440000002300ull);
   EXPECT_EQ(cpu_->r[2], 0x66554433ffffffffull);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AluTest, ::testing::Values(Backend::Llvm, Backend::Baseline),
+                         backend_name);
 
 }  // namespace
 }  // namespace orrery::tcg::llvm::test

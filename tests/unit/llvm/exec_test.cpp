@@ -6,7 +6,8 @@
 namespace orrery::tcg::llvm::test {
 namespace {
 
-class ExecTest : public LlvmTest {};
+class ExecTest : public BothBackends {};
+class ExecTestLlvm : public LlvmTest {};  // LLVM-specific code properties
 
 TestCpu& test_cpu(CpuCommon* c) {
   return *reinterpret_cast<TestCpu*>(c);
@@ -44,7 +45,7 @@ constexpr ir::Helper kRaise{"raise", h_raise};
 constexpr ir::Helper kMul{"mul", h_mul, true};
 constexpr ir::Helper kKick{"kick", h_kick};
 
-TEST_F(ExecTest, CallPassesCpuAndArgumentsMissingOnesZero) {
+TEST_P(ExecTest, CallPassesCpuAndArgumentsMissingOnesZero) {
   auto tb = new_tb();
   Emitter e(tb->ir);
   e.set_reg(reg(0), e.call(kRecord, {e.c64(1), e.c64(2), e.c64(3)}));
@@ -67,7 +68,7 @@ TEST_F(ExecTest, CallPassesCpuAndArgumentsMissingOnesZero) {
 
 // Helpers read and write guest state in memory: stores before a call must be done, and values
 // read after it must be reloaded.
-TEST_F(ExecTest, CallSeesAndClobbersGuestState) {
+TEST_P(ExecTest, CallSeesAndClobbersGuestState) {
   auto tb = new_tb();
   Emitter e(tb->ir);
   e.set_reg(reg(5), e.c64(42));
@@ -85,7 +86,7 @@ TEST_F(ExecTest, CallSeesAndClobbersGuestState) {
   EXPECT_EQ(cpu_->r[9], 1u);
 }
 
-TEST_F(ExecTest, CallSettingPendingExitStopsTheBlock) {
+TEST_P(ExecTest, CallSettingPendingExitStopsTheBlock) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   e.insn_start(0x100);
@@ -106,7 +107,7 @@ TEST_F(ExecTest, CallSettingPendingExitStopsTheBlock) {
   EXPECT_EQ(ram_[0], 0);
 }
 
-TEST_F(ExecTest, JumpAndBranchWithoutLinks) {
+TEST_P(ExecTest, JumpAndBranchWithoutLinks) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   e.branch(e.cmp(Cond::Ne, e.get_reg(Type::I64, reg(0)), e.c64(0)), 0x200, 0x300);
@@ -136,7 +137,7 @@ TEST_F(ExecTest, JumpAndBranchWithoutLinks) {
   EXPECT_EQ(cpu_->common.last_exit_slot, 0u);
 }
 
-TEST_F(ExecTest, ExitResults) {
+TEST_P(ExecTest, ExitResults) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   e.exit(ir::ExitReason::Hypercall, 0x104, 0xabcd);
@@ -156,7 +157,7 @@ TEST_F(ExecTest, ExitResults) {
   EXPECT_EQ(cpu_->common.pc, 0x7777u);
 }
 
-TEST_F(ExecTest, ExitRequestSeenAtEntry) {
+TEST_P(ExecTest, ExitRequestSeenAtEntry) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   e.set_reg(reg(0), e.c64(9));
@@ -174,7 +175,7 @@ TEST_F(ExecTest, ExitRequestSeenAtEntry) {
 }
 
 // A -> B through link[0]; B exits. Running A runs both.
-TEST_F(ExecTest, DirectChainRunsSuccessor) {
+TEST_P(ExecTest, DirectChainRunsSuccessor) {
   auto a = new_tb(0x100), b = new_tb(0x200);
   {
     Emitter e(a->ir);
@@ -200,7 +201,7 @@ TEST_F(ExecTest, DirectChainRunsSuccessor) {
 
 // One block looping to itself a million times through link[1] must not grow the stack
 // (musttail); it leaves through the unlinked slot 0.
-TEST_F(ExecTest, SelfLoopChainsAMillionTimes) {
+TEST_P(ExecTest, SelfLoopChainsAMillionTimes) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
@@ -217,7 +218,7 @@ TEST_F(ExecTest, SelfLoopChainsAMillionTimes) {
 }
 
 // Two blocks ping-ponging, with a helper call in one: tail calls across distinct functions.
-TEST_F(ExecTest, TwoBlockLoopChainsAMillionTimes) {
+TEST_P(ExecTest, TwoBlockLoopChainsAMillionTimes) {
   auto a = new_tb(0x100), b = new_tb(0x200);
   {
     Emitter e(a->ir);
@@ -242,7 +243,7 @@ TEST_F(ExecTest, TwoBlockLoopChainsAMillionTimes) {
 
 // exit_request raised during chained execution stops at the next block entry, with pc naming
 // that block.
-TEST_F(ExecTest, ExitRequestBreaksChainedLoop) {
+TEST_P(ExecTest, ExitRequestBreaksChainedLoop) {
   auto a = new_tb(0x100), b = new_tb(0x200);
   {
     Emitter e(a->ir);
@@ -301,36 +302,36 @@ class IndirectTest : public ExecTest {
   exec::NativeFn fsrc_ = nullptr, fdst_ = nullptr;
 };
 
-TEST_F(IndirectTest, HitTailCallsCachedBlock) {
+TEST_P(IndirectTest, HitTailCallsCachedBlock) {
   fill();
   EXPECT_EQ(run(fsrc_), exec::make_exit_result(ir::ExitReason::Step, 1));
   EXPECT_EQ(cpu_->r[2], 6u);
   EXPECT_EQ(cpu_->common.pc, kTarget + 4);
 }
 
-TEST_F(IndirectTest, EmptyCacheMisses) {
+TEST_P(IndirectTest, EmptyCacheMisses) {
   expect_miss();
 }
 
-TEST_F(IndirectTest, FlagsMismatchMisses) {
+TEST_P(IndirectTest, FlagsMismatchMisses) {
   fill();
   slot().flags = 0x34;
   expect_miss();
 }
 
-TEST_F(IndirectTest, InvalidatedEntryMisses) {
+TEST_P(IndirectTest, InvalidatedEntryMisses) {
   fill();
   slot().pc.store(JumpCacheEntry::kInvalidPc);
   expect_miss();
 }
 
-TEST_F(IndirectTest, NullNativeMisses) {
+TEST_P(IndirectTest, NullNativeMisses) {
   fill();
   slot().native = nullptr;
   expect_miss();
 }
 
-TEST_F(IndirectTest, OtherPcInSameSlotMisses) {
+TEST_P(IndirectTest, OtherPcInSameSlotMisses) {
   fill();
   // A PC with the same index but a different value.
   uint64_t other = kTarget ^ (uint64_t(kJumpCacheEntries) << (2 + kJumpCacheBits));
@@ -341,7 +342,7 @@ TEST_F(IndirectTest, OtherPcInSameSlotMisses) {
 
 // Index computation matches jump_cache_index() for many PCs: fill exactly the slot the C++
 // function names and expect a hit.
-TEST_F(IndirectTest, IndexMatchesJumpCacheIndex) {
+TEST_P(IndirectTest, IndexMatchesJumpCacheIndex) {
   std::mt19937_64 rng(7);
   for (int i = 0; i < 200; ++i) {
     uint64_t pc = i < 100 ? rng() : rng() & 0xfffffc;
@@ -358,7 +359,7 @@ TEST_F(IndirectTest, IndexMatchesJumpCacheIndex) {
 }
 
 // An indirect self-loop through the jump cache also runs in constant stack.
-TEST_F(ExecTest, IndirectLoopChainsAMillionTimes) {
+TEST_P(ExecTest, IndirectLoopChainsAMillionTimes) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
@@ -376,7 +377,7 @@ TEST_F(ExecTest, IndirectLoopChainsAMillionTimes) {
   EXPECT_EQ(cpu_->common.pc, 0x900u);
 }
 
-TEST_F(ExecTest, ChainedCodeUsesMustTail) {
+TEST_F(ExecTestLlvm, ChainedCodeUsesMustTail) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   e.jump(0x200);
@@ -387,7 +388,7 @@ TEST_F(ExecTest, ChainedCodeUsesMustTail) {
 }
 
 // Nop (left by optimiser passes) and InsnStart produce no code and no values.
-TEST_F(ExecTest, NopAndInsnStartAreSkipped) {
+TEST_P(ExecTest, NopAndInsnStartAreSkipped) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   e.insn_start(0x100);
@@ -404,7 +405,7 @@ TEST_F(ExecTest, NopAndInsnStartAreSkipped) {
 }
 
 // Code can be freed wholesale (translation-cache flush) and compiling continues afterwards.
-TEST_F(ExecTest, ReleaseAllCodeThenCompileAgain) {
+TEST_F(ExecTestLlvm, ReleaseAllCodeThenCompileAgain) {
   auto a = new_tb(0x100);
   Emitter(a->ir).exit(ir::ExitReason::Halt, 0x104, 1);
   ASSERT_NE(compile(*a), nullptr);
@@ -421,7 +422,7 @@ TEST_F(ExecTest, ReleaseAllCodeThenCompileAgain) {
   EXPECT_EQ(cpu_->r[0], 2u);
 }
 
-TEST_F(ExecTest, MalformedBlocksAreRejectedNotCrashed) {
+TEST_F(ExecTestLlvm, MalformedBlocksAreRejectedNotCrashed) {
   auto none = new_tb();  // no terminal
   std::string err;
   EXPECT_EQ(jit_->compile(*none, &err), nullptr);
@@ -453,6 +454,11 @@ TEST_F(ExecTest, MalformedBlocksAreRejectedNotCrashed) {
   EXPECT_NE(compile(*ok), nullptr);
   EXPECT_EQ(jit_->stats().failures, 3u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExecTest, ::testing::Values(Backend::Llvm, Backend::Baseline),
+                         backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, IndirectTest,
+                         ::testing::Values(Backend::Llvm, Backend::Baseline), backend_name);
 
 }  // namespace
 }  // namespace orrery::tcg::llvm::test

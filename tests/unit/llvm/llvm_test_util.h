@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tcg/baseline/baseline.h"
 #include "tcg/exec/tb.h"
 #include "tcg/interp/interp.h"
 #include "tcg/ir/emitter.h"
@@ -84,6 +85,13 @@ inline JitOptions fake_slow_options() {
   return o;
 }
 
+/// Which native code generator a test compiles with: most op, memory and exit-protocol tests
+/// run against both, since both must honour the same NativeFn protocol (tcg/exec/tb.h).
+enum class Backend { Llvm, Baseline };
+inline std::string backend_name(const ::testing::TestParamInfo<Backend>& i) {
+  return i.param == Backend::Llvm ? "Llvm" : "Baseline";
+}
+
 // Guest memory layout of the fixture.
 constexpr uint64_t kRamBase = 0x40000000;  // 4 pages of RAM, read/write, mmu_idx 0 and 1
 constexpr unsigned kRamPages = 4;
@@ -101,6 +109,8 @@ class LlvmTest : public ::testing::Test {
     std::string err;
     jit_ = LlvmJit::create(fake_slow_options(), err);
     ASSERT_TRUE(jit_) << err;
+    code_ = baseline::CodeCache::create(64 << 20, err);
+    ASSERT_TRUE(code_) << err;
     tlb_ = std::make_unique<Tlb>();
     for (auto& idx : tlb_->t)
       for (softmmu::TlbEntry& e : idx) e = {~0ull, ~0ull, ~0ull, 0};
@@ -147,19 +157,36 @@ class LlvmTest : public ::testing::Test {
     std::string v = ir::verify(tb.ir);
     EXPECT_EQ(v, "") << ir::print(tb.ir);
     std::string err;
-    exec::NativeFn fn = jit_->compile(tb, &err);
+    exec::NativeFn fn = nullptr;
+    if (backend() == Backend::Baseline) {
+      baseline::Options o;
+      o.slow_load = &fake_slow_load;
+      o.slow_store = &fake_slow_store;
+      fn = baseline::compile(tb, *code_, o, &err);
+    } else {
+      fn = jit_->compile(tb, &err);
+    }
     EXPECT_NE(fn, nullptr) << err << "\n" << ir::print(tb.ir);
     return fn;
   }
 
+  virtual Backend backend() const { return Backend::Llvm; }
+
   uint64_t run(exec::NativeFn fn) { return fn(&cpu_->common); }
 
   std::unique_ptr<LlvmJit> jit_;
+  std::unique_ptr<baseline::CodeCache> code_;
   std::unique_ptr<Tlb> tlb_;
   std::vector<uint8_t> ram_, rom_, alt_, nd_;
   std::unique_ptr<JumpCacheEntry[]> jc_;
   std::unique_ptr<TestCpu> cpu_;
   SlowLog slow_;
+};
+
+/// A fixture running each test once per backend.
+class BothBackends : public LlvmTest, public ::testing::WithParamInterface<Backend> {
+ protected:
+  Backend backend() const override { return GetParam(); }
 };
 
 }  // namespace orrery::tcg::llvm::test

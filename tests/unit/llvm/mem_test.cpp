@@ -6,7 +6,8 @@
 namespace orrery::tcg::llvm::test {
 namespace {
 
-class MemTest : public LlvmTest {};
+class MemTest : public BothBackends {};
+class MemTestLlvm : public LlvmTest {};  // inspects LLVM IR
 
 uint64_t mask_of(unsigned w) {
   return w >= 64 ? ~0ull : (1ull << w) - 1;
@@ -18,7 +19,7 @@ uint64_t extend(uint64_t v, unsigned size, bool sign, unsigned w) {
   return v & mask_of(w);
 }
 
-TEST_F(MemTest, LoadsHitEverySizeSignAndType) {
+TEST_P(MemTest, LoadsHitEverySizeSignAndType) {
   for (unsigned i = 0; i < 64; ++i) ram_[i] = uint8_t(0x81 + 0x37 * i);
   struct Out {
     unsigned size;
@@ -64,7 +65,7 @@ TEST_F(MemTest, LoadsHitEverySizeSignAndType) {
   }
 }
 
-TEST_F(MemTest, StoresHitEverySizeAndType) {
+TEST_P(MemTest, StoresHitEverySizeAndType) {
   auto tb = new_tb();
   Emitter e(tb->ir);
   Value base = e.get_reg(Type::I64, reg(0));
@@ -96,7 +97,7 @@ TEST_F(MemTest, StoresHitEverySizeAndType) {
 
 // Anything the one-compare fast path cannot prove is a plain RAM access goes to the slow path,
 // with the vaddr, the MemOp and the PC of the guest instruction doing the access.
-TEST_F(MemTest, MissesReachSlowPathWithInsnPc) {
+TEST_P(MemTest, MissesReachSlowPathWithInsnPc) {
   struct Probe {
     uint64_t vaddr;
     MemOp m;
@@ -150,7 +151,7 @@ TEST_F(MemTest, MissesReachSlowPathWithInsnPc) {
 }
 
 // The slow path's value is narrowed to the access size and extended like a fast-path load.
-TEST_F(MemTest, SlowLoadValueIsExtended) {
+TEST_P(MemTest, SlowLoadValueIsExtended) {
   auto tb = new_tb();
   Emitter e(tb->ir);
   Value a = e.c64(0x12345000);
@@ -169,7 +170,7 @@ TEST_F(MemTest, SlowLoadValueIsExtended) {
   }
 }
 
-TEST_F(MemTest, StoreMissPassesZeroExtendedValue) {
+TEST_P(MemTest, StoreMissPassesZeroExtendedValue) {
   auto tb = new_tb(0x3000);
   Emitter e(tb->ir);
   e.insn_start(0x3000);
@@ -195,7 +196,7 @@ TEST_F(MemTest, StoreMissPassesZeroExtendedValue) {
   EXPECT_EQ(v, 0x1122334455667788u);
 }
 
-TEST_F(MemTest, FaultingLoadStopsBeforeLaterSideEffects) {
+TEST_P(MemTest, FaultingLoadStopsBeforeLaterSideEffects) {
   auto tb = new_tb(0x5000);
   Emitter e(tb->ir);
   e.insn_start(0x5000);
@@ -219,7 +220,7 @@ TEST_F(MemTest, FaultingLoadStopsBeforeLaterSideEffects) {
   EXPECT_EQ(ram_[1], 0);
 }
 
-TEST_F(MemTest, FaultingStoreStopsBeforeLaterSideEffects) {
+TEST_P(MemTest, FaultingStoreStopsBeforeLaterSideEffects) {
   auto tb = new_tb(0x5000);
   Emitter e(tb->ir);
   e.insn_start(0x5000);
@@ -236,7 +237,7 @@ TEST_F(MemTest, FaultingStoreStopsBeforeLaterSideEffects) {
 }
 
 // A TLB refill between two runs is seen: generated code reloads cpu->tlb entries every time.
-TEST_F(MemTest, TlbChangesTakeEffect) {
+TEST_P(MemTest, TlbChangesTakeEffect) {
   auto tb = new_tb();
   Emitter e(tb->ir);
   e.set_reg(reg(0), e.load(Type::I64, e.c64(0x70000010), MemOp{3, false, 0}));
@@ -252,7 +253,7 @@ TEST_F(MemTest, TlbChangesTakeEffect) {
   EXPECT_EQ(cpu_->r[0], 0x42u);
 }
 
-TEST_F(MemTest, FencesCompileToBarriers) {
+TEST_F(MemTestLlvm, FencesCompileToBarriers) {
   auto tb = new_tb();
   Emitter e(tb->ir);
   e.store(e.c64(kRamBase), e.c64(1), MemOp{3, false, 0});
@@ -275,6 +276,9 @@ TEST_F(MemTest, FencesCompileToBarriers) {
   EXPECT_EQ(run(fn), exec::kRetNext);
   EXPECT_EQ(cpu_->r[0], 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, MemTest, ::testing::Values(Backend::Llvm, Backend::Baseline),
+                         backend_name);
 
 }  // namespace
 }  // namespace orrery::tcg::llvm::test
