@@ -692,13 +692,22 @@ void Gen::gen_terminal() {
       Label miss = a_.new_label();
       ld(RAX, t.value);
       a_.store(8, Mem{RBX, kOffPc}, RAX);
+      // rcx = jump_cache_index(pc) * sizeof(JumpCacheEntry)
       a_.mov_rr(true, RCX, RAX);
-      a_.shift_ri(kShr, true, RCX, 2);
+      a_.shift_ri(kShr, true, RCX, 12);
       a_.mov_rr(true, RDX, RAX);
-      a_.shift_ri(kShr, true, RDX, 2 + kJumpCacheBits);
+      a_.shift_ri(kShr, true, RDX, 18);
       a_.alu_rr(kXor, false, RCX, RDX);
-      a_.alu_ri(kAnd, false, RCX, kJumpCacheEntries - 1);
-      a_.shift_ri(kShl, false, RCX, 5);  // sizeof(JumpCacheEntry)
+      a_.alu_ri(kAnd, false, RCX, kJumpCacheGroupMask);
+      a_.shift_ri(kShl, false, RCX, kJumpCacheGroupBits);
+      a_.mov_rr(true, RDX, RAX);
+      a_.shift_ri(kShr, true, RDX, 2);
+      a_.mov_rr(true, RSI, RAX);
+      a_.shift_ri(kShr, true, RSI, 8);
+      a_.alu_rr(kXor, false, RDX, RSI);
+      a_.alu_ri(kAnd, false, RDX, kJumpCacheGroupSize - 1);
+      a_.alu_rr(kOr, false, RCX, RDX);
+      a_.shift_ri(kShl, false, RCX, 5);
       a_.alu_rm(kAdd, true, RCX, Mem{RBX, kOffJumpCache});
       a_.alu_rm(kCmp, true, RAX, Mem{RCX, 0});
       a_.jcc(kNe, miss);

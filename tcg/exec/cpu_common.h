@@ -20,10 +20,20 @@ struct TranslationBlock;
 using NativeFn = uint64_t (*)(CpuCommon* cpu);
 }
 
+// The jump cache is grouped by 4 KiB page, as QEMU's is: the high index bits hash the page
+// number only, so dropping one page's entries (TLBI by VA) touches one group of 64 slots
+// instead of the whole cache. Blocks never cross a page, so one group holds all of a page's.
 constexpr unsigned kJumpCacheBits = 12;
 constexpr unsigned kJumpCacheEntries = 1u << kJumpCacheBits;
+constexpr unsigned kJumpCacheGroupBits = 6;
+constexpr unsigned kJumpCacheGroupSize = 1u << kJumpCacheGroupBits;
+constexpr unsigned kJumpCacheGroupMask = (1u << (kJumpCacheBits - kJumpCacheGroupBits)) - 1;
+constexpr unsigned jump_cache_group(uint64_t pc) {
+  return unsigned((pc >> 12) ^ (pc >> 18)) & kJumpCacheGroupMask;
+}
 constexpr unsigned jump_cache_index(uint64_t pc) {
-  return unsigned((pc >> 2) ^ (pc >> (2 + kJumpCacheBits))) & (kJumpCacheEntries - 1);
+  return (jump_cache_group(pc) << kJumpCacheGroupBits) |
+         (unsigned((pc >> 2) ^ (pc >> 8)) & (kJumpCacheGroupSize - 1));
 }
 
 /// One slot of the per-vCPU indirect-branch cache, read inline by native code: a hit needs

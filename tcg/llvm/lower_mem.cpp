@@ -264,9 +264,12 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       store_field(pc, offsetof(CpuCommon, pc));
       // Probe the jump cache exactly as jump_cache_index() does.
       ll::Value* cache = load_invariant_ptr(offsetof(CpuCommon, jump_cache));
-      ll::Value* idx =
-          b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 2), b_.CreateLShr(pc, 2 + kJumpCacheBits)),
-                       b_.getInt64(kJumpCacheEntries - 1));
+      ll::Value* group =
+          b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 12), b_.CreateLShr(pc, 18)),
+                       b_.getInt64(kJumpCacheGroupMask));
+      ll::Value* low = b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 2), b_.CreateLShr(pc, 8)),
+                                    b_.getInt64(kJumpCacheGroupSize - 1));
+      ll::Value* idx = b_.CreateOr(b_.CreateShl(group, kJumpCacheGroupBits), low);
       ll::Value* e = b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, 5));
       auto* epc = b_.CreateAlignedLoad(b_.getInt64Ty(), e, ll::MaybeAlign(8));
       epc->setAtomic(ll::AtomicOrdering::Monotonic);  // other threads may invalidate it

@@ -62,10 +62,11 @@ void Softmmu::flush_page(uint64_t vaddr) {
       e = kEmpty;
   }
   if (cpu_.jump_cache) {
-    for (unsigned i = 0; i < kJumpCacheEntries; ++i) {
-      uint64_t pc = cpu_.jump_cache[i].pc.load(std::memory_order_relaxed);
+    JumpCacheEntry* group = cpu_.jump_cache + (jump_cache_group(vaddr) << kJumpCacheGroupBits);
+    for (unsigned i = 0; i < kJumpCacheGroupSize; ++i) {
+      uint64_t pc = group[i].pc.load(std::memory_order_relaxed);
       if (page_of(pc) == page)
-        cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+        group[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
     }
   }
 }
