@@ -84,12 +84,27 @@ class Gen {
   Type ty(Value v) const { return b_.type_of(v); }
 
   void ld(Reg r, Value v) {
-    if (is_k(v))
+    if (is_k(v)) {
       a_.mov_imm(r, kv(v));
-    else
+    } else if (r == RAX && a_.size() == rax_stored_at_ && rax_value_ == v.id) {
+      // The previous instruction emitted was the store of v from rax: rax still holds it.
+    } else {
       a_.load(8, r, slot(v));
+    }
   }
-  void st(size_t i, Reg r) { a_.store(8, slot_of(i), r); }
+  void st(size_t i, Reg r) {
+    a_.store(8, slot_of(i), r);
+    if (r == RAX) {
+      rax_stored_at_ = a_.size();
+      rax_value_ = uint32_t(i);
+    }
+  }
+  /// Binds l here. Code jumping to l may arrive with any rax, so the store-to-load shortcut in
+  /// ld() must not apply across it.
+  void bind(Label l) {
+    a_.bind(l);
+    rax_stored_at_ = ~size_t(0);
+  }
   /// Canonicalises r for type t (the low 32 bits of r hold the result).
   void norm(Reg r, Type t) {
     switch (t) {
@@ -118,7 +133,7 @@ class Gen {
   Label cold(std::function<void(Label back)> emit_cold, Label entry) {
     Label back = a_.new_label();
     cold_.push_back([this, entry, back, emit_cold] {
-      a_.bind(entry);
+      bind(entry);
       emit_cold(back);
     });
     return back;
@@ -149,6 +164,8 @@ class Gen {
   int32_t frame_ = 0;
   uint64_t pc_ = 0;
   Label pending_{};
+  size_t rax_stored_at_ = ~size_t(0);  // code offset just after the last "mov [slot], rax"
+  uint32_t rax_value_ = 0;            // and the value it stored
   std::vector<std::function<void()>> cold_;
   std::vector<std::pair<size_t, GenericOp>> data_;
 };
@@ -215,7 +232,7 @@ bool Gen::run(std::string& err) {
           a_.jmp(back);
         },
         hot);
-    a_.bind(back);
+    bind(back);
   }
 
   for (size_t i = 0; i < n; ++i)
@@ -223,9 +240,9 @@ bool Gen::run(std::string& err) {
   gen_terminal();
 
   for (size_t k = 0; k < cold_.size(); ++k) cold_[k]();  // may append more
-  a_.bind(pending_);
+  bind(pending_);
   ret_code(exec::kRetPending);
-  a_.bind(exit_request);
+  bind(exit_request);
   a_.mov_imm(RAX, exec::kRetExitRequest);
   a_.ret();
 
@@ -403,7 +420,7 @@ void Gen::gen_mem(size_t i, bool is_store) {
           a_.jmp(back);
         },
         miss);
-    a_.bind(back);
+    bind(back);
     return;
   }
   if (m.sign)
@@ -422,7 +439,7 @@ void Gen::gen_mem(size_t i, bool is_store) {
         a_.jmp(back);
       },
       miss);
-  a_.bind(back);
+  bind(back);
   if (m.sign) norm(RAX, in.type);
   st(i, RAX);
 }
@@ -621,7 +638,7 @@ bool Gen::gen_inst(size_t i, std::string& err) {
             a_.jmp(back);
           },
           trap);
-      a_.bind(back);
+      bind(back);
       return true;
     }
     case Opcode::Fence:
@@ -660,7 +677,7 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
   a_.mov_rr(true, RDI, RBX);
   epilogue();
   a_.jmp_r(RAX);  // a tail call: the next block returns straight to the dispatcher
-  a_.bind(unlinked);
+  bind(unlinked);
   a_.mov_imm(RAX, uint64_t(&tb_));
   a_.store(8, Mem{RBX, kOffLastTb}, RAX);
   a_.store_imm32(false, Mem{RBX, kOffLastExitSlot}, int32_t(slot));
@@ -682,7 +699,7 @@ void Gen::gen_terminal() {
       a_.alu_mi(kCmp, false, slot(t.cond), 0);
       a_.jcc(kE, not_taken);
       direct_exit(t.target, 0);
-      a_.bind(not_taken);
+      bind(not_taken);
       direct_exit(t.target2, 1);
       return;
     }
@@ -720,7 +737,7 @@ void Gen::gen_terminal() {
       a_.mov_rr(true, RDI, RBX);
       epilogue();
       a_.jmp_r(RAX);
-      a_.bind(miss);
+      bind(miss);
       a_.store_imm32(true, Mem{RBX, kOffLastTb}, 0);
       ret_code(exec::kRetNext);
       return;

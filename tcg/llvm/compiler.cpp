@@ -1,6 +1,10 @@
 // Background compile queue (see compiler.h).
 #include "tcg/llvm/compiler.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <chrono>
@@ -82,6 +86,9 @@ size_t BackgroundCompiler::hottest_index(const std::deque<exec::TranslationBlock
 }
 
 void BackgroundCompiler::worker() {
+  // Compiling only pays off later; the vCPU threads running guest code now come first when the
+  // host's cores are all busy (an -smp 2 guest on a 2-core host).
+  setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), 10);
   std::vector<exec::TranslationBlock*> batch;
   std::vector<const exec::TranslationBlock*> cbatch;
   std::vector<exec::NativeFn> out;
