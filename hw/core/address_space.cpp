@@ -29,7 +29,11 @@ uint8_t* map_anonymous(uint64_t size) {
   // MAP_NORESERVE: guest RAM is touched lazily, so a large -m costs nothing until used.
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
-  return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
+  if (p == MAP_FAILED) return nullptr;
+  // Transparent huge pages where the host offers them (as QEMU does for guest RAM): a booting
+  // kernel touches its RAM page by page, and 4 KiB faults were ~1% of a boot.
+  madvise(p, size, MADV_HUGEPAGE);
+  return static_cast<uint8_t*>(p);
 }
 }  // namespace
 
