@@ -19,6 +19,7 @@ enum LogMask : uint32_t {
   kLogUnimp = 1u << 4,        // unimplemented guest features
   kLogGuestErrors = 1u << 5,  // invalid guest device/memory accesses
   kLogTier = 1u << 6,         // tier-up compilations
+  kLogOutAsm = 1u << 7,       // host code of the baseline tier (Capstone)
 };
 
 struct LogItem {
@@ -34,6 +35,7 @@ inline constexpr LogItem kLogItems[] = {
     {"unimp", kLogUnimp, "log unimplemented guest functionality"},
     {"guest_errors", kLogGuestErrors, "log invalid guest accesses (devices, memory)"},
     {"tier", kLogTier, "log blocks compiled by the LLVM tier"},
+    {"out_asm", kLogOutAsm, "show the host code the baseline tier generates for each block"},
 };
 
 class Log {

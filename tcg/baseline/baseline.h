@@ -32,6 +32,9 @@ struct Options {
 /// &tb->exec_count are embedded). Returns null, with *error set when given, if the block uses
 /// something this tier does not generate (it then stays in the interpreter) or the cache is full.
 exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
-                       std::string* error = nullptr);
+                       std::string* error = nullptr, size_t* code_size = nullptr);
+
+/// Host code as text, one instruction per line (Capstone; for -d out_asm).
+std::string disassemble(const uint8_t* code, size_t size);
 
 }  // namespace orrery::tcg::baseline

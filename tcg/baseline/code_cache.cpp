@@ -16,7 +16,6 @@ std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
     error = std::string("cannot map executable memory for the baseline tier: ") + strerror(errno);
     return nullptr;
   }
-  madvise(p, bytes, MADV_HUGEPAGE);  // fewer page faults and iTLB misses for generated code
   return std::unique_ptr<CodeCache>(new CodeCache(static_cast<uint8_t*>(p), bytes));
 }
 

@@ -6,7 +6,6 @@
 // hand-written code. Slow paths (TLB misses, traps, tier-up) are emitted after the block's main
 // line so the common path falls through.
 #include <cstddef>
-#include <functional>
 
 #include "tcg/baseline/baseline.h"
 #include "tcg/baseline/x64.h"
@@ -77,16 +76,16 @@ class Gen {
   std::vector<uint8_t>& bytes() { return a_.bytes(); }
 
  private:
-  Mem slot(Value v) const { return Mem{RSP, slot_[v.id] * 8}; }
-  Mem slot_of(size_t i) const { return Mem{RSP, slot_[i] * 8}; }
-  bool is_k(Value v) const { return konst_[v.id]; }
-  uint64_t kv(Value v) const { return kval_[v.id]; }
+  Mem slot(Value v) const { return Mem{RSP, vals_[v.id].slot * 8}; }
+  Mem slot_of(size_t i) const { return Mem{RSP, vals_[i].slot * 8}; }
+  bool is_k(Value v) const { return vals_[v.id].konst; }
+  uint64_t kv(Value v) const { return vals_[v.id].k; }
   Type ty(Value v) const { return b_.type_of(v); }
 
-  void ld(Reg r, Value v) {
+  void ld(Reg r, Value v, bool keep_flags = false) {
     if (is_k(v)) {
-      a_.mov_imm(r, kv(v));
-    } else if (r == RAX && a_.size() == rax_stored_at_ && rax_value_ == v.id) {
+      a_.mov_imm(r, kv(v), keep_flags);
+    } else if (r == RAX && a_.size() == rax_stored_at_ && rax_slot_ == vals_[v.id].slot) {
       // The previous instruction emitted was the store of v from rax: rax still holds it.
     } else {
       a_.load(8, r, slot(v));
@@ -96,7 +95,7 @@ class Gen {
     a_.store(8, slot_of(i), r);
     if (r == RAX) {
       rax_stored_at_ = a_.size();
-      rax_value_ = uint32_t(i);
+      rax_slot_ = vals_[i].slot;
     }
   }
   /// Binds l here. Code jumping to l may arrive with any rax, so the store-to-load shortcut in
@@ -104,6 +103,14 @@ class Gen {
   void bind(Label l) {
     a_.bind(l);
     rax_stored_at_ = ~size_t(0);
+    flags_at_ = ~size_t(0);
+  }
+  /// If the host flags still hold comparison v (nothing was emitted after its setcc/store),
+  /// the condition code that is true when v is; otherwise false.
+  bool flags_hold(Value v, Cc& cc) const {
+    if (is_k(v) || a_.size() != flags_at_ || flags_value_ != v.id) return false;
+    cc = flags_cc_;
+    return true;
   }
   /// Canonicalises r for type t (the low 32 bits of r hold the result).
   void norm(Reg r, Type t) {
@@ -129,15 +136,20 @@ class Gen {
     a_.alu_mi(kCmp, false, Mem{RBX, kOffPendingExit}, 0);
     a_.jcc(kNe, pending_);
   }
-  /// Runs emit_cold after the main line; the main line continues at the returned label.
-  Label cold(std::function<void(Label back)> emit_cold, Label entry) {
+  /// A slow path emitted after the main line: it starts at `entry` and, unless it leaves the
+  /// block, returns to `back`.
+  struct Cold {
+    enum class Kind : uint8_t { TierUp, LoadMiss, StoreMiss, Trap } kind;
+    Label entry, back;
+    uint32_t inst;  // the Load/Store/TrapIf
+    uint64_t pc;    // guest PC of its instruction
+  };
+  Label cold(Cold::Kind kind, Label entry, uint32_t inst = 0, uint64_t pc = 0) {
     Label back = a_.new_label();
-    cold_.push_back([this, entry, back, emit_cold] {
-      bind(entry);
-      emit_cold(back);
-    });
+    cold_.push_back(Cold{kind, entry, back, inst, pc});
     return back;
   }
+  void emit_cold(const Cold& c);
   void call_abs(uint64_t fn) {
     a_.mov_imm(RAX, fn);
     a_.call_r(RAX);
@@ -158,23 +170,28 @@ class Gen {
   const ir::Block& b_;
   const Options& opt_;
   X64 a_;
-  std::vector<int32_t> slot_;
-  std::vector<uint8_t> konst_;
-  std::vector<uint64_t> kval_;
+  struct ValueInfo {
+    int32_t slot = -1;   // frame slot, for non-constants
+    bool konst = false;  // a constant (no slot; materialised where used)
+    uint64_t k = 0;
+  };
+  std::vector<ValueInfo> vals_;
   int32_t frame_ = 0;
   uint64_t pc_ = 0;
   Label pending_{};
   size_t rax_stored_at_ = ~size_t(0);  // code offset just after the last "mov [slot], rax"
-  uint32_t rax_value_ = 0;            // and the value it stored
-  std::vector<std::function<void()>> cold_;
+  int32_t rax_slot_ = -1;              // and the slot it stored to
+  size_t flags_at_ = ~size_t(0);       // code offset just after the last Cmp's result store
+  uint32_t flags_value_ = 0;           // that Cmp (its flags survive setcc, movzx and mov)
+  Cc flags_cc_ = kE;
+  std::vector<Cold> cold_;
   std::vector<std::pair<size_t, GenericOp>> data_;
 };
 
 bool Gen::run(std::string& err) {
   const size_t n = b_.insts.size();
-  slot_.assign(n, -1);
-  konst_.assign(n, 0);
-  kval_.assign(n, 0);
+  vals_.assign(n, ValueInfo{});
+  cold_.reserve(16);
   int32_t slots = 0;
   for (size_t i = 0; i < n; ++i) {
     const ir::Inst& in = b_.insts[i];
@@ -185,15 +202,12 @@ bool Gen::run(std::string& err) {
     }
     if (rt == Type::V) continue;
     if (in.op == Opcode::Const) {
-      konst_[i] = 1;
-      kval_[i] = in.imm & ir::mask(in.type);
-    } else if (in.op == Opcode::ZExt && konst_[in.args[0].id]) {
-      konst_[i] = 1;
-      kval_[i] = kval_[in.args[0].id];
+      vals_[i].konst = true;
+      vals_[i].k = in.imm & ir::mask(in.type);
     } else if (in.op == Opcode::ZExt) {
-      slot_[i] = slot_[in.args[0].id];  // canonical values are already zero-extended
+      vals_[i] = vals_[in.args[0].id];  // canonical values are already zero-extended
     } else {
-      slot_[i] = slots++;
+      vals_[i].slot = slots++;
     }
   }
   if (b_.term.kind == ir::Terminal::Kind::None) {
@@ -224,22 +238,14 @@ bool Gen::run(std::string& err) {
     a_.store(4, Mem{RAX, 0}, RCX);
     a_.alu_ri(kCmp, false, RCX, int32_t(opt_.hot_threshold));
     a_.jcc(kE, hot);
-    Label back = cold(
-        [this](Label back) {
-          a_.mov_imm(RDI, uint64_t(opt_.engine));
-          a_.mov_imm(RSI, uint64_t(&tb_));
-          call_abs(uint64_t(opt_.tier_up));
-          a_.jmp(back);
-        },
-        hot);
-    bind(back);
+    bind(cold(Cold::Kind::TierUp, hot));
   }
 
   for (size_t i = 0; i < n; ++i)
     if (!gen_inst(i, err)) return false;
   gen_terminal();
 
-  for (size_t k = 0; k < cold_.size(); ++k) cold_[k]();  // may append more
+  for (const Cold& c : cold_) emit_cold(c);
   bind(pending_);
   ret_code(exec::kRetPending);
   bind(exit_request);
@@ -353,6 +359,9 @@ void Gen::gen_cmp(size_t i) {
   a_.setcc(cc_of(cond), RAX);
   a_.movzx_rr(1, RAX, RAX);
   st(i, RAX);
+  flags_at_ = a_.size();
+  flags_value_ = uint32_t(i);
+  flags_cc_ = cc_of(cond);
 }
 
 void Gen::gen_adc(size_t i) {
@@ -401,47 +410,65 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss) {
 void Gen::gen_mem(size_t i, bool is_store) {
   const ir::Inst& in = b_.insts[i];
   const ir::MemOp m = ir::MemOp::decode(in.imm);
-  const uint64_t memop = in.imm, pc = pc_;
   Label miss = a_.new_label();
   ld(RAX, in.args[0]);
   tlb_lookup(m, is_store, miss);
   if (is_store) {
     ld(RDX, in.args[1]);
     a_.store(m.size(), Mem{RAX, 0}, RDX);
-    Label back = cold(
-        [this, &in, memop, pc](Label back) {
-          a_.mov_rr(true, RSI, RAX);
-          ld(RDX, in.args[1]);
-          a_.mov_imm(RCX, memop);
-          a_.mov_imm(R8, pc);
-          a_.mov_rr(true, RDI, RBX);
-          call_abs(uint64_t(opt_.slow_store));
-          check_pending();
-          a_.jmp(back);
-        },
-        miss);
-    bind(back);
+    bind(cold(Cold::Kind::StoreMiss, miss, uint32_t(i), pc_));
     return;
   }
   if (m.sign)
     a_.load_sx(m.size(), RAX, Mem{RAX, 0});
   else
     a_.load(m.size(), RAX, Mem{RAX, 0});
-  Label back = cold(
-      [this, m, memop, pc](Label back) {
-        a_.mov_rr(true, RSI, RAX);
-        a_.mov_imm(RDX, memop);
-        a_.mov_imm(RCX, pc);
-        a_.mov_rr(true, RDI, RBX);
-        call_abs(uint64_t(opt_.slow_load));
-        check_pending();
-        if (m.sign && m.size() < 8) a_.movsx_rr(m.size(), RAX, RAX);
-        a_.jmp(back);
-      },
-      miss);
-  bind(back);
+  bind(cold(Cold::Kind::LoadMiss, miss, uint32_t(i), pc_));
   if (m.sign) norm(RAX, in.type);
   st(i, RAX);
+}
+
+void Gen::emit_cold(const Cold& c) {
+  bind(c.entry);
+  const ir::Inst& in = b_.insts[c.inst];
+  switch (c.kind) {
+    case Cold::Kind::TierUp:
+      a_.mov_imm(RDI, uint64_t(opt_.engine));
+      a_.mov_imm(RSI, uint64_t(&tb_));
+      call_abs(uint64_t(opt_.tier_up));
+      break;
+    case Cold::Kind::LoadMiss: {  // rax = guest address
+      const ir::MemOp m = ir::MemOp::decode(in.imm);
+      a_.mov_rr(true, RSI, RAX);
+      a_.mov_imm(RDX, in.imm);
+      a_.mov_imm(RCX, c.pc);
+      a_.mov_rr(true, RDI, RBX);
+      call_abs(uint64_t(opt_.slow_load));
+      check_pending();
+      if (m.sign && m.size() < 8) a_.movsx_rr(m.size(), RAX, RAX);
+      break;
+    }
+    case Cold::Kind::StoreMiss:  // rax = guest address
+      a_.mov_rr(true, RSI, RAX);
+      ld(RDX, in.args[1]);
+      a_.mov_imm(RCX, in.imm);
+      a_.mov_imm(R8, c.pc);
+      a_.mov_rr(true, RDI, RBX);
+      call_abs(uint64_t(opt_.slow_store));
+      check_pending();
+      break;
+    case Cold::Kind::Trap: {
+      const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
+      a_.mov_rr(true, RDI, RBX);
+      a_.mov_imm(RSI, in.imm2);
+      a_.mov_imm(RDX, c.pc);
+      a_.mov_imm(RCX, 0);
+      call_abs(uint64_t(h->fn));
+      check_pending();
+      break;
+    }
+  }
+  a_.jmp(c.back);
 }
 
 bool Gen::gen_inst(size_t i, std::string& err) {
@@ -601,10 +628,16 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       if (is_k(c)) {
         ld(RAX, kv(c) ? in.args[1] : in.args[2]);
       } else {
-        ld(RAX, in.args[1]);
-        ld(RCX, in.args[2]);
-        a_.alu_mi(kCmp, false, slot(c), 0);
-        a_.cmov_rr(kE, true, RAX, RCX);
+        Cc cc;
+        const bool fused = flags_hold(c, cc);  // checked before the loads below move on
+        ld(RAX, in.args[1], fused);
+        ld(RCX, in.args[2], fused);
+        if (fused) {
+          a_.cmov_rr(Cc(cc ^ 1), true, RAX, RCX);  // cc false: take the third operand
+        } else {
+          a_.alu_mi(kCmp, false, slot(c), 0);
+          a_.cmov_rr(kE, true, RAX, RCX);
+        }
       }
       st(i, RAX);
       return true;
@@ -618,27 +651,17 @@ bool Gen::gen_inst(size_t i, std::string& err) {
     case Opcode::TrapIf: {
       const Value c = in.args[0];
       if (is_k(c) && !kv(c)) return true;
-      const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
-      const uint64_t arg = in.imm2, pc = pc_;
       Label trap = a_.new_label();
+      Cc cc;
       if (is_k(c)) {
         a_.jmp(trap);
+      } else if (flags_hold(c, cc)) {
+        a_.jcc(cc, trap);
       } else {
         a_.alu_mi(kCmp, false, slot(c), 0);
         a_.jcc(kNe, trap);
       }
-      Label back = cold(
-          [this, h, arg, pc](Label back) {
-            a_.mov_rr(true, RDI, RBX);
-            a_.mov_imm(RSI, arg);
-            a_.mov_imm(RDX, pc);
-            a_.mov_imm(RCX, 0);
-            call_abs(uint64_t(h->fn));
-            check_pending();
-            a_.jmp(back);
-          },
-          trap);
-      bind(back);
+      bind(cold(Cold::Kind::Trap, trap, uint32_t(i), pc_));
       return true;
     }
     case Opcode::Fence:
@@ -696,8 +719,13 @@ void Gen::gen_terminal() {
         return;
       }
       Label not_taken = a_.new_label();
-      a_.alu_mi(kCmp, false, slot(t.cond), 0);
-      a_.jcc(kE, not_taken);
+      Cc cc;
+      if (flags_hold(t.cond, cc)) {
+        a_.jcc(Cc(cc ^ 1), not_taken);
+      } else {
+        a_.alu_mi(kCmp, false, slot(t.cond), 0);
+        a_.jcc(kE, not_taken);
+      }
       direct_exit(t.target, 0);
       bind(not_taken);
       direct_exit(t.target2, 1);
@@ -757,7 +785,7 @@ void Gen::gen_terminal() {
 }  // namespace
 
 exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
-                       std::string* error) {
+                       std::string* error, size_t* code_size) {
   Gen g(tb, opt);
   std::string err;
   if (!g.run(err)) {
@@ -770,6 +798,7 @@ exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const
     if (error) *error = "baseline: code cache full";
     return nullptr;
   }
+  if (code_size) *code_size = code.size();
   return reinterpret_cast<exec::NativeFn>(at);
 }
 

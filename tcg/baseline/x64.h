@@ -39,6 +39,11 @@ inline bool fits_i8(int64_t v) { return v == int64_t(int8_t(v)); }
 
 class X64 {
  public:
+  X64() {
+    buf_.reserve(4096);
+    labels_.reserve(32);
+    fixups_.reserve(64);
+  }
   std::vector<uint8_t>& bytes() { return buf_; }
   size_t size() const { return buf_.size(); }
 
@@ -110,11 +115,12 @@ class X64 {
   void mfence() { bytes3(0x0f, 0xae, 0xf0); }
 
   // --- moves ----------------------------------------------------------------------------------
-  /// dst = imm, in the shortest form (zero-extending 32-bit, sign-extending 32-bit, or 64-bit).
-  void mov_imm(Reg dst, uint64_t imm) {
-    if (imm == 0) {
+  /// dst = imm, in the shortest form (zero-extending 32-bit, sign-extending 32-bit, or 64-bit);
+  /// keep_flags avoids the flag-clobbering xor for zero.
+  void mov_imm(Reg dst, uint64_t imm, bool keep_flags = false) {
+    if (imm == 0 && !keep_flags) {
       alu_rr(kXor, false, dst, dst);
-    } else if (imm <= 0xffffffffull) {
+    } else if (imm <= 0xffffffffull) {  // also 0 when the flags must survive
       if (dst >= 8) byte(0x41);
       byte(uint8_t(0xb8 | (dst & 7)));
       imm32(uint32_t(imm));

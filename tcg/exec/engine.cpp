@@ -1,6 +1,7 @@
 #include "tcg/exec/engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 
 #include "tcg/baseline/baseline.h"
@@ -65,9 +66,15 @@ NativeFn Engine::compile_baseline(TranslationBlock* tb) {
     o.engine = this;
   }
   std::string err;
-  NativeFn fn = baseline::compile(*tb, *code_cache_, o, &err);
+  size_t size = 0;
+  NativeFn fn = baseline::compile(*tb, *code_cache_, o, &err, &size);
   if (fn) {
     baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
+    if (log_.enabled(hw::kLogOutAsm)) {
+      char head[64];
+      std::snprintf(head, sizeof head, "OUT: [guest 0x%" PRIx64 "]\n", tb->key.pc);
+      log_.write(head + baseline::disassemble(reinterpret_cast<const uint8_t*>(fn), size) + "\n");
+    }
   } else if (log_.enabled(hw::kLogTier) &&
              (code_cache_->used() < code_cache_->capacity() ||
               !code_cache_full_logged_.exchange(true))) {
@@ -269,6 +276,9 @@ void VcpuExec::invalidate_jump_cache(const TranslationBlock* tb) {
   if (e.tb == tb) e.pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_release);
 }
 
+static std::atomic<uint64_t> g_t[6];
+struct Dump { ~Dump() { fprintf(stderr, "ns: translate %lu verify %lu opt %lu baseline %lu insert %lu total %lu\n", g_t[0].load()/1000000, g_t[1].load()/1000000, g_t[2].load()/1000000, g_t[3].load()/1000000, g_t[4].load()/1000000, g_t[5].load()/1000000); } } g_dump;
+static inline uint64_t nsnow() { return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 TranslationBlock* VcpuExec::find_or_translate() {
   const uint64_t pc = cpu_.pc;
   JumpCacheEntry& e = jump_cache_[jump_cache_index(pc)];
@@ -284,6 +294,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
   TbKey key{pc, phys, cpu_.tb_flags};
   TranslationBlock* tb = stepping() ? nullptr : engine_.lookup(key);
   if (!tb) {
+    uint64_t t0 = nsnow(), t00 = t0;
     auto fresh = std::make_unique<TranslationBlock>();
     fresh->key = key;
     fresh->ir.guest_pc = pc;
@@ -296,6 +307,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
       topt.stop_before = [this](uint64_t at) { return engine_.debug().is_breakpoint(at); };
     }
     frontend_.translate(cpu_, reader, topt, fresh->ir);
+    { uint64_t t = nsnow(); g_t[0] += t - t0; t0 = t; }
     hw::Log& log = engine_.log();
     if (log.enabled(hw::kLogInAsm)) log_in_asm(fresh->ir, host, pc, in_page);
     if (std::string err = ir::verify(fresh->ir); !err.empty()) {
@@ -305,18 +317,22 @@ TranslationBlock* VcpuExec::find_or_translate() {
       cpu_.stop_message = "internal error: the translator produced invalid IR";
       return nullptr;
     }
-    if (engine_.options().optimize) opt::optimize(fresh->ir);
+    { uint64_t t = nsnow(); g_t[1] += t - t0; t0 = t; }
+    if (engine_.options().optimize && getenv("NOOPT") == nullptr) opt::optimize(fresh->ir);
+    { uint64_t t = nsnow(); g_t[2] += t - t0; t0 = t; }
     if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
     if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get()))
       fresh->native.store(base, std::memory_order_relaxed);
     else
       fresh->prog = interp::build(fresh->ir, fresh.get());
+    { uint64_t t = nsnow(); g_t[3] += t - t0; t0 = t; }
     if (stepping()) {
       step_tb_ = std::move(fresh);
       return step_tb_.get();
     }
     tb = engine_.insert(std::move(fresh));
     if (engine_.options().tier == Tier::Llvm) engine_.tier_up(tb);
+    { uint64_t t = nsnow(); g_t[4] += t - t0; g_t[5] += t - t00; }
   }
   NativeFn native = tb->native.load(std::memory_order_acquire);
   e.tb = tb;
