@@ -1,7 +1,6 @@
 #include "tcg/exec/engine.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cinttypes>
 
 #include "tcg/baseline/baseline.h"
@@ -276,9 +275,6 @@ void VcpuExec::invalidate_jump_cache(const TranslationBlock* tb) {
   if (e.tb == tb) e.pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_release);
 }
 
-static std::atomic<uint64_t> g_t[6];
-struct Dump { ~Dump() { fprintf(stderr, "ns: translate %lu verify %lu opt %lu baseline %lu insert %lu total %lu\n", g_t[0].load()/1000000, g_t[1].load()/1000000, g_t[2].load()/1000000, g_t[3].load()/1000000, g_t[4].load()/1000000, g_t[5].load()/1000000); } } g_dump;
-static inline uint64_t nsnow() { return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 TranslationBlock* VcpuExec::find_or_translate() {
   const uint64_t pc = cpu_.pc;
   JumpCacheEntry& e = jump_cache_[jump_cache_index(pc)];
@@ -294,7 +290,6 @@ TranslationBlock* VcpuExec::find_or_translate() {
   TbKey key{pc, phys, cpu_.tb_flags};
   TranslationBlock* tb = stepping() ? nullptr : engine_.lookup(key);
   if (!tb) {
-    uint64_t t0 = nsnow(), t00 = t0;
     auto fresh = std::make_unique<TranslationBlock>();
     fresh->key = key;
     fresh->ir.guest_pc = pc;
@@ -307,7 +302,6 @@ TranslationBlock* VcpuExec::find_or_translate() {
       topt.stop_before = [this](uint64_t at) { return engine_.debug().is_breakpoint(at); };
     }
     frontend_.translate(cpu_, reader, topt, fresh->ir);
-    { uint64_t t = nsnow(); g_t[0] += t - t0; t0 = t; }
     hw::Log& log = engine_.log();
     if (log.enabled(hw::kLogInAsm)) log_in_asm(fresh->ir, host, pc, in_page);
     if (std::string err = ir::verify(fresh->ir); !err.empty()) {
@@ -317,22 +311,18 @@ TranslationBlock* VcpuExec::find_or_translate() {
       cpu_.stop_message = "internal error: the translator produced invalid IR";
       return nullptr;
     }
-    { uint64_t t = nsnow(); g_t[1] += t - t0; t0 = t; }
-    if (engine_.options().optimize && getenv("NOOPT") == nullptr) opt::optimize(fresh->ir);
-    { uint64_t t = nsnow(); g_t[2] += t - t0; t0 = t; }
+    if (engine_.options().optimize) opt::optimize(fresh->ir);
     if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
     if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get()))
       fresh->native.store(base, std::memory_order_relaxed);
     else
       fresh->prog = interp::build(fresh->ir, fresh.get());
-    { uint64_t t = nsnow(); g_t[3] += t - t0; t0 = t; }
     if (stepping()) {
       step_tb_ = std::move(fresh);
       return step_tb_.get();
     }
     tb = engine_.insert(std::move(fresh));
     if (engine_.options().tier == Tier::Llvm) engine_.tier_up(tb);
-    { uint64_t t = nsnow(); g_t[4] += t - t0; g_t[5] += t - t00; }
   }
   NativeFn native = tb->native.load(std::memory_order_acquire);
   e.tb = tb;
