@@ -37,15 +37,14 @@ Engine::~Engine() {
 namespace {
 // Baseline code reaches Engine::tier_up through this plain function.
 void baseline_tier_up(Engine* engine, TranslationBlock* tb) { engine->tier_up(tb); }
-// Address space for baseline code; committed as it is written. A Linux boot uses ~40 MiB.
-constexpr size_t kCodeCacheBytes = size_t(1) << 30;
 }  // namespace
 
 std::string Engine::init() {
   if (opt_.tier == Tier::Interp) return {};
   std::string err;
   if (opt_.tier == Tier::Baseline || opt_.tier == Tier::Auto) {
-    code_cache_ = baseline::CodeCache::create(kCodeCacheBytes, err);
+    // Committed as code is written: a Linux boot to a shell writes ~45 MiB.
+    code_cache_ = baseline::CodeCache::create(opt_.code_cache_bytes, err);
     if (!code_cache_) return err;
   }
   if (opt_.tier == Tier::Baseline) return {};

@@ -38,6 +38,8 @@ struct EngineOptions {
   uint32_t hot_threshold = 64;  // executions before a block is queued for LLVM (Tier::Auto)
   bool optimize = true;         // run tcg/opt passes on new blocks
   bool regions = true;          // compile hot loops spanning several blocks as one unit
+  // Address space reserved for baseline code. When it is full, new blocks are interpreted.
+  size_t code_cache_bytes = size_t(1) << 30;
 };
 
 constexpr size_t kMaxRegionBlocks = 16;

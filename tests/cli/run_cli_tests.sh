@@ -173,6 +173,17 @@ arm64_image_runs)
     } >"$work/Image"
     expect_run 'I\n' '' -nographic -kernel "$work/Image"
     ;;
+out_asm_log)
+    # -d out_asm shows the baseline tier's x86-64 code for each block (Capstone).
+    print_and_off 00822 >"$work/raw.bin"
+    expect_run 'A\n' '' -nographic -accel tcg,tier=baseline -d out_asm -D "$work/out.log" \
+        -kernel "$work/raw.bin"
+    if ! grep -q '^OUT: \[guest 0x' "$work/out.log" || ! grep -q 'push' "$work/out.log"; then
+        echo "FAIL: -d out_asm wrote no host code:" >&2
+        head -20 "$work/out.log" >&2
+        exit 1
+    fi
+    ;;
 ctrl_a_x_quits)
     words 14000000 >"$work/loop.bin"  # b .
     expect_run '' '\001x' -nographic -kernel "$work/loop.bin"

@@ -19,6 +19,32 @@ TEST_P(BranchTest, StraightLineCodeLongerThanABlockAndAcrossPages) {
   EXPECT_EQ(m->x(0), 1500u);
 }
 
+// When the baseline tier's code space runs out, later blocks run in the interpreter and the
+// program still computes the right result (the cache must never be overrun).
+TEST(BaselineCodeCache, FullCacheFallsBackToTheInterpreter) {
+  TestMachine m(Tier::Baseline, true, /*code_cache_bytes=*/4096);
+  ASSERT_EQ(m.init_error, "");
+  // 40 short blocks (add; b next), each a few hundred bytes of host code, then a hot loop.
+  std::vector<uint32_t> code;
+  for (unsigned i = 0; i < 40; ++i) {
+    code.push_back(0x91000400);  // add x0, x0, #1
+    code.push_back(0x14000001);  // b .+4
+  }
+  code.insert(code.end(), {
+                              0xd2a00021,  // mov x1, #0x10000
+                              0x91000c42,  // loop: add x2, x2, #3
+                              0xf1000421,  // subs x1, x1, #1
+                              0x54ffffc1,  // b.ne loop
+                          });
+  m.load(code);
+  ASSERT_EQ(m.run(), ExitKind::Shutdown) << m.cpu->exit_message();
+  EXPECT_EQ(m.x(0), 40u);
+  EXPECT_EQ(m.x(2), 3u * 0x10000);
+  const auto st = m.engine->stats();
+  EXPECT_GT(st.baseline_blocks, 0u);
+  EXPECT_LT(st.baseline_blocks, st.blocks_translated);
+}
+
 TEST_P(BranchTest, HotLoop) {
   run_ok({
       0xd2800000,  // mov x0, #0

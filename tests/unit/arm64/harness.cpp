@@ -11,7 +11,7 @@
 
 namespace orrery::cpu::arm64::test {
 
-TestMachine::TestMachine(Tier tier, bool optimize) {
+TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes) {
   std::string err = as.add_ram("ram", kRamBase, kRamSize);
   if (!err.empty()) {
     init_error = "cannot add RAM: " + err;
@@ -20,6 +20,7 @@ TestMachine::TestMachine(Tier tier, bool optimize) {
   tcg::exec::EngineOptions opt;
   opt.tier = tier;
   opt.optimize = optimize;
+  if (code_cache_bytes) opt.code_cache_bytes = code_cache_bytes;
   engine = std::make_unique<tcg::exec::Engine>(opt, log);
   init_error = engine->init();
   cpu = std::make_unique<Arm64Cpu>(default_cpu_model(), 0, as, *engine, *this);

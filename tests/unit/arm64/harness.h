@@ -40,7 +40,8 @@ using tcg::exec::Tier;
 /// A machine with RAM at kRamBase and one Arm64Cpu whose HVCs power off.
 class TestMachine : public Arm64Platform {
  public:
-  explicit TestMachine(Tier tier, bool optimize = true);
+  /// code_cache_bytes: the baseline tier's code space (0: the engine's default).
+  explicit TestMachine(Tier tier, bool optimize = true, size_t code_cache_bytes = 0);
   ~TestMachine() override;
 
   HvcResult hvc(Arm64Cpu& cpu, uint16_t imm) override;
