@@ -73,7 +73,8 @@ class Gen {
   Gen(const exec::TranslationBlock& tb, const Options& opt) : tb_(tb), b_(tb.ir), opt_(opt) {}
 
   bool run(std::string& err);
-  std::vector<uint8_t>& bytes() { return a_.bytes(); }
+  const uint8_t* data() const { return a_.data(); }
+  size_t size() const { return a_.size(); }
 
  private:
   Mem slot(Value v) const { return Mem{RSP, vals_[v.id].slot * 8}; }
@@ -253,12 +254,11 @@ bool Gen::run(std::string& err) {
   a_.ret();
 
   // Data for generic operations, 8-byte aligned after the code.
-  std::vector<uint8_t>& buf = a_.bytes();
-  while (buf.size() % 8) buf.push_back(0xcc);
+  static constexpr uint8_t kInt3[8] = {0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc};
+  a_.append(kInt3, (8 - a_.size() % 8) % 8);
   for (auto& [at, g] : data_) {
-    a_.patch_rip(at, uint32_t(buf.size()));
-    const auto* p = reinterpret_cast<const uint8_t*>(&g);
-    buf.insert(buf.end(), p, p + sizeof g);
+    a_.patch_rip(at, uint32_t(a_.size()));
+    a_.append(&g, sizeof g);
   }
   if (!a_.resolve()) {
     err = "baseline: internal error: unbound label";
@@ -792,13 +792,12 @@ exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const
     if (error) *error = err;
     return nullptr;
   }
-  const std::vector<uint8_t>& code = g.bytes();
-  uint8_t* at = cache.add(code.data(), code.size());
+  uint8_t* at = cache.add(g.data(), g.size());
   if (!at) {
     if (error) *error = "baseline: code cache full";
     return nullptr;
   }
-  if (code_size) *code_size = code.size();
+  if (code_size) *code_size = g.size();
   return reinterpret_cast<exec::NativeFn>(at);
 }
 

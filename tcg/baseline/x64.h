@@ -4,6 +4,7 @@
 // bytes can be copied anywhere in the code cache.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -40,19 +41,25 @@ inline bool fits_i8(int64_t v) { return v == int64_t(int8_t(v)); }
 class X64 {
  public:
   X64() {
-    buf_.reserve(4096);
+    buf_.resize(4096);
     labels_.reserve(32);
     fixups_.reserve(64);
   }
-  std::vector<uint8_t>& bytes() { return buf_; }
-  size_t size() const { return buf_.size(); }
+  const uint8_t* data() const { return buf_.data(); }
+  size_t size() const { return size_; }
+  /// Appends raw data (constants placed after the code).
+  void append(const void* p, size_t n) {
+    room(n);
+    std::memcpy(&buf_[size_], p, n);
+    size_ += n;
+  }
 
   // --- labels -------------------------------------------------------------------------------
   Label new_label() {
     labels_.push_back(kUnbound);
     return Label{uint32_t(labels_.size() - 1)};
   }
-  void bind(Label l) { labels_[l.id] = uint32_t(buf_.size()); }
+  void bind(Label l) { labels_[l.id] = uint32_t(size_); }
   /// Patches every rel32 reference; false if a referenced label was never bound.
   bool resolve() {
     for (const Fixup& f : fixups_) {
@@ -67,14 +74,14 @@ class X64 {
     rex(true, dst, 0, false);
     byte(0x8d);
     byte(uint8_t(((dst & 7) << 3) | 5));
-    int32_t rel = int32_t(int64_t(target_offset) - int64_t(buf_.size() + 4));
+    int32_t rel = int32_t(int64_t(target_offset) - int64_t(size_ + 4));
     imm32(uint32_t(rel));
   }
   size_t lea_rip_placeholder(Reg dst) {  // returns the offset of the rel32 to patch later
     rex(true, dst, 0, false);
     byte(0x8d);
     byte(uint8_t(((dst & 7) << 3) | 5));
-    size_t at = buf_.size();
+    size_t at = size_;
     imm32(0);
     return at;
   }
@@ -232,7 +239,14 @@ class X64 {
     uint32_t label;
   };
 
-  void byte(uint8_t b) { buf_.push_back(b); }
+  // Emission writes into a buffer kept larger than the code so far: one compare per byte.
+  void room(size_t n) {
+    if (size_ + n > buf_.size()) buf_.resize(std::max(buf_.size() * 2, size_ + n));
+  }
+  void byte(uint8_t b) {
+    room(1);
+    buf_[size_++] = b;
+  }
   void bytes3(uint8_t a, uint8_t b, uint8_t c) {
     byte(a);
     byte(b);
@@ -241,15 +255,15 @@ class X64 {
   void imm32(uint32_t v) {
     uint8_t b[4];
     std::memcpy(b, &v, 4);
-    buf_.insert(buf_.end(), b, b + 4);
+    append(b, 4);
   }
   void imm64(uint64_t v) {
     uint8_t b[8];
     std::memcpy(b, &v, 8);
-    buf_.insert(buf_.end(), b, b + 8);
+    append(b, 8);
   }
   void ref(Label l) {
-    fixups_.push_back({buf_.size(), l.id});
+    fixups_.push_back({size_, l.id});
     imm32(0);
   }
   /// REX prefix for reg (ModRM.reg) and rm (ModRM.rm or base); byte_regs forces one so that
@@ -292,6 +306,7 @@ class X64 {
   }
 
   std::vector<uint8_t> buf_;
+  size_t size_ = 0;
   std::vector<uint32_t> labels_;
   std::vector<Fixup> fixups_;
 };

@@ -12,11 +12,11 @@ namespace orrery::tcg::exec {
 void Engine::invalidate_vpc(uint64_t pc) {
   std::lock_guard<std::mutex> g(mu_);
   std::vector<TranslationBlock*> victims;
-  for (const auto& [key, tb] : map_) {
+  map_.for_each([&](const TbKey& key, TranslationBlock* tb) {
     // An empty block (a bare breakpoint exit) still covers its own PC.
     const uint64_t end = key.pc + std::max<uint32_t>(tb->ir.guest_size, 1);
     if (pc >= key.pc && pc < end) victims.push_back(tb);
-  }
+  });
   for (TranslationBlock* tb : victims) invalidate_locked(tb);
 }
 

@@ -112,8 +112,7 @@ void Engine::invalidate_phys(uint64_t phys, uint64_t len) {
 void Engine::invalidate_locked(TranslationBlock* tb) {
   if (!tb->valid.exchange(false)) return;
   ++stats_.invalidations;
-  auto m = map_.find(tb->key);
-  if (m != map_.end() && m->second == tb) map_.erase(m);
+  map_.erase(tb->key, tb);
   for (auto [src, slot] : tb->incoming) {
     src->link[slot].store(nullptr, std::memory_order_release);
     src->link_tb[slot] = nullptr;
@@ -151,8 +150,7 @@ void Engine::flush() {
 
 TranslationBlock* Engine::lookup(const TbKey& key) {
   std::lock_guard<std::mutex> g(mu_);
-  auto it = map_.find(key);
-  return it == map_.end() ? nullptr : it->second;
+  return map_.find(key);
 }
 
 TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
@@ -160,8 +158,8 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
   bool new_code_page = false;
   {
     std::lock_guard<std::mutex> g(mu_);
-    auto [it, fresh] = map_.emplace(raw->key, raw);
-    if (!fresh) return it->second;  // another vCPU translated it first; ours is dropped
+    if (TranslationBlock* first = map_.insert(raw->key, raw); first != raw)
+      return first;  // another vCPU translated it first; ours is dropped
     auto& list = pages_[raw->key.phys_pc & kPageMask];
     new_code_page = list.empty();
     list.push_back(raw);

@@ -17,6 +17,7 @@
 #include "tcg/exec/debug.h"
 #include "tcg/exec/frontend.h"
 #include "tcg/exec/tb.h"
+#include "tcg/exec/tb_map.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::tcg::llvm {
@@ -105,16 +106,11 @@ class Engine : public softmmu::CodePageTracker {
   void invalidate_locked(TranslationBlock* tb);
   void relink_published(TranslationBlock* tb);
   void form_region(TranslationBlock* head);
-  struct KeyHash {
-    size_t operator()(const TbKey& k) const {
-      return std::hash<uint64_t>()(k.pc * 0x9e3779b97f4a7c15ull ^ k.flags ^ (k.phys_pc << 7));
-    }
-  };
 
   EngineOptions opt_;
   hw::Log& log_;
   mutable std::mutex mu_;
-  std::unordered_map<TbKey, TranslationBlock*, KeyHash> map_;
+  TbMap map_;
   std::unordered_map<uint64_t, std::vector<TranslationBlock*>> pages_;  // phys page -> blocks
   std::vector<std::unique_ptr<TranslationBlock>> all_;  // owned; invalid ones kept until flush
   std::vector<VcpuExec*> vcpus_;
