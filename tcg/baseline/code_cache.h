@@ -3,6 +3,7 @@
 // block's code); reset() recycles everything once nothing can run it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +28,7 @@ class CodeCache {
   /// Forgets every block. Only when no thread can be running or about to run cached code.
   void reset() { used_.store(0, std::memory_order_relaxed); }
 
-  size_t used() const { return used_.load(std::memory_order_relaxed); }
+  size_t used() const { return std::min(used_.load(std::memory_order_relaxed), size_); }
   size_t capacity() const { return size_; }
 
  private:

@@ -786,6 +786,10 @@ void Gen::gen_terminal() {
 
 exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
                        std::string* error, size_t* code_size) {
+#if !defined(__x86_64__)
+  if (error) *error = "baseline: the host is not x86-64";
+  return nullptr;
+#endif
   Gen g(tb, opt);
   std::string err;
   if (!g.run(err)) {
