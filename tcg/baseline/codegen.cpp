@@ -5,6 +5,7 @@
 // through ir::eval_pure, the shared reference semantics, so only the frequent ones need
 // hand-written code. Slow paths (TLB misses, traps, tier-up) are emitted after the block's main
 // line so the common path falls through.
+#include <algorithm>
 #include <cstddef>
 
 #include "tcg/baseline/baseline.h"
@@ -68,6 +69,9 @@ Cc cc_of(ir::Cond c) {
   return kE;
 }
 
+// Executions counted per block at most (see the prologue).
+constexpr uint32_t kCountCap = 1u << 14;
+
 class Gen {
  public:
   Gen(const exec::TranslationBlock& tb, const Options& opt) : tb_(tb), b_(tb.ir), opt_(opt) {}
@@ -87,16 +91,23 @@ class Gen {
     if (is_k(v)) {
       a_.mov_imm(r, kv(v), keep_flags);
     } else if (r == RAX && a_.size() == rax_stored_at_ && rax_slot_ == vals_[v.id].slot) {
-      // The previous instruction emitted was the store of v from rax: rax still holds it.
+      // The previous instruction emitted was the store of v from rax: rax still holds it, and
+      // if this is v's only use the store itself is dead.
+      if (rax_value_ == v.id && vals_[v.id].uses == 1) {
+        a_.truncate(rax_store_start_);
+        rax_stored_at_ = flags_at_ = ~size_t(0);
+      }
     } else {
       a_.load(8, r, slot(v));
     }
   }
   void st(size_t i, Reg r) {
+    rax_store_start_ = a_.size();
     a_.store(8, slot_of(i), r);
     if (r == RAX) {
       rax_stored_at_ = a_.size();
       rax_slot_ = vals_[i].slot;
+      rax_value_ = uint32_t(i);
     }
   }
   /// Binds l here. Code jumping to l may arrive with any rax, so the store-to-load shortcut in
@@ -108,9 +119,13 @@ class Gen {
   }
   /// If the host flags still hold comparison v (nothing was emitted after its setcc/store),
   /// the condition code that is true when v is; otherwise false.
-  bool flags_hold(Value v, Cc& cc) const {
+  bool flags_hold(Value v, Cc& cc) {
     if (is_k(v) || a_.size() != flags_at_ || flags_value_ != v.id) return false;
     cc = flags_cc_;
+    if (vals_[v.id].uses == 1) {  // nothing else reads the 0/1 value: drop setcc and store
+      a_.truncate(flags_tail_at_);
+      rax_stored_at_ = flags_at_ = ~size_t(0);
+    }
     return true;
   }
   /// Canonicalises r for type t (the low 32 bits of r hold the result).
@@ -174,14 +189,18 @@ class Gen {
   struct ValueInfo {
     int32_t slot = -1;   // frame slot, for non-constants
     bool konst = false;  // a constant (no slot; materialised where used)
+    uint32_t uses = 0;   // readers of the slot (2 when a ZExt alias shares it: never retracted)
     uint64_t k = 0;
   };
   std::vector<ValueInfo> vals_;
   int32_t frame_ = 0;
   uint64_t pc_ = 0;
   Label pending_{};
-  size_t rax_stored_at_ = ~size_t(0);  // code offset just after the last "mov [slot], rax"
+  size_t rax_store_start_ = 0;         // where the last "mov [slot], rax" starts
+  size_t rax_stored_at_ = ~size_t(0);  // and the code offset just after it
   int32_t rax_slot_ = -1;              // and the slot it stored to
+  uint32_t rax_value_ = 0;             // and the value
+  size_t flags_tail_at_ = 0;           // where the last Cmp's setcc starts
   size_t flags_at_ = ~size_t(0);       // code offset just after the last Cmp's result store
   uint32_t flags_value_ = 0;           // that Cmp (its flags survive setcc, movzx and mov)
   Cc flags_cc_ = kE;
@@ -215,6 +234,10 @@ bool Gen::run(std::string& err) {
     err = "baseline: block without terminal";
     return false;
   }
+  for (const ir::Inst& in : b_.insts)
+    for (unsigned k = 0; k < in.nargs; ++k) vals_[in.args[k].id].uses += in.op == Opcode::ZExt ? 2 : 1;
+  if (b_.term.cond.valid()) ++vals_[b_.term.cond.id].uses;
+  if (b_.term.value.valid()) ++vals_[b_.term.value.id].uses;
   // After the two pushes rsp is 8 mod 16; the frame restores 16-byte alignment for calls.
   frame_ = slots * 8;
   if (frame_ % 16 == 0) frame_ += 8;
@@ -232,14 +255,20 @@ bool Gen::run(std::string& err) {
   if (opt_.hot_threshold && opt_.tier_up) {
     // A plain (non-atomic) increment: a count lost to a race with another vCPU only delays
     // tier-up, and every value is still passed through, so the threshold is never skipped.
-    Label hot = a_.new_label();
+    // Counting stops at a cap: the count only orders the compile queue, and a block every vCPU
+    // runs would otherwise keep its TB's cache line bouncing between host cores.
+    Label hot = a_.new_label(), counted = a_.new_label();
+    const uint32_t cap = std::max<uint32_t>(opt_.hot_threshold, kCountCap);
     a_.mov_imm(RAX, uint64_t(&tb_.exec_count));
     a_.load(4, RCX, Mem{RAX, 0});
+    a_.alu_ri(kCmp, false, RCX, int32_t(cap));
+    a_.jcc(kAe, counted);
     a_.alu_ri(kAdd, false, RCX, 1);
     a_.store(4, Mem{RAX, 0}, RCX);
     a_.alu_ri(kCmp, false, RCX, int32_t(opt_.hot_threshold));
     a_.jcc(kE, hot);
     bind(cold(Cold::Kind::TierUp, hot));
+    bind(counted);
   }
 
   for (size_t i = 0; i < n; ++i)
@@ -356,9 +385,11 @@ void Gen::gen_cmp(size_t i) {
     a_.shift_ri(kShl, false, RCX, up);
     a_.alu_rr(kCmp, false, RAX, RCX);
   }
+  const size_t tail = a_.size();
   a_.setcc(cc_of(cond), RAX);
   a_.movzx_rr(1, RAX, RAX);
   st(i, RAX);
+  flags_tail_at_ = tail;
   flags_at_ = a_.size();
   flags_value_ = uint32_t(i);
   flags_cc_ = cc_of(cond);

@@ -46,6 +46,9 @@ class X64 {
     fixups_.reserve(64);
   }
   const uint8_t* data() const { return buf_.data(); }
+  /// Drops the code from offset n on (a peephole retracting the last instructions). Nothing
+  /// emitted there may be a label or a jump.
+  void truncate(size_t n) { size_ = n; }
   size_t size() const { return size_; }
   /// Appends raw data (constants placed after the code).
   void append(const void* p, size_t n) {

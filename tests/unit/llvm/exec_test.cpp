@@ -137,6 +137,38 @@ TEST_P(ExecTest, JumpAndBranchWithoutLinks) {
   EXPECT_EQ(cpu_->common.last_exit_slot, 0u);
 }
 
+// Compares used once and several times, feeding Select, the Branch terminal and ordinary uses
+// (the baseline tier fuses single-use compares into jcc/cmov and drops dead stores), and a
+// zero-extended compare sharing its slot: every result must match the interpreter's.
+TEST_P(ExecTest, ComparesFeedingSelectsBranchesAndStores) {
+  auto tb = new_tb(0x100);
+  Emitter e(tb->ir);
+  Value a = e.get_reg(Type::I64, reg(0)), b = e.get_reg(Type::I64, reg(1));
+  Value lt = e.cmp(Cond::Slt, a, b);                 // two uses: Select and SetReg (zext)
+  e.set_reg(reg(2), e.select(lt, a, b));
+  e.set_reg(reg(3), e.zext(Type::I64, lt));
+  Value eq = e.cmp(Cond::Eq, e.trunc(Type::I32, a), e.c32(5));  // one use: Select
+  e.set_reg(reg(4), e.select(eq, e.c64(0), b));
+  Value sum = e.add(a, b);                           // one use: the next SetReg
+  e.set_reg(reg(5), sum);
+  e.branch(e.cmp(Cond::Ugt, a, b), 0x200, 0x300);   // one use: the terminal
+  exec::NativeFn fn = compile(*tb);
+  ASSERT_NE(fn, nullptr);
+  auto prog = interp::build(tb->ir, tb.get());
+  const uint64_t vals[] = {0, 1, 5, 7, ~0ull, 0x8000000000000000ull, 0x100000005ull};
+  for (uint64_t x : vals)
+    for (uint64_t y : vals) {
+      TestCpu want;
+      want.r[0] = cpu_->r[0] = x;
+      want.r[1] = cpu_->r[1] = y;
+      const uint64_t rn = run(fn), ri = interp::run(*prog, &want.common);
+      ASSERT_EQ(rn, ri);
+      EXPECT_EQ(cpu_->common.pc, want.common.pc) << std::hex << x << " " << y;
+      for (unsigned r = 2; r <= 5; ++r)
+        EXPECT_EQ(cpu_->r[r], want.r[r]) << "r" << r << " " << std::hex << x << " " << y;
+    }
+}
+
 TEST_P(ExecTest, ExitResults) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
