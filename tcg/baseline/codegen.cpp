@@ -461,7 +461,7 @@ void Gen::gen_mem(size_t i, bool is_store) {
 
 void Gen::emit_cold(const Cold& c) {
   bind(c.entry);
-  const ir::Inst& in = b_.insts[c.inst];
+  const ir::Inst* in = c.kind == Cold::Kind::TierUp ? nullptr : &b_.insts[c.inst];
   switch (c.kind) {
     case Cold::Kind::TierUp:
       a_.mov_imm(RDI, uint64_t(opt_.engine));
@@ -469,9 +469,9 @@ void Gen::emit_cold(const Cold& c) {
       call_abs(uint64_t(opt_.tier_up));
       break;
     case Cold::Kind::LoadMiss: {  // rax = guest address
-      const ir::MemOp m = ir::MemOp::decode(in.imm);
+      const ir::MemOp m = ir::MemOp::decode(in->imm);
       a_.mov_rr(true, RSI, RAX);
-      a_.mov_imm(RDX, in.imm);
+      a_.mov_imm(RDX, in->imm);
       a_.mov_imm(RCX, c.pc);
       a_.mov_rr(true, RDI, RBX);
       call_abs(uint64_t(opt_.slow_load));
@@ -481,17 +481,17 @@ void Gen::emit_cold(const Cold& c) {
     }
     case Cold::Kind::StoreMiss:  // rax = guest address
       a_.mov_rr(true, RSI, RAX);
-      ld(RDX, in.args[1]);
-      a_.mov_imm(RCX, in.imm);
+      ld(RDX, in->args[1]);
+      a_.mov_imm(RCX, in->imm);
       a_.mov_imm(R8, c.pc);
       a_.mov_rr(true, RDI, RBX);
       call_abs(uint64_t(opt_.slow_store));
       check_pending();
       break;
     case Cold::Kind::Trap: {
-      const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
+      const auto* h = reinterpret_cast<const ir::Helper*>(in->imm);
       a_.mov_rr(true, RDI, RBX);
-      a_.mov_imm(RSI, in.imm2);
+      a_.mov_imm(RSI, in->imm2);
       a_.mov_imm(RDX, c.pc);
       a_.mov_imm(RCX, 0);
       call_abs(uint64_t(h->fn));
