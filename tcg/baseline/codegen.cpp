@@ -166,6 +166,17 @@ class Gen {
     return back;
   }
   void emit_cold(const Cold& c);
+  /// rax = rax op y (64- or 32-bit), with y as an immediate, a register or its slot.
+  void alu_rax(Alu op, bool w, Value y) {
+    if (is_k(y) && (!w || fits_i32(int64_t(kv(y))))) {
+      a_.alu_ri(op, w, RAX, int32_t(uint32_t(kv(y))));
+    } else if (is_k(y)) {
+      a_.mov_imm(RCX, kv(y));
+      a_.alu_rr(op, w, RAX, RCX);
+    } else {
+      a_.alu_rm(op, w, RAX, slot(y));
+    }
+  }
   void call_abs(uint64_t fn) {
     a_.mov_imm(RAX, fn);
     a_.call_r(RAX);
@@ -313,14 +324,7 @@ void Gen::gen_alu(size_t i, Alu op) {
   const bool w = in.type == Type::I64;
   const Value x = in.args[0], y = in.args[1];
   ld(RAX, x);
-  if (is_k(y) && (!w || fits_i32(int64_t(kv(y))))) {
-    a_.alu_ri(op, w, RAX, int32_t(uint32_t(kv(y))));
-  } else if (is_k(y)) {
-    a_.mov_imm(RCX, kv(y));
-    a_.alu_rr(op, w, RAX, RCX);
-  } else {
-    a_.alu_rm(op, w, RAX, slot(y));
-  }
+  alu_rax(op, w, y);
   if (op == kAdd || op == kSub) {
     if (in.type != Type::I64 && in.type != Type::I32) norm(RAX, in.type);
   }
@@ -367,15 +371,7 @@ void Gen::gen_cmp(size_t i) {
   const Value x = in.args[0], y = in.args[1];
   ld(RAX, x);
   if (t == Type::I64 || t == Type::I32) {
-    const bool w = t == Type::I64;
-    if (is_k(y) && (!w || fits_i32(int64_t(kv(y))))) {
-      a_.alu_ri(kCmp, w, RAX, int32_t(uint32_t(kv(y))));
-    } else if (is_k(y)) {
-      a_.mov_imm(RCX, kv(y));
-      a_.alu_rr(kCmp, w, RAX, RCX);
-    } else {
-      a_.alu_rm(kCmp, w, RAX, slot(y));
-    }
+    alu_rax(kCmp, t == Type::I64, y);
   } else {
     // Narrow operands moved to the top of 32-bit registers compare correctly both signed and
     // unsigned.
