@@ -24,9 +24,9 @@ using NativeFn = uint64_t (*)(CpuCommon* cpu);
 // dropping one page's entries (TLBI by VA) touches one group of 256 slots instead of the whole
 // cache. Blocks never cross a page, so one group holds all of a page's. Groups of 64 (QEMU's
 // old choice) conflicted within hot kernel pages: a Linux boot missed 3x more often.
-constexpr unsigned kJumpCacheBits = 16;
+constexpr unsigned kJumpCacheBits = 14;
 constexpr unsigned kJumpCacheEntries = 1u << kJumpCacheBits;
-constexpr unsigned kJumpCacheGroupBits = 10;
+constexpr unsigned kJumpCacheGroupBits = 8;
 constexpr unsigned kJumpCacheGroupSize = 1u << kJumpCacheGroupBits;
 constexpr unsigned kJumpCacheGroupMask = (1u << (kJumpCacheBits - kJumpCacheGroupBits)) - 1;
 constexpr unsigned jump_cache_group(uint64_t pc) {
