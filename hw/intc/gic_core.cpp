@@ -1,6 +1,7 @@
 #include "hw/intc/gic_core.h"
 
 #include <bit>
+#include <cinttypes>
 
 namespace orrery::hw::intc {
 
@@ -297,6 +298,14 @@ uint8_t GicCore::read_priority(unsigned cpu, unsigned intid) {
 void GicCore::write_priority(unsigned cpu, unsigned intid, uint8_t value) {
   if (Irq* q = irq(cpu, intid)) q->priority = value;
   update();
+}
+
+void log_ignored(Log& log, const char* frame, bool write, uint64_t offset, unsigned size,
+                 Ignored ig) {
+  if (!ig) return;
+  log.log(ig.mask, "%s %s %s at offset 0x%" PRIx64 " size %u (%s)\n", frame,
+          ig.mask == kLogUnimp ? "unimplemented" : "bad", write ? "write" : "read", offset, size,
+          ig.why);
 }
 
 }  // namespace orrery::hw::intc

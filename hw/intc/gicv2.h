@@ -56,6 +56,9 @@ class Gicv2 {
     AccessRules impl() const override { return {1, 4, false}; }
 
    private:
+    // Callers hold core_.mu(); the result says why an access was ignored, if it was.
+    Ignored read_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t& value);
+    Ignored write_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t value);
     GicCore& core_;
   };
   class CpuInterface final : public MmioDevice {
@@ -67,6 +70,8 @@ class Gicv2 {
     AccessRules impl() const override { return {4, 4, false}; }
 
    private:
+    Ignored read_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t& value);
+    Ignored write_locked(unsigned cpu, uint64_t offset, unsigned size, uint32_t value);
     GicCore& core_;
   };
 
