@@ -47,16 +47,32 @@ bool dist_byte_register(uint64_t off) {
          (off >= Gicv2::GICD_CPENDSGIR && off < Gicv2::GICD_SPENDSGIR + 16);
 }
 
-// Distributor offsets no named register claims.
-Ignored dist_other(uint64_t off, bool write) {
-  // Without the Security Extensions GICD_NSACRn are RAZ/WI by the architecture.
-  if (off >= Gicv2::GICD_NSACR && off < kDistNsacrEnd) return {};
+// IMPLEMENTATION DEFINED space and the ID registers other than GICD_PIDR2; empty for other
+// offsets.
+Ignored dist_impdef_or_id(uint64_t off, bool write) {
   if ((off >= kDistImpDef0 && off < kDistImpDef0End) ||
       (off >= kDistImpDef1 && off < kDistImpDef1End))
     return unimplemented("implementation-defined register");
-  if (off >= kDistIdRegs && off < Gicv2::kDistSize)
+  if (off >= kDistIdRegs && off < Gicv2::kDistSize && off != Gicv2::GICD_PIDR2)
     return write ? guest_error("read-only identification register")
-                 : unimplemented("identification register other than GICD_PIDR2");
+                 : unimplemented("identification register other than PIDR2");
+  return {};
+}
+
+// The distributor's 32-bit-only registers: bitmaps, GICD_ICFGR and the named ones.
+bool dist_word_register(uint64_t off) {
+  if (off >= Gicv2::GICD_IGROUPR && off < Gicv2::GICD_IPRIORITYR) return true;
+  if (off >= Gicv2::GICD_ICFGR && off < Gicv2::GICD_ICFGR + 0x100) return true;
+  for (uint64_t r :
+       {Gicv2::GICD_CTLR, Gicv2::GICD_TYPER, Gicv2::GICD_IIDR, Gicv2::GICD_SGIR, Gicv2::GICD_PIDR2})
+    if (off == r) return true;
+  return false;
+}
+
+// Distributor offsets no register claims.
+Ignored dist_other(uint64_t off) {
+  // Without the Security Extensions GICD_NSACRn are RAZ/WI by the architecture.
+  if (off >= Gicv2::GICD_NSACR && off < kDistNsacrEnd) return {};
   return guest_error("reserved");
 }
 
@@ -97,6 +113,7 @@ MemResult Gicv2::Dist::write(uint64_t off, unsigned size, uint64_t value) {
 Ignored Gicv2::Dist::read_locked(unsigned cpu, uint64_t off, unsigned size, uint64_t& value) {
   const unsigned n = core_.num_irqs();
   if (!naturally_aligned(off, size)) return guest_error("bad access size");
+  if (Ignored ig = dist_impdef_or_id(off, false)) return ig;
   if (dist_byte_register(off)) {
     if (off >= GICD_CPENDSGIR) {
       for (unsigned b = 0; b < size; ++b)
@@ -118,7 +135,7 @@ Ignored Gicv2::Dist::read_locked(unsigned cpu, uint64_t off, unsigned size, uint
     }
     return {};
   }
-  if (size != 4) return guest_error("word register");
+  if (size != 4) return dist_word_register(off) ? guest_error("word register") : dist_other(off);
   for (const BitRange& r : kBitRegs) {
     if (off >= r.base && off < r.base + 0x80) {
       const unsigned first = unsigned(off - r.base) * 8;
@@ -149,7 +166,7 @@ Ignored Gicv2::Dist::read_locked(unsigned cpu, uint64_t off, unsigned size, uint
     case GICD_SGIR:
       return guest_error("write-only GICD_SGIR");
     default:
-      return dist_other(off, false);
+      return dist_other(off);
   }
 }
 
@@ -157,6 +174,7 @@ Ignored Gicv2::Dist::write_locked(unsigned cpu, uint64_t off, unsigned size, uin
   const unsigned n = core_.num_irqs();
   const uint8_t cpu_mask = uint8_t((1u << core_.num_cpus()) - 1);
   if (!naturally_aligned(off, size)) return guest_error("bad access size");
+  if (Ignored ig = dist_impdef_or_id(off, true)) return ig;
   if (dist_byte_register(off)) {
     if (off >= GICD_CPENDSGIR) {
       for (unsigned b = 0; b < size; ++b) {
@@ -187,7 +205,7 @@ Ignored Gicv2::Dist::write_locked(unsigned cpu, uint64_t off, unsigned size, uin
     core_.update();
     return {};
   }
-  if (size != 4) return guest_error("word register");
+  if (size != 4) return dist_word_register(off) ? guest_error("word register") : dist_other(off);
   const uint32_t v = uint32_t(value);
   for (const BitRange& r : kBitRegs) {
     if (off >= r.base && off < r.base + 0x80) {
@@ -231,7 +249,7 @@ Ignored Gicv2::Dist::write_locked(unsigned cpu, uint64_t off, unsigned size, uin
     case GICD_PIDR2:
       return guest_error("read-only GICD_PIDR2");
     default:
-      return dist_other(off, true);
+      return dist_other(off);
   }
 }
 

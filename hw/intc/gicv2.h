@@ -2,6 +2,9 @@
 // QEMU's virt board: a distributor and a memory-mapped CPU interface whose registers are banked
 // per CPU (the accessing CPU comes from hw::current_requester()). SGIs, PPIs and SPIs; priority,
 // running priority and preemption; edge and level triggering; group 0/1 with FIQEn.
+// Accesses the model cannot honour read as zero and are ignored, with one log line each: under
+// -d guest_errors (reserved offsets, bad sizes, read-only/write-only registers, INTIDs beyond
+// GICD_TYPER) or -d unimp (IMPLEMENTATION DEFINED and identification registers).
 #pragma once
 
 #include <cstdint>

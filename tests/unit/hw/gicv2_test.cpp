@@ -259,6 +259,7 @@ TEST_F(Gicv2Test, DistributorIgnoredAccessesAreLoggedAndChangeNothing) {
                     {false, 0x040, 4, 0, "reserved"},
                     {true, 0x7FC, 4, ~0ull, "reserved"},  // INTIDs 1020-1023 have no priority
                     {true, 0xF30, 4, ~0ull, "reserved"},
+                    {false, 0xF34, 1, 0, "reserved"},
                     {true, G::GICD_IPRIORITYR + 96, 1, 0xFF, "INTID not implemented"},
                     {false, G::GICD_ITARGETSR + 100, 4, 0, "INTID not implemented"},
                     {true, G::GICD_ISENABLER + 12, 4, ~0ull, "INTID not implemented"},
@@ -289,8 +290,8 @@ TEST_F(Gicv2Test, DistributorUnimplementedRegistersLogUnderUnimp) {
                 {
                     {false, 0x020, 4, 0, "implementation-defined register"},
                     {true, 0xD00, 4, ~0ull, "implementation-defined register"},
-                    {false, 0xFD0, 4, 0, "identification register other than GICD_PIDR2"},
-                    {false, 0xFFC, 4, 0, "identification register other than GICD_PIDR2"},
+                    {false, 0xFD0, 4, 0, "identification register other than PIDR2"},
+                    {false, 0xFFC, 4, 0, "identification register other than PIDR2"},
                     {true, 0x00C, 4, ~0ull, nullptr},  // a guest error: not enabled here
                 });
   EXPECT_EQ(snapshot(), before);
