@@ -161,8 +161,10 @@ unsigned GicCore::acknowledge(unsigned cpu, bool allow_group0, bool allow_group1
 }
 
 void GicCore::end_of_interrupt(unsigned cpu, uint32_t value, bool group1) {
-  unsigned id = value & 0x3FF;
-  if (id >= 1020) return;  // special INTIDs: no effect
+  // GICv2's EOIR has a 10-bit INTID (the CPUID of an SGI above it); GICv3's is 24 bits, so
+  // masking to 10 bits there would alias an invalid INTID onto a real one.
+  const unsigned id = version_ == GicVersion::V2 ? value & 0x3FF : value & 0xFF'FFFF;
+  if (id >= 1020 && id <= kGicSpurious) return;  // special INTIDs: no effect
   CpuIf& c = cpus_[cpu];
   // Priority drop: the highest active priority of this group.
   bool dropped = false;

@@ -108,7 +108,8 @@ class GicCore : public IrqSink {
   /// preempt; returns its INTID (GICv2 SGIs: with the source CPU in bits 12:10), 1022 when it
   /// is group 1 and only group 0 may be taken without AckCtl (GICv2), else 1023.
   unsigned acknowledge(unsigned cpu, bool allow_group0, bool allow_group1);
-  /// Priority drop (EOIR); also deactivates unless eoi_mode. value as written to EOIR.
+  /// Priority drop (EOIR); also deactivates unless eoi_mode. value as written to EOIR (GICv2:
+  /// INTID in bits 9:0; GICv3: bits 23:0).
   void end_of_interrupt(unsigned cpu, uint32_t value, bool group1);
   /// Deactivation (DIR, or EOIR with eoi_mode clear).
   void deactivate(unsigned cpu, unsigned intid);
