@@ -1,6 +1,7 @@
 #include "hw/intc/gic_core.h"
 
 #include <bit>
+#include <cinttypes>
 
 namespace orrery::hw::intc {
 
@@ -160,8 +161,10 @@ unsigned GicCore::acknowledge(unsigned cpu, bool allow_group0, bool allow_group1
 }
 
 void GicCore::end_of_interrupt(unsigned cpu, uint32_t value, bool group1) {
-  unsigned id = value & 0x3FF;
-  if (id >= 1020) return;  // special INTIDs: no effect
+  // GICv2's EOIR has a 10-bit INTID (the CPUID of an SGI above it); GICv3's is 24 bits, so
+  // masking to 10 bits there would alias an invalid INTID onto a real one.
+  const unsigned id = version_ == GicVersion::V2 ? value & 0x3FF : value & 0xFF'FFFF;
+  if (id >= 1020 && id <= kGicSpurious) return;  // special INTIDs: no effect
   CpuIf& c = cpus_[cpu];
   // Priority drop: the highest active priority of this group.
   bool dropped = false;
@@ -297,6 +300,14 @@ uint8_t GicCore::read_priority(unsigned cpu, unsigned intid) {
 void GicCore::write_priority(unsigned cpu, unsigned intid, uint8_t value) {
   if (Irq* q = irq(cpu, intid)) q->priority = value;
   update();
+}
+
+void log_ignored(Log& log, const char* frame, bool write, uint64_t offset, unsigned size,
+                 Ignored ig) {
+  if (!ig) return;
+  log.log(ig.mask, "%s %s %s at offset 0x%" PRIx64 " size %u (%s)\n", frame,
+          ig.mask == kLogUnimp ? "unimplemented" : "bad", write ? "write" : "read", offset, size,
+          ig.why);
 }
 
 }  // namespace orrery::hw::intc

@@ -108,7 +108,8 @@ class GicCore : public IrqSink {
   /// preempt; returns its INTID (GICv2 SGIs: with the source CPU in bits 12:10), 1022 when it
   /// is group 1 and only group 0 may be taken without AckCtl (GICv2), else 1023.
   unsigned acknowledge(unsigned cpu, bool allow_group0, bool allow_group1);
-  /// Priority drop (EOIR); also deactivates unless eoi_mode. value as written to EOIR.
+  /// Priority drop (EOIR); also deactivates unless eoi_mode. value as written to EOIR (GICv2:
+  /// INTID in bits 9:0; GICv3: bits 23:0).
   void end_of_interrupt(unsigned cpu, uint32_t value, bool group1);
   /// Deactivation (DIR, or EOIR with eoi_mode clear).
   void deactivate(unsigned cpu, unsigned intid);
@@ -150,6 +151,26 @@ class GicCore : public IrqSink {
   std::vector<std::array<uint8_t, kGicNumSgis>> sgi_src_;
   std::vector<CpuIf> cpus_;
 };
+
+/// Why an MMIO access was ignored (read as zero, write dropped); empty when it was handled.
+/// kLogGuestErrors for what the guest should not do (reserved offsets, bad sizes, writes to
+/// read-only or reads of write-only registers), kLogUnimp for registers that exist on hardware
+/// but not in this model.
+struct Ignored {
+  LogMask mask = LogMask(0);
+  const char* why = nullptr;
+  explicit operator bool() const { return why != nullptr; }
+};
+inline Ignored guest_error(const char* why) {
+  return {kLogGuestErrors, why};
+}
+inline Ignored unimplemented(const char* why) {
+  return {kLogUnimp, why};
+}
+/// Logs an ignored access as one line naming the register frame ("gicv2: GICD"), the offset
+/// within it, the size and the reason.
+void log_ignored(Log& log, const char* frame, bool write, uint64_t offset, unsigned size,
+                 Ignored ig);
 
 /// MPIDR_EL1 affinity (Aff3..Aff0) packed as GICD_IROUTER/GICR_TYPER hold it: Aff3 in 39:32 for
 /// IROUTER, Aff2..Aff0 in 23:0.

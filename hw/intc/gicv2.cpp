@@ -22,6 +22,60 @@ constexpr BitRange kBitRegs[] = {
     {Gicv2::GICD_ICACTIVER, BitReg::ClearActive},
 };
 
+constexpr const char* kDistFrame = "gicv2: GICD";
+constexpr const char* kCpuFrame = "gicv2: GICC";
+
+// Distributor layout beyond the registers Gicv2 names (IHI 0048B table 4-1).
+constexpr uint64_t kDistImpDef0 = 0x020, kDistImpDef0End = 0x040;  // implementation defined
+constexpr uint64_t kDistImpDef1 = 0xD00, kDistImpDef1End = 0xE00;  // GIC-400: PPISR/SPISR
+constexpr uint64_t kDistNsacrEnd = 0xF00;
+constexpr uint64_t kDistIdRegs = 0xFD0;  // GICD_PIDR4 .. GICD_CIDR3
+constexpr unsigned kMaxIntids = 1020;    // INTIDs 1020-1023 are special: no registers
+// CPU interface (table 4-2).
+constexpr uint64_t kCpuImpDef = 0x40, kCpuImpDefEnd = 0xD0;
+constexpr unsigned kNumApr = 4;  // GICC_APR0-3 / NSAPR0-3: 128 preemption levels
+
+bool naturally_aligned(uint64_t off, unsigned size) {
+  return (size == 1 || size == 2 || size == 4) && (off & (size - 1)) == 0;
+}
+
+// GICD_IPRIORITYR, GICD_ITARGETSR, GICD_CPENDSGIR and GICD_SPENDSGIR: one byte per INTID (or
+// per SGI), accessible with any size.
+bool dist_byte_register(uint64_t off) {
+  return (off >= Gicv2::GICD_IPRIORITYR && off < Gicv2::GICD_IPRIORITYR + kMaxIntids) ||
+         (off >= Gicv2::GICD_ITARGETSR && off < Gicv2::GICD_ITARGETSR + kMaxIntids) ||
+         (off >= Gicv2::GICD_CPENDSGIR && off < Gicv2::GICD_SPENDSGIR + 16);
+}
+
+// IMPLEMENTATION DEFINED space and the ID registers other than GICD_PIDR2; empty for other
+// offsets.
+Ignored dist_impdef_or_id(uint64_t off, bool write) {
+  if ((off >= kDistImpDef0 && off < kDistImpDef0End) ||
+      (off >= kDistImpDef1 && off < kDistImpDef1End))
+    return unimplemented("implementation-defined register");
+  if (off >= kDistIdRegs && off < Gicv2::kDistSize && off != Gicv2::GICD_PIDR2)
+    return write ? guest_error("read-only identification register")
+                 : unimplemented("identification register other than PIDR2");
+  return {};
+}
+
+// The distributor's 32-bit-only registers: bitmaps, GICD_ICFGR and the named ones.
+bool dist_word_register(uint64_t off) {
+  if (off >= Gicv2::GICD_IGROUPR && off < Gicv2::GICD_IPRIORITYR) return true;
+  if (off >= Gicv2::GICD_ICFGR && off < Gicv2::GICD_ICFGR + 0x100) return true;
+  for (uint64_t r :
+       {Gicv2::GICD_CTLR, Gicv2::GICD_TYPER, Gicv2::GICD_IIDR, Gicv2::GICD_SGIR, Gicv2::GICD_PIDR2})
+    if (off == r) return true;
+  return false;
+}
+
+// Distributor offsets no register claims.
+Ignored dist_other(uint64_t off) {
+  // Without the Security Extensions GICD_NSACRn are RAZ/WI by the architecture.
+  if (off >= Gicv2::GICD_NSACR && off < kDistNsacrEnd) return {};
+  return guest_error("reserved");
+}
+
 unsigned requester(const GicCore& core) {
   unsigned cpu = current_requester();
   return cpu < core.num_cpus() ? cpu : 0;
@@ -43,220 +97,257 @@ Gicv2::Gicv2(unsigned num_cpus, unsigned num_irqs, Log& log)
 
 MemResult Gicv2::Dist::read(uint64_t off, unsigned size, uint64_t& value) {
   std::lock_guard<std::mutex> g(core_.mu());
-  unsigned cpu = requester(core_);
   value = 0;
-  unsigned n = core_.num_irqs();
-  // Byte-accessible registers: one INTID per byte.
-  if ((off >= GICD_IPRIORITYR && off < GICD_IPRIORITYR + n) ||
-      (off >= GICD_ITARGETSR && off < GICD_ITARGETSR + n) ||
-      (off >= GICD_CPENDSGIR && off < GICD_SPENDSGIR + 16)) {
-    for (unsigned b = 0; b < size; ++b) {
-      uint64_t o = off + b;
-      uint8_t v = 0;
-      if (o >= GICD_IPRIORITYR && o < GICD_IPRIORITYR + n) {
-        v = core_.read_priority(cpu, unsigned(o - GICD_IPRIORITYR));
-      } else if (o >= GICD_ITARGETSR && o < GICD_ITARGETSR + n) {
-        unsigned id = unsigned(o - GICD_ITARGETSR);
-        // Private interrupts read as the accessing CPU's own bit.
-        v = id < kGicNumPrivate ? uint8_t(1u << cpu) : core_.spi_target(id);
-      } else if (o >= GICD_CPENDSGIR && o < GICD_SPENDSGIR + 16) {
-        v = core_.sgi_sources(cpu, unsigned(o & 0xF));
-      }
-      value |= uint64_t(v) << (8 * b);
-    }
-    return MemResult::Ok;
-  }
-  if (size != 4 || (off & 3)) {
-    core_.log().log(kLogGuestErrors, "gicv2: %u-byte read of GICD+0x%03llx (word register)\n", size,
-                    (unsigned long long)off);
-    return MemResult::Ok;
-  }
-  for (const BitRange& r : kBitRegs) {
-    if (off >= r.base && off < r.base + 0x80) {
-      unsigned first = unsigned(off - r.base) * 8;
-      value = first < n ? core_.read_bits(cpu, r.reg, first) : 0;
-      return MemResult::Ok;
-    }
-  }
-  if (off >= GICD_ICFGR && off < GICD_ICFGR + 0x100) {
-    unsigned first = unsigned(off - GICD_ICFGR) * 4;
-    value = first < n ? core_.read_config(cpu, first) : 0;
-    return MemResult::Ok;
-  }
-  switch (off) {
-    case GICD_CTLR:
-      value = uint32_t(core_.dist_grp_enable[0]) | uint32_t(core_.dist_grp_enable[1]) << 1;
-      return MemResult::Ok;
-    case GICD_TYPER:
-      value = (n / 32 - 1) | (core_.num_cpus() - 1) << 5;
-      return MemResult::Ok;
-    case GICD_IIDR:
-      value = kGicv2Iidr;
-      return MemResult::Ok;
-    case GICD_PIDR2:
-      value = 0x2B;  // ArchRev 2
-      return MemResult::Ok;
-    case GICD_SGIR:
-      core_.log().log(kLogGuestErrors, "gicv2: read of write-only GICD_SGIR\n");
-      return MemResult::Ok;
-    default:
-      // Reserved and implementation-defined space, GICD_NSACR: RAZ.
-      return MemResult::Ok;
-  }
+  log_ignored(core_.log(), kDistFrame, false, off, size,
+              read_locked(requester(core_), off, size, value));
+  return MemResult::Ok;
 }
 
 MemResult Gicv2::Dist::write(uint64_t off, unsigned size, uint64_t value) {
   std::lock_guard<std::mutex> g(core_.mu());
-  unsigned cpu = requester(core_);
-  unsigned n = core_.num_irqs();
-  if ((off >= GICD_IPRIORITYR && off < GICD_IPRIORITYR + n) ||
-      (off >= GICD_ITARGETSR && off < GICD_ITARGETSR + n) ||
-      (off >= GICD_CPENDSGIR && off < GICD_SPENDSGIR + 16)) {
-    for (unsigned b = 0; b < size; ++b) {
-      uint64_t o = off + b;
-      uint8_t v = uint8_t(value >> (8 * b));
-      if (o >= GICD_IPRIORITYR && o < GICD_IPRIORITYR + n) {
-        core_.write_priority(cpu, unsigned(o - GICD_IPRIORITYR), v);
-      } else if (o >= GICD_ITARGETSR && o < GICD_ITARGETSR + n) {
-        unsigned id = unsigned(o - GICD_ITARGETSR);
-        if (id >= kGicNumPrivate)  // private targets are read-only
-          core_.set_spi_target(id, uint8_t(v & ((1u << core_.num_cpus()) - 1)));
-      } else if (o >= GICD_CPENDSGIR && o < GICD_CPENDSGIR + 16) {
-        core_.sgi_sources(cpu, unsigned(o & 0xF)) &= uint8_t(~v);
-      } else if (o >= GICD_SPENDSGIR && o < GICD_SPENDSGIR + 16) {
-        core_.sgi_sources(cpu, unsigned(o & 0xF)) |= uint8_t(v & ((1u << core_.num_cpus()) - 1));
-      }
+  log_ignored(core_.log(), kDistFrame, true, off, size,
+              write_locked(requester(core_), off, size, value));
+  return MemResult::Ok;
+}
+
+Ignored Gicv2::Dist::read_locked(unsigned cpu, uint64_t off, unsigned size, uint64_t& value) {
+  const unsigned n = core_.num_irqs();
+  if (!naturally_aligned(off, size)) return guest_error("bad access size");
+  if (Ignored ig = dist_impdef_or_id(off, false)) return ig;
+  if (dist_byte_register(off)) {
+    if (off >= GICD_CPENDSGIR) {
+      for (unsigned b = 0; b < size; ++b)
+        value |= uint64_t(core_.sgi_sources(cpu, unsigned(off + b) & 0xF)) << (8 * b);
+      return {};
     }
-    core_.update();
-    return MemResult::Ok;
+    const bool prio = off < GICD_ITARGETSR;
+    const unsigned first = unsigned(off - (prio ? GICD_IPRIORITYR : GICD_ITARGETSR));
+    // n is a multiple of 32, so an aligned access is wholly below or wholly above it.
+    if (first >= n) return guest_error("INTID not implemented");
+    for (unsigned b = 0; b < size; ++b) {
+      const unsigned id = first + b;
+      uint8_t v;
+      if (prio)
+        v = core_.read_priority(cpu, id);
+      else  // private interrupts read as the accessing CPU's own bit
+        v = id < kGicNumPrivate ? uint8_t(1u << cpu) : core_.spi_target(id);
+      value |= uint64_t(v) << (8 * b);
+    }
+    return {};
   }
-  if (size != 4 || (off & 3)) {
-    core_.log().log(kLogGuestErrors, "gicv2: %u-byte write to GICD+0x%03llx (word register)\n",
-                    size, (unsigned long long)off);
-    return MemResult::Ok;
-  }
-  uint32_t v = uint32_t(value);
+  if (size != 4) return dist_word_register(off) ? guest_error("word register") : dist_other(off);
   for (const BitRange& r : kBitRegs) {
     if (off >= r.base && off < r.base + 0x80) {
-      unsigned first = unsigned(off - r.base) * 8;
-      if (first < n) core_.write_bits(cpu, r.reg, first, v);
-      return MemResult::Ok;
+      const unsigned first = unsigned(off - r.base) * 8;
+      if (first >= n) return guest_error("INTID not implemented");
+      value = core_.read_bits(cpu, r.reg, first);
+      return {};
     }
   }
   if (off >= GICD_ICFGR && off < GICD_ICFGR + 0x100) {
-    unsigned first = unsigned(off - GICD_ICFGR) * 4;
-    if (first < n) core_.write_config(cpu, first, v);
-    return MemResult::Ok;
+    const unsigned first = unsigned(off - GICD_ICFGR) * 4;
+    if (first >= n) return guest_error("INTID not implemented");
+    value = core_.read_config(cpu, first);
+    return {};
+  }
+  switch (off) {
+    case GICD_CTLR:
+      value = uint32_t(core_.dist_grp_enable[0]) | uint32_t(core_.dist_grp_enable[1]) << 1;
+      return {};
+    case GICD_TYPER:
+      value = (n / 32 - 1) | (core_.num_cpus() - 1) << 5;
+      return {};
+    case GICD_IIDR:
+      value = kGicv2Iidr;
+      return {};
+    case GICD_PIDR2:
+      value = 0x2B;  // ArchRev 2
+      return {};
+    case GICD_SGIR:
+      return guest_error("write-only GICD_SGIR");
+    default:
+      return dist_other(off);
+  }
+}
+
+Ignored Gicv2::Dist::write_locked(unsigned cpu, uint64_t off, unsigned size, uint64_t value) {
+  const unsigned n = core_.num_irqs();
+  const uint8_t cpu_mask = uint8_t((1u << core_.num_cpus()) - 1);
+  if (!naturally_aligned(off, size)) return guest_error("bad access size");
+  if (Ignored ig = dist_impdef_or_id(off, true)) return ig;
+  if (dist_byte_register(off)) {
+    if (off >= GICD_CPENDSGIR) {
+      for (unsigned b = 0; b < size; ++b) {
+        const uint64_t o = off + b;
+        const uint8_t v = uint8_t(value >> (8 * b));
+        uint8_t& src = core_.sgi_sources(cpu, unsigned(o & 0xF));
+        if (o < GICD_SPENDSGIR)
+          src &= uint8_t(~v);
+        else
+          src |= uint8_t(v & cpu_mask);
+      }
+      core_.update();
+      return {};
+    }
+    const bool prio = off < GICD_ITARGETSR;
+    const unsigned first = unsigned(off - (prio ? GICD_IPRIORITYR : GICD_ITARGETSR));
+    if (first >= n) return guest_error("INTID not implemented");
+    // Private targets are fixed; an aligned access never mixes them with SPIs.
+    if (!prio && first < kGicNumPrivate) return guest_error("read-only GICD_ITARGETSR0-7");
+    for (unsigned b = 0; b < size; ++b) {
+      const unsigned id = first + b;
+      const uint8_t v = uint8_t(value >> (8 * b));
+      if (prio)
+        core_.write_priority(cpu, id, v);
+      else
+        core_.set_spi_target(id, uint8_t(v & cpu_mask));
+    }
+    core_.update();
+    return {};
+  }
+  if (size != 4) return dist_word_register(off) ? guest_error("word register") : dist_other(off);
+  const uint32_t v = uint32_t(value);
+  for (const BitRange& r : kBitRegs) {
+    if (off >= r.base && off < r.base + 0x80) {
+      const unsigned first = unsigned(off - r.base) * 8;
+      if (first >= n) return guest_error("INTID not implemented");
+      core_.write_bits(cpu, r.reg, first, v);
+      return {};
+    }
+  }
+  if (off >= GICD_ICFGR && off < GICD_ICFGR + 0x100) {
+    const unsigned first = unsigned(off - GICD_ICFGR) * 4;
+    if (first >= n) return guest_error("INTID not implemented");
+    core_.write_config(cpu, first, v);
+    return {};
   }
   switch (off) {
     case GICD_CTLR:
       core_.dist_grp_enable[0] = v & 1;
       core_.dist_grp_enable[1] = (v >> 1) & 1;
       core_.update();
-      return MemResult::Ok;
+      return {};
     case GICD_SGIR: {
-      unsigned sgi = v & 0xF;
-      unsigned filter = (v >> 24) & 3;
+      const unsigned sgi = v & 0xF;
+      const unsigned filter = (v >> 24) & 3;
       unsigned list = (v >> 16) & 0xFF;
       if (filter == 1)
-        list = ((1u << core_.num_cpus()) - 1) & ~(1u << cpu);
+        list = cpu_mask & ~(1u << cpu);
       else if (filter == 2)
         list = 1u << cpu;
-      else if (filter == 3) {
-        core_.log().log(kLogGuestErrors, "gicv2: GICD_SGIR with reserved TargetListFilter 3\n");
-        return MemResult::Ok;
-      }
+      else if (filter == 3)
+        return guest_error("GICD_SGIR with reserved TargetListFilter 3");
       for (unsigned t = 0; t < core_.num_cpus(); ++t)
         if ((list >> t) & 1) core_.send_sgi(cpu, t, sgi);
       core_.update();
-      return MemResult::Ok;
+      return {};
     }
     case GICD_TYPER:
+      return guest_error("read-only GICD_TYPER");
     case GICD_IIDR:
+      return guest_error("read-only GICD_IIDR");
     case GICD_PIDR2:
-      core_.log().log(kLogGuestErrors, "gicv2: write to read-only GICD+0x%03llx\n",
-                      (unsigned long long)off);
-      return MemResult::Ok;
+      return guest_error("read-only GICD_PIDR2");
     default:
-      return MemResult::Ok;  // reserved, GICD_NSACR: WI
+      return dist_other(off);
   }
 }
 
 MemResult Gicv2::CpuInterface::read(uint64_t off, unsigned size, uint64_t& value) {
-  (void)size;
   std::lock_guard<std::mutex> g(core_.mu());
-  unsigned cpu = requester(core_);
-  GicCore::CpuIf& c = core_.cpu_if(cpu);
   value = 0;
+  log_ignored(core_.log(), kCpuFrame, false, off, size,
+              read_locked(requester(core_), off, size, value));
+  return MemResult::Ok;
+}
+
+MemResult Gicv2::CpuInterface::write(uint64_t off, unsigned size, uint64_t value) {
+  std::lock_guard<std::mutex> g(core_.mu());
+  log_ignored(core_.log(), kCpuFrame, true, off, size,
+              write_locked(requester(core_), off, size, uint32_t(value)));
+  core_.update();
+  return MemResult::Ok;
+}
+
+Ignored Gicv2::CpuInterface::read_locked(unsigned cpu, uint64_t off, unsigned size,
+                                         uint64_t& value) {
+  GicCore::CpuIf& c = core_.cpu_if(cpu);
+  if (size != 4 || (off & 3)) return guest_error("bad access size");
+  if (off >= GICC_APR0 && off < GICC_APR0 + 4 * kNumApr) {
+    value = c.apr[0][(off - GICC_APR0) / 4];
+    return {};
+  }
+  if (off >= GICC_NSAPR0 && off < GICC_NSAPR0 + 4 * kNumApr) {
+    value = c.apr[1][(off - GICC_NSAPR0) / 4];
+    return {};
+  }
   switch (off) {
     case GICC_CTLR:
       value = uint32_t(c.grp_enable[0]) * CTLR_EnableGrp0 |
               uint32_t(c.grp_enable[1]) * CTLR_EnableGrp1 | uint32_t(c.ack_ctl) * CTLR_AckCtl |
               uint32_t(c.fiq_en) * CTLR_FIQEn | uint32_t(c.cbpr) * CTLR_CBPR |
               uint32_t(c.eoi_mode) * CTLR_EOImode;
-      break;
+      return {};
     case GICC_PMR:
       value = c.pmr;
-      break;
+      return {};
     case GICC_BPR:
       value = c.bpr[0];
-      break;
+      return {};
     case GICC_ABPR:
       value = c.bpr[1] + 1u;  // ABPR's field is one more than the binary point it selects
-      break;
+      return {};
     case GICC_IAR:
       value = core_.acknowledge(cpu, true, c.ack_ctl);
-      break;
+      return {};
     case GICC_AIAR:
       value = core_.acknowledge(cpu, false, true);
-      break;
+      return {};
     case GICC_RPR:
       value = core_.running_priority(cpu);
-      break;
+      return {};
     case GICC_HPPIR:
     case GICC_AHPPIR: {
       unsigned id = core_.hppi(cpu);
       if (id != kGicSpurious) {
-        bool g1 = core_.irq(cpu, id)->group1;
+        const bool g1 = core_.irq(cpu, id)->group1;
         if (off == GICC_AHPPIR && !g1)
           id = kGicSpurious;
         else if (off == GICC_HPPIR && g1 && !c.ack_ctl)
           id = 1022;
-        else if (id < kGicNumSgis) {
-          unsigned src = core_.sgi_sources(cpu, id);
-          id |= unsigned(__builtin_ctz(src | 0x100)) << 10;
-        }
+        else if (id < kGicNumSgis)
+          id |= unsigned(__builtin_ctz(core_.sgi_sources(cpu, id) | 0x100u)) << 10;
       }
       value = id;
-      break;
+      return {};
     }
-    case GICC_APR0:
-      value = c.apr[0][0];
-      break;
-    case GICC_NSAPR0:
-      value = c.apr[1][0];
-      break;
     case GICC_IIDR:
       value = kGicv2Iidr;
-      break;
+      return {};
     case GICC_EOIR:
+      return guest_error("write-only GICC_EOIR");
     case GICC_AEOIR:
+      return guest_error("write-only GICC_AEOIR");
     case GICC_DIR:
-      core_.log().log(kLogGuestErrors, "gicv2: read of write-only GICC+0x%03llx\n",
-                      (unsigned long long)off);
-      break;
+      return guest_error("write-only GICC_DIR");
     default:
-      break;
+      if (off >= kCpuImpDef && off < kCpuImpDefEnd)
+        return unimplemented("implementation-defined register");
+      return guest_error("reserved");
   }
-  return MemResult::Ok;
 }
 
-MemResult Gicv2::CpuInterface::write(uint64_t off, unsigned size, uint64_t value) {
-  (void)size;
-  std::lock_guard<std::mutex> g(core_.mu());
-  unsigned cpu = requester(core_);
+Ignored Gicv2::CpuInterface::write_locked(unsigned cpu, uint64_t off, unsigned size, uint32_t v) {
   GicCore::CpuIf& c = core_.cpu_if(cpu);
-  uint32_t v = uint32_t(value);
+  if (size != 4 || (off & 3)) return guest_error("bad access size");
+  if (off >= GICC_APR0 && off < GICC_APR0 + 4 * kNumApr) {
+    c.apr[0][(off - GICC_APR0) / 4] = v;
+    return {};
+  }
+  if (off >= GICC_NSAPR0 && off < GICC_NSAPR0 + 4 * kNumApr) {
+    c.apr[1][(off - GICC_NSAPR0) / 4] = v;
+    return {};
+  }
   switch (off) {
     case GICC_CTLR:
       c.grp_enable[0] = v & CTLR_EnableGrp0;
@@ -265,49 +356,46 @@ MemResult Gicv2::CpuInterface::write(uint64_t off, unsigned size, uint64_t value
       c.fiq_en = v & CTLR_FIQEn;
       c.cbpr = v & CTLR_CBPR;
       c.eoi_mode = v & CTLR_EOImode;
-      break;
+      return {};
     case GICC_PMR:
       c.pmr = uint8_t(v);
-      break;
+      return {};
     case GICC_BPR:
       c.bpr[0] = uint8_t(v & 7);
-      break;
+      return {};
     case GICC_ABPR:
       c.bpr[1] = uint8_t((v & 7) ? (v & 7) - 1 : 0);
-      break;
+      return {};
     case GICC_EOIR:
     case GICC_AEOIR: {
-      unsigned id = v & 0x3FF;
-      GicCore::Irq* q = core_.irq(cpu, id);
-      bool g1 = q ? q->group1 : off == GICC_AEOIR;
-      core_.end_of_interrupt(cpu, v, g1);
-      break;
+      // The INTID field is 10 bits, so irq() bounds the lookup; unknown INTIDs are reported by
+      // the core.
+      const GicCore::Irq* q = core_.irq(cpu, v & 0x3FF);
+      core_.end_of_interrupt(cpu, v, q ? q->group1 : off == GICC_AEOIR);
+      return {};
     }
     case GICC_DIR:
       if (!c.eoi_mode)
         core_.log().log(kLogGuestErrors, "gicv2: GICC_DIR write with GICC_CTLR.EOImode clear\n");
       core_.deactivate(cpu, v & 0x3FF);
-      break;
-    case GICC_APR0:
-      c.apr[0][0] = v;
-      break;
-    case GICC_NSAPR0:
-      c.apr[1][0] = v;
-      break;
+      return {};
     case GICC_IAR:
+      return guest_error("read-only GICC_IAR");
     case GICC_AIAR:
+      return guest_error("read-only GICC_AIAR");
     case GICC_RPR:
+      return guest_error("read-only GICC_RPR");
     case GICC_HPPIR:
+      return guest_error("read-only GICC_HPPIR");
     case GICC_AHPPIR:
+      return guest_error("read-only GICC_AHPPIR");
     case GICC_IIDR:
-      core_.log().log(kLogGuestErrors, "gicv2: write to read-only GICC+0x%03llx\n",
-                      (unsigned long long)off);
-      break;
+      return guest_error("read-only GICC_IIDR");
     default:
-      break;
+      if (off >= kCpuImpDef && off < kCpuImpDefEnd)
+        return unimplemented("implementation-defined register");
+      return guest_error("reserved");
   }
-  core_.update();
-  return MemResult::Ok;
 }
 
 }  // namespace orrery::hw::intc

@@ -2,6 +2,9 @@
 // QEMU's virt board: a distributor and a memory-mapped CPU interface whose registers are banked
 // per CPU (the accessing CPU comes from hw::current_requester()). SGIs, PPIs and SPIs; priority,
 // running priority and preemption; edge and level triggering; group 0/1 with FIQEn.
+// Accesses the model cannot honour read as zero and are ignored, with one log line each: under
+// -d guest_errors (reserved offsets, bad sizes, read-only/write-only registers, INTIDs beyond
+// GICD_TYPER) or -d unimp (IMPLEMENTATION DEFINED and identification registers).
 #pragma once
 
 #include <cstdint>
@@ -56,6 +59,9 @@ class Gicv2 {
     AccessRules impl() const override { return {1, 4, false}; }
 
    private:
+    // Callers hold core_.mu(); the result says why an access was ignored, if it was.
+    Ignored read_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t& value);
+    Ignored write_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t value);
     GicCore& core_;
   };
   class CpuInterface final : public MmioDevice {
@@ -67,6 +73,8 @@ class Gicv2 {
     AccessRules impl() const override { return {4, 4, false}; }
 
    private:
+    Ignored read_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t& value);
+    Ignored write_locked(unsigned cpu, uint64_t offset, unsigned size, uint32_t value);
     GicCore& core_;
   };
 

@@ -1,6 +1,7 @@
 #include "hw/intc/gicv3.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace orrery::hw::intc {
 
@@ -29,6 +30,66 @@ uint64_t size_mask(unsigned size) {
 // IRQ_ROUTING_MODE plus Aff3..Aff0.
 constexpr uint64_t kIrouterMask = 0xFF'8000'0000ull | 0xFF'FFFFull;
 
+constexpr const char* kDistFrame = "gicv3: GICD";
+constexpr unsigned kMaxIntids = 1020;  // INTIDs 1020-1023 are special: no registers
+
+// Layout beyond the registers Gicv3 names (IHI 0069 tables 12-25, 12-27, 12-29).
+constexpr uint64_t kDistMbi = 0x0040, kDistMbiEnd = 0x0060;  // GICD_SETSPI/CLRSPI_NSR/SR
+constexpr uint64_t kDistItargetsrEnd = 0x0C00, kDistNsacrEnd = 0x0F00;
+constexpr uint64_t kDistCpendsgir = 0x0F10, kDistSpendsgirEnd = 0x0F30;
+// At the same offsets in GICD and GICR RD_base: IMPLEMENTATION DEFINED space, then the ID
+// registers (GICD/GICR_PIDR4 .. CIDR3), of which only PIDR2 is implemented.
+constexpr uint64_t kImpDef = 0xC000, kIdRegs = 0xFFD0, kIdRegsEnd = 0x10000;
+// GICR RD_base registers that exist only with LPIs (GICR_TYPER.PLPIS = 0 here).
+struct Range {
+  uint64_t begin, end;
+};
+constexpr Range kLpiRegs[] = {
+    {0x0040, 0x0050},  // GICR_SETLPIR, GICR_CLRLPIR
+    {0x0070, 0x0080},  // GICR_PROPBASER, GICR_PENDBASER
+    {0x00A0, 0x00A8},  // GICR_INVLPIR
+    {0x00B0, 0x00B8},  // GICR_INVALLR
+    {0x00C0, 0x00C4},  // GICR_SYNCR
+};
+
+bool naturally_aligned(uint64_t off, unsigned size) {
+  return (size == 1 || size == 2 || size == 4 || size == 8) && (off & (size - 1)) == 0;
+}
+
+// IMPLEMENTATION DEFINED space and unimplemented ID registers; empty for other offsets.
+Ignored impdef_or_id(uint64_t off, bool write) {
+  static_assert(Gicv3::GICD_PIDR2 == Gicv3::GICR_PIDR2);
+  if (off >= kImpDef && off < kIdRegs) return unimplemented("implementation-defined register");
+  if (off >= kIdRegs && off < kIdRegsEnd && off != Gicv3::GICD_PIDR2)
+    return write ? guest_error("read-only identification register")
+                 : unimplemented("identification register other than PIDR2");
+  return {};
+}
+
+// The distributor's 32-bit-only registers: bitmaps, GICD_ICFGR and the named ones.
+bool dist_word_register(uint64_t off) {
+  if (off >= Gicv3::GICD_IGROUPR && off < Gicv3::GICD_IPRIORITYR) return true;
+  if (off >= Gicv3::GICD_ICFGR && off < Gicv3::GICD_ICFGR + 0x100) return true;
+  for (uint64_t r : {Gicv3::GICD_CTLR, Gicv3::GICD_TYPER, Gicv3::GICD_IIDR, Gicv3::GICD_TYPER2,
+                     Gicv3::GICD_STATUSR, Gicv3::GICD_PIDR2})
+    if (off == r) return true;
+  return false;
+}
+
+// Distributor offsets no named register claims.
+Ignored dist_other(uint64_t off) {
+  // One security state (DS = 1): GICD_IGRPMODRn and GICD_NSACRn are RAZ/WI by the architecture.
+  if (off >= Gicv3::GICD_IGRPMODR && off < kDistNsacrEnd) return {};
+  if (off >= kDistMbi && off < kDistMbiEnd)
+    return guest_error("GICD_SETSPI/CLRSPI without message-based SPIs");
+  if (off >= Gicv3::GICD_ITARGETSR && off < kDistItargetsrEnd)
+    return guest_error("GICD_ITARGETSR with affinity routing");
+  if (off == Gicv3::GICD_SGIR) return guest_error("GICD_SGIR with affinity routing");
+  if (off >= kDistCpendsgir && off < kDistSpendsgirEnd)
+    return guest_error("GICD_CPENDSGIR/SPENDSGIR with affinity routing");
+  return guest_error("reserved");
+}
+
 }  // namespace
 
 Gicv3::Gicv3(std::vector<uint64_t> mpidrs, unsigned num_irqs, Log& log)
@@ -52,190 +113,178 @@ void Gicv3::reset() {
 
 MemResult Gicv3::Dist::read(uint64_t off, unsigned size, uint64_t& value) {
   std::lock_guard<std::mutex> g(core_.mu());
-  unsigned n = core_.num_irqs();
   value = 0;
-  if (off >= GICD_IPRIORITYR && off < GICD_IPRIORITYR + 1020) {
-    for (unsigned b = 0; b < size; ++b) {
-      unsigned id = unsigned(off - GICD_IPRIORITYR) + b;
-      // With affinity routing, private interrupts live in the redistributors.
-      if (id >= kGicNumPrivate && id < n) value |= uint64_t(core_.read_priority(0, id)) << (8 * b);
-    }
-    return MemResult::Ok;
+  log_ignored(core_.log(), kDistFrame, false, off, size, read_locked(off, size, value));
+  return MemResult::Ok;
+}
+
+MemResult Gicv3::Dist::write(uint64_t off, unsigned size, uint64_t value) {
+  std::lock_guard<std::mutex> g(core_.mu());
+  log_ignored(core_.log(), kDistFrame, true, off, size, write_locked(off, size, value));
+  return MemResult::Ok;
+}
+
+Ignored Gicv3::Dist::read_locked(uint64_t off, unsigned size, uint64_t& value) {
+  const unsigned n = core_.num_irqs();
+  if (!naturally_aligned(off, size)) return guest_error("bad access size");
+  if (Ignored ig = impdef_or_id(off, false)) return ig;
+  if (off >= GICD_IPRIORITYR && off < GICD_IPRIORITYR + kMaxIntids) {
+    const unsigned first = unsigned(off - GICD_IPRIORITYR);
+    // With affinity routing, private interrupts live in the redistributors. n is a multiple
+    // of 32, so an aligned access is wholly private, wholly beyond n, or neither.
+    if (first < kGicNumPrivate) return guest_error("private INTID: use GICR_IPRIORITYR");
+    if (first >= n) return guest_error("INTID not implemented");
+    for (unsigned b = 0; b < size; ++b)
+      value |= uint64_t(core_.read_priority(0, first + b)) << (8 * b);
+    return {};
   }
-  if (off >= GICD_IROUTER + 8 * kGicNumPrivate && off < GICD_IROUTER + 8 * 1020) {
-    unsigned id = unsigned((off - GICD_IROUTER) / 8);
-    uint64_t full = id < n ? core_.spi_route(id) : 0;
-    value = (full >> (8 * (off & 7))) & size_mask(size);
-    return MemResult::Ok;
+  if (off >= GICD_IROUTER && off < GICD_IROUTER + 8 * kMaxIntids) {
+    const unsigned id = unsigned((off - GICD_IROUTER) / 8);
+    if (size < 4) return guest_error("bad access size");
+    if (id < kGicNumPrivate) return guest_error("GICD_IROUTER of a private INTID");
+    if (id >= n) return guest_error("INTID not implemented");
+    value = (core_.spi_route(id) >> (8 * (off & 7))) & size_mask(size);
+    return {};
   }
-  if (size != 4 || (off & 3)) {
-    core_.log().log(kLogGuestErrors, "gicv3: %u-byte read of GICD+0x%04llx\n", size,
-                    (unsigned long long)off);
-    return MemResult::Ok;
-  }
+  if (size != 4) return dist_word_register(off) ? guest_error("word register") : dist_other(off);
   for (const BitRange& r : kBitRegs) {
     if (off >= r.base && off < r.base + 0x80) {
-      unsigned first = unsigned(off - r.base) * 8;
-      value = (first >= kGicNumPrivate && first < n) ? core_.read_bits(0, r.reg, first) : 0;
-      return MemResult::Ok;
+      const unsigned first = unsigned(off - r.base) * 8;
+      if (first < kGicNumPrivate) return guest_error("private INTIDs: use the redistributor");
+      if (first >= n) return guest_error("INTID not implemented");
+      value = core_.read_bits(0, r.reg, first);
+      return {};
     }
   }
   if (off >= GICD_ICFGR && off < GICD_ICFGR + 0x100) {
-    unsigned first = unsigned(off - GICD_ICFGR) * 4;
-    value = (first >= kGicNumPrivate && first < n) ? core_.read_config(0, first) : 0;
-    return MemResult::Ok;
+    const unsigned first = unsigned(off - GICD_ICFGR) * 4;
+    if (first < kGicNumPrivate) return guest_error("private INTIDs: use the redistributor");
+    if (first >= n) return guest_error("INTID not implemented");
+    value = core_.read_config(0, first);
+    return {};
   }
   switch (off) {
     case GICD_CTLR:
       value = uint32_t(core_.dist_grp_enable[0]) * GICD_CTLR_EnableGrp0 |
               uint32_t(core_.dist_grp_enable[1]) * GICD_CTLR_EnableGrp1 | GICD_CTLR_ARE |
               GICD_CTLR_DS;
-      break;
+      return {};
     case GICD_TYPER:
       // ITLinesNumber, CPUNumber, IDbits = 9 (10-bit INTIDs); no LPIs, MBIs, ESPIs.
       value = (n / 32 - 1) | (core_.num_cpus() - 1) << 5 | 9u << 19;
-      break;
+      return {};
     case GICD_IIDR:
       value = kGicv3Iidr;
-      break;
+      return {};
+    case GICD_TYPER2:   // no vPEs, no extended features: all fields zero
+    case GICD_STATUSR:  // optional; absent, so RAZ/WI
+      return {};
     case GICD_PIDR2:
       value = kPidr2Gicv3;
-      break;
+      return {};
     default:
-      break;  // GICD_TYPER2, STATUSR, IGRPMODR, NSACR, ITARGETSR (ARE=1), reserved: RAZ
+      return dist_other(off);
   }
-  return MemResult::Ok;
 }
 
-MemResult Gicv3::Dist::write(uint64_t off, unsigned size, uint64_t value) {
-  std::lock_guard<std::mutex> g(core_.mu());
-  unsigned n = core_.num_irqs();
-  if (off >= GICD_IPRIORITYR && off < GICD_IPRIORITYR + 1020) {
-    for (unsigned b = 0; b < size; ++b) {
-      unsigned id = unsigned(off - GICD_IPRIORITYR) + b;
-      if (id >= kGicNumPrivate && id < n) core_.write_priority(0, id, uint8_t(value >> (8 * b)));
-    }
-    return MemResult::Ok;
+Ignored Gicv3::Dist::write_locked(uint64_t off, unsigned size, uint64_t value) {
+  const unsigned n = core_.num_irqs();
+  if (!naturally_aligned(off, size)) return guest_error("bad access size");
+  if (Ignored ig = impdef_or_id(off, true)) return ig;
+  if (off >= GICD_IPRIORITYR && off < GICD_IPRIORITYR + kMaxIntids) {
+    const unsigned first = unsigned(off - GICD_IPRIORITYR);
+    if (first < kGicNumPrivate) return guest_error("private INTID: use GICR_IPRIORITYR");
+    if (first >= n) return guest_error("INTID not implemented");
+    for (unsigned b = 0; b < size; ++b)
+      core_.write_priority(0, first + b, uint8_t(value >> (8 * b)));
+    return {};
   }
-  if (off >= GICD_IROUTER + 8 * kGicNumPrivate && off < GICD_IROUTER + 8 * 1020) {
-    unsigned id = unsigned((off - GICD_IROUTER) / 8);
-    if (id >= n) return MemResult::Ok;
-    unsigned shift = unsigned(8 * (off & 7));
-    uint64_t mask = size_mask(size) << shift;
-    uint64_t full = (core_.spi_route(id) & ~mask) | ((value << shift) & mask);
+  if (off >= GICD_IROUTER && off < GICD_IROUTER + 8 * kMaxIntids) {
+    const unsigned id = unsigned((off - GICD_IROUTER) / 8);
+    if (size < 4) return guest_error("bad access size");
+    if (id < kGicNumPrivate) return guest_error("GICD_IROUTER of a private INTID");
+    if (id >= n) return guest_error("INTID not implemented");
+    const unsigned shift = unsigned(8 * (off & 7));
+    const uint64_t mask = size_mask(size) << shift;
+    const uint64_t full = (core_.spi_route(id) & ~mask) | ((value << shift) & mask);
     core_.set_spi_route(id, full & kIrouterMask);
     core_.update();
-    return MemResult::Ok;
+    return {};
   }
-  if (size != 4 || (off & 3)) {
-    core_.log().log(kLogGuestErrors, "gicv3: %u-byte write to GICD+0x%04llx\n", size,
-                    (unsigned long long)off);
-    return MemResult::Ok;
-  }
-  uint32_t v = uint32_t(value);
+  if (size != 4) return dist_word_register(off) ? guest_error("word register") : dist_other(off);
+  const uint32_t v = uint32_t(value);
   for (const BitRange& r : kBitRegs) {
     if (off >= r.base && off < r.base + 0x80) {
-      unsigned first = unsigned(off - r.base) * 8;
-      if (first >= kGicNumPrivate && first < n) core_.write_bits(0, r.reg, first, v);
-      return MemResult::Ok;
+      const unsigned first = unsigned(off - r.base) * 8;
+      if (first < kGicNumPrivate) return guest_error("private INTIDs: use the redistributor");
+      if (first >= n) return guest_error("INTID not implemented");
+      core_.write_bits(0, r.reg, first, v);
+      return {};
     }
   }
   if (off >= GICD_ICFGR && off < GICD_ICFGR + 0x100) {
-    unsigned first = unsigned(off - GICD_ICFGR) * 4;
-    if (first >= kGicNumPrivate && first < n) core_.write_config(0, first, v);
-    return MemResult::Ok;
+    const unsigned first = unsigned(off - GICD_ICFGR) * 4;
+    if (first < kGicNumPrivate) return guest_error("private INTIDs: use the redistributor");
+    if (first >= n) return guest_error("INTID not implemented");
+    core_.write_config(0, first, v);
+    return {};
   }
   switch (off) {
     case GICD_CTLR:
+      // ARE and DS are RAO/WI; EnableGrp1S does not exist with one security state.
       core_.dist_grp_enable[0] = v & GICD_CTLR_EnableGrp0;
       core_.dist_grp_enable[1] = v & GICD_CTLR_EnableGrp1;
       core_.update();
-      break;
-    case GICD_SGIR:
-      core_.log().log(kLogGuestErrors, "gicv3: GICD_SGIR write with affinity routing enabled\n");
-      break;
+      return {};
+    case GICD_STATUSR:
+      return {};
     case GICD_TYPER:
+      return guest_error("read-only GICD_TYPER");
     case GICD_IIDR:
+      return guest_error("read-only GICD_IIDR");
+    case GICD_TYPER2:
+      return guest_error("read-only GICD_TYPER2");
     case GICD_PIDR2:
-      core_.log().log(kLogGuestErrors, "gicv3: write to read-only GICD+0x%04llx\n",
-                      (unsigned long long)off);
-      break;
+      return guest_error("read-only GICD_PIDR2");
     default:
-      break;
+      return dist_other(off);
   }
-  return MemResult::Ok;
 }
 
 // ---- Redistributors ----
 
+namespace {
+
+// RD_base registers that exist only with LPIs, IMPLEMENTATION DEFINED space and unimplemented
+// ID registers; empty for other offsets.
+Ignored rd_unimplemented(uint64_t o, bool write) {
+  for (const Range& r : kLpiRegs)
+    if (o >= r.begin && o < r.end) return unimplemented("LPI register: no LPIs");
+  return impdef_or_id(o, write);
+}
+
+uint64_t gicr_typer(GicCore& core, unsigned cpu) {
+  const uint64_t aff = core.mpidr(cpu);
+  const uint64_t aff32 = (aff & 0xFF'FFFF) | ((aff >> 32) & 0xFF) << 24;
+  return aff32 << 32 | uint64_t(cpu) << 8 |
+         (cpu + 1 == core.num_cpus() ? Gicv3::GICR_TYPER_Last : 0);
+}
+
+}  // namespace
+
 MemResult Gicv3::Redist::read(uint64_t off, unsigned size, uint64_t& value) {
   GicCore& core = gic_.core_;
   std::lock_guard<std::mutex> g(core.mu());
-  unsigned cpu = unsigned(off / kRedistStride);
   value = 0;
-  if (cpu >= core.num_cpus()) return MemResult::Ok;
-  uint64_t o = off % kRedistStride;
-  if (o < kSgiBase) {
-    uint64_t full = 0;
-    switch (o & ~7ull) {
-      case GICR_CTLR:  // and GICR_IIDR at +4
-        full = uint64_t(kGicv3Iidr) << 32;
-        break;
-      case GICR_TYPER: {
-        uint64_t aff = core.mpidr(cpu);
-        uint64_t aff32 = (aff & 0xFF'FFFF) | ((aff >> 32) & 0xFF) << 24;
-        full =
-            aff32 << 32 | uint64_t(cpu) << 8 | (cpu + 1 == core.num_cpus() ? GICR_TYPER_Last : 0);
-        break;
-      }
-      case GICR_STATUSR:  // and GICR_WAKER at +4
-        if (gic_.sleeping_[cpu])
-          full = uint64_t(GICR_WAKER_ProcessorSleep | GICR_WAKER_ChildrenAsleep) << 32;
-        break;
-      case GICR_PIDR2:
-        full = kPidr2Gicv3;
-        break;
-      default:
-        break;  // PROPBASER/PENDBASER (no LPIs), reserved: RAZ
-    }
-    value = (full >> (8 * (o & 7))) & size_mask(size);
+  if (off / kRedistStride >= core.num_cpus()) {
+    log_ignored(core.log(), "gicv3: GICR", false, off, size, guest_error("no such redistributor"));
     return MemResult::Ok;
   }
-  o -= kSgiBase;
-  if (o >= GICR_IPRIORITYR && o < GICR_IPRIORITYR + kGicNumPrivate) {
-    for (unsigned b = 0; b < size && o + b < GICR_IPRIORITYR + kGicNumPrivate; ++b)
-      value |= uint64_t(core.read_priority(cpu, unsigned(o - GICR_IPRIORITYR) + b)) << (8 * b);
-    return MemResult::Ok;
-  }
-  if (size != 4 || (o & 3)) {
-    core.log().log(kLogGuestErrors, "gicv3: %u-byte read of GICR%u SGI_base+0x%04llx\n", size, cpu,
-                   (unsigned long long)o);
-    return MemResult::Ok;
-  }
-  switch (o) {
-    case GICR_IGROUPR0:
-      value = core.read_bits(cpu, BitReg::Group, 0);
-      break;
-    case GICR_ISENABLER0:
-    case GICR_ICENABLER0:
-      value = core.read_bits(cpu, BitReg::SetEnable, 0);
-      break;
-    case GICR_ISPENDR0:
-    case GICR_ICPENDR0:
-      value = core.read_bits(cpu, BitReg::SetPending, 0);
-      break;
-    case GICR_ISACTIVER0:
-    case GICR_ICACTIVER0:
-      value = core.read_bits(cpu, BitReg::SetActive, 0);
-      break;
-    case GICR_ICFGR0:
-      value = core.read_config(cpu, 0);
-      break;
-    case GICR_ICFGR1:
-      value = core.read_config(cpu, 16);
-      break;
-    default:
-      break;  // IGRPMODR0, NSACR, reserved: RAZ
+  const unsigned cpu = unsigned(off / kRedistStride);
+  if (Ignored ig = read_locked(cpu, off % kRedistStride, size, value)) {
+    char frame[24];
+    std::snprintf(frame, sizeof frame, "gicv3: GICR%u", cpu);
+    log_ignored(core.log(), frame, false, off % kRedistStride, size, ig);
   }
   return MemResult::Ok;
 }
@@ -243,65 +292,161 @@ MemResult Gicv3::Redist::read(uint64_t off, unsigned size, uint64_t& value) {
 MemResult Gicv3::Redist::write(uint64_t off, unsigned size, uint64_t value) {
   GicCore& core = gic_.core_;
   std::lock_guard<std::mutex> g(core.mu());
-  unsigned cpu = unsigned(off / kRedistStride);
-  if (cpu >= core.num_cpus()) return MemResult::Ok;
-  uint64_t o = off % kRedistStride;
-  if (o < kSgiBase) {
-    if (o == GICR_WAKER && size == 4) {
-      gic_.sleeping_[cpu] = value & GICR_WAKER_ProcessorSleep;
-    } else if (o == GICR_CTLR && size == 4) {
-      if (value & 1)
-        core.log().log(kLogGuestErrors, "gicv3: GICR_CTLR.EnableLPIs set, but LPIs are absent\n");
-    } else if (o == GICR_TYPER || o == GICR_TYPER + 4 || o == GICR_IIDR || o == GICR_PIDR2) {
-      core.log().log(kLogGuestErrors, "gicv3: write to read-only GICR%u+0x%04llx\n", cpu,
-                     (unsigned long long)o);
-    }
+  if (off / kRedistStride >= core.num_cpus()) {
+    log_ignored(core.log(), "gicv3: GICR", true, off, size, guest_error("no such redistributor"));
     return MemResult::Ok;
+  }
+  const unsigned cpu = unsigned(off / kRedistStride);
+  if (Ignored ig = write_locked(cpu, off % kRedistStride, size, value)) {
+    char frame[24];
+    std::snprintf(frame, sizeof frame, "gicv3: GICR%u", cpu);
+    log_ignored(core.log(), frame, true, off % kRedistStride, size, ig);
+  }
+  return MemResult::Ok;
+}
+
+Ignored Gicv3::Redist::read_locked(unsigned cpu, uint64_t o, unsigned size, uint64_t& value) {
+  GicCore& core = gic_.core_;
+  if (!naturally_aligned(o, size)) return guest_error("bad access size");
+  if (o < kSgiBase) {
+    if (Ignored ig = rd_unimplemented(o, false)) return ig;
+    // GICR_TYPER is the one 64-bit RD_base register this model implements.
+    if (o == GICR_TYPER && size == 8) {
+      value = gicr_typer(core, cpu);
+      return {};
+    }
+    if (size != 4) return guest_error("bad access size");
+    switch (o) {
+      case GICR_CTLR:     // EnableLPIs and RWP stay 0
+      case GICR_STATUSR:  // optional; absent, so RAZ/WI
+        return {};
+      case GICR_IIDR:
+        value = kGicv3Iidr;
+        return {};
+      case GICR_TYPER:
+      case GICR_TYPER + 4:
+        value = uint32_t(gicr_typer(core, cpu) >> (8 * (o & 4)));
+        return {};
+      case GICR_WAKER:
+        value = gic_.sleeping_[cpu] ? GICR_WAKER_ProcessorSleep | GICR_WAKER_ChildrenAsleep : 0;
+        return {};
+      case GICR_PIDR2:
+        value = kPidr2Gicv3;
+        return {};
+      default:
+        return guest_error("reserved");
+    }
   }
   o -= kSgiBase;
   if (o >= GICR_IPRIORITYR && o < GICR_IPRIORITYR + kGicNumPrivate) {
-    for (unsigned b = 0; b < size && o + b < GICR_IPRIORITYR + kGicNumPrivate; ++b)
+    // An aligned access of at most 8 bytes stays inside the 32 priority bytes.
+    for (unsigned b = 0; b < size; ++b)
+      value |= uint64_t(core.read_priority(cpu, unsigned(o - GICR_IPRIORITYR) + b)) << (8 * b);
+    return {};
+  }
+  if (o >= kImpDef && o < kIdRegs) return unimplemented("implementation-defined register");
+  if (size != 4) return guest_error("bad access size");
+  switch (o) {
+    case GICR_IGROUPR0:
+      value = core.read_bits(cpu, BitReg::Group, 0);
+      return {};
+    case GICR_ISENABLER0:
+    case GICR_ICENABLER0:
+      value = core.read_bits(cpu, BitReg::SetEnable, 0);
+      return {};
+    case GICR_ISPENDR0:
+    case GICR_ICPENDR0:
+      value = core.read_bits(cpu, BitReg::SetPending, 0);
+      return {};
+    case GICR_ISACTIVER0:
+    case GICR_ICACTIVER0:
+      value = core.read_bits(cpu, BitReg::SetActive, 0);
+      return {};
+    case GICR_ICFGR0:
+      value = core.read_config(cpu, 0);
+      return {};
+    case GICR_ICFGR1:
+      value = core.read_config(cpu, 16);
+      return {};
+    case GICR_IGRPMODR0:  // one security state (DS = 1): RAZ/WI by the architecture
+    case GICR_NSACR:
+      return {};
+    default:
+      return guest_error("reserved");
+  }
+}
+
+Ignored Gicv3::Redist::write_locked(unsigned cpu, uint64_t o, unsigned size, uint64_t value) {
+  GicCore& core = gic_.core_;
+  if (!naturally_aligned(o, size)) return guest_error("bad access size");
+  if (o < kSgiBase) {
+    if (Ignored ig = rd_unimplemented(o, true)) return ig;
+    if (o == GICR_TYPER && size == 8) return guest_error("read-only GICR_TYPER");
+    if (size != 4) return guest_error("bad access size");
+    switch (o) {
+      case GICR_CTLR:
+        // Every writable GICR_CTLR field needs LPIs or GICv4.
+        if (value & 1) return guest_error("GICR_CTLR.EnableLPIs set, but LPIs are absent");
+        return {};
+      case GICR_STATUSR:
+        return {};
+      case GICR_WAKER:
+        gic_.sleeping_[cpu] = value & GICR_WAKER_ProcessorSleep;
+        return {};
+      case GICR_IIDR:
+        return guest_error("read-only GICR_IIDR");
+      case GICR_TYPER:
+      case GICR_TYPER + 4:
+        return guest_error("read-only GICR_TYPER");
+      case GICR_PIDR2:
+        return guest_error("read-only GICR_PIDR2");
+      default:
+        return guest_error("reserved");
+    }
+  }
+  o -= kSgiBase;
+  if (o >= GICR_IPRIORITYR && o < GICR_IPRIORITYR + kGicNumPrivate) {
+    for (unsigned b = 0; b < size; ++b)
       core.write_priority(cpu, unsigned(o - GICR_IPRIORITYR) + b, uint8_t(value >> (8 * b)));
-    return MemResult::Ok;
+    return {};
   }
-  if (size != 4 || (o & 3)) {
-    core.log().log(kLogGuestErrors, "gicv3: %u-byte write to GICR%u SGI_base+0x%04llx\n", size, cpu,
-                   (unsigned long long)o);
-    return MemResult::Ok;
-  }
-  uint32_t v = uint32_t(value);
+  if (o >= kImpDef && o < kIdRegs) return unimplemented("implementation-defined register");
+  if (size != 4) return guest_error("bad access size");
+  const uint32_t v = uint32_t(value);
   switch (o) {
     case GICR_IGROUPR0:
       core.write_bits(cpu, BitReg::Group, 0, v);
-      break;
+      return {};
     case GICR_ISENABLER0:
       core.write_bits(cpu, BitReg::SetEnable, 0, v);
-      break;
+      return {};
     case GICR_ICENABLER0:
       core.write_bits(cpu, BitReg::ClearEnable, 0, v);
-      break;
+      return {};
     case GICR_ISPENDR0:
       core.write_bits(cpu, BitReg::SetPending, 0, v);
-      break;
+      return {};
     case GICR_ICPENDR0:
       core.write_bits(cpu, BitReg::ClearPending, 0, v);
-      break;
+      return {};
     case GICR_ISACTIVER0:
       core.write_bits(cpu, BitReg::SetActive, 0, v);
-      break;
+      return {};
     case GICR_ICACTIVER0:
       core.write_bits(cpu, BitReg::ClearActive, 0, v);
-      break;
-    case GICR_ICFGR0:
+      return {};
+    case GICR_ICFGR0:  // SGI fields are read-only; the core keeps them edge-triggered
       core.write_config(cpu, 0, v);
-      break;
+      return {};
     case GICR_ICFGR1:
       core.write_config(cpu, 16, v);
-      break;
+      return {};
+    case GICR_IGRPMODR0:  // one security state (DS = 1): RAZ/WI by the architecture
+    case GICR_NSACR:
+      return {};
     default:
-      break;
+      return guest_error("reserved");
   }
-  return MemResult::Ok;
 }
 
 // ---- CPU interface (ICC_*_EL1) ----

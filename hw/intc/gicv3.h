@@ -2,6 +2,7 @@
 // security state (GICD_CTLR.DS = 1), affinity routing always on (ARE is RAO/WI), no ITS and no
 // LPIs. A distributor for SPIs (GICD_IROUTER routing), one redistributor per vCPU (RD_base and
 // SGI_base 64 KiB frames) for its SGIs and PPIs, and per-vCPU system-register CPU interfaces.
+// Ignored MMIO accesses are logged as for Gicv2; LPI registers count as unimplemented (-d unimp).
 #pragma once
 
 #include <cstdint>
@@ -71,6 +72,9 @@ class Gicv3 {
     AccessRules impl() const override { return {1, 8, false}; }
 
    private:
+    // Callers hold core_.mu(); the result says why an access was ignored, if it was.
+    Ignored read_locked(uint64_t offset, unsigned size, uint64_t& value);
+    Ignored write_locked(uint64_t offset, unsigned size, uint64_t value);
     GicCore& core_;
   };
   class Redist final : public MmioDevice {
@@ -82,6 +86,9 @@ class Gicv3 {
     AccessRules impl() const override { return {1, 8, false}; }
 
    private:
+    // Offsets are within CPU cpu's redistributor (RD_base, then SGI_base at kSgiBase).
+    Ignored read_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t& value);
+    Ignored write_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t value);
     Gicv3& gic_;
   };
   class CpuIf final : public Gicv3CpuInterface {

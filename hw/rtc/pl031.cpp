@@ -1,6 +1,9 @@
 #include "hw/rtc/pl031.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cinttypes>
+#include <utility>
 
 namespace orrery::hw::rtc {
 
@@ -8,28 +11,50 @@ namespace {
 // RTCPeriphID0..3 then RTCPCellID0..3 (TRM section 3.3.10-3.3.11).
 constexpr uint8_t kIds[8] = {0x31, 0x10, 0x04, 0x00, 0x0D, 0xF0, 0x05, 0xB1};
 
-int64_t host_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
+constexpr int64_t kNsPerSec = 1'000'000'000;
+// The counter follows the wall clock but the alarm thread sleeps on the steady clock, so a
+// wall-clock step (NTP, host suspend, date) could make a long sleep end late; sleeping at most
+// this long bounds that error without polling.
+constexpr int64_t kMaxSleepNs = 3600 * kNsPerSec;
+
+int64_t host_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - (a % b < 0);
+}
 }  // namespace
 
-Pl031::Pl031(Log& log, std::function<int64_t()> now_seconds)
-    : log_(log), now_(now_seconds ? std::move(now_seconds) : host_seconds) {
+Pl031::Pl031(Log& log, std::function<int64_t()> now_ns)
+    : log_(log), now_(now_ns ? std::move(now_ns) : host_ns) {
   reset();
 }
 
+Pl031::~Pl031() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (alarm_.joinable()) alarm_.join();
+}
+
 void Pl031::reset() {
-  std::lock_guard<std::mutex> g(mu_);
-  offset_ = 0;
-  mr_ = imsc_ = ris_ = 0;
-  last_checked_ = counter();
-  update_irq();
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    offset_ = 0;
+    mr_ = imsc_ = ris_ = 0;
+    last_checked_ = counter();
+    update_irq();
+  }
+  cv_.notify_all();
 }
 
 uint32_t Pl031::counter() const {
-  return uint32_t(now_() + offset_);
+  return uint32_t(floor_div(now_(), kNsPerSec) + offset_);
 }
 
 void Pl031::check_match() {
@@ -44,11 +69,39 @@ void Pl031::update_irq() {
   intr_.set((ris_ & imsc_) != 0);
 }
 
+int64_t Pl031::ns_until_match() const {
+  const int64_t ns = now_();
+  const int64_t sec = floor_div(ns, kNsPerSec);
+  // When the counter equals RTCMR now, that match has been taken: the next is a wrap away.
+  const uint32_t delta = mr_ - uint32_t(sec + offset_);
+  const int64_t seconds = delta ? int64_t(delta) : int64_t(1) << 32;
+  if (seconds > kMaxSleepNs / kNsPerSec) return kMaxSleepNs;
+  return seconds * kNsPerSec - (ns - sec * kNsPerSec);
+}
+
+void Pl031::alarm_main() {
+  std::unique_lock<std::mutex> lk(mu_);
+  while (!stop_) {
+    check_match();
+    update_irq();
+    if (!imsc_ || (ris_ & RTCIntr)) {
+      // Nothing can change RTCINTR until the guest writes a register (which wakes us): while
+      // masked the raw status is brought up to date on access, and a set RIS stays set.
+      cv_.wait(lk);
+    } else {
+      cv_.wait_for(lk, std::chrono::nanoseconds(ns_until_match()));
+    }
+  }
+}
+
 MemResult Pl031::read(uint64_t off, unsigned size, uint64_t& value) {
-  (void)size;
+  value = 0;
+  if (size != 4 || (off & 3)) {
+    log_.log(kLogGuestErrors, "pl031: bad read at offset 0x%" PRIx64 " size %u\n", off, size);
+    return MemResult::Ok;
+  }
   std::lock_guard<std::mutex> g(mu_);
   check_match();
-  value = 0;
   switch (off) {
     case RTCDR:
       value = counter();
@@ -75,11 +128,10 @@ MemResult Pl031::read(uint64_t off, unsigned size, uint64_t& value) {
       log_.log(kLogGuestErrors, "pl031: read of write-only RTCICR\n");
       break;
     default:
-      if (off >= RTCPeriphID0 && off < 0x1000)
+      if (off >= RTCPeriphID0 && off < kMmioSize)
         value = kIds[(off - RTCPeriphID0) / 4];
       else
-        log_.log(kLogGuestErrors, "pl031: read of reserved offset 0x%03llx\n",
-                 (unsigned long long)off);
+        log_.log(kLogGuestErrors, "pl031: read of reserved offset 0x%03" PRIx64 "\n", off);
       break;
   }
   update_irq();
@@ -87,22 +139,30 @@ MemResult Pl031::read(uint64_t off, unsigned size, uint64_t& value) {
 }
 
 MemResult Pl031::write(uint64_t off, unsigned size, uint64_t value) {
-  (void)size;
-  std::lock_guard<std::mutex> g(mu_);
+  if (size != 4 || (off & 3)) {
+    log_.log(kLogGuestErrors, "pl031: bad write at offset 0x%" PRIx64 " size %u\n", off, size);
+    return MemResult::Ok;
+  }
+  std::unique_lock<std::mutex> lk(mu_);
   check_match();
   uint32_t v = uint32_t(value);
   switch (off) {
     case RTCMR:
       mr_ = v;
+      // As QEMU does: a match for the current second fires now rather than a wrap later.
+      if (counter() == mr_) ris_ |= RTCIntr;
       break;
     case RTCLR:
-      offset_ = int64_t(v) - now_();
+      offset_ = int64_t(v) - floor_div(now_(), kNsPerSec);
       last_checked_ = counter();
+      if (last_checked_ == mr_) ris_ |= RTCIntr;
       break;
     case RTCCR:
       break;  // the clock cannot be stopped; writing 0 has no effect (as in the TRM: RTCStart)
     case RTCIMSC:
       imsc_ = v & RTCIntr;
+      // The first unmask starts the alarm thread; guests that never use the alarm pay nothing.
+      if (imsc_ && !alarm_.joinable()) alarm_ = std::thread([this] { alarm_main(); });
       break;
     case RTCICR:
       ris_ &= ~(v & RTCIntr);
@@ -110,15 +170,16 @@ MemResult Pl031::write(uint64_t off, unsigned size, uint64_t value) {
     case RTCDR:
     case RTCRIS:
     case RTCMIS:
-      log_.log(kLogGuestErrors, "pl031: write to read-only offset 0x%03llx\n",
-               (unsigned long long)off);
+      log_.log(kLogGuestErrors, "pl031: write to read-only offset 0x%03" PRIx64 "\n", off);
       break;
     default:
-      log_.log(kLogGuestErrors, "pl031: write to %s offset 0x%03llx\n",
-               off >= RTCPeriphID0 ? "read-only ID" : "reserved", (unsigned long long)off);
+      log_.log(kLogGuestErrors, "pl031: write to %s offset 0x%03" PRIx64 "\n",
+               off >= RTCPeriphID0 && off < kMmioSize ? "read-only ID" : "reserved", off);
       break;
   }
   update_irq();
+  lk.unlock();
+  cv_.notify_all();  // the next match time may have changed
   return MemResult::Ok;
 }
 

@@ -1,13 +1,16 @@
 // ARM PrimeCell Real Time Clock (PL031), after the PL031 TRM (ARM DDI 0224). The 32-bit
 // counter RTCDR counts seconds from host wall-clock time plus the offset set by RTCLR. The match
-// interrupt (RTCMR) is evaluated whenever the guest touches the device: there is no host timer
-// behind it, so an alarm is seen late if the guest does not poll (Linux only uses it for wake
-// alarms, which a virtual machine never sleeps for).
+// interrupt (RTCMR) is raised when the counter reaches RTCMR: every register access evaluates
+// it, and while the interrupt is unmasked a host thread (started the first time the guest
+// unmasks it) sleeps on a condition variable until the counter's next match, so RTCINTR rises
+// on time even if the guest never touches the device.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 #include "hw/core/irq.h"
 #include "hw/core/log.h"
@@ -23,10 +26,15 @@ class Pl031 final : public MmioDevice {
                             RTCRIS = 0x14, RTCMIS = 0x18, RTCICR = 0x1C, RTCPeriphID0 = 0xFE0;
   static constexpr uint32_t RTCCR_RTCStart = 1u << 0, RTCIntr = 1u << 0;
 
-  /// now_seconds: the host clock in seconds since the epoch (injectable for tests).
-  Pl031(Log& log, std::function<int64_t()> now_seconds = {});
+  /// now_ns: the host wall clock in nanoseconds since the epoch (injectable for tests). The
+  /// alarm thread assumes it advances at the rate of the host's steady clock.
+  Pl031(Log& log, std::function<int64_t()> now_ns = {});
+  ~Pl031() override;
+  Pl031(const Pl031&) = delete;
+  Pl031& operator=(const Pl031&) = delete;
 
-  /// RTCINTR, the combined interrupt output (RTCMIS).
+  /// RTCINTR, the combined interrupt output (RTCMIS). The alarm thread drives it too, so the
+  /// sink it is connected to must outlive this device.
   IrqLine& irq() { return intr_; }
   void reset();
 
@@ -36,17 +44,24 @@ class Pl031 final : public MmioDevice {
   AccessRules impl() const override { return {4, 4, false}; }
 
  private:
+  // Callers of these hold mu_.
   uint32_t counter() const;
   void check_match();
   void update_irq();
+  /// Host nanoseconds until the counter next equals RTCMR, capped (see pl031.cpp).
+  int64_t ns_until_match() const;
+  void alarm_main();
 
   Log& log_;
   std::function<int64_t()> now_;
   IrqLine intr_;
   std::mutex mu_;
-  int64_t offset_ = 0;  // RTCDR = host seconds + offset_ (mod 2^32)
+  std::condition_variable cv_;  // wakes the alarm thread after a register change or on stop
+  int64_t offset_ = 0;          // RTCDR = host seconds + offset_ (mod 2^32)
   uint32_t mr_ = 0, imsc_ = 0, ris_ = 0;
   uint32_t last_checked_ = 0;  // counter value when the match was last evaluated
+  bool stop_ = false;
+  std::thread alarm_;  // declared last: started lazily, joined in the destructor
 };
 
 }  // namespace orrery::hw::rtc

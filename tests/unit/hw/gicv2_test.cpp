@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "hw/core/requester.h"
+#include "log_capture.h"
 
 namespace orrery::hw::intc {
 namespace {
@@ -34,6 +37,64 @@ class Gicv2Test : public ::testing::Test {
     for (unsigned c = 0; c < 2; ++c) {
       cpuif_w(G::GICC_CTLR, 1, c);
       cpuif_w(G::GICC_PMR, 0xF0, c);
+    }
+  }
+  /// Every distributor word and the side-effect-free CPU interface registers of both CPUs,
+  /// read with logging off: equal snapshots mean an access changed nothing.
+  std::vector<uint32_t> snapshot() {
+    uint32_t mask = log.mask();
+    log.set_mask_bits(0);
+    std::vector<uint32_t> s;
+    for (unsigned cpu = 0; cpu < 2; ++cpu) {
+      for (uint64_t off = 0; off < G::kDistSize; off += 4) s.push_back(dist(off, cpu));
+      for (uint64_t off : {G::GICC_CTLR, G::GICC_PMR, G::GICC_BPR, G::GICC_ABPR, G::GICC_RPR,
+                           G::GICC_HPPIR, G::GICC_AHPPIR})
+        s.push_back(cpuif(off, cpu));
+      for (uint64_t i = 0; i < 4; ++i) {
+        s.push_back(cpuif(G::GICC_APR0 + 4 * i, cpu));
+        s.push_back(cpuif(G::GICC_NSAPR0 + 4 * i, cpu));
+      }
+    }
+    log.set_mask_bits(mask);
+    return s;
+  }
+  /// Some state worth preserving: enables, priorities, targets, a pending SPI and an active one.
+  void busy_state() {
+    enable_all();
+    dist_w(G::GICD_ISENABLER + 4, 0x7);
+    wr(gic.distributor(), G::GICD_ITARGETSR + 32, 0x020101, 0, 4);
+    wr(gic.distributor(), G::GICD_IPRIORITYR + 32, 0x80A060, 0, 4);
+    dist_w(G::GICD_ICFGR + 8, 2u << 2);
+    gic.inputs().set_irq(32, true);
+    gic.inputs().set_irq(33, true);
+    EXPECT_EQ(cpuif(G::GICC_IAR), 32u);
+  }
+  struct Access {
+    bool write;
+    uint64_t off;
+    unsigned size;
+    uint64_t value;
+    const char* why;  // expected reason in the log line; null: silent
+  };
+  /// Performs each access on frame (RAZ for reads) and expects exactly one log line naming
+  /// frame_name, the offset, the size and the reason.
+  void expect_logged(test::LogCapture& cap, MmioDevice& d, const char* frame_name, const char* kind,
+                     std::initializer_list<Access> accesses) {
+    for (const Access& a : accesses) {
+      if (a.write) {
+        wr(d, a.off, a.value, 0, a.size);
+      } else {
+        EXPECT_EQ(rd(d, a.off, 0, a.size), 0u) << std::hex << a.off;
+      }
+      std::string text = cap.take();
+      if (!a.why) {
+        EXPECT_EQ(text, "") << std::hex << a.off;
+        continue;
+      }
+      char expect[160];
+      std::snprintf(expect, sizeof expect, "%s %s %s at offset 0x%llx size %u (%s)\n", frame_name,
+                    kind, a.write ? "write" : "read", (unsigned long long)a.off, a.size, a.why);
+      EXPECT_EQ(text, expect);
     }
   }
   Log log;
@@ -185,6 +246,108 @@ TEST_F(Gicv2Test, GuestErrorsAreHarmless) {
   EXPECT_EQ(dist(0xA00), 0u);
   gic.inputs().set_irq(5000, true);  // no such input
   EXPECT_EQ(cpuif(G::GICC_IAR), 1023u);
+}
+
+TEST_F(Gicv2Test, DistributorIgnoredAccessesAreLoggedAndChangeNothing) {
+  busy_state();
+  const std::vector<uint32_t> before = snapshot();
+  test::LogCapture cap(log, "guest_errors");
+  ASSERT_TRUE(cap.ok());
+  expect_logged(cap, gic.distributor(), "gicv2: GICD", "bad",
+                {
+                    {true, 0x00C, 4, ~0ull, "reserved"},
+                    {false, 0x040, 4, 0, "reserved"},
+                    {true, 0x7FC, 4, ~0ull, "reserved"},  // INTIDs 1020-1023 have no priority
+                    {true, 0xF30, 4, ~0ull, "reserved"},
+                    {false, 0xF34, 1, 0, "reserved"},
+                    {true, G::GICD_IPRIORITYR + 96, 1, 0xFF, "INTID not implemented"},
+                    {false, G::GICD_ITARGETSR + 100, 4, 0, "INTID not implemented"},
+                    {true, G::GICD_ISENABLER + 12, 4, ~0ull, "INTID not implemented"},
+                    {true, G::GICD_ISPENDR + 0x7C, 4, ~0ull, "INTID not implemented"},
+                    {false, G::GICD_ICFGR + 24, 4, 0, "INTID not implemented"},
+                    {true, G::GICD_ITARGETSR, 4, ~0ull, "read-only GICD_ITARGETSR0-7"},
+                    {true, G::GICD_ISENABLER + 4, 1, 0xFF, "word register"},
+                    {false, G::GICD_CTLR, 2, 0, "word register"},
+                    {false, G::GICD_CTLR + 2, 4, 0, "bad access size"},
+                    {true, G::GICD_TYPER, 4, 0, "read-only GICD_TYPER"},
+                    {true, G::GICD_IIDR, 4, 0, "read-only GICD_IIDR"},
+                    {true, G::GICD_PIDR2, 4, 0, "read-only GICD_PIDR2"},
+                    {true, 0xFD0, 4, 0, "read-only identification register"},
+                    {false, G::GICD_SGIR, 4, 0, "write-only GICD_SGIR"},
+                    {true, G::GICD_SGIR, 4, 3u << 24, "GICD_SGIR with reserved TargetListFilter 3"},
+                    {true, G::GICD_NSACR, 4, ~0ull, nullptr},  // RAZ/WI without Security Exts
+                    {true, 0xD00, 4, ~0ull, nullptr},          // unimp: not enabled here
+                });
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(Gicv2Test, DistributorUnimplementedRegistersLogUnderUnimp) {
+  busy_state();
+  const std::vector<uint32_t> before = snapshot();
+  test::LogCapture cap(log, "unimp");
+  ASSERT_TRUE(cap.ok());
+  expect_logged(cap, gic.distributor(), "gicv2: GICD", "unimplemented",
+                {
+                    {false, 0x020, 4, 0, "implementation-defined register"},
+                    {true, 0xD00, 4, ~0ull, "implementation-defined register"},
+                    {false, 0xFD0, 4, 0, "identification register other than PIDR2"},
+                    {false, 0xFFC, 4, 0, "identification register other than PIDR2"},
+                    {true, 0x00C, 4, ~0ull, nullptr},  // a guest error: not enabled here
+                });
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(Gicv2Test, CpuInterfaceIgnoredAccessesAreLoggedAndChangeNothing) {
+  busy_state();
+  const std::vector<uint32_t> before = snapshot();
+  test::LogCapture cap(log, "guest_errors");
+  ASSERT_TRUE(cap.ok());
+  expect_logged(cap, gic.cpu_interface(), "gicv2: GICC", "bad",
+                {
+                    {false, 0x2C, 4, 0, "reserved"},
+                    {true, 0xF0, 4, ~0ull, "reserved"},
+                    {true, 0x100, 4, ~0ull, "reserved"},
+                    {false, 0x1004, 4, 0, "reserved"},
+                    {true, G::GICC_IAR, 4, 32, "read-only GICC_IAR"},
+                    {true, G::GICC_RPR, 4, 0, "read-only GICC_RPR"},
+                    {true, G::GICC_HPPIR, 4, 0, "read-only GICC_HPPIR"},
+                    {true, G::GICC_IIDR, 4, 0, "read-only GICC_IIDR"},
+                    {false, G::GICC_EOIR, 4, 0, "write-only GICC_EOIR"},
+                    {false, G::GICC_AEOIR, 4, 0, "write-only GICC_AEOIR"},
+                    {false, G::GICC_DIR, 4, 0, "write-only GICC_DIR"},
+                    {false, G::GICC_PMR, 2, 0, "bad access size"},
+                    {true, G::GICC_EOIR, 1, 32, "bad access size"},
+                    {false, G::GICC_PMR + 1, 4, 0, "bad access size"},
+                });
+  EXPECT_EQ(snapshot(), before);
+  test::LogCapture unimp(log, "unimp");
+  ASSERT_TRUE(unimp.ok());
+  expect_logged(unimp, gic.cpu_interface(), "gicv2: GICC", "unimplemented",
+                {{false, 0x40, 4, 0, "implementation-defined register"},
+                 {true, 0xCC, 4, ~0ull, "implementation-defined register"}});
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(Gicv2Test, GuestErrorsAreNotLoggedUnlessEnabled) {
+  test::LogCapture cap(log, "int");
+  ASSERT_TRUE(cap.ok());
+  dist_w(0x00C, 1);
+  dist(0xFD0);
+  cpuif(0x2C);
+  EXPECT_EQ(cap.take(), "");
+}
+
+TEST_F(Gicv2Test, ActivePriorityRegistersOneToThree) {
+  // 128 preemption levels need GICC_APR0-3; APR1 bit 0 is priority 0x40.
+  enable_all();
+  cpuif_w(G::GICC_APR0 + 4, 1);
+  EXPECT_EQ(cpuif(G::GICC_APR0 + 4), 1u);
+  EXPECT_EQ(cpuif(G::GICC_RPR), 0x40u);
+  cpuif_w(G::GICC_NSAPR0 + 12, 0x8000'0000);
+  EXPECT_EQ(cpuif(G::GICC_NSAPR0 + 12), 0x8000'0000u);
+  cpuif_w(G::GICC_APR0 + 4, 0);
+  EXPECT_EQ(cpuif(G::GICC_RPR), 0xFEu);
+  EXPECT_EQ(cpuif(G::GICC_RPR, 1), 0xFFu);  // banked
 }
 
 }  // namespace
