@@ -69,10 +69,12 @@ class VirtMachine final : public Machine, public PsciCpus {
   unsigned gic_version_ = 2;
   std::string dumpdtb_;
   hw::AddressSpace as_;
-  hw::Pl011 uart_;
-  hw::rtc::Pl031 rtc_;
+  // The GIC outlives the devices that raise its lines: PL031's alarm thread may fire until the
+  // RTC is destroyed, so the RTC is declared after the GIC and therefore destroyed before it.
   std::unique_ptr<hw::intc::Gicv2> gicv2_;
   std::unique_ptr<hw::intc::Gicv3> gicv3_;
+  hw::Pl011 uart_;
+  hw::rtc::Pl031 rtc_;
   std::vector<std::unique_ptr<VirtCpu>> cpus_;
 
   std::vector<uint8_t> kernel_, initrd_, user_dtb_;  // kept so SYSTEM_RESET can reload them
