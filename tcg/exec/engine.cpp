@@ -91,6 +91,7 @@ void Engine::relink_published(TranslationBlock* tb) {
 }
 
 bool Engine::is_code_page(uint64_t phys_page) const {
+  if (CodePages::covers(phys_page)) return code_pages_.contains(phys_page);
   std::lock_guard<std::mutex> g(mu_);
   return pages_.count(phys_page & kPageMask) != 0;
 }
@@ -129,7 +130,10 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
   auto p = pages_.find(page);
   if (p != pages_.end()) {
     std::erase(p->second, tb);
-    if (p->second.empty()) pages_.erase(p);
+    if (p->second.empty()) {
+      pages_.erase(p);
+      code_pages_.set(page, false);
+    }
   }
   for (VcpuExec* v : vcpus_) v->invalidate_jump_cache(tb);
   // Regions whose code includes this block must not run it any more.
@@ -142,6 +146,7 @@ void Engine::flush() {
   std::lock_guard<std::mutex> g(mu_);
   map_.clear();
   pages_.clear();
+  code_pages_.clear();
   for (VcpuExec* v : vcpus_) v->flush_jump_cache();
   all_.clear();
   // Like the blocks themselves, their code is only dropped when no vCPU runs (reset).
@@ -163,6 +168,7 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
     auto& list = pages_[raw->key.phys_pc & kPageMask];
     new_code_page = list.empty();
     list.push_back(raw);
+    if (new_code_page) code_pages_.set(raw->key.phys_pc, true);
     all_.push_back(std::move(tb));
     ++stats_.blocks_translated;
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hw/core/log.h"
+#include "tcg/exec/code_pages.h"
 #include "tcg/exec/debug.h"
 #include "tcg/exec/frontend.h"
 #include "tcg/exec/tb.h"
@@ -112,6 +113,7 @@ class Engine : public softmmu::CodePageTracker {
   mutable std::mutex mu_;
   TbMap map_;
   std::unordered_map<uint64_t, std::vector<TranslationBlock*>> pages_;  // phys page -> blocks
+  CodePages code_pages_;  // the keys of pages_, for lock-free is_code_page()
   std::vector<std::unique_ptr<TranslationBlock>> all_;  // owned; invalid ones kept until flush
   std::vector<VcpuExec*> vcpus_;
   std::unique_ptr<llvm::BackgroundCompiler> compiler_;

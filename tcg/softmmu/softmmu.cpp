@@ -1,5 +1,7 @@
 #include "tcg/softmmu/softmmu.h"
 
+#include <atomic>
+
 #include <cstring>
 #include <utility>
 
@@ -91,17 +93,23 @@ void Softmmu::flush_mmu_idx(unsigned mmu_idx) {
   for (unsigned i = 0; i < kVictims; ++i) victims_[mmu_idx * kVictims + i].e = kEmpty;
 }
 
+// Runs on the thread that translated the page's first block, concurrently with this TLB's
+// owner. The flag is set with an atomic OR so that it can never write back a stale entry the
+// owner has just replaced or flushed; at worst it flags an entry that now maps another page,
+// which only sends that page's writes through the slow path once (it clears the flag).
 void Softmmu::protect_code_page(uint64_t phys_page) {
+  auto flag = [](uint64_t& addr_write) {
+    std::atomic_ref<uint64_t>(addr_write).fetch_or(kTlbNotDirty, std::memory_order_relaxed);
+  };
   for (unsigned m = 0; m < kNumMmuIdx; ++m)
     for (unsigned i = 0; i < kTlbEntries; ++i) {
       TlbEntry& e = (*table_)[m][i];
       if (aux_[m * kTlbEntries + i].phys_page == phys_page && !(e.addr_write & kTlbInvalid))
-        e.addr_write |= kTlbNotDirty;
+        flag(e.addr_write);
     }
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) {
     Victim& v = victims_[i];
-    if (v.aux.phys_page == phys_page && !(v.e.addr_write & kTlbInvalid))
-      v.e.addr_write |= kTlbNotDirty;
+    if (v.aux.phys_page == phys_page && !(v.e.addr_write & kTlbInvalid)) flag(v.e.addr_write);
   }
 }
 
@@ -155,6 +163,12 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   }
   slot = e;
   aux_[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
+  // Another vCPU may have made ppage a code page since the check above, and its
+  // protect_code_page() scan of this TLB may have run before the entry was published. Checking
+  // again after publishing closes that window: either this check sees the new code page, or
+  // the other vCPU's scan (which follows its registration) sees this entry.
+  if (whole_page && code_ && !(wflags & kTlbNotDirty) && code_->is_code_page(ppage))
+    std::atomic_ref<uint64_t>(slot.addr_write).fetch_or(kTlbNotDirty);
   return true;
 }
 

@@ -267,5 +267,31 @@ TEST(SoftmmuJumpCache, FlushPageDropsOnlyThatPagesEntries) {
   }
 }
 
+// A page becomes a code page (another vCPU translated it) between a TLB fill's check and the
+// entry's publication, so the other vCPU's protect_code_page() scan missed the entry: the fill
+// must check again, or this vCPU's writes would never invalidate the new block.
+class LateCodePage : public softmmu::CodePageTracker {
+ public:
+  bool is_code_page(uint64_t phys_page) const override {
+    return phys_page == page && ++calls > 1;  // false for the fill's first look, true after
+  }
+  void invalidate_phys(uint64_t phys, uint64_t) override { invalidated.push_back(phys); }
+  uint64_t page = 0;
+  mutable int calls = 0;
+  std::vector<uint64_t> invalidated;
+};
+
+TEST(SoftmmuCodePages, FillRechecksAfterPublishingTheEntry) {
+  World w;
+  LateCodePage code;
+  code.page = kRam + 0x3000;
+  w.mmu.set_code_tracker(&code);
+  w.mmu.store(kRam + 0x3010, 0x1234, MemOp{2, false, 0}, 0x100);  // fill, then the write
+  EXPECT_EQ(code.invalidated, std::vector<uint64_t>{kRam + 0x3010})
+      << "the store went through a TLB entry without the not-dirty flag";
+  const softmmu::TlbEntry& e = (*w.cpu.common.tlb)[0][softmmu::tlb_index(kRam + 0x3010)];
+  EXPECT_NE(e.addr_write & softmmu::kTlbNotDirty, 0u);
+}
+
 }  // namespace
 }  // namespace orrery::tcg::llvm::test
