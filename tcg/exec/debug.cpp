@@ -37,7 +37,9 @@ void VcpuExec::debug_park(DebugStopKind why) {
     stop.watch_addr = mmu_.watch_hit().addr;
     stop.watch_kind = static_cast<WatchKind>(mmu_.watch_hit().kind);
   }
+  if (park_listener_) park_listener_->debug_parking();
   const ResumeMode m = d.park(stop);
+  if (park_listener_) park_listener_->debug_unparked();
   debug_step_ = m == ResumeMode::Step;
   mode_changed();  // the debugger may have written mode registers
 }

@@ -54,6 +54,18 @@ struct DebugStop {
 /// What a stopped vCPU does when the debugger resumes the machine.
 enum class ResumeMode : uint8_t { Stay, Continue, Step };
 
+/// The guest CPU's side of a debugger stop, called on the vCPU's thread around the wait. A
+/// parked vCPU runs no guest code, so it must not hold up vCPUs that wait for it (an AArch64
+/// TLB broadcast waits for every running sibling's acknowledgement).
+class DebugParkListener {
+ public:
+  virtual void debug_parking() = 0;
+  virtual void debug_unparked() = 0;
+
+ protected:
+  ~DebugParkListener() = default;
+};
+
 class DebugState final : public softmmu::WatchpointChecker {
  public:
   explicit DebugState(Engine& engine) : engine_(engine) {}

@@ -9,6 +9,7 @@
 volatile uint64_t cpu0_spins;  // CPU 0's wait loop: it only grows while thread 1 runs
 volatile uint64_t cpu1_spins;
 volatile uint64_t park_cpu1;  // set by the debugger: CPU 1 spins until the debugger clears it
+volatile uint64_t cpu0_tlbi;  // set by the debugger: CPU 0's wait loop broadcasts TLB flushes
 volatile uint64_t cpu1_counter;
 volatile uint64_t cpu1_done;
 volatile int64_t cpu_on_status = -99;
@@ -37,6 +38,12 @@ __asm__(
 void secondary_entry(void);
 
 // SMC Calling Convention over HVC #0: X0..X3 in, X0 out, X4..X17 not preserved.
+// TLBI VMALLE1IS: completes only once every running CPU has applied it.
+static inline void tlbi_broadcast(void)
+{
+    __asm__ volatile("tlbi vmalle1is\n\tdsb ish\n\tisb" ::: "memory");
+}
+
 static int64_t psci(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     register uint64_t x0 __asm__("x0") = fn;
@@ -86,8 +93,11 @@ int main(void)
     printf("cpu_on=%ld\n", (long)cpu_on_status);
     if (cpu_on_status != 0)
         return 1;
-    while (!__atomic_load_n(&cpu1_done, __ATOMIC_ACQUIRE))
+    while (!__atomic_load_n(&cpu1_done, __ATOMIC_ACQUIRE)) {
         cpu0_spins = cpu0_spins + 1;
+        if (cpu0_tlbi)
+            tlbi_broadcast();
+    }
     primary_after();
     printf("cpu1 counter=%lu\n", (unsigned long)cpu1_counter);
     puts("smp done");

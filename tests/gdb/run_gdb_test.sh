@@ -463,6 +463,47 @@ G
   wait_orrery 0
   expect_serial "cpu1 counter=12"
   ;;
+smp_tlbi)
+  # CPU 0 broadcasts TLB invalidations while thread 2 stops at a breakpoint, and is stepped
+  # through them while thread 2 stays stopped: a stopped vCPU must not hold up the broadcast.
+  cat >"$tmp/cmds" <<'G'
+break main
+continue
+set var cpu0_tlbi = 1
+delete
+break secondary_work
+continue
+p $_thread
+set scheduler-locking on
+thread 1
+python
+tlbis = 0
+for i in range(12):
+    pc = int(gdb.parse_and_eval("$pc"))
+    insn = gdb.selected_frame().architecture().disassemble(pc)[0]["asm"]
+    tlbis += insn.startswith("tlbi")
+    gdb.execute("stepi", to_string=True)
+print("thread 1 stepped over %d tlbi" % tlbis)
+end
+p $_thread
+x/i $pc
+thread 2
+p $pc == (long)&secondary_work
+set scheduler-locking off
+delete
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 20
+  expect "Thread 2 hit Breakpoint 2, secondary_work (x=x@entry=0)"
+  expect "\$1 = 2"
+  expect_re "thread 1 stepped over [1-9] tlbi"
+  expect "\$2 = 1"
+  expect "\$3 = 1"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
+  ;;
 smp_ctrlc)
   # An interrupt stops both running vCPUs: neither spin counter moves while stopped.
   cat >"$tmp/cmds" <<'G'
