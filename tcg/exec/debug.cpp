@@ -87,8 +87,12 @@ ResumeMode DebugState::park(const DebugStop& why) {
   std::unique_lock<std::mutex> l(mu_);
   if (!active_.load() || why.vcpu >= slots_.size()) return ResumeMode::Continue;
   Slot& s = slots_[why.vcpu];
-  if (why.kind != DebugStopKind::Requested && !event_) event_ = why;
-  request_stop_locked();  // all-stop: the other vCPUs stop too
+  // All-stop: a vCPU that stops by itself stops the others. One that was asked to stop must not
+  // ask again: it may come late (from WFI) after the debugger resumed some vCPUs on purpose.
+  if (why.kind != DebugStopKind::Requested) {
+    if (!event_) event_ = why;
+    request_stop_locked();
+  }
   s.parked = true;
   cv_.notify_all();
   cv_.wait(l, [&] { return !s.stop_req || !active_.load(); });

@@ -10,6 +10,8 @@ volatile uint64_t cpu0_spins;  // CPU 0's wait loop: it only grows while thread 
 volatile uint64_t cpu1_spins;
 volatile uint64_t park_cpu1;  // set by the debugger: CPU 1 spins until the debugger clears it
 volatile uint64_t cpu0_tlbi;  // set by the debugger: CPU 0's wait loop broadcasts TLB flushes
+volatile uint64_t cpu0_sleep;  // set by the debugger: CPU 0 waits in WFI, CPU 1 wakes it
+volatile uint64_t cpu0_sleeps;  // WFIs CPU 0 has entered
 volatile uint64_t cpu1_counter;
 volatile uint64_t cpu1_done;
 volatile int64_t cpu_on_status = -99;
@@ -44,6 +46,15 @@ static inline void tlbi_broadcast(void)
     __asm__ volatile("tlbi vmalle1is\n\tdsb ish\n\tisb" ::: "memory");
 }
 
+// Busy-waits on the virtual counter (the machine's one time base).
+static void delay_us(uint64_t us)
+{
+    const uint64_t start = READ_SYSREG(cntvct_el0);
+    const uint64_t ticks = READ_SYSREG(cntfrq_el0) / 1000000 * us;
+    while (READ_SYSREG(cntvct_el0) - start < ticks)
+        ;
+}
+
 static int64_t psci(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     register uint64_t x0 __asm__("x0") = fn;
@@ -63,6 +74,12 @@ __attribute__((noipa)) uint64_t secondary_work(uint64_t x)
     return x * 3 + 1;
 }
 
+// CPU 1 has woken CPU 0 from WFI and waited a while.
+__attribute__((noipa)) void cpu0_woken(void)
+{
+    __asm__ volatile("nop");
+}
+
 __attribute__((noipa)) void primary_after(void)
 {
     __asm__ volatile("nop");
@@ -76,10 +93,26 @@ NORETURN void secondary_main(void)
     while (park_cpu1)
         cpu1_spins = cpu1_spins + 1;
     uint64_t acc = 0;
-    for (uint64_t i = 0; i < 3; i++)
+    for (uint64_t i = 0; i < 3; i++) {
+        // In sleep mode secondary_work is reached only once CPU 0 has been asleep in WFI for a
+        // while, and a TLB broadcast (which WFI wakes for) wakes it afterwards; the waits leave
+        // CPU 0 time to get back into its run loop before CPU 1 reaches cpu0_woken.
+        if (cpu0_sleep) {
+            while (cpu0_sleeps < i + 1)
+                ;
+            delay_us(2000);
+        }
         acc += secondary_work(i);
+        if (cpu0_sleep) {
+            tlbi_broadcast();
+            delay_us(2000);
+            cpu0_woken();
+        }
+    }
     cpu1_counter = acc;
     __atomic_store_n(&cpu1_done, 1, __ATOMIC_RELEASE);
+    if (cpu0_sleep)
+        tlbi_broadcast();  // CPU 0 may be back in WFI
     psci(PSCI_CPU_OFF, 0, 0, 0);
     for (;;)
         __asm__ volatile("wfi");
@@ -97,6 +130,10 @@ int main(void)
         cpu0_spins = cpu0_spins + 1;
         if (cpu0_tlbi)
             tlbi_broadcast();
+        if (cpu0_sleep) {
+            cpu0_sleeps = cpu0_sleeps + 1;
+            __asm__ volatile("dsb sy\n\twfi" ::: "memory");
+        }
     }
     primary_after();
     printf("cpu1 counter=%lu\n", (unsigned long)cpu1_counter);
