@@ -366,6 +366,8 @@ RunResult VcpuExec::run() {
     debug_park(DebugStopKind::Step);
   } else if (dbg.active() && dbg.stop_pending(debug_slot_)) {
     debug_park(DebugStopKind::Requested);
+  } else if (dbg.active() && dbg.take_step(debug_slot_)) {
+    debug_step_ = true;  // resumed with a step while outside run() (WFI, powered off)
   }
   hw::Log& log = engine_.log();
   TranslationBlock* prev = nullptr;

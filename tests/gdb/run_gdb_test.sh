@@ -506,7 +506,8 @@ G
   ;;
 smp_wfi)
   # Thread 1 stops while asleep in WFI (outside the run loop) and wakes later, while only
-  # thread 2 was resumed (scheduler-locking): it must not stop thread 2 again.
+  # thread 2 was resumed (scheduler-locking: it must not stop thread 2 again), or while it was
+  # being stepped (it must then step one instruction, not run on).
   cat >"$tmp/cmds" <<'G'
 break main
 continue
@@ -519,6 +520,15 @@ break cpu0_woken
 continue
 p cpu0_sleeps
 set scheduler-locking off
+delete 3
+continue
+p $x0
+thread 1
+set $t1pc = $pc
+stepi
+p $_thread
+p $pc != $t1pc
+p cpu0_sleeps
 delete
 continue
 G
@@ -527,6 +537,32 @@ G
   expect_re "Thread 2 hit Breakpoint 2, secondary_work \(x=(x@entry=)?0\)"
   expect "Thread 2 hit Breakpoint 3, cpu0_woken"
   expect "\$1 = 1"
+  expect_re "Thread 2 hit Breakpoint 2, secondary_work \(x=(x@entry=)?1\)"
+  expect "\$2 = 1"
+  expect "\$3 = 1"
+  expect "\$4 = 1"
+  expect "\$5 = 2"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
+  ;;
+smp_cpu_on)
+  # stepi on the powered-off thread 2 (thread 1 continues: vCont;s:2;c) completes once CPU 0's
+  # CPU_ON starts it: one instruction at the entry point (mov sp, x0: SP = the context id).
+  cat >"$tmp/cmds" <<'G'
+thread 2
+stepi
+p $_thread
+p $pc == (long)&secondary_entry + 4
+p $sp == (long)&cpu1_stack + sizeof(cpu1_stack)
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 20
+  expect "in secondary_entry ()"
+  expect "\$1 = 2"
+  expect "\$2 = 1"
+  expect "\$3 = 1"
   expect "$exited_normally"
   wait_orrery 0
   expect_serial "cpu1 counter=12"
