@@ -430,7 +430,15 @@ RunResult VcpuExec::run() {
       if (auto res = take_pending()) return *res;
       continue;
     }
-    if (code == kRetExitRequest) return RunResult{RunResult::Kind::ExitRequest};
+    if (code == kRetExitRequest) {
+      // A debugger stop parks here: outside run() this vCPU would already count as stopped while
+      // the guest CPU still delivers interrupts on its way back in.
+      if (dbg.active() && dbg.stop_pending(debug_slot_)) {
+        debug_park(DebugStopKind::Requested);
+        continue;
+      }
+      return RunResult{RunResult::Kind::ExitRequest};
+    }
     const auto reason = static_cast<ir::ExitReason>(code);
     if (reason == ir::ExitReason::Lookup) {
       mode_changed();
