@@ -40,6 +40,7 @@ Arm64Cpu::Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as,
       timer_(kCounterFrequency, host_monotonic_ns()) {
   mmu_.set_code_tracker(&engine);
   state_.owner = this;
+  exec_.set_debug_park_listener(this);
   reset(0);
 }
 
@@ -223,6 +224,16 @@ void Arm64Cpu::set_running(bool running) {
     running_ = running;
   }
   if (!running) process_flush_requests();  // acknowledge what arrived while we ran
+}
+
+void Arm64Cpu::debug_parking() {
+  set_running(false);  // acknowledges what is already queued
+}
+
+void Arm64Cpu::debug_unparked() {
+  set_running(true);
+  // What arrived while parked was not waited for; apply it before any guest code runs.
+  process_flush_requests();
 }
 
 // ---- TLB maintenance ----

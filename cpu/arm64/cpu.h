@@ -66,7 +66,9 @@ struct TlbFlush {
   uint16_t asid = 0;
 };
 
-class Arm64Cpu final : public Vcpu, public tcg::softmmu::PageTranslator {
+class Arm64Cpu final : public Vcpu,
+                       public tcg::softmmu::PageTranslator,
+                       public tcg::exec::DebugParkListener {
  public:
   /// index is the vCPU number (MPIDR_EL1.Aff0). The CPU starts reset at PC 0.
   Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as, tcg::exec::Engine& engine,
@@ -123,6 +125,11 @@ class Arm64Cpu final : public Vcpu, public tcg::softmmu::PageTranslator {
 
   /// Translates without side effects or faults (debugger, loaders); false if unmapped.
   bool debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) override;
+
+  // tcg::exec::DebugParkListener: while parked by the debugger the vCPU counts as not running,
+  // so TLB broadcasts queue for it instead of waiting for its acknowledgement.
+  void debug_parking() override;
+  void debug_unparked() override;
 
   // ---- For helpers and the softmmu (vCPU thread only) ----
   /// Takes a synchronous exception to EL1 (ESR, FAR when far_valid, ELR = return_pc) and sets

@@ -37,7 +37,9 @@ void VcpuExec::debug_park(DebugStopKind why) {
     stop.watch_addr = mmu_.watch_hit().addr;
     stop.watch_kind = static_cast<WatchKind>(mmu_.watch_hit().kind);
   }
+  if (park_listener_) park_listener_->debug_parking();
   const ResumeMode m = d.park(stop);
+  if (park_listener_) park_listener_->debug_unparked();
   debug_step_ = m == ResumeMode::Step;
   mode_changed();  // the debugger may have written mode registers
 }
@@ -85,13 +87,26 @@ ResumeMode DebugState::park(const DebugStop& why) {
   std::unique_lock<std::mutex> l(mu_);
   if (!active_.load() || why.vcpu >= slots_.size()) return ResumeMode::Continue;
   Slot& s = slots_[why.vcpu];
-  if (why.kind != DebugStopKind::Requested && !event_) event_ = why;
-  request_stop_locked();  // all-stop: the other vCPUs stop too
+  // All-stop: a vCPU that stops by itself stops the others. One that was asked to stop must not
+  // ask again: it may come late (from WFI) after the debugger resumed some vCPUs on purpose.
+  if (why.kind != DebugStopKind::Requested) {
+    if (!event_) event_ = why;
+    request_stop_locked();
+  }
   s.parked = true;
   cv_.notify_all();
   cv_.wait(l, [&] { return !s.stop_req || !active_.load(); });
   s.parked = false;
+  s.step_unclaimed = false;  // the returned mode carries it
   return active_.load() ? s.mode : ResumeMode::Continue;
+}
+
+bool DebugState::take_step(unsigned slot) {
+  if (!step_flags_.load(std::memory_order_acquire)) return false;
+  std::lock_guard<std::mutex> g(mu_);
+  if (slot >= slots_.size() || !slots_[slot].step_unclaimed) return false;
+  slots_[slot].step_unclaimed = false;
+  return true;
 }
 
 bool DebugState::is_breakpoint(uint64_t pc) const {
@@ -206,7 +221,7 @@ std::optional<DebugStop> DebugState::take_stop(std::chrono::milliseconds timeout
 
 void DebugState::resume(std::span<const ResumeMode> modes) {
   std::lock_guard<std::mutex> g(mu_);
-  bool any_stopped = false;
+  bool any_stopped = false, any_step = false;
   for (unsigned i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     const ResumeMode m = i < modes.size() ? modes[i] : ResumeMode::Stay;
@@ -216,8 +231,11 @@ void DebugState::resume(std::span<const ResumeMode> modes) {
     }
     s.mode = m;
     s.stop_req = false;
+    s.step_unclaimed = m == ResumeMode::Step;
   }
+  for (const Slot& s : slots_) any_step |= s.step_unclaimed;
   stop_flags_.store(any_stopped ? 1 : 0, std::memory_order_release);
+  step_flags_.store(any_step ? 1 : 0, std::memory_order_release);
   start_stopped_ = false;
   event_.reset();
   interrupt_ = false;
@@ -238,8 +256,10 @@ void DebugState::release_all() {
     for (Slot& s : slots_) {
       s.stop_req = false;
       s.mode = ResumeMode::Continue;
+      s.step_unclaimed = false;
     }
     stop_flags_.store(0, std::memory_order_release);
+    step_flags_.store(0, std::memory_order_release);
     start_stopped_ = false;
     event_.reset();
     interrupt_ = false;

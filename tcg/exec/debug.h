@@ -12,7 +12,8 @@
 //  - Run control: the debugger (its own thread) asks every vCPU to stop by setting a flag and
 //    kicking it through CpuCommon::exit_request; each vCPU parks inside VcpuExec::run until
 //    resumed. A vCPU that is not inside run() (halted, powered off, between runs) counts as
-//    stopped and parks as soon as it enters run().
+//    stopped and parks as soon as it enters run(); a step asked of it happens then. Only a vCPU
+//    that stops by itself (breakpoint, watchpoint, step) stops the others.
 #pragma once
 
 #include <atomic>
@@ -54,6 +55,18 @@ struct DebugStop {
 /// What a stopped vCPU does when the debugger resumes the machine.
 enum class ResumeMode : uint8_t { Stay, Continue, Step };
 
+/// The guest CPU's side of a debugger stop, called on the vCPU's thread around the wait. A
+/// parked vCPU runs no guest code, so it must not hold up vCPUs that wait for it (an AArch64
+/// TLB broadcast waits for every running sibling's acknowledgement).
+class DebugParkListener {
+ public:
+  virtual void debug_parking() = 0;
+  virtual void debug_unparked() = 0;
+
+ protected:
+  ~DebugParkListener() = default;
+};
+
 class DebugState final : public softmmu::WatchpointChecker {
  public:
   explicit DebugState(Engine& engine) : engine_(engine) {}
@@ -69,6 +82,9 @@ class DebugState final : public softmmu::WatchpointChecker {
   void set_in_run(unsigned slot, bool in_run);
   /// Parks the calling vCPU (which stopped for why) until the debugger resumes it.
   ResumeMode park(const DebugStop& why);
+  /// True (once) if the debugger asked this vCPU to step while it was not parked (asleep in
+  /// WFI or powered off): it steps its first instruction when it runs again.
+  bool take_step(unsigned slot);
   bool has_breakpoints() const { return bp_count_.load(std::memory_order_acquire) != 0; }
   bool is_breakpoint(uint64_t pc) const;
   bool is_hw_breakpoint(uint64_t pc) const;
@@ -113,6 +129,7 @@ class DebugState final : public softmmu::WatchpointChecker {
     bool parked = false;
     bool in_run = false;
     ResumeMode mode = ResumeMode::Continue;
+    bool step_unclaimed = false;  // mode is Step and the vCPU has not seen it yet
   };
   struct Breakpoint {
     unsigned sw = 0, hw = 0;  // insertion counts
@@ -131,6 +148,7 @@ class DebugState final : public softmmu::WatchpointChecker {
   std::atomic<uint32_t> bp_count_{0};
   std::atomic<uint32_t> wp_count_{0};
   std::atomic<uint32_t> stop_flags_{0};  // nonzero when some slot has stop_req (cheap poll)
+  std::atomic<uint32_t> step_flags_{0};  // nonzero when some slot may have step_unclaimed
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Slot> slots_;

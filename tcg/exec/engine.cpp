@@ -372,6 +372,8 @@ RunResult VcpuExec::run() {
     debug_park(DebugStopKind::Step);
   } else if (dbg.active() && dbg.stop_pending(debug_slot_)) {
     debug_park(DebugStopKind::Requested);
+  } else if (dbg.active() && dbg.take_step(debug_slot_)) {
+    debug_step_ = true;  // resumed with a step while outside run() (WFI, powered off)
   }
   hw::Log& log = engine_.log();
   TranslationBlock* prev = nullptr;
@@ -434,7 +436,15 @@ RunResult VcpuExec::run() {
       if (auto res = take_pending()) return *res;
       continue;
     }
-    if (code == kRetExitRequest) return RunResult{RunResult::Kind::ExitRequest};
+    if (code == kRetExitRequest) {
+      // A debugger stop parks here: outside run() this vCPU would already count as stopped while
+      // the guest CPU still delivers interrupts on its way back in.
+      if (dbg.active() && dbg.stop_pending(debug_slot_)) {
+        debug_park(DebugStopKind::Requested);
+        continue;
+      }
+      return RunResult{RunResult::Kind::ExitRequest};
+    }
     const auto reason = static_cast<ir::ExitReason>(code);
     if (reason == ir::ExitReason::Lookup) {
       mode_changed();

@@ -134,6 +134,8 @@ class VcpuExec {
 
   /// Single-instruction blocks, not cached (debugger stepping).
   void set_single_step(bool on) { single_step_ = on; }
+  /// Told when this vCPU parks for the debugger and when it leaves the park.
+  void set_debug_park_listener(DebugParkListener* l) { park_listener_ = l; }
 
   /// Called when the guest's mode or translation regime changed outside generated code.
   void mode_changed() { cpu_.tb_flags = frontend_.compute_tb_flags(cpu_); }
@@ -161,6 +163,7 @@ class VcpuExec {
   softmmu::Softmmu& mmu_;
   std::unique_ptr<JumpCacheEntry[]> jump_cache_;
   bool single_step_ = false;
+  DebugParkListener* park_listener_ = nullptr;
   unsigned debug_slot_ = 0;
   bool debug_step_ = false;       // the debugger asked for one instruction
   bool debug_step_done_ = false;  // it ran, but run() returned before reporting it

@@ -3,6 +3,7 @@
 # guest, drives it with gdb-multiarch -batch, and checks gdb's output, the guest's serial
 # output and Orrery's exit status.
 #   run_gdb_test.sh ORRERY GDB_TARGET.elf CASE
+# The smp_* cases take the gdb_smp_target guest and run it with -smp 2 (gdb threads = vCPUs).
 # Environment: ORRERY_TIER=interp|llvm|auto (default auto). Exit 77 (skip) without gdb-multiarch.
 set -u
 orrery=${1:?usage: run_gdb_test.sh ORRERY ELF CASE}
@@ -72,9 +73,9 @@ start_orrery() {
   fail "no free port found"
 }
 
-# run_gdb: runs the gdb commands in $tmp/cmds against the stub.
+# run_gdb [SECONDS]: runs the gdb commands in $tmp/cmds against the stub.
 run_gdb() {
-  timeout 90 gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
+  timeout "${1:-90}" gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
     -ex "file $elf" -ex "target remote $target" -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1
   gdb_status=$?
   [ $gdb_status -eq 124 ] && fail "gdb timed out"
@@ -327,6 +328,276 @@ nodebugger)
   start_orrery
   wait_orrery 0
   expect_serial "counter=5 result=35"
+  ;;
+smp_threads)
+  # Both vCPUs are threads from the start; CPU 1 is powered off (PC 0, its reset state) until
+  # CPU 0's PSCI CPU_ON, after which it is the thread that hits secondary_work.
+  cat >"$tmp/cmds" <<'G'
+info threads
+thread 2
+p/x $pc
+info registers pc
+p/x $MPIDR_EL1
+p $CurrentEL
+thread 1
+p $pc == (long)&_start
+p/x $MPIDR_EL1
+break secondary_work
+continue
+p $_thread
+p/x $MPIDR_EL1
+p $x0
+info threads
+thread 1
+p/x $MPIDR_EL1
+info symbol $pc
+delete
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 30
+  expect_re '^\* 1 +Thread 1 \(CPU#0\) +_start '
+  expect_re '^  2 +Thread 2 \(CPU#1\) +0x0+ in '
+  expect "\$1 = 0x0"
+  expect_re '^pc +0x0 +0x0'
+  expect "\$2 = 0x80000001"
+  expect "\$3 = 4"
+  expect "\$4 = 1"
+  expect "\$5 = 0x80000000"
+  expect "Thread 2 hit Breakpoint 1, secondary_work"
+  expect "\$6 = 2"
+  expect "\$7 = 0x80000001"
+  expect "\$8 = 0"
+  expect_re '^  1 +Thread 1 \(CPU#0\) +(0x[0-9a-f]+ in )?main '
+  expect_re '^\* 2 +Thread 2 \(CPU#1\) +secondary_work '
+  expect "\$9 = 0x80000000"
+  expect "main + "
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
+  ;;
+smp_continue)
+  # A stop in one thread stops the other (CPU 0's spin counter stands still); continue and a
+  # plain stepi (gdb resumes the other threads too: vCont;s:2;c) let both run.
+  cat >"$tmp/cmds" <<'G'
+break secondary_work
+break primary_after
+continue
+set $spins0 = cpu0_spins
+shell sleep 0.3
+p cpu0_spins == $spins0
+set $t2pc = $pc
+stepi
+p $pc - $t2pc
+p $_thread
+continue
+p $x0
+p $_thread
+delete 1
+continue
+p $_thread
+p cpu0_spins > $spins0
+p cpu1_done
+p cpu1_counter
+delete
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 30
+  expect_re "Thread 2 hit Breakpoint 1, secondary_work \(x=(x@entry=)?0\)"
+  expect "\$1 = 1"
+  expect "\$2 = 4"
+  expect "\$3 = 2"
+  expect_re "Thread 2 hit Breakpoint 1, secondary_work \(x=(x@entry=)?1\)"
+  expect "\$4 = 1"
+  expect "\$5 = 2"
+  expect "Thread 1 hit Breakpoint 2, primary_after"
+  expect "\$6 = 1"
+  expect "\$7 = 1"
+  expect "\$8 = 1"
+  expect "\$9 = 12"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
+  ;;
+smp_step)
+  # With scheduler-locking on, stepi resumes only the selected thread (vCont;s:N): the other
+  # keeps its PC and its spin counter. Several rounds, each stepping both threads in turn.
+  cat >"$tmp/cmds" <<'G'
+break secondary_work
+continue
+set scheduler-locking on
+python
+for round in range(3):
+    gdb.execute("thread 1")
+    t1pc = int(gdb.parse_and_eval("$pc"))
+    gdb.execute("thread 2")
+    t2pc = int(gdb.parse_and_eval("$pc"))
+    spins = int(gdb.parse_and_eval("cpu0_spins"))
+    gdb.execute("stepi")
+    gdb.execute("stepi")
+    moved = int(gdb.parse_and_eval("$pc")) - t2pc
+    spun = int(gdb.parse_and_eval("cpu0_spins")) - spins
+    gdb.execute("thread 1")
+    t1_stayed = int(gdb.parse_and_eval("$pc")) == t1pc
+    gdb.execute("stepi")
+    gdb.execute("thread 2")
+    t2_stayed = int(gdb.parse_and_eval("$pc")) - t2pc == moved
+    print("round %d: t2 moved %d, cpu0 spun %d, t1 stayed %s, t2 stayed %s"
+          % (round, moved, spun, t1_stayed, t2_stayed))
+    gdb.execute("set scheduler-locking off")
+    if round < 2:
+        gdb.execute("continue")
+        gdb.execute("set scheduler-locking on")
+end
+delete
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 30
+  expect_re "Thread 2 hit Breakpoint 1, secondary_work \(x=(x@entry=)?0\)"
+  for r in 0 1 2; do
+    expect "round $r: t2 moved 8, cpu0 spun 0, t1 stayed True, t2 stayed True"
+  done
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
+  ;;
+smp_tlbi)
+  # CPU 0 broadcasts TLB invalidations while thread 2 stops at a breakpoint, and is stepped
+  # through them while thread 2 stays stopped: a stopped vCPU must not hold up the broadcast.
+  cat >"$tmp/cmds" <<'G'
+break main
+continue
+set var cpu0_tlbi = 1
+delete
+break secondary_work
+continue
+p $_thread
+set scheduler-locking on
+thread 1
+python
+tlbis = 0
+for i in range(12):
+    pc = int(gdb.parse_and_eval("$pc"))
+    insn = gdb.selected_frame().architecture().disassemble(pc)[0]["asm"]
+    tlbis += insn.startswith("tlbi")
+    gdb.execute("stepi", to_string=True)
+print("thread 1 stepped over %d tlbi" % tlbis)
+end
+p $_thread
+x/i $pc
+thread 2
+p $pc == (long)&secondary_work
+set scheduler-locking off
+delete
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 20
+  expect_re "Thread 2 hit Breakpoint 2, secondary_work \(x=(x@entry=)?0\)"
+  expect "\$1 = 2"
+  expect_re "thread 1 stepped over [1-9] tlbi"
+  expect "\$2 = 1"
+  expect "\$3 = 1"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
+  ;;
+smp_wfi)
+  # Thread 1 stops while asleep in WFI (outside the run loop) and wakes later, while only
+  # thread 2 was resumed (scheduler-locking: it must not stop thread 2 again), or while it was
+  # being stepped (it must then step one instruction, not run on).
+  cat >"$tmp/cmds" <<'G'
+break main
+continue
+set var cpu0_sleep = 1
+delete
+break secondary_work
+continue
+set scheduler-locking on
+break cpu0_woken
+continue
+p cpu0_sleeps
+set scheduler-locking off
+delete 3
+continue
+p $x0
+thread 1
+set $t1pc = $pc
+stepi
+p $_thread
+p $pc != $t1pc
+p cpu0_sleeps
+delete
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 20
+  expect_re "Thread 2 hit Breakpoint 2, secondary_work \(x=(x@entry=)?0\)"
+  expect "Thread 2 hit Breakpoint 3, cpu0_woken"
+  expect "\$1 = 1"
+  expect_re "Thread 2 hit Breakpoint 2, secondary_work \(x=(x@entry=)?1\)"
+  expect "\$2 = 1"
+  expect "\$3 = 1"
+  expect "\$4 = 1"
+  expect "\$5 = 2"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
+  ;;
+smp_cpu_on)
+  # stepi on the powered-off thread 2 (thread 1 continues: vCont;s:2;c) completes once CPU 0's
+  # CPU_ON starts it: one instruction at the entry point (mov sp, x0: SP = the context id).
+  cat >"$tmp/cmds" <<'G'
+thread 2
+stepi
+p $_thread
+p $pc == (long)&secondary_entry + 4
+p $sp == (long)&cpu1_stack + sizeof(cpu1_stack)
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 20
+  expect "in secondary_entry ()"
+  expect "\$1 = 2"
+  expect "\$2 = 1"
+  expect "\$3 = 1"
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
+  ;;
+smp_ctrlc)
+  # An interrupt stops both running vCPUs: neither spin counter moves while stopped.
+  cat >"$tmp/cmds" <<'G'
+break main
+continue
+set var park_cpu1 = 1
+delete
+python
+import threading
+threading.Timer(1.0, lambda: gdb.post_event(lambda: gdb.execute("interrupt"))).start()
+end
+continue
+set $spins0 = cpu0_spins
+set $spins1 = cpu1_spins
+shell sleep 0.3
+p cpu0_spins == $spins0 && cpu1_spins == $spins1
+p $spins0 > 0 && $spins1 > 0
+thread 2
+info symbol $pc
+set var park_cpu1 = 0
+continue
+G
+  start_orrery -S -smp 2
+  run_gdb 30
+  expect "received signal SIGINT"
+  expect "\$1 = 1"
+  expect "\$2 = 1"
+  expect "secondary_main + "
+  expect "$exited_normally"
+  wait_orrery 0
+  expect_serial "cpu1 counter=12"
   ;;
 *)
   echo "unknown case $case" >&2
