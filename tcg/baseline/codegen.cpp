@@ -69,9 +69,6 @@ Cc cc_of(ir::Cond c) {
   return kE;
 }
 
-// Executions counted per block at most (see the prologue).
-constexpr uint32_t kCountCap = 1u << 14;
-
 class Gen {
  public:
   Gen(const exec::TranslationBlock& tb, const Options& opt) : tb_(tb), b_(tb.ir), opt_(opt) {}
@@ -266,20 +263,17 @@ bool Gen::run(std::string& err) {
   if (opt_.hot_threshold && opt_.tier_up) {
     // A plain (non-atomic) increment: a count lost to a race with another vCPU only delays
     // tier-up, and every value is still passed through, so the threshold is never skipped.
-    // Counting stops at a cap: the count only orders the compile queue, and a block every vCPU
-    // runs would otherwise keep its TB's cache line bouncing between host cores.
-    Label hot = a_.new_label(), counted = a_.new_label();
-    const uint32_t cap = std::max<uint32_t>(opt_.hot_threshold, kCountCap);
+    // Counting goes on past the threshold: the compile queue takes the hottest block first
+    // (capping the count here kept a boot's hottest loops, RSA arithmetic, from ever being
+    // compiled).
+    Label hot = a_.new_label();
     a_.mov_imm(RAX, uint64_t(&tb_.exec_count));
     a_.load(4, RCX, Mem{RAX, 0});
-    a_.alu_ri(kCmp, false, RCX, int32_t(cap));
-    a_.jcc(kAe, counted);
     a_.alu_ri(kAdd, false, RCX, 1);
     a_.store(4, Mem{RAX, 0}, RCX);
     a_.alu_ri(kCmp, false, RCX, int32_t(opt_.hot_threshold));
     a_.jcc(kE, hot);
     bind(cold(Cold::Kind::TierUp, hot));
-    bind(counted);
   }
 
   for (size_t i = 0; i < n; ++i)
