@@ -295,7 +295,14 @@ TranslationBlock* VcpuExec::find_or_translate() {
   if (!tb) {
     auto fresh = std::make_unique<TranslationBlock>();
     fresh->key = key;
-    fresh->ir.guest_pc = pc;
+    // Translate into a reused buffer, so the instruction vector does not regrow for every block;
+    // the block keeps an exactly sized copy.
+    ir::Block& work = scratch_;
+    work.insts.clear();
+    work.term = ir::Terminal{};
+    work.guest_pc = pc;
+    work.guest_size = 0;
+    work.num_insns = 0;
     uint64_t in_page = kPageSize - (pc & ~kPageMask);
     CodeReader reader(pc, host, in_page);
     TranslateOptions topt;
@@ -304,17 +311,18 @@ TranslationBlock* VcpuExec::find_or_translate() {
     } else if (engine_.debug().has_breakpoints()) {
       topt.stop_before = [this](uint64_t at) { return engine_.debug().is_breakpoint(at); };
     }
-    frontend_.translate(cpu_, reader, topt, fresh->ir);
+    frontend_.translate(cpu_, reader, topt, work);
     hw::Log& log = engine_.log();
-    if (log.enabled(hw::kLogInAsm)) log_in_asm(fresh->ir, host, pc, in_page);
-    if (std::string err = ir::verify(fresh->ir); !err.empty()) {
+    if (log.enabled(hw::kLogInAsm)) log_in_asm(work, host, pc, in_page);
+    if (std::string err = ir::verify(work); !err.empty()) {
       log.write("orrery: internal error: invalid IR for block at 0x" + std::to_string(pc) + ": " +
-                err + "\n" + ir::print(fresh->ir));
+                err + "\n" + ir::print(work));
       cpu_.pending_exit = uint32_t(PendingExit::Stop);
       cpu_.stop_message = "internal error: the translator produced invalid IR";
       return nullptr;
     }
-    if (engine_.options().optimize) opt::optimize(fresh->ir);
+    if (engine_.options().optimize) opt::optimize(work);
+    fresh->ir = work;
     if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
     if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get()))
       fresh->native.store(base, std::memory_order_relaxed);

@@ -168,6 +168,7 @@ class VcpuExec {
   bool debug_step_ = false;       // the debugger asked for one instruction
   bool debug_step_done_ = false;  // it ran, but run() returned before reporting it
   std::unique_ptr<TranslationBlock> step_tb_;  // the uncached block of a single step
+  ir::Block scratch_;                          // translation buffer, reused between blocks
 };
 
 }  // namespace orrery::tcg::exec
