@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "tcg/baseline/code_cache.h"
@@ -28,11 +29,20 @@ struct Options {
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;
 };
 
+/// Scratch buffers for compile(), reused between blocks by one thread (saves allocations).
+struct Workspace {
+  Workspace();
+  ~Workspace();
+  struct Buffers;
+  std::unique_ptr<Buffers> b;
+};
+
 /// Compiles tb's IR into cache. tb must outlive the code (its address, &tb->link and
 /// &tb->exec_count are embedded). Returns null, with *error set when given, if the block uses
 /// something this tier does not generate (it then stays in the interpreter) or the cache is full.
 exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
-                       std::string* error = nullptr, size_t* code_size = nullptr);
+                       std::string* error = nullptr, size_t* code_size = nullptr,
+                       Workspace* ws = nullptr);
 
 /// Host code as text, one instruction per line (Capstone; for -d out_asm).
 std::string disassemble(const uint8_t* code, size_t size);

@@ -69,9 +69,46 @@ Cc cc_of(ir::Cond c) {
   return kE;
 }
 
+/// What the code generator knows of one IR value.
+struct ValueInfo {
+  int32_t slot = -1;   // frame slot, for non-constants
+  bool konst = false;  // a constant (no slot; materialised where used)
+  uint32_t uses = 0;   // readers of the slot (2 when a ZExt alias shares it: never retracted)
+  uint64_t k = 0;
+};
+
+/// A slow path emitted after the main line: it starts at `entry` and, unless it leaves the
+/// block, returns to `back`.
+struct Cold {
+  enum class Kind : uint8_t { TierUp, LoadMiss, StoreMiss, Trap } kind;
+  Label entry, back;
+  uint32_t inst;  // the Load/Store/TrapIf
+  uint64_t pc;    // guest PC of its instruction
+};
+
+}  // namespace
+
+/// Buffers reused from block to block by one translating thread.
+struct Workspace::Buffers {
+  X64 a;
+  std::vector<ValueInfo> vals;
+  std::vector<Cold> cold;
+  std::vector<std::pair<size_t, GenericOp>> data;
+};
+
+Workspace::Workspace() : b(std::make_unique<Buffers>()) {}
+Workspace::~Workspace() = default;
+
+namespace {
+
 class Gen {
  public:
-  Gen(const exec::TranslationBlock& tb, const Options& opt) : tb_(tb), b_(tb.ir), opt_(opt) {}
+  Gen(const exec::TranslationBlock& tb, const Options& opt, Workspace::Buffers& w)
+      : tb_(tb), b_(tb.ir), opt_(opt), a_(w.a), vals_(w.vals), cold_(w.cold), data_(w.data) {
+    a_.reset();
+    cold_.clear();
+    data_.clear();
+  }
 
   bool run(std::string& err);
   const uint8_t* data() const { return a_.data(); }
@@ -149,14 +186,6 @@ class Gen {
     a_.alu_mi(kCmp, false, Mem{RBX, kOffPendingExit}, 0);
     a_.jcc(kNe, pending_);
   }
-  /// A slow path emitted after the main line: it starts at `entry` and, unless it leaves the
-  /// block, returns to `back`.
-  struct Cold {
-    enum class Kind : uint8_t { TierUp, LoadMiss, StoreMiss, Trap } kind;
-    Label entry, back;
-    uint32_t inst;  // the Load/Store/TrapIf
-    uint64_t pc;    // guest PC of its instruction
-  };
   Label cold(Cold::Kind kind, Label entry, uint32_t inst = 0, uint64_t pc = 0) {
     Label back = a_.new_label();
     cold_.push_back(Cold{kind, entry, back, inst, pc});
@@ -193,14 +222,8 @@ class Gen {
   const exec::TranslationBlock& tb_;
   const ir::Block& b_;
   const Options& opt_;
-  X64 a_;
-  struct ValueInfo {
-    int32_t slot = -1;   // frame slot, for non-constants
-    bool konst = false;  // a constant (no slot; materialised where used)
-    uint32_t uses = 0;   // readers of the slot (2 when a ZExt alias shares it: never retracted)
-    uint64_t k = 0;
-  };
-  std::vector<ValueInfo> vals_;
+  X64& a_;
+  std::vector<ValueInfo>& vals_;
   int32_t frame_ = 0;
   uint64_t pc_ = 0;
   Label pending_{};
@@ -212,14 +235,13 @@ class Gen {
   size_t flags_at_ = ~size_t(0);       // code offset just after the last Cmp's result store
   uint32_t flags_value_ = 0;           // that Cmp (its flags survive setcc, movzx and mov)
   Cc flags_cc_ = kE;
-  std::vector<Cold> cold_;
-  std::vector<std::pair<size_t, GenericOp>> data_;
+  std::vector<Cold>& cold_;
+  std::vector<std::pair<size_t, GenericOp>>& data_;
 };
 
 bool Gen::run(std::string& err) {
   const size_t n = b_.insts.size();
   vals_.assign(n, ValueInfo{});
-  cold_.reserve(16);
   int32_t slots = 0;
   for (size_t i = 0; i < n; ++i) {
     const ir::Inst& in = b_.insts[i];
@@ -806,12 +828,13 @@ void Gen::gen_terminal() {
 }  // namespace
 
 exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
-                       std::string* error, size_t* code_size) {
+                       std::string* error, size_t* code_size, Workspace* ws) {
 #if !defined(__x86_64__)
   if (error) *error = "baseline: the host is not x86-64";
   return nullptr;
 #endif
-  Gen g(tb, opt);
+  Workspace local;
+  Gen g(tb, opt, *(ws ? ws : &local)->b);
   std::string err;
   if (!g.run(err)) {
     if (error) *error = err;

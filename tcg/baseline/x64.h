@@ -45,6 +45,12 @@ class X64 {
     labels_.reserve(32);
     fixups_.reserve(64);
   }
+  /// Starts a new block, keeping the buffers' capacity.
+  void reset() {
+    size_ = 0;
+    labels_.clear();
+    fixups_.clear();
+  }
   const uint8_t* data() const { return buf_.data(); }
   /// Drops the code from offset n on (a peephole retracting the last instructions). Nothing
   /// emitted there may be a label or a jump.

@@ -55,7 +55,7 @@ std::string Engine::init() {
   return {};
 }
 
-NativeFn Engine::compile_baseline(TranslationBlock* tb) {
+NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws) {
   if (!code_cache_) return nullptr;
   baseline::Options o;
   if (opt_.tier == Tier::Auto) {
@@ -65,7 +65,7 @@ NativeFn Engine::compile_baseline(TranslationBlock* tb) {
   }
   std::string err;
   size_t size = 0;
-  NativeFn fn = baseline::compile(*tb, *code_cache_, o, &err, &size);
+  NativeFn fn = baseline::compile(*tb, *code_cache_, o, &err, &size, &ws);
   if (fn) {
     baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
     if (log_.enabled(hw::kLogOutAsm)) {
@@ -254,7 +254,8 @@ Engine::Stats Engine::stats() const {
 
 VcpuExec::VcpuExec(Engine& engine, Frontend& frontend, CpuCommon& cpu, softmmu::Softmmu& mmu)
     : engine_(engine), frontend_(frontend), cpu_(cpu), mmu_(mmu),
-      jump_cache_(new JumpCacheEntry[kJumpCacheEntries]) {
+      jump_cache_(new JumpCacheEntry[kJumpCacheEntries]),
+      baseline_ws_(std::make_unique<baseline::Workspace>()) {
   cpu_.jump_cache = jump_cache_.get();
   mmu_.set_code_tracker(&engine_);
   mmu_.set_watchpoints(&engine_.debug());
@@ -324,7 +325,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
     if (engine_.options().optimize) opt::optimize(work);
     fresh->ir = work;
     if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
-    if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get()))
+    if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get(), *baseline_ws_))
       fresh->native.store(base, std::memory_order_relaxed);
     else
       fresh->prog = interp::build(fresh->ir, fresh.get());

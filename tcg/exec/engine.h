@@ -26,6 +26,7 @@ class BackgroundCompiler;
 }
 namespace orrery::tcg::baseline {
 class CodeCache;
+struct Workspace;
 }
 
 namespace orrery::tcg::exec {
@@ -91,7 +92,7 @@ class Engine : public softmmu::CodePageTracker {
   void link(TranslationBlock* from, unsigned slot, TranslationBlock* to);
   void tier_up(TranslationBlock* tb);  // queue (Auto) or compile now (Llvm)
   /// Baseline code for a new block (Baseline/Auto tiers), or null: the block is interpreted.
-  NativeFn compile_baseline(TranslationBlock* tb);
+  NativeFn compile_baseline(TranslationBlock* tb, baseline::Workspace& ws);
   void register_vcpu(VcpuExec* v);
   void unregister_vcpu(VcpuExec* v);
 
@@ -169,6 +170,7 @@ class VcpuExec {
   bool debug_step_done_ = false;  // it ran, but run() returned before reporting it
   std::unique_ptr<TranslationBlock> step_tb_;  // the uncached block of a single step
   ir::Block scratch_;                          // translation buffer, reused between blocks
+  std::unique_ptr<baseline::Workspace> baseline_ws_;  // code generator buffers, likewise
 };
 
 }  // namespace orrery::tcg::exec
