@@ -39,7 +39,7 @@ void BackgroundCompiler::enqueue(exec::TranslationBlock* tb) {
   {
     std::lock_guard<std::mutex> g(mu_);
     if (stop_) return;
-    queue_.push_back(tb);
+    queue_.push_back(Queued{tb, tb->exec_count.load(std::memory_order_relaxed)});
   }
   work_cv_.notify_one();
 }
@@ -76,13 +76,21 @@ void BackgroundCompiler::finish(exec::TranslationBlock* tb, exec::NativeFn fn,
               tb->key.pc, tb->ir.num_insns, std::max<size_t>(1, tb->region.size()));
 }
 
-size_t BackgroundCompiler::hottest_index(const std::deque<exec::TranslationBlock*>& queue) {
+size_t BackgroundCompiler::hottest_index(const std::deque<Queued>& queue) {
   size_t best = 0;
-  for (size_t i = 1; i < queue.size(); ++i)
-    if (queue[i]->exec_count.load(std::memory_order_relaxed) >
-        queue[best]->exec_count.load(std::memory_order_relaxed))
+  uint32_t best_growth = 0;
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const uint32_t growth = queue[i].tb->exec_count.load(std::memory_order_relaxed) - queue[i].seen;
+    if (growth > best_growth) {
       best = i;
+      best_growth = growth;
+    }
+  }
   return best;
+}
+
+void BackgroundCompiler::mark_seen(std::deque<Queued>& queue) {
+  for (Queued& q : queue) q.seen = q.tb->exec_count.load(std::memory_order_relaxed);
 }
 
 void BackgroundCompiler::worker() {
@@ -102,7 +110,7 @@ void BackgroundCompiler::worker() {
       unsigned limit = batch_limit_.load(std::memory_order_relaxed);
       while (!queue_.empty() && batch.size() < limit) {
         auto hottest = queue_.begin() + hottest_index(queue_);
-        exec::TranslationBlock* tb = *hottest;
+        exec::TranslationBlock* tb = hottest->tb;
         queue_.erase(hottest);
         if (!tb->valid.load(std::memory_order_acquire)) {
           ++skipped_;
@@ -110,6 +118,7 @@ void BackgroundCompiler::worker() {
         }
         batch.push_back(tb);
       }
+      mark_seen(queue_);
       in_flight_ = unsigned(batch.size());
     }
     if (!batch.empty()) {

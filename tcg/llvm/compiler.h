@@ -65,10 +65,18 @@ class BackgroundCompiler {
     publish_hook_ = std::move(hook);
   }
 
-  /// Which queued block to compile next: the one executed most (ties: the oldest). Blocks keep
-  /// counting executions in the interpreter while they wait, so during a boot the loops that
-  /// matter overtake the many blocks that were hot once.
-  static size_t hottest_index(const std::deque<exec::TranslationBlock*>& queue);
+  /// A queued block and its execution count when the queue was last looked at.
+  struct Queued {
+    exec::TranslationBlock* tb;
+    uint32_t seen;
+  };
+  /// Which queued block to compile next: the one that ran most since the queue was last
+  /// marked (ties: the oldest), so the loops running now go first, not blocks that were hot in
+  /// an earlier phase of a boot and have gone quiet. Blocks keep counting while they wait (in
+  /// baseline code or the interpreter).
+  static size_t hottest_index(const std::deque<Queued>& queue);
+  /// Records every queued block's current count (after each batch is taken).
+  static void mark_seen(std::deque<Queued>& queue);
 
   /// Most blocks the worker compiles as one module (default 2: with hottest-first order, a
   /// bigger batch delays the hottest block more than it saves; measured on a Linux boot).
@@ -83,7 +91,7 @@ class BackgroundCompiler {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // worker waits for blocks or shutdown
   std::condition_variable idle_cv_;  // drain()/discard_queue() wait for the worker
-  std::deque<exec::TranslationBlock*> queue_;
+  std::deque<Queued> queue_;
   unsigned in_flight_ = 0;
   bool stop_ = false;
   std::atomic<unsigned> batch_limit_{2};

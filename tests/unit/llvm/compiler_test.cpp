@@ -252,18 +252,29 @@ TEST(CompilerTest, CompileTimePerTypicalBlock) {
 namespace orrery::tcg::llvm::test {
 namespace {
 
-TEST(CompilerOrder, HottestQueuedBlockFirstOldestOnTies) {
+TEST(CompilerOrder, FastestGrowingQueuedBlockFirstOldestOnTies) {
   exec::TranslationBlock a, b, c, d;
   a.exec_count = 64;
-  b.exec_count = 5000;
-  c.exec_count = 900;
-  d.exec_count = 5000;
-  std::deque<exec::TranslationBlock*> q{&a, &b, &c, &d};
-  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 1u);
-  q.erase(q.begin() + 1);
-  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);  // d
+  b.exec_count = 5000;  // hot in an earlier phase, quiet now
+  c.exec_count = 64;
+  d.exec_count = 64;
+  using Q = BackgroundCompiler::Queued;
+  std::deque<Q> q{Q{&a, 64}, Q{&b, 5000}, Q{&c, 64}, Q{&d, 64}};
+  c.exec_count += 500;
+  d.exec_count += 500;
+  b.exec_count += 10;
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);  // c: as fast as d, and older
   q.erase(q.begin() + 2);
-  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 1u);  // c
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);  // d, in the same batch
+  q.erase(q.begin() + 2);
+  BackgroundCompiler::mark_seen(q);                     // the batch was taken
+  a.exec_count += 100;
+  b.exec_count += 5;
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 0u);  // a, although b's total is higher
+  BackgroundCompiler::mark_seen(q);
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 0u);  // nothing ran: the oldest
+  b.exec_count += 1;
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 1u);
 }
 
 }  // namespace
