@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # gdb against a Linux boot: stop at the kernel entry (-S; hbreak there too), check the boot
 # state, let the kernel enable its MMU, interrupt it and read VBAR_EL1/SCTLR_EL1 and kernel
-# memory through the stage-1 translation. Fetches the kernel the system tests use into their
+# memory through the stage-1 translation. The initramfs is the interactive one, whose shell
+# waits for input forever, so the guest is still running when gdb interrupts it (a boot that
+# powers off could finish first). Fetches the kernel the system tests use into their
 # cache (tests/system/fetch_debian.sh); skips (77) without gdb-multiarch or when the Debian
 # packages cannot be downloaded.
 #   linux_entry.sh ORRERY CACHE
@@ -26,8 +28,8 @@ fail() {
 for attempt in $(seq 1 20); do
   port=$((20000 + (RANDOM % 25000)))
   "$orrery" -M virt -cpu cortex-a57 -m 512 -serial "file:$tmp/serial" -no-reboot \
-    -kernel "$cache/vmlinuz" -initrd "$cache/initrd-marker.cpio.gz" \
-    -append "console=ttyAMA0 panic=-1 quiet" -S -gdb "tcp::$port" \
+    -kernel "$cache/vmlinuz" -initrd "$cache/initrd-shell.cpio.gz" \
+    -append "console=ttyAMA0 rdinit=/bin/sh panic=-1 quiet" -S -gdb "tcp::$port" \
     </dev/null >/dev/null 2>"$tmp/orrery.err" &
   pid=$!
   sleep 0.5
