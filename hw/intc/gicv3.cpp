@@ -272,37 +272,34 @@ uint64_t gicr_typer(GicCore& core, unsigned cpu) {
 
 }  // namespace
 
-MemResult Gicv3::Redist::read(uint64_t off, unsigned size, uint64_t& value) {
+template <typename Access>
+MemResult Gicv3::Redist::dispatch(uint64_t off, unsigned size, bool write, Access access) {
   GicCore& core = gic_.core_;
   std::lock_guard<std::mutex> g(core.mu());
-  value = 0;
   if (off / kRedistStride >= core.num_cpus()) {
-    log_ignored(core.log(), "gicv3: GICR", false, off, size, guest_error("no such redistributor"));
+    log_ignored(core.log(), "gicv3: GICR", write, off, size, guest_error("no such redistributor"));
     return MemResult::Ok;
   }
   const unsigned cpu = unsigned(off / kRedistStride);
-  if (Ignored ig = read_locked(cpu, off % kRedistStride, size, value)) {
+  if (Ignored ig = access(cpu, off % kRedistStride)) {
     char frame[24];
     std::snprintf(frame, sizeof frame, "gicv3: GICR%u", cpu);
-    log_ignored(core.log(), frame, false, off % kRedistStride, size, ig);
+    log_ignored(core.log(), frame, write, off % kRedistStride, size, ig);
   }
   return MemResult::Ok;
 }
 
+MemResult Gicv3::Redist::read(uint64_t off, unsigned size, uint64_t& value) {
+  value = 0;
+  return dispatch(off, size, false, [&](unsigned cpu, uint64_t o) {
+    return read_locked(cpu, o, size, value);
+  });
+}
+
 MemResult Gicv3::Redist::write(uint64_t off, unsigned size, uint64_t value) {
-  GicCore& core = gic_.core_;
-  std::lock_guard<std::mutex> g(core.mu());
-  if (off / kRedistStride >= core.num_cpus()) {
-    log_ignored(core.log(), "gicv3: GICR", true, off, size, guest_error("no such redistributor"));
-    return MemResult::Ok;
-  }
-  const unsigned cpu = unsigned(off / kRedistStride);
-  if (Ignored ig = write_locked(cpu, off % kRedistStride, size, value)) {
-    char frame[24];
-    std::snprintf(frame, sizeof frame, "gicv3: GICR%u", cpu);
-    log_ignored(core.log(), frame, true, off % kRedistStride, size, ig);
-  }
-  return MemResult::Ok;
+  return dispatch(off, size, true, [&](unsigned cpu, uint64_t o) {
+    return write_locked(cpu, o, size, value);
+  });
 }
 
 Ignored Gicv3::Redist::read_locked(unsigned cpu, uint64_t o, unsigned size, uint64_t& value) {

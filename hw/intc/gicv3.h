@@ -89,6 +89,9 @@ class Gicv3 {
     // Offsets are within CPU cpu's redistributor (RD_base, then SGI_base at kSgiBase).
     Ignored read_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t& value);
     Ignored write_locked(unsigned cpu, uint64_t offset, unsigned size, uint64_t value);
+    // Locks the GIC, finds the redistributor's CPU and logs what access() ignores.
+    template <typename Access>
+    MemResult dispatch(uint64_t offset, unsigned size, bool write, Access access);
     Gicv3& gic_;
   };
   class CpuIf final : public Gicv3CpuInterface {
