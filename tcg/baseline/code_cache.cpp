@@ -19,7 +19,9 @@ std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
   return std::unique_ptr<CodeCache>(new CodeCache(static_cast<uint8_t*>(p), bytes));
 }
 
-CodeCache::~CodeCache() { munmap(base_, size_); }
+CodeCache::~CodeCache() {
+  munmap(base_, size_);
+}
 
 uint8_t* CodeCache::add(const uint8_t* code, size_t n) {
   const size_t need = (n + 15) & ~size_t(15);

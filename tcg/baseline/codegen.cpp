@@ -46,25 +46,39 @@ uint64_t generic_eval(const GenericOp* g, uint64_t a, uint64_t b, uint64_t c) {
 
 unsigned bytes_of(Type t) {
   switch (t) {
-    case Type::I8: return 1;
-    case Type::I16: return 2;
-    case Type::I32: return 4;
-    default: return 8;
+    case Type::I8:
+      return 1;
+    case Type::I16:
+      return 2;
+    case Type::I32:
+      return 4;
+    default:
+      return 8;
   }
 }
 
 Cc cc_of(ir::Cond c) {
   switch (c) {
-    case ir::Cond::Eq: return kE;
-    case ir::Cond::Ne: return kNe;
-    case ir::Cond::Ult: return kB;
-    case ir::Cond::Ule: return kBe;
-    case ir::Cond::Ugt: return kA;
-    case ir::Cond::Uge: return kAe;
-    case ir::Cond::Slt: return kL;
-    case ir::Cond::Sle: return kLe;
-    case ir::Cond::Sgt: return kG;
-    case ir::Cond::Sge: return kGe;
+    case ir::Cond::Eq:
+      return kE;
+    case ir::Cond::Ne:
+      return kNe;
+    case ir::Cond::Ult:
+      return kB;
+    case ir::Cond::Ule:
+      return kBe;
+    case ir::Cond::Ugt:
+      return kA;
+    case ir::Cond::Uge:
+      return kAe;
+    case ir::Cond::Slt:
+      return kL;
+    case ir::Cond::Sle:
+      return kLe;
+    case ir::Cond::Sgt:
+      return kG;
+    case ir::Cond::Sge:
+      return kGe;
   }
   return kE;
 }
@@ -165,11 +179,20 @@ class Gen {
   /// Canonicalises r for type t (the low 32 bits of r hold the result).
   void norm(Reg r, Type t) {
     switch (t) {
-      case Type::I32: a_.mov_rr(false, r, r); break;
-      case Type::I16: a_.movzx_rr(2, r, r); break;
-      case Type::I8: a_.movzx_rr(1, r, r); break;
-      case Type::I1: a_.alu_ri(kAnd, false, r, 1); break;
-      default: break;
+      case Type::I32:
+        a_.mov_rr(false, r, r);
+        break;
+      case Type::I16:
+        a_.movzx_rr(2, r, r);
+        break;
+      case Type::I8:
+        a_.movzx_rr(1, r, r);
+        break;
+      case Type::I1:
+        a_.alu_ri(kAnd, false, r, 1);
+        break;
+      default:
+        break;
     }
   }
   void epilogue() {
@@ -265,7 +288,8 @@ bool Gen::run(std::string& err) {
     return false;
   }
   for (const ir::Inst& in : b_.insts)
-    for (unsigned k = 0; k < in.nargs; ++k) vals_[in.args[k].id].uses += in.op == Opcode::ZExt ? 2 : 1;
+    for (unsigned k = 0; k < in.nargs; ++k)
+      vals_[in.args[k].id].uses += in.op == Opcode::ZExt ? 2 : 1;
   if (b_.term.cond.valid()) ++vals_[b_.term.cond.id].uses;
   if (b_.term.value.valid()) ++vals_[b_.term.value.id].uses;
   // After the two pushes rsp is 8 mod 16; the frame restores 16-byte alignment for calls.
@@ -329,8 +353,8 @@ void Gen::gen_generic(size_t i) {
   if (in.nargs > 1) ld(RDX, in.args[1]);
   if (in.nargs > 2) ld(RCX, in.args[2]);
   const unsigned src_bits = in.nargs ? ir::bits(ty(in.args[0])) : 0;
-  data_.push_back({a_.lea_rip_placeholder(RDI),
-                   GenericOp{uint8_t(in.op), uint8_t(in.type), uint8_t(src_bits), in.imm, in.imm2}});
+  data_.push_back({a_.lea_rip_placeholder(RDI), GenericOp{uint8_t(in.op), uint8_t(in.type),
+                                                          uint8_t(src_bits), in.imm, in.imm2}});
   call_abs(uint64_t(&generic_eval));
   st(i, RAX);
 }
@@ -352,7 +376,10 @@ void Gen::gen_shift(size_t i) {
   const Type t = in.type;
   const unsigned w = ir::bits(t);
   const bool wide = t == Type::I64 || t == Type::I32, w64 = t == Type::I64;
-  Shift op = in.op == Opcode::Shl ? kShl : in.op == Opcode::Lshr ? kShr : in.op == Opcode::Ashr ? kSar : kRor;
+  Shift op = in.op == Opcode::Shl    ? kShl
+             : in.op == Opcode::Lshr ? kShr
+             : in.op == Opcode::Ashr ? kSar
+                                     : kRor;
   const Value x = in.args[0], y = in.args[1];
   if (is_k(y)) {
     const uint8_t amt = uint8_t(kv(y) & (w - 1));
@@ -440,7 +467,8 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss) {
   a_.alu_ri(kAnd, false, RCX, (1 << kTlbBits) - 1);
   a_.shift_ri(kShl, false, RCX, 5);  // sizeof(TlbEntry)
   a_.alu_rr(kAdd, true, RCX, R12);
-  const int32_t base = int32_t(m.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
+  const int32_t base =
+      int32_t(m.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
   a_.mov_rr(true, RDX, RAX);
   a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask) | int64_t(m.size() - 1)));
   a_.alu_rm(kCmp, true, RDX,
@@ -542,11 +570,21 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       a_.store(t == Type::I1 ? 1 : bytes_of(t), Mem{RBX, int32_t(in.imm)}, RAX);
       return true;
     }
-    case Opcode::Add: gen_alu(i, kAdd); return true;
-    case Opcode::Sub: gen_alu(i, kSub); return true;
-    case Opcode::And: gen_alu(i, kAnd); return true;
-    case Opcode::Or: gen_alu(i, kOr); return true;
-    case Opcode::Xor: gen_alu(i, kXor); return true;
+    case Opcode::Add:
+      gen_alu(i, kAdd);
+      return true;
+    case Opcode::Sub:
+      gen_alu(i, kSub);
+      return true;
+    case Opcode::And:
+      gen_alu(i, kAnd);
+      return true;
+    case Opcode::Or:
+      gen_alu(i, kOr);
+      return true;
+    case Opcode::Xor:
+      gen_alu(i, kXor);
+      return true;
     case Opcode::Mul: {
       const bool w = t == Type::I64;
       ld(RAX, in.args[0]);
@@ -713,9 +751,18 @@ bool Gen::gen_inst(size_t i, std::string& err) {
     case Opcode::Call:
     case Opcode::CallPure: {
       const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
-      if (in.nargs > 0) ld(RSI, in.args[0]); else a_.mov_imm(RSI, 0);
-      if (in.nargs > 1) ld(RDX, in.args[1]); else a_.mov_imm(RDX, 0);
-      if (in.nargs > 2) ld(RCX, in.args[2]); else a_.mov_imm(RCX, 0);
+      if (in.nargs > 0)
+        ld(RSI, in.args[0]);
+      else
+        a_.mov_imm(RSI, 0);
+      if (in.nargs > 1)
+        ld(RDX, in.args[1]);
+      else
+        a_.mov_imm(RDX, 0);
+      if (in.nargs > 2)
+        ld(RCX, in.args[2]);
+      else
+        a_.mov_imm(RCX, 0);
       a_.mov_rr(true, RDI, RBX);
       call_abs(uint64_t(h->fn));
       if (in.op == Opcode::Call) check_pending();

@@ -15,8 +15,18 @@ enum Reg : uint8_t { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R
 
 /// Condition codes (the low nibble of Jcc/SETcc/CMOVcc).
 enum Cc : uint8_t {
-  kO = 0x0, kNo = 0x1, kB = 0x2, kAe = 0x3, kE = 0x4, kNe = 0x5, kBe = 0x6, kA = 0x7,
-  kL = 0xc, kGe = 0xd, kLe = 0xe, kG = 0xf,
+  kO = 0x0,
+  kNo = 0x1,
+  kB = 0x2,
+  kAe = 0x3,
+  kE = 0x4,
+  kNe = 0x5,
+  kBe = 0x6,
+  kA = 0x7,
+  kL = 0xc,
+  kGe = 0xd,
+  kLe = 0xe,
+  kG = 0xf,
 };
 
 /// ALU operations in their /digit numbering (0x81 /n, and opcode n*8+1 / n*8+3 for r/m forms).
@@ -35,8 +45,12 @@ struct Label {
   uint32_t id;
 };
 
-inline bool fits_i32(int64_t v) { return v == int64_t(int32_t(v)); }
-inline bool fits_i8(int64_t v) { return v == int64_t(int8_t(v)); }
+inline bool fits_i32(int64_t v) {
+  return v == int64_t(int32_t(v));
+}
+inline bool fits_i8(int64_t v) {
+  return v == int64_t(int8_t(v));
+}
 
 class X64 {
  public:
@@ -155,28 +169,53 @@ class X64 {
   /// dst = [m], 8/16/32/64 bits, zero-extended.
   void load(unsigned size, Reg dst, Mem m) {
     switch (size) {
-      case 1: op_rm2(0x0f, 0xb6, false, dst, m); break;
-      case 2: op_rm2(0x0f, 0xb7, false, dst, m); break;
-      case 4: op_rm(0x8b, false, dst, m); break;
-      default: op_rm(0x8b, true, dst, m); break;
+      case 1:
+        op_rm2(0x0f, 0xb6, false, dst, m);
+        break;
+      case 2:
+        op_rm2(0x0f, 0xb7, false, dst, m);
+        break;
+      case 4:
+        op_rm(0x8b, false, dst, m);
+        break;
+      default:
+        op_rm(0x8b, true, dst, m);
+        break;
     }
   }
   /// dst = [m] sign-extended to 64 bits.
   void load_sx(unsigned size, Reg dst, Mem m) {
     switch (size) {
-      case 1: op_rm2(0x0f, 0xbe, true, dst, m); break;
-      case 2: op_rm2(0x0f, 0xbf, true, dst, m); break;
-      case 4: op_rm(0x63, true, dst, m); break;
-      default: op_rm(0x8b, true, dst, m); break;
+      case 1:
+        op_rm2(0x0f, 0xbe, true, dst, m);
+        break;
+      case 2:
+        op_rm2(0x0f, 0xbf, true, dst, m);
+        break;
+      case 4:
+        op_rm(0x63, true, dst, m);
+        break;
+      default:
+        op_rm(0x8b, true, dst, m);
+        break;
     }
   }
   /// [m] = low size bytes of src.
   void store(unsigned size, Mem m, Reg src) {
     switch (size) {
-      case 1: op_rm(0x88, false, src, m, /*byte_reg=*/true); break;
-      case 2: byte(0x66); op_rm(0x89, false, src, m); break;
-      case 4: op_rm(0x89, false, src, m); break;
-      default: op_rm(0x89, true, src, m); break;
+      case 1:
+        op_rm(0x88, false, src, m, /*byte_reg=*/true);
+        break;
+      case 2:
+        byte(0x66);
+        op_rm(0x89, false, src, m);
+        break;
+      case 4:
+        op_rm(0x89, false, src, m);
+        break;
+      default:
+        op_rm(0x89, true, src, m);
+        break;
     }
   }
   void store_imm32(bool w, Mem m, int32_t imm) {  // mov dword/qword [m], simm32
@@ -229,7 +268,7 @@ class X64 {
   }
   void not_r(bool w, Reg r) { op_rr(0xf7, w, Reg(2), r); }
   void neg_r(bool w, Reg r) { op_rr(0xf7, w, Reg(3), r); }
-  void mul_r(bool w, Reg src) { op_rr(0xf7, w, Reg(4), src); }   // rdx:rax = rax * src
+  void mul_r(bool w, Reg src) { op_rr(0xf7, w, Reg(4), src); }    // rdx:rax = rax * src
   void imul1_r(bool w, Reg src) { op_rr(0xf7, w, Reg(5), src); }  // signed
   void imul_rr(bool w, Reg dst, Reg src) { op_rr2(0x0f, 0xaf, w, dst, src); }
   void imul_rm(bool w, Reg dst, Mem m) { op_rm2(0x0f, 0xaf, w, dst, m); }
@@ -279,8 +318,7 @@ class X64 {
   /// registers 4..7 name spl/bpl/sil/dil in 8-bit forms.
   void rex(bool w, unsigned reg, unsigned rm, bool byte_regs, bool rm_is_reg = true) {
     uint8_t r = uint8_t(0x40 | (w ? 8 : 0) | ((reg >> 3) << 2) | (rm >> 3));
-    const bool byte_reg_4_7 =
-        byte_regs && ((reg & 0xf) >= 4 || (rm_is_reg && (rm & 0xf) >= 4));
+    const bool byte_reg_4_7 = byte_regs && ((reg & 0xf) >= 4 || (rm_is_reg && (rm & 0xf) >= 4));
     if (r != 0x40 || byte_reg_4_7) byte(r);
   }
   void op_rr(uint8_t opc, bool w, Reg reg, Reg rm, bool byte_regs = false) {

@@ -14,7 +14,9 @@ namespace orrery::tcg::exec {
 namespace {
 
 using Key = std::tuple<uint64_t, uint64_t, uint64_t>;
-Key key_of(const TbKey& k) { return {k.pc, k.phys_pc, k.flags}; }
+Key key_of(const TbKey& k) {
+  return {k.pc, k.phys_pc, k.flags};
+}
 
 TEST(TbMap, MatchesAReferenceMapUnderRandomChurn) {
   TbMap m;
