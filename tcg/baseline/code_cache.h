@@ -28,6 +28,7 @@ class CodeCache {
   /// Forgets every block. Only when no thread can be running or about to run cached code.
   void reset() { used_.store(0, std::memory_order_relaxed); }
 
+  bool contains(const uint8_t* p) const { return p >= base_ && p < base_ + size_; }
   size_t used() const { return std::min(used_.load(std::memory_order_relaxed), size_); }
   size_t capacity() const { return size_; }
 

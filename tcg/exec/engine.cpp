@@ -82,6 +82,14 @@ NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws)
   return fn;
 }
 
+void Engine::drain_compiles() {
+  if (compiler_) compiler_->drain();
+}
+
+bool Engine::is_baseline_code(NativeFn fn) const {
+  return code_cache_ && code_cache_->contains(reinterpret_cast<const uint8_t*>(fn));
+}
+
 void Engine::relink_published(TranslationBlock* tb) {
   std::lock_guard<std::mutex> g(mu_);
   if (!tb->valid.load()) return;

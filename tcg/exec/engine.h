@@ -81,6 +81,11 @@ class Engine : public softmmu::CodePageTracker {
   /// Drops every block (e.g. on reset).
   void flush();
 
+  /// Waits until the LLVM tier has compiled every queued block (tests, benchmarks).
+  void drain_compiles();
+  /// Whether fn is code of the baseline tier (as opposed to LLVM's).
+  bool is_baseline_code(NativeFn fn) const;
+
   /// Debugger state (breakpoints, watchpoints, run control); inactive unless a debugger is set.
   DebugState& debug() { return debug_; }
   /// Drops every block containing the virtual PC, in every mode (tcg/exec/debug.cpp).

@@ -45,6 +45,34 @@ TEST(BaselineCodeCache, FullCacheFallsBackToTheInterpreter) {
   EXPECT_LT(st.baseline_blocks, st.blocks_translated);
 }
 
+// In the default tier a hot loop starts in baseline code, tiers up, and once LLVM publishes
+// its code every direct link into the block (here the loop's own back edge) moves to the LLVM
+// code, so the next run of the loop executes it.
+TEST(AutoTier, PublishedLlvmCodeReplacesBaselineCodeInLinks) {
+  TestMachine m(Tier::Auto, true, 0, /*hot_threshold=*/16);
+  ASSERT_EQ(m.init_error, "");
+  const std::vector<uint32_t> loop = {
+      0xd2800000,  // mov x0, #0
+      0xd2a00021,  // mov x1, #0x10000
+      0x91000c00,  // loop: add x0, x0, #3
+      0xf1000421,  // subs x1, x1, #1
+      0x54ffffc1,  // b.ne loop
+  };
+  m.load(loop);
+  ASSERT_EQ(m.run(), ExitKind::Shutdown) << m.cpu->exit_message();
+  m.engine->drain_compiles();
+  const tcg::exec::TbKey key{kCodeBase + 8, kCodeBase + 8, m.cpu->state().common.tb_flags};
+  tcg::exec::TranslationBlock* tb = m.engine->lookup(key);
+  ASSERT_NE(tb, nullptr);
+  const tcg::exec::NativeFn fn = tb->native.load();
+  ASSERT_NE(fn, nullptr);
+  EXPECT_FALSE(m.engine->is_baseline_code(fn)) << "the hot loop was never compiled by LLVM";
+  EXPECT_EQ(tb->link[0].load(), fn) << "the back edge still leads to the baseline code";
+  m.restart();
+  ASSERT_EQ(m.run(), ExitKind::Shutdown) << m.cpu->exit_message();
+  EXPECT_EQ(m.x(0), 3u * 0x10000);
+}
+
 TEST_P(BranchTest, HotLoop) {
   run_ok({
       0xd2800000,  // mov x0, #0

@@ -11,7 +11,8 @@
 
 namespace orrery::cpu::arm64::test {
 
-TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes) {
+TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes,
+                         uint32_t hot_threshold) {
   std::string err = as.add_ram("ram", kRamBase, kRamSize);
   if (!err.empty()) {
     init_error = "cannot add RAM: " + err;
@@ -21,6 +22,7 @@ TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes) {
   opt.tier = tier;
   opt.optimize = optimize;
   if (code_cache_bytes) opt.code_cache_bytes = code_cache_bytes;
+  if (hot_threshold) opt.hot_threshold = hot_threshold;
   engine = std::make_unique<tcg::exec::Engine>(opt, log);
   init_error = engine->init();
   cpu = std::make_unique<Arm64Cpu>(default_cpu_model(), 0, as, *engine, *this);

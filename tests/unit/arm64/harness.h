@@ -40,8 +40,10 @@ using tcg::exec::Tier;
 /// A machine with RAM at kRamBase and one Arm64Cpu whose HVCs power off.
 class TestMachine : public Arm64Platform {
  public:
-  /// code_cache_bytes: the baseline tier's code space (0: the engine's default).
-  explicit TestMachine(Tier tier, bool optimize = true, size_t code_cache_bytes = 0);
+  /// code_cache_bytes: the baseline tier's code space; hot_threshold: executions before LLVM
+  /// (0 for either: the engine's default).
+  explicit TestMachine(Tier tier, bool optimize = true, size_t code_cache_bytes = 0,
+                       uint32_t hot_threshold = 0);
   ~TestMachine() override;
 
   HvcResult hvc(Arm64Cpu& cpu, uint16_t imm) override;
