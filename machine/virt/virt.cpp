@@ -23,7 +23,7 @@ constexpr MachineProperty kVirtProperties[] = {
 VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
     : config_(config), ctx_(ctx), uart_(ctx.log), rtc_(ctx.log) {}
 
-VirtMachine::~VirtMachine() = default;
+VirtMachine::~VirtMachine() { ctx_.engine.set_code_full_hook(nullptr); }
 
 std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, MachineContext& ctx,
                                              std::string& error) {
@@ -222,7 +222,10 @@ int32_t VirtMachine::affinity_info(uint64_t target) {
 
 void VirtMachine::post(Event e, std::string message) {
   std::lock_guard<std::mutex> g(mu_);
-  if (event_ == Event::None) {
+  // The first event of a run wins, except that a code flush gives way to any other: a vCPU may
+  // power off, reset or fail while the others are being stopped for the flush, and that must
+  // not be lost (reset flushes anyway).
+  if (event_ == Event::None || (event_ == Event::FlushCode && e != Event::FlushCode)) {
     event_ = e;
     event_message_ = std::move(message);
   }
@@ -297,6 +300,7 @@ int VirtMachine::run() {
     return 1;
   }
   if (!dumpdtb_.empty()) return 0;  // QEMU's dumpdtb: write the tree, do not run
+  ctx_.engine.set_code_full_hook([this] { post(Event::FlushCode); });
   for (;;) {
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -324,6 +328,10 @@ int VirtMachine::run() {
     {
       std::lock_guard<std::mutex> g(mu_);
       if (stop_requested_) return stop_status_;
+      // A vCPU may have posted a weightier event (power off after a code-flush request) while
+      // the others stopped; with every vCPU joined, event_ is final.
+      e = event_;
+      message = event_message_;
     }
     switch (e) {
       case Event::None:
@@ -334,6 +342,12 @@ int VirtMachine::run() {
       case Event::Error:
         error_ = message;
         return 1;
+      case Event::FlushCode:
+        // The baseline code cache is full: with every vCPU stopped, drop all translations and
+        // run on (they are retranslated as they run again).
+        ctx_.log.log(hw::kLogTier, "virt: code cache full, flushing translations\n");
+        ctx_.engine.flush();
+        break;
       case Event::Reset: {
         if (config_.no_reboot) return 0;
         ctx_.log.log(hw::kLogInt, "virt: system reset\n");

@@ -54,7 +54,7 @@ class VirtMachine final : public Machine, public PsciCpus {
 
  private:
   enum class PowerState : uint8_t { Off, OnPending, On };
-  enum class Event : uint8_t { None, PowerOff, Reset, Error, Stop };
+  enum class Event : uint8_t { None, PowerOff, Reset, Error, Stop, FlushCode };
 
   std::string parse_properties();
   std::string build();

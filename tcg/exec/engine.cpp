@@ -73,11 +73,12 @@ NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws)
       std::snprintf(head, sizeof head, "OUT: [guest 0x%" PRIx64 "]\n", tb->key.pc);
       log_.write(head + baseline::disassemble(reinterpret_cast<const uint8_t*>(fn), size) + "\n");
     }
-  } else if (log_.enabled(hw::kLogTier) &&
-             (code_cache_->used() < code_cache_->capacity() ||
-              !code_cache_full_logged_.exchange(true))) {
-    log_.log(hw::kLogTier, "baseline: block at 0x%" PRIx64 " stays interpreted: %s\n",
-             tb->key.pc, err.c_str());
+  } else {
+    const bool full = code_cache_->used() >= code_cache_->capacity();
+    if (log_.enabled(hw::kLogTier) && (!full || !code_cache_full_logged_.exchange(true)))
+      log_.log(hw::kLogTier, "baseline: block at 0x%" PRIx64 " stays interpreted: %s\n",
+               tb->key.pc, err.c_str());
+    if (full && code_full_hook_ && !code_full_signalled_.exchange(true)) code_full_hook_();
   }
   return fn;
 }
@@ -152,6 +153,7 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
 void Engine::flush() {
   if (compiler_) compiler_->discard_queue();
   std::lock_guard<std::mutex> g(mu_);
+  ++stats_.flushes;
   map_.clear();
   pages_.clear();
   code_pages_.clear();
@@ -159,6 +161,8 @@ void Engine::flush() {
   all_.clear();
   // Like the blocks themselves, their code is only dropped when no vCPU runs (reset).
   if (code_cache_) code_cache_->reset();
+  code_cache_full_logged_ = false;
+  code_full_signalled_ = false;
 }
 
 TranslationBlock* Engine::lookup(const TbKey& key) {

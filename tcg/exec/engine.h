@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -81,6 +82,11 @@ class Engine : public softmmu::CodePageTracker {
   /// Drops every block (e.g. on reset).
   void flush();
 
+  /// Called once, on a vCPU thread, when the baseline code cache fills up (until the next
+  /// flush()). A board sets it to stop every vCPU and flush(), which makes room again; without
+  /// one, new blocks are interpreted. Set or clear it only while no vCPU runs.
+  void set_code_full_hook(std::function<void()> hook) { code_full_hook_ = std::move(hook); }
+
   /// Waits until the LLVM tier has compiled every queued block (tests, benchmarks).
   void drain_compiles();
   /// Whether fn is code of the baseline tier (as opposed to LLVM's).
@@ -106,6 +112,7 @@ class Engine : public softmmu::CodePageTracker {
     uint64_t blocks_compiled = 0;
     uint64_t invalidations = 0;
     uint64_t baseline_blocks = 0;
+    uint64_t flushes = 0;  // flush() calls (reset, full code cache)
   };
   Stats stats() const;
 
@@ -125,6 +132,8 @@ class Engine : public softmmu::CodePageTracker {
   std::unique_ptr<llvm::BackgroundCompiler> compiler_;
   std::unique_ptr<baseline::CodeCache> code_cache_;
   std::atomic<bool> code_cache_full_logged_{false};
+  std::function<void()> code_full_hook_;
+  std::atomic<bool> code_full_signalled_{false};
   std::atomic<uint64_t> baseline_blocks_{0};
   Stats stats_;
   DebugState debug_{*this};

@@ -5,9 +5,20 @@ import os
 import socket
 import sys
 import threading
+import time
 
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
+# The socket file appears at bind(), a moment before listen(): a connection in between is
+# refused, so retry briefly (seen once under a loaded CI run).
+for attempt in range(100):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sys.argv[1])
+        break
+    except (ConnectionRefusedError, FileNotFoundError):
+        s.close()
+        if attempt == 99:
+            raise
+        time.sleep(0.05)
 
 
 def upstream():

@@ -63,6 +63,45 @@ class VirtTest : public ::testing::Test {
   ui::StringChardev out;
 };
 
+// A guest that needs more baseline code than the code cache holds: when the cache fills, the
+// board stops every vCPU, flushes the translations and runs on, so the program completes with
+// the right result instead of falling back to the interpreter for good.
+TEST(VirtCodeCache, FullCacheFlushesAtAStopAndRunsOn) {
+  hw::Log log;
+  tcg::exec::EngineOptions o;
+  o.tier = tcg::exec::Tier::Baseline;
+  o.code_cache_bytes = 4096;  // room for a dozen or so of the blocks below
+  tcg::exec::Engine engine(o, log);
+  ASSERT_EQ(engine.init(), "");
+  MachineContext ctx{log, engine};
+  MachineConfig cfg;
+  cfg.cpu_model = "cortex-a57";
+  cfg.ram_size = 128 * MiB;
+  std::string err;
+  auto m = virt_machine_type().create(cfg, ctx, err);
+  ASSERT_TRUE(m) << err;
+  ui::StringChardev out;
+  m->serial_port(0, &out);
+  // 40 blocks of "add x4, x4, #1; b .+4" fill the cache; a long loop follows, so the flush
+  // the full cache asks for happens while the guest still runs. Then print 'o' if x4 == 40.
+  std::vector<uint32_t> w;
+  for (int i = 0; i < 40; ++i) w.insert(w.end(), {0x91000484, 0x14000001});
+  w.insert(w.end(), {0xD2A02003,               // movz x3, #0x100, lsl #16
+                     0xF1000463, 0x54FFFFE1,   // loop: subs x3, x3, #1; b.ne loop
+                     0xF100A09F,               // cmp x4, #40
+                     mov_w2('o'), 0x52800F05,  // mov w2, #'o'; mov w5, #'x'
+                     0x1A850042,               // csel w2, w2, w5, eq
+                     kMovX1Uart, kStrW2X1, kMovX0_8, kMovkX0Psci, kHvc0, kBSelf});
+  std::vector<uint8_t> bytes;
+  for (uint32_t x : w)
+    for (int i = 0; i < 4; ++i) bytes.push_back(uint8_t(x >> (8 * i)));
+  ASSERT_EQ(m->load_kernel(bytes), "");
+  EXPECT_EQ(m->run(), 0);
+  EXPECT_EQ(m->error(), "");
+  EXPECT_EQ(out.output(), "o");
+  EXPECT_GE(engine.stats().flushes, 1u);
+}
+
 TEST_F(VirtTest, PrintsAndPowersOff) {
   auto m = make();
   ASSERT_EQ(m->load_kernel(code({kMovX1Uart, mov_w2('o'), kStrW2X1, mov_w2('k'), kStrW2X1, kMovX0_8,
