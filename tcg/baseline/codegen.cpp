@@ -115,6 +115,10 @@ Workspace::~Workspace() = default;
 
 namespace {
 
+// Values per block the baseline tier keeps on the vCPU thread's stack (512 KiB); larger blocks
+// are interpreted.
+constexpr int32_t kMaxFrameSlots = 1 << 16;
+
 class Gen {
  public:
   Gen(const exec::TranslationBlock& tb, const Options& opt, Workspace::Buffers& w)
@@ -285,6 +289,10 @@ bool Gen::run(std::string& err) {
   }
   if (b_.term.kind == ir::Terminal::Kind::None) {
     err = "baseline: block without terminal";
+    return false;
+  }
+  if (slots > kMaxFrameSlots) {  // the interpreter keeps such frames on the heap instead
+    err = "baseline: block too large for a stack frame";
     return false;
   }
   for (const ir::Inst& in : b_.insts)

@@ -169,6 +169,21 @@ TEST_P(ExecTest, ComparesFeedingSelectsBranchesAndStores) {
     }
 }
 
+// A block with more values than the baseline tier keeps on the stack is refused with a
+// reason (the engine then interprets it, whose frames of that size live on the heap).
+TEST_F(ExecTestLlvm, BaselineRefusesBlocksTooLargeForTheStack) {
+  auto tb = new_tb(0x100);
+  Emitter e(tb->ir);
+  Value v = e.get_reg(Type::I64, reg(0));
+  for (int i = 0; i < 70000; ++i) v = e.add(v, e.get_reg(Type::I64, reg(1)));
+  e.set_reg(reg(2), v);
+  e.jump(0x200);
+  std::string err;
+  baseline::Options o;
+  EXPECT_EQ(baseline::compile(*tb, *code_, o, &err), nullptr);
+  EXPECT_NE(err.find("too large"), std::string::npos) << err;
+}
+
 TEST_P(ExecTest, ExitResults) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
