@@ -23,6 +23,21 @@ constexpr BitRange kBitRegs[] = {
     {Gicv3::GICD_ICACTIVER, BitReg::ClearActive},
 };
 
+// The SGI_base frame's GICR_IGROUPR0 ... GICR_ICACTIVER0 sit at the distributor's offsets and
+// hold the first (private) word of the same registers.
+static_assert(Gicv3::GICR_IGROUPR0 == Gicv3::GICD_IGROUPR &&
+              Gicv3::GICR_ISENABLER0 == Gicv3::GICD_ISENABLER &&
+              Gicv3::GICR_ICENABLER0 == Gicv3::GICD_ICENABLER &&
+              Gicv3::GICR_ISPENDR0 == Gicv3::GICD_ISPENDR &&
+              Gicv3::GICR_ICPENDR0 == Gicv3::GICD_ICPENDR &&
+              Gicv3::GICR_ISACTIVER0 == Gicv3::GICD_ISACTIVER &&
+              Gicv3::GICR_ICACTIVER0 == Gicv3::GICD_ICACTIVER);
+const BitRange* private_bit_reg(uint64_t sgi_offset) {
+  for (const BitRange& r : kBitRegs)
+    if (sgi_offset == r.base) return &r;
+  return nullptr;
+}
+
 uint64_t size_mask(unsigned size) {
   return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
 }
@@ -343,22 +358,11 @@ Ignored Gicv3::Redist::read_locked(unsigned cpu, uint64_t o, unsigned size, uint
   }
   if (o >= kImpDef && o < kIdRegs) return unimplemented("implementation-defined register");
   if (size != 4) return guest_error("bad access size");
+  if (const BitRange* r = private_bit_reg(o)) {
+    value = core.read_bits(cpu, r->reg, 0);
+    return {};
+  }
   switch (o) {
-    case GICR_IGROUPR0:
-      value = core.read_bits(cpu, BitReg::Group, 0);
-      return {};
-    case GICR_ISENABLER0:
-    case GICR_ICENABLER0:
-      value = core.read_bits(cpu, BitReg::SetEnable, 0);
-      return {};
-    case GICR_ISPENDR0:
-    case GICR_ICPENDR0:
-      value = core.read_bits(cpu, BitReg::SetPending, 0);
-      return {};
-    case GICR_ISACTIVER0:
-    case GICR_ICACTIVER0:
-      value = core.read_bits(cpu, BitReg::SetActive, 0);
-      return {};
     case GICR_ICFGR0:
       value = core.read_config(cpu, 0);
       return {};
@@ -410,28 +414,11 @@ Ignored Gicv3::Redist::write_locked(unsigned cpu, uint64_t o, unsigned size, uin
   if (o >= kImpDef && o < kIdRegs) return unimplemented("implementation-defined register");
   if (size != 4) return guest_error("bad access size");
   const uint32_t v = uint32_t(value);
+  if (const BitRange* r = private_bit_reg(o)) {
+    core.write_bits(cpu, r->reg, 0, v);
+    return {};
+  }
   switch (o) {
-    case GICR_IGROUPR0:
-      core.write_bits(cpu, BitReg::Group, 0, v);
-      return {};
-    case GICR_ISENABLER0:
-      core.write_bits(cpu, BitReg::SetEnable, 0, v);
-      return {};
-    case GICR_ICENABLER0:
-      core.write_bits(cpu, BitReg::ClearEnable, 0, v);
-      return {};
-    case GICR_ISPENDR0:
-      core.write_bits(cpu, BitReg::SetPending, 0, v);
-      return {};
-    case GICR_ICPENDR0:
-      core.write_bits(cpu, BitReg::ClearPending, 0, v);
-      return {};
-    case GICR_ISACTIVER0:
-      core.write_bits(cpu, BitReg::SetActive, 0, v);
-      return {};
-    case GICR_ICACTIVER0:
-      core.write_bits(cpu, BitReg::ClearActive, 0, v);
-      return {};
     case GICR_ICFGR0:  // SGI fields are read-only; the core keeps them edge-triggered
       core.write_config(cpu, 0, v);
       return {};
