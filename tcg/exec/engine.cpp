@@ -46,6 +46,11 @@ std::string Engine::init() {
     // Committed as code is written: a Linux boot to a shell writes ~45 MiB.
     code_cache_ = baseline::CodeCache::create(opt_.code_cache_bytes, err);
     if (!code_cache_) return err;
+    if (opt_.tier == Tier::Auto) {  // baseline code counts executions and asks for LLVM
+      baseline_opt_.hot_threshold = opt_.hot_threshold;
+      baseline_opt_.tier_up = &baseline_tier_up;
+      baseline_opt_.engine = this;
+    }
   }
   if (opt_.tier == Tier::Baseline) return {};
   compiler_ = llvm::BackgroundCompiler::create(err, &log_);
@@ -57,15 +62,9 @@ std::string Engine::init() {
 
 NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws) {
   if (!code_cache_) return nullptr;
-  baseline::Options o;
-  if (opt_.tier == Tier::Auto) {
-    o.hot_threshold = opt_.hot_threshold;
-    o.tier_up = &baseline_tier_up;
-    o.engine = this;
-  }
   std::string err;
   size_t size = 0;
-  NativeFn fn = baseline::compile(*tb, *code_cache_, o, &err, &size, &ws);
+  NativeFn fn = baseline::compile(*tb, *code_cache_, baseline_opt_, &err, &size, &ws);
   if (fn) {
     baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
     if (log_.enabled(hw::kLogOutAsm)) {

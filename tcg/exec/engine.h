@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "hw/core/log.h"
+#include "tcg/baseline/baseline.h"
 #include "tcg/exec/code_pages.h"
 #include "tcg/exec/debug.h"
 #include "tcg/exec/frontend.h"
@@ -24,10 +25,6 @@
 
 namespace orrery::tcg::llvm {
 class BackgroundCompiler;
-}
-namespace orrery::tcg::baseline {
-class CodeCache;
-struct Workspace;
 }
 
 namespace orrery::tcg::exec {
@@ -131,6 +128,7 @@ class Engine : public softmmu::CodePageTracker {
   std::vector<VcpuExec*> vcpus_;
   std::unique_ptr<llvm::BackgroundCompiler> compiler_;
   std::unique_ptr<baseline::CodeCache> code_cache_;
+  baseline::Options baseline_opt_;  // set by init()
   std::atomic<bool> code_cache_full_logged_{false};
   std::function<void()> code_full_hook_;
   std::atomic<bool> code_full_signalled_{false};

@@ -23,17 +23,28 @@ class TbMap {
     }
   }
 
-  /// Inserts k -> tb unless k is present; returns the block now stored for k.
+  /// Inserts k -> tb unless k is present; returns the block now stored for k. One probe
+  /// finds either k or the slot to use (the first tombstone on the way, else the empty end).
   TranslationBlock* insert(const TbKey& k, TranslationBlock* tb) {
-    if (TranslationBlock* old = find(k)) return old;
     if ((used_ + 1) * 2 > slots_.size())  // grow, or just drop tombstones if mostly erased
       rehash(live_ * 4 > slots_.size() ? slots_.size() * 2 : slots_.size());
-    size_t i = hash(k) & mask();
-    while (slots_[i].tb != nullptr && slots_[i].tb != tombstone()) i = (i + 1) & mask();
-    if (slots_[i].tb == nullptr) ++used_;
-    slots_[i] = Slot{k, tb};
-    ++live_;
-    return tb;
+    Slot* reuse = nullptr;
+    for (size_t i = hash(k) & mask();; i = (i + 1) & mask()) {
+      Slot& s = slots_[i];
+      if (s.tb == tombstone()) {
+        if (!reuse) reuse = &s;
+      } else if (s.tb == nullptr) {
+        if (!reuse) {
+          reuse = &s;
+          ++used_;
+        }
+        *reuse = Slot{k, tb};
+        ++live_;
+        return tb;
+      } else if (s.key == k) {
+        return s.tb;
+      }
+    }
   }
 
   /// Removes k if it maps to tb.
