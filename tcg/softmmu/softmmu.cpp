@@ -150,7 +150,6 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   e.addr_code = vpage | flags | (t.executable ? 0 : kTlbInvalid);
   uint64_t wflags = flags | watch;
   if (whole_page && r->kind == hw::RegionKind::Rom) wflags |= kTlbMmio;  // writes are dropped
-  if (whole_page && code_ && code_->is_code_page(ppage)) wflags |= kTlbNotDirty;
   e.addr_write = vpage | wflags | (t.writable ? 0 : kTlbInvalid);
   if (whole_page) e.addend = uintptr_t(r->host + (ppage - r->base)) - vpage;
 
@@ -163,11 +162,11 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   }
   slot = e;
   aux_[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
-  // Another vCPU may have made ppage a code page since the check above, and its
-  // protect_code_page() scan of this TLB may have run before the entry was published. Checking
-  // again after publishing closes that window: either this check sees the new code page, or
-  // the other vCPU's scan (which follows its registration) sees this entry.
-  if (whole_page && code_ && !(wflags & kTlbNotDirty) && code_->is_code_page(ppage))
+  // Writes to a page holding translated code must take the slow path. The check comes after
+  // the entry is published: another vCPU registering the page's first block concurrently then
+  // either is seen here, or its protect_code_page() scan of this TLB (which follows the
+  // registration) sees this entry. Only this thread writes through the entry meanwhile.
+  if (whole_page && code_ && code_->is_code_page(ppage))
     std::atomic_ref<uint64_t>(slot.addr_write).fetch_or(kTlbNotDirty);
   return true;
 }

@@ -267,24 +267,28 @@ TEST(SoftmmuJumpCache, FlushPageDropsOnlyThatPagesEntries) {
   }
 }
 
-// A page becomes a code page (another vCPU translated it) between a TLB fill's check and the
-// entry's publication, so the other vCPU's protect_code_page() scan missed the entry: the fill
-// must check again, or this vCPU's writes would never invalidate the new block.
+// Another vCPU registers a page's first block at the moment this vCPU fills a TLB entry for it:
+// its protect_code_page() scan cannot see an entry not yet published, so the fill must ask
+// whether the page holds code only once its entry is in place, or this vCPU's writes would
+// never invalidate the new block. The fake answers "code" only from that moment on.
 class LateCodePage : public softmmu::CodePageTracker {
  public:
   bool is_code_page(uint64_t phys_page) const override {
-    return phys_page == page && ++calls > 1;  // false for the fill's first look, true after
+    if (phys_page != page) return false;
+    const softmmu::TlbEntry& e = (*tlb)[0][softmmu::tlb_index(page)];
+    return (e.addr_read & softmmu::kPageMask) == page;  // our entry is already published
   }
   void invalidate_phys(uint64_t phys, uint64_t) override { invalidated.push_back(phys); }
   uint64_t page = 0;
-  mutable int calls = 0;
+  const softmmu::TlbTable* tlb = nullptr;
   std::vector<uint64_t> invalidated;
 };
 
-TEST(SoftmmuCodePages, FillRechecksAfterPublishingTheEntry) {
+TEST(SoftmmuCodePages, FillAsksForCodeAfterPublishingTheEntry) {
   World w;
   LateCodePage code;
   code.page = kRam + 0x3000;
+  code.tlb = w.cpu.common.tlb;
   w.mmu.set_code_tracker(&code);
   w.mmu.store(kRam + 0x3010, 0x1234, MemOp{2, false, 0}, 0x100);  // fill, then the write
   EXPECT_EQ(code.invalidated, std::vector<uint64_t>{kRam + 0x3010})
