@@ -68,7 +68,7 @@ class Qcow2Driver final : public BlockDriver {
   Expected<uint64_t> get_refcount(uint64_t cluster_index);
   Status set_refcount(uint64_t cluster_index, uint64_t value);
   Status ensure_refcount_block(uint64_t table_index, uint64_t avoid_cluster);
-  Status grow_refcount_table(uint64_t table_index);
+  Status grow_refcount_table(uint64_t table_index, uint64_t avoid_cluster);
   /// Allocates one cluster (refcount 1, written before return) and returns its offset.
   Expected<uint64_t> alloc_cluster();
   /// Drops one reference to each cluster in [offset, offset + length).

@@ -61,7 +61,7 @@ Status Qcow2Driver::set_refcount(uint64_t cluster_index, uint64_t value) {
 Status Qcow2Driver::ensure_refcount_block(uint64_t t, uint64_t avoid_cluster) {
   if (t < reftable_.size() && (reftable_[t] & kRefTableOffsetMask)) return ok_status();
   if (t >= reftable_.size()) {
-    if (Status s = grow_refcount_table(t); !s.ok()) return s;
+    if (Status s = grow_refcount_table(t, avoid_cluster); !s.ok()) return s;
     if (reftable_[t] & kRefTableOffsetMask) return ok_status();
   }
   // No block means every cluster it would describe is free, so the block can describe
@@ -86,12 +86,13 @@ Status Qcow2Driver::ensure_refcount_block(uint64_t t, uint64_t avoid_cluster) {
   return ok_status();
 }
 
-Status Qcow2Driver::grow_refcount_table(uint64_t need) {
+Status Qcow2Driver::grow_refcount_table(uint64_t need, uint64_t avoid_cluster) {
   const uint64_t per_cluster = cluster_size_ / 8;
   uint64_t entries = std::max<uint64_t>(need + 1, reftable_.size() * 2);
   // The new table and the refcount blocks describing it go past everything in use. Blocks
   // are needed for each range of the new area that has none yet; iterate until stable.
-  const uint64_t start = end_cluster_;
+  // (The cluster being allocated may be end_cluster_ itself and has no refcount yet.)
+  const uint64_t start = std::max(end_cluster_, avoid_cluster + 1);
   uint64_t table_clusters = 0;
   std::vector<uint64_t> new_ranges;
   for (;;) {
