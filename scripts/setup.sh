@@ -8,7 +8,7 @@ packages=(
   llvm-19-dev libzstd-dev libcapstone-dev zlib1g-dev libfdt-dev
   libgtest-dev libgmock-dev libsdl2-dev
   libunicorn-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
-  qemu-system-arm gdb-multiarch
+  qemu-system-arm qemu-utils gdb-multiarch
   cpio busybox-static device-tree-compiler python3
 )
 

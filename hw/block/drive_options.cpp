@@ -1,0 +1,111 @@
+#include "hw/block/drive_options.h"
+
+#include <cerrno>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace orrery::hw::block {
+namespace {
+
+Status bad(const std::string& what) {
+  return error_status(EINVAL, "-drive: " + what);
+}
+
+// Splits on single commas; ",," is a literal comma (QEMU's QemuOpts escaping).
+std::vector<std::string> split_options(std::string_view text) {
+  std::vector<std::string> items(1);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == ',') {
+      if (i + 1 < text.size() && text[i + 1] == ',') {
+        items.back() += ',';
+        ++i;
+      } else {
+        items.emplace_back();
+      }
+    } else {
+      items.back() += text[i];
+    }
+  }
+  return items;
+}
+
+template <class T>
+bool pick(std::string_view value, std::initializer_list<std::pair<const char*, T>> choices,
+          T& out) {
+  for (const auto& [name, v] : choices) {
+    if (value == name) {
+      out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Expected<DriveOptions> parse_drive_options(std::string_view text) {
+  DriveOptions o;
+  std::set<std::string> seen;
+  bool have_file = false;
+  for (const std::string& item : split_options(text)) {
+    if (item.empty()) continue;  // a trailing comma
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) return bad("option '" + item + "' needs a value (key=value)");
+    const std::string key = item.substr(0, eq);
+    const std::string value = item.substr(eq + 1);
+    if (!seen.insert(key).second) return bad("option '" + key + "' is given twice");
+    auto invalid = [&](const char* allowed) {
+      return bad("invalid value '" + value + "' for '" + key + "' (expected " + allowed + ")");
+    };
+    bool ok = true;
+    const char* allowed = "";
+    if (key == "file") {
+      if (value.empty()) return bad("file= is empty");
+      o.file = value;
+      have_file = true;
+    } else if (key == "format") {
+      allowed = "raw or qcow2";
+      ok = pick<ImageFormat>(value, {{"raw", ImageFormat::kRaw}, {"qcow2", ImageFormat::kQcow2}},
+                             o.format);
+    } else if (key == "if") {
+      allowed = "none or virtio";
+      ok = pick<DriveInterface>(
+          value, {{"none", DriveInterface::kNone}, {"virtio", DriveInterface::kVirtio}},
+          o.interface);
+    } else if (key == "id") {
+      if (value.empty()) return bad("id= is empty");
+      o.id = value;
+    } else if (key == "readonly" || key == "snapshot") {
+      allowed = "on or off";
+      ok = pick<bool>(value, {{"on", true}, {"off", false}},
+                      key == "readonly" ? o.read_only : o.snapshot);
+    } else if (key == "cache") {
+      allowed = "none, writeback, writethrough, unsafe or directsync";
+      ok = pick<CacheMode>(value,
+                           {{"none", CacheMode::kNone},
+                            {"writeback", CacheMode::kWriteback},
+                            {"writethrough", CacheMode::kWritethrough},
+                            {"unsafe", CacheMode::kUnsafe},
+                            {"directsync", CacheMode::kDirectSync}},
+                           o.cache);
+    } else if (key == "discard") {
+      allowed = "ignore or unmap";
+      ok = pick<DiscardMode>(value,
+                             {{"ignore", DiscardMode::kIgnore},
+                              {"off", DiscardMode::kIgnore},
+                              {"unmap", DiscardMode::kUnmap},
+                              {"on", DiscardMode::kUnmap}},
+                             o.discard);
+    } else if (key == "serial") {
+      o.serial = value;
+    } else {
+      return bad("unknown option '" + key + "'");
+    }
+    if (!ok) return invalid(allowed);
+  }
+  if (!have_file) return bad("file= is required");
+  return o;
+}
+
+}  // namespace orrery::hw::block

@@ -1,0 +1,32 @@
+// QEMU's -drive option spelling, parsed into DriveOptions (a pure function: no files opened).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "hw/block/block.h"
+#include "hw/block/image.h"
+#include "hw/block/raw.h"
+
+namespace orrery::hw::block {
+
+enum class DriveInterface { kDefault, kNone, kVirtio };
+enum class DiscardMode { kIgnore, kUnmap };
+
+struct DriveOptions {
+  std::string file;
+  ImageFormat format = ImageFormat::kProbe;
+  DriveInterface interface = DriveInterface::kDefault;
+  std::string id;
+  bool read_only = false;
+  bool snapshot = false;
+  CacheMode cache = CacheMode::kWriteback;
+  DiscardMode discard = DiscardMode::kIgnore;
+  std::string serial;
+};
+
+/// Parses "file=F,format=qcow2,if=virtio,..." with ",," standing for a comma inside a value.
+/// Unknown keys, bad values, duplicates and a missing file= give one error line.
+Expected<DriveOptions> parse_drive_options(std::string_view text);
+
+}  // namespace orrery::hw::block

@@ -1,0 +1,59 @@
+// A host file (or block device) under an image driver: full-length pread/pwrite, O_DIRECT
+// with aligned bounce buffers, fdatasync, hole punching and QEMU-compatible image locks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+
+#include "hw/block/block.h"
+
+namespace orrery::hw::block {
+
+class PosixFile {
+ public:
+  /// Opens path O_RDONLY or O_RDWR, with O_DIRECT when direct is set.
+  static Expected<std::unique_ptr<PosixFile>> open(const std::string& path, bool read_only,
+                                                   bool direct);
+  /// Takes ownership of an open descriptor (used for unlinked temporary overlays).
+  PosixFile(int fd, std::string name, bool read_only, bool direct);
+  ~PosixFile();
+  PosixFile(const PosixFile&) = delete;
+  PosixFile& operator=(const PosixFile&) = delete;
+
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+  bool read_only() const { return read_only_; }
+
+  /// Reads buf.size() bytes; the part beyond the end of the file reads as zeros.
+  Status pread(uint64_t offset, std::span<uint8_t> buf);
+  Status pwrite(uint64_t offset, std::span<const uint8_t> buf);
+  /// fdatasync: everything written so far reaches stable storage.
+  Status sync();
+  Expected<uint64_t> length() const;
+  /// Deallocates the range (reads as zeros afterwards). ENOTSUP when the file system cannot.
+  Status punch_hole(uint64_t offset, uint64_t length);
+  /// Makes the range read as zeros, writing zeros if the file system has no faster way.
+  Status zero_range(uint64_t offset, uint64_t length);
+
+  /// Takes QEMU file-posix's OFD byte locks: writers exclude each other and readers that
+  /// do not share "write", in both Orrery and QEMU. Held until the file is closed.
+  Status lock(bool write);
+
+ private:
+  Status direct_pread(uint64_t offset, std::span<uint8_t> buf);
+  Status direct_pwrite(uint64_t offset, std::span<const uint8_t> buf);
+  Status raw_pread(uint64_t offset, std::span<uint8_t> buf);
+  Status raw_pwrite(uint64_t offset, std::span<const uint8_t> buf);
+  Status errno_status(const char* what, int err) const;
+
+  int fd_;
+  std::string name_;
+  bool read_only_;
+  bool direct_;
+  std::mutex rmw_mutex_;  // serialises read-modify-write of partial O_DIRECT blocks
+};
+
+}  // namespace orrery::hw::block

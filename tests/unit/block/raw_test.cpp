@@ -1,0 +1,169 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "hw/block/raw.h"
+#include "tests/unit/block/block_test_util.h"
+
+namespace orrery::hw::block {
+namespace {
+
+using test::pattern;
+using test::read_file;
+using test::TempDir;
+
+void make_file(const std::string& path, uint64_t size) {
+  int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, off_t(size)), 0);
+  ::close(fd);
+}
+
+int fdinfo_flags(int fd) {
+  std::ifstream f("/proc/self/fdinfo/" + std::to_string(fd));
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("flags:", 0) == 0) return int(std::stol(line.substr(6), nullptr, 8));
+  }
+  return -1;
+}
+
+std::unique_ptr<RawDriver> open_raw(const std::string& path, bool ro, CacheMode cache) {
+  auto d = RawDriver::open(path, ro, cache);
+  EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.status().message);
+  return d.ok() ? std::move(*d) : nullptr;
+}
+
+TEST(RawDriver, WriteReadFlushRoundTrip) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 1 << 20);
+  auto d = open_raw(img, false, CacheMode::kWriteback);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->size(), 1u << 20);
+  const auto data = pattern(10000, 1);
+  ASSERT_TRUE(d->write(12345, data).ok());
+  ASSERT_TRUE(d->flush().ok());
+  std::vector<uint8_t> back(10000);
+  ASSERT_TRUE(d->read(12345, back).ok());
+  EXPECT_EQ(back, data);
+  const auto file = read_file(img);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), file.begin() + 12345));
+}
+
+TEST(RawDriver, RangesBeyondTheEndAreIoErrors) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 4096);
+  auto d = open_raw(img, false, CacheMode::kWriteback);
+  ASSERT_TRUE(d);
+  std::vector<uint8_t> buf(512);
+  EXPECT_EQ(d->read(4096 - 511, buf).code, EIO);
+  EXPECT_EQ(d->write(~uint64_t(0) - 100, buf).code, EIO);  // offset + length overflows
+  EXPECT_EQ(d->discard(4000, 200).code, EIO);
+  EXPECT_EQ(d->write_zeroes(0, 4097, true).code, EIO);
+  EXPECT_TRUE(d->read(4096 - 512, buf).ok());
+  EXPECT_TRUE(d->read(4096, std::span<uint8_t>()).ok());
+  struct stat st;
+  ASSERT_EQ(stat(img.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 4096);
+}
+
+TEST(RawDriver, ReadOnlyOpensORdonlyAndRefusesWrites) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 8192);
+  auto d = open_raw(img, true, CacheMode::kWriteback);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(fdinfo_flags(d->fd()) & O_ACCMODE, O_RDONLY);
+  std::vector<uint8_t> buf(512, 1);
+  Status s = d->write(0, buf);
+  EXPECT_EQ(s.code, EROFS);
+  EXPECT_NE(s.message.find(img), std::string::npos);
+  EXPECT_EQ(d->discard(0, 512).code, EROFS);
+  EXPECT_EQ(d->write_zeroes(0, 512, false).code, EROFS);
+  EXPECT_TRUE(d->flush().ok());
+  EXPECT_EQ(read_file(img), std::vector<uint8_t>(8192, 0));
+}
+
+TEST(RawDriver, DiscardAndWriteZeroesReadBackZeros) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 1 << 20);
+  auto d = open_raw(img, false, CacheMode::kWritethrough);
+  ASSERT_TRUE(d);
+  const auto data = pattern(1 << 20, 2);
+  ASSERT_TRUE(d->write(0, data).ok());
+  ASSERT_TRUE(d->write_zeroes(4096, 8192, true).ok());
+  ASSERT_TRUE(d->write_zeroes(100000, 333, false).ok());
+  ASSERT_TRUE(d->discard(65536, 65536).ok());
+  std::vector<uint8_t> back(1 << 20);
+  ASSERT_TRUE(d->read(0, back).ok());
+  auto expect = data;
+  std::fill(expect.begin() + 4096, expect.begin() + 4096 + 8192, 0);
+  std::fill(expect.begin() + 100000, expect.begin() + 100333, 0);
+  // Discard may keep or drop data; on ext4 it punches a hole.
+  EXPECT_TRUE(std::equal(expect.begin(), expect.begin() + 65536, back.begin()));
+  EXPECT_TRUE(std::equal(expect.begin() + 131072, expect.end(), back.begin() + 131072));
+  const bool dropped =
+      std::all_of(back.begin() + 65536, back.begin() + 131072, [](uint8_t b) { return b == 0; });
+  const bool kept = std::equal(back.begin() + 65536, back.begin() + 131072, data.begin() + 65536);
+  EXPECT_TRUE(dropped || kept);
+}
+
+TEST(RawDriver, CacheNoneUsesODirectWithUnalignedBuffers) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 3 * 4096 + 1000);  // a size that is not a multiple of the block
+  auto d = open_raw(img, false, CacheMode::kNone);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(fdinfo_flags(d->fd()) & O_DIRECT);
+  const auto data = pattern(5001, 3);
+  std::vector<uint8_t> storage(data.size() + 1);
+  std::copy(data.begin(), data.end(), storage.begin() + 1);  // misaligned source
+  ASSERT_TRUE(d->write(777, std::span<const uint8_t>(storage).subspan(1)).ok());
+  const auto tail = pattern(900, 4);
+  ASSERT_TRUE(d->write(3 * 4096 + 100, tail).ok());
+  ASSERT_TRUE(d->flush().ok());
+  std::vector<uint8_t> back(5001 + 3);
+  ASSERT_TRUE(d->read(777, std::span<uint8_t>(back).subspan(3, 5001)).ok());
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin() + 3));
+  const auto file = read_file(img);
+  ASSERT_EQ(file.size(), 3u * 4096 + 1000);  // the aligned bounce write did not grow it
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), file.begin() + 777));
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), file.begin() + 3 * 4096 + 100));
+  EXPECT_EQ(file[776], 0);
+  EXPECT_EQ(file[777 + 5001], 0);
+}
+
+TEST(RawDriver, CacheModesOpenWithTheRightFlags) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 4096);
+  for (CacheMode m : {CacheMode::kWriteback, CacheMode::kWritethrough, CacheMode::kUnsafe,
+                      CacheMode::kNone, CacheMode::kDirectSync}) {
+    auto d = open_raw(img, false, m);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(bool(fdinfo_flags(d->fd()) & O_DIRECT), cache_is_direct(m));
+    EXPECT_EQ(fdinfo_flags(d->fd()) & O_ACCMODE, O_RDWR);
+    std::vector<uint8_t> one(512, uint8_t(int(m) + 1));
+    ASSERT_TRUE(d->write(512, one).ok());
+    EXPECT_TRUE(d->flush().ok());
+    EXPECT_EQ(read_file(img)[512], uint8_t(int(m) + 1));
+  }
+}
+
+TEST(RawDriver, MissingFileIsAClearError) {
+  auto d = RawDriver::open("/nonexistent/x.img", false, CacheMode::kWriteback);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code, ENOENT);
+  EXPECT_NE(d.status().message.find("/nonexistent/x.img"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orrery::hw::block
