@@ -111,7 +111,7 @@ std::string inflate_gzip(std::span<const uint8_t> data, uint64_t max_size,
   } end{&zs};
   zs.next_in = const_cast<Bytef*>(data.data());  // zlib's API is not const-correct
   uint64_t in_left = data.size();
-  std::vector<uint8_t> window(256 * 1024);
+  std::vector<uint8_t> window(64 * 1024);
   for (;;) {
     uint64_t in_now = std::min<uint64_t>(in_left, 1u << 30);
     zs.avail_in = uInt(in_now);
