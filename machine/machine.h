@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -51,6 +52,10 @@ struct BootImages {
   std::span<const uint8_t> initrd;  // empty: none
   std::string cmdline;              // -append
   std::span<const uint8_t> dtb;     // empty: the board generates one
+  /// Reads the kernel file again (for a system reset) into its argument; error or empty. When
+  /// set, the board keeps no copy of the kernel: guest RAM holds the placed image and the file
+  /// (kept open by the caller) the original. Null: the board copies kernel for resets.
+  std::function<std::string(std::vector<uint8_t>&)> reload_kernel;
 };
 
 /// Services a board uses but does not own.
@@ -66,7 +71,9 @@ class Machine {
   /// Places the boot images (file contents) and sets up the boot CPU; error message or empty.
   virtual std::string load_boot(const BootImages& images) = 0;
   /// load_boot with just a kernel.
-  std::string load_kernel(std::span<const uint8_t> image) { return load_boot({image, {}, {}, {}}); }
+  std::string load_kernel(std::span<const uint8_t> image) {
+    return load_boot({image, {}, {}, {}, {}});
+  }
 
   virtual unsigned serial_port_count() const = 0;
   /// Connects serial port i's output to sink (null discards) and returns its input side.

@@ -10,6 +10,7 @@ packages=(
   libunicorn-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
   qemu-system-arm qemu-utils gdb-multiarch
   cpio busybox-static device-tree-compiler python3
+  clang-19 libfuzzer-19-dev
 )
 
 missing=()

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "hw/core/user_file.h"
+
 namespace orrery::ui {
 
 namespace {
@@ -23,9 +25,9 @@ constexpr int kRetryMs = 5;            // how often to re-offer input the device
 // always works), but further data bytes are dropped, as a real UART would overrun.
 constexpr size_t kMaxPending = 64 * 1024;
 
-/// Writes all of data to fd, retrying short writes; gives up silently if the reader is gone
-/// (guest output must never stop the guest).
-void write_all(int fd, std::span<const uint8_t> data) {
+/// Writes all of data to fd, retrying short writes; returns 0 or the errno of the write that
+/// failed (the caller decides whether to report it: guest output must never stop the guest).
+int write_all(int fd, std::span<const uint8_t> data) {
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -35,10 +37,30 @@ void write_all(int fd, std::span<const uint8_t> data) {
       ::poll(&p, 1, 100);
       continue;
     }
-    if (n <= 0) return;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
     done += size_t(n);
   }
+  return 0;
 }
+
+/// The first failed write of an output, reported once on stderr: the output is lost from then
+/// on and the user must see it (the guest runs on, as in QEMU; main() then exits 1).
+class OutputError {
+ public:
+  explicit OutputError(std::string what) : what_(std::move(what)) {}
+  void report(int err) {
+    if (failed_.exchange(true)) return;
+    std::string line = "orrery: " + what_ + ": write failed: " + std::strerror(err) + "\n";
+    write_all(STDERR_FILENO,
+              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
+  }
+  bool failed() const { return failed_.load(); }
+
+ private:
+  std::string what_;
+  std::atomic<bool> failed_{false};
+};
 
 class NullChardev final : public Chardev {
  public:
@@ -47,12 +69,16 @@ class NullChardev final : public Chardev {
 
 class FileChardev final : public Chardev {
  public:
-  explicit FileChardev(int fd) : fd_(fd) {}
-  ~FileChardev() override { ::close(fd_); }
-  void write(std::span<const uint8_t> data) override { write_all(fd_, data); }
+  FileChardev(hw::UniqueFd fd, const std::string& path)
+      : fd_(std::move(fd)), error_("-serial file:" + path) {}
+  void write(std::span<const uint8_t> data) override {
+    if (int err = write_all(fd_.get(), data)) error_.report(err);
+  }
+  bool output_failed() const override { return error_.failed(); }
 
  private:
-  int fd_;
+  hw::UniqueFd fd_;
+  OutputError error_;
 };
 
 /// The terminal (or whatever stdin/stdout are). Output goes straight to fd 1 with write(2),
@@ -84,7 +110,12 @@ class StdioChardev final : public Chardev {
       if (fd >= 0) ::close(fd);
   }
 
-  void write(std::span<const uint8_t> data) override { write_all(STDOUT_FILENO, data); }
+  void write(std::span<const uint8_t> data) override {
+    // A reader that went away (EPIPE) is not an error worth reporting: the output is unwanted.
+    int err = write_all(STDOUT_FILENO, data);
+    if (err != 0 && err != EPIPE) error_.report(err);
+  }
+  bool output_failed() const override { return error_.failed(); }
 
   void attach_input(hw::CharReceiver& rx) override {
     if (thread_.joinable() || wake_[0] < 0) return;
@@ -242,6 +273,7 @@ class StdioChardev final : public Chardev {
   std::atomic<bool> stopping_{false};
   bool escape_ = false;    // input thread only
   bool quitting_ = false;  // input thread only
+  OutputError error_{"-serial stdio"};
 };
 
 }  // namespace
@@ -269,12 +301,12 @@ std::unique_ptr<Chardev> create_chardev(const ChardevSpec& spec, const StdioOpti
     case ChardevSpec::Kind::Null:
       return std::make_unique<NullChardev>();
     case ChardevSpec::Kind::File: {
-      int fd = ::open(spec.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-      if (fd < 0) {
-        error = "cannot open " + spec.path + ": " + std::strerror(errno);
+      hw::UniqueFd fd = hw::open_user_file(spec.path, hw::UserFileUse::Output, error);
+      if (!fd.valid()) {
+        error = "cannot open " + spec.path + ": " + error;
         return nullptr;
       }
-      return std::make_unique<FileChardev>(fd);
+      return std::make_unique<FileChardev>(std::move(fd), spec.path);
     }
     case ChardevSpec::Kind::Stdio:
       return std::make_unique<StdioChardev>(stdio);

@@ -37,6 +37,8 @@ class Chardev : public hw::CharSink {
   virtual void attach_input(hw::CharReceiver& rx) {}
   /// Stops the input thread and restores the terminal; idempotent (the destructor also does it).
   virtual void close() {}
+  /// True once a write has failed (already reported on stderr, once): output was lost.
+  virtual bool output_failed() const { return false; }
 };
 
 /// What the stdio backend does for the user's escape keys and termination signals.
@@ -48,7 +50,9 @@ struct StdioOptions {
   std::function<void(int exit_status)> on_quit;
 };
 
-/// Creates a backend; on failure returns null and sets error ("cannot open PATH: why").
+/// Creates a backend; on failure returns null and sets error ("cannot open PATH: why"). A
+/// file: backend takes a regular file (truncated) or a character device (/dev/null, a tty);
+/// a FIFO is refused rather than waited for.
 /// For stdio, call before starting other threads: termination signals are blocked in the
 /// calling thread (inherited by threads it creates) and received by the input thread, which
 /// restores the terminal before Orrery exits.

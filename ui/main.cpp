@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hw/core/log.h"
+#include "hw/core/user_file.h"
 #include "machine/loader/kernel.h"
 #include "machine/machine.h"
 #include "tcg/exec/engine.h"
@@ -61,15 +62,20 @@ int run(int argc, char** argv) {
 
   hw::Log log;
   log.set_mask_bits(opt.log_mask);
-  if (!opt.log_file.empty() && !log.set_file(opt.log_file))
-    return fail("-D " + opt.log_file + ": cannot open: " + std::strerror(errno));
+  std::string err;
+  if (!opt.log_file.empty() && !log.set_file(opt.log_file, err))
+    return fail("-D " + opt.log_file + ": cannot open: " + err);
 
   // An ELF file may be much larger than what it loads (symbols, debug info), so the file limit
   // is generous; the loader checks what actually has to fit in RAM.
   constexpr uint64_t kMinKernelFileLimit = uint64_t(4) << 30;
+  // The kernel stays open so a guest reset reads it again instead of keeping a copy.
+  const uint64_t kernel_limit = std::max(opt.ram_size, kMinKernelFileLimit);
+  auto kernel_file =
+      std::make_shared<hw::UniqueFd>(hw::open_user_file(opt.kernel, hw::UserFileUse::Input, err));
+  if (!kernel_file->valid()) return fail("-kernel " + opt.kernel + ": " + err);
   std::vector<uint8_t> kernel;
-  std::string err = machine::loader::read_file(
-      opt.kernel, std::max(opt.ram_size, kMinKernelFileLimit), kernel);
+  err = machine::loader::read_whole(kernel_file->get(), kernel_limit, kernel);
   if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
   // An initrd must fit in guest RAM; a device tree is at most 2 MiB (booting.rst).
   std::vector<uint8_t> initrd, dtb;
@@ -123,7 +129,10 @@ int run(int argc, char** argv) {
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
 
-  machine::BootImages images{kernel, initrd, opt.append, dtb};
+  machine::BootImages images{kernel, initrd, opt.append, dtb, {}};
+  images.reload_kernel = [kernel_file, kernel_limit](std::vector<uint8_t>& out) {
+    return machine::loader::read_whole(kernel_file->get(), kernel_limit, out);
+  };
   err = board->load_boot(images);
   // Errors about -initrd/-dtb name their option already; the rest concern the kernel.
   if (!err.empty()) return fail(err[0] == '-' ? err : "-kernel " + opt.kernel + ": " + err);
@@ -165,6 +174,10 @@ int run(int argc, char** argv) {
     fail(board->error());
     return status == 0 ? 1 : status;
   }
+  // Lost output (already reported once when it happened) makes an otherwise clean run fail.
+  bool lost = log.write_failed();
+  for (auto& s : serial) lost = lost || s->output_failed();
+  if (lost && status == 0) return 1;
   return status;
 }
 

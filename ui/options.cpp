@@ -383,6 +383,13 @@ ParseResult parse_options(std::span<const std::string> args) {
         o.initrd = std::string(val);
         break;
       case Opt::Append:
+        // arm64 Linux's COMMAND_LINE_SIZE is 2048 bytes with the NUL; a longer line would be
+        // cut by the kernel (and cannot be blamed on -kernel later). The value is not echoed.
+        if (val.size() > kMaxAppendLength) {
+          r.error = arg + ": kernel command line is too long (" + std::to_string(val.size()) +
+                    " bytes; at most " + std::to_string(kMaxAppendLength) + ")";
+          return r;
+        }
         o.append = std::string(val);
         break;
       case Opt::Dtb:

@@ -24,6 +24,9 @@ namespace orrery::ui {
 /// What main should do after parsing.
 enum class Action : uint8_t { Run, Help, Version, MachineHelp, CpuHelp, LogHelp, AccelHelp };
 
+/// Longest -append: arm64 Linux's COMMAND_LINE_SIZE (2048) less the terminating NUL.
+inline constexpr size_t kMaxAppendLength = 2047;
+
 struct Options {
   Action action = Action::Run;
   const machine::MachineType* machine = nullptr;  // never null after a successful parse

@@ -1,5 +1,10 @@
 #include "hw/core/log.h"
 
+#include <cerrno>
+#include <cstring>
+
+#include "hw/core/user_file.h"
+
 namespace orrery::hw {
 
 std::string Log::set_mask(std::string_view list) {
@@ -22,12 +27,28 @@ std::string Log::set_mask(std::string_view list) {
   return {};
 }
 
-bool Log::set_file(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) return false;
+bool Log::set_file(const std::string& path, std::string& error) {
+  UniqueFd fd = open_user_file(path, UserFileUse::Output, error);
+  if (!fd.valid()) return false;
+  FILE* f = ::fdopen(fd.get(), "w");
+  if (!f) {
+    error = std::strerror(errno);
+    return false;
+  }
+  fd.release();
   if (file_ && file_ != stderr) std::fclose(file_);
   file_ = f;
+  path_ = path;
   return true;
+}
+
+void Log::flush() {
+  FILE* f = out();
+  if (std::fflush(f) == 0 && !std::ferror(f)) return;
+  int err = errno;
+  std::clearerr(f);
+  if (f == stderr || write_failed_.exchange(true)) return;
+  std::fprintf(stderr, "orrery: -D %s: write failed: %s\n", path_.c_str(), std::strerror(err));
 }
 
 }  // namespace orrery::hw

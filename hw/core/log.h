@@ -2,6 +2,7 @@
 // passed to whatever logs; there is no global logger.
 #pragma once
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -49,8 +50,16 @@ class Log {
 
   /// Parses a -d list ("in_asm,int"); returns the first unknown item, or empty on success.
   std::string set_mask(std::string_view list);
-  /// Redirects output to path (-D); returns false if it cannot be opened.
-  bool set_file(const std::string& path);
+  /// Redirects output to path (-D): a regular file (truncated) or a character device such as
+  /// /dev/null; a FIFO is refused rather than waited for. On failure returns false and sets
+  /// error to why.
+  bool set_file(const std::string& path, std::string& error);
+  bool set_file(const std::string& path) {
+    std::string error;
+    return set_file(path, error);
+  }
+  /// True once a write to the -D file failed (reported once on stderr; the log is lost).
+  bool write_failed() const { return write_failed_; }
 
   bool enabled(LogMask m) const { return (mask_ & m) != 0; }
   uint32_t mask() const { return mask_; }
@@ -64,16 +73,20 @@ class Log {
     std::lock_guard<std::mutex> g(mu_);
     std::vfprintf(out(), fmt, ap);
     va_end(ap);
-    std::fflush(out());
+    flush();
   }
   void write(std::string_view s) {
     std::lock_guard<std::mutex> g(mu_);
     std::fwrite(s.data(), 1, s.size(), out());
-    std::fflush(out());
+    flush();
   }
 
  private:
   FILE* out() { return file_ ? file_ : stderr; }
+  /// Flushes; the first failure on the -D file is reported on stderr (mu_ held).
+  void flush();
+  std::string path_;
+  std::atomic<bool> write_failed_{false};
   uint32_t mask_ = 0;
   FILE* file_ = nullptr;
   std::mutex mu_;

@@ -9,10 +9,12 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include <zlib.h>
 
 #include "hw/core/address_space.h"
+#include "hw/core/user_file.h"
 
 namespace orrery::machine::loader {
 
@@ -30,14 +32,6 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-/// Closes a file descriptor on every return path.
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 // Copies bytes into RAM at addr and reports the footprint, after checking [addr, addr+span).
 std::string place(std::span<const uint8_t> data, uint64_t addr, uint64_t span, RamWindow ram,
                   hw::AddressSpace& as, const char* what) {
@@ -54,12 +48,16 @@ std::string place(std::span<const uint8_t> data, uint64_t addr, uint64_t span, R
 
 std::string read_file(const std::string& path, uint64_t max_size, std::vector<uint8_t>& out) {
   out.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::strerror(errno);
-  FdCloser closer{fd};
+  std::string err;
+  hw::UniqueFd fd = hw::open_user_file(path, hw::UserFileUse::Input, err);
+  if (!fd.valid()) return err;
+  return read_whole(fd.get(), max_size, out);
+}
+
+std::string read_whole(int fd, uint64_t max_size, std::vector<uint8_t>& out) {
+  out.clear();
   struct stat st;
   if (::fstat(fd, &st) != 0) return std::strerror(errno);
-  if (S_ISDIR(st.st_mode)) return "is a directory";
   if (!S_ISREG(st.st_mode)) return "not a regular file";
   if (st.st_size == 0) return "file is empty";
   uint64_t size = uint64_t(st.st_size);
@@ -69,7 +67,7 @@ std::string read_file(const std::string& path, uint64_t max_size, std::vector<ui
   out.resize(size);
   uint64_t done = 0;
   while (done < size) {
-    ssize_t n = ::read(fd, out.data() + done, size - done);
+    ssize_t n = ::pread(fd, out.data() + done, size - done, off_t(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return std::string("read failed: ") + std::strerror(errno);
     if (n == 0) break;  // the file shrank while reading
@@ -97,8 +95,14 @@ bool is_gzip(std::span<const uint8_t> data) {
   return data.size() >= 2 && data[0] == 0x1F && data[1] == 0x8B;
 }
 
-std::string gunzip(std::span<const uint8_t> data, uint64_t max_size, std::vector<uint8_t>& out) {
-  out.clear();
+namespace {
+
+/// Inflates a gzip stream through a small window, handing each piece to sink; sets produced.
+/// Fails as soon as more than max_size bytes come out, so a bomb costs time, not memory.
+std::string inflate_gzip(std::span<const uint8_t> data, uint64_t max_size,
+                         const std::function<void(std::span<const uint8_t>)>& sink,
+                         uint64_t& produced) {
+  produced = 0;
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return "gzip: cannot initialise zlib";
   struct End {
@@ -107,25 +111,21 @@ std::string gunzip(std::span<const uint8_t> data, uint64_t max_size, std::vector
   } end{&zs};
   zs.next_in = const_cast<Bytef*>(data.data());  // zlib's API is not const-correct
   uint64_t in_left = data.size();
-  constexpr uint64_t kChunk = 1 << 20;
-  out.resize(std::min<uint64_t>(std::max<uint64_t>(data.size() * 4, kChunk), max_size + 1));
-  uint64_t produced = 0;
+  std::vector<uint8_t> window(64 * 1024);
   for (;;) {
-    if (produced == out.size()) {
-      if (out.size() > max_size)
-        return "gzip: decompressed kernel is larger than guest RAM (" + std::to_string(max_size) +
-               " bytes); give more memory with -m";
-      out.resize(std::min<uint64_t>(out.size() * 2, max_size + 1));
-    }
     uint64_t in_now = std::min<uint64_t>(in_left, 1u << 30);
-    uint64_t out_now = std::min<uint64_t>(out.size() - produced, 1u << 30);
     zs.avail_in = uInt(in_now);
-    zs.next_out = out.data() + produced;
-    zs.avail_out = uInt(out_now);
+    zs.next_out = window.data();
+    zs.avail_out = uInt(window.size());
     int r = inflate(&zs, Z_NO_FLUSH);
     in_left -= in_now - zs.avail_in;
-    produced += out_now - zs.avail_out;
-    if (r == Z_STREAM_END) break;
+    uint64_t got = window.size() - zs.avail_out;
+    produced += got;
+    if (produced > max_size)
+      return "gzip: decompressed kernel is larger than guest RAM (" + std::to_string(max_size) +
+             " bytes); give more memory with -m";
+    if (got != 0 && sink) sink(std::span<const uint8_t>(window.data(), got));
+    if (r == Z_STREAM_END) return {};
     if (r == Z_DATA_ERROR || r == Z_NEED_DICT)
       return std::string("corrupt gzip data: ") + (zs.msg ? zs.msg : "invalid stream");
     if (r == Z_MEM_ERROR) return "gzip: out of memory";
@@ -133,11 +133,29 @@ std::string gunzip(std::span<const uint8_t> data, uint64_t max_size, std::vector
       return "gzip data is truncated (the file ends inside the compressed stream)";
     if (r != Z_OK && r != Z_BUF_ERROR) return "corrupt gzip data";
   }
-  if (produced > max_size)
-    return "gzip: decompressed kernel is larger than guest RAM (" + std::to_string(max_size) +
-           " bytes); give more memory with -m";
-  out.resize(produced);
-  if (out.empty()) return "gzip stream decompresses to nothing";
+}
+
+}  // namespace
+
+std::string gunzip(std::span<const uint8_t> data, uint64_t max_size, std::vector<uint8_t>& out) {
+  out.clear();
+  // Two passes: the first only measures (and stops at max_size), so memory is never committed
+  // to a guess and the output buffer is allocated once, at its exact size, with no regrowth
+  // copies. Inflating twice costs far less than booting the kernel does.
+  uint64_t size = 0;
+  std::string err = inflate_gzip(data, max_size, nullptr, size);
+  if (!err.empty()) return err;
+  if (size == 0) return "gzip stream decompresses to nothing";
+  out.reserve(size);
+  uint64_t again = 0;
+  err = inflate_gzip(
+      data, size,
+      [&out](std::span<const uint8_t> piece) { out.insert(out.end(), piece.begin(), piece.end()); },
+      again);
+  if (!err.empty() || again != size) {
+    out.clear();
+    return err.empty() ? "gzip data changed while inflating" : err;
+  }
   return {};
 }
 

@@ -29,10 +29,15 @@ struct BootInfo {
   uint64_t high = 0;   // one past the highest byte the image occupies (incl. its bss)
 };
 
-/// Reads a whole regular file; fails (with why) for directories, empty files, read errors and
-/// files larger than max_size (a guard against reading something absurd into memory; whether
-/// the image fits in guest RAM is for the loader to decide).
+/// Reads a whole regular file (opened with hw::open_user_file, so a FIFO never blocks); fails
+/// (with why) for directories, devices, FIFOs, empty files, read errors and files larger than
+/// max_size (a guard against reading something absurd into memory; whether the image fits in
+/// guest RAM is for the loader to decide).
 std::string read_file(const std::string& path, uint64_t max_size, std::vector<uint8_t>& out);
+
+/// read_file from an open regular file, from its start whatever the file offset (so it can
+/// read the same file again, e.g. the kernel on a system reset).
+std::string read_whole(int fd, uint64_t max_size, std::vector<uint8_t>& out);
 
 /// Linux arm64 Image header (Documentation/arch/arm64/booting.rst), little-endian.
 struct Arm64ImageHeader {

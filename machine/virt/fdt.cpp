@@ -4,8 +4,10 @@ extern "C" {
 #include <libfdt.h>
 }
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "machine/virt/psci.h"
 #include "machine/virt/virt_map.h"
@@ -201,16 +203,42 @@ std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out) {
   return {};
 }
 
-std::string patch_chosen(std::vector<uint8_t>& dtb, const std::string& bootargs,
-                         uint64_t initrd_start, uint64_t initrd_end) {
+std::string check_user_dtb(std::span<const uint8_t> dtb) {
   if (dtb.size() < sizeof(fdt_header)) return "not a device tree blob (file too small)";
   int r = fdt_check_header(dtb.data());
   if (r != 0) return std::string("not a valid device tree blob: ") + fdt_strerror(r);
-  if (fdt_totalsize(dtb.data()) > dtb.size())
-    return "device tree blob is truncated (header says " +
-           std::to_string(fdt_totalsize(dtb.data())) + " bytes, file has " +
-           std::to_string(dtb.size()) + ")";
+  uint32_t total = fdt_totalsize(dtb.data());
+  if (total > dtb.size())
+    return "device tree blob is truncated (header says " + std::to_string(total) +
+           " bytes, file has " + std::to_string(dtb.size()) + ")";
+  // fdt_check_header only bounds each block's start: libfdt's editing functions trust the
+  // rest (a reserve map at the very end made fdt_open_into move a negative size). Walk the
+  // whole structure block, then the reserve map, which fdt_check_full leaves alone.
+  r = fdt_check_full(dtb.data(), total);
+  if (r != 0) return std::string("not a valid device tree blob: ") + fdt_strerror(r);
+  uint32_t rsv = fdt_off_mem_rsvmap(dtb.data());
+  uint32_t rsv_end = total;  // the map must end (a zero entry) before the next block
+  for (uint32_t b : {fdt_off_dt_struct(dtb.data()), fdt_off_dt_strings(dtb.data())})
+    if (b >= rsv) rsv_end = std::min(rsv_end, b);
+  for (uint32_t off = rsv;; off += sizeof(fdt_reserve_entry)) {
+    if (off % 8 != 0 || off > rsv_end || rsv_end - off < sizeof(fdt_reserve_entry))
+      return "not a valid device tree blob: memory reserve map is not terminated";
+    fdt64_t addr, size;
+    std::memcpy(&addr, dtb.data() + off, sizeof addr);
+    std::memcpy(&size, dtb.data() + off + 8, sizeof size);
+    if (fdt64_to_cpu(addr) == 0 && fdt64_to_cpu(size) == 0) break;
+  }
+  return {};
+}
+
+std::string patch_chosen(std::vector<uint8_t>& dtb, const std::string& bootargs,
+                         uint64_t initrd_start, uint64_t initrd_end) {
+  std::string err = check_user_dtb(dtb);
+  if (!err.empty()) return err;
+  // Room for the new properties: each needs a tag, a length, a name offset, its value and a
+  // name in the strings block (at most 12 + 8 + 20 bytes each beyond the value).
   std::vector<uint8_t> out(fdt_totalsize(dtb.data()) + bootargs.size() + 1024);
+  int r = 0;
   r = fdt_open_into(dtb.data(), out.data(), int(out.size()));
   if (r == 0) {
     int chosen = fdt_path_offset(out.data(), "/chosen");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,12 @@ struct FdtConfig {
 /// Builds the device tree blob; empty string on success.
 std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out);
 
-/// Checks a user DTB (fdt_check_header and size) and sets /chosen's bootargs and initrd
-/// properties (only those given). Empty string on success.
+/// Checks that a user DTB is whole and well formed before libfdt edits it: the header, the size,
+/// every structure-block token (fdt_check_full) and a terminated reserve map. Empty on success.
+std::string check_user_dtb(std::span<const uint8_t> dtb);
+
+/// Checks a user DTB (check_user_dtb) and sets /chosen's bootargs and initrd properties (only
+/// those given); dtb is unchanged on failure. Empty string on success.
 std::string patch_chosen(std::vector<uint8_t>& dtb, const std::string& bootargs,
                          uint64_t initrd_start, uint64_t initrd_end);
 

@@ -1,10 +1,15 @@
 #include "machine/virt/virt.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "hw/core/log.h"
 #include "hw/core/requester.h"
+#include "hw/core/user_file.h"
 #include "machine/virt/fdt.h"
 #include "tcg/exec/engine.h"
 
@@ -131,17 +136,27 @@ hw::CharReceiver& VirtMachine::serial_port(unsigned i, hw::CharSink* sink) {
 }
 
 std::string VirtMachine::load_boot(const BootImages& images) {
-  kernel_.assign(images.kernel.begin(), images.kernel.end());
+  reload_kernel_ = images.reload_kernel;
+  kernel_.clear();
+  if (!reload_kernel_) kernel_.assign(images.kernel.begin(), images.kernel.end());
   initrd_.assign(images.initrd.begin(), images.initrd.end());
   user_dtb_.assign(images.dtb.begin(), images.dtb.end());
   cmdline_ = images.cmdline;
-  std::string err = boot();
-  if (!err.empty()) kernel_.clear();  // run() must not start a half-placed guest
+  std::string err = boot(images.kernel);
+  booted_ = err.empty();
   return err;
 }
 
-std::string VirtMachine::boot() {
-  std::string err = loader::load_arm64_kernel(kernel_, ram(), as_, boot_info_);
+std::string VirtMachine::reboot() {
+  if (!reload_kernel_) return boot(kernel_);
+  std::vector<uint8_t> kernel;
+  std::string err = reload_kernel_(kernel);
+  if (!err.empty()) return "-kernel: " + err;
+  return boot(kernel);
+}
+
+std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
+  std::string err = loader::load_arm64_kernel(kernel, ram(), as_, boot_info_);
   if (!err.empty()) return err;
   uint64_t initrd_start = 0, initrd_end = 0;
   if (!initrd_.empty()) {
@@ -166,10 +181,18 @@ std::string VirtMachine::boot() {
     if (!err.empty()) return err;
   }
   if (!dumpdtb_.empty()) {
-    FILE* f = std::fopen(dumpdtb_.c_str(), "wb");
-    bool ok = f && std::fwrite(dtb_.data(), 1, dtb_.size(), f) == dtb_.size();
-    if (f) ok = std::fclose(f) == 0 && ok;
-    if (!ok) return "dumpdtb=" + dumpdtb_ + ": cannot write the device tree";
+    // The path is the user's -machine option, not the kernel: blame it by name.
+    std::string what = "-machine dumpdtb=" + dumpdtb_ + ": ";
+    hw::UniqueFd fd = hw::open_user_file(dumpdtb_, hw::UserFileUse::Output, err);
+    if (!fd.valid()) return what + "cannot open: " + err;
+    size_t done = 0;
+    while (done < dtb_.size()) {
+      ssize_t n = ::write(fd.get(), dtb_.data() + done, dtb_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return what + "write failed: " + std::strerror(n < 0 ? errno : EIO);
+      done += size_t(n);
+    }
+    if (::close(fd.release()) != 0) return what + "write failed: " + std::strerror(errno);
   }
   err = loader::place_dtb(dtb_, boot_info_, ram(), initrd_start, initrd_end, as_, dtb_addr_);
   if (!err.empty()) return err;
@@ -295,7 +318,7 @@ void VirtMachine::request_stop(int exit_status) {
 }
 
 int VirtMachine::run() {
-  if (kernel_.empty()) {
+  if (!booted_) {
     error_ = "no kernel loaded";
     return 1;
   }
@@ -355,7 +378,7 @@ int VirtMachine::run() {
         // (the reloaded kernel is written behind the softmmu's back), images placed again.
         reset_devices();
         ctx_.engine.flush();
-        std::string err = boot();
+        std::string err = reboot();
         if (!err.empty()) {
           error_ = "reset: " + err;
           return 1;

@@ -59,7 +59,9 @@ class VirtMachine final : public Machine, public PsciCpus {
   std::string parse_properties();
   std::string build();
   /// Puts the kernel, initrd and device tree (again) into RAM and resets the boot CPU.
-  std::string boot();
+  std::string boot(std::span<const uint8_t> kernel);
+  /// The kernel for a reset: read again from its file, or the copy kept without a reader.
+  std::string reboot();
   void reset_devices();
   void cpu_thread(unsigned index);
   void post(Event e, std::string message = {});
@@ -77,7 +79,11 @@ class VirtMachine final : public Machine, public PsciCpus {
   hw::rtc::Pl031 rtc_;
   std::vector<std::unique_ptr<VirtCpu>> cpus_;
 
-  std::vector<uint8_t> kernel_, initrd_, user_dtb_;  // kept so SYSTEM_RESET can reload them
+  // Kept so SYSTEM_RESET can reload them; kernel_ only when there is no reload_kernel_ (the
+  // kernel can be as large as RAM: no second copy of it stays around for a reset).
+  std::vector<uint8_t> kernel_, initrd_, user_dtb_;
+  std::function<std::string(std::vector<uint8_t>&)> reload_kernel_;
+  bool booted_ = false;  // run() must not start a half-placed guest
   std::string cmdline_;
   loader::BootInfo boot_info_;
   std::vector<uint8_t> dtb_;

@@ -224,3 +224,19 @@ TEST(Chardev, FileBackendWritesEverything) {
 
 }  // namespace
 }  // namespace orrery::ui
+
+namespace orrery::ui {
+namespace {
+
+TEST(Options, AppendLongerThanLinuxAcceptsIsRejected) {
+  std::string longest(kMaxAppendLength, 'x');
+  ParseResult ok = parse({"-kernel", "k", "-append", longest.c_str()});
+  ASSERT_TRUE(ok.ok()) << ok.error;
+  EXPECT_EQ(ok.options.append, longest);
+  std::string too_long(kMaxAppendLength + 1, 'x');
+  ParseResult bad = parse({"-kernel", "k", "-append", too_long.c_str()});
+  EXPECT_EQ(bad.error, "-append: kernel command line is too long (2048 bytes; at most 2047)");
+}
+
+}  // namespace
+}  // namespace orrery::ui

@@ -37,10 +37,37 @@ elf() {
     printf '\x1f\x20\x03\xd5'
 }
 
+# Commands expect_error runs orrery under (e.g. peak_rss); empty: none.
+wrap=()
+
+# "${peak_rss[@]}" FILE CMD...: runs CMD, writes its peak resident set size (KiB) to FILE and
+# exits with CMD's status.
+peak_rss=(python3 -c 'import resource, subprocess, sys
+status = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(status)')
+
+# zero_bomb MIB: a gzip stream of MIB MiB of zeros (about 1 KiB per MiB), made in a second:
+# after a sync flush every further MiB of zeros compresses to the same bytes.
+zero_bomb() {
+    python3 -c 'import struct, sys, zlib
+n = int(sys.argv[1])
+z = bytes(1 << 20)
+c = zlib.compressobj(9, zlib.DEFLATED, -15)
+first = c.compress(z) + c.flush(zlib.Z_SYNC_FLUSH)
+rest = c.compress(z) + c.flush(zlib.Z_SYNC_FLUSH)
+crc = 0
+for _ in range(n):
+    crc = zlib.crc32(z, crc)
+sys.stdout.buffer.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + first + rest * (n - 1)
+                        + c.flush() + struct.pack("<II", crc, (n << 20) & 0xFFFFFFFF))' "$1"
+}
+
 expect_error() {  # expect_error WORDS ARGS...
     local words=$1
     shift
-    timeout 20 "$orrery" "$@" </dev/null >"$work/out" 2>"$work/err"
+    timeout 20 "${wrap[@]}" "$orrery" "$@" </dev/null >"$work/out" 2>"$work/err"
     local status=$?
     local lines
     lines=$(wc -l <"$work/err")
@@ -159,6 +186,68 @@ missing_dtb) expect_error "-dtb /nonexistent.dtb" -dtb /nonexistent.dtb -kernel 
 corrupt_gzip_kernel)
     printf '\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbagegarbagegarbage' >"$work/c.gz"
     expect_error "gzip" -kernel "$work/c.gz"
+    ;;
+fifo_kernel | fifo_initrd | fifo_dtb | fifo_serial | fifo_log)
+    # A FIFO nobody writes to: opening or reading it must not block (timeout 20 would fail).
+    mkfifo "$work/fifo"
+    case $case_name in
+    fifo_kernel) expect_error "-kernel $work/fifo: not a regular file (it is a FIFO)" -kernel "$work/fifo" ;;
+    fifo_initrd) expect_error "-initrd $work/fifo: not a regular file (it is a FIFO)" -initrd "$work/fifo" -kernel "$good" ;;
+    fifo_dtb) expect_error "-dtb $work/fifo: not a regular file (it is a FIFO)" -dtb "$work/fifo" -kernel "$good" ;;
+    fifo_serial) expect_error "cannot open $work/fifo: not a regular file (it is a FIFO)" -serial "file:$work/fifo" -kernel "$good" ;;
+    fifo_log) expect_error "-D $work/fifo: cannot open: not a regular file (it is a FIFO)" -D "$work/fifo" -kernel "$good" ;;
+    esac
+    ;;
+dev_null_outputs)
+    # Character devices stay valid outputs for -serial file: and -D.
+    print_and_off 00822 >"$work/raw.bin"
+    expect_run '' '' -serial file:/dev/null -d in_asm -D /dev/null -kernel "$work/raw.bin"
+    ;;
+serial_dev_full)
+    print_and_off 00822 >"$work/raw.bin"
+    expect_error "orrery: -serial file:/dev/full: write failed: No space left on device" \
+        -serial file:/dev/full -kernel "$work/raw.bin"
+    ;;
+log_dev_full)
+    print_and_off 00822 >"$work/raw.bin"
+    expect_error "orrery: -D /dev/full: write failed: No space left on device" \
+        -serial null -d in_asm -D /dev/full -kernel "$work/raw.bin"
+    ;;
+corrupt_dtb_rsvmap)
+    # The board's own tree with the reserve map moved to the very end (issue 9: heap
+    # corruption in fdt_open_into).
+    "$orrery" -M virt,dumpdtb="$work/virt.dtb" -kernel "$good" || exit 1
+    python3 -c 'import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[16:20] = b[4:8]  # off_mem_rsvmap = totalsize
+open(sys.argv[1], "wb").write(b)' "$work/virt.dtb"
+    expect_error "-dtb: not a valid device tree blob" -dtb "$work/virt.dtb" -kernel "$good"
+    ;;
+append_too_long)
+    expect_error "-append: kernel command line is too long (120000 bytes; at most 2047)" \
+        -append "$(head -c 120000 /dev/zero | tr '\0' x)" -kernel "$good"
+    ;;
+append_longest_runs)
+    print_and_off 00822 >"$work/raw.bin"
+    expect_run 'A\n' '' -nographic -append "$(head -c 2047 /dev/zero | tr '\0' x)" -kernel "$work/raw.bin"
+    ;;
+dumpdtb_unwritable)
+    expect_error "-machine dumpdtb=/nonexistent/dir/virt.dtb: cannot open: No such file" \
+        -M virt,dumpdtb=/nonexistent/dir/virt.dtb -kernel "$good"
+    ;;
+gzip_bomb_kernel)
+    # 640 MiB of zeros in well under 1 MiB of file, for a 256 MiB guest: refused once the
+    # output passes the RAM size, without ever holding that much (it peaked at 3.2 GB for -m 2G).
+    zero_bomb 640 >"$work/bomb.gz"
+    wrap=("${peak_rss[@]}" "$work/rss")
+    expect_error "-kernel $work/bomb.gz: gzip: decompressed kernel is larger than guest RAM" \
+        -m 256M -kernel "$work/bomb.gz"
+    rss=$(cat "$work/rss")
+    if [ "$rss" -gt $((160 * 1024)) ]; then
+        echo "FAIL: peak RSS $rss KiB for a refused gzip bomb (limit 160 MiB)" >&2
+        exit 1
+    fi
+    echo "peak RSS: $rss KiB"
     ;;
 raw_binary_runs)
     print_and_off 00822 >"$work/raw.bin"  # 'A'

@@ -125,5 +125,25 @@ TEST(FdtTest, BadUserDtbRejected) {
   EXPECT_NE(patch_chosen(dtb, "x", 0, 0).find("truncated"), std::string::npos);
 }
 
+TEST(FdtTest, CorruptUserDtbRejectedBeforeEditing) {
+  // Issue 9: a reserve map starting at the end of the blob passed fdt_check_header, then
+  // fdt_open_into moved a negative size and corrupted the heap.
+  std::vector<uint8_t> good;
+  ASSERT_EQ(build_virt_fdt(config(2, 1), good), "");
+  std::vector<uint8_t> dtb = good;
+  fdt_set_off_mem_rsvmap(dtb.data(), fdt_totalsize(dtb.data()));
+  EXPECT_NE(patch_chosen(dtb, "x", 0, 0).find("not a valid device tree"), std::string::npos);
+  // A structure block whose tokens are garbage.
+  dtb = good;
+  for (uint32_t i = 0; i < 64; ++i) dtb[fdt_off_dt_struct(dtb.data()) + 8 + i] = 0xEE;
+  EXPECT_NE(patch_chosen(dtb, "x", 0, 0).find("not a valid device tree"), std::string::npos);
+  // Strings block pointing past the end.
+  dtb = good;
+  fdt_set_size_dt_strings(dtb.data(), fdt_totalsize(dtb.data()));
+  EXPECT_NE(patch_chosen(dtb, "x", 0, 0).find("not a valid device tree"), std::string::npos);
+  // The blob itself is left as it was on failure.
+  EXPECT_EQ(fdt_size_dt_strings(dtb.data()), fdt_totalsize(dtb.data()));
+}
+
 }  // namespace
 }  // namespace orrery::machine::virt

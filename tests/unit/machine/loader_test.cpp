@@ -1,5 +1,6 @@
 // Kernel loader tests: crafted ELF64 files (good and malformed), arm64 Images, raw and gzip.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -277,7 +278,7 @@ TEST(ReadFile, Errors) {
   std::vector<uint8_t> out;
   EXPECT_EQ(read_file("/nonexistent/kernel", 100, out), "No such file or directory");
   EXPECT_EQ(read_file("/", 100, out), "is a directory");
-  EXPECT_EQ(read_file("/dev/null", 100, out), "not a regular file");
+  EXPECT_EQ(read_file("/dev/null", 100, out), "not a regular file (it is a character device)");
   char path[] = "/tmp/orrery_loader_XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
@@ -356,6 +357,62 @@ TEST_F(BootLoaderTest, GzipTruncatedCorruptAndBomb) {
             std::string::npos);
   std::vector<uint8_t> out;
   EXPECT_NE(gunzip(bomb, 1 << 20, out), "");
+}
+
+// A gzip stream of mib MiB of zeros, built cheaply: after the first MiB every MiB compresses to
+// the same bytes once each is ended with a sync flush, so the rest is one piece repeated.
+std::vector<uint8_t> zero_bomb(unsigned mib) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::vector<uint8_t> zeros(1 << 20, 0), out;
+  auto step = [&](int flush) {
+    std::vector<uint8_t> piece(deflateBound(&zs, zeros.size()) + 64);
+    zs.next_in = zeros.data();
+    zs.avail_in = flush == Z_FINISH ? 0 : uInt(zeros.size());
+    zs.next_out = piece.data();
+    zs.avail_out = uInt(piece.size());
+    deflate(&zs, flush);
+    piece.resize(piece.size() - zs.avail_out);
+    return piece;
+  };
+  std::vector<uint8_t> first = step(Z_SYNC_FLUSH), repeated = step(Z_SYNC_FLUSH);
+  EXPECT_EQ(step(Z_SYNC_FLUSH), repeated);
+  out = first;
+  for (unsigned i = 1; i < mib; ++i) out.insert(out.end(), repeated.begin(), repeated.end());
+  deflateEnd(&zs);
+  // No trailer: the stream is cut short, which gunzip must notice only if it gets that far.
+  return out;
+}
+
+long max_rss_kib() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+TEST(Gunzip, StopsAtTheCapWithoutCommittingMemory) {
+  std::vector<uint8_t> bomb = zero_bomb(512);
+  EXPECT_LT(bomb.size(), 1u << 20);
+  long before = max_rss_kib();
+  std::vector<uint8_t> out;
+  EXPECT_EQ(gunzip(bomb, 256 << 20, out),
+            "gzip: decompressed kernel is larger than guest RAM (268435456 bytes); give more "
+            "memory with -m");
+  EXPECT_TRUE(out.empty());
+  // Issue 9: the output buffer doubled up to the cap, and both copies were live at once.
+  EXPECT_LT(max_rss_kib() - before, 32 * 1024) << "KiB of peak memory grew";
+}
+
+TEST(Gunzip, OutputIsAllocatedAtItsExactSize) {
+  std::vector<uint8_t> img(3 << 20);
+  for (size_t i = 0; i < img.size(); ++i) img[i] = uint8_t(i * 7 / 4096);
+  std::vector<uint8_t> out;
+  ASSERT_EQ(gunzip(gzip_bytes(img), 64 << 20, out), "");
+  EXPECT_EQ(out, img);
+  EXPECT_EQ(out.capacity(), out.size());  // never preallocated to a guess or regrown
+  // Exactly at the cap is fine; one byte less is not.
+  EXPECT_EQ(gunzip(gzip_bytes(img), img.size(), out), "");
+  EXPECT_NE(gunzip(gzip_bytes(img), img.size() - 1, out), "");
 }
 
 TEST_F(BootLoaderTest, InitrdHighAndDtbAfterKernel) {

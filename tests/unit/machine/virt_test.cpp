@@ -157,6 +157,33 @@ TEST_F(VirtTest, ResetReloadsTheKernel) {
   EXPECT_EQ(out.output(), "ab");
 }
 
+TEST_F(VirtTest, ResetRereadsTheKernelInsteadOfKeepingACopy) {
+  // With a reader, the board keeps no copy of the kernel: a reset asks for it again.
+  auto prog = code({0xD2A80083, 0xB9400064, 0x35000124,  // flag at 0x40040000 set? -> second
+                    0x52800024, 0xB9000064,              // set it
+                    kMovX1Uart, mov_w2('a'), kStrW2X1, kMovX0_9, kMovkX0Psci, kHvc0,
+                    // second:
+                    kMovX1Uart, mov_w2('b'), kStrW2X1, kMovX0_8, kMovkX0Psci, kHvc0, kBSelf});
+  auto m = make();
+  int reads = 0;
+  BootImages images{prog, {}, {}, {}, {}};
+  images.reload_kernel = [&](std::vector<uint8_t>& k) {
+    ++reads;
+    k = prog;
+    return std::string();
+  };
+  ASSERT_EQ(m->load_boot(images), "");
+  EXPECT_EQ(m->run(), 0);
+  EXPECT_EQ(out.output(), "ab");
+  EXPECT_EQ(reads, 1);
+  // A kernel that cannot be read again ends the run with one error naming -kernel.
+  auto m2 = make();
+  images.reload_kernel = [](std::vector<uint8_t>&) { return std::string("file is empty"); };
+  ASSERT_EQ(m2->load_boot(images), "");
+  EXPECT_EQ(m2->run(), 1);
+  EXPECT_EQ(m2->error(), "reset: -kernel: file is empty");
+}
+
 TEST_F(VirtTest, RequestStopEndsALoopingGuest) {
   auto m = make();
   ASSERT_EQ(m->load_kernel(code({kBSelf})), "");
@@ -210,11 +237,12 @@ TEST_F(VirtTest, SecondaryCpuStartsWithPsciCpuOn) {
     auto m = make(128 * MiB, false, 2, gic);
     constexpr uint32_t kNop = 0xD503201F;
     // CPU 0: CPU_ON(target 1, entry 0x4000'0040, context 'Z'), then spin. CPU 1 prints X0.
-    ASSERT_EQ(m->load_kernel(code({0xD2800060, 0xF2B88000, 0xD2800021, 0xD2800802, 0xF2A80002,
-                                   0xD2800B43, kHvc0, kBSelf, kNop, kNop, kNop, kNop, kNop, kNop,
-                                   kNop, kNop, kMovX1Uart, 0xB9000020, kMovX0_8, kMovkX0Psci,
-                                   kHvc0})),
-              "");
+    ASSERT_EQ(
+        m->load_kernel(
+            code({0xD2800060, 0xF2B88000, 0xD2800021, 0xD2800802, 0xF2A80002, 0xD2800B43,  kHvc0,
+                  kBSelf,     kNop,       kNop,       kNop,       kNop,       kNop,        kNop,
+                  kNop,       kNop,       kMovX1Uart, 0xB9000020, kMovX0_8,   kMovkX0Psci, kHvc0})),
+        "");
     EXPECT_EQ(m->run(), 0) << m->error();
     EXPECT_EQ(out.output().substr(out.output().size() - 1), "Z");
   }
