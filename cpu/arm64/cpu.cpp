@@ -88,6 +88,7 @@ void Arm64Cpu::reset(uint64_t entry) {
   timer_.reset(s.counter_epoch_ns);
   large_[0] = large_[1] = LargeRange{};
   tagged_fills_ = false;
+  parked_ = false;
   s.common.pc = entry;
   s.common.pending_exit = 0;
   s.common.stop_message = nullptr;
@@ -119,10 +120,18 @@ ExitKind Arm64Cpu::run() {
     c.exit_request.store(0);
     if (kicked_.exchange(false)) return ExitKind::Kicked;
     process_flush_requests();
+    if (parked_) {
+      wait_parked();
+      continue;
+    }
     deliver_interrupt();
     RunResult r = exec_.run();
     switch (r.kind) {
       case RunResult::Kind::Stop:
+        if (parked_) {
+          c.pending_exit = 0;
+          continue;
+        }
         exit_message_ =
             std::string("orrery: ") + (c.stop_message ? c.stop_message : "vCPU stopped");
         c.pending_exit = 0;
@@ -158,12 +167,7 @@ ExitKind Arm64Cpu::run() {
           return ExitKind::Error;
         }
         raise_sync(make_esr(ec::kUnknown), c.pc);
-        if (c.pending_exit == uint32_t(tcg::PendingExit::Stop)) {
-          exit_message_ = std::string("orrery: ") + c.stop_message;
-          c.pending_exit = 0;
-          return ExitKind::Error;
-        }
-        c.pending_exit = 0;
+        c.pending_exit = 0;  // taken (or parked by an exception loop)
         exec_.mode_changed();
         continue;
       case ExitReason::Supervisor:
@@ -255,6 +259,13 @@ void Arm64Cpu::wait_for_interrupt() {
   cv_.wait(lk, [&] {
     return irq_level_.load() || fiq_level_.load() || kicked_.load() || !flush_queue_.empty();
   });
+}
+
+void Arm64Cpu::wait_parked() {
+  // Like a powered-off CPU: interrupts do not wake it (they are masked at the loop's vector);
+  // a kick (stop, reset, debugger) returns from run() and a TLB broadcast is acknowledged.
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return kicked_.load() || !flush_queue_.empty(); });
 }
 
 void Arm64Cpu::set_running(bool running) {
