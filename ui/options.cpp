@@ -58,7 +58,7 @@ constexpr OptionInfo kOptions[] = {
     {"serial", Opt::Serial, "DEV", "serial port backend: stdio, file:PATH or none"},
     {"d", Opt::Debug, "ITEM,...", "enable logging of the given items (-d help lists them)"},
     {"D", Opt::LogFile, "FILE", "write the -d log to FILE instead of stderr"},
-    {"accel", Opt::Accel, "tcg[,tier=interp|baseline|llvm|auto][,thresh=N]",
+    {"accel", Opt::Accel, "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,unimp=undef|stop]",
      "translator tier and LLVM hotness threshold (-accel help)"},
     {"no-reboot", Opt::NoReboot, "", "exit instead of rebooting when the guest resets"},
     {"display", Opt::Display, "none", "accepted for compatibility (there is no display)"},
@@ -144,8 +144,12 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, boo
     } else if (key == "thresh") {
       if (!parse_u32(val, eo.hot_threshold))
         return "invalid thresh '" + std::string(val) + "' (expected a number of executions)";
+    } else if (key == "unimp") {
+      if (val != "stop" && val != "undef")
+        return "invalid unimp '" + std::string(val) + "' (expected stop or undef)";
+      eo.stop_on_unimplemented = val == "stop";
     } else {
-      return "unknown tcg property '" + std::string(key) + "' (expected tier or thresh)";
+      return "unknown tcg property '" + std::string(key) + "' (expected tier, thresh or unimp)";
     }
   }
   return {};
@@ -567,7 +571,10 @@ std::string accel_help_text() {
          "                                         LLVM only, or baseline code then LLVM for\n"
          "                                         hot blocks (default auto)\n"
          "                  thresh=N               executions before a block goes to LLVM\n"
-         "                                         (tier=auto; default 64)\n";
+         "                                         (tier=auto; default 64)\n"
+         "                  unimp=undef|stop       an instruction the CPU model does not\n"
+         "                                         implement raises UNDEFINED in the guest\n"
+         "                                         (default), or stops the machine (debugging)\n";
 }
 
 }  // namespace orrery::ui

@@ -1,9 +1,12 @@
 #include "cpu/arm64/cpu.h"
 
+#include <cctype>
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
 
+#include "cpu/arm64/decoder.h"
+#include "cpu/arm64/extension_names.h"
 #include "cpu/arm64/mmu.h"
 #include "hw/core/address_space.h"
 #include "hw/intc/gicv3_cpu_if.h"
@@ -37,7 +40,8 @@ Arm64Cpu::Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as,
       frontend_(engine.log()),
       mmu_(state_.common, as, *this),
       exec_(engine, frontend_, state_.common, mmu_),
-      timer_(kCounterFrequency, host_monotonic_ns()) {
+      timer_(kCounterFrequency, host_monotonic_ns()),
+      stop_on_unimplemented_(engine.options().stop_on_unimplemented) {
   mmu_.set_code_tracker(&engine);
   state_.owner = this;
   exec_.set_debug_park_listener(this);
@@ -84,6 +88,7 @@ void Arm64Cpu::reset(uint64_t entry) {
   timer_.reset(s.counter_epoch_ns);
   large_[0] = large_[1] = LargeRange{};
   tagged_fills_ = false;
+  parked_ = false;
   s.common.pc = entry;
   s.common.pending_exit = 0;
   s.common.stop_message = nullptr;
@@ -115,10 +120,18 @@ ExitKind Arm64Cpu::run() {
     c.exit_request.store(0);
     if (kicked_.exchange(false)) return ExitKind::Kicked;
     process_flush_requests();
+    if (parked_) {
+      wait_parked();
+      continue;
+    }
     deliver_interrupt();
     RunResult r = exec_.run();
     switch (r.kind) {
       case RunResult::Kind::Stop:
+        if (parked_) {
+          c.pending_exit = 0;
+          continue;
+        }
         exit_message_ =
             std::string("orrery: ") + (c.stop_message ? c.stop_message : "vCPU stopped");
         c.pending_exit = 0;
@@ -143,12 +156,20 @@ ExitKind Arm64Cpu::run() {
         wait_for_interrupt();  // WFI; the PC is already past it
         continue;
       case ExitReason::Undefined:
-        // Only encodings that are allocated but not implemented by Orrery get here (unallocated
-        // ones raise UNDEFINED in the guest): stop with the -d unimp reason.
-        exit_message_ = format("orrery: unimplemented A64 instruction 0x%08" PRIx32
-                               " at PC 0x%016" PRIx64 " (see -d unimp)",
-                               uint32_t(r.arg), c.pc);
-        return ExitKind::Error;
+        // Encodings allocated by the architecture that this CPU does not implement (unallocated
+        // ones raise UNDEFINED from the block itself). The model does not advertise them, so
+        // the guest sees what such a CPU does: an Undefined Instruction exception.
+        report_unimplemented(uint32_t(r.arg), c.pc, stop_on_unimplemented_);
+        if (stop_on_unimplemented_) {
+          exit_message_ = format("orrery: unimplemented A64 instruction 0x%08" PRIx32
+                                 " at PC 0x%016" PRIx64 " (-accel tcg,unimp=stop)",
+                                 uint32_t(r.arg), c.pc);
+          return ExitKind::Error;
+        }
+        raise_sync(make_esr(ec::kUnknown), c.pc);
+        c.pending_exit = 0;  // taken (or parked by an exception loop)
+        exec_.mode_changed();
+        continue;
       case ExitReason::Supervisor:
         exit_message_ = format("orrery: unexpected SVC exit at PC 0x%016" PRIx64, c.pc);
         return ExitKind::Error;
@@ -158,6 +179,28 @@ ExitKind Arm64Cpu::run() {
         return ExitKind::Step;
     }
   }
+}
+
+void Arm64Cpu::report_unimplemented(uint32_t insn, uint64_t pc, bool stopping) {
+  if (!log().enabled(hw::kLogUnimp)) return;
+  // Bounded: a guest generating code could otherwise grow the set without limit.
+  constexpr size_t kMaxReported = 4096;
+  if (unimp_reported_.size() >= kMaxReported || !unimp_reported_.insert({pc, insn}).second) return;
+  // The extension table first (Capstone does not know every extension), then Capstone.
+  const char* ext = extension_encoding_name(insn);
+  std::string name = ext ? ext : "";
+  if (name.empty()) {
+    name = frontend_.disassemble(pc, reinterpret_cast<const uint8_t*>(&insn), 4);
+    name = name.substr(0, name.find(' '));
+    for (char& ch : name) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  if (name.empty() || name == "(BAD)") {
+    std::optional<InsnId> id = decode(insn);
+    name = id ? decode_row(*id).desc : "no decode row";
+  }
+  log().log(hw::kLogUnimp,
+            "unimp: A64 instruction 0x%08" PRIx32 " at pc 0x%016" PRIx64 " (%s): %s\n", insn, pc,
+            name.c_str(), stopping ? "stopping the vCPU" : "raising UNDEF");
 }
 
 void Arm64Cpu::kick() {
@@ -216,6 +259,13 @@ void Arm64Cpu::wait_for_interrupt() {
   cv_.wait(lk, [&] {
     return irq_level_.load() || fiq_level_.load() || kicked_.load() || !flush_queue_.empty();
   });
+}
+
+void Arm64Cpu::wait_parked() {
+  // Like a powered-off CPU: interrupts do not wake it (they are masked at the loop's vector);
+  // a kick (stop, reset, debugger) returns from run() and a TLB broadcast is acknowledged.
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return kicked_.load() || !flush_queue_.empty(); });
 }
 
 void Arm64Cpu::set_running(bool running) {

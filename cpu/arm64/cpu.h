@@ -14,8 +14,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cpu/arm64/cpu_models.h"
@@ -109,7 +111,12 @@ class Arm64Cpu final : public Vcpu,
   void set_pc(uint64_t pc) { state_.common.pc = pc; }
   /// Call after changing PSTATE (EL, SPSel) from outside generated code.
   void mode_changed() { exec_.mode_changed(); }
+  /// An instruction the model does not implement: raise UNDEFINED in the guest (false, the
+  /// default from EngineOptions::stop_on_unimplemented) or stop the vCPU (true, debugging).
+  void set_stop_on_unimplemented(bool stop) { stop_on_unimplemented_ = stop; }
 
+  /// True while stopped after an endless exception loop (until reset).
+  bool parked() const { return parked_; }
   const CpuModel& model() const { return model_; }
   unsigned index() const { return index_; }
   tcg::exec::VcpuExec& exec() { return exec_; }
@@ -154,7 +161,11 @@ class Arm64Cpu final : public Vcpu,
   /// Makes the running block return with PendingExit::Stop and message.
   void stop(std::string message);
   void take_interrupt(ExceptionKind kind);
+  /// Logs an unimplemented instruction under -d unimp, once per encoding and PC.
+  void report_unimplemented(uint32_t insn, uint64_t pc, bool stopping);
   std::string format_exception_loop(uint32_t esr, uint64_t pc) const;
+  /// Sleeps while parked until a kick or a TLB broadcast needs this thread.
+  void wait_parked();
   /// Takes the highest-priority unmasked pending interrupt, if any.
   bool deliver_interrupt();
   void wait_for_interrupt();
@@ -178,6 +189,10 @@ class Arm64Cpu final : public Vcpu,
   tcg::softmmu::Softmmu mmu_;
   tcg::exec::VcpuExec exec_;
   std::string stop_message_;  // CpuCommon::stop_message points here
+  bool stop_on_unimplemented_ = false;
+  // Stuck in an exception loop (exception.cpp): runs no guest code until reset. vCPU thread.
+  bool parked_ = false;
+  std::set<std::pair<uint64_t, uint32_t>> unimp_reported_;  // (PC, encoding) already logged
   std::atomic<bool> kicked_{false};
   std::atomic<bool> irq_level_{false};
   std::atomic<bool> fiq_level_{false};

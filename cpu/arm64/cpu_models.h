@@ -1,6 +1,7 @@
 // The AArch64 CPU models -cpu accepts: identification and the ID register values the guest
 // sees. Both advertise exactly what Orrery implements (AArch64 EL0/EL1 only, no EL2/EL3, FP and
-// AdvSIMD, CRC32, 4K and 64K granules, 16-bit ASIDs, 48-bit PA); `max` adds the 16K granule.
+// AdvSIMD, CRC32, 4K and 64K granules, 16-bit ASIDs); the Cortex-A57 has a 44-bit physical
+// address range as the real core, `max` 48 bits and the 16K granule.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +21,7 @@ struct CpuModel {
   uint64_t id_aa64dfr0 = 0x10305006; // Debug v8, 6 BRPs, 4 WRPs, 2 CTX_CMPs, no PMU
   uint64_t id_aa64isar0 = 0x10000;   // CRC32
   uint64_t id_aa64isar1 = 0;
-  uint64_t id_aa64mmfr0 = 0x25;      // 48-bit PA, 16-bit ASID, 4K and 64K (not 16K), no BigEnd
+  uint64_t id_aa64mmfr0 = 0x24;      // 44-bit PA, 16-bit ASID, 4K and 64K (not 16K), no BigEnd
   uint64_t id_aa64mmfr1 = 0;         // no PAN, no HAFDBS, no VHE
   uint64_t id_aa64mmfr2 = 0;         // no UAO
 };

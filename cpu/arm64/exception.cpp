@@ -134,10 +134,14 @@ void Arm64Cpu::raise_sync(uint32_t esr, uint64_t return_pc, uint64_t far, bool f
   const unsigned from_el = s.el;
   // A fixed point: the same exception raised by the vector it enters, from the state that entry
   // produces (EL1h, all masked, same ESR). The guest can never leave it (e.g. VBAR_EL1 points at
-  // unmapped or zeroed memory), so stop with a clear message instead of spinning forever.
+  // unmapped or zeroed memory) and no interrupt can break in, so this vCPU parks until reset
+  // instead of spinning forever; the others run on, as on QEMU.
   if (s.el == 1 && s.spsel && s.daif == 0xf && esr == s.esr_el1 && return_pc == from_pc &&
       from_pc == s.vbar_el1 + 0x200 && s.elr_el1 == from_pc) {
-    stop(format_exception_loop(esr, from_pc));
+    log().log(hw::kLogGuestErrors, "arm64: cpu%u: %s: this vCPU stops until reset\n", index_,
+              format_exception_loop(esr, from_pc).c_str());
+    parked_ = true;
+    s.common.pending_exit = uint32_t(tcg::PendingExit::Stop);  // leave the block; run() parks
     return;
   }
   const uint64_t vector = take_exception(s, ExceptionKind::Sync, esr, far, far_valid, return_pc);

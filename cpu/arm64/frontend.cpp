@@ -64,25 +64,26 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
     std::optional<InsnId> id = decode(*insn);
     if (!id || !dispatch(tr, *id, *insn)) {
       b.insts.resize(mark);  // drop whatever the rejected instruction emitted
-      // The documented split: encodings the architecture leaves unallocated (or UNDEFINED in
-      // this configuration) raise UNDEFINED in the guest, as hardware does; encodings that are
-      // allocated but that Orrery does not implement yet stop the vCPU with the -d unimp reason
-      // rather than mislead the guest into thinking the CPU lacks them.
+      // Encodings the architecture leaves unallocated (or UNDEFINED in this configuration)
+      // raise UNDEFINED here. Allocated encodings this CPU does not implement end the block
+      // with an Undefined exit at their PC: Arm64Cpu::run raises UNDEFINED for them too (the
+      // model does not advertise their features) or, with -accel tcg,unimp=stop, stops.
+      // Unimplemented ones are logged when they execute, once per encoding and PC.
       bool undefined;
       if (!id) {
         undefined = is_unallocated_space(*insn);
-        log_.log(hw::kLogUnimp, "arm64: %s encoding 0x%08x at PC 0x%016llx\n",
-                 undefined ? "unallocated" : "unimplemented (no decode row)", *insn,
-                 (unsigned long long)pc);
+        if (undefined)
+          log_.log(hw::kLogUnimp, "arm64: unallocated encoding 0x%08x at PC 0x%016llx\n", *insn,
+                   (unsigned long long)pc);
       } else if (tr.why().empty()) {
         undefined = true;
         log_.log(hw::kLogUnimp, "arm64: unallocated encoding 0x%08x (%s) at PC 0x%016llx\n", *insn,
                  decode_row(*id).desc, (unsigned long long)pc);
       } else {
         undefined = tr.why_is_undefined();
-        log_.log(hw::kLogUnimp, "arm64: %s: %s (0x%08x at PC 0x%016llx)\n",
-                 undefined ? "UNDEFINED" : "unimplemented", tr.why().c_str(), *insn,
-                 (unsigned long long)pc);
+        if (undefined)
+          log_.log(hw::kLogUnimp, "arm64: UNDEFINED: %s (0x%08x at PC 0x%016llx)\n",
+                   tr.why().c_str(), *insn, (unsigned long long)pc);
       }
       if (undefined) {
         e.call(kHelperException, {e.c64(make_esr(ec::kUnknown)), e.c64(pc), e.c64(0)});

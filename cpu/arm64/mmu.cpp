@@ -15,11 +15,13 @@ constexpr uint64_t mask_bits(unsigned n) {
   return n >= 64 ? ~0ull : (1ull << n) - 1;
 }
 
-/// TCR_EL1.IPS as a number of bits, limited to the implemented PA size.
-unsigned ips_bits(uint64_t tcr) {
-  static constexpr unsigned kBits[8] = {32, 36, 40, 42, 44, 48, 48, 48};
-  const unsigned b = kBits[(tcr >> 32) & 7];
-  return b < kPhysAddrBits ? b : kPhysAddrBits;
+constexpr unsigned kPaBits[8] = {32, 36, 40, 42, 44, 48, 48, 48};  // PARange/IPS encodings
+
+/// TCR_EL1.IPS as a number of bits; a value above PARange is treated as PARange.
+unsigned ips_bits(const Arm64State& s) {
+  const unsigned b = kPaBits[(s.tcr_el1 >> 32) & 7];
+  const unsigned pa = pa_range_bits(s);
+  return b < pa ? b : pa;
 }
 
 bool granule16k_supported(const Arm64State& s) {
@@ -42,6 +44,10 @@ void check_access(WalkResult& r, Access access) {
 }
 
 }  // namespace
+
+unsigned pa_range_bits(const Arm64State& s) {
+  return kPaBits[s.id_aa64mmfr0_el1 & 7];
+}
 
 bool top_byte_ignored(const Arm64State& s, uint64_t vaddr) {
   return ((vaddr >> 55) & 1) ? ((s.tcr_el1 >> 38) & 1) : ((s.tcr_el1 >> 37) & 1);
@@ -80,7 +86,7 @@ WalkResult stage1_translate(const Arm64State& s, const hw::AddressSpace& as, uin
                             Access access, bool el0) {
   if (!(s.sctlr_el1 & sctlr::kM)) {
     // Stage 1 disabled: flat, and an address beyond the PA size is an address size fault.
-    if (vaddr >> kPhysAddrBits) return fault(Fault::AddressSize, 0);
+    if (vaddr >> pa_range_bits(s)) return fault(Fault::AddressSize, 0);
     WalkResult r;
     r.phys = vaddr;
     r.page_size = tcg::softmmu::kPageSize;
@@ -109,7 +115,7 @@ WalkResult stage1_translate(const Arm64State& s, const hw::AddressSpace& as, uin
   const unsigned gbits = granule_bits(s, vaddr);
   const unsigned stride = gbits - 3;
   const unsigned start = 4 - (inputsize - gbits + stride - 1) / stride;
-  const unsigned pa_bits = ips_bits(tcr);
+  const unsigned pa_bits = ips_bits(s);
   const uint64_t ttbr = upper ? s.ttbr1_el1 : s.ttbr0_el1;
 
   // The initial table holds 2^(inputsize - shift(start)) descriptors and is aligned to its size.

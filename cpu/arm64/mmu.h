@@ -16,8 +16,9 @@ class AddressSpace;
 
 namespace orrery::cpu::arm64 {
 
-/// Implemented physical address size (ID_AA64MMFR0_EL1.PARange == 5).
-constexpr unsigned kPhysAddrBits = 48;
+/// The implemented physical address size in bits, from ID_AA64MMFR0_EL1.PARange (44 on a
+/// Cortex-A57, 48 on `max`).
+unsigned pa_range_bits(const Arm64State& s);
 
 struct WalkResult {
   Fault fault = Fault::None;

@@ -66,6 +66,10 @@ PsciResult psci_call(uint64_t fn64, uint64_t x1, uint64_t x2, uint64_t x3, uint6
       if (cpus) {
         uint64_t entry = smc32 ? uint32_t(x2) : x2;
         uint64_t ctx = smc32 ? uint32_t(x3) : x3;
+        if (entry & 3) {  // A64 instructions are word-aligned
+          r.x0 = ret(psci::INVALID_ADDRESS);
+          break;
+        }
         r.x0 = ret(cpus->cpu_on(a1 & kMpidrAffMask, entry, ctx));
         break;
       }

@@ -31,6 +31,7 @@ inline constexpr int32_t NOT_SUPPORTED = -1;
 inline constexpr int32_t INVALID_PARAMETERS = -2;
 inline constexpr int32_t DENIED = -3;
 inline constexpr int32_t ALREADY_ON = -4;
+inline constexpr int32_t INVALID_ADDRESS = -9;
 
 /// PSCI 1.1: major in bits 31:16, minor in 15:0.
 inline constexpr uint32_t kVersion = 0x0001'0001;
@@ -60,7 +61,8 @@ struct PsciResult {
 class PsciCpus {
  public:
   virtual ~PsciCpus() = default;
-  /// CPU_ON: start the CPU with affinity target at entry with X0 = context_id; a PSCI code.
+  /// CPU_ON: start the CPU with affinity target at entry with X0 = context_id; a PSCI code
+  /// (INVALID_ADDRESS when nothing executable is at entry; psci_call rejects misaligned ones).
   virtual int32_t cpu_on(uint64_t target, uint64_t entry, uint64_t context_id) = 0;
   /// AFFINITY_INFO at level 0: kAffinityOn/Off/OnPending, or INVALID_PARAMETERS if no such CPU.
   virtual int32_t affinity_info(uint64_t target) = 0;

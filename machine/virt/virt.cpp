@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -215,6 +216,13 @@ void VirtMachine::reset_devices() {
 int32_t VirtMachine::cpu_on(uint64_t target, uint64_t entry, uint64_t context_id) {
   for (unsigned i = 0; i < cpus_.size(); ++i) {
     if (hw::intc::mpidr_affinity(cpus_[i]->mpidr()) != target) continue;
+    // The entry must be RAM or ROM (which also keeps it inside the PA range); PSCI says
+    // INVALID_ADDRESS rather than start a CPU that can only fault.
+    if (!as_.host_ptr(entry, 4)) {
+      ctx_.log.log(hw::kLogGuestErrors,
+                   "virt: PSCI CPU_ON entry 0x%" PRIx64 " is not in RAM or ROM\n", entry);
+      return psci::INVALID_ADDRESS;
+    }
     std::lock_guard<std::mutex> g(mu_);
     if (power_[i] == PowerState::On) return psci::ALREADY_ON;
     if (power_[i] == PowerState::OnPending) return -5;  // ON_PENDING

@@ -41,6 +41,9 @@ struct EngineOptions {
   bool regions = true;          // compile hot loops spanning several blocks as one unit
   // Address space reserved for baseline code. When it is full, new blocks are interpreted.
   size_t code_cache_bytes = size_t(1) << 30;
+  // An instruction the guest CPU model does not implement stops its vCPU with the -d unimp
+  // reason (a debugging aid, -accel tcg,unimp=stop) instead of raising UNDEFINED in the guest.
+  bool stop_on_unimplemented = false;
 };
 
 constexpr size_t kMaxRegionBlocks = 16;

@@ -222,6 +222,16 @@ TEST(Chardev, FileBackendWritesEverything) {
   EXPECT_NE(err.find("/nonexistent/dir/file"), std::string::npos);
 }
 
+TEST(Options, AccelUnimpChoosesBetweenUndefAndStop) {
+  EXPECT_FALSE(parse({"-kernel", "k"}).options.engine.stop_on_unimplemented);
+  EXPECT_TRUE(
+      parse({"-accel", "tcg,unimp=stop", "-kernel", "k"}).options.engine.stop_on_unimplemented);
+  EXPECT_FALSE(
+      parse({"-accel", "tcg,unimp=undef", "-kernel", "k"}).options.engine.stop_on_unimplemented);
+  EXPECT_EQ(error_of({"-accel", "tcg,unimp=x", "-kernel", "k"}),
+            "-accel tcg,unimp=x: invalid unimp 'x' (expected stop or undef)");
+}
+
 }  // namespace
 }  // namespace orrery::ui
 

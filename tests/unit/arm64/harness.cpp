@@ -23,6 +23,7 @@ TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes,
   opt.optimize = optimize;
   if (code_cache_bytes) opt.code_cache_bytes = code_cache_bytes;
   if (hot_threshold) opt.hot_threshold = hot_threshold;
+  opt.stop_on_unimplemented = true;
   engine = std::make_unique<tcg::exec::Engine>(opt, log);
   init_error = engine->init();
   cpu = std::make_unique<Arm64Cpu>(default_cpu_model(), 0, as, *engine, *this);
@@ -33,6 +34,11 @@ TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes,
 }
 
 TestMachine::~TestMachine() = default;
+
+void TestMachine::set_model(const CpuModel& model) {
+  cpu.reset();
+  cpu = std::make_unique<Arm64Cpu>(model, 0, as, *engine, *this);
+}
 
 HvcResult TestMachine::hvc(Arm64Cpu&, uint16_t imm) {
   hvcs.push_back(imm);

@@ -37,7 +37,9 @@ constexpr uint32_t hvc_insn(unsigned imm) { return 0xd4000002 | (imm << 5); }
 
 using tcg::exec::Tier;
 
-/// A machine with RAM at kRamBase and one Arm64Cpu whose HVCs power off.
+/// A machine with RAM at kRamBase and one Arm64Cpu whose HVCs power off. Instructions the CPU
+/// does not implement stop it (-accel tcg,unimp=stop), so the differential tests and the fuzzer
+/// report them as such rather than as a guest UNDEF.
 class TestMachine : public Arm64Platform {
  public:
   /// code_cache_bytes: the baseline tier's code space; hot_threshold: executions before LLVM
@@ -54,6 +56,8 @@ class TestMachine : public Arm64Platform {
   /// Resets the CPU to the loaded code without retranslating (register state cleared).
   void restart(uint64_t at = kCodeBase);
   ExitKind run() { return cpu->run(); }
+  /// Replaces the CPU by a fresh one of model (reset; load() or restart() before running).
+  void set_model(const CpuModel& model);
 
   uint64_t& x(unsigned r) { return cpu->state().x[r]; }
   uint64_t& sp() { return cpu->state().sp_el1; }

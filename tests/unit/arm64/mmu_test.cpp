@@ -1,5 +1,6 @@
 // The stage-1 MMU: 4K and 64K granules, TTBR0/TTBR1, blocks and pages, faults at each level,
 // permissions, ASID-tagged and global TLB entries with TLBI, AT/PAR, and instruction fetch.
+#include "cpu/arm64/cpu_models.h"
 #include "cpu/arm64/exception.h"
 #include "tests/unit/arm64/harness.h"
 
@@ -250,6 +251,51 @@ TEST_P(MmuTest, SixtyFourKGranuleWithLevel2BlockAndLevel3Page) {
   m->x(1) = 0xffffff8000000000ull;
   expect_exception(kVecCurrentSpxSync, ec::kDataAbortSame);
   EXPECT_EQ(s.esr_el1 & 0x3f, 0x04u);
+}
+
+// Cortex-A57 implements 44 physical address bits (ID_AA64MMFR0_EL1.PARange = 4), `max` 48.
+TEST_P(MmuTest, A57AccessAt2To44WithTheMmuOffIsAnAddressSizeFault) {
+  m->load({0xf9400020});  // ldr x0, [x1]
+  m->x(1) = 1ull << 44;
+  expect_data_abort(1ull << 44, 0x00);  // address size fault, level 0
+}
+
+TEST_P(MmuTest, MaxAccessAt2To44WithTheMmuOffIsAnExternalAbort) {
+  m->set_model(*find_cpu_model("max"));
+  m->load({0xf9400020});  // ldr x0, [x1]
+  m->x(1) = 1ull << 44;
+  expect_data_abort(1ull << 44, 0x10);  // within the PA range, nothing there
+}
+
+TEST_P(MmuTest, A57OutputAddressesAt2To44AreAddressSizeFaultsAtTheirLevel) {
+  auto prepare = [&](uint64_t va) {
+    m->restart();
+    setup_4k();  // TCR_EL1.IPS = 48 bits, beyond PARange: treated as 44
+    set(kL3, 10, (1ull << 44) | kAf | kPage);  // VA 0xa000: page output 2^44
+    set(kL1, 2, (1ull << 44) | kTable);        // VA 0x80000000: next-level table at 2^44
+    m->x(1) = va;
+  };
+  m->load({0xf9400020});  // ldr x0, [x1]
+  prepare(0xa000);
+  expect_data_abort(0xa000, 0x03);  // level 3
+  prepare(0x80000000);
+  expect_data_abort(0x80000000, 0x01);  // level 1
+}
+
+TEST_P(MmuTest, MaxOutputAddressAt2To44IsWithinThePaRange) {
+  m->set_model(*find_cpu_model("max"));
+  auto prepare = [&](uint64_t va) {
+    m->restart();
+    setup_4k();
+    set(kL3, 10, (1ull << 44) | kAf | kPage);
+    set(kL3, 11, (1ull << 47) | kAf | kPage);
+    m->x(1) = va;
+  };
+  m->load({0xf9400020});  // ldr x0, [x1]
+  prepare(0xa000);
+  expect_data_abort(0xa000, 0x10);  // translated; nothing at 2^44
+  prepare(0xb000);
+  expect_data_abort(0xb000, 0x10);
 }
 
 ORRERY_ARM64_TIERS(MmuTest);

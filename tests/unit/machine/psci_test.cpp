@@ -99,5 +99,14 @@ TEST(PsciSmp, CpuOnGoesToTheBoard) {
   EXPECT_EQ(int64_t(r.x0), psci::kAffinityOff);
 }
 
+TEST(PsciSmp, CpuOnWithAMisalignedEntryIsInvalidAddress) {
+  FakeCpus cpus;
+  for (uint64_t entry : {0x4008'0001ull, 0x4008'0002ull, 0x4008'0003ull}) {
+    PsciResult r = psci_call(psci::CPU_ON_64, 1, entry, 0, 0, &cpus);
+    EXPECT_EQ(int64_t(r.x0), psci::INVALID_ADDRESS) << entry;
+  }
+  EXPECT_EQ(cpus.last_target, ~0ull);  // the board was never asked to start the CPU
+}
+
 }  // namespace
 }  // namespace orrery::machine::virt

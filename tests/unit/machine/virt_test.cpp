@@ -3,7 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -246,6 +252,79 @@ TEST_F(VirtTest, SecondaryCpuStartsWithPsciCpuOn) {
     EXPECT_EQ(m->run(), 0) << m->error();
     EXPECT_EQ(out.output().substr(out.output().size() - 1), "Z");
   }
+}
+
+TEST_F(VirtTest, CpuOnOutsideRamOrRomIsInvalidAddress) {
+  auto m = make(128 * MiB, false, 2);
+  // CPU_ON(target 1, entry 0x0A00'0000: virtio-mmio, nothing to execute), then print
+  // '0' + 9 + x0: '0' for INVALID_ADDRESS (-9).
+  ASSERT_EQ(m->load_kernel(code({0xD2800060, 0xF2B88000, 0xD2800021, 0xD2A14002, kHvc0,
+                                 0x9100E402 /* add x2, x0, #57 */, kMovX1Uart, kStrW2X1, kMovX0_8,
+                                 kMovkX0Psci, kHvc0, kBSelf})),
+            "");
+  EXPECT_EQ(m->run(), 0) << m->error();
+  EXPECT_EQ(out.output(), "0");
+}
+
+// PSCI CPU_ON starts CPU 1 at code that branches to unmapped memory with VBAR_EL1 = 0 (also
+// unmapped): it faults at its own vector forever. Only that vCPU stops (logged once under -d
+// guest_errors); CPU 0 runs on, prints and powers off.
+TEST_F(VirtTest, AVcpuInAnExceptionLoopStopsAloneAndTheOthersRunOn) {
+  char path[] = "/tmp/orrery_virt_loop_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(log.set_file(path));
+  log.set_mask_bits(hw::kLogGuestErrors);
+  auto m = make(128 * MiB, false, 8);
+  std::vector<uint32_t> w = {
+      0xD2800060, 0xF2B88000,               // x0 = CPU_ON_64
+      0xD2800021,                           // x1 = 1
+      0xD2801002, 0xF2A80002,               // x2 = 0x4000'0080
+      kHvc0,      0xD2802003,  0xF2A80003,  // x3 = 0x4000'0100 (the flag the test sets)
+      0xB9400064, 0x34FFFFE4,               // 1: ldr w4, [x3]; cbz w4, 1b
+      kMovX1Uart, mov_w2('k'), kStrW2X1,   kMovX0_8, kMovkX0Psci, kHvc0, kBSelf};
+  w.resize(32, kBSelf);
+  w.insert(w.end(), {0xD2A14001, 0xD61F0020});  // 0x80: br to 0x0A00'0000
+  w.resize(64, kBSelf);
+  w.push_back(0);  // 0x100: the flag
+  std::vector<uint8_t> bytes;
+  for (uint32_t x : w)
+    for (int i = 0; i < 4; ++i) bytes.push_back(uint8_t(x >> (8 * i)));
+  ASSERT_EQ(m->load_kernel(bytes), "");
+
+  std::atomic<bool> done{false};
+  std::thread releaser([&] {
+    // Once CPU 1 is reported stuck, let CPU 0 finish.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done.load() && std::chrono::steady_clock::now() < deadline) {
+      std::ifstream in(path);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      if (ss.str().find("exception loop") != std::string::npos) {
+        const uint32_t one = 1;
+        static_cast<VirtMachine&>(*m).address_space().write_bytes(0x4000'0100, &one, 4);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polls the log file
+    }
+  });
+  const int status = m->run();
+  done.store(true);
+  releaser.join();
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::remove(path);
+  EXPECT_EQ(status, 0) << m->error();
+  EXPECT_EQ(m->error(), "");
+  EXPECT_EQ(out.output(), "k");
+  size_t n = 0;
+  for (size_t p = ss.str().find("exception loop"); p != std::string::npos;
+       p = ss.str().find("exception loop", p + 1))
+    ++n;
+  EXPECT_EQ(n, 1u) << ss.str();
+  EXPECT_NE(ss.str().find("cpu1"), std::string::npos) << ss.str();
 }
 
 TEST_F(VirtTest, DeviceTreeDescribesTheBoard) {
