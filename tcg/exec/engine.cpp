@@ -36,7 +36,9 @@ Engine::~Engine() {
 
 namespace {
 // Baseline code reaches Engine::tier_up through this plain function.
-void baseline_tier_up(Engine* engine, TranslationBlock* tb) { engine->tier_up(tb); }
+void baseline_tier_up(Engine* engine, TranslationBlock* tb) {
+  engine->tier_up(tb);
+}
 }  // namespace
 
 std::string Engine::init() {
@@ -53,11 +55,22 @@ std::string Engine::init() {
     }
   }
   if (opt_.tier == Tier::Baseline) return {};
-  compiler_ = llvm::BackgroundCompiler::create(err, &log_);
+  llvm::JitOptions jit_opt;
+  jit_opt.code_limit = opt_.llvm_code_bytes;
+  compiler_ = llvm::BackgroundCompiler::create(err, &log_, jit_opt);
   if (!compiler_) return "cannot start the LLVM tier: " + err;
   // Code already linked to a block's baseline code must move on to its LLVM code.
   compiler_->set_publish_hook([this](TranslationBlock* tb) { relink_published(tb); });
+  compiler_->set_full_hook([this] { code_full(); });
   return {};
+}
+
+void Engine::code_full() {
+  if (code_full_hook_ && !code_full_signalled_.exchange(true)) code_full_hook_();
+}
+
+size_t Engine::llvm_code_bytes() const {
+  return compiler_ ? compiler_->jit().code_bytes() : 0;
 }
 
 NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws) {
@@ -75,9 +88,9 @@ NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws)
   } else {
     const bool full = code_cache_->used() >= code_cache_->capacity();
     if (log_.enabled(hw::kLogTier) && (!full || !code_cache_full_logged_.exchange(true)))
-      log_.log(hw::kLogTier, "baseline: block at 0x%" PRIx64 " stays interpreted: %s\n",
-               tb->key.pc, err.c_str());
-    if (full && code_full_hook_ && !code_full_signalled_.exchange(true)) code_full_hook_();
+      log_.log(hw::kLogTier, "baseline: block at 0x%" PRIx64 " stays interpreted: %s\n", tb->key.pc,
+               err.c_str());
+    if (full) code_full();
   }
   return fn;
 }
@@ -150,18 +163,24 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
 }
 
 void Engine::flush() {
-  if (compiler_) compiler_->discard_queue();
-  std::lock_guard<std::mutex> g(mu_);
-  ++stats_.flushes;
-  map_.clear();
-  pages_.clear();
-  code_pages_.clear();
-  for (VcpuExec* v : vcpus_) v->flush_jump_cache();
-  all_.clear();
-  // Like the blocks themselves, their code is only dropped when no vCPU runs (reset).
-  if (code_cache_) code_cache_->reset();
-  code_cache_full_logged_ = false;
-  code_full_signalled_ = false;
+  std::vector<std::unique_ptr<TranslationBlock>> old;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    ++stats_.flushes;
+    map_.clear();
+    pages_.clear();
+    code_pages_.clear();
+    for (VcpuExec* v : vcpus_) v->flush_jump_cache();
+    old = std::move(all_);
+    all_.clear();
+    // Like the blocks themselves, their code is only dropped when no vCPU runs (reset).
+    if (code_cache_) code_cache_->reset();
+    code_cache_full_logged_ = false;
+    code_full_signalled_ = false;
+  }
+  // The LLVM tier frees the old blocks with their code, at once or, if its compile thread is
+  // lowering one of them, when that compile ends (a flush never waits for a compile).
+  if (compiler_) compiler_->flush(std::move(old));
 }
 
 TranslationBlock* Engine::lookup(const TbKey& key) {
@@ -264,7 +283,10 @@ Engine::Stats Engine::stats() const {
 // ---------------------------------------------------------------------------------------------
 
 VcpuExec::VcpuExec(Engine& engine, Frontend& frontend, CpuCommon& cpu, softmmu::Softmmu& mmu)
-    : engine_(engine), frontend_(frontend), cpu_(cpu), mmu_(mmu),
+    : engine_(engine),
+      frontend_(frontend),
+      cpu_(cpu),
+      mmu_(mmu),
       jump_cache_(new JumpCacheEntry[kJumpCacheEntries]),
       baseline_ws_(std::make_unique<baseline::Workspace>()) {
   cpu_.jump_cache = jump_cache_.get();

@@ -44,6 +44,9 @@ struct EngineOptions {
   // An instruction the guest CPU model does not implement stops its vCPU with the -d unimp
   // reason (a debugging aid, -accel tcg,unimp=stop) instead of raising UNDEFINED in the guest.
   bool stop_on_unimplemented = false;
+  // Most JIT memory the LLVM tier may hold. When it is reached, the code-full hook asks for a
+  // flush (as for a full baseline cache); until then, hot blocks stay in the baseline tier.
+  size_t llvm_code_bytes = size_t(256) << 20;
 };
 
 constexpr size_t kMaxRegionBlocks = 16;
@@ -82,13 +85,17 @@ class Engine : public softmmu::CodePageTracker {
   /// Drops every block (e.g. on reset).
   void flush();
 
-  /// Called once, on a vCPU thread, when the baseline code cache fills up (until the next
-  /// flush()). A board sets it to stop every vCPU and flush(), which makes room again; without
-  /// one, new blocks are interpreted. Set or clear it only while no vCPU runs.
+  /// Called once, on a vCPU thread, when the baseline code cache fills up, or on the LLVM
+  /// compile thread when the LLVM tier's code memory does (once until the next flush()). A
+  /// board sets it to stop every vCPU and flush(), which makes room again; without one, new
+  /// blocks are interpreted (baseline full) or stay out of the LLVM tier (LLVM full). Set or
+  /// clear it only while no vCPU runs and no block is queued for LLVM.
   void set_code_full_hook(std::function<void()> hook) { code_full_hook_ = std::move(hook); }
 
   /// Waits until the LLVM tier has compiled every queued block (tests, benchmarks).
   void drain_compiles();
+  /// Bytes of JIT memory the LLVM tier holds now (0 without it).
+  size_t llvm_code_bytes() const;
   /// Whether fn is code of the baseline tier (as opposed to LLVM's).
   bool is_baseline_code(NativeFn fn) const;
 
@@ -120,6 +127,7 @@ class Engine : public softmmu::CodePageTracker {
   void invalidate_locked(TranslationBlock* tb);
   void relink_published(TranslationBlock* tb);
   void form_region(TranslationBlock* head);
+  void code_full();
 
   EngineOptions opt_;
   hw::Log& log_;
@@ -181,8 +189,8 @@ class VcpuExec {
   bool single_step_ = false;
   DebugParkListener* park_listener_ = nullptr;
   unsigned debug_slot_ = 0;
-  bool debug_step_ = false;       // the debugger asked for one instruction
-  bool debug_step_done_ = false;  // it ran, but run() returned before reporting it
+  bool debug_step_ = false;                    // the debugger asked for one instruction
+  bool debug_step_done_ = false;               // it ran, but run() returned before reporting it
   std::unique_ptr<TranslationBlock> step_tb_;  // the uncached block of a single step
   ir::Block scratch_;                          // translation buffer, reused between blocks
   std::unique_ptr<baseline::Workspace> baseline_ws_;  // code generator buffers, likewise

@@ -38,7 +38,7 @@ BackgroundCompiler::~BackgroundCompiler() {
 void BackgroundCompiler::enqueue(exec::TranslationBlock* tb) {
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (stop_) return;
+    if (stop_ || full_) return;  // full: the block stays where it is until the next flush
     queue_.push_back(Queued{tb, tb->exec_count.load(std::memory_order_relaxed)});
   }
   work_cv_.notify_one();
@@ -47,6 +47,10 @@ void BackgroundCompiler::enqueue(exec::TranslationBlock* tb) {
 exec::NativeFn BackgroundCompiler::compile_now(exec::TranslationBlock* tb) {
   if (exec::NativeFn fn = tb->native.load(std::memory_order_acquire)) return fn;
   tb->compile_queued.store(true, std::memory_order_relaxed);  // attempted: never retry
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (full_) return nullptr;
+  }
   auto t0 = std::chrono::steady_clock::now();
   std::string error;
   exec::NativeFn fn = jit_->compile(*tb, &error);
@@ -54,7 +58,40 @@ exec::NativeFn BackgroundCompiler::compile_now(exec::TranslationBlock* tb) {
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count());
   finish(tb, fn, error);
+  if (!fn && jit_->code_full()) {
+    bool call;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      call = note_full_locked();
+    }
+    if (call) full_hook_();
+  }
   return fn;
+}
+
+bool BackgroundCompiler::note_full_locked() {
+  if (full_) return false;
+  full_ = true;
+  queue_.clear();
+  if (log_) log_->log(hw::kLogTier, "llvm: code memory full, compiling nothing until a flush\n");
+  return bool(full_hook_);
+}
+
+void BackgroundCompiler::release_old_locked() {
+  std::string err = jit_->release_epochs_before(epoch_);
+  if (!err.empty() && log_)
+    log_->log(hw::kLogTier, "llvm: cannot free old code: %s\n", err.c_str());
+  retired_.clear();
+}
+
+void BackgroundCompiler::flush(std::vector<std::unique_ptr<exec::TranslationBlock>> old_blocks) {
+  std::lock_guard<std::mutex> g(mu_);
+  queue_.clear();
+  epoch_ = jit_->begin_epoch();
+  full_ = false;
+  for (auto& tb : old_blocks) retired_.push_back(std::move(tb));
+  // Otherwise the worker frees them when its batch ends (it checks the epoch first).
+  if (in_flight_ == 0) release_old_locked();
 }
 
 void BackgroundCompiler::finish(exec::TranslationBlock* tb, exec::NativeFn fn,
@@ -103,6 +140,7 @@ void BackgroundCompiler::worker() {
   std::vector<std::string> errors;
   for (;;) {
     batch.clear();
+    uint64_t epoch = 0;
     {
       std::unique_lock<std::mutex> lk(mu_);
       work_cv_.wait(lk, [this] { return stop_ || !queue_.empty(); });
@@ -119,29 +157,43 @@ void BackgroundCompiler::worker() {
         batch.push_back(tb);
       }
       mark_seen(queue_);
+      epoch = epoch_;
       in_flight_ = unsigned(batch.size());
     }
+    if (batch_hook_) batch_hook_();
     if (!batch.empty()) {
       cbatch.assign(batch.begin(), batch.end());
       out.assign(batch.size(), nullptr);
       auto t0 = std::chrono::steady_clock::now();
-      jit_->compile_batch(cbatch, out, &errors);
+      jit_->compile_batch(cbatch, out, &errors, epoch);
       compile_us_ += uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::steady_clock::now() - t0)
                                   .count());
-      for (size_t i = 0; i < batch.size(); ++i) {
-        // A block invalidated while we compiled is not worth publishing.
-        if (out[i] && !batch[i]->valid.load(std::memory_order_acquire)) {
-          ++skipped_;
-          continue;
+    }
+    bool call_full_hook = false;
+    {
+      // Publishing under mu_: flush() cannot end the epoch between the check and the publish.
+      std::lock_guard<std::mutex> g(mu_);
+      if (epoch != epoch_) {
+        // Flushed while we compiled: the blocks are retired, their code must not be published
+        // (it is freed with its epoch).
+        skipped_ += batch.size();
+        in_flight_ = 0;
+        release_old_locked();
+      } else {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          // A block invalidated while we compiled is not worth publishing.
+          if (out[i] && !batch[i]->valid.load(std::memory_order_acquire)) {
+            ++skipped_;
+            continue;
+          }
+          finish(batch[i], out[i], errors[i]);
         }
-        finish(batch[i], out[i], errors[i]);
+        in_flight_ = 0;
+        if (jit_->code_full()) call_full_hook = note_full_locked();
       }
     }
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      in_flight_ = 0;
-    }
+    if (call_full_hook) full_hook_();
     idle_cv_.notify_all();
   }
 }

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tcg/exec/tb.h"
 #include "tcg/llvm/jit.h"
@@ -46,8 +47,20 @@ class BackgroundCompiler {
   void drain();
 
   /// Drops every queued block and waits for the one being compiled: afterwards no queued TB
-  /// is referenced by the compiler, so the caller may free them (translation-cache flush).
+  /// is referenced by the compiler, so the caller may free them.
   void discard_queue();
+
+  /// Translation-cache flush, without waiting for the compile thread: drops the queue, starts a
+  /// new JIT epoch and frees the old epochs' code and the given (old) blocks, at once or, when
+  /// a compile is in flight, as soon as it ends; that compile is not published. Call only
+  /// while no thread runs or is about to run the old code (every vCPU stopped) and no
+  /// compile_now() is running.
+  void flush(std::vector<std::unique_ptr<exec::TranslationBlock>> old_blocks);
+
+  /// Called (on the compile thread or in compile_now()) when the JIT refused a module because
+  /// its code memory reached JitOptions::code_limit, once until the next flush(). Until then
+  /// no block is compiled: they keep running where they are. Set it before queueing blocks.
+  void set_full_hook(std::function<void()> hook) { full_hook_ = std::move(hook); }
 
   struct Stats {
     uint64_t compiled = 0;    // blocks published
@@ -64,6 +77,9 @@ class BackgroundCompiler {
   void set_publish_hook(std::function<void(exec::TranslationBlock*)> hook) {
     publish_hook_ = std::move(hook);
   }
+
+  /// Called on the compile thread after it took a batch, before compiling it (tests).
+  void set_batch_hook(std::function<void()> hook) { batch_hook_ = std::move(hook); }
 
   /// A queued block and its execution count when the queue was last looked at.
   struct Queued {
@@ -85,6 +101,8 @@ class BackgroundCompiler {
  private:
   void worker();
   void finish(exec::TranslationBlock* tb, exec::NativeFn fn, const std::string& error);
+  void release_old_locked();
+  bool note_full_locked();  // true when the full hook must be called (once per epoch)
 
   std::unique_ptr<LlvmJit> jit_;
   hw::Log* log_;
@@ -93,10 +111,16 @@ class BackgroundCompiler {
   std::condition_variable idle_cv_;  // drain()/discard_queue() wait for the worker
   std::deque<Queued> queue_;
   unsigned in_flight_ = 0;
+  uint64_t epoch_ = 0;  // the JIT epoch blocks are compiled for now
+  bool full_ = false;   // code memory full: compile nothing until the next flush
+  // Blocks of ended epochs, kept until the compile in flight (which may read them) ends.
+  std::vector<std::unique_ptr<exec::TranslationBlock>> retired_;
   bool stop_ = false;
   std::atomic<unsigned> batch_limit_{2};
   std::atomic<uint64_t> compiled_{0}, failed_{0}, skipped_{0}, compile_us_{0};
   std::function<void(exec::TranslationBlock*)> publish_hook_;
+  std::function<void()> full_hook_;
+  std::function<void()> batch_hook_;
   std::thread thread_;  // last: starts after everything above is initialised
 };
 

@@ -4,15 +4,21 @@
 // Measurements behind the choices here: tcg/llvm/README.md.
 #include "tcg/llvm/jit.h"
 
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <unordered_map>
 
+#include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/MCContext.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/Process.h>
 #include <llvm/Support/SmallVectorMemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -28,8 +34,101 @@
 namespace orrery::tcg::llvm {
 
 namespace orc = ::llvm::orc;
+namespace jitlink = ::llvm::jitlink;
 
 namespace {
+
+// JITLink's in-process memory manager, counting what it maps and refusing modules past a
+// limit. The sizes come from the same page-based layout the base class maps: one slab of
+// standard + finalize segments per module, the finalize part unmapped once the module is
+// finalized, the rest when its allocation is deallocated (ResourceTracker::remove).
+class CountingMemoryManager : public jitlink::InProcessMemoryManager {
+ public:
+  CountingMemoryManager(uint64_t page_size, size_t limit)
+      : InProcessMemoryManager(page_size), page_size_(page_size), limit_(limit) {}
+
+  size_t live() const { return live_.load(std::memory_order_relaxed); }
+  bool full() const { return full_.load(std::memory_order_relaxed); }
+  void clear_full() { full_.store(false, std::memory_order_relaxed); }
+
+  using InProcessMemoryManager::allocate;
+  void allocate(const jitlink::JITLinkDylib* jd, jitlink::LinkGraph& g,
+                OnAllocatedFunction on_allocated) override {
+    jitlink::BasicLayout layout(g);
+    auto sizes = layout.getContiguousPageBasedLayoutSizes(page_size_);
+    if (!sizes) return on_allocated(sizes.takeError());
+    const size_t total = sizes->total(), standard = sizes->StandardSegs;
+    if (limit_ && live() + total > limit_) {
+      full_.store(true, std::memory_order_relaxed);
+      return on_allocated(ll::make_error<ll::StringError>("LLVM tier code memory full",
+                                                          ll::inconvertibleErrorCode()));
+    }
+    live_.fetch_add(total, std::memory_order_relaxed);
+    InProcessMemoryManager::allocate(
+        jd, g,
+        [this, total, standard, on_allocated = std::move(on_allocated)](AllocResult r) mutable {
+          if (!r) {
+            live_.fetch_sub(total, std::memory_order_relaxed);
+            return on_allocated(r.takeError());
+          }
+          on_allocated(std::make_unique<Counted>(*this, std::move(*r), total, standard));
+        });
+  }
+
+  using InProcessMemoryManager::deallocate;
+  void deallocate(std::vector<FinalizedAlloc> allocs,
+                  OnDeallocatedFunction on_deallocated) override {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      for (const FinalizedAlloc& a : allocs) {
+        auto it = finalized_.find(a.getAddress().getValue());
+        if (it == finalized_.end()) continue;
+        live_.fetch_sub(it->second, std::memory_order_relaxed);
+        finalized_.erase(it);
+      }
+    }
+    InProcessMemoryManager::deallocate(std::move(allocs), std::move(on_deallocated));
+  }
+
+ private:
+  // Forwards to the base class's in-flight allocation and keeps the count.
+  class Counted : public InFlightAlloc {
+   public:
+    Counted(CountingMemoryManager& mm, std::unique_ptr<InFlightAlloc> inner, size_t total,
+            size_t standard)
+        : mm_(mm), inner_(std::move(inner)), total_(total), standard_(standard) {}
+    void abandon(OnAbandonedFunction f) override {
+      mm_.live_.fetch_sub(total_, std::memory_order_relaxed);
+      inner_->abandon(std::move(f));
+    }
+    void finalize(OnFinalizedFunction f) override {
+      // Captures values, not this: JITLink may destroy us before the callback runs.
+      inner_->finalize([mm = &mm_, total = total_, standard = standard_,
+                        f = std::move(f)](ll::Expected<FinalizedAlloc> r) mutable {
+        if (r) {
+          std::lock_guard<std::mutex> g(mm->mu_);
+          mm->finalized_[r->getAddress().getValue()] = standard;
+          mm->live_.fetch_sub(total - standard, std::memory_order_relaxed);
+        } else {
+          mm->live_.fetch_sub(total, std::memory_order_relaxed);
+        }
+        f(std::move(r));
+      });
+    }
+
+   private:
+    CountingMemoryManager& mm_;
+    std::unique_ptr<InFlightAlloc> inner_;
+    size_t total_, standard_;
+  };
+
+  const uint64_t page_size_;
+  const size_t limit_;
+  std::atomic<size_t> live_{0};
+  std::atomic<bool> full_{false};
+  std::mutex mu_;
+  std::unordered_map<uint64_t, size_t> finalized_;  // allocation -> bytes still mapped
+};
 
 bool init_native_target(std::string& error) {
   // LLVM's target registry is process-wide and must be initialised exactly once.
@@ -64,6 +163,11 @@ uint64_t micros_since(std::chrono::steady_clock::time_point t0) {
 struct LlvmJit::Impl {
   JitOptions opt;
   std::unique_ptr<orc::LLJIT> jit;
+  CountingMemoryManager* mem = nullptr;  // owned by jit's object linking layer
+  // One resource tracker per epoch that has code: removing it frees the epoch's memory and
+  // symbols. Guarded by LlvmJit::mu_.
+  std::map<uint64_t, orc::ResourceTrackerSP> trackers;
+  std::atomic<uint64_t> epoch{0};
   std::unique_ptr<ll::TargetMachine> tm;  // host cost model for the passes
   // Analysis managers are kept across compiles (registering them is not free) and cleared
   // after each module, since cached results point into it.
@@ -155,15 +259,36 @@ std::unique_ptr<LlvmJit> LlvmJit::create(const JitOptions& opt, std::string& err
 
   // Generated code reaches the runtime through absolute addresses, so no platform support
   // (static initialisers, TLS) is needed; the process symbols only back libcalls LLVM might emit.
+  // JITLink with a counting memory manager (no EH-frame registration: generated code never
+  // unwinds).
+  auto page = ll::sys::Process::getPageSize();
+  if (!page) {
+    error = "LLVM: " + ll::toString(page.takeError());
+    return nullptr;
+  }
+  Impl* raw = impl.get();
+  const size_t limit = opt.code_limit;
   auto jit = orc::LLJITBuilder()
                  .setJITTargetMachineBuilder(std::move(*jtmb))
                  .setPlatformSetUp(orc::setUpInactivePlatform)
+                 .setObjectLinkingLayerCreator(
+                     [raw, page = uint64_t(*page), limit](
+                         orc::ExecutionSession& es,
+                         const ll::Triple&) -> ll::Expected<std::unique_ptr<orc::ObjectLayer>> {
+                       auto mem = std::make_unique<CountingMemoryManager>(page, limit);
+                       raw->mem = mem.get();
+                       return std::make_unique<orc::ObjectLinkingLayer>(es, std::move(mem));
+                     })
                  .create();
   if (!jit) {
     error = "LLVM: " + ll::toString(jit.takeError());
     return nullptr;
   }
   impl->jit = std::move(*jit);
+  // Failures reach the caller through lookup(); a refused module (code memory full) is
+  // expected and must not be printed on stderr.
+  impl->jit->getExecutionSession().setErrorReporter(
+      [](ll::Error e) { ll::consumeError(std::move(e)); });
   auto gen = orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       impl->jit->getDataLayout().getGlobalPrefix());
   if (!gen) {
@@ -216,9 +341,11 @@ exec::NativeFn LlvmJit::compile(const exec::TranslationBlock& tb, std::string* e
 }
 
 void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
-                            std::span<exec::NativeFn> out, std::vector<std::string>* errors) {
+                            std::span<exec::NativeFn> out, std::vector<std::string>* errors,
+                            uint64_t epoch) {
   std::lock_guard<std::mutex> g(mu_);
   Impl& im = *impl_;
+  if (epoch == kCurrentEpoch) epoch = im.epoch.load(std::memory_order_acquire);
   if (errors) errors->assign(tbs.size(), std::string());
   auto set_error = [&](size_t i, std::string msg) {
     out[i] = nullptr;
@@ -250,12 +377,24 @@ void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
   im.clear_analyses();
   im.stats.opt_us += micros_since(t0);
 
+  // A flush ended the batch's epoch: its blocks are gone, skip the costly part.
+  if (epoch != im.epoch.load(std::memory_order_acquire)) {
+    for (size_t i = 0; i < tbs.size(); ++i)
+      if (fns[i]) {
+        out[i] = nullptr;
+        if (errors) (*errors)[i] = "flushed";
+      }
+    return;
+  }
+
   t0 = std::chrono::steady_clock::now();
   ++im.stats.modules;
   std::unique_ptr<ll::MemoryBuffer> obj = im.emit_object(*mod);
   mod.reset();
   ctx.reset();
-  if (ll::Error e = im.jit->addObjectFile(std::move(obj))) {
+  orc::ResourceTrackerSP& tracker = im.trackers[epoch];
+  if (!tracker) tracker = im.jit->getMainJITDylib().createResourceTracker();
+  if (ll::Error e = im.jit->addObjectFile(tracker, std::move(obj))) {
     std::string msg = "LLVM: " + ll::toString(std::move(e));
     for (size_t i = 0; i < tbs.size(); ++i)
       if (fns[i]) set_error(i, msg);
@@ -295,11 +434,39 @@ std::string LlvmJit::ir_text(const exec::TranslationBlock& tb, bool optimized, s
   return text;
 }
 
-std::string LlvmJit::release_all_code() {
+uint64_t LlvmJit::begin_epoch() {
+  return impl_->epoch.fetch_add(1, std::memory_order_acq_rel) + 1;
+}
+
+uint64_t LlvmJit::epoch() const {
+  return impl_->epoch.load(std::memory_order_acquire);
+}
+
+std::string LlvmJit::release_epochs_before(uint64_t epoch) {
   std::lock_guard<std::mutex> g(mu_);
-  if (ll::Error e = impl_->jit->getMainJITDylib().clear())
-    return "LLVM: " + ll::toString(std::move(e));
-  return {};
+  Impl& im = *impl_;
+  std::string error;
+  for (auto it = im.trackers.begin(); it != im.trackers.end() && it->first < epoch;) {
+    if (ll::Error e = it->second->remove())
+      if (error.empty()) error = "LLVM: " + ll::toString(std::move(e));
+    it = im.trackers.erase(it);
+  }
+  // Names are interned once per block and would otherwise stay in the pool for good.
+  im.jit->getExecutionSession().getSymbolStringPool()->clearDeadEntries();
+  im.mem->clear_full();
+  return error;
+}
+
+std::string LlvmJit::release_all_code() {
+  return release_epochs_before(~uint64_t(0));
+}
+
+size_t LlvmJit::code_bytes() const {
+  return impl_->mem->live();
+}
+
+bool LlvmJit::code_full() const {
+  return impl_->mem->full();
 }
 
 LlvmJit::Stats LlvmJit::stats() const {

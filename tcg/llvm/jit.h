@@ -25,6 +25,9 @@ struct JitOptions {
   // TLB-miss entry points; tests substitute their own to observe misses.
   uint64_t (*slow_load)(CpuCommon*, uint64_t, uint64_t, uint64_t) = &softmmu::slow_load;
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;
+  // Most bytes of JIT memory (code and data pages) the tier may hold at once; a module that
+  // would go past it is refused (code_full() turns true until code is released). 0: no limit.
+  size_t code_limit = size_t(256) << 20;
 };
 
 class LlvmJit {
@@ -41,18 +44,36 @@ class LlvmJit {
 
   /// Compiles several blocks as one module: one object and shared code pages, so cheaper per
   /// block in both time and memory. out[i] receives tbs[i]'s code, or null on failure (with
-  /// (*errors)[i] set when errors is given). Thread-safe.
+  /// (*errors)[i] set when errors is given). The code belongs to `epoch` (default: the current
+  /// one); a batch whose epoch has ended by the time its machine code would be generated is
+  /// dropped with the error "flushed". Thread-safe.
+  static constexpr uint64_t kCurrentEpoch = ~uint64_t(0);
   void compile_batch(std::span<const exec::TranslationBlock* const> tbs,
-                     std::span<exec::NativeFn> out, std::vector<std::string>* errors);
+                     std::span<exec::NativeFn> out, std::vector<std::string>* errors,
+                     uint64_t epoch = kCurrentEpoch);
 
   /// The LLVM IR of tb's function, before or after the function pipeline (debugging, tests).
   std::string ir_text(const exec::TranslationBlock& tb, bool optimized, std::string* error);
 
-  /// Frees the machine code of every block compiled so far (translation-cache flush). Only
-  /// when nothing can run it any more: no thread is inside generated code, and no
-  /// TranslationBlock::native/link or jump-cache entry still points into it. Returns an error
-  /// message, or empty.
+  /// Code is grouped by epoch (one per translation-cache flush) so that a flush can free the
+  /// old code while a compile for the new epoch goes on. Starts a new epoch and returns its
+  /// number; later compiles go to it. Lock-free: never waits for a compile in flight.
+  uint64_t begin_epoch();
+  uint64_t epoch() const;
+
+  /// Frees the machine code, data and symbols of every epoch before `epoch`. Only when
+  /// nothing can run that code any more: no thread is inside it, and no
+  /// TranslationBlock::native/link or jump-cache entry still points into it. Waits for a
+  /// compile in flight. Returns an error message, or empty.
+  std::string release_epochs_before(uint64_t epoch);
+  /// The same for every epoch, the current one included.
   std::string release_all_code();
+
+  /// Bytes of JIT memory (code, data, GOT/stub pages) the tier's memory manager holds now:
+  /// exactly what it has mapped for linked modules and not yet unmapped. Lock-free.
+  size_t code_bytes() const;
+  /// Whether a module was refused for JitOptions::code_limit since code was last released.
+  bool code_full() const;
 
   struct Stats {
     uint64_t blocks = 0;  // compiled successfully
