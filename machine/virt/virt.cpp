@@ -27,7 +27,9 @@ constexpr MachineProperty kVirtProperties[] = {
 }  // namespace
 
 VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
-    : config_(config), ctx_(ctx), uart_(ctx.log), rtc_(ctx.log) {}
+    : config_(config), ctx_(ctx), uart_(ctx.log), rtc_(ctx.log) {
+  as_.set_write_observer(&ctx_.engine);
+}
 
 VirtMachine::~VirtMachine() { ctx_.engine.set_code_full_hook(nullptr); }
 
