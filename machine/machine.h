@@ -17,6 +17,10 @@ class CharSink;
 class CharReceiver;
 }  // namespace orrery::hw
 
+namespace orrery::hw::block {
+class BlockBackend;
+}
+
 namespace orrery::tcg::exec {
 class Engine;
 }
@@ -36,6 +40,12 @@ struct MachineProperty {
   std::string_view help;
 };
 
+/// One -device DRIVER,name=value,...: the board checks the driver and its properties.
+struct DeviceSpec {
+  std::string driver;
+  std::vector<std::pair<std::string, std::string>> props;
+};
+
 /// Everything a board needs from the command line, already validated against its MachineType.
 struct MachineConfig {
   std::string cpu_model;  // one of MachineType::cpus
@@ -44,6 +54,9 @@ struct MachineConfig {
   bool no_reboot = false;
   /// -M properties in command-line order, each validated against MachineType::properties.
   std::vector<std::pair<std::string, std::string>> properties;
+  std::vector<DeviceSpec> devices;  // -device, in command-line order
+  /// Drives opened from -drive if=none, found by their id (BlockBackend::id()).
+  std::vector<std::shared_ptr<hw::block::BlockBackend>> drives;
 };
 
 /// What -kernel, -initrd, -append and -dtb gave.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "hw/block/backend.h"
 #include "hw/core/log.h"
 #include "hw/core/user_file.h"
 #include "machine/loader/kernel.h"
@@ -102,7 +103,8 @@ int run(int argc, char** argv) {
     if (tcg::exec::DebugState* d = debugging.load()) d->deactivate();
   };
   std::vector<ChardevSpec> serial_specs = opt.serial;
-  if (serial_specs.empty()) serial_specs.push_back({ChardevSpec::Kind::Stdio, {}});
+  if (serial_specs.empty() && !opt.no_defaults)
+    serial_specs.push_back({ChardevSpec::Kind::Stdio, {}});
   std::vector<std::unique_ptr<Chardev>> serial;
   bool stdio_used = false;
   for (const ChardevSpec& spec : serial_specs) {
@@ -125,6 +127,14 @@ int run(int argc, char** argv) {
   config.cpus = opt.smp;
   config.no_reboot = opt.no_reboot;
   config.properties = opt.machine_props;
+  config.devices = opt.devices;
+  for (const hw::block::DriveOptions& d : opt.drives) {
+    std::vector<std::string> warnings;
+    auto drive = hw::block::open_drive(d, warnings);
+    for (const std::string& w : warnings) std::fprintf(stderr, "orrery: warning: %s\n", w.c_str());
+    if (!drive.ok()) return fail("-drive file=" + d.file + ": " + drive.status().message);
+    config.drives.push_back(std::move(drive.value()));
+  }
   machine::MachineContext ctx{log, engine};
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "hw/block/drive_options.h"
 #include "hw/core/log.h"
 #include "machine/machine.h"
 
@@ -30,6 +31,9 @@ enum class Opt : uint8_t {
   Gdb,
   GdbDefault,
   StartStopped,
+  Drive,
+  Device,
+  NoDefaults,
   Help,
   Version,
 };
@@ -68,6 +72,11 @@ constexpr OptionInfo kOptions[] = {
      "gdbstub on DEV: tcp::PORT, tcp:HOST:PORT or unix:PATH (TCP on localhost by default)"},
     {"s", Opt::GdbDefault, "", "shorthand for -gdb tcp::1234"},
     {"S", Opt::StartStopped, "", "do not start the CPUs until the debugger says so"},
+    {"drive", Opt::Drive, "file=F,if=none,id=ID[,format=raw|qcow2][,readonly=on][,...]",
+     "a disk image for -device virtio-blk-device,drive=ID (QEMU's -drive keys)"},
+    {"device", Opt::Device, "DRIVER[,prop=value]",
+     "add a device: virtio-blk-device,drive=ID[,num-queues=N] or virtio-rng-device"},
+    {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
     {"help", Opt::Help, "", "print this help and exit"},
     {"h", Opt::Help, "", ""},
     {"version", Opt::Version, "", "print the version and exit"},
@@ -458,6 +467,36 @@ ParseResult parse_options(std::span<const std::string> args) {
         break;
       case Opt::StartStopped:
         o.start_stopped = true;
+        break;
+      case Opt::Drive: {
+        auto d = hw::block::parse_drive_options(val);
+        if (!d.ok()) return fail(d.status().message);
+        if (d->interface != hw::block::DriveInterface::kNone)
+          return fail(
+              "if=virtio (the default) means virtio-blk-pci, which this machine does "
+              "not have yet; use if=none,id=ID with -device virtio-blk-device,drive=ID");
+        if (d->id.empty()) return fail("if=none needs id=ID");
+        for (const auto& other : o.drives)
+          if (other.id == d->id) return fail("duplicate drive id '" + d->id + "'");
+        o.drives.push_back(std::move(d.value()));
+        break;
+      }
+      case Opt::Device: {
+        std::vector<std::string_view> parts = split_commas(val);
+        if (parts[0].empty()) return fail("missing device name");
+        machine::DeviceSpec spec{std::string(parts[0]), {}};
+        for (size_t k = 1; k < parts.size(); ++k) {
+          const size_t eq = parts[k].find('=');
+          if (eq == std::string_view::npos || eq == 0)
+            return fail("'" + std::string(parts[k]) + "': expected name=value");
+          spec.props.emplace_back(std::string(parts[k].substr(0, eq)),
+                                  std::string(parts[k].substr(eq + 1)));
+        }
+        o.devices.push_back(std::move(spec));
+        break;
+      }
+      case Opt::NoDefaults:
+        o.no_defaults = true;
         break;
     }
   }

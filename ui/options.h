@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "hw/block/drive_options.h"
+#include "machine/machine.h"
 #include "tcg/exec/engine.h"
 #include "ui/chardev.h"
 #include "ui/gdbstub/server.h"
@@ -47,6 +49,9 @@ struct Options {
   tcg::exec::EngineOptions engine;  // -accel tcg,...
   gdbstub::GdbSpec gdb;             // -gdb DEV / -s (Kind::None: no gdbstub)
   bool start_stopped = false;       // -S: CPUs wait for the debugger before the first instruction
+  std::vector<hw::block::DriveOptions> drives;  // -drive (if=none, each with an id)
+  std::vector<machine::DeviceSpec> devices;     // -device, in order
+  bool no_defaults = false;                     // -nodefaults: no default serial backend
 };
 
 struct ParseResult {

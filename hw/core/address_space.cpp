@@ -153,6 +153,7 @@ bool AddressSpace::write_bytes(uint64_t addr, const void* src, uint64_t len) con
     if (!r || r->kind == RegionKind::Mmio) return false;
     uint64_t n = std::min(len, r->size - (addr - r->base));
     std::memcpy(r->host + (addr - r->base), in, n);
+    notify_written(addr, n);
     in += n, addr += n, len -= n;
   }
   return true;

@@ -12,6 +12,15 @@
 
 namespace orrery::hw {
 
+/// Told about guest-physical writes that did not go through a CPU's softmmu (device DMA,
+/// loaders, debuggers), so translated code on those pages can be dropped. The TCG engine
+/// implements it; an accelerator without translated code needs none.
+class GuestWriteObserver {
+ public:
+  virtual ~GuestWriteObserver() = default;
+  virtual void guest_memory_written(uint64_t addr, uint64_t len) = 0;
+};
+
 enum class RegionKind : uint8_t { Ram, Rom, Mmio };
 
 struct Region {
@@ -44,6 +53,12 @@ class AddressSpace {
   MemResult read(uint64_t addr, unsigned size, uint64_t& value) const;
   MemResult write(uint64_t addr, unsigned size, uint64_t value) const;
 
+  /// Who hears of writes made by write_bytes and device DMA (set before any vCPU runs).
+  void set_write_observer(GuestWriteObserver* o) { observer_ = o; }
+  void notify_written(uint64_t addr, uint64_t len) const {
+    if (observer_ && len) observer_->guest_memory_written(addr, len);
+  }
+
   /// Bulk copy for loaders and debuggers; may write ROM. False if any byte is not RAM/ROM.
   bool read_bytes(uint64_t addr, void* dst, uint64_t len) const;
   bool write_bytes(uint64_t addr, const void* src, uint64_t len) const;
@@ -61,6 +76,7 @@ class AddressSpace {
     uint64_t len;
   };
   std::vector<Mapping> mappings_;
+  GuestWriteObserver* observer_ = nullptr;
 };
 
 }  // namespace orrery::hw

@@ -24,6 +24,7 @@ constexpr uint32_t kPhandleCpu0 = 0x8100;
 // GIC binding: interrupt type and flags cells.
 constexpr uint32_t kGicSpi = 0, kGicPpi = 1;
 constexpr uint32_t kIrqTypeLevelHigh = 4;
+constexpr uint32_t kIrqTypeEdgeRising = 1;
 
 std::string node_name(const char* base, uint64_t addr) {
   char buf[64];
@@ -183,6 +184,19 @@ std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out) {
 
   primecell(w, "pl011", VirtRegion::Uart, "arm,pl011");
   primecell(w, "pl031", VirtRegion::Rtc, "arm,pl031");
+
+  // Every transport is described, filled or not (an empty one reports device ID 0), as QEMU
+  // does; lowest address first, the order in which Linux probes them.
+  const MemMapEntry& mmio = virt_region(VirtRegion::Mmio);
+  for (unsigned i = 0; i < kVirtioMmioSlots; ++i) {
+    const uint64_t base = mmio.base + i * kVirtioMmioSlotSize;
+    w.begin(node_name("virtio_mmio", base));
+    w.str("compatible", "virtio,mmio");
+    w.reg({{base, kVirtioMmioSlotSize}});
+    w.cells("interrupts", {kGicSpi, virt_spi(VirtRegion::Mmio) + i, kIrqTypeEdgeRising});
+    w.empty("dma-coherent");
+    w.end();
+  }
 
   w.begin("chosen");
   std::string uart = "/" + node_name("pl011", virt_region(VirtRegion::Uart).base);

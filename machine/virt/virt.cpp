@@ -11,6 +11,8 @@
 #include "hw/core/log.h"
 #include "hw/core/requester.h"
 #include "hw/core/user_file.h"
+#include "hw/virtio/virtio_blk.h"
+#include "hw/virtio/virtio_rng.h"
 #include "machine/virt/fdt.h"
 #include "tcg/exec/engine.h"
 
@@ -27,9 +29,13 @@ constexpr MachineProperty kVirtProperties[] = {
 }  // namespace
 
 VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
-    : config_(config), ctx_(ctx), uart_(ctx.log), rtc_(ctx.log) {}
+    : config_(config), ctx_(ctx), uart_(ctx.log), rtc_(ctx.log) {
+  as_.set_write_observer(&ctx_.engine);
+}
 
-VirtMachine::~VirtMachine() { ctx_.engine.set_code_full_hook(nullptr); }
+VirtMachine::~VirtMachine() {
+  ctx_.engine.set_code_full_hook(nullptr);
+}
 
 std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, MachineContext& ctx,
                                              std::string& error) {
@@ -48,6 +54,54 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
   if (error.empty()) error = m->build();
   if (!error.empty()) return nullptr;
   return m;
+}
+
+std::string VirtMachine::build_devices() {
+  std::vector<const hw::block::BlockBackend*> used;
+  unsigned next_slot = kVirtioMmioSlots;
+  for (const DeviceSpec& spec : config_.devices) {
+    const std::string what = "-device " + spec.driver;
+    std::string drive_id, id;
+    unsigned num_queues = 1;
+    const bool blk = spec.driver == "virtio-blk-device", rng = spec.driver == "virtio-rng-device";
+    if (!blk && !rng)
+      return what + ": not a device of this machine (virtio-blk-device, virtio-rng-device)";
+    for (const auto& [name, value] : spec.props) {
+      if (name == "id") {
+        id = value;
+      } else if (blk && name == "drive") {
+        drive_id = value;
+      } else if (blk && name == "num-queues") {
+        char* end = nullptr;
+        unsigned long n = std::strtoul(value.c_str(), &end, 10);
+        if (value.empty() || *end || n < 1 || n > 64)
+          return what + ": num-queues=" + value + ": expected 1..64";
+        num_queues = unsigned(n);
+      } else {
+        return what + ": no property '" + name + "'";
+      }
+    }
+    if (next_slot == 0)
+      return what + ": all " + std::to_string(kVirtioMmioSlots) + " virtio-mmio slots are in use";
+    const std::string name = (id.empty() ? spec.driver : id);
+    std::unique_ptr<hw::virtio::VirtioDevice> dev;
+    if (rng) {
+      dev = std::make_unique<hw::virtio::VirtioRng>(dma_, ctx_.log, name);
+    } else {
+      if (drive_id.empty()) return what + ": drive=ID is required";
+      std::shared_ptr<hw::block::BlockBackend> drive;
+      for (const auto& d : config_.drives)
+        if (d->id() == drive_id) drive = d;
+      if (!drive) return what + ": drive=" + drive_id + ": no -drive with that id";
+      for (const auto* u : used)
+        if (u == drive.get()) return what + ": drive=" + drive_id + " is already in use";
+      used.push_back(drive.get());
+      dev = std::make_unique<hw::virtio::VirtioBlk>(dma_, ctx_.log, name, drive, num_queues);
+    }
+    virtio_mmio_[--next_slot]->plug(dev.get());
+    virtio_devices_.push_back(std::move(dev));
+  }
+  return {};
 }
 
 std::string VirtMachine::parse_properties() {
@@ -79,6 +133,13 @@ std::string VirtMachine::build() {
   std::string err = as_.add_ram(std::string(ram.name), ram.base, config_.ram_size);
   if (err.empty()) err = map(VirtRegion::Uart, uart_);
   if (err.empty()) err = map(VirtRegion::Rtc, rtc_);
+  const MemMapEntry& vmmio = virt_region(VirtRegion::Mmio);
+  for (unsigned i = 0; i < kVirtioMmioSlots && err.empty(); ++i) {
+    virtio_mmio_.push_back(std::make_unique<hw::virtio::VirtioMmio>(ctx_.log));
+    err = as_.add_mmio("virtio-mmio." + std::to_string(i), vmmio.base + i * kVirtioMmioSlotSize,
+                       kVirtioMmioSlotSize, *virtio_mmio_.back());
+  }
+  if (err.empty()) err = build_devices();
   if (!err.empty()) return err;
   static_assert(virt_region(VirtRegion::Uart).size == hw::Pl011::kMmioSize);
   static_assert(virt_region(VirtRegion::Rtc).size == hw::rtc::Pl031::kMmioSize);
@@ -117,6 +178,8 @@ std::string VirtMachine::build() {
   // Interrupt wiring, all from virt_map.h (the device tree is generated from the same tables).
   uart_.irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Uart));
   rtc_.irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Rtc));
+  for (unsigned i = 0; i < kVirtioMmioSlots; ++i)
+    virtio_mmio_[i]->irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Mmio) + i);
   for (unsigned i = 0; i < config_.cpus; ++i) {
     core->irq_out(i).connect(*cpus_[i], VirtCpu::kIrqInput);
     core->fiq_out(i).connect(*cpus_[i], VirtCpu::kFiqInput);
@@ -209,6 +272,7 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
 void VirtMachine::reset_devices() {
   uart_.reset();
   rtc_.reset();
+  for (auto& t : virtio_mmio_) t->reset();
   if (gicv2_) gicv2_->reset();
   if (gicv3_) gicv3_->reset();
 }

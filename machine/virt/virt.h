@@ -12,9 +12,12 @@
 
 #include "hw/char/pl011.h"
 #include "hw/core/address_space.h"
+#include "hw/core/guest_memory.h"
 #include "hw/intc/gicv2.h"
 #include "hw/intc/gicv3.h"
 #include "hw/rtc/pl031.h"
+#include "hw/virtio/virtio_device.h"
+#include "hw/virtio/virtio_mmio.h"
 #include "machine/loader/kernel.h"
 #include "machine/machine.h"
 #include "machine/virt/psci.h"
@@ -58,6 +61,8 @@ class VirtMachine final : public Machine, public PsciCpus {
 
   std::string parse_properties();
   std::string build();
+  /// Creates the -device devices on the virtio-mmio transports.
+  std::string build_devices();
   /// Puts the kernel, initrd and device tree (again) into RAM and resets the boot CPU.
   std::string boot(std::span<const uint8_t> kernel);
   /// The kernel for a reset: read again from its file, or the copy kept without a reader.
@@ -77,6 +82,10 @@ class VirtMachine final : public Machine, public PsciCpus {
   std::unique_ptr<hw::intc::Gicv3> gicv3_;
   hw::Pl011 uart_;
   hw::rtc::Pl031 rtc_;
+  hw::GuestMemory dma_{as_};
+  // Transports before the devices behind them: a device (its I/O completions) goes first.
+  std::vector<std::unique_ptr<hw::virtio::VirtioMmio>> virtio_mmio_;
+  std::vector<std::unique_ptr<hw::virtio::VirtioDevice>> virtio_devices_;
   std::vector<std::unique_ptr<VirtCpu>> cpus_;
 
   // Kept so SYSTEM_RESET can reload them; kernel_ only when there is no reload_kernel_ (the

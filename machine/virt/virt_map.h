@@ -94,6 +94,11 @@ inline constexpr IrqMapEntry kVirtIrqMap[] = {
 
 inline constexpr unsigned kNoSpi = ~0u;
 
+/// The virtio-mmio region holds this many transports of kVirtioMmioSlotSize bytes, transport i
+/// on SPI virt_spi(Mmio) + i. As on QEMU, -device fills them from the highest slot down.
+inline constexpr unsigned kVirtioMmioSlots = 32;
+inline constexpr uint64_t kVirtioMmioSlotSize = 0x200;
+
 /// The first SPI of a device, or kNoSpi.
 constexpr unsigned virt_spi(VirtRegion r) {
   for (const IrqMapEntry& e : kVirtIrqMap)
@@ -101,6 +106,7 @@ constexpr unsigned virt_spi(VirtRegion r) {
   return kNoSpi;
 }
 static_assert(virt_spi(VirtRegion::Uart) == 1 && virt_spi(VirtRegion::Rtc) == 2);
+static_assert(kVirtioMmioSlots * kVirtioMmioSlotSize == kVirtMemMap[size_t(VirtRegion::Mmio)].size);
 
 /// Private peripheral interrupts (GIC INTID = 16 + ppi), as QEMU's virt wires them: the generic
 /// timer's four outputs (the device tree lists them in this order) and the GIC maintenance IRQ.

@@ -131,6 +131,17 @@ void Engine::invalidate_phys(uint64_t phys, uint64_t len) {
   }
 }
 
+void Engine::guest_memory_written(uint64_t addr, uint64_t len) {
+  // Most DMA touches no code: ask the lock-free page table before taking the engine lock.
+  const uint64_t end = addr + len;
+  for (uint64_t page = addr & kPageMask; page < end && page >= (addr & kPageMask);
+       page += kPageSize) {
+    if (!is_code_page(page)) continue;
+    const uint64_t lo = std::max(page, addr), hi = std::min(page + kPageSize, end);
+    invalidate_phys(lo, hi - lo);
+  }
+}
+
 void Engine::invalidate_locked(TranslationBlock* tb) {
   if (!tb->valid.exchange(false)) return;
   ++stats_.invalidations;

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "hw/core/address_space.h"
 #include "hw/core/log.h"
 #include "tcg/baseline/baseline.h"
 #include "tcg/exec/code_pages.h"
@@ -67,7 +68,7 @@ class VcpuExec;
 
 /// Per-machine translation state: the block cache (which also tracks code pages for
 /// self-modifying code) and the LLVM tier.
-class Engine : public softmmu::CodePageTracker {
+class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
  public:
   Engine(EngineOptions opt, hw::Log& log);
   ~Engine() override;
@@ -81,6 +82,8 @@ class Engine : public softmmu::CodePageTracker {
   // CodePageTracker
   bool is_code_page(uint64_t phys_page) const override;
   void invalidate_phys(uint64_t phys, uint64_t len) override;
+  // GuestWriteObserver: device DMA and loaders write guest RAM without the softmmu.
+  void guest_memory_written(uint64_t addr, uint64_t len) override;
 
   /// Drops every block (e.g. on reset).
   void flush();

@@ -4,10 +4,14 @@
 #   CACHE/initrd-marker.cpio.gz  /init prints uname -m, /proc/cpuinfo, /proc/interrupts and a
 #                                marker line, then powers off
 #   CACHE/initrd-shell.cpio.gz   no /init: boot with rdinit=/bin/sh for an interactive shell
+#   CACHE/initrd-virtio.cpio.gz  /init loads the virtio, ext4 and network modules (from the
+#                                same kernel package), then runs the test named by the kernel
+#                                parameter orrery_test= (see tests/system/virtio_init.sh)
 # Exit status 77 (ctest SKIP) when the packages cannot be downloaded.
 # usage: fetch_debian.sh CACHE
 set -euo pipefail
 cache=${1:?usage: fetch_debian.sh CACHE}
+here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$cache"
 cd "$cache"
 
@@ -16,7 +20,13 @@ skip() {
   exit 77
 }
 
-if [ ! -s vmlinuz ] || [ ! -s busybox ]; then
+# Modules the virtio tests load, in dependency order (Debian builds these drivers as modules).
+modules=(drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko
+  drivers/char/hw_random/virtio-rng.ko lib/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko
+  crypto/crc32c_generic.ko fs/ext4/ext4.ko net/core/failover.ko drivers/net/net_failover.ko
+  drivers/net/virtio_net.ko)
+
+if [ ! -s vmlinuz ] || [ ! -s busybox ] || [ ! -s modules/ext4.ko ]; then
   command -v apt-get >/dev/null || skip "apt-get not available"
   command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
   dpkg --print-foreign-architectures | grep -qx arm64 ||
@@ -31,17 +41,25 @@ if [ ! -s vmlinuz ] || [ ! -s busybox ]; then
   for deb in *.deb; do dpkg-deb -x "$deb" root; done
   cp root/boot/vmlinuz-* ../vmlinuz.tmp
   cp root/bin/busybox ../busybox.tmp
+  rm -rf ../modules.tmp && mkdir ../modules.tmp
+  for m in "${modules[@]}"; do cp root/lib/modules/*/kernel/"$m" ../modules.tmp/; done
   cd ..
-  rm -rf dl
+  rm -rf dl modules
+  mv modules.tmp modules
   mv vmlinuz.tmp vmlinuz
   mv busybox.tmp busybox
 fi
 
-make_initrd() {  # name, init script or empty
-  local name=$1 init=$2 dir
-  [ -s "$name.cpio.gz" ] && [ "$name.cpio.gz" -nt "$0" ] && return 0
+make_initrd() {  # name, init script or empty, [with modules]
+  local name=$1 init=$2 with_modules=${3:-} dir
+  [ -s "$name.cpio.gz" ] && [ "$name.cpio.gz" -nt "$0" ] && [ "$name.cpio.gz" -nt "$here/virtio_init.sh" ] && return 0
   dir=$(mktemp -d)
-  mkdir -p "$dir"/{bin,sbin,proc,sys,dev,etc,tmp}
+  mkdir -p "$dir"/{bin,sbin,proc,sys,dev,etc,tmp,mnt}
+  if [ -n "$with_modules" ]; then
+    mkdir -p "$dir/lib/modules"
+    cp modules/*.ko "$dir/lib/modules/"
+    for m in "${modules[@]}"; do basename "$m" .ko; done >"$dir/lib/modules/order"
+  fi
   cp busybox "$dir/bin/busybox"
   chmod 755 "$dir/bin/busybox"
   for app in sh mount cat echo uname grep poweroff ls; do ln -s busybox "$dir/bin/$app"; done
@@ -64,4 +82,5 @@ echo "ORRERY-CPUS: $(grep -c ^processor /proc/cpuinfo)"
 echo ORRERY-BOOT-OK
 poweroff -f'
 make_initrd initrd-shell ''
+make_initrd initrd-virtio "$(cat "$here/virtio_init.sh")" with-modules
 echo "$cache"

@@ -1,0 +1,64 @@
+// Device access to guest memory (DMA). Every device reads, writes and maps guest-physical ranges
+// through this one bounds-checked API; ranges may cross RAM regions. Writes tell the address
+// space's write observer (the TCG engine drops translated code on those pages).
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "hw/core/address_space.h"
+
+namespace orrery::hw {
+
+/// One guest-physical range, as devices keep them to report what they wrote.
+struct GuestRange {
+  uint64_t addr = 0;
+  uint64_t len = 0;
+};
+
+class GuestMemory {
+ public:
+  explicit GuestMemory(const AddressSpace& as) : as_(as) {}
+
+  /// Copies len bytes at addr; false (nothing guaranteed about out) if any byte is not RAM/ROM
+  /// or the range wraps.
+  bool read(uint64_t addr, std::span<uint8_t> out) const;
+  /// Copies into guest RAM; false if any byte is not RAM (ROM is not writable by devices) or the
+  /// range wraps. Nothing is written then.
+  bool write(uint64_t addr, std::span<const uint8_t> in) const;
+
+  /// Appends host iovecs covering [addr, addr+len) to out (one per RAM region crossed). For
+  /// writing, every byte must be RAM; for reading, RAM or ROM. False (out unchanged) otherwise.
+  bool map(uint64_t addr, uint64_t len, bool for_write, std::vector<iovec>& out) const;
+  /// Reports bytes written through iovecs from map() (invalidates translated code there).
+  void written(uint64_t addr, uint64_t len) const { as_.notify_written(addr, len); }
+
+  /// A little-endian scalar; false if not wholly in RAM/ROM.
+  template <class T>
+  bool load(uint64_t addr, T& v) const {
+    static_assert(std::is_integral_v<T>);
+    uint8_t b[sizeof(T)];
+    if (!read(addr, b)) return false;
+    std::memcpy(&v, b, sizeof(T));  // the host is little-endian, as both guests are
+    return true;
+  }
+  template <class T>
+  bool store(uint64_t addr, T v) const {
+    static_assert(std::is_integral_v<T>);
+    uint8_t b[sizeof(T)];
+    std::memcpy(b, &v, sizeof(T));
+    return write(addr, b);
+  }
+
+  const AddressSpace& address_space() const { return as_; }
+
+ private:
+  const AddressSpace& as_;
+};
+
+}  // namespace orrery::hw
