@@ -256,9 +256,25 @@ void Arm64Cpu::wait_for_interrupt() {
   std::unique_lock lk(mu_);
   // WFI wakes on any pending interrupt, masked or not (Arm ARM D1.16.2), and on a kick or a
   // TLB broadcast that needs this vCPU's acknowledgement.
-  cv_.wait(lk, [&] {
+  auto awake = [&] {
     return irq_level_.load() || fiq_level_.load() || kicked_.load() || !flush_queue_.empty();
-  });
+  };
+  if (awake()) return;
+  wfi_asleep_ = true;
+  cv_.notify_all();  // for wait_until_asleep_in_wfi; the other waiters recheck and wait on
+  cv_.wait(lk, awake);
+  wfi_asleep_ = false;
+  ++wfi_wakeups_;
+}
+
+bool Arm64Cpu::wait_until_asleep_in_wfi(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  return cv_.wait_for(lk, timeout, [&] { return wfi_asleep_; });
+}
+
+uint64_t Arm64Cpu::wfi_wakeups() {
+  std::lock_guard lk(mu_);
+  return wfi_wakeups_;
 }
 
 void Arm64Cpu::wait_parked() {
@@ -273,7 +289,13 @@ void Arm64Cpu::set_running(bool running) {
     std::lock_guard lk(mu_);
     running_ = running;
   }
+  cv_.notify_all();  // for wait_until_running; the other waiters recheck and wait on
   if (!running) process_flush_requests();  // acknowledge what arrived while we ran
+}
+
+bool Arm64Cpu::wait_until_running(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  return cv_.wait_for(lk, timeout, [&] { return running_; });
 }
 
 void Arm64Cpu::debug_parking() {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -84,6 +85,14 @@ class Arm64Cpu final : public Vcpu,
   // pending (even masked), a kick, or a TLB broadcast.
   ExitKind run() override;
   void kick() override;
+
+  /// Waits until a thread is inside run(); false on timeout. Thread-safe.
+  bool wait_until_running(std::chrono::milliseconds timeout);
+  /// Waits until this vCPU is asleep in WFI (lets tests order a wake-up after the sleep);
+  /// false on timeout. Thread-safe.
+  bool wait_until_asleep_in_wfi(std::chrono::milliseconds timeout);
+  /// How many WFI sleeps have ended (wake-ups). Thread-safe.
+  uint64_t wfi_wakeups();
 
   /// The IRQ/FIQ input levels (from the interrupt controller); callable from any thread. A
   /// pending unmasked interrupt is taken at the next block boundary.
@@ -207,6 +216,8 @@ class Arm64Cpu final : public Vcpu,
   std::atomic<bool> flush_pending_{false};
   int outstanding_acks_ = 0;  // guarded by mu_
   bool running_ = false;      // inside run(); guarded by mu_
+  bool wfi_asleep_ = false;   // guarded by mu_
+  uint64_t wfi_wakeups_ = 0;  // guarded by mu_
 
   // Softmmu fills 4K entries; a TLBI by VA must drop every entry of a larger page or block.
   // Each MMU index remembers the VA range covered by large leaves since its last flush.

@@ -6,9 +6,9 @@ namespace orrery::hw {
 
 namespace {
 
-// Sizes 1, 2 or 4, naturally aligned, inside the 4 KiB frame.
+// Sizes 1, 2, 4 or 8 (QEMU's valid sizes), naturally aligned, inside the 4 KiB frame.
 bool access_ok(uint64_t offset, unsigned size) {
-  return offset < Pl011::kMmioSize && (size == 1 || size == 2 || size == 4) &&
+  return offset < Pl011::kMmioSize && (size == 1 || size == 2 || size == 4 || size == 8) &&
          (offset & (size - 1)) == 0;
 }
 
@@ -84,6 +84,16 @@ MemResult Pl011::read(uint64_t offset, unsigned size, uint64_t& value) {
     value = 0;
     return MemResult::DeviceError;
   }
+  if (size == 8) {
+    // No register is 64 bits wide: as QEMU does, read two registers, low word first.
+    log_.log(kLogGuestErrors,
+             "pl011: 64-bit read at offset 0x%" PRIx64 " (split into two 32-bit accesses)\n",
+             offset);
+    std::lock_guard<std::mutex> g(mu_);
+    uint64_t lo = read_reg(offset);
+    value = lo | uint64_t(read_reg(offset + 4)) << 32;
+    return MemResult::Ok;
+  }
   std::lock_guard<std::mutex> g(mu_);
   unsigned shift = unsigned(offset & 3) * 8;
   uint64_t v = uint64_t(read_reg(offset & ~uint64_t(3))) >> shift;
@@ -97,6 +107,14 @@ MemResult Pl011::write(uint64_t offset, unsigned size, uint64_t value) {
     return MemResult::DeviceError;
   }
   std::lock_guard<std::mutex> g(mu_);
+  if (size == 8) {
+    log_.log(kLogGuestErrors,
+             "pl011: 64-bit write at offset 0x%" PRIx64 " (split into two 32-bit accesses)\n",
+             offset);
+    write_reg(offset, uint32_t(value));
+    write_reg(offset + 4, uint32_t(value >> 32));
+    return MemResult::Ok;
+  }
   if (size < 4) value &= (uint64_t(1) << (size * 8)) - 1;
   // APB has no byte strobes: the register takes the whole data bus with the value on its lanes.
   write_reg(offset & ~uint64_t(3), uint32_t(value << ((offset & 3) * 8)));

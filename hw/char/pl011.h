@@ -76,8 +76,9 @@ class Pl011 final : public MmioDevice, public CharReceiver {
   // accesses read or write the register on the corresponding byte lanes.
   MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
   MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
-  AccessRules valid() const override { return {1, 4, false}; }
-  AccessRules impl() const override { return {1, 4, false}; }
+  // 64-bit accesses are split here (not by the bus) so they can be logged as guest errors.
+  AccessRules valid() const override { return {1, 8, false}; }
+  AccessRules impl() const override { return {1, 8, false}; }
 
   // CharReceiver.
   size_t receive(std::span<const uint8_t> data) override;

@@ -94,14 +94,45 @@ void Pl031::alarm_main() {
   }
 }
 
+namespace {
+
+// What valid() lets through the bus: naturally aligned 1, 2, 4 and 8-byte accesses. Anything
+// else is refused; sizes other than 4 are logged but work.
+bool access_ok(Log& log, const char* what, uint64_t off, unsigned size) {
+  if (off >= Pl031::kMmioSize || (size != 1 && size != 2 && size != 4 && size != 8) ||
+      (off & (size - 1))) {
+    log.log(kLogGuestErrors, "pl031: bad %s at offset 0x%" PRIx64 " size %u\n", what, off, size);
+    return false;
+  }
+  if (size != 4)
+    log.log(kLogGuestErrors,
+            "pl031: %u-bit %s at offset 0x%" PRIx64 " (the PL031 takes 32-bit accesses)\n",
+            size * 8, what, off);
+  return true;
+}
+
+}  // namespace
+
+// Accesses other than 32-bit are guest errors but work, as on QEMU: a narrow one sees the byte
+// lanes of its register's word (APB has no byte strobes), a 64-bit one two registers.
 MemResult Pl031::read(uint64_t off, unsigned size, uint64_t& value) {
   value = 0;
-  if (size != 4 || (off & 3)) {
-    log_.log(kLogGuestErrors, "pl031: bad read at offset 0x%" PRIx64 " size %u\n", off, size);
-    return MemResult::Ok;
-  }
+  if (!access_ok(log_, "read", off, size)) return MemResult::DeviceError;
   std::lock_guard<std::mutex> g(mu_);
   check_match();
+  if (size == 8) {
+    uint64_t lo = read_reg(off);
+    value = lo | uint64_t(read_reg(off + 4)) << 32;
+  } else {
+    value = uint64_t(read_reg(off & ~uint64_t(3))) >> ((off & 3) * 8);
+    if (size < 4) value &= (uint64_t(1) << (size * 8)) - 1;
+  }
+  update_irq();
+  return MemResult::Ok;
+}
+
+uint32_t Pl031::read_reg(uint64_t off) {
+  uint32_t value = 0;
   switch (off) {
     case RTCDR:
       value = counter();
@@ -134,18 +165,27 @@ MemResult Pl031::read(uint64_t off, unsigned size, uint64_t& value) {
         log_.log(kLogGuestErrors, "pl031: read of reserved offset 0x%03" PRIx64 "\n", off);
       break;
   }
-  update_irq();
-  return MemResult::Ok;
+  return value;
 }
 
 MemResult Pl031::write(uint64_t off, unsigned size, uint64_t value) {
-  if (size != 4 || (off & 3)) {
-    log_.log(kLogGuestErrors, "pl031: bad write at offset 0x%" PRIx64 " size %u\n", off, size);
-    return MemResult::Ok;
-  }
+  if (!access_ok(log_, "write", off, size)) return MemResult::DeviceError;
   std::unique_lock<std::mutex> lk(mu_);
   check_match();
-  uint32_t v = uint32_t(value);
+  if (size == 8) {
+    write_reg(off, uint32_t(value));
+    write_reg(off + 4, uint32_t(value >> 32));
+  } else {
+    if (size < 4) value &= (uint64_t(1) << (size * 8)) - 1;
+    write_reg(off & ~uint64_t(3), uint32_t(value << ((off & 3) * 8)));
+  }
+  update_irq();
+  lk.unlock();
+  cv_.notify_all();  // the next match time may have changed
+  return MemResult::Ok;
+}
+
+void Pl031::write_reg(uint64_t off, uint32_t v) {
   switch (off) {
     case RTCMR:
       mr_ = v;
@@ -177,10 +217,6 @@ MemResult Pl031::write(uint64_t off, unsigned size, uint64_t value) {
                off >= RTCPeriphID0 && off < kMmioSize ? "read-only ID" : "reserved", off);
       break;
   }
-  update_irq();
-  lk.unlock();
-  cv_.notify_all();  // the next match time may have changed
-  return MemResult::Ok;
 }
 
 }  // namespace orrery::hw::rtc

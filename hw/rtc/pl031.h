@@ -40,11 +40,14 @@ class Pl031 final : public MmioDevice {
 
   MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
   MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
-  AccessRules valid() const override { return {4, 4, false}; }
-  AccessRules impl() const override { return {4, 4, false}; }
+  // QEMU's valid sizes; the device handles the odd ones itself so it can log them.
+  AccessRules valid() const override { return {1, 8, false}; }
+  AccessRules impl() const override { return {1, 8, false}; }
 
  private:
-  // Callers of these hold mu_.
+  // Callers of these hold mu_. off is a word offset.
+  uint32_t read_reg(uint64_t off);
+  void write_reg(uint64_t off, uint32_t v);
   uint32_t counter() const;
   void check_match();
   void update_irq();

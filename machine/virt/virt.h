@@ -46,6 +46,7 @@ class VirtMachine final : public Machine, public PsciCpus {
   int32_t affinity_info(uint64_t target) override;
 
   hw::AddressSpace& address_space() { return as_; }
+  VirtCpu& cpu(unsigned i) { return *cpus_.at(i); }
   hw::Pl011& uart() { return uart_; }
   hw::rtc::Pl031& rtc() { return rtc_; }
   hw::intc::GicCore& gic() { return gicv3_ ? gicv3_->core() : gicv2_->core(); }

@@ -76,6 +76,10 @@ class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
     cpu_.kick();
   }
   void resume() override { stop_.store(false); }
+  bool wait_until_asleep_in_wfi(std::chrono::milliseconds timeout) override {
+    return cpu_.wait_until_asleep_in_wfi(timeout);
+  }
+  uint64_t wfi_wakeups() override { return cpu_.wfi_wakeups(); }
 
   uint64_t mpidr() const override { return cpu_.state().mpidr_el1; }
   hw::IrqLine& timer_irq(CpuTimer t) override {

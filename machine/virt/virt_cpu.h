@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -59,6 +60,10 @@ class VirtCpu : public hw::IrqSink {
   /// Makes run() return CpuStop::Requested soon, and keep doing so until resume(). Thread-safe.
   virtual void request_stop() = 0;
   virtual void resume() = 0;
+  /// Waits until the CPU is asleep in WFI; false on timeout. With wfi_wakeups(), lets tests
+  /// wake it only once it really sleeps. Thread-safe.
+  virtual bool wait_until_asleep_in_wfi(std::chrono::milliseconds timeout) = 0;
+  virtual uint64_t wfi_wakeups() = 0;
 
   virtual uint64_t mpidr() const = 0;
   virtual hw::IrqLine& timer_irq(CpuTimer t) = 0;

@@ -66,9 +66,12 @@ class SlowReceiver : public hw::CharReceiver {
   std::string got_;
 };
 
+/// Polls cond (state inside the backend's input thread and the PL011) until it holds or a
+/// 10 s deadline passes; the deadline only guards against a hang.
 template <typename F>
 bool wait_for(F cond) {
-  for (int i = 0; i < 400; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
     if (cond()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

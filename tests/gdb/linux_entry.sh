@@ -32,8 +32,20 @@ for attempt in $(seq 1 20); do
     -append "console=ttyAMA0 rdinit=/bin/sh panic=-1 quiet" -S -gdb "tcp::$port" \
     </dev/null >/dev/null 2>"$tmp/orrery.err" &
   pid=$!
-  sleep 0.5
-  kill -0 $pid 2>/dev/null && break
+  # Wait (bounded) until the stub listens, or Orrery exits (the port was taken).
+  hexport=$(printf '%04X' "$port")
+  up=
+  for _ in $(seq 1 300); do
+    kill -0 $pid 2>/dev/null || break
+    if awk -v p=":$hexport" '$4 == "0A" && substr($2, length($2) - 4) == p {f=1} END {exit !f}' \
+      /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+      up=1
+      break
+    fi
+    sleep 0.05
+  done
+  [ -n "$up" ] && break
+  kill -0 $pid 2>/dev/null && fail "orrery is not listening on port $port"
   wait $pid
   pid=
   grep -q "cannot listen" "$tmp/orrery.err" || fail "orrery exited"

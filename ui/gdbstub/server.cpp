@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,17 +35,6 @@ bool parse_port(std::string_view s, uint16_t& port) {
   }
   if (v == 0 || v > 65535) return false;
   port = uint16_t(v);
-  return true;
-}
-
-/// Sends all of data; false if the peer went away.
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(size_t(n));
-  }
   return true;
 }
 
@@ -143,20 +133,35 @@ std::unique_ptr<GdbServer> GdbServer::start(const GdbSpec& spec, cpu::GdbTarget&
                                             std::function<void()> on_kill, std::string& error) {
   int fd = spec.kind == GdbSpec::Kind::Unix ? listen_unix(spec, error) : listen_tcp(spec, error);
   if (fd < 0) return nullptr;
-  std::unique_ptr<GdbServer> s(new GdbServer(
-      target, std::move(on_kill), fd, spec.kind == GdbSpec::Kind::Unix ? spec.path : ""));
+  int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake < 0) {
+    error = std::string("cannot create an eventfd: ") + std::strerror(errno);
+    ::close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<GdbServer> s(new GdbServer(target, std::move(on_kill), fd, wake,
+                                             spec.kind == GdbSpec::Kind::Unix ? spec.path : ""));
   s->thread_ = std::thread([p = s.get()] { p->serve(); });
   return s;
 }
 
 GdbServer::GdbServer(cpu::GdbTarget& target, std::function<void()> on_kill, int listen_fd,
-                     std::string unix_path)
-    : target_(target), on_kill_(std::move(on_kill)), listen_fd_(listen_fd),
+                     int wake_fd, std::string unix_path)
+    : target_(target),
+      on_kill_(std::move(on_kill)),
+      listen_fd_(listen_fd),
+      wake_fd_(wake_fd),
       unix_path_(std::move(unix_path)) {}
 
 GdbServer::~GdbServer() {
   quit_.store(true);
+  // Wakes a send waiting for a debugger that no longer reads; the eventfd stays readable, so
+  // every later wait returns at once too.
+  const uint64_t one = 1;
+  while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+  }
   if (thread_.joinable()) thread_.join();
+  ::close(wake_fd_);
   ::close(listen_fd_);
   if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
 }
@@ -166,11 +171,39 @@ void GdbServer::machine_exited(int status) {
   exited_.store(true);
 }
 
+uint16_t GdbServer::port() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+  return 0;
+}
+
+bool GdbServer::send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    // Try first even when quitting: a reading debugger still gets its W packet on exit.
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(size_t(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+    // Full socket: wait for room or for shutdown, whichever comes first.
+    pollfd p[2] = {{fd, POLLOUT, 0}, {wake_fd_, POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0 && errno != EINTR) return false;
+    if (p[1].revents) return false;
+  }
+  return true;
+}
+
 void GdbServer::serve() {
   while (!quit_.load() && !exited_.load()) {
-    pollfd p{listen_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (::poll(p, 2, 100) <= 0 || !(p[0].revents & POLLIN)) continue;
+    // Non-blocking, so a send to a debugger that stops reading can be abandoned (send_all).
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) continue;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // fails harmlessly on Unix

@@ -56,15 +56,22 @@ class GdbServer {
   /// server stops serving.
   void machine_exited(int status);
 
+  /// The TCP port listened on (useful when started on port 0); 0 for a Unix socket.
+  uint16_t port() const;
+
  private:
-  GdbServer(cpu::GdbTarget& target, std::function<void()> on_kill, int listen_fd,
+  GdbServer(cpu::GdbTarget& target, std::function<void()> on_kill, int listen_fd, int wake_fd,
             std::string unix_path);
   void serve();
   void connection(int fd);
+  /// Sends all of data on the non-blocking fd; false if the peer went away or the server is
+  /// shutting down (a debugger that stops reading must not hold up exit).
+  bool send_all(int fd, std::string_view data);
 
   cpu::GdbTarget& target_;
   std::function<void()> on_kill_;
   int listen_fd_;
+  int wake_fd_;            // eventfd, readable once the destructor wants the thread gone
   std::string unix_path_;  // removed on shutdown
   std::atomic<bool> quit_{false};
   std::atomic<bool> exited_{false};

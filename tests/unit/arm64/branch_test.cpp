@@ -176,12 +176,14 @@ TEST_P(BranchTest, SingleStep) {
 
 TEST_P(BranchTest, KickFromAnotherThreadStopsAnEndlessLoop) {
   m->load({0x14000000});  // b .
+  bool running = false;
   std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    running = m->cpu->wait_until_running(std::chrono::seconds(30));  // kick a running vCPU
     m->cpu->kick();
   });
   EXPECT_EQ(m->run(), ExitKind::Kicked);
   t.join();
+  EXPECT_TRUE(running);
   EXPECT_EQ(m->cpu->pc(), kCodeBase);
 }
 

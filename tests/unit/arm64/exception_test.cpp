@@ -131,12 +131,15 @@ TEST_P(ExceptionTest, IrqIsTakenOnlyOnceUnmasked) {
 
 TEST_P(ExceptionTest, IrqFromEl0UsesTheLowerElVector) {
   load_el0(*m, {0x14000000 /* b . */});
+  bool running = false;
   std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Raised while the vCPU runs its EL0 loop, not before.
+    running = m->cpu->wait_until_running(std::chrono::seconds(30));
     m->cpu->set_irq(true);
   });
   expect_exception(kVecLowerIrq, 0);
   t.join();
+  EXPECT_TRUE(running);
   EXPECT_EQ(m->cpu->state().elr_el1, kEl0Code);
   m->cpu->set_irq(false);
 }
@@ -146,26 +149,30 @@ TEST_P(ExceptionTest, WfiSleepsUntilAnInterruptIsPendingEvenMasked) {
       0xd503207f,  // wfi
       0xd28000a0,  // mov x0, #5
   });
-  const auto start = std::chrono::steady_clock::now();
+  bool asleep = false;
   std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    asleep = m->cpu->wait_until_asleep_in_wfi(std::chrono::seconds(30));
     m->cpu->set_irq(true);
   });
   rerun_ok();  // DAIF masked: WFI completes and execution continues after it
   t.join();
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(45));
+  EXPECT_TRUE(asleep) << "the vCPU never slept in WFI";
+  EXPECT_EQ(m->cpu->wfi_wakeups(), 1u);
   EXPECT_EQ(m->x(0), 5u);
   m->cpu->set_irq(false);
 }
 
 TEST_P(ExceptionTest, KickEndsWfi) {
   m->load({0xd503207f});  // wfi
+  bool asleep = false;
   std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    asleep = m->cpu->wait_until_asleep_in_wfi(std::chrono::seconds(30));
     m->cpu->kick();
   });
   EXPECT_EQ(m->run(), ExitKind::Kicked);
   t.join();
+  EXPECT_TRUE(asleep) << "the vCPU never slept in WFI";
+  EXPECT_EQ(m->cpu->wfi_wakeups(), 1u);
 }
 
 /// Records timer line levels and forwards them to the CPU's IRQ input, as a GIC would.

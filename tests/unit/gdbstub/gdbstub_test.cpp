@@ -1,11 +1,20 @@
 // The gdbstub's packet layer and dispatcher against a fake target: framing, every packet
 // family, error replies, and a fuzz-style run of random and mutated input that must never
 // crash or produce an oversized reply.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "ui/gdbstub/packet.h"
@@ -427,6 +436,73 @@ TEST(GdbFuzz, MutatedValidPackets) {
     std::string framed = rng() % 10 == 0 ? "$" + p + "#00" : encode_packet(p);  // bad sums too
     pump(d, s, std::span(reinterpret_cast<const uint8_t*>(framed.data()), framed.size()));
   }
+}
+
+// ---- server ----
+
+/// A debugger that sends memory reads as fast as it can and never reads a reply: the server
+/// ends up unable to send. Stopping the server (machine exit, then the destructor, as
+/// ui/main.cpp does) must still complete.
+TEST(GdbServer, StopsWhileAClientNeverReadsItsReplies) {
+  FakeTarget target;
+  GdbSpec spec;
+  spec.kind = GdbSpec::Kind::Tcp;
+  spec.host = "127.0.0.1";
+  spec.port = 0;  // any free port
+  std::string err;
+  std::unique_ptr<GdbServer> server = GdbServer::start(spec, target, nullptr, err);
+  ASSERT_TRUE(server) << err;
+  ASSERT_NE(server->port(), 0);
+
+  int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(c, 0);
+  int small = 2048;  // the kernel's minimum: the server's replies back up at once
+  ::setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(server->port());
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << strerror(errno);
+  ::fcntl(c, F_SETFL, ::fcntl(c, F_GETFL) | O_NONBLOCK);
+
+  // Flood until the server has stopped taking requests: it reads whenever it is not stuck
+  // sending, so requests that cannot be sent for a while mean it is blocked on our replies.
+  const std::string req = encode_packet("m1000,7d0");  // 2000 bytes: 4000 hex digits back
+  std::string out;
+  for (int i = 0; i < 64; ++i) out += req;
+  size_t sent = 0;
+  auto flood_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    ssize_t n = ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += size_t(n);
+      continue;
+    }
+    ASSERT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << strerror(errno);
+    pollfd p{c, POLLOUT, 0};
+    if (::poll(&p, 1, 1000) == 0) break;  // no room for a whole second: the server is stuck
+    ASSERT_LT(std::chrono::steady_clock::now(), flood_deadline) << "server never backed up";
+  }
+  EXPECT_GT(sent, 1000 * req.size());
+
+  // Stop the server on another thread so a hang fails the test instead of blocking it.
+  std::mutex m;
+  std::condition_variable cv;
+  bool stopped = false;
+  std::thread stopper([&] {
+    server->machine_exited(0);
+    server.reset();
+    std::lock_guard lock(m);
+    stopped = true;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(m);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return stopped; }))
+        << "the server did not stop while its client was not reading";
+  }
+  ::close(c);  // unblocks a stuck server, so the failing case still ends
+  stopper.join();
 }
 
 }  // namespace

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "hw/core/address_space.h"
+#include "log_capture.h"
+
 namespace orrery::hw {
 namespace {
 
@@ -107,13 +110,39 @@ TEST_F(Pl011Test, BadAccessesAreRejectedNotFatal) {
   uint64_t v = 0;
   EXPECT_EQ(uart.read(0x1000, 4, v), MemResult::DeviceError);
   EXPECT_EQ(uart.read(Pl011::UARTFR + 1, 4, v), MemResult::DeviceError);  // misaligned
-  EXPECT_EQ(uart.read(Pl011::UARTFR, 8, v), MemResult::DeviceError);
+  EXPECT_EQ(uart.read(Pl011::UARTFR + 4, 8, v), MemResult::DeviceError);  // misaligned
   EXPECT_EQ(uart.write(Pl011::UARTFR, 3, 0), MemResult::DeviceError);
   // Reserved offsets read as zero and ignore writes.
   EXPECT_EQ(rd(0x008), 0u);
   EXPECT_EQ(rd(0x800), 0u);
   wr(0x800, 0xFFFFFFFF);
   EXPECT_EQ(rd(0x800), 0u);
+}
+
+// QEMU accepts 64-bit accesses (valid sizes 1..8) and splits them into two 32-bit register
+// accesses; the TRM's registers are at most 32 bits wide, so the guest is told via guest_errors.
+TEST_F(Pl011Test, SixtyFourBitAccessesAreSplitAndLogged) {
+  test::LogCapture cap(log, "guest_errors");
+  ASSERT_TRUE(cap.ok());
+  AddressSpace as;
+  ASSERT_EQ(as.add_mmio("pl011", 0x09000000, Pl011::kMmioSize, uart), "");
+  wr(Pl011::UARTCR, Pl011::CR_UARTEN | Pl011::CR_TXE | Pl011::CR_RXE);
+  // UARTILPR (low word) and UARTIBRD (high word) in one store, then one load.
+  EXPECT_EQ(as.write(0x09000000 + Pl011::UARTILPR, 8, 0x0000123400000056ull), MemResult::Ok);
+  EXPECT_EQ(rd(Pl011::UARTILPR), 0x56u);
+  EXPECT_EQ(rd(Pl011::UARTIBRD), 0x1234u);
+  uint64_t v = 0;
+  EXPECT_EQ(as.read(0x09000000 + Pl011::UARTILPR, 8, v), MemResult::Ok);
+  EXPECT_EQ(v, 0x0000123400000056ull);
+  // A 64-bit store to UARTDR transmits its low byte (the high word goes to UARTECR).
+  EXPECT_EQ(as.write(0x09000000 + Pl011::UARTDR, 8, 0xFFFFFFFF00000078ull), MemResult::Ok);
+  EXPECT_EQ(sink.out, "x");
+  EXPECT_EQ(cap.take(),
+            "pl011: 64-bit write at offset 0x20 (split into two 32-bit accesses)\n"
+            "pl011: 64-bit read at offset 0x20 (split into two 32-bit accesses)\n"
+            "pl011: 64-bit write at offset 0x0 (split into two 32-bit accesses)\n");
+  // Still naturally aligned only.
+  EXPECT_EQ(as.read(0x09000000 + Pl011::UARTIBRD, 8, v), MemResult::DeviceError);
 }
 
 TEST_F(Pl011Test, ReadOnlyRegistersIgnoreWrites) {

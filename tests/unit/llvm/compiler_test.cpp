@@ -1,11 +1,11 @@
 // BackgroundCompiler (queue, publication, failures, shutdown), LlvmJit thread safety and batch
-// compilation, and compile-time measurements.
-#include <chrono>
-#include <cstdio>
+// compilation, and the typical block in every code generator configuration.
+#include <algorithm>
 #include <thread>
 
 #include "llvm_test_util.h"
 #include "tcg/llvm/compiler.h"
+#include "typical_block.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
@@ -21,50 +21,8 @@ std::unique_ptr<exec::TranslationBlock> counter_tb(uint64_t pc, unsigned r, uint
   return tb;
 }
 
-// Roughly a 12-instruction AArch64 block after optimisation: register traffic, flag
-// computation with carries, two loads and a store, a helper call and a conditional branch.
 std::unique_ptr<exec::TranslationBlock> typical_tb(uint64_t pc) {
-  auto tb = std::make_unique<exec::TranslationBlock>();
-  tb->key.pc = pc;
-  tb->ir.guest_pc = pc;
-  Emitter e(tb->ir);
-  e.insn_start(pc);
-  Value x0 = e.get_reg(Type::I64, reg(0)), x1 = e.get_reg(Type::I64, reg(1));
-  Value x2 = e.get_reg(Type::I64, reg(2));
-  e.insn_start(pc + 4);
-  Value a = e.load(Type::I64, e.add(x1, e.c64(16)), MemOp{3, false, 0});
-  e.insn_start(pc + 8);
-  Value b = e.load(Type::I64, e.add(x1, e.c64(24)), MemOp{2, true, 0});
-  e.insn_start(pc + 12);
-  Value s = e.add(a, b);
-  e.insn_start(pc + 16);
-  Value nb = e.not_(x2);
-  Value diff = e.addc(s, nb, e.c1(true));
-  Value c = e.add_carry(s, nb, e.c1(true));
-  Value v = e.add_ovf(s, nb, e.c1(true));
-  e.set_reg(reg(20), e.zext(Type::I8, c));
-  e.set_reg(reg(21), e.zext(Type::I8, v));
-  e.set_reg(reg(22), e.zext(Type::I8, e.cmp(Cond::Eq, diff, e.c64(0))));
-  e.set_reg(reg(23), e.zext(Type::I8, e.cmp(Cond::Slt, diff, e.c64(0))));
-  e.insn_start(pc + 20);
-  Value sh = e.lshr(diff, e.c64(3));
-  Value ex = e.extract_u(sh, 4, 12);
-  e.insn_start(pc + 24);
-  Value dep = e.deposit(x0, ex, 8, 12);
-  e.set_reg(reg(0), dep);
-  e.insn_start(pc + 28);
-  e.store(e.add(x1, e.c64(32)), dep, MemOp{3, false, 0});
-  e.insn_start(pc + 32);
-  Value m = e.mul(dep, e.c64(0x9e3779b9));
-  Value h = e.mulhu(m, x2);
-  e.set_reg(reg(3), e.xor_(m, h));
-  e.insn_start(pc + 36);
-  e.set_reg(reg(4), e.select(e.cmp(Cond::Ugt, a, b), a, b));
-  e.insn_start(pc + 40);
-  e.set_reg(reg(1), e.add(x1, e.c64(48)));
-  e.insn_start(pc + 44);
-  e.branch(e.cmp(Cond::Ne, diff, e.c64(0)), pc + 48, pc + 0x100);
-  return tb;
+  return test::typical_tb(pc, reg(0));
 }
 
 TEST(CompilerTest, CompilesQueuedBlocksAndPublishes) {
@@ -194,14 +152,64 @@ TEST(CompilerTest, BatchCompileIsolatesFailures) {
   EXPECT_EQ(cpu.r[1], 2u);
 }
 
-// Prints compile time per typical block: the default configuration, then code generator
-// levels 0 and 2 and the default without IR passes, each single and in batches of 8. The
-// bound is loose (shared, loaded machines); the printed numbers are what matters.
-TEST(CompilerTest, CompileTimePerTypicalBlock) {
-  constexpr unsigned kBlocks = 48;
-  std::vector<std::unique_ptr<exec::TranslationBlock>> tbs;
-  for (unsigned i = 0; i < kBlocks; ++i) tbs.push_back(typical_tb(0x10000 + 0x1000 * i));
-  EXPECT_EQ(ir::verify(tbs[0]->ir), "");
+// The typical block in every code generator configuration, compiled singly, in a batch and by
+// the background compiler (published on the block), computes what the interpreter computes.
+// (Its compile time is measured by bench/llvm_compile_time.cpp, not here.)
+class TypicalBlockTest : public LlvmTest {
+ protected:
+  struct Result {
+    uint64_t ret, pc, stored;
+    std::vector<uint64_t> regs;
+  };
+  static constexpr uint64_t kX1 = kRamBase + 0x100;
+
+  void reset(TestCpu& cpu) {
+    std::fill(std::begin(cpu.r), std::end(cpu.r), 0);
+    cpu.r[0] = 0x0123456789abcdefull;
+    cpu.r[1] = kX1;
+    cpu.r[2] = 0x5555aaaa3333ccccull;
+    cpu.common.pc = 0;
+    std::fill(ram_.begin(), ram_.end(), 0);
+    const uint64_t a = 0xfedcba9876543210ull, b = 0x00000000deadbeefull;
+    std::memcpy(&ram_[kX1 - kRamBase + 16], &a, 8);
+    std::memcpy(&ram_[kX1 - kRamBase + 24], &b, 8);
+  }
+  Result result(uint64_t ret, const TestCpu& cpu) {
+    Result r{ret, cpu.common.pc, 0, std::vector<uint64_t>(cpu.r, cpu.r + 24)};
+    std::memcpy(&r.stored, &ram_[kX1 - kRamBase + 32], 8);
+    return r;
+  }
+  Result run_native(exec::NativeFn fn) {
+    reset(*cpu_);
+    uint64_t ret = run(fn);
+    return result(ret, *cpu_);
+  }
+  Result run_interp(const exec::TranslationBlock& tb) {
+    auto cpu = std::make_unique<TestCpu>();
+    cpu->common.tlb = &tlb_->t;
+    cpu->common.jump_cache = jc_.get();
+    cpu->slow = &slow_;
+    reset(*cpu);
+    auto prog = interp::build(tb.ir, &tb);
+    uint64_t ret = interp::run(*prog, &cpu->common);
+    return result(ret, *cpu);
+  }
+  static void expect_same(const Result& got, const Result& want, const char* what) {
+    EXPECT_EQ(got.ret, want.ret) << what;
+    EXPECT_EQ(got.pc, want.pc) << what;
+    EXPECT_EQ(got.stored, want.stored) << what;
+    EXPECT_EQ(got.regs, want.regs) << what;
+  }
+};
+
+TEST_F(TypicalBlockTest, CompilesInEveryConfigurationAndComputesWhatTheInterpreterDoes) {
+  auto tb = typical_tb(0x1000);
+  ASSERT_EQ(ir::verify(tb->ir), "");
+  const Result want = run_interp(*tb);
+  EXPECT_EQ(want.pc, 0x1000u + 48) << "the block's branch is taken for these inputs";
+  EXPECT_NE(want.stored, 0u);
+  EXPECT_TRUE(slow_.calls.empty()) << "every access hits the TLB";
+
   struct Config {
     const char* name;
     unsigned level;
@@ -215,35 +223,39 @@ TEST(CompilerTest, CompileTimePerTypicalBlock) {
     std::string err;
     auto jit = LlvmJit::create(o, err);
     ASSERT_TRUE(jit) << err;
-    jit->compile(*typical_tb(0), nullptr);  // warm up
-    LlvmJit::Stats s0 = jit->stats();
-    auto t0 = std::chrono::steady_clock::now();
-    for (auto& tb : tbs) ASSERT_NE(jit->compile(*tb, nullptr), nullptr);
-    double single =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
-        kBlocks;
-    LlvmJit::Stats s = jit->stats();
-    t0 = std::chrono::steady_clock::now();
-    for (unsigned i = 0; i < kBlocks; i += 8) {
-      std::vector<const exec::TranslationBlock*> in;
-      for (unsigned k = i; k < std::min(kBlocks, i + 8); ++k) in.push_back(tbs[k].get());
-      std::vector<exec::NativeFn> out(in.size());
-      jit->compile_batch(in, out, nullptr);
-      for (exec::NativeFn f : out) ASSERT_NE(f, nullptr);
+    exec::NativeFn single = jit->compile(*tb, &err);
+    ASSERT_NE(single, nullptr) << c.name << ": " << err;
+    expect_same(run_native(single), want, c.name);
+
+    // A batch of eight: the same block among others at other addresses.
+    std::vector<std::unique_ptr<exec::TranslationBlock>> others;
+    std::vector<const exec::TranslationBlock*> in;
+    for (unsigned i = 0; i < 8; ++i) {
+      if (i == 5) {
+        in.push_back(tb.get());
+        continue;
+      }
+      others.push_back(typical_tb(0x10000 + 0x1000 * i));
+      in.push_back(others.back().get());
     }
-    double batched =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
-        kBlocks;
-    std::printf(
-        "[ timing   ] %-16s %5.0f us/block single (lower %.0f, IR passes %.0f, "
-        "codegen+link %.0f); %5.0f us/block in batches of 8\n",
-        c.name, single, double(s.lower_us - s0.lower_us) / kBlocks,
-        double(s.opt_us - s0.opt_us) / kBlocks, double(s.codegen_us - s0.codegen_us) / kBlocks,
-        batched);
-    if (c.level == 1 && c.passes) {
-      EXPECT_LT(single, 20000.0);
-    }
+    std::vector<exec::NativeFn> out(in.size());
+    jit->compile_batch(in, out, nullptr);
+    for (unsigned i = 0; i < out.size(); ++i) ASSERT_NE(out[i], nullptr) << c.name << " #" << i;
+    expect_same(run_native(out[5]), want, c.name);
+    EXPECT_EQ(jit->stats().blocks, 1u + in.size()) << c.name;
   }
+
+  // The background compiler publishes the block's code on the block.
+  std::string err;
+  auto bc = BackgroundCompiler::create(err, nullptr, fake_slow_options());
+  ASSERT_TRUE(bc) << err;
+  auto queued = typical_tb(0x1000);
+  queued->compile_queued.store(true);
+  bc->enqueue(queued.get());
+  bc->drain();
+  exec::NativeFn published = queued->native.load(std::memory_order_acquire);
+  ASSERT_NE(published, nullptr);
+  expect_same(run_native(published), want, "background compiler");
 }
 
 }  // namespace

@@ -7,9 +7,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -40,6 +43,30 @@ constexpr uint32_t kWfi = 0xD503207F;         // wfi
 constexpr uint32_t mov_w2(uint32_t imm) {
   return 0x52800002 | (imm << 5);
 }  // movz w2, #imm
+
+/// Serial output that a test thread can wait on.
+class WaitingChardev : public ui::Chardev {
+ public:
+  void write(std::span<const uint8_t> data) override {
+    std::lock_guard lk(mu_);
+    out_.append(data.begin(), data.end());
+    cv_.notify_all();
+  }
+  /// Waits until the output contains text; false on timeout.
+  bool wait_for(std::string_view text, std::chrono::seconds timeout) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, timeout, [&] { return out_.find(text) != std::string::npos; });
+  }
+  std::string output() {
+    std::lock_guard lk(mu_);
+    return out_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string out_;
+};
 
 class VirtTest : public ::testing::Test {
  protected:
@@ -192,13 +219,17 @@ TEST_F(VirtTest, ResetRereadsTheKernelInsteadOfKeepingACopy) {
 
 TEST_F(VirtTest, RequestStopEndsALoopingGuest) {
   auto m = make();
-  ASSERT_EQ(m->load_kernel(code({kBSelf})), "");
+  // Prints 'r' once it runs, then loops: the stop is sent only after the 'r'.
+  ASSERT_EQ(m->load_kernel(code({kMovX1Uart, mov_w2('r'), kStrW2X1, kBSelf})), "");
+  WaitingChardev uart;
+  m->serial_port(0, &uart);
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_TRUE(uart.wait_for("r", std::chrono::seconds(30)));
     m->request_stop(7);
   });
   EXPECT_EQ(m->run(), 7);
   stopper.join();
+  EXPECT_EQ(uart.output(), "r");
   EXPECT_EQ(m->error(), "");
 }
 
@@ -212,30 +243,49 @@ TEST_F(VirtTest, StopRequestedBeforeRun) {
 TEST_F(VirtTest, WfiSleepsUntilAStopRequest) {
   auto m = make();
   ASSERT_EQ(m->load_kernel(code({kWfi, kBSelf})), "");
+  VirtCpu& cpu = static_cast<VirtMachine&>(*m).cpu(0);
+  bool asleep = false;
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The stop must find the vCPU asleep in WFI, not arrive before it gets there.
+    asleep = cpu.wait_until_asleep_in_wfi(std::chrono::seconds(30));
     m->request_stop(3);
   });
   EXPECT_EQ(m->run(), 3);
   stopper.join();
+  EXPECT_TRUE(asleep) << "the guest never went to sleep in WFI";
+  EXPECT_EQ(cpu.wfi_wakeups(), 1u) << "the stop request woke it";
   EXPECT_EQ(m->error(), "");
 }
 
 TEST_F(VirtTest, BusErrorBecomesAGuestAbortNotACrash) {
-  // ldr w0, [x1] with x1 = 0x0A00'0000 (virtio-mmio: not modelled). With the exception model
-  // the guest takes an external abort (to VBAR_EL1 = 0, itself unmapped); Orrery must neither
-  // crash nor hang on a stop request.
+  // ldr w0, [x1] with x1 = 0x0A00'0000 (virtio-mmio: not modelled) takes an external abort to
+  // the guest's vector at VBAR_EL1 + 0x200, which prints 'E' and loops; Orrery must neither
+  // crash nor hang on the stop request sent once the 'E' is out.
+  std::vector<uint32_t> words = {
+      0xD2A80001,  // movz x1, #0x4000, lsl #16 (the RAM base, where the image is loaded)
+      0xD518C001,  // msr vbar_el1, x1
+      0xD5033FDF,  // isb
+      0xD2A14001,  // movz x1, #0xa00, lsl #16
+      0xB9400020,  // ldr w0, [x1]
+  };
+  words.resize(0x200 / 4, kBSelf);
+  for (uint32_t w : {kMovX1Uart, mov_w2('E'), kStrW2X1, kBSelf}) words.push_back(w);
+  std::vector<uint8_t> image;
+  for (uint32_t w : words)
+    for (int i = 0; i < 4; ++i) image.push_back(uint8_t(w >> (8 * i)));
   auto m = make();
-  ASSERT_EQ(m->load_kernel(code({0xD2A14001 /* movz x1,#0xa00,lsl#16 */, 0xB9400020, kBSelf})), "");
+  ASSERT_EQ(m->load_kernel(image), "");
+  WaitingChardev uart;
+  m->serial_port(0, &uart);
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(uart.wait_for("E", std::chrono::seconds(30)));
     m->request_stop(5);
   });
   int status = m->run();
   stopper.join();
-  EXPECT_TRUE(status == 5 || status == 1) << status;
-  EXPECT_EQ(m->error().find('\n'), std::string::npos);
-  EXPECT_NE(m->error().rfind("orrery: ", 0), 0u);  // main adds the prefix once
+  EXPECT_EQ(status, 5);
+  EXPECT_EQ(uart.output(), "E");
+  EXPECT_EQ(m->error(), "");
 }
 
 TEST_F(VirtTest, SecondaryCpuStartsWithPsciCpuOn) {

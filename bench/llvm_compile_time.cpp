@@ -1,0 +1,92 @@
+// Reports how long the LLVM tier takes to compile a typical translated block
+// (tests/unit/llvm/typical_block.h): the default configuration, code generator levels 0 and 2,
+// and the default without IR passes, each one block at a time and in batches of 8. It only
+// reports; nothing here passes or fails on a time (see bench/README.md).
+//   build/bench/llvm_compile_time [BLOCKS]     (default 48 blocks per configuration)
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tcg/exec/cpu_common.h"
+#include "tcg/llvm/jit.h"
+#include "tests/unit/llvm/typical_block.h"
+
+namespace {
+
+using namespace orrery::tcg;
+
+// Guest registers sit right after the common CPU state, as in the unit tests' TestCpu.
+constexpr uint32_t kRegs = (sizeof(CpuCommon) + 7) & ~size_t(7);
+
+double us_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int run(unsigned blocks) {
+  std::vector<std::unique_ptr<exec::TranslationBlock>> tbs;
+  for (unsigned i = 0; i < blocks; ++i)
+    tbs.push_back(llvm::test::typical_tb(0x10000 + 0x1000 * i, kRegs));
+  struct Config {
+    const char* name;
+    unsigned level;
+    bool passes;
+  };
+  std::printf("%u typical blocks per configuration; microseconds per block\n", blocks);
+  std::printf("%-16s %8s %8s %9s %13s %10s\n", "configuration", "single", "lower", "IR passes",
+              "codegen+link", "batch of 8");
+  for (const Config& c : {Config{"default", 1, true}, Config{"codegen level 0", 0, true},
+                          Config{"codegen level 2", 2, true}, Config{"no IR passes", 1, false}}) {
+    llvm::JitOptions o;
+    o.codegen_level = c.level;
+    o.run_passes = c.passes;
+    std::string err;
+    auto jit = llvm::LlvmJit::create(o, err);
+    if (!jit) {
+      std::fprintf(stderr, "llvm_compile_time: %s\n", err.c_str());
+      return 1;
+    }
+    jit->compile(*llvm::test::typical_tb(0, kRegs), nullptr);  // warm up
+    llvm::LlvmJit::Stats s0 = jit->stats();
+    auto t0 = std::chrono::steady_clock::now();
+    for (auto& tb : tbs) {
+      if (!jit->compile(*tb, &err)) {
+        std::fprintf(stderr, "llvm_compile_time: %s: %s\n", c.name, err.c_str());
+        return 1;
+      }
+    }
+    double single = us_since(t0) / blocks;
+    llvm::LlvmJit::Stats s = jit->stats();
+    t0 = std::chrono::steady_clock::now();
+    for (unsigned i = 0; i < blocks; i += 8) {
+      std::vector<const exec::TranslationBlock*> in;
+      for (unsigned k = i; k < std::min(blocks, i + 8); ++k) in.push_back(tbs[k].get());
+      std::vector<exec::NativeFn> out(in.size());
+      jit->compile_batch(in, out, nullptr);
+      for (exec::NativeFn f : out) {
+        if (!f) {
+          std::fprintf(stderr, "llvm_compile_time: %s: a batch failed to compile\n", c.name);
+          return 1;
+        }
+      }
+    }
+    double batched = us_since(t0) / blocks;
+    std::printf("%-16s %8.0f %8.0f %9.0f %13.0f %10.0f\n", c.name, single,
+                double(s.lower_us - s0.lower_us) / blocks, double(s.opt_us - s0.opt_us) / blocks,
+                double(s.codegen_us - s0.codegen_us) / blocks, batched);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  unsigned blocks = argc > 1 ? unsigned(std::strtoul(argv[1], nullptr, 10)) : 48;
+  if (blocks == 0) {
+    std::fputs("usage: llvm_compile_time [BLOCKS]  (BLOCKS > 0)\n", stderr);
+    return 1;
+  }
+  return run(blocks);
+}
