@@ -31,8 +31,10 @@ class NetBackend {
   virtual ~NetBackend() = default;
   /// A frame the guest sent. Any thread; the frame is copied before this returns.
   virtual void receive_from_guest(std::span<const uint8_t> frame) = 0;
-  /// Sets where frames for the guest go. The sink runs on the backend's thread and must not
-  /// call set_frame_sink itself; it may call receive_from_guest and rx_ready.
+  /// Sets where frames for the guest go (null: queue them). The sink runs on the backend's
+  /// thread and must not call set_frame_sink itself; it may call receive_from_guest and
+  /// rx_ready. Once this returns the previous sink is not running and is never called again,
+  /// so a device clears its sink before it goes away.
   virtual void set_frame_sink(FrameSink sink) = 0;
   /// The device can take frames again: queued frames are offered in order. Any thread.
   virtual void rx_ready() = 0;

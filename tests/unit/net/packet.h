@@ -257,6 +257,10 @@ class FakeGuest {
       : backend_(backend), ip_(ip), mac_(mac) {
     backend_.set_frame_sink([this](std::span<const uint8_t> f) { return on_frame(f); });
   }
+  // As a device must: after set_frame_sink returns, the old sink is not running.
+  ~FakeGuest() { backend_.set_frame_sink(nullptr); }
+  FakeGuest(const FakeGuest&) = delete;
+  FakeGuest& operator=(const FakeGuest&) = delete;
 
   void send(const Bytes& frame) { backend_.receive_from_guest(frame); }
 

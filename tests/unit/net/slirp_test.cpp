@@ -278,5 +278,25 @@ TEST_F(SlirpTest, DestroyingTheBackendWithTrafficInFlightIsClean) {
   }
 }
 
+TEST(SlirpPaused, FramesFlowWhileTheVirtualClockIsPaused) {
+  // slirp's timers follow the virtual clock, but a stopped machine's backend still answers
+  // (a debugger pause must not wedge the host side); the loop runs on a manual clock.
+  Clock clock(ClockSource::kManual);
+  clock.pause();
+  EventLoop loop(clock);
+  loop.start();
+  auto parsed = parse_netdev_user("user,id=n0");
+  std::string error;
+  auto backend = SlirpBackend::create(loop, parsed.value(), error);
+  ASSERT_TRUE(backend) << error;
+  FakeGuest guest(*backend);
+  guest.send(arp(1, kGuestMac, kGuestIp, {}, kHostIp));
+  auto reply = guest.wait_for([](const Packet& p) { return p.type == kEtherArp; });
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->arp_spa, kHostIp);
+  EXPECT_EQ(clock.virtual_ns(), 0);
+  loop.stop();
+}
+
 }  // namespace
 }  // namespace orrery::hw::net
