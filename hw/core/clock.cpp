@@ -8,29 +8,54 @@ namespace orrery::hw {
 
 Clock::Clock(ClockSource source) : source_(source) {
   // The virtual clock starts at 0 when the machine is built, as QEMU's does.
-  virtual_offset_ = -host_now_locked();
+  virtual_offset_.store(-host_now(), std::memory_order_relaxed);
 }
 
-int64_t Clock::host_now_locked() const {
-  if (source_ == ClockSource::kManual) return manual_ns_;
+int64_t Clock::host_now() const {
+  if (source_ == ClockSource::kManual) return manual_ns_.load(std::memory_order_relaxed);
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+void Clock::write_begin() {
+  seq_.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+void Clock::write_end() {
+  seq_.fetch_add(1, std::memory_order_release);
+}
+
+Clock::Snapshot Clock::read() const {
+  for (;;) {
+    const uint64_t before = seq_.load(std::memory_order_acquire);
+    if (before & 1) continue;  // a writer is between write_begin and write_end
+    Snapshot s;
+    s.host = host_now();
+    s.offset = virtual_offset_.load(std::memory_order_relaxed);
+    s.frozen = frozen_.load(std::memory_order_relaxed);
+    s.paused = paused_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq_.load(std::memory_order_relaxed) == before) return s;
+  }
+}
+
 int64_t Clock::now(ClockType type) const {
-  std::lock_guard<std::mutex> g(mu_);
-  const int64_t host = host_now_locked();
-  if (type == ClockType::kRealtime) return host;
-  return paused_ ? frozen_ : host + virtual_offset_;
+  const Snapshot s = read();
+  if (type == ClockType::kRealtime) return s.host;
+  return s.paused ? s.frozen : s.host + s.offset;
 }
 
 void Clock::pause() {
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (paused_) return;
-    frozen_ = host_now_locked() + virtual_offset_;
-    paused_ = true;
+    if (paused_.load(std::memory_order_relaxed)) return;
+    write_begin();
+    frozen_.store(host_now() + virtual_offset_.load(std::memory_order_relaxed),
+                  std::memory_order_relaxed);
+    paused_.store(true, std::memory_order_relaxed);
+    write_end();
   }
   notify();
 }
@@ -38,34 +63,37 @@ void Clock::pause() {
 void Clock::resume() {
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (!paused_) return;
-    virtual_offset_ = frozen_ - host_now_locked();
-    paused_ = false;
+    if (!paused_.load(std::memory_order_relaxed)) return;
+    write_begin();
+    virtual_offset_.store(frozen_.load(std::memory_order_relaxed) - host_now(),
+                          std::memory_order_relaxed);
+    paused_.store(false, std::memory_order_relaxed);
+    write_end();
   }
   notify();
 }
 
 bool Clock::paused() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return paused_;
+  return read().paused;
 }
 
 void Clock::advance(int64_t ns) {
   if (source_ != ClockSource::kManual || ns <= 0) return;
   {
     std::lock_guard<std::mutex> g(mu_);
-    manual_ns_ += ns;
+    write_begin();
+    manual_ns_.fetch_add(ns, std::memory_order_relaxed);
+    write_end();
   }
   notify();
 }
 
 int64_t Clock::host_wait_ns(ClockType type, int64_t deadline) const {
-  std::lock_guard<std::mutex> g(mu_);
-  const int64_t host = host_now_locked();
+  const Snapshot s = read();
   const bool is_virtual = type == ClockType::kVirtual;
-  const int64_t now = !is_virtual ? host : paused_ ? frozen_ : host + virtual_offset_;
+  const int64_t now = !is_virtual ? s.host : s.paused ? s.frozen : s.host + s.offset;
   if (deadline <= now) return 0;
-  if (source_ == ClockSource::kManual || (is_virtual && paused_)) return -1;
+  if (source_ == ClockSource::kManual || (is_virtual && s.paused)) return -1;
   return deadline - now;  // both clocks run at the host's rate
 }
 

@@ -4,6 +4,7 @@
 // test advances it, so timer tests never sleep.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -21,7 +22,7 @@ class Clock {
   Clock(const Clock&) = delete;
   Clock& operator=(const Clock&) = delete;
 
-  /// Current time on one of the clocks, in nanoseconds. Thread-safe.
+  /// Current time on one of the clocks, in nanoseconds. Thread-safe and lock-free.
   int64_t now(ClockType type) const;
   int64_t realtime_ns() const { return now(ClockType::kRealtime); }
   int64_t virtual_ns() const { return now(ClockType::kVirtual); }
@@ -48,15 +49,26 @@ class Clock {
   void remove_listener(int id);
 
  private:
-  int64_t host_now_locked() const;
+  int64_t host_now() const;
   void notify();
+  void write_begin();
+  void write_end();
+
+  struct Snapshot {
+    int64_t host, offset, frozen;
+    bool paused;
+  };
+  // Lock-free for readers (vCPU threads read the counter often): a sequence count, odd while
+  // a writer (serialised by mu_) changes the fields below.
+  Snapshot read() const;
 
   const ClockSource source_;
-  mutable std::mutex mu_;
-  int64_t manual_ns_ = 0;       // host time of a manual clock
-  int64_t virtual_offset_ = 0;  // virtual = host + offset while running
-  int64_t frozen_ = 0;          // virtual time while paused
-  bool paused_ = false;
+  std::mutex mu_;
+  std::atomic<uint64_t> seq_{0};
+  std::atomic<int64_t> manual_ns_{0};       // host time of a manual clock
+  std::atomic<int64_t> virtual_offset_{0};  // virtual = host + offset while running
+  std::atomic<int64_t> frozen_{0};          // virtual time while paused
+  std::atomic<bool> paused_{false};
 
   std::mutex listeners_mu_;  // held while listeners run, so removal waits for them
   std::map<int, std::function<void()>> listeners_;

@@ -220,12 +220,8 @@ int EventLoop::run_once(int64_t timeout_ns) {
     wait_ns = next_timeout_ns_locked();
   }
   if (timeout_ns >= 0 && (wait_ns < 0 || timeout_ns < wait_ns)) wait_ns = timeout_ns;
-  // Round up so a timer is never polled for before it is due (which would spin).
-  const int wait_ms =
-      wait_ns < 0 ? -1 : int(std::min<int64_t>((wait_ns + 999'999) / 1'000'000, 1 << 30));
-
   epoll_event events[64];
-  int n = epoll_wait(epfd_, events, 64, wait_ms);
+  int n = wait_events(events, 64, wait_ns);
   if (n < 0) n = 0;  // EINTR: timers and posts below still run
   int ran = 0;
   for (int i = 0; i < n; ++i) {
@@ -241,6 +237,19 @@ int EventLoop::run_once(int64_t timeout_ns) {
 
   if (driven) loop_thread_ = std::thread::id();
   return ran;
+}
+
+int EventLoop::wait_events(epoll_event* events, int max, int64_t wait_ns) {
+  if (!no_pwait2_.load(std::memory_order_relaxed)) {
+    timespec ts{wait_ns / 1'000'000'000, wait_ns % 1'000'000'000};
+    const int n = epoll_pwait2(epfd_, events, max, wait_ns < 0 ? nullptr : &ts, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    no_pwait2_ = true;  // a kernel before 5.11: millisecond waits
+  }
+  // Round up so a timer is never polled for before it is due (which would spin).
+  const int ms =
+      wait_ns < 0 ? -1 : int(std::min<int64_t>((wait_ns + 999'999) / 1'000'000, 1 << 30));
+  return epoll_wait(epfd_, events, max, ms);
 }
 
 int EventLoop::run_fd(uint64_t key, uint32_t epoll_events) {

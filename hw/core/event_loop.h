@@ -22,6 +22,8 @@
 
 #include "hw/core/clock.h"
 
+struct epoll_event;
+
 namespace orrery::hw {
 
 /// Readiness bits for fd interest and for what a handler is told.
@@ -89,6 +91,8 @@ class EventLoop {
   struct TimerEntry;
 
   int64_t next_timeout_ns_locked() const;
+  /// epoll_pwait2 (nanosecond timeouts) where the kernel has it, else epoll_wait.
+  int wait_events(::epoll_event* events, int max, int64_t wait_ns);
   int run_fd(uint64_t key, uint32_t epoll_events);
   int run_due_timers();
   int run_posted();
@@ -113,6 +117,7 @@ class EventLoop {
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::thread::id> loop_thread_{};
+  std::atomic<bool> no_pwait2_{false};
 };
 
 /// A timer owned by its user: disarmed and removed when destroyed.

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 namespace orrery::hw {
 namespace {
 
@@ -85,6 +88,35 @@ TEST(Clock, ListenersHearPauseResumeAndAdvance) {
   c.remove_listener(id);
   c.advance(1);
   EXPECT_EQ(calls, 3);
+}
+
+TEST(Clock, ReadersNeverSeeATornPauseOrResume) {
+  Clock c(ClockSource::kManual);
+  constexpr int kRounds = 20000;
+  std::atomic<bool> done{false};
+  bool monotonic = true, behind_realtime = true;
+  std::thread reader([&] {
+    int64_t last_v = 0, last_r = 0;
+    while (!done.load()) {
+      const int64_t v = c.virtual_ns(), r = c.realtime_ns();
+      monotonic &= v >= last_v && r >= last_r;
+      behind_realtime &= v <= r;
+      last_v = v;
+      last_r = r;
+    }
+  });
+  for (int i = 0; i < kRounds; ++i) {
+    c.advance(1);
+    c.pause();
+    c.advance(1);  // not counted by the virtual clock
+    c.resume();
+  }
+  done = true;
+  reader.join();
+  EXPECT_TRUE(monotonic);
+  EXPECT_TRUE(behind_realtime);
+  EXPECT_EQ(c.virtual_ns(), kRounds);
+  EXPECT_EQ(c.realtime_ns(), 2 * kRounds);
 }
 
 }  // namespace

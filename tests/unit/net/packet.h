@@ -88,12 +88,11 @@ inline Bytes arp(uint16_t op, const Mac& sha, uint32_t spa, const Mac& tha, uint
 }
 
 inline Bytes ipv4(uint32_t src, uint32_t dst, uint8_t proto, const Bytes& payload) {
-  static uint16_t id = 1;
   Bytes p;
   p.push_back(0x45);
   p.push_back(0);
   put16(p, uint16_t(20 + payload.size()));
-  put16(p, id++);
+  put16(p, 0);       // identification: unused, nothing is fragmented
   put16(p, 0x4000);  // don't fragment
   p.push_back(64);
   p.push_back(proto);
