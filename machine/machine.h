@@ -17,6 +17,10 @@ class CharSink;
 class CharReceiver;
 }  // namespace orrery::hw
 
+namespace orrery::hw {
+class RamBacking;
+}
+
 namespace orrery::hw::block {
 class BlockBackend;
 }
@@ -57,6 +61,8 @@ struct MachineConfig {
   std::vector<DeviceSpec> devices;  // -device, in command-line order
   /// Drives opened from -drive if=none, found by their id (BlockBackend::id()).
   std::vector<std::shared_ptr<hw::block::BlockBackend>> drives;
+  /// -machine memory-backend=ID: host memory for RAM (ram_size bytes); null: anonymous memory.
+  std::shared_ptr<hw::RamBacking> ram_backing;
 };
 
 /// What -kernel, -initrd, -append and -dtb gave.

@@ -15,6 +15,7 @@
 
 #include "hw/block/backend.h"
 #include "hw/core/log.h"
+#include "hw/core/ram_backing.h"
 #include "hw/core/user_file.h"
 #include "machine/loader/kernel.h"
 #include "machine/machine.h"
@@ -128,6 +129,13 @@ int run(int argc, char** argv) {
   config.no_reboot = opt.no_reboot;
   config.properties = opt.machine_props;
   config.devices = opt.devices;
+  for (const MemoryBackendSpec& b : opt.memory_backends) {
+    if (b.id != opt.memory_backend) continue;  // QEMU creates unused backends too; no need here
+    err.clear();
+    config.ram_backing = b.memfd ? hw::RamBacking::memfd("orrery-ram", b.size, b.share, err)
+                                 : hw::RamBacking::anonymous(b.size, err);
+    if (!config.ram_backing) return fail("-object " + b.id + ": " + err);
+  }
   for (const hw::block::DriveOptions& d : opt.drives) {
     std::vector<std::string> warnings;
     auto drive = hw::block::open_drive(d, warnings);

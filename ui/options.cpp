@@ -34,6 +34,7 @@ enum class Opt : uint8_t {
   Drive,
   Device,
   NoDefaults,
+  Object,
   Help,
   Version,
 };
@@ -77,6 +78,8 @@ constexpr OptionInfo kOptions[] = {
     {"device", Opt::Device, "DRIVER[,prop=value]",
      "add a device: virtio-blk-device,drive=ID[,num-queues=N] or virtio-rng-device"},
     {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
+    {"object", Opt::Object, "memory-backend-memfd|memory-backend-ram,id=ID,size=SIZE[,share=on]",
+     "guest RAM backend, used with -machine memory-backend=ID (memfd: shareable)"},
     {"help", Opt::Help, "", "print this help and exit"},
     {"h", Opt::Help, "", ""},
     {"version", Opt::Version, "", "print the version and exit"},
@@ -164,47 +167,108 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, boo
   return {};
 }
 
-/// -M TYPE[,name=value...]: "type=TYPE" is QEMU's long form.
-std::string parse_machine(std::string_view text, const machine::MachineType*& out, bool& help,
-                          std::vector<std::pair<std::string, std::string>>& props) {
+/// A -machine property as given, checked once the board is known.
+struct RawMachineProp {
+  std::string key, value, origin;  // origin: the option and its argument, for messages
+};
+
+/// -M TYPE[,name=value...] ("type=TYPE" is QEMU's long form). A -machine without a type only adds
+/// properties: QEMU merges repeated -machine options, later values winning.
+std::string parse_machine(std::string_view text, std::string_view origin,
+                          const machine::MachineType*& out, bool& help,
+                          std::vector<RawMachineProp>& props) {
   std::vector<std::string_view> parts = split_commas(text);
   std::string_view name = parts[0];
-  if (name.starts_with("type=")) name.remove_prefix(5);
-  if (name == "help" || name == "?") {
-    help = true;
-    return {};
+  size_t first = 0;
+  if (name.starts_with("type=") || name.find('=') == std::string_view::npos) {
+    if (name.starts_with("type=")) name.remove_prefix(5);
+    if (name == "help" || name == "?") {
+      help = true;
+      return {};
+    }
+    if (name.empty()) return "missing machine type (-M help lists them)";
+    const machine::MachineType* m = machine::find_machine_type(name);
+    if (!m) return "unknown machine type '" + std::string(name) + "' (-M help lists them)";
+    out = m;
+    first = 1;
   }
-  if (name.empty()) return "missing machine type (-M help lists them)";
-  const machine::MachineType* m = machine::find_machine_type(name);
-  if (!m) return "unknown machine type '" + std::string(name) + "' (-M help lists them)";
-  props.clear();
-  for (size_t i = 1; i < parts.size(); ++i) {
+  for (size_t i = first; i < parts.size(); ++i) {
     std::string_view p = parts[i];
     size_t eq = p.find('=');
     std::string_view key = p.substr(0, eq);
     std::string_view val = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
-    const machine::MachineProperty* prop = nullptr;
-    for (const machine::MachineProperty& mp : m->properties)
-      if (mp.name == key) prop = &mp;
-    if (!prop)
-      return "machine property '" + std::string(key) + "' is not supported by " +
-             std::string(m->name);
-    if (eq == std::string_view::npos || val.empty())
+    if (key.empty() || eq == std::string_view::npos || val.empty())
       return "machine property '" + std::string(key) + "' needs a value";
+    props.push_back({std::string(key), std::string(val), std::string(origin)});
+  }
+  return {};
+}
+
+/// Checks the -machine properties against the board; memory-backend belongs to every board.
+std::string check_machine_props(const machine::MachineType& m,
+                                const std::vector<RawMachineProp>& raw, Options& o) {
+  o.machine_props.clear();
+  for (const RawMachineProp& p : raw) {
+    auto fail = [&](const std::string& why) { return p.origin + ": " + why; };
+    if (p.key == "memory-backend") {
+      o.memory_backend = p.value;
+      continue;
+    }
+    const machine::MachineProperty* prop = nullptr;
+    for (const machine::MachineProperty& mp : m.properties)
+      if (mp.name == p.key) prop = &mp;
+    if (!prop)
+      return fail("machine property '" + p.key + "' is not supported by " + std::string(m.name));
     if (!prop->values.empty()) {
       bool ok = false;
       std::string list;
       for (std::string_view v : prop->values) {
-        ok |= v == val;
+        ok |= v == p.value;
         list += (list.empty() ? "" : ", ") + std::string(v);
       }
-      if (!ok)
-        return "invalid " + std::string(key) + " '" + std::string(val) + "' (expected " + list +
-               ")";
+      if (!ok) return fail("invalid " + p.key + " '" + p.value + "' (expected " + list + ")");
     }
-    props.emplace_back(std::string(key), std::string(val));
+    std::erase_if(o.machine_props, [&](const auto& kv) { return kv.first == p.key; });
+    o.machine_props.emplace_back(p.key, p.value);
   }
-  out = m;
+  return {};
+}
+
+/// -object memory-backend-ram|memory-backend-memfd,... (the only objects Orrery has).
+std::string parse_memory_backend(std::string_view text, MemoryBackendSpec& spec) {
+  std::vector<std::string_view> parts = split_commas(text);
+  std::string_view type = parts[0];
+  if (type.starts_with("qom-type=")) type.remove_prefix(9);
+  if (type != "memory-backend-ram" && type != "memory-backend-memfd")
+    return "unknown object type '" + std::string(type) +
+           "' (supported: memory-backend-ram, memory-backend-memfd)";
+  spec.memfd = type == "memory-backend-memfd";
+  spec.share = spec.memfd;  // QEMU's memfd backend is shared by default, the ram one private
+  bool have_size = false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const size_t eq = parts[i].find('=');
+    if (eq == std::string_view::npos) return "'" + std::string(parts[i]) + "': expected name=value";
+    std::string_view key = parts[i].substr(0, eq), val = parts[i].substr(eq + 1);
+    if (key == "id") {
+      spec.id = std::string(val);
+    } else if (key == "size") {
+      // Object sizes are bytes unless suffixed (unlike -m, where a plain number is MiB).
+      const bool plain = !val.empty() && std::isdigit(static_cast<unsigned char>(val.back()));
+      uint64_t bytes = 0;
+      if (plain ? !parse_ram_size(std::string(val) + "B", bytes) : !parse_ram_size(val, bytes))
+        return "size=" + std::string(val) + ": not a size";
+      if (bytes == 0) return "size=" + std::string(val) + ": must not be zero";
+      spec.size = bytes;
+      have_size = true;
+    } else if (key == "share") {
+      if (val != "on" && val != "off") return "share=" + std::string(val) + ": expected on or off";
+      spec.share = val == "on";
+    } else {
+      return "property '" + std::string(key) + "' is not supported by " + std::string(type);
+    }
+  }
+  if (spec.id.empty()) return "id=ID is required";
+  if (!have_size) return "size=SIZE is required";
   return {};
 }
 
@@ -332,6 +396,7 @@ ParseResult parse_options(std::span<const std::string> args) {
   bool cpu_help = false;
   bool ram_given = false;
   std::string ram_text, smp_text;
+  std::vector<RawMachineProp> raw_machine_props;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     const OptionInfo* info = find_option(arg);
@@ -365,7 +430,7 @@ ParseResult parse_options(std::span<const std::string> args) {
         return r;
       case Opt::Machine: {
         bool help = false;
-        err = parse_machine(val, o.machine, help, o.machine_props);
+        err = parse_machine(val, arg + " " + std::string(val), o.machine, help, raw_machine_props);
         if (!err.empty()) return fail(err);
         if (help) {
           o.action = Action::MachineHelp;
@@ -498,11 +563,22 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::NoDefaults:
         o.no_defaults = true;
         break;
+      case Opt::Object: {
+        MemoryBackendSpec spec;
+        err = parse_memory_backend(val, spec);
+        if (!err.empty()) return fail(err);
+        for (const MemoryBackendSpec& other : o.memory_backends)
+          if (other.id == spec.id) return fail("duplicate object id '" + spec.id + "'");
+        o.memory_backends.push_back(spec);
+        break;
+      }
     }
   }
 
   if (!o.machine) o.machine = &machine::default_machine_type();
   const machine::MachineType& m = *o.machine;
+  r.error = check_machine_props(m, raw_machine_props, o);
+  if (!r.error.empty()) return r;
   if (cpu_help) {
     o.action = Action::CpuHelp;
     return r;
@@ -517,6 +593,24 @@ ParseResult parse_options(std::span<const std::string> args) {
                 "' (-cpu help lists them)";
       return r;
     }
+  }
+  if (!o.memory_backend.empty()) {
+    const MemoryBackendSpec* be = nullptr;
+    for (const MemoryBackendSpec& b : o.memory_backends)
+      if (b.id == o.memory_backend) be = &b;
+    if (!be) {
+      r.error = "-machine memory-backend=" + o.memory_backend + ": no -object with that id";
+      return r;
+    }
+    // As QEMU: the backend gives the RAM size, and an explicit -m must agree with it.
+    if (ram_given && o.ram_size != be->size) {
+      r.error = "-m " + ram_text + ": does not match the size of memory backend '" + be->id +
+                "' (" + format_size(be->size) + ")";
+      return r;
+    }
+    o.ram_size = be->size;
+    ram_given = true;
+    ram_text = format_size(be->size);
   }
   if (!ram_given) {
     o.ram_size = m.default_ram;

@@ -29,6 +29,14 @@ enum class Action : uint8_t { Run, Help, Version, MachineHelp, CpuHelp, LogHelp,
 /// Longest -append: arm64 Linux's COMMAND_LINE_SIZE (2048) less the terminating NUL.
 inline constexpr size_t kMaxAppendLength = 2047;
 
+/// -object memory-backend-ram|memory-backend-memfd,id=ID,size=SIZE[,share=on|off]
+struct MemoryBackendSpec {
+  std::string id;
+  bool memfd = false;
+  uint64_t size = 0;
+  bool share = false;
+};
+
 struct Options {
   Action action = Action::Run;
   const machine::MachineType* machine = nullptr;  // never null after a successful parse
@@ -51,7 +59,10 @@ struct Options {
   bool start_stopped = false;       // -S: CPUs wait for the debugger before the first instruction
   std::vector<hw::block::DriveOptions> drives;  // -drive (if=none, each with an id)
   std::vector<machine::DeviceSpec> devices;     // -device, in order
-  bool no_defaults = false;                     // -nodefaults: no default serial backend
+  bool no_defaults = false;
+  std::vector<MemoryBackendSpec> memory_backends;  // -object memory-backend-*
+  std::string memory_backend;  // -machine memory-backend=ID; empty: anonymous RAM of ram_size //
+                               // -nodefaults: no default serial backend
 };
 
 struct ParseResult {

@@ -7,9 +7,7 @@
 
 namespace orrery::hw {
 
-AddressSpace::~AddressSpace() {
-  for (const Mapping& m : mappings_) munmap(m.ptr, m.len);
-}
+AddressSpace::~AddressSpace() = default;
 
 std::string AddressSpace::insert(Region r) {
   if (r.size == 0) return r.name + ": region has zero size";
@@ -24,31 +22,33 @@ std::string AddressSpace::insert(Region r) {
   return {};
 }
 
-namespace {
-uint8_t* map_anonymous(uint64_t size) {
-  // MAP_NORESERVE: guest RAM is touched lazily, so a large -m costs nothing until used.
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
-  if (p == MAP_FAILED) return nullptr;
-  // Transparent huge pages where the host offers them (as QEMU does for guest RAM): a booting
-  // kernel touches its RAM page by page, and 4 KiB faults were ~1% of a boot.
-  madvise(p, size, MADV_HUGEPAGE);
-  return static_cast<uint8_t*>(p);
+std::string AddressSpace::add_host(const std::string& name, uint64_t base, RegionKind kind,
+                                   std::shared_ptr<RamBacking> backing) {
+  Region r{name, base, backing->size(), kind, backing->host(), nullptr, backing.get()};
+  std::string err = insert(std::move(r));
+  if (err.empty()) backings_.push_back(std::move(backing));
+  return err;
 }
-}  // namespace
 
 std::string AddressSpace::add_ram(const std::string& name, uint64_t base, uint64_t size) {
-  uint8_t* p = map_anonymous(size);
-  if (!p) return name + ": cannot allocate " + std::to_string(size) + " bytes of host memory";
-  mappings_.push_back({p, size});
-  return insert(Region{name, base, size, RegionKind::Ram, p, nullptr});
+  if (size == 0) return name + ": region has zero size";
+  std::string err;
+  std::shared_ptr<RamBacking> b = RamBacking::anonymous(size, err);
+  if (!b) return name + ": " + err;
+  return add_host(name, base, RegionKind::Ram, std::move(b));
+}
+
+std::string AddressSpace::add_ram(const std::string& name, uint64_t base,
+                                  std::shared_ptr<RamBacking> backing) {
+  return add_host(name, base, RegionKind::Ram, std::move(backing));
 }
 
 std::string AddressSpace::add_rom(const std::string& name, uint64_t base, uint64_t size) {
-  uint8_t* p = map_anonymous(size);
-  if (!p) return name + ": cannot allocate " + std::to_string(size) + " bytes of host memory";
-  mappings_.push_back({p, size});
-  return insert(Region{name, base, size, RegionKind::Rom, p, nullptr});
+  if (size == 0) return name + ": region has zero size";
+  std::string err;
+  std::shared_ptr<RamBacking> b = RamBacking::anonymous(size, err);
+  if (!b) return name + ": " + err;
+  return add_host(name, base, RegionKind::Rom, std::move(b));
 }
 
 std::string AddressSpace::add_mmio(const std::string& name, uint64_t base, uint64_t size,
@@ -67,8 +67,7 @@ const Region* AddressSpace::find(uint64_t addr) const {
 namespace {
 
 // Splits or forwards a guest access to a device according to its valid/impl rules.
-MemResult device_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& value,
-                        bool write) {
+MemResult device_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& value, bool write) {
   AccessRules v = dev.valid();
   if (size < v.min_size || size > v.max_size) return MemResult::DeviceError;
   if (!v.unaligned && (off & (size - 1))) return MemResult::DeviceError;
@@ -110,7 +109,8 @@ MemResult device_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& 
 MemResult AddressSpace::read(uint64_t addr, unsigned size, uint64_t& value) const {
   const Region* r = find(addr);
   if (!r || addr + size - 1 - r->base >= r->size) return MemResult::DecodeError;
-  if (r->kind == RegionKind::Mmio) return device_access(*r->dev, addr - r->base, size, value, false);
+  if (r->kind == RegionKind::Mmio)
+    return device_access(*r->dev, addr - r->base, size, value, false);
   value = 0;
   std::memcpy(&value, r->host + (addr - r->base), size);
   return MemResult::Ok;
@@ -120,9 +120,13 @@ MemResult AddressSpace::write(uint64_t addr, unsigned size, uint64_t value) cons
   const Region* r = find(addr);
   if (!r || addr + size - 1 - r->base >= r->size) return MemResult::DecodeError;
   switch (r->kind) {
-    case RegionKind::Mmio: return device_access(*r->dev, addr - r->base, size, value, true);
-    case RegionKind::Rom: return MemResult::Ok;  // writes to ROM are ignored, as on hardware
-    case RegionKind::Ram: std::memcpy(r->host + (addr - r->base), &value, size); return MemResult::Ok;
+    case RegionKind::Mmio:
+      return device_access(*r->dev, addr - r->base, size, value, true);
+    case RegionKind::Rom:
+      return MemResult::Ok;  // writes to ROM are ignored, as on hardware
+    case RegionKind::Ram:
+      std::memcpy(r->host + (addr - r->base), &value, size);
+      return MemResult::Ok;
   }
   return MemResult::DecodeError;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hw/core/mmio.h"
+#include "hw/core/ram_backing.h"
 
 namespace orrery::hw {
 
@@ -28,8 +29,9 @@ struct Region {
   uint64_t base = 0;
   uint64_t size = 0;
   RegionKind kind = RegionKind::Ram;
-  uint8_t* host = nullptr;     // RAM and ROM
-  MmioDevice* dev = nullptr;   // MMIO
+  uint8_t* host = nullptr;              // RAM and ROM
+  MmioDevice* dev = nullptr;            // MMIO
+  const RamBacking* backing = nullptr;  // RAM and ROM: the host memory (and its fd, if any)
   bool contains(uint64_t a) const { return a >= base && a - base < size; }
 };
 
@@ -43,6 +45,8 @@ class AddressSpace {
   /// Each returns an empty string on success, or why the region could not be added (overlap,
   /// zero size, out of host memory).
   std::string add_ram(const std::string& name, uint64_t base, uint64_t size);
+  /// RAM on host memory the caller made (e.g. a shareable memfd); backing->size() bytes.
+  std::string add_ram(const std::string& name, uint64_t base, std::shared_ptr<RamBacking> backing);
   std::string add_rom(const std::string& name, uint64_t base, uint64_t size);
   std::string add_mmio(const std::string& name, uint64_t base, uint64_t size, MmioDevice& dev);
 
@@ -71,11 +75,9 @@ class AddressSpace {
  private:
   std::string insert(Region r);
   std::vector<Region> regions_;  // sorted by base
-  struct Mapping {
-    uint8_t* ptr;
-    uint64_t len;
-  };
-  std::vector<Mapping> mappings_;
+  std::string add_host(const std::string& name, uint64_t base, RegionKind kind,
+                       std::shared_ptr<RamBacking> backing);
+  std::vector<std::shared_ptr<RamBacking>> backings_;
   GuestWriteObserver* observer_ = nullptr;
 };
 

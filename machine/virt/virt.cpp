@@ -130,7 +130,9 @@ std::string VirtMachine::build() {
     return as_.add_mmio(std::string(e.name), e.base, size ? size : e.size, dev);
   };
   const MemMapEntry& ram = virt_region(VirtRegion::Ram);
-  std::string err = as_.add_ram(std::string(ram.name), ram.base, config_.ram_size);
+  std::string err = config_.ram_backing
+                        ? as_.add_ram(std::string(ram.name), ram.base, config_.ram_backing)
+                        : as_.add_ram(std::string(ram.name), ram.base, config_.ram_size);
   if (err.empty()) err = map(VirtRegion::Uart, uart_);
   if (err.empty()) err = map(VirtRegion::Rtc, rtc_);
   const MemMapEntry& vmmio = virt_region(VirtRegion::Mmio);

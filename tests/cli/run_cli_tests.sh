@@ -249,6 +249,44 @@ gzip_bomb_kernel)
     fi
     echo "peak RSS: $rss KiB"
     ;;
+memfd_backend_runs)
+    # Guest RAM on a memfd (what vhost-user needs); -m agrees with the backend's size.
+    print_and_off 00822 >"$work/raw.bin"
+    expect_run 'A\n' '' -nographic -object memory-backend-memfd,id=mem,size=256M \
+        -machine memory-backend=mem -m 256M -kernel "$work/raw.bin"
+    ;;
+memory_backend_size_mismatch)
+    expect_error "-m 128M: does not match the size of memory backend 'mem' (256 MiB)" \
+        -object memory-backend-memfd,id=mem,size=256M -machine memory-backend=mem -m 128M \
+        -kernel "$good"
+    ;;
+memory_backend_missing)
+    expect_error "-machine memory-backend=nope: no -object with that id" \
+        -machine memory-backend=nope -kernel "$good"
+    ;;
+bad_object_type)
+    expect_error "-object iothread,id=io0: unknown object type 'iothread'" \
+        -object iothread,id=io0 -kernel "$good"
+    ;;
+object_without_size)
+    expect_error "-object memory-backend-ram,id=m: size=SIZE is required" \
+        -object memory-backend-ram,id=m -kernel "$good"
+    ;;
+machine_props_merge)
+    # QEMU merges repeated -machine options: a property-only -machine adds to the board chosen
+    # by another, and a bad property is blamed on the option that gave it.
+    print_and_off 00822 >"$work/raw.bin"
+    expect_run 'A\n' '' -nographic -M virt -machine gic-version=3 -kernel "$work/raw.bin"
+    expect_error "-machine gic-version=4: invalid gic-version '4'" \
+        -M virt -machine gic-version=4 -kernel "$good"
+    ;;
+unknown_device)
+    expect_error "-device e1000: not a device of this machine" -device e1000 -kernel "$good"
+    ;;
+drive_missing_file)
+    expect_error "-drive file=$work/none.img: " \
+        -drive "file=$work/none.img,if=none,id=d0,format=raw" -kernel "$good"
+    ;;
 raw_binary_runs)
     print_and_off 00822 >"$work/raw.bin"  # 'A'
     expect_run 'A\n' '' -nographic -kernel "$work/raw.bin"

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <numeric>
 
 namespace orrery::hw {
@@ -96,6 +99,41 @@ TEST_F(GuestMemoryTest, ScalarsAreLittleEndianAndChecked) {
   EXPECT_EQ(lo, 0x3344);
   uint64_t v = 0;
   EXPECT_FALSE(mem.load(0x3ffc, v));
+}
+
+}  // namespace
+}  // namespace orrery::hw
+
+namespace orrery::hw {
+namespace {
+
+// RAM on a shared memfd is the same memory another process maps from the fd (vhost-user).
+TEST(RamBackingTest, SharedMemfdIsVisibleThroughTheFd) {
+  std::string err;
+  std::shared_ptr<RamBacking> b = RamBacking::memfd("test-ram", 1 << 20, true, err);
+  ASSERT_TRUE(b) << err;
+  ASSERT_GE(b->fd(), 0);
+  AddressSpace as;
+  ASSERT_EQ(as.add_ram("ram", 0x40000000, b), "");
+  EXPECT_EQ(as.find(0x40000000)->backing, b.get());
+  GuestMemory mem(as);
+  ASSERT_TRUE(mem.store<uint32_t>(0x40000000 + 0x1234, 0xfeedf00d));
+  void* other = mmap(nullptr, 1 << 20, PROT_READ, MAP_SHARED, b->fd(), 0);
+  ASSERT_NE(other, MAP_FAILED);
+  uint32_t seen = 0;
+  std::memcpy(&seen, static_cast<uint8_t*>(other) + 0x1234, 4);
+  EXPECT_EQ(seen, 0xfeedf00du);
+  munmap(other, 1 << 20);
+}
+
+TEST(RamBackingTest, PrivateMemfdDoesNotWriteThrough) {
+  std::string err;
+  std::shared_ptr<RamBacking> b = RamBacking::memfd("test-ram", 1 << 16, false, err);
+  ASSERT_TRUE(b) << err;
+  b->host()[5] = 42;
+  uint8_t byte = 0;
+  ASSERT_EQ(pread(b->fd(), &byte, 1, 5), 1);
+  EXPECT_EQ(byte, 0);
 }
 
 }  // namespace
