@@ -13,6 +13,7 @@
 #include <mutex>
 #include <span>
 
+#include "hw/core/resettable.h"
 #include "hw/char/char_backend.h"
 #include "hw/core/irq.h"
 #include "hw/core/log.h"
@@ -20,7 +21,7 @@
 
 namespace orrery::hw {
 
-class Pl011 final : public MmioDevice, public CharReceiver {
+class Pl011 final : public MmioDevice, public CharReceiver, public Resettable {
  public:
   static constexpr uint64_t kMmioSize = 0x1000;
   /// Depth of each FIFO with UARTLCR_H.FEN set: r1p0–r1p4 parts (UARTPeriphID2 revision 1) have
@@ -70,7 +71,7 @@ class Pl011 final : public MmioDevice, public CharReceiver {
   /// UARTINTR, the combined interrupt output: (UARTRIS & UARTIMSC) != 0.
   IrqLine& irq() { return intr_; }
   /// Back to the power-on state (FIFO emptied, registers at their reset values).
-  void reset();
+  void reset() override;
 
   // MmioDevice. Registers are 32-bit on an APB bus that ignores address bits [1:0], so narrower
   // accesses read or write the register on the corresponding byte lanes.

@@ -10,13 +10,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "hw/core/resettable.h"
 #include "hw/core/log.h"
 #include "hw/core/mmio.h"
 #include "hw/intc/gic_core.h"
 
 namespace orrery::hw::intc {
 
-class Gicv2 {
+class Gicv2 : public Resettable {
  public:
   static constexpr uint64_t kDistSize = 0x1000;
   static constexpr uint64_t kCpuSize = 0x2000;  // GICC_DIR lives at 0x1000
@@ -47,7 +48,7 @@ class Gicv2 {
   MmioDevice& cpu_interface() { return cpu_; }
   /// The interrupt inputs (SPI n = INTID 32+n; PPIs via core().ppi_input()).
   IrqSink& inputs() { return core_; }
-  void reset() { core_.reset(); }
+  void reset() override { core_.reset(); }
 
  private:
   class Dist final : public MmioDevice {

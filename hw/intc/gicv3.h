@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "hw/core/resettable.h"
 #include "hw/core/log.h"
 #include "hw/core/mmio.h"
 #include "hw/intc/gic_core.h"
@@ -16,7 +17,7 @@
 
 namespace orrery::hw::intc {
 
-class Gicv3 {
+class Gicv3 : public Resettable {
  public:
   static constexpr uint64_t kDistSize = 0x10000;
   static constexpr uint64_t kRedistStride = 0x20000;  // RD_base + SGI_base per CPU
@@ -60,7 +61,7 @@ class Gicv3 {
   /// vCPU cpu's ICC_* system registers.
   Gicv3CpuInterface& cpu_interface(unsigned cpu) { return *cpu_ifs_[cpu]; }
   IrqSink& inputs() { return core_; }
-  void reset();
+  void reset() override;
 
  private:
   class Dist final : public MmioDevice {

@@ -12,13 +12,14 @@
 #include <mutex>
 #include <thread>
 
+#include "hw/core/resettable.h"
 #include "hw/core/irq.h"
 #include "hw/core/log.h"
 #include "hw/core/mmio.h"
 
 namespace orrery::hw::rtc {
 
-class Pl031 final : public MmioDevice {
+class Pl031 final : public MmioDevice, public Resettable {
  public:
   static constexpr uint64_t kMmioSize = 0x1000;
   // Registers (TRM table 3-1).
@@ -36,7 +37,7 @@ class Pl031 final : public MmioDevice {
   /// RTCINTR, the combined interrupt output (RTCMIS). The alarm thread drives it too, so the
   /// sink it is connected to must outlive this device.
   IrqLine& irq() { return intr_; }
-  void reset();
+  void reset() override;
 
   MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
   MemResult write(uint64_t offset, unsigned size, uint64_t value) override;

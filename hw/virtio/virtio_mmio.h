@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "hw/core/resettable.h"
 #include "hw/core/irq.h"
 #include "hw/core/log.h"
 #include "hw/core/mmio.h"
@@ -12,7 +13,7 @@
 
 namespace orrery::hw::virtio {
 
-class VirtioMmio : public MmioDevice, public VirtioTransport {
+class VirtioMmio : public MmioDevice, public VirtioTransport, public Resettable {
  public:
   static constexpr uint64_t kMmioSize = 0x200;
 
@@ -22,7 +23,7 @@ class VirtioMmio : public MmioDevice, public VirtioTransport {
   VirtioDevice* device() const { return dev_; }
   IrqLine& irq() { return irq_; }
   /// A machine reset: the device and the transport registers return to their reset state.
-  void reset();
+  void reset() override;
 
   // MmioDevice
   MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;

@@ -177,6 +177,11 @@ std::string VirtMachine::build() {
   }
   if (!err.empty()) return err;
 
+  // Devices reset before the GIC, so the lines they lower are seen by a GIC about to clear.
+  resettables_ = {&uart_, &rtc_};
+  for (auto& t : virtio_mmio_) resettables_.push_back(t.get());
+  resettables_.push_back(gicv3_ ? static_cast<hw::Resettable*>(gicv3_.get()) : gicv2_.get());
+
   // Interrupt wiring, all from virt_map.h (the device tree is generated from the same tables).
   uart_.irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Uart));
   rtc_.irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Rtc));
@@ -272,11 +277,7 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
 }
 
 void VirtMachine::reset_devices() {
-  uart_.reset();
-  rtc_.reset();
-  for (auto& t : virtio_mmio_) t->reset();
-  if (gicv2_) gicv2_->reset();
-  if (gicv3_) gicv3_->reset();
+  for (hw::Resettable* d : resettables_) d->reset();
 }
 
 int32_t VirtMachine::cpu_on(uint64_t target, uint64_t entry, uint64_t context_id) {

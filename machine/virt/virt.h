@@ -87,6 +87,7 @@ class VirtMachine final : public Machine, public PsciCpus {
   // Transports before the devices behind them: a device (its I/O completions) goes first.
   std::vector<std::unique_ptr<hw::virtio::VirtioMmio>> virtio_mmio_;
   std::vector<std::unique_ptr<hw::virtio::VirtioDevice>> virtio_devices_;
+  std::vector<hw::Resettable*> resettables_;  // every device, as build() made them
   std::vector<std::unique_ptr<VirtCpu>> cpus_;
 
   // Kept so SYSTEM_RESET can reload them; kernel_ only when there is no reload_kernel_ (the
