@@ -5,6 +5,7 @@
 
 #include "hw/block/drive_options.h"
 #include "hw/core/log.h"
+#include "hw/core/option_list.h"
 #include "machine/machine.h"
 
 namespace orrery::ui {
@@ -115,19 +116,8 @@ bool parse_u32(std::string_view s, uint32_t& out) {
   return true;
 }
 
-/// Splits "a,b=c" at commas.
-std::vector<std::string_view> split_commas(std::string_view s) {
-  std::vector<std::string_view> parts;
-  for (;;) {
-    size_t c = s.find(',');
-    parts.push_back(s.substr(0, c));
-    if (c == std::string_view::npos) return parts;
-    s.remove_prefix(c + 1);
-  }
-}
-
 std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, bool& help) {
-  std::vector<std::string_view> parts = split_commas(text);
+  const std::vector<std::string> parts = hw::split_option_list(text);
   std::string_view name = parts[0];
   if (name == "help") {
     help = true;
@@ -177,7 +167,7 @@ struct RawMachineProp {
 std::string parse_machine(std::string_view text, std::string_view origin,
                           const machine::MachineType*& out, bool& help,
                           std::vector<RawMachineProp>& props) {
-  std::vector<std::string_view> parts = split_commas(text);
+  const std::vector<std::string> parts = hw::split_option_list(text);
   std::string_view name = parts[0];
   size_t first = 0;
   if (name.starts_with("type=") || name.find('=') == std::string_view::npos) {
@@ -236,7 +226,7 @@ std::string check_machine_props(const machine::MachineType& m,
 
 /// -object memory-backend-ram|memory-backend-memfd,... (the only objects Orrery has).
 std::string parse_memory_backend(std::string_view text, MemoryBackendSpec& spec) {
-  std::vector<std::string_view> parts = split_commas(text);
+  const std::vector<std::string> parts = hw::split_option_list(text);
   std::string_view type = parts[0];
   if (type.starts_with("qom-type=")) type.remove_prefix(9);
   if (type != "memory-backend-ram" && type != "memory-backend-memfd")
@@ -274,7 +264,7 @@ std::string parse_memory_backend(std::string_view text, MemoryBackendSpec& spec)
 
 /// -smp [cpus=]N[,maxcpus=N]: topology properties are not supported.
 std::string parse_smp(std::string_view text, unsigned& cpus) {
-  std::vector<std::string_view> parts = split_commas(text);
+  const std::vector<std::string> parts = hw::split_option_list(text);
   bool have = false;
   for (size_t i = 0; i < parts.size(); ++i) {
     std::string_view p = parts[i];
@@ -304,7 +294,7 @@ std::string parse_smp(std::string_view text, unsigned& cpus) {
 
 /// -m [size=]SIZE; memory hotplug properties (slots, maxmem) are not supported.
 std::string parse_memory(std::string_view text, uint64_t& bytes) {
-  std::vector<std::string_view> parts = split_commas(text);
+  const std::vector<std::string> parts = hw::split_option_list(text);
   std::string_view size = parts[0];
   if (size.starts_with("size=")) size.remove_prefix(5);
   if (parts.size() > 1) return "memory property '" + std::string(parts[1]) + "' is not supported";
@@ -547,7 +537,7 @@ ParseResult parse_options(std::span<const std::string> args) {
         break;
       }
       case Opt::Device: {
-        std::vector<std::string_view> parts = split_commas(val);
+        const std::vector<std::string> parts = hw::split_option_list(val);
         if (parts[0].empty()) return fail("missing device name");
         machine::DeviceSpec spec{std::string(parts[0]), {}};
         for (size_t k = 1; k < parts.size(); ++k) {

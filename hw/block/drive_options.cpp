@@ -5,29 +5,13 @@
 #include <utility>
 #include <vector>
 
+#include "hw/core/option_list.h"
+
 namespace orrery::hw::block {
 namespace {
 
 Status bad(const std::string& what) {
   return error_status(EINVAL, "-drive: " + what);
-}
-
-// Splits on single commas; ",," is a literal comma (QEMU's QemuOpts escaping).
-std::vector<std::string> split_options(std::string_view text) {
-  std::vector<std::string> items(1);
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == ',') {
-      if (i + 1 < text.size() && text[i + 1] == ',') {
-        items.back() += ',';
-        ++i;
-      } else {
-        items.emplace_back();
-      }
-    } else {
-      items.back() += text[i];
-    }
-  }
-  return items;
 }
 
 template <class T>
@@ -48,7 +32,7 @@ Expected<DriveOptions> parse_drive_options(std::string_view text) {
   DriveOptions o;
   std::set<std::string> seen;
   bool have_file = false;
-  for (const std::string& item : split_options(text)) {
+  for (const std::string& item : split_option_list(text)) {
     if (item.empty()) continue;  // a trailing comma
     const size_t eq = item.find('=');
     if (eq == std::string::npos) return bad("option '" + item + "' needs a value (key=value)");

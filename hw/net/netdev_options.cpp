@@ -5,26 +5,10 @@
 #include <charconv>
 #include <set>
 
+#include "hw/core/option_list.h"
+
 namespace orrery::hw::net {
 namespace {
-
-// Splits on single commas; ",," is a literal comma (QEMU's QemuOpts escaping).
-std::vector<std::string> split_options(std::string_view text) {
-  std::vector<std::string> items(1);
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == ',') {
-      if (i + 1 < text.size() && text[i + 1] == ',') {
-        items.back() += ',';
-        ++i;
-      } else {
-        items.emplace_back();
-      }
-    } else {
-      items.back() += text[i];
-    }
-  }
-  return items;
-}
 
 bool parse_ip(std::string_view s, uint32_t& out) {
   in_addr a{};
@@ -64,7 +48,7 @@ uint32_t classful_mask(uint32_t a) {
 std::string parse_user_items(const char* opt, std::string_view text, NetdevUserOptions& o,
                              NicUserOptions* nic) {
   const std::string prefix = std::string(opt) + ": ";
-  std::vector<std::string> items = split_options(text);
+  std::vector<std::string> items = split_option_list(text);
   if (items.empty() || items[0] != "user") {
     return prefix + "only the 'user' backend is supported (got '" + items[0] + "')";
   }
