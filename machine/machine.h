@@ -20,6 +20,9 @@ class CharReceiver;
 namespace orrery::hw::block {
 class BlockBackend;
 }
+namespace orrery::hw::net {
+class NetBackend;
+}
 
 namespace orrery::tcg::exec {
 class Engine;
@@ -57,6 +60,9 @@ struct MachineConfig {
   std::vector<DeviceSpec> devices;  // -device, in command-line order
   /// Drives opened from -drive if=none, found by their id (BlockBackend::id()).
   std::vector<std::shared_ptr<hw::block::BlockBackend>> drives;
+  /// Network backends from -netdev / -nic, by id. Their owner keeps them (and the event loop
+  /// behind them) alive until the machine is destroyed.
+  std::vector<std::pair<std::string, std::shared_ptr<hw::net::NetBackend>>> netdevs;
 };
 
 /// What -kernel, -initrd, -append and -dtb gave.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hw/block/drive_options.h"
+#include "hw/net/netdev_options.h"
 #include "machine/machine.h"
 #include "tcg/exec/engine.h"
 #include "ui/chardev.h"
@@ -52,6 +53,9 @@ struct Options {
   std::vector<hw::block::DriveOptions> drives;  // -drive (if=none, each with an id)
   std::vector<machine::DeviceSpec> devices;     // -device, in order
   bool no_defaults = false;                     // -nodefaults: no default serial backend
+  /// -netdev user,id=ID and the backends of -nic user (named "nicN"; a -device for each is in
+  /// devices).
+  std::vector<hw::net::NetdevUserOptions> netdevs;
 };
 
 struct ParseResult {
