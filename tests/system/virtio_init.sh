@@ -58,6 +58,19 @@ net_hostfwd)
   done
   echo ORRERY-DONE
   ;;
+disk_bench)
+  # bench/disk.sh: orrery_mib MiB written to /dev/vda (fsync'd) then read back uncached.
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  dd if=/dev/zero of=/dev/vda bs=1M count="$orrery_mib" conv=fsync 2>/dev/null ||
+    echo "ORRERY-FAIL: dd write"
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  echo 3 >/proc/sys/vm/drop_caches
+  t2=$(cut -d' ' -f1 /proc/uptime)
+  dd if=/dev/vda of=/dev/null bs=1M count="$orrery_mib" 2>/dev/null || echo "ORRERY-FAIL: dd read"
+  t3=$(cut -d' ' -f1 /proc/uptime)
+  echo "ORRERY-DISK: $t0 $t1 $t2 $t3"
+  echo ORRERY-DONE
+  ;;
 *)
   echo "ORRERY-FAIL: unknown orrery_test '$orrery_test'"
   ;;
