@@ -24,6 +24,9 @@ class RamBacking;
 namespace orrery::hw::block {
 class BlockBackend;
 }
+namespace orrery::hw::net {
+class NetBackend;
+}
 
 namespace orrery::tcg::exec {
 class Engine;
@@ -63,6 +66,9 @@ struct MachineConfig {
   std::vector<std::shared_ptr<hw::block::BlockBackend>> drives;
   /// -machine memory-backend=ID: host memory for RAM (ram_size bytes); null: anonymous memory.
   std::shared_ptr<hw::RamBacking> ram_backing;
+  /// Network backends from -netdev / -nic, by id. Their owner keeps them (and the event loop
+  /// behind them) alive until the machine is destroyed.
+  std::vector<std::pair<std::string, std::shared_ptr<hw::net::NetBackend>>> netdevs;
 };
 
 /// What -kernel, -initrd, -append and -dtb gave.

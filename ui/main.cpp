@@ -14,9 +14,12 @@
 #include <vector>
 
 #include "hw/block/backend.h"
+#include "hw/core/clock.h"
+#include "hw/core/event_loop.h"
 #include "hw/core/log.h"
 #include "hw/core/ram_backing.h"
 #include "hw/core/user_file.h"
+#include "hw/net/slirp_backend.h"
 #include "machine/loader/kernel.h"
 #include "machine/machine.h"
 #include "tcg/exec/engine.h"
@@ -122,7 +125,23 @@ int run(int argc, char** argv) {
   err = engine.init();
   if (!err.empty()) return fail("-accel: " + err);
 
+  // Network backends run on an event loop thread. Declared before the machine's config and
+  // the board, so on every return the board goes first (its devices drop their frame sinks),
+  // then the backends the config holds, then the loop and its clock.
+  hw::Clock net_clock;
+  std::unique_ptr<hw::EventLoop> net_loop;
   machine::MachineConfig config;
+  if (!opt.netdevs.empty()) {
+    net_loop = std::make_unique<hw::EventLoop>(net_clock);
+    hw::net::SlirpBackendConfig net_config;
+    net_config.log = &log;
+    for (const hw::net::NetdevUserOptions& nd : opt.netdevs) {
+      auto backend = hw::net::SlirpBackend::create(*net_loop, nd, err, net_config);
+      if (!backend) return fail(err);
+      config.netdevs.emplace_back(nd.id, std::shared_ptr<hw::net::NetBackend>(std::move(backend)));
+    }
+    net_loop->start();
+  }
   config.cpu_model = opt.cpu;
   config.ram_size = opt.ram_size;
   config.cpus = opt.smp;

@@ -36,6 +36,7 @@ enum class Opt : uint8_t {
   Device,
   NoDefaults,
   Object,
+  Netdev,
   Help,
   Version,
 };
@@ -68,8 +69,11 @@ constexpr OptionInfo kOptions[] = {
      "translator tier and LLVM hotness threshold (-accel help)"},
     {"no-reboot", Opt::NoReboot, "", "exit instead of rebooting when the guest resets"},
     {"display", Opt::Display, "none", "accepted for compatibility (there is no display)"},
-    {"nic", Opt::Nic, "none", "accepted for compatibility (there are no network cards)"},
+    {"nic", Opt::Nic, "none|user[,model=virtio-net-device][,mac=M][,hostfwd=R]",
+     "a network card on user networking (QEMU's -nic), or none"},
     {"net", Opt::Nic, "none", ""},
+    {"netdev", Opt::Netdev, "user,id=ID[,hostfwd=[tcp|udp]:[HOST]:PORT-[GUEST]:PORT][,...]",
+     "user networking for -device virtio-net-device,netdev=ID (forwards bind 127.0.0.1)"},
     {"gdb", Opt::Gdb, "DEV",
      "gdbstub on DEV: tcp::PORT, tcp:HOST:PORT or unix:PATH (TCP on localhost by default)"},
     {"s", Opt::GdbDefault, "", "shorthand for -gdb tcp::1234"},
@@ -77,7 +81,8 @@ constexpr OptionInfo kOptions[] = {
     {"drive", Opt::Drive, "file=F,if=none,id=ID[,format=raw|qcow2][,readonly=on][,...]",
      "a disk image for -device virtio-blk-device,drive=ID (QEMU's -drive keys)"},
     {"device", Opt::Device, "DRIVER[,prop=value]",
-     "add a device: virtio-blk-device,drive=ID[,num-queues=N] or virtio-rng-device"},
+     "add a device: virtio-blk-device,drive=ID[,num-queues=N], virtio-rng-device or "
+     "virtio-net-device,netdev=ID[,mac=M]"},
     {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
     {"object", Opt::Object, "memory-backend-memfd|memory-backend-ram,id=ID,size=SIZE[,share=on]",
      "guest RAM backend, used with -machine memory-backend=ID (memfd: shareable)"},
@@ -262,6 +267,11 @@ std::string parse_memory_backend(std::string_view text, MemoryBackendSpec& spec)
   return {};
 }
 
+/// The hw/net parsers name their option; the messages here already start with it.
+std::string strip_prefix(const std::string& msg, std::string_view prefix) {
+  return msg.starts_with(prefix) ? msg.substr(prefix.size()) : msg;
+}
+
 /// -smp [cpus=]N[,maxcpus=N]: topology properties are not supported.
 std::string parse_smp(std::string_view text, unsigned& cpus) {
   const std::vector<std::string> parts = hw::split_option_list(text);
@@ -385,6 +395,7 @@ ParseResult parse_options(std::span<const std::string> args) {
   Options& o = r.options;
   bool cpu_help = false;
   bool ram_given = false;
+  unsigned nic_count = 0;
   std::string ram_text, smp_text;
   std::vector<RawMachineProp> raw_machine_props;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -510,9 +521,35 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::Display:
         if (val != "none") return fail("no display is available (only -display none)");
         break;
-      case Opt::Nic:
-        if (val != "none") return fail("network cards are not supported (only none)");
+      case Opt::Nic: {
+        if (val == "none") break;
+        if (arg.ends_with("-net")) return fail("only none is supported (use -nic or -netdev)");
+        auto nic = hw::net::parse_nic_user(val);
+        if (!nic.ok()) return fail(strip_prefix(nic.message(), "-nic: "));
+        const std::string& model = nic.value().model;
+        // QEMU's default model on virt is virtio-net-pci.
+        if (model.empty())
+          return fail(
+              "the default model virtio-net-pci needs PCI, which this machine does not have "
+              "yet; add model=virtio-net-device");
+        if (model != "virtio-net-device")
+          return fail("unknown NIC model '" + model + "' (only virtio-net-device)");
+        hw::net::NetdevUserOptions user = std::move(nic.value().user);
+        user.id = "__org.qemu.nic" + std::to_string(nic_count++);  // QEMU's names
+        machine::DeviceSpec spec{model, {{"netdev", user.id}}};
+        if (!nic.value().mac.empty()) spec.props.emplace_back("mac", nic.value().mac);
+        o.devices.push_back(std::move(spec));
+        o.netdevs.push_back(std::move(user));
         break;
+      }
+      case Opt::Netdev: {
+        auto nd = hw::net::parse_netdev_user(val);
+        if (!nd.ok()) return fail(strip_prefix(nd.message(), "-netdev: "));
+        for (const auto& other : o.netdevs)
+          if (other.id == nd.value().id) return fail("duplicate netdev id '" + other.id + "'");
+        o.netdevs.push_back(std::move(nd.value()));
+        break;
+      }
       case Opt::Gdb:
         err = gdbstub::parse_gdb_spec(val, o.gdb);
         if (!err.empty()) return fail(err);

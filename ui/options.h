@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hw/block/drive_options.h"
+#include "hw/net/netdev_options.h"
 #include "machine/machine.h"
 #include "tcg/exec/engine.h"
 #include "ui/chardev.h"
@@ -59,10 +60,12 @@ struct Options {
   bool start_stopped = false;       // -S: CPUs wait for the debugger before the first instruction
   std::vector<hw::block::DriveOptions> drives;  // -drive (if=none, each with an id)
   std::vector<machine::DeviceSpec> devices;     // -device, in order
-  bool no_defaults = false;
+  bool no_defaults = false;                     // -nodefaults: no default serial backend
   std::vector<MemoryBackendSpec> memory_backends;  // -object memory-backend-*
-  std::string memory_backend;  // -machine memory-backend=ID; empty: anonymous RAM of ram_size //
-                               // -nodefaults: no default serial backend
+  std::string memory_backend;  // -machine memory-backend=ID; empty: anonymous RAM of ram_size
+  /// -netdev user,id=ID and the backends of -nic user (named "nicN"; a -device for each is in
+  /// devices).
+  std::vector<hw::net::NetdevUserOptions> netdevs;
 };
 
 struct ParseResult {

@@ -26,6 +26,8 @@ struct NetStats {
   uint64_t rx_dropped = 0;    // frames for the guest lost because the queue was full
 };
 
+/// receive_from_guest and rx_ready never run the sink on the calling thread (they hand work to
+/// the backend's thread), so a device may call them holding the lock its sink takes.
 class NetBackend {
  public:
   virtual ~NetBackend() = default;

@@ -158,6 +158,18 @@ std::string format_ipv4(uint32_t a) {
          std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
 }
 
+bool parse_mac(std::string_view text, std::array<uint8_t, 6>& out) {
+  if (text.size() != 17) return false;
+  for (size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[3 * i - 1] != ':') return false;
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(text.data() + 3 * i, text.data() + 3 * i + 2, v, 16);
+    if (ec != std::errc() || p != text.data() + 3 * i + 2) return false;
+    out[i] = uint8_t(v);
+  }
+  return (out[0] & 1) == 0;
+}
+
 ParseResult<HostForward> parse_hostfwd(std::string_view text) {
   const std::string what = "invalid hostfwd '" + std::string(text) +
                            "' (expected [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport)";

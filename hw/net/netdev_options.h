@@ -2,6 +2,7 @@
 // functions: no sockets are opened). Addresses are IPv4 in host byte order.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -72,6 +73,9 @@ ParseResult<NicUserOptions> parse_nic_user(std::string_view text);
 
 /// "tcp:127.0.0.1:2222-:22" (the value of one hostfwd=) into a HostForward.
 ParseResult<HostForward> parse_hostfwd(std::string_view text);
+
+/// "52:54:00:12:34:56" into six bytes; false unless it is that form and unicast.
+bool parse_mac(std::string_view text, std::array<uint8_t, 6>& out);
 
 /// Dotted quad in host byte order, for messages and tests.
 std::string format_ipv4(uint32_t addr);

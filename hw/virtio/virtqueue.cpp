@@ -123,7 +123,7 @@ void Virtqueue::stop() {
   running_ = broken_ = false;
   error_.clear();
   desc_ = avail_ = used_ = nullptr;
-  last_avail_ = used_idx_ = signalled_used_ = 0;
+  last_avail_ = used_idx_ = staged_idx_ = signalled_used_ = 0;
   signalled_valid_ = false;
 }
 
@@ -213,6 +213,11 @@ Virtqueue::Pop Virtqueue::pop(VirtqElement& e) {
 }
 
 void Virtqueue::push(const VirtqElement& e, uint32_t written) {
+  stage(e, written);
+  publish();
+}
+
+void Virtqueue::stage(const VirtqElement& e, uint32_t written) {
   if (!running_ || broken_) return;
   if (written > e.in_bytes) written = uint32_t(e.in_bytes);
   for (uint64_t left = written; const GuestRange& r : e.in_ranges) {
@@ -221,16 +226,35 @@ void Virtqueue::push(const VirtqElement& e, uint32_t written) {
     mem_.written(r.addr, n);
     left -= n;
   }
-  const uint32_t slot = used_idx_ % layout_.size;
+  const uint32_t slot = staged_idx_ % layout_.size;
   uint8_t* elem = used_ + 4 + 8u * slot;
   const uint32_t id = e.head;
   std::memcpy(elem, &id, 4);
   std::memcpy(elem + 4, &written, 4);
-  ++used_idx_;
-  // The element must be visible before the index that publishes it.
-  store16(used_ + 2, used_idx_, __ATOMIC_RELEASE);
+  ++staged_idx_;
   mem_.written(layout_.used + 4 + 8ull * slot, 8);
+}
+
+void Virtqueue::publish() {
+  if (!running_ || broken_ || staged_idx_ == used_idx_) return;
+  used_idx_ = staged_idx_;
+  // The elements must be visible before the index that publishes them.
+  store16(used_ + 2, used_idx_, __ATOMIC_RELEASE);
   mem_.written(layout_.used + 2, 2);
+}
+
+void Virtqueue::unpop(uint16_t n) {
+  if (!running_ || broken_) return;
+  last_avail_ = uint16_t(last_avail_ - n);
+  if (event_idx_) {
+    store16(used_ + 4 + 8u * layout_.size, last_avail_);
+    mem_.written(layout_.used + 4 + 8ull * layout_.size, 2);
+  }
+}
+
+uint16_t Virtqueue::available() const {
+  if (!running_ || broken_) return 0;
+  return uint16_t(avail_idx() - last_avail_);
 }
 
 bool Virtqueue::should_notify() {

@@ -67,8 +67,17 @@ class Virtqueue {
   /// Takes the next available chain. Element: e holds it and must be pushed back.
   Pop pop(VirtqElement& e);
   /// Returns a chain to the driver with `written` bytes written into its writable buffers
-  /// (clamped to their size), and publishes it.
+  /// (clamped to their size), and publishes it (with every chain staged before it).
   void push(const VirtqElement& e, uint32_t written);
+  /// Like push, but the driver does not see the chain until publish(): a frame spread over
+  /// several chains (virtio-net's mergeable buffers) must appear all at once.
+  void stage(const VirtqElement& e, uint32_t written);
+  /// Makes the staged chains visible to the driver.
+  void publish();
+  /// Gives back the last n chains popped and not pushed; the next pops return them again.
+  void unpop(uint16_t n);
+  /// How many chains the driver has made available that the device has not taken.
+  uint16_t available() const;
   /// Whether the driver wants an interrupt for what was pushed since the last call.
   bool should_notify();
   /// Asks the driver to kick (true) or not to bother (false) when it adds buffers.
@@ -103,7 +112,8 @@ class Virtqueue {
   uint8_t* avail_ = nullptr;
   uint8_t* used_ = nullptr;
   uint16_t last_avail_ = 0;
-  uint16_t used_idx_ = 0;
+  uint16_t used_idx_ = 0;    // published
+  uint16_t staged_idx_ = 0;  // written to the ring, published up to used_idx_
   uint16_t signalled_used_ = 0;
   bool signalled_valid_ = false;
   std::vector<Desc> indirect_;  // scratch copy of an indirect table

@@ -11,7 +11,9 @@
 #include "hw/core/log.h"
 #include "hw/core/requester.h"
 #include "hw/core/user_file.h"
+#include "hw/net/netdev_options.h"
 #include "hw/virtio/virtio_blk.h"
+#include "hw/virtio/virtio_net.h"
 #include "hw/virtio/virtio_rng.h"
 #include "machine/virt/fdt.h"
 #include "tcg/exec/engine.h"
@@ -58,14 +60,20 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
 
 std::string VirtMachine::build_devices() {
   std::vector<const hw::block::BlockBackend*> used;
+  std::vector<const hw::net::NetBackend*> used_net;
   unsigned next_slot = kVirtioMmioSlots;
   for (const DeviceSpec& spec : config_.devices) {
     const std::string what = "-device " + spec.driver;
     std::string drive_id, id;
     unsigned num_queues = 1;
     const bool blk = spec.driver == "virtio-blk-device", rng = spec.driver == "virtio-rng-device";
-    if (!blk && !rng)
-      return what + ": not a device of this machine (virtio-blk-device, virtio-rng-device)";
+    const bool net = spec.driver == "virtio-net-device";
+    std::string netdev_id;
+    hw::virtio::VirtioNet::Mac mac = hw::virtio::VirtioNet::kDefaultMac;
+    if (!blk && !rng && !net)
+      return what +
+             ": not a device of this machine (virtio-blk-device, virtio-rng-device, "
+             "virtio-net-device)";
     for (const auto& [name, value] : spec.props) {
       if (name == "id") {
         id = value;
@@ -77,6 +85,11 @@ std::string VirtMachine::build_devices() {
         if (value.empty() || *end || n < 1 || n > 64)
           return what + ": num-queues=" + value + ": expected 1..64";
         num_queues = unsigned(n);
+      } else if (net && name == "netdev") {
+        netdev_id = value;
+      } else if (net && name == "mac") {
+        if (!hw::net::parse_mac(value, mac))
+          return what + ": mac=" + value + ": expected a unicast address like 52:54:00:12:34:56";
       } else {
         return what + ": no property '" + name + "'";
       }
@@ -87,6 +100,16 @@ std::string VirtMachine::build_devices() {
     std::unique_ptr<hw::virtio::VirtioDevice> dev;
     if (rng) {
       dev = std::make_unique<hw::virtio::VirtioRng>(dma_, ctx_.log, name);
+    } else if (net) {
+      if (netdev_id.empty()) return what + ": netdev=ID is required";
+      std::shared_ptr<hw::net::NetBackend> backend;
+      for (const auto& [nid, b] : config_.netdevs)
+        if (nid == netdev_id) backend = b;
+      if (!backend) return what + ": netdev=" + netdev_id + ": no -netdev with that id";
+      for (const auto* u : used_net)
+        if (u == backend.get()) return what + ": netdev=" + netdev_id + " is already in use";
+      used_net.push_back(backend.get());
+      dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, name, backend, mac);
     } else {
       if (drive_id.empty()) return what + ": drive=ID is required";
       std::shared_ptr<hw::block::BlockBackend> drive;

@@ -137,8 +137,9 @@ TEST(Options, Errors) {
             "-M nosuch: unknown machine type 'nosuch' (-M help lists them)");
   EXPECT_EQ(error_of({"-cpu", "nosuch", "-kernel", "k"}),
             "-cpu nosuch: unknown CPU model for machine 'virt' (-cpu help lists them)");
-  EXPECT_EQ(error_of({"-accel", "tcg,tier=bogus", "-kernel", "k"}),
-            "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, baseline, llvm or auto)");
+  EXPECT_EQ(
+      error_of({"-accel", "tcg,tier=bogus", "-kernel", "k"}),
+      "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, baseline, llvm or auto)");
   EXPECT_EQ(error_of({"-accel", "bogus", "-kernel", "k"}),
             "-accel bogus: unknown accelerator 'bogus' (-accel help lists them)");
   EXPECT_NE(error_of({"-accel", "kvm", "-kernel", "k"}).find("not supported yet"),
@@ -155,7 +156,8 @@ TEST(Options, Errors) {
   EXPECT_NE(error_of({"-serial", "stdio", "-serial", "none", "-kernel", "k"}).find("too many"),
             std::string::npos);
   EXPECT_EQ(error_of({"-M", "virt,gic-version=3", "-kernel", "k"}), "");
-  EXPECT_NE(error_of({"-M", "virt,gic-version=4", "-kernel", "k"}).find("gic-version"), std::string::npos);
+  EXPECT_NE(error_of({"-M", "virt,gic-version=4", "-kernel", "k"}).find("gic-version"),
+            std::string::npos);
   EXPECT_NE(error_of({"-M", "virt,secure=on", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-smp", "0", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-smp", "9", "-kernel", "k"}).find("at most 8"), std::string::npos);
@@ -246,6 +248,53 @@ TEST(Options, AppendLongerThanLinuxAcceptsIsRejected) {
   std::string too_long(kMaxAppendLength + 1, 'x');
   ParseResult bad = parse({"-kernel", "k", "-append", too_long.c_str()});
   EXPECT_EQ(bad.error, "-append: kernel command line is too long (2048 bytes; at most 2047)");
+}
+
+}  // namespace
+}  // namespace orrery::ui
+
+namespace orrery::ui {
+namespace {
+
+TEST(Options, NetdevUserAndVirtioNetDevice) {
+  ParseResult r = parse({"-netdev", "user,id=n0,hostfwd=tcp::2222-:22", "-device",
+                         "virtio-net-device,netdev=n0,mac=52:54:00:00:00:01", "-kernel", "k"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.options.netdevs.size(), 1u);
+  EXPECT_EQ(r.options.netdevs[0].id, "n0");
+  ASSERT_EQ(r.options.netdevs[0].hostfwd.size(), 1u);
+  EXPECT_EQ(r.options.netdevs[0].hostfwd[0].host_addr, 0x7f000001u);  // 127.0.0.1
+  ASSERT_EQ(r.options.devices.size(), 1u);
+  EXPECT_EQ(r.options.devices[0].driver, "virtio-net-device");
+}
+
+TEST(Options, NicUserWithVirtioNetDeviceModel) {
+  ParseResult r = parse({"-nic", "user,model=virtio-net-device,hostfwd=tcp::8080-:80", "-kernel",
+                         "k", "-nic", "user,model=virtio-net-device,mac=52:54:00:12:34:57"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.options.netdevs.size(), 2u);
+  ASSERT_EQ(r.options.devices.size(), 2u);
+  EXPECT_NE(r.options.netdevs[0].id, r.options.netdevs[1].id);
+  EXPECT_EQ(r.options.devices[0].driver, "virtio-net-device");
+  using Props = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(r.options.devices[0].props, (Props{{"netdev", r.options.netdevs[0].id}}));
+  EXPECT_EQ(r.options.devices[1].props,
+            (Props{{"netdev", r.options.netdevs[1].id}, {"mac", "52:54:00:12:34:57"}}));
+}
+
+TEST(Options, NicErrors) {
+  EXPECT_TRUE(parse({"-nic", "none", "-kernel", "k"}).ok());
+  EXPECT_EQ(error_of({"-nic", "user"}),
+            "-nic user: the default model virtio-net-pci needs PCI, which this machine does not "
+            "have yet; add model=virtio-net-device");
+  EXPECT_EQ(error_of({"-nic", "user,model=e1000"}),
+            "-nic user,model=e1000: unknown NIC model 'e1000' (only virtio-net-device)");
+  EXPECT_EQ(error_of({"-nic", "tap"}),
+            "-nic tap: only the 'user' backend is supported (got 'tap')");
+  EXPECT_EQ(error_of({"-net", "user"}), "-net user: only none is supported (use -nic or -netdev)");
+  EXPECT_EQ(error_of({"-netdev", "user"}), "-netdev user: user needs id=NAME");
+  EXPECT_EQ(error_of({"-netdev", "user,id=a", "-netdev", "user,id=a"}),
+            "-netdev user,id=a: duplicate netdev id 'a'");
 }
 
 }  // namespace

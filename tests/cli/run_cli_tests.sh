@@ -182,6 +182,18 @@ bad_dtb)
     printf 'not a device tree at all' >"$work/bad.dtb"
     expect_error "-dtb" -dtb "$work/bad.dtb" -kernel "$good"
     ;;
+hostfwd_port_in_use)
+    # A listener holds the port for the duration of the run.
+    python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$work/port" &
+    holder=$!
+    for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+    expect_error "cannot forward host tcp port" -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$(cat "$work/port")-:22" \
+        -device virtio-net-device,netdev=n0 -kernel "$good"
+    kill $holder
+    ;;
+net_device_unknown_netdev)
+    expect_error "no -netdev with that id" -device virtio-net-device,netdev=n9 -kernel "$good" ;;
+nic_user_default_model) expect_error "virtio-net-pci needs PCI" -nic user -kernel "$good" ;;
 missing_dtb) expect_error "-dtb /nonexistent.dtb" -dtb /nonexistent.dtb -kernel "$good" ;;
 corrupt_gzip_kernel)
     printf '\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbagegarbagegarbage' >"$work/c.gz"

@@ -9,6 +9,10 @@ mount -t devtmpfs dev /dev
 while read -r m; do
   insmod "/lib/modules/$m.ko" || echo "ORRERY-INSMOD-FAILED: $m"
 done </lib/modules/order
+net_up() {
+  ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up &&
+    ip route add default via 10.0.2.2 || echo "ORRERY-FAIL: eth0 setup"
+}
 case "$orrery_test" in
 blk)
   echo "ORRERY-RNG: $(cat /sys/class/misc/hw_random/rng_current)"
@@ -29,6 +33,43 @@ blk_kill)
     dd if=/dev/urandom of=/mnt/f$((i % 8)) bs=64k count=16 conv=fsync 2>/dev/null
     i=$((i + 1))
   done
+  ;;
+net_http)
+  # A static address (udhcpc would need a script): slirp's defaults, 10.0.2.2 is the host.
+  net_up
+  # Guest-side timing for bench/net.sh: /proc/uptime before and after the download.
+  echo "ORRERY-NET-START: $(cut -d' ' -f1 /proc/uptime)"
+  echo "ORRERY-MD5: $(wget -q -O - "http://10.0.2.2:$orrery_port/file" | md5sum | cut -d' ' -f1)"
+  echo "ORRERY-NET-END: $(cut -d' ' -f1 /proc/uptime)"
+  echo ORRERY-DONE
+  ;;
+net_hostfwd)
+  net_up
+  mkdir -p /www
+  echo "$orrery_token" >/www/token.txt
+  httpd -p 80 -h /www || echo "ORRERY-FAIL: httpd"
+  echo ORRERY-LISTENING
+  # The host fetched the token through its forward once it serves "done" (bounded wait).
+  i=0
+  while [ "$(wget -q -O - "http://10.0.2.2:$orrery_port/done" 2>/dev/null)" != done ]; do
+    i=$((i + 1))
+    [ $i -gt 240 ] && { echo "ORRERY-FAIL: the host never said done"; break; }
+    sleep 1
+  done
+  echo ORRERY-DONE
+  ;;
+disk_bench)
+  # bench/disk.sh: orrery_mib MiB written to /dev/vda (fsync'd) then read back uncached.
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  dd if=/dev/zero of=/dev/vda bs=1M count="$orrery_mib" conv=fsync 2>/dev/null ||
+    echo "ORRERY-FAIL: dd write"
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  echo 3 >/proc/sys/vm/drop_caches
+  t2=$(cut -d' ' -f1 /proc/uptime)
+  dd if=/dev/vda of=/dev/null bs=1M count="$orrery_mib" 2>/dev/null || echo "ORRERY-FAIL: dd read"
+  t3=$(cut -d' ' -f1 /proc/uptime)
+  echo "ORRERY-DISK: $t0 $t1 $t2 $t3"
+  echo ORRERY-DONE
   ;;
 *)
   echo "ORRERY-FAIL: unknown orrery_test '$orrery_test'"

@@ -6,6 +6,10 @@
 #             clean and the host finds the guest's files, byte for byte, in the image
 #   blk_kill  Orrery is killed with SIGKILL while the guest writes with fsync; qemu-img check
 #             may then report leaked clusters but no corruption
+#   net_http  virtio-net on user networking: the guest downloads a file (NET_FILE_SIZE, default
+#             4M) from an HTTP server the test runs on the host's 127.0.0.1; checksums match
+#   net_hostfwd  the guest serves a token with busybox httpd; the host fetches it through
+#             hostfwd=tcp:127.0.0.1:PORT-:80 and checks it
 # usage: virtio_linux.sh MODE EMULATOR CACHE TRANSPORT   (EMULATOR: orrery's path or "qemu";
 #        TRANSPORT: device, the virtio-mmio spelling -device virtio-*-device)
 set -uo pipefail
@@ -29,12 +33,39 @@ mke2fs -q -t ext4 -d "$work/fs" "$work/disk.raw" 64M || exit 1
 qemu-img convert -O qcow2 "$work/disk.raw" "$work/disk.qcow2" || exit 1
 rm "$work/disk.raw"
 
+append="console=ttyAMA0 panic=-1 quiet loglevel=4 orrery_test=$mode"
+netargs=()
+case "$mode" in
+net_*)
+  # An HTTP server on the host's loopback (the guest reaches it as 10.0.2.2), on a free port.
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  mkdir "$work/www"
+  head -c "${NET_FILE_SIZE:-4M}" /dev/urandom >"$work/www/file"
+  port=$(free_port)
+  python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$port" \
+    >"$work/http.log" 2>&1 &
+  http_pid=$!
+  trap 'kill $http_pid 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 100); do  # until it answers (a deadline bounds the polling)
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" \
+      2>/dev/null && break
+    sleep 0.1
+  done
+  token=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  fwd_port=$(free_port)
+  append="$append orrery_port=$port orrery_token=$token"
+  netdev="user,id=n0"
+  [ "$mode" = net_hostfwd ] && netdev="$netdev,hostfwd=tcp:127.0.0.1:$fwd_port-:80"
+  netargs=(-netdev "$netdev" -device "virtio-net-$transport,netdev=n0")
+  ;;
+esac
 args=(-M virt -cpu cortex-a57 -m 512 -nographic -no-reboot
   -kernel "$cache/vmlinuz" -initrd "$cache/initrd-virtio.cpio.gz"
-  -append "console=ttyAMA0 panic=-1 quiet loglevel=4 orrery_test=$mode"
+  -append "$append"
   -drive "file=$work/disk.qcow2,if=none,id=d0,format=qcow2"
-  -device "virtio-blk-$transport,drive=d0" -device "virtio-rng-$transport")
+  -device "virtio-blk-$transport,drive=d0" -device "virtio-rng-$transport" "${netargs[@]}")
 if [ "$emu" = qemu ]; then
+  # -nic none: no default NIC besides the one the net modes add.
   cmd=(qemu-system-aarch64 -nic none "${args[@]}")
 else
   cmd=("$emu" "${args[@]}")
@@ -92,6 +123,48 @@ blk_kill)
   kill -9 $pid
   wait $pid 2>/dev/null
   check_image 3
+  ;;
+net_http)
+  timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$log" 2>&1
+  status=$?
+  [ $status -eq 124 ] && fail "timed out"
+  grep -q '^ORRERY-INSMOD-FAILED' "$log" && fail "a module did not load"
+  grep -q '^ORRERY-FAIL' "$log" && fail "the guest reported a failure"
+  grep -q '^ORRERY-DONE' "$log" || fail "no ORRERY-DONE (exit status $status)"
+  [ $status -eq 0 ] || fail "exit status $status"
+  host_md5=$(md5sum "$work/www/file" | cut -d' ' -f1)
+  grep -q "^ORRERY-MD5: $host_md5" "$log" || fail "the guest's download differs from $host_md5"
+  start=$(sed -n 's/^ORRERY-NET-START: //p' "$log" | tr -d '\r')
+  end=$(sed -n 's/^ORRERY-NET-END: //p' "$log" | tr -d '\r')
+  echo "NET-TIME: $(stat -c %s "$work/www/file") bytes in $(awk "BEGIN { print $end - $start }") s (guest clock)"
+  ;;
+net_hostfwd)
+  "${cmd[@]}" </dev/null >"$log" 2>&1 &
+  pid=$!
+  deadline=$((SECONDS + ${BOOT_TIMEOUT:-280}))
+  until grep -q '^ORRERY-LISTENING' "$log"; do
+    kill -0 $pid 2>/dev/null || fail "exited before the guest listened"
+    [ $SECONDS -lt $deadline ] || { kill $pid; fail "the guest never listened"; }
+    sleep 0.2  # polling for the marker, bounded by the deadline
+  done
+  # The guest's httpd is listening; the forward is up since the emulator started.
+  got=$(python3 - "$fwd_port" <<'PY'
+import sys, time, urllib.request
+for _ in range(50):  # slirp may answer before the guest's socket is reachable: retry briefly
+    try:
+        print(urllib.request.urlopen("http://127.0.0.1:%s/token.txt" % sys.argv[1], timeout=20).read().decode().strip())
+        break
+    except Exception:
+        time.sleep(0.2)
+PY
+)
+  echo done >"$work/www/done"  # lets the guest power off
+  wait $pid
+  status=$?
+  [ "$got" = "$token" ] || fail "fetched '$got' through the forward, expected '$token'"
+  grep -q '^ORRERY-FAIL' "$log" && fail "the guest reported a failure"
+  grep -q '^ORRERY-DONE' "$log" || fail "no ORRERY-DONE (exit status $status)"
+  [ $status -eq 0 ] || fail "exit status $status"
   ;;
 *)
   echo "unknown mode $mode"
