@@ -243,7 +243,8 @@ std::string parse_memory_backend(std::string_view text, MemoryBackendSpec& spec)
   for (size_t i = 1; i < parts.size(); ++i) {
     const size_t eq = parts[i].find('=');
     if (eq == std::string_view::npos) return "'" + std::string(parts[i]) + "': expected name=value";
-    std::string_view key = parts[i].substr(0, eq), val = parts[i].substr(eq + 1);
+    const std::string_view item = parts[i];
+    std::string_view key = item.substr(0, eq), val = item.substr(eq + 1);
     if (key == "id") {
       spec.id = std::string(val);
     } else if (key == "size") {

@@ -258,14 +258,14 @@ TEST_F(VirtTest, WfiSleepsUntilAStopRequest) {
 }
 
 TEST_F(VirtTest, BusErrorBecomesAGuestAbortNotACrash) {
-  // ldr w0, [x1] with x1 = 0x0A00'0000 (virtio-mmio: not modelled) takes an external abort to
+  // ldr w0, [x1] with x1 = 0x0903'0000 (the PL061's slot: not modelled) takes an external abort to
   // the guest's vector at VBAR_EL1 + 0x200, which prints 'E' and loops; Orrery must neither
   // crash nor hang on the stop request sent once the 'E' is out.
   std::vector<uint32_t> words = {
       0xD2A80001,  // movz x1, #0x4000, lsl #16 (the RAM base, where the image is loaded)
       0xD518C001,  // msr vbar_el1, x1
       0xD5033FDF,  // isb
-      0xD2A14001,  // movz x1, #0xa00, lsl #16
+      0xD2A12061,  // movz x1, #0x903, lsl #16
       0xB9400020,  // ldr w0, [x1]
   };
   words.resize(0x200 / 4, kBSelf);
