@@ -21,6 +21,10 @@ class GuestWriteObserver {
   virtual void guest_memory_written(uint64_t addr, uint64_t len) = 0;
 };
 
+/// A guest access to a device, split or widened according to its valid/impl rules (what the
+/// address space does for its MMIO regions; buses that decode further use it too).
+MemResult mmio_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& value, bool write);
+
 enum class RegionKind : uint8_t { Ram, Rom, Mmio };
 
 struct Region {
@@ -28,8 +32,8 @@ struct Region {
   uint64_t base = 0;
   uint64_t size = 0;
   RegionKind kind = RegionKind::Ram;
-  uint8_t* host = nullptr;     // RAM and ROM
-  MmioDevice* dev = nullptr;   // MMIO
+  uint8_t* host = nullptr;    // RAM and ROM
+  MmioDevice* dev = nullptr;  // MMIO
   bool contains(uint64_t a) const { return a >= base && a - base < size; }
 };
 

@@ -125,6 +125,7 @@ void Virtqueue::stop() {
   desc_ = avail_ = used_ = nullptr;
   last_avail_ = used_idx_ = signalled_used_ = 0;
   signalled_valid_ = false;
+  pushed_ = false;
 }
 
 uint16_t Virtqueue::avail_idx() const {
@@ -227,6 +228,7 @@ void Virtqueue::push(const VirtqElement& e, uint32_t written) {
   std::memcpy(elem, &id, 4);
   std::memcpy(elem + 4, &written, 4);
   ++used_idx_;
+  pushed_ = true;
   // The element must be visible before the index that publishes it.
   store16(used_ + 2, used_idx_, __ATOMIC_RELEASE);
   mem_.written(layout_.used + 4 + 8ull * slot, 8);
@@ -234,7 +236,10 @@ void Virtqueue::push(const VirtqElement& e, uint32_t written) {
 }
 
 bool Virtqueue::should_notify() {
-  if (!running_) return false;
+  // Nothing new in the used ring: no interrupt (a kick that only started requests must not
+  // raise a spurious one; with MSI the driver would see an interrupt with nothing used).
+  if (!running_ || !pushed_) return false;
+  pushed_ = false;
   // The used index store must be ordered before reading the driver's suppression state.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!event_idx_) return !(load16(avail_) & kAvailNoInterrupt);

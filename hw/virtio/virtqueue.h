@@ -106,6 +106,7 @@ class Virtqueue {
   uint16_t used_idx_ = 0;
   uint16_t signalled_used_ = 0;
   bool signalled_valid_ = false;
+  bool pushed_ = false;         // something was pushed since the last should_notify()
   std::vector<Desc> indirect_;  // scratch copy of an indirect table
 };
 
