@@ -11,7 +11,9 @@
 #include "hw/core/log.h"
 #include "hw/core/requester.h"
 #include "hw/core/user_file.h"
+#include "hw/pci/pci_testdev.h"
 #include "hw/virtio/virtio_blk.h"
+#include "hw/virtio/virtio_pci.h"
 #include "hw/virtio/virtio_rng.h"
 #include "machine/virt/fdt.h"
 #include "tcg/exec/engine.h"
@@ -29,7 +31,14 @@ constexpr MachineProperty kVirtProperties[] = {
 }  // namespace
 
 VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
-    : config_(config), ctx_(ctx), uart_(ctx.log), rtc_(ctx.log) {
+    : config_(config),
+      ctx_(ctx),
+      uart_(ctx.log),
+      rtc_(ctx.log),
+      pci_bus_(ctx.log, virt_region(VirtRegion::PcieMmio).base,
+               virt_region(VirtRegion::PcieMmio).size, virt_region(VirtRegion::PciePio).size),
+      pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
+      pci_host_fn_(as_, ctx.log) {
   as_.set_write_observer(&ctx_.engine);
 }
 
@@ -61,14 +70,20 @@ std::string VirtMachine::build_devices() {
   unsigned next_slot = kVirtioMmioSlots;
   for (const DeviceSpec& spec : config_.devices) {
     const std::string what = "-device " + spec.driver;
-    std::string drive_id, id;
+    std::string drive_id, id, addr;
     unsigned num_queues = 1;
-    const bool blk = spec.driver == "virtio-blk-device", rng = spec.driver == "virtio-rng-device";
-    if (!blk && !rng)
-      return what + ": not a device of this machine (virtio-blk-device, virtio-rng-device)";
+    const bool pci = spec.driver.ends_with("-pci") || spec.driver == "pci-testdev";
+    const bool blk = spec.driver == "virtio-blk-device" || spec.driver == "virtio-blk-pci";
+    const bool rng = spec.driver == "virtio-rng-device" || spec.driver == "virtio-rng-pci";
+    if (!blk && !rng && spec.driver != "pci-testdev")
+      return what +
+             ": not a device of this machine (virtio-blk-device, virtio-rng-device, "
+             "virtio-blk-pci, virtio-rng-pci, pci-testdev)";
     for (const auto& [name, value] : spec.props) {
       if (name == "id") {
         id = value;
+      } else if (pci && name == "addr") {
+        addr = value;
       } else if (blk && name == "drive") {
         drive_id = value;
       } else if (blk && name == "num-queues") {
@@ -80,6 +95,11 @@ std::string VirtMachine::build_devices() {
       } else {
         return what + ": no property '" + name + "'";
       }
+    }
+    if (pci) {
+      std::string err = build_pci_device(spec, drive_id, id, num_queues, addr, used);
+      if (!err.empty()) return what + ": " + err;
+      continue;
     }
     if (next_slot == 0)
       return what + ": all " + std::to_string(kVirtioMmioSlots) + " virtio-mmio slots are in use";
@@ -101,6 +121,62 @@ std::string VirtMachine::build_devices() {
     virtio_mmio_[--next_slot]->plug(dev.get());
     virtio_devices_.push_back(std::move(dev));
   }
+  return {};
+}
+
+std::string VirtMachine::build_pci_device(const DeviceSpec& spec, const std::string& drive_id,
+                                          const std::string& id, unsigned num_queues,
+                                          const std::string& addr,
+                                          std::vector<const hw::block::BlockBackend*>& used) {
+  // addr=SLOT[.FN], hexadecimal as QEMU spells it; by default the lowest free slot from 1.
+  unsigned devfn = 0;
+  if (!addr.empty()) {
+    char* end = nullptr;
+    unsigned long slot = std::strtoul(addr.c_str(), &end, 16), fn = 0;
+    if (end != addr.c_str() && *end == '.') {
+      const char* f = end + 1;
+      fn = std::strtoul(f, &end, 16);
+      if (end == f) end = nullptr;
+    }
+    if (!end || end == addr.c_str() || *end || slot > 31 || fn > 7)
+      return "addr=" + addr + ": expected SLOT[.FN] with SLOT 0..1f and FN 0..7";
+    devfn = hw::pci::pci_devfn(unsigned(slot), unsigned(fn));
+  } else {
+    const int slot = pci_bus_.free_slot(1);
+    if (slot < 0) return "no free PCI slot";
+    devfn = hw::pci::pci_devfn(unsigned(slot), 0);
+  }
+  const std::string name = id.empty() ? spec.driver : id;
+  std::unique_ptr<hw::pci::PciDevice> fn;
+  std::unique_ptr<hw::virtio::VirtioDevice> dev;
+  if (spec.driver == "pci-testdev") {
+    fn = std::make_unique<hw::pci::PciTestdev>(as_, ctx_.log, name);
+  } else if (spec.driver == "virtio-rng-pci") {
+    auto t = std::make_unique<hw::virtio::VirtioPci>(as_, ctx_.log, name,
+                                                     hw::virtio::VirtioRng::kDeviceId, 0x00ff00, 2);
+    dev = std::make_unique<hw::virtio::VirtioRng>(t->dma(), ctx_.log, name);
+    t->plug(*dev);
+    fn = std::move(t);
+  } else {
+    if (drive_id.empty()) return "drive=ID is required";
+    std::shared_ptr<hw::block::BlockBackend> drive;
+    for (const auto& d : config_.drives)
+      if (d->id() == drive_id) drive = d;
+    if (!drive) return "drive=" + drive_id + ": no -drive with that id";
+    for (const auto* u : used)
+      if (u == drive.get()) return "drive=" + drive_id + " is already in use";
+    used.push_back(drive.get());
+    // Class 0x0100 (SCSI storage) and num-queues + 1 vectors, as QEMU's virtio-blk-pci.
+    auto t = std::make_unique<hw::virtio::VirtioPci>(
+        as_, ctx_.log, name, hw::virtio::VirtioBlk::kDeviceId, 0x010000, num_queues + 1);
+    dev = std::make_unique<hw::virtio::VirtioBlk>(t->dma(), ctx_.log, name, drive, num_queues);
+    t->plug(*dev);
+    fn = std::move(t);
+  }
+  std::string err = pci_bus_.plug(*fn, devfn);
+  if (!err.empty()) return err;
+  pci_devices_.push_back(std::move(fn));
+  if (dev) virtio_devices_.push_back(std::move(dev));
   return {};
 }
 
@@ -139,6 +215,11 @@ std::string VirtMachine::build() {
     err = as_.add_mmio("virtio-mmio." + std::to_string(i), vmmio.base + i * kVirtioMmioSlotSize,
                        kVirtioMmioSlotSize, *virtio_mmio_.back());
   }
+  // PCIe (QEMU's gpex): ECAM, the memory and I/O windows, the host bridge at 00.0.
+  if (err.empty()) err = map(VirtRegion::PcieEcam, pci_ecam_);
+  if (err.empty()) err = map(VirtRegion::PcieMmio, pci_bus_.mem_window());
+  if (err.empty()) err = map(VirtRegion::PciePio, pci_bus_.io_window());
+  if (err.empty()) err = pci_bus_.plug(pci_host_fn_, 0);
   if (err.empty()) err = build_devices();
   if (!err.empty()) return err;
   static_assert(virt_region(VirtRegion::Uart).size == hw::Pl011::kMmioSize);
@@ -172,6 +253,10 @@ std::string VirtMachine::build() {
     err = map(VirtRegion::GicDist, gicv2_->distributor(), hw::intc::Gicv2::kDistSize);
     if (err.empty()) err = map(VirtRegion::GicCpu, gicv2_->cpu_interface());
     core = &gicv2_->core();
+    // MSI for PCI: a GICv2m frame (GICv3 would need an ITS, which is not modelled).
+    gicv2m_ = std::make_unique<hw::intc::Gicv2m>(
+        *core, ctx_.log, kGicSpiBase + virt_spi(VirtRegion::GicV2m), kGicV2mSpis);
+    if (err.empty()) err = map(VirtRegion::GicV2m, *gicv2m_);
   }
   if (!err.empty()) return err;
 
@@ -180,6 +265,8 @@ std::string VirtMachine::build() {
   rtc_.irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Rtc));
   for (unsigned i = 0; i < kVirtioMmioSlots; ++i)
     virtio_mmio_[i]->irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Mmio) + i);
+  for (unsigned i = 0; i < 4; ++i)
+    pci_bus_.intx(i).connect(*core, kGicSpiBase + virt_spi(VirtRegion::PcieMmio) + i);
   for (unsigned i = 0; i < config_.cpus; ++i) {
     core->irq_out(i).connect(*cpus_[i], VirtCpu::kIrqInput);
     core->fiq_out(i).connect(*cpus_[i], VirtCpu::kFiqInput);
@@ -241,6 +328,7 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
     fc.initrd_start = initrd_start;
     fc.initrd_end = initrd_end;
     fc.redist_size = gicv3_ ? gicv3_->redistributor_size() : 0;
+    fc.gicv2m = gicv2m_ != nullptr;
     err = build_virt_fdt(fc, dtb_);
     if (!err.empty()) return err;
   }
@@ -273,6 +361,7 @@ void VirtMachine::reset_devices() {
   uart_.reset();
   rtc_.reset();
   for (auto& t : virtio_mmio_) t->reset();
+  pci_bus_.reset();
   if (gicv2_) gicv2_->reset();
   if (gicv3_) gicv3_->reset();
 }

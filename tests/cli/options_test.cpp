@@ -137,8 +137,9 @@ TEST(Options, Errors) {
             "-M nosuch: unknown machine type 'nosuch' (-M help lists them)");
   EXPECT_EQ(error_of({"-cpu", "nosuch", "-kernel", "k"}),
             "-cpu nosuch: unknown CPU model for machine 'virt' (-cpu help lists them)");
-  EXPECT_EQ(error_of({"-accel", "tcg,tier=bogus", "-kernel", "k"}),
-            "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, baseline, llvm or auto)");
+  EXPECT_EQ(
+      error_of({"-accel", "tcg,tier=bogus", "-kernel", "k"}),
+      "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, baseline, llvm or auto)");
   EXPECT_EQ(error_of({"-accel", "bogus", "-kernel", "k"}),
             "-accel bogus: unknown accelerator 'bogus' (-accel help lists them)");
   EXPECT_NE(error_of({"-accel", "kvm", "-kernel", "k"}).find("not supported yet"),
@@ -155,7 +156,8 @@ TEST(Options, Errors) {
   EXPECT_NE(error_of({"-serial", "stdio", "-serial", "none", "-kernel", "k"}).find("too many"),
             std::string::npos);
   EXPECT_EQ(error_of({"-M", "virt,gic-version=3", "-kernel", "k"}), "");
-  EXPECT_NE(error_of({"-M", "virt,gic-version=4", "-kernel", "k"}).find("gic-version"), std::string::npos);
+  EXPECT_NE(error_of({"-M", "virt,gic-version=4", "-kernel", "k"}).find("gic-version"),
+            std::string::npos);
   EXPECT_NE(error_of({"-M", "virt,secure=on", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-smp", "0", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-smp", "9", "-kernel", "k"}).find("at most 8"), std::string::npos);
@@ -246,6 +248,30 @@ TEST(Options, AppendLongerThanLinuxAcceptsIsRejected) {
   std::string too_long(kMaxAppendLength + 1, 'x');
   ParseResult bad = parse({"-kernel", "k", "-append", too_long.c_str()});
   EXPECT_EQ(bad.error, "-append: kernel command line is too long (2048 bytes; at most 2047)");
+}
+
+}  // namespace
+}  // namespace orrery::ui
+
+namespace orrery::ui {
+namespace {
+
+TEST(Options, DriveIfVirtioAddsAVirtioBlkPci) {
+  ParseResult r =
+      parse({"-kernel", "k", "-device", "virtio-rng-pci", "-drive", "file=a.img", "-drive",
+             "file=b.img,if=virtio,id=disk", "-drive", "file=c.img,if=none,id=c"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  const Options& o = r.options;
+  ASSERT_EQ(o.drives.size(), 3u);
+  EXPECT_EQ(o.drives[0].id, "virtio0");
+  EXPECT_EQ(o.drives[1].id, "disk");
+  // The -device devices first, then one virtio-blk-pci per if=virtio drive.
+  ASSERT_EQ(o.devices.size(), 3u);
+  EXPECT_EQ(o.devices[0].driver, "virtio-rng-pci");
+  EXPECT_EQ(o.devices[1].driver, "virtio-blk-pci");
+  EXPECT_EQ(o.devices[1].props,
+            (std::vector<std::pair<std::string, std::string>>{{"drive", "virtio0"}}));
+  EXPECT_EQ(o.devices[2].props[0].second, "disk");
 }
 
 }  // namespace

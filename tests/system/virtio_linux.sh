@@ -6,13 +6,17 @@
 #             clean and the host finds the guest's files, byte for byte, in the image
 #   blk_kill  Orrery is killed with SIGKILL while the guest writes with fsync; qemu-img check
 #             may then report leaked clusters but no corruption
-# usage: virtio_linux.sh MODE EMULATOR CACHE TRANSPORT   (EMULATOR: orrery's path or "qemu";
-#        TRANSPORT: device, the virtio-mmio spelling -device virtio-*-device)
+# usage: virtio_linux.sh MODE EMULATOR CACHE TRANSPORT [GIC]   (EMULATOR: orrery's path or
+#        "qemu"; TRANSPORT: device, the virtio-mmio spelling -device virtio-*-device, or pci,
+#        -device virtio-*-pci behind the PCIe host bridge; GIC: 2 (default) or 3)
+# With pci the guest must see the virtio functions (vendor 0x1af4) and, with GICv2, use MSI-X
+# through the GICv2m frame; Orrery's GICv3 has no ITS yet, so there it must use INTx.
 set -uo pipefail
 mode=${1:?}
 emu=${2:?}
 cache=${3:?}
 transport=${4:-device}
+gic=${5:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/fetch_debian.sh" "$cache" >/dev/null
 rc=$?
@@ -29,7 +33,7 @@ mke2fs -q -t ext4 -d "$work/fs" "$work/disk.raw" 64M || exit 1
 qemu-img convert -O qcow2 "$work/disk.raw" "$work/disk.qcow2" || exit 1
 rm "$work/disk.raw"
 
-args=(-M virt -cpu cortex-a57 -m 512 -nographic -no-reboot
+args=(-M "virt,gic-version=$gic" -cpu cortex-a57 -m 512 -nographic -no-reboot
   -kernel "$cache/vmlinuz" -initrd "$cache/initrd-virtio.cpio.gz"
   -append "console=ttyAMA0 panic=-1 quiet loglevel=4 orrery_test=$mode"
   -drive "file=$work/disk.qcow2,if=none,id=d0,format=qcow2"
@@ -66,6 +70,15 @@ blk)
   [ $status -eq 0 ] || fail "exit status $status"
   grep -q '^ORRERY-RNG: virtio_rng' "$log" || fail "virtio-rng is not the hwrng"
   grep -q '^ORRERY-READ: hello from the host' "$log" || fail "the host's file was not read"
+  if [ "$transport" = pci ]; then
+    grep -q '^ORRERY-PCI: .*0x1af4:' "$log" || fail "no virtio PCI function in /sys/bus/pci"
+    msi=$(sed -n 's/^ORRERY-MSI: \([0-9]*\).*/\1/p' "$log")
+    if [ "$gic" = 2 ]; then
+      [ "${msi:-0}" -gt 0 ] || fail "virtio-pci does not use MSI with GICv2 (MSI lines: $msi)"
+    elif [ "$emu" != qemu ]; then
+      [ "${msi:-1}" -eq 0 ] || fail "MSI without an ITS? (MSI lines: $msi)"
+    fi
+  fi
   check_image 0
   qemu-img convert -O raw "$work/disk.qcow2" "$work/out.raw" || fail "qemu-img convert"
   out=$(debugfs -R "cat /out.txt" "$work/out.raw" 2>/dev/null)
@@ -98,4 +111,4 @@ blk_kill)
   exit 2
   ;;
 esac
-echo "PASS: $mode $(basename "$emu") virtio-*-$transport"
+echo "PASS: $mode $(basename "$emu") virtio-*-$transport gicv$gic"
