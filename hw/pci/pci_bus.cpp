@@ -10,6 +10,11 @@ PciBus::PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size)
     : log_(log), mem_base_(mem_base), mem_size_(mem_size), io_size_(io_size) {
   mem_table_ = std::make_shared<Table>();
   io_table_ = std::make_shared<Table>();
+  own_regions_ = {&mem_window_, &io_window_};
+}
+
+bool PciBus::owns_region(const MmioDevice* dev) const {
+  return std::find(own_regions_.begin(), own_regions_.end(), dev) != own_regions_.end();
 }
 
 std::string PciBus::plug(PciDevice& dev, unsigned devfn) {

@@ -64,6 +64,12 @@ class PciBus {
   /// Machine reset of every function.
   void reset();
 
+  /// Registers a region through which the guest reaches this bus's functions (the windows are
+  /// registered already; host bridges add their configuration regions). MSI writes aimed at
+  /// them are refused: a function would re-enter itself or another function's locks.
+  void add_own_region(const MmioDevice& dev) { own_regions_.push_back(&dev); }
+  bool owns_region(const MmioDevice* dev) const;
+
   // ---- for functions ----
   /// Rebuilds the decode tables from every function's BARs.
   void remap();
@@ -94,6 +100,8 @@ class PciBus {
   std::array<PciDevice*, kNumDevfn> devs_{};
   Window mem_window_{*this, false};
   Window io_window_{*this, true};
+
+  std::vector<const MmioDevice*> own_regions_;  // fixed before the guest runs
 
   std::mutex map_mu_;
   std::shared_ptr<const Table> mem_table_, io_table_;  // under map_mu_

@@ -216,9 +216,20 @@ void PciDevice::msi_write(uint64_t addr, uint32_t data) {
              name_.c_str(), (unsigned long long)addr);
     return;
   }
-  if (as_.write(addr, 4, data) != MemResult::Ok)
+  const Region* r = as_.find(addr);
+  if (r && r->kind == RegionKind::Mmio && bus_ && bus_->owns_region(r->dev)) {
+    // Peer-to-peer messages into PCI space would re-enter the functions' locks (a vector aimed
+    // at its own table); no interrupt controller lives there.
+    log_.log(kLogGuestErrors, "pci: %s: MSI to 0x%llx targets PCI space; dropped\n", name_.c_str(),
+             (unsigned long long)addr);
+    return;
+  }
+  if (as_.write(addr, 4, data) != MemResult::Ok) {
     log_.log(kLogGuestErrors, "pci: %s: MSI write of 0x%x to 0x%llx hit nothing\n", name_.c_str(),
              data, (unsigned long long)addr);
+    return;
+  }
+  if (r && r->kind == RegionKind::Ram) as_.notify_written(addr, 4);  // a DMA write after all
 }
 
 }  // namespace orrery::hw::pci

@@ -15,7 +15,9 @@ namespace orrery::hw::pci {
 /// The ECAM region: buses 0..num_buses-1 (only bus 0 is populated; the others read all-ones).
 class PciEcam : public MmioDevice {
  public:
-  PciEcam(PciBus& bus, Log& log, unsigned num_buses) : bus_(bus), log_(log), buses_(num_buses) {}
+  PciEcam(PciBus& bus, Log& log, unsigned num_buses) : bus_(bus), log_(log), buses_(num_buses) {
+    bus.add_own_region(*this);
+  }
   static constexpr uint64_t kBusSize = 1 << 20;
 
   MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;

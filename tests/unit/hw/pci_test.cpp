@@ -382,6 +382,31 @@ TEST_F(PciTest, MsixTableWriteProducesTheMessage) {
   EXPECT_NE(capture.take().find("bus mastering disabled"), std::string::npos);
 }
 
+TEST_F(PciTest, MsiIntoPciSpaceIsDroppedNotADeadlock) {
+  TestFn fn(as, log);
+  ASSERT_EQ(bus.plug(fn, 8), "");
+  cfg_wr(8, 0x24, kMemBase + 0x10000);
+  cfg_wr(8, 0x04, kCmdMemory | kCmdBusMaster, 2);
+  cfg_wr(8, fn.msix_cap + 2, 0x8000, 2);
+  const uint64_t table = kMemBase + 0x10000;
+  // Vector 0 aims at vector 1's data word (its own table); vector 1 at the ECAM.
+  ASSERT_EQ(as.write(table + 0, 8, table + 16 + 8), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 8, 4, 0x1234), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 16, 8, ecam_addr(8, 0x04)), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 24, 4, 0), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 12, 4, 0), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 28, 4, 0), MemResult::Ok);
+  fn.msix.notify(0);
+  fn.msix.notify(1);
+  EXPECT_EQ(mem_rd(table + 24), 0u);                                    // not written
+  EXPECT_EQ(cfg_rd(8, 0x04, 2), unsigned(kCmdMemory | kCmdBusMaster));  // not cleared
+  EXPECT_NE(capture.take().find("targets PCI space"), std::string::npos);
+  // A message into RAM is a plain DMA write.
+  ASSERT_EQ(as.write(table + 0, 8, kRam + 0x100), MemResult::Ok);
+  fn.msix.notify(0);
+  EXPECT_EQ(mem_rd(kRam + 0x100), 0x1234u);
+}
+
 TEST_F(PciTest, DmaNeedsBusMastering) {
   TestFn fn(as, log);
   ASSERT_EQ(bus.plug(fn, 8), "");
