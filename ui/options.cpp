@@ -78,11 +78,13 @@ constexpr OptionInfo kOptions[] = {
      "gdbstub on DEV: tcp::PORT, tcp:HOST:PORT or unix:PATH (TCP on localhost by default)"},
     {"s", Opt::GdbDefault, "", "shorthand for -gdb tcp::1234"},
     {"S", Opt::StartStopped, "", "do not start the CPUs until the debugger says so"},
-    {"drive", Opt::Drive, "file=F,if=none,id=ID[,format=raw|qcow2][,readonly=on][,...]",
-     "a disk image for -device virtio-blk-device,drive=ID (QEMU's -drive keys)"},
+    {"drive", Opt::Drive, "file=F[,if=none,id=ID][,format=raw|qcow2][,readonly=on][,...]",
+     "a disk image: if=virtio (default) adds a virtio-blk-pci, if=none is for -device "
+     "(QEMU's -drive keys)"},
     {"device", Opt::Device, "DRIVER[,prop=value]",
-     "add a device: virtio-blk-device,drive=ID[,num-queues=N], virtio-rng-device or "
-     "virtio-net-device,netdev=ID[,mac=M]"},
+     "add a device: virtio-blk-device|virtio-blk-pci,drive=ID[,num-queues=N], "
+     "virtio-rng-device, virtio-rng-pci, virtio-net-device,netdev=ID[,mac=M] or pci-testdev "
+     "(PCI ones take addr=SLOT[.FN])"},
     {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
     {"object", Opt::Object, "memory-backend-memfd|memory-backend-ram,id=ID,size=SIZE[,share=on]",
      "guest RAM backend, used with -machine memory-backend=ID (memfd: shareable)"},
@@ -399,6 +401,8 @@ ParseResult parse_options(std::span<const std::string> args) {
   unsigned nic_count = 0;
   std::string ram_text, smp_text;
   std::vector<RawMachineProp> raw_machine_props;
+  unsigned virtio_drives = 0;
+  std::vector<machine::DeviceSpec> virtio_blk_pci;  // from -drive if=virtio
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     const OptionInfo* info = find_option(arg);
@@ -527,14 +531,10 @@ ParseResult parse_options(std::span<const std::string> args) {
         if (arg.ends_with("-net")) return fail("only none is supported (use -nic or -netdev)");
         auto nic = hw::net::parse_nic_user(val);
         if (!nic.ok()) return fail(strip_prefix(nic.message(), "-nic: "));
-        const std::string& model = nic.value().model;
         // QEMU's default model on virt is virtio-net-pci.
-        if (model.empty())
-          return fail(
-              "the default model virtio-net-pci needs PCI, which this machine does not have "
-              "yet; add model=virtio-net-device");
-        if (model != "virtio-net-device")
-          return fail("unknown NIC model '" + model + "' (only virtio-net-device)");
+        const std::string model = nic.value().model.empty() ? "virtio-net-pci" : nic.value().model;
+        if (model != "virtio-net-pci" && model != "virtio-net-device")
+          return fail("unknown NIC model '" + model + "' (virtio-net-pci or virtio-net-device)");
         hw::net::NetdevUserOptions user = std::move(nic.value().user);
         user.id = "__org.qemu.nic" + std::to_string(nic_count++);  // QEMU's names
         machine::DeviceSpec spec{model, {{"netdev", user.id}}};
@@ -564,10 +564,13 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::Drive: {
         auto d = hw::block::parse_drive_options(val);
         if (!d.ok()) return fail(d.status().message);
-        if (d->interface != hw::block::DriveInterface::kNone)
-          return fail(
-              "if=virtio (the default) means virtio-blk-pci, which this machine does "
-              "not have yet; use if=none,id=ID with -device virtio-blk-device,drive=ID");
+        if (d->interface != hw::block::DriveInterface::kNone) {
+          // if=virtio (QEMU's default on virt): the drive gets a virtio-blk-pci of its own,
+          // named virtio0, virtio1, ... unless id= says otherwise.
+          if (d->id.empty()) d->id = "virtio" + std::to_string(virtio_drives);
+          ++virtio_drives;
+          virtio_blk_pci.push_back({"virtio-blk-pci", {{"drive", d->id}}});
+        }
         if (d->id.empty()) return fail("if=none needs id=ID");
         for (const auto& other : o.drives)
           if (other.id == d->id) return fail("duplicate drive id '" + d->id + "'");
@@ -603,6 +606,8 @@ ParseResult parse_options(std::span<const std::string> args) {
     }
   }
 
+  // QEMU creates the if=virtio drives' devices after the -device ones.
+  for (auto& spec : virtio_blk_pci) o.devices.push_back(std::move(spec));
   if (!o.machine) o.machine = &machine::default_machine_type();
   const machine::MachineType& m = *o.machine;
   r.error = check_machine_props(m, raw_machine_props, o);

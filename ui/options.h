@@ -58,7 +58,7 @@ struct Options {
   tcg::exec::EngineOptions engine;  // -accel tcg,...
   gdbstub::GdbSpec gdb;             // -gdb DEV / -s (Kind::None: no gdbstub)
   bool start_stopped = false;       // -S: CPUs wait for the debugger before the first instruction
-  std::vector<hw::block::DriveOptions> drives;  // -drive (if=none, each with an id)
+  std::vector<hw::block::DriveOptions> drives;  // -drive, each with an id (virtioN for if=virtio)
   std::vector<machine::DeviceSpec> devices;     // -device, in order
   bool no_defaults = false;                     // -nodefaults: no default serial backend
   std::vector<MemoryBackendSpec> memory_backends;  // -object memory-backend-*

@@ -64,10 +64,7 @@ const Region* AddressSpace::find(uint64_t addr) const {
   return it->contains(addr) ? &*it : nullptr;
 }
 
-namespace {
-
-// Splits or forwards a guest access to a device according to its valid/impl rules.
-MemResult device_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& value, bool write) {
+MemResult mmio_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& value, bool write) {
   AccessRules v = dev.valid();
   if (size < v.min_size || size > v.max_size) return MemResult::DeviceError;
   if (!v.unaligned && (off & (size - 1))) return MemResult::DeviceError;
@@ -104,13 +101,10 @@ MemResult device_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& 
   return dev.write(base, unit, word);
 }
 
-}  // namespace
-
 MemResult AddressSpace::read(uint64_t addr, unsigned size, uint64_t& value) const {
   const Region* r = find(addr);
   if (!r || addr + size - 1 - r->base >= r->size) return MemResult::DecodeError;
-  if (r->kind == RegionKind::Mmio)
-    return device_access(*r->dev, addr - r->base, size, value, false);
+  if (r->kind == RegionKind::Mmio) return mmio_access(*r->dev, addr - r->base, size, value, false);
   value = 0;
   std::memcpy(&value, r->host + (addr - r->base), size);
   return MemResult::Ok;
@@ -121,7 +115,7 @@ MemResult AddressSpace::write(uint64_t addr, unsigned size, uint64_t value) cons
   if (!r || addr + size - 1 - r->base >= r->size) return MemResult::DecodeError;
   switch (r->kind) {
     case RegionKind::Mmio:
-      return device_access(*r->dev, addr - r->base, size, value, true);
+      return mmio_access(*r->dev, addr - r->base, size, value, true);
     case RegionKind::Rom:
       return MemResult::Ok;  // writes to ROM are ignored, as on hardware
     case RegionKind::Ram:

@@ -22,6 +22,10 @@ class GuestWriteObserver {
   virtual void guest_memory_written(uint64_t addr, uint64_t len) = 0;
 };
 
+/// A guest access to a device, split or widened according to its valid/impl rules (what the
+/// address space does for its MMIO regions; buses that decode further use it too).
+MemResult mmio_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& value, bool write);
+
 enum class RegionKind : uint8_t { Ram, Rom, Mmio };
 
 struct Region {

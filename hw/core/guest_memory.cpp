@@ -34,6 +34,7 @@ bool for_each_piece(const AddressSpace& as, uint64_t addr, uint64_t len, bool fo
 }  // namespace
 
 bool GuestMemory::read(uint64_t addr, std::span<uint8_t> out) const {
+  if (!allowed()) return false;
   uint8_t* p = out.data();
   return for_each_piece(as_, addr, out.size(), false,
                         [&](const Region& r, uint64_t off, uint64_t n) {
@@ -43,6 +44,7 @@ bool GuestMemory::read(uint64_t addr, std::span<uint8_t> out) const {
 }
 
 bool GuestMemory::write(uint64_t addr, std::span<const uint8_t> in) const {
+  if (!allowed()) return false;
   const uint8_t* p = in.data();
   bool ok =
       for_each_piece(as_, addr, in.size(), true, [&](const Region& r, uint64_t off, uint64_t n) {
@@ -54,6 +56,7 @@ bool GuestMemory::write(uint64_t addr, std::span<const uint8_t> in) const {
 }
 
 bool GuestMemory::map(uint64_t addr, uint64_t len, bool for_write, std::vector<iovec>& out) const {
+  if (!allowed()) return false;
   return for_each_piece(as_, addr, len, for_write, [&](const Region& r, uint64_t off, uint64_t n) {
     // Adjacent regions are separate host mappings, so each piece is its own iovec.
     out.push_back(iovec{r.host + off, size_t(n)});

@@ -5,6 +5,7 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -24,6 +25,10 @@ struct GuestRange {
 class GuestMemory {
  public:
   explicit GuestMemory(const AddressSpace& as) : as_(as) {}
+  /// DMA gated by a switch (a PCI function's bus-master enable): while it is off every read,
+  /// write and map fails, as if the memory were absent.
+  GuestMemory(const AddressSpace& as, const std::atomic<bool>& enabled)
+      : as_(as), enabled_(&enabled) {}
 
   /// Copies len bytes at addr; false (nothing guaranteed about out) if any byte is not RAM/ROM
   /// or the range wraps.
@@ -58,7 +63,10 @@ class GuestMemory {
   const AddressSpace& address_space() const { return as_; }
 
  private:
+  bool allowed() const { return !enabled_ || enabled_->load(std::memory_order_acquire); }
+
   const AddressSpace& as_;
+  const std::atomic<bool>* enabled_ = nullptr;
 };
 
 }  // namespace orrery::hw

@@ -125,6 +125,7 @@ void Virtqueue::stop() {
   desc_ = avail_ = used_ = nullptr;
   last_avail_ = used_idx_ = staged_idx_ = signalled_used_ = 0;
   signalled_valid_ = false;
+  pushed_ = false;
 }
 
 uint16_t Virtqueue::avail_idx() const {
@@ -238,6 +239,7 @@ void Virtqueue::stage(const VirtqElement& e, uint32_t written) {
 void Virtqueue::publish() {
   if (!running_ || broken_ || staged_idx_ == used_idx_) return;
   used_idx_ = staged_idx_;
+  pushed_ = true;
   // The elements must be visible before the index that publishes them.
   store16(used_ + 2, used_idx_, __ATOMIC_RELEASE);
   mem_.written(layout_.used + 2, 2);
@@ -258,7 +260,10 @@ uint16_t Virtqueue::available() const {
 }
 
 bool Virtqueue::should_notify() {
-  if (!running_) return false;
+  // Nothing new in the used ring: no interrupt (a kick that only started requests must not
+  // raise a spurious one; with MSI the driver would see an interrupt with nothing used).
+  if (!running_ || !pushed_) return false;
+  pushed_ = false;
   // The used index store must be ordered before reading the driver's suppression state.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!event_idx_) return !(load16(avail_) & kAvailNoInterrupt);

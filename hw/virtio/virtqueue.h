@@ -116,6 +116,7 @@ class Virtqueue {
   uint16_t staged_idx_ = 0;  // written to the ring, published up to used_idx_
   uint16_t signalled_used_ = 0;
   bool signalled_valid_ = false;
+  bool pushed_ = false;         // something was pushed since the last should_notify()
   std::vector<Desc> indirect_;  // scratch copy of an indirect table
 };
 

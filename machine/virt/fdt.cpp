@@ -20,6 +20,7 @@ namespace {
 constexpr uint32_t kPhandleGic = 0x8001;
 constexpr uint32_t kPhandleClock = 0x8000;
 constexpr uint32_t kPhandleCpu0 = 0x8100;
+constexpr uint32_t kPhandleV2m = 0x8002;
 
 // GIC binding: interrupt type and flags cells.
 constexpr uint32_t kGicSpi = 0, kGicPpi = 1;
@@ -92,6 +93,46 @@ void primecell(Writer& w, const char* base, VirtRegion r, const char* compatible
     w.cells("clocks", {kPhandleClock});
     w.strs("clock-names", {"apb_pclk"});
   }
+  w.end();
+}
+
+/// QEMU's gpex node: ECAM, the I/O and 32-bit memory windows, INTx through the interrupt-map
+/// (pin swizzled by slot onto four level SPIs) and MSI through the GICv2m frame if there is one.
+void pcie_node(Writer& w, const FdtConfig& cfg) {
+  const MemMapEntry& ecam = virt_region(VirtRegion::PcieEcam);
+  const MemMapEntry& mmio = virt_region(VirtRegion::PcieMmio);
+  const MemMapEntry& pio = virt_region(VirtRegion::PciePio);
+  auto hi = [](uint64_t v) { return uint32_t(v >> 32); };
+  auto lo = [](uint64_t v) { return uint32_t(v); };
+  w.begin(node_name("pcie", mmio.base));
+  w.str("compatible", "pci-host-ecam-generic");
+  w.str("device_type", "pci");
+  w.u32("#address-cells", 3);
+  w.u32("#size-cells", 2);
+  w.u32("linux,pci-domain", 0);
+  w.cells("bus-range", {0, kPcieBuses - 1});
+  w.empty("dma-coherent");
+  w.reg({{ecam.base, ecam.size}});
+  // PCI address (space code, high, low) -> CPU address (2 cells), size (2 cells).
+  w.cells("ranges", {0x01000000, 0, 0, hi(pio.base), lo(pio.base), hi(pio.size), lo(pio.size),
+                     0x02000000, hi(mmio.base), lo(mmio.base), hi(mmio.base), lo(mmio.base),
+                     hi(mmio.size), lo(mmio.size)});
+  if (cfg.gicv2m) w.u32("msi-parent", kPhandleV2m);
+  // interrupt-map: for slots 0..3 and pins INTA..INTD, the entry is the device's address
+  // (slot << 11), the pin, then the GIC (phandle, two address cells, an SPI specifier). The
+  // mask keeps the slot's low two bits and the pin, so the map repeats every four slots.
+  std::vector<uint32_t> map;
+  for (uint32_t slot = 0; slot < 4; ++slot) {
+    for (uint32_t pin = 0; pin < 4; ++pin) {
+      const uint32_t spi = virt_spi(VirtRegion::PcieMmio) + (pin + slot) % 4;
+      for (uint32_t c :
+           {slot << 11, 0u, 0u, pin + 1, kPhandleGic, 0u, 0u, kGicSpi, spi, kIrqTypeLevelHigh})
+        map.push_back(c);
+    }
+  }
+  w.cells("interrupt-map", map);
+  w.cells("interrupt-map-mask", {0x1800, 0, 0, 7});
+  w.u32("#interrupt-cells", 1);
   w.end();
 }
 
@@ -172,6 +213,15 @@ std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out) {
   w.u32("#size-cells", 2);
   w.empty("ranges");
   w.u32("phandle", kPhandleGic);
+  if (cfg.gicv2m) {
+    const MemMapEntry& v2m = virt_region(VirtRegion::GicV2m);
+    w.begin(node_name("v2m", v2m.base));
+    w.str("compatible", "arm,gic-v2m-frame");
+    w.empty("msi-controller");
+    w.reg({{v2m.base, v2m.size}});
+    w.u32("phandle", kPhandleV2m);
+    w.end();
+  }
   w.end();
 
   w.begin("apb-pclk");
@@ -197,6 +247,8 @@ std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out) {
     w.empty("dma-coherent");
     w.end();
   }
+
+  pcie_node(w, cfg);
 
   w.begin("chosen");
   std::string uart = "/" + node_name("pl011", virt_region(VirtRegion::Uart).base);

@@ -19,6 +19,7 @@ struct FdtConfig {
   uint64_t initrd_start = 0;  // initrd_end > initrd_start: linux,initrd-* properties
   uint64_t initrd_end = 0;
   uint64_t redist_size = 0;  // GICv3: bytes of redistributor frames
+  bool gicv2m = false;       // a GICv2m MSI frame (the PCIe node's msi-parent)
 };
 
 /// Builds the device tree blob; empty string on success.

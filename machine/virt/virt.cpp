@@ -12,8 +12,10 @@
 #include "hw/core/requester.h"
 #include "hw/core/user_file.h"
 #include "hw/net/netdev_options.h"
+#include "hw/pci/pci_testdev.h"
 #include "hw/virtio/virtio_blk.h"
 #include "hw/virtio/virtio_net.h"
+#include "hw/virtio/virtio_pci.h"
 #include "hw/virtio/virtio_rng.h"
 #include "machine/virt/fdt.h"
 #include "tcg/exec/engine.h"
@@ -31,7 +33,14 @@ constexpr MachineProperty kVirtProperties[] = {
 }  // namespace
 
 VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
-    : config_(config), ctx_(ctx), uart_(ctx.log), rtc_(ctx.log) {
+    : config_(config),
+      ctx_(ctx),
+      uart_(ctx.log),
+      rtc_(ctx.log),
+      pci_bus_(ctx.log, virt_region(VirtRegion::PcieMmio).base,
+               virt_region(VirtRegion::PcieMmio).size, virt_region(VirtRegion::PciePio).size),
+      pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
+      pci_host_fn_(as_, ctx.log) {
   as_.set_write_observer(&ctx_.engine);
 }
 
@@ -64,19 +73,23 @@ std::string VirtMachine::build_devices() {
   unsigned next_slot = kVirtioMmioSlots;
   for (const DeviceSpec& spec : config_.devices) {
     const std::string what = "-device " + spec.driver;
-    std::string drive_id, id;
+    std::string drive_id, id, addr;
     unsigned num_queues = 1;
-    const bool blk = spec.driver == "virtio-blk-device", rng = spec.driver == "virtio-rng-device";
-    const bool net = spec.driver == "virtio-net-device";
+    const bool pci = spec.driver.ends_with("-pci") || spec.driver == "pci-testdev";
+    const bool blk = spec.driver == "virtio-blk-device" || spec.driver == "virtio-blk-pci";
+    const bool rng = spec.driver == "virtio-rng-device" || spec.driver == "virtio-rng-pci";
+    const bool net = spec.driver == "virtio-net-device" || spec.driver == "virtio-net-pci";
     std::string netdev_id;
     hw::virtio::VirtioNet::Mac mac = hw::virtio::VirtioNet::kDefaultMac;
-    if (!blk && !rng && !net)
+    if (!blk && !rng && !net && spec.driver != "pci-testdev")
       return what +
              ": not a device of this machine (virtio-blk-device, virtio-rng-device, "
-             "virtio-net-device)";
+             "virtio-net-device, virtio-blk-pci, virtio-rng-pci, virtio-net-pci, pci-testdev)";
     for (const auto& [name, value] : spec.props) {
       if (name == "id") {
         id = value;
+      } else if (pci && name == "addr") {
+        addr = value;
       } else if (blk && name == "drive") {
         drive_id = value;
       } else if (blk && name == "num-queues") {
@@ -94,6 +107,22 @@ std::string VirtMachine::build_devices() {
         return what + ": no property '" + name + "'";
       }
     }
+    std::shared_ptr<hw::net::NetBackend> net_backend;
+    if (net) {
+      if (netdev_id.empty()) return what + ": netdev=ID is required";
+      for (const auto& [nid, b] : config_.netdevs)
+        if (nid == netdev_id) net_backend = b;
+      if (!net_backend) return what + ": netdev=" + netdev_id + ": no -netdev with that id";
+      for (const auto* u : used_net)
+        if (u == net_backend.get()) return what + ": netdev=" + netdev_id + " is already in use";
+      used_net.push_back(net_backend.get());
+    }
+    if (pci) {
+      std::string err =
+          build_pci_device(spec, drive_id, id, num_queues, addr, used, net_backend, mac);
+      if (!err.empty()) return what + ": " + err;
+      continue;
+    }
     if (next_slot == 0)
       return what + ": all " + std::to_string(kVirtioMmioSlots) + " virtio-mmio slots are in use";
     const std::string name = (id.empty() ? spec.driver : id);
@@ -101,15 +130,7 @@ std::string VirtMachine::build_devices() {
     if (rng) {
       dev = std::make_unique<hw::virtio::VirtioRng>(dma_, ctx_.log, name);
     } else if (net) {
-      if (netdev_id.empty()) return what + ": netdev=ID is required";
-      std::shared_ptr<hw::net::NetBackend> backend;
-      for (const auto& [nid, b] : config_.netdevs)
-        if (nid == netdev_id) backend = b;
-      if (!backend) return what + ": netdev=" + netdev_id + ": no -netdev with that id";
-      for (const auto* u : used_net)
-        if (u == backend.get()) return what + ": netdev=" + netdev_id + " is already in use";
-      used_net.push_back(backend.get());
-      dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, name, backend, mac);
+      dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, name, net_backend, mac);
     } else {
       if (drive_id.empty()) return what + ": drive=ID is required";
       std::shared_ptr<hw::block::BlockBackend> drive;
@@ -124,6 +145,71 @@ std::string VirtMachine::build_devices() {
     virtio_mmio_[--next_slot]->plug(dev.get());
     virtio_devices_.push_back(std::move(dev));
   }
+  return {};
+}
+
+std::string VirtMachine::build_pci_device(const DeviceSpec& spec, const std::string& drive_id,
+                                          const std::string& id, unsigned num_queues,
+                                          const std::string& addr,
+                                          std::vector<const hw::block::BlockBackend*>& used,
+                                          std::shared_ptr<hw::net::NetBackend> net_backend,
+                                          const hw::virtio::VirtioNet::Mac& mac) {
+  // addr=SLOT[.FN], hexadecimal as QEMU spells it; by default the lowest free slot from 1.
+  unsigned devfn = 0;
+  if (!addr.empty()) {
+    char* end = nullptr;
+    unsigned long slot = std::strtoul(addr.c_str(), &end, 16), fn = 0;
+    if (end != addr.c_str() && *end == '.') {
+      const char* f = end + 1;
+      fn = std::strtoul(f, &end, 16);
+      if (end == f) end = nullptr;
+    }
+    if (!end || end == addr.c_str() || *end || slot > 31 || fn > 7)
+      return "addr=" + addr + ": expected SLOT[.FN] with SLOT 0..1f and FN 0..7";
+    devfn = hw::pci::pci_devfn(unsigned(slot), unsigned(fn));
+  } else {
+    const int slot = pci_bus_.free_slot(1);
+    if (slot < 0) return "no free PCI slot";
+    devfn = hw::pci::pci_devfn(unsigned(slot), 0);
+  }
+  const std::string name = id.empty() ? spec.driver : id;
+  std::unique_ptr<hw::pci::PciDevice> fn;
+  std::unique_ptr<hw::virtio::VirtioDevice> dev;
+  if (spec.driver == "pci-testdev") {
+    fn = std::make_unique<hw::pci::PciTestdev>(as_, ctx_.log, name);
+  } else if (spec.driver == "virtio-rng-pci") {
+    auto t = std::make_unique<hw::virtio::VirtioPci>(as_, ctx_.log, name,
+                                                     hw::virtio::VirtioRng::kDeviceId, 0x00ff00, 2);
+    dev = std::make_unique<hw::virtio::VirtioRng>(t->dma(), ctx_.log, name);
+    t->plug(*dev);
+    fn = std::move(t);
+  } else if (net_backend) {
+    // Class 0x0200 (Ethernet); vectors for rx, tx and configuration changes.
+    auto t = std::make_unique<hw::virtio::VirtioPci>(as_, ctx_.log, name,
+                                                     hw::virtio::VirtioNet::kDeviceId, 0x020000, 3);
+    dev = std::make_unique<hw::virtio::VirtioNet>(t->dma(), ctx_.log, name, net_backend, mac);
+    t->plug(*dev);
+    fn = std::move(t);
+  } else {
+    if (drive_id.empty()) return "drive=ID is required";
+    std::shared_ptr<hw::block::BlockBackend> drive;
+    for (const auto& d : config_.drives)
+      if (d->id() == drive_id) drive = d;
+    if (!drive) return "drive=" + drive_id + ": no -drive with that id";
+    for (const auto* u : used)
+      if (u == drive.get()) return "drive=" + drive_id + " is already in use";
+    used.push_back(drive.get());
+    // Class 0x0100 (SCSI storage) and num-queues + 1 vectors, as QEMU's virtio-blk-pci.
+    auto t = std::make_unique<hw::virtio::VirtioPci>(
+        as_, ctx_.log, name, hw::virtio::VirtioBlk::kDeviceId, 0x010000, num_queues + 1);
+    dev = std::make_unique<hw::virtio::VirtioBlk>(t->dma(), ctx_.log, name, drive, num_queues);
+    t->plug(*dev);
+    fn = std::move(t);
+  }
+  std::string err = pci_bus_.plug(*fn, devfn);
+  if (!err.empty()) return err;
+  pci_devices_.push_back(std::move(fn));
+  if (dev) virtio_devices_.push_back(std::move(dev));
   return {};
 }
 
@@ -164,6 +250,11 @@ std::string VirtMachine::build() {
     err = as_.add_mmio("virtio-mmio." + std::to_string(i), vmmio.base + i * kVirtioMmioSlotSize,
                        kVirtioMmioSlotSize, *virtio_mmio_.back());
   }
+  // PCIe (QEMU's gpex): ECAM, the memory and I/O windows, the host bridge at 00.0.
+  if (err.empty()) err = map(VirtRegion::PcieEcam, pci_ecam_);
+  if (err.empty()) err = map(VirtRegion::PcieMmio, pci_bus_.mem_window());
+  if (err.empty()) err = map(VirtRegion::PciePio, pci_bus_.io_window());
+  if (err.empty()) err = pci_bus_.plug(pci_host_fn_, 0);
   if (err.empty()) err = build_devices();
   if (!err.empty()) return err;
   static_assert(virt_region(VirtRegion::Uart).size == hw::Pl011::kMmioSize);
@@ -197,12 +288,17 @@ std::string VirtMachine::build() {
     err = map(VirtRegion::GicDist, gicv2_->distributor(), hw::intc::Gicv2::kDistSize);
     if (err.empty()) err = map(VirtRegion::GicCpu, gicv2_->cpu_interface());
     core = &gicv2_->core();
+    // MSI for PCI: a GICv2m frame (GICv3 would need an ITS, which is not modelled).
+    gicv2m_ = std::make_unique<hw::intc::Gicv2m>(
+        *core, ctx_.log, kGicSpiBase + virt_spi(VirtRegion::GicV2m), kGicV2mSpis);
+    if (err.empty()) err = map(VirtRegion::GicV2m, *gicv2m_);
   }
   if (!err.empty()) return err;
 
   // Devices reset before the GIC, so the lines they lower are seen by a GIC about to clear.
   resettables_ = {&uart_, &rtc_};
   for (auto& t : virtio_mmio_) resettables_.push_back(t.get());
+  resettables_.push_back(&pci_bus_);
   resettables_.push_back(gicv3_ ? static_cast<hw::Resettable*>(gicv3_.get()) : gicv2_.get());
 
   // Interrupt wiring, all from virt_map.h (the device tree is generated from the same tables).
@@ -210,6 +306,8 @@ std::string VirtMachine::build() {
   rtc_.irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Rtc));
   for (unsigned i = 0; i < kVirtioMmioSlots; ++i)
     virtio_mmio_[i]->irq().connect(*core, kGicSpiBase + virt_spi(VirtRegion::Mmio) + i);
+  for (unsigned i = 0; i < 4; ++i)
+    pci_bus_.intx(i).connect(*core, kGicSpiBase + virt_spi(VirtRegion::PcieMmio) + i);
   for (unsigned i = 0; i < config_.cpus; ++i) {
     core->irq_out(i).connect(*cpus_[i], VirtCpu::kIrqInput);
     core->fiq_out(i).connect(*cpus_[i], VirtCpu::kFiqInput);
@@ -271,6 +369,7 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
     fc.initrd_start = initrd_start;
     fc.initrd_end = initrd_end;
     fc.redist_size = gicv3_ ? gicv3_->redistributor_size() : 0;
+    fc.gicv2m = gicv2m_ != nullptr;
     err = build_virt_fdt(fc, dtb_);
     if (!err.empty()) return err;
   }

@@ -14,10 +14,14 @@
 #include "hw/core/address_space.h"
 #include "hw/core/guest_memory.h"
 #include "hw/intc/gicv2.h"
+#include "hw/intc/gicv2m.h"
 #include "hw/intc/gicv3.h"
+#include "hw/pci/pci_bus.h"
+#include "hw/pci/pci_host.h"
 #include "hw/rtc/pl031.h"
 #include "hw/virtio/virtio_device.h"
 #include "hw/virtio/virtio_mmio.h"
+#include "hw/virtio/virtio_net.h"
 #include "machine/loader/kernel.h"
 #include "machine/machine.h"
 #include "machine/virt/psci.h"
@@ -62,8 +66,14 @@ class VirtMachine final : public Machine, public PsciCpus {
 
   std::string parse_properties();
   std::string build();
-  /// Creates the -device devices on the virtio-mmio transports.
+  /// Creates the -device devices on the virtio-mmio transports and the PCI bus.
   std::string build_devices();
+  /// Creates one PCI -device (driver *-pci or pci-testdev) at its slot.
+  std::string build_pci_device(const DeviceSpec& spec, const std::string& drive_id,
+                               const std::string& id, unsigned num_queues, const std::string& addr,
+                               std::vector<const hw::block::BlockBackend*>& used,
+                               std::shared_ptr<hw::net::NetBackend> net_backend,
+                               const hw::virtio::VirtioNet::Mac& mac);
   /// Puts the kernel, initrd and device tree (again) into RAM and resets the boot CPU.
   std::string boot(std::span<const uint8_t> kernel);
   /// The kernel for a reset: read again from its file, or the copy kept without a reader.
@@ -84,8 +94,14 @@ class VirtMachine final : public Machine, public PsciCpus {
   hw::Pl011 uart_;
   hw::rtc::Pl031 rtc_;
   hw::GuestMemory dma_{as_};
+  // PCIe: the bus, its ECAM, the host bridge function and (GICv2) the MSI frame.
+  hw::pci::PciBus pci_bus_;
+  hw::pci::PciEcam pci_ecam_;
+  hw::pci::PciHostBridgeFunction pci_host_fn_;
+  std::unique_ptr<hw::intc::Gicv2m> gicv2m_;
   // Transports before the devices behind them: a device (its I/O completions) goes first.
   std::vector<std::unique_ptr<hw::virtio::VirtioMmio>> virtio_mmio_;
+  std::vector<std::unique_ptr<hw::pci::PciDevice>> pci_devices_;
   std::vector<std::unique_ptr<hw::virtio::VirtioDevice>> virtio_devices_;
   std::vector<hw::Resettable*> resettables_;  // every device, as build() made them
   std::vector<std::unique_ptr<VirtCpu>> cpus_;

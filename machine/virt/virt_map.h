@@ -24,7 +24,7 @@ enum class VirtRegion : uint8_t {
   Gpio,         // PL061 (not modelled)
   Mmio,         // virtio-mmio transports, 32 x 0x200
   PlatformBus,  // dynamic sysbus devices (not modelled)
-  PcieMmio,     // PCIe 32-bit window (not modelled)
+  PcieMmio,     // PCIe 32-bit memory window (BARs)
   PciePio,      // PCIe I/O window
   PcieEcam,     // PCIe config space
   Ram,          // -m bytes from here; size below is the largest RAM the map allows
@@ -98,6 +98,12 @@ inline constexpr unsigned kNoSpi = ~0u;
 /// on SPI virt_spi(Mmio) + i. As on QEMU, -device fills them from the highest slot down.
 inline constexpr unsigned kVirtioMmioSlots = 32;
 inline constexpr uint64_t kVirtioMmioSlotSize = 0x200;
+
+/// ECAM buses (1 MiB each) and the PCI slot the host bridge's own function takes.
+inline constexpr unsigned kPcieBuses =
+    unsigned(kVirtMemMap[size_t(VirtRegion::PcieEcam)].size >> 20);
+/// MSI SPIs of the GICv2m frame (QEMU's NUM_GICV2M_SPIS).
+inline constexpr unsigned kGicV2mSpis = 64;
 
 /// The first SPI of a device, or kNoSpi.
 constexpr unsigned virt_spi(VirtRegion r) {

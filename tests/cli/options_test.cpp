@@ -284,17 +284,36 @@ TEST(Options, NicUserWithVirtioNetDeviceModel) {
 
 TEST(Options, NicErrors) {
   EXPECT_TRUE(parse({"-nic", "none", "-kernel", "k"}).ok());
-  EXPECT_EQ(error_of({"-nic", "user"}),
-            "-nic user: the default model virtio-net-pci needs PCI, which this machine does not "
-            "have yet; add model=virtio-net-device");
+  ParseResult nic = parse({"-nic", "user", "-kernel", "k"});
+  ASSERT_TRUE(nic.ok()) << nic.error;
+  EXPECT_EQ(nic.options.devices.at(0).driver, "virtio-net-pci");  // QEMU's default on virt
   EXPECT_EQ(error_of({"-nic", "user,model=e1000"}),
-            "-nic user,model=e1000: unknown NIC model 'e1000' (only virtio-net-device)");
+            "-nic user,model=e1000: unknown NIC model 'e1000' (virtio-net-pci or "
+            "virtio-net-device)");
   EXPECT_EQ(error_of({"-nic", "tap"}),
             "-nic tap: only the 'user' backend is supported (got 'tap')");
   EXPECT_EQ(error_of({"-net", "user"}), "-net user: only none is supported (use -nic or -netdev)");
   EXPECT_EQ(error_of({"-netdev", "user"}), "-netdev user: user needs id=NAME");
   EXPECT_EQ(error_of({"-netdev", "user,id=a", "-netdev", "user,id=a"}),
             "-netdev user,id=a: duplicate netdev id 'a'");
+}
+
+TEST(Options, DriveIfVirtioAddsAVirtioBlkPci) {
+  ParseResult r =
+      parse({"-kernel", "k", "-device", "virtio-rng-pci", "-drive", "file=a.img", "-drive",
+             "file=b.img,if=virtio,id=disk", "-drive", "file=c.img,if=none,id=c"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  const Options& o = r.options;
+  ASSERT_EQ(o.drives.size(), 3u);
+  EXPECT_EQ(o.drives[0].id, "virtio0");
+  EXPECT_EQ(o.drives[1].id, "disk");
+  // The -device devices first, then one virtio-blk-pci per if=virtio drive.
+  ASSERT_EQ(o.devices.size(), 3u);
+  EXPECT_EQ(o.devices[0].driver, "virtio-rng-pci");
+  EXPECT_EQ(o.devices[1].driver, "virtio-blk-pci");
+  EXPECT_EQ(o.devices[1].props,
+            (std::vector<std::pair<std::string, std::string>>{{"drive", "virtio0"}}));
+  EXPECT_EQ(o.devices[2].props[0].second, "disk");
 }
 
 }  // namespace

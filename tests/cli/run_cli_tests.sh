@@ -193,7 +193,7 @@ hostfwd_port_in_use)
     ;;
 net_device_unknown_netdev)
     expect_error "no -netdev with that id" -device virtio-net-device,netdev=n9 -kernel "$good" ;;
-nic_user_default_model) expect_error "virtio-net-pci needs PCI" -nic user -kernel "$good" ;;
+nic_user_default_model) expect_error "-nic user,model=rtl8139: unknown NIC model 'rtl8139'" -nic user,model=rtl8139 -kernel "$good" ;;
 missing_dtb) expect_error "-dtb /nonexistent.dtb" -dtb /nonexistent.dtb -kernel "$good" ;;
 corrupt_gzip_kernel)
     printf '\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbagegarbagegarbage' >"$work/c.gz"

@@ -21,12 +21,14 @@ skip() {
 }
 
 # Modules the virtio tests load, in dependency order (Debian builds these drivers as modules).
-modules=(drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko
+# virtio_pci needs its two library modules first (pci-host-generic is built in).
+modules=(drivers/virtio/virtio_mmio.ko drivers/virtio/virtio_pci_legacy_dev.ko
+  drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko
   drivers/char/hw_random/virtio-rng.ko lib/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko
   crypto/crc32c_generic.ko fs/ext4/ext4.ko net/core/failover.ko drivers/net/net_failover.ko
   drivers/net/virtio_net.ko)
 
-if [ ! -s vmlinuz ] || [ ! -s busybox ] || [ ! -s modules/ext4.ko ]; then
+if [ ! -s vmlinuz ] || [ ! -s busybox ] || [ ! -s modules/ext4.ko ] || [ ! -s modules/virtio_pci.ko ]; then
   command -v apt-get >/dev/null || skip "apt-get not available"
   command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
   dpkg --print-foreign-architectures | grep -qx arm64 ||

@@ -15,6 +15,8 @@ net_up() {
 }
 case "$orrery_test" in
 blk)
+  # PCI functions (vendor:device) and how many interrupts are PCI MSIs.
+  echo "ORRERY-PCI: $(for d in /sys/bus/pci/devices/*; do [ -e "$d/vendor" ] && echo "$(cat "$d/vendor"):$(cat "$d/device")"; done | tr '\n' ' ')"
   echo "ORRERY-RNG: $(cat /sys/class/misc/hw_random/rng_current)"
   echo "ORRERY-RNG-BYTES: $(head -c 16 /dev/hwrng | od -An -tx1 | tr -d ' \n')"
   mount -t ext4 /dev/vda /mnt || echo "ORRERY-FAIL: mount"
@@ -23,6 +25,8 @@ blk)
   dd if=/dev/urandom of=/mnt/big.bin bs=64k count=64 2>/dev/null
   echo "ORRERY-MD5: $(md5sum /mnt/big.bin | cut -d' ' -f1)"
   umount /mnt || echo "ORRERY-FAIL: umount"
+  grep virtio /proc/interrupts | sed 's/^/ORRERY-IRQ: /'
+  echo "ORRERY-MSI: $(grep virtio /proc/interrupts | grep -c MSI)"
   echo ORRERY-DONE
   ;;
 blk_kill)

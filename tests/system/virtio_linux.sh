@@ -10,13 +10,17 @@
 #             4M) from an HTTP server the test runs on the host's 127.0.0.1; checksums match
 #   net_hostfwd  the guest serves a token with busybox httpd; the host fetches it through
 #             hostfwd=tcp:127.0.0.1:PORT-:80 and checks it
-# usage: virtio_linux.sh MODE EMULATOR CACHE TRANSPORT   (EMULATOR: orrery's path or "qemu";
-#        TRANSPORT: device, the virtio-mmio spelling -device virtio-*-device)
+# usage: virtio_linux.sh MODE EMULATOR CACHE TRANSPORT [GIC]   (EMULATOR: orrery's path or
+#        "qemu"; TRANSPORT: device, the virtio-mmio spelling -device virtio-*-device, or pci,
+#        -device virtio-*-pci behind the PCIe host bridge; GIC: 2 (default) or 3)
+# With pci the guest must see the virtio functions (vendor 0x1af4) and, with GICv2, use MSI-X
+# through the GICv2m frame; Orrery's GICv3 has no ITS yet, so there it must use INTx.
 set -uo pipefail
 mode=${1:?}
 emu=${2:?}
 cache=${3:?}
 transport=${4:-device}
+gic=${5:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/fetch_debian.sh" "$cache" >/dev/null
 rc=$?
@@ -59,7 +63,7 @@ net_*)
   netargs=(-netdev "$netdev" -device "virtio-net-$transport,netdev=n0")
   ;;
 esac
-args=(-M virt -cpu cortex-a57 -m 512 -nographic -no-reboot
+args=(-M "virt,gic-version=$gic" -cpu cortex-a57 -m 512 -nographic -no-reboot
   -kernel "$cache/vmlinuz" -initrd "$cache/initrd-virtio.cpio.gz"
   -append "$append"
   -drive "file=$work/disk.qcow2,if=none,id=d0,format=qcow2"
@@ -97,6 +101,15 @@ blk)
   [ $status -eq 0 ] || fail "exit status $status"
   grep -q '^ORRERY-RNG: virtio_rng' "$log" || fail "virtio-rng is not the hwrng"
   grep -q '^ORRERY-READ: hello from the host' "$log" || fail "the host's file was not read"
+  if [ "$transport" = pci ]; then
+    grep -q '^ORRERY-PCI: .*0x1af4:' "$log" || fail "no virtio PCI function in /sys/bus/pci"
+    msi=$(sed -n 's/^ORRERY-MSI: \([0-9]*\).*/\1/p' "$log")
+    if [ "$gic" = 2 ]; then
+      [ "${msi:-0}" -gt 0 ] || fail "virtio-pci does not use MSI with GICv2 (MSI lines: $msi)"
+    elif [ "$emu" != qemu ]; then
+      [ "${msi:-1}" -eq 0 ] || fail "MSI without an ITS? (MSI lines: $msi)"
+    fi
+  fi
   check_image 0
   qemu-img convert -O raw "$work/disk.qcow2" "$work/out.raw" || fail "qemu-img convert"
   out=$(debugfs -R "cat /out.txt" "$work/out.raw" 2>/dev/null)
@@ -171,4 +184,4 @@ PY
   exit 2
   ;;
 esac
-echo "PASS: $mode $(basename "$emu") virtio-*-$transport"
+echo "PASS: $mode $(basename "$emu") virtio-*-$transport gicv$gic"

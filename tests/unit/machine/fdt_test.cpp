@@ -147,3 +147,48 @@ TEST(FdtTest, CorruptUserDtbRejectedBeforeEditing) {
 
 }  // namespace
 }  // namespace orrery::machine::virt
+
+namespace orrery::machine::virt {
+namespace {
+
+TEST(FdtTest, PcieHostBridgeLikeQemuGpex) {
+  std::vector<uint8_t> dtb;
+  FdtConfig c = config(2, 1);
+  c.gicv2m = true;
+  ASSERT_EQ(build_virt_fdt(c, dtb), "");
+  const char* n = "/pcie@10000000";
+  EXPECT_EQ(str(dtb, n, "compatible"), "pci-host-ecam-generic");
+  EXPECT_EQ(str(dtb, n, "device_type"), "pci");
+  EXPECT_EQ(cells(dtb, n, "#address-cells"), std::vector<uint32_t>{3});
+  EXPECT_EQ(cells(dtb, n, "#size-cells"), std::vector<uint32_t>{2});
+  EXPECT_EQ(cells(dtb, n, "#interrupt-cells"), std::vector<uint32_t>{1});
+  EXPECT_EQ(cells(dtb, n, "linux,pci-domain"), std::vector<uint32_t>{0});
+  EXPECT_EQ(cells(dtb, n, "bus-range"), (std::vector<uint32_t>{0, 15}));
+  EXPECT_EQ(cells(dtb, n, "reg"), (std::vector<uint32_t>{0, 0x3f00'0000, 0, 0x100'0000}));
+  EXPECT_EQ(cells(dtb, n, "ranges"),
+            (std::vector<uint32_t>{0x01000000, 0, 0, 0, 0x3eff'0000, 0, 0x10000, 0x02000000, 0,
+                                   0x1000'0000, 0, 0x1000'0000, 0, 0x2eff'0000}));
+  EXPECT_EQ(str(dtb, n, "dma-coherent"), "");
+  EXPECT_EQ(cells(dtb, n, "interrupt-map-mask"), (std::vector<uint32_t>{0x1800, 0, 0, 7}));
+  // 16 entries of 10 cells: slot 2 pin INTC (3) lands on SPI 3 + (2 + 2) % 4 = 3.
+  const uint32_t gic = cells(dtb, "/intc@8000000", "phandle")[0];
+  std::vector<uint32_t> map = cells(dtb, n, "interrupt-map");
+  ASSERT_EQ(map.size(), 160u);
+  const size_t e = (2 * 4 + 2) * 10;
+  EXPECT_EQ(std::vector<uint32_t>(map.begin() + e, map.begin() + e + 10),
+            (std::vector<uint32_t>{2 << 11, 0, 0, 3, gic, 0, 0, 0, 3, 4}));
+  // MSI through the v2m frame under the GIC.
+  const char* v2m = "/intc@8000000/v2m@8020000";
+  EXPECT_EQ(str(dtb, v2m, "compatible"), "arm,gic-v2m-frame");
+  EXPECT_EQ(str(dtb, v2m, "msi-controller"), "");
+  EXPECT_EQ(cells(dtb, v2m, "reg"), (std::vector<uint32_t>{0, 0x0802'0000, 0, 0x1000}));
+  EXPECT_EQ(cells(dtb, n, "msi-parent"), cells(dtb, v2m, "phandle"));
+  // Without a frame (GICv3, no ITS yet): INTx only.
+  c = config(3, 1);
+  ASSERT_EQ(build_virt_fdt(c, dtb), "");
+  EXPECT_EQ(cells(dtb, n, "msi-parent"), std::vector<uint32_t>{});
+  EXPECT_LT(fdt_path_offset(dtb.data(), v2m), 0);
+}
+
+}  // namespace
+}  // namespace orrery::machine::virt

@@ -76,8 +76,8 @@ class VirtTest : public ::testing::Test {
     o.tier = tcg::exec::Tier::Interp;
     return o;
   }
-  std::unique_ptr<Machine> make(uint64_t ram = 128 * MiB, bool no_reboot = false,
-                                unsigned cpus = 1, const char* gic = "2") {
+  std::unique_ptr<Machine> make(uint64_t ram = 128 * MiB, bool no_reboot = false, unsigned cpus = 1,
+                                const char* gic = "2") {
     MachineConfig cfg;
     cfg.cpus = cpus;
     cfg.properties.emplace_back("gic-version", gic);
@@ -422,6 +422,59 @@ TEST_F(VirtTest, RamSizeLimits) {
   cfg.cpu_model = "nosuch";
   EXPECT_EQ(virt_machine_type().create(cfg, ctx, err), nullptr);
   EXPECT_NE(err.find("nosuch"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orrery::machine::virt
+
+namespace orrery::machine::virt {
+namespace {
+
+class VirtPciTest : public VirtTest {
+ protected:
+  std::unique_ptr<Machine> make(std::vector<DeviceSpec> devices, std::string& err,
+                                const char* gic = "2") {
+    MachineConfig cfg;
+    cfg.properties.emplace_back("gic-version", gic);
+    cfg.cpu_model = "cortex-a57";
+    cfg.ram_size = 64 * MiB;
+    cfg.devices = std::move(devices);
+    return virt_machine_type().create(cfg, ctx, err);
+  }
+  static uint32_t cfg_rd(VirtMachine& v, unsigned slot, unsigned fn, unsigned reg) {
+    uint64_t val = 0;
+    EXPECT_EQ(v.address_space().read(
+                  virt_region(VirtRegion::PcieEcam).base + (slot << 15) + (fn << 12) + reg, 4, val),
+              hw::MemResult::Ok);
+    return uint32_t(val);
+  }
+};
+
+TEST_F(VirtPciTest, DevicesTakeSlotsFromOneAndHonourAddr) {
+  std::string err;
+  auto m = make({{"virtio-rng-pci", {}},
+                 {"pci-testdev", {{"addr", "0x5.0"}}},
+                 {"virtio-rng-pci", {{"id", "r2"}}}},
+                err);
+  ASSERT_TRUE(m) << err;
+  auto& v = static_cast<VirtMachine&>(*m);
+  EXPECT_EQ(cfg_rd(v, 0, 0, 0), 0x00081b36u);  // the host bridge
+  EXPECT_EQ(cfg_rd(v, 1, 0, 0), 0x10441af4u);  // virtio-rng (modern)
+  EXPECT_EQ(cfg_rd(v, 2, 0, 0), 0x10441af4u);
+  EXPECT_EQ(cfg_rd(v, 5, 0, 0), 0x00051b36u);  // pci-testdev
+  EXPECT_EQ(cfg_rd(v, 3, 0, 0), 0xffffffffu);
+}
+
+TEST_F(VirtPciTest, BadPciDeviceOptions) {
+  std::string err;
+  EXPECT_FALSE(make({{"pci-testdev", {{"addr", "0x20"}}}}, err));
+  EXPECT_NE(err.find("addr=0x20"), std::string::npos) << err;
+  EXPECT_FALSE(make({{"pci-testdev", {{"addr", "3"}}}, {"virtio-rng-pci", {{"addr", "3"}}}}, err));
+  EXPECT_NE(err.find("already in use"), std::string::npos) << err;
+  EXPECT_FALSE(make({{"virtio-blk-pci", {}}}, err));
+  EXPECT_NE(err.find("drive=ID is required"), std::string::npos) << err;
+  EXPECT_FALSE(make({{"virtio-blk-pci", {{"drive", "nope"}}}}, err));
+  EXPECT_NE(err.find("no -drive"), std::string::npos) << err;
 }
 
 }  // namespace
