@@ -1,7 +1,10 @@
 #include "cpu/arm64/cpu.h"
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cinttypes>
+#include <climits>
 #include <cstdarg>
 #include <cstdio>
 
@@ -18,6 +21,11 @@ using tcg::ir::ExitReason;
 using tcg::softmmu::Access;
 
 namespace {
+
+// How often WFE re-reads the location an armed exclusive monitor watches. Other vCPUs' plain
+// stores (Linux releases its locks with STLR) go straight to RAM and cannot wake the sleeper,
+// so this bounds the wake-up latency of ldaxr + wfe loops.
+constexpr int64_t kMonitorPollNs = 50'000;
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string format(const char* fmt, ...) {
@@ -84,6 +92,7 @@ void Arm64Cpu::reset(uint64_t entry) {
   s.id_aa64mmfr1_el1 = model_.id_aa64mmfr1;
   s.id_aa64mmfr2_el1 = model_.id_aa64mmfr2;
   s.monitor = ExclusiveMonitor{};
+  event_.store(false);
   s.counter_epoch_ns = host_monotonic_ns();
   timer_.reset(s.counter_epoch_ns);
   large_[0] = large_[1] = LargeRange{};
@@ -152,8 +161,12 @@ ExitKind Arm64Cpu::run() {
         exit_status_ = h.exit_status;
         return h.action == HvcResult::Action::PowerOff ? ExitKind::Shutdown : ExitKind::Reset;
       }
-      case ExitReason::Halt:
-        wait_for_interrupt();  // WFI; the PC is already past it
+      case ExitReason::Halt:  // the PC is already past the WFI or WFE
+        if (r.arg == kHaltWfe) {
+          wait_for_event();
+        } else {
+          wait_for_interrupt();
+        }
         continue;
       case ExitReason::Undefined:
         // Encodings allocated by the architecture that this CPU does not implement (unallocated
@@ -275,6 +288,98 @@ bool Arm64Cpu::wait_until_asleep_in_wfi(std::chrono::milliseconds timeout) {
 uint64_t Arm64Cpu::wfi_wakeups() {
   std::lock_guard lk(mu_);
   return wfi_wakeups_;
+}
+
+void Arm64Cpu::send_event() {
+  auto signal = [](Arm64Cpu& o) {
+    {
+      std::lock_guard lk(o.mu_);
+      o.event_.store(true);
+    }
+    o.cv_.notify_all();
+  };
+  if (siblings_.empty()) signal(*this);  // a lone vCPU (tests) has no sibling list
+  for (Arm64Cpu* o : siblings_)
+    if (o) signal(*o);
+}
+
+int64_t Arm64Cpu::next_stream_event_ns(int64_t now_ns) const {
+  const uint64_t k = state_.cntkctl_el1;
+  if (!(k & (1u << 2))) return INT64_MAX;  // EVNTEN
+  // An event each time bit EVNTI of CNTVCT (the physical count: no CNTVOFF) rises (EVNTDIR
+  // 0) or falls (EVNTDIR 1): where the count modulo 2^(EVNTI+1) reaches `phase`.
+  const unsigned bit = unsigned(k >> 4) & 0xf;
+  const uint64_t period = 2ull << bit;
+  const uint64_t phase = (k & (1u << 3)) ? 0 : period / 2;
+  const uint64_t now = timer_.counter_at(now_ns);
+  uint64_t next = now - now % period + phase;
+  if (next <= now) next += period;
+  const unsigned __int128 ns =
+      ((unsigned __int128)next * 1'000'000'000u + kCounterFrequency - 1) / kCounterFrequency;
+  return state_.counter_epoch_ns + int64_t(ns);
+}
+
+const uint8_t* Arm64Cpu::monitored_host() {
+  const ExclusiveMonitor& m = state_.monitor;
+  if (!m.valid) return nullptr;
+  uint64_t phys = 0;
+  // Exclusives are naturally aligned, so the watched bytes lie in one page.
+  if (!debug_translate(m.addr, state_.el == 0 ? kMmuIdxEl0 : kMmuIdxEl1, phys)) return nullptr;
+  return mmu_.address_space().host_ptr(phys, m.size);
+}
+
+bool Arm64Cpu::monitor_changed(const uint8_t* host) const {
+  const ExclusiveMonitor& m = state_.monitor;
+  auto load = [&](unsigned offset, unsigned size) -> uint64_t {
+    switch (size) {
+      case 1:
+        return __atomic_load_n(host + offset, __ATOMIC_ACQUIRE);
+      case 2:
+        return __atomic_load_n(reinterpret_cast<const uint16_t*>(host + offset), __ATOMIC_ACQUIRE);
+      case 4:
+        return __atomic_load_n(reinterpret_cast<const uint32_t*>(host + offset), __ATOMIC_ACQUIRE);
+      default:
+        return __atomic_load_n(reinterpret_cast<const uint64_t*>(host + offset), __ATOMIC_ACQUIRE);
+    }
+  };
+  // As helper_load_exclusive keeps them: an LDXP of two words has its halves in value and
+  // value2, a doubleword has value2 = 0, so value | value2 << 32 is the doubleword either way.
+  switch (m.size) {
+    case 16:
+      return load(0, 8) != m.value || load(8, 8) != m.value2;
+    case 8:
+      return load(0, 8) != (m.value | m.value2 << 32);
+    default:
+      return load(0, m.size) != m.value;
+  }
+}
+
+void Arm64Cpu::wait_for_event() {
+  if (event_.exchange(false)) return;  // WFE with the event register set clears it, no sleep
+  const int64_t stream_ns = next_stream_event_ns(host_monotonic_ns());
+  const bool armed = state_.monitor.valid;
+  const uint8_t* watched = monitored_host();
+  const int64_t first_poll_ns = host_monotonic_ns() + kMonitorPollNs;
+  std::unique_lock lk(mu_);
+  for (;;) {
+    // The wake-up events (Arm ARM D1.16.2): SEV, an interrupt (whatever PSTATE masks), the
+    // event stream and the clearing of the global monitor; plus what WFI also answers.
+    if (event_.exchange(false) || irq_level_.load() || fiq_level_.load() || kicked_.load() ||
+        !flush_queue_.empty())
+      return;
+    if (watched && monitor_changed(watched)) return;
+    const int64_t now = host_monotonic_ns();
+    if (now >= stream_ns) return;
+    // A monitor on memory that cannot be read here (not RAM): wake once after a poll interval.
+    if (armed && !watched && now >= first_poll_ns) return;
+    int64_t until = stream_ns;
+    if (armed) until = std::min(until, now + kMonitorPollNs);
+    if (until == INT64_MAX) {
+      cv_.wait(lk);
+    } else {
+      cv_.wait_until(lk, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+    }
+  }
 }
 
 void Arm64Cpu::wait_parked() {

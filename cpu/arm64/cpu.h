@@ -3,11 +3,12 @@
 // maintenance broadcast to sibling vCPUs. The board supplies an Arm64Platform for what the CPU
 // hands off (HVC: PSCI).
 //
-// Threading: run() and everything it calls execute on the vCPU's own thread. set_irq, set_fiq
-// and kick may be called from any thread. TLBI ...IS from one vCPU is queued to each sibling,
-// which performs it at its next block boundary (or in WFI); the initiator waits until every
-// running sibling acknowledged, so the broadcast is complete when the TLBI instruction retires
-// (which gives DSB ISH its meaning). A sibling not inside run() performs it before it runs again.
+// Threading: run() and everything it calls execute on the vCPU's own thread. set_irq, set_fiq,
+// send_event and kick may be called from any thread. TLBI ...IS from one vCPU is queued to each
+// sibling, which performs it at its next block boundary (or in WFI); the initiator waits until
+// every running sibling acknowledged, so the broadcast is complete when the TLBI instruction
+// retires (which gives DSB ISH its meaning). A sibling not inside run() performs it before it runs
+// again.
 #pragma once
 
 #include <atomic>
@@ -82,7 +83,8 @@ class Arm64Cpu final : public Vcpu,
 
   // Vcpu. run() is the vCPU thread's loop: it returns on a kick (ExitKind::Kicked), a PSCI
   // power-off/reset, a debugger stop or an error. WFI sleeps inside run() until an interrupt is
-  // pending (even masked), a kick, or a TLB broadcast.
+  // pending (even masked), a kick, or a TLB broadcast; WFE sleeps the same way and also wakes
+  // on an event (see wait_for_event).
   ExitKind run() override;
   void kick() override;
 
@@ -99,6 +101,12 @@ class Arm64Cpu final : public Vcpu,
   void set_irq(bool level);
   void set_fiq(bool level);
   bool irq_level() const { return irq_level_.load(); }
+
+  /// SEV: sets the event register of every vCPU of the machine (this one included) and wakes
+  /// those sleeping in WFE. Callable from any thread.
+  void send_event();
+  /// SEVL and exception returns: sets this vCPU's event register. vCPU thread only.
+  void set_local_event() { event_.store(true, std::memory_order_relaxed); }
 
   /// The generic timer outputs (connect to GIC PPI 30 and 27).
   hw::IrqLine& timer_irq(TimerId t) { return timer_.irq(t); }
@@ -178,6 +186,17 @@ class Arm64Cpu final : public Vcpu,
   /// Takes the highest-priority unmasked pending interrupt, if any.
   bool deliver_interrupt();
   void wait_for_interrupt();
+  /// WFE: clears a set event register and returns, else sleeps like WFI until an event, an
+  /// interrupt (even masked), a kick, a TLB broadcast, the event stream, or a change of the
+  /// memory the armed exclusive monitor watches (polled: plain stores cannot notify).
+  void wait_for_event();
+  /// Host steady-clock time of the next event of the generic timer's event stream
+  /// (CNTKCTL_EL1.EVNTEN/EVNTDIR/EVNTI), or INT64_MAX when it is disabled.
+  int64_t next_stream_event_ns(int64_t now_ns) const;
+  /// The host bytes the armed exclusive monitor covers, or null (not armed, or not RAM).
+  const uint8_t* monitored_host();
+  /// True when the memory at host no longer holds what the exclusive load saw.
+  bool monitor_changed(const uint8_t* host) const;
   void apply_flush(const TlbFlush& f);
   void process_flush_requests();
   void ack_flush();
@@ -205,11 +224,12 @@ class Arm64Cpu final : public Vcpu,
   std::atomic<bool> kicked_{false};
   std::atomic<bool> irq_level_{false};
   std::atomic<bool> fiq_level_{false};
+  std::atomic<bool> event_{false};  // the event register (WFE/SEV)
   GenericTimer timer_;
   hw::intc::Gicv3CpuInterface* gic_ = nullptr;
   std::vector<Arm64Cpu*> siblings_;
 
-  // Wakeups of this vCPU (WFI, TLB broadcast acknowledgements) and its incoming flush queue.
+  // Wakeups of this vCPU (WFI, WFE, TLB broadcast acknowledgements) and its incoming flush queue.
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<FlushRequest> flush_queue_;  // guarded by mu_

@@ -275,7 +275,18 @@ uint64_t helper_eret(tcg::CpuCommon* c, uint64_t pc, uint64_t, uint64_t) {
   Arm64State& s = state_of(*c);
   const bool legal = exception_return(s);
   s.owner->log_eret(pc, legal);
+  s.owner->set_local_event();  // an exception return is a WFE wake-up event (Arm ARM D1.16)
   s.owner->check_interrupts();
+  return 0;
+}
+
+uint64_t helper_send_event(tcg::CpuCommon* c, uint64_t all, uint64_t, uint64_t) {
+  Arm64Cpu& cpu = *state_of(*c).owner;
+  if (all == kSendEventAll) {
+    cpu.send_event();
+  } else {
+    cpu.set_local_event();
+  }
   return 0;
 }
 

@@ -48,6 +48,11 @@ constexpr uint64_t kRegimeSctlr = 0, kRegimeTtbr0 = 1, kRegimeTtbr1 = 2, kRegime
 /// helper_icc's op: the hw::intc::IccReg, plus this flag for writes.
 constexpr uint64_t kIccWrite = 0x100;
 
+/// ExitReason::Halt's arg: which instruction waits.
+constexpr uint64_t kHaltWfi = 0, kHaltWfe = 1;
+/// helper_send_event's argument: 1 for SEV (every vCPU), 0 for SEVL (this one).
+constexpr uint64_t kSendEventAll = 1;
+
 /// Host monotonic time in nanoseconds: the system counter's time base.
 int64_t host_monotonic_ns();
 
@@ -60,6 +65,7 @@ uint64_t helper_at(tcg::CpuCommon* cpu, uint64_t op, uint64_t vaddr, uint64_t pc
 uint64_t helper_exception(tcg::CpuCommon* cpu, uint64_t esr, uint64_t return_pc, uint64_t far);
 uint64_t helper_eret(tcg::CpuCommon* cpu, uint64_t pc, uint64_t, uint64_t);
 uint64_t helper_check_irq(tcg::CpuCommon* cpu, uint64_t, uint64_t, uint64_t);
+uint64_t helper_send_event(tcg::CpuCommon* cpu, uint64_t all, uint64_t, uint64_t);
 /// TrapIf target: SP was misaligned for an SP-based access (the check itself is inline IR).
 uint64_t helper_sp_align_fault(tcg::CpuCommon* cpu, uint64_t, uint64_t pc, uint64_t);
 uint64_t helper_icc(tcg::CpuCommon* cpu, uint64_t op, uint64_t value, uint64_t);
@@ -89,10 +95,13 @@ inline constexpr tcg::ir::Helper kHelperTlbi{"arm64_tlbi", &helper_tlbi};
 inline constexpr tcg::ir::Helper kHelperAt{"arm64_at", &helper_at};
 /// Takes a synchronous exception (ESR | kExceptionFarValid, preferred return, FAR).
 inline constexpr tcg::ir::Helper kHelperException{"arm64_exception", &helper_exception};
-/// ERET: restores PSTATE and the PC (written to the state), then checks for interrupts.
+/// ERET: restores PSTATE and the PC (written to the state), sets the event register, then
+/// checks for interrupts.
 inline constexpr tcg::ir::Helper kHelperEret{"arm64_eret", &helper_eret};
 /// After a DAIF write: leave chained execution if an interrupt became deliverable.
 inline constexpr tcg::ir::Helper kHelperCheckIrq{"arm64_check_irq", &helper_check_irq};
+/// SEV (kSendEventAll) or SEVL: sets event registers.
+inline constexpr tcg::ir::Helper kHelperSendEvent{"arm64_send_event", &helper_send_event};
 /// SP alignment check (SCTLR_EL1.SA/SA0) of an SP-based access.
 inline constexpr tcg::ir::Helper kHelperSpAlignFault{"arm64_sp_align_fault",
                                                     &helper_sp_align_fault};

@@ -25,15 +25,20 @@ using tcg::ir::Value;
 
 bool Translator::HINT(u32 crm, u32 op2) {
   switch ((crm << 3) | op2) {
-    case 1:  // YIELD
-    case 2:  // WFE: no event sources yet, so it completes at once; ending the block lets
-             // spin loops see exit requests
+    case 1:  // YIELD: ending the block lets spin loops see exit requests
       end_at_next();
       return true;
-    case 3:  // WFI
-      end_exit(ExitReason::Halt, pc_ + 4);
+    case 2:  // WFE: the run loop clears the event register or sleeps (Arm64Cpu::wait_for_event)
+      end_exit(ExitReason::Halt, pc_ + 4, kHaltWfe);
       return true;
-    default:  // NOP, SEV, SEVL and every unallocated hint execute as NOP
+    case 3:  // WFI
+      end_exit(ExitReason::Halt, pc_ + 4, kHaltWfi);
+      return true;
+    case 4:  // SEV
+    case 5:  // SEVL
+      e_.call(kHelperSendEvent, {e_.c64(op2 == 4 ? kSendEventAll : 0)});
+      return true;
+    default:  // NOP and every unallocated hint execute as NOP
       return true;
   }
 }
@@ -81,7 +86,8 @@ bool Translator::MSR_imm(u32 op1, u32 crm, u32 op2) {
     if (el_ == 0) return unallocated();
     e_.set_reg(kOffSpSel, e_.konst(Type::I8, crm & 1));
   } else if (op1 == 3 && (op2 == 6 || op2 == 7)) {  // DAIFSet, DAIFClr
-    if (el_ == 0 && !(flags_ & tb_flags::kEl0Uma)) return trap_sysreg(0, op1, 4, crm, op2, 31, false);
+    if (el_ == 0 && !(flags_ & tb_flags::kEl0Uma))
+      return trap_sysreg(0, op1, 4, crm, op2, 31, false);
     Value daif = e_.get_reg(Type::I8, kOffDaif);
     Value bits = e_.konst(Type::I8, crm);
     e_.set_reg(kOffDaif, op2 == 6 ? e_.or_(daif, bits) : e_.and_(daif, e_.not_(bits)));
@@ -108,7 +114,8 @@ SysRegFields fields_of(uint32_t key) {
 bool Translator::sysreg_unlisted(uint32_t key, u32 t, bool read) {
   const SysRegFields f = fields_of(key);
   if (flags_ & tb_flags::kGicSysregs) {
-    if (const hw::intc::IccRegInfo* icc = hw::intc::find_icc_reg(f.op0, f.op1, f.crn, f.crm, f.op2)) {
+    if (const hw::intc::IccRegInfo* icc =
+            hw::intc::find_icc_reg(f.op0, f.op1, f.crn, f.crm, f.op2)) {
       if (el_ == 0) return unallocated();
       const bool ok = icc->access == hw::intc::IccAccess::ReadWrite ||
                       (read ? icc->access == hw::intc::IccAccess::ReadOnly
@@ -134,11 +141,10 @@ bool Translator::sysreg_unlisted(uint32_t key, u32 t, bool read) {
       return true;
     }
   }
-  return undefined_logged(std::string(read ? "MRS of " : "MSR to ") +
-                          "unknown system register " + sysreg_name(key) + " (op0=" +
-                          std::to_string(f.op0) + " op1=" + std::to_string(f.op1) + " CRn=" +
-                          std::to_string(f.crn) + " CRm=" + std::to_string(f.crm) + " op2=" +
-                          std::to_string(f.op2) + ")");
+  return undefined_logged(std::string(read ? "MRS of " : "MSR to ") + "unknown system register " +
+                          sysreg_name(key) + " (op0=" + std::to_string(f.op0) +
+                          " op1=" + std::to_string(f.op1) + " CRn=" + std::to_string(f.crn) +
+                          " CRm=" + std::to_string(f.crm) + " op2=" + std::to_string(f.op2) + ")");
 }
 
 bool Translator::sysreg_el0_check(const SysReg& r, uint32_t key, u32 t, bool read, bool& handled) {
@@ -315,7 +321,8 @@ bool Translator::SYS(u32 op1, u32 crn, u32 crm, u32 op2, u32 t) {
 bool Translator::sys_dc_ic_tlbi(u32 op1, u32 crn, u32 crm, u32 op2, u32 t) {
   if (crn == 7) {
     if (op1 == 3 && crm == 4 && op2 == 1) {  // DC ZVA: zero the naturally aligned 64-byte block
-      if (el_ == 0 && !(flags_ & tb_flags::kEl0Dze)) return trap_sysreg(1, op1, crn, crm, op2, t, false);
+      if (el_ == 0 && !(flags_ & tb_flags::kEl0Dze))
+        return trap_sysreg(1, op1, crn, crm, op2, t, false);
       Value base = e_.and_(get_x(t, true), e_.c64(~63ull));
       for (unsigned i = 0; i < 64; i += 8)
         e_.store(i ? e_.add(base, e_.c64(i)) : base, e_.c64(0), memop(3));
@@ -324,7 +331,8 @@ bool Translator::sys_dc_ic_tlbi(u32 op1, u32 crn, u32 crm, u32 op2, u32 t) {
     // EL0 may use DC CVAC/CVAU/CIVAC and IC IVAU when SCTLR_EL1.UCI allows (else EC 0x18).
     const bool el0_cmo = op1 == 3 && op2 == 1 && (crm == 10 || crm == 11 || crm == 14 || crm == 5);
     if (el0_cmo) {
-      if (el_ == 0 && !(flags_ & tb_flags::kEl0Uci)) return trap_sysreg(1, op1, crn, crm, op2, t, false);
+      if (el_ == 0 && !(flags_ & tb_flags::kEl0Uci))
+        return trap_sysreg(1, op1, crn, crm, op2, t, false);
       return true;  // caches are not modelled; the translation cache tracks code writes itself
     }
     if (el_ == 0) return unallocated();
@@ -345,8 +353,7 @@ bool Translator::sys_dc_ic_tlbi(u32 op1, u32 crn, u32 crm, u32 op2, u32 t) {
   }
   if (el_ == 0) return unallocated();
   return undefined_logged("unknown SYS #" + std::to_string(op1) + ", C" + std::to_string(crn) +
-                          ", C" + std::to_string(crm) + ", #" + std::to_string(op2) +
-                          " (op0=1)");
+                          ", C" + std::to_string(crm) + ", #" + std::to_string(op2) + " (op0=1)");
 }
 
 }  // namespace orrery::cpu::arm64

@@ -245,9 +245,9 @@ TEST_P(SystemTest, CacheMaintenanceBarriersAndHintsHaveNoVisibleEffect) {
       0xd5033fdf,  // isb
       0xd503201f,  // nop
       0xd503203f,  // yield
+      0xd50320bf,  // sevl (sets the event register, so the WFE does not sleep)
       0xd503205f,  // wfe
       0xd503209f,  // sev
-      0xd50320bf,  // sevl
       0xd5032fff,  // hint #0x7f
       0xd5033f5f,  // clrex
       0x91000400,  // add x0, x0, #1
