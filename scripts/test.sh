@@ -2,9 +2,16 @@
 # Sets up a fresh Debian 12 machine, builds Orrery and runs every test with ctest.
 #   scripts/test.sh            all tests
 #   scripts/test.sh -L unit    only one label (unit, guest, cli, fuzz, system)
+# The full run (no arguments, as CI runs it) then also runs the unit and guest tests in the
+# AddressSanitizer + UndefinedBehaviorSanitizer build (scripts/test-asan.sh);
+# ORRERY_SKIP_ASAN=1 leaves that out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-cd build
-ctest --output-on-failure -j"$(nproc)" --timeout 600 "$@"
+status=0
+(cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600 "$@") || status=$?
+if [ $# -eq 0 ] && [ "${ORRERY_SKIP_ASAN:-0}" != 1 ]; then
+  scripts/test-asan.sh || status=1
+fi
+exit $status
