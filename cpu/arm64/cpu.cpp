@@ -48,8 +48,8 @@ Arm64Cpu::Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as,
       frontend_(engine.log()),
       mmu_(state_.common, as, *this),
       exec_(engine, frontend_, state_.common, mmu_),
-      timer_(kCounterFrequency, host_monotonic_ns()),
-      stop_on_unimplemented_(engine.options().stop_on_unimplemented) {
+      stop_on_unimplemented_(engine.options().stop_on_unimplemented),
+      timer_(kCounterFrequency, host_monotonic_ns()) {
   mmu_.set_code_tracker(&engine);
   state_.owner = this;
   exec_.set_debug_park_listener(this);
