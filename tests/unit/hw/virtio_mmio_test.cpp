@@ -14,6 +14,7 @@
 #include "hw/virtio/virtio_blk.h"
 #include "hw/virtio/virtio_rng.h"
 #include "tests/unit/hw/log_capture.h"
+#include "tests/unit/hw/virtio_test_driver.h"
 
 namespace orrery::hw::virtio {
 namespace {
@@ -52,52 +53,21 @@ class VirtioMmioTest : public ::testing::Test {
     ASSERT_EQ(as.add_ram("ram", kRam, 0x100000), "");
     mmio.irq().connect(irq, 0);
   }
-  uint32_t rd(uint64_t off) {
-    uint64_t v = 0;
-    EXPECT_EQ(mmio.read(off, 4, v), MemResult::Ok);
-    return uint32_t(v);
-  }
-  void wr(uint64_t off, uint32_t v) { EXPECT_EQ(mmio.write(off, 4, v), MemResult::Ok); }
-  uint64_t features() {
-    wr(0x14, 0);
-    uint64_t lo = rd(0x10);
-    wr(0x14, 1);
-    return lo | uint64_t(rd(0x10)) << 32;
-  }
+  uint32_t rd(uint64_t off) { return regs.rd(off); }
+  void wr(uint64_t off, uint32_t v) { regs.wr(off, v); }
+  uint64_t features() { return regs.features(); }
   /// The driver's init sequence (virtio 1.2, 3.1.1) with `want` features and queue 0.
   void init(uint64_t want) {
-    wr(0x70, 0);
-    wr(0x70, kStatusAcknowledge);
-    wr(0x70, kStatusAcknowledge | kStatusDriver);
-    wr(0x24, 0);
-    wr(0x20, uint32_t(want));
-    wr(0x24, 1);
-    wr(0x20, uint32_t(want >> 32));
-    wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
-    ASSERT_TRUE(rd(0x70) & kStatusFeaturesOk);
-    wr(0x30, 0);
-    ASSERT_GE(rd(0x34), kQ);
-    wr(0x38, kQ);
-    wr(0x80, uint32_t(kDesc));
-    wr(0x84, uint32_t(kDesc >> 32));
-    wr(0x90, uint32_t(kAvail));
-    wr(0x94, 0);
-    wr(0xa0, uint32_t(kUsed));
-    wr(0xa4, 0);
-    wr(0x44, 1);
-    wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+    ASSERT_TRUE(regs.negotiate(want));
+    ASSERT_TRUE(regs.setup_queue(0, kQ, kDesc, kAvail, kUsed));
+    regs.driver_ok();
   }
   void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next = 0) {
-    ASSERT_TRUE(mem.store(kDesc + 16 * i, addr));
-    ASSERT_TRUE(mem.store(kDesc + 16 * i + 8, len));
-    ASSERT_TRUE(mem.store(kDesc + 16 * i + 12, flags));
-    ASSERT_TRUE(mem.store(kDesc + 16 * i + 14, next));
+    test::write_desc(mem, kDesc, i, addr, len, flags, next);
   }
   void submit(uint16_t head) {
     // used_event (read only under EVENT_IDX): interrupt once this request is used.
-    ASSERT_TRUE(mem.store<uint16_t>(kAvail + 4 + 2 * kQ, avail));
-    ASSERT_TRUE(mem.store<uint16_t>(kAvail + 4 + 2 * (avail % kQ), head));
-    ASSERT_TRUE(mem.store<uint16_t>(kAvail + 2, ++avail));
+    test::make_available(mem, kAvail, kQ, avail, head, true);
     wr(0x50, 0);
   }
   /// Waits for the interrupt, acks it, and returns the used index.
@@ -118,6 +88,7 @@ class VirtioMmioTest : public ::testing::Test {
   Log log;
   test::LogCapture capture{log, "guest_errors,unimp"};
   VirtioMmio mmio{log};
+  test::MmioRegs regs{mmio};
   IrqWaiter irq;
   uint16_t avail = 0;
 };

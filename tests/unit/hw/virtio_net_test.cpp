@@ -11,6 +11,7 @@
 #include "hw/net/net_backend.h"
 #include "hw/virtio/virtio_mmio.h"
 #include "tests/unit/hw/log_capture.h"
+#include "tests/unit/hw/virtio_test_driver.h"
 
 namespace orrery::hw::virtio {
 namespace {
@@ -94,57 +95,24 @@ class VirtioNetTest : public ::testing::Test {
     mmio.plug(nullptr);
     net.reset();
   }
-  uint32_t rd(uint64_t off) {
-    uint64_t v = 0;
-    EXPECT_EQ(mmio.read(off, 4, v), MemResult::Ok);
-    return uint32_t(v);
-  }
-  void wr(uint64_t off, uint32_t v) { EXPECT_EQ(mmio.write(off, 4, v), MemResult::Ok); }
-  uint64_t features() {
-    wr(0x14, 0);
-    uint64_t lo = rd(0x10);
-    wr(0x14, 1);
-    return lo | uint64_t(rd(0x10)) << 32;
-  }
-  void setup_queue(unsigned q, const Ring& r) {
-    wr(0x30, q);
-    ASSERT_GE(rd(0x34), kQ);
-    wr(0x38, kQ);
-    wr(0x80, uint32_t(r.desc()));
-    wr(0x84, 0);
-    wr(0x90, uint32_t(r.avail_ring()));
-    wr(0x94, 0);
-    wr(0xa0, uint32_t(r.used()));
-    wr(0xa4, 0);
-    wr(0x44, 1);
-  }
+  uint32_t rd(uint64_t off) { return regs.rd(off); }
+  void wr(uint64_t off, uint32_t v) { regs.wr(off, v); }
+  uint64_t features() { return regs.features(); }
   void init(uint64_t want) {
-    wr(0x70, 0);
-    wr(0x70, kStatusAcknowledge | kStatusDriver);
-    wr(0x24, 0);
-    wr(0x20, uint32_t(want));
-    wr(0x24, 1);
-    wr(0x20, uint32_t(want >> 32));
-    wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
-    ASSERT_TRUE(rd(0x70) & kStatusFeaturesOk);
-    setup_queue(0, rx);
-    setup_queue(1, tx);
-    wr(0x70, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+    ASSERT_TRUE(regs.negotiate(want));
+    ASSERT_TRUE(regs.setup_queue(0, kQ, rx.desc(), rx.avail_ring(), rx.used()));
+    ASSERT_TRUE(regs.setup_queue(1, kQ, tx.desc(), tx.avail_ring(), tx.used()));
+    regs.driver_ok();
   }
   void init_linux() { init(kFeatureVersion1 | kFeatureMac | kFeatureStatus | kFeatureMrg); }
 
   uint16_t add_desc(Ring& r, uint64_t addr, uint32_t len, uint16_t flags) {
     const uint16_t i = r.next_desc++ % kQ;
-    const uint16_t next = uint16_t((i + 1) % kQ);
-    EXPECT_TRUE(mem.store(r.desc() + 16 * i, addr));
-    EXPECT_TRUE(mem.store(r.desc() + 16 * i + 8, len));
-    EXPECT_TRUE(mem.store(r.desc() + 16 * i + 12, flags));
-    EXPECT_TRUE(mem.store(r.desc() + 16 * i + 14, next));
+    test::write_desc(mem, r.desc(), i, addr, len, flags, uint16_t((i + 1) % kQ));
     return i;
   }
   void make_available(Ring& r, uint16_t head) {
-    EXPECT_TRUE(mem.store<uint16_t>(r.avail_ring() + 4 + 2 * (r.avail % kQ), head));
-    EXPECT_TRUE(mem.store<uint16_t>(r.avail_ring() + 2, ++r.avail));
+    test::make_available(mem, r.avail_ring(), kQ, r.avail, head);
   }
   /// Posts n one-descriptor receive buffers of len bytes (as Linux's mergeable refill does)
   /// and kicks the receive queue.
@@ -206,6 +174,7 @@ class VirtioNetTest : public ::testing::Test {
   Log log;
   test::LogCapture capture{log, "guest_errors,unimp"};
   VirtioMmio mmio{log};
+  test::MmioRegs regs{mmio};
   IrqLevel irq;
   std::shared_ptr<FakeBackend> backend;
   std::unique_ptr<VirtioNet> net;

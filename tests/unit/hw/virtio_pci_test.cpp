@@ -21,6 +21,7 @@
 #include "hw/virtio/virtio_blk.h"
 #include "hw/virtio/virtio_rng.h"
 #include "tests/unit/hw/log_capture.h"
+#include "tests/unit/hw/virtio_test_driver.h"
 
 namespace orrery::hw::virtio {
 namespace {
@@ -160,15 +161,10 @@ class VirtioPciTest : public ::testing::Test {
     wr(kBar1 + 16 * v + 12, 4, 0);
   }
   void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next = 0) {
-    ASSERT_TRUE(mem.store(kDesc + 16 * i, addr));
-    ASSERT_TRUE(mem.store(kDesc + 16 * i + 8, len));
-    ASSERT_TRUE(mem.store(kDesc + 16 * i + 12, flags));
-    ASSERT_TRUE(mem.store(kDesc + 16 * i + 14, next));
+    test::write_desc(mem, kDesc, i, addr, len, flags, next);
   }
   void submit(uint16_t head) {
-    ASSERT_TRUE(mem.store<uint16_t>(kAvail + 4 + 2 * kQ, avail));
-    ASSERT_TRUE(mem.store<uint16_t>(kAvail + 4 + 2 * (avail % kQ), head));
-    ASSERT_TRUE(mem.store<uint16_t>(kAvail + 2, ++avail));
+    test::make_available(mem, kAvail, kQ, avail, head, true);
     wr(kBar4 + offsets[2] + notify_off * notify_mult, 2, 0);
   }
   uint16_t used_idx() {

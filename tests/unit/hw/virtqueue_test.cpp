@@ -7,6 +7,7 @@
 #include <random>
 
 #include "tests/unit/hw/log_capture.h"
+#include "tests/unit/hw/virtio_test_driver.h"
 
 namespace orrery::hw::virtio {
 namespace {
@@ -29,16 +30,9 @@ class VirtqueueTest : public ::testing::Test {
   }
   void desc(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
             uint16_t next = 0) {
-    ASSERT_TRUE(mem.store(table + 16 * i, addr));
-    ASSERT_TRUE(mem.store(table + 16 * i + 8, len));
-    ASSERT_TRUE(mem.store(table + 16 * i + 12, flags));
-    ASSERT_TRUE(mem.store(table + 16 * i + 14, next));
+    test::write_desc(mem, table, i, addr, len, flags, next);
   }
-  void make_available(uint16_t head) {
-    ASSERT_TRUE(mem.store<uint16_t>(kAvail + 4 + 2 * (avail_idx % kSize), head));
-    ++avail_idx;
-    ASSERT_TRUE(mem.store<uint16_t>(kAvail + 2, avail_idx));
-  }
+  void make_available(uint16_t head) { test::make_available(mem, kAvail, kSize, avail_idx, head); }
   uint16_t used_idx() {
     uint16_t v = 0;
     EXPECT_TRUE(mem.load(kUsed + 2, v));
