@@ -5,6 +5,9 @@
 #   scripts/test-asan.sh -R Pl011       extra ctest arguments (here: only matching tests)
 # Any sanitizer report fails the test that triggered it. Prints how long the build and the
 # tests took. Run scripts/setup.sh first on a fresh machine.
+# UBSan's vptr check is off (-fno-sanitize=vptr): the LLVM tier's JIT file is built without
+# RTTI, as LLVM's headers require, and a shared_ptr control block's vtable emitted there has no
+# type info, so every make_shared elsewhere was reported as a bad member access.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f build-asan/build.ninja ]; then
