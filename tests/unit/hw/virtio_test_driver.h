@@ -25,7 +25,9 @@ inline void write_desc(const GuestMemory& mem, uint64_t table, uint16_t i, uint6
 /// caller keeps in `idx`. With event_idx, used_event asks for an interrupt once it is used.
 inline void make_available(const GuestMemory& mem, uint64_t avail, uint16_t size, uint16_t& idx,
                            uint16_t head, bool set_used_event = false) {
-  if (set_used_event) EXPECT_TRUE(mem.store<uint16_t>(avail + 4 + 2 * size, idx));
+  if (set_used_event) {
+    EXPECT_TRUE(mem.store<uint16_t>(avail + 4 + 2 * size, idx));
+  }
   EXPECT_TRUE(mem.store<uint16_t>(avail + 4 + 2 * (idx % size), head));
   EXPECT_TRUE(mem.store<uint16_t>(avail + 2, ++idx));
 }
