@@ -90,15 +90,22 @@ check_image() {  # the qemu-img check exit status that is acceptable: 0, or 3 (l
   [ $st -eq 0 ] || [ $st -eq "${1:-0}" ] || fail "qemu-img check exit status $st"
 }
 
-case "$mode" in
-blk)
-  timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$log" 2>&1
-  status=$?
-  [ $status -eq 124 ] && fail "timed out"
+check_done() {  # the guest's verdict and the emulator's exit status
   grep -q '^ORRERY-INSMOD-FAILED' "$log" && fail "a module did not load"
   grep -q '^ORRERY-FAIL' "$log" && fail "the guest reported a failure"
-  grep -q '^ORRERY-DONE' "$log" || fail "no ORRERY-DONE (exit status $status)"
-  [ $status -eq 0 ] || fail "exit status $status"
+  grep -q '^ORRERY-DONE' "$log" || fail "no ORRERY-DONE (exit status $1)"
+  [ "$1" -eq 0 ] || fail "exit status $1"
+}
+run_to_done() {  # boots, runs the guest's test to its power-off, and checks the verdict
+  timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$log" 2>&1
+  local status=$?
+  [ $status -eq 124 ] && fail "timed out"
+  check_done $status
+}
+
+case "$mode" in
+blk)
+  run_to_done
   grep -q '^ORRERY-RNG: virtio_rng' "$log" || fail "virtio-rng is not the hwrng"
   grep -q '^ORRERY-READ: hello from the host' "$log" || fail "the host's file was not read"
   if [ "$transport" = pci ]; then
@@ -138,13 +145,7 @@ blk_kill)
   check_image 3
   ;;
 net_http)
-  timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$log" 2>&1
-  status=$?
-  [ $status -eq 124 ] && fail "timed out"
-  grep -q '^ORRERY-INSMOD-FAILED' "$log" && fail "a module did not load"
-  grep -q '^ORRERY-FAIL' "$log" && fail "the guest reported a failure"
-  grep -q '^ORRERY-DONE' "$log" || fail "no ORRERY-DONE (exit status $status)"
-  [ $status -eq 0 ] || fail "exit status $status"
+  run_to_done
   host_md5=$(md5sum "$work/www/file" | cut -d' ' -f1)
   grep -q "^ORRERY-MD5: $host_md5" "$log" || fail "the guest's download differs from $host_md5"
   start=$(sed -n 's/^ORRERY-NET-START: //p' "$log" | tr -d '\r')
@@ -175,9 +176,7 @@ PY
   wait $pid
   status=$?
   [ "$got" = "$token" ] || fail "fetched '$got' through the forward, expected '$token'"
-  grep -q '^ORRERY-FAIL' "$log" && fail "the guest reported a failure"
-  grep -q '^ORRERY-DONE' "$log" || fail "no ORRERY-DONE (exit status $status)"
-  [ $status -eq 0 ] || fail "exit status $status"
+  check_done $status
   ;;
 *)
   echo "unknown mode $mode"
