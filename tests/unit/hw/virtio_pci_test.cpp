@@ -77,6 +77,14 @@ class VirtioPciTest : public ::testing::Test {
     for (unsigned i = 0; i < 4; ++i) bus.intx(i).connect(sink, 35 + i);
   }
   void plug(VirtioPci& t) { ASSERT_EQ(bus.plug(t, kDevfn), ""); }
+  /// A virtio-rng function (vectors: queue and configuration), plugged in and probed.
+  void plug_rng() {
+    rng_fn = std::make_unique<VirtioPci>(as, log, "rng", VirtioRng::kDeviceId, 0x00ff00, 2);
+    rng_dev = std::make_unique<VirtioRng>(rng_fn->dma(), log, "rng");
+    rng_fn->plug(*rng_dev);
+    plug(*rng_fn);
+    probe();
+  }
 
   uint32_t cfg(unsigned reg, unsigned size = 4) {
     uint64_t v = 0;
@@ -186,14 +194,13 @@ class VirtioPciTest : public ::testing::Test {
   uint32_t notify_mult = 0;
   uint16_t notify_off = 0;
   uint16_t avail = 0;
+  // The function plug_rng() makes; the device goes before the transport it is plugged into.
+  std::unique_ptr<VirtioPci> rng_fn;
+  std::unique_ptr<VirtioRng> rng_dev;
 };
 
 TEST_F(VirtioPciTest, RngOverMsix) {
-  VirtioPci t(as, log, "rng", VirtioRng::kDeviceId, 0x00ff00, 2);
-  VirtioRng rng(t.dma(), log, "rng");
-  t.plug(rng);
-  plug(t);
-  probe();
+  plug_rng();
   EXPECT_EQ(cfg(2, 2), 0x1044u);
   EXPECT_EQ(notify_mult, 4u);
   EXPECT_EQ(rd(common() + 0x12, 2), 1u);  // num_queues
@@ -216,11 +223,7 @@ TEST_F(VirtioPciTest, RngOverMsix) {
 }
 
 TEST_F(VirtioPciTest, RngOverIntxAndTheIsr) {
-  VirtioPci t(as, log, "rng", VirtioRng::kDeviceId, 0x00ff00, 2);
-  VirtioRng rng(t.dma(), log, "rng");
-  t.plug(rng);
-  plug(t);
-  probe();
+  plug_rng();
   init(kFeatureVersion1, 0xffff);
   desc(0, kBuf, 32, 2);
   submit(0);
@@ -234,11 +237,7 @@ TEST_F(VirtioPciTest, RngOverIntxAndTheIsr) {
 }
 
 TEST_F(VirtioPciTest, VectorsOutOfRangeReadBackAsNoVector) {
-  VirtioPci t(as, log, "rng", VirtioRng::kDeviceId, 0x00ff00, 2);
-  VirtioRng rng(t.dma(), log, "rng");
-  t.plug(rng);
-  plug(t);
-  probe();
+  plug_rng();
   wr(common() + 0x10, 2, 2);
   EXPECT_EQ(rd(common() + 0x10, 2), 0xffffu);
   wr(common() + 0x16, 2, 0);
@@ -250,11 +249,7 @@ TEST_F(VirtioPciTest, VectorsOutOfRangeReadBackAsNoVector) {
 }
 
 TEST_F(VirtioPciTest, NotifyWithoutBusMasteringIsIgnored) {
-  VirtioPci t(as, log, "rng", VirtioRng::kDeviceId, 0x00ff00, 2);
-  VirtioRng rng(t.dma(), log, "rng");
-  t.plug(rng);
-  plug(t);
-  probe();
+  plug_rng();
   init(kFeatureVersion1, 0xffff);
   cfg_wr(0x04, pci::kCmdMemory, 2);
   desc(0, kBuf, 32, 2);
@@ -268,11 +263,7 @@ TEST_F(VirtioPciTest, NotifyWithoutBusMasteringIsIgnored) {
 }
 
 TEST_F(VirtioPciTest, PciCfgWindowReachesBar4) {
-  VirtioPci t(as, log, "rng", VirtioRng::kDeviceId, 0x00ff00, 2);
-  VirtioRng rng(t.dma(), log, "rng");
-  t.plug(rng);
-  plug(t);
-  probe();
+  plug_rng();
   const unsigned p = caps[5];
   cfg_wr(p + 4, 4, 1);  // BAR 4
   cfg_wr(p + 8, uint32_t(offsets[1] + 0x12));
@@ -290,11 +281,7 @@ TEST_F(VirtioPciTest, PciCfgWindowReachesBar4) {
 }
 
 TEST_F(VirtioPciTest, ResetClearsTransportState) {
-  VirtioPci t(as, log, "rng", VirtioRng::kDeviceId, 0x00ff00, 2);
-  VirtioRng rng(t.dma(), log, "rng");
-  t.plug(rng);
-  plug(t);
-  probe();
+  plug_rng();
   init(kFeatureVersion1, 1);
   wr(common() + 0x14, 1, 0);
   EXPECT_EQ(rd(common() + 0x14, 1), 0u);
