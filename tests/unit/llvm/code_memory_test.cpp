@@ -12,18 +12,6 @@ namespace {
 
 using Blocks = std::vector<std::unique_ptr<exec::TranslationBlock>>;
 
-// r[r] += inc, then on to pc + 4.
-std::unique_ptr<exec::TranslationBlock> counter_tb(uint64_t pc, unsigned r, uint64_t inc) {
-  auto tb = std::make_unique<exec::TranslationBlock>();
-  tb->key.pc = pc;
-  tb->ir.guest_pc = pc;
-  Emitter e(tb->ir);
-  e.insn_start(pc);
-  e.set_reg(reg(r), e.add(e.get_reg(Type::I64, reg(r)), e.c64(inc)));
-  e.jump(pc + 4);
-  return tb;
-}
-
 TEST(CodeMemoryTest, FlushFreesTheOldEpochsCode) {
   std::string err;
   auto bc = BackgroundCompiler::create(err, nullptr, fake_slow_options());

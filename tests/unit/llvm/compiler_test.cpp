@@ -10,17 +10,6 @@
 namespace orrery::tcg::llvm::test {
 namespace {
 
-std::unique_ptr<exec::TranslationBlock> counter_tb(uint64_t pc, unsigned r, uint64_t inc) {
-  auto tb = std::make_unique<exec::TranslationBlock>();
-  tb->key.pc = pc;
-  tb->ir.guest_pc = pc;
-  Emitter e(tb->ir);
-  e.insn_start(pc);
-  e.set_reg(reg(r), e.add(e.get_reg(Type::I64, reg(r)), e.c64(inc)));
-  e.jump(pc + 4);
-  return tb;
-}
-
 std::unique_ptr<exec::TranslationBlock> typical_tb(uint64_t pc) {
   return test::typical_tb(pc, reg(0));
 }
@@ -279,7 +268,7 @@ TEST(CompilerOrder, FastestGrowingQueuedBlockFirstOldestOnTies) {
   q.erase(q.begin() + 2);
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);  // d, in the same batch
   q.erase(q.begin() + 2);
-  BackgroundCompiler::mark_seen(q);                     // the batch was taken
+  BackgroundCompiler::mark_seen(q);  // the batch was taken
   a.exec_count += 100;
   b.exec_count += 5;
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 0u);  // a, although b's total is higher

@@ -51,6 +51,18 @@ constexpr uint32_t reg(unsigned i) {
   return uint32_t(offsetof(TestCpu, r) + 8 * i);
 }
 
+/// A block that adds inc to guest register r, then jumps to pc + 4.
+inline std::unique_ptr<exec::TranslationBlock> counter_tb(uint64_t pc, unsigned r, uint64_t inc) {
+  auto tb = std::make_unique<exec::TranslationBlock>();
+  tb->key.pc = pc;
+  tb->ir.guest_pc = pc;
+  ir::Emitter e(tb->ir);
+  e.insn_start(pc);
+  e.set_reg(reg(r), e.add(e.get_reg(ir::Type::I64, reg(r)), e.c64(inc)));
+  e.jump(pc + 4);
+  return tb;
+}
+
 /// The value fake "MMIO" reads return: deterministic, zero-extended to the access size.
 inline uint64_t fake_mmio_value(uint64_t vaddr, unsigned size) {
   uint64_t v = 0x9e3779b97f4a7c15ull * (vaddr | 1);
