@@ -280,6 +280,15 @@ std::string check_user_dtb(std::span<const uint8_t> dtb) {
   // fdt_check_header only bounds each block's start: libfdt's editing functions trust the
   // rest (a reserve map at the very end made fdt_open_into move a negative size). Walk the
   // whole structure block, then the reserve map, which fdt_check_full leaves alone.
+  // Debian's libfdt 1.6.1 fdt_check_full dereferences fdt_get_name's result unchecked: a node
+  // whose name cannot be read (the libFuzzer target found one) crashed it. Check names first.
+  for (int offset = 0, next = 0;; offset = next) {
+    const uint32_t tag = fdt_next_tag(dtb.data(), offset, &next);
+    if (next < 0) return std::string("not a valid device tree blob: ") + fdt_strerror(next);
+    if (tag == FDT_BEGIN_NODE && !fdt_get_name(dtb.data(), offset, nullptr))
+      return "not a valid device tree blob: a node name is unreadable";
+    if (tag == FDT_END) break;
+  }
   r = fdt_check_full(dtb.data(), total);
   if (r != 0) return std::string("not a valid device tree blob: ") + fdt_strerror(r);
   uint32_t rsv = fdt_off_mem_rsvmap(dtb.data());

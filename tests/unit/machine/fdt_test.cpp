@@ -145,6 +145,17 @@ TEST(FdtTest, CorruptUserDtbRejectedBeforeEditing) {
   EXPECT_EQ(fdt_size_dt_strings(dtb.data()), fdt_totalsize(dtb.data()));
 }
 
+TEST(FdtTest, UnreadableNodeNameRejectedNotACrash) {
+  // Before version 16 node names are full paths; the root's empty name then has no '/', so
+  // fdt_get_name fails, and Debian's libfdt 1.6.1 fdt_check_full dereferenced that NULL (the
+  // libFuzzer target found it: corpus/dtb/regress_unreadable_node_name).
+  std::vector<uint8_t> dtb;
+  ASSERT_EQ(build_virt_fdt(config(2, 1), dtb), "");
+  fdt_set_version(dtb.data(), 15);
+  fdt_set_last_comp_version(dtb.data(), 2);
+  EXPECT_NE(patch_chosen(dtb, "x", 0, 0).find("not a valid device tree"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace orrery::machine::virt
 
