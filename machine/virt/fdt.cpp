@@ -285,6 +285,8 @@ std::string check_user_dtb(std::span<const uint8_t> dtb) {
   for (int offset = 0, next = 0;; offset = next) {
     const uint32_t tag = fdt_next_tag(dtb.data(), offset, &next);
     if (next < 0) return std::string("not a valid device tree blob: ") + fdt_strerror(next);
+    // fdt_next_tag leaves next alone on some malformed tokens: never walk in place.
+    if (next <= offset) return "not a valid device tree blob: structure block is malformed";
     if (tag == FDT_BEGIN_NODE && !fdt_get_name(dtb.data(), offset, nullptr))
       return "not a valid device tree blob: a node name is unreadable";
     if (tag == FDT_END) break;
