@@ -11,6 +11,7 @@ packages=(
   qemu-system-arm qemu-utils gdb-multiarch
   cpio busybox-static device-tree-compiler python3
   clang-19 libfuzzer-19-dev
+  libzydis-dev nasm gcc-multilib qemu-system-x86
 )
 
 missing=()
