@@ -331,6 +331,21 @@ void rt_idt_set(unsigned vector, ureg handler, unsigned dpl, unsigned type,
 #endif
 }
 
+void rt_idt_set_present(unsigned vector, int present)
+{
+    uint64_t *g = &rt_idt[(vector & 255) * IDT_WORDS];
+    *g = present ? *g | 1ull << 47 : *g & ~(1ull << 47);
+}
+
+void rt_idt_load(unsigned entries)
+{
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        ureg base;
+    } idtr = {(uint16_t)(entries * IDT_WORDS * 8 - 1), (ureg)rt_idt};
+    __asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
 void rt_gdt_set_raw(unsigned sel, uint64_t desc)
 {
     rt_gdt[sel >> 3] = desc;
@@ -492,11 +507,7 @@ NORETURN void rt_start(void)
         unsigned dpl = (v == 3 || v == 4 || v == 0x80) ? 3 : 0;
         rt_idt_set(v, rt_stubs[v], dpl, 0xe, 0);
     }
-    struct __attribute__((packed)) {
-        uint16_t limit;
-        ureg base;
-    } idtr = {sizeof rt_idt - 1, (ureg)rt_idt};
-    __asm__ volatile("lidt %0" : : "m"(idtr));
+    rt_idt_load(256);
 
     // TSS: ring-0 stack for traps from ring 3 (and IST1 in long mode).
     ureg tss = (ureg)&rt_tss;

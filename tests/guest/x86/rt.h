@@ -95,7 +95,8 @@ extern volatile ureg rt_try_start;  // IPs are printed relative to this
 extern volatile ureg rt_resume_ip;
 extern volatile unsigned rt_trap_count;
 
-// TRY("insns" : outputs : inputs : clobbers): runs insns; a fault inside
+// TRY("insns") or TRY("insns", : outputs : inputs : clobbers): runs insns
+// (extended asm when operands follow, so write %% then); a fault inside
 // resumes right after them. Faulting IPs are printed as offsets from the
 // first instruction, so the output does not depend on the link layout.
 #ifdef __x86_64__
@@ -112,6 +113,9 @@ extern volatile unsigned rt_trap_count;
 // IDT gate: type 0xe interrupt gate, 0xf trap gate. ist only in long mode.
 void rt_idt_set(unsigned vector, ureg handler, unsigned dpl, unsigned type,
                 unsigned ist);
+void rt_idt_set_present(unsigned vector, int present);
+// Loads IDTR with room for the first `entries` vectors.
+void rt_idt_load(unsigned entries);
 // The runtime's own stub for a vector (to restore a gate).
 ureg rt_stub(unsigned vector);
 
