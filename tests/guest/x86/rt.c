@@ -450,6 +450,11 @@ static int rt_user_trap(struct rt_frame *f)
 
 ureg rt_user_call(void (*fn)(void), ureg user_sp)
 {
+    return rt_user_call_flags(fn, user_sp, 0x2);
+}
+
+ureg rt_user_call_flags(void (*fn)(void), ureg user_sp, ureg flags)
+{
     rt_user_saved_hook = rt_trap_hook;
     rt_trap_hook = rt_user_trap;
     if (rt_setjmp(rt_user_ctx)) {
@@ -458,19 +463,19 @@ ureg rt_user_call(void (*fn)(void), ureg user_sp)
         return rt_user_value;
     }
 #ifdef __x86_64__
-    __asm__ volatile("pushq %0\n\tpushq %1\n\tpushq $0x2\n\tpushq %2\n\t"
+    __asm__ volatile("pushq %0\n\tpushq %1\n\tpushq %4\n\tpushq %2\n\t"
                      "pushq %3\n\tiretq"
                      :
                      : "i"(SEL_UDATA), "r"(user_sp), "i"(SEL_UCODE),
-                       "r"((ureg)fn)
+                       "r"((ureg)fn), "r"(flags)
                      : "memory");
 #else
     __asm__ volatile("mov %0, %%ds\n\tmov %0, %%es\n\t"
-                     "pushl %0\n\tpushl %1\n\tpushl $0x2\n\tpushl %2\n\t"
+                     "pushl %0\n\tpushl %1\n\tpushl %4\n\tpushl %2\n\t"
                      "pushl %3\n\tiretl"
                      :
                      : "r"((ureg)SEL_UDATA), "r"(user_sp), "i"(SEL_UCODE),
-                       "r"((ureg)fn)
+                       "r"((ureg)fn), "r"(flags)
                      : "memory");
 #endif
     __builtin_unreachable();

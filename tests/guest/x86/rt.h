@@ -154,6 +154,7 @@ extern uint8_t rt_ustack[];  // a user-mode stack
 // returns to the kernel with rt_user_exit(value) (INT 0x80, EAX = 0), and
 // rt_user_call returns that value.
 ureg rt_user_call(void (*fn)(void), ureg user_sp);
+ureg rt_user_call_flags(void (*fn)(void), ureg user_sp, ureg flags);
 NORETURN void rt_user_exit(ureg value);
 
 // setjmp/longjmp for leaving a trap handler for a saved kernel context.
