@@ -455,6 +455,11 @@ ureg rt_user_call(void (*fn)(void), ureg user_sp)
 
 ureg rt_user_call_flags(void (*fn)(void), ureg user_sp, ureg flags)
 {
+    return rt_user_call_seg(fn, user_sp, flags, SEL_UCODE);
+}
+
+ureg rt_user_call_seg(void (*fn)(void), ureg user_sp, ureg flags, ureg cs)
+{
     rt_user_saved_hook = rt_trap_hook;
     rt_trap_hook = rt_user_trap;
     if (rt_setjmp(rt_user_ctx)) {
@@ -466,7 +471,7 @@ ureg rt_user_call_flags(void (*fn)(void), ureg user_sp, ureg flags)
     __asm__ volatile("pushq %0\n\tpushq %1\n\tpushq %4\n\tpushq %2\n\t"
                      "pushq %3\n\tiretq"
                      :
-                     : "i"(SEL_UDATA), "r"(user_sp), "i"(SEL_UCODE),
+                     : "i"(SEL_UDATA), "r"(user_sp), "r"(cs),
                        "r"((ureg)fn), "r"(flags)
                      : "memory");
 #else
@@ -474,7 +479,7 @@ ureg rt_user_call_flags(void (*fn)(void), ureg user_sp, ureg flags)
                      "pushl %0\n\tpushl %1\n\tpushl %4\n\tpushl %2\n\t"
                      "pushl %3\n\tiretl"
                      :
-                     : "r"((ureg)SEL_UDATA), "r"(user_sp), "i"(SEL_UCODE),
+                     : "r"((ureg)SEL_UDATA), "r"(user_sp), "r"(cs),
                        "r"((ureg)fn), "r"(flags)
                      : "memory");
 #endif

@@ -155,6 +155,8 @@ extern uint8_t rt_ustack[];  // a user-mode stack
 // rt_user_call returns that value.
 ureg rt_user_call(void (*fn)(void), ureg user_sp);
 ureg rt_user_call_flags(void (*fn)(void), ureg user_sp, ureg flags);
+// The same with any user code selector (e.g. SEL_UCODE32 in long mode).
+ureg rt_user_call_seg(void (*fn)(void), ureg user_sp, ureg flags, ureg cs);
 NORETURN void rt_user_exit(ureg value);
 
 // setjmp/longjmp for leaving a trap handler for a saved kernel context.
