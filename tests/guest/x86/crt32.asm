@@ -95,7 +95,7 @@ rt_stubs:
 ; ---------------------------------------------------------------------------
 ; Low-memory code (linked at 0x7000, copied there by rt_start): the AP start
 ; trampoline (the SIPI vector is 0x07) and the real-mode call helper.
-section .lowmem
+section .lowmem progbits alloc exec write align=16
 bits 16
 global rt_ap_trampoline
 rt_ap_trampoline:               ; 0x7000: an AP starts here in real mode

@@ -3,7 +3,7 @@
 ; are recorded masked to the bits the SDM defines for the instruction, so
 ; undefined flags never reach the expected output.
 bits 16
-section .lowmem
+section .lowmem progbits alloc exec write align=16
 
 ; REC tag, value: append a record (preserves all registers and flags).
 %macro REC 2
