@@ -81,10 +81,12 @@ static int int80_hook(struct rt_frame *f)
 {
     if (f->vector != 0x80 || FRAME_AX(f) != 1)
         return 0;
-    printf("int80: cpl %u, frame %s at TSS ESP0, user ss %x esp=top-%x\n",
+    // (The user ESP itself depends on the compiler's frame layout.)
+    printf("int80: cpl %u, frame %s at TSS ESP0, user ss %x esp %s\n",
            f->cs & 3,
            (uintptr_t)(&f->ss + 1) == RT_TOP(rt_kstack) ? "ends" : "not",
-           f->ss, (unsigned)(RT_TOP(rt_ustack) - f->sp));
+           f->ss,
+           RT_TOP(rt_ustack) - 64 - f->sp < 256 ? "on user stack" : "bad");
     FRAME_AX(f) = 0x80;
     return 1;
 }
