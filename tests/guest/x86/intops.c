@@ -193,19 +193,19 @@ static void bits(void)
         for (unsigned k = 0; k < 4; k++)
             mem[k] = (ureg)0xa5a5a5a5a5a5a5a5ull;
         ureg off = (ureg)offs[i];
-        ureg f1, f2, f3, f4;
+        uint8_t c[4];
         ureg *base = offs[i] < 0 ? &mem[2] : &mem[0];
-        __asm__ volatile("bt %[o], %[m]\n\tpushf\n\tpop %[f1]\n\t"
-                         "bts %[o], %[m]\n\tpushf\n\tpop %[f2]\n\t"
-                         "btc %[o], %[m]\n\tpushf\n\tpop %[f3]\n\t"
+        // SETC into memory keeps register pressure low enough for -O0.
+        __asm__ volatile("bt %[o], %[m]\n\tsetc %[c0]\n\t"
+                         "bts %[o], %[m]\n\tsetc %[c1]\n\t"
+                         "btc %[o], %[m]\n\tsetc %[c2]\n\t"
                          "btc %[o], %[m]\n\tbtr %[o], %[m]\n\t"
-                         "pushf\n\tpop %[f4]"
-                         : [m] "+m"(*base), [f1] "=&r"(f1), [f2] "=&r"(f2),
-                           [f3] "=&r"(f3), [f4] "=&r"(f4)
+                         "setc %[c3]"
+                         : [m] "+m"(*base), [c0] "=m"(c[0]), [c1] "=m"(c[1]),
+                           [c2] "=m"(c[2]), [c3] "=m"(c[3])
                          : [o] "r"(off)
                          : "cc", "memory");
-        printf("bt mem %ld: %x%x%x%x", offs[i], (unsigned)(f1 & CF),
-               (unsigned)(f2 & CF), (unsigned)(f3 & CF), (unsigned)(f4 & CF));
+        printf("bt mem %ld: %x%x%x%x", offs[i], c[0], c[1], c[2], c[3]);
         for (unsigned k = 0; k < 4; k++)
             pr(mem[k]);
         putchar('\n');
@@ -298,7 +298,7 @@ static void partial(void)
     ureg s = 0x80;
     ureg sx, zx;
     __asm__ volatile("movsbl %b2, %k0\n\tmovzwl %w2, %k1"
-                     : "=r"(sx), "=r"(zx)
+                     : "=&r"(sx), "=r"(zx)
                      : "q"(s | 0xf000));
     printf("movsx/movzx: %lx %lx\n", (unsigned long)sx, (unsigned long)zx);
 #ifdef __x86_64__

@@ -233,12 +233,12 @@ static void sse41(void)
 {
     puts("-- SSE4.1");
     {
-        register v2 x0 __asm__("xmm0") = B;  // PBLENDVB's implicit mask
+        // "Yz" is xmm0, the implicit mask of PBLENDVB/BLENDVPD.
         v2 r = A;
-        __asm__ volatile("pblendvb %%xmm0, %1, %0" : "+x"(r) : "x"(FA), "x"(x0));
+        __asm__ volatile("pblendvb %%xmm0, %1, %0" : "+x"(r) : "x"(FA), "Yz"(B));
         pv("pblendvb", r);
         r = DA;
-        __asm__ volatile("blendvpd %%xmm0, %1, %0" : "+x"(r) : "x"(DB), "x"(x0));
+        __asm__ volatile("blendvpd %%xmm0, %1, %0" : "+x"(r) : "x"(DB), "Yz"(B));
         pv("blendvpd", r);
     }
     OPI("blendps", 5, FA, FB);
@@ -316,14 +316,14 @@ static void sse42(void)
     printf("pcmpistri substring: ecx %lx flags %lx\n", idx, f & 0x8d5);
     // Ranges: which bytes of the haystack are in 'a'..'m'.
     v2 range = {0x6d61, 0};
-    register v2 x0 __asm__("xmm0");
-    __asm__ volatile("pcmpistrm $0x44, %2, %1" : "=x"(x0) : "x"(range), "x"(HAY));
+    v2 x0;  // PCMPxSTRM write xmm0 ("Yz")
+    __asm__ volatile("pcmpistrm $0x44, %2, %1" : "=Yz"(x0) : "x"(range), "x"(HAY));
     pv("pcmpistrm", x0);
     __asm__ volatile("pcmpestri $0x00, %3, %2\n\tpushf\n\tpop %0"
                      : "=r"(f), "=c"(idx)
                      : "x"(NEEDLE), "x"(HAY), "a"(3), "d"(11));
     printf("pcmpestri equal-any: ecx %lx flags %lx\n", idx, f & 0x8d5);
-    __asm__ volatile("pcmpestrm $0x48, %2, %1" : "=x"(x0) : "x"(NEEDLE), "x"(HAY), "a"(3), "d"(11));
+    __asm__ volatile("pcmpestrm $0x48, %2, %1" : "=Yz"(x0) : "x"(NEEDLE), "x"(HAY), "a"(3), "d"(11));
     pv("pcmpestrm", x0);
     uint64_t p;
     __asm__ volatile("popcnt %2, %0\n\tpushf\n\tpop %1" : "=r"(p), "=&r"(f) : "r"(A[1]));
