@@ -154,3 +154,131 @@ rt_stubs:
     dq rt_stub_ %+ v
 %assign v v + 1
 %endrep
+
+; ---------------------------------------------------------------------------
+; Low-memory code (linked at 0x7000, copied there by rt_start): leaving long
+; mode for compatibility mode, legacy protected mode and real mode, and
+; coming back. Needs the low 1 MiB identity-mapped (true of the runtime's
+; page tables and of any program that keeps them).
+section .lowmem progbits alloc exec write align=16
+
+; uint32_t rt_call_compat(uint32_t func): calls func as 32-bit code at CPL 0
+; (CS = 0x08 under long mode) and returns its EAX.
+bits 64
+global rt_call_compat
+rt_call_compat:
+    push rbx
+    push rbp
+    mov [lm_target32], edi
+    mov rbp, rsp
+    push 0x08
+    push lm_compat
+    retfq
+bits 32
+lm_compat:
+    call [lm_target32]
+    jmp 0x18:lm_compat_back
+bits 64
+lm_compat_back:
+    mov rsp, rbp
+    pop rbp
+    pop rbx
+    ret
+
+; uint32_t rt_call_real(uint32_t func): leaves long mode (compatibility
+; mode, paging off), runs the near function at 0:func in real mode (IVT at
+; 0, SS:SP = 0:0x7000) and re-enters long mode; returns DX:AX.
+global rt_call_real
+rt_call_real:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [lm_target16], di
+    mov [lm_saved_rsp], rsp
+    sidt [lm_saved_idt]
+    push 0x08
+    push lm_leave
+    retfq
+bits 32
+lm_leave:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov eax, cr0                ; paging off: long mode inactive
+    and eax, 0x7fffffff
+    mov cr0, eax
+    jmp 0x40:lm_pm16
+bits 16
+lm_pm16:
+    mov ax, 0x48
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    mov ss, ax
+    mov eax, cr0
+    and eax, ~1
+    mov cr0, eax
+    jmp 0:lm_real
+lm_real:
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    mov ss, ax
+    mov sp, 0x7000
+    lidt [lm_real_idt]
+    call [lm_target16]
+    cli
+    push word 0
+    pop ds
+    mov [lm_result], ax
+    mov [lm_result + 2], dx
+    mov eax, cr0
+    or eax, 1
+    mov cr0, eax
+    jmp dword 0x08:lm_pm32
+bits 32
+lm_pm32:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov eax, cr0                ; PAE and EFER.LME are still set
+    or eax, 0x80000000
+    mov cr0, eax
+    jmp 0x18:lm_back
+bits 64
+lm_back:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    xor eax, eax
+    mov fs, ax
+    mov gs, ax
+    mov rsp, [lm_saved_rsp]
+    lidt [lm_saved_idt]
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    mov eax, [lm_result]
+    ret
+
+align 8
+lm_saved_rsp: dq 0
+lm_result: dd 0
+lm_target32: dd 0
+lm_target16: dw 0
+lm_real_idt: dw 0x3ff
+    dd 0
+lm_saved_idt: dw 0
+    dq 0

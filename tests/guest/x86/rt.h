@@ -164,10 +164,15 @@ typedef ureg rt_jmp_buf[8];
 int rt_setjmp(rt_jmp_buf b) __attribute__((returns_twice));
 NORETURN void rt_longjmp(rt_jmp_buf b, int value);
 
-// --- Real mode (32-bit runtime only) ---------------------------------------
-#ifndef __x86_64__
-// Runs the near function at 0:func in real mode; returns DX:AX.
+// --- Other modes -------------------------------------------------------------
+// Runs the near function at 0:func (below 64 KiB, e.g. in .lowmem) in real
+// mode and returns DX:AX. From long mode it leaves long mode (paging off)
+// and re-enters it afterwards, so the low 1 MiB must be identity-mapped.
 uint32_t rt_call_real(uint32_t func);
+#ifdef __x86_64__
+// Calls func (below 4 GiB) as 32-bit compatibility-mode code at CPL 0.
+uint32_t rt_call_compat(uint32_t func);
+#else
 extern volatile uint32_t rt_ap_stack, rt_ap_entry;
 extern uint8_t rt_ap_trampoline[];
 #endif
