@@ -79,6 +79,7 @@ void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
 
 // isa-debug-exit: QEMU exits with status (code << 1) | 1. A nonzero code
 // is printed first ("EXIT n").
