@@ -1,7 +1,8 @@
 // Integer instructions and flags at the native width (built as int32 in
 // protected mode and int64 in long mode): ALU ops with carry in, shifts and
 // rotates with odd counts, SHLD/SHRD, MUL/IMUL/DIV/IDIV, BT*, BSF/BSR,
-// BSWAP, CMPXCHG/XADD, SETcc/CMOVcc, 8/16-bit partial registers. Flags are
+// BSWAP, CMPXCHG/XADD, SETcc/CMOVcc, 8/16-bit partial registers, string
+// instructions, LAHF/SAHF, ENTER/LEAVE, LOOP/JECXZ. Flags are
 // printed masked to the bits the SDM defines for each instruction.
 #include "rt.h"
 
@@ -314,6 +315,116 @@ static void partial(void)
 #endif
 }
 
+// String instructions (REP/REPE/REPNE, both directions, all widths),
+// LAHF/SAHF, sign extensions, ENTER/LEAVE, LOOP/JECXZ, 8/16-bit RCL/RCR
+// (count mod 9 / mod 17).
+static void strings_misc(void)
+{
+    static uint8_t src[64], dst[64];
+    for (unsigned i = 0; i < 64; i++)
+        src[i] = (uint8_t)(i * 7 + 1);
+    memset(dst, 0, sizeof dst);
+    ureg si, di, cx;
+    __asm__ volatile("cld\n\trep movsb"
+                     : "=S"(si), "=D"(di), "=c"(cx)
+                     : "0"(src), "1"(dst), "2"(13)
+                     : "memory");
+    printf("rep movsb: si+%lx di+%lx cx %lx\n", (unsigned long)(si - (ureg)src),
+           (unsigned long)(di - (ureg)dst), (unsigned long)cx);
+    __asm__ volatile("std\n\trep movsl\n\tcld"
+                     : "=S"(si), "=D"(di), "=c"(cx)
+                     : "0"(src + 40), "1"(dst + 40), "2"(3)
+                     : "memory");
+    printf("std rep movsl: si+%lx di+%lx\n", (unsigned long)(si - (ureg)src),
+           (unsigned long)(di - (ureg)dst));
+#ifdef __x86_64__
+    __asm__ volatile("rep movsq"
+                     : "=S"(si), "=D"(di), "=c"(cx)
+                     : "0"(src + 48), "1"(dst + 48), "2"(2)
+                     : "memory");
+#endif
+    __asm__ volatile("rep stosw"
+                     : "=D"(di), "=c"(cx)
+                     : "0"(dst + 20), "1"(3), "a"(0xabcd)
+                     : "memory");
+    printf("dst:");
+    for (unsigned i = 0; i < 64; i += 8) {
+        uint64_t w;
+        memcpy(&w, dst + i, 8);
+        printf(" %016llx", (unsigned long long)w);
+    }
+    putchar('\n');
+    dst[5] = 0xee;
+    ureg f;
+    __asm__ volatile("repe cmpsb\n\tpushf\n\tpop %3"
+                     : "=S"(si), "=D"(di), "=c"(cx), "=r"(f)
+                     : "0"(src), "1"(dst), "2"(13)
+                     : "memory", "cc");
+    printf("repe cmpsb: si+%lx cx %lx flags %lx\n",
+           (unsigned long)(si - (ureg)src), (unsigned long)cx,
+           (unsigned long)(f & 0x8d5));
+    __asm__ volatile("repne scasb\n\tpushf\n\tpop %2"
+                     : "=D"(di), "=c"(cx), "=r"(f)
+                     : "0"(src), "1"(64), "a"(src[30])
+                     : "memory", "cc");
+    printf("repne scasb: di+%lx cx %lx flags %lx\n",
+           (unsigned long)(di - (ureg)src), (unsigned long)cx,
+           (unsigned long)(f & 0x8d5));
+    ureg a;
+    __asm__ volatile("lodsw" : "=S"(si), "=a"(a) : "0"(src + 3), "1"(0) : "memory");
+    printf("lodsw: %lx\n", (unsigned long)a);
+    __asm__ volatile("rep stosb" : "=D"(di), "=c"(cx) : "0"(dst), "1"(0), "a"(1) : "memory");
+    printf("rep with cx 0: di+%lx\n", (unsigned long)(di - (ureg)dst));
+
+    // LAHF/SAHF.
+    ureg ah_out;
+    __asm__ volatile("mov $0xd5, %%ah\n\tsahf\n\tmov $0, %%ah\n\tlahf\n\t"
+                     "shr $8, %0"
+                     : "=a"(ah_out)
+                     :
+                     : "cc");
+    printf("sahf/lahf: %lx\n", (unsigned long)(ah_out & 0xff));
+    // Sign extensions.
+    ureg r1 = 0x1280, r2, r3, d3;
+    __asm__ volatile("cbw" : "+a"(r1));
+    r2 = 0x87654321;
+    __asm__ volatile("cwtl" : "+a"(r2));  // CWDE
+    r3 = (ureg)0xfedcba9876543210ull;
+    __asm__ volatile("cltd" : "+a"(r3), "=d"(d3));  // CDQ
+    printf("cbw %lx cwde %lx cdq %lx\n", (unsigned long)(r1 & 0xffff),
+           (unsigned long)r2, (unsigned long)(d3 & 0xffffffff));
+    // ENTER with nesting level 2 copies one outer frame pointer.
+    ureg depth;
+#ifdef __x86_64__
+    __asm__ volatile("mov %%rsp, %%rcx\n\tpush %%rbp\n\tmov %%rsp, %%rbp\n\t"
+                     "enter $24, $2\n\tmov %%rcx, %0\n\tsub %%rsp, %0\n\t"
+                     "leave\n\tpop %%rbp"
+                     : "=r"(depth) : : "rcx", "memory");
+#else
+    __asm__ volatile("mov %%esp, %%ecx\n\tpush %%ebp\n\tmov %%esp, %%ebp\n\t"
+                     "enter $24, $2\n\tmov %%ecx, %0\n\tsub %%esp, %0\n\t"
+                     "leave\n\tpop %%ebp"
+                     : "=r"(depth) : : "ecx", "memory");
+#endif
+    printf("enter 24,2 depth %lx\n", (unsigned long)depth);
+    // LOOP, LOOPE, JECXZ.
+    ureg n = 0, c = 5;
+    __asm__ volatile("1:\n\tinc %0\n\tloop 1b" : "+r"(n), "+c"(c));
+    ureg m = 0;
+    c = 0;
+    __asm__ volatile("jecxz 1f\n\tmov $1, %0\n1:" : "+r"(m) : "c"(c));
+    printf("loop %lx jecxz-taken %lx\n", (unsigned long)n, (unsigned long)(m == 0));
+    // 8/16-bit RCL/RCR: count masked to 5 bits, then mod 9 / mod 17.
+    for (unsigned k = 0; k < 4; k++) {
+        static const uint8_t cnt[] = {8, 9, 10, 31};
+        uint32_t b8 = 0x81, b16 = 0x8001;
+        __asm__ volatile("stc\n\trclb %%cl, %b0" : "+q"(b8) : "c"(cnt[k]) : "cc");
+        __asm__ volatile("stc\n\trcrw %%cl, %w0" : "+r"(b16) : "c"(cnt[k] + 8) : "cc");
+        printf("rcl8/rcr16 by %u/%u: %x %x\n", cnt[k], cnt[k] + 8, b8 & 0xff,
+               b16 & 0xffff);
+    }
+}
+
 int main(void)
 {
     printf("intops start (%d-bit)\n", W);
@@ -342,6 +453,7 @@ int main(void)
     exchange();
     conditions();
     partial();
+    strings_misc();
     puts("intops done");
     return 0;
 }
