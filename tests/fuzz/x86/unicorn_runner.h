@@ -1,0 +1,37 @@
+// Unicorn (QEMU 5 TCG, x86-64) behind the X86Runner interface, with the same memory layout
+// as the KVM oracle. Unicorn has no AVX: VEX-encoded snippets end in #UD there.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tests/fuzz/x86/x86_runner.h"
+
+struct uc_struct;
+
+namespace orrery::tests::x86fuzz {
+
+class UnicornRunner final : public X86Runner {
+ public:
+  static std::unique_ptr<UnicornRunner> create(std::string& why);
+  ~UnicornRunner() override;
+  UnicornRunner(const UnicornRunner&) = delete;
+  UnicornRunner& operator=(const UnicornRunner&) = delete;
+
+  std::string name() const override { return "unicorn"; }
+  bool run(std::span<const uint8_t> code, X86UserState& state) override;
+  std::string error() const override { return error_; }
+
+  /// Set by the interrupt hook (Unicorn reports CPU exceptions through it).
+  void on_interrupt(uint32_t intno);
+
+ private:
+  UnicornRunner() = default;
+  bool init(std::string& why);
+
+  uc_struct* uc_ = nullptr;
+  std::string error_;
+  int pending_vector_ = -1;
+};
+
+}  // namespace orrery::tests::x86fuzz
