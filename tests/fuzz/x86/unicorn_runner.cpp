@@ -99,6 +99,8 @@ bool UnicornRunner::run(std::span<const uint8_t> code, X86UserState& state) {
   std::memset(page, 0xcc, sizeof page);
   std::memcpy(page, code.data(), code.size());
   uc_mem_write(uc_, layout::kCodeAddr, page, sizeof page);
+  // Unicorn 2 does not invalidate translated blocks on uc_mem_write.
+  uc_ctl_remove_cache(uc_, layout::kCodeAddr, layout::kCodeAddr + layout::kCodeSize);
   uc_mem_write(uc_, layout::kDataAddr, state.data.data(), layout::kDataSize);
 
   uint8_t fx[kFxSize] = {};
