@@ -81,7 +81,15 @@ int main(int argc, char** argv) {
     opt.exts = x::kAllExts;
   else if (exts == "novex" || (exts == "auto" && unicorn))
     opt.exts = x::kAllExts & ~x::kVexExts;
-  else if (exts != "auto") {
+  else if (exts.starts_with("only:")) {  // e.g. only:base or only:sse2 (debugging)
+    opt.exts = 0;
+    for (unsigned e = 0; e < unsigned(x::Ext::Count_); ++e)
+      if (exts.substr(5) == x::ext_name(x::Ext(e))) opt.exts = 1u << e;
+    if (!opt.exts) {
+      std::fprintf(stderr, "x86-diff: unknown extension in --exts %s\n", exts.c_str());
+      return 1;
+    }
+  } else if (exts != "auto") {
     std::fprintf(stderr, "x86-diff: --exts must be all, novex or auto\n");
     return 1;
   }

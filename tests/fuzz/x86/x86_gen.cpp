@@ -977,10 +977,22 @@ X86UserState X86Gen::random_state() {
   return s;
 }
 
+void Snippet::masks_at(uint64_t at, uint16_t& rflags, uint16_t& fsw) const {
+  rflags = fsw = 0;
+  for (const Mark& m : marks) {
+    rflags |= m.rflags_undef;
+    fsw |= m.fsw_undef;
+    if (m.end > at) break;
+  }
+}
+
 Snippet X86Gen::random_snippet(unsigned length) {
   Snippet out;
   Builder b(rng_, exts_, out);
-  for (unsigned i = 0; i < length; ++i) b.instruction();
+  for (unsigned i = 0; i < length; ++i) {
+    b.instruction();
+    out.marks.push_back({uint32_t(out.code.size()), b.undef(), b.fsw_undef()});
+  }
   out.rflags_undef = b.undef();
   out.fsw_undef = b.fsw_undef();
   return out;

@@ -49,6 +49,16 @@ struct Snippet {
   std::vector<uint16_t> rows;  // template row of each instruction (for reports)
   uint16_t rflags_undef = 0;   // arithmetic flags left undefined at the end
   uint16_t fsw_undef = 0;      // x87 condition codes left undefined at the end
+  /// After each top-level instruction: its end offset and the masks at that point, so a
+  /// snippet that faults part-way is compared with the masks of what actually ran.
+  struct Mark {
+    uint32_t end;
+    uint16_t rflags_undef, fsw_undef;
+  };
+  std::vector<Mark> marks;
+  /// The masks for a run that stopped (faulted) at code offset `at`: everything undefined up
+  /// to and including the instruction there (conservative inside forward-branch bodies).
+  void masks_at(uint64_t at, uint16_t& rflags, uint16_t& fsw) const;
 };
 
 class X86Gen {
