@@ -395,9 +395,11 @@ bool KvmRunner::run(std::span<const uint8_t> code, X86UserState& state) {
     need_sregs_ = false;
   }
   int rc;
-  do {
+  for (;;) {
     rc = ioctl(vcpu_fd_, KVM_RUN, 0);
-  } while (rc < 0 && (errno == EINTR || errno == EAGAIN));
+    if (rc >= 0 || (errno != EINTR && errno != EAGAIN)) break;
+    kr->kvm_dirty_regs = 0;  // a signal: resume where the guest is, do not restart it
+  }
   if (rc < 0) return fail("KVM_RUN");
 
   for (unsigned i = 0; i < 16; ++i) state.gpr[i] = regs.*kGprField[i];

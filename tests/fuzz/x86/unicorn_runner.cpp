@@ -3,8 +3,11 @@
 // registers. The snippet ends at the first byte after it (Unicorn's `until` address).
 #include "tests/fuzz/x86/unicorn_runner.h"
 
+#include <capstone/capstone.h>
 #include <unicorn/unicorn.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace orrery::tests::x86fuzz {
@@ -30,8 +33,62 @@ constexpr size_t kFcw = 0, kFsw = 2, kFtw = 4, kMxcsr = 24, kMxcsrMask = 28, kSt
 
 }  // namespace
 
+namespace {
+
+void hook_pcmpestr(uc_engine*, uint64_t address, uint32_t, void* user) {
+  static_cast<UnicornRunner*>(user)->on_pcmpestr(address);
+}
+
+// Unicorn 2.0.1 takes the explicit lengths of PCMPESTRx as int(abs(EAX)) (RAX with REX.W),
+// which is negative for INT_MIN (and, with REX.W, for every magnitude whose bit 31 is set),
+// then reads out of bounds and crashes the process. Snippets that would do so are refused.
+bool pcmpestr_crashes(uint64_t reg, bool rex_w) {
+  int64_t v = rex_w ? int64_t(reg) : int64_t(int32_t(reg));
+  uint64_t mag = v < 0 ? uint64_t(0) - uint64_t(v) : uint64_t(v);
+  return int32_t(uint32_t(mag)) < 0;
+}
+
+// The PCMPESTRI/PCMPESTRM instructions of a snippet (Capstone decodes only snippets that
+// contain their opcode bytes).
+std::vector<std::pair<uint64_t, bool>> find_pcmpestr(std::span<const uint8_t> code) {
+  std::vector<std::pair<uint64_t, bool>> out;
+  bool maybe = false;
+  for (size_t i = 0; i + 2 < code.size(); ++i)
+    if (code[i] == 0x0f && code[i + 1] == 0x3a && (code[i + 2] & 0xfe) == 0x60) maybe = true;
+  if (!maybe) return out;
+  csh h;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) return out;
+  cs_insn* insn = nullptr;
+  size_t n = cs_disasm(h, code.data(), code.size(), layout::kCodeAddr, 0, &insn);
+  for (size_t i = 0; i < n; ++i) {
+    if (insn[i].id != X86_INS_PCMPESTRI && insn[i].id != X86_INS_PCMPESTRM) continue;
+    bool rex_w = false;
+    for (unsigned b = 0; b < insn[i].size && insn[i].bytes[b] != 0x0f; ++b)
+      if ((insn[i].bytes[b] & 0xf8) == 0x48) rex_w = true;
+    out.push_back({insn[i].address, rex_w});
+  }
+  cs_free(insn, n);
+  cs_close(&h);
+  return out;
+}
+
+}  // namespace
+
 void UnicornRunner::on_interrupt(uint32_t intno) {
   pending_vector_ = int(intno);
+}
+
+void UnicornRunner::on_pcmpestr(uint64_t address) {
+  auto it = std::find_if(pcmpestr_.begin(), pcmpestr_.end(),
+                         [&](const auto& p) { return p.first == address; });
+  if (it == pcmpestr_.end()) return;
+  uint64_t rax = 0, rdx = 0;
+  uc_reg_read(uc_, UC_X86_REG_RAX, &rax);
+  uc_reg_read(uc_, UC_X86_REG_RDX, &rdx);
+  if (pcmpestr_crashes(rax, it->second) || pcmpestr_crashes(rdx, it->second)) {
+    refused_ = true;
+    uc_emu_stop(uc_);
+  }
 }
 
 UnicornRunner::~UnicornRunner() {
@@ -133,12 +190,26 @@ bool UnicornRunner::run(std::span<const uint8_t> code, X86UserState& state) {
   uc_reg_write(uc_, UC_X86_REG_RFLAGS, &rflags);
 
   pending_vector_ = -1;
+  refused_ = false;
   uint64_t end = layout::kCodeAddr + code.size();
+  pcmpestr_ = find_pcmpestr(code);
+  std::vector<uc_hook> hooks;
+  for (const auto& [addr, w] : pcmpestr_) {
+    uc_hook h;
+    if (uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&hook_pcmpestr), this, addr,
+                    addr) == UC_ERR_OK)
+      hooks.push_back(h);
+  }
   e = uc_emu_start(uc_, layout::kCodeAddr, end, 0, 0);
+  for (uc_hook h : hooks) uc_hook_del(uc_, h);
   state.fault = X86Fault{};
   for (unsigned i = 0; i < 16; ++i) uc_reg_read(uc_, kGprReg[i], &state.gpr[i]);
   uc_reg_read(uc_, UC_X86_REG_RIP, &state.rip);
   uc_reg_read(uc_, UC_X86_REG_RFLAGS, &state.rflags);
+  if (refused_) {
+    state.fault.vector = X86Fault::kRefused;
+    return true;
+  }
   switch (e) {
     case UC_ERR_OK:
       if (pending_vector_ >= 0)

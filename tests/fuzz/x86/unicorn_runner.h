@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/fuzz/x86/x86_runner.h"
 
@@ -24,6 +26,8 @@ class UnicornRunner final : public X86Runner {
 
   /// Set by the interrupt hook (Unicorn reports CPU exceptions through it).
   void on_interrupt(uint32_t intno);
+  /// The code hook on PCMPESTRI/PCMPESTRM: stops before an operand that crashes Unicorn.
+  void on_pcmpestr(uint64_t address);
 
  private:
   UnicornRunner() = default;
@@ -32,6 +36,8 @@ class UnicornRunner final : public X86Runner {
   uc_struct* uc_ = nullptr;
   std::string error_;
   int pending_vector_ = -1;
+  bool refused_ = false;
+  std::vector<std::pair<uint64_t, bool>> pcmpestr_;  // address, REX.W of each PCMPESTRx
 };
 
 }  // namespace orrery::tests::x86fuzz

@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (allow && unicorn) opt.allow = x::unicorn_allow_list();
+  if (unicorn) opt.skip_rows = x::kUnicornSkipRows;
   opt.max_reports = 10;
   auto oracle = make_runner(oracle_name);
   auto target = make_runner(target_name);
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
               " ended in an oracle exception), %" PRIu64 " mismatches, %.0f sequences/s\n",
               opt.seed, r.runs, r.instructions, r.oracle_faults, r.mismatches,
               r.seconds > 0 ? double(r.runs) / r.seconds : 0.0);
+  if (r.refused) std::printf("  refused by a runner: %" PRIu64 "\n", r.refused);
   for (auto& [name, n] : r.allowed) std::printf("  allowed (%s): %" PRIu64 "\n", name.c_str(), n);
   if (auto* k = dynamic_cast<x::KvmRunner*>(oracle.get()))
     std::printf("  kvm: %.1f us per run, %.1f us per run ending in an exception\n",

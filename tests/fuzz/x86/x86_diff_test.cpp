@@ -45,6 +45,7 @@ TEST(X86Diff, KvmAgainstUnicornWithinAllowList) {
   opt.count = 2000;
   opt.exts = kUnicornCiExts;
   opt.allow = unicorn_allow_list();
+  opt.skip_rows = kUnicornSkipRows;
   DiffResult r = run_diff(*k, *u, opt);
   EXPECT_FALSE(r.runner_error) << r.report;
   EXPECT_EQ(r.mismatches, 0u) << r.report;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,9 @@ struct Snippet {
 
 class X86Gen {
  public:
-  X86Gen(uint64_t seed, uint32_t exts) : rng_(seed), exts_(exts) {}
+  /// Rows of the extensions in `exts`, minus those whose name starts with one of
+  /// `skip_rows` (for a runner that cannot execute them at all).
+  X86Gen(uint64_t seed, uint32_t exts, std::span<const char* const> skip_rows = {});
   /// A random initial state: GPRs with interesting values, R15 and RSP set, random vector and
   /// x87 registers, MXCSR and FCW rounding modes, data page with integers and floats.
   X86UserState random_state();
@@ -76,7 +79,8 @@ class X86Gen {
  private:
   uint64_t rand(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
   std::mt19937_64 rng_;
-  uint32_t exts_;
+  std::vector<bool> row_ok_;
+  bool any_base_ = false;
 };
 
 }  // namespace orrery::tests::x86fuzz

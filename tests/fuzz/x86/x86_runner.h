@@ -37,6 +37,9 @@ struct Ymm {
 /// What the snippet left behind when it faulted.
 struct X86Fault {
   static constexpr int kNone = -1;
+  /// The runner declined the snippet (it would crash or hang the runner itself, e.g. a
+  /// known Unicorn crash); the driver skips it.
+  static constexpr int kRefused = -2;
   int vector = kNone;       // architectural exception vector, or kNone
   uint32_t error_code = 0;  // for vectors that push one (8, 10-14, 17, 21)
   bool has_error_code = false;
