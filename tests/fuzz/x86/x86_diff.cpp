@@ -20,12 +20,15 @@ std::string hex(uint64_t v) {
   return b;
 }
 
-// A rule whose bug writes a wrong GPR also explains the flags and stores computed from it.
-bool diverged_gprs(Mismatch& m) {
-  if (!m.gprs) return false;
+// A rule whose bug writes a wrong GPR or CF explains everything computed from it later in
+// the snippet (flags, stores, vector values, MXCSR flags, the path of a later branch); the
+// x87 state, RIP and the fault are still compared.
+bool diverged(Mismatch& m) {
+  if (!(m.gprs || m.rflags || m.data || m.ymm || m.mxcsr)) return false;
   m.gprs = 0;
   m.rflags = 0;
-  m.data = false;
+  m.data = m.ymm = false;
+  m.mxcsr = 0;
   return true;
 }
 
@@ -234,7 +237,7 @@ std::span<const AllowRule> unicorn_allow_list() {
        "BSF/BSR of zero zero-extends a 32-bit destination; AMD silicon leaves it alone (the SDM "
        "calls the destination undefined)",
        [](Mismatch& m, const Snippet& s) {
-         return (uses_row(s, "bsf") || uses_row(s, "bsr")) && diverged_gprs(m);
+         return (uses_row(s, "bsf") || uses_row(s, "bsr")) && diverged(m);
        }},
       {"unicorn-sse-daz-ftz",
        "MXCSR.DAZ and MXCSR.FTZ are ignored: denormal inputs and tiny results are not flushed "
@@ -256,30 +259,44 @@ std::span<const AllowRule> unicorn_allow_list() {
          return true;
        }},
       {"unicorn-bextr", "BEXTR extracts wrong bits for some start/length controls",
-       [](Mismatch& m, const Snippet& s) { return uses_row(s, "bextr") && diverged_gprs(m); }},
-      {"unicorn-bzhi", "BZHI: wrong SF, and wrong results for some indexes",
+       [](Mismatch& m, const Snippet& s) { return uses_row(s, "bextr") && diverged(m); }},
+      {"unicorn-bzhi", "BZHI: wrong SF and CF, and wrong results for some indexes",
+       [](Mismatch& m, const Snippet& s) { return uses_row(s, "bzhi") && diverged(m); }},
+      {"unicorn-pcmpxstrx",
+       "PCMPESTRx/PCMPISTRx: wrong index/mask around invalid (past-the-end) elements",
        [](Mismatch& m, const Snippet& s) {
-         if (!uses_row(s, "bzhi") || !(m.gprs || (m.rflags & 0x80))) return false;
-         m.rflags &= ~0x80ull;
-         diverged_gprs(m);
+         if (!uses_row(s, "pcmp") || (m.gprs & ~0x2u) || !(m.gprs || m.ymm || m.rflags))
+           return false;
+         m.gprs = 0;  // RCX
+         m.ymm = false;
+         m.rflags = 0;
+         return true;
+       }},
+      {"unicorn-sse3-nan-sign",
+       "HSUBPS/HADDPD/ADDSUBPS: a NaN operand comes back with its sign flipped",
+       [](Mismatch& m, const Snippet& s) {
+         if (!m.ymm || !(uses_row(s, "hsub") || uses_row(s, "hadd") || uses_row(s, "addsub")))
+           return false;
+         m.ymm = false;
+         return true;
+       }},
+      {"unicorn-phadd-phsub-same-register",
+       "PHADDx/PHSUBx with the destination also the source read the half-written destination",
+       [](Mismatch& m, const Snippet& s) {
+         if (!m.ymm || !(uses_row(s, "phadd") || uses_row(s, "phsub"))) return false;
+         m.ymm = false;
          return true;
        }},
       {"unicorn-pdep-pext", "PDEP/PEXT results are wrong (GPR results differ)",
        [](Mismatch& m, const Snippet& s) {
-         return (uses_row(s, "pdep") || uses_row(s, "pext")) && diverged_gprs(m);
+         return (uses_row(s, "pdep") || uses_row(s, "pext")) && diverged(m);
        }},
       {"unicorn-bls-carry", "BLSI/BLSMSK/BLSR set CF wrongly",
-       [](Mismatch& m, const Snippet& s) {
-         if (!(m.rflags & 1) || !uses_row(s, "bls")) return false;
-         m.rflags &= ~1ull;
-         return true;
-       }},
+       [](Mismatch& m, const Snippet& s) { return uses_row(s, "bls") && diverged(m); }},
       {"unicorn-cmpxchg32-zero-extends",
        "32-bit CMPXCHG to a register zero-extends it even when the compare fails (AMD, the "
        "oracle here, leaves it alone)",
-       [](Mismatch& m, const Snippet& s) {
-         return uses_row(s, "cmpxchg r/m,r") && diverged_gprs(m);
-       }},
+       [](Mismatch& m, const Snippet& s) { return uses_row(s, "cmpxchg r/m,r") && diverged(m); }},
       {"unicorn-idiv8-overflow-double-fault",
        "the #DE of an overflowing 8-bit IDIV reaches the interrupt hook as vector 8",
        [](Mismatch& m, const Snippet&) {

@@ -47,7 +47,7 @@ std::span<const AllowRule> unicorn_allow_list();
 /// unicorn-ud-movbe-popcnt-pclmul): left out of KVM-vs-Unicorn runs to keep their coverage.
 inline constexpr const char* kUnicornSkipRows[] = {"movbe", "popcnt", "pclmul"};
 
-constexpr uint32_t kUnicornCiExts = ext_bit(Ext::Base) | ext_bit(Ext::Adx);
+constexpr uint32_t kUnicornCiExts = kAllExts & ~kVexExts & ~ext_bit(Ext::X87);
 
 struct DiffOptions {
   uint64_t seed = 1;

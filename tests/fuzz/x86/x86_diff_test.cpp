@@ -49,8 +49,10 @@ TEST(X86Diff, KvmAgainstUnicornWithinAllowList) {
   DiffResult r = run_diff(*k, *u, opt);
   EXPECT_FALSE(r.runner_error) << r.report;
   EXPECT_EQ(r.mismatches, 0u) << r.report;
+  // Beyond the (near universal) missing MXCSR flags, most sequences must compare clean.
   uint64_t allowed = 0;
-  for (auto& [name, n] : r.allowed) allowed += n;
+  for (auto& [name, n] : r.allowed)
+    if (name != "unicorn-mxcsr-exception-flags") allowed += n;
   EXPECT_LT(allowed, r.runs / 2) << "most sequences hit known Unicorn bugs: a harness problem?";
 }
 

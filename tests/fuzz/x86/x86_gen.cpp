@@ -972,7 +972,8 @@ X86UserState X86Gen::random_state() {
   for (auto& y : s.ymm)
     for (unsigned i = 0; i < 4; ++i) put_value(rng_, reinterpret_cast<uint8_t*>(&y.q[i]));
   static constexpr uint32_t kRc[] = {0, 1, 2, 3};
-  s.mxcsr = 0x1f80 | kRc[rand(4)] << 13 | (rand(4) == 0 ? 0x8000 : 0) | (rand(4) == 0 ? 0x40 : 0);
+  s.mxcsr = 0x1f80 | kRc[rand(4)] << 13 | (rand(8) == 0 ? 0x8000 : 0) |
+            (rand(8) == 0 ? 0x40 : 0);             // FTZ, DAZ
   static constexpr uint16_t kPc[] = {0, 2, 3, 3};  // single, double, extended (01 reserved)
   s.fcw = uint16_t(0x7f | 0x40 | kPc[rand(4)] << 8 | rand(4) << 10);
   unsigned top = unsigned(rand(8)), used = unsigned(rand(9));
