@@ -102,6 +102,8 @@ std::unique_ptr<UnicornRunner> UnicornRunner::create(std::string& why) {
 }
 
 bool UnicornRunner::init(std::string& why) {
+  if (uc_) uc_close(uc_);
+  uc_ = nullptr;
   uc_err e = uc_open(UC_ARCH_X86, UC_MODE_64, &uc_);
   if (e != UC_ERR_OK) {
     why = std::string("uc_open: ") + uc_strerror(e);
@@ -147,6 +149,25 @@ bool UnicornRunner::init(std::string& why) {
 }
 
 bool UnicornRunner::run(std::span<const uint8_t> code, X86UserState& state) {
+  // After some runs stopped by a hook (a refused PCMPESTRx, a #DE), Unicorn 2.0.1 can stop
+  // later snippets at a #UD or #DE without reporting anything. A fresh engine runs them
+  // correctly, so such a run is retried once on a new engine.
+  X86UserState initial = state;
+  if (!run_once(code, state)) return false;
+  if (state.fault.vector != X86Fault::kStoppedUnknown && state.fault.vector != X86Fault::kRefused)
+    return true;
+  std::string why;
+  if (!init(why)) {
+    error_ = "re-creating the Unicorn engine: " + why;
+    return false;
+  }
+  ++resets_;
+  if (state.fault.vector == X86Fault::kRefused) return true;
+  state = initial;
+  return run_once(code, state);
+}
+
+bool UnicornRunner::run_once(std::span<const uint8_t> code, X86UserState& state) {
   if (code.size() >= layout::kCodeSize) {
     error_ = "snippet too long";
     return false;
@@ -215,7 +236,7 @@ bool UnicornRunner::run(std::span<const uint8_t> code, X86UserState& state) {
       if (pending_vector_ >= 0)
         state.fault.vector = pending_vector_;
       else if (state.rip != end)
-        state.fault.vector = 6;  // stopped early: treat as a fault
+        state.fault.vector = X86Fault::kStoppedUnknown;
       break;
     case UC_ERR_INSN_INVALID:
       state.fault.vector = 6;

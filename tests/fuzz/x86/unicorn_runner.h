@@ -23,6 +23,8 @@ class UnicornRunner final : public X86Runner {
   std::string name() const override { return "unicorn"; }
   bool run(std::span<const uint8_t> code, X86UserState& state) override;
   std::string error() const override { return error_; }
+  /// How many times the engine was re-created (see run()).
+  uint64_t resets() const { return resets_; }
 
   /// Set by the interrupt hook (Unicorn reports CPU exceptions through it).
   void on_interrupt(uint32_t intno);
@@ -32,11 +34,13 @@ class UnicornRunner final : public X86Runner {
  private:
   UnicornRunner() = default;
   bool init(std::string& why);
+  bool run_once(std::span<const uint8_t> code, X86UserState& state);
 
   uc_struct* uc_ = nullptr;
   std::string error_;
   int pending_vector_ = -1;
   bool refused_ = false;
+  uint64_t resets_ = 0;
   std::vector<std::pair<uint64_t, bool>> pcmpestr_;  // address, REX.W of each PCMPESTRx
 };
 

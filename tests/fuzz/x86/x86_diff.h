@@ -21,6 +21,7 @@ struct Mismatch {
   uint32_t mxcsr = 0;   // differing MXCSR bits
   bool rip = false, fault = false, fcw = false, ftw = false, st = false, ymm = false, data = false;
   int oracle_vector = -1, target_vector = -1;
+  bool ymm_nan_only = false;  // every differing YMM lane is a NaN on both sides
   uint16_t oracle_fsw = 0;
   uint32_t oracle_mxcsr = 0;
   bool any() const {

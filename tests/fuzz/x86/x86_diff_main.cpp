@@ -111,6 +111,9 @@ int main(int argc, char** argv) {
               r.seconds > 0 ? double(r.runs) / r.seconds : 0.0);
   if (r.refused) std::printf("  refused by a runner: %" PRIu64 "\n", r.refused);
   for (auto& [name, n] : r.allowed) std::printf("  allowed (%s): %" PRIu64 "\n", name.c_str(), n);
+  for (auto* runner : {oracle.get(), target.get()})
+    if (auto* u = dynamic_cast<x::UnicornRunner*>(runner); u && u->resets())
+      std::printf("  unicorn engine re-created %" PRIu64 " times\n", u->resets());
   if (auto* k = dynamic_cast<x::KvmRunner*>(oracle.get()))
     std::printf("  kvm: %.1f us per run, %.1f us per run ending in an exception\n",
                 k->ns_per_run() / 1000, k->ns_per_fault_run() / 1000);

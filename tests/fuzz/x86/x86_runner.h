@@ -40,6 +40,8 @@ struct X86Fault {
   /// The runner declined the snippet (it would crash or hang the runner itself, e.g. a
   /// known Unicorn crash); the driver skips it.
   static constexpr int kRefused = -2;
+  /// The runner stopped before the end without reporting an exception (a runner bug).
+  static constexpr int kStoppedUnknown = -3;
   int vector = kNone;       // architectural exception vector, or kNone
   uint32_t error_code = 0;  // for vectors that push one (8, 10-14, 17, 21)
   bool has_error_code = false;
