@@ -962,6 +962,9 @@ const char* X86Gen::row_name(uint16_t row) {
 size_t X86Gen::num_rows() {
   return kNumRows;
 }
+Ext X86Gen::row_ext(uint16_t row) {
+  return row < kNumRows ? kTemplates[row].ext : Ext::Base;
+}
 
 X86UserState X86Gen::random_state() {
   X86UserState s;

@@ -74,6 +74,7 @@ class X86Gen {
   Snippet random_snippet(unsigned length);
 
   static const char* row_name(uint16_t row);
+  static Ext row_ext(uint16_t row);
   static size_t num_rows();
 
  private:
