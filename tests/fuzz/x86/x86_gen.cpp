@@ -555,6 +555,12 @@ class Builder {
     }
   }
 
+  /// One instruction of row `idx` (with the helpers it needs).
+  void instruction_of_row(uint16_t idx) {
+    out_.rows.push_back(idx);
+    emit(kTemplates[idx]);
+  }
+
   uint16_t undef() const { return undef_; }
   uint16_t fsw_undef() const { return fsw_undef_; }
 
@@ -1001,6 +1007,22 @@ void Snippet::masks_at(uint64_t at, uint16_t& rflags, uint16_t& fsw) const {
     fsw |= m.fsw_undef;
     if (m.end > at) break;
   }
+}
+
+Snippet X86Gen::row_snippet(uint16_t row) {
+  Snippet out;
+  if (row >= kNumRows) return out;
+  Builder b(rng_, row_ok_, any_base_, out);
+  b.instruction_of_row(row);
+  out.marks.push_back({uint32_t(out.code.size()), b.undef(), b.fsw_undef()});
+  out.rflags_undef = b.undef();
+  out.fsw_undef = b.fsw_undef();
+  return out;
+}
+
+bool X86Gen::row_is_invalid(uint16_t row) {
+  return row < kNumRows &&
+         std::string_view(kTemplates[row].name).find("#UD") != std::string_view::npos;
 }
 
 Snippet X86Gen::random_snippet(unsigned length) {

@@ -73,7 +73,12 @@ class X86Gen {
   /// A snippet of `length` template instructions (plus the few helpers they need).
   Snippet random_snippet(unsigned length);
 
+  /// A snippet of one instruction of `row` (plus its helpers; a Jcc row's body is random).
+  Snippet row_snippet(uint16_t row);
+
   static const char* row_name(uint16_t row);
+  /// Rows that must raise #UD (opcodes invalid in 64-bit mode).
+  static bool row_is_invalid(uint16_t row);
   static Ext row_ext(uint16_t row);
   static size_t num_rows();
 
