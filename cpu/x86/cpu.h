@@ -60,6 +60,8 @@ struct AccessKind {
   tcg::softmmu::Access access = tcg::softmmu::Access::Read;
   bool user = false;        // CPL 3 (and not an implicit supervisor access)
   bool smap_exempt = true;  // supervisor data access with EFLAGS.AC or implicit: no SMAP check
+  uint8_t phys_bits = 40;   // MAXPHYADDR: higher address bits in entries are reserved
+  bool gb_pages = true;     // 1 GiB pages (CPUID PDPE1GB); else PDPTE.PS is reserved
 };
 
 /// The 4-level / PAE / 32-bit / no-paging translation of linear address la. With set_ad,
@@ -191,6 +193,7 @@ class X86Cpu final : public Vcpu,
   std::string stop_message_;
   bool stop_on_unimplemented_ = false;
   bool reset_pending_ = false;  // triple fault: run() returns ExitKind::Reset (vCPU thread)
+  bool large_fills_ = false;    // a 2M/4M/1G page was filled since the last full flush
   std::set<uint64_t> unimp_reported_;
   std::atomic<bool> kicked_{false};
   std::atomic<bool> intr_{false};
