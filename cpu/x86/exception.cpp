@@ -304,4 +304,24 @@ void raise_fault(X86Cpu& cpu, const GuestFault& f) {
   deliver_event(cpu, fault_event(f));
 }
 
+void raise_exception(X86State& s, unsigned vector, int32_t error_code, uint64_t insn_pc) {
+  s.common.pc = insn_pc;
+  GuestFault f{uint8_t(vector), error_code < 0 ? 0u : uint32_t(error_code), 0};
+  Event ev = fault_event(f);
+  ev.has_error = error_code >= 0;
+  deliver_event(*s.owner, ev);
+}
+
+void raise_software_interrupt(X86State& s, unsigned vector, unsigned kind, uint64_t insn_pc,
+                              uint64_t next_pc) {
+  s.common.pc = insn_pc;
+  X86Cpu& cpu = *s.owner;
+  Event ev;
+  ev.vector = uint8_t(vector);
+  ev.kind = kind == 0 ? EventKind::SoftwareInt : kind == 3 ? EventKind::Icebp
+                                                           : EventKind::SoftwareExc;
+  ev.next_rip = next_pc - s.seg[kCs].base;
+  deliver_event(cpu, ev);
+}
+
 }  // namespace orrery::cpu::x86
