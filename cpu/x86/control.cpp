@@ -11,9 +11,13 @@ namespace orrery::cpu::x86 {
 
 namespace {
 
-bool canonical(uint64_t a) { return int64_t(a << 16) >> 16 == int64_t(a); }
+bool canonical(uint64_t a) {
+  return int64_t(a << 16) >> 16 == int64_t(a);
+}
 
-[[noreturn]] void gp0() { throw GuestFault{vec::kGp, 0}; }
+[[noreturn]] void gp0() {
+  throw GuestFault{vec::kGp, 0};
+}
 
 }  // namespace
 
@@ -46,9 +50,8 @@ void write_cr(X86Cpu& cpu, unsigned n, uint64_t v) {
   const bool lma = (s.efer & efer::kLma) != 0;
   switch (n) {
     case 0: {
-      constexpr uint64_t kValid = cr0::kPe | cr0::kMp | cr0::kEm | cr0::kTs | cr0::kEt |
-                                  cr0::kNe | cr0::kWp | cr0::kAm | cr0::kNw | cr0::kCd |
-                                  cr0::kPg;
+      constexpr uint64_t kValid = cr0::kPe | cr0::kMp | cr0::kEm | cr0::kTs | cr0::kEt | cr0::kNe |
+                                  cr0::kWp | cr0::kAm | cr0::kNw | cr0::kCd | cr0::kPg;
       if (v >> 32) gp0();
       v = (v & kValid) | cr0::kEt;  // reserved bits 28:19 etc. are ignored; ET is hardwired
       if ((v & cr0::kPg) && !(v & cr0::kPe)) gp0();
@@ -91,8 +94,7 @@ void write_cr(X86Cpu& cpu, unsigned n, uint64_t v) {
       if (lma && !(v & cr4::kPae)) gp0();
       if ((v & cr4::kPcide) && !(old & cr4::kPcide) && (!lma || (s.cr3 & 0xfff))) gp0();
       s.cr4 = v;
-      if ((old ^ v) & (cr4::kPge | cr4::kPae | cr4::kPse | cr4::kSmep | cr4::kSmap |
-                       cr4::kPcide))
+      if ((old ^ v) & (cr4::kPge | cr4::kPae | cr4::kPse | cr4::kSmep | cr4::kSmap | cr4::kPcide))
         cpu.flush_tlb_all();
       cpu.mode_changed();
       return;
@@ -182,7 +184,9 @@ void rdtsc_insn(X86Cpu& cpu, bool rdtscp) {
   if (rdtscp) s.gpr[kRcx] = uint32_t(s.msr.tsc_aux);
 }
 
-uint64_t rdpid_insn(X86Cpu& cpu) { return cpu.state().msr.tsc_aux; }
+uint64_t rdpid_insn(X86Cpu& cpu) {
+  return cpu.state().msr.tsc_aux;
+}
 
 void invlpg(X86Cpu& cpu, uint64_t la) {
   require_cpl0(cpu);

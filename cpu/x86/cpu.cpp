@@ -155,9 +155,22 @@ ExitKind X86Cpu::run() {
     }
     deliver_interrupt();
     if (reset_pending_) continue;
+    // In an interrupt shadow (STI, MOV SS): one instruction runs before anything is taken.
+    const bool shadow = state_.inhibit_irq != 0;
+    if (shadow) exec_.set_single_step(true);
     RunResult r = exec_.run();
+    if (shadow) {
+      exec_.set_single_step(false);
+      state_.inhibit_irq = 0;
+      exec_.mode_changed();
+      if (r.kind == RunResult::Kind::Exit && r.reason == ExitReason::Step) continue;
+    }
     switch (r.kind) {
       case RunResult::Kind::Stop:
+        if (reset_pending_) {
+          c.pending_exit = 0;
+          continue;  // returns ExitKind::Reset at the top of the loop
+        }
         exit_message_ =
             std::string("orrery: ") + (c.stop_message ? c.stop_message : "vCPU stopped");
         c.pending_exit = 0;
@@ -286,11 +299,6 @@ void X86Cpu::check_interrupts() {
     state_.common.exit_request.store(1);
 }
 
-void X86Cpu::halt() {
-  state_.halted = 1;
-  state_.common.pending_exit = uint32_t(tcg::PendingExit::Exception);
-}
-
 void X86Cpu::wait_for_interrupt() {
   std::unique_lock lk(mu_);
   // HLT ends on an interrupt the CPU takes (INTR with IF set, NMI), on RESET/INIT and here
@@ -343,7 +351,10 @@ void X86Cpu::triple_fault() {
             index_, state_.common.pc);
   reset_pending_ = true;
   platform_.request_reset();
-  state_.common.pending_exit = uint32_t(tcg::PendingExit::Exception);
+  // Stop (not Exception): the engine returns to run() instead of running on.
+  stop_message_ = "triple fault";
+  state_.common.stop_message = stop_message_.c_str();
+  state_.common.pending_exit = uint32_t(tcg::PendingExit::Stop);
 }
 
 uint64_t X86Cpu::read_tsc() const {

@@ -169,8 +169,6 @@ class X86Cpu final : public Vcpu,
 
   /// A fault while delivering #DF: logs it, asks the board to reset and leaves the block.
   void triple_fault();
-  /// HLT: leaves the block and sleeps in run() (the state's RIP is past the HLT).
-  void halt();
   /// After EFLAGS.IF may have been set or NMIs unblocked: leaves chained execution if an
   /// interrupt is now deliverable.
   void check_interrupts();
@@ -212,6 +210,5 @@ class X86Cpu final : public Vcpu,
   bool running_ = false;  // guarded by mu_
   bool halted_ = false;   // asleep in HLT; guarded by mu_
 };
-
 
 }  // namespace orrery::cpu::x86

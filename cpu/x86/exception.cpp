@@ -318,8 +318,9 @@ void raise_software_interrupt(X86State& s, unsigned vector, unsigned kind, uint6
   X86Cpu& cpu = *s.owner;
   Event ev;
   ev.vector = uint8_t(vector);
-  ev.kind = kind == 0 ? EventKind::SoftwareInt : kind == 3 ? EventKind::Icebp
-                                                           : EventKind::SoftwareExc;
+  ev.kind = kind == 0   ? EventKind::SoftwareInt
+            : kind == 3 ? EventKind::Icebp
+                        : EventKind::SoftwareExc;
   ev.next_rip = next_pc - s.seg[kCs].base;
   deliver_event(cpu, ev);
 }

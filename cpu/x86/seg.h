@@ -89,7 +89,11 @@ inline bool vm86(const X86State& s) {
 }
 
 /// The full EFLAGS (arithmetic bits materialised from the lazy state) and storing all of it.
-inline uint64_t read_eflags(const X86State& s) { return compute_eflags(s); }
-inline void write_eflags(X86State& s, uint64_t value) { set_eflags(s, value, ~0ull); }
+inline uint64_t read_eflags(const X86State& s) {
+  return compute_eflags(s);
+}
+inline void write_eflags(X86State& s, uint64_t value) {
+  set_eflags(s, value, ~0ull);
+}
 
 }  // namespace orrery::cpu::x86

@@ -84,9 +84,9 @@ bool lar(X86Cpu& cpu, uint16_t sel, uint32_t& value) {
   if (!d.s()) {
     const bool lma = (cpu.state().efer & efer::kLma) != 0;
     const unsigned t = d.type();
-    const bool ok = lma ? (t == 2 || t == 9 || t == 11 || t == 12)
-                        : (t == 1 || t == 2 || t == 3 || t == 4 || t == 5 || t == 9 ||
-                           t == 11 || t == 12);
+    const bool ok =
+        lma ? (t == 2 || t == 9 || t == 11 || t == 12)
+            : (t == 1 || t == 2 || t == 3 || t == 4 || t == 5 || t == 9 || t == 11 || t == 12);
     if (!ok) return false;
   }
   value = d.hi & 0x00f0ff00u;
@@ -99,8 +99,8 @@ bool lsl(X86Cpu& cpu, uint16_t sel, uint32_t& value) {
   if (!d.s()) {
     const bool lma = (cpu.state().efer & efer::kLma) != 0;
     const unsigned t = d.type();
-    const bool ok = lma ? (t == 2 || t == 9 || t == 11)
-                        : (t == 1 || t == 2 || t == 3 || t == 9 || t == 11);
+    const bool ok =
+        lma ? (t == 2 || t == 9 || t == 11) : (t == 1 || t == 2 || t == 3 || t == 9 || t == 11);
     if (!ok) return false;
   }
   value = d.limit();

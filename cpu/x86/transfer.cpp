@@ -11,11 +11,19 @@ namespace orrery::cpu::x86 {
 
 namespace {
 
-bool canonical(uint64_t a) { return int64_t(a << 16) >> 16 == int64_t(a); }
-[[noreturn]] void gp(uint32_t e = 0) { throw GuestFault{vec::kGp, e}; }
+bool canonical(uint64_t a) {
+  return int64_t(a << 16) >> 16 == int64_t(a);
+}
+[[noreturn]] void gp(uint32_t e = 0) {
+  throw GuestFault{vec::kGp, e};
+}
 
-uint64_t width_mask(unsigned w) { return w >= 8 ? ~0ull : (1ull << (8 * w)) - 1; }
-unsigned iopl(const X86State& s) { return unsigned(s.eflags >> eflags::kIoplShift) & 3; }
+uint64_t width_mask(unsigned w) {
+  return w >= 8 ? ~0ull : (1ull << (8 * w)) - 1;
+}
+unsigned iopl(const X86State& s) {
+  return unsigned(s.eflags >> eflags::kIoplShift) & 3;
+}
 
 /// The current stack (SS:RSP) for pushes and pops at the current CPL.
 struct Stack {
@@ -124,8 +132,9 @@ void through_call_gate(X86Cpu& cpu, const Descriptor& gate_lo, uint16_t gate_sel
   if (lma && (!cs.l() || cs.db())) gp(sel_error(sel, 0));
   if (!cs.present()) throw GuestFault{vec::kNp, sel_error(sel, 0)};
   const bool gate32 = g.type() == 12;
-  uint64_t target = lma ? g.gate_offset() : gate32 ? g.gate_offset() & 0xffffffffu
-                                                   : g.gate_offset() & 0xffff;
+  uint64_t target = lma      ? g.gate_offset()
+                    : gate32 ? g.gate_offset() & 0xffffffffu
+                             : g.gate_offset() & 0xffff;
   const unsigned w = lma ? 8 : gate32 ? 4 : 2;
   (void)opsize;
   if (!call) {
@@ -160,8 +169,8 @@ void through_call_gate(X86Cpu& cpu, const Descriptor& gate_lo, uint16_t gate_sel
     const unsigned nparams = lma ? 0 : g.gate_param_count();
     const uint64_t old_mask = stack_mask(s);
     for (unsigned i = 0; i < nparams; ++i)
-      params[i] = cpu.read_linear(s.seg[kSs].base + ((old_sp + i * w) & old_mask), w,
-                                  cpu.data_mmu_idx());
+      params[i] =
+          cpu.read_linear(s.seg[kSs].base + ((old_sp + i * w) & old_mask), w, cpu.data_mmu_idx());
     uint64_t nsp = lma ? (sp & ~0xfull) : (sp & mask);
     auto push = [&](uint64_t v) {
       nsp = (nsp & ~mask) | ((nsp - w) & mask);
@@ -323,8 +332,8 @@ void iret(X86Cpu& cpu, unsigned opsize) {
   const bool lma = (s.efer & efer::kLma) != 0;
   if (s.eflags & eflags::kNt) {
     if (lma) gp(0);
-    unimplemented_task_switch(cpu, "IRET", uint16_t(cpu.read_linear(s.seg[kTr].base, 2,
-                                                                      kMmuIdxKernelNoSmap)));
+    unimplemented_task_switch(cpu, "IRET",
+                              uint16_t(cpu.read_linear(s.seg[kTr].base, 2, kMmuIdxKernelNoSmap)));
   }
   const unsigned cpl = cpu.cpl();
   Stack st(cpu);
@@ -471,8 +480,7 @@ void sysenter_insn(X86Cpu& cpu) {
   cs.selector = sel;
   cs.base = ss.base = 0;
   cs.limit = ss.limit = 0xffffffff;
-  cs.attr = seg_attr::kP | seg_attr::kS | seg_attr::kG | 0xb |
-            (lma ? seg_attr::kL : seg_attr::kDb);
+  cs.attr = seg_attr::kP | seg_attr::kS | seg_attr::kG | 0xb | (lma ? seg_attr::kL : seg_attr::kDb);
   ss.selector = uint16_t(sel + 8);
   ss.attr = seg_attr::kP | seg_attr::kS | seg_attr::kDb | seg_attr::kG | 0x3;
   s.seg[kCs] = cs;
@@ -545,12 +553,6 @@ void sti_insn(X86Cpu& cpu) {
   s.eflags |= eflags::kIf;
   cpu.mode_changed();
   cpu.check_interrupts();
-}
-
-void hlt_insn(X86Cpu& cpu, uint64_t next_rip) {
-  if (cpu.cpl() != 0) gp(0);
-  cpu.set_rip(next_rip);
-  cpu.halt();
 }
 
 void check_io(X86Cpu& cpu, uint16_t port, unsigned size) {
