@@ -1,6 +1,6 @@
 // Placeholder exception delivery until x86-sys replaces this file: records the vector in
-// pending_exception and stops the block at the faulting instruction (or, for a software
-// interrupt, after it), so frontend tests can see what was raised.
+// pending_exception, leaves the PC at the faulting instruction (after it for a software
+// interrupt) and stops the vCPU (PendingExit::Stop), so frontend tests can see what was raised.
 #include "cpu/x86/exception.h"
 
 namespace orrery::cpu::x86 {
@@ -9,7 +9,8 @@ void raise_exception(X86State& s, unsigned vector, int32_t error_code, uint64_t 
   (void)error_code;
   s.pending_exception = int32_t(vector);
   s.common.pc = insn_pc;
-  s.common.pending_exit = uint32_t(tcg::PendingExit::Exception);
+  s.common.pending_exit = uint32_t(tcg::PendingExit::Stop);
+  s.common.stop_message = "x86: exception delivery is not implemented yet";
 }
 
 void raise_software_interrupt(X86State& s, unsigned vector, unsigned kind, uint64_t insn_pc,
@@ -17,7 +18,8 @@ void raise_software_interrupt(X86State& s, unsigned vector, unsigned kind, uint6
   (void)kind, (void)insn_pc;
   s.pending_exception = int32_t(vector);
   s.common.pc = next_pc;
-  s.common.pending_exit = uint32_t(tcg::PendingExit::Exception);
+  s.common.pending_exit = uint32_t(tcg::PendingExit::Stop);
+  s.common.stop_message = "x86: exception delivery is not implemented yet";
 }
 
 }  // namespace orrery::cpu::x86
