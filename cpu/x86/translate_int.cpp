@@ -17,8 +17,6 @@ namespace {
 
 // ---- LOCK: host atomics on the RAM behind the softmmu (until IR atomics exist) ----
 
-enum AtomicOp : uint64_t { kAtAdd, kAtAnd, kAtOr, kAtXor, kAtXchg, kAtCmpxchg, kAtNeg };
-
 template <typename T>
 T atomic_apply(uint8_t* host, AtomicOp op, T v, T expected) {
   std::atomic_ref<T> a(*reinterpret_cast<T*>(host));
@@ -225,14 +223,17 @@ unsigned size_log2_of(Type t) {
 
 }  // namespace
 
-/// A locked read-modify-write of memory operand i: returns the old value (of v's width).
-Value atomic_rmw(TranslateContext& t, unsigned i, unsigned op, Value v) {
+Value atomic_rmw_at(TranslateContext& t, Value addr, AtomicOp op, Value v) {
   auto& e = t.e();
   const Type ty = e.type_of(v);
   e.set_reg(0, e.c64(t.pc()));  // CpuCommon::pc: the helper's fault PC
   const uint64_t desc = op | size_log2_of(ty) << 4 | uint64_t(t.mmu_idx()) << 8;
-  Value old = e.call(kHelperAtomic, {t.addr_of(i), t.zext64(v), e.c64(desc)});
+  Value old = e.call(kHelperAtomic, {addr, t.zext64(v), e.c64(desc)});
   return e.trunc(ty, old);
+}
+
+Value atomic_rmw(TranslateContext& t, unsigned i, AtomicOp op, Value v) {
+  return atomic_rmw_at(t, t.addr_of(i), op, v);
 }
 
 // ---- Data movement ----

@@ -113,6 +113,12 @@ uint64_t string_io(X86Cpu& cpu, bool in, unsigned aux, uint64_t insn_pc, uint64_
 
 uint64_t helper_sys(tcg::CpuCommon* c, uint64_t a, uint64_t b, uint64_t insn_pc) {
   X86State& s = state_of(c);
+  if (!s.owner) {  // a bare state (frontend unit tests): no system to run it on
+    c->pc = insn_pc;
+    c->stop_message = "x86: system instruction on a vCPU state without an X86Cpu";
+    c->pending_exit = uint32_t(tcg::PendingExit::Stop);
+    return 0;
+  }
   X86Cpu& cpu = *s.owner;
   const auto op = SysOp(a & 0xff);
   const unsigned aux = unsigned(a >> 8) & 0xffff;

@@ -1,7 +1,7 @@
 // Event delivery in each mode: the stack frame, the new CS:RIP, stack switches, error codes
 // (EXT, IDT bits), double and triple faults, and software-interrupt privilege checks.
 #include "cpu/x86/system.h"
-#include "harness.h"
+#include "sys_harness.h"
 
 namespace orrery::cpu::x86::test {
 namespace {

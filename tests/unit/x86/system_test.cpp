@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "cpu/x86/system.h"
-#include "harness.h"
+#include "sys_harness.h"
 
 namespace orrery::cpu::x86::test {
 namespace {
