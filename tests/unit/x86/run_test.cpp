@@ -1,0 +1,258 @@
+// Guest code run through X86Cpu::run on every tier: the real -> protected -> long mode switch,
+// an INT 0x80 round trip, HLT woken by INTR from another thread, the STI shadow, a triple fault
+// resetting the machine and a page fault's error code seen by the handler.
+#include <thread>
+
+#include "harness.h"
+#include "sys_harness.h"
+
+namespace orrery::cpu::x86::test {
+namespace {
+
+// Real mode at 0000:1000, A20 and everything else as after the BIOS.
+void start_real_mode(TestMachine& m, const std::vector<uint8_t>& code) {
+  m.memory.write_bytes(0x1000, code.data(), code.size());
+  m.engine->flush();
+  m.cpu->reset_power_on();
+  m.s().seg[kCs].selector = 0;
+  m.s().seg[kCs].base = 0;
+  m.cpu->set_rip(0x1000);
+  m.cpu->mode_changed();
+}
+
+// Common tail: GDT (0x08 code32, 0x10 data, 0x18 code64, 0x23 data3, 0x2b code64 ring 3,
+// 0x30 TSS64) and descriptors.
+const char* kModeSwitch = R"(
+org 0x1000
+bits 16
+  cli
+  lgdt [gdtr]
+  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp 0x08:pm
+bits 32
+pm:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov esp, 0x9000
+  mov dword [0x20000], 0x21007
+  mov dword [0x21000], 0x22007
+  mov dword [0x22000], 0x87
+  mov dword [0x22008], 0x200087
+  mov eax, cr4
+  or eax, 0x20
+  mov cr4, eax
+  mov eax, 0x20000
+  mov cr3, eax
+  mov ecx, 0xc0000080
+  rdmsr
+  or eax, 0x100
+  wrmsr
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+  jmp 0x18:lm
+bits 64
+lm:
+  lidt [idtr]
+)";
+
+const char* kTables = R"(
+align 16
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff
+  dq 0x00cf92000000ffff
+  dq 0x00af9a000000ffff
+  dq 0x00cff2000000ffff
+  dq 0x00affa000000ffff
+gdt_tss:
+  dw 0x67
+  dw tss - $$ + 0x1000
+  db 0
+  db 0x89
+  db 0
+  db 0
+  dq 0
+gdtr:
+  dw gdtr - gdt - 1
+  dd gdt
+idtr:
+  dw 0xfff
+  dq 0x30000
+align 16
+tss:
+  dd 0
+  dq 0x9800
+  times 0x68 db 0
+)";
+
+/// Writes a 64-bit interrupt gate (selector 0x18) for vector at the IDT (0x30000).
+void gate(TestMachine& m, unsigned vector, uint64_t handler, unsigned dpl = 0) {
+  m.gate64(0x30000 + vector * 16, 0x18, handler, 14, dpl);
+}
+
+uint64_t label(const std::vector<uint8_t>& code, uint32_t magic) {
+  for (size_t i = 0; i + 4 <= code.size(); ++i) {
+    uint32_t v;
+    std::memcpy(&v, &code[i], 4);
+    if (v == magic) return 0x1000 + i + 4;
+  }
+  ADD_FAILURE() << "label not found";
+  return 0;
+}
+
+class X86Run : public ::testing::TestWithParam<tcg::exec::Tier> {};
+
+TEST_P(X86Run, RealToProtectedToLongModeAndInt80) {
+  TestMachine m(default_cpu_model(), GetParam());
+  // The handler is found through a magic marker: dd 0xfeedf00d precedes it.
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rax, 0x1234567890
+  mov rsp, 0x9000
+  int 0x80
+  mov al, 0x42
+  out 0xf4, al
+  hlt
+  dd 0xfeedf00d
+handler:
+  mov rbx, rax
+  add rbx, 1
+  iretq
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  gate(m, 0x80, label(code, 0xfeedf00d));
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x42});
+  EXPECT_EQ(m.s().gpr[kRbx], 0x1234567891u);
+  EXPECT_NE(m.s().efer & efer::kLma, 0u);
+  EXPECT_EQ(m.s().seg[kCs].selector, 0x18);
+  EXPECT_EQ(m.s().gpr[kRsp], 0x9000u);
+}
+
+TEST_P(X86Run, Ring3SyscallRoundTripAndUserPageFault) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov ax, 0x30
+  ltr ax
+  mov ecx, 0xc0000080
+  rdmsr
+  or eax, 1
+  wrmsr
+  mov ecx, 0xc0000081
+  xor eax, eax
+  mov edx, 0x001b0018
+  wrmsr
+  mov ecx, 0xc0000082
+  mov eax, sys - $$ + 0x1000
+  xor edx, edx
+  wrmsr
+  ; to ring 3 with IRETQ: SS RSP RFLAGS CS RIP
+  push 0x23
+  push 0x7000
+  push 0x2
+  push 0x2b
+  push user - $$ + 0x1000
+  iretq
+user:
+  mov edi, 5
+  syscall
+  mov r12, rax
+  mov rax, [0x400000]   ; unmapped: #PF from CPL 3
+  hlt
+sys:
+  lea rax, [rdi + 100]
+  o64 sysret
+  dd 0xfeedf00d
+pf:
+  mov r13, [rsp]        ; error code
+  mov r14, cr2
+  mov al, 0x55
+  out 0xf4, al
+  hlt
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  gate(m, 14, label(code, 0xfeedf00d));
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x55});
+  EXPECT_EQ(m.s().gpr[kR12], 105u);
+  EXPECT_EQ(m.s().gpr[kR13], pfec::kU);  // not present, read, user
+  EXPECT_EQ(m.s().gpr[kR14], 0x400000u);
+  EXPECT_EQ(m.cpu->cpl(), 0u);
+  EXPECT_EQ(m.s().gpr[kRsp], 0x9800u - 48) << "RSP0 from the TSS";
+}
+
+TEST_P(X86Run, HltWakesOnIntrAndStiShadowRunsOneInstruction) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rsp, 0x9000
+  xor ebx, ebx
+  sti
+  hlt
+  mov al, 0x77
+  out 0xf4, al
+  hlt
+  dd 0xfeedf00d
+irq:
+  inc ebx
+  iretq
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  gate(m, 0x20, label(code, 0xfeedf00d));
+  m.next_vector = 0x20;
+  std::thread t([&] {
+    ASSERT_TRUE(m.cpu->wait_until_halted(std::chrono::seconds(20)));
+    m.cpu->set_intr(true);
+  });
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  t.join();
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x77});
+  EXPECT_GE(m.s().gpr[kRbx], 1u);
+}
+
+TEST_P(X86Run, TripleFaultResetsTheMachine) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + R"(
+  lidt [bad]
+  ud2
+bad:
+  dw 0
+  dq 0
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  EXPECT_EQ(m.cpu->run(), ExitKind::Reset);
+  EXPECT_EQ(m.resets, 1);
+}
+
+std::string tier_label(const ::testing::TestParamInfo<tcg::exec::Tier>& info) {
+  switch (info.param) {
+    case tcg::exec::Tier::Interp:
+      return "Interp";
+    case tcg::exec::Tier::Baseline:
+      return "Baseline";
+    case tcg::exec::Tier::Llvm:
+      return "Llvm";
+    case tcg::exec::Tier::Auto:
+      return "Auto";
+  }
+  return "Unknown";
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, X86Run,
+                         ::testing::Values(tcg::exec::Tier::Interp, tcg::exec::Tier::Baseline,
+                                           tcg::exec::Tier::Llvm),
+                         tier_label);
+
+}  // namespace
+}  // namespace orrery::cpu::x86::test
