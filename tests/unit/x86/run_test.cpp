@@ -235,6 +235,130 @@ bad:
   EXPECT_EQ(m.resets, 1);
 }
 
+TEST_P(X86Run, StiShadowDelaysAPendingInterruptByOneInstruction) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rsp, 0x9000
+  xor ebx, ebx
+  mov r15, -1
+  sti
+  inc ebx
+  inc ebx
+  mov al, 0x11
+  out 0xf4, al
+  hlt
+  dd 0xfeedf00d
+irq:
+  mov r15, rbx
+  iretq
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  gate(m, 0x21, label(code, 0xfeedf00d));
+  m.next_vector = 0x21;
+  m.cpu->set_intr(true);  // pending from the start, masked by IF until the STI
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.s().gpr[kR15], 1u) << "the instruction after STI runs before the interrupt";
+  EXPECT_EQ(m.s().gpr[kRbx], 2u);
+}
+
+TEST_P(X86Run, NmiIsBlockedUntilIret) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rsp, 0x9000
+  xor r15, r15
+  xor r14, r14
+  xor r13, r13
+  mov al, 1
+  out 0xf8, al     ; NMI
+  nop
+  mov al, 0x22
+  out 0xf4, al
+  hlt
+  dd 0xfeedf00d
+nmi:
+  inc r14          ; nesting depth
+  cmp r14, r13
+  jbe .1
+  mov r13, r14     ; deepest nesting seen
+.1:
+  inc r15
+  cmp r15, 1
+  jne .2
+  mov al, 1
+  out 0xf8, al     ; a second NMI while the first is handled: held until IRETQ
+  nop
+  nop
+.2:
+  dec r14
+  iretq
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  gate(m, 2, label(code, 0xfeedf00d));
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.s().gpr[kR15], 2u) << "both NMIs were taken";
+  EXPECT_EQ(m.s().gpr[kR13], 1u) << "never nested";
+}
+
+TEST_P(X86Run, AccessedDirtyBitsAndInvlpg) {
+  TestMachine m(default_cpu_model(), GetParam());
+  m.wr(0x200000, 0x1111, 8);
+  m.wr(0x400000, 0x2222, 8);
+  const std::string src = std::string(kModeSwitch) + R"(
+  and qword [0x22008], ~0x60    ; PDE 1 (2M page at 0x200000): clear A and D
+  invlpg [0x200000]
+  mov rax, [0x200000]
+  mov r8, [0x22008]             ; after a read: A only
+  mov qword [0x200008], 5
+  mov r9, [0x22008]             ; after a write: A and D
+  mov qword [0x22008], 0x400087 ; remap to 0x400000
+  mov r10, [0x200000]           ; stale TLB entry (no INVLPG yet)
+  invlpg [0x200000]
+  mov r11, [0x200000]           ; the new mapping
+  mov al, 0x33
+  out 0xf4, al
+  hlt
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.s().gpr[kR8] & 0x60, 0x20u);
+  EXPECT_EQ(m.s().gpr[kR9] & 0x60, 0x60u);
+  EXPECT_EQ(m.s().gpr[kR10], 0x1111u);
+  EXPECT_EQ(m.s().gpr[kR11], 0x2222u);
+}
+
+TEST_P(X86Run, RealModeInterruptThroughTheIvt) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = R"(
+org 0x1000
+  xor ax, ax
+  mov ss, ax
+  mov sp, 0x8000
+  mov word [0x10 * 4], handler
+  mov word [0x10 * 4 + 2], 0
+  mov ax, 0x1234
+  int 0x10
+  mov al, 0x44
+  out 0xf4, al
+  hlt
+handler:
+  mov bx, ax
+  iret
+)";
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.s().gpr[kRbx] & 0xffff, 0x1234u);
+  EXPECT_EQ(m.s().gpr[kRsp] & 0xffff, 0x8000u);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x44});
+}
+
 std::string tier_label(const ::testing::TestParamInfo<tcg::exec::Tier>& info) {
   switch (info.param) {
     case tcg::exec::Tier::Interp:
