@@ -64,6 +64,25 @@ TEST_F(SystemTest, SegmentLoadChecks) {
   EXPECT_EQ(m.s().inhibit_irq, 1) << "MOV SS starts an interrupt shadow";
 }
 
+TEST_F(SystemTest, SmapAppliesToImplicitDescriptorReadsWhateverAc) {
+  flat(0);
+  // Long-mode paging with the GDT in a user page (2M pages, U set).
+  m.s().cr4 = cr4::kPae | cr4::kSmap;
+  m.s().efer = efer::kLme | efer::kLma;
+  m.s().cr3 = 0x100000;
+  m.wr(0x100000, 0x101000 | 7, 8);
+  m.wr(0x101000, 0x102000 | 7, 8);
+  m.wr(0x102000, 0x87, 8);
+  m.s().cr0 |= cr0::kPg;
+  m.s().eflags |= eflags::kAc;
+  const GuestFault f = fault_of([&] { load_segment(*m.cpu, kDs, 0x10); });
+  EXPECT_EQ(f.vector, vec::kPf);
+  EXPECT_EQ(f.error_code, pfec::kP);
+  EXPECT_EQ(f.cr2, kGdt + 0x10);
+  m.s().cr4 &= ~cr4::kSmap;
+  load_segment(*m.cpu, kDs, 0x10);
+}
+
 TEST_F(SystemTest, FarCallThroughACallGateToRing0AndBack) {
   flat(3);
   // 32-bit call gate at 0x38 (DPL 3) to 0x08:0x5000 copying one parameter; TSS with ESP0.
