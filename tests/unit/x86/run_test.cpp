@@ -359,6 +359,38 @@ handler:
   EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x44});
 }
 
+TEST_P(X86Run, ApplicationProcessorStartsOnStartupIpi) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const auto code = assemble("mov al, 0x66\nout 0xf4, al\nhlt", 16);
+  ASSERT_FALSE(code.empty());
+  m.memory.write_bytes(0x9000, code.data(), code.size());
+  m.cpu->init_wait_for_sipi();
+  std::thread t([&] {
+    ASSERT_TRUE(m.cpu->wait_until_halted(std::chrono::seconds(20)));
+    m.cpu->startup_ipi(0x09);
+  });
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  t.join();
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x66});
+  EXPECT_EQ(m.s().seg[kCs].selector, 0x900);
+}
+
+TEST_P(X86Run, SpuriousIntrDoesNotSpinInHlt) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + "sti\nhlt\nhlt\n" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  m.cpu->set_intr(true);  // INTR high, but the controller has no vector to give
+  std::thread t([&] {
+    ASSERT_TRUE(m.cpu->wait_until_halted(std::chrono::seconds(20)));
+    m.cpu->kick();
+  });
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  t.join();
+  EXPECT_EQ(m.acks, 1) << "one acknowledge cycle per INTR level, not a busy loop";
+}
+
 std::string tier_label(const ::testing::TestParamInfo<tcg::exec::Tier>& info) {
   switch (info.param) {
     case tcg::exec::Tier::Interp:

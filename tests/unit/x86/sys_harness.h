@@ -67,9 +67,10 @@ class TestMachine : public X86Platform {
   /// One pending interrupt (next_vector): acknowledging it lowers INTR, as a PIC with a single
   /// request does.
   int acknowledge_interrupt() override {
+    ++acks;
     const int v = next_vector;
     next_vector = -1;
-    cpu->set_intr(false);
+    if (v >= 0) cpu->set_intr(false);
     return v;
   }
   void request_reset() override { ++resets; }
@@ -121,6 +122,7 @@ class TestMachine : public X86Platform {
   std::unique_ptr<tcg::exec::Engine> engine;
   std::unique_ptr<X86Cpu> cpu;
   int next_vector = -1;
+  int acks = 0;
   int resets = 0;
 };
 
