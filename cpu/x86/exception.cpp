@@ -33,7 +33,9 @@ struct StackPusher {
   unsigned mmu_idx;
   void push(uint64_t v, unsigned width) {
     sp = (sp - width) & mask;
-    cpu.write_linear(base + sp, width, v, mmu_idx);
+    uint64_t la = base + sp;
+    if (mask != ~0ull) la &= 0xffffffffu;  // legacy modes: linear addresses wrap at 4 GiB
+    cpu.write_linear(la, width, v, mmu_idx);
   }
 };
 

@@ -429,6 +429,20 @@ db_handler:
   EXPECT_NE(m.s().dr[6] & (1u << 14), 0u);
 }
 
+TEST_P(X86Run, UnassignedMemoryReadsZeroWithoutAnException) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const auto code = assemble(
+      "org 0x100000\nmov ebx, -1\nmov dword [0x10000000], 5\nmov ebx, [0x10000000]\n"
+      "mov al, 0x99\nout 0xf4, al\nhlt",
+      32);
+  ASSERT_FALSE(code.empty());
+  m.memory.write_bytes(0x100000, code.data(), code.size());
+  m.cpu->reset_multiboot(0x100000, 0x2badb002, 0);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.s().gpr[kRbx], 0u);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x99});
+}
+
 std::string tier_label(const ::testing::TestParamInfo<tcg::exec::Tier>& info) {
   switch (info.param) {
     case tcg::exec::Tier::Interp:
