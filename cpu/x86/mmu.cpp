@@ -266,11 +266,6 @@ bool X86Cpu::translate(uint64_t vaddr, Access access, unsigned mmu_idx,
   const X86Walk w = walk_page_tables(state_, memory_, vaddr, k, true);
   if (!w.ok) {
     GuestFault f{vec::kPf, w.error_code, vaddr};
-    if (log().enabled(hw::kLogInt))
-      log().log(hw::kLogInt,
-                "x86: cpu%u: #PF at 0x%016" PRIx64 " (error code 0x%x) from linear PC 0x%016" PRIx64
-                "\n",
-                index_, vaddr, w.error_code, state_.common.pc);
     raise_fault(*this, f);
     return false;
   }

@@ -443,6 +443,41 @@ TEST_P(X86Run, UnassignedMemoryReadsZeroWithoutAnException) {
   EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x99});
 }
 
+TEST_P(X86Run, GlobalPagesSurviveCr3WritesUntilInvpcid) {
+  TestMachine m(*find_cpu_model("max"), GetParam());
+  m.wr(0x200000, 0x1111, 8);
+  m.wr(0x400000, 0x2222, 8);
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rax, cr4
+  or rax, 0x20080               ; PCIDE, PGE
+  mov cr4, rax
+  mov qword [0x22008], 0x200187 ; PDE 1: global 2M page
+  mov rax, cr3
+  mov cr3, rax
+  mov r8, [0x200000]
+  mov qword [0x22008], 0x400187 ; remap
+  mov rax, cr3
+  mov cr3, rax                  ; drops non-global entries only
+  mov r9, [0x200000]
+  mov qword [0x9100], 0
+  mov qword [0x9108], 0
+  mov eax, 2
+  invpcid rax, [0x9100]         ; every entry, global ones too
+  mov r10, [0x200000]
+  mov al, 0x5a
+  out 0xf4, al
+  hlt
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x5a});
+  EXPECT_EQ(m.s().gpr[kR8], 0x1111u);
+  EXPECT_EQ(m.s().gpr[kR9], 0x1111u) << "a global entry survives MOV CR3";
+  EXPECT_EQ(m.s().gpr[kR10], 0x2222u);
+}
+
 std::string tier_label(const ::testing::TestParamInfo<tcg::exec::Tier>& info) {
   switch (info.param) {
     case tcg::exec::Tier::Interp:
