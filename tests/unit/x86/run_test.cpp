@@ -478,6 +478,38 @@ TEST_P(X86Run, GlobalPagesSurviveCr3WritesUntilInvpcid) {
   EXPECT_EQ(m.s().gpr[kR10], 0x2222u);
 }
 
+TEST_P(X86Run, RepOutsAndRepIns) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const auto code = assemble(R"(
+org 0x100000
+  cld
+  mov esi, msg
+  mov ecx, 3
+  mov dx, 0xf4
+  rep outsb
+  mov edi, 0x200000
+  mov ecx, 2
+  mov dx, 0x80        ; unassigned: reads all ones
+  rep insw
+  mov ebx, [0x200000]
+  mov al, 0xee
+  out 0xf4, al
+  hlt
+msg: db "abc"
+)",
+                             32);
+  ASSERT_FALSE(code.empty());
+  m.memory.write_bytes(0x100000, code.data(), code.size());
+  m.cpu->reset_multiboot(0x100000, 0x2badb002, 0);
+  // Each write to the exit port kicks the vCPU: run until the final marker.
+  for (int i = 0; i < 8 && (m.exit_port.values.empty() || m.exit_port.values.back() != 0xee); ++i)
+    ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.exit_port.values, (std::vector<uint64_t>{'a', 'b', 'c', 0xee}));
+  EXPECT_EQ(m.s().gpr[kRbx], 0xffffffffu);
+  EXPECT_EQ(m.s().gpr[kRcx], 0u);
+  EXPECT_EQ(m.s().gpr[kRdi], 0x200004u);
+}
+
 std::string tier_label(const ::testing::TestParamInfo<tcg::exec::Tier>& info) {
   switch (info.param) {
     case tcg::exec::Tier::Interp:
