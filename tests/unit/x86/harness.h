@@ -1,0 +1,129 @@
+// Test harness for the x86 frontend: one bare X86State on flat RAM run through the real
+// pipeline (Zydis decode, translators, optimiser, interpreter / baseline / LLVM tier, softmmu)
+// by tcg::exec::VcpuExec, without X86Cpu. Programs are assembled with nasm at run time and end
+// by jumping to kEndAddr, whose page is unmapped: fetching it stops the run. Exceptions are
+// recognised either by the placeholder delivery (pending_exception) or by a read of the IDT,
+// which the harness places in an unmapped page too.
+//
+// For CPL3-safe instructions the host (an x86-64) is the oracle: HostRunner runs the same
+// 64-bit code natively on the same register inputs.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu/x86/frontend.h"
+#include "cpu/x86/state.h"
+#include "hw/core/address_space.h"
+#include "hw/core/log.h"
+#include "tcg/exec/engine.h"
+#include "tcg/softmmu/softmmu.h"
+
+namespace orrery::cpu::x86::test {
+
+using tcg::exec::Tier;
+
+enum class Mode { Real16, Prot32, Long64 };
+
+constexpr uint64_t kCodeAddr = 0x1000;
+constexpr uint64_t kDataAddr = 0x8000;  // 4 KiB of zeroed data, also reachable in 16-bit code
+constexpr uint64_t kStackTop = 0xe000;
+constexpr uint64_t kEndAddr = 0xf000;    // unmapped page: the end of every program
+constexpr uint64_t kIdtAddr = 0x100000;  // unmapped page: IDT reads mean an exception
+// The host runner's fixed region (mirrored as guest RAM so addresses agree).
+constexpr uint64_t kHostBase = 0x20000000;
+constexpr uint64_t kHostData = kHostBase + 0x9000;  // 4 KiB shared test data
+constexpr uint64_t kHostStackTop = kHostBase + 0xf000;
+
+struct Regs {
+  uint64_t gpr[16] = {};
+  uint64_t flags = 0x2;
+};
+
+struct RunResult {
+  enum Kind { End, Exception, Other } kind = Other;
+  int vector = -1;
+  std::string message;
+};
+
+/// nasm source -> bytes ("bits N" is prepended); fails the test on an assembly error.
+std::vector<uint8_t> assemble(const std::string& src, unsigned bits);
+
+class Machine : public tcg::softmmu::PageTranslator {
+ public:
+  Machine(Tier tier, Mode mode);
+  ~Machine() override;
+
+  // PageTranslator: identity, with the end and IDT pages unmapped.
+  bool translate(uint64_t vaddr, tcg::softmmu::Access access, unsigned mmu_idx,
+                 tcg::softmmu::Translation& out) override;
+  void raise_bus_error(uint64_t vaddr, uint64_t phys, tcg::softmmu::Access access) override;
+  void raise_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
+
+  /// Loads code at `at` followed by a jump to kEndAddr, resets registers (rSP = stack top).
+  void load(const std::vector<uint8_t>& code, uint64_t at = kCodeAddr);
+  /// Assembles and loads.
+  void load_asm(const std::string& src);
+  RunResult run();
+  /// Sets the GPRs and EFLAGS (arith bits through set_eflags).
+  void set_regs(const Regs& r);
+  Regs regs() const;
+  uint64_t eflags() const;
+
+  X86State& s() { return *state_; }
+  uint64_t read_mem(uint64_t addr, unsigned size) const;
+  void write_mem(uint64_t addr, uint64_t v, unsigned size);
+
+  std::string init_error;
+  Mode mode;
+  hw::Log log;
+  hw::AddressSpace as;
+  std::unique_ptr<tcg::exec::Engine> engine;
+  std::unique_ptr<X86State> state_;
+  std::unique_ptr<X86Frontend> frontend;
+  std::unique_ptr<tcg::softmmu::Softmmu> mmu;
+  std::unique_ptr<tcg::exec::VcpuExec> exec;
+
+ private:
+  enum class Stop { None, End, Idt, Bus } stop_ = Stop::None;
+  uint64_t stop_addr_ = 0;
+};
+
+/// Runs 64-bit code natively (CPL3-safe code only) from the given registers; rSP must be left
+/// as the code found it. The code may use [kHostData, +4K).
+class HostRunner {
+ public:
+  HostRunner();
+  ~HostRunner();
+  bool ok() const { return base_ != nullptr; }
+  Regs run(const std::vector<uint8_t>& code, const Regs& in);
+  void write_data(const void* p, size_t n, size_t offset = 0);
+  const uint8_t* data() const;
+
+ private:
+  uint8_t* base_ = nullptr;
+};
+
+class X86Test : public ::testing::TestWithParam<Tier> {
+ protected:
+  std::unique_ptr<Machine> make(Mode mode) {
+    auto m = std::make_unique<Machine>(GetParam(), mode);
+    EXPECT_EQ(m->init_error, "");
+    return m;
+  }
+};
+
+std::string tier_name(const ::testing::TestParamInfo<Tier>& info);
+
+#define ORRERY_X86_TIERS(suite)                                                         \
+  INSTANTIATE_TEST_SUITE_P(Tiers, suite,                                                \
+                           ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm), \
+                           ::orrery::cpu::x86::test::tier_name)
+
+std::string hex(uint64_t v);
+
+}  // namespace orrery::cpu::x86::test
