@@ -22,6 +22,8 @@
 
 namespace orrery::cpu::x86 {
 
+class X86Cpu;
+
 /// General-purpose register numbers, in encoding order.
 enum Gpr : uint8_t { kRax, kRcx, kRdx, kRbx, kRsp, kRbp, kRsi, kRdi, kR8, kR9, kR10, kR11,
                      kR12, kR13, kR14, kR15, kNumGprs };
@@ -204,6 +206,8 @@ struct X86State {
   uint8_t halted = 0;        // HLT executed, waiting for an interrupt
   uint8_t pad2[5] = {};
   int32_t pending_exception = -1;  // vector being delivered (double-fault detection), or -1
+
+  X86Cpu* owner = nullptr;  // the vCPU, for helpers (added by x86-sys)
 };
 
 static_assert(std::is_standard_layout_v<X86State>);

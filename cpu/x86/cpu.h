@@ -1,0 +1,214 @@
+// One x86 vCPU under TCG: its architectural state, softmmu and page-table walk (mmu.cpp), its
+// dispatch loop, the INTR and NMI inputs, HLT, the I/O-port space and the two resets a PC board
+// needs (power-on and multiboot). The board implements X86Platform: the interrupt acknowledge
+// cycle (the PIC's or the APIC's vector) and what a triple fault does.
+//
+// Threading: run() and everything it calls execute on the vCPU's own thread. set_intr,
+// raise_nmi, request_reset and kick may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "cpu/common/vcpu.h"
+#include "cpu/x86/cpu_models.h"
+#include "cpu/x86/exception.h"
+#include "cpu/x86/state.h"
+#include "tcg/exec/engine.h"
+#include "tcg/softmmu/softmmu.h"
+
+namespace orrery::hw {
+class AddressSpace;
+class Log;
+}  // namespace orrery::hw
+
+namespace orrery::cpu::x86 {
+
+class X86Cpu;
+
+/// Implemented by the board.
+class X86Platform {
+ public:
+  virtual ~X86Platform() = default;
+  /// The interrupt acknowledge cycle: the vector of the highest-priority pending external
+  /// interrupt (which the controller then considers in service), or -1 when there is none
+  /// (a spurious INTR). Called on the vCPU thread when the CPU accepts INTR.
+  virtual int acknowledge_interrupt() = 0;
+  /// The guest reset the machine by a triple fault: run() returns ExitKind::Reset right after
+  /// this (the board resets, or exits with -no-reboot). Called on the vCPU thread.
+  virtual void request_reset() {}
+};
+
+/// The result of a page-table walk (mmu.cpp), for one access.
+struct X86Walk {
+  bool ok = false;
+  uint64_t phys = 0;
+  uint64_t page_size = 4096;
+  bool writable = false, executable = false, user = false, global = false;
+  uint32_t error_code = 0;  // #PF error code when !ok
+};
+
+/// What an access is, for the walk's permission checks.
+struct AccessKind {
+  tcg::softmmu::Access access = tcg::softmmu::Access::Read;
+  bool user = false;        // CPL 3 (and not an implicit supervisor access)
+  bool smap_exempt = true;  // supervisor data access with EFLAGS.AC or implicit: no SMAP check
+  uint8_t phys_bits = 40;   // MAXPHYADDR: higher address bits in entries are reserved
+  bool gb_pages = true;     // 1 GiB pages (CPUID PDPE1GB); else PDPTE.PS is reserved
+};
+
+/// The 4-level / PAE / 32-bit / no-paging translation of linear address la. With set_ad,
+/// accessed and dirty bits are set (with a locked compare-exchange on RAM) as the hardware
+/// does; without it nothing in guest memory changes (debugger).
+X86Walk walk_page_tables(const X86State& s, const hw::AddressSpace& memory, uint64_t la,
+                         const AccessKind& k, bool set_ad);
+
+class X86Cpu final : public Vcpu,
+                     public tcg::softmmu::PageTranslator,
+                     public tcg::exec::DebugParkListener {
+ public:
+  /// index is the vCPU number (initial APIC ID). io_ports is the 64 KiB I/O-port space whose
+  /// MMIO regions are port devices. The CPU starts in the power-on reset state.
+  X86Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& memory,
+         hw::AddressSpace& io_ports, tcg::exec::Engine& engine, X86Platform& platform);
+  ~X86Cpu() override;
+  X86Cpu(const X86Cpu&) = delete;
+  X86Cpu& operator=(const X86Cpu&) = delete;
+
+  // Vcpu. run() returns on a kick, a reset request (triple fault, request_reset()), a debugger
+  // stop or an error. HLT sleeps inside run() until INTR (when it can be taken: EFLAGS.IF), an
+  // NMI or a kick.
+  ExitKind run() override;
+  void kick() override;
+
+  /// The INTR pin level (from the PIC or the local APIC); callable from any thread. While it is
+  /// high and EFLAGS.IF is set outside an interrupt shadow, the CPU runs the acknowledge cycle
+  /// at the next instruction boundary it checks (block boundaries).
+  void set_intr(bool level);
+  bool intr_level() const { return intr_.load(); }
+  /// Latches an NMI (edge); callable from any thread.
+  void raise_nmi();
+  /// Makes run() return ExitKind::Reset soon (reset devices: port 0xcf9, the 8042); any thread.
+  void request_reset();
+
+  /// The power-on (RESET) state: real mode at F000:FFF0 (CS base FFFF0000), EDX = CPUID(1).EAX.
+  void reset_power_on();
+  /// The machine state multiboot 1 (section 3.2) promises the kernel: 32-bit protected mode with
+  /// flat 4 GiB code (CS) and data (DS ES FS GS SS) segments, paging off, IF = 0, EAX = magic,
+  /// EBX = the information structure's physical address, EIP = entry.
+  void reset_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx);
+
+  /// Waits until a thread is inside run(); false on timeout. Thread-safe.
+  bool wait_until_running(std::chrono::milliseconds timeout);
+  /// Waits until this vCPU sleeps in HLT (tests order a wake-up after it); thread-safe.
+  bool wait_until_halted(std::chrono::milliseconds timeout);
+
+  X86State& state() { return state_; }
+  const X86State& state() const { return state_; }
+  /// The linear PC (CS.base + RIP) and RIP.
+  uint64_t pc() const { return state_.common.pc; }
+  uint64_t rip() const { return state_.common.pc - state_.seg[kCs].base; }
+  void set_rip(uint64_t rip) { state_.common.pc = state_.seg[kCs].base + rip; }
+  /// Call after changing a mode register (CR0, CR4, EFER, EFLAGS.VM/IOPL/TF/AC, a segment's
+  /// cache) from outside generated code: recomputes tb_flags.
+  void mode_changed() { exec_.mode_changed(); }
+  void set_stop_on_unimplemented(bool stop) { stop_on_unimplemented_ = stop; }
+
+  const CpuModel& model() const { return model_; }
+  unsigned index() const { return index_; }
+  tcg::exec::VcpuExec& exec() { return exec_; }
+  tcg::exec::Engine& engine() { return engine_; }
+  tcg::softmmu::Softmmu& mmu() { return mmu_; }
+  tcg::exec::Frontend& frontend() { return *frontend_; }
+  hw::AddressSpace& memory() { return memory_; }
+  hw::AddressSpace& io_ports() { return io_; }
+  hw::Log& log();
+
+  // softmmu::PageTranslator (mmu.cpp): faults become #PF (CR2 = vaddr).
+  bool translate(uint64_t vaddr, tcg::softmmu::Access access, unsigned mmu_idx,
+                 tcg::softmmu::Translation& out) override;
+  void raise_bus_error(uint64_t vaddr, uint64_t phys, tcg::softmmu::Access access) override;
+  void raise_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
+  bool debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) override;
+
+  // tcg::exec::DebugParkListener
+  void debug_parking() override;
+  void debug_unparked() override;
+
+  // ---- For system helpers (vCPU thread only). These throw GuestFault on a guest fault. ----
+  /// Linear-address accesses with the privilege of mmu_idx (kMmuIdxKernelNoSmap for implicit
+  /// supervisor accesses: descriptor tables, the TSS, stacks during privilege changes).
+  uint64_t read_linear(uint64_t la, unsigned size, unsigned mmu_idx);
+  void write_linear(uint64_t la, unsigned size, uint64_t value, unsigned mmu_idx);
+  /// The MMU index of a data access at the current CPL and EFLAGS.AC.
+  unsigned data_mmu_idx() const;
+  unsigned cpl() const { return unsigned(state_.seg[kSs].attr >> seg_attr::kDplShift) & 3; }
+
+  /// I/O ports: unassigned ports read all ones and ignore writes (-d guest_errors).
+  uint64_t port_in(uint16_t port, unsigned size);
+  void port_out(uint16_t port, unsigned size, uint64_t value);
+
+  /// TLB maintenance: everything; non-global entries (MOV CR3 without PCID); one page.
+  void flush_tlb_all();
+  void flush_tlb_nonglobal();
+  void flush_tlb_page(uint64_t la);
+
+  /// A fault while delivering #DF: logs it, asks the board to reset and leaves the block.
+  void triple_fault();
+  /// HLT: leaves the block and sleeps in run() (the state's RIP is past the HLT).
+  void halt();
+  /// After EFLAGS.IF may have been set or NMIs unblocked: leaves chained execution if an
+  /// interrupt is now deliverable.
+  void check_interrupts();
+  /// Counter behind RDTSC (host nanoseconds plus IA32_TSC's offset).
+  uint64_t read_tsc() const;
+
+ private:
+  /// Takes a pending NMI or INTR if the state allows; true if one was delivered.
+  bool deliver_interrupt();
+  void wait_for_interrupt();
+  void wait_parked();
+  void set_running(bool running);
+  void reset_common();
+  uint64_t translate_linear(uint64_t la, tcg::softmmu::Access access, unsigned mmu_idx);
+  void report_unimplemented(uint64_t pc, uint64_t arg);
+
+  const CpuModel& model_;
+  const unsigned index_;
+  hw::AddressSpace& memory_;
+  hw::AddressSpace& io_;
+  tcg::exec::Engine& engine_;
+  X86Platform& platform_;
+  X86State state_;
+  std::unique_ptr<tcg::exec::Frontend> frontend_;
+  tcg::softmmu::Softmmu mmu_;
+  tcg::exec::VcpuExec exec_;
+  std::string stop_message_;
+  bool stop_on_unimplemented_ = false;
+  bool reset_pending_ = false;  // triple fault: run() returns ExitKind::Reset (vCPU thread)
+  bool large_fills_ = false;    // a 2M/4M/1G page was filled since the last full flush
+  std::set<uint64_t> unimp_reported_;
+  std::atomic<bool> kicked_{false};
+  std::atomic<bool> intr_{false};
+  std::atomic<bool> nmi_pending_{false};
+  std::atomic<bool> reset_requested_{false};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = false;  // guarded by mu_
+  bool halted_ = false;   // asleep in HLT; guarded by mu_
+};
+
+/// The x86 translator (cpu/x86/frontend.*), made for one vCPU.
+std::unique_ptr<tcg::exec::Frontend> make_frontend(hw::Log& log);
+/// tb_flags from the mode registers (CR0, CR4, EFER, EFLAGS, CS/SS caches, XCR0).
+uint64_t compute_tb_flags(const X86State& s);
+
+}  // namespace orrery::cpu::x86
