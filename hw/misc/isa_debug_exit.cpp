@@ -1,6 +1,7 @@
 #include "hw/misc/isa_debug_exit.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "hw/core/address_space.h"
@@ -34,9 +35,12 @@ std::string parse_isa_debug_exit(std::span<const std::pair<std::string, std::str
     }
   }
   if (size == 0) return "iosize=0: the port range must not be empty";
-  if (base + size > kIoPortSpaceSize)
-    return "iobase=" + std::to_string(base) + ",iosize=" + std::to_string(size) +
-           ": the ports reach past 0xffff";
+  if (base + size > kIoPortSpaceSize) {
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "iobase=0x%x,iosize=%u: the ports reach past 0xffff",
+                  unsigned(base), unsigned(size));
+    return buf;
+  }
   out.iobase = uint16_t(base);
   out.iosize = uint16_t(size);
   return {};

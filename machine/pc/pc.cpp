@@ -1,5 +1,6 @@
 #include "machine/pc/pc.h"
 
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -41,8 +42,8 @@ PcMachine::~PcMachine() {
 std::unique_ptr<Machine> PcMachine::create(const MachineConfig& config, MachineContext& ctx,
                                            std::string& error) {
   if (config.ram_size < kPcMinRam || config.ram_size > kPcMaxRam) {
-    error = "RAM size " + std::to_string(config.ram_size) + " is outside 2 MiB.." +
-            std::to_string(kPcMaxRam / kMiB) + " MiB";
+    error = "RAM size " + std::to_string(config.ram_size >> 10) +
+            " KiB is outside the pc machine's 2 MiB.." + std::to_string(kPcMaxRam >> 30) + " GiB";
     return nullptr;
   }
   if (config.cpus == 0 || config.cpus > kPcMaxCpus) {
@@ -90,7 +91,11 @@ std::string PcMachine::build_devices() {
     if (!err.empty()) return what + ": " + err;
     auto dev = std::make_unique<hw::IsaDebugExit>([this](int status) { debug_exit(status); });
     err = io_.add_mmio("isa-debug-exit", c.iobase, c.iosize, *dev);
-    if (!err.empty()) return what + ": " + err;
+    if (!err.empty()) {
+      char ports[40];
+      std::snprintf(ports, sizeof ports, "ports 0x%x..0x%x", c.iobase, c.iobase + c.iosize - 1);
+      return what + ": " + ports + err.substr(err.find(':'));
+    }
     debug_exits_.push_back(std::move(dev));
   }
   return {};
