@@ -33,41 +33,6 @@ int64_t host_ns() {
 
 }  // namespace
 
-uint64_t compute_tb_flags(const X86State& s) {
-  using namespace tb_flags;
-  uint64_t f = 0;
-  const unsigned cpl = unsigned(s.seg[kSs].attr >> seg_attr::kDplShift) & 3;
-  f |= cpl << kCplShift;
-  const bool lma = (s.efer & efer::kLma) != 0;
-  const bool code64 = lma && (s.seg[kCs].attr & seg_attr::kL);
-  if (code64) {
-    f |= kCode64 | kCode32;
-  } else if (s.seg[kCs].attr & seg_attr::kDb) {
-    f |= kCode32;
-  }
-  if (s.seg[kSs].attr & seg_attr::kDb) f |= kStack32;
-  if (s.cr0 & cr0::kPe) f |= kPe;
-  if (s.eflags & eflags::kVm) f |= kVm86;
-  if (lma) f |= kLma;
-  f |= ((s.eflags & eflags::kIoplMask) >> eflags::kIoplShift) << kIoplShift;
-  if (s.eflags & eflags::kTf) f |= kTf;
-  if (s.cr0 & (cr0::kEm | cr0::kTs)) f |= kFpuTrap;
-  if (s.cr0 & cr0::kEm) f |= kCr0Em;
-  if (s.cr0 & cr0::kMp) f |= kCr0Mp;
-  if (s.cr4 & cr4::kOsfxsr) f |= kOsfxsr;
-  if (s.cr4 & cr4::kOsxsave) {
-    f |= kOsxsave;
-    if ((s.xcr0 & 6) == 6) f |= kAvxEnabled;
-  }
-  if (s.inhibit_irq) f |= kInhibitIrq;
-  if (!code64 && (s.seg[kDs].base | s.seg[kEs].base | s.seg[kSs].base)) f |= kAddSeg;
-  if ((s.cr4 & cr4::kSmap) && cpl < 3) f |= kSmap;
-  if (s.eflags & eflags::kAc) f |= kAc;
-  if (s.cr4 & cr4::kUmip) f |= kUmip;
-  if (s.cr4 & cr4::kTsd) f |= kTsd;
-  return f;
-}
-
 X86Cpu::X86Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& memory,
                hw::AddressSpace& io_ports, tcg::exec::Engine& engine, X86Platform& platform)
     : model_(model),
@@ -76,9 +41,9 @@ X86Cpu::X86Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& memory,
       io_(io_ports),
       engine_(engine),
       platform_(platform),
-      frontend_(make_frontend(engine.log())),
+      frontend_(engine.log()),
       mmu_(state_.common, memory, *this),
-      exec_(engine, *frontend_, state_.common, mmu_),
+      exec_(engine, frontend_, state_.common, mmu_),
       stop_on_unimplemented_(engine.options().stop_on_unimplemented) {
   mmu_.set_code_tracker(&engine);
   state_.owner = this;
@@ -190,9 +155,22 @@ ExitKind X86Cpu::run() {
     }
     deliver_interrupt();
     if (reset_pending_) continue;
+    // In an interrupt shadow (STI, MOV SS): one instruction runs before anything is taken.
+    const bool shadow = state_.inhibit_irq != 0;
+    if (shadow) exec_.set_single_step(true);
     RunResult r = exec_.run();
+    if (shadow) {
+      exec_.set_single_step(false);
+      state_.inhibit_irq = 0;
+      exec_.mode_changed();
+      if (r.kind == RunResult::Kind::Exit && r.reason == ExitReason::Step) continue;
+    }
     switch (r.kind) {
       case RunResult::Kind::Stop:
+        if (reset_pending_) {
+          c.pending_exit = 0;
+          continue;  // returns ExitKind::Reset at the top of the loop
+        }
         exit_message_ =
             std::string("orrery: ") + (c.stop_message ? c.stop_message : "vCPU stopped");
         c.pending_exit = 0;
@@ -321,11 +299,6 @@ void X86Cpu::check_interrupts() {
     state_.common.exit_request.store(1);
 }
 
-void X86Cpu::halt() {
-  state_.halted = 1;
-  state_.common.pending_exit = uint32_t(tcg::PendingExit::Exception);
-}
-
 void X86Cpu::wait_for_interrupt() {
   std::unique_lock lk(mu_);
   // HLT ends on an interrupt the CPU takes (INTR with IF set, NMI), on RESET/INIT and here
@@ -378,7 +351,10 @@ void X86Cpu::triple_fault() {
             index_, state_.common.pc);
   reset_pending_ = true;
   platform_.request_reset();
-  state_.common.pending_exit = uint32_t(tcg::PendingExit::Exception);
+  // Stop (not Exception): the engine returns to run() instead of running on.
+  stop_message_ = "triple fault";
+  state_.common.stop_message = stop_message_.c_str();
+  state_.common.pending_exit = uint32_t(tcg::PendingExit::Stop);
 }
 
 uint64_t X86Cpu::read_tsc() const {

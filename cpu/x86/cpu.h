@@ -20,6 +20,7 @@
 #include "cpu/common/vcpu.h"
 #include "cpu/x86/cpu_models.h"
 #include "cpu/x86/exception.h"
+#include "cpu/x86/frontend.h"
 #include "cpu/x86/state.h"
 #include "tcg/exec/engine.h"
 #include "tcg/softmmu/softmmu.h"
@@ -126,7 +127,7 @@ class X86Cpu final : public Vcpu,
   tcg::exec::VcpuExec& exec() { return exec_; }
   tcg::exec::Engine& engine() { return engine_; }
   tcg::softmmu::Softmmu& mmu() { return mmu_; }
-  tcg::exec::Frontend& frontend() { return *frontend_; }
+  X86Frontend& frontend() { return frontend_; }
   hw::AddressSpace& memory() { return memory_; }
   hw::AddressSpace& io_ports() { return io_; }
   hw::Log& log();
@@ -149,7 +150,13 @@ class X86Cpu final : public Vcpu,
   void write_linear(uint64_t la, unsigned size, uint64_t value, unsigned mmu_idx);
   /// The MMU index of a data access at the current CPL and EFLAGS.AC.
   unsigned data_mmu_idx() const;
-  unsigned cpl() const { return unsigned(state_.seg[kSs].attr >> seg_attr::kDplShift) & 3; }
+  /// CPL as the frontend's tb_flags see it: 0 in real mode, 3 in virtual-8086 mode, else the
+  /// RPL of CS (every CS load sets it to the new CPL).
+  unsigned cpl() const {
+    if (!(state_.cr0 & cr0::kPe)) return 0;
+    if (state_.eflags & eflags::kVm) return 3;
+    return state_.seg[kCs].selector & 3u;
+  }
 
   /// I/O ports: unassigned ports read all ones and ignore writes (-d guest_errors).
   uint64_t port_in(uint16_t port, unsigned size);
@@ -162,8 +169,6 @@ class X86Cpu final : public Vcpu,
 
   /// A fault while delivering #DF: logs it, asks the board to reset and leaves the block.
   void triple_fault();
-  /// HLT: leaves the block and sleeps in run() (the state's RIP is past the HLT).
-  void halt();
   /// After EFLAGS.IF may have been set or NMIs unblocked: leaves chained execution if an
   /// interrupt is now deliverable.
   void check_interrupts();
@@ -187,7 +192,7 @@ class X86Cpu final : public Vcpu,
   tcg::exec::Engine& engine_;
   X86Platform& platform_;
   X86State state_;
-  std::unique_ptr<tcg::exec::Frontend> frontend_;
+  X86Frontend frontend_;
   tcg::softmmu::Softmmu mmu_;
   tcg::exec::VcpuExec exec_;
   std::string stop_message_;
@@ -205,10 +210,5 @@ class X86Cpu final : public Vcpu,
   bool running_ = false;  // guarded by mu_
   bool halted_ = false;   // asleep in HLT; guarded by mu_
 };
-
-/// The x86 translator (cpu/x86/frontend.*), made for one vCPU.
-std::unique_ptr<tcg::exec::Frontend> make_frontend(hw::Log& log);
-/// tb_flags from the mode registers (CR0, CR4, EFER, EFLAGS, CS/SS caches, XCR0).
-uint64_t compute_tb_flags(const X86State& s);
 
 }  // namespace orrery::cpu::x86

@@ -304,4 +304,40 @@ void raise_fault(X86Cpu& cpu, const GuestFault& f) {
   deliver_event(cpu, fault_event(f));
 }
 
+namespace {
+
+/// A bare X86State without an X86Cpu (frontend unit tests): no IDT to deliver through, so the
+/// vector is recorded and the vCPU stops at the instruction (after it for INT n).
+void record_without_cpu(X86State& s, unsigned vector, uint64_t pc) {
+  s.pending_exception = int32_t(vector);
+  s.common.pc = pc;
+  s.common.pending_exit = uint32_t(tcg::PendingExit::Stop);
+  s.common.stop_message = "x86: exception on a vCPU state without an X86Cpu";
+}
+
+}  // namespace
+
+void raise_exception(X86State& s, unsigned vector, int32_t error_code, uint64_t insn_pc) {
+  if (!s.owner) return record_without_cpu(s, vector, insn_pc);
+  s.common.pc = insn_pc;
+  GuestFault f{uint8_t(vector), error_code < 0 ? 0u : uint32_t(error_code), 0};
+  Event ev = fault_event(f);
+  ev.has_error = error_code >= 0;
+  deliver_event(*s.owner, ev);
+}
+
+void raise_software_interrupt(X86State& s, unsigned vector, unsigned kind, uint64_t insn_pc,
+                              uint64_t next_pc) {
+  if (!s.owner) return record_without_cpu(s, vector, next_pc);
+  s.common.pc = insn_pc;
+  X86Cpu& cpu = *s.owner;
+  Event ev;
+  ev.vector = uint8_t(vector);
+  ev.kind = kind == 0   ? EventKind::SoftwareInt
+            : kind == 3 ? EventKind::Icebp
+                        : EventKind::SoftwareExc;
+  ev.next_rip = next_pc - s.seg[kCs].base;
+  deliver_event(cpu, ev);
+}
+
 }  // namespace orrery::cpu::x86

@@ -10,15 +10,17 @@
 
 #include <cstdint>
 
+#include "cpu/x86/state.h"
+
 namespace orrery::cpu::x86 {
 
 class X86Cpu;
 
 /// Exception vectors.
 namespace vec {
-constexpr uint8_t kDe = 0, kDb = 1, kNmi = 2, kBp = 3, kOf = 4, kBr = 5, kUd = 6, kNm = 7;
-constexpr uint8_t kDf = 8, kTs = 10, kNp = 11, kSs = 12, kGp = 13, kPf = 14, kMf = 16;
-constexpr uint8_t kAc = 17, kMc = 18, kXm = 19, kCp = 21;
+constexpr unsigned kDe = 0, kDb = 1, kNmi = 2, kBp = 3, kOf = 4, kBr = 5, kUd = 6, kNm = 7;
+constexpr unsigned kDf = 8, kTs = 10, kNp = 11, kSs = 12, kGp = 13, kPf = 14, kMf = 16;
+constexpr unsigned kAc = 17, kMc = 18, kXm = 19, kCp = 21;
 }  // namespace vec
 
 /// True for the vectors that push an error code.
@@ -77,7 +79,22 @@ void deliver_event(X86Cpu& cpu, const Event& ev);
 /// has one) at the current instruction (CpuCommon::pc is its linear address) and sets
 /// PendingExit::Exception.
 void raise_exception(X86Cpu& cpu, uint8_t vector, uint32_t error_code = 0);
-/// Raises a GuestFault caught at a helper entry.
+/// Delivers a GuestFault caught at a helper entry (the current instruction faulted).
 void raise_fault(X86Cpu& cpu, const GuestFault& f);
+
+// ---- The frontend's entry points (translators reach them through TranslateContext) ----
+
+/// Delivers exception `vector` (error_code -1: none) for the instruction whose first byte is at
+/// the linear address insn_pc (CS base + EIP): a fault, so the saved return address is that
+/// instruction. Sets common.pc to where execution continues and common.pending_exit to
+/// PendingExit::Exception.
+void raise_exception(X86State& s, unsigned vector, int32_t error_code /* -1: none */,
+                     uint64_t insn_pc);
+
+/// INT n (kind 0), INT3 (kind 1), INTO (kind 2), INT1/ICEBP (kind 3): a trap whose saved return
+/// address is next_pc (linear); INT n, INT3 and INTO check the gate's DPL against CPL. Sets
+/// common.pc and common.pending_exit like raise_exception.
+void raise_software_interrupt(X86State& s, unsigned vector, unsigned kind, uint64_t insn_pc,
+                              uint64_t next_pc);
 
 }  // namespace orrery::cpu::x86

@@ -103,10 +103,8 @@ void load_segment(X86Cpu& cpu, unsigned r, uint16_t sel) {
 
 void set_cs(X86State& s, uint16_t sel, const Descriptor& d, unsigned cpl, uint64_t rip) {
   s.seg[kCs] = make_cache(sel, d);
-  // CPL is SS.DPL in this model (as VMX keeps it); a privilege change always loads SS too, but
-  // the same-privilege paths keep SS, so make it agree.
-  s.seg[kSs].attr =
-      uint16_t((s.seg[kSs].attr & ~(3u << seg_attr::kDplShift)) | (cpl << seg_attr::kDplShift));
+  if ((s.efer & efer::kLma) && d.l()) s.seg[kCs].base = 0;  // 64-bit code ignores the base
+  (void)cpl;  // CPL is the RPL of CS, which callers set to it
   if (!code64(s)) rip &= 0xffffffffu;
   s.common.pc = s.seg[kCs].base + rip;
   if (!code64(s) && !(s.efer & efer::kLma)) s.common.pc &= 0xffffffffu;

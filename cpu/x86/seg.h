@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "cpu/x86/exception.h"
+#include "cpu/x86/flags.h"
 #include "cpu/x86/state.h"
 
 namespace orrery::cpu::x86 {
@@ -87,9 +88,12 @@ inline bool vm86(const X86State& s) {
   return (s.eflags & eflags::kVm) != 0;
 }
 
-/// The full EFLAGS (arithmetic bits materialised from the lazy state) and its write-back.
-/// Provided by x86-isa's flags.cpp.
-uint64_t read_eflags(X86State& s);
-void write_eflags(X86State& s, uint64_t value);
+/// The full EFLAGS (arithmetic bits materialised from the lazy state) and storing all of it.
+inline uint64_t read_eflags(const X86State& s) {
+  return compute_eflags(s);
+}
+inline void write_eflags(X86State& s, uint64_t value) {
+  set_eflags(s, value, ~0ull);
+}
 
 }  // namespace orrery::cpu::x86

@@ -25,12 +25,39 @@ namespace orrery::cpu::x86 {
 class X86Cpu;
 
 /// General-purpose register numbers, in encoding order.
-enum Gpr : uint8_t { kRax, kRcx, kRdx, kRbx, kRsp, kRbp, kRsi, kRdi, kR8, kR9, kR10, kR11,
-                     kR12, kR13, kR14, kR15, kNumGprs };
+enum Gpr : uint8_t {
+  kRax,
+  kRcx,
+  kRdx,
+  kRbx,
+  kRsp,
+  kRbp,
+  kRsi,
+  kRdi,
+  kR8,
+  kR9,
+  kR10,
+  kR11,
+  kR12,
+  kR13,
+  kR14,
+  kR15,
+  kNumGprs
+};
 
 /// Segment registers, in encoding order; then the system segments.
-enum SegReg : uint8_t { kEs, kCs, kSs, kDs, kFs, kGs, kNumSegRegs, kLdtr = kNumSegRegs, kTr,
-                        kNumSegs };
+enum SegReg : uint8_t {
+  kEs,
+  kCs,
+  kSs,
+  kDs,
+  kFs,
+  kGs,
+  kNumSegRegs,
+  kLdtr = kNumSegRegs,
+  kTr,
+  kNumSegs
+};
 
 /// MMU indexes (one softmmu TLB each). Supervisor accesses with SMAP enforced and not
 /// (EFLAGS.AC set, or implicit supervisor accesses such as descriptor-table reads, which SMAP
@@ -64,17 +91,50 @@ struct DescriptorTableReg {
 /// operand size. Order within a group is B, W, L, Q so `op + size_log2` selects one.
 enum class CcOp : uint32_t {
   Eflags,  // the arithmetic flags are in `eflags` itself (after POPF, IRET, SAHF, helpers)
-  AddB, AddW, AddL, AddQ,      // dst = result, src = second operand
-  AdcB, AdcW, AdcL, AdcQ,      // dst = result, src = second operand, src2 = carry in
-  SubB, SubW, SubL, SubQ,      // dst = result, src = second operand (CMP too)
-  SbbB, SbbW, SbbL, SbbQ,      // dst = result, src = second operand, src2 = borrow in
-  LogicB, LogicW, LogicL, LogicQ,  // dst = result (CF = OF = 0, AF = 0)
-  IncB, IncW, IncL, IncQ,      // dst = result, src = CF before (INC keeps CF)
-  DecB, DecW, DecL, DecQ,      // dst = result, src = CF before
-  ShlB, ShlW, ShlL, ShlQ,      // dst = result, src = value shifted by count-1
-  SarB, SarW, SarL, SarQ,      // dst = result, src = value shifted by count-1 (SHR/SAR)
-  MulB, MulW, MulL, MulQ,      // dst = low result, src = nonzero when high part is significant
-  BmiB, BmiW, BmiL, BmiQ,      // BMI1/BMI2 ops: dst = result, src = CF source
+  AddB,
+  AddW,
+  AddL,
+  AddQ,  // dst = result, src = second operand
+  AdcB,
+  AdcW,
+  AdcL,
+  AdcQ,  // dst = result, src = second operand, src2 = carry in
+  SubB,
+  SubW,
+  SubL,
+  SubQ,  // dst = result, src = second operand (CMP too)
+  SbbB,
+  SbbW,
+  SbbL,
+  SbbQ,  // dst = result, src = second operand, src2 = borrow in
+  LogicB,
+  LogicW,
+  LogicL,
+  LogicQ,  // dst = result (CF = OF = 0, AF = 0)
+  IncB,
+  IncW,
+  IncL,
+  IncQ,  // dst = result, src = CF before (INC keeps CF)
+  DecB,
+  DecW,
+  DecL,
+  DecQ,  // dst = result, src = CF before
+  ShlB,
+  ShlW,
+  ShlL,
+  ShlQ,  // dst = result, src = value shifted by count-1
+  SarB,
+  SarW,
+  SarL,
+  SarQ,  // dst = result, src = value shifted by count-1 (SHR/SAR)
+  MulB,
+  MulW,
+  MulL,
+  MulQ,  // dst = low result, src = nonzero when high part is significant
+  BmiB,
+  BmiW,
+  BmiL,
+  BmiQ,  // BMI1/BMI2 ops: dst = result, src = CF source
   Count_
 };
 
@@ -117,19 +177,19 @@ constexpr uint64_t kVm86 = 1u << 6;     // EFLAGS.VM
 constexpr uint64_t kLma = 1u << 7;      // EFER.LMA (long mode active, 64-bit or compatibility)
 constexpr uint64_t kIoplShift = 8;      // EFLAGS.IOPL, for CLI/STI/IN/OUT/PUSHF privilege checks
 constexpr uint64_t kIoplMask = 3u << 8;
-constexpr uint64_t kTf = 1u << 10;       // EFLAGS.TF: single-step trap after each instruction
-constexpr uint64_t kFpuTrap = 1u << 11;  // CR0.EM or CR0.TS: x87/MMX/SSE raise #NM (or #UD)
-constexpr uint64_t kCr0Em = 1u << 12;    // CR0.EM: SSE raises #UD, x87 #NM
-constexpr uint64_t kCr0Mp = 1u << 13;    // CR0.MP: WAIT/FWAIT honours TS
-constexpr uint64_t kOsfxsr = 1u << 14;   // CR4.OSFXSR: SSE enabled (else #UD)
-constexpr uint64_t kOsxsave = 1u << 15;  // CR4.OSXSAVE: XGETBV/XSETBV/VEX enabled
+constexpr uint64_t kTf = 1u << 10;          // EFLAGS.TF: single-step trap after each instruction
+constexpr uint64_t kFpuTrap = 1u << 11;     // CR0.EM or CR0.TS: x87/MMX/SSE raise #NM (or #UD)
+constexpr uint64_t kCr0Em = 1u << 12;       // CR0.EM: SSE raises #UD, x87 #NM
+constexpr uint64_t kCr0Mp = 1u << 13;       // CR0.MP: WAIT/FWAIT honours TS
+constexpr uint64_t kOsfxsr = 1u << 14;      // CR4.OSFXSR: SSE enabled (else #UD)
+constexpr uint64_t kOsxsave = 1u << 15;     // CR4.OSXSAVE: XGETBV/XSETBV/VEX enabled
 constexpr uint64_t kAvxEnabled = 1u << 16;  // XCR0 has SSE|AVX state enabled
 constexpr uint64_t kInhibitIrq = 1u << 17;  // in the shadow of MOV SS/POP SS/STI
-constexpr uint64_t kAddSeg = 1u << 18;  // some of DS/ES/SS has a nonzero base (16/32-bit modes)
-constexpr uint64_t kSmap = 1u << 19;    // CR4.SMAP and CPL < 3: supervisor data uses kMmuIdxKernel
-constexpr uint64_t kAc = 1u << 20;      // EFLAGS.AC
-constexpr uint64_t kUmip = 1u << 21;    // CR4.UMIP
-constexpr uint64_t kTsd = 1u << 22;     // CR4.TSD
+constexpr uint64_t kAddSeg = 1u << 18;      // some of DS/ES/SS has a nonzero base (16/32-bit modes)
+constexpr uint64_t kSmap = 1u << 19;  // CR4.SMAP and CPL < 3: supervisor data uses kMmuIdxKernel
+constexpr uint64_t kAc = 1u << 20;    // EFLAGS.AC
+constexpr uint64_t kUmip = 1u << 21;  // CR4.UMIP
+constexpr uint64_t kTsd = 1u << 22;   // CR4.TSD
 }  // namespace tb_flags
 
 /// An x87 register as stored by FXSAVE: 64-bit significand (explicit integer bit) and 16-bit
@@ -142,11 +202,11 @@ struct F80 {
 static_assert(sizeof(F80) == 16);
 
 struct X87State {
-  F80 st[8];          // physical registers R0..R7; ST(i) is st[(top + i) & 7]
+  F80 st[8];  // physical registers R0..R7; ST(i) is st[(top + i) & 7]
   uint16_t fcw = 0x037f;
-  uint16_t fsw = 0;   // without TOP (kept in `top`)
+  uint16_t fsw = 0;  // without TOP (kept in `top`)
   uint8_t top = 0;
-  uint8_t ftw = 0;    // abridged tag word: bit i set when R(i) is valid (FXSAVE's format)
+  uint8_t ftw = 0;  // abridged tag word: bit i set when R(i) is valid (FXSAVE's format)
   uint16_t fop = 0;
   uint64_t fip = 0, fdp = 0;
   uint16_t fcs = 0, fds = 0;
@@ -165,7 +225,7 @@ struct Msrs {
   uint64_t apic_base = 0xfee00900;  // BSP bit and global enable set at reset
   uint64_t pat = 0x0007040600070406ull;
   uint64_t tsc_aux = 0;
-  uint64_t tsc_offset = 0;  // guest TSC = host-derived counter + offset (IA32_TSC writes)
+  uint64_t tsc_offset = 0;   // guest TSC = host-derived counter + offset (IA32_TSC writes)
   uint64_t misc_enable = 1;  // fast-strings enabled
   uint64_t spec_ctrl = 0;
   uint64_t mtrr_cap = 0, mtrr_def_type = 0;
@@ -190,7 +250,7 @@ struct X86State {
 
   uint64_t cr0 = cr0::kEt | cr0::kCd | cr0::kNw, cr2 = 0, cr3 = 0, cr4 = 0, cr8 = 0;
   uint64_t efer = 0;
-  uint64_t xcr0 = 1;  // x87 state always enabled
+  uint64_t xcr0 = 1;                                       // x87 state always enabled
   uint64_t dr[8] = {0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400};  // DR4/DR5 alias DR6/DR7
 
   X87State x87;
@@ -201,9 +261,9 @@ struct X86State {
   Msrs msr;
 
   // Interrupt and exception bookkeeping used by helpers and the run loop.
-  uint8_t inhibit_irq = 0;   // the next instruction runs in an interrupt shadow
-  uint8_t nmi_blocked = 0;   // between NMI delivery and IRET
-  uint8_t halted = 0;        // HLT executed, waiting for an interrupt
+  uint8_t inhibit_irq = 0;  // the next instruction runs in an interrupt shadow
+  uint8_t nmi_blocked = 0;  // between NMI delivery and IRET
+  uint8_t halted = 0;       // HLT executed, waiting for an interrupt
   uint8_t pad2[5] = {};
   int32_t pending_exception = -1;  // vector being delivered (double-fault detection), or -1
 
@@ -218,7 +278,9 @@ constexpr uint32_t gpr_offset(unsigned r) {
   return uint32_t(offsetof(X86State, gpr) + 8 * r);
 }
 /// The legacy high-byte registers AH, CH, DH, BH (byte 1 of RAX..RBX).
-constexpr uint32_t high_byte_offset(unsigned r) { return gpr_offset(r) + 1; }
+constexpr uint32_t high_byte_offset(unsigned r) {
+  return gpr_offset(r) + 1;
+}
 constexpr uint32_t seg_base_offset(unsigned s) {
   return uint32_t(offsetof(X86State, seg) + s * sizeof(SegmentCache) +
                   offsetof(SegmentCache, base));
@@ -236,6 +298,8 @@ constexpr uint32_t kCcSrc2Offset = offsetof(X86State, cc_src2);
 constexpr uint32_t kCcOpOffset = offsetof(X86State, cc_op);
 constexpr uint32_t kEflagsOffset = offsetof(X86State, eflags);
 
-inline X86State& state_of(tcg::CpuCommon* c) { return *reinterpret_cast<X86State*>(c); }
+inline X86State& state_of(tcg::CpuCommon* c) {
+  return *reinterpret_cast<X86State*>(c);
+}
 
 }  // namespace orrery::cpu::x86

@@ -78,8 +78,6 @@ void write_seg_base(X86Cpu& cpu, unsigned r, uint64_t value);
 /// CLI / STI with IOPL (STI sets the interrupt shadow).
 void cli_insn(X86Cpu& cpu);
 void sti_insn(X86Cpu& cpu);
-/// HLT (CPL 0): the vCPU sleeps until an interrupt.
-void hlt_insn(X86Cpu& cpu, uint64_t next_rip);
 /// IN/OUT/INS/OUTS permission: IOPL, then the TSS I/O bitmap (#GP(0)).
 void check_io(X86Cpu& cpu, uint16_t port, unsigned size);
 

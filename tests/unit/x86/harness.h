@@ -1,81 +1,129 @@
-// Test harness for the x86 system architecture: a one-vCPU machine with 32 MiB of RAM at 0, an
-// empty I/O-port space and helpers that build descriptor tables and page tables in RAM.
+// Test harness for the x86 frontend: one bare X86State on flat RAM run through the real
+// pipeline (Zydis decode, translators, optimiser, interpreter / baseline / LLVM tier, softmmu)
+// by tcg::exec::VcpuExec, without X86Cpu. Programs are assembled with nasm at run time and end
+// by jumping to kEndAddr, whose page is unmapped: fetching it stops the run. Exceptions are
+// recognised either by the placeholder delivery (pending_exception) or by a read of the IDT,
+// which the harness places in an unmapped page too.
+//
+// For CPL3-safe instructions the host (an x86-64) is the oracle: HostRunner runs the same
+// 64-bit code natively on the same register inputs.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
-#include "cpu/x86/cpu.h"
-#include "cpu/x86/seg.h"
+#include "cpu/x86/frontend.h"
+#include "cpu/x86/state.h"
 #include "hw/core/address_space.h"
 #include "hw/core/log.h"
 #include "tcg/exec/engine.h"
+#include "tcg/softmmu/softmmu.h"
 
 namespace orrery::cpu::x86::test {
 
-constexpr uint64_t kRamSize = 32ull << 20;
+using tcg::exec::Tier;
 
-class TestMachine : public X86Platform {
- public:
-  explicit TestMachine(const CpuModel& model = default_cpu_model()) {
-    EXPECT_EQ(memory.add_ram("ram", 0, kRamSize), "");
-    engine = std::make_unique<tcg::exec::Engine>(
-        tcg::exec::EngineOptions{.tier = tcg::exec::Tier::Interp}, log);
-    EXPECT_EQ(engine->init(), "");
-    memory.set_write_observer(engine.get());
-    cpu = std::make_unique<X86Cpu>(model, 0, memory, io, *engine, *this);
-  }
-  int acknowledge_interrupt() override { return next_vector; }
-  void request_reset() override { ++resets; }
+enum class Mode { Real16, Prot32, Long64 };
 
-  X86State& s() { return cpu->state(); }
-  uint64_t rd(uint64_t pa, unsigned size) const {
-    uint64_t v = 0;
-    EXPECT_TRUE(memory.read_bytes(pa, &v, size));
-    return v;
-  }
-  void wr(uint64_t pa, uint64_t v, unsigned size) { EXPECT_TRUE(memory.write_bytes(pa, &v, size)); }
+constexpr uint64_t kCodeAddr = 0x1000;
+constexpr uint64_t kDataAddr = 0x8000;  // 4 KiB of zeroed data, also reachable in 16-bit code
+constexpr uint64_t kStackTop = 0xe000;
+constexpr uint64_t kEndAddr = 0xf000;    // unmapped page: the end of every program
+constexpr uint64_t kIdtAddr = 0x100000;  // unmapped page: IDT reads mean an exception
+// The host runner's fixed region (mirrored as guest RAM so addresses agree).
+constexpr uint64_t kHostBase = 0x20000000;
+constexpr uint64_t kHostData = kHostBase + 0x9000;  // 4 KiB shared test data
+constexpr uint64_t kHostStackTop = kHostBase + 0xf000;
 
-  /// An 8-byte code/data descriptor.
-  static uint64_t desc(uint32_t base, uint32_t limit, unsigned type, unsigned dpl, bool s = true,
-                       bool db = true, bool l = false, bool g = true) {
-    uint64_t d = (limit & 0xffff) | (uint64_t(base & 0xffffff) << 16) |
-                 (uint64_t(type & 0xf) << 40) | (uint64_t(s) << 44) | (uint64_t(dpl) << 45) |
-                 (1ull << 47) | (uint64_t((limit >> 16) & 0xf) << 48) | (uint64_t(l) << 53) |
-                 (uint64_t(db) << 54) | (uint64_t(g) << 55) | (uint64_t(base >> 24) << 56);
-    return d;
-  }
-  /// A 32-bit interrupt/trap gate (type 14/15) or 16-bit (6/7).
-  static uint64_t gate32(uint16_t sel, uint32_t off, unsigned type, unsigned dpl,
-                         bool present = true) {
-    return (off & 0xffff) | (uint64_t(sel) << 16) | (uint64_t(type) << 40) | (uint64_t(dpl) << 45) |
-           (uint64_t(present) << 47) | (uint64_t(off >> 16) << 48);
-  }
-  /// A 64-bit gate's two quadwords.
-  void gate64(uint64_t at, uint16_t sel, uint64_t off, unsigned type, unsigned dpl,
-              unsigned ist = 0, bool present = true) {
-    wr(at, gate32(sel, uint32_t(off), type, dpl, present) | (uint64_t(ist) << 32), 8);
-    wr(at + 8, off >> 32, 8);
-  }
-
-  /// Loads a segment register's cache straight from a GDT entry (no checks).
-  void set_seg(unsigned r, uint16_t sel) {
-    Descriptor d;
-    const uint64_t raw = rd(s().gdtr.base + (sel & ~7), 8);
-    d.lo = uint32_t(raw);
-    d.hi = uint32_t(raw >> 32);
-    s().seg[r] = make_cache(sel, d);
-  }
-
-  hw::Log log;
-  hw::AddressSpace memory;
-  hw::AddressSpace io;
-  std::unique_ptr<tcg::exec::Engine> engine;
-  std::unique_ptr<X86Cpu> cpu;
-  int next_vector = -1;
-  int resets = 0;
+struct Regs {
+  uint64_t gpr[16] = {};
+  uint64_t flags = 0x2;
 };
+
+struct RunResult {
+  enum Kind { End, Exception, Other } kind = Other;
+  int vector = -1;
+  std::string message;
+};
+
+/// nasm source -> bytes ("bits N" is prepended); fails the test on an assembly error.
+std::vector<uint8_t> assemble(const std::string& src, unsigned bits);
+
+class Machine : public tcg::softmmu::PageTranslator {
+ public:
+  Machine(Tier tier, Mode mode);
+  ~Machine() override;
+
+  // PageTranslator: identity, with the end and IDT pages unmapped.
+  bool translate(uint64_t vaddr, tcg::softmmu::Access access, unsigned mmu_idx,
+                 tcg::softmmu::Translation& out) override;
+  void raise_bus_error(uint64_t vaddr, uint64_t phys, tcg::softmmu::Access access) override;
+  void raise_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
+
+  /// Loads code at `at` followed by a jump to kEndAddr, resets registers (rSP = stack top).
+  void load(const std::vector<uint8_t>& code, uint64_t at = kCodeAddr);
+  /// Assembles and loads.
+  void load_asm(const std::string& src);
+  RunResult run();
+  /// Sets the GPRs and EFLAGS (arith bits through set_eflags).
+  void set_regs(const Regs& r);
+  Regs regs() const;
+  uint64_t eflags() const;
+
+  X86State& s() { return *state_; }
+  uint64_t read_mem(uint64_t addr, unsigned size) const;
+  void write_mem(uint64_t addr, uint64_t v, unsigned size);
+
+  std::string init_error;
+  Mode mode;
+  hw::Log log;
+  hw::AddressSpace as;
+  std::unique_ptr<tcg::exec::Engine> engine;
+  std::unique_ptr<X86State> state_;
+  std::unique_ptr<X86Frontend> frontend;
+  std::unique_ptr<tcg::softmmu::Softmmu> mmu;
+  std::unique_ptr<tcg::exec::VcpuExec> exec;
+
+ private:
+  enum class Stop { None, End, Idt, Bus } stop_ = Stop::None;
+  uint64_t stop_addr_ = 0;
+};
+
+/// Runs 64-bit code natively (CPL3-safe code only) from the given registers; rSP must be left
+/// as the code found it. The code may use [kHostData, +4K).
+class HostRunner {
+ public:
+  HostRunner();
+  ~HostRunner();
+  bool ok() const { return base_ != nullptr; }
+  Regs run(const std::vector<uint8_t>& code, const Regs& in);
+  void write_data(const void* p, size_t n, size_t offset = 0);
+  const uint8_t* data() const;
+
+ private:
+  uint8_t* base_ = nullptr;
+};
+
+class X86Test : public ::testing::TestWithParam<Tier> {
+ protected:
+  std::unique_ptr<Machine> make(Mode mode) {
+    auto m = std::make_unique<Machine>(GetParam(), mode);
+    EXPECT_EQ(m->init_error, "");
+    return m;
+  }
+};
+
+std::string tier_name(const ::testing::TestParamInfo<Tier>& info);
+
+#define ORRERY_X86_TIERS(suite)                                                         \
+  INSTANTIATE_TEST_SUITE_P(Tiers, suite,                                                \
+                           ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm), \
+                           ::orrery::cpu::x86::test::tier_name)
+
+std::string hex(uint64_t v);
 
 }  // namespace orrery::cpu::x86::test

@@ -1,7 +1,7 @@
 // Page walks for every paging format and permission bit: tables built in RAM, walked by
 // walk_page_tables and X86Cpu::translate, checking the physical address, the #PF error code,
 // CR2 and the accessed/dirty bits.
-#include "harness.h"
+#include "sys_harness.h"
 
 namespace orrery::cpu::x86::test {
 namespace {

@@ -1,0 +1,20 @@
+// Declarations of every translator named by insn_table.inc (the table is the one list).
+#pragma once
+
+#include "cpu/x86/translate.h"
+
+namespace orrery::cpu::x86 {
+
+#define X86_INSN(mnemonic, form, fn) bool fn(TranslateContext& t);
+#include "cpu/x86/insn_table.inc"
+#undef X86_INSN
+
+/// Atomic read-modify-write operations (translate_int.cpp).
+enum AtomicOp : uint64_t { kAtAdd, kAtAnd, kAtOr, kAtXor, kAtXchg, kAtCmpxchg, kAtNeg };
+/// A locked read-modify-write of memory operand i: returns the old value (of v's width).
+tcg::ir::Value atomic_rmw(TranslateContext& t, unsigned i, AtomicOp op, tcg::ir::Value v);
+/// The same at a linear address.
+tcg::ir::Value atomic_rmw_at(TranslateContext& t, tcg::ir::Value addr, AtomicOp op,
+                             tcg::ir::Value v);
+
+}  // namespace orrery::cpu::x86

@@ -1,0 +1,254 @@
+// System instructions at the C++ level: segment-load checks, far transfers through call gates,
+// SYSCALL/SYSRET, SYSENTER/SYSEXIT, control registers, MSR read-back and CPUID per model.
+#include <cstring>
+
+#include "cpu/x86/system.h"
+#include "sys_harness.h"
+
+namespace orrery::cpu::x86::test {
+namespace {
+
+constexpr uint64_t kGdt = 0x1000;
+
+GuestFault fault_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const GuestFault& g) {
+    return g;
+  }
+  return GuestFault{0xff, 0, 0};
+}
+
+class SystemTest : public ::testing::Test {
+ protected:
+  void flat(unsigned cpl = 0) {
+    m.wr(kGdt + 0x08, TestMachine::desc(0, 0xfffff, 0xb, 0), 8);
+    m.wr(kGdt + 0x10, TestMachine::desc(0, 0xfffff, 0x3, 0), 8);
+    m.wr(kGdt + 0x18, TestMachine::desc(0, 0xfffff, 0xb, 3), 8);
+    m.wr(kGdt + 0x20, TestMachine::desc(0, 0xfffff, 0x3, 3), 8);
+    m.wr(kGdt + 0x28,
+         TestMachine::desc(0x10000, 0xfff, 0x3, 0, true, true, false, false) & ~(1ull << 47),
+         8);                                                      // not present
+    m.wr(kGdt + 0x30, TestMachine::desc(0, 0xfffff, 0x9, 0), 8);  // execute-only code
+    m.s().gdtr = {kGdt, 0x7f};
+    m.s().cr0 = cr0::kPe | cr0::kEt;
+    m.set_seg(kCs, cpl ? 0x1b : 0x08);
+    m.set_seg(kSs, cpl ? 0x23 : 0x10);
+    m.s().gpr[kRsp] = 0x8000;
+    m.cpu->mode_changed();
+  }
+  TestMachine m{*find_cpu_model("max")};
+};
+
+TEST_F(SystemTest, SegmentLoadChecks) {
+  flat(3);
+  EXPECT_EQ(fault_of([&] { load_segment(*m.cpu, kDs, 0x10); }).error_code, 0x10u)
+      << "DPL 0 data from CPL 3";
+  EXPECT_EQ(fault_of([&] { load_segment(*m.cpu, kSs, 0x20); }).vector, vec::kGp)
+      << "SS with RPL != CPL";
+  EXPECT_EQ(fault_of([&] { load_segment(*m.cpu, kSs, 0x00); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { load_segment(*m.cpu, kDs, 0x80); }).error_code, 0x80u)
+      << "beyond the GDT limit";
+  load_segment(*m.cpu, kDs, 0x23);
+  EXPECT_EQ(m.s().seg[kDs].selector, 0x23);
+  EXPECT_NE(m.rd(kGdt + 0x25, 1) & 1, 0u) << "the accessed bit is set";
+  load_segment(*m.cpu, kEs, 0);
+  EXPECT_EQ(m.s().seg[kEs].attr & seg_attr::kP, 0u);
+  flat(0);
+  const GuestFault np = fault_of([&] { load_segment(*m.cpu, kDs, 0x28); });
+  EXPECT_EQ(np.vector, vec::kNp);
+  EXPECT_EQ(np.error_code, 0x28u);
+  EXPECT_EQ(fault_of([&] { load_segment(*m.cpu, kDs, 0x30); }).vector, vec::kGp)
+      << "execute-only code is not readable";
+  load_segment(*m.cpu, kSs, 0x10);
+  EXPECT_EQ(m.s().inhibit_irq, 1) << "MOV SS starts an interrupt shadow";
+}
+
+TEST_F(SystemTest, FarCallThroughACallGateToRing0AndBack) {
+  flat(3);
+  // 32-bit call gate at 0x38 (DPL 3) to 0x08:0x5000 copying one parameter; TSS with ESP0.
+  const uint64_t gate = TestMachine::gate32(0x08, 0x5000, 12, 3) | 1ull << 32;
+  m.wr(kGdt + 0x38, gate, 8);
+  m.wr(kGdt + 0x40, TestMachine::desc(0x3000, 0x67, 0xb, 0, false, false, false, false), 8);
+  m.s().gdtr.limit = 0x47;
+  m.wr(0x3004, 0x9000, 4);
+  m.wr(0x3008, 0x10, 4);
+  m.set_seg(kTr, 0x40);
+  m.wr(0x8000, 0xabcd, 4);  // the parameter
+  m.cpu->set_rip(0x4000);
+  far_call(*m.cpu, 0x3b, 0, 4, 0x4007);
+  EXPECT_EQ(m.cpu->cpl(), 0u);
+  EXPECT_EQ(m.cpu->pc(), 0x5000u);
+  EXPECT_EQ(m.s().gpr[kRsp], 0x9000u - 20);
+  EXPECT_EQ(m.rd(0x9000 - 4, 4), 0x23u);     // SS
+  EXPECT_EQ(m.rd(0x9000 - 8, 4), 0x8000u);   // ESP
+  EXPECT_EQ(m.rd(0x9000 - 12, 4), 0xabcdu);  // parameter
+  EXPECT_EQ(m.rd(0x9000 - 16, 4), 0x1bu);    // CS
+  EXPECT_EQ(m.rd(0x9000 - 20, 4), 0x4007u);  // EIP
+  far_ret(*m.cpu, 4, 4);
+  EXPECT_EQ(m.cpu->cpl(), 3u);
+  EXPECT_EQ(m.cpu->pc(), 0x4007u);
+  EXPECT_EQ(m.s().gpr[kRsp], 0x8004u);
+}
+
+TEST_F(SystemTest, SyscallAndSysretInLongMode) {
+  flat(0);
+  m.s().efer = efer::kSce | efer::kLme | efer::kLma;
+  m.s().cr4 = cr4::kPae;
+  m.s().cr0 |= cr0::kPg;
+  m.s().cr3 = 0x100000;
+  m.wr(0x100000, 0x101000 | 7, 8);
+  m.wr(0x101000, 0x102000 | 7, 8);
+  m.wr(0x102000, 0x87, 8);
+  m.s().msr.star = (uint64_t(0x13) << 48) | (uint64_t(0x08) << 32);
+  m.s().msr.lstar = 0xffffffff81000000ull;
+  m.s().msr.fmask = eflags::kIf | eflags::kDf;
+  m.s().seg[kCs].attr = seg_attr::kP | seg_attr::kS | seg_attr::kL | 0xb | (3 << 5);
+  m.s().seg[kCs].selector = 0x33;
+  m.s().seg[kCs].base = 0;
+  m.s().eflags = eflags::kFixed1 | eflags::kIf | eflags::kDf | eflags::kCf;
+  m.cpu->set_rip(0x401000);
+  syscall_insn(*m.cpu, 0x401002);
+  EXPECT_EQ(m.cpu->pc(), 0xffffffff81000000ull);
+  EXPECT_EQ(m.cpu->cpl(), 0u);
+  EXPECT_EQ(m.s().gpr[kRcx], 0x401002u);
+  EXPECT_EQ(m.s().gpr[kR11], eflags::kFixed1 | eflags::kIf | eflags::kDf | eflags::kCf);
+  EXPECT_EQ(m.s().eflags & (eflags::kIf | eflags::kDf), 0u);
+  EXPECT_EQ(m.s().seg[kSs].selector, 0x10);
+  sysret_insn(*m.cpu, 8);
+  EXPECT_EQ(m.cpu->pc(), 0x401002u);
+  EXPECT_EQ(m.cpu->cpl(), 3u);
+  EXPECT_EQ(m.s().seg[kCs].selector, 0x23);
+  EXPECT_EQ(m.s().seg[kSs].selector, 0x1b);
+  EXPECT_NE(m.s().eflags & eflags::kIf, 0u);
+  m.s().gpr[kRcx] = 0x0000800000000000ull;
+  m.s().seg[kCs] =
+      SegmentCache{0x08, uint16_t(seg_attr::kP | seg_attr::kS | seg_attr::kL | 0xb), 0xffffffff, 0};
+  EXPECT_EQ(fault_of([&] { sysret_insn(*m.cpu, 8); }).vector, vec::kGp) << "non-canonical RCX";
+  m.s().efer &= ~efer::kSce;
+  EXPECT_EQ(fault_of([&] { syscall_insn(*m.cpu, 0); }).vector, vec::kUd);
+}
+
+TEST_F(SystemTest, SysenterAndSysexit) {
+  flat(3);
+  m.s().msr.sysenter_cs = 0x08;
+  m.s().msr.sysenter_esp = 0x9000;
+  m.s().msr.sysenter_eip = 0x6000;
+  sysenter_insn(*m.cpu);
+  EXPECT_EQ(m.cpu->cpl(), 0u);
+  EXPECT_EQ(m.cpu->pc(), 0x6000u);
+  EXPECT_EQ(m.s().gpr[kRsp], 0x9000u);
+  EXPECT_EQ(m.s().seg[kSs].selector, 0x10);
+  m.s().gpr[kRdx] = 0x4100;
+  m.s().gpr[kRcx] = 0x7ff0;
+  sysexit_insn(*m.cpu, 4);
+  EXPECT_EQ(m.cpu->cpl(), 3u);
+  EXPECT_EQ(m.s().seg[kCs].selector, 0x1b);
+  EXPECT_EQ(m.s().seg[kSs].selector, 0x23);
+  EXPECT_EQ(m.cpu->pc(), 0x4100u);
+}
+
+TEST_F(SystemTest, ControlRegisterChecks) {
+  flat(0);
+  EXPECT_EQ(fault_of([&] { write_cr(*m.cpu, 0, cr0::kPg); }).vector, vec::kGp) << "PG without PE";
+  EXPECT_EQ(fault_of([&] { write_cr(*m.cpu, 4, cr4::kLa57); }).vector, vec::kGp);
+  // Long mode activation needs PAE.
+  m.s().efer = efer::kLme;
+  EXPECT_EQ(fault_of([&] { write_cr(*m.cpu, 0, cr0::kPe | cr0::kPg); }).vector, vec::kGp);
+  write_cr(*m.cpu, 4, cr4::kPae | cr4::kPge);
+  write_cr(*m.cpu, 0, cr0::kPe | cr0::kPg);
+  EXPECT_NE(m.s().efer & efer::kLma, 0u);
+  EXPECT_EQ(fault_of([&] { write_cr(*m.cpu, 4, cr4::kPge); }).vector, vec::kGp)
+      << "PAE cannot be cleared in long mode";
+  EXPECT_EQ(fault_of([&] { write_cr(*m.cpu, 3, 1ull << 50); }).vector, vec::kGp);
+  flat(3);
+  EXPECT_EQ(fault_of([&] { read_cr(*m.cpu, 0); }).vector, vec::kGp);
+}
+
+TEST_F(SystemTest, MsrReadBack) {
+  flat(0);
+  write_msr(*m.cpu, 0xc0000081, 0x0023001000000000ull);
+  EXPECT_EQ(read_msr(*m.cpu, 0xc0000081), 0x0023001000000000ull);
+  write_msr(*m.cpu, 0xc0000102, 0xffff888000000000ull);
+  EXPECT_EQ(read_msr(*m.cpu, 0xc0000102), 0xffff888000000000ull);
+  EXPECT_EQ(fault_of([&] { write_msr(*m.cpu, 0xc0000102, 1ull << 60); }).vector, vec::kGp);
+  write_msr(*m.cpu, 0x277, 0x0007010600070106ull);
+  EXPECT_EQ(read_msr(*m.cpu, 0x277), 0x0007010600070106ull);
+  EXPECT_EQ(fault_of([&] { write_msr(*m.cpu, 0x277, 0x02); }).vector, vec::kGp)
+      << "PAT type 2 is reserved";
+  write_msr(*m.cpu, 0x200, 0x80000006);
+  write_msr(*m.cpu, 0x201, 0xff80000800ull);
+  EXPECT_EQ(read_msr(*m.cpu, 0x201), 0xff80000800ull);
+  EXPECT_EQ(read_msr(*m.cpu, 0xfe) & 0xff, 8u) << "MTRRcap: 8 variable ranges";
+  write_msr(*m.cpu, 0x10, 1ull << 40);
+  const uint64_t tsc = read_msr(*m.cpu, 0x10);
+  EXPECT_GE(tsc, 1ull << 40);
+  EXPECT_LT(tsc, (1ull << 40) + 10'000'000'000ull);
+  write_msr(*m.cpu, 0xc0000080, efer::kSce | efer::kNxe);
+  EXPECT_EQ(m.s().efer, efer::kSce | efer::kNxe);
+  EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0x12345); }).vector, vec::kGp);
+  write_msr(*m.cpu, 0x48, 1);
+  EXPECT_EQ(read_msr(*m.cpu, 0x48), 1u);
+  // qemu64 has no SPEC_CTRL.
+  TestMachine q;
+  EXPECT_EQ(fault_of([&] { read_msr(*q.cpu, 0x48); }).vector, vec::kGp);
+}
+
+std::string vendor(const CpuidResult& r) {
+  char b[13] = {};
+  std::memcpy(b, &r.ebx, 4);
+  std::memcpy(b + 4, &r.edx, 4);
+  std::memcpy(b + 8, &r.ecx, 4);
+  return b;
+}
+
+TEST(CpuidTest, Qemu64MatchesQemu) {
+  const CpuModel& m = default_cpu_model();
+  EXPECT_STREQ(m.name, "qemu64");
+  CpuidResult r = cpuid(m, 0, 0, 0, false, 1);
+  EXPECT_EQ(r.eax, 0xdu);
+  EXPECT_EQ(vendor(r), "AuthenticAMD");
+  r = cpuid(m, 1, 0, 2, false, 1);
+  EXPECT_EQ(r.eax, 0x00060fb1u);  // family 15, model 107, stepping 1
+  EXPECT_EQ(r.ebx >> 24, 2u);     // APIC ID
+  EXPECT_EQ(r.edx, 0x078bfbfdu);  // as QEMU 7.2 reports it (no VME)
+  EXPECT_EQ(r.ecx & ~feat::kHypervisor, feat::kSse3 | feat::kCx16);
+  r = cpuid(m, 0x80000001, 0, 0, false, 1);
+  EXPECT_NE(r.edx & feat::kLm, 0u);
+  EXPECT_NE(r.edx & feat::kNx, 0u);
+  EXPECT_NE(r.edx & feat::kSyscall, 0u);
+  EXPECT_EQ(cpuid(m, 7, 0, 0, false, 1).ebx, 0u);
+  r = cpuid(m, 0x80000008, 0, 0, false, 1);
+  EXPECT_EQ(r.eax & 0xffff, 0x3028u);
+  char brand[49] = {};
+  for (unsigned i = 0; i < 3; ++i) {
+    r = cpuid(m, 0x80000002 + i, 0, 0, false, 1);
+    std::memcpy(brand + 16 * i, &r, 16);
+  }
+  EXPECT_STREQ(brand, "QEMU Virtual CPU version 2.5+");
+}
+
+TEST(CpuidTest, MaxAdvertisesXsaveSizesPerXcr0) {
+  const CpuModel& m = *find_cpu_model("max");
+  CpuidResult r = cpuid(m, 1, 0, 0, true, 7);
+  EXPECT_NE(r.ecx & feat::kOsxsave, 0u);
+  EXPECT_NE(r.ecx & feat::kAvx, 0u);
+  r = cpuid(m, 0xd, 0, 0, true, 3);
+  EXPECT_EQ(r.eax, 7u);
+  EXPECT_EQ(r.ebx, 576u);
+  EXPECT_EQ(r.ecx, 832u);
+  EXPECT_EQ(cpuid(m, 0xd, 0, 0, true, 7).ebx, 832u);
+  r = cpuid(m, 0xd, 2, 0, true, 7);
+  EXPECT_EQ(r.eax, 256u);
+  EXPECT_EQ(r.ebx, 576u);
+  r = cpuid(m, 7, 0, 0, true, 7);
+  EXPECT_NE(r.ebx & feat::kSmap, 0u);
+  EXPECT_NE(r.ebx & feat::kInvpcid, 0u);
+  // Beyond the maximum basic leaf: the highest basic leaf's values.
+  const CpuidResult hi = cpuid(m, 0x40, 0, 0, true, 7), d = cpuid(m, 0xd, 0, 0, true, 7);
+  EXPECT_EQ(hi.eax, d.eax);
+  EXPECT_EQ(cpuid(m, 4, 0, 0, false, 1).eax & 0x1f, 1u) << "L1 data cache";
+}
+
+}  // namespace
+}  // namespace orrery::cpu::x86::test
