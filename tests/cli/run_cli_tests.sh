@@ -143,11 +143,30 @@ mb_header() {
 mbk() {
     mb_header $((0x10000))
     le $((0x100000)) 4; le $((0x100000)) 4; le 0 4; le 0 4; le $((0x100020)) 4
-    le 0 4
     printf "$(echo "$1" | sed 's/../\\x&/g')"
 }
 mbgood=$work/mb.bin
 mbk 0f0b >"$mbgood"  # UD2
+# A kernel that triple-faults on its first run and, after the reset, prints R through COM1,
+# exits through isa-debug-exit with 0x10 (status 33) and would then print X: a marker at
+# 32 MiB survives the reset, as guest RAM does on QEMU.
+mbreset=$work/reset.bin
+mbk "813d0000000278563412740cc70500000002785634120f0b66baf803b052eeb00aeeb010e6f4b058eef4" \
+    >"$mbreset"
+
+expect_status() {  # expect_status STATUS EXPECTED_STDOUT ARGS...
+    local want=$1 expected=$2
+    shift 2
+    timeout 20 "$orrery" "$@" </dev/null >"$work/out" 2>"$work/err"
+    local status=$?
+    printf "$expected" >"$work/expected"
+    if [ $status -ne "$want" ] || ! cmp -s "$work/expected" "$work/out" || [ -s "$work/err" ]; then
+        echo "FAIL: orrery $* (status $status, expected $want and '$expected' on stdout)" >&2
+        cat "$work/out" "$work/err" >&2
+        exit 1
+    fi
+    echo "PASS: $case_name"
+}
 
 case $case_name in
 unknown_option) expect_error "unknown option" -nosuch -kernel "$good" ;;
@@ -366,6 +385,14 @@ pc_triple_fault_no_reboot)
     expect_run '' '' -M pc -nographic -no-reboot -kernel "$mbgood"
     ;;
 pc_cpu_help) expect_help "qemu64" -M pc -cpu help ;;
+pc_reset_reboots)
+    expect_status 33 'R\n' -M pc -nographic -device isa-debug-exit,iobase=0xf4,iosize=4 \
+        -kernel "$mbreset"
+    ;;
+pc_reset_no_reboot)
+    expect_status 0 '' -M pc -nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
+        -kernel "$mbreset"
+    ;;
 raw_binary_runs)
     print_and_off 00822 >"$work/raw.bin"  # 'A'
     expect_run 'A\n' '' -nographic -kernel "$work/raw.bin"
