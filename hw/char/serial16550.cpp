@@ -91,6 +91,8 @@ uint8_t Serial16550::read_reg(uint64_t reg) {
       return v;
     }
     case MSR: {
+      // In loopback the modem outputs read back directly, without deltas (as QEMU).
+      if (mcr_ & MCR_LOOP) return modem_lines();
       uint8_t v = msr_;
       msr_ &= 0xf0;  // reading MSR clears the deltas and the modem-status interrupt
       update_irq();
@@ -145,7 +147,6 @@ void Serial16550::write_reg(uint64_t reg, uint8_t value) {
       return;
     case MCR:
       mcr_ = value & 0x1f;
-      update_msr();
       break;
     case LSR:
     case MSR:
@@ -221,16 +222,6 @@ uint8_t Serial16550::modem_lines() const {
   if (mcr_ & MCR_OUT1) v |= MSR_RI;
   if (mcr_ & MCR_OUT2) v |= MSR_DCD;
   return v;
-}
-
-void Serial16550::update_msr() {
-  const uint8_t now = modem_lines(), before = msr_ & 0xf0, changed = now ^ before;
-  uint8_t delta = msr_ & 0x0f;
-  if (changed & MSR_CTS) delta |= MSR_DCTS;
-  if (changed & MSR_DSR) delta |= MSR_DDSR;
-  if (changed & MSR_DCD) delta |= MSR_DDCD;
-  if ((before & MSR_RI) && !(now & MSR_RI)) delta |= MSR_TERI;  // trailing edge only
-  msr_ = now | delta;
 }
 
 uint8_t Serial16550::pending_source() const {

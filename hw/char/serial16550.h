@@ -7,8 +7,11 @@
 // loopback, into the receive FIFO), so THRE and TEMT read as set and the THRE interrupt becomes
 // pending again at once. Without a modelled bit clock the character-timeout interrupt is
 // pending whenever the FIFO holds fewer characters than the trigger level (what a driver sees
-// four character times after the last one). As in QEMU, the interrupt output is not gated by
-// MCR.OUT2 and, outside loopback, the modem inputs read DCD, DSR and CTS asserted.
+// four character times after the last one). As in QEMU (checked register by register with
+// tests/guest/pc/uart.asm): the interrupt output is not gated by MCR.OUT2; outside loopback the
+// modem inputs read DCD, DSR and CTS asserted and never change (no host modem lines), so MSR
+// has no deltas; in loopback MSR reads the MCR outputs back without deltas, so no modem-status
+// interrupt arises there either (a real 16550 would raise one).
 #pragma once
 
 #include <array>
@@ -90,9 +93,8 @@ class Serial16550 final : public MmioDevice, public CharReceiver, public Resetta
   uint8_t pop_rx();
   void transmit(uint8_t byte);
   /// The modem-status inputs: looped back from MCR, or the backend's (DCD, DSR, CTS).
+  /// msr_ keeps the backend's lines and deltas (the deltas stay clear: nothing changes them).
   uint8_t modem_lines() const;
-  /// Sets the MSR line bits from modem_lines() and the deltas for any change.
-  void update_msr();
   /// The highest-priority pending source as an IIR value (bits 3:0).
   uint8_t pending_source() const;
   void update_irq();

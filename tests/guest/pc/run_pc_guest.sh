@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Runs the mbinfo multiboot kernel on -M pc and checks what it prints (the boot information the
-# multiboot loader built) against the output recorded from qemu-system-x86_64.
+# Runs one of the pc board's own multiboot kernels (tests/guest/pc) on -M pc and checks what it
+# prints on COM1 against the output recorded from qemu-system-x86_64.
 #
-#   run_mbinfo.sh EMULATOR MBINFO.bin VARIANT EXPECTED [TIER]
+#   run_pc_guest.sh EMULATOR KERNEL.bin VARIANT EXPECTED [TIER]
 #
-# VARIANT: "modules" (-m 128, -append and two -initrd modules) or "4g" (-m 4G: RAM split around
-# 4 GiB). The kernel runs from a scratch directory under the name mbinfo.bin, since the command
-# line it prints starts with the -kernel path. Passes when the exit status is 33
-# (isa-debug-exit with 0x10) and stdout matches EXPECTED byte for byte.
+# VARIANT: "plain" (-m 128), "modules" (-m 128, -append and two -initrd modules) or "4g"
+# (-m 4G: RAM split around 4 GiB). The kernel runs from a scratch directory under its own base
+# name, since mbinfo prints the command line, which starts with the -kernel path. Passes when
+# the exit status is 33 (isa-debug-exit with 0x10) and stdout matches EXPECTED byte for byte.
 #
 # Environment: ORRERY=qemu runs QEMU (default qemu-system-x86_64, or QEMU=/path) instead;
 # UPDATE_EXPECTED=1 (with ORRERY=qemu) rewrites EXPECTED; GUEST_TIMEOUT (default 30 s).
 set -u
 if [ $# -lt 4 ] || [ $# -gt 5 ]; then
-    echo "usage: $0 EMULATOR MBINFO.bin VARIANT EXPECTED [TIER]" >&2
+    echo "usage: $0 EMULATOR KERNEL.bin VARIANT EXPECTED [TIER]" >&2
     exit 2
 fi
 emulator=${ORRERY:-$1}
@@ -24,10 +24,12 @@ tier=${5:-auto}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$kernel" "$work/mbinfo.bin"
+name=$(basename "$kernel")
+cp "$kernel" "$work/$name"
 printf 'hello\n' >"$work/m1"
 printf 'world\n' >"$work/m2"
 case $variant in
+plain) args=(-m 128) ;;
 modules) args=(-m 128 -append "a b" -initrd "m1 arg1 x,m2") ;;
 4g) args=(-m 4G) ;;
 *)
@@ -41,7 +43,7 @@ if [ "$emulator" = qemu ]; then
 else
     cmd=("$(realpath "$emulator")" "${pc[@]}" -nographic -accel "tcg,tier=$tier")
 fi
-(cd "$work" && timeout "${GUEST_TIMEOUT:-30}" "${cmd[@]}" -kernel mbinfo.bin </dev/null \
+(cd "$work" && timeout "${GUEST_TIMEOUT:-30}" "${cmd[@]}" -kernel "$name" </dev/null \
     >"$work/out" 2>"$work/err")
 status=$?
 if [ $status -ne 33 ]; then
@@ -60,4 +62,4 @@ if ! cmp -s "$expected" "$work/out"; then
     echo "FAIL: output differs from $expected: ${cmd[*]}" >&2
     exit 1
 fi
-echo "PASS: mbinfo $variant ($([ "$emulator" = qemu ] && echo qemu || echo "tier=$tier"))"
+echo "PASS: $name $variant ($([ "$emulator" = qemu ] && echo qemu || echo "tier=$tier"))"
