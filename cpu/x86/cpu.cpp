@@ -89,6 +89,9 @@ void X86Cpu::reset_common() {
   s.pending_exception = -1;
   s.owner = owner;
   reset_pending_ = false;
+  waiting_for_sipi_ = false;
+  sipi_vector_.store(-1);
+  intr_spurious_.store(false);
   nmi_pending_.store(false);
   mmu_.flush_all();
 }
@@ -149,6 +152,20 @@ ExitKind X86Cpu::run() {
       reset_pending_ = false;
       return ExitKind::Reset;
     }
+    if (waiting_for_sipi_) {
+      const int v = sipi_vector_.exchange(-1);
+      if (v < 0) {
+        wait_for_interrupt();
+        continue;
+      }
+      // STARTUP: real mode at vector << 8 : 0000.
+      waiting_for_sipi_ = false;
+      state_.halted = 0;
+      state_.seg[kCs].selector = uint16_t(v << 8);
+      state_.seg[kCs].base = uint64_t(v) << 12;
+      state_.common.pc = uint64_t(v) << 12;
+      exec_.mode_changed();
+    }
     if (state_.halted) {
       if (!deliver_interrupt()) wait_for_interrupt();
       continue;
@@ -156,14 +173,30 @@ ExitKind X86Cpu::run() {
     deliver_interrupt();
     if (reset_pending_) continue;
     // In an interrupt shadow (STI, MOV SS): one instruction runs before anything is taken.
+    // With EFLAGS.TF set as an instruction starts, a #DB trap follows it (unless it took an
+    // exception or interrupt, whose delivery clears TF).
     const bool shadow = state_.inhibit_irq != 0;
-    if (shadow) exec_.set_single_step(true);
+    const bool trap_flag = (state_.eflags & eflags::kTf) != 0;  // not lazy: eflags holds TF
+    const uint64_t events_before = events_delivered_;
+    if (shadow || trap_flag) exec_.set_single_step(true);
     RunResult r = exec_.run();
-    if (shadow) {
+    if (shadow || trap_flag) {
       exec_.set_single_step(false);
       state_.inhibit_irq = 0;
       exec_.mode_changed();
-      if (r.kind == RunResult::Kind::Exit && r.reason == ExitReason::Step) continue;
+      if (r.kind == RunResult::Kind::Exit && r.reason == ExitReason::Step) {
+        if (trap_flag && events_delivered_ == events_before && !reset_pending_) {
+          state_.dr[6] |= 1u << 14;  // BS: single step
+          Event ev;
+          ev.vector = vec::kDb;
+          ev.kind = EventKind::Trap;
+          ev.next_rip = rip();
+          deliver_event(*this, ev);
+          c.pending_exit = 0;
+          exec_.mode_changed();
+        }
+        continue;
+      }
     }
     switch (r.kind) {
       case RunResult::Kind::Stop:
@@ -235,6 +268,7 @@ void X86Cpu::set_intr(bool level) {
   {
     std::lock_guard lk(mu_);
     intr_.store(level);
+    intr_spurious_.store(false);  // a new level: worth another acknowledge cycle
   }
   if (level) {
     state_.common.exit_request.store(1);
@@ -246,6 +280,21 @@ void X86Cpu::raise_nmi() {
   {
     std::lock_guard lk(mu_);
     nmi_pending_.store(true);
+  }
+  state_.common.exit_request.store(1);
+  cv_.notify_all();
+}
+
+void X86Cpu::init_wait_for_sipi() {
+  reset_power_on();
+  waiting_for_sipi_ = true;
+  sipi_vector_.store(-1);
+}
+
+void X86Cpu::startup_ipi(uint8_t vector) {
+  {
+    std::lock_guard lk(mu_);
+    sipi_vector_.store(vector);
   }
   state_.common.exit_request.store(1);
   cv_.notify_all();
@@ -278,8 +327,14 @@ bool X86Cpu::deliver_interrupt() {
     return true;
   }
   if (intr_.load() && (s.eflags & eflags::kIf)) {
+    if (intr_spurious_.load()) return false;
     const int v = platform_.acknowledge_interrupt();
-    if (v < 0) return false;
+    if (v < 0) {
+      // Nothing to acknowledge although INTR is high: wait for the controller to change the
+      // line rather than spin asking.
+      intr_spurious_.store(true);
+      return false;
+    }
     s.halted = 0;
     Event ev;
     ev.vector = uint8_t(v);
@@ -304,9 +359,9 @@ void X86Cpu::wait_for_interrupt() {
   // HLT ends on an interrupt the CPU takes (INTR with IF set, NMI), on RESET/INIT and here
   // on a kick.
   auto awake = [&] {
-    return (intr_.load() && (state_.eflags & eflags::kIf)) ||
+    return (intr_.load() && !intr_spurious_.load() && (state_.eflags & eflags::kIf)) ||
            (nmi_pending_.load() && !state_.nmi_blocked) || kicked_.load() ||
-           reset_requested_.load();
+           reset_requested_.load() || sipi_vector_.load() >= 0;
   };
   if (awake()) return;
   halted_ = true;

@@ -99,6 +99,14 @@ class X86Cpu final : public Vcpu,
   /// Makes run() return ExitKind::Reset soon (reset devices: port 0xcf9, the 8042); any thread.
   void request_reset();
 
+  /// INIT (application processors): the power-on state, then no instruction runs until a
+  /// STARTUP IPI. Call while the vCPU is not running (before run(), or from its board after a
+  /// kick).
+  void init_wait_for_sipi();
+  /// STARTUP IPI: a vCPU waiting after INIT starts in real mode at vector:0000 (physical
+  /// vector << 12). Ignored otherwise. Callable from any thread.
+  void startup_ipi(uint8_t vector);
+
   /// The power-on (RESET) state: real mode at F000:FFF0 (CS base FFFF0000), EDX = CPUID(1).EAX.
   void reset_power_on();
   /// The machine state multiboot 1 (section 3.2) promises the kernel: 32-bit protected mode with
@@ -167,6 +175,9 @@ class X86Cpu final : public Vcpu,
   void flush_tlb_nonglobal();
   void flush_tlb_page(uint64_t la);
 
+  /// Counts delivered events (deliver_event calls it), so the run loop can tell whether a
+  /// single-stepped instruction ended in an exception.
+  void count_event() { ++events_delivered_; }
   /// A fault while delivering #DF: logs it, asks the board to reset and leaves the block.
   void triple_fault();
   /// After EFLAGS.IF may have been set or NMIs unblocked: leaves chained execution if an
@@ -198,10 +209,15 @@ class X86Cpu final : public Vcpu,
   std::string stop_message_;
   bool stop_on_unimplemented_ = false;
   bool reset_pending_ = false;  // triple fault: run() returns ExitKind::Reset (vCPU thread)
-  bool large_fills_ = false;    // a 2M/4M/1G page was filled since the last full flush
+  bool large_fills_ = false;
+  uint64_t events_delivered_ =
+      0;  // vCPU thread    // a 2M/4M/1G page was filled since the last full flush
   std::set<uint64_t> unimp_reported_;
   std::atomic<bool> kicked_{false};
   std::atomic<bool> intr_{false};
+  std::atomic<bool> intr_spurious_{false};  // acknowledged with no vector at this level
+  std::atomic<int> sipi_vector_{-1};        // a STARTUP IPI not yet taken
+  bool waiting_for_sipi_ = false;           // after INIT (vCPU thread)
   std::atomic<bool> nmi_pending_{false};
   std::atomic<bool> reset_requested_{false};
 

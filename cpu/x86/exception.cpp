@@ -33,7 +33,9 @@ struct StackPusher {
   unsigned mmu_idx;
   void push(uint64_t v, unsigned width) {
     sp = (sp - width) & mask;
-    cpu.write_linear(base + sp, width, v, mmu_idx);
+    uint64_t la = base + sp;
+    if (mask != ~0ull) la &= 0xffffffffu;  // legacy modes: linear addresses wrap at 4 GiB
+    cpu.write_linear(la, width, v, mmu_idx);
   }
 };
 
@@ -57,7 +59,7 @@ void deliver_real(X86Cpu& cpu, const Event& ev) {
   X86State& s = cpu.state();
   const uint64_t off = uint64_t(ev.vector) * 4;
   if (off + 3 > s.idtr.limit) throw GuestFault{vec::kGp, uint32_t(ev.vector) * 8 + 2};
-  const uint64_t entry = cpu.read_linear(s.idtr.base + off, 4, kMmuIdxKernelNoSmap);
+  const uint64_t entry = cpu.read_linear(s.idtr.base + off, 4, kMmuIdxImplicit);
   StackPusher st{cpu, s.seg[kSs].base, s.gpr[kRsp], 0xffff, kMmuIdxKernelNoSmap};
   const uint64_t ip = return_rip(cpu, ev);
   st.push(read_eflags(s) & 0xffff, 2);
@@ -83,7 +85,7 @@ void deliver_protected(X86Cpu& cpu, const Event& ev) {
     throw GuestFault{vec::kGp, 0};
   if (uint64_t(ev.vector) * 8 + 7 > s.idtr.limit) throw GuestFault{vec::kGp, idt_err};
   Descriptor g;
-  const uint64_t raw = cpu.read_linear(s.idtr.base + ev.vector * 8u, 8, kMmuIdxKernelNoSmap);
+  const uint64_t raw = cpu.read_linear(s.idtr.base + ev.vector * 8u, 8, kMmuIdxImplicit);
   g.lo = uint32_t(raw);
   g.hi = uint32_t(raw >> 32);
   const unsigned type = g.type();
@@ -167,10 +169,10 @@ void deliver_long(X86Cpu& cpu, const Event& ev) {
     throw GuestFault{vec::kGp, uint32_t(ev.vector) * 8 + errc::kIdt + ext};
   Descriptor g;
   const uint64_t base = s.idtr.base + ev.vector * 16u;
-  const uint64_t raw = cpu.read_linear(base, 8, kMmuIdxKernelNoSmap);
+  const uint64_t raw = cpu.read_linear(base, 8, kMmuIdxImplicit);
   g.lo = uint32_t(raw);
   g.hi = uint32_t(raw >> 32);
-  g.high = cpu.read_linear(base + 8, 8, kMmuIdxKernelNoSmap);
+  g.high = cpu.read_linear(base + 8, 8, kMmuIdxImplicit);
   // Error codes name the vector as index * 8 in both formats (the IDT bit marks it).
   const uint32_t err = uint32_t(ev.vector) * 8 + errc::kIdt + ext;
   (void)idt_err;
@@ -258,6 +260,7 @@ Event fault_event(const GuestFault& f) {
 void deliver_event(X86Cpu& cpu, const Event& first) {
   X86State& s = cpu.state();
   const uint64_t from_pc = s.common.pc;
+  cpu.count_event();
   Event ev = first;
   // Faults during delivery: handled serially, or combined into #DF, or a triple fault.
   for (int depth = 0; depth < 4; ++depth) {

@@ -22,17 +22,17 @@ Descriptor read_descriptor(X86Cpu& cpu, uint16_t sel, uint32_t ext, bool wide) {
   if (index + (wide ? 15u : 7u) > limit) throw GuestFault{vec::kGp, sel_error(sel, ext)};
   Descriptor d;
   d.addr = base + index;
-  const uint64_t raw = cpu.read_linear(d.addr, 8, kMmuIdxKernelNoSmap);
+  const uint64_t raw = cpu.read_linear(d.addr, 8, kMmuIdxImplicit);
   d.lo = uint32_t(raw);
   d.hi = uint32_t(raw >> 32);
-  if (wide) d.high = cpu.read_linear(d.addr + 8, 8, kMmuIdxKernelNoSmap);
+  if (wide) d.high = cpu.read_linear(d.addr + 8, 8, kMmuIdxImplicit);
   return d;
 }
 
 void set_accessed(X86Cpu& cpu, Descriptor& d) {
   if (!d.s() || (d.hi & (1u << 8)) || d.addr == 0) return;
   d.hi |= 1u << 8;
-  cpu.write_linear(d.addr + 5, 1, (d.hi >> 8) & 0xff, kMmuIdxKernelNoSmap);
+  cpu.write_linear(d.addr + 5, 1, (d.hi >> 8) & 0xff, kMmuIdxImplicit);
 }
 
 SegmentCache make_cache(uint16_t sel, const Descriptor& d) {
@@ -117,7 +117,7 @@ void tss_stack(X86Cpu& cpu, unsigned dpl, unsigned ist, uint16_t& ss, uint64_t& 
   if (s.efer & efer::kLma) {
     const uint32_t off = ist ? 0x24 + (ist - 1) * 8 : 4 + dpl * 8;
     if (off + 7 > tr.limit) throw GuestFault{vec::kTs, sel_error(tr.selector, ext)};
-    sp = cpu.read_linear(tr.base + off, 8, kMmuIdxKernelNoSmap);
+    sp = cpu.read_linear(tr.base + off, 8, kMmuIdxImplicit);
     ss = uint16_t(dpl);
     return;
   }
@@ -125,13 +125,13 @@ void tss_stack(X86Cpu& cpu, unsigned dpl, unsigned ist, uint16_t& ss, uint64_t& 
   if (type & 8) {  // 32-bit TSS
     const uint32_t off = 4 + dpl * 8;
     if (off + 5 > tr.limit) throw GuestFault{vec::kTs, sel_error(tr.selector, ext)};
-    sp = cpu.read_linear(tr.base + off, 4, kMmuIdxKernelNoSmap);
-    ss = uint16_t(cpu.read_linear(tr.base + off + 4, 2, kMmuIdxKernelNoSmap));
+    sp = cpu.read_linear(tr.base + off, 4, kMmuIdxImplicit);
+    ss = uint16_t(cpu.read_linear(tr.base + off + 4, 2, kMmuIdxImplicit));
   } else {  // 16-bit TSS
     const uint32_t off = 2 + dpl * 4;
     if (off + 3 > tr.limit) throw GuestFault{vec::kTs, sel_error(tr.selector, ext)};
-    sp = cpu.read_linear(tr.base + off, 2, kMmuIdxKernelNoSmap);
-    ss = uint16_t(cpu.read_linear(tr.base + off + 2, 2, kMmuIdxKernelNoSmap));
+    sp = cpu.read_linear(tr.base + off, 2, kMmuIdxImplicit);
+    ss = uint16_t(cpu.read_linear(tr.base + off + 2, 2, kMmuIdxImplicit));
   }
 }
 

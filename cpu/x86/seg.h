@@ -13,6 +13,10 @@ namespace orrery::cpu::x86 {
 
 class X86Cpu;
 
+/// The MMU index of implicit supervisor accesses (GDT, LDT, IDT, TSS): supervisor at any CPL,
+/// and SMAP applies to them whatever EFLAGS.AC says (SDM 4.6).
+constexpr unsigned kMmuIdxImplicit = kMmuIdxKernel;
+
 /// A raw 8-byte descriptor (16 for system descriptors in long mode: `high` is bytes 8..15).
 struct Descriptor {
   uint32_t lo = 0, hi = 0;

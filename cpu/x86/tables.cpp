@@ -74,7 +74,7 @@ void ltr(X86Cpu& cpu, uint16_t sel) {
   if (!d.present()) throw GuestFault{vec::kNp, sel_error(sel, 0)};
   // Mark the TSS busy in the GDT.
   d.hi |= 2u << 8;
-  cpu.write_linear(d.addr + 5, 1, (d.hi >> 8) & 0xff, kMmuIdxKernelNoSmap);
+  cpu.write_linear(d.addr + 5, 1, (d.hi >> 8) & 0xff, kMmuIdxImplicit);
   s.seg[kTr] = system_cache(sel, d, lma);
 }
 

@@ -333,7 +333,7 @@ void iret(X86Cpu& cpu, unsigned opsize) {
   if (s.eflags & eflags::kNt) {
     if (lma) gp(0);
     unimplemented_task_switch(cpu, "IRET",
-                              uint16_t(cpu.read_linear(s.seg[kTr].base, 2, kMmuIdxKernelNoSmap)));
+                              uint16_t(cpu.read_linear(s.seg[kTr].base, 2, kMmuIdxImplicit)));
   }
   const unsigned cpl = cpu.cpl();
   Stack st(cpu);
@@ -562,10 +562,10 @@ void check_io(X86Cpu& cpu, uint16_t port, unsigned size) {
   const SegmentCache& tr = s.seg[kTr];
   const unsigned type = tr.attr & seg_attr::kTypeMask;
   if (!(tr.attr & seg_attr::kP) || (type != 9 && type != 11) || tr.limit < 0x67) gp(0);
-  const uint32_t off = uint32_t(cpu.read_linear(tr.base + 0x66, 2, kMmuIdxKernelNoSmap));
+  const uint32_t off = uint32_t(cpu.read_linear(tr.base + 0x66, 2, kMmuIdxImplicit));
   const uint32_t at = off + port / 8;
   if (at + 1 > tr.limit) gp(0);
-  const uint64_t bits = cpu.read_linear(tr.base + at, 2, kMmuIdxKernelNoSmap);
+  const uint64_t bits = cpu.read_linear(tr.base + at, 2, kMmuIdxImplicit);
   const uint64_t mask = ((1u << size) - 1) << (port & 7);
   if (bits & mask) gp(0);
 }

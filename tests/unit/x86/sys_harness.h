@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "cpu/x86/cpu.h"
 #include "cpu/x86/seg.h"
@@ -17,17 +18,61 @@ namespace orrery::cpu::x86::test {
 
 constexpr uint64_t kRamSize = 32ull << 20;
 
+/// A port device at 0xf4 (like isa-debug-exit): records each write and kicks the vCPU, so
+/// run() returns ExitKind::Kicked. Reads return 0.
+class ExitPort : public hw::MmioDevice {
+ public:
+  hw::MemResult read(uint64_t, unsigned, uint64_t& v) override {
+    v = 0;
+    return hw::MemResult::Ok;
+  }
+  hw::MemResult write(uint64_t, unsigned, uint64_t v) override {
+    values.push_back(v);
+    if (cpu) cpu->kick();
+    return hw::MemResult::Ok;
+  }
+  std::vector<uint64_t> values;
+  X86Cpu* cpu = nullptr;
+};
+
+/// A port device at 0xf8: a write raises an NMI on the vCPU.
+class NmiPort : public hw::MmioDevice {
+ public:
+  hw::MemResult read(uint64_t, unsigned, uint64_t& v) override {
+    v = 0;
+    return hw::MemResult::Ok;
+  }
+  hw::MemResult write(uint64_t, unsigned, uint64_t) override {
+    if (cpu) cpu->raise_nmi();
+    return hw::MemResult::Ok;
+  }
+  X86Cpu* cpu = nullptr;
+};
+
 class TestMachine : public X86Platform {
  public:
-  explicit TestMachine(const CpuModel& model = default_cpu_model()) {
+  explicit TestMachine(const CpuModel& model = default_cpu_model(),
+                       tcg::exec::Tier tier = tcg::exec::Tier::Interp) {
     EXPECT_EQ(memory.add_ram("ram", 0, kRamSize), "");
+    EXPECT_EQ(io.add_mmio("exit", 0xf4, 4, exit_port), "");
+    EXPECT_EQ(io.add_mmio("nmi", 0xf8, 1, nmi_port), "");
     engine = std::make_unique<tcg::exec::Engine>(
         tcg::exec::EngineOptions{.tier = tcg::exec::Tier::Interp}, log);
     EXPECT_EQ(engine->init(), "");
     memory.set_write_observer(engine.get());
     cpu = std::make_unique<X86Cpu>(model, 0, memory, io, *engine, *this);
+    exit_port.cpu = cpu.get();
+    nmi_port.cpu = cpu.get();
   }
-  int acknowledge_interrupt() override { return next_vector; }
+  /// One pending interrupt (next_vector): acknowledging it lowers INTR, as a PIC with a single
+  /// request does.
+  int acknowledge_interrupt() override {
+    ++acks;
+    const int v = next_vector;
+    next_vector = -1;
+    if (v >= 0) cpu->set_intr(false);
+    return v;
+  }
   void request_reset() override { ++resets; }
 
   X86State& s() { return cpu->state(); }
@@ -70,11 +115,14 @@ class TestMachine : public X86Platform {
   }
 
   hw::Log log;
+  ExitPort exit_port;
+  NmiPort nmi_port;
   hw::AddressSpace memory;
   hw::AddressSpace io;
   std::unique_ptr<tcg::exec::Engine> engine;
   std::unique_ptr<X86Cpu> cpu;
   int next_vector = -1;
+  int acks = 0;
   int resets = 0;
 };
 

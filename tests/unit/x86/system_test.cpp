@@ -64,6 +64,25 @@ TEST_F(SystemTest, SegmentLoadChecks) {
   EXPECT_EQ(m.s().inhibit_irq, 1) << "MOV SS starts an interrupt shadow";
 }
 
+TEST_F(SystemTest, SmapAppliesToImplicitDescriptorReadsWhateverAc) {
+  flat(0);
+  // Long-mode paging with the GDT in a user page (2M pages, U set).
+  m.s().cr4 = cr4::kPae | cr4::kSmap;
+  m.s().efer = efer::kLme | efer::kLma;
+  m.s().cr3 = 0x100000;
+  m.wr(0x100000, 0x101000 | 7, 8);
+  m.wr(0x101000, 0x102000 | 7, 8);
+  m.wr(0x102000, 0x87, 8);
+  m.s().cr0 |= cr0::kPg;
+  m.s().eflags |= eflags::kAc;
+  const GuestFault f = fault_of([&] { load_segment(*m.cpu, kDs, 0x10); });
+  EXPECT_EQ(f.vector, vec::kPf);
+  EXPECT_EQ(f.error_code, pfec::kP);
+  EXPECT_EQ(f.cr2, kGdt + 0x10);
+  m.s().cr4 &= ~cr4::kSmap;
+  load_segment(*m.cpu, kDs, 0x10);
+}
+
 TEST_F(SystemTest, FarCallThroughACallGateToRing0AndBack) {
   flat(3);
   // 32-bit call gate at 0x38 (DPL 3) to 0x08:0x5000 copying one parameter; TSS with ESP0.
@@ -89,6 +108,43 @@ TEST_F(SystemTest, FarCallThroughACallGateToRing0AndBack) {
   EXPECT_EQ(m.cpu->cpl(), 3u);
   EXPECT_EQ(m.cpu->pc(), 0x4007u);
   EXPECT_EQ(m.s().gpr[kRsp], 0x8004u);
+}
+
+TEST_F(SystemTest, IoPermissionBitmap) {
+  flat(3);
+  // 32-bit TSS at 0x3000 with the bitmap at offset 0x68: port 0x3f8 allowed, 0x3f9 denied.
+  m.wr(kGdt + 0x40, TestMachine::desc(0x3000, 0x68 + 0x80 + 1, 0xb, 0, false, false, false, false),
+       8);
+  m.s().gdtr.limit = 0x47;
+  m.wr(0x3066, 0x68, 2);
+  for (unsigned i = 0; i < 0x80; ++i) m.wr(0x3068 + i, 0xff, 1);
+  m.wr(0x3068 + 0x3f8 / 8, 0xfe, 1);
+  m.set_seg(kTr, 0x40);
+  check_io(*m.cpu, 0x3f8, 1);
+  EXPECT_EQ(fault_of([&] { check_io(*m.cpu, 0x3f8, 2); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { check_io(*m.cpu, 0x3f9, 1); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { check_io(*m.cpu, 0x800, 1); }).vector, vec::kGp)
+      << "beyond the TSS limit";
+  m.s().eflags |= 3u << eflags::kIoplShift;
+  check_io(*m.cpu, 0x3f9, 1);  // IOPL 3: no bitmap check
+}
+
+TEST_F(SystemTest, ResetStates) {
+  m.cpu->reset_power_on();
+  EXPECT_EQ(m.cpu->pc(), 0xfffffff0u);
+  EXPECT_EQ(m.s().seg[kCs].selector, 0xf000);
+  EXPECT_EQ(m.s().gpr[kRdx], cpuid(m.cpu->model(), 1, 0, 0, false, 1).eax);
+  EXPECT_EQ(m.s().cr0, cr0::kEt | cr0::kCd | cr0::kNw);
+  m.cpu->reset_multiboot(0x100000, 0x2badb002, 0x9500);
+  EXPECT_EQ(m.cpu->pc(), 0x100000u);
+  EXPECT_EQ(m.s().gpr[kRax], 0x2badb002u);
+  EXPECT_EQ(m.s().gpr[kRbx], 0x9500u);
+  EXPECT_EQ(m.s().cr0 & (cr0::kPe | cr0::kPg), cr0::kPe);
+  EXPECT_EQ(m.s().eflags & eflags::kIf, 0u);
+  EXPECT_EQ(m.s().seg[kCs].limit, 0xffffffffu);
+  EXPECT_NE(m.s().seg[kCs].attr & seg_attr::kDb, 0u);
+  EXPECT_EQ(m.cpu->cpl(), 0u);
+  EXPECT_NE(m.s().common.tb_flags & tb_flags::kCode32, 0u);
 }
 
 TEST_F(SystemTest, SyscallAndSysretInLongMode) {
