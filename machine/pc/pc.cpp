@@ -141,9 +141,9 @@ std::string PcMachine::boot(std::span<const uint8_t> kernel) {
   std::string err = loader::load_multiboot(kernel, kernel_path_, cmdline_, mods, pm, mem_, boot_);
   if (!err.empty()) return err;
   cpus_[0]->reset_multiboot(boot_.entry, boot_.eax, boot_.ebx);
-  // The application processors wait for INIT/SIPI, which needs a local APIC: they stay in their
-  // power-on state and are never run.
-  for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->reset_power_on();
+  // The application processors wait for a STARTUP IPI (after INIT), each asleep on its thread;
+  // nothing sends one until a local APIC exists.
+  for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->init_wait_for_sipi();
   return {};
 }
 
@@ -180,8 +180,8 @@ void PcMachine::post(Event e, std::string message, int status) {
   cv_.notify_all();
 }
 
-void PcMachine::cpu_thread() {
-  cpu::x86::X86Cpu& c = *cpus_[0];
+void PcMachine::cpu_thread(unsigned index) {
+  cpu::x86::X86Cpu& c = *cpus_[index];
   for (;;) {
     const cpu::ExitKind k = c.run();
     switch (k) {
@@ -231,14 +231,17 @@ int PcMachine::run() {
       event_ = Event::None;
     }
     stopping_.store(false);
-    std::thread t(&PcMachine::cpu_thread, this);
+    // One host thread per vCPU; this thread waits for the first event that ends the run.
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < cpus_.size(); ++i)
+      threads.emplace_back(&PcMachine::cpu_thread, this, i);
     {
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return event_ != Event::None; });
     }
     stopping_.store(true);
-    cpus_[0]->kick();
-    t.join();
+    for (auto& c : cpus_) c->kick();
+    for (auto& t : threads) t.join();
     Event e;
     std::string message;
     int status;

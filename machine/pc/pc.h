@@ -3,7 +3,8 @@
 // QEMU's isa-debug-exit (-device), 1..N vCPUs of an x86 model and a multiboot -kernel. There is
 // no firmware, PIC, PIT, LAPIC or PCI yet: the boot CPU starts in the state multiboot promises,
 // COM1's interrupt line is left unconnected (IRQ 4 once a PIC exists) and the application
-// processors are created but stay halted (they need a LAPIC's INIT/SIPI to start).
+// processors run on their own threads but wait, asleep, for a STARTUP IPI that only a local
+// APIC will send.
 #pragma once
 
 #include <atomic>
@@ -82,7 +83,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::string build_devices();
   std::string boot(std::span<const uint8_t> kernel);
   std::string reboot();
-  void cpu_thread();
+  void cpu_thread(unsigned index);
   void post(Event e, std::string message = {}, int status = 0);
   void debug_exit(int status);
 
