@@ -1,14 +1,16 @@
 #include "machine/machine.h"
 
+#include "machine/pc/pc.h"
 #include "machine/virt/virt.h"
 
 namespace orrery::machine {
 
-// The board table: one row per -M name; "pc" joins when the x86 board exists. Built on first
-// use so rows defined in other files are initialised by then.
+// The board table: one row per -M name. Built on first use so rows defined in other files are
+// initialised by then.
 std::span<const MachineType> machine_types() {
   static const MachineType kTypes[] = {
       virt::virt_machine_type(),
+      pc::pc_machine_type(),
   };
   return kTypes;
 }

@@ -81,6 +81,10 @@ struct BootImages {
   /// set, the board keeps no copy of the kernel: guest RAM holds the placed image and the file
   /// (kept open by the caller) the original. Null: the board copies kernel for resets.
   std::function<std::string(std::vector<uint8_t>&)> reload_kernel;
+  std::string kernel_path;  // -kernel as given (multiboot passes it in the command line)
+  /// -initrd as given. A board with MachineType::initrd_modules reads the files itself (then
+  /// initrd is empty).
+  std::string initrd_path;
 };
 
 /// Services a board uses but does not own.
@@ -128,6 +132,8 @@ struct MachineType {
   MachineFactory create;
   unsigned max_cpus = 1;  // largest -smp
   std::span<const MachineProperty> properties = {};
+  /// -initrd is a multiboot module list ("FILE ARGS,FILE2"), read by the board, not one file.
+  bool initrd_modules = false;
 };
 
 /// Every board, in -M help order.

@@ -84,7 +84,8 @@ int run(int argc, char** argv) {
   if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
   // An initrd must fit in guest RAM; a device tree is at most 2 MiB (booting.rst).
   std::vector<uint8_t> initrd, dtb;
-  if (!opt.initrd.empty()) {
+  // A multiboot board reads its module list itself ("FILE ARGS,FILE2").
+  if (!opt.initrd.empty() && !opt.machine->initrd_modules) {
     err = machine::loader::read_file(opt.initrd, opt.ram_size, initrd);
     if (!err.empty()) return fail("-initrd " + opt.initrd + ": " + err);
   }
@@ -167,6 +168,8 @@ int run(int argc, char** argv) {
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
 
   machine::BootImages images{kernel, initrd, opt.append, dtb, {}};
+  images.kernel_path = opt.kernel;
+  images.initrd_path = opt.initrd;
   images.reload_kernel = [kernel_file, kernel_limit](std::vector<uint8_t>& out) {
     return machine::loader::read_whole(kernel_file->get(), kernel_limit, out);
   };

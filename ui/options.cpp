@@ -51,13 +51,15 @@ struct OptionInfo {
 // One row per spelling; help is generated from this table.
 constexpr OptionInfo kOptions[] = {
     {"M", Opt::Machine, "TYPE[,prop=value]",
-     "machine type (-M help lists them; default virt); virt: gic-version=2|3|max"},
+     "machine type (-M help lists them: virt (default), pc); virt: gic-version=2|3|max"},
     {"machine", Opt::Machine, "TYPE", ""},
     {"cpu", Opt::Cpu, "MODEL", "CPU model (-cpu help lists them)"},
     {"m", Opt::Memory, "SIZE",
      "guest RAM size; suffixes K, M, G, T (default unit M, default 128M)"},
-    {"kernel", Opt::Kernel, "FILE", "boot FILE: an ELF, a Linux arm64 Image or a raw binary"},
-    {"initrd", Opt::Initrd, "FILE", "initial ramdisk for a Linux kernel"},
+    {"kernel", Opt::Kernel, "FILE",
+     "boot FILE: an ELF, a Linux arm64 Image or a raw binary (virt); a multiboot kernel (pc)"},
+    {"initrd", Opt::Initrd, "FILE",
+     "initial ramdisk for a Linux kernel (virt); pc: multiboot modules \"FILE ARGS,FILE2\""},
     {"append", Opt::Append, "CMDLINE", "Linux kernel command line"},
     {"dtb", Opt::Dtb, "FILE", "use FILE as the device tree instead of the generated one"},
     {"smp", Opt::Smp, "[cpus=]N", "number of vCPUs (default 1)"},
@@ -84,7 +86,7 @@ constexpr OptionInfo kOptions[] = {
     {"device", Opt::Device, "DRIVER[,prop=value]",
      "add a device: virtio-blk-device|virtio-blk-pci,drive=ID[,num-queues=N], "
      "virtio-rng-device, virtio-rng-pci, virtio-net-device,netdev=ID[,mac=M] or pci-testdev "
-     "(PCI ones take addr=SLOT[.FN])"},
+     "(PCI ones take addr=SLOT[.FN]); pc: isa-debug-exit[,iobase=N][,iosize=N]"},
     {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
     {"object", Opt::Object, "memory-backend-memfd|memory-backend-ram,id=ID,size=SIZE[,share=on]",
      "guest RAM backend, used with -machine memory-backend=ID (memfd: shareable)"},

@@ -12,6 +12,7 @@ AddressSpace::~AddressSpace() = default;
 std::string AddressSpace::insert(Region r) {
   if (r.size == 0) return r.name + ": region has zero size";
   if (r.base + r.size - 1 < r.base) return r.name + ": region wraps the address space";
+  if (!in_bounds(r.base, r.size)) return r.name + ": region lies outside " + name_;
   for (const Region& o : regions_) {
     if (r.base <= o.base + o.size - 1 && o.base <= r.base + r.size - 1)
       return r.name + ": overlaps " + o.name;
@@ -102,6 +103,7 @@ MemResult mmio_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& va
 }
 
 MemResult AddressSpace::read(uint64_t addr, unsigned size, uint64_t& value) const {
+  if (!in_bounds(addr, size)) return MemResult::DecodeError;
   const Region* r = find(addr);
   if (!r || addr + size - 1 - r->base >= r->size) return MemResult::DecodeError;
   if (r->kind == RegionKind::Mmio) return mmio_access(*r->dev, addr - r->base, size, value, false);
@@ -111,6 +113,7 @@ MemResult AddressSpace::read(uint64_t addr, unsigned size, uint64_t& value) cons
 }
 
 MemResult AddressSpace::write(uint64_t addr, unsigned size, uint64_t value) const {
+  if (!in_bounds(addr, size)) return MemResult::DecodeError;
   const Region* r = find(addr);
   if (!r || addr + size - 1 - r->base >= r->size) return MemResult::DecodeError;
   switch (r->kind) {

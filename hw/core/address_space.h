@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hw/core/mmio.h"
@@ -26,6 +27,9 @@ class GuestWriteObserver {
 /// address space does for its MMIO regions; buses that decode further use it too).
 MemResult mmio_access(MmioDevice& dev, uint64_t off, unsigned size, uint64_t& value, bool write);
 
+/// Size of the x86 I/O-port space (ports 0..0xffff), an AddressSpace of its own.
+inline constexpr uint64_t kIoPortSpaceSize = 0x10000;
+
 enum class RegionKind : uint8_t { Ram, Rom, Mmio };
 
 struct Region {
@@ -41,7 +45,12 @@ struct Region {
 
 class AddressSpace {
  public:
+  /// The whole 64-bit space, e.g. guest-physical memory.
   AddressSpace() = default;
+  /// A space of size bytes (addresses 0..size-1) called name, e.g. the x86 I/O-port space
+  /// ("io", 64 KiB; its MMIO regions are the port devices). Regions must lie inside it and
+  /// accesses reaching past its end are DecodeErrors. size 0 means the whole 64-bit space.
+  AddressSpace(std::string name, uint64_t size) : name_(std::move(name)), size_(size) {}
   ~AddressSpace();
   AddressSpace(const AddressSpace&) = delete;
   AddressSpace& operator=(const AddressSpace&) = delete;
@@ -75,8 +84,17 @@ class AddressSpace {
   uint8_t* host_ptr(uint64_t addr, uint64_t len) const;
 
   const std::vector<Region>& regions() const { return regions_; }
+  const std::string& name() const { return name_; }
+  /// Bytes in the space; 0: the whole 64-bit space.
+  uint64_t size() const { return size_; }
 
  private:
+  /// True when [addr, addr+len) lies inside the space (len >= 1).
+  bool in_bounds(uint64_t addr, uint64_t len) const {
+    return size_ == 0 || (len <= size_ && addr <= size_ - len);
+  }
+  std::string name_ = "memory";
+  uint64_t size_ = 0;
   std::string insert(Region r);
   std::vector<Region> regions_;  // sorted by base
   std::string add_host(const std::string& name, uint64_t base, RegionKind kind,

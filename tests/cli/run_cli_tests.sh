@@ -134,6 +134,40 @@ print_and_off() {
 good=$work/good.elf
 elf 183 $((0x40000000)) >"$good"
 
+# mb_header FLAGS: a multiboot 1 header (magic, flags, checksum).
+mb_header() {
+    le $((0x1BADB002)) 4; le "$1" 4; le $(((-0x1BADB002 - $1) & 0xFFFFFFFF)) 4
+}
+# mbk HEXBYTES: a multiboot kernel using the a.out kludge, loaded at 1 MiB, entry at 0x100020
+# where the code HEXBYTES (e.g. "0f0b") starts.
+mbk() {
+    mb_header $((0x10000))
+    le $((0x100000)) 4; le $((0x100000)) 4; le 0 4; le 0 4; le $((0x100020)) 4
+    printf "$(echo "$1" | sed 's/../\\x&/g')"
+}
+mbgood=$work/mb.bin
+mbk 0f0b >"$mbgood"  # UD2
+# A kernel that triple-faults on its first run and, after the reset, prints R through COM1,
+# exits through isa-debug-exit with 0x10 (status 33) and would then print X: a marker at
+# 32 MiB survives the reset, as guest RAM does on QEMU.
+mbreset=$work/reset.bin
+mbk "813d0000000278563412740cc70500000002785634120f0b66baf803b052eeb00aeeb010e6f4b058eef4" \
+    >"$mbreset"
+
+expect_status() {  # expect_status STATUS EXPECTED_STDOUT ARGS...
+    local want=$1 expected=$2
+    shift 2
+    timeout 20 "$orrery" "$@" </dev/null >"$work/out" 2>"$work/err"
+    local status=$?
+    printf "$expected" >"$work/expected"
+    if [ $status -ne "$want" ] || ! cmp -s "$work/expected" "$work/out" || [ -s "$work/err" ]; then
+        echo "FAIL: orrery $* (status $status, expected $want and '$expected' on stdout)" >&2
+        cat "$work/out" "$work/err" >&2
+        exit 1
+    fi
+    echo "PASS: $case_name"
+}
+
 case $case_name in
 unknown_option) expect_error "unknown option" -nosuch -kernel "$good" ;;
 bad_ram_size) expect_error "invalid RAM size" -m garbage -kernel "$good" ;;
@@ -298,6 +332,71 @@ unknown_device)
 drive_missing_file)
     expect_error "-drive file=$work/none.img: " \
         -drive "file=$work/none.img,if=none,id=d0,format=raw" -kernel "$good"
+    ;;
+pc_unknown_device)
+    expect_error "-device virtio-rng-device: not a device of this machine" -M pc \
+        -device virtio-rng-device -kernel "$mbgood"
+    ;;
+pc_debug_exit_bad_iobase)
+    expect_error "iobase=0x10000: expected a number" -M pc \
+        -device isa-debug-exit,iobase=0x10000 -kernel "$mbgood"
+    ;;
+pc_debug_exit_bad_prop)
+    expect_error "no property 'port'" -M pc -device isa-debug-exit,port=1 -kernel "$mbgood"
+    ;;
+pc_debug_exit_past_top)
+    expect_error "iobase=0xfffe,iosize=4: the ports reach past 0xffff" -M pc -device isa-debug-exit,iobase=0xfffe,iosize=4 \
+        -kernel "$mbgood"
+    ;;
+pc_debug_exit_overlap)
+    expect_error "-device isa-debug-exit: ports 0x3f8..0x3f9: overlaps serial0" -M pc -device isa-debug-exit,iobase=0x3f8 -kernel "$mbgood"
+    ;;
+pc_not_multiboot) expect_error "not a multiboot kernel" -M pc -kernel "$good" ;;
+pc_elf64_multiboot)
+    { elf 62 $((0x100000)); mb_header 0; } >"$work/k64.elf"
+    expect_error "64-bit ELF" -M pc -kernel "$work/k64.elf"
+    ;;
+pc_bad_aout)
+    { mb_header $((0x10000)); le $((0x100000)) 4; le $((0x100000)) 4; le $((0x200000)) 4
+      le 0 4; le $((0x100020)) 4; } >"$work/bad.bin"
+    expect_error "load_end_addr 0x200000 reaches past the end of the file" -M pc \
+        -kernel "$work/bad.bin"
+    ;;
+pc_kernel_outside_ram)
+    head -c $((3 << 19)) /dev/zero >"$work/big"  # 1.5 MiB: past 2 MiB behind the kernel
+    expect_error "do not fit in RAM below 0x200000" -M pc -m 2M -initrd "$work/big" \
+        -kernel "$mbgood"
+    ;;
+pc_missing_module)
+    expect_error "-initrd /nonexistent/mod: No such file" -M pc -initrd "/nonexistent/mod arg" \
+        -kernel "$mbgood"
+    ;;
+pc_dtb)
+    printf 'x' >"$work/x.dtb"
+    expect_error "-dtb: the pc machine takes no device tree" -M pc -dtb "$work/x.dtb" \
+        -kernel "$mbgood"
+    ;;
+pc_ram_too_small) expect_error "RAM size 1024 KiB is outside the pc machine's 2 MiB" -M pc -m 1M -kernel "$mbgood" ;;
+pc_smp_too_many) expect_error "at most 32" -M pc -smp 33 -kernel "$mbgood" ;;
+pc_unknown_cpu) expect_error "unknown CPU model" -M pc -cpu cortex-a57 -kernel "$mbgood" ;;
+pc_machine_prop) expect_error "not supported by pc" -M pc,gic-version=3 -kernel "$mbgood" ;;
+pc_triple_fault_no_reboot)
+    # UD2 with no IDT: #UD, then faults delivering it, then a triple fault; -no-reboot exits 0.
+    expect_run '' '' -M pc -nographic -no-reboot -kernel "$mbgood"
+    ;;
+pc_cpu_help) expect_help "qemu64" -M pc -cpu help ;;
+pc_memory_backend_split)
+    expect_error "split around 4 GiB) cannot use a memory backend" -M pc \
+        -object memory-backend-memfd,id=mem,size=4G -machine memory-backend=mem -m 4G \
+        -kernel "$mbgood"
+    ;;
+pc_reset_reboots)
+    expect_status 33 'R\n' -M pc -nographic -device isa-debug-exit,iobase=0xf4,iosize=4 \
+        -kernel "$mbreset"
+    ;;
+pc_reset_no_reboot)
+    expect_status 0 '' -M pc -nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
+        -kernel "$mbreset"
     ;;
 raw_binary_runs)
     print_and_off 00822 >"$work/raw.bin"  # 'A'

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/arm64/gdb.h"
+#include "cpu/x86/gdb.h"
 #include "machine/machine.h"
 #include "tcg/exec/engine.h"
 #include "ui/gdbstub/packet.h"
@@ -114,7 +115,8 @@ std::string parse_gdb_spec(std::string_view text, GdbSpec& out) {
   std::string_view port = colon == std::string_view::npos ? addr : addr.substr(colon + 1);
   if (host.starts_with("[") && host.ends_with("]")) host = host.substr(1, host.size() - 2);
   if (!parse_port(port, out.port))
-    return "invalid port '" + std::string(port) + "' (expected tcp::PORT, tcp:HOST:PORT or "
+    return "invalid port '" + std::string(port) +
+           "' (expected tcp::PORT, tcp:HOST:PORT or "
            "unix:PATH)";
   out.kind = GdbSpec::Kind::Tcp;
   out.host = std::string(host);
@@ -123,8 +125,9 @@ std::string parse_gdb_spec(std::string_view text, GdbSpec& out) {
 
 std::unique_ptr<cpu::GdbTarget> create_gdb_target(const machine::MachineType& board,
                                                   tcg::exec::Engine& engine, std::string& error) {
-  // One case per guest architecture; every board so far is AArch64.
+  // One case per guest architecture.
   if (board.name == "virt") return cpu::arm64::create_gdb_target(engine.debug());
+  if (board.name == "pc") return cpu::x86::create_gdb_target(engine.debug());
   error = "the " + std::string(board.name) + " machine has no gdb support";
   return nullptr;
 }

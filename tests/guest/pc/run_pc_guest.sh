@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs one of the pc board's own multiboot kernels (tests/guest/pc) on -M pc and checks what it
+# prints on COM1 against the output recorded from qemu-system-x86_64.
+#
+#   run_pc_guest.sh EMULATOR KERNEL.bin VARIANT EXPECTED [TIER]
+#
+# VARIANT: "plain" (-m 128), "modules" (-m 128, -append and two -initrd modules) or "4g"
+# (-m 4G: RAM split around 4 GiB). The kernel runs from a scratch directory under its own base
+# name, since mbinfo prints the command line, which starts with the -kernel path. Passes when
+# the exit status is 33 (isa-debug-exit with 0x10) and stdout matches EXPECTED byte for byte.
+#
+# Environment: ORRERY=qemu runs QEMU (default qemu-system-x86_64, or QEMU=/path) instead;
+# UPDATE_EXPECTED=1 (with ORRERY=qemu) rewrites EXPECTED; GUEST_TIMEOUT (default 30 s).
+set -u
+if [ $# -lt 4 ] || [ $# -gt 5 ]; then
+    echo "usage: $0 EMULATOR KERNEL.bin VARIANT EXPECTED [TIER]" >&2
+    exit 2
+fi
+emulator=${ORRERY:-$1}
+kernel=$(realpath "$2")
+variant=$3
+expected=$(realpath -m "$4")
+tier=${5:-auto}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+name=$(basename "$kernel")
+cp "$kernel" "$work/$name"
+printf 'hello\n' >"$work/m1"
+printf 'world\n' >"$work/m2"
+case $variant in
+plain) args=(-m 128) ;;
+modules) args=(-m 128 -append "a b" -initrd "m1 arg1 x,m2") ;;
+4g) args=(-m 4G) ;;
+*)
+    echo "unknown variant $variant" >&2
+    exit 2
+    ;;
+esac
+pc=(-M pc -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 "${args[@]}")
+if [ "$emulator" = qemu ]; then
+    cmd=("${QEMU:-qemu-system-x86_64}" "${pc[@]}" -display none -serial stdio -nic none)
+else
+    cmd=("$(realpath "$emulator")" "${pc[@]}" -nographic -accel "tcg,tier=$tier")
+fi
+(cd "$work" && timeout "${GUEST_TIMEOUT:-30}" "${cmd[@]}" -kernel "$name" </dev/null \
+    >"$work/out" 2>"$work/err")
+status=$?
+if [ $status -ne 33 ]; then
+    echo "FAIL: exit status $status, expected 33: ${cmd[*]}" >&2
+    cat "$work/err" >&2
+    exit 1
+fi
+if [ "${UPDATE_EXPECTED:-0}" = 1 ]; then
+    [ "$emulator" = qemu ] || { echo "UPDATE_EXPECTED=1 requires ORRERY=qemu" >&2; exit 2; }
+    cp "$work/out" "$expected"
+    echo "updated $expected"
+    exit 0
+fi
+if ! cmp -s "$expected" "$work/out"; then
+    diff -u "$expected" "$work/out" | head -n 60 >&2
+    echo "FAIL: output differs from $expected: ${cmd[*]}" >&2
+    exit 1
+fi
+echo "PASS: $name $variant ($([ "$emulator" = qemu ] && echo qemu || echo "tier=$tier"))"
