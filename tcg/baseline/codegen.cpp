@@ -7,6 +7,7 @@
 // line so the common path falls through.
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 
 #include "tcg/baseline/baseline.h"
 #include "tcg/baseline/x64.h"
@@ -24,7 +25,7 @@ namespace {
 constexpr int32_t kOffPc = offsetof(CpuCommon, pc);
 constexpr int32_t kOffExitRequest = offsetof(CpuCommon, exit_request);
 constexpr int32_t kOffPendingExit = offsetof(CpuCommon, pending_exit);
-constexpr int32_t kOffTbFlags = offsetof(CpuCommon, tb_flags);
+constexpr int32_t kOffJcTag = offsetof(CpuCommon, jc_tag);
 constexpr int32_t kOffTlb = offsetof(CpuCommon, tlb);
 constexpr int32_t kOffJumpCache = offsetof(CpuCommon, jump_cache);
 constexpr int32_t kOffLastTb = offsetof(CpuCommon, last_tb);
@@ -228,6 +229,17 @@ class Gen {
       a_.alu_rr(op, w, RAX, RCX);
     } else {
       a_.alu_rm(op, w, RAX, slot(y));
+    }
+  }
+  /// dst = XOR of rax shifted by each of shifts (jump_cache_fold); clobbers rsi.
+  template <size_t N>
+  void fold_pc(Reg dst, const int (&shifts)[N]) {
+    for (size_t k = 0; k < N; ++k) {
+      const Reg r = k == 0 ? dst : RSI;
+      a_.mov_rr(true, r, RAX);
+      if (shifts[k] != 0)
+        a_.shift_ri(shifts[k] > 0 ? kShr : kShl, true, r, uint8_t(std::abs(shifts[k])));
+      if (k != 0) a_.alu_rr(kXor, false, dst, RSI);
     }
   }
   void call_abs(uint64_t fn) {
@@ -835,26 +847,18 @@ void Gen::gen_terminal() {
       Label miss = a_.new_label();
       ld(RAX, t.value);
       a_.store(8, Mem{RBX, kOffPc}, RAX);
-      // rcx = jump_cache_index(pc) * sizeof(JumpCacheEntry)
-      a_.mov_rr(true, RCX, RAX);
-      a_.shift_ri(kShr, true, RCX, 12);
-      a_.mov_rr(true, RDX, RAX);
-      a_.shift_ri(kShr, true, RDX, 18);
-      a_.alu_rr(kXor, false, RCX, RDX);
+      // rcx = jump_cache_index(pc) * sizeof(JumpCacheEntry), from the shared shift tables.
+      fold_pc(RCX, kJumpCacheGroupShifts);
       a_.alu_ri(kAnd, false, RCX, kJumpCacheGroupMask);
       a_.shift_ri(kShl, false, RCX, kJumpCacheGroupBits);
-      a_.mov_rr(true, RDX, RAX);
-      a_.shift_ri(kShr, true, RDX, 2);
-      a_.mov_rr(true, RSI, RAX);
-      a_.shift_ri(kShr, true, RSI, 8);
-      a_.alu_rr(kXor, false, RDX, RSI);
+      fold_pc(RDX, kJumpCacheSlotShifts);
       a_.alu_ri(kAnd, false, RDX, kJumpCacheGroupSize - 1);
       a_.alu_rr(kOr, false, RCX, RDX);
       a_.shift_ri(kShl, false, RCX, 5);
       a_.alu_rm(kAdd, true, RCX, Mem{RBX, kOffJumpCache});
       a_.alu_rm(kCmp, true, RAX, Mem{RCX, 0});
       a_.jcc(kNe, miss);
-      a_.load(8, RDX, Mem{RBX, kOffTbFlags});
+      a_.load(8, RDX, Mem{RBX, kOffJcTag});
       a_.alu_rm(kCmp, true, RDX, Mem{RCX, 8});
       a_.jcc(kNe, miss);
       a_.load(8, RAX, Mem{RCX, 16});

@@ -76,6 +76,7 @@ std::string_view exit_reason_name(ExitReason r) {
     case ExitReason::Undefined: return "undefined";
     case ExitReason::Breakpoint: return "breakpoint";
     case ExitReason::Step: return "step";
+    case ExitReason::FetchFault: return "fetch_fault";
   }
   return "?";
 }

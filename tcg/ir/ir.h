@@ -118,6 +118,8 @@ enum class ExitReason : uint8_t {
   Undefined,      // an unallocated or unimplemented encoding; Terminal::arg is the encoding
   Breakpoint,     // debugger breakpoint
   Step,           // single-step done
+  FetchFault,     // the block's first instruction crosses onto a page that cannot be fetched
+                  // (see exec::CodeReader): the engine raises the fetch fault; never executed
 };
 std::string_view exit_reason_name(ExitReason r);
 

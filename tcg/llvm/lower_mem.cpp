@@ -24,10 +24,10 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
                                                 ll::Value*& entry) {
   ll::Value* table = load_invariant_ptr(offsetof(CpuCommon, tlb));
   // softmmu::tlb_index
-  ll::Value* idx = b_.CreateAnd(
-      b_.CreateXor(b_.CreateLShr(vaddr, softmmu::kPageBits),
-                   b_.CreateLShr(vaddr, softmmu::kPageBits + softmmu::kTlbBits)),
-      b_.getInt64(softmmu::kTlbEntries - 1));
+  ll::Value* idx =
+      b_.CreateAnd(b_.CreateXor(b_.CreateLShr(vaddr, softmmu::kPageBits),
+                                b_.CreateLShr(vaddr, softmmu::kPageBits + softmmu::kTlbBits)),
+                   b_.getInt64(softmmu::kTlbEntries - 1));
   ll::Value* off = b_.CreateAdd(
       b_.CreateShl(idx, 5),  // sizeof(TlbEntry) == 32
       b_.getInt64(uint64_t(m.mmu_idx) * softmmu::kTlbEntries * sizeof(softmmu::TlbEntry)));
@@ -171,9 +171,9 @@ void BlockLowering::lower_trap(const ir::Inst& in) {
   sync_out();
   auto* i64 = b_.getInt64Ty();
   auto* fty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64}, false);
-  ll::CallInst* call = b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)),
-                                     {cpu_, b_.getInt64(in.imm2), b_.getInt64(insn_pc_),
-                                      b_.getInt64(0)});
+  ll::CallInst* call =
+      b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)),
+                    {cpu_, b_.getInt64(in.imm2), b_.getInt64(insn_pc_), b_.getInt64(0)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
   branch_if_pending();
@@ -262,13 +262,22 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       sync_out();
       pc = b_.CreateZExtOrTrunc(pc, b_.getInt64Ty());
       store_field(pc, offsetof(CpuCommon, pc));
-      // Probe the jump cache exactly as jump_cache_index() does.
+      // Probe the jump cache exactly as jump_cache_index() does, from its shift tables.
       ll::Value* cache = load_invariant_ptr(offsetof(CpuCommon, jump_cache));
+      auto fold = [&](const auto& shifts) {
+        ll::Value* x = nullptr;
+        for (int sh : shifts) {
+          ll::Value* t = sh > 0   ? b_.CreateLShr(pc, uint64_t(sh))
+                         : sh < 0 ? b_.CreateShl(pc, uint64_t(-sh))
+                                  : pc;
+          x = x ? b_.CreateXor(x, t) : t;
+        }
+        return x;
+      };
       ll::Value* group =
-          b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 12), b_.CreateLShr(pc, 18)),
-                       b_.getInt64(kJumpCacheGroupMask));
-      ll::Value* low = b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 2), b_.CreateLShr(pc, 8)),
-                                    b_.getInt64(kJumpCacheGroupSize - 1));
+          b_.CreateAnd(fold(kJumpCacheGroupShifts), b_.getInt64(kJumpCacheGroupMask));
+      ll::Value* low =
+          b_.CreateAnd(fold(kJumpCacheSlotShifts), b_.getInt64(kJumpCacheGroupSize - 1));
       ll::Value* idx = b_.CreateOr(b_.CreateShl(group, kJumpCacheGroupBits), low);
       ll::Value* e = b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, 5));
       auto* epc = b_.CreateAlignedLoad(b_.getInt64Ty(), e, ll::MaybeAlign(8));
@@ -279,7 +288,7 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       ll::Value* native = b_.CreateAlignedLoad(
           b_.getPtrTy(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcNative)),
           ll::MaybeAlign(8));
-      ll::Value* flags = load_field(b_.getInt64Ty(), offsetof(CpuCommon, tb_flags));
+      ll::Value* flags = load_field(b_.getInt64Ty(), offsetof(CpuCommon, jc_tag));
       ll::Value* hit =
           b_.CreateAnd(b_.CreateAnd(b_.CreateICmpEQ(epc, pc), b_.CreateICmpEQ(eflags, flags)),
                        b_.CreateIsNotNull(native));

@@ -73,6 +73,14 @@ class CodePageTracker {
   virtual bool is_code_page(uint64_t phys_page) const = 0;
   /// A guest write hit [phys, phys+len): drop the blocks translated from it.
   virtual void invalidate_phys(uint64_t phys, uint64_t len) = 0;
+  /// The same for a store by the instruction at virtual running_pc; true when a dropped block
+  /// (or a region compiled with one) contains running_pc: the store may be rewriting the block
+  /// that runs it (precise self-modifying code, see Softmmu::set_code_write_retry).
+  virtual bool invalidate_phys_from(uint64_t phys, uint64_t len, uint64_t running_pc) {
+    (void)running_pc;
+    invalidate_phys(phys, len);
+    return false;
+  }
 };
 
 class Softmmu {
@@ -96,12 +104,26 @@ class Softmmu {
 
   /// Instruction fetch for the translator: translates vaddr for mmu_idx and returns a host
   /// pointer to the rest of its page (null after raising an instruction abort: then phys is
-  /// undefined). Code must be in RAM or ROM.
+  /// undefined). Code must be in RAM or ROM. insn_pc is the PC the fault reports (the start of
+  /// the instruction that needs vaddr; by default vaddr itself).
   const uint8_t* fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys);
+  const uint8_t* fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys, uint64_t insn_pc);
+  /// fetch_page without side effects: only from the TLB (no walk, nothing raised); null when
+  /// the page is not there with execute permission or is not RAM/ROM.
+  const uint8_t* probe_fetch(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys);
+
+  /// Precise self-modifying code. A store (or atomic) whose slow path drops a block containing
+  /// the storing instruction's PC does not happen: the softmmu sets cpu.pc to that PC and
+  /// PendingExit::CodeModified, and the dispatcher re-runs the instruction as a block of its
+  /// own with this flag set, so the store then goes through and the block ends after it.
+  void set_code_write_retry(bool on) { code_write_retry_ = on; }
+  /// A block reaching into the next page may sit in this vCPU's jump cache: flush_page then
+  /// also drops the previous page's entries (the block's first page).
+  void note_two_page_block() { two_page_blocks_ = true; }
 
   void flush_all();
-  void flush_page(uint64_t vaddr);                  // every mmu_idx
-  void flush_asid(uint16_t asid);                   // non-global entries of one ASID
+  void flush_page(uint64_t vaddr);  // every mmu_idx
+  void flush_asid(uint16_t asid);   // non-global entries of one ASID
   void flush_mmu_idx(unsigned mmu_idx);
   /// Marks the write entries of a page that just gained code so writes take the slow path.
   void protect_code_page(uint64_t phys_page);
@@ -141,8 +163,13 @@ class Softmmu {
   CodePageTracker* code_ = nullptr;
   const WatchpointChecker* watch_ = nullptr;
   WatchHit watch_hit_;
+  bool code_write_retry_ = false;
+  bool two_page_blocks_ = false;
+  /// A store to [phys, phys+len) of a code page: invalidates and returns false when the store
+  /// must not happen (PendingExit::CodeModified is set).
+  bool code_write(uint64_t phys, uint64_t len, uint64_t insn_pc);
   std::unique_ptr<TlbTable> table_;
-  std::unique_ptr<Aux[]> aux_;  // kNumMmuIdx * kTlbEntries
+  std::unique_ptr<Aux[]> aux_;         // kNumMmuIdx * kTlbEntries
   std::unique_ptr<Victim[]> victims_;  // kNumMmuIdx * kVictims
   unsigned victim_next_[kNumMmuIdx] = {};
 };
