@@ -87,6 +87,12 @@ struct MemOp {
 
 enum class FenceKind : uint8_t { Full, Load, Store, Instruction };
 
+/// Inst::imm2 of AtomicRmw: the new memory value from the old one and the operand. Subtraction
+/// is Add of the negated operand.
+enum class AtomicOp : uint8_t { Add, And, Or, Xor, Xchg };
+constexpr unsigned kNumAtomicOps = 5;
+std::string_view atomic_op_name(AtomicOp op);
+
 /// An SSA value: the index of the instruction that produces it.
 struct Value {
   uint32_t id = kNone;

@@ -294,6 +294,91 @@ uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, u
   return reinterpret_cast<uint8_t*>(vaddr + e->addend);
 }
 
+uint64_t Softmmu::atomic(uint64_t vaddr, ir::MemOp m, unsigned kind, uint64_t operand,
+                         uint64_t expected, uint64_t insn_pc) {
+  const unsigned size = m.size();
+  if (m.align && (vaddr & (size - 1))) {
+    cpu_.pc = insn_pc;
+    translator_.raise_alignment_fault(vaddr, Access::Write);
+    return 0;
+  }
+  if (watch_ && watch_->any_watchpoints() && watch_->watch_hit(vaddr, size, true, watch_hit_)) {
+    cpu_.pc = insn_pc;  // stop before the access
+    cpu_.pending_exit = uint32_t(PendingExit::Debug);
+    return 0;
+  }
+  if (uint8_t* host = atomic_host(vaddr, size, m.mmu_idx, insn_pc))
+    return host_atomic(host, size, kind, operand, expected);
+  if (cpu_.pending_exit) return 0;
+  // Not plain RAM within one page: the write permission first (an atomic faults as a write),
+  // then a read and a write.
+  const ir::MemOp plain{m.size_log2, false, m.mmu_idx, false};
+  const uint64_t old = access_slow(vaddr, 0, plain, Access::Read, insn_pc);
+  if (cpu_.pending_exit) return 0;
+  const uint64_t mask = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+  uint64_t value = operand;
+  switch (kind) {
+    case unsigned(ir::AtomicOp::Add):
+      value = old + operand;
+      break;
+    case unsigned(ir::AtomicOp::And):
+      value = old & operand;
+      break;
+    case unsigned(ir::AtomicOp::Or):
+      value = old | operand;
+      break;
+    case unsigned(ir::AtomicOp::Xor):
+      value = old ^ operand;
+      break;
+    case unsigned(ir::AtomicOp::Xchg):
+      break;
+    default:
+      if (old != (expected & mask)) return old;
+      break;
+  }
+  access_slow(vaddr, value & mask, plain, Access::Write, insn_pc);
+  return cpu_.pending_exit ? 0 : old;
+}
+
+bool Softmmu::atomic_cmpxchg16(uint64_t vaddr, unsigned mmu_idx, uint64_t expected[2],
+                               const uint64_t desired[2], uint64_t insn_pc) {
+  if (vaddr & 15) {  // CMPXCHG16B requires alignment (#GP in the guest's terms)
+    cpu_.pc = insn_pc;
+    translator_.raise_alignment_fault(vaddr, Access::Write);
+    return false;
+  }
+  if (watch_ && watch_->any_watchpoints() && watch_->watch_hit(vaddr, 16, true, watch_hit_)) {
+    cpu_.pc = insn_pc;
+    cpu_.pending_exit = uint32_t(PendingExit::Debug);
+    return false;
+  }
+  if (uint8_t* host = atomic_host(vaddr, 16, mmu_idx, insn_pc)) {
+    unsigned __int128 old = (unsigned __int128)expected[1] << 64 | expected[0];
+    const unsigned __int128 give = (unsigned __int128)desired[1] << 64 | desired[0];
+    __atomic_compare_exchange_n(reinterpret_cast<unsigned __int128*>(host), &old, give, false,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    expected[0] = uint64_t(old);
+    expected[1] = uint64_t(old >> 64);
+    return true;
+  }
+  if (cpu_.pending_exit) return false;
+  const ir::MemOp q{3, false, uint8_t(mmu_idx), false};
+  uint64_t old[2];
+  for (unsigned i = 0; i < 2; ++i) {
+    old[i] = access_slow(vaddr + 8 * i, 0, q, Access::Read, insn_pc);
+    if (cpu_.pending_exit) return false;
+  }
+  // As the CPU does, a failed compare writes the old value back.
+  const bool equal = old[0] == expected[0] && old[1] == expected[1];
+  for (unsigned i = 0; i < 2; ++i) {
+    access_slow(vaddr + 8 * i, equal ? desired[i] : old[i], q, Access::Write, insn_pc);
+    if (cpu_.pending_exit) return false;
+  }
+  expected[0] = old[0];
+  expected[1] = old[1];
+  return true;
+}
+
 uint64_t Softmmu::load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc) {
   return access_slow(vaddr, 0, m, Access::Read, insn_pc);
 }
@@ -360,6 +445,12 @@ bool Softmmu::debug_access(uint64_t vaddr, unsigned mmu_idx, uint8_t* buf, uint6
 
 uint64_t slow_load(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc) {
   return cpu->mmu->load(vaddr, ir::MemOp::decode(memop), insn_pc);
+}
+
+uint64_t slow_atomic(CpuCommon* cpu, uint64_t vaddr, uint64_t operand, uint64_t expected,
+                     uint64_t desc, uint64_t insn_pc) {
+  return cpu->mmu->atomic(vaddr, ir::MemOp::decode(desc & 0xffffffff), unsigned(desc >> 32),
+                          operand, expected, insn_pc);
 }
 
 void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop, uint64_t insn_pc) {
