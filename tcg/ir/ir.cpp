@@ -152,8 +152,8 @@ std::string print(const Block& b) {
       case Opcode::AtomicRmw:
       case Opcode::AtomicCmpxchg: {
         MemOp m = MemOp::decode(i.imm);
-        std::snprintf(buf, sizeof buf, ", %s%u mmu%u%s", m.sign ? "s" : "u", m.size() * 8,
-                      m.mmu_idx, m.align ? " aligned" : "");
+        std::snprintf(buf, sizeof buf, ", %s%u mmu%u%s%s", m.sign ? "s" : "u", m.size() * 8,
+                      m.mmu_idx, m.align ? " aligned" : "", m.addr32 ? " a32" : "");
         out += buf;
         if (i.op == Opcode::AtomicRmw && i.imm2 < kNumAtomicOps) {
           out += " ";

@@ -74,13 +74,19 @@ struct MemOp {
   bool sign = false;      // loads: sign-extend to the result type
   uint8_t mmu_idx = 0;    // which TLB (privilege / translation regime) the guest uses
   bool align = false;     // fault on misaligned access (exclusives, acquire/release)
+  // A 32-bit address (x86 outside 64-bit mode). The convention: the frontend computes the
+  // address in I32 and zero-extends it to I64 (so it wraps at 4 GiB for free) and sets this
+  // flag, which only the slow path reads: the bytes of an access that runs past 0xffffffff
+  // wrap to address 0, as on the CPU.
+  bool addr32 = false;
 
   constexpr uint64_t encode() const {
     return uint64_t(size_log2) | (uint64_t(sign) << 2) | (uint64_t(align) << 3) |
-           (uint64_t(mmu_idx) << 8);
+           (uint64_t(addr32) << 4) | (uint64_t(mmu_idx) << 8);
   }
   static constexpr MemOp decode(uint64_t v) {
-    return MemOp{uint8_t(v & 3), bool(v & 4), uint8_t((v >> 8) & 0xff), bool(v & 8)};
+    return MemOp{uint8_t(v & 3), bool(v & 4), uint8_t((v >> 8) & 0xff), bool(v & 8),
+                 bool(v & 16)};
   }
   constexpr unsigned size() const { return 1u << size_log2; }
 };

@@ -197,9 +197,11 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
     return 0;
   }
   if ((vaddr & ~kPageMask) + size > kPageSize) {
-    // Crosses a page: make sure both pages are accessible before touching either.
-    ir::MemOp byte{0, false, m.mmu_idx, false};
-    const uint64_t second = page_of(vaddr) + kPageSize;
+    // Crosses a page: make sure both pages are accessible before touching either. A 32-bit
+    // address wraps to 0 at 4 GiB (MemOp::addr32).
+    const uint64_t wrap = m.addr32 ? 0xffffffffull : ~0ull;
+    ir::MemOp byte{0, false, m.mmu_idx, false, m.addr32};
+    const uint64_t second = (page_of(vaddr) + kPageSize) & wrap;
     for (uint64_t p : {vaddr, second}) {
       const unsigned i = tlb_index(p);
       const TlbEntry& e = (*table_)[m.mmu_idx][i];
@@ -216,9 +218,9 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
     uint64_t result = 0;
     for (unsigned i = 0; i < size; ++i) {
       if (a == Access::Write) {
-        access_slow(vaddr + i, (value >> (8 * i)) & 0xff, byte, a, insn_pc);
+        access_slow((vaddr + i) & wrap, (value >> (8 * i)) & 0xff, byte, a, insn_pc);
       } else {
-        result |= access_slow(vaddr + i, 0, byte, a, insn_pc) << (8 * i);
+        result |= access_slow((vaddr + i) & wrap, 0, byte, a, insn_pc) << (8 * i);
       }
       if (cpu_.pending_exit) return 0;
     }
@@ -310,9 +312,9 @@ uint64_t Softmmu::atomic(uint64_t vaddr, ir::MemOp m, unsigned kind, uint64_t op
   if (uint8_t* host = atomic_host(vaddr, size, m.mmu_idx, insn_pc))
     return host_atomic(host, size, kind, operand, expected);
   if (cpu_.pending_exit) return 0;
-  // Not plain RAM within one page: the write permission first (an atomic faults as a write),
-  // then a read and a write.
-  const ir::MemOp plain{m.size_log2, false, m.mmu_idx, false};
+  // Not plain RAM within one page (atomic_host checked write permission: an atomic faults as a
+  // write): a read, then a write.
+  const ir::MemOp plain{m.size_log2, false, m.mmu_idx, false, m.addr32};
   const uint64_t old = access_slow(vaddr, 0, plain, Access::Read, insn_pc);
   if (cpu_.pending_exit) return 0;
   const uint64_t mask = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
