@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <utility>
 
 #include "tcg/softmmu/tlb.h"
 
@@ -39,18 +41,27 @@ constexpr unsigned kJumpCacheGroupMask = (1u << (kJumpCacheBits - kJumpCacheGrou
 /// Right shifts (negative: left) whose XOR, masked, gives the group and the slot in it.
 constexpr int kJumpCacheGroupShifts[] = {12, 18};
 constexpr int kJumpCacheSlotShifts[] = {2, 8, -6};
-template <size_t N>
-constexpr uint64_t jump_cache_fold(uint64_t pc, const int (&shifts)[N]) {
-  uint64_t x = 0;
-  for (int s : shifts) x ^= s >= 0 ? pc >> s : pc << -s;
-  return x;
+namespace detail {
+constexpr uint64_t jump_cache_shift(uint64_t pc, int s) {
+  return s >= 0 ? pc >> s : pc << -s;
+}
+template <const auto& Shifts, size_t... I>
+constexpr uint64_t jump_cache_fold(uint64_t pc, std::index_sequence<I...>) {
+  return (jump_cache_shift(pc, Shifts[I]) ^ ...);
+}
+}  // namespace detail
+/// XOR of pc shifted by each of Shifts; straight-line code with constant shifts (the dispatcher
+/// computes it for every lookup).
+template <const auto& Shifts>
+constexpr uint64_t jump_cache_fold(uint64_t pc) {
+  return detail::jump_cache_fold<Shifts>(pc, std::make_index_sequence<std::size(Shifts)>{});
 }
 constexpr unsigned jump_cache_group(uint64_t pc) {
-  return unsigned(jump_cache_fold(pc, kJumpCacheGroupShifts)) & kJumpCacheGroupMask;
+  return unsigned(jump_cache_fold<kJumpCacheGroupShifts>(pc)) & kJumpCacheGroupMask;
 }
 constexpr unsigned jump_cache_index(uint64_t pc) {
   return (jump_cache_group(pc) << kJumpCacheGroupBits) |
-         (unsigned(jump_cache_fold(pc, kJumpCacheSlotShifts)) & (kJumpCacheGroupSize - 1));
+         (unsigned(jump_cache_fold<kJumpCacheSlotShifts>(pc)) & (kJumpCacheGroupSize - 1));
 }
 
 /// What a jump-cache entry's `flags` holds and native code compares with CpuCommon::jc_tag: the

@@ -528,6 +528,7 @@ RunResult VcpuExec::run() {
     debug_park(DebugStopKind::Requested);
   } else if (dbg.active() && dbg.take_step(debug_slot_)) {
     debug_step_ = true;  // resumed with a step while outside run() (WFI, powered off)
+    update_stepping();
   }
   hw::Log& log = engine_.log();
   TranslationBlock* prev = nullptr;
@@ -571,15 +572,23 @@ RunResult VcpuExec::run() {
       log.log(hw::kLogExec, "Trace: 0x%016" PRIx64 " [%s]\n", tb->key.pc,
               tb->native.load() ? "native" : "interp");
 
-    // A debugger step runs with interrupts masked: hold back exit_request for one instruction.
-    const uint32_t held = debug_step_ ? cpu_.exit_request.exchange(0) : 0;
-    // Re-running a store that rewrote its own block: this time it goes through.
-    const bool code_write_retry = code_write_step_;
-    code_write_step_ = false;
-    if (code_write_retry) mmu_.set_code_write_retry(true);
-    const uint64_t r = execute(tb);
-    if (code_write_retry) mmu_.set_code_write_retry(false);
-    if (held) cpu_.exit_request.fetch_or(held);
+    uint64_t r;
+    if (__builtin_expect(!stepping(), 1)) {
+      r = execute(tb);
+    } else {
+      // A debugger step runs with interrupts masked: hold back exit_request for one
+      // instruction. Re-running a store that rewrote its own block: this time it goes through.
+      const uint32_t held = debug_step_ ? cpu_.exit_request.exchange(0) : 0;
+      const bool code_write = code_write_step_;
+      if (code_write) {
+        code_write_step_ = false;
+        update_stepping();
+        mmu_.set_code_write_retry(true);
+      }
+      r = execute(tb);
+      if (code_write) mmu_.set_code_write_retry(false);
+      if (held) cpu_.exit_request.fetch_or(held);
+    }
     const uint64_t code = r & 0xff;
     prev = nullptr;
     if (code == kRetNext) {
@@ -633,6 +642,7 @@ std::optional<RunResult> VcpuExec::take_pending() {
   }
   if (pe == PendingExit::CodeModified) {  // nothing of the instruction happened: run it alone
     code_write_step_ = true;
+    update_stepping();
     return std::nullopt;
   }
   // A guest exception was taken: its entry changed the mode.

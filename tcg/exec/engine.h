@@ -165,7 +165,10 @@ class VcpuExec {
   RunResult run();
 
   /// Single-instruction blocks, not cached (debugger stepping).
-  void set_single_step(bool on) { single_step_ = on; }
+  void set_single_step(bool on) {
+    single_step_ = on;
+    update_stepping();
+  }
   /// Told when this vCPU parks for the debugger and when it leaves the park.
   void set_debug_park_listener(DebugParkListener* l) { park_listener_ = l; }
 
@@ -186,7 +189,9 @@ class VcpuExec {
   // cpu.pc, stepping one instruction if the debugger asked.
   void debug_park(DebugStopKind why);
   RunResult debug_wait_quit();  // Orrery is quitting: wait for the board's kick
-  bool stepping() const { return single_step_ || debug_step_ || code_write_step_; }
+  // One flag for the dispatcher's hot path: any of the three kinds of one-instruction blocks.
+  bool stepping() const { return stepping_; }
+  void update_stepping() { stepping_ = single_step_ || debug_step_ || code_write_step_; }
 
   TranslationBlock* find_or_translate();
   TranslationBlock* translate(const TbKey& key, const uint8_t* host);
@@ -199,14 +204,15 @@ class VcpuExec {
   CpuCommon& cpu_;
   softmmu::Softmmu& mmu_;
   std::unique_ptr<JumpCacheEntry[]> jump_cache_;
+  bool stepping_ = false;  // update_stepping() after changing any of these three
   bool single_step_ = false;
+  bool code_write_step_ = false;  // re-run one instruction whose store rewrote its own block
   DebugParkListener* park_listener_ = nullptr;
   unsigned debug_slot_ = 0;
-  bool debug_step_ = false;       // the debugger asked for one instruction
-  bool debug_step_done_ = false;  // it ran, but run() returned before reporting it
-  bool code_write_step_ = false;  // re-run one instruction whose store rewrote its own block
-  std::unique_ptr<TranslationBlock> step_tb_;         // the uncached block of a single step
-  ir::Block scratch_;                                 // translation buffer, reused between blocks
+  bool debug_step_ = false;                    // the debugger asked for one instruction
+  bool debug_step_done_ = false;               // it ran, but run() returned before reporting it
+  std::unique_ptr<TranslationBlock> step_tb_;  // the uncached block of a single step
+  ir::Block scratch_;                          // translation buffer, reused between blocks
   std::unique_ptr<baseline::Workspace> baseline_ws_;  // code generator buffers, likewise
 };
 
