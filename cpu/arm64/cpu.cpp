@@ -190,6 +190,9 @@ ExitKind Arm64Cpu::run() {
         return ExitKind::Breakpoint;  // a debugger breakpoint (guest BRK is an exception)
       case ExitReason::Step:
         return ExitKind::Step;
+      case ExitReason::FetchFault:  // the engine handles it; A64 instructions never cross pages
+        exit_message_ = "orrery: internal error: unexpected fetch-fault exit";
+        return ExitKind::Error;
     }
   }
 }

@@ -27,6 +27,8 @@ struct Options {
   // TLB-miss entry points; tests substitute their own to observe misses.
   uint64_t (*slow_load)(CpuCommon*, uint64_t, uint64_t, uint64_t) = &softmmu::slow_load;
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;
+  uint64_t (*slow_atomic)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t,
+                          uint64_t) = &softmmu::slow_atomic;
 };
 
 /// Scratch buffers for compile(), reused between blocks by one thread (saves allocations).

@@ -7,6 +7,7 @@
 // line so the common path falls through.
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 
 #include "tcg/baseline/baseline.h"
 #include "tcg/baseline/x64.h"
@@ -24,7 +25,7 @@ namespace {
 constexpr int32_t kOffPc = offsetof(CpuCommon, pc);
 constexpr int32_t kOffExitRequest = offsetof(CpuCommon, exit_request);
 constexpr int32_t kOffPendingExit = offsetof(CpuCommon, pending_exit);
-constexpr int32_t kOffTbFlags = offsetof(CpuCommon, tb_flags);
+constexpr int32_t kOffJcTag = offsetof(CpuCommon, jc_tag);
 constexpr int32_t kOffTlb = offsetof(CpuCommon, tlb);
 constexpr int32_t kOffJumpCache = offsetof(CpuCommon, jump_cache);
 constexpr int32_t kOffLastTb = offsetof(CpuCommon, last_tb);
@@ -94,7 +95,7 @@ struct ValueInfo {
 /// A slow path emitted after the main line: it starts at `entry` and, unless it leaves the
 /// block, returns to `back`.
 struct Cold {
-  enum class Kind : uint8_t { TierUp, LoadMiss, StoreMiss, Trap } kind;
+  enum class Kind : uint8_t { TierUp, LoadMiss, StoreMiss, AtomicMiss, Trap } kind;
   Label entry, back;
   uint32_t inst;  // the Load/Store/TrapIf
   uint64_t pc;    // guest PC of its instruction
@@ -230,6 +231,17 @@ class Gen {
       a_.alu_rm(op, w, RAX, slot(y));
     }
   }
+  /// dst = XOR of rax shifted by each of shifts (jump_cache_fold); clobbers rsi.
+  template <size_t N>
+  void fold_pc(Reg dst, const int (&shifts)[N]) {
+    for (size_t k = 0; k < N; ++k) {
+      const Reg r = k == 0 ? dst : RSI;
+      a_.mov_rr(true, r, RAX);
+      if (shifts[k] != 0)
+        a_.shift_ri(shifts[k] > 0 ? kShr : kShl, true, r, uint8_t(std::abs(shifts[k])));
+      if (k != 0) a_.alu_rr(kXor, false, dst, RSI);
+    }
+  }
   void call_abs(uint64_t fn) {
     a_.mov_imm(RAX, fn);
     a_.call_r(RAX);
@@ -242,6 +254,7 @@ class Gen {
   void gen_cmp(size_t i);
   void gen_adc(size_t i);
   void gen_mem(size_t i, bool store);
+  void gen_atomic(size_t i);
   void tlb_lookup(const ir::MemOp& m, bool write, Label miss);
   void gen_terminal();
   void direct_exit(uint64_t target, unsigned slot);
@@ -507,6 +520,54 @@ void Gen::gen_mem(size_t i, bool is_store) {
   st(i, RAX);
 }
 
+// A TLB hit (aligned: the compare includes the low address bits) is a host atomic on the
+// host address; the result (the old value) ends in rax.
+void Gen::gen_atomic(size_t i) {
+  const ir::Inst& in = b_.insts[i];
+  const ir::MemOp m = ir::MemOp::decode(in.imm);
+  const unsigned size = m.size();
+  Label miss = a_.new_label();
+  ld(RAX, in.args[0]);
+  tlb_lookup(m, true, miss);
+  a_.mov_rr(true, RCX, RAX);
+  const Mem host{RCX, 0};
+  if (in.op == Opcode::AtomicCmpxchg) {
+    ld(RAX, in.args[1]);
+    ld(RDX, in.args[2]);
+    a_.lock_rm(0xb0, size, host, RDX);
+  } else {
+    ld(RDX, in.args[1]);
+    switch (ir::AtomicOp(in.imm2)) {
+      case ir::AtomicOp::Add:
+        a_.lock_rm(0xc0, size, host, RDX);
+        a_.mov_rr(true, RAX, RDX);
+        break;
+      case ir::AtomicOp::Xchg:
+        a_.xchg_mr(size, host, RDX);
+        a_.mov_rr(true, RAX, RDX);
+        break;
+      default: {  // and/or/xor: a compare-exchange loop
+        const Alu op = ir::AtomicOp(in.imm2) == ir::AtomicOp::And  ? kAnd
+                       : ir::AtomicOp(in.imm2) == ir::AtomicOp::Or ? kOr
+                                                                   : kXor;
+        a_.mov_rr(true, RSI, RDX);
+        a_.load(size, RAX, host);
+        Label retry = a_.new_label();
+        bind(retry);
+        a_.mov_rr(true, RDX, RAX);
+        a_.alu_rr(op, true, RDX, RSI);
+        a_.lock_rm(0xb0, size, host, RDX);
+        a_.jcc(kNe, retry);
+        break;
+      }
+    }
+  }
+  if (size < 4) a_.movzx_rr(size, RAX, RAX);
+  if (size == 4) a_.mov_rr(false, RAX, RAX);
+  bind(cold(Cold::Kind::AtomicMiss, miss, uint32_t(i), pc_));
+  st(i, RAX);
+}
+
 void Gen::emit_cold(const Cold& c) {
   bind(c.entry);
   const ir::Inst* in = c.kind == Cold::Kind::TierUp ? nullptr : &b_.insts[c.inst];
@@ -536,6 +597,22 @@ void Gen::emit_cold(const Cold& c) {
       call_abs(uint64_t(opt_.slow_store));
       check_pending();
       break;
+    case Cold::Kind::AtomicMiss: {  // rax = guest address
+      const bool cx = in->op == Opcode::AtomicCmpxchg;
+      const unsigned kind = cx ? softmmu::kAtomicCmpxchg : unsigned(in->imm2);
+      a_.mov_rr(true, RSI, RAX);
+      ld(RDX, cx ? in->args[2] : in->args[1]);
+      if (cx)
+        ld(RCX, in->args[1]);
+      else
+        a_.mov_imm(RCX, 0);
+      a_.mov_imm(R8, softmmu::atomic_desc(in->imm, kind));
+      a_.mov_imm(R9, c.pc);
+      a_.mov_rr(true, RDI, RBX);
+      call_abs(uint64_t(opt_.slow_atomic));
+      check_pending();
+      break;
+    }
     case Cold::Kind::Trap: {
       const auto* h = reinterpret_cast<const ir::Helper*>(in->imm);
       a_.mov_rr(true, RDI, RBX);
@@ -737,6 +814,10 @@ bool Gen::gen_inst(size_t i, std::string& err) {
     case Opcode::Store:
       gen_mem(i, true);
       return true;
+    case Opcode::AtomicRmw:
+    case Opcode::AtomicCmpxchg:
+      gen_atomic(i);
+      return true;
     case Opcode::TrapIf: {
       const Value c = in.args[0];
       if (is_k(c) && !kv(c)) return true;
@@ -835,26 +916,18 @@ void Gen::gen_terminal() {
       Label miss = a_.new_label();
       ld(RAX, t.value);
       a_.store(8, Mem{RBX, kOffPc}, RAX);
-      // rcx = jump_cache_index(pc) * sizeof(JumpCacheEntry)
-      a_.mov_rr(true, RCX, RAX);
-      a_.shift_ri(kShr, true, RCX, 12);
-      a_.mov_rr(true, RDX, RAX);
-      a_.shift_ri(kShr, true, RDX, 18);
-      a_.alu_rr(kXor, false, RCX, RDX);
+      // rcx = jump_cache_index(pc) * sizeof(JumpCacheEntry), from the shared shift tables.
+      fold_pc(RCX, kJumpCacheGroupShifts);
       a_.alu_ri(kAnd, false, RCX, kJumpCacheGroupMask);
       a_.shift_ri(kShl, false, RCX, kJumpCacheGroupBits);
-      a_.mov_rr(true, RDX, RAX);
-      a_.shift_ri(kShr, true, RDX, 2);
-      a_.mov_rr(true, RSI, RAX);
-      a_.shift_ri(kShr, true, RSI, 8);
-      a_.alu_rr(kXor, false, RDX, RSI);
+      fold_pc(RDX, kJumpCacheSlotShifts);
       a_.alu_ri(kAnd, false, RDX, kJumpCacheGroupSize - 1);
       a_.alu_rr(kOr, false, RCX, RDX);
       a_.shift_ri(kShl, false, RCX, 5);
       a_.alu_rm(kAdd, true, RCX, Mem{RBX, kOffJumpCache});
       a_.alu_rm(kCmp, true, RAX, Mem{RCX, 0});
       a_.jcc(kNe, miss);
-      a_.load(8, RDX, Mem{RBX, kOffTbFlags});
+      a_.load(8, RDX, Mem{RBX, kOffJcTag});
       a_.alu_rm(kCmp, true, RDX, Mem{RCX, 8});
       a_.jcc(kNe, miss);
       a_.load(8, RAX, Mem{RCX, 16});

@@ -218,6 +218,21 @@ class X64 {
         break;
     }
   }
+  /// lock op [m], reg for 1/2/4/8 bytes: o2 is the 0F-map opcode of the byte form (cmpxchg
+  /// 0xb0: compares with rax/eax/ax/al; xadd 0xc0).
+  void lock_rm(uint8_t o2, unsigned size, Mem m, Reg reg) {
+    byte(0xf0);
+    if (size == 2) byte(0x66);
+    rex(size == 8, reg, m.base, size == 1, /*rm_is_reg=*/false);
+    byte(0x0f);
+    byte(uint8_t(o2 + (size == 1 ? 0 : 1)));
+    modrm_mem(reg, m);
+  }
+  /// xchg [m], reg (locked by the CPU), 1/2/4/8 bytes.
+  void xchg_mr(unsigned size, Mem m, Reg reg) {
+    if (size == 2) byte(0x66);
+    op_rm(size == 1 ? 0x86 : 0x87, size == 8, reg, m, size == 1);
+  }
   void store_imm32(bool w, Mem m, int32_t imm) {  // mov dword/qword [m], simm32
     op_rm(0xc7, w, Reg(0), m);
     imm32(uint32_t(imm));

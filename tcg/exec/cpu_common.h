@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <utility>
 
 #include "tcg/softmmu/tlb.h"
 
@@ -18,32 +20,70 @@ class Softmmu;
 namespace exec {
 struct TranslationBlock;
 using NativeFn = uint64_t (*)(CpuCommon* cpu);
-}
+}  // namespace exec
 
 // The jump cache is grouped by 4 KiB page: the high index bits hash the page number only, so
 // dropping one page's entries (TLBI by VA) touches one group of 256 slots instead of the whole
-// cache. Blocks never cross a page, so one group holds all of a page's. Groups of 64 (QEMU's
-// old choice) conflicted within hot kernel pages: a Linux boot missed 3x more often.
+// cache. A block starts in its group's page (it may run on into the next page: see
+// Softmmu::flush_page). Groups of 64 (QEMU's old choice) conflicted within hot kernel pages: a
+// Linux boot missed 3x more often.
+//
+// The hash is defined once, here, as XORs of shifted PCs; the dispatcher (jump_cache_index), the
+// baseline code generator and the LLVM tier all build it from these tables. The slot hash takes
+// PC bits 2..9 (consecutive 4-byte AArch64 instructions get distinct slots) and folds bits 0..1
+// in at the top (shift -6 is a left shift), so byte-aligned x86 PCs do not collide four by four;
+// for 4-byte-aligned PCs the index is exactly what it was before x86 came.
 constexpr unsigned kJumpCacheBits = 14;
 constexpr unsigned kJumpCacheEntries = 1u << kJumpCacheBits;
 constexpr unsigned kJumpCacheGroupBits = 8;
 constexpr unsigned kJumpCacheGroupSize = 1u << kJumpCacheGroupBits;
 constexpr unsigned kJumpCacheGroupMask = (1u << (kJumpCacheBits - kJumpCacheGroupBits)) - 1;
+/// Right shifts (negative: left) whose XOR, masked, gives the group and the slot in it.
+constexpr int kJumpCacheGroupShifts[] = {12, 18};
+constexpr int kJumpCacheSlotShifts[] = {2, 8, -6};
+namespace detail {
+constexpr uint64_t jump_cache_shift(uint64_t pc, int s) {
+  return s >= 0 ? pc >> s : pc << -s;
+}
+template <const auto& Shifts, size_t... I>
+constexpr uint64_t jump_cache_fold(uint64_t pc, std::index_sequence<I...>) {
+  return (jump_cache_shift(pc, Shifts[I]) ^ ...);
+}
+}  // namespace detail
+/// XOR of pc shifted by each of Shifts; straight-line code with constant shifts (the dispatcher
+/// computes it for every lookup).
+template <const auto& Shifts>
+constexpr uint64_t jump_cache_fold(uint64_t pc) {
+  return detail::jump_cache_fold<Shifts>(pc, std::make_index_sequence<std::size(Shifts)>{});
+}
 constexpr unsigned jump_cache_group(uint64_t pc) {
-  return unsigned((pc >> 12) ^ (pc >> 18)) & kJumpCacheGroupMask;
+  return unsigned(jump_cache_fold<kJumpCacheGroupShifts>(pc)) & kJumpCacheGroupMask;
 }
 constexpr unsigned jump_cache_index(uint64_t pc) {
   return (jump_cache_group(pc) << kJumpCacheGroupBits) |
-         (unsigned((pc >> 2) ^ (pc >> 8)) & (kJumpCacheGroupSize - 1));
+         (unsigned(jump_cache_fold<kJumpCacheSlotShifts>(pc)) & (kJumpCacheGroupSize - 1));
+}
+
+/// What a jump-cache entry's `flags` holds and native code compares with CpuCommon::jc_tag: the
+/// block key's mode (tb_flags) and code-segment base folded exactly into one word. With
+/// cs_base 0 (every AArch64 block, x86 64-bit code) it is tb_flags itself; otherwise
+/// cs_base (< 2^32, as every x86 segment base outside 64-bit mode) goes in the high half above
+/// tb_flags (< 2^32, as x86's). A mode outside that range gets kNoJumpCacheTag and never uses
+/// the jump cache (no entry is ever filled with it).
+constexpr uint64_t kNoJumpCacheTag = ~0ull;
+constexpr uint64_t jump_cache_tag(uint64_t tb_flags, uint64_t cs_base) {
+  if (cs_base == 0) return tb_flags;
+  if ((tb_flags >> 32) != 0 || (cs_base >> 32) != 0) return kNoJumpCacheTag;
+  return tb_flags | (cs_base << 32);
 }
 
 /// One slot of the per-vCPU indirect-branch cache, read inline by native code: a hit needs
-/// pc and flags to match and native to be non-null. Only the owning vCPU fills slots; other
-/// threads may invalidate one by storing kInvalidPc into pc.
+/// pc to match, flags to equal CpuCommon::jc_tag and native to be non-null. Only the owning vCPU
+/// fills slots; other threads may invalidate one by storing kInvalidPc into pc.
 struct JumpCacheEntry {
   static constexpr uint64_t kInvalidPc = ~0ull;
   std::atomic<uint64_t> pc{kInvalidPc};
-  uint64_t flags = 0;
+  uint64_t flags = 0;  // jump_cache_tag() of the block's key
   exec::NativeFn native = nullptr;
   exec::TranslationBlock* tb = nullptr;
 };
@@ -56,6 +96,8 @@ enum class PendingExit : uint32_t {
   Stop = 2,       // Orrery must stop this vCPU (e.g. a fatal guest error it cannot architecturally
                   // report yet); CpuCommon::stop_message says why
   Debug = 3,      // a debugger watchpoint: the access did not happen; the PC is at its instruction
+  CodeModified = 4,  // a store would rewrite the running block: it did not happen; the PC is at
+                     // its instruction, which the dispatcher re-runs alone (precise SMC)
 };
 
 struct CpuCommon {
@@ -74,6 +116,10 @@ struct CpuCommon {
   exec::TranslationBlock* last_tb = nullptr;
   uint32_t last_exit_slot = 0;
   const char* stop_message = nullptr;
+  // The code-segment base of the current mode (Frontend::cs_base; 0 for guests without one) and
+  // jump_cache_tag(tb_flags, cs_base). Both are kept current with tb_flags by the dispatcher.
+  uint64_t cs_base = 0;
+  uint64_t jc_tag = 0;
 };
 
 static_assert(offsetof(CpuCommon, pc) == 0);

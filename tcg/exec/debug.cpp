@@ -25,6 +25,7 @@ void VcpuExec::debug_park(DebugStopKind why) {
   debug_step_done_ = false;
   if (!d.active()) {
     debug_step_ = false;
+    update_stepping();
     // A breakpoint block left over from a detached debugger: drop it and run the instruction.
     if (why == DebugStopKind::SwBreakpoint || why == DebugStopKind::HwBreakpoint)
       engine_.invalidate_vpc(cpu_.pc);
@@ -41,6 +42,7 @@ void VcpuExec::debug_park(DebugStopKind why) {
   const ResumeMode m = d.park(stop);
   if (park_listener_) park_listener_->debug_unparked();
   debug_step_ = m == ResumeMode::Step;
+  update_stepping();
   mode_changed();  // the debugger may have written mode registers
 }
 

@@ -117,18 +117,64 @@ bool Engine::is_code_page(uint64_t phys_page) const {
   return pages_.count(phys_page & kPageMask) != 0;
 }
 
-void Engine::invalidate_phys(uint64_t phys, uint64_t len) {
-  std::lock_guard<std::mutex> g(mu_);
+namespace {
+
+uint64_t code_bytes(const TranslationBlock* tb) {
+  return std::max<uint32_t>(tb->ir.guest_size, 1);
+}
+
+// Whether tb's guest code, or the region compiled from it, contains the virtual PC.
+bool runs_pc(const TranslationBlock* tb, uint64_t pc) {
+  if (pc - tb->key.pc < code_bytes(tb)) return true;
+  for (const TranslationBlock* m : tb->region)
+    if (pc - m->key.pc < code_bytes(m)) return true;
+  return false;
+}
+
+// Whether [phys, phys+len) overlaps tb's code on the physical page `page` (either of its two).
+bool overlaps(const TranslationBlock* tb, uint64_t page, uint64_t phys, uint64_t len) {
+  const uint64_t size = code_bytes(tb);
+  const uint64_t first = std::min(size, kPageSize - (tb->key.phys_pc & ~kPageMask));
+  auto hit = [&](uint64_t start, uint64_t n) { return start < phys + len && phys < start + n; };
+  if ((tb->key.phys_pc & kPageMask) == page && hit(tb->key.phys_pc, first)) return true;
+  return tb->phys_page2 == page && size > first && hit(page, size - first);
+}
+
+}  // namespace
+
+bool Engine::invalidate_range_locked(uint64_t phys, uint64_t len, const uint64_t* running_pc) {
+  bool running = false;
   for (uint64_t page = phys & kPageMask; page < phys + len; page += kPageSize) {
     auto it = pages_.find(page);
     if (it == pages_.end()) continue;
     std::vector<TranslationBlock*> victims;
-    for (TranslationBlock* tb : it->second) {
-      uint64_t start = tb->key.phys_pc, end = start + std::max<uint32_t>(tb->ir.guest_size, 1);
-      if (start < phys + len && phys < end) victims.push_back(tb);
+    for (TranslationBlock* tb : it->second)
+      if (overlaps(tb, page, phys, len)) victims.push_back(tb);
+    for (TranslationBlock* tb : victims) {
+      if (running_pc && !running) {
+        running = runs_pc(tb, *running_pc);
+        for (const TranslationBlock* head : tb->region_heads)
+          running = running || runs_pc(head, *running_pc);
+      }
+      invalidate_locked(tb);
     }
-    for (TranslationBlock* tb : victims) invalidate_locked(tb);
   }
+  return running;
+}
+
+void Engine::invalidate_phys(uint64_t phys, uint64_t len) {
+  std::lock_guard<std::mutex> g(mu_);
+  invalidate_range_locked(phys, len, nullptr);
+}
+
+bool Engine::invalidate_phys_from(uint64_t phys, uint64_t len, uint64_t running_pc) {
+  std::lock_guard<std::mutex> g(mu_);
+  return invalidate_range_locked(phys, len, &running_pc);
+}
+
+void Engine::invalidate(TranslationBlock* tb) {
+  std::lock_guard<std::mutex> g(mu_);
+  invalidate_locked(tb);
 }
 
 void Engine::guest_memory_written(uint64_t addr, uint64_t len) {
@@ -158,19 +204,22 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
     tb->link[slot].store(nullptr, std::memory_order_release);
     tb->link_tb[slot] = nullptr;
   }
-  uint64_t page = tb->key.phys_pc & kPageMask;
-  auto p = pages_.find(page);
-  if (p != pages_.end()) {
-    std::erase(p->second, tb);
-    if (p->second.empty()) {
-      pages_.erase(p);
-      code_pages_.set(page, false);
-    }
-  }
+  unregister_page_locked(tb->key.phys_pc & kPageMask, tb);
+  if (tb->phys_page2 != TranslationBlock::kNoPage) unregister_page_locked(tb->phys_page2, tb);
   for (VcpuExec* v : vcpus_) v->invalidate_jump_cache(tb);
   // Regions whose code includes this block must not run it any more.
   std::vector<TranslationBlock*> heads = std::move(tb->region_heads);
   for (TranslationBlock* head : heads) invalidate_locked(head);
+}
+
+void Engine::unregister_page_locked(uint64_t page, TranslationBlock* tb) {
+  auto p = pages_.find(page);
+  if (p == pages_.end()) return;
+  std::erase(p->second, tb);
+  if (p->second.empty()) {
+    pages_.erase(p);
+    code_pages_.set(page, false);
+  }
 }
 
 void Engine::flush() {
@@ -201,26 +250,33 @@ TranslationBlock* Engine::lookup(const TbKey& key) {
 
 TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
   TranslationBlock* raw = tb.get();
-  bool new_code_page = false;
+  uint64_t new_code_pages[2];
+  unsigned num_new = 0;
   {
     std::lock_guard<std::mutex> g(mu_);
     if (TranslationBlock* first = map_.insert(raw->key, raw); first != raw)
       return first;  // another vCPU translated it first; ours is dropped
-    auto& list = pages_[raw->key.phys_pc & kPageMask];
-    new_code_page = list.empty();
-    list.push_back(raw);
-    if (new_code_page) code_pages_.set(raw->key.phys_pc, true);
+    for (uint64_t page : {raw->key.phys_pc & kPageMask, raw->phys_page2}) {
+      if (page == TranslationBlock::kNoPage) continue;
+      auto& list = pages_[page];
+      if (list.empty()) {
+        code_pages_.set(page, true);
+        new_code_pages[num_new++] = page;
+      }
+      list.push_back(raw);
+    }
     all_.push_back(std::move(tb));
     ++stats_.blocks_translated;
   }
-  if (new_code_page) {
-    // Writes to this page must now take the slow path to invalidate its blocks.
+  if (num_new) {
+    // Writes to these pages must now take the slow path to invalidate their blocks.
     std::vector<VcpuExec*> vs;
     {
       std::lock_guard<std::mutex> g(mu_);
       vs = vcpus_;
     }
-    for (VcpuExec* v : vs) v->mmu().protect_code_page(raw->key.phys_pc & kPageMask);
+    for (VcpuExec* v : vs)
+      for (unsigned i = 0; i < num_new; ++i) v->mmu().protect_code_page(new_code_pages[i]);
   }
   return raw;
 }
@@ -251,7 +307,9 @@ void Engine::form_region(TranslationBlock* head) {
   std::vector<TranslationBlock*> members{head};
   for (size_t i = 0; i < members.size() && members.size() < kMaxRegionBlocks; ++i) {
     for (TranslationBlock* next : members[i]->link_tb) {
-      if (!next || !next->valid.load() || next->key.flags != head->key.flags) continue;
+      if (!next || !next->valid.load() || next->key.flags != head->key.flags ||
+          next->key.cs_base != head->key.cs_base)
+        continue;
       if (std::find(members.begin(), members.end(), next) != members.end()) continue;
       if (next->exec_count.load(std::memory_order_relaxed) < warm) continue;
       members.push_back(next);
@@ -326,69 +384,110 @@ void VcpuExec::invalidate_jump_cache(const TranslationBlock* tb) {
 TranslationBlock* VcpuExec::find_or_translate() {
   const uint64_t pc = cpu_.pc;
   JumpCacheEntry& e = jump_cache_[jump_cache_index(pc)];
-  if (!stepping() && e.pc.load(std::memory_order_acquire) == pc && e.flags == cpu_.tb_flags &&
+  if (!stepping() && e.pc.load(std::memory_order_acquire) == pc && e.flags == cpu_.jc_tag &&
       e.tb->valid.load(std::memory_order_relaxed)) {
     return e.tb;
   }
 
+  const unsigned mmu_idx = frontend_.fetch_mmu_idx(cpu_);
   uint64_t phys = 0;
-  const uint8_t* host = mmu_.fetch_page(pc, frontend_.fetch_mmu_idx(cpu_), phys);
+  const uint8_t* host = mmu_.fetch_page(pc, mmu_idx, phys);
   if (!host) return nullptr;  // instruction fetch fault raised; pending_exit is set
 
-  TbKey key{pc, phys, cpu_.tb_flags};
+  TbKey key{pc, phys, cpu_.tb_flags, cpu_.cs_base};
   TranslationBlock* tb = stepping() ? nullptr : engine_.lookup(key);
-  if (!tb) {
-    auto fresh = std::make_unique<TranslationBlock>();
-    fresh->key = key;
-    // Translate into a reused buffer, so the instruction vector does not regrow for every block;
-    // the block keeps an exactly sized copy.
-    ir::Block& work = scratch_;
-    work.insts.clear();
-    work.term = ir::Terminal{};
-    work.guest_pc = pc;
-    work.guest_size = 0;
-    work.num_insns = 0;
-    uint64_t in_page = kPageSize - (pc & ~kPageMask);
-    CodeReader reader(pc, host, in_page);
-    TranslateOptions topt;
-    if (stepping()) {
-      topt.max_insns = 1;
-    } else if (engine_.debug().has_breakpoints()) {
-      topt.stop_before = [this](uint64_t at) { return engine_.debug().is_breakpoint(at); };
+  if (tb && tb->phys_page2 != TranslationBlock::kNoPage) {
+    // The block runs on into the next page: it is only this block while that page still maps
+    // to the same physical page (and is in the TLB; else translate afresh, which fetches it).
+    uint64_t phys2 = 0;
+    if (!mmu_.probe_fetch((pc & kPageMask) + kPageSize, mmu_idx, phys2) ||
+        (phys2 & kPageMask) != tb->phys_page2) {
+      engine_.invalidate(tb);
+      tb = nullptr;
     }
-    frontend_.translate(cpu_, reader, topt, work);
-    hw::Log& log = engine_.log();
-    if (log.enabled(hw::kLogInAsm)) log_in_asm(work, host, pc, in_page);
-    if (std::string err = ir::verify(work); !err.empty()) {
-      log.write("orrery: internal error: invalid IR for block at 0x" + std::to_string(pc) + ": " +
-                err + "\n" + ir::print(work));
-      cpu_.pending_exit = uint32_t(PendingExit::Stop);
-      cpu_.stop_message = "internal error: the translator produced invalid IR";
-      return nullptr;
-    }
-    if (engine_.options().optimize) opt::optimize(work);
-    fresh->ir = work;
-    if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
-    if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get(), *baseline_ws_))
-      fresh->native.store(base, std::memory_order_relaxed);
-    else
-      fresh->prog = interp::build(fresh->ir, fresh.get());
-    if (stepping()) {
-      step_tb_ = std::move(fresh);
-      return step_tb_.get();
-    }
-    tb = engine_.insert(std::move(fresh));
-    if (engine_.options().tier == Tier::Llvm) engine_.tier_up(tb);
   }
+  if (!tb) {
+    tb = translate(key, host);
+    if (!tb) return nullptr;
+  }
+  if (stepping() || cpu_.jc_tag == kNoJumpCacheTag) return tb;
+  if (tb->phys_page2 != TranslationBlock::kNoPage) mmu_.note_two_page_block();
   NativeFn native = tb->native.load(std::memory_order_acquire);
   e.tb = tb;
-  e.flags = cpu_.tb_flags;
+  e.flags = cpu_.jc_tag;
   e.native = native;
   e.pc.store(pc, std::memory_order_release);
   return tb;
 }
 
-void VcpuExec::log_in_asm(const ir::Block& b, const uint8_t* host, uint64_t pc, uint64_t avail) {
+TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
+  const uint64_t pc = key.pc;
+  const unsigned mmu_idx = frontend_.fetch_mmu_idx(cpu_);
+  auto fresh = std::make_unique<TranslationBlock>();
+  fresh->key = key;
+  // Translate into a reused buffer, so the instruction vector does not regrow for every block;
+  // the block keeps an exactly sized copy.
+  ir::Block& work = scratch_;
+  const uint64_t in_page = kPageSize - (pc & ~kPageMask);
+  CodeReader::PageFetcher next_page = [this, mmu_idx](uint64_t vaddr, uint64_t& phys) {
+    return mmu_.probe_fetch(vaddr, mmu_idx, phys);
+  };
+  TranslateOptions topt;
+  if (stepping()) {
+    topt.max_insns = 1;
+  } else if (engine_.debug().has_breakpoints()) {
+    topt.stop_before = [this](uint64_t at) { return engine_.debug().is_breakpoint(at); };
+  }
+  hw::Log& log = engine_.log();
+  for (unsigned attempt = 0;; ++attempt) {
+    work.insts.clear();
+    work.term = ir::Terminal{};
+    work.guest_pc = pc;
+    work.guest_size = 0;
+    work.num_insns = 0;
+    CodeReader reader(pc, host, in_page, next_page);
+    frontend_.translate(cpu_, reader, topt, work);
+    if (work.term.kind == ir::Terminal::Kind::Exit &&
+        work.term.reason == ir::ExitReason::FetchFault) {
+      // The first instruction crosses onto a page not in the TLB or not executable: fetch it
+      // for real, faulting at the instruction's start; if that works, the TLB now has the page.
+      uint64_t phys2 = 0;
+      if (attempt == 0 &&
+          mmu_.fetch_page(reader.page_end(), mmu_idx, phys2, work.term.target) == nullptr)
+        return nullptr;  // the fetch fault is raised; pending_exit is set
+      if (attempt == 0) continue;
+      cpu_.pending_exit = uint32_t(PendingExit::Stop);
+      cpu_.stop_message = "internal error: a fetchable second code page could not be read";
+      return nullptr;
+    }
+    if (log.enabled(hw::kLogInAsm)) log_in_asm(work, reader, pc);
+    if (reader.extended()) fresh->phys_page2 = reader.second_page_phys() & kPageMask;
+    break;
+  }
+  if (std::string err = ir::verify(work); !err.empty()) {
+    log.write("orrery: internal error: invalid IR for block at 0x" + std::to_string(pc) + ": " +
+              err + "\n" + ir::print(work));
+    cpu_.pending_exit = uint32_t(PendingExit::Stop);
+    cpu_.stop_message = "internal error: the translator produced invalid IR";
+    return nullptr;
+  }
+  if (engine_.options().optimize) opt::optimize(work);
+  fresh->ir = work;
+  if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
+  if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get(), *baseline_ws_))
+    fresh->native.store(base, std::memory_order_relaxed);
+  else
+    fresh->prog = interp::build(fresh->ir, fresh.get());
+  if (stepping()) {
+    step_tb_ = std::move(fresh);
+    return step_tb_.get();
+  }
+  TranslationBlock* tb = engine_.insert(std::move(fresh));
+  if (engine_.options().tier == Tier::Llvm) engine_.tier_up(tb);
+  return tb;
+}
+
+void VcpuExec::log_in_asm(const ir::Block& b, const CodeReader& code, uint64_t pc) {
   std::string out = "IN:\n";
   std::vector<uint64_t> starts;
   for (const ir::Inst& i : b.insts)
@@ -396,12 +495,14 @@ void VcpuExec::log_in_asm(const ir::Block& b, const uint8_t* host, uint64_t pc, 
   for (size_t k = 0; k < starts.size(); ++k) {
     uint64_t at = starts[k];
     uint64_t end = k + 1 < starts.size() ? starts[k + 1] : b.guest_pc + b.guest_size;
-    if (at < pc || at - pc >= avail || end <= at) continue;
-    size_t len = size_t(std::min<uint64_t>(end - at, avail - (at - pc)));
+    if (at < pc || end <= at) continue;
+    uint8_t bytes[16];
+    const size_t len = code.copy(at, bytes, size_t(std::min<uint64_t>(end - at, sizeof bytes)));
+    if (len == 0) continue;
     char head[32];
     std::snprintf(head, sizeof head, "0x%016" PRIx64 ":  ", at);
     out += head;
-    out += frontend_.disassemble(at, host + (at - pc), len);
+    out += frontend_.disassemble(at, bytes, len);
     out += "\n";
   }
   engine_.log().write(out + "\n");
@@ -427,6 +528,7 @@ RunResult VcpuExec::run() {
     debug_park(DebugStopKind::Requested);
   } else if (dbg.active() && dbg.take_step(debug_slot_)) {
     debug_step_ = true;  // resumed with a step while outside run() (WFI, powered off)
+    update_stepping();
   }
   hw::Log& log = engine_.log();
   TranslationBlock* prev = nullptr;
@@ -446,7 +548,7 @@ RunResult VcpuExec::run() {
       // Follow a direct exit without hashing, and patch native chaining once both are native.
       TranslationBlock* next = prev->link_tb[prev_slot];
       if (next && next->valid.load(std::memory_order_relaxed) && next->key.pc == cpu_.pc &&
-          next->key.flags == cpu_.tb_flags) {
+          next->key.flags == cpu_.tb_flags && next->key.cs_base == cpu_.cs_base) {
         tb = next;
         if (!prev->link[prev_slot].load(std::memory_order_relaxed) &&
             next->native.load(std::memory_order_relaxed))
@@ -461,17 +563,32 @@ RunResult VcpuExec::run() {
         continue;
       }
       // Chain only within a guest page: a page's mapping can change under a cross-page link.
-      if (prev && ((prev->key.pc ^ tb->key.pc) & kPageMask) == 0 && !stepping())
+      // Nor to a block running on into the next page, which only a lookup re-checks.
+      if (prev && ((prev->key.pc ^ tb->key.pc) & kPageMask) == 0 && !stepping() &&
+          tb->phys_page2 == TranslationBlock::kNoPage)
         engine_.link(prev, prev_slot, tb);
     }
     if (log.enabled(hw::kLogExec))
       log.log(hw::kLogExec, "Trace: 0x%016" PRIx64 " [%s]\n", tb->key.pc,
               tb->native.load() ? "native" : "interp");
 
-    // A debugger step runs with interrupts masked: hold back exit_request for one instruction.
-    const uint32_t held = debug_step_ ? cpu_.exit_request.exchange(0) : 0;
-    const uint64_t r = execute(tb);
-    if (held) cpu_.exit_request.fetch_or(held);
+    uint64_t r;
+    if (__builtin_expect(!stepping(), 1)) {
+      r = execute(tb);
+    } else {
+      // A debugger step runs with interrupts masked: hold back exit_request for one
+      // instruction. Re-running a store that rewrote its own block: this time it goes through.
+      const uint32_t held = debug_step_ ? cpu_.exit_request.exchange(0) : 0;
+      const bool code_write = code_write_step_;
+      if (code_write) {
+        code_write_step_ = false;
+        update_stepping();
+        mmu_.set_code_write_retry(true);
+      }
+      r = execute(tb);
+      if (code_write) mmu_.set_code_write_retry(false);
+      if (held) cpu_.exit_request.fetch_or(held);
+    }
     const uint64_t code = r & 0xff;
     prev = nullptr;
     if (code == kRetNext) {
@@ -521,6 +638,11 @@ std::optional<RunResult> VcpuExec::take_pending() {
   if (pe == PendingExit::Stop) return RunResult{RunResult::Kind::Stop};
   if (pe == PendingExit::Debug) {  // a watchpoint; the access has not happened
     debug_park(DebugStopKind::Watchpoint);
+    return std::nullopt;
+  }
+  if (pe == PendingExit::CodeModified) {  // nothing of the instruction happened: run it alone
+    code_write_step_ = true;
+    update_stepping();
     return std::nullopt;
   }
   // A guest exception was taken: its entry changed the mode.

@@ -82,6 +82,7 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
   // CodePageTracker
   bool is_code_page(uint64_t phys_page) const override;
   void invalidate_phys(uint64_t phys, uint64_t len) override;
+  bool invalidate_phys_from(uint64_t phys, uint64_t len, uint64_t running_pc) override;
   // GuestWriteObserver: device DMA and loaders write guest RAM without the softmmu.
   void guest_memory_written(uint64_t addr, uint64_t len) override;
 
@@ -109,6 +110,8 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
 
   // Used by VcpuExec.
   TranslationBlock* lookup(const TbKey& key);
+  /// Drops one block (a two-page block whose second page now maps elsewhere).
+  void invalidate(TranslationBlock* tb);
   TranslationBlock* insert(std::unique_ptr<TranslationBlock> tb);
   void link(TranslationBlock* from, unsigned slot, TranslationBlock* to);
   void tier_up(TranslationBlock* tb);  // queue (Auto) or compile now (Llvm)
@@ -128,6 +131,8 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
 
  private:
   void invalidate_locked(TranslationBlock* tb);
+  void unregister_page_locked(uint64_t page, TranslationBlock* tb);
+  bool invalidate_range_locked(uint64_t phys, uint64_t len, const uint64_t* running_pc);
   void relink_published(TranslationBlock* tb);
   void form_region(TranslationBlock* head);
   void code_full();
@@ -160,12 +165,19 @@ class VcpuExec {
   RunResult run();
 
   /// Single-instruction blocks, not cached (debugger stepping).
-  void set_single_step(bool on) { single_step_ = on; }
+  void set_single_step(bool on) {
+    single_step_ = on;
+    update_stepping();
+  }
   /// Told when this vCPU parks for the debugger and when it leaves the park.
   void set_debug_park_listener(DebugParkListener* l) { park_listener_ = l; }
 
   /// Called when the guest's mode or translation regime changed outside generated code.
-  void mode_changed() { cpu_.tb_flags = frontend_.compute_tb_flags(cpu_); }
+  void mode_changed() {
+    cpu_.tb_flags = frontend_.compute_tb_flags(cpu_);
+    cpu_.cs_base = frontend_.cs_base(cpu_);
+    cpu_.jc_tag = jump_cache_tag(cpu_.tb_flags, cpu_.cs_base);
+  }
   void flush_jump_cache();
   void invalidate_jump_cache(const TranslationBlock* tb);
 
@@ -177,19 +189,24 @@ class VcpuExec {
   // cpu.pc, stepping one instruction if the debugger asked.
   void debug_park(DebugStopKind why);
   RunResult debug_wait_quit();  // Orrery is quitting: wait for the board's kick
-  bool stepping() const { return single_step_ || debug_step_; }
+  // One flag for the dispatcher's hot path: any of the three kinds of one-instruction blocks.
+  bool stepping() const { return stepping_; }
+  void update_stepping() { stepping_ = single_step_ || debug_step_ || code_write_step_; }
 
   TranslationBlock* find_or_translate();
+  TranslationBlock* translate(const TbKey& key, const uint8_t* host);
   uint64_t execute(TranslationBlock* tb);
   std::optional<RunResult> take_pending();
-  void log_in_asm(const ir::Block& b, const uint8_t* host, uint64_t pc, uint64_t avail);
+  void log_in_asm(const ir::Block& b, const CodeReader& code, uint64_t pc);
 
   Engine& engine_;
   Frontend& frontend_;
   CpuCommon& cpu_;
   softmmu::Softmmu& mmu_;
   std::unique_ptr<JumpCacheEntry[]> jump_cache_;
+  bool stepping_ = false;  // update_stepping() after changing any of these three
   bool single_step_ = false;
+  bool code_write_step_ = false;  // re-run one instruction whose store rewrote its own block
   DebugParkListener* park_listener_ = nullptr;
   unsigned debug_slot_ = 0;
   bool debug_step_ = false;                    // the debugger asked for one instruction

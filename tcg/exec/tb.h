@@ -39,11 +39,16 @@ struct TbKey {
   uint64_t pc = 0;
   uint64_t phys_pc = 0;  // physical address of the first instruction (code-page tracking)
   uint64_t flags = 0;    // guest mode bits the translation depends on (CpuCommon::tb_flags)
+  uint64_t cs_base = 0;  // code-segment base (CpuCommon::cs_base; x86 outside 64-bit mode)
   bool operator==(const TbKey&) const = default;
 };
 
 struct TranslationBlock {
+  static constexpr uint64_t kNoPage = ~0ull;
   TbKey key;
+  // The physical page the block runs on into when it spans two (CodeReader::extend), else
+  // kNoPage. Not part of the key: a lookup checks that the next virtual page still maps here.
+  uint64_t phys_page2 = kNoPage;
   ir::Block ir;  // optimised IR; immutable once published (the JIT thread reads it)
   std::unique_ptr<interp::Program> prog;
 

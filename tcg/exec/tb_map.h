@@ -86,7 +86,7 @@ class TbMap {
   static TranslationBlock* tombstone() { return reinterpret_cast<TranslationBlock*>(uintptr_t(1)); }
   size_t mask() const { return slots_.size() - 1; }
   static size_t hash(const TbKey& k) {
-    uint64_t x = k.pc ^ (k.phys_pc << 7) ^ (k.flags * 0x9e3779b97f4a7c15ull);
+    uint64_t x = k.pc ^ (k.phys_pc << 7) ^ ((k.flags ^ (k.cs_base << 23)) * 0x9e3779b97f4a7c15ull);
     x ^= x >> 30;  // splitmix64's finaliser
     x *= 0xbf58476d1ce4e5b9ull;
     x ^= x >> 27;

@@ -25,7 +25,8 @@ namespace {
   X(CmpUlt) X(CmpUle) X(CmpUgt) X(CmpUge) X(CmpSlt64) X(CmpSle64) X(CmpSgt64) X(CmpSge64) \
   X(Select) X(Move) X(Mask) X(ExtractU) X(AddCarry64) X(AddOvf64) X(Load) X(Store)        \
   X(Fence) X(Call) X(CallPure) X(TrapIf) X(Not32) X(Not64) X(AddCarry32) X(AddOvf32) X(Mul)  \
-  X(CmpSlt32) X(CmpSle32) X(CmpSgt32) X(CmpSge32) X(ExtractS) X(Deposit) X(End)
+  X(CmpSlt32) X(CmpSle32) X(CmpSgt32) X(CmpSge32) X(ExtractS) X(Deposit) X(AtomicRmw)      \
+  X(AtomicCmpxchg) X(End)
 
 enum Handler : uint16_t {
 #define X(name) k##name,
@@ -83,6 +84,8 @@ Handler pick_handler(const ir::Inst& i, Type src) {
     case Opcode::TrapIf: return kTrapIf;
     case Opcode::Load: return kLoad;
     case Opcode::Store: return kStore;
+    case Opcode::AtomicRmw: return kAtomicRmw;
+    case Opcode::AtomicCmpxchg: return kAtomicCmpxchg;
     case Opcode::Fence: return kFence;
     case Opcode::Call: return kCall;
     case Opcode::CallPure: return kCallPure;
@@ -297,6 +300,22 @@ L_Store: {
     std::memcpy(h, &v, m.size());
   } else {
     softmmu::slow_store(cpu, va, B, st->imm, st->pc);
+    if (cpu->pending_exit) return exec::kRetPending;
+  }
+  NEXT();
+}
+L_AtomicRmw:
+L_AtomicCmpxchg: {
+  // Cmpxchg: b expected, c desired; Rmw: b the operand, imm2 the AtomicOp.
+  const ir::MemOp m = ir::MemOp::decode(st->imm);
+  const bool cx = st->handler == kAtomicCmpxchg;
+  const unsigned kind = cx ? softmmu::kAtomicCmpxchg : unsigned(st->imm2);
+  const uint64_t operand = cx ? s[st->c] : B, expected = cx ? B : 0;
+  if (uint8_t* h = softmmu::tlb_hit(cpu, A, m, true)) {
+    D = softmmu::host_atomic(h, m.size(), kind, operand, expected);
+  } else {
+    D = softmmu::slow_atomic(cpu, A, operand, expected, softmmu::atomic_desc(st->imm, kind),
+                             st->pc);
     if (cpu->pending_exit) return exec::kRetPending;
   }
   NEXT();

@@ -75,6 +75,16 @@ class Emitter {
   void store(Value addr, Value v, MemOp m) {
     emit(Opcode::Store, type_of(v), {addr, v}, m.encode());
   }
+  /// Atomic read-modify-write; returns the old value (of v's type, which sets the size).
+  Value atomic_rmw(AtomicOp op, Value addr, Value v, MemOp m) {
+    m.size_log2 = uint8_t(__builtin_ctz(bits(type_of(v)) / 8));
+    return emit(Opcode::AtomicRmw, type_of(v), {addr, v}, m.encode(), uint64_t(op));
+  }
+  /// Atomic compare-exchange; returns the old value (== expected iff desired was written).
+  Value atomic_cmpxchg(Value addr, Value expected, Value desired, MemOp m) {
+    m.size_log2 = uint8_t(__builtin_ctz(bits(type_of(expected)) / 8));
+    return emit(Opcode::AtomicCmpxchg, type_of(expected), {addr, expected, desired}, m.encode());
+  }
   void fence(FenceKind k) { emit(Opcode::Fence, Type::V, {}, uint64_t(k)); }
   /// If cond holds, h raises a guest exception: h.fn(cpu, arg, insn_pc, 0).
   void trap_if(Value cond, const Helper& h, uint64_t arg) {

@@ -66,6 +66,17 @@ std::string_view cond_name(Cond c) {
   return i < std::size(kNames) ? kNames[i] : "?";
 }
 
+std::string_view atomic_op_name(AtomicOp op) {
+  switch (op) {
+    case AtomicOp::Add: return "add";
+    case AtomicOp::And: return "and";
+    case AtomicOp::Or: return "or";
+    case AtomicOp::Xor: return "xor";
+    case AtomicOp::Xchg: return "xchg";
+  }
+  return "?";
+}
+
 std::string_view exit_reason_name(ExitReason r) {
   switch (r) {
     case ExitReason::Lookup: return "lookup";
@@ -76,6 +87,7 @@ std::string_view exit_reason_name(ExitReason r) {
     case ExitReason::Undefined: return "undefined";
     case ExitReason::Breakpoint: return "breakpoint";
     case ExitReason::Step: return "step";
+    case ExitReason::FetchFault: return "fetch_fault";
   }
   return "?";
 }
@@ -136,11 +148,17 @@ std::string print(const Block& b) {
         out += buf;
         break;
       case Opcode::Load:
-      case Opcode::Store: {
+      case Opcode::Store:
+      case Opcode::AtomicRmw:
+      case Opcode::AtomicCmpxchg: {
         MemOp m = MemOp::decode(i.imm);
-        std::snprintf(buf, sizeof buf, ", %s%u mmu%u%s", m.sign ? "s" : "u", m.size() * 8,
-                      m.mmu_idx, m.align ? " aligned" : "");
+        std::snprintf(buf, sizeof buf, ", %s%u mmu%u%s%s", m.sign ? "s" : "u", m.size() * 8,
+                      m.mmu_idx, m.align ? " aligned" : "", m.addr32 ? " a32" : "");
         out += buf;
+        if (i.op == Opcode::AtomicRmw && i.imm2 < kNumAtomicOps) {
+          out += " ";
+          out += atomic_op_name(AtomicOp(i.imm2));
+        }
         break;
       }
       case Opcode::Fence:
@@ -239,6 +257,11 @@ std::string verify(const Block& b) {
     if ((i.op == Opcode::Load || i.op == Opcode::Store) &&
         MemOp::decode(i.imm).size() * 8 > bits(i.type))
       return fail(n, "memory size wider than value");
+    if (i.op == Opcode::AtomicRmw || i.op == Opcode::AtomicCmpxchg) {
+      const MemOp m = MemOp::decode(i.imm);
+      if (m.size() * 8 != bits(i.type) || m.sign) return fail(n, "atomic size is not its type's");
+      if (i.op == Opcode::AtomicRmw && i.imm2 >= kNumAtomicOps) return fail(n, "bad atomic op");
+    }
     if ((is_call || i.op == Opcode::TrapIf) && i.imm == 0) return fail(n, "call without helper");
   }
   const Terminal& t = b.term;

@@ -74,18 +74,30 @@ struct MemOp {
   bool sign = false;      // loads: sign-extend to the result type
   uint8_t mmu_idx = 0;    // which TLB (privilege / translation regime) the guest uses
   bool align = false;     // fault on misaligned access (exclusives, acquire/release)
+  // A 32-bit address (x86 outside 64-bit mode). The convention: the frontend computes the
+  // address in I32 and zero-extends it to I64 (so it wraps at 4 GiB for free) and sets this
+  // flag, which only the slow path reads: the bytes of an access that runs past 0xffffffff
+  // wrap to address 0, as on the CPU.
+  bool addr32 = false;
 
   constexpr uint64_t encode() const {
     return uint64_t(size_log2) | (uint64_t(sign) << 2) | (uint64_t(align) << 3) |
-           (uint64_t(mmu_idx) << 8);
+           (uint64_t(addr32) << 4) | (uint64_t(mmu_idx) << 8);
   }
   static constexpr MemOp decode(uint64_t v) {
-    return MemOp{uint8_t(v & 3), bool(v & 4), uint8_t((v >> 8) & 0xff), bool(v & 8)};
+    return MemOp{uint8_t(v & 3), bool(v & 4), uint8_t((v >> 8) & 0xff), bool(v & 8),
+                 bool(v & 16)};
   }
   constexpr unsigned size() const { return 1u << size_log2; }
 };
 
 enum class FenceKind : uint8_t { Full, Load, Store, Instruction };
+
+/// Inst::imm2 of AtomicRmw: the new memory value from the old one and the operand. Subtraction
+/// is Add of the negated operand.
+enum class AtomicOp : uint8_t { Add, And, Or, Xor, Xchg };
+constexpr unsigned kNumAtomicOps = 5;
+std::string_view atomic_op_name(AtomicOp op);
 
 /// An SSA value: the index of the instruction that produces it.
 struct Value {
@@ -118,6 +130,8 @@ enum class ExitReason : uint8_t {
   Undefined,      // an unallocated or unimplemented encoding; Terminal::arg is the encoding
   Breakpoint,     // debugger breakpoint
   Step,           // single-step done
+  FetchFault,     // the block's first instruction crosses onto a page that cannot be fetched
+                  // (see exec::CodeReader): the engine raises the fetch fault; never executed
 };
 std::string_view exit_reason_name(ExitReason r);
 

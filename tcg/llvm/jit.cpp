@@ -186,7 +186,7 @@ struct LlvmJit::Impl {
   uint64_t next_id = 0;
   Stats stats;
 
-  SlowPaths slow_paths() const { return SlowPaths{opt.slow_load, opt.slow_store}; }
+  SlowPaths slow_paths() const { return SlowPaths{opt.slow_load, opt.slow_store, opt.slow_atomic}; }
 
   std::unique_ptr<ll::Module> new_module(ll::LLVMContext& ctx) {
     auto m = std::make_unique<ll::Module>("orrery_tbs", ctx);

@@ -25,6 +25,8 @@ struct JitOptions {
   // TLB-miss entry points; tests substitute their own to observe misses.
   uint64_t (*slow_load)(CpuCommon*, uint64_t, uint64_t, uint64_t) = &softmmu::slow_load;
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;
+  uint64_t (*slow_atomic)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t,
+                          uint64_t) = &softmmu::slow_atomic;
   // Most bytes of JIT memory (code and data pages) the tier may hold at once; a module that
   // would go past it is refused (code_full() turns true until code is released). 0: no limit.
   size_t code_limit = size_t(256) << 20;

@@ -223,7 +223,7 @@ void BlockLowering::plan_registers() {
       uses.push_back({in.imm, in.type, in.op == ir::Opcode::SetReg});
       max_end = std::max<uint64_t>(max_end, in.imm + std::max(1u, ir::bits(in.type) / 8));
     }
-  if (max_end > (1u << 20)) return;  // implausible state size: leave everything in memory
+  if (max_end > (1u << 20)) return;         // implausible state size: leave everything in memory
   std::vector<int32_t> owner(max_end, -1);  // byte -> index in regs_, or -2 if conflicting
   reg_index_.assign(max_end, -1);
   for (const Use& u : uses) {
@@ -254,7 +254,8 @@ void BlockLowering::plan_registers() {
       reg_index_[r.offset] = -2;
       continue;
     }
-    ll::Type* t = r.type == ir::Type::I1 ? b_.getInt8Ty() : static_cast<ll::Type*>(int_type(r.type));
+    ll::Type* t =
+        r.type == ir::Type::I1 ? b_.getInt8Ty() : static_cast<ll::Type*>(int_type(r.type));
     r.slot = b_.CreateAlloca(t);
     b_.CreateStore(load_field(t, r.offset), r.slot);
   }
@@ -329,6 +330,10 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
     case Opcode::Store:
       lower_store(in);
       return error_.empty();
+    case Opcode::AtomicRmw:
+    case Opcode::AtomicCmpxchg:
+      r = lower_atomic(in);
+      break;
     case Opcode::Fence:
       lower_fence(in);
       return error_.empty();

@@ -11,6 +11,7 @@
 
 #include "tcg/exec/tb.h"
 #include "tcg/ir/ir.h"
+#include "tcg/softmmu/softmmu.h"
 
 namespace orrery::tcg::llvm {
 
@@ -22,6 +23,8 @@ struct SlowPaths {
   uint64_t (*load)(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc) = nullptr;
   void (*store)(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop,
                 uint64_t insn_pc) = nullptr;
+  uint64_t (*atomic)(CpuCommon* cpu, uint64_t vaddr, uint64_t operand, uint64_t expected,
+                     uint64_t desc, uint64_t insn_pc) = &softmmu::slow_atomic;
 };
 
 class BlockLowering {
@@ -71,6 +74,7 @@ class BlockLowering {
   ll::Value* host_pointer(ll::Value* entry, ll::Value* vaddr);
   ll::Value* lower_load(const ir::Inst& in);
   void lower_store(const ir::Inst& in);
+  ll::Value* lower_atomic(const ir::Inst& in);
   ll::Value* lower_call(const ir::Inst& in, bool pure);
   void lower_fence(const ir::Inst& in);
   void lower_trap(const ir::Inst& in);

@@ -24,10 +24,10 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
                                                 ll::Value*& entry) {
   ll::Value* table = load_invariant_ptr(offsetof(CpuCommon, tlb));
   // softmmu::tlb_index
-  ll::Value* idx = b_.CreateAnd(
-      b_.CreateXor(b_.CreateLShr(vaddr, softmmu::kPageBits),
-                   b_.CreateLShr(vaddr, softmmu::kPageBits + softmmu::kTlbBits)),
-      b_.getInt64(softmmu::kTlbEntries - 1));
+  ll::Value* idx =
+      b_.CreateAnd(b_.CreateXor(b_.CreateLShr(vaddr, softmmu::kPageBits),
+                                b_.CreateLShr(vaddr, softmmu::kPageBits + softmmu::kTlbBits)),
+                   b_.getInt64(softmmu::kTlbEntries - 1));
   ll::Value* off = b_.CreateAdd(
       b_.CreateShl(idx, 5),  // sizeof(TlbEntry) == 32
       b_.getInt64(uint64_t(m.mmu_idx) * softmmu::kTlbEntries * sizeof(softmmu::TlbEntry)));
@@ -133,6 +133,83 @@ void BlockLowering::lower_store(const ir::Inst& in) {
   b_.SetInsertPoint(join_bb);
 }
 
+// The TLB hit (aligned: the compare includes the low address bits) is a host atomic; a miss
+// calls the softmmu, which also covers MMIO and code pages.
+ll::Value* BlockLowering::lower_atomic(const ir::Inst& in) {
+  const ir::MemOp m = ir::MemOp::decode(in.imm);
+  const bool cx = in.op == ir::Opcode::AtomicCmpxchg;
+  if (m.mmu_idx >= softmmu::kNumMmuIdx || m.size() * 8 != ir::bits(in.type) ||
+      (!cx && in.imm2 >= ir::kNumAtomicOps)) {
+    fail("atomic: bad memop, type or op");
+    return nullptr;
+  }
+  ll::Value* vaddr = arg(in, 0);
+  ll::Value* operand = cx ? arg(in, 2) : arg(in, 1);
+  ll::Value* expected = cx ? arg(in, 1) : nullptr;
+  auto* ty = int_type(in.type);
+  auto* hit_bb = ll::BasicBlock::Create(ctx_, "at_hit", fn_);
+  auto* miss_bb = ll::BasicBlock::Create(ctx_, "at_miss", fn_);
+  auto* join_bb = ll::BasicBlock::Create(ctx_, "at_join", fn_);
+
+  ll::Value* entry = nullptr;
+  ll::Value* hit = tlb_compare_and_entry(vaddr, m, true, entry);
+  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
+
+  b_.SetInsertPoint(hit_bb);
+  ll::Value* host = host_pointer(entry, vaddr);
+  const ll::Align align(m.size());
+  const auto seq = ll::AtomicOrdering::SequentiallyConsistent;
+  ll::Value* fast = nullptr;
+  if (cx) {
+    auto* x = b_.CreateAtomicCmpXchg(host, expected, operand, ll::MaybeAlign(align), seq, seq);
+    fast = b_.CreateExtractValue(x, 0);
+  } else {
+    ll::AtomicRMWInst::BinOp op = ll::AtomicRMWInst::Xchg;
+    switch (ir::AtomicOp(in.imm2)) {
+      case ir::AtomicOp::Add:
+        op = ll::AtomicRMWInst::Add;
+        break;
+      case ir::AtomicOp::And:
+        op = ll::AtomicRMWInst::And;
+        break;
+      case ir::AtomicOp::Or:
+        op = ll::AtomicRMWInst::Or;
+        break;
+      case ir::AtomicOp::Xor:
+        op = ll::AtomicRMWInst::Xor;
+        break;
+      case ir::AtomicOp::Xchg:
+        op = ll::AtomicRMWInst::Xchg;
+        break;
+    }
+    fast = b_.CreateAtomicRMW(op, host, operand, ll::MaybeAlign(align), seq);
+  }
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(miss_bb);
+  sync_out();
+  auto* i64 = b_.getInt64Ty();
+  auto* sty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64, i64, i64}, false);
+  const unsigned kind = cx ? softmmu::kAtomicCmpxchg : unsigned(in.imm2);
+  ll::CallInst* call =
+      b_.CreateCall(sty, const_ptr(reinterpret_cast<const void*>(slow_.atomic)),
+                    {cpu_, vaddr, b_.CreateZExtOrTrunc(operand, i64),
+                     expected ? b_.CreateZExtOrTrunc(expected, i64) : b_.getInt64(0),
+                     b_.getInt64(softmmu::atomic_desc(in.imm, kind)), b_.getInt64(insn_pc_)});
+  call->addFnAttr(ll::Attribute::Cold);
+  call->addFnAttr(ll::Attribute::NoUnwind);
+  ll::Value* slow = b_.CreateTrunc(call, ty);
+  branch_if_pending();
+  ll::BasicBlock* slow_end = b_.GetInsertBlock();
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(join_bb);
+  ll::PHINode* phi = b_.CreatePHI(ty, 2);
+  phi->addIncoming(fast, hit_bb);
+  phi->addIncoming(slow, slow_end);
+  return phi;
+}
+
 ll::Value* BlockLowering::lower_call(const ir::Inst& in, bool pure) {
   const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
   if (!h || !h->fn) {
@@ -171,9 +248,9 @@ void BlockLowering::lower_trap(const ir::Inst& in) {
   sync_out();
   auto* i64 = b_.getInt64Ty();
   auto* fty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64}, false);
-  ll::CallInst* call = b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)),
-                                     {cpu_, b_.getInt64(in.imm2), b_.getInt64(insn_pc_),
-                                      b_.getInt64(0)});
+  ll::CallInst* call =
+      b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)),
+                    {cpu_, b_.getInt64(in.imm2), b_.getInt64(insn_pc_), b_.getInt64(0)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
   branch_if_pending();
@@ -262,13 +339,22 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       sync_out();
       pc = b_.CreateZExtOrTrunc(pc, b_.getInt64Ty());
       store_field(pc, offsetof(CpuCommon, pc));
-      // Probe the jump cache exactly as jump_cache_index() does.
+      // Probe the jump cache exactly as jump_cache_index() does, from its shift tables.
       ll::Value* cache = load_invariant_ptr(offsetof(CpuCommon, jump_cache));
+      auto fold = [&](const auto& shifts) {
+        ll::Value* x = nullptr;
+        for (int sh : shifts) {
+          ll::Value* t = sh > 0   ? b_.CreateLShr(pc, uint64_t(sh))
+                         : sh < 0 ? b_.CreateShl(pc, uint64_t(-sh))
+                                  : pc;
+          x = x ? b_.CreateXor(x, t) : t;
+        }
+        return x;
+      };
       ll::Value* group =
-          b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 12), b_.CreateLShr(pc, 18)),
-                       b_.getInt64(kJumpCacheGroupMask));
-      ll::Value* low = b_.CreateAnd(b_.CreateXor(b_.CreateLShr(pc, 2), b_.CreateLShr(pc, 8)),
-                                    b_.getInt64(kJumpCacheGroupSize - 1));
+          b_.CreateAnd(fold(kJumpCacheGroupShifts), b_.getInt64(kJumpCacheGroupMask));
+      ll::Value* low =
+          b_.CreateAnd(fold(kJumpCacheSlotShifts), b_.getInt64(kJumpCacheGroupSize - 1));
       ll::Value* idx = b_.CreateOr(b_.CreateShl(group, kJumpCacheGroupBits), low);
       ll::Value* e = b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, 5));
       auto* epc = b_.CreateAlignedLoad(b_.getInt64Ty(), e, ll::MaybeAlign(8));
@@ -279,7 +365,7 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       ll::Value* native = b_.CreateAlignedLoad(
           b_.getPtrTy(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcNative)),
           ll::MaybeAlign(8));
-      ll::Value* flags = load_field(b_.getInt64Ty(), offsetof(CpuCommon, tb_flags));
+      ll::Value* flags = load_field(b_.getInt64Ty(), offsetof(CpuCommon, jc_tag));
       ll::Value* hit =
           b_.CreateAnd(b_.CreateAnd(b_.CreateICmpEQ(epc, pc), b_.CreateICmpEQ(eflags, flags)),
                        b_.CreateIsNotNull(native));

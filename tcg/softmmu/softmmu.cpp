@@ -13,7 +13,9 @@ namespace {
 
 constexpr TlbEntry kEmpty{kTlbInvalid, kTlbInvalid, kTlbInvalid, 0};
 
-uint64_t page_of(uint64_t a) { return a & kPageMask; }
+uint64_t page_of(uint64_t a) {
+  return a & kPageMask;
+}
 
 bool is_empty(const TlbEntry& e) {
   return (e.addr_read & e.addr_write & e.addr_code & kTlbInvalid) != 0;
@@ -26,8 +28,12 @@ uint64_t compare_of(const TlbEntry& e, Access a) {
 }  // namespace
 
 Softmmu::Softmmu(CpuCommon& cpu, hw::AddressSpace& as, PageTranslator& translator)
-    : cpu_(cpu), as_(as), translator_(translator), table_(new TlbTable[1]),
-      aux_(new Aux[kNumMmuIdx * kTlbEntries]), victims_(new Victim[kNumMmuIdx * kVictims]) {
+    : cpu_(cpu),
+      as_(as),
+      translator_(translator),
+      table_(new TlbTable[1]),
+      aux_(new Aux[kNumMmuIdx * kTlbEntries]),
+      victims_(new Victim[kNumMmuIdx * kVictims]) {
   cpu_.tlb = table_.get();
   cpu_.mmu = this;
   flush_all();
@@ -64,11 +70,15 @@ void Softmmu::flush_page(uint64_t vaddr) {
       e = kEmpty;
   }
   if (cpu_.jump_cache) {
-    JumpCacheEntry* group = cpu_.jump_cache + (jump_cache_group(vaddr) << kJumpCacheGroupBits);
-    for (unsigned i = 0; i < kJumpCacheGroupSize; ++i) {
-      uint64_t pc = group[i].pc.load(std::memory_order_relaxed);
-      if (page_of(pc) == page)
-        group[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    // Blocks starting on the previous page may run on into this one (x86).
+    for (uint64_t p : {page, page - kPageSize}) {
+      if (p != page && !two_page_blocks_) break;
+      JumpCacheEntry* group = cpu_.jump_cache + (jump_cache_group(p) << kJumpCacheGroupBits);
+      for (unsigned i = 0; i < kJumpCacheGroupSize; ++i) {
+        uint64_t pc = group[i].pc.load(std::memory_order_relaxed);
+        if (page_of(pc) == p)
+          group[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+      }
     }
   }
 }
@@ -138,14 +148,15 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   const uint64_t vpage = page_of(vaddr);
   const uint64_t ppage = page_of(t.phys);
   const hw::Region* r = as_.find(ppage);
-  const bool whole_page = r && r->kind != hw::RegionKind::Mmio && ppage - r->base <= r->size - kPageSize;
+  const bool whole_page =
+      r && r->kind != hw::RegionKind::Mmio && ppage - r->base <= r->size - kPageSize;
 
   TlbEntry e;
   e.addend = 0;
   uint64_t flags = whole_page ? 0 : kTlbMmio;
   // Data accesses to a watched page take the slow path, which checks the watch ranges.
-  const uint64_t watch = watch_ && watch_->any_watchpoints() && watch_->page_watched(vpage)
-                             ? kTlbWatch : 0;
+  const uint64_t watch =
+      watch_ && watch_->any_watchpoints() && watch_->page_watched(vpage) ? kTlbWatch : 0;
   e.addr_read = vpage | flags | watch | (t.readable ? 0 : kTlbInvalid);
   e.addr_code = vpage | flags | (t.executable ? 0 : kTlbInvalid);
   uint64_t wflags = flags | watch;
@@ -186,9 +197,11 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
     return 0;
   }
   if ((vaddr & ~kPageMask) + size > kPageSize) {
-    // Crosses a page: make sure both pages are accessible before touching either.
-    ir::MemOp byte{0, false, m.mmu_idx, false};
-    const uint64_t second = page_of(vaddr) + kPageSize;
+    // Crosses a page: make sure both pages are accessible before touching either. A 32-bit
+    // address wraps to 0 at 4 GiB (MemOp::addr32).
+    const uint64_t wrap = m.addr32 ? 0xffffffffull : ~0ull;
+    ir::MemOp byte{0, false, m.mmu_idx, false, m.addr32};
+    const uint64_t second = (page_of(vaddr) + kPageSize) & wrap;
     for (uint64_t p : {vaddr, second}) {
       const unsigned i = tlb_index(p);
       const TlbEntry& e = (*table_)[m.mmu_idx][i];
@@ -205,9 +218,9 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
     uint64_t result = 0;
     for (unsigned i = 0; i < size; ++i) {
       if (a == Access::Write) {
-        access_slow(vaddr + i, (value >> (8 * i)) & 0xff, byte, a, insn_pc);
+        access_slow((vaddr + i) & wrap, (value >> (8 * i)) & 0xff, byte, a, insn_pc);
       } else {
-        result |= access_slow(vaddr + i, 0, byte, a, insn_pc) << (8 * i);
+        result |= access_slow((vaddr + i) & wrap, 0, byte, a, insn_pc) << (8 * i);
       }
       if (cpu_.pending_exit) return 0;
     }
@@ -249,7 +262,7 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
   uint8_t* host = reinterpret_cast<uint8_t*>(vaddr + e->addend);
   if (a == Access::Write) {
     if (cmp & kTlbNotDirty) {
-      if (code_ && code_->is_code_page(aux.phys_page)) code_->invalidate_phys(phys, size);
+      if (code_ && code_->is_code_page(aux.phys_page) && !code_write(phys, size, insn_pc)) return 0;
       if (!code_ || !code_->is_code_page(aux.phys_page)) e->addr_write &= ~kTlbNotDirty;
     }
     std::memcpy(host, &value, size);
@@ -260,8 +273,7 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
   return v;
 }
 
-uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx,
-                              uint64_t insn_pc) {
+uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, uint64_t insn_pc) {
   if (mmu_idx >= kNumMmuIdx || (vaddr & ~kPageMask) + size > kPageSize) return nullptr;
   const unsigned idx = tlb_index(vaddr);
   TlbEntry* e = &(*table_)[mmu_idx][idx];
@@ -277,10 +289,96 @@ uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx,
   if (e->addr_write & (kTlbMmio | kTlbWatch)) return nullptr;
   if (e->addr_write & kTlbNotDirty) {
     const uint64_t page = aux_[mmu_idx * kTlbEntries + idx].phys_page;
-    if (code_ && code_->is_code_page(page))
-      code_->invalidate_phys(page | (vaddr & ~kPageMask), size);
+    if (code_ && code_->is_code_page(page) &&
+        !code_write(page | (vaddr & ~kPageMask), size, insn_pc))
+      return nullptr;
   }
   return reinterpret_cast<uint8_t*>(vaddr + e->addend);
+}
+
+uint64_t Softmmu::atomic(uint64_t vaddr, ir::MemOp m, unsigned kind, uint64_t operand,
+                         uint64_t expected, uint64_t insn_pc) {
+  const unsigned size = m.size();
+  if (m.align && (vaddr & (size - 1))) {
+    cpu_.pc = insn_pc;
+    translator_.raise_alignment_fault(vaddr, Access::Write);
+    return 0;
+  }
+  if (watch_ && watch_->any_watchpoints() && watch_->watch_hit(vaddr, size, true, watch_hit_)) {
+    cpu_.pc = insn_pc;  // stop before the access
+    cpu_.pending_exit = uint32_t(PendingExit::Debug);
+    return 0;
+  }
+  if (uint8_t* host = atomic_host(vaddr, size, m.mmu_idx, insn_pc))
+    return host_atomic(host, size, kind, operand, expected);
+  if (cpu_.pending_exit) return 0;
+  // Not plain RAM within one page (atomic_host checked write permission: an atomic faults as a
+  // write): a read, then a write.
+  const ir::MemOp plain{m.size_log2, false, m.mmu_idx, false, m.addr32};
+  const uint64_t old = access_slow(vaddr, 0, plain, Access::Read, insn_pc);
+  if (cpu_.pending_exit) return 0;
+  const uint64_t mask = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+  uint64_t value = operand;
+  switch (kind) {
+    case unsigned(ir::AtomicOp::Add):
+      value = old + operand;
+      break;
+    case unsigned(ir::AtomicOp::And):
+      value = old & operand;
+      break;
+    case unsigned(ir::AtomicOp::Or):
+      value = old | operand;
+      break;
+    case unsigned(ir::AtomicOp::Xor):
+      value = old ^ operand;
+      break;
+    case unsigned(ir::AtomicOp::Xchg):
+      break;
+    default:
+      if (old != (expected & mask)) return old;
+      break;
+  }
+  access_slow(vaddr, value & mask, plain, Access::Write, insn_pc);
+  return cpu_.pending_exit ? 0 : old;
+}
+
+bool Softmmu::atomic_cmpxchg16(uint64_t vaddr, unsigned mmu_idx, uint64_t expected[2],
+                               const uint64_t desired[2], uint64_t insn_pc) {
+  if (vaddr & 15) {  // CMPXCHG16B requires alignment (#GP in the guest's terms)
+    cpu_.pc = insn_pc;
+    translator_.raise_alignment_fault(vaddr, Access::Write);
+    return false;
+  }
+  if (watch_ && watch_->any_watchpoints() && watch_->watch_hit(vaddr, 16, true, watch_hit_)) {
+    cpu_.pc = insn_pc;
+    cpu_.pending_exit = uint32_t(PendingExit::Debug);
+    return false;
+  }
+  if (uint8_t* host = atomic_host(vaddr, 16, mmu_idx, insn_pc)) {
+    unsigned __int128 old = (unsigned __int128)expected[1] << 64 | expected[0];
+    const unsigned __int128 give = (unsigned __int128)desired[1] << 64 | desired[0];
+    __atomic_compare_exchange_n(reinterpret_cast<unsigned __int128*>(host), &old, give, false,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    expected[0] = uint64_t(old);
+    expected[1] = uint64_t(old >> 64);
+    return true;
+  }
+  if (cpu_.pending_exit) return false;
+  const ir::MemOp q{3, false, uint8_t(mmu_idx), false};
+  uint64_t old[2];
+  for (unsigned i = 0; i < 2; ++i) {
+    old[i] = access_slow(vaddr + 8 * i, 0, q, Access::Read, insn_pc);
+    if (cpu_.pending_exit) return false;
+  }
+  // As the CPU does, a failed compare writes the old value back.
+  const bool equal = old[0] == expected[0] && old[1] == expected[1];
+  for (unsigned i = 0; i < 2; ++i) {
+    access_slow(vaddr + 8 * i, equal ? desired[i] : old[i], q, Access::Write, insn_pc);
+    if (cpu_.pending_exit) return false;
+  }
+  expected[0] = old[0];
+  expected[1] = old[1];
+  return true;
 }
 
 uint64_t Softmmu::load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc) {
@@ -291,25 +389,49 @@ void Softmmu::store(uint64_t vaddr, uint64_t value, ir::MemOp m, uint64_t insn_p
   access_slow(vaddr, value, m, Access::Write, insn_pc);
 }
 
+bool Softmmu::code_write(uint64_t phys, uint64_t len, uint64_t insn_pc) {
+  if (!code_->invalidate_phys_from(phys, len, insn_pc) || code_write_retry_) return true;
+  cpu_.pc = insn_pc;
+  cpu_.pending_exit = uint32_t(PendingExit::CodeModified);
+  return false;
+}
+
 const uint8_t* Softmmu::fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) {
+  return fetch_page(vaddr, mmu_idx, phys, vaddr);
+}
+
+const uint8_t* Softmmu::probe_fetch(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) {
+  if (mmu_idx >= kNumMmuIdx) return nullptr;
+  const unsigned idx = tlb_index(vaddr);
+  if (((*table_)[mmu_idx][idx].addr_code & (kPageMask | kTlbInvalid)) != page_of(vaddr) &&
+      !victim_swap(vaddr, Access::Fetch, mmu_idx))
+    return nullptr;
+  const TlbEntry& e = (*table_)[mmu_idx][idx];
+  if (e.addr_code & (kTlbMmio | kTlbInvalid)) return nullptr;
+  phys = aux_[mmu_idx * kTlbEntries + idx].phys_page | (vaddr & ~kPageMask);
+  return reinterpret_cast<const uint8_t*>(vaddr + e.addend);
+}
+
+const uint8_t* Softmmu::fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys,
+                                   uint64_t insn_pc) {
   const unsigned idx = tlb_index(vaddr);
   TlbEntry* e = &(*table_)[mmu_idx][idx];
   if ((e->addr_code & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
-    if (!refill(vaddr, Access::Fetch, mmu_idx, vaddr)) return nullptr;
+    if (!refill(vaddr, Access::Fetch, mmu_idx, insn_pc)) return nullptr;
     e = &(*table_)[mmu_idx][idx];
   }
   const Aux& aux = aux_[mmu_idx * kTlbEntries + idx];
   phys = aux.phys_page | (vaddr & ~kPageMask);
   if (e->addr_code & (kTlbMmio | kTlbInvalid)) {
-    cpu_.pc = vaddr;
+    cpu_.pc = insn_pc;
     translator_.raise_bus_error(vaddr, phys, Access::Fetch);
     return nullptr;
   }
   return reinterpret_cast<const uint8_t*>(vaddr + e->addend);
 }
 
-bool Softmmu::debug_access(uint64_t vaddr, unsigned mmu_idx, uint8_t* buf, uint64_t len,
-                           bool write, bool phys) {
+bool Softmmu::debug_access(uint64_t vaddr, unsigned mmu_idx, uint8_t* buf, uint64_t len, bool write,
+                           bool phys) {
   // Page by page, since consecutive virtual pages need not be physically contiguous.
   while (len) {
     uint64_t n = std::min<uint64_t>(len, kPageSize - (vaddr & ~kPageMask));
@@ -327,8 +449,13 @@ uint64_t slow_load(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn
   return cpu->mmu->load(vaddr, ir::MemOp::decode(memop), insn_pc);
 }
 
-void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop,
-                uint64_t insn_pc) {
+uint64_t slow_atomic(CpuCommon* cpu, uint64_t vaddr, uint64_t operand, uint64_t expected,
+                     uint64_t desc, uint64_t insn_pc) {
+  return cpu->mmu->atomic(vaddr, ir::MemOp::decode(desc & 0xffffffff), unsigned(desc >> 32),
+                          operand, expected, insn_pc);
+}
+
+void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop, uint64_t insn_pc) {
   cpu->mmu->store(vaddr, value, ir::MemOp::decode(memop), insn_pc);
 }
 

@@ -73,6 +73,14 @@ class CodePageTracker {
   virtual bool is_code_page(uint64_t phys_page) const = 0;
   /// A guest write hit [phys, phys+len): drop the blocks translated from it.
   virtual void invalidate_phys(uint64_t phys, uint64_t len) = 0;
+  /// The same for a store by the instruction at virtual running_pc; true when a dropped block
+  /// (or a region compiled with one) contains running_pc: the store may be rewriting the block
+  /// that runs it (precise self-modifying code, see Softmmu::set_code_write_retry).
+  virtual bool invalidate_phys_from(uint64_t phys, uint64_t len, uint64_t running_pc) {
+    (void)running_pc;
+    invalidate_phys(phys, len);
+    return false;
+  }
 };
 
 class Softmmu {
@@ -94,14 +102,40 @@ class Softmmu {
   /// (MMIO, ROM, a watched page): the caller then uses load/store.
   uint8_t* atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, uint64_t insn_pc);
 
+  /// AtomicRmw/AtomicCmpxchg off the TLB fast path: kind is an ir::AtomicOp or
+  /// kAtomicCmpxchg. On RAM it is a host atomic; on MMIO, ROM, a watched page or across a page
+  /// it is a read then a write (each atomic only as the device or byte makes it). Returns the
+  /// old value; after a fault, 0 with pending_exit set.
+  uint64_t atomic(uint64_t vaddr, ir::MemOp m, unsigned kind, uint64_t operand, uint64_t expected,
+                  uint64_t insn_pc);
+  /// A 16-byte compare-exchange (CMPXCHG16B) for helpers: where the 16 bytes at vaddr equal
+  /// expected (low quadword first), writes desired. Returns false after raising a fault
+  /// (pending_exit set); otherwise expected holds the old memory value.
+  bool atomic_cmpxchg16(uint64_t vaddr, unsigned mmu_idx, uint64_t expected[2],
+                        const uint64_t desired[2], uint64_t insn_pc);
+
   /// Instruction fetch for the translator: translates vaddr for mmu_idx and returns a host
   /// pointer to the rest of its page (null after raising an instruction abort: then phys is
-  /// undefined). Code must be in RAM or ROM.
+  /// undefined). Code must be in RAM or ROM. insn_pc is the PC the fault reports (the start of
+  /// the instruction that needs vaddr; by default vaddr itself).
   const uint8_t* fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys);
+  const uint8_t* fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys, uint64_t insn_pc);
+  /// fetch_page without side effects: only from the TLB (no walk, nothing raised); null when
+  /// the page is not there with execute permission or is not RAM/ROM.
+  const uint8_t* probe_fetch(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys);
+
+  /// Precise self-modifying code. A store (or atomic) whose slow path drops a block containing
+  /// the storing instruction's PC does not happen: the softmmu sets cpu.pc to that PC and
+  /// PendingExit::CodeModified, and the dispatcher re-runs the instruction as a block of its
+  /// own with this flag set, so the store then goes through and the block ends after it.
+  void set_code_write_retry(bool on) { code_write_retry_ = on; }
+  /// A block reaching into the next page may sit in this vCPU's jump cache: flush_page then
+  /// also drops the previous page's entries (the block's first page).
+  void note_two_page_block() { two_page_blocks_ = true; }
 
   void flush_all();
-  void flush_page(uint64_t vaddr);                  // every mmu_idx
-  void flush_asid(uint16_t asid);                   // non-global entries of one ASID
+  void flush_page(uint64_t vaddr);  // every mmu_idx
+  void flush_asid(uint16_t asid);   // non-global entries of one ASID
   void flush_mmu_idx(unsigned mmu_idx);
   /// Marks the write entries of a page that just gained code so writes take the slow path.
   void protect_code_page(uint64_t phys_page);
@@ -141,8 +175,13 @@ class Softmmu {
   CodePageTracker* code_ = nullptr;
   const WatchpointChecker* watch_ = nullptr;
   WatchHit watch_hit_;
+  bool code_write_retry_ = false;
+  bool two_page_blocks_ = false;
+  /// A store to [phys, phys+len) of a code page: invalidates and returns false when the store
+  /// must not happen (PendingExit::CodeModified is set).
+  bool code_write(uint64_t phys, uint64_t len, uint64_t insn_pc);
   std::unique_ptr<TlbTable> table_;
-  std::unique_ptr<Aux[]> aux_;  // kNumMmuIdx * kTlbEntries
+  std::unique_ptr<Aux[]> aux_;         // kNumMmuIdx * kTlbEntries
   std::unique_ptr<Victim[]> victims_;  // kNumMmuIdx * kVictims
   unsigned victim_next_[kNumMmuIdx] = {};
 };
@@ -152,6 +191,52 @@ class Softmmu {
 /// caller applies MemOp::sign itself, exactly as on the fast path.
 uint64_t slow_load(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc);
 void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop, uint64_t insn_pc);
+
+/// Atomic slow path for generated code: desc is atomic_desc(memop, kind); returns the old value.
+uint64_t slow_atomic(CpuCommon* cpu, uint64_t vaddr, uint64_t operand, uint64_t expected,
+                     uint64_t desc, uint64_t insn_pc);
+/// The `kind` of an AtomicCmpxchg (AtomicRmw's is its ir::AtomicOp).
+constexpr unsigned kAtomicCmpxchg = ir::kNumAtomicOps;
+constexpr uint64_t atomic_desc(uint64_t memop, unsigned kind) {
+  return memop | (uint64_t(kind) << 32);
+}
+
+/// A host atomic on guest RAM at host (size 1, 2, 4 or 8 bytes); returns the old value.
+inline uint64_t host_atomic(uint8_t* host, unsigned size, unsigned kind, uint64_t operand,
+                            uint64_t expected) {
+  auto run = [&]<typename T>(T*) -> uint64_t {
+    T* p = reinterpret_cast<T*>(host);
+    const T v = T(operand);
+    constexpr int kSeq = __ATOMIC_SEQ_CST;
+    switch (kind) {
+      case unsigned(ir::AtomicOp::Add):
+        return __atomic_fetch_add(p, v, kSeq);
+      case unsigned(ir::AtomicOp::And):
+        return __atomic_fetch_and(p, v, kSeq);
+      case unsigned(ir::AtomicOp::Or):
+        return __atomic_fetch_or(p, v, kSeq);
+      case unsigned(ir::AtomicOp::Xor):
+        return __atomic_fetch_xor(p, v, kSeq);
+      case unsigned(ir::AtomicOp::Xchg):
+        return __atomic_exchange_n(p, v, kSeq);
+      default: {
+        T old = T(expected);
+        __atomic_compare_exchange_n(p, &old, v, false, kSeq, kSeq);
+        return old;
+      }
+    }
+  };
+  switch (size) {
+    case 1:
+      return run(static_cast<uint8_t*>(nullptr));
+    case 2:
+      return run(static_cast<uint16_t*>(nullptr));
+    case 4:
+      return run(static_cast<uint32_t*>(nullptr));
+    default:
+      return run(static_cast<uint64_t*>(nullptr));
+  }
+}
 
 /// The inline fast path shared by the interpreter (the LLVM tier emits the same sequence).
 inline uint8_t* tlb_hit(const CpuCommon* cpu, uint64_t vaddr, ir::MemOp m, bool write) {

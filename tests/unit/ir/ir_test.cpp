@@ -147,10 +147,10 @@ TEST(Dce, KeepsSideEffectsAndTerminalOperands) {
 TEST(RegElim, ForwardsAndDropsDeadStores) {
   Block b;
   Emitter e(b);
-  e.set_reg(kX0, e.c64(1));                  // dead: overwritten below with no fault between
-  Value r = e.get_reg(Type::I64, kX0);       // forwarded from the store
+  e.set_reg(kX0, e.c64(1));             // dead: overwritten below with no fault between
+  Value r = e.get_reg(Type::I64, kX0);  // forwarded from the store
   e.set_reg(kX0, e.add(r, e.c64(2)));
-  Value r2 = e.get_reg(Type::I64, kX0);      // forwarded
+  Value r2 = e.get_reg(Type::I64, kX0);  // forwarded
   e.set_reg(kX1, r2);
   e.jump(0);
   opt::optimize(b);
@@ -205,6 +205,39 @@ TEST(RegElim, FlagsOverwrittenAreDropped) {
             "  v0:i1 = Const $0x0\n"
             "  SetReg.i1 v0,@0x28\n"
             "  jump 0x0\n");
+}
+
+TEST(Atomic, VerifiedPrintedAndNeverRemoved) {
+  Block b;
+  Emitter e(b);
+  e.insn_start(0x10);
+  Value a = e.c64(0x1000);
+  e.atomic_rmw(AtomicOp::Xor, a, e.c32(3), MemOp{});  // result unused: still a memory write
+  Value old = e.atomic_cmpxchg(a, e.c64(1), e.c64(2), MemOp{0, false, 1});
+  e.set_reg(8, old);
+  e.jump(0x14);
+  EXPECT_EQ(verify(b), "") << print(b);
+  const std::string text = print(b);
+  EXPECT_NE(text.find("AtomicRmw"), std::string::npos) << text;
+  EXPECT_NE(text.find("u32 mmu0 xor"), std::string::npos) << text;
+  EXPECT_NE(text.find("u64 mmu1"), std::string::npos) << text;
+  EXPECT_FALSE(is_pure(Opcode::AtomicRmw));
+  EXPECT_FALSE(is_pure(Opcode::AtomicCmpxchg));
+  EXPECT_TRUE(op_info(Opcode::AtomicRmw).flags & kMayFault);
+  opt::optimize(b);
+  unsigned atomics = 0;
+  for (const Inst& i : b.insts)
+    atomics += i.op == Opcode::AtomicRmw || i.op == Opcode::AtomicCmpxchg;
+  EXPECT_EQ(atomics, 2u);
+
+  Block bad = b;
+  for (Inst& i : bad.insts)
+    if (i.op == Opcode::AtomicRmw) i.imm2 = kNumAtomicOps;
+  EXPECT_NE(verify(bad).find("bad atomic op"), std::string::npos) << print(bad);
+  bad = b;
+  for (Inst& i : bad.insts)
+    if (i.op == Opcode::AtomicRmw) i.imm = MemOp{3}.encode();  // 8 bytes for an I32
+  EXPECT_NE(verify(bad), "");
 }
 
 }  // namespace

@@ -327,6 +327,7 @@ class IndirectTest : public ExecTest {
     ASSERT_TRUE(fsrc_ && fdst_);
     cpu_->r[1] = kTarget;
     cpu_->common.tb_flags = 0x33;
+    cpu_->common.jc_tag = jump_cache_tag(0x33, 0);  // what the dispatcher keeps current
   }
   JumpCacheEntry& slot() { return jc_[jump_cache_index(kTarget)]; }
   void fill() {
@@ -364,6 +365,17 @@ TEST_P(IndirectTest, FlagsMismatchMisses) {
   fill();
   slot().flags = 0x34;
   expect_miss();
+}
+
+// Native code compares the entry with jc_tag, which folds in the code-segment base: the same
+// PC and tb_flags under another CS base is another block.
+TEST_P(IndirectTest, CsBaseMismatchMisses) {
+  fill();
+  cpu_->common.cs_base = 0x10000;
+  cpu_->common.jc_tag = jump_cache_tag(0x33, 0x10000);
+  expect_miss();
+  slot().flags = jump_cache_tag(0x33, 0x10000);
+  EXPECT_EQ(run(fsrc_), exec::make_exit_result(ir::ExitReason::Step, 1));
 }
 
 TEST_P(IndirectTest, InvalidatedEntryMisses) {
@@ -418,7 +430,7 @@ TEST_P(ExecTest, IndirectLoopChainsAMillionTimes) {
   ASSERT_NE(fn, nullptr);
   JumpCacheEntry& s = jc_[jump_cache_index(0x100)];
   s.pc.store(0x100);
-  s.flags = cpu_->common.tb_flags;
+  s.flags = cpu_->common.jc_tag;
   s.native = fn;
   EXPECT_EQ(run(fn), exec::kRetNext);
   EXPECT_EQ(cpu_->r[0], 1000000u);

@@ -90,10 +90,25 @@ inline void fake_slow_store(CpuCommon* c, uint64_t vaddr, uint64_t value, uint64
   }
 }
 
+/// The fake atomic slow path: records (write, vaddr, operand, desc, pc) and returns the old
+/// value a fake device would hold.
+inline uint64_t fake_slow_atomic(CpuCommon* c, uint64_t vaddr, uint64_t operand, uint64_t,
+                                 uint64_t desc, uint64_t insn_pc) {
+  auto* cpu = reinterpret_cast<TestCpu*>(c);
+  cpu->slow->calls.push_back({true, vaddr, operand, desc, insn_pc});
+  if (vaddr == cpu->slow->fault_vaddr) {
+    c->pc = insn_pc;
+    c->pending_exit = uint32_t(PendingExit::Exception);
+    return 0;
+  }
+  return fake_mmio_value(vaddr, MemOp::decode(desc & 0xffffffff).size());
+}
+
 inline JitOptions fake_slow_options() {
   JitOptions o;
   o.slow_load = &fake_slow_load;
   o.slow_store = &fake_slow_store;
+  o.slow_atomic = &fake_slow_atomic;
   return o;
 }
 
@@ -174,6 +189,7 @@ class LlvmTest : public ::testing::Test {
       baseline::Options o;
       o.slow_load = &fake_slow_load;
       o.slow_store = &fake_slow_store;
+      o.slow_atomic = &fake_slow_atomic;
       fn = baseline::compile(tb, *code_, o, &err);
     } else {
       fn = jit_->compile(tb, &err);

@@ -302,5 +302,41 @@ TEST_F(InterpTest, HelperCalls) {
   EXPECT_EQ(st.common.pc, 0x100u);
 }
 
+// MemOp::addr32: an access running past 0xffffffff wraps to address 0 byte by byte (x86 outside
+// 64-bit mode); without the flag it goes on to 0x100000000.
+TEST(Addr32Test, AccessPastFourGiBWrapsToZero) {
+  State st;
+  hw::AddressSpace as;
+  ASSERT_EQ(as.add_ram("low", 0, 0x1000), "");
+  ASSERT_EQ(as.add_ram("top", 0xfffff000, 0x1000), "");
+  ASSERT_EQ(as.add_ram("above", 0x100000000, 0x1000), "");
+  FlatTranslator tr{st.common};
+  softmmu::Softmmu mmu{st.common, as, tr};
+  ir::Block b;
+  Emitter e(b);
+  e.insn_start(0x100);
+  MemOp m32{2};
+  m32.addr32 = true;
+  Value a = e.zext(Type::I64, e.add(e.c32(0xfffffffe), e.c32(0)));  // computed in I32
+  e.store(a, e.c32(0x44332211), m32);
+  e.set_reg(reg(0), e.zext(Type::I64, e.load(Type::I32, a, m32)));
+  MemOp m64{2};
+  e.store(e.c64(0xfffffffe), e.c32(0x88776655), m64);  // a 64-bit address does not wrap
+  e.jump(0x104);
+  ASSERT_EQ(ir::verify(b), "");
+  auto p = interp::build(b, nullptr);
+  ASSERT_EQ(interp::run(*p, &st.common), exec::kRetNext);
+  EXPECT_EQ(st.r[0], 0x44332211u);
+  uint8_t low[2] = {}, above[2] = {};
+  ASSERT_TRUE(as.read_bytes(0, low, 2));
+  ASSERT_TRUE(as.read_bytes(0x100000000, above, 2));
+  EXPECT_EQ(low[0], 0x33);
+  EXPECT_EQ(low[1], 0x44);
+  EXPECT_EQ(above[0], 0x77);
+  EXPECT_EQ(above[1], 0x88);
+  EXPECT_EQ(tr.faults, 0);
+  EXPECT_NE(ir::print(b).find(" a32"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace orrery::tcg

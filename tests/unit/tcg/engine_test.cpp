@@ -1,0 +1,341 @@
+// The dispatcher with a toy variable-length guest (byte-aligned PCs, instructions of 1 to 5
+// bytes that may cross a page): block keys with a code-segment base, blocks spanning two pages,
+// fetch faults on the second page, and precise self-modifying code, in every tier.
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <map>
+
+#include "hw/core/address_space.h"
+#include "hw/core/log.h"
+#include "tcg/exec/engine.h"
+#include "tcg/ir/emitter.h"
+
+namespace orrery::tcg {
+namespace {
+
+using exec::Tier;
+using ir::Emitter;
+using ir::Type;
+using softmmu::kPageSize;
+
+struct ToyState {
+  CpuCommon common;
+  uint64_t r[2] = {};
+  uint64_t cs = 0;  // the code-segment base (ToyFrontend::cs_base)
+};
+constexpr uint32_t reg(unsigned i) {
+  return uint32_t(offsetof(ToyState, r) + 8 * i);
+}
+
+// The toy ISA. Every instruction's length follows from its first byte.
+enum ToyOp : uint8_t {
+  kHalt = 0x00,   // 1 byte: exit to the board (ExitReason::Hypercall)
+  kAddI = 0x01,   // 2 bytes: r0 += imm8
+  kMovI = 0x02,   // 5 bytes: r0 = imm32
+  kStore = 0x03,  // 5 bytes: [imm32] = low byte of r1
+  kNop = 0x04,    // 1 byte
+  kIp = 0x05,     // 1 byte: r0 = pc - cs base (an x86-style IP: depends on the CS base)
+};
+unsigned toy_length(uint8_t op) {
+  switch (op) {
+    case kAddI:
+      return 2;
+    case kMovI:
+    case kStore:
+      return 5;
+    default:
+      return 1;
+  }
+}
+
+class ToyFrontend : public exec::Frontend {
+ public:
+  void translate(CpuCommon& cpu, const exec::CodeReader& code, const exec::TranslateOptions& opt,
+                 ir::Block& b) override {
+    Emitter e(b);
+    const uint64_t cs = reinterpret_cast<ToyState&>(cpu).cs;
+    uint64_t pc = b.guest_pc;
+    for (unsigned n = 0;; ++n) {
+      if (n == opt.max_insns) {
+        e.jump(pc);
+        break;
+      }
+      uint8_t bytes[5] = {};
+      size_t got = code.copy(pc, bytes, 5);
+      const unsigned len = got ? toy_length(bytes[0]) : 5;
+      if (got < len && (code.extend(), got = code.copy(pc, bytes, 5)) < len) {
+        // Cannot read the whole instruction: end the block before it, or report the fetch fault
+        // when it is the first (the CodeReader protocol).
+        if (n == 0)
+          e.exit(ir::ExitReason::FetchFault, pc);
+        else
+          e.jump(pc);
+        break;
+      }
+      uint32_t imm = 0;
+      std::memcpy(&imm, bytes + 1, len > 1 ? len - 1 : 0);
+      e.insn_start(pc);
+      const uint64_t next = pc + len;
+      bool done = false;
+      switch (bytes[0]) {
+        case kHalt:
+          e.exit(ir::ExitReason::Hypercall, next);
+          done = true;
+          break;
+        case kAddI:
+          e.set_reg(reg(0), e.add(e.get_reg(Type::I64, reg(0)), e.c64(imm & 0xff)));
+          break;
+        case kMovI:
+          e.set_reg(reg(0), e.c64(imm));
+          break;
+        case kStore:
+          e.store(e.c64(imm), e.trunc(Type::I8, e.get_reg(Type::I64, reg(1))), ir::MemOp{});
+          break;
+        case kNop:
+          break;
+        case kIp:
+          e.set_reg(reg(0), e.c64(pc - cs));
+          break;
+        default:
+          e.exit(ir::ExitReason::Undefined, pc, bytes[0]);
+          done = true;
+          break;
+      }
+      pc = next;
+      if (done) break;
+    }
+    b.guest_size = uint32_t(pc - b.guest_pc);
+  }
+  unsigned fetch_mmu_idx(const CpuCommon&) const override { return 0; }
+  uint64_t compute_tb_flags(const CpuCommon&) const override { return 0; }
+  uint64_t cs_base(const CpuCommon& cpu) const override {
+    return reinterpret_cast<const ToyState&>(cpu).cs;
+  }
+};
+
+constexpr uint64_t kRam = 0x100000, kRamSize = 0x10000;
+constexpr uint64_t kHandler = 0x8000;  // virtual; where a fault "vectors" to (a kHalt)
+
+/// Maps virtual pages to RAM pages, with execute permission per page. A fault records its
+/// address and the PC it reports and continues at kHandler.
+class ToyMmu : public softmmu::PageTranslator {
+ public:
+  explicit ToyMmu(CpuCommon& c) : cpu(c) {}
+  bool translate(uint64_t vaddr, softmmu::Access a, unsigned, softmmu::Translation& out) override {
+    auto it = map.find(vaddr & softmmu::kPageMask);
+    if (it == map.end() || (a == softmmu::Access::Fetch && !it->second.exec)) {
+      raise(vaddr);
+      return false;
+    }
+    out.phys = it->second.phys | (vaddr & ~softmmu::kPageMask);
+    out.executable = it->second.exec;
+    return true;
+  }
+  bool debug_translate(uint64_t vaddr, unsigned, uint64_t& phys) override {
+    auto it = map.find(vaddr & softmmu::kPageMask);
+    if (it == map.end()) return false;
+    phys = it->second.phys | (vaddr & ~softmmu::kPageMask);
+    return true;
+  }
+  void raise_bus_error(uint64_t vaddr, uint64_t, softmmu::Access) override { raise(vaddr); }
+  void raise_alignment_fault(uint64_t vaddr, softmmu::Access) override { raise(vaddr); }
+  void raise(uint64_t vaddr) {
+    ++faults;
+    fault_addr = vaddr;
+    fault_pc = cpu.pc;  // the softmmu sets it to the faulting instruction's PC
+    cpu.pc = kHandler;
+    cpu.pending_exit = uint32_t(PendingExit::Exception);
+  }
+  struct Page {
+    uint64_t phys;
+    bool exec;
+  };
+  CpuCommon& cpu;
+  std::map<uint64_t, Page> map;
+  int faults = 0;
+  uint64_t fault_addr = 0, fault_pc = 0;
+};
+
+class EngineTest : public ::testing::TestWithParam<Tier> {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(as.add_ram("ram", kRam, kRamSize), "");
+    // Virtual page i maps to RAM page i (0x0000.. -> kRam..), all executable.
+    for (uint64_t v = 0; v < kRamSize; v += kPageSize) mmu_map.map[v] = {kRam + v, true};
+    exec::EngineOptions opt;
+    opt.tier = GetParam();
+    engine = std::make_unique<exec::Engine>(opt, log);
+    const std::string err = engine->init();
+    if (!err.empty()) GTEST_SKIP() << err;
+    vcpu = std::make_unique<exec::VcpuExec>(*engine, frontend, st.common, mmu);
+    poke(kHandler, {kHalt});
+  }
+  void TearDown() override {
+    vcpu.reset();
+    engine.reset();
+  }
+  void poke(uint64_t vaddr, std::initializer_list<uint8_t> bytes) {
+    std::vector<uint8_t> v(bytes);
+    ASSERT_TRUE(mmu.debug_access(vaddr, 0, v.data(), v.size(), true));
+  }
+  static std::vector<uint8_t> mov(uint32_t imm) {
+    return {kMovI, uint8_t(imm), uint8_t(imm >> 8), uint8_t(imm >> 16), uint8_t(imm >> 24)};
+  }
+  void poke(uint64_t vaddr, const std::vector<uint8_t>& v) {
+    std::vector<uint8_t> copy(v);
+    ASSERT_TRUE(mmu.debug_access(vaddr, 0, copy.data(), copy.size(), true));
+  }
+  /// Runs from pc to a kHalt; returns the PC after it.
+  uint64_t run_from(uint64_t pc) {
+    st.common.pc = pc;
+    exec::RunResult r = vcpu->run();
+    EXPECT_EQ(r.kind, exec::RunResult::Kind::Exit);
+    EXPECT_EQ(r.reason, ir::ExitReason::Hypercall);
+    return st.common.pc;
+  }
+
+  ToyState st;
+  hw::Log log;
+  hw::AddressSpace as;
+  ToyMmu mmu_map{st.common};
+  softmmu::Softmmu mmu{st.common, as, mmu_map};
+  ToyFrontend frontend;
+  std::unique_ptr<exec::Engine> engine;
+  std::unique_ptr<exec::VcpuExec> vcpu;
+};
+
+TEST_P(EngineTest, CsBaseIsPartOfTheBlockKey) {
+  poke(0x1000, {kIp, kHalt});
+  st.cs = 0x100;
+  run_from(0x1000);
+  EXPECT_EQ(st.r[0], 0x1000u - 0x100);
+  st.cs = 0x800;  // same linear PC, another segment: another translation
+  run_from(0x1000);
+  EXPECT_EQ(st.r[0], 0x1000u - 0x800);
+  st.cs = 0x100;
+  run_from(0x1000);
+  EXPECT_EQ(st.r[0], 0x1000u - 0x100);
+  EXPECT_EQ(engine->stats().blocks_translated, 2u);  // one per CS base
+}
+
+TEST_P(EngineTest, BlockSpansTwoPagesAndAWriteToEitherInvalidatesIt) {
+  // kMovI at 0x1ffe crosses into 0x2000; the block goes on there.
+  std::vector<uint8_t> code = mov(0x11223344);
+  code.push_back(kAddI);
+  code.push_back(1);
+  code.push_back(kHalt);
+  poke(0x1ffe, code);
+  EXPECT_EQ(run_from(0x1ffe), 0x1ffe + code.size());
+  EXPECT_EQ(st.r[0], 0x11223345u);
+  const uint64_t translated = engine->stats().blocks_translated;
+  run_from(0x1ffe);
+  EXPECT_EQ(engine->stats().blocks_translated, translated);  // cached
+
+  // A write to the part on the second page drops it.
+  const uint64_t inv = engine->stats().invalidations;
+  poke(0x2004, {5});  // the kAddI immediate
+  EXPECT_EQ(engine->stats().invalidations, inv + 1);
+  run_from(0x1ffe);
+  EXPECT_EQ(st.r[0], 0x11223349u);
+  // And one to the first page.
+  poke(0x1fff, {0x40});
+  EXPECT_EQ(engine->stats().invalidations, inv + 2);
+  run_from(0x1ffe);
+  EXPECT_EQ(st.r[0], 0x11223340u + 5);
+}
+
+TEST_P(EngineTest, SecondPageRemappedIsRetranslated) {
+  std::vector<uint8_t> code = mov(0x55667788);
+  code.push_back(kHalt);
+  poke(0x1ffd, code);  // three bytes on page 0x1000, three on page 0x2000
+  run_from(0x1ffd);
+  EXPECT_EQ(st.r[0], 0x55667788u);
+  // Virtual page 0x2000 now maps to RAM page 0x5000, which holds other bytes.
+  poke(0x5000, {0x99, 0xaa, kHalt});
+  mmu_map.map[0x2000] = {kRam + 0x5000, true};
+  mmu.flush_page(0x2000);
+  run_from(0x1ffd);
+  EXPECT_EQ(st.r[0], 0xaa997788u);
+}
+
+TEST_P(EngineTest, UnfetchableSecondPageEndsTheBlockBeforeTheCrossingInstruction) {
+  std::vector<uint8_t> code = {kAddI, 7, kNop};
+  for (uint8_t b : mov(0x12345678)) code.push_back(b);
+  code.push_back(kHalt);
+  poke(0x2ffa, code);  // the kMovI at 0x2ffd crosses into the page unmapped now
+  mmu_map.map.erase(0x3000);
+  run_from(0x2ffa);
+  EXPECT_EQ(st.r[0], 7u);  // the instructions before it ran
+  EXPECT_EQ(mmu_map.faults, 1);
+  EXPECT_EQ(mmu_map.fault_addr, 0x3000u);  // on the second page
+  EXPECT_EQ(mmu_map.fault_pc, 0x2ffdu);    // reported at the instruction's start
+
+  // Mapped but not executable: the same.
+  mmu_map.map[0x3000] = {kRam + 0x3000, false};
+  mmu.flush_all();
+  st.r[0] = 0;
+  run_from(0x2ffa);
+  EXPECT_EQ(st.r[0], 7u);
+  EXPECT_EQ(mmu_map.faults, 2);
+  EXPECT_EQ(mmu_map.fault_addr, 0x3000u);
+  EXPECT_EQ(mmu_map.fault_pc, 0x2ffdu);
+
+  // Once executable, the same code runs through.
+  mmu_map.map[0x3000] = {kRam + 0x3000, true};
+  mmu.flush_all();
+  st.r[0] = 0;
+  EXPECT_EQ(run_from(0x2ffa), 0x3003u);
+  EXPECT_EQ(st.r[0], 0x12345678u);
+  EXPECT_EQ(mmu_map.faults, 2);
+}
+
+TEST_P(EngineTest, FetchFaultOnTheFirstPageReportsTheInstructionStart) {
+  mmu_map.map.erase(0x4000);
+  poke(0x1000, {kNop, kHalt});
+  run_from(0x4010);
+  EXPECT_EQ(mmu_map.faults, 1);
+  EXPECT_EQ(mmu_map.fault_addr, 0x4010u);
+  EXPECT_EQ(mmu_map.fault_pc, 0x4010u);
+}
+
+TEST_P(EngineTest, StoreOverItsOwnBlockRunsTheNewCode) {
+  // The store rewrites the immediate of the kAddI right after it: the new one must run, in
+  // every tier, and nothing after the store may run from the stale translation.
+  std::vector<uint8_t> code = {kStore, 0x06, 0x10, 0, 0, kAddI, 1, kAddI, 1, kHalt};
+  poke(0x1000, code);
+  st.r[1] = 0x40;
+  st.r[0] = 0;
+  run_from(0x1000);
+  EXPECT_EQ(st.r[0], 0x41u);
+  EXPECT_EQ(engine->stats().invalidations, 1u);
+  // Again, with the block retranslated from the new bytes (the store now writes what is there).
+  st.r[0] = 0;
+  run_from(0x1000);
+  EXPECT_EQ(st.r[0], 0x41u);
+  // A store onto the second page of a two-page block that runs it.
+  // kStore at 0x2ffe crosses; kAddI at 0x3003 has its immediate at 0x3004.
+  poke(0x2ffb, {kNop, kNop, kNop, kStore, 0x04, 0x30, 0, 0, kAddI, 1, kHalt});
+  st.r[0] = 0;
+  st.r[1] = 0x20;
+  run_from(0x2ffb);
+  EXPECT_EQ(st.r[0], 0x20u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, EngineTest,
+                         ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm, Tier::Auto),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Tier::Interp:
+                               return "Interp";
+                             case Tier::Baseline:
+                               return "Baseline";
+                             case Tier::Llvm:
+                               return "Llvm";
+                             default:
+                               return "Auto";
+                           }
+                         });
+
+}  // namespace
+}  // namespace orrery::tcg
