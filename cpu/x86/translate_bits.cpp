@@ -305,9 +305,10 @@ bool tr_shld_shrd(TranslateContext& t) {
     res = e.trunc(ty, res);
     src = e.trunc(ty, src);
   }
+  Value zero = is_const ? Value{} : e.cmp(Cond::Eq, n, e.c64(0));
+  if (zero.valid()) res = e.select(zero, d, res);
   t.write(0, res);
-  shift_flags(t, left ? CcOp::ShlB : CcOp::SarB, ty, res, src,
-              is_const ? Value{} : e.cmp(Cond::Eq, n, e.c64(0)));
+  shift_flags(t, left ? CcOp::ShlB : CcOp::SarB, ty, res, src, zero);
   return true;
 }
 
@@ -372,7 +373,14 @@ bool tr_bsf_bsr(TranslateContext& t) {
   Value s = t.read(1), d = t.read(0);
   Value zero = e.cmp(Cond::Eq, s, t.konst(ty, 0));
   Value r = t.mnemonic() == ZYDIS_MNEMONIC_BSF ? e.ctz(s) : e.sub(t.konst(ty, w - 1), e.clz(s));
-  t.write(0, e.select(zero, d, r));  // a zero source leaves the destination
+  if (ty == Type::I32 && t.is_reg(0)) {
+    // A zero source leaves the whole 64-bit register alone (no zero-extension).
+    const unsigned reg = TranslateContext::gpr_num(t.op(0).reg.value);
+    Value full = t.get_gpr(reg, Type::I64);
+    t.set_gpr(reg, e.select(zero, full, e.zext(Type::I64, r)));
+  } else {
+    t.write(0, e.select(zero, d, r));  // a zero source leaves the destination
+  }
   t.set_cc(CcOp::LogicB, ty, s, {});
   return true;
 }
