@@ -11,7 +11,8 @@ packages=(
   qemu-system-arm qemu-utils gdb-multiarch
   cpio busybox-static device-tree-compiler python3
   clang-19 libfuzzer-19-dev
-  libzydis-dev nasm gcc-multilib qemu-system-x86
+  # gcc-12-multilib, not gcc-multilib: the metapackage conflicts with the arm64 cross gcc.
+  libzydis-dev nasm gcc-12-multilib qemu-system-x86
 )
 
 missing=()

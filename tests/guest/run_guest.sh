@@ -15,6 +15,11 @@
 #   GUEST_TIMEOUT=s   wall-clock limit in seconds (default 30);
 #   UPDATE_EXPECTED=1 write the output to the expected file instead of
 #                     comparing (requires ORRERY=qemu).
+#
+# x86 programs (ELF32 i386, tests/guest/x86) run on -M pc instead; their
+# per-program flags come from programs.txt next to the expected file, and
+# they pass when the exit status is 1 (isa-debug-exit with code 0 exits
+# with (0 << 1) | 1). QEMU then defaults to qemu-system-x86_64.
 set -u
 
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then
@@ -33,7 +38,30 @@ if [ ! -f "$elf" ]; then
     exit 1
 fi
 
-if [ "$emulator" = qemu ]; then
+# e_machine 3 (EM_386): an x86 program for -M pc.
+machine=$(od -An -tu2 -j18 -N2 "$elf" | tr -d ' ')
+want_status=0
+if [ "$machine" = 3 ]; then
+    table=$(dirname "$expected")/programs.txt
+    name=$(basename "$elf" .elf)
+    if ! line=$(grep -E "^$name[[:space:]]" "$table"); then
+        echo "FAIL: $name is not in $table" >&2
+        exit 1
+    fi
+    read -r -a fields <<<"$line"
+    flags=("${fields[@]:4}")
+    pc=(-M pc -m 128 -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4)
+    want_status=1
+    if [ "$emulator" = qemu ]; then
+        # -display none -serial stdio rather than -nographic: with
+        # -nographic SeaBIOS also writes its banner to COM1.
+        cmd=("${QEMU:-qemu-system-x86_64}" "${pc[@]}" -display none
+             -serial stdio -nic none "${flags[@]}" -kernel "$elf")
+    else
+        cmd=("$emulator" "${pc[@]}" -nographic -accel "tcg,tier=$tier"
+             "${flags[@]}" -kernel "$elf")
+    fi
+elif [ "$emulator" = qemu ]; then
     # -nic none: QEMU's default virt NIC wants a ROM file that is not
     # always installed, and Orrery models no NIC anyway.
     cmd=("${QEMU:-qemu-system-aarch64}" -M virt -cpu cortex-a57 -m 128
@@ -57,7 +85,7 @@ if [ "${UPDATE_EXPECTED:-0}" = 1 ]; then
         echo "UPDATE_EXPECTED=1 requires ORRERY=qemu" >&2
         exit 2
     fi
-    if [ $status -ne 0 ]; then
+    if [ $status -ne $want_status ]; then
         echo "FAIL: exit status $status; not updating $expected" >&2
         cat "$errors" >&2
         exit 1
@@ -81,7 +109,7 @@ fail() {
 
 if [ $status -eq 124 ]; then
     fail "timed out after ${limit}s"
-elif [ $status -ne 0 ]; then
+elif [ $status -ne $want_status ]; then
     fail "exit status $status"
 fi
 
