@@ -173,14 +173,30 @@ ExitKind X86Cpu::run() {
     deliver_interrupt();
     if (reset_pending_) continue;
     // In an interrupt shadow (STI, MOV SS): one instruction runs before anything is taken.
+    // With EFLAGS.TF set as an instruction starts, a #DB trap follows it (unless it took an
+    // exception or interrupt, whose delivery clears TF).
     const bool shadow = state_.inhibit_irq != 0;
-    if (shadow) exec_.set_single_step(true);
+    const bool trap_flag = (state_.eflags & eflags::kTf) != 0;  // not lazy: eflags holds TF
+    const uint64_t events_before = events_delivered_;
+    if (shadow || trap_flag) exec_.set_single_step(true);
     RunResult r = exec_.run();
-    if (shadow) {
+    if (shadow || trap_flag) {
       exec_.set_single_step(false);
       state_.inhibit_irq = 0;
       exec_.mode_changed();
-      if (r.kind == RunResult::Kind::Exit && r.reason == ExitReason::Step) continue;
+      if (r.kind == RunResult::Kind::Exit && r.reason == ExitReason::Step) {
+        if (trap_flag && events_delivered_ == events_before && !reset_pending_) {
+          state_.dr[6] |= 1u << 14;  // BS: single step
+          Event ev;
+          ev.vector = vec::kDb;
+          ev.kind = EventKind::Trap;
+          ev.next_rip = rip();
+          deliver_event(*this, ev);
+          c.pending_exit = 0;
+          exec_.mode_changed();
+        }
+        continue;
+      }
     }
     switch (r.kind) {
       case RunResult::Kind::Stop:

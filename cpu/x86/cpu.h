@@ -175,6 +175,9 @@ class X86Cpu final : public Vcpu,
   void flush_tlb_nonglobal();
   void flush_tlb_page(uint64_t la);
 
+  /// Counts delivered events (deliver_event calls it), so the run loop can tell whether a
+  /// single-stepped instruction ended in an exception.
+  void count_event() { ++events_delivered_; }
   /// A fault while delivering #DF: logs it, asks the board to reset and leaves the block.
   void triple_fault();
   /// After EFLAGS.IF may have been set or NMIs unblocked: leaves chained execution if an
@@ -206,7 +209,9 @@ class X86Cpu final : public Vcpu,
   std::string stop_message_;
   bool stop_on_unimplemented_ = false;
   bool reset_pending_ = false;  // triple fault: run() returns ExitKind::Reset (vCPU thread)
-  bool large_fills_ = false;    // a 2M/4M/1G page was filled since the last full flush
+  bool large_fills_ = false;
+  uint64_t events_delivered_ =
+      0;  // vCPU thread    // a 2M/4M/1G page was filled since the last full flush
   std::set<uint64_t> unimp_reported_;
   std::atomic<bool> kicked_{false};
   std::atomic<bool> intr_{false};

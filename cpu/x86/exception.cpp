@@ -258,6 +258,7 @@ Event fault_event(const GuestFault& f) {
 void deliver_event(X86Cpu& cpu, const Event& first) {
   X86State& s = cpu.state();
   const uint64_t from_pc = s.common.pc;
+  cpu.count_event();
   Event ev = first;
   // Faults during delivery: handled serially, or combined into #DF, or a triple fault.
   for (int depth = 0; depth < 4; ++depth) {

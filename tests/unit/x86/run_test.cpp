@@ -391,6 +391,44 @@ TEST_P(X86Run, SpuriousIntrDoesNotSpinInHlt) {
   EXPECT_EQ(m.acks, 1) << "one acknowledge cycle per INTR level, not a busy loop";
 }
 
+TEST_P(X86Run, TrapFlagRaisesDebugAfterOneInstruction) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rsp, 0x9000
+  xor r15, r15
+  push 0x10
+  push 0x9000
+  push 0x102          ; TF
+  push 0x18
+  lea rax, [rel stepped]
+  push rax
+  iretq               ; TF is clear as IRETQ starts: no trap after it
+stepped:
+  nop
+  nop
+  mov al, 0x88
+  out 0xf4, al
+  hlt
+  dd 0xfeedf00d
+db_handler:
+  inc r15
+  mov r14, [rsp]      ; the return RIP
+  and qword [rsp + 16], ~0x100
+  iretq
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  const uint64_t handler = label(code, 0xfeedf00d);
+  gate(m, vec::kDb, handler);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.s().gpr[kR15], 1u);
+  // The trap follows the first NOP: the return RIP is the second NOP (then nop, mov al, out,
+  // hlt and the marker's dd lie before the handler).
+  EXPECT_EQ(m.s().gpr[kR14], handler - 4 - 1 - 2 - 2 - 1);
+  EXPECT_NE(m.s().dr[6] & (1u << 14), 0u);
+}
+
 std::string tier_label(const ::testing::TestParamInfo<tcg::exec::Tier>& info) {
   switch (info.param) {
     case tcg::exec::Tier::Interp:
