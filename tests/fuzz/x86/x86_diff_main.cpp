@@ -1,8 +1,10 @@
 // x86-diff: run random snippets on an oracle and a target and print the mismatches.
-//   x86-diff --seed N --count N [--length N] [--oracle kvm|unicorn] [--target unicorn|kvm]
+//   x86-diff --seed N --count N [--length N] [--oracle kvm|unicorn]
+//            [--target unicorn|kvm|orrery|orrery-interp|orrery-baseline|orrery-llvm]
 //            [--exts all|novex|only:EXT] [--no-allow]
-// --exts defaults to every extension against KVM alone, and to the set whose Unicorn
-// differences are classified (no x87, no VEX) when Unicorn is involved.
+// --exts defaults to every extension against KVM alone, to the set whose Unicorn differences
+// are classified (no x87, no VEX) when Unicorn is involved, and to the extensions Orrery
+// implements (orrery_exts()) when Orrery is. Orrery gets no allow-list.
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "tests/fuzz/x86/kvm_runner.h"
+#include "tests/fuzz/x86/orrery_runner.h"
 #include "tests/fuzz/x86/unicorn_runner.h"
 #include "tests/fuzz/x86/x86_diff.h"
 
@@ -26,8 +29,10 @@ std::unique_ptr<x::X86Runner> make_runner(const std::string& name) {
     r = x::KvmRunner::create(why);
   else if (name == "unicorn")
     r = x::UnicornRunner::create(why);
+  else if (name.starts_with("orrery"))
+    r = x::make_orrery_runner(name, why);
   else
-    why = "unknown runner (kvm, unicorn)";
+    why = "unknown runner (kvm, unicorn, orrery, orrery-interp, orrery-baseline, orrery-llvm)";
   if (!r) std::fprintf(stderr, "x86-diff: %s: %s\n", name.c_str(), why.c_str());
   return r;
 }
@@ -72,17 +77,21 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "x86-diff: bad argument '%s' (usage: --seed N --count N [--length N] "
-                   "[--oracle kvm|unicorn] [--target unicorn|kvm] [--exts all|novex|only:EXT] "
+                   "[--oracle kvm|unicorn] [--target unicorn|kvm|orrery[-interp|-baseline|-llvm]] "
+                   "[--exts all|novex|only:EXT] "
                    "[--no-allow])\n",
                    a.c_str());
       return 1;
     }
   }
   bool unicorn = oracle_name == "unicorn" || target_name == "unicorn";
+  bool orrery = oracle_name.starts_with("orrery") || target_name.starts_with("orrery");
   if (exts == "all")
     opt.exts = x::kAllExts;
   else if (exts == "novex")
     opt.exts = x::kAllExts & ~x::kVexExts;
+  else if (exts == "auto" && orrery)
+    opt.exts = x::orrery_exts() & (unicorn ? x::kUnicornCiExts : x::kAllExts);
   else if (exts == "auto" && unicorn)
     opt.exts = x::kUnicornCiExts;
   else if (exts.starts_with("only:")) {  // e.g. only:base or only:sse2 (debugging)
@@ -114,6 +123,10 @@ int main(int argc, char** argv) {
   for (auto* runner : {oracle.get(), target.get()})
     if (auto* u = dynamic_cast<x::UnicornRunner*>(runner); u && u->resets())
       std::printf("  unicorn engine re-created %" PRIu64 " times\n", u->resets());
+  for (auto* runner : {oracle.get(), target.get()})
+    if (auto* o = dynamic_cast<x::OrreryRunner*>(runner))
+      std::printf("  %s: %.1f us per run, %" PRIu64 " runs stuck (hang or vCPU stop)\n",
+                  o->name().c_str(), o->ns_per_run() / 1000, o->stuck());
   if (auto* k = dynamic_cast<x::KvmRunner*>(oracle.get()))
     std::printf("  kvm: %.1f us per run, %.1f us per run ending in an exception\n",
                 k->ns_per_run() / 1000, k->ns_per_fault_run() / 1000);

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "tests/fuzz/x86/kvm_runner.h"
+#include "tests/fuzz/x86/orrery_runner.h"
 #include "tests/fuzz/x86/unicorn_runner.h"
 #include "tests/fuzz/x86/x86_diff.h"
 
@@ -75,6 +76,90 @@ TEST(X86Diff, DivideErrorIsReported) {
     EXPECT_EQ(s.rip, layout::kCodeAddr + 2) << r->name();
   }
 }
+
+// Orrery's runner reports the snippet end and faults as the KVM runner does (no KVM needed):
+// the end RIP, #DE at the DIV, and #PF with its error code for a store to the read-only code
+// page, with the user RSP and RFLAGS from the exception frame.
+TEST(X86DiffOrrery, RunnerReportsEndAndFaults) {
+  std::string why;
+  auto o = OrreryRunner::create(tcg::exec::Tier::Interp, why);
+  ASSERT_TRUE(o) << why;
+  const uint64_t sp = layout::kStackAddr + layout::kStackSize - 0x100;
+  {
+    const uint8_t code[] = {0x48, 0xc7, 0xc0, 0x2a, 0, 0, 0};  // mov rax, 42
+    X86UserState s;
+    s.gpr[4] = sp;
+    ASSERT_TRUE(o->run(code, s)) << o->error();
+    EXPECT_EQ(s.fault.vector, X86Fault::kNone);
+    EXPECT_EQ(s.rip, layout::kCodeAddr + sizeof code);
+    EXPECT_EQ(s.gpr[0], 42u);
+  }
+  {
+    const uint8_t code[] = {0x31, 0xc9, 0x48, 0xf7, 0xf1};  // xor ecx, ecx; div rcx
+    X86UserState s;
+    s.gpr[4] = sp;
+    ASSERT_TRUE(o->run(code, s)) << o->error();
+    EXPECT_EQ(s.fault.vector, 0);
+    EXPECT_EQ(s.rip, layout::kCodeAddr + 2);
+    EXPECT_EQ(s.gpr[4], sp);
+    EXPECT_EQ(s.rflags & 0x44, 0x44u);  // ZF PF from the XOR, IF set
+  }
+  {
+    const uint8_t code[] = {0x88, 0x05, 0, 0, 0, 0};  // mov [rip], al: the code page
+    X86UserState s;
+    s.gpr[4] = sp;
+    ASSERT_TRUE(o->run(code, s)) << o->error();
+    EXPECT_EQ(s.fault.vector, 14);
+    EXPECT_TRUE(s.fault.has_error_code);
+    EXPECT_EQ(s.fault.error_code, 7u);  // present, write, user
+    EXPECT_EQ(s.rip, layout::kCodeAddr);
+  }
+  {
+    // The next snippet at the same address runs its own code, not the old translation.
+    const uint8_t code[] = {0x48, 0xc7, 0xc0, 0x07, 0, 0, 0};  // mov rax, 7
+    X86UserState s;
+    s.gpr[4] = sp;
+    ASSERT_TRUE(o->run(code, s)) << o->error();
+    EXPECT_EQ(s.gpr[0], 7u);
+    EXPECT_EQ(s.rip, layout::kCodeAddr + sizeof code);
+  }
+}
+
+// Real silicon against each Orrery tier: zero tolerance, the extensions Orrery implements.
+class X86DiffOrreryTier : public ::testing::TestWithParam<tcg::exec::Tier> {};
+
+TEST_P(X86DiffOrreryTier, MatchesKvm) {
+  std::string why;
+  auto k = kvm_or_skip(why);
+  if (!k) GTEST_SKIP() << "no usable KVM: " << why;
+  auto o = OrreryRunner::create(GetParam(), why);
+  ASSERT_TRUE(o) << why;
+  DiffOptions opt;
+  opt.seed = 20261203;
+  opt.count = GetParam() == tcg::exec::Tier::Llvm ? 150 : 1000;
+  opt.exts = orrery_exts();
+  DiffResult r = run_diff(*k, *o, opt);
+  EXPECT_FALSE(r.runner_error) << r.report;
+  EXPECT_EQ(r.mismatches, 0u) << r.report;
+  EXPECT_EQ(r.runs, opt.count);
+  EXPECT_EQ(o->stuck(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, X86DiffOrreryTier,
+                         ::testing::Values(tcg::exec::Tier::Interp, tcg::exec::Tier::Baseline,
+                                           tcg::exec::Tier::Llvm, tcg::exec::Tier::Auto),
+                         [](const ::testing::TestParamInfo<tcg::exec::Tier>& i) {
+                           switch (i.param) {
+                             case tcg::exec::Tier::Interp:
+                               return std::string("Interp");
+                             case tcg::exec::Tier::Baseline:
+                               return std::string("Baseline");
+                             case tcg::exec::Tier::Llvm:
+                               return std::string("Llvm");
+                             default:
+                               return std::string("Auto");
+                           }
+                         });
 
 // The mnemonic a row's instructions must decode to: its name's first word, with "cc" and
 // "/..." alternatives cut to their common prefix ("cmovcc" -> "cmov", "movd/q" -> "mov").
