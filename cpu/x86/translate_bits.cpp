@@ -287,6 +287,8 @@ bool tr_shld_shrd(TranslateContext& t) {
       res = e.or_(e.lshr(d, n), e.shl(s, inv));
       src = e.select(one, d, e.or_(e.lshr(d, n1), e.shl(s, inv1)));
     }
+    // A count of 0 shifts s by 64 above, which the host reduces to 0: keep d.
+    if (!is_const) res = e.select(e.cmp(Cond::Eq, n, e.c64(0)), d, res);
   } else {
     // Concatenate in 64 bits: SHLD shifts d:s left and keeps the top; SHRD shifts s:d right.
     // 16-bit counts above 16 give undefined results; the 48-bit d:s:d pattern is used.
