@@ -374,7 +374,13 @@ bool tr_bsf_bsr(TranslateContext& t) {
   Value s = t.read(1), d = t.read(0);
   Value zero = e.cmp(Cond::Eq, s, t.konst(ty, 0));
   Value r = t.mnemonic() == ZYDIS_MNEMONIC_BSF ? e.ctz(s) : e.sub(t.konst(ty, w - 1), e.clz(s));
-  t.write(0, e.select(zero, d, r));  // a zero source leaves the destination
+  if (ty == Type::I32 && t.is_reg(0)) {
+    // A zero source leaves all 64 bits (AMD documents it; the fuzzer's silicon does it).
+    const unsigned reg = TranslateContext::gpr_num(t.op(0).reg.value);
+    t.set_gpr(reg, e.select(zero, t.get_gpr(reg, Type::I64), e.zext(Type::I64, r)));
+  } else {
+    t.write(0, e.select(zero, d, r));  // a zero source leaves the destination
+  }
   t.set_cc(CcOp::LogicB, ty, s, {});
   return true;
 }

@@ -20,6 +20,20 @@ TEST_P(X86DiffRegress, ShrdShld64CountZeroInClKeepsDestination) {
   EXPECT_EQ(m->s().gpr[kR11], 0x1234u);
 }
 
+// BSF/BSR r32 with a zero source leave all 64 bits of the destination on the AMD host (SDM:
+// undefined; AMD documents it unchanged); Orrery zero-extended it as a 32-bit write.
+TEST_P(X86DiffRegress, BsfBsr32ZeroSourceKeepsAll64Bits) {
+  auto m = make(Mode::Long64);
+  m->load_asm(
+      "mov rax, 0xded2a3bce0f81b90\nmov rbx, -1\nxor ecx, ecx\nbsf eax, ecx\nbsr ebx, ecx\n"
+      "mov rdx, -1\nmov esi, 0x100\nbsf edx, esi");
+  ASSERT_EQ(m->run().kind, RunResult::End);
+  EXPECT_EQ(m->s().gpr[kRax], 0xded2a3bce0f81b90ull);
+  EXPECT_EQ(m->s().gpr[kRbx], ~0ull);
+  EXPECT_EQ(m->s().gpr[kRdx], 8u);  // a nonzero source writes (and zero-extends) as usual
+  EXPECT_FALSE(m->eflags() & eflags::kZf);
+}
+
 ORRERY_X86_TIERS(X86DiffRegress);
 
 }  // namespace
