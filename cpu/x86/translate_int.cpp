@@ -532,7 +532,13 @@ bool tr_cmpxchg(TranslateContext& t) {
     if (t.has_lock()) return t.ud();
     old = t.read(0);
     Value eq = e.cmp(Cond::Eq, old, acc);
-    t.write(0, e.select(eq, src, old));
+    if (ty == Type::I32) {
+      // A failed compare leaves all 64 bits of the register (the AMD host; no write-back).
+      const unsigned reg = TranslateContext::gpr_num(t.op(0).reg.value);
+      t.set_gpr(reg, e.select(eq, e.zext(Type::I64, src), t.get_gpr(reg, Type::I64)));
+    } else {
+      t.write(0, e.select(eq, src, old));
+    }
   }
   Value eq = e.cmp(Cond::Eq, old, acc);
   // The accumulator is loaded with the old value when they differ (a 32-bit accumulator

@@ -34,6 +34,21 @@ TEST_P(X86DiffRegress, BsfBsr32ZeroSourceKeepsAll64Bits) {
   EXPECT_FALSE(m->eflags() & eflags::kZf);
 }
 
+// CMPXCHG r32, r32 whose compare fails leaves the destination register alone on the AMD host
+// (only EAX is loaded, zero-extended); Orrery wrote it back zero-extended. On success the
+// destination gets the source, zero-extended.
+TEST_P(X86DiffRegress, Cmpxchg32RegisterFailureKeepsDestination) {
+  auto m = make(Mode::Long64);
+  m->load_asm(
+      "mov rdx, 0x712981c46674d70e\nmov rax, -1\nmov esi, 5\ncmpxchg edx, esi\n"
+      "mov rbx, rax\nmov r8, -1\nmov eax, -1\ncmpxchg r8d, esi");
+  ASSERT_EQ(m->run().kind, RunResult::End);
+  EXPECT_EQ(m->s().gpr[kRdx], 0x712981c46674d70eull);
+  EXPECT_EQ(m->s().gpr[kRbx], 0x6674d70eu);
+  EXPECT_EQ(m->s().gpr[kR8], 5u);
+  EXPECT_TRUE(m->eflags() & eflags::kZf);
+}
+
 ORRERY_X86_TIERS(X86DiffRegress);
 
 }  // namespace
