@@ -49,6 +49,23 @@ TEST_P(X86DiffRegress, Cmpxchg32RegisterFailureKeepsDestination) {
   EXPECT_TRUE(m->eflags() & eflags::kZf);
 }
 
+// CMPXCHG with the accumulator itself as destination always compares equal and stores the
+// source there; Orrery then rewrote the accumulator with its old value.
+TEST_P(X86DiffRegress, CmpxchgIntoAccumulatorStoresSource) {
+  auto m = make(Mode::Long64);
+  m->load_asm(
+      "mov rax, 5\nmov r10, 0x30\ncmpxchg rax, r10\nmov rbx, rax\n"
+      "mov eax, 0x1234\nmov ecx, 0x7700\ncmpxchg al, ch\nmov rdx, rax\n"
+      "mov rax, -1\nmov esi, 0xabcd\ncmpxchg ax, si\nmov rdi, rax\n"
+      "mov rax, -1\nmov r9d, 7\ncmpxchg eax, r9d");
+  ASSERT_EQ(m->run().kind, RunResult::End);
+  EXPECT_EQ(m->s().gpr[kRbx], 0x30u);
+  EXPECT_EQ(m->s().gpr[kRdx], 0x1277u);
+  EXPECT_EQ(m->s().gpr[kRdi], 0xffffffffffffabcdull);
+  EXPECT_EQ(m->s().gpr[kRax], 7u);
+  EXPECT_TRUE(m->eflags() & eflags::kZf);
+}
+
 ORRERY_X86_TIERS(X86DiffRegress);
 
 }  // namespace
