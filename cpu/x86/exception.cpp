@@ -33,7 +33,9 @@ struct StackPusher {
   unsigned mmu_idx;
   void push(uint64_t v, unsigned width) {
     sp = (sp - width) & mask;
-    cpu.write_linear(base + sp, width, v, mmu_idx);
+    uint64_t la = base + sp;
+    if (mask != ~0ull) la &= 0xffffffffu;  // legacy modes: linear addresses wrap at 4 GiB
+    cpu.write_linear(la, width, v, mmu_idx);
   }
 };
 
@@ -102,6 +104,9 @@ void deliver_protected(X86Cpu& cpu, const Event& ev) {
   Descriptor cs = read_descriptor(cpu, sel, ext);
   if (!cs.code() || cs.dpl() > cpl) throw GuestFault{vec::kGp, sel_error(sel, ext)};
   if (!cs.present()) throw GuestFault{vec::kNp, sel_error(sel, ext)};
+  uint64_t target = g.gate_offset() & 0xffffffffu;
+  if (!gate32) target &= 0xffff;
+  if (target > cs.limit()) throw GuestFault{vec::kGp, ext};
   const uint64_t eflags_now = read_eflags(s);
   const uint64_t ip = return_rip(cpu, ev);
   const bool from_vm86 = vm86(s);
@@ -152,8 +157,6 @@ void deliver_protected(X86Cpu& cpu, const Event& ev) {
   uint64_t f = eflags_now & ~(eflags::kTf | eflags::kNt | eflags::kVm | eflags::kRf);
   if (!(type & 1)) f &= ~eflags::kIf;  // interrupt gate
   write_eflags(s, f);
-  uint64_t target = g.gate_offset() & 0xffffffffu;
-  if (!gate32) target &= 0xffff;
   set_cs(s, uint16_t((sel & 0xfffc) | new_cpl), cs, new_cpl, target);
 }
 

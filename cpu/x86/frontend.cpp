@@ -64,6 +64,9 @@ TranslateFn X86Frontend::lookup(const ZydisDecodedInstruction& insn,
       case Form::Far:
         if (insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return r.fn;
         break;
+      case Form::Xmm:
+        if (has_reg_class(insn, ops, ZYDIS_REGCLASS_XMM)) return r.fn;
+        break;
     }
   }
   return nullptr;

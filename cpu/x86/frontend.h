@@ -31,7 +31,7 @@ class X86Frontend : public tcg::exec::Frontend {
   std::string disassemble(uint64_t pc, const uint8_t* bytes, size_t len) const override;
 
   /// The operand forms of insn_table.inc.
-  enum class Form : uint8_t { Any, Cr, Dr, Sreg, Far };
+  enum class Form : uint8_t { Any, Cr, Dr, Sreg, Far, Xmm };
   struct Row {
     ZydisMnemonic mnemonic;
     Form form;

@@ -5,6 +5,7 @@
 // does; the softmmu entry of a clean page is filled read-only so the first write walks again and
 // sets D.
 #include <cinttypes>
+#include <cstdio>
 
 #include "cpu/x86/cpu.h"
 #include "hw/core/address_space.h"
@@ -265,11 +266,6 @@ bool X86Cpu::translate(uint64_t vaddr, Access access, unsigned mmu_idx,
   const X86Walk w = walk_page_tables(state_, memory_, vaddr, k, true);
   if (!w.ok) {
     GuestFault f{vec::kPf, w.error_code, vaddr};
-    if (log().enabled(hw::kLogInt))
-      log().log(hw::kLogInt,
-                "x86: cpu%u: #PF at 0x%016" PRIx64 " (error code 0x%x) from linear PC 0x%016" PRIx64
-                "\n",
-                index_, vaddr, w.error_code, state_.common.pc);
     raise_fault(*this, f);
     return false;
   }
@@ -305,8 +301,9 @@ bool X86Cpu::debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) {
 }
 
 void X86Cpu::raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) {
-  // A PC has no bus error exception: reads of nothing return all ones and writes are dropped
-  // by the address space; a fetch from nothing is the only case that gets here as an error.
+  // A PC has no bus error: data reads of nothing return 0 and writes are dropped (as QEMU's
+  // unassigned memory); only executing from nothing cannot go on, which stops the vCPU as
+  // QEMU stops.
   log().log(hw::kLogGuestErrors,
             "x86: %s unassigned physical 0x%" PRIx64 " (linear 0x%016" PRIx64
             ") at linear PC 0x%016" PRIx64 "\n",
@@ -314,7 +311,15 @@ void X86Cpu::raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) {
             : access == Access::Write ? "writing"
                                       : "reading",
             phys, vaddr, state_.common.pc);
-  raise_exception(*this, access == Access::Fetch ? vec::kUd : vec::kMc);
+  if (access != Access::Fetch) return;
+  char msg[160];
+  std::snprintf(msg, sizeof msg,
+                "x86: executing from unassigned physical memory at 0x%" PRIx64
+                " (linear 0x%016" PRIx64 ")",
+                phys, vaddr);
+  stop_message_ = msg;
+  state_.common.stop_message = stop_message_.c_str();
+  state_.common.pending_exit = uint32_t(tcg::PendingExit::Stop);
 }
 
 void X86Cpu::raise_alignment_fault(uint64_t vaddr, Access access) {

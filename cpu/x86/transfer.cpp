@@ -137,6 +137,7 @@ void through_call_gate(X86Cpu& cpu, const Descriptor& gate_lo, uint16_t gate_sel
                              : g.gate_offset() & 0xffff;
   const unsigned w = lma ? 8 : gate32 ? 4 : 2;
   (void)opsize;
+  if (!lma && target > cs.limit()) gp(0);
   if (!call) {
     set_accessed(cpu, cs);
     set_cs(s, uint16_t((sel & 0xfffc) | cpl), cs, cpl, target);
@@ -276,6 +277,7 @@ void far_ret(X86Cpu& cpu, unsigned opsize, uint16_t imm) {
   Descriptor d = read_descriptor(cpu, sel, 0);
   check_code_target(d, sel, rpl, true, lma);
   const bool target64 = lma && d.l();
+  if (!target64 && (opsize == 2 ? ip & 0xffff : ip & 0xffffffffu) > d.limit()) gp(0);
   if (rpl == cpl) {
     st.skip(imm);
     st.commit();
@@ -368,6 +370,7 @@ void iret(X86Cpu& cpu, unsigned opsize) {
   const bool target64 = lma && d.l();
   const bool from64 = code64(s);
   if (from64 && !canonical(ip) && target64) gp(0);
+  if (!target64 && (opsize == 2 ? ip & 0xffff : ip & 0xffffffffu) > d.limit()) gp(0);
   if (rpl > cpl || from64) {
     const uint64_t sp = st.pop(opsize);
     const uint16_t ss_sel = uint16_t(st.pop(opsize));

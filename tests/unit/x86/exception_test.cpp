@@ -127,6 +127,18 @@ TEST_F(ExceptionTest, NotPresentGateForAnExternalInterruptHasExt) {
   EXPECT_EQ(m.rd(0x7000 - 16, 4), 0x30u * 8 + errc::kIdt + errc::kExt);
 }
 
+TEST_F(ExceptionTest, HandlerBeyondTheCodeSegmentLimitIsGp) {
+  protected_mode(0);
+  // A code segment of 4 KiB (byte granular) at 0x08... the flat one is replaced for the gate.
+  m.wr(kGdt + 0x30, TestMachine::desc(0, 0xfff, 0xb, 0, true, true, false, false), 8);
+  m.wr(kIdt + 0x41 * 8, TestMachine::gate32(0x30, 0x2000, 14, 0), 8);
+  m.wr(kIdt + 13 * 8, TestMachine::gate32(kCode0, 0x5000, 14, 0), 8);
+  software_interrupt(*m.cpu, 0x41, EventKind::SoftwareInt, 0x4002);
+  EXPECT_EQ(m.cpu->pc(), 0x5000u);
+  EXPECT_EQ(m.rd(0x7000 - 16, 4), 0u) << "#GP(0)";
+  EXPECT_EQ(m.rd(0x7000 - 12, 4), 0x4000u) << "at the INT";
+}
+
 TEST_F(ExceptionTest, ContributoryDuringContributoryIsDoubleFault) {
   protected_mode(0);
   // #GP's gate is not present: #NP while delivering #GP makes #DF.

@@ -429,6 +429,87 @@ db_handler:
   EXPECT_NE(m.s().dr[6] & (1u << 14), 0u);
 }
 
+TEST_P(X86Run, UnassignedMemoryReadsZeroWithoutAnException) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const auto code = assemble(
+      "org 0x100000\nmov ebx, -1\nmov dword [0x10000000], 5\nmov ebx, [0x10000000]\n"
+      "mov al, 0x99\nout 0xf4, al\nhlt",
+      32);
+  ASSERT_FALSE(code.empty());
+  m.memory.write_bytes(0x100000, code.data(), code.size());
+  m.cpu->reset_multiboot(0x100000, 0x2badb002, 0);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.s().gpr[kRbx], 0u);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x99});
+}
+
+TEST_P(X86Run, GlobalPagesSurviveCr3WritesUntilInvpcid) {
+  TestMachine m(*find_cpu_model("max"), GetParam());
+  m.wr(0x200000, 0x1111, 8);
+  m.wr(0x400000, 0x2222, 8);
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rax, cr4
+  or rax, 0x20080               ; PCIDE, PGE
+  mov cr4, rax
+  mov qword [0x22008], 0x200187 ; PDE 1: global 2M page
+  mov rax, cr3
+  mov cr3, rax
+  mov r8, [0x200000]
+  mov qword [0x22008], 0x400187 ; remap
+  mov rax, cr3
+  mov cr3, rax                  ; drops non-global entries only
+  mov r9, [0x200000]
+  mov qword [0x9100], 0
+  mov qword [0x9108], 0
+  mov eax, 2
+  invpcid rax, [0x9100]         ; every entry, global ones too
+  mov r10, [0x200000]
+  mov al, 0x5a
+  out 0xf4, al
+  hlt
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x5a});
+  EXPECT_EQ(m.s().gpr[kR8], 0x1111u);
+  EXPECT_EQ(m.s().gpr[kR9], 0x1111u) << "a global entry survives MOV CR3";
+  EXPECT_EQ(m.s().gpr[kR10], 0x2222u);
+}
+
+TEST_P(X86Run, RepOutsAndRepIns) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const auto code = assemble(R"(
+org 0x100000
+  cld
+  mov esi, msg
+  mov ecx, 3
+  mov dx, 0xf4
+  rep outsb
+  mov edi, 0x200000
+  mov ecx, 2
+  mov dx, 0x80        ; unassigned: reads all ones
+  rep insw
+  mov ebx, [0x200000]
+  mov al, 0xee
+  out 0xf4, al
+  hlt
+msg: db "abc"
+)",
+                             32);
+  ASSERT_FALSE(code.empty());
+  m.memory.write_bytes(0x100000, code.data(), code.size());
+  m.cpu->reset_multiboot(0x100000, 0x2badb002, 0);
+  // Each write to the exit port kicks the vCPU: run until the final marker.
+  for (int i = 0; i < 8 && (m.exit_port.values.empty() || m.exit_port.values.back() != 0xee); ++i)
+    ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.exit_port.values, (std::vector<uint64_t>{'a', 'b', 'c', 0xee}));
+  EXPECT_EQ(m.s().gpr[kRbx], 0xffffffffu);
+  EXPECT_EQ(m.s().gpr[kRcx], 0u);
+  EXPECT_EQ(m.s().gpr[kRdi], 0x200004u);
+}
+
 std::string tier_label(const ::testing::TestParamInfo<tcg::exec::Tier>& info) {
   switch (info.param) {
     case tcg::exec::Tier::Interp:

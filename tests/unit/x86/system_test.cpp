@@ -248,6 +248,9 @@ TEST_F(SystemTest, MsrReadBack) {
   // qemu64 has no SPEC_CTRL.
   TestMachine q;
   EXPECT_EQ(fault_of([&] { read_msr(*q.cpu, 0x48); }).vector, vec::kGp);
+  // HWCR exists on the AMD model only.
+  EXPECT_EQ(read_msr(*q.cpu, 0xc0010015), 0u);
+  EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010015); }).vector, vec::kGp);
 }
 
 std::string vendor(const CpuidResult& r) {

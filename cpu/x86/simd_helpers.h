@@ -1,0 +1,49 @@
+// SSE..SSE4.2, AES-NI, PCLMULQDQ and SHA on the state's XMM registers: one runtime helper per
+// instruction (the first version; vector IR is the later goal). The arithmetic is the host's
+// own SSE with MXCSR loaded from the guest's around each operation, so rounding, exception
+// flags, DAZ/FTZ and NaN propagation are those of real silicon.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "cpu/x86/state.h"
+#include "tcg/ir/helpers.h"
+
+namespace orrery::cpu::x86 {
+
+/// The packed first argument of the SIMD helpers.
+namespace simd {
+constexpr unsigned kDstShift = 16, kSrcShift = 24, kImmShift = 32, kVvvvShift = 48;
+constexpr uint64_t kSrcMem = 1ull << 40;  // the source is memory/GPR/imm data in args b, c
+constexpr uint64_t kWide = 1ull << 41;    // a 64-bit GPR operand (CVTSI2SS, CVTSS2SI, ...)
+constexpr uint64_t kFault = 1ull << 63;   // in a result: an unmasked SIMD FP exception
+inline uint64_t pack(unsigned mnemonic, unsigned dst, unsigned src, unsigned imm) {
+  return mnemonic | uint64_t(dst) << kDstShift | uint64_t(src) << kSrcShift |
+         uint64_t(imm & 0xff) << kImmShift;
+}
+}  // namespace simd
+
+/// xmm[dst] = op(xmm[dst], src): fn(cpu, packed, src_lo, src_hi). Returns kFault (the
+/// destination unchanged, MXCSR flags set), or for COMIS*/PTEST/PCMP*STR* the EFLAGS
+/// arithmetic bits.
+extern const tcg::ir::Helper kHelperSseOp;
+/// GPR results (CVT*2SI, MOVMSK*, PMOVMSKB, CRC32): fn(cpu, packed, src_lo, src_hi) writes
+/// gpr[dst] (32-bit results zero-extended) and returns kFault or 0.
+extern const tcg::ir::Helper kHelperSseGpr;
+/// Pure: CRC32C of v (bytes 1, 2, 4, 8) into crc: fn(cpu, crc, v, bytes).
+extern const tcg::ir::Helper kHelperCrc32;
+/// A trap helper: raises #XM (CR4.OSXMMEXCPT) or #UD for an unmasked SIMD FP exception.
+extern const tcg::ir::Helper kHelperSimdFault;
+
+/// The computation of one SSE instruction on 128-bit values: a is the first source (the
+/// destination's old value in legacy encodings), b the second; imm its immediate; src_mem
+/// whether b came from memory. Writes r (and `aux`: EFLAGS bits or a GPR result). Returns false
+/// for a mnemonic it does not know. simd_ext_op covers SSSE3 and later (built for those hosts).
+bool simd_base_op(X86State& s, unsigned mnemonic, __m128i a, __m128i b, unsigned imm, bool src_mem,
+                  __m128i& r, uint64_t& aux);
+bool simd_ext_op(X86State& s, unsigned mnemonic, __m128i a, __m128i b, unsigned imm, bool src_mem,
+                 __m128i& r, uint64_t& aux);
+
+}  // namespace orrery::cpu::x86

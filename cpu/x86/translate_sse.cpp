@@ -1,0 +1,340 @@
+// SSE..SSE4.2, AES-NI, PCLMULQDQ, SHA and CRC32 translators (legacy encodings). Moves, inserts
+// and extracts are plain IR on the state's XMM registers; everything that computes is one call
+// of kHelperSseOp (simd_helpers.h), which also reports unmasked SIMD FP exceptions.
+#include "cpu/x86/exception.h"
+#include "cpu/x86/simd_helpers.h"
+#include "cpu/x86/translators.h"
+
+namespace orrery::cpu::x86 {
+
+using tcg::ir::Cond;
+using tcg::ir::Type;
+using tcg::ir::Value;
+
+namespace {
+
+bool is_xmm(ZydisRegister r) {
+  return r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15;
+}
+bool xmm_op(const TranslateContext& t, unsigned i) {
+  return t.is_reg(i) && is_xmm(t.op(i).reg.value);
+}
+unsigned xmm_num(const TranslateContext& t, unsigned i) {
+  return unsigned(t.op(i).reg.value - ZYDIS_REGISTER_XMM0);
+}
+
+/// #UD without CR4.OSFXSR or with CR0.EM, #NM with CR0.TS. Returns true when it raised.
+bool sse_unavailable(TranslateContext& t) {
+  const uint64_t f = t.tb_flags();
+  if ((f & tb_flags::kCr0Em) || !(f & tb_flags::kOsfxsr)) return t.ud();
+  if (f & tb_flags::kFpuTrap) {
+    t.raise(vec::kNm);
+    return true;
+  }
+  return false;
+}
+
+/// Legacy-SSE 16-byte memory operands must be aligned (#GP(0)) except for these.
+bool needs_alignment(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_MOVUPS:
+    case ZYDIS_MNEMONIC_MOVUPD:
+    case ZYDIS_MNEMONIC_MOVDQU:
+    case ZYDIS_MNEMONIC_LDDQU:
+    case ZYDIS_MNEMONIC_PCMPESTRI:
+    case ZYDIS_MNEMONIC_PCMPESTRM:
+    case ZYDIS_MNEMONIC_PCMPISTRI:
+    case ZYDIS_MNEMONIC_PCMPISTRM:
+      return false;
+    default:
+      return true;
+  }
+}
+
+/// The linear address of memory operand i, with the alignment check of a 16-byte access.
+Value mem_addr(TranslateContext& t, unsigned i) {
+  Value a = t.addr_of(i);
+  if (t.op(i).size == 128 && needs_alignment(t.mnemonic())) {
+    auto& e = t.e();
+    t.raise_if(e.cmp(Cond::Ne, e.and_(a, e.c64(15)), e.c64(0)), vec::kGp, 0);
+  }
+  return a;
+}
+
+/// A source operand as the helpers take it: an XMM register number, or data (memory, GPR or
+/// immediate) zero-extended into lo/hi.
+struct Src {
+  unsigned reg = 0;
+  bool data = false;
+  Value lo, hi;
+};
+
+Src read_src(TranslateContext& t, unsigned i) {
+  auto& e = t.e();
+  Src s;
+  s.lo = s.hi = e.c64(0);
+  if (xmm_op(t, i)) {
+    s.reg = xmm_num(t, i);
+    return s;
+  }
+  s.data = true;
+  if (t.is_imm(i)) {
+    s.lo = e.c64(t.op(i).imm.value.u & 0xff);
+  } else if (t.is_reg(i)) {
+    s.lo = t.zext64(t.get_reg(t.op(i).reg.value));
+  } else {
+    Value a = mem_addr(t, i);
+    const unsigned bits = t.op(i).size;
+    if (bits >= 64) {
+      s.lo = t.load(Type::I64, a);
+      if (bits == 128) s.hi = t.load(Type::I64, e.add(a, e.c64(8)));
+    } else {
+      s.lo = t.zext64(t.load(TranslateContext::type_of_bits(bits), a));
+    }
+  }
+  return s;
+}
+
+/// The immediate of the instruction (the first visible immediate operand), or 0.
+unsigned imm8(const TranslateContext& t) {
+  for (unsigned i = 0; i < t.num_visible_ops(); ++i)
+    if (t.is_imm(i)) return unsigned(t.op(i).imm.value.u & 0xff);
+  return 0;
+}
+
+bool sets_flags(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_COMISS:
+    case ZYDIS_MNEMONIC_UCOMISS:
+    case ZYDIS_MNEMONIC_COMISD:
+    case ZYDIS_MNEMONIC_UCOMISD:
+    case ZYDIS_MNEMONIC_PTEST:
+    case ZYDIS_MNEMONIC_PCMPESTRI:
+    case ZYDIS_MNEMONIC_PCMPESTRM:
+    case ZYDIS_MNEMONIC_PCMPISTRI:
+    case ZYDIS_MNEMONIC_PCMPISTRM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void trap_on_fault(TranslateContext& t, Value r) {
+  auto& e = t.e();
+  e.trap_if(e.cmp(Cond::Ne, e.and_(r, e.c64(simd::kFault)), e.c64(0)), kHelperSimdFault, 0);
+}
+
+Value xmm_q(TranslateContext& t, unsigned r, unsigned q) {
+  return t.e().get_reg(Type::I64, ymm_offset(r, q));
+}
+void set_xmm_q(TranslateContext& t, unsigned r, unsigned q, Value v) {
+  t.e().set_reg(ymm_offset(r, q), v);
+}
+
+}  // namespace
+
+bool tr_sse_op(TranslateContext& t) {
+  if (!xmm_op(t, 0)) return t.unimplemented();  // MMX forms
+  if (t.num_visible_ops() > 1 && t.is_reg(1) && !xmm_op(t, 1) &&
+      ZydisRegisterGetClass(t.op(1).reg.value) == ZYDIS_REGCLASS_MMX)
+    return t.unimplemented();
+  if (sse_unavailable(t)) return true;
+  auto& e = t.e();
+  const Src s = t.num_visible_ops() > 1 ? read_src(t, 1) : Src{0, false, e.c64(0), e.c64(0)};
+  uint64_t packed = simd::pack(t.mnemonic(), xmm_num(t, 0), s.reg, imm8(t));
+  if (s.data) packed |= simd::kSrcMem;
+  if (t.num_visible_ops() > 1 && !t.is_imm(1) && t.op(1).size == 64 && !xmm_op(t, 1) && t.is_reg(1))
+    packed |= simd::kWide;  // CVTSI2SS/SD from a 64-bit GPR
+  if (t.is_mem(1) && t.op(1).size == 64 &&
+      (t.mnemonic() == ZYDIS_MNEMONIC_CVTSI2SS || t.mnemonic() == ZYDIS_MNEMONIC_CVTSI2SD))
+    packed |= simd::kWide;
+  if (t.insn().attributes & ZYDIS_ATTRIB_HAS_REX && (t.insn().raw.rex.W) &&
+      (t.mnemonic() == ZYDIS_MNEMONIC_PCMPESTRI || t.mnemonic() == ZYDIS_MNEMONIC_PCMPESTRM))
+    packed |= simd::kWide;
+  Value r = t.call(kHelperSseOp, {e.c64(packed), s.lo, s.hi});
+  trap_on_fault(t, r);
+  if (sets_flags(t.mnemonic())) t.set_arith_flags(r);
+  return true;
+}
+
+bool tr_sse_gpr(TranslateContext& t) {
+  if (!t.is_reg(0) || !TranslateContext::is_gpr(t.op(0).reg.value)) return t.unimplemented();
+  if (t.is_reg(1) && !xmm_op(t, 1)) return t.unimplemented();  // MMX forms
+  if (sse_unavailable(t)) return true;
+  auto& e = t.e();
+  const Src s = read_src(t, 1);
+  uint64_t packed =
+      simd::pack(t.mnemonic(), TranslateContext::gpr_num(t.op(0).reg.value), s.reg, 0);
+  if (s.data) packed |= simd::kSrcMem;
+  if (t.op(0).size == 64) packed |= simd::kWide;
+  trap_on_fault(t, t.call(kHelperSseGpr, {e.c64(packed), s.lo, s.hi}));
+  return true;
+}
+
+// MOVAPS/MOVUPS/MOVAPD/MOVUPD/MOVDQA/MOVDQU/LDDQU/MOVNT*: 128-bit copies.
+bool tr_sse_mov128(TranslateContext& t) {
+  if (!xmm_op(t, 0) && !xmm_op(t, 1)) return t.unimplemented();
+  if (sse_unavailable(t)) return true;
+  auto& e = t.e();
+  if (t.is_mem(0)) {
+    Value a = mem_addr(t, 0);
+    const unsigned src = xmm_num(t, 1);
+    Value lo = xmm_q(t, src, 0), hi = xmm_q(t, src, 1);
+    t.store(a, lo);
+    t.store(e.add(a, e.c64(8)), hi);
+    return true;
+  }
+  const unsigned dst = xmm_num(t, 0);
+  Value lo, hi;
+  if (t.is_mem(1)) {
+    Value a = mem_addr(t, 1);
+    lo = t.load(Type::I64, a);
+    hi = t.load(Type::I64, e.add(a, e.c64(8)));
+  } else {
+    lo = xmm_q(t, xmm_num(t, 1), 0);
+    hi = xmm_q(t, xmm_num(t, 1), 1);
+  }
+  set_xmm_q(t, dst, 0, lo);
+  set_xmm_q(t, dst, 1, hi);
+  return true;
+}
+
+// MOVSS/MOVSD (the SSE forms): register moves merge the low lane, loads zero the rest.
+bool tr_sse_movs(TranslateContext& t) {
+  if (sse_unavailable(t)) return true;
+  auto& e = t.e();
+  const Type lt = t.mnemonic() == ZYDIS_MNEMONIC_MOVSS ? Type::I32 : Type::I64;
+  if (t.is_mem(0)) {
+    t.store(t.addr_of(0), e.get_reg(lt, ymm_offset(xmm_num(t, 1))));
+    return true;
+  }
+  const unsigned dst = xmm_num(t, 0);
+  if (t.is_mem(1)) {
+    set_xmm_q(t, dst, 0, t.zext64(t.load(lt, t.addr_of(1))));
+    set_xmm_q(t, dst, 1, e.c64(0));
+  } else {
+    e.set_reg(ymm_offset(dst), e.get_reg(lt, ymm_offset(xmm_num(t, 1))));
+  }
+  return true;
+}
+
+// MOVD/MOVQ between XMM and GPR/memory, and MOVQ xmm, xmm.
+bool tr_sse_movdq(TranslateContext& t) {
+  if (!xmm_op(t, 0) && !xmm_op(t, 1)) return t.unimplemented();  // MMX forms
+  if (t.is_reg(0) && !xmm_op(t, 0) && !TranslateContext::is_gpr(t.op(0).reg.value))
+    return t.unimplemented();
+  if (t.is_reg(1) && !xmm_op(t, 1) && !TranslateContext::is_gpr(t.op(1).reg.value))
+    return t.unimplemented();
+  if (sse_unavailable(t)) return true;
+  auto& e = t.e();
+  if (xmm_op(t, 0)) {
+    const unsigned dst = xmm_num(t, 0);
+    Value v = xmm_op(t, 1) ? xmm_q(t, xmm_num(t, 1), 0) : t.zext64(t.read(1));
+    set_xmm_q(t, dst, 0, v);
+    set_xmm_q(t, dst, 1, e.c64(0));
+    return true;
+  }
+  const Type ty = t.type_of_op(0);
+  t.write(0, e.get_reg(ty, ymm_offset(xmm_num(t, 1))));
+  return true;
+}
+
+// MOVLPS/MOVLPD/MOVHPS/MOVHPD (m64 forms), MOVHLPS/MOVLHPS (register forms).
+bool tr_sse_movhl(TranslateContext& t) {
+  if (sse_unavailable(t)) return true;
+  const ZydisMnemonic m = t.mnemonic();
+  const bool high = m == ZYDIS_MNEMONIC_MOVHPS || m == ZYDIS_MNEMONIC_MOVHPD;
+  if (m == ZYDIS_MNEMONIC_MOVHLPS) {
+    set_xmm_q(t, xmm_num(t, 0), 0, xmm_q(t, xmm_num(t, 1), 1));
+    return true;
+  }
+  if (m == ZYDIS_MNEMONIC_MOVLHPS) {
+    set_xmm_q(t, xmm_num(t, 0), 1, xmm_q(t, xmm_num(t, 1), 0));
+    return true;
+  }
+  if (t.is_mem(0)) {
+    t.store(t.addr_of(0), xmm_q(t, xmm_num(t, 1), high));
+    return true;
+  }
+  if (!t.is_mem(1)) return t.unimplemented();
+  set_xmm_q(t, xmm_num(t, 0), high, t.load(Type::I64, t.addr_of(1)));
+  return true;
+}
+
+// PEXTRB/W/D/Q, EXTRACTPS, PINSRB/W/D/Q: one lane of the register file in the state.
+bool tr_sse_lane(TranslateContext& t) {
+  unsigned bits = 32;
+  bool insert = false;
+  switch (t.mnemonic()) {
+    case ZYDIS_MNEMONIC_PINSRB:
+      insert = true;
+      [[fallthrough]];
+    case ZYDIS_MNEMONIC_PEXTRB:
+      bits = 8;
+      break;
+    case ZYDIS_MNEMONIC_PINSRW:
+      insert = true;
+      [[fallthrough]];
+    case ZYDIS_MNEMONIC_PEXTRW:
+      bits = 16;
+      break;
+    case ZYDIS_MNEMONIC_PINSRD:
+      insert = true;
+      break;
+    case ZYDIS_MNEMONIC_PINSRQ:
+      insert = true;
+      [[fallthrough]];
+    case ZYDIS_MNEMONIC_PEXTRQ:
+      bits = 64;
+      break;
+    default:
+      break;
+  }
+  const unsigned x = insert ? 0 : 1;
+  if (!xmm_op(t, x)) return t.unimplemented();  // MMX PINSRW/PEXTRW
+  if (sse_unavailable(t)) return true;
+  auto& e = t.e();
+  const Type lt = TranslateContext::type_of_bits(bits);
+  const unsigned lanes = 128 / bits;
+  const uint32_t off = ymm_offset(xmm_num(t, x)) + (imm8(t) & (lanes - 1)) * (bits / 8);
+  if (insert) {
+    Value v = t.is_mem(1) ? t.load(lt, t.addr_of(1)) : e.trunc(lt, t.get_reg(t.op(1).reg.value));
+    e.set_reg(off, v);
+    return true;
+  }
+  Value v = e.get_reg(lt, off);
+  if (t.is_mem(0)) {
+    t.store(t.addr_of(0), v);
+  } else {
+    t.set_gpr(TranslateContext::gpr_num(t.op(0).reg.value),
+              e.zext(t.type_of_op(0) == Type::I64 ? Type::I64 : Type::I32, v));
+  }
+  return true;
+}
+
+bool tr_ldmxcsr(TranslateContext& t) {
+  if (sse_unavailable(t)) return true;
+  auto& e = t.e();
+  Value v = t.load(Type::I32, t.addr_of(0));
+  t.raise_if(e.cmp(Cond::Ne, e.and_(v, e.c32(0xffff0000u)), e.c32(0)), vec::kGp, 0);
+  e.set_reg(offsetof(X86State, mxcsr), v);
+  return true;
+}
+
+bool tr_stmxcsr(TranslateContext& t) {
+  if (sse_unavailable(t)) return true;
+  t.store(t.addr_of(0), t.e().get_reg(Type::I32, offsetof(X86State, mxcsr)));
+  return true;
+}
+
+bool tr_crc32(TranslateContext& t) {
+  auto& e = t.e();
+  const unsigned dst = TranslateContext::gpr_num(t.op(0).reg.value);
+  Value crc = t.zext64(t.get_gpr(dst, Type::I32));
+  Value v = t.zext64(t.read(1));
+  Value r = t.call(kHelperCrc32, {crc, v, e.c64(t.op(1).size / 8)});
+  t.set_gpr(dst, e.trunc(Type::I32, r));
+  return true;
+}
+
+}  // namespace orrery::cpu::x86
