@@ -27,14 +27,6 @@ struct OrreryMissingExt {
 };
 inline constexpr OrreryMissingExt kOrreryMissingExts[] = {
     {Ext::X87, "x87 translators (x86-fp) not in this branch yet"},
-    {Ext::Sse, "SSE translators (x86-fp) not in this branch yet"},
-    {Ext::Sse2, "SSE2 translators (x86-fp) not in this branch yet"},
-    {Ext::Sse3, "SSE3 translators (x86-fp) not in this branch yet"},
-    {Ext::Ssse3, "SSSE3 translators (x86-fp) not in this branch yet"},
-    {Ext::Sse41, "SSE4.1 translators (x86-fp) not in this branch yet"},
-    {Ext::Sse42,
-     "SSE4.2/PCLMULQDQ translators (x86-fp) not in this branch yet (the row group "
-     "also holds POPCNT, which Orrery has)"},
     {Ext::Avx, "AVX translators (x86-fp) not in this branch yet"},
     {Ext::Avx2, "AVX2 translators (x86-fp) not in this branch yet"},
     {Ext::Fma, "FMA translators (x86-fp) not in this branch yet"},

@@ -115,6 +115,20 @@ TEST(X86DiffOrrery, RunnerReportsEndAndFaults) {
     EXPECT_EQ(s.rip, layout::kCodeAddr);
   }
   {
+    // Vector state goes in and out: addps xmm0, xmm1 keeps YMM0's upper half (legacy SSE).
+    const uint8_t code[] = {0x0f, 0x58, 0xc1};
+    X86UserState s;
+    s.gpr[4] = sp;
+    s.ymm[0].q = {0x3f8000003f800000ull, 0x4000000040000000ull, 7, 8};   // 1 1 2 2
+    s.ymm[1].q = {0x4000000040000000ull, 0x3f8000003f800000ull, 9, 10};  // 2 2 1 1
+    ASSERT_TRUE(o->run(code, s)) << o->error();
+    EXPECT_EQ(s.fault.vector, X86Fault::kNone);
+    EXPECT_EQ(s.ymm[0].q[0], 0x4040000040400000ull);  // 3 3
+    EXPECT_EQ(s.ymm[0].q[1], 0x4040000040400000ull);
+    EXPECT_EQ(s.ymm[0].q[2], 7u);
+    EXPECT_EQ(s.ymm[1].q[3], 10u);
+  }
+  {
     // The next snippet at the same address runs its own code, not the old translation.
     const uint8_t code[] = {0x48, 0xc7, 0xc0, 0x07, 0, 0, 0};  // mov rax, 7
     X86UserState s;
@@ -136,7 +150,7 @@ TEST_P(X86DiffOrreryTier, MatchesKvm) {
   ASSERT_TRUE(o) << why;
   DiffOptions opt;
   opt.seed = 20261203;
-  opt.count = GetParam() == tcg::exec::Tier::Llvm ? 150 : 1000;
+  opt.count = GetParam() == tcg::exec::Tier::Llvm ? 120 : 2000;
   opt.exts = orrery_exts();
   DiffResult r = run_diff(*k, *o, opt);
   EXPECT_FALSE(r.runner_error) << r.report;
