@@ -107,7 +107,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (allow && unicorn) opt.allow = x::unicorn_allow_list();
-  if (unicorn) opt.skip_rows = x::kUnicornSkipRows;
+  if (unicorn) {
+    opt.skip_rows = x::kUnicornSkipRows;
+    opt.lock_prefixes = x::kUnicornLockPrefixes;
+  }
   opt.max_reports = 10;
   auto oracle = make_runner(oracle_name);
   auto target = make_runner(target_name);

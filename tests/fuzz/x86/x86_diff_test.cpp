@@ -50,6 +50,7 @@ TEST(X86Diff, KvmAgainstUnicornWithinAllowList) {
   opt.exts = kUnicornCiExts;
   opt.allow = unicorn_allow_list();
   opt.skip_rows = kUnicornSkipRows;
+  opt.lock_prefixes = kUnicornLockPrefixes;
   DiffResult r = run_diff(*k, *u, opt);
   EXPECT_FALSE(r.runner_error) << r.report;
   EXPECT_EQ(r.mismatches, 0u) << r.report;
@@ -214,6 +215,7 @@ TEST(X86Gen, EveryRowDecodesAsItsName) {
       for (size_t k = 0; k < n; ++k) {
         bytes += insn[k].size;
         std::string_view mn = insn[k].mnemonic;
+        if (mn.starts_with("lock ")) mn.remove_prefix(5);
         if (mn.starts_with("rep ") || mn.starts_with("repe ") || mn.starts_with("repne "))
           mn.remove_prefix(mn.find(' ') + 1);
         if (mn.starts_with(want) || (want == "j" && mn[0] == 'j')) found = true;

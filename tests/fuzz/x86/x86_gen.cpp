@@ -57,7 +57,8 @@ struct Row {
   Sp sp = Sp::None;
   int8_t w = -1;  // REX.W / VEX.W: -1 from the GPR width, else fixed
   bool vex = false;
-  uint8_t op2 = 0;  // x87 second byte
+  uint8_t op2 = 0;    // x87 second byte
+  bool lock = false;  // a memory destination may take LOCK (a quarter of the time)
 };
 
 // Builders for the common shapes, so each table line is one instruction.
@@ -168,6 +169,12 @@ constexpr Row special(const char* n, uint8_t map, uint8_t op, Sp sp, uint8_t gw,
              .sp = sp};
 }
 
+/// The row with its memory-destination form sometimes LOCKed (SDM: LOCK, the lockable list).
+constexpr Row locked(Row r) {
+  r.lock = true;
+  return r;
+}
+
 using enum Opd;
 using enum Ext;
 constexpr uint8_t kV = 2 | 4 | 8;  // 16/32/64-bit forms
@@ -178,33 +185,33 @@ constexpr uint16_t kX87Arith = kC023;  // C1 reports rounding/stack fault; the r
 // clang-format off
 constexpr Row kTemplates[] = {
   // ---- integer ALU (SDM: ADD, OR, ADC, SBB, AND, SUB, XOR, CMP) ----
-  alu("add r/m,r", 0, 0x01, -1, G, GM, kV, Imm::None, kArith),
-  alu("add r/m8,r8", 0, 0x00, -1, G, GM, kB, Imm::None, kArith),
+  locked(alu("add r/m,r", 0, 0x01, -1, G, GM, kV, Imm::None, kArith)),
+  locked(alu("add r/m8,r8", 0, 0x00, -1, G, GM, kB, Imm::None, kArith)),
   alu("add r,r/m", 0, 0x03, -1, G, GM, kV, Imm::None, kArith),
-  alu("or r/m,r", 0, 0x09, -1, G, GM, kV, Imm::None, kLogic),
-  alu("adc r/m,r", 0, 0x11, -1, G, GM, kV, Imm::None, kCarryIn),
+  locked(alu("or r/m,r", 0, 0x09, -1, G, GM, kV, Imm::None, kLogic)),
+  locked(alu("adc r/m,r", 0, 0x11, -1, G, GM, kV, Imm::None, kCarryIn)),
   alu("adc r8,r/m8", 0, 0x12, -1, G, GM, kB, Imm::None, kCarryIn),
-  alu("sbb r/m,r", 0, 0x19, -1, G, GM, kV, Imm::None, kCarryIn),
+  locked(alu("sbb r/m,r", 0, 0x19, -1, G, GM, kV, Imm::None, kCarryIn)),
   alu("and r,r/m", 0, 0x23, -1, G, GM, kV, Imm::None, kLogic),
-  alu("sub r/m,r", 0, 0x29, -1, G, GM, kV, Imm::None, kArith),
+  locked(alu("sub r/m,r", 0, 0x29, -1, G, GM, kV, Imm::None, kArith)),
   alu("sub r8,r/m8", 0, 0x2a, -1, G, GM, kB, Imm::None, kArith),
-  alu("xor r/m,r", 0, 0x31, -1, G, GM, kV, Imm::None, kLogic),
+  locked(alu("xor r/m,r", 0, 0x31, -1, G, GM, kV, Imm::None, kLogic)),
   alu("cmp r/m,r", 0, 0x39, -1, G, GM, kV, Imm::None, kArith),
   alu("cmp r8,r/m8", 0, 0x3a, -1, G, GM, kB, Imm::None, kArith),
-  alu("add r/m,imm", 0, 0x81, 0, None, GM, kV, Imm::Iz, kArith),
-  alu("adc r/m,imm8", 0, 0x83, 2, None, GM, kV, Imm::I8, kCarryIn),
-  alu("sbb r/m8,imm8", 0, 0x80, 3, None, GM, kB, Imm::I8, kCarryIn),
-  alu("and r/m,imm8", 0, 0x83, 4, None, GM, kV, Imm::I8, kLogic),
-  alu("sub r/m,imm", 0, 0x81, 5, None, GM, kV, Imm::Iz, kArith),
-  alu("xor r/m8,imm8", 0, 0x80, 6, None, GM, kB, Imm::I8, kLogic),
+  locked(alu("add r/m,imm", 0, 0x81, 0, None, GM, kV, Imm::Iz, kArith)),
+  locked(alu("adc r/m,imm8", 0, 0x83, 2, None, GM, kV, Imm::I8, kCarryIn)),
+  locked(alu("sbb r/m8,imm8", 0, 0x80, 3, None, GM, kB, Imm::I8, kCarryIn)),
+  locked(alu("and r/m,imm8", 0, 0x83, 4, None, GM, kV, Imm::I8, kLogic)),
+  locked(alu("sub r/m,imm", 0, 0x81, 5, None, GM, kV, Imm::Iz, kArith)),
+  locked(alu("xor r/m8,imm8", 0, 0x80, 6, None, GM, kB, Imm::I8, kLogic)),
   alu("cmp r/m,imm8", 0, 0x83, 7, None, GM, kV, Imm::I8, kArith),
   alu("test r/m,r", 0, 0x85, -1, G, GM, kV, Imm::None, kLogic),
   alu("test r/m8,imm8", 0, 0xf6, 0, None, GM, kB, Imm::I8, kLogic),
-  alu("not r/m", 0, 0xf7, 2, None, GM, kV | kB, Imm::None, kNone),
-  alu("neg r/m", 0, 0xf7, 3, None, GM, kV, Imm::None, kArith),
-  alu("neg r/m8", 0, 0xf6, 3, None, GM, kB, Imm::None, kArith),
-  alu("inc r/m", 0, 0xff, 0, None, GM, kV, Imm::None, kIncDec),
-  alu("dec r/m8", 0, 0xfe, 1, None, GM, kB, Imm::None, kIncDec),
+  locked(alu("not r/m", 0, 0xf7, 2, None, GM, kV | kB, Imm::None, kNone)),
+  locked(alu("neg r/m", 0, 0xf7, 3, None, GM, kV, Imm::None, kArith)),
+  locked(alu("neg r/m8", 0, 0xf6, 3, None, GM, kB, Imm::None, kArith)),
+  locked(alu("inc r/m", 0, 0xff, 0, None, GM, kV, Imm::None, kIncDec)),
+  locked(alu("dec r/m8", 0, 0xfe, 1, None, GM, kB, Imm::None, kIncDec)),
   alu("mov r/m,r", 0, 0x89, -1, G, GM, kV, Imm::None, kNone),
   alu("mov r8,r/m8", 0, 0x8a, -1, G, GM, kB, Imm::None, kNone),
   alu("mov r/m,imm", 0, 0xc7, 0, None, GM, kV, Imm::Iz, kNone),
@@ -214,11 +221,11 @@ constexpr Row kTemplates[] = {
   alu("movsx r,r/m8", 1, 0xbe, -1, G, GM8, kV, Imm::None, kNone),
   alu("movsx r,r/m16", 1, 0xbf, -1, G, GM16, k3264, Imm::None, kNone),
   alu("movsxd r64,r/m32", 0, 0x63, -1, G, GM, 8, Imm::None, kNone),  // source is 32-bit
-  alu("xchg r/m,r", 0, 0x87, -1, G, GM, kV, Imm::None, kNone),
-  alu("xadd r/m,r", 1, 0xc1, -1, G, GM, kV, Imm::None, kArith),
-  alu("xadd r/m8,r8", 1, 0xc0, -1, G, GM, kB, Imm::None, kArith),
-  alu("cmpxchg r/m,r", 1, 0xb1, -1, G, GM, kV, Imm::None, kArith),
-  alu("cmpxchg r/m8,r8", 1, 0xb0, -1, G, GM, kB, Imm::None, kArith),
+  locked(alu("xchg r/m,r", 0, 0x87, -1, G, GM, kV, Imm::None, kNone)),
+  locked(alu("xadd r/m,r", 1, 0xc1, -1, G, GM, kV, Imm::None, kArith)),
+  locked(alu("xadd r/m8,r8", 1, 0xc0, -1, G, GM, kB, Imm::None, kArith)),
+  locked(alu("cmpxchg r/m,r", 1, 0xb1, -1, G, GM, kV, Imm::None, kArith)),
+  locked(alu("cmpxchg r/m8,r8", 1, 0xb0, -1, G, GM, kB, Imm::None, kArith)),
   // ---- multiply and divide ----
   alu("mul r/m", 0, 0xf7, 4, None, GM, kV, Imm::None, kMul),
   alu("mul r/m8", 0, 0xf6, 4, None, GM, kB, Imm::None, kMul),
@@ -249,8 +256,8 @@ constexpr Row kTemplates[] = {
   // ---- bit operations (register bit offsets only on registers: they can reach outside) ----
   alu("bt r,r", 1, 0xa3, -1, G, G, kV, Imm::None, kBt),
   alu("bts r,r", 1, 0xab, -1, G, G, kV, Imm::None, kBt),
-  alu("btr r/m,imm8", 1, 0xba, 6, None, GM, kV, Imm::I8, kBt),
-  alu("btc r/m,imm8", 1, 0xba, 7, None, GM, kV, Imm::I8, kBt),
+  locked(alu("btr r/m,imm8", 1, 0xba, 6, None, GM, kV, Imm::I8, kBt)),
+  locked(alu("btc r/m,imm8", 1, 0xba, 7, None, GM, kV, Imm::I8, kBt)),
   alu("bsf r,r/m", 1, 0xbc, -1, G, GM, kV, Imm::None, Flags{0, Z, C | O | S | A | P}),
   alu("bsr r,r/m", 1, 0xbd, -1, G, GM, kV, Imm::None, Flags{0, Z, C | O | S | A | P}),
   special("bswap r", 1, 0xc8, Sp::OpReg, k3264, kNone),
@@ -539,8 +546,9 @@ namespace {
 /// Builds one snippet, tracking which arithmetic flags and x87 condition codes are undefined.
 class Builder {
  public:
-  Builder(std::mt19937_64& rng, const std::vector<bool>& row_ok, bool any_base, Snippet& out)
-      : rng_(rng), row_ok_(row_ok), any_base_(any_base), out_(out) {}
+  Builder(std::mt19937_64& rng, const std::vector<bool>& row_ok, bool any_base, bool lock,
+          Snippet& out)
+      : rng_(rng), row_ok_(row_ok), any_base_(any_base), lock_(lock), out_(out) {}
 
   void instruction() {
     for (;;) {
@@ -750,6 +758,7 @@ class Builder {
         byte(uint8_t(w << 7 | (~vvvv & 15) << 3 | L << 2 | pp));
       }
     } else {
+      if (mem && r.lock && lock_ && rand(4) == 0) byte(0xf0);
       if (width == 16 && (is_gpr(r.reg) || is_gpr(r.rm))) byte(0x66);
       if (r.pfx) byte(r.pfx);
       if (!norex) byte(uint8_t(0x40 | w << 3 | rex_r << 2 | rex_b));
@@ -855,6 +864,7 @@ class Builder {
   std::mt19937_64& rng_;
   const std::vector<bool>& row_ok_;
   bool any_base_;
+  bool lock_;
   Snippet& out_;
   std::vector<uint8_t>* code_ = &out_.code;
   int depth_ = 0;
@@ -1012,7 +1022,7 @@ void Snippet::masks_at(uint64_t at, uint16_t& rflags, uint16_t& fsw) const {
 Snippet X86Gen::row_snippet(uint16_t row) {
   Snippet out;
   if (row >= kNumRows) return out;
-  Builder b(rng_, row_ok_, any_base_, out);
+  Builder b(rng_, row_ok_, any_base_, lock_, out);
   b.instruction_of_row(row);
   out.marks.push_back({uint32_t(out.code.size()), b.undef(), b.fsw_undef()});
   out.rflags_undef = b.undef();
@@ -1027,7 +1037,7 @@ bool X86Gen::row_is_invalid(uint16_t row) {
 
 Snippet X86Gen::random_snippet(unsigned length) {
   Snippet out;
-  Builder b(rng_, row_ok_, any_base_, out);
+  Builder b(rng_, row_ok_, any_base_, lock_, out);
   for (unsigned i = 0; i < length; ++i) {
     b.instruction();
     out.marks.push_back({uint32_t(out.code.size()), b.undef(), b.fsw_undef()});
