@@ -747,6 +747,12 @@ class Builder {
     need_flags(r.f.read);
     if (is_div) emit_div_setup(r, width, mem, rm, disp, norex);
 
+    if (mem && rand(8) == 0) {
+      // A segment override (every base is 0 at CPL3 in 64-bit mode) or the address-size
+      // prefix ([R15D + disp32]: the data page is below 4 GiB).
+      static constexpr uint8_t kPrefixes[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x67};
+      byte(kPrefixes[rand(std::size(kPrefixes))]);
+    }
     if (r.vex) {
       uint8_t pp = r.pfx == 0x66 ? 1 : r.pfx == 0xf3 ? 2 : r.pfx == 0xf2 ? 3 : 0;
       if (r.map == 1 && !w && !rex_b && rand(2)) {
