@@ -12,7 +12,7 @@
 namespace orrery::tests::x86fuzz {
 namespace {
 
-constexpr uint64_t kComparedFlags = 0x8d5 | 0x400;  // CF PF AF ZF SF OF, DF
+constexpr uint64_t kComparedFlags = 0x8d5 | 0x400 | 0x244100;  // CF PF AF ZF SF OF, DF; TF NT AC ID
 
 std::string hex(uint64_t v) {
   char b[24];

@@ -1,7 +1,7 @@
 // x86-diff: run random snippets on an oracle and a target and print the mismatches.
 //   x86-diff --seed N --count N [--length N] [--oracle kvm|unicorn]
 //            [--target unicorn|kvm|orrery|orrery-interp|orrery-baseline|orrery-llvm]
-//            [--exts all|novex|only:EXT] [--no-allow]
+//            [--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--no-allow]
 // --exts defaults to every extension against KVM alone, to the set whose Unicorn differences
 // are classified (no x87, no VEX) when Unicorn is involved, and to the extensions Orrery
 // implements (orrery_exts()) when Orrery is. Orrery gets no allow-list.
@@ -12,6 +12,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tests/fuzz/x86/kvm_runner.h"
 #include "tests/fuzz/x86/orrery_runner.h"
@@ -50,6 +52,8 @@ int main(int argc, char** argv) {
   x::DiffOptions opt;
   std::string oracle_name = "kvm", target_name = "unicorn", exts = "auto";
   bool allow = true;
+  std::string only_rows;
+  std::vector<const char*> skip;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> const char* {
@@ -74,11 +78,13 @@ int main(int argc, char** argv) {
       exts = value();
     else if (a == "--no-allow")
       allow = false;
+    else if (a == "--rows")  // debugging: only rows whose name starts with this
+      only_rows = value();
     else {
       std::fprintf(stderr,
                    "x86-diff: bad argument '%s' (usage: --seed N --count N [--length N] "
                    "[--oracle kvm|unicorn] [--target unicorn|kvm|orrery[-interp|-baseline|-llvm]] "
-                   "[--exts all|novex|only:EXT] "
+                   "[--exts all|novex|only:EXT] [--rows NAME-PREFIX] "
                    "[--no-allow])\n",
                    a.c_str());
       return 1;
@@ -108,9 +114,14 @@ int main(int argc, char** argv) {
   }
   if (allow && unicorn) opt.allow = x::unicorn_allow_list();
   if (unicorn) {
-    opt.skip_rows = x::kUnicornSkipRows;
+    skip.assign(std::begin(x::kUnicornSkipRows), std::end(x::kUnicornSkipRows));
     opt.lock_prefixes = x::kUnicornLockPrefixes;
   }
+  if (!only_rows.empty())
+    for (uint16_t r = 0; r < x::X86Gen::num_rows(); ++r)
+      if (!std::string_view(x::X86Gen::row_name(r)).starts_with(only_rows))
+        skip.push_back(x::X86Gen::row_name(r));
+  opt.skip_rows = skip;
   opt.max_reports = 10;
   auto oracle = make_runner(oracle_name);
   auto target = make_runner(target_name);
