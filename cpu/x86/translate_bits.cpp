@@ -287,8 +287,6 @@ bool tr_shld_shrd(TranslateContext& t) {
       res = e.or_(e.lshr(d, n), e.shl(s, inv));
       src = e.select(one, d, e.or_(e.lshr(d, n1), e.shl(s, inv1)));
     }
-    // A count of 0 shifts s by 64 above, which the host reduces to 0: keep d.
-    if (!is_const) res = e.select(e.cmp(Cond::Eq, n, e.c64(0)), d, res);
   } else {
     // Concatenate in 64 bits: SHLD shifts d:s left and keeps the top; SHRD shifts s:d right.
     // 16-bit counts above 16 give undefined results; the 48-bit d:s:d pattern is used.
@@ -307,9 +305,10 @@ bool tr_shld_shrd(TranslateContext& t) {
     res = e.trunc(ty, res);
     src = e.trunc(ty, src);
   }
+  Value zero = is_const ? Value{} : e.cmp(Cond::Eq, n, e.c64(0));
+  if (zero.valid()) res = e.select(zero, d, res);
   t.write(0, res);
-  shift_flags(t, left ? CcOp::ShlB : CcOp::SarB, ty, res, src,
-              is_const ? Value{} : e.cmp(Cond::Eq, n, e.c64(0)));
+  shift_flags(t, left ? CcOp::ShlB : CcOp::SarB, ty, res, src, zero);
   return true;
 }
 
@@ -375,9 +374,10 @@ bool tr_bsf_bsr(TranslateContext& t) {
   Value zero = e.cmp(Cond::Eq, s, t.konst(ty, 0));
   Value r = t.mnemonic() == ZYDIS_MNEMONIC_BSF ? e.ctz(s) : e.sub(t.konst(ty, w - 1), e.clz(s));
   if (ty == Type::I32 && t.is_reg(0)) {
-    // A zero source leaves all 64 bits (AMD documents it; the fuzzer's silicon does it).
+    // A zero source leaves the whole 64-bit register alone (no zero-extension).
     const unsigned reg = TranslateContext::gpr_num(t.op(0).reg.value);
-    t.set_gpr(reg, e.select(zero, t.get_gpr(reg, Type::I64), e.zext(Type::I64, r)));
+    Value full = t.get_gpr(reg, Type::I64);
+    t.set_gpr(reg, e.select(zero, full, e.zext(Type::I64, r)));
   } else {
     t.write(0, e.select(zero, d, r));  // a zero source leaves the destination
   }

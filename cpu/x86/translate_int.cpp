@@ -533,9 +533,10 @@ bool tr_cmpxchg(TranslateContext& t) {
     old = t.read(0);
     Value eq = e.cmp(Cond::Eq, old, acc);
     if (ty == Type::I32) {
-      // A failed compare leaves all 64 bits of the register (the AMD host; no write-back).
+      // Written (zero-extended) only when equal; otherwise the 64-bit register is untouched.
       const unsigned reg = TranslateContext::gpr_num(t.op(0).reg.value);
-      t.set_gpr(reg, e.select(eq, e.zext(Type::I64, src), t.get_gpr(reg, Type::I64)));
+      Value full = t.get_gpr(reg, Type::I64);
+      t.set_gpr(reg, e.select(eq, e.zext(Type::I64, src), full));
     } else {
       t.write(0, e.select(eq, src, old));
     }
@@ -596,7 +597,8 @@ bool tr_imul(TranslateContext& t) {
       Value r = e.mul(e.sext(Type::I16, t.get_gpr(kRax, Type::I8)), e.sext(Type::I16, b));
       t.set_gpr(kRax, r);
       Value lo = e.trunc(Type::I8, r);
-      t.set_cc(CcOp::MulB, Type::I8, lo, e.sub(r, e.sext(Type::I16, lo)));
+      Value hi = e.trunc(Type::I8, e.lshr(r, t.konst(Type::I16, 8)));
+      t.set_cc(CcOp::MulB, Type::I8, lo, e.xor_(hi, e.ashr(lo, t.konst(Type::I8, 7))));
       return true;
     }
     Value a = t.get_gpr(kRax, ty);

@@ -64,6 +64,28 @@ std::vector<uint8_t> assemble(const std::string& src, unsigned bits) {
   return bytes;
 }
 
+std::vector<std::vector<uint8_t>> assemble_many(const std::vector<std::string>& srcs,
+                                                unsigned bits) {
+  constexpr unsigned kSlot = 512;
+  std::string all;
+  for (size_t i = 0; i < srcs.size(); ++i) {
+    const std::string l = "case" + std::to_string(i);
+    all += l + ":\n" + srcs[i] + "\n" + l + "_end:\ntimes " + std::to_string(kSlot) + "-($-" + l +
+           ") db 0\n";
+  }
+  for (size_t i = 0; i < srcs.size(); ++i)
+    all += "dw case" + std::to_string(i) + "_end-case" + std::to_string(i) + "\n";
+  std::vector<uint8_t> bytes = assemble(all, bits);
+  std::vector<std::vector<uint8_t>> out;
+  if (bytes.size() != srcs.size() * (kSlot + 2)) return out;
+  for (size_t i = 0; i < srcs.size(); ++i) {
+    const size_t at = srcs.size() * kSlot + 2 * i;
+    const unsigned len = bytes[at] | bytes[at + 1] << 8;
+    out.emplace_back(bytes.begin() + i * kSlot, bytes.begin() + i * kSlot + len);
+  }
+  return out;
+}
+
 Machine::Machine(Tier tier, Mode m) : mode(m) {
   std::string err = as.add_ram("low", 0, 0x100000);
   if (err.empty()) err = as.add_ram("host", kHostBase, 0x10000);
@@ -169,6 +191,12 @@ void Machine::load(const std::vector<uint8_t>& code, uint64_t at) {
   exec->mode_changed();
 }
 
+void Machine::restart(uint64_t at) {
+  state_->common.pc = at;
+  state_->common.pending_exit = 0;
+  state_->gpr[kRsp] = kStackTop;
+}
+
 void Machine::load_asm(const std::string& src) {
   load(assemble(src, mode == Mode::Long64 ? 64 : mode == Mode::Prot32 ? 32 : 16));
 }
@@ -254,7 +282,7 @@ const uint8_t* HostRunner::data() const {
   return base_ + (kHostData - kHostBase);
 }
 
-Regs HostRunner::run(const std::vector<uint8_t>& code, const Regs& in) {
+void HostRunner::build_wrapper() {
   static const char* names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                   "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
   std::string pre = "default abs\npush rbx\npush rbp\npush r12\npush r13\npush r14\npush r15\n";
@@ -265,11 +293,18 @@ Regs HostRunner::run(const std::vector<uint8_t>& code, const Regs& in) {
   std::string post;
   for (unsigned i = 0; i < 16; ++i)
     post += std::string("mov [") + hex(kOut + 8 * i) + "], " + names[i] + "\n";
-  post += "pushfq\npop qword [" + hex(kOut + 8 * 16) + "]\n";
+  post += "pushfq\npop qword [" + hex(kOut + 8 * 16) + "]\ncld\n";
   post += "mov rsp, [" + hex(kSaveRsp) +
           "]\npop r15\npop r14\npop r13\npop r12\npop rbp\n"
           "pop rbx\nret\n";
-  std::vector<uint8_t> a = assemble(pre, 64), b = assemble(post, 64);
+  prologue_ = assemble(pre, 64);
+  epilogue_ = assemble(post, 64);
+}
+
+Regs HostRunner::run(const std::vector<uint8_t>& code, const Regs& in) {
+  if (prologue_.empty()) build_wrapper();
+  const std::vector<uint8_t>& a = prologue_;
+  const std::vector<uint8_t>& b = epilogue_;
   std::vector<uint8_t> all = a;
   all.insert(all.end(), code.begin(), code.end());
   all.insert(all.end(), b.begin(), b.end());

@@ -52,6 +52,9 @@ struct RunResult {
 
 /// nasm source -> bytes ("bits N" is prepended); fails the test on an assembly error.
 std::vector<uint8_t> assemble(const std::string& src, unsigned bits);
+/// Assembles many snippets with one nasm run (each at most 512 bytes).
+std::vector<std::vector<uint8_t>> assemble_many(const std::vector<std::string>& srcs,
+                                                unsigned bits);
 
 class Machine : public tcg::softmmu::PageTranslator {
  public:
@@ -68,6 +71,8 @@ class Machine : public tcg::softmmu::PageTranslator {
   void load(const std::vector<uint8_t>& code, uint64_t at = kCodeAddr);
   /// Assembles and loads.
   void load_asm(const std::string& src);
+  /// Back to the start of the loaded code (translations kept; registers as they are).
+  void restart(uint64_t at = kCodeAddr);
   RunResult run();
   /// Sets the GPRs and EFLAGS (arith bits through set_eflags).
   void set_regs(const Regs& r);
@@ -105,7 +110,9 @@ class HostRunner {
   const uint8_t* data() const;
 
  private:
+  void build_wrapper();  // the register load/store code around a test snippet
   uint8_t* base_ = nullptr;
+  std::vector<uint8_t> prologue_, epilogue_;
 };
 
 class X86Test : public ::testing::TestWithParam<Tier> {
