@@ -186,6 +186,9 @@ unsigned with_guest_mxcsr(const X86State& s, F&& f) {
 
 // Merges raised flags into the guest MXCSR; true when one of them is unmasked (a fault).
 bool account_flags(X86State& s, unsigned flags) {
+  // An unmasked pre-computation exception (IE, DE, ZE) aborts the operation before the
+  // post-computation flags the host's masked run also raised.
+  if (flags & ~(s.mxcsr >> 7) & 7) flags &= 7;
   s.mxcsr |= flags;
   return flags & ~(s.mxcsr >> 7) & 0x3f;
 }

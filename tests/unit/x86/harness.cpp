@@ -20,6 +20,27 @@ std::string hex(uint64_t v) {
   return b;
 }
 
+void expect_same_records(const std::vector<uint8_t>& want, const std::vector<uint8_t>& got,
+                         const std::vector<uint8_t>& in, unsigned rec_size) {
+  unsigned bad = 0;
+  for (size_t i = 0; i < want.size() / rec_size && bad < 3; ++i) {
+    const uint8_t* w = &want[i * rec_size];
+    const uint8_t* g = &got[i * rec_size];
+    if (std::memcmp(w, g, rec_size) == 0) continue;
+    ++bad;
+    std::string d, ins;
+    for (unsigned q = 0; q < rec_size / 8; ++q) {
+      uint64_t a, b, c;
+      std::memcpy(&a, w + 8 * q, 8);
+      std::memcpy(&b, g + 8 * q, 8);
+      std::memcpy(&c, &in[i * rec_size + 8 * q], 8);
+      if (a != b) d += " +" + hex(8 * q) + ": want " + hex(a) + " got " + hex(b) + "\n";
+      ins += " " + hex(c);
+    }
+    ADD_FAILURE() << "record " << i << " inputs" << ins << "\n" << d;
+  }
+}
+
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {
   switch (info.param) {
     case Tier::Interp:

@@ -133,4 +133,9 @@ std::string tier_name(const ::testing::TestParamInfo<Tier>& info);
 
 std::string hex(uint64_t v);
 
+/// Compares the host's and a tier's output records (rec_size bytes each, `in` the inputs) and
+/// reports the first few mismatching ones with their inputs and differing quadwords.
+void expect_same_records(const std::vector<uint8_t>& want, const std::vector<uint8_t>& got,
+                         const std::vector<uint8_t>& in, unsigned rec_size);
+
 }  // namespace orrery::cpu::x86::test

@@ -118,28 +118,7 @@ class X86Sse : public X86Test {
       ASSERT_EQ(r.kind, RunResult::End) << r.message << " vector " << r.vector;
       std::vector<uint8_t> got(in.size());
       m->as.read_bytes(kRecBase, got.data(), got.size());
-      unsigned bad = 0;
-      for (unsigned i = 0; i < kRecs && bad < 3; ++i) {
-        const uint8_t* w = &want[i * kRecSize];
-        const uint8_t* g = &got[i * kRecSize];
-        if (std::memcmp(w, g, kRecSize) == 0) continue;
-        ++bad;
-        std::string d;
-        for (unsigned q = 0; q < kRecSize / 8; ++q) {
-          uint64_t a, b;
-          std::memcpy(&a, w + 8 * q, 8);
-          std::memcpy(&b, g + 8 * q, 8);
-          if (a != b) d += " +" + hex(8 * q) + ": want " + hex(a) + " got " + hex(b) + "\n";
-        }
-        const uint8_t* inp = &in[i * kRecSize];
-        std::string ins;
-        for (unsigned q = 0; q < 16; ++q) {
-          uint64_t a;
-          std::memcpy(&a, inp + 8 * q, 8);
-          ins += " " + hex(a);
-        }
-        ADD_FAILURE() << "record " << i << " inputs" << ins << "\n" << d;
-      }
+      expect_same_records(want, got, in, kRecSize);
     }
   }
 };
