@@ -66,6 +66,7 @@ struct DiffOptions {
   std::span<const char* const> skip_rows;  // template rows (name prefixes) not generated
   unsigned max_reports = 5;
   bool lock_prefixes = true;  // X86Gen::set_lock_prefixes
+  bool unmask_mxcsr = false;  // X86Gen::set_unmask_mxcsr (x86-diff --unmask-mxcsr)
 };
 
 struct DiffResult {

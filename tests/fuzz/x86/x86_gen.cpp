@@ -1042,6 +1042,8 @@ X86UserState X86Gen::random_state() {
   static constexpr uint32_t kRc[] = {0, 1, 2, 3};
   s.mxcsr = 0x1f80 | kRc[rand(4)] << 13 | (rand(8) == 0 ? 0x8000 : 0) |
             (rand(8) == 0 ? 0x40 : 0);             // FTZ, DAZ
+  if (unmask_mxcsr_ && rand(8) == 0)  // some SIMD exceptions unmasked: #XM (CR4.OSXMMEXCPT)
+    s.mxcsr &= ~(uint32_t(1 + rand(63)) << 7);
   static constexpr uint16_t kPc[] = {0, 2, 3, 3};  // single, double, extended (01 reserved)
   s.fcw = uint16_t(0x7f | 0x40 | kPc[rand(4)] << 8 | rand(4) << 10);
   unsigned top = unsigned(rand(8)), used = unsigned(rand(9));
