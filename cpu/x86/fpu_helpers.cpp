@@ -926,6 +926,88 @@ uint64_t helper_image_write(tcg::CpuCommon* c, uint64_t arg, uint64_t bytes, uin
   return 0;
 }
 
+// ---- XSAVE family: x87 (component 0), SSE (1) and AVX (2), 832 bytes, the compacted form of
+// these three components has the standard layout too ----
+
+constexpr unsigned kXsaveBytes = 832, kXsaveHeader = 512, kXsaveAvx = 576;
+
+uint64_t rfbm_of(const X86State& s) {
+  return s.xcr0 & (uint32_t(s.gpr[kRax]) | uint64_t(uint32_t(s.gpr[kRdx])) << 32) & 7;
+}
+// The component that byte o of the image belongs to (bit mask of RFBM bits that select it;
+// 0: not part of a component).
+uint64_t component_of(unsigned o) {
+  if (o >= 24 && o < 32) return 6;  // MXCSR, MXCSR_MASK: with SSE or AVX
+  if (o < 160) return 1;
+  if (o < 416) return 2;
+  if (o >= kXsaveAvx && o < kXsaveBytes) return 4;
+  return 0;
+}
+void build_xsave(const X86State& s, uint64_t arg, uint8_t* img) {
+  build_image(s, kFxsave, arg, img);
+  std::memset(img + 512, 0, kXsaveBytes - 512);
+  for (unsigned i = 0; i < 16; ++i) std::memcpy(img + kXsaveAvx + 16 * i, &s.ymm[i].q[2], 16);
+}
+
+// fn(cpu, offset << 8 | flags (bit 3: XSAVEC), old memory qword): the qword XSAVE stores.
+uint64_t helper_xsave_read(tcg::CpuCommon* c, uint64_t arg, uint64_t old, uint64_t) {
+  const X86State& s = state_of(c);
+  const unsigned off = unsigned(arg >> 8) % kXsaveBytes;
+  const uint64_t rfbm = rfbm_of(s);
+  if (off == kXsaveHeader) return (old & ~rfbm) | (rfbm & s.xcr0);  // XSTATE_BV (all in use)
+  if (off == kXsaveHeader + 8) return (arg & 8) ? rfbm | 1ull << 63 : old;  // XCOMP_BV
+  uint8_t img[kXsaveBytes + 8];
+  build_xsave(s, arg, img);
+  uint64_t v = 0;
+  for (unsigned i = 0; i < 8; ++i) {
+    const bool sel = component_of(off + i) & rfbm;
+    v |= uint64_t(sel ? img[off + i] : uint8_t(old >> (8 * i))) << (8 * i);
+  }
+  return v;
+}
+
+// fn(cpu, offset << 8 | flags, memory qword, XSTATE_BV): XRSTOR of one qword: selected
+// components take the memory bytes when XSTATE_BV has them, else their initial state.
+uint64_t helper_xrstor_write(tcg::CpuCommon* c, uint64_t arg, uint64_t v, uint64_t xstate_bv) {
+  X86State& s = state_of(c);
+  const unsigned off = unsigned(arg >> 8) % kXsaveBytes;
+  const uint64_t rfbm = rfbm_of(s);
+  uint8_t img[kXsaveBytes + 8];
+  build_xsave(s, arg, img);
+  bool changed = false;
+  for (unsigned i = 0; i < 8; ++i) {
+    const unsigned o = off + i;
+    const uint64_t comp = component_of(o) & rfbm;
+    if (!comp) continue;
+    const bool from_mem = (o >= 24 && o < 28) || (comp & xstate_bv);  // MXCSR: always loaded
+    uint8_t init = 0;
+    if (o == 0) init = 0x7f;  // FCW 0x037f
+    if (o == 1) init = 0x03;
+    img[o] = from_mem ? uint8_t(v >> (8 * i)) : init;
+    changed = true;
+  }
+  if (!changed) return 0;
+  parse_image(s, kFxsave, arg, img);
+  for (unsigned i = 0; i < 16; ++i) std::memcpy(&s.ymm[i].q[2], img + kXsaveAvx + 16 * i, 16);
+  return 0;
+}
+
+// fn(cpu, XSTATE_BV, XCOMP_BV, (header bytes 16..63 nonzero) | MXCSR << 32): nonzero when
+// XRSTOR must raise #GP.
+uint64_t helper_xrstor_check(tcg::CpuCommon* c, uint64_t xstate_bv, uint64_t xcomp_bv,
+                             uint64_t misc) {
+  const X86State& s = state_of(c);
+  const uint64_t rfbm = rfbm_of(s);
+  if (misc & 1) return 1;
+  if ((rfbm & 6) && ((misc >> 32) & 0xffff0000u)) return 1;
+  if (xcomp_bv >> 63) {
+    if ((xcomp_bv & ~(1ull << 63)) & ~s.xcr0) return 1;
+    if (xstate_bv & ~xcomp_bv) return 1;
+    return 0;
+  }
+  return xcomp_bv != 0 || (xstate_bv & ~s.xcr0) != 0;
+}
+
 }  // namespace
 
 uint16_t x87::full_tag_word(const X87State& x) {
@@ -950,6 +1032,9 @@ uint16_t x87::full_tag_word(const X87State& x) {
 const tcg::ir::Helper kHelperX87{"x86_x87", helper_x87};
 const tcg::ir::Helper kHelperX87Mf{"x86_x87_mf", helper_x87_mf};
 const tcg::ir::Helper kHelperFpImageRead{"x86_fp_image_read", helper_image_read};
+const tcg::ir::Helper kHelperXsaveRead{"x86_xsave_read", helper_xsave_read};
+const tcg::ir::Helper kHelperXrstorWrite{"x86_xrstor_write", helper_xrstor_write};
+const tcg::ir::Helper kHelperXrstorCheck{"x86_xrstor_check", helper_xrstor_check};
 const tcg::ir::Helper kHelperFpImageWrite{"x86_fp_image_write", helper_image_write};
 
 }  // namespace orrery::cpu::x86

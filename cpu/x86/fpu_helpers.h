@@ -47,4 +47,13 @@ extern const tcg::ir::Helper kHelperFpImageRead;
 /// (those selected by mask bits, one per byte) into the state.
 extern const tcg::ir::Helper kHelperFpImageWrite;
 
+/// XSAVE/XSAVEOPT/XSAVEC (x87, SSE, AVX; RFBM = XCR0 & EDX:EAX): fn(cpu, offset << 8 | flags
+/// (as above; bit 3: compacted), old qword) -> the qword to store at offset (0..831).
+extern const tcg::ir::Helper kHelperXsaveRead;
+/// XRSTOR: fn(cpu, offset << 8 | flags, qword, XSTATE_BV) restores one qword's worth.
+extern const tcg::ir::Helper kHelperXrstorWrite;
+/// XRSTOR's header/MXCSR check: fn(cpu, XSTATE_BV, XCOMP_BV, reserved_nonzero | MXCSR << 32)
+/// is nonzero for #GP.
+extern const tcg::ir::Helper kHelperXrstorCheck;
+
 }  // namespace orrery::cpu::x86

@@ -225,8 +225,13 @@ uint64_t helper_sse_gpr(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_
   X86State& s = state_of(c);
   const unsigned mn = packed & 0xffff, dst = (packed >> simd::kDstShift) & 15;
   const bool mem = packed & simd::kSrcMem, wide = packed & simd::kWide;
-  const __m128i b = mem ? _mm_set_epi64x(int64_t(hi), int64_t(lo))
-                        : load_xmm(s, (packed >> simd::kSrcShift) & 15);
+  __m128i b = mem ? _mm_set_epi64x(int64_t(hi), int64_t(lo))
+                  : load_xmm(s, (packed >> simd::kSrcShift) & 15);
+  if (packed & simd::kMmx) {  // PMOVMSKB r, mm
+    b = _mm_set_epi64x(0, int64_t(s.x87.st[(packed >> simd::kSrcShift) & 7].mant));
+    s.x87.top = 0;
+    s.x87.ftw = 0xff;
+  }
   uint64_t v = 0;
   const unsigned flags = with_guest_mxcsr(s, [&] {
     switch (mn) {
@@ -260,6 +265,71 @@ uint64_t helper_sse_gpr(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_
   return 0;
 }
 
+// MMX: the 64-bit operation is the 128-bit one on zero-extended values, except where lanes
+// would cross the 64-bit boundary (unpack high, packs, horizontal ops, shuffles).
+uint64_t helper_mmx_op(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_t) {
+  X86State& s = state_of(c);
+  unsigned mn = packed & 0xffff;
+  const unsigned dst = (packed >> simd::kDstShift) & 7, src = (packed >> simd::kSrcShift) & 7;
+  const unsigned imm = (packed >> simd::kImmShift) & 0xff;
+  const bool mem = packed & simd::kSrcMem;
+  const uint64_t a = s.x87.st[dst].mant, b = mem ? lo : s.x87.st[src].mant;
+  __m128i va = _mm_set_epi64x(0, int64_t(a)), vb = _mm_set_epi64x(0, int64_t(b)), r = va;
+  uint64_t out = 0, aux = 0;
+  switch (mn) {
+    case ZYDIS_MNEMONIC_PUNPCKHBW:
+    case ZYDIS_MNEMONIC_PUNPCKHWD:
+    case ZYDIS_MNEMONIC_PUNPCKHDQ:
+      va = _mm_set_epi64x(0, int64_t(a >> 32));
+      vb = _mm_set_epi64x(0, int64_t(b >> 32));
+      mn = mn == ZYDIS_MNEMONIC_PUNPCKHBW   ? ZYDIS_MNEMONIC_PUNPCKLBW
+           : mn == ZYDIS_MNEMONIC_PUNPCKHWD ? ZYDIS_MNEMONIC_PUNPCKLWD
+                                            : ZYDIS_MNEMONIC_PUNPCKLDQ;
+      break;
+    case ZYDIS_MNEMONIC_PACKSSWB:
+    case ZYDIS_MNEMONIC_PACKSSDW:
+    case ZYDIS_MNEMONIC_PACKUSWB:
+    case ZYDIS_MNEMONIC_PHADDW:
+    case ZYDIS_MNEMONIC_PHADDD:
+    case ZYDIS_MNEMONIC_PHADDSW:
+    case ZYDIS_MNEMONIC_PHSUBW:
+    case ZYDIS_MNEMONIC_PHSUBD:
+    case ZYDIS_MNEMONIC_PHSUBSW:
+      va = _mm_set_epi64x(int64_t(b), int64_t(a));
+      vb = _mm_setzero_si128();
+      break;
+    default:
+      break;
+  }
+  if (mn == ZYDIS_MNEMONIC_PSHUFB) {
+    for (unsigned i = 0; i < 8; ++i) {
+      const unsigned idx = (b >> (8 * i)) & 0xff;
+      out |= (idx & 0x80 ? 0 : (a >> (8 * (idx & 7))) & 0xff) << (8 * i);
+    }
+  } else if (mn == ZYDIS_MNEMONIC_PALIGNR) {
+    for (unsigned i = 0; i < 8; ++i) {
+      const unsigned k = i + imm;
+      const uint64_t byte = k < 8    ? (b >> (8 * k)) & 0xff
+                            : k < 16 ? (a >> (8 * (k - 8))) & 0xff
+                                     : 0;
+      out |= byte << (8 * i);
+    }
+  } else if (mn == ZYDIS_MNEMONIC_PSHUFW) {
+    for (unsigned i = 0; i < 4; ++i)
+      out |= ((b >> (16 * ((imm >> (2 * i)) & 3))) & 0xffff) << (16 * i);
+  } else {
+    if (!simd_base_op(s, mn, va, vb, imm, mem, r, aux) &&
+        !simd_ext_op(s, mn, va, vb, imm, mem, r, aux))
+      return simd::kFault;
+    out = uint64_t(_mm_cvtsi128_si64(r));
+  }
+  s.x87.st[dst].mant = out;
+  s.x87.st[dst].sign_exp = 0xffff;
+  s.x87.top = 0;
+  s.x87.ftw = 0xff;
+  return 0;
+}
+
 uint64_t helper_simd_fault(tcg::CpuCommon* c, uint64_t, uint64_t insn_pc, uint64_t) {
   X86State& s = state_of(c);
   raise_exception(s, (s.cr4 & cr4::kOsxmmexcpt) ? vec::kXm : vec::kUd, -1, insn_pc);
@@ -270,6 +340,7 @@ uint64_t helper_simd_fault(tcg::CpuCommon* c, uint64_t, uint64_t insn_pc, uint64
 
 const tcg::ir::Helper kHelperSseOp{"x86_sse_op", helper_sse_op};
 const tcg::ir::Helper kHelperSseGpr{"x86_sse_gpr", helper_sse_gpr};
+const tcg::ir::Helper kHelperMmxOp{"x86_mmx_op", helper_mmx_op};
 const tcg::ir::Helper kHelperSimdFault{"x86_simd_fault", helper_simd_fault};
 
 bool simd_base_op(X86State&, unsigned mn, __m128i a, __m128i b, unsigned imm, bool src_mem,

@@ -18,6 +18,7 @@ namespace simd {
 constexpr unsigned kDstShift = 16, kSrcShift = 24, kImmShift = 32, kVvvvShift = 48;
 constexpr uint64_t kSrcMem = 1ull << 40;  // the source is memory/GPR/imm data in args b, c
 constexpr uint64_t kWide = 1ull << 41;    // a 64-bit GPR operand (CVTSI2SS, CVTSS2SI, ...)
+constexpr uint64_t kMmx = 1ull << 42;     // the register operands are MMX registers
 constexpr uint64_t kFault = 1ull << 63;   // in a result: an unmasked SIMD FP exception
 inline uint64_t pack(unsigned mnemonic, unsigned dst, unsigned src, unsigned imm) {
   return mnemonic | uint64_t(dst) << kDstShift | uint64_t(src) << kSrcShift |
@@ -34,6 +35,9 @@ extern const tcg::ir::Helper kHelperSseOp;
 extern const tcg::ir::Helper kHelperSseGpr;
 /// Pure: CRC32C of v (bytes 1, 2, 4, 8) into crc: fn(cpu, crc, v, bytes).
 extern const tcg::ir::Helper kHelperCrc32;
+/// mm[dst] = op(mm[dst], src) for the MMX forms: fn(cpu, packed, src_lo, 0); also enters MMX
+/// mode (TOP = 0, every tag valid, the written register's exponent all ones).
+extern const tcg::ir::Helper kHelperMmxOp;
 /// A trap helper: raises #XM (CR4.OSXMMEXCPT) or #UD for an unmasked SIMD FP exception.
 extern const tcg::ir::Helper kHelperSimdFault;
 

@@ -23,6 +23,51 @@ unsigned xmm_num(const TranslateContext& t, unsigned i) {
   return unsigned(t.op(i).reg.value - ZYDIS_REGISTER_XMM0);
 }
 
+bool is_mm(ZydisRegister r) {
+  return r >= ZYDIS_REGISTER_MM0 && r <= ZYDIS_REGISTER_MM7;
+}
+bool mm_op(const TranslateContext& t, unsigned i) {
+  return t.is_reg(i) && is_mm(t.op(i).reg.value);
+}
+unsigned mm_num(const TranslateContext& t, unsigned i) {
+  return unsigned(t.op(i).reg.value - ZYDIS_REGISTER_MM0);
+}
+/// MMn is the significand of physical x87 register n.
+uint32_t mm_offset(unsigned n) {
+  return uint32_t(offsetof(X86State, x87) + offsetof(X87State, st) + sizeof(F80) * n);
+}
+constexpr uint32_t kX87Top = offsetof(X86State, x87) + offsetof(X87State, top);
+constexpr uint32_t kX87Ftw = offsetof(X86State, x87) + offsetof(X87State, ftw);
+constexpr uint32_t kX87Fsw = offsetof(X86State, x87) + offsetof(X87State, fsw);
+
+/// MMX: #UD with CR0.EM, #NM with CR0.TS, #MF with a pending x87 exception.
+bool mmx_unavailable(TranslateContext& t) {
+  const uint64_t f = t.tb_flags();
+  if (f & tb_flags::kCr0Em) return t.ud();
+  if (f & tb_flags::kFpuTrap) {
+    t.raise(vec::kNm);
+    return true;
+  }
+  auto& e = t.e();
+  Value es = e.and_(e.get_reg(Type::I16, kX87Fsw), e.konst(Type::I16, 0x80));
+  t.raise_if(e.cmp(Cond::Ne, es, e.konst(Type::I16, 0)), vec::kMf);
+  return false;
+}
+/// Writes MMn (and enters MMX mode: TOP = 0, all tags valid, exponent all ones).
+void set_mm(TranslateContext& t, unsigned n, Value v64) {
+  auto& e = t.e();
+  e.set_reg(mm_offset(n), v64);
+  e.set_reg(mm_offset(n) + 8, e.konst(Type::I16, 0xffff));
+  e.set_reg(kX87Top, e.konst(Type::I8, 0));
+  e.set_reg(kX87Ftw, e.konst(Type::I8, 0xff));
+}
+Value get_mm(TranslateContext& t, unsigned n) {
+  auto& e = t.e();
+  e.set_reg(kX87Top, e.konst(Type::I8, 0));
+  e.set_reg(kX87Ftw, e.konst(Type::I8, 0xff));
+  return e.get_reg(Type::I64, mm_offset(n));
+}
+
 /// #UD without CR4.OSFXSR or with CR0.EM, #NM with CR0.TS. Returns true when it raised.
 bool sse_unavailable(TranslateContext& t) {
   const uint64_t f = t.tb_flags();
@@ -133,11 +178,30 @@ void set_xmm_q(TranslateContext& t, unsigned r, unsigned q, Value v) {
 
 }  // namespace
 
+bool tr_mmx_op(TranslateContext& t) {
+  if (t.num_visible_ops() > 1 && t.is_reg(1) && !mm_op(t, 1)) return t.unimplemented();
+  if (mmx_unavailable(t)) return true;
+  auto& e = t.e();
+  Value lo = e.c64(0);
+  unsigned src = 0;
+  uint64_t packed = 0;
+  if (t.num_visible_ops() > 1 && mm_op(t, 1)) {
+    src = mm_num(t, 1);
+  } else if (t.num_visible_ops() > 1) {
+    packed |= simd::kSrcMem;
+    lo = t.is_imm(1) ? e.c64(t.op(1).imm.value.u & 0xff) : t.load(Type::I64, t.addr_of(1));
+  }
+  packed |= simd::pack(t.mnemonic(), mm_num(t, 0), src, imm8(t));
+  trap_on_fault(t, t.call(kHelperMmxOp, {e.c64(packed), lo, e.c64(0)}));
+  return true;
+}
+
 bool tr_sse_op(TranslateContext& t) {
-  if (!xmm_op(t, 0)) return t.unimplemented();  // MMX forms
+  if (mm_op(t, 0)) return tr_mmx_op(t);
+  if (!xmm_op(t, 0)) return t.unimplemented();
   if (t.num_visible_ops() > 1 && t.is_reg(1) && !xmm_op(t, 1) &&
       ZydisRegisterGetClass(t.op(1).reg.value) == ZYDIS_REGCLASS_MMX)
-    return t.unimplemented();
+    return t.unimplemented();  // CVTPI2PS and the like
   if (sse_unavailable(t)) return true;
   auto& e = t.e();
   const Src s = t.num_visible_ops() > 1 ? read_src(t, 1) : Src{0, false, e.c64(0), e.c64(0)};
@@ -159,9 +223,19 @@ bool tr_sse_op(TranslateContext& t) {
 
 bool tr_sse_gpr(TranslateContext& t) {
   if (!t.is_reg(0) || !TranslateContext::is_gpr(t.op(0).reg.value)) return t.unimplemented();
-  if (t.is_reg(1) && !xmm_op(t, 1)) return t.unimplemented();  // MMX forms
-  if (sse_unavailable(t)) return true;
   auto& e = t.e();
+  if (mm_op(t, 1)) {  // PMOVMSKB r, mm
+    if (t.mnemonic() != ZYDIS_MNEMONIC_PMOVMSKB) return t.unimplemented();
+    if (mmx_unavailable(t)) return true;
+    t.call(kHelperSseGpr,
+           {e.c64(simd::pack(t.mnemonic(), TranslateContext::gpr_num(t.op(0).reg.value),
+                             mm_num(t, 1), 0) |
+                  simd::kMmx | (t.op(0).size == 64 ? simd::kWide : 0)),
+            e.c64(0), e.c64(0)});
+    return true;
+  }
+  if (t.is_reg(1) && !xmm_op(t, 1)) return t.unimplemented();
+  if (sse_unavailable(t)) return true;
   const Src s = read_src(t, 1);
   uint64_t packed =
       simd::pack(t.mnemonic(), TranslateContext::gpr_num(t.op(0).reg.value), s.reg, 0);
@@ -219,8 +293,28 @@ bool tr_sse_movs(TranslateContext& t) {
 }
 
 // MOVD/MOVQ between XMM and GPR/memory, and MOVQ xmm, xmm.
+bool tr_mmx_movdq(TranslateContext& t) {
+  if (mmx_unavailable(t)) return true;
+  auto& e = t.e();
+  if (mm_op(t, 0)) {
+    Value v = mm_op(t, 1) ? e.get_reg(Type::I64, mm_offset(mm_num(t, 1))) : t.zext64(t.read(1));
+    set_mm(t, mm_num(t, 0), v);
+    return true;
+  }
+  Value v = get_mm(t, mm_num(t, 1));
+  t.write(0, e.trunc(t.type_of_op(0), v));
+  return true;
+}
+
 bool tr_sse_movdq(TranslateContext& t) {
-  if (!xmm_op(t, 0) && !xmm_op(t, 1)) return t.unimplemented();  // MMX forms
+  if (mm_op(t, 0) || mm_op(t, 1)) {
+    if (t.is_reg(0) && !mm_op(t, 0) && !TranslateContext::is_gpr(t.op(0).reg.value))
+      return t.unimplemented();  // MOVQ2DQ-like forms
+    if (t.is_reg(1) && !mm_op(t, 1) && !TranslateContext::is_gpr(t.op(1).reg.value))
+      return t.unimplemented();
+    return tr_mmx_movdq(t);
+  }
+  if (!xmm_op(t, 0) && !xmm_op(t, 1)) return t.unimplemented();
   if (t.is_reg(0) && !xmm_op(t, 0) && !TranslateContext::is_gpr(t.op(0).reg.value))
     return t.unimplemented();
   if (t.is_reg(1) && !xmm_op(t, 1) && !TranslateContext::is_gpr(t.op(1).reg.value))
@@ -291,9 +385,25 @@ bool tr_sse_lane(TranslateContext& t) {
       break;
   }
   const unsigned x = insert ? 0 : 1;
-  if (!xmm_op(t, x)) return t.unimplemented();  // MMX PINSRW/PEXTRW
-  if (sse_unavailable(t)) return true;
   auto& e = t.e();
+  if (mm_op(t, x) && bits == 16) {  // PINSRW/PEXTRW on MMX registers
+    if (mmx_unavailable(t)) return true;
+    const unsigned n = mm_num(t, x);
+    const uint32_t off = mm_offset(n) + 2 * (imm8(t) & 3);
+    get_mm(t, n);
+    if (insert) {
+      e.set_reg(off, t.is_mem(1) ? t.load(Type::I16, t.addr_of(1))
+                                 : e.trunc(Type::I16, t.get_reg(t.op(1).reg.value)));
+      e.set_reg(mm_offset(n) + 8, e.konst(Type::I16, 0xffff));
+    } else {
+      t.set_gpr(
+          TranslateContext::gpr_num(t.op(0).reg.value),
+          e.zext(t.type_of_op(0) == Type::I64 ? Type::I64 : Type::I32, e.get_reg(Type::I16, off)));
+    }
+    return true;
+  }
+  if (!xmm_op(t, x)) return t.unimplemented();
+  if (sse_unavailable(t)) return true;
   const Type lt = TranslateContext::type_of_bits(bits);
   const unsigned lanes = 128 / bits;
   const uint32_t off = ymm_offset(xmm_num(t, x)) + (imm8(t) & (lanes - 1)) * (bits / 8);

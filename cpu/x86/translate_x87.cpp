@@ -337,6 +337,47 @@ bool tr_fxsave(TranslateContext& t) {
   return true;
 }
 
+// XSAVE/XSAVEOPT/XSAVEC (and the 64 forms) and XRSTOR(64): 832 bytes, 64-byte aligned. A
+// component RFBM leaves out is rewritten with the bytes memory already had.
+bool tr_xsave(TranslateContext& t) {
+  const uint64_t f = t.tb_flags();
+  if (!(f & tb_flags::kOsxsave)) return t.ud();
+  if (f & tb_flags::kFpuTrap) {
+    t.raise(vec::kNm);
+    return true;
+  }
+  auto& e = t.e();
+  const ZydisMnemonic m = t.mnemonic();
+  const bool w = m == ZYDIS_MNEMONIC_XSAVE64 || m == ZYDIS_MNEMONIC_XSAVEOPT64 ||
+                 m == ZYDIS_MNEMONIC_XSAVEC64 || m == ZYDIS_MNEMONIC_XRSTOR64;
+  const bool compact = m == ZYDIS_MNEMONIC_XSAVEC || m == ZYDIS_MNEMONIC_XSAVEC64;
+  const uint64_t flags = (t.code64() ? 0x40 : 0) | (w ? 0x80 : 0) | (compact ? 8 : 0);
+  Value a = t.addr_of(0);
+  t.raise_if(e.cmp(Cond::Ne, e.and_(a, e.c64(63)), e.c64(0)), vec::kGp, 0);
+  constexpr unsigned kBytes = 832;
+  auto at = [&](unsigned off) { return off ? e.add(a, e.c64(off)) : a; };
+  if (m != ZYDIS_MNEMONIC_XRSTOR && m != ZYDIS_MNEMONIC_XRSTOR64) {
+    std::vector<Value> old;
+    for (unsigned off = 0; off < kBytes; off += 8) old.push_back(t.load(Type::I64, at(off)));
+    std::vector<Value> nv;
+    for (unsigned off = 0; off < kBytes; off += 8)
+      nv.push_back(t.call(kHelperXsaveRead, {e.c64(flags | uint64_t(off) << 8), old[off / 8]}));
+    for (unsigned off = 0; off < kBytes; off += 8) t.store(at(off), nv[off / 8]);
+    return true;
+  }
+  std::vector<Value> v;
+  for (unsigned off = 0; off < kBytes; off += 8) v.push_back(t.load(Type::I64, at(off)));
+  Value reserved = e.c64(0);
+  for (unsigned q = 66; q < 72; ++q) reserved = e.or_(reserved, v[q]);
+  Value misc = e.or_(t.zext64(e.cmp(Cond::Ne, reserved, e.c64(0))),
+                     e.shl(e.and_(v[3], e.c64(0xffffffffu)), e.c64(32)));
+  Value bad = t.call(kHelperXrstorCheck, {v[64], v[65], misc});
+  t.raise_if(e.cmp(Cond::Ne, bad, e.c64(0)), vec::kGp, 0);
+  for (unsigned off = 0; off < kBytes; off += 8)
+    t.call(kHelperXrstorWrite, {e.c64(flags | uint64_t(off) << 8), v[off / 8], v[64]});
+  return true;
+}
+
 bool tr_emms(TranslateContext& t) {
   if (x87_prologue(t, true)) return true;
   t.e().set_reg(kFtwOff, t.e().konst(Type::I8, 0));

@@ -13,7 +13,7 @@
 namespace orrery::cpu::x86::test {
 namespace {
 
-constexpr unsigned kRecSize = 256, kRecs = 64;
+constexpr unsigned kRecSize = 320, kRecs = 64;
 constexpr uint64_t kRecBase = kHostData;
 
 // The loop both the host and the guest run: rbx walks the records, r15 counts.
@@ -22,12 +22,16 @@ std::string program(const std::string& snippet) {
   s += "mov r15, " + std::to_string(kRecs) + "\nmov rbx, " + hex(kRecBase) + "\n.loop:\n";
   for (unsigned i = 0; i < 4; ++i)
     s += "movdqu xmm" + std::to_string(i) + ", [rbx+" + std::to_string(16 * i) + "]\n";
+  for (unsigned i = 0; i < 4; ++i)
+    s += "movq mm" + std::to_string(i) + ", [rbx+" + std::to_string(8 + 16 * i) + "]\n";
   s += "ldmxcsr [rbx+0x60]\nmov rax, [rbx+0x68]\nmov rcx, [rbx+0x70]\nmov rdx, [rbx+0x78]\n";
   s += "push 2\npopfq\n" + snippet + "\npushfq\npop qword [rbx+0xe0]\n";
   s += "and qword [rbx+0xe0], 0x8d5\n";
   for (unsigned i = 0; i < 4; ++i)
     s += "movdqu [rbx+" + std::to_string(0x80 + 16 * i) + "], xmm" + std::to_string(i) + "\n";
-  s += "stmxcsr [rbx+0xc0]\nmov [rbx+0xc8], rax\nmov [rbx+0xd0], rcx\nmov [rbx+0xd8], rdx\n";
+  for (unsigned i = 0; i < 4; ++i)
+    s += "movq [rbx+" + std::to_string(0x100 + 8 * i) + "], mm" + std::to_string(i) + "\n";
+  s += "emms\nstmxcsr [rbx+0xc0]\nmov [rbx+0xc8], rax\nmov [rbx+0xd0], rcx\nmov [rbx+0xd8], rdx\n";
   s += "add rbx, " + std::to_string(kRecSize) + "\ndec r15\njnz .loop\n";
   s += "ldmxcsr [" + hex(kHostData - 16) + "]\n";
   return s;
@@ -291,6 +295,34 @@ TEST_P(X86Sse, AesClmulSha) {
     s.push_back("aeskeygenassist xmm1, xmm2, " + std::to_string(n));
   }
   for (int n = 0; n < 4; ++n) s.push_back("sha1rnds4 xmm1, xmm2, " + std::to_string(n));
+  check(s);
+}
+
+TEST_P(X86Sse, Mmx) {
+  std::vector<std::string> s;
+  for (const char* op :
+       {"paddb",     "paddw",     "paddd",     "paddq",    "psubb",     "psubw",     "psubd",
+        "psubq",     "paddsb",    "paddsw",    "paddusb",  "paddusw",   "psubsb",    "psubsw",
+        "psubusb",   "psubusw",   "pcmpeqb",   "pcmpeqw",  "pcmpeqd",   "pcmpgtb",   "pcmpgtw",
+        "pcmpgtd",   "pmullw",    "pmulhw",    "pmulhuw",  "pmuludq",   "pmaddwd",   "pand",
+        "pandn",     "por",       "pxor",      "psllw",    "pslld",     "psllq",     "psrlw",
+        "psrld",     "psrlq",     "psraw",     "psrad",    "punpcklbw", "punpcklwd", "punpckldq",
+        "punpckhbw", "punpckhwd", "punpckhdq", "packsswb", "packssdw",  "packuswb",  "pminub",
+        "pmaxub",    "pminsw",    "pmaxsw",    "pavgb",    "pavgw",     "psadbw",    "pshufb",
+        "phaddw",    "phaddd",    "phaddsw",   "phsubw",   "phsubd",    "phsubsw",   "pmaddubsw",
+        "pmulhrsw",  "pabsb",     "pabsw",     "pabsd",    "psignb",    "psignw",    "psignd"}) {
+    s.push_back(std::string(op) + " mm1, mm2");
+    s.push_back(std::string(op) + " mm0, [rbx+0x40]");
+  }
+  for (const char* op : {"psllw", "pslld", "psllq", "psrlw", "psrld", "psrlq", "psraw", "psrad"})
+    for (int n : {0, 3, 17, 40, 64}) s.push_back(std::string(op) + " mm3, " + std::to_string(n));
+  for (int n : {0, 3, 8, 12, 16, 200}) s.push_back("palignr mm1, mm2, " + std::to_string(n));
+  for (int n : {0x1b, 0xe4, 0x4e}) s.push_back("pshufw mm1, mm2, " + std::to_string(n));
+  for (const char* op :
+       {"movd mm1, eax", "movd ecx, mm2", "movq mm3, rdx", "movq rax, mm1", "movq mm0, mm3",
+        "movq [rbx+0x40], mm2", "movd [rbx+0x44], mm1", "movntq [rbx+0x48], mm3",
+        "pinsrw mm1, ecx, 2", "pextrw eax, mm2, 3", "pmovmskb edx, mm3", "emms\nmovd mm1, eax"})
+    s.push_back(op);
   check(s);
 }
 

@@ -272,6 +272,47 @@ TEST_P(X86X87, FaultsAndImages) {
   EXPECT_EQ(m->run().vector, int(vec::kGp));
 }
 
+// XSAVE/XRSTOR of x87, SSE and AVX (the upper YMM halves set in the state: no AVX yet), the
+// init state for a component XSTATE_BV leaves out, and the #GP/#UD cases.
+TEST_P(X86X87, Xsave) {
+  auto m = make(Mode::Long64);
+  const std::string save =
+      "fninit\nfldpi\nmov rcx, 0x1122334455667788\nmovq xmm5, rcx\nmov rdi, 0x8000\n"
+      "mov eax, 7\nxor edx, edx\nxsave [rdi]\n";
+  auto setup = [&](const std::string& src) {
+    m->load_asm(src);
+    m->s().cr4 |= cr4::kOsfxsr | cr4::kOsxsave;
+    m->s().xcr0 = 7;
+    m->s().ymm[3].q[2] = 0xabcdef;
+    m->s().ymm[3].q[3] = 0x55;
+  };
+  setup(save + "xor ecx, ecx");
+  ASSERT_EQ(m->run().kind, RunResult::End);
+  EXPECT_EQ(m->read_mem(kDataAddr, 2), 0x37fu);                                // FCW
+  EXPECT_EQ(m->read_mem(kDataAddr + 24, 4), 0x1f80u);                          // MXCSR
+  EXPECT_EQ(m->read_mem(kDataAddr + 32, 8), 0xc90fdaa22168c235ull);            // ST0
+  EXPECT_EQ(m->read_mem(kDataAddr + 160 + 5 * 16, 8), 0x1122334455667788ull);  // XMM5
+  EXPECT_EQ(m->read_mem(kDataAddr + 512, 8), 7u);                              // XSTATE_BV
+  EXPECT_EQ(m->read_mem(kDataAddr + 576 + 3 * 16, 8), 0xabcdefu);              // YMM3 high
+  EXPECT_EQ(m->read_mem(kDataAddr + 576 + 3 * 16 + 8, 8), 0x55u);
+  // Restore after clobbering; then again with XSTATE_BV = x87 only: SSE and AVX initialised.
+  setup(save +
+        "fninit\npxor xmm5, xmm5\nxrstor [rdi]\nmovq rbx, xmm5\nfstp qword [rdi+0x400]\n"
+        "mov qword [rdi+512], 1\nxrstor [rdi]\nmovq rsi, xmm5\n");
+  RunResult r = m->run();
+  ASSERT_EQ(r.kind, RunResult::End) << r.vector;
+  EXPECT_EQ(m->s().gpr[kRbx], 0x1122334455667788ull);
+  EXPECT_EQ(m->read_mem(kDataAddr + 0x400, 8), 0x400921fb54442d18ull);  // pi as a double
+  EXPECT_EQ(m->s().gpr[kRsi], 0u);
+  EXPECT_EQ(m->s().ymm[3].q[2], 0u);
+  setup("mov rdi, 0x8020\nmov eax, 7\nxor edx, edx\nxsave [rdi]");
+  EXPECT_EQ(m->run().vector, int(vec::kGp));
+  setup("mov rdi, 0x8000\nmov qword [rdi+512], 8\nmov eax, 7\nxor edx, edx\nxrstor [rdi]");
+  EXPECT_EQ(m->run().vector, int(vec::kGp));
+  m->load_asm("mov rdi, 0x8000\nxsave [rdi]");
+  EXPECT_EQ(m->run().vector, int(vec::kUd));
+}
+
 ORRERY_X86_TIERS(X86X87);
 
 }  // namespace
