@@ -548,7 +548,8 @@ bool tr_cmpxchg(TranslateContext& t) {
     Value rax = t.get_gpr(kRax, Type::I64);
     t.e().set_reg(gpr_offset(kRax), e.select(eq, rax, e.zext(Type::I64, old)));
   } else {
-    t.set_gpr(kRax, e.select(eq, acc, old));
+    // Re-read: the destination may be the accumulator itself (then it holds the source).
+    t.set_gpr(kRax, e.select(eq, t.get_gpr(kRax, ty), old));
   }
   t.set_cc(CcOp::SubB, ty, e.sub(acc, old), old);
   return true;

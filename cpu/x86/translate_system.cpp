@@ -519,7 +519,13 @@ bool sys_lar(TranslateContext& t) {
   Value old = t.read(0);
   Value nv = e.trunc(ty, r);
   if (ty == Type::I64) nv = e.and_(r, e.c64(0xffffffff));
-  t.write(0, e.select(ok, nv, old));
+  if (ty == Type::I32) {
+    // ZF = 0 leaves all 64 bits of the register (a 32-bit write would zero-extend it).
+    const unsigned reg = TranslateContext::gpr_num(t.op(0).reg.value);
+    t.set_gpr(reg, e.select(ok, e.zext(Type::I64, nv), t.get_gpr(reg, Type::I64)));
+  } else {
+    t.write(0, e.select(ok, nv, old));
+  }
   set_zf(t, ok);
   return true;
 }

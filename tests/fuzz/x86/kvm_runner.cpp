@@ -436,7 +436,7 @@ bool KvmRunner::run(std::span<const uint8_t> code, X86UserState& state) {
     state.rip = get64(sp);
     state.rflags = get64(sp + 16);
     state.gpr[4] = get64(sp + 24);
-    if (state.rip < layout::kCodeAddr || state.rip >= end) {
+    if (state.rip < layout::kCodeAddr || state.rip > end) {  // end: a trap after the last
       error_ =
           "exception " + std::to_string(v) + " outside the snippet at " + std::to_string(state.rip);
       return false;

@@ -12,7 +12,7 @@
 namespace orrery::tests::x86fuzz {
 namespace {
 
-constexpr uint64_t kComparedFlags = 0x8d5 | 0x400;  // CF PF AF ZF SF OF, DF
+constexpr uint64_t kComparedFlags = 0x8d5 | 0x400 | 0x244100;  // CF PF AF ZF SF OF, DF; TF NT AC ID
 
 std::string hex(uint64_t v) {
   char b[24];
@@ -177,6 +177,8 @@ std::string disassemble(std::span<const uint8_t> code) {
 DiffResult run_diff(X86Runner& oracle, X86Runner& target, const DiffOptions& opt) {
   DiffResult res;
   X86Gen gen(opt.seed, opt.exts, opt.skip_rows);
+  gen.set_lock_prefixes(opt.lock_prefixes);
+  gen.set_unmask_mxcsr(opt.unmask_mxcsr);
   auto t0 = std::chrono::steady_clock::now();
   unsigned reported = 0;
   for (uint64_t i = 0; i < opt.count; ++i) {

@@ -1,8 +1,11 @@
 // x86-diff: run random snippets on an oracle and a target and print the mismatches.
-//   x86-diff --seed N --count N [--length N] [--oracle kvm|unicorn] [--target unicorn|kvm]
-//            [--exts all|novex|only:EXT] [--no-allow]
-// --exts defaults to every extension against KVM alone, and to the set whose Unicorn
-// differences are classified (no x87, no VEX) when Unicorn is involved.
+//   x86-diff --seed N --count N [--length N] [--oracle kvm|unicorn]
+//            [--target unicorn|kvm|orrery|orrery-interp|orrery-baseline|orrery-llvm]
+//            [--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr]
+//            [--no-allow]
+// --exts defaults to every extension against KVM alone, to the set whose Unicorn differences
+// are classified (no x87, no VEX) when Unicorn is involved, and to the extensions Orrery
+// implements (orrery_exts()) when Orrery is. Orrery gets no allow-list.
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -10,8 +13,11 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tests/fuzz/x86/kvm_runner.h"
+#include "tests/fuzz/x86/orrery_runner.h"
 #include "tests/fuzz/x86/unicorn_runner.h"
 #include "tests/fuzz/x86/x86_diff.h"
 
@@ -26,8 +32,10 @@ std::unique_ptr<x::X86Runner> make_runner(const std::string& name) {
     r = x::KvmRunner::create(why);
   else if (name == "unicorn")
     r = x::UnicornRunner::create(why);
+  else if (name.starts_with("orrery"))
+    r = x::make_orrery_runner(name, why);
   else
-    why = "unknown runner (kvm, unicorn)";
+    why = "unknown runner (kvm, unicorn, orrery, orrery-interp, orrery-baseline, orrery-llvm)";
   if (!r) std::fprintf(stderr, "x86-diff: %s: %s\n", name.c_str(), why.c_str());
   return r;
 }
@@ -45,6 +53,8 @@ int main(int argc, char** argv) {
   x::DiffOptions opt;
   std::string oracle_name = "kvm", target_name = "unicorn", exts = "auto";
   bool allow = true;
+  std::string only_rows;
+  std::vector<const char*> skip;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> const char* {
@@ -69,20 +79,28 @@ int main(int argc, char** argv) {
       exts = value();
     else if (a == "--no-allow")
       allow = false;
+    else if (a == "--unmask-mxcsr")  // some initial states unmask SIMD exceptions
+      opt.unmask_mxcsr = true;
+    else if (a == "--rows")  // debugging: only rows whose name starts with this
+      only_rows = value();
     else {
       std::fprintf(stderr,
                    "x86-diff: bad argument '%s' (usage: --seed N --count N [--length N] "
-                   "[--oracle kvm|unicorn] [--target unicorn|kvm] [--exts all|novex|only:EXT] "
+                   "[--oracle kvm|unicorn] [--target unicorn|kvm|orrery[-interp|-baseline|-llvm]] "
+                   "[--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr] "
                    "[--no-allow])\n",
                    a.c_str());
       return 1;
     }
   }
   bool unicorn = oracle_name == "unicorn" || target_name == "unicorn";
+  bool orrery = oracle_name.starts_with("orrery") || target_name.starts_with("orrery");
   if (exts == "all")
     opt.exts = x::kAllExts;
   else if (exts == "novex")
     opt.exts = x::kAllExts & ~x::kVexExts;
+  else if (exts == "auto" && orrery)
+    opt.exts = x::orrery_exts() & (unicorn ? x::kUnicornCiExts : x::kAllExts);
   else if (exts == "auto" && unicorn)
     opt.exts = x::kUnicornCiExts;
   else if (exts.starts_with("only:")) {  // e.g. only:base or only:sse2 (debugging)
@@ -98,7 +116,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (allow && unicorn) opt.allow = x::unicorn_allow_list();
-  if (unicorn) opt.skip_rows = x::kUnicornSkipRows;
+  if (unicorn) {
+    skip.assign(std::begin(x::kUnicornSkipRows), std::end(x::kUnicornSkipRows));
+    opt.lock_prefixes = x::kUnicornLockPrefixes;
+  }
+  if (!only_rows.empty())
+    for (uint16_t r = 0; r < x::X86Gen::num_rows(); ++r)
+      if (!std::string_view(x::X86Gen::row_name(r)).starts_with(only_rows))
+        skip.push_back(x::X86Gen::row_name(r));
+  opt.skip_rows = skip;
   opt.max_reports = 10;
   auto oracle = make_runner(oracle_name);
   auto target = make_runner(target_name);
@@ -114,6 +140,10 @@ int main(int argc, char** argv) {
   for (auto* runner : {oracle.get(), target.get()})
     if (auto* u = dynamic_cast<x::UnicornRunner*>(runner); u && u->resets())
       std::printf("  unicorn engine re-created %" PRIu64 " times\n", u->resets());
+  for (auto* runner : {oracle.get(), target.get()})
+    if (auto* o = dynamic_cast<x::OrreryRunner*>(runner))
+      std::printf("  %s: %.1f us per run, %" PRIu64 " runs stuck (hang or vCPU stop)\n",
+                  o->name().c_str(), o->ns_per_run() / 1000, o->stuck());
   if (auto* k = dynamic_cast<x::KvmRunner*>(oracle.get()))
     std::printf("  kvm: %.1f us per run, %.1f us per run ending in an exception\n",
                 k->ns_per_run() / 1000, k->ns_per_fault_run() / 1000);

@@ -81,12 +81,19 @@ class X86Gen {
   static bool row_is_invalid(uint16_t row);
   static Ext row_ext(uint16_t row);
   static size_t num_rows();
+  /// Whether lockable rows with a memory destination sometimes get a LOCK prefix (default on).
+  void set_lock_prefixes(bool on) { lock_ = on; }
+  /// Whether an eighth of initial states unmask some MXCSR exceptions (default off: Orrery and
+  /// Unicorn differ from silicon there, see README.md).
+  void set_unmask_mxcsr(bool on) { unmask_mxcsr_ = on; }
 
  private:
   uint64_t rand(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
   std::mt19937_64 rng_;
   std::vector<bool> row_ok_;
   bool any_base_ = false;
+  bool lock_ = true;
+  bool unmask_mxcsr_ = false;
 };
 
 }  // namespace orrery::tests::x86fuzz
