@@ -118,25 +118,20 @@ void X86Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& co
       break;
     }
     uint8_t bytes[kMaxInsnBytes];
-    unsigned avail = 0;
-    while (avail < kMaxInsnBytes) {
-      std::optional<uint8_t> byte = code.read<uint8_t>(pc + avail);
-      if (!byte) break;
-      bytes[avail++] = *byte;
-    }
-    const ZyanStatus st = ZydisDecoderDecodeFull(&dec, bytes, avail, &insn, ops);
+    unsigned avail = unsigned(code.copy(pc, bytes, kMaxInsnBytes));
+    ZyanStatus st = ZydisDecoderDecodeFull(&dec, bytes, avail, &insn, ops);
     if (!ZYAN_SUCCESS(st) && st == ZYDIS_STATUS_NO_MORE_DATA && avail < kMaxInsnBytes) {
-      // The instruction continues on the next page.
-      if (n > 0) {
-        e.jump(pc);  // it starts the next block
+      // The instruction continues on the next page: ask for it (two-page blocks).
+      if (code.extend()) {
+        avail = unsigned(code.copy(pc, bytes, kMaxInsnBytes));
+        st = ZydisDecoderDecodeFull(&dec, bytes, avail, &insn, ops);
+      }
+      if (!ZYAN_SUCCESS(st) && st == ZYDIS_STATUS_NO_MORE_DATA && avail < kMaxInsnBytes) {
+        // The next page cannot be fetched: the block ends before the instruction, or, when
+        // it is the first, the engine raises the fetch fault at its start.
+        n == 0 ? e.exit(ExitReason::FetchFault, pc) : e.jump(pc);
         break;
       }
-      // TODO(x86-spine): two-page blocks. Until the reader has the next page, such an
-      // instruction cannot be translated; the CPU treats the exit as an undefined encoding.
-      e.insn_start(pc);
-      e.exit(ExitReason::Undefined, pc, 0);
-      pc += avail ? avail : 1;
-      break;
     }
     e.insn_start(pc);
     if (!ZYAN_SUCCESS(st)) {  // an invalid encoding: #UD, not logged
@@ -164,6 +159,11 @@ void X86Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& co
     if (t.ended()) break;
   }
   b.guest_size = uint32_t(pc - b.guest_pc);
+}
+
+uint64_t X86Frontend::cs_base(const tcg::CpuCommon& cpu) const {
+  if (cpu.tb_flags & tb_flags::kCode64) return 0;
+  return reinterpret_cast<const X86State&>(cpu).seg[kCs].base;
 }
 
 unsigned X86Frontend::fetch_mmu_idx(const tcg::CpuCommon& cpu) const {

@@ -28,6 +28,8 @@ class X86Frontend : public tcg::exec::Frontend {
                  const tcg::exec::TranslateOptions& opt, tcg::ir::Block& b) override;
   unsigned fetch_mmu_idx(const tcg::CpuCommon& cpu) const override;
   uint64_t compute_tb_flags(const tcg::CpuCommon& cpu) const override;
+  /// CS.base outside 64-bit mode (translations compute EIP = linear PC - CS.base).
+  uint64_t cs_base(const tcg::CpuCommon& cpu) const override;
   std::string disassemble(uint64_t pc, const uint8_t* bytes, size_t len) const override;
 
   /// The operand forms of insn_table.inc.

@@ -181,6 +181,12 @@ class TranslateContext {
     e_.exit(tcg::ir::ExitReason::Lookup, next_pc_);
     ended_ = true;
   }
+  /// Ends the block after this instruction and returns to the vCPU's loop, which looks at
+  /// EFLAGS.TF (single-step) and IF (pending interrupts) before running on.
+  void exit_to_cpu_loop() {
+    e_.exit(tcg::ir::ExitReason::Exception, next_pc_);
+    ended_ = true;
+  }
   /// Ends the block after this instruction with a plain jump (the next block is looked up).
   void end_at_next() { jump_linear(next_pc_); }
   void jump_linear(uint64_t pc) {

@@ -174,7 +174,7 @@ bool tr_popf(TranslateContext& t) {
   e.set_reg(kEflagsOffset, nv);
   e.set_reg(kCcOpOffset, e.c32(uint32_t(CcOp::Eflags)));
   t.cc_unknown();
-  t.exit_to_next();  // TF, IF, AC or IOPL may have changed
+  t.exit_to_cpu_loop();  // TF (single-step) or IF (a pending interrupt) may have changed
   return true;
 }
 

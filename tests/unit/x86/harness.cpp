@@ -227,6 +227,13 @@ RunResult Machine::run() {
   stop_ = Stop::None;
   state_->pending_exception = -1;
   tcg::exec::RunResult r = exec->run();
+  // An exit to the CPU loop with nothing delivered (POPF, STI: TF/IF may have changed) just
+  // runs on, as X86Cpu's loop does.
+  while (r.kind == tcg::exec::RunResult::Kind::Exit && r.reason == tcg::ir::ExitReason::Exception &&
+         state_->pending_exception < 0 && stop_ == Stop::None) {
+    exec->mode_changed();
+    r = exec->run();
+  }
   RunResult out;
   if (r.kind == tcg::exec::RunResult::Kind::Stop) {
     if (stop_ == Stop::End) {
