@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "cpu/x86/host_features.h"
 #include "cpu/x86/state.h"
 
 namespace orrery::cpu::x86 {
@@ -45,16 +46,17 @@ constexpr CpuModel kModels[] = {
         .max_leaf = 0xd,
         .max_ext_leaf = 0x80000008,
         .leaf1_edx = kBaseEdx,
-        .leaf1_ecx = kSse3 | kPclmul | kSsse3 | kFma | kCx16 | kPcid | kSse41 | kSse42 | kMovbe |
-                     kPopcnt | kAes | kXsave | kAvx | kF16c | kRdrand | kHypervisor,
-        .leaf7_ebx = kFsgsbase | kBmi1 | kAvx2 | kSmep | kBmi2 | kErms | kInvpcid | kRdseed | kAdx |
+        // No AVX, AVX2, FMA or F16C: their VEX forms are not implemented yet.
+        .leaf1_ecx = kSse3 | kPclmul | kSsse3 | kCx16 | kPcid | kSse41 | kSse42 | kMovbe |
+                     kPopcnt | kAes | kXsave | kRdrand | kHypervisor,
+        .leaf7_ebx = kFsgsbase | kBmi1 | kSmep | kBmi2 | kErms | kInvpcid | kRdseed | kAdx |
                      kSmap | kClflushopt | kSha,
         .leaf7_ecx = kUmip | kRdpid,
         .leaf7_edx = kSpecCtrl,
         .ext1_ecx = kLahfLm | kAbm,
         .ext1_edx = kSyscall | kNx | kPdpe1gb | kRdtscp | kLm,
         .leafd1_eax = kXsaveopt,
-        .xcr0_supported = 7,
+        .xcr0_supported = 3,  // x87 and SSE state (AVX when VEX lands)
         .phys_bits = 40,
         .virt_bits = 48,
     },
@@ -114,6 +116,13 @@ CpuidResult cpuid(const CpuModel& m, uint32_t leaf, uint32_t subleaf, unsigned a
       r.eax = signature(m);
       r.ebx = (apic_id << 24) | (8u << 8);  // CLFLUSH line size 64 bytes
       r.ecx = m.leaf1_ecx | (osxsave && (m.leaf1_ecx & kXsave) ? kOsxsave : 0);
+      {  // what the host cannot run is not offered (host_features.h)
+        const HostSimd& h = host_simd();
+        const uint32_t missing = (h.sse3 ? 0 : kSse3) | (h.ssse3 ? 0 : kSsse3) |
+                                 (h.sse41 ? 0 : kSse41) | (h.sse42 ? 0 : kSse42) |
+                                 (h.aes ? 0 : kAes) | (h.pclmul ? 0 : kPclmul);
+        r.ecx &= ~missing;
+      }
       r.edx = m.leaf1_edx;
       break;
     case 2:  // descriptors: 64-byte prefetch, L1/L2 caches, TLBs (one iteration)
@@ -141,7 +150,7 @@ CpuidResult cpuid(const CpuModel& m, uint32_t leaf, uint32_t subleaf, unsigned a
       break;
     case 7:
       if (subleaf == 0) {
-        r.ebx = m.leaf7_ebx;
+        r.ebx = m.leaf7_ebx & ~(host_simd().sha ? 0 : kSha);
         r.ecx = m.leaf7_ecx;
         r.edx = m.leaf7_edx;
       }

@@ -1,8 +1,11 @@
 #include "cpu/x86/frontend.h"
 
+#include "cpu/x86/host_features.h"
+
 #include <capstone/capstone.h>
 
 #include "cpu/x86/exception.h"
+#include "cpu/x86/host_features.h"
 #include "cpu/x86/state.h"
 #include "cpu/x86/translate_system.h"
 #include "cpu/x86/translators.h"
@@ -145,7 +148,7 @@ void X86Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& co
     const size_t mark = b.insts.size();
     const TranslateContext::CcTrack cc = t.cc_state();
     t.begin(pc, insn, ops);
-    TranslateFn fn = lookup(insn, ops);
+    TranslateFn fn = host_can_run(insn.meta.isa_ext) ? lookup(insn, ops) : nullptr;
     if (!fn || !fn(t)) {
       b.insts.resize(mark);  // drop whatever the rejected instruction emitted
       t.restore_cc_state(cc);
@@ -164,6 +167,19 @@ void X86Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& co
 uint64_t X86Frontend::cs_base(const tcg::CpuCommon& cpu) const {
   if (cpu.tb_flags & tb_flags::kCode64) return 0;
   return reinterpret_cast<const X86State&>(cpu).seg[kCs].base;
+}
+
+bool X86Frontend::host_can_run(unsigned isa_ext) {
+  const HostSimd& h = host_simd();
+  switch (isa_ext) {
+    case ZYDIS_ISA_EXT_SSE3: return h.sse3;
+    case ZYDIS_ISA_EXT_SSSE3: return h.ssse3;
+    case ZYDIS_ISA_EXT_SSE4: return h.sse41 && h.sse42;
+    case ZYDIS_ISA_EXT_AES: return h.aes;
+    case ZYDIS_ISA_EXT_PCLMULQDQ: return h.pclmul;
+    case ZYDIS_ISA_EXT_SHA: return h.sha;
+    default: return true;
+  }
 }
 
 unsigned X86Frontend::fetch_mmu_idx(const tcg::CpuCommon& cpu) const {

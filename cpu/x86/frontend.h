@@ -30,6 +30,8 @@ class X86Frontend : public tcg::exec::Frontend {
   uint64_t compute_tb_flags(const tcg::CpuCommon& cpu) const override;
   /// CS.base outside 64-bit mode (translations compute EIP = linear PC - CS.base).
   uint64_t cs_base(const tcg::CpuCommon& cpu) const override;
+  /// Whether the host can run a Zydis ISA extension whose helpers use host instructions.
+  static bool host_can_run(unsigned isa_ext);
   std::string disassemble(uint64_t pc, const uint8_t* bytes, size_t len) const override;
 
   /// The operand forms of insn_table.inc.
