@@ -9,9 +9,11 @@
 #       -> builds ${CMAKE_CURRENT_BINARY_DIR}/NAME.elf, sets NAME_ELF
 #          (parent scope) to its path.
 #
-# ORRERY_X86_GUEST_EXTRA_CFLAGS (a variable of the calling directory) is
-# added to the runtime's and the programs' flags there; the runtime is built
-# once per directory and mode.
+# ORRERY_X86_GUEST_EXTRA_CFLAGS and ORRERY_X86_GUEST_NASM_FLAGS (variables
+# of the calling directory) are added to the runtime's and the programs'
+# gcc and nasm flags there (e.g. -mgeneral-regs-only and -DRT_NO_X87, which
+# leaves out the runtime's FNINIT); the runtime is built once per directory
+# and mode.
 
 set(ORRERY_X86_GUEST_DIR ${CMAKE_CURRENT_LIST_DIR})
 
@@ -70,7 +72,7 @@ function(_orrery_x86_guest_runtime mode out_var)
             OUTPUT ${crt_o}
             COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}
             COMMAND ${ORRERY_X86_NASM} -f elf${mode} -I${src}/
-                    ${src}/crt${mode}.asm -o ${crt_o}
+                    ${ORRERY_X86_GUEST_NASM_FLAGS} ${src}/crt${mode}.asm -o ${crt_o}
             DEPENDS ${src}/crt${mode}.asm ${src}/gdt.inc
             COMMENT "Assembling x86 crt${mode}.asm" VERBATIM)
         add_custom_command(
@@ -105,7 +107,7 @@ function(orrery_x86_guest_program name)
                 OUTPUT ${obj}
                 COMMAND ${CMAKE_COMMAND} -E make_directory ${out}/obj
                 COMMAND ${ORRERY_X86_NASM} -f elf${ARG_MODE} -I${src}/
-                        -I${asm_dir}/ ${source} -o ${obj}
+                        -I${asm_dir}/ ${ORRERY_X86_GUEST_NASM_FLAGS} ${source} -o ${obj}
                 DEPENDS ${source} ${src}/gdt.inc
                 COMMENT "Assembling x86 guest ${name} (${base}.asm)" VERBATIM)
         else()
