@@ -50,7 +50,9 @@ _start:
     mov cr0, eax
     mov eax, 0x600
     mov cr4, eax
+%ifndef RT_NO_X87                ; (programs built without x87/SSE code)
     fninit
+%endif
     push 0                      ; a zero return address ends backtraces
     jmp rt_start
 
@@ -122,7 +124,9 @@ bits 32
     mov cr0, eax
     mov eax, 0x600
     mov cr4, eax
+%ifndef RT_NO_X87                ; (programs built without x87/SSE code)
     fninit
+%endif
     call [rt_ap_entry]
 .park:
     cli

@@ -88,7 +88,9 @@ bits 64
     mov es, ax
     mov ss, ax
     mov rsp, rt_stack_top
+%ifndef RT_NO_X87                ; (programs built without x87/SSE code)
     fninit
+%endif
     push 0
     jmp rt_start
 

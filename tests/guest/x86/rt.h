@@ -217,4 +217,16 @@ static inline void invlpg(ureg addr)
 // Arithmetic flags of EFLAGS (CF PF AF ZF SF OF) for printing.
 #define RT_FLAGS_MASK 0x8d5u
 
+// Cheap deterministic PRNG (xorshift64*), the same as the AArch64 runtime's,
+// so the benchmarks (bench/) compute the same data on both guests.
+static inline uint64_t rt_rand_next(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
 #endif
