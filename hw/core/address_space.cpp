@@ -44,6 +44,18 @@ std::string AddressSpace::add_ram(const std::string& name, uint64_t base,
   return add_host(name, base, RegionKind::Ram, std::move(backing));
 }
 
+std::string AddressSpace::add_ram(const std::string& name, uint64_t base,
+                                  std::shared_ptr<RamBacking> backing, uint64_t offset,
+                                  uint64_t size) {
+  if (offset > backing->size() || size > backing->size() - offset)
+    return name + ": bytes outside the memory backend";
+  Region r{name,    base,          size,  RegionKind::Ram, backing->host() + offset,
+           nullptr, backing.get(), offset};
+  std::string err = insert(std::move(r));
+  if (err.empty()) backings_.push_back(std::move(backing));
+  return err;
+}
+
 std::string AddressSpace::add_rom(const std::string& name, uint64_t base, uint64_t size) {
   if (size == 0) return name + ": region has zero size";
   std::string err;

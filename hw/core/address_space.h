@@ -40,6 +40,7 @@ struct Region {
   uint8_t* host = nullptr;              // RAM and ROM
   MmioDevice* dev = nullptr;            // MMIO
   const RamBacking* backing = nullptr;  // RAM and ROM: the host memory (and its fd, if any)
+  uint64_t backing_offset = 0;          // where in backing the region starts
   bool contains(uint64_t a) const { return a >= base && a - base < size; }
 };
 
@@ -60,6 +61,10 @@ class AddressSpace {
   std::string add_ram(const std::string& name, uint64_t base, uint64_t size);
   /// RAM on host memory the caller made (e.g. a shareable memfd); backing->size() bytes.
   std::string add_ram(const std::string& name, uint64_t base, std::shared_ptr<RamBacking> backing);
+  /// RAM on bytes [offset, offset+size) of backing (one backing split into several regions,
+  /// e.g. the PC's RAM below and above 4 GiB).
+  std::string add_ram(const std::string& name, uint64_t base, std::shared_ptr<RamBacking> backing,
+                      uint64_t offset, uint64_t size);
   std::string add_rom(const std::string& name, uint64_t base, uint64_t size);
   std::string add_mmio(const std::string& name, uint64_t base, uint64_t size, MmioDevice& dev);
 

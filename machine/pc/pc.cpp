@@ -63,15 +63,17 @@ std::string PcMachine::build() {
   split_ = pc_ram_split(config_.ram_size);
   std::string err;
   if (config_.ram_backing) {
-    // One backing is one region; a split would need two regions over one backing.
-    if (split_.above_4g)
-      return "-machine memory-backend: RAM of 3.5 GiB or more (split around 4 GiB) cannot use a "
-             "memory backend yet";
-    err = mem_.add_ram("pc.ram", 0, config_.ram_backing);
+    // One backing, split into the two regions as RAM is.
+    err = config_.ram_backing->size() != config_.ram_size
+              ? "-machine memory-backend: its size differs from -m"
+              : mem_.add_ram("pc.ram", 0, config_.ram_backing, 0, split_.below_4g);
+    if (err.empty() && split_.above_4g)
+      err = mem_.add_ram("pc.ram-above-4g", k4G, config_.ram_backing, split_.below_4g,
+                         split_.above_4g);
   } else {
     err = mem_.add_ram("pc.ram", 0, split_.below_4g);
+    if (err.empty() && split_.above_4g) err = mem_.add_ram("pc.ram-above-4g", k4G, split_.above_4g);
   }
-  if (err.empty() && split_.above_4g) err = mem_.add_ram("pc.ram-above-4g", k4G, split_.above_4g);
   if (err.empty()) err = io_.add_mmio("serial0", kCom1Base, hw::Serial16550::kIoSize, com1_);
   if (err.empty()) err = build_devices();
   if (!err.empty()) return err;

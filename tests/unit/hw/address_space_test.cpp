@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
 #include <vector>
 
 namespace orrery::hw {
@@ -77,6 +79,26 @@ TEST(AddressSpace, UnassignedAndOutOfRangePortsAreDecodeErrors) {
   EXPECT_EQ(io.read(0x10000, 1, v), MemResult::DecodeError);
   EXPECT_EQ(io.read(~0ull, 1, v), MemResult::DecodeError);
   EXPECT_EQ(dev.writes.size(), 0u);
+}
+
+TEST(AddressSpace, OneBackingSplitIntoTwoRegions) {
+  std::string err;
+  std::shared_ptr<RamBacking> b = RamBacking::anonymous(0x3000, err);
+  ASSERT_TRUE(b) << err;
+  AddressSpace as;
+  ASSERT_EQ(as.add_ram("low", 0, b, 0, 0x1000), "");
+  ASSERT_EQ(as.add_ram("high", 0x1'0000'0000ull, b, 0x1000, 0x2000), "");
+  EXPECT_EQ(as.write(0x1'0000'0008ull, 4, 0xabcd1234), MemResult::Ok);
+  uint32_t v = 0;
+  std::memcpy(&v, b->host() + 0x1008, 4);
+  EXPECT_EQ(v, 0xabcd1234u);
+  EXPECT_EQ(as.find(0x1'0000'0000ull)->backing_offset, 0x1000u);
+  uint64_t r = 0;
+  EXPECT_EQ(as.read(0x1000, 1, r), MemResult::DecodeError);  // "low" is one page
+  EXPECT_NE(as.add_ram("past", 0x10000, b, 0x2000, 0x2000).find("outside the memory backend"),
+            std::string::npos);
+  EXPECT_NE(as.add_ram("far", 0x20000, b, ~0ull, 1).find("outside the memory backend"),
+            std::string::npos);
 }
 
 }  // namespace

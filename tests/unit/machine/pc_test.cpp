@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,6 +98,22 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   EXPECT_EQ(exit->name, "isa-debug-exit");
   EXPECT_EQ(pc.io_ports().find(0xf8), nullptr);
   EXPECT_EQ(pc.io_ports().size(), 0x10000u);
+}
+
+TEST_F(PcTest, MemoryBackendIsSplitAroundFourGiB) {
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 4 * kGiB;
+  std::string err;
+  c.ram_backing = hw::RamBacking::anonymous(c.ram_size, err);
+  ASSERT_TRUE(c.ram_backing) << err;
+  auto m = PcMachine::create(c, ctx, err);
+  ASSERT_TRUE(m) << err;
+  auto& pc = static_cast<PcMachine&>(*m);
+  EXPECT_EQ(pc.memory().write(4 * kGiB + 16, 4, 0x600dcafe), hw::MemResult::Ok);
+  uint32_t v = 0;
+  std::memcpy(&v, c.ram_backing->host() + 3 * kGiB + 16, 4);
+  EXPECT_EQ(v, 0x600dcafeu);
 }
 
 TEST_F(PcTest, BadConfigurationsAreRefused) {
