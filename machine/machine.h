@@ -19,6 +19,8 @@ class CharReceiver;
 
 namespace orrery::hw {
 class RamBacking;
+class Clock;
+class EventLoop;
 }
 
 namespace orrery::hw::block {
@@ -91,6 +93,11 @@ struct BootImages {
 struct MachineContext {
   hw::Log& log;
   tcg::exec::Engine& engine;
+  /// The machine's clocks: device timers run on the virtual clock, which the board pauses while
+  /// the machine is stopped (debugger, pause).
+  hw::Clock& clock;
+  /// The one event loop (already running on its own thread) for device timers and host fds.
+  hw::EventLoop& loop;
 };
 
 class Machine {

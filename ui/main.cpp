@@ -126,23 +126,23 @@ int run(int argc, char** argv) {
   err = engine.init();
   if (!err.empty()) return fail("-accel: " + err);
 
-  // Network backends run on an event loop thread. Declared before the machine's config and
-  // the board, so on every return the board goes first (its devices drop their frame sinks),
-  // then the backends the config holds, then the loop and its clock.
-  hw::Clock net_clock;
-  std::unique_ptr<hw::EventLoop> net_loop;
+  // The machine's clock and its one event loop (device timers, network backends). Declared
+  // before the machine's config and the board, so on every return the board goes first (its
+  // devices drop their frame sinks and timers), then the backends the config holds, then the
+  // loop and its clock.
+  hw::Clock clock;
+  hw::EventLoop loop(clock);
   machine::MachineConfig config;
   if (!opt.netdevs.empty()) {
-    net_loop = std::make_unique<hw::EventLoop>(net_clock);
     hw::net::SlirpBackendConfig net_config;
     net_config.log = &log;
     for (const hw::net::NetdevUserOptions& nd : opt.netdevs) {
-      auto backend = hw::net::SlirpBackend::create(*net_loop, nd, err, net_config);
+      auto backend = hw::net::SlirpBackend::create(loop, nd, err, net_config);
       if (!backend) return fail(err);
       config.netdevs.emplace_back(nd.id, std::shared_ptr<hw::net::NetBackend>(std::move(backend)));
     }
-    net_loop->start();
   }
+  loop.start();
   config.cpu_model = opt.cpu;
   config.ram_size = opt.ram_size;
   config.cpus = opt.smp;
@@ -163,7 +163,7 @@ int run(int argc, char** argv) {
     if (!drive.ok()) return fail("-drive file=" + d.file + ": " + drive.status().message);
     config.drives.push_back(std::move(drive.value()));
   }
-  machine::MachineContext ctx{log, engine};
+  machine::MachineContext ctx{log, engine, clock, loop};
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
 

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "hw/core/clock.h"
+#include "hw/core/event_loop.h"
 #include "hw/core/log.h"
 #include "tcg/exec/engine.h"
 
@@ -51,7 +53,10 @@ std::vector<uint8_t> kernel(const std::vector<uint8_t>& code) {
 
 class PcTest : public ::testing::Test {
  protected:
-  PcTest() : engine(engine_options(), log), ctx{log, engine} { EXPECT_EQ(engine.init(), ""); }
+  PcTest() : engine(engine_options(), log), ctx{log, engine, clock, loop} {
+    EXPECT_EQ(engine.init(), "");
+    loop.start();
+  }
   static tcg::exec::EngineOptions engine_options() {
     tcg::exec::EngineOptions o;
     o.tier = tcg::exec::Tier::Interp;
@@ -76,6 +81,8 @@ class PcTest : public ::testing::Test {
 
   hw::Log log;
   tcg::exec::Engine engine;
+  hw::Clock clock;
+  hw::EventLoop loop{clock};
   MachineContext ctx;
 };
 

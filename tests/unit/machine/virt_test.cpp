@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "hw/core/clock.h"
+#include "hw/core/event_loop.h"
 #include "hw/core/log.h"
 #include "tcg/exec/engine.h"
 #include "ui/chardev.h"
@@ -70,7 +72,10 @@ class WaitingChardev : public ui::Chardev {
 
 class VirtTest : public ::testing::Test {
  protected:
-  VirtTest() : engine(engine_options(), log), ctx{log, engine} { EXPECT_EQ(engine.init(), ""); }
+  VirtTest() : engine(engine_options(), log), ctx{log, engine, clock, loop} {
+    EXPECT_EQ(engine.init(), "");
+    loop.start();
+  }
   static tcg::exec::EngineOptions engine_options() {
     tcg::exec::EngineOptions o;
     o.tier = tcg::exec::Tier::Interp;
@@ -92,6 +97,8 @@ class VirtTest : public ::testing::Test {
   }
   hw::Log log;
   tcg::exec::Engine engine;
+  hw::Clock clock;
+  hw::EventLoop loop{clock};
   MachineContext ctx;
   ui::StringChardev out;
 };
@@ -106,7 +113,10 @@ TEST(VirtCodeCache, FullCacheFlushesAtAStopAndRunsOn) {
   o.code_cache_bytes = 4096;  // room for a dozen or so of the blocks below
   tcg::exec::Engine engine(o, log);
   ASSERT_EQ(engine.init(), "");
-  MachineContext ctx{log, engine};
+  hw::Clock clock;
+  hw::EventLoop loop{clock};
+  loop.start();
+  MachineContext ctx{log, engine, clock, loop};
   MachineConfig cfg;
   cfg.cpu_model = "cortex-a57";
   cfg.ram_size = 128 * MiB;
