@@ -20,6 +20,7 @@
 #include "hw/misc/isa_debug_exit.h"
 #include "machine/loader/multiboot.h"
 #include "machine/machine.h"
+#include "machine/pc/pc_map.h"
 
 namespace orrery::machine::pc {
 
@@ -32,8 +33,6 @@ inline constexpr uint64_t kPcMinRam = 2 * kMiB;
 /// move it above 1 TiB; not modelled).
 inline constexpr uint64_t kPcMaxRam = 0xfd00000000 - k4G + 0xc0000000;
 inline constexpr unsigned kPcMaxCpus = 32;
-inline constexpr uint16_t kCom1Base = 0x3f8;
-inline constexpr unsigned kCom1Irq = 4;
 
 /// QEMU's i440FX split: all RAM below 4 GiB when it is smaller than 3.5 GiB; otherwise 3 GiB
 /// below (the gigabyte-aligned split of current machine types) and the rest from 4 GiB.

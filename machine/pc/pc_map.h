@@ -1,0 +1,46 @@
+// The PC board's one map: I/O ports, physical addresses and ISA IRQs of its fixed devices, as
+// QEMU's i440FX "pc" places them. Devices, the ACPI tables, the CMOS and the loaders all take
+// their numbers from here.
+#pragma once
+
+#include <cstdint>
+
+namespace orrery::machine::pc {
+
+// ---- I/O ports ----
+inline constexpr uint16_t kPicMasterPort = 0x20, kPicSlavePort = 0xa0;
+inline constexpr uint16_t kElcrPort = 0x4d0;      // edge/level control, 2 bytes
+inline constexpr uint16_t kPitPort = 0x40;        // 0x40-0x43
+inline constexpr uint16_t kNmiStatusPort = 0x61;  // speaker gate, OUT2, refresh toggle
+inline constexpr uint16_t kKbdDataPort = 0x60, kKbdCmdPort = 0x64;
+inline constexpr uint16_t kRtcPort = 0x70;  // index (bit 7: NMI mask) and 0x71 data
+inline constexpr uint16_t kCom1Base = 0x3f8, kCom2Base = 0x2f8, kCom3Base = 0x3e8,
+                          kCom4Base = 0x2e8;
+inline constexpr uint16_t kIde0Port = 0x1f0, kIde0CtlPort = 0x3f6;
+inline constexpr uint16_t kIde1Port = 0x170, kIde1CtlPort = 0x376;
+inline constexpr uint16_t kFwCfgPort = 0x510, kFwCfgDmaPort = 0x514;
+inline constexpr uint16_t kPciConfigAddrPort = 0xcf8, kPciConfigDataPort = 0xcfc;
+inline constexpr uint16_t kResetControlPort = 0xcf9;
+/// The PIIX4 ACPI PM block: PM1a event (status, enable) at +0, PM1a control at +4, PM timer at
+/// +8; QEMU's pc firmware puts it at 0x600. GPE0 is QEMU's piix4 0xafe0 block.
+inline constexpr uint16_t kPmBase = 0x600;
+inline constexpr uint16_t kPm1aEvtPort = kPmBase + 0, kPm1aCntPort = kPmBase + 4,
+                          kPmTimerPort = kPmBase + 8;
+inline constexpr uint16_t kGpe0Port = 0xafe0;
+inline constexpr uint16_t kPciIoWindowBase = 0x1000;  // PCI I/O BARs above the ISA range
+
+// ---- ISA IRQs (GSI = IRQ, except IRQ 0 which the IOAPIC sees on pin 2) ----
+inline constexpr unsigned kPitIrq = 0, kKbdIrq = 1, kCom2Irq = 3, kCom1Irq = 4, kRtcIrq = 8,
+                          kSciIrq = 9, kMouseIrq = 12, kIde0Irq = 14, kIde1Irq = 15;
+inline constexpr unsigned kIsaIrqCount = 16;
+inline constexpr unsigned kGsiCount = 24;  // IOAPIC pins; 16-23 take PCI INTx (PIRQA-D)
+
+// ---- Physical addresses ----
+inline constexpr uint64_t kIoApicBase = 0xfec00000;
+inline constexpr uint64_t kHpetBase = 0xfed00000;
+inline constexpr uint64_t kLapicBase = 0xfee00000;
+inline constexpr uint64_t kPciHoleEnd = 0xfec00000;  // the 32-bit PCI memory window's end
+inline constexpr uint64_t kBiosLowBase = 0xe0000;    // the BIOS's last 128 KiB, below 1 MiB
+inline constexpr uint64_t kBiosLowSize = 0x20000;
+
+}  // namespace orrery::machine::pc
