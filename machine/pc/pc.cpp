@@ -78,6 +78,8 @@ std::string PcMachine::build() {
   if (err.empty()) err = build_devices();
   if (!err.empty()) return err;
   resettables_ = {&com1_};
+  err = build_platform_devices();
+  if (!err.empty()) return err;
   for (unsigned i = 0; i < config_.cpus; ++i)
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
   return {};
@@ -86,8 +88,13 @@ std::string PcMachine::build() {
 std::string PcMachine::build_devices() {
   for (const DeviceSpec& spec : config_.devices) {
     const std::string what = "-device " + spec.driver;
+    if (spec.driver == "pc-testdev") {
+      std::string err = add_pc_testdev(spec);
+      if (!err.empty()) return err;
+      continue;
+    }
     if (spec.driver != "isa-debug-exit")
-      return what + ": not a device of this machine (isa-debug-exit)";
+      return what + ": not a device of this machine (isa-debug-exit, pc-testdev)";
     hw::IsaDebugExitConfig c;
     std::string err = hw::parse_isa_debug_exit(spec.props, c);
     if (!err.empty()) return what + ": " + err;

@@ -20,6 +20,7 @@
 #include "hw/misc/isa_debug_exit.h"
 #include "machine/loader/multiboot.h"
 #include "machine/machine.h"
+#include "machine/pc/pc_devices.h"
 #include "machine/pc/pc_map.h"
 
 namespace orrery::machine::pc {
@@ -60,6 +61,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::Serial16550& com1() { return com1_; }
   cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
   const loader::MultibootBoot& boot_info() const { return boot_; }
+  PcPlatformDevices& platform() { return platform_; }
 
   // X86Platform (vCPU thread).
   int acknowledge_interrupt() override;
@@ -80,6 +82,8 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
 
   std::string build();
   std::string build_devices();
+  std::string build_platform_devices();  // pc_devices.cpp
+  std::string add_pc_testdev(const DeviceSpec& spec);
   std::string boot(std::span<const uint8_t> kernel);
   std::string reboot();
   void cpu_thread(unsigned index);
@@ -95,6 +99,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   GatedSink com1_out_;
   hw::Serial16550 com1_;
   std::vector<std::unique_ptr<hw::IsaDebugExit>> debug_exits_;
+  PcPlatformDevices platform_;
   std::vector<hw::Resettable*> resettables_;
   std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
 
