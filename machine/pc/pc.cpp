@@ -75,10 +75,10 @@ std::string PcMachine::build() {
     if (err.empty() && split_.above_4g) err = mem_.add_ram("pc.ram-above-4g", k4G, split_.above_4g);
   }
   if (err.empty()) err = io_.add_mmio("serial0", kCom1Base, hw::Serial16550::kIoSize, com1_);
-  if (err.empty()) err = build_devices();
-  if (!err.empty()) return err;
   resettables_ = {&com1_};
-  err = build_platform_devices();
+  // The fixed devices first, so a -device that overlaps one is the one blamed.
+  if (err.empty()) err = build_platform_devices();
+  if (err.empty()) err = build_devices();
   if (!err.empty()) return err;
   for (unsigned i = 0; i < config_.cpus; ++i)
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));

@@ -65,7 +65,6 @@ std::string PcMachine::build_platform_devices() {
   for (hw::Resettable* r : std::initializer_list<hw::Resettable*>{
            d.pit.get(), d.rtc.get(), d.hpet.get(), d.pm.get(), d.kbc.get()})
     resettables_.push_back(r);
-  if (d.testdev) resettables_.push_back(d.testdev.get());
   return {};
 }
 
@@ -92,6 +91,7 @@ std::string PcMachine::add_pc_testdev(const DeviceSpec& spec) {
     err =
         mem_.add_mmio("pc-testdev-iomem", PcTestdev::kIomemBase, PcTestdev::kIomemSize, t.iomem());
   if (!err.empty()) return "-device pc-testdev: " + err;
+  resettables_.push_back(&t);
   return {};
 }
 
