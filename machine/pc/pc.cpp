@@ -300,7 +300,9 @@ const MachineType& pc_machine_type() {
   }();
   static const MachineType kType{
       .name = "pc",
-      .description = "Standard PC skeleton (i440FX memory map, COM1, isa-debug-exit; multiboot)",
+      .description =
+          "Standard PC skeleton (i440FX memory map, COM1, PIT, RTC, HPET, ACPI PM, "
+          "i8042; multiboot)",
       .cpus = kModels,
       .default_cpu = cpu::x86::default_cpu_model().name,
       .default_ram = kPcDefaultRam,
