@@ -1,5 +1,7 @@
 #include "hw/timer/hpet.h"
 
+#include <algorithm>
+
 namespace orrery::hw::timer {
 
 Hpet::Hpet(Log& log, EventLoop& loop, std::function<void(bool)> on_legacy, uint32_t route_cap)
@@ -87,19 +89,29 @@ void Hpet::arm(unsigned i, int64_t tick) {
   arm_in(i, tick, diff, wrap);
 }
 
+uint64_t Hpet::accumulated(const Comparator& t, uint64_t now) const {
+  // The accumulator rule: each match moves the comparator on by the period, so once the
+  // counter has reached it the comparator is the first multiple of the period past the counter.
+  if (!(t.config & kTnPeriodic) || !t.period || !(config_ & kEnableCnf))
+    return t.config & kTn32Mode ? uint32_t(t.cmp) : t.cmp;
+  if (t.config & kTn32Mode) {
+    const uint32_t c = uint32_t(t.cmp), p = uint32_t(t.period), n = uint32_t(now);
+    if (p == 0 || int32_t(n - c) < 0) return c;
+    return uint32_t(c + p * ((n - c) / p + 1));
+  }
+  if (int64_t(now - t.cmp) < 0) return t.cmp;
+  return t.cmp + t.period * ((now - t.cmp) / t.period + 1);
+}
+
+uint64_t Hpet::comparator(unsigned i, int64_t tick) const {
+  // The value a read sees: matches the handler has not run for yet (it runs at most every
+  // kMinRearmNs) have already moved a periodic comparator on.
+  return accumulated(timers_[i], counter(tick));
+}
+
 void Hpet::fire(unsigned i, int64_t tick) {
   Comparator& t = timers_[i];
-  if (!t.wrap_due && (t.config & kTnPeriodic) && t.period) {
-    // The accumulator rule: the comparator moves on by the period, past the counter if the
-    // event came late.
-    const uint64_t now = counter(tick);
-    if (t.config & kTn32Mode) {
-      const uint32_t c = uint32_t(t.cmp), p = uint32_t(t.period);
-      t.cmp = uint32_t(c + p * ((uint32_t(now) - c) / p + 1));
-    } else {
-      t.cmp += t.period * ((now - t.cmp) / t.period + 1);
-    }
-  }
+  if (!t.wrap_due) t.cmp = accumulated(t, counter(tick));
   if (t.config & kTnIntTypeLevel) {
     isr_ |= uint64_t(1) << i;
     update_lines();
@@ -125,6 +137,7 @@ void Hpet::on_timer(unsigned i) {
   fire(i, tick);
   if ((t.config & kTnPeriodic) && t.period) {
     arm(i, tick);
+    events_[i]->arm_at(std::max(t.due_tick * kTickNs, tick * kTickNs + kMinRearmNs));
     return;
   }
   if (!(t.config & kTn32Mode)) {
@@ -161,7 +174,7 @@ uint64_t Hpet::read64(uint64_t reg, int64_t tick) {
       case TN_CONF:
         return timer_config(i);
       case TN_CMP:
-        return timers_[i].config & kTn32Mode ? uint32_t(timers_[i].cmp) : timers_[i].cmp;
+        return comparator(i, tick);
       default:
         return 0;  // Tn_FSB_INT_ROUTE: no FSB delivery
     }

@@ -37,6 +37,10 @@ class Hpet final : public MmioDevice, public Resettable {
   static constexpr unsigned kIrqLines = 32;          // Tn_INT_ROUTE_CNF is five bits
   static constexpr uint32_t kPeriodFs = 10'000'000;  // 10 ns: 100 MHz
   static constexpr int64_t kTickNs = 10;
+  /// A comparator's handler re-arms no sooner than this after it runs: a tiny period gives at
+  /// most one interrupt per interval (the accumulator still counts every period) instead of
+  /// keeping the event loop busy.
+  static constexpr int64_t kMinRearmNs = 5000;
   /// QEMU's pc (i440FX) advertises only IOAPIC input 2 in Tn_INT_ROUTE_CAP.
   static constexpr uint32_t kPcRouteCap = 1u << 2;
 
@@ -90,6 +94,8 @@ class Hpet final : public MmioDevice, public Resettable {
   /// Arms timer i for its next match after a register change (QEMU's rule for the past).
   void arm(unsigned i, int64_t tick);
   void arm_in(unsigned i, int64_t tick, int64_t diff, bool wrap);
+  uint64_t accumulated(const Comparator& t, uint64_t now) const;
+  uint64_t comparator(unsigned i, int64_t tick) const;
   void fire(unsigned i, int64_t tick);
   void update_lines();
   void on_timer(unsigned i);

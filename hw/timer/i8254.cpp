@@ -1,5 +1,7 @@
 #include "hw/timer/i8254.h"
 
+#include <algorithm>
+
 namespace orrery::hw::timer {
 
 namespace {
@@ -287,7 +289,7 @@ void I8254::set_irq_enabled(bool enabled) {
   update_irq(now_tick());
 }
 
-void I8254::update_irq(int64_t now) {
+void I8254::update_irq(int64_t now, int64_t not_before_ns) {
   const Counter& c = counters_[0];
   irq0_.set(irq_enabled_ && out_now(c, now));
   const int64_t next =
@@ -296,7 +298,7 @@ void I8254::update_irq(int64_t now) {
   if (next < 0)
     timer_.cancel();
   else
-    timer_.arm_at(tick_to_ns(c.start + next));
+    timer_.arm_at(std::max(tick_to_ns(c.start + next), not_before_ns));
 }
 
 void I8254::on_timer() {
@@ -313,7 +315,7 @@ void I8254::on_timer() {
       if (after >= 0 && after <= d) irq0_.set(out_at(c, after));
     }
   }
-  update_irq(now);
+  update_irq(now, loop_.clock().virtual_ns() + kMinRearmNs);
 }
 
 MemResult I8254::read(uint64_t offset, unsigned size, uint64_t& value) {

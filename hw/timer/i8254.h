@@ -43,6 +43,10 @@ class I8254 final : public MmioDevice, public Resettable {
   /// The refresh request toggle's half period (DRAM refresh every 15.085 us, counter 1's
   /// default programming of 18 PIT clocks).
   static constexpr int64_t kRefreshNs = 15085;
+  /// The timer handler re-arms no sooner than this after it runs: a guest that programs a tiny
+  /// period gets its edges at most this often (the late handler still shows each one it
+  /// covers as a pulse) instead of keeping the event loop busy.
+  static constexpr int64_t kMinRearmNs = 5000;
 
   I8254(Log& log, EventLoop& loop);
   ~I8254() override;
@@ -115,8 +119,9 @@ class I8254 final : public MmioDevice, public Resettable {
   void load(Counter& c, uint16_t raw, int64_t now);
   uint8_t read_counter(Counter& c, int64_t now);
   void gate_locked(unsigned i, bool level, int64_t now);
-  /// Drives IRQ 0 from counter 0's OUT now and arms the timer for its next change.
-  void update_irq(int64_t now);
+  /// Drives IRQ 0 from counter 0's OUT now and arms the timer for its next change, not before
+  /// virtual time not_before_ns.
+  void update_irq(int64_t now, int64_t not_before_ns = 0);
   void on_timer();
 
   Log& log_;

@@ -99,19 +99,30 @@ TEST_F(HpetTest, LevelStatusIsSetEvenWithTheInterruptDisabled) {
 TEST_F(HpetTest, PeriodicModeAccumulatesThePeriod) {
   wr(T2 + Hpet::TN_CONF,
      Hpet::kTnIntEnb | Hpet::kTnPeriodic | Hpet::kTnValSet | 2u << Hpet::kTnRouteShift);
-  wr(T2 + Hpet::TN_CMP, 1000);  // with Tn_VAL_SET: the comparator (and the period)
-  wr(T2 + Hpet::TN_CMP, 250);   // then the period alone
+  wr(T2 + Hpet::TN_CMP, 4000);  // with Tn_VAL_SET: the comparator (and the period)
+  wr(T2 + Hpet::TN_CMP, 1000);  // then the period alone
   EXPECT_EQ(rd(T2 + Hpet::TN_CONF) & Hpet::kTnValSet, 0u);
-  EXPECT_EQ(rd(T2 + Hpet::TN_CMP), 1000u);
+  EXPECT_EQ(rd(T2 + Hpet::TN_CMP), 4000u);
   wr(Hpet::GEN_CONF, Hpet::kEnableCnf);
-  t.advance(10 * 2000, 300);     // counter 0..2000 in small steps
-  EXPECT_EQ(irqs.rises(2), 5u);  // 1000, 1250, 1500, 1750, 2000
+  t.advance(10 * 8000, 300);     // counter 0..8000 in small steps
+  EXPECT_EQ(irqs.rises(2), 5u);  // 4000, 5000, 6000, 7000, 8000
   EXPECT_FALSE(irqs.level(2));   // edge-triggered: pulses
-  EXPECT_EQ(rd(T2 + Hpet::TN_CMP), 2250u);
+  EXPECT_EQ(rd(T2 + Hpet::TN_CMP), 9000u);
   // Late by several periods: one interrupt, and the comparator lands past the counter.
-  t.advance(10 * 1000);
+  t.advance(10 * 10000);
   EXPECT_EQ(irqs.rises(2), 6u);
-  EXPECT_EQ(rd(T2 + Hpet::TN_CMP), 3250u);
+  EXPECT_EQ(rd(T2 + Hpet::TN_CMP), 19000u);
+}
+
+TEST_F(HpetTest, TinyPeriodsAreRateLimited) {
+  wr(T2 + Hpet::TN_CONF, Hpet::kTnIntEnb | Hpet::kTnPeriodic | 2u << Hpet::kTnRouteShift);
+  wr(T2 + Hpet::TN_CMP, 1);  // one tick (10 ns)
+  wr(Hpet::GEN_CONF, Hpet::kEnableCnf);
+  t.advance(1'000'000, 100);  // 1 ms in 100 ns steps
+  EXPECT_GE(irqs.rises(2), 150u);
+  EXPECT_LE(irqs.rises(2), 1'000'000u / Hpet::kMinRearmNs + 1);
+  // The comparator still accumulated every period: it is just past the counter.
+  EXPECT_EQ(rd(T2 + Hpet::TN_CMP), rd(Hpet::MAIN_CNT) + 1);
 }
 
 TEST_F(HpetTest, ThirtyTwoBitModeTruncatesTheComparator) {

@@ -142,6 +142,16 @@ TEST_F(PitTest, Mode2DrivesIrq0OncePerPeriod) {
   EXPECT_TRUE(irqs.level(0));
 }
 
+TEST_F(PitTest, TinyCountsAreRateLimited) {
+  out(0x43, 0x34);  // mode 2, a count of 2: an edge every 1.7 us
+  out(0x40, 2);
+  out(0x40, 0);
+  irqs.clear();
+  t.advance(1'000'000, 100);
+  EXPECT_GE(irqs.rises(0), 150u);
+  EXPECT_LE(irqs.rises(0), 1'000'000u / I8254::kMinRearmNs + 10);  // about one per handler
+}
+
 TEST_F(PitTest, Mode3SquareWaveOnOut2) {
   out(0x61, I8254::kP61Gate2);
   out(0x43, 0xb6);  // counter 2, LSB/MSB, mode 3
