@@ -75,9 +75,11 @@ std::string PcMachine::build() {
     if (err.empty() && split_.above_4g) err = mem_.add_ram("pc.ram-above-4g", k4G, split_.above_4g);
   }
   if (err.empty()) err = io_.add_mmio("serial0", kCom1Base, hw::Serial16550::kIoSize, com1_);
+  resettables_ = {&com1_};
+  // The fixed devices first, so a -device that overlaps one is the one blamed.
+  if (err.empty()) err = build_platform_devices();
   if (err.empty()) err = build_devices();
   if (!err.empty()) return err;
-  resettables_ = {&com1_};
   for (unsigned i = 0; i < config_.cpus; ++i)
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
   return {};
@@ -86,8 +88,13 @@ std::string PcMachine::build() {
 std::string PcMachine::build_devices() {
   for (const DeviceSpec& spec : config_.devices) {
     const std::string what = "-device " + spec.driver;
+    if (spec.driver == "pc-testdev") {
+      std::string err = add_pc_testdev(spec);
+      if (!err.empty()) return err;
+      continue;
+    }
     if (spec.driver != "isa-debug-exit")
-      return what + ": not a device of this machine (isa-debug-exit)";
+      return what + ": not a device of this machine (isa-debug-exit, pc-testdev)";
     hw::IsaDebugExitConfig c;
     std::string err = hw::parse_isa_debug_exit(spec.props, c);
     if (!err.empty()) return what + ": " + err;
@@ -293,7 +300,9 @@ const MachineType& pc_machine_type() {
   }();
   static const MachineType kType{
       .name = "pc",
-      .description = "Standard PC skeleton (i440FX memory map, COM1, isa-debug-exit; multiboot)",
+      .description =
+          "Standard PC skeleton (i440FX memory map, COM1, PIT, RTC, HPET, ACPI PM, "
+          "i8042; multiboot)",
       .cpus = kModels,
       .default_cpu = cpu::x86::default_cpu_model().name,
       .default_ram = kPcDefaultRam,

@@ -1,10 +1,10 @@
 // The x86 "pc" board, a skeleton of QEMU's i440FX pc machine: RAM below 4 GiB and the rest
 // above 4 GiB split as QEMU splits it, the 64 KiB I/O-port space, a 16550A at COM1 (0x3f8),
-// QEMU's isa-debug-exit (-device), 1..N vCPUs of an x86 model and a multiboot -kernel. There is
-// no firmware, PIC, PIT, LAPIC or PCI yet: the boot CPU starts in the state multiboot promises,
-// COM1's interrupt line is left unconnected (IRQ 4 once a PIC exists) and the application
-// processors run on their own threads but wait, asleep, for a STARTUP IPI that only a local
-// APIC will send.
+// the PIT, RTC/CMOS, HPET, ACPI PM block and i8042 (pc_devices.h), QEMU's isa-debug-exit and
+// pc-testdev (-device), 1..N vCPUs of an x86 model and a multiboot -kernel. There is no
+// firmware, PIC, LAPIC or PCI yet: the boot CPU starts in the state multiboot promises, the
+// devices' interrupt lines are left unconnected and the application processors run on their
+// own threads but wait, asleep, for a STARTUP IPI that only a local APIC will send.
 #pragma once
 
 #include <atomic>
@@ -20,6 +20,7 @@
 #include "hw/misc/isa_debug_exit.h"
 #include "machine/loader/multiboot.h"
 #include "machine/machine.h"
+#include "machine/pc/pc_devices.h"
 #include "machine/pc/pc_map.h"
 
 namespace orrery::machine::pc {
@@ -60,6 +61,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::Serial16550& com1() { return com1_; }
   cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
   const loader::MultibootBoot& boot_info() const { return boot_; }
+  PcPlatformDevices& platform() { return platform_; }
 
   // X86Platform (vCPU thread).
   int acknowledge_interrupt() override;
@@ -80,6 +82,8 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
 
   std::string build();
   std::string build_devices();
+  std::string build_platform_devices();  // pc_devices.cpp
+  std::string add_pc_testdev(const DeviceSpec& spec);
   std::string boot(std::span<const uint8_t> kernel);
   std::string reboot();
   void cpu_thread(unsigned index);
@@ -95,6 +99,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   GatedSink com1_out_;
   hw::Serial16550 com1_;
   std::vector<std::unique_ptr<hw::IsaDebugExit>> debug_exits_;
+  PcPlatformDevices platform_;
   std::vector<hw::Resettable*> resettables_;
   std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
 

@@ -27,6 +27,9 @@ inline constexpr uint16_t kPmBase = 0x600;
 inline constexpr uint16_t kPm1aEvtPort = kPmBase + 0, kPm1aCntPort = kPmBase + 4,
                           kPmTimerPort = kPmBase + 8;
 inline constexpr uint16_t kGpe0Port = 0xafe0;
+/// APM control (the FADT's SMI_CMD: ACPI_ENABLE 0xf1 / ACPI_DISABLE 0xf0 set and clear SCI_EN)
+/// and APM status, as QEMU's piix4 has them.
+inline constexpr uint16_t kApmCntPort = 0xb2, kApmStsPort = 0xb3;
 inline constexpr uint16_t kPciIoWindowBase = 0x1000;  // PCI I/O BARs above the ISA range
 
 // ---- ISA IRQs (GSI = IRQ, except IRQ 0 which the IOAPIC sees on pin 2) ----
@@ -37,7 +40,7 @@ inline constexpr unsigned kGsiCount = 24;  // IOAPIC pins; 16-23 take PCI INTx (
 
 // ---- Physical addresses ----
 inline constexpr uint64_t kIoApicBase = 0xfec00000;
-inline constexpr uint64_t kHpetBase = 0xfed00000;
+inline constexpr uint64_t kHpetBase = 0xfed00000;  // 1 KiB of registers
 inline constexpr uint64_t kLapicBase = 0xfee00000;
 inline constexpr uint64_t kPciHoleEnd = 0xfec00000;  // the 32-bit PCI memory window's end
 inline constexpr uint64_t kBiosLowBase = 0xe0000;    // the BIOS's last 128 KiB, below 1 MiB

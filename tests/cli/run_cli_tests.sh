@@ -344,6 +344,14 @@ pc_debug_exit_bad_iobase)
 pc_debug_exit_bad_prop)
     expect_error "no property 'port'" -M pc -device isa-debug-exit,port=1 -kernel "$mbgood"
     ;;
+pc_testdev_bad_prop)
+    expect_error "-device pc-testdev: no property 'iobase' (it has none)" -M pc \
+        -device pc-testdev,iobase=1 -kernel "$mbgood"
+    ;;
+pc_debug_exit_on_rtc)
+    expect_error "-device isa-debug-exit: ports 0x70..0x71: overlaps rtc" -M pc \
+        -device isa-debug-exit,iobase=0x70 -kernel "$mbgood"
+    ;;
 pc_debug_exit_past_top)
     expect_error "iobase=0xfffe,iosize=4: the ports reach past 0xffff" -M pc -device isa-debug-exit,iobase=0xfffe,iosize=4 \
         -kernel "$mbgood"

@@ -5,7 +5,8 @@
 #   run_pc_guest.sh EMULATOR KERNEL.bin VARIANT EXPECTED [TIER]
 #
 # VARIANT: "plain" (-m 128), "modules" (-m 128, -append and two -initrd modules) or "4g"
-# (-m 4G: RAM split around 4 GiB). The kernel runs from a scratch directory under its own base
+# (-m 4G: RAM split around 4 GiB) or "platform" (-m 5G -smp 3; QEMU also gets -nodefaults, as
+# Orrery's pc has no floppy drive, which QEMU's default one would add to the CMOS). The kernel runs from a scratch directory under its own base
 # name, since mbinfo prints the command line, which starts with the -kernel path. Passes when
 # the exit status is 33 (isa-debug-exit with 0x10) and stdout matches EXPECTED byte for byte.
 #
@@ -32,6 +33,7 @@ case $variant in
 plain) args=(-m 128) ;;
 modules) args=(-m 128 -append "a b" -initrd "m1 arg1 x,m2") ;;
 4g) args=(-m 4G) ;;
+platform) args=(-m 5G -smp 3) ;;
 *)
     echo "unknown variant $variant" >&2
     exit 2
@@ -40,6 +42,7 @@ esac
 pc=(-M pc -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 "${args[@]}")
 if [ "$emulator" = qemu ]; then
     cmd=("${QEMU:-qemu-system-x86_64}" "${pc[@]}" -display none -serial stdio -nic none)
+    [ "$variant" = platform ] && cmd+=(-nodefaults)
 else
     cmd=("$(realpath "$emulator")" "${pc[@]}" -nographic -accel "tcg,tier=$tier")
 fi

@@ -91,11 +91,12 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   ASSERT_TRUE(m);
   auto& pc = static_cast<PcMachine&>(*m);
   const auto& regions = pc.memory().regions();
-  ASSERT_EQ(regions.size(), 2u);
+  ASSERT_EQ(regions.size(), 3u);  // RAM below 4 GiB, the HPET, RAM above 4 GiB
   EXPECT_EQ(regions[0].base, 0u);
   EXPECT_EQ(regions[0].size, 3 * kGiB);
-  EXPECT_EQ(regions[1].base, 4 * kGiB);
-  EXPECT_EQ(regions[1].size, 1 * kGiB);
+  EXPECT_EQ(regions[1].base, kHpetBase);
+  EXPECT_EQ(regions[2].base, 4 * kGiB);
+  EXPECT_EQ(regions[2].size, 1 * kGiB);
   const hw::Region* com1 = pc.io_ports().find(0x3f8);
   ASSERT_NE(com1, nullptr);
   EXPECT_EQ(com1->name, "serial0");
@@ -183,6 +184,90 @@ TEST_F(PcTest, EchoesComInputAndExitsWithTheDebugExitStatus) {
   EXPECT_EQ(status, (0x21 << 1) | 1);
   EXPECT_EQ(m->error(), "");
   EXPECT_EQ(out.out, "hi!");
+}
+
+TEST_F(PcTest, PlatformDevicesAreMappedFromThePcMap) {
+  auto m = make(5 * kGiB, {debug_exit(), {"pc-testdev", {}}}, 3);
+  ASSERT_TRUE(m);
+  auto& pc = static_cast<PcMachine&>(*m);
+  const std::pair<uint16_t, const char*> ports[] = {{0x40, "pit"},
+                                                    {0x43, "pit"},
+                                                    {0x61, "pcspk"},
+                                                    {0x60, "i8042-data"},
+                                                    {0x64, "i8042-cmd"},
+                                                    {0x70, "rtc"},
+                                                    {0x71, "rtc"},
+                                                    {0x600, "acpi-pm"},
+                                                    {0x60b, "acpi-pm"},
+                                                    {0xafe0, "acpi-gpe0"},
+                                                    {0xb2, "apm"},
+                                                    {0xe0, "pc-testdev-ioport"},
+                                                    {0xe8, "pc-testdev-ioport-byte"},
+                                                    {0x2017, "pc-testdev-irq-line"}};
+  for (const auto& [port, name] : ports) {
+    const hw::Region* r = pc.io_ports().find(port);
+    ASSERT_NE(r, nullptr) << std::hex << port;
+    EXPECT_EQ(r->name, name) << std::hex << port;
+  }
+  EXPECT_EQ(pc.io_ports().find(0x60c), nullptr);
+  const hw::Region* hpet = pc.memory().find(kHpetBase + 0x3ff);
+  ASSERT_NE(hpet, nullptr);
+  EXPECT_EQ(hpet->name, "hpet");
+  ASSERT_NE(pc.memory().find(0xff00ffff), nullptr);
+  // The CMOS holds what QEMU's pc writes for 5 GiB and 3 CPUs.
+  hw::rtc::Mc146818& rtc = *pc.platform().rtc;
+  EXPECT_EQ(rtc.cmos(0x34), 0x00);
+  EXPECT_EQ(rtc.cmos(0x35), 0xbf);  // (3 GiB - 16 MiB) / 64 KiB
+  EXPECT_EQ(rtc.cmos(0x5c), 0x80);  // 2 GiB above 4 GiB / 64 KiB
+  EXPECT_EQ(rtc.cmos(0x5f), 2);
+  EXPECT_EQ(rtc.cmos(0x3d), 0x12);  // boot from disk, then floppy, then CD-ROM
+  uint64_t v = 0;
+  EXPECT_EQ(pc.memory().read(kHpetBase, 4, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0x8086a201u);
+  // One pc-testdev only.
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
+  c.devices = {{"pc-testdev", {}}, {"pc-testdev", {}}};
+  std::string err;
+  EXPECT_EQ(PcMachine::create(c, ctx, err), nullptr);
+  EXPECT_NE(err.find("only one"), std::string::npos);
+  c.devices = {{"pc-testdev", {{"iobase", "1"}}}};
+  EXPECT_EQ(PcMachine::create(c, ctx, err), nullptr);
+  EXPECT_EQ(err, "-device pc-testdev: no property 'iobase' (it has none)");
+}
+
+TEST_F(PcTest, KeyboardControllerCommandFeResetsTheMachine) {
+  // mov al, 0xfe; out 0x64, al; then what runs if no reset came: exit with 0x21.
+  const std::vector<uint8_t> code = {0xb0, 0xfe, 0xe6, 0x64, 0xb8, 0x21,
+                                     0x00, 0x00, 0x00, 0xe7, 0xf4, 0xf4};
+  auto m = make(128 * kMiB, {debug_exit()});
+  ASSERT_TRUE(m);
+  auto k = kernel(code);
+  BootImages images{k, {}, {}, {}, {}};
+  images.kernel_path = "k";
+  ASSERT_EQ(m->load_boot(images), "");
+  EXPECT_EQ(m->run(), 0);  // -no-reboot: a reset ends the run with status 0
+  EXPECT_EQ(m->error(), "");
+}
+
+TEST_F(PcTest, AcpiS5PowersTheMachineOff) {
+  // mov ax, SLP_EN | SLP_TYP 0 (S5); mov dx, 0x604; out dx, ax; then exit with 0x21.
+  const std::vector<uint8_t> code = {0x66, 0xb8, 0x00, 0x20, 0x66, 0xba, 0x04, 0x06, 0x66,
+                                     0xef, 0xb8, 0x21, 0x00, 0x00, 0x00, 0xe7, 0xf4, 0xf4};
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
+  c.devices = {debug_exit()};  // and reboots allowed: S5 is not a reset
+  std::string err;
+  auto m = PcMachine::create(c, ctx, err);
+  ASSERT_TRUE(m) << err;
+  auto k = kernel(code);
+  BootImages images{k, {}, {}, {}, {}};
+  images.kernel_path = "k";
+  ASSERT_EQ(m->load_boot(images), "");
+  EXPECT_EQ(m->run(), 0);
+  EXPECT_EQ(m->error(), "");
 }
 
 }  // namespace
