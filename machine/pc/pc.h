@@ -133,6 +133,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   int stop_status_ = 0;
 };
 
+/// The MTRRs SeaBIOS programs on a PC with below_4g bytes of RAM under 4 GiB (fixed ranges for
+/// the first MiB, the PCI window uncached, write-back elsewhere); direct Linux boot sets them on
+/// the boot CPU in the firmware's place.
+void program_firmware_mtrrs(cpu::x86::X86State& s, uint64_t below_4g, unsigned phys_bits);
+
 /// The board's row in the -M table.
 const MachineType& pc_machine_type();
 

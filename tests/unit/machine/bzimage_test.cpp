@@ -251,6 +251,17 @@ TEST_F(BzImageLoader, LoadsANonRelocatableKernelAtPrefAddress) {
   EXPECT_EQ(boot.kernel_addr, 0x1400000u);
 }
 
+TEST(PcFirmwareMtrrs, PciWindowFollowsRamBelow4G) {
+  cpu::x86::X86State s;
+  pc::program_firmware_mtrrs(s, 3u << 30, 40);
+  EXPECT_EQ(s.msr.mtrr_var[0], 0xc0000000u);
+  EXPECT_EQ(s.msr.mtrr_var[1], 0xffc0000800u);
+  pc::program_firmware_mtrrs(s, 3584 * kMiB - 1, 36);
+  EXPECT_EQ(s.msr.mtrr_var[0], 0xe0000000u);
+  EXPECT_EQ(s.msr.mtrr_var[1], 0xfe0000800u);
+  EXPECT_EQ(s.msr.mtrr_var[2], 0u);
+}
+
 class StringSink : public hw::CharSink {
  public:
   void write(std::span<const uint8_t> data) override { out.append(data.begin(), data.end()); }
@@ -324,6 +335,13 @@ TEST_F(PcLinux, BootsASyntheticBzImageThroughThe64BitEntry) {
   EXPECT_EQ(s.cr3, loader::kLinuxPml4);
   EXPECT_EQ(s.eflags & x::eflags::kIf, 0u);
   EXPECT_EQ(s.gdtr.base, loader::kLinuxGdtAddr);
+  // SeaBIOS's MTRRs: enabled, write-back by default, the PCI window from 2 GiB uncached.
+  EXPECT_EQ(s.msr.mtrr_def_type, 0xc06u);
+  EXPECT_EQ(s.msr.mtrr_var[0], 0x80000000u);
+  EXPECT_EQ(s.msr.mtrr_var[1], 0xff80000800u);
+  EXPECT_EQ(s.msr.mtrr_fixed[0], 0x0606060606060606u);
+  EXPECT_EQ(s.msr.mtrr_fixed[2], 0u);
+  EXPECT_EQ(s.msr.mtrr_fixed[10], 0x0505050505050505u);
 
   EXPECT_EQ(m->run(), (0x21 << 1) | 1);
   EXPECT_EQ(m->error(), "");
