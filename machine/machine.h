@@ -21,7 +21,7 @@ namespace orrery::hw {
 class RamBacking;
 class Clock;
 class EventLoop;
-}
+}  // namespace orrery::hw
 
 namespace orrery::hw::block {
 class BlockBackend;
@@ -139,7 +139,8 @@ struct MachineType {
   MachineFactory create;
   unsigned max_cpus = 1;  // largest -smp
   std::span<const MachineProperty> properties = {};
-  /// -initrd is a multiboot module list ("FILE ARGS,FILE2"), read by the board, not one file.
+  /// The board reads -initrd itself: a multiboot module list ("FILE ARGS,FILE2") or, for a
+  /// bzImage, one file (pc).
   bool initrd_modules = false;
 };
 

@@ -135,6 +135,33 @@ void X86Cpu::reset_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx) {
   exec_.mode_changed();
 }
 
+void X86Cpu::reset_long_mode(const LongModeEntry& e) {
+  reset_common();
+  X86State& s = state_;
+  s.cr0 = (s.cr0 | cr0::kPe | cr0::kPg) & ~(cr0::kCd | cr0::kNw);
+  s.cr4 = cr4::kPae;
+  s.cr3 = e.cr3;
+  s.efer = efer::kLme | efer::kLma;
+  s.gdtr.base = e.gdt_base;
+  s.gdtr.limit = e.gdt_limit;
+  for (unsigned r = 0; r < kNumSegRegs; ++r) {
+    SegmentCache& sc = s.seg[r];
+    sc.base = 0;
+    sc.limit = 0xffffffff;
+    sc.selector = r == kCs ? e.code_sel : e.data_sel;
+    // Accessed, as the loader's descriptors are (the CPU would set the bit on load).
+    sc.attr = r == kCs ? seg_attr::kP | seg_attr::kS | seg_attr::kL | seg_attr::kG | 0xb
+                       : seg_attr::kP | seg_attr::kS | seg_attr::kDb | seg_attr::kG | 0x3;
+  }
+  s.seg[kLdtr].attr = seg_attr::kP | 0x2;
+  s.seg[kTr].attr = seg_attr::kP | 0xb;  // busy 64-bit TSS
+  s.gpr[kRsi] = e.rsi;
+  s.gpr[kRsp] = e.rsp;
+  s.common.pc = e.rip;
+  mmu_.flush_all();
+  exec_.mode_changed();
+}
+
 // ---- The dispatch loop ----
 
 ExitKind X86Cpu::run() {

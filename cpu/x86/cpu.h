@@ -1,7 +1,7 @@
 // One x86 vCPU under TCG: its architectural state, softmmu and page-table walk (mmu.cpp), its
 // dispatch loop, the INTR and NMI inputs, HLT, the I/O-port space and the two resets a PC board
-// needs (power-on and multiboot). The board implements X86Platform: the interrupt acknowledge
-// cycle (the PIC's or the APIC's vector) and what a triple fault does.
+// needs (power-on, multiboot and Linux's 64-bit entry). The board implements X86Platform: the
+// interrupt acknowledge cycle (the PIC's or the APIC's vector) and what a triple fault does.
 //
 // Threading: run() and everything it calls execute on the vCPU's own thread. set_intr,
 // raise_nmi, request_reset and kick may be called from any thread.
@@ -113,6 +113,17 @@ class X86Cpu final : public Vcpu,
   /// flat 4 GiB code (CS) and data (DS ES FS GS SS) segments, paging off, IF = 0, EAX = magic,
   /// EBX = the information structure's physical address, EIP = entry.
   void reset_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx);
+  /// The state of the Linux boot protocol's 64-bit entry (boot.rst, "64-bit boot protocol"):
+  /// long mode with paging on the loader's identity map (CR3), CS = code_sel (a flat 64-bit
+  /// code segment) and DS ES FS GS SS = data_sel (flat data), both in the loader's GDT, IF = 0,
+  /// RSI = the zero page, RIP = entry; the other general registers are zero.
+  struct LongModeEntry {
+    uint64_t rip = 0, rsi = 0, rsp = 0, cr3 = 0;
+    uint64_t gdt_base = 0;
+    uint16_t gdt_limit = 0;
+    uint16_t code_sel = 0x10, data_sel = 0x18;  // Linux's __BOOT_CS and __BOOT_DS
+  };
+  void reset_long_mode(const LongModeEntry& e);
 
   /// Waits until a thread is inside run(); false on timeout. Thread-safe.
   bool wait_until_running(std::chrono::milliseconds timeout);

@@ -19,7 +19,8 @@ constexpr uint32_t kMtrrFix4k0 = 0x268, kPat = 0x277, kMtrrDefType = 0x2ff;
 constexpr uint32_t kEfer = 0xc0000080, kStar = 0xc0000081, kLstar = 0xc0000082;
 constexpr uint32_t kCstar = 0xc0000083, kFmask = 0xc0000084, kFsBase = 0xc0000100;
 constexpr uint32_t kGsBase = 0xc0000101, kKernelGsBase = 0xc0000102, kTscAux = 0xc0000103;
-constexpr uint32_t kAmdHwcr = 0xc0010015;  // AMD hardware configuration (Linux reads it)
+constexpr uint32_t kAmdSyscfg = 0xc0010010;  // AMD system configuration (Linux's MTRR code)
+constexpr uint32_t kAmdHwcr = 0xc0010015;    // AMD hardware configuration (Linux reads it)
 }  // namespace msr
 
 namespace {
@@ -117,6 +118,7 @@ uint64_t read_msr(X86Cpu& cpu, uint32_t index) {
     case msr::kTscAux:
       if (!(m.ext1_edx & feat::kRdtscp) && !(m.leaf7_ecx & feat::kRdpid)) break;
       return s.msr.tsc_aux;
+    case msr::kAmdSyscfg:
     case msr::kAmdHwcr:
       if (std::string_view(m.vendor) != "AuthenticAMD") break;
       return 0;
@@ -229,6 +231,7 @@ void write_msr(X86Cpu& cpu, uint32_t index, uint64_t v) {
       if (v >> 32) throw GuestFault{vec::kGp, 0};
       s.msr.tsc_aux = v;
       return;
+    case msr::kAmdSyscfg:
     case msr::kAmdHwcr:
       if (std::string_view(m.vendor) != "AuthenticAMD") break;
       return;  // no configurable behaviour: writes are accepted and read back as 0

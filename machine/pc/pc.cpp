@@ -124,6 +124,13 @@ std::string PcMachine::load_boot(const BootImages& images) {
   kernel_path_ = images.kernel_path;
   cmdline_ = images.cmdline;
   modules_.clear();
+  linux_ = loader::is_bzimage(images.kernel);
+  if (linux_) {
+    std::string err = load_linux(images);
+    if (err.empty()) err = boot(images.kernel);
+    booted_ = err.empty();
+    return err;
+  }
   module_cmdlines_ = loader::split_multiboot_modules(images.initrd_path);
   if (!images.initrd_path.empty() && module_cmdlines_.empty())
     return "-initrd " + images.initrd_path + ": no module file given";
@@ -139,15 +146,21 @@ std::string PcMachine::load_boot(const BootImages& images) {
   return err;
 }
 
-std::string PcMachine::boot(std::span<const uint8_t> kernel) {
-  std::vector<loader::MultibootModule> mods;
-  for (size_t i = 0; i < modules_.size(); ++i) mods.push_back({module_cmdlines_[i], modules_[i]});
+loader::PcMemory PcMachine::pc_memory() const {
   loader::PcMemory pm;
   pm.below_4g = split_.below_4g;
   pm.above_4g = split_.above_4g;
   // QEMU lists the AMD HyperTransport hole for AMD models with 40 or more address bits.
   pm.amd_ht_hole = std::strcmp(model_->vendor, "AuthenticAMD") == 0 && model_->phys_bits >= 40;
-  std::string err = loader::load_multiboot(kernel, kernel_path_, cmdline_, mods, pm, mem_, boot_);
+  return pm;
+}
+
+std::string PcMachine::boot(std::span<const uint8_t> kernel) {
+  if (linux_) return boot_linux(kernel);
+  std::vector<loader::MultibootModule> mods;
+  for (size_t i = 0; i < modules_.size(); ++i) mods.push_back({module_cmdlines_[i], modules_[i]});
+  std::string err =
+      loader::load_multiboot(kernel, kernel_path_, cmdline_, mods, pc_memory(), mem_, boot_);
   if (!err.empty()) return err;
   cpus_[0]->reset_multiboot(boot_.entry, boot_.eax, boot_.ebx);
   // The application processors wait for a STARTUP IPI (after INIT), each asleep on its thread;
@@ -302,7 +315,7 @@ const MachineType& pc_machine_type() {
       .name = "pc",
       .description =
           "Standard PC skeleton (i440FX memory map, COM1, PIT, RTC, HPET, ACPI PM, "
-          "i8042; multiboot)",
+          "i8042; bzImage, multiboot)",
       .cpus = kModels,
       .default_cpu = cpu::x86::default_cpu_model().name,
       .default_ram = kPcDefaultRam,

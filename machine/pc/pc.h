@@ -18,6 +18,7 @@
 #include "hw/char/serial16550.h"
 #include "hw/core/address_space.h"
 #include "hw/misc/isa_debug_exit.h"
+#include "machine/loader/bzimage.h"
 #include "machine/loader/multiboot.h"
 #include "machine/machine.h"
 #include "machine/pc/pc_devices.h"
@@ -62,6 +63,10 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
   const loader::MultibootBoot& boot_info() const { return boot_; }
   PcPlatformDevices& platform() { return platform_; }
+  /// Where a bzImage was placed (direct Linux boot, pc_linux.cpp); meaningful after load_boot
+  /// of a bzImage.
+  const loader::LinuxBoot& linux_boot() const { return linux_boot_; }
+  bool boots_linux() const { return linux_; }
 
   // X86Platform (vCPU thread).
   int acknowledge_interrupt() override;
@@ -85,6 +90,10 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::string build_platform_devices();  // pc_devices.cpp
   std::string add_pc_testdev(const DeviceSpec& spec);
   std::string boot(std::span<const uint8_t> kernel);
+  loader::PcMemory pc_memory() const;
+  // Direct Linux boot of a bzImage (pc_linux.cpp).
+  std::string load_linux(const BootImages& images);
+  std::string boot_linux(std::span<const uint8_t> kernel);
   std::string reboot();
   void cpu_thread(unsigned index);
   void post(Event e, std::string message = {}, int status = 0);
@@ -110,6 +119,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::vector<std::string> module_cmdlines_;
   std::vector<std::vector<uint8_t>> modules_;
   loader::MultibootBoot boot_;
+  bool linux_ = false;           // the kernel is a bzImage
+  std::vector<uint8_t> initrd_;  // its -initrd, kept for a reset
+  loader::LinuxBoot linux_boot_;
+  /// The ACPI RSDP's physical address for the zero page; 0 while the board builds no tables.
+  uint64_t acpi_rsdp_addr_ = 0;
   bool booted_ = false;
   std::string error_;
   bool warned_intr_ = false;  // vCPU thread
@@ -123,6 +137,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   bool stop_requested_ = false;
   int stop_status_ = 0;
 };
+
+/// The MTRRs SeaBIOS programs on a PC with below_4g bytes of RAM under 4 GiB (fixed ranges for
+/// the first MiB, the PCI window uncached, write-back elsewhere); direct Linux boot sets them on
+/// the boot CPU in the firmware's place.
+void program_firmware_mtrrs(cpu::x86::X86State& s, uint64_t below_4g, unsigned phys_bits);
 
 /// The board's row in the -M table.
 const MachineType& pc_machine_type();

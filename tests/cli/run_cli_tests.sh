@@ -359,7 +359,19 @@ pc_debug_exit_past_top)
 pc_debug_exit_overlap)
     expect_error "-device isa-debug-exit: ports 0x3f8..0x3f9: overlaps serial0" -M pc -device isa-debug-exit,iobase=0x3f8 -kernel "$mbgood"
     ;;
-pc_not_multiboot) expect_error "not a multiboot kernel" -M pc -kernel "$good" ;;
+pc_not_multiboot) expect_error "neither a bzImage nor a multiboot kernel" -M pc -kernel "$good" ;;
+pc_bzimage_old_protocol)
+    # A bzImage setup header of protocol 2.05.
+    { head -c $((0x1f1)) /dev/zero; printf '\x01'; head -c 12 /dev/zero; le $((0xaa55)) 2
+      printf '\xeb\x6a'; printf 'HdrS'; le $((0x205)) 2; head -c 2048 /dev/zero; } >"$work/bz"
+    expect_error "boot protocol 2.05 is too old (2.06 or later needed)" -M pc -kernel "$work/bz"
+    ;;
+pc_bzimage_missing_initrd)
+    { head -c $((0x1f1)) /dev/zero; printf '\x01'; head -c 12 /dev/zero; le $((0xaa55)) 2
+      printf '\xeb\x6a'; printf 'HdrS'; le $((0x20f)) 2; head -c 2048 /dev/zero; } >"$work/bz"
+    expect_error "-initrd /nonexistent/initrd: No such file" -M pc -initrd /nonexistent/initrd \
+        -kernel "$work/bz"
+    ;;
 pc_elf64_multiboot)
     { elf 62 $((0x100000)); mb_header 0; } >"$work/k64.elf"
     expect_error "64-bit ELF" -M pc -kernel "$work/k64.elf"

@@ -145,6 +145,25 @@ TEST_F(SystemTest, ResetStates) {
   EXPECT_NE(m.s().seg[kCs].attr & seg_attr::kDb, 0u);
   EXPECT_EQ(m.cpu->cpl(), 0u);
   EXPECT_NE(m.s().common.tb_flags & tb_flags::kCode32, 0u);
+  X86Cpu::LongModeEntry e;
+  e.rip = 0x1000200;
+  e.rsi = 0x7000;
+  e.rsp = 0x7000;
+  e.cr3 = 0x9000;
+  e.gdt_base = 0x500;
+  e.gdt_limit = 31;
+  m.cpu->reset_long_mode(e);
+  EXPECT_EQ(m.cpu->pc(), 0x1000200u);
+  EXPECT_EQ(m.s().gpr[kRsi], 0x7000u);
+  EXPECT_EQ(m.s().gpr[kRbx], 0u);
+  EXPECT_EQ(m.s().cr0 & (cr0::kPe | cr0::kPg), cr0::kPe | cr0::kPg);
+  EXPECT_EQ(m.s().efer & (efer::kLme | efer::kLma), efer::kLme | efer::kLma);
+  EXPECT_EQ(m.s().seg[kCs].selector, 0x10);
+  EXPECT_EQ(m.s().seg[kSs].selector, 0x18);
+  EXPECT_EQ(m.s().gdtr.base, 0x500u);
+  EXPECT_EQ(m.s().eflags & eflags::kIf, 0u);
+  EXPECT_NE(m.s().common.tb_flags & tb_flags::kCode64, 0u);
+  EXPECT_NE(m.s().common.tb_flags & tb_flags::kLma, 0u);
 }
 
 TEST_F(SystemTest, SyscallAndSysretInLongMode) {
@@ -251,6 +270,11 @@ TEST_F(SystemTest, MsrReadBack) {
   // HWCR exists on the AMD model only.
   EXPECT_EQ(read_msr(*q.cpu, 0xc0010015), 0u);
   EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010015); }).vector, vec::kGp);
+  // SYSCFG too: Linux's MTRR code reads it on AMD CPUs (a #GP there was an "unchecked MSR
+  // access error" in the Debian kernel's boot log); it reads 0 as under QEMU.
+  EXPECT_EQ(read_msr(*q.cpu, 0xc0010010), 0u);
+  write_msr(*q.cpu, 0xc0010010, 0);
+  EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010010); }).vector, vec::kGp);
 }
 
 std::string vendor(const CpuidResult& r) {
