@@ -64,6 +64,8 @@ struct MachineConfig {
   /// -M properties in command-line order, each validated against MachineType::properties.
   std::vector<std::pair<std::string, std::string>> properties;
   std::vector<DeviceSpec> devices;  // -device, in command-line order
+  std::string bios;                 // -bios FILE; empty: the board's default firmware
+  bool nographic = false;           // -nographic (firmware may use the serial console)
   /// Drives opened from -drive if=none, found by their id (BlockBackend::id()).
   std::vector<std::shared_ptr<hw::block::BlockBackend>> drives;
   /// -machine memory-backend=ID: host memory for RAM (ram_size bytes); null: anonymous memory.
@@ -142,6 +144,8 @@ struct MachineType {
   /// The board reads -initrd itself: a multiboot module list ("FILE ARGS,FILE2") or, for a
   /// bzImage, one file (pc).
   bool initrd_modules = false;
+  /// Runs firmware when there is no -kernel (-bios FILE chooses which).
+  bool firmware = false;
 };
 
 /// Every board, in -M help order.

@@ -17,6 +17,7 @@ enum class Opt : uint8_t {
   Cpu,
   Memory,
   Kernel,
+  Bios,
   Initrd,
   Append,
   Dtb,
@@ -60,6 +61,8 @@ constexpr OptionInfo kOptions[] = {
      "boot FILE: an ELF, a Linux arm64 Image or a raw binary (virt); a multiboot kernel (pc)"},
     {"initrd", Opt::Initrd, "FILE",
      "initial ramdisk for a Linux kernel (virt); pc: multiboot modules \"FILE ARGS,FILE2\""},
+    {"bios", Opt::Bios, "FILE",
+     "firmware image for a board with firmware (pc: SeaBIOS's bios-256k.bin by default)"},
     {"append", Opt::Append, "CMDLINE", "Linux kernel command line"},
     {"dtb", Opt::Dtb, "FILE", "use FILE as the device tree instead of the generated one"},
     {"smp", Opt::Smp, "[cpus=]N", "number of vCPUs (default 1)"},
@@ -464,6 +467,10 @@ ParseResult parse_options(std::span<const std::string> args) {
         if (val.empty()) return fail("empty file name");
         o.kernel = std::string(val);
         break;
+      case Opt::Bios:
+        if (val.empty()) return fail("empty file name");
+        o.bios = std::string(val);
+        break;
       case Opt::Initrd:
         if (val.empty()) return fail("empty file name");
         o.initrd = std::string(val);
@@ -669,7 +676,11 @@ ParseResult parse_options(std::span<const std::string> args) {
     r.error = "-S: needs -gdb or -s (only the debugger can start the CPUs)";
     return r;
   }
-  if (o.kernel.empty()) {
+  if (!o.bios.empty() && !m.firmware) {
+    r.error = "-bios: the " + std::string(m.name) + " machine has no firmware";
+    return r;
+  }
+  if (o.kernel.empty() && !m.firmware) {
     r.error = "-kernel: no kernel given (the " + std::string(m.name) +
               " machine has no firmware; use -kernel FILE)";
     return r;

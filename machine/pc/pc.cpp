@@ -66,12 +66,12 @@ std::string PcMachine::build() {
     // One backing, split into the two regions as RAM is.
     err = config_.ram_backing->size() != config_.ram_size
               ? "-machine memory-backend: its size differs from -m"
-              : mem_.add_ram("pc.ram", 0, config_.ram_backing, 0, split_.below_4g);
+              : add_ram_below_4g();
     if (err.empty() && split_.above_4g)
       err = mem_.add_ram("pc.ram-above-4g", k4G, config_.ram_backing, split_.below_4g,
                          split_.above_4g);
   } else {
-    err = mem_.add_ram("pc.ram", 0, split_.below_4g);
+    err = add_ram_below_4g();
     if (err.empty() && split_.above_4g) err = mem_.add_ram("pc.ram-above-4g", k4G, split_.above_4g);
   }
   if (err.empty()) err = io_.add_mmio("serial0", kCom1Base, hw::Serial16550::kIoSize, com1_);
@@ -79,7 +79,9 @@ std::string PcMachine::build() {
   // The fixed devices first, so a -device that overlaps one is the one blamed.
   if (err.empty()) err = build_platform_devices();
   if (err.empty()) err = build_devices();
+  if (err.empty()) err = build_fw_cfg();
   if (!err.empty()) return err;
+  resettables_.push_back(fw_cfg_.get());
   for (unsigned i = 0; i < config_.cpus; ++i)
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
   return {};
@@ -118,6 +120,14 @@ hw::CharReceiver& PcMachine::serial_port(unsigned i, hw::CharSink* sink) {
 
 std::string PcMachine::load_boot(const BootImages& images) {
   if (!images.dtb.empty()) return "-dtb: the pc machine takes no device tree";
+  if (images.kernel.empty()) {
+    // No -kernel: the firmware boots (SeaBIOS unless -bios).
+    if (!images.initrd_path.empty()) return "-initrd: needs -kernel";
+    if (!images.cmdline.empty()) return "-append: needs -kernel";
+    std::string err = load_firmware();
+    booted_ = err.empty();
+    return err;
+  }
   reload_kernel_ = images.reload_kernel;
   kernel_.clear();
   if (!reload_kernel_) kernel_.assign(images.kernel.begin(), images.kernel.end());
@@ -170,6 +180,10 @@ std::string PcMachine::boot(std::span<const uint8_t> kernel) {
 }
 
 std::string PcMachine::reboot() {
+  if (firmware_boot_) {
+    reset_firmware();
+    return {};
+  }
   if (!reload_kernel_) return boot(kernel_);
   std::vector<uint8_t> kernel;
   std::string err = reload_kernel_(kernel);
@@ -314,8 +328,8 @@ const MachineType& pc_machine_type() {
   static const MachineType kType{
       .name = "pc",
       .description =
-          "Standard PC skeleton (i440FX memory map, COM1, PIT, RTC, HPET, ACPI PM, "
-          "i8042; bzImage, multiboot)",
+          "Standard PC (i440FX memory map, COM1, PIT, RTC, HPET, ACPI PM, i8042, fw_cfg; "
+          "SeaBIOS, bzImage or multiboot)",
       .cpus = kModels,
       .default_cpu = cpu::x86::default_cpu_model().name,
       .default_ram = kPcDefaultRam,
@@ -325,6 +339,7 @@ const MachineType& pc_machine_type() {
       .max_cpus = kPcMaxCpus,
       .properties = {},
       .initrd_modules = true,
+      .firmware = true,
   };
   return kType;
 }

@@ -17,6 +17,7 @@
 #include "cpu/x86/cpu.h"
 #include "hw/char/serial16550.h"
 #include "hw/core/address_space.h"
+#include "hw/misc/fw_cfg.h"
 #include "hw/misc/isa_debug_exit.h"
 #include "machine/loader/bzimage.h"
 #include "machine/loader/multiboot.h"
@@ -35,6 +36,8 @@ inline constexpr uint64_t kPcMinRam = 2 * kMiB;
 /// move it above 1 TiB; not modelled).
 inline constexpr uint64_t kPcMaxRam = 0xfd00000000 - k4G + 0xc0000000;
 inline constexpr unsigned kPcMaxCpus = 32;
+/// The firmware without -kernel or -bios: Debian's seabios package.
+inline constexpr char kDefaultBios[] = "/usr/share/seabios/bios-256k.bin";
 
 /// QEMU's i440FX split: all RAM below 4 GiB when it is smaller than 3.5 GiB; otherwise 3 GiB
 /// below (the gigabyte-aligned split of current machine types) and the rest from 4 GiB.
@@ -67,6 +70,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// of a bzImage.
   const loader::LinuxBoot& linux_boot() const { return linux_boot_; }
   bool boots_linux() const { return linux_; }
+  hw::FwCfg& fw_cfg() { return *fw_cfg_; }
 
   // X86Platform (vCPU thread).
   int acknowledge_interrupt() override;
@@ -95,6 +99,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::string load_linux(const BootImages& images);
   std::string boot_linux(std::span<const uint8_t> kernel);
   std::string reboot();
+  // pc_firmware.cpp
+  std::string add_ram_below_4g();
+  std::string build_fw_cfg();
+  std::string load_firmware();
+  void reset_firmware();
   void cpu_thread(unsigned index);
   void post(Event e, std::string message = {}, int status = 0);
   void debug_exit(int status);
@@ -111,6 +120,9 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   PcPlatformDevices platform_;
   std::vector<hw::Resettable*> resettables_;
   std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
+  std::unique_ptr<hw::FwCfg> fw_cfg_;
+  std::vector<uint8_t> bios_;  // the firmware image (its copy below 1 MiB is reset from it)
+  bool firmware_boot_ = false;
 
   // Kept for a reset (the kernel only without a reload function, as on virt).
   std::vector<uint8_t> kernel_;

@@ -31,6 +31,10 @@ inline constexpr uint16_t kGpe0Port = 0xafe0;
 /// and APM status, as QEMU's piix4 has them.
 inline constexpr uint16_t kApmCntPort = 0xb2, kApmStsPort = 0xb3;
 inline constexpr uint16_t kPciIoWindowBase = 0x1000;  // PCI I/O BARs above the ISA range
+/// PIIX3's reset control register at 0xcf9: writing 6 (SYS_RST | RST_CPU) resets the machine.
+inline constexpr uint8_t kResetControlValue = 0x06;
+/// CMOS index of the century byte (the FADT's CENTURY).
+inline constexpr uint8_t kRtcCenturyIndex = 0x32;
 
 // ---- ISA IRQs (GSI = IRQ, except IRQ 0 which the IOAPIC sees on pin 2) ----
 inline constexpr unsigned kPitIrq = 0, kKbdIrq = 1, kCom2Irq = 3, kCom1Irq = 4, kRtcIrq = 8,
@@ -40,10 +44,16 @@ inline constexpr unsigned kGsiCount = 24;  // IOAPIC pins; 16-23 take PCI INTx (
 
 // ---- Physical addresses ----
 inline constexpr uint64_t kIoApicBase = 0xfec00000;
-inline constexpr uint64_t kHpetBase = 0xfed00000;  // 1 KiB of registers
+inline constexpr uint8_t kIoApicId = 0;  // QEMU's MADT and IOAPIC ID register agree on 0
+inline constexpr uint64_t kHpetBase = 0xfed00000;
+inline constexpr uint64_t kHpetSize = 0x400;
+/// Bits 31:0 of the HPET's capabilities register, which the ACPI HPET table repeats: vendor
+/// 0x8086, legacy replacement capable, 64-bit counter, 3 timers, revision 1 (QEMU's).
+inline constexpr uint32_t kHpetBlockId = 0x8086a201;
 inline constexpr uint64_t kLapicBase = 0xfee00000;
 inline constexpr uint64_t kPciHoleEnd = 0xfec00000;  // the 32-bit PCI memory window's end
 inline constexpr uint64_t kBiosLowBase = 0xe0000;    // the BIOS's last 128 KiB, below 1 MiB
 inline constexpr uint64_t kBiosLowSize = 0x20000;
+inline constexpr uint64_t kVgaWindowBase = 0xa0000, kVgaWindowSize = 0x20000;
 
 }  // namespace orrery::machine::pc

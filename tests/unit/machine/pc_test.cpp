@@ -3,6 +3,7 @@
 #include "machine/pc/pc.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -91,12 +92,23 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   ASSERT_TRUE(m);
   auto& pc = static_cast<PcMachine&>(*m);
   const auto& regions = pc.memory().regions();
-  ASSERT_EQ(regions.size(), 3u);  // RAM below 4 GiB, the HPET, RAM above 4 GiB
+  // RAM below 4 GiB leaves the VGA window and the BIOS area (filled by the firmware) free.
+  ASSERT_EQ(regions.size(), 5u);  // three RAM pieces below 4 GiB, the HPET, RAM above 4 GiB
   EXPECT_EQ(regions[0].base, 0u);
-  EXPECT_EQ(regions[0].size, 3 * kGiB);
-  EXPECT_EQ(regions[1].base, kHpetBase);
-  EXPECT_EQ(regions[2].base, 4 * kGiB);
-  EXPECT_EQ(regions[2].size, 1 * kGiB);
+  EXPECT_EQ(regions[0].size, 0xa0000u);
+  EXPECT_EQ(regions[1].base, 0xc0000u);
+  EXPECT_EQ(regions[1].size, 0x20000u);
+  EXPECT_EQ(regions[2].base, 0x100000u);
+  EXPECT_EQ(regions[2].size, 3 * kGiB - 0x100000);
+  EXPECT_EQ(regions[3].base, kHpetBase);
+  EXPECT_EQ(regions[4].base, 4 * kGiB);
+  EXPECT_EQ(regions[4].size, 1 * kGiB);
+  EXPECT_EQ(pc.memory().find(0xa0000), nullptr);
+  EXPECT_EQ(pc.memory().find(0xe0000), nullptr);  // no firmware loaded
+  const hw::Region* fw_cfg = pc.io_ports().find(0x511);
+  ASSERT_NE(fw_cfg, nullptr);
+  EXPECT_EQ(fw_cfg->name, "fw_cfg");
+  ASSERT_NE(pc.io_ports().find(0x51b), nullptr);
   const hw::Region* com1 = pc.io_ports().find(0x3f8);
   ASSERT_NE(com1, nullptr);
   EXPECT_EQ(com1->name, "serial0");
@@ -122,6 +134,110 @@ TEST_F(PcTest, MemoryBackendIsSplitAroundFourGiB) {
   uint32_t v = 0;
   std::memcpy(&v, c.ram_backing->host() + 3 * kGiB + 16, 4);
   EXPECT_EQ(v, 0x600dcafeu);
+}
+
+/// Reads fw_cfg file name through the ports, as firmware does without DMA.
+std::vector<uint8_t> fw_cfg_file(PcMachine& pc, const std::string& name) {
+  hw::AddressSpace& io = pc.io_ports();
+  auto bytes = [&](size_t n) {
+    std::vector<uint8_t> v;
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t x = 0;
+      EXPECT_EQ(io.read(0x511, 1, x), hw::MemResult::Ok);
+      v.push_back(uint8_t(x));
+    }
+    return v;
+  };
+  EXPECT_EQ(io.write(0x510, 2, hw::FwCfg::kFileDir), hw::MemResult::Ok);
+  std::vector<uint8_t> count = bytes(4);
+  for (unsigned i = 0; i < count[3]; ++i) {
+    std::vector<uint8_t> e = bytes(64);
+    if (std::string(reinterpret_cast<char*>(&e[8])) != name) continue;
+    const size_t size = size_t(e[0]) << 24 | e[1] << 16 | e[2] << 8 | e[3];
+    EXPECT_EQ(io.write(0x510, 2, uint64_t(e[4]) << 8 | e[5]), hw::MemResult::Ok);
+    return bytes(size);
+  }
+  ADD_FAILURE() << "no fw_cfg file " << name;
+  return {};
+}
+
+TEST_F(PcTest, FwCfgGivesWhatSeaBiosReads) {
+  auto m = make(4 * kGiB, {}, 2);
+  ASSERT_TRUE(m);
+  auto& pc = static_cast<PcMachine&>(*m);
+  hw::AddressSpace& io = pc.io_ports();
+  auto item = [&](uint16_t key, unsigned n) {
+    EXPECT_EQ(io.write(0x510, 2, key), hw::MemResult::Ok);
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; ++i) {
+      uint64_t x = 0;
+      EXPECT_EQ(io.read(0x511, 1, x), hw::MemResult::Ok);
+      v |= x << (8 * i);
+    }
+    return v;
+  };
+  EXPECT_EQ(item(hw::FwCfg::kRamSize, 8), 4 * kGiB);
+  EXPECT_EQ(item(hw::FwCfg::kNbCpus, 2), 2u);
+  EXPECT_EQ(item(hw::FwCfg::kMaxCpus, 2), 2u);
+  // etc/e820: RAM below and above 4 GiB, as QEMU lists it (then, for qemu64, an AMD model,
+  // the reserved HyperTransport range).
+  std::vector<uint8_t> e820 = fw_cfg_file(pc, "etc/e820");
+  ASSERT_EQ(e820.size(), 60u);
+  auto le = [&](size_t off, unsigned n) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; ++i) v |= uint64_t(e820[off + i]) << (8 * i);
+    return v;
+  };
+  EXPECT_EQ(le(0, 8), 0u);
+  EXPECT_EQ(le(8, 8), 3 * kGiB);
+  EXPECT_EQ(le(16, 4), 1u);
+  EXPECT_EQ(le(20, 8), 4 * kGiB);
+  EXPECT_EQ(le(28, 8), 1 * kGiB);
+  EXPECT_EQ(le(40, 8), 0xfd00000000u);
+  EXPECT_EQ(le(56, 4), 2u);
+  EXPECT_EQ(fw_cfg_file(pc, "etc/boot-fail-wait"), (std::vector<uint8_t>{0xff, 0xff, 0xff, 0xff}));
+  EXPECT_EQ(fw_cfg_file(pc, "etc/acpi/rsdp").size(), 36u);
+  EXPECT_EQ(fw_cfg_file(pc, "etc/table-loader").size() % 128, 0u);
+  EXPECT_EQ(pc.fw_cfg().file_key("etc/sercon-port"), 0u);  // only under -nographic
+}
+
+TEST_F(PcTest, FirmwareRomAtTheTopOf4GiBAndBelow1MiB) {
+  // A 128 KiB image with a recognisable reset vector.
+  std::vector<uint8_t> rom(128 * 1024, 0x90);
+  rom[rom.size() - 16] = 0xf4;  // HLT at F000:FFF0
+  char path[] = "/tmp/orrery-bios-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, rom.data(), rom.size()), ssize_t(rom.size()));
+  close(fd);
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
+  c.bios = path;
+  std::string err;
+  auto m = PcMachine::create(c, ctx, err);
+  ASSERT_TRUE(m) << err;
+  auto& pc = static_cast<PcMachine&>(*m);
+  EXPECT_EQ(m->load_boot({}), "");
+  uint64_t v = 0;
+  EXPECT_EQ(pc.memory().read(0xfffffff0, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0xf4u);
+  EXPECT_EQ(pc.memory().read(0xffff0, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0xf4u);
+  EXPECT_EQ(pc.memory().find(0xfffe0000)->kind, hw::RegionKind::Rom);
+  // The vCPU starts at the reset vector, linear 0xfffffff0 (CS base 0xffff0000).
+  EXPECT_EQ(pc.cpu(0).state().common.pc, 0xfffffff0u);
+  unlink(path);
+
+  // Images that are not a whole number of 64 KiB blocks, and missing files, are refused with
+  // a line naming -bios.
+  for (std::string bad : {std::string("/nonexistent/bios.bin"), std::string("/etc/hostname")}) {
+    c.bios = bad;
+    auto m2 = PcMachine::create(c, ctx, err);
+    ASSERT_TRUE(m2);
+    err = m2->load_boot({});
+    EXPECT_EQ(err.rfind("-bios " + bad + ": ", 0), 0u) << err;
+  }
 }
 
 TEST_F(PcTest, BadConfigurationsAreRefused) {
