@@ -21,7 +21,7 @@ namespace orrery::hw {
 class RamBacking;
 class Clock;
 class EventLoop;
-}
+}  // namespace orrery::hw
 
 namespace orrery::hw::block {
 class BlockBackend;
@@ -141,6 +141,11 @@ struct MachineType {
   std::span<const MachineProperty> properties = {};
   /// -initrd is a multiboot module list ("FILE ARGS,FILE2"), read by the board, not one file.
   bool initrd_modules = false;
+  /// QEMU's NIC model for -nic without model= (one Orrery may lack: then -nic says so).
+  std::string_view default_nic = "virtio-net-pci";
+  /// An IDE controller for -drive if=ide, -hda..-hdd and -cdrom, and -drive's default
+  /// interface (otherwise if=virtio is).
+  bool ide = false;
 };
 
 /// Every board, in -M help order.

@@ -6,6 +6,7 @@
 
 #include "hw/core/log.h"
 #include "machine/loader/kernel.h"
+#include "machine/pci_devices.h"
 #include "tcg/exec/engine.h"
 
 namespace orrery::machine::pc {
@@ -75,19 +76,24 @@ std::string PcMachine::build() {
     if (err.empty() && split_.above_4g) err = mem_.add_ram("pc.ram-above-4g", k4G, split_.above_4g);
   }
   if (err.empty()) err = io_.add_mmio("serial0", kCom1Base, hw::Serial16550::kIoSize, com1_);
+  if (err.empty()) err = build_pci();
   if (err.empty()) err = build_devices();
   if (!err.empty()) return err;
-  resettables_ = {&com1_};
+  resettables_ = {&com1_, &pci_->config_ports, &pci_->reset_control, &pci_->bus};
   for (unsigned i = 0; i < config_.cpus; ++i)
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
   return {};
 }
 
 std::string PcMachine::build_devices() {
+  DeviceParser parser(config_);
   for (const DeviceSpec& spec : config_.devices) {
     const std::string what = "-device " + spec.driver;
-    if (spec.driver != "isa-debug-exit")
-      return what + ": not a device of this machine (isa-debug-exit)";
+    if (spec.driver != "isa-debug-exit") {
+      std::string err = build_pci_device(parser, spec);
+      if (!err.empty()) return err;
+      continue;
+    }
     hw::IsaDebugExitConfig c;
     std::string err = hw::parse_isa_debug_exit(spec.props, c);
     if (!err.empty()) return what + ": " + err;
@@ -303,6 +309,8 @@ const MachineType& pc_machine_type() {
       .max_cpus = kPcMaxCpus,
       .properties = {},
       .initrd_modules = true,
+      .default_nic = "e1000",
+      .ide = true,
   };
   return kType;
 }

@@ -21,6 +21,11 @@
 #include "machine/loader/multiboot.h"
 #include "machine/machine.h"
 #include "machine/pc/pc_map.h"
+#include "machine/pc/pc_pci.h"
+
+namespace orrery::machine {
+class DeviceParser;
+}
 
 namespace orrery::machine::pc {
 
@@ -58,6 +63,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::AddressSpace& memory() { return mem_; }
   hw::AddressSpace& io_ports() { return io_; }
   hw::Serial16550& com1() { return com1_; }
+  PcPci& pci() { return *pci_; }
   cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
   const loader::MultibootBoot& boot_info() const { return boot_; }
 
@@ -80,6 +86,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
 
   std::string build();
   std::string build_devices();
+  /// The i440FX/PIIX3 PCI (pc_pci.cpp).
+  std::string build_pci();
+  /// The PIIX3 IDE's legacy ports and the -hda..-hdd/-cdrom/if=ide drives.
+  std::string build_ide();
+  std::string build_pci_device(DeviceParser& parser, const DeviceSpec& spec);
   std::string boot(std::span<const uint8_t> kernel);
   std::string reboot();
   void cpu_thread(unsigned index);
@@ -95,6 +106,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   GatedSink com1_out_;
   hw::Serial16550 com1_;
   std::vector<std::unique_ptr<hw::IsaDebugExit>> debug_exits_;
+  std::unique_ptr<PcPci> pci_;
   std::vector<hw::Resettable*> resettables_;
   std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
 

@@ -5,7 +5,8 @@
 #   run_pc_guest.sh EMULATOR KERNEL.bin VARIANT EXPECTED [TIER]
 #
 # VARIANT: "plain" (-m 128), "modules" (-m 128, -append and two -initrd modules) or "4g"
-# (-m 4G: RAM split around 4 GiB). The kernel runs from a scratch directory under its own base
+# (-m 4G: RAM split around 4 GiB) or "pci" (-nodefaults with virtio-blk/net/rng-pci and
+# pci-testdev, modern virtio as QEMU gives it with disable-legacy=on). The kernel runs from a scratch directory under its own base
 # name, since mbinfo prints the command line, which starts with the -kernel path. Passes when
 # the exit status is 33 (isa-debug-exit with 0x10) and stdout matches EXPECTED byte for byte.
 #
@@ -32,6 +33,13 @@ case $variant in
 plain) args=(-m 128) ;;
 modules) args=(-m 128 -append "a b" -initrd "m1 arg1 x,m2") ;;
 4g) args=(-m 4G) ;;
+pci)
+    truncate -s 1M "$work/disk.img"
+    args=(-m 128 -nodefaults -drive if=none,id=d0,file=disk.img,format=raw
+        -device virtio-blk-pci,drive=d0,disable-legacy=on -device pci-testdev
+        -netdev user,id=n0 -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=6
+        -device virtio-rng-pci,disable-legacy=on,addr=5)
+    ;;
 *)
     echo "unknown variant $variant" >&2
     exit 2
@@ -42,6 +50,8 @@ if [ "$emulator" = qemu ]; then
     cmd=("${QEMU:-qemu-system-x86_64}" "${pc[@]}" -display none -serial stdio -nic none)
 else
     cmd=("$(realpath "$emulator")" "${pc[@]}" -nographic -accel "tcg,tier=$tier")
+    # -nodefaults drops the serial port -nographic would put on stdio.
+    [ "$variant" = pci ] && cmd+=(-serial stdio)
 fi
 (cd "$work" && timeout "${GUEST_TIMEOUT:-30}" "${cmd[@]}" -kernel "$name" </dev/null \
     >"$work/out" 2>"$work/err")
