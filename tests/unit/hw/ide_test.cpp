@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -391,6 +392,68 @@ TEST_F(IdeTest, SoftResetAndDiagnostics) {
   EXPECT_FALSE(sink.levels[14]);
   out(0x3f6, 0x00);
   EXPECT_TRUE(sink.levels[14]);
+}
+
+TEST_F(IdeTest, ReadVerifyAndAbsentSlave) {
+  lba28(0x1f0, 7, 4);
+  out(0x1f7, 0x40);
+  EXPECT_EQ(settle(), 0x50u);
+  EXPECT_TRUE(sink.levels[14]);
+  EXPECT_EQ(in(0x1f0, 2), 0u);  // nothing transferred
+  lba28(0x1f0, kDiskSectors, 1);
+  out(0x1f7, 0x40);
+  EXPECT_EQ(settle(), 0x51u);
+  // A command to the absent slave is ignored: no interrupt, master's state untouched.
+  in(0x1f7);
+  out(0x1f6, 0xb0);
+  out(0x1f7, 0xec);
+  EXPECT_FALSE(sink.levels[14]);
+  EXPECT_EQ(in(0x1f7), 0u);
+}
+
+TEST_F(IdeTest, HostileSweepNeverCrashesOrHangs) {
+  // Random accesses to every port of both channels and the bus master, with PRD tables and
+  // buffers anywhere (inside RAM or not); the channels must stay answerable.
+  std::mt19937 rng(1234);
+  const uint16_t ports[] = {0x1f0, 0x1f1, 0x1f2, 0x1f3, 0x1f4, 0x1f5, 0x1f6, 0x1f7, 0x3f6,
+                            0x170, 0x171, 0x172, 0x173, 0x174, 0x175, 0x176, 0x177, 0x376};
+  const uint8_t cmds[] = {0x20, 0x24, 0x25, 0x30, 0x35, 0xc4, 0xc5, 0xc6, 0xc8, 0xca,
+                          0xe7, 0xec, 0xef, 0x90, 0x91, 0xa0, 0xa1, 0x40, 0x08};
+  for (int i = 0; i < 20000; ++i) {
+    const unsigned k = rng() % 10;
+    if (k < 4) {
+      const uint16_t p = ports[rng() % std::size(ports)];
+      const bool data = (p & 7) == 0 && p != 0x3f6 && p != 0x376;
+      const unsigned size = data ? (rng() % 2 ? 2 : 4) : 1;
+      if (rng() % 2)
+        in(p, size);
+      else
+        out(p, rng(), size);
+    } else if (k < 6) {
+      const uint16_t base = rng() % 2 ? 0x1f0 : 0x170;
+      out(base + 7, cmds[rng() % std::size(cmds)]);
+    } else if (k < 8) {
+      const unsigned off = rng() % 16;
+      out(uint16_t(kBm + off), rng(), 1);
+    } else if (k < 9) {
+      const uint32_t at = rng() % 0x2000 * 8;
+      put_prd(at, rng() % 2 ? rng() : rng() % 0x100000, rng(), rng() % 2);
+    } else {
+      ide.channel(rng() % 2).wait_idle();
+    }
+    if (i % 5000 == 0) out(0x3f6, 0x04), out(0x3f6, 0x00);
+  }
+  // Both channels still work: soft reset and IDENTIFY.
+  for (uint16_t ctl : {0x3f6, 0x376}) {
+    out(ctl, 0x04);
+    out(ctl, 0x00);
+  }
+  ide.channel(0).wait_idle();
+  ide.channel(1).wait_idle();
+  out(0x1f6, 0xa0);
+  out(0x1f7, 0xec);
+  EXPECT_EQ(settle(), 0x58u);
+  EXPECT_EQ(pio_in(0x1f0, 2)[0], 0x40);
 }
 
 class Atapi : public IdeTest {
