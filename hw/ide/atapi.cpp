@@ -191,7 +191,7 @@ AtapiResult atapi_command(AtapiState& s, std::span<const uint8_t, 12> c) {
       return {};
     case kRequestSense: {
       std::vector<uint8_t> d(18);
-      d[0] = 0x70;  // current error, fixed format
+      d[0] = 0xf0;  // valid, current error, fixed format (as QEMU)
       d[2] = s.sense.key;
       d[7] = 10;
       d[12] = s.sense.asc;

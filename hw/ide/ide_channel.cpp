@@ -84,6 +84,8 @@ std::string IdeChannel::attach(unsigned unit, std::shared_ptr<block::BlockBacken
   d.blk = std::move(drive);
   d.serial = std::move(serial);
   d.sectors = d.blk->size() / kSectorSize;
+  d.multiple = kMaxMultiple;
+  d.xfer_mode = kDefaultXferMode;
   if (media == IdeMedia::Cdrom) {
     d.atapi.blocks = d.blk->size() / kCdBlockSize;
   } else {
@@ -119,11 +121,11 @@ void IdeChannel::reset() {
   for (unsigned u = 0; u < 2; ++u) {
     Drive& d = drives_[u];
     if (!d.blk) continue;
-    d.multiple = 0;
+    d.multiple = kMaxMultiple;
     d.cur_heads = d.heads;
     d.cur_spt = d.spt;
     d.write_cache = true;
-    d.xfer_mode = 0;
+    d.xfer_mode = kDefaultXferMode;
     d.atapi.medium = true;
     d.atapi.locked = false;
     d.atapi.sense = {};
@@ -254,7 +256,7 @@ void IdeChannel::control_write_locked(uint8_t v) {
   } else if (was_srst && !(v & kCtlSrst)) {
     for (unsigned u = 0; u < 2; ++u)
       if (drives_[u].blk) {
-        drives_[u].multiple = 0;
+        drives_[u].multiple = kMaxMultiple;
         set_signature_locked(u);
       }
     unit_ = 0;
@@ -519,6 +521,7 @@ void IdeChannel::start_read_locked(bool lba48, unsigned per_drq, bool dma) {
     return set_irq_locked(true);
   }
   lba_ = lba;
+  lba48_ = lba48;
   remaining_ = count;
   per_drq_ = per_drq;
   buf_ = std::make_shared<std::vector<uint8_t>>(size_t(count) * kSectorSize);
@@ -561,8 +564,38 @@ void IdeChannel::pio_in_block_locked() {
   pos_ = end_;
   end_ = pos_ + size_t(n) * kSectorSize;
   remaining_ -= n;
+  lba_ += n;
+  progress_locked();
   d.status = kStDrdy | kStDsc | kStDrq;
   set_irq_locked(true);
+}
+
+void IdeChannel::progress_locked() {
+  // The task file follows the transfer as QEMU's does: the sectors still to go and the next
+  // sector's address, in the command's addressing mode.
+  const uint64_t lba = lba_;
+  count_ = uint8_t(remaining_);
+  if (lba48_) {
+    hob_count_ = uint8_t(remaining_ >> 8);
+    lbal_ = uint8_t(lba);
+    lbam_ = uint8_t(lba >> 8);
+    lbah_ = uint8_t(lba >> 16);
+    hob_lbal_ = uint8_t(lba >> 24);
+    hob_lbam_ = uint8_t(lba >> 32);
+    hob_lbah_ = uint8_t(lba >> 40);
+  } else if (device_ & 0x40) {
+    lbal_ = uint8_t(lba);
+    lbam_ = uint8_t(lba >> 8);
+    lbah_ = uint8_t(lba >> 16);
+    device_ = uint8_t((device_ & 0xf0) | ((lba >> 24) & 0x0f));
+  } else {
+    const Drive& d = cur();
+    const uint64_t track = lba / d.cur_spt, cyl = track / d.cur_heads;
+    lbal_ = uint8_t(lba % d.cur_spt + 1);
+    lbam_ = uint8_t(cyl);
+    lbah_ = uint8_t(cyl >> 8);
+    device_ = uint8_t((device_ & 0xf0) | (track % d.cur_heads));
+  }
 }
 
 void IdeChannel::start_write_locked(bool lba48, unsigned per_drq, bool dma) {
@@ -581,6 +614,7 @@ void IdeChannel::start_write_locked(bool lba48, unsigned per_drq, bool dma) {
     return set_irq_locked(true);
   }
   lba_ = lba;
+  lba48_ = lba48;
   remaining_ = count;
   per_drq_ = per_drq;
   if (dma) {
@@ -626,6 +660,7 @@ void IdeChannel::write_done(bool ok) {
     return;
   }
   flushing_ = false;
+  if (phase_ != Phase::DmaOut) progress_locked();
   if (phase_ == Phase::DmaOut || remaining_ == 0) {
     const bool dma = phase_ == Phase::DmaOut;
     if (dma) return dma_finish_locked(true, dma_ready_);  // dma_ready_ holds "PRD longer"
@@ -878,7 +913,7 @@ void IdeChannel::packet_error_locked(const Sense& s) {
   Drive& d = cur();
   d.atapi.sense = s;
   phase_ = Phase::Idle;
-  d.error = uint8_t(s.key << 4 | kErrAbrt);
+  d.error = uint8_t(s.key << 4);  // the sense key; QEMU sets no ABRT with it
   d.status = kStDrdy | kStErr;
   count_ = kIrIo | kIrCod;
   set_irq_locked(true);
@@ -1005,6 +1040,9 @@ void IdeChannel::dma_finish_locked(bool ok, bool prd_longer) {
   // Exactly the transfer's size: the controller goes inactive; a longer table leaves it active
   // (PIIX 2.6.3: interrupt with active still set).
   if (!prd_longer) bmis_ &= uint8_t(~kBmActive);
+  lba_ += remaining_;
+  remaining_ = 0;
+  progress_locked();
   done_locked();
 }
 

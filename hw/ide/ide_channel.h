@@ -45,7 +45,11 @@ enum class IdeMedia : uint8_t { Disk, Cdrom };
 
 class IdeChannel : public Resettable {
  public:
-  static constexpr unsigned kMaxMultiple = 16;  // sectors per DRQ block in READ/WRITE MULTIPLE
+  /// Sectors per DRQ block in READ/WRITE MULTIPLE: the most, and the setting after a reset
+  /// (QEMU's drives come up with multiple mode on at 16).
+  static constexpr unsigned kMaxMultiple = 16;
+  /// The transfer mode after a reset: Ultra DMA 5 selected, as QEMU's IDENTIFY reports.
+  static constexpr uint8_t kDefaultXferMode = 0x45;
 
   /// dma: the controller's bus-master view (null: no DMA).
   IdeChannel(Log& log, std::string name, const GuestMemory* dma);
@@ -134,6 +138,8 @@ class IdeChannel : public Resettable {
   void start_read_locked(bool lba48, unsigned per_drq, bool dma);
   void start_write_locked(bool lba48, unsigned per_drq, bool dma);
   void pio_in_block_locked();
+  /// Sector count and address registers after progress (remaining_, lba_).
+  void progress_locked();
   void pio_out_block_done_locked();
   void set_features_locked();
   // Medium requests.
@@ -183,6 +189,7 @@ class IdeChannel : public Resettable {
   unsigned per_drq_ = 1;      // sectors per DRQ block
   bool dma_ready_ = false;    // DMA: data-in is in buf_, or data-out may be gathered
   bool atapi_dma_ = false;
+  bool lba48_ = false;     // the command's addressing
   bool flushing_ = false;  // the flush after a write with the write cache off
   unsigned in_flight_ = 0;
   uint64_t generation_ = 0;  // bumped by resets: stale completions are dropped

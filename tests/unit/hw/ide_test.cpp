@@ -213,6 +213,8 @@ TEST_F(IdeTest, PioReadWriteLba28Lba48ChsAndMultiple) {
   }
   EXPECT_EQ(in(0x1f7), 0x50u);
   EXPECT_EQ(got, f);
+  EXPECT_EQ(in(0x1f2), 0u);
+  EXPECT_EQ(in(0x1f3), 7u);
   // READ SECTORS EXT (LBA48): count and LBA through the HOB registers.
   out(0x1f2, 0);
   out(0x1f2, 1);
@@ -237,7 +239,14 @@ TEST_F(IdeTest, PioReadWriteLba28Lba48ChsAndMultiple) {
   out(0x1f7, 0x20);
   settle();
   EXPECT_EQ(pio_in(0x1f0, 512), file_bytes(disk_path_, ((16 + 2) * 63 + 2) * 512, 512));
-  // READ MULTIPLE without SET MULTIPLE aborts; with 4, 8 sectors come in two DRQ blocks.
+  // The task file followed the transfer (as QEMU's): count 0, the next sector's address.
+  EXPECT_EQ(in(0x1f2), 0u);
+  EXPECT_EQ(in(0x1f3), uint32_t(((16 + 2) * 63 + 3) % 63 + 1));
+  // READ MULTIPLE with multiple mode off (SET MULTIPLE 0; it comes up at 16) aborts; with 4,
+  // 8 sectors come in two DRQ blocks.
+  out(0x1f2, 0);
+  out(0x1f7, 0xc6);
+  EXPECT_EQ(settle(), 0x50u);
   lba28(0x1f0, 0, 8);
   out(0x1f7, 0xc4);
   EXPECT_EQ(settle(), 0x51u);
@@ -517,18 +526,18 @@ TEST_F(Atapi, ReadTenPioAndDma) {
 TEST_F(Atapi, BadLbaSetsSense) {
   packet({0x28, 0, 0, 0, 0, 3, 0, 0, 2});  // blocks 3-4 of 4
   EXPECT_EQ(in(0x376), 0x41u);
-  EXPECT_EQ(in(0x171), 0x54u);  // ILLEGAL REQUEST << 4 | ABRT
+  EXPECT_EQ(in(0x171), 0x50u);  // ILLEGAL REQUEST << 4 (no ABRT, as QEMU)
   EXPECT_EQ(in(0x172), 0x03u);
   packet({0x03, 0, 0, 0, 18});
   std::vector<uint8_t> sense = data_in();
   ASSERT_EQ(sense.size(), 18u);
-  EXPECT_EQ(sense[0], 0x70);
+  EXPECT_EQ(sense[0], 0xf0);
   EXPECT_EQ(sense[2], 0x05);
   EXPECT_EQ(sense[12], 0x21);  // LOGICAL BLOCK ADDRESS OUT OF RANGE
   packet({0x03, 0, 0, 0, 18});
   EXPECT_EQ(data_in()[2], 0x00);  // cleared by the first REQUEST SENSE
   packet({0xff});
-  EXPECT_EQ(in(0x171), 0x54u);
+  EXPECT_EQ(in(0x171), 0x50u);
 }
 
 TEST_F(Atapi, CapacityInquiryTocAndLocking) {
@@ -559,12 +568,12 @@ TEST_F(Atapi, CapacityInquiryTocAndLocking) {
   // Locked: eject refused; unlocked: ejected, then no medium.
   packet({0x1e, 0, 0, 0, 1});
   packet({0x1b, 0, 0, 0, 0x02});
-  EXPECT_EQ(in(0x171), 0x54u);
+  EXPECT_EQ(in(0x171), 0x50u);
   packet({0x1e, 0, 0, 0, 0});
   packet({0x1b, 0, 0, 0, 0x02});
   EXPECT_EQ(in(0x376), 0x50u);
   packet({0x00});
-  EXPECT_EQ(in(0x171), 0x24u);  // NOT READY
+  EXPECT_EQ(in(0x171), 0x20u);  // NOT READY
 }
 
 }  // namespace
