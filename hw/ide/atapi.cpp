@@ -18,6 +18,7 @@ enum : uint8_t {
   kRead10 = 0x28,
   kReadToc = 0x43,
   kGetConfiguration = 0x46,
+  kGetEventStatus = 0x4a,
   kModeSense10 = 0x5a,
   kRead12 = 0xa8,
 };
@@ -177,6 +178,24 @@ AtapiResult get_configuration(AtapiState& s, std::span<const uint8_t, 12> c) {
   return data(std::move(d), alloc);
 }
 
+AtapiResult get_event_status(AtapiState& s, std::span<const uint8_t, 12> c) {
+  // Polled operation only (MMC-3 6.5); the media class is the one supported.
+  if (!(c[1] & 1)) return fail(s, kSenseInvalidField);
+  const uint32_t alloc = be16(c, 7);
+  constexpr uint8_t kMediaClass = 1 << 4;
+  std::vector<uint8_t> d(4);
+  d[3] = kMediaClass;  // supported event classes
+  if (c[4] & kMediaClass) {
+    d[2] = 4;  // notification class: media
+    // No event; media status: present (bit 1), door closed.
+    d.insert(d.end(), {0x00, uint8_t(s.medium ? 0x02 : 0x00), 0x00, 0x00});
+  } else {
+    d[2] = 0x80;  // no event available (NEA) for the classes asked
+  }
+  put16(d, 0, uint32_t(d.size() - 2));
+  return data(std::move(d), alloc);
+}
+
 }  // namespace
 
 AtapiResult atapi_command(AtapiState& s, std::span<const uint8_t, 12> c) {
@@ -245,6 +264,8 @@ AtapiResult atapi_command(AtapiState& s, std::span<const uint8_t, 12> c) {
       return read_toc(s, c);
     case kGetConfiguration:
       return get_configuration(s, c);
+    case kGetEventStatus:
+      return get_event_status(s, c);
     case kModeSense10:
       return mode_sense(s, c);
     default:

@@ -1,4 +1,7 @@
-// The SCSI/MMC commands an ATAPI CD-ROM answers inside PACKET (INF-8020i, MMC-3, SPC-3): what
+// The SCSI/MMC commands an ATAPI CD-ROM answers inside PACKET (INF-8020i, MMC-3, SPC-3): TEST
+// UNIT READY, REQUEST SENSE, INQUIRY, START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, READ
+// CAPACITY, READ(10/12), READ TOC (formats 0, 1), GET CONFIGURATION, GET EVENT STATUS
+// NOTIFICATION (polled, media class) and MODE SENSE(10) (pages 01h, 2Ah, 3Fh): what
 // each command returns or which sense it fails with. Pure functions over the drive's state; the
 // IDE channel moves the bytes and reads the medium for READ(10)/READ(12).
 #pragma once

@@ -565,6 +565,10 @@ TEST_F(Atapi, CapacityInquiryTocAndLocking) {
   std::vector<uint8_t> mode = data_in();
   ASSERT_EQ(mode.size(), 36u);
   EXPECT_EQ(mode[8], 0x2a);
+  packet({0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8});  // GET EVENT STATUS NOTIFICATION, media class
+  EXPECT_EQ(data_in(), (std::vector<uint8_t>{0, 6, 4, 0x10, 0, 0x02, 0, 0}));
+  packet({0x4a, 0, 0, 0, 0x10, 0, 0, 0, 8});  // asynchronous: not supported
+  EXPECT_EQ(in(0x171), 0x50u);
   // Locked: eject refused; unlocked: ejected, then no medium.
   packet({0x1e, 0, 0, 0, 1});
   packet({0x1b, 0, 0, 0, 0x02});
