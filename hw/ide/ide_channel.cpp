@@ -295,14 +295,15 @@ void IdeChannel::update_irq_locked() {
 // ---- data port ----
 
 uint32_t IdeChannel::data_read_locked(unsigned size) {
-  if ((phase_ != Phase::PioIn) || pos_ + size > end_) {
-    if (phase_ != Phase::PioIn)
-      log_.log(kLogGuestErrors, "%s: data port read without data to transfer\n", name_.c_str());
+  if (phase_ != Phase::PioIn || pos_ >= end_) {
+    log_.log(kLogGuestErrors, "%s: data port read without data to transfer\n", name_.c_str());
     return 0;
   }
+  // An odd ATAPI byte count ends in a padded word: the access takes what is left.
   uint32_t v = 0;
-  std::memcpy(&v, buf_->data() + pos_, size);
-  pos_ += size;
+  const size_t n = std::min<size_t>(size, end_ - pos_);
+  std::memcpy(&v, buf_->data() + pos_, n);
+  pos_ += n;
   if (pos_ >= end_) {
     if (command_ == kCmdPacket)
       packet_data_locked();

@@ -487,7 +487,7 @@ class Atapi : public IdeTest {
       EXPECT_EQ(in(0x172), 0x02u);  // IO
       const size_t n = in(0x174) | in(0x175) << 8;
       in(0x177);
-      std::vector<uint8_t> b = pio_in(0x170, n);
+      std::vector<uint8_t> b = pio_in(0x170, (n + 1) & ~size_t(1));  // whole words
       all.insert(all.end(), b.begin(), b.end());
     }
     return all;
@@ -545,6 +545,10 @@ TEST_F(Atapi, CapacityInquiryTocAndLocking) {
   EXPECT_EQ(in(0x376), 0x50u);
   packet({0x25});
   EXPECT_EQ(data_in(), (std::vector<uint8_t>{0, 0, 0, 3, 0, 0, 8, 0}));
+  packet({0x12, 0, 0, 0, 5});  // an odd allocation length: the last word is padded
+  EXPECT_EQ(in(0x174), 5u);
+  EXPECT_EQ(data_in(), (std::vector<uint8_t>{0x05, 0x80, 0x00, 0x21, 31, 0x00}));
+  EXPECT_EQ(in(0x376), 0x50u);
   packet({0x12, 0, 0, 0, 36});
   std::vector<uint8_t> inq = data_in();
   ASSERT_EQ(inq.size(), 36u);
