@@ -95,7 +95,7 @@ constexpr OptionInfo kOptions[] = {
     {"device", Opt::Device, "DRIVER[,prop=value]",
      "add a device: virtio-blk-device|virtio-blk-pci,drive=ID[,num-queues=N], "
      "virtio-rng-device, virtio-rng-pci, virtio-net-device,netdev=ID[,mac=M] or pci-testdev "
-     "(PCI ones take addr=SLOT[.FN]); pc: isa-debug-exit[,iobase=N][,iosize=N]"},
+     "(PCI ones take addr=SLOT[.FN]); pc: the PCI ones and isa-debug-exit[,iobase=N][,iosize=N]"},
     {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
     {"object", Opt::Object, "memory-backend-memfd|memory-backend-ram,id=ID,size=SIZE[,share=on]",
      "guest RAM backend, used with -machine memory-backend=ID (memfd: shareable)"},
