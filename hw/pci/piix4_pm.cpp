@@ -21,6 +21,9 @@ Piix4PmFunction::Piix4PmFunction(const AddressSpace& as, Log& log)
   set_writable(kPmba, 1, 0xc0);
   set_writable(kPmba + 1, 1, 0xff);
   set_writable(kPmregmisc, 1, kPmiose);
+  // DEVACTA/DEVACTB: device-activity SMI enables (SeaBIOS keeps its APMC_EN there); storage
+  // only, since SMIs are not modelled.
+  set_writable(kDevacta, 8, 0xff);
   set_writable(kSmbba, 1, 0xf0);
   set_writable(kSmbba + 1, 1, 0xff);
   set_writable(kSmbhstcfg, 1, 0x0f);
@@ -43,6 +46,8 @@ void Piix4PmFunction::config_written(unsigned offset, unsigned size) {
   if ((offset < kPmba + 4 && offset + size > kPmba) ||
       (offset <= kPmregmisc && offset + size > kPmregmisc))
     update();
+  if (offset < kDevacta + 8 && offset + size > kDevacta && config_read(kDevacta + 4, 4))
+    log().log(kLogUnimp, "PIIX4-PM: device activity SMIs (DEVACTB) are not modelled\n");
   if (offset <= kSmbhstcfg && offset + size > kSmbhstcfg && (config_read(kSmbhstcfg, 1) & 1))
     log().log(kLogUnimp, "PIIX4-PM: the SMBus host controller is not modelled\n");
 }

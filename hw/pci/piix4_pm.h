@@ -15,7 +15,8 @@ namespace orrery::hw::pci {
 
 class Piix4PmFunction : public PciDevice {
  public:
-  static constexpr unsigned kPmba = 0x40, kPmregmisc = 0x80, kSmbba = 0x90, kSmbhstcfg = 0xd2;
+  static constexpr unsigned kPmba = 0x40, kDevacta = 0x54, kPmregmisc = 0x80, kSmbba = 0x90,
+                            kSmbhstcfg = 0xd2;
   static constexpr uint32_t kPmbaMask = 0xffc0;  // a 64-byte block in the I/O space
   static constexpr uint8_t kPmiose = 1 << 0;
   /// Called (without locks held) when the PM block's decode changes: its base and whether it

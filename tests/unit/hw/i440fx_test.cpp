@@ -268,6 +268,9 @@ TEST_F(ChipsetTest, Piix4PmBaseCallback) {
   EXPECT_EQ(calls[1], std::make_pair(uint16_t(0xb000), true));
   cfg_write(fn, 0x80, 1, 0x01);  // unchanged
   EXPECT_EQ(calls.size(), 2u);
+  // DEVACTB keeps what firmware writes (SeaBIOS's "SMM set up" mark, APMC_EN).
+  cfg_write(fn, 0x58, 4, 1u << 25);
+  EXPECT_EQ(cfg_read(fn, 0x58, 4), 1u << 25);
   bus.reset();
   ASSERT_EQ(calls.size(), 3u);
   EXPECT_EQ(calls[2], std::make_pair(uint16_t(0), false));
