@@ -146,6 +146,11 @@ struct MachineType {
   bool initrd_modules = false;
   /// Runs firmware when there is no -kernel (-bios FILE chooses which).
   bool firmware = false;
+  /// QEMU's NIC model for -nic without model= (one Orrery may lack: then -nic says so).
+  std::string_view default_nic = "virtio-net-pci";
+  /// An IDE controller for -drive if=ide, -hda..-hdd and -cdrom, and -drive's default
+  /// interface (otherwise if=virtio is).
+  bool ide = false;
 };
 
 /// Every board, in -M help order.

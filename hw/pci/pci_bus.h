@@ -40,8 +40,9 @@ constexpr unsigned pci_swizzle(unsigned slot, unsigned pin) {
 class PciBus : public Resettable {
  public:
   /// mem_base/mem_size: the bus addresses the memory window covers (identity-mapped on virt);
-  /// io_size: the I/O window covers ports 0..io_size-1.
-  PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size);
+  /// the I/O window covers ports io_base..io_base+io_size-1 (offset 0 of io_window() is io_base:
+  /// 0 on virt, above the ISA ports on a PC).
+  PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size, uint64_t io_base = 0);
   PciBus(const PciBus&) = delete;
   PciBus& operator=(const PciBus&) = delete;
 
@@ -97,7 +98,7 @@ class PciBus : public Resettable {
   std::shared_ptr<const Table> table(bool io);
 
   Log& log_;
-  uint64_t mem_base_, mem_size_, io_size_;
+  uint64_t mem_base_, mem_size_, io_size_, io_base_;
   std::array<PciDevice*, kNumDevfn> devs_{};
   Window mem_window_{*this, false};
   Window io_window_{*this, true};

@@ -50,6 +50,11 @@ void PciDevice::init_bytes(unsigned offset, const void* src, unsigned len) {
   std::memcpy(&reset_[offset], src, len);
 }
 
+void PciDevice::set_config_byte(unsigned offset, uint8_t value) {
+  std::lock_guard g(cfg_mu_);
+  config_[offset] = value;
+}
+
 void PciDevice::set_writable(unsigned offset, unsigned len, uint8_t mask) {
   for (unsigned i = 0; i < len; ++i) wmask_[offset + i] = mask;
 }

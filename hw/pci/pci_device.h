@@ -107,6 +107,8 @@ class PciDevice {
   /// Sets power-on bytes (device construction only).
   void init_bytes(unsigned offset, const void* src, unsigned len);
   uint8_t byte(unsigned offset) const { return config_[offset]; }
+  /// Sets a configuration byte as the device's own state changes it (takes the lock).
+  void set_config_byte(unsigned offset, uint8_t value);
 
   /// The device's INTx level (the pin is asserted unless INTx is disabled in the command).
   void set_intx(bool level);

@@ -6,6 +6,7 @@
 
 #include "hw/core/log.h"
 #include "machine/loader/kernel.h"
+#include "machine/pci_devices.h"
 #include "tcg/exec/engine.h"
 
 namespace orrery::machine::pc {
@@ -78,16 +79,19 @@ std::string PcMachine::build() {
   resettables_ = {&com1_};
   // The fixed devices first, so a -device that overlaps one is the one blamed.
   if (err.empty()) err = build_platform_devices();
+  if (err.empty()) err = build_pci();
   if (err.empty()) err = build_devices();
   if (err.empty()) err = build_fw_cfg();
   if (!err.empty()) return err;
-  resettables_.push_back(fw_cfg_.get());
+  resettables_.insert(resettables_.end(), {fw_cfg_.get(), &pci_->config_ports,
+                                           &pci_->reset_control, &pci_->bus});
   for (unsigned i = 0; i < config_.cpus; ++i)
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
   return {};
 }
 
 std::string PcMachine::build_devices() {
+  DeviceParser parser(config_);
   for (const DeviceSpec& spec : config_.devices) {
     const std::string what = "-device " + spec.driver;
     if (spec.driver == "pc-testdev") {
@@ -95,8 +99,11 @@ std::string PcMachine::build_devices() {
       if (!err.empty()) return err;
       continue;
     }
-    if (spec.driver != "isa-debug-exit")
-      return what + ": not a device of this machine (isa-debug-exit, pc-testdev)";
+    if (spec.driver != "isa-debug-exit") {
+      std::string err = build_pci_device(parser, spec);
+      if (!err.empty()) return err;
+      continue;
+    }
     hw::IsaDebugExitConfig c;
     std::string err = hw::parse_isa_debug_exit(spec.props, c);
     if (!err.empty()) return what + ": " + err;
@@ -340,6 +347,8 @@ const MachineType& pc_machine_type() {
       .properties = {},
       .initrd_modules = true,
       .firmware = true,
+      .default_nic = "e1000",
+      .ide = true,
   };
   return kType;
 }

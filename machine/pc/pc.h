@@ -24,6 +24,11 @@
 #include "machine/machine.h"
 #include "machine/pc/pc_devices.h"
 #include "machine/pc/pc_map.h"
+#include "machine/pc/pc_pci.h"
+
+namespace orrery::machine {
+class DeviceParser;
+}
 
 namespace orrery::machine::pc {
 
@@ -63,6 +68,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::AddressSpace& memory() { return mem_; }
   hw::AddressSpace& io_ports() { return io_; }
   hw::Serial16550& com1() { return com1_; }
+  PcPci& pci() { return *pci_; }
   cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
   const loader::MultibootBoot& boot_info() const { return boot_; }
   PcPlatformDevices& platform() { return platform_; }
@@ -93,6 +99,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::string build_devices();
   std::string build_platform_devices();  // pc_devices.cpp
   std::string add_pc_testdev(const DeviceSpec& spec);
+  /// The i440FX/PIIX3 PCI (pc_pci.cpp).
+  std::string build_pci();
+  /// The PIIX3 IDE's legacy ports and the -hda..-hdd/-cdrom/if=ide drives.
+  std::string build_ide();
+  std::string build_pci_device(DeviceParser& parser, const DeviceSpec& spec);
   std::string boot(std::span<const uint8_t> kernel);
   loader::PcMemory pc_memory() const;
   // Direct Linux boot of a bzImage (pc_linux.cpp).
@@ -118,6 +129,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::Serial16550 com1_;
   std::vector<std::unique_ptr<hw::IsaDebugExit>> debug_exits_;
   PcPlatformDevices platform_;
+  std::unique_ptr<PcPci> pci_;
   std::vector<hw::Resettable*> resettables_;
   std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
   std::unique_ptr<hw::FwCfg> fw_cfg_;

@@ -68,12 +68,6 @@ class VirtMachine final : public Machine, public PsciCpus {
   std::string build();
   /// Creates the -device devices on the virtio-mmio transports and the PCI bus.
   std::string build_devices();
-  /// Creates one PCI -device (driver *-pci or pci-testdev) at its slot.
-  std::string build_pci_device(const DeviceSpec& spec, const std::string& drive_id,
-                               const std::string& id, unsigned num_queues, const std::string& addr,
-                               std::vector<const hw::block::BlockBackend*>& used,
-                               std::shared_ptr<hw::net::NetBackend> net_backend,
-                               const hw::virtio::VirtioNet::Mac& mac);
   /// Puts the kernel, initrd and device tree (again) into RAM and resets the boot CPU.
   std::string boot(std::span<const uint8_t> kernel);
   /// The kernel for a reset: read again from its file, or the copy kept without a reader.

@@ -227,6 +227,8 @@ hostfwd_port_in_use)
     ;;
 net_device_unknown_netdev)
     expect_error "no -netdev with that id" -device virtio-net-device,netdev=n9 -kernel "$good" ;;
+pc_nic_default_e1000) expect_error "-nic user: the pc machine's default NIC model is e1000, which Orrery lacks" -M pc -nic user -kernel "$mbgood" ;;
+pc_ide_index_in_use) expect_error "IDE index 2 is already in use" -M pc -cdrom "$mbgood" -hdc "$mbgood" -kernel "$mbgood" ;;
 nic_user_default_model) expect_error "-nic user,model=rtl8139: unknown NIC model 'rtl8139'" -nic user,model=rtl8139 -kernel "$good" ;;
 missing_dtb) expect_error "-dtb /nonexistent.dtb" -dtb /nonexistent.dtb -kernel "$good" ;;
 corrupt_gzip_kernel)

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "hw/block/backend.h"
 #include "hw/core/clock.h"
 #include "hw/core/event_loop.h"
 #include "hw/core/log.h"
@@ -93,16 +94,21 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   auto& pc = static_cast<PcMachine&>(*m);
   const auto& regions = pc.memory().regions();
   // RAM below 4 GiB leaves the VGA window and the BIOS area (filled by the firmware) free.
-  ASSERT_EQ(regions.size(), 5u);  // three RAM pieces below 4 GiB, the HPET, RAM above 4 GiB
+  // Three RAM pieces below 4 GiB, the PCI hole, the HPET, RAM above 4 GiB.
+  ASSERT_EQ(regions.size(), 6u);
   EXPECT_EQ(regions[0].base, 0u);
   EXPECT_EQ(regions[0].size, 0xa0000u);
   EXPECT_EQ(regions[1].base, 0xc0000u);
   EXPECT_EQ(regions[1].size, 0x20000u);
   EXPECT_EQ(regions[2].base, 0x100000u);
   EXPECT_EQ(regions[2].size, 3 * kGiB - 0x100000);
-  EXPECT_EQ(regions[3].base, kHpetBase);
-  EXPECT_EQ(regions[4].base, 4 * kGiB);
-  EXPECT_EQ(regions[4].size, 1 * kGiB);
+  // The 32-bit PCI hole: the bus's memory window from the top of low RAM.
+  EXPECT_EQ(regions[3].name, "pci-hole");
+  EXPECT_EQ(regions[3].base, 3 * kGiB);
+  EXPECT_EQ(regions[3].base + regions[3].size, kPciHoleEnd);
+  EXPECT_EQ(regions[4].base, kHpetBase);
+  EXPECT_EQ(regions[5].base, 4 * kGiB);
+  EXPECT_EQ(regions[5].size, 1 * kGiB);
   EXPECT_EQ(pc.memory().find(0xa0000), nullptr);
   EXPECT_EQ(pc.memory().find(0xe0000), nullptr);  // no firmware loaded
   const hw::Region* fw_cfg = pc.io_ports().find(0x511);
@@ -384,6 +390,128 @@ TEST_F(PcTest, AcpiS5PowersTheMachineOff) {
   ASSERT_EQ(m->load_boot(images), "");
   EXPECT_EQ(m->run(), 0);
   EXPECT_EQ(m->error(), "");
+}
+
+class PcPciTest : public PcTest {
+ protected:
+  uint32_t cfg(Machine& m, unsigned devfn, unsigned reg) {
+    auto& io = static_cast<PcMachine&>(m).io_ports();
+    EXPECT_EQ(io.write(0xcf8, 4, 0x80000000u | devfn << 8 | reg), hw::MemResult::Ok);
+    uint64_t v = 0;
+    EXPECT_EQ(io.read(0xcfc, 4, v), hw::MemResult::Ok);
+    return uint32_t(v);
+  }
+  void cfg_write(Machine& m, unsigned devfn, unsigned reg, uint32_t value) {
+    auto& io = static_cast<PcMachine&>(m).io_ports();
+    EXPECT_EQ(io.write(0xcf8, 4, 0x80000000u | devfn << 8 | reg), hw::MemResult::Ok);
+    EXPECT_EQ(io.write(0xcfc, 4, value), hw::MemResult::Ok);
+  }
+};
+
+TEST_F(PcPciTest, FunctionsAndBarsOnTheBus) {
+  auto m = make(128 * kMiB, {{"pci-testdev", {}}, {"virtio-rng-pci", {{"addr", "5"}}}});
+  ASSERT_TRUE(m);
+  auto& pc = static_cast<PcMachine&>(*m);
+  // QEMU's pc layout: host bridge, PIIX3 with IDE and PM, then -device from slot 2.
+  EXPECT_EQ(cfg(*m, 0x00, 0), 0x12378086u);
+  EXPECT_EQ(cfg(*m, 0x08, 0), 0x70008086u);
+  EXPECT_EQ(cfg(*m, 0x09, 0), 0x70108086u);
+  EXPECT_EQ(cfg(*m, 0x0b, 0), 0x71138086u);
+  EXPECT_EQ(cfg(*m, 0x10, 0), 0x00051b36u);
+  EXPECT_EQ(cfg(*m, 0x28, 0), 0x10441af4u);
+  EXPECT_EQ(cfg(*m, 0x18, 0), 0xffffffffu);
+  // pci-testdev's BARs: memory in the hole above 128 MiB of RAM, I/O from 0xc000.
+  cfg_write(*m, 0x10, 0x10, 0x08001000);
+  cfg_write(*m, 0x10, 0x14, 0xc080);
+  cfg_write(*m, 0x10, 0x04, 0x0003);
+  uint64_t v = 0;
+  EXPECT_EQ(pc.io_ports().write(0xc080, 1, 1), hw::MemResult::Ok);  // select test 1
+  EXPECT_EQ(pc.io_ports().read(0xc080 + 16, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(char(v), 'w');  // "wildcard-eventfd"
+  EXPECT_EQ(pc.memory().read(0x08001000 + 16, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(char(v), 'n');
+  // The I/O window skips QEMU's fixed ACPI ports and the ISA range.
+  EXPECT_EQ(pc.io_ports().find(0xafe0), nullptr);
+  EXPECT_EQ(pc.io_ports().find(0x0400), nullptr);
+  ASSERT_NE(pc.io_ports().find(0x1000), nullptr);
+  ASSERT_NE(pc.io_ports().find(0xffff), nullptr);
+  // A BAR moved into the low window decodes there.
+  cfg_write(*m, 0x10, 0x14, 0x2000);
+  EXPECT_EQ(pc.io_ports().read(0x2000 + 16, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(char(v), 'w');
+  EXPECT_EQ(pc.io_ports().read(0xc080 + 16, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0xffu);
+}
+
+TEST_F(PcPciTest, DevicesTheBoardRefuses) {
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
+  std::string err;
+  c.devices = {{"virtio-blk-device", {}}};
+  EXPECT_EQ(PcMachine::create(c, ctx, err), nullptr);
+  EXPECT_NE(err.find("not a device of this machine (isa-debug-exit, virtio-blk-pci"),
+            std::string::npos);
+  c.devices = {{"pci-testdev", {{"addr", "1"}}}};
+  EXPECT_EQ(PcMachine::create(c, ctx, err), nullptr);
+  EXPECT_NE(err.find("in use by PIIX3"), std::string::npos) << err;
+  c.devices = {{"virtio-rng-pci", {{"disable-legacy", "off"}}}};
+  EXPECT_EQ(PcMachine::create(c, ctx, err), nullptr);
+  EXPECT_NE(err.find("only on"), std::string::npos);
+}
+
+TEST_F(PcPciTest, ResetControlRegisterResetsTheMachine) {
+  // mov al, 6; mov dx, 0xcf9; out dx, al; hlt -- a hard reset, which -no-reboot turns into an
+  // exit with status 0.
+  const std::vector<uint8_t> code = {0xb0, 0x06, 0x66, 0xba, 0xf9, 0x0c, 0xee, 0xf4};
+  auto m = make(128 * kMiB);
+  ASSERT_TRUE(m);
+  auto k = kernel(code);
+  BootImages images{k, {}, {}, {}, {}};
+  images.kernel_path = "k";
+  ASSERT_EQ(m->load_boot(images), "");
+  EXPECT_EQ(m->run(), 0);
+  EXPECT_EQ(m->error(), "");
+}
+
+TEST_F(PcPciTest, IdeDiskAtIndexZero) {
+  char path[] = "/tmp/orrery-pc-ide-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 4 * kMiB), 0);
+  ASSERT_EQ(pwrite(fd, "boot", 4, 0), 4);
+  close(fd);
+  hw::block::DriveOptions o;
+  o.file = path;
+  o.format = hw::block::ImageFormat::kRaw;
+  o.interface = hw::block::DriveInterface::kIde;
+  o.index = 0;
+  o.id = "ide0-hd0";
+  std::vector<std::string> warnings;
+  auto b = hw::block::open_drive(o, warnings);
+  ASSERT_TRUE(b.ok());
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
+  c.drives.push_back(std::shared_ptr<hw::block::BlockBackend>(std::move(b.value())));
+  std::string err;
+  auto m = PcMachine::create(c, ctx, err);
+  ASSERT_TRUE(m) << err;
+  auto& pc = static_cast<PcMachine&>(*m);
+  auto& io = pc.io_ports();
+  uint64_t v = 0;
+  EXPECT_EQ(io.read(0x1f7, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0x50u);
+  EXPECT_EQ(io.read(0x177, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0u);  // nothing on the secondary channel
+  // READ SECTORS of sector 0 (LBA).
+  for (auto [port, val] : std::vector<std::pair<uint16_t, uint8_t>>{
+           {0x1f2, 1}, {0x1f3, 0}, {0x1f4, 0}, {0x1f5, 0}, {0x1f6, 0xe0}, {0x1f7, 0x20}})
+    EXPECT_EQ(io.write(port, 1, val), hw::MemResult::Ok);
+  pc.pci().ide.channel(0).wait_idle();
+  EXPECT_EQ(io.read(0x1f0, 4, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0x746f6f62u);  // "boot"
+  unlink(path);
 }
 
 }  // namespace
