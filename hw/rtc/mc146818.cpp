@@ -317,6 +317,8 @@ void Mc146818::write_reg(uint8_t idx, uint8_t v, int64_t vns) {
     case kRegB: {
       const uint8_t old = ram_[kRegB];
       if (v & kBSet) v &= uint8_t(~kBUie);  // SET clears UIE
+      if ((v & kBDse) && !(old & kBDse))
+        log_.log(kLogUnimp, "mc146818: daylight saving (DSE) is not applied\n");
       if (!(old & kBSet) && (v & kBSet)) snapshot(floor_div(rtc_ns(vns), kNsPerSec));
       ram_[kRegB] = v;
       if ((old & kBSet) && !(v & kBSet)) {
