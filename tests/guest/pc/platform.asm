@@ -10,7 +10,9 @@
 ;         reset replies;
 ;   hpet  the capabilities, timer 0's configuration and timer 2's comparator, the writable
 ;         configuration bits, the halted main counter, a 32-bit comparator, GEN_CONF;
-;   pm    PM1_CNT after ACPI_ENABLE through SMI_CMD, PM1_EN, GPE0.
+;   pm    PM1_CNT after ACPI_ENABLE through SMI_CMD, PM1_EN, GPE0;
+;   time  whether counter 2's OUT rose after its count, and the HPET counter and PM timer
+;         moved, each within a bounded wait.
 ; Run with -m 5G -smp 3 so the memory fields above 4 GiB and the CPU count are set.
 bits 32
 org 0x100000
@@ -226,6 +228,52 @@ start:
   call hex32s
   call newline
 
+  ; ---- Time passes ----
+  ; Counter 2's OUT rises after 65535 clocks (55 ms) as Linux's calibration waits for it; the
+  ; HPET's counter and the PM timer move. 1 for each that did within a bounded wait.
+  PUTS s_time
+  mov al, 0x01                         ; gate 2 high
+  out 0x61, al
+  mov al, 0xb0
+  out 0x43, al
+  mov al, 0xff
+  out 0x42, al
+  out 0x42, al
+  mov ecx, 0x40000000
+.out2:
+  in al, 0x61
+  test al, 0x20
+  jnz .out2_up
+  loop .out2
+.out2_up:
+  shr al, 5
+  and al, 1
+  call hex8s
+  mov dword [0xfed00010], 1            ; HPET on
+  mov ebx, [0xfed000f0]
+  mov ecx, 0x10000000
+.hpet:
+  cmp ebx, [0xfed000f0]
+  jne .hpet_moved
+  loop .hpet
+.hpet_moved:
+  setne al
+  call hex8s
+  mov dword [0xfed00010], 0
+  mov dx, 0x608
+  in eax, dx
+  mov ebx, eax
+  mov ecx, 0x10000000
+.pmtmr:
+  in eax, dx
+  cmp eax, ebx
+  jne .pmtmr_moved
+  loop .pmtmr
+.pmtmr_moved:
+  setne al
+  call hex8s
+  call newline
+
   mov eax, 0x10
   out 0xf4, eax
 .hang:
@@ -367,6 +415,7 @@ s_kbd db "kbd ", 0
 s_hpet db "hpet ", 0
 s_pm db "pm ", 0
 s_none db "-- ", 0
+s_time db "time ", 0
 align 4
 load_end:
 
