@@ -41,25 +41,28 @@ void I8042::reset() {
   update_irqs();
 }
 
-void I8042::queue(uint8_t v, bool aux) {
+void I8042::queue(uint8_t v, bool aux, bool device) {
   if (queue_.size() >= kQueueSize) {
     log_.log(kLogGuestErrors, "i8042: output queue full, byte 0x%02x dropped\n", v);
     return;
   }
-  queue_.push_back({v, aux});
+  queue_.push_back({v, aux, device});
   refill();
 }
 
 void I8042::refill() {
-  if (!(status_ & kStObf) && !queue_.empty()) {
-    const Byte b = queue_.front();
-    queue_.pop_front();
-    obuf_ = b.value;
-    status_ |= kStObf;
-    if (b.aux)
-      status_ |= kStAuxObf;
-    else
-      status_ &= uint8_t(~kStAuxObf);
+  if (!(status_ & kStObf)) {
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (it->device && (ram_[0] & (it->aux ? kCfgAuxDisable : kCfgKbdDisable))) continue;
+      obuf_ = it->value;
+      status_ |= kStObf;
+      if (it->aux)
+        status_ |= kStAuxObf;
+      else
+        status_ &= uint8_t(~kStAuxObf);
+      queue_.erase(it);
+      break;
+    }
   }
   update_irqs();
 }
@@ -111,6 +114,7 @@ void I8042::write_command(uint8_t v, Effects& fx) {
       break;
     case kCmdEnableAux:
       ram_[0] &= uint8_t(~kCfgAuxDisable);
+      refill();
       break;
     case kCmdTestAux:
     case kCmdTestKbd:
@@ -125,6 +129,7 @@ void I8042::write_command(uint8_t v, Effects& fx) {
       break;
     case kCmdEnableKbd:
       ram_[0] &= uint8_t(~kCfgKbdDisable);
+      refill();
       break;
     case kCmdReadInput:
       queue(0x80, false);  // keyboard not inhibited
@@ -158,7 +163,7 @@ void I8042::write_data(uint8_t v, Effects& fx) {
       // The configuration byte's system flag is the status register's.
       status_ = uint8_t((status_ & ~kStSys) | (v & kCfgSys ? kStSys : 0));
     }
-    update_irqs();
+    refill();
     return;
   }
   switch (cmd) {
@@ -187,20 +192,20 @@ void I8042::keyboard_command(uint8_t v) {
     switch (p) {
       case kKbdSetLeds:
         leds_ = v & 7;
-        queue(kAck, false);
+        kbd_reply(kAck);
         return;
       case kKbdTypematic:
-        queue(kAck, false);
+        kbd_reply(kAck);
         return;
       case kKbdScanSet:
         if (v == 0) {  // report the current set
-          queue(kAck, false);
-          queue(scancode_set_, false);
+          kbd_reply(kAck);
+          kbd_reply(scancode_set_);
         } else if (v <= 3) {
           scancode_set_ = v;
-          queue(kAck, false);
+          kbd_reply(kAck);
         } else {
-          queue(kResend, false);
+          kbd_reply(kResend);
         }
         return;
       default:
@@ -212,40 +217,40 @@ void I8042::keyboard_command(uint8_t v) {
     case kKbdTypematic:
     case kKbdScanSet:
       kbd_pending_ = v;
-      queue(kAck, false);
+      kbd_reply(kAck);
       break;
     case kKbdEcho:
-      queue(kEcho, false);
+      kbd_reply(kEcho);
       break;
     case kKbdIdentify:
-      queue(kAck, false);
-      queue(kKbdId, false);
-      queue(ram_[0] & kCfgXlate ? kKbdIdXlate : kKbdIdRaw, false);
+      kbd_reply(kAck);
+      kbd_reply(kKbdId);
+      kbd_reply(ram_[0] & kCfgXlate ? kKbdIdXlate : kKbdIdRaw);
       break;
     case kKbdEnable:
       kbd_scanning_ = true;
-      queue(kAck, false);
+      kbd_reply(kAck);
       break;
     case kKbdDisable:
       kbd_scanning_ = false;
       [[fallthrough]];
     case kKbdDefaults:
       scancode_set_ = 2;
-      queue(kAck, false);
+      kbd_reply(kAck);
       break;
     case kKbdResend:
-      queue(kAck, false);
+      kbd_reply(kAck);
       break;
     case kKbdReset:
       scancode_set_ = 2;
       leds_ = 0;
       kbd_scanning_ = true;
-      queue(kAck, false);
-      queue(kBatOk, false);  // basic assurance test passed
+      kbd_reply(kAck);
+      kbd_reply(kBatOk);  // basic assurance test passed
       break;
     default:
       log_.log(kLogGuestErrors, "i8042: unknown keyboard command 0x%02x\n", v);
-      queue(kResend, false);
+      kbd_reply(kResend);
       break;
   }
 }
@@ -254,60 +259,60 @@ void I8042::mouse_command(uint8_t v) {
   if (const uint8_t p = std::exchange(aux_pending_, 0)) {
     if (p == kAuxResolution) aux_resolution_ = v & 3;
     if (p == kAuxSampleRate) aux_rate_ = v;
-    queue(kAck, true);
+    aux_reply(kAck);
     return;
   }
   switch (v) {
     case kAuxResolution:
     case kAuxSampleRate:
       aux_pending_ = v;
-      queue(kAck, true);
+      aux_reply(kAck);
       break;
     case kAuxScaling11:
     case kAuxScaling21:
       aux_scaling21_ = v == kAuxScaling21;
-      queue(kAck, true);
+      aux_reply(kAck);
       break;
     case kAuxStatus:
-      queue(kAck, true);
-      queue(uint8_t((aux_reporting_ ? 0x20 : 0) | (aux_scaling21_ ? 0x10 : 0)), true);
-      queue(aux_resolution_, true);
-      queue(aux_rate_, true);
+      aux_reply(kAck);
+      aux_reply(uint8_t((aux_reporting_ ? 0x20 : 0) | (aux_scaling21_ ? 0x10 : 0)));
+      aux_reply(aux_resolution_);
+      aux_reply(aux_rate_);
       break;
     case kAuxGetId:
-      queue(kAck, true);
-      queue(0x00, true);  // a standard PS/2 mouse
+      aux_reply(kAck);
+      aux_reply(0x00);  // a standard PS/2 mouse
       break;
     case kAuxEnable:
     case kAuxDisable:
       aux_reporting_ = v == kAuxEnable;
-      queue(kAck, true);
+      aux_reply(kAck);
       break;
     case kAuxStream:
     case kAuxRemote:
     case kAuxWrap:
-      queue(kAck, true);
+      aux_reply(kAck);
       break;
     case kAuxReadData:
-      queue(kAck, true);
-      queue(0x08, true);  // a packet with no movement and no buttons
-      queue(0x00, true);
-      queue(0x00, true);
+      aux_reply(kAck);
+      aux_reply(0x08);  // a packet with no movement and no buttons
+      aux_reply(0x00);
+      aux_reply(0x00);
       break;
     case kAuxDefaults:
     case kAuxReset:
       aux_rate_ = 100;
       aux_resolution_ = 2;
       aux_reporting_ = aux_scaling21_ = false;
-      queue(kAck, true);
+      aux_reply(kAck);
       if (v == kAuxReset) {
-        queue(kBatOk, true);
-        queue(0x00, true);  // its ID
+        aux_reply(kBatOk);
+        aux_reply(0x00);  // its ID
       }
       break;
     default:
       log_.log(kLogGuestErrors, "i8042: unknown mouse command 0x%02x\n", v);
-      queue(kResend, true);
+      aux_reply(kResend);
       break;
   }
 }

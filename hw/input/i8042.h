@@ -8,10 +8,10 @@
 // clear) resets the system through the callback the board gives.
 //
 // Bytes wait in one 16-byte queue for the single output buffer; a byte from the mouse sets
-// AUX_OBF. IRQ 1 (keyboard) and IRQ 12 (mouse) follow a full output buffer, as the
-// configuration byte enables them. There is no host keyboard or mouse input: the devices only
-// answer commands. Power-on values are QEMU's: configuration byte 0x03, status 0x18, output
-// port 0xcf.
+// AUX_OBF, and a device's bytes wait while the configuration byte disables its port. IRQ 1
+// (keyboard) and IRQ 12 (mouse) follow a full output buffer, as the configuration byte enables
+// them. There is no host keyboard or mouse input: the devices only answer commands. Power-on values
+// are QEMU's: configuration byte 0x03, status 0x18, output port 0xcf.
 #pragma once
 
 #include <cstdint>
@@ -78,7 +78,8 @@ class I8042 final : public Resettable {
   };
   struct Byte {
     uint8_t value;
-    bool aux;
+    bool aux;     // sets AUX_OBF and raises IRQ 12
+    bool device;  // from the keyboard or mouse: held while the configuration disables its port
   };
   /// What a write to a port did that must happen outside the lock.
   struct Effects {
@@ -88,8 +89,12 @@ class I8042 final : public Resettable {
   };
 
   // mu_ held by all of these.
-  void queue(uint8_t v, bool aux);
-  void refill();  // moves the next queued byte into an empty output buffer
+  void queue(uint8_t v, bool aux, bool device = false);  // a controller reply by default
+  void kbd_reply(uint8_t v) { queue(v, false, true); }
+  void aux_reply(uint8_t v) { queue(v, true, true); }
+  /// Moves the first byte that may go (a controller reply, or a device's whose port is
+  /// enabled) into an empty output buffer.
+  void refill();
   void update_irqs();
   uint8_t read_data();
   void write_command(uint8_t v, Effects& fx);

@@ -152,6 +152,16 @@ int64_t Mc146818::next_alarm(int64_t after) const {
   const int64_t day0 = floor_div(after, kSecPerDay) * kSecPerDay;
   auto dont_care = [](uint8_t a) { return (a & kAlarmDontCare) == kAlarmDontCare; };
   const uint8_t ah = ram_[kHoursAlarm], am = ram_[kMinutesAlarm], as = ram_[kSecondsAlarm];
+  // An alarm byte no time can match (0x60 seconds, say) never fires: say so before searching.
+  auto possible = [&](uint8_t a, int n, auto fmt) {
+    if (dont_care(a)) return true;
+    for (int v = 0; v < n; ++v)
+      if (fmt(v) == a) return true;
+    return false;
+  };
+  auto plain = [this](int v) { return format(v); };
+  auto hours = [this](int v) { return format_hours(v); };
+  if (!possible(as, 60, plain) || !possible(am, 60, plain) || !possible(ah, 24, hours)) return -1;
   for (int64_t day = day0; day <= day0 + kSecPerDay; day += kSecPerDay) {
     for (int h = 0; h < 24; ++h) {
       if (!dont_care(ah) && ah != format_hours(h)) continue;
@@ -307,6 +317,8 @@ void Mc146818::write_reg(uint8_t idx, uint8_t v, int64_t vns) {
     case kRegB: {
       const uint8_t old = ram_[kRegB];
       if (v & kBSet) v &= uint8_t(~kBUie);  // SET clears UIE
+      if ((v & kBDse) && !(old & kBDse))
+        log_.log(kLogUnimp, "mc146818: daylight saving (DSE) is not applied\n");
       if (!(old & kBSet) && (v & kBSet)) snapshot(floor_div(rtc_ns(vns), kNsPerSec));
       ram_[kRegB] = v;
       if ((old & kBSet) && !(v & kBSet)) {

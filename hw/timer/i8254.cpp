@@ -322,7 +322,8 @@ MemResult I8254::read(uint64_t offset, unsigned size, uint64_t& value) {
   (void)size;
   std::lock_guard<std::mutex> g(mu_);
   if (offset >= kCounters) {
-    value = 0;  // the control word register is write-only
+    log_.log(kLogGuestErrors, "i8254: read of the write-only control word register\n");
+    value = 0;
     return MemResult::Ok;
   }
   value = read_counter(counters_[offset], now_tick());

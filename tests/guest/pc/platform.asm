@@ -1,14 +1,18 @@
 ; A multiboot kernel (flat binary, a.out kludge) that reads the pc board's platform devices in
 ; ways that do not depend on time or on what the firmware did before it, prints what it read
 ; on COM1 in hex and exits through isa-debug-exit with 0x10 (status 33):
-;   cmos  the CMOS bytes the board fills (0x10-0x31, 0x33-0x3f, 0x5b-0x5f), registers A (UIP
-;         masked), B and D after programming them as firmware does;
+;   cmos  the CMOS bytes the board fills (0x10-0x31, 0x33-0x3f, 0x5b-0x5f);
+;   rtc   registers A (UIP masked), B and D after programming them as firmware does; a time
+;         set under SET, read frozen and then running in BCD, binary and 12-hour forms;
 ;   pit   counter 2 in mode 0 with its gate low: read-back status, port 0x61's
 ;         OUT2, then its gate and speaker bits;
 ;   kbd   the i8042's status, self-test, configuration byte, the keyboard's identify and
 ;         reset replies;
-;   hpet  the capabilities, timer 0's configuration and timer 2's comparator;
-;   pm    PM1_CNT after ACPI_ENABLE through SMI_CMD, PM1_EN, GPE0.
+;   hpet  the capabilities, timer 0's configuration and timer 2's comparator, the writable
+;         configuration bits, the halted main counter, a 32-bit comparator, GEN_CONF;
+;   pm    PM1_CNT after ACPI_ENABLE through SMI_CMD, PM1_EN, GPE0;
+;   time  whether counter 2's OUT rose after its count, and the HPET counter and PM timer
+;         moved, each within a bounded wait.
 ; Run with -m 5G -smp 3 so the memory fields above 4 GiB and the CPU count are set.
 bits 32
 org 0x100000
@@ -72,6 +76,46 @@ start:
   call cmos_byte
   mov bl, 0x0d
   call cmos_byte
+  ; Set the clock under SET (31 Dec, 23:15:30), read it back frozen, then running in BCD,
+  ; binary and 12-hour forms: only the seconds could move, and they are not read.
+  mov al, 0x0b
+  out 0x70, al
+  mov al, 0x82                         ; SET, 24-hour, BCD
+  out 0x71, al
+  mov bl, 0x00
+  mov bh, 0x30
+  call cmos_write
+  mov bl, 0x02
+  mov bh, 0x15
+  call cmos_write
+  mov bl, 0x04
+  mov bh, 0x23
+  call cmos_write
+  mov bl, 0x07
+  mov bh, 0x31
+  call cmos_write
+  mov bl, 0x08
+  mov bh, 0x12
+  call cmos_write
+  mov bl, 0x00
+  call cmos_byte
+  mov bl, 0x0b
+  call cmos_byte
+  mov bl, 0x0b
+  mov bh, 0x02                         ; run, 24-hour, BCD
+  call cmos_write
+  call rtc_hmdm
+  mov bl, 0x0b
+  mov bh, 0x06                         ; binary
+  call cmos_write
+  call rtc_hmdm
+  mov bl, 0x0b
+  mov bh, 0x00                         ; 12-hour, BCD
+  call cmos_write
+  call rtc_hmdm
+  mov bl, 0x0b
+  mov bh, 0x02
+  call cmos_write
   call newline
 
   ; ---- PIT ----
@@ -146,6 +190,25 @@ start:
   call hex32s
   mov eax, [0xfed00148]
   call hex32s
+  mov dword [0xfed00120], 0xffffffff   ; timer 1: every configuration bit written
+  mov eax, [0xfed00120]
+  and eax, ~0x4000                     ; (QEMU lets FSB_EN be set without FSB_INT_DEL_CAP)
+  call hex32s
+  mov dword [0xfed00120], 0
+  mov dword [0xfed000f0], 0x12345678   ; the main counter, halted
+  mov dword [0xfed000f4], 0x9abcdef0
+  mov eax, [0xfed000f0]
+  call hex32s
+  mov eax, [0xfed000f4]
+  call hex32s
+  mov dword [0xfed00140], 0x100        ; timer 2: 32-bit mode truncates the comparator
+  mov dword [0xfed00148], 0x11223344  ; (QEMU keeps a high half written in 32-bit mode; a
+  mov eax, [0xfed00148]                ; 32-bit comparator here reads it as 0, not compared)
+  call hex32s
+  mov dword [0xfed00010], 0x3          ; enable with legacy replacement, then off again
+  mov eax, [0xfed00010]
+  call hex32s
+  mov dword [0xfed00010], 0
   call newline
 
   ; ---- ACPI PM ----
@@ -165,6 +228,52 @@ start:
   call hex32s
   call newline
 
+  ; ---- Time passes ----
+  ; Counter 2's OUT rises after 65535 clocks (55 ms) as Linux's calibration waits for it; the
+  ; HPET's counter and the PM timer move. 1 for each that did within a bounded wait.
+  PUTS s_time
+  mov al, 0x01                         ; gate 2 high
+  out 0x61, al
+  mov al, 0xb0
+  out 0x43, al
+  mov al, 0xff
+  out 0x42, al
+  out 0x42, al
+  mov ecx, 0x40000000
+.out2:
+  in al, 0x61
+  test al, 0x20
+  jnz .out2_up
+  loop .out2
+.out2_up:
+  shr al, 5
+  and al, 1
+  call hex8s
+  mov dword [0xfed00010], 1            ; HPET on
+  mov ebx, [0xfed000f0]
+  mov ecx, 0x10000000
+.hpet:
+  cmp ebx, [0xfed000f0]
+  jne .hpet_moved
+  loop .hpet
+.hpet_moved:
+  setne al
+  call hex8s
+  mov dword [0xfed00010], 0
+  mov dx, 0x608
+  in eax, dx
+  mov ebx, eax
+  mov ecx, 0x10000000
+.pmtmr:
+  in eax, dx
+  cmp eax, ebx
+  jne .pmtmr_moved
+  loop .pmtmr
+.pmtmr_moved:
+  setne al
+  call hex8s
+  call newline
+
   mov eax, 0x10
   out 0xf4, eax
 .hang:
@@ -176,6 +285,22 @@ cmos_byte:                             ; CMOS byte BL, printed
   out 0x70, al
   in al, 0x71
   jmp hex8s
+
+cmos_write:                            ; BH to CMOS byte BL
+  mov al, bl
+  out 0x70, al
+  mov al, bh
+  out 0x71, al
+  ret
+rtc_hmdm:                              ; minutes, hours, day of month, month, printed
+  mov bl, 0x02
+  call cmos_byte
+  mov bl, 0x04
+  call cmos_byte
+  mov bl, 0x07
+  call cmos_byte
+  mov bl, 0x08
+  jmp cmos_byte
 
 kbd_flush:                             ; drop whatever the firmware left in the buffer
   mov ecx, 64
@@ -290,6 +415,7 @@ s_kbd db "kbd ", 0
 s_hpet db "hpet ", 0
 s_pm db "pm ", 0
 s_none db "-- ", 0
+s_time db "time ", 0
 align 4
 load_end:
 

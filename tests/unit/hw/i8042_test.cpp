@@ -104,6 +104,24 @@ TEST_F(I8042Test, MouseRepliesSetAuxObfAndIrq12) {
   EXPECT_EQ(drain(), std::vector<uint8_t>{0x42});
 }
 
+TEST_F(I8042Test, ADisabledPortHoldsItsDeviceBytes) {
+  out(0x60, 0xff);  // keyboard reset: 0xfa 0xaa
+  EXPECT_EQ(in(0x60), 0xfa);
+  EXPECT_NE(in(0x64) & I8042::kStObf, 0);  // 0xaa is in the buffer already
+  EXPECT_EQ(in(0x60), 0xaa);
+  out(0x64, I8042::kCmdWriteAux);
+  out(0x60, 0xff);  // mouse reset: 0xfa 0xaa 0x00
+  EXPECT_EQ(in(0x60), 0xfa);
+  out(0x64, I8042::kCmdDisableAux);  // 0xaa stays in the buffer; 0x00 waits
+  EXPECT_EQ(in(0x60), 0xaa);
+  EXPECT_EQ(in(0x64) & I8042::kStObf, 0);
+  out(0x64, I8042::kCmdReadRam);  // a controller reply passes the held byte
+  EXPECT_EQ(drain(), std::vector<uint8_t>{0x23});
+  out(0x64, I8042::kCmdEnableAux);
+  EXPECT_EQ(in(0x64) & (I8042::kStObf | I8042::kStAuxObf), I8042::kStObf | I8042::kStAuxObf);
+  EXPECT_EQ(drain(), std::vector<uint8_t>{0x00});
+}
+
 TEST_F(I8042Test, CommandFeResetsTheSystem) {
   out(0x64, I8042::kCmdReset);
   EXPECT_EQ(resets, 1);

@@ -165,6 +165,17 @@ TEST_F(RtcTest, AlarmFiresWhenTheTimeMatches) {
   EXPECT_TRUE(irqs.level(8));
 }
 
+TEST_F(RtcTest, AnAlarmNoTimeMatchesNeverFires) {
+  get(Mc146818::kRegC);
+  set(Mc146818::kSecondsAlarm, 0x60);  // not a BCD second
+  set(Mc146818::kMinutesAlarm, Mc146818::kAlarmDontCare);
+  set(Mc146818::kHoursAlarm, Mc146818::kAlarmDontCare);
+  set(Mc146818::kRegB, Mc146818::kB24h | Mc146818::kBAie);
+  t.advance(3 * 86400 * kSec, 3600 * kSec);
+  EXPECT_FALSE(irqs.level(8));
+  EXPECT_EQ(get(Mc146818::kRegC) & Mc146818::kCAf, 0);
+}
+
 TEST_F(RtcTest, PeriodicInterruptAtTheSelectedRate) {
   get(Mc146818::kRegC);
   set(Mc146818::kRegA, Mc146818::kADivider32k | 0x0f);  // 2 Hz

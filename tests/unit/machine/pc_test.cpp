@@ -514,5 +514,39 @@ TEST_F(PcPciTest, IdeDiskAtIndexZero) {
   unlink(path);
 }
 
+TEST_F(PcTest, ResetReturnsDevicesToPowerOnButKeepsCmosRam) {
+  // First boot (CMOS 0x40 is 0): mark CMOS 0x40, enable the HPET, reset through the i8042.
+  // Second boot: exit with the HPET's GEN_CONF (status 1 when the reset cleared it).
+  const std::vector<uint8_t> code = {
+      0xb0, 0x40,                                                  // mov al, 0x40
+      0xe6, 0x70,                                                  // out 0x70, al
+      0xe4, 0x71,                                                  // in al, 0x71
+      0x84, 0xc0,                                                  // test al, al
+      0x75, 0x14,                                                  // jnz second
+      0xb0, 0x01,                                                  // mov al, 1
+      0xe6, 0x71,                                                  // out 0x71, al
+      0xc7, 0x05, 0x10, 0x00, 0xd0, 0xfe, 0x01, 0x00, 0x00, 0x00,  // mov [GEN_CONF], 1
+      0xb0, 0xfe,                                                  // mov al, 0xfe
+      0xe6, 0x64,                                                  // out 0x64, al
+      0xeb, 0xfe,                                                  // jmp $
+      0xa1, 0x10, 0x00, 0xd0, 0xfe,                                // second: mov eax, [GEN_CONF]
+      0xe7, 0xf4,                                                  // out 0xf4, eax
+      0xf4,                                                        // hlt
+  };
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
+  c.devices = {debug_exit()};
+  std::string err;
+  auto m = PcMachine::create(c, ctx, err);
+  ASSERT_TRUE(m) << err;
+  auto k = kernel(code);
+  BootImages images{k, {}, {}, {}, {}};
+  images.kernel_path = "k";
+  ASSERT_EQ(m->load_boot(images), "");
+  EXPECT_EQ(m->run(), 1);  // (0 << 1) | 1: GEN_CONF was 0 again
+  EXPECT_EQ(m->error(), "");
+}
+
 }  // namespace
 }  // namespace orrery::machine::pc
