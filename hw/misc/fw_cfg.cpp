@@ -109,6 +109,9 @@ uint8_t FwCfg::read_data() {
 }
 
 void FwCfg::dma_transfer(uint64_t addr) {
+  // The next transfer starts from a clean register: firmware that lives below 4 GiB writes
+  // only the low half (SeaBIOS does).
+  dma_addr_ = 0;
   std::array<uint8_t, 16> access;
   if (addr > UINT64_MAX - access.size() || !mem_.read(addr, access)) {
     log_.log(kLogGuestErrors, "fw_cfg: DMA access structure at 0x%llx is not in RAM\n",

@@ -1,6 +1,7 @@
 // The PC's firmware side: RAM below 4 GiB around the legacy holes, the BIOS ROM (SeaBIOS by
 // default) at the top of 4 GiB with its last 128 KiB below 1 MiB, and fw_cfg with what QEMU
 // gives SeaBIOS (RAM size, CPU counts, e820, boot settings, the ACPI tables and their loader).
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -111,9 +112,11 @@ std::string PcMachine::load_firmware() {
   const uint64_t base = k4G - rom.size();
   err = mem_.add_rom("pc.bios", base, rom.size());
   // The BIOS's last 128 KiB also appear at 0xe0000. On an i440FX that is ROM until firmware
-  // enables shadow RAM through the PAM registers and copies itself there; without PAM yet
-  // (the region tree lands with the host bridge), it is RAM already holding that copy: what
-  // SeaBIOS would have made it, so its writes to F-segment variables work.
+  // enables shadow RAM through the PAM registers and copies its code (SeaBIOS's reaches down
+  // into 0xc0000-0xdffff) from the top of 4 GiB to the same offsets below 1 MiB. Without PAM
+  // yet (it lands with the host bridge and the region tree), 0xc0000-0xfffff is RAM that
+  // already holds that copy (reset_firmware): the state SeaBIOS would have made, so its
+  // F-segment variables are writable and its relocated code is there.
   if (err.empty()) {
     err = config_.ram_backing ? mem_.add_ram("pc.bios-shadow", kBiosLowBase, config_.ram_backing,
                                              kBiosLowBase, kBiosLowSize)
@@ -128,8 +131,10 @@ std::string PcMachine::load_firmware() {
 }
 
 void PcMachine::reset_firmware() {
-  // A reset makes 0xe0000 read the ROM again: the shadow copy is refreshed.
-  mem_.write_bytes(kBiosLowBase, bios_.data() + bios_.size() - kBiosLowSize, kBiosLowSize);
+  // The shadow copy (see load_firmware) is refreshed: the image's last 256 KiB at the top of
+  // the first megabyte.
+  const uint64_t n = std::min<uint64_t>(bios_.size(), kBiosAreaEnd - kOptionRomBase);
+  mem_.write_bytes(kBiosAreaEnd - n, bios_.data() + bios_.size() - n, n);
   cpus_[0]->reset_power_on();
   for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->init_wait_for_sipi();
 }

@@ -398,6 +398,13 @@ pc_dtb)
     expect_error "-dtb: the pc machine takes no device tree" -M pc -dtb "$work/x.dtb" \
         -kernel "$mbgood"
     ;;
+pc_bios_missing) expect_error "-bios $work/nonexistent.bin: No such file" -M pc -bios "$work/nonexistent.bin" ;;
+pc_bios_bad_size)
+    printf 'x' >"$work/bios.bin"
+    expect_error "-bios $work/bios.bin: not a BIOS image" -M pc -bios "$work/bios.bin"
+    ;;
+pc_append_without_kernel) expect_error "-append: needs -kernel" -M pc -append console=ttyS0 ;;
+virt_bios) expect_error "-bios: the virt machine has no firmware" -M virt -bios "$work/x.bin" -kernel "$good" ;;
 pc_ram_too_small) expect_error "RAM size 1024 KiB is outside the pc machine's 2 MiB" -M pc -m 1M -kernel "$mbgood" ;;
 pc_smp_too_many) expect_error "at most 32" -M pc -smp 33 -kernel "$mbgood" ;;
 pc_unknown_cpu) expect_error "unknown CPU model" -M pc -cpu cortex-a57 -kernel "$mbgood" ;;

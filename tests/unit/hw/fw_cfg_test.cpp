@@ -129,6 +129,26 @@ TEST_F(FwCfgTest, DmaSelectReadSkipAndZerosPastTheEnd) {
   EXPECT_EQ(data(1), (std::vector<uint8_t>{0}));
 }
 
+TEST_F(FwCfgTest, DmaWithOnlyTheLowHalfWrittenUsesThatAddress) {
+  // SeaBIOS writes only the low half: each transfer must start from address 0, not OR the
+  // new low half into the previous one.
+  ASSERT_EQ(fw.add_file("etc/f", {1, 2, 3, 4}), "");
+  const uint16_t key = fw.file_key("etc/f");
+  auto start_low = [&](uint64_t at, uint32_t control, uint32_t length, uint64_t addr) {
+    uint8_t a[16];
+    for (int i = 0; i < 4; ++i) a[i] = uint8_t(control >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i) a[4 + i] = uint8_t(length >> (24 - 8 * i));
+    for (int i = 0; i < 8; ++i) a[8 + i] = uint8_t(addr >> (56 - 8 * i));
+    ASSERT_TRUE(mem.write_bytes(at, a, 16));
+    ASSERT_EQ(io.write(kDmaPort + 4, 4, __builtin_bswap32(uint32_t(at))), MemResult::Ok);
+  };
+  start_low(0x1010, uint32_t(key) << 16 | FwCfg::kDmaSelect | FwCfg::kDmaRead, 2, 0x2000);
+  EXPECT_EQ(ram(0x1010, 4), (std::vector<uint8_t>{0, 0, 0, 0}));
+  start_low(0x1100, FwCfg::kDmaRead, 2, 0x2002);
+  EXPECT_EQ(ram(0x1100, 4), (std::vector<uint8_t>{0, 0, 0, 0}));  // done, not 0x1110's
+  EXPECT_EQ(ram(0x2000, 4), (std::vector<uint8_t>{1, 2, 3, 4}));
+}
+
 TEST_F(FwCfgTest, DmaWritesAreRefusedAndBadAddressesSetTheErrorBit) {
   test::LogCapture cap(log, "guest_errors");
   ASSERT_TRUE(cap.ok());

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -178,6 +179,51 @@ TEST(PcAcpi, DsdtPciWindowStartsAtTheTopOfLowRam) {
   EXPECT_EQ(pci_window_base(tables_of(link({1, 3ull << 30}))["DSDT"]), 3u << 30);
   // The compiled AML carries the marker the board patches.
   EXPECT_EQ(pci_window_base({firmware::kDsdtAml.begin(), firmware::kDsdtAml.end()}), 0x5a5a5a5au);
+}
+
+/// True if the compiled DSDT holds the byte sequence (a resource descriptor).
+bool dsdt_has(std::vector<uint8_t> seq) {
+  return std::search(firmware::kDsdtAml.begin(), firmware::kDsdtAml.end(), seq.begin(),
+                     seq.end()) != firmware::kDsdtAml.end();
+}
+/// IO (Decode16, port, port, align, len): fixed ports have alignment 0 or 1.
+bool dsdt_has_io(uint16_t port, uint8_t len) {
+  for (uint8_t align : {0, 1}) {
+    if (dsdt_has({0x47, 0x01, uint8_t(port), uint8_t(port >> 8), uint8_t(port), uint8_t(port >> 8),
+                  align, len}))
+      return true;
+  }
+  return false;
+}
+std::vector<uint8_t> irq(unsigned n) {  // IRQNoFlags () {n}
+  return {0x22, uint8_t(1u << n), uint8_t((1u << n) >> 8)};
+}
+
+TEST(PcAcpi, DsdtResourcesMatchTheBoardMap) {
+  // The ASL cannot include pc_map.h; this ties its numbers to the map.
+  for (auto [port, len] : {std::pair<uint16_t, uint8_t>{kPicMasterPort, 2},
+                           {kPicSlavePort, 2},
+                           {kElcrPort, 2},
+                           {kPitPort, 4},
+                           {kNmiStatusPort, 1},
+                           {kRtcPort, 2},
+                           {kKbdDataPort, 1},
+                           {kKbdCmdPort, 1},
+                           {kCom1Base, 8}}) {
+    SCOPED_TRACE(port);
+    EXPECT_TRUE(dsdt_has_io(port, len));
+  }
+  for (unsigned n : {2u, kPitIrq, kRtcIrq, kKbdIrq, kMouseIrq, kCom1Irq}) {
+    SCOPED_TRACE(n);
+    EXPECT_TRUE(dsdt_has(irq(n)));
+  }
+  std::vector<uint8_t> hpet = {0x86, 0x09, 0x00, 0x00};  // Memory32Fixed (ReadOnly, ...)
+  for (int i = 0; i < 4; ++i) hpet.push_back(uint8_t(kHpetBase >> (8 * i)));
+  for (int i = 0; i < 4; ++i) hpet.push_back(uint8_t(kHpetSize >> (8 * i)));
+  EXPECT_TRUE(dsdt_has(hpet));
+  // _S5: Package (4) {0, 0, 0, 0} -- SLP_TYP 0 (ZeroOp each).
+  EXPECT_EQ(kSlpTypS5, 0u);
+  EXPECT_TRUE(dsdt_has({'_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00}));
 }
 
 TEST(PcAcpi, LinkRefusesCommandsOutsideTheirFiles) {
