@@ -1,7 +1,8 @@
 // The x86 "pc" board, a skeleton of QEMU's i440FX pc machine: RAM below 4 GiB and the rest
 // above 4 GiB split as QEMU splits it, the 64 KiB I/O-port space, a 16550A at COM1 (0x3f8),
-// QEMU's isa-debug-exit (-device), 1..N vCPUs of an x86 model and a multiboot -kernel. There is
-// no firmware, PIC, PIT, LAPIC or PCI yet: the boot CPU starts in the state multiboot promises,
+// QEMU's isa-debug-exit (-device), 1..N vCPUs of an x86 model and a -kernel that is a bzImage
+// (direct Linux boot, pc_linux.cpp) or a multiboot kernel. There is no firmware, PIC, PIT,
+// LAPIC or PCI yet: the boot CPU starts in the state Linux's 64-bit entry or multiboot promises,
 // COM1's interrupt line is left unconnected (IRQ 4 once a PIC exists) and the application
 // processors run on their own threads but wait, asleep, for a STARTUP IPI that only a local
 // APIC will send.
