@@ -206,6 +206,7 @@ class X86Cpu final : public Vcpu,
   void reset_common();
   uint64_t translate_linear(uint64_t la, tcg::softmmu::Access access, unsigned mmu_idx);
   void report_unimplemented(uint64_t pc, uint64_t arg);
+  void note_large_fill(uint64_t la, uint64_t size);
 
   const CpuModel& model_;
   const unsigned index_;
@@ -220,7 +221,10 @@ class X86Cpu final : public Vcpu,
   std::string stop_message_;
   bool stop_on_unimplemented_ = false;
   bool reset_pending_ = false;  // triple fault: run() returns ExitKind::Reset (vCPU thread)
+  // The aligned region holding every large page filled since the last full flush (vCPU
+  // thread), and the largest such page's size.
   bool large_fills_ = false;
+  uint64_t large_addr_ = 0, large_mask_ = 0, large_size_ = 0;
   uint64_t events_delivered_ =
       0;  // vCPU thread    // a 2M/4M/1G page was filled since the last full flush
   std::set<uint64_t> unimp_reported_;

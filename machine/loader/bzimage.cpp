@@ -16,7 +16,6 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t k1M = uint64_t(1) << 20;
 constexpr uint64_t k2M = uint64_t(2) << 20;
 constexpr uint64_t k1G = uint64_t(1) << 30;
-constexpr uint64_t k4G = uint64_t(1) << 32;
 constexpr uint64_t kEbda = 0x9fc00;  // the end of usable low memory in the e820 table
 
 // Setup header offsets (boot.rst, "The Real-Mode Kernel Header").

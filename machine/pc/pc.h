@@ -1,10 +1,10 @@
-// The x86 "pc" board, a skeleton of QEMU's i440FX pc machine: RAM below 4 GiB and the rest
-// above 4 GiB split as QEMU splits it, the 64 KiB I/O-port space, a 16550A at COM1 (0x3f8),
-// the PIT, RTC/CMOS, HPET, ACPI PM block and i8042 (pc_devices.h), QEMU's isa-debug-exit and
-// pc-testdev (-device), 1..N vCPUs of an x86 model and a multiboot -kernel. There is no
-// firmware, PIC, LAPIC or PCI yet: the boot CPU starts in the state multiboot promises, the
-// devices' interrupt lines are left unconnected and the application processors run on their
-// own threads but wait, asleep, for a STARTUP IPI that only a local APIC will send.
+// The x86 "pc" board, QEMU's i440FX pc machine: RAM below 4 GiB and the rest above 4 GiB split
+// as QEMU splits it, the 64 KiB I/O-port space, a 16550A at COM1, the PIT, RTC/CMOS, HPET, ACPI
+// PM block and i8042 (pc_devices.h), the PIC pair, IOAPIC and a local APIC per vCPU
+// (pc_intc.h), the i440FX/PIIX3 PCI with the PIIX IDE (pc_pci.h), fw_cfg and ACPI tables
+// (pc_firmware.cpp, pc_acpi.h), QEMU's isa-debug-exit and pc-testdev (-device), 1..N vCPUs of
+// an x86 model. It boots SeaBIOS (no -kernel), a bzImage (direct Linux boot, pc_linux.cpp) or a
+// multiboot kernel.
 #pragma once
 
 #include <atomic>
