@@ -71,6 +71,12 @@ class PciBus : public Resettable {
   void add_own_region(const MmioDevice& dev) { own_regions_.push_back(&dev); }
   bool owns_region(const MmioDevice* dev) const;
 
+  /// Where the functions' MSI/MSI-X messages go (the board's interrupt fabric). Without one a
+  /// message is a plain 4-byte memory write into the bus's address space (virt's GICv2m frame
+  /// is reached that way).
+  void set_msi_sink(MsiSink* sink) { msi_sink_ = sink; }
+  MsiSink* msi_sink() const { return msi_sink_; }
+
   // ---- for functions ----
   /// Rebuilds the decode tables from every function's BARs.
   void remap();
@@ -103,6 +109,7 @@ class PciBus : public Resettable {
   Window io_window_{*this, true};
 
   std::vector<const MmioDevice*> own_regions_;  // fixed before the guest runs
+  MsiSink* msi_sink_ = nullptr;                 // fixed before the guest runs
 
   std::mutex map_mu_;
   std::shared_ptr<const Table> mem_table_, io_table_;  // under map_mu_

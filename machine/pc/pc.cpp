@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "hw/core/log.h"
+#include "hw/core/requester.h"
 #include "machine/loader/kernel.h"
 #include "tcg/exec/engine.h"
 
@@ -75,11 +76,15 @@ std::string PcMachine::build() {
     if (err.empty() && split_.above_4g) err = mem_.add_ram("pc.ram-above-4g", k4G, split_.above_4g);
   }
   if (err.empty()) err = io_.add_mmio("serial0", kCom1Base, hw::Serial16550::kIoSize, com1_);
+  if (err.empty()) err = build_interrupts();
   if (err.empty()) err = build_devices();
   if (!err.empty()) return err;
   resettables_ = {&com1_};
-  for (unsigned i = 0; i < config_.cpus; ++i)
+  for (hw::Resettable* r : intc_->resettables()) resettables_.push_back(r);
+  for (unsigned i = 0; i < config_.cpus; ++i) {
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
+    intc_->attach_cpu(*cpus_.back(), ctx_.clock);
+  }
   return {};
 }
 
@@ -143,8 +148,7 @@ std::string PcMachine::boot(std::span<const uint8_t> kernel) {
   std::string err = loader::load_multiboot(kernel, kernel_path_, cmdline_, mods, pm, mem_, boot_);
   if (!err.empty()) return err;
   cpus_[0]->reset_multiboot(boot_.entry, boot_.eax, boot_.ebx);
-  // The application processors wait for a STARTUP IPI (after INIT), each asleep on its thread;
-  // nothing sends one until a local APIC exists.
+  // The application processors wait for a STARTUP IPI (after INIT), each asleep on its thread.
   for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->init_wait_for_sipi();
   return {};
 }
@@ -158,7 +162,7 @@ std::string PcMachine::reboot() {
 }
 
 int PcMachine::acknowledge_interrupt() {
-  // Nothing drives INTR until a PIC or LAPIC exists.
+  // Every vCPU acknowledges through its local APIC (pc_intc.cpp); this is never reached.
   if (!warned_intr_) {
     warned_intr_ = true;
     ctx_.log.log(hw::kLogUnimp, "pc: INTR acknowledged without an interrupt controller\n");
@@ -184,6 +188,7 @@ void PcMachine::post(Event e, std::string message, int status) {
 
 void PcMachine::cpu_thread(unsigned index) {
   cpu::x86::X86Cpu& c = *cpus_[index];
+  hw::RequesterScope requester(index);  // the local APIC page is banked per vCPU
   for (;;) {
     const cpu::ExitKind k = c.run();
     switch (k) {

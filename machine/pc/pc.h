@@ -1,10 +1,9 @@
 // The x86 "pc" board, a skeleton of QEMU's i440FX pc machine: RAM below 4 GiB and the rest
 // above 4 GiB split as QEMU splits it, the 64 KiB I/O-port space, a 16550A at COM1 (0x3f8),
 // QEMU's isa-debug-exit (-device), 1..N vCPUs of an x86 model and a multiboot -kernel. There is
-// no firmware, PIC, PIT, LAPIC or PCI yet: the boot CPU starts in the state multiboot promises,
-// COM1's interrupt line is left unconnected (IRQ 4 once a PIC exists) and the application
-// processors run on their own threads but wait, asleep, for a STARTUP IPI that only a local
-// APIC will send.
+// no firmware, PIT or PCI yet: the boot CPU starts in the state multiboot promises, the
+// interrupt controllers (PIC, IOAPIC, a local APIC per vCPU; pc_intc.cpp) route COM1 on IRQ 4,
+// and the application processors wait on their own threads for INIT and STARTUP IPIs.
 #pragma once
 
 #include <atomic>
@@ -20,6 +19,7 @@
 #include "hw/misc/isa_debug_exit.h"
 #include "machine/loader/multiboot.h"
 #include "machine/machine.h"
+#include "machine/pc/pc_intc.h"
 #include "machine/pc/pc_map.h"
 
 namespace orrery::machine::pc {
@@ -59,6 +59,9 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::AddressSpace& io_ports() { return io_; }
   hw::Serial16550& com1() { return com1_; }
   cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
+  /// The interrupt router: ISA IRQs 0-15 and PCI GSIs 16-23 (pc_intc.cpp).
+  hw::IrqSink& gsi() { return intc_->gsi(); }
+  PcInterrupts& interrupts() { return *intc_; }
   const loader::MultibootBoot& boot_info() const { return boot_; }
 
   // X86Platform (vCPU thread).
@@ -80,6 +83,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
 
   std::string build();
   std::string build_devices();
+  std::string build_interrupts();  // pc_intc.cpp
   std::string boot(std::span<const uint8_t> kernel);
   std::string reboot();
   void cpu_thread(unsigned index);
@@ -95,6 +99,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   GatedSink com1_out_;
   hw::Serial16550 com1_;
   std::vector<std::unique_ptr<hw::IsaDebugExit>> debug_exits_;
+  std::unique_ptr<PcInterrupts> intc_;
   std::vector<hw::Resettable*> resettables_;
   std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
 

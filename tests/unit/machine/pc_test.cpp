@@ -91,11 +91,21 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   ASSERT_TRUE(m);
   auto& pc = static_cast<PcMachine&>(*m);
   const auto& regions = pc.memory().regions();
-  ASSERT_EQ(regions.size(), 2u);
+  ASSERT_EQ(regions.size(), 4u);  // RAM below and above 4 GiB, the IOAPIC, the LAPIC page
   EXPECT_EQ(regions[0].base, 0u);
   EXPECT_EQ(regions[0].size, 3 * kGiB);
-  EXPECT_EQ(regions[1].base, 4 * kGiB);
-  EXPECT_EQ(regions[1].size, 1 * kGiB);
+  const hw::Region* ioapic = pc.memory().find(0xfec00000);
+  ASSERT_NE(ioapic, nullptr);
+  EXPECT_EQ(ioapic->name, "ioapic");
+  const hw::Region* apic = pc.memory().find(0xfee00fff);
+  ASSERT_NE(apic, nullptr);
+  EXPECT_EQ(apic->name, "apic");
+  const hw::Region* high = pc.memory().find(4 * kGiB);
+  ASSERT_NE(high, nullptr);
+  EXPECT_EQ(high->base, 4 * kGiB);
+  EXPECT_EQ(high->size, 1 * kGiB);
+  for (uint16_t port : {0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1})
+    EXPECT_NE(pc.io_ports().find(port), nullptr);
   const hw::Region* com1 = pc.io_ports().find(0x3f8);
   ASSERT_NE(com1, nullptr);
   EXPECT_EQ(com1->name, "serial0");
@@ -105,6 +115,46 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   EXPECT_EQ(exit->name, "isa-debug-exit");
   EXPECT_EQ(pc.io_ports().find(0xf8), nullptr);
   EXPECT_EQ(pc.io_ports().size(), 0x10000u);
+}
+
+TEST_F(PcTest, IsaIrqsReachThePicAndTheIoapic) {
+  auto m = make(128 * kMiB, {}, 2);
+  ASSERT_TRUE(m);
+  auto& pc = static_cast<PcMachine&>(*m);
+  PcInterrupts& intc = pc.interrupts();
+  auto ioapic_route = [&](unsigned pin, uint32_t lo, uint32_t dest) {
+    ASSERT_EQ(pc.memory().write(0xfec00000, 4, 0x11 + 2 * pin), hw::MemResult::Ok);
+    ASSERT_EQ(pc.memory().write(0xfec00010, 4, dest << 24), hw::MemResult::Ok);
+    ASSERT_EQ(pc.memory().write(0xfec00000, 4, 0x10 + 2 * pin), hw::MemResult::Ok);
+    ASSERT_EQ(pc.memory().write(0xfec00010, 4, lo), hw::MemResult::Ok);
+  };
+  auto irr = [&](unsigned cpu, uint8_t v) {
+    return (intc.lapic(cpu).reg(0x200 + (v >> 5) * 0x10) >> (v & 31)) & 1;
+  };
+  intc.lapic(0).mmio_write(0xf0, 4, 0x1ff);
+  intc.lapic(1).mmio_write(0xf0, 4, 0x1ff);
+  ioapic_route(4, 0x41, 1);
+  ioapic_route(2, 0x42, 0);
+  ioapic_route(17, 0x8043, 0);
+  // COM1 (IRQ 4): IER.THRI raises the line at once (THR empty).
+  ASSERT_EQ(pc.io_ports().write(0x3f9, 1, 0x02), hw::MemResult::Ok);
+  EXPECT_EQ(intc.pic().irr(0), 0x10);
+  EXPECT_EQ(irr(1, 0x41), 1u);
+  EXPECT_EQ(irr(0, 0x41), 0u);
+  // IRQ 0 is IOAPIC pin 2; GSI 17 reaches only the IOAPIC.
+  pc.gsi().set_irq(0, true);
+  EXPECT_EQ(intc.pic().irr(0), 0x11);
+  EXPECT_EQ(irr(0, 0x42), 1u);
+  pc.gsi().set_irq(17, true);
+  EXPECT_EQ(irr(0, 0x43), 1u);
+  EXPECT_EQ(intc.pic().irr(1), 0);
+  // An MSI to the APIC range is an APIC message, elsewhere a memory write.
+  EXPECT_TRUE(intc.msi().deliver_msi({0xfee01000, 0x44}));
+  EXPECT_EQ(irr(1, 0x44), 1u);
+  EXPECT_TRUE(intc.msi().deliver_msi({0x1000, 0x12345678}));
+  uint64_t v = 0;
+  EXPECT_EQ(pc.memory().read(0x1000, 4, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0x12345678u);
 }
 
 TEST_F(PcTest, MemoryBackendIsSplitAroundFourGiB) {
