@@ -91,6 +91,7 @@ void X86Cpu::reset_common() {
   s.owner = owner;
   reset_pending_ = false;
   waiting_for_sipi_.store(false);
+  init_pending_.store(false);  // a machine reset voids an INIT not yet taken
   sipi_vector_.store(-1);
   intr_spurious_.store(false);
   nmi_pending_.store(false);

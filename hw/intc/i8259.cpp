@@ -53,6 +53,11 @@ uint8_t I8259::imr(unsigned chip) const {
   return chip_[chip & 1].imr;
 }
 
+IrqTrigger I8259::trigger(unsigned irq) const {
+  std::lock_guard lk(mu_);
+  return (chip_[(irq >> 3) & 1].elcr >> (irq & 7)) & 1 ? IrqTrigger::kLevel : IrqTrigger::kEdge;
+}
+
 int I8259::priority(const Chip& c, uint8_t mask) {
   if (!mask) return 8;
   int p = 0;

@@ -40,6 +40,9 @@ class I8259 final : public IrqSink, public Resettable {
   MmioDevice& slave_ports() { return ports_[1]; }
   MmioDevice& elcr_ports() { return elcr_; }
 
+  /// How input irq is sampled (the ELCR's choice).
+  IrqTrigger trigger(unsigned irq) const;
+
   /// For tests: a chip's registers (0 master, 1 slave).
   uint8_t irr(unsigned chip) const;
   uint8_t isr(unsigned chip) const;

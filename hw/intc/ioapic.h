@@ -52,6 +52,10 @@ class IoApic final : public MmioDevice, public IrqSink, public ApicEoiListener, 
 
   /// For tests and the board.
   uint64_t entry(unsigned pin) const;
+  /// How pin is sampled (its redirection entry's trigger mode).
+  IrqTrigger trigger(unsigned pin) const {
+    return entry(pin) & kLevel ? IrqTrigger::kLevel : IrqTrigger::kEdge;
+  }
 
  private:
   void service_locked(unsigned pin);

@@ -121,6 +121,8 @@ TEST(I8259, ElcrLevelModeKeepsTheRequest) {
   r.out(0x4d1, 0xff);
   EXPECT_EQ(r.in(0x4d0), 0xf8);  // IRQ 0-2 are always edge
   EXPECT_EQ(r.in(0x4d1), 0xde);  // IRQ 8 and 13 too
+  EXPECT_EQ(r.pic.trigger(9), IrqTrigger::kLevel);
+  EXPECT_EQ(r.pic.trigger(8), IrqTrigger::kEdge);
   r.pic.set_irq(9, true);
   EXPECT_EQ(r.pic.acknowledge(), 0x29);
   EXPECT_EQ(r.pic.irr(1) & 0x02, 0x02);  // still asserted

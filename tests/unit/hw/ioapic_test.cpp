@@ -86,6 +86,8 @@ TEST(IoApic, MaskedEdgeIsLost) {
 TEST(IoApic, LevelPinRemoteIrrAndEoiBroadcast) {
   IoRig t;
   t.route(9, 0x8041, 0);  // level, vector 0x41
+  EXPECT_EQ(t.io.trigger(9), IrqTrigger::kLevel);
+  EXPECT_EQ(t.io.trigger(8), IrqTrigger::kEdge);
   t.io.set_irq(9, true);
   EXPECT_NE(t.io.entry(9) & IoApic::kRemoteIrr, 0u);
   EXPECT_EQ(t.l(0).acknowledge(), 0x41);
