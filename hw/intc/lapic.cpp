@@ -36,7 +36,7 @@ uint32_t msr_offset(uint32_t msr) {
 }  // namespace
 
 LocalApic::LocalApic(Log& log, ApicBus& bus, EventLoop& loop, unsigned index, LapicOutputs& out)
-    : log_(log), bus_(bus), clock_(loop.clock()), index_(index), out_(out) {
+    : log_(log), bus_(bus), clock_(loop.clock()), index_(index), out_(&out) {
   timer_ = std::make_unique<Timer>(loop, ClockType::kVirtual, [this] { timer_fired(); });
   reset();
 }
@@ -68,7 +68,12 @@ void LocalApic::reset() {
   extint_msg_ = false;
   timer_->cancel();
   intr_ = false;
-  out_.set_intr(false);
+  out_->set_intr(false);
+}
+
+void LocalApic::disconnect() {
+  std::lock_guard lk(mu_);
+  out_ = &disconnected_;
 }
 
 void LocalApic::init_reset() {
@@ -508,7 +513,7 @@ void LocalApic::update_intr_locked() {
     level = deliverable_locked() || extint_pending_locked();
   if (level != intr_) {
     intr_ = level;
-    out_.set_intr(level);
+    out_->set_intr(level);
   }
 }
 
@@ -562,14 +567,14 @@ void LocalApic::local_deliver_locked(Lvt n) {
       accept_locked(uint8_t(l), (n == kLvtLint0 || n == kLvtLint1) && (l & kLvtLevel));
       return;
     case ApicDelivery::kNmi:
-      out_.nmi();
+      out_->nmi();
       return;
     case ApicDelivery::kSmi:
-      out_.smi();
+      out_->smi();
       return;
     case ApicDelivery::kInit:
       init_reset_locked();
-      out_.init();
+      out_->init();
       return;
     case ApicDelivery::kExtInt:
       update_intr_locked();
@@ -629,19 +634,19 @@ void LocalApic::receive(const ApicMessage& msg) {
       accept_locked(msg.vector, msg.level_trigger);
       return;
     case ApicDelivery::kSmi:
-      out_.smi();
+      out_->smi();
       return;
     case ApicDelivery::kNmi:
-      out_.nmi();
+      out_->nmi();
       return;
     case ApicDelivery::kInit:
       // INIT level de-assert only synchronises arbitration IDs (none modelled).
       if (msg.level_trigger && !msg.assert_level) return;
       init_reset_locked();
-      out_.init();
+      out_->init();
       return;
     case ApicDelivery::kStartup:
-      out_.startup(msg.vector);
+      out_->startup(msg.vector);
       return;
     case ApicDelivery::kExtInt:
       extint_msg_ = true;

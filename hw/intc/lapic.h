@@ -112,6 +112,9 @@ class LocalApic final : public IrqSink, public Resettable {
   void reset() override;
   /// The INIT state: everything but the APIC ID and IA32_APIC_BASE (SDM 11.4.7.3).
   void init_reset();
+  /// Stops driving the vCPU (before the board destroys it): later timer expiries and messages
+  /// reach no one.
+  void disconnect();
 
   // ---- the core's view (X86LocalApic on the CPU side) ----
   uint64_t apic_base() const;
@@ -178,7 +181,14 @@ class LocalApic final : public IrqSink, public Resettable {
   ApicBus& bus_;
   Clock& clock_;
   const unsigned index_;
-  LapicOutputs& out_;
+  struct Disconnected final : LapicOutputs {
+    void set_intr(bool) override {}
+    void nmi() override {}
+    void init() override {}
+    void startup(uint8_t) override {}
+  };
+  Disconnected disconnected_;
+  LapicOutputs* out_;  // under mu_
   std::unique_ptr<Timer> timer_;
 
   mutable std::mutex mu_;

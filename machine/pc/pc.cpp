@@ -38,6 +38,8 @@ PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
 
 PcMachine::~PcMachine() {
   ctx_.engine.set_code_full_hook(nullptr);
+  // The local APICs' timers and device interrupts outlive the vCPUs (destroyed first).
+  if (intc_) intc_->detach_cpus();
 }
 
 std::unique_ptr<Machine> PcMachine::create(const MachineConfig& config, MachineContext& ctx,

@@ -101,6 +101,10 @@ void PcInterrupts::attach_cpu(cpu::x86::X86Cpu& cpu, const hw::Clock& clock) {
   cpu.set_clock(&clock);
 }
 
+void PcInterrupts::detach_cpus() {
+  for (auto& p : ports_) p->lapic().disconnect();
+}
+
 std::vector<hw::Resettable*> PcInterrupts::resettables() {
   std::vector<hw::Resettable*> v{&pic_, &ioapic_};
   for (auto& p : ports_) v.push_back(&p->lapic());

@@ -32,6 +32,8 @@ class PcInterrupts {
   std::string map(hw::AddressSpace& io_ports);
   /// Connects vCPU cpu.index() to its local APIC (after the vCPUs exist).
   void attach_cpu(cpu::x86::X86Cpu& cpu, const hw::Clock& clock);
+  /// Before the vCPUs are destroyed: no timer or message reaches them any more.
+  void detach_cpus();
 
   /// The 24 GSIs.
   hw::IrqSink& gsi() { return gsi_; }

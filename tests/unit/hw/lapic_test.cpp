@@ -287,3 +287,23 @@ TEST(LocalApic, TimerTscDeadline) {
 
 }  // namespace
 }  // namespace orrery::hw
+
+namespace orrery::hw {
+namespace {
+
+TEST(LocalApic, DisconnectedApicDrivesNothing) {
+  test::ApicRig t(1);
+  t.enable(0);
+  t.w(0, L::kRegLvtTimer, 0x40);
+  t.w(0, L::kRegTimerDivide, 0xb);
+  t.w(0, L::kRegTimerInit, 100);
+  t.l(0).disconnect();
+  t.advance(1000);  // the timer fires into the void
+  t.l(0).receive({.mode = ApicDelivery::kNmi});
+  EXPECT_FALSE(t.pins[0]->intr);
+  EXPECT_EQ(t.pins[0]->nmis, 0);
+  EXPECT_TRUE(t.l(0).intr());  // the APIC itself still holds the request
+}
+
+}  // namespace
+}  // namespace orrery::hw
