@@ -37,6 +37,16 @@ constexpr unsigned pci_swizzle(unsigned slot, unsigned pin) {
   return (slot + pin - 1) % 4;
 }
 
+/// The plain MSI: a 4-byte write of the data into an address space (virt's GICv2m doorbell).
+class MemoryMsiSink final : public MsiSink {
+ public:
+  explicit MemoryMsiSink(const AddressSpace& as) : as_(as) {}
+  bool deliver_msi(const MsiMessage& msg) override;
+
+ private:
+  const AddressSpace& as_;
+};
+
 class PciBus : public Resettable {
  public:
   /// mem_base/mem_size: the bus addresses the memory window covers (identity-mapped on virt);
@@ -71,9 +81,9 @@ class PciBus : public Resettable {
   void add_own_region(const MmioDevice& dev) { own_regions_.push_back(&dev); }
   bool owns_region(const MmioDevice* dev) const;
 
-  /// Where the functions' MSI/MSI-X messages go (the board's interrupt fabric). Without one a
-  /// message is a plain 4-byte memory write into the bus's address space (virt's GICv2m frame
-  /// is reached that way).
+  /// Where the functions' MSI/MSI-X messages go (the board's interrupt fabric: virt's
+  /// MemoryMsiSink, the pc's APIC bus). Without one (bare buses in tests) a message is written
+  /// into the function's address space as MemoryMsiSink does.
   void set_msi_sink(MsiSink* sink) { msi_sink_ = sink; }
   MsiSink* msi_sink() const { return msi_sink_; }
 
