@@ -38,7 +38,7 @@ uint64_t read_cr(X86Cpu& cpu, unsigned n) {
     case 4:
       return s.cr4;
     case 8:
-      return s.cr8;
+      return cpu.local_apic() ? cpu.local_apic()->read_cr8() : s.cr8;
     default:
       throw GuestFault{vec::kUd, 0};
   }
@@ -102,6 +102,7 @@ void write_cr(X86Cpu& cpu, unsigned n, uint64_t v) {
     case 8:
       if (v & ~0xfull) gp0();
       s.cr8 = v;
+      if (cpu.local_apic()) cpu.local_apic()->write_cr8(uint8_t(v));
       return;
     default:
       throw GuestFault{vec::kUd, 0};

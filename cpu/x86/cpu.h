@@ -21,12 +21,14 @@
 #include "cpu/x86/cpu_models.h"
 #include "cpu/x86/exception.h"
 #include "cpu/x86/frontend.h"
+#include "cpu/x86/local_apic.h"
 #include "cpu/x86/state.h"
 #include "tcg/exec/engine.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::hw {
 class AddressSpace;
+class Clock;
 class Log;
 }  // namespace orrery::hw
 
@@ -106,6 +108,17 @@ class X86Cpu final : public Vcpu,
   /// STARTUP IPI: a vCPU waiting after INIT starts in real mode at vector:0000 (physical
   /// vector << 12). Ignored otherwise. Callable from any thread.
   void startup_ipi(uint8_t vector);
+  /// An INIT IPI from any thread: at its next check the vCPU resets and, unless it is the
+  /// bootstrap processor (IA32_APIC_BASE.BSP), waits for a STARTUP IPI.
+  void init_ipi();
+
+  /// The vCPU's local APIC (IA32_APIC_BASE, CR8, x2APIC and TSC-deadline MSRs, the
+  /// acknowledge cycle); null: none (the board's acknowledge_interrupt). Set before run().
+  void set_local_apic(X86LocalApic* apic) { apic_ = apic; }
+  X86LocalApic* local_apic() const { return apic_; }
+  /// The machine's clock: the TSC counts its virtual nanoseconds (1 GHz), so it stops with the
+  /// machine and agrees with device timers. Null: host time. Set before run().
+  void set_clock(const hw::Clock* clock) { clock_ = clock; }
 
   /// The power-on (RESET) state: real mode at F000:FFF0 (CS base FFFF0000), EDX = CPUID(1).EAX.
   void reset_power_on();
@@ -194,7 +207,7 @@ class X86Cpu final : public Vcpu,
   /// After EFLAGS.IF may have been set or NMIs unblocked: leaves chained execution if an
   /// interrupt is now deliverable.
   void check_interrupts();
-  /// Counter behind RDTSC (host nanoseconds plus IA32_TSC's offset).
+  /// Counter behind RDTSC (the clock's virtual nanoseconds plus IA32_TSC's offset).
   uint64_t read_tsc() const;
 
  private:
@@ -230,9 +243,12 @@ class X86Cpu final : public Vcpu,
   std::set<uint64_t> unimp_reported_;
   std::atomic<bool> kicked_{false};
   std::atomic<bool> intr_{false};
-  std::atomic<bool> intr_spurious_{false};  // acknowledged with no vector at this level
-  std::atomic<int> sipi_vector_{-1};        // a STARTUP IPI not yet taken
-  bool waiting_for_sipi_ = false;           // after INIT (vCPU thread)
+  std::atomic<bool> intr_spurious_{false};     // acknowledged with no vector at this level
+  std::atomic<int> sipi_vector_{-1};           // a STARTUP IPI not yet taken
+  std::atomic<bool> waiting_for_sipi_{false};  // after INIT (written on the vCPU thread)
+  std::atomic<bool> init_pending_{false};      // an INIT IPI not yet taken
+  X86LocalApic* apic_ = nullptr;
+  const hw::Clock* clock_ = nullptr;
   std::atomic<bool> nmi_pending_{false};
   std::atomic<bool> reset_requested_{false};
 

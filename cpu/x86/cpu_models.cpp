@@ -47,10 +47,10 @@ constexpr CpuModel kModels[] = {
         .max_ext_leaf = 0x80000008,
         .leaf1_edx = kBaseEdx,
         // No AVX, AVX2, FMA or F16C: their VEX forms are not implemented yet.
-        .leaf1_ecx = kSse3 | kPclmul | kSsse3 | kCx16 | kPcid | kSse41 | kSse42 | kMovbe |
-                     kPopcnt | kAes | kXsave | kRdrand | kHypervisor,
-        .leaf7_ebx = kFsgsbase | kBmi1 | kSmep | kBmi2 | kErms | kInvpcid | kRdseed | kAdx |
-                     kSmap | kClflushopt | kSha,
+        .leaf1_ecx = kSse3 | kPclmul | kSsse3 | kCx16 | kPcid | kSse41 | kSse42 | kX2apic | kMovbe |
+                     kPopcnt | kTscDeadline | kAes | kXsave | kRdrand | kHypervisor,
+        .leaf7_ebx = kFsgsbase | kBmi1 | kSmep | kBmi2 | kErms | kInvpcid | kRdseed | kAdx | kSmap |
+                     kClflushopt | kSha,
         .leaf7_ecx = kUmip | kRdpid,
         .leaf7_edx = kSpecCtrl,
         .ext1_ecx = kLahfLm | kAbm,

@@ -6,6 +6,13 @@
 
 namespace orrery::hw::pci {
 
+bool MemoryMsiSink::deliver_msi(const MsiMessage& msg) {
+  if (as_.write(msg.address, 4, msg.data) != MemResult::Ok) return false;
+  const Region* r = as_.find(msg.address);
+  if (r && r->kind == RegionKind::Ram) as_.notify_written(msg.address, 4);  // a DMA write
+  return true;
+}
+
 PciBus::PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size, uint64_t io_base)
     : log_(log), mem_base_(mem_base), mem_size_(mem_size), io_size_(io_size), io_base_(io_base) {
   mem_table_ = std::make_shared<Table>();

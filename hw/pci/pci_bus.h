@@ -37,6 +37,16 @@ constexpr unsigned pci_swizzle(unsigned slot, unsigned pin) {
   return (slot + pin - 1) % 4;
 }
 
+/// The plain MSI: a 4-byte write of the data into an address space (virt's GICv2m doorbell).
+class MemoryMsiSink final : public MsiSink {
+ public:
+  explicit MemoryMsiSink(const AddressSpace& as) : as_(as) {}
+  bool deliver_msi(const MsiMessage& msg) override;
+
+ private:
+  const AddressSpace& as_;
+};
+
 class PciBus : public Resettable {
  public:
   /// mem_base/mem_size: the bus addresses the memory window covers (identity-mapped on virt);
@@ -72,6 +82,12 @@ class PciBus : public Resettable {
   void add_own_region(const MmioDevice& dev) { own_regions_.push_back(&dev); }
   bool owns_region(const MmioDevice* dev) const;
 
+  /// Where the functions' MSI/MSI-X messages go (the board's interrupt fabric: virt's
+  /// MemoryMsiSink, the pc's APIC bus). Without one (bare buses in tests) a message is written
+  /// into the function's address space as MemoryMsiSink does.
+  void set_msi_sink(MsiSink* sink) { msi_sink_ = sink; }
+  MsiSink* msi_sink() const { return msi_sink_; }
+
   // ---- for functions ----
   /// Rebuilds the decode tables from every function's BARs.
   void remap();
@@ -104,6 +120,7 @@ class PciBus : public Resettable {
   Window io_window_{*this, true};
 
   std::vector<const MmioDevice*> own_regions_;  // fixed before the guest runs
+  MsiSink* msi_sink_ = nullptr;                 // fixed before the guest runs
 
   std::mutex map_mu_;
   std::shared_ptr<const Table> mem_table_, io_table_;  // under map_mu_

@@ -229,12 +229,11 @@ void PciDevice::msi_write(uint64_t addr, uint32_t data) {
              (unsigned long long)addr);
     return;
   }
-  if (as_.write(addr, 4, data) != MemResult::Ok) {
+  MemoryMsiSink plain(as_);
+  MsiSink& sink = bus_ && bus_->msi_sink() ? *bus_->msi_sink() : plain;
+  if (!sink.deliver_msi({addr, data}))
     log_.log(kLogGuestErrors, "pci: %s: MSI write of 0x%x to 0x%llx hit nothing\n", name_.c_str(),
              data, (unsigned long long)addr);
-    return;
-  }
-  if (r && r->kind == RegionKind::Ram) as_.notify_written(addr, 4);  // a DMA write after all
 }
 
 }  // namespace orrery::hw::pci

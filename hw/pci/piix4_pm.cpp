@@ -24,6 +24,11 @@ Piix4PmFunction::Piix4PmFunction(const AddressSpace& as, Log& log)
   // DEVACTA/DEVACTB: device-activity SMI enables (SeaBIOS keeps its APMC_EN there); storage
   // only, since SMIs are not modelled.
   set_writable(kDevacta, 8, 0xff);
+  // No SMM here: DEVACTB's APMC_EN (bit 25) starts set, which firmware reads as "SMM already
+  // initialised" (QEMU does the same with smm=off); SeaBIOS would otherwise copy a handler into
+  // SMRAM and wait forever for an SMI that never comes.
+  const uint8_t apmc_en = 0x02;
+  init_bytes(kDevacta + 7, &apmc_en, 1);
   set_writable(kSmbba, 1, 0xf0);
   set_writable(kSmbba + 1, 1, 0xff);
   set_writable(kSmbhstcfg, 1, 0x0f);

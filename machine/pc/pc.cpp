@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "hw/core/log.h"
+#include "hw/core/requester.h"
 #include "machine/loader/kernel.h"
 #include "machine/pci_devices.h"
 #include "tcg/exec/engine.h"
@@ -38,6 +39,8 @@ PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
 
 PcMachine::~PcMachine() {
   ctx_.engine.set_code_full_hook(nullptr);
+  // The local APICs' timers and device interrupts outlive the vCPUs (destroyed first).
+  if (intc_) intc_->detach_cpus();
 }
 
 std::unique_ptr<Machine> PcMachine::create(const MachineConfig& config, MachineContext& ctx,
@@ -77,16 +80,21 @@ std::string PcMachine::build() {
   }
   if (err.empty()) err = io_.add_mmio("serial0", kCom1Base, hw::Serial16550::kIoSize, com1_);
   resettables_ = {&com1_};
+  if (err.empty()) err = build_interrupts();
   // The fixed devices first, so a -device that overlaps one is the one blamed.
   if (err.empty()) err = build_platform_devices();
   if (err.empty()) err = build_pci();
   if (err.empty()) err = build_devices();
   if (err.empty()) err = build_fw_cfg();
   if (!err.empty()) return err;
+  connect_irqs();
+  for (hw::Resettable* r : intc_->resettables()) resettables_.push_back(r);
   resettables_.insert(resettables_.end(), {fw_cfg_.get(), &pci_->config_ports,
                                            &pci_->reset_control, &pci_->bus});
-  for (unsigned i = 0; i < config_.cpus; ++i)
+  for (unsigned i = 0; i < config_.cpus; ++i) {
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
+    intc_->attach_cpu(*cpus_.back(), ctx_.clock);
+  }
   return {};
 }
 
@@ -180,8 +188,8 @@ std::string PcMachine::boot(std::span<const uint8_t> kernel) {
       loader::load_multiboot(kernel, kernel_path_, cmdline_, mods, pc_memory(), mem_, boot_);
   if (!err.empty()) return err;
   cpus_[0]->reset_multiboot(boot_.entry, boot_.eax, boot_.ebx);
-  // The application processors wait for a STARTUP IPI (after INIT), each asleep on its thread;
-  // nothing sends one until a local APIC exists.
+  init_pic_as_firmware();
+  // The application processors wait for a STARTUP IPI (after INIT), each asleep on its thread.
   for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->init_wait_for_sipi();
   return {};
 }
@@ -199,7 +207,7 @@ std::string PcMachine::reboot() {
 }
 
 int PcMachine::acknowledge_interrupt() {
-  // Nothing drives INTR until a PIC or LAPIC exists.
+  // Every vCPU acknowledges through its local APIC (pc_intc.cpp); this is never reached.
   if (!warned_intr_) {
     warned_intr_ = true;
     ctx_.log.log(hw::kLogUnimp, "pc: INTR acknowledged without an interrupt controller\n");
@@ -225,6 +233,7 @@ void PcMachine::post(Event e, std::string message, int status) {
 
 void PcMachine::cpu_thread(unsigned index) {
   cpu::x86::X86Cpu& c = *cpus_[index];
+  hw::RequesterScope requester(index);  // the local APIC page is banked per vCPU
   for (;;) {
     const cpu::ExitKind k = c.run();
     switch (k) {

@@ -7,6 +7,7 @@
 // multiboot kernel.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "machine/loader/multiboot.h"
 #include "machine/machine.h"
 #include "machine/pc/pc_devices.h"
+#include "machine/pc/pc_intc.h"
 #include "machine/pc/pc_map.h"
 #include "machine/pc/pc_pci.h"
 
@@ -70,6 +72,9 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::Serial16550& com1() { return com1_; }
   PcPci& pci() { return *pci_; }
   cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
+  /// The interrupt router: ISA IRQs 0-15 and PCI GSIs 16-23 (pc_intc.cpp).
+  hw::IrqSink& gsi() { return intc_->gsi(); }
+  PcInterrupts& interrupts() { return *intc_; }
   const loader::MultibootBoot& boot_info() const { return boot_; }
   PcPlatformDevices& platform() { return platform_; }
   /// Where a bzImage was placed (direct Linux boot, pc_linux.cpp); meaningful after load_boot
@@ -97,6 +102,13 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
 
   std::string build();
   std::string build_devices();
+  std::string build_interrupts();  // pc_intc.cpp
+  /// Connects every device's interrupt output (after they exist, before the guest runs).
+  void connect_irqs();  // pc_intc.cpp
+  /// Without firmware (multiboot, direct Linux boot): the PIC pair as SeaBIOS leaves it for a
+  /// kernel QEMU boots that way (vectors 0x08 and 0x70, every line masked but the cascade), so
+  /// the PIT's ticks from reset reach no unprepared IDT.
+  void init_pic_as_firmware();  // pc_intc.cpp
   std::string build_platform_devices();  // pc_devices.cpp
   std::string add_pc_testdev(const DeviceSpec& spec);
   /// The i440FX/PIIX3 PCI (pc_pci.cpp).
@@ -128,6 +140,10 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   GatedSink com1_out_;
   hw::Serial16550 com1_;
   std::vector<std::unique_ptr<hw::IsaDebugExit>> debug_exits_;
+  std::unique_ptr<PcInterrupts> intc_;
+  // ISA IRQs 0-15 as wired-ORs of the devices driving them, in front of the GSI router
+  // (declared before the devices, so destroyed after them).
+  std::array<hw::SharedIrq, kIsaIrqCount> isa_irqs_;
   PcPlatformDevices platform_;
   std::unique_ptr<PcPci> pci_;
   std::vector<hw::Resettable*> resettables_;

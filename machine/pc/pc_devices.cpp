@@ -35,8 +35,7 @@ std::string PcMachine::build_platform_devices() {
       [this](bool a20) {
         if (!a20) ctx_.log.log(hw::kLogUnimp, "pc: A20 gate masking is not modelled\n");
       });
-  // Interrupt outputs, for the interrupt router: pit->irq() ISA IRQ 0, rtc->irq() IRQ 8,
-  // pm->sci() IRQ 9, kbc->kbd_irq() IRQ 1, kbc->aux_irq() IRQ 12, hpet->irq(n) GSI n.
+  // Interrupt outputs are wired by connect_irqs (pc_intc.cpp).
   fill_pc_cmos(
       *d.rtc,
       {.ram_below_4g = split_.below_4g, .ram_above_4g = split_.above_4g, .cpus = config_.cpus});
@@ -75,7 +74,7 @@ std::string PcMachine::add_pc_testdev(const DeviceSpec& spec) {
   if (platform_.testdev) return "-device pc-testdev: only one fits (its ports are fixed)";
   platform_.testdev = std::make_unique<PcTestdev>(ctx_.log);
   PcTestdev& t = *platform_.testdev;
-  // Its IRQ ports drive ISA IRQ n: for the interrupt router, t.irq(n).
+  // Its IRQ ports drive ISA IRQ n (t.irq(n), wired by connect_irqs).
   std::string err =
       io_.add_mmio("pc-testdev-ioport", PcTestdev::kIoportPort, PcTestdev::kIoportSize, t.ioport());
   if (err.empty())

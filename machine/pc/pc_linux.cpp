@@ -61,6 +61,7 @@ std::string PcMachine::boot_linux(std::span<const uint8_t> kernel) {
   e.gdt_base = linux_boot_.gdt_base;
   e.gdt_limit = linux_boot_.gdt_limit;
   cpus_[0]->reset_long_mode(e);
+  init_pic_as_firmware();
   if (model_->leaf1_edx & cpu::x86::feat::kMtrr)
     program_firmware_mtrrs(cpus_[0]->state(), split_.below_4g, model_->phys_bits);
   // The application processors wait for INIT and STARTUP IPIs from the boot CPU's local APIC.

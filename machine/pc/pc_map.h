@@ -36,8 +36,10 @@ inline constexpr uint8_t kResetControlValue = 0x06;
 inline constexpr uint8_t kRtcCenturyIndex = 0x32;
 // PCI I/O BARs decode in the port space from kPciIoWindowBase (above the ISA range) to the end,
 // except kPciIoFixedBase..kPciIoFixedEnd-1, QEMU's fixed ACPI ports (PCI and CPU hotplug, GPE0,
-// SMBus); SeaBIOS allocates I/O BARs from 0xc000.
+// SMBus), and kPciIoIsaBase..kPciIoIsaEnd-1, pc-testdev's IRQ ports (the ISA decode wins
+// there in QEMU). SeaBIOS allocates I/O BARs from 0xc000.
 inline constexpr uint16_t kPciIoWindowBase = 0x1000;
+inline constexpr uint16_t kPciIoIsaBase = 0x2000, kPciIoIsaEnd = 0x2018;
 inline constexpr uint16_t kPciIoFixedBase = 0xae00, kPciIoFixedEnd = 0xc000;
 
 // ---- ISA IRQs (GSI = IRQ, except IRQ 0 which the IOAPIC sees on pin 2) ----

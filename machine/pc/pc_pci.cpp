@@ -19,6 +19,7 @@ PcPci::PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top)
       pm(mem, log),
       ide(mem, log),
       io_low(bus.io_window(), 0),
+      io_mid(bus.io_window(), kPciIoIsaEnd - kPciIoWindowBase),
       io_high(bus.io_window(), kPciIoFixedEnd - kPciIoWindowBase) {}
 
 std::string PcMachine::build_pci() {
@@ -27,7 +28,9 @@ std::string PcMachine::build_pci() {
   std::string err = io_.add_mmio("pci-conf", kPciConfigAddrPort, hw::pci::I440fxConfigPorts::kSize,
                                  p.config_ports);
   if (err.empty())
-    err = io_.add_mmio("pci-io", kPciIoWindowBase, kPciIoFixedBase - kPciIoWindowBase, p.io_low);
+    err = io_.add_mmio("pci-io", kPciIoWindowBase, kPciIoIsaBase - kPciIoWindowBase, p.io_low);
+  if (err.empty())
+    err = io_.add_mmio("pci-io-mid", kPciIoIsaEnd, kPciIoFixedBase - kPciIoIsaEnd, p.io_mid);
   if (err.empty())
     err = io_.add_mmio("pci-io-high", kPciIoFixedEnd, hw::kIoPortSpaceSize - kPciIoFixedEnd,
                        p.io_high);
@@ -43,8 +46,7 @@ std::string PcMachine::build_pci() {
   // 0xcf9 shares CONFIG_ADDRESS's dword; a reset through it is the CPU's reset request.
   p.config_ports.set_reset_control(p.reset_control);
   p.reset_control.set_reset_callback([this](bool) { cpus_.at(0)->request_reset(); });
-  // PCI INTA-D -> PIIX3 PIRQA-D -> ISA IRQs. The lead connects p.isa.isa_irq(n) (n = the
-  // routable IRQs 3-7, 9-12, 14, 15) to the PC's interrupt router (PIC input n and IOAPIC pin n).
+  // PCI INTA-D -> PIIX3 PIRQA-D -> ISA IRQs (p.isa.isa_irq(n), wired by connect_irqs).
   for (unsigned i = 0; i < 4; ++i) p.bus.intx(i).connect(p.isa, i);
   // Shadow RAM: the memory-region tree will switch 0xc0000-0xfffff between ROM and RAM here.
   p.host.set_pam_callback([this](unsigned, const hw::pci::PamSegment& s) {

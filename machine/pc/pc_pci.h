@@ -51,7 +51,7 @@ struct PcPci {
   hw::pci::Piix3IsaFunction isa;
   hw::pci::Piix4PmFunction pm;
   hw::ide::PiixIde ide;
-  PciIoSlice io_low, io_high;
+  PciIoSlice io_low, io_mid, io_high;
   // -device functions, then the virtio devices behind them (destroyed first).
   std::vector<std::unique_ptr<hw::pci::PciDevice>> functions;
   std::vector<std::unique_ptr<hw::virtio::VirtioDevice>> devices;

@@ -184,6 +184,7 @@ std::string VirtMachine::build() {
   resettables_ = {&uart_, &rtc_};
   for (auto& t : virtio_mmio_) resettables_.push_back(t.get());
   resettables_.push_back(&pci_bus_);
+  pci_bus_.set_msi_sink(&msi_sink_);
   resettables_.push_back(gicv3_ ? static_cast<hw::Resettable*>(gicv3_.get()) : gicv2_.get());
 
   // Interrupt wiring, all from virt_map.h (the device tree is generated from the same tables).

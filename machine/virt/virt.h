@@ -90,6 +90,7 @@ class VirtMachine final : public Machine, public PsciCpus {
   hw::GuestMemory dma_{as_};
   // PCIe: the bus, its ECAM, the host bridge function and (GICv2) the MSI frame.
   hw::pci::PciBus pci_bus_;
+  hw::pci::MemoryMsiSink msi_sink_{as_};  // MSIs are writes into the GICv2m frame
   hw::pci::PciEcam pci_ecam_;
   hw::pci::PciHostBridgeFunction pci_host_fn_;
   std::unique_ptr<hw::intc::Gicv2m> gicv2m_;

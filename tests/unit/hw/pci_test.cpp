@@ -382,6 +382,31 @@ TEST_F(PciTest, MsixTableWriteProducesTheMessage) {
   EXPECT_NE(capture.take().find("bus mastering disabled"), std::string::npos);
 }
 
+TEST_F(PciTest, MsixGoesToTheBoardsMsiSink) {
+  struct Recorder : MsiSink {
+    std::vector<std::pair<uint64_t, uint32_t>> got;
+    bool deliver_msi(const MsiMessage& m) override {
+      got.emplace_back(m.address, m.data);
+      return true;
+    }
+  } rec;
+  bus.set_msi_sink(&rec);
+  TestFn fn(as, log);
+  ASSERT_EQ(bus.plug(fn, 8), "");
+  cfg_wr(8, 0x24, kMemBase + 0x10000);
+  cfg_wr(8, 0x04, kCmdMemory | kCmdBusMaster, 2);
+  const uint64_t table = kMemBase + 0x10000;
+  ASSERT_EQ(as.write(table + 16, 4, 0xfee01000), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 16 + 4, 4, 0), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 16 + 8, 4, 0x4041), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 16 + 12, 4, 0), MemResult::Ok);
+  cfg_wr(8, fn.msix_cap + 2, 0x8000, 2);
+  fn.msix.notify(1);
+  ASSERT_EQ(rec.got.size(), 1u);
+  EXPECT_EQ(rec.got[0], (std::pair<uint64_t, uint32_t>{0xfee01000, 0x4041}));
+  bus.set_msi_sink(nullptr);
+}
+
 TEST_F(PciTest, MsiIntoPciSpaceIsDroppedNotADeadlock) {
   TestFn fn(as, log);
   ASSERT_EQ(bus.plug(fn, 8), "");

@@ -222,7 +222,7 @@ TEST(PcAcpi, DsdtResourcesMatchTheBoardMap) {
   for (int i = 0; i < 4; ++i) hpet.push_back(uint8_t(kHpetSize >> (8 * i)));
   EXPECT_TRUE(dsdt_has(hpet));
   // _S5: Package (4) {0, 0, 0, 0} -- SLP_TYP 0 (ZeroOp each).
-  EXPECT_EQ(kSlpTypS5, 0u);
+  EXPECT_EQ(hw::acpi::AcpiPm::kSlpTypS5, 0u);
   EXPECT_TRUE(dsdt_has({'_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00}));
 }
 

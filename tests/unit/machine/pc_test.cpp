@@ -94,8 +94,9 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   auto& pc = static_cast<PcMachine&>(*m);
   const auto& regions = pc.memory().regions();
   // RAM below 4 GiB leaves the VGA window and the BIOS area (filled by the firmware) free.
-  // Three RAM pieces below 4 GiB, the PCI hole, the HPET, RAM above 4 GiB.
-  ASSERT_EQ(regions.size(), 6u);
+  // Three RAM pieces below 4 GiB, the PCI hole, the IOAPIC, the HPET, the LAPIC page, RAM
+  // above 4 GiB.
+  ASSERT_EQ(regions.size(), 8u);
   EXPECT_EQ(regions[0].base, 0u);
   EXPECT_EQ(regions[0].size, 0xa0000u);
   EXPECT_EQ(regions[1].base, 0xc0000u);
@@ -106,9 +107,15 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   EXPECT_EQ(regions[3].name, "pci-hole");
   EXPECT_EQ(regions[3].base, 3 * kGiB);
   EXPECT_EQ(regions[3].base + regions[3].size, kPciHoleEnd);
-  EXPECT_EQ(regions[4].base, kHpetBase);
-  EXPECT_EQ(regions[5].base, 4 * kGiB);
-  EXPECT_EQ(regions[5].size, 1 * kGiB);
+  EXPECT_EQ(regions[4].name, "ioapic");
+  EXPECT_EQ(regions[4].base, kIoApicBase);
+  EXPECT_EQ(regions[5].base, kHpetBase);
+  EXPECT_EQ(regions[6].name, "apic");
+  EXPECT_EQ(regions[6].base, kLapicBase);
+  EXPECT_EQ(regions[7].base, 4 * kGiB);
+  EXPECT_EQ(regions[7].size, 1 * kGiB);
+  for (uint16_t port : {0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1})
+    EXPECT_NE(pc.io_ports().find(port), nullptr);
   EXPECT_EQ(pc.memory().find(0xa0000), nullptr);
   EXPECT_EQ(pc.memory().find(0xe0000), nullptr);  // no firmware loaded
   const hw::Region* fw_cfg = pc.io_ports().find(0x511);
@@ -124,6 +131,48 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   EXPECT_EQ(exit->name, "isa-debug-exit");
   EXPECT_EQ(pc.io_ports().find(0xf8), nullptr);
   EXPECT_EQ(pc.io_ports().size(), 0x10000u);
+}
+
+TEST_F(PcTest, IsaIrqsReachThePicAndTheIoapic) {
+  auto m = make(128 * kMiB, {}, 2);
+  ASSERT_TRUE(m);
+  auto& pc = static_cast<PcMachine&>(*m);
+  PcInterrupts& intc = pc.interrupts();
+  auto ioapic_route = [&](unsigned pin, uint32_t lo, uint32_t dest) {
+    ASSERT_EQ(pc.memory().write(0xfec00000, 4, 0x11 + 2 * pin), hw::MemResult::Ok);
+    ASSERT_EQ(pc.memory().write(0xfec00010, 4, dest << 24), hw::MemResult::Ok);
+    ASSERT_EQ(pc.memory().write(0xfec00000, 4, 0x10 + 2 * pin), hw::MemResult::Ok);
+    ASSERT_EQ(pc.memory().write(0xfec00010, 4, lo), hw::MemResult::Ok);
+  };
+  auto irr = [&](unsigned cpu, uint8_t v) {
+    return (intc.lapic(cpu).reg(0x200 + (v >> 5) * 0x10) >> (v & 31)) & 1;
+  };
+  intc.lapic(0).mmio_write(0xf0, 4, 0x1ff);
+  intc.lapic(1).mmio_write(0xf0, 4, 0x1ff);
+  ioapic_route(4, 0x41, 1);
+  ioapic_route(2, 0x42, 0);
+  ioapic_route(17, 0x8043, 0);
+  // COM1 (IRQ 4): IER.THRI raises the line at once (THR empty).
+  ASSERT_EQ(pc.io_ports().write(0x3f9, 1, 0x02), hw::MemResult::Ok);
+  // (The PIT counts from reset, as QEMU's, so IRQ 0 may be pending already.)
+  EXPECT_EQ(intc.pic().irr(0) & 0xfe, 0x10);
+  EXPECT_EQ(irr(1, 0x41), 1u);
+  EXPECT_EQ(irr(0, 0x41), 0u);
+  // IRQ 0 is IOAPIC pin 2 (an edge); GSI 17 reaches only the IOAPIC.
+  pc.gsi().set_irq(0, false);
+  pc.gsi().set_irq(0, true);
+  EXPECT_EQ(intc.pic().irr(0), 0x11);
+  EXPECT_EQ(irr(0, 0x42), 1u);
+  pc.gsi().set_irq(17, true);
+  EXPECT_EQ(irr(0, 0x43), 1u);
+  EXPECT_EQ(intc.pic().irr(1), 0);
+  // An MSI to the APIC range is an APIC message, elsewhere a memory write.
+  EXPECT_TRUE(intc.msi().deliver_msi({0xfee01000, 0x44}));
+  EXPECT_EQ(irr(1, 0x44), 1u);
+  EXPECT_TRUE(intc.msi().deliver_msi({0x1000, 0x12345678}));
+  uint64_t v = 0;
+  EXPECT_EQ(pc.memory().read(0x1000, 4, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0x12345678u);
 }
 
 TEST_F(PcTest, MemoryBackendIsSplitAroundFourGiB) {
@@ -431,13 +480,14 @@ TEST_F(PcPciTest, FunctionsAndBarsOnTheBus) {
   EXPECT_EQ(pc.memory().read(0x08001000 + 16, 1, v), hw::MemResult::Ok);
   EXPECT_EQ(char(v), 'n');
   // The I/O window skips QEMU's fixed ACPI ports and the ISA range.
-  EXPECT_EQ(pc.io_ports().find(0xafe0), nullptr);
+  EXPECT_EQ(pc.io_ports().find(0xafe0)->name, "acpi-gpe0");
+  EXPECT_EQ(pc.io_ports().find(0x2000), nullptr);  // pc-testdev's IRQ ports when present
   EXPECT_EQ(pc.io_ports().find(0x0400), nullptr);
   ASSERT_NE(pc.io_ports().find(0x1000), nullptr);
   ASSERT_NE(pc.io_ports().find(0xffff), nullptr);
   // A BAR moved into the low window decodes there.
-  cfg_write(*m, 0x10, 0x14, 0x2000);
-  EXPECT_EQ(pc.io_ports().read(0x2000 + 16, 1, v), hw::MemResult::Ok);
+  cfg_write(*m, 0x10, 0x14, 0x3000);
+  EXPECT_EQ(pc.io_ports().read(0x3000 + 16, 1, v), hw::MemResult::Ok);
   EXPECT_EQ(char(v), 'w');
   EXPECT_EQ(pc.io_ports().read(0xc080 + 16, 1, v), hw::MemResult::Ok);
   EXPECT_EQ(v, 0xffu);

@@ -277,6 +277,66 @@ TEST_F(SystemTest, MsrReadBack) {
   EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010010); }).vector, vec::kGp);
 }
 
+/// Records what the core asks of its local APIC.
+struct FakeApic : X86LocalApic {
+  uint64_t base = 0xfee00900;
+  uint8_t cr8 = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> msr_writes;
+  uint64_t deadline = 0, deadline_tsc = 0;
+  uint64_t apic_base() override { return base; }
+  bool set_apic_base(uint64_t v) override {
+    if ((v & 0xc00) == 0x400) return false;  // EXTD without EN
+    base = v | (base & 0x100);
+    return true;
+  }
+  uint8_t read_cr8() override { return cr8; }
+  void write_cr8(uint8_t v) override { cr8 = v; }
+  bool read_x2apic_msr(uint32_t index, uint64_t& v) override {
+    v = index == 0x802 ? 7 : 0;
+    return index != 0x80e;
+  }
+  bool write_x2apic_msr(uint32_t index, uint64_t v) override {
+    msr_writes.emplace_back(index, v);
+    return true;
+  }
+  uint64_t tsc_deadline() override { return deadline; }
+  void set_tsc_deadline(uint64_t v, uint64_t now) override {
+    deadline = v;
+    deadline_tsc = now;
+  }
+  int acknowledge_interrupt() override { return 0x40; }
+};
+
+TEST_F(SystemTest, LocalApicMsrsAndCr8ReachTheApic) {
+  flat(0);
+  FakeApic apic;
+  m.cpu->set_local_apic(&apic);
+  EXPECT_EQ(read_msr(*m.cpu, 0x1b), 0xfee00900u);
+  write_msr(*m.cpu, 0x1b, 0xfee00c00);  // x2APIC (offered by max)
+  EXPECT_EQ(apic.base, 0xfee00d00u);
+  EXPECT_EQ(m.s().msr.apic_base, 0xfee00d00u);
+  EXPECT_EQ(fault_of([&] { write_msr(*m.cpu, 0x1b, 0xfee00400); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { write_msr(*m.cpu, 0x1b, 0xfee00001); }).vector, vec::kGp);
+  EXPECT_EQ(read_msr(*m.cpu, 0x802), 7u);
+  EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0x80e); }).vector, vec::kGp);
+  write_msr(*m.cpu, 0x830, 0x100004500ull);
+  ASSERT_EQ(apic.msr_writes.size(), 1u);
+  EXPECT_EQ(apic.msr_writes[0].second, 0x100004500ull);
+  write_msr(*m.cpu, 0x6e0, 12345);
+  EXPECT_EQ(apic.deadline, 12345u);
+  EXPECT_EQ(read_msr(*m.cpu, 0x6e0), 12345u);
+  write_cr(*m.cpu, 8, 9);
+  EXPECT_EQ(apic.cr8, 9);
+  apic.cr8 = 3;
+  EXPECT_EQ(read_cr(*m.cpu, 8), 3u);
+  // qemu64 offers neither x2APIC nor the TSC deadline.
+  TestMachine q;
+  q.cpu->set_local_apic(&apic);
+  EXPECT_EQ(fault_of([&] { read_msr(*q.cpu, 0x802); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { read_msr(*q.cpu, 0x6e0); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { write_msr(*q.cpu, 0x1b, 0xfee00c00); }).vector, vec::kGp);
+}
+
 std::string vendor(const CpuidResult& r) {
   char b[13] = {};
   std::memcpy(b, &r.ebx, 4);
