@@ -169,30 +169,6 @@ uint64_t cvt_to_int(__m128i v) {
   }
 }
 
-// Runs f with the host MXCSR holding the guest's control bits (all exceptions masked, flags
-// clear); returns the exception flags it raised. The barriers keep the compiler from moving
-// the arithmetic across the MXCSR writes.
-template <class F>
-unsigned with_guest_mxcsr(const X86State& s, F&& f) {
-  const unsigned host = _mm_getcsr();
-  _mm_setcsr((s.mxcsr & 0xffc0) | 0x1f80);
-  asm volatile("" ::: "memory");
-  f();
-  asm volatile("" ::: "memory");
-  const unsigned flags = _mm_getcsr() & 0x3f;
-  _mm_setcsr(host);
-  return flags;
-}
-
-// Merges raised flags into the guest MXCSR; true when one of them is unmasked (a fault).
-bool account_flags(X86State& s, unsigned flags) {
-  // An unmasked pre-computation exception (IE, DE, ZE) aborts the operation before the
-  // post-computation flags the host's masked run also raised.
-  if (flags & ~(s.mxcsr >> 7) & 7) flags &= 7;
-  s.mxcsr |= flags;
-  return flags & ~(s.mxcsr >> 7) & 0x3f;
-}
-
 inline __m128i load_xmm(const X86State& s, unsigned r) {
   return _mm_load_si128(reinterpret_cast<const __m128i*>(&s.ymm[r & 15]));
 }
@@ -337,6 +313,14 @@ uint64_t helper_simd_fault(tcg::CpuCommon* c, uint64_t, uint64_t insn_pc, uint64
 }
 
 }  // namespace
+
+bool account_flags(X86State& s, unsigned flags) {
+  // An unmasked pre-computation exception (IE, DE, ZE) aborts the operation before the
+  // post-computation flags the host's masked run also raised.
+  if (flags & ~(s.mxcsr >> 7) & 7) flags &= 7;
+  s.mxcsr |= flags;
+  return flags & ~(s.mxcsr >> 7) & 0x3f;
+}
 
 const tcg::ir::Helper kHelperSseOp{"x86_sse_op", helper_sse_op};
 const tcg::ir::Helper kHelperSseGpr{"x86_sse_gpr", helper_sse_gpr};
