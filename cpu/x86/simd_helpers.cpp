@@ -197,6 +197,21 @@ uint64_t helper_sse_op(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_t
   return aux;
 }
 
+uint64_t helper_sse_int_op(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_t hi) {
+  X86State& s = state_of(c);
+  const unsigned mn = packed & 0xffff, dst = (packed >> simd::kDstShift) & 15;
+  const unsigned imm = (packed >> simd::kImmShift) & 0xff;
+  const bool mem = packed & simd::kSrcMem;
+  const __m128i a = load_xmm(s, dst);
+  const __m128i b = mem ? _mm_set_epi64x(int64_t(hi), int64_t(lo))
+                        : load_xmm(s, (packed >> simd::kSrcShift) & 15);
+  __m128i r = a;
+  uint64_t aux = 0;
+  if (simd_base_op(s, mn, a, b, imm, mem, r, aux) || simd_ext_op(s, mn, a, b, imm, mem, r, aux))
+    store_xmm(s, dst, r);
+  return 0;
+}
+
 uint64_t helper_sse_gpr(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_t hi) {
   X86State& s = state_of(c);
   const unsigned mn = packed & 0xffff, dst = (packed >> simd::kDstShift) & 15;
@@ -323,6 +338,7 @@ bool account_flags(X86State& s, unsigned flags) {
 }
 
 const tcg::ir::Helper kHelperSseOp{"x86_sse_op", helper_sse_op};
+const tcg::ir::Helper kHelperSseIntOp{"x86_sse_int_op", helper_sse_int_op};
 const tcg::ir::Helper kHelperSseGpr{"x86_sse_gpr", helper_sse_gpr};
 const tcg::ir::Helper kHelperMmxOp{"x86_mmx_op", helper_mmx_op};
 const tcg::ir::Helper kHelperSimdFault{"x86_simd_fault", helper_simd_fault};

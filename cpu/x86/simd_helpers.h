@@ -34,6 +34,9 @@ inline uint64_t pack(unsigned mnemonic, unsigned dst, unsigned src, unsigned imm
 /// destination unchanged, MXCSR flags set), or for COMIS*/PTEST/PCMP*STR* the EFLAGS
 /// arithmetic bits.
 extern const tcg::ir::Helper kHelperSseOp;
+/// The same for operations that neither read MXCSR nor raise SIMD FP exceptions (integer,
+/// logic, shuffles, AES...): no MXCSR swap, never a fault; returns 0.
+extern const tcg::ir::Helper kHelperSseIntOp;
 /// GPR results (CVT*2SI, MOVMSK*, PMOVMSKB, CRC32): fn(cpu, packed, src_lo, src_hi) writes
 /// gpr[dst] (32-bit results zero-extended) and returns kFault or 0.
 extern const tcg::ir::Helper kHelperSseGpr;
