@@ -161,7 +161,7 @@ void write_xcr(X86Cpu& cpu, uint32_t index, uint64_t v) {
   if (!(s.cr4 & cr4::kOsxsave)) throw GuestFault{vec::kUd, 0};
   require_cpl0(cpu);
   if (index != 0) gp0();
-  if (!(v & 1) || (v & ~cpu.model().xcr0_supported) || ((v & 4) && !(v & 2))) gp0();
+  if (!(v & 1) || (v & ~xcr0_supported(cpu.model())) || ((v & 4) && !(v & 2))) gp0();
   s.xcr0 = v;
   cpu.mode_changed();
 }

@@ -75,6 +75,9 @@ struct CpuidResult {
 CpuidResult cpuid(const CpuModel& m, uint32_t leaf, uint32_t subleaf, unsigned apic_id,
                   bool osxsave, uint64_t xcr0);
 
+/// The XCR0 bits XSETBV accepts: the model's, less AVX state on a host without AVX.
+uint64_t xcr0_supported(const CpuModel& m);
+
 /// The CR4 bits a guest may set on this model (others #GP).
 uint64_t cr4_valid_bits(const CpuModel& m);
 /// The EFER bits a guest may set (SCE, LME, NXE as advertised; LMA is read-only).

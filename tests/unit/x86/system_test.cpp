@@ -375,13 +375,27 @@ TEST(CpuidTest, MaxAdvertisesXsaveSizesPerXcr0) {
   const CpuModel& m = *find_cpu_model("max");
   CpuidResult r = cpuid(m, 1, 0, 0, true, 3);
   EXPECT_NE(r.ecx & feat::kOsxsave, 0u);
-  // No VEX yet, so no AVX/FMA/F16C/AVX2 and no AVX state component.
-  EXPECT_EQ(r.ecx & (feat::kAvx | feat::kFma | feat::kF16c), 0u);
-  EXPECT_EQ(cpuid(m, 7, 0, 0, true, 3).ebx & feat::kAvx2, 0u);
+  // AVX, FMA, F16C, AVX2 and the AVX state component where the host has them (this
+  // project's hosts do; the frontend's host checks keep the rest honest).
+  const bool avx = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("f16c");
+  const uint32_t vex = feat::kAvx | feat::kFma | feat::kF16c;
+  EXPECT_EQ(r.ecx & vex, avx ? vex : 0u);
+  EXPECT_EQ(cpuid(m, 7, 0, 0, true, 3).ebx & feat::kAvx2, avx ? feat::kAvx2 : 0u);
   r = cpuid(m, 0xd, 0, 0, true, 3);
-  EXPECT_EQ(r.eax, 3u);
-  EXPECT_EQ(r.ebx, 576u);
-  EXPECT_EQ(r.ecx, 576u);
+  EXPECT_EQ(r.eax, avx ? 7u : 3u);
+  EXPECT_EQ(r.ebx, 576u);  // the size for the XCR0 in use
+  EXPECT_EQ(r.ecx, avx ? 832u : 576u);
+  if (avx) {
+    EXPECT_EQ(cpuid(m, 0xd, 0, 0, true, 7).ebx, 832u);
+    r = cpuid(m, 0xd, 2, 0, true, 7);  // the AVX component: 256 bytes at 576
+    EXPECT_EQ(r.eax, 256u);
+    EXPECT_EQ(r.ebx, 576u);
+  }
+  // qemu64 has none of it.
+  const CpuModel& q = *find_cpu_model("qemu64");
+  EXPECT_EQ(cpuid(q, 1, 0, 0, true, 1).ecx & vex, 0u);
+  EXPECT_EQ(xcr0_supported(q), 1u);
   r = cpuid(m, 7, 0, 0, true, 7);
   EXPECT_NE(r.ebx & feat::kSmap, 0u);
   EXPECT_NE(r.ebx & feat::kInvpcid, 0u);
