@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "hw/core/clock.h"
 #include "hw/core/log.h"
 #include "hw/core/requester.h"
 #include "hw/core/user_file.h"
@@ -36,16 +37,26 @@ VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
     : config_(config),
       ctx_(ctx),
       uart_(ctx.log),
-      rtc_(ctx.log),
+      rtc_(ctx.log, ctx.loop),
       pci_bus_(ctx.log, virt_region(VirtRegion::PcieMmio).base,
                virt_region(VirtRegion::PcieMmio).size, virt_region(VirtRegion::PciePio).size),
       pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
       pci_host_fn_(as_, ctx.log) {
   as_.set_write_observer(&ctx_.engine);
+  // Guest time stands still while a debugger holds the machine: the generic timers and the
+  // RTC run on the virtual clock, so a long stop does not make every timer expire at once.
+  ctx_.engine.debug().set_stop_listener([&clock = ctx_.clock](bool stopped) {
+    if (stopped)
+      clock.pause();
+    else
+      clock.resume();
+  });
 }
 
 VirtMachine::~VirtMachine() {
   ctx_.engine.set_code_full_hook(nullptr);
+  ctx_.engine.debug().set_stop_listener({});
+  ctx_.clock.resume();
 }
 
 std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, MachineContext& ctx,

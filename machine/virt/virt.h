@@ -90,7 +90,7 @@ class VirtMachine final : public Machine, public PsciCpus {
   unsigned gic_version_ = 2;
   std::string dumpdtb_;
   hw::AddressSpace as_;
-  // The GIC outlives the devices that raise its lines: PL031's alarm thread may fire until the
+  // The GIC outlives the devices that raise its lines: PL031's alarm timer may fire until the
   // RTC is destroyed, so the RTC is declared after the GIC and therefore destroyed before it.
   std::unique_ptr<hw::intc::Gicv2> gicv2_;
   std::unique_ptr<hw::intc::Gicv3> gicv3_;
