@@ -279,7 +279,26 @@ void Arm64Cpu::wait_for_interrupt() {
   if (awake()) return;
   wfi_asleep_ = true;
   cv_.notify_all();  // for wait_until_asleep_in_wfi; the other waiters recheck and wait on
-  cv_.wait(lk, awake);
+  // The usual wake-up is this vCPU's own timer. Sleeping until its deadline and raising the
+  // line here, rather than waiting for the event loop's thread to do it, saves a thread
+  // hand-off on a busy host (the loop's timer still serves a vCPU that is running).
+  const hw::Clock& clock = timer_.clock();
+  while (!awake()) {
+    const int64_t deadline = timer_.next_deadline();
+    const int64_t wait =
+        deadline == INT64_MAX ? -1 : clock.host_wait_ns(hw::ClockType::kVirtual, deadline);
+    if (wait < 0) {  // no deadline, or a paused clock: the loop's timer covers it
+      cv_.wait(lk, awake);
+      break;
+    }
+    if (wait > 0) {
+      cv_.wait_for(lk, std::chrono::nanoseconds(wait), awake);
+      continue;
+    }
+    lk.unlock();  // the line goes through the GIC back to this vCPU's lock
+    timer_.poll();
+    lk.lock();
+  }
   wfi_asleep_ = false;
   ++wfi_wakeups_;
 }

@@ -46,6 +46,12 @@ void GenericTimer::evaluate_locked(int64_t now_ns) {
     deadline_.arm_at(next);
     armed_for_ = next;
   }
+  next_deadline_.store(next, std::memory_order_release);
+}
+
+void GenericTimer::poll() {
+  std::lock_guard lk(mu_);
+  evaluate_locked(clock_.virtual_ns());
 }
 
 void GenericTimer::update(TimerId t, uint64_t ctl, uint64_t cval) {

@@ -6,6 +6,7 @@
 // the earliest deadline and raises the line then. Lines are driven only under the timer's lock.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 
@@ -32,6 +33,12 @@ class GenericTimer {
   /// Disables both timers (lines low) and restarts the counter at virtual time epoch_ns.
   void reset(int64_t epoch_ns);
 
+  /// The virtual time of the next deadline of an enabled, unmasked timer whose line is low
+  /// (INT64_MAX if none). Lock-free: a vCPU may ask while holding its own lock.
+  int64_t next_deadline() const { return next_deadline_.load(std::memory_order_acquire); }
+  /// Re-evaluates the lines at the current time (the vCPU thread's own check in WFI).
+  void poll();
+
   /// The counter value at virtual time now_ns.
   uint64_t counter_at(int64_t now_ns) const;
   /// The first virtual time at which the counter reads count (rounded up; INT64_MAX if never).
@@ -55,7 +62,8 @@ class GenericTimer {
   Channel ch_[2];
   hw::IrqLine lines_[2];
   int64_t armed_for_ = -1;  // the deadline the loop timer is armed for, or -1
-  hw::Timer deadline_;      // declared last: removed (and its handler waited for) first
+  std::atomic<int64_t> next_deadline_{INT64_MAX};  // armed_for_, or INT64_MAX if none
+  hw::Timer deadline_;  // declared last: removed (and its handler waited for) first
 };
 
 }  // namespace orrery::cpu::arm64
