@@ -134,6 +134,7 @@ TimerId EventLoop::add_timer(ClockType type, std::function<void()> handler) {
 }
 
 void EventLoop::arm_timer(TimerId id, int64_t deadline_ns) {
+  bool wake_needed;
   {
     std::lock_guard<std::mutex> g(mu_);
     auto it = timers_.find(id);
@@ -142,8 +143,11 @@ void EventLoop::arm_timer(TimerId id, int64_t deadline_ns) {
     t.armed = true;
     t.deadline = deadline_ns;
     t.seq = ++arm_seq_;
+    // Wake the loop only if it may be sleeping past the new deadline.
+    const int64_t wait = clock_.host_wait_ns(t.type, deadline_ns);
+    wake_needed = wait < 0 || clock_.realtime_ns() + wait < sleeping_until_;
   }
-  if (!on_loop_thread()) wake();  // the loop may be sleeping past the new deadline
+  if (wake_needed && !on_loop_thread()) wake();
 }
 
 void EventLoop::cancel_timer(TimerId id) {
@@ -218,10 +222,15 @@ int EventLoop::run_once(int64_t timeout_ns) {
   {
     std::lock_guard<std::mutex> g(mu_);
     wait_ns = next_timeout_ns_locked();
+    if (timeout_ns >= 0 && (wait_ns < 0 || timeout_ns < wait_ns)) wait_ns = timeout_ns;
+    sleeping_until_ = wait_ns < 0 ? INT64_MAX : clock_.realtime_ns() + wait_ns;
   }
-  if (timeout_ns >= 0 && (wait_ns < 0 || timeout_ns < wait_ns)) wait_ns = timeout_ns;
   epoll_event events[64];
   int n = wait_events(events, 64, wait_ns);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    sleeping_until_ = INT64_MIN;  // awake: the next round recomputes its wait
+  }
   if (n < 0) n = 0;  // EINTR: timers and posts below still run
   int ran = 0;
   for (int i = 0; i < n; ++i) {

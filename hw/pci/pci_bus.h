@@ -45,6 +45,17 @@ class MemoryMsiSink final : public MsiSink {
 
  private:
   const AddressSpace& as_;
+/// An interrupt controller's MSI doorbell that must know which function wrote (the GICv3 ITS
+/// takes the DeviceID from the PCI requester ID). Kept minimal until MmioDevice accesses carry
+/// their requester.
+class MsiDoorbell {
+ public:
+  /// A message write of data at offset into the doorbell's region by requester_id (bus << 8 |
+  /// devfn).
+  virtual void msi_write(uint32_t requester_id, uint64_t offset, uint32_t data) = 0;
+
+ protected:
+  ~MsiDoorbell() = default;
 };
 
 class PciBus : public Resettable {
@@ -87,6 +98,20 @@ class PciBus : public Resettable {
   /// into the function's address space as MemoryMsiSink does.
   void set_msi_sink(MsiSink* sink) { msi_sink_ = sink; }
   MsiSink* msi_sink() const { return msi_sink_; }
+  /// Messages to guest-physical [base, base + size) go to doorbell with the writer's requester
+  /// ID instead of through the address space (set before the guest runs).
+  void set_msi_doorbell(uint64_t base, uint64_t size, MsiDoorbell* doorbell) {
+    doorbell_ = {base, size, doorbell};
+  }
+  /// The doorbell covering addr, with addr's offset into it; null if none.
+  MsiDoorbell* msi_doorbell(uint64_t addr, uint64_t& offset) const {
+    if (!doorbell_.target || addr < doorbell_.base || addr - doorbell_.base >= doorbell_.size)
+      return nullptr;
+    offset = addr - doorbell_.base;
+    return doorbell_.target;
+  }
+  /// The bus number in requester IDs (a single root bus: 0).
+  unsigned bus_number() const { return 0; }
 
   // ---- for functions ----
   /// Rebuilds the decode tables from every function's BARs.
@@ -121,6 +146,10 @@ class PciBus : public Resettable {
 
   std::vector<const MmioDevice*> own_regions_;  // fixed before the guest runs
   MsiSink* msi_sink_ = nullptr;                 // fixed before the guest runs
+  struct {
+    uint64_t base = 0, size = 0;
+    MsiDoorbell* target = nullptr;
+  } doorbell_;  // fixed before the guest runs
 
   std::mutex map_mu_;
   std::shared_ptr<const Table> mem_table_, io_table_;  // under map_mu_

@@ -221,6 +221,11 @@ void PciDevice::msi_write(uint64_t addr, uint32_t data) {
              name_.c_str(), (unsigned long long)addr);
     return;
   }
+  uint64_t offset = 0;
+  if (MsiDoorbell* d = bus_ ? bus_->msi_doorbell(addr, offset) : nullptr) {
+    d->msi_write(bus_->bus_number() << 8 | devfn_, offset, data);
+    return;
+  }
   const Region* r = as_.find(addr);
   if (r && r->kind == RegionKind::Mmio && bus_ && bus_->owns_region(r->dev)) {
     // Peer-to-peer messages into PCI space would re-enter the functions' locks (a vector aimed

@@ -84,8 +84,8 @@ class PciDevice {
   const GuestMemory& dma() const { return dma_; }
   bool bus_master() const { return bus_master_.load(std::memory_order_acquire); }
 
-  /// A message write (MSI/MSI-X) into the guest's physical address space; dropped and logged
-  /// if bus mastering is off.
+  /// A message write (MSI/MSI-X) into the guest's physical address space, or to the bus's MSI
+  /// doorbell with this function's requester ID; dropped and logged if bus mastering is off.
   void msi_write(uint64_t addr, uint32_t data);
 
   // ---- for the bus ----

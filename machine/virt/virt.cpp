@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "hw/core/clock.h"
 #include "hw/core/log.h"
 #include "hw/core/requester.h"
 #include "hw/core/user_file.h"
@@ -35,16 +36,26 @@ VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
     : config_(config),
       ctx_(ctx),
       uart_(ctx.log),
-      rtc_(ctx.log),
+      rtc_(ctx.log, ctx.loop),
       pci_bus_(ctx.log, virt_region(VirtRegion::PcieMmio).base,
                virt_region(VirtRegion::PcieMmio).size, virt_region(VirtRegion::PciePio).size),
       pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
       pci_host_fn_(as_, ctx.log) {
   as_.set_write_observer(&ctx_.engine);
+  // Guest time stands still while a debugger holds the machine: the generic timers and the
+  // RTC run on the virtual clock, so a long stop does not make every timer expire at once.
+  ctx_.engine.debug().set_stop_listener([&clock = ctx_.clock](bool stopped) {
+    if (stopped)
+      clock.pause();
+    else
+      clock.resume();
+  });
 }
 
 VirtMachine::~VirtMachine() {
   ctx_.engine.set_code_full_hook(nullptr);
+  ctx_.engine.debug().set_stop_listener({});
+  ctx_.clock.resume();
 }
 
 std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, MachineContext& ctx,
@@ -159,7 +170,8 @@ std::string VirtMachine::build() {
 
   hw::intc::GicCore* core = nullptr;
   if (gic_version_ == 3) {
-    gicv3_ = std::make_unique<hw::intc::Gicv3>(mpidrs, kVirtGicNumIrqs, ctx_.log);
+    // LPIs, with their tables in guest RAM, for the ITS.
+    gicv3_ = std::make_unique<hw::intc::Gicv3>(mpidrs, kVirtGicNumIrqs, ctx_.log, &dma_);
     const MemMapEntry& rd = virt_region(VirtRegion::GicRedist);
     if (gicv3_->redistributor_size() > rd.size) return "too many CPUs for the redistributor region";
     err = map(VirtRegion::GicDist, gicv3_->distributor());
@@ -168,6 +180,12 @@ std::string VirtMachine::build() {
     for (unsigned i = 0; i < config_.cpus; ++i)
       cpus_[i]->set_gic_cpu_interface(&gicv3_->cpu_interface(i));
     core = &gicv3_->core();
+    // MSI for PCI: the ITS, which takes each message's DeviceID from its requester ID.
+    its_ = std::make_unique<hw::intc::Gicv3Its>(*gicv3_, dma_, ctx_.log);
+    const MemMapEntry& its = virt_region(VirtRegion::GicIts);
+    static_assert(virt_region(VirtRegion::GicIts).size == hw::intc::Gicv3Its::kMmioSize);
+    if (err.empty()) err = map(VirtRegion::GicIts, *its_);
+    pci_bus_.set_msi_doorbell(its.base, its.size, its_.get());
   } else {
     gicv2_ = std::make_unique<hw::intc::Gicv2>(config_.cpus, kVirtGicNumIrqs, ctx_.log);
     err = map(VirtRegion::GicDist, gicv2_->distributor(), hw::intc::Gicv2::kDistSize);
@@ -185,6 +203,7 @@ std::string VirtMachine::build() {
   for (auto& t : virtio_mmio_) resettables_.push_back(t.get());
   resettables_.push_back(&pci_bus_);
   pci_bus_.set_msi_sink(&msi_sink_);
+  if (its_) resettables_.push_back(its_.get());
   resettables_.push_back(gicv3_ ? static_cast<hw::Resettable*>(gicv3_.get()) : gicv2_.get());
 
   // Interrupt wiring, all from virt_map.h (the device tree is generated from the same tables).
@@ -256,6 +275,7 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
     fc.initrd_end = initrd_end;
     fc.redist_size = gicv3_ ? gicv3_->redistributor_size() : 0;
     fc.gicv2m = gicv2m_ != nullptr;
+    fc.its = its_ != nullptr;
     err = build_virt_fdt(fc, dtb_);
     if (!err.empty()) return err;
   }

@@ -385,5 +385,48 @@ TEST(EventLoop, StopFromAnotherThreadWhileIdle) {
   loop.stop();  // a second stop is harmless
 }
 
+// The loop is woken only when a timer is armed for before the time it already sleeps until:
+// a later timer waits for the earlier one's wake-up, an earlier one interrupts a long sleep.
+// Both must still fire on time (host clock; condition waits, no sleeps).
+TEST(EventLoop, ArmingLaterOrEarlierTimersFromAnotherThreadFiresEachOnTime) {
+  Clock clock;
+  EventLoop loop(clock);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<char, int64_t>> fired;
+  auto record = [&](char name) {
+    return [&, name] {
+      std::lock_guard<std::mutex> g(mu);
+      fired.emplace_back(name, clock.realtime_ns());
+      cv.notify_all();
+    };
+  };
+  Timer a(loop, ClockType::kRealtime, record('a'));
+  Timer b(loop, ClockType::kRealtime, record('b'));
+  Timer c(loop, ClockType::kRealtime, record('c'));
+  loop.start();
+  const int64_t t0 = clock.realtime_ns();
+  a.arm_at(t0 + 20'000'000);
+  b.arm_at(t0 + 40'000'000);  // later than the loop's sleep: no wake-up needed
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 10s, [&] { return fired.size() == 2; }));
+    EXPECT_EQ(fired[0].first, 'a');
+    EXPECT_EQ(fired[1].first, 'b');
+    EXPECT_GE(fired[0].second, t0 + 20'000'000);
+    EXPECT_GE(fired[1].second, t0 + 40'000'000);
+  }
+  const int64_t t1 = clock.realtime_ns();
+  a.arm_at(t1 + 3600'000'000'000);  // the loop now sleeps for an hour
+  c.arm_at(t1 + 10'000'000);        // earlier: must wake it
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 10s, [&] { return fired.size() == 3; }));
+    EXPECT_EQ(fired[2].first, 'c');
+    EXPECT_GE(fired[2].second, t1 + 10'000'000);
+  }
+  loop.stop();
+}
+
 }  // namespace
 }  // namespace orrery::hw
