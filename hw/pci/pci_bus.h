@@ -45,6 +45,8 @@ class MemoryMsiSink final : public MsiSink {
 
  private:
   const AddressSpace& as_;
+};
+
 /// An interrupt controller's MSI doorbell that must know which function wrote (the GICv3 ITS
 /// takes the DeviceID from the PCI requester ID). Kept minimal until MmioDevice accesses carry
 /// their requester.
