@@ -121,6 +121,9 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   // Direct Linux boot of a bzImage (pc_linux.cpp).
   std::string load_linux(const BootImages& images);
   std::string boot_linux(std::span<const uint8_t> kernel);
+  /// The ACPI tables, linked at fixed places in the BIOS area (direct Linux boot); sets
+  /// acpi_rsdp_addr_.
+  std::string place_acpi_tables();
   std::string reboot();
   // pc_firmware.cpp
   std::string add_ram_below_4g();

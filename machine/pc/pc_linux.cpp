@@ -2,9 +2,16 @@
 // 64-bit entry (machine/loader/bzimage.h) with -append as its command line and -initrd (one
 // file, as QEMU takes it for a bzImage) as its initramfs. There is no firmware: the zero page
 // carries the e820 table that SeaBIOS would report for the board's RAM, and the boot CPU's MTRRs
-// are what SeaBIOS leaves (Linux keeps PAT off when it finds the MTRRs disabled).
+// are what SeaBIOS leaves (Linux keeps PAT off when it finds the MTRRs disabled). The board
+// places its ACPI tables in the BIOS area itself (the zero page's acpi_rsdp_addr points at them),
+// as SeaBIOS would from fw_cfg, so Linux finds the local APICs, the IOAPIC, the HPET and the
+// ACPI power-off.
+#include <map>
+
+#include "hw/acpi/acpi_builder.h"
 #include "machine/loader/kernel.h"
 #include "machine/pc/pc.h"
+#include "machine/pc/pc_acpi.h"
 
 namespace orrery::machine::pc {
 
@@ -38,6 +45,14 @@ void program_firmware_mtrrs(cpu::x86::X86State& s, uint64_t below_4g, unsigned p
 }
 
 std::string PcMachine::load_linux(const BootImages& images) {
+  // The BIOS area (0xe0000-0xfffff) is RAM that holds the ACPI tables; e820 reserves it.
+  if (!mem_.find(kBiosLowBase)) {
+    std::string err = config_.ram_backing
+                          ? mem_.add_ram("pc.bios-area", kBiosLowBase, config_.ram_backing,
+                                         kBiosLowBase, kBiosLowSize)
+                          : mem_.add_ram("pc.bios-area", kBiosLowBase, kBiosLowSize);
+    if (!err.empty()) return err;
+  }
   initrd_.clear();
   if (images.initrd_path.empty()) return {};
   std::string err = loader::read_file(images.initrd_path, config_.ram_size, initrd_);
@@ -45,13 +60,35 @@ std::string PcMachine::load_linux(const BootImages& images) {
   return {};
 }
 
+std::string PcMachine::place_acpi_tables() {
+  // The tables from the BIOS area's start, the RSDP in its last 64 KiB (16-byte aligned), linked
+  // as SeaBIOS links them from fw_cfg.
+  constexpr uint64_t kTablesBase = kBiosLowBase, kRsdpBase = kBiosLowBase + 0x10000;
+  PcAcpiFiles acpi = build_pc_acpi({config_.cpus, split_.below_4g});
+  if (acpi.tables.size() > kRsdpBase - kTablesBase)
+    return "the ACPI tables do not fit below 0xf0000";
+  std::map<std::string, std::vector<uint8_t>> files{{kAcpiTablesFile, std::move(acpi.tables)},
+                                                    {kAcpiRsdpFile, std::move(acpi.rsdp)}};
+  const std::map<std::string, uint64_t> bases{{kAcpiTablesFile, kTablesBase},
+                                              {kAcpiRsdpFile, kRsdpBase}};
+  std::string err = hw::acpi::TableLoader::link(acpi.loader, files, bases);
+  if (!err.empty()) return "ACPI tables: " + err;
+  for (const auto& [name, bytes] : files)
+    if (!mem_.write_bytes(bases.at(name), bytes.data(), bytes.size()))
+      return "ACPI tables: the BIOS area is not RAM";
+  acpi_rsdp_addr_ = kRsdpBase;
+  return {};
+}
+
 std::string PcMachine::boot_linux(std::span<const uint8_t> kernel) {
+  std::string err = place_acpi_tables();
+  if (!err.empty()) return err;
   loader::LinuxBootConfig c;
   c.mem = pc_memory();
   c.cmdline = cmdline_;
   c.initrd = initrd_;
   c.acpi_rsdp_addr = acpi_rsdp_addr_;
-  std::string err = loader::load_bzimage(kernel, c, mem_, linux_boot_);
+  err = loader::load_bzimage(kernel, c, mem_, linux_boot_);
   if (!err.empty()) return err;
   cpu::x86::X86Cpu::LongModeEntry e;
   e.rip = linux_boot_.entry;
