@@ -4,21 +4,8 @@
 ; then on the secondary master (a CD-ROM) IDENTIFY PACKET DEVICE, PACKET READ CAPACITY,
 ; READ(10) of block 0, a READ(10) past the end with the error it leaves, and REQUEST SENSE.
 ; Everything is printed in hex on COM1; then isa-debug-exit with 0x10 (status 33).
-bits 32
-org 0x100000
-
-load_start:
-header:
-  dd 0x1BADB002
-  dd 0x00010000
-  dd -(0x1BADB002 + 0x00010000)
-  dd header
-  dd load_start
-  dd load_end
-  dd bss_end
-  dd start
-
-COM1 equ 0x3f8
+%include "multiboot.inc"
+MULTIBOOT_HEADER 0x00010000
 
 start:
   mov esp, stack_top

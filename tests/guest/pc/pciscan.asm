@@ -4,21 +4,8 @@
 ;   SS.F VVVV:DDDD rRR cCCCCCC hHH pPP sSSSS:SSSS
 ; (slot.function, vendor:device, revision, class with programming interface, header type,
 ; interrupt pin, subsystem vendor:id), then exits through isa-debug-exit with 0x10 (status 33).
-bits 32
-org 0x100000
-
-load_start:
-header:
-  dd 0x1BADB002
-  dd 0x00010000
-  dd -(0x1BADB002 + 0x00010000)
-  dd header
-  dd load_start
-  dd load_end
-  dd bss_end
-  dd start
-
-COM1 equ 0x3f8
+%include "multiboot.inc"
+MULTIBOOT_HEADER 0x00010000
 
 start:
   mov esp, stack_top

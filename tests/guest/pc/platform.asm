@@ -14,19 +14,8 @@
 ;   time  whether counter 2's OUT rose after its count, and the HPET counter and PM timer
 ;         moved, each within a bounded wait.
 ; Run with -m 5G -smp 3 so the memory fields above 4 GiB and the CPU count are set.
-bits 32
-org 0x100000
-
-load_start:
-header:
-  dd 0x1BADB002
-  dd 0x00010000
-  dd -(0x1BADB002 + 0x00010000)
-  dd header
-  dd load_start
-  dd load_end
-  dd bss_end
-  dd start
+%include "multiboot.inc"
+MULTIBOOT_HEADER 0x00010000
 
 %macro PUTS 1
   mov esi, %1
