@@ -5,7 +5,8 @@
 # count, the IO-APIC and the local APIC timer in /proc/interrupts and exit status 0; on failure
 # prints the tail of the serial output. Packages are fetched with apt-get download into
 # CACHE/amd64 (exit status 77, ctest SKIP, when they cannot be).
-# usage: pc_linux.sh EMULATOR CACHE MODE   (EMULATOR: path to orrery, or "qemu"; MODE: smp1|smp2)
+# usage: pc_linux.sh EMULATOR CACHE MODE   (EMULATOR: path to orrery, or "qemu"; MODE: smp1|smp2,
+# or fetch: only download and build the files, as bench/boot.sh does)
 set -uo pipefail
 emu=${1:?usage: pc_linux.sh EMULATOR CACHE MODE}
 cache=${2:?}/amd64
@@ -13,7 +14,8 @@ mode=${3:-smp1}
 case $mode in
   smp1) smp=1 ;;
   smp2) smp=2 ;;
-  *) echo "unknown mode $mode (smp1, smp2)" >&2; exit 2 ;;
+  fetch) smp=0 ;;
+  *) echo "unknown mode $mode (smp1, smp2, fetch)" >&2; exit 2 ;;
 esac
 
 skip() {
@@ -63,6 +65,7 @@ INIT
 (fetch)
 rc=$?
 [ $rc -eq 0 ] || exit $rc
+[ "$mode" = fetch ] && exit 0
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
