@@ -22,6 +22,9 @@ constexpr uint32_t kGsBase = 0xc0000101, kKernelGsBase = 0xc0000102, kTscAux = 0
 constexpr uint32_t kTscDeadline = 0x6e0, kX2apicFirst = 0x800, kX2apicLast = 0x8ff;
 constexpr uint32_t kAmdSyscfg = 0xc0010010;  // AMD system configuration (Linux's MTRR code)
 constexpr uint32_t kAmdHwcr = 0xc0010015;    // AMD hardware configuration (Linux reads it)
+/// K8 interrupt pending message (C1E): Linux reads it on family 0xf CPUs such as qemu64's
+/// (the AMD E400 erratum check); 0 means C1E is off, as under QEMU.
+constexpr uint32_t kAmdIntPendingMsg = 0xc0010055;
 }  // namespace msr
 
 namespace {
@@ -131,6 +134,7 @@ uint64_t read_msr(X86Cpu& cpu, uint32_t index) {
       return s.msr.tsc_aux;
     case msr::kAmdSyscfg:
     case msr::kAmdHwcr:
+    case msr::kAmdIntPendingMsg:
       if (std::string_view(m.vendor) != "AuthenticAMD") break;
       return 0;
     default:
@@ -260,6 +264,7 @@ void write_msr(X86Cpu& cpu, uint32_t index, uint64_t v) {
       return;
     case msr::kAmdSyscfg:
     case msr::kAmdHwcr:
+    case msr::kAmdIntPendingMsg:
       if (std::string_view(m.vendor) != "AuthenticAMD") break;
       return;  // no configurable behaviour: writes are accepted and read back as 0
     default:

@@ -275,6 +275,9 @@ TEST_F(SystemTest, MsrReadBack) {
   EXPECT_EQ(read_msr(*q.cpu, 0xc0010010), 0u);
   write_msr(*q.cpu, 0xc0010010, 0);
   EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010010); }).vector, vec::kGp);
+  // And the K8 interrupt pending message MSR (C1E off), which Debian's kernel reads on qemu64.
+  EXPECT_EQ(read_msr(*q.cpu, 0xc0010055), 0u);
+  EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010055); }).vector, vec::kGp);
 }
 
 /// Records what the core asks of its local APIC.
