@@ -1,6 +1,7 @@
 #include "hw/timer/hpet.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace orrery::hw::timer {
 
@@ -61,7 +62,10 @@ void Hpet::update_lines() {
 void Hpet::arm_in(unsigned i, int64_t tick, int64_t diff, bool wrap) {
   Comparator& t = timers_[i];
   t.wrap_due = wrap;
-  t.due_tick = tick + diff;
+  // A 64-bit comparator may lie thousands of years ahead: past what the clock's nanoseconds
+  // hold, it never comes due (clamped instead of overflowing into the past).
+  const int64_t max_tick = std::numeric_limits<int64_t>::max() / kTickNs;
+  t.due_tick = diff > max_tick - tick ? max_tick : tick + diff;
   events_[i]->arm_at(t.due_tick * kTickNs);
 }
 

@@ -85,6 +85,18 @@ TEST_F(HpetTest, OneShotLevelInterruptHoldsUntilStatusCleared) {
   EXPECT_EQ(irqs.rises(2), 1u);  // one shot
 }
 
+// A comparator near the top of the 64-bit counter is centuries away: its deadline in
+// nanoseconds used to overflow into the past (a signed overflow found by UBSan running the
+// platform guest program), so it fired at once.
+TEST_F(HpetTest, AComparatorCenturiesAheadDoesNotFire) {
+  wr(T2 + Hpet::TN_CONF, Hpet::kTnIntTypeLevel | Hpet::kTnIntEnb | 2u << Hpet::kTnRouteShift);
+  wr(T2 + Hpet::TN_CMP, 0x7fffffffffffff00ull);
+  wr(Hpet::GEN_CONF, Hpet::kEnableCnf);
+  t.advance(1000000);
+  EXPECT_FALSE(irqs.level(2));
+  EXPECT_EQ(rd(Hpet::GEN_INT_STS), 0u);
+}
+
 TEST_F(HpetTest, LevelStatusIsSetEvenWithTheInterruptDisabled) {
   wr(T2 + Hpet::TN_CONF, Hpet::kTnIntTypeLevel | 2u << Hpet::kTnRouteShift);
   wr(T2 + Hpet::TN_CMP, 10);
