@@ -125,6 +125,23 @@ TEST(EventLoop, TimersFireInDeadlineOrderAtTheirManualTimes) {
   EXPECT_EQ(loop.run_once(0), 0);
 }
 
+// A deadline centuries away (a guest's HPET comparator near the top of its counter) is never
+// due; planning the loop's wake-up around it used to overflow (UBSan: signed overflow in
+// arm_timer when the clean-clone sanitizer run ran the pc platform guest program).
+TEST(EventLoop, ADeadlineCenturiesAheadNeverComesDue) {
+  Clock clock;  // the host's clock: waits are computed from real time
+  EventLoop loop(clock);
+  int far_fired = 0, near_fired = 0;
+  Timer far(loop, ClockType::kRealtime, [&] { ++far_fired; });
+  Timer near(loop, ClockType::kRealtime, [&] { ++near_fired; });
+  far.arm_at(INT64_MAX - 1);
+  near.arm_at(clock.realtime_ns());
+  EXPECT_EQ(loop.run_once(0), 1);
+  EXPECT_EQ(near_fired, 1);
+  EXPECT_EQ(far_fired, 0);
+  EXPECT_TRUE(far.armed());
+}
+
 TEST(EventLoop, ALateRoundFiresEveryDueTimerInOrder) {
   Clock clock(ClockSource::kManual);
   EventLoop loop(clock);
