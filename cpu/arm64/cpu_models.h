@@ -1,7 +1,8 @@
 // The AArch64 CPU models -cpu accepts: identification and the ID register values the guest
-// sees. Both advertise exactly what Orrery implements (AArch64 EL0/EL1 only, no EL2/EL3, FP and
-// AdvSIMD, CRC32, 4K and 64K granules, 16-bit ASIDs); the Cortex-A57 has a 44-bit physical
-// address range as the real core, `max` 48 bits and the 16K granule.
+// sees. Each advertises what both the real core has and Orrery implements (AArch64 EL0/EL1
+// only, no EL2/EL3, FP and AdvSIMD, CRC32, the Crypto extension, 4K and 64K granules, 16-bit
+// ASIDs) with the core's own physical address range; `max` advertises everything Orrery
+// implements (also SHA512, SHA3, RDM, 48-bit PA and the 16K granule).
 #pragma once
 
 #include <cstdint>

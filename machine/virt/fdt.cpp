@@ -142,7 +142,7 @@ void pcie_node(Writer& w, const FdtConfig& cfg) {
 }  // namespace
 
 std::string cpu_compatible(const std::string& model) {
-  if (model.starts_with("cortex-")) return "arm," + model;
+  if (model.starts_with("cortex-") || model.starts_with("neoverse-")) return "arm," + model;
   return "arm,armv8";  // "max" and other synthetic models
 }
 

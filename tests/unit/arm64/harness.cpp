@@ -194,9 +194,13 @@ int uc_xreg(unsigned i) {
 }
 }  // namespace
 
-UnicornRef::UnicornRef() {
+UnicornRef::UnicornRef(int cpu_model) {
   uc_engine* uc = nullptr;
   if (uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc) != UC_ERR_OK) return;
+  if (cpu_model >= 0 && uc_ctl_set_cpu_model(uc, cpu_model) != UC_ERR_OK) {
+    uc_close(uc);
+    return;
+  }
   if (uc_mem_map(uc, kRamBase, kRamSize, UC_PROT_ALL) != UC_ERR_OK) {
     uc_close(uc);
     return;

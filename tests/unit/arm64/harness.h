@@ -123,7 +123,8 @@ struct Inputs {
 /// Runs code on Unicorn at kCodeBase with the same memory layout; stops before the final HVC.
 class UnicornRef {
  public:
-  UnicornRef();
+  /// cpu_model: a Unicorn UC_CPU_ARM64_* model (negative: Unicorn's default, a Cortex-A72).
+  explicit UnicornRef(int cpu_model = -1);
   ~UnicornRef();
   bool ok() const { return uc_ != nullptr; }
   void load(const std::vector<uint32_t>& code);
