@@ -244,6 +244,7 @@ class Translator {
   bool SIMD_scalar_3diff(u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d);
   bool SIMD_elem(u32 Q, u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc, u32 H, u32 n, u32 d);
   bool SIMD_scalar_elem(u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc, u32 H, u32 n, u32 d);
+  bool SIMD_scalar_pairwise(u32 U, u32 size, u32 opc, u32 n, u32 d);
 
   // ---- Cryptographic extension and SHA-3: translate_simd_crypto.cpp ----
   bool CRYPTO_AES(u32 size, u32 opc, u32 n, u32 d);

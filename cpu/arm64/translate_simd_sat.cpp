@@ -239,4 +239,45 @@ bool Translator::simd_elem(u32 Q, u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc,
   return true;
 }
 
+// ---- Scalar pairwise ----
+
+bool Translator::SIMD_scalar_pairwise(u32 U, u32 size, u32 opc, u32 n, u32 d) {
+  if (!U) {
+    if (opc == 0x1b && size == 3) {  // ADDP (scalar): the two doublewords of Vn
+      if (!fp_access_check()) return true;
+      Vec a = read_vec(n);
+      write_vreg(d, e_.add(a.h[0], a.h[1]), Value{});
+      return true;
+    }
+    if ((opc == 0x0c || opc == 0x0d || opc == 0x0f) && !(size & 1))
+      return unimplemented("half-precision pairwise (FEAT_FP16)");
+    return unallocated();
+  }
+  // FMAXNMP/FMINNMP, FADDP, FMAXP/FMINP on the two elements of Vn (2S or 2D).
+  fp::BinOp op;
+  const bool min = size >> 1;
+  switch (opc) {
+    case 0x0c:
+      op = min ? fp::BinOp::MinNm : fp::BinOp::MaxNm;
+      break;
+    case 0x0d:
+      if (min) return unallocated();
+      op = fp::BinOp::Add;
+      break;
+    case 0x0f:
+      op = min ? fp::BinOp::Min : fp::BinOp::Max;
+      break;
+    default:
+      return unallocated();
+  }
+  if (!fp_access_check()) return true;
+  const bool dbl = size & 1;
+  const unsigned esize = dbl ? 64 : 32;
+  Vec a = read_vec(n);
+  Value r = fp_call(fp::kHelperFpBinop, get_lane(a, esize, 0), get_lane(a, esize, 1),
+                    fp::bin_desc(op, dbl ? fp::kD : fp::kS));
+  write_vreg(d, r, Value{});
+  return true;
+}
+
 }  // namespace orrery::cpu::arm64

@@ -76,6 +76,7 @@ inline constexpr Template kTemplates[] = {
     {"frecpe/frsqrte/urecpe/ursqrte", 0x9fbfec00, 0x0ea1c800, Template::Simd},
     {"frecps/frsqrts", 0xbf20fc00, 0x0e20fc00, Template::Simd},
     {"scalar frecpe/frsqrte/frecpx", 0xdfbfdc00, 0x5ea1d800, Template::Simd},
+    {"scalar pairwise", 0xdf3e0c00, 0x5e300800, Template::Simd},
 };
 
 class Generator {

@@ -385,6 +385,7 @@ const DecodeCase kCases[] = {
     {0x5e62d020, "SIMD_scalar_3diff", "sqdmull s0, h1, h2"},
     {0x4f72c820, "SIMD_elem", "sqdmulh v0.8h, v1.8h, v2.h[7]"},
     {0x5fa21820, "SIMD_scalar_elem", "fmla s0, s1, v2.s[3]"},
+    {0x7e30d820, "SIMD_scalar_pairwise", "faddp s0, v1.2s"},
 };
 
 TEST(Arm64Decoder, KnownEncodingsReachTheirRow) {
