@@ -222,6 +222,8 @@ std::string VirtMachine::build() {
     cpus_[i]
         ->timer_irq(CpuTimer::Virt)
         .connect(*core, core->ppi_input(i, kGicPpiBase + kPpiTimerVirt));
+    if (hw::IrqLine* pmu = cpus_[i]->pmu_irq())
+      pmu->connect(*core, core->ppi_input(i, kGicPpiBase + kPpiPmu));
   }
   return {};
 }
@@ -276,6 +278,7 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
     fc.redist_size = gicv3_ ? gicv3_->redistributor_size() : 0;
     fc.gicv2m = gicv2m_ != nullptr;
     fc.its = its_ != nullptr;
+    fc.pmu = !cpus_.empty() && cpus_[0]->pmu_irq() != nullptr;
     err = build_virt_fdt(fc, dtb_);
     if (!err.empty()) return err;
   }

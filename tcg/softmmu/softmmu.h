@@ -40,6 +40,11 @@ class PageTranslator {
   virtual void raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) = 0;
   /// An access that the guest architecture requires to be aligned was not.
   virtual void raise_alignment_fault(uint64_t vaddr, Access access) = 0;
+  /// One of the guest's own (architectural) watchpoints matched a data access at vaddr, which
+  /// has not happened (see Softmmu::set_arch_watchpoints); hit is the watched address.
+  virtual void raise_watchpoint(uint64_t vaddr, uint64_t hit, Access access) {
+    (void)vaddr, (void)hit, (void)access;
+  }
   /// For debuggers and loaders: translates without raising anything or touching guest state;
   /// false if vaddr is unmapped. The default is the flat (MMU off) mapping; a guest with a
   /// page-table walk overrides it.
@@ -90,6 +95,10 @@ class Softmmu {
 
   void set_code_tracker(CodePageTracker* t) { code_ = t; }
   void set_watchpoints(const WatchpointChecker* w) { watch_ = w; }
+  /// The guest architecture's own watchpoints (debug registers): a hit raises the guest's
+  /// exception through PageTranslator::raise_watchpoint. The debugger's come first. Call
+  /// flush_all() when the set of watched pages changes.
+  void set_arch_watchpoints(const WatchpointChecker* w) { arch_watch_ = w; }
   /// The watchpoint that made the last access stop with PendingExit::Debug.
   const WatchHit& watch_hit() const { return watch_hit_; }
 
@@ -177,6 +186,9 @@ class Softmmu {
   PageTranslator& translator_;
   CodePageTracker* code_ = nullptr;
   const WatchpointChecker* watch_ = nullptr;
+  const WatchpointChecker* arch_watch_ = nullptr;
+  /// A debugger or guest watchpoint stops the access (pending_exit set, PC at insn_pc).
+  bool watch_stops(uint64_t vaddr, unsigned size, Access a, uint64_t insn_pc);
   WatchHit watch_hit_;
   bool code_write_retry_ = false;
   bool two_page_blocks_ = false;
