@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "machine/boot_options.h"
+
 namespace orrery::hw {
 class Log;
 class CharSink;
@@ -66,6 +68,7 @@ struct MachineConfig {
   std::vector<DeviceSpec> devices;  // -device, in command-line order
   std::string bios;                 // -bios FILE; empty: the board's default firmware
   bool nographic = false;           // -nographic (firmware may use the serial console)
+  BootOptions boot;                 // -boot (firmware boot order and menu)
   /// Drives opened from -drive if=none, found by their id (BlockBackend::id()).
   std::vector<std::shared_ptr<hw::block::BlockBackend>> drives;
   /// -machine memory-backend=ID: host memory for RAM (ram_size bytes); null: anonymous memory.

@@ -41,6 +41,12 @@ std::string DeviceParser::parse(const DeviceSpec& spec, std::span<const std::str
       if (value != "on") return what + "disable-legacy=" + value + ": only on is supported";
     } else if (blk && name == "drive") {
       drive_id = value;
+    } else if (blk && name == "bootindex") {
+      char* end = nullptr;
+      long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end || n < -1 || n > 0xffff)
+        return what + "bootindex=" + value + ": expected -1..65535";
+      out.bootindex = int(n);
     } else if (blk && name == "num-queues") {
       char* end = nullptr;
       unsigned long n = std::strtoul(value.c_str(), &end, 10);

@@ -29,6 +29,9 @@ struct DeviceRequest {
   std::string name;  // id= or the driver's name
   std::string addr;  // addr=SLOT[.FN] (PCI); empty: the first free slot
   unsigned num_queues = 1;
+  /// bootindex=N (firmware boot priority, lowest first); -1: none. The board lists the device
+  /// in its firmware's boot order.
+  int bootindex = -1;
   std::shared_ptr<hw::block::BlockBackend> drive;  // Blk
   std::shared_ptr<hw::net::NetBackend> net;        // Net
   hw::virtio::VirtioNet::Mac mac = hw::virtio::VirtioNet::kDefaultMac;

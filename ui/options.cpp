@@ -30,6 +30,7 @@ enum class Opt : uint8_t {
   LogFile,
   Accel,
   NoReboot,
+  Boot,
   Display,
   Nic,
   Gdb,
@@ -76,6 +77,8 @@ constexpr OptionInfo kOptions[] = {
     {"accel", Opt::Accel, "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,unimp=undef|stop]",
      "translator tier and LLVM hotness threshold (-accel help)"},
     {"no-reboot", Opt::NoReboot, "", "exit instead of rebooting when the guest resets"},
+    {"boot", Opt::Boot, "[order=]DRIVES[,menu=on|off][,splash-time=MS][,reboot-timeout=MS]",
+     "firmware boot order (pc: c disk, d CD-ROM, n network; default cad) and boot menu"},
     {"display", Opt::Display, "none", "accepted for compatibility (there is no display)"},
     {"nic", Opt::Nic, "none|user[,model=virtio-net-device][,mac=M][,hostfwd=R]",
      "a network card on user networking (QEMU's -nic), or none"},
@@ -533,6 +536,11 @@ ParseResult parse_options(std::span<const std::string> args) {
         if (val.empty()) return fail("empty file name");
         o.bios = std::string(val);
         break;
+      case Opt::Boot: {
+        std::string err = machine::parse_boot_options(val, o.boot);
+        if (!err.empty()) return fail(err);
+        break;
+      }
       case Opt::Initrd:
         if (val.empty()) return fail("empty file name");
         o.initrd = std::string(val);

@@ -53,6 +53,7 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> machine_props;
   bool nographic = false;
   bool no_reboot = false;
+  machine::BootOptions boot;        // -boot
   std::vector<ChardevSpec> serial;  // one per -serial; empty means the default (stdio)
   uint32_t log_mask = 0;            // hw::LogMask bits from -d
   std::string log_file;             // -D

@@ -35,10 +35,20 @@ PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
     : config_(config), ctx_(ctx), com1_(ctx.log, "serial0") {
   mem_.set_write_observer(&ctx_.engine);
   com1_.set_sink(&com1_out_);
+  // Guest time stands still while a debugger holds the machine (as on virt): the TSC, the
+  // APIC timers and every device timer run on the virtual clock.
+  ctx_.engine.debug().set_stop_listener([&clock = ctx_.clock](bool stopped) {
+    if (stopped)
+      clock.pause();
+    else
+      clock.resume();
+  });
 }
 
 PcMachine::~PcMachine() {
   ctx_.engine.set_code_full_hook(nullptr);
+  ctx_.engine.debug().set_stop_listener({});
+  ctx_.clock.resume();
   // The local APICs' timers and device interrupts outlive the vCPUs (destroyed first).
   if (intc_) intc_->detach_cpus();
 }
@@ -89,8 +99,8 @@ std::string PcMachine::build() {
   if (!err.empty()) return err;
   connect_irqs();
   for (hw::Resettable* r : intc_->resettables()) resettables_.push_back(r);
-  resettables_.insert(resettables_.end(), {fw_cfg_.get(), &pci_->config_ports,
-                                           &pci_->reset_control, &pci_->bus});
+  resettables_.insert(resettables_.end(),
+                      {fw_cfg_.get(), &pci_->config_ports, &pci_->reset_control, &pci_->bus});
   for (unsigned i = 0; i < config_.cpus; ++i) {
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
     intc_->attach_cpu(*cpus_.back(), ctx_.clock);

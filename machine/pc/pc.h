@@ -108,7 +108,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// Without firmware (multiboot, direct Linux boot): the PIC pair as SeaBIOS leaves it for a
   /// kernel QEMU boots that way (vectors 0x08 and 0x70, every line masked but the cascade), so
   /// the PIT's ticks from reset reach no unprepared IDT.
-  void init_pic_as_firmware();  // pc_intc.cpp
+  void init_pic_as_firmware();           // pc_intc.cpp
   std::string build_platform_devices();  // pc_devices.cpp
   std::string add_pc_testdev(const DeviceSpec& spec);
   /// The i440FX/PIIX3 PCI (pc_pci.cpp).
@@ -116,6 +116,9 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// The PIIX3 IDE's legacy ports and the -hda..-hdd/-cdrom/if=ide drives.
   std::string build_ide();
   std::string build_pci_device(DeviceParser& parser, const DeviceSpec& spec);
+  /// A -device with bootindex=: its firmware path goes into fw_cfg's "bootorder"
+  /// (pc_firmware.cpp).
+  void add_boot_device(int bootindex, unsigned devfn);
   std::string boot(std::span<const uint8_t> kernel);
   loader::PcMemory pc_memory() const;
   // Direct Linux boot of a bzImage (pc_linux.cpp).
@@ -128,6 +131,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   // pc_firmware.cpp
   std::string add_ram_below_4g();
   std::string build_fw_cfg();
+  std::vector<uint8_t> boot_order_file() const;
   std::string load_firmware();
   void reset_firmware();
   void cpu_thread(unsigned index);
@@ -154,6 +158,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::unique_ptr<hw::FwCfg> fw_cfg_;
   std::vector<uint8_t> bios_;  // the firmware image (its copy below 1 MiB is reset from it)
   bool firmware_boot_ = false;
+  std::vector<std::pair<int, std::string>> boot_devices_;  // bootindex, OpenFirmware path
 
   // Kept for a reset (the kernel only without a reload function, as on virt).
   std::vector<uint8_t> kernel_;

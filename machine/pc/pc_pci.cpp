@@ -106,7 +106,9 @@ std::string PcMachine::build_pci_device(DeviceParser& parser, const DeviceSpec& 
   if (!err.empty()) return err;
   err = add_pci_device(req, pci_->bus, mem_, ctx_.log, kPciFirstFreeSlot, pci_->functions,
                        pci_->devices);
-  return err.empty() ? err : "-device " + spec.driver + ": " + err;
+  if (!err.empty()) return "-device " + spec.driver + ": " + err;
+  if (req.bootindex >= 0) add_boot_device(req.bootindex, pci_->functions.back()->devfn());
+  return {};
 }
 
 }  // namespace orrery::machine::pc

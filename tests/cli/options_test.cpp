@@ -371,5 +371,40 @@ TEST(Options, IdeAndNicErrors) {
   EXPECT_EQ(r.options.devices[0].driver, "virtio-net-pci");
 }
 
+// -boot in QEMU's spellings: key=value items, or the old bare order ("-boot d").
+TEST(Options, BootOrderMenuAndTimeouts) {
+  ParseResult r = parse({"-M", "pc", "-boot", "order=dc,menu=on,splash-time=500,reboot-timeout=0"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.boot.order, "dc");
+  EXPECT_TRUE(r.options.boot.menu);
+  EXPECT_EQ(r.options.boot.splash_time, 500);
+  EXPECT_EQ(r.options.boot.reboot_timeout, 0);
+  EXPECT_FALSE(r.options.boot.strict);
+  r = parse({"-M", "pc", "-boot", "c"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.boot.order, "c");
+  EXPECT_FALSE(r.options.boot.menu);
+  r = parse({"-M", "pc"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.boot.order, "cad");  // QEMU's pc default
+  EXPECT_EQ(r.options.boot.reboot_timeout, -1);
+  r = parse({"-M", "pc", "-boot", "menu=off,strict=on"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_TRUE(r.options.boot.strict);
+  EXPECT_EQ(r.options.boot.order, "cad");
+}
+
+TEST(Options, BootErrors) {
+  EXPECT_EQ(error_of({"-boot", "order=cc"}),
+            "-boot order=cc: order: boot device 'c' was given twice");
+  EXPECT_EQ(error_of({"-boot", "order=z"}), "-boot order=z: order: invalid boot device 'z'");
+  EXPECT_EQ(error_of({"-boot", "order="}), "-boot order=: order: no boot device given");
+  EXPECT_EQ(error_of({"-boot", "menu=maybe"}), "-boot menu=maybe: menu: expected on or off");
+  EXPECT_EQ(error_of({"-boot", "splash-time=70000"}),
+            "-boot splash-time=70000: splash-time: expected 0..65535 (ms)");
+  EXPECT_EQ(error_of({"-boot", "c,d"}), "-boot c,d: 'd': expected key=value");
+  EXPECT_EQ(error_of({"-boot", "colour=red"}), "-boot colour=red: unknown key 'colour'");
+}
+
 }  // namespace
 }  // namespace orrery::ui
