@@ -32,28 +32,50 @@ std::string sized(const char* what, size_t want, size_t got) {
 
 std::string request_name(uint32_t r) {
   switch (Request(r)) {
-    case Request::kGetFeatures: return "GET_FEATURES";
-    case Request::kSetFeatures: return "SET_FEATURES";
-    case Request::kSetOwner: return "SET_OWNER";
-    case Request::kResetOwner: return "RESET_OWNER";
-    case Request::kSetMemTable: return "SET_MEM_TABLE";
-    case Request::kSetLogBase: return "SET_LOG_BASE";
-    case Request::kSetLogFd: return "SET_LOG_FD";
-    case Request::kSetVringNum: return "SET_VRING_NUM";
-    case Request::kSetVringAddr: return "SET_VRING_ADDR";
-    case Request::kSetVringBase: return "SET_VRING_BASE";
-    case Request::kGetVringBase: return "GET_VRING_BASE";
-    case Request::kSetVringKick: return "SET_VRING_KICK";
-    case Request::kSetVringCall: return "SET_VRING_CALL";
-    case Request::kSetVringErr: return "SET_VRING_ERR";
-    case Request::kGetProtocolFeatures: return "GET_PROTOCOL_FEATURES";
-    case Request::kSetProtocolFeatures: return "SET_PROTOCOL_FEATURES";
-    case Request::kGetQueueNum: return "GET_QUEUE_NUM";
-    case Request::kSetVringEnable: return "SET_VRING_ENABLE";
-    case Request::kGetConfig: return "GET_CONFIG";
-    case Request::kSetConfig: return "SET_CONFIG";
-    case Request::kResetDevice: return "RESET_DEVICE";
-    case Request::kNone: break;
+    case Request::kGetFeatures:
+      return "GET_FEATURES";
+    case Request::kSetFeatures:
+      return "SET_FEATURES";
+    case Request::kSetOwner:
+      return "SET_OWNER";
+    case Request::kResetOwner:
+      return "RESET_OWNER";
+    case Request::kSetMemTable:
+      return "SET_MEM_TABLE";
+    case Request::kSetLogBase:
+      return "SET_LOG_BASE";
+    case Request::kSetLogFd:
+      return "SET_LOG_FD";
+    case Request::kSetVringNum:
+      return "SET_VRING_NUM";
+    case Request::kSetVringAddr:
+      return "SET_VRING_ADDR";
+    case Request::kSetVringBase:
+      return "SET_VRING_BASE";
+    case Request::kGetVringBase:
+      return "GET_VRING_BASE";
+    case Request::kSetVringKick:
+      return "SET_VRING_KICK";
+    case Request::kSetVringCall:
+      return "SET_VRING_CALL";
+    case Request::kSetVringErr:
+      return "SET_VRING_ERR";
+    case Request::kGetProtocolFeatures:
+      return "GET_PROTOCOL_FEATURES";
+    case Request::kSetProtocolFeatures:
+      return "SET_PROTOCOL_FEATURES";
+    case Request::kGetQueueNum:
+      return "GET_QUEUE_NUM";
+    case Request::kSetVringEnable:
+      return "SET_VRING_ENABLE";
+    case Request::kGetConfig:
+      return "GET_CONFIG";
+    case Request::kSetConfig:
+      return "SET_CONFIG";
+    case Request::kResetDevice:
+      return "RESET_DEVICE";
+    case Request::kNone:
+      break;
   }
   return "request " + std::to_string(r);
 }
@@ -73,8 +95,7 @@ std::string parse(const Header& h, std::span<const uint8_t> payload, std::vector
   const size_t n = payload.size();
   auto want_fds = [&](size_t k) -> std::string {
     if (fds.size() != k)
-      return name + ": " + std::to_string(fds.size()) + " fds (expected " + std::to_string(k) +
-             ")";
+      return name + ": " + std::to_string(fds.size()) + " fds (expected " + std::to_string(k) + ")";
     return {};
   };
   Request r = Request(h.request);
@@ -148,8 +169,7 @@ std::string parse(const Header& h, std::span<const uint8_t> payload, std::vector
       if (out.config.size > kMaxConfigSize || out.config.offset > kMaxConfigSize ||
           n != kConfigHeaderSize + out.config.size)
         return name + ": config of " + std::to_string(out.config.size) + " bytes at " +
-               std::to_string(out.config.offset) + " in a " + std::to_string(n) +
-               "-byte payload";
+               std::to_string(out.config.offset) + " in a " + std::to_string(n) + "-byte payload";
       out.config.data.assign(payload.begin() + kConfigHeaderSize, payload.end());
       break;
     }
