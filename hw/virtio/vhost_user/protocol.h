@@ -57,7 +57,7 @@ inline constexpr uint64_t kVringIndexMask = 0xff;
 inline constexpr uint64_t kVringNoFd = 1ull << 8;
 
 inline constexpr size_t kHeaderSize = 12;
-inline constexpr size_t kMaxRegions = 8;     // VHOST_MEMORY_BASELINE_NREGIONS
+inline constexpr size_t kMaxRegions = 8;  // VHOST_MEMORY_BASELINE_NREGIONS
 inline constexpr size_t kMaxFds = kMaxRegions;
 inline constexpr size_t kMaxConfigSize = 256;
 inline constexpr size_t kConfigHeaderSize = 12;
