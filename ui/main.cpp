@@ -154,6 +154,7 @@ int run(int argc, char** argv) {
   config.devices = opt.devices;
   config.bios = opt.bios;
   config.nographic = opt.nographic;
+  config.chardev_sockets = opt.chardev_sockets;
   for (const MemoryBackendSpec& b : opt.memory_backends) {
     if (b.id != opt.memory_backend) continue;  // QEMU creates unused backends too; no need here
     err.clear();
