@@ -1,5 +1,6 @@
 #include "hw/virtio/vhost_user/blk_server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +12,14 @@ namespace orrery::hw::virtio::vhost_user {
 
 namespace {
 constexpr uint64_t kOfferedProtocol = kProtocolMq | kProtocolReplyAck | kProtocolConfig;
+
+/// Kick and call fds never block the loop or a worker, whatever the frontend passed (a pipe
+/// nobody reads would otherwise hang a completion).
+UniqueFd nonblocking(UniqueFd fd) {
+  const int fl = fcntl(fd.get(), F_GETFL);
+  if (fl >= 0) fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK);
+  return fd;
+}
 }  // namespace
 
 struct BlkServer::Ring {
@@ -67,9 +76,11 @@ bool BlkServer::attach(UniqueFd sock) {
     if (sock_.valid()) return false;
     sock_ = std::move(sock);
   }
-  // A frontend that stops half-way through a message must not hold the loop forever.
+  // A frontend that stops half-way through a message, or stops reading replies, must not hold
+  // the loop forever.
   timeval tv{5, 0};
   setsockopt(sock_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(sock_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   loop_.add_fd(sock_.get(), kFdRead, [this](uint32_t ev) { readable(ev); });
   return true;
 }
@@ -308,6 +319,11 @@ bool BlkServer::handle(Message& m) {
         if (fstat(m.fds[i].get(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) < end)
           return fail("SET_MEM_TABLE: region " + std::to_string(i) +
                       " is not backed by a large enough shared file");
+        // A file that shrank later would fault too: seal a memfd against shrinking when it
+        // allows it (QEMU seals its memfds itself).
+        const int seals = fcntl(m.fds[i].get(), F_GET_SEALS);
+        if (seals >= 0 && !(seals & F_SEAL_SHRINK))
+          fcntl(m.fds[i].get(), F_ADD_SEALS, F_SEAL_SHRINK);
         std::string err;
         auto backing = RamBacking::map_fd(m.fds[i].release(), end, err);
         if (!backing) return fail("SET_MEM_TABLE: " + err);
@@ -367,7 +383,7 @@ bool BlkServer::handle(Message& m) {
         rings_[q].kick = UniqueFd();
         break;
       }
-      rings_[q].kick = std::move(m.fds[0]);
+      rings_[q].kick = nonblocking(std::move(m.fds[0]));
       // Without protocol features a ring runs as soon as it has its kick fd.
       if (!(features_ & kFeatureProtocolFeatures)) rings_[q].enabled = true;
       if (!maybe_start(q)) return false;
@@ -377,7 +393,7 @@ bool BlkServer::handle(Message& m) {
       const unsigned q = m.vring_index();
       if (!ring_index(q)) return false;
       std::lock_guard g(call_mu_);
-      rings_[q].call = m.vring_has_fd() ? std::move(m.fds[0]) : UniqueFd();
+      rings_[q].call = m.vring_has_fd() ? nonblocking(std::move(m.fds[0])) : UniqueFd();
       call_fds_[q] = rings_[q].call.get();
       break;
     }

@@ -1,5 +1,6 @@
 // The vhost-user-blk backend driven by a small frontend in the test over a socketpair: real
 // messages with SCM_RIGHTS, guest RAM in a real memfd, kick and call eventfds, a raw image file.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -150,7 +151,10 @@ class VhostUserBlkTest : public ::testing::Test {
     test::make_available(mem, kAvail, kQueueSize, avail_idx_, head);
     const uint64_t one = 1;
     EXPECT_EQ(write(kick_.get(), &one, 8), 8);
-    // The call eventfd is the completion: wait for it (the test never sleeps).
+    // The call eventfd is the completion: wait for it (the test never sleeps). The backend
+    // made it non-blocking, so poll first.
+    pollfd pf{call_.get(), POLLIN, 0};
+    EXPECT_EQ(poll(&pf, 1, 10000), 1);
     uint64_t n;
     EXPECT_EQ(read(call_.get(), &n, 8), 8);
     uint16_t used = 0;
@@ -237,6 +241,36 @@ TEST_F(VhostUserBlkTest, AFrontendReconnectsAndContinuesWhereTheRingStopped) {
   std::vector<uint8_t> got(512);
   ASSERT_TRUE(mem.read(kData, got));
   EXPECT_EQ(got, data);
+}
+
+TEST_F(VhostUserBlkTest, ACallFdNobodyReadsNeverBlocksACompletion) {
+  start_ring0();
+  // The frontend swaps in a full pipe for the call eventfd.
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  UniqueFd rd(p[0]), wr(p[1]);
+  std::vector<uint8_t> fill(1 << 16, 0);
+  fcntl(wr.get(), F_SETFL, O_NONBLOCK);
+  while (write(wr.get(), fill.data(), fill.size()) > 0) {
+  }
+  fcntl(wr.get(), F_SETFL, 0);
+  int w = wr.get();
+  send(Request::kSetVringCall, encode_u64(0), {&w, 1});
+  GuestMemory mem(space_);
+  ASSERT_TRUE(mem.store<uint32_t>(kHdr, 0));
+  ASSERT_TRUE(mem.store<uint64_t>(kHdr + 8, 1));
+  test::write_desc(mem, kDesc, 0, kHdr, 16, 1, 1);
+  test::write_desc(mem, kDesc, 1, kData, 512, 3, 2);
+  test::write_desc(mem, kDesc, 2, kStatus, 1, 2);
+  test::make_available(mem, kAvail, kQueueSize, avail_idx_, 0);
+  const uint64_t one = 1;
+  ASSERT_EQ(write(kick_.get(), &one, 8), 8);
+  // GET_VRING_BASE answers once the ring's requests are done.
+  send(Request::kGetVringBase, encode_state({0, 0}));
+  ASSERT_EQ(reply(Request::kGetVringBase).size(), 8u);
+  uint16_t used = 0;
+  ASSERT_TRUE(mem.load<uint16_t>(kUsed + 2, used));
+  EXPECT_EQ(used, 1);
 }
 
 TEST_F(VhostUserBlkTest, AWrongPayloadSizeDropsTheConnection) {
