@@ -232,14 +232,22 @@ void BlkFrontend::queue_kicked(unsigned q) {
 void BlkFrontend::call_thread() {
   std::vector<pollfd> fds;
   for (const UniqueFd& c : call_) fds.push_back({c.get(), POLLIN, 0});
+  // The backend hanging up (it exited or dropped us): only watched, never read here.
+  fds.push_back({sock_.get(), POLLRDHUP, 0});
   fds.push_back({stop_.get(), POLLIN, 0});
+  const size_t sock_slot = fds.size() - 2;
   for (;;) {
     if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (fds.back().revents) return;
-    for (unsigned q = 0; q + 1 < fds.size(); ++q) {
+    if (fds[sock_slot].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+      fds[sock_slot].fd = -1;  // reported once
+      auto l = lock();
+      lost("the backend closed the connection");
+    }
+    for (unsigned q = 0; q < sock_slot; ++q) {
       if (!fds[q].revents) continue;
       uint64_t n;
       if (read(fds[q].fd, &n, sizeof n) != sizeof n) continue;

@@ -159,6 +159,27 @@ TEST_F(VhostUserFrontendTest, AReadAndAWriteGoThroughTheBackend) {
   EXPECT_EQ(regs.rd(0x70), 0u);
 }
 
+TEST_F(VhostUserFrontendTest, ABackendThatGoesAwayMakesTheDeviceNeedAReset) {
+  std::string err;
+  std::shared_ptr<RamBacking> ram = RamBacking::memfd("guest", kRamSize, true, err);
+  ASSERT_EQ(as_.add_ram("ram", kRam, ram), "");
+  GuestMemory mem(as_);
+  frontend_ = BlkFrontend::connect(mem, log_, "vub", sock_path_, 1, err);
+  ASSERT_TRUE(frontend_) << err;
+  VirtioMmio mmio(log_);
+  IrqWaiter irq;
+  mmio.irq().connect(irq, 0);
+  mmio.plug(frontend_.get());
+  test::MmioRegs regs{mmio};
+  ASSERT_TRUE(regs.negotiate(kFeatureVersion1));
+  ASSERT_TRUE(regs.setup_queue(0, kQ, kDesc, kAvail, kUsed));
+  regs.driver_ok();
+  server_->disconnect();
+  // The configuration-change interrupt says so; the status shows DEVICE_NEEDS_RESET.
+  ASSERT_TRUE(irq.wait_high());
+  EXPECT_TRUE(regs.rd(0x70) & kStatusNeedsReset);
+}
+
 TEST_F(VhostUserFrontendTest, PrivateGuestRamIsRefused) {
   ASSERT_EQ(as_.add_ram("ram", kRam, kRamSize), "");
   GuestMemory mem(as_);
