@@ -76,6 +76,8 @@ struct MachineConfig {
   /// Network backends from -netdev / -nic, by id. Their owner keeps them (and the event loop
   /// behind them) alive until the machine is destroyed.
   std::vector<std::pair<std::string, std::shared_ptr<hw::net::NetBackend>>> netdevs;
+  /// -chardev socket,id=ID,path=PATH: unix sockets by id (vhost-user-blk-pci's chardev=).
+  std::vector<std::pair<std::string, std::string>> chardev_sockets;
 };
 
 /// What -kernel, -initrd, -append and -dtb gave.

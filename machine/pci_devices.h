@@ -22,7 +22,7 @@ namespace orrery::machine {
 
 /// One checked -device line.
 struct DeviceRequest {
-  enum class Kind : uint8_t { Blk, Rng, Net, PciTestdev };
+  enum class Kind : uint8_t { Blk, Rng, Net, PciTestdev, VhostUserBlk };
   std::string driver;
   Kind kind = Kind::Blk;
   bool pci = false;  // a PCI function (otherwise a virtio-mmio device)
@@ -34,6 +34,7 @@ struct DeviceRequest {
   int bootindex = -1;
   std::shared_ptr<hw::block::BlockBackend> drive;  // Blk
   std::shared_ptr<hw::net::NetBackend> net;        // Net
+  std::string socket_path;                         // VhostUserBlk: the chardev's socket
   hw::virtio::VirtioNet::Mac mac = hw::virtio::VirtioNet::kDefaultMac;
 };
 

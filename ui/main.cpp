@@ -155,6 +155,7 @@ int run(int argc, char** argv) {
   config.bios = opt.bios;
   config.nographic = opt.nographic;
   config.boot = opt.boot;
+  config.chardev_sockets = opt.chardev_sockets;
   for (const MemoryBackendSpec& b : opt.memory_backends) {
     if (b.id != opt.memory_backend) continue;  // QEMU creates unused backends too; no need here
     err.clear();

@@ -41,6 +41,7 @@ enum class Opt : uint8_t {
   Device,
   NoDefaults,
   Object,
+  Chardev,
   Netdev,
   Help,
   Version,
@@ -103,6 +104,8 @@ constexpr OptionInfo kOptions[] = {
      "virtio-rng-device, virtio-rng-pci, virtio-net-device,netdev=ID[,mac=M] or pci-testdev "
      "(PCI ones take addr=SLOT[.FN]); pc: the PCI ones and isa-debug-exit[,iobase=N][,iosize=N]"},
     {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
+    {"chardev", Opt::Chardev, "socket,id=ID,path=PATH",
+     "a unix socket to connect to (-device vhost-user-blk-pci,chardev=ID)"},
     {"object", Opt::Object, "memory-backend-memfd|memory-backend-ram,id=ID,size=SIZE[,share=on]",
      "guest RAM backend, used with -machine memory-backend=ID (memfd: shareable)"},
     {"help", Opt::Help, "", "print this help and exit"},
@@ -695,6 +698,31 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::NoDefaults:
         o.no_defaults = true;
         break;
+      case Opt::Chardev: {
+        // Only what vhost-user devices need: a client socket (QEMU's server=off default).
+        const std::vector<std::string> parts = hw::split_option_list(val);
+        if (parts[0] != "socket")
+          return fail("'" + std::string(parts[0]) + "': only socket is supported");
+        std::string id, path;
+        for (size_t k = 1; k < parts.size(); ++k) {
+          const size_t eq = parts[k].find('=');
+          const std::string key = parts[k].substr(0, eq);
+          const std::string value = eq == std::string::npos ? "" : parts[k].substr(eq + 1);
+          if (eq == std::string::npos || value.empty())
+            return fail("'" + parts[k] + "': expected name=value");
+          if (key == "id")
+            id = value;
+          else if (key == "path")
+            path = value;
+          else if (key != "server" || value != "off")
+            return fail("property '" + key + "=" + value + "' is not supported (id=, path=)");
+        }
+        if (id.empty() || path.empty()) return fail("socket needs id=ID and path=PATH");
+        for (const auto& other : o.chardev_sockets)
+          if (other.first == id) return fail("duplicate chardev id '" + id + "'");
+        o.chardev_sockets.emplace_back(id, path);
+        break;
+      }
       case Opt::Object: {
         MemoryBackendSpec spec;
         err = parse_memory_backend(val, spec);

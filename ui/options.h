@@ -68,6 +68,8 @@ struct Options {
   /// -netdev user,id=ID and the backends of -nic user (named "nicN"; a -device for each is in
   /// devices).
   std::vector<hw::net::NetdevUserOptions> netdevs;
+  /// -chardev socket,id=ID,path=PATH (id, path), for vhost-user devices.
+  std::vector<std::pair<std::string, std::string>> chardev_sockets;
 };
 
 struct ParseResult {

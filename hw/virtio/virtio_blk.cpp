@@ -94,6 +94,10 @@ uint64_t VirtioBlk::device_features() const {
 
 void VirtioBlk::device_reset(std::unique_lock<std::mutex>& held) {
   // Requests in flight still write guest memory and the used ring; let them finish first.
+  wait_idle(held);
+}
+
+void VirtioBlk::wait_idle(std::unique_lock<std::mutex>& held) {
   idle_.wait(held, [this] { return in_flight_ == 0; });
 }
 

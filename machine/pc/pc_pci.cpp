@@ -99,8 +99,9 @@ std::string PcMachine::build_ide() {
 }
 
 std::string PcMachine::build_pci_device(DeviceParser& parser, const DeviceSpec& spec) {
-  static constexpr std::string_view kDrivers[] = {
-      "isa-debug-exit", "virtio-blk-pci", "virtio-rng-pci", "virtio-net-pci", "pci-testdev"};
+  static constexpr std::string_view kDrivers[] = {"isa-debug-exit", "virtio-blk-pci",
+                                                  "virtio-rng-pci", "virtio-net-pci",
+                                                  "pci-testdev",    "vhost-user-blk-pci"};
   DeviceRequest req;
   std::string err = parser.parse(spec, kDrivers, req);
   if (!err.empty()) return err;

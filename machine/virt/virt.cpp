@@ -80,7 +80,7 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
 std::string VirtMachine::build_devices() {
   static constexpr std::string_view kDrivers[] = {
       "virtio-blk-device", "virtio-rng-device", "virtio-net-device", "virtio-blk-pci",
-      "virtio-rng-pci",    "virtio-net-pci",    "pci-testdev"};
+      "virtio-rng-pci",    "virtio-net-pci",    "pci-testdev",       "vhost-user-blk-pci"};
   DeviceParser parser(config_);
   unsigned next_slot = kVirtioMmioSlots;
   for (const DeviceSpec& spec : config_.devices) {

@@ -320,6 +320,22 @@ object_without_size)
     expect_error "-object memory-backend-ram,id=m: size=SIZE is required" \
         -object memory-backend-ram,id=m -kernel "$good"
     ;;
+vhost_user_errors)
+    # -chardev socket for vhost-user-blk-pci: one line and exit status 1 for each mistake.
+    expect_error "-chardev pty,id=c0: 'pty': only socket is supported" -chardev pty,id=c0 \
+        -kernel "$good"
+    expect_error "-chardev socket,id=c0: socket needs id=ID and path=PATH" \
+        -chardev socket,id=c0 -kernel "$good"
+    expect_error "-device vhost-user-blk-pci: chardev=c9: no -chardev socket with that id" \
+        -device vhost-user-blk-pci,chardev=c9 -kernel "$good"
+    expect_error "guest RAM 'ram' is not shared memory" \
+        -chardev socket,id=c0,path="$work/none.sock" -device vhost-user-blk-pci,chardev=c0 \
+        -kernel "$good"
+    expect_error "cannot connect to vhost-user socket $work/none.sock" \
+        -object memory-backend-memfd,id=mem,size=256M -machine memory-backend=mem -m 256M \
+        -chardev socket,id=c0,path="$work/none.sock" -device vhost-user-blk-pci,chardev=c0 \
+        -kernel "$good"
+    ;;
 machine_props_merge)
     # QEMU merges repeated -machine options: a property-only -machine adds to the board chosen
     # by another, and a bad property is blamed on the option that gave it.
