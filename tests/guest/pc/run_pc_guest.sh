@@ -13,6 +13,9 @@
 # command line, which starts with the -kernel path. Passes when the exit status is 33
 # (isa-debug-exit with 0x10) and stdout matches EXPECTED byte for byte.
 #
+# TIER is a tcg tier, or "kvm" (-accel kvm) or "kvm-irqchip-off" (-accel
+# kvm,kernel-irqchip=off); the kvm ones exit 77 (skipped) without a usable /dev/kvm.
+#
 # Environment: ORRERY=qemu runs QEMU (default qemu-system-x86_64, or QEMU=/path) instead;
 # UPDATE_EXPECTED=1 (with ORRERY=qemu) rewrites EXPECTED; GUEST_TIMEOUT (default 30 s).
 set -u
@@ -36,6 +39,7 @@ case $variant in
 plain) args=(-m 128) ;;
 modules) args=(-m 128 -append "a b" -initrd "m1 arg1 x,m2") ;;
 4g) args=(-m 4G) ;;
+testdev) args=(-m 128 -device pc-testdev) ;;
 platform) args=(-m 5G -smp 3) ;;
 pci)
     truncate -s 1M "$work/disk.img"
@@ -63,7 +67,18 @@ if [ "$emulator" = qemu ]; then
     cmd=("${QEMU:-qemu-system-x86_64}" "${pc[@]}" -display none -serial stdio -nic none)
     [ "$variant" = platform ] && cmd+=(-nodefaults)
 else
-    cmd=("$(realpath "$emulator")" "${pc[@]}" -nographic -accel "tcg,tier=$tier")
+    case $tier in
+    kvm*)
+        if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+            echo "SKIP: no usable /dev/kvm"
+            exit 77
+        fi
+        accel=kvm
+        [ "$tier" = kvm-irqchip-off ] && accel=kvm,kernel-irqchip=off
+        ;;
+    *) accel="tcg,tier=$tier" ;;
+    esac
+    cmd=("$(realpath "$emulator")" "${pc[@]}" -nographic -accel "$accel")
     # -nodefaults drops the serial port -nographic would put on stdio.
     case $variant in pci | ide) cmd+=(-serial stdio) ;; esac
 fi
