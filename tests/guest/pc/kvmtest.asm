@@ -8,6 +8,7 @@
 ;      port and memory, the HPET's ID),
 ;   3. takes COM1's THRE interrupt through the PIC (remapped to vector 0x20; interrupts are on
 ;      at CPL3 from the start): the one CPL0 handler acknowledges it and counts,
+; (with -append triple it prints "triple" and ends in a triple fault instead),
 ; prints each result on COM1 and exits through isa-debug-exit with 0x10 (status 33). The
 ; output must be the same under -accel tcg and -accel kvm (and QEMU's).
 %include "multiboot.inc"
@@ -22,6 +23,7 @@ IRQ_VECTOR equ 0x24                    ; IRQ 4 with the PIC at 0x20
 
 start:
   mov esp, kstack_top
+  mov [mbinfo], ebx
   lgdt [gdt_desc]
   ; Long mode: PAE, the page tables, EFER.LME, paging.
   mov eax, cr4
@@ -98,13 +100,32 @@ long64:
   mov al, 0xff
   out 0x21, al
   out 0xa1, al
+  ; "-append triple" (the command line's second word starts with t): no IDT, and CPL3 raises
+  ; #UD, which becomes a triple fault (a reset, or the end of the run with -no-reboot).
+  mov eax, user
+  mov ebx, [mbinfo]
+  test dword [rbx], 4
+  jz .go
+  mov ebx, [rbx + 16]
+.word:
+  mov cl, [rbx]
+  inc ebx
+  test cl, cl
+  jz .go
+  cmp cl, ' '
+  jne .word
+  cmp byte [rbx], 't'
+  jne .go
+  lidt [null_idt]
+  mov eax, user_triple
+.go:
   ; To CPL3 with IOPL 3 (QEMU and TCG allow port I/O on it), interrupts on: the PIC masks
   ; every line until part 3 opens IRQ 4.
   push UDATA
   push ustack_top
   push 0x3202
   push UCODE
-  push user
+  push rax
   iretq
 
 ; CPL0: the COM1 interrupt. Reading IIR acknowledges THRE; IER = 0 stops it; EOI to the PIC.
@@ -140,6 +161,11 @@ fault:                                   ; prints the top three stack words, exi
   hlt
 
 ; ---- CPL3 from here ----
+user_triple:
+  mov esi, str_triple
+  call puts
+  ud2
+
 user:
   ; 1. Checksum: xorshift32 from 1, summed, 10 million steps.
   mov esi, str_sum
@@ -331,6 +357,7 @@ str_mem: db "mem ", 0
 str_hpet: db "hpet ", 0
 str_irq: db "irq ", 0
 str_fault: db "fault ", 0
+str_triple: db "triple", 10, 0
 
 align 8
 gdt:
@@ -351,6 +378,10 @@ idt_desc:
   dw 64 * 16 - 1
   dq idt
 irq_count: dd 0
+mbinfo: dd 0
+null_idt:
+  dw 0
+  dq 0
 ; Identity map, user-accessible, with 2 MiB pages: the first 2 MiB (this program) and the pages
 ; holding the HPET (0xfec00000) and pc-testdev's memory (0xff000000), those uncached.
 align 4096
