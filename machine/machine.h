@@ -35,6 +35,9 @@ class NetBackend;
 namespace orrery::tcg::exec {
 class Engine;
 }
+namespace orrery::cpu {
+class Accelerator;
+}
 
 namespace orrery::machine {
 
@@ -105,6 +108,8 @@ struct MachineContext {
   hw::Clock& clock;
   /// The one event loop (already running on its own thread) for device timers and host fds.
   hw::EventLoop& loop;
+  /// What runs the vCPUs (-accel); null: TCG on engine.
+  cpu::Accelerator* accel = nullptr;
 };
 
 class Machine {
@@ -156,6 +161,8 @@ struct MachineType {
   /// An IDE controller for -drive if=ide, -hda..-hdd and -cdrom, and -drive's default
   /// interface (otherwise if=virtio is).
   bool ide = false;
+  /// Runs under -accel kvm (the board takes an x86 KVM accelerator).
+  bool kvm = false;
 };
 
 /// Every board, in -M help order.

@@ -29,6 +29,7 @@ enum class Opt : uint8_t {
   Debug,
   LogFile,
   Accel,
+  EnableKvm,
   NoReboot,
   Boot,
   Display,
@@ -75,8 +76,11 @@ constexpr OptionInfo kOptions[] = {
     {"serial", Opt::Serial, "DEV", "serial port backend: stdio, file:PATH or none"},
     {"d", Opt::Debug, "ITEM,...", "enable logging of the given items (-d help lists them)"},
     {"D", Opt::LogFile, "FILE", "write the -d log to FILE instead of stderr"},
-    {"accel", Opt::Accel, "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,unimp=undef|stop]",
-     "translator tier and LLVM hotness threshold (-accel help)"},
+    {"accel", Opt::Accel,
+     "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,unimp=undef|stop]|kvm[:tcg]"
+     "[,kernel-irqchip=on|off]",
+     "accelerator: TCG (default; translator tier and LLVM threshold) or KVM (-accel help)"},
+    {"enable-kvm", Opt::EnableKvm, "", "shorthand for -accel kvm"},
     {"no-reboot", Opt::NoReboot, "", "exit instead of rebooting when the guest resets"},
     {"boot", Opt::Boot, "[order=]DRIVES[,menu=on|off][,splash-time=MS][,reboot-timeout=MS]",
      "firmware boot order (pc: c disk, d CD-ROM, n network; default cad) and boot menu"},
@@ -143,15 +147,43 @@ bool parse_u32(std::string_view s, uint32_t& out) {
   return true;
 }
 
-std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, bool& help) {
+std::string parse_kvm_props(const std::vector<std::string>& parts, AccelOptions& ao) {
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::string_view p = parts[i];
+    size_t eq = p.find('=');
+    std::string_view key = p.substr(0, eq);
+    std::string_view val = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
+    if (key != "kernel-irqchip")
+      return "unknown kvm property '" + std::string(key) + "' (expected kernel-irqchip)";
+    if (val == "on") {
+      ao.kernel_irqchip = true;
+    } else if (val == "off") {
+      ao.kernel_irqchip = false;
+    } else if (val == "split") {
+      return "kernel-irqchip=split is not supported (use on or off)";
+    } else {
+      return "invalid kernel-irqchip '" + std::string(val) + "' (expected on or off)";
+    }
+  }
+  return {};
+}
+
+std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, AccelOptions& ao,
+                        bool& help) {
   const std::vector<std::string> parts = hw::split_option_list(text);
   std::string_view name = parts[0];
   if (name == "help") {
     help = true;
     return {};
   }
-  if (name == "kvm" || name == "hvf" || name == "whpx")
-    return "accelerator '" + std::string(name) + "' is not supported yet (use tcg)";
+  ao = AccelOptions{};
+  if (name == "kvm" || name == "kvm:tcg") {
+    ao.kind = AccelKind::Kvm;
+    ao.tcg_fallback = name == "kvm:tcg";
+    return parse_kvm_props(parts, ao);
+  }
+  if (name == "hvf" || name == "whpx" || name == "xen")
+    return "accelerator '" + std::string(name) + "' is not supported (use tcg or kvm)";
   if (name != "tcg")
     return "unknown accelerator '" + std::string(name) + "' (-accel help lists them)";
   for (size_t i = 1; i < parts.size(); ++i) {
@@ -573,6 +605,10 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::NoReboot:
         o.no_reboot = true;
         break;
+      case Opt::EnableKvm:
+        o.accel = AccelOptions{};
+        o.accel.kind = AccelKind::Kvm;
+        break;
       case Opt::Serial: {
         ChardevSpec spec;
         err = parse_chardev_spec(val, spec);
@@ -597,7 +633,7 @@ ParseResult parse_options(std::span<const std::string> args) {
         break;
       case Opt::Accel: {
         bool help = false;
-        err = parse_accel(val, o.engine, help);
+        err = parse_accel(val, o.engine, o.accel, help);
         if (!err.empty()) return fail(err);
         if (help) {
           o.action = Action::AccelHelp;
@@ -754,6 +790,18 @@ ParseResult parse_options(std::span<const std::string> args) {
     o.action = Action::CpuHelp;
     return r;
   }
+  if (o.accel.kind == AccelKind::Kvm && !m.kvm && !o.accel.tcg_fallback) {
+    r.error = "-accel kvm: the " + std::string(m.name) + " machine does not support KVM (use tcg)";
+    return r;
+  }
+  if (o.cpu == "host") {
+    // Under KVM, host and max both mean every feature KVM supports (cpu/kvm filters CPUID).
+    if (o.accel.kind != AccelKind::Kvm || !m.kvm) {
+      r.error = "-cpu host: needs -accel kvm";
+      return r;
+    }
+    o.cpu = "max";
+  }
   if (o.cpu.empty()) {
     o.cpu = std::string(m.default_cpu);
   } else {
@@ -882,7 +930,11 @@ std::string accel_help_text() {
          "                                         (tier=auto; default 64)\n"
          "                  unimp=undef|stop       an instruction the CPU model does not\n"
          "                                         implement raises UNDEFINED in the guest\n"
-         "                                         (default), or stops the machine (debugging)\n";
+         "                                         (default), or stops the machine (debugging)\n"
+         "kvm             the kernel's KVM (pc machine; /dev/kvm); properties:\n"
+         "                  kernel-irqchip=on|off  PIC, IOAPIC and local APICs in the kernel\n"
+         "                                         (default) or Orrery's own\n"
+         "kvm:tcg         KVM, or TCG when /dev/kvm is unusable\n";
 }
 
 }  // namespace orrery::ui

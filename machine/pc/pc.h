@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cpu/x86/cpu.h"
+#include "cpu/x86/vcpu.h"
 #include "hw/char/serial16550.h"
 #include "hw/core/address_space.h"
 #include "hw/misc/fw_cfg.h"
@@ -71,9 +72,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::AddressSpace& io_ports() { return io_; }
   hw::Serial16550& com1() { return com1_; }
   PcPci& pci() { return *pci_; }
-  cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
+  /// vCPU i (TCG only: tests look at its state).
+  cpu::x86::X86Cpu& cpu(unsigned i) { return dynamic_cast<cpu::x86::X86Cpu&>(*cpus_.at(i)); }
+  cpu::x86::X86Vcpu& vcpu(unsigned i) { return *cpus_.at(i); }
   /// The interrupt router: ISA IRQs 0-15 and PCI GSIs 16-23 (pc_intc.cpp).
-  hw::IrqSink& gsi() { return intc_->gsi(); }
+  hw::IrqSink& gsi() { return gsi_sink(); }
   PcInterrupts& interrupts() { return *intc_; }
   const loader::MultibootBoot& boot_info() const { return boot_; }
   PcPlatformDevices& platform() { return platform_; }
@@ -108,7 +111,10 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// Without firmware (multiboot, direct Linux boot): the PIC pair as SeaBIOS leaves it for a
   /// kernel QEMU boots that way (vectors 0x08 and 0x70, every line masked but the cascade), so
   /// the PIT's ticks from reset reach no unprepared IDT.
-  void init_pic_as_firmware();           // pc_intc.cpp
+  void init_pic_as_firmware();  // pc_intc.cpp
+  /// Where GSIs and MSIs go: Orrery's controllers, or the accelerator's kernel irqchip.
+  hw::IrqSink& gsi_sink();               // pc_intc.cpp
+  hw::MsiSink& msi_sink();               // pc_intc.cpp
   std::string build_platform_devices();  // pc_devices.cpp
   std::string add_pc_testdev(const DeviceSpec& spec);
   /// The i440FX/PIIX3 PCI (pc_pci.cpp).
@@ -140,6 +146,10 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
 
   MachineConfig config_;
   MachineContext& ctx_;
+  /// ctx_.accel, or TCG on ctx_.engine when the caller gave none.
+  std::unique_ptr<cpu::x86::X86Accelerator> own_accel_;
+  cpu::x86::X86Accelerator* accel_ = nullptr;
+  bool ram_mapped_ = false;  // the accelerator has the RAM slots
   const cpu::x86::CpuModel* model_ = nullptr;
   RamSplit split_;
   hw::AddressSpace mem_;
@@ -154,7 +164,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   PcPlatformDevices platform_;
   std::unique_ptr<PcPci> pci_;
   std::vector<hw::Resettable*> resettables_;
-  std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
+  std::vector<std::unique_ptr<cpu::x86::X86Vcpu>> cpus_;
   std::unique_ptr<hw::FwCfg> fw_cfg_;
   std::vector<uint8_t> bios_;  // the firmware image (its copy below 1 MiB is reset from it)
   bool firmware_boot_ = false;

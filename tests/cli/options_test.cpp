@@ -142,8 +142,17 @@ TEST(Options, Errors) {
       "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, baseline, llvm or auto)");
   EXPECT_EQ(error_of({"-accel", "bogus", "-kernel", "k"}),
             "-accel bogus: unknown accelerator 'bogus' (-accel help lists them)");
-  EXPECT_NE(error_of({"-accel", "kvm", "-kernel", "k"}).find("not supported yet"),
-            std::string::npos);
+  // KVM runs the pc board only; virt (the default) says so.
+  EXPECT_EQ(error_of({"-accel", "kvm", "-kernel", "k"}),
+            "-accel kvm: the virt machine does not support KVM (use tcg)");
+  EXPECT_EQ(error_of({"-enable-kvm", "-kernel", "k"}),
+            "-accel kvm: the virt machine does not support KVM (use tcg)");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "kvm,kernel-irqchip=split", "-kernel", "k"}),
+            "-accel kvm,kernel-irqchip=split: kernel-irqchip=split is not supported (use on or "
+            "off)");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "kvm,foo=1", "-kernel", "k"}),
+            "-accel kvm,foo=1: unknown kvm property 'foo' (expected kernel-irqchip)");
+  EXPECT_EQ(error_of({"-M", "pc", "-cpu", "host", "-kernel", "k"}), "-cpu host: needs -accel kvm");
   EXPECT_NE(error_of({"-accel", "tcg,thresh=x", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-accel", "tcg,thresh=99999999999", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-accel", "tcg,foo=1", "-kernel", "k"}), "");
@@ -182,6 +191,7 @@ TEST(Options, HelpTexts) {
   EXPECT_NE(cpu_help_text(machine::default_machine_type()).find("cortex-a57"), std::string::npos);
   EXPECT_NE(log_help_text().find("guest_errors"), std::string::npos);
   EXPECT_NE(accel_help_text().find("tier="), std::string::npos);
+  EXPECT_NE(accel_help_text().find("kernel-irqchip="), std::string::npos);
   EXPECT_NE(version_text().find("Orrery"), std::string::npos);
 }
 
@@ -404,6 +414,26 @@ TEST(Options, BootErrors) {
             "-boot splash-time=70000: splash-time: expected 0..65535 (ms)");
   EXPECT_EQ(error_of({"-boot", "c,d"}), "-boot c,d: 'd': expected key=value");
   EXPECT_EQ(error_of({"-boot", "colour=red"}), "-boot colour=red: unknown key 'colour'");
+}
+
+TEST(Options, KvmAccelerator) {
+  Options o = parse({"-M", "pc", "-accel", "kvm", "-kernel", "k"}).options;
+  EXPECT_EQ(o.accel.kind, AccelKind::Kvm);
+  EXPECT_TRUE(o.accel.kernel_irqchip);
+  EXPECT_FALSE(o.accel.tcg_fallback);
+  o = parse({"-M", "pc", "-accel", "kvm,kernel-irqchip=off", "-kernel", "k"}).options;
+  EXPECT_FALSE(o.accel.kernel_irqchip);
+  o = parse({"-M", "pc", "-accel", "kvm:tcg", "-kernel", "k"}).options;
+  EXPECT_TRUE(o.accel.tcg_fallback);
+  o = parse({"-M", "pc", "-enable-kvm", "-cpu", "host", "-kernel", "k"}).options;
+  EXPECT_EQ(o.accel.kind, AccelKind::Kvm);
+  EXPECT_EQ(o.cpu, "max");  // KVM's whole CPUID, as -cpu max under KVM
+  // An explicit fallback lets a board without KVM run on TCG.
+  EXPECT_TRUE(parse({"-accel", "kvm:tcg", "-kernel", "k"}).ok());
+  // The last -accel wins, as in QEMU.
+  EXPECT_EQ(
+      parse({"-M", "pc", "-accel", "kvm", "-accel", "tcg", "-kernel", "k"}).options.accel.kind,
+      AccelKind::Tcg);
 }
 
 }  // namespace
