@@ -207,7 +207,8 @@ void BackgroundCompiler::worker() {
       }
       cold_.clear();
       uint64_t invalid = 0;
-      mark_seen(queue_, &cold_, &invalid);
+      // Without a cold hook nobody would queue a dropped block again: keep everything.
+      mark_seen(queue_, cold_hook_ ? &cold_ : nullptr, &invalid);
       skipped_ += invalid;
       dropped_cold_ += cold_.size();
       if (cold_hook_)

@@ -92,7 +92,8 @@ class BackgroundCompiler {
     cost_hook_ = std::move(hook);
   }
   /// Called (with the queue's lock held) for a block dropped from the queue because it went
-  /// cold; its compile_queued flag is already clear. Set it before queueing blocks.
+  /// cold; its compile_queued flag is already clear. Without it, cold blocks stay queued. Set
+  /// it before queueing blocks.
   void set_cold_hook(std::function<void(exec::TranslationBlock*)> hook) {
     cold_hook_ = std::move(hook);
   }
