@@ -39,7 +39,8 @@ TEST_P(TierBackoffTest, RewrittenBlockStopsBeingCompiled) {
   m.engine->drain_compiles();
   EXPECT_EQ(m.x(0), uint64_t(kIterations) * (kIterations + 1) / 2);
   const auto s = m.engine->stats();
-  EXPECT_GE(s.invalidations, uint64_t(kIterations));
+  // Every write but the first (before the block ever ran) drops a translation.
+  EXPECT_GE(s.invalidations, uint64_t(kIterations) - 1);
   EXPECT_LT(s.blocks_compiled, 20u);
 }
 
