@@ -77,7 +77,7 @@ constexpr OptionInfo kOptions[] = {
     {"d", Opt::Debug, "ITEM,...", "enable logging of the given items (-d help lists them)"},
     {"D", Opt::LogFile, "FILE", "write the -d log to FILE instead of stderr"},
     {"accel", Opt::Accel,
-     "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,unimp=undef|stop]|kvm[:tcg]"
+     "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,policy=benefit|count][,unimp=undef|stop]|kvm[:tcg]"
      "[,kernel-irqchip=on|off]",
      "accelerator: TCG (default; translator tier and LLVM threshold) or KVM (-accel help)"},
     {"enable-kvm", Opt::EnableKvm, "", "shorthand for -accel kvm"},
@@ -205,12 +205,17 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, Acc
     } else if (key == "thresh") {
       if (!parse_u32(val, eo.hot_threshold))
         return "invalid thresh '" + std::string(val) + "' (expected a number of executions)";
+    } else if (key == "policy") {
+      if (val != "benefit" && val != "count")
+        return "invalid policy '" + std::string(val) + "' (expected benefit or count)";
+      eo.policy.by_benefit = val == "benefit";
     } else if (key == "unimp") {
       if (val != "stop" && val != "undef")
         return "invalid unimp '" + std::string(val) + "' (expected stop or undef)";
       eo.stop_on_unimplemented = val == "stop";
     } else {
-      return "unknown tcg property '" + std::string(key) + "' (expected tier, thresh or unimp)";
+      return "unknown tcg property '" + std::string(key) +
+             "' (expected tier, thresh, policy or unimp)";
     }
   }
   return {};
@@ -926,8 +931,11 @@ std::string accel_help_text() {
          "                                         interpreter only, baseline x86-64 code only,\n"
          "                                         LLVM only, or baseline code then LLVM for\n"
          "                                         hot blocks (default auto)\n"
-         "                  thresh=N               executions before a block goes to LLVM\n"
-         "                                         (tier=auto; default 64)\n"
+         "                  thresh=N               executions before a block is first\n"
+         "                                         considered for LLVM (tier=auto; default 64)\n"
+         "                  policy=benefit|count   compile a hot block once its saving so far\n"
+         "                                         covers the measured compile cost (default),\n"
+         "                                         or at thresh executions\n"
          "                  unimp=undef|stop       an instruction the CPU model does not\n"
          "                                         implement raises UNDEFINED in the guest\n"
          "                                         (default), or stops the machine (debugging)\n"

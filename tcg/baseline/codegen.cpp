@@ -338,7 +338,9 @@ bool Gen::run(std::string& err) {
     a_.load(4, RCX, Mem{RAX, 0});
     a_.alu_ri(kAdd, false, RCX, 1);
     a_.store(4, Mem{RAX, 0}, RCX);
-    a_.alu_ri(kCmp, false, RCX, int32_t(opt_.hot_threshold));
+    const auto tier_up_at = int32_t(reinterpret_cast<const char*>(&tb_.tier_up_at) -
+                                    reinterpret_cast<const char*>(&tb_.exec_count));
+    a_.alu_rm(kCmp, false, RCX, Mem{RAX, tier_up_at});
     a_.jcc(kE, hot);
     bind(cold(Cold::Kind::TierUp, hot));
   }

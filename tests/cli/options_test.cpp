@@ -51,6 +51,9 @@ TEST(Options, TypicalQemuLine) {
   EXPECT_TRUE(o.no_reboot);
   EXPECT_EQ(o.engine.tier, tcg::exec::Tier::Interp);
   EXPECT_EQ(o.engine.hot_threshold, 10u);
+  EXPECT_TRUE(o.engine.policy.by_benefit);
+  EXPECT_FALSE(
+      parse({"-accel", "tcg,policy=count", "-kernel", "k"}).options.engine.policy.by_benefit);
   EXPECT_EQ(o.log_mask, uint32_t(hw::kLogInt | hw::kLogGuestErrors));
   EXPECT_EQ(o.log_file, "/tmp/log");
   ASSERT_EQ(o.serial.size(), 1u);
@@ -156,6 +159,8 @@ TEST(Options, Errors) {
   EXPECT_NE(error_of({"-accel", "tcg,thresh=x", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-accel", "tcg,thresh=99999999999", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-accel", "tcg,foo=1", "-kernel", "k"}), "");
+  EXPECT_EQ(error_of({"-accel", "tcg,policy=often", "-kernel", "k"}),
+            "-accel tcg,policy=often: invalid policy 'often' (expected benefit or count)");
   EXPECT_EQ(error_of({"-d", "nosuch", "-kernel", "k"}),
             "-d nosuch: unknown log item 'nosuch' (-d help lists them)");
   EXPECT_NE(error_of({"-d", "int,,exec", "-kernel", "k"}), "");

@@ -23,7 +23,10 @@ TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes,
   opt.tier = tier;
   opt.optimize = optimize;
   if (code_cache_bytes) opt.code_cache_bytes = code_cache_bytes;
-  if (hot_threshold) opt.hot_threshold = hot_threshold;
+  if (hot_threshold) {  // compile at exactly this count, whatever the benefit
+    opt.hot_threshold = hot_threshold;
+    opt.policy.by_benefit = false;
+  }
   opt.stop_on_unimplemented = true;
   engine = std::make_unique<tcg::exec::Engine>(opt, log);
   init_error = engine->init();
