@@ -533,6 +533,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
   }
   if (stepping() || cpu_.jc_tag == kNoJumpCacheTag) return tb;
   if (tb->phys_page2 != TranslationBlock::kNoPage) mmu_.note_two_page_block();
+  mmu_.note_jump_cache_fill(pc, mmu_idx, tb->phys_page2 != TranslationBlock::kNoPage);
   NativeFn native = tb->native.load(std::memory_order_acquire);
   e.tb = tb;
   e.flags = cpu_.jc_tag;

@@ -82,6 +82,7 @@ class BlockLowering {
   void lower_trap(const ir::Inst& in);
   bool lower_terminal(const ir::Block& b);
   void emit_chain(unsigned slot);
+  void emit_jump_cache_exit(ll::Value* pc);
 
   struct PromotedReg {
     uint64_t offset;

@@ -47,6 +47,8 @@ Softmmu::~Softmmu() {
 void Softmmu::flush_all() {
   for (auto& idx : *table_)
     for (TlbEntry& e : idx) e = kEmpty;
+  filled_mmu_idx_ = 0;
+  nonglobal_jc_groups_ = 0;
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) victims_[i].e = kEmpty;
   if (cpu_.jump_cache) {
     for (unsigned i = 0; i < kJumpCacheEntries; ++i)
@@ -115,18 +117,37 @@ void Softmmu::flush_range(uint64_t vaddr, uint64_t size) {
   }
 }
 
+// An x86 guest does this on every CR3 write: only the MMU indexes in use are scanned, and only
+// the jump-cache groups that may hold a block on a non-global page are cleared (the kernel's
+// code is on global pages and stays).
 void Softmmu::flush_asid(uint16_t asid) {
-  for (unsigned m = 0; m < kNumMmuIdx; ++m)
+  for (unsigned m = 0; m < kNumMmuIdx; ++m) {
+    if (!(filled_mmu_idx_ & (1u << m))) continue;
     for (unsigned i = 0; i < kTlbEntries; ++i) {
       const Aux& a = aux_[m * kTlbEntries + i];
       if (!a.global && a.asid == asid) (*table_)[m][i] = kEmpty;
     }
+  }
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i)
     if (!victims_[i].aux.global && victims_[i].aux.asid == asid) victims_[i].e = kEmpty;
   if (cpu_.jump_cache) {
-    for (unsigned i = 0; i < kJumpCacheEntries; ++i)
-      cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    for (uint64_t groups = nonglobal_jc_groups_; groups; groups &= groups - 1) {
+      JumpCacheEntry* group =
+          cpu_.jump_cache + (unsigned(__builtin_ctzll(groups)) << kJumpCacheGroupBits);
+      for (unsigned i = 0; i < kJumpCacheGroupSize; ++i)
+        group[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    }
+    nonglobal_jc_groups_ = 0;
   }
+}
+
+void Softmmu::note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages) {
+  const unsigned idx = tlb_index(pc);
+  const bool global =
+      mmu_idx < kNumMmuIdx && !two_pages &&
+      ((*table_)[mmu_idx][idx].addr_code & (kPageMask | kTlbInvalid)) == page_of(pc) &&
+      aux_[mmu_idx * kTlbEntries + idx].global;
+  if (!global) nonglobal_jc_groups_ |= 1ull << jump_cache_group(pc);
 }
 
 void Softmmu::flush_mmu_idx(unsigned mmu_idx) {
@@ -207,6 +228,7 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   }
   slot = e;
   aux_[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
+  filled_mmu_idx_ |= 1u << mmu_idx;
   // Writes to a page holding translated code must take the slow path. The check comes after
   // the entry is published: another vCPU registering the page's first block concurrently then
   // either is seen here, or its protect_code_page() scan of this TLB (which follows the

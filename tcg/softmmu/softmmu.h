@@ -141,6 +141,10 @@ class Softmmu {
   /// A block reaching into the next page may sit in this vCPU's jump cache: flush_page then
   /// also drops the previous page's entries (the block's first page).
   void note_two_page_block() { two_page_blocks_ = true; }
+  /// The dispatcher put the block at pc, just fetched through fetch_page(pc, mmu_idx), in the
+  /// jump cache (two_pages: the block runs on into the next page). flush_asid keeps the
+  /// jump-cache groups that only ever held blocks on global pages, whose mappings it keeps.
+  void note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages);
 
   void flush_all();
   void flush_page(uint64_t vaddr);  // every mmu_idx
@@ -192,6 +196,11 @@ class Softmmu {
   WatchHit watch_hit_;
   bool code_write_retry_ = false;
   bool two_page_blocks_ = false;
+  // Jump-cache groups that may hold a block on a non-global page (one bit per group), and the
+  // MMU indexes filled since the last full flush: what flush_asid must look at.
+  static_assert(kJumpCacheEntries >> kJumpCacheGroupBits == 64);
+  uint64_t nonglobal_jc_groups_ = 0;
+  uint32_t filled_mmu_idx_ = 0;
   /// A store to [phys, phys+len) of a code page: invalidates and returns false when the store
   /// must not happen (PendingExit::CodeModified is set).
   bool code_write(uint64_t phys, uint64_t len, uint64_t insn_pc);
