@@ -295,6 +295,11 @@ void Engine::unregister_page_locked(uint64_t page, TranslationBlock* tb) {
   }
 }
 
+void Engine::forget_tier_history() {
+  std::lock_guard<std::mutex> g(mu_);
+  policy_.clear();
+}
+
 void Engine::flush() {
   std::vector<std::unique_ptr<TranslationBlock>> old;
   {

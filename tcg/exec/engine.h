@@ -92,6 +92,9 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
 
   /// Drops every block (e.g. on reset).
   void flush();
+  /// Forgets which blocks kept being invalidated (the LLVM back-off survives flush()): for a
+  /// harness that loads a new program where the last one was, so a forced tier=llvm compiles it.
+  void forget_tier_history();
 
   /// Called once, on a vCPU thread, when the baseline code cache fills up, or on the LLVM
   /// compile thread when the LLVM tier's code memory does (once until the next flush()). A

@@ -57,6 +57,7 @@ void TestMachine::load(const std::vector<uint32_t>& code, uint64_t at) {
   std::vector<uint8_t> zero(kDataSize, 0);
   as.write_bytes(kDataBase, zero.data(), zero.size());
   engine->flush();
+  engine->forget_tier_history();  // a new program, not self-modifying code: tier=llvm compiles it
   restart(at);
 }
 
