@@ -13,6 +13,7 @@
 #include "hw/core/requester.h"
 #include "hw/core/user_file.h"
 #include "hw/net/netdev_options.h"
+#include "hw/virtio/vhost_user/blk_frontend.h"
 #include "hw/virtio/virtio_blk.h"
 #include "hw/virtio/virtio_net.h"
 #include "hw/virtio/virtio_rng.h"
@@ -80,7 +81,8 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
 std::string VirtMachine::build_devices() {
   static constexpr std::string_view kDrivers[] = {
       "virtio-blk-device", "virtio-rng-device", "virtio-net-device", "virtio-blk-pci",
-      "virtio-rng-pci",    "virtio-net-pci",    "pci-testdev",       "vhost-user-blk-pci"};
+      "virtio-rng-pci",    "virtio-net-pci",    "pci-testdev",       "vhost-user-blk-pci",
+      "vhost-user-blk-device"};
   DeviceParser parser(config_);
   unsigned next_slot = kVirtioMmioSlots;
   for (const DeviceSpec& spec : config_.devices) {
@@ -100,7 +102,11 @@ std::string VirtMachine::build_devices() {
       dev = std::make_unique<hw::virtio::VirtioRng>(dma_, ctx_.log, req.name);
     else if (req.kind == DeviceRequest::Kind::Net)
       dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, req.name, req.net, req.mac);
-    else
+    else if (req.kind == DeviceRequest::Kind::VhostUserBlk) {
+      dev = hw::virtio::vhost_user::BlkFrontend::connect(dma_, ctx_.log, req.name,
+                                                         req.socket_path, req.num_queues, err);
+      if (!dev) return what + ": " + err;
+    } else
       dev = std::make_unique<hw::virtio::VirtioBlk>(dma_, ctx_.log, req.name, req.drive,
                                                     req.num_queues);
     virtio_mmio_[--next_slot]->plug(dev.get());

@@ -10,6 +10,7 @@
 #   reconnect  two QEMU runs one after the other against the same backend process: the second
 #              guest finds what the first wrote
 # usage: vhost_user_blk.sh MODE FRONTEND BACKEND CACHE   (FRONTEND: orrery's path or "qemu")
+# VHOST_DEVICE=vhost-user-blk-device puts the disk on virt's virtio-mmio instead of PCI.
 set -uo pipefail
 mode=${1:?}
 frontend=${2:?}
@@ -74,7 +75,7 @@ run_qemu() {  # run number
   timeout "${BOOT_TIMEOUT:-280}" "${emu[@]}" -M virt,memory-backend=mem -cpu cortex-a57 \
     -smp $smp -m 512 -object memory-backend-memfd,id=mem,size=512M,share=on -nographic \
     -no-reboot -chardev "socket,id=c0,path=$sock" \
-    -device "vhost-user-blk-pci,chardev=c0,num-queues=$queues" \
+    -device "${VHOST_DEVICE:-vhost-user-blk-pci},chardev=c0,num-queues=$queues" \
     -kernel "$cache/vmlinuz" -initrd "$cache/initrd-virtio.cpio.gz" \
     -append "console=ttyAMA0 panic=-1 quiet loglevel=4 orrery_test=vhost_blk orrery_run=$1" \
     </dev/null >"$log" 2>&1
