@@ -80,9 +80,9 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
 
 std::string VirtMachine::build_devices() {
   static constexpr std::string_view kDrivers[] = {
-      "virtio-blk-device", "virtio-rng-device", "virtio-net-device", "virtio-blk-pci",
-      "virtio-rng-pci",    "virtio-net-pci",    "pci-testdev",       "vhost-user-blk-pci",
-      "vhost-user-blk-device"};
+      "virtio-blk-device", "virtio-rng-device",  "virtio-net-device",
+      "virtio-blk-pci",    "virtio-rng-pci",     "virtio-net-pci",
+      "pci-testdev",       "vhost-user-blk-pci", "vhost-user-blk-device"};
   DeviceParser parser(config_);
   unsigned next_slot = kVirtioMmioSlots;
   for (const DeviceSpec& spec : config_.devices) {
@@ -103,8 +103,8 @@ std::string VirtMachine::build_devices() {
     else if (req.kind == DeviceRequest::Kind::Net)
       dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, req.name, req.net, req.mac);
     else if (req.kind == DeviceRequest::Kind::VhostUserBlk) {
-      dev = hw::virtio::vhost_user::BlkFrontend::connect(dma_, ctx_.log, req.name,
-                                                         req.socket_path, req.num_queues, err);
+      dev = hw::virtio::vhost_user::BlkFrontend::connect(dma_, ctx_.log, req.name, req.socket_path,
+                                                         req.num_queues, err);
       if (!dev) return what + ": " + err;
     } else
       dev = std::make_unique<hw::virtio::VirtioBlk>(dma_, ctx_.log, req.name, req.drive,
