@@ -7,6 +7,7 @@
 
 #include <cinttypes>
 #include <cstring>
+#include <future>
 
 namespace orrery::hw::virtio::vhost_user {
 
@@ -97,9 +98,14 @@ void BlkServer::wait_disconnected() {
 
 void BlkServer::disconnect() {
   if (!connected()) return;
-  loop_.post([this] {
+  // Wait for the posted drop() to have returned, not just for the socket to be gone: drop()
+  // still runs on the loop thread after that, and the destructor frees us when this returns.
+  std::promise<void> done;
+  loop_.post([this, &done] {
     if (connected()) drop();
+    done.set_value();
   });
+  done.get_future().wait();
   wait_disconnected();
 }
 
@@ -160,12 +166,12 @@ void BlkServer::drop() {
   for (Ring& r : rings_) r = Ring{};
   features_ = protocol_features_ = 0;
   loop_.remove_fd(sock_.get());
-  {
-    std::lock_guard g(mu_);
-    sock_ = UniqueFd();
-  }
-  gone_.notify_all();
   if (on_disconnect_) on_disconnect_();
+  // Last, under the lock: once the socket is gone a waiter (a test, or the destructor) may free
+  // us, so nothing of ours is touched after the lock is released.
+  std::lock_guard g(mu_);
+  sock_ = UniqueFd();
+  gone_.notify_all();
 }
 
 bool BlkServer::stop_ring(unsigned q, uint16_t& base) {
