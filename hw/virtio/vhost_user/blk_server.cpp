@@ -105,8 +105,7 @@ void BlkServer::disconnect() {
     if (connected()) drop();
     done.set_value();
   });
-  done.get_future().wait();
-  wait_disconnected();
+  done.get_future().wait();  // drop() reset the socket before it returned
 }
 
 std::string BlkServer::last_error() const {
