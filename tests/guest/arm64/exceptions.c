@@ -1,85 +1,18 @@
 // Synchronous exceptions and exception return: SVC, BRK and UDF taken at
 // EL1, a round trip to EL0 and back, system calls from EL0, and EL0 traps
 // for privileged or disabled system register accesses. Installs its own
-// vector table that saves a full register frame and ERETs.
-#include "rt.h"
-
-struct frame {
-    uint64_t x[31];
-    uint64_t elr;
-    uint64_t spsr;
-    uint64_t esr;
-};
+// vector table (vectors.h) that saves a full register frame and ERETs.
+#include "vectors.h"
 
 enum vector_kind { VEC_CURRENT_SYNC = 1, VEC_LOWER_SYNC = 2, VEC_OTHER = 3 };
 
-#define EC(esr) (((esr) >> 26) & 0x3f)
 #define EC_UNKNOWN 0x00
 #define EC_SVC64 0x15
 #define EC_SYSREG 0x18
 #define EC_BRK 0x3c
 
-// The frame is 34 words (272 bytes, 16-byte aligned). Each vector slot
-// saves x0/x1, loads its kind into x1 and branches to the common path.
 __asm__(
     "    .text\n"
-    "    .macro exc_slot kind\n"
-    "    .balign 0x80\n"
-    "    sub sp, sp, #272\n"
-    "    stp x0, x1, [sp, #0]\n"
-    "    mov x1, #\\kind\n"
-    "    b exc_common\n"
-    "    .endm\n"
-    "    .balign 0x800\n"
-    "test_vectors:\n"
-    "    exc_slot 3\n    exc_slot 3\n    exc_slot 3\n    exc_slot 3\n"
-    "    exc_slot 1\n    exc_slot 3\n    exc_slot 3\n    exc_slot 3\n"
-    "    exc_slot 2\n    exc_slot 3\n    exc_slot 3\n    exc_slot 3\n"
-    "    exc_slot 3\n    exc_slot 3\n    exc_slot 3\n    exc_slot 3\n"
-    "exc_common:\n"
-    "    stp x2, x3, [sp, #16]\n"
-    "    stp x4, x5, [sp, #32]\n"
-    "    stp x6, x7, [sp, #48]\n"
-    "    stp x8, x9, [sp, #64]\n"
-    "    stp x10, x11, [sp, #80]\n"
-    "    stp x12, x13, [sp, #96]\n"
-    "    stp x14, x15, [sp, #112]\n"
-    "    stp x16, x17, [sp, #128]\n"
-    "    stp x18, x19, [sp, #144]\n"
-    "    stp x20, x21, [sp, #160]\n"
-    "    stp x22, x23, [sp, #176]\n"
-    "    stp x24, x25, [sp, #192]\n"
-    "    stp x26, x27, [sp, #208]\n"
-    "    stp x28, x29, [sp, #224]\n"
-    "    mrs x2, elr_el1\n"
-    "    stp x30, x2, [sp, #240]\n"
-    "    mrs x2, spsr_el1\n"
-    "    mrs x3, esr_el1\n"
-    "    stp x2, x3, [sp, #256]\n"
-    "    mov x0, sp\n"
-    "    bl handle_exception\n"
-    "    ldp x2, x3, [sp, #256]\n"
-    "    msr spsr_el1, x2\n"
-    "    ldp x30, x2, [sp, #240]\n"
-    "    msr elr_el1, x2\n"
-    "    ldp x28, x29, [sp, #224]\n"
-    "    ldp x26, x27, [sp, #208]\n"
-    "    ldp x24, x25, [sp, #192]\n"
-    "    ldp x22, x23, [sp, #176]\n"
-    "    ldp x20, x21, [sp, #160]\n"
-    "    ldp x18, x19, [sp, #144]\n"
-    "    ldp x16, x17, [sp, #128]\n"
-    "    ldp x14, x15, [sp, #112]\n"
-    "    ldp x12, x13, [sp, #96]\n"
-    "    ldp x10, x11, [sp, #80]\n"
-    "    ldp x8, x9, [sp, #64]\n"
-    "    ldp x6, x7, [sp, #48]\n"
-    "    ldp x4, x5, [sp, #32]\n"
-    "    ldp x2, x3, [sp, #16]\n"
-    "    ldp x0, x1, [sp, #0]\n"
-    "    add sp, sp, #272\n"
-    "    eret\n"
-    "\n"
     // uint64_t run_at_el0(uint64_t (*fn)(uint64_t), uint64_t arg,
     //                     void *el0_stack_top)
     // Drops to EL0t at el0_trampoline; EL0's exit SVC makes the handler
@@ -117,10 +50,8 @@ __asm__(
     "    ldp x29, x30, [sp], #96\n"
     "    ret\n");
 
-extern char test_vectors[];
 extern char el0_return[];
 uint64_t run_at_el0(uint64_t (*fn)(uint64_t), uint64_t arg, void *stack_top);
-void handle_exception(struct frame *f, uint64_t kind);
 
 static uint64_t el0_stack[512] __attribute__((aligned(16)));
 
@@ -131,8 +62,10 @@ static struct {
 } last;
 static uint64_t el0_traps, el0_trap_esr;
 
-void handle_exception(struct frame *f, uint64_t kind)
+void handle_exception(struct frame *f, uint64_t slot)
 {
+    // Slot 4: current EL with SP_ELx, synchronous; slot 8: lower EL (AArch64), synchronous.
+    const uint64_t kind = slot == 4 ? VEC_CURRENT_SYNC : slot == 8 ? VEC_LOWER_SYNC : VEC_OTHER;
     last.count++;
     last.kind = kind;
     last.esr = f->esr;
@@ -263,8 +196,7 @@ static uint64_t svc_at_el1(void)
 int main(void)
 {
     puts("exceptions start");
-    WRITE_SYSREG(vbar_el1, (uintptr_t)test_vectors);
-    __asm__ volatile("isb");
+    install_vectors();
 
     uint64_t r = svc_at_el1();
     printf("svc: x0 %lu esr %lx kind %lu spsr %lx\n", r, last.esr, last.kind,

@@ -2,7 +2,6 @@
 // each snippet runs natively and on every Orrery tier over the same random records (YMM0-3, a
 // 64-byte memory operand, MXCSR with varied rounding/FTZ/DAZ, RAX/RCX/RDX), and the outputs
 // (YMM0-3, MXCSR, RAX/RCX/RDX, the arithmetic flags, the memory operand) must agree bit for bit.
-#include <cpuid.h>
 
 #include <cstring>
 #include <random>
@@ -32,67 +31,6 @@ std::string program(const std::string& snippet) {
   return s;
 }
 
-uint64_t random_qword(std::mt19937_64& g) {
-  static const uint32_t kSpecialF[] = {0,          0x80000000, 0x7f800000, 0xff800000,
-                                       0x7fc00000, 0x7fa00000, 0x00000001, 0x807fffff,
-                                       0x3f800000, 0x4f000000, 0xcf000000, 0x7f7fffff};
-  static const uint64_t kSpecialD[] = {
-      0x7ff0000000000000ull, 0x7ff8000000000000ull, 0x7ff4000000000000ull, 0x0000000000000001ull,
-      0x41e0000000000000ull, 0xc3e0000000000000ull, 0x3ff0000000000000ull, 0x8000000000000000ull};
-  auto nice_f = [&] {
-    float f = float(int(g() % 2001) - 1000) / float(1 + g() % 17);
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    return u;
-  };
-  switch (g() % 8) {
-    case 0:
-    case 1:
-      return g();
-    case 2:
-      return uint64_t(nice_f()) << 32 | nice_f();
-    case 3: {
-      double d = double(int64_t(g() % 200001) - 100000) / double(1 + g() % 37) *
-                 (g() % 4 == 0 ? 1e300 : 1.0);
-      uint64_t u;
-      std::memcpy(&u, &d, 8);
-      return u;
-    }
-    case 4:
-      return uint64_t(kSpecialF[g() % 12]) << 32 | kSpecialF[g() % 12];
-    case 5:
-      return kSpecialD[g() % 8];
-    case 6:
-      return g() & 0x00ff00ff00ff00ffull;
-    default:
-      return uint64_t(nice_f()) << 32 | kSpecialF[g() % 12];
-  }
-}
-
-std::vector<uint8_t> records(uint64_t seed) {
-  std::mt19937_64 g(seed);
-  std::vector<uint8_t> r(kRecSize * kRecs, 0);
-  static const uint32_t kMxcsr[] = {0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0, 0x1fc0, 0x9f80};
-  for (unsigned i = 0; i < kRecs; ++i) {
-    uint8_t* p = &r[i * kRecSize];
-    for (unsigned q = 0; q < 24; ++q) {
-      uint64_t v = random_qword(g);
-      std::memcpy(p + 8 * q, &v, 8);
-    }
-    std::memcpy(p + 0xc0, &kMxcsr[i % 7], 4);
-    for (unsigned k = 0; k < 3; ++k) {
-      uint64_t v = g() % 3 == 0 ? g() : uint64_t(int64_t(g() % 41) - 20);
-      std::memcpy(p + 0xc8 + 8 * k, &v, 8);
-    }
-  }
-  return r;
-}
-
-bool host_has(unsigned leaf, unsigned sub, int reg, unsigned bit) {
-  unsigned r[4] = {};
-  if (!__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3])) return false;
-  return (r[reg] >> bit) & 1;
-}
 bool host_avx2_fma_f16c() {
   return host_has(1, 0, 2, 28) && host_has(1, 0, 2, 12) && host_has(1, 0, 2, 29) &&
          host_has(7, 0, 1, 5);
@@ -107,27 +45,9 @@ class X86Avx : public X86Test {
  protected:
   void check(const std::vector<std::string>& snippets) {
     if (!host_avx2_fma_f16c()) GTEST_SKIP() << "host without AVX2/FMA/F16C";
-    HostRunner host;
-    if (!host.ok()) GTEST_SKIP() << "cannot map the host runner's region";
-    auto m = make(Mode::Long64);
-    for (const std::string& sn : snippets) {
-      SCOPED_TRACE(sn);
-      const std::vector<uint8_t> code = assemble(program(sn), 64);
-      ASSERT_FALSE(code.empty());
-      const std::vector<uint8_t> in = records(std::hash<std::string>{}(sn));
-      host.write_data(in.data(), in.size());
-      host.run(code, Regs{});
-      std::vector<uint8_t> want(host.data(), host.data() + in.size());
-
-      m->load(code);
-      enable_avx(*m);
-      m->as.write_bytes(kRecBase, in.data(), in.size());
-      RunResult r = m->run();
-      ASSERT_EQ(r.kind, RunResult::End) << r.message << " vector " << r.vector;
-      std::vector<uint8_t> got(in.size());
-      m->as.read_bytes(kRecBase, got.data(), got.size());
-      expect_same_records(want, got, in, kRecSize);
-    }
+    check_records({program, [](uint64_t seed) { return simd_records(seed, kRecSize, kRecs, 24); },
+                   kRecSize, enable_avx},
+                  snippets);
   }
 };
 

@@ -1,5 +1,6 @@
 #include "tests/unit/x86/harness.h"
 
+#include <cpuid.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <sstream>
 
 #include "cpu/x86/flags.h"
@@ -39,6 +41,98 @@ void expect_same_records(const std::vector<uint8_t>& want, const std::vector<uin
     }
     ADD_FAILURE() << "record " << i << " inputs" << ins << "\n" << d;
   }
+}
+
+void X86Test::check_records(const RecordTest& t, const std::vector<std::string>& snippets) {
+  HostRunner host;
+  if (!host.ok()) GTEST_SKIP() << "cannot map the host runner's region";
+  auto m = make(Mode::Long64);
+  for (const std::string& sn : snippets) {
+    SCOPED_TRACE(sn);
+    const std::vector<uint8_t> code = assemble(t.program(sn), 64);
+    ASSERT_FALSE(code.empty());
+    const std::vector<uint8_t> in = t.records(std::hash<std::string>{}(sn));
+    host.write_data(in.data(), in.size());
+    host.run(code, Regs{});
+    std::vector<uint8_t> want(host.data(), host.data() + in.size());
+
+    m->load(code);
+    if (t.setup) t.setup(*m);
+    m->as.write_bytes(kHostData, in.data(), in.size());
+    RunResult r = m->run();
+    ASSERT_EQ(r.kind, RunResult::End) << r.message << " vector " << r.vector;
+    std::vector<uint8_t> got(in.size());
+    m->as.read_bytes(kHostData, got.data(), got.size());
+    expect_same_records(want, got, in, t.rec_size);
+  }
+}
+
+namespace {
+
+uint64_t random_simd_qword(std::mt19937_64& g) {
+  static const uint32_t kSpecialF[] = {0,          0x80000000, 0x7f800000, 0xff800000,
+                                       0x7fc00000, 0x7fa00000, 0x00000001, 0x807fffff,
+                                       0x3f800000, 0x4f000000, 0xcf000000, 0x7f7fffff};
+  static const uint64_t kSpecialD[] = {
+      0x7ff0000000000000ull, 0x7ff8000000000000ull, 0x7ff4000000000000ull, 0x0000000000000001ull,
+      0x41e0000000000000ull, 0xc3e0000000000000ull, 0x3ff0000000000000ull, 0x8000000000000000ull};
+  auto nice_f = [&] {
+    float f = float(int(g() % 2001) - 1000) / float(1 + g() % 17);
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
+  };
+  switch (g() % 8) {
+    case 0:
+    case 1:
+      return g();
+    case 2:
+      return uint64_t(nice_f()) << 32 | nice_f();
+    case 3: {
+      double d = double(int64_t(g() % 200001) - 100000) / double(1 + g() % 37) *
+                 (g() % 4 == 0 ? 1e300 : 1.0);
+      uint64_t u;
+      std::memcpy(&u, &d, 8);
+      return u;
+    }
+    case 4:
+      return uint64_t(kSpecialF[g() % 12]) << 32 | kSpecialF[g() % 12];
+    case 5:
+      return kSpecialD[g() % 8];
+    case 6:
+      return g() & 0x00ff00ff00ff00ffull;  // small lanes for the integer ops
+    default:
+      return uint64_t(nice_f()) << 32 | kSpecialF[g() % 12];
+  }
+}
+
+}  // namespace
+
+std::vector<uint8_t> simd_records(uint64_t seed, unsigned rec_size, unsigned recs,
+                                  unsigned vec_qwords) {
+  std::mt19937_64 g(seed);
+  std::vector<uint8_t> r(size_t(rec_size) * recs, 0);
+  static const uint32_t kMxcsr[] = {0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0, 0x1fc0, 0x9f80};
+  const unsigned mxcsr = 8 * vec_qwords;
+  for (unsigned i = 0; i < recs; ++i) {
+    uint8_t* p = &r[size_t(i) * rec_size];
+    for (unsigned q = 0; q < vec_qwords; ++q) {
+      uint64_t v = random_simd_qword(g);
+      std::memcpy(p + 8 * q, &v, 8);
+    }
+    std::memcpy(p + mxcsr, &kMxcsr[i % 7], 4);
+    for (unsigned k = 0; k < 3; ++k) {
+      uint64_t v = g() % 3 == 0 ? g() : uint64_t(int64_t(g() % 41) - 20);
+      std::memcpy(p + mxcsr + 8 + 8 * k, &v, 8);
+    }
+  }
+  return r;
+}
+
+bool host_has(unsigned leaf, unsigned sub, int reg, unsigned bit) {
+  unsigned r[4] = {};
+  if (!__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3])) return false;
+  return (r[reg] >> bit) & 1;
 }
 
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -115,6 +116,16 @@ class HostRunner {
   std::vector<uint8_t> prologue_, epilogue_;
 };
 
+/// A host-oracle test over input records (SIMD, x87): each snippet, wrapped by `program`, runs
+/// natively and on the tier over the same records (`records(seed)`, `rec_size` bytes each at
+/// kHostData), and the output records must agree bit for bit.
+struct RecordTest {
+  std::function<std::string(const std::string&)> program;
+  std::function<std::vector<uint8_t>(uint64_t seed)> records;
+  unsigned rec_size = 0;
+  std::function<void(Machine&)> setup;  // after load (CR4, XCR0); may be empty
+};
+
 class X86Test : public ::testing::TestWithParam<Tier> {
  protected:
   std::unique_ptr<Machine> make(Mode mode) {
@@ -122,7 +133,17 @@ class X86Test : public ::testing::TestWithParam<Tier> {
     EXPECT_EQ(m->init_error, "");
     return m;
   }
+  /// Runs every snippet as `t` says, in 64-bit mode; skips without the host runner.
+  void check_records(const RecordTest& t, const std::vector<std::string>& snippets);
 };
+
+/// The records the SSE and AVX tests share: `recs` records of `rec_size` bytes, each with
+/// `vec_qwords` random vector quadwords (special floats and doubles, small lanes), then MXCSR
+/// (varied rounding/FTZ/DAZ) and RAX/RCX/RDX.
+std::vector<uint8_t> simd_records(uint64_t seed, unsigned rec_size, unsigned recs,
+                                  unsigned vec_qwords);
+/// CPUID.(leaf, sub) register `reg` (0 = EAX .. 3 = EDX) bit `bit` on the host.
+bool host_has(unsigned leaf, unsigned sub, int reg, unsigned bit);
 
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info);
 

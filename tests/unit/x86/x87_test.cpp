@@ -109,25 +109,7 @@ std::vector<uint8_t> records(uint64_t seed) {
 class X86X87 : public X86Test {
  protected:
   void check(const std::vector<std::string>& snippets) {
-    HostRunner host;
-    if (!host.ok()) GTEST_SKIP() << "cannot map the host runner's region";
-    auto m = make(Mode::Long64);
-    for (const std::string& sn : snippets) {
-      SCOPED_TRACE(sn);
-      const std::vector<uint8_t> code = assemble(program(sn), 64);
-      ASSERT_FALSE(code.empty());
-      const std::vector<uint8_t> in = records(std::hash<std::string>{}(sn));
-      host.write_data(in.data(), in.size());
-      host.run(code, Regs{});
-      std::vector<uint8_t> want(host.data(), host.data() + in.size());
-      m->load(code);
-      m->as.write_bytes(kRecBase, in.data(), in.size());
-      RunResult r = m->run();
-      ASSERT_EQ(r.kind, RunResult::End) << r.message << " vector " << r.vector;
-      std::vector<uint8_t> got(in.size());
-      m->as.read_bytes(kRecBase, got.data(), got.size());
-      expect_same_records(want, got, in, kRecSize);
-    }
+    check_records({program, records, kRecSize, {}}, snippets);
   }
 };
 
