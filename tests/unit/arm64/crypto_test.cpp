@@ -52,16 +52,6 @@ const CryptoCase kCases[] = {
     {"sha512h q2, q2, v2.2d", 0xce628042},
 };
 
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-};
-
 V128 v128(uint64_t lo, uint64_t hi) {
   return {lo, hi};
 }
@@ -99,18 +89,13 @@ TEST_P(CryptoTest, MatchesUnicornMax) {
   unsigned runs = 0;
   for (const CryptoCase& c : kCases) {
     SCOPED_TRACE(c.text);
-    m->load({c.insn});
-    uc.load({c.insn});
-    Rng rng{0x243f6a8885a308d3ull ^ c.insn};
-    for (unsigned k = 0; k < 48; ++k) {
-      Inputs in;
-      for (VReg& v : in.v) v.d[0] = rng.next(), v.d[1] = rng.next();
-      if (std::string diff = compare_with_unicorn(*m, uc, in); !diff.empty()) {
-        ADD_FAILURE() << diff;
-        break;
-      }
-      ++runs;
-    }
+    runs += compare_runs_with_unicorn(*m, uc, {c.insn}, 48, 0x243f6a8885a308d3ull ^ c.insn,
+                                      [](Rng& rng) {
+                                        Inputs in;
+                                        for (VReg& v : in.v)
+                                          v.d[0] = rng.next(), v.d[1] = rng.next();
+                                        return in;
+                                      });
   }
   EXPECT_EQ(runs, 48 * std::size(kCases));
 }

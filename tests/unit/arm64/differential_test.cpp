@@ -26,16 +26,6 @@ const DiffCase kDiffCases[] = {
 #include "tests/unit/arm64/differential_cases.inc"
 };
 
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-};
-
 uint64_t pick_value(Rng& r) {
   static constexpr uint64_t kEdges[] = {0,
                                         1,
@@ -102,18 +92,10 @@ unsigned run_all_cases(TestMachine& m) {
   unsigned runs = 0;
   for (const DiffCase& c : kDiffCases) {
     SCOPED_TRACE(c.text);
-    m.load(c.code);
-    uc.load(c.code);
-    Rng rng{0x9e3779b97f4a7c15ull ^ std::hash<std::string>()(c.text)};
-    const unsigned count = c.profile == Profile::Alu ? 48 : 16;
-    for (unsigned k = 0; k < count; ++k) {
-      Inputs in = make_inputs(c.profile, rng);
-      if (std::string diff = compare_with_unicorn(m, uc, in); !diff.empty()) {
-        ADD_FAILURE() << diff << "\n" << describe_inputs(in);
-        break;  // one report per case
-      }
-      ++runs;
-    }
+    runs += compare_runs_with_unicorn(
+        m, uc, c.code, c.profile == Profile::Alu ? 48 : 16,
+        0x9e3779b97f4a7c15ull ^ std::hash<std::string>()(c.text),
+        [&](Rng& rng) { return make_inputs(c.profile, rng); }, false, describe_inputs);
   }
   return runs;
 }

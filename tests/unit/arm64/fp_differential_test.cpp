@@ -24,16 +24,6 @@ const FpCase kFpCases[] = {
 #include "tests/unit/arm64/fp_differential_cases.inc"
 };
 
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-};
-
 uint64_t pick_double(Rng& r) {
   static constexpr uint64_t kEdges[] = {
       0, 0x8000000000000000ull, 0x3ff0000000000000ull, 0xbff0000000000000ull,
@@ -139,18 +129,10 @@ unsigned run_fp_cases(TestMachine& m) {
   unsigned runs = 0;
   for (const FpCase& c : kFpCases) {
     SCOPED_TRACE(c.text);
-    m.load(c.code);
-    uc.load(c.code);
-    Rng rng{0x9e3779b97f4a7c15ull ^ std::hash<std::string>()(c.text)};
-    const unsigned count = c.profile == FpProfile::Fp ? 96 : 24;
-    for (unsigned k = 0; k < count; ++k) {
-      Inputs in = make_inputs(c.profile, rng);
-      if (std::string diff = compare_with_unicorn(m, uc, in, /*fpsr=*/true); !diff.empty()) {
-        ADD_FAILURE() << diff << "\n" << describe(in);
-        break;
-      }
-      ++runs;
-    }
+    runs += compare_runs_with_unicorn(
+        m, uc, c.code, c.profile == FpProfile::Fp ? 96 : 24,
+        0x9e3779b97f4a7c15ull ^ std::hash<std::string>()(c.text),
+        [&](Rng& rng) { return make_inputs(c.profile, rng); }, /*fpsr=*/true, describe);
   }
   return runs;
 }

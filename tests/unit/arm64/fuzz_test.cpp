@@ -14,16 +14,6 @@
 namespace orrery::cpu::arm64::test {
 namespace {
 
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-};
-
 /// Rows whose instructions neither branch nor touch memory nor system state.
 bool fuzzable(const DecodeRow& r) {
   static const std::set<std::string_view> kExcluded = {

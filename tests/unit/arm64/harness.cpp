@@ -119,10 +119,14 @@ void Arm64Test::expect_exception(unsigned vector, uint32_t ec) {
 
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {
   switch (info.param) {
-    case Tier::Interp: return "Interp";
-    case Tier::Baseline: return "Baseline";
-    case Tier::Llvm: return "Llvm";
-    case Tier::Auto: break;
+    case Tier::Interp:
+      return "Interp";
+    case Tier::Baseline:
+      return "Baseline";
+    case Tier::Llvm:
+      return "Llvm";
+    case Tier::Auto:
+      break;
   }
   return "Auto";
 }
@@ -160,6 +164,23 @@ std::string compare_with_unicorn(TestMachine& m, UnicornRef& uc, const Inputs& i
   if (!uc.run(in, want, err)) return err;
   if (!run_orrery(m, in, got, err)) return err;
   return first_difference(got, want, fpsr);
+}
+
+unsigned compare_runs_with_unicorn(TestMachine& m, UnicornRef& uc,
+                                   const std::vector<uint32_t>& code, unsigned runs, uint64_t seed,
+                                   const std::function<Inputs(Rng&)>& make, bool fpsr,
+                                   const std::function<std::string(const Inputs&)>& describe) {
+  m.load(code);
+  uc.load(code);
+  Rng rng{seed};
+  for (unsigned k = 0; k < runs; ++k) {
+    const Inputs in = make(rng);
+    if (std::string diff = compare_with_unicorn(m, uc, in, fpsr); !diff.empty()) {
+      ADD_FAILURE() << diff << (describe ? "\n" + describe(in) : std::string());
+      return k;  // one report per case
+    }
+  }
+  return runs;
 }
 
 bool run_orrery(TestMachine& m, const Inputs& in, ArchState& out, std::string& error) {

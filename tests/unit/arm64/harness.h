@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,7 +34,9 @@ constexpr uint64_t kVectorBase = kRamBase + 0x380000;
 constexpr uint16_t kVectorHvc = 0x100;
 constexpr unsigned kVecCurrentSpxSync = 4, kVecCurrentSpxIrq = 5, kVecLowerSync = 8,
                    kVecLowerIrq = 9, kVecCurrentSp0Sync = 0;
-constexpr uint32_t hvc_insn(unsigned imm) { return 0xd4000002 | (imm << 5); }
+constexpr uint32_t hvc_insn(unsigned imm) {
+  return 0xd4000002 | (imm << 5);
+}
 
 using tcg::exec::Tier;
 
@@ -97,9 +100,9 @@ class Arm64Test : public ::testing::TestWithParam<Tier> {
 
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info);
 
-#define ORRERY_ARM64_TIERS(suite)                                                     \
-  INSTANTIATE_TEST_SUITE_P(Tiers, suite,                                               \
-                           ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm),  \
+#define ORRERY_ARM64_TIERS(suite)                                                       \
+  INSTANTIATE_TEST_SUITE_P(Tiers, suite,                                                \
+                           ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm), \
                            ::orrery::cpu::arm64::test::tier_name)
 
 /// Registers, flags and data memory of a finished run, for comparison with Unicorn.
@@ -147,6 +150,25 @@ std::string first_difference(const ArchState& got, const ArchState& want, bool f
 /// what went wrong (a runner's error or the first difference).
 std::string compare_with_unicorn(TestMachine& m, UnicornRef& uc, const Inputs& in,
                                  bool fpsr = false);
+
+/// xorshift64*: the differential tests' reproducible random source.
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545f4914f6cdd1dull;
+  }
+};
+
+/// Loads `code` on m and on Unicorn and compares `runs` runs from inputs `make(rng)` (rng seeded
+/// with `seed`). Stops at the first mismatch, reported with `describe(inputs)` when given;
+/// returns the runs that agreed.
+unsigned compare_runs_with_unicorn(TestMachine& m, UnicornRef& uc,
+                                   const std::vector<uint32_t>& code, unsigned runs, uint64_t seed,
+                                   const std::function<Inputs(Rng&)>& make, bool fpsr = false,
+                                   const std::function<std::string(const Inputs&)>& describe = {});
 
 /// Runs code on TestMachine from the inputs and captures the state at the final HVC.
 bool run_orrery(TestMachine& m, const Inputs& in, ArchState& out, std::string& error);

@@ -138,16 +138,6 @@ const SatCase kCases[] = {
     {"usqadd h0, h1", 0x7e603820},
 };
 
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-};
-
 // A 64-bit word of lanes: random, small signed bytes (shift counts, values that do not
 // saturate), or lane-size limits (0x80.., 0x7f.., 0xff.., 0, 1).
 uint64_t pick_word(Rng& r) {
@@ -186,21 +176,19 @@ TEST_P(SimdSatTest, MatchesUnicornMax) {
   unsigned runs = 0;
   for (const SatCase& c : kCases) {
     SCOPED_TRACE(c.text);
-    m->load({c.insn});
-    uc.load({c.insn});
-    Rng rng{0x13198a2e03707344ull ^ c.insn};
-    for (unsigned k = 0; k < 32; ++k) {
-      Inputs in;
-      for (VReg& v : in.v) v.d[0] = pick_word(rng), v.d[1] = pick_word(rng);
-      in.fpsr = (rng.next() & 1) ? 1u << 27 : 0;  // QC is sticky
-      if (std::string diff = compare_with_unicorn(*m, uc, in, /*fpsr=*/true); !diff.empty()) {
-        ADD_FAILURE() << diff << "\nv0=" << hex(in.v[0].d[1]) << ":" << hex(in.v[0].d[0])
-                      << " v1=" << hex(in.v[1].d[1]) << ":" << hex(in.v[1].d[0])
-                      << " v2=" << hex(in.v[2].d[1]) << ":" << hex(in.v[2].d[0]);
-        break;
-      }
-      ++runs;
-    }
+    runs += compare_runs_with_unicorn(
+        *m, uc, {c.insn}, 32, 0x13198a2e03707344ull ^ c.insn,
+        [](Rng& rng) {
+          Inputs in;
+          for (VReg& v : in.v) v.d[0] = pick_word(rng), v.d[1] = pick_word(rng);
+          in.fpsr = (rng.next() & 1) ? 1u << 27 : 0;  // QC is sticky
+          return in;
+        },
+        /*fpsr=*/true,
+        [](const Inputs& in) {
+          return "v0=" + hex(in.v[0].d[1]) + ":" + hex(in.v[0].d[0]) + " v1=" + hex(in.v[1].d[1]) +
+                 ":" + hex(in.v[1].d[0]) + " v2=" + hex(in.v[2].d[1]) + ":" + hex(in.v[2].d[0]);
+        });
   }
   EXPECT_EQ(runs, 32 * std::size(kCases));
 }
