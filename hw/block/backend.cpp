@@ -30,14 +30,8 @@ BlockBackend::~BlockBackend() {
 
 Status BlockBackend::execute(const Request& r) {
   if (!r.segments.empty() && (r.type == RequestType::kRead || r.type == RequestType::kWrite)) {
-    uint64_t offset = r.offset;
-    for (std::span<uint8_t> seg : r.segments) {
-      Status s = r.type == RequestType::kRead ? driver_->read(offset, seg)
-                                              : driver_->write(offset, seg);
-      if (!s.ok()) return s;
-      offset += seg.size();
-    }
-    return ok_status();
+    return r.type == RequestType::kRead ? driver_->readv(r.offset, r.segments)
+                                        : driver_->writev(r.offset, r.segments);
   }
   switch (r.type) {
     case RequestType::kRead:

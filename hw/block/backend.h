@@ -28,8 +28,8 @@ struct Request {
   std::span<uint8_t> data;  // read: filled in; write: the bytes to write
   /// A scatter list used instead of data when not empty: consecutive bytes from offset on.
   std::vector<std::span<uint8_t>> segments;
-  uint64_t length = 0;      // discard and write-zeroes
-  bool may_unmap = false;   // write-zeroes
+  uint64_t length = 0;     // discard and write-zeroes
+  bool may_unmap = false;  // write-zeroes
 };
 
 /// Called on a worker thread once the request is done.

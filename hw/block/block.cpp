@@ -27,6 +27,49 @@ Status BlockDriver::write(uint64_t offset, std::span<const uint8_t> buf) {
   return do_write(offset, buf);
 }
 
+namespace {
+
+uint64_t total_length(std::span<const std::span<uint8_t>> segments) {
+  uint64_t n = 0;
+  for (std::span<uint8_t> seg : segments) n += seg.size();
+  return n;
+}
+
+}  // namespace
+
+Status BlockDriver::readv(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  const uint64_t length = total_length(segments);
+  if (Status s = check_range("read", offset, length); !s.ok()) return s;
+  if (length == 0) return ok_status();
+  return do_readv(offset, segments);
+}
+
+Status BlockDriver::writev(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  if (read_only()) return error_status(EROFS, "'" + filename() + "' is read-only");
+  const uint64_t length = total_length(segments);
+  if (Status s = check_range("write", offset, length); !s.ok()) return s;
+  if (length == 0) return ok_status();
+  return do_writev(offset, segments);
+}
+
+Status BlockDriver::do_readv(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  for (std::span<uint8_t> seg : segments) {
+    if (seg.empty()) continue;
+    if (Status s = do_read(offset, seg); !s.ok()) return s;
+    offset += seg.size();
+  }
+  return ok_status();
+}
+
+Status BlockDriver::do_writev(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  for (std::span<uint8_t> seg : segments) {
+    if (seg.empty()) continue;
+    if (Status s = do_write(offset, seg); !s.ok()) return s;
+    offset += seg.size();
+  }
+  return ok_status();
+}
+
 Status BlockDriver::flush() {
   if (read_only()) return ok_status();
   return do_flush();

@@ -62,6 +62,10 @@ class BlockDriver {
 
   Status read(uint64_t offset, std::span<uint8_t> buf);
   Status write(uint64_t offset, std::span<const uint8_t> buf);
+  /// Scatter-gather forms: the segments are consecutive bytes from offset on, checked as one
+  /// range (a guest request's data buffers).
+  Status readv(uint64_t offset, std::span<const std::span<uint8_t>> segments);
+  Status writev(uint64_t offset, std::span<const std::span<uint8_t>> segments);
   /// Returns once every write completed before the call is on stable storage.
   Status flush();
   /// Hint that the range is no longer needed; afterwards it reads as zeros or old data.
@@ -72,6 +76,9 @@ class BlockDriver {
  protected:
   virtual Status do_read(uint64_t offset, std::span<uint8_t> buf) = 0;
   virtual Status do_write(uint64_t offset, std::span<const uint8_t> buf) = 0;
+  /// One do_read/do_write per segment; drivers with vectored file I/O override them.
+  virtual Status do_readv(uint64_t offset, std::span<const std::span<uint8_t>> segments);
+  virtual Status do_writev(uint64_t offset, std::span<const std::span<uint8_t>> segments);
   virtual Status do_flush() = 0;
   virtual Status do_discard(uint64_t offset, uint64_t length) = 0;
   virtual Status do_write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) = 0;

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -127,6 +129,70 @@ Status PosixFile::pwrite(uint64_t offset, std::span<const uint8_t> buf) {
   if (read_only_) return errno_status("write to", EROFS);
   if (!direct_ || is_aligned(offset, buf.data(), buf.size())) return raw_pwrite(offset, buf);
   return direct_pwrite(offset, buf);
+}
+
+Status PosixFile::raw_vectored(bool write, uint64_t offset,
+                               std::span<const std::span<uint8_t>> segments) {
+  std::vector<iovec> iov;
+  iov.reserve(segments.size());
+  for (std::span<uint8_t> seg : segments) {
+    if (!seg.empty()) iov.push_back({seg.data(), seg.size()});
+  }
+  size_t first = 0;
+  while (first < iov.size()) {
+    const int count = int(std::min<size_t>(iov.size() - first, IOV_MAX));
+    ssize_t n = write ? ::pwritev(fd_, &iov[first], count, off_t(offset))
+                      : ::preadv(fd_, &iov[first], count, off_t(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status(write ? "write to" : "read from", errno);
+    }
+    if (n == 0) {
+      if (write) return errno_status("write to", ENOSPC);
+      for (; first < iov.size(); ++first) std::memset(iov[first].iov_base, 0, iov[first].iov_len);
+      break;  // end of file: the rest reads as zeros
+    }
+    offset += uint64_t(n);
+    // Skip what was transferred; a short transfer resumes inside a segment.
+    for (size_t left = size_t(n); left > 0;) {
+      if (left >= iov[first].iov_len) {
+        left -= iov[first].iov_len;
+        ++first;
+      } else {
+        iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+        left = 0;
+      }
+    }
+  }
+  return ok_status();
+}
+
+static bool all_aligned(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  for (std::span<uint8_t> seg : segments) {
+    if (!is_aligned(offset, seg.data(), seg.size())) return false;
+    offset += seg.size();
+  }
+  return true;
+}
+
+Status PosixFile::preadv(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  if (!direct_ || all_aligned(offset, segments)) return raw_vectored(false, offset, segments);
+  for (std::span<uint8_t> seg : segments) {
+    if (Status s = pread(offset, seg); !s.ok()) return s;
+    offset += seg.size();
+  }
+  return ok_status();
+}
+
+Status PosixFile::pwritev(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  if (read_only_) return errno_status("write to", EROFS);
+  if (!direct_ || all_aligned(offset, segments)) return raw_vectored(true, offset, segments);
+  for (std::span<uint8_t> seg : segments) {
+    if (Status s = pwrite(offset, seg); !s.ok()) return s;
+    offset += seg.size();
+  }
+  return ok_status();
 }
 
 Status PosixFile::direct_pread(uint64_t offset, std::span<uint8_t> buf) {

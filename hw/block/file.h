@@ -30,6 +30,10 @@ class PosixFile {
   /// Reads buf.size() bytes; the part beyond the end of the file reads as zeros.
   Status pread(uint64_t offset, std::span<uint8_t> buf);
   Status pwrite(uint64_t offset, std::span<const uint8_t> buf);
+  /// Scatter-gather forms (one preadv/pwritev for many segments; O_DIRECT falls back to one
+  /// call per segment unless every segment is aligned).
+  Status preadv(uint64_t offset, std::span<const std::span<uint8_t>> segments);
+  Status pwritev(uint64_t offset, std::span<const std::span<uint8_t>> segments);
   /// fdatasync: everything written so far reaches stable storage.
   Status sync();
   Expected<uint64_t> length() const;
@@ -47,6 +51,7 @@ class PosixFile {
   Status direct_pwrite(uint64_t offset, std::span<const uint8_t> buf);
   Status raw_pread(uint64_t offset, std::span<uint8_t> buf);
   Status raw_pwrite(uint64_t offset, std::span<const uint8_t> buf);
+  Status raw_vectored(bool write, uint64_t offset, std::span<const std::span<uint8_t>> segments);
   Status errno_status(const char* what, int err) const;
 
   int fd_;

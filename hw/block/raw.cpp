@@ -26,6 +26,15 @@ Status RawDriver::do_write(uint64_t offset, std::span<const uint8_t> buf) {
   return cache_syncs_each_write(cache_) ? file_->sync() : ok_status();
 }
 
+Status RawDriver::do_readv(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  return file_->preadv(offset, segments);
+}
+
+Status RawDriver::do_writev(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  if (Status s = file_->pwritev(offset, segments); !s.ok()) return s;
+  return cache_syncs_each_write(cache_) ? file_->sync() : ok_status();
+}
+
 Status RawDriver::do_flush() {
   return cache_ == CacheMode::kUnsafe ? ok_status() : file_->sync();
 }

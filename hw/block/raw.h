@@ -41,6 +41,8 @@ class RawDriver final : public BlockDriver {
  protected:
   Status do_read(uint64_t offset, std::span<uint8_t> buf) override;
   Status do_write(uint64_t offset, std::span<const uint8_t> buf) override;
+  Status do_readv(uint64_t offset, std::span<const std::span<uint8_t>> segments) override;
+  Status do_writev(uint64_t offset, std::span<const std::span<uint8_t>> segments) override;
   Status do_flush() override;
   Status do_discard(uint64_t offset, uint64_t length) override;
   Status do_write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) override;

@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <fstream>
+#include <span>
 #include <sstream>
+#include <vector>
 
 #include "hw/block/raw.h"
 #include "tests/unit/block/block_test_util.h"
@@ -139,6 +141,79 @@ TEST(RawDriver, CacheNoneUsesODirectWithUnalignedBuffers) {
   EXPECT_TRUE(std::equal(tail.begin(), tail.end(), file.begin() + 3 * 4096 + 100));
   EXPECT_EQ(file[776], 0);
   EXPECT_EQ(file[777 + 5001], 0);
+}
+
+// Splits buf into consecutive segments of the given sizes (0: an empty segment).
+std::vector<std::span<uint8_t>> split(std::vector<uint8_t>& buf, const std::vector<size_t>& sizes) {
+  std::vector<std::span<uint8_t>> segs;
+  size_t at = 0;
+  for (size_t n : sizes) {
+    EXPECT_LE(at + n, buf.size());
+    segs.push_back(std::span<uint8_t>(buf).subspan(at, n));
+    at += n;
+  }
+  return segs;
+}
+
+TEST(RawDriver, ScatterGatherIsOneRangeOfConsecutiveBytes) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 1 << 20);
+  auto d = open_raw(img, false, CacheMode::kWritethrough);
+  ASSERT_TRUE(d);
+  auto data = pattern(4096 + 17 + 512, 5);
+  ASSERT_TRUE(d->writev(999, split(data, {4096, 0, 17, 512})).ok());
+  const auto file = read_file(img);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), file.begin() + 999));
+  EXPECT_EQ(file[998], 0);
+  EXPECT_EQ(file[999 + data.size()], 0);
+  std::vector<uint8_t> back(data.size());
+  ASSERT_TRUE(d->readv(999, split(back, {3, 4000, 0, 622})).ok());
+  EXPECT_EQ(back, data);
+  // The whole list is checked before anything is written: the last segment crosses the end.
+  std::vector<uint8_t> big(8192, 0xaa);
+  Status s = d->writev((1 << 20) - 4096, split(big, {4096, 4096}));
+  EXPECT_EQ(s.code, EIO);
+  EXPECT_EQ(read_file(img)[(1 << 20) - 4096], 0);
+}
+
+TEST(RawDriver, ScatterGatherBeyondIovMaxSegments) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 1 << 20);
+  auto d = open_raw(img, false, CacheMode::kWriteback);
+  ASSERT_TRUE(d);
+  const size_t kSegs = 2500;  // more than IOV_MAX (1024): several preadv/pwritev calls
+  auto data = pattern(kSegs * 7, 6);
+  ASSERT_TRUE(d->writev(5, split(data, std::vector<size_t>(kSegs, 7))).ok());
+  std::vector<uint8_t> back(data.size());
+  ASSERT_TRUE(d->readv(5, split(back, std::vector<size_t>(kSegs, 7))).ok());
+  EXPECT_EQ(back, data);
+}
+
+TEST(RawDriver, ScatterGatherUnderODirectWithUnalignedSegments) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 64 * 1024);
+  auto d = open_raw(img, false, CacheMode::kNone);
+  ASSERT_TRUE(d);
+  auto data = pattern(3 * 4096 + 300, 7);
+  ASSERT_TRUE(d->writev(4096 - 100, split(data, {100, 8192, 4296})).ok());
+  std::vector<uint8_t> back(data.size());
+  ASSERT_TRUE(d->readv(4096 - 100, split(back, {4196, 8192, 200})).ok());
+  EXPECT_EQ(back, data);
+  const auto file = read_file(img);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), file.begin() + 4096 - 100));
+}
+
+TEST(RawDriver, ScatterGatherOnAReadOnlyImageIsRefused) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 4096);
+  auto d = open_raw(img, true, CacheMode::kWriteback);
+  ASSERT_TRUE(d);
+  std::vector<uint8_t> buf(512, 1);
+  EXPECT_EQ(d->writev(0, split(buf, {256, 256})).code, EROFS);
 }
 
 TEST(RawDriver, CacheModesOpenWithTheRightFlags) {
