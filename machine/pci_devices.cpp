@@ -96,6 +96,26 @@ std::string DeviceParser::parse(const DeviceSpec& spec, std::span<const std::str
   return {};
 }
 
+std::unique_ptr<hw::virtio::VirtioDevice> make_virtio_device(const DeviceRequest& req,
+                                                             const hw::GuestMemory& mem,
+                                                             hw::Log& log, std::string& err) {
+  switch (req.kind) {
+    case DeviceRequest::Kind::Rng:
+      return std::make_unique<hw::virtio::VirtioRng>(mem, log, req.name);
+    case DeviceRequest::Kind::Net:
+      return std::make_unique<hw::virtio::VirtioNet>(mem, log, req.name, req.net, req.mac);
+    case DeviceRequest::Kind::VhostUserBlk:
+      return hw::virtio::vhost_user::BlkFrontend::connect(mem, log, req.name, req.socket_path,
+                                                          req.num_queues, err);
+    case DeviceRequest::Kind::Blk:
+      return std::make_unique<hw::virtio::VirtioBlk>(mem, log, req.name, req.drive, req.num_queues);
+    case DeviceRequest::Kind::PciTestdev:
+      break;
+  }
+  err = "not a virtio device";
+  return nullptr;
+}
+
 std::string add_pci_device(const DeviceRequest& req, hw::pci::PciBus& bus,
                            const hw::AddressSpace& as, hw::Log& log, unsigned first_slot,
                            std::vector<std::unique_ptr<hw::pci::PciDevice>>& functions,
@@ -143,18 +163,9 @@ std::string add_pci_device(const DeviceRequest& req, hw::pci::PciBus& bus,
         break;
     }
     auto t = std::make_unique<hw::virtio::VirtioPci>(as, log, req.name, id, cls, vectors);
-    if (req.kind == Kind::Rng)
-      dev = std::make_unique<hw::virtio::VirtioRng>(t->dma(), log, req.name);
-    else if (req.kind == Kind::Net)
-      dev = std::make_unique<hw::virtio::VirtioNet>(t->dma(), log, req.name, req.net, req.mac);
-    else if (req.kind == Kind::VhostUserBlk) {
-      std::string err;
-      dev = hw::virtio::vhost_user::BlkFrontend::connect(t->dma(), log, req.name, req.socket_path,
-                                                         req.num_queues, err);
-      if (!dev) return err;
-    } else
-      dev = std::make_unique<hw::virtio::VirtioBlk>(t->dma(), log, req.name, req.drive,
-                                                    req.num_queues);
+    std::string err;
+    dev = make_virtio_device(req, t->dma(), log, err);
+    if (!dev) return err;
     t->plug(*dev);
     fn = std::move(t);
   }

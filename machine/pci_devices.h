@@ -53,6 +53,13 @@ class DeviceParser {
   std::vector<const hw::net::NetBackend*> used_nets_;
 };
 
+/// The virtio device a blk, net, rng or vhost-user-blk request names, doing DMA through mem, for
+/// either transport. nullptr with err set when it cannot be made (a vhost-user backend that does
+/// not answer).
+std::unique_ptr<hw::virtio::VirtioDevice> make_virtio_device(const DeviceRequest& req,
+                                                             const hw::GuestMemory& mem,
+                                                             hw::Log& log, std::string& err);
+
 /// Creates a PCI request's function (and the virtio device behind it) on bus at its addr=, or
 /// in the lowest free slot from first_slot. as: the function's DMA and MSI view. Error or
 /// empty (without the "-device" prefix).

@@ -97,18 +97,8 @@ std::string VirtMachine::build_devices() {
     }
     if (next_slot == 0)
       return what + ": all " + std::to_string(kVirtioMmioSlots) + " virtio-mmio slots are in use";
-    std::unique_ptr<hw::virtio::VirtioDevice> dev;
-    if (req.kind == DeviceRequest::Kind::Rng)
-      dev = std::make_unique<hw::virtio::VirtioRng>(dma_, ctx_.log, req.name);
-    else if (req.kind == DeviceRequest::Kind::Net)
-      dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, req.name, req.net, req.mac);
-    else if (req.kind == DeviceRequest::Kind::VhostUserBlk) {
-      dev = hw::virtio::vhost_user::BlkFrontend::connect(dma_, ctx_.log, req.name, req.socket_path,
-                                                         req.num_queues, err);
-      if (!dev) return what + ": " + err;
-    } else
-      dev = std::make_unique<hw::virtio::VirtioBlk>(dma_, ctx_.log, req.name, req.drive,
-                                                    req.num_queues);
+    std::unique_ptr<hw::virtio::VirtioDevice> dev = make_virtio_device(req, dma_, ctx_.log, err);
+    if (!dev) return what + ": " + err;
     virtio_mmio_[--next_slot]->plug(dev.get());
     virtio_devices_.push_back(std::move(dev));
   }
