@@ -9,8 +9,10 @@ constexpr uint64_t kIsar0V80Crypto = 0x11120;
 // The Neoverse N1 adds RDM (SQRDMLAH/SQRDMLSH); its LSE atomics, FP16, DotProd, RCpc and the
 // ARMv8.1/8.2 memory features are not implemented and so not advertised.
 constexpr uint64_t kIsar0N1 = 0x10011120;
-// max adds SHA512 (SHA2 = 2), RDM and SHA3.
-constexpr uint64_t kIsar0Max = 0x110012120;
+// max adds SHA512 (SHA2 = 2), RDM, SHA3, SM3, SM4 and DotProd (DP, bits 47:44).
+constexpr uint64_t kIsar0Max = 0x111110012120;
+// ID_AA64PFR0_EL1 of max: FP and AdvSIMD = 1 (with half-precision arithmetic, FEAT_FP16).
+constexpr uint64_t kPfr0Fp16 = 0x110011;
 
 // ID_AA64MMFR0_EL1: PARange (3:0), 16-bit ASIDs (2 << 4); TGran16 (23:20) = 1 where the core
 // has the 16K granule.
@@ -48,6 +50,7 @@ constexpr CpuModel kModels[] = {
     {.name = "max",
      .midr = 0x000f0510,
      .description = "all features Orrery implements",
+     .id_aa64pfr0 = kPfr0Fp16,
      .id_aa64isar0 = kIsar0Max,
      .id_aa64mmfr0 = kMmfr0Pa48Tg16},
 };

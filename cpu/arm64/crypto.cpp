@@ -166,7 +166,86 @@ uint16_t clmul8(uint8_t a, uint8_t b) {
   return r;
 }
 
+// ---- SM3 and SM4 (GB/T 32907, GB/T 32905 as the Arm ARM's pseudocode uses them) ----
+
+/// The SM4 S-box from its algebraic definition: S(x) = A * inv(A * x + C) + C in GF(2^8) modulo
+/// x^8 + x^7 + x^6 + x^5 + x^4 + x^2 + 1, A the circulant matrix of row 0xa7, C = 0xd3.
+struct Sm4Sbox {
+  uint8_t t[256];
+  static constexpr uint8_t gmul(unsigned a, unsigned b) {
+    unsigned r = 0;
+    for (; b; b >>= 1) {
+      if (b & 1) r ^= a;
+      a <<= 1;
+      if (a & 0x100) a ^= 0x1f5;
+    }
+    return uint8_t(r);
+  }
+  static constexpr uint8_t affine(uint8_t x) {
+    unsigned r = 0;
+    for (unsigned i = 0; i < 8; ++i) {
+      const unsigned row = ((0xa7u << i) | (0xa7u >> (8 - i))) & 0xff;
+      r |= unsigned(std::popcount(unsigned(x) & row) & 1) << i;
+    }
+    return uint8_t(r ^ 0xd3);
+  }
+  constexpr Sm4Sbox() : t{} {
+    uint8_t inv[256] = {};
+    for (unsigned x = 1; x < 256; ++x)
+      for (unsigned y = 1; y < 256; ++y)
+        if (gmul(x, y) == 1) inv[x] = uint8_t(y);
+    for (unsigned x = 0; x < 256; ++x) t[x] = affine(inv[affine(uint8_t(x))]);
+  }
+};
+const Sm4Sbox kSm4Sbox;
+
+uint32_t sm4_tau(uint32_t x) {
+  uint32_t r = 0;
+  for (unsigned i = 0; i < 4; ++i) r |= uint32_t(kSm4Sbox.t[(x >> (8 * i)) & 0xff]) << (8 * i);
+  return r;
+}
+
+/// Four SM4 rounds (SM4E) or key-expansion steps (SM4EKEY) on x with the words of k.
+V128 sm4_rounds(V128 x, V128 k, bool key) {
+  W4 v = to_w(x);
+  const W4 rk = to_w(k);
+  for (unsigned i = 0; i < 4; ++i) {
+    uint32_t t = sm4_tau(v[3] ^ v[2] ^ v[1] ^ rk[i]);
+    t = key ? t ^ std::rotl(t, 13) ^ std::rotl(t, 23)
+            : t ^ std::rotl(t, 2) ^ std::rotl(t, 10) ^ std::rotl(t, 18) ^ std::rotl(t, 24);
+    t ^= v[0];
+    v = {v[1], v[2], v[3], t};
+  }
+  return from_w(v);
+}
+
+V128 sm3_tt(CryptoOp op, V128 d, V128 n, V128 m, unsigned i) {
+  const W4 vd = to_w(d), vn = to_w(n), vm = to_w(m);
+  W4 r;
+  r[0] = vd[1];
+  r[2] = vd[3];
+  if (op == CryptoOp::Sm3tt1a || op == CryptoOp::Sm3tt1b) {
+    const uint32_t ss2 = vn[3] ^ std::rotl(vd[3], 12);
+    uint32_t tt1 = op == CryptoOp::Sm3tt1a ? vd[1] ^ vd[3] ^ vd[2]
+                                           : (vd[3] & vd[1]) | (vd[3] & vd[2]) | (vd[1] & vd[2]);
+    tt1 = tt1 + vd[0] + ss2 + vm[i];
+    r[1] = std::rotl(vd[2], 9);
+    r[3] = tt1;
+  } else {
+    uint32_t tt2 =
+        op == CryptoOp::Sm3tt2a ? vd[1] ^ vd[3] ^ vd[2] : (vd[3] & vd[2]) | (~vd[3] & vd[1]);
+    tt2 = tt2 + vd[0] + vn[3] + vm[i];
+    r[1] = std::rotl(vd[2], 19);
+    r[3] = tt2 ^ std::rotl(tt2, 9) ^ std::rotl(tt2, 17);
+  }
+  return from_w(r);
+}
+
 }  // namespace
+
+uint8_t sm4_sbox(uint8_t x) {
+  return kSm4Sbox.t[x];
+}
 
 V128 compute(const CryptoDesc& c, V128 d, V128 n, V128 m, V128 a) {
   switch (c.op) {
@@ -272,6 +351,39 @@ V128 compute(const CryptoDesc& c, V128 d, V128 n, V128 m, V128 a) {
       r.lo = clmul64(c.imm ? n.hi : n.lo, c.imm ? m.hi : m.lo, r.hi);
       return r;
     }
+    case CryptoOp::Sm3ss1: {
+      const uint32_t x = std::rotl(
+          std::rotl(uint32_t(n.hi >> 32), 12) + uint32_t(m.hi >> 32) + uint32_t(a.hi >> 32), 7);
+      return {0, uint64_t(x) << 32};
+    }
+    case CryptoOp::Sm3tt1a:
+    case CryptoOp::Sm3tt1b:
+    case CryptoOp::Sm3tt2a:
+    case CryptoOp::Sm3tt2b:
+      return sm3_tt(c.op, d, n, m, c.imm & 3);
+    case CryptoOp::Sm3partw1: {
+      const W4 vd = to_w(d), vn = to_w(n), vm = to_w(m);
+      W4 r;
+      for (unsigned i = 0; i < 3; ++i) r[i] = vd[i] ^ vn[i] ^ std::rotl(vm[i + 1], 15);
+      auto p1 = [](uint32_t x) { return x ^ std::rotl(x, 15) ^ std::rotl(x, 23); };
+      for (unsigned i = 0; i < 3; ++i) r[i] = p1(r[i]);
+      r[3] = p1(vd[3] ^ vn[3] ^ std::rotl(r[0], 15));
+      return from_w(r);
+    }
+    case CryptoOp::Sm3partw2: {
+      const W4 vd = to_w(d), vn = to_w(n), vm = to_w(m);
+      W4 t, r;
+      for (unsigned i = 0; i < 4; ++i) t[i] = vn[i] ^ std::rotl(vm[i], 7);
+      for (unsigned i = 0; i < 4; ++i) r[i] = vd[i] ^ t[i];
+      uint32_t t2 = std::rotl(t[0], 15);
+      t2 = t2 ^ std::rotl(t2, 15) ^ std::rotl(t2, 23);
+      r[3] ^= t2;
+      return from_w(r);
+    }
+    case CryptoOp::Sm4e:
+      return sm4_rounds(d, n, false);
+    case CryptoOp::Sm4ekey:
+      return sm4_rounds(n, m, true);
   }
   return d;
 }

@@ -1,4 +1,5 @@
-// The A64 cryptographic extension (FEAT_AES, FEAT_SHA1, FEAT_SHA256, FEAT_SHA512, FEAT_SHA3) and
+// The A64 cryptographic extension (FEAT_AES, FEAT_SHA1, FEAT_SHA256, FEAT_SHA512, FEAT_SHA3,
+// FEAT_SM3, FEAT_SM4) and
 // the polynomial multiplies (PMUL, PMULL/PMULL2 8- and 64-bit) as runtime helpers that read and
 // write the vector register file, following the Arm ARM pseudocode. The computations are portable
 // C++ (crypto_sw namespace) so that tests can check them against known answers.
@@ -36,7 +37,21 @@ enum class CryptoOp : uint8_t {
   Pmul8,
   Pmull8,
   Pmull64,  // Pmul8 takes the Q bit and the PMULL forms the part ("2") as imm
+  Sm3ss1,
+  Sm3tt1a,  // the SM3TT forms take the element of Vm as imm
+  Sm3tt1b,
+  Sm3tt2a,
+  Sm3tt2b,
+  Sm3partw1,
+  Sm3partw2,
+  Sm4e,
+  Sm4ekey,
 };
+
+namespace crypto_sw {
+/// The SM4 S-box (for tests).
+uint8_t sm4_sbox(uint8_t x);
+}  // namespace crypto_sw
 
 /// The operands of one crypto instruction, packed into one helper argument.
 struct CryptoDesc {

@@ -28,6 +28,8 @@ constexpr uint32_t kDbgclaimsetEl1 = dbg_key(7, 8, 6);
 constexpr uint32_t kDbgclaimclrEl1 = dbg_key(7, 9, 6);
 constexpr uint32_t kDbgauthstatusEl1 = dbg_key(7, 14, 6);
 constexpr uint32_t kMdccsrEl0 = dbg_key(0, 1, 0, 3);
+constexpr uint32_t kDbgdtrEl0 = dbg_key(0, 4, 0, 3);
+constexpr uint32_t kDbgdtrRxTxEl0 = dbg_key(0, 5, 0, 3);  // DBGDTRRX_EL0 read, DBGDTRTX_EL0 write
 
 // DBGBCR: E, PMC, BAS, HMC, SSC, LBN, BT. DBGWCR: E, PAC, LSC, BAS, HMC, SSC, LBN, WT, MASK.
 constexpr uint64_t kBcrMask = 0x00ffe1e7;
@@ -117,6 +119,8 @@ unsigned debug_register_access(uint32_t key) {
     case kDbgprcrEl1:
     case kDbgclaimsetEl1:
     case kDbgclaimclrEl1:
+    case kDbgdtrEl0:
+    case kDbgdtrRxTxEl0:
       return 3;
     case kMdrarEl1:
     case kOslsrEl1:
@@ -198,11 +202,31 @@ bool ArchWatchpoints::watch_hit(uint64_t vaddr, unsigned size, bool write,
 
 // ---- Register access and software step ----
 
-uint64_t helper_debug_reg(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t) {
+uint64_t helper_debug_reg(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t pc) {
   Arm64State& s = state_of(*c);
   DebugRegs& d = s.dbg;
   const uint32_t key = uint32_t(op);
   const bool write = op & kDebugRegWrite;
+  if (s.el == 0 && (d.mdscr & mdscr::kTdcc)) {  // EL0 use of the DCC traps to EL1
+    c->pc = pc;
+    const unsigned rt = unsigned(op >> kDebugRegRtShift) & 31;
+    s.owner->raise_sync(
+        make_esr(ec::kSysRegTrap, sysreg_trap_iss(2, (key >> 11) & 7, (key >> 7) & 15,
+                                                  (key >> 3) & 15, key & 7, rt, !write)),
+        pc);
+    return 0;
+  }
+  if (key == kDbgdtrEl0 || key == kDbgdtrRxTxEl0) {
+    // The debug communication channel without an external debugger, as QEMU: the receive
+    // side is always empty (reads 0) and what the guest transmits is dropped, named here.
+    if (write)
+      s.owner->log().log(hw::kLogUnimp,
+                         "unimp: arm64: %s write %#llx dropped (no external debugger on the "
+                         "debug communication channel)\n",
+                         key == kDbgdtrEl0 ? "DBGDTR_EL0" : "DBGDTRTX_EL0",
+                         static_cast<unsigned long long>(value));
+    return 0;
+  }
   unsigned kind, n;
   if (bp_wp_reg(key, kind, n)) {
     uint64_t* reg = kind == 4   ? &d.bvr[n]

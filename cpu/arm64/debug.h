@@ -20,7 +20,7 @@ namespace orrery::cpu::arm64 {
 
 // MDSCR_EL1 bits.
 namespace mdscr {
-constexpr uint64_t kSs = 1u << 0, kKde = 1u << 13, kMde = 1u << 15;
+constexpr uint64_t kSs = 1u << 0, kTdcc = 1u << 12, kKde = 1u << 13, kMde = 1u << 15;
 }
 
 /// Debug exceptions are enabled at the current EL (Arm ARM D2.4): the OS lock and double lock
@@ -39,7 +39,8 @@ uint8_t step_state_after_eret(const Arm64State& s, uint64_t spsr);
 
 /// The op0=2 op1=0/3 debug registers this CPU implements (MRS/MSR through helper_debug_reg).
 bool is_implemented_debug_register(uint32_t key);
-/// Which accesses exist: bit 0 read, bit 1 write; EL0 reaches only MDCCSR_EL0.
+/// Which accesses exist: bit 0 read, bit 1 write; EL0 reaches only the op1 = 3 ones (the debug
+/// communication channel: MDCCSR_EL0, DBGDTR_EL0, DBGDTRRX/TX_EL0).
 unsigned debug_register_access(uint32_t key);
 
 /// The guest's watchpoints as the softmmu checks them (set with Softmmu::set_arch_watchpoints).
@@ -60,9 +61,11 @@ class ArchWatchpoints final : public tcg::softmmu::WatchpointChecker {
   bool any_ = false;  // some watchpoint is enabled and MDSCR_EL1.MDE is set
 };
 
-/// helper_debug_reg's op: the register key, plus this flag for writes.
+/// helper_debug_reg's op: the register key, plus this flag for writes and Rt at
+/// kDebugRegRtShift; the third argument is the instruction's PC (for MDSCR_EL1.TDCC traps).
 constexpr uint64_t kDebugRegWrite = 1ull << 32;
-uint64_t helper_debug_reg(tcg::CpuCommon* cpu, uint64_t op, uint64_t value, uint64_t);
+constexpr unsigned kDebugRegRtShift = 40;
+uint64_t helper_debug_reg(tcg::CpuCommon* cpu, uint64_t op, uint64_t value, uint64_t pc);
 /// After the instruction a software step executes: PSTATE.SS = 0 and the step exception
 /// (active-pending) at next_pc, when stepping is still enabled there.
 uint64_t helper_step_done(tcg::CpuCommon* cpu, uint64_t next_pc, uint64_t, uint64_t);

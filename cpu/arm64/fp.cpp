@@ -20,8 +20,16 @@
 namespace orrery::cpu::arm64::fp {
 namespace {
 
+/// Tag for half precision: Bits<Half> classifies and builds NaNs; arithmetic goes through double.
+struct Half {};
+
 template <typename F>
 struct Fmt;
+template <>
+struct Fmt<Half> {
+  using U = uint16_t;
+  static constexpr int kFrac = 10;
+};
 template <>
 struct Fmt<float> {
   using U = uint32_t;
@@ -40,7 +48,7 @@ struct Bits {
   static constexpr int kFrac = Fmt<F>::kFrac;
   static constexpr U kSign = U(1) << (sizeof(U) * 8 - 1);
   static constexpr U kFracMask = (U(1) << kFrac) - 1;
-  static constexpr U kExp = (~U(0) >> 1) & ~kFracMask;
+  static constexpr U kExp = U(~kSign) & U(~kFracMask);
   static constexpr U kQuiet = U(1) << (kFrac - 1);
   static constexpr U kDefaultNaN = kExp | kQuiet;
   static constexpr U kMinNormal = U(1) << kFrac;
@@ -415,9 +423,9 @@ uint64_t pack_nan(Prec p, const NanBits& n, uint64_t fpcr) {
 
 /// Rounds an exact non-NaN value to half precision in software (Arm's FPRound, no flushing:
 /// FPCR.FZ does not apply to half-precision conversion results).
-uint64_t round_to_half(double v, unsigned rm, uint32_t& flags) {
+uint64_t round_to_half(double v, unsigned rm, uint32_t& flags, bool alt = false) {
   const uint64_t sign = std::signbit(v) ? 0x8000 : 0;
-  if (std::isinf(v)) return sign | 0x7c00;
+  if (std::isinf(v)) return sign | 0x7c00;  // (alternative half precision handles inf itself)
   if (v == 0) return sign;
   int e = 0;
   std::frexp(std::fabs(v), &e);
@@ -449,12 +457,16 @@ uint64_t round_to_half(double v, unsigned rm, uint32_t& flags) {
     mant >>= 1;
     ++q;
   }
+  const int biased = mant >= 1024 ? q + 10 + 15 : 0;
+  if (alt && biased >= 32) {  // FPCR.AHP: exponent 31 is a number; beyond it saturate, IOC only
+    flags |= kIoc;
+    return sign | 0x7fff;
+  }
   if (inexact) {
     flags |= kIxc;
     if (exp < -14) flags |= kUfc;
   }
-  const int biased = mant >= 1024 ? q + 10 + 15 : 0;
-  if (biased >= 31) {
+  if (!alt && biased >= 31) {
     flags |= kOfc | kIxc;
     const bool to_inf = rm == kRN || rm == kRA || (rm == kRP && !sign) || (rm == kRM && sign);
     return sign | (to_inf ? 0x7c00 : 0x7bff);
@@ -465,7 +477,20 @@ uint64_t round_to_half(double v, unsigned rm, uint32_t& flags) {
 uint64_t convert_precision(Prec from, Prec to, uint64_t a, uint64_t fpcr, uint32_t& flags) {
   if (from == kS) a = flush_in<float>(uint32_t(a), fpcr, flags);
   if (from == kD) a = flush_in<double>(a, fpcr, flags);
-  Unpacked u = unpack_exact(from, a);
+  // FPCR.AHP: the half-precision side is the alternative format (no infinities or NaNs).
+  const bool ahp = fpcr & kFpcrAhp;
+  Unpacked u;
+  if (from == kH && ahp && ((a >> 10) & 31) == 31) {
+    const double m = std::ldexp(double((a & 0x3ff) | 0x400), 16 - 10);
+    u.value = (a & 0x8000) ? -m : m;
+  } else {
+    u = unpack_exact(from, a);
+  }
+  if (to == kH && ahp && (u.nan || std::isinf(u.value))) {  // zero or the largest number, IOC
+    flags |= kIoc;
+    const uint64_t sign = u.nan ? u.n.sign << 15 : std::signbit(u.value) ? 0x8000 : 0;
+    return u.nan ? sign : sign | 0x7fff;
+  }
   if (u.nan) {
     if (u.n.signalling) flags |= kIoc;
     return pack_nan(to, u.n, fpcr);
@@ -473,7 +498,7 @@ uint64_t convert_precision(Prec from, Prec to, uint64_t a, uint64_t fpcr, uint32
   const unsigned rm = fpcr_rmode(fpcr);
   switch (to) {
     case kH:
-      return round_to_half(u.value, rm, flags);
+      return round_to_half(u.value, rm, flags, ahp);
     case kS: {
       if (from != kD) return Bits<float>::u(float(u.value));  // exact
       double x = u.value;
@@ -525,6 +550,184 @@ typename Bits<F>::U unop_t(UnOp op, unsigned rm, typename Bits<F>::U a, uint64_t
   }
 }
 
+// ---- Half precision (FEAT_FP16) ----
+//
+// Halves are exact doubles. Each operation runs on the host in double precision rounding toward
+// zero with the inexact bit ORed into the last place ("round to odd"): 53 bits are more than
+// 11 + 2, so rounding that result to half precision once more gives the correctly rounded
+// half-precision result in every mode, with Arm's flags from FPRound (tininess before rounding).
+// FPCR.FZ16 flushes denormal inputs to zero without IDC and tiny results to zero with UFC; it
+// does not apply to FCVT between precisions (FPUnpackCV/FPRoundCV).
+
+using BH = Bits<Half>;
+
+uint64_t flush16(uint64_t x, uint64_t fpcr) {
+  x &= 0xffff;
+  return (fpcr & kFpcrFz16) && BH::denormal(uint16_t(x)) ? x & BH::kSign : x;
+}
+
+double half_value(uint64_t x) {
+  return unpack_exact(kH, x).value;
+}
+
+/// FPRound to half precision of an exact (or round-to-odd) value, with FZ16 output flushing.
+uint64_t round_half(double v, unsigned rm, uint64_t fpcr, uint32_t& flags) {
+  if ((fpcr & kFpcrFz16) && v != 0 && std::fabs(v) < 0x1p-14) {
+    flags |= kUfc;
+    return std::signbit(v) ? 0x8000 : 0;
+  }
+  return round_to_half(v, rm, flags);
+}
+
+/// Runs op (returning double) rounding to odd, then rounds to half in Arm mode rm.
+template <typename Op>
+uint64_t half_arith(Op op, unsigned rm, uint64_t fpcr, uint32_t& flags) {
+  double r;
+  uint32_t hf;
+  {
+    HostFpEnv env(kRZ);
+    r = op();
+    opaque(r);
+    hf = env.flags();
+  }
+  if (hf & kHostInvalid) {
+    flags |= kIoc;
+    return BH::kDefaultNaN;
+  }
+  if (hf & kHostDivZero) flags |= kDzc;
+  if (r == 0) {  // an exact zero: its sign depends on the rounding mode (x + -x is -0 only in RM)
+    HostFpEnv env(rm == kRA ? kRN : rm);
+    r = op();
+    opaque(r);
+  } else if (hf & kHostInexact) {
+    r = std::bit_cast<double>(std::bit_cast<uint64_t>(r) | 1);
+  }
+  return round_half(r, rm, fpcr, flags);
+}
+
+uint64_t binop_h(BinOp op, uint64_t a, uint64_t b, uint64_t fpcr, uint32_t& flags) {
+  a = flush16(a, fpcr);
+  b = flush16(b, fpcr);
+  const unsigned rm = fpcr_rmode(fpcr);
+  uint16_t out = 0;
+  auto arith = [&](auto fn) -> uint64_t {
+    if (process_nans<Half>({uint16_t(a), uint16_t(b)}, fpcr, flags, out)) return out;
+    const double x = half_value(a), y = half_value(b);
+    return half_arith(
+        [&] {
+          double p = x, q = y;
+          opaque(p);
+          opaque(q);
+          return fn(p, q);
+        },
+        rm, fpcr, flags);
+  };
+  switch (op) {
+    case BinOp::Add:
+      return arith([](double p, double q) { return p + q; });
+    case BinOp::Sub:
+      return arith([](double p, double q) { return p - q; });
+    case BinOp::Mul:
+      return arith([](double p, double q) { return p * q; });
+    case BinOp::Div:
+      return arith([](double p, double q) { return p / q; });
+    case BinOp::Abd:
+      return arith([](double p, double q) { return p - q; }) & ~uint64_t(BH::kSign);
+    case BinOp::Mulx:
+      if (!BH::nan(a) && !BH::nan(b) &&
+          ((BH::inf(a) && BH::zero(b)) || (BH::zero(a) && BH::inf(b))))
+        return ((a ^ b) & BH::kSign) | 0x4000;  // +-2.0
+      return arith([](double p, double q) { return p * q; });
+    case BinOp::Max:
+    case BinOp::Min:
+    case BinOp::MaxNm:
+    case BinOp::MinNm: {
+      const bool is_max = op == BinOp::Max || op == BinOp::MaxNm;
+      if (op == BinOp::MaxNm || op == BinOp::MinNm) {
+        const uint64_t loser = is_max ? 0xfc00 : 0x7c00;
+        if (BH::qnan(a) && !BH::nan(b))
+          a = loser;
+        else if (BH::qnan(b) && !BH::nan(a))
+          b = loser;
+      }
+      if (process_nans<Half>({uint16_t(a), uint16_t(b)}, fpcr, flags, out)) return out;
+      const double x = half_value(a), y = half_value(b);
+      if (x == y) return is_max ? (a & b) : (a | b);
+      return (x > y) == is_max ? a : b;
+    }
+    case BinOp::CmEq:
+    case BinOp::CmGe:
+    case BinOp::CmGt:
+    case BinOp::AcGe:
+    case BinOp::AcGt: {
+      if (BH::nan(a) || BH::nan(b)) {
+        if (op != BinOp::CmEq || BH::snan(a) || BH::snan(b)) flags |= kIoc;
+        return 0;
+      }
+      double x = half_value(a), y = half_value(b);
+      if (op == BinOp::AcGe || op == BinOp::AcGt) x = std::fabs(x), y = std::fabs(y);
+      const bool r = op == BinOp::CmEq                          ? x == y
+                     : (op == BinOp::CmGe || op == BinOp::AcGe) ? x >= y
+                                                                : x > y;
+      return r ? 0xffff : 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+uint64_t fma_h(uint64_t c, uint64_t a, uint64_t b, uint64_t fpcr, uint32_t& flags) {
+  c = flush16(c, fpcr);
+  a = flush16(a, fpcr);
+  b = flush16(b, fpcr);
+  uint16_t out = 0;
+  if (process_nans<Half>({uint16_t(c), uint16_t(a), uint16_t(b)}, fpcr, flags, out)) {
+    const bool inf_zero = (BH::inf(a) && BH::zero(b)) || (BH::zero(a) && BH::inf(b));
+    if (BH::qnan(c) && inf_zero) {
+      flags |= kIoc;
+      return BH::kDefaultNaN;
+    }
+    return out;
+  }
+  const double x = half_value(a), y = half_value(b), z = half_value(c);
+  return half_arith(
+      [&] {
+        double p = x, q = y, r = z;
+        opaque(p);
+        opaque(q);
+        opaque(r);
+        return host_fma(p, q, r);  // the product is exact in double; the sum rounds to odd
+      },
+      fpcr_rmode(fpcr), fpcr, flags);
+}
+
+uint64_t unop_h(UnOp op, unsigned rm, uint64_t a, uint64_t fpcr, uint32_t& flags) {
+  a = flush16(a, fpcr);
+  uint16_t out = 0;
+  if (process_nans<Half>({uint16_t(a)}, fpcr, flags, out)) return out;
+  const double x = half_value(a);
+  switch (op) {
+    case UnOp::Sqrt:
+      return half_arith(
+          [&] {
+            double y = x;
+            opaque(y);
+            return std::sqrt(y);
+          },
+          fpcr_rmode(fpcr), fpcr, flags);
+    case UnOp::RoundInt:
+    case UnOp::RoundIntExact: {
+      if (rm == kRFpcr) rm = fpcr_rmode(fpcr);
+      const double r = round_integral(x, rm);
+      if (op == UnOp::RoundIntExact && r != x) flags |= kIxc;
+      uint32_t none = 0;
+      return round_to_half(r, kRN, none);  // integral halves are exact
+    }
+    default:
+      return 0;
+  }
+}
+
 }  // namespace
 
 // ---- Pure entry points ----
@@ -532,7 +735,7 @@ typename Bits<F>::U unop_t(UnOp op, unsigned rm, typename Bits<F>::U a, uint64_t
 uint64_t binop(BinOp op, Prec p, uint64_t a, uint64_t b, uint64_t fpcr, uint32_t& flags) {
   if (p == kS) return binop_t<float>(op, uint32_t(a), uint32_t(b), fpcr, flags);
   if (p == kD) return binop_t<double>(op, a, b, fpcr, flags);
-  return 0;  // half-precision arithmetic (FEAT_FP16) is rejected by the translator
+  return binop_h(op, a, b, fpcr, flags);
 }
 
 uint64_t unop(UnOp op, Prec p, RMode rm, uint64_t a, uint64_t fpcr, uint32_t& flags) {
@@ -548,11 +751,12 @@ uint64_t unop(UnOp op, Prec p, RMode rm, uint64_t a, uint64_t fpcr, uint32_t& fl
   }
   if (p == kS) return unop_t<float>(op, rm, uint32_t(a), fpcr, flags);
   if (p == kD) return unop_t<double>(op, rm, a, fpcr, flags);
-  return 0;
+  return unop_h(op, rm, a, fpcr, flags);
 }
 
 uint64_t fma(Prec p, uint64_t addend, uint64_t n, uint64_t m, uint64_t fpcr, uint32_t& flags) {
   if (p == kS) return fma_t<float>(uint32_t(addend), uint32_t(n), uint32_t(m), fpcr, flags);
+  if (p == kH) return fma_h(addend, n, m, fpcr, flags);
   return fma_t<double>(addend, n, m, fpcr, flags);
 }
 
@@ -571,17 +775,29 @@ unsigned compare(Prec p, uint64_t a, uint64_t b, bool signal_all, uint64_t fpcr,
     return fx < fy ? 0x8 : 0x2;
   };
   if (p == kS) return cmp(float{}, uint32_t(a), uint32_t(b));
+  if (p == kH) {
+    a = flush16(a, fpcr);
+    b = flush16(b, fpcr);
+    if (BH::nan(uint16_t(a)) || BH::nan(uint16_t(b))) {
+      if (signal_all || BH::snan(uint16_t(a)) || BH::snan(uint16_t(b))) flags |= kIoc;
+      return 0x3;
+    }
+    const double x = half_value(a), y = half_value(b);
+    if (x == y) return 0x6;
+    return x < y ? 0x8 : 0x2;
+  }
   return cmp(double{}, a, b);
 }
 
 uint64_t to_int(uint64_t desc, uint64_t a, uint64_t fpcr, uint32_t& flags) {
   unsigned rm = unsigned(desc & 7);
-  const bool is_signed = (desc >> 4) & 1, wide = (desc >> 5) & 1;
+  const bool is_signed = (desc >> 4) & 1, wide = (desc >> 5) & 1, h16 = (desc >> 6) & 1;
   const unsigned fbits = unsigned(desc >> 8) & 0xff;
   const Prec p = Prec((desc >> 16) & 3);
   if (rm == kRFpcr) rm = fpcr_rmode(fpcr);
   if (p == kS) a = flush_in<float>(uint32_t(a), fpcr, flags);
   if (p == kD) a = flush_in<double>(a, fpcr, flags);
+  if (p == kH) a = flush16(a, fpcr);
   Unpacked u = unpack_exact(p, a);
   if (u.nan) {
     flags |= kIoc;
@@ -589,13 +805,13 @@ uint64_t to_int(uint64_t desc, uint64_t a, uint64_t fpcr, uint32_t& flags) {
   }
   const double v = std::ldexp(u.value, int(fbits));  // exact (or overflows to a saturating inf)
   const double r = round_integral(v, rm);
-  const unsigned width = wide ? 64 : 32;
+  const unsigned width = h16 ? 16 : wide ? 64 : 32;
   const double hi = std::ldexp(1.0, is_signed ? int(width) - 1 : int(width));
   const double lo = is_signed ? -hi : 0.0;
-  const uint64_t mask = wide ? ~0ull : 0xffffffffull;
+  const uint64_t mask = ~0ull >> (64 - width);
   if (r >= hi) {
     flags |= kIoc;
-    return (is_signed ? (hi == 0x1p63 ? 0x7fffffffffffffffull : 0x7fffffffull) : ~0ull) & mask;
+    return is_signed ? mask >> 1 : mask;
   }
   if (r < lo) {
     flags |= kIoc;
@@ -607,10 +823,30 @@ uint64_t to_int(uint64_t desc, uint64_t a, uint64_t fpcr, uint32_t& flags) {
 }
 
 uint64_t from_int(uint64_t desc, uint64_t a, uint64_t fpcr, uint32_t& flags) {
-  const bool is_signed = (desc >> 4) & 1, wide = (desc >> 5) & 1;
+  const bool is_signed = (desc >> 4) & 1, wide = (desc >> 5) & 1, h16 = (desc >> 6) & 1;
   const int fbits = int(desc >> 8) & 0xff;
   const Prec p = Prec((desc >> 16) & 3);
   const unsigned rm = fpcr_rmode(fpcr);
+  if (h16) {  // a 16-bit integer lane: widen it, it converts exactly
+    a = is_signed ? uint64_t(int64_t(int16_t(uint16_t(a)))) : (a & 0xffff);
+    if (p != kH) return 0;  // only half-precision lanes are 16 bits wide
+  }
+  if (p == kH) {
+    // The integer, rounded to odd in double, then scaled (exactly) and rounded to half.
+    const uint64_t x = a;
+    const bool sx = is_signed && (wide || h16) ? int64_t(x) < 0 : is_signed && int32_t(x) < 0;
+    return half_arith(
+        [&] {
+          uint64_t y = x;
+          opaque(y);
+          double v = (wide || h16)
+                         ? (sx ? double(int64_t(y)) : double(y))
+                         : (is_signed ? double(int32_t(uint32_t(y))) : double(uint32_t(y)));
+          opaque(v);
+          return std::ldexp(v, -fbits);
+        },
+        rm, fpcr, flags);
+  }
   auto conv = [&](auto tag) {
     using F = decltype(tag);
     using B = Bits<F>;
@@ -661,6 +897,10 @@ uint64_t helper_fp_fma_s(tcg::CpuCommon* c, uint64_t addend, uint64_t n, uint64_
 
 uint64_t helper_fp_fma_d(tcg::CpuCommon* c, uint64_t addend, uint64_t n, uint64_t m) {
   return with_state(c, [&](uint64_t fpcr, uint32_t& f) { return fma(kD, addend, n, m, fpcr, f); });
+}
+
+uint64_t helper_fp_fma_h(tcg::CpuCommon* c, uint64_t addend, uint64_t n, uint64_t m) {
+  return with_state(c, [&](uint64_t fpcr, uint32_t& f) { return fma(kH, addend, n, m, fpcr, f); });
 }
 
 uint64_t helper_fp_cmp(tcg::CpuCommon* c, uint64_t a, uint64_t b, uint64_t desc) {

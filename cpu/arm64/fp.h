@@ -17,6 +17,7 @@ namespace orrery::cpu::arm64::fp {
 
 // FPCR fields.
 constexpr uint64_t kFpcrAhp = 1u << 26, kFpcrDn = 1u << 25, kFpcrFz = 1u << 24;
+constexpr uint64_t kFpcrFz16 = 1u << 19;  // FEAT_FP16: flush half-precision denormals
 constexpr unsigned kFpcrRModeShift = 22;
 // FPSR cumulative flags.
 constexpr uint32_t kIoc = 1, kDzc = 2, kOfc = 4, kUfc = 8, kIxc = 0x10, kIdc = 0x80;
@@ -43,14 +44,19 @@ constexpr uint64_t bin_desc(BinOp op, Prec p) {
 constexpr uint64_t un_desc(UnOp op, Prec p, RMode rm = kRFpcr) {
   return uint64_t(op) | uint64_t(rm) << 8 | uint64_t(p) << 16;
 }
-/// FP -> integer: source precision, rounding, signedness, 64-bit result, fixed-point fraction bits.
-constexpr uint64_t to_int_desc(Prec p, RMode rm, bool is_signed, bool wide, unsigned fbits) {
-  return uint64_t(rm) | uint64_t(is_signed) << 4 | uint64_t(wide) << 5 | uint64_t(fbits) << 8 |
-         uint64_t(p) << 16;
+/// FP -> integer: source precision, rounding, signedness, 64-bit result, fixed-point fraction bits;
+/// h16 makes the integer 16 bits wide (half-precision SIMD lanes).
+constexpr uint64_t to_int_desc(Prec p, RMode rm, bool is_signed, bool wide, unsigned fbits,
+                               bool h16 = false) {
+  return uint64_t(rm) | uint64_t(is_signed) << 4 | uint64_t(wide) << 5 | uint64_t(h16) << 6 |
+         uint64_t(fbits) << 8 | uint64_t(p) << 16;
 }
-/// Integer -> FP: destination precision, signedness, 64-bit source, fixed-point fraction bits.
-constexpr uint64_t from_int_desc(Prec p, bool is_signed, bool wide, unsigned fbits) {
-  return uint64_t(is_signed) << 4 | uint64_t(wide) << 5 | uint64_t(fbits) << 8 | uint64_t(p) << 16;
+/// Integer -> FP: destination precision, signedness, 64-bit source, fixed-point fraction bits;
+/// h16 takes a 16-bit integer.
+constexpr uint64_t from_int_desc(Prec p, bool is_signed, bool wide, unsigned fbits,
+                                 bool h16 = false) {
+  return uint64_t(is_signed) << 4 | uint64_t(wide) << 5 | uint64_t(h16) << 6 |
+         uint64_t(fbits) << 8 | uint64_t(p) << 16;
 }
 /// Compares: precision and whether a quiet NaN also signals (FCMPE).
 constexpr uint64_t cmp_desc(Prec p, bool signal_all) {
@@ -61,6 +67,7 @@ uint64_t helper_fp_binop(tcg::CpuCommon* cpu, uint64_t a, uint64_t b, uint64_t d
 uint64_t helper_fp_unop(tcg::CpuCommon* cpu, uint64_t a, uint64_t desc, uint64_t);
 uint64_t helper_fp_fma_s(tcg::CpuCommon* cpu, uint64_t addend, uint64_t n, uint64_t m);
 uint64_t helper_fp_fma_d(tcg::CpuCommon* cpu, uint64_t addend, uint64_t n, uint64_t m);
+uint64_t helper_fp_fma_h(tcg::CpuCommon* cpu, uint64_t addend, uint64_t n, uint64_t m);
 uint64_t helper_fp_cmp(tcg::CpuCommon* cpu, uint64_t a, uint64_t b, uint64_t desc);
 uint64_t helper_fp_to_int(tcg::CpuCommon* cpu, uint64_t a, uint64_t desc, uint64_t);
 uint64_t helper_int_to_fp(tcg::CpuCommon* cpu, uint64_t a, uint64_t desc, uint64_t);
@@ -72,6 +79,7 @@ inline constexpr tcg::ir::Helper kHelperFpUnop{"arm64_fp_unop", &helper_fp_unop}
 /// addend + n * m with one rounding; negations are applied by the translator (as FPNeg).
 inline constexpr tcg::ir::Helper kHelperFpFmaS{"arm64_fp_fma_s", &helper_fp_fma_s};
 inline constexpr tcg::ir::Helper kHelperFpFmaD{"arm64_fp_fma_d", &helper_fp_fma_d};
+inline constexpr tcg::ir::Helper kHelperFpFmaH{"arm64_fp_fma_h", &helper_fp_fma_h};
 /// FCMP/FCMPE: returns NZCV as bits 3..0.
 inline constexpr tcg::ir::Helper kHelperFpCmp{"arm64_fp_cmp", &helper_fp_cmp};
 /// FCVT[NPMZA][SU] / FCVTZ[SU] (fixed point): saturating, NaN -> 0, with IOC/IXC.

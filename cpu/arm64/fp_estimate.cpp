@@ -83,7 +83,7 @@ uint64_t recip_estimate_fp(const Format& fm, uint64_t a, uint64_t fpcr, uint32_t
     flags |= kOfc | kIxc;
     return to_inf ? fm.inf(u.sign) : fm.max_normal(u.sign);
   }
-  const bool fz = fm.n != 16 && (fpcr & kFpcrFz);
+  const bool fz = fm.n == 16 ? (fpcr & kFpcrFz16) != 0 : (fpcr & kFpcrFz) != 0;
   if (fz && u.exp >= fm.exp_max() - 2) {  // |value| >= 2^(emax-1): the result is denormal
     flags |= kUfc;
     return u.sign ? fm.sign_bit() : 0;

@@ -32,6 +32,7 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
   tcg::ir::Emitter e(b);
   Translator tr(e, cpu.tb_flags);
   tr.set_id_isar0(state_of(cpu).id_aa64isar0_el1);
+  tr.set_id_pfr0(state_of(cpu).id_aa64pfr0_el1);
   uint64_t pc = b.guest_pc;
 
   if ((pc & 3) || (cpu.tb_flags & tb_flags::kIllegal)) {

@@ -178,7 +178,12 @@ void pmu_sync(Arm64State& s) {
       add_to_counter(p, n, inc);
     }
     if (counting(p, 31)) {
-      const uint64_t inc = since(d_insns, p.ccfiltr);  // one cycle per instruction
+      uint64_t inc = since(d_insns, p.ccfiltr);       // one cycle per instruction
+      if ((p.pmcr & (kPmcrD | kPmcrLc)) == kPmcrD) {  // D: once every 64 cycles (not with LC)
+        const uint64_t cycles = p.ccdiv + inc;
+        inc = cycles / 64;
+        p.ccdiv = cycles % 64;
+      }
       const uint64_t old = p.ccntr;
       p.ccntr += inc;
       const bool wrapped = (p.pmcr & kPmcrLc) ? p.ccntr < old : (p.ccntr >> 32) != (old >> 32);
@@ -265,10 +270,7 @@ uint64_t helper_pmu_reg(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t
         if (!write) return kPmcrRo | (p.pmcr & kPmcrStored);
         if (value & kPmcrP)
           for (uint64_t& v : p.evcntr) v = 0;
-        if (value & kPmcrC) p.ccntr = 0;
-        if ((value & kPmcrD) && !(p.pmcr & kPmcrD))
-          s.owner->log().log(hw::kLogUnimp,
-                             "unimp: arm64: PMCR_EL0.D (cycle counter divider) is ignored\n");
+        if (value & kPmcrC) p.ccntr = 0, p.ccdiv = 0;
         p.pmcr = value & kPmcrStored;
         break;
       case kPmcntenset:

@@ -8,7 +8,8 @@
 // instruction is not counted; SVC/HVC/BRK count before they take their exception), and each
 // such block ends with helper_pmu_tick, which folds the totals into the counters (pmu_sync)
 // and drives the overflow interrupt. Every PMU register access syncs first. INST_RETIRED and
-// SW_INCR are exact; CPU_CYCLES counts one cycle per instruction; MEM_ACCESS counts the IR's
+// SW_INCR are exact; CPU_CYCLES counts one cycle per instruction (PMCCNTR_EL0 one per 64 under
+// PMCR_EL0.D without LC); MEM_ACCESS counts the IR's
 // memory operations (an LDP is two; exclusives and DC ZVA are not counted).
 #pragma once
 

@@ -118,6 +118,7 @@ struct PmuState {
   uint64_t evtyper[kNumPmuCounters] = {};
   uint64_t evcntr[kNumPmuCounters] = {};  // 32-bit counters
   uint64_t ccntr = 0;
+  uint64_t ccdiv = 0;  // cycles toward the next PMCCNTR increment under PMCR_EL0.D (0..63)
   // Raw events by EL that translated code adds up, and how much of them pmu_sync folded in.
   uint64_t insns[2] = {}, mem[2] = {}, branches[2] = {};
   uint64_t insns_seen[2] = {}, mem_seen[2] = {}, branches_seen[2] = {};

@@ -122,7 +122,9 @@ constexpr SysReg kSysRegs[] = {
     special("NZCV", sysreg_key(3, 3, 4, 2, 0), kEl0Rw, SysRegSpecial::Nzcv),
     el0_gated(special("DAIF", sysreg_key(3, 3, 4, 2, 1), kEl0Rw, SysRegSpecial::Daif, true),
               tb_flags::kEl0Uma),
-    field("FPCR", sysreg_key(3, 3, 4, 4, 0), kEl0Rw, OFF(fpcr), 0x07f79f00),
+    // AHP, DN, FZ, RMode, Stride, FZ16 (RES0 without FEAT_FP16: the translator clears it), Len
+    // and the exception trap enables.
+    field("FPCR", sysreg_key(3, 3, 4, 4, 0), kEl0Rw, OFF(fpcr), 0x07ff9f00),
     field("FPSR", sysreg_key(3, 3, 4, 4, 1), kEl0Rw, OFF(fpsr), 0xf800009f),
 
     // Thread pointers.

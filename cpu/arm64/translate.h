@@ -254,10 +254,17 @@ class Translator {
   bool CRYPTO_SHA512_2reg(u32 opc, u32 n, u32 d);
   bool CRYPTO_4reg(u32 op0, u32 m, u32 a, u32 n, u32 d);
   bool XAR(u32 m, u32 imm6, u32 n, u32 d);
+  bool CRYPTO_SM3TT(u32 m, u32 imm2, u32 opc, u32 n, u32 d);
+  bool SIMD_3same_fp16(u32 Q, u32 U, u32 a, u32 m, u32 opc, u32 n, u32 d);
+  bool SIMD_scalar_3same_fp16(u32 U, u32 a, u32 m, u32 opc, u32 n, u32 d);
+  bool SIMD_2misc_fp16(u32 Q, u32 U, u32 a, u32 opc, u32 n, u32 d);
+  bool SIMD_scalar_2misc_fp16(u32 U, u32 a, u32 opc, u32 n, u32 d);
 
   /// The ID register that gates optional instructions (the CPU model's ID_AA64ISAR0_EL1).
   /// Until set, every optional instruction is accepted.
   void set_id_isar0(uint64_t isar0) { isar0_ = isar0; }
+  /// ID_AA64PFR0_EL1: FP == 1 means FEAT_FP16 (half-precision data processing).
+  void set_id_pfr0(uint64_t pfr0) { fp16_ = ((pfr0 >> 16) & 0xf) == 1; }
 
  private:
   struct Vec;
@@ -280,18 +287,30 @@ class Translator {
   bool simd_int_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d, bool scalar);
   bool simd_int_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar);
   bool simd_shift_imm(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d, bool scalar);
-  bool simd_fp_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d, bool scalar);
-  bool simd_fp_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar);
+  // half: the FP16 groups (size holds a:0; 16-bit lanes).
+  bool simd_fp_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d, bool scalar,
+                     bool half = false);
+  bool simd_fp_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar, bool half = false);
   bool simd_fp_fixed(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d, bool scalar);
+  /// FMAXV/FMINV/FMAXNMV/FMINNMV (translate_simd_v82.cpp).
+  bool simd_fp_across(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d);
+  /// SDOT/UDOT: index < 0 for the vector form, else the 32-bit element of Vm (by element).
+  bool dot_product(u32 Q, u32 U, u32 m, u32 n, u32 d, int index);
+  bool simd_dot(u32 Q, u32 U, u32 size, u32 m, u32 n, u32 d);
   bool ldst_multi(u32 Q, u32 L, u32 m, u32 opc, u32 size, u32 n, u32 t, bool post);
   bool ldst_single(u32 Q, u32 L, u32 R, u32 m, u32 opc, u32 S, u32 size, u32 n, u32 t,
                    bool post);
   /// ID_AA64ISAR0_EL1's 4-bit field at bit `shift`.
   unsigned isar0_field(unsigned shift) const { return unsigned(isar0_ >> shift) & 0xf; }
+  /// False for half precision (fp::kH == 1) without FEAT_FP16.
+  bool half_ok(unsigned prec) const { return prec != 1 || fp16_; }
+  /// The fused multiply-add helper for a precision.
+  static const tcg::ir::Helper& fp_fma_helper(unsigned prec);
   bool crypto_op(int op, u32 d, u32 n, u32 m, u32 a = 0, u32 imm = 0);
   /// FRECPE/FRSQRTE/URECPE/URSQRTE/FRECPX and FRECPS/FRSQRTS (translate_simd_est.cpp).
-  bool simd_fp_estimate(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar);
-  bool simd_fp_step(u32 Q, u32 size, u32 m, u32 n, u32 d, bool scalar);
+  bool simd_fp_estimate(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar,
+                        bool half = false);
+  bool simd_fp_step(u32 Q, u32 size, u32 m, u32 n, u32 d, bool scalar, bool half = false);
   /// Emits the saturating-operation helper call described by the encoded SatDesc.
   bool sat_op(uint64_t desc);
   /// The saturating opcodes of the integer groups; nullopt when opc is not one of them.
@@ -432,6 +451,7 @@ class Translator {
   std::string why_;
   bool why_undefined_ = false;
   uint64_t isar0_ = ~0ull;
+  bool fp16_ = true;
 };
 
 }  // namespace orrery::cpu::arm64

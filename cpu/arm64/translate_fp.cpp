@@ -2,8 +2,8 @@
 // and every conversion between FP formats, integers and fixed point. Anything that can raise an
 // FP exception or depends on FPCR calls a helper in fp.cpp (which accumulates FPSR); sign
 // manipulation (FABS, FNEG, the negations of FNMUL/FMSUB/FNM*) and selects stay in IR.
-// Half-precision arithmetic (FEAT_FP16) is not part of ARMv8.0 and stays unimplemented; the
-// FCVT conversions to and from half precision are implemented.
+// Half precision (ftype 3) is FEAT_FP16 except for FCVT between precisions, which ARMv8.0 has:
+// half_ok() rejects the rest as unallocated on CPU models without FEAT_FP16.
 #include <optional>
 
 #include "cpu/arm64/fp.h"
@@ -48,6 +48,12 @@ uint64_t vfp_expand_imm(fp::Prec p, uint64_t imm8) {
 
 }  // namespace
 
+const tcg::ir::Helper& Translator::fp_fma_helper(unsigned prec) {
+  return prec == fp::kH   ? fp::kHelperFpFmaH
+         : prec == fp::kS ? fp::kHelperFpFmaS
+                          : fp::kHelperFpFmaD;
+}
+
 bool Translator::fp_access_check() {
   // The CPACR_EL1.FPEN check (EC 0x07 trap) of the exception model; every FP/SIMD translator
   // calls this before emitting anything, so it is wired in this one place.
@@ -90,7 +96,7 @@ bool Translator::FP_1src(u32 type, u32 opc, u32 n, u32 d) {
                                             e_.c64(0)}));
     return true;
   }
-  if (*p == fp::kH) return unimplemented("half-precision arithmetic (FEAT_FP16)");
+  if (!half_ok(*p)) return unallocated();
   Value a = read_fp(n, *p);
   switch (opc) {
     case 1:  // FABS
@@ -124,8 +130,7 @@ bool Translator::FP_1src(u32 type, u32 opc, u32 n, u32 d) {
 
 bool Translator::FP_2src(u32 type, u32 m, u32 opc, u32 n, u32 d) {
   auto p = fp_type(type);
-  if (!p || opc > 8) return unallocated();
-  if (*p == fp::kH) return unimplemented("half-precision arithmetic (FEAT_FP16)");
+  if (!p || opc > 8 || !half_ok(*p)) return unallocated();
   if (!fp_access_check()) return true;
   static constexpr fp::BinOp kOps[9] = {fp::BinOp::Mul,   fp::BinOp::Div,   fp::BinOp::Add,
                                         fp::BinOp::Sub,   fp::BinOp::Max,   fp::BinOp::Min,
@@ -138,22 +143,20 @@ bool Translator::FP_2src(u32 type, u32 m, u32 opc, u32 n, u32 d) {
 
 bool Translator::FP_3src(u32 type, u32 o1, u32 m, u32 o0, u32 a, u32 n, u32 d) {
   auto p = fp_type(type);
-  if (!p) return unallocated();
-  if (*p == fp::kH) return unimplemented("half-precision arithmetic (FEAT_FP16)");
+  if (!p || !half_ok(*p)) return unallocated();
   if (!fp_access_check()) return true;
   // FMADD a+n*m, FMSUB a-n*m, FNMADD -a-n*m, FNMSUB -a+n*m; the negations are FPNeg of the
   // inputs (so a NaN operand comes out with its sign flipped, as on hardware).
   Value va = read_fp(a, *p), vn = read_fp(n, *p), vm = read_fp(m, *p);
   if (o1) va = e_.xor_(va, e_.c64(sign_bit(*p)));
   if (o0 != o1) vn = e_.xor_(vn, e_.c64(sign_bit(*p)));
-  write_fp(d, e_.call(*p == fp::kS ? fp::kHelperFpFmaS : fp::kHelperFpFmaD, {va, vn, vm}));
+  write_fp(d, e_.call(fp_fma_helper(*p), {va, vn, vm}));
   return true;
 }
 
 bool Translator::FMOV_imm(u32 type, u32 imm8, u32 d) {
   auto p = fp_type(type);
-  if (!p) return unallocated();
-  if (*p == fp::kH) return unimplemented("half-precision FMOV (FEAT_FP16)");
+  if (!p || !half_ok(*p)) return unallocated();
   if (!fp_access_check()) return true;
   write_fp(d, e_.c64(vfp_expand_imm(*p, imm8)));
   return true;
@@ -163,8 +166,7 @@ bool Translator::FMOV_imm(u32 type, u32 imm8, u32 d) {
 
 bool Translator::FCMP(u32 type, u32 m, u32 n, u32 opc) {
   auto p = fp_type(type);
-  if (!p) return unallocated();
-  if (*p == fp::kH) return unimplemented("half-precision FCMP (FEAT_FP16)");
+  if (!p || !half_ok(*p)) return unallocated();
   if (!fp_access_check()) return true;
   Value b = (opc & 1) ? e_.c64(0) : read_fp(m, *p);  // opc bit 0: compare with +0.0
   set_nzcv_from(fp_call(fp::kHelperFpCmp, read_fp(n, *p), b, fp::cmp_desc(*p, opc & 2)));
@@ -173,8 +175,7 @@ bool Translator::FCMP(u32 type, u32 m, u32 n, u32 opc) {
 
 bool Translator::FCCMP(u32 type, u32 m, u32 cond, u32 n, u32 op, u32 nzcv) {
   auto p = fp_type(type);
-  if (!p) return unallocated();
-  if (*p == fp::kH) return unimplemented("half-precision FCCMP (FEAT_FP16)");
+  if (!p || !half_ok(*p)) return unallocated();
   if (!fp_access_check()) return true;
   // The compare (and its exceptions) happens only when cond holds: otherwise compare +0 with +0,
   // which raises nothing, and take the immediate flags.
@@ -188,8 +189,7 @@ bool Translator::FCCMP(u32 type, u32 m, u32 cond, u32 n, u32 op, u32 nzcv) {
 
 bool Translator::FCSEL(u32 type, u32 m, u32 cond, u32 n, u32 d) {
   auto p = fp_type(type);
-  if (!p) return unallocated();
-  if (*p == fp::kH) return unimplemented("half-precision FCSEL (FEAT_FP16)");
+  if (!p || !half_ok(*p)) return unallocated();
   if (!fp_access_check()) return true;
   write_fp(d, e_.select(cond_holds(cond), read_fp(n, *p), read_fp(m, *p)));
   return true;
@@ -201,7 +201,7 @@ bool Translator::fp_int_convert(bool sf, unsigned prec, int kind, bool is_signed
                                 unsigned fbits, u32 n, u32 d) {
   const fp::Prec p = fp::Prec(prec);
   const fp::RMode rm = fp::RMode(rmode);
-  if (p == fp::kH) return unimplemented("half-precision conversion to/from integer (FEAT_FP16)");
+  if (!half_ok(p)) return unallocated();
   if (!fp_access_check()) return true;
   if (kind == 0) {  // FP -> integer
     Value r = e_.call(fp::kHelperFpToInt,

@@ -2,6 +2,7 @@
 // the modified-immediate moves (MOVI/MVNI/ORR/BIC/FMOV vector), DUP, INS, UMOV/SMOV and the
 // bitwise vector operations. FP arithmetic comes with the FP issue. CPACR_EL1.FPEN traps are not
 // modelled yet (no exception model).
+#include "cpu/arm64/fp.h"
 #include "cpu/arm64/translate.h"
 
 namespace orrery::cpu::arm64 {
@@ -76,7 +77,15 @@ Value Translator::read_velem(unsigned r, unsigned esize_log2, unsigned index) {
 // ---- FMOV ----
 
 bool Translator::FMOV_gen(u32 sf, u32 type, u32 rmode, u32 to_fp, u32 n, u32 d) {
-  if (type == 3) return unimplemented("half-precision FMOV (FEAT_FP16)");
+  if (type == 3) {  // Wd/Xd <-> Hn (FEAT_FP16): the low 16 bits, zero-extended
+    if (rmode != 0 || !half_ok(fp::kH)) return unallocated();
+    if (!fp_access_check()) return true;
+    if (to_fp)
+      write_vreg(d, e_.zext(Type::I64, e_.trunc(Type::I16, get_x(n, true))), Value{});
+    else
+      set_x(d, e_.zext(Type::I64, e_.trunc(Type::I16, e_.get_reg(Type::I64, off_vlo(n)))));
+    return true;
+  }
   const bool valid = (!sf && type == 0 && rmode == 0) || (sf && type == 1 && rmode == 0) ||
                      (sf && type == 2 && rmode == 1);
   if (!valid) return unallocated();
@@ -106,11 +115,11 @@ bool Translator::FMOV_gen(u32 sf, u32 type, u32 rmode, u32 to_fp, u32 n, u32 d) 
 }
 
 bool Translator::FMOV_reg(u32 type, u32 n, u32 d) {
-  if (type == 3) return unimplemented("half-precision FMOV (FEAT_FP16)");
-  if (type == 2) return unallocated();
+  if (type == 2 || (type == 3 && !half_ok(fp::kH))) return unallocated();
   if (!fp_access_check()) return true;
   Value lo = e_.get_reg(Type::I64, off_vlo(n));
   if (type == 0) lo = e_.zext(Type::I64, e_.trunc(Type::I32, lo));
+  if (type == 3) lo = e_.zext(Type::I64, e_.trunc(Type::I16, lo));
   write_vreg(d, lo, Value{});
   return true;
 }
@@ -118,9 +127,15 @@ bool Translator::FMOV_reg(u32 type, u32 n, u32 d) {
 // ---- Modified immediate ----
 
 bool Translator::MOVI(u32 Q, u32 op, u32 imm8, u32 cmode, u32 o2, u32 d) {
-  if (o2) {
-    if (cmode == 15 && !op) return unimplemented("half-precision FMOV (vector, FEAT_FP16)");
-    return unallocated();
+  if (o2) {  // FMOV (vector, half-precision immediate), FEAT_FP16: VFPExpandImm for N = 16
+    if (cmode != 15 || op || !half_ok(fp::kH)) return unallocated();
+    if (!fp_access_check()) return true;
+    const uint64_t b = (imm8 >> 6) & 1;
+    const uint64_t imm16 =
+        ((imm8 >> 7) & 1) << 15 | (b ^ 1) << 14 | (b ? 3ull : 0) << 12 | (imm8 & 0x3f) << 6;
+    Value rep = e_.c64(replicate(imm16, 16));
+    write_vreg(d, rep, Q ? rep : Value{});
+    return true;
   }
   if (cmode == 15 && op && !Q) return unallocated();
   if (!fp_access_check()) return true;

@@ -1,6 +1,6 @@
-// The cryptographic extension (AES, SHA1, SHA256, SHA512, SHA3) and PMULL: each instruction is
-// one helper call (cpu/arm64/crypto.h) that reads and writes the vector registers. The
-// encodings are UNDEFINED unless the CPU model's ID_AA64ISAR0_EL1 advertises the feature.
+// The cryptographic extension (AES, SHA1, SHA256, SHA512, SHA3, SM3, SM4) and PMULL: each
+// instruction is one helper call (cpu/arm64/crypto.h) that reads and writes the vector registers.
+// The encodings are UNDEFINED unless the CPU model's ID_AA64ISAR0_EL1 advertises the feature.
 #include "cpu/arm64/crypto.h"
 #include "cpu/arm64/translate.h"
 
@@ -8,7 +8,8 @@ namespace orrery::cpu::arm64 {
 
 namespace {
 // ID_AA64ISAR0_EL1 fields.
-constexpr unsigned kIsarAes = 4, kIsarSha1 = 8, kIsarSha2 = 12, kIsarSha3 = 32;
+constexpr unsigned kIsarAes = 4, kIsarSha1 = 8, kIsarSha2 = 12, kIsarSha3 = 32, kIsarSm3 = 36,
+                   kIsarSm4 = 40;
 }  // namespace
 
 bool Translator::crypto_op(int op, u32 d, u32 n, u32 m, u32 a, u32 imm) {
@@ -42,7 +43,11 @@ bool Translator::CRYPTO_SHA_2reg(u32 size, u32 opc, u32 n, u32 d) {
 }
 
 bool Translator::CRYPTO_SHA512_3reg(u32 m, u32 opc, u32 n, u32 d) {
-  if (opc > 3) return unimplemented("SM3PARTW1/SM3PARTW2/SM4EKEY (FEAT_SM3, FEAT_SM4)");
+  if (opc > 3) {  // SM3PARTW1, SM3PARTW2, SM4EKEY
+    if (opc == 7 || isar0_field(opc == 6 ? kIsarSm4 : kIsarSm3) < 1) return unallocated();
+    static constexpr CryptoOp kSm[] = {CryptoOp::Sm3partw1, CryptoOp::Sm3partw2, CryptoOp::Sm4ekey};
+    return crypto_op(int(kSm[opc - 4]), d, n, m);
+  }
   if (opc == 3 ? isar0_field(kIsarSha3) < 1 : isar0_field(kIsarSha2) < 2) return unallocated();
   static constexpr CryptoOp kOps[] = {CryptoOp::Sha512h, CryptoOp::Sha512h2, CryptoOp::Sha512su1,
                                       CryptoOp::Rax1};
@@ -50,15 +55,28 @@ bool Translator::CRYPTO_SHA512_3reg(u32 m, u32 opc, u32 n, u32 d) {
 }
 
 bool Translator::CRYPTO_SHA512_2reg(u32 opc, u32 n, u32 d) {
-  if (opc == 1) return unimplemented("SM4E (FEAT_SM4)");
+  if (opc == 1) {
+    if (isar0_field(kIsarSm4) < 1) return unallocated();
+    return crypto_op(int(CryptoOp::Sm4e), d, n, 0);
+  }
   if (opc != 0 || isar0_field(kIsarSha2) < 2) return unallocated();
   return crypto_op(int(CryptoOp::Sha512su0), d, n, 0);
 }
 
 bool Translator::CRYPTO_4reg(u32 op0, u32 m, u32 a, u32 n, u32 d) {
-  if (op0 == 2) return unimplemented("SM3SS1 (FEAT_SM3)");
+  if (op0 == 2) {
+    if (isar0_field(kIsarSm3) < 1) return unallocated();
+    return crypto_op(int(CryptoOp::Sm3ss1), d, n, m, a);
+  }
   if (op0 == 3 || isar0_field(kIsarSha3) < 1) return unallocated();
   return crypto_op(int(op0 == 0 ? CryptoOp::Eor3 : CryptoOp::Bcax), d, n, m, a);
+}
+
+bool Translator::CRYPTO_SM3TT(u32 m, u32 imm2, u32 opc, u32 n, u32 d) {
+  if (isar0_field(kIsarSm3) < 1) return unallocated();
+  static constexpr CryptoOp kOps[] = {CryptoOp::Sm3tt1a, CryptoOp::Sm3tt1b, CryptoOp::Sm3tt2a,
+                                      CryptoOp::Sm3tt2b};
+  return crypto_op(int(kOps[opc]), d, n, m, 0, imm2);
 }
 
 bool Translator::XAR(u32 m, u32 imm6, u32 n, u32 d) {

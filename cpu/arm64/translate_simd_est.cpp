@@ -7,7 +7,8 @@ namespace orrery::cpu::arm64 {
 
 using tcg::ir::Value;
 
-bool Translator::simd_fp_estimate(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar) {
+bool Translator::simd_fp_estimate(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar,
+                                  bool half) {
   const bool dbl = size & 1;
   fp::EstOp op;
   if (opc == 0x1c) {  // URECPE / URSQRTE: 32-bit lanes only
@@ -20,8 +21,9 @@ bool Translator::simd_fp_estimate(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d,
   }
   if (!scalar && dbl && !Q) return unallocated();
   if (!fp_access_check()) return true;
-  const unsigned esize = dbl ? 64 : 32, lanes = scalar ? 1 : (Q ? 128 : 64) / esize;
-  const uint64_t desc = fp::est_desc(op, dbl ? fp::kD : fp::kS);
+  const fp::Prec p = half ? fp::kH : dbl ? fp::kD : fp::kS;
+  const unsigned esize = 8u << p, lanes = scalar ? 1 : (Q ? 128 : 64) / esize;
+  const uint64_t desc = fp::est_desc(op, p);
   Vec a = read_vec(n);
   Vec out{{e_.c64(0), e_.c64(0)}};
   for (unsigned i = 0; i < lanes; ++i)
@@ -31,13 +33,13 @@ bool Translator::simd_fp_estimate(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d,
   return true;
 }
 
-bool Translator::simd_fp_step(u32 Q, u32 size, u32 m, u32 n, u32 d, bool scalar) {
+bool Translator::simd_fp_step(u32 Q, u32 size, u32 m, u32 n, u32 d, bool scalar, bool half) {
   const bool dbl = size & 1, rsqrt = size >> 1;
   if (!scalar && dbl && !Q) return unallocated();
   if (!fp_access_check()) return true;
-  const unsigned esize = dbl ? 64 : 32, lanes = scalar ? 1 : (Q ? 128 : 64) / esize;
-  const uint64_t desc =
-      fp::est_desc(rsqrt ? fp::EstOp::RSqrtStep : fp::EstOp::RecipStep, dbl ? fp::kD : fp::kS);
+  const fp::Prec p = half ? fp::kH : dbl ? fp::kD : fp::kS;
+  const unsigned esize = 8u << p, lanes = scalar ? 1 : (Q ? 128 : 64) / esize;
+  const uint64_t desc = fp::est_desc(rsqrt ? fp::EstOp::RSqrtStep : fp::EstOp::RecipStep, p);
   Vec a = read_vec(n), b = read_vec(m);
   Vec out{{e_.c64(0), e_.c64(0)}};
   for (unsigned i = 0; i < lanes; ++i)

@@ -297,6 +297,7 @@ bool Translator::simd_int_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, b
 // ---- Across lanes ----
 
 bool Translator::SIMD_across(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d) {
+  if (opc == 0x0c || opc == 0x0f) return simd_fp_across(Q, U, size, opc, n, d);
   const unsigned esize = 8u << size;
   if (opc != 0x03 && opc != 0x0a && opc != 0x1a)
     return unimplemented("Advanced SIMD across-lanes opcode " + std::to_string(opc));

@@ -1,8 +1,7 @@
-// Vector (and scalar-SIMD) floating point on 2S/4S/2D lanes: the FP opcodes of "three same" and
-// "two-register misc", conversions to/from fixed point by immediate, FCVTL/FCVTN. Each lane
-// calls the same helper as the scalar instruction, so NaN, rounding, FZ and FPSR behaviour is
-// shared. Half-precision lanes (FEAT_FP16), estimates (FRECPE/FRSQRTE/FRECPS/FRSQRTS) and
-// FCVTXN stay unimplemented.
+// Vector (and scalar-SIMD) floating point on 4H/8H/2S/4S/2D lanes: the FP opcodes of "three
+// same" and "two-register misc" (and their FP16 groups), conversions to/from fixed point by
+// immediate, FCVTL/FCVTN. Each lane calls the same helper as the scalar instruction, so NaN,
+// rounding, FZ/FZ16 and FPSR behaviour is shared. FCVTXN stays unimplemented.
 #include <bit>
 
 #include "cpu/arm64/fp.h"
@@ -13,11 +12,12 @@ namespace orrery::cpu::arm64 {
 using tcg::ir::Type;
 using tcg::ir::Value;
 
-bool Translator::simd_fp_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d, bool scalar) {
+bool Translator::simd_fp_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d, bool scalar,
+                               bool half) {
   const unsigned sz = size & 1, a = size >> 1, op = opc & 7;
   if (!scalar && sz && !Q) return unallocated();
-  const fp::Prec p = sz ? fp::kD : fp::kS;
-  const unsigned esize = sz ? 64 : 32;
+  const fp::Prec p = half ? fp::kH : sz ? fp::kD : fp::kS;
+  const unsigned esize = 8u << p;
   using B = fp::BinOp;
   // Per (U, a, opcode<2:0>): the operation; pairwise ops mark 'P'; FMLA/FMLS use the FMA helper.
   bool pairwise = false;
@@ -75,10 +75,10 @@ bool Translator::simd_fp_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u3
     Value r;
     if (fma) {
       if (fma < 0) x = e_.xor_(x, e_.c64(1ull << (esize - 1)));
-      r = e_.call(sz ? fp::kHelperFpFmaD : fp::kHelperFpFmaS, {get_lane(vd, esize, i), x, y});
+      r = e_.call(fp_fma_helper(p), {get_lane(vd, esize, i), x, y});
     } else {
       r = fp_call(fp::kHelperFpBinop, x, y, fp::bin_desc(bop, p));
-      if (esize == 32) r = e_.and_(r, e_.c64(0xffffffffu));  // compare masks are 64 bits
+      if (esize < 64) r = e_.and_(r, e_.c64(~0ull >> (64 - esize)));  // compare masks are 64 bits
     }
     set_lane(out, esize, i, r);
   }
@@ -86,11 +86,13 @@ bool Translator::simd_fp_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u3
   return true;
 }
 
-bool Translator::simd_fp_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar) {
+bool Translator::simd_fp_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar,
+                               bool half) {
   const unsigned sz = size & 1, hi = size >> 1;
-  const unsigned esize = sz ? 64 : 32;
-  const fp::Prec p = sz ? fp::kD : fp::kS;
-  if (!scalar && (opc == 0x16 || opc == 0x17) && !U) {  // FCVTN / FCVTL (and the "2" forms)
+  const fp::Prec p = half ? fp::kH : sz ? fp::kD : fp::kS;
+  const unsigned esize = 8u << p;
+  // FCVTN / FCVTL (and the "2" forms); the FP16 group has no such opcodes.
+  if (!half && !scalar && (opc == 0x16 || opc == 0x17) && !U) {
     if (hi) return unallocated();
     if (!fp_access_check()) return true;
     Vec a = read_vec(n);
@@ -183,16 +185,16 @@ bool Translator::simd_fp_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bo
         break;
       case 1:
         r = e_.call(fp::kHelperFpToInt,
-                    {x, e_.c64(fp::to_int_desc(p, rm, is_signed, sz, 0)), e_.c64(0)});
+                    {x, e_.c64(fp::to_int_desc(p, rm, is_signed, sz, 0, half)), e_.c64(0)});
         break;
       case 2:
         r = e_.call(fp::kHelperIntToFp,
-                    {x, e_.c64(fp::from_int_desc(p, is_signed, sz, 0)), e_.c64(0)});
+                    {x, e_.c64(fp::from_int_desc(p, is_signed, sz, 0, half)), e_.c64(0)});
         break;
       case 3:
         r = swap ? fp_call(fp::kHelperFpBinop, e_.c64(0), x, fp::bin_desc(cmp, p))
                  : fp_call(fp::kHelperFpBinop, x, e_.c64(0), fp::bin_desc(cmp, p));
-        if (esize == 32) r = e_.and_(r, e_.c64(0xffffffffu));
+        if (esize < 64) r = e_.and_(r, e_.c64(~0ull >> (64 - esize)));
         break;
       case 4:
         r = e_.and_(x, e_.c64(~sign));
@@ -209,13 +211,13 @@ bool Translator::simd_fp_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bo
 
 bool Translator::simd_fp_fixed(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d, bool scalar) {
   const unsigned immh = immhb >> 3;
-  if (!(immh & 0xc)) return immh & 2 ? unimplemented("half-precision fixed-point conversion")
-                                     : unallocated();
-  const unsigned esize = (immh & 8) ? 64 : 32;
+  if (!(immh & 0xe) || (!(immh & 0xc) && !half_ok(fp::kH))) return unallocated();
+  const unsigned esize = (immh & 8) ? 64 : (immh & 4) ? 32 : 16;
   if (!scalar && esize == 64 && !Q) return unallocated();
   if (!fp_access_check()) return true;
   const unsigned fbits = 2 * esize - immhb;
-  const fp::Prec p = esize == 64 ? fp::kD : fp::kS;
+  const fp::Prec p = esize == 64 ? fp::kD : esize == 32 ? fp::kS : fp::kH;
+  const bool h16 = esize == 16;
   const unsigned lanes = scalar ? 1 : (Q ? 128 : 64) / esize;
   Vec a = read_vec(n);
   Vec out{{e_.c64(0), e_.c64(0)}};
@@ -223,10 +225,10 @@ bool Translator::simd_fp_fixed(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d, b
     Value x = get_lane(a, esize, i), r;
     if (opc == 0x1c)  // SCVTF/UCVTF
       r = e_.call(fp::kHelperIntToFp,
-                  {x, e_.c64(fp::from_int_desc(p, !U, esize == 64, fbits)), e_.c64(0)});
+                  {x, e_.c64(fp::from_int_desc(p, !U, esize == 64, fbits, h16)), e_.c64(0)});
     else  // FCVTZS/FCVTZU
       r = e_.call(fp::kHelperFpToInt,
-                  {x, e_.c64(fp::to_int_desc(p, fp::kRZ, !U, esize == 64, fbits)), e_.c64(0)});
+                  {x, e_.c64(fp::to_int_desc(p, fp::kRZ, !U, esize == 64, fbits, h16)), e_.c64(0)});
     set_lane(out, esize, i, r);
   }
   write_vec(d, out, Q && !scalar);

@@ -16,6 +16,7 @@ using tcg::ir::Value;
 
 namespace {
 constexpr unsigned kIsarRdm = 28;  // ID_AA64ISAR0_EL1.RDM
+constexpr unsigned kIsarDp = 44;   // ID_AA64ISAR0_EL1.DP (SDOT/UDOT)
 }  // namespace
 
 bool Translator::sat_op(uint64_t desc) {
@@ -110,7 +111,7 @@ bool Translator::SIMD_scalar_3diff(u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d
 
 bool Translator::SIMD_3same_extra(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d) {
   if (!U || opc > 1) {
-    if (opc == 2) return unimplemented("SDOT/UDOT (FEAT_DotProd)");
+    if (opc == 2) return simd_dot(Q, U, size, m, n, d);
     return unimplemented("Advanced SIMD three-same extra opcode " + std::to_string(opc));
   }
   if (isar0_field(kIsarRdm) < 1 || size == 0 || size == 3) return unallocated();
@@ -148,11 +149,14 @@ bool Translator::simd_elem(u32 Q, u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc,
   const unsigned key = U << 4 | opc;
   const bool fp_op = key == 0x01 || key == 0x05 || key == 0x09 || key == 0x19;
   if (fp_op) {  // FMLA, FMLS, FMUL, FMULX (by element)
-    if (size == 0) return unimplemented("half-precision by element (FEAT_FP16)");
     if (size == 1 || (size == 3 && (L || (!scalar && !Q)))) return unallocated();
+    if (size == 0 && !half_ok(fp::kH)) return unallocated();
     const bool dbl = size == 3;
-    const unsigned esize = dbl ? 64 : 32, index = dbl ? H : (H << 1 | L), rm = M << 4 | m;
-    const fp::Prec p = dbl ? fp::kD : fp::kS;
+    // Half precision (FEAT_FP16): index H:L:M and a 4-bit Rm.
+    const fp::Prec p = size == 0 ? fp::kH : dbl ? fp::kD : fp::kS;
+    const unsigned esize = 8u << p;
+    const unsigned index = size == 0 ? (H << 2 | L << 1 | M) : dbl ? H : (H << 1 | L);
+    const unsigned rm = size == 0 ? m : M << 4 | m;
     if (!fp_access_check()) return true;
     Vec va = read_vec(n), vd = read_vec(d);
     Value y = get_lane(read_vec(rm), esize, index);
@@ -162,7 +166,7 @@ bool Translator::simd_elem(u32 Q, u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc,
       Value x = get_lane(va, esize, i), r;
       if (opc == 1 || opc == 5) {
         if (opc == 5) x = e_.xor_(x, e_.c64(1ull << (esize - 1)));  // FMLS: FPNeg(element1)
-        r = e_.call(dbl ? fp::kHelperFpFmaD : fp::kHelperFpFmaS, {get_lane(vd, esize, i), x, y});
+        r = e_.call(fp_fma_helper(p), {get_lane(vd, esize, i), x, y});
       } else {
         r = fp_call(fp::kHelperFpBinop, x, y,
                     fp::bin_desc(U ? fp::BinOp::Mulx : fp::BinOp::Mul, p));
@@ -172,7 +176,10 @@ bool Translator::simd_elem(u32 Q, u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc,
     write_vec(d, out, Q && !scalar);
     return true;
   }
-  if (key == 0x0e || key == 0x1e) return unimplemented("SDOT/UDOT by element (FEAT_DotProd)");
+  if (key == 0x0e || key == 0x1e) {  // SDOT/UDOT (by element): a 4-byte group of Vm
+    if (size != 2 || scalar || isar0_field(kIsarDp) < 1) return unallocated();
+    return dot_product(Q, U, M << 4 | m, n, d, int(H << 1 | L));
+  }
   if (key == 0x00 || key == 0x04 || key == 0x18 || key == 0x1c)
     return unimplemented("FMLAL/FMLSL by element (FEAT_FHM)");
   if (size == 0 || size == 3) return unallocated();
@@ -249,9 +256,9 @@ bool Translator::SIMD_scalar_pairwise(u32 U, u32 size, u32 opc, u32 n, u32 d) {
       write_vreg(d, e_.add(a.h[0], a.h[1]), Value{});
       return true;
     }
-    if ((opc == 0x0c || opc == 0x0d || opc == 0x0f) && !(size & 1))
-      return unimplemented("half-precision pairwise (FEAT_FP16)");
-    return unallocated();
+    if (!((opc == 0x0c || opc == 0x0f || (opc == 0x0d && size == 0)) && !(size & 1) &&
+          half_ok(fp::kH)))
+      return unallocated();
   }
   // FMAXNMP/FMINNMP, FADDP, FMAXP/FMINP on the two elements of Vn (2S or 2D).
   fp::BinOp op;
@@ -271,11 +278,12 @@ bool Translator::SIMD_scalar_pairwise(u32 U, u32 size, u32 opc, u32 n, u32 d) {
       return unallocated();
   }
   if (!fp_access_check()) return true;
-  const bool dbl = size & 1;
-  const unsigned esize = dbl ? 64 : 32;
+  // U = 0 here is the FP16 form (2H); U = 1 is 2S or 2D.
+  const fp::Prec p = !U ? fp::kH : (size & 1) ? fp::kD : fp::kS;
+  const unsigned esize = 8u << p;
   Vec a = read_vec(n);
   Value r = fp_call(fp::kHelperFpBinop, get_lane(a, esize, 0), get_lane(a, esize, 1),
-                    fp::bin_desc(op, dbl ? fp::kD : fp::kS));
+                    fp::bin_desc(op, p));
   write_vreg(d, r, Value{});
   return true;
 }

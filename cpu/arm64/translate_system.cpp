@@ -9,6 +9,7 @@
 // are UNDEFINED and logged by -d unimp with their op0/op1/CRn/CRm/op2.
 #include "cpu/arm64/debug.h"
 #include "cpu/arm64/exception.h"
+#include "cpu/arm64/fp.h"
 #include "cpu/arm64/helpers.h"
 #include "cpu/arm64/pmu.h"
 #include "cpu/arm64/sysregs.h"
@@ -134,12 +135,13 @@ bool Translator::sysreg_unlisted(uint32_t key, u32 t, bool read) {
     }
   }
   if (const unsigned access = debug_register_access(key)) {  // self-hosted debug (debug.h)
-    const bool el0_ok = f.op1 == 3;                          // MDCCSR_EL0
+    const bool el0_ok = f.op1 == 3;  // MDCCSR_EL0, DBGDTR_EL0, DBGDTRRX/TX_EL0
     if ((el_ == 0 && !el0_ok) || !(access & (read ? 1 : 2))) return unallocated();
+    const uint64_t op = key | uint64_t(t) << kDebugRegRtShift;
     if (read) {
-      set_x(t, e_.call(kHelperDebugReg, {e_.c64(key), e_.c64(0)}));
+      set_x(t, e_.call(kHelperDebugReg, {e_.c64(op), e_.c64(0), e_.c64(pc_)}));
     } else {
-      e_.call(kHelperDebugReg, {e_.c64(key | kDebugRegWrite), get_x(t, true)});
+      e_.call(kHelperDebugReg, {e_.c64(op | kDebugRegWrite), get_x(t, true), e_.c64(pc_)});
       end_exit(ExitReason::Lookup, pc_ + 4);  // the debug events of this mode may change
     }
     return true;
@@ -279,10 +281,14 @@ bool Translator::MSR_reg(u32 sysreg, u32 t) {
   if (!(r->access & (el_ == 0 ? kEl0Write : kEl1Write))) return unallocated();
   Value v = get_x(t, true);
   switch (r->kind) {
-    case SysRegKind::Field:
-      if (r->write_mask != ~0ull) v = e_.and_(v, e_.c64(r->write_mask));
+    case SysRegKind::Field: {
+      uint64_t mask = r->write_mask;
+      if (r->offset == offsetof(Arm64State, fpcr) && !half_ok(fp::kH))
+        mask &= ~fp::kFpcrFz16;  // FPCR.FZ16 is RES0 without FEAT_FP16
+      if (mask != ~0ull) v = e_.and_(v, e_.c64(mask));
       e_.set_reg(r->offset, v);
       break;
+    }
     case SysRegKind::Const:
       return unallocated();
     case SysRegKind::RazWi:

@@ -2,8 +2,11 @@
 
 #include <capstone/capstone.h>
 
+#include <unicorn/unicorn.h>
 #include <cinttypes>
 #include <cstdio>
+
+#include "cpu/arm64/cpu_models.h"
 
 #include "tests/fuzz/arm64_gen.h"
 #include "tests/unit/arm64/harness.h"
@@ -44,6 +47,9 @@ Inputs random_inputs(Generator& g) {
   for (uint8_t& b : in.data) b = uint8_t(g.bits(8));
   for (auto& v : in.v)
     for (uint64_t& h : v.d) h = g.bits(2) == 0 ? g.u64() >> g.bits(6) : g.u64();
+  // FPCR: half the time the default, else a rounding mode with FZ, FZ16, DN or AHP.
+  static constexpr uint64_t kFpcrBits[] = {0, 1u << 19, 1u << 24, 1u << 25, 1u << 26};
+  if (g.bits(1)) in.fpcr = uint64_t(g.bits(2)) << 22 | kFpcrBits[g.bits(8) % 5];
   return in;
 }
 
@@ -54,14 +60,17 @@ static const char* tier_name(const a64::test::TestMachine* m, const a64::test::T
   return m == &interp ? "interp" : m == &baseline ? "baseline" : "llvm";
 }
 
-FuzzResult fuzz_arm64(uint64_t seed, uint64_t count, unsigned length) {
+FuzzResult fuzz_arm64(uint64_t seed, uint64_t count, unsigned length, bool max) {
   static_assert(kReach * 2 <= a64::test::kDataSize);
   FuzzResult res;
-  Generator gen(seed);
-  a64::test::UnicornRef uc;
+  Generator gen(seed, max);
+  a64::test::UnicornRef uc(max ? UC_CPU_ARM64_MAX : -1);
   a64::test::TestMachine interp(a64::test::Tier::Interp);
   a64::test::TestMachine baseline(a64::test::Tier::Baseline);
   a64::test::TestMachine llvm(a64::test::Tier::Llvm);
+  if (max)
+    for (a64::test::TestMachine* m : {&interp, &baseline, &llvm})
+      m->set_model(*a64::find_cpu_model("max"));
   if (!uc.ok() || !llvm.init_error.empty() || !baseline.init_error.empty()) {
     res.first_failure =
         "setup failed: " + (uc.ok() ? llvm.init_error + baseline.init_error : "unicorn");

@@ -17,7 +17,8 @@ struct FuzzResult {
   std::string summary;        // one line for each of the first 20 mismatches
 };
 
-/// Runs `count` sequences of up to `length` instructions from `seed`.
-FuzzResult fuzz_arm64(uint64_t seed, uint64_t count, unsigned length);
+/// Runs `count` sequences of up to `length` instructions from `seed`. max: the ARMv8.2
+/// templates (FP16, DotProd) with Orrery and Unicorn both as the "max" CPU model.
+FuzzResult fuzz_arm64(uint64_t seed, uint64_t count, unsigned length, bool max = false);
 
 }  // namespace orrery::tests::fuzz

@@ -20,6 +20,9 @@ struct Template {
   uint32_t mask;   // bits fixed by the template
   uint32_t value;  // their values
   enum Kind : uint8_t { Dp, LoadStore, LoadStorePair, SkipBranch, Simd } kind;
+  // ARMv8.2 features (FP16, DotProd): drawn only in the -cpu max run, where both Orrery and
+  // Unicorn are the "max" model; the others only in the Cortex-A57 run.
+  bool v82 = false;
 };
 
 // Fixed bits follow the Arm ARM's encoding index (C4.1).
@@ -77,11 +80,44 @@ inline constexpr Template kTemplates[] = {
     {"frecps/frsqrts", 0xbf20fc00, 0x0e20fc00, Template::Simd},
     {"scalar frecpe/frsqrte/frecpx", 0xdfbfdc00, 0x5ea1d800, Template::Simd},
     {"scalar pairwise", 0xdf3e0c00, 0x5e300800, Template::Simd},
+    // ARMv8.2 and later, for the max run: FEAT_FP16 (scalar half precision, the FP16 SIMD
+    // groups, by element with size 00, fixed point with immh 001x, FMOV immediates), FP across
+    // lanes, FEAT_DotProd, FEAT_SM3 and FEAT_SM4. FP/integer conversions write X registers and
+    // so take the Dp rules (never X28). Not the scalar fixed-point conversions on H: Unicorn
+    // writes them sign-extended to 32 bits (fp_test.cpp checks them).
+    {"fp16 1-source", 0xffe07c00, 0x1ee04000, Template::Simd, true},
+    {"fp16 2-source", 0xffe00c00, 0x1ee00800, Template::Simd, true},
+    {"fp16 3-source", 0xffc00000, 0x1fc00000, Template::Simd, true},
+    {"fp16 fcmp", 0xffe0fc07, 0x1ee02000, Template::Simd, true},
+    {"fp16 fccmp", 0xffe00c00, 0x1ee00400, Template::Simd, true},
+    {"fp16 fcsel", 0xffe00c00, 0x1ee00c00, Template::Simd, true},
+    {"fp16 fmov imm", 0xffe01fe0, 0x1ee01000, Template::Simd, true},
+    {"fp16 <-> int", 0x7fe0fc00, 0x1ee00000, Template::Dp, true},
+    {"fp16 <-> fixed", 0x7fe00000, 0x1ec00000, Template::Dp, true},
+    {"fp16 3-same", 0x9f60c400, 0x0e400400, Template::Simd, true},
+    {"fp16 scalar 3-same", 0xdf60c400, 0x5e400400, Template::Simd, true},
+    {"fp16 2-misc", 0x9f7e0c00, 0x0e780800, Template::Simd, true},
+    {"fp16 scalar 2-misc", 0xdf7e0c00, 0x5e780800, Template::Simd, true},
+    {"fp16 by element", 0x9fc00400, 0x0f000000, Template::Simd, true},
+    {"fp16 scalar by element", 0xdfc00400, 0x5f000000, Template::Simd, true},
+    {"fp16 fixed-point shift", 0x9ff0ec00, 0x0f10ec00, Template::Simd, true},
+    {"fp16 fmov vector imm", 0xbff8fc00, 0x0f00fc00, Template::Simd, true},
+    {"fp across lanes", 0x9f3ecc00, 0x0e30c800, Template::Simd, true},
+    {"sdot/udot", 0x9fe0fc00, 0x0e809400, Template::Simd, true},
+    {"sdot/udot by element", 0x9fc0f400, 0x0f80e000, Template::Simd, true},
+    {"sm3ss1", 0xffe08000, 0xce400000, Template::Simd, true},
+    {"sm3tt", 0xffe0c000, 0xce408000, Template::Simd, true},
+    {"sm3partw/sm4ekey", 0xffe0f000, 0xce60c000, Template::Simd, true},
+    {"sm4e", 0xfffffc00, 0xcec08400, Template::Simd, true},
 };
 
 class Generator {
  public:
-  explicit Generator(uint64_t seed) : rng_(seed) {}
+  /// v82: draw the ARMv8.2 templates (FP16, DotProd) instead of the ARMv8.0 ones.
+  explicit Generator(uint64_t seed, bool v82 = false) : rng_(seed) {
+    for (const Template& t : kTemplates)
+      if (t.v82 == v82) pool_.push_back(&t);
+  }
 
   uint32_t bits(unsigned n) { return n >= 32 ? uint32_t(rng_()) : uint32_t(rng_()) & ((1u << n) - 1); }
   uint64_t u64() { return (uint64_t(rng_()) << 32) | rng_(); }
@@ -98,7 +134,7 @@ class Generator {
   std::vector<uint32_t> sequence(unsigned n) {
     std::vector<uint32_t> out;
     while (out.size() < n) {
-      const Template& t = kTemplates[rng_() % std::size(kTemplates)];
+      const Template& t = *pool_[rng_() % pool_.size()];
       out.push_back(instruction(t));
       if (t.kind == Template::SkipBranch) out.push_back(instruction(kTemplates[1]));
     }
@@ -109,6 +145,43 @@ class Generator {
   static unsigned field(uint32_t w, unsigned pos) { return (w >> pos) & 31; }
   static void set_field(uint32_t& w, unsigned pos, unsigned v) {
     w = (w & ~(31u << pos)) | (v << pos);
+  }
+
+  /// Unicorn aborts (an assertion in its decoder) on some unallocated opcodes of the FP16
+  /// three-same and two-register misc groups: only allocated ones are drawn there.
+  static bool fp16_allocated(uint32_t w) {
+    const bool vec3 = (w & 0x9f60c400) == 0x0e400400, scalar3 = (w & 0xdf60c400) == 0x5e400400;
+    if (vec3 || scalar3) {
+      const unsigned key = ((w >> 29) & 1) << 4 | ((w >> 23) & 1) << 3 | ((w >> 11) & 7);
+      static constexpr uint32_t kVec = 0x75fdc7df, kScalar = 0x34308098;  // bit key: allocated
+      return ((vec3 ? kVec : kScalar) >> key) & 1;
+    }
+    return fp16_2misc_allocated(w);
+  }
+
+  static bool fp16_2misc_allocated(uint32_t w) {
+    const bool vec = (w & 0x9f7e0c00) == 0x0e780800, scalar = (w & 0xdf7e0c00) == 0x5e780800;
+    if (!vec && !scalar) return true;
+    const unsigned u = (w >> 29) & 1, a = (w >> 23) & 1, opc = (w >> 12) & 31;
+    if (!a) return vec ? (opc >= 0x18 && opc <= 0x1d) : (opc >= 0x1a && opc <= 0x1d);
+    switch (opc) {
+      case 0x0c:
+      case 0x0d:
+      case 0x1a:
+      case 0x1b:
+      case 0x1d:
+        return true;
+      case 0x0e:
+        return !u;
+      case 0x0f:
+      case 0x18:
+      case 0x19:
+        return vec && (opc != 0x18 || !u);
+      case 0x1f:
+        return vec ? u : !u;  // FSQRT; FRECPX
+      default:
+        return false;
+    }
   }
 
   bool fix(const Template& t, uint32_t& w) {
@@ -147,7 +220,7 @@ class Generator {
         return true;
       }
       case Template::Simd:
-        return true;
+        return fp16_allocated(w);
       case Template::SkipBranch:
         if ((w & 0xff000000) == 0x54000000) {
           w = (w & 0xff00001f) | (2u << 5);  // imm19 = 2: skip one instruction
@@ -164,6 +237,7 @@ class Generator {
   }
 
   std::mt19937 rng_;
+  std::vector<const Template*> pool_;
 };
 
 

@@ -2,11 +2,15 @@
 # Boots Debian 12's arm64 kernel on Orrery and on qemu-system-aarch64 with the same -cpu and
 # compares what Linux reports in /proc/cpuinfo: the Features line (the hwcaps it derived from
 # the ID registers) and the MIDR fields (implementer, architecture, variant, part, revision).
-# usage: cpuinfo_linux.sh EMULATOR CACHE CPU
+# usage: cpuinfo_linux.sh EMULATOR CACHE CPU [FEATURE...]
+# With FEATURE words (for -cpu max, where QEMU has more than Orrery implements), Orrery's
+# Features line must contain each of them instead, and QEMU is not run.
 set -uo pipefail
 emu=${1:?}
 cache=${2:?}
 cpu=${3:?}
+shift 3
+want=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 command -v qemu-system-aarch64 >/dev/null || { echo "SKIP: no qemu-system-aarch64"; exit 77; }
 "$here/fetch_debian.sh" "$cache" >/dev/null
@@ -27,6 +31,16 @@ cpuinfo() {
 }
 
 timeout "${BOOT_TIMEOUT:-280}" "$emu" "${args[@]}" </dev/null >"$work/orrery" 2>&1
+if [ ${#want[@]} -gt 0 ]; then
+  grep -q '^ORRERY-BOOT-OK' "$work/orrery" ||
+    { echo "FAIL: orrery did not reach the marker with -cpu $cpu"; tail -n 40 "$work/orrery"; exit 1; }
+  features=" $(cpuinfo "$work/orrery" | sed -n 's/^Features[[:space:]]*:[[:space:]]*//p') "
+  for f in "${want[@]}"; do
+    [[ "$features" == *" $f "* ]] || { echo "FAIL: -cpu $cpu: no $f in Features:$features"; exit 1; }
+  done
+  echo "PASS: -cpu $cpu: Features:$features"
+  exit 0
+fi
 timeout "${BOOT_TIMEOUT:-280}" qemu-system-aarch64 -nic none "${args[@]}" </dev/null \
   >"$work/qemu" 2>&1
 for side in orrery qemu; do

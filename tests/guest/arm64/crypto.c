@@ -2,8 +2,9 @@
 // AES-128 (FIPS-197 C.1) encrypt and decrypt with AESE/AESMC/AESD/AESIMC (the key schedule
 // uses AESE for SubWord), SHA-1 and SHA-256 of "abc" with the SHA1*/SHA256* instructions,
 // single SHA512*, SHA3 (EOR3, RAX1, XAR, BCAX) and PMULL results, and saturating shifts,
-// narrows and doubling multiplies with FPSR.QC. Expected output from qemu-system-aarch64.
-#pragma GCC target("arch=armv8.2-a+crypto+sha3+rdma")
+// narrows and doubling multiplies with FPSR.QC, SM4 (the standard's example) and SM3. Expected
+// output from qemu-system-aarch64.
+#pragma GCC target("arch=armv8.2-a+crypto+sha3+sm4+rdma")
 #include <arm_neon.h>
 
 #include "rt.h"
@@ -217,6 +218,50 @@ static void saturating(void)
     printf("qc %u\n", (unsigned)qc_and_clear());
 }
 
+// ---- SM4 (GB/T 32907 example 1) and SM3 ----
+
+static uint32x4_t be_words(const uint8_t b[16])
+{
+    return vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(b)));
+}
+
+static void sm4_sm3(void)
+{
+    static const uint8_t key[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+                                    0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10};
+    static const uint32_t fk[4] = {0xa3b1bac6, 0x56aa3350, 0x677d9197, 0xb27022dc};
+    uint32_t ck[32];
+    for (int i = 0; i < 32; i++) {
+        uint32_t w = 0;
+        for (int j = 0; j < 4; j++)
+            w = w << 8 | (uint8_t)((4 * i + j) * 7);
+        ck[i] = w;
+    }
+    uint32x4_t k = veorq_u32(be_words(key), vld1q_u32(fk)), rk[8];
+    for (int i = 0; i < 8; i++) {
+        k = vsm4ekeyq_u32(k, vld1q_u32(&ck[4 * i]));
+        rk[i] = k;
+    }
+    uint32x4_t x = be_words(key); // the plaintext is the key
+    for (int i = 0; i < 8; i++)
+        x = vsm4eq_u32(x, rk[i]);
+    // The ciphertext is X35..X32, each big-endian: reverse the words and their bytes.
+    uint32x4_t y = vcombine_u32(vrev64_u32(vget_high_u32(x)), vrev64_u32(vget_low_u32(x)));
+    print_q("sm4", vrev32q_u8(vreinterpretq_u8_u32(y)));
+
+    uint32x4_t a = {0x11111111, 0x22222222, 0x33333333, 0x44444444};
+    uint32x4_t b = {0x01234567, 0x89abcdef, 0xdeadbeef, 0x0badf00d};
+    uint32x4_t c = {0x5a5a5a5a, 0xa5a5a5a5, 0x12345678, 0x87654321};
+    __asm__ volatile("" : "+w"(a), "+w"(b), "+w"(c));
+    print_q("sm3ss1", vreinterpretq_u8_u32(vsm3ss1q_u32(a, b, c)));
+    print_q("sm3tt1a", vreinterpretq_u8_u32(vsm3tt1aq_u32(a, b, c, 2)));
+    print_q("sm3tt1b", vreinterpretq_u8_u32(vsm3tt1bq_u32(a, b, c, 1)));
+    print_q("sm3tt2a", vreinterpretq_u8_u32(vsm3tt2aq_u32(a, b, c, 3)));
+    print_q("sm3tt2b", vreinterpretq_u8_u32(vsm3tt2bq_u32(a, b, c, 0)));
+    print_q("sm3partw1", vreinterpretq_u8_u32(vsm3partw1q_u32(a, b, c)));
+    print_q("sm3partw2", vreinterpretq_u8_u32(vsm3partw2q_u32(a, b, c)));
+}
+
 int main(void)
 {
     aes128();
@@ -224,6 +269,7 @@ int main(void)
     sha256_abc();
     sha512_sha3_pmull();
     saturating();
+    sm4_sm3();
     puts("crypto done");
     return 0;
 }

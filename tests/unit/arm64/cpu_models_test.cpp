@@ -48,8 +48,9 @@ const std::vector<Known>& known_fields() {
   static const std::vector<Known> k = {
       {kPfr0, 0, "EL0", {1}, {}},  // AArch64 only
       {kPfr0, 4, "EL1", {1}, {}},
-      {kPfr0, 16, "FP", {0}, {0x1e622820 /* fadd d0, d1, d2 */, 0x1e222820 /* fadd s0 */}},
-      {kPfr0, 20, "AdvSIMD", {0}, {0x4ea28420 /* add v0.4s, v1.4s, v2.4s */}},
+      // FP/AdvSIMD = 1 adds FEAT_FP16: Fp16RunsExactlyWhereAdvertised checks the half forms.
+      {kPfr0, 16, "FP", {0, 1}, {0x1e622820 /* fadd d0, d1, d2 */, 0x1e222820 /* fadd s0 */}},
+      {kPfr0, 20, "AdvSIMD", {0, 1}, {0x4ea28420 /* add v0.4s, v1.4s, v2.4s */}},
       {kIsar0,
        4,
        "AES",
@@ -60,6 +61,9 @@ const std::vector<Known>& known_fields() {
       {kIsar0, 16, "CRC32", {1}, {0x1ac24020 /* crc32b */, 0x1ac25020 /* crc32cb */}},
       {kIsar0, 28, "RDM", {0, 1}, {0x6e428420 /* sqrdmlah v0.8h */}},
       {kIsar0, 32, "SHA3", {0, 1}, {0xce020c20 /* eor3 */, 0xce628c20 /* rax1 */}},
+      {kIsar0, 36, "SM3", {0, 1}, {0xce420c20 /* sm3ss1 */, 0xce428020 /* sm3tt1a */}},
+      {kIsar0, 40, "SM4", {0, 1}, {0xcec08420 /* sm4e */, 0xce62c820 /* sm4ekey */}},
+      {kIsar0, 44, "DP", {0, 1}, {0x4e829420 /* sdot v0.4s */, 0x6fa2e020 /* udot by element */}},
       {kMmfr0, 0, "PARange", {2, 4, 5}, {}},  // mmu_test checks the faults at the boundary
       {kMmfr0, 4, "ASIDBits", {2}, {}},       // 16-bit ASIDs: mmu_test's ASID tests
       {kMmfr0, 20, "TGran16", {0, 1}, {}},
@@ -136,6 +140,28 @@ TEST_P(CpuModelsTest, Sha512RunsExactlyWhereAdvertised) {
     const bool ran = m->hvcs.size() == 1 && m->hvcs[0] == 0;
     EXPECT_EQ(ran, ((model.id_aa64isar0 >> 12) & 0xf) == 2);
     EXPECT_EQ(ran, std::string(model.name) == "max");
+  }
+}
+
+// Half-precision arithmetic (scalar and vector) runs exactly where ID_AA64PFR0.FP/AdvSIMD = 1,
+// and that is max only; FCVT to and from half precision (ARMv8.0) runs everywhere.
+TEST_P(CpuModelsTest, Fp16RunsExactlyWhereAdvertised) {
+  for (const CpuModel& model : cpu_models()) {
+    SCOPED_TRACE(model.name);
+    m->set_model(model);
+    const bool fp16 = ((model.id_aa64pfr0 >> 16) & 0xf) == 1;
+    EXPECT_EQ(fp16, ((model.id_aa64pfr0 >> 20) & 0xf) == 1);
+    EXPECT_EQ(fp16, std::string(model.name) == "max");
+    for (uint32_t insn : {0x1ee22820u /* fadd h0, h1, h2 */, 0x4e421420u /* fadd v0.8h */,
+                          0x1ee01000u /* fmov h0, #2.0 */, 0x4e30f820u /* fmaxv h0, v1.8h */}) {
+      SCOPED_TRACE(insn);
+      m->load({insn});
+      ASSERT_EQ(m->run(), ExitKind::Shutdown);
+      EXPECT_EQ(m->hvcs.size() == 1 && m->hvcs[0] == 0, fp16);
+    }
+    m->load({0x1ee24020u});  // fcvt s0, h1
+    ASSERT_EQ(m->run(), ExitKind::Shutdown);
+    EXPECT_TRUE(m->hvcs.size() == 1 && m->hvcs[0] == 0);
   }
 }
 

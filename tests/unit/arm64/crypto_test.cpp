@@ -41,6 +41,17 @@ const CryptoCase kCases[] = {
     {"xar v0.2d, v1.2d, v2.2d, #0", 0xce820020},
     {"xar v0.2d, v1.2d, v2.2d, #13", 0xce823420},
     {"xar v0.2d, v1.2d, v2.2d, #63", 0xce82fc20},
+    // FEAT_SM3, FEAT_SM4.
+    {"sm3ss1 v0.4s, v1.4s, v2.4s, v3.4s", 0xce420c20},
+    {"sm3tt1a v0.4s, v1.4s, v2.s[0]", 0xce428020},
+    {"sm3tt1a v0.4s, v1.4s, v2.s[3]", 0xce42b020},
+    {"sm3tt1b v0.4s, v1.4s, v2.s[1]", 0xce429420},
+    {"sm3tt2a v0.4s, v1.4s, v2.s[2]", 0xce42a820},
+    {"sm3tt2b v0.4s, v1.4s, v2.s[3]", 0xce42bc20},
+    {"sm3partw1 v0.4s, v1.4s, v2.4s", 0xce62c020},
+    {"sm3partw2 v0.4s, v1.4s, v2.4s", 0xce62c420},
+    {"sm4e v0.4s, v1.4s", 0xcec08420},
+    {"sm4ekey v0.4s, v1.4s, v2.4s", 0xce62c820},
     {"pmull v0.8h, v1.8b, v2.8b", 0x0e22e020},
     {"pmull2 v0.8h, v1.16b, v2.16b", 0x4e22e020},
     {"pmull v0.1q, v1.1d, v2.1d", 0x0ee2e020},
@@ -71,6 +82,14 @@ TEST(Arm64Crypto, AesRoundMatchesFips197) {
   // The round key is XORed first: AESE(d, n) = AESE(d ^ n, 0).
   EXPECT_EQ(compute({CryptoOp::Aese}, v128(1, 2), v128(kStart.lo ^ 1, kStart.hi ^ 2), {}, {}),
             kShifted);
+}
+
+// The S-box computed from its algebraic definition has the published values.
+TEST(Arm64Crypto, Sm4SboxMatchesTheStandard) {
+  static constexpr uint8_t kRow0[16] = {0xd6, 0x90, 0xe9, 0xfe, 0xcc, 0xe1, 0x3d, 0xb7,
+                                        0x16, 0xb6, 0x14, 0xc2, 0x28, 0xfb, 0x2c, 0x05};
+  for (unsigned i = 0; i < 16; ++i) EXPECT_EQ(crypto_sw::sm4_sbox(uint8_t(i)), kRow0[i]) << i;
+  EXPECT_EQ(crypto_sw::sm4_sbox(0xff), 0x48);
 }
 
 TEST(Arm64Crypto, Pmull64IsCarrylessMultiplication) {

@@ -88,6 +88,34 @@ TEST_P(DebugTest, TheOsLockMasksBreakpoints) {
   EXPECT_EQ(m->x(0), 2u);
 }
 
+// The debug communication channel without an external debugger, as QEMU: EL0 may use it, the
+// receive side reads as zero and transmitted words are dropped; MDSCR_EL1.TDCC traps EL0 use.
+TEST_P(DebugTest, TheDebugCommunicationChannelIsEmptyAndTdccTrapsEl0) {
+  const std::vector<uint32_t> el0 = {
+      0xd5130509,  // msr dbgdtrtx_el0, x9
+      0xd533040a,  // mrs x10, dbgdtr_el0
+      0xd533010b,  // mrs x11, mdccsr_el0
+      0xd533050c,  // mrs x12, dbgdtrrx_el0
+      0xd4000001,  // svc #0
+  };
+  load_el0(*m, el0, false);
+  set_el0_regs(*m, 0, 0, 0, 0);
+  m->x(9) = 'A';
+  m->x(10) = m->x(11) = m->x(12) = 0x5555;
+  expect_exception(kVecLowerSync, ec::kSvc64);
+  EXPECT_EQ(m->x(10), 0u);
+  EXPECT_EQ(m->x(11), 0u);  // TXfull and RXfull clear
+  EXPECT_EQ(m->x(12), 0u);
+
+  load_el0(*m, el0, false);
+  set_el0_regs(*m, mdscr::kTdcc, 0, 0, 0);
+  expect_exception(kVecLowerSync, ec::kSysRegTrap);
+  const Arm64State& s = m->cpu->state();
+  EXPECT_EQ(s.elr_el1, kEl0Code);
+  // ISS: op0 2, op2 0, op1 3, CRn 0, Rt 9, CRm 5, direction write.
+  EXPECT_EQ(s.esr_el1 & 0x1ffffff, 0x20c12au);
+}
+
 TEST_P(DebugTest, AnEl0WatchpointReportsTheLowerElSyndromeAndFar) {
   load_el0(*m, {kLdrW0X8}, true);
   // E, PAC EL0 only, LSC loads, BAS bytes 4..7 of the doubleword.

@@ -386,6 +386,12 @@ const DecodeCase kCases[] = {
     {0x4f72c820, "SIMD_elem", "sqdmulh v0.8h, v1.8h, v2.h[7]"},
     {0x5fa21820, "SIMD_scalar_elem", "fmla s0, s1, v2.s[3]"},
     {0x7e30d820, "SIMD_scalar_pairwise", "faddp s0, v1.2s"},
+    // FEAT_SM3 and the FEAT_FP16 groups (crypto_test.cpp and fp_differential_test.cpp).
+    {0xce42b020, "CRYPTO_SM3TT", "sm3tt1a v0.4s, v1.4s, v2.s[3]"},
+    {0x2e423c20, "SIMD_3same_fp16", "fdiv v0.4h, v1.4h, v2.4h"},
+    {0x5e421c20, "SIMD_scalar_3same_fp16", "fmulx h0, h1, h2"},
+    {0x4ef8f820, "SIMD_2misc_fp16", "fabs v0.8h, v1.8h"},
+    {0x5ef9b820, "SIMD_scalar_2misc_fp16", "fcvtzs h0, h1"},
 };
 
 TEST(Arm64Decoder, KnownEncodingsReachTheirRow) {

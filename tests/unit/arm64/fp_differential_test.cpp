@@ -6,13 +6,18 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
+
+#include <unicorn/unicorn.h>
+
+#include "cpu/arm64/cpu_models.h"
 
 #include "tests/unit/arm64/harness.h"
 
 namespace orrery::cpu::arm64::test {
 namespace {
 
-enum class FpProfile { Fp, Simd, Mem };
+enum class FpProfile { Fp, Simd, Mem, Half };
 
 struct FpCase {
   FpProfile profile;
@@ -73,8 +78,9 @@ uint32_t pick_float(Rng& r) {
 }
 
 uint16_t pick_half(Rng& r) {
-  static constexpr uint16_t kEdges[] = {0, 0x8000, 0x3c00, 0x7c00, 0xfc00, 0x7e00, 0x7c01,
-                                        0xfd00, 0x0001, 0x03ff, 0x0400, 0x7bff, 0x3800};
+  static constexpr uint16_t kEdges[] = {0,      0x8000, 0x3c00, 0x7c00, 0xfc00, 0x7e00, 0x7c01,
+                                        0xfd00, 0x0001, 0x03ff, 0x0400, 0x7bff, 0x3800, 0x3e00,
+                                        0xc100, 0x6400, 0xf800, 0x7a00, 0x8401, 0x0200};
   return (r.next() & 1) ? kEdges[r.next() % std::size(kEdges)] : uint16_t(r.next());
 }
 
@@ -83,6 +89,12 @@ Inputs make_inputs(FpProfile p, Rng& r) {
   for (uint64_t& x : in.x) x = (r.next() & 1) ? r.next() : r.next() >> (r.next() % 64);
   in.nzcv = unsigned(r.next() & 15);
   for (VReg& v : in.v) {
+    if (p == FpProfile::Half) {
+      v.d[0] = v.d[1] = 0;
+      for (uint64_t& h : v.d)
+        for (unsigned k = 0; k < 4; ++k) h |= uint64_t(pick_half(r)) << (16 * k);
+      continue;
+    }
     if (p != FpProfile::Fp) {
       v.d[0] = r.next(), v.d[1] = r.next();
       continue;
@@ -105,6 +117,12 @@ Inputs make_inputs(FpProfile p, Rng& r) {
                                           1u << 25, 3u << 24, (3u << 24) | (2u << 22)};
     in.fpcr = kModes[r.next() % std::size(kModes)];
   }
+  if (p == FpProfile::Half) {  // rounding, FZ16 (19), DN (25), AHP (26), FZ (24, ignored)
+    static constexpr uint64_t kModes[] = {
+        0,        0,        1u << 22, 2u << 22, 3u << 22,
+        1u << 19, 1u << 25, 1u << 26, 1u << 24, (1u << 19) | (1u << 25) | (2u << 22)};
+    in.fpcr = kModes[r.next() % std::size(kModes)];
+  }
   if (p == FpProfile::Mem) {
     in.x[1] = kDataBase + 0x200;
     in.x[2] = r.next() % 16;
@@ -122,15 +140,21 @@ std::string describe(const Inputs& in) {
   return s;
 }
 
-unsigned run_fp_cases(TestMachine& m) {
-  UnicornRef uc;
+/// The ARMv8.0 cases on the default models, or (max) the FP16 and DotProd cases with Orrery and
+/// Unicorn both as the "max" CPU model.
+unsigned run_fp_cases(TestMachine& m, bool max = false) {
+  if (max) m.set_model(*find_cpu_model("max"));
+  UnicornRef uc(max ? UC_CPU_ARM64_MAX : -1);
   EXPECT_TRUE(uc.ok()) << "cannot open Unicorn";
   if (!uc.ok()) return 0;
   unsigned runs = 0;
   for (const FpCase& c : kFpCases) {
+    const bool v82 = c.profile == FpProfile::Half ||
+                     std::string_view(c.text).find("dot ") != std::string_view::npos;
+    if (v82 != max) continue;
     SCOPED_TRACE(c.text);
     runs += compare_runs_with_unicorn(
-        m, uc, c.code, c.profile == FpProfile::Fp ? 96 : 24,
+        m, uc, c.code, c.profile == FpProfile::Fp || c.profile == FpProfile::Half ? 96 : 24,
         0x9e3779b97f4a7c15ull ^ std::hash<std::string>()(c.text),
         [&](Rng& rng) { return make_inputs(c.profile, rng); }, /*fpsr=*/true, describe);
   }
@@ -141,6 +165,10 @@ using FpDifferentialTest = Arm64Test;
 
 TEST_P(FpDifferentialTest, MatchesUnicorn) {
   EXPECT_GT(run_fp_cases(*m), 10000u);
+}
+
+TEST_P(FpDifferentialTest, Fp16AndDotProdMatchUnicornMax) {
+  EXPECT_GT(run_fp_cases(*m, /*max=*/true), 10000u);
 }
 
 TEST(Arm64FpDifferential, MatchesUnicornWithoutOptimisation) {

@@ -43,6 +43,23 @@ TEST_P(PmuTest, InstRetiredIsExact) {
   }
 }
 
+// PMCR_EL0.D: the cycle counter (one cycle per instruction) counts once every 64 cycles, and
+// every cycle again when PMCR_EL0.LC is set (the Arm ARM ignores D then).
+TEST_P(PmuTest, CycleCounterDividerCountsEvery64Cycles) {
+  constexpr uint64_t kE = 1, kD = 8, kLc = 1u << 6;
+  for (uint64_t pmcr : {kE, kE | kD, kE | kD | kLc}) {
+    std::vector<uint32_t> code = count_adds(700);
+    code.back() = kMrsX0Pmccntr;
+    m->load(code);
+    m->x(2) = pmcr | 4;  // C: reset the cycle counter (and its divider) first
+    m->x(3) = 0;
+    m->x(4) = 1ull << 31;  // the cycle counter
+    rerun_ok();
+    const uint64_t cycles = 701;  // the ISB and the adds
+    EXPECT_EQ(m->x(0), (pmcr & kD) && !(pmcr & kLc) ? cycles / 64 : cycles) << pmcr;
+  }
+}
+
 TEST_P(PmuTest, AnEl1FilteredCounterDoesNotCountAtEl1) {
   m->load(count_adds(20));
   m->x(2) = 1;

@@ -60,10 +60,10 @@ TEST_P(SimdTest, PopcountIdiom) {
   EXPECT_EQ(m->x(9), 36u);
 }
 
-TEST_P(SimdTest, HalfPrecisionArithmeticIsNotImplemented) {
-  m->load({0x1ee22820});  // fadd h0, h1, h2 (FEAT_FP16, not in ARMv8.0)
-  EXPECT_EQ(m->run(), ExitKind::Error);
-  EXPECT_EQ(m->cpu->pc(), kCodeBase);
+// FEAT_FP16 is not in ARMv8.0: UNDEFINED on the Cortex-A57 (cpu_models_test runs it on max).
+TEST_P(SimdTest, HalfPrecisionArithmeticIsUndefinedOnTheCortexA57) {
+  m->load({0x1ee22820});  // fadd h0, h1, h2
+  expect_exception(kVecCurrentSpxSync, 0);
 }
 
 ORRERY_ARM64_TIERS(SimdTest);
