@@ -15,42 +15,10 @@ command -v gdb-multiarch >/dev/null || { echo "SKIP: gdb-multiarch is not instal
 rc=$?
 [ $rc -eq 0 ] || exit $rc
 
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-fail() {
-  echo "FAIL: $*"
-  echo "---- gdb ----"; cat "$tmp/gdb.out" 2>/dev/null
-  echo "---- orrery stderr ----"; cat "$tmp/orrery.err" 2>/dev/null
-  exit 1
-}
-
-for attempt in $(seq 1 20); do
-  port=$((20000 + (RANDOM % 25000)))
-  "$orrery" -M virt -cpu cortex-a57 -m 512 -serial "file:$tmp/serial" -no-reboot \
-    -kernel "$cache/vmlinuz" -initrd "$cache/initrd-shell.cpio.gz" \
-    -append "console=ttyAMA0 rdinit=/bin/sh panic=-1 quiet" -S -gdb "tcp::$port" \
-    </dev/null >/dev/null 2>"$tmp/orrery.err" &
-  pid=$!
-  # Wait (bounded) until the stub listens, or Orrery exits (the port was taken).
-  hexport=$(printf '%04X' "$port")
-  up=
-  for _ in $(seq 1 300); do
-    kill -0 $pid 2>/dev/null || break
-    if awk -v p=":$hexport" '$4 == "0A" && substr($2, length($2) - 4) == p {f=1} END {exit !f}' \
-      /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-      up=1
-      break
-    fi
-    sleep 0.05
-  done
-  [ -n "$up" ] && break
-  kill -0 $pid 2>/dev/null && fail "orrery is not listening on port $port"
-  wait $pid
-  pid=
-  grep -q "cannot listen" "$tmp/orrery.err" || fail "orrery exited"
-done
-[ -n "$pid" ] || fail "no free port"
+. "$(dirname "$0")/lib.sh"
+start_gdb_orrery "$orrery" -M virt -cpu cortex-a57 -m 512 -serial "file:$tmp/serial" -no-reboot \
+  -kernel "$cache/vmlinuz" -initrd "$cache/initrd-shell.cpio.gz" \
+  -append "console=ttyAMA0 rdinit=/bin/sh panic=-1 quiet" -S
 
 cat >"$tmp/cmds" <<'G'
 set $entry = $pc

@@ -45,44 +45,11 @@ start_kernel=$(sym start_kernel)
 banner=$(sym linux_banner)
 [ -n "$start_kernel" ] && [ -n "$banner" ] || { echo "FAIL: symbols missing"; exit 1; }
 
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-fail() {
-  echo "FAIL: $*"
-  echo "---- gdb ----"; cat "$tmp/gdb.out" 2>/dev/null
-  echo "---- orrery stderr ----"; cat "$tmp/orrery.err" 2>/dev/null
-  echo "---- serial (last 30 lines) ----"; tail -n 30 "$tmp/serial" 2>/dev/null
-  exit 1
-}
-
+. "$here/../gdb/lib.sh"
 start=$(date +%s.%N)
-for attempt in $(seq 1 20); do
-  # -gdb on a free port rather than -s (port 1234), as tests run in parallel.
-  port=$((20000 + (RANDOM % 25000)))
-  "$orrery" -M pc -smp 1 -m 512 -serial "file:$tmp/serial" -no-reboot \
-    -kernel "$dir/vmlinuz" -initrd "$dir/initrd-marker.cpio.gz" \
-    -append "$append" -S -gdb "tcp::$port" \
-    </dev/null >/dev/null 2>"$tmp/orrery.err" &
-  pid=$!
-  hexport=$(printf '%04X' "$port")
-  up=
-  for _ in $(seq 1 300); do
-    kill -0 $pid 2>/dev/null || break
-    if awk -v p=":$hexport" '$4 == "0A" && substr($2, length($2) - 4) == p {f=1} END {exit !f}' \
-      /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-      up=1
-      break
-    fi
-    sleep 0.05
-  done
-  [ -n "$up" ] && break
-  kill -0 $pid 2>/dev/null && fail "orrery is not listening on port $port"
-  wait $pid
-  pid=
-  grep -q "cannot listen" "$tmp/orrery.err" || fail "orrery exited"
-done
-[ -n "$pid" ] || fail "no free port"
+# -gdb on a free port rather than -s (port 1234), as tests run in parallel.
+start_gdb_orrery "$orrery" -M pc -smp 1 -m 512 -serial "file:$tmp/serial" -no-reboot \
+  -kernel "$dir/vmlinuz" -initrd "$dir/initrd-marker.cpio.gz" -append "$append" -S
 
 cat >"$tmp/cmds" <<G
 hbreak *$start_kernel

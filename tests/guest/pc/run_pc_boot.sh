@@ -71,21 +71,5 @@ fi
 status=$?
 # From the program's banner on, without carriage returns.
 sed -n '/^=== orrery boot sector ===/,$p' <(tr -d '\r' <"$work/raw") >"$work/out"
-if [ $status -ne 33 ]; then
-    echo "FAIL: exit status $status, expected 33: ${cmd[*]}" >&2
-    cat "$work/err" >&2
-    tr -d '\r' <"$work/raw" | tail -n 30 >&2
-    exit 1
-fi
-if [ "${UPDATE_EXPECTED:-0}" = 1 ]; then
-    [ "$emulator" = qemu ] || { echo "UPDATE_EXPECTED=1 requires ORRERY=qemu" >&2; exit 2; }
-    cp "$work/out" "$expected"
-    echo "updated $expected"
-    exit 0
-fi
-if ! cmp -s "$expected" "$work/out"; then
-    diff -u "$expected" "$work/out" | head -n 60 >&2
-    echo "FAIL: output differs from $expected: ${cmd[*]}" >&2
-    exit 1
-fi
-echo "PASS: bootsect $variant ($([ "$emulator" = qemu ] && echo qemu || echo "tier=$tier"))"
+. "$here/verdict.sh"
+guest_verdict $status 33 "$expected" "$work/out" "bootsect $variant" "$work/raw"

@@ -91,20 +91,5 @@ fi
 status=$?
 want=33
 [ "$variant" = triple ] && want=0
-if [ $status -ne $want ]; then
-    echo "FAIL: exit status $status, expected $want: ${cmd[*]}" >&2
-    cat "$work/err" >&2
-    exit 1
-fi
-if [ "${UPDATE_EXPECTED:-0}" = 1 ]; then
-    [ "$emulator" = qemu ] || { echo "UPDATE_EXPECTED=1 requires ORRERY=qemu" >&2; exit 2; }
-    cp "$work/out" "$expected"
-    echo "updated $expected"
-    exit 0
-fi
-if ! cmp -s "$expected" "$work/out"; then
-    diff -u "$expected" "$work/out" | head -n 60 >&2
-    echo "FAIL: output differs from $expected: ${cmd[*]}" >&2
-    exit 1
-fi
-echo "PASS: $name $variant ($([ "$emulator" = qemu ] && echo qemu || echo "tier=$tier"))"
+. "$(dirname "$0")/verdict.sh"
+guest_verdict $status $want "$expected" "$work/out" "$name $variant"
