@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu/kvm/kvm.h"
+#include "cpu/kvm/kvm_gdb.h"
 #include "hw/block/backend.h"
 #include "hw/core/clock.h"
 #include "hw/core/event_loop.h"
@@ -181,8 +182,6 @@ int run(int argc, char** argv) {
     if (!accel)
       std::fprintf(stderr, "orrery: warning: -accel kvm: %s; falling back to tcg\n", err.c_str());
   }
-  if (accel && opt.gdb.kind != gdbstub::GdbSpec::Kind::None)
-    return fail("-gdb: not supported with -accel kvm yet");
   machine::MachineContext ctx{log, engine, clock, loop, accel.get()};
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
@@ -213,16 +212,28 @@ int run(int argc, char** argv) {
   std::unique_ptr<cpu::GdbTarget> gdb_target;
   std::unique_ptr<gdbstub::GdbServer> gdb;
   if (opt.gdb.kind != gdbstub::GdbSpec::Kind::None) {
-    gdb_target = gdbstub::create_gdb_target(*opt.machine, engine, err);
-    if (!gdb_target) return fail("-gdb: " + err);
-    engine.debug().activate(opt.start_stopped);
-    auto kill = [&running, &engine] {
+    // Under KVM the VM's vCPU threads stop themselves (cpu/kvm/kvm_gdb.h).
+    cpu::kvm::KvmDebug* kvm_debug = nullptr;
+    if (auto* vm = dynamic_cast<cpu::kvm::KvmVm*>(accel.get())) {
+      auto t = std::make_unique<cpu::kvm::KvmDebug>(*vm);
+      kvm_debug = t.get();
+      kvm_debug->activate(opt.start_stopped);
+      gdb_target = std::move(t);
+    } else {
+      gdb_target = gdbstub::create_gdb_target(*opt.machine, engine, err);
+      if (!gdb_target) return fail("-gdb: " + err);
+      engine.debug().activate(opt.start_stopped);
+    }
+    auto kill = [&running, &engine, kvm_debug] {
       if (machine::Machine* m = running.load()) m->request_stop(0);
-      engine.debug().deactivate();
+      if (kvm_debug)
+        kvm_debug->deactivate();
+      else
+        engine.debug().deactivate();
     };
     gdb = gdbstub::GdbServer::start(opt.gdb, *gdb_target, kill, err);
     if (!gdb) return fail("-gdb: " + err);
-    debugging.store(&engine.debug());
+    if (!kvm_debug) debugging.store(&engine.debug());
   }
   int status = board->run();
   if (gdb) {

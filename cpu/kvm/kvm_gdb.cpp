@@ -67,8 +67,7 @@ void KvmDebug::deactivate() {
     active_ = false;
     stopping_ = false;
     event_.reset();
-    slots_ = {};
-    ++generation_;
+    clear_breaks_locked();
     cv_.notify_all();
   }
   for (unsigned i = 0; i < vm_.vcpu_count(); ++i)
@@ -286,7 +285,14 @@ bool KvmDebug::access_memory(unsigned thread, uint64_t addr, uint8_t* buf, size_
 }
 
 bool KvmDebug::read_memory(unsigned thread, uint64_t addr, std::span<uint8_t> out, bool phys) {
-  return access_memory(thread, addr, out.data(), out.size(), phys, false);
+  if (!access_memory(thread, addr, out.data(), out.size(), phys, false)) return false;
+  // The debugger sees the bytes under its own INT3s.
+  std::lock_guard<std::mutex> g(mu_);
+  for (const auto& [linear, b] : sw_) {
+    const uint64_t at = phys ? b.phys : linear;
+    if (at >= addr && at - addr < out.size()) out[at - addr] = b.saved;
+  }
+  return true;
 }
 
 bool KvmDebug::write_memory(unsigned thread, uint64_t addr, std::span<const uint8_t> in,
@@ -295,8 +301,22 @@ bool KvmDebug::write_memory(unsigned thread, uint64_t addr, std::span<const uint
 }
 
 bool KvmDebug::insert_break(GdbBreak type, uint64_t addr, uint64_t len) {
+  if (type == GdbBreak::Software) {
+    // INT3 through vCPU 0's page tables (the address gdb means for every thread).
+    std::lock_guard<std::mutex> g(mu_);
+    if (sw_.count(addr)) return true;
+    KvmVcpu* v = vcpu(0);
+    if (!v) return false;
+    const std::optional<uint64_t> pa = translate(*v, addr);
+    uint8_t* host = pa ? v->memory().host_ptr(*pa, 1) : nullptr;
+    if (!host) return false;
+    sw_[addr] = {*pa, *host};
+    *host = 0xcc;
+    ++generation_;
+    return true;
+  }
   // A watchpoint covers 1, 2, 4 or 8 aligned bytes (one debug register each).
-  const bool watch = type != GdbBreak::Software && type != GdbBreak::Hardware;
+  const bool watch = type != GdbBreak::Hardware;
   if (watch && ((len != 1 && len != 2 && len != 4 && len != 8) || (addr & (len - 1)))) return false;
   if (!watch) len = 1;
   std::lock_guard<std::mutex> g(mu_);
@@ -312,9 +332,13 @@ bool KvmDebug::insert_break(GdbBreak type, uint64_t addr, uint64_t len) {
 }
 
 bool KvmDebug::remove_break(GdbBreak type, uint64_t addr, uint64_t len) {
-  const bool watch = type != GdbBreak::Software && type != GdbBreak::Hardware;
-  if (!watch) len = 1;
   std::lock_guard<std::mutex> g(mu_);
+  if (type == GdbBreak::Software) {
+    remove_sw_locked(addr);
+    return true;
+  }
+  const bool watch = type != GdbBreak::Hardware;
+  if (!watch) len = 1;
   for (Slot& s : slots_) {
     if (s.used && s.type == type && s.addr == addr && s.len == len) {
       s = {};
@@ -322,6 +346,22 @@ bool KvmDebug::remove_break(GdbBreak type, uint64_t addr, uint64_t len) {
     }
   }
   return true;
+}
+
+void KvmDebug::remove_sw_locked(uint64_t addr) {
+  auto it = sw_.find(addr);
+  if (it == sw_.end()) return;
+  KvmVcpu* v = vcpu(0);
+  uint8_t* host = v ? v->memory().host_ptr(it->second.phys, 1) : nullptr;
+  if (host && *host == 0xcc) *host = it->second.saved;
+  sw_.erase(it);
+  ++generation_;
+}
+
+void KvmDebug::clear_breaks_locked() {
+  while (!sw_.empty()) remove_sw_locked(sw_.begin()->first);
+  slots_ = {};
+  ++generation_;
 }
 
 kvm_guest_debug KvmDebug::guest_debug_locked(bool step) const {
@@ -342,8 +382,9 @@ kvm_guest_debug KvmDebug::guest_debug_locked(bool step) const {
     dr7 |= (2ull << (2 * i)) | (rw << (16 + 4 * i)) | (ln << (18 + 4 * i));
   }
   d.arch.debugreg[7] = dr7;
-  if (dr7 || step) d.control = KVM_GUESTDBG_ENABLE;
+  if (dr7 || step || !sw_.empty()) d.control = KVM_GUESTDBG_ENABLE;
   if (dr7) d.control |= KVM_GUESTDBG_USE_HW_BP;
+  if (!sw_.empty()) d.control |= KVM_GUESTDBG_USE_SW_BP;
   if (step) d.control |= KVM_GUESTDBG_SINGLESTEP;
   return d;
 }
@@ -384,6 +425,13 @@ void KvmDebug::debug_exit(KvmVcpu& v, const kvm_debug_exit_arch& arch) {
   e.thread = v.index();
   e.kind = GdbStopKind::Step;
   e.addr = arch.pc;
+  if (arch.exception == 3) {
+    // KVM reports the INT3's own address: gdb expects the PC there, as after a TCG break.
+    e.kind = GdbStopKind::SwBreak;
+    if (!sw_.count(arch.pc)) return;  // not ours: the guest's own INT3 (lost; see the header)
+    stop_all_locked(e);
+    return;
+  }
   for (unsigned i = 0; i < slots_.size(); ++i) {
     if (!(arch.dr6 & (1u << i)) || !slots_[i].used) continue;
     switch (slots_[i].type) {
@@ -448,7 +496,7 @@ void KvmDebug::resume(std::span<const GdbResume> per_thread) {
 
 void KvmDebug::detach() {
   std::lock_guard<std::mutex> g(mu_);
-  slots_ = {};
+  clear_breaks_locked();
   actions_.assign(actions_.size(), GdbResume::Continue);
   event_.reset();
   stopping_ = false;

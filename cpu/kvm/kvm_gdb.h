@@ -4,16 +4,18 @@
 // at linear addresses through KVM_TRANSLATE and the board's RAM (no MMIO side effects); and
 // breakpoints, watchpoints and single-step through KVM_SET_GUEST_DEBUG.
 //
-// Every breakpoint, software (Z0) or hardware (Z1), takes one of the four debug registers:
-// INT3 in guest memory would need KVM to report #BP, which this machine's software hypervisor
-// does not do for CPL0 code, and debug registers work at every privilege level. A fifth
-// breakpoint is refused (gdb says so).
+// Software breakpoints (Z0) are INT3 bytes written into guest RAM (KVM_GUESTDBG_USE_SW_BP makes
+// KVM report the #BP instead of delivering it); memory reads show the original bytes. Hardware
+// breakpoints (Z1) and watchpoints (Z2-Z4) take the four debug registers (USE_HW_BP). This
+// machine's software hypervisor (PVM) accepts the debug registers but never reports a hit, and
+// its single-step works; INT3 breakpoints at CPL3 work there (CPL0 INT3 does not).
 #pragma once
 
 #include <linux/kvm.h>
 
 #include <array>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -71,12 +73,18 @@ class KvmDebug final : public GdbTarget {
     GdbBreak type = GdbBreak::Hardware;
     uint64_t addr = 0, len = 1;
   };
+  struct SwBreak {
+    uint64_t phys = 0;
+    uint8_t saved = 0;
+  };
   KvmVcpu* vcpu(unsigned thread) const;
   /// A linear address's guest-physical one, through thread's page tables.
   std::optional<uint64_t> translate(KvmVcpu& v, uint64_t linear);
   bool access_memory(unsigned thread, uint64_t addr, uint8_t* buf, size_t len, bool phys,
                      bool write);
   void stop_all_locked(const GdbStopEvent& e);
+  void remove_sw_locked(uint64_t addr);
+  void clear_breaks_locked();
   kvm_guest_debug guest_debug_locked(bool step) const;
 
   KvmVm& vm_;
@@ -91,6 +99,7 @@ class KvmDebug final : public GdbTarget {
   std::vector<uint64_t> applied_;   // by vCPU index: the debug generation it runs with
   uint64_t generation_ = 1;         // bumped when breakpoints or actions change
   std::array<Slot, 4> slots_{};
+  std::map<uint64_t, SwBreak> sw_;  // by linear address
 };
 
 }  // namespace orrery::cpu::kvm
