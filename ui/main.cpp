@@ -217,6 +217,13 @@ int run(int argc, char** argv) {
     if (auto* vm = dynamic_cast<cpu::kvm::KvmVm*>(accel.get())) {
       auto t = std::make_unique<cpu::kvm::KvmDebug>(*vm);
       kvm_debug = t.get();
+      // Guest time stands still while the debugger holds the machine, as under TCG.
+      kvm_debug->set_stop_listener([&clock](bool stopped) {
+        if (stopped)
+          clock.pause();
+        else
+          clock.resume();
+      });
       kvm_debug->activate(opt.start_stopped);
       gdb_target = std::move(t);
     } else {

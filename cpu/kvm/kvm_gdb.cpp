@@ -61,6 +61,18 @@ void KvmDebug::activate(bool start_stopped) {
   }
 }
 
+void KvmDebug::set_stop_listener(std::function<void(bool)> listener) {
+  std::lock_guard<std::mutex> g(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void KvmDebug::notify_running() {
+  std::lock_guard<std::mutex> g(listener_mu_);
+  if (!told_stopped_) return;
+  told_stopped_ = false;
+  if (listener_) listener_(false);
+}
+
 void KvmDebug::deactivate() {
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -72,6 +84,7 @@ void KvmDebug::deactivate() {
   }
   for (unsigned i = 0; i < vm_.vcpu_count(); ++i)
     if (KvmVcpu* v = vm_.vcpu(i)) v->debug_kick();
+  notify_running();
 }
 
 unsigned KvmDebug::register_count() const {
@@ -480,10 +493,18 @@ std::optional<GdbStopEvent> KvmDebug::wait_stop(std::chrono::milliseconds timeou
     return true;
   });
   if (!ok) return std::nullopt;
-  return event_ ? event_ : GdbStopEvent{};
+  const GdbStopEvent e = event_ ? *event_ : GdbStopEvent{};
+  lk.unlock();
+  std::lock_guard<std::mutex> g(listener_mu_);
+  if (!told_stopped_) {
+    told_stopped_ = true;
+    if (listener_) listener_(true);
+  }
+  return e;
 }
 
 void KvmDebug::resume(std::span<const GdbResume> per_thread) {
+  notify_running();  // first: a vCPU may stop again at once
   std::lock_guard<std::mutex> g(mu_);
   const unsigned n = vm_.vcpu_count();
   actions_.assign(std::max<size_t>(n, actions_.size()), GdbResume::Continue);
@@ -495,6 +516,7 @@ void KvmDebug::resume(std::span<const GdbResume> per_thread) {
 }
 
 void KvmDebug::detach() {
+  notify_running();
   std::lock_guard<std::mutex> g(mu_);
   clear_breaks_locked();
   actions_.assign(actions_.size(), GdbResume::Continue);

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,9 @@ class KvmDebug final : public GdbTarget {
   void activate(bool start_stopped);
   /// The debugger is gone for good (kill): the vCPUs run freely.
   void deactivate();
+  /// Told true when every vCPU has stopped for the debugger and false when they run again
+  /// (the board's virtual clock stands still meanwhile, as under TCG).
+  void set_stop_listener(std::function<void(bool)> listener);
 
   // GdbTarget.
   unsigned register_count() const override;
@@ -85,6 +89,8 @@ class KvmDebug final : public GdbTarget {
   void stop_all_locked(const GdbStopEvent& e);
   void remove_sw_locked(uint64_t addr);
   void clear_breaks_locked();
+  /// Tells the listener the machine runs again (if it was told it stopped).
+  void notify_running();
   kvm_guest_debug guest_debug_locked(bool step) const;
 
   KvmVm& vm_;
@@ -100,6 +106,9 @@ class KvmDebug final : public GdbTarget {
   uint64_t generation_ = 1;         // bumped when breakpoints or actions change
   std::array<Slot, 4> slots_{};
   std::map<uint64_t, SwBreak> sw_;  // by linear address
+  std::mutex listener_mu_;          // taken without mu_
+  std::function<void(bool)> listener_;
+  bool told_stopped_ = false;  // under listener_mu_
 };
 
 }  // namespace orrery::cpu::kvm

@@ -4,7 +4,10 @@
 ; symbols for it:
 ;   0x101000 user: rax = 0x1111, rbx = 0x2222, then calls bump(i) for i = 1..5
 ;   0x101100 bump: adds rdi to counter (at 0x101200) and returns it in rax
-; and prints "counter=N" on COM1, then exits through isa-debug-exit with 0x10 (status 33).
+; and prints "counter=N" on COM1, then "hpet ok" if fewer than 0.5 s of HPET time (100 MHz)
+; passed between its first CPL0 instructions (an HPET read after the third, where the clock_stop
+; test holds the machine for 2 s) and the next, "hpet slow" otherwise, then exits through
+; isa-debug-exit with 0x10 (status 33).
 %include "multiboot.inc"
 MULTIBOOT_HEADER 0x00010000
 
@@ -14,7 +17,15 @@ UDATA equ 0x1b
 UCODE equ 0x23
 TSSSEL equ 0x28
 
+HPET equ 0xfed00000
+
 start:
+  mov dword [HPET + 0x10], 1             ; ENABLE_CNF: the main counter runs
+  mov eax, [HPET + 0xf0]
+  mov [hpet_before], eax
+  mov eax, [HPET + 0xf0]                 ; gdb's clock_stop case holds the machine before this
+  sub eax, [hpet_before]
+  mov [hpet_delta], eax
   mov esp, kstack_top
   lgdt [gdt_desc]
   mov eax, cr4
@@ -73,6 +84,12 @@ user:                                     ; 0x101000
   call putdec
   mov al, 10
   call putc
+  mov esi, str_hpet_ok
+  cmp dword [hpet_delta], 50000000
+  jb .print
+  mov esi, str_hpet_slow
+.print:
+  call puts
   mov al, 0x10
   out 0xf4, al
 .hang:
@@ -109,6 +126,8 @@ putdec:                                   ; eax < 100
   add al, '0'
   jmp putc
 str_counter: db "counter=", 0
+str_hpet_ok: db "hpet ok", 10, 0
+str_hpet_slow: db "hpet slow", 10, 0
 
 times 0x1100 - ($ - $$) db 0x90
 bump:                                     ; 0x101100
@@ -118,6 +137,8 @@ bump:                                     ; 0x101100
 
 times 0x1200 - ($ - $$) db 0
 counter: dq 0                             ; 0x101200
+hpet_before: dd 0
+hpet_delta: dd 0
 
 align 8
 gdt:
