@@ -103,14 +103,16 @@ int run(int argc, char** argv) {
   // termination signals so only its input thread receives them (and restores the terminal).
   // The machine is created later, so quit requests reach it through this pointer.
   std::atomic<machine::Machine*> running{nullptr};
-  std::atomic<tcg::exec::DebugState*> debugging{nullptr};  // set while a gdbstub serves
+  std::atomic<tcg::exec::DebugState*> debugging{nullptr};   // set while a gdbstub serves
+  std::atomic<cpu::kvm::KvmDebug*> kvm_debugging{nullptr};  // the same under -accel kvm
   StdioOptions stdio;
   stdio.escapes = opt.nographic;
   stdio.pass_signals = !opt.nographic;
-  stdio.on_quit = [&running, &debugging](int status) {
+  stdio.on_quit = [&running, &debugging, &kvm_debugging](int status) {
     if (machine::Machine* m = running.load()) m->request_stop(status);
     // vCPUs parked by the debugger must wake up to see the stop request.
     if (tcg::exec::DebugState* d = debugging.load()) d->deactivate();
+    if (cpu::kvm::KvmDebug* d = kvm_debugging.load()) d->kill();
   };
   std::vector<ChardevSpec> serial_specs = opt.serial;
   if (serial_specs.empty() && !opt.no_defaults)
@@ -234,17 +236,21 @@ int run(int argc, char** argv) {
     auto kill = [&running, &engine, kvm_debug] {
       if (machine::Machine* m = running.load()) m->request_stop(0);
       if (kvm_debug)
-        kvm_debug->deactivate();
+        kvm_debug->kill();
       else
         engine.debug().deactivate();
     };
     gdb = gdbstub::GdbServer::start(opt.gdb, *gdb_target, kill, err);
     if (!gdb) return fail("-gdb: " + err);
-    if (!kvm_debug) debugging.store(&engine.debug());
+    if (kvm_debug)
+      kvm_debugging.store(kvm_debug);
+    else
+      debugging.store(&engine.debug());
   }
   int status = board->run();
   if (gdb) {
     debugging.store(nullptr);
+    kvm_debugging.store(nullptr);
     gdb->machine_exited(status);  // a connected debugger learns the exit status
     gdb.reset();
   }

@@ -73,6 +73,19 @@ void KvmDebug::notify_running() {
   if (listener_) listener_(false);
 }
 
+void KvmDebug::kill() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    killed_ = true;
+  }
+  deactivate();
+}
+
+void KvmDebug::wake() {
+  std::lock_guard<std::mutex> g(mu_);
+  cv_.notify_all();
+}
+
 void KvmDebug::deactivate() {
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -408,7 +421,10 @@ void KvmDebug::checkpoint(KvmVcpu& v) {
   if (actions_.size() <= i) actions_.resize(i + 1, GdbResume::Continue);
   if (parked_.size() <= i) parked_.resize(i + 1, false);
   if (applied_.size() <= i) applied_.resize(i + 1, 0);
-  auto held = [&] { return active_ && (stopping_ || actions_[i] == GdbResume::Stay); };
+  auto held = [&] {
+    if (killed_) return !v.stop_requested();
+    return active_ && (stopping_ || actions_[i] == GdbResume::Stay);
+  };
   if (held()) {
     parked_[i] = true;
     cv_.notify_all();

@@ -38,8 +38,13 @@ class KvmDebug final : public GdbTarget {
 
   /// A debugger serves from now on; start_stopped (-S): the vCPUs wait for it before running.
   void activate(bool start_stopped);
-  /// The debugger is gone for good (kill): the vCPUs run freely.
+  /// The debugger is gone for good: the vCPUs run freely.
   void deactivate();
+  /// The debugger killed the machine (or a quit came while it held it): as deactivate, but a
+  /// parked vCPU stays parked until the board's stop request kicks it, so no guest code runs.
+  void kill();
+  /// A vCPU was kicked by the board (KvmVcpu::kick): a vCPU held by kill() looks again.
+  void wake();
   /// Told true when every vCPU has stopped for the debugger and false when they run again
   /// (the board's virtual clock stands still meanwhile, as under TCG).
   void set_stop_listener(std::function<void(bool)> listener);
@@ -99,6 +104,7 @@ class KvmDebug final : public GdbTarget {
   std::condition_variable cv_;
   bool active_ = false;
   bool stopping_ = false;  // the debugger holds (or is taking) the machine
+  bool killed_ = false;
   std::optional<GdbStopEvent> event_;
   std::vector<GdbResume> actions_;  // by vCPU index, from the last resume
   std::vector<bool> parked_;        // by vCPU index

@@ -337,9 +337,13 @@ void KvmVcpu::startup_ipi(uint8_t vector) {
 void KvmVcpu::kick() {
   kick_pending_.store(true);
   __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
-  std::lock_guard<std::mutex> g(mu_);
-  cv_.notify_all();
-  if (in_run_) ::pthread_kill(thread_, KvmVm::kick_signal());
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    cv_.notify_all();
+    if (in_run_) ::pthread_kill(thread_, KvmVm::kick_signal());
+  }
+  // A vCPU the debugger parked after a kill leaves when the board kicks it.
+  if (KvmDebug* d = vm_.debug()) d->wake();
 }
 
 void KvmVcpu::debug_kick() {

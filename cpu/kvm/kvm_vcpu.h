@@ -52,6 +52,8 @@ class KvmVcpu final : public x86::X86Vcpu {
   int fd() const { return fd_; }
   hw::AddressSpace& memory() { return memory_; }
   void debug_kick();
+  /// The board asked this vCPU to leave run() (kick or reset).
+  bool stop_requested() const { return kick_pending_.load() || reset_pending_.load(); }
   /// MMIO and port-I/O exits so far (tests: what ioeventfd saves).
   uint64_t mmio_exits() const { return mmio_exits_.load(std::memory_order_relaxed); }
   uint64_t io_exits() const { return io_exits_.load(std::memory_order_relaxed); }

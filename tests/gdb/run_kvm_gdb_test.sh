@@ -47,7 +47,7 @@ start_orrery() {
     port=$((20000 + (RANDOM % 25000)))
     "$orrery" -M pc -m 128 -serial "file:$tmp/serial" -kernel "$bin" \
       -accel "kvm,kernel-irqchip=$irqchip" -no-reboot \
-      -device isa-debug-exit,iobase=0xf4,iosize=4 -gdb "tcp::$port" -S \
+      -device isa-debug-exit,iobase=0xf4,iosize=4 -gdb "tcp::$port" -S "$@" \
       </dev/null >"$tmp/orrery.out" 2>"$tmp/orrery.err" &
     pid=$!
     for _ in $(seq 1 200); do
@@ -64,6 +64,7 @@ start_orrery() {
 }
 
 run_gdb() {
+  export ORRERY_PID=$pid
   timeout "${1:-90}" gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
     -ex "set architecture i386:x86-64" -ex "target remote :$port" -x "$tmp/cmds" \
     >"$tmp/gdb.out" 2>&1
@@ -146,6 +147,18 @@ G
   wait_orrery 33
   expect_serial "counter=15"
   expect_serial "hpet ok"
+  ;;
+kill)
+  # gdb's kill while it holds the machine ends the run before the guest prints anything.
+  cat >"$tmp/cmds" <<'G'
+stepi
+kill
+G
+  start_orrery
+  run_gdb
+  expect "killed]"
+  wait_orrery 0
+  grep -q "counter=" "$tmp/serial" && fail "the guest ran on after kill"
   ;;
 cpl3_break)
   # Breakpoints and steps in CPL3 code: KVM_GUESTDBG_USE_SW_BP, USE_HW_BP and SINGLESTEP. PVM
