@@ -160,6 +160,27 @@ G
   wait_orrery 0
   grep -q "counter=" "$tmp/serial" && fail "the guest ran on after kill"
   ;;
+smp)
+  # Two vCPUs: the AP (waiting for its STARTUP IPI, in the kernel or in Orrery) is a thread
+  # that stops and resumes with the BSP.
+  cat >"$tmp/cmds" <<'G'
+info threads
+thread 2
+printf "ap pc=%lx\n", $pc
+thread 1
+stepi
+printf "bsp pc=%lx\n", $pc
+continue
+G
+  start_orrery -smp 2
+  run_gdb
+  expect_re "^  2 +Thread 2"
+  expect "ap pc=fff0"
+  expect_re "bsp pc=10002[af]"
+  expect "exited with code 041]"
+  wait_orrery 33
+  expect_serial "counter=15"
+  ;;
 cpl3_break)
   # Breakpoints and steps in CPL3 code: KVM_GUESTDBG_USE_SW_BP, USE_HW_BP and SINGLESTEP. PVM
   # cannot do them (INT3 and the trap flag reach the guest, which triple-faults), so this runs
