@@ -109,11 +109,28 @@ set var $xmm1.uint128 = 0x1122334455667788
 p/x $xmm1.uint128
 set var *(long *)0x101200 = 7
 x/gx 0x101200
+x/xb 0x300000
+while !($cr0 & 0x80000000)
+  stepi
+end
+printf "paging: cr3=%lx\n", $cr3
+x/xb 0x100020
+python
+try:
+    gdb.execute("x/xb 0x300000")
+except gdb.MemoryError as e:
+    print("caught:", e)
+end
 continue
 G
   start_orrery
   run_gdb
   expect "pc=100020 cs=8 cpl=0 cr0=11"
+  # Through the guest's page tables once paging is on: 0x300000 is RAM but not mapped.
+  expect "0x300000:	0x00"
+  expect "paging: cr3=102000"
+  expect "0x100020:	0xc7"
+  expect "caught: Cannot access memory at address 0x300000"
   expect "0x100020:	0xc7	0x05	0x10	0x00	0xd0"
   expect_re "^rip +0x100020 "
   expect_re "^cs +0x8 "
