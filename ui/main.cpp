@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu/kvm/kvm.h"
+#include "cpu/kvm/kvm_gdb.h"
 #include "hw/block/backend.h"
 #include "hw/core/clock.h"
 #include "hw/core/event_loop.h"
@@ -102,14 +103,16 @@ int run(int argc, char** argv) {
   // termination signals so only its input thread receives them (and restores the terminal).
   // The machine is created later, so quit requests reach it through this pointer.
   std::atomic<machine::Machine*> running{nullptr};
-  std::atomic<tcg::exec::DebugState*> debugging{nullptr};  // set while a gdbstub serves
+  std::atomic<tcg::exec::DebugState*> debugging{nullptr};   // set while a gdbstub serves
+  std::atomic<cpu::kvm::KvmDebug*> kvm_debugging{nullptr};  // the same under -accel kvm
   StdioOptions stdio;
   stdio.escapes = opt.nographic;
   stdio.pass_signals = !opt.nographic;
-  stdio.on_quit = [&running, &debugging](int status) {
+  stdio.on_quit = [&running, &debugging, &kvm_debugging](int status) {
     if (machine::Machine* m = running.load()) m->request_stop(status);
     // vCPUs parked by the debugger must wake up to see the stop request.
     if (tcg::exec::DebugState* d = debugging.load()) d->deactivate();
+    if (cpu::kvm::KvmDebug* d = kvm_debugging.load()) d->kill();
   };
   std::vector<ChardevSpec> serial_specs = opt.serial;
   if (serial_specs.empty() && !opt.no_defaults)
@@ -181,8 +184,6 @@ int run(int argc, char** argv) {
     if (!accel)
       std::fprintf(stderr, "orrery: warning: -accel kvm: %s; falling back to tcg\n", err.c_str());
   }
-  if (accel && opt.gdb.kind != gdbstub::GdbSpec::Kind::None)
-    return fail("-gdb: not supported with -accel kvm yet");
   machine::MachineContext ctx{log, engine, clock, loop, accel.get()};
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
@@ -213,20 +214,43 @@ int run(int argc, char** argv) {
   std::unique_ptr<cpu::GdbTarget> gdb_target;
   std::unique_ptr<gdbstub::GdbServer> gdb;
   if (opt.gdb.kind != gdbstub::GdbSpec::Kind::None) {
-    gdb_target = gdbstub::create_gdb_target(*opt.machine, engine, err);
-    if (!gdb_target) return fail("-gdb: " + err);
-    engine.debug().activate(opt.start_stopped);
-    auto kill = [&running, &engine] {
+    // Under KVM the VM's vCPU threads stop themselves (cpu/kvm/kvm_gdb.h).
+    cpu::kvm::KvmDebug* kvm_debug = nullptr;
+    if (auto* vm = dynamic_cast<cpu::kvm::KvmVm*>(accel.get())) {
+      auto t = std::make_unique<cpu::kvm::KvmDebug>(*vm);
+      kvm_debug = t.get();
+      // Guest time stands still while the debugger holds the machine, as under TCG.
+      kvm_debug->set_stop_listener([&clock](bool stopped) {
+        if (stopped)
+          clock.pause();
+        else
+          clock.resume();
+      });
+      kvm_debug->activate(opt.start_stopped);
+      gdb_target = std::move(t);
+    } else {
+      gdb_target = gdbstub::create_gdb_target(*opt.machine, engine, err);
+      if (!gdb_target) return fail("-gdb: " + err);
+      engine.debug().activate(opt.start_stopped);
+    }
+    auto kill = [&running, &engine, kvm_debug] {
       if (machine::Machine* m = running.load()) m->request_stop(0);
-      engine.debug().deactivate();
+      if (kvm_debug)
+        kvm_debug->kill();
+      else
+        engine.debug().deactivate();
     };
     gdb = gdbstub::GdbServer::start(opt.gdb, *gdb_target, kill, err);
     if (!gdb) return fail("-gdb: " + err);
-    debugging.store(&engine.debug());
+    if (kvm_debug)
+      kvm_debugging.store(kvm_debug);
+    else
+      debugging.store(&engine.debug());
   }
   int status = board->run();
   if (gdb) {
     debugging.store(nullptr);
+    kvm_debugging.store(nullptr);
     gdb->machine_exited(status);  // a connected debugger learns the exit status
     gdb.reset();
   }

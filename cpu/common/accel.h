@@ -13,6 +13,7 @@
 namespace orrery::hw {
 class AddressSpace;
 class GuestWriteObserver;
+class IoEventHost;
 class IrqSink;
 class MsiSink;
 }  // namespace orrery::hw
@@ -56,6 +57,9 @@ class Accelerator {
                                uint8_t slave_mask) {
     (void)master_base, (void)slave_base, (void)master_mask, (void)slave_mask;
   }
+
+  /// Who can catch device doorbell writes without an exit (KVM's ioeventfd), or null.
+  virtual hw::IoEventHost* io_events() { return nullptr; }
 
   /// Who must hear of guest writes made outside the vCPUs (TCG: drops stale translations), or
   /// null.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -20,6 +21,9 @@ namespace {
 constexpr uint64_t kTssAddr = 0xfeffd000;
 constexpr uint64_t kIdentityMapAddr = 0xfeffc000;
 constexpr unsigned kIoApicPins = 24;
+// MSI routes follow the IOAPIC's GSIs; how many irqfds a VM makes for messages.
+constexpr uint32_t kFirstMsiGsi = kIoApicPins;
+constexpr size_t kMaxMsiRoutes = 256;
 // kvm_irq_routing ends in a __DECLARE_FLEX_ARRAY, whose empty struct has size 1 in C++: g++
 // would encode a wrong size in the ioctl number. This one carries the C size.
 constexpr unsigned long kSetGsiRouting = _IOC(_IOC_WRITE, KVMIO, 0x6a, 8);
@@ -44,6 +48,7 @@ std::unique_ptr<KvmVm> KvmVm::create(const KvmOptions& options, hw::Log& log, st
 }
 
 KvmVm::~KvmVm() {
+  for (const auto& [msg, fd] : msi_routes_) ::close(fd);
   if (vm_fd_ >= 0) ::close(vm_fd_);
   if (kvm_fd_ >= 0) ::close(kvm_fd_);
 }
@@ -85,7 +90,10 @@ std::string KvmVm::init() {
       return errno_text("/dev/kvm: KVM_CREATE_IRQCHIP");
     std::string err = set_gsi_routing();
     if (!err.empty()) return err;
+    irqfd_ = options_.irqfd && ::ioctl(vm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0 &&
+             ::ioctl(vm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) > 0;
   }
+  ioeventfd_ = options_.ioeventfd && ::ioctl(vm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
   // The kick signal interrupts KVM_RUN (EINTR); no SA_RESTART.
   struct sigaction sa {};
   sa.sa_handler = ignore_signal;
@@ -114,16 +122,48 @@ std::string KvmVm::set_gsi_routing() {
     if (i == 2) continue;
     add(i, KVM_IRQCHIP_IOAPIC, i == 0 ? 2 : i);
   }
-  // kvm_irq_routing's layout (its C++ sizeof differs: see kSetGsiRouting).
-  struct {
-    uint32_t nr, flags;
-    kvm_irq_routing_entry entries[2 * kIoApicPins];
-  } table{};
-  table.nr = uint32_t(e.size());
-  std::memcpy(table.entries, e.data(), e.size() * sizeof(kvm_irq_routing_entry));
-  if (::ioctl(vm_fd_, kSetGsiRouting, &table) < 0)
+  for (size_t i = 0; i < msi_order_.size(); ++i) {
+    kvm_irq_routing_entry r{};
+    r.gsi = kFirstMsiGsi + uint32_t(i);
+    r.type = KVM_IRQ_ROUTING_MSI;
+    r.u.msi.address_lo = uint32_t(msi_order_[i].first);
+    r.u.msi.address_hi = uint32_t(msi_order_[i].first >> 32);
+    r.u.msi.data = msi_order_[i].second;
+    e.push_back(r);
+  }
+  // kvm_irq_routing's layout (its C++ sizeof differs: see kSetGsiRouting): nr, flags, entries.
+  std::vector<kvm_irq_routing_entry> table(e.size() + 1);
+  const uint32_t head[2] = {uint32_t(e.size()), 0};
+  std::memcpy(table.data(), head, sizeof head);
+  std::memcpy(reinterpret_cast<char*>(table.data()) + sizeof head, e.data(),
+              e.size() * sizeof(kvm_irq_routing_entry));
+  if (::ioctl(vm_fd_, kSetGsiRouting, table.data()) < 0)
     return errno_text("/dev/kvm: KVM_SET_GSI_ROUTING");
   return {};
+}
+
+int KvmVm::msi_irqfd(uint64_t address, uint32_t data) {
+  std::lock_guard<std::mutex> g(msi_mu_);
+  const auto key = std::make_pair(address, data);
+  if (auto it = msi_routes_.find(key); it != msi_routes_.end()) return it->second;
+  if (msi_order_.size() >= kMaxMsiRoutes) return -1;
+  const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return -1;
+  msi_order_.push_back(key);
+  std::string err = set_gsi_routing();
+  kvm_irqfd irqfd{};
+  irqfd.fd = uint32_t(fd);
+  irqfd.gsi = kFirstMsiGsi + uint32_t(msi_order_.size() - 1);
+  if (err.empty() && ::ioctl(vm_fd_, KVM_IRQFD, &irqfd) < 0) err = errno_text("kvm: KVM_IRQFD");
+  if (!err.empty()) {
+    log_.log(hw::kLogUnimp, "%s\n", err.c_str());
+    msi_order_.pop_back();
+    set_gsi_routing();
+    ::close(fd);
+    return -1;
+  }
+  msi_routes_.emplace(key, fd);
+  return fd;
 }
 
 std::unique_ptr<x86::X86Vcpu> KvmVm::create_vcpu(const x86::X86VcpuSpec& spec, std::string& error) {
@@ -163,6 +203,23 @@ std::string KvmVm::set_ram(std::span<const RamSlot> slots) {
   return {};
 }
 
+KvmVcpu* KvmVm::vcpu(unsigned index) const {
+  std::lock_guard<std::mutex> g(vcpus_mu_);
+  return index < vcpus_.size() ? vcpus_[index] : nullptr;
+}
+
+unsigned KvmVm::vcpu_count() const {
+  std::lock_guard<std::mutex> g(vcpus_mu_);
+  return unsigned(vcpus_.size());
+}
+
+void KvmVm::set_vcpu(unsigned index, KvmVcpu* v) {
+  std::lock_guard<std::mutex> g(vcpus_mu_);
+  if (index >= vcpus_.size()) vcpus_.resize(index + 1, nullptr);
+  vcpus_[index] = v;
+  while (!vcpus_.empty() && !vcpus_.back()) vcpus_.pop_back();
+}
+
 void KvmVm::init_kernel_pic(uint8_t master_base, uint8_t slave_base, uint8_t master_mask,
                             uint8_t slave_mask) {
   const struct {
@@ -199,12 +256,54 @@ void KvmVm::Gsi::set_irq(unsigned gsi, bool level) {
 }
 
 bool KvmVm::Msi::deliver_msi(const hw::MsiMessage& msg) {
+  // Only messages the kernel's APICs take get a route (it would refuse the others).
+  if (vm_.irqfd_ && (msg.address >> 20) == 0xfee) {
+    const int fd = vm_.msi_irqfd(msg.address, msg.data);
+    const uint64_t one = 1;
+    if (fd >= 0 && ::write(fd, &one, sizeof one) == sizeof one) {
+      vm_.irqfd_msis_.fetch_add(1);
+      return true;
+    }
+  }
+  vm_.signalled_msis_.fetch_add(1);
   kvm_msi m{};
   m.address_lo = uint32_t(msg.address);
   m.address_hi = uint32_t(msg.address >> 32);
   m.data = msg.data;
   // Outside the APIC's 0xfeexxxxx window the kernel refuses the message.
   return ::ioctl(vm_.vm_fd_, KVM_SIGNAL_MSI, &m) >= 0;
+}
+
+bool KvmVm::IoEvents::add_io_event(int eventfd, const hw::IoEventMatch& m) {
+  kvm_ioeventfd e{};
+  e.fd = eventfd;
+  e.addr = m.addr;
+  e.len = m.len;
+  if (m.io_port) e.flags |= KVM_IOEVENTFD_FLAG_PIO;
+  if (m.match_data && m.len) {
+    e.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+    e.datamatch = m.data;
+  }
+  if (::ioctl(vm_.vm_fd_, KVM_IOEVENTFD, &e) >= 0) return true;
+  vm_.log_.log(hw::kLogUnimp, "kvm: KVM_IOEVENTFD at 0x%llx: %s\n",
+               static_cast<unsigned long long>(m.addr), std::strerror(errno));
+  return false;
+}
+
+void KvmVm::IoEvents::remove_io_event(int eventfd, const hw::IoEventMatch& m) {
+  kvm_ioeventfd e{};
+  e.fd = eventfd;
+  e.addr = m.addr;
+  e.len = m.len;
+  e.flags = KVM_IOEVENTFD_FLAG_DEASSIGN;
+  if (m.io_port) e.flags |= KVM_IOEVENTFD_FLAG_PIO;
+  if (m.match_data && m.len) {
+    e.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+    e.datamatch = m.data;
+  }
+  if (::ioctl(vm_.vm_fd_, KVM_IOEVENTFD, &e) < 0)
+    vm_.log_.log(hw::kLogUnimp, "kvm: KVM_IOEVENTFD removal at 0x%llx: %s\n",
+                 static_cast<unsigned long long>(m.addr), std::strerror(errno));
 }
 
 }  // namespace orrery::cpu::kvm

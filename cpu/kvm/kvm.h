@@ -4,12 +4,16 @@
 // cpu::x86::X86Accelerator.
 #pragma once
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cpu/x86/vcpu.h"
+#include "hw/core/io_event.h"
 #include "hw/core/irq.h"
 
 namespace orrery::hw {
@@ -20,8 +24,15 @@ namespace orrery::cpu::kvm {
 
 struct KvmOptions {
   bool kernel_irqchip = true;
+  /// Doorbells through KVM_IOEVENTFD and MSIs through KVM_IRQFD where KVM has them (tests turn
+  /// them off to compare).
+  bool ioeventfd = true;
+  bool irqfd = true;
   std::string device = "/dev/kvm";
 };
+
+class KvmDebug;
+class KvmVcpu;
 
 class KvmVm final : public x86::X86Accelerator {
  public:
@@ -41,6 +52,11 @@ class KvmVm final : public x86::X86Accelerator {
   hw::MsiSink* kernel_msi() override { return options_.kernel_irqchip ? &msi_ : nullptr; }
   void init_kernel_pic(uint8_t master_base, uint8_t slave_base, uint8_t master_mask,
                        uint8_t slave_mask) override;
+  hw::IoEventHost* io_events() override { return ioeventfd_ ? &io_events_ : nullptr; }
+
+  /// MSIs raised through an irqfd, and through KVM_SIGNAL_MSI (tests).
+  uint64_t irqfd_msis() const { return irqfd_msis_.load(); }
+  uint64_t signalled_msis() const { return signalled_msis_.load(); }
 
   int kvm_fd() const { return kvm_fd_; }
   int vm_fd() const { return vm_fd_; }
@@ -49,10 +65,21 @@ class KvmVm final : public x86::X86Accelerator {
   /// The signal that interrupts KVM_RUN (its handler does nothing).
   static int kick_signal();
 
+  /// The vCPUs by index (null: none or gone); they register themselves.
+  KvmVcpu* vcpu(unsigned index) const;
+  unsigned vcpu_count() const;
+  void set_vcpu(unsigned index, KvmVcpu* v);
+  /// The debugger's target while one is attached (kvm_gdb.h), or null.
+  KvmDebug* debug() const { return debug_.load(std::memory_order_acquire); }
+  void set_debug(KvmDebug* d) { debug_.store(d, std::memory_order_release); }
+
  private:
   KvmVm(const KvmOptions& options, hw::Log& log) : options_(options), log_(log) {}
   std::string init();
+  /// The GSI table: the irqchip pins, then one MSI route per message in msi_routes_.
   std::string set_gsi_routing();
+  /// The irqfd raising msg (a new GSI route the first time), or -1 when the routes ran out.
+  int msi_irqfd(uint64_t address, uint32_t data);
 
   class Gsi final : public hw::IrqSink {
    public:
@@ -71,6 +98,16 @@ class KvmVm final : public x86::X86Accelerator {
     KvmVm& vm_;
   };
 
+  class IoEvents final : public hw::IoEventHost {
+   public:
+    explicit IoEvents(KvmVm& vm) : vm_(vm) {}
+    bool add_io_event(int eventfd, const hw::IoEventMatch& m) override;
+    void remove_io_event(int eventfd, const hw::IoEventMatch& m) override;
+
+   private:
+    KvmVm& vm_;
+  };
+
   KvmOptions options_;
   hw::Log& log_;
   int kvm_fd_ = -1, vm_fd_ = -1;
@@ -78,8 +115,19 @@ class KvmVm final : public x86::X86Accelerator {
   bool readonly_mem_ = false;
   std::mutex slots_mu_;
   unsigned slots_used_ = 0;  // slots 0..slots_used_-1 hold memory
+  mutable std::mutex vcpus_mu_;
+  std::vector<KvmVcpu*> vcpus_;
+  std::atomic<KvmDebug*> debug_{nullptr};
   Gsi gsi_{*this};
   Msi msi_{*this};
+  IoEvents io_events_{*this};
+  bool ioeventfd_ = false, irqfd_ = false;
+  // MSI routes behind irqfds: message (address, data) -> eventfd, GSIs from kFirstMsiGsi in
+  // the order made. A guest that rewrites its MSI-X tables often ends up on KVM_SIGNAL_MSI.
+  std::mutex msi_mu_;
+  std::map<std::pair<uint64_t, uint32_t>, int> msi_routes_;
+  std::vector<std::pair<uint64_t, uint32_t>> msi_order_;
+  std::atomic<uint64_t> irqfd_msis_{0}, signalled_msis_{0};
 };
 
 }  // namespace orrery::cpu::kvm

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/kvm/kvm_gdb.h"
 #include "cpu/x86/cpu.h"
 #include "cpu/x86/cpu_models.h"
 #include "hw/core/address_space.h"
@@ -87,9 +88,11 @@ KvmVcpu::KvmVcpu(KvmVm& vm, const x86::X86VcpuSpec& spec)
       io_(spec.io_ports),
       platform_(spec.platform) {
   error_ = init(spec.model);
+  if (error_.empty()) vm_.set_vcpu(index_, this);
 }
 
 KvmVcpu::~KvmVcpu() {
+  if (vm_.vcpu(index_) == this) vm_.set_vcpu(index_, nullptr);
   if (run_) ::munmap(run_, vm_.run_size());
   if (fd_ >= 0) ::close(fd_);
 }
@@ -334,9 +337,25 @@ void KvmVcpu::startup_ipi(uint8_t vector) {
 void KvmVcpu::kick() {
   kick_pending_.store(true);
   __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    cv_.notify_all();
+    if (in_run_) ::pthread_kill(thread_, KvmVm::kick_signal());
+  }
+  // A vCPU the debugger parked after a kill leaves when the board kicks it.
+  if (KvmDebug* d = vm_.debug()) d->wake();
+}
+
+void KvmVcpu::debug_kick() {
+  debug_kick_.store(true);
+  __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
   std::lock_guard<std::mutex> g(mu_);
   cv_.notify_all();
   if (in_run_) ::pthread_kill(thread_, KvmVm::kick_signal());
+}
+
+bool KvmVcpu::set_sregs(const kvm_sregs& s) {
+  return ::ioctl(fd_, KVM_SET_SREGS, &s) >= 0;
 }
 
 bool KvmVcpu::get_regs(kvm_regs& r) {
@@ -434,7 +453,7 @@ void KvmVcpu::wait_in_hlt() {
   // EFLAGS.IF is in kvm_run after every exit.
   cv_.wait(lk, [&] {
     return kick_pending_.load() || reset_pending_.load() || nmi_ || (intr_ && run_->if_flag) ||
-           wait_sipi_;
+           wait_sipi_ || debug_kick_.load();
   });
 }
 
@@ -465,11 +484,24 @@ ExitKind KvmVcpu::run() {
       __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
       return ExitKind::Kicked;
     }
+    if (KvmDebug* d = vm_.debug()) {
+      debug_kick_.store(false);
+      d->checkpoint(*this);
+      if (reset_pending_.load() || kick_pending_.load()) continue;
+    } else {
+      debug_kick_.store(false);
+    }
     if (user_irqchip) {
       // An AP waiting for its STARTUP IPI runs nothing (Orrery's APIC sends it).
       std::unique_lock<std::mutex> lk(mu_);
       if (wait_sipi_) {
-        cv_.wait(lk, [&] { return sipi_vector_ >= 0 || kick_pending_.load(); });
+        cv_.wait(lk,
+                 [&] { return sipi_vector_ >= 0 || kick_pending_.load() || debug_kick_.load(); });
+        if (debug_kick_.load() && sipi_vector_ < 0) {
+          lk.unlock();
+          if (KvmDebug* d = vm_.debug()) d->checkpoint(*this);
+          continue;
+        }
         if (sipi_vector_ < 0) continue;
         const int vec = sipi_vector_;
         wait_sipi_ = false;
@@ -491,17 +523,20 @@ ExitKind KvmVcpu::run() {
       if (errno == EINTR || errno == EAGAIN) {
         // A kick, or an interrupt to inject: immediate_exit stays set until the kick is seen.
         if (!kick_pending_.load()) __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        // A debug kick is seen at the top of the loop.
         continue;
       }
       return fail(std::string("KVM_RUN: ") + std::strerror(errno));
     }
     switch (run_->exit_reason) {
       case KVM_EXIT_IO:
+        io_exits_.fetch_add(1, std::memory_order_relaxed);
         if (!handle_io())
           return fail("port I/O exit of " + std::to_string(run_->io.size) + " bytes at port " +
                       std::to_string(run_->io.port));
         break;
       case KVM_EXIT_MMIO:
+        mmio_exits_.fetch_add(1, std::memory_order_relaxed);
         if (!handle_mmio())
           return fail("MMIO exit of " + std::to_string(run_->mmio.len) + " bytes");
         break;
@@ -521,6 +556,11 @@ ExitKind KvmVcpu::run() {
         if (run_->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) return ExitKind::Shutdown;
         return fail("system event " + std::to_string(run_->system_event.type));
       case KVM_EXIT_DEBUG:
+        // The debugger's breakpoint or step: the machine stops at the next checkpoint.
+        if (KvmDebug* d = vm_.debug()) {
+          d->debug_exit(*this, run_->debug.arch);
+          break;
+        }
         return ExitKind::Breakpoint;
       case KVM_EXIT_FAIL_ENTRY:
         return fail("VM entry failed (hardware reason 0x" +

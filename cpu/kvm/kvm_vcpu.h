@@ -46,6 +46,17 @@ class KvmVcpu final : public x86::X86Vcpu {
   bool get_regs(kvm_regs& r);
   bool set_regs(const kvm_regs& r);
   bool get_sregs(kvm_sregs& s);
+  bool set_sregs(const kvm_sregs& s);
+  /// For the debugger (kvm_gdb.h): the vCPU's fd and memory, and a kick that only makes the
+  /// vCPU look at the debugger's state (run() does not return).
+  int fd() const { return fd_; }
+  hw::AddressSpace& memory() { return memory_; }
+  void debug_kick();
+  /// The board asked this vCPU to leave run() (kick or reset).
+  bool stop_requested() const { return kick_pending_.load() || reset_pending_.load(); }
+  /// MMIO and port-I/O exits so far (tests: what ioeventfd saves).
+  uint64_t mmio_exits() const { return mmio_exits_.load(std::memory_order_relaxed); }
+  uint64_t io_exits() const { return io_exits_.load(std::memory_order_relaxed); }
 
  private:
   std::string init(const x86::CpuModel& model);
@@ -70,7 +81,9 @@ class KvmVcpu final : public x86::X86Vcpu {
   kvm_run* run_ = nullptr;
   std::string error_;
 
+  std::atomic<uint64_t> mmio_exits_{0}, io_exits_{0};
   std::atomic<bool> kick_pending_{false};
+  std::atomic<bool> debug_kick_{false};
   std::atomic<bool> reset_pending_{false};
   std::mutex mu_;
   std::condition_variable cv_;

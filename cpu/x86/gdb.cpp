@@ -24,8 +24,11 @@ constexpr const char* kFpuCtl[8] = {"fctrl", "fstat", "ftag",  "fiseg",
 constexpr const char* kSysNames[] = {"cr0", "cr2", "cr3", "cr4", "cr8", "efer", "kernel_gs_base"};
 constexpr unsigned kNumSys = sizeof(kSysNames) / sizeof(kSysNames[0]);
 constexpr unsigned kNumRegs = kGdbRegFirstSys + kNumSys;
+static_assert(kNumRegs == kGdbRegCount);
 
-std::string build_target_xml() {
+}  // namespace
+
+std::string gdb_target_xml() {
   std::string x =
       "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target>\n"
       "<architecture>i386:x86-64</architecture>\n"
@@ -65,6 +68,18 @@ std::string build_target_xml() {
   return x;
 }
 
+unsigned gdb_register_bytes(unsigned regno) {
+  if (regno <= kGdbRegRip) return 8;
+  if (regno < kGdbRegSt0) return 4;
+  if (regno < kGdbRegFctrl) return 10;
+  if (regno < kGdbRegXmm0) return 4;
+  if (regno < kGdbRegMxcsr) return 16;
+  if (regno == kGdbRegMxcsr) return 4;
+  return regno < kNumRegs ? 8 : 0;
+}
+
+namespace {
+
 /// The FXSAVE-format full tag word bits for gdb's ftag (two bits per register: 11 empty).
 uint32_t full_tag_word(const X87State& x) {
   uint32_t t = 0;
@@ -75,20 +90,12 @@ uint32_t full_tag_word(const X87State& x) {
 
 class X86GdbTarget final : public TcgGdbTarget {
  public:
-  explicit X86GdbTarget(tcg::exec::DebugState& d) : TcgGdbTarget(d), xml_(build_target_xml()) {}
+  explicit X86GdbTarget(tcg::exec::DebugState& d) : TcgGdbTarget(d), xml_(gdb_target_xml()) {}
 
   unsigned register_count() const override { return kNumRegs; }
   unsigned g_register_count() const override { return kGdbRegFsBase; }
   unsigned pc_register() const override { return kGdbRegRip; }
-  unsigned register_bytes(unsigned regno) const override {
-    if (regno <= kGdbRegRip) return 8;
-    if (regno < kGdbRegSt0) return 4;
-    if (regno < kGdbRegFctrl) return 10;
-    if (regno < kGdbRegXmm0) return 4;
-    if (regno < kGdbRegMxcsr) return 16;
-    if (regno == kGdbRegMxcsr) return 4;
-    return regno < kNumRegs ? 8 : 0;
-  }
+  unsigned register_bytes(unsigned regno) const override { return gdb_register_bytes(regno); }
   std::optional<std::string_view> feature_xml(std::string_view annex) const override {
     if (annex == "target.xml") return std::string_view(xml_);
     return std::nullopt;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "cpu/common/gdb_target.h"
 
@@ -21,6 +22,13 @@ constexpr unsigned kGdbRegMxcsr = 56;
 constexpr unsigned kGdbRegFsBase = 57;
 constexpr unsigned kGdbRegGsBase = 58;
 constexpr unsigned kGdbRegFirstSys = 59;  // cr0 cr2 cr3 cr4 cr8 efer kernel_gs_base
+
+constexpr unsigned kGdbRegCount = kGdbRegFirstSys + 7;
+
+/// The target description (target.xml) of these registers, and each one's size in bytes (0:
+/// none); shared with the KVM accelerator's target.
+std::string gdb_target_xml();
+unsigned gdb_register_bytes(unsigned regno);
 
 /// The target for the vCPUs registered with debug; each must be an X86Cpu's VcpuExec.
 std::unique_ptr<GdbTarget> create_gdb_target(tcg::exec::DebugState& debug);

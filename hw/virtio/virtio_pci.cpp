@@ -1,9 +1,14 @@
 #include "hw/virtio/virtio_pci.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cinttypes>
 #include <cstring>
 
 #include "hw/core/address_space.h"
+#include "hw/core/event_loop.h"
+#include "hw/core/io_event.h"
 
 namespace orrery::hw::virtio {
 
@@ -82,6 +87,80 @@ void VirtioPci::plug(VirtioDevice& dev) {
   dev.attach(*this);
 }
 
+VirtioPci::~VirtioPci() {
+  // The board called stop_io_events() unless the device outlives this transport.
+  if (io_host_ && dev_) stop_io_events();
+}
+
+void VirtioPci::stop_io_events() {
+  if (!io_host_) return;
+  {
+    auto held = dev_->lock();
+    for (unsigned q = 0; q < io_fds_.size(); ++q) {
+      if (io_addr_[q]) io_host_->remove_io_event(io_fds_[q], {.addr = *io_addr_[q]});
+      io_addr_[q].reset();
+    }
+    io_host_ = nullptr;
+  }
+  // Without the device lock: remove_fd waits for a running handler, which takes it.
+  for (int fd : io_fds_) {
+    io_loop_->remove_fd(fd);
+    ::close(fd);
+  }
+  io_fds_.clear();
+}
+
+bool VirtioPci::use_io_events(IoEventHost& host, EventLoop& loop) {
+  if (!dev_ || io_host_) return false;
+  std::vector<int> fds;
+  for (unsigned q = 0; q < dev_->num_queues(); ++q) {
+    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0 || !loop.add_fd(fd, kFdRead, [this, q](uint32_t) { io_event_ready(q); })) {
+      if (fd >= 0) ::close(fd);
+      for (int f : fds) {
+        loop.remove_fd(f);
+        ::close(f);
+      }
+      log().log(kLogUnimp, "virtio-pci: %s: no eventfd for queue %u: %s\n", name().c_str(), q,
+                std::strerror(errno));
+      return false;
+    }
+    fds.push_back(fd);
+  }
+  auto held = dev_->lock();
+  io_fds_ = std::move(fds);
+  io_addr_.assign(io_fds_.size(), std::nullopt);
+  io_loop_ = &loop;
+  io_host_ = &host;
+  update_io_events_locked();
+  return true;
+}
+
+void VirtioPci::update_io_events_locked() {
+  if (!io_host_) return;
+  const pci::BarMapping bar = bar_mapping(kModernBar);
+  for (unsigned q = 0; q < io_fds_.size(); ++q) {
+    std::optional<uint64_t> want;
+    if (bar.enabled && dev_->queue_config(q).ready)
+      want = bar.addr + kNotifyOffset + uint64_t(q) * kNotifyMultiplier;
+    if (want == io_addr_[q]) continue;
+    // Any write size at that address, as the BAR takes any (a driver writes 16 bits).
+    if (io_addr_[q]) io_host_->remove_io_event(io_fds_[q], {.addr = *io_addr_[q]});
+    io_addr_[q].reset();
+    if (want && io_host_->add_io_event(io_fds_[q], {.addr = *want})) io_addr_[q] = want;
+  }
+}
+
+void VirtioPci::io_event_ready(unsigned q) {
+  uint64_t n = 0;
+  if (::read(io_fds_[q], &n, sizeof n) != sizeof n) return;
+  auto held = dev_->lock();
+  // A signal from before the queue was disabled or the device reset is dropped.
+  if (!dev_->queue_config(q).ready || !bus_master()) return;
+  io_event_kicks_.fetch_add(1);
+  dev_->kick(q);
+}
+
 void VirtioPci::reset() {
   if (dev_) {
     auto held = dev_->lock();
@@ -90,6 +169,10 @@ void VirtioPci::reset() {
   }
   msix_.reset();
   PciDevice::reset();
+  if (dev_) {
+    auto held = dev_->lock();
+    update_io_events_locked();  // the BAR is unprogrammed again
+  }
 }
 
 void VirtioPci::reset_transport_locked() {
@@ -99,11 +182,19 @@ void VirtioPci::reset_transport_locked() {
   std::fill(queue_vector_.begin(), queue_vector_.end(), pci::Msix::kNoVector);
   isr_ = 0;
   set_intx(false);
+  update_io_events_locked();
 }
 
 void VirtioPci::config_written(unsigned offset, unsigned size) {
   if (offset < msix_cap_ + 4 && offset + size > msix_cap_ + 2)
     msix_.control_written(config_word(msix_cap_ + 2));
+  // The command register (memory decode) or BAR 4's address: the doorbells move.
+  const unsigned bar4 = pci::kCfgBar0 + 4 * kModernBar;
+  const bool command = offset < pci::kCfgCommand + 2 && offset + size > pci::kCfgCommand;
+  if (io_host_ && dev_ && (command || (offset < bar4 + 8 && offset + size > bar4))) {
+    auto held = dev_->lock();
+    update_io_events_locked();
+  }
 }
 
 bool VirtioPci::intercept_config(unsigned offset, unsigned size, bool write, uint32_t& value) {
@@ -238,6 +329,7 @@ void VirtioPci::common_write(uint64_t offset, unsigned size, uint64_t value,
     case kDeviceStatus:
       dev_->set_status(uint8_t(value), held);
       if (value == 0) reset_transport_locked();
+      update_io_events_locked();  // a device that failed may have disabled its queues
       return;
     case kQueueSelect:
       queue_sel_ = uint16_t(value);
@@ -261,6 +353,7 @@ void VirtioPci::common_write(uint64_t offset, unsigned size, uint64_t value,
       }
       if (dev_->queue_config(q).size == 0) dev_->queue_config(q).size = dev_->queue_max();
       dev_->enable_queue(q);
+      update_io_events_locked();
       return;
     case kQueueReset:
       log().log(kLogUnimp, "virtio-pci: %s: queue_reset (VIRTIO_F_RING_RESET not offered)\n",

@@ -4,6 +4,8 @@
 #include "machine/pc/pc.h"
 
 #include "hw/block/backend.h"
+#include "hw/core/io_event.h"
+#include "hw/virtio/virtio_pci.h"
 #include "machine/pci_devices.h"
 
 namespace orrery::machine::pc {
@@ -98,6 +100,11 @@ std::string PcMachine::build_ide() {
   return {};
 }
 
+PcPci::~PcPci() {
+  for (auto& f : functions)
+    if (auto* v = dynamic_cast<hw::virtio::VirtioPci*>(f.get())) v->stop_io_events();
+}
+
 std::string PcMachine::build_pci_device(DeviceParser& parser, const DeviceSpec& spec) {
   static constexpr std::string_view kDrivers[] = {"isa-debug-exit", "virtio-blk-pci",
                                                   "virtio-rng-pci", "virtio-net-pci",
@@ -108,6 +115,10 @@ std::string PcMachine::build_pci_device(DeviceParser& parser, const DeviceSpec& 
   err = add_pci_device(req, pci_->bus, mem_, ctx_.log, kPciFirstFreeSlot, pci_->functions,
                        pci_->devices);
   if (!err.empty()) return "-device " + spec.driver + ": " + err;
+  // Under KVM the queue doorbells become ioeventfds read on the event loop.
+  if (hw::IoEventHost* host = accel_->io_events())
+    if (auto* v = dynamic_cast<hw::virtio::VirtioPci*>(pci_->functions.back().get()))
+      v->use_io_events(*host, ctx_.loop);
   if (req.bootindex >= 0) add_boot_device(req.bootindex, pci_->functions.back()->devfn());
   return {};
 }

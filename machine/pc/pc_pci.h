@@ -40,6 +40,8 @@ class PciIoSlice : public hw::MmioDevice {
 struct PcPci {
   /// low_ram_top: where the 32-bit PCI hole starts.
   PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top);
+  /// Stops the virtio functions' doorbell eventfds while their devices still exist.
+  ~PcPci();
   PcPci(const PcPci&) = delete;
   PcPci& operator=(const PcPci&) = delete;
 

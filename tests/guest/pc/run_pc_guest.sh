@@ -9,7 +9,8 @@
 # Orrery's pc has no floppy drive, which QEMU's default one would add to the CMOS), "pci"
 # (-nodefaults with virtio-blk/net/rng-pci and pci-testdev, modern virtio as QEMU gives it with
 # disable-legacy=on), "ide" (-nodefaults, an IDE disk at index 0 and a CD-ROM at index 2),
-# "testdev" (-m 128 with pc-testdev) or "triple" (the same with -append triple).
+# "testdev" (-m 128 with pc-testdev), "triple" (the same with -append triple) or "vblk"
+# (-nodefaults, a virtio-blk-pci disk with a marker in sectors 0 and 1).
 # The kernel runs from a scratch directory under its own base name, since mbinfo prints the
 # command line, which starts with the -kernel path. Passes when the exit status is 33
 # (isa-debug-exit with 0x10; 0 for "triple", a triple fault with -no-reboot) and stdout matches
@@ -52,6 +53,13 @@ pci)
         -netdev user,id=n0 -device virtio-net-pci,netdev=n0,disable-legacy=on,addr=6
         -device virtio-rng-pci,disable-legacy=on,addr=5)
     ;;
+vblk)
+    truncate -s 64K "$work/disk.img"
+    printf 'ORRERY-VBLK-SEC0' | dd of="$work/disk.img" bs=1 conv=notrunc 2>/dev/null
+    printf 'ORRERY-VBLK-SEC1' | dd of="$work/disk.img" bs=1 seek=512 conv=notrunc 2>/dev/null
+    args=(-m 128 -nodefaults -drive if=none,id=d0,file=disk.img,format=raw
+        -device virtio-blk-pci,drive=d0,disable-legacy=on,addr=4)
+    ;;
 ide)
     # A disk with a marker in sector 1 at index 0, a CD-ROM with one in block 0 at index 2.
     truncate -s 1M "$work/disk.img"
@@ -84,7 +92,7 @@ else
     esac
     cmd=("$(realpath "$emulator")" "${pc[@]}" -nographic -accel "$accel")
     # -nodefaults drops the serial port -nographic would put on stdio.
-    case $variant in pci | ide) cmd+=(-serial stdio) ;; esac
+    case $variant in pci | ide | vblk) cmd+=(-serial stdio) ;; esac
 fi
 (cd "$work" && timeout "${GUEST_TIMEOUT:-30}" "${cmd[@]}" -kernel "$name" </dev/null \
     >"$work/out" 2>"$work/err")

@@ -5,6 +5,7 @@
 #include "hw/virtio/virtio_pci.h"
 
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +16,8 @@
 
 #include "hw/block/drive_options.h"
 #include "hw/block/raw.h"
+#include "hw/core/event_loop.h"
+#include "hw/core/io_event.h"
 #include "hw/intc/gicv2m.h"
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_host.h"
@@ -220,6 +223,87 @@ TEST_F(VirtioPciTest, RngOverMsix) {
   EXPECT_EQ(len, 64u);
   EXPECT_FALSE(sink.level(35 + pci::pci_swizzle(1, 1)));  // no INTx with MSI-X
   EXPECT_EQ(sink.edges(kIntid + 1), 0u);
+}
+
+// What an accelerator's doorbell host (KVM_IOEVENTFD) is asked to catch: one (eventfd, address)
+// per registration, in order.
+class RecordingIoEvents : public IoEventHost {
+ public:
+  bool add_io_event(int fd, const IoEventMatch& m) override {
+    std::lock_guard g(mu_);
+    EXPECT_FALSE(m.io_port);
+    EXPECT_EQ(m.len, 0u);  // any write size, as the BAR takes
+    EXPECT_FALSE(live_.count(fd)) << "registered twice";
+    live_[fd] = m.addr;
+    return true;
+  }
+  void remove_io_event(int fd, const IoEventMatch& m) override {
+    std::lock_guard g(mu_);
+    EXPECT_EQ(live_.count(fd), 1u);
+    EXPECT_EQ(live_[fd], m.addr);
+    live_.erase(fd);
+  }
+  /// The registered notify addresses.
+  std::vector<uint64_t> addrs() {
+    std::lock_guard g(mu_);
+    std::vector<uint64_t> v;
+    for (const auto& [fd, a] : live_) v.push_back(a);
+    return v;
+  }
+  int fd_at(uint64_t addr) {
+    std::lock_guard g(mu_);
+    for (const auto& [fd, a] : live_)
+      if (a == addr) return fd;
+    return -1;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<int, uint64_t> live_;
+};
+
+// The queue's doorbell is registered while the queue is enabled and BAR 4 decodes, follows BAR 4
+// when it moves, and goes away with memory decode, a driver reset and a machine reset; a signal
+// on the eventfd kicks the queue as the BAR write does.
+TEST_F(VirtioPciTest, DoorbellsFollowTheQueueTheBarAndResets) {
+  Clock clock;
+  EventLoop loop{clock};
+  loop.start();
+  RecordingIoEvents host;
+  plug_rng();
+  ASSERT_TRUE(rng_fn->use_io_events(host, loop));
+  EXPECT_TRUE(host.addrs().empty());  // queue 0 not enabled yet
+  init(kFeatureVersion1, 0xffff);
+  const uint64_t bell = kBar4 + offsets[2] + notify_off * notify_mult;
+  EXPECT_EQ(host.addrs(), std::vector<uint64_t>{bell});
+  // A signal instead of the write: the request completes (INTx, ISR) through the eventfd.
+  desc(0, kBuf, 32, 2);
+  test::make_available(mem, kAvail, kQ, avail, 0, true);
+  const uint64_t one = 1;
+  ASSERT_EQ(::write(host.fd_at(bell), &one, sizeof one), ssize_t(sizeof one));
+  ASSERT_TRUE(sink.wait_level(35 + pci::pci_swizzle(1, 1)));
+  EXPECT_EQ(used_idx(), 1u);
+  EXPECT_EQ(rng_fn->io_event_kicks(), 1u);
+  // BAR 4 moves (both halves written): the doorbell moves with it.
+  cfg_wr(0x20, uint32_t(kBar4 + 0x10000));
+  EXPECT_EQ(host.addrs(), std::vector<uint64_t>{bell + 0x10000});
+  cfg_wr(0x20, uint32_t(kBar4));
+  EXPECT_EQ(host.addrs(), std::vector<uint64_t>{bell});
+  // Memory decode off: nothing to catch; on again: back.
+  cfg_wr(0x04, pci::kCmdBusMaster, 2);
+  EXPECT_TRUE(host.addrs().empty());
+  cfg_wr(0x04, pci::kCmdMemory | pci::kCmdBusMaster, 2);
+  EXPECT_EQ(host.addrs(), std::vector<uint64_t>{bell});
+  // The driver resets the device: the queue is disabled.
+  wr(common() + 0x14, 1, 0);
+  EXPECT_TRUE(host.addrs().empty());
+  init(kFeatureVersion1, 0xffff);
+  EXPECT_EQ(host.addrs(), std::vector<uint64_t>{bell});
+  // A machine reset (the BARs unprogrammed too).
+  rng_fn->reset();
+  EXPECT_TRUE(host.addrs().empty());
+  rng_fn->stop_io_events();
+  loop.stop();
 }
 
 TEST_F(VirtioPciTest, RngOverIntxAndTheIsr) {
