@@ -39,8 +39,7 @@ p $VBAR_EL1 != 0
 x/4i $pc
 kill
 G
-timeout 120 gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
-  -ex "set architecture aarch64" -ex "target remote :$port" -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1
+gdb_batch 120 -ex "set architecture aarch64"
 grep -q '\$1 = 0x4' "$tmp/gdb.out" || fail "not stopped at the kernel entry in RAM"
 grep -q '\$2 = 4' "$tmp/gdb.out" || fail "not at EL1"
 grep -q '\$3 = 0' "$tmp/gdb.out" || fail "MMU already on at entry"

@@ -15,88 +15,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v gdb-multiarch >/dev/null || { echo "SKIP: gdb-multiarch is not installed"; exit 77; }
 [ -f "$elf" ] || { echo "FAIL: guest program $elf not found"; exit 1; }
 
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$here/lib.sh"
+[ "$case" = unix ] && gdb_socket=$tmp/gdb.sock
+[ "$case" = nodebugger ] && may_finish_first=1
 
-fail() {
-  echo "FAIL ($case): $*"
-  echo "---- gdb ----"; cat "$tmp/gdb.out" 2>/dev/null
-  echo "---- orrery stderr ----"; cat "$tmp/orrery.err" 2>/dev/null
-  echo "---- guest serial ----"; cat "$tmp/serial" 2>/dev/null
-  exit 1
-}
-
-listening() {
-  if [ -n "${sock:-}" ]; then
-    [ -S "$sock" ]
-  else
-    local hexport
-    hexport=$(printf '%04X' "$port")
-    awk -v p=":$hexport" '$4 == "0A" && substr($2, length($2) - 4) == p {found=1} END {exit !found}' \
-      /proc/net/tcp /proc/net/tcp6 2>/dev/null
-  fi
-}
-
-# start_orrery [extra args]: sets pid, and target (what gdb connects to).
+# start_orrery [extra args]: the virt board with the guest, its serial in $tmp/serial.
 start_orrery() {
-  local attempt spec
-  for attempt in $(seq 1 20); do
-    if [ "$case" = unix ]; then
-      sock=$tmp/gdb.sock
-      spec=unix:$sock
-      target="| python3 $here/unix_bridge.py $sock"
-    else
-      port=$((20000 + (RANDOM % 25000)))
-      spec=tcp::$port
-      target=":$port"
-    fi
-    "$orrery" -M virt -m 128 -serial "file:$tmp/serial" -kernel "$elf" -accel "tcg,tier=$tier" \
-      -gdb "$spec" "$@" </dev/null >"$tmp/orrery.out" 2>"$tmp/orrery.err" &
-    pid=$!
-    for _ in $(seq 1 200); do
-      kill -0 "$pid" 2>/dev/null || break
-      listening && return 0
-      sleep 0.05
-    done
-    kill -0 "$pid" 2>/dev/null && fail "orrery is not listening on $spec"
-    # Without a debugger the guest may finish before the port is seen; wait_orrery checks it.
-    [ "$case" = nodebugger ] && ! grep -q "cannot listen" "$tmp/orrery.err" && return 0
-    wait "$pid"
-    pid=
-    grep -q "cannot listen" "$tmp/orrery.err" || fail "orrery exited before listening"
-  done
-  fail "no free port found"
+  start_gdb_orrery "$orrery" -M virt -m 128 -serial "file:$tmp/serial" -kernel "$elf" \
+    -accel "tcg,tier=$tier" "$@"
 }
 
 # run_gdb [SECONDS]: runs the gdb commands in $tmp/cmds against the stub.
-run_gdb() {
-  timeout "${1:-90}" gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
-    -ex "file $elf" -ex "target remote $target" -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1
-  gdb_status=$?
-  [ $gdb_status -eq 124 ] && fail "gdb timed out"
-}
-
-# wait_orrery STATUS: Orrery must exit by itself with STATUS.
-wait_orrery() {
-  for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && fail "orrery did not exit"
-  wait "$pid"
-  local st=$?
-  pid=
-  [ "$st" -eq "$1" ] || fail "orrery exit status $st (expected $1)"
-}
-
-expect() { grep -qF -- "$1" "$tmp/gdb.out" || fail "gdb output lacks: $1"; }
-expect_re() { grep -qE -- "$1" "$tmp/gdb.out" || fail "gdb output lacks /$1/"; }
-expect_serial() { grep -qF -- "$1" "$tmp/serial" || fail "serial output lacks: $1"; }
+run_gdb() { gdb_batch "${1:-90}" -ex "file $elf"; }
 
 exited_normally="exited normally]"
 

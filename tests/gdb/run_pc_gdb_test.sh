@@ -14,71 +14,14 @@ tier=${ORRERY_TIER:-auto}
 command -v gdb-multiarch >/dev/null || { echo "SKIP: gdb-multiarch is not installed"; exit 77; }
 [ -f "$elf" ] && [ -f "${elf}64" ] || { echo "FAIL: guest program $elf(64) not found"; exit 1; }
 
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL ($case): $*"
-  echo "---- gdb ----"; cat "$tmp/gdb.out" 2>/dev/null
-  echo "---- orrery stderr ----"; cat "$tmp/orrery.err" 2>/dev/null
-  echo "---- guest serial ----"; cat "$tmp/serial" 2>/dev/null
-  exit 1
-}
-
-listening() {
-  local hexport
-  hexport=$(printf '%04X' "$port")
-  awk -v p=":$hexport" '$4 == "0A" && substr($2, length($2) - 4) == p {found=1} END {exit !found}' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
+. "$(dirname "$0")/lib.sh"
 
 start_orrery() {
-  local attempt
-  for attempt in $(seq 1 20); do
-    port=$((20000 + (RANDOM % 25000)))
-    "$orrery" -M pc -m 128 -serial "file:$tmp/serial" -kernel "$elf" -accel "tcg,tier=$tier" \
-      -device isa-debug-exit,iobase=0xf4,iosize=4 -gdb "tcp::$port" -S "$@" \
-      </dev/null >"$tmp/orrery.out" 2>"$tmp/orrery.err" &
-    pid=$!
-    for _ in $(seq 1 200); do
-      kill -0 "$pid" 2>/dev/null || break
-      listening && return 0
-      sleep 0.05
-    done
-    kill -0 "$pid" 2>/dev/null && fail "orrery is not listening on port $port"
-    wait "$pid"
-    pid=
-    grep -q "cannot listen" "$tmp/orrery.err" || fail "orrery exited before listening"
-  done
-  fail "no free port found"
+  start_gdb_orrery "$orrery" -M pc -m 128 -serial "file:$tmp/serial" -kernel "$elf" \
+    -accel "tcg,tier=$tier" -device isa-debug-exit,iobase=0xf4,iosize=4 -S "$@"
 }
 
-run_gdb() {
-  timeout "${1:-90}" gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
-    -ex "file ${elf}64" -ex "target remote :$port" -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1
-  [ $? -eq 124 ] && fail "gdb timed out"
-}
-
-wait_orrery() {
-  for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && fail "orrery did not exit"
-  wait "$pid"
-  local st=$?
-  pid=
-  [ "$st" -eq "$1" ] || fail "orrery exit status $st (expected $1)"
-}
-
-expect() { grep -qF -- "$1" "$tmp/gdb.out" || fail "gdb output lacks: $1"; }
-expect_re() { grep -qE -- "$1" "$tmp/gdb.out" || fail "gdb output lacks /$1/"; }
-expect_serial() { grep -qF -- "$1" "$tmp/serial" || fail "serial output lacks: $1"; }
+run_gdb() { gdb_batch "${1:-90}" -ex "file ${elf}64"; }
 
 case $case in
 basic)

@@ -67,10 +67,7 @@ x/i \$pc
 delete
 continue
 G
-timeout 240 gdb-multiarch -batch -nx -ex "set pagination off" -ex "set confirm off" \
-  -ex "set architecture i386:x86-64" -ex "target remote :$port" -x "$tmp/cmds" \
-  >"$tmp/gdb.out" 2>&1
-[ $? -eq 124 ] && fail "gdb timed out"
+gdb_batch 240 -ex "set architecture i386:x86-64"
 end=$(date +%s.%N)
 grep -q "Hardware assisted breakpoint 1" "$tmp/gdb.out" || fail "no hardware breakpoint"
 grep -q '^\$1 = 1' "$tmp/gdb.out" || fail "not stopped at start_kernel ($start_kernel)"
@@ -81,14 +78,6 @@ grep -qE "^rip +$start_kernel" "$tmp/gdb.out" || fail "info registers shows no 6
 grep -qE '^rsp +0xffff' "$tmp/gdb.out" || fail "rsp is not a kernel address"
 grep -q 'Linux version 6' "$tmp/gdb.out" || fail "linux_banner unreadable"
 grep -q '^\$5 = 1' "$tmp/gdb.out" || fail "stepi did not move"
-for _ in $(seq 1 600); do
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 $pid 2>/dev/null && fail "orrery did not exit after the boot"
-wait $pid
-st=$?
-pid=
+wait_orrery 0 600
 grep -q '^ORRERY-BOOT-OK' "$tmp/serial" || fail "no marker line"
-[ $st -eq 0 ] || fail "exit status $st (expected 0)"
 echo "PASS: gdb on pc Linux (start_kernel $start_kernel) in $(awk "BEGIN {printf \"%.1f\", $end - $start}") s"
