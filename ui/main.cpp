@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu/kvm/kvm.h"
+#include "cpu/x86/verify.h"
 #include "hw/block/backend.h"
 #include "hw/core/clock.h"
 #include "hw/core/event_loop.h"
@@ -181,8 +182,12 @@ int run(int argc, char** argv) {
     if (!accel)
       std::fprintf(stderr, "orrery: warning: -accel kvm: %s; falling back to tcg\n", err.c_str());
   }
+  if (opt.accel.kind == AccelKind::Verify) {
+    accel = cpu::x86::make_verify_accelerator(opt.accel.verify, opt.engine, log, err);
+    if (!accel) return fail("-accel verify: " + err);
+  }
   if (accel && opt.gdb.kind != gdbstub::GdbSpec::Kind::None)
-    return fail("-gdb: not supported with -accel kvm yet");
+    return fail("-gdb: not supported with -accel " + std::string(accel->name()) + " yet");
   machine::MachineContext ctx{log, engine, clock, loop, accel.get()};
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
