@@ -3,6 +3,7 @@
 
 #include <capstone/capstone.h>
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -177,7 +178,10 @@ class VerifyVcpu final : public X86Vcpu {
       }
     }
   }
-  void kick() override { test_.kick(); }
+  void kick() override {
+    inputs_.fetch_add(1);
+    test_.kick();
+  }
 
   unsigned index() const override { return test_.index(); }
   void reset_power_on() override { test_.reset_power_on(); }
@@ -186,11 +190,26 @@ class VerifyVcpu final : public X86Vcpu {
   }
   void reset_long_mode(const LongModeEntry& e) override { test_.reset_long_mode(e); }
   void init_wait_for_sipi() override { test_.init_wait_for_sipi(); }
-  void request_reset() override { test_.request_reset(); }
-  void set_intr(bool level) override { test_.set_intr(level); }
-  void raise_nmi() override { test_.raise_nmi(); }
-  void init_ipi() override { test_.init_ipi(); }
-  void startup_ipi(uint8_t vector) override { test_.startup_ipi(vector); }
+  void request_reset() override {
+    inputs_.fetch_add(1);
+    test_.request_reset();
+  }
+  void set_intr(bool level) override {
+    inputs_.fetch_add(1);
+    test_.set_intr(level);
+  }
+  void raise_nmi() override {
+    inputs_.fetch_add(1);
+    test_.raise_nmi();
+  }
+  void init_ipi() override {
+    inputs_.fetch_add(1);
+    test_.init_ipi();
+  }
+  void startup_ipi(uint8_t vector) override {
+    inputs_.fetch_add(1);
+    test_.startup_ipi(vector);
+  }
   void set_local_apic(X86LocalApic* apic) override { test_.set_local_apic(apic); }
   void set_clock(const hw::Clock* clock) override {
     test_.set_clock(clock);
@@ -222,8 +241,10 @@ class VerifyVcpu final : public X86Vcpu {
     r.start_pc = test_.pc();
     test_log_.clear();
     const uint64_t ev = test_.async_events(), ext = test_.external_inputs();
+    const uint64_t in = inputs_.load();
     r.exit = test_.run();
-    if (r.exit != ExitKind::Step || test_.async_events() != ev || test_.external_inputs() != ext ||
+    // A kick or interrupt line change from another thread may end the test's block early.
+    if (r.exit != ExitKind::Step || inputs_.load() != in || test_.async_events() != ev || test_.external_inputs() != ext ||
         test_log_.device) {
       // Unchecked: the reference never saw this step's stores nor its mode changes.
       ++unchecked_;
@@ -398,6 +419,7 @@ class VerifyVcpu final : public X86Vcpu {
   Recorder test_rec_, ref_rec_;
   std::unique_ptr<X86State> start_;  // the state before the current step
   uint64_t checked_ = 0, unchecked_ = 0;
+  std::atomic<uint64_t> inputs_{0};  // kicks and inputs from other threads, for step()
 };
 
 /// Tells both engines of writes made outside the vCPUs (DMA, loaders).
