@@ -244,8 +244,8 @@ class VerifyVcpu final : public X86Vcpu {
     const uint64_t in = inputs_.load();
     r.exit = test_.run();
     // A kick or interrupt line change from another thread may end the test's block early.
-    if (r.exit != ExitKind::Step || inputs_.load() != in || test_.async_events() != ev || test_.external_inputs() != ext ||
-        test_log_.device) {
+    if (r.exit != ExitKind::Step || inputs_.load() != in || test_.async_events() != ev ||
+        test_.external_inputs() != ext || test_log_.device) {
       // Unchecked: the reference never saw this step's stores nor its mode changes.
       ++unchecked_;
       for (const StoreLog::Entry& e : test_log_.entries)
