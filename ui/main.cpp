@@ -15,6 +15,7 @@
 
 #include "cpu/kvm/kvm.h"
 #include "cpu/kvm/kvm_gdb.h"
+#include "cpu/x86/verify.h"
 #include "hw/block/backend.h"
 #include "hw/core/clock.h"
 #include "hw/core/event_loop.h"
@@ -183,6 +184,12 @@ int run(int argc, char** argv) {
     if (!accel && !opt.accel.tcg_fallback) return fail("-accel kvm: " + err);
     if (!accel)
       std::fprintf(stderr, "orrery: warning: -accel kvm: %s; falling back to tcg\n", err.c_str());
+  }
+  if (opt.accel.kind == AccelKind::Verify) {
+    accel = cpu::x86::make_verify_accelerator(opt.accel.verify, opt.engine, log, err);
+    if (!accel) return fail("-accel verify: " + err);
+    if (opt.gdb.kind != gdbstub::GdbSpec::Kind::None)
+      return fail("-gdb: not supported with -accel verify yet");
   }
   machine::MachineContext ctx{log, engine, clock, loop, accel.get()};
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);

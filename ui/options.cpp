@@ -182,6 +182,20 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, Acc
     ao.tcg_fallback = name == "kvm:tcg";
     return parse_kvm_props(parts, ao);
   }
+  if (name == "verify") {
+    ao.kind = AccelKind::Verify;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      const std::string_view p = parts[i];
+      const size_t eq = p.find('=');
+      if (eq == std::string_view::npos)
+        return "verify property '" + std::string(p) + "' needs a value";
+      if (std::string e =
+              cpu::x86::parse_verify_property(p.substr(0, eq), p.substr(eq + 1), ao.verify);
+          !e.empty())
+        return e;
+    }
+    return {};
+  }
   if (name == "hvf" || name == "whpx" || name == "xen")
     return "accelerator '" + std::string(name) + "' is not supported (use tcg or kvm)";
   if (name != "tcg")
@@ -799,6 +813,10 @@ ParseResult parse_options(std::span<const std::string> args) {
     r.error = "-accel kvm: the " + std::string(m.name) + " machine does not support KVM (use tcg)";
     return r;
   }
+  if (o.accel.kind == AccelKind::Verify && !m.kvm) {  // the boards with x86 accelerators
+    r.error = "-accel verify: the " + std::string(m.name) + " machine does not support it (use pc)";
+    return r;
+  }
   if (o.cpu == "host") {
     // Under KVM, host and max both mean every feature KVM supports (cpu/kvm filters CPUID).
     if (o.accel.kind != AccelKind::Kvm || !m.kvm) {
@@ -942,7 +960,8 @@ std::string accel_help_text() {
          "kvm             the kernel's KVM (pc machine; /dev/kvm); properties:\n"
          "                  kernel-irqchip=on|off  PIC, IOAPIC and local APICs in the kernel\n"
          "                                         (default) or Orrery's own\n"
-         "kvm:tcg         KVM, or TCG when /dev/kvm is unusable\n";
+         "kvm:tcg         KVM, or TCG when /dev/kvm is unusable\n" +
+         cpu::x86::verify_help_text();
 }
 
 }  // namespace orrery::ui

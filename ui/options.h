@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cpu/x86/verify.h"
 #include "hw/block/drive_options.h"
 #include "hw/net/netdev_options.h"
 #include "machine/machine.h"
@@ -39,12 +40,13 @@ struct MemoryBackendSpec {
 };
 
 /// -accel / -enable-kvm: which accelerator runs the vCPUs.
-enum class AccelKind : uint8_t { Tcg, Kvm };
+enum class AccelKind : uint8_t { Tcg, Kvm, Verify };
 struct AccelOptions {
   AccelKind kind = AccelKind::Tcg;
   /// -accel kvm:tcg: TCG when KVM is unusable (QEMU's explicit fallback list).
   bool tcg_fallback = false;
   bool kernel_irqchip = true;  // -accel kvm,kernel-irqchip=on|off
+  cpu::x86::VerifyOptions verify;  // -accel verify,...
 };
 
 struct Options {

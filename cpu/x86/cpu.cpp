@@ -197,8 +197,10 @@ ExitKind X86Cpu::run() {
         sipi_vector_.store(sipi);
       }
       init_pending_.store(false);
+      ++async_events_;
     }
     if (waiting_for_sipi_.load()) {
+      ++async_events_;
       const int v = sipi_vector_.exchange(-1);
       if (v < 0) {
         wait_for_interrupt();
@@ -213,10 +215,11 @@ ExitKind X86Cpu::run() {
       exec_.mode_changed();
     }
     if (state_.halted) {
+      ++async_events_;
       if (!deliver_interrupt()) wait_for_interrupt();
       continue;
     }
-    deliver_interrupt();
+    if (deliver_interrupt()) ++async_events_;
     if (reset_pending_) continue;
     // In an interrupt shadow (STI, MOV SS): one instruction runs before anything is taken.
     // With EFLAGS.TF set as an instruction starts, a #DB trap follows it (unless it took an
@@ -268,6 +271,7 @@ ExitKind X86Cpu::run() {
       case ExitReason::Lookup:
       case ExitReason::Exception:
         exec_.mode_changed();
+        if (exec_.block_step()) return ExitKind::Step;  // the block ended in "look again"
         continue;
       case ExitReason::Halt:  // RIP is past the HLT
         state_.halted = 1;
@@ -283,6 +287,7 @@ ExitKind X86Cpu::run() {
         raise_exception(*this, vec::kUd);
         c.pending_exit = 0;
         exec_.mode_changed();
+        if (exec_.block_step()) return ExitKind::Step;
         continue;
       case ExitReason::Hypercall:
       case ExitReason::Supervisor:
@@ -476,6 +481,7 @@ void X86Cpu::triple_fault() {
 }
 
 uint64_t X86Cpu::read_tsc() const {
+  ++external_inputs_;
   const int64_t ns = clock_ ? clock_->virtual_ns() : host_ns();
   return uint64_t(ns) + state_.msr.tsc_offset;
 }
@@ -483,6 +489,7 @@ uint64_t X86Cpu::read_tsc() const {
 // ---- I/O ports ----
 
 uint64_t X86Cpu::port_in(uint16_t port, unsigned size) {
+  ++external_inputs_;
   uint64_t v = 0;
   if (uint32_t(port) + size > 0x10000 || io_.read(port, size, v) != hw::MemResult::Ok) {
     log().log(hw::kLogGuestErrors, "x86: IN from unassigned port 0x%04x (size %u)\n", port, size);
@@ -492,6 +499,7 @@ uint64_t X86Cpu::port_in(uint16_t port, unsigned size) {
 }
 
 void X86Cpu::port_out(uint16_t port, unsigned size, uint64_t value) {
+  ++external_inputs_;
   if (uint32_t(port) + size > 0x10000 || io_.write(port, size, value) != hw::MemResult::Ok)
     log().log(hw::kLogGuestErrors,
               "x86: OUT of 0x%" PRIx64 " to unassigned port 0x%04x (size %u)\n", value, port, size);

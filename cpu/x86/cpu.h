@@ -116,7 +116,11 @@ class X86Cpu final : public X86Vcpu,
   /// The vCPU's local APIC (IA32_APIC_BASE, CR8, x2APIC and TSC-deadline MSRs, the
   /// acknowledge cycle); null: none (the board's acknowledge_interrupt). Set before run().
   void set_local_apic(X86LocalApic* apic) override { apic_ = apic; }
-  X86LocalApic* local_apic() const { return apic_; }
+  /// Counts as an external input (below): whatever the caller does with the APIC.
+  X86LocalApic* local_apic() const {
+    if (apic_) ++external_inputs_;
+    return apic_;
+  }
   /// The machine's clock: the TSC counts its virtual nanoseconds (1 GHz), so it stops with the
   /// machine and agrees with device timers. Null: host time. Set before run().
   void set_clock(const hw::Clock* clock) override { clock_ = clock; }
@@ -191,6 +195,21 @@ class X86Cpu final : public X86Vcpu,
   void flush_tlb_nonglobal();
   void flush_tlb_page(uint64_t la);
 
+  /// Counts what instructions took from outside the CPU (I/O ports, the TSC, the local APIC):
+  /// lockstep verification cannot give its reference engine the same and leaves such steps
+  /// unchecked. vCPU thread.
+  uint64_t external_inputs() const { return external_inputs_; }
+  /// Told of the stores system helpers make without the softmmu (write_linear: exception
+  /// frames, descriptor bits), before each; null: nobody (lockstep verification records them).
+  class StoreObserver {
+   public:
+    virtual ~StoreObserver() = default;
+    virtual void before_store(uint64_t phys, unsigned len) = 0;
+  };
+  void set_store_observer(StoreObserver* o) { store_observer_ = o; }
+  /// Counts what happened in run() that no instruction caused: interrupts taken, HLT sleeps,
+  /// INIT and SIPI (lockstep verification compares only steps without one). vCPU thread.
+  uint64_t async_events() const { return async_events_; }
   /// Counts delivered events (deliver_event calls it), so the run loop can tell whether a
   /// single-stepped instruction ended in an exception.
   void count_event() { ++events_delivered_; }
@@ -232,6 +251,9 @@ class X86Cpu final : public X86Vcpu,
   uint64_t large_addr_ = 0, large_mask_ = 0, large_size_ = 0;
   uint64_t events_delivered_ =
       0;  // vCPU thread    // a 2M/4M/1G page was filled since the last full flush
+  uint64_t async_events_ = 0;             // vCPU thread
+  mutable uint64_t external_inputs_ = 0;  // vCPU thread
+  StoreObserver* store_observer_ = nullptr;
   std::set<uint64_t> unimp_reported_;
   std::atomic<bool> kicked_{false};
   std::atomic<bool> intr_{false};

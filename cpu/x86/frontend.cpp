@@ -90,6 +90,7 @@ void X86Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& co
   tcg::ir::Emitter e(b);
   const uint64_t flags = cpu.tb_flags;
   TranslateContext t(e, state_of(&cpu), flags);
+  t.set_injected_bug(injected_bug_);
 
   ZydisDecoder dec;
   if (flags & tb_flags::kCode64) {

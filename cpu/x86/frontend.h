@@ -34,6 +34,9 @@ class X86Frontend : public tcg::exec::Frontend {
   static bool host_can_run(unsigned isa_ext);
   std::string disassemble(uint64_t pc, const uint8_t* bytes, size_t len) const override;
 
+  /// A deliberate translator bug for verification tests (translate.h); kNone by default.
+  void set_injected_bug(InjectedBug b) { injected_bug_ = b; }
+
   /// The operand forms of insn_table.inc.
   enum class Form : uint8_t { Any, Cr, Dr, Sreg, Far, Xmm };
   struct Row {
@@ -50,6 +53,7 @@ class X86Frontend : public tcg::exec::Frontend {
   static void return_to_cpu_loop(tcg::ir::Emitter& e, tcg::ir::Block& b);
 
   hw::Log& log_;
+  InjectedBug injected_bug_ = InjectedBug::kNone;
   size_t capstone_ = 0;                 // csh; 0 when Capstone could not be opened
   std::vector<std::vector<Row>> rows_;  // by mnemonic
   std::mutex unimp_mu_;

@@ -366,6 +366,10 @@ void X86Cpu::write_linear(uint64_t la, unsigned size, uint64_t value, unsigned m
   const unsigned first = unsigned(std::min<uint64_t>(size, 4096 - (la & 0xfff)));
   phys[0] = translate_linear(la, Access::Write, mmu_idx);
   if (first < size) phys[1] = translate_linear(la + first, Access::Write, mmu_idx);
+  if (store_observer_) {
+    store_observer_->before_store(phys[0], first);
+    if (first < size) store_observer_->before_store(phys[1], size - first);
+  }
   for (unsigned i = 0; i < size; ++i) {
     const uint64_t p = i < first ? phys[0] + i : phys[1] + (i - first);
     (void)memory_.write(p, 1, (value >> (8 * i)) & 0xff);

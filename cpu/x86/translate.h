@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "cpu/x86/injected_bug.h"
 #include "cpu/x86/state.h"
 #include "tcg/ir/emitter.h"
 
@@ -241,6 +242,9 @@ class TranslateContext {
     Value dst, src, src2;
   };
   const CcTrack& cc_state() const { return cc_; }
+
+  InjectedBug injected_bug() const { return injected_bug_; }
+  void set_injected_bug(InjectedBug b) { injected_bug_ = b; }
   void restore_cc_state(const CcTrack& c) { cc_ = c; }
 
  private:
@@ -257,6 +261,7 @@ class TranslateContext {
   Value addr_cache_[ZYDIS_MAX_OPERAND_COUNT];
   bool ended_ = false;
   CcTrack cc_;
+  InjectedBug injected_bug_ = InjectedBug::kNone;
 };
 
 }  // namespace orrery::cpu::x86

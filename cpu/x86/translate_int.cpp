@@ -348,6 +348,7 @@ bool alu(TranslateContext& t, Alu k) {
   if (t.has_lock() && !locked) return t.ud();
   Value cf;
   if (k == Alu::Adc || k == Alu::Sbb) cf = e.zext(ty, t.get_cf());
+  if (k == Alu::Adc && t.injected_bug() == InjectedBug::kAdcCarry) cf = e.zext(ty, e.c1(false));
   Value a, r;
   if (locked) {
     switch (k) {

@@ -536,7 +536,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
     tb = translate(key, host);
     if (!tb) return nullptr;
   }
-  if (stepping() || cpu_.jc_tag == kNoJumpCacheTag) return tb;
+  if (stepping() || block_step_ || cpu_.jc_tag == kNoJumpCacheTag) return tb;
   if (tb->phys_page2 != TranslationBlock::kNoPage) mmu_.note_two_page_block();
   mmu_.note_jump_cache_fill(pc, mmu_idx, tb->phys_page2 != TranslationBlock::kNoPage);
   NativeFn native = tb->native.load(std::memory_order_acquire);
@@ -673,7 +673,7 @@ RunResult VcpuExec::run() {
     }
 
     TranslationBlock* tb = nullptr;
-    if (prev && !stepping()) {
+    if (prev && !stepping() && !block_step_) {
       // Follow a direct exit without hashing, and patch native chaining once both are native.
       TranslationBlock* next = prev->link_tb[prev_slot];
       if (next && next->valid.load(std::memory_order_relaxed) && next->key.pc == cpu_.pc &&
@@ -693,7 +693,7 @@ RunResult VcpuExec::run() {
       }
       // Chain only within a guest page: a page's mapping can change under a cross-page link.
       // Nor to a block running on into the next page, which only a lookup re-checks.
-      if (prev && ((prev->key.pc ^ tb->key.pc) & kPageMask) == 0 && !stepping() &&
+      if (prev && ((prev->key.pc ^ tb->key.pc) & kPageMask) == 0 && !stepping() && !block_step_ &&
           tb->phys_page2 == TranslationBlock::kNoPage)
         engine_.link(prev, prev_slot, tb);
     }
@@ -724,7 +724,8 @@ RunResult VcpuExec::run() {
       prev = cpu_.last_tb;
       prev_slot = cpu_.last_exit_slot;
       cpu_.last_tb = nullptr;
-      if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+      if (single_step_ || block_step_)
+        return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
       if (debug_step_) {
         debug_park(DebugStopKind::Step);
         prev = nullptr;
@@ -742,12 +743,15 @@ RunResult VcpuExec::run() {
         debug_park(DebugStopKind::Requested);
         continue;
       }
+      // The block ran: one block per run() (the request stays set for the caller).
+      if (block_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
       return RunResult{RunResult::Kind::ExitRequest};
     }
     const auto reason = static_cast<ir::ExitReason>(code);
     if (reason == ir::ExitReason::Lookup) {
       mode_changed();
-      if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+      if (single_step_ || block_step_)
+        return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
       if (debug_step_) debug_park(DebugStopKind::Step);
       continue;
     }
@@ -776,7 +780,7 @@ std::optional<RunResult> VcpuExec::take_pending() {
   }
   // A guest exception was taken: its entry changed the mode.
   mode_changed();
-  if (single_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+  if (single_step_ || block_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
   if (debug_step_) debug_park(DebugStopKind::Step);
   return std::nullopt;
 }

@@ -193,6 +193,11 @@ class VcpuExec {
     single_step_ = on;
     update_stepping();
   }
+  /// One block per run(), returning ExitReason::Step after it (lockstep verification): blocks
+  /// are cached and compiled as usual but never chained, nor entered through the jump cache,
+  /// so each run() executes exactly one block. Set before the first run().
+  void set_block_step(bool on) { block_step_ = on; }
+  bool block_step() const { return block_step_; }
   /// Told when this vCPU parks for the debugger and when it leaves the park.
   void set_debug_park_listener(DebugParkListener* l) { park_listener_ = l; }
 
@@ -230,6 +235,7 @@ class VcpuExec {
   std::unique_ptr<JumpCacheEntry[]> jump_cache_;
   bool stepping_ = false;  // update_stepping() after changing any of these three
   bool single_step_ = false;
+  bool block_step_ = false;       // set_block_step
   bool code_write_step_ = false;  // re-run one instruction whose store rewrote its own block
   DebugParkListener* park_listener_ = nullptr;
   unsigned debug_slot_ = 0;

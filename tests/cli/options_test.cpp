@@ -421,6 +421,27 @@ TEST(Options, BootErrors) {
   EXPECT_EQ(error_of({"-boot", "colour=red"}), "-boot colour=red: unknown key 'colour'");
 }
 
+TEST(Options, VerifyAccelerator) {
+  Options o = parse({"-M", "pc", "-accel", "verify", "-kernel", "k"}).options;
+  EXPECT_EQ(o.accel.kind, AccelKind::Verify);
+  EXPECT_EQ(o.accel.verify.test, tcg::exec::Tier::Baseline);
+  EXPECT_EQ(o.accel.verify.inject, cpu::x86::InjectedBug::kNone);
+  o = parse({"-M", "pc", "-accel", "verify,ref=interp,test=llvm,inject=adc-carry", "-kernel", "k"})
+          .options;
+  EXPECT_EQ(o.accel.verify.test, tcg::exec::Tier::Llvm);
+  EXPECT_EQ(o.accel.verify.inject, cpu::x86::InjectedBug::kAdcCarry);
+  EXPECT_EQ(error_of({"-accel", "verify", "-kernel", "k"}),
+            "-accel verify: the virt machine does not support it (use pc)");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,test=interp", "-kernel", "k"}),
+            "-accel verify,test=interp: invalid test 'interp' (expected baseline, llvm or auto)");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,ref=kvm", "-kernel", "k"}),
+            "-accel verify,ref=kvm: ref=kvm is not implemented yet (use ref=interp)");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,inject", "-kernel", "k"}),
+            "-accel verify,inject: verify property 'inject' needs a value");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,foo=1", "-kernel", "k"}),
+            "-accel verify,foo=1: unknown verify property 'foo' (expected ref, test or inject)");
+}
+
 TEST(Options, KvmAccelerator) {
   Options o = parse({"-M", "pc", "-accel", "kvm", "-kernel", "k"}).options;
   EXPECT_EQ(o.accel.kind, AccelKind::Kvm);

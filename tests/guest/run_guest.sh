@@ -4,7 +4,7 @@
 #   run_guest.sh EMULATOR PROGRAM.elf PROGRAM.expected [TIER]
 #
 # EMULATOR is the orrery binary; TIER (default auto) selects its execution
-# tier via -accel tcg,tier=TIER. Passes when the emulator exits 0 within
+# tier via -accel tcg,tier=TIER (x86: TIER verify,... gives -accel verify,...). Passes when the emulator exits 0 within
 # the time limit and stdout is byte-identical to the expected file.
 #
 # Environment:
@@ -32,6 +32,9 @@ emulator=${ORRERY:-$1}
 elf=$2
 expected=$3
 tier=${4:-auto}
+# TIER "verify,..." runs x86 programs under -accel verify,... instead (lockstep checking).
+accel="tcg,tier=$tier"
+case $tier in verify*) accel=$tier ;; esac
 limit=${GUEST_TIMEOUT:-30}
 
 if [ ! -f "$elf" ]; then
@@ -59,7 +62,7 @@ if [ "$machine" = 3 ]; then
         cmd=("${QEMU:-qemu-system-x86_64}" "${pc[@]}" -display none
              -serial stdio -nic none "${flags[@]}" -kernel "$elf")
     else
-        cmd=("$emulator" "${pc[@]}" -nographic -accel "tcg,tier=$tier"
+        cmd=("$emulator" "${pc[@]}" -nographic -accel "$accel"
              "${flags[@]}" -kernel "$elf")
     fi
 elif [ "$emulator" = qemu ]; then

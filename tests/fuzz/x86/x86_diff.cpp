@@ -1,6 +1,8 @@
 // See x86_diff.h.
 #include "tests/fuzz/x86/x86_diff.h"
 
+#include "cpu/x86/state_compare.h"
+
 #include <capstone/capstone.h>
 
 #include <chrono>
@@ -66,16 +68,37 @@ bool nan_lanes(uint64_t a, uint64_t b) {
 
 }  // namespace
 
+namespace {
+
+// The fuzzer's user state as the shared comparison sees it (no system part).
+cpu::x86::ArchState arch_of(const X86UserState& u) {
+  cpu::x86::ArchState a;
+  for (unsigned i = 0; i < 16; ++i) a.gpr[i] = u.gpr[i];
+  a.rip = u.rip;
+  a.rflags = u.rflags;
+  a.fcw = u.fcw;
+  a.fsw = u.fsw;
+  a.ftw = u.ftw;
+  for (unsigned i = 0; i < 8; ++i) a.st[i] = {u.st[i].mantissa, u.st[i].sign_exp};
+  a.mxcsr = u.mxcsr;
+  for (unsigned i = 0; i < 16; ++i)
+    for (unsigned q = 0; q < 4; ++q) a.ymm[i][q] = u.ymm[i].q[q];
+  return a;
+}
+
+}  // namespace
+
+// The registers go through the comparison -accel verify uses (cpu/x86/state_compare.h), under
+// the snippet's undefined-flag masks; the fault and the data area are the fuzzer's own.
 Mismatch compare_states(const X86UserState& o, const X86UserState& t, const Snippet& snip,
                         std::string* detail) {
+  using cpu::x86::FieldDiff;
+  using cpu::x86::FieldKind;
   Mismatch m;
   std::string d;
   auto note = [&](const std::string& what, uint64_t a, uint64_t b) {
     d += "  " + what + ": oracle " + hex(a) + " target " + hex(b) + "\n";
   };
-  static constexpr const char* kGprNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
-                                                "rsi", "rdi", "r8",  "r9",  "r10", "r11",
-                                                "r12", "r13", "r14", "r15"};
   m.oracle_vector = o.fault.vector;
   m.target_vector = t.fault.vector;
   m.oracle_fsw = o.fsw;
@@ -85,55 +108,48 @@ Mismatch compare_states(const X86UserState& o, const X86UserState& t, const Snip
     m.fault = true;
     note("fault vector", uint64_t(int64_t(o.fault.vector)), uint64_t(int64_t(t.fault.vector)));
   }
-  if (o.rip != t.rip) {
-    m.rip = true;
-    note("rip", o.rip, t.rip);
-  }
-  for (unsigned i = 0; i < 16; ++i)
-    if (o.gpr[i] != t.gpr[i]) {
-      m.gprs |= uint16_t(1u << i);
-      note(kGprNames[i], o.gpr[i], t.gpr[i]);
-    }
   uint16_t rflags_undef = snip.rflags_undef, fsw_undef = snip.fsw_undef;
   if (o.fault.vector >= 0 && o.rip >= layout::kCodeAddr)
     snip.masks_at(o.rip - layout::kCodeAddr, rflags_undef, fsw_undef);
-  uint64_t fmask = kComparedFlags & ~uint64_t(rflags_undef);
-  if ((o.rflags ^ t.rflags) & fmask) {
-    m.rflags = (o.rflags ^ t.rflags) & fmask;
-    note("rflags (mask " + hex(fmask) + ")", o.rflags & fmask, t.rflags & fmask);
-  }
-  uint16_t smask = uint16_t(~fsw_undef);
-  if ((o.fsw ^ t.fsw) & smask) {
-    m.fsw = uint16_t((o.fsw ^ t.fsw) & smask);
-    note("fsw (mask " + hex(smask) + ")", o.fsw & smask, t.fsw & smask);
-  }
-  if (o.mxcsr != t.mxcsr) {
-    m.mxcsr = o.mxcsr ^ t.mxcsr;
-    note("mxcsr", o.mxcsr, t.mxcsr);
-  }
-  if (o.fcw != t.fcw) {
-    m.fcw = true;
-    note("fcw", o.fcw, t.fcw);
-  }
-  if (o.ftw != t.ftw) {
-    m.ftw = true;
-    note("ftw", o.ftw, t.ftw);
-  }
-  for (unsigned i = 0; i < 8; ++i)
-    if (!(o.st[i] == t.st[i])) {
-      m.st = true;
-      d += "  st" + std::to_string(i) + ": oracle " + hex(o.st[i].sign_exp) + ":" +
-           hex(o.st[i].mantissa) + " target " + hex(t.st[i].sign_exp) + ":" +
-           hex(t.st[i].mantissa) + "\n";
-    }
+  cpu::x86::CompareMasks masks;
+  masks.rflags = kComparedFlags & ~uint64_t(rflags_undef);
+  masks.fsw = uint16_t(~fsw_undef);
   m.ymm_nan_only = true;
-  for (unsigned i = 0; i < 16; ++i)
-    for (unsigned q = 0; q < 4; ++q)
-      if (o.ymm[i].q[q] != t.ymm[i].q[q]) {
+  for (const FieldDiff& f : cpu::x86::diff_arch_states(arch_of(o), arch_of(t), masks)) {
+    switch (f.kind) {
+      case FieldKind::Rip:
+        m.rip = true;
+        break;
+      case FieldKind::Gpr:
+        m.gprs |= uint16_t(1u << f.index);
+        break;
+      case FieldKind::Rflags:
+        m.rflags = f.a ^ f.b;
+        break;
+      case FieldKind::Fsw:
+        m.fsw = uint16_t(f.a ^ f.b);
+        break;
+      case FieldKind::Mxcsr:
+        m.mxcsr = uint32_t(f.a ^ f.b);
+        break;
+      case FieldKind::Fcw:
+        m.fcw = true;
+        break;
+      case FieldKind::Ftw:
+        m.ftw = true;
+        break;
+      case FieldKind::St:
+        m.st = true;
+        break;
+      case FieldKind::Ymm:
         m.ymm = true;
-        if (!nan_lanes(o.ymm[i].q[q], t.ymm[i].q[q])) m.ymm_nan_only = false;
-        note("ymm" + std::to_string(i) + ".q" + std::to_string(q), o.ymm[i].q[q], t.ymm[i].q[q]);
-      }
+        if (!nan_lanes(f.a, f.b)) m.ymm_nan_only = false;
+        break;
+      case FieldKind::System:
+        break;
+    }
+    d += cpu::x86::format_field_diff(f, "oracle", "target");
+  }
   for (size_t i = 0; i < o.data.size(); i += 8) {
     uint64_t a, b;
     std::memcpy(&a, &o.data[i], 8);
