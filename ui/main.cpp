@@ -188,6 +188,8 @@ int run(int argc, char** argv) {
   if (opt.accel.kind == AccelKind::Verify) {
     accel = cpu::x86::make_verify_accelerator(opt.accel.verify, opt.engine, log, err);
     if (!accel) return fail("-accel verify: " + err);
+    // Another vCPU's stores between the two runs of a block would look like a divergence.
+    if (config.cpus > 1) return fail("-accel verify: only one vCPU (-smp 1) can be verified");
     if (opt.gdb.kind != gdbstub::GdbSpec::Kind::None)
       return fail("-gdb: not supported with -accel verify yet");
   }

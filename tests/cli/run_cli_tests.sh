@@ -179,6 +179,8 @@ bad_tier) expect_error "unknown tier" -accel tcg,tier=bogus -kernel "$good" ;;
 unknown_accel) expect_error "unknown accelerator" -accel bogus -kernel "$good" ;;
 kvm_on_virt) expect_error "does not support KVM" -accel kvm -kernel "$good" ;;
 kvm_bad_irqchip) expect_error "kernel-irqchip=split is not supported" -M pc -accel kvm,kernel-irqchip=split -kernel "$good" ;;
+verify_smp) expect_error "only one vCPU (-smp 1)" -M pc -smp 2 -accel verify -kernel "$good" ;;
+verify_on_virt) expect_error "verify" -accel verify -kernel "$good" ;;
 cpu_host_without_kvm) expect_error "needs -accel kvm" -M pc -cpu host -kernel "$good" ;;
 missing_kernel_arg) expect_error "missing argument" -kernel ;;
 missing_kernel) expect_error "No such file" -kernel "$work/nonexistent.elf" ;;
