@@ -5,6 +5,7 @@
 
 #include "tcg/baseline/baseline.h"
 #include "tcg/interp/interp.h"
+#include "tcg/llvm/code_cache.h"
 #include "tcg/llvm/compiler.h"
 #include "tcg/opt/passes.h"
 
@@ -81,6 +82,15 @@ void Engine::log_tier_stats() {
            policy_.cost_ns(100) / 1000.0);
   log_.log(hw::kLogTier, "llvm: lowering %.1f ms, IR passes %.1f ms, codegen %.1f ms\n",
            j.lower_us / 1000.0, j.opt_us / 1000.0, j.codegen_us / 1000.0);
+  if (tcg_cache_) {
+    const auto c = tcg_cache_->stats();
+    log_.log(hw::kLogTier,
+             "tcg cache: %" PRIu64 " linked from cache (%.1f ms), %" PRIu64 " stored, %" PRIu64
+             " objects compiled, %" PRIu64 " misses, %" PRIu64 " rejected, %" PRIu64 " unlinkable, %" PRIu64
+             " store failures, %" PRIu64 " evicted\n",
+             j.cache_hits, j.cache_us / 1000.0, j.cache_stores, j.modules, c.misses, c.rejected,
+             j.cache_bad_links, c.store_failures, c.evicted);
+  }
   if (compiler_->jit().counts_executions())
     log_.log(hw::kLogTier,
              "llvm: compiled code ran %" PRIu64 " times (%" PRIu64
@@ -114,6 +124,12 @@ std::string Engine::init() {
   llvm::JitOptions jit_opt;
   jit_opt.code_limit = opt_.llvm_code_bytes;
   jit_opt.count_executions = log_.enabled(hw::kLogTier);
+  if (!opt_.tcg_cache_dir.empty()) {
+    tcg_cache_ = llvm::CodeCache::open({opt_.tcg_cache_dir, opt_.tcg_cache_bytes}, &log_, err);
+    if (!tcg_cache_) return err;
+    jit_opt.cache = tcg_cache_.get();
+    jit_opt.guest_id = opt_.guest_id;
+  }
   compiler_ = llvm::BackgroundCompiler::create(err, &log_, jit_opt);
   if (!compiler_) return "cannot start the LLVM tier: " + err;
   // Code already linked to a block's baseline code must move on to its LLVM code.

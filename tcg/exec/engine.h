@@ -27,7 +27,8 @@
 
 namespace orrery::tcg::llvm {
 class BackgroundCompiler;
-}
+class CodeCache;
+}  // namespace orrery::tcg::llvm
 
 namespace orrery::tcg::exec {
 
@@ -52,6 +53,13 @@ struct EngineOptions {
   // Most JIT memory the LLVM tier may hold. When it is reached, the code-full hook asks for a
   // flush (as for a full baseline cache); until then, hot blocks stay in the baseline tier.
   size_t llvm_code_bytes = size_t(256) << 20;
+  // The LLVM tier's persistent translation cache (-accel tcg,cache=DIR|on|off): its directory,
+  // empty for none, and the most bytes it may hold (cache-size=; least recently used entries
+  // are evicted past it).
+  std::string tcg_cache_dir;
+  uint64_t tcg_cache_bytes = uint64_t(256) << 20;
+  // Names the guest architecture and CPU model in cache keys (tcg/llvm/code_cache.h).
+  std::string guest_id;
 };
 
 constexpr size_t kMaxRegionBlocks = 16;
@@ -168,6 +176,7 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
   CodePages code_pages_;  // the keys of pages_, for lock-free is_code_page()
   std::vector<std::unique_ptr<TranslationBlock>> all_;  // owned; invalid ones kept until flush
   std::vector<VcpuExec*> vcpus_;
+  std::unique_ptr<llvm::CodeCache> tcg_cache_;  // before compiler_, which uses it
   std::unique_ptr<llvm::BackgroundCompiler> compiler_;
   std::unique_ptr<baseline::CodeCache> code_cache_;
   baseline::Options baseline_opt_;  // set by init()
