@@ -4,8 +4,9 @@
 // of generated code that calls a helper and chains through its link slot, relocatable (helpers,
 // slow paths and block data by symbol, as the persistent cache needs) against the old absolute
 // addresses. It only reports; nothing here passes or fails on a time (see bench/README.md).
-//   build/bench/llvm_compile_time [BLOCKS [LOOPS]]  (default 48 blocks per configuration,
-//                                                    10,000,000 loop iterations)
+//   build/bench/llvm_compile_time [BLOCKS [LOOPS [both|absolute|relocatable]]]
+//   (default 48 blocks per configuration, 10,000,000 loop iterations, both code forms; one form
+//   alone for instruction counts: run under callgrind with two LOOPS values and subtract)
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -50,7 +51,7 @@ std::unique_ptr<exec::TranslationBlock> loop_tb() {
 }
 
 // Nanoseconds per loop iteration (the least of 5 runs) of the loop compiled relocatable or not.
-int code_speed(uint64_t loops) {
+int code_speed(uint64_t loops, int only) {
   struct Cpu {
     CpuCommon common;
     uint64_t r[3];
@@ -60,6 +61,7 @@ int code_speed(uint64_t loops) {
   double best[2] = {1e30, 1e30};
   for (int rep = 0; rep < 5; ++rep) {
     for (int reloc = 0; reloc < 2; ++reloc) {
+      if (only >= 0 && reloc != only) continue;
       llvm::JitOptions o;
       o.relocatable = reloc;
       std::string err;
@@ -147,10 +149,14 @@ int run(unsigned blocks) {
 int main(int argc, char** argv) {
   unsigned blocks = argc > 1 ? unsigned(std::strtoul(argv[1], nullptr, 10)) : 48;
   const uint64_t loops = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 10000000;
-  if (blocks == 0 || loops == 0) {
-    std::fputs("usage: llvm_compile_time [BLOCKS [LOOPS]]  (both > 0)\n", stderr);
+  const std::string mode = argc > 3 ? argv[3] : "both";
+  const int only = mode == "absolute" ? 0 : mode == "relocatable" ? 1 : -1;
+  if (blocks == 0 || loops == 0 || (only < 0 && mode != "both")) {
+    std::fputs(
+        "usage: llvm_compile_time [BLOCKS [LOOPS [both|absolute|relocatable]]]  (counts > 0)\n",
+        stderr);
     return 1;
   }
   if (int r = run(blocks)) return r;
-  return code_speed(loops);
+  return code_speed(loops, only);
 }
