@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "hw/core/address_space.h"
@@ -63,6 +64,9 @@ struct EngineOptions {
 };
 
 constexpr size_t kMaxRegionBlocks = 16;
+// Linking a block's object from the persistent cache costs about this fraction of compiling it
+// (measured: ~0.4 ms against ~4 ms per block).
+constexpr uint64_t kLinkCostDivisor = 8;
 
 /// Why VcpuExec::run returned.
 struct RunResult {
@@ -145,6 +149,7 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
     uint64_t tier_checks = 0;           // a block reached its tier_up_at
     uint64_t tier_compiles = 0;         // ... and was queued (Auto) or compiled (Llvm)
     uint64_t tier_deferred = 0;         // ... and must run longer first
+    uint64_t tier_cached = 0;           // compiled early: its code is in the tcg cache
     uint64_t tier_never = 0;            // ... and stays where it is for good
     uint64_t invalidated_compiled = 0;  // blocks with LLVM code invalidated
     uint64_t invalidated_queued = 0;    // blocks invalidated while queued for LLVM
@@ -177,6 +182,9 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
   std::vector<std::unique_ptr<TranslationBlock>> all_;  // owned; invalid ones kept until flush
   std::vector<VcpuExec*> vcpus_;
   std::unique_ptr<llvm::CodeCache> tcg_cache_;  // before compiler_, which uses it
+  // Blocks already looked up in tcg_cache_ by tier_up (guarded by mu_; blocks are freed only
+  // by flush(), which clears it).
+  std::unordered_set<const TranslationBlock*> cache_probed_;
   std::unique_ptr<llvm::BackgroundCompiler> compiler_;
   std::unique_ptr<baseline::CodeCache> code_cache_;
   baseline::Options baseline_opt_;  // set by init()

@@ -177,13 +177,22 @@ std::string default_code_cache_dir() {
 }
 
 std::string CodeCache::key_material(const exec::TranslationBlock& tb, std::string_view config) {
-  std::vector<const exec::TranslationBlock*> members;
-  if (tb.region.empty() || tb.region.front() != &tb)
-    members.push_back(&tb);
-  else
-    members.assign(tb.region.begin(), tb.region.end());
+  if (tb.region.empty() || tb.region.front() != &tb) {
+    const exec::TranslationBlock* one[1] = {&tb};
+    return key_material(one, config);
+  }
+  return key_material(tb.region, config);
+}
+
+bool CodeCache::contains(std::string_view key) const {
+  struct stat st {};
+  return ::stat(path_for(key).c_str(), &st) == 0;
+}
+
+std::string CodeCache::key_material(std::span<const exec::TranslationBlock* const> members,
+                                    std::string_view config) {
   std::string k;
-  k.reserve(64 + members.size() * (64 + tb.ir.insts.size() * 24));
+  k.reserve(64 + members.size() * (64 + members[0]->ir.insts.size() * 24));
   k.append("orrery-tcc-1");
   put_str(k, build_id());
   put_str(k, config);

@@ -74,6 +74,11 @@ class CodeCache {
   /// name). The guest's code enters through the blocks' IR (what the translation made of the
   /// guest bytes, with their PC, cs_base and tb flags) and, when given, its bytes.
   static std::string key_material(const exec::TranslationBlock& tb, std::string_view config);
+  /// The same for a block whose region would be `members` (the head first).
+  static std::string key_material(std::span<const exec::TranslationBlock* const> members,
+                                  std::string_view config);
+  /// Whether an entry file for key exists (not validated: a cheap test before queueing).
+  bool contains(std::string_view key) const;
 
   /// Identifies this build of Orrery: the GNU build id of the executable and of the module
   /// holding this code (or, without one, a hash of the executable file).

@@ -622,6 +622,13 @@ void LlvmJit::compile_group(std::span<const exec::TranslationBlock* const> tbs,
     ++im.stats.cache_stores;
 }
 
+bool LlvmJit::in_cache(std::span<const exec::TranslationBlock* const> members) const {
+  const Impl& im = *impl_;  // opt and cache_config are set once, before any compile
+  if (!im.opt.cache || !im.opt.relocatable || members.empty()) return false;
+  const std::string key = CodeCache::key_material(members, im.cache_config);
+  return !key.empty() && im.opt.cache->contains(key);
+}
+
 std::string LlvmJit::ir_text(const exec::TranslationBlock& tb, bool optimized, std::string* error) {
   std::lock_guard<std::mutex> g(mu_);
   Impl& im = *impl_;

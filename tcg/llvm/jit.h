@@ -92,6 +92,10 @@ class LlvmJit {
   /// Whether generated code counts its executions (JitOptions::count_executions).
   bool counts_executions() const;
 
+  /// Whether the persistent cache has an entry for a block whose region would be `members`
+  /// (the head first): its code would be linked, not compiled. Thread-safe, lock-free.
+  bool in_cache(std::span<const exec::TranslationBlock* const> members) const;
+
   struct Stats {
     uint64_t blocks = 0;  // compiled successfully
     uint64_t failures = 0;
