@@ -3,15 +3,21 @@
 # (same kernel, initrd and options) and prints the ratio: arm64 on virt with GIC 2 or 3 and
 # qemu-system-aarch64, or amd64 on the pc board (GIC "pc": direct Linux boot on Orrery, SeaBIOS
 # and its linuxboot ROM on qemu-system-x86_64).
-# usage: bench/boot.sh [BUILD_DIR] [SMP] [GIC|pc] [REPS]   (default build, 2, 2, 3)
+# usage: bench/boot.sh [BUILD_DIR] [SMP] [GIC|pc] [REPS] [CACHE]   (default build, 2, 2, 3, off)
+# CACHE is Orrery's persistent translation cache (-accel tcg,cache=DIR): off (none), cold (a new
+# empty directory for every run: the cost of storing) or warm (one run fills a directory first,
+# every timed run starts from it; entries a run adds are removed again).
 # Each run alternates QEMU and Orrery; the minimum of REPS runs is reported for each (the
-# least disturbed by other load on the host).
+# least disturbed by other load on the host), as wall time to the marker and as the CPU time
+# (user+sys) of the whole run, shutdown included.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 smp=${2:-2}
 gic=${3:-2}
 reps=${4:-3}
+cache_mode=${5:-off}
+case $cache_mode in off | cold | warm) ;; *) echo "CACHE must be off, cold or warm" >&2; exit 2 ;; esac
 cache=$build/system-cache
 if [[ $gic == pc ]]; then
   "$root/tests/system/pc_linux.sh" none "$cache" fetch >/dev/null
@@ -27,28 +33,54 @@ else
     -append "console=ttyAMA0 panic=-1 quiet loglevel=4")
 fi
 
-# Seconds from start until the marker appears on the serial output.
+# "WALL CPU": seconds from start until the marker appears on the serial output, and the CPU
+# seconds (user+sys) of the whole run.
 time_to_marker() {
-  local start end line
+  local start end line t="" tf
+  tf=$(mktemp)
   start=$(date +%s.%N)
   while IFS= read -r line; do
-    if [[ $line == ORRERY-BOOT-OK* ]]; then
+    if [[ -z $t && $line == ORRERY-BOOT-OK* ]]; then
       end=$(date +%s.%N)
-      echo "$end - $start" | bc
-      return 0
+      t=$(echo "$end - $start" | bc)
     fi
-  done < <(timeout 300 "$@" </dev/null 2>&1)
-  echo "no marker" >&2
-  return 1
+  done < <(timeout 300 /usr/bin/time -o "$tf" -f "%U %S" "$@" </dev/null 2>&1)
+  local cpu
+  cpu=$(tail -n 1 "$tf" | awk '{print $1 + $2}')
+  rm -f "$tf"
+  if [[ -z $t ]]; then
+    echo "no marker" >&2
+    return 1
+  fi
+  echo "$t $cpu"
 }
 
-q=""
-o=""
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+orrery_args=("${args[@]}")
+if [[ $cache_mode == warm ]]; then
+  time_to_marker "$build/orrery" -accel "tcg,cache=$work/warm" "${args[@]}" >/dev/null
+  cp -a "$work/warm" "$work/warm.orig"
+fi
+
+min() { if [[ -z $1 ]] || (($(echo "$2 < $1" | bc))); then echo "$2"; else echo "$1"; fi; }
+q="" o="" qc="" oc=""
 for ((i = 0; i < reps; i++)); do
-  t=$(time_to_marker "$qemu" -nic none "${args[@]}")
-  [[ -z $q ]] || (($(echo "$t < $q" | bc))) && q=$t
-  t=$(time_to_marker "$build/orrery" "${args[@]}")
-  [[ -z $o ]] || (($(echo "$t < $o" | bc))) && o=$t
+  read -r t c < <(time_to_marker "$qemu" -nic none "${args[@]}")
+  q=$(min "$q" "$t") qc=$(min "$qc" "$c")
+  case $cache_mode in
+    cold)
+      rm -rf "$work/cold"
+      orrery_args=(-accel "tcg,cache=$work/cold" "${args[@]}")
+      ;;
+    warm)
+      rm -rf "$work/warm" && cp -a "$work/warm.orig" "$work/warm"
+      orrery_args=(-accel "tcg,cache=$work/warm" "${args[@]}")
+      ;;
+  esac
+  read -r t c < <(time_to_marker "$build/orrery" "${orrery_args[@]}")
+  o=$(min "$o" "$t") oc=$(min "$oc" "$c")
 done
-printf 'boot to marker (-smp %s, %s, min of %s): qemu %.2f s, orrery %.2f s, orrery/qemu %.2fx\n' \
-  "$smp" "$([[ $gic == pc ]] && echo "-M pc" || echo "gic-version=$gic")" "$reps" "$q" "$o" "$(echo "$o / $q" | bc -l)"
+printf 'boot to marker (-smp %s, %s, min of %s, tcg cache %s): qemu %.2f s (CPU %.2f s), orrery %.2f s (CPU %.2f s), orrery/qemu %.2fx wall, %.2fx CPU\n' \
+  "$smp" "$([[ $gic == pc ]] && echo "-M pc" || echo "gic-version=$gic")" "$reps" "$cache_mode" \
+  "$q" "$qc" "$o" "$oc" "$(echo "$o / $q" | bc -l)" "$(echo "$oc / $qc" | bc -l)"

@@ -1,9 +1,15 @@
 // Reports how long the LLVM tier takes to compile a typical translated block
 // (tests/unit/llvm/typical_block.h): the default configuration, code generator levels 0 and 2,
-// and the default without IR passes, each one block at a time and in batches of 8. It only
-// reports; nothing here passes or fails on a time (see bench/README.md).
-//   build/bench/llvm_compile_time [BLOCKS]     (default 48 blocks per configuration)
+// and the default without IR passes, each one block at a time and in batches of 8; then the speed
+// of generated code that calls a helper and chains through its link slot, relocatable (helpers,
+// slow paths and block data by symbol, as the persistent cache needs) against the old absolute
+// addresses. It only reports; nothing here passes or fails on a time (see bench/README.md).
+//   build/bench/llvm_compile_time [BLOCKS [LOOPS [both|absolute|relocatable]]]
+//   (default 48 blocks per configuration, 10,000,000 loop iterations, both code forms; one form
+//   alone for instruction counts: run under callgrind with two LOOPS values and subtract)
+#include <algorithm>
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -11,6 +17,7 @@
 #include <vector>
 
 #include "tcg/exec/cpu_common.h"
+#include "tcg/ir/helpers.h"
 #include "tcg/llvm/jit.h"
 #include "tests/unit/llvm/typical_block.h"
 
@@ -23,6 +30,63 @@ constexpr uint32_t kRegs = (sizeof(CpuCommon) + 7) & ~size_t(7);
 
 double us_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+uint64_t h_step(CpuCommon*, uint64_t a, uint64_t, uint64_t) {
+  return a * 3 + 1;
+}
+constexpr ir::Helper kStep{"bench_step", h_step};
+
+// r0 += 1; r1 = step(r1); a loop back to itself through its link slot while r0 < r2.
+std::unique_ptr<exec::TranslationBlock> loop_tb() {
+  auto tb = std::make_unique<exec::TranslationBlock>();
+  tb->key.pc = tb->ir.guest_pc = 0x4000;
+  ir::Emitter e(tb->ir);
+  e.insn_start(0x4000);
+  ir::Value i = e.add(e.get_reg(ir::Type::I64, kRegs), e.c64(1));
+  e.set_reg(kRegs, i);
+  e.set_reg(kRegs + 8, e.call(kStep, {e.get_reg(ir::Type::I64, kRegs + 8)}));
+  e.branch(e.cmp(ir::Cond::Ult, i, e.get_reg(ir::Type::I64, kRegs + 16)), 0x4000, 0x4004);
+  return tb;
+}
+
+// Nanoseconds per loop iteration (the least of 5 runs) of the loop compiled relocatable or not.
+int code_speed(uint64_t loops, int only) {
+  struct Cpu {
+    CpuCommon common;
+    uint64_t r[3];
+  };
+  std::printf("generated code, %" PRIu64 " iterations of a helper call and a chained jump:\n",
+              loops);
+  double best[2] = {1e30, 1e30};
+  for (int rep = 0; rep < 5; ++rep) {
+    for (int reloc = 0; reloc < 2; ++reloc) {
+      if (only >= 0 && reloc != only) continue;
+      llvm::JitOptions o;
+      o.relocatable = reloc;
+      std::string err;
+      auto jit = llvm::LlvmJit::create(o, err);
+      auto tb = loop_tb();
+      exec::NativeFn fn = jit ? jit->compile(*tb, &err) : nullptr;
+      if (!fn) {
+        std::fprintf(stderr, "llvm_compile_time: %s\n", err.c_str());
+        return 1;
+      }
+      tb->link[0].store(fn);
+      auto cpu = std::make_unique<Cpu>();
+      cpu->r[2] = loops;
+      auto t0 = std::chrono::steady_clock::now();
+      fn(&cpu->common);
+      best[reloc] = std::min(best[reloc], us_since(t0) * 1000.0 / double(loops));
+      if (cpu->r[0] != loops) {
+        std::fprintf(stderr, "llvm_compile_time: the loop ran %" PRIu64 " times\n", cpu->r[0]);
+        return 1;
+      }
+    }
+  }
+  std::printf("  absolute addresses %.3f ns/iteration, relocatable %.3f ns/iteration\n", best[0],
+              best[1]);
+  return 0;
 }
 
 int run(unsigned blocks) {
@@ -84,9 +148,15 @@ int run(unsigned blocks) {
 
 int main(int argc, char** argv) {
   unsigned blocks = argc > 1 ? unsigned(std::strtoul(argv[1], nullptr, 10)) : 48;
-  if (blocks == 0) {
-    std::fputs("usage: llvm_compile_time [BLOCKS]  (BLOCKS > 0)\n", stderr);
+  const uint64_t loops = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 10000000;
+  const std::string mode = argc > 3 ? argv[3] : "both";
+  const int only = mode == "absolute" ? 0 : mode == "relocatable" ? 1 : -1;
+  if (blocks == 0 || loops == 0 || (only < 0 && mode != "both")) {
+    std::fputs(
+        "usage: llvm_compile_time [BLOCKS [LOOPS [both|absolute|relocatable]]]  (counts > 0)\n",
+        stderr);
     return 1;
   }
-  return run(blocks);
+  if (int r = run(blocks)) return r;
+  return code_speed(loops, only);
 }

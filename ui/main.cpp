@@ -130,7 +130,9 @@ int run(int argc, char** argv) {
     serial.push_back(std::move(dev));
   }
 
-  tcg::exec::Engine engine(opt.engine, log);
+  tcg::exec::EngineOptions engine_opt = opt.engine;
+  engine_opt.guest_id = std::string(opt.machine->name) + "," + opt.cpu;  // tcg cache keys
+  tcg::exec::Engine engine(engine_opt, log);
   err = engine.init();
   if (!err.empty()) return fail("-accel: " + err);
 

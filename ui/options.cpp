@@ -9,6 +9,7 @@
 #include "hw/core/log.h"
 #include "hw/core/option_list.h"
 #include "machine/machine.h"
+#include "tcg/llvm/code_cache.h"
 
 namespace orrery::ui {
 
@@ -77,7 +78,8 @@ constexpr OptionInfo kOptions[] = {
     {"d", Opt::Debug, "ITEM,...", "enable logging of the given items (-d help lists them)"},
     {"D", Opt::LogFile, "FILE", "write the -d log to FILE instead of stderr"},
     {"accel", Opt::Accel,
-     "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,policy=benefit|count][,unimp=undef|stop]|kvm[:tcg]"
+     "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,policy=benefit|count][,unimp=undef|stop]"
+     "[,cache=DIR|on|off][,cache-size=SIZE]|kvm[:tcg]"
      "[,kernel-irqchip=on|off]",
      "accelerator: TCG (default; translator tier and LLVM threshold) or KVM (-accel help)"},
     {"enable-kvm", Opt::EnableKvm, "", "shorthand for -accel kvm"},
@@ -227,9 +229,29 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, Acc
       if (val != "stop" && val != "undef")
         return "invalid unimp '" + std::string(val) + "' (expected stop or undef)";
       eo.stop_on_unimplemented = val == "stop";
+    } else if (key == "cache") {
+      if (val.empty()) return "cache= needs a directory, on or off";
+      if (val == "off") {
+        eo.tcg_cache_dir.clear();
+      } else if (val == "on") {
+        eo.tcg_cache_dir = tcg::llvm::default_code_cache_dir();
+        if (eo.tcg_cache_dir.empty())
+          return "cache=on: neither XDG_CACHE_HOME nor HOME is set (give cache=DIR)";
+      } else {
+        eo.tcg_cache_dir = std::string(val);
+      }
+    } else if (key == "cache-size") {
+      // Bytes unless suffixed, as for object sizes.
+      const bool plain = !val.empty() && std::isdigit(static_cast<unsigned char>(val.back()));
+      uint64_t bytes = 0;
+      if (plain ? !parse_ram_size(std::string(val) + "B", bytes) : !parse_ram_size(val, bytes))
+        return "invalid cache-size '" + std::string(val) +
+               "' (expected bytes with an optional K, M, G or T suffix)";
+      if (bytes == 0) return "cache-size must be greater than zero (use cache=off for no cache)";
+      eo.tcg_cache_bytes = bytes;
     } else {
       return "unknown tcg property '" + std::string(key) +
-             "' (expected tier, thresh, policy or unimp)";
+             "' (expected tier, thresh, policy, unimp, cache or cache-size)";
     }
   }
   return {};
@@ -957,6 +979,11 @@ std::string accel_help_text() {
          "                  unimp=undef|stop       an instruction the CPU model does not\n"
          "                                         implement raises UNDEFINED in the guest\n"
          "                                         (default), or stops the machine (debugging)\n"
+         "                  cache=DIR|on|off       keep LLVM-compiled code in DIR across runs\n"
+         "                                         (on: $XDG_CACHE_HOME/orrery/tcg or\n"
+         "                                         ~/.cache/orrery/tcg; default off)\n"
+         "                  cache-size=SIZE        most bytes the cache holds, least recently\n"
+         "                                         used evicted first (default 256M)\n"
          "kvm             the kernel's KVM (pc machine; /dev/kvm); properties:\n"
          "                  kernel-irqchip=on|off  PIC, IOAPIC and local APICs in the kernel\n"
          "                                         (default) or Orrery's own\n"

@@ -5,6 +5,7 @@
 
 #include "tcg/baseline/baseline.h"
 #include "tcg/interp/interp.h"
+#include "tcg/llvm/code_cache.h"
 #include "tcg/llvm/compiler.h"
 #include "tcg/opt/passes.h"
 
@@ -66,10 +67,11 @@ void Engine::log_tier_stats() {
            t.blocks_translated, t.invalidations, t.flushes, baseline_blocks_.load(),
            code_cache_ ? code_cache_->used() / 1048576.0 : 0.0);
   log_.log(hw::kLogTier,
-           "tier: policy: %" PRIu64 " checks, %" PRIu64 " compile, %" PRIu64 " deferred, %" PRIu64
+           "tier: policy: %" PRIu64 " checks, %" PRIu64 " compile (%" PRIu64
+           " found in the tcg cache), %" PRIu64 " deferred, %" PRIu64
            " never; invalidated after compile %" PRIu64 ", while queued %" PRIu64 "\n",
-           t.tier_checks, t.tier_compiles, t.tier_deferred, t.tier_never, t.invalidated_compiled,
-           t.invalidated_queued);
+           t.tier_checks, t.tier_compiles, t.tier_cached, t.tier_deferred, t.tier_never,
+           t.invalidated_compiled, t.invalidated_queued);
   log_.log(hw::kLogTier,
            "llvm: %" PRIu64 " queued, %" PRIu64 " compiled, %" PRIu64 " failed, %" PRIu64
            " skipped (invalidated), %" PRIu64 " dropped cold\n",
@@ -81,6 +83,15 @@ void Engine::log_tier_stats() {
            policy_.cost_ns(100) / 1000.0);
   log_.log(hw::kLogTier, "llvm: lowering %.1f ms, IR passes %.1f ms, codegen %.1f ms\n",
            j.lower_us / 1000.0, j.opt_us / 1000.0, j.codegen_us / 1000.0);
+  if (tcg_cache_) {
+    const auto c = tcg_cache_->stats();
+    log_.log(hw::kLogTier,
+             "tcg cache: %" PRIu64 " linked from cache (%.1f ms), %" PRIu64 " stored, %" PRIu64
+             " objects compiled, %" PRIu64 " misses, %" PRIu64 " rejected, %" PRIu64
+             " unlinkable, %" PRIu64 " store failures, %" PRIu64 " evicted\n",
+             j.cache_hits, j.cache_us / 1000.0, j.cache_stores, j.modules, c.misses, c.rejected,
+             j.cache_bad_links, c.store_failures, c.evicted);
+  }
   if (compiler_->jit().counts_executions())
     log_.log(hw::kLogTier,
              "llvm: compiled code ran %" PRIu64 " times (%" PRIu64
@@ -114,6 +125,12 @@ std::string Engine::init() {
   llvm::JitOptions jit_opt;
   jit_opt.code_limit = opt_.llvm_code_bytes;
   jit_opt.count_executions = log_.enabled(hw::kLogTier);
+  if (!opt_.tcg_cache_dir.empty()) {
+    tcg_cache_ = llvm::CodeCache::open({opt_.tcg_cache_dir, opt_.tcg_cache_bytes}, &log_, err);
+    if (!tcg_cache_) return err;
+    jit_opt.cache = tcg_cache_.get();
+    jit_opt.guest_id = opt_.guest_id;
+  }
   compiler_ = llvm::BackgroundCompiler::create(err, &log_, jit_opt);
   if (!compiler_) return "cannot start the LLVM tier: " + err;
   // Code already linked to a block's baseline code must move on to its LLVM code.
@@ -312,6 +329,7 @@ void Engine::flush() {
     for (VcpuExec* v : vcpus_) v->flush_jump_cache();
     old = std::move(all_);
     all_.clear();
+    cache_probed_.clear();
     // Like the blocks themselves, their code is only dropped when no vCPU runs (reset).
     if (code_cache_) code_cache_->reset();
     code_cache_full_logged_ = false;
@@ -408,6 +426,7 @@ void Engine::tier_up(TranslationBlock* tb) {
     const unsigned backoffs = policy_.backoffs(tb->key);
     TierPolicy::Decision d;
     std::vector<TranslationBlock*> members;
+    uint64_t insns = 0, ir = 0;
     if (opt_.tier == Tier::Llvm) {
       d = policy_.decide_forced(count, backoffs);
     } else {
@@ -415,13 +434,30 @@ void Engine::tier_up(TranslationBlock* tb) {
       // region's members run in its code); the cost: all of its IR.
       // A region formed earlier (then dropped cold from the queue) keeps its members.
       members = region_candidates_locked(tb);
-      uint64_t insns = 0, ir = 0;
       for (const TranslationBlock* m : tb->region.empty() ? members : tb->region) {
         insns += uint64_t(m == tb ? count : m->exec_count.load(std::memory_order_relaxed)) *
                  m->ir.num_insns;
         ir += m->ir.insts.size();
       }
       d = policy_.decide(count, insns, ir, backoffs);
+    }
+    // Code in the persistent cache costs only its linking, about a tenth of compiling it
+    // (tcg/llvm/README.md): once the benefit pays for that, look it up (once per block).
+    if (d.kind == Kind::Defer && tcg_cache_ && !cache_probed_.contains(tb) &&
+        policy_.decide(count, insns, std::max<uint64_t>(1, ir / kLinkCostDivisor), backoffs).kind ==
+            Kind::Compile) {
+      cache_probed_.insert(tb);
+      std::vector<const TranslationBlock*> would_be;
+      if (!tb->region.empty())
+        would_be.assign(tb->region.begin(), tb->region.end());
+      else if (members.size() > 1)
+        would_be.assign(members.begin(), members.end());
+      else
+        would_be.push_back(tb);
+      if (compiler_->jit().in_cache(would_be)) {
+        ++stats_.tier_cached;
+        d.kind = Kind::Compile;
+      }
     }
     switch (d.kind) {
       case Kind::Defer:

@@ -73,13 +73,14 @@ exec::NativeFn BackgroundCompiler::compile_now(exec::TranslationBlock* tb) {
   auto t0 = std::chrono::steady_clock::now();
   const uint64_t c0 = thread_cpu_ns();
   std::string error;
+  const uint64_t hits0 = jit_->stats().cache_hits;
   exec::NativeFn fn = jit_->compile(*tb, &error);
   const exec::TranslationBlock* const one[] = {tb};
   note_compile(one, 1,
                uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - t0)
                             .count()),
-               thread_cpu_ns() - c0);
+               thread_cpu_ns() - c0, jit_->stats().cache_hits - hits0 == 1);
   finish(tb, fn, error);
   if (!fn && jit_->code_full()) {
     bool call;
@@ -170,13 +171,13 @@ void BackgroundCompiler::mark_seen(std::deque<Queued>& queue,
 }
 
 void BackgroundCompiler::note_compile(const exec::TranslationBlock* const* tbs, size_t n,
-                                      uint64_t wall_us, uint64_t cpu_ns) {
+                                      uint64_t wall_us, uint64_t cpu_ns, bool all_cached) {
   uint64_t ir = 0;
   for (size_t i = 0; i < n; ++i) ir += ir_size(*tbs[i]);
   compile_us_ += wall_us;
   compile_cpu_us_ += cpu_ns / 1000;
   ir_insts_ += ir;
-  if (cost_hook_) cost_hook_(ir, cpu_ns);
+  if (cost_hook_ && !all_cached) cost_hook_(ir, cpu_ns);
 }
 
 void BackgroundCompiler::worker() {
@@ -222,12 +223,13 @@ void BackgroundCompiler::worker() {
       out.assign(batch.size(), nullptr);
       auto t0 = std::chrono::steady_clock::now();
       const uint64_t c0 = thread_cpu_ns();
+      const uint64_t hits0 = jit_->stats().cache_hits;
       jit_->compile_batch(cbatch, out, &errors, epoch);
       note_compile(cbatch.data(), cbatch.size(),
                    uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - t0)
                                 .count()),
-                   thread_cpu_ns() - c0);
+                   thread_cpu_ns() - c0, jit_->stats().cache_hits - hits0 == cbatch.size());
     }
     thread_cpu_us_.store(thread_cpu_ns() / 1000, std::memory_order_relaxed);
     bool call_full_hook = false;

@@ -144,8 +144,10 @@ class BackgroundCompiler {
   std::vector<std::unique_ptr<exec::TranslationBlock>> retired_;
   bool stop_ = false;
   std::atomic<unsigned> batch_limit_{2};
+  // all_cached: every block came from the persistent cache, so the time says nothing about
+  // compile cost (the policy's cost hook is not told).
   void note_compile(const exec::TranslationBlock* const* tbs, size_t n, uint64_t wall_us,
-                    uint64_t cpu_ns);
+                    uint64_t cpu_ns, bool all_cached);
 
   std::atomic<uint64_t> enqueued_{0}, compiled_{0}, failed_{0}, skipped_{0}, dropped_cold_{0},
       compile_us_{0}, compile_cpu_us_{0}, ir_insts_{0}, thread_cpu_us_{0};

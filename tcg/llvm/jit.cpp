@@ -4,11 +4,17 @@
 // Measurements behind the choices here: tcg/llvm/README.md.
 #include "tcg/llvm/jit.h"
 
+#include <elf.h>
 #include <atomic>
 #include <chrono>
+#include <cinttypes>
+#include <cstring>
+
 #include <map>
+#include <optional>
 #include <unordered_map>
 
+#include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -29,6 +35,7 @@
 #include <llvm/Transforms/Scalar/SROA.h>
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
 
+#include "tcg/llvm/code_cache.h"
 #include "tcg/llvm/lower.h"
 
 namespace orrery::tcg::llvm {
@@ -158,6 +165,47 @@ uint64_t micros_since(std::chrono::steady_clock::time_point t0) {
           .count());
 }
 
+std::vector<const exec::TranslationBlock*> members_of(const exec::TranslationBlock& tb) {
+  if (tb.region.empty() || tb.region.front() != &tb) return {&tb};
+  return {tb.region.begin(), tb.region.end()};
+}
+
+std::string hex16(uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016" PRIx64, v);
+  return b;
+}
+
+// Renames a cached object's per-load symbols: every occurrence of `from` in its string tables
+// becomes `to` (same length, so no offset moves). False when obj is not an ELF64 object this
+// host can link or holds no such name.
+bool rename_symbols(std::vector<char>& obj, std::string_view from, std::string_view to) {
+  if (from.size() != to.size() || from.empty()) return false;
+  const size_t n = obj.size();
+  if (n < sizeof(Elf64_Ehdr)) return false;
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, obj.data(), sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_type != ET_REL || eh.e_machine != EM_X86_64 ||
+      eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > n ||
+      uint64_t(eh.e_shnum) * sizeof(Elf64_Shdr) > n - eh.e_shoff)
+    return false;
+  size_t renamed = 0;
+  for (unsigned i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr sh;
+    std::memcpy(&sh, obj.data() + eh.e_shoff + i * sizeof(Elf64_Shdr), sizeof sh);
+    if (sh.sh_type != SHT_STRTAB) continue;
+    if (sh.sh_offset > n || sh.sh_size > n - sh.sh_offset) return false;
+    char* tab = obj.data() + sh.sh_offset;
+    std::string_view view(tab, sh.sh_size);
+    for (size_t at = view.find(from); at != std::string_view::npos; at = view.find(from, at + 1)) {
+      std::memcpy(tab + at, to.data(), to.size());
+      ++renamed;
+    }
+  }
+  return renamed != 0;
+}
+
 }  // namespace
 
 struct LlvmJit::Impl {
@@ -185,8 +233,85 @@ struct LlvmJit::Impl {
   std::unique_ptr<ll::legacy::PassManager> codegen;
   uint64_t next_id = 0;
   Stats stats;
+  // Helper symbols defined in the main JITDylib (for good: helpers live as long as the
+  // process), by name, and those registered by a lowering but not defined yet.
+  std::unordered_map<std::string, uint64_t> helpers;
+  orc::SymbolMap pending_helpers;
+  std::string cache_config;  // what the code depends on besides the blocks (cache keys)
 
-  SlowPaths slow_paths() const { return SlowPaths{opt.slow_load, opt.slow_store, opt.slow_atomic}; }
+  bool use_helper(const ir::Helper& h) {
+    const uint64_t addr = reinterpret_cast<uintptr_t>(h.fn);
+    auto [it, inserted] = helpers.emplace(h.name, addr);
+    if (!inserted) return it->second == addr;
+    pending_helpers[jit->getExecutionSession().intern(helper_symbol(h))] = {
+        orc::ExecutorAddr(addr), ll::JITSymbolFlags::Exported};
+    return true;
+  }
+
+  ll::Error define_pending_helpers() {
+    if (pending_helpers.empty()) return ll::Error::success();
+    orc::SymbolMap m;
+    m.swap(pending_helpers);
+    return jit->getMainJITDylib().define(orc::absoluteSymbols(std::move(m)));
+  }
+
+  /// Defines the per-member data symbols of the function with this suffix.
+  ll::Error define_block_data(const exec::TranslationBlock& tb, const std::string& suffix,
+                              orc::ResourceTrackerSP& tracker) {
+    orc::SymbolMap m;
+    const auto members = members_of(tb);
+    for (size_t k = 0; k < members.size(); ++k)
+      m[jit->getExecutionSession().intern(block_data_symbol(k, suffix))] = {
+          orc::ExecutorAddr::fromPtr(members[k]), ll::JITSymbolFlags::Exported};
+    return tracker->getJITDylib().define(orc::absoluteSymbols(std::move(m)), tracker);
+  }
+
+  orc::ResourceTrackerSP& tracker_for(uint64_t epoch) {
+    orc::ResourceTrackerSP& t = trackers[epoch];
+    if (!t) t = jit->getMainJITDylib().createResourceTracker();
+    return t;
+  }
+
+  /// Links a cached object (payload: its symbol suffix, then the object) as tb's code.
+  exec::NativeFn link_cached(const exec::TranslationBlock& tb, std::vector<char>& payload,
+                             uint64_t epoch, std::string& error) {
+    if (payload.size() < 16) {
+      error = "short payload";
+      return nullptr;
+    }
+    const std::string old_suffix(payload.data(), 16);
+    std::vector<char> obj(payload.begin() + 16, payload.end());
+    const std::string suffix = hex16(next_id++);
+    if (!rename_symbols(obj, old_suffix, suffix)) {
+      error = "not an object of this host";
+      return nullptr;
+    }
+    for (const exec::TranslationBlock* m : members_of(tb))
+      for (const ir::Inst& in : m->ir.insts)
+        if (in.op == ir::Opcode::Call || in.op == ir::Opcode::CallPure ||
+            in.op == ir::Opcode::TrapIf)
+          if (!use_helper(*reinterpret_cast<const ir::Helper*>(in.imm))) {
+            error = "helper name clash";
+            return nullptr;
+          }
+    orc::ResourceTrackerSP& tracker = tracker_for(epoch);
+    ll::Error e = define_pending_helpers();
+    if (!e) e = define_block_data(tb, suffix, tracker);
+    if (!e)
+      e = jit->addObjectFile(tracker, std::make_unique<ll::SmallVectorMemoryBuffer>(
+                                          ll::SmallVector<char, 0>(obj.begin(), obj.end()),
+                                          "orrery_cached.o", /*RequiresNullTerminator=*/false));
+    if (e) {
+      error = ll::toString(std::move(e));
+      return nullptr;
+    }
+    auto sym = jit->lookup("orrery_tb_" + suffix);
+    if (!sym) {
+      error = ll::toString(sym.takeError());
+      return nullptr;
+    }
+    return sym->toPtr<exec::NativeFn>();
+  }
 
   std::unique_ptr<ll::Module> new_module(ll::LLVMContext& ctx) {
     auto m = std::make_unique<ll::Module>("orrery_tbs", ctx);
@@ -196,10 +321,17 @@ struct LlvmJit::Impl {
   }
 
   /// Lowers and verifies tb into m as `name`; returns the function or null with error set.
-  ll::Function* lower(const exec::TranslationBlock& tb, ll::Module& m, const std::string& name,
-                      std::string& error) {
-    BlockLowering low(m, slow_paths(), opt.count_executions);
+  ll::Function* lower(const exec::TranslationBlock& tb, ll::Module& m, const std::string& suffix,
+                      std::string& error, bool* relocatable = nullptr) {
+    const std::string name = "orrery_tb_" + suffix;
+    LinkNames names;
+    names.suffix = suffix;
+    names.use_helper = [this](const ir::Helper& h) { return use_helper(h); };
+    names.absolute = !opt.relocatable;
+    names.slow = SlowPaths{opt.slow_load, opt.slow_store, opt.slow_atomic};
+    BlockLowering low(m, std::move(names), opt.count_executions);
     error = low.lower(tb, name);
+    if (relocatable) *relocatable = low.relocatable();
     if (!error.empty()) return nullptr;
     ll::Function* f = m.getFunction(name);
     std::string msg;
@@ -249,6 +381,11 @@ std::unique_ptr<LlvmJit> LlvmJit::create(const JitOptions& opt, std::string& err
     return nullptr;
   }
   jtmb->setCodeGenOptLevel(codegen_level(opt.codegen_level));
+  impl->cache_config =
+      "llvm=" LLVM_VERSION_STRING ",cg=" + std::to_string(opt.codegen_level) +
+      ",passes=" + std::to_string(opt.run_passes) + ",fastisel=" + std::to_string(opt.fast_isel) +
+      ",count=" + std::to_string(opt.count_executions) + ",host=" + jtmb->getCPU() + ":" +
+      jtmb->getFeatures().getString() + ",guest=" + opt.guest_id;
   jtmb->getOptions().EnableFastISel = opt.fast_isel;
   auto tm = jtmb->createTargetMachine();
   if (!tm) {
@@ -257,8 +394,9 @@ std::unique_ptr<LlvmJit> LlvmJit::create(const JitOptions& opt, std::string& err
   }
   impl->tm = std::move(*tm);
 
-  // Generated code reaches the runtime through absolute addresses, so no platform support
-  // (static initialisers, TLS) is needed; the process symbols only back libcalls LLVM might emit.
+  // Generated code reaches the runtime through absolute symbols we define, so no platform
+  // support (static initialisers, TLS) is needed; the process symbols only back libcalls LLVM
+  // might emit.
   // JITLink with a counting memory manager (no EH-frame registration: generated code never
   // unwinds).
   auto page = ll::sys::Process::getPageSize();
@@ -296,6 +434,21 @@ std::unique_ptr<LlvmJit> LlvmJit::create(const JitOptions& opt, std::string& err
     return nullptr;
   }
   impl->jit->getMainJITDylib().addGenerator(std::move(*gen));
+  {
+    // Generated code calls the slow paths by name (lower.h): defined once, for good.
+    orc::SymbolMap slow;
+    auto& es = impl->jit->getExecutionSession();
+    slow[es.intern(kSlowLoadSymbol)] = {orc::ExecutorAddr::fromPtr(opt.slow_load),
+                                        ll::JITSymbolFlags::Exported};
+    slow[es.intern(kSlowStoreSymbol)] = {orc::ExecutorAddr::fromPtr(opt.slow_store),
+                                         ll::JITSymbolFlags::Exported};
+    slow[es.intern(kSlowAtomicSymbol)] = {orc::ExecutorAddr::fromPtr(opt.slow_atomic),
+                                          ll::JITSymbolFlags::Exported};
+    if (ll::Error e = impl->jit->getMainJITDylib().define(orc::absoluteSymbols(std::move(slow)))) {
+      error = "LLVM: " + ll::toString(std::move(e));
+      return nullptr;
+    }
+  }
 
   impl->obj_os = std::make_unique<ll::raw_svector_ostream>(impl->obj_buf);
   impl->codegen = std::make_unique<ll::legacy::PassManager>();
@@ -347,6 +500,44 @@ void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
   Impl& im = *impl_;
   if (epoch == kCurrentEpoch) epoch = im.epoch.load(std::memory_order_acquire);
   if (errors) errors->assign(tbs.size(), std::string());
+  std::fill(out.begin(), out.end(), nullptr);
+  if (!im.opt.cache || !im.opt.relocatable) {
+    std::vector<size_t> all(tbs.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    compile_group(tbs, all, out, errors, epoch, nullptr);
+    return;
+  }
+  // With the persistent cache: link what it has; compile the rest one block per object, so
+  // each object can be stored under its block's key.
+  std::string key;
+  for (size_t i = 0; i < tbs.size(); ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    key = CodeCache::key_material(*tbs[i], im.cache_config);
+    if (!key.empty() && epoch == im.epoch.load(std::memory_order_acquire)) {
+      if (std::optional<std::vector<char>> payload = im.opt.cache->load(key)) {
+        std::string err;
+        out[i] = im.link_cached(*tbs[i], *payload, epoch, err);
+        im.stats.cache_us += micros_since(t0);
+        if (out[i]) {
+          ++im.stats.cache_hits;
+          ++im.stats.blocks;
+          continue;
+        }
+        ++im.stats.cache_bad_links;
+      } else {
+        im.stats.cache_us += micros_since(t0);
+      }
+    }
+    const size_t one[1] = {i};
+    compile_group(tbs, one, out, errors, epoch, key.empty() ? nullptr : &key);
+  }
+}
+
+void LlvmJit::compile_group(std::span<const exec::TranslationBlock* const> tbs,
+                            std::span<const size_t> group, std::span<exec::NativeFn> out,
+                            std::vector<std::string>* errors, uint64_t epoch,
+                            const std::string* cache_key) {
+  Impl& im = *impl_;
   auto set_error = [&](size_t i, std::string msg) {
     out[i] = nullptr;
     ++im.stats.failures;
@@ -356,15 +547,18 @@ void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
   auto t0 = std::chrono::steady_clock::now();
   auto ctx = std::make_unique<ll::LLVMContext>();
   std::unique_ptr<ll::Module> mod = im.new_module(*ctx);
-  std::vector<std::string> names(tbs.size());
-  std::vector<ll::Function*> fns(tbs.size(), nullptr);
+  std::vector<std::string> suffixes(group.size());
+  std::vector<ll::Function*> fns(group.size(), nullptr);
   size_t lowered = 0;
-  for (size_t i = 0; i < tbs.size(); ++i) {
-    names[i] = "orrery_tb_" + std::to_string(im.next_id++);
+  bool relocatable = true;
+  for (size_t j = 0; j < group.size(); ++j) {
+    suffixes[j] = hex16(im.next_id++);
     std::string err;
-    fns[i] = im.lower(*tbs[i], *mod, names[i], err);
-    if (!fns[i])
-      set_error(i, std::move(err));
+    bool reloc = false;
+    fns[j] = im.lower(*tbs[group[j]], *mod, suffixes[j], err, &reloc);
+    relocatable = relocatable && reloc;
+    if (!fns[j])
+      set_error(group[j], std::move(err));
     else
       ++lowered;
   }
@@ -379,10 +573,10 @@ void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
 
   // A flush ended the batch's epoch: its blocks are gone, skip the costly part.
   if (epoch != im.epoch.load(std::memory_order_acquire)) {
-    for (size_t i = 0; i < tbs.size(); ++i)
-      if (fns[i]) {
-        out[i] = nullptr;
-        if (errors) (*errors)[i] = "flushed";
+    for (size_t j = 0; j < group.size(); ++j)
+      if (fns[j]) {
+        out[group[j]] = nullptr;
+        if (errors) (*errors)[group[j]] = "flushed";
       }
     return;
   }
@@ -392,26 +586,47 @@ void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
   std::unique_ptr<ll::MemoryBuffer> obj = im.emit_object(*mod);
   mod.reset();
   ctx.reset();
-  orc::ResourceTrackerSP& tracker = im.trackers[epoch];
-  if (!tracker) tracker = im.jit->getMainJITDylib().createResourceTracker();
-  if (ll::Error e = im.jit->addObjectFile(tracker, std::move(obj))) {
+  // The object as stored: the suffix its per-load names carry, then the object itself.
+  std::vector<char> payload;
+  if (cache_key && relocatable && lowered == group.size()) {
+    payload.assign(suffixes[0].begin(), suffixes[0].end());
+    payload.insert(payload.end(), obj->getBufferStart(), obj->getBufferEnd());
+  }
+  orc::ResourceTrackerSP& tracker = im.tracker_for(epoch);
+  ll::Error e = im.define_pending_helpers();
+  for (size_t j = 0; !e && j < group.size(); ++j)
+    if (fns[j]) e = im.define_block_data(*tbs[group[j]], suffixes[j], tracker);
+  if (!e) e = im.jit->addObjectFile(tracker, std::move(obj));
+  if (e) {
     std::string msg = "LLVM: " + ll::toString(std::move(e));
-    for (size_t i = 0; i < tbs.size(); ++i)
-      if (fns[i]) set_error(i, msg);
+    for (size_t j = 0; j < group.size(); ++j)
+      if (fns[j]) set_error(group[j], msg);
     return;
   }
   // The first lookup links the object; the rest only resolve addresses.
-  for (size_t i = 0; i < tbs.size(); ++i) {
-    if (!fns[i]) continue;
-    auto sym = im.jit->lookup(names[i]);
+  bool linked = false;
+  for (size_t j = 0; j < group.size(); ++j) {
+    if (!fns[j]) continue;
+    auto sym = im.jit->lookup("orrery_tb_" + suffixes[j]);
     if (!sym) {
-      set_error(i, "LLVM: " + ll::toString(sym.takeError()));
+      set_error(group[j], "LLVM: " + ll::toString(sym.takeError()));
       continue;
     }
-    out[i] = sym->toPtr<exec::NativeFn>();
+    out[group[j]] = sym->toPtr<exec::NativeFn>();
     ++im.stats.blocks;
+    linked = true;
   }
   im.stats.codegen_us += micros_since(t0);
+  // Only code that linked here is stored: another process will link the same object.
+  if (linked && !payload.empty() && im.opt.cache->store(*cache_key, payload))
+    ++im.stats.cache_stores;
+}
+
+bool LlvmJit::in_cache(std::span<const exec::TranslationBlock* const> members) const {
+  const Impl& im = *impl_;  // opt and cache_config are set once, before any compile
+  if (!im.opt.cache || !im.opt.relocatable || members.empty()) return false;
+  const std::string key = CodeCache::key_material(members, im.cache_config);
+  return !key.empty() && im.opt.cache->contains(key);
 }
 
 std::string LlvmJit::ir_text(const exec::TranslationBlock& tb, bool optimized, std::string* error) {
@@ -420,7 +635,7 @@ std::string LlvmJit::ir_text(const exec::TranslationBlock& tb, bool optimized, s
   ll::LLVMContext ctx;
   std::unique_ptr<ll::Module> mod = im.new_module(ctx);
   std::string err;
-  ll::Function* f = im.lower(tb, *mod, "orrery_tb_text", err);
+  ll::Function* f = im.lower(tb, *mod, "text", err);
   if (error) *error = err;
   if (!f) return {};
   if (optimized) {

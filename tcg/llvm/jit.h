@@ -15,6 +15,8 @@
 
 namespace orrery::tcg::llvm {
 
+class CodeCache;
+
 struct JitOptions {
   // LLVM code generator level: 0 None (FastISel), 1 Less, 2 Default, 3 Aggressive.
   unsigned codegen_level = 1;
@@ -32,6 +34,15 @@ struct JitOptions {
   size_t code_limit = size_t(256) << 20;
   // Generated code counts its executions in TranslationBlock::native_execs (-d tier).
   bool count_executions = false;
+  // Generated code names helpers, slow paths and per-block data by symbol, so that its object
+  // can be linked into another process (required by `cache`). false: it embeds their host
+  // addresses, as before the cache (kept to compare the speed of both).
+  bool relocatable = true;
+  // The persistent translation cache (null: none); must outlive the JIT. A hot block's code is
+  // looked up there before compiling, and stored after.
+  CodeCache* cache = nullptr;
+  // The guest architecture and CPU model, part of every cache key.
+  std::string guest_id;
 };
 
 class LlvmJit {
@@ -81,19 +92,32 @@ class LlvmJit {
   /// Whether generated code counts its executions (JitOptions::count_executions).
   bool counts_executions() const;
 
+  /// Whether the persistent cache has an entry for a block whose region would be `members`
+  /// (the head first): its code would be linked, not compiled. Thread-safe, lock-free.
+  bool in_cache(std::span<const exec::TranslationBlock* const> members) const;
+
   struct Stats {
     uint64_t blocks = 0;  // compiled successfully
     uint64_t failures = 0;
     uint64_t modules = 0;
-    uint64_t lower_us = 0;    // IR -> LLVM IR, including the verifier
-    uint64_t opt_us = 0;      // function pipeline
-    uint64_t codegen_us = 0;  // machine code and linking
+    uint64_t lower_us = 0;         // IR -> LLVM IR, including the verifier
+    uint64_t opt_us = 0;           // function pipeline
+    uint64_t codegen_us = 0;       // machine code and linking
+    uint64_t cache_hits = 0;       // blocks linked from the persistent cache, not compiled
+    uint64_t cache_stores = 0;     // objects written to it
+    uint64_t cache_bad_links = 0;  // entries that validated but did not link (compiled instead)
+    uint64_t cache_us = 0;         // looking up, reading and linking cached objects
   };
   Stats stats() const;
 
  private:
   struct Impl;
   explicit LlvmJit(std::unique_ptr<Impl> impl);
+  // Compiles tbs[group[...]] as one object (mu_ held); stores it under *cache_key when given.
+  void compile_group(std::span<const exec::TranslationBlock* const> tbs,
+                     std::span<const size_t> group, std::span<exec::NativeFn> out,
+                     std::vector<std::string>* errors, uint64_t epoch,
+                     const std::string* cache_key);
 
   mutable std::mutex mu_;  // LLVM state below is used by one thread at a time
   std::unique_ptr<Impl> impl_;

@@ -48,11 +48,11 @@ ir::Type slot_type(ir::Slot s, ir::Type own) {
 
 }  // namespace
 
-BlockLowering::BlockLowering(ll::Module& m, const SlowPaths& slow, bool count_executions)
+BlockLowering::BlockLowering(ll::Module& m, LinkNames names, bool count_executions)
     : count_executions_(count_executions),
       mod_(m),
       ctx_(m.getContext()),
-      slow_(slow),
+      names_(std::move(names)),
       b_(m.getContext()) {}
 
 bool BlockLowering::fail(std::string msg) {
@@ -88,6 +88,39 @@ void BlockLowering::store_field(ll::Value* v, size_t offset) {
 
 ll::Value* BlockLowering::const_ptr(const void* p) {
   return ll::ConstantExpr::getIntToPtr(b_.getInt64(reinterpret_cast<uintptr_t>(p)), b_.getPtrTy());
+}
+
+ll::Value* BlockLowering::extern_ptr(const std::string& symbol) {
+  if (ll::GlobalVariable* g = mod_.getNamedGlobal(symbol)) return g;
+  // Large code model for this global only: its address is a 64-bit immediate (movabs, an
+  // R_X86_64_64 relocation), exactly like the constant it replaces, wherever the JIT maps it.
+  auto* g = new ll::GlobalVariable(mod_, b_.getInt8Ty(), /*isConstant=*/false,
+                                   ll::GlobalValue::ExternalLinkage, nullptr, symbol);
+  g->setCodeModel(ll::CodeModel::Large);
+  return g;
+}
+
+ll::Value* BlockLowering::helper_ptr(const ir::Helper& h) {
+  if (!names_.absolute && names_.use_helper && h.name && names_.use_helper(h))
+    return extern_ptr(helper_symbol(h));
+  relocatable_ = false;
+  return const_ptr(reinterpret_cast<const void*>(h.fn));
+}
+
+ll::Value* BlockLowering::slow_ptr(const char* symbol, const void* fn) {
+  return names_.absolute ? const_ptr(fn) : extern_ptr(symbol);
+}
+
+ll::Value* BlockLowering::tb_ptr(const void* field) {
+  if (names_.absolute) {
+    relocatable_ = false;
+    return const_ptr(field);
+  }
+  const auto offset =
+      uint64_t(static_cast<const char*>(field) - reinterpret_cast<const char*>(tb_));
+  ll::Value* base = extern_ptr(block_data_symbol(member_, names_.suffix));
+  if (offset == 0) return base;
+  return b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), base, offset);
 }
 
 ll::BasicBlock* BlockLowering::pending_block() {
@@ -133,6 +166,7 @@ bool BlockLowering::check_args(const ir::Inst& in, uint32_t index) {
 
 std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::string& name) {
   tb_ = &tb;
+  relocatable_ = true;
   error_.clear();
   pending_ = nullptr;
   members_.clear();
@@ -175,6 +209,7 @@ std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::st
 
 bool BlockLowering::lower_member(size_t m) {
   tb_ = members_[m];
+  member_ = m;
   const ir::Block& blk = tb_->ir;
   insn_pc_ = blk.guest_pc;
   values_.assign(blk.insts.size(), nullptr);
@@ -196,7 +231,7 @@ bool BlockLowering::lower_member(size_t m) {
   b_.SetInsertPoint(body);
   if (count_executions_) {
     // A plain increment: a count lost to a race between vCPUs only skews the statistics.
-    ll::Value* at = const_ptr(&tb_->native_execs);
+    ll::Value* at = tb_ptr(&tb_->native_execs);
     auto* n = b_.CreateAlignedLoad(b_.getInt64Ty(), at, ll::MaybeAlign(8));
     tag(n, tbaa_count_);
     tag(b_.CreateAlignedStore(b_.CreateAdd(n, b_.getInt64(1)), at, ll::MaybeAlign(8)), tbaa_count_);

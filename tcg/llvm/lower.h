@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include <llvm/IR/Module.h>
 
 #include "tcg/exec/tb.h"
+#include "tcg/ir/helpers.h"
 #include "tcg/ir/ir.h"
 #include "tcg/softmmu/softmmu.h"
 
@@ -27,11 +29,40 @@ struct SlowPaths {
                      uint64_t desc, uint64_t insn_pc) = &softmmu::slow_atomic;
 };
 
+// Generated code names everything outside itself by symbol, so that its object file can be
+// linked into another process (the persistent translation cache): the slow paths and helpers
+// are absolute symbols the JIT defines once, per-block data (link slots, the TB itself,
+// native_execs) is reached at offsets from a per-member symbol `orrery_td<m>_<suffix>` that the
+// JIT defines as the member's TranslationBlock address when it links the object.
+inline constexpr const char* kSlowLoadSymbol = "orrery_slow_load";
+inline constexpr const char* kSlowStoreSymbol = "orrery_slow_store";
+inline constexpr const char* kSlowAtomicSymbol = "orrery_slow_atomic";
+inline std::string helper_symbol(const ir::Helper& h) {
+  return std::string("orrery_h_") + h.name;
+}
+inline std::string block_data_symbol(size_t member, const std::string& suffix) {
+  return "orrery_td" + std::to_string(member) + "_" + suffix;
+}
+
+struct LinkNames {
+  std::string suffix;  // unique per linked function: per-member data symbols end in it
+  // Registers h's symbol for linking; false when it cannot have one (another helper has the
+  // name): the call then embeds h's address and the code is not relocatable.
+  std::function<bool(const ir::Helper&)> use_helper;
+  // Embed host addresses instead (JitOptions::relocatable false: the code before the
+  // persistent cache, kept to compare the speed of both).
+  bool absolute = false;
+  SlowPaths slow;
+};
+
 class BlockLowering {
  public:
   /// count_executions: every member adds one to its TranslationBlock::native_execs on entry
   /// (-d tier statistics; costs a memory increment per block).
-  BlockLowering(ll::Module& m, const SlowPaths& slow, bool count_executions = false);
+  BlockLowering(ll::Module& m, LinkNames names, bool count_executions = false);
+
+  /// Whether the function only names external things by symbol (no host address embedded).
+  bool relocatable() const { return relocatable_; }
 
   /// Adds function `name` implementing tb to the module: tb alone, or tb's region (tb.region)
   /// with jumps between members as branches. Returns an empty string on success or the first
@@ -62,6 +93,11 @@ class BlockLowering {
   ll::Value* load_invariant_ptr(size_t offset);
   void store_field(ll::Value* v, size_t offset);
   ll::Value* const_ptr(const void* p);
+  ll::Value* extern_ptr(const std::string& symbol);  // the address of an absolute symbol
+  ll::Value* helper_ptr(const ir::Helper& h);
+  ll::Value* slow_ptr(const char* symbol, const void* fn);
+  // The current member's TranslationBlock field at `field` (an address inside *tb_).
+  ll::Value* tb_ptr(const void* field);
   ll::BasicBlock* pending_block();
   void branch_if_pending();  // after a slow path or helper: leave with kRetPending if set
   void cond_br_cold(ll::Value* cond, ll::BasicBlock* cold, ll::BasicBlock* hot);
@@ -103,7 +139,9 @@ class BlockLowering {
 
   ll::Module& mod_;
   ll::LLVMContext& ctx_;
-  SlowPaths slow_;
+  LinkNames names_;
+  bool relocatable_ = true;
+  size_t member_ = 0;
   ll::IRBuilder<> b_;
   ll::Function* fn_ = nullptr;
   ll::Value* cpu_ = nullptr;

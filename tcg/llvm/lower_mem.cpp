@@ -75,8 +75,9 @@ ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   sync_out();  // the slow path may raise a guest exception, which needs exact state
   auto* sty = ll::FunctionType::get(
       b_.getInt64Ty(), {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
-  ll::CallInst* call = b_.CreateCall(sty, const_ptr(reinterpret_cast<const void*>(slow_.load)),
-                                     {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
+  ll::CallInst* call =
+      b_.CreateCall(sty, slow_ptr(kSlowLoadSymbol, reinterpret_cast<const void*>(names_.slow.load)),
+                    {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
   // Narrow to the access size ourselves, so the extension below is the only one that counts.
@@ -122,9 +123,10 @@ void BlockLowering::lower_store(const ir::Inst& in) {
   auto* sty = ll::FunctionType::get(
       b_.getVoidTy(),
       {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
-  ll::CallInst* call = b_.CreateCall(sty, const_ptr(reinterpret_cast<const void*>(slow_.store)),
-                                     {cpu_, vaddr, b_.CreateZExtOrTrunc(value, b_.getInt64Ty()),
-                                      b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
+  ll::CallInst* call = b_.CreateCall(
+      sty, slow_ptr(kSlowStoreSymbol, reinterpret_cast<const void*>(names_.slow.store)),
+      {cpu_, vaddr, b_.CreateZExtOrTrunc(value, b_.getInt64Ty()), b_.getInt64(in.imm),
+       b_.getInt64(insn_pc_)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
   branch_if_pending();
@@ -191,11 +193,11 @@ ll::Value* BlockLowering::lower_atomic(const ir::Inst& in) {
   auto* i64 = b_.getInt64Ty();
   auto* sty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64, i64, i64}, false);
   const unsigned kind = cx ? softmmu::kAtomicCmpxchg : unsigned(in.imm2);
-  ll::CallInst* call =
-      b_.CreateCall(sty, const_ptr(reinterpret_cast<const void*>(slow_.atomic)),
-                    {cpu_, vaddr, b_.CreateZExtOrTrunc(operand, i64),
-                     expected ? b_.CreateZExtOrTrunc(expected, i64) : b_.getInt64(0),
-                     b_.getInt64(softmmu::atomic_desc(in.imm, kind)), b_.getInt64(insn_pc_)});
+  ll::CallInst* call = b_.CreateCall(
+      sty, slow_ptr(kSlowAtomicSymbol, reinterpret_cast<const void*>(names_.slow.atomic)),
+      {cpu_, vaddr, b_.CreateZExtOrTrunc(operand, i64),
+       expected ? b_.CreateZExtOrTrunc(expected, i64) : b_.getInt64(0),
+       b_.getInt64(softmmu::atomic_desc(in.imm, kind)), b_.getInt64(insn_pc_)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
   ll::Value* slow = b_.CreateTrunc(call, ty);
@@ -221,7 +223,7 @@ ll::Value* BlockLowering::lower_call(const ir::Inst& in, bool pure) {
   ll::Value* args[4] = {cpu_, b_.getInt64(0), b_.getInt64(0), b_.getInt64(0)};
   for (unsigned k = 0; k < in.nargs; ++k) args[k + 1] = arg(in, k);
   if (!pure) sync_out();  // helpers read and write guest state in memory
-  ll::CallInst* call = b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)), args);
+  ll::CallInst* call = b_.CreateCall(fty, helper_ptr(*h), args);
   call->addFnAttr(ll::Attribute::NoUnwind);
   if (pure) {
     // Pure helpers touch no guest state and never fault, so LLVM may CSE or drop them.
@@ -248,9 +250,8 @@ void BlockLowering::lower_trap(const ir::Inst& in) {
   sync_out();
   auto* i64 = b_.getInt64Ty();
   auto* fty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64}, false);
-  ll::CallInst* call =
-      b_.CreateCall(fty, const_ptr(reinterpret_cast<const void*>(h->fn)),
-                    {cpu_, b_.getInt64(in.imm2), b_.getInt64(insn_pc_), b_.getInt64(0)});
+  ll::CallInst* call = b_.CreateCall(
+      fty, helper_ptr(*h), {cpu_, b_.getInt64(in.imm2), b_.getInt64(insn_pc_), b_.getInt64(0)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
   branch_if_pending();
@@ -284,7 +285,7 @@ void BlockLowering::lower_fence(const ir::Inst& in) {
 void BlockLowering::emit_chain(unsigned slot) {
   auto* linked = ll::BasicBlock::Create(ctx_, "chain", fn_);
   auto* unlinked = ll::BasicBlock::Create(ctx_, "unchained", fn_);
-  auto* next = b_.CreateAlignedLoad(b_.getPtrTy(), const_ptr(&tb_->link[slot]), ll::MaybeAlign(8));
+  auto* next = b_.CreateAlignedLoad(b_.getPtrTy(), tb_ptr(&tb_->link[slot]), ll::MaybeAlign(8));
   next->setAtomic(ll::AtomicOrdering::Acquire);
   b_.CreateCondBr(b_.CreateIsNull(next), unlinked, linked);
 
@@ -295,7 +296,7 @@ void BlockLowering::emit_chain(unsigned slot) {
   b_.CreateRet(call);
 
   b_.SetInsertPoint(unlinked);
-  store_field(const_ptr(tb_), offsetof(CpuCommon, last_tb));
+  store_field(tb_ptr(tb_), offsetof(CpuCommon, last_tb));
   store_field(b_.getInt32(slot), offsetof(CpuCommon, last_exit_slot));
   b_.CreateRet(b_.getInt64(exec::kRetNext));
 }

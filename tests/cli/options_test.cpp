@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <initializer_list>
 
 #include "hw/core/log.h"
@@ -54,6 +55,20 @@ TEST(Options, TypicalQemuLine) {
   EXPECT_TRUE(o.engine.policy.by_benefit);
   EXPECT_FALSE(
       parse({"-accel", "tcg,policy=count", "-kernel", "k"}).options.engine.policy.by_benefit);
+  // The persistent translation cache: off unless asked for.
+  EXPECT_EQ(o.engine.tcg_cache_dir, "");
+  const auto cached =
+      parse({"-accel", "tcg,cache=/tmp/tc,cache-size=64M", "-kernel", "k"}).options.engine;
+  EXPECT_EQ(cached.tcg_cache_dir, "/tmp/tc");
+  EXPECT_EQ(cached.tcg_cache_bytes, uint64_t(64) << 20);
+  EXPECT_EQ(parse({"-accel", "tcg,cache-size=4096", "-kernel", "k"}).options.engine.tcg_cache_bytes,
+            4096u);
+  EXPECT_EQ(
+      parse({"-accel", "tcg,cache=/x,cache=off", "-kernel", "k"}).options.engine.tcg_cache_dir, "");
+  ::setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
+  EXPECT_EQ(parse({"-accel", "tcg,cache=on", "-kernel", "k"}).options.engine.tcg_cache_dir,
+            "/tmp/xdg/orrery/tcg");
+  ::unsetenv("XDG_CACHE_HOME");
   EXPECT_EQ(o.log_mask, uint32_t(hw::kLogInt | hw::kLogGuestErrors));
   EXPECT_EQ(o.log_file, "/tmp/log");
   ASSERT_EQ(o.serial.size(), 1u);
@@ -161,6 +176,11 @@ TEST(Options, Errors) {
   EXPECT_NE(error_of({"-accel", "tcg,foo=1", "-kernel", "k"}), "");
   EXPECT_EQ(error_of({"-accel", "tcg,policy=often", "-kernel", "k"}),
             "-accel tcg,policy=often: invalid policy 'often' (expected benefit or count)");
+  EXPECT_EQ(error_of({"-accel", "tcg,cache-size=lots", "-kernel", "k"}),
+            "-accel tcg,cache-size=lots: invalid cache-size 'lots' (expected bytes with an "
+            "optional K, M, G or T suffix)");
+  EXPECT_NE(error_of({"-accel", "tcg,cache-size=0", "-kernel", "k"}), "");
+  EXPECT_NE(error_of({"-accel", "tcg,cache=", "-kernel", "k"}), "");
   EXPECT_EQ(error_of({"-d", "nosuch", "-kernel", "k"}),
             "-d nosuch: unknown log item 'nosuch' (-d help lists them)");
   EXPECT_NE(error_of({"-d", "int,,exec", "-kernel", "k"}), "");

@@ -1,0 +1,103 @@
+// The persistent translation cache of the LLVM tier (-accel tcg,cache=DIR): object files of
+// compiled blocks stored on disk, content-addressed, so a second run (another boot of the same
+// kernel, another process of the same emulator build) links the code instead of compiling it.
+//
+// An entry is one file `<32 hex digits>.tcc`: the name is a 128-bit hash of the key material,
+// the file holds the key material itself (compared byte for byte before use: a hash collision
+// or a changed guest is a miss, never wrong code), the payload, and a checksum of both, so a
+// truncated or corrupted file is a miss too (logged under -d tier). Files are written to a
+// temporary name and renamed into place (rename(2) is atomic), so several Orrery processes can
+// share a directory. The directory's size is bounded: past max_bytes the least recently used
+// entries (by access time, which a hit refreshes explicitly) are deleted.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tcg/exec/tb.h"
+
+namespace orrery::hw {
+class Log;
+}
+
+namespace orrery::tcg::llvm {
+
+struct CodeCacheOptions {
+  std::string dir;                           // created if missing
+  uint64_t max_bytes = uint64_t(256) << 20;  // 0: unbounded
+};
+
+class CodeCache {
+ public:
+  /// Opens (creating) the directory. Returns null with error set when it cannot be used.
+  static std::unique_ptr<CodeCache> open(const CodeCacheOptions& opt, hw::Log* log,
+                                         std::string& error);
+
+  /// The payload stored under exactly this key material, or nullopt (absent, truncated,
+  /// corrupt, or another key with the same hash). Refreshes the entry's access time on a hit.
+  std::optional<std::vector<char>> load(std::string_view key);
+  /// Stores payload under key (atomically replacing an entry with the same name), then evicts
+  /// least recently used entries while the directory holds more than max_bytes. False when the
+  /// entry could not be written (a full disk, a read-only directory): the cache is only an
+  /// optimisation, so the caller goes on.
+  bool store(std::string_view key, std::span<const char> payload);
+
+  /// The payload of an entry file's contents `data` if it is a complete, intact entry for
+  /// exactly this key; else nullopt and *why (when given) says what is wrong.
+  static std::optional<std::vector<char>> decode(std::span<const char> data, std::string_view key,
+                                                 const char** why = nullptr);
+
+  /// The file an entry for key lives in (tests).
+  std::string path_for(std::string_view key) const;
+  const std::string& dir() const { return opt_.dir; }
+
+  struct Stats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;    // no file
+    uint64_t rejected = 0;  // a file that was truncated, corrupt or held another key
+    uint64_t stores = 0;
+    uint64_t store_failures = 0;
+    uint64_t evicted = 0;
+  };
+  Stats stats() const;
+
+  /// The key material of tb's compiled code (tb alone or its region), for a JIT configured as
+  /// described by `config` (code generator settings, host CPU, guest model): everything the
+  /// generated object depends on. Empty when the block cannot be cached (a helper without a
+  /// name). The guest's code enters through the blocks' IR (what the translation made of the
+  /// guest bytes, with their PC, cs_base and tb flags) and, when given, its bytes.
+  static std::string key_material(const exec::TranslationBlock& tb, std::string_view config);
+  /// The same for a block whose region would be `members` (the head first).
+  static std::string key_material(std::span<const exec::TranslationBlock* const> members,
+                                  std::string_view config);
+  /// Whether an entry file for key exists (not validated: a cheap test before queueing).
+  bool contains(std::string_view key) const;
+
+  /// Identifies this build of Orrery: the GNU build id of the executable and of the module
+  /// holding this code (or, without one, a hash of the executable file).
+  static const std::string& build_id();
+
+ private:
+  CodeCache(CodeCacheOptions opt, hw::Log* log) : opt_(std::move(opt)), log_(log) {}
+  void evict_locked();
+  void reject(const std::string& path, const char* why);
+
+  const CodeCacheOptions opt_;
+  hw::Log* log_;
+  std::mutex mu_;             // the size estimate and eviction
+  int64_t known_bytes_ = -1;  // the directory's size as last scanned plus our stores; -1 unknown
+  std::atomic<uint64_t> hits_{0}, misses_{0}, rejected_{0}, stores_{0}, store_failures_{0},
+      evicted_{0}, tmp_seq_{0};
+};
+
+/// $XDG_CACHE_HOME/orrery/tcg, else $HOME/.cache/orrery/tcg; empty if neither is set.
+std::string default_code_cache_dir();
+
+}  // namespace orrery::tcg::llvm
