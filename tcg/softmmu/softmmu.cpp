@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "hw/core/address_space.h"
+#include "hw/core/host_access.h"
 
 namespace orrery::tcg::softmmu {
 
@@ -333,12 +334,10 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
       if (code_ && code_->is_code_page(aux.phys_page) && !code_write(phys, size, insn_pc)) return 0;
       if (!code_ || !code_->is_code_page(aux.phys_page)) e->addr_write &= ~kTlbNotDirty;
     }
-    std::memcpy(host, &value, size);
+    hw::host_store(host, size, value);
     return 0;
   }
-  uint64_t v = 0;
-  std::memcpy(&v, host, size);
-  return v;
+  return hw::host_load(host, size);
 }
 
 uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, uint64_t insn_pc) {
