@@ -372,8 +372,11 @@ uint64_t Softmmu::atomic(uint64_t vaddr, ir::MemOp m, unsigned kind, uint64_t op
     return 0;
   }
   if (watch_stops(vaddr, size, Access::Write, insn_pc)) return 0;
-  if (uint8_t* host = atomic_host(vaddr, size, m.mmu_idx, insn_pc))
-    return host_atomic(host, size, kind, operand, expected);
+  // A host atomic that spans two cache lines is a split lock (a bus lock the host kernel may
+  // throttle or trap): such an access is a read then a write, as on MMIO.
+  const bool split = ((vaddr & 63) + size) > 64;
+  uint8_t* host = atomic_host(vaddr, size, m.mmu_idx, insn_pc);
+  if (host && !split) return host_atomic(host, size, kind, operand, expected);
   if (cpu_.pending_exit) return 0;
   // Not plain RAM within one page (atomic_host checked write permission: an atomic faults as a
   // write): a read, then a write.
