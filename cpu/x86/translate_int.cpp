@@ -102,44 +102,18 @@ uint64_t helper_atomic(tcg::CpuCommon* c, uint64_t addr, uint64_t v, uint64_t de
 }
 constexpr tcg::ir::Helper kHelperAtomic{"x86_atomic", helper_atomic};
 
-// CMPXCHG8B/16B: compares rDX:rAX with m64/m128 and stores rCX:rBX if equal, else loads it
-// into rDX:rAX. desc: wide | mmu_idx << 8. Returns ZF.
-uint64_t helper_cmpxchg8b(tcg::CpuCommon* c, uint64_t addr, uint64_t desc, uint64_t) {
+// CMPXCHG16B (CMPXCHG8B is an IR AtomicCmpxchg): compares RDX:RAX with m128 and stores RCX:RBX
+// if equal, else loads it into RDX:RAX. desc: 1 | mmu_idx << 8. Returns ZF.
+uint64_t helper_cmpxchg16b(tcg::CpuCommon* c, uint64_t addr, uint64_t desc, uint64_t) {
   X86State& s = state_of(c);
-  const bool wide = desc & 1;
   const unsigned mmu_idx = (desc >> 8) & 0xff;
   const uint64_t insn_pc = c->pc;
-  if (wide && (addr & 15)) {
+  if (addr & 15) {
     raise_exception(s, vec::kGp, 0, insn_pc);
     return 0;
   }
-  const unsigned size = wide ? 16 : 8;
-  uint8_t* host = (addr & (size - 1)) ? nullptr : c->mmu->atomic_host(addr, size, mmu_idx, insn_pc);
+  uint8_t* host = c->mmu->atomic_host(addr, 16, mmu_idx, insn_pc);
   if (c->pending_exit) return 0;
-  if (!wide) {
-    uint64_t expected = (s.gpr[kRdx] << 32) | uint32_t(s.gpr[kRax]);
-    const uint64_t desired = (s.gpr[kRcx] << 32) | uint32_t(s.gpr[kRbx]);
-    bool ok;
-    if (host) {
-      ok = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(host))
-               .compare_exchange_strong(expected, desired);
-    } else {
-      tcg::ir::MemOp mo;
-      mo.size_log2 = 3;
-      mo.mmu_idx = uint8_t(mmu_idx);
-      const uint64_t old = c->mmu->load(addr, mo, insn_pc);
-      if (c->pending_exit) return 0;
-      ok = old == expected;
-      c->mmu->store(addr, ok ? desired : old, mo, insn_pc);  // always written, as the CPU does
-      if (c->pending_exit) return 0;
-      expected = old;
-    }
-    if (!ok) {
-      s.gpr[kRax] = uint32_t(expected);
-      s.gpr[kRdx] = expected >> 32;
-    }
-    return ok;
-  }
   unsigned __int128 expected = (unsigned __int128)s.gpr[kRdx] << 64 | s.gpr[kRax];
   const unsigned __int128 desired = (unsigned __int128)s.gpr[kRcx] << 64 | s.gpr[kRbx];
   bool ok;
@@ -169,7 +143,7 @@ uint64_t helper_cmpxchg8b(tcg::CpuCommon* c, uint64_t addr, uint64_t desc, uint6
   }
   return ok;
 }
-constexpr tcg::ir::Helper kHelperCmpxchg8b{"x86_cmpxchg8b", helper_cmpxchg8b};
+constexpr tcg::ir::Helper kHelperCmpxchg16b{"x86_cmpxchg16b", helper_cmpxchg16b};
 
 // 64-bit DIV/IDIV of rDX:rAX (128-bit dividend): raises #DE or writes rAX/rDX. desc: signed.
 uint64_t helper_div64(tcg::CpuCommon* c, uint64_t divisor, uint64_t is_signed, uint64_t insn_pc) {
@@ -578,7 +552,7 @@ bool tr_cmpxchg8b(TranslateContext& t) {
   Value ok;
   if (wide) {  // 16 bytes: Softmmu::atomic_cmpxchg16 from the helper
     e.set_reg(0, e.c64(t.pc()));
-    ok = e.call(kHelperCmpxchg8b, {t.addr_of(0), e.c64(1 | uint64_t(t.mmu_idx()) << 8)});
+    ok = e.call(kHelperCmpxchg16b, {t.addr_of(0), e.c64(1 | uint64_t(t.mmu_idx()) << 8)});
   } else {  // an IR compare-exchange of EDX:EAX with m64, ECX:EBX written if equal
     auto pair = [&](unsigned hi, unsigned lo) {
       return e.or_(e.shl(e.zext(Type::I64, t.get_gpr(hi, Type::I32)), e.c64(32)),
