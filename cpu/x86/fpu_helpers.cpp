@@ -86,6 +86,9 @@ class Fpu {
     return true;
   }
   void set_cc(uint16_t cc) { x_.fsw = uint16_t((x_.fsw & ~(kC0 | kC1 | kC2 | kC3)) | cc); }
+  // C1 = 0 with C0 C2 C3 as they were: what silicon (the AMD oracle) does where the SDM calls
+  // them undefined (loads, register moves, FXCH, FINCSTP/FDECSTP).
+  void clear_c1() { x_.fsw &= uint16_t(~kC1); }
 
  private:
   X86State& s_;
@@ -354,23 +357,23 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
     case ZYDIS_MNEMONIC_FBLD: {
       const bool src_empty = mk == kNone && f.empty(sr);
       const LD src = mk == kNone ? f.get(sr) : LD(0);
+      if (src_empty) {  // before overflow: an empty source is underflow (C1 = 0) on silicon
+        if (f.stack_fault(false)) f.push_raw(indefinite());
+        return 0;
+      }
       if (!f.empty(7)) {  // the register that becomes ST(0) is in use: overflow
         if (f.stack_fault(true)) f.push_raw(indefinite());
         return 0;
       }
-      if (src_empty) {
-        if (f.stack_fault(false)) f.push_raw(indefinite());
-        return 0;
-      }
       if (mk == kNone || mk == kF80) {  // register and m80 loads never raise
         mk == kNone ? f.push_raw(from_ld(src)) : f.push_raw(from_ld(load_mem(mk, lo, hi)));
-        f.set_cc(0);
+        f.clear_c1();
         return 0;
       }
       volatile LD v = 0;
       const uint16_t sw = on_host_fpu(fcw, [&](uint16_t& cc) { v = load_mem(mk, lo, hi); });
       if (f.account(sw)) f.push_raw(from_ld(v));
-      f.set_cc(f.x().fsw & kC1 & 0);
+      f.clear_c1();
       return 0;
     }
     case ZYDIS_MNEMONIC_FLD1:
@@ -413,7 +416,7 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
         v = r;
       });
       f.push_raw(from_ld(v));
-      f.set_cc(0);
+      f.clear_c1();
       return 0;
     }
     // ---- Stores ----
@@ -447,7 +450,7 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
       const LD v = f.get(0);
       if (mk == kNone) {  // FST/FSTP ST(i): a register copy
         f.set(d, v);
-        f.set_cc(0);
+        f.clear_c1();
         if (pops) f.pop();
         return 0;
       }
@@ -542,13 +545,12 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
           (void)cc;
           r = mk == kNone ? compare(a, b0, quiet) : compare_mem(mk, a, lo);
         });
-        f.account(sw);
+        f.account(sw, to_eflags);  // FCOMI keeps C1 (FCOM sets it below)
         cc = r;
       }
       uint64_t ret = 0;
-      if (to_eflags) {
+      if (to_eflags) {  // FCOMI/FUCOMI(P): C0..C3 unaffected, C1 too (AMD) unless a stack fault
         ret = eflags_of(cc);
-        f.set_cc(f.x().fsw & kC1 & 0);
       } else {
         f.set_cc(cc);
       }
@@ -579,7 +581,7 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
       const F80 a = f.x().st[f.phys(0)], b = f.x().st[f.phys(sr)];
       f.set_raw(0, b);
       f.set_raw(sr, a);
-      f.set_cc(0);
+      f.clear_c1();
       return 0;
     }
     case ZYDIS_MNEMONIC_FFREE:
@@ -591,11 +593,11 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
       return 0;
     case ZYDIS_MNEMONIC_FINCSTP:
       f.x().top = (f.x().top + 1) & 7;
-      f.set_cc(0);
+      f.clear_c1();
       return 0;
     case ZYDIS_MNEMONIC_FDECSTP:
       f.x().top = (f.x().top - 1) & 7;
-      f.set_cc(0);
+      f.clear_c1();
       return 0;
     case ZYDIS_MNEMONIC_FNINIT:
       s.x87.fcw = 0x037f;
@@ -622,8 +624,7 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
         if (f.stack_fault(false)) f.set_raw(0, indefinite());
         return 0;
       }
-      if (lo) f.set_raw(0, f.x().st[f.phys(sr)]);
-      f.set_cc(0);
+      if (lo) f.set_raw(0, f.x().st[f.phys(sr)]);  // C0..C3 unchanged, C1 too (AMD)
       return 0;
     }
     // ---- Unary and transcendental: ST(0) (and ST(1)) through the host instruction ----
@@ -668,7 +669,9 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
         v = r;
       });
       const bool ok = f.account(sw);
-      f.set_cc((f.x().fsw & kC1) | (sw & kC2));  // C2: FSIN/FCOS operand out of range
+      // C2: FSIN/FCOS operand out of range; C0 C3 (and C2 elsewhere) undefined: kept.
+      const bool trig = mn == ZYDIS_MNEMONIC_FSIN || mn == ZYDIS_MNEMONIC_FCOS;
+      f.set_cc((f.x().fsw & (kC0 | kC1 | kC3 | (trig ? 0 : kC2))) | (trig ? sw & kC2 : 0));
       if (ok) f.set(0, v);
       return 0;
     }
@@ -682,6 +685,8 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
           mn == ZYDIS_MNEMONIC_FPATAN || mn == ZYDIS_MNEMONIC_FYL2X || mn == ZYDIS_MNEMONIC_FYL2XP1;
       const unsigned dst = pops ? 1 : 0;
       if (f.empty(0) || f.empty(1)) {
+        // FPREM/FPREM1 clear C2 ("complete") on a stack fault too; C0 C3 stay (AMD).
+        if (mn == ZYDIS_MNEMONIC_FPREM || mn == ZYDIS_MNEMONIC_FPREM1) f.x().fsw &= uint16_t(~kC2);
         if (f.stack_fault(false)) f.set_raw(dst, indefinite());
         if (pops) f.pop();
         return 0;
@@ -714,8 +719,10 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
       });
       const bool prem = mn == ZYDIS_MNEMONIC_FPREM || mn == ZYDIS_MNEMONIC_FPREM1;
       const bool ok = f.account(sw, prem);
-      if (prem)  // an invalid operand leaves C0 C2 C3 as they were and clears C1
-        f.set_cc((sw & kIe) ? f.x().fsw & (kC0 | kC2 | kC3) : sw & (kC0 | kC1 | kC2 | kC3));
+      // An invalid or NaN operand computes no quotient: C0 C3 stay as they were, C1 C2 are
+      // cleared (AMD); the host's own C0/C3 there are stale.
+      const bool no_quotient = (sw & kIe) || __builtin_isnan(a) || __builtin_isnan(b);
+      if (prem) f.set_cc(no_quotient ? f.x().fsw & (kC0 | kC3) : sw & (kC0 | kC1 | kC2 | kC3));
       if (ok) f.set(dst, v);
       if (pops) f.pop();
       return 0;
@@ -750,8 +757,9 @@ uint64_t x87_op(X86State& s, uint64_t packed, uint64_t lo, uint64_t hi) {
         v1 = t1;
       });
       const bool ok = f.account(sw);
-      f.set_cc((f.x().fsw & kC1) | (sw & kC2));
-      if (ok && !(sw & kC2)) {  // C2: out of range, ST(0) unchanged and nothing pushed
+      const bool trig = mn != ZYDIS_MNEMONIC_FXTRACT;  // C2 defined (out of range)
+      f.set_cc((f.x().fsw & (kC0 | kC1 | kC3 | (trig ? 0 : kC2))) | (trig ? sw & kC2 : 0));
+      if (ok && !(trig && (sw & kC2))) {  // C2: out of range, ST(0) unchanged and nothing pushed
         f.set(0, v1);
         f.push_raw(from_ld(v0));
       }

@@ -15,7 +15,7 @@ using tcg::ir::Value;
 
 namespace {
 
-// ---- LOCK: host atomics on the RAM behind the softmmu (until IR atomics exist) ----
+// ---- LOCK NEG (no IR atomic computes it): a host compare-exchange loop on RAM ----
 
 template <typename T>
 T atomic_apply(uint8_t* host, AtomicOp op, T v, T expected) {
@@ -102,44 +102,18 @@ uint64_t helper_atomic(tcg::CpuCommon* c, uint64_t addr, uint64_t v, uint64_t de
 }
 constexpr tcg::ir::Helper kHelperAtomic{"x86_atomic", helper_atomic};
 
-// CMPXCHG8B/16B: compares rDX:rAX with m64/m128 and stores rCX:rBX if equal, else loads it
-// into rDX:rAX. desc: wide | mmu_idx << 8. Returns ZF.
-uint64_t helper_cmpxchg8b(tcg::CpuCommon* c, uint64_t addr, uint64_t desc, uint64_t) {
+// CMPXCHG16B (CMPXCHG8B is an IR AtomicCmpxchg): compares RDX:RAX with m128 and stores RCX:RBX
+// if equal, else loads it into RDX:RAX. desc: 1 | mmu_idx << 8. Returns ZF.
+uint64_t helper_cmpxchg16b(tcg::CpuCommon* c, uint64_t addr, uint64_t desc, uint64_t) {
   X86State& s = state_of(c);
-  const bool wide = desc & 1;
   const unsigned mmu_idx = (desc >> 8) & 0xff;
   const uint64_t insn_pc = c->pc;
-  if (wide && (addr & 15)) {
+  if (addr & 15) {
     raise_exception(s, vec::kGp, 0, insn_pc);
     return 0;
   }
-  const unsigned size = wide ? 16 : 8;
-  uint8_t* host = (addr & (size - 1)) ? nullptr : c->mmu->atomic_host(addr, size, mmu_idx, insn_pc);
+  uint8_t* host = c->mmu->atomic_host(addr, 16, mmu_idx, insn_pc);
   if (c->pending_exit) return 0;
-  if (!wide) {
-    uint64_t expected = (s.gpr[kRdx] << 32) | uint32_t(s.gpr[kRax]);
-    const uint64_t desired = (s.gpr[kRcx] << 32) | uint32_t(s.gpr[kRbx]);
-    bool ok;
-    if (host) {
-      ok = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(host))
-               .compare_exchange_strong(expected, desired);
-    } else {
-      tcg::ir::MemOp mo;
-      mo.size_log2 = 3;
-      mo.mmu_idx = uint8_t(mmu_idx);
-      const uint64_t old = c->mmu->load(addr, mo, insn_pc);
-      if (c->pending_exit) return 0;
-      ok = old == expected;
-      c->mmu->store(addr, ok ? desired : old, mo, insn_pc);  // always written, as the CPU does
-      if (c->pending_exit) return 0;
-      expected = old;
-    }
-    if (!ok) {
-      s.gpr[kRax] = uint32_t(expected);
-      s.gpr[kRdx] = expected >> 32;
-    }
-    return ok;
-  }
   unsigned __int128 expected = (unsigned __int128)s.gpr[kRdx] << 64 | s.gpr[kRax];
   const unsigned __int128 desired = (unsigned __int128)s.gpr[kRcx] << 64 | s.gpr[kRbx];
   bool ok;
@@ -169,7 +143,7 @@ uint64_t helper_cmpxchg8b(tcg::CpuCommon* c, uint64_t addr, uint64_t desc, uint6
   }
   return ok;
 }
-constexpr tcg::ir::Helper kHelperCmpxchg8b{"x86_cmpxchg8b", helper_cmpxchg8b};
+constexpr tcg::ir::Helper kHelperCmpxchg16b{"x86_cmpxchg16b", helper_cmpxchg16b};
 
 // 64-bit DIV/IDIV of rDX:rAX (128-bit dividend): raises #DE or writes rAX/rDX. desc: signed.
 uint64_t helper_div64(tcg::CpuCommon* c, uint64_t divisor, uint64_t is_signed, uint64_t insn_pc) {
@@ -226,10 +200,25 @@ unsigned size_log2_of(Type t) {
 Value atomic_rmw_at(TranslateContext& t, Value addr, AtomicOp op, Value v) {
   auto& e = t.e();
   const Type ty = e.type_of(v);
-  e.set_reg(0, e.c64(t.pc()));  // CpuCommon::pc: the helper's fault PC
-  const uint64_t desc = op | size_log2_of(ty) << 4 | uint64_t(t.mmu_idx()) << 8;
-  Value old = e.call(kHelperAtomic, {addr, t.zext64(v), e.c64(desc)});
-  return e.trunc(ty, old);
+  if (op == kAtNeg) {             // no IR op computes -old: the helper's compare-exchange loop
+    e.set_reg(0, e.c64(t.pc()));  // CpuCommon::pc: the helper's fault PC
+    const uint64_t desc = op | size_log2_of(ty) << 4 | uint64_t(t.mmu_idx()) << 8;
+    Value old = e.call(kHelperAtomic, {addr, t.zext64(v), e.c64(desc)});
+    return e.trunc(ty, old);
+  }
+  // IR atomics: the TLB fast path inline, a host atomic on RAM (a read then a write on MMIO or
+  // across a cache line, as the helper did for a misaligned operand).
+  tcg::ir::MemOp m;
+  m.size_log2 = uint8_t(size_log2_of(ty));
+  m.mmu_idx = uint8_t(t.mmu_idx());
+  if (op == kAtCmpxchg) return e.atomic_cmpxchg(addr, t.get_gpr(kRax, ty), v, m);
+  using tcg::ir::AtomicOp;
+  const AtomicOp ir_op = op == kAtAdd   ? AtomicOp::Add
+                         : op == kAtAnd ? AtomicOp::And
+                         : op == kAtOr  ? AtomicOp::Or
+                         : op == kAtXor ? AtomicOp::Xor
+                                        : AtomicOp::Xchg;
+  return e.atomic_rmw(ir_op, addr, v, m);
 }
 
 Value atomic_rmw(TranslateContext& t, unsigned i, AtomicOp op, Value v) {
@@ -561,9 +550,30 @@ bool tr_cmpxchg8b(TranslateContext& t) {
   if (!t.is_mem(0)) return t.ud();
   const bool wide = t.mnemonic() == ZYDIS_MNEMONIC_CMPXCHG16B;
   Value zf_before = t.get_eflags();
-  e.set_reg(0, e.c64(t.pc()));
-  Value ok =
-      e.call(kHelperCmpxchg8b, {t.addr_of(0), e.c64(uint64_t(wide) | uint64_t(t.mmu_idx()) << 8)});
+  Value ok;
+  if (wide) {  // 16 bytes: Softmmu::atomic_cmpxchg16 from the helper
+    e.set_reg(0, e.c64(t.pc()));
+    ok = e.call(kHelperCmpxchg16b, {t.addr_of(0), e.c64(1 | uint64_t(t.mmu_idx()) << 8)});
+  } else {  // an IR compare-exchange of EDX:EAX with m64, ECX:EBX written if equal
+    auto pair = [&](unsigned hi, unsigned lo) {
+      return e.or_(e.shl(e.zext(Type::I64, t.get_gpr(hi, Type::I32)), e.c64(32)),
+                   e.zext(Type::I64, t.get_gpr(lo, Type::I32)));
+    };
+    Value expected = pair(kRdx, kRax);
+    tcg::ir::MemOp m;
+    m.size_log2 = 3;
+    m.mmu_idx = uint8_t(t.mmu_idx());
+    Value old = e.atomic_cmpxchg(t.addr_of(0), expected, pair(kRcx, kRbx), m);
+    Value eq = e.cmp(Cond::Eq, old, expected);
+    // On failure EDX:EAX get the old value (zero-extended); on success they are untouched.
+    auto load_half = [&](unsigned reg, Value half) {
+      e.set_reg(gpr_offset(reg), e.select(eq, t.get_gpr(reg, Type::I64),
+                                          e.zext(Type::I64, e.trunc(Type::I32, half))));
+    };
+    load_half(kRax, old);
+    load_half(kRdx, e.lshr(old, e.c64(32)));
+    ok = e.zext(Type::I64, eq);
+  }
   Value ef = e.or_(e.and_(zf_before, e.c64(~eflags::kZf)), e.shl(ok, e.c64(6)));
   t.set_arith_flags(ef);
   return true;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "hw/core/host_access.h"
+
 namespace orrery::hw {
 
 AddressSpace::~AddressSpace() = default;
@@ -119,8 +121,7 @@ MemResult AddressSpace::read(uint64_t addr, unsigned size, uint64_t& value) cons
   const Region* r = find(addr);
   if (!r || addr + size - 1 - r->base >= r->size) return MemResult::DecodeError;
   if (r->kind == RegionKind::Mmio) return mmio_access(*r->dev, addr - r->base, size, value, false);
-  value = 0;
-  std::memcpy(&value, r->host + (addr - r->base), size);
+  value = host_load(r->host + (addr - r->base), size);
   return MemResult::Ok;
 }
 
@@ -134,7 +135,7 @@ MemResult AddressSpace::write(uint64_t addr, unsigned size, uint64_t value) cons
     case RegionKind::Rom:
       return MemResult::Ok;  // writes to ROM are ignored, as on hardware
     case RegionKind::Ram:
-      std::memcpy(r->host + (addr - r->base), &value, size);
+      host_store(r->host + (addr - r->base), size, value);
       return MemResult::Ok;
   }
   return MemResult::DecodeError;

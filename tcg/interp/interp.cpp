@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "hw/core/host_access.h"
 #include "tcg/ir/eval.h"
 #include "tcg/ir/helpers.h"
 #include "tcg/softmmu/softmmu.h"
@@ -90,15 +91,6 @@ Handler pick_handler(const ir::Inst& i, Type src) {
     case Opcode::Call: return kCall;
     case Opcode::CallPure: return kCallPure;
     default: (void)src; return kGeneric;
-  }
-}
-
-inline uint64_t load_host(const uint8_t* h, unsigned size) {
-  switch (size) {
-    case 1: return *h;
-    case 2: { uint16_t v; std::memcpy(&v, h, 2); return v; }
-    case 4: { uint32_t v; std::memcpy(&v, h, 4); return v; }
-    default: { uint64_t v; std::memcpy(&v, h, 8); return v; }
   }
 }
 
@@ -284,7 +276,7 @@ L_Load: {
   const uint64_t va = A;
   uint64_t v;
   if (const uint8_t* h = softmmu::tlb_hit(cpu, va, m, false)) {
-    v = load_host(h, m.size());
+    v = hw::host_load(h, m.size());
   } else {
     v = softmmu::slow_load(cpu, va, st->imm, st->pc);
     if (cpu->pending_exit) return exec::kRetPending;
@@ -296,8 +288,7 @@ L_Store: {
   const ir::MemOp m = ir::MemOp::decode(st->imm);
   const uint64_t va = A;
   if (uint8_t* h = softmmu::tlb_hit(cpu, va, m, true)) {
-    const uint64_t v = B;
-    std::memcpy(h, &v, m.size());
+    hw::host_store(h, m.size(), B);  // one host store: never a run-time-sized memcpy
   } else {
     softmmu::slow_store(cpu, va, B, st->imm, st->pc);
     if (cpu->pending_exit) return exec::kRetPending;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "hw/core/address_space.h"
+#include "hw/core/host_access.h"
 
 namespace orrery::tcg::softmmu {
 
@@ -333,12 +334,10 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
       if (code_ && code_->is_code_page(aux.phys_page) && !code_write(phys, size, insn_pc)) return 0;
       if (!code_ || !code_->is_code_page(aux.phys_page)) e->addr_write &= ~kTlbNotDirty;
     }
-    std::memcpy(host, &value, size);
+    hw::host_store(host, size, value);
     return 0;
   }
-  uint64_t v = 0;
-  std::memcpy(&v, host, size);
-  return v;
+  return hw::host_load(host, size);
 }
 
 uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, uint64_t insn_pc) {
@@ -373,8 +372,11 @@ uint64_t Softmmu::atomic(uint64_t vaddr, ir::MemOp m, unsigned kind, uint64_t op
     return 0;
   }
   if (watch_stops(vaddr, size, Access::Write, insn_pc)) return 0;
-  if (uint8_t* host = atomic_host(vaddr, size, m.mmu_idx, insn_pc))
-    return host_atomic(host, size, kind, operand, expected);
+  // A host atomic that spans two cache lines is a split lock (a bus lock the host kernel may
+  // throttle or trap): such an access is a read then a write, as on MMIO.
+  const bool split = ((vaddr & 63) + size) > 64;
+  uint8_t* host = atomic_host(vaddr, size, m.mmu_idx, insn_pc);
+  if (host && !split) return host_atomic(host, size, kind, operand, expected);
   if (cpu_.pending_exit) return 0;
   // Not plain RAM within one page (atomic_host checked write permission: an atomic faults as a
   // write): a read, then a write.

@@ -1,9 +1,15 @@
 // AtomicRmw and AtomicCmpxchg in the interpreter with the real softmmu: the TLB fast path (a
 // host atomic on RAM), the slow path (first touch, MMIO as a read then a write, faults), the
-// 16-byte compare-exchange for helpers, and atomicity between two vCPUs.
+// 16-byte compare-exchange for helpers, and atomicity between two vCPUs; and that a plain guest
+// store is one host store (a spinlock released by a plain store stays released once).
 #include <gtest/gtest.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstddef>
+#include <cstring>
 #include <thread>
 
 #include "hw/core/address_space.h"
@@ -243,6 +249,105 @@ TEST_F(AtomicInterpTest, TwoVcpusCountsAddUp) {
   EXPECT_EQ(peek(kRam + 0x80, 2), 2 * kIters);
   EXPECT_EQ(peek(kRam + 0x88, 8), cpu.st.r[1] + other.st.r[1]);
   EXPECT_GT(peek(kRam + 0x88, 8), 0u);
+}
+
+// Counts this thread's host writes to 8 aligned bytes with a debug-register write breakpoint
+// (perf_event_open); skips where perf events are not allowed.
+class HostWriteCounter {
+ public:
+  explicit HostWriteCounter(const uint8_t* p) {
+    perf_event_attr a;
+    std::memset(&a, 0, sizeof a);
+    a.type = PERF_TYPE_BREAKPOINT;
+    a.size = sizeof a;
+    a.bp_type = HW_BREAKPOINT_W;
+    a.bp_addr = reinterpret_cast<uintptr_t>(p);
+    a.bp_len = HW_BREAKPOINT_LEN_8;
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    fd_ = int(syscall(SYS_perf_event_open, &a, 0, -1, -1, 0));
+  }
+  ~HostWriteCounter() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  uint64_t count() const {
+    uint64_t n = 0;
+    return read(fd_, &n, sizeof n) == sizeof n ? n : ~0ull;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+TEST_F(AtomicInterpTest, PlainStoreIsOneHostStore) {
+  // A guest store of 1, 2, 4 or 8 bytes must reach RAM as one host store, on the TLB miss path,
+  // the hit path and AddressSpace::write: a store written twice (an inlined run-time-sized
+  // memcpy's head and tail moves) can undo another vCPU's store in between, and so lost
+  // increments under an XCHG spinlock released by a plain MOV (guest.x86.smp_lock.interp).
+  const Type types[] = {Type::I8, Type::I16, Type::I32, Type::I64};
+  for (unsigned s = 0; s < 4; ++s) {
+    const unsigned size = 1u << s;
+    const uint64_t addr = kRam + 0x2000 + 0x1000 * s;  // a page of its own: the first run misses
+    uint8_t* host = as.host_ptr(addr, 8);
+    ASSERT_NE(host, nullptr);
+    HostWriteCounter writes(host);
+    if (!writes.ok()) GTEST_SKIP() << "perf_event_open(PERF_TYPE_BREAKPOINT) not allowed here";
+    ir::Block b;
+    Emitter e(b);
+    e.insn_start(0x100);
+    e.store(e.c64(addr), e.konst(types[s], 0x8877665544332211ull), MemOp{uint8_t(s)});
+    e.exit(ir::ExitReason::Halt, 0x104);
+    auto prog = interp::build(b, nullptr);
+    interp::run(*prog, &cpu.st.common);  // TLB miss: Softmmu's slow path
+    EXPECT_EQ(writes.count(), 1u) << size << "-byte store, slow path";
+    interp::run(*prog, &cpu.st.common);  // TLB hit: the interpreter's own store
+    EXPECT_EQ(writes.count(), 2u) << size << "-byte store, fast path";
+    ASSERT_EQ(as.write(addr, size, 0x1122334455667788ull), hw::MemResult::Ok);
+    EXPECT_EQ(writes.count(), 3u) << size << "-byte AddressSpace::write";
+    EXPECT_EQ(peek(addr, size), 0x1122334455667788ull & (~0ull >> (64 - 8 * size)));
+  }
+}
+
+TEST_F(AtomicInterpTest, TwoVcpusXchgSpinlockWithPlainRelease) {
+  // smp_lock.c's spinlock: XCHG takes the lock, a plain load/add/store increments the counter,
+  // a plain store of 0 releases it. No increment may be lost.
+  constexpr uint64_t kLock = kRam + 0x1000, kCounter = kRam + 0x1040;
+  ir::Block acquire;
+  {
+    Emitter e(acquire);
+    e.insn_start(0x100);
+    e.set_reg(reg(0),
+              e.zext(Type::I64, e.atomic_rmw(AtomicOp::Xchg, e.c64(kLock), e.c32(1), MemOp{2})));
+    e.exit(ir::ExitReason::Halt, 0x104);
+  }
+  ir::Block critical;
+  {
+    Emitter e(critical);
+    e.insn_start(0x200);
+    Value c = e.load(Type::I32, e.c64(kCounter), MemOp{2});
+    e.store(e.c64(kCounter), e.add(c, e.c32(1)), MemOp{2});
+    e.store(e.c64(kLock), e.c32(0), MemOp{2});
+    e.exit(ir::ExitReason::Halt, 0x208);
+  }
+  ASSERT_EQ(ir::verify(acquire), "");
+  ASSERT_EQ(ir::verify(critical), "");
+  auto take = interp::build(acquire, nullptr), body = interp::build(critical, nullptr);
+  Vcpu other(as);
+  constexpr unsigned kIters = 200000;
+  auto worker = [&](Vcpu* v) {
+    for (unsigned i = 0; i < kIters; ++i) {
+      do {
+        interp::run(*take, &v->st.common);
+      } while (v->st.r[0] != 0);
+      interp::run(*body, &v->st.common);
+    }
+  };
+  std::thread t0(worker, &cpu), t1(worker, &other);
+  t0.join();
+  t1.join();
+  EXPECT_EQ(peek(kCounter, 4), 2 * kIters);
+  EXPECT_EQ(peek(kLock, 4), 0u);
 }
 
 }  // namespace
