@@ -216,7 +216,7 @@ void PciDevice::msi_write(uint64_t addr, uint32_t data) {
              name_.c_str(), (unsigned long long)addr);
     return;
   }
-  const Region* r = as_.find(addr);
+  const RegionRef r = as_.find(addr);
   if (r && r->kind == RegionKind::Mmio && bus_ && bus_->owns_region(r->dev)) {
     // Peer-to-peer messages into PCI space would re-enter the functions' locks (a vector aimed
     // at its own table); no interrupt controller lives there.
@@ -224,7 +224,8 @@ void PciDevice::msi_write(uint64_t addr, uint32_t data) {
              (unsigned long long)addr);
     return;
   }
-  if (as_.write(addr, 4, data) != MemResult::Ok) {
+  // The requester is the function's PCI requester id (bus 0: its devfn).
+  if (as_.write(addr, 4, data, MemAttrs::device(devfn_)) != MemResult::Ok) {
     log_.log(kLogGuestErrors, "pci: %s: MSI write of 0x%x to 0x%llx hit nothing\n", name_.c_str(),
              data, (unsigned long long)addr);
     return;

@@ -32,6 +32,7 @@ RamSplit pc_ram_split(uint64_t ram_size) {
 PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
     : config_(config), ctx_(ctx), com1_(ctx.log, "serial0") {
   mem_.set_write_observer(&ctx_.engine);
+  mem_.add_listener(&ctx_.engine);  // region changes flush every vCPU's TLB
   com1_.set_sink(&com1_out_);
 }
 

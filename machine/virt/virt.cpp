@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "hw/core/log.h"
-#include "hw/core/requester.h"
 #include "hw/core/user_file.h"
 #include "hw/net/netdev_options.h"
 #include "hw/pci/pci_testdev.h"
@@ -42,6 +41,7 @@ VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
       pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
       pci_host_fn_(as_, ctx.log) {
   as_.set_write_observer(&ctx_.engine);
+  as_.add_listener(&ctx_.engine);  // region changes flush every vCPU's TLB
 }
 
 VirtMachine::~VirtMachine() {
@@ -453,7 +453,6 @@ void VirtMachine::post(Event e, std::string message) {
 }
 
 void VirtMachine::cpu_thread(unsigned i) {
-  hw::RequesterScope scope(i);  // banked GICv2 registers see this CPU
   for (;;) {
     bool start = false;
     uint64_t entry = 0, context = 0;

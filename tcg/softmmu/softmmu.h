@@ -11,6 +11,8 @@
 #include "tcg/ir/ir.h"
 #include "tcg/softmmu/tlb.h"
 
+#include "hw/core/mmio.h"
+
 namespace orrery::hw {
 class AddressSpace;
 }
@@ -90,6 +92,9 @@ class Softmmu {
 
   void set_code_tracker(CodePageTracker* t) { code_ = t; }
   void set_watchpoints(const WatchpointChecker* w) { watch_ = w; }
+  /// The attributes of this vCPU's device accesses (its index as requester).
+  void set_attrs(const hw::MemAttrs& a) { attrs_ = a; }
+  const hw::MemAttrs& attrs() const { return attrs_; }
   /// The watchpoint that made the last access stop with PendingExit::Debug.
   const WatchHit& watch_hit() const { return watch_hit_; }
 
@@ -174,6 +179,7 @@ class Softmmu {
   PageTranslator& translator_;
   CodePageTracker* code_ = nullptr;
   const WatchpointChecker* watch_ = nullptr;
+  hw::MemAttrs attrs_;
   WatchHit watch_hit_;
   bool code_write_retry_ = false;
   bool two_page_blocks_ = false;
