@@ -21,7 +21,7 @@ namespace orrery::hw {
 class RamBacking;
 class Clock;
 class EventLoop;
-}
+}  // namespace orrery::hw
 
 namespace orrery::hw::block {
 class BlockBackend;
@@ -64,6 +64,8 @@ struct MachineConfig {
   /// -M properties in command-line order, each validated against MachineType::properties.
   std::vector<std::pair<std::string, std::string>> properties;
   std::vector<DeviceSpec> devices;  // -device, in command-line order
+  std::string bios;                 // -bios FILE; empty: the board's default firmware
+  bool nographic = false;           // -nographic (firmware may use the serial console)
   /// Drives opened from -drive if=none, found by their id (BlockBackend::id()).
   std::vector<std::shared_ptr<hw::block::BlockBackend>> drives;
   /// -machine memory-backend=ID: host memory for RAM (ram_size bytes); null: anonymous memory.
@@ -139,8 +141,16 @@ struct MachineType {
   MachineFactory create;
   unsigned max_cpus = 1;  // largest -smp
   std::span<const MachineProperty> properties = {};
-  /// -initrd is a multiboot module list ("FILE ARGS,FILE2"), read by the board, not one file.
+  /// The board reads -initrd itself: a multiboot module list ("FILE ARGS,FILE2") or, for a
+  /// bzImage, one file (pc).
   bool initrd_modules = false;
+  /// Runs firmware when there is no -kernel (-bios FILE chooses which).
+  bool firmware = false;
+  /// QEMU's NIC model for -nic without model= (one Orrery may lack: then -nic says so).
+  std::string_view default_nic = "virtio-net-pci";
+  /// An IDE controller for -drive if=ide, -hda..-hdd and -cdrom, and -drive's default
+  /// interface (otherwise if=virtio is).
+  bool ide = false;
 };
 
 /// Every board, in -M help order.

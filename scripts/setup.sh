@@ -13,6 +13,8 @@ packages=(
   clang-19 libfuzzer-19-dev
   # gcc-12-multilib, not gcc-multilib: the metapackage conflicts with the arm64 cross gcc.
   libzydis-dev nasm gcc-12-multilib qemu-system-x86
+  # The PC board: its firmware (SeaBIOS) and the DSDT compiler (iasl).
+  seabios acpica-tools
 )
 
 missing=()

@@ -76,12 +76,15 @@ int run(int argc, char** argv) {
   constexpr uint64_t kMinKernelFileLimit = uint64_t(4) << 30;
   // The kernel stays open so a guest reset reads it again instead of keeping a copy.
   const uint64_t kernel_limit = std::max(opt.ram_size, kMinKernelFileLimit);
-  auto kernel_file =
-      std::make_shared<hw::UniqueFd>(hw::open_user_file(opt.kernel, hw::UserFileUse::Input, err));
-  if (!kernel_file->valid()) return fail("-kernel " + opt.kernel + ": " + err);
+  // Without -kernel a board with firmware boots that (the options allowed it).
+  auto kernel_file = std::make_shared<hw::UniqueFd>();
   std::vector<uint8_t> kernel;
-  err = machine::loader::read_whole(kernel_file->get(), kernel_limit, kernel);
-  if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
+  if (!opt.kernel.empty()) {
+    *kernel_file = hw::open_user_file(opt.kernel, hw::UserFileUse::Input, err);
+    if (!kernel_file->valid()) return fail("-kernel " + opt.kernel + ": " + err);
+    err = machine::loader::read_whole(kernel_file->get(), kernel_limit, kernel);
+    if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
+  }
   // An initrd must fit in guest RAM; a device tree is at most 2 MiB (booting.rst).
   std::vector<uint8_t> initrd, dtb;
   // A multiboot board reads its module list itself ("FILE ARGS,FILE2").
@@ -149,6 +152,8 @@ int run(int argc, char** argv) {
   config.no_reboot = opt.no_reboot;
   config.properties = opt.machine_props;
   config.devices = opt.devices;
+  config.bios = opt.bios;
+  config.nographic = opt.nographic;
   for (const MemoryBackendSpec& b : opt.memory_backends) {
     if (b.id != opt.memory_backend) continue;  // QEMU creates unused backends too; no need here
     err.clear();
@@ -170,9 +175,11 @@ int run(int argc, char** argv) {
   machine::BootImages images{kernel, initrd, opt.append, dtb, {}};
   images.kernel_path = opt.kernel;
   images.initrd_path = opt.initrd;
-  images.reload_kernel = [kernel_file, kernel_limit](std::vector<uint8_t>& out) {
-    return machine::loader::read_whole(kernel_file->get(), kernel_limit, out);
-  };
+  if (!opt.kernel.empty()) {
+    images.reload_kernel = [kernel_file, kernel_limit](std::vector<uint8_t>& out) {
+      return machine::loader::read_whole(kernel_file->get(), kernel_limit, out);
+    };
+  }
   err = board->load_boot(images);
   // Errors about -initrd/-dtb name their option already; the rest concern the kernel.
   if (!err.empty()) return fail(err[0] == '-' ? err : "-kernel " + opt.kernel + ": " + err);

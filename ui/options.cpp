@@ -1,5 +1,7 @@
 #include "ui/options.h"
 
+#include <array>
+
 #include <cctype>
 #include <cstdio>
 
@@ -17,6 +19,7 @@ enum class Opt : uint8_t {
   Cpu,
   Memory,
   Kernel,
+  Bios,
   Initrd,
   Append,
   Dtb,
@@ -33,6 +36,7 @@ enum class Opt : uint8_t {
   GdbDefault,
   StartStopped,
   Drive,
+  IdeShortcut,
   Device,
   NoDefaults,
   Object,
@@ -60,6 +64,8 @@ constexpr OptionInfo kOptions[] = {
      "boot FILE: an ELF, a Linux arm64 Image or a raw binary (virt); a multiboot kernel (pc)"},
     {"initrd", Opt::Initrd, "FILE",
      "initial ramdisk for a Linux kernel (virt); pc: multiboot modules \"FILE ARGS,FILE2\""},
+    {"bios", Opt::Bios, "FILE",
+     "firmware image for a board with firmware (pc: SeaBIOS's bios-256k.bin by default)"},
     {"append", Opt::Append, "CMDLINE", "Linux kernel command line"},
     {"dtb", Opt::Dtb, "FILE", "use FILE as the device tree instead of the generated one"},
     {"smp", Opt::Smp, "[cpus=]N", "number of vCPUs (default 1)"},
@@ -80,13 +86,19 @@ constexpr OptionInfo kOptions[] = {
      "gdbstub on DEV: tcp::PORT, tcp:HOST:PORT or unix:PATH (TCP on localhost by default)"},
     {"s", Opt::GdbDefault, "", "shorthand for -gdb tcp::1234"},
     {"S", Opt::StartStopped, "", "do not start the CPUs until the debugger says so"},
-    {"drive", Opt::Drive, "file=F[,if=none,id=ID][,format=raw|qcow2][,readonly=on][,...]",
-     "a disk image: if=virtio (default) adds a virtio-blk-pci, if=none is for -device "
-     "(QEMU's -drive keys)"},
+    {"drive", Opt::Drive,
+     "file=F[,if=none|virtio|ide,id=ID][,format=raw|qcow2][,readonly=on][,index=N,media=M]",
+     "a disk image: if=virtio adds a virtio-blk-pci (virt's default), if=ide an IDE disk or "
+     "media=cdrom CD-ROM (pc's default), if=none is for -device (QEMU's -drive keys)"},
+    {"hda", Opt::IdeShortcut, "FILE", "pc: IDE disk at index 0 (primary master); -hdb, -hdc, -hdd"},
+    {"hdb", Opt::IdeShortcut, "FILE", ""},
+    {"hdc", Opt::IdeShortcut, "FILE", ""},
+    {"hdd", Opt::IdeShortcut, "FILE", ""},
+    {"cdrom", Opt::IdeShortcut, "FILE", "pc: IDE CD-ROM image (read-only) at index 2"},
     {"device", Opt::Device, "DRIVER[,prop=value]",
      "add a device: virtio-blk-device|virtio-blk-pci,drive=ID[,num-queues=N], "
      "virtio-rng-device, virtio-rng-pci, virtio-net-device,netdev=ID[,mac=M] or pci-testdev "
-     "(PCI ones take addr=SLOT[.FN]); pc: isa-debug-exit[,iobase=N][,iosize=N]"},
+     "(PCI ones take addr=SLOT[.FN]); pc: the PCI ones and isa-debug-exit[,iobase=N][,iosize=N]"},
     {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
     {"object", Opt::Object, "memory-backend-memfd|memory-backend-ram,id=ID,size=SIZE[,share=on]",
      "guest RAM backend, used with -machine memory-backend=ID (memfd: shareable)"},
@@ -395,16 +407,69 @@ bool parse_ram_size(std::string_view s, uint64_t& bytes) {
   return true;
 }
 
+/// Gives -drive's default interface its board meaning, places IDE drives at their indexes
+/// (QEMU's names ide<bus>-hd<unit>/-cd<unit>) and adds one virtio-blk-pci per if=virtio drive,
+/// after the -device devices as QEMU creates them.
+template <class Pending>
+static std::string resolve_drives(const machine::MachineType& m,
+                                  const std::vector<Pending>& pending, Options& o) {
+  using hw::block::DriveInterface;
+  std::array<bool, hw::block::kIdeMaxIndex + 1> used{};
+  // Explicit indexes first, then the rest in the lowest free ones, as QEMU does.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& p : pending) {
+      hw::block::DriveOptions& d = o.drives[p.drive];
+      const bool ide =
+          d.interface == DriveInterface::kIde || (d.interface == DriveInterface::kDefault && m.ide);
+      if (!ide) continue;
+      if (!m.ide) return p.origin + ": the " + std::string(m.name) + " machine has no IDE";
+      if ((pass == 0) != (d.index >= 0)) continue;
+      if (d.index < 0) {
+        for (int i = 0; i <= hw::block::kIdeMaxIndex && d.index < 0; ++i)
+          if (!used[i]) d.index = i;
+        if (d.index < 0) return p.origin + ": all 4 IDE indexes are in use";
+      } else if (used[d.index]) {
+        return p.origin + ": IDE index " + std::to_string(d.index) + " is already in use";
+      }
+      used[d.index] = true;
+      if (d.interface == DriveInterface::kDefault && p.auto_id) d.id.clear();
+      d.interface = DriveInterface::kIde;
+      if (d.id.empty() || (p.auto_id && d.id.starts_with("__ide")))
+        d.id = "ide" + std::to_string(d.index / 2) +
+               (d.media == hw::block::DriveMedia::kCdrom ? "-cd" : "-hd") +
+               std::to_string(d.index % 2);
+    }
+  }
+  for (const auto& p : pending) {
+    hw::block::DriveOptions& d = o.drives[p.drive];
+    if (d.interface == DriveInterface::kDefault) d.interface = DriveInterface::kVirtio;
+    if (d.interface != DriveInterface::kVirtio) continue;
+    if (d.media == hw::block::DriveMedia::kCdrom) return p.origin + ": media=cdrom needs if=ide";
+    o.devices.push_back({"virtio-blk-pci", {{"drive", d.id}}});
+  }
+  return {};
+}
+
 ParseResult parse_options(std::span<const std::string> args) {
   ParseResult r;
   Options& o = r.options;
   bool cpu_help = false;
   bool ram_given = false;
   unsigned nic_count = 0;
+  struct DefaultNic {
+    size_t device;       // index in o.devices
+    std::string origin;  // the option as given, for errors
+  };
+  std::vector<DefaultNic> default_nics;  // -nic without model=
   std::string ram_text, smp_text;
   std::vector<RawMachineProp> raw_machine_props;
   unsigned virtio_drives = 0;
-  std::vector<machine::DeviceSpec> virtio_blk_pci;  // from -drive if=virtio
+  struct PendingDrive {
+    size_t drive;        // index in o.drives
+    bool auto_id;        // id= not given
+    std::string origin;  // the option as given, for errors
+  };
+  std::vector<PendingDrive> pending_drives;  // resolved once -M is known
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     const OptionInfo* info = find_option(arg);
@@ -463,6 +528,10 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::Kernel:
         if (val.empty()) return fail("empty file name");
         o.kernel = std::string(val);
+        break;
+      case Opt::Bios:
+        if (val.empty()) return fail("empty file name");
+        o.bios = std::string(val);
         break;
       case Opt::Initrd:
         if (val.empty()) return fail("empty file name");
@@ -533,10 +602,11 @@ ParseResult parse_options(std::span<const std::string> args) {
         if (arg.ends_with("-net")) return fail("only none is supported (use -nic or -netdev)");
         auto nic = hw::net::parse_nic_user(val);
         if (!nic.ok()) return fail(strip_prefix(nic.message(), "-nic: "));
-        // QEMU's default model on virt is virtio-net-pci.
-        const std::string model = nic.value().model.empty() ? "virtio-net-pci" : nic.value().model;
-        if (model != "virtio-net-pci" && model != "virtio-net-device")
+        // No model=: the board's default, chosen once -M is known.
+        const std::string model = nic.value().model;
+        if (!model.empty() && model != "virtio-net-pci" && model != "virtio-net-device")
           return fail("unknown NIC model '" + model + "' (virtio-net-pci or virtio-net-device)");
+        if (model.empty()) default_nics.push_back({o.devices.size(), arg + " " + std::string(val)});
         hw::net::NetdevUserOptions user = std::move(nic.value().user);
         user.id = "__org.qemu.nic" + std::to_string(nic_count++);  // QEMU's names
         machine::DeviceSpec spec{model, {{"netdev", user.id}}};
@@ -563,20 +633,41 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::StartStopped:
         o.start_stopped = true;
         break;
-      case Opt::Drive: {
-        auto d = hw::block::parse_drive_options(val);
-        if (!d.ok()) return fail(d.status().message);
-        if (d->interface != hw::block::DriveInterface::kNone) {
-          // if=virtio (QEMU's default on virt): the drive gets a virtio-blk-pci of its own,
-          // named virtio0, virtio1, ... unless id= says otherwise.
-          if (d->id.empty()) d->id = "virtio" + std::to_string(virtio_drives);
-          ++virtio_drives;
-          virtio_blk_pci.push_back({"virtio-blk-pci", {{"drive", d->id}}});
+      case Opt::Drive:
+      case Opt::IdeShortcut: {
+        hw::block::DriveOptions d;
+        if (info->id == Opt::Drive) {
+          auto parsed = hw::block::parse_drive_options(val);
+          if (!parsed.ok()) return fail(parsed.status().message);
+          d = std::move(parsed.value());
+        } else {
+          // QEMU's shortcuts: -hda..-hdd are IDE indexes 0..3, -cdrom index 2 read-only.
+          if (val.empty()) return fail("empty file name");
+          d.file = std::string(val);
+          d.interface = hw::block::DriveInterface::kIde;
+          const std::string_view name = std::string_view(arg).substr(1);
+          if (name == "cdrom") {
+            d.media = hw::block::DriveMedia::kCdrom;
+            d.read_only = true;
+            d.index = 2;
+          } else {
+            d.index = name[2] - 'a';
+          }
         }
-        if (d->id.empty()) return fail("if=none needs id=ID");
+        pending_drives.push_back({o.drives.size(), d.id.empty(), arg + " " + std::string(val)});
+        if (d.interface == hw::block::DriveInterface::kVirtio ||
+            d.interface == hw::block::DriveInterface::kDefault) {
+          // if=virtio (and the default, unless the board has IDE): the drive gets a
+          // virtio-blk-pci of its own, named virtio0, virtio1, ... unless id= says otherwise.
+          if (d.id.empty()) d.id = "virtio" + std::to_string(virtio_drives);
+          ++virtio_drives;
+        } else if (d.interface == hw::block::DriveInterface::kIde && d.id.empty()) {
+          d.id = "__ide" + std::to_string(o.drives.size());  // named once its index is known
+        }
+        if (d.id.empty()) return fail("if=none needs id=ID");
         for (const auto& other : o.drives)
-          if (other.id == d->id) return fail("duplicate drive id '" + d->id + "'");
-        o.drives.push_back(std::move(d.value()));
+          if (other.id == d.id) return fail("duplicate drive id '" + d.id + "'");
+        o.drives.push_back(std::move(d));
         break;
       }
       case Opt::Device: {
@@ -608,10 +699,19 @@ ParseResult parse_options(std::span<const std::string> args) {
     }
   }
 
-  // QEMU creates the if=virtio drives' devices after the -device ones.
-  for (auto& spec : virtio_blk_pci) o.devices.push_back(std::move(spec));
   if (!o.machine) o.machine = &machine::default_machine_type();
   const machine::MachineType& m = *o.machine;
+  r.error = resolve_drives(m, pending_drives, o);
+  if (!r.error.empty()) return r;
+  for (const DefaultNic& n : default_nics) {
+    // QEMU's default NIC for the board (virtio-net-pci on virt, e1000 on pc).
+    if (m.default_nic != "virtio-net-pci" && m.default_nic != "virtio-net-device") {
+      r.error = n.origin + ": the " + std::string(m.name) + " machine's default NIC model is " +
+                std::string(m.default_nic) + ", which Orrery lacks; use model=virtio-net-pci";
+      return r;
+    }
+    o.devices[n.device].driver = std::string(m.default_nic);
+  }
   r.error = check_machine_props(m, raw_machine_props, o);
   if (!r.error.empty()) return r;
   if (cpu_help) {
@@ -669,7 +769,11 @@ ParseResult parse_options(std::span<const std::string> args) {
     r.error = "-S: needs -gdb or -s (only the debugger can start the CPUs)";
     return r;
   }
-  if (o.kernel.empty()) {
+  if (!o.bios.empty() && !m.firmware) {
+    r.error = "-bios: the " + std::string(m.name) + " machine has no firmware";
+    return r;
+  }
+  if (o.kernel.empty() && !m.firmware) {
     r.error = "-kernel: no kernel given (the " + std::string(m.name) +
               " machine has no firmware; use -kernel FILE)";
     return r;

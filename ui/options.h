@@ -44,6 +44,7 @@ struct Options {
   std::string cpu;                                // validated against machine->cpus
   uint64_t ram_size = 0;                          // bytes; machine default unless -m
   std::string kernel;                             // empty: no -kernel
+  std::string bios;                               // -bios; empty: the board's default firmware
   std::string initrd;                             // -initrd; empty: none
   std::string append;                             // -append (kernel command line)
   std::string dtb;                                // -dtb; empty: the board generates one

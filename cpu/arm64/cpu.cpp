@@ -40,7 +40,7 @@ std::string format(const char* fmt, ...) {
 }  // namespace
 
 Arm64Cpu::Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as,
-                   tcg::exec::Engine& engine, Arm64Platform& platform)
+                   tcg::exec::Engine& engine, Arm64Platform& platform, hw::EventLoop& loop)
     : model_(model),
       index_(index),
       engine_(engine),
@@ -49,7 +49,8 @@ Arm64Cpu::Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as,
       mmu_(state_.common, as, *this),
       exec_(engine, frontend_, state_.common, mmu_),
       stop_on_unimplemented_(engine.options().stop_on_unimplemented),
-      timer_(kCounterFrequency, host_monotonic_ns()) {
+      timer_(kCounterFrequency, loop, loop.clock().virtual_ns()) {
+  state_.clock = &loop.clock();
   mmu_.set_code_tracker(&engine);
   mmu_.set_attrs(hw::MemAttrs::cpu(index_));  // devices see which vCPU accesses them
   state_.owner = this;
@@ -94,7 +95,7 @@ void Arm64Cpu::reset(uint64_t entry) {
   s.id_aa64mmfr2_el1 = model_.id_aa64mmfr2;
   s.monitor = ExclusiveMonitor{};
   event_.store(false);
-  s.counter_epoch_ns = host_monotonic_ns();
+  s.counter_epoch_ns = timer_.clock().virtual_ns();
   timer_.reset(s.counter_epoch_ns);
   large_[0] = large_[1] = LargeRange{};
   tagged_fills_ = false;
@@ -279,7 +280,26 @@ void Arm64Cpu::wait_for_interrupt() {
   if (awake()) return;
   wfi_asleep_ = true;
   cv_.notify_all();  // for wait_until_asleep_in_wfi; the other waiters recheck and wait on
-  cv_.wait(lk, awake);
+  // The usual wake-up is this vCPU's own timer. Sleeping until its deadline and raising the
+  // line here, rather than waiting for the event loop's thread to do it, saves a thread
+  // hand-off on a busy host (the loop's timer still serves a vCPU that is running).
+  const hw::Clock& clock = timer_.clock();
+  while (!awake()) {
+    const int64_t deadline = timer_.next_deadline();
+    const int64_t wait =
+        deadline == INT64_MAX ? -1 : clock.host_wait_ns(hw::ClockType::kVirtual, deadline);
+    if (wait < 0) {  // no deadline, or a paused clock: the loop's timer covers it
+      cv_.wait(lk, awake);
+      break;
+    }
+    if (wait > 0) {
+      cv_.wait_for(lk, std::chrono::nanoseconds(wait), awake);
+      continue;
+    }
+    lk.unlock();  // the line goes through the GIC back to this vCPU's lock
+    timer_.poll();
+    lk.lock();
+  }
   wfi_asleep_ = false;
   ++wfi_wakeups_;
 }
@@ -360,7 +380,10 @@ bool Arm64Cpu::monitor_changed(const uint8_t* host) const {
 
 void Arm64Cpu::wait_for_event() {
   if (event_.exchange(false)) return;  // WFE with the event register set clears it, no sleep
-  const int64_t stream_ns = next_stream_event_ns(host_monotonic_ns());
+  // The event stream follows the counter, so its deadline is virtual time; the monitor poll
+  // is host time.
+  const hw::Clock& clock = timer_.clock();
+  const int64_t stream_ns = next_stream_event_ns(clock.virtual_ns());
   const bool armed = state_.monitor.valid;
   const uint8_t* watched = monitored_host();
   const int64_t first_poll_ns = host_monotonic_ns() + kMonitorPollNs;
@@ -373,10 +396,15 @@ void Arm64Cpu::wait_for_event() {
       return;
     if (watched && monitor_changed(watched)) return;
     const int64_t now = host_monotonic_ns();
-    if (now >= stream_ns) return;
+    int64_t until = INT64_MAX;
+    if (stream_ns != INT64_MAX) {
+      const int64_t wait = clock.host_wait_ns(hw::ClockType::kVirtual, stream_ns);
+      if (wait == 0) return;
+      // A paused or manual clock: look again after a poll interval.
+      until = now + (wait < 0 ? kMonitorPollNs : wait);
+    }
     // A monitor on memory that cannot be read here (not RAM): wake once after a poll interval.
     if (armed && !watched && now >= first_poll_ns) return;
-    int64_t until = stream_ns;
     if (armed) until = std::min(until, now + kMonitorPollNs);
     if (until == INT64_MAX) {
       cv_.wait(lk);

@@ -74,9 +74,10 @@ class Arm64Cpu final : public Vcpu,
                        public tcg::softmmu::PageTranslator,
                        public tcg::exec::DebugParkListener {
  public:
-  /// index is the vCPU number (MPIDR_EL1.Aff0). The CPU starts reset at PC 0.
+  /// index is the vCPU number (MPIDR_EL1.Aff0). The CPU starts reset at PC 0. The system
+  /// counter runs on loop's virtual clock and the timer deadlines are loop timers.
   Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as, tcg::exec::Engine& engine,
-           Arm64Platform& platform);
+           Arm64Platform& platform, hw::EventLoop& loop);
   ~Arm64Cpu() override;
   Arm64Cpu(const Arm64Cpu&) = delete;
   Arm64Cpu& operator=(const Arm64Cpu&) = delete;

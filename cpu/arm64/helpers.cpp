@@ -8,6 +8,7 @@
 #include "cpu/arm64/exception.h"
 #include "cpu/arm64/mmu.h"
 #include "cpu/arm64/state.h"
+#include "hw/core/clock.h"
 #include "hw/core/log.h"
 #include "hw/intc/gicv3_cpu_if.h"
 #include "tcg/softmmu/softmmu.h"
@@ -156,9 +157,9 @@ uint64_t helper_store_exclusive(tcg::CpuCommon* c, uint64_t vaddr, uint64_t desc
 }
 
 namespace {
-/// The system counter: host monotonic time since reset, at CNTFRQ.
+/// The system counter: the machine's virtual time since reset, at CNTFRQ.
 uint64_t counter_now(const Arm64State& s) {
-  int64_t ns = host_monotonic_ns() - s.counter_epoch_ns;
+  int64_t ns = s.clock->virtual_ns() - s.counter_epoch_ns;
   if (ns < 0) ns = 0;
   return uint64_t((unsigned __int128)uint64_t(ns) * kCounterFrequency / 1'000'000'000u);
 }

@@ -21,6 +21,10 @@
 
 #include "tcg/exec/cpu_common.h"
 
+namespace orrery::hw {
+class Clock;
+}
+
 namespace orrery::cpu::arm64 {
 
 class Arm64Cpu;
@@ -147,7 +151,8 @@ struct Arm64State {
 
   ExclusiveMonitor monitor;
 
-  // Host steady-clock nanoseconds at which the system counter read 0.
+  // The machine's virtual clock, and its time (ns) at which the system counter read 0.
+  const hw::Clock* clock = nullptr;
   int64_t counter_epoch_ns = 0;
 
   // The vCPU object, for helpers that must reach the softmmu, the log or the stop message.

@@ -38,7 +38,7 @@ uint64_t read_cr(X86Cpu& cpu, unsigned n) {
     case 4:
       return s.cr4;
     case 8:
-      return s.cr8;
+      return cpu.local_apic() ? cpu.local_apic()->read_cr8() : s.cr8;
     default:
       throw GuestFault{vec::kUd, 0};
   }
@@ -102,6 +102,7 @@ void write_cr(X86Cpu& cpu, unsigned n, uint64_t v) {
     case 8:
       if (v & ~0xfull) gp0();
       s.cr8 = v;
+      if (cpu.local_apic()) cpu.local_apic()->write_cr8(uint8_t(v));
       return;
     default:
       throw GuestFault{vec::kUd, 0};
@@ -160,7 +161,7 @@ void write_xcr(X86Cpu& cpu, uint32_t index, uint64_t v) {
   if (!(s.cr4 & cr4::kOsxsave)) throw GuestFault{vec::kUd, 0};
   require_cpl0(cpu);
   if (index != 0) gp0();
-  if (!(v & 1) || (v & ~cpu.model().xcr0_supported) || ((v & 4) && !(v & 2))) gp0();
+  if (!(v & 1) || (v & ~xcr0_supported(cpu.model())) || ((v & 4) && !(v & 2))) gp0();
   s.xcr0 = v;
   cpu.mode_changed();
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "hw/core/address_space.h"
+#include "hw/core/clock.h"
 #include "hw/core/log.h"
 
 namespace orrery::cpu::x86 {
@@ -90,7 +91,8 @@ void X86Cpu::reset_common() {
   s.pending_exception = -1;
   s.owner = owner;
   reset_pending_ = false;
-  waiting_for_sipi_ = false;
+  waiting_for_sipi_.store(false);
+  init_pending_.store(false);  // a machine reset voids an INIT not yet taken
   sipi_vector_.store(-1);
   intr_spurious_.store(false);
   nmi_pending_.store(false);
@@ -136,6 +138,33 @@ void X86Cpu::reset_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx) {
   exec_.mode_changed();
 }
 
+void X86Cpu::reset_long_mode(const LongModeEntry& e) {
+  reset_common();
+  X86State& s = state_;
+  s.cr0 = (s.cr0 | cr0::kPe | cr0::kPg) & ~(cr0::kCd | cr0::kNw);
+  s.cr4 = cr4::kPae;
+  s.cr3 = e.cr3;
+  s.efer = efer::kLme | efer::kLma;
+  s.gdtr.base = e.gdt_base;
+  s.gdtr.limit = e.gdt_limit;
+  for (unsigned r = 0; r < kNumSegRegs; ++r) {
+    SegmentCache& sc = s.seg[r];
+    sc.base = 0;
+    sc.limit = 0xffffffff;
+    sc.selector = r == kCs ? e.code_sel : e.data_sel;
+    // Accessed, as the loader's descriptors are (the CPU would set the bit on load).
+    sc.attr = r == kCs ? seg_attr::kP | seg_attr::kS | seg_attr::kL | seg_attr::kG | 0xb
+                       : seg_attr::kP | seg_attr::kS | seg_attr::kDb | seg_attr::kG | 0x3;
+  }
+  s.seg[kLdtr].attr = seg_attr::kP | 0x2;
+  s.seg[kTr].attr = seg_attr::kP | 0xb;  // busy 64-bit TSS
+  s.gpr[kRsi] = e.rsi;
+  s.gpr[kRsp] = e.rsp;
+  s.common.pc = e.rip;
+  mmu_.flush_all();
+  exec_.mode_changed();
+}
+
 // ---- The dispatch loop ----
 
 ExitKind X86Cpu::run() {
@@ -153,14 +182,31 @@ ExitKind X86Cpu::run() {
       reset_pending_ = false;
       return ExitKind::Reset;
     }
-    if (waiting_for_sipi_) {
+    if (init_pending_.load()) {
+      // INIT: the power-on state (a STARTUP sent after this INIT stays pending); the BSP runs
+      // from the reset vector, application processors wait for STARTUP. Under mu_ so that
+      // startup_ipi sees either the pending INIT or the wait.
+      // (The APIC is asked before taking mu_: it calls set_intr under its own lock.)
+      const uint64_t base = apic_ ? apic_->apic_base() : state_.msr.apic_base;
+      const bool bsp = base & (1u << 8);
+      std::lock_guard lk(mu_);
+      const int sipi = sipi_vector_.load();
+      reset_power_on();
+      state_.msr.apic_base = base;
+      if (!bsp) {
+        waiting_for_sipi_.store(true);
+        sipi_vector_.store(sipi);
+      }
+      init_pending_.store(false);
+    }
+    if (waiting_for_sipi_.load()) {
       const int v = sipi_vector_.exchange(-1);
       if (v < 0) {
         wait_for_interrupt();
         continue;
       }
       // STARTUP: real mode at vector << 8 : 0000.
-      waiting_for_sipi_ = false;
+      waiting_for_sipi_.store(false);
       state_.halted = 0;
       state_.seg[kCs].selector = uint16_t(v << 8);
       state_.seg[kCs].base = uint64_t(v) << 12;
@@ -288,13 +334,25 @@ void X86Cpu::raise_nmi() {
 
 void X86Cpu::init_wait_for_sipi() {
   reset_power_on();
-  waiting_for_sipi_ = true;
+  waiting_for_sipi_.store(true);
   sipi_vector_.store(-1);
+}
+
+void X86Cpu::init_ipi() {
+  {
+    std::lock_guard lk(mu_);
+    init_pending_.store(true);
+    sipi_vector_.store(-1);  // a STARTUP before this INIT is void
+  }
+  state_.common.exit_request.store(1);
+  cv_.notify_all();
 }
 
 void X86Cpu::startup_ipi(uint8_t vector) {
   {
     std::lock_guard lk(mu_);
+    // Only a processor in (or about to enter) wait-for-SIPI takes it.
+    if (!waiting_for_sipi_.load() && !init_pending_.load()) return;
     sipi_vector_.store(vector);
   }
   state_.common.exit_request.store(1);
@@ -329,7 +387,7 @@ bool X86Cpu::deliver_interrupt() {
   }
   if (intr_.load() && (s.eflags & eflags::kIf)) {
     if (intr_spurious_.load()) return false;
-    const int v = platform_.acknowledge_interrupt();
+    const int v = apic_ ? apic_->acknowledge_interrupt() : platform_.acknowledge_interrupt();
     if (v < 0) {
       // Nothing to acknowledge although INTR is high: wait for the controller to change the
       // line rather than spin asking.
@@ -362,7 +420,7 @@ void X86Cpu::wait_for_interrupt() {
   auto awake = [&] {
     return (intr_.load() && !intr_spurious_.load() && (state_.eflags & eflags::kIf)) ||
            (nmi_pending_.load() && !state_.nmi_blocked) || kicked_.load() ||
-           reset_requested_.load() || sipi_vector_.load() >= 0;
+           reset_requested_.load() || sipi_vector_.load() >= 0 || init_pending_.load();
   };
   if (awake()) return;
   halted_ = true;
@@ -414,7 +472,8 @@ void X86Cpu::triple_fault() {
 }
 
 uint64_t X86Cpu::read_tsc() const {
-  return uint64_t(host_ns()) + state_.msr.tsc_offset;
+  const int64_t ns = clock_ ? clock_->virtual_ns() : host_ns();
+  return uint64_t(ns) + state_.msr.tsc_offset;
 }
 
 // ---- I/O ports ----

@@ -1,7 +1,7 @@
 // One x86 vCPU under TCG: its architectural state, softmmu and page-table walk (mmu.cpp), its
 // dispatch loop, the INTR and NMI inputs, HLT, the I/O-port space and the two resets a PC board
-// needs (power-on and multiboot). The board implements X86Platform: the interrupt acknowledge
-// cycle (the PIC's or the APIC's vector) and what a triple fault does.
+// needs (power-on, multiboot and Linux's 64-bit entry). The board implements X86Platform: the
+// interrupt acknowledge cycle (the PIC's or the APIC's vector) and what a triple fault does.
 //
 // Threading: run() and everything it calls execute on the vCPU's own thread. set_intr,
 // raise_nmi, request_reset and kick may be called from any thread.
@@ -21,12 +21,14 @@
 #include "cpu/x86/cpu_models.h"
 #include "cpu/x86/exception.h"
 #include "cpu/x86/frontend.h"
+#include "cpu/x86/local_apic.h"
 #include "cpu/x86/state.h"
 #include "tcg/exec/engine.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::hw {
 class AddressSpace;
+class Clock;
 class Log;
 }  // namespace orrery::hw
 
@@ -106,6 +108,17 @@ class X86Cpu final : public Vcpu,
   /// STARTUP IPI: a vCPU waiting after INIT starts in real mode at vector:0000 (physical
   /// vector << 12). Ignored otherwise. Callable from any thread.
   void startup_ipi(uint8_t vector);
+  /// An INIT IPI from any thread: at its next check the vCPU resets and, unless it is the
+  /// bootstrap processor (IA32_APIC_BASE.BSP), waits for a STARTUP IPI.
+  void init_ipi();
+
+  /// The vCPU's local APIC (IA32_APIC_BASE, CR8, x2APIC and TSC-deadline MSRs, the
+  /// acknowledge cycle); null: none (the board's acknowledge_interrupt). Set before run().
+  void set_local_apic(X86LocalApic* apic) { apic_ = apic; }
+  X86LocalApic* local_apic() const { return apic_; }
+  /// The machine's clock: the TSC counts its virtual nanoseconds (1 GHz), so it stops with the
+  /// machine and agrees with device timers. Null: host time. Set before run().
+  void set_clock(const hw::Clock* clock) { clock_ = clock; }
 
   /// The power-on (RESET) state: real mode at F000:FFF0 (CS base FFFF0000), EDX = CPUID(1).EAX.
   void reset_power_on();
@@ -113,6 +126,17 @@ class X86Cpu final : public Vcpu,
   /// flat 4 GiB code (CS) and data (DS ES FS GS SS) segments, paging off, IF = 0, EAX = magic,
   /// EBX = the information structure's physical address, EIP = entry.
   void reset_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx);
+  /// The state of the Linux boot protocol's 64-bit entry (boot.rst, "64-bit boot protocol"):
+  /// long mode with paging on the loader's identity map (CR3), CS = code_sel (a flat 64-bit
+  /// code segment) and DS ES FS GS SS = data_sel (flat data), both in the loader's GDT, IF = 0,
+  /// RSI = the zero page, RIP = entry; the other general registers are zero.
+  struct LongModeEntry {
+    uint64_t rip = 0, rsi = 0, rsp = 0, cr3 = 0;
+    uint64_t gdt_base = 0;
+    uint16_t gdt_limit = 0;
+    uint16_t code_sel = 0x10, data_sel = 0x18;  // Linux's __BOOT_CS and __BOOT_DS
+  };
+  void reset_long_mode(const LongModeEntry& e);
 
   /// Waits until a thread is inside run(); false on timeout. Thread-safe.
   bool wait_until_running(std::chrono::milliseconds timeout);
@@ -183,7 +207,7 @@ class X86Cpu final : public Vcpu,
   /// After EFLAGS.IF may have been set or NMIs unblocked: leaves chained execution if an
   /// interrupt is now deliverable.
   void check_interrupts();
-  /// Counter behind RDTSC (host nanoseconds plus IA32_TSC's offset).
+  /// Counter behind RDTSC (the clock's virtual nanoseconds plus IA32_TSC's offset).
   uint64_t read_tsc() const;
 
  private:
@@ -195,6 +219,7 @@ class X86Cpu final : public Vcpu,
   void reset_common();
   uint64_t translate_linear(uint64_t la, tcg::softmmu::Access access, unsigned mmu_idx);
   void report_unimplemented(uint64_t pc, uint64_t arg);
+  void note_large_fill(uint64_t la, uint64_t size);
 
   const CpuModel& model_;
   const unsigned index_;
@@ -209,15 +234,21 @@ class X86Cpu final : public Vcpu,
   std::string stop_message_;
   bool stop_on_unimplemented_ = false;
   bool reset_pending_ = false;  // triple fault: run() returns ExitKind::Reset (vCPU thread)
+  // The aligned region holding every large page filled since the last full flush (vCPU
+  // thread), and the largest such page's size.
   bool large_fills_ = false;
+  uint64_t large_addr_ = 0, large_mask_ = 0, large_size_ = 0;
   uint64_t events_delivered_ =
       0;  // vCPU thread    // a 2M/4M/1G page was filled since the last full flush
   std::set<uint64_t> unimp_reported_;
   std::atomic<bool> kicked_{false};
   std::atomic<bool> intr_{false};
-  std::atomic<bool> intr_spurious_{false};  // acknowledged with no vector at this level
-  std::atomic<int> sipi_vector_{-1};        // a STARTUP IPI not yet taken
-  bool waiting_for_sipi_ = false;           // after INIT (vCPU thread)
+  std::atomic<bool> intr_spurious_{false};     // acknowledged with no vector at this level
+  std::atomic<int> sipi_vector_{-1};           // a STARTUP IPI not yet taken
+  std::atomic<bool> waiting_for_sipi_{false};  // after INIT (written on the vCPU thread)
+  std::atomic<bool> init_pending_{false};      // an INIT IPI not yet taken
+  X86LocalApic* apic_ = nullptr;
+  const hw::Clock* clock_ = nullptr;
   std::atomic<bool> nmi_pending_{false};
   std::atomic<bool> reset_requested_{false};
 

@@ -46,17 +46,18 @@ constexpr CpuModel kModels[] = {
         .max_leaf = 0xd,
         .max_ext_leaf = 0x80000008,
         .leaf1_edx = kBaseEdx,
-        // No AVX, AVX2, FMA or F16C: their VEX forms are not implemented yet.
-        .leaf1_ecx = kSse3 | kPclmul | kSsse3 | kCx16 | kPcid | kSse41 | kSse42 | kMovbe |
-                     kPopcnt | kAes | kXsave | kRdrand | kHypervisor,
-        .leaf7_ebx = kFsgsbase | kBmi1 | kSmep | kBmi2 | kErms | kInvpcid | kRdseed | kAdx |
+        // AVX, AVX2, FMA and F16C only where the host has them (cpuid() masks them).
+        .leaf1_ecx = kSse3 | kPclmul | kSsse3 | kFma | kCx16 | kPcid | kSse41 | kSse42 | kX2apic |
+                     kMovbe | kPopcnt | kTscDeadline | kAes | kXsave | kAvx | kF16c | kRdrand |
+                     kHypervisor,
+        .leaf7_ebx = kFsgsbase | kBmi1 | kAvx2 | kSmep | kBmi2 | kErms | kInvpcid | kRdseed | kAdx |
                      kSmap | kClflushopt | kSha,
         .leaf7_ecx = kUmip | kRdpid,
         .leaf7_edx = kSpecCtrl,
         .ext1_ecx = kLahfLm | kAbm,
         .ext1_edx = kSyscall | kNx | kPdpe1gb | kRdtscp | kLm,
         .leafd1_eax = kXsaveopt,
-        .xcr0_supported = 3,  // x87 and SSE state (AVX when VEX lands)
+        .xcr0_supported = 7,  // x87, SSE and AVX state (AVX only on an AVX host)
         .phys_bits = 40,
         .virt_bits = 48,
     },
@@ -118,9 +119,10 @@ CpuidResult cpuid(const CpuModel& m, uint32_t leaf, uint32_t subleaf, unsigned a
       r.ecx = m.leaf1_ecx | (osxsave && (m.leaf1_ecx & kXsave) ? kOsxsave : 0);
       {  // what the host cannot run is not offered (host_features.h)
         const HostSimd& h = host_simd();
-        const uint32_t missing = (h.sse3 ? 0 : kSse3) | (h.ssse3 ? 0 : kSsse3) |
-                                 (h.sse41 ? 0 : kSse41) | (h.sse42 ? 0 : kSse42) |
-                                 (h.aes ? 0 : kAes) | (h.pclmul ? 0 : kPclmul);
+        const uint32_t missing =
+            (h.sse3 ? 0 : kSse3) | (h.ssse3 ? 0 : kSsse3) | (h.sse41 ? 0 : kSse41) |
+            (h.sse42 ? 0 : kSse42) | (h.aes ? 0 : kAes) | (h.pclmul ? 0 : kPclmul) |
+            (h.avx ? 0 : kAvx | kFma | kF16c) | (h.fma ? 0 : kFma) | (h.f16c ? 0 : kF16c);
         r.ecx &= ~missing;
       }
       r.edx = m.leaf1_edx;
@@ -150,7 +152,8 @@ CpuidResult cpuid(const CpuModel& m, uint32_t leaf, uint32_t subleaf, unsigned a
       break;
     case 7:
       if (subleaf == 0) {
-        r.ebx = m.leaf7_ebx & ~(host_simd().sha ? 0 : kSha);
+        r.ebx = m.leaf7_ebx &
+                ~((host_simd().sha ? 0 : kSha) | (host_simd().avx && host_simd().avx2 ? 0 : kAvx2));
         r.ecx = m.leaf7_ecx;
         r.edx = m.leaf7_edx;
       }
@@ -158,13 +161,13 @@ CpuidResult cpuid(const CpuModel& m, uint32_t leaf, uint32_t subleaf, unsigned a
     case 0xd:
       if (!(m.leaf1_ecx & kXsave)) break;
       if (subleaf == 0) {
-        r.eax = uint32_t(m.xcr0_supported);
+        r.eax = uint32_t(xcr0_supported(m));
         r.ebx = xsave_size(xcr0);
-        r.ecx = xsave_size(m.xcr0_supported);
-        r.edx = uint32_t(m.xcr0_supported >> 32);
+        r.ecx = xsave_size(xcr0_supported(m));
+        r.edx = uint32_t(xcr0_supported(m) >> 32);
       } else if (subleaf == 1) {
         r.eax = m.leafd1_eax;
-      } else if (subleaf == 2 && (m.xcr0_supported & 4)) {
+      } else if (subleaf == 2 && (xcr0_supported(m) & 4)) {
         r.eax = 256;
         r.ebx = 576;
       }
@@ -206,6 +209,10 @@ CpuidResult cpuid(const CpuModel& m, uint32_t leaf, uint32_t subleaf, unsigned a
       break;
   }
   return r;
+}
+
+uint64_t xcr0_supported(const CpuModel& m) {
+  return m.xcr0_supported & ~(host_simd().avx ? 0 : 4ull);
 }
 
 uint64_t cr4_valid_bits(const CpuModel& m) {

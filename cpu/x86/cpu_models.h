@@ -22,6 +22,7 @@ constexpr uint32_t kFxsr = 1u << 24, kSse = 1u << 25, kSse2 = 1u << 26;
 // Leaf 1 ECX.
 constexpr uint32_t kSse3 = 1u << 0, kPclmul = 1u << 1, kSsse3 = 1u << 9, kFma = 1u << 12;
 constexpr uint32_t kCx16 = 1u << 13, kPcid = 1u << 17, kSse41 = 1u << 19, kSse42 = 1u << 20;
+constexpr uint32_t kX2apic = 1u << 21, kTscDeadline = 1u << 24;
 constexpr uint32_t kMovbe = 1u << 22, kPopcnt = 1u << 23, kAes = 1u << 25;
 constexpr uint32_t kXsave = 1u << 26, kOsxsave = 1u << 27, kAvx = 1u << 28, kF16c = 1u << 29;
 constexpr uint32_t kRdrand = 1u << 30, kHypervisor = 1u << 31;
@@ -73,6 +74,9 @@ struct CpuidResult {
 /// CR4.OSXSAVE and XCR0 (they show in leaf 1 ECX and leaf 0xd).
 CpuidResult cpuid(const CpuModel& m, uint32_t leaf, uint32_t subleaf, unsigned apic_id,
                   bool osxsave, uint64_t xcr0);
+
+/// The XCR0 bits XSETBV accepts: the model's, less AVX state on a host without AVX.
+uint64_t xcr0_supported(const CpuModel& m);
 
 /// The CR4 bits a guest may set on this model (others #GP).
 uint64_t cr4_valid_bits(const CpuModel& m);

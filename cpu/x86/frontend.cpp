@@ -172,13 +172,41 @@ uint64_t X86Frontend::cs_base(const tcg::CpuCommon& cpu) const {
 bool X86Frontend::host_can_run(unsigned isa_ext) {
   const HostSimd& h = host_simd();
   switch (isa_ext) {
-    case ZYDIS_ISA_EXT_SSE3: return h.sse3;
-    case ZYDIS_ISA_EXT_SSSE3: return h.ssse3;
-    case ZYDIS_ISA_EXT_SSE4: return h.sse41 && h.sse42;
-    case ZYDIS_ISA_EXT_AES: return h.aes;
-    case ZYDIS_ISA_EXT_PCLMULQDQ: return h.pclmul;
-    case ZYDIS_ISA_EXT_SHA: return h.sha;
-    default: return true;
+    case ZYDIS_ISA_EXT_SSE3:
+      return h.sse3;
+    case ZYDIS_ISA_EXT_SSSE3:
+      return h.ssse3;
+    case ZYDIS_ISA_EXT_SSE4:
+      return h.sse41 && h.sse42;
+    case ZYDIS_ISA_EXT_AES:
+      return h.aes;
+    case ZYDIS_ISA_EXT_PCLMULQDQ:
+      return h.pclmul;
+    case ZYDIS_ISA_EXT_SHA:
+      return h.sha;
+    case ZYDIS_ISA_EXT_AVX:
+      return h.avx && h.sse42;
+    case ZYDIS_ISA_EXT_AVX2:
+    case ZYDIS_ISA_EXT_AVX2GATHER:
+      return h.avx2 && h.sse42;
+    case ZYDIS_ISA_EXT_FMA:
+      return h.fma && h.avx;
+    case ZYDIS_ISA_EXT_F16C:
+      return h.f16c && h.avx;
+    case ZYDIS_ISA_EXT_AVXAES:
+      return h.avx && h.aes && h.pclmul;
+    // EVEX (AVX-512), XOP, FMA4, VAES/VPCLMULQDQ on YMM: not implemented.
+    case ZYDIS_ISA_EXT_AVX512EVEX:
+    case ZYDIS_ISA_EXT_AVX512VEX:
+    case ZYDIS_ISA_EXT_AVX_VNNI:
+    case ZYDIS_ISA_EXT_VAES:
+    case ZYDIS_ISA_EXT_VPCLMULQDQ:
+    case ZYDIS_ISA_EXT_XOP:
+    case ZYDIS_ISA_EXT_FMA4:
+    case ZYDIS_ISA_EXT_GFNI:
+      return false;
+    default:
+      return true;
   }
 }
 
@@ -208,6 +236,7 @@ uint64_t X86Frontend::compute_tb_flags(const tcg::CpuCommon& cpu) const {
   if (s.eflags & eflags::kTf) f |= tb_flags::kTf;
   if (s.cr0 & (cr0::kEm | cr0::kTs)) f |= tb_flags::kFpuTrap;
   if (s.cr0 & cr0::kEm) f |= tb_flags::kCr0Em;
+  if (s.cr0 & cr0::kTs) f |= tb_flags::kCr0Ts;
   if (s.cr0 & cr0::kMp) f |= tb_flags::kCr0Mp;
   if (s.cr4 & cr4::kOsfxsr) f |= tb_flags::kOsfxsr;
   if (s.cr4 & cr4::kOsxsave) f |= tb_flags::kOsxsave;

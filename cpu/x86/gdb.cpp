@@ -164,8 +164,8 @@ class X86GdbTarget final : public TcgGdbTarget {
         case 3:
           v = s.cr4;
           break;
-        case 4:
-          v = s.cr8;
+        case 4:  // the TPR's class, as MOV from CR8 reads it
+          v = cpu->local_apic() ? cpu->local_apic()->read_cr8() : s.cr8;
           break;
         case 5:
           v = s.efer;

@@ -4,6 +4,7 @@
 // Accessed and dirty bits are set with a locked compare-exchange on the entry, as the processor
 // does; the softmmu entry of a clean page is filled read-only so the first write walks again and
 // sets D.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
@@ -277,7 +278,7 @@ bool X86Cpu::translate(uint64_t vaddr, Access access, unsigned mmu_idx,
   out.executable = w.executable;
   out.asid = (state_.cr4 & cr4::kPcide) ? uint16_t(state_.cr3 & 0xfff) : 0;
   out.global = w.global;
-  if (w.page_size > tcg::softmmu::kPageSize) large_fills_ = true;
+  if (w.page_size > tcg::softmmu::kPageSize) note_large_fill(vaddr, w.page_size);
   return true;
 }
 
@@ -385,10 +386,29 @@ void X86Cpu::flush_tlb_nonglobal() {
   mmu_.flush_asid((state_.cr4 & cr4::kPcide) ? uint16_t(state_.cr3 & 0xfff) : 0);
 }
 
+void X86Cpu::note_large_fill(uint64_t la, uint64_t size) {
+  const uint64_t mask = ~(size - 1);
+  if (!large_fills_) {
+    large_fills_ = true;
+    large_addr_ = la & mask;
+    large_mask_ = mask;
+    large_size_ = size;
+    return;
+  }
+  // Widen the region to the smallest aligned block holding both.
+  uint64_t m = large_mask_ & mask;
+  while ((large_addr_ ^ la) & m) m <<= 1;
+  large_mask_ = m;
+  large_addr_ &= m;
+  large_size_ = std::max(large_size_, size);
+}
+
 void X86Cpu::flush_tlb_page(uint64_t la) {
-  // The softmmu holds 4K pieces; a large page's other pieces may be cached too.
-  if (large_fills_) {
-    flush_tlb_all();
+  // The softmmu holds 4K pieces; when la may lie in a large page filled since the last full
+  // flush, every piece of the (largest) large page around it goes. Linux's kernel mappings
+  // are 2M pages: a full flush on each INVLPG there cost seconds of its boot.
+  if (large_fills_ && ((la ^ large_addr_) & large_mask_) == 0) {
+    mmu_.flush_range(la & ~(large_size_ - 1), large_size_);
     return;
   }
   mmu_.flush_page(la);

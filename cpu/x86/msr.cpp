@@ -19,7 +19,12 @@ constexpr uint32_t kMtrrFix4k0 = 0x268, kPat = 0x277, kMtrrDefType = 0x2ff;
 constexpr uint32_t kEfer = 0xc0000080, kStar = 0xc0000081, kLstar = 0xc0000082;
 constexpr uint32_t kCstar = 0xc0000083, kFmask = 0xc0000084, kFsBase = 0xc0000100;
 constexpr uint32_t kGsBase = 0xc0000101, kKernelGsBase = 0xc0000102, kTscAux = 0xc0000103;
-constexpr uint32_t kAmdHwcr = 0xc0010015;  // AMD hardware configuration (Linux reads it)
+constexpr uint32_t kTscDeadline = 0x6e0, kX2apicFirst = 0x800, kX2apicLast = 0x8ff;
+constexpr uint32_t kAmdSyscfg = 0xc0010010;  // AMD system configuration (Linux's MTRR code)
+constexpr uint32_t kAmdHwcr = 0xc0010015;    // AMD hardware configuration (Linux reads it)
+/// K8 interrupt pending message (C1E): Linux reads it on family 0xf CPUs such as qemu64's
+/// (the AMD E400 erratum check); 0 means C1E is off, as under QEMU.
+constexpr uint32_t kAmdIntPendingMsg = 0xc0010055;
 }  // namespace msr
 
 namespace {
@@ -63,11 +68,21 @@ uint64_t read_msr(X86Cpu& cpu, uint32_t index) {
   if (mtrr && index >= msr::kMtrrPhysBase0 && index < msr::kMtrrPhysBase0 + 16)
     return s.msr.mtrr_var[index - msr::kMtrrPhysBase0];
   if (mtrr && fixed_mtrr_slot(index) >= 0) return s.msr.mtrr_fixed[fixed_mtrr_slot(index)];
+  X86LocalApic* apic = cpu.local_apic();
+  if (index >= msr::kX2apicFirst && index <= msr::kX2apicLast && apic &&
+      (m.leaf1_ecx & feat::kX2apic)) {
+    uint64_t v = 0;
+    if (!apic->read_x2apic_msr(index, v)) throw GuestFault{vec::kGp, 0};
+    return v;
+  }
   switch (index) {
     case msr::kTsc:
       return cpu.read_tsc();
     case msr::kApicBase:
-      return s.msr.apic_base;
+      return apic ? apic->apic_base() : s.msr.apic_base;
+    case msr::kTscDeadline:
+      if (!apic || !(m.leaf1_ecx & feat::kTscDeadline)) break;
+      return apic->tsc_deadline();
     case msr::kBiosSignId:
       return 0;
     case msr::kSpecCtrl:
@@ -117,7 +132,9 @@ uint64_t read_msr(X86Cpu& cpu, uint32_t index) {
     case msr::kTscAux:
       if (!(m.ext1_edx & feat::kRdtscp) && !(m.leaf7_ecx & feat::kRdpid)) break;
       return s.msr.tsc_aux;
+    case msr::kAmdSyscfg:
     case msr::kAmdHwcr:
+    case msr::kAmdIntPendingMsg:
       if (std::string_view(m.vendor) != "AuthenticAMD") break;
       return 0;
     default:
@@ -141,6 +158,11 @@ void write_msr(X86Cpu& cpu, uint32_t index, uint64_t v) {
     s.msr.mtrr_var[i] = v;
     return;
   }
+  if (index >= msr::kX2apicFirst && index <= msr::kX2apicLast && cpu.local_apic() &&
+      (m.leaf1_ecx & feat::kX2apic)) {
+    if (!cpu.local_apic()->write_x2apic_msr(index, v)) throw GuestFault{vec::kGp, 0};
+    return;
+  }
   if (mtrr && fixed_mtrr_slot(index) >= 0) {
     if (!valid_memory_types(v, false)) throw GuestFault{vec::kGp, 0};
     s.msr.mtrr_fixed[fixed_mtrr_slot(index)] = v;
@@ -150,11 +172,22 @@ void write_msr(X86Cpu& cpu, uint32_t index, uint64_t v) {
     case msr::kTsc:
       s.msr.tsc_offset = v - (cpu.read_tsc() - s.msr.tsc_offset);
       return;
-    case msr::kApicBase:
-      // BSP (bit 8) is read-only; x2APIC (bit 10) is not offered; base within MAXPHYADDR.
-      if (v & ~((1ull << 8) | (1ull << 11) | (phys_mask & ~0xfffull)))
+    case msr::kApicBase: {
+      // BSP (bit 8) is read-only; x2APIC (bit 10) only when offered; base within MAXPHYADDR.
+      const uint64_t extd = (m.leaf1_ecx & feat::kX2apic) ? 1ull << 10 : 0;
+      if (v & ~((1ull << 8) | extd | (1ull << 11) | (phys_mask & ~0xfffull)))
         throw GuestFault{vec::kGp, 0};
+      if (X86LocalApic* apic = cpu.local_apic()) {
+        if (!apic->set_apic_base(v)) throw GuestFault{vec::kGp, 0};
+        s.msr.apic_base = apic->apic_base();
+        return;
+      }
       s.msr.apic_base = (v & ~(1ull << 8)) | (s.msr.apic_base & (1ull << 8));
+      return;
+    }
+    case msr::kTscDeadline:
+      if (!cpu.local_apic() || !(m.leaf1_ecx & feat::kTscDeadline)) break;
+      cpu.local_apic()->set_tsc_deadline(v, cpu.read_tsc());
       return;
     case msr::kBiosSignId:
       return;  // microcode update trigger: ignored
@@ -229,7 +262,9 @@ void write_msr(X86Cpu& cpu, uint32_t index, uint64_t v) {
       if (v >> 32) throw GuestFault{vec::kGp, 0};
       s.msr.tsc_aux = v;
       return;
+    case msr::kAmdSyscfg:
     case msr::kAmdHwcr:
+    case msr::kAmdIntPendingMsg:
       if (std::string_view(m.vendor) != "AuthenticAMD") break;
       return;  // no configurable behaviour: writes are accepted and read back as 0
     default:

@@ -169,30 +169,6 @@ uint64_t cvt_to_int(__m128i v) {
   }
 }
 
-// Runs f with the host MXCSR holding the guest's control bits (all exceptions masked, flags
-// clear); returns the exception flags it raised. The barriers keep the compiler from moving
-// the arithmetic across the MXCSR writes.
-template <class F>
-unsigned with_guest_mxcsr(const X86State& s, F&& f) {
-  const unsigned host = _mm_getcsr();
-  _mm_setcsr((s.mxcsr & 0xffc0) | 0x1f80);
-  asm volatile("" ::: "memory");
-  f();
-  asm volatile("" ::: "memory");
-  const unsigned flags = _mm_getcsr() & 0x3f;
-  _mm_setcsr(host);
-  return flags;
-}
-
-// Merges raised flags into the guest MXCSR; true when one of them is unmasked (a fault).
-bool account_flags(X86State& s, unsigned flags) {
-  // An unmasked pre-computation exception (IE, DE, ZE) aborts the operation before the
-  // post-computation flags the host's masked run also raised.
-  if (flags & ~(s.mxcsr >> 7) & 7) flags &= 7;
-  s.mxcsr |= flags;
-  return flags & ~(s.mxcsr >> 7) & 0x3f;
-}
-
 inline __m128i load_xmm(const X86State& s, unsigned r) {
   return _mm_load_si128(reinterpret_cast<const __m128i*>(&s.ymm[r & 15]));
 }
@@ -219,6 +195,21 @@ uint64_t helper_sse_op(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_t
   const bool to_xmm0 = mn == ZYDIS_MNEMONIC_PCMPESTRM || mn == ZYDIS_MNEMONIC_PCMPISTRM;
   store_xmm(s, to_xmm0 ? 0 : dst, r);
   return aux;
+}
+
+uint64_t helper_sse_int_op(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_t hi) {
+  X86State& s = state_of(c);
+  const unsigned mn = packed & 0xffff, dst = (packed >> simd::kDstShift) & 15;
+  const unsigned imm = (packed >> simd::kImmShift) & 0xff;
+  const bool mem = packed & simd::kSrcMem;
+  const __m128i a = load_xmm(s, dst);
+  const __m128i b = mem ? _mm_set_epi64x(int64_t(hi), int64_t(lo))
+                        : load_xmm(s, (packed >> simd::kSrcShift) & 15);
+  __m128i r = a;
+  uint64_t aux = 0;
+  if (simd_base_op(s, mn, a, b, imm, mem, r, aux) || simd_ext_op(s, mn, a, b, imm, mem, r, aux))
+    store_xmm(s, dst, r);
+  return 0;
 }
 
 uint64_t helper_sse_gpr(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_t hi) {
@@ -338,7 +329,16 @@ uint64_t helper_simd_fault(tcg::CpuCommon* c, uint64_t, uint64_t insn_pc, uint64
 
 }  // namespace
 
+bool account_flags(X86State& s, unsigned flags) {
+  // An unmasked pre-computation exception (IE, DE, ZE) aborts the operation before the
+  // post-computation flags the host's masked run also raised.
+  if (flags & ~(s.mxcsr >> 7) & 7) flags &= 7;
+  s.mxcsr |= flags;
+  return flags & ~(s.mxcsr >> 7) & 0x3f;
+}
+
 const tcg::ir::Helper kHelperSseOp{"x86_sse_op", helper_sse_op};
+const tcg::ir::Helper kHelperSseIntOp{"x86_sse_int_op", helper_sse_int_op};
 const tcg::ir::Helper kHelperSseGpr{"x86_sse_gpr", helper_sse_gpr};
 const tcg::ir::Helper kHelperMmxOp{"x86_mmx_op", helper_mmx_op};
 const tcg::ir::Helper kHelperSimdFault{"x86_simd_fault", helper_simd_fault};

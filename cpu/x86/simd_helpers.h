@@ -19,7 +19,11 @@ constexpr unsigned kDstShift = 16, kSrcShift = 24, kImmShift = 32, kVvvvShift = 
 constexpr uint64_t kSrcMem = 1ull << 40;  // the source is memory/GPR/imm data in args b, c
 constexpr uint64_t kWide = 1ull << 41;    // a 64-bit GPR operand (CVTSI2SS, CVTSS2SI, ...)
 constexpr uint64_t kMmx = 1ull << 42;     // the register operands are MMX registers
-constexpr uint64_t kFault = 1ull << 63;   // in a result: an unmasked SIMD FP exception
+constexpr uint64_t kDst256 =
+    1ull << 43;                         // VEX: the destination is a YMM register (else 255:128 = 0)
+constexpr uint64_t kVexL = 1ull << 44;  // VEX.L: 256-bit sources
+constexpr uint64_t kImmForm = 1ull << 45;  // VEX: the last operand is an immediate (VPERMILPS/PD)
+constexpr uint64_t kFault = 1ull << 63;    // in a result: an unmasked SIMD FP exception
 inline uint64_t pack(unsigned mnemonic, unsigned dst, unsigned src, unsigned imm) {
   return mnemonic | uint64_t(dst) << kDstShift | uint64_t(src) << kSrcShift |
          uint64_t(imm & 0xff) << kImmShift;
@@ -30,6 +34,9 @@ inline uint64_t pack(unsigned mnemonic, unsigned dst, unsigned src, unsigned imm
 /// destination unchanged, MXCSR flags set), or for COMIS*/PTEST/PCMP*STR* the EFLAGS
 /// arithmetic bits.
 extern const tcg::ir::Helper kHelperSseOp;
+/// The same for operations that neither read MXCSR nor raise SIMD FP exceptions (integer,
+/// logic, shuffles, AES...): no MXCSR swap, never a fault; returns 0.
+extern const tcg::ir::Helper kHelperSseIntOp;
 /// GPR results (CVT*2SI, MOVMSK*, PMOVMSKB, CRC32): fn(cpu, packed, src_lo, src_hi) writes
 /// gpr[dst] (32-bit results zero-extended) and returns kFault or 0.
 extern const tcg::ir::Helper kHelperSseGpr;
@@ -40,6 +47,38 @@ extern const tcg::ir::Helper kHelperCrc32;
 extern const tcg::ir::Helper kHelperMmxOp;
 /// A trap helper: raises #XM (CR4.OSXMMEXCPT) or #UD for an unmasked SIMD FP exception.
 extern const tcg::ir::Helper kHelperSimdFault;
+
+/// VEX (AVX, AVX2, FMA, F16C, VEX-encoded SSE..AES): ymm[dst] = op(ymm[vvvv], ymm[src]) with
+/// the register numbers and flags packed as above (16 and 17 are X86State::vex_tmp);
+/// fn(cpu, packed, 0, 0). Returns kFault, or the EFLAGS bits (VPTEST, VTESTPS, VCOMISS...) or
+/// a mask (VMOVMSKPS, VPMOVMSKB) in aux.
+extern const tcg::ir::Helper kHelperAvxOp;
+/// VMASKMOV/VPMASKMOV loads and stores and the AVX2 gathers, which touch memory element by
+/// element: fn(cpu, packed, linear address (masked moves) or base + displacement (gathers),
+/// insn_pc). See simd_avx.cpp for the packing.
+extern const tcg::ir::Helper kHelperAvxMem;
+
+/// The legacy mnemonic of a VEX one (VADDPS -> ADDPS), or ZYDIS_MNEMONIC_INVALID (0).
+unsigned legacy_mnemonic(unsigned vex_mnemonic);
+
+/// Runs f with the host MXCSR holding the guest's control bits (all exceptions masked, flags
+/// clear); returns the exception flags it raised. The barriers keep the compiler from moving
+/// the arithmetic across the MXCSR writes.
+template <class F>
+unsigned with_guest_mxcsr(const X86State& s, F&& f) {
+  const unsigned host = _mm_getcsr();
+  _mm_setcsr((s.mxcsr & 0xffc0) | 0x1f80);
+  asm volatile("" ::: "memory");
+  f();
+  asm volatile("" ::: "memory");
+  const unsigned flags = _mm_getcsr() & 0x3f;
+  _mm_setcsr(host);
+  return flags;
+}
+
+/// Merges raised flags into the guest MXCSR; true when one of them is unmasked (a fault).
+/// (Out of line: an inline copy compiled for AVX in simd_avx.cpp could be the one linked.)
+bool account_flags(X86State& s, unsigned flags);
 
 /// The computation of one SSE instruction on 128-bit values: a is the first source (the
 /// destination's old value in legacy encodings), b the second; imm its immediate; src_mem

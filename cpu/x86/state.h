@@ -190,6 +190,8 @@ constexpr uint64_t kSmap = 1u << 19;  // CR4.SMAP and CPL < 3: supervisor data u
 constexpr uint64_t kAc = 1u << 20;    // EFLAGS.AC
 constexpr uint64_t kUmip = 1u << 21;  // CR4.UMIP
 constexpr uint64_t kTsd = 1u << 22;   // CR4.TSD
+constexpr uint64_t kCr0Ts =
+    1u << 23;  // CR0.TS: VEX instructions raise #NM (CR0.EM does not matter)
 }  // namespace tb_flags
 
 /// An x87 register as stored by FXSAVE: 64-bit significand (explicit integer bit) and 16-bit
@@ -257,6 +259,9 @@ struct X86State {
   uint32_t mxcsr = 0x1f80;
   uint32_t pad1 = 0;
   YmmReg ymm[16];
+  // Scratch vector registers 16 and 17 of the VEX helpers (ymm_offset(16), (17)): a memory or
+  // GPR source is loaded into 16, a result bound for memory or a GPR is left in 17.
+  YmmReg vex_tmp[2];
 
   Msrs msr;
 
@@ -272,6 +277,8 @@ struct X86State {
 
 static_assert(std::is_standard_layout_v<X86State>);
 static_assert(offsetof(X86State, common) == 0);
+static_assert(offsetof(X86State, vex_tmp) == offsetof(X86State, ymm) + 16 * sizeof(YmmReg));
+constexpr unsigned kVexSrcTmp = 16, kVexDstTmp = 17;
 
 /// Byte offsets for GetReg/SetReg.
 constexpr uint32_t gpr_offset(unsigned r) {

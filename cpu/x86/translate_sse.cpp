@@ -176,6 +176,229 @@ void set_xmm_q(TranslateContext& t, unsigned r, unsigned q, Value v) {
   t.e().set_reg(ymm_offset(r, q), v);
 }
 
+// Operations that neither read MXCSR nor raise SIMD FP exceptions (integer, logic, shuffles,
+// blends, AES/SHA/CLMUL): kHelperSseIntOp runs them without the MXCSR swap or a fault check.
+bool mxcsr_free(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_PADDB:
+    case ZYDIS_MNEMONIC_PADDW:
+    case ZYDIS_MNEMONIC_PADDD:
+    case ZYDIS_MNEMONIC_PADDQ:
+    case ZYDIS_MNEMONIC_PSUBB:
+    case ZYDIS_MNEMONIC_PSUBW:
+    case ZYDIS_MNEMONIC_PSUBD:
+    case ZYDIS_MNEMONIC_PSUBQ:
+    case ZYDIS_MNEMONIC_PADDSB:
+    case ZYDIS_MNEMONIC_PADDSW:
+    case ZYDIS_MNEMONIC_PADDUSB:
+    case ZYDIS_MNEMONIC_PADDUSW:
+    case ZYDIS_MNEMONIC_PSUBSB:
+    case ZYDIS_MNEMONIC_PSUBSW:
+    case ZYDIS_MNEMONIC_PSUBUSB:
+    case ZYDIS_MNEMONIC_PSUBUSW:
+    case ZYDIS_MNEMONIC_PCMPEQB:
+    case ZYDIS_MNEMONIC_PCMPEQW:
+    case ZYDIS_MNEMONIC_PCMPEQD:
+    case ZYDIS_MNEMONIC_PCMPGTB:
+    case ZYDIS_MNEMONIC_PCMPGTW:
+    case ZYDIS_MNEMONIC_PCMPGTD:
+    case ZYDIS_MNEMONIC_PMULLW:
+    case ZYDIS_MNEMONIC_PMULHW:
+    case ZYDIS_MNEMONIC_PMULHUW:
+    case ZYDIS_MNEMONIC_PMULUDQ:
+    case ZYDIS_MNEMONIC_PMADDWD:
+    case ZYDIS_MNEMONIC_PAND:
+    case ZYDIS_MNEMONIC_PANDN:
+    case ZYDIS_MNEMONIC_POR:
+    case ZYDIS_MNEMONIC_PXOR:
+    case ZYDIS_MNEMONIC_ANDPS:
+    case ZYDIS_MNEMONIC_ANDPD:
+    case ZYDIS_MNEMONIC_ANDNPS:
+    case ZYDIS_MNEMONIC_ANDNPD:
+    case ZYDIS_MNEMONIC_ORPS:
+    case ZYDIS_MNEMONIC_ORPD:
+    case ZYDIS_MNEMONIC_XORPS:
+    case ZYDIS_MNEMONIC_XORPD:
+    case ZYDIS_MNEMONIC_PSLLW:
+    case ZYDIS_MNEMONIC_PSLLD:
+    case ZYDIS_MNEMONIC_PSLLQ:
+    case ZYDIS_MNEMONIC_PSRLW:
+    case ZYDIS_MNEMONIC_PSRLD:
+    case ZYDIS_MNEMONIC_PSRLQ:
+    case ZYDIS_MNEMONIC_PSRAW:
+    case ZYDIS_MNEMONIC_PSRAD:
+    case ZYDIS_MNEMONIC_PSLLDQ:
+    case ZYDIS_MNEMONIC_PSRLDQ:
+    case ZYDIS_MNEMONIC_PSHUFD:
+    case ZYDIS_MNEMONIC_PSHUFLW:
+    case ZYDIS_MNEMONIC_PSHUFHW:
+    case ZYDIS_MNEMONIC_PUNPCKLBW:
+    case ZYDIS_MNEMONIC_PUNPCKLWD:
+    case ZYDIS_MNEMONIC_PUNPCKLDQ:
+    case ZYDIS_MNEMONIC_PUNPCKLQDQ:
+    case ZYDIS_MNEMONIC_PUNPCKHBW:
+    case ZYDIS_MNEMONIC_PUNPCKHWD:
+    case ZYDIS_MNEMONIC_PUNPCKHDQ:
+    case ZYDIS_MNEMONIC_PUNPCKHQDQ:
+    case ZYDIS_MNEMONIC_PACKSSWB:
+    case ZYDIS_MNEMONIC_PACKSSDW:
+    case ZYDIS_MNEMONIC_PACKUSWB:
+    case ZYDIS_MNEMONIC_PMINUB:
+    case ZYDIS_MNEMONIC_PMAXUB:
+    case ZYDIS_MNEMONIC_PMINSW:
+    case ZYDIS_MNEMONIC_PMAXSW:
+    case ZYDIS_MNEMONIC_PAVGB:
+    case ZYDIS_MNEMONIC_PAVGW:
+    case ZYDIS_MNEMONIC_PSADBW:
+    case ZYDIS_MNEMONIC_SHUFPS:
+    case ZYDIS_MNEMONIC_SHUFPD:
+    case ZYDIS_MNEMONIC_UNPCKLPS:
+    case ZYDIS_MNEMONIC_UNPCKHPS:
+    case ZYDIS_MNEMONIC_UNPCKLPD:
+    case ZYDIS_MNEMONIC_UNPCKHPD:
+    case ZYDIS_MNEMONIC_MOVSLDUP:
+    case ZYDIS_MNEMONIC_MOVSHDUP:
+    case ZYDIS_MNEMONIC_MOVDDUP:
+    case ZYDIS_MNEMONIC_PSHUFB:
+    case ZYDIS_MNEMONIC_PHADDW:
+    case ZYDIS_MNEMONIC_PHADDD:
+    case ZYDIS_MNEMONIC_PHADDSW:
+    case ZYDIS_MNEMONIC_PHSUBW:
+    case ZYDIS_MNEMONIC_PHSUBD:
+    case ZYDIS_MNEMONIC_PHSUBSW:
+    case ZYDIS_MNEMONIC_PMADDUBSW:
+    case ZYDIS_MNEMONIC_PMULHRSW:
+    case ZYDIS_MNEMONIC_PABSB:
+    case ZYDIS_MNEMONIC_PABSW:
+    case ZYDIS_MNEMONIC_PABSD:
+    case ZYDIS_MNEMONIC_PSIGNB:
+    case ZYDIS_MNEMONIC_PSIGNW:
+    case ZYDIS_MNEMONIC_PSIGND:
+    case ZYDIS_MNEMONIC_PALIGNR:
+    case ZYDIS_MNEMONIC_PBLENDW:
+    case ZYDIS_MNEMONIC_BLENDPS:
+    case ZYDIS_MNEMONIC_BLENDPD:
+    case ZYDIS_MNEMONIC_BLENDVPS:
+    case ZYDIS_MNEMONIC_BLENDVPD:
+    case ZYDIS_MNEMONIC_PBLENDVB:
+    case ZYDIS_MNEMONIC_PMINSB:
+    case ZYDIS_MNEMONIC_PMINSD:
+    case ZYDIS_MNEMONIC_PMINUW:
+    case ZYDIS_MNEMONIC_PMINUD:
+    case ZYDIS_MNEMONIC_PMAXSB:
+    case ZYDIS_MNEMONIC_PMAXSD:
+    case ZYDIS_MNEMONIC_PMAXUW:
+    case ZYDIS_MNEMONIC_PMAXUD:
+    case ZYDIS_MNEMONIC_PMULLD:
+    case ZYDIS_MNEMONIC_PMULDQ:
+    case ZYDIS_MNEMONIC_PCMPEQQ:
+    case ZYDIS_MNEMONIC_PACKUSDW:
+    case ZYDIS_MNEMONIC_PMOVSXBW:
+    case ZYDIS_MNEMONIC_PMOVSXBD:
+    case ZYDIS_MNEMONIC_PMOVSXBQ:
+    case ZYDIS_MNEMONIC_PMOVSXWD:
+    case ZYDIS_MNEMONIC_PMOVSXWQ:
+    case ZYDIS_MNEMONIC_PMOVSXDQ:
+    case ZYDIS_MNEMONIC_PMOVZXBW:
+    case ZYDIS_MNEMONIC_PMOVZXBD:
+    case ZYDIS_MNEMONIC_PMOVZXBQ:
+    case ZYDIS_MNEMONIC_PMOVZXWD:
+    case ZYDIS_MNEMONIC_PMOVZXWQ:
+    case ZYDIS_MNEMONIC_PMOVZXDQ:
+    case ZYDIS_MNEMONIC_PHMINPOSUW:
+    case ZYDIS_MNEMONIC_MPSADBW:
+    case ZYDIS_MNEMONIC_PCMPGTQ:
+    case ZYDIS_MNEMONIC_INSERTPS:
+    case ZYDIS_MNEMONIC_AESENC:
+    case ZYDIS_MNEMONIC_AESENCLAST:
+    case ZYDIS_MNEMONIC_AESDEC:
+    case ZYDIS_MNEMONIC_AESDECLAST:
+    case ZYDIS_MNEMONIC_AESIMC:
+    case ZYDIS_MNEMONIC_AESKEYGENASSIST:
+    case ZYDIS_MNEMONIC_PCLMULQDQ:
+    case ZYDIS_MNEMONIC_SHA1NEXTE:
+    case ZYDIS_MNEMONIC_SHA1MSG1:
+    case ZYDIS_MNEMONIC_SHA1MSG2:
+    case ZYDIS_MNEMONIC_SHA1RNDS4:
+    case ZYDIS_MNEMONIC_SHA256MSG1:
+    case ZYDIS_MNEMONIC_SHA256MSG2:
+    case ZYDIS_MNEMONIC_SHA256RNDS2:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// The bitwise ops and 64-bit adds are two IR operations on the state's quadwords.
+bool try_ir_op(TranslateContext& t, const Src& s) {
+  auto& e = t.e();
+  const ZydisMnemonic m = t.mnemonic();
+  enum { kAnd, kAndn, kOr, kXor, kAdd, kSub } op;
+  switch (m) {
+    case ZYDIS_MNEMONIC_PAND:
+    case ZYDIS_MNEMONIC_ANDPS:
+    case ZYDIS_MNEMONIC_ANDPD:
+      op = kAnd;
+      break;
+    case ZYDIS_MNEMONIC_PANDN:
+    case ZYDIS_MNEMONIC_ANDNPS:
+    case ZYDIS_MNEMONIC_ANDNPD:
+      op = kAndn;
+      break;
+    case ZYDIS_MNEMONIC_POR:
+    case ZYDIS_MNEMONIC_ORPS:
+    case ZYDIS_MNEMONIC_ORPD:
+      op = kOr;
+      break;
+    case ZYDIS_MNEMONIC_PXOR:
+    case ZYDIS_MNEMONIC_XORPS:
+    case ZYDIS_MNEMONIC_XORPD:
+      op = kXor;
+      break;
+    case ZYDIS_MNEMONIC_PADDQ:
+      op = kAdd;
+      break;
+    case ZYDIS_MNEMONIC_PSUBQ:
+      op = kSub;
+      break;
+    default:
+      return false;
+  }
+  const unsigned dst = xmm_num(t, 0);
+  Value r[2];
+  for (unsigned q = 0; q < 2; ++q) {
+    Value a = xmm_q(t, dst, q);
+    Value b = s.data ? (q ? s.hi : s.lo) : xmm_q(t, s.reg, q);
+    if (!s.data && s.reg == dst && (op == kXor || op == kSub)) {
+      r[q] = e.c64(0);  // the zeroing idiom
+      continue;
+    }
+    switch (op) {
+      case kAnd:
+        r[q] = e.and_(a, b);
+        break;
+      case kAndn:
+        r[q] = e.and_(e.not_(a), b);
+        break;
+      case kOr:
+        r[q] = e.or_(a, b);
+        break;
+      case kXor:
+        r[q] = e.xor_(a, b);
+        break;
+      case kAdd:
+        r[q] = e.add(a, b);
+        break;
+      case kSub:
+        r[q] = e.sub(a, b);
+        break;
+    }
+  }
+  set_xmm_q(t, dst, 0, r[0]);
+  set_xmm_q(t, dst, 1, r[1]);
+  return true;
+}
+
 }  // namespace
 
 bool tr_mmx_op(TranslateContext& t) {
@@ -215,6 +438,11 @@ bool tr_sse_op(TranslateContext& t) {
   if (t.insn().attributes & ZYDIS_ATTRIB_HAS_REX && (t.insn().raw.rex.W) &&
       (t.mnemonic() == ZYDIS_MNEMONIC_PCMPESTRI || t.mnemonic() == ZYDIS_MNEMONIC_PCMPESTRM))
     packed |= simd::kWide;
+  if (try_ir_op(t, s)) return true;
+  if (mxcsr_free(t.mnemonic())) {
+    t.call(kHelperSseIntOp, {e.c64(packed), s.lo, s.hi});
+    return true;
+  }
   Value r = t.call(kHelperSseOp, {e.c64(packed), s.lo, s.hi});
   trap_on_fault(t, r);
   if (sets_flags(t.mnemonic())) t.set_arith_flags(r);

@@ -53,10 +53,20 @@ Expected<DriveOptions> parse_drive_options(std::string_view text) {
       ok = pick<ImageFormat>(value, {{"raw", ImageFormat::kRaw}, {"qcow2", ImageFormat::kQcow2}},
                              o.format);
     } else if (key == "if") {
-      allowed = "none or virtio";
-      ok = pick<DriveInterface>(
-          value, {{"none", DriveInterface::kNone}, {"virtio", DriveInterface::kVirtio}},
-          o.interface);
+      allowed = "none, virtio or ide";
+      ok = pick<DriveInterface>(value,
+                                {{"none", DriveInterface::kNone},
+                                 {"virtio", DriveInterface::kVirtio},
+                                 {"ide", DriveInterface::kIde}},
+                                o.interface);
+    } else if (key == "media") {
+      allowed = "disk or cdrom";
+      ok = pick<DriveMedia>(value, {{"disk", DriveMedia::kDisk}, {"cdrom", DriveMedia::kCdrom}},
+                            o.media);
+    } else if (key == "index") {
+      allowed = "0..3";
+      ok = value.size() == 1 && value[0] >= '0' && value[0] <= '0' + kIdeMaxIndex;
+      if (ok) o.index = value[0] - '0';
     } else if (key == "id") {
       if (value.empty()) return bad("id= is empty");
       o.id = value;
@@ -89,6 +99,7 @@ Expected<DriveOptions> parse_drive_options(std::string_view text) {
     if (!ok) return invalid(allowed);
   }
   if (!have_file) return bad("file= is required");
+  if (o.media == DriveMedia::kCdrom) o.read_only = true;  // QEMU opens CD media read-only
   return o;
 }
 

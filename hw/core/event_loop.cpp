@@ -28,6 +28,12 @@ struct EventLoop::TimerEntry {
 
 namespace {
 
+/// now + wait for a non-negative wait, saturating: a timer centuries away (a guest may set
+/// one) is "never", not an overflow into the past.
+int64_t deadline_after(int64_t now, int64_t wait) {
+  return wait > INT64_MAX - now ? INT64_MAX : now + wait;
+}
+
 constexpr uint64_t kWakeKey = 0;
 
 uint32_t to_epoll(uint32_t interest) {
@@ -134,6 +140,7 @@ TimerId EventLoop::add_timer(ClockType type, std::function<void()> handler) {
 }
 
 void EventLoop::arm_timer(TimerId id, int64_t deadline_ns) {
+  bool wake_needed;
   {
     std::lock_guard<std::mutex> g(mu_);
     auto it = timers_.find(id);
@@ -142,8 +149,11 @@ void EventLoop::arm_timer(TimerId id, int64_t deadline_ns) {
     t.armed = true;
     t.deadline = deadline_ns;
     t.seq = ++arm_seq_;
+    // Wake the loop only if it may be sleeping past the new deadline.
+    const int64_t wait = clock_.host_wait_ns(t.type, deadline_ns);
+    wake_needed = wait < 0 || deadline_after(clock_.realtime_ns(), wait) < sleeping_until_;
   }
-  if (!on_loop_thread()) wake();  // the loop may be sleeping past the new deadline
+  if (wake_needed && !on_loop_thread()) wake();
 }
 
 void EventLoop::cancel_timer(TimerId id) {
@@ -218,10 +228,15 @@ int EventLoop::run_once(int64_t timeout_ns) {
   {
     std::lock_guard<std::mutex> g(mu_);
     wait_ns = next_timeout_ns_locked();
+    if (timeout_ns >= 0 && (wait_ns < 0 || timeout_ns < wait_ns)) wait_ns = timeout_ns;
+    sleeping_until_ = wait_ns < 0 ? INT64_MAX : deadline_after(clock_.realtime_ns(), wait_ns);
   }
-  if (timeout_ns >= 0 && (wait_ns < 0 || timeout_ns < wait_ns)) wait_ns = timeout_ns;
   epoll_event events[64];
   int n = wait_events(events, 64, wait_ns);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    sleeping_until_ = INT64_MIN;  // awake: the next round recomputes its wait
+  }
   if (n < 0) n = 0;  // EINTR: timers and posts below still run
   int ran = 0;
   for (int i = 0; i < n; ++i) {

@@ -111,6 +111,11 @@ class EventLoop {
   std::vector<std::function<void()>> posted_;
   uint64_t next_id_ = 1;  // fd keys and timer ids share one sequence; 0 is the wake-up eventfd
   uint64_t arm_seq_ = 0;
+  // Host time by which the loop wakes on its own (INT64_MAX: it waits for an event;
+  // INT64_MIN: it is running handlers and recomputes its wait before sleeping again). A timer
+  // armed for later than this needs no wake-up, which spares the loop a context switch each
+  // time a vCPU pushes its timer deadline out.
+  int64_t sleeping_until_ = INT64_MAX;
   uint64_t dispatching_ = 0;  // the registration whose handler is running, or 0
 
   std::mutex thread_mu_;

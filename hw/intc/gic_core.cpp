@@ -19,7 +19,8 @@ GicCore::GicCore(GicVersion version, unsigned num_cpus, unsigned num_irqs,
       targets_(num_irqs - kGicNumPrivate),
       routes_(num_irqs - kGicNumPrivate),
       sgi_src_(num_cpus),
-      cpus_(num_cpus) {
+      cpus_(num_cpus),
+      lpis_(num_cpus) {
   reset();
 }
 
@@ -46,6 +47,7 @@ void GicCore::reset() {
   for (auto& r : routes_) r = 0;
   for (auto& s : sgi_src_) s = {};
   for (CpuIf& c : cpus_) c = {};
+  for (auto& l : lpis_) l.clear();
   dist_grp_enable[0] = dist_grp_enable[1] = false;
   update();
 }
@@ -114,7 +116,27 @@ unsigned GicCore::hppi(unsigned cpu) {
     best = id;
     best_prio = q->priority;
   }
+  if (dist_grp_enable[1]) {
+    for (const auto& [id, cfg] : lpis_[cpu]) {
+      const uint8_t prio = cfg & 0xFC;
+      if ((cfg & 1) && prio < best_prio) {
+        best = id;
+        best_prio = prio;
+      }
+    }
+  }
   return best;
+}
+
+void GicCore::group_and_priority(unsigned cpu, unsigned intid, bool& group1, uint8_t& priority) {
+  if (intid >= kGicFirstLpi) {
+    group1 = true;
+    priority = lpis_[cpu][intid] & 0xFC;
+    return;
+  }
+  const Irq* q = irq(cpu, intid);
+  group1 = q->group1;
+  priority = q->priority;
 }
 
 uint8_t GicCore::group_priority(unsigned cpu, bool group1, uint8_t prio) {
@@ -136,14 +158,25 @@ uint8_t GicCore::running_priority(unsigned cpu) {
 unsigned GicCore::acknowledge(unsigned cpu, bool allow_group0, bool allow_group1) {
   unsigned id = hppi(cpu);
   if (id == kGicSpurious) return kGicSpurious;
-  Irq* q = irq(cpu, id);
+  bool group1;
+  uint8_t priority;
+  group_and_priority(cpu, id, group1, priority);
   CpuIf& c = cpus_[cpu];
-  if (q->priority >= c.pmr || group_priority(cpu, q->group1, q->priority) >= running_priority(cpu))
+  if (priority >= c.pmr || group_priority(cpu, group1, priority) >= running_priority(cpu))
     return kGicSpurious;
-  if (q->group1 ? !allow_group1 : !allow_group0) {
+  if (group1 ? !allow_group1 : !allow_group0) {
     // GICv2: a group 1 interrupt read through GICC_IAR without AckCtl gives 1022.
-    return (version_ == GicVersion::V2 && q->group1 && allow_group0) ? 1022 : kGicSpurious;
+    return (version_ == GicVersion::V2 && group1 && allow_group0) ? 1022 : kGicSpurious;
   }
+  if (id >= kGicFirstLpi) {
+    // An LPI has no active state: acknowledging it only clears its pending bit.
+    lpis_[cpu].erase(id);
+    const unsigned gp = group_priority(cpu, true, priority) >> 1;
+    c.apr[1][gp / 32] |= 1u << (gp % 32);
+    update();
+    return id;
+  }
+  Irq* q = irq(cpu, id);
   unsigned result = id;
   if (version_ == GicVersion::V2 && id < kGicNumSgis) {
     // The lowest-numbered source first; the SGI stays pending while other sources remain.
@@ -182,6 +215,7 @@ void GicCore::end_of_interrupt(unsigned cpu, uint32_t value, bool group1) {
 }
 
 void GicCore::deactivate(unsigned cpu, unsigned id) {
+  if (id >= kGicFirstLpi && version_ == GicVersion::V3) return;  // LPIs have no active state
   Irq* q = irq(cpu, id);
   if (!q) {
     log_.log(kLogGuestErrors, "gic: cpu %u deactivates INTID %u, which does not exist\n", cpu, id);
@@ -198,12 +232,14 @@ void GicCore::update() {
     bool irq = false, fiq = false;
     unsigned id = hppi(cpu);
     if (id != kGicSpurious) {
-      Irq* q = this->irq(cpu, id);
+      bool group1;
+      uint8_t priority;
+      group_and_priority(cpu, id, group1, priority);
       CpuIf& c = cpus_[cpu];
-      if (c.grp_enable[q->group1] && q->priority < c.pmr &&
-          group_priority(cpu, q->group1, q->priority) < running_priority(cpu)) {
+      if (c.grp_enable[group1] && priority < c.pmr &&
+          group_priority(cpu, group1, priority) < running_priority(cpu)) {
         // GICv3 (no security): group 0 is FIQ. GICv2: group 0 is FIQ only with FIQEn.
-        bool as_fiq = !q->group1 && (version_ == GicVersion::V3 || c.fiq_en);
+        bool as_fiq = !group1 && (version_ == GicVersion::V3 || c.fiq_en);
         (as_fiq ? fiq : irq) = true;
       }
     }

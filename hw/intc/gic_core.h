@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -22,7 +23,9 @@ namespace orrery::hw::intc {
 inline constexpr unsigned kGicNumPrivate = 32;  // SGIs 0-15, PPIs 16-31
 inline constexpr unsigned kGicNumSgis = 16;
 inline constexpr unsigned kGicSpurious = 1023;
-inline constexpr unsigned kGicMaxCpus = 8;  // GICv2's architectural limit; ours for GICv3 too
+inline constexpr unsigned kGicMaxCpus = 8;
+inline constexpr unsigned kGicFirstLpi =
+    8192;  // GICv3 LPIs: INTIDs from here  // GICv2's architectural limit; ours for GICv3 too
 
 enum class GicVersion : uint8_t { V2 = 2, V3 = 3 };
 
@@ -117,6 +120,12 @@ class GicCore : public IrqSink {
   /// Recomputes every CPU's IRQ/FIQ outputs. Call after any state change.
   void update();
 
+  /// GICv3 LPIs pending on a redistributor: INTID -> its configuration byte as cached from
+  /// the LPI configuration table (bit 0 enable, bits 7:2 priority). LPIs are always group 1,
+  /// have no active state and leave the pending set when acknowledged. Call update() after
+  /// changing it.
+  std::map<uint32_t, uint8_t>& pending_lpis(unsigned cpu) { return lpis_[cpu]; }
+
   // Register helpers shared by the distributors and redistributors: 32 interrupts per bitmap
   // word from first (a multiple of 32), 16 per ICFGR word, 4 per IPRIORITYR word.
   enum class BitReg : uint8_t {
@@ -137,6 +146,8 @@ class GicCore : public IrqSink {
 
  private:
   bool targets_cpu(unsigned cpu, unsigned intid);
+  /// Group and priority of an interrupt hppi() returned (an SGI/PPI/SPI or a pending LPI).
+  void group_and_priority(unsigned cpu, unsigned intid, bool& group1, uint8_t& priority);
 
   const GicVersion version_;
   const unsigned num_cpus_, num_irqs_;
@@ -150,6 +161,7 @@ class GicCore : public IrqSink {
   std::vector<uint64_t> routes_;
   std::vector<std::array<uint8_t, kGicNumSgis>> sgi_src_;
   std::vector<CpuIf> cpus_;
+  std::vector<std::map<uint32_t, uint8_t>> lpis_;  // per CPU
 };
 
 /// Why an MMIO access was ignored (read as zero, write dropped); empty when it was handled.

@@ -107,9 +107,12 @@ Ignored dist_other(uint64_t off) {
 
 }  // namespace
 
-Gicv3::Gicv3(std::vector<uint64_t> mpidrs, unsigned num_irqs, Log& log)
+Gicv3::Gicv3(std::vector<uint64_t> mpidrs, unsigned num_irqs, Log& log,
+             const GuestMemory* lpi_memory)
     : core_(GicVersion::V3, unsigned(mpidrs.size()), num_irqs, mpidrs, log),
-      dist_(core_),
+      lpi_mem_(lpi_memory),
+      lpi_regs_(mpidrs.size()),
+      dist_(core_, lpi_memory != nullptr),
       redist_(*this),
       sleeping_(mpidrs.size(), true) {
   for (unsigned i = 0; i < mpidrs.size(); ++i)
@@ -121,6 +124,7 @@ void Gicv3::reset() {
   core_.reset();
   std::lock_guard<std::mutex> g(core_.mu());
   for (unsigned i = 0; i < sleeping_.size(); ++i) sleeping_[i] = true;
+  for (LpiRegs& r : lpi_regs_) r = {};
   // PMR resets to 0 (everything masked) on real GICs; Linux programs it before enabling.
 }
 
@@ -185,8 +189,10 @@ Ignored Gicv3::Dist::read_locked(uint64_t off, unsigned size, uint64_t& value) {
               GICD_CTLR_DS;
       return {};
     case GICD_TYPER:
-      // ITLinesNumber, CPUNumber, IDbits = 9 (10-bit INTIDs); no LPIs, MBIs, ESPIs.
-      value = (n / 32 - 1) | (core_.num_cpus() - 1) << 5 | 9u << 19;
+      // ITLinesNumber, CPUNumber, IDbits: 10-bit INTIDs, or 16 bits and LPIS with LPIs; no
+      // MBIs, ESPIs.
+      value = (n / 32 - 1) | (core_.num_cpus() - 1) << 5;
+      value |= lpis_ ? (kLpiIdBits - 1) << 19 | 1u << 17 : 9u << 19;
       return {};
     case GICD_IIDR:
       value = kGicv3Iidr;
@@ -321,15 +327,24 @@ Ignored Gicv3::Redist::read_locked(unsigned cpu, uint64_t o, unsigned size, uint
   GicCore& core = gic_.core_;
   if (!naturally_aligned(o, size)) return guest_error("bad access size");
   if (o < kSgiBase) {
+    if (gic_.has_lpis() && o >= GICR_PROPBASER && o < GICR_PENDBASER + 8 && size >= 4) {
+      const LpiRegs& l = gic_.lpi_regs_[cpu];
+      const uint64_t reg = o < GICR_PENDBASER ? l.propbaser : l.pendbaser;
+      value = size == 8 ? reg : uint32_t(reg >> (8 * (o & 4)));
+      return {};
+    }
     if (Ignored ig = rd_unimplemented(o, false)) return ig;
+    const uint64_t typer = gicr_typer(core, cpu) | (gic_.has_lpis() ? GICR_TYPER_PLPIS : 0);
     // GICR_TYPER is the one 64-bit RD_base register this model implements.
     if (o == GICR_TYPER && size == 8) {
-      value = gicr_typer(core, cpu);
+      value = typer;
       return {};
     }
     if (size != 4) return guest_error("bad access size");
     switch (o) {
-      case GICR_CTLR:     // EnableLPIs and RWP stay 0
+      case GICR_CTLR:  // RWP stays 0: changes take effect at once
+        value = gic_.lpi_regs_[cpu].enabled ? GICR_CTLR_EnableLPIs : 0;
+        return {};
       case GICR_STATUSR:  // optional; absent, so RAZ/WI
         return {};
       case GICR_IIDR:
@@ -337,7 +352,7 @@ Ignored Gicv3::Redist::read_locked(unsigned cpu, uint64_t o, unsigned size, uint
         return {};
       case GICR_TYPER:
       case GICR_TYPER + 4:
-        value = uint32_t(gicr_typer(core, cpu) >> (8 * (o & 4)));
+        value = uint32_t(typer >> (8 * (o & 4)));
         return {};
       case GICR_WAKER:
         value = gic_.sleeping_[cpu] ? GICR_WAKER_ProcessorSleep | GICR_WAKER_ChildrenAsleep : 0;
@@ -381,13 +396,37 @@ Ignored Gicv3::Redist::write_locked(unsigned cpu, uint64_t o, unsigned size, uin
   GicCore& core = gic_.core_;
   if (!naturally_aligned(o, size)) return guest_error("bad access size");
   if (o < kSgiBase) {
+    if (gic_.has_lpis() && o >= GICR_PROPBASER && o < GICR_PENDBASER + 8 && size >= 4) {
+      LpiRegs& l = gic_.lpi_regs_[cpu];
+      // IHI 0069 12.11.31/12.11.32: changing the tables while LPIs are enabled is
+      // UNPREDICTABLE; this model keeps the old value.
+      if (l.enabled) return guest_error("GICR_PROPBASER/PENDBASER write with EnableLPIs set");
+      // PROPBASER: IDbits, InnerCache, Shareability, PA[51:12], OuterCache. PENDBASER: the
+      // same without IDbits, PA[51:16], and PTZ (write-only).
+      constexpr uint64_t kPa = ((1ull << 52) - 1) & ~0xFFFull;
+      constexpr uint64_t kCommon = 7u << 7 | 3u << 10 | 7ull << 56;
+      constexpr uint64_t kPtz = 1ull << 62;
+      const bool prop = o < GICR_PENDBASER;
+      uint64_t& reg = prop ? l.propbaser : l.pendbaser;
+      const uint64_t mask = prop ? kCommon | kPa | 0x1F : kCommon | (kPa & ~0xFFFFull);
+      const unsigned shift = unsigned(8 * (o & 4));
+      const uint64_t lanes = (size == 8 ? ~0ull : 0xFFFF'FFFFull) << shift;
+      const uint64_t full = (reg & ~lanes) | ((value << shift) & lanes);
+      if (!prop && (lanes >> 32)) l.ptz = full & kPtz;
+      reg = full & mask;
+      return {};
+    }
     if (Ignored ig = rd_unimplemented(o, true)) return ig;
     if (o == GICR_TYPER && size == 8) return guest_error("read-only GICR_TYPER");
     if (size != 4) return guest_error("bad access size");
     switch (o) {
       case GICR_CTLR:
-        // Every writable GICR_CTLR field needs LPIs or GICv4.
-        if (value & 1) return guest_error("GICR_CTLR.EnableLPIs set, but LPIs are absent");
+        if (!gic_.has_lpis()) {
+          // Every writable GICR_CTLR field needs LPIs or GICv4.
+          if (value & 1) return guest_error("GICR_CTLR.EnableLPIs set, but LPIs are absent");
+          return {};
+        }
+        gic_.enable_lpis_locked(cpu, value & GICR_CTLR_EnableLPIs);
         return {};
       case GICR_STATUSR:
         return {};
@@ -433,6 +472,122 @@ Ignored Gicv3::Redist::write_locked(unsigned cpu, uint64_t o, unsigned size, uin
   }
 }
 
+// ---- LPIs ----
+
+namespace {
+constexpr uint64_t kTablePa = ((1ull << 52) - 1) & ~0xFFFull;
+}  // namespace
+
+unsigned Gicv3::lpi_id_bits_locked(unsigned cpu) const {
+  return std::min<unsigned>(unsigned(lpi_regs_[cpu].propbaser & 0x1F) + 1, kLpiIdBits);
+}
+
+bool Gicv3::lpi_in_range_locked(unsigned cpu, uint32_t intid) const {
+  // Fewer than 14 ID bits cover no LPI at all (IHI 0069 12.11.31).
+  return intid >= kGicFirstLpi && intid < (1u << lpi_id_bits_locked(cpu));
+}
+
+uint8_t Gicv3::read_lpi_config_locked(unsigned cpu, uint32_t intid) {
+  const uint64_t addr = (lpi_regs_[cpu].propbaser & kTablePa) + (intid - kGicFirstLpi);
+  uint8_t cfg = 0;
+  if (!lpi_mem_->load(addr, cfg)) {
+    core_.log().log(kLogGuestErrors,
+                    "gicv3: GICR%u: LPI %u configuration at 0x%llx is not in RAM; disabled\n", cpu,
+                    intid, (unsigned long long)addr);
+    return 0;
+  }
+  return cfg;
+}
+
+void Gicv3::enable_lpis_locked(unsigned cpu, bool on) {
+  LpiRegs& l = lpi_regs_[cpu];
+  if (on == l.enabled) return;
+  const uint64_t table = l.pendbaser & kTablePa & ~0xFFFFull;
+  const unsigned bits = lpi_id_bits_locked(cpu);
+  // Bytes of the pending table that hold LPIs (the first 1 KiB covers INTIDs below 8192).
+  const uint64_t first = kGicFirstLpi / 8, end = bits > 13 ? (1ull << bits) / 8 : first;
+  auto& pending = core_.pending_lpis(cpu);
+  l.enabled = on;
+  if (on) {
+    // The redistributor takes over the pending table: load what the guest left pending.
+    if (l.ptz || end <= first) return;
+    std::vector<uint8_t> bytes(end - first);
+    if (!lpi_mem_->read(table + first, bytes)) {
+      core_.log().log(kLogGuestErrors,
+                      "gicv3: GICR%u: LPI pending table at 0x%llx is not in RAM; ignored\n", cpu,
+                      (unsigned long long)table);
+      return;
+    }
+    for (uint64_t i = 0; i < bytes.size(); ++i)
+      for (unsigned b = 0; bytes[i] >> b; ++b)
+        if (bytes[i] >> b & 1) {
+          const uint32_t id = uint32_t((first + i) * 8 + b);
+          pending[id] = read_lpi_config_locked(cpu, id);
+        }
+    core_.update();
+    return;
+  }
+  // Disabling (which this implementation allows): the pending state goes back to the table.
+  for (const auto& [id, cfg] : pending) {
+    const uint64_t addr = table + id / 8;
+    uint8_t byte = 0;
+    if (lpi_mem_->load(addr, byte)) lpi_mem_->store(addr, uint8_t(byte | 1u << (id % 8)));
+  }
+  pending.clear();
+  core_.update();
+}
+
+bool Gicv3::lpi_in_range(unsigned cpu, uint32_t intid) {
+  std::lock_guard<std::mutex> g(core_.mu());
+  return cpu < lpi_regs_.size() && lpi_in_range_locked(cpu, intid);
+}
+
+bool Gicv3::set_lpi_pending(unsigned cpu, uint32_t intid, bool pending) {
+  std::lock_guard<std::mutex> g(core_.mu());
+  if (cpu >= lpi_regs_.size() || !lpi_regs_[cpu].enabled || !lpi_in_range_locked(cpu, intid))
+    return false;
+  auto& set = core_.pending_lpis(cpu);
+  if (pending)
+    set[intid] = read_lpi_config_locked(cpu, intid);
+  else
+    set.erase(intid);
+  core_.update();
+  return true;
+}
+
+bool Gicv3::lpi_pending(unsigned cpu, uint32_t intid) {
+  std::lock_guard<std::mutex> g(core_.mu());
+  return cpu < lpi_regs_.size() && core_.pending_lpis(cpu).count(intid) != 0;
+}
+
+void Gicv3::invalidate_lpi(unsigned cpu, uint32_t intid) {
+  std::lock_guard<std::mutex> g(core_.mu());
+  if (cpu >= lpi_regs_.size()) return;
+  auto& set = core_.pending_lpis(cpu);
+  auto it = set.find(intid);
+  if (it == set.end()) return;  // only pending LPIs have a cached configuration
+  it->second = read_lpi_config_locked(cpu, intid);
+  core_.update();
+}
+
+void Gicv3::invalidate_all_lpis(unsigned cpu) {
+  std::lock_guard<std::mutex> g(core_.mu());
+  if (cpu >= lpi_regs_.size()) return;
+  for (auto& [id, cfg] : core_.pending_lpis(cpu)) cfg = read_lpi_config_locked(cpu, id);
+  core_.update();
+}
+
+void Gicv3::move_all_lpis(unsigned from, unsigned to) {
+  std::lock_guard<std::mutex> g(core_.mu());
+  if (from >= lpi_regs_.size() || to >= lpi_regs_.size() || from == to) return;
+  auto& src = core_.pending_lpis(from);
+  for (const auto& [id, cfg] : src)
+    if (lpi_regs_[to].enabled && lpi_in_range_locked(to, id))
+      core_.pending_lpis(to)[id] = read_lpi_config_locked(to, id);
+  src.clear();
+  core_.update();
+}
+
 // ---- CPU interface (ICC_*_EL1) ----
 
 uint64_t Gicv3::CpuIf::read(IccReg reg) {
@@ -446,8 +601,9 @@ uint64_t Gicv3::CpuIf::read(IccReg reg) {
     case IccReg::HPPIR0:
     case IccReg::HPPIR1: {
       unsigned id = core_.hppi(cpu_);
-      if (id != kGicSpurious && core_.irq(cpu_, id)->group1 != (reg == IccReg::HPPIR1))
-        id = kGicSpurious;
+      // LPIs are always group 1.
+      const bool group1 = id >= kGicFirstLpi || (id != kGicSpurious && core_.irq(cpu_, id)->group1);
+      if (id != kGicSpurious && group1 != (reg == IccReg::HPPIR1)) id = kGicSpurious;
       return id;
     }
     case IccReg::BPR0:

@@ -1,17 +1,20 @@
 // ARM Generic Interrupt Controller v3 (IHI 0069) as on QEMU's virt board without EL3: one
-// security state (GICD_CTLR.DS = 1), affinity routing always on (ARE is RAO/WI), no ITS and no
-// LPIs. A distributor for SPIs (GICD_IROUTER routing), one redistributor per vCPU (RD_base and
-// SGI_base 64 KiB frames) for its SGIs and PPIs, and per-vCPU system-register CPU interfaces.
-// Ignored MMIO accesses are logged as for Gicv2; LPI registers count as unimplemented (-d unimp).
+// security state (GICD_CTLR.DS = 1), affinity routing always on (ARE is RAO/WI). A distributor
+// for SPIs (GICD_IROUTER routing), one redistributor per vCPU (RD_base and SGI_base 64 KiB
+// frames) for its SGIs and PPIs, and per-vCPU system-register CPU interfaces. Given guest
+// memory (the board has an ITS, gicv3_its.h), the redistributors also handle LPIs: 16 ID bits,
+// GICR_PROPBASER/PENDBASER tables in guest memory, GICR_CTLR.EnableLPIs; without it the LPI
+// registers count as unimplemented (-d unimp). Ignored MMIO accesses are logged as for Gicv2.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "hw/core/resettable.h"
+#include "hw/core/guest_memory.h"
 #include "hw/core/log.h"
 #include "hw/core/mmio.h"
+#include "hw/core/resettable.h"
 #include "hw/intc/gic_core.h"
 #include "hw/intc/gicv3_cpu_if.h"
 
@@ -38,7 +41,9 @@ class Gicv3 : public Resettable {
                             GICR_PENDBASER = 0x0078, GICR_PIDR2 = 0xFFE8;
   static constexpr uint32_t GICR_WAKER_ProcessorSleep = 1u << 1,
                             GICR_WAKER_ChildrenAsleep = 1u << 2;
-  static constexpr uint64_t GICR_TYPER_Last = 1u << 4;
+  static constexpr uint64_t GICR_TYPER_PLPIS = 1u << 0, GICR_TYPER_Last = 1u << 4;
+  static constexpr uint32_t GICR_CTLR_EnableLPIs = 1u << 0;
+  static constexpr unsigned kLpiIdBits = 16;  // GICD_TYPER.IDbits + 1 with LPIs
   // SGI_base frame, offsets from SGI_base (0x10000 into the CPU's redistributor).
   static constexpr uint64_t kSgiBase = 0x10000;
   static constexpr uint64_t GICR_IGROUPR0 = 0x0080, GICR_ISENABLER0 = 0x0100,
@@ -51,7 +56,9 @@ class Gicv3 : public Resettable {
   static constexpr uint64_t ICC_CTLR_CBPR = 1u << 0, ICC_CTLR_EOImode = 1u << 1;
 
   /// mpidrs: each vCPU's MPIDR_EL1 (redistributor affinity, SGI targets, SPI routes).
-  Gicv3(std::vector<uint64_t> mpidrs, unsigned num_irqs, Log& log);
+  /// lpi_memory: where the LPI configuration and pending tables live; null: no LPIs.
+  Gicv3(std::vector<uint64_t> mpidrs, unsigned num_irqs, Log& log,
+        const GuestMemory* lpi_memory = nullptr);
 
   GicCore& core() { return core_; }
   MmioDevice& distributor() { return dist_; }
@@ -63,10 +70,25 @@ class Gicv3 : public Resettable {
   IrqSink& inputs() { return core_; }
   void reset() override;
 
+  // ---- LPIs, for the ITS (each locks the GIC) ----
+  bool has_lpis() const { return lpi_mem_ != nullptr; }
+  /// Whether intid is an LPI that redistributor cpu's configuration table covers.
+  bool lpi_in_range(unsigned cpu, uint32_t intid);
+  /// Makes LPI intid pending (or not) on redistributor cpu. False (and nothing changes) when
+  /// the redistributor has LPIs disabled or intid is outside its table.
+  bool set_lpi_pending(unsigned cpu, uint32_t intid, bool pending);
+  bool lpi_pending(unsigned cpu, uint32_t intid);
+  /// INV / INVALL: re-reads the configuration of one LPI, or of every LPI, of redistributor
+  /// cpu from the configuration table.
+  void invalidate_lpi(unsigned cpu, uint32_t intid);
+  void invalidate_all_lpis(unsigned cpu);
+  /// MOVALL: every pending LPI of redistributor from becomes pending on to instead.
+  void move_all_lpis(unsigned from, unsigned to);
+
  private:
   class Dist final : public MmioDevice {
    public:
-    explicit Dist(GicCore& core) : core_(core) {}
+    Dist(GicCore& core, bool lpis) : core_(core), lpis_(lpis) {}
     MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
     MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
     AccessRules valid() const override { return {1, 8, false}; }
@@ -77,6 +99,7 @@ class Gicv3 : public Resettable {
     Ignored read_locked(uint64_t offset, unsigned size, uint64_t& value);
     Ignored write_locked(uint64_t offset, unsigned size, uint64_t value);
     GicCore& core_;
+    const bool lpis_;
   };
   class Redist final : public MmioDevice {
    public:
@@ -107,7 +130,20 @@ class Gicv3 : public Resettable {
     unsigned cpu_;
   };
 
+  struct LpiRegs {
+    uint64_t propbaser = 0, pendbaser = 0;
+    bool enabled = false;  // GICR_CTLR.EnableLPIs
+    bool ptz = false;      // the last PENDBASER write said the pending table is zero
+  };
+  // Callers of these hold core_.mu().
+  unsigned lpi_id_bits_locked(unsigned cpu) const;
+  bool lpi_in_range_locked(unsigned cpu, uint32_t intid) const;
+  uint8_t read_lpi_config_locked(unsigned cpu, uint32_t intid);
+  void enable_lpis_locked(unsigned cpu, bool on);
+
   GicCore core_;
+  const GuestMemory* lpi_mem_;
+  std::vector<LpiRegs> lpi_regs_;  // per redistributor, under core_.mu()
   Dist dist_;
   Redist redist_;
   std::vector<std::unique_ptr<CpuIf>> cpu_ifs_;

@@ -6,8 +6,15 @@
 
 namespace orrery::hw::pci {
 
-PciBus::PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size)
-    : log_(log), mem_base_(mem_base), mem_size_(mem_size), io_size_(io_size) {
+bool MemoryMsiSink::deliver_msi(const MsiMessage& msg) {
+  if (as_.write(msg.address, 4, msg.data) != MemResult::Ok) return false;
+  const RegionRef r = as_.find(msg.address);
+  if (r && r->kind == RegionKind::Ram) as_.notify_written(msg.address, 4);  // a DMA write
+  return true;
+}
+
+PciBus::PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size, uint64_t io_base)
+    : log_(log), mem_base_(mem_base), mem_size_(mem_size), io_size_(io_size), io_base_(io_base) {
   mem_table_ = std::make_shared<Table>();
   io_table_ = std::make_shared<Table>();
   own_regions_ = {&mem_window_, &io_window_};
@@ -40,10 +47,11 @@ uint32_t PciBus::config_read(unsigned devfn, unsigned offset, unsigned size) {
   PciDevice* d = device(devfn);
   if (!d) return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
   uint32_t v = d->config_read(offset, size);
-  if (offset == kCfgHeaderType && size == 1 && (devfn & 7) == 0) {
-    // Multi-function bit: set when another function of the slot exists.
+  if (offset <= kCfgHeaderType && offset + size > kCfgHeaderType && (devfn & 7) == 0) {
+    // Multi-function bit (header type bit 7), at any width that covers the header type: set
+    // when another function of the slot exists.
     for (unsigned f = 1; f < 8; ++f)
-      if (devs_[devfn + f]) v |= 0x80;
+      if (devs_[devfn + f]) v |= 0x80u << (8 * (kCfgHeaderType - offset));
   }
   return v;
 }
@@ -66,7 +74,7 @@ void PciBus::remap() {
       BarMapping m = d->bar_mapping(n);
       if (!m.enabled) continue;
       const bool is_io = m.type == BarType::Io;
-      const uint64_t base = is_io ? 0 : mem_base_, size = is_io ? io_size_ : mem_size_;
+      const uint64_t base = is_io ? io_base_ : mem_base_, size = is_io ? io_size_ : mem_size_;
       // Visible only inside the window: clip to it (a BAR partly outside decodes the part in).
       if (m.addr >= base + size || m.addr + m.size <= base) continue;
       (is_io ? io : mem)->push_back({m.addr, m.size, d->bar_device(n)});
@@ -86,7 +94,7 @@ std::shared_ptr<const PciBus::Table> PciBus::table(bool io) {
 }
 
 MemResult PciBus::access(bool io, uint64_t offset, unsigned size, uint64_t& value, bool write) {
-  const uint64_t addr = (io ? 0 : mem_base_) + offset;
+  const uint64_t addr = (io ? io_base_ : mem_base_) + offset;
   std::shared_ptr<const Table> t = table(io);
   // The first BAR (lowest address) that covers the whole access; overlapping BARs are the
   // guest's mistake and resolve deterministically.

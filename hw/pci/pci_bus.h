@@ -37,11 +37,35 @@ constexpr unsigned pci_swizzle(unsigned slot, unsigned pin) {
   return (slot + pin - 1) % 4;
 }
 
+/// The plain MSI: a 4-byte write of the data into an address space (virt's GICv2m doorbell).
+class MemoryMsiSink final : public MsiSink {
+ public:
+  explicit MemoryMsiSink(const AddressSpace& as) : as_(as) {}
+  bool deliver_msi(const MsiMessage& msg) override;
+
+ private:
+  const AddressSpace& as_;
+};
+
+/// An interrupt controller's MSI doorbell that must know which function wrote (the GICv3 ITS
+/// takes the DeviceID from the PCI requester ID). Kept minimal until MmioDevice accesses carry
+/// their requester.
+class MsiDoorbell {
+ public:
+  /// A message write of data at offset into the doorbell's region by requester_id (bus << 8 |
+  /// devfn).
+  virtual void msi_write(uint32_t requester_id, uint64_t offset, uint32_t data) = 0;
+
+ protected:
+  ~MsiDoorbell() = default;
+};
+
 class PciBus : public Resettable {
  public:
   /// mem_base/mem_size: the bus addresses the memory window covers (identity-mapped on virt);
-  /// io_size: the I/O window covers ports 0..io_size-1.
-  PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size);
+  /// the I/O window covers ports io_base..io_base+io_size-1 (offset 0 of io_window() is io_base:
+  /// 0 on virt, above the ISA ports on a PC).
+  PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size, uint64_t io_base = 0);
   PciBus(const PciBus&) = delete;
   PciBus& operator=(const PciBus&) = delete;
 
@@ -71,6 +95,26 @@ class PciBus : public Resettable {
   void add_own_region(const MmioDevice& dev) { own_regions_.push_back(&dev); }
   bool owns_region(const MmioDevice* dev) const;
 
+  /// Where the functions' MSI/MSI-X messages go (the board's interrupt fabric: virt's
+  /// MemoryMsiSink, the pc's APIC bus). Without one (bare buses in tests) a message is written
+  /// into the function's address space as MemoryMsiSink does.
+  void set_msi_sink(MsiSink* sink) { msi_sink_ = sink; }
+  MsiSink* msi_sink() const { return msi_sink_; }
+  /// Messages to guest-physical [base, base + size) go to doorbell with the writer's requester
+  /// ID instead of through the address space (set before the guest runs).
+  void set_msi_doorbell(uint64_t base, uint64_t size, MsiDoorbell* doorbell) {
+    doorbell_ = {base, size, doorbell};
+  }
+  /// The doorbell covering addr, with addr's offset into it; null if none.
+  MsiDoorbell* msi_doorbell(uint64_t addr, uint64_t& offset) const {
+    if (!doorbell_.target || addr < doorbell_.base || addr - doorbell_.base >= doorbell_.size)
+      return nullptr;
+    offset = addr - doorbell_.base;
+    return doorbell_.target;
+  }
+  /// The bus number in requester IDs (a single root bus: 0).
+  unsigned bus_number() const { return 0; }
+
   // ---- for functions ----
   /// Rebuilds the decode tables from every function's BARs.
   void remap();
@@ -97,12 +141,17 @@ class PciBus : public Resettable {
   std::shared_ptr<const Table> table(bool io);
 
   Log& log_;
-  uint64_t mem_base_, mem_size_, io_size_;
+  uint64_t mem_base_, mem_size_, io_size_, io_base_;
   std::array<PciDevice*, kNumDevfn> devs_{};
   Window mem_window_{*this, false};
   Window io_window_{*this, true};
 
   std::vector<const MmioDevice*> own_regions_;  // fixed before the guest runs
+  MsiSink* msi_sink_ = nullptr;                 // fixed before the guest runs
+  struct {
+    uint64_t base = 0, size = 0;
+    MsiDoorbell* target = nullptr;
+  } doorbell_;  // fixed before the guest runs
 
   std::mutex map_mu_;
   std::shared_ptr<const Table> mem_table_, io_table_;  // under map_mu_

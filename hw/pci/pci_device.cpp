@@ -50,6 +50,11 @@ void PciDevice::init_bytes(unsigned offset, const void* src, unsigned len) {
   std::memcpy(&reset_[offset], src, len);
 }
 
+void PciDevice::set_config_byte(unsigned offset, uint8_t value) {
+  std::lock_guard g(cfg_mu_);
+  config_[offset] = value;
+}
+
 void PciDevice::set_writable(unsigned offset, unsigned len, uint8_t mask) {
   for (unsigned i = 0; i < len; ++i) wmask_[offset + i] = mask;
 }
@@ -216,6 +221,11 @@ void PciDevice::msi_write(uint64_t addr, uint32_t data) {
              name_.c_str(), (unsigned long long)addr);
     return;
   }
+  uint64_t offset = 0;
+  if (MsiDoorbell* d = bus_ ? bus_->msi_doorbell(addr, offset) : nullptr) {
+    d->msi_write(bus_->bus_number() << 8 | devfn_, offset, data);
+    return;
+  }
   const RegionRef r = as_.find(addr);
   if (r && r->kind == RegionKind::Mmio && bus_ && bus_->owns_region(r->dev)) {
     // Peer-to-peer messages into PCI space would re-enter the functions' locks (a vector aimed
@@ -224,13 +234,11 @@ void PciDevice::msi_write(uint64_t addr, uint32_t data) {
              (unsigned long long)addr);
     return;
   }
-  // The requester is the function's PCI requester id (bus 0: its devfn).
-  if (as_.write(addr, 4, data, MemAttrs::device(devfn_)) != MemResult::Ok) {
+  MemoryMsiSink plain(as_);
+  MsiSink& sink = bus_ && bus_->msi_sink() ? *bus_->msi_sink() : plain;
+  if (!sink.deliver_msi({addr, data}))
     log_.log(kLogGuestErrors, "pci: %s: MSI write of 0x%x to 0x%llx hit nothing\n", name_.c_str(),
              data, (unsigned long long)addr);
-    return;
-  }
-  if (r && r->kind == RegionKind::Ram) as_.notify_written(addr, 4);  // a DMA write after all
 }
 
 }  // namespace orrery::hw::pci

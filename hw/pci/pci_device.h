@@ -84,8 +84,8 @@ class PciDevice {
   const GuestMemory& dma() const { return dma_; }
   bool bus_master() const { return bus_master_.load(std::memory_order_acquire); }
 
-  /// A message write (MSI/MSI-X) into the guest's physical address space; dropped and logged
-  /// if bus mastering is off.
+  /// A message write (MSI/MSI-X) into the guest's physical address space, or to the bus's MSI
+  /// doorbell with this function's requester ID; dropped and logged if bus mastering is off.
   void msi_write(uint64_t addr, uint32_t data);
 
   // ---- for the bus ----
@@ -107,6 +107,8 @@ class PciDevice {
   /// Sets power-on bytes (device construction only).
   void init_bytes(unsigned offset, const void* src, unsigned len);
   uint8_t byte(unsigned offset) const { return config_[offset]; }
+  /// Sets a configuration byte as the device's own state changes it (takes the lock).
+  void set_config_byte(unsigned offset, uint8_t value);
 
   /// The device's INTx level (the pin is asserted unless INTx is disabled in the command).
   void set_intx(bool level);

@@ -12,12 +12,8 @@ namespace {
 constexpr uint8_t kIds[8] = {0x31, 0x10, 0x04, 0x00, 0x0D, 0xF0, 0x05, 0xB1};
 
 constexpr int64_t kNsPerSec = 1'000'000'000;
-// The counter follows the wall clock but the alarm thread sleeps on the steady clock, so a
-// wall-clock step (NTP, host suspend, date) could make a long sleep end late; sleeping at most
-// this long bounds that error without polling.
-constexpr int64_t kMaxSleepNs = 3600 * kNsPerSec;
 
-int64_t host_ns() {
+int64_t host_wall_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -28,33 +24,28 @@ int64_t floor_div(int64_t a, int64_t b) {
 }
 }  // namespace
 
-Pl031::Pl031(Log& log, std::function<int64_t()> now_ns)
-    : log_(log), now_(now_ns ? std::move(now_ns) : host_ns) {
+Pl031::Pl031(Log& log, EventLoop& loop, std::optional<int64_t> wall_base_ns)
+    : log_(log),
+      clock_(loop.clock()),
+      wall_base_(wall_base_ns ? *wall_base_ns : host_wall_ns() - loop.clock().virtual_ns()),
+      alarm_(loop, ClockType::kVirtual, [this] { alarm(); }) {
   reset();
 }
 
-Pl031::~Pl031() {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (alarm_.joinable()) alarm_.join();
+void Pl031::reset() {
+  std::lock_guard<std::mutex> g(mu_);
+  offset_ = 0;
+  mr_ = imsc_ = ris_ = 0;
+  last_checked_ = counter();
+  update_irq();
 }
 
-void Pl031::reset() {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    offset_ = 0;
-    mr_ = imsc_ = ris_ = 0;
-    last_checked_ = counter();
-    update_irq();
-  }
-  cv_.notify_all();
+int64_t Pl031::now_ns() const {
+  return wall_base_ + clock_.virtual_ns();
 }
 
 uint32_t Pl031::counter() const {
-  return uint32_t(floor_div(now_(), kNsPerSec) + offset_);
+  return uint32_t(floor_div(now_ns(), kNsPerSec) + offset_);
 }
 
 void Pl031::check_match() {
@@ -67,31 +58,24 @@ void Pl031::check_match() {
 
 void Pl031::update_irq() {
   intr_.set((ris_ & imsc_) != 0);
-}
-
-int64_t Pl031::ns_until_match() const {
-  const int64_t ns = now_();
-  const int64_t sec = floor_div(ns, kNsPerSec);
-  // When the counter equals RTCMR now, that match has been taken: the next is a wrap away.
+  if (!imsc_ || (ris_ & RTCIntr)) {
+    // Nothing can change RTCINTR until the guest writes a register: while masked the raw
+    // status is brought up to date on access, and a set RIS stays set.
+    alarm_.cancel();
+    return;
+  }
+  // The start of the second in which the counter next equals RTCMR; when it equals RTCMR now,
+  // that match has been taken: the next is a wrap away.
+  const int64_t sec = floor_div(now_ns(), kNsPerSec);
   const uint32_t delta = mr_ - uint32_t(sec + offset_);
   const int64_t seconds = delta ? int64_t(delta) : int64_t(1) << 32;
-  if (seconds > kMaxSleepNs / kNsPerSec) return kMaxSleepNs;
-  return seconds * kNsPerSec - (ns - sec * kNsPerSec);
+  alarm_.arm_at((sec + seconds) * kNsPerSec - wall_base_);
 }
 
-void Pl031::alarm_main() {
-  std::unique_lock<std::mutex> lk(mu_);
-  while (!stop_) {
-    check_match();
-    update_irq();
-    if (!imsc_ || (ris_ & RTCIntr)) {
-      // Nothing can change RTCINTR until the guest writes a register (which wakes us): while
-      // masked the raw status is brought up to date on access, and a set RIS stays set.
-      cv_.wait(lk);
-    } else {
-      cv_.wait_for(lk, std::chrono::nanoseconds(ns_until_match()));
-    }
-  }
+void Pl031::alarm() {
+  std::lock_guard<std::mutex> g(mu_);
+  check_match();
+  update_irq();
 }
 
 namespace {
@@ -170,7 +154,7 @@ uint32_t Pl031::read_reg(uint64_t off) {
 
 MemResult Pl031::write(uint64_t off, unsigned size, uint64_t value) {
   if (!access_ok(log_, "write", off, size)) return MemResult::DeviceError;
-  std::unique_lock<std::mutex> lk(mu_);
+  std::lock_guard<std::mutex> g(mu_);
   check_match();
   if (size == 8) {
     write_reg(off, uint32_t(value));
@@ -179,9 +163,7 @@ MemResult Pl031::write(uint64_t off, unsigned size, uint64_t value) {
     if (size < 4) value &= (uint64_t(1) << (size * 8)) - 1;
     write_reg(off & ~uint64_t(3), uint32_t(value << ((off & 3) * 8)));
   }
-  update_irq();
-  lk.unlock();
-  cv_.notify_all();  // the next match time may have changed
+  update_irq();  // also re-arms the alarm: the next match time may have changed
   return MemResult::Ok;
 }
 
@@ -193,7 +175,7 @@ void Pl031::write_reg(uint64_t off, uint32_t v) {
       if (counter() == mr_) ris_ |= RTCIntr;
       break;
     case RTCLR:
-      offset_ = int64_t(v) - floor_div(now_(), kNsPerSec);
+      offset_ = int64_t(v) - floor_div(now_ns(), kNsPerSec);
       last_checked_ = counter();
       if (last_checked_ == mr_) ris_ |= RTCIntr;
       break;
@@ -201,8 +183,6 @@ void Pl031::write_reg(uint64_t off, uint32_t v) {
       break;  // the clock cannot be stopped; writing 0 has no effect (as in the TRM: RTCStart)
     case RTCIMSC:
       imsc_ = v & RTCIntr;
-      // The first unmask starts the alarm thread; guests that never use the alarm pay nothing.
-      if (imsc_ && !alarm_.joinable()) alarm_ = std::thread([this] { alarm_main(); });
       break;
     case RTCICR:
       ris_ &= ~(v & RTCIntr);

@@ -1,21 +1,21 @@
 // ARM PrimeCell Real Time Clock (PL031), after the PL031 TRM (ARM DDI 0224). The 32-bit
-// counter RTCDR counts seconds from host wall-clock time plus the offset set by RTCLR. The match
+// counter RTCDR counts seconds of the machine's wall clock, plus the offset set by RTCLR: the
+// host's wall-clock time when the machine started plus the virtual clock, so the RTC stands
+// still while the machine is stopped (a debugger), as the guest's other clocks do. The match
 // interrupt (RTCMR) is raised when the counter reaches RTCMR: every register access evaluates
-// it, and while the interrupt is unmasked a host thread (started the first time the guest
-// unmasks it) sleeps on a condition variable until the counter's next match, so RTCINTR rises
-// on time even if the guest never touches the device.
+// it, and while the interrupt is unmasked a timer on the machine's event loop is armed for the
+// counter's next match, so RTCINTR rises on time even if the guest never touches the device.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
-#include <thread>
+#include <optional>
 
-#include "hw/core/resettable.h"
+#include "hw/core/event_loop.h"
 #include "hw/core/irq.h"
 #include "hw/core/log.h"
 #include "hw/core/mmio.h"
+#include "hw/core/resettable.h"
 
 namespace orrery::hw::rtc {
 
@@ -27,15 +27,14 @@ class Pl031 final : public MmioDevice, public Resettable {
                             RTCRIS = 0x14, RTCMIS = 0x18, RTCICR = 0x1C, RTCPeriphID0 = 0xFE0;
   static constexpr uint32_t RTCCR_RTCStart = 1u << 0, RTCIntr = 1u << 0;
 
-  /// now_ns: the host wall clock in nanoseconds since the epoch (injectable for tests). The
-  /// alarm thread assumes it advances at the rate of the host's steady clock.
-  Pl031(Log& log, std::function<int64_t()> now_ns = {});
-  ~Pl031() override;
+  /// The counter reads wall_base_ns + loop's virtual clock (nanoseconds since the Unix epoch);
+  /// by default wall_base_ns makes it the host's wall-clock time now.
+  Pl031(Log& log, EventLoop& loop, std::optional<int64_t> wall_base_ns = std::nullopt);
   Pl031(const Pl031&) = delete;
   Pl031& operator=(const Pl031&) = delete;
 
-  /// RTCINTR, the combined interrupt output (RTCMIS). The alarm thread drives it too, so the
-  /// sink it is connected to must outlive this device.
+  /// RTCINTR, the combined interrupt output (RTCMIS). The alarm timer drives it too (on the
+  /// loop's thread), so the sink it is connected to must outlive this device.
   IrqLine& irq() { return intr_; }
   void reset() override;
 
@@ -49,23 +48,22 @@ class Pl031 final : public MmioDevice, public Resettable {
   // Callers of these hold mu_. off is a word offset.
   uint32_t read_reg(uint64_t off);
   void write_reg(uint64_t off, uint32_t v);
+  int64_t now_ns() const;  // the machine's wall clock
   uint32_t counter() const;
   void check_match();
+  /// Drives RTCINTR and (re-)arms the alarm for the next match while it could matter.
   void update_irq();
-  /// Host nanoseconds until the counter next equals RTCMR, capped (see pl031.cpp).
-  int64_t ns_until_match() const;
-  void alarm_main();
+  void alarm();  // the alarm timer's handler
 
   Log& log_;
-  std::function<int64_t()> now_;
+  Clock& clock_;
+  const int64_t wall_base_;  // wall-clock ns at virtual time 0
   IrqLine intr_;
   std::mutex mu_;
-  std::condition_variable cv_;  // wakes the alarm thread after a register change or on stop
-  int64_t offset_ = 0;          // RTCDR = host seconds + offset_ (mod 2^32)
+  int64_t offset_ = 0;  // RTCDR = wall-clock seconds + offset_ (mod 2^32)
   uint32_t mr_ = 0, imsc_ = 0, ris_ = 0;
   uint32_t last_checked_ = 0;  // counter value when the match was last evaluated
-  bool stop_ = false;
-  std::thread alarm_;  // declared last: started lazily, joined in the destructor
+  Timer alarm_;                // declared last: removed (its handler waited for) first
 };
 
 }  // namespace orrery::hw::rtc

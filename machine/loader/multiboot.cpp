@@ -206,8 +206,8 @@ std::string load_multiboot(std::span<const uint8_t> kernel, std::string_view ker
   out = {};
   uint64_t hdr = 0;
   if (!find_multiboot_header(kernel, hdr))
-    return "not a multiboot kernel (no multiboot header in the first 8 KiB); the pc machine "
-           "boots only multiboot kernels";
+    return "neither a bzImage nor a multiboot kernel (no \"HdrS\" at 0x202, no multiboot "
+           "header in the first 8 KiB)";
   const uint32_t flags = le32(kernel.data() + hdr + 4);
   KernelBuffer kb;
   std::string err =

@@ -6,6 +6,7 @@
 
 #include "hw/core/log.h"
 #include "machine/loader/kernel.h"
+#include "machine/pci_devices.h"
 #include "tcg/exec/engine.h"
 
 namespace orrery::machine::pc {
@@ -38,6 +39,8 @@ PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
 
 PcMachine::~PcMachine() {
   ctx_.engine.set_code_full_hook(nullptr);
+  // The local APICs' timers and device interrupts outlive the vCPUs (destroyed first).
+  if (intc_) intc_->detach_cpus();
 }
 
 std::unique_ptr<Machine> PcMachine::create(const MachineConfig& config, MachineContext& ctx,
@@ -67,28 +70,48 @@ std::string PcMachine::build() {
     // One backing, split into the two regions as RAM is.
     err = config_.ram_backing->size() != config_.ram_size
               ? "-machine memory-backend: its size differs from -m"
-              : mem_.add_ram("pc.ram", 0, config_.ram_backing, 0, split_.below_4g);
+              : add_ram_below_4g();
     if (err.empty() && split_.above_4g)
       err = mem_.add_ram("pc.ram-above-4g", k4G, config_.ram_backing, split_.below_4g,
                          split_.above_4g);
   } else {
-    err = mem_.add_ram("pc.ram", 0, split_.below_4g);
+    err = add_ram_below_4g();
     if (err.empty() && split_.above_4g) err = mem_.add_ram("pc.ram-above-4g", k4G, split_.above_4g);
   }
   if (err.empty()) err = io_.add_mmio("serial0", kCom1Base, hw::Serial16550::kIoSize, com1_);
-  if (err.empty()) err = build_devices();
-  if (!err.empty()) return err;
   resettables_ = {&com1_};
-  for (unsigned i = 0; i < config_.cpus; ++i)
+  if (err.empty()) err = build_interrupts();
+  // The fixed devices first, so a -device that overlaps one is the one blamed.
+  if (err.empty()) err = build_platform_devices();
+  if (err.empty()) err = build_pci();
+  if (err.empty()) err = build_devices();
+  if (err.empty()) err = build_fw_cfg();
+  if (!err.empty()) return err;
+  connect_irqs();
+  for (hw::Resettable* r : intc_->resettables()) resettables_.push_back(r);
+  resettables_.insert(resettables_.end(),
+                      {fw_cfg_.get(), &pci_->config_ports, &pci_->reset_control, &pci_->bus});
+  for (unsigned i = 0; i < config_.cpus; ++i) {
     cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
+    intc_->attach_cpu(*cpus_.back(), ctx_.clock);
+  }
   return {};
 }
 
 std::string PcMachine::build_devices() {
+  DeviceParser parser(config_);
   for (const DeviceSpec& spec : config_.devices) {
     const std::string what = "-device " + spec.driver;
-    if (spec.driver != "isa-debug-exit")
-      return what + ": not a device of this machine (isa-debug-exit)";
+    if (spec.driver == "pc-testdev") {
+      std::string err = add_pc_testdev(spec);
+      if (!err.empty()) return err;
+      continue;
+    }
+    if (spec.driver != "isa-debug-exit") {
+      std::string err = build_pci_device(parser, spec);
+      if (!err.empty()) return err;
+      continue;
+    }
     hw::IsaDebugExitConfig c;
     std::string err = hw::parse_isa_debug_exit(spec.props, c);
     if (!err.empty()) return what + ": " + err;
@@ -112,12 +135,27 @@ hw::CharReceiver& PcMachine::serial_port(unsigned i, hw::CharSink* sink) {
 
 std::string PcMachine::load_boot(const BootImages& images) {
   if (!images.dtb.empty()) return "-dtb: the pc machine takes no device tree";
+  if (images.kernel.empty()) {
+    // No -kernel: the firmware boots (SeaBIOS unless -bios).
+    if (!images.initrd_path.empty()) return "-initrd: needs -kernel";
+    if (!images.cmdline.empty()) return "-append: needs -kernel";
+    std::string err = load_firmware();
+    booted_ = err.empty();
+    return err;
+  }
   reload_kernel_ = images.reload_kernel;
   kernel_.clear();
   if (!reload_kernel_) kernel_.assign(images.kernel.begin(), images.kernel.end());
   kernel_path_ = images.kernel_path;
   cmdline_ = images.cmdline;
   modules_.clear();
+  linux_ = loader::is_bzimage(images.kernel);
+  if (linux_) {
+    std::string err = load_linux(images);
+    if (err.empty()) err = boot(images.kernel);
+    booted_ = err.empty();
+    return err;
+  }
   module_cmdlines_ = loader::split_multiboot_modules(images.initrd_path);
   if (!images.initrd_path.empty() && module_cmdlines_.empty())
     return "-initrd " + images.initrd_path + ": no module file given";
@@ -133,24 +171,34 @@ std::string PcMachine::load_boot(const BootImages& images) {
   return err;
 }
 
-std::string PcMachine::boot(std::span<const uint8_t> kernel) {
-  std::vector<loader::MultibootModule> mods;
-  for (size_t i = 0; i < modules_.size(); ++i) mods.push_back({module_cmdlines_[i], modules_[i]});
+loader::PcMemory PcMachine::pc_memory() const {
   loader::PcMemory pm;
   pm.below_4g = split_.below_4g;
   pm.above_4g = split_.above_4g;
   // QEMU lists the AMD HyperTransport hole for AMD models with 40 or more address bits.
   pm.amd_ht_hole = std::strcmp(model_->vendor, "AuthenticAMD") == 0 && model_->phys_bits >= 40;
-  std::string err = loader::load_multiboot(kernel, kernel_path_, cmdline_, mods, pm, mem_, boot_);
+  return pm;
+}
+
+std::string PcMachine::boot(std::span<const uint8_t> kernel) {
+  if (linux_) return boot_linux(kernel);
+  std::vector<loader::MultibootModule> mods;
+  for (size_t i = 0; i < modules_.size(); ++i) mods.push_back({module_cmdlines_[i], modules_[i]});
+  std::string err =
+      loader::load_multiboot(kernel, kernel_path_, cmdline_, mods, pc_memory(), mem_, boot_);
   if (!err.empty()) return err;
   cpus_[0]->reset_multiboot(boot_.entry, boot_.eax, boot_.ebx);
-  // The application processors wait for a STARTUP IPI (after INIT), each asleep on its thread;
-  // nothing sends one until a local APIC exists.
+  init_pic_as_firmware();
+  // The application processors wait for a STARTUP IPI (after INIT), each asleep on its thread.
   for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->init_wait_for_sipi();
   return {};
 }
 
 std::string PcMachine::reboot() {
+  if (firmware_boot_) {
+    reset_firmware();
+    return {};
+  }
   if (!reload_kernel_) return boot(kernel_);
   std::vector<uint8_t> kernel;
   std::string err = reload_kernel_(kernel);
@@ -159,7 +207,7 @@ std::string PcMachine::reboot() {
 }
 
 int PcMachine::acknowledge_interrupt() {
-  // Nothing drives INTR until a PIC or LAPIC exists.
+  // Every vCPU acknowledges through its local APIC (pc_intc.cpp); this is never reached.
   if (!warned_intr_) {
     warned_intr_ = true;
     ctx_.log.log(hw::kLogUnimp, "pc: INTR acknowledged without an interrupt controller\n");
@@ -294,7 +342,9 @@ const MachineType& pc_machine_type() {
   }();
   static const MachineType kType{
       .name = "pc",
-      .description = "Standard PC skeleton (i440FX memory map, COM1, isa-debug-exit; multiboot)",
+      .description =
+          "Standard PC (i440FX memory map, COM1, PIT, RTC, HPET, ACPI PM, i8042, fw_cfg; "
+          "SeaBIOS, bzImage or multiboot)",
       .cpus = kModels,
       .default_cpu = cpu::x86::default_cpu_model().name,
       .default_ram = kPcDefaultRam,
@@ -304,6 +354,9 @@ const MachineType& pc_machine_type() {
       .max_cpus = kPcMaxCpus,
       .properties = {},
       .initrd_modules = true,
+      .firmware = true,
+      .default_nic = "e1000",
+      .ide = true,
   };
   return kType;
 }

@@ -1,12 +1,13 @@
-// The x86 "pc" board, a skeleton of QEMU's i440FX pc machine: RAM below 4 GiB and the rest
-// above 4 GiB split as QEMU splits it, the 64 KiB I/O-port space, a 16550A at COM1 (0x3f8),
-// QEMU's isa-debug-exit (-device), 1..N vCPUs of an x86 model and a multiboot -kernel. There is
-// no firmware, PIC, PIT, LAPIC or PCI yet: the boot CPU starts in the state multiboot promises,
-// COM1's interrupt line is left unconnected (IRQ 4 once a PIC exists) and the application
-// processors run on their own threads but wait, asleep, for a STARTUP IPI that only a local
-// APIC will send.
+// The x86 "pc" board, QEMU's i440FX pc machine: RAM below 4 GiB and the rest above 4 GiB split
+// as QEMU splits it, the 64 KiB I/O-port space, a 16550A at COM1, the PIT, RTC/CMOS, HPET, ACPI
+// PM block and i8042 (pc_devices.h), the PIC pair, IOAPIC and a local APIC per vCPU
+// (pc_intc.h), the i440FX/PIIX3 PCI with the PIIX IDE (pc_pci.h), fw_cfg and ACPI tables
+// (pc_firmware.cpp, pc_acpi.h), QEMU's isa-debug-exit and pc-testdev (-device), 1..N vCPUs of
+// an x86 model. It boots SeaBIOS (no -kernel), a bzImage (direct Linux boot, pc_linux.cpp) or a
+// multiboot kernel.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -17,10 +18,19 @@
 #include "cpu/x86/cpu.h"
 #include "hw/char/serial16550.h"
 #include "hw/core/address_space.h"
+#include "hw/misc/fw_cfg.h"
 #include "hw/misc/isa_debug_exit.h"
+#include "machine/loader/bzimage.h"
 #include "machine/loader/multiboot.h"
 #include "machine/machine.h"
+#include "machine/pc/pc_devices.h"
+#include "machine/pc/pc_intc.h"
 #include "machine/pc/pc_map.h"
+#include "machine/pc/pc_pci.h"
+
+namespace orrery::machine {
+class DeviceParser;
+}
 
 namespace orrery::machine::pc {
 
@@ -33,6 +43,8 @@ inline constexpr uint64_t kPcMinRam = 2 * kMiB;
 /// move it above 1 TiB; not modelled).
 inline constexpr uint64_t kPcMaxRam = 0xfd00000000 - k4G + 0xc0000000;
 inline constexpr unsigned kPcMaxCpus = 32;
+/// The firmware without -kernel or -bios: Debian's seabios package.
+inline constexpr char kDefaultBios[] = "/usr/share/seabios/bios-256k.bin";
 
 /// QEMU's i440FX split: all RAM below 4 GiB when it is smaller than 3.5 GiB; otherwise 3 GiB
 /// below (the gigabyte-aligned split of current machine types) and the rest from 4 GiB.
@@ -58,8 +70,18 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::AddressSpace& memory() { return mem_; }
   hw::AddressSpace& io_ports() { return io_; }
   hw::Serial16550& com1() { return com1_; }
+  PcPci& pci() { return *pci_; }
   cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
+  /// The interrupt router: ISA IRQs 0-15 and PCI GSIs 16-23 (pc_intc.cpp).
+  hw::IrqSink& gsi() { return intc_->gsi(); }
+  PcInterrupts& interrupts() { return *intc_; }
   const loader::MultibootBoot& boot_info() const { return boot_; }
+  PcPlatformDevices& platform() { return platform_; }
+  /// Where a bzImage was placed (direct Linux boot, pc_linux.cpp); meaningful after load_boot
+  /// of a bzImage.
+  const loader::LinuxBoot& linux_boot() const { return linux_boot_; }
+  bool boots_linux() const { return linux_; }
+  hw::FwCfg& fw_cfg() { return *fw_cfg_; }
 
   // X86Platform (vCPU thread).
   int acknowledge_interrupt() override;
@@ -80,8 +102,34 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
 
   std::string build();
   std::string build_devices();
+  std::string build_interrupts();  // pc_intc.cpp
+  /// Connects every device's interrupt output (after they exist, before the guest runs).
+  void connect_irqs();  // pc_intc.cpp
+  /// Without firmware (multiboot, direct Linux boot): the PIC pair as SeaBIOS leaves it for a
+  /// kernel QEMU boots that way (vectors 0x08 and 0x70, every line masked but the cascade), so
+  /// the PIT's ticks from reset reach no unprepared IDT.
+  void init_pic_as_firmware();  // pc_intc.cpp
+  std::string build_platform_devices();  // pc_devices.cpp
+  std::string add_pc_testdev(const DeviceSpec& spec);
+  /// The i440FX/PIIX3 PCI (pc_pci.cpp).
+  std::string build_pci();
+  /// The PIIX3 IDE's legacy ports and the -hda..-hdd/-cdrom/if=ide drives.
+  std::string build_ide();
+  std::string build_pci_device(DeviceParser& parser, const DeviceSpec& spec);
   std::string boot(std::span<const uint8_t> kernel);
+  loader::PcMemory pc_memory() const;
+  // Direct Linux boot of a bzImage (pc_linux.cpp).
+  std::string load_linux(const BootImages& images);
+  std::string boot_linux(std::span<const uint8_t> kernel);
+  /// The ACPI tables, linked at fixed places in the BIOS area (direct Linux boot); sets
+  /// acpi_rsdp_addr_.
+  std::string place_acpi_tables();
   std::string reboot();
+  // pc_firmware.cpp
+  std::string add_ram_below_4g();
+  std::string build_fw_cfg();
+  std::string load_firmware();
+  void reset_firmware();
   void cpu_thread(unsigned index);
   void post(Event e, std::string message = {}, int status = 0);
   void debug_exit(int status);
@@ -95,8 +143,17 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   GatedSink com1_out_;
   hw::Serial16550 com1_;
   std::vector<std::unique_ptr<hw::IsaDebugExit>> debug_exits_;
+  std::unique_ptr<PcInterrupts> intc_;
+  // ISA IRQs 0-15 as wired-ORs of the devices driving them, in front of the GSI router
+  // (declared before the devices, so destroyed after them).
+  std::array<hw::SharedIrq, kIsaIrqCount> isa_irqs_;
+  PcPlatformDevices platform_;
+  std::unique_ptr<PcPci> pci_;
   std::vector<hw::Resettable*> resettables_;
   std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
+  std::unique_ptr<hw::FwCfg> fw_cfg_;
+  std::vector<uint8_t> bios_;  // the firmware image (its copy below 1 MiB is reset from it)
+  bool firmware_boot_ = false;
 
   // Kept for a reset (the kernel only without a reload function, as on virt).
   std::vector<uint8_t> kernel_;
@@ -105,6 +162,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::vector<std::string> module_cmdlines_;
   std::vector<std::vector<uint8_t>> modules_;
   loader::MultibootBoot boot_;
+  bool linux_ = false;           // the kernel is a bzImage
+  std::vector<uint8_t> initrd_;  // its -initrd, kept for a reset
+  loader::LinuxBoot linux_boot_;
+  /// The ACPI RSDP's physical address for the zero page; 0 while the board builds no tables.
+  uint64_t acpi_rsdp_addr_ = 0;
   bool booted_ = false;
   std::string error_;
   bool warned_intr_ = false;  // vCPU thread
@@ -118,6 +180,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   bool stop_requested_ = false;
   int stop_status_ = 0;
 };
+
+/// The MTRRs SeaBIOS programs on a PC with below_4g bytes of RAM under 4 GiB (fixed ranges for
+/// the first MiB, the PCI window uncached, write-back elsewhere); direct Linux boot sets them on
+/// the boot CPU in the firmware's place.
+void program_firmware_mtrrs(cpu::x86::X86State& s, uint64_t below_4g, unsigned phys_bits);
 
 /// The board's row in the -M table.
 const MachineType& pc_machine_type();

@@ -27,20 +27,43 @@ inline constexpr uint16_t kPmBase = 0x600;
 inline constexpr uint16_t kPm1aEvtPort = kPmBase + 0, kPm1aCntPort = kPmBase + 4,
                           kPmTimerPort = kPmBase + 8;
 inline constexpr uint16_t kGpe0Port = 0xafe0;
-inline constexpr uint16_t kPciIoWindowBase = 0x1000;  // PCI I/O BARs above the ISA range
+/// APM control (the FADT's SMI_CMD: ACPI_ENABLE 0xf1 / ACPI_DISABLE 0xf0 set and clear SCI_EN)
+/// and APM status, as QEMU's piix4 has them.
+inline constexpr uint16_t kApmCntPort = 0xb2, kApmStsPort = 0xb3;
+/// PIIX3's reset control register at 0xcf9: writing 6 (SYS_RST | RST_CPU) resets the machine.
+inline constexpr uint8_t kResetControlValue = 0x06;
+/// CMOS index of the century byte (the FADT's CENTURY).
+inline constexpr uint8_t kRtcCenturyIndex = 0x32;
+// PCI I/O BARs decode in the port space from kPciIoWindowBase (above the ISA range) to the end,
+// except kPciIoFixedBase..kPciIoFixedEnd-1, QEMU's fixed ACPI ports (PCI and CPU hotplug, GPE0,
+// SMBus), and kPciIoIsaBase..kPciIoIsaEnd-1, pc-testdev's IRQ ports (the ISA decode wins
+// there in QEMU). SeaBIOS allocates I/O BARs from 0xc000.
+inline constexpr uint16_t kPciIoWindowBase = 0x1000;
+inline constexpr uint16_t kPciIoIsaBase = 0x2000, kPciIoIsaEnd = 0x2018;
+inline constexpr uint16_t kPciIoFixedBase = 0xae00, kPciIoFixedEnd = 0xc000;
 
 // ---- ISA IRQs (GSI = IRQ, except IRQ 0 which the IOAPIC sees on pin 2) ----
 inline constexpr unsigned kPitIrq = 0, kKbdIrq = 1, kCom2Irq = 3, kCom1Irq = 4, kRtcIrq = 8,
                           kSciIrq = 9, kMouseIrq = 12, kIde0Irq = 14, kIde1Irq = 15;
 inline constexpr unsigned kIsaIrqCount = 16;
+// PCI devices on bus 0 (QEMU's pc): the host bridge at 00.0, the PIIX3 at 01.0 with its IDE at
+// 01.1 and PIIX4 PM at 01.3; -device functions from slot 2.
+inline constexpr unsigned kPciHostSlot = 0, kPiixSlot = 1, kPiixIsaFn = 0, kPiixIdeFn = 1,
+                          kPiixPmFn = 3, kPciFirstFreeSlot = 2;
 inline constexpr unsigned kGsiCount = 24;  // IOAPIC pins; 16-23 take PCI INTx (PIRQA-D)
 
 // ---- Physical addresses ----
 inline constexpr uint64_t kIoApicBase = 0xfec00000;
+inline constexpr uint8_t kIoApicId = 0;  // QEMU's MADT and IOAPIC ID register agree on 0
 inline constexpr uint64_t kHpetBase = 0xfed00000;
+inline constexpr uint64_t kHpetSize = 0x400;
+/// Bits 31:0 of the HPET's capabilities register, which the ACPI HPET table repeats: vendor
+/// 0x8086, legacy replacement capable, 64-bit counter, 3 timers, revision 1 (QEMU's).
+inline constexpr uint32_t kHpetBlockId = 0x8086a201;
 inline constexpr uint64_t kLapicBase = 0xfee00000;
 inline constexpr uint64_t kPciHoleEnd = 0xfec00000;  // the 32-bit PCI memory window's end
 inline constexpr uint64_t kBiosLowBase = 0xe0000;    // the BIOS's last 128 KiB, below 1 MiB
 inline constexpr uint64_t kBiosLowSize = 0x20000;
+inline constexpr uint64_t kVgaWindowBase = 0xa0000, kVgaWindowSize = 0x20000;
 
 }  // namespace orrery::machine::pc

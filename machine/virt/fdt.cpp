@@ -21,6 +21,7 @@ constexpr uint32_t kPhandleGic = 0x8001;
 constexpr uint32_t kPhandleClock = 0x8000;
 constexpr uint32_t kPhandleCpu0 = 0x8100;
 constexpr uint32_t kPhandleV2m = 0x8002;
+constexpr uint32_t kPhandleIts = 0x8003;
 
 // GIC binding: interrupt type and flags cells.
 constexpr uint32_t kGicSpi = 0, kGicPpi = 1;
@@ -118,6 +119,8 @@ void pcie_node(Writer& w, const FdtConfig& cfg) {
                      0x02000000, hi(mmio.base), lo(mmio.base), hi(mmio.base), lo(mmio.base),
                      hi(mmio.size), lo(mmio.size)});
   if (cfg.gicv2m) w.u32("msi-parent", kPhandleV2m);
+  // With an ITS, each requester ID (bus << 8 | devfn) is the DeviceID, as on QEMU.
+  if (cfg.its) w.cells("msi-map", {0, kPhandleIts, 0, 0x10000});
   // interrupt-map: for slots 0..3 and pins INTA..INTD, the entry is the device's address
   // (slot << 11), the pin, then the GIC (phandle, two address cells, an SPI specifier). The
   // mask keeps the slot's low two bits and the pin, so the map repeats every four slots.
@@ -220,6 +223,16 @@ std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out) {
     w.empty("msi-controller");
     w.reg({{v2m.base, v2m.size}});
     w.u32("phandle", kPhandleV2m);
+    w.end();
+  }
+  if (cfg.its) {
+    const MemMapEntry& its = virt_region(VirtRegion::GicIts);
+    w.begin(node_name("its", its.base));
+    w.str("compatible", "arm,gic-v3-its");
+    w.empty("msi-controller");
+    w.u32("#msi-cells", 1);
+    w.reg({{its.base, its.size}});
+    w.u32("phandle", kPhandleIts);
     w.end();
   }
   w.end();

@@ -8,14 +8,14 @@
 #include <cstring>
 #include <thread>
 
+#include "hw/core/clock.h"
 #include "hw/core/log.h"
 #include "hw/core/user_file.h"
 #include "hw/net/netdev_options.h"
-#include "hw/pci/pci_testdev.h"
 #include "hw/virtio/virtio_blk.h"
 #include "hw/virtio/virtio_net.h"
-#include "hw/virtio/virtio_pci.h"
 #include "hw/virtio/virtio_rng.h"
+#include "machine/pci_devices.h"
 #include "machine/virt/fdt.h"
 #include "tcg/exec/engine.h"
 
@@ -35,17 +35,27 @@ VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
     : config_(config),
       ctx_(ctx),
       uart_(ctx.log),
-      rtc_(ctx.log),
+      rtc_(ctx.log, ctx.loop),
       pci_bus_(ctx.log, virt_region(VirtRegion::PcieMmio).base,
                virt_region(VirtRegion::PcieMmio).size, virt_region(VirtRegion::PciePio).size),
       pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
       pci_host_fn_(as_, ctx.log) {
   as_.set_write_observer(&ctx_.engine);
   as_.add_listener(&ctx_.engine);  // region changes flush every vCPU's TLB
+  // Guest time stands still while a debugger holds the machine: the generic timers and the
+  // RTC run on the virtual clock, so a long stop does not make every timer expire at once.
+  ctx_.engine.debug().set_stop_listener([&clock = ctx_.clock](bool stopped) {
+    if (stopped)
+      clock.pause();
+    else
+      clock.resume();
+  });
 }
 
 VirtMachine::~VirtMachine() {
   ctx_.engine.set_code_full_hook(nullptr);
+  ctx_.engine.debug().set_stop_listener({});
+  ctx_.clock.resume();
 }
 
 std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, MachineContext& ctx,
@@ -68,148 +78,34 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
 }
 
 std::string VirtMachine::build_devices() {
-  std::vector<const hw::block::BlockBackend*> used;
-  std::vector<const hw::net::NetBackend*> used_net;
+  static constexpr std::string_view kDrivers[] = {
+      "virtio-blk-device", "virtio-rng-device", "virtio-net-device", "virtio-blk-pci",
+      "virtio-rng-pci",    "virtio-net-pci",    "pci-testdev"};
+  DeviceParser parser(config_);
   unsigned next_slot = kVirtioMmioSlots;
   for (const DeviceSpec& spec : config_.devices) {
+    DeviceRequest req;
+    std::string err = parser.parse(spec, kDrivers, req);
+    if (!err.empty()) return err;
     const std::string what = "-device " + spec.driver;
-    std::string drive_id, id, addr;
-    unsigned num_queues = 1;
-    const bool pci = spec.driver.ends_with("-pci") || spec.driver == "pci-testdev";
-    const bool blk = spec.driver == "virtio-blk-device" || spec.driver == "virtio-blk-pci";
-    const bool rng = spec.driver == "virtio-rng-device" || spec.driver == "virtio-rng-pci";
-    const bool net = spec.driver == "virtio-net-device" || spec.driver == "virtio-net-pci";
-    std::string netdev_id;
-    hw::virtio::VirtioNet::Mac mac = hw::virtio::VirtioNet::kDefaultMac;
-    if (!blk && !rng && !net && spec.driver != "pci-testdev")
-      return what +
-             ": not a device of this machine (virtio-blk-device, virtio-rng-device, "
-             "virtio-net-device, virtio-blk-pci, virtio-rng-pci, virtio-net-pci, pci-testdev)";
-    for (const auto& [name, value] : spec.props) {
-      if (name == "id") {
-        id = value;
-      } else if (pci && name == "addr") {
-        addr = value;
-      } else if (blk && name == "drive") {
-        drive_id = value;
-      } else if (blk && name == "num-queues") {
-        char* end = nullptr;
-        unsigned long n = std::strtoul(value.c_str(), &end, 10);
-        if (value.empty() || *end || n < 1 || n > 64)
-          return what + ": num-queues=" + value + ": expected 1..64";
-        num_queues = unsigned(n);
-      } else if (net && name == "netdev") {
-        netdev_id = value;
-      } else if (net && name == "mac") {
-        if (!hw::net::parse_mac(value, mac))
-          return what + ": mac=" + value + ": expected a unicast address like 52:54:00:12:34:56";
-      } else {
-        return what + ": no property '" + name + "'";
-      }
-    }
-    std::shared_ptr<hw::net::NetBackend> net_backend;
-    if (net) {
-      if (netdev_id.empty()) return what + ": netdev=ID is required";
-      for (const auto& [nid, b] : config_.netdevs)
-        if (nid == netdev_id) net_backend = b;
-      if (!net_backend) return what + ": netdev=" + netdev_id + ": no -netdev with that id";
-      for (const auto* u : used_net)
-        if (u == net_backend.get()) return what + ": netdev=" + netdev_id + " is already in use";
-      used_net.push_back(net_backend.get());
-    }
-    if (pci) {
-      std::string err =
-          build_pci_device(spec, drive_id, id, num_queues, addr, used, net_backend, mac);
+    if (req.pci) {
+      err = add_pci_device(req, pci_bus_, as_, ctx_.log, 1, pci_devices_, virtio_devices_);
       if (!err.empty()) return what + ": " + err;
       continue;
     }
     if (next_slot == 0)
       return what + ": all " + std::to_string(kVirtioMmioSlots) + " virtio-mmio slots are in use";
-    const std::string name = (id.empty() ? spec.driver : id);
     std::unique_ptr<hw::virtio::VirtioDevice> dev;
-    if (rng) {
-      dev = std::make_unique<hw::virtio::VirtioRng>(dma_, ctx_.log, name);
-    } else if (net) {
-      dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, name, net_backend, mac);
-    } else {
-      if (drive_id.empty()) return what + ": drive=ID is required";
-      std::shared_ptr<hw::block::BlockBackend> drive;
-      for (const auto& d : config_.drives)
-        if (d->id() == drive_id) drive = d;
-      if (!drive) return what + ": drive=" + drive_id + ": no -drive with that id";
-      for (const auto* u : used)
-        if (u == drive.get()) return what + ": drive=" + drive_id + " is already in use";
-      used.push_back(drive.get());
-      dev = std::make_unique<hw::virtio::VirtioBlk>(dma_, ctx_.log, name, drive, num_queues);
-    }
+    if (req.kind == DeviceRequest::Kind::Rng)
+      dev = std::make_unique<hw::virtio::VirtioRng>(dma_, ctx_.log, req.name);
+    else if (req.kind == DeviceRequest::Kind::Net)
+      dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, req.name, req.net, req.mac);
+    else
+      dev = std::make_unique<hw::virtio::VirtioBlk>(dma_, ctx_.log, req.name, req.drive,
+                                                    req.num_queues);
     virtio_mmio_[--next_slot]->plug(dev.get());
     virtio_devices_.push_back(std::move(dev));
   }
-  return {};
-}
-
-std::string VirtMachine::build_pci_device(const DeviceSpec& spec, const std::string& drive_id,
-                                          const std::string& id, unsigned num_queues,
-                                          const std::string& addr,
-                                          std::vector<const hw::block::BlockBackend*>& used,
-                                          std::shared_ptr<hw::net::NetBackend> net_backend,
-                                          const hw::virtio::VirtioNet::Mac& mac) {
-  // addr=SLOT[.FN], hexadecimal as QEMU spells it; by default the lowest free slot from 1.
-  unsigned devfn = 0;
-  if (!addr.empty()) {
-    char* end = nullptr;
-    unsigned long slot = std::strtoul(addr.c_str(), &end, 16), fn = 0;
-    if (end != addr.c_str() && *end == '.') {
-      const char* f = end + 1;
-      fn = std::strtoul(f, &end, 16);
-      if (end == f) end = nullptr;
-    }
-    if (!end || end == addr.c_str() || *end || slot > 31 || fn > 7)
-      return "addr=" + addr + ": expected SLOT[.FN] with SLOT 0..1f and FN 0..7";
-    devfn = hw::pci::pci_devfn(unsigned(slot), unsigned(fn));
-  } else {
-    const int slot = pci_bus_.free_slot(1);
-    if (slot < 0) return "no free PCI slot";
-    devfn = hw::pci::pci_devfn(unsigned(slot), 0);
-  }
-  const std::string name = id.empty() ? spec.driver : id;
-  std::unique_ptr<hw::pci::PciDevice> fn;
-  std::unique_ptr<hw::virtio::VirtioDevice> dev;
-  if (spec.driver == "pci-testdev") {
-    fn = std::make_unique<hw::pci::PciTestdev>(as_, ctx_.log, name);
-  } else if (spec.driver == "virtio-rng-pci") {
-    auto t = std::make_unique<hw::virtio::VirtioPci>(as_, ctx_.log, name,
-                                                     hw::virtio::VirtioRng::kDeviceId, 0x00ff00, 2);
-    dev = std::make_unique<hw::virtio::VirtioRng>(t->dma(), ctx_.log, name);
-    t->plug(*dev);
-    fn = std::move(t);
-  } else if (net_backend) {
-    // Class 0x0200 (Ethernet); vectors for rx, tx and configuration changes.
-    auto t = std::make_unique<hw::virtio::VirtioPci>(as_, ctx_.log, name,
-                                                     hw::virtio::VirtioNet::kDeviceId, 0x020000, 3);
-    dev = std::make_unique<hw::virtio::VirtioNet>(t->dma(), ctx_.log, name, net_backend, mac);
-    t->plug(*dev);
-    fn = std::move(t);
-  } else {
-    if (drive_id.empty()) return "drive=ID is required";
-    std::shared_ptr<hw::block::BlockBackend> drive;
-    for (const auto& d : config_.drives)
-      if (d->id() == drive_id) drive = d;
-    if (!drive) return "drive=" + drive_id + ": no -drive with that id";
-    for (const auto* u : used)
-      if (u == drive.get()) return "drive=" + drive_id + " is already in use";
-    used.push_back(drive.get());
-    // Class 0x0100 (SCSI storage) and num-queues + 1 vectors, as QEMU's virtio-blk-pci.
-    auto t = std::make_unique<hw::virtio::VirtioPci>(
-        as_, ctx_.log, name, hw::virtio::VirtioBlk::kDeviceId, 0x010000, num_queues + 1);
-    dev = std::make_unique<hw::virtio::VirtioBlk>(t->dma(), ctx_.log, name, drive, num_queues);
-    t->plug(*dev);
-    fn = std::move(t);
-  }
-  std::string err = pci_bus_.plug(*fn, devfn);
-  if (!err.empty()) return err;
-  pci_devices_.push_back(std::move(fn));
-  if (dev) virtio_devices_.push_back(std::move(dev));
   return {};
 }
 
@@ -274,7 +170,8 @@ std::string VirtMachine::build() {
 
   hw::intc::GicCore* core = nullptr;
   if (gic_version_ == 3) {
-    gicv3_ = std::make_unique<hw::intc::Gicv3>(mpidrs, kVirtGicNumIrqs, ctx_.log);
+    // LPIs, with their tables in guest RAM, for the ITS.
+    gicv3_ = std::make_unique<hw::intc::Gicv3>(mpidrs, kVirtGicNumIrqs, ctx_.log, &dma_);
     const MemMapEntry& rd = virt_region(VirtRegion::GicRedist);
     if (gicv3_->redistributor_size() > rd.size) return "too many CPUs for the redistributor region";
     err = map(VirtRegion::GicDist, gicv3_->distributor());
@@ -283,6 +180,12 @@ std::string VirtMachine::build() {
     for (unsigned i = 0; i < config_.cpus; ++i)
       cpus_[i]->set_gic_cpu_interface(&gicv3_->cpu_interface(i));
     core = &gicv3_->core();
+    // MSI for PCI: the ITS, which takes each message's DeviceID from its requester ID.
+    its_ = std::make_unique<hw::intc::Gicv3Its>(*gicv3_, dma_, ctx_.log);
+    const MemMapEntry& its = virt_region(VirtRegion::GicIts);
+    static_assert(virt_region(VirtRegion::GicIts).size == hw::intc::Gicv3Its::kMmioSize);
+    if (err.empty()) err = map(VirtRegion::GicIts, *its_);
+    pci_bus_.set_msi_doorbell(its.base, its.size, its_.get());
   } else {
     gicv2_ = std::make_unique<hw::intc::Gicv2>(config_.cpus, kVirtGicNumIrqs, ctx_.log);
     err = map(VirtRegion::GicDist, gicv2_->distributor(), hw::intc::Gicv2::kDistSize);
@@ -299,6 +202,8 @@ std::string VirtMachine::build() {
   resettables_ = {&uart_, &rtc_};
   for (auto& t : virtio_mmio_) resettables_.push_back(t.get());
   resettables_.push_back(&pci_bus_);
+  pci_bus_.set_msi_sink(&msi_sink_);
+  if (its_) resettables_.push_back(its_.get());
   resettables_.push_back(gicv3_ ? static_cast<hw::Resettable*>(gicv3_.get()) : gicv2_.get());
 
   // Interrupt wiring, all from virt_map.h (the device tree is generated from the same tables).
@@ -370,6 +275,7 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
     fc.initrd_end = initrd_end;
     fc.redist_size = gicv3_ ? gicv3_->redistributor_size() : 0;
     fc.gicv2m = gicv2m_ != nullptr;
+    fc.its = its_ != nullptr;
     err = build_virt_fdt(fc, dtb_);
     if (!err.empty()) return err;
   }

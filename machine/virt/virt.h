@@ -16,6 +16,7 @@
 #include "hw/intc/gicv2.h"
 #include "hw/intc/gicv2m.h"
 #include "hw/intc/gicv3.h"
+#include "hw/intc/gicv3_its.h"
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_host.h"
 #include "hw/rtc/pl031.h"
@@ -54,6 +55,8 @@ class VirtMachine final : public Machine, public PsciCpus {
   hw::Pl011& uart() { return uart_; }
   hw::rtc::Pl031& rtc() { return rtc_; }
   hw::intc::GicCore& gic() { return gicv3_ ? gicv3_->core() : gicv2_->core(); }
+  hw::intc::Gicv3* gicv3() { return gicv3_.get(); }
+  hw::intc::Gicv3Its* its() { return its_.get(); }
   unsigned gic_version() const { return gic_version_; }
   /// The device tree given to the guest at the last boot.
   const std::vector<uint8_t>& dtb() const { return dtb_; }
@@ -68,12 +71,6 @@ class VirtMachine final : public Machine, public PsciCpus {
   std::string build();
   /// Creates the -device devices on the virtio-mmio transports and the PCI bus.
   std::string build_devices();
-  /// Creates one PCI -device (driver *-pci or pci-testdev) at its slot.
-  std::string build_pci_device(const DeviceSpec& spec, const std::string& drive_id,
-                               const std::string& id, unsigned num_queues, const std::string& addr,
-                               std::vector<const hw::block::BlockBackend*>& used,
-                               std::shared_ptr<hw::net::NetBackend> net_backend,
-                               const hw::virtio::VirtioNet::Mac& mac);
   /// Puts the kernel, initrd and device tree (again) into RAM and resets the boot CPU.
   std::string boot(std::span<const uint8_t> kernel);
   /// The kernel for a reset: read again from its file, or the copy kept without a reader.
@@ -87,7 +84,7 @@ class VirtMachine final : public Machine, public PsciCpus {
   unsigned gic_version_ = 2;
   std::string dumpdtb_;
   hw::AddressSpace as_;
-  // The GIC outlives the devices that raise its lines: PL031's alarm thread may fire until the
+  // The GIC outlives the devices that raise its lines: PL031's alarm timer may fire until the
   // RTC is destroyed, so the RTC is declared after the GIC and therefore destroyed before it.
   std::unique_ptr<hw::intc::Gicv2> gicv2_;
   std::unique_ptr<hw::intc::Gicv3> gicv3_;
@@ -96,9 +93,11 @@ class VirtMachine final : public Machine, public PsciCpus {
   hw::GuestMemory dma_{as_};
   // PCIe: the bus, its ECAM, the host bridge function and (GICv2) the MSI frame.
   hw::pci::PciBus pci_bus_;
+  hw::pci::MemoryMsiSink msi_sink_{as_};  // MSIs are writes into the GICv2m frame
   hw::pci::PciEcam pci_ecam_;
   hw::pci::PciHostBridgeFunction pci_host_fn_;
   std::unique_ptr<hw::intc::Gicv2m> gicv2m_;
+  std::unique_ptr<hw::intc::Gicv3Its> its_;  // GICv3: MSI through the ITS (uses dma_)
   // Transports before the devices behind them: a device (its I/O completions) goes first.
   std::vector<std::unique_ptr<hw::virtio::VirtioMmio>> virtio_mmio_;
   std::vector<std::unique_ptr<hw::pci::PciDevice>> pci_devices_;

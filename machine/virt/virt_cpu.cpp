@@ -24,7 +24,7 @@ class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
  public:
   Arm64VirtCpu(const cpu::arm64::CpuModel& model, unsigned index, hw::AddressSpace& as,
                MachineContext& ctx, PsciCpus& cpus)
-      : log_(ctx.log), cpus_(cpus), cpu_(model, index, as, ctx.engine, *this) {}
+      : log_(ctx.log), cpus_(cpus), cpu_(model, index, as, ctx.engine, *this, ctx.loop) {}
 
   cpu::arm64::Arm64Cpu& arm64() { return cpu_; }
 

@@ -204,10 +204,22 @@ bool DebugState::all_stopped() const {
   return all_stopped_locked();
 }
 
+void DebugState::set_stop_listener(std::function<void(bool stopped)> fn) {
+  std::lock_guard<std::mutex> g(mu_);
+  stop_listener_ = std::move(fn);
+}
+
 std::optional<DebugStop> DebugState::take_stop(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> l(mu_);
   auto ready = [&] { return (event_ || interrupt_) && all_stopped_locked(); };
   if (!cv_.wait_for(l, timeout, ready)) return std::nullopt;
+  if (stop_listener_) {
+    // Every vCPU is parked and stays so until resume(), which only this thread calls.
+    std::function<void(bool)> listener = stop_listener_;
+    l.unlock();
+    listener(true);
+    l.lock();
+  }
   DebugStop ev;
   if (event_) {
     ev = *event_;
@@ -224,6 +236,7 @@ std::optional<DebugStop> DebugState::take_stop(std::chrono::milliseconds timeout
 }
 
 void DebugState::resume(std::span<const ResumeMode> modes) {
+  notify_running();
   std::lock_guard<std::mutex> g(mu_);
   bool any_stopped = false, any_step = false;
   for (unsigned i = 0; i < slots_.size(); ++i) {
@@ -246,7 +259,17 @@ void DebugState::resume(std::span<const ResumeMode> modes) {
   cv_.notify_all();
 }
 
+void DebugState::notify_running() {
+  std::function<void(bool)> listener;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    listener = stop_listener_;
+  }
+  if (listener) listener(false);
+}
+
 void DebugState::release_all() {
+  notify_running();
   std::vector<uint64_t> pcs;
   bool had_wps;
   {

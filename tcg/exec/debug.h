@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -116,6 +117,11 @@ class DebugState final : public softmmu::WatchpointChecker {
   /// guest code (VcpuExec::run returns ExitRequest once the board kicks them).
   void deactivate();
   bool quitting() const { return quitting_.load(std::memory_order_acquire); }
+  /// Called with true when a stop is reported (take_stop: the whole machine is stopped) and
+  /// with false when the debugger lets it run again (resume, release_all), on the debugger's
+  /// thread and without DebugState's lock held. Boards pause their virtual clock with it.
+  /// Set it before the debugger starts; an empty function removes it.
+  void set_stop_listener(std::function<void(bool stopped)> fn);
 
   bool insert_breakpoint(uint64_t pc, bool hw);
   bool remove_breakpoint(uint64_t pc, bool hw);
@@ -139,6 +145,8 @@ class DebugState final : public softmmu::WatchpointChecker {
     WatchKind kind;
   };
   void request_stop_locked();
+  /// Tells the stop listener the machine runs again (before any vCPU is let go).
+  void notify_running();
   bool all_stopped_locked() const;
   void flush_tlbs();
 
@@ -154,8 +162,9 @@ class DebugState final : public softmmu::WatchpointChecker {
   std::vector<Slot> slots_;
   std::map<uint64_t, Breakpoint> bps_;
   std::vector<Watchpoint> wps_;
-  std::optional<DebugStop> event_;  // the first stop since the last resume
-  bool interrupt_ = false;          // the debugger asked for a stop (reported as Requested)
+  std::function<void(bool)> stop_listener_;  // under mu_; called on copies, unlocked
+  std::optional<DebugStop> event_;           // the first stop since the last resume
+  bool interrupt_ = false;  // the debugger asked for a stop (reported as Requested)
   bool start_stopped_ = false;
 };
 

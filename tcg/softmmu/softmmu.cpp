@@ -83,6 +83,38 @@ void Softmmu::flush_page(uint64_t vaddr) {
   }
 }
 
+void Softmmu::flush_range(uint64_t vaddr, uint64_t size) {
+  const uint64_t first = page_of(vaddr);
+  auto in_range = [&](uint64_t a) { return page_of(a) - first < size; };
+  auto hit = [&](const TlbEntry& e) {
+    return in_range(e.addr_read) || in_range(e.addr_write) || in_range(e.addr_code);
+  };
+  const uint64_t pages = size / kPageSize;
+  for (unsigned m = 0; m < kNumMmuIdx; ++m) {
+    if (pages >= kTlbEntries) {
+      for (TlbEntry& e : (*table_)[m])
+        if (hit(e)) e = kEmpty;
+    } else {
+      for (uint64_t p = 0; p < pages; ++p) {
+        TlbEntry& e = (*table_)[m][tlb_index(first + p * kPageSize)];
+        if (hit(e)) e = kEmpty;
+      }
+    }
+  }
+  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i)
+    if (hit(victims_[i].e)) victims_[i].e = kEmpty;
+  if (cpu_.jump_cache) {
+    // Blocks starting on the page before may run on into the range (x86).
+    const uint64_t lo = two_page_blocks_ ? first - kPageSize : first;
+    const uint64_t span = two_page_blocks_ ? size + kPageSize : size;
+    for (unsigned i = 0; i < kJumpCacheEntries; ++i) {
+      const uint64_t pc = cpu_.jump_cache[i].pc.load(std::memory_order_relaxed);
+      if (page_of(pc) - lo < span)
+        cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    }
+  }
+}
+
 void Softmmu::flush_asid(uint16_t asid) {
   for (unsigned m = 0; m < kNumMmuIdx; ++m)
     for (unsigned i = 0; i < kTlbEntries; ++i) {

@@ -140,7 +140,10 @@ class Softmmu {
 
   void flush_all();
   void flush_page(uint64_t vaddr);  // every mmu_idx
-  void flush_asid(uint16_t asid);   // non-global entries of one ASID
+  /// Every page of [vaddr, vaddr + size) in every mmu_idx: size is a power of two of at least
+  /// a page and vaddr is aligned to it (a guest's large page, whose 4K pieces the TLB holds).
+  void flush_range(uint64_t vaddr, uint64_t size);
+  void flush_asid(uint16_t asid);  // non-global entries of one ASID
   void flush_mmu_idx(unsigned mmu_idx);
   /// Marks the write entries of a page that just gained code so writes take the slow path.
   void protect_code_page(uint64_t phys_page);

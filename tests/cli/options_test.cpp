@@ -318,3 +318,58 @@ TEST(Options, DriveIfVirtioAddsAVirtioBlkPci) {
 
 }  // namespace
 }  // namespace orrery::ui
+
+namespace orrery::ui {
+namespace {
+
+TEST(Options, PcDrivesAreIdeByDefault) {
+  ParseResult r = parse({"-M", "pc", "-kernel", "k", "-drive", "file=a.img", "-hdb", "b.img",
+                         "-cdrom", "c.iso", "-drive", "file=d.img,if=virtio"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  const Options& o = r.options;
+  ASSERT_EQ(o.drives.size(), 4u);
+  using hw::block::DriveInterface;
+  EXPECT_EQ(o.drives[0].interface, DriveInterface::kIde);
+  EXPECT_EQ(o.drives[0].index, 0);
+  EXPECT_EQ(o.drives[0].id, "ide0-hd0");
+  EXPECT_EQ(o.drives[1].index, 1);
+  EXPECT_EQ(o.drives[1].id, "ide0-hd1");
+  EXPECT_EQ(o.drives[2].index, 2);
+  EXPECT_EQ(o.drives[2].id, "ide1-cd0");
+  EXPECT_TRUE(o.drives[2].read_only);
+  EXPECT_EQ(o.drives[2].media, hw::block::DriveMedia::kCdrom);
+  EXPECT_EQ(o.drives[3].interface, DriveInterface::kVirtio);
+  ASSERT_EQ(o.devices.size(), 1u);
+  EXPECT_EQ(o.devices[0].driver, "virtio-blk-pci");
+  EXPECT_EQ(o.devices[0].props[0].second, o.drives[3].id);
+  // An explicit index is placed first; the others fill the lowest free ones.
+  r = parse({"-M", "pc", "-kernel", "k", "-drive", "file=a.img,if=ide", "-drive",
+             "file=b.img,if=ide,index=0,media=cdrom"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.drives[0].index, 1);
+  EXPECT_EQ(r.options.drives[1].id, "ide0-cd0");
+}
+
+TEST(Options, IdeAndNicErrors) {
+  EXPECT_EQ(error_of({"-M", "pc", "-kernel", "k", "-hda", "a", "-drive", "file=b,index=0"}),
+            "-drive file=b,index=0: IDE index 0 is already in use");
+  EXPECT_EQ(error_of({"-M", "pc", "-kernel", "k", "-hda", "a", "-hdb", "b", "-hdc", "c", "-hdd",
+                      "d", "-drive", "file=e"}),
+            "-drive file=e: all 4 IDE indexes are in use");
+  EXPECT_EQ(error_of({"-kernel", "k", "-cdrom", "c.iso"}),
+            "-cdrom c.iso: the virt machine has no IDE");
+  EXPECT_EQ(error_of({"-kernel", "k", "-drive", "file=x,media=cdrom"}),
+            "-drive file=x,media=cdrom: media=cdrom needs if=ide");
+  EXPECT_EQ(error_of({"-M", "pc", "-kernel", "k", "-nic", "user"}),
+            "-nic user: the pc machine's default NIC model is e1000, which Orrery lacks; use "
+            "model=virtio-net-pci");
+  ParseResult r = parse({"-M", "pc", "-kernel", "k", "-nic", "user,model=virtio-net-pci"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.devices[0].driver, "virtio-net-pci");
+  r = parse({"-kernel", "k", "-nic", "user"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.devices[0].driver, "virtio-net-pci");
+}
+
+}  // namespace
+}  // namespace orrery::ui

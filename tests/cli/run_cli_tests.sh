@@ -227,6 +227,8 @@ hostfwd_port_in_use)
     ;;
 net_device_unknown_netdev)
     expect_error "no -netdev with that id" -device virtio-net-device,netdev=n9 -kernel "$good" ;;
+pc_nic_default_e1000) expect_error "-nic user: the pc machine's default NIC model is e1000, which Orrery lacks" -M pc -nic user -kernel "$mbgood" ;;
+pc_ide_index_in_use) expect_error "IDE index 2 is already in use" -M pc -cdrom "$mbgood" -hdc "$mbgood" -kernel "$mbgood" ;;
 nic_user_default_model) expect_error "-nic user,model=rtl8139: unknown NIC model 'rtl8139'" -nic user,model=rtl8139 -kernel "$good" ;;
 missing_dtb) expect_error "-dtb /nonexistent.dtb" -dtb /nonexistent.dtb -kernel "$good" ;;
 corrupt_gzip_kernel)
@@ -344,6 +346,14 @@ pc_debug_exit_bad_iobase)
 pc_debug_exit_bad_prop)
     expect_error "no property 'port'" -M pc -device isa-debug-exit,port=1 -kernel "$mbgood"
     ;;
+pc_testdev_bad_prop)
+    expect_error "-device pc-testdev: no property 'iobase' (it has none)" -M pc \
+        -device pc-testdev,iobase=1 -kernel "$mbgood"
+    ;;
+pc_debug_exit_on_rtc)
+    expect_error "-device isa-debug-exit: ports 0x70..0x71: overlaps rtc" -M pc \
+        -device isa-debug-exit,iobase=0x70 -kernel "$mbgood"
+    ;;
 pc_debug_exit_past_top)
     expect_error "iobase=0xfffe,iosize=4: the ports reach past 0xffff" -M pc -device isa-debug-exit,iobase=0xfffe,iosize=4 \
         -kernel "$mbgood"
@@ -351,7 +361,19 @@ pc_debug_exit_past_top)
 pc_debug_exit_overlap)
     expect_error "-device isa-debug-exit: ports 0x3f8..0x3f9: overlaps serial0" -M pc -device isa-debug-exit,iobase=0x3f8 -kernel "$mbgood"
     ;;
-pc_not_multiboot) expect_error "not a multiboot kernel" -M pc -kernel "$good" ;;
+pc_not_multiboot) expect_error "neither a bzImage nor a multiboot kernel" -M pc -kernel "$good" ;;
+pc_bzimage_old_protocol)
+    # A bzImage setup header of protocol 2.05.
+    { head -c $((0x1f1)) /dev/zero; printf '\x01'; head -c 12 /dev/zero; le $((0xaa55)) 2
+      printf '\xeb\x6a'; printf 'HdrS'; le $((0x205)) 2; head -c 2048 /dev/zero; } >"$work/bz"
+    expect_error "boot protocol 2.05 is too old (2.06 or later needed)" -M pc -kernel "$work/bz"
+    ;;
+pc_bzimage_missing_initrd)
+    { head -c $((0x1f1)) /dev/zero; printf '\x01'; head -c 12 /dev/zero; le $((0xaa55)) 2
+      printf '\xeb\x6a'; printf 'HdrS'; le $((0x20f)) 2; head -c 2048 /dev/zero; } >"$work/bz"
+    expect_error "-initrd /nonexistent/initrd: No such file" -M pc -initrd /nonexistent/initrd \
+        -kernel "$work/bz"
+    ;;
 pc_elf64_multiboot)
     { elf 62 $((0x100000)); mb_header 0; } >"$work/k64.elf"
     expect_error "64-bit ELF" -M pc -kernel "$work/k64.elf"
@@ -376,6 +398,13 @@ pc_dtb)
     expect_error "-dtb: the pc machine takes no device tree" -M pc -dtb "$work/x.dtb" \
         -kernel "$mbgood"
     ;;
+pc_bios_missing) expect_error "-bios $work/nonexistent.bin: No such file" -M pc -bios "$work/nonexistent.bin" ;;
+pc_bios_bad_size)
+    printf 'x' >"$work/bios.bin"
+    expect_error "-bios $work/bios.bin: not a BIOS image" -M pc -bios "$work/bios.bin"
+    ;;
+pc_append_without_kernel) expect_error "-append: needs -kernel" -M pc -append console=ttyS0 ;;
+virt_bios) expect_error "-bios: the virt machine has no firmware" -M virt -bios "$work/x.bin" -kernel "$good" ;;
 pc_ram_too_small) expect_error "RAM size 1024 KiB is outside the pc machine's 2 MiB" -M pc -m 1M -kernel "$mbgood" ;;
 pc_smp_too_many) expect_error "at most 32" -M pc -smp 33 -kernel "$mbgood" ;;
 pc_unknown_cpu) expect_error "unknown CPU model" -M pc -cpu cortex-a57 -kernel "$mbgood" ;;

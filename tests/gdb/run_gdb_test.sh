@@ -122,6 +122,30 @@ G
   wait_orrery 0
   expect_serial "counter=5 result=35"
   ;;
+clock_stop)
+  # The machine's clock stands still while gdb holds it: 2 s at a breakpoint must not show up
+  # in the guest's counter (62.5 MHz) across that breakpoint.
+  cat >"$tmp/cmds" <<'G'
+break clock_mark
+break marker
+continue
+shell sleep 2
+continue
+printf "ticks across the stop: %lu\n", ticks_after - ticks_before
+continue
+G
+  start_orrery -S
+  run_gdb
+  expect "Breakpoint 1, "
+  expect "Breakpoint 2, "
+  ticks=$(sed -n 's/^ticks across the stop: //p' "$tmp/gdb.out")
+  [ -n "$ticks" ] || fail "no tick count"
+  # Far below the 125,000,000 ticks of the stop (the rest is the guest's own few instructions
+  # plus gdb's round trips while the clock runs).
+  [ "$ticks" -lt 31250000 ] || fail "the counter advanced $ticks ticks over a 2 s stop"
+  [ "$ticks" -gt 0 ] || fail "the counter did not advance at all"
+  wait_orrery 0
+  ;;
 hbreak)
   cat >"$tmp/cmds" <<'G'
 hbreak step_fn

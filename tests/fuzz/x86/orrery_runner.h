@@ -32,9 +32,6 @@ inline constexpr OrreryMissingExt kOrreryMissingExts[] = {
      "clear FSW C0/C2/C3 (SDM: not affected); masked stack underflow in FXTRACT and "
      "others leaves zeros, not the QNaN indefinite; ~10% of 10-instruction x87 "
      "sequences differ"},
-    {Ext::Avx, "AVX translators (x86-fp) not in this branch yet"},
-    {Ext::Avx2, "AVX2 translators (x86-fp) not in this branch yet"},
-    {Ext::Fma, "FMA translators (x86-fp) not in this branch yet"},
 };
 /// The extensions Orrery runs cover: every extension minus kOrreryMissingExts.
 constexpr uint32_t orrery_exts() {

@@ -57,6 +57,7 @@ function(_orrery_guest_runtime out_var)
                     -fno-tree-loop-distribute-patterns
                     -c ${ORRERY_GUEST_DIR}/rt.c -o ${rt_o}
             DEPENDS ${ORRERY_GUEST_DIR}/rt.c ${ORRERY_GUEST_DIR}/rt.h
+                    ${ORRERY_GUEST_DIR}/../common/libc.c
             COMMENT "Compiling guest rt.c"
             VERBATIM)
     endif()

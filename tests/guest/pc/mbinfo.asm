@@ -2,19 +2,8 @@
 ; on COM1 and exits through isa-debug-exit with 0x10 (status 33): EAX, EBX, the segment
 ; selectors and CR0, the information structure as dwords, the command line, the boot loader
 ; name, each module (start, end, command line, first dword) and the memory map.
-bits 32
-org 0x100000
-
-load_start:
-header:
-  dd 0x1BADB002
-  dd 0x00010003                        ; page-align modules, memory info, address fields
-  dd -(0x1BADB002 + 0x00010003)
-  dd header                            ; header_addr
-  dd load_start                        ; load_addr
-  dd load_end                          ; load_end_addr
-  dd bss_end                           ; bss_end_addr
-  dd start                             ; entry_addr
+%include "multiboot.inc"
+MULTIBOOT_HEADER 0x00010003
 
 start:
   mov esp, stack_top

@@ -3,21 +3,8 @@
 ; FIFO control, loopback with modem-status deltas, receive, overrun), records every value read,
 ; then prints them in hex and exits through isa-debug-exit with 0x10 (status 33). Nothing
 ; timing-dependent is read (trigger level 1: no character-timeout interrupt).
-bits 32
-org 0x100000
-
-load_start:
-header:
-  dd 0x1BADB002
-  dd 0x00010000
-  dd -(0x1BADB002 + 0x00010000)
-  dd header
-  dd load_start
-  dd load_end
-  dd bss_end
-  dd start
-
-COM1 equ 0x3f8
+%include "multiboot.inc"
+MULTIBOOT_HEADER 0x00010000
 
 %macro RD 1                            ; record the register at COM1 + %1
   mov dx, COM1 + %1

@@ -81,7 +81,7 @@ function(_orrery_x86_guest_runtime mode out_var)
             COMMAND ${ORRERY_X86_GCC} ${cflags}
                     -fno-tree-loop-distribute-patterns
                     -c ${src}/rt.c -o ${rt_o}
-            DEPENDS ${src}/rt.c ${src}/rt.h ${src}/gdt.inc ${src}/link.ld
+            DEPENDS ${src}/rt.c ${src}/rt.h ${src}/gdt.inc ${src}/link.ld ${src}/../common/libc.c
             COMMENT "Compiling x86 rt.c (${mode}-bit)" VERBATIM)
     endif()
     set(${out_var} ${crt_o} ${rt_o} PARENT_SCOPE)

@@ -13,6 +13,7 @@ namespace orrery::cpu::arm64::test {
 
 TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes,
                          uint32_t hot_threshold) {
+  loop.start();
   std::string err = as.add_ram("ram", kRamBase, kRamSize);
   if (!err.empty()) {
     init_error = "cannot add RAM: " + err;
@@ -26,7 +27,7 @@ TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes,
   opt.stop_on_unimplemented = true;
   engine = std::make_unique<tcg::exec::Engine>(opt, log);
   init_error = engine->init();
-  cpu = std::make_unique<Arm64Cpu>(default_cpu_model(), 0, as, *engine, *this);
+  cpu = std::make_unique<Arm64Cpu>(default_cpu_model(), 0, as, *engine, *this, loop);
   for (unsigned i = 0; i < 16; ++i) {
     const uint32_t insn = hvc_insn(kVectorHvc + i);
     as.write_bytes(kVectorBase + 0x80 * i, &insn, 4);
@@ -37,7 +38,7 @@ TestMachine::~TestMachine() = default;
 
 void TestMachine::set_model(const CpuModel& model) {
   cpu.reset();
-  cpu = std::make_unique<Arm64Cpu>(model, 0, as, *engine, *this);
+  cpu = std::make_unique<Arm64Cpu>(model, 0, as, *engine, *this, loop);
 }
 
 HvcResult TestMachine::hvc(Arm64Cpu&, uint16_t imm) {

@@ -71,6 +71,9 @@ class TestMachine : public Arm64Platform {
 
   std::string init_error;  // nonempty: the requested tier is unavailable
   hw::Log log;
+  // The counter's clock and the timers' loop (host time, as in a real machine); before the CPU.
+  hw::Clock clock;
+  hw::EventLoop loop{clock};
   hw::AddressSpace as;
   std::unique_ptr<tcg::exec::Engine> engine;
   std::unique_ptr<Arm64Cpu> cpu;

@@ -100,7 +100,7 @@ TEST_P(MemoryMapTest, RegionMovedByAnotherVcpuIsNotReadAtItsOldPlace) {
   m->load(kMover, kCodeBase + 0x1000);
 
   IdlePlatform idle;
-  Arm64Cpu other(default_cpu_model(), 1, m->as, *m->engine, idle);
+  Arm64Cpu other(default_cpu_model(), 1, m->as, *m->engine, idle, m->loop);
   other.reset(kCodeBase);
   other.state().x[0] = kWindow;
   other.state().x[4] = kDataBase;

@@ -23,7 +23,7 @@ TEST_P(SmpTest, ExclusiveIncrementsFromTwoVcpusAreNeverLost) {
   constexpr uint64_t kIterations = 200000;
   m->load(code);
   PowerOffPlatform other_platform;
-  Arm64Cpu other(default_cpu_model(), 1, m->as, *m->engine, other_platform);
+  Arm64Cpu other(default_cpu_model(), 1, m->as, *m->engine, other_platform, m->loop);
   Arm64Cpu* cpus[2] = {m->cpu.get(), &other};
   for (Arm64Cpu* c : cpus) {
     c->reset(kCodeBase);

@@ -76,7 +76,8 @@ class WfeTest : public Arm64Test {
   void SetUp() override {
     Arm64Test::SetUp();
     if (IsSkipped()) return;
-    other = std::make_unique<Arm64Cpu>(default_cpu_model(), 1, m->as, *m->engine, platform);
+    other =
+        std::make_unique<Arm64Cpu>(default_cpu_model(), 1, m->as, *m->engine, platform, m->loop);
     cpus[0] = m->cpu.get();
     cpus[1] = other.get();
     for (Arm64Cpu* c : cpus) c->set_siblings(cpus);

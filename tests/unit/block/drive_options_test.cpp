@@ -46,13 +46,29 @@ TEST(DriveOptions, Defaults) {
   }
 }
 
+TEST(DriveOptions, IdeIndexAndMedia) {
+  auto o = parse_drive_options("file=x,if=ide,index=3,media=disk");
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->interface, DriveInterface::kIde);
+  EXPECT_EQ(o->index, 3);
+  EXPECT_FALSE(o->read_only);
+  // A CD-ROM is read-only, as QEMU opens it.
+  o = parse_drive_options("file=x,if=ide,media=cdrom");
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->media, DriveMedia::kCdrom);
+  EXPECT_EQ(o->index, -1);
+  EXPECT_TRUE(o->read_only);
+}
+
 TEST(DriveOptions, ErrorsAreOneLine) {
   const std::pair<const char*, const char*> cases[] = {
       {"file=x,bogus=1", "unknown option 'bogus'"},
       {"file=x,format=vmdk", "invalid value 'vmdk' for 'format'"},
       {"file=x,cache=fast", "invalid value 'fast' for 'cache'"},
       {"file=x,readonly=yes", "invalid value 'yes' for 'readonly'"},
-      {"file=x,if=ide", "invalid value 'ide' for 'if'"},
+      {"file=x,if=scsi", "invalid value 'scsi' for 'if'"},
+      {"file=x,index=4", "invalid value '4' for 'index'"},
+      {"file=x,media=floppy", "invalid value 'floppy' for 'media'"},
       {"file=x,discard=maybe", "invalid value 'maybe' for 'discard'"},
       {"format=raw", "file= is required"},
       {"file=x,file=y", "given twice"},

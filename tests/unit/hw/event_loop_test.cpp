@@ -125,6 +125,23 @@ TEST(EventLoop, TimersFireInDeadlineOrderAtTheirManualTimes) {
   EXPECT_EQ(loop.run_once(0), 0);
 }
 
+// A deadline centuries away (a guest's HPET comparator near the top of its counter) is never
+// due; planning the loop's wake-up around it used to overflow (UBSan: signed overflow in
+// arm_timer when the clean-clone sanitizer run ran the pc platform guest program).
+TEST(EventLoop, ADeadlineCenturiesAheadNeverComesDue) {
+  Clock clock;  // the host's clock: waits are computed from real time
+  EventLoop loop(clock);
+  int far_fired = 0, near_fired = 0;
+  Timer far(loop, ClockType::kRealtime, [&] { ++far_fired; });
+  Timer near(loop, ClockType::kRealtime, [&] { ++near_fired; });
+  far.arm_at(INT64_MAX - 1);
+  near.arm_at(clock.realtime_ns());
+  EXPECT_EQ(loop.run_once(0), 1);
+  EXPECT_EQ(near_fired, 1);
+  EXPECT_EQ(far_fired, 0);
+  EXPECT_TRUE(far.armed());
+}
+
 TEST(EventLoop, ALateRoundFiresEveryDueTimerInOrder) {
   Clock clock(ClockSource::kManual);
   EventLoop loop(clock);
@@ -383,6 +400,49 @@ TEST(EventLoop, StopFromAnotherThreadWhileIdle) {
   auto done = std::async(std::launch::async, [&] { loop.stop(); });
   EXPECT_EQ(done.wait_for(10s), std::future_status::ready);
   loop.stop();  // a second stop is harmless
+}
+
+// The loop is woken only when a timer is armed for before the time it already sleeps until:
+// a later timer waits for the earlier one's wake-up, an earlier one interrupts a long sleep.
+// Both must still fire on time (host clock; condition waits, no sleeps).
+TEST(EventLoop, ArmingLaterOrEarlierTimersFromAnotherThreadFiresEachOnTime) {
+  Clock clock;
+  EventLoop loop(clock);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<char, int64_t>> fired;
+  auto record = [&](char name) {
+    return [&, name] {
+      std::lock_guard<std::mutex> g(mu);
+      fired.emplace_back(name, clock.realtime_ns());
+      cv.notify_all();
+    };
+  };
+  Timer a(loop, ClockType::kRealtime, record('a'));
+  Timer b(loop, ClockType::kRealtime, record('b'));
+  Timer c(loop, ClockType::kRealtime, record('c'));
+  loop.start();
+  const int64_t t0 = clock.realtime_ns();
+  a.arm_at(t0 + 20'000'000);
+  b.arm_at(t0 + 40'000'000);  // later than the loop's sleep: no wake-up needed
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 10s, [&] { return fired.size() == 2; }));
+    EXPECT_EQ(fired[0].first, 'a');
+    EXPECT_EQ(fired[1].first, 'b');
+    EXPECT_GE(fired[0].second, t0 + 20'000'000);
+    EXPECT_GE(fired[1].second, t0 + 40'000'000);
+  }
+  const int64_t t1 = clock.realtime_ns();
+  a.arm_at(t1 + 3600'000'000'000);  // the loop now sleeps for an hour
+  c.arm_at(t1 + 10'000'000);        // earlier: must wake it
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 10s, [&] { return fired.size() == 3; }));
+    EXPECT_EQ(fired[2].first, 'c');
+    EXPECT_GE(fired[2].second, t1 + 10'000'000);
+  }
+  loop.stop();
 }
 
 }  // namespace

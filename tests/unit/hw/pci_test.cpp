@@ -382,6 +382,31 @@ TEST_F(PciTest, MsixTableWriteProducesTheMessage) {
   EXPECT_NE(capture.take().find("bus mastering disabled"), std::string::npos);
 }
 
+TEST_F(PciTest, MsixGoesToTheBoardsMsiSink) {
+  struct Recorder : MsiSink {
+    std::vector<std::pair<uint64_t, uint32_t>> got;
+    bool deliver_msi(const MsiMessage& m) override {
+      got.emplace_back(m.address, m.data);
+      return true;
+    }
+  } rec;
+  bus.set_msi_sink(&rec);
+  TestFn fn(as, log);
+  ASSERT_EQ(bus.plug(fn, 8), "");
+  cfg_wr(8, 0x24, kMemBase + 0x10000);
+  cfg_wr(8, 0x04, kCmdMemory | kCmdBusMaster, 2);
+  const uint64_t table = kMemBase + 0x10000;
+  ASSERT_EQ(as.write(table + 16, 4, 0xfee01000), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 16 + 4, 4, 0), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 16 + 8, 4, 0x4041), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 16 + 12, 4, 0), MemResult::Ok);
+  cfg_wr(8, fn.msix_cap + 2, 0x8000, 2);
+  fn.msix.notify(1);
+  ASSERT_EQ(rec.got.size(), 1u);
+  EXPECT_EQ(rec.got[0], (std::pair<uint64_t, uint32_t>{0xfee01000, 0x4041}));
+  bus.set_msi_sink(nullptr);
+}
+
 TEST_F(PciTest, MsiIntoPciSpaceIsDroppedNotADeadlock) {
   TestFn fn(as, log);
   ASSERT_EQ(bus.plug(fn, 8), "");
@@ -492,6 +517,52 @@ TEST_F(PciTest, HostileSweepEveryAccessIsAnswered) {
       EXPECT_TRUE(r == MemResult::Ok || r == MemResult::DeviceError);
     }
   }
+}
+
+}  // namespace
+}  // namespace orrery::hw::pci
+
+namespace orrery::hw::pci {
+namespace {
+
+// A doorbell that records who rang it (the GICv3 ITS takes the DeviceID from the requester).
+class RecordingDoorbell final : public MsiDoorbell {
+ public:
+  void msi_write(uint32_t requester_id, uint64_t offset, uint32_t data) override {
+    calls.push_back({requester_id, offset, data});
+  }
+  struct Call {
+    uint32_t rid;
+    uint64_t offset;
+    uint32_t data;
+    bool operator==(const Call&) const = default;
+  };
+  std::vector<Call> calls;
+};
+
+TEST_F(PciTest, MsixToADoorbellCarriesTheRequesterId) {
+  RecordingDoorbell bell;
+  constexpr uint64_t kBell = 0x0808'0000;
+  bus.set_msi_doorbell(kBell, 0x20000, &bell);
+  TestFn fn(as, log);
+  ASSERT_EQ(bus.plug(fn, pci_devfn(3, 0)), "");
+  const unsigned devfn = pci_devfn(3, 0);
+  cfg_wr(devfn, 0x24, kMemBase + 0x10000);
+  cfg_wr(devfn, 0x04, kCmdMemory | kCmdBusMaster, 2);
+  cfg_wr(devfn, fn.msix_cap + 2, 0x8000, 2);
+  const uint64_t table = kMemBase + 0x10000;
+  ASSERT_EQ(as.write(table + 16, 8, kBell + 0x10040), MemResult::Ok);  // GITS_TRANSLATER
+  ASSERT_EQ(as.write(table + 24, 4, 7), MemResult::Ok);                // EventID 7
+  ASSERT_EQ(as.write(table + 28, 4, 0), MemResult::Ok);
+  fn.msix.notify(1);
+  ASSERT_EQ(bell.calls.size(), 1u);
+  EXPECT_EQ(bell.calls[0], (RecordingDoorbell::Call{0x18, 0x10040, 7}));  // 00:03.0
+  // Outside the doorbell the message goes through the address space as before.
+  ASSERT_EQ(as.write(table + 16, 8, kV2m + 0x40), MemResult::Ok);
+  ASSERT_EQ(as.write(table + 24, 4, kV2mFirst + 1), MemResult::Ok);
+  fn.msix.notify(1);
+  EXPECT_EQ(bell.calls.size(), 1u);
+  EXPECT_EQ(sink.edge_count(kV2mFirst + 1), 1u);
 }
 
 }  // namespace

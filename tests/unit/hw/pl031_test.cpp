@@ -1,36 +1,44 @@
-// PL031 RTC register-level tests with a fake host clock.
+// PL031 RTC register-level tests on a manual virtual clock (nothing sleeps).
 #include "hw/rtc/pl031.h"
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 
 #include "hw/core/address_space.h"
+#include "hw/core/clock.h"
+#include "hw/core/event_loop.h"
 #include "log_capture.h"
 
 namespace orrery::hw::rtc {
 namespace {
 
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kBaseSec = 1'700'000'000;  // the wall clock at virtual time 0
+
 class Pl031Test : public ::testing::Test {
  protected:
-  Pl031Test() : rtc(log, [this] { return now.load() * 1'000'000'000; }) {}
+  Pl031Test() : rtc(log, loop, kBaseSec * kSec) {}
   uint32_t rd(uint64_t off) {
     uint64_t v = 0;
     EXPECT_EQ(rtc.read(off, 4, v), MemResult::Ok);
     return uint32_t(v);
   }
   void wr(uint64_t off, uint32_t v) { EXPECT_EQ(rtc.write(off, 4, v), MemResult::Ok); }
-  std::atomic<int64_t> now{1'700'000'000};  // seconds; the alarm thread reads it too
+  /// Moves the virtual clock on by seconds and runs the alarm if it became due.
+  void advance(int64_t seconds) {
+    clock.advance(seconds * kSec);
+    loop.run_once(0);
+  }
+  Clock clock{ClockSource::kManual};
+  EventLoop loop{clock};  // driven here with run_once
   Log log;
   Pl031 rtc;
 };
 
 TEST_F(Pl031Test, CountsHostSeconds) {
   EXPECT_EQ(rd(Pl031::RTCDR), 1'700'000'000u);
-  now += 5;
+  advance(5);
   EXPECT_EQ(rd(Pl031::RTCDR), 1'700'000'005u);
   EXPECT_EQ(rd(Pl031::RTCCR), 1u);
 }
@@ -38,7 +46,7 @@ TEST_F(Pl031Test, CountsHostSeconds) {
 TEST_F(Pl031Test, LoadSetsCounter) {
   wr(Pl031::RTCLR, 1000);
   EXPECT_EQ(rd(Pl031::RTCDR), 1000u);
-  now += 3;
+  advance(3);
   EXPECT_EQ(rd(Pl031::RTCDR), 1003u);
 }
 
@@ -47,9 +55,9 @@ TEST_F(Pl031Test, MatchInterrupt) {
   wr(Pl031::RTCMR, 102);
   wr(Pl031::RTCIMSC, 1);
   EXPECT_EQ(rd(Pl031::RTCRIS), 0u);
-  now += 1;
+  advance(1);
   EXPECT_EQ(rd(Pl031::RTCRIS), 0u);
-  now += 1;
+  advance(1);
   EXPECT_EQ(rd(Pl031::RTCRIS), 1u);
   EXPECT_EQ(rd(Pl031::RTCMIS), 1u);
   EXPECT_TRUE(rtc.irq().level());
@@ -59,7 +67,7 @@ TEST_F(Pl031Test, MatchInterrupt) {
   // Masked: raw status set, no output.
   wr(Pl031::RTCIMSC, 0);
   wr(Pl031::RTCMR, 110);
-  now += 20;
+  advance(20);
   EXPECT_EQ(rd(Pl031::RTCRIS), 1u);
   EXPECT_FALSE(rtc.irq().level());
 }
@@ -91,7 +99,7 @@ TEST_F(Pl031Test, MatchForTheCurrentSecondFiresAtOnce) {
 TEST_F(Pl031Test, UnmaskingAPastMatchRaisesTheLine) {
   wr(Pl031::RTCLR, 10);
   wr(Pl031::RTCMR, 11);
-  now += 1;
+  advance(1);
   EXPECT_EQ(rd(Pl031::RTCMIS), 0u);
   EXPECT_FALSE(rtc.irq().level());
   wr(Pl031::RTCIMSC, 1);
@@ -135,63 +143,71 @@ TEST_F(Pl031Test, OddAccessSizesWorkAndAreLogged) {
   EXPECT_EQ(as.read(kBase + Pl031::RTCMR, 8, v), MemResult::DeviceError);  // misaligned
 }
 
-// The real host clock from here on: the alarm must fire on time with nobody touching the device.
-class IrqWaiter : public IrqSink {
- public:
-  void set_irq(unsigned, bool level) override {
-    std::lock_guard<std::mutex> g(mu);
-    if (level && !raised) {
-      raised = true;
-      raised_at = std::chrono::system_clock::now();
-    }
-    cv.notify_all();
-  }
-  bool wait(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lk(mu);
-    return cv.wait_for(lk, timeout, [this] { return raised; });
-  }
-  std::mutex mu;
-  std::condition_variable cv;
-  bool raised = false;
-  std::chrono::system_clock::time_point raised_at;
-};
-
-TEST(Pl031AlarmTest, MatchRaisesTheLineOnTimeWithoutGuestAccesses) {
-  Log log;
-  IrqWaiter waiter;
-  Pl031 rtc(log);
-  rtc.irq().connect(waiter, 34);
-  uint64_t v = 0;
-  ASSERT_EQ(rtc.read(Pl031::RTCDR, 4, v), MemResult::Ok);
-  const uint32_t match = uint32_t(v) + 2;  // 1-2 s ahead
-  ASSERT_EQ(rtc.write(Pl031::RTCMR, 4, match), MemResult::Ok);
-  ASSERT_EQ(rtc.write(Pl031::RTCIMSC, 4, 1), MemResult::Ok);
+// The alarm fires from the event loop at the virtual time of the match, with nobody touching
+// the device, and not before.
+TEST_F(Pl031Test, AlarmRaisesTheLineAtTheMatchWithoutGuestAccesses) {
+  wr(Pl031::RTCLR, 100);
+  clock.advance(kSec / 2);  // mid-second: the match is half a second after the next second
+  wr(Pl031::RTCMR, 102);
+  wr(Pl031::RTCIMSC, 1);
   EXPECT_FALSE(rtc.irq().level());
-  ASSERT_TRUE(waiter.wait(std::chrono::milliseconds(4000))) << "RTCINTR never rose";
-  // Not before the counter (host seconds, RTCLR never written) reached RTCMR, and not much
-  // after: the other engineer's benchmarks may delay the thread a little.
-  const auto at =
-      std::chrono::duration_cast<std::chrono::milliseconds>(waiter.raised_at.time_since_epoch())
-          .count();
-  EXPECT_GE(at, int64_t(match) * 1000);
-  EXPECT_LT(at, int64_t(match) * 1000 + 500);
+  clock.advance(kSec / 2 + kSec - 1);  // one nanosecond before the counter reads 102
+  EXPECT_EQ(loop.run_once(0), 0);
+  EXPECT_FALSE(rtc.irq().level());
+  clock.advance(1);
+  EXPECT_EQ(loop.run_once(0), 1);  // the alarm, no register access
   EXPECT_TRUE(rtc.irq().level());
-  ASSERT_EQ(rtc.read(Pl031::RTCMIS, 4, v), MemResult::Ok);
-  EXPECT_EQ(v, 1u);
-  ASSERT_EQ(rtc.write(Pl031::RTCICR, 4, 1), MemResult::Ok);
+  wr(Pl031::RTCICR, 1);
   EXPECT_FALSE(rtc.irq().level());
 }
 
+// The RTC follows the virtual clock: while the machine is stopped (clock paused) the counter
+// stands still and no alarm fires; it resumes where it left off.
+TEST_F(Pl031Test, StandsStillWhileTheClockIsPaused) {
+  wr(Pl031::RTCLR, 1000);
+  wr(Pl031::RTCMR, 1002);
+  wr(Pl031::RTCIMSC, 1);
+  clock.pause();
+  advance(60);
+  EXPECT_EQ(rd(Pl031::RTCDR), 1000u);
+  EXPECT_FALSE(rtc.irq().level());
+  clock.resume();
+  advance(1);
+  EXPECT_EQ(rd(Pl031::RTCDR), 1001u);
+  EXPECT_FALSE(rtc.irq().level());
+  advance(1);
+  EXPECT_TRUE(rtc.irq().level());
+}
+
+TEST(Pl031WallClockTest, StartsAtTheHostWallClock) {
+  Clock clock(ClockSource::kManual);
+  EventLoop loop(clock);
+  Log log;
+  const int64_t before = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  Pl031 rtc(log, loop);
+  uint64_t v = 0;
+  ASSERT_EQ(rtc.read(Pl031::RTCDR, 4, v), MemResult::Ok);
+  const int64_t after = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  EXPECT_GE(int64_t(v), before);
+  EXPECT_LE(int64_t(v), after);
+}
+
 TEST(Pl031AlarmTest, DestroyingWithAnAlarmArmedDoesNotWait) {
+  Clock clock;
+  EventLoop loop(clock);
+  loop.start();
   Log log;
   const auto start = std::chrono::steady_clock::now();
   {
-    Pl031 rtc(log);
+    Pl031 rtc(log, loop);
     uint64_t v = 0;
     ASSERT_EQ(rtc.read(Pl031::RTCDR, 4, v), MemResult::Ok);
     ASSERT_EQ(rtc.write(Pl031::RTCMR, 4, uint32_t(v) + 1000), MemResult::Ok);
     ASSERT_EQ(rtc.write(Pl031::RTCIMSC, 4, 1), MemResult::Ok);
-    rtc.reset();
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }

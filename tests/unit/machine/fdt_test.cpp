@@ -194,11 +194,29 @@ TEST(FdtTest, PcieHostBridgeLikeQemuGpex) {
   EXPECT_EQ(str(dtb, v2m, "msi-controller"), "");
   EXPECT_EQ(cells(dtb, v2m, "reg"), (std::vector<uint32_t>{0, 0x0802'0000, 0, 0x1000}));
   EXPECT_EQ(cells(dtb, n, "msi-parent"), cells(dtb, v2m, "phandle"));
-  // Without a frame (GICv3, no ITS yet): INTx only.
+  EXPECT_EQ(cells(dtb, n, "msi-map"), std::vector<uint32_t>{});
+  // GICv3 without an ITS: INTx only.
   c = config(3, 1);
   ASSERT_EQ(build_virt_fdt(c, dtb), "");
   EXPECT_EQ(cells(dtb, n, "msi-parent"), std::vector<uint32_t>{});
+  EXPECT_EQ(cells(dtb, n, "msi-map"), std::vector<uint32_t>{});
   EXPECT_LT(fdt_path_offset(dtb.data(), v2m), 0);
+}
+
+TEST(FdtTest, GicV3ItsLikeQemu) {
+  std::vector<uint8_t> dtb;
+  FdtConfig c = config(3, 2);
+  c.its = true;
+  ASSERT_EQ(build_virt_fdt(c, dtb), "");
+  const char* its = "/intc@8000000/its@8080000";
+  EXPECT_EQ(str(dtb, its, "compatible"), "arm,gic-v3-its");
+  EXPECT_EQ(str(dtb, its, "msi-controller"), "");
+  EXPECT_EQ(cells(dtb, its, "#msi-cells"), std::vector<uint32_t>{1});
+  EXPECT_EQ(cells(dtb, its, "reg"), (std::vector<uint32_t>{0, 0x0808'0000, 0, 0x20000}));
+  // Requester IDs 0..0xffff map one to one onto DeviceIDs of the ITS.
+  const uint32_t ph = cells(dtb, its, "phandle")[0];
+  EXPECT_EQ(cells(dtb, "/pcie@10000000", "msi-map"), (std::vector<uint32_t>{0, ph, 0, 0x10000}));
+  EXPECT_EQ(cells(dtb, "/pcie@10000000", "msi-parent"), std::vector<uint32_t>{});
 }
 
 }  // namespace

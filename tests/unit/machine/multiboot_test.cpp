@@ -179,7 +179,7 @@ TEST_F(MultibootTest, HeaderSearch) {
   header(cut, 8, 0);
   cut.resize(19);  // checksum not wholly in the file
   EXPECT_FALSE(find_multiboot_header(cut, off));
-  EXPECT_NE(load(std::vector<uint8_t>(64, 0)).find("not a multiboot kernel"), std::string::npos);
+  EXPECT_NE(load(std::vector<uint8_t>(64, 0)).find("neither a bzImage nor a multiboot kernel"), std::string::npos);
 }
 
 TEST_F(MultibootTest, AoutKludge) {

@@ -132,6 +132,32 @@ TEST_F(MmuTest, FourLevelWith4K2MAnd1GPages) {
   EXPECT_EQ(w.page_size, 1u << 30);
 }
 
+TEST_F(MmuTest, InvlpgInALargePageKeepsOtherTranslations) {
+  // INVLPG inside a 2M page drops that page's 4K pieces from the softmmu, and only them (it
+  // used to flush everything: seconds of a Linux boot, whose kernel sits in 2M pages).
+  long_mode();
+  map64(0x7f0000001000, 0x456000, P | RW | A | D);
+  map64(0x7f0000200000, 0x800000, P | RW | A | D, 2);
+  m.wr(0x456000, 0x1111, 8);
+  m.wr(0x457000, 0x2222, 8);
+  m.wr(0x803000, 0x3333, 8);
+  m.wr(0xa03000, 0x4444, 8);
+  const tcg::ir::MemOp q{3, false, uint8_t(kMmuIdxKernel)};
+  auto load = [&](uint64_t la) { return m.cpu->mmu().load(la, q, 0); };
+  EXPECT_EQ(load(0x7f0000001000), 0x1111u);
+  EXPECT_EQ(load(0x7f0000203000), 0x3333u);
+  // Remap both; the TLB still holds the old translations.
+  map64(0x7f0000001000, 0x457000, P | RW | A | D);
+  map64(0x7f0000200000, 0xa00000, P | RW | A | D, 2);
+  EXPECT_EQ(load(0x7f0000001000), 0x1111u);
+  EXPECT_EQ(load(0x7f0000203000), 0x3333u);
+  m.cpu->flush_tlb_page(0x7f0000380000);  // another 4K piece of the 2M page
+  EXPECT_EQ(load(0x7f0000203000), 0x4444u);
+  EXPECT_EQ(load(0x7f0000001000), 0x1111u) << "an unrelated 4K page was flushed";
+  m.cpu->flush_tlb_page(0x7f0000001000);
+  EXPECT_EQ(load(0x7f0000001000), 0x2222u);
+}
+
 TEST_F(MmuTest, NotPresentAndReservedErrorCodes) {
   long_mode();
   X86Walk w = walk(0x1000, Access::Write, true);

@@ -150,6 +150,9 @@ TEST_P(X86Sse, Sse2Integer) {
     s.push_back("pslldq xmm1, " + std::to_string(n));
     s.push_back("psrldq xmm1, " + std::to_string(n));
   }
+  // The zeroing idioms (IR: a register with itself) and the bitwise ops on one register.
+  s.push_back("pxor xmm1, xmm1\npsubq xmm2, xmm2\nxorps xmm3, xmm3\nxorpd xmm0, xmm0");
+  s.push_back("pand xmm1, xmm1\npor xmm2, xmm2\npandn xmm3, xmm3\npaddq xmm0, xmm0");
   for (int n : {0x1b, 0xe4, 0x00, 0xff, 0x4e}) {
     s.push_back("pshufd xmm1, xmm2, " + std::to_string(n));
     s.push_back("pshuflw xmm1, [rbx+0x40], " + std::to_string(n));

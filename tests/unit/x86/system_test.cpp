@@ -145,6 +145,25 @@ TEST_F(SystemTest, ResetStates) {
   EXPECT_NE(m.s().seg[kCs].attr & seg_attr::kDb, 0u);
   EXPECT_EQ(m.cpu->cpl(), 0u);
   EXPECT_NE(m.s().common.tb_flags & tb_flags::kCode32, 0u);
+  X86Cpu::LongModeEntry e;
+  e.rip = 0x1000200;
+  e.rsi = 0x7000;
+  e.rsp = 0x7000;
+  e.cr3 = 0x9000;
+  e.gdt_base = 0x500;
+  e.gdt_limit = 31;
+  m.cpu->reset_long_mode(e);
+  EXPECT_EQ(m.cpu->pc(), 0x1000200u);
+  EXPECT_EQ(m.s().gpr[kRsi], 0x7000u);
+  EXPECT_EQ(m.s().gpr[kRbx], 0u);
+  EXPECT_EQ(m.s().cr0 & (cr0::kPe | cr0::kPg), cr0::kPe | cr0::kPg);
+  EXPECT_EQ(m.s().efer & (efer::kLme | efer::kLma), efer::kLme | efer::kLma);
+  EXPECT_EQ(m.s().seg[kCs].selector, 0x10);
+  EXPECT_EQ(m.s().seg[kSs].selector, 0x18);
+  EXPECT_EQ(m.s().gdtr.base, 0x500u);
+  EXPECT_EQ(m.s().eflags & eflags::kIf, 0u);
+  EXPECT_NE(m.s().common.tb_flags & tb_flags::kCode64, 0u);
+  EXPECT_NE(m.s().common.tb_flags & tb_flags::kLma, 0u);
 }
 
 TEST_F(SystemTest, SyscallAndSysretInLongMode) {
@@ -251,6 +270,74 @@ TEST_F(SystemTest, MsrReadBack) {
   // HWCR exists on the AMD model only.
   EXPECT_EQ(read_msr(*q.cpu, 0xc0010015), 0u);
   EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010015); }).vector, vec::kGp);
+  // SYSCFG too: Linux's MTRR code reads it on AMD CPUs (a #GP there was an "unchecked MSR
+  // access error" in the Debian kernel's boot log); it reads 0 as under QEMU.
+  EXPECT_EQ(read_msr(*q.cpu, 0xc0010010), 0u);
+  write_msr(*q.cpu, 0xc0010010, 0);
+  EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010010); }).vector, vec::kGp);
+  // And the K8 interrupt pending message MSR (C1E off), which Debian's kernel reads on qemu64.
+  EXPECT_EQ(read_msr(*q.cpu, 0xc0010055), 0u);
+  EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0xc0010055); }).vector, vec::kGp);
+}
+
+/// Records what the core asks of its local APIC.
+struct FakeApic : X86LocalApic {
+  uint64_t base = 0xfee00900;
+  uint8_t cr8 = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> msr_writes;
+  uint64_t deadline = 0, deadline_tsc = 0;
+  uint64_t apic_base() override { return base; }
+  bool set_apic_base(uint64_t v) override {
+    if ((v & 0xc00) == 0x400) return false;  // EXTD without EN
+    base = v | (base & 0x100);
+    return true;
+  }
+  uint8_t read_cr8() override { return cr8; }
+  void write_cr8(uint8_t v) override { cr8 = v; }
+  bool read_x2apic_msr(uint32_t index, uint64_t& v) override {
+    v = index == 0x802 ? 7 : 0;
+    return index != 0x80e;
+  }
+  bool write_x2apic_msr(uint32_t index, uint64_t v) override {
+    msr_writes.emplace_back(index, v);
+    return true;
+  }
+  uint64_t tsc_deadline() override { return deadline; }
+  void set_tsc_deadline(uint64_t v, uint64_t now) override {
+    deadline = v;
+    deadline_tsc = now;
+  }
+  int acknowledge_interrupt() override { return 0x40; }
+};
+
+TEST_F(SystemTest, LocalApicMsrsAndCr8ReachTheApic) {
+  flat(0);
+  FakeApic apic;
+  m.cpu->set_local_apic(&apic);
+  EXPECT_EQ(read_msr(*m.cpu, 0x1b), 0xfee00900u);
+  write_msr(*m.cpu, 0x1b, 0xfee00c00);  // x2APIC (offered by max)
+  EXPECT_EQ(apic.base, 0xfee00d00u);
+  EXPECT_EQ(m.s().msr.apic_base, 0xfee00d00u);
+  EXPECT_EQ(fault_of([&] { write_msr(*m.cpu, 0x1b, 0xfee00400); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { write_msr(*m.cpu, 0x1b, 0xfee00001); }).vector, vec::kGp);
+  EXPECT_EQ(read_msr(*m.cpu, 0x802), 7u);
+  EXPECT_EQ(fault_of([&] { read_msr(*m.cpu, 0x80e); }).vector, vec::kGp);
+  write_msr(*m.cpu, 0x830, 0x100004500ull);
+  ASSERT_EQ(apic.msr_writes.size(), 1u);
+  EXPECT_EQ(apic.msr_writes[0].second, 0x100004500ull);
+  write_msr(*m.cpu, 0x6e0, 12345);
+  EXPECT_EQ(apic.deadline, 12345u);
+  EXPECT_EQ(read_msr(*m.cpu, 0x6e0), 12345u);
+  write_cr(*m.cpu, 8, 9);
+  EXPECT_EQ(apic.cr8, 9);
+  apic.cr8 = 3;
+  EXPECT_EQ(read_cr(*m.cpu, 8), 3u);
+  // qemu64 offers neither x2APIC nor the TSC deadline.
+  TestMachine q;
+  q.cpu->set_local_apic(&apic);
+  EXPECT_EQ(fault_of([&] { read_msr(*q.cpu, 0x802); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { read_msr(*q.cpu, 0x6e0); }).vector, vec::kGp);
+  EXPECT_EQ(fault_of([&] { write_msr(*q.cpu, 0x1b, 0xfee00c00); }).vector, vec::kGp);
 }
 
 std::string vendor(const CpuidResult& r) {
@@ -291,13 +378,27 @@ TEST(CpuidTest, MaxAdvertisesXsaveSizesPerXcr0) {
   const CpuModel& m = *find_cpu_model("max");
   CpuidResult r = cpuid(m, 1, 0, 0, true, 3);
   EXPECT_NE(r.ecx & feat::kOsxsave, 0u);
-  // No VEX yet, so no AVX/FMA/F16C/AVX2 and no AVX state component.
-  EXPECT_EQ(r.ecx & (feat::kAvx | feat::kFma | feat::kF16c), 0u);
-  EXPECT_EQ(cpuid(m, 7, 0, 0, true, 3).ebx & feat::kAvx2, 0u);
+  // AVX, FMA, F16C, AVX2 and the AVX state component where the host has them (this
+  // project's hosts do; the frontend's host checks keep the rest honest).
+  const bool avx = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("f16c");
+  const uint32_t vex = feat::kAvx | feat::kFma | feat::kF16c;
+  EXPECT_EQ(r.ecx & vex, avx ? vex : 0u);
+  EXPECT_EQ(cpuid(m, 7, 0, 0, true, 3).ebx & feat::kAvx2, avx ? feat::kAvx2 : 0u);
   r = cpuid(m, 0xd, 0, 0, true, 3);
-  EXPECT_EQ(r.eax, 3u);
-  EXPECT_EQ(r.ebx, 576u);
-  EXPECT_EQ(r.ecx, 576u);
+  EXPECT_EQ(r.eax, avx ? 7u : 3u);
+  EXPECT_EQ(r.ebx, 576u);  // the size for the XCR0 in use
+  EXPECT_EQ(r.ecx, avx ? 832u : 576u);
+  if (avx) {
+    EXPECT_EQ(cpuid(m, 0xd, 0, 0, true, 7).ebx, 832u);
+    r = cpuid(m, 0xd, 2, 0, true, 7);  // the AVX component: 256 bytes at 576
+    EXPECT_EQ(r.eax, 256u);
+    EXPECT_EQ(r.ebx, 576u);
+  }
+  // qemu64 has none of it.
+  const CpuModel& q = *find_cpu_model("qemu64");
+  EXPECT_EQ(cpuid(q, 1, 0, 0, true, 1).ecx & vex, 0u);
+  EXPECT_EQ(xcr0_supported(q), 1u);
   r = cpuid(m, 7, 0, 0, true, 7);
   EXPECT_NE(r.ebx & feat::kSmap, 0u);
   EXPECT_NE(r.ebx & feat::kInvpcid, 0u);

@@ -1,0 +1,142 @@
+// The PC's firmware side: RAM below 4 GiB around the legacy holes, the BIOS ROM (SeaBIOS by
+// default) at the top of 4 GiB with its last 128 KiB below 1 MiB, and fw_cfg with what QEMU
+// gives SeaBIOS (RAM size, CPU counts, e820, boot settings, the ACPI tables and their loader).
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "hw/misc/fw_cfg.h"
+#include "machine/loader/kernel.h"
+#include "machine/pc/pc.h"
+#include "machine/pc/pc_acpi.h"
+
+namespace orrery::machine::pc {
+
+namespace {
+
+constexpr uint64_t kLowRamEnd = 0xa0000;      // 640 KiB; the VGA window follows
+constexpr uint64_t kOptionRomBase = 0xc0000;  // option ROMs, then the BIOS at kBiosLowBase
+constexpr uint64_t kBiosAreaEnd = 0x100000;
+/// A BIOS image is a whole number of 64 KiB blocks and lies below 4 GiB (QEMU's rule), at most
+/// 16 MiB (the flash window QEMU's pc leaves below the APIC and HPET).
+constexpr uint64_t kBiosBlock = 0x10000, kMaxBiosSize = 16 * kMiB;
+
+void put_le(std::vector<uint8_t>& v, uint64_t x, unsigned n) {
+  for (unsigned i = 0; i < n; ++i) v.push_back(uint8_t(x >> (8 * i)));
+}
+
+}  // namespace
+
+std::string PcMachine::add_ram_below_4g() {
+  // RAM stops at the VGA window (0xa0000-0xbffff: nothing answers there until a display
+  // exists) and at the BIOS (0xe0000-0xfffff, added by load_firmware). The option-ROM area
+  // 0xc0000-0xdffff is RAM, as it is once SeaBIOS has enabled shadowing through the PAM
+  // registers.
+  struct Piece {
+    const char* name;
+    uint64_t base, end;
+  };
+  const Piece pieces[] = {{"pc.ram-low", 0, kLowRamEnd},
+                          {"pc.ram-optionrom", kOptionRomBase, kBiosLowBase},
+                          {"pc.ram", kBiosAreaEnd, split_.below_4g}};
+  for (const Piece& p : pieces) {
+    if (p.end <= p.base) continue;
+    std::string err = config_.ram_backing ? mem_.add_ram(p.name, p.base, config_.ram_backing,
+                                                         p.base, p.end - p.base)
+                                          : mem_.add_ram(p.name, p.base, p.end - p.base);
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+std::string PcMachine::build_fw_cfg() {
+  fw_cfg_ = std::make_unique<hw::FwCfg>(mem_, ctx_.log);
+  hw::FwCfg& f = *fw_cfg_;
+  std::string err = io_.add_mmio("fw_cfg", kFwCfgPort, hw::FwCfg::kIoSize, f.io());
+  if (err.empty()) err = io_.add_mmio("fw_cfg-dma", kFwCfgDmaPort, hw::FwCfg::kDmaSize, f.dma());
+  if (!err.empty()) return err;
+  f.add_u64(hw::FwCfg::kRamSize, config_.ram_size);
+  f.add_u16(hw::FwCfg::kNbCpus, uint16_t(config_.cpus));
+  f.add_u16(hw::FwCfg::kMaxCpus, uint16_t(config_.cpus));
+  f.add_u16(hw::FwCfg::kNographic, config_.nographic ? 1 : 0);
+  // SeaBIOS reads this key as "etc/show-boot-menu": 0, no "Press ESC" prompt (QEMU's default).
+  f.add_u16(hw::FwCfg::kBootMenu, 0);
+  // x86 key 0x8002: IRQ 0 reaches IOAPIC pin 2 (SeaBIOS's MP table says so, as the MADT).
+  f.add_u32(hw::FwCfg::kArchLocal | 2, 1);
+
+  std::vector<uint8_t> e820;  // QEMU's "etc/e820": {le64 address, le64 length, le32 type}
+  loader::PcMemory pm{split_.below_4g, split_.above_4g, false};
+  pm.amd_ht_hole = std::strcmp(model_->vendor, "AuthenticAMD") == 0 && model_->phys_bits >= 40;
+  // SeaBIOS reserves the legacy holes itself: QEMU lists RAM as whole ranges.
+  const uint64_t ranges[][3] = {{0, split_.below_4g, 1}, {k4G, split_.above_4g, 1}};
+  for (const auto& r : ranges) {
+    if (!r[1]) continue;
+    put_le(e820, r[0], 8);
+    put_le(e820, r[1], 8);
+    put_le(e820, r[2], 4);
+  }
+  if (pm.amd_ht_hole) {
+    for (const loader::MemoryMapEntry& e : loader::pc_memory_map(pm)) {
+      if (e.type != 2 || e.base < k4G) continue;
+      put_le(e820, e.base, 8);
+      put_le(e820, e.length, 8);
+      put_le(e820, e.type, 4);
+    }
+  }
+  PcAcpiFiles acpi = build_pc_acpi({config_.cpus, split_.below_4g});
+  const std::vector<uint8_t> fail_wait = {0xff, 0xff, 0xff, 0xff};  // -1: never reboot, as QEMU
+  struct File {
+    const char* name;
+    std::vector<uint8_t> data;
+  };
+  std::vector<File> files = {
+      {"etc/e820", std::move(e820)},         {"bootorder", {}},
+      {"etc/boot-fail-wait", fail_wait},     {kAcpiTablesFile, std::move(acpi.tables)},
+      {kAcpiRsdpFile, std::move(acpi.rsdp)}, {kTableLoaderFile, std::move(acpi.loader)}};
+  // Under -nographic SeaBIOS mirrors its screen output on COM1 (its serial console).
+  if (config_.nographic) files.push_back({"etc/sercon-port", {uint8_t(kCom1Base), kCom1Base >> 8}});
+  for (File& file : files) {
+    err = f.add_file(file.name, std::move(file.data));
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+std::string PcMachine::load_firmware() {
+  const std::string path = config_.bios.empty() ? std::string(kDefaultBios) : config_.bios;
+  std::vector<uint8_t> rom;
+  std::string err = loader::read_file(path, kMaxBiosSize, rom);
+  if (err.empty() && (rom.size() % kBiosBlock || rom.size() < kBiosLowSize))
+    err = "not a BIOS image (its size is not a whole number of 64 KiB blocks of at least 128 KiB)";
+  if (!err.empty()) return "-bios " + path + ": " + err;
+  const uint64_t base = k4G - rom.size();
+  err = mem_.add_rom("pc.bios", base, rom.size());
+  // The BIOS's last 128 KiB also appear at 0xe0000. On an i440FX that is ROM until firmware
+  // enables shadow RAM through the PAM registers and copies its code (SeaBIOS's reaches down
+  // into 0xc0000-0xdffff) from the top of 4 GiB to the same offsets below 1 MiB. Without PAM
+  // yet (it lands with the host bridge and the region tree), 0xc0000-0xfffff is RAM that
+  // already holds that copy (reset_firmware): the state SeaBIOS would have made, so its
+  // F-segment variables are writable and its relocated code is there.
+  if (err.empty()) {
+    err = config_.ram_backing ? mem_.add_ram("pc.bios-shadow", kBiosLowBase, config_.ram_backing,
+                                             kBiosLowBase, kBiosLowSize)
+                              : mem_.add_ram("pc.bios-shadow", kBiosLowBase, kBiosLowSize);
+  }
+  if (!err.empty()) return "-bios " + path + ": " + err;
+  mem_.write_bytes(base, rom.data(), rom.size());
+  bios_ = std::move(rom);
+  firmware_boot_ = true;
+  reset_firmware();
+  return {};
+}
+
+void PcMachine::reset_firmware() {
+  // The shadow copy (see load_firmware) is refreshed: the image's last 256 KiB at the top of
+  // the first megabyte.
+  const uint64_t n = std::min<uint64_t>(bios_.size(), kBiosAreaEnd - kOptionRomBase);
+  mem_.write_bytes(kBiosAreaEnd - n, bios_.data() + bios_.size() - n, n);
+  cpus_[0]->reset_power_on();
+  for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->init_wait_for_sipi();
+}
+
+}  // namespace orrery::machine::pc

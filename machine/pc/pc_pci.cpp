@@ -1,0 +1,112 @@
+// The PC board's PCI wiring (see pc_pci.h).
+#include "machine/pc/pc_pci.h"
+
+#include "machine/pc/pc.h"
+
+#include "hw/block/backend.h"
+#include "machine/pci_devices.h"
+
+namespace orrery::machine::pc {
+
+PcPci::PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top)
+    : hole_base(low_ram_top),
+      bus(log, low_ram_top, kPciHoleEnd - low_ram_top, hw::kIoPortSpaceSize - kPciIoWindowBase,
+          kPciIoWindowBase),
+      config_ports(bus, log),
+      reset_control(log),
+      host(mem, log),
+      isa(mem, log),
+      pm(mem, log),
+      ide(mem, log),
+      io_low(bus.io_window(), 0),
+      io_mid(bus.io_window(), kPciIoIsaEnd - kPciIoWindowBase),
+      io_high(bus.io_window(), kPciIoFixedEnd - kPciIoWindowBase) {}
+
+std::string PcMachine::build_pci() {
+  pci_ = std::make_unique<PcPci>(mem_, ctx_.log, split_.below_4g);
+  PcPci& p = *pci_;
+  std::string err = io_.add_mmio("pci-conf", kPciConfigAddrPort, hw::pci::I440fxConfigPorts::kSize,
+                                 p.config_ports);
+  if (err.empty())
+    err = io_.add_mmio("pci-io", kPciIoWindowBase, kPciIoIsaBase - kPciIoWindowBase, p.io_low);
+  if (err.empty())
+    err = io_.add_mmio("pci-io-mid", kPciIoIsaEnd, kPciIoFixedBase - kPciIoIsaEnd, p.io_mid);
+  if (err.empty())
+    err = io_.add_mmio("pci-io-high", kPciIoFixedEnd, hw::kIoPortSpaceSize - kPciIoFixedEnd,
+                       p.io_high);
+  if (err.empty())
+    err = mem_.add_mmio("pci-hole", p.hole_base, kPciHoleEnd - p.hole_base, p.bus.mem_window());
+  using hw::pci::pci_devfn;
+  if (err.empty()) err = p.bus.plug(p.host, pci_devfn(kPciHostSlot, 0));
+  if (err.empty()) err = p.bus.plug(p.isa, pci_devfn(kPiixSlot, kPiixIsaFn));
+  if (err.empty()) err = p.bus.plug(p.ide, pci_devfn(kPiixSlot, kPiixIdeFn));
+  if (err.empty()) err = p.bus.plug(p.pm, pci_devfn(kPiixSlot, kPiixPmFn));
+  if (err.empty()) err = build_ide();
+  if (!err.empty()) return err;
+  // 0xcf9 shares CONFIG_ADDRESS's dword; a reset through it is the CPU's reset request.
+  p.config_ports.set_reset_control(p.reset_control);
+  p.reset_control.set_reset_callback([this](bool) { cpus_.at(0)->request_reset(); });
+  // PCI INTA-D -> PIIX3 PIRQA-D -> ISA IRQs (p.isa.isa_irq(n), wired by connect_irqs).
+  for (unsigned i = 0; i < 4; ++i) p.bus.intx(i).connect(p.isa, i);
+  // Shadow RAM: the memory-region tree will switch 0xc0000-0xfffff between ROM and RAM here.
+  p.host.set_pam_callback([this](unsigned, const hw::pci::PamSegment& s) {
+    ctx_.log.log(hw::kLogUnimp,
+                 "pc: PAM 0x%05llx+0x%llx read %s write %s: shadow RAM not switched\n",
+                 (unsigned long long)s.base, (unsigned long long)s.size,
+                 s.read_dram ? "DRAM" : "ROM", s.write_dram ? "DRAM" : "ROM");
+  });
+  // The ACPI PM block (hw/acpi, fixed at kPmBase for direct boot) moves where firmware puts it.
+  p.pm.set_pm_base_callback([this](uint16_t base, bool enabled) {
+    ctx_.log.log(hw::kLogUnimp, "pc: PIIX4 PM block at 0x%x %s: not moved\n", base,
+                 enabled ? "enabled" : "disabled");
+  });
+  return {};
+}
+
+std::string PcMachine::build_ide() {
+  hw::ide::PiixIde& ide = pci_->ide;
+  struct Legacy {
+    const char* name;
+    uint16_t cmd, ctl;
+  };
+  static constexpr Legacy kChannels[] = {{"ide0", kIde0Port, kIde0CtlPort},
+                                         {"ide1", kIde1Port, kIde1CtlPort}};
+  for (unsigned c = 0; c < 2; ++c) {
+    std::string err =
+        io_.add_mmio(kChannels[c].name, kChannels[c].cmd, 8, ide.channel(c).command_block());
+    if (err.empty())
+      err = io_.add_mmio(std::string(kChannels[c].name) + "-ctl", kChannels[c].ctl, 1,
+                         ide.channel(c).control_block());
+    if (!err.empty()) return err;
+  }
+  // The lead connects ide.channel(0).irq() to ISA IRQ 14 (kIde0Irq) and ide.channel(1).irq()
+  // to ISA IRQ 15 (kIde1Irq) on the PC's interrupt router.
+  for (const auto& d : config_.drives) {
+    const hw::block::DriveOptions& o = d->options();
+    if (o.interface != hw::block::DriveInterface::kIde) continue;
+    if (o.index < 0 || o.index > hw::block::kIdeMaxIndex)
+      return "-drive " + o.file + ": IDE index out of range";
+    // Serial numbers as QEMU numbers its IDE devices: QM00001 for index 0, ...
+    const std::string serial = o.serial.empty() ? "QM0000" + std::to_string(o.index + 1) : o.serial;
+    const auto media = o.media == hw::block::DriveMedia::kCdrom ? hw::ide::IdeMedia::Cdrom
+                                                                : hw::ide::IdeMedia::Disk;
+    std::string err =
+        ide.channel(unsigned(o.index) / 2).attach(unsigned(o.index) % 2, d, media, serial);
+    if (!err.empty())
+      return "-drive " + o.file + ": IDE index " + std::to_string(o.index) + ": " + err;
+  }
+  return {};
+}
+
+std::string PcMachine::build_pci_device(DeviceParser& parser, const DeviceSpec& spec) {
+  static constexpr std::string_view kDrivers[] = {
+      "isa-debug-exit", "virtio-blk-pci", "virtio-rng-pci", "virtio-net-pci", "pci-testdev"};
+  DeviceRequest req;
+  std::string err = parser.parse(spec, kDrivers, req);
+  if (!err.empty()) return err;
+  err = add_pci_device(req, pci_->bus, mem_, ctx_.log, kPciFirstFreeSlot, pci_->functions,
+                       pci_->devices);
+  return err.empty() ? err : "-device " + spec.driver + ": " + err;
+}
+
+}  // namespace orrery::machine::pc

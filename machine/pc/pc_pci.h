@@ -1,0 +1,60 @@
+// The PC board's PCI: the i440FX host bridge (configuration mechanism #1 at 0xcf8/0xcfc), the
+// PIIX3 ISA bridge with its reset control register at 0xcf9, its IDE function (legacy ports
+// and -hda..-hdd/-cdrom drives), the PIIX4 PM function, and the
+// -device functions the command line adds from slot 2, as QEMU's "pc" has them. The bus's
+// memory window is the 32-bit hole (top of low RAM .. kPciHoleEnd); its I/O window the ports
+// from kPciIoWindowBase, around QEMU's fixed ACPI ports.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "hw/core/address_space.h"
+#include "hw/core/log.h"
+#include "hw/ide/piix_ide.h"
+#include "hw/pci/i440fx.h"
+#include "hw/pci/pci_bus.h"
+#include "hw/pci/piix3.h"
+#include "hw/pci/piix4_pm.h"
+#include "hw/virtio/virtio_device.h"
+
+namespace orrery::machine::pc {
+
+/// A part of the bus's I/O window mapped at its own base in the port space (the port space is
+/// flat: the window is mapped in pieces around the board's fixed ports).
+class PciIoSlice : public hw::MmioDevice {
+ public:
+  PciIoSlice(hw::MmioDevice& window, uint64_t delta) : window_(window), delta_(delta) {}
+  hw::MemResult read(uint64_t offset, unsigned size, uint64_t& value) override {
+    return window_.read(offset + delta_, size, value);
+  }
+  hw::MemResult write(uint64_t offset, unsigned size, uint64_t value) override {
+    return window_.write(offset + delta_, size, value);
+  }
+
+ private:
+  hw::MmioDevice& window_;
+  uint64_t delta_;
+};
+
+struct PcPci {
+  /// low_ram_top: where the 32-bit PCI hole starts.
+  PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top);
+  PcPci(const PcPci&) = delete;
+  PcPci& operator=(const PcPci&) = delete;
+
+  uint64_t hole_base;
+  hw::pci::PciBus bus;
+  hw::pci::I440fxConfigPorts config_ports;
+  hw::pci::Piix3ResetControl reset_control;
+  hw::pci::I440fxFunction host;
+  hw::pci::Piix3IsaFunction isa;
+  hw::pci::Piix4PmFunction pm;
+  hw::ide::PiixIde ide;
+  PciIoSlice io_low, io_mid, io_high;
+  // -device functions, then the virtio devices behind them (destroyed first).
+  std::vector<std::unique_ptr<hw::pci::PciDevice>> functions;
+  std::vector<std::unique_ptr<hw::virtio::VirtioDevice>> devices;
+};
+
+}  // namespace orrery::machine::pc

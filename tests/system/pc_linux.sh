@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Boots Debian 12's amd64 kernel on -M pc by direct Linux boot (-kernel bzImage -initrd
+# -append), with a busybox initramfs that prints the architecture, the CPU count and
+# /proc/interrupts, then a marker line, and powers off. Checks the marker, x86_64, the CPU
+# count, the IO-APIC and the local APIC timer in /proc/interrupts and exit status 0; on failure
+# prints the tail of the serial output. Packages are fetched with apt-get download into
+# CACHE/amd64 (exit status 77, ctest SKIP, when they cannot be).
+# usage: pc_linux.sh EMULATOR CACHE MODE   (EMULATOR: path to orrery, or "qemu"; MODE: smp1|smp2,
+# or fetch: only download and build the files, as bench/boot.sh does)
+set -uo pipefail
+emu=${1:?usage: pc_linux.sh EMULATOR CACHE MODE}
+cache=${2:?}/amd64
+mode=${3:-smp1}
+case $mode in
+  smp1) smp=1 ;;
+  smp2) smp=2 ;;
+  fetch) smp=0 ;;
+  *) echo "unknown mode $mode (smp1, smp2, fetch)" >&2; exit 2 ;;
+esac
+
+skip() {
+  echo "SKIP: $*" >&2
+  exit 77
+}
+
+fetch() {
+  mkdir -p "$cache" && cd "$cache" || return 1
+  if [ ! -s vmlinuz ] || [ ! -s busybox ]; then
+    command -v apt-get >/dev/null || skip "apt-get not available"
+    command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
+    rm -rf dl && mkdir dl && cd dl || return 1
+    # linux-image-amd64 is a metapackage: download the versioned image it depends on.
+    kpkg=$(apt-cache depends linux-image-amd64:amd64 2>/dev/null |
+      awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    [ -n "$kpkg" ] || skip "cannot resolve linux-image-amd64:amd64 (apt-get update needed?)"
+    apt-get download "$kpkg:amd64" busybox-static:amd64 >/dev/null 2>&1 ||
+      skip "apt-get download $kpkg busybox-static:amd64 failed (offline?)"
+    for deb in *.deb; do dpkg-deb -x "$deb" root || return 1; done
+    cp root/boot/vmlinuz-* ../vmlinuz.tmp && cp root/bin/busybox ../busybox.tmp || return 1
+    cd .. && rm -rf dl
+    mv vmlinuz.tmp vmlinuz && mv busybox.tmp busybox
+  fi
+  if [ ! -s initrd-marker.cpio.gz ] || [ initrd-marker.cpio.gz -ot "$0" ]; then
+    local dir
+    dir=$(mktemp -d)
+    mkdir -p "$dir"/{bin,sbin,proc,sys,dev,etc,tmp}
+    cp busybox "$dir/bin/busybox" && chmod 755 "$dir/bin/busybox"
+    for app in sh mount cat echo uname grep poweroff; do ln -s busybox "$dir/bin/$app"; done
+    cat >"$dir/init" <<'INIT'
+#!/bin/sh
+/bin/busybox --install -s /bin
+echo "ORRERY-ARCH: $(uname -m)"
+mount -t proc proc /proc
+cat /proc/interrupts
+echo "ORRERY-CPUS: $(grep -c ^processor /proc/cpuinfo)"
+echo ORRERY-BOOT-OK
+poweroff -f
+INIT
+    chmod 755 "$dir/init"
+    (cd "$dir" && find . | cpio -o -H newc --quiet) | gzip -9 >initrd-marker.cpio.gz.tmp
+    rm -rf "$dir"
+    mv initrd-marker.cpio.gz.tmp initrd-marker.cpio.gz
+  fi
+}
+(fetch)
+rc=$?
+[ $rc -eq 0 ] || exit $rc
+[ "$mode" = fetch ] && exit 0
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# The same command line for both (QEMU's pc boots through SeaBIOS and its linuxboot ROM).
+args=(-M pc -smp "$smp" -m 512 -nographic -no-reboot
+  -kernel "$cache/vmlinuz" -initrd "$cache/initrd-marker.cpio.gz"
+  -append "console=ttyS0 panic=-1 quiet loglevel=4")
+if [ "$emu" = qemu ]; then
+  cmd=(qemu-system-x86_64 -nic none "${args[@]}")
+else
+  cmd=("$emu" "${args[@]}")
+fi
+start=$(date +%s.%N)
+timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$log" 2>&1
+status=$?
+end=$(date +%s.%N)
+
+fail() {
+  echo "FAIL: $*"
+  echo "command: ${cmd[*]}"
+  echo "---- last 60 lines of output ----"
+  tail -n 60 "$log"
+  exit 1
+}
+[ $status -eq 124 ] && fail "timed out"
+grep -q '^ORRERY-BOOT-OK' "$log" || fail "no marker line (exit status $status)"
+grep -q 'ORRERY-ARCH: x86_64' "$log" || fail "uname -m is not x86_64"
+grep -q "^ORRERY-CPUS: $smp" "$log" || fail "expected $smp CPUs in /proc/cpuinfo"
+grep -q 'IO-APIC' "$log" || fail "no IO-APIC interrupts in /proc/interrupts"
+grep -q '^ *LOC:' "$log" || fail "no local APIC timer (LOC) in /proc/interrupts"
+[ $status -eq 0 ] || fail "exit status $status after the marker (expected 0)"
+echo "PASS: $(basename "$emu") -M pc -smp $smp in $(awk "BEGIN {printf \"%.1f\", $end - $start}") s"
