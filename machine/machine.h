@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "machine/boot_options.h"
+
 namespace orrery::hw {
 class Log;
 class CharSink;
@@ -32,6 +34,9 @@ class NetBackend;
 
 namespace orrery::tcg::exec {
 class Engine;
+}
+namespace orrery::cpu {
+class Accelerator;
 }
 
 namespace orrery::machine {
@@ -66,6 +71,7 @@ struct MachineConfig {
   std::vector<DeviceSpec> devices;  // -device, in command-line order
   std::string bios;                 // -bios FILE; empty: the board's default firmware
   bool nographic = false;           // -nographic (firmware may use the serial console)
+  BootOptions boot;                 // -boot (firmware boot order and menu)
   /// Drives opened from -drive if=none, found by their id (BlockBackend::id()).
   std::vector<std::shared_ptr<hw::block::BlockBackend>> drives;
   /// -machine memory-backend=ID: host memory for RAM (ram_size bytes); null: anonymous memory.
@@ -73,6 +79,8 @@ struct MachineConfig {
   /// Network backends from -netdev / -nic, by id. Their owner keeps them (and the event loop
   /// behind them) alive until the machine is destroyed.
   std::vector<std::pair<std::string, std::shared_ptr<hw::net::NetBackend>>> netdevs;
+  /// -chardev socket,id=ID,path=PATH: unix sockets by id (vhost-user-blk-pci's chardev=).
+  std::vector<std::pair<std::string, std::string>> chardev_sockets;
 };
 
 /// What -kernel, -initrd, -append and -dtb gave.
@@ -100,6 +108,8 @@ struct MachineContext {
   hw::Clock& clock;
   /// The one event loop (already running on its own thread) for device timers and host fds.
   hw::EventLoop& loop;
+  /// What runs the vCPUs (-accel); null: TCG on engine.
+  cpu::Accelerator* accel = nullptr;
 };
 
 class Machine {
@@ -151,6 +161,8 @@ struct MachineType {
   /// An IDE controller for -drive if=ide, -hda..-hdd and -cdrom, and -drive's default
   /// interface (otherwise if=virtio is).
   bool ide = false;
+  /// Runs under -accel kvm (the board takes an x86 KVM accelerator).
+  bool kvm = false;
 };
 
 /// Every board, in -M help order.

@@ -4,6 +4,7 @@
 
 #include "hw/net/netdev_options.h"
 #include "hw/pci/pci_testdev.h"
+#include "hw/virtio/vhost_user/blk_frontend.h"
 #include "hw/virtio/virtio_blk.h"
 #include "hw/virtio/virtio_pci.h"
 #include "hw/virtio/virtio_rng.h"
@@ -24,13 +25,15 @@ std::string DeviceParser::parse(const DeviceSpec& spec, std::span<const std::str
   out.driver = spec.driver;
   out.pci = spec.driver.ends_with("-pci") || spec.driver == "pci-testdev";
   const bool blk = spec.driver.starts_with("virtio-blk-");
+  const bool vhost = spec.driver.starts_with("vhost-user-blk-");
   const bool net = spec.driver.starts_with("virtio-net-");
   out.kind = blk                                     ? DeviceRequest::Kind::Blk
              : net                                   ? DeviceRequest::Kind::Net
+             : vhost                                 ? DeviceRequest::Kind::VhostUserBlk
              : spec.driver.starts_with("virtio-rng") ? DeviceRequest::Kind::Rng
                                                      : DeviceRequest::Kind::PciTestdev;
   const bool virtio_pci = out.pci && out.kind != DeviceRequest::Kind::PciTestdev;
-  std::string id, drive_id, netdev_id;
+  std::string id, drive_id, netdev_id, chardev_id;
   for (const auto& [name, value] : spec.props) {
     if (name == "id") {
       id = value;
@@ -41,7 +44,15 @@ std::string DeviceParser::parse(const DeviceSpec& spec, std::span<const std::str
       if (value != "on") return what + "disable-legacy=" + value + ": only on is supported";
     } else if (blk && name == "drive") {
       drive_id = value;
-    } else if (blk && name == "num-queues") {
+    } else if (blk && name == "bootindex") {
+      char* end = nullptr;
+      long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end || n < -1 || n > 0xffff)
+        return what + "bootindex=" + value + ": expected -1..65535";
+      out.bootindex = int(n);
+    } else if (vhost && name == "chardev") {
+      chardev_id = value;
+    } else if ((blk || vhost) && name == "num-queues") {
       char* end = nullptr;
       unsigned long n = std::strtoul(value.c_str(), &end, 10);
       if (value.empty() || *end || n < 1 || n > 64)
@@ -65,6 +76,13 @@ std::string DeviceParser::parse(const DeviceSpec& spec, std::span<const std::str
     for (const auto* u : used_nets_)
       if (u == out.net.get()) return what + "netdev=" + netdev_id + " is already in use";
     used_nets_.push_back(out.net.get());
+  }
+  if (vhost) {
+    if (chardev_id.empty()) return what + "chardev=ID is required";
+    for (const auto& [cid, path] : config_.chardev_sockets)
+      if (cid == chardev_id) out.socket_path = path;
+    if (out.socket_path.empty())
+      return what + "chardev=" + chardev_id + ": no -chardev socket with that id";
   }
   if (blk) {
     if (drive_id.empty()) return what + "drive=ID is required";
@@ -129,7 +147,12 @@ std::string add_pci_device(const DeviceRequest& req, hw::pci::PciBus& bus,
       dev = std::make_unique<hw::virtio::VirtioRng>(t->dma(), log, req.name);
     else if (req.kind == Kind::Net)
       dev = std::make_unique<hw::virtio::VirtioNet>(t->dma(), log, req.name, req.net, req.mac);
-    else
+    else if (req.kind == Kind::VhostUserBlk) {
+      std::string err;
+      dev = hw::virtio::vhost_user::BlkFrontend::connect(t->dma(), log, req.name, req.socket_path,
+                                                         req.num_queues, err);
+      if (!dev) return err;
+    } else
       dev = std::make_unique<hw::virtio::VirtioBlk>(t->dma(), log, req.name, req.drive,
                                                     req.num_queues);
     t->plug(*dev);

@@ -22,15 +22,19 @@ namespace orrery::machine {
 
 /// One checked -device line.
 struct DeviceRequest {
-  enum class Kind : uint8_t { Blk, Rng, Net, PciTestdev };
+  enum class Kind : uint8_t { Blk, Rng, Net, PciTestdev, VhostUserBlk };
   std::string driver;
   Kind kind = Kind::Blk;
   bool pci = false;  // a PCI function (otherwise a virtio-mmio device)
   std::string name;  // id= or the driver's name
   std::string addr;  // addr=SLOT[.FN] (PCI); empty: the first free slot
   unsigned num_queues = 1;
+  /// bootindex=N (firmware boot priority, lowest first); -1: none. The board lists the device
+  /// in its firmware's boot order.
+  int bootindex = -1;
   std::shared_ptr<hw::block::BlockBackend> drive;  // Blk
   std::shared_ptr<hw::net::NetBackend> net;        // Net
+  std::string socket_path;                         // VhostUserBlk: the chardev's socket
   hw::virtio::VirtioNet::Mac mac = hw::virtio::VirtioNet::kDefaultMac;
 };
 

@@ -15,6 +15,8 @@ packages=(
   libzydis-dev nasm gcc-12-multilib qemu-system-x86
   # The PC board: its firmware (SeaBIOS) and the DSDT compiler (iasl).
   seabios acpica-tools
+  # Test-time disk images: ext4 (mke2fs -d, debugfs) and a syslinux-booted FAT disk.
+  e2fsprogs syslinux syslinux-common mtools dosfstools
 )
 
 missing=()

@@ -23,7 +23,7 @@ t1=$(date +%s)
 # The test preset sets the sanitizer options (a report aborts the process, so ctest counts a
 # failure; leak checking stays on, with scripts/lsan.supp) and selects the unit and guest labels.
 status=0
-ctest --preset asan -j"$(nproc)" "$@" || status=$?
+ctest --preset asan -j"$(nproc)" --repeat until-pass:2 "$@" || status=$?
 t2=$(date +%s)
 echo "asan: build $((t1 - t0)) s, tests $((t2 - t1)) s"
 exit $status

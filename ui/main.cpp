@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/kvm/kvm.h"
 #include "hw/block/backend.h"
 #include "hw/core/clock.h"
 #include "hw/core/event_loop.h"
@@ -154,6 +155,8 @@ int run(int argc, char** argv) {
   config.devices = opt.devices;
   config.bios = opt.bios;
   config.nographic = opt.nographic;
+  config.boot = opt.boot;
+  config.chardev_sockets = opt.chardev_sockets;
   for (const MemoryBackendSpec& b : opt.memory_backends) {
     if (b.id != opt.memory_backend) continue;  // QEMU creates unused backends too; no need here
     err.clear();
@@ -168,7 +171,19 @@ int run(int argc, char** argv) {
     if (!drive.ok()) return fail("-drive file=" + d.file + ": " + drive.status().message);
     config.drives.push_back(std::move(drive.value()));
   }
-  machine::MachineContext ctx{log, engine, clock, loop};
+  // -accel kvm: the VM exists before the board, which asks it for vCPUs and gives it RAM.
+  std::unique_ptr<cpu::Accelerator> accel;
+  if (opt.accel.kind == AccelKind::Kvm && opt.machine->kvm) {
+    cpu::kvm::KvmOptions ko;
+    ko.kernel_irqchip = opt.accel.kernel_irqchip;
+    accel = cpu::kvm::KvmVm::create(ko, log, err);
+    if (!accel && !opt.accel.tcg_fallback) return fail("-accel kvm: " + err);
+    if (!accel)
+      std::fprintf(stderr, "orrery: warning: -accel kvm: %s; falling back to tcg\n", err.c_str());
+  }
+  if (accel && opt.gdb.kind != gdbstub::GdbSpec::Kind::None)
+    return fail("-gdb: not supported with -accel kvm yet");
+  machine::MachineContext ctx{log, engine, clock, loop, accel.get()};
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
 

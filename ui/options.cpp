@@ -29,7 +29,9 @@ enum class Opt : uint8_t {
   Debug,
   LogFile,
   Accel,
+  EnableKvm,
   NoReboot,
+  Boot,
   Display,
   Nic,
   Gdb,
@@ -40,6 +42,7 @@ enum class Opt : uint8_t {
   Device,
   NoDefaults,
   Object,
+  Chardev,
   Netdev,
   Help,
   Version,
@@ -73,9 +76,14 @@ constexpr OptionInfo kOptions[] = {
     {"serial", Opt::Serial, "DEV", "serial port backend: stdio, file:PATH or none"},
     {"d", Opt::Debug, "ITEM,...", "enable logging of the given items (-d help lists them)"},
     {"D", Opt::LogFile, "FILE", "write the -d log to FILE instead of stderr"},
-    {"accel", Opt::Accel, "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,unimp=undef|stop]",
-     "translator tier and LLVM hotness threshold (-accel help)"},
+    {"accel", Opt::Accel,
+     "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,policy=benefit|count][,unimp=undef|stop]|kvm[:tcg]"
+     "[,kernel-irqchip=on|off]",
+     "accelerator: TCG (default; translator tier and LLVM threshold) or KVM (-accel help)"},
+    {"enable-kvm", Opt::EnableKvm, "", "shorthand for -accel kvm"},
     {"no-reboot", Opt::NoReboot, "", "exit instead of rebooting when the guest resets"},
+    {"boot", Opt::Boot, "[order=]DRIVES[,menu=on|off][,splash-time=MS][,reboot-timeout=MS]",
+     "firmware boot order (pc: c disk, d CD-ROM, n network; default cad) and boot menu"},
     {"display", Opt::Display, "none", "accepted for compatibility (there is no display)"},
     {"nic", Opt::Nic, "none|user[,model=virtio-net-device][,mac=M][,hostfwd=R]",
      "a network card on user networking (QEMU's -nic), or none"},
@@ -100,6 +108,8 @@ constexpr OptionInfo kOptions[] = {
      "virtio-rng-device, virtio-rng-pci, virtio-net-device,netdev=ID[,mac=M] or pci-testdev "
      "(PCI ones take addr=SLOT[.FN]); pc: the PCI ones and isa-debug-exit[,iobase=N][,iosize=N]"},
     {"nodefaults", Opt::NoDefaults, "", "no default devices (no serial port on stdio)"},
+    {"chardev", Opt::Chardev, "socket,id=ID,path=PATH",
+     "a unix socket to connect to (-device vhost-user-blk-pci,chardev=ID)"},
     {"object", Opt::Object, "memory-backend-memfd|memory-backend-ram,id=ID,size=SIZE[,share=on]",
      "guest RAM backend, used with -machine memory-backend=ID (memfd: shareable)"},
     {"help", Opt::Help, "", "print this help and exit"},
@@ -137,15 +147,43 @@ bool parse_u32(std::string_view s, uint32_t& out) {
   return true;
 }
 
-std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, bool& help) {
+std::string parse_kvm_props(const std::vector<std::string>& parts, AccelOptions& ao) {
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::string_view p = parts[i];
+    size_t eq = p.find('=');
+    std::string_view key = p.substr(0, eq);
+    std::string_view val = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
+    if (key != "kernel-irqchip")
+      return "unknown kvm property '" + std::string(key) + "' (expected kernel-irqchip)";
+    if (val == "on") {
+      ao.kernel_irqchip = true;
+    } else if (val == "off") {
+      ao.kernel_irqchip = false;
+    } else if (val == "split") {
+      return "kernel-irqchip=split is not supported (use on or off)";
+    } else {
+      return "invalid kernel-irqchip '" + std::string(val) + "' (expected on or off)";
+    }
+  }
+  return {};
+}
+
+std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, AccelOptions& ao,
+                        bool& help) {
   const std::vector<std::string> parts = hw::split_option_list(text);
   std::string_view name = parts[0];
   if (name == "help") {
     help = true;
     return {};
   }
-  if (name == "kvm" || name == "hvf" || name == "whpx")
-    return "accelerator '" + std::string(name) + "' is not supported yet (use tcg)";
+  ao = AccelOptions{};
+  if (name == "kvm" || name == "kvm:tcg") {
+    ao.kind = AccelKind::Kvm;
+    ao.tcg_fallback = name == "kvm:tcg";
+    return parse_kvm_props(parts, ao);
+  }
+  if (name == "hvf" || name == "whpx" || name == "xen")
+    return "accelerator '" + std::string(name) + "' is not supported (use tcg or kvm)";
   if (name != "tcg")
     return "unknown accelerator '" + std::string(name) + "' (-accel help lists them)";
   for (size_t i = 1; i < parts.size(); ++i) {
@@ -167,12 +205,17 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, boo
     } else if (key == "thresh") {
       if (!parse_u32(val, eo.hot_threshold))
         return "invalid thresh '" + std::string(val) + "' (expected a number of executions)";
+    } else if (key == "policy") {
+      if (val != "benefit" && val != "count")
+        return "invalid policy '" + std::string(val) + "' (expected benefit or count)";
+      eo.policy.by_benefit = val == "benefit";
     } else if (key == "unimp") {
       if (val != "stop" && val != "undef")
         return "invalid unimp '" + std::string(val) + "' (expected stop or undef)";
       eo.stop_on_unimplemented = val == "stop";
     } else {
-      return "unknown tcg property '" + std::string(key) + "' (expected tier, thresh or unimp)";
+      return "unknown tcg property '" + std::string(key) +
+             "' (expected tier, thresh, policy or unimp)";
     }
   }
   return {};
@@ -533,6 +576,11 @@ ParseResult parse_options(std::span<const std::string> args) {
         if (val.empty()) return fail("empty file name");
         o.bios = std::string(val);
         break;
+      case Opt::Boot: {
+        std::string err = machine::parse_boot_options(val, o.boot);
+        if (!err.empty()) return fail(err);
+        break;
+      }
       case Opt::Initrd:
         if (val.empty()) return fail("empty file name");
         o.initrd = std::string(val);
@@ -562,6 +610,10 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::NoReboot:
         o.no_reboot = true;
         break;
+      case Opt::EnableKvm:
+        o.accel = AccelOptions{};
+        o.accel.kind = AccelKind::Kvm;
+        break;
       case Opt::Serial: {
         ChardevSpec spec;
         err = parse_chardev_spec(val, spec);
@@ -586,7 +638,7 @@ ParseResult parse_options(std::span<const std::string> args) {
         break;
       case Opt::Accel: {
         bool help = false;
-        err = parse_accel(val, o.engine, help);
+        err = parse_accel(val, o.engine, o.accel, help);
         if (!err.empty()) return fail(err);
         if (help) {
           o.action = Action::AccelHelp;
@@ -687,6 +739,31 @@ ParseResult parse_options(std::span<const std::string> args) {
       case Opt::NoDefaults:
         o.no_defaults = true;
         break;
+      case Opt::Chardev: {
+        // Only what vhost-user devices need: a client socket (QEMU's server=off default).
+        const std::vector<std::string> parts = hw::split_option_list(val);
+        if (parts[0] != "socket")
+          return fail("'" + std::string(parts[0]) + "': only socket is supported");
+        std::string id, path;
+        for (size_t k = 1; k < parts.size(); ++k) {
+          const size_t eq = parts[k].find('=');
+          const std::string key = parts[k].substr(0, eq);
+          const std::string value = eq == std::string::npos ? "" : parts[k].substr(eq + 1);
+          if (eq == std::string::npos || value.empty())
+            return fail("'" + parts[k] + "': expected name=value");
+          if (key == "id")
+            id = value;
+          else if (key == "path")
+            path = value;
+          else if (key != "server" || value != "off")
+            return fail("property '" + key + "=" + value + "' is not supported (id=, path=)");
+        }
+        if (id.empty() || path.empty()) return fail("socket needs id=ID and path=PATH");
+        for (const auto& other : o.chardev_sockets)
+          if (other.first == id) return fail("duplicate chardev id '" + id + "'");
+        o.chardev_sockets.emplace_back(id, path);
+        break;
+      }
       case Opt::Object: {
         MemoryBackendSpec spec;
         err = parse_memory_backend(val, spec);
@@ -717,6 +794,18 @@ ParseResult parse_options(std::span<const std::string> args) {
   if (cpu_help) {
     o.action = Action::CpuHelp;
     return r;
+  }
+  if (o.accel.kind == AccelKind::Kvm && !m.kvm && !o.accel.tcg_fallback) {
+    r.error = "-accel kvm: the " + std::string(m.name) + " machine does not support KVM (use tcg)";
+    return r;
+  }
+  if (o.cpu == "host") {
+    // Under KVM, host and max both mean every feature KVM supports (cpu/kvm filters CPUID).
+    if (o.accel.kind != AccelKind::Kvm || !m.kvm) {
+      r.error = "-cpu host: needs -accel kvm";
+      return r;
+    }
+    o.cpu = "max";
   }
   if (o.cpu.empty()) {
     o.cpu = std::string(m.default_cpu);
@@ -842,11 +931,18 @@ std::string accel_help_text() {
          "                                         interpreter only, baseline x86-64 code only,\n"
          "                                         LLVM only, or baseline code then LLVM for\n"
          "                                         hot blocks (default auto)\n"
-         "                  thresh=N               executions before a block goes to LLVM\n"
-         "                                         (tier=auto; default 64)\n"
+         "                  thresh=N               executions before a block is first\n"
+         "                                         considered for LLVM (tier=auto; default 64)\n"
+         "                  policy=benefit|count   compile a hot block once its saving so far\n"
+         "                                         covers the measured compile cost (default),\n"
+         "                                         or at thresh executions\n"
          "                  unimp=undef|stop       an instruction the CPU model does not\n"
          "                                         implement raises UNDEFINED in the guest\n"
-         "                                         (default), or stops the machine (debugging)\n";
+         "                                         (default), or stops the machine (debugging)\n"
+         "kvm             the kernel's KVM (pc machine; /dev/kvm); properties:\n"
+         "                  kernel-irqchip=on|off  PIC, IOAPIC and local APICs in the kernel\n"
+         "                                         (default) or Orrery's own\n"
+         "kvm:tcg         KVM, or TCG when /dev/kvm is unusable\n";
 }
 
 }  // namespace orrery::ui

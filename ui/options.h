@@ -38,6 +38,15 @@ struct MemoryBackendSpec {
   bool share = false;
 };
 
+/// -accel / -enable-kvm: which accelerator runs the vCPUs.
+enum class AccelKind : uint8_t { Tcg, Kvm };
+struct AccelOptions {
+  AccelKind kind = AccelKind::Tcg;
+  /// -accel kvm:tcg: TCG when KVM is unusable (QEMU's explicit fallback list).
+  bool tcg_fallback = false;
+  bool kernel_irqchip = true;  // -accel kvm,kernel-irqchip=on|off
+};
+
 struct Options {
   Action action = Action::Run;
   const machine::MachineType* machine = nullptr;  // never null after a successful parse
@@ -53,12 +62,14 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> machine_props;
   bool nographic = false;
   bool no_reboot = false;
+  machine::BootOptions boot;        // -boot
   std::vector<ChardevSpec> serial;  // one per -serial; empty means the default (stdio)
   uint32_t log_mask = 0;            // hw::LogMask bits from -d
   std::string log_file;             // -D
   tcg::exec::EngineOptions engine;  // -accel tcg,...
-  gdbstub::GdbSpec gdb;             // -gdb DEV / -s (Kind::None: no gdbstub)
-  bool start_stopped = false;       // -S: CPUs wait for the debugger before the first instruction
+  AccelOptions accel;
+  gdbstub::GdbSpec gdb;        // -gdb DEV / -s (Kind::None: no gdbstub)
+  bool start_stopped = false;  // -S: CPUs wait for the debugger before the first instruction
   std::vector<hw::block::DriveOptions> drives;  // -drive, each with an id (virtioN for if=virtio)
   std::vector<machine::DeviceSpec> devices;     // -device, in order
   bool no_defaults = false;                     // -nodefaults: no default serial backend
@@ -67,6 +78,8 @@ struct Options {
   /// -netdev user,id=ID and the backends of -nic user (named "nicN"; a -device for each is in
   /// devices).
   std::vector<hw::net::NetdevUserOptions> netdevs;
+  /// -chardev socket,id=ID,path=PATH (id, path), for vhost-user devices.
+  std::vector<std::pair<std::string, std::string>> chardev_sockets;
 };
 
 struct ParseResult {

@@ -53,6 +53,7 @@ Arm64Cpu::Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as,
   state_.clock = &loop.clock();
   mmu_.set_code_tracker(&engine);
   mmu_.set_attrs(hw::MemAttrs::cpu(index_));  // devices see which vCPU accesses them
+  mmu_.set_arch_watchpoints(&arch_watch_);
   state_.owner = this;
   exec_.set_debug_park_listener(this);
   reset(0);
@@ -81,6 +82,11 @@ void Arm64Cpu::reset(uint64_t entry) {
   s.cntp_ctl_el0 = s.cntp_cval_el0 = s.cntv_ctl_el0 = s.cntv_cval_el0 = 0;
   s.cntfrq_el0 = kCounterFrequency;
   s.il = 0;
+  s.ss = 0;
+  s.dbg = DebugRegs{};
+  arch_watch_.update();
+  s.pmu = PmuState{};
+  if (pmu_irq_.level()) pmu_irq_.set(false);
   s.midr_el1 = model_.midr;
   s.mpidr_el1 = (1ull << 31) | (index_ & 0xff);  // RES1 bit 31; uniprocessor bit clear
   s.revidr_el1 = model_.revidr;
@@ -586,6 +592,23 @@ void Arm64Cpu::raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) {
                                       : "reading",
             vaddr, phys, state_.common.pc);
   raise_abort(vaddr, access, Fault::External, 0);
+}
+
+void Arm64Cpu::raise_watchpoint(uint64_t vaddr, uint64_t hit, Access access) {
+  (void)vaddr;
+  const uint32_t ec_value = state_.el == 0 ? ec::kWatchpointLower : ec::kWatchpointSame;
+  const uint32_t wnr = access == Access::Write ? 1u << 6 : 0;
+  raise_sync(make_esr(ec_value, wnr | kDebugFaultStatus), state_.common.pc, hit, true);
+}
+
+void Arm64Cpu::debug_registers_changed() {
+  const bool watched_before = arch_watch_.any_watchpoints();
+  arch_watch_.update();
+  // TLB entries carry kTlbWatch for watched pages: refill them for the new set.
+  if (watched_before || arch_watch_.any_watchpoints()) mmu_.flush_all();
+  // Blocks translated with breakpoints are keyed on bkpt_key (Arm64Frontend::cs_base): a
+  // fresh key per change, unique to this vCPU since the cache is shared.
+  state_.dbg.bkpt_key = uint64_t(index_ + 1) << 24 | (++bkpt_changes_ & 0xffffff);
 }
 
 void Arm64Cpu::raise_alignment_fault(uint64_t vaddr, Access access) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cpu/arm64/cpu_models.h"
+#include "cpu/arm64/debug.h"
 #include "cpu/arm64/exception.h"
 #include "cpu/arm64/frontend.h"
 #include "cpu/arm64/helpers.h"
@@ -112,6 +113,8 @@ class Arm64Cpu final : public Vcpu,
   /// The generic timer outputs (connect to GIC PPI 30 and 27).
   hw::IrqLine& timer_irq(TimerId t) { return timer_.irq(t); }
   GenericTimer& timer() { return timer_; }
+  /// The PMU's overflow interrupt (connect to GIC PPI 7, INTID 23, as QEMU's virt).
+  hw::IrqLine& pmu_irq() { return pmu_irq_; }
 
   /// All vCPUs of the machine (may include this one), for TLBI ...IS broadcast. The span must
   /// outlive the CPUs' use of it; set before any vCPU runs.
@@ -147,6 +150,8 @@ class Arm64Cpu final : public Vcpu,
                  tcg::softmmu::Translation& out) override;
   void raise_bus_error(uint64_t vaddr, uint64_t phys, tcg::softmmu::Access access) override;
   void raise_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
+  /// A guest watchpoint (DBGWCR) matched: the watchpoint exception, FAR = hit.
+  void raise_watchpoint(uint64_t vaddr, uint64_t hit, tcg::softmmu::Access access) override;
 
   /// Translates without side effects or faults (debugger, loaders); false if unmapped.
   bool debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) override;
@@ -171,6 +176,10 @@ class Arm64Cpu final : public Vcpu,
   /// SCTLR/TCR/TTBR writes that change the translation regime.
   void regime_changed(bool asid_changed, uint16_t old_asid);
   void log_eret(uint64_t from_pc, bool legal);
+
+  /// A debug register was written (debug.cpp): re-reads the watchpoints (flushing the TLB
+  /// when the watched pages may change) and re-keys breakpoint translations.
+  void debug_registers_changed();
 
   /// For helpers: stops the vCPU (PendingExit::Stop) for code; the PC must already be exact.
   void stop_from_helper(StopCode code, uint64_t arg);
@@ -216,6 +225,7 @@ class Arm64Cpu final : public Vcpu,
   Arm64State state_;
   Arm64Frontend frontend_;
   tcg::softmmu::Softmmu mmu_;
+  ArchWatchpoints arch_watch_{state_};
   tcg::exec::VcpuExec exec_;
   std::string stop_message_;  // CpuCommon::stop_message points here
   bool stop_on_unimplemented_ = false;
@@ -227,6 +237,7 @@ class Arm64Cpu final : public Vcpu,
   std::atomic<bool> fiq_level_{false};
   std::atomic<bool> event_{false};  // the event register (WFE/SEV)
   GenericTimer timer_;
+  hw::IrqLine pmu_irq_;
   hw::intc::Gicv3CpuInterface* gic_ = nullptr;
   std::vector<Arm64Cpu*> siblings_;
 
@@ -247,6 +258,7 @@ class Arm64Cpu final : public Vcpu,
   };
   LargeRange large_[2];
   bool tagged_fills_ = false;  // an entry was filled for a TBI-tagged address
+  uint32_t bkpt_changes_ = 0;  // counts breakpoint register writes (DebugRegs::bkpt_key)
 };
 
 }  // namespace orrery::cpu::arm64

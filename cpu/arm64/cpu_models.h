@@ -1,7 +1,8 @@
 // The AArch64 CPU models -cpu accepts: identification and the ID register values the guest
-// sees. Both advertise exactly what Orrery implements (AArch64 EL0/EL1 only, no EL2/EL3, FP and
-// AdvSIMD, CRC32, 4K and 64K granules, 16-bit ASIDs); the Cortex-A57 has a 44-bit physical
-// address range as the real core, `max` 48 bits and the 16K granule.
+// sees. Each advertises what both the real core has and Orrery implements (AArch64 EL0/EL1
+// only, no EL2/EL3, FP and AdvSIMD, CRC32, the Crypto extension, 4K and 64K granules, 16-bit
+// ASIDs) with the core's own physical address range; `max` advertises everything Orrery
+// implements (also SHA512, SHA3, RDM, 48-bit PA and the 16K granule).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,7 @@ struct CpuModel {
   uint64_t ctr = 0x8444c004;         // CTR_EL0: 64-byte lines, PIPT I-cache
   uint64_t clidr = 0x0a200023;       // CLIDR_EL1: L1 I+D, L2 unified
   uint64_t id_aa64pfr0 = 0x11;       // EL0 and EL1 AArch64 only; FP, AdvSIMD; GIC set if attached
-  uint64_t id_aa64dfr0 = 0x10305006; // Debug v8, 6 BRPs, 4 WRPs, 2 CTX_CMPs, no PMU
+  uint64_t id_aa64dfr0 = 0x10305106; // Debug v8, PMUv3 (PMUVer 1), 6 BRPs, 4 WRPs, 2 CTX_CMPs
   uint64_t id_aa64isar0 = 0x10000;   // CRC32
   uint64_t id_aa64isar1 = 0;
   uint64_t id_aa64mmfr0 = 0x24;      // 44-bit PA, 16-bit ASID, 4K and 64K (not 16K), no BigEnd

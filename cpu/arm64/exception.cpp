@@ -6,12 +6,14 @@
 #include <cstdio>
 
 #include "cpu/arm64/cpu.h"
+#include "cpu/arm64/debug.h"
 
 namespace orrery::cpu::arm64 {
 
 namespace {
 constexpr uint64_t kSpsrPan = 1ull << 22;
 constexpr uint64_t kSpsrIl = 1ull << 20;
+constexpr uint64_t kSpsrSs = 1ull << 21;
 }  // namespace
 
 uint64_t pstate_to_spsr(const Arm64State& s) {
@@ -34,6 +36,13 @@ uint64_t take_exception(Arm64State& s, ExceptionKind kind, uint32_t esr, uint64_
   }
   offset += 0x80 * uint64_t(kind);
   s.spsr_el1 = pstate_to_spsr(s);
+  // Software step: an exception-generating instruction that was stepped has completed
+  // (SPSR.SS = 0: the step exception follows the return); anything else has not.
+  const uint32_t ec_value = esr >> 26;
+  const bool generated = kind == ExceptionKind::Sync &&
+                         (ec_value == ec::kSvc64 || ec_value == ec::kHvc64 || ec_value == ec::kBrk);
+  if (s.ss && !generated) s.spsr_el1 |= kSpsrSs;
+  s.ss = 0;
   s.elr_el1 = return_pc;
   if (kind == ExceptionKind::Sync) {
     s.esr_el1 = esr;
@@ -68,6 +77,7 @@ bool exception_return(Arm64State& s) {
   s.il = (spsr & kSpsrIl) ? 1 : 0;
   s.el = uint8_t(target_el);
   s.spsel = uint8_t(m & 1);
+  s.ss = step_state_after_eret(s, spsr);
   (void)kSpsrPan;  // PAN is not implemented: SPSR.PAN is ignored
   return true;
 }
@@ -112,6 +122,15 @@ const char* ec_name(uint32_t e) {
       return "SP alignment fault";
     case ec::kBrk:
       return "BRK";
+    case ec::kBreakpointLower:
+    case ec::kBreakpointSame:
+      return "breakpoint";
+    case ec::kSoftStepLower:
+    case ec::kSoftStepSame:
+      return "software step";
+    case ec::kWatchpointLower:
+    case ec::kWatchpointSame:
+      return "watchpoint";
     default:
       return "exception";
   }

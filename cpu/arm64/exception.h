@@ -23,6 +23,12 @@ constexpr uint32_t kPcAlignment = 0x22;
 constexpr uint32_t kDataAbortLower = 0x24;
 constexpr uint32_t kDataAbortSame = 0x25;
 constexpr uint32_t kSpAlignment = 0x26;
+constexpr uint32_t kBreakpointLower = 0x30;
+constexpr uint32_t kBreakpointSame = 0x31;
+constexpr uint32_t kSoftStepLower = 0x32;
+constexpr uint32_t kSoftStepSame = 0x33;
+constexpr uint32_t kWatchpointLower = 0x34;
+constexpr uint32_t kWatchpointSame = 0x35;
 constexpr uint32_t kBrk = 0x3c;
 }  // namespace ec
 
@@ -75,6 +81,9 @@ constexpr uint32_t fault_status(Fault f, unsigned level) {
   }
   return 0;
 }
+
+/// The fault status of debug exceptions (IFSC/DFSC "debug exception").
+constexpr uint32_t kDebugFaultStatus = 0x22;
 
 enum class ExceptionKind : uint8_t { Sync = 0, Irq = 1, Fiq = 2, SError = 3 };
 

@@ -3,9 +3,11 @@
 #include <capstone/capstone.h>
 
 #include "cpu/arm64/cpu.h"
+#include "cpu/arm64/debug.h"
 #include "cpu/arm64/decoder.h"
 #include "cpu/arm64/exception.h"
 #include "cpu/arm64/helpers.h"
+#include "cpu/arm64/pmu.h"
 #include "cpu/arm64/state.h"
 #include "cpu/arm64/translate.h"
 
@@ -29,6 +31,7 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
                               const tcg::exec::TranslateOptions& opt, tcg::ir::Block& b) {
   tcg::ir::Emitter e(b);
   Translator tr(e, cpu.tb_flags);
+  tr.set_id_isar0(state_of(cpu).id_aa64isar0_el1);
   uint64_t pc = b.guest_pc;
 
   if ((pc & 3) || (cpu.tb_flags & tb_flags::kIllegal)) {
@@ -43,7 +46,19 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
     return;
   }
 
-  const unsigned max_insns = opt.max_insns ? opt.max_insns : 1;
+  const uint64_t flags = cpu.tb_flags;
+  if (flags & tb_flags::kSsPending) {
+    // Software step, active-pending (Arm ARM D2.12): the step exception comes before any
+    // instruction (the state after an ERET with SPSR.SS = 0, or an MDSCR_EL1.SS write).
+    e.insn_start(pc);
+    e.call(kHelperStepDone, {e.c64(pc)});
+    e.exit_pc_in_state(ExitReason::Lookup);
+    b.guest_size = 4;
+    return;
+  }
+  const Arm64State& st = state_of(cpu);
+  unsigned max_insns = opt.max_insns ? opt.max_insns : 1;
+  if (flags & tb_flags::kSs) max_insns = 1;  // software step: one instruction, then the step
   for (unsigned n = 0;; ++n) {
     if (n == max_insns) {
       e.jump(pc);
@@ -53,6 +68,18 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
       n == 0 ? e.exit(ExitReason::Breakpoint, pc, tcg::exec::kDebugBreakpointArg) : e.jump(pc);
       break;
     }
+    if ((flags & tb_flags::kBkpt) && breakpoint_at(st, pc)) {  // a guest hardware breakpoint
+      if (n != 0) {
+        e.jump(pc);
+        break;
+      }
+      e.insn_start(pc);
+      const uint32_t ec_value = st.el == 0 ? ec::kBreakpointLower : ec::kBreakpointSame;
+      e.call(kHelperException, {e.c64(make_esr(ec_value, kDebugFaultStatus)), e.c64(pc), e.c64(0)});
+      e.exit_pc_in_state(ExitReason::Exception);
+      pc += 4;
+      break;
+    }
     std::optional<uint32_t> insn = code.read<uint32_t>(pc);
     if (!insn) {  // the block stops at the end of its page
       e.jump(pc);
@@ -60,6 +87,8 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
     }
     e.insn_start(pc);
     const size_t mark = b.insts.size();
+    const bool pmu_first = (flags & tb_flags::kPmu) && is_exception_generating(*insn);
+    if (pmu_first) emit_pmu_count(e, st.el, *insn, 0);
     tr.begin(pc, *insn);
     std::optional<InsnId> id = decode(*insn);
     if (!id || !dispatch(tr, *id, *insn)) {
@@ -94,10 +123,51 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
       pc += 4;
       break;
     }
+    if ((flags & tb_flags::kPmu) && !pmu_first) {
+      unsigned mem_ops = 0;
+      for (size_t i = mark; i < b.insts.size(); ++i) {
+        const tcg::ir::Opcode op = b.insts[i].op;
+        mem_ops += op == tcg::ir::Opcode::Load || op == tcg::ir::Opcode::Store ||
+                   op == tcg::ir::Opcode::AtomicRmw || op == tcg::ir::Opcode::AtomicCmpxchg;
+      }
+      emit_pmu_count(e, st.el, *insn, mem_ops);
+    }
     pc += 4;
     if (tr.ended()) break;
   }
   b.guest_size = uint32_t(pc - b.guest_pc);
+  if (flags & tb_flags::kPmu) e.call(kHelperPmuTick);  // overflow interrupts
+  if (flags & tb_flags::kSs) end_stepped_block(e, b);
+}
+
+void Arm64Frontend::end_stepped_block(tcg::ir::Emitter& e, tcg::ir::Block& b) {
+  // The stepped instruction completed: PSTATE.SS = 0 and the step exception before the next
+  // one. Instructions that took an exception (their entry set SPSR.SS), returned from one
+  // (ERET sets PSTATE.SS from SPSR.SS) or leave to the board keep their ending.
+  using Kind = tcg::ir::Terminal::Kind;
+  const tcg::ir::Terminal t = b.term;
+  tcg::ir::Value next;
+  switch (t.kind) {
+    case Kind::Jump:
+      next = e.c64(t.target);
+      break;
+    case Kind::Branch:
+      next = e.select(t.cond, e.c64(t.target), e.c64(t.target2));
+      break;
+    case Kind::Indirect:
+      next = t.value;
+      break;
+    case Kind::Exit:
+      // WFI/WFE complete at once while stepping (they may, architecturally).
+      if (t.pc_in_state || (t.reason != ExitReason::Lookup && t.reason != ExitReason::Halt)) return;
+      next = e.c64(t.target);
+      break;
+    case Kind::None:
+      return;
+  }
+  e.call(kHelperStepDone, {next});
+  b.term = tcg::ir::Terminal{};
+  e.exit_pc_in_state(ExitReason::Lookup);
 }
 
 bool Arm64Frontend::is_unallocated_space(uint32_t insn) {
@@ -136,7 +206,14 @@ uint64_t Arm64Frontend::compute_tb_flags(const tcg::CpuCommon& cpu) const {
     f |= tb_flags::kEl0Uct | tb_flags::kEl0Dze | tb_flags::kEl0Uci | tb_flags::kEl0Uma;
   }
   if (s.owner && s.owner->gic_cpu_interface()) f |= tb_flags::kGicSysregs;
+  f |= debug_tb_flags(s);
+  f |= pmu_tb_flags(s);
   return f;
+}
+
+uint64_t Arm64Frontend::cs_base(const tcg::CpuCommon& cpu) const {
+  const Arm64State& s = state_of(cpu);
+  return (cpu.tb_flags & tb_flags::kBkpt) ? s.dbg.bkpt_key : 0;
 }
 
 std::string Arm64Frontend::disassemble(uint64_t pc, const uint8_t* bytes, size_t len) const {

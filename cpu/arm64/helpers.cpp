@@ -157,16 +157,31 @@ uint64_t helper_store_exclusive(tcg::CpuCommon* c, uint64_t vaddr, uint64_t desc
 }
 
 namespace {
-/// The system counter: the machine's virtual time since reset, at CNTFRQ.
-uint64_t counter_now(const Arm64State& s) {
-  int64_t ns = s.clock->virtual_ns() - s.counter_epoch_ns;
+
+/// The guest can see the timer's state through the counter and CTL.ISTATUS: a deadline that
+/// has passed raises its line now, before the event-loop timer's thread gets to it, so an
+/// unmasked IRQ is taken as soon as the guest knows it is due. One atomic load when none is.
+void sync_timer_lines(Arm64State& s, int64_t now_ns) {
+  GenericTimer& t = s.owner->timer();
+  if (now_ns >= t.next_deadline()) t.poll();
+}
+
+/// The system counter at virtual time now_ns: the machine's virtual time since reset, at CNTFRQ.
+uint64_t counter_at_ns(const Arm64State& s, int64_t now_ns) {
+  int64_t ns = now_ns - s.counter_epoch_ns;
   if (ns < 0) ns = 0;
   return uint64_t((unsigned __int128)uint64_t(ns) * kCounterFrequency / 1'000'000'000u);
+}
+uint64_t counter_now(const Arm64State& s) {
+  return counter_at_ns(s, s.clock->virtual_ns());
 }
 }  // namespace
 
 uint64_t helper_read_counter(tcg::CpuCommon* c, uint64_t, uint64_t, uint64_t) {
-  return counter_now(state_of(*c));
+  Arm64State& s = state_of(*c);
+  const int64_t now_ns = s.clock->virtual_ns();
+  sync_timer_lines(s, now_ns);
+  return counter_at_ns(s, now_ns);
 }
 
 uint64_t helper_timer(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t pc) {
@@ -175,8 +190,8 @@ uint64_t helper_timer(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t p
   const bool virt = op & kTimerVirtual;
   uint64_t& ctl = virt ? s.cntv_ctl_el0 : s.cntp_ctl_el0;
   uint64_t& cval = virt ? s.cntv_cval_el0 : s.cntp_cval_el0;
-  const uint64_t now = counter_now(s);  // no CNTVOFF: the virtual counter is the physical one
   if (op & kTimerWrite) {
+    const uint64_t now = counter_now(s);  // no CNTVOFF: the virtual counter is the physical one
     if (op & kTimerTval) {
       cval = now + uint64_t(int64_t(int32_t(uint32_t(value))));  // TVAL is a signed 32-bit delta
     } else if (op & kTimerCval) {
@@ -188,6 +203,10 @@ uint64_t helper_timer(tcg::CpuCommon* c, uint64_t op, uint64_t value, uint64_t p
     return 0;
   }
   if (op & kTimerCval) return cval;
+  // The value read and the line agree: the line is raised first (the clock only moves on).
+  const int64_t now_ns = s.clock->virtual_ns();
+  sync_timer_lines(s, now_ns);
+  const uint64_t now = counter_at_ns(s, now_ns);
   if (op & kTimerTval) return uint64_t(uint32_t(cval - now));
   const bool istatus = (ctl & 1) && now >= cval;
   return ctl | (istatus ? 4 : 0);

@@ -55,6 +55,11 @@ constexpr uint64_t kEl0Vcten = 1u << 12;   // CNTKCTL_EL1.EL0VCTEN: CNTVCT_EL0
 constexpr uint64_t kEl0Vten = 1u << 13;    // CNTKCTL_EL1.EL0VTEN: CNTV_*
 constexpr uint64_t kEl0Pten = 1u << 14;    // CNTKCTL_EL1.EL0PTEN: CNTP_*
 constexpr uint64_t kGicSysregs = 1u << 15; // a GICv3 CPU interface is attached (ICC_* exist)
+// Self-hosted debug (debug.h), only ever set while the guest enables it:
+constexpr uint64_t kBkpt = 1u << 16;       // hardware breakpoints are checked in this mode
+constexpr uint64_t kSs = 1u << 17;         // software step, active-not-pending: one insn
+constexpr uint64_t kSsPending = 1u << 18;  // software step, active-pending: step exception now
+constexpr uint64_t kPmu = 1u << 19;        // the PMU counts: translated code counts events
 }  // namespace tb_flags
 
 // SCTLR_EL1 bits the CPU acts on.
@@ -85,6 +90,39 @@ struct ExclusiveMonitor {
   uint8_t valid = 0;
 };
 
+/// The self-hosted debug registers (Arm ARM D2): 6 breakpoints and 4 watchpoints, as
+/// ID_AA64DFR0_EL1 advertises, the OS lock and the debug communication channel's storage.
+constexpr unsigned kNumBreakpoints = 6, kNumWatchpoints = 4;
+struct DebugRegs {
+  uint64_t bvr[kNumBreakpoints] = {}, bcr[kNumBreakpoints] = {};
+  uint64_t wvr[kNumWatchpoints] = {}, wcr[kNumWatchpoints] = {};
+  uint64_t mdscr = 0;
+  uint64_t mdccint = 0, osdtrrx = 0, osdtrtx = 0, oseccr = 0;
+  uint64_t claim = 0;     // DBGCLAIMSET/CLR_EL1 tags
+  uint8_t oslk = 1;       // OSLSR_EL1.OSLK: a cold reset locks the OS lock
+  uint8_t dlk = 0;        // OSDLR_EL1.DLK (the OS double lock)
+  uint8_t corenpdrq = 0;  // DBGPRCR_EL1.CORENPDRQ
+  // Breakpoint translations are keyed (Frontend::cs_base) on this; it changes with the
+  // breakpoint registers, so stale blocks are never found again.
+  uint64_t bkpt_key = 0;
+};
+
+/// PMUv3 (pmu.h): 6 event counters and the cycle counter. Translated code adds up raw events
+/// (per EL) only in blocks translated while the PMU counts; pmu_sync folds them into the
+/// counters.
+constexpr unsigned kNumPmuCounters = 6;
+struct PmuState {
+  uint64_t pmcr = 0;  // E, D, X, DP, LC as written (N reads as kNumPmuCounters)
+  uint64_t cntenset = 0, intenset = 0, ovsset = 0;  // bit n: counter n; bit 31: cycles
+  uint64_t selr = 0, userenr = 0, ccfiltr = 0;
+  uint64_t evtyper[kNumPmuCounters] = {};
+  uint64_t evcntr[kNumPmuCounters] = {};  // 32-bit counters
+  uint64_t ccntr = 0;
+  // Raw events by EL that translated code adds up, and how much of them pmu_sync folded in.
+  uint64_t insns[2] = {}, mem[2] = {}, branches[2] = {};
+  uint64_t insns_seen[2] = {}, mem_seen[2] = {}, branches_seen[2] = {};
+};
+
 struct Arm64State {
   tcg::CpuCommon common;
 
@@ -98,6 +136,7 @@ struct Arm64State {
   uint8_t spsel = 1;   // PSTATE.SP
   uint8_t daif = 0xf;  // PSTATE.{D,A,I,F} as bits 3..0 (the DAIF register's bits 9..6)
   uint8_t il = 0;      // PSTATE.IL (set by an illegal exception return)
+  uint8_t ss = 0;      // PSTATE.SS: software step, active-not-pending (debug.h)
 
   // FP/SIMD.
   VReg v[32];
@@ -134,6 +173,10 @@ struct Arm64State {
   uint64_t cntp_cval_el0 = 0;
   uint64_t cntv_ctl_el0 = 0;
   uint64_t cntv_cval_el0 = 0;
+
+  // Self-hosted debug (debug.h) and the PMU (pmu.h).
+  DebugRegs dbg;
+  PmuState pmu;
 
   // Identification, fixed by the CPU model at reset.
   uint64_t midr_el1 = 0;

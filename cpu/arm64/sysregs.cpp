@@ -75,8 +75,7 @@ constexpr SysReg kSysRegs[] = {
     field("CLIDR_EL1", sysreg_key(3, 1, 0, 0, 1), kEl1Ro, OFF(clidr_el1)),
     constant("AIDR_EL1", sysreg_key(3, 1, 0, 0, 7), kEl1Ro, 0),
     field("CSSELR_EL1", sysreg_key(3, 2, 0, 0, 0), kEl1Rw, OFF(csselr_el1), 0xf),
-    el0_gated(field("CTR_EL0", sysreg_key(3, 3, 0, 0, 1), kAllRo, OFF(ctr_el0)),
-              tb_flags::kEl0Uct),
+    el0_gated(field("CTR_EL0", sysreg_key(3, 3, 0, 0, 1), kAllRo, OFF(ctr_el0)), tb_flags::kEl0Uct),
     special("DCZID_EL0", sysreg_key(3, 3, 0, 0, 7), kAllRo, SysRegSpecial::Dczid),
 
     // System control.
@@ -157,8 +156,6 @@ constexpr SysReg kSysRegs[] = {
     }(),
 
     // Registers Linux touches at boot that Orrery does not model: RAZ/WI.
-    raz_wi("PMCR_EL0", sysreg_key(3, 3, 9, 12, 0)),         // N = 0 counters
-    raz_wi("PMUSERENR_EL0", sysreg_key(3, 3, 9, 14, 0)),
     raz_wi("AMUSERENR_EL0", sysreg_key(3, 3, 13, 2, 3)),
     raz_wi("DISR_EL1", sysreg_key(3, 0, 12, 1, 1)),
     raz_wi("ERRIDR_EL1", sysreg_key(3, 0, 5, 3, 0)),

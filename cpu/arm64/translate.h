@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cpu/arm64/state.h"
@@ -237,6 +238,27 @@ class Translator {
   bool LDST_single(u32 Q, u32 L, u32 R, u32 opc, u32 S, u32 size, u32 n, u32 t);
   bool LDST_single_post(u32 Q, u32 L, u32 R, u32 m, u32 opc, u32 S, u32 size, u32 n, u32 t);
 
+  // ---- Saturating and by-element SIMD: translate_simd_sat.cpp ----
+  bool SIMD_3same_extra(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d);
+  bool SIMD_scalar_3same_extra(u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d);
+  bool SIMD_scalar_3diff(u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d);
+  bool SIMD_elem(u32 Q, u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc, u32 H, u32 n, u32 d);
+  bool SIMD_scalar_elem(u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc, u32 H, u32 n, u32 d);
+  bool SIMD_scalar_pairwise(u32 U, u32 size, u32 opc, u32 n, u32 d);
+
+  // ---- Cryptographic extension and SHA-3: translate_simd_crypto.cpp ----
+  bool CRYPTO_AES(u32 size, u32 opc, u32 n, u32 d);
+  bool CRYPTO_SHA_3reg(u32 size, u32 m, u32 opc, u32 n, u32 d);
+  bool CRYPTO_SHA_2reg(u32 size, u32 opc, u32 n, u32 d);
+  bool CRYPTO_SHA512_3reg(u32 m, u32 opc, u32 n, u32 d);
+  bool CRYPTO_SHA512_2reg(u32 opc, u32 n, u32 d);
+  bool CRYPTO_4reg(u32 op0, u32 m, u32 a, u32 n, u32 d);
+  bool XAR(u32 m, u32 imm6, u32 n, u32 d);
+
+  /// The ID register that gates optional instructions (the CPU model's ID_AA64ISAR0_EL1).
+  /// Until set, every optional instruction is accepted.
+  void set_id_isar0(uint64_t isar0) { isar0_ = isar0; }
+
  private:
   struct Vec;
   /// The FP access check every FP/SIMD translator makes before emitting anything (false: the
@@ -264,6 +286,23 @@ class Translator {
   bool ldst_multi(u32 Q, u32 L, u32 m, u32 opc, u32 size, u32 n, u32 t, bool post);
   bool ldst_single(u32 Q, u32 L, u32 R, u32 m, u32 opc, u32 S, u32 size, u32 n, u32 t,
                    bool post);
+  /// ID_AA64ISAR0_EL1's 4-bit field at bit `shift`.
+  unsigned isar0_field(unsigned shift) const { return unsigned(isar0_ >> shift) & 0xf; }
+  bool crypto_op(int op, u32 d, u32 n, u32 m, u32 a = 0, u32 imm = 0);
+  /// FRECPE/FRSQRTE/URECPE/URSQRTE/FRECPX and FRECPS/FRSQRTS (translate_simd_est.cpp).
+  bool simd_fp_estimate(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar);
+  bool simd_fp_step(u32 Q, u32 size, u32 m, u32 n, u32 d, bool scalar);
+  /// Emits the saturating-operation helper call described by the encoded SatDesc.
+  bool sat_op(uint64_t desc);
+  /// The saturating opcodes of the integer groups; nullopt when opc is not one of them.
+  std::optional<bool> sat_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d,
+                                bool scalar);
+  std::optional<bool> sat_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar);
+  std::optional<bool> sat_shift_imm(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d,
+                                    bool scalar);
+  bool sat_3diff(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d, bool scalar);
+  bool simd_elem(u32 Q, u32 U, u32 size, u32 L, u32 M, u32 m, u32 opc, u32 H, u32 n, u32 d,
+                 bool scalar);
 
  public:
 
@@ -392,6 +431,7 @@ class Translator {
   bool ended_ = false;
   std::string why_;
   bool why_undefined_ = false;
+  uint64_t isar0_ = ~0ull;
 };
 
 }  // namespace orrery::cpu::arm64

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 
+#include "cpu/arm64/crypto.h"
 #include "cpu/arm64/fp.h"
 #include "cpu/arm64/simd_helpers.h"
 #include "cpu/arm64/translate.h"
@@ -65,17 +66,24 @@ void Translator::write_narrow(unsigned d, Value r, bool part) {
 // ---- Three same ----
 
 bool Translator::SIMD_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d) {
+  if (opc == 0x13 && U) {  // PMUL
+    if (size != 0) return unallocated();
+    return crypto_op(int(CryptoOp::Pmul8), d, n, m, 0, Q);
+  }
+  if (opc == 0x1f && !U) return simd_fp_step(Q, size, m, n, d, false);  // FRECPS/FRSQRTS
   if (opc >= 0x18) return simd_fp_3same(Q, U, size, m, opc, n, d, false);
   return simd_int_3same(Q, U, size, m, opc, n, d, false);
 }
 
 bool Translator::SIMD_scalar_3same(u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d) {
+  if (opc == 0x1f && !U) return simd_fp_step(0, size, m, n, d, true);  // FRECPS/FRSQRTS
   if (opc >= 0x18) return simd_fp_3same(0, U, size, m, opc, n, d, true);
   return simd_int_3same(0, U, size, m, opc, n, d, true);
 }
 
 bool Translator::simd_int_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d,
                                 bool scalar) {
+  if (auto r = sat_3same(Q, U, size, m, opc, n, d, scalar)) return *r;
   const unsigned esize = 8u << size;
   const bool pairwise = opc == 0x14 || opc == 0x15 || opc == 0x17;
   switch (opc) {
@@ -192,16 +200,21 @@ bool Translator::simd_int_3same(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u
 // ---- Two-register miscellaneous ----
 
 bool Translator::SIMD_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d) {
+  if (size >= 2 && (opc == 0x1c || opc == 0x1d))  // URECPE/URSQRTE, FRECPE/FRSQRTE
+    return simd_fp_estimate(Q, U, size, opc, n, d, false);
   if ((opc >= 0x0c && opc <= 0x0f) || opc >= 0x16) return simd_fp_2misc(Q, U, size, opc, n, d, false);
   return simd_int_2misc(Q, U, size, opc, n, d, false);
 }
 
 bool Translator::SIMD_scalar_2misc(u32 U, u32 size, u32 opc, u32 n, u32 d) {
+  if (size >= 2 && (opc == 0x1d || (opc == 0x1f && !U)))  // FRECPE/FRSQRTE, FRECPX
+    return simd_fp_estimate(0, U, size, opc, n, d, true);
   if ((opc >= 0x0c && opc <= 0x0f) || opc >= 0x16) return simd_fp_2misc(0, U, size, opc, n, d, true);
   return simd_int_2misc(0, U, size, opc, n, d, true);
 }
 
 bool Translator::simd_int_2misc(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d, bool scalar) {
+  if (auto r = sat_2misc(Q, U, size, opc, n, d, scalar)) return *r;
   const unsigned esize = opc == 0x05 ? 8 : 8u << size;  // NOT and RBIT (size 1) work on bytes
   bool ok = true;
   switch (opc) {
@@ -311,6 +324,12 @@ bool Translator::SIMD_across(u32 Q, u32 U, u32 size, u32 opc, u32 n, u32 d) {
 // ---- Three different ----
 
 bool Translator::SIMD_3diff(u32 Q, u32 U, u32 size, u32 m, u32 opc, u32 n, u32 d) {
+  if (opc == 14 && !U) {  // PMULL/PMULL2: 8-bit lanes always, 64-bit with FEAT_PMULL
+    if (size == 0) return crypto_op(int(CryptoOp::Pmull8), d, n, m, 0, Q);
+    if (size == 3 && isar0_field(4) >= 2) return crypto_op(int(CryptoOp::Pmull64), d, n, m, 0, Q);
+    return unallocated();
+  }
+  if (opc == 9 || opc == 11 || opc == 13) return sat_3diff(Q, U, size, m, opc, n, d, false);
   static constexpr bool kImpl[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0, 0};
   if (!kImpl[opc]) return unimplemented("Advanced SIMD three-different opcode " + std::to_string(opc));
   if (size == 3) return unallocated();
@@ -401,6 +420,7 @@ bool Translator::simd_shift_imm(u32 Q, u32 U, u32 immhb, u32 opc, u32 n, u32 d, 
   if (immh == 0) return unallocated();
   const unsigned esize = 8u << (std::bit_width(immh) - 1);
   if (opc == 0x1c || opc == 0x1f) return simd_fp_fixed(Q, U, immhb, opc, n, d, scalar);
+  if (auto r = sat_shift_imm(Q, U, immhb, opc, n, d, scalar)) return *r;
   const bool right = opc <= 0x08 && !(opc & 1);
   const bool narrow = opc == 0x10 || opc == 0x11;
   if (!right && opc != 0x0a && !(narrow && !U))

@@ -7,8 +7,10 @@
 // EL0 rules: registers without EL0 access are UNDEFINED (EC 0); EL0 accesses that a control bit
 // disables (CNTKCTL_EL1, SCTLR_EL1.UCT/UMA/DZE/UCI) trap with EC 0x18. Encodings no table knows
 // are UNDEFINED and logged by -d unimp with their op0/op1/CRn/CRm/op2.
+#include "cpu/arm64/debug.h"
 #include "cpu/arm64/exception.h"
 #include "cpu/arm64/helpers.h"
+#include "cpu/arm64/pmu.h"
 #include "cpu/arm64/sysregs.h"
 #include "cpu/arm64/translate.h"
 #include "hw/intc/gicv3_cpu_if.h"
@@ -131,12 +133,38 @@ bool Translator::sysreg_unlisted(uint32_t key, u32 t, bool read) {
       return true;
     }
   }
+  if (const unsigned access = debug_register_access(key)) {  // self-hosted debug (debug.h)
+    const bool el0_ok = f.op1 == 3;                          // MDCCSR_EL0
+    if ((el_ == 0 && !el0_ok) || !(access & (read ? 1 : 2))) return unallocated();
+    if (read) {
+      set_x(t, e_.call(kHelperDebugReg, {e_.c64(key), e_.c64(0)}));
+    } else {
+      e_.call(kHelperDebugReg, {e_.c64(key | kDebugRegWrite), get_x(t, true)});
+      end_exit(ExitReason::Lookup, pc_ + 4);  // the debug events of this mode may change
+    }
+    return true;
+  }
+  if (is_implemented_pmu_register(key)) {  // PMUv3 (pmu.h); PMUSERENR_EL0 gates EL0
+    const bool read_only = key == sysreg_key(3, 3, 9, 12, 6) || key == sysreg_key(3, 3, 9, 12, 7) ||
+                           (key == sysreg_key(3, 3, 9, 14, 0) && el_ == 0);
+    const bool write_only = key == sysreg_key(3, 3, 9, 12, 4);  // PMSWINC_EL0
+    if ((el_ == 0 && f.op1 != 3) || (read ? write_only : read_only)) return unallocated();
+    const uint64_t op = key | (read ? 0 : kPmuRegWrite) | uint64_t(t) << kPmuRegRtShift;
+    if (read) {
+      set_x(t, e_.call(kHelperPmuReg, {e_.c64(op), e_.c64(0), e_.c64(pc_)}));
+    } else {
+      e_.call(kHelperPmuReg, {e_.c64(op), get_x(t, true), e_.c64(pc_)});
+      end_exit(ExitReason::Lookup, pc_ + 4);  // whether the PMU counts may change
+    }
+    return true;
+  }
   if (el_ != 0) {
     if (read && is_raz_id_register(key)) {
       set_x(t, e_.c64(0));
       return true;
     }
     if (is_debug_register(key) || is_pmu_register(key)) {  // RAZ/WI: not modelled
+      e_.call(kHelperUnimpSysreg, {e_.c64(key | (read ? 0 : kDebugRegWrite))});
       if (read) set_x(t, e_.c64(0));
       return true;
     }

@@ -225,11 +225,16 @@ ExitKind X86Cpu::run() {
     const bool shadow = state_.inhibit_irq != 0;
     const bool trap_flag = (state_.eflags & eflags::kTf) != 0;  // not lazy: eflags holds TF
     const uint64_t events_before = events_delivered_;
-    if (shadow || trap_flag) exec_.set_single_step(true);
+    const uint64_t pc_before = c.pc;
+    // A shadow alone needs no stepping: the frontend makes the block under the shadow one
+    // instruction that returns here.
+    if (trap_flag) exec_.set_single_step(true);
     RunResult r = exec_.run();
     if (shadow || trap_flag) {
       exec_.set_single_step(false);
-      state_.inhibit_irq = 0;
+      // An exit request before the shadowed instruction ran keeps the shadow.
+      if (trap_flag || r.kind != RunResult::Kind::ExitRequest || c.pc != pc_before)
+        state_.inhibit_irq = 0;
       exec_.mode_changed();
       if (r.kind == RunResult::Kind::Exit && r.reason == ExitReason::Step) {
         if (trap_flag && events_delivered_ == events_before && !reset_pending_) {

@@ -23,6 +23,7 @@
 #include "cpu/x86/frontend.h"
 #include "cpu/x86/local_apic.h"
 #include "cpu/x86/state.h"
+#include "cpu/x86/vcpu.h"
 #include "tcg/exec/engine.h"
 #include "tcg/softmmu/softmmu.h"
 
@@ -73,7 +74,7 @@ struct AccessKind {
 X86Walk walk_page_tables(const X86State& s, const hw::AddressSpace& memory, uint64_t la,
                          const AccessKind& k, bool set_ad);
 
-class X86Cpu final : public Vcpu,
+class X86Cpu final : public X86Vcpu,
                      public tcg::softmmu::PageTranslator,
                      public tcg::exec::DebugParkListener {
  public:
@@ -94,49 +95,40 @@ class X86Cpu final : public Vcpu,
   /// The INTR pin level (from the PIC or the local APIC); callable from any thread. While it is
   /// high and EFLAGS.IF is set outside an interrupt shadow, the CPU runs the acknowledge cycle
   /// at the next instruction boundary it checks (block boundaries).
-  void set_intr(bool level);
+  void set_intr(bool level) override;
   bool intr_level() const { return intr_.load(); }
   /// Latches an NMI (edge); callable from any thread.
-  void raise_nmi();
+  void raise_nmi() override;
   /// Makes run() return ExitKind::Reset soon (reset devices: port 0xcf9, the 8042); any thread.
-  void request_reset();
+  void request_reset() override;
 
   /// INIT (application processors): the power-on state, then no instruction runs until a
   /// STARTUP IPI. Call while the vCPU is not running (before run(), or from its board after a
   /// kick).
-  void init_wait_for_sipi();
+  void init_wait_for_sipi() override;
   /// STARTUP IPI: a vCPU waiting after INIT starts in real mode at vector:0000 (physical
   /// vector << 12). Ignored otherwise. Callable from any thread.
-  void startup_ipi(uint8_t vector);
+  void startup_ipi(uint8_t vector) override;
   /// An INIT IPI from any thread: at its next check the vCPU resets and, unless it is the
   /// bootstrap processor (IA32_APIC_BASE.BSP), waits for a STARTUP IPI.
-  void init_ipi();
+  void init_ipi() override;
 
   /// The vCPU's local APIC (IA32_APIC_BASE, CR8, x2APIC and TSC-deadline MSRs, the
   /// acknowledge cycle); null: none (the board's acknowledge_interrupt). Set before run().
-  void set_local_apic(X86LocalApic* apic) { apic_ = apic; }
+  void set_local_apic(X86LocalApic* apic) override { apic_ = apic; }
   X86LocalApic* local_apic() const { return apic_; }
   /// The machine's clock: the TSC counts its virtual nanoseconds (1 GHz), so it stops with the
   /// machine and agrees with device timers. Null: host time. Set before run().
-  void set_clock(const hw::Clock* clock) { clock_ = clock; }
+  void set_clock(const hw::Clock* clock) override { clock_ = clock; }
 
   /// The power-on (RESET) state: real mode at F000:FFF0 (CS base FFFF0000), EDX = CPUID(1).EAX.
-  void reset_power_on();
+  void reset_power_on() override;
   /// The machine state multiboot 1 (section 3.2) promises the kernel: 32-bit protected mode with
   /// flat 4 GiB code (CS) and data (DS ES FS GS SS) segments, paging off, IF = 0, EAX = magic,
   /// EBX = the information structure's physical address, EIP = entry.
-  void reset_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx);
-  /// The state of the Linux boot protocol's 64-bit entry (boot.rst, "64-bit boot protocol"):
-  /// long mode with paging on the loader's identity map (CR3), CS = code_sel (a flat 64-bit
-  /// code segment) and DS ES FS GS SS = data_sel (flat data), both in the loader's GDT, IF = 0,
-  /// RSI = the zero page, RIP = entry; the other general registers are zero.
-  struct LongModeEntry {
-    uint64_t rip = 0, rsi = 0, rsp = 0, cr3 = 0;
-    uint64_t gdt_base = 0;
-    uint16_t gdt_limit = 0;
-    uint16_t code_sel = 0x10, data_sel = 0x18;  // Linux's __BOOT_CS and __BOOT_DS
-  };
-  void reset_long_mode(const LongModeEntry& e);
+  void reset_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx) override;
+  using LongModeEntry = x86::LongModeEntry;
+  void reset_long_mode(const LongModeEntry& e) override;
 
   /// Waits until a thread is inside run(); false on timeout. Thread-safe.
   bool wait_until_running(std::chrono::milliseconds timeout);
@@ -155,7 +147,7 @@ class X86Cpu final : public Vcpu,
   void set_stop_on_unimplemented(bool stop) { stop_on_unimplemented_ = stop; }
 
   const CpuModel& model() const { return model_; }
-  unsigned index() const { return index_; }
+  unsigned index() const override { return index_; }
   tcg::exec::VcpuExec& exec() { return exec_; }
   tcg::exec::Engine& engine() { return engine_; }
   tcg::softmmu::Softmmu& mmu() { return mmu_; }

@@ -108,7 +108,12 @@ void X86Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& co
   }
 
   uint64_t pc = b.guest_pc;
-  const unsigned max_insns = opt.max_insns ? opt.max_insns : 1;
+  // In an interrupt shadow (after STI, MOV SS) one instruction runs, then the vCPU loop takes
+  // what is pending: the block is that instruction alone and returns to the loop. It is an
+  // ordinary cached block (the shadow is part of tb_flags), where a debugger-style single step
+  // would translate it again each time (the kernel's every STI).
+  const bool shadow = flags & tb_flags::kInhibitIrq;
+  const unsigned max_insns = shadow ? 1 : opt.max_insns ? opt.max_insns : 1;
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   for (unsigned n = 0;; ++n) {
@@ -162,6 +167,33 @@ void X86Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& co
     if (t.ended()) break;
   }
   b.guest_size = uint32_t(pc - b.guest_pc);
+  if (shadow) return_to_cpu_loop(e, b);
+}
+
+// Turns the terminal into an exit to the vCPU loop at the same next PC (ExitReason::Exception,
+// which the loop treats as "look again"; Lookup would stay in the dispatcher).
+void X86Frontend::return_to_cpu_loop(tcg::ir::Emitter& e, tcg::ir::Block& b) {
+  using Kind = tcg::ir::Terminal::Kind;
+  const tcg::ir::Terminal term = b.term;
+  constexpr uint32_t kPc = offsetof(tcg::CpuCommon, pc);
+  switch (term.kind) {
+    case Kind::Jump:
+      e.exit(ExitReason::Exception, term.target);
+      break;
+    case Kind::Branch:
+      e.set_reg(kPc, e.select(term.cond, e.c64(term.target), e.c64(term.target2)));
+      e.exit_pc_in_state(ExitReason::Exception);
+      break;
+    case Kind::Indirect:
+      e.set_reg(kPc, term.value);
+      e.exit_pc_in_state(ExitReason::Exception);
+      break;
+    case Kind::Exit:
+      if (term.reason == ExitReason::Lookup) b.term.reason = ExitReason::Exception;
+      break;
+    case Kind::None:
+      break;
+  }
 }
 
 uint64_t X86Frontend::cs_base(const tcg::CpuCommon& cpu) const {

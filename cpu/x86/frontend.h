@@ -47,6 +47,7 @@ class X86Frontend : public tcg::exec::Frontend {
 
  private:
   void log_unimplemented(uint64_t pc, const ZydisDecodedInstruction& insn);
+  static void return_to_cpu_loop(tcg::ir::Emitter& e, tcg::ir::Block& b);
 
   hw::Log& log_;
   size_t capstone_ = 0;                 // csh; 0 when Capstone could not be opened

@@ -55,6 +55,16 @@ std::unique_ptr<RamBacking> RamBacking::memfd(const std::string& name, uint64_t 
   return std::unique_ptr<RamBacking>(new RamBacking(p, size, fd, share));
 }
 
+std::unique_ptr<RamBacking> RamBacking::map_fd(int fd, uint64_t size, std::string& error) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (p == MAP_FAILED) {
+    error = "cannot map " + std::to_string(size) + " bytes of a shared fd: " + std::strerror(errno);
+    close(fd);
+    return nullptr;
+  }
+  return std::unique_ptr<RamBacking>(new RamBacking(static_cast<uint8_t*>(p), size, fd, true));
+}
+
 RamBacking::~RamBacking() {
   munmap(host_, size_);
   if (fd_ >= 0) close(fd_);

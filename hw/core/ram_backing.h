@@ -15,6 +15,9 @@ class RamBacking {
   /// A memfd of size bytes, mapped shared (share) or copy-on-write; error says why on failure.
   static std::unique_ptr<RamBacking> memfd(const std::string& name, uint64_t size, bool share,
                                            std::string& error);
+  /// Maps size bytes of an fd another process shared (a vhost-user frontend's guest RAM),
+  /// taking ownership of the fd.
+  static std::unique_ptr<RamBacking> map_fd(int fd, uint64_t size, std::string& error);
   ~RamBacking();
   RamBacking(const RamBacking&) = delete;
   RamBacking& operator=(const RamBacking&) = delete;

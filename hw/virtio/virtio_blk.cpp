@@ -10,6 +10,7 @@ namespace {
 
 // Feature bits (virtio 1.2, 5.2.3).
 constexpr uint64_t kFeatureSegMax = 1ull << 2;
+constexpr uint64_t kFeatureGeometry = 1ull << 4;
 constexpr uint64_t kFeatureRo = 1ull << 5;
 constexpr uint64_t kFeatureBlkSize = 1ull << 6;
 constexpr uint64_t kFeatureFlush = 1ull << 9;
@@ -62,15 +63,21 @@ VirtioBlk::VirtioBlk(const GuestMemory& mem, Log& log, std::string name,
   // Configuration layout (virtio 1.2, 5.2.4).
   put<uint64_t>(config_, 0, backend_->size() / kSector);  // capacity
   put<uint32_t>(config_, 12, kQueueSize - 2);             // seg_max
-  put<uint32_t>(config_, 20, uint32_t(kSector));          // blk_size
-  put<uint8_t>(config_, 32, 1);                           // writeback
-  put<uint16_t>(config_, 34, uint16_t(num_queues));       // num_queues
-  put<uint32_t>(config_, 36, kMaxDiscardSectors);         // max_discard_sectors
-  put<uint32_t>(config_, 40, 1);                          // max_discard_seg
-  put<uint32_t>(config_, 44, 1);                          // discard_sector_alignment
-  put<uint32_t>(config_, 48, kMaxDiscardSectors);         // max_write_zeroes_sectors
-  put<uint32_t>(config_, 52, 1);                          // max_write_zeroes_seg
-  put<uint8_t>(config_, 56, 1);                           // write_zeroes_may_unmap
+  // geometry: QEMU's guess from the size (16 heads, 63 sectors, 2..16383 cylinders). Firmware
+  // uses it: SeaBIOS reports it through INT 13h AH=48h and derives its CHS translation from it.
+  const uint64_t cylinders = std::clamp<uint64_t>(backend_->size() / kSector / (16 * 63), 2, 16383);
+  put<uint16_t>(config_, 16, uint16_t(cylinders));
+  put<uint8_t>(config_, 18, 16);
+  put<uint8_t>(config_, 19, 63);
+  put<uint32_t>(config_, 20, uint32_t(kSector));     // blk_size
+  put<uint8_t>(config_, 32, 1);                      // writeback
+  put<uint16_t>(config_, 34, uint16_t(num_queues));  // num_queues
+  put<uint32_t>(config_, 36, kMaxDiscardSectors);    // max_discard_sectors
+  put<uint32_t>(config_, 40, 1);                     // max_discard_seg
+  put<uint32_t>(config_, 44, 1);                     // discard_sector_alignment
+  put<uint32_t>(config_, 48, kMaxDiscardSectors);    // max_write_zeroes_sectors
+  put<uint32_t>(config_, 52, 1);                     // max_write_zeroes_seg
+  put<uint8_t>(config_, 56, 1);                      // write_zeroes_may_unmap
 }
 
 VirtioBlk::~VirtioBlk() {
@@ -78,8 +85,8 @@ VirtioBlk::~VirtioBlk() {
 }
 
 uint64_t VirtioBlk::device_features() const {
-  uint64_t f =
-      kFeatureSegMax | kFeatureBlkSize | kFeatureFlush | kFeatureDiscard | kFeatureWriteZeroes;
+  uint64_t f = kFeatureSegMax | kFeatureGeometry | kFeatureBlkSize | kFeatureFlush |
+               kFeatureDiscard | kFeatureWriteZeroes;
   if (backend_->read_only()) f |= kFeatureRo;
   if (num_queues() > 1) f |= kFeatureMq;
   return f;
@@ -87,6 +94,10 @@ uint64_t VirtioBlk::device_features() const {
 
 void VirtioBlk::device_reset(std::unique_lock<std::mutex>& held) {
   // Requests in flight still write guest memory and the used ring; let them finish first.
+  wait_idle(held);
+}
+
+void VirtioBlk::wait_idle(std::unique_lock<std::mutex>& held) {
   idle_.wait(held, [this] { return in_flight_ == 0; });
 }
 

@@ -27,6 +27,7 @@ class VirtioBlk : public VirtioDevice {
   std::span<const uint8_t> config_space() const override { return config_; }
   void queue_kicked(unsigned q) override;
   void device_reset(std::unique_lock<std::mutex>& held) override;
+  void wait_idle(std::unique_lock<std::mutex>& held) override;
 
  private:
   struct Pending;

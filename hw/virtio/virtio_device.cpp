@@ -44,7 +44,9 @@ void VirtioDevice::set_status(uint8_t value, std::unique_lock<std::mutex>& held)
     }
   }
   // NEEDS_RESET belongs to the device; the driver cannot clear or set it.
+  const bool starting = (value & kStatusDriverOk) && !(status_ & kStatusDriverOk);
   status_ = uint8_t((value & ~kStatusNeedsReset) | (status_ & kStatusNeedsReset));
+  if (starting) driver_ok();
 }
 
 void VirtioDevice::reset() {
@@ -67,6 +69,21 @@ void VirtioDevice::enable_queue(unsigned q) {
   VirtqLayout l = c.layout;
   l.size = c.size;
   if (!queues_[q]->start(l, negotiated(kFeatureEventIdx))) needs_reset();
+}
+
+bool VirtioDevice::enable_queue_at(unsigned q, uint16_t last_avail) {
+  enable_queue(q);
+  if (queues_[q]->broken()) return false;
+  queues_[q]->resume(last_avail);
+  return true;
+}
+
+uint16_t VirtioDevice::stop_queue(unsigned q, std::unique_lock<std::mutex>& held) {
+  wait_idle(held);
+  const uint16_t base = queues_[q]->last_avail();
+  queues_[q]->stop();
+  configs_[q].ready = false;
+  return base;
 }
 
 void VirtioDevice::kick(unsigned q) {

@@ -83,6 +83,12 @@ class VirtioDevice {
   QueueConfig& queue_config(unsigned q) { return configs_[q]; }
   /// The driver enables queue q with its current configuration (QueueReady / queue_enable).
   void enable_queue(unsigned q);
+  /// Enables queue q continuing at last_avail (a vhost-user backend's SET_VRING_BASE); false
+  /// if the ring is unusable (the device then needs a reset).
+  bool enable_queue_at(unsigned q, uint16_t last_avail);
+  /// Stops queue q once its requests in flight have completed (the lock is released
+  /// meanwhile) and returns the index of the next chain it would have taken.
+  uint16_t stop_queue(unsigned q, std::unique_lock<std::mutex>& held);
   /// The driver kicked queue q.
   void kick(unsigned q);
   /// Reads or writes the device-specific configuration space; out-of-range bytes read as 0
@@ -99,6 +105,10 @@ class VirtioDevice {
   /// Called on reset; must finish or forget in-flight requests (the lock may be released and
   /// re-acquired through `held`).
   virtual void device_reset(std::unique_lock<std::mutex>& held) {}
+  /// Waits until no request is in flight (the lock may be released meanwhile).
+  virtual void wait_idle(std::unique_lock<std::mutex>& held) {}
+  /// The driver set DRIVER_OK (a vhost-user frontend starts its backend here).
+  virtual void driver_ok() {}
 
   // ---- for device types, with the lock held ----
   Virtqueue& queue(unsigned q) { return *queues_[q]; }
@@ -111,6 +121,11 @@ class VirtioDevice {
   /// Marks the device broken (DEVICE_NEEDS_RESET) and tells the driver.
   void needs_reset();
   void config_changed();
+  /// Raises the used notification for q without looking at the ring (its device side runs
+  /// elsewhere, in a vhost-user backend, which decided).
+  void signal_used(unsigned q) {
+    if (transport_) transport_->notify_used(q);
+  }
   std::mutex& mutex() { return mu_; }
 
  private:

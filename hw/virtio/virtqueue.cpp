@@ -128,6 +128,17 @@ void Virtqueue::stop() {
   pushed_ = false;
 }
 
+void Virtqueue::resume(uint16_t last_avail) {
+  if (!running_ || broken_) return;
+  last_avail_ = last_avail;
+  used_idx_ = staged_idx_ = load16_acquire(used_ + 2);
+  signalled_valid_ = false;
+  if (event_idx_) {
+    store16(used_ + 4 + 8u * layout_.size, last_avail_);
+    mem_.written(layout_.used + 4 + 8ull * layout_.size, 2);
+  }
+}
+
 uint16_t Virtqueue::avail_idx() const {
   return load16_acquire(avail_ + 2);
 }

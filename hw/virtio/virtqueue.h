@@ -59,6 +59,9 @@ class Virtqueue {
   bool start(const VirtqLayout& layout, bool event_idx);
   /// Forgets the rings and any error (device reset, queue disable).
   void stop();
+  /// Continues a ring another device instance served (vhost-user SET_VRING_BASE): the next
+  /// chain taken is last_avail, and the used index is the one already in the ring.
+  void resume(uint16_t last_avail);
   bool running() const { return running_; }
   bool broken() const { return broken_; }
   const std::string& error() const { return error_; }

@@ -4,10 +4,10 @@
 #include <cstring>
 #include <thread>
 
+#include "cpu/x86/tcg_accel.h"
 #include "hw/core/log.h"
 #include "machine/loader/kernel.h"
 #include "machine/pci_devices.h"
-#include "tcg/exec/engine.h"
 
 namespace orrery::machine::pc {
 
@@ -32,13 +32,29 @@ RamSplit pc_ram_split(uint64_t ram_size) {
 
 PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
     : config_(config), ctx_(ctx), com1_(ctx.log, "serial0") {
-  mem_.set_write_observer(&ctx_.engine);
-  mem_.add_listener(&ctx_.engine);  // region changes flush every vCPU's TLB
+  accel_ = dynamic_cast<cpu::x86::X86Accelerator*>(ctx.accel);
+  if (!accel_) {
+    own_accel_ = std::make_unique<cpu::x86::TcgX86Accelerator>(ctx.engine);
+    accel_ = own_accel_.get();
+  }
+  mem_.set_write_observer(accel_->write_observer());
+  // Region changes flush every vCPU's TLB (TCG).
+  if (hw::MemoryListener* l = accel_->memory_listener()) mem_.add_listener(l);
   com1_.set_sink(&com1_out_);
+  // Guest time stands still while a debugger holds the machine (as on virt): the TSC, the
+  // APIC timers and every device timer run on the virtual clock.
+  ctx_.engine.debug().set_stop_listener([&clock = ctx_.clock](bool stopped) {
+    if (stopped)
+      clock.pause();
+    else
+      clock.resume();
+  });
 }
 
 PcMachine::~PcMachine() {
-  ctx_.engine.set_code_full_hook(nullptr);
+  accel_->set_code_full_hook(nullptr);
+  ctx_.engine.debug().set_stop_listener({});
+  ctx_.clock.resume();
   // The local APICs' timers and device interrupts outlive the vCPUs (destroyed first).
   if (intc_) intc_->detach_cpus();
 }
@@ -92,8 +108,11 @@ std::string PcMachine::build() {
   resettables_.insert(resettables_.end(),
                       {fw_cfg_.get(), &pci_->config_ports, &pci_->reset_control, &pci_->bus});
   for (unsigned i = 0; i < config_.cpus; ++i) {
-    cpus_.push_back(std::make_unique<cpu::x86::X86Cpu>(*model_, i, mem_, io_, ctx_.engine, *this));
-    intc_->attach_cpu(*cpus_.back(), ctx_.clock);
+    std::string verr;
+    auto v = accel_->create_vcpu({*model_, i, mem_, io_, *this}, verr);
+    if (!v) return "vCPU " + std::to_string(i) + ": " + verr;
+    cpus_.push_back(std::move(v));
+    if (!accel_->irqchip_in_kernel()) intc_->attach_cpu(*cpus_.back(), ctx_.clock);
   }
   return {};
 }
@@ -232,7 +251,7 @@ void PcMachine::post(Event e, std::string message, int status) {
 }
 
 void PcMachine::cpu_thread(unsigned index) {
-  cpu::x86::X86Cpu& c = *cpus_[index];
+  cpu::x86::X86Vcpu& c = *cpus_[index];
   for (;;) {
     const cpu::ExitKind k = c.run();
     switch (k) {
@@ -274,7 +293,13 @@ int PcMachine::run() {
     error_ = "no kernel loaded";
     return 1;
   }
-  ctx_.engine.set_code_full_hook([this] { post(Event::FlushCode); });
+  if (!ram_mapped_) {
+    // Every RAM and ROM region exists once the boot images are placed.
+    error_ = accel_->set_ram(cpu::ram_slots(mem_));
+    if (!error_.empty()) return 1;
+    ram_mapped_ = true;
+  }
+  accel_->set_code_full_hook([this] { post(Event::FlushCode); });
   for (;;) {
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -316,13 +341,13 @@ int PcMachine::run() {
         return 1;
       case Event::FlushCode:
         ctx_.log.log(hw::kLogTier, "pc: code cache full, flushing translations\n");
-        ctx_.engine.flush();
+        accel_->flush_code();
         break;
       case Event::Reset: {
         if (config_.no_reboot) return 0;
         ctx_.log.log(hw::kLogInt, "pc: system reset\n");
         for (hw::Resettable* d : resettables_) d->reset();
-        ctx_.engine.flush();
+        accel_->flush_code();
         std::string err = reboot();
         if (!err.empty()) {
           error_ = "reset: " + err;
@@ -357,6 +382,7 @@ const MachineType& pc_machine_type() {
       .firmware = true,
       .default_nic = "e1000",
       .ide = true,
+      .kvm = true,
   };
   return kType;
 }

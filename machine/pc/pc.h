@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cpu/x86/cpu.h"
+#include "cpu/x86/vcpu.h"
 #include "hw/char/serial16550.h"
 #include "hw/core/address_space.h"
 #include "hw/misc/fw_cfg.h"
@@ -71,9 +72,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::AddressSpace& io_ports() { return io_; }
   hw::Serial16550& com1() { return com1_; }
   PcPci& pci() { return *pci_; }
-  cpu::x86::X86Cpu& cpu(unsigned i) { return *cpus_.at(i); }
+  /// vCPU i (TCG only: tests look at its state).
+  cpu::x86::X86Cpu& cpu(unsigned i) { return dynamic_cast<cpu::x86::X86Cpu&>(*cpus_.at(i)); }
+  cpu::x86::X86Vcpu& vcpu(unsigned i) { return *cpus_.at(i); }
   /// The interrupt router: ISA IRQs 0-15 and PCI GSIs 16-23 (pc_intc.cpp).
-  hw::IrqSink& gsi() { return intc_->gsi(); }
+  hw::IrqSink& gsi() { return gsi_sink(); }
   PcInterrupts& interrupts() { return *intc_; }
   const loader::MultibootBoot& boot_info() const { return boot_; }
   PcPlatformDevices& platform() { return platform_; }
@@ -109,6 +112,9 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// kernel QEMU boots that way (vectors 0x08 and 0x70, every line masked but the cascade), so
   /// the PIT's ticks from reset reach no unprepared IDT.
   void init_pic_as_firmware();  // pc_intc.cpp
+  /// Where GSIs and MSIs go: Orrery's controllers, or the accelerator's kernel irqchip.
+  hw::IrqSink& gsi_sink();               // pc_intc.cpp
+  hw::MsiSink& msi_sink();               // pc_intc.cpp
   std::string build_platform_devices();  // pc_devices.cpp
   std::string add_pc_testdev(const DeviceSpec& spec);
   /// The i440FX/PIIX3 PCI (pc_pci.cpp).
@@ -116,6 +122,9 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// The PIIX3 IDE's legacy ports and the -hda..-hdd/-cdrom/if=ide drives.
   std::string build_ide();
   std::string build_pci_device(DeviceParser& parser, const DeviceSpec& spec);
+  /// A -device with bootindex=: its firmware path goes into fw_cfg's "bootorder"
+  /// (pc_firmware.cpp).
+  void add_boot_device(int bootindex, unsigned devfn);
   std::string boot(std::span<const uint8_t> kernel);
   loader::PcMemory pc_memory() const;
   // Direct Linux boot of a bzImage (pc_linux.cpp).
@@ -128,6 +137,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   // pc_firmware.cpp
   std::string add_ram_below_4g();
   std::string build_fw_cfg();
+  std::vector<uint8_t> boot_order_file() const;
   std::string load_firmware();
   void reset_firmware();
   void cpu_thread(unsigned index);
@@ -136,6 +146,10 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
 
   MachineConfig config_;
   MachineContext& ctx_;
+  /// ctx_.accel, or TCG on ctx_.engine when the caller gave none.
+  std::unique_ptr<cpu::x86::X86Accelerator> own_accel_;
+  cpu::x86::X86Accelerator* accel_ = nullptr;
+  bool ram_mapped_ = false;  // the accelerator has the RAM slots
   const cpu::x86::CpuModel* model_ = nullptr;
   RamSplit split_;
   hw::AddressSpace mem_;
@@ -150,10 +164,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   PcPlatformDevices platform_;
   std::unique_ptr<PcPci> pci_;
   std::vector<hw::Resettable*> resettables_;
-  std::vector<std::unique_ptr<cpu::x86::X86Cpu>> cpus_;
+  std::vector<std::unique_ptr<cpu::x86::X86Vcpu>> cpus_;
   std::unique_ptr<hw::FwCfg> fw_cfg_;
   std::vector<uint8_t> bios_;  // the firmware image (its copy below 1 MiB is reset from it)
   bool firmware_boot_ = false;
+  std::vector<std::pair<int, std::string>> boot_devices_;  // bootindex, OpenFirmware path
 
   // Kept for a reset (the kernel only without a reload function, as on virt).
   std::vector<uint8_t> kernel_;

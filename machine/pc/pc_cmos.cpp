@@ -23,6 +23,7 @@ constexpr uint64_t kKiB = 1024, k64K = 65536, k1M = 1 << 20, k16M = 16 << 20;
 uint8_t boot_device(char c) {
   switch (c) {
     case 'a':
+    case 'b':
       return 1;  // floppy
     case 'c':
       return 2;  // hard disk

@@ -36,9 +36,10 @@ std::string PcMachine::build_platform_devices() {
         if (!a20) ctx_.log.log(hw::kLogUnimp, "pc: A20 gate masking is not modelled\n");
       });
   // Interrupt outputs are wired by connect_irqs (pc_intc.cpp).
-  fill_pc_cmos(
-      *d.rtc,
-      {.ram_below_4g = split_.below_4g, .ram_above_4g = split_.above_4g, .cpus = config_.cpus});
+  fill_pc_cmos(*d.rtc, {.ram_below_4g = split_.below_4g,
+                        .ram_above_4g = split_.above_4g,
+                        .cpus = config_.cpus,
+                        .boot_order = config_.boot.order});
 
   struct Port {
     const char* name;

@@ -49,7 +49,39 @@ std::string PcMachine::add_ram_below_4g() {
   return {};
 }
 
+void PcMachine::add_boot_device(int bootindex, unsigned devfn) {
+  // The OpenFirmware path QEMU gives a virtio-blk-pci disk; SeaBIOS matches the PCI part
+  // ("/pci@i0cf8/*@SLOT[,FN]").
+  char path[64];
+  const unsigned slot = devfn >> 3, fn = devfn & 7;
+  if (fn)
+    std::snprintf(path, sizeof path, "/pci@i0cf8/scsi@%x,%x/disk@0,0", slot, fn);
+  else
+    std::snprintf(path, sizeof path, "/pci@i0cf8/scsi@%x/disk@0,0", slot);
+  boot_devices_.emplace_back(bootindex, path);
+}
+
+std::vector<uint8_t> PcMachine::boot_order_file() const {
+  // QEMU's "bootorder": the bootindex devices' paths by ascending index (ties in command-line
+  // order), one a line, "HALT" last under -boot strict=on, NUL-terminated; empty without any.
+  std::vector<std::pair<int, std::string>> devs = boot_devices_;
+  std::stable_sort(devs.begin(), devs.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (config_.boot.strict) devs.emplace_back(0, "HALT");
+  std::string text;
+  for (const auto& d : devs) text += (text.empty() ? "" : "\n") + d.second;
+  std::vector<uint8_t> out(text.begin(), text.end());
+  if (!out.empty()) out.push_back(0);
+  return out;
+}
+
 std::string PcMachine::build_fw_cfg() {
+  // The CMOS holds three boot devices of kinds a/b (floppy), c, d and n (QEMU's rule).
+  const std::string& order = config_.boot.order;
+  if (order.size() > 3) return "-boot order=" + order + ": too many boot devices for PC";
+  for (char c : order)
+    if (!std::strchr("abcdn", c))
+      return "-boot order=" + order + ": invalid boot device for PC: '" + c + "'";
   fw_cfg_ = std::make_unique<hw::FwCfg>(mem_, ctx_.log);
   hw::FwCfg& f = *fw_cfg_;
   std::string err = io_.add_mmio("fw_cfg", kFwCfgPort, hw::FwCfg::kIoSize, f.io());
@@ -59,8 +91,9 @@ std::string PcMachine::build_fw_cfg() {
   f.add_u16(hw::FwCfg::kNbCpus, uint16_t(config_.cpus));
   f.add_u16(hw::FwCfg::kMaxCpus, uint16_t(config_.cpus));
   f.add_u16(hw::FwCfg::kNographic, config_.nographic ? 1 : 0);
-  // SeaBIOS reads this key as "etc/show-boot-menu": 0, no "Press ESC" prompt (QEMU's default).
-  f.add_u16(hw::FwCfg::kBootMenu, 0);
+  // SeaBIOS reads this key as "etc/show-boot-menu": 0 (QEMU's default, -boot menu=off), no
+  // "Press ESC" prompt and no wait.
+  f.add_u16(hw::FwCfg::kBootMenu, config_.boot.menu ? 1 : 0);
   // x86 key 0x8002: IRQ 0 reaches IOAPIC pin 2 (SeaBIOS's MP table says so, as the MADT).
   f.add_u32(hw::FwCfg::kArchLocal | 2, 1);
 
@@ -84,15 +117,24 @@ std::string PcMachine::build_fw_cfg() {
     }
   }
   PcAcpiFiles acpi = build_pc_acpi({config_.cpus, split_.below_4g});
-  const std::vector<uint8_t> fail_wait = {0xff, 0xff, 0xff, 0xff};  // -1: never reboot, as QEMU
+  // -boot reboot-timeout: how long SeaBIOS waits after a failed boot before rebooting (-1:
+  // never, QEMU's default).
+  std::vector<uint8_t> fail_wait;
+  put_le(fail_wait, uint32_t(config_.boot.reboot_timeout), 4);
   struct File {
     const char* name;
     std::vector<uint8_t> data;
   };
   std::vector<File> files = {
-      {"etc/e820", std::move(e820)},         {"bootorder", {}},
+      {"etc/e820", std::move(e820)},         {"bootorder", boot_order_file()},
       {"etc/boot-fail-wait", fail_wait},     {kAcpiTablesFile, std::move(acpi.tables)},
       {kAcpiRsdpFile, std::move(acpi.rsdp)}, {kTableLoaderFile, std::move(acpi.loader)}};
+  // With the menu on, splash-time is how long its prompt waits (QEMU's "etc/boot-menu-wait").
+  if (config_.boot.menu && config_.boot.splash_time >= 0) {
+    std::vector<uint8_t> wait;
+    put_le(wait, uint16_t(config_.boot.splash_time), 2);
+    files.push_back({"etc/boot-menu-wait", std::move(wait)});
+  }
   // Under -nographic SeaBIOS mirrors its screen output on COM1 (its serial console).
   if (config_.nographic) files.push_back({"etc/sercon-port", {uint8_t(kCom1Base), kCom1Base >> 8}});
   for (File& file : files) {

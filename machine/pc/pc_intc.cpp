@@ -15,7 +15,7 @@ class PcInterrupts::CpuPort final : public hw::LapicOutputs, public cpu::x86::X8
   ~CpuPort() override = default;
 
   hw::LocalApic& lapic() { return lapic_; }
-  void attach(cpu::x86::X86Cpu& cpu, const hw::Clock& clock) {
+  void attach(cpu::x86::X86Vcpu& cpu, const hw::Clock& clock) {
     clock_ = &clock;
     cpu_ = &cpu;
     cpu.set_intr(lapic_.intr());
@@ -63,7 +63,7 @@ class PcInterrupts::CpuPort final : public hw::LapicOutputs, public cpu::x86::X8
  private:
   PcInterrupts& pc_;
   // Before lapic_: its constructor already drives the outputs.
-  cpu::x86::X86Cpu* cpu_ = nullptr;  // set before the vCPUs run
+  cpu::x86::X86Vcpu* cpu_ = nullptr;  // set before the vCPUs run
   const hw::Clock* clock_ = nullptr;
   hw::LocalApic lapic_;
 };
@@ -94,7 +94,7 @@ std::string PcInterrupts::map(hw::AddressSpace& io) {
   return err;
 }
 
-void PcInterrupts::attach_cpu(cpu::x86::X86Cpu& cpu, const hw::Clock& clock) {
+void PcInterrupts::attach_cpu(cpu::x86::X86Vcpu& cpu, const hw::Clock& clock) {
   CpuPort& port = *ports_.at(cpu.index());
   port.attach(cpu, clock);
   cpu.set_local_apic(&port);
@@ -130,13 +130,30 @@ namespace orrery::machine::pc {
 
 std::string PcMachine::build_interrupts() {
   intc_ = std::make_unique<PcInterrupts>(ctx_.log, ctx_.loop, mem_, config_.cpus);
-  std::string err = intc_->map(io_);
-  if (!err.empty()) return err;
-  for (unsigned irq = 0; irq < kIsaIrqCount; ++irq) isa_irqs_[irq].out().connect(intc_->gsi(), irq);
+  // With a kernel irqchip the kernel answers the PIC, IOAPIC and local APIC accesses itself.
+  if (!accel_->irqchip_in_kernel()) {
+    std::string err = intc_->map(io_);
+    if (!err.empty()) return err;
+  }
+  for (unsigned irq = 0; irq < kIsaIrqCount; ++irq) isa_irqs_[irq].out().connect(gsi_sink(), irq);
   return {};
 }
 
+hw::IrqSink& PcMachine::gsi_sink() {
+  hw::IrqSink* k = accel_->kernel_gsi();
+  return k ? *k : intc_->gsi();
+}
+
+hw::MsiSink& PcMachine::msi_sink() {
+  hw::MsiSink* k = accel_->kernel_msi();
+  return k ? *k : intc_->msi();
+}
+
 void PcMachine::init_pic_as_firmware() {
+  if (accel_->irqchip_in_kernel()) {
+    accel_->init_kernel_pic(0x08, 0x70, 0xfb, 0xff);
+    return;
+  }
   // ICW1 (edge, cascade, ICW4), ICW2 (vector base), ICW3 (cascade on IRQ 2), ICW4 (8086 mode),
   // then OCW1 (the mask).
   const std::pair<uint16_t, uint8_t> writes[] = {
@@ -150,9 +167,7 @@ void PcMachine::init_pic_as_firmware() {
 void PcMachine::connect_irqs() {
   // Each ISA IRQ is a wired-OR: every device line gets its own input of it.
   std::array<unsigned, kIsaIrqCount> inputs{};
-  auto isa = [&](hw::IrqLine& line, unsigned irq) {
-    line.connect(isa_irqs_[irq], inputs[irq]++);
-  };
+  auto isa = [&](hw::IrqLine& line, unsigned irq) { line.connect(isa_irqs_[irq], inputs[irq]++); };
   isa(com1_.irq(), kCom1Irq);
   PcPlatformDevices& p = platform_;
   isa(p.pit->irq(), kPitIrq);
@@ -165,7 +180,7 @@ void PcMachine::connect_irqs() {
     if (n < kIsaIrqCount)
       isa(p.hpet->irq(n), n);
     else
-      p.hpet->irq(n).connect(intc_->gsi(), n);
+      p.hpet->irq(n).connect(gsi_sink(), n);
   }
   if (p.testdev)
     for (unsigned n = 0; n < kIsaIrqCount; ++n) isa(p.testdev->irq(n), n);
@@ -173,7 +188,7 @@ void PcMachine::connect_irqs() {
   for (unsigned n = 0; n < kIsaIrqCount; ++n) isa(pci_->isa.isa_irq(n), n);
   isa(pci_->ide.channel(0).irq(), kIde0Irq);
   isa(pci_->ide.channel(1).irq(), kIde1Irq);
-  pci_->bus.set_msi_sink(&intc_->msi());
+  pci_->bus.set_msi_sink(&msi_sink());
 }
 
 }  // namespace orrery::machine::pc

@@ -31,7 +31,7 @@ class PcInterrupts {
   /// Maps the PIC and ELCR ports, the IOAPIC and the local APIC page; error or empty.
   std::string map(hw::AddressSpace& io_ports);
   /// Connects vCPU cpu.index() to its local APIC (after the vCPUs exist).
-  void attach_cpu(cpu::x86::X86Cpu& cpu, const hw::Clock& clock);
+  void attach_cpu(cpu::x86::X86Vcpu& cpu, const hw::Clock& clock);
   /// Before the vCPUs are destroyed: no timer or message reaches them any more.
   void detach_cpus();
 

@@ -90,7 +90,7 @@ std::string PcMachine::boot_linux(std::span<const uint8_t> kernel) {
   c.acpi_rsdp_addr = acpi_rsdp_addr_;
   err = loader::load_bzimage(kernel, c, mem_, linux_boot_);
   if (!err.empty()) return err;
-  cpu::x86::X86Cpu::LongModeEntry e;
+  cpu::x86::LongModeEntry e;
   e.rip = linux_boot_.entry;
   e.rsi = linux_boot_.zero_page;
   e.rsp = linux_boot_.rsp;
@@ -99,8 +99,10 @@ std::string PcMachine::boot_linux(std::span<const uint8_t> kernel) {
   e.gdt_limit = linux_boot_.gdt_limit;
   cpus_[0]->reset_long_mode(e);
   init_pic_as_firmware();
-  if (model_->leaf1_edx & cpu::x86::feat::kMtrr)
-    program_firmware_mtrrs(cpus_[0]->state(), split_.below_4g, model_->phys_bits);
+  // TCG only for now: a KVM vCPU would need the MTRRs as MSRs.
+  auto* tcg_cpu = dynamic_cast<cpu::x86::X86Cpu*>(cpus_[0].get());
+  if (tcg_cpu && (model_->leaf1_edx & cpu::x86::feat::kMtrr))
+    program_firmware_mtrrs(tcg_cpu->state(), split_.below_4g, model_->phys_bits);
   // The application processors wait for INIT and STARTUP IPIs from the boot CPU's local APIC.
   for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->init_wait_for_sipi();
   return {};

@@ -99,14 +99,17 @@ std::string PcMachine::build_ide() {
 }
 
 std::string PcMachine::build_pci_device(DeviceParser& parser, const DeviceSpec& spec) {
-  static constexpr std::string_view kDrivers[] = {
-      "isa-debug-exit", "virtio-blk-pci", "virtio-rng-pci", "virtio-net-pci", "pci-testdev"};
+  static constexpr std::string_view kDrivers[] = {"isa-debug-exit", "virtio-blk-pci",
+                                                  "virtio-rng-pci", "virtio-net-pci",
+                                                  "pci-testdev",    "vhost-user-blk-pci"};
   DeviceRequest req;
   std::string err = parser.parse(spec, kDrivers, req);
   if (!err.empty()) return err;
   err = add_pci_device(req, pci_->bus, mem_, ctx_.log, kPciFirstFreeSlot, pci_->functions,
                        pci_->devices);
-  return err.empty() ? err : "-device " + spec.driver + ": " + err;
+  if (!err.empty()) return "-device " + spec.driver + ": " + err;
+  if (req.bootindex >= 0) add_boot_device(req.bootindex, pci_->functions.back()->devfn());
+  return {};
 }
 
 }  // namespace orrery::machine::pc

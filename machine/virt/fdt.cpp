@@ -142,7 +142,7 @@ void pcie_node(Writer& w, const FdtConfig& cfg) {
 }  // namespace
 
 std::string cpu_compatible(const std::string& model) {
-  if (model.starts_with("cortex-")) return "arm," + model;
+  if (model.starts_with("cortex-") || model.starts_with("neoverse-")) return "arm," + model;
   return "arm,armv8";  // "max" and other synthetic models
 }
 
@@ -197,6 +197,12 @@ std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out) {
                          kGicPpi, kPpiTimerVirt, ppi_flags, kGicPpi, kPpiTimerHyp, ppi_flags});
   w.empty("always-on");
   w.end();
+  if (cfg.pmu) {
+    w.begin("pmu");
+    w.str("compatible", "arm,armv8-pmuv3");
+    w.cells("interrupts", {kGicPpi, kPpiPmu, ppi_flags});
+    w.end();
+  }
 
   const MemMapEntry& dist = virt_region(VirtRegion::GicDist);
   w.begin(node_name("intc", dist.base));

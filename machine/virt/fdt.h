@@ -21,6 +21,7 @@ struct FdtConfig {
   uint64_t redist_size = 0;  // GICv3: bytes of redistributor frames
   bool gicv2m = false;       // a GICv2m MSI frame (the PCIe node's msi-parent)
   bool its = false;          // a GICv3 ITS (the PCIe node's msi-map)
+  bool pmu = false;          // a PMUv3 with its overflow PPI (an arm,armv8-pmuv3 node)
 };
 
 /// Builds the device tree blob; empty string on success.

@@ -12,6 +12,7 @@
 #include "hw/core/log.h"
 #include "hw/core/user_file.h"
 #include "hw/net/netdev_options.h"
+#include "hw/virtio/vhost_user/blk_frontend.h"
 #include "hw/virtio/virtio_blk.h"
 #include "hw/virtio/virtio_net.h"
 #include "hw/virtio/virtio_rng.h"
@@ -79,8 +80,9 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
 
 std::string VirtMachine::build_devices() {
   static constexpr std::string_view kDrivers[] = {
-      "virtio-blk-device", "virtio-rng-device", "virtio-net-device", "virtio-blk-pci",
-      "virtio-rng-pci",    "virtio-net-pci",    "pci-testdev"};
+      "virtio-blk-device", "virtio-rng-device",  "virtio-net-device",
+      "virtio-blk-pci",    "virtio-rng-pci",     "virtio-net-pci",
+      "pci-testdev",       "vhost-user-blk-pci", "vhost-user-blk-device"};
   DeviceParser parser(config_);
   unsigned next_slot = kVirtioMmioSlots;
   for (const DeviceSpec& spec : config_.devices) {
@@ -100,7 +102,11 @@ std::string VirtMachine::build_devices() {
       dev = std::make_unique<hw::virtio::VirtioRng>(dma_, ctx_.log, req.name);
     else if (req.kind == DeviceRequest::Kind::Net)
       dev = std::make_unique<hw::virtio::VirtioNet>(dma_, ctx_.log, req.name, req.net, req.mac);
-    else
+    else if (req.kind == DeviceRequest::Kind::VhostUserBlk) {
+      dev = hw::virtio::vhost_user::BlkFrontend::connect(dma_, ctx_.log, req.name, req.socket_path,
+                                                         req.num_queues, err);
+      if (!dev) return what + ": " + err;
+    } else
       dev = std::make_unique<hw::virtio::VirtioBlk>(dma_, ctx_.log, req.name, req.drive,
                                                     req.num_queues);
     virtio_mmio_[--next_slot]->plug(dev.get());
@@ -222,6 +228,8 @@ std::string VirtMachine::build() {
     cpus_[i]
         ->timer_irq(CpuTimer::Virt)
         .connect(*core, core->ppi_input(i, kGicPpiBase + kPpiTimerVirt));
+    if (hw::IrqLine* pmu = cpus_[i]->pmu_irq())
+      pmu->connect(*core, core->ppi_input(i, kGicPpiBase + kPpiPmu));
   }
   return {};
 }
@@ -276,6 +284,7 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
     fc.redist_size = gicv3_ ? gicv3_->redistributor_size() : 0;
     fc.gicv2m = gicv2m_ != nullptr;
     fc.its = its_ != nullptr;
+    fc.pmu = !cpus_.empty() && cpus_[0]->pmu_irq() != nullptr;
     err = build_virt_fdt(fc, dtb_);
     if (!err.empty()) return err;
   }

@@ -86,6 +86,7 @@ class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
     return cpu_.timer_irq(t == CpuTimer::Phys ? cpu::arm64::TimerId::Phys
                                               : cpu::arm64::TimerId::Virt);
   }
+  hw::IrqLine* pmu_irq() override { return &cpu_.pmu_irq(); }
   void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) override {
     cpu_.set_gic_cpu_interface(gic);
   }

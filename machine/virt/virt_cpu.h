@@ -67,6 +67,8 @@ class VirtCpu : public hw::IrqSink {
 
   virtual uint64_t mpidr() const = 0;
   virtual hw::IrqLine& timer_irq(CpuTimer t) = 0;
+  /// The PMU's overflow interrupt, or null when this CPU has no PMU for the board to wire.
+  virtual hw::IrqLine* pmu_irq() { return nullptr; }
   /// Attaches a GICv3 CPU interface (before the first reset).
   virtual void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) = 0;
 };

@@ -122,6 +122,7 @@ inline constexpr unsigned kPpiTimerPhys = 14;        // INTID 30 (CNTP, what Lin
 inline constexpr unsigned kPpiTimerVirt = 11;        // INTID 27 (CNTV)
 inline constexpr unsigned kPpiTimerHyp = 10;         // INTID 26
 inline constexpr unsigned kPpiGicMaintenance = 9;    // INTID 25
+inline constexpr unsigned kPpiPmu = 7;               // INTID 23: the PMU's overflow interrupt
 
 /// INTIDs the GIC implements: 32 private plus 256 SPIs (QEMU virt's NUM_IRQS).
 inline constexpr unsigned kVirtGicNumIrqs = 32 + 256;

@@ -20,7 +20,9 @@ class Engine;
 namespace orrery::tcg::baseline {
 
 struct Options {
-  // Executions after which the code calls tier_up(engine, tb) once; 0 disables counting.
+  // Nonzero: the code counts executions in tb.exec_count and calls tier_up(engine, tb) when the
+  // count reaches tb.tier_up_at (read at every execution, so the engine can move it); 0
+  // disables counting.
   uint32_t hot_threshold = 0;
   void (*tier_up)(exec::Engine* engine, exec::TranslationBlock* tb) = nullptr;
   exec::Engine* engine = nullptr;
@@ -40,8 +42,9 @@ struct Workspace {
 };
 
 /// Compiles tb's IR into cache. tb must outlive the code (its address, &tb->link and
-/// &tb->exec_count are embedded). Returns null, with *error set when given, if the block uses
-/// something this tier does not generate (it then stays in the interpreter) or the cache is full.
+/// &tb->exec_count/tier_up_at are embedded). Returns null, with *error set when given, if the block
+/// uses something this tier does not generate (it then stays in the interpreter) or the cache is
+/// full.
 exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
                        std::string* error = nullptr, size_t* code_size = nullptr,
                        Workspace* ws = nullptr);

@@ -258,6 +258,8 @@ class Gen {
   void tlb_lookup(const ir::MemOp& m, bool write, Label miss);
   void gen_terminal();
   void direct_exit(uint64_t target, unsigned slot);
+  /// Exits through the jump-cache entry at `entry` (rax = the target pc, already in cpu.pc).
+  void jump_cache_exit(Mem entry);
 
   const exec::TranslationBlock& tb_;
   const ir::Block& b_;
@@ -338,7 +340,9 @@ bool Gen::run(std::string& err) {
     a_.load(4, RCX, Mem{RAX, 0});
     a_.alu_ri(kAdd, false, RCX, 1);
     a_.store(4, Mem{RAX, 0}, RCX);
-    a_.alu_ri(kCmp, false, RCX, int32_t(opt_.hot_threshold));
+    const auto tier_up_at = int32_t(reinterpret_cast<const char*>(&tb_.tier_up_at) -
+                                    reinterpret_cast<const char*>(&tb_.exec_count));
+    a_.alu_rm(kCmp, false, RCX, Mem{RAX, tier_up_at});
     a_.jcc(kE, hot);
     bind(cold(Cold::Kind::TierUp, hot));
   }
@@ -871,6 +875,14 @@ bool Gen::gen_inst(size_t i, std::string& err) {
 void Gen::direct_exit(uint64_t target, unsigned slot) {
   a_.mov_imm(RAX, target);
   a_.store(8, Mem{RBX, kOffPc}, RAX);
+  if ((target ^ tb_.key.pc) & softmmu::kPageMask) {
+    // The dispatcher never links across a page, so without this every such exit (a call into
+    // another page of the kernel) would return to it: probe the jump cache here instead, at
+    // the slot the constant target hashes to.
+    a_.load(8, RCX, Mem{RBX, kOffJumpCache});
+    jump_cache_exit(Mem{RCX, int32_t(jump_cache_index(target) * sizeof(JumpCacheEntry))});
+    return;
+  }
   Label unlinked = a_.new_label();
   a_.mov_imm(RAX, uint64_t(&tb_.link[slot]));
   a_.load(8, RAX, Mem{RAX, 0});
@@ -883,6 +895,26 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
   a_.mov_imm(RAX, uint64_t(&tb_));
   a_.store(8, Mem{RBX, kOffLastTb}, RAX);
   a_.store_imm32(false, Mem{RBX, kOffLastExitSlot}, int32_t(slot));
+  ret_code(exec::kRetNext);
+}
+
+void Gen::jump_cache_exit(Mem entry) {
+  // A hit needs pc and flags to match and the entry to have code; a miss returns to the
+  // dispatcher with nothing to link.
+  Label miss = a_.new_label();
+  a_.alu_rm(kCmp, true, RAX, entry);
+  a_.jcc(kNe, miss);
+  a_.load(8, RDX, Mem{RBX, kOffJcTag});
+  a_.alu_rm(kCmp, true, RDX, Mem{entry.base, entry.disp + 8});
+  a_.jcc(kNe, miss);
+  a_.load(8, RAX, Mem{entry.base, entry.disp + 16});
+  a_.test_rr(true, RAX, RAX);
+  a_.jcc(kE, miss);
+  a_.mov_rr(true, RDI, RBX);
+  epilogue();
+  a_.jmp_r(RAX);
+  bind(miss);
+  a_.store_imm32(true, Mem{RBX, kOffLastTb}, 0);
   ret_code(exec::kRetNext);
 }
 
@@ -911,9 +943,7 @@ void Gen::gen_terminal() {
       return;
     }
     case ir::Terminal::Kind::Indirect: {
-      // Inline jump-cache probe, as the LLVM tier does: hit when pc and flags match and the
-      // entry has code.
-      Label miss = a_.new_label();
+      // Inline jump-cache probe, as the LLVM tier does.
       ld(RAX, t.value);
       a_.store(8, Mem{RBX, kOffPc}, RAX);
       // rcx = jump_cache_index(pc) * sizeof(JumpCacheEntry), from the shared shift tables.
@@ -925,20 +955,7 @@ void Gen::gen_terminal() {
       a_.alu_rr(kOr, false, RCX, RDX);
       a_.shift_ri(kShl, false, RCX, 5);
       a_.alu_rm(kAdd, true, RCX, Mem{RBX, kOffJumpCache});
-      a_.alu_rm(kCmp, true, RAX, Mem{RCX, 0});
-      a_.jcc(kNe, miss);
-      a_.load(8, RDX, Mem{RBX, kOffJcTag});
-      a_.alu_rm(kCmp, true, RDX, Mem{RCX, 8});
-      a_.jcc(kNe, miss);
-      a_.load(8, RAX, Mem{RCX, 16});
-      a_.test_rr(true, RAX, RAX);
-      a_.jcc(kE, miss);
-      a_.mov_rr(true, RDI, RBX);
-      epilogue();
-      a_.jmp_r(RAX);
-      bind(miss);
-      a_.store_imm32(true, Mem{RBX, kOffLastTb}, 0);
-      ret_code(exec::kRetNext);
+      jump_cache_exit(Mem{RCX, 0});
       return;
     }
     case ir::Terminal::Kind::Exit:

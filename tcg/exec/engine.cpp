@@ -15,23 +15,79 @@ using softmmu::kPageSize;
 
 TranslationBlock::~TranslationBlock() = default;
 
-Engine::Engine(EngineOptions opt, hw::Log& log) : opt_(opt), log_(log) {}
+namespace {
+TierPolicyOptions policy_options(const EngineOptions& opt) {
+  TierPolicyOptions p = opt.policy;
+  p.hot_threshold = opt.hot_threshold;
+  return p;
+}
+}  // namespace
+
+Engine::Engine(EngineOptions opt, hw::Log& log)
+    : opt_(opt), log_(log), policy_(policy_options(opt)) {}
 
 Engine::~Engine() {
-  if (compiler_ && log_.enabled(hw::kLogTier)) {
-    const auto s = compiler_->stats();
-    log_.log(hw::kLogTier,
-             "llvm: %" PRIu64 " blocks compiled in %.1f ms, %" PRIu64 " failed, %" PRIu64
-             " skipped; %" PRIu64 " blocks translated, %" PRIu64 " invalidated\n",
-             s.compiled, s.compile_us / 1000.0, s.failed, s.skipped, stats_.blocks_translated,
-             stats_.invalidations);
-    log_.log(hw::kLogTier, "baseline: %" PRIu64 " blocks, %.1f MiB of code\n",
-             baseline_blocks_.load(), code_cache_ ? code_cache_->used() / 1048576.0 : 0.0);
-    const auto j = compiler_->jit().stats();
-    log_.log(hw::kLogTier, "llvm: lowering %.1f ms, IR passes %.1f ms, codegen %.1f ms\n",
-             j.lower_us / 1000.0, j.opt_us / 1000.0, j.codegen_us / 1000.0);
-  }
+  if (compiler_ && log_.enabled(hw::kLogTier)) log_tier_stats();
   compiler_.reset();  // joins the compile thread before the blocks it may be reading go away
+}
+
+void Engine::count_native_locked(const std::vector<std::unique_ptr<TranslationBlock>>& blocks) {
+  for (const auto& tb : blocks) {
+    const uint64_t n = tb->native_execs.load(std::memory_order_relaxed);
+    stats_.native_execs += n;
+    stats_.native_insns += n * tb->ir.num_insns;
+  }
+}
+
+void Engine::log_tier_stats() {
+  Stats t;
+  uint64_t wasted = 0, compiled_now = 0;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    count_native_locked(all_);
+    // Blocks whose LLVM code ran fewer times than their baseline code had before it was
+    // compiled: the compile was most likely wasted.
+    for (const auto& tb : all_) {
+      NativeFn fn = tb->native.load(std::memory_order_relaxed);
+      if (!fn || is_baseline_code(fn)) continue;
+      ++compiled_now;
+      if (tb->native_execs.load(std::memory_order_relaxed) <
+          tb->exec_count.load(std::memory_order_relaxed))
+        ++wasted;
+    }
+    t = stats_;
+    stats_.native_execs = stats_.native_insns = 0;  // counted again by the next call
+  }
+  const auto s = compiler_->stats();
+  const auto j = compiler_->jit().stats();
+  log_.log(hw::kLogTier,
+           "tier: %" PRIu64 " blocks translated, %" PRIu64 " invalidated, %" PRIu64
+           " flushes; baseline: %" PRIu64 " blocks, %.1f MiB of code\n",
+           t.blocks_translated, t.invalidations, t.flushes, baseline_blocks_.load(),
+           code_cache_ ? code_cache_->used() / 1048576.0 : 0.0);
+  log_.log(hw::kLogTier,
+           "tier: policy: %" PRIu64 " checks, %" PRIu64 " compile, %" PRIu64 " deferred, %" PRIu64
+           " never; invalidated after compile %" PRIu64 ", while queued %" PRIu64 "\n",
+           t.tier_checks, t.tier_compiles, t.tier_deferred, t.tier_never, t.invalidated_compiled,
+           t.invalidated_queued);
+  log_.log(hw::kLogTier,
+           "llvm: %" PRIu64 " queued, %" PRIu64 " compiled, %" PRIu64 " failed, %" PRIu64
+           " skipped (invalidated), %" PRIu64 " dropped cold\n",
+           s.enqueued, s.compiled, s.failed, s.skipped, s.dropped_cold);
+  log_.log(hw::kLogTier,
+           "llvm: compile CPU %.1f ms (%.1f ms wall; compile thread CPU %.1f ms), %" PRIu64
+           " IR insns, %.1f us CPU per 100 IR insns now estimated\n",
+           s.compile_cpu_us / 1000.0, s.compile_us / 1000.0, s.thread_cpu_us / 1000.0, s.ir_insts,
+           policy_.cost_ns(100) / 1000.0);
+  log_.log(hw::kLogTier, "llvm: lowering %.1f ms, IR passes %.1f ms, codegen %.1f ms\n",
+           j.lower_us / 1000.0, j.opt_us / 1000.0, j.codegen_us / 1000.0);
+  if (compiler_->jit().counts_executions())
+    log_.log(hw::kLogTier,
+             "llvm: compiled code ran %" PRIu64 " times (%" PRIu64
+             " guest insns), estimated saving %.1f ms against %.1f ms compile CPU; %" PRIu64
+             " of %" PRIu64 " blocks with LLVM code now ran it fewer times than before it\n",
+             t.native_execs, t.native_insns, policy_.saving_ns(t.native_insns) / 1e6,
+             s.compile_cpu_us / 1000.0, wasted, compiled_now);
 }
 
 namespace {
@@ -57,11 +113,19 @@ std::string Engine::init() {
   if (opt_.tier == Tier::Baseline) return {};
   llvm::JitOptions jit_opt;
   jit_opt.code_limit = opt_.llvm_code_bytes;
+  jit_opt.count_executions = log_.enabled(hw::kLogTier);
   compiler_ = llvm::BackgroundCompiler::create(err, &log_, jit_opt);
   if (!compiler_) return "cannot start the LLVM tier: " + err;
   // Code already linked to a block's baseline code must move on to its LLVM code.
   compiler_->set_publish_hook([this](TranslationBlock* tb) { relink_published(tb); });
   compiler_->set_full_hook([this] { code_full(); });
+  compiler_->set_cost_hook(
+      [this](uint64_t ir, uint64_t cpu_ns) { policy_.note_compile(ir, cpu_ns); });
+  // A block that went cold in the queue asks again once it has run as often again.
+  compiler_->set_cold_hook([this](TranslationBlock* tb) {
+    const uint32_t n = tb->exec_count.load(std::memory_order_relaxed);
+    tb->tier_up_at.store(n + std::max(n, opt_.hot_threshold), std::memory_order_relaxed);
+  });
   return {};
 }
 
@@ -191,6 +255,15 @@ void Engine::guest_memory_written(uint64_t addr, uint64_t len) {
 void Engine::invalidate_locked(TranslationBlock* tb) {
   if (!tb->valid.exchange(false)) return;
   ++stats_.invalidations;
+  if (tb->compile_queued.load(std::memory_order_relaxed)) {
+    // Hot code thrown away: the next block with this key must show more benefit first.
+    policy_.note_invalidated(tb->key);
+    NativeFn fn = tb->native.load(std::memory_order_relaxed);
+    if (fn && !is_baseline_code(fn))
+      ++stats_.invalidated_compiled;
+    else
+      ++stats_.invalidated_queued;
+  }
   map_.erase(tb->key, tb);
   for (auto [src, slot] : tb->incoming) {
     src->link[slot].store(nullptr, std::memory_order_release);
@@ -222,11 +295,17 @@ void Engine::unregister_page_locked(uint64_t page, TranslationBlock* tb) {
   }
 }
 
+void Engine::forget_tier_history() {
+  std::lock_guard<std::mutex> g(mu_);
+  policy_.clear();
+}
+
 void Engine::flush() {
   std::vector<std::unique_ptr<TranslationBlock>> old;
   {
     std::lock_guard<std::mutex> g(mu_);
     ++stats_.flushes;
+    if (compiler_ && compiler_->jit().counts_executions()) count_native_locked(all_);
     map_.clear();
     pages_.clear();
     code_pages_.clear();
@@ -295,16 +374,15 @@ void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
   from->link[slot].store(to->native.load(std::memory_order_acquire), std::memory_order_release);
 }
 
-void Engine::form_region(TranslationBlock* head) {
+std::vector<TranslationBlock*> Engine::region_candidates_locked(TranslationBlock* head) const {
   // Hot blocks reachable through direct links (so in the same page and mode), breadth first.
-  // Only warm members are taken, so a rarely taken side exit stays outside and the region
-  // keeps to the loop that made the head hot. A block already inside another region is
-  // compiled alone: it only runs outside that region when entered from elsewhere.
-  std::lock_guard<std::mutex> g(mu_);
-  if (!opt_.regions || head->region.size() || !head->region_heads.empty() || !head->valid.load())
-    return;
-  const uint32_t warm = std::max<uint32_t>(1, opt_.hot_threshold / 8);
+  // Only warm members are taken (an eighth of the head's count), so a rarely taken side exit
+  // stays outside and the region keeps to the loop that made the head hot. A block already
+  // inside another region is compiled alone: it only runs outside that region when entered
+  // from elsewhere.
   std::vector<TranslationBlock*> members{head};
+  if (!opt_.regions || head->region.size() || !head->region_heads.empty()) return members;
+  const uint32_t warm = std::max<uint32_t>(1, head->exec_count.load(std::memory_order_relaxed) / 8);
   for (size_t i = 0; i < members.size() && members.size() < kMaxRegionBlocks; ++i) {
     for (TranslationBlock* next : members[i]->link_tb) {
       if (!next || !next->valid.load() || next->key.flags != head->key.flags ||
@@ -316,14 +394,58 @@ void Engine::form_region(TranslationBlock* head) {
       if (members.size() == kMaxRegionBlocks) break;
     }
   }
-  if (members.size() == 1) return;
-  for (TranslationBlock* m : members) m->region_heads.push_back(head);
-  head->region = std::move(members);
+  return members;
 }
 
 void Engine::tier_up(TranslationBlock* tb) {
-  if (!compiler_ || tb->compile_queued.exchange(true)) return;
-  if (opt_.tier == Tier::Auto) form_region(tb);
+  if (!compiler_ || tb->compile_queued.load(std::memory_order_relaxed)) return;
+  using Kind = TierPolicy::Decision::Kind;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
+    ++stats_.tier_checks;
+    const uint32_t count = tb->exec_count.load(std::memory_order_relaxed);
+    const unsigned backoffs = policy_.backoffs(tb->key);
+    TierPolicy::Decision d;
+    std::vector<TranslationBlock*> members;
+    if (opt_.tier == Tier::Llvm) {
+      d = policy_.decide_forced(count, backoffs);
+    } else {
+      // The benefit so far: every member's executions times its guest instructions (a
+      // region's members run in its code); the cost: all of its IR.
+      // A region formed earlier (then dropped cold from the queue) keeps its members.
+      members = region_candidates_locked(tb);
+      uint64_t insns = 0, ir = 0;
+      for (const TranslationBlock* m : tb->region.empty() ? members : tb->region) {
+        insns += uint64_t(m == tb ? count : m->exec_count.load(std::memory_order_relaxed)) *
+                 m->ir.num_insns;
+        ir += m->ir.insts.size();
+      }
+      d = policy_.decide(count, insns, ir, backoffs);
+    }
+    switch (d.kind) {
+      case Kind::Defer:
+        ++stats_.tier_deferred;
+        tb->tier_up_at.store(d.next_check, std::memory_order_relaxed);
+        return;
+      case Kind::Never:
+        ++stats_.tier_never;
+        tb->tier_up_at.store(0, std::memory_order_relaxed);
+        if (log_.enabled(hw::kLogTier))
+          log_.log(hw::kLogTier,
+                   "tier: block at 0x%" PRIx64 " stays out of LLVM (invalidated %u times)\n",
+                   tb->key.pc, backoffs);
+        return;
+      case Kind::Compile:
+        break;
+    }
+    ++stats_.tier_compiles;
+    tb->compile_queued.store(true, std::memory_order_relaxed);
+    if (members.size() > 1) {
+      for (TranslationBlock* m : members) m->region_heads.push_back(tb);
+      tb->region = std::move(members);
+    }
+  }
   if (opt_.tier == Tier::Llvm) {
     compiler_->compile_now(tb);
   } else {
@@ -423,7 +545,11 @@ void Engine::sync_memory_map(VcpuExec* v) {
 Engine::Stats Engine::stats() const {
   std::lock_guard<std::mutex> g(mu_);
   Stats s = stats_;
-  if (compiler_) s.blocks_compiled = compiler_->stats().compiled;
+  if (compiler_) {
+    const auto c = compiler_->stats();
+    s.blocks_compiled = c.compiled;
+    s.dropped_cold = c.dropped_cold;
+  }
   s.baseline_blocks = baseline_blocks_.load(std::memory_order_relaxed);
   return s;
 }
@@ -491,6 +617,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
   }
   if (stepping() || cpu_.jc_tag == kNoJumpCacheTag) return tb;
   if (tb->phys_page2 != TranslationBlock::kNoPage) mmu_.note_two_page_block();
+  mmu_.note_jump_cache_fill(pc, mmu_idx, tb->phys_page2 != TranslationBlock::kNoPage);
   NativeFn native = tb->native.load(std::memory_order_acquire);
   e.tb = tb;
   e.flags = cpu_.jc_tag;
@@ -552,6 +679,8 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   }
   if (engine_.options().optimize) opt::optimize(work);
   fresh->ir = work;
+  if (engine_.options().tier == Tier::Auto && !stepping())
+    fresh->tier_up_at.store(engine_.options().hot_threshold, std::memory_order_relaxed);
   if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
   if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get(), *baseline_ws_))
     fresh->native.store(base, std::memory_order_relaxed);
@@ -589,8 +718,8 @@ void VcpuExec::log_in_asm(const ir::Block& b, const CodeReader& code, uint64_t p
 
 uint64_t VcpuExec::execute(TranslationBlock* tb) {
   if (NativeFn fn = tb->native.load(std::memory_order_acquire)) return fn(&cpu_);
-  if (engine_.options().tier == Tier::Auto &&
-      tb->exec_count.fetch_add(1, std::memory_order_relaxed) + 1 == engine_.options().hot_threshold)
+  if (const uint32_t at = tb->tier_up_at.load(std::memory_order_relaxed);
+      at && tb->exec_count.fetch_add(1, std::memory_order_relaxed) + 1 == at)
     engine_.tier_up(tb);
   return interp::run(*tb->prog, &cpu_);
 }

@@ -24,6 +24,7 @@
 #include "tcg/exec/frontend.h"
 #include "tcg/exec/tb.h"
 #include "tcg/exec/tb_map.h"
+#include "tcg/exec/tier_policy.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::tcg::llvm {
@@ -39,9 +40,12 @@ enum class Tier : uint8_t { Interp, Baseline, Llvm, Auto };
 
 struct EngineOptions {
   Tier tier = Tier::Auto;
-  uint32_t hot_threshold = 64;  // executions before a block is queued for LLVM (Tier::Auto)
-  bool optimize = true;         // run tcg/opt passes on new blocks
-  bool regions = true;          // compile hot loops spanning several blocks as one unit
+  // Executions before a block is first considered for LLVM (Tier::Auto); the policy decides
+  // from there (its hot_threshold is this one).
+  uint32_t hot_threshold = 64;
+  TierPolicyOptions policy;
+  bool optimize = true;  // run tcg/opt passes on new blocks
+  bool regions = true;   // compile hot loops spanning several blocks as one unit
   // Address space reserved for baseline code. When it is full, new blocks are interpreted.
   size_t code_cache_bytes = size_t(1) << 30;
   // An instruction the guest CPU model does not implement stops its vCPU with the -d unimp
@@ -92,6 +96,9 @@ class Engine : public softmmu::CodePageTracker,
 
   /// Drops every block (e.g. on reset).
   void flush();
+  /// Forgets which blocks kept being invalidated (the LLVM back-off survives flush()): for a
+  /// harness that loads a new program where the last one was, so a forced tier=llvm compiles it.
+  void forget_tier_history();
 
   /// MemoryListener for the address space the vCPUs' softmmus use: a new view makes every vCPU
   /// flush its TLB, and translated code of the changed ranges is dropped. On a vCPU's own thread
@@ -142,23 +149,39 @@ class Engine : public softmmu::CodePageTracker,
 
   struct Stats {
     uint64_t blocks_translated = 0;
-    uint64_t blocks_compiled = 0;
+    uint64_t blocks_compiled = 0;  // by the LLVM tier
     uint64_t invalidations = 0;
     uint64_t baseline_blocks = 0;
     uint64_t flushes = 0;  // flush() calls (reset, full code cache)
+    // The tiering policy (tcg/exec/tier_policy.h).
+    uint64_t tier_checks = 0;           // a block reached its tier_up_at
+    uint64_t tier_compiles = 0;         // ... and was queued (Auto) or compiled (Llvm)
+    uint64_t tier_deferred = 0;         // ... and must run longer first
+    uint64_t tier_never = 0;            // ... and stays where it is for good
+    uint64_t invalidated_compiled = 0;  // blocks with LLVM code invalidated
+    uint64_t invalidated_queued = 0;    // blocks invalidated while queued for LLVM
+    uint64_t dropped_cold = 0;          // left the queue because they stopped running
+    // Executions of LLVM code and the guest instructions they ran (counted under -d tier
+    // only), over every block so far.
+    uint64_t native_execs = 0;
+    uint64_t native_insns = 0;
   };
   Stats stats() const;
+  /// The policy's current compile-cost estimate for ir_insts IR instructions (tests).
+  double compile_cost_ns(uint64_t ir_insts) const { return policy_.cost_ns(ir_insts); }
 
  private:
   void invalidate_locked(TranslationBlock* tb);
   void unregister_page_locked(uint64_t page, TranslationBlock* tb);
   bool invalidate_range_locked(uint64_t phys, uint64_t len, const uint64_t* running_pc);
   void relink_published(TranslationBlock* tb);
-  void form_region(TranslationBlock* head);
+  std::vector<TranslationBlock*> region_candidates_locked(TranslationBlock* head) const;
   void code_full();
   /// True when every running vCPU but self flushed for view gen. map_mu_ held.
   bool map_acked_locked(uint64_t gen, const VcpuExec* self) const;
   void ack_map_locked(VcpuExec* v);
+  void count_native_locked(const std::vector<std::unique_ptr<TranslationBlock>>& blocks);
+  void log_tier_stats();
 
   EngineOptions opt_;
   hw::Log& log_;
@@ -181,6 +204,7 @@ class Engine : public softmmu::CodePageTracker,
   std::atomic<bool> code_full_signalled_{false};
   std::atomic<uint64_t> baseline_blocks_{0};
   Stats stats_;
+  TierPolicy policy_;  // guarded by mu_ (its cost estimate is atomic)
   DebugState debug_{*this};
 };
 

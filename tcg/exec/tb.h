@@ -53,7 +53,14 @@ struct TranslationBlock {
   std::unique_ptr<interp::Program> prog;
 
   std::atomic<NativeFn> native{nullptr};
+  // Executions in the baseline tier or the interpreter (a plain, racy increment in baseline
+  // code). When it reaches tier_up_at the code calls Engine::tier_up, which compiles, queues or
+  // moves tier_up_at further out (tcg/exec/tier_policy.h); 0 never asks.
   std::atomic<uint32_t> exec_count{0};
+  std::atomic<uint32_t> tier_up_at{0};
+  // Executions of this block's LLVM code, alone or inside a region, counted only under -d tier
+  // (JitOptions::count_executions).
+  std::atomic<uint64_t> native_execs{0};
   std::atomic<bool> valid{true};
   std::atomic<bool> compile_queued{false};
 

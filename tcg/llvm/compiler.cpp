@@ -9,11 +9,29 @@
 
 #include <chrono>
 #include <cinttypes>
+#include <ctime>
 #include <vector>
 
 #include "hw/core/log.h"
 
 namespace orrery::tcg::llvm {
+
+namespace {
+
+uint64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
+uint64_t ir_size(const exec::TranslationBlock& tb) {
+  if (tb.region.empty()) return tb.ir.insts.size();
+  uint64_t n = 0;
+  for (const exec::TranslationBlock* m : tb.region) n += m->ir.insts.size();
+  return n;
+}
+
+}  // namespace
 
 std::unique_ptr<BackgroundCompiler> BackgroundCompiler::create(std::string& error, hw::Log* log,
                                                                const JitOptions& opt) {
@@ -41,6 +59,7 @@ void BackgroundCompiler::enqueue(exec::TranslationBlock* tb) {
     if (stop_ || full_) return;  // full: the block stays where it is until the next flush
     queue_.push_back(Queued{tb, tb->exec_count.load(std::memory_order_relaxed)});
   }
+  ++enqueued_;
   work_cv_.notify_one();
 }
 
@@ -52,11 +71,15 @@ exec::NativeFn BackgroundCompiler::compile_now(exec::TranslationBlock* tb) {
     if (full_) return nullptr;
   }
   auto t0 = std::chrono::steady_clock::now();
+  const uint64_t c0 = thread_cpu_ns();
   std::string error;
   exec::NativeFn fn = jit_->compile(*tb, &error);
-  compile_us_ += uint64_t(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-          .count());
+  const exec::TranslationBlock* const one[] = {tb};
+  note_compile(one, 1,
+               uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count()),
+               thread_cpu_ns() - c0);
   finish(tb, fn, error);
   if (!fn && jit_->code_full()) {
     bool call;
@@ -109,8 +132,11 @@ void BackgroundCompiler::finish(exec::TranslationBlock* tb, exec::NativeFn fn,
   tb->native.store(fn, std::memory_order_release);
   if (publish_hook_) publish_hook_(tb);
   if (log_)
-    log_->log(hw::kLogTier, "llvm: compiled block at 0x%" PRIx64 " (%u insns, region of %zu)\n",
-              tb->key.pc, tb->ir.num_insns, std::max<size_t>(1, tb->region.size()));
+    log_->log(hw::kLogTier,
+              "llvm: compiled block at 0x%" PRIx64 " (phys 0x%" PRIx64
+              ", %u insns, region of %zu, %u executions)\n",
+              tb->key.pc, tb->key.phys_pc, tb->ir.num_insns, std::max<size_t>(1, tb->region.size()),
+              tb->exec_count.load(std::memory_order_relaxed));
 }
 
 size_t BackgroundCompiler::hottest_index(const std::deque<Queued>& queue) {
@@ -126,8 +152,31 @@ size_t BackgroundCompiler::hottest_index(const std::deque<Queued>& queue) {
   return best;
 }
 
-void BackgroundCompiler::mark_seen(std::deque<Queued>& queue) {
-  for (Queued& q : queue) q.seen = q.tb->exec_count.load(std::memory_order_relaxed);
+void BackgroundCompiler::mark_seen(std::deque<Queued>& queue,
+                                   std::vector<exec::TranslationBlock*>* cold, uint64_t* invalid) {
+  std::erase_if(queue, [&](Queued& q) {
+    if (!q.tb->valid.load(std::memory_order_acquire)) {
+      if (invalid) ++*invalid;
+      return true;
+    }
+    const uint32_t now = q.tb->exec_count.load(std::memory_order_relaxed);
+    q.idle = now == q.seen ? uint8_t(q.idle + 1) : 0;
+    q.seen = now;
+    if (!cold || q.idle < kColdLooks) return false;
+    q.tb->compile_queued.store(false, std::memory_order_release);
+    cold->push_back(q.tb);
+    return true;
+  });
+}
+
+void BackgroundCompiler::note_compile(const exec::TranslationBlock* const* tbs, size_t n,
+                                      uint64_t wall_us, uint64_t cpu_ns) {
+  uint64_t ir = 0;
+  for (size_t i = 0; i < n; ++i) ir += ir_size(*tbs[i]);
+  compile_us_ += wall_us;
+  compile_cpu_us_ += cpu_ns / 1000;
+  ir_insts_ += ir;
+  if (cost_hook_) cost_hook_(ir, cpu_ns);
 }
 
 void BackgroundCompiler::worker() {
@@ -156,7 +205,14 @@ void BackgroundCompiler::worker() {
         }
         batch.push_back(tb);
       }
-      mark_seen(queue_);
+      cold_.clear();
+      uint64_t invalid = 0;
+      // Without a cold hook nobody would queue a dropped block again: keep everything.
+      mark_seen(queue_, cold_hook_ ? &cold_ : nullptr, &invalid);
+      skipped_ += invalid;
+      dropped_cold_ += cold_.size();
+      if (cold_hook_)
+        for (exec::TranslationBlock* tb : cold_) cold_hook_(tb);
       epoch = epoch_;
       in_flight_ = unsigned(batch.size());
     }
@@ -165,11 +221,15 @@ void BackgroundCompiler::worker() {
       cbatch.assign(batch.begin(), batch.end());
       out.assign(batch.size(), nullptr);
       auto t0 = std::chrono::steady_clock::now();
+      const uint64_t c0 = thread_cpu_ns();
       jit_->compile_batch(cbatch, out, &errors, epoch);
-      compile_us_ += uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - t0)
-                                  .count());
+      note_compile(cbatch.data(), cbatch.size(),
+                   uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - t0)
+                                .count()),
+                   thread_cpu_ns() - c0);
     }
+    thread_cpu_us_.store(thread_cpu_ns() / 1000, std::memory_order_relaxed);
     bool call_full_hook = false;
     {
       // Publishing under mu_: flush() cannot end the epoch between the check and the publish.
@@ -211,10 +271,15 @@ void BackgroundCompiler::discard_queue() {
 
 BackgroundCompiler::Stats BackgroundCompiler::stats() const {
   Stats s;
+  s.enqueued = enqueued_.load();
   s.compiled = compiled_.load();
   s.failed = failed_.load();
   s.skipped = skipped_.load();
+  s.dropped_cold = dropped_cold_.load();
   s.compile_us = compile_us_.load();
+  s.compile_cpu_us = compile_cpu_us_.load();
+  s.ir_insts = ir_insts_.load();
+  s.thread_cpu_us = thread_cpu_us_.load();
   return s;
 }
 

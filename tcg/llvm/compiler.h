@@ -63,10 +63,15 @@ class BackgroundCompiler {
   void set_full_hook(std::function<void()> hook) { full_hook_ = std::move(hook); }
 
   struct Stats {
-    uint64_t compiled = 0;    // blocks published
-    uint64_t failed = 0;      // blocks that stay in the interpreter
-    uint64_t skipped = 0;     // invalidated before their turn
-    uint64_t compile_us = 0;  // wall time spent compiling, all blocks
+    uint64_t enqueued = 0;
+    uint64_t compiled = 0;        // blocks published
+    uint64_t failed = 0;          // blocks that stay in the interpreter
+    uint64_t skipped = 0;         // invalidated before their turn (or while compiled)
+    uint64_t dropped_cold = 0;    // left the queue because they stopped running
+    uint64_t compile_us = 0;      // wall time spent compiling, all blocks
+    uint64_t compile_cpu_us = 0;  // CPU time of the compiling threads spent compiling
+    uint64_t ir_insts = 0;        // IR instructions of the blocks compiled (regions: all members)
+    uint64_t thread_cpu_us = 0;   // CPU time of the compile thread, all of it
   };
   Stats stats() const;
 
@@ -81,18 +86,39 @@ class BackgroundCompiler {
   /// Called on the compile thread after it took a batch, before compiling it (tests).
   void set_batch_hook(std::function<void()> hook) { batch_hook_ = std::move(hook); }
 
-  /// A queued block and its execution count when the queue was last looked at.
+  /// Called after each compile with the IR instructions compiled and the CPU nanoseconds it
+  /// took (the policy's cost estimate). Set it before queueing blocks.
+  void set_cost_hook(std::function<void(uint64_t ir_insts, uint64_t cpu_ns)> hook) {
+    cost_hook_ = std::move(hook);
+  }
+  /// Called (with the queue's lock held) for a block dropped from the queue because it went
+  /// cold; its compile_queued flag is already clear. Without it, cold blocks stay queued. Set
+  /// it before queueing blocks.
+  void set_cold_hook(std::function<void(exec::TranslationBlock*)> hook) {
+    cold_hook_ = std::move(hook);
+  }
+
+  /// A queued block, its execution count when the queue was last looked at, and for how many
+  /// looks in a row it had not run.
   struct Queued {
     exec::TranslationBlock* tb;
     uint32_t seen;
+    uint8_t idle = 0;
   };
+  /// Looks in a row without an execution after which a queued block is dropped: it was hot only
+  /// briefly (a loop that finished, a process that exited) and compiling it would not pay.
+  static constexpr unsigned kColdLooks = 4;
   /// Which queued block to compile next: the one that ran most since the queue was last
   /// marked (ties: the oldest), so the loops running now go first, not blocks that were hot in
   /// an earlier phase of a boot and have gone quiet. Blocks keep counting while they wait (in
   /// baseline code or the interpreter).
   static size_t hottest_index(const std::deque<Queued>& queue);
-  /// Records every queued block's current count (after each batch is taken).
-  static void mark_seen(std::deque<Queued>& queue);
+  /// Records every queued block's current count (after each batch is taken), and removes the
+  /// blocks that were invalidated (counted in *invalid) and those idle for kColdLooks looks
+  /// (appended to *cold, their compile_queued cleared).
+  static void mark_seen(std::deque<Queued>& queue,
+                        std::vector<exec::TranslationBlock*>* cold = nullptr,
+                        uint64_t* invalid = nullptr);
 
   /// Most blocks the worker compiles as one module (default 2: with hottest-first order, a
   /// bigger batch delays the hottest block more than it saves; measured on a Linux boot).
@@ -110,6 +136,7 @@ class BackgroundCompiler {
   std::condition_variable work_cv_;  // worker waits for blocks or shutdown
   std::condition_variable idle_cv_;  // drain()/discard_queue() wait for the worker
   std::deque<Queued> queue_;
+  std::vector<exec::TranslationBlock*> cold_;  // the worker's scratch list, guarded by mu_
   unsigned in_flight_ = 0;
   uint64_t epoch_ = 0;  // the JIT epoch blocks are compiled for now
   bool full_ = false;   // code memory full: compile nothing until the next flush
@@ -117,8 +144,14 @@ class BackgroundCompiler {
   std::vector<std::unique_ptr<exec::TranslationBlock>> retired_;
   bool stop_ = false;
   std::atomic<unsigned> batch_limit_{2};
-  std::atomic<uint64_t> compiled_{0}, failed_{0}, skipped_{0}, compile_us_{0};
+  void note_compile(const exec::TranslationBlock* const* tbs, size_t n, uint64_t wall_us,
+                    uint64_t cpu_ns);
+
+  std::atomic<uint64_t> enqueued_{0}, compiled_{0}, failed_{0}, skipped_{0}, dropped_cold_{0},
+      compile_us_{0}, compile_cpu_us_{0}, ir_insts_{0}, thread_cpu_us_{0};
   std::function<void(exec::TranslationBlock*)> publish_hook_;
+  std::function<void(uint64_t, uint64_t)> cost_hook_;
+  std::function<void(exec::TranslationBlock*)> cold_hook_;
   std::function<void()> full_hook_;
   std::function<void()> batch_hook_;
   std::thread thread_;  // last: starts after everything above is initialised

@@ -198,7 +198,7 @@ struct LlvmJit::Impl {
   /// Lowers and verifies tb into m as `name`; returns the function or null with error set.
   ll::Function* lower(const exec::TranslationBlock& tb, ll::Module& m, const std::string& name,
                       std::string& error) {
-    BlockLowering low(m, slow_paths());
+    BlockLowering low(m, slow_paths(), opt.count_executions);
     error = low.lower(tb, name);
     if (!error.empty()) return nullptr;
     ll::Function* f = m.getFunction(name);
@@ -463,6 +463,10 @@ std::string LlvmJit::release_all_code() {
 
 size_t LlvmJit::code_bytes() const {
   return impl_->mem->live();
+}
+
+bool LlvmJit::counts_executions() const {
+  return impl_->opt.count_executions;
 }
 
 bool LlvmJit::code_full() const {

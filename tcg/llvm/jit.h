@@ -30,6 +30,8 @@ struct JitOptions {
   // Most bytes of JIT memory (code and data pages) the tier may hold at once; a module that
   // would go past it is refused (code_full() turns true until code is released). 0: no limit.
   size_t code_limit = size_t(256) << 20;
+  // Generated code counts its executions in TranslationBlock::native_execs (-d tier).
+  bool count_executions = false;
 };
 
 class LlvmJit {
@@ -76,6 +78,8 @@ class LlvmJit {
   size_t code_bytes() const;
   /// Whether a module was refused for JitOptions::code_limit since code was last released.
   bool code_full() const;
+  /// Whether generated code counts its executions (JitOptions::count_executions).
+  bool counts_executions() const;
 
   struct Stats {
     uint64_t blocks = 0;  // compiled successfully

@@ -48,8 +48,12 @@ ir::Type slot_type(ir::Slot s, ir::Type own) {
 
 }  // namespace
 
-BlockLowering::BlockLowering(ll::Module& m, const SlowPaths& slow)
-    : mod_(m), ctx_(m.getContext()), slow_(slow), b_(m.getContext()) {}
+BlockLowering::BlockLowering(ll::Module& m, const SlowPaths& slow, bool count_executions)
+    : count_executions_(count_executions),
+      mod_(m),
+      ctx_(m.getContext()),
+      slow_(slow),
+      b_(m.getContext()) {}
 
 bool BlockLowering::fail(std::string msg) {
   if (error_.empty()) error_ = std::move(msg);
@@ -149,6 +153,7 @@ std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::st
   tbaa_cpu_ = md.createTBAAScalarTypeNode("cpu", root);
   tbaa_guest_ = md.createTBAAScalarTypeNode("guest", root);
   tbaa_tlb_ = md.createTBAAScalarTypeNode("tlb", root);
+  tbaa_count_ = md.createTBAAScalarTypeNode("count", root);
 
   auto* entry = ll::BasicBlock::Create(ctx_, "entry", fn_);
   member_bbs_.clear();
@@ -189,6 +194,13 @@ bool BlockLowering::lower_member(size_t m) {
   store_field(b_.getInt64(blk.guest_pc), offsetof(CpuCommon, pc));
   b_.CreateRet(b_.getInt64(exec::kRetExitRequest));
   b_.SetInsertPoint(body);
+  if (count_executions_) {
+    // A plain increment: a count lost to a race between vCPUs only skews the statistics.
+    ll::Value* at = const_ptr(&tb_->native_execs);
+    auto* n = b_.CreateAlignedLoad(b_.getInt64Ty(), at, ll::MaybeAlign(8));
+    tag(n, tbaa_count_);
+    tag(b_.CreateAlignedStore(b_.CreateAdd(n, b_.getInt64(1)), at, ll::MaybeAlign(8)), tbaa_count_);
+  }
 
   bool ok = true;
   for (uint32_t i = 0; ok && i < blk.insts.size(); ++i) {

@@ -29,7 +29,9 @@ struct SlowPaths {
 
 class BlockLowering {
  public:
-  BlockLowering(ll::Module& m, const SlowPaths& slow);
+  /// count_executions: every member adds one to its TranslationBlock::native_execs on entry
+  /// (-d tier statistics; costs a memory increment per block).
+  BlockLowering(ll::Module& m, const SlowPaths& slow, bool count_executions = false);
 
   /// Adds function `name` implementing tb to the module: tb alone, or tb's region (tb.region)
   /// with jumps between members as branches. Returns an empty string on success or the first
@@ -80,6 +82,7 @@ class BlockLowering {
   void lower_trap(const ir::Inst& in);
   bool lower_terminal(const ir::Block& b);
   void emit_chain(unsigned slot);
+  void emit_jump_cache_exit(ll::Value* pc);
 
   struct PromotedReg {
     uint64_t offset;
@@ -95,6 +98,8 @@ class BlockLowering {
   ll::MDNode* tbaa_cpu_ = nullptr;    // CPU state (guest registers and CpuCommon)
   ll::MDNode* tbaa_guest_ = nullptr;  // guest memory through the TLB's host addend
   ll::MDNode* tbaa_tlb_ = nullptr;    // the TLB table
+  ll::MDNode* tbaa_count_ = nullptr;  // TranslationBlock::native_execs
+  bool count_executions_ = false;
 
   ll::Module& mod_;
   ll::LLVMContext& ctx_;

@@ -300,6 +300,50 @@ void BlockLowering::emit_chain(unsigned slot) {
   b_.CreateRet(b_.getInt64(exec::kRetNext));
 }
 
+// Tail-calls the block the jump cache holds for pc (already stored in cpu.pc), else returns
+// kRetNext with nothing to link.
+void BlockLowering::emit_jump_cache_exit(ll::Value* pc) {
+  // Probe the jump cache exactly as jump_cache_index() does, from its shift tables.
+  ll::Value* cache = load_invariant_ptr(offsetof(CpuCommon, jump_cache));
+  auto fold = [&](const auto& shifts) {
+    ll::Value* x = nullptr;
+    for (int sh : shifts) {
+      ll::Value* t = sh > 0   ? b_.CreateLShr(pc, uint64_t(sh))
+                     : sh < 0 ? b_.CreateShl(pc, uint64_t(-sh))
+                              : pc;
+      x = x ? b_.CreateXor(x, t) : t;
+    }
+    return x;
+  };
+  ll::Value* group = b_.CreateAnd(fold(kJumpCacheGroupShifts), b_.getInt64(kJumpCacheGroupMask));
+  ll::Value* low = b_.CreateAnd(fold(kJumpCacheSlotShifts), b_.getInt64(kJumpCacheGroupSize - 1));
+  ll::Value* idx = b_.CreateOr(b_.CreateShl(group, kJumpCacheGroupBits), low);
+  ll::Value* e = b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, 5));
+  auto* epc = b_.CreateAlignedLoad(b_.getInt64Ty(), e, ll::MaybeAlign(8));
+  epc->setAtomic(ll::AtomicOrdering::Monotonic);  // other threads may invalidate it
+  ll::Value* eflags = b_.CreateAlignedLoad(
+      b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcFlags)),
+      ll::MaybeAlign(8));
+  ll::Value* native = b_.CreateAlignedLoad(
+      b_.getPtrTy(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcNative)),
+      ll::MaybeAlign(8));
+  ll::Value* flags = load_field(b_.getInt64Ty(), offsetof(CpuCommon, jc_tag));
+  ll::Value* hit =
+      b_.CreateAnd(b_.CreateAnd(b_.CreateICmpEQ(epc, pc), b_.CreateICmpEQ(eflags, flags)),
+                   b_.CreateIsNotNull(native));
+  auto* found = ll::BasicBlock::Create(ctx_, "jc_hit", fn_);
+  auto* missed = ll::BasicBlock::Create(ctx_, "jc_miss", fn_);
+  b_.CreateCondBr(hit, found, missed);
+  b_.SetInsertPoint(found);
+  auto* fty = ll::FunctionType::get(b_.getInt64Ty(), {b_.getPtrTy()}, false);
+  ll::CallInst* call = b_.CreateCall(fty, native, {cpu_});
+  call->setTailCallKind(ll::CallInst::TCK_MustTail);
+  b_.CreateRet(call);
+  b_.SetInsertPoint(missed);
+  store_field(ll::ConstantPointerNull::get(b_.getPtrTy()), offsetof(CpuCommon, last_tb));
+  b_.CreateRet(b_.getInt64(exec::kRetNext));
+}
+
 bool BlockLowering::lower_terminal(const ir::Block& blk) {
   const ir::Terminal& t = blk.term;
   auto value_of = [&](ir::Value v) -> ll::Value* {
@@ -315,7 +359,11 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
     }
     sync_out();
     store_field(b_.getInt64(target), offsetof(CpuCommon, pc));
-    emit_chain(slot);
+    // The dispatcher never links across a page: probe the jump cache rather than return to it.
+    if ((target ^ tb_->key.pc) & softmmu::kPageMask)
+      emit_jump_cache_exit(b_.getInt64(target));
+    else
+      emit_chain(slot);
   };
   switch (t.kind) {
     case ir::Terminal::Kind::Jump:
@@ -339,47 +387,7 @@ bool BlockLowering::lower_terminal(const ir::Block& blk) {
       sync_out();
       pc = b_.CreateZExtOrTrunc(pc, b_.getInt64Ty());
       store_field(pc, offsetof(CpuCommon, pc));
-      // Probe the jump cache exactly as jump_cache_index() does, from its shift tables.
-      ll::Value* cache = load_invariant_ptr(offsetof(CpuCommon, jump_cache));
-      auto fold = [&](const auto& shifts) {
-        ll::Value* x = nullptr;
-        for (int sh : shifts) {
-          ll::Value* t = sh > 0   ? b_.CreateLShr(pc, uint64_t(sh))
-                         : sh < 0 ? b_.CreateShl(pc, uint64_t(-sh))
-                                  : pc;
-          x = x ? b_.CreateXor(x, t) : t;
-        }
-        return x;
-      };
-      ll::Value* group =
-          b_.CreateAnd(fold(kJumpCacheGroupShifts), b_.getInt64(kJumpCacheGroupMask));
-      ll::Value* low =
-          b_.CreateAnd(fold(kJumpCacheSlotShifts), b_.getInt64(kJumpCacheGroupSize - 1));
-      ll::Value* idx = b_.CreateOr(b_.CreateShl(group, kJumpCacheGroupBits), low);
-      ll::Value* e = b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, 5));
-      auto* epc = b_.CreateAlignedLoad(b_.getInt64Ty(), e, ll::MaybeAlign(8));
-      epc->setAtomic(ll::AtomicOrdering::Monotonic);  // other threads may invalidate it
-      ll::Value* eflags = b_.CreateAlignedLoad(
-          b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcFlags)),
-          ll::MaybeAlign(8));
-      ll::Value* native = b_.CreateAlignedLoad(
-          b_.getPtrTy(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcNative)),
-          ll::MaybeAlign(8));
-      ll::Value* flags = load_field(b_.getInt64Ty(), offsetof(CpuCommon, jc_tag));
-      ll::Value* hit =
-          b_.CreateAnd(b_.CreateAnd(b_.CreateICmpEQ(epc, pc), b_.CreateICmpEQ(eflags, flags)),
-                       b_.CreateIsNotNull(native));
-      auto* found = ll::BasicBlock::Create(ctx_, "jc_hit", fn_);
-      auto* missed = ll::BasicBlock::Create(ctx_, "jc_miss", fn_);
-      b_.CreateCondBr(hit, found, missed);
-      b_.SetInsertPoint(found);
-      auto* fty = ll::FunctionType::get(b_.getInt64Ty(), {b_.getPtrTy()}, false);
-      ll::CallInst* call = b_.CreateCall(fty, native, {cpu_});
-      call->setTailCallKind(ll::CallInst::TCK_MustTail);
-      b_.CreateRet(call);
-      b_.SetInsertPoint(missed);
-      store_field(ll::ConstantPointerNull::get(b_.getPtrTy()), offsetof(CpuCommon, last_tb));
-      b_.CreateRet(b_.getInt64(exec::kRetNext));
+      emit_jump_cache_exit(pc);
       return true;
     }
     case ir::Terminal::Kind::Exit:

@@ -47,6 +47,8 @@ Softmmu::~Softmmu() {
 void Softmmu::flush_all() {
   for (auto& idx : *table_)
     for (TlbEntry& e : idx) e = kEmpty;
+  filled_mmu_idx_ = 0;
+  nonglobal_jc_groups_ = 0;
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) victims_[i].e = kEmpty;
   if (cpu_.jump_cache) {
     for (unsigned i = 0; i < kJumpCacheEntries; ++i)
@@ -115,18 +117,37 @@ void Softmmu::flush_range(uint64_t vaddr, uint64_t size) {
   }
 }
 
+// An x86 guest does this on every CR3 write: only the MMU indexes in use are scanned, and only
+// the jump-cache groups that may hold a block on a non-global page are cleared (the kernel's
+// code is on global pages and stays).
 void Softmmu::flush_asid(uint16_t asid) {
-  for (unsigned m = 0; m < kNumMmuIdx; ++m)
+  for (unsigned m = 0; m < kNumMmuIdx; ++m) {
+    if (!(filled_mmu_idx_ & (1u << m))) continue;
     for (unsigned i = 0; i < kTlbEntries; ++i) {
       const Aux& a = aux_[m * kTlbEntries + i];
       if (!a.global && a.asid == asid) (*table_)[m][i] = kEmpty;
     }
+  }
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i)
     if (!victims_[i].aux.global && victims_[i].aux.asid == asid) victims_[i].e = kEmpty;
   if (cpu_.jump_cache) {
-    for (unsigned i = 0; i < kJumpCacheEntries; ++i)
-      cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    for (uint64_t groups = nonglobal_jc_groups_; groups; groups &= groups - 1) {
+      JumpCacheEntry* group =
+          cpu_.jump_cache + (unsigned(__builtin_ctzll(groups)) << kJumpCacheGroupBits);
+      for (unsigned i = 0; i < kJumpCacheGroupSize; ++i)
+        group[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    }
+    nonglobal_jc_groups_ = 0;
   }
+}
+
+void Softmmu::note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages) {
+  const unsigned idx = tlb_index(pc);
+  const bool global =
+      mmu_idx < kNumMmuIdx && !two_pages &&
+      ((*table_)[mmu_idx][idx].addr_code & (kPageMask | kTlbInvalid)) == page_of(pc) &&
+      aux_[mmu_idx * kTlbEntries + idx].global;
+  if (!global) nonglobal_jc_groups_ |= 1ull << jump_cache_group(pc);
 }
 
 void Softmmu::flush_mmu_idx(unsigned mmu_idx) {
@@ -187,8 +208,10 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   e.addend = 0;
   uint64_t flags = whole_page ? 0 : kTlbMmio;
   // Data accesses to a watched page take the slow path, which checks the watch ranges.
-  const uint64_t watch =
-      watch_ && watch_->any_watchpoints() && watch_->page_watched(vpage) ? kTlbWatch : 0;
+  const bool watched =
+      (watch_ && watch_->any_watchpoints() && watch_->page_watched(vpage)) ||
+      (arch_watch_ && arch_watch_->any_watchpoints() && arch_watch_->page_watched(vpage));
+  const uint64_t watch = watched ? kTlbWatch : 0;
   e.addr_read = vpage | flags | watch | (t.readable ? 0 : kTlbInvalid);
   e.addr_code = vpage | flags | (t.executable ? 0 : kTlbInvalid);
   uint64_t wflags = flags | watch;
@@ -205,6 +228,7 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   }
   slot = e;
   aux_[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
+  filled_mmu_idx_ |= 1u << mmu_idx;
   // Writes to a page holding translated code must take the slow path. The check comes after
   // the entry is published: another vCPU registering the page's first block concurrently then
   // either is seen here, or its protect_code_page() scan of this TLB (which follows the
@@ -214,15 +238,27 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   return true;
 }
 
+bool Softmmu::watch_stops(uint64_t vaddr, unsigned size, Access a, uint64_t insn_pc) {
+  const bool write = a == Access::Write;
+  if (watch_ && watch_->any_watchpoints() && watch_->watch_hit(vaddr, size, write, watch_hit_)) {
+    cpu_.pc = insn_pc;  // stop before the access: nothing is read or written
+    cpu_.pending_exit = uint32_t(PendingExit::Debug);
+    return true;
+  }
+  WatchHit hit;
+  if (arch_watch_ && arch_watch_->any_watchpoints() &&
+      arch_watch_->watch_hit(vaddr, size, write, hit)) {
+    cpu_.pc = insn_pc;
+    translator_.raise_watchpoint(vaddr, hit.addr, a);
+    return true;
+  }
+  return false;
+}
+
 uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Access a,
                               uint64_t insn_pc) {
   const unsigned size = m.size();
-  if (watch_ && watch_->any_watchpoints() &&
-      watch_->watch_hit(vaddr, size, a == Access::Write, watch_hit_)) {
-    cpu_.pc = insn_pc;  // stop before the access: nothing is read or written
-    cpu_.pending_exit = uint32_t(PendingExit::Debug);
-    return 0;
-  }
+  if (watch_stops(vaddr, size, a, insn_pc)) return 0;
   if (m.align && (vaddr & (size - 1))) {
     cpu_.pc = insn_pc;
     translator_.raise_alignment_fault(vaddr, a);
@@ -336,11 +372,7 @@ uint64_t Softmmu::atomic(uint64_t vaddr, ir::MemOp m, unsigned kind, uint64_t op
     translator_.raise_alignment_fault(vaddr, Access::Write);
     return 0;
   }
-  if (watch_ && watch_->any_watchpoints() && watch_->watch_hit(vaddr, size, true, watch_hit_)) {
-    cpu_.pc = insn_pc;  // stop before the access
-    cpu_.pending_exit = uint32_t(PendingExit::Debug);
-    return 0;
-  }
+  if (watch_stops(vaddr, size, Access::Write, insn_pc)) return 0;
   if (uint8_t* host = atomic_host(vaddr, size, m.mmu_idx, insn_pc))
     return host_atomic(host, size, kind, operand, expected);
   if (cpu_.pending_exit) return 0;
@@ -381,11 +413,7 @@ bool Softmmu::atomic_cmpxchg16(uint64_t vaddr, unsigned mmu_idx, uint64_t expect
     translator_.raise_alignment_fault(vaddr, Access::Write);
     return false;
   }
-  if (watch_ && watch_->any_watchpoints() && watch_->watch_hit(vaddr, 16, true, watch_hit_)) {
-    cpu_.pc = insn_pc;
-    cpu_.pending_exit = uint32_t(PendingExit::Debug);
-    return false;
-  }
+  if (watch_stops(vaddr, 16, Access::Write, insn_pc)) return false;
   if (uint8_t* host = atomic_host(vaddr, 16, mmu_idx, insn_pc)) {
     unsigned __int128 old = (unsigned __int128)expected[1] << 64 | expected[0];
     const unsigned __int128 give = (unsigned __int128)desired[1] << 64 | desired[0];

@@ -42,6 +42,11 @@ class PageTranslator {
   virtual void raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) = 0;
   /// An access that the guest architecture requires to be aligned was not.
   virtual void raise_alignment_fault(uint64_t vaddr, Access access) = 0;
+  /// One of the guest's own (architectural) watchpoints matched a data access at vaddr, which
+  /// has not happened (see Softmmu::set_arch_watchpoints); hit is the watched address.
+  virtual void raise_watchpoint(uint64_t vaddr, uint64_t hit, Access access) {
+    (void)vaddr, (void)hit, (void)access;
+  }
   /// For debuggers and loaders: translates without raising anything or touching guest state;
   /// false if vaddr is unmapped. The default is the flat (MMU off) mapping; a guest with a
   /// page-table walk overrides it.
@@ -95,6 +100,10 @@ class Softmmu {
   /// The attributes of this vCPU's device accesses (its index as requester).
   void set_attrs(const hw::MemAttrs& a) { attrs_ = a; }
   const hw::MemAttrs& attrs() const { return attrs_; }
+  /// The guest architecture's own watchpoints (debug registers): a hit raises the guest's
+  /// exception through PageTranslator::raise_watchpoint. The debugger's come first. Call
+  /// flush_all() when the set of watched pages changes.
+  void set_arch_watchpoints(const WatchpointChecker* w) { arch_watch_ = w; }
   /// The watchpoint that made the last access stop with PendingExit::Debug.
   const WatchHit& watch_hit() const { return watch_hit_; }
 
@@ -137,6 +146,10 @@ class Softmmu {
   /// A block reaching into the next page may sit in this vCPU's jump cache: flush_page then
   /// also drops the previous page's entries (the block's first page).
   void note_two_page_block() { two_page_blocks_ = true; }
+  /// The dispatcher put the block at pc, just fetched through fetch_page(pc, mmu_idx), in the
+  /// jump cache (two_pages: the block runs on into the next page). flush_asid keeps the
+  /// jump-cache groups that only ever held blocks on global pages, whose mappings it keeps.
+  void note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages);
 
   void flush_all();
   void flush_page(uint64_t vaddr);  // every mmu_idx
@@ -183,9 +196,17 @@ class Softmmu {
   CodePageTracker* code_ = nullptr;
   const WatchpointChecker* watch_ = nullptr;
   hw::MemAttrs attrs_;
+  const WatchpointChecker* arch_watch_ = nullptr;
+  /// A debugger or guest watchpoint stops the access (pending_exit set, PC at insn_pc).
+  bool watch_stops(uint64_t vaddr, unsigned size, Access a, uint64_t insn_pc);
   WatchHit watch_hit_;
   bool code_write_retry_ = false;
   bool two_page_blocks_ = false;
+  // Jump-cache groups that may hold a block on a non-global page (one bit per group), and the
+  // MMU indexes filled since the last full flush: what flush_asid must look at.
+  static_assert(kJumpCacheEntries >> kJumpCacheGroupBits == 64);
+  uint64_t nonglobal_jc_groups_ = 0;
+  uint32_t filled_mmu_idx_ = 0;
   /// A store to [phys, phys+len) of a code page: invalidates and returns false when the store
   /// must not happen (PendingExit::CodeModified is set).
   bool code_write(uint64_t phys, uint64_t len, uint64_t insn_pc);

@@ -51,6 +51,9 @@ TEST(Options, TypicalQemuLine) {
   EXPECT_TRUE(o.no_reboot);
   EXPECT_EQ(o.engine.tier, tcg::exec::Tier::Interp);
   EXPECT_EQ(o.engine.hot_threshold, 10u);
+  EXPECT_TRUE(o.engine.policy.by_benefit);
+  EXPECT_FALSE(
+      parse({"-accel", "tcg,policy=count", "-kernel", "k"}).options.engine.policy.by_benefit);
   EXPECT_EQ(o.log_mask, uint32_t(hw::kLogInt | hw::kLogGuestErrors));
   EXPECT_EQ(o.log_file, "/tmp/log");
   ASSERT_EQ(o.serial.size(), 1u);
@@ -142,11 +145,22 @@ TEST(Options, Errors) {
       "-accel tcg,tier=bogus: unknown tier 'bogus' (expected interp, baseline, llvm or auto)");
   EXPECT_EQ(error_of({"-accel", "bogus", "-kernel", "k"}),
             "-accel bogus: unknown accelerator 'bogus' (-accel help lists them)");
-  EXPECT_NE(error_of({"-accel", "kvm", "-kernel", "k"}).find("not supported yet"),
-            std::string::npos);
+  // KVM runs the pc board only; virt (the default) says so.
+  EXPECT_EQ(error_of({"-accel", "kvm", "-kernel", "k"}),
+            "-accel kvm: the virt machine does not support KVM (use tcg)");
+  EXPECT_EQ(error_of({"-enable-kvm", "-kernel", "k"}),
+            "-accel kvm: the virt machine does not support KVM (use tcg)");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "kvm,kernel-irqchip=split", "-kernel", "k"}),
+            "-accel kvm,kernel-irqchip=split: kernel-irqchip=split is not supported (use on or "
+            "off)");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "kvm,foo=1", "-kernel", "k"}),
+            "-accel kvm,foo=1: unknown kvm property 'foo' (expected kernel-irqchip)");
+  EXPECT_EQ(error_of({"-M", "pc", "-cpu", "host", "-kernel", "k"}), "-cpu host: needs -accel kvm");
   EXPECT_NE(error_of({"-accel", "tcg,thresh=x", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-accel", "tcg,thresh=99999999999", "-kernel", "k"}), "");
   EXPECT_NE(error_of({"-accel", "tcg,foo=1", "-kernel", "k"}), "");
+  EXPECT_EQ(error_of({"-accel", "tcg,policy=often", "-kernel", "k"}),
+            "-accel tcg,policy=often: invalid policy 'often' (expected benefit or count)");
   EXPECT_EQ(error_of({"-d", "nosuch", "-kernel", "k"}),
             "-d nosuch: unknown log item 'nosuch' (-d help lists them)");
   EXPECT_NE(error_of({"-d", "int,,exec", "-kernel", "k"}), "");
@@ -182,6 +196,7 @@ TEST(Options, HelpTexts) {
   EXPECT_NE(cpu_help_text(machine::default_machine_type()).find("cortex-a57"), std::string::npos);
   EXPECT_NE(log_help_text().find("guest_errors"), std::string::npos);
   EXPECT_NE(accel_help_text().find("tier="), std::string::npos);
+  EXPECT_NE(accel_help_text().find("kernel-irqchip="), std::string::npos);
   EXPECT_NE(version_text().find("Orrery"), std::string::npos);
 }
 
@@ -369,6 +384,61 @@ TEST(Options, IdeAndNicErrors) {
   r = parse({"-kernel", "k", "-nic", "user"});
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.options.devices[0].driver, "virtio-net-pci");
+}
+
+// -boot in QEMU's spellings: key=value items, or the old bare order ("-boot d").
+TEST(Options, BootOrderMenuAndTimeouts) {
+  ParseResult r = parse({"-M", "pc", "-boot", "order=dc,menu=on,splash-time=500,reboot-timeout=0"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.boot.order, "dc");
+  EXPECT_TRUE(r.options.boot.menu);
+  EXPECT_EQ(r.options.boot.splash_time, 500);
+  EXPECT_EQ(r.options.boot.reboot_timeout, 0);
+  EXPECT_FALSE(r.options.boot.strict);
+  r = parse({"-M", "pc", "-boot", "c"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.boot.order, "c");
+  EXPECT_FALSE(r.options.boot.menu);
+  r = parse({"-M", "pc"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.options.boot.order, "cad");  // QEMU's pc default
+  EXPECT_EQ(r.options.boot.reboot_timeout, -1);
+  r = parse({"-M", "pc", "-boot", "menu=off,strict=on"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_TRUE(r.options.boot.strict);
+  EXPECT_EQ(r.options.boot.order, "cad");
+}
+
+TEST(Options, BootErrors) {
+  EXPECT_EQ(error_of({"-boot", "order=cc"}),
+            "-boot order=cc: order: boot device 'c' was given twice");
+  EXPECT_EQ(error_of({"-boot", "order=z"}), "-boot order=z: order: invalid boot device 'z'");
+  EXPECT_EQ(error_of({"-boot", "order="}), "-boot order=: order: no boot device given");
+  EXPECT_EQ(error_of({"-boot", "menu=maybe"}), "-boot menu=maybe: menu: expected on or off");
+  EXPECT_EQ(error_of({"-boot", "splash-time=70000"}),
+            "-boot splash-time=70000: splash-time: expected 0..65535 (ms)");
+  EXPECT_EQ(error_of({"-boot", "c,d"}), "-boot c,d: 'd': expected key=value");
+  EXPECT_EQ(error_of({"-boot", "colour=red"}), "-boot colour=red: unknown key 'colour'");
+}
+
+TEST(Options, KvmAccelerator) {
+  Options o = parse({"-M", "pc", "-accel", "kvm", "-kernel", "k"}).options;
+  EXPECT_EQ(o.accel.kind, AccelKind::Kvm);
+  EXPECT_TRUE(o.accel.kernel_irqchip);
+  EXPECT_FALSE(o.accel.tcg_fallback);
+  o = parse({"-M", "pc", "-accel", "kvm,kernel-irqchip=off", "-kernel", "k"}).options;
+  EXPECT_FALSE(o.accel.kernel_irqchip);
+  o = parse({"-M", "pc", "-accel", "kvm:tcg", "-kernel", "k"}).options;
+  EXPECT_TRUE(o.accel.tcg_fallback);
+  o = parse({"-M", "pc", "-enable-kvm", "-cpu", "host", "-kernel", "k"}).options;
+  EXPECT_EQ(o.accel.kind, AccelKind::Kvm);
+  EXPECT_EQ(o.cpu, "max");  // KVM's whole CPUID, as -cpu max under KVM
+  // An explicit fallback lets a board without KVM run on TCG.
+  EXPECT_TRUE(parse({"-accel", "kvm:tcg", "-kernel", "k"}).ok());
+  // The last -accel wins, as in QEMU.
+  EXPECT_EQ(
+      parse({"-M", "pc", "-accel", "kvm", "-accel", "tcg", "-kernel", "k"}).options.accel.kind,
+      AccelKind::Tcg);
 }
 
 }  // namespace

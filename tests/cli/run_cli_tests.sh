@@ -177,6 +177,9 @@ unknown_machine) expect_error "unknown machine type" -M nosuch -kernel "$good" ;
 unknown_cpu) expect_error "unknown CPU model" -cpu nosuch -kernel "$good" ;;
 bad_tier) expect_error "unknown tier" -accel tcg,tier=bogus -kernel "$good" ;;
 unknown_accel) expect_error "unknown accelerator" -accel bogus -kernel "$good" ;;
+kvm_on_virt) expect_error "does not support KVM" -accel kvm -kernel "$good" ;;
+kvm_bad_irqchip) expect_error "kernel-irqchip=split is not supported" -M pc -accel kvm,kernel-irqchip=split -kernel "$good" ;;
+cpu_host_without_kvm) expect_error "needs -accel kvm" -M pc -cpu host -kernel "$good" ;;
 missing_kernel_arg) expect_error "missing argument" -kernel ;;
 missing_kernel) expect_error "No such file" -kernel "$work/nonexistent.elf" ;;
 kernel_is_directory) expect_error "is a directory" -kernel "$work" ;;
@@ -319,6 +322,22 @@ bad_object_type)
 object_without_size)
     expect_error "-object memory-backend-ram,id=m: size=SIZE is required" \
         -object memory-backend-ram,id=m -kernel "$good"
+    ;;
+vhost_user_errors)
+    # -chardev socket for vhost-user-blk-pci: one line and exit status 1 for each mistake.
+    expect_error "-chardev pty,id=c0: 'pty': only socket is supported" -chardev pty,id=c0 \
+        -kernel "$good"
+    expect_error "-chardev socket,id=c0: socket needs id=ID and path=PATH" \
+        -chardev socket,id=c0 -kernel "$good"
+    expect_error "-device vhost-user-blk-pci: chardev=c9: no -chardev socket with that id" \
+        -device vhost-user-blk-pci,chardev=c9 -kernel "$good"
+    expect_error "guest RAM 'ram' is not shared memory" \
+        -chardev socket,id=c0,path="$work/none.sock" -device vhost-user-blk-pci,chardev=c0 \
+        -kernel "$good"
+    expect_error "cannot connect to vhost-user socket $work/none.sock" \
+        -object memory-backend-memfd,id=mem,size=256M -machine memory-backend=mem -m 256M \
+        -chardev socket,id=c0,path="$work/none.sock" -device vhost-user-blk-pci,chardev=c0 \
+        -kernel "$good"
     ;;
 machine_props_merge)
     # QEMU merges repeated -machine options: a property-only -machine adds to the board chosen

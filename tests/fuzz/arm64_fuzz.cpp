@@ -42,6 +42,8 @@ Inputs random_inputs(Generator& g) {
   in.nzcv = g.bits(4);
   in.data.resize(a64::test::kDataSize);
   for (uint8_t& b : in.data) b = uint8_t(g.bits(8));
+  for (auto& v : in.v)
+    for (uint64_t& h : v.d) h = g.bits(2) == 0 ? g.u64() >> g.bits(6) : g.u64();
   return in;
 }
 

@@ -19,7 +19,7 @@ struct Template {
   const char* name;
   uint32_t mask;   // bits fixed by the template
   uint32_t value;  // their values
-  enum Kind : uint8_t { Dp, LoadStore, LoadStorePair, SkipBranch } kind;
+  enum Kind : uint8_t { Dp, LoadStore, LoadStorePair, SkipBranch, Simd } kind;
 };
 
 // Fixed bits follow the Arm ARM's encoding index (C4.1).
@@ -47,6 +47,36 @@ inline constexpr Template kTemplates[] = {
     {"b.cond skip", 0xff000010, 0x54000000, Template::SkipBranch},
     {"cbz/cbnz skip", 0x7e000000, 0x34000000, Template::SkipBranch},
     {"tbz/tbnz skip", 0x7e000000, 0x36000000, Template::SkipBranch},
+    // Advanced SIMD groups with the crypto, saturating and estimate instructions (the vector
+    // registers start random). Unallocated encodings in these groups must UNDEF on both sides.
+    {"aes", 0xffffcc00, 0x4e284800, Template::Simd},
+    {"sha 3-reg", 0xffe08c00, 0x5e000000, Template::Simd},
+    {"sha 2-reg", 0xfffecc00, 0x5e280800, Template::Simd},
+    {"pmull/pmull2", 0xbf20fc00, 0x0e20e000, Template::Simd},
+    {"pmul", 0xbf20fc00, 0x2e209c00, Template::Simd},
+    {"[su]q[r]shl reg", 0x9f20f400, 0x0e204400, Template::Simd},
+    {"[su]rshl reg", 0x9f20fc00, 0x0e205400, Template::Simd},
+    {"scalar [su]q[r]shl reg", 0xdf20f400, 0x5e204400, Template::Simd},
+    {"sq[r]dmulh", 0x9f20fc00, 0x0e20b400, Template::Simd},
+    {"scalar sq[r]dmulh", 0xdf20fc00, 0x5e20b400, Template::Simd},
+    {"suqadd/usqadd", 0x9f3ffc00, 0x0e203800, Template::Simd},
+    {"scalar suqadd/usqadd", 0xdf3ffc00, 0x5e203800, Template::Simd},
+    {"sqxtn/uqxtn", 0x9f3ffc00, 0x0e214800, Template::Simd},
+    {"sqxtun", 0xbf3ffc00, 0x2e212800, Template::Simd},
+    {"scalar sqxtn/uqxtn", 0xdf3ffc00, 0x5e214800, Template::Simd},
+    {"scalar sqxtun", 0xff3ffc00, 0x7e212800, Template::Simd},
+    {"sq[r]shr[u]n, uq[r]shrn", 0x9f80e400, 0x0f008400, Template::Simd},
+    {"scalar sq[r]shr[u]n", 0xdf80e400, 0x5f008400, Template::Simd},
+    {"sqshl[u]/uqshl imm", 0x9f80ec00, 0x0f006400, Template::Simd},
+    {"scalar sqshl[u]/uqshl imm", 0xdf80ec00, 0x5f006400, Template::Simd},
+    {"sqdml[as]l/sqdmull", 0xbf209c00, 0x0e209000, Template::Simd},
+    {"scalar sqdml[as]l/sqdmull", 0xff209c00, 0x5e209000, Template::Simd},
+    {"by element", 0x9f000400, 0x0f000000, Template::Simd},
+    {"scalar by element", 0xdf000400, 0x5f000000, Template::Simd},
+    {"frecpe/frsqrte/urecpe/ursqrte", 0x9fbfec00, 0x0ea1c800, Template::Simd},
+    {"frecps/frsqrts", 0xbf20fc00, 0x0e20fc00, Template::Simd},
+    {"scalar frecpe/frsqrte/frecpx", 0xdfbfdc00, 0x5ea1d800, Template::Simd},
+    {"scalar pairwise", 0xdf3e0c00, 0x5e300800, Template::Simd},
 };
 
 class Generator {
@@ -116,6 +146,8 @@ class Generator {
         w = (w & ~(0x7fu << 15)) | ((bits(4) - 8u) & 0x7f) << 15;  // imm7 in [-8, 8)
         return true;
       }
+      case Template::Simd:
+        return true;
       case Template::SkipBranch:
         if ((w & 0xff000000) == 0x54000000) {
           w = (w & 0xff00001f) | (2u << 5);  // imm19 = 2: skip one instruction

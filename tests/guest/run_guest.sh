@@ -13,6 +13,7 @@
 #   ORRERY=/path      use that orrery binary instead of EMULATOR;
 #   QEMU=/path        qemu binary for ORRERY=qemu (default qemu-system-aarch64);
 #   GUEST_TIMEOUT=s   wall-clock limit in seconds (default 30);
+#   GUEST_CPU=model   -cpu for AArch64 programs (default cortex-a57);
 #   UPDATE_EXPECTED=1 write the output to the expected file instead of
 #                     comparing (requires ORRERY=qemu).
 #
@@ -64,10 +65,10 @@ if [ "$machine" = 3 ]; then
 elif [ "$emulator" = qemu ]; then
     # -nic none: QEMU's default virt NIC wants a ROM file that is not
     # always installed, and Orrery models no NIC anyway.
-    cmd=("${QEMU:-qemu-system-aarch64}" -M virt -cpu cortex-a57 -m 128
+    cmd=("${QEMU:-qemu-system-aarch64}" -M virt -cpu "${GUEST_CPU:-cortex-a57}" -m 128
          -nographic -nic none -kernel "$elf")
 else
-    cmd=("$emulator" -M virt -cpu cortex-a57 -m 128 -nographic
+    cmd=("$emulator" -M virt -cpu "${GUEST_CPU:-cortex-a57}" -m 128 -nographic
          -accel "tcg,tier=$tier" -kernel "$elf")
 fi
 

@@ -29,6 +29,18 @@ blk)
   echo "ORRERY-MSI: $(grep virtio /proc/interrupts | grep -c MSI)"
   echo ORRERY-DONE
   ;;
+vhost_blk)
+  # tests/system/vhost_user_blk.sh: the disk is served by a vhost-user backend.
+  echo "ORRERY-QUEUES: $(ls /sys/block/vda/mq | wc -l)"
+  mount -t ext4 /dev/vda /mnt || echo "ORRERY-FAIL: mount"
+  echo "ORRERY-READ: $(cat /mnt/hello.txt)"
+  echo "ORRERY-PREVIOUS: $(cat /mnt/out.txt 2>/dev/null)"
+  echo "written by the guest $orrery_run" >/mnt/out.txt
+  dd if=/dev/urandom of=/mnt/big.bin bs=64k count=64 2>/dev/null
+  echo "ORRERY-MD5: $(md5sum /mnt/big.bin | cut -d' ' -f1)"
+  umount /mnt || echo "ORRERY-FAIL: umount"
+  echo ORRERY-DONE
+  ;;
 blk_kill)
   mount -t ext4 /dev/vda /mnt || echo "ORRERY-FAIL: mount"
   echo ORRERY-WRITING

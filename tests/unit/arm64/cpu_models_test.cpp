@@ -50,9 +50,18 @@ const std::vector<Known>& known_fields() {
       {kPfr0, 4, "EL1", {1}, {}},
       {kPfr0, 16, "FP", {0}, {0x1e622820 /* fadd d0, d1, d2 */, 0x1e222820 /* fadd s0 */}},
       {kPfr0, 20, "AdvSIMD", {0}, {0x4ea28420 /* add v0.4s, v1.4s, v2.4s */}},
+      {kIsar0,
+       4,
+       "AES",
+       {0, 2},
+       {0x4e284820 /* aese */, 0x4e287820 /* aesimc */, 0x0ee2e020 /* pmull v0.1q */}},
+      {kIsar0, 8, "SHA1", {0, 1}, {0x5e020020 /* sha1c */, 0x5e280820 /* sha1h */}},
+      {kIsar0, 12, "SHA2", {0, 1, 2}, {0x5e024020 /* sha256h */, 0x5e282820 /* sha256su0 */}},
       {kIsar0, 16, "CRC32", {1}, {0x1ac24020 /* crc32b */, 0x1ac25020 /* crc32cb */}},
-      {kMmfr0, 0, "PARange", {4, 5}, {}},  // mmu_test checks the faults at the boundary
-      {kMmfr0, 4, "ASIDBits", {2}, {}},    // 16-bit ASIDs: mmu_test's ASID tests
+      {kIsar0, 28, "RDM", {0, 1}, {0x6e428420 /* sqrdmlah v0.8h */}},
+      {kIsar0, 32, "SHA3", {0, 1}, {0xce020c20 /* eor3 */, 0xce628c20 /* rax1 */}},
+      {kMmfr0, 0, "PARange", {2, 4, 5}, {}},  // mmu_test checks the faults at the boundary
+      {kMmfr0, 4, "ASIDBits", {2}, {}},       // 16-bit ASIDs: mmu_test's ASID tests
       {kMmfr0, 20, "TGran16", {0, 1}, {}},
   };
   return k;
@@ -115,6 +124,29 @@ TEST(CpuModels, CortexA57AdvertisesArmv80AndItsOwnFeaturesOnly) {
   EXPECT_EQ(a57.id_aa64mmfr0 & 0xf, 4u);          // 44-bit PA
   EXPECT_EQ(a57.id_aa64mmfr1, 0u);                // no PAN, VHE, HAFDBS, ...
   EXPECT_EQ(a57.id_aa64mmfr2, 0u);
+}
+
+// SHA2 = 2 (SHA512) is advertised only where SHA512H runs, and only max has it.
+TEST_P(CpuModelsTest, Sha512RunsExactlyWhereAdvertised) {
+  for (const CpuModel& model : cpu_models()) {
+    SCOPED_TRACE(model.name);
+    m->set_model(model);
+    m->load({0xce628020});  // sha512h q0, q1, v2.2d
+    ASSERT_EQ(m->run(), ExitKind::Shutdown);
+    const bool ran = m->hvcs.size() == 1 && m->hvcs[0] == 0;
+    EXPECT_EQ(ran, ((model.id_aa64isar0 >> 12) & 0xf) == 2);
+    EXPECT_EQ(ran, std::string(model.name) == "max");
+  }
+}
+
+TEST(CpuModels, IdentificationAsTheTrms) {
+  EXPECT_EQ(find_cpu_model("cortex-a53")->midr, 0x410fd034u);
+  EXPECT_EQ(find_cpu_model("cortex-a72")->midr, 0x410fd083u);
+  EXPECT_EQ(find_cpu_model("neoverse-n1")->midr, 0x414fd0c1u);
+  EXPECT_EQ(find_cpu_model("cortex-a53")->id_aa64mmfr0 & 0xf, 2u);   // 40-bit PA
+  EXPECT_EQ(find_cpu_model("neoverse-n1")->id_aa64mmfr0 & 0xf, 5u);  // 48-bit PA
+  for (const char* v80 : {"cortex-a53", "cortex-a57", "cortex-a72"})
+    EXPECT_EQ(find_cpu_model(v80)->id_aa64isar0, 0x11120u) << v80;  // AES+PMULL, SHA1/2, CRC32
 }
 
 ORRERY_ARM64_TIERS(CpuModelsTest);

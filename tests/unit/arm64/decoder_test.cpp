@@ -372,6 +372,20 @@ const DecodeCase kCases[] = {
     {0x4cdf0c24, "LDST_multi_post", "ld4 {v4.2d, v5.2d, v6.2d, v7.2d}, [x1], #64"},
     {0x4d40c020, "LDST_single", "ld1r {v0.16b}, [x1]"},
     {0x4d9f8420, "LDST_single_post", "st1 {v0.d}[1], [x1], #8"},
+    // Crypto, saturating and by-element rows (crypto_test.cpp and simd_sat_test.cpp test them).
+    {0x4e284820, "CRYPTO_AES", "aese v0.16b, v1.16b"},
+    {0x5e024020, "CRYPTO_SHA_3reg", "sha256h q0, q1, v2.4s"},
+    {0x5e280820, "CRYPTO_SHA_2reg", "sha1h s0, s1"},
+    {0xce628020, "CRYPTO_SHA512_3reg", "sha512h q0, q1, v2.2d"},
+    {0xcec08020, "CRYPTO_SHA512_2reg", "sha512su0 v0.2d, v1.2d"},
+    {0xce220c20, "CRYPTO_4reg", "bcax v0.16b, v1.16b, v2.16b, v3.16b"},
+    {0xce823420, "XAR", "xar v0.2d, v1.2d, v2.2d, #13"},
+    {0x6e428420, "SIMD_3same_extra", "sqrdmlah v0.8h, v1.8h, v2.8h"},
+    {0x7e828c20, "SIMD_scalar_3same_extra", "sqrdmlsh s0, s1, s2"},
+    {0x5e62d020, "SIMD_scalar_3diff", "sqdmull s0, h1, h2"},
+    {0x4f72c820, "SIMD_elem", "sqdmulh v0.8h, v1.8h, v2.h[7]"},
+    {0x5fa21820, "SIMD_scalar_elem", "fmla s0, s1, v2.s[3]"},
+    {0x7e30d820, "SIMD_scalar_pairwise", "faddp s0, v1.2s"},
 };
 
 TEST(Arm64Decoder, KnownEncodingsReachTheirRow) {

@@ -4,6 +4,7 @@
 #include <xmmintrin.h>
 
 #include "cpu/arm64/fp.h"
+#include "cpu/arm64/fp_estimate.h"
 #include "tests/unit/arm64/harness.h"
 
 namespace orrery::cpu::arm64::test {
@@ -22,6 +23,36 @@ TEST(Arm64Fp, NaNPropagationPrefersSignallingThenFirst) {
   EXPECT_EQ(binop(BinOp::Mul, kD, 0x7ff8000000000001ull, qnan_b, 0, f), 0x7ff8000000000001ull);
   EXPECT_EQ(f, 0u);
   EXPECT_EQ(binop(BinOp::Mul, kD, 0x7ff8000000000001ull, qnan_b, kDn, f), kDQNaN);  // FPCR.DN
+}
+
+// Known estimates (the Arm ARM's tables): 1/1.0 ~ 0.998046875, 1/sqrt(4.0) ~ 0.4990234375.
+TEST(Arm64Fp, ReciprocalEstimatesFollowTheTables) {
+  EXPECT_EQ(recip_estimate(256), 511u);
+  EXPECT_EQ(recip_estimate(511), 256u);
+  EXPECT_EQ(rsqrt_estimate(128), 511u);
+  uint32_t f = 0;
+  EXPECT_EQ(estimate(EstOp::RecipEstimate, kS, 0x3f800000, 0, 0, f), 0x3f7f8000u);
+  EXPECT_EQ(estimate(EstOp::RSqrtEstimate, kS, 0x40800000, 0, 0, f), 0x3eff8000u);
+  EXPECT_EQ(f, 0u);
+  EXPECT_EQ(estimate(EstOp::RecipEstimate, kD, 0, 0, 0, f), 0x7ff0000000000000ull);  // 1/+0
+  EXPECT_EQ(f, kDzc);
+  f = 0;
+  // A denormal whose reciprocal overflows: infinity in RN, the largest normal in RZ.
+  EXPECT_EQ(estimate(EstOp::RecipEstimate, kS, 0x00000001, 0, 0, f), 0x7f800000u);
+  EXPECT_EQ(estimate(EstOp::RecipEstimate, kS, 0x00000001, 0, 3u << kFpcrRModeShift, f),
+            0x7f7fffffu);
+  EXPECT_EQ(f, kOfc | kIxc);
+  f = 0;
+  EXPECT_EQ(estimate(EstOp::RSqrtEstimate, kS, 0xbf800000, 0, 0, f), 0x7fc00000u);  // -1: NaN
+  EXPECT_EQ(f, kIoc);
+  f = 0;
+  EXPECT_EQ(estimate(EstOp::RecpX, kS, 0x40400000, 0, 0, f), 0x3f800000u);  // exponent inverted
+  // FRECPS: 2 - a*b, with inf * 0 giving exactly 2; FRSQRTS: (3 - a*b) / 2.
+  EXPECT_EQ(estimate(EstOp::RecipStep, kS, 0x7f800000, 0, 0, f), 0x40000000u);
+  EXPECT_EQ(estimate(EstOp::RecipStep, kS, 0x3f800000, 0x3f800000, 0, f), 0x3f800000u);
+  EXPECT_EQ(estimate(EstOp::RSqrtStep, kD, 0x3ff0000000000000ull, 0x3ff0000000000000ull, 0, f),
+            0x3ff0000000000000ull);
+  EXPECT_EQ(f, 0u);
 }
 
 TEST(Arm64Fp, InvalidOperationsGiveThePositiveDefaultNaN) {

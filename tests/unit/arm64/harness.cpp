@@ -23,7 +23,10 @@ TestMachine::TestMachine(Tier tier, bool optimize, size_t code_cache_bytes,
   opt.tier = tier;
   opt.optimize = optimize;
   if (code_cache_bytes) opt.code_cache_bytes = code_cache_bytes;
-  if (hot_threshold) opt.hot_threshold = hot_threshold;
+  if (hot_threshold) {  // compile at exactly this count, whatever the benefit
+    opt.hot_threshold = hot_threshold;
+    opt.policy.by_benefit = false;
+  }
   opt.stop_on_unimplemented = true;
   engine = std::make_unique<tcg::exec::Engine>(opt, log);
   init_error = engine->init();
@@ -54,6 +57,7 @@ void TestMachine::load(const std::vector<uint32_t>& code, uint64_t at) {
   std::vector<uint8_t> zero(kDataSize, 0);
   as.write_bytes(kDataBase, zero.data(), zero.size());
   engine->flush();
+  engine->forget_tier_history();  // a new program, not self-modifying code: tier=llvm compiles it
   restart(at);
 }
 
@@ -194,9 +198,13 @@ int uc_xreg(unsigned i) {
 }
 }  // namespace
 
-UnicornRef::UnicornRef() {
+UnicornRef::UnicornRef(int cpu_model) {
   uc_engine* uc = nullptr;
   if (uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc) != UC_ERR_OK) return;
+  if (cpu_model >= 0 && uc_ctl_set_cpu_model(uc, cpu_model) != UC_ERR_OK) {
+    uc_close(uc);
+    return;
+  }
   if (uc_mem_map(uc, kRamBase, kRamSize, UC_PROT_ALL) != UC_ERR_OK) {
     uc_close(uc);
     return;

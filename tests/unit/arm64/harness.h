@@ -42,8 +42,8 @@ using tcg::exec::Tier;
 /// report them as such rather than as a guest UNDEF.
 class TestMachine : public Arm64Platform {
  public:
-  /// code_cache_bytes: the baseline tier's code space; hot_threshold: executions before LLVM
-  /// (0 for either: the engine's default).
+  /// code_cache_bytes: the baseline tier's code space; hot_threshold: executions before LLVM,
+  /// with the policy's benefit rule off (0 for either: the engine's default).
   explicit TestMachine(Tier tier, bool optimize = true, size_t code_cache_bytes = 0,
                        uint32_t hot_threshold = 0);
   ~TestMachine() override;
@@ -123,7 +123,8 @@ struct Inputs {
 /// Runs code on Unicorn at kCodeBase with the same memory layout; stops before the final HVC.
 class UnicornRef {
  public:
-  UnicornRef();
+  /// cpu_model: a Unicorn UC_CPU_ARM64_* model (negative: Unicorn's default, a Cortex-A72).
+  explicit UnicornRef(int cpu_model = -1);
   ~UnicornRef();
   bool ok() const { return uc_ != nullptr; }
   void load(const std::vector<uint32_t>& code);

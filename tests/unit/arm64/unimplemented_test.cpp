@@ -45,9 +45,9 @@ constexpr Encoding kBeyondA57[] = {
     {0x9adf1020, "irg x0, x1"},
     {0xba018402, "rmif x0, #3, #2"},
     {0x3a00080d, "setf8 w0"},
-    {0x4e284820, "aese v0.16b, v1.16b"},
-    {0x5e024020, "sha256h q0, q1, v2.4s"},
-    {0x0ee2e020, "pmull v0.1q, v1.1d, v2.1d"},
+    {0xce628020, "sha512h q0, q1, v2.2d"},
+    {0xce020c20, "eor3 v0.16b, v1.16b, v2.16b, v3.16b"},
+    {0xce823420, "xar v0.2d, v1.2d, v2.2d, #13"},
 };
 
 std::string read_file(const char* path) {

@@ -233,6 +233,17 @@ TEST_F(VirtioBlkTest, WriteFlushReadAndGetId) {
     cap |= b << (8 * i);
   }
   EXPECT_EQ(cap, 2048u);
+  // VIRTIO_BLK_F_GEOMETRY with QEMU's guess for 1 MiB: at least 2 cylinders, 16 heads, 63
+  // sectors (SeaBIOS reports it through INT 13h).
+  EXPECT_TRUE(features() & (1ull << 4));
+  uint64_t cyl_lo = 0, cyl_hi = 0, heads = 0, secs = 0;
+  ASSERT_EQ(mmio.read(0x110, 1, cyl_lo), MemResult::Ok);
+  ASSERT_EQ(mmio.read(0x111, 1, cyl_hi), MemResult::Ok);
+  ASSERT_EQ(mmio.read(0x112, 1, heads), MemResult::Ok);
+  ASSERT_EQ(mmio.read(0x113, 1, secs), MemResult::Ok);
+  EXPECT_EQ(cyl_lo | cyl_hi << 8, 2u);
+  EXPECT_EQ(heads, 16u);
+  EXPECT_EQ(secs, 63u);
   std::vector<uint8_t> pattern(1024);
   for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = uint8_t(i * 7);
   ASSERT_TRUE(mem.write(kBuf + 0x100, pattern));

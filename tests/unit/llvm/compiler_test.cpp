@@ -278,5 +278,36 @@ TEST(CompilerOrder, FastestGrowingQueuedBlockFirstOldestOnTies) {
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 1u);
 }
 
+TEST(CompilerOrder, ColdAndInvalidatedBlocksLeaveTheQueue) {
+  exec::TranslationBlock a, b, c;
+  a.exec_count = b.exec_count = c.exec_count = 64;
+  for (auto* tb : {&a, &b, &c}) tb->compile_queued = true;
+  using Q = BackgroundCompiler::Queued;
+  std::deque<Q> q{Q{&a, 64}, Q{&b, 64}, Q{&c, 64}};
+  std::vector<exec::TranslationBlock*> cold;
+  uint64_t invalid = 0;
+  c.valid = false;
+  for (unsigned look = 0; look + 1 < BackgroundCompiler::kColdLooks; ++look) {
+    a.exec_count += 10;  // a keeps running, b does not
+    BackgroundCompiler::mark_seen(q, &cold, &invalid);
+  }
+  EXPECT_EQ(invalid, 1u);  // c, at the first look
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_TRUE(cold.empty());
+  b.exec_count += 1;  // b ran once: idle again from here
+  BackgroundCompiler::mark_seen(q, &cold, &invalid);
+  EXPECT_TRUE(cold.empty());
+  for (unsigned look = 0; look < BackgroundCompiler::kColdLooks; ++look) {
+    a.exec_count += 10;
+    BackgroundCompiler::mark_seen(q, &cold, &invalid);
+  }
+  ASSERT_EQ(cold.size(), 1u);
+  EXPECT_EQ(cold[0], &b);
+  EXPECT_FALSE(b.compile_queued.load()) << "a cold block may be queued again later";
+  EXPECT_TRUE(a.compile_queued.load());
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].tb, &a);
+}
+
 }  // namespace
 }  // namespace orrery::tcg::llvm::test

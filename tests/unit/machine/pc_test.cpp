@@ -295,6 +295,69 @@ TEST_F(PcTest, FirmwareRomAtTheTopOf4GiBAndBelow1MiB) {
   }
 }
 
+// -boot and bootindex= reach SeaBIOS as QEMU passes them: the order in the CMOS boot flags,
+// the menu and its wait, the reboot timeout, and the bootindex devices' paths in "bootorder"
+// (by index, "HALT" last under strict=on).
+TEST_F(PcTest, BootOptionsReachTheCmosAndFwCfg) {
+  char path[] = "/tmp/orrery-pc-boot-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 1 * kMiB), 0);
+  close(fd);
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
+  for (const char* id : {"d0", "d1"}) {
+    hw::block::DriveOptions o;
+    o.file = path;
+    o.format = hw::block::ImageFormat::kRaw;
+    o.interface = hw::block::DriveInterface::kNone;
+    o.read_only = true;
+    o.id = id;
+    std::vector<std::string> warnings;
+    auto b = hw::block::open_drive(o, warnings);
+    ASSERT_TRUE(b.ok()) << b.status().message;
+    c.drives.push_back(std::shared_ptr<hw::block::BlockBackend>(std::move(b.value())));
+  }
+  c.devices = {{"virtio-blk-pci", {{"drive", "d0"}, {"bootindex", "2"}, {"addr", "4"}}},
+               {"virtio-blk-pci", {{"drive", "d1"}, {"bootindex", "1"}, {"addr", "5.2"}}}};
+  c.boot.order = "dc";
+  c.boot.menu = true;
+  c.boot.splash_time = 500;
+  c.boot.reboot_timeout = 1000;
+  c.boot.strict = true;
+  std::string err;
+  auto m = PcMachine::create(c, ctx, err);
+  ASSERT_TRUE(m) << err;
+  auto& pc = static_cast<PcMachine&>(*m);
+  const std::string order = "/pci@i0cf8/scsi@5,2/disk@0,0\n/pci@i0cf8/scsi@4/disk@0,0\nHALT";
+  std::vector<uint8_t> want(order.begin(), order.end());
+  want.push_back(0);
+  EXPECT_EQ(fw_cfg_file(pc, "bootorder"), want);
+  EXPECT_EQ(fw_cfg_file(pc, "etc/boot-menu-wait"), (std::vector<uint8_t>{0xf4, 0x01}));
+  EXPECT_EQ(fw_cfg_file(pc, "etc/boot-fail-wait"), (std::vector<uint8_t>{0xe8, 0x03, 0, 0}));
+  hw::AddressSpace& io = pc.io_ports();
+  uint64_t v = 0;
+  EXPECT_EQ(io.write(0x510, 2, hw::FwCfg::kBootMenu), hw::MemResult::Ok);
+  EXPECT_EQ(io.read(0x511, 1, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 1u);
+  // CMOS 0x3d: first device (CD-ROM, 3) low, second (disk, 2) high; 0x38: no third.
+  EXPECT_EQ(pc.platform().rtc->cmos(0x3d), 0x23);
+  EXPECT_EQ(pc.platform().rtc->cmos(0x38) & 0xf0, 0);
+  unlink(path);
+
+  // The PC's CMOS holds three devices of the kinds it knows.
+  MachineConfig bad;
+  bad.cpu_model = "qemu64";
+  bad.ram_size = 128 * kMiB;
+  bad.boot.order = "cdna";
+  EXPECT_EQ(PcMachine::create(bad, ctx, err), nullptr);
+  EXPECT_EQ(err, "-boot order=cdna: too many boot devices for PC");
+  bad.boot.order = "e";
+  EXPECT_EQ(PcMachine::create(bad, ctx, err), nullptr);
+  EXPECT_EQ(err, "-boot order=e: invalid boot device for PC: 'e'");
+}
+
 TEST_F(PcTest, BadConfigurationsAreRefused) {
   MachineConfig c;
   c.cpu_model = "qemu64";

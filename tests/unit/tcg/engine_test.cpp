@@ -175,6 +175,12 @@ class EngineTest : public ::testing::TestWithParam<Tier> {
     vcpu.reset();
     engine.reset();
   }
+  void restart_engine(const exec::EngineOptions& opt) {
+    vcpu.reset();
+    engine = std::make_unique<exec::Engine>(opt, log);
+    ASSERT_EQ(engine->init(), "");
+    vcpu = std::make_unique<exec::VcpuExec>(*engine, frontend, st.common, mmu);
+  }
   void poke(uint64_t vaddr, std::initializer_list<uint8_t> bytes) {
     std::vector<uint8_t> v(bytes);
     ASSERT_TRUE(mmu.debug_access(vaddr, 0, v.data(), v.size(), true));
@@ -320,6 +326,42 @@ TEST_P(EngineTest, StoreOverItsOwnBlockRunsTheNewCode) {
   st.r[1] = 0x20;
   run_from(0x2ffb);
   EXPECT_EQ(st.r[0], 0x20u);
+}
+
+// Code and data on one page: a store rewrites a byte of a hot block now and then (the same
+// value, so the result stays checkable), and every write invalidates the block. The new block
+// with the same key must not be compiled again and again: before the back-off, tier=llvm
+// compiled every retranslation and auto every one that got hot again (60 compiles here).
+TEST_P(EngineTest, BlockInvalidatedAgainAndAgainStopsBeingCompiled) {
+  if (GetParam() != Tier::Llvm && GetParam() != Tier::Auto) GTEST_SKIP() << "no LLVM tier";
+  for (bool by_benefit : {false, true}) {
+    SCOPED_TRACE(by_benefit ? "benefit rule" : "count rule");
+    exec::EngineOptions opt;
+    opt.tier = GetParam();
+    if (!by_benefit) opt.hot_threshold = 8;  // compile at 8 executions
+    opt.policy.by_benefit = by_benefit;
+    restart_engine(opt);
+    poke(0x1000, {kAddI, 1, kHalt});                  // the hot block: r0 += 1
+    poke(0x1100, {kStore, 0x01, 0x10, 0, 0, kHalt});  // the writer: [0x1001] = r1
+    st.r[0] = 0;
+    st.r[1] = 1;
+    constexpr int kRounds = 60, kRunsPerRound = 20;
+    for (int round = 0; round < kRounds; ++round) {
+      for (int i = 0; i < kRunsPerRound; ++i) {
+        run_from(0x1000);
+        engine->drain_compiles();
+      }
+      run_from(0x1100);
+    }
+    EXPECT_EQ(st.r[0], uint64_t(kRounds * kRunsPerRound));
+    const exec::Engine::Stats s = engine->stats();
+    EXPECT_GE(s.invalidations, uint64_t(kRounds));
+    EXPECT_LT(s.blocks_compiled, 8u);
+    if (!by_benefit) {
+      EXPECT_GE(s.invalidated_compiled, 2u);  // it was compiled, then backed off
+      EXPECT_GE(s.tier_deferred + s.tier_never, uint64_t(kRounds - 10));
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, EngineTest,

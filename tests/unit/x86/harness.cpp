@@ -169,6 +169,7 @@ void Machine::load(const std::vector<uint8_t>& code, uint64_t at) {
   std::vector<uint8_t> zero(0x1000, 0);
   as.write_bytes(kDataAddr, zero.data(), zero.size());
   engine->flush();
+  engine->forget_tier_history();  // a new program, not self-modifying code: tier=llvm compiles it
 
   X86State& s = *state_;
   const tcg::CpuCommon saved = {};

@@ -1,6 +1,10 @@
 // Guest code run through X86Cpu::run on every tier: the real -> protected -> long mode switch,
 // an INT 0x80 round trip, HLT woken by INTR from another thread, the STI shadow, a triple fault
 // resetting the machine and a page fault's error code seen by the handler.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "harness.h"
@@ -261,6 +265,80 @@ irq:
   ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
   EXPECT_EQ(m.s().gpr[kR15], 1u) << "the instruction after STI runs before the interrupt";
   EXPECT_EQ(m.s().gpr[kRbx], 2u);
+}
+
+TEST_P(X86Run, StiShadowBlocksAreTranslatedOnce) {
+  // Linux runs STI in every spin_unlock_irq: the instruction in its shadow must be a cached
+  // block, not translated afresh each time (as a debugger step is).
+  TestMachine m(default_cpu_model(), GetParam());
+  char path[] = "/tmp/orrery_sti_shadow_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(m.log.set_file(path));
+  m.log.set_mask_bits(hw::kLogInAsm);
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rsp, 0x9000
+  mov ecx, 1000
+again:
+  cli
+  sti
+  dec ecx
+  jnz again
+  mov al, 0x11
+  out 0xf4, al
+  hlt
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.s().gpr[kRcx], 0u);
+  m.log.set_mask_bits(0);
+  std::ifstream in(path);
+  unsigned translations = 0;
+  for (std::string line; std::getline(in, line);) translations += line == "IN:";
+  std::remove(path);
+  EXPECT_LT(translations, 40u);
+}
+
+TEST_P(X86Run, StiShadowEndsAfterABranchOrReturnInIt) {
+  // The shadowed instruction's own jump (direct, conditional, indirect) leads to the vCPU loop,
+  // which then takes the pending interrupt at the jump's target.
+  for (const char* shadowed : {"jmp there", "jz there", "jnz there", "ret"}) {
+    SCOPED_TRACE(shadowed);
+    TestMachine m(default_cpu_model(), GetParam());
+    const std::string src = std::string(kModeSwitch) + R"(
+  mov rsp, 0x9000
+  xor r14, r14
+  lea r13, [rel there]
+  lea r12, [rel fall]
+  push r13
+  xor eax, eax
+  sti
+  )" + shadowed + R"(
+fall:
+  nop
+there:
+  mov al, 0x11
+  out 0xf4, al
+  hlt
+  dd 0xfeedf00d
+irq:
+  mov r14, [rsp]
+  iretq
+)" + kTables;
+    const auto code = assemble(src, 16);
+    ASSERT_FALSE(code.empty());
+    start_real_mode(m, code);
+    gate(m, 0x21, label(code, 0xfeedf00d));
+    m.next_vector = 0x21;
+    m.cpu->set_intr(true);
+    ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+    const bool taken = std::string(shadowed) != "jnz there";
+    EXPECT_EQ(m.s().gpr[kR14], m.s().gpr[taken ? kR13 : kR12])
+        << "the interrupt comes right after the jump";
+  }
 }
 
 TEST_P(X86Run, NmiIsBlockedUntilIret) {

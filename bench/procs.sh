@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# A process-heavy guest: Debian 12's arm64 kernel with a busybox initramfs whose init runs N
+# iterations (default 300) of `expr` and `sh -c 'echo x | md5sum'` (three short processes each),
+# then powers off. Runs it on QEMU and on Orrery for each tier and prints wall and CPU seconds
+# (user+sys, /usr/bin/time) for each, so the compile thread's share is visible. Reports, never
+# asserts.
+# usage: bench/procs.sh [BUILD_DIR] [ITERATIONS] [TIERS] [REPS] [-- EXTRA ORRERY ARGS]
+#   TIERS is a comma list of Orrery -accel tcg,tier= values, plus "qemu" (default
+#   qemu,auto,baseline). REPS runs of each (default 1); every run is printed, then the minimum.
+# Environment: QEMU (default qemu-system-aarch64), ORRERY_BIN (default BUILD_DIR/orrery),
+# SMP (default 1).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+iters=${2:-300}
+tiers=${3:-qemu,auto,baseline}
+reps=${4:-1}
+shift $(($# < 4 ? $# : 4))
+[[ ${1:-} == -- ]] && shift
+extra=("$@")
+smp=${SMP:-1}
+cache=$build/system-cache
+qemu=${QEMU:-qemu-system-aarch64}
+orrery=${ORRERY_BIN:-$build/orrery}
+case $iters in '' | *[!0-9]*)
+  echo "procs.sh: ITERATIONS must be a number" >&2
+  exit 1
+  ;;
+esac
+[[ -x /usr/bin/time ]] || {
+  echo "procs.sh: needs /usr/bin/time (apt-get install time)" >&2
+  exit 1
+}
+
+"$root/tests/system/fetch_debian.sh" "$cache" >/dev/null
+initrd=$cache/initrd-procs-$iters.cpio.gz
+if [[ ! -s $initrd || $initrd -ot $0 ]]; then
+  dir=$(mktemp -d)
+  mkdir -p "$dir"/{bin,proc,sys,dev,tmp}
+  cp "$cache/busybox" "$dir/bin/busybox"
+  chmod 755 "$dir/bin/busybox"
+  ln -s busybox "$dir/bin/sh"
+  cat >"$dir/init" <<EOF
+#!/bin/sh
+/bin/busybox --install -s /bin
+i=0
+while [ \$i -lt $iters ]; do
+  i=\$(expr \$i + 1)
+  sh -c 'echo x | md5sum' >/dev/null
+done
+echo "ORRERY-PROCS-OK \$i"
+poweroff -f
+EOF
+  chmod 755 "$dir/init"
+  (cd "$dir" && find . | cpio -o -H newc --quiet) | gzip -9 >"$initrd.tmp"
+  rm -rf "$dir"
+  mv "$initrd.tmp" "$initrd"
+fi
+
+args=(-M virt -cpu cortex-a57 -smp "$smp" -m 512 -nographic -no-reboot -kernel "$cache/vmlinuz"
+  -initrd "$initrd" -append "console=ttyAMA0 panic=-1 quiet loglevel=4")
+
+# Prints "wall user+sys" for one run; fails when the guest did not finish.
+run_one() {
+  local out times
+  out=$(mktemp)
+  times=$(mktemp)
+  if ! timeout 900 /usr/bin/time -o "$times" -f '%e %U %S' "$@" </dev/null >"$out" 2>&1 ||
+    ! grep -q "ORRERY-PROCS-OK $iters" "$out"; then
+    echo "procs.sh: run failed: $*" >&2
+    tail -5 "$out" >&2
+    rm -f "$out" "$times"
+    return 1
+  fi
+  awk '{printf "%.2f %.2f\n", $1, $2 + $3}' "$times"
+  rm -f "$out" "$times"
+}
+
+IFS=, read -r -a tier_list <<<"$tiers"
+printf '%-10s %8s %8s   (%s iterations, -smp %s, min of %s)\n' run wall cpu "$iters" "$smp" "$reps"
+for t in "${tier_list[@]}"; do
+  best_w="" best_c=""
+  for ((i = 0; i < reps; i++)); do
+    if [[ $t == qemu ]]; then
+      r=$(run_one "$qemu" -nic none "${args[@]}")
+    else
+      r=$(run_one "$orrery" -accel "tcg,tier=$t" "${args[@]}" "${extra[@]}")
+    fi
+    read -r w c <<<"$r"
+    ((reps > 1)) && printf '  %-8s %8s %8s\n' "$t" "$w" "$c"
+    [[ -z $best_w ]] || (($(echo "$w < $best_w" | bc))) && best_w=$w
+    [[ -z $best_c ]] || (($(echo "$c < $best_c" | bc))) && best_c=$c
+  done
+  printf '%-10s %8s %8s\n' "$t" "$best_w" "$best_c"
+done

@@ -1,0 +1,73 @@
+// What runs the guest's CPUs, whatever it is (TCG's translator or the kernel's KVM): boards ask
+// it for their vCPUs, give it their guest RAM and ask whether the interrupt controllers live in
+// the kernel. A board names no accelerator type; -accel chooses one (ui/main.cpp).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orrery::hw {
+class AddressSpace;
+class GuestWriteObserver;
+class IrqSink;
+class MemoryListener;
+class MsiSink;
+}  // namespace orrery::hw
+
+namespace orrery::cpu {
+
+/// One stretch of guest RAM or ROM the accelerator must see (KVM: a memory slot).
+struct RamSlot {
+  uint64_t gpa = 0;
+  uint64_t size = 0;
+  uint8_t* host = nullptr;
+  bool readonly = false;  // ROM: writes reach the address space as MMIO (and are dropped)
+};
+
+/// The RAM and ROM regions of an address space, in address order.
+std::vector<RamSlot> ram_slots(const hw::AddressSpace& memory);
+
+class Accelerator {
+ public:
+  virtual ~Accelerator() = default;
+  /// "tcg" or "kvm".
+  virtual std::string_view name() const = 0;
+
+  /// Guest RAM as it is now (the whole list each time: slots not in it go away); error or
+  /// empty. TCG reads through the address space and needs none.
+  virtual std::string set_ram(std::span<const RamSlot> slots) {
+    (void)slots;
+    return {};
+  }
+
+  /// True when the PIC, IOAPIC and local APICs run in the kernel: the board then maps none of
+  /// its own and sends its interrupt lines to kernel_gsi() and kernel_msi().
+  virtual bool irqchip_in_kernel() const { return false; }
+  /// The kernel irqchip's GSIs (ISA IRQ n = GSI n; IRQ 0 reaches IOAPIC pin 2) and its MSI
+  /// input; null without a kernel irqchip.
+  virtual hw::IrqSink* kernel_gsi() { return nullptr; }
+  virtual hw::MsiSink* kernel_msi() { return nullptr; }
+  /// The kernel PIC pair as firmware leaves it (vector bases, interrupt masks); only with a
+  /// kernel irqchip.
+  virtual void init_kernel_pic(uint8_t master_base, uint8_t slave_base, uint8_t master_mask,
+                               uint8_t slave_mask) {
+    (void)master_base, (void)slave_base, (void)master_mask, (void)slave_mask;
+  }
+
+  /// Who must hear of guest writes made outside the vCPUs (TCG: drops stale translations), or
+  /// null.
+  virtual hw::GuestWriteObserver* write_observer() { return nullptr; }
+  /// Who must hear of new views of guest memory (TCG: flushes every vCPU's TLB), or null.
+  virtual hw::MemoryListener* memory_listener() { return nullptr; }
+  /// Called (from a vCPU thread) when translated code fills its cache; the board then stops
+  /// the vCPUs and calls flush_code().
+  virtual void set_code_full_hook(std::function<void()> hook) { (void)hook; }
+  /// Drops every translation (vCPUs stopped).
+  virtual void flush_code() {}
+};
+
+}  // namespace orrery::cpu

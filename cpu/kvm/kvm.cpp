@@ -1,0 +1,210 @@
+#include "cpu/kvm/kvm.h"
+
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "cpu/kvm/kvm_vcpu.h"
+#include "hw/core/log.h"
+
+namespace orrery::cpu::kvm {
+namespace {
+
+// Where Intel's VMX keeps the real-mode TSS and identity page table: in the reserved range
+// below the BIOS, as QEMU puts them.
+constexpr uint64_t kTssAddr = 0xfeffd000;
+constexpr uint64_t kIdentityMapAddr = 0xfeffc000;
+constexpr unsigned kIoApicPins = 24;
+// kvm_irq_routing ends in a __DECLARE_FLEX_ARRAY, whose empty struct has size 1 in C++: g++
+// would encode a wrong size in the ioctl number. This one carries the C size.
+constexpr unsigned long kSetGsiRouting = _IOC(_IOC_WRITE, KVMIO, 0x6a, 8);
+
+std::string errno_text(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
+
+void ignore_signal(int) {}
+
+}  // namespace
+
+int KvmVm::kick_signal() {
+  return SIGUSR1;
+}
+
+std::unique_ptr<KvmVm> KvmVm::create(const KvmOptions& options, hw::Log& log, std::string& error) {
+  std::unique_ptr<KvmVm> vm(new KvmVm(options, log));
+  error = vm->init();
+  if (!error.empty()) return nullptr;
+  return vm;
+}
+
+KvmVm::~KvmVm() {
+  if (vm_fd_ >= 0) ::close(vm_fd_);
+  if (kvm_fd_ >= 0) ::close(kvm_fd_);
+}
+
+std::string KvmVm::init() {
+  kvm_fd_ = ::open(options_.device.c_str(), O_RDWR | O_CLOEXEC);
+  if (kvm_fd_ < 0) return errno_text(options_.device.c_str());
+  const int api = ::ioctl(kvm_fd_, KVM_GET_API_VERSION, 0);
+  if (api != KVM_API_VERSION)
+    return "/dev/kvm: API version " + std::to_string(api) + ", expected " +
+           std::to_string(KVM_API_VERSION);
+  // What this accelerator cannot do without.
+  const struct {
+    int cap;
+    const char* name;
+  } needed[] = {{KVM_CAP_USER_MEMORY, "user memory"},
+                {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
+                {KVM_CAP_EXT_CPUID, "CPUID"},
+                {KVM_CAP_SET_TSS_ADDR, "TSS address"}};
+  for (const auto& n : needed)
+    if (::ioctl(kvm_fd_, KVM_CHECK_EXTENSION, n.cap) <= 0)
+      return std::string("/dev/kvm: no ") + n.name + " capability";
+  vm_fd_ = ::ioctl(kvm_fd_, KVM_CREATE_VM, 0);
+  if (vm_fd_ < 0) return errno_text("/dev/kvm: KVM_CREATE_VM");
+  const int size = ::ioctl(kvm_fd_, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (size <= 0) return errno_text("/dev/kvm: KVM_GET_VCPU_MMAP_SIZE");
+  run_size_ = size_t(size);
+  readonly_mem_ = ::ioctl(vm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+  if (::ioctl(vm_fd_, KVM_SET_TSS_ADDR, kTssAddr) < 0)
+    return errno_text("/dev/kvm: KVM_SET_TSS_ADDR");
+  uint64_t identity = kIdentityMapAddr;
+  if (::ioctl(vm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
+      ::ioctl(vm_fd_, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
+    return errno_text("/dev/kvm: KVM_SET_IDENTITY_MAP_ADDR");
+  if (options_.kernel_irqchip) {
+    if (::ioctl(vm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
+      return "/dev/kvm: no in-kernel irqchip (use -accel kvm,kernel-irqchip=off)";
+    if (::ioctl(vm_fd_, KVM_CREATE_IRQCHIP, 0) < 0)
+      return errno_text("/dev/kvm: KVM_CREATE_IRQCHIP");
+    std::string err = set_gsi_routing();
+    if (!err.empty()) return err;
+  }
+  // The kick signal interrupts KVM_RUN (EINTR); no SA_RESTART.
+  struct sigaction sa {};
+  sa.sa_handler = ignore_signal;
+  sigemptyset(&sa.sa_mask);
+  if (::sigaction(kick_signal(), &sa, nullptr) < 0) return errno_text("sigaction");
+  return {};
+}
+
+std::string KvmVm::set_gsi_routing() {
+  // As the pc board's MADT says: ISA IRQ n is PIC input n (but 2, the cascade) and IOAPIC pin
+  // n, except IRQ 0, which is pin 2; GSIs 16-23 are IOAPIC pins only.
+  std::vector<kvm_irq_routing_entry> e;
+  auto add = [&](uint32_t gsi, uint32_t chip, uint32_t pin) {
+    kvm_irq_routing_entry r{};
+    r.gsi = gsi;
+    r.type = KVM_IRQ_ROUTING_IRQCHIP;
+    r.u.irqchip.irqchip = chip;
+    r.u.irqchip.pin = pin;
+    e.push_back(r);
+  };
+  for (uint32_t i = 0; i < 16; ++i) {
+    if (i == 2) continue;
+    add(i, i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, i % 8);
+  }
+  for (uint32_t i = 0; i < kIoApicPins; ++i) {
+    if (i == 2) continue;
+    add(i, KVM_IRQCHIP_IOAPIC, i == 0 ? 2 : i);
+  }
+  // kvm_irq_routing's layout (its C++ sizeof differs: see kSetGsiRouting).
+  struct {
+    uint32_t nr, flags;
+    kvm_irq_routing_entry entries[2 * kIoApicPins];
+  } table{};
+  table.nr = uint32_t(e.size());
+  std::memcpy(table.entries, e.data(), e.size() * sizeof(kvm_irq_routing_entry));
+  if (::ioctl(vm_fd_, kSetGsiRouting, &table) < 0)
+    return errno_text("/dev/kvm: KVM_SET_GSI_ROUTING");
+  return {};
+}
+
+std::unique_ptr<x86::X86Vcpu> KvmVm::create_vcpu(const x86::X86VcpuSpec& spec, std::string& error) {
+  auto v = std::make_unique<KvmVcpu>(*this, spec);
+  if (!v->error().empty()) {
+    error = v->error();
+    return nullptr;
+  }
+  return v;
+}
+
+std::string KvmVm::set_ram(std::span<const RamSlot> slots) {
+  std::lock_guard<std::mutex> g(slots_mu_);
+  unsigned n = 0;
+  for (const RamSlot& s : slots) {
+    kvm_userspace_memory_region r{};
+    r.slot = n;
+    r.guest_phys_addr = s.gpa;
+    r.memory_size = s.size;
+    r.userspace_addr = reinterpret_cast<uintptr_t>(s.host);
+    // Without read-only slots a ROM is writable by the guest (noted once).
+    if (s.readonly && readonly_mem_) r.flags = KVM_MEM_READONLY;
+    if (s.readonly && !readonly_mem_)
+      log_.log(hw::kLogUnimp, "kvm: no read-only memory slots; ROM at 0x%llx is writable\n",
+               static_cast<unsigned long long>(s.gpa));
+    if (::ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &r) < 0) return errno_text("kvm: memory slot");
+    ++n;
+  }
+  // Slots no longer in the list go away.
+  for (unsigned i = n; i < slots_used_; ++i) {
+    kvm_userspace_memory_region r{};
+    r.slot = i;
+    if (::ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+      return errno_text("kvm: memory slot removal");
+  }
+  slots_used_ = n;
+  return {};
+}
+
+void KvmVm::init_kernel_pic(uint8_t master_base, uint8_t slave_base, uint8_t master_mask,
+                            uint8_t slave_mask) {
+  const struct {
+    uint32_t chip;
+    uint8_t base, mask;
+  } pics[] = {{KVM_IRQCHIP_PIC_MASTER, master_base, master_mask},
+              {KVM_IRQCHIP_PIC_SLAVE, slave_base, slave_mask}};
+  for (const auto& p : pics) {
+    kvm_irqchip c{};
+    c.chip_id = p.chip;
+    if (::ioctl(vm_fd_, KVM_GET_IRQCHIP, &c) < 0) {
+      log_.log(hw::kLogUnimp, "kvm: KVM_GET_IRQCHIP: %s\n", std::strerror(errno));
+      return;
+    }
+    kvm_pic_state& s = c.chip.pic;
+    // After ICW1-ICW4 (edge, cascade, 8086 mode) and OCW1.
+    s.irq_base = p.base;
+    s.imr = p.mask;
+    s.init_state = 0;
+    s.init4 = 1;
+    s.auto_eoi = 0;
+    s.isr = s.irr = 0;
+    if (::ioctl(vm_fd_, KVM_SET_IRQCHIP, &c) < 0)
+      log_.log(hw::kLogUnimp, "kvm: KVM_SET_IRQCHIP: %s\n", std::strerror(errno));
+  }
+}
+
+void KvmVm::Gsi::set_irq(unsigned gsi, bool level) {
+  kvm_irq_level l{};
+  l.irq = gsi;
+  l.level = level ? 1 : 0;
+  if (::ioctl(vm_.vm_fd_, KVM_IRQ_LINE, &l) < 0)
+    vm_.log_.log(hw::kLogGuestErrors, "kvm: KVM_IRQ_LINE %u: %s\n", gsi, std::strerror(errno));
+}
+
+bool KvmVm::Msi::deliver_msi(const hw::MsiMessage& msg) {
+  kvm_msi m{};
+  m.address_lo = uint32_t(msg.address);
+  m.address_hi = uint32_t(msg.address >> 32);
+  m.data = msg.data;
+  // Outside the APIC's 0xfeexxxxx window the kernel refuses the message.
+  return ::ioctl(vm_.vm_fd_, KVM_SIGNAL_MSI, &m) >= 0;
+}
+
+}  // namespace orrery::cpu::kvm
