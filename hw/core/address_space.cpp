@@ -247,6 +247,14 @@ void MemoryRegion::set_alias_offset(uint64_t offset) {
   });
 }
 
+void MemoryRegion::set_readonly(bool readonly) {
+  if (readonly == readonly_) return;
+  update([&] {
+    readonly_ = readonly;
+    return 0;
+  });
+}
+
 // ---- Flattening ----
 
 namespace {
@@ -259,23 +267,24 @@ class Flattener {
       : intern_(std::move(intern)) {}
 
   void render(const MemoryRegion& n, I128 origin, I128 lo, I128 last, std::string_view alias,
-              unsigned depth) {
+              unsigned depth, bool readonly = false) {
     if (depth > 32 || n.size() == 0 || !n.enabled()) return;
+    readonly = readonly || n.readonly();
     lo = std::max(lo, origin);
     last = std::min(last, origin + I128(n.size()) - 1);
     if (lo > last) return;
     switch (n.type()) {
       case MemoryRegion::Type::Container:
         for (const MemoryRegion* c : n.subregions())
-          render(*c, origin + c->address(), lo, last, alias, depth + 1);
+          render(*c, origin + c->address(), lo, last, alias, depth + 1, readonly);
         return;
       case MemoryRegion::Type::Alias:
         if (const MemoryRegion* t = n.alias_target())
           render(*t, origin - I128(n.alias_offset()), lo, last,
-                 alias.empty() ? intern_(n.name()) : alias, depth + 1);
+                 alias.empty() ? intern_(n.name()) : alias, depth + 1, readonly);
         return;
       default:
-        leaf(n, origin, lo, last, alias.empty() ? intern_(n.name()) : alias);
+        leaf(n, origin, lo, last, alias.empty() ? intern_(n.name()) : alias, readonly);
         return;
     }
   }
@@ -288,12 +297,13 @@ class Flattener {
   }
 
  private:
-  void leaf(const MemoryRegion& n, I128 origin, I128 lo, I128 last, std::string_view name) {
+  void leaf(const MemoryRegion& n, I128 origin, I128 lo, I128 last, std::string_view name,
+            bool readonly) {
     Region t;
     t.name = name;
-    t.kind = n.type() == MemoryRegion::Type::Mmio  ? RegionKind::Mmio
-             : n.type() == MemoryRegion::Type::Rom ? RegionKind::Rom
-                                                   : RegionKind::Ram;
+    t.kind = n.type() == MemoryRegion::Type::Mmio              ? RegionKind::Mmio
+             : n.type() == MemoryRegion::Type::Rom || readonly ? RegionKind::Rom
+                                                               : RegionKind::Ram;
     t.host = n.host();
     t.dev = n.device();
     t.backing = n.backing().get();
@@ -358,6 +368,50 @@ void AddressSpace::add_listener(MemoryListener* l) {
   listeners_.push_back(l);
 }
 
+namespace {
+
+std::vector<RamRange> ram_of(const std::vector<Region>& view) {
+  std::vector<RamRange> out;
+  for (const Region& r : view) {
+    if (r.kind == RegionKind::Mmio) continue;
+    RamRange x{r.base,
+               r.size,
+               r.host,
+               r.kind == RegionKind::Rom,
+               r.backing ? r.backing->fd() : -1,
+               r.backing ? r.backing_offset : 0};
+    if (!out.empty()) {
+      RamRange& p = out.back();
+      if (p.base + p.size == x.base && p.host + p.size == x.host && p.readonly == x.readonly &&
+          p.fd == x.fd && (x.fd < 0 || p.fd_offset + p.size == x.fd_offset)) {
+        p.size += x.size;
+        continue;
+      }
+    }
+    out.push_back(x);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<RamRange> AddressSpace::ram_ranges() const {
+  ReadGuard g(*this);
+  return ram_of(g.view->ranges);
+}
+
+void AddressSpace::add_ram_listener(RamListener* l) {
+  std::lock_guard lk(update_mu_);
+  ram_told_ = ram_of(current_->ranges);
+  l->ram_changed(*this, ram_told_);
+  ram_listeners_.push_back(l);
+}
+
+void AddressSpace::remove_ram_listener(RamListener* l) {
+  std::lock_guard lk(update_mu_);
+  std::erase(ram_listeners_, l);
+}
+
 void AddressSpace::notify_listeners(const std::vector<AddrRange>& changed) {
   std::vector<MemoryListener*> ls;
   {
@@ -418,6 +472,14 @@ std::vector<AddrRange> AddressSpace::commit_locked() {
   auto next = std::make_unique<FlatView>();
   next->ranges = f.take();
   std::vector<AddrRange> changed = diff(current_->ranges, next->ranges);
+  if (!ram_listeners_.empty()) {
+    // RAM listeners map the new RAM before anyone can use it through the new view.
+    std::vector<RamRange> ram = ram_of(next->ranges);
+    if (ram != ram_told_) {
+      ram_told_ = std::move(ram);
+      for (RamListener* l : ram_listeners_) l->ram_changed(*this, ram_told_);
+    }
+  }
   view_.store(next.get(), std::memory_order_seq_cst);
   generation_.fetch_add(1, std::memory_order_relaxed);
   // The old view is freed once no reader can be inside it (update lock held: one at a time).

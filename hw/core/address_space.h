@@ -7,7 +7,8 @@
 // see a half-built view; an old view is freed once no reader can still be inside it (readers
 // announce themselves on striped counters, and the writer waits for the old epoch to drain), so
 // a guest moving a BAR in a loop uses constant memory. After publishing, the space tells its
-// MemoryListeners (the TCG engine flushes every vCPU's TLB).
+// MemoryListeners (the TCG engine flushes every vCPU's TLB). RamListeners (KVM memory slots, a
+// vhost-user memory table) hear of the RAM and ROM of a new view before it is published.
 #pragma once
 
 #include <array>
@@ -52,6 +53,30 @@ class MemoryListener {
   virtual ~MemoryListener() = default;
   virtual void memory_map_changed(const AddressSpace& as,
                                   const std::vector<AddrRange>& changed) = 0;
+};
+
+/// A RAM or ROM range of a view, as an accelerator maps it into the guest (a KVM memory slot) or
+/// another process maps it (a vhost-user memory table entry). Adjacent pieces of one backing
+/// that are contiguous in guest and host memory are one range.
+struct RamRange {
+  uint64_t base = 0;        // guest-physical
+  uint64_t size = 0;        // bytes
+  uint8_t* host = nullptr;  // the host byte at base
+  bool readonly = false;    // ROM, or RAM mapped read-only (shadow RAM); writes are not RAM's
+  int fd = -1;              // the memfd the bytes live in, or -1 (anonymous memory)
+  uint64_t fd_offset = 0;   // where base lies in fd
+  friend bool operator==(const RamRange&, const RamRange&) = default;
+};
+
+/// Told the RAM and ROM of an address space (sorted by base) when added, and then whenever a
+/// tree change alters them, before the new view is published: until the call returns, vCPUs
+/// and devices still use the old view. Called with the space's update lock held, on the thread
+/// that changed the tree (often a vCPU in a device access): a listener must not change the
+/// tree, nor wait for vCPUs. MMIO-only changes are not told.
+class RamListener {
+ public:
+  virtual ~RamListener() = default;
+  virtual void ram_changed(const AddressSpace& as, const std::vector<RamRange>& ranges) = 0;
 };
 
 /// A guest access to a device, split or widened according to its valid/impl rules (what the
@@ -130,6 +155,9 @@ class MemoryRegion {
   std::string set_address(uint64_t addr);
   /// Points an alias at another offset of its target (e.g. a PCI window's base).
   void set_alias_offset(uint64_t offset);
+  /// RAM seen through a read-only region (RAM itself, or an alias of it) is ROM: reads hit the
+  /// RAM, writes are dropped (shadow RAM set read-only by the i440FX's PAM).
+  void set_readonly(bool readonly);
 
   const std::string& name() const { return name_; }
   Type type() const { return type_; }
@@ -137,6 +165,7 @@ class MemoryRegion {
   uint64_t address() const { return addr_; }
   int priority() const { return priority_; }
   bool enabled() const { return enabled_; }
+  bool readonly() const { return readonly_; }
   uint8_t* host() const { return host_; }
   const std::shared_ptr<RamBacking>& backing() const { return backing_; }
   uint64_t backing_offset() const { return backing_offset_; }
@@ -164,6 +193,7 @@ class MemoryRegion {
   uint64_t addr_ = 0;
   int priority_ = 0;
   bool enabled_ = true;
+  bool readonly_ = false;
   uint64_t seq_ = 0;       // insertion order in the container
   uint64_t next_seq_ = 0;  // containers: the last seq_ given
   MemoryRegion* parent_ = nullptr;
@@ -222,6 +252,11 @@ class AddressSpace {
   }
   /// Who hears of new views (set before any vCPU runs; several may listen).
   void add_listener(MemoryListener* l);
+  /// Adds a RamListener and tells it the current RAM and ROM at once; remove it before it dies.
+  void add_ram_listener(RamListener* l);
+  void remove_ram_listener(RamListener* l);
+  /// The RAM and ROM of the current view, as RamListeners are told them.
+  std::vector<RamRange> ram_ranges() const;
 
   /// Bulk copy for loaders and debuggers; may write ROM. False if any byte is not RAM/ROM.
   bool read_bytes(uint64_t addr, void* dst, uint64_t len) const;
@@ -270,6 +305,8 @@ class AddressSpace {
   std::vector<std::unique_ptr<MemoryRegion>> owned_;
   GuestWriteObserver* observer_ = nullptr;
   std::vector<MemoryListener*> listeners_;
+  std::vector<RamListener*> ram_listeners_;  // guarded by update_mu_
+  std::vector<RamRange> ram_told_;           // what they were told last; update_mu_
 
   std::mutex update_mu_;  // serializes tree changes and publishing
   std::atomic<const FlatView*> view_;

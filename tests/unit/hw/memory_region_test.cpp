@@ -292,5 +292,115 @@ TEST(MemoryRegion, DeviceAccessesCarryTheRequesterAttributes) {
   EXPECT_EQ(bytes.ids, (std::vector<unsigned>{1, 1, 1, 1}));
 }
 
+// Records what a RamListener is told, and what a reader saw of the new base meanwhile.
+struct RamRecorder final : RamListener {
+  explicit RamRecorder(uint64_t probe = 0) : probe(probe) {}
+  void ram_changed(const AddressSpace& as, const std::vector<RamRange>& r) override {
+    calls.push_back(r);
+    probe_seen.push_back(bool(as.find(probe)));
+  }
+  uint64_t probe;
+  std::vector<std::vector<RamRange>> calls;
+  std::vector<bool> probe_seen;  // whether the view published at the call already mapped probe
+};
+
+TEST(RamListener, ToldRamAndRomBeforeEachViewThatChangesThem) {
+  AddressSpace as;
+  std::string err;
+  ASSERT_EQ(as.add_ram("low", 0, 0x10000), "");
+  RamRecorder rec(0x100000);
+  as.add_ram_listener(&rec);
+  ASSERT_EQ(rec.calls.size(), 1u);  // the current RAM at once
+  ASSERT_EQ(rec.calls[0].size(), 1u);
+  EXPECT_EQ(rec.calls[0][0].base, 0u);
+  EXPECT_EQ(rec.calls[0][0].size, 0x10000u);
+  EXPECT_EQ(rec.calls[0][0].host, as.host_ptr(0, 1));
+  EXPECT_FALSE(rec.calls[0][0].readonly);
+  EXPECT_EQ(rec.calls[0][0].fd, -1);
+
+  // Add: told before the view maps it.
+  auto ram = MemoryRegion::ram("ram", 0x4000, err);
+  ASSERT_EQ(as.root().add_subregion(*ram, 0x100000), "");
+  ASSERT_EQ(rec.calls.size(), 2u);
+  EXPECT_FALSE(rec.probe_seen[1]);
+  ASSERT_EQ(rec.calls[1].size(), 2u);
+  EXPECT_EQ(rec.calls[1][1].base, 0x100000u);
+  EXPECT_EQ(rec.calls[1][1].host, ram->host());
+  EXPECT_TRUE(as.find(0x100000));
+
+  // An MMIO change alters no RAM: not told.
+  Probe p(0);
+  ASSERT_EQ(as.add_mmio("dev", 0x200000, 0x1000, p), "");
+  EXPECT_EQ(rec.calls.size(), 2u);
+
+  // Move: the old place was still mapped while the listener heard of the new one.
+  ASSERT_EQ(ram->set_address(0x300000), "");
+  ASSERT_EQ(rec.calls.size(), 3u);
+  EXPECT_TRUE(rec.probe_seen[2]);
+  EXPECT_EQ(rec.calls[2][1].base, 0x300000u);
+
+  // A read-only alias of it, over part of low RAM at a higher priority: cuts low RAM in two.
+  auto ro = MemoryRegion::alias("ro", *ram, 0x1000, 0x2000);
+  ro->set_readonly(true);
+  ASSERT_EQ(as.root().add_subregion(*ro, 0x8000, 1), "");
+  ASSERT_EQ(rec.calls.size(), 4u);
+  const std::vector<RamRange>& v = rec.calls[3];
+  ASSERT_EQ(v.size(), 4u);
+  EXPECT_EQ(v[0].base, 0u);
+  EXPECT_EQ(v[0].size, 0x8000u);
+  EXPECT_EQ(v[1].base, 0x8000u);
+  EXPECT_EQ(v[1].size, 0x2000u);
+  EXPECT_EQ(v[1].host, ram->host() + 0x1000);
+  EXPECT_TRUE(v[1].readonly);
+  EXPECT_EQ(v[2].base, 0xa000u);
+  EXPECT_EQ(v[2].host, as.host_ptr(0xa000, 1));
+  EXPECT_EQ(v[3].base, 0x300000u);
+  // Writes through the read-only alias are dropped; reads see the RAM.
+  ASSERT_EQ(as.write(0x8000, 4, 0x1234), MemResult::Ok);
+  EXPECT_EQ(rd(as, 0x8000), 0u);
+  ASSERT_EQ(as.write(0x301000, 4, 0x5678), MemResult::Ok);
+  EXPECT_EQ(rd(as, 0x8000), 0x5678u);
+  // Writable again, then gone.
+  ro->set_readonly(false);
+  ASSERT_EQ(rec.calls.size(), 5u);
+  EXPECT_FALSE(rec.calls[4][1].readonly);
+  as.root().remove_subregion(*ro);
+  ASSERT_EQ(rec.calls.size(), 6u);
+  ASSERT_EQ(rec.calls[5].size(), 2u);  // low RAM is one range again
+  EXPECT_EQ(rec.calls[5][0].size, 0x10000u);
+  // Remove.
+  as.root().remove_subregion(*ram);
+  ASSERT_EQ(rec.calls.size(), 7u);
+  EXPECT_EQ(rec.calls[6].size(), 1u);
+  EXPECT_EQ(rec.calls[6], as.ram_ranges());
+  as.remove_ram_listener(&rec);
+  ASSERT_EQ(as.add_ram("more", 0x400000, 0x1000), "");
+  EXPECT_EQ(rec.calls.size(), 7u);
+}
+
+TEST(RamListener, MemfdRangesCarryTheirFdAndOffset) {
+  std::string err;
+  std::shared_ptr<RamBacking> b = RamBacking::memfd("ram", 0x20000, true, err);
+  ASSERT_TRUE(b) << err;
+  AddressSpace as;
+  // Two pieces of one backing around a hole, and a piece contiguous with the first.
+  ASSERT_EQ(as.add_ram("a", 0, b, 0, 0x8000), "");
+  ASSERT_EQ(as.add_ram("b", 0x8000, b, 0x8000, 0x4000), "");
+  ASSERT_EQ(as.add_ram("c", 0x100000, b, 0x10000, 0x10000), "");
+  RamRecorder rec;
+  as.add_ram_listener(&rec);
+  ASSERT_EQ(rec.calls.size(), 1u);
+  const std::vector<RamRange>& v = rec.calls[0];
+  ASSERT_EQ(v.size(), 2u);  // a and b merge
+  EXPECT_EQ(v[0].size, 0xc000u);
+  EXPECT_EQ(v[0].fd, b->fd());
+  EXPECT_EQ(v[0].fd_offset, 0u);
+  EXPECT_EQ(v[1].base, 0x100000u);
+  EXPECT_EQ(v[1].fd, b->fd());
+  EXPECT_EQ(v[1].fd_offset, 0x10000u);
+  EXPECT_EQ(v[1].host, b->host() + 0x10000);
+  as.remove_ram_listener(&rec);
+}
+
 }  // namespace
 }  // namespace orrery::hw
