@@ -390,10 +390,12 @@ bool KvmVcpu::handle_mmio() {
   const hw::MemAttrs attrs = hw::MemAttrs::cpu(index_);
   if (m.is_write) {
     std::memcpy(&v, m.data, m.len);
-    // A write to ROM (a read-only slot) lands here and is dropped as on TCG.
+    // A write to ROM (a read-only slot) lands here; the ROM drops it as on TCG.
     const hw::RegionRef r = memory_.find(m.phys_addr);
-    if (!(r && r->kind == hw::RegionKind::Rom) &&
-        memory_.write(m.phys_addr, m.len, v, attrs) != hw::MemResult::Ok)
+    if (r && r->kind == hw::RegionKind::Rom)
+      vm_.log().log(hw::kLogGuestErrors, "kvm: write of %u bytes to ROM at 0x%llx: ignored\n",
+                    m.len, static_cast<unsigned long long>(m.phys_addr));
+    if (memory_.write(m.phys_addr, m.len, v, attrs) != hw::MemResult::Ok)
       vm_.log().log(hw::kLogGuestErrors, "kvm: write of %u bytes to 0x%llx: nothing there\n", m.len,
                     static_cast<unsigned long long>(m.phys_addr));
   } else {

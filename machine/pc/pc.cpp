@@ -52,6 +52,9 @@ PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
 }
 
 PcMachine::~PcMachine() {
+  // The accelerator outlives the board: it stops following the RAM before the regions go.
+  if (ram_mapped_)
+    if (hw::RamListener* l = accel_->ram_listener()) mem_.remove_ram_listener(l);
   accel_->set_code_full_hook(nullptr);
   ctx_.engine.debug().set_stop_listener({});
   ctx_.clock.resume();
@@ -200,6 +203,7 @@ loader::PcMemory PcMachine::pc_memory() const {
 }
 
 std::string PcMachine::boot(std::span<const uint8_t> kernel) {
+  open_shadow_ram();
   if (linux_) return boot_linux(kernel);
   std::vector<loader::MultibootModule> mods;
   for (size_t i = 0; i < modules_.size(); ++i) mods.push_back({module_cmdlines_[i], modules_[i]});
@@ -294,9 +298,13 @@ int PcMachine::run() {
     return 1;
   }
   if (!ram_mapped_) {
-    // Every RAM and ROM region exists once the boot images are placed.
-    error_ = accel_->set_ram(cpu::ram_slots(mem_));
-    if (!error_.empty()) return 1;
+    // Every RAM and ROM region exists once the boot images are placed; the accelerator
+    // follows later changes (PAM, BARs) itself.
+    if (hw::RamListener* l = accel_->ram_listener()) {
+      mem_.add_ram_listener(l);
+      error_ = accel_->ram_error();
+      if (!error_.empty()) return 1;
+    }
     ram_mapped_ = true;
   }
   accel_->set_code_full_hook([this] { post(Event::FlushCode); });
