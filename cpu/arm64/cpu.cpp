@@ -52,6 +52,7 @@ Arm64Cpu::Arm64Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& as,
       timer_(kCounterFrequency, loop, loop.clock().virtual_ns()) {
   state_.clock = &loop.clock();
   mmu_.set_code_tracker(&engine);
+  mmu_.set_attrs(hw::MemAttrs::cpu(index_));  // devices see which vCPU accesses them
   mmu_.set_arch_watchpoints(&arch_watch_);
   state_.owner = this;
   exec_.set_debug_park_listener(this);
@@ -574,8 +575,8 @@ bool Arm64Cpu::translate(uint64_t vaddr, Access access, unsigned mmu_idx,
 }
 
 bool Arm64Cpu::debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) {
-  WalkResult r = stage1_translate(state_, mmu_.address_space(), vaddr, Access::Read,
-                                  mmu_idx == kMmuIdxEl0);
+  WalkResult r =
+      stage1_translate(state_, mmu_.address_space(), vaddr, Access::Read, mmu_idx == kMmuIdxEl0);
   if (r.fault == Fault::Permission) r.fault = Fault::None;  // the debugger may read anything
   if (r.fault != Fault::None) return false;
   phys = r.phys;
@@ -584,9 +585,11 @@ bool Arm64Cpu::debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys)
 
 void Arm64Cpu::raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) {
   log().log(hw::kLogGuestErrors,
-            "arm64: external abort %s 0x%016" PRIx64 " (physical 0x%" PRIx64
-            ") at PC 0x%016" PRIx64 "\n",
-            access == Access::Fetch ? "fetching" : access == Access::Write ? "writing" : "reading",
+            "arm64: external abort %s 0x%016" PRIx64 " (physical 0x%" PRIx64 ") at PC 0x%016" PRIx64
+            "\n",
+            access == Access::Fetch   ? "fetching"
+            : access == Access::Write ? "writing"
+                                      : "reading",
             vaddr, phys, state_.common.pc);
   raise_abort(vaddr, access, Fault::External, 0);
 }

@@ -1,11 +1,10 @@
 // What runs the guest's CPUs, whatever it is (TCG's translator or the kernel's KVM): boards ask
-// it for their vCPUs, give it their guest RAM and ask whether the interrupt controllers live in
-// the kernel. A board names no accelerator type; -accel chooses one (ui/main.cpp).
+// it for their vCPUs, let it follow their guest RAM and ask whether the interrupt controllers
+// live in the kernel. A board names no accelerator type; -accel chooses one (ui/main.cpp).
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,21 +14,12 @@ class AddressSpace;
 class GuestWriteObserver;
 class IoEventHost;
 class IrqSink;
+class MemoryListener;
 class MsiSink;
+class RamListener;
 }  // namespace orrery::hw
 
 namespace orrery::cpu {
-
-/// One stretch of guest RAM or ROM the accelerator must see (KVM: a memory slot).
-struct RamSlot {
-  uint64_t gpa = 0;
-  uint64_t size = 0;
-  uint8_t* host = nullptr;
-  bool readonly = false;  // ROM: writes reach the address space as MMIO (and are dropped)
-};
-
-/// The RAM and ROM regions of an address space, in address order.
-std::vector<RamSlot> ram_slots(const hw::AddressSpace& memory);
 
 class Accelerator {
  public:
@@ -37,12 +27,12 @@ class Accelerator {
   /// "tcg" or "kvm".
   virtual std::string_view name() const = 0;
 
-  /// Guest RAM as it is now (the whole list each time: slots not in it go away); error or
-  /// empty. TCG reads through the address space and needs none.
-  virtual std::string set_ram(std::span<const RamSlot> slots) {
-    (void)slots;
-    return {};
-  }
+  /// Who maps guest RAM and ROM itself (KVM: memory slots), or null: TCG reads through the
+  /// address space. The board adds it to its guest-memory space once the boot regions exist;
+  /// from then on it hears of every RAM change before the new view is used.
+  virtual hw::RamListener* ram_listener() { return nullptr; }
+  /// Why the RAM could not be mapped the last time it changed (empty: it was).
+  virtual std::string ram_error() const { return {}; }
 
   /// True when the PIC, IOAPIC and local APICs run in the kernel: the board then maps none of
   /// its own and sends its interrupt lines to kernel_gsi() and kernel_msi().
@@ -64,6 +54,8 @@ class Accelerator {
   /// Who must hear of guest writes made outside the vCPUs (TCG: drops stale translations), or
   /// null.
   virtual hw::GuestWriteObserver* write_observer() { return nullptr; }
+  /// Who must hear of new views of guest memory (TCG: flushes every vCPU's TLB), or null.
+  virtual hw::MemoryListener* memory_listener() { return nullptr; }
   /// Called (from a vCPU thread) when translated code fills its cache; the board then stops
   /// the vCPUs and calls flush_code().
   virtual void set_code_full_hook(std::function<void()> hook) { (void)hook; }

@@ -77,6 +77,8 @@ std::string KvmVm::init() {
   if (size <= 0) return errno_text("/dev/kvm: KVM_GET_VCPU_MMAP_SIZE");
   run_size_ = size_t(size);
   readonly_mem_ = ::ioctl(vm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+  if (const int n = ::ioctl(vm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS); n > 0)
+    max_slots_ = unsigned(n);
   if (::ioctl(vm_fd_, KVM_SET_TSS_ADDR, kTssAddr) < 0)
     return errno_text("/dev/kvm: KVM_SET_TSS_ADDR");
   uint64_t identity = kIdentityMapAddr;
@@ -175,32 +177,64 @@ std::unique_ptr<x86::X86Vcpu> KvmVm::create_vcpu(const x86::X86VcpuSpec& spec, s
   return v;
 }
 
-std::string KvmVm::set_ram(std::span<const RamSlot> slots) {
+void KvmVm::ram_changed(const hw::AddressSpace& as, const std::vector<hw::RamRange>& ranges) {
+  (void)as;
   std::lock_guard<std::mutex> g(slots_mu_);
-  unsigned n = 0;
-  for (const RamSlot& s : slots) {
-    kvm_userspace_memory_region r{};
-    r.slot = n;
-    r.guest_phys_addr = s.gpa;
-    r.memory_size = s.size;
-    r.userspace_addr = reinterpret_cast<uintptr_t>(s.host);
-    // Without read-only slots a ROM is writable by the guest (noted once).
-    if (s.readonly && readonly_mem_) r.flags = KVM_MEM_READONLY;
-    if (s.readonly && !readonly_mem_)
-      log_.log(hw::kLogUnimp, "kvm: no read-only memory slots; ROM at 0x%llx is writable\n",
-               static_cast<unsigned long long>(s.gpa));
-    if (::ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &r) < 0) return errno_text("kvm: memory slot");
-    ++n;
+  std::string err;
+  auto set = [&](unsigned slot, const hw::RamRange* r) {
+    kvm_userspace_memory_region m{};
+    m.slot = slot;
+    if (r) {
+      m.guest_phys_addr = r->base;
+      m.memory_size = r->size;
+      m.userspace_addr = reinterpret_cast<uintptr_t>(r->host);
+      // Writes to a read-only slot exit to MMIO (the ROM drops them). Without read-only slots
+      // a ROM is writable by the guest (noted once).
+      if (r->readonly && readonly_mem_) m.flags = KVM_MEM_READONLY;
+      if (r->readonly && !readonly_mem_ && !rom_writable_noted_) {
+        rom_writable_noted_ = true;
+        log_.log(hw::kLogUnimp, "kvm: no read-only memory slots; ROM at 0x%llx is writable\n",
+                 static_cast<unsigned long long>(r->base));
+      }
+    }
+    if (::ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &m) < 0 && err.empty())
+      err = errno_text(r ? "kvm: memory slot" : "kvm: memory slot removal");
+  };
+  std::vector<bool> kept(ranges.size(), false);
+  for (unsigned i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i].size) continue;
+    bool keep = false;
+    for (size_t j = 0; j < ranges.size() && !keep; ++j)
+      if (!kept[j] && ranges[j] == slots_[i]) keep = kept[j] = true;
+    if (keep) continue;
+    set(i, nullptr);
+    slots_[i] = {};
   }
-  // Slots no longer in the list go away.
-  for (unsigned i = n; i < slots_used_; ++i) {
-    kvm_userspace_memory_region r{};
-    r.slot = i;
-    if (::ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-      return errno_text("kvm: memory slot removal");
+  unsigned free = 0;
+  for (size_t j = 0; j < ranges.size(); ++j) {
+    if (kept[j] || !ranges[j].size) continue;
+    while (free < slots_.size() && slots_[free].size) ++free;
+    if (free >= max_slots_) {
+      if (err.empty()) err = "kvm: more than " + std::to_string(max_slots_) + " memory slots";
+      break;
+    }
+    if (free == slots_.size()) slots_.emplace_back();
+    set(free, &ranges[j]);
+    slots_[free] = ranges[j];
   }
-  slots_used_ = n;
-  return {};
+  ram_error_ = err;
+  // A failure after the start leaves guest memory unmapped there (its accesses exit to MMIO).
+  if (!err.empty()) log_.write(err + "\n");
+}
+
+std::string KvmVm::ram_error() const {
+  std::lock_guard<std::mutex> g(slots_mu_);
+  return ram_error_;
+}
+
+std::vector<hw::RamRange> KvmVm::slots() const {
+  std::lock_guard<std::mutex> g(slots_mu_);
+  return slots_;
 }
 
 KvmVcpu* KvmVm::vcpu(unsigned index) const {

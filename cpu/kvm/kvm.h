@@ -1,7 +1,7 @@
 // The KVM accelerator for x86 boards. KvmVm owns the VM: its memory slots (the board's RAM and
-// ROM regions), the in-kernel PIC/IOAPIC/LAPIC when kernel-irqchip=on, and the signal that
-// kicks vCPU threads out of KVM_RUN. KvmVcpu (kvm_vcpu.h) is one vCPU. The board sees only
-// cpu::x86::X86Accelerator.
+// ROM, following every change of its address space as a RamListener), the in-kernel
+// PIC/IOAPIC/LAPIC when kernel-irqchip=on, and the signal that kicks vCPU threads out of KVM_RUN.
+// KvmVcpu (kvm_vcpu.h) is one vCPU. The board sees only cpu::x86::X86Accelerator.
 #pragma once
 
 #include <atomic>
@@ -14,6 +14,7 @@
 
 #include "cpu/x86/vcpu.h"
 #include "hw/core/io_event.h"
+#include "hw/core/address_space.h"
 #include "hw/core/irq.h"
 
 namespace orrery::hw {
@@ -34,7 +35,7 @@ struct KvmOptions {
 class KvmDebug;
 class KvmVcpu;
 
-class KvmVm final : public x86::X86Accelerator {
+class KvmVm final : public x86::X86Accelerator, public hw::RamListener {
  public:
   /// Opens /dev/kvm and creates the VM (and the irqchip); null with one line in error.
   static std::unique_ptr<KvmVm> create(const KvmOptions& options, hw::Log& log, std::string& error);
@@ -46,7 +47,8 @@ class KvmVm final : public x86::X86Accelerator {
   std::string_view name() const override { return "kvm"; }
   std::unique_ptr<x86::X86Vcpu> create_vcpu(const x86::X86VcpuSpec& spec,
                                             std::string& error) override;
-  std::string set_ram(std::span<const RamSlot> slots) override;
+  hw::RamListener* ram_listener() override { return this; }
+  std::string ram_error() const override;
   bool irqchip_in_kernel() const override { return options_.kernel_irqchip; }
   hw::IrqSink* kernel_gsi() override { return options_.kernel_irqchip ? &gsi_ : nullptr; }
   hw::MsiSink* kernel_msi() override { return options_.kernel_irqchip ? &msi_ : nullptr; }
@@ -57,6 +59,14 @@ class KvmVm final : public x86::X86Accelerator {
   /// MSIs raised through an irqfd, and through KVM_SIGNAL_MSI (tests).
   uint64_t irqfd_msis() const { return irqfd_msis_.load(); }
   uint64_t signalled_msis() const { return signalled_msis_.load(); }
+
+  /// RamListener: the slots become ranges (ROM read-only). Slots whose range is unchanged stay;
+  /// the others are deleted first (KVM refuses overlapping slots and cannot move or resize
+  /// one), then the new ranges are added. A vCPU touching a range meanwhile exits to MMIO,
+  /// which reads the old view (still published) through the address space.
+  void ram_changed(const hw::AddressSpace& as, const std::vector<hw::RamRange>& ranges) override;
+  /// The slot table, indexed by slot number (size 0: free); tests.
+  std::vector<hw::RamRange> slots() const;
 
   int kvm_fd() const { return kvm_fd_; }
   int vm_fd() const { return vm_fd_; }
@@ -113,11 +123,14 @@ class KvmVm final : public x86::X86Accelerator {
   int kvm_fd_ = -1, vm_fd_ = -1;
   size_t run_size_ = 0;
   bool readonly_mem_ = false;
-  std::mutex slots_mu_;
-  unsigned slots_used_ = 0;  // slots 0..slots_used_-1 hold memory
   mutable std::mutex vcpus_mu_;
   std::vector<KvmVcpu*> vcpus_;
   std::atomic<KvmDebug*> debug_{nullptr};
+  unsigned max_slots_ = 32;  // KVM_CAP_NR_MEMSLOTS
+  mutable std::mutex slots_mu_;
+  std::vector<hw::RamRange> slots_;  // by slot number; size 0: free
+  std::string ram_error_;            // the last ram_changed's failure
+  bool rom_writable_noted_ = false;
   Gsi gsi_{*this};
   Msi msi_{*this};
   IoEvents io_events_{*this};

@@ -386,14 +386,15 @@ bool KvmVcpu::handle_io() {
   if (io.size != 1 && io.size != 2 && io.size != 4) return false;
   auto* data = reinterpret_cast<uint8_t*>(run_) + io.data_offset;
   if (io.data_offset + uint64_t(io.size) * io.count > vm_.run_size()) return false;
+  const hw::MemAttrs attrs = hw::MemAttrs::cpu(index_);
   for (uint32_t i = 0; i < io.count; ++i, data += io.size) {
     uint64_t v = 0;
     if (io.direction == KVM_EXIT_IO_OUT) {
       std::memcpy(&v, data, io.size);
-      io_.write(io.port, io.size, v);
+      io_.write(io.port, io.size, v, attrs);
     } else {
       // Nothing at the port: the bus floats high.
-      if (io_.read(io.port, io.size, v) != hw::MemResult::Ok) v = ~uint64_t(0);
+      if (io_.read(io.port, io.size, v, attrs) != hw::MemResult::Ok) v = ~uint64_t(0);
       std::memcpy(data, &v, io.size);
     }
   }
@@ -404,16 +405,20 @@ bool KvmVcpu::handle_mmio() {
   auto& m = run_->mmio;
   if (m.len != 1 && m.len != 2 && m.len != 4 && m.len != 8) return false;
   uint64_t v = 0;
+  // The local APIC page is banked by the vCPU that accesses it.
+  const hw::MemAttrs attrs = hw::MemAttrs::cpu(index_);
   if (m.is_write) {
     std::memcpy(&v, m.data, m.len);
-    // A write to ROM (a read-only slot) lands here and is dropped as on TCG.
-    const hw::Region* r = memory_.find(m.phys_addr);
-    if (!(r && r->kind == hw::RegionKind::Rom) &&
-        memory_.write(m.phys_addr, m.len, v) != hw::MemResult::Ok)
+    // A write to ROM (a read-only slot) lands here; the ROM drops it as on TCG.
+    const hw::RegionRef r = memory_.find(m.phys_addr);
+    if (r && r->kind == hw::RegionKind::Rom)
+      vm_.log().log(hw::kLogGuestErrors, "kvm: write of %u bytes to ROM at 0x%llx: ignored\n",
+                    m.len, static_cast<unsigned long long>(m.phys_addr));
+    if (memory_.write(m.phys_addr, m.len, v, attrs) != hw::MemResult::Ok)
       vm_.log().log(hw::kLogGuestErrors, "kvm: write of %u bytes to 0x%llx: nothing there\n", m.len,
                     static_cast<unsigned long long>(m.phys_addr));
   } else {
-    if (memory_.read(m.phys_addr, m.len, v) != hw::MemResult::Ok) {
+    if (memory_.read(m.phys_addr, m.len, v, attrs) != hw::MemResult::Ok) {
       vm_.log().log(hw::kLogGuestErrors, "kvm: read of %u bytes at 0x%llx: nothing there\n", m.len,
                     static_cast<unsigned long long>(m.phys_addr));
       v = ~uint64_t(0);

@@ -47,6 +47,7 @@ X86Cpu::X86Cpu(const CpuModel& model, unsigned index, hw::AddressSpace& memory,
       exec_(engine, frontend_, state_.common, mmu_),
       stop_on_unimplemented_(engine.options().stop_on_unimplemented) {
   mmu_.set_code_tracker(&engine);
+  mmu_.set_attrs(hw::MemAttrs::cpu(index_));  // devices see which vCPU accesses them
   state_.owner = this;
   exec_.set_debug_park_listener(this);
   reset_power_on();
@@ -491,7 +492,8 @@ uint64_t X86Cpu::read_tsc() const {
 uint64_t X86Cpu::port_in(uint16_t port, unsigned size) {
   ++external_inputs_;
   uint64_t v = 0;
-  if (uint32_t(port) + size > 0x10000 || io_.read(port, size, v) != hw::MemResult::Ok) {
+  if (uint32_t(port) + size > 0x10000 ||
+      io_.read(port, size, v, mmu_.attrs()) != hw::MemResult::Ok) {
     log().log(hw::kLogGuestErrors, "x86: IN from unassigned port 0x%04x (size %u)\n", port, size);
     return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
   }
@@ -500,7 +502,8 @@ uint64_t X86Cpu::port_in(uint16_t port, unsigned size) {
 
 void X86Cpu::port_out(uint16_t port, unsigned size, uint64_t value) {
   ++external_inputs_;
-  if (uint32_t(port) + size > 0x10000 || io_.write(port, size, value) != hw::MemResult::Ok)
+  if (uint32_t(port) + size > 0x10000 ||
+      io_.write(port, size, value, mmu_.attrs()) != hw::MemResult::Ok)
     log().log(hw::kLogGuestErrors,
               "x86: OUT of 0x%" PRIx64 " to unassigned port 0x%04x (size %u)\n", value, port, size);
 }

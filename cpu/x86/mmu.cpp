@@ -352,7 +352,7 @@ uint64_t X86Cpu::read_linear(uint64_t la, unsigned size, unsigned mmu_idx) {
     const uint64_t phys = translate_linear(a, Access::Read, mmu_idx);
     for (unsigned j = 0; j < in_page; ++j) {
       uint64_t b = 0xff;
-      if (memory_.read(phys + j, 1, b) != hw::MemResult::Ok) b = 0xff;
+      if (memory_.read(phys + j, 1, b, mmu_.attrs()) != hw::MemResult::Ok) b = 0xff;
       v |= (b & 0xff) << (8 * (i + j));
     }
     i += in_page;
@@ -372,7 +372,7 @@ void X86Cpu::write_linear(uint64_t la, unsigned size, uint64_t value, unsigned m
   }
   for (unsigned i = 0; i < size; ++i) {
     const uint64_t p = i < first ? phys[0] + i : phys[1] + (i - first);
-    (void)memory_.write(p, 1, (value >> (8 * i)) & 0xff);
+    (void)memory_.write(p, 1, (value >> (8 * i)) & 0xff, mmu_.attrs());
   }
   engine_.invalidate_phys(phys[0], first);
   if (first < size) engine_.invalidate_phys(phys[1], size - first);

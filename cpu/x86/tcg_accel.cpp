@@ -16,6 +16,10 @@ hw::GuestWriteObserver* TcgX86Accelerator::write_observer() {
   return &engine_;
 }
 
+hw::MemoryListener* TcgX86Accelerator::memory_listener() {
+  return &engine_;
+}
+
 void TcgX86Accelerator::set_code_full_hook(std::function<void()> hook) {
   engine_.set_code_full_hook(std::move(hook));
 }

@@ -15,6 +15,7 @@ class TcgX86Accelerator final : public X86Accelerator {
   std::string_view name() const override { return "tcg"; }
   std::unique_ptr<X86Vcpu> create_vcpu(const X86VcpuSpec& spec, std::string& error) override;
   hw::GuestWriteObserver* write_observer() override;
+  hw::MemoryListener* memory_listener() override;
   void set_code_full_hook(std::function<void()> hook) override;
   void flush_code() override;
 

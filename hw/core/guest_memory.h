@@ -24,11 +24,16 @@ struct GuestRange {
 
 class GuestMemory {
  public:
-  explicit GuestMemory(const AddressSpace& as) : as_(as) {}
+  explicit GuestMemory(const AddressSpace& as, MemAttrs attrs = {}) : as_(as), attrs_(attrs) {}
   /// DMA gated by a switch (a PCI function's bus-master enable): while it is off every read,
   /// write and map fails, as if the memory were absent.
-  GuestMemory(const AddressSpace& as, const std::atomic<bool>& enabled)
-      : as_(as), enabled_(&enabled) {}
+  GuestMemory(const AddressSpace& as, const std::atomic<bool>& enabled, MemAttrs attrs = {})
+      : as_(as), enabled_(&enabled), attrs_(attrs) {}
+
+  /// The device making the accesses (MemAttrs::device(id)); devices that are reached through
+  /// read_word/write_word (an interrupt controller taking MSI writes) see it.
+  void set_attrs(MemAttrs attrs) { attrs_ = attrs; }
+  const MemAttrs& attrs() const { return attrs_; }
 
   /// Copies len bytes at addr; false (nothing guaranteed about out) if any byte is not RAM/ROM
   /// or the range wraps.
@@ -60,6 +65,11 @@ class GuestMemory {
     return write(addr, b);
   }
 
+  /// One access of 1, 2, 4 or 8 bytes to RAM, ROM or a device, with this memory's attributes:
+  /// an MSI write, or a device's access to a peer. Writes to RAM invalidate translated code.
+  MemResult read_word(uint64_t addr, unsigned size, uint64_t& value) const;
+  MemResult write_word(uint64_t addr, unsigned size, uint64_t value) const;
+
   const AddressSpace& address_space() const { return as_; }
 
  private:
@@ -67,6 +77,7 @@ class GuestMemory {
 
   const AddressSpace& as_;
   const std::atomic<bool>* enabled_ = nullptr;
+  MemAttrs attrs_;
 };
 
 }  // namespace orrery::hw

@@ -1,6 +1,5 @@
 #include "hw/intc/apic_bus.h"
 
-#include "hw/core/requester.h"
 #include "hw/intc/lapic.h"
 
 namespace orrery::hw {
@@ -84,7 +83,17 @@ bool ApicBus::deliver_msi(const MsiMessage& msg) {
 }
 
 MemResult ApicBus::Mmio::read(uint64_t offset, unsigned size, uint64_t& value) {
-  const unsigned cpu = current_requester();
+  return read_attrs(offset, size, value, {});
+}
+
+MemResult ApicBus::Mmio::write(uint64_t offset, unsigned size, uint64_t value) {
+  return write_attrs(offset, size, value, {});
+}
+
+// An access without a CPU (a test, a device) goes to the first local APIC.
+MemResult ApicBus::Mmio::read_attrs(uint64_t offset, unsigned size, uint64_t& value,
+                                    const MemAttrs& attrs) {
+  const unsigned cpu = attrs.is_cpu() ? attrs.id : 0;
   if (cpu >= bus_.lapics_.size()) {
     value = 0;
     return MemResult::Ok;
@@ -92,8 +101,9 @@ MemResult ApicBus::Mmio::read(uint64_t offset, unsigned size, uint64_t& value) {
   return bus_.lapics_[cpu]->mmio_read(offset, size, value);
 }
 
-MemResult ApicBus::Mmio::write(uint64_t offset, unsigned size, uint64_t value) {
-  const unsigned cpu = current_requester();
+MemResult ApicBus::Mmio::write_attrs(uint64_t offset, unsigned size, uint64_t value,
+                                     const MemAttrs& attrs) {
+  const unsigned cpu = attrs.is_cpu() ? attrs.id : 0;
   if (cpu >= bus_.lapics_.size()) return MemResult::Ok;
   return bus_.lapics_[cpu]->mmio_write(offset, size, value);
 }

@@ -77,7 +77,7 @@ class ApicBus final : public MsiSink {
   bool deliver_msi(const MsiMessage& msg) override;
 
   /// The xAPIC page (4 KiB) at the APIC base: each access goes to the local APIC of the vCPU
-  /// making it (hw::current_requester()).
+  /// making it (the CPU index of its hw::MemAttrs).
   MmioDevice& mmio() { return mmio_; }
 
  private:
@@ -86,6 +86,10 @@ class ApicBus final : public MsiSink {
     explicit Mmio(ApicBus& bus) : bus_(bus) {}
     MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
     MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
+    MemResult read_attrs(uint64_t offset, unsigned size, uint64_t& value,
+                         const MemAttrs& attrs) override;
+    MemResult write_attrs(uint64_t offset, unsigned size, uint64_t value,
+                          const MemAttrs& attrs) override;
     AccessRules valid() const override { return {1, 8, false}; }
     AccessRules impl() const override { return {4, 4, false}; }
 

@@ -1,7 +1,5 @@
 #include "hw/intc/gicv2.h"
 
-#include "hw/core/requester.h"
-
 namespace orrery::hw::intc {
 
 namespace {
@@ -76,9 +74,10 @@ Ignored dist_other(uint64_t off) {
   return guest_error("reserved");
 }
 
-unsigned requester(const GicCore& core) {
-  unsigned cpu = current_requester();
-  return cpu < core.num_cpus() ? cpu : 0;
+// The CPU whose banked registers an access sees: the requesting vCPU (anything else, a
+// debugger or a DMA master, sees CPU 0's).
+unsigned requester(const GicCore& core, const MemAttrs& attrs) {
+  return attrs.is_cpu() && attrs.id < core.num_cpus() ? attrs.id : 0;
 }
 
 }  // namespace
@@ -96,17 +95,27 @@ Gicv2::Gicv2(unsigned num_cpus, unsigned num_irqs, Log& log)
       cpu_(core_) {}
 
 MemResult Gicv2::Dist::read(uint64_t off, unsigned size, uint64_t& value) {
+  return read_attrs(off, size, value, {});
+}
+
+MemResult Gicv2::Dist::read_attrs(uint64_t off, unsigned size, uint64_t& value,
+                                  const MemAttrs& attrs) {
   std::lock_guard<std::mutex> g(core_.mu());
   value = 0;
   log_ignored(core_.log(), kDistFrame, false, off, size,
-              read_locked(requester(core_), off, size, value));
+              read_locked(requester(core_, attrs), off, size, value));
   return MemResult::Ok;
 }
 
 MemResult Gicv2::Dist::write(uint64_t off, unsigned size, uint64_t value) {
+  return write_attrs(off, size, value, {});
+}
+
+MemResult Gicv2::Dist::write_attrs(uint64_t off, unsigned size, uint64_t value,
+                                   const MemAttrs& attrs) {
   std::lock_guard<std::mutex> g(core_.mu());
   log_ignored(core_.log(), kDistFrame, true, off, size,
-              write_locked(requester(core_), off, size, value));
+              write_locked(requester(core_, attrs), off, size, value));
   return MemResult::Ok;
 }
 
@@ -254,17 +263,27 @@ Ignored Gicv2::Dist::write_locked(unsigned cpu, uint64_t off, unsigned size, uin
 }
 
 MemResult Gicv2::CpuInterface::read(uint64_t off, unsigned size, uint64_t& value) {
+  return read_attrs(off, size, value, {});
+}
+
+MemResult Gicv2::CpuInterface::read_attrs(uint64_t off, unsigned size, uint64_t& value,
+                                          const MemAttrs& attrs) {
   std::lock_guard<std::mutex> g(core_.mu());
   value = 0;
   log_ignored(core_.log(), kCpuFrame, false, off, size,
-              read_locked(requester(core_), off, size, value));
+              read_locked(requester(core_, attrs), off, size, value));
   return MemResult::Ok;
 }
 
 MemResult Gicv2::CpuInterface::write(uint64_t off, unsigned size, uint64_t value) {
+  return write_attrs(off, size, value, {});
+}
+
+MemResult Gicv2::CpuInterface::write_attrs(uint64_t off, unsigned size, uint64_t value,
+                                           const MemAttrs& attrs) {
   std::lock_guard<std::mutex> g(core_.mu());
   log_ignored(core_.log(), kCpuFrame, true, off, size,
-              write_locked(requester(core_), off, size, uint32_t(value)));
+              write_locked(requester(core_, attrs), off, size, uint32_t(value)));
   core_.update();
   return MemResult::Ok;
 }

@@ -1,6 +1,6 @@
 // ARM Generic Interrupt Controller v2 (IHI 0048B) without the Security Extensions, as on
 // QEMU's virt board: a distributor and a memory-mapped CPU interface whose registers are banked
-// per CPU (the accessing CPU comes from hw::current_requester()). SGIs, PPIs and SPIs; priority,
+// per CPU (the accessing CPU comes from the access's MemAttrs). SGIs, PPIs and SPIs; priority,
 // running priority and preemption; edge and level triggering; group 0/1 with FIQEn.
 // Accesses the model cannot honour read as zero and are ignored, with one log line each: under
 // -d guest_errors (reserved offsets, bad sizes, read-only/write-only registers, INTIDs beyond
@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "hw/core/resettable.h"
 #include "hw/core/log.h"
 #include "hw/core/mmio.h"
+#include "hw/core/resettable.h"
 #include "hw/intc/gic_core.h"
 
 namespace orrery::hw::intc {
@@ -56,6 +56,10 @@ class Gicv2 : public Resettable {
     explicit Dist(GicCore& core) : core_(core) {}
     MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
     MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
+    MemResult read_attrs(uint64_t offset, unsigned size, uint64_t& value,
+                         const MemAttrs& attrs) override;
+    MemResult write_attrs(uint64_t offset, unsigned size, uint64_t value,
+                          const MemAttrs& attrs) override;
     AccessRules valid() const override { return {1, 4, false}; }
     AccessRules impl() const override { return {1, 4, false}; }
 
@@ -70,6 +74,10 @@ class Gicv2 : public Resettable {
     explicit CpuInterface(GicCore& core) : core_(core) {}
     MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
     MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
+    MemResult read_attrs(uint64_t offset, unsigned size, uint64_t& value,
+                         const MemAttrs& attrs) override;
+    MemResult write_attrs(uint64_t offset, unsigned size, uint64_t value,
+                          const MemAttrs& attrs) override;
     AccessRules valid() const override { return {4, 4, false}; }
     AccessRules impl() const override { return {4, 4, false}; }
 

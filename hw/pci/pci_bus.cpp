@@ -8,7 +8,7 @@ namespace orrery::hw::pci {
 
 bool MemoryMsiSink::deliver_msi(const MsiMessage& msg) {
   if (as_.write(msg.address, 4, msg.data) != MemResult::Ok) return false;
-  const Region* r = as_.find(msg.address);
+  const RegionRef r = as_.find(msg.address);
   if (r && r->kind == RegionKind::Ram) as_.notify_written(msg.address, 4);  // a DMA write
   return true;
 }

@@ -226,7 +226,7 @@ void PciDevice::msi_write(uint64_t addr, uint32_t data) {
     d->msi_write(bus_->bus_number() << 8 | devfn_, offset, data);
     return;
   }
-  const Region* r = as_.find(addr);
+  const RegionRef r = as_.find(addr);
   if (r && r->kind == RegionKind::Mmio && bus_ && bus_->owns_region(r->dev)) {
     // Peer-to-peer messages into PCI space would re-enter the functions' locks (a vector aimed
     // at its own table); no interrupt controller lives there.

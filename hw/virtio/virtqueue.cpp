@@ -95,7 +95,7 @@ bool Virtqueue::map_ring(uint64_t addr, uint64_t len, uint64_t align, const char
     return fail(buf);
   }
   host = mem_.address_space().host_ptr(addr, len);
-  const Region* r = host ? mem_.address_space().find(addr) : nullptr;
+  const RegionRef r = host ? mem_.address_space().find(addr) : RegionRef();
   if (!host || r->kind != RegionKind::Ram) {
     std::snprintf(buf, sizeof buf, "%s [0x%" PRIx64 ", +0x%" PRIx64 ") is not in guest RAM", what,
                   addr, len);

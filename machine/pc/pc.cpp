@@ -6,7 +6,6 @@
 
 #include "cpu/x86/tcg_accel.h"
 #include "hw/core/log.h"
-#include "hw/core/requester.h"
 #include "machine/loader/kernel.h"
 #include "machine/pci_devices.h"
 
@@ -39,6 +38,8 @@ PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
     accel_ = own_accel_.get();
   }
   mem_.set_write_observer(accel_->write_observer());
+  // Region changes flush every vCPU's TLB (TCG).
+  if (hw::MemoryListener* l = accel_->memory_listener()) mem_.add_listener(l);
   com1_.set_sink(&com1_out_);
   // Guest time stands still while a debugger holds the machine (as on virt): the TSC, the
   // APIC timers and every device timer run on the virtual clock.
@@ -51,6 +52,9 @@ PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
 }
 
 PcMachine::~PcMachine() {
+  // The accelerator outlives the board: it stops following the RAM before the regions go.
+  if (ram_mapped_)
+    if (hw::RamListener* l = accel_->ram_listener()) mem_.remove_ram_listener(l);
   accel_->set_code_full_hook(nullptr);
   ctx_.engine.debug().set_stop_listener({});
   ctx_.clock.resume();
@@ -199,6 +203,7 @@ loader::PcMemory PcMachine::pc_memory() const {
 }
 
 std::string PcMachine::boot(std::span<const uint8_t> kernel) {
+  open_shadow_ram();
   if (linux_) return boot_linux(kernel);
   std::vector<loader::MultibootModule> mods;
   for (size_t i = 0; i < modules_.size(); ++i) mods.push_back({module_cmdlines_[i], modules_[i]});
@@ -251,7 +256,6 @@ void PcMachine::post(Event e, std::string message, int status) {
 
 void PcMachine::cpu_thread(unsigned index) {
   cpu::x86::X86Vcpu& c = *cpus_[index];
-  hw::RequesterScope requester(index);  // the local APIC page is banked per vCPU
   for (;;) {
     const cpu::ExitKind k = c.run();
     switch (k) {
@@ -294,9 +298,13 @@ int PcMachine::run() {
     return 1;
   }
   if (!ram_mapped_) {
-    // Every RAM and ROM region exists once the boot images are placed.
-    error_ = accel_->set_ram(cpu::ram_slots(mem_));
-    if (!error_.empty()) return 1;
+    // Every RAM and ROM region exists once the boot images are placed; the accelerator
+    // follows later changes (PAM, BARs) itself.
+    if (hw::RamListener* l = accel_->ram_listener()) {
+      mem_.add_ram_listener(l);
+      error_ = accel_->ram_error();
+      if (!error_.empty()) return 1;
+    }
     ram_mapped_ = true;
   }
   accel_->set_code_full_hook([this] { post(Event::FlushCode); });

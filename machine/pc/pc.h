@@ -27,6 +27,7 @@
 #include "machine/pc/pc_devices.h"
 #include "machine/pc/pc_intc.h"
 #include "machine/pc/pc_map.h"
+#include "machine/pc/pc_pam.h"
 #include "machine/pc/pc_pci.h"
 
 namespace orrery::machine {
@@ -136,6 +137,8 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::string reboot();
   // pc_firmware.cpp
   std::string add_ram_below_4g();
+  /// The PAM registers as firmware leaves them for a kernel booted without it (all RAM).
+  void open_shadow_ram();
   std::string build_fw_cfg();
   std::vector<uint8_t> boot_order_file() const;
   std::string load_firmware();
@@ -149,11 +152,12 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// ctx_.accel, or TCG on ctx_.engine when the caller gave none.
   std::unique_ptr<cpu::x86::X86Accelerator> own_accel_;
   cpu::x86::X86Accelerator* accel_ = nullptr;
-  bool ram_mapped_ = false;  // the accelerator has the RAM slots
+  bool ram_mapped_ = false;  // the accelerator follows the RAM (its ram_listener)
   const cpu::x86::CpuModel* model_ = nullptr;
   RamSplit split_;
   hw::AddressSpace mem_;
   hw::AddressSpace io_{"io", hw::kIoPortSpaceSize};
+  std::unique_ptr<PcShadowRam> shadow_;  // 0xc0000-0xfffff (maps into mem_)
   GatedSink com1_out_;
   hw::Serial16550 com1_;
   std::vector<std::unique_ptr<hw::IsaDebugExit>> debug_exits_;
@@ -166,7 +170,6 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::vector<hw::Resettable*> resettables_;
   std::vector<std::unique_ptr<cpu::x86::X86Vcpu>> cpus_;
   std::unique_ptr<hw::FwCfg> fw_cfg_;
-  std::vector<uint8_t> bios_;  // the firmware image (its copy below 1 MiB is reset from it)
   bool firmware_boot_ = false;
   std::vector<std::pair<int, std::string>> boot_devices_;  // bootindex, OpenFirmware path
 

@@ -29,16 +29,13 @@ void put_le(std::vector<uint8_t>& v, uint64_t x, unsigned n) {
 
 std::string PcMachine::add_ram_below_4g() {
   // RAM stops at the VGA window (0xa0000-0xbffff: nothing answers there until a display
-  // exists) and at the BIOS (0xe0000-0xfffff, added by load_firmware). The option-ROM area
-  // 0xc0000-0xdffff is RAM, as it is once SeaBIOS has enabled shadowing through the PAM
-  // registers.
+  // exists). 0xc0000-0xfffff is shadow RAM that the i440FX's PAM registers switch against the
+  // ROM (pc_pam.h).
   struct Piece {
     const char* name;
     uint64_t base, end;
   };
-  const Piece pieces[] = {{"pc.ram-low", 0, kLowRamEnd},
-                          {"pc.ram-optionrom", kOptionRomBase, kBiosLowBase},
-                          {"pc.ram", kBiosAreaEnd, split_.below_4g}};
+  const Piece pieces[] = {{"pc.ram-low", 0, kLowRamEnd}, {"pc.ram", kBiosAreaEnd, split_.below_4g}};
   for (const Piece& p : pieces) {
     if (p.end <= p.base) continue;
     std::string err = config_.ram_backing ? mem_.add_ram(p.name, p.base, config_.ram_backing,
@@ -46,7 +43,22 @@ std::string PcMachine::add_ram_below_4g() {
                                           : mem_.add_ram(p.name, p.base, p.end - p.base);
     if (!err.empty()) return err;
   }
-  return {};
+  std::string err;
+  auto shadow = config_.ram_backing
+                    ? hw::MemoryRegion::ram("pc.ram-shadow", config_.ram_backing,
+                                            PcShadowRam::kBase, PcShadowRam::kSize, err)
+                    : hw::MemoryRegion::ram("pc.ram-shadow", PcShadowRam::kSize, err);
+  if (!shadow) return err;
+  shadow_ = std::make_unique<PcShadowRam>(mem_, std::move(shadow));
+  return shadow_->map();
+}
+
+void PcMachine::open_shadow_ram() {
+  // Without firmware: the whole shadow read-write, so the BIOS area holds RAM (ACPI tables).
+  const unsigned host = hw::pci::pci_devfn(kPciHostSlot, 0);
+  pci_->bus.config_write(host, hw::pci::I440fxFunction::kPam0, 1, 0x30);
+  for (unsigned i = 1; i < hw::pci::I440fxFunction::kPamCount; ++i)
+    pci_->bus.config_write(host, hw::pci::I440fxFunction::kPam0 + i, 1, 0x33);
 }
 
 void PcMachine::add_boot_device(int bootindex, unsigned devfn) {
@@ -152,31 +164,33 @@ std::string PcMachine::load_firmware() {
     err = "not a BIOS image (its size is not a whole number of 64 KiB blocks of at least 128 KiB)";
   if (!err.empty()) return "-bios " + path + ": " + err;
   const uint64_t base = k4G - rom.size();
-  err = mem_.add_rom("pc.bios", base, rom.size());
-  // The BIOS's last 128 KiB also appear at 0xe0000. On an i440FX that is ROM until firmware
-  // enables shadow RAM through the PAM registers and copies its code (SeaBIOS's reaches down
-  // into 0xc0000-0xdffff) from the top of 4 GiB to the same offsets below 1 MiB. Without PAM
-  // yet (it lands with the host bridge and the region tree), 0xc0000-0xfffff is RAM that
-  // already holds that copy (reset_firmware): the state SeaBIOS would have made, so its
-  // F-segment variables are writable and its relocated code is there.
-  if (err.empty()) {
-    err = config_.ram_backing ? mem_.add_ram("pc.bios-shadow", kBiosLowBase, config_.ram_backing,
-                                             kBiosLowBase, kBiosLowSize)
-                              : mem_.add_ram("pc.bios-shadow", kBiosLowBase, kBiosLowSize);
-  }
+  // As QEMU's pc: the ROM at the top of 4 GiB, its last 128 KiB aliased below 1 MiB
+  // ("isa-bios"), and the read-only option-ROM area "pc.rom" under 0xc0000-0xdffff. The shadow
+  // RAM's PAM segments cover them; firmware enables them and copies itself down (SeaBIOS from
+  // the top of 4 GiB, so its code below 0xe0000 lands too).
+  auto bios = hw::MemoryRegion::rom("pc.bios", rom.size(), err);
+  auto option_rom =
+      bios ? hw::MemoryRegion::rom("pc.rom", kBiosLowBase - kOptionRomBase, err) : nullptr;
+  if (!option_rom) return "-bios " + path + ": " + err;
+  hw::MemoryRegion& b = *bios;
+  const uint8_t* option_host = option_rom->host();
+  err = mem_.add_owned(std::move(bios), base);
+  if (err.empty()) err = mem_.add_owned(std::move(option_rom), kOptionRomBase);
+  if (err.empty())
+    err = mem_.add_owned(
+        hw::MemoryRegion::alias("isa-bios", b, rom.size() - kBiosLowSize, kBiosLowSize),
+        kBiosLowBase);
   if (!err.empty()) return "-bios " + path + ": " + err;
   mem_.write_bytes(base, rom.data(), rom.size());
-  bios_ = std::move(rom);
+  shadow_->set_rom(kOptionRomBase, kBiosLowBase - kOptionRomBase, option_host);
+  shadow_->set_rom(kBiosLowBase, kBiosLowSize, b.host() + rom.size() - kBiosLowSize);
   firmware_boot_ = true;
   reset_firmware();
   return {};
 }
 
 void PcMachine::reset_firmware() {
-  // The shadow copy (see load_firmware) is refreshed: the image's last 256 KiB at the top of
-  // the first megabyte.
-  const uint64_t n = std::min<uint64_t>(bios_.size(), kBiosAreaEnd - kOptionRomBase);
-  mem_.write_bytes(kBiosAreaEnd - n, bios_.data() + bios_.size() - n, n);
+  // The PAM registers are reset (every segment shows the ROM): the firmware shadows itself.
   cpus_[0]->reset_power_on();
   for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->init_wait_for_sipi();
 }

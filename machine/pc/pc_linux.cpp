@@ -45,14 +45,8 @@ void program_firmware_mtrrs(cpu::x86::X86State& s, uint64_t below_4g, unsigned p
 }
 
 std::string PcMachine::load_linux(const BootImages& images) {
-  // The BIOS area (0xe0000-0xfffff) is RAM that holds the ACPI tables; e820 reserves it.
-  if (!mem_.find(kBiosLowBase)) {
-    std::string err = config_.ram_backing
-                          ? mem_.add_ram("pc.bios-area", kBiosLowBase, config_.ram_backing,
-                                         kBiosLowBase, kBiosLowSize)
-                          : mem_.add_ram("pc.bios-area", kBiosLowBase, kBiosLowSize);
-    if (!err.empty()) return err;
-  }
+  // The BIOS area (0xe0000-0xfffff) is shadow RAM (open_shadow_ram) that holds the ACPI
+  // tables; e820 reserves it.
   initrd_.clear();
   if (images.initrd_path.empty()) return {};
   std::string err = loader::read_file(images.initrd_path, config_.ram_size, initrd_);

@@ -50,13 +50,9 @@ std::string PcMachine::build_pci() {
   p.reset_control.set_reset_callback([this](bool) { cpus_.at(0)->request_reset(); });
   // PCI INTA-D -> PIIX3 PIRQA-D -> ISA IRQs (p.isa.isa_irq(n), wired by connect_irqs).
   for (unsigned i = 0; i < 4; ++i) p.bus.intx(i).connect(p.isa, i);
-  // Shadow RAM: the memory-region tree will switch 0xc0000-0xfffff between ROM and RAM here.
-  p.host.set_pam_callback([this](unsigned, const hw::pci::PamSegment& s) {
-    ctx_.log.log(hw::kLogUnimp,
-                 "pc: PAM 0x%05llx+0x%llx read %s write %s: shadow RAM not switched\n",
-                 (unsigned long long)s.base, (unsigned long long)s.size,
-                 s.read_dram ? "DRAM" : "ROM", s.write_dram ? "DRAM" : "ROM");
-  });
+  // Shadow RAM: each PAM segment switches 0xc0000-0xfffff between the ROM and RAM.
+  p.host.set_pam_callback(
+      [this](unsigned i, const hw::pci::PamSegment& s) { shadow_->set_segment(i, s); });
   // The ACPI PM block (hw/acpi, fixed at kPmBase for direct boot) moves where firmware puts it.
   p.pm.set_pm_base_callback([this](uint16_t base, bool enabled) {
     ctx_.log.log(hw::kLogUnimp, "pc: PIIX4 PM block at 0x%x %s: not moved\n", base,

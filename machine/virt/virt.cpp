@@ -10,7 +10,6 @@
 
 #include "hw/core/clock.h"
 #include "hw/core/log.h"
-#include "hw/core/requester.h"
 #include "hw/core/user_file.h"
 #include "hw/net/netdev_options.h"
 #include "hw/virtio/vhost_user/blk_frontend.h"
@@ -43,6 +42,7 @@ VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
       pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
       pci_host_fn_(as_, ctx.log) {
   as_.set_write_observer(&ctx_.engine);
+  as_.add_listener(&ctx_.engine);  // region changes flush every vCPU's TLB
   // Guest time stands still while a debugger holds the machine: the generic timers and the
   // RTC run on the virtual clock, so a long stop does not make every timer expire at once.
   ctx_.engine.debug().set_stop_listener([&clock = ctx_.clock](bool stopped) {
@@ -358,7 +358,6 @@ void VirtMachine::post(Event e, std::string message) {
 }
 
 void VirtMachine::cpu_thread(unsigned i) {
-  hw::RequesterScope scope(i);  // banked GICv2 registers see this CPU
   for (;;) {
     bool start = false;
     uint64_t entry = 0, context = 0;

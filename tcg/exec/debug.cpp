@@ -39,7 +39,9 @@ void VcpuExec::debug_park(DebugStopKind why) {
     stop.watch_kind = static_cast<WatchKind>(mmu_.watch_hit().kind);
   }
   if (park_listener_) park_listener_->debug_parking();
+  engine_.set_vcpu_running(this, false);  // memory-map changes do not wait for a parked vCPU
   const ResumeMode m = d.park(stop);
+  engine_.set_vcpu_running(this, true);
   if (park_listener_) park_listener_->debug_unparked();
   debug_step_ = m == ResumeMode::Step;
   update_stepping();

@@ -490,13 +490,92 @@ void Engine::tier_up(TranslationBlock* tb) {
 }
 
 void Engine::register_vcpu(VcpuExec* v) {
-  std::lock_guard<std::mutex> g(mu_);
-  vcpus_.push_back(v);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    vcpus_.push_back(v);
+  }
+  std::lock_guard<std::mutex> g(map_mu_);
+  map_vcpus_.push_back(v);
+  v->map_gen_ = &map_gen_;
 }
 
 void Engine::unregister_vcpu(VcpuExec* v) {
-  std::lock_guard<std::mutex> g(mu_);
-  std::erase(vcpus_, v);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    std::erase(vcpus_, v);
+  }
+  std::lock_guard<std::mutex> g(map_mu_);
+  std::erase(map_vcpus_, v);
+  map_cv_.notify_all();
+}
+
+// ---- Memory-map changes ----
+
+void Engine::memory_map_changed(const hw::AddressSpace& as,
+                                const std::vector<hw::AddrRange>& changed) {
+  (void)as;
+  // Blocks translated from bytes that now come from elsewhere (shadow RAM over a ROM) are
+  // stale, even though no write touched them.
+  for (const hw::AddrRange& r : changed) {
+    if (r.len == 0) {
+      flush();
+    } else {
+      guest_memory_written(r.addr, r.len);
+    }
+  }
+  const auto me = std::this_thread::get_id();
+  std::unique_lock<std::mutex> lk(map_mu_);
+  const uint64_t gen = map_gen_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  VcpuExec* self = nullptr;
+  for (VcpuExec* v : map_vcpus_) {
+    if (!v->map_running_) continue;  // flushes when it enters run()
+    if (v->map_thread_ == me) self = v;
+    v->cpu_.exit_request.store(1, std::memory_order_release);
+  }
+  if (self) {
+    // Inside this vCPU's device access: its TLB goes now, so its next access sees the new view;
+    // it waits for the others at its block boundary (sync_memory_map), outside device locks.
+    ack_map_locked(self);
+    self->map_wait_ = gen;
+    return;
+  }
+  map_cv_.wait(lk, [&] { return map_acked_locked(gen, nullptr); });
+}
+
+bool Engine::map_acked_locked(uint64_t gen, const VcpuExec* self) const {
+  for (const VcpuExec* v : map_vcpus_)
+    if (v != self && v->map_running_ && v->map_seen_ < gen) return false;
+  return true;
+}
+
+void Engine::ack_map_locked(VcpuExec* v) {
+  v->mmu_.flush_all();
+  v->map_seen_ = map_gen_.load(std::memory_order_acquire);
+  map_cv_.notify_all();
+}
+
+void Engine::set_vcpu_running(VcpuExec* v, bool running) {
+  {
+    std::lock_guard<std::mutex> g(map_mu_);
+    v->map_running_ = running;
+    v->map_thread_ = std::this_thread::get_id();
+    if (!running) map_cv_.notify_all();  // nobody waits for a vCPU outside run()
+  }
+  if (running) sync_memory_map(v);
+}
+
+void Engine::sync_memory_map(VcpuExec* v) {
+  std::unique_lock<std::mutex> lk(map_mu_);
+  if (v->map_seen_ < map_gen_.load(std::memory_order_acquire)) ack_map_locked(v);
+  if (!v->map_wait_) return;
+  const uint64_t gen = v->map_wait_;
+  v->map_wait_ = 0;
+  // Another vCPU may publish while we wait for it: keep acknowledging (no deadlock).
+  for (;;) {
+    if (v->map_seen_ < map_gen_.load(std::memory_order_acquire)) ack_map_locked(v);
+    if (map_acked_locked(gen, v)) return;
+    map_cv_.wait(lk);
+  }
 }
 
 Engine::Stats Engine::stats() const {
@@ -696,10 +775,21 @@ RunResult VcpuExec::run() {
     update_stepping();
   }
   hw::Log& log = engine_.log();
+  // While in here this vCPU's TLB is in use: memory-map changes wait for its acknowledgement.
+  struct MapScope {
+    Engine& e;
+    VcpuExec* v;
+    MapScope(Engine& e, VcpuExec* v) : e(e), v(v) { e.set_vcpu_running(v, true); }
+    ~MapScope() { e.set_vcpu_running(v, false); }
+  } map_scope(engine_, this);
   TranslationBlock* prev = nullptr;
   unsigned prev_slot = 0;
   for (;;) {
     if (cpu_.exit_request.load(std::memory_order_acquire)) {
+      if (map_wait_ || map_seen_ != map_gen_->load(std::memory_order_acquire)) {
+        engine_.sync_memory_map(this);
+        prev = nullptr;  // the TLB was flushed: look the next block up again
+      }
       if (dbg.active() && dbg.stop_pending(debug_slot_)) {
         debug_park(DebugStopKind::Requested);
         prev = nullptr;

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -84,7 +86,9 @@ class VcpuExec;
 
 /// Per-machine translation state: the block cache (which also tracks code pages for
 /// self-modifying code) and the LLVM tier.
-class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
+class Engine : public softmmu::CodePageTracker,
+               public hw::GuestWriteObserver,
+               public hw::MemoryListener {
  public:
   Engine(EngineOptions opt, hw::Log& log);
   ~Engine() override;
@@ -107,6 +111,17 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
   /// Forgets which blocks kept being invalidated (the LLVM back-off survives flush()): for a
   /// harness that loads a new program where the last one was, so a forced tier=llvm compiles it.
   void forget_tier_history();
+
+  /// MemoryListener for the address space the vCPUs' softmmus use: a new view makes every vCPU
+  /// flush its TLB, and translated code of the changed ranges is dropped. On a vCPU's own thread
+  /// (a device access that moved a region: device locks may be held) its TLB is flushed at once
+  /// and its block ends; it waits for the others' acknowledgements at the block boundary, holding
+  /// nothing. On any other thread this waits for them here: such a thread must hold no lock a
+  /// vCPU could wait for. Once every acknowledgement is in, no vCPU uses the old view.
+  void memory_map_changed(const hw::AddressSpace& as,
+                          const std::vector<hw::AddrRange>& changed) override;
+  /// Views published so far (tests).
+  uint64_t map_generation() const { return map_gen_.load(std::memory_order_acquire); }
 
   /// Called once, on a vCPU thread, when the baseline code cache fills up, or on the LLVM
   /// compile thread when the LLVM tier's code memory does (once until the next flush()). A
@@ -138,6 +153,11 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
   NativeFn compile_baseline(TranslationBlock* tb, baseline::Workspace& ws);
   void register_vcpu(VcpuExec* v);
   void unregister_vcpu(VcpuExec* v);
+  /// Whether vCPU v runs guest code (its TLB is in use) on this thread.
+  void set_vcpu_running(VcpuExec* v, bool running);
+  /// v's thread, at a block boundary: flushes v's TLB for a newer view, and when v itself
+  /// published one, waits until every running vCPU flushed for it.
+  void sync_memory_map(VcpuExec* v);
 
   struct Stats {
     uint64_t blocks_translated = 0;
@@ -170,6 +190,9 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
   void relink_published(TranslationBlock* tb);
   std::vector<TranslationBlock*> region_candidates_locked(TranslationBlock* head) const;
   void code_full();
+  /// True when every running vCPU but self flushed for view gen. map_mu_ held.
+  bool map_acked_locked(uint64_t gen, const VcpuExec* self) const;
+  void ack_map_locked(VcpuExec* v);
   void count_native_locked(const std::vector<std::unique_ptr<TranslationBlock>>& blocks);
   void log_tier_stats();
 
@@ -185,6 +208,11 @@ class Engine : public softmmu::CodePageTracker, public hw::GuestWriteObserver {
   // Blocks already looked up in tcg_cache_ by tier_up (guarded by mu_; blocks are freed only
   // by flush(), which clears it).
   std::unordered_set<const TranslationBlock*> cache_probed_;
+  // Memory-map changes: the generation of the latest view and the vCPUs' acknowledgements.
+  std::mutex map_mu_;
+  std::condition_variable map_cv_;
+  std::atomic<uint64_t> map_gen_{0};
+  std::vector<VcpuExec*> map_vcpus_;  // guarded by map_mu_ (as vcpus_, without the engine lock)
   std::unique_ptr<llvm::BackgroundCompiler> compiler_;
   std::unique_ptr<baseline::CodeCache> code_cache_;
   baseline::Options baseline_opt_;  // set by init()
@@ -261,6 +289,14 @@ class VcpuExec {
   std::unique_ptr<TranslationBlock> step_tb_;  // the uncached block of a single step
   ir::Block scratch_;                          // translation buffer, reused between blocks
   std::unique_ptr<baseline::Workspace> baseline_ws_;  // code generator buffers, likewise
+  // Memory-map acknowledgements (Engine::memory_map_changed); guarded by the engine's map_mu_
+  // except map_wait_, which only this vCPU's thread touches.
+  friend class Engine;
+  bool map_running_ = false;  // inside run(), not parked
+  std::thread::id map_thread_;
+  uint64_t map_seen_ = 0;  // the latest view generation this TLB flushed for
+  uint64_t map_wait_ = 0;  // this vCPU published that generation: wait for the others
+  std::atomic<uint64_t>* map_gen_ = nullptr;
 };
 
 }  // namespace orrery::tcg::exec

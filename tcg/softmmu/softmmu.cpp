@@ -201,7 +201,7 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
 
   const uint64_t vpage = page_of(vaddr);
   const uint64_t ppage = page_of(t.phys);
-  const hw::Region* r = as_.find(ppage);
+  const hw::RegionRef r = as_.find(ppage);
   const bool whole_page =
       r && r->kind != hw::RegionKind::Mmio && ppage - r->base <= r->size - kPageSize;
 
@@ -317,9 +317,9 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
     hw::MemResult r;
     uint64_t v = 0;
     if (a == Access::Write) {
-      r = as_.write(phys, size, value);
+      r = as_.write(phys, size, value, attrs_);
     } else {
-      r = as_.read(phys, size, v);
+      r = as_.read(phys, size, v, attrs_);
     }
     if (r != hw::MemResult::Ok) {
       cpu_.pc = insn_pc;

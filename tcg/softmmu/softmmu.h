@@ -11,6 +11,8 @@
 #include "tcg/ir/ir.h"
 #include "tcg/softmmu/tlb.h"
 
+#include "hw/core/mmio.h"
+
 namespace orrery::hw {
 class AddressSpace;
 }
@@ -95,6 +97,9 @@ class Softmmu {
 
   void set_code_tracker(CodePageTracker* t) { code_ = t; }
   void set_watchpoints(const WatchpointChecker* w) { watch_ = w; }
+  /// The attributes of this vCPU's device accesses (its index as requester).
+  void set_attrs(const hw::MemAttrs& a) { attrs_ = a; }
+  const hw::MemAttrs& attrs() const { return attrs_; }
   /// The guest architecture's own watchpoints (debug registers): a hit raises the guest's
   /// exception through PageTranslator::raise_watchpoint. The debugger's come first. Call
   /// flush_all() when the set of watched pages changes.
@@ -190,6 +195,7 @@ class Softmmu {
   PageTranslator& translator_;
   CodePageTracker* code_ = nullptr;
   const WatchpointChecker* watch_ = nullptr;
+  hw::MemAttrs attrs_;
   const WatchpointChecker* arch_watch_ = nullptr;
   /// A debugger or guest watchpoint stops the access (pending_exit set, PC at insn_pc).
   bool watch_stops(uint64_t vaddr, unsigned size, Access a, uint64_t insn_pc);

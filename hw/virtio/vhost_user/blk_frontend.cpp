@@ -24,7 +24,7 @@ std::string check_shareable(const AddressSpace& as) {
   for (const Region& r : as.regions()) {
     if (r.kind != RegionKind::Ram) continue;
     if (!r.backing || r.backing->fd() < 0 || !r.backing->shared())
-      return "guest RAM '" + r.name +
+      return "guest RAM '" + std::string(r.name) +
              "' is not shared memory (use -object memory-backend-memfd,id=ID,size=SIZE,"
              "share=on -machine memory-backend=ID)";
   }

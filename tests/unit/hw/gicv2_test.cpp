@@ -6,7 +6,6 @@
 
 #include <vector>
 
-#include "hw/core/requester.h"
 #include "log_capture.h"
 
 namespace orrery::hw::intc {
@@ -18,14 +17,12 @@ class Gicv2Test : public ::testing::Test {
  protected:
   Gicv2Test() : gic(2, 96, log) {}
   uint32_t rd(MmioDevice& d, uint64_t off, unsigned cpu = 0, unsigned size = 4) {
-    RequesterScope s(cpu);
     uint64_t v = 0;
-    EXPECT_EQ(d.read(off, size, v), MemResult::Ok);
+    EXPECT_EQ(d.read_attrs(off, size, v, MemAttrs::cpu(cpu)), MemResult::Ok);
     return uint32_t(v);
   }
   void wr(MmioDevice& d, uint64_t off, uint64_t v, unsigned cpu = 0, unsigned size = 4) {
-    RequesterScope s(cpu);
-    EXPECT_EQ(d.write(off, size, v), MemResult::Ok);
+    EXPECT_EQ(d.write_attrs(off, size, v, MemAttrs::cpu(cpu)), MemResult::Ok);
   }
   uint32_t dist(uint64_t off, unsigned cpu = 0) { return rd(gic.distributor(), off, cpu); }
   void dist_w(uint64_t off, uint64_t v, unsigned cpu = 0) { wr(gic.distributor(), off, v, cpu); }

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -15,6 +16,7 @@
 #include "cpu/kvm/kvm.h"
 #include "cpu/kvm/kvm_vcpu.h"
 #include "hw/block/backend.h"
+#include "hw/core/address_space.h"
 #include "hw/core/clock.h"
 #include "hw/core/event_loop.h"
 #include "hw/core/log.h"
@@ -130,6 +132,37 @@ TEST_P(PcKvmTest, MmioReachesTheHpetAndTestdev) {
   EXPECT_EQ(serial.out, std::string("\x01\xa2\x86\x80\x34\x12\x56", 7));
 }
 
+// The shadow RAM below 1 MiB follows the i440FX's PAM registers while the VM runs: the memory
+// slots change under the guest. Without firmware the board opens every segment read-write.
+TEST_P(PcKvmTest, PamChangesMoveTheMemorySlots) {
+  SKIP_WITHOUT_KVM();
+  auto out_eax = [](std::vector<uint8_t>& c) {  // COM1 gets EAX, low byte first
+    c.insert(c.end(), kDxCom1.begin(), kDxCom1.end());
+    for (int i = 0; i < 4; ++i) c.insert(c.end(), {kOutDxAl, 0xc1, 0xe8, 0x08});
+  };
+  auto pam0 = [](std::vector<uint8_t>& c, uint8_t v) {  // PAM0 (config 0x59) = v
+    c.insert(c.end(), {0x66, 0xba, 0xf8, 0x0c, 0xb8, 0x58, 0, 0, 0x80, 0xef,  // 0xcf8 = 0x80000058
+                       0x66, 0xba, 0xfd, 0x0c, 0xb0, v, kOutDxAl});           // 0xcfd = v
+  };
+  std::vector<uint8_t> code = {0xb8, 0x44, 0x33, 0x22, 0x11,   // mov eax, 0x11223344
+                               0xa3, 0x00, 0x00, 0x0f, 0x00};  // mov [0xf0000], eax
+  pam0(code, 0x00);                                            // off: nothing there (no BIOS)
+  code.insert(code.end(), {0xa1, 0x00, 0x00, 0x0f, 0x00});     // mov eax, [0xf0000]
+  out_eax(code);
+  pam0(code, 0x10);  // read-only shadow: a read-only slot
+  code.insert(code.end(), {0xc7, 0x05, 0x00, 0x00, 0x0f, 0x00, 0x88, 0x77, 0x66, 0x55});
+  code.insert(code.end(), {0xa1, 0x00, 0x00, 0x0f, 0x00});  // the write was dropped
+  out_eax(code);
+  pam0(code, 0x30);  // read-write again
+  code.insert(code.end(), {0xc7, 0x05, 0x00, 0x00, 0x0f, 0x00, 0x88, 0x77, 0x66, 0x55});
+  code.insert(code.end(), {0xa1, 0x00, 0x00, 0x0f, 0x00});
+  out_eax(code);
+  code.insert(code.end(), kExit.begin(), kExit.end());
+  EXPECT_EQ(run(code), 33);
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(serial.out, std::string("\xff\xff\xff\xff\x44\x33\x22\x11\x88\x77\x66\x55", 12));
+}
+
 // A triple fault is tested from CPL3 by tests/guest/pc/kvmtest.asm (-append triple): this
 // machine's hypervisor cannot emulate an exception raised by CPL0 code without paging.
 
@@ -239,6 +272,51 @@ TEST_P(PcKvmTest, VirtioBlkDoorbellsAndInterruptsTakeEventfds) {
 
 INSTANTIATE_TEST_SUITE_P(KernelIrqchip, PcKvmTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "On" : "Off"; });
+
+// KVM's memory slots follow an address space's RAM as regions are added, moved, made
+// read-only and removed while the VM exists.
+TEST(PcKvm, MemorySlotsFollowTheAddressSpace) {
+  hw::Log log;
+  std::string why;
+  auto kvm = cpu::kvm::KvmVm::create({}, log, why);
+  if (!kvm) GTEST_SKIP() << "KVM unusable: " << why;
+  hw::AddressSpace as;
+  ASSERT_EQ(as.add_ram("low", 0, 0x10000), "");
+  as.add_ram_listener(kvm.get());
+  auto used = [&] {
+    std::vector<std::pair<uint64_t, uint64_t>> v;  // base, size of each used slot
+    for (const hw::RamRange& r : kvm->slots())
+      if (r.size) v.push_back({r.base, r.size});
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  using V = std::vector<std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(used(), (V{{0, 0x10000}}));
+  std::string err;
+  auto ram = hw::MemoryRegion::ram("ram", 0x4000, err);
+  ASSERT_TRUE(ram) << err;
+  ASSERT_EQ(as.root().add_subregion(*ram, 0x100000), "");
+  EXPECT_EQ(used(), (V{{0, 0x10000}, {0x100000, 0x4000}}));
+  ASSERT_EQ(ram->set_address(0x300000), "");
+  EXPECT_EQ(used(), (V{{0, 0x10000}, {0x300000, 0x4000}}));
+  // A read-only alias over low RAM splits it into three slots, the middle one read-only.
+  auto ro = hw::MemoryRegion::alias("ro", *ram, 0x1000, 0x2000);
+  ro->set_readonly(true);
+  ASSERT_EQ(as.root().add_subregion(*ro, 0x8000, 1), "");
+  EXPECT_EQ(used(), (V{{0, 0x8000}, {0x8000, 0x2000}, {0xa000, 0x6000}, {0x300000, 0x4000}}));
+  bool ro_seen = false;
+  for (const hw::RamRange& r : kvm->slots())
+    if (r.size && r.base == 0x8000) {
+      ro_seen = r.readonly;
+      EXPECT_EQ(r.host, ram->host() + 0x1000);
+    }
+  EXPECT_TRUE(ro_seen);
+  as.root().remove_subregion(*ro);
+  as.root().remove_subregion(*ram);
+  EXPECT_EQ(used(), (V{{0, 0x10000}}));
+  EXPECT_EQ(kvm->ram_error(), "");
+  as.remove_ram_listener(kvm.get());
+}
 
 TEST(PcKvm, AMissingDeviceIsOneLine) {
   hw::Log log;

@@ -92,41 +92,40 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   auto m = make(4 * kGiB, {debug_exit()}, 2);
   ASSERT_TRUE(m);
   auto& pc = static_cast<PcMachine&>(*m);
-  const auto& regions = pc.memory().regions();
-  // RAM below 4 GiB leaves the VGA window and the BIOS area (filled by the firmware) free.
-  // Three RAM pieces below 4 GiB, the PCI hole, the IOAPIC, the HPET, the LAPIC page, RAM
-  // above 4 GiB.
-  ASSERT_EQ(regions.size(), 8u);
+  const auto regions = pc.memory().regions();
+  // RAM below 4 GiB leaves the VGA window free; 0xc0000-0xfffff is shadow RAM behind the PAM
+  // segments, all off before a boot (no firmware: nothing shows there). Two RAM pieces below
+  // 4 GiB, the PCI hole, the IOAPIC, the HPET, the LAPIC page, RAM above 4 GiB.
+  ASSERT_EQ(regions.size(), 7u);
   EXPECT_EQ(regions[0].base, 0u);
   EXPECT_EQ(regions[0].size, 0xa0000u);
-  EXPECT_EQ(regions[1].base, 0xc0000u);
-  EXPECT_EQ(regions[1].size, 0x20000u);
-  EXPECT_EQ(regions[2].base, 0x100000u);
-  EXPECT_EQ(regions[2].size, 3 * kGiB - 0x100000);
+  EXPECT_EQ(regions[1].base, 0x100000u);
+  EXPECT_EQ(regions[1].size, 3 * kGiB - 0x100000);
   // The 32-bit PCI hole: the bus's memory window from the top of low RAM.
-  EXPECT_EQ(regions[3].name, "pci-hole");
-  EXPECT_EQ(regions[3].base, 3 * kGiB);
-  EXPECT_EQ(regions[3].base + regions[3].size, kPciHoleEnd);
-  EXPECT_EQ(regions[4].name, "ioapic");
-  EXPECT_EQ(regions[4].base, kIoApicBase);
-  EXPECT_EQ(regions[5].base, kHpetBase);
-  EXPECT_EQ(regions[6].name, "apic");
-  EXPECT_EQ(regions[6].base, kLapicBase);
-  EXPECT_EQ(regions[7].base, 4 * kGiB);
-  EXPECT_EQ(regions[7].size, 1 * kGiB);
+  EXPECT_EQ(regions[2].name, "pci-hole");
+  EXPECT_EQ(regions[2].base, 3 * kGiB);
+  EXPECT_EQ(regions[2].base + regions[2].size, kPciHoleEnd);
+  EXPECT_EQ(regions[3].name, "ioapic");
+  EXPECT_EQ(regions[3].base, kIoApicBase);
+  EXPECT_EQ(regions[4].base, kHpetBase);
+  EXPECT_EQ(regions[5].name, "apic");
+  EXPECT_EQ(regions[5].base, kLapicBase);
+  EXPECT_EQ(regions[6].base, 4 * kGiB);
+  EXPECT_EQ(regions[6].size, 1 * kGiB);
+  EXPECT_EQ(pc.memory().find(0xc0000), nullptr);
   for (uint16_t port : {0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1})
     EXPECT_NE(pc.io_ports().find(port), nullptr);
   EXPECT_EQ(pc.memory().find(0xa0000), nullptr);
   EXPECT_EQ(pc.memory().find(0xe0000), nullptr);  // no firmware loaded
-  const hw::Region* fw_cfg = pc.io_ports().find(0x511);
+  const hw::RegionRef fw_cfg = pc.io_ports().find(0x511);
   ASSERT_NE(fw_cfg, nullptr);
   EXPECT_EQ(fw_cfg->name, "fw_cfg");
   ASSERT_NE(pc.io_ports().find(0x51b), nullptr);
-  const hw::Region* com1 = pc.io_ports().find(0x3f8);
+  const hw::RegionRef com1 = pc.io_ports().find(0x3f8);
   ASSERT_NE(com1, nullptr);
   EXPECT_EQ(com1->name, "serial0");
   EXPECT_EQ(com1->size, 8u);
-  const hw::Region* exit = pc.io_ports().find(0xf7);
+  const hw::RegionRef exit = pc.io_ports().find(0xf7);
   ASSERT_NE(exit, nullptr);
   EXPECT_EQ(exit->name, "isa-debug-exit");
   EXPECT_EQ(pc.io_ports().find(0xf8), nullptr);
@@ -439,12 +438,12 @@ TEST_F(PcTest, PlatformDevicesAreMappedFromThePcMap) {
                                                     {0xe8, "pc-testdev-ioport-byte"},
                                                     {0x2017, "pc-testdev-irq-line"}};
   for (const auto& [port, name] : ports) {
-    const hw::Region* r = pc.io_ports().find(port);
+    const hw::RegionRef r = pc.io_ports().find(port);
     ASSERT_NE(r, nullptr) << std::hex << port;
     EXPECT_EQ(r->name, name) << std::hex << port;
   }
   EXPECT_EQ(pc.io_ports().find(0x60c), nullptr);
-  const hw::Region* hpet = pc.memory().find(kHpetBase + 0x3ff);
+  const hw::RegionRef hpet = pc.memory().find(kHpetBase + 0x3ff);
   ASSERT_NE(hpet, nullptr);
   EXPECT_EQ(hpet->name, "hpet");
   ASSERT_NE(pc.memory().find(0xff00ffff), nullptr);
@@ -659,6 +658,79 @@ TEST_F(PcTest, ResetReturnsDevicesToPowerOnButKeepsCmosRam) {
   ASSERT_EQ(m->load_boot(images), "");
   EXPECT_EQ(m->run(), 1);  // (0 << 1) | 1: GEN_CONF was 0 again
   EXPECT_EQ(m->error(), "");
+}
+
+TEST_F(PcTest, PamSwitchesShadowRamAgainstTheRom) {
+  // A 128 KiB image: 0xa5 everywhere (0xe0000-0xfffff through isa-bios).
+  std::vector<uint8_t> rom(128 * 1024, 0xa5);
+  char path[] = "/tmp/orrery-bios-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, rom.data(), rom.size()), ssize_t(rom.size()));
+  close(fd);
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
+  c.bios = path;
+  std::string err;
+  auto m = PcMachine::create(c, ctx, err);
+  ASSERT_TRUE(m) << err;
+  auto& pc = static_cast<PcMachine&>(*m);
+  ASSERT_EQ(m->load_boot({}), "");
+  unlink(path);
+  hw::AddressSpace& mem = pc.memory();
+  // The i440FX's PAM registers through configuration mechanism #1 (function 00.0).
+  auto pam = [&](unsigned reg, uint8_t v) {
+    ASSERT_EQ(pc.io_ports().write(0xcf8, 4, 0x80000000u | (reg & 0xfc)), hw::MemResult::Ok);
+    ASSERT_EQ(pc.io_ports().write(0xcfc + (reg & 3), 1, v), hw::MemResult::Ok);
+  };
+  auto rd = [&](uint64_t a) {
+    uint64_t v = 0;
+    EXPECT_EQ(mem.read(a, 4, v), hw::MemResult::Ok) << std::hex << a;
+    return v;
+  };
+  auto wr = [&](uint64_t a, uint32_t v) { EXPECT_EQ(mem.write(a, 4, v), hw::MemResult::Ok); };
+  // After reset every segment is off: the F segment reads the BIOS, writes are dropped; the
+  // option-ROM area is QEMU's pc.rom (zero).
+  EXPECT_EQ(rd(0xf0000), 0xa5a5a5a5u);
+  wr(0xf0000, 0x11223344);
+  EXPECT_EQ(rd(0xf0000), 0xa5a5a5a5u);
+  EXPECT_EQ(rd(0xc4000), 0u);
+  EXPECT_EQ(mem.find(0xf0000)->kind, hw::RegionKind::Rom);
+  // PAM0 = 0x30 (RE|WE): RAM, written through the shadow.
+  pam(0x59, 0x30);
+  EXPECT_EQ(mem.find(0xf0000)->kind, hw::RegionKind::Ram);
+  wr(0xf0000, 0x11223344);
+  EXPECT_EQ(rd(0xf0000), 0x11223344u);
+  EXPECT_EQ(rd(0xe0000), 0xa5a5a5a5u);  // other segments still show the ROM
+  // 0x10 (RE only): reads the RAM, writes go to the ROM side (dropped).
+  pam(0x59, 0x10);
+  wr(0xf0000, 0x55667788);
+  EXPECT_EQ(rd(0xf0000), 0x11223344u);
+  // Off: the ROM again.
+  pam(0x59, 0x00);
+  EXPECT_EQ(rd(0xf0000), 0xa5a5a5a5u);
+  // 0x20 (WE only): reads the ROM, writes reach the RAM.
+  pam(0x59, 0x20);
+  EXPECT_EQ(rd(0xf0000), 0xa5a5a5a5u);
+  wr(0xf0004, 0x99aabbcc);
+  EXPECT_EQ(rd(0xf0004), 0xa5a5a5a5u);
+  // Back to RAM: both writes are there.
+  pam(0x59, 0x30);
+  EXPECT_EQ(rd(0xf0000), 0x11223344u);
+  EXPECT_EQ(rd(0xf0004), 0x99aabbccu);
+  // PAM1's high nibble is the second 16 KiB segment (0xc4000); its low nibble 0xc0000.
+  pam(0x5a, 0x30);
+  wr(0xc4000, 0xdeadbeef);
+  EXPECT_EQ(rd(0xc4000), 0xdeadbeefu);
+  wr(0xc0000, 0x1);
+  EXPECT_EQ(rd(0xc0000), 0u);
+  // A machine reset turns every segment off; the RAM keeps its bytes.
+  pc.pci().bus.reset();
+  EXPECT_EQ(rd(0xf0000), 0xa5a5a5a5u);
+  EXPECT_EQ(rd(0xc4000), 0u);
+  pam(0x59, 0x10);
+  EXPECT_EQ(rd(0xf0000), 0x11223344u);
 }
 
 }  // namespace
