@@ -10,12 +10,8 @@
 ; isa-debug-exit with 0x10 (status 33).
 %include "multiboot.inc"
 MULTIBOOT_HEADER 0x00010000
+%include "user64.inc"
 
-KCODE equ 0x08
-KDATA equ 0x10
-UDATA equ 0x1b
-UCODE equ 0x23
-TSSSEL equ 0x28
 
 HPET equ 0xfed00000
 
@@ -27,20 +23,7 @@ start:
   sub eax, [hpet_before]
   mov [hpet_delta], eax
   mov esp, kstack_top
-  lgdt [gdt_desc]
-  mov eax, cr4
-  or eax, 0x20
-  mov cr4, eax
-  mov eax, pml4
-  mov cr3, eax
-  mov ecx, 0xc0000080
-  rdmsr
-  or eax, 0x100
-  wrmsr
-  mov eax, cr0
-  or eax, 0x80000000
-  mov cr0, eax
-  jmp KCODE:long64
+  ENTER_LONG_MODE
 
 bits 64
 long64:
@@ -140,21 +123,7 @@ counter: dq 0                             ; 0x101200
 hpet_before: dd 0
 hpet_delta: dd 0
 
-align 8
-gdt:
-  dq 0
-  dq 0x00af9a000000ffff                  ; 0x08 ring-0 64-bit code
-  dq 0x00cf92000000ffff                  ; 0x10 ring-0 data
-  dq 0x00cff2000000ffff                  ; 0x18 ring-3 data
-  dq 0x00affa000000ffff                  ; 0x20 ring-3 64-bit code
-gdt_tss:
-  dw 0x68 + 0x80, 0
-  db 0, 0x89, 0, 0
-  dq 0
-gdt_end:
-gdt_desc:
-  dw gdt_end - gdt - 1
-  dd gdt
+GDT64 0x80
 align 4096
 pml4:
   dq pdpt + 7

@@ -13,54 +13,18 @@
 ; output must be the same under -accel tcg and -accel kvm (and QEMU's).
 %include "multiboot.inc"
 MULTIBOOT_HEADER 0x00010000
+%include "user64.inc"
 
-KCODE equ 0x08
-KDATA equ 0x10
-UDATA equ 0x1b
-UCODE equ 0x23
-TSSSEL equ 0x28
 IRQ_VECTOR equ 0x24                    ; IRQ 4 with the PIC at 0x20
 
 start:
   mov esp, kstack_top
   mov [mbinfo], ebx
-  lgdt [gdt_desc]
-  ; Long mode: PAE, the page tables, EFER.LME, paging.
-  mov eax, cr4
-  or eax, 0x20
-  mov cr4, eax
-  mov eax, pml4
-  mov cr3, eax
-  mov ecx, 0xc0000080
-  rdmsr
-  or eax, 0x100
-  wrmsr
-  mov eax, cr0
-  or eax, 0x80000000
-  mov cr0, eax
-  jmp KCODE:long64
+  ENTER_LONG_MODE
 
 bits 64
 long64:
-  mov ax, KDATA
-  mov ds, ax
-  mov es, ax
-  mov ss, ax
-  mov fs, ax
-  mov gs, ax
-  ; The TSS descriptor's base, and the ring-0 stack the CPU switches to on an interrupt.
-  mov eax, tss
-  mov [gdt_tss + 2], ax
-  shr eax, 16
-  mov [gdt_tss + 4], al
-  mov [gdt_tss + 7], ah
-  mov qword [tss + 4], kstack_top
-  ; The I/O permission bitmap (all ports below 0x400 open, the byte after it all ones): that
-  ; hypervisor runs CPL3 natively and honours the bitmap but not IOPL.
-  mov word [tss + 0x66], 0x68
-  mov byte [tss + 0x68 + 0x80], 0xff
-  mov ax, TSSSEL
-  ltr ax
+  LOAD_SEGMENTS_AND_TSS 0x80
   ; Every vector faults out (status 3), but the COM1 interrupt's.
   mov edi, idt
   xor ecx, ecx
@@ -294,62 +258,7 @@ user:
   jmp .hang
 
 ; Output at CPL3 (IOPL 3): each character after THR is empty.
-putc:                                    ; al
-  push rdx
-  push rax
-  mov dx, COM1 + 5
-.busy:
-  in al, dx
-  test al, 0x20
-  jz .busy
-  pop rax
-  mov dx, COM1
-  out dx, al
-  pop rdx
-  ret
-puts:                                    ; esi: NUL-terminated
-  lodsb
-  test al, al
-  jz .done
-  call putc
-  jmp puts
-.done:
-  ret
-newline:
-  mov al, 10
-  jmp putc
-space:
-  mov al, ' '
-  jmp putc
-puthex32:
-  push rcx
-  mov ecx, 8
-  jmp puthex
-puthex16:
-  push rcx
-  mov ecx, 4
-  shl eax, 16
-  jmp puthex
-puthex8:
-  push rcx
-  mov ecx, 2
-  shl eax, 24
-puthex:                                  ; the top ecx nibbles of eax
-  push rdx
-  mov edx, eax
-.digit:
-  rol edx, 4
-  mov eax, edx
-  and eax, 15
-  mov al, [hexdigits + rax]
-  call putc
-  dec ecx
-  jnz .digit
-  pop rdx
-  pop rcx
-  ret
-
-hexdigits: db "0123456789abcdef"
+SERIAL64
 str_sum: db "sum ", 0
 str_cmos: db "cmos ", 0
 str_port: db "port ", 0
@@ -359,21 +268,7 @@ str_irq: db "irq ", 0
 str_fault: db "fault ", 0
 str_triple: db "triple", 10, 0
 
-align 8
-gdt:
-  dq 0
-  dq 0x00af9a000000ffff                  ; 0x08 ring-0 64-bit code
-  dq 0x00cf92000000ffff                  ; 0x10 ring-0 data
-  dq 0x00cff2000000ffff                  ; 0x18 ring-3 data
-  dq 0x00affa000000ffff                  ; 0x20 ring-3 64-bit code
-gdt_tss:
-  dw 0x68 + 0x80, 0                      ; 0x28 64-bit TSS with its I/O bitmap (base filled in)
-  db 0, 0x89, 0, 0
-  dq 0
-gdt_end:
-gdt_desc:
-  dw gdt_end - gdt - 1
-  dd gdt
+GDT64 0x80
 idt_desc:
   dw 64 * 16 - 1
   dq idt
