@@ -471,6 +471,22 @@ uint64_t helper_avx_mem(tcg::CpuCommon* c, uint64_t packed, uint64_t addr, uint6
       put(s, dst, r);
       return 0;
     }
+    case ZYDIS_MNEMONIC_MASKMOVQ:
+    case ZYDIS_MNEMONIC_MASKMOVDQU:
+    case ZYDIS_MNEMONIC_VMASKMOVDQU: {
+      // dst: the data, r2: the mask; each selected byte is stored in order (non-temporal on
+      // hardware, an ordinary store here).
+      const unsigned n = mn == ZYDIS_MNEMONIC_MASKMOVQ ? 8 : 16;
+      const Y v = get(s, dst), m = get(s, r2);
+      const uint64_t amask = abits == 64 ? ~0ull : 0xffffffffull;
+      mo.size_log2 = 0;
+      for (unsigned i = 0; i < n; ++i) {
+        if (!(m.b[i] & 0x80)) continue;
+        c->mmu->store((addr + i) & amask, v.b[i], mo, insn_pc);
+        if (c->pending_exit) return 0;
+      }
+      return 0;
+    }
     default:
       break;
   }

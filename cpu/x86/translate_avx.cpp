@@ -483,6 +483,19 @@ bool tr_avx_maskmov(TranslateContext& t) {
   return true;
 }
 
+bool emit_maskmov_bytes(TranslateContext& t, unsigned data, unsigned mask) {
+  auto& e = t.e();
+  const uint64_t packed =
+      t.mnemonic() | mem_desc(t, 0) | uint64_t(data) << 16 | uint64_t(mask) << 24;
+  t.call(kHelperAvxMem, {e.c64(packed), t.addr_of(2), e.c64(t.pc())});
+  return true;
+}
+
+bool tr_avx_maskmovdqu(TranslateContext& t) {
+  AVX_CHECK(t);
+  return emit_maskmov_bytes(t, vec_num(t, 0), vec_num(t, 1));
+}
+
 // VGATHER*/VPGATHER*: dst, VSIB memory, mask. #UD when two of the three registers are the same.
 bool tr_avx_gather(TranslateContext& t) {
   AVX_CHECK(t);

@@ -561,6 +561,23 @@ bool tr_sse_movdq(TranslateContext& t) {
   return true;
 }
 
+// MASKMOVQ (MMX) and MASKMOVDQU (SSE2): byte-masked stores to DS:rDI. The MMX registers go
+// through the VEX scratch registers, which the shared helper reads.
+bool tr_sse_maskmov(TranslateContext& t) {
+  if (!t.is_reg(0) || !t.is_reg(1) || !t.is_mem(2)) return t.unimplemented();
+  if (mm_op(t, 0) && mm_op(t, 1)) {
+    if (mmx_unavailable(t)) return true;
+    auto& e = t.e();
+    Value data = get_mm(t, mm_num(t, 0)), mask = get_mm(t, mm_num(t, 1));
+    e.set_reg(ymm_offset(kVexSrcTmp), data);
+    e.set_reg(ymm_offset(kVexDstTmp), mask);
+    return emit_maskmov_bytes(t, kVexSrcTmp, kVexDstTmp);
+  }
+  if (!xmm_op(t, 0) || !xmm_op(t, 1)) return t.unimplemented();
+  if (sse_unavailable(t)) return true;
+  return emit_maskmov_bytes(t, xmm_num(t, 0), xmm_num(t, 1));
+}
+
 // MOVLPS/MOVLPD/MOVHPS/MOVHPD (m64 forms), MOVHLPS/MOVLHPS (register forms).
 bool tr_sse_movhl(TranslateContext& t) {
   if (sse_unavailable(t)) return true;

@@ -17,4 +17,9 @@ tcg::ir::Value atomic_rmw(TranslateContext& t, unsigned i, AtomicOp op, tcg::ir:
 tcg::ir::Value atomic_rmw_at(TranslateContext& t, tcg::ir::Value addr, AtomicOp op,
                              tcg::ir::Value v);
 
+/// MASKMOVQ, MASKMOVDQU, VMASKMOVDQU after their checks (translate_avx.cpp): the bytes of vector
+/// register `data` (0-15, or kVexSrcTmp) whose byte in `mask` has its top bit set go to the
+/// hidden memory operand (DS:rDI, segment override allowed) one at a time.
+bool emit_maskmov_bytes(TranslateContext& t, unsigned data, unsigned mask);
+
 }  // namespace orrery::cpu::x86

@@ -138,6 +138,12 @@ TEST_P(X86Avx, FloatArith) {
   check(s);
 }
 
+// VMASKMOVDQU stores the selected bytes at DS:rDI: the record's spare bytes 0x1a8-0x1bf.
+TEST_P(X86Avx, MaskedByteStores) {
+  check({"lea rdi, [rbx+0x1a8]\nvmaskmovdqu xmm1, xmm2",
+         "lea rdi, [rbx+0x1af]\nvmaskmovdqu xmm0, xmm3"});
+}
+
 TEST_P(X86Avx, Integer) {
   std::vector<std::string> s;
   for (const char* op :

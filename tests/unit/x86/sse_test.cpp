@@ -219,6 +219,15 @@ TEST_P(X86Sse, AesClmulSha) {
   check(s);
 }
 
+// MASKMOVDQU and MASKMOVQ store the selected bytes at DS:rDI: here the record's spare bytes
+// 0x120-0x13f, which the comparison covers (also with a 32-bit address and an unaligned rDI).
+TEST_P(X86Sse, MaskedByteStores) {
+  check({"lea rdi, [rbx+0x120]\nmaskmovdqu xmm1, xmm2",
+         "lea rdi, [rbx+0x12f]\nmaskmovdqu xmm3, xmm0",
+         "lea edi, [ebx+0x123]\na32 maskmovdqu xmm2, xmm1",
+         "lea rdi, [rbx+0x131]\nmaskmovq mm1, mm2", "lea rdi, [rbx+0x138]\nmaskmovq mm3, mm0"});
+}
+
 TEST_P(X86Sse, Mmx) {
   std::vector<std::string> s;
   for (const char* op :
