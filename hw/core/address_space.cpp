@@ -429,16 +429,18 @@ namespace {
 struct Source {
   bool mapped = false;
   RegionKind kind = RegionKind::Ram;
-  const void* origin = nullptr;  // host byte or device
-  uint64_t offset = 0;           // device offset
+  const uint8_t* host = nullptr;   // RAM, ROM: the host byte
+  const MmioDevice* dev = nullptr;  // MMIO: the device, at offset
+  uint64_t offset = 0;
   bool operator==(const Source&) const = default;
 };
 
 Source source_at(const std::vector<Region>& v, uint64_t addr) {
   const Region* r = search(v, addr);
   if (!r) return {};
-  if (r->kind == RegionKind::Mmio) return {true, r->kind, r->dev, r->offset + (addr - r->base)};
-  return {true, r->kind, r->host + (addr - r->base), 0};
+  if (r->kind == RegionKind::Mmio)
+    return {true, r->kind, nullptr, r->dev, r->offset + (addr - r->base)};
+  return {true, r->kind, r->host + (addr - r->base), nullptr, 0};
 }
 
 // The ranges whose bytes come from somewhere else in b than in a.
