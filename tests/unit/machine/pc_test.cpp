@@ -77,6 +77,27 @@ class PcTest : public ::testing::Test {
     EXPECT_EQ(err, "");
     return m;
   }
+  /// A machine (qemu64, 128 MiB) whose -bios is `rom`, with the firmware loaded
+  /// (load_boot's error, if any, in err); the image file is removed again.
+  std::unique_ptr<Machine> with_bios(const std::vector<uint8_t>& rom, std::string& err) {
+    char path[] = "/tmp/orrery-bios-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) {
+      err = "mkstemp failed";
+      return nullptr;
+    }
+    const bool written = write(fd, rom.data(), rom.size()) == ssize_t(rom.size());
+    close(fd);
+    MachineConfig c;
+    c.cpu_model = "qemu64";
+    c.ram_size = 128 * kMiB;
+    c.bios = path;
+    std::unique_ptr<Machine> m = written ? PcMachine::create(c, ctx, err) : nullptr;
+    if (!written) err = "cannot write the firmware image";
+    if (m) err = m->load_boot({});
+    unlink(path);
+    return m;
+  }
   static DeviceSpec debug_exit() {
     return {"isa-debug-exit", {{"iobase", "0xf4"}, {"iosize", "4"}}};
   }
@@ -259,20 +280,11 @@ TEST_F(PcTest, FirmwareRomAtTheTopOf4GiBAndBelow1MiB) {
   // A 128 KiB image with a recognisable reset vector.
   std::vector<uint8_t> rom(128 * 1024, 0x90);
   rom[rom.size() - 16] = 0xf4;  // HLT at F000:FFF0
-  char path[] = "/tmp/orrery-bios-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, rom.data(), rom.size()), ssize_t(rom.size()));
-  close(fd);
-  MachineConfig c;
-  c.cpu_model = "qemu64";
-  c.ram_size = 128 * kMiB;
-  c.bios = path;
   std::string err;
-  auto m = PcMachine::create(c, ctx, err);
+  auto m = with_bios(rom, err);
   ASSERT_TRUE(m) << err;
   auto& pc = static_cast<PcMachine&>(*m);
-  EXPECT_EQ(m->load_boot({}), "");
+  EXPECT_EQ(err, "");
   uint64_t v = 0;
   EXPECT_EQ(pc.memory().read(0xfffffff0, 1, v), hw::MemResult::Ok);
   EXPECT_EQ(v, 0xf4u);
@@ -281,10 +293,12 @@ TEST_F(PcTest, FirmwareRomAtTheTopOf4GiBAndBelow1MiB) {
   EXPECT_EQ(pc.memory().find(0xfffe0000)->kind, hw::RegionKind::Rom);
   // The vCPU starts at the reset vector, linear 0xfffffff0 (CS base 0xffff0000).
   EXPECT_EQ(pc.cpu(0).state().common.pc, 0xfffffff0u);
-  unlink(path);
 
   // Images that are not a whole number of 64 KiB blocks, and missing files, are refused with
   // a line naming -bios.
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 128 * kMiB;
   for (std::string bad : {std::string("/nonexistent/bios.bin"), std::string("/etc/hostname")}) {
     c.bios = bad;
     auto m2 = PcMachine::create(c, ctx, err);
@@ -663,21 +677,11 @@ TEST_F(PcTest, ResetReturnsDevicesToPowerOnButKeepsCmosRam) {
 TEST_F(PcTest, PamSwitchesShadowRamAgainstTheRom) {
   // A 128 KiB image: 0xa5 everywhere (0xe0000-0xfffff through isa-bios).
   std::vector<uint8_t> rom(128 * 1024, 0xa5);
-  char path[] = "/tmp/orrery-bios-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, rom.data(), rom.size()), ssize_t(rom.size()));
-  close(fd);
-  MachineConfig c;
-  c.cpu_model = "qemu64";
-  c.ram_size = 128 * kMiB;
-  c.bios = path;
   std::string err;
-  auto m = PcMachine::create(c, ctx, err);
+  auto m = with_bios(rom, err);
   ASSERT_TRUE(m) << err;
   auto& pc = static_cast<PcMachine&>(*m);
-  ASSERT_EQ(m->load_boot({}), "");
-  unlink(path);
+  ASSERT_EQ(err, "");
   hw::AddressSpace& mem = pc.memory();
   // The i440FX's PAM registers through configuration mechanism #1 (function 00.0).
   auto pam = [&](unsigned reg, uint8_t v) {
