@@ -3,6 +3,9 @@
 // A REP string instruction is one helper call that runs a bounded batch of iterations and
 // says whether it finished; the block then branches to the next instruction or back to the
 // same one, so interrupts and other vCPUs' requests are taken between batches.
+#include <algorithm>
+#include <cstring>
+
 #include "cpu/x86/exception.h"
 #include "cpu/x86/flags.h"
 #include "cpu/x86/translators.h"
@@ -21,6 +24,33 @@ enum StrOp : unsigned { kMovs, kStos, kLods, kCmps, kScas };
 // desc: op | size_log2 << 3 | addr_log (0: 16, 1: 32, 2: 64) << 5 | src_seg << 7 |
 // rep (1: REP/REPE, 2: REPNE) << 10 | mmu_idx << 12 | code64 << 16.
 constexpr unsigned kRepBatch = 4096;
+
+constexpr uint64_t kPage = 4096;
+
+// k elements of `size` bytes, each the low bytes of value (REP STOS).
+void store_pattern(uint8_t* dst, uint64_t value, unsigned size, uint64_t k) {
+  if (size == 1) {
+    std::memset(dst, int(value), k);
+    return;
+  }
+  for (uint64_t i = 0; i < k; ++i) std::memcpy(dst + i * size, &value, size);
+}
+
+// REP MOVS forward, element by element as the instruction is defined: where the destination
+// starts inside the source range, bytes written early are read again later (a pattern fill),
+// which memmove would not do.
+void copy_forward(uint8_t* dst, const uint8_t* src, unsigned size, uint64_t k) {
+  const uint64_t len = k * size;
+  if (dst <= src || dst >= src + len) {
+    std::memmove(dst, src, len);
+    return;
+  }
+  for (uint64_t i = 0; i < len; i += size) {
+    uint64_t v = 0;
+    std::memcpy(&v, src + i, size);
+    std::memcpy(dst + i, &v, size);
+  }
+}
 
 uint64_t helper_rep_string(tcg::CpuCommon* c, uint64_t desc, uint64_t insn_pc, uint64_t) {
   X86State& s = state_of(c);
@@ -52,6 +82,45 @@ uint64_t helper_rep_string(tcg::CpuCommon* c, uint64_t desc, uint64_t insn_pc, u
     const uint64_t cnt = s.gpr[kRcx] & amask;
     if (cnt == 0) return 1;
     const uint64_t si = s.gpr[kRsi], di = s.gpr[kRdi];
+    if ((op == kMovs || op == kStos) && step > 0 && cnt > 1) {
+      // Forward MOVS/STOS on plain RAM: the elements up to the next page end (of either
+      // operand) or index wrap at once on host memory, instead of one slow-path access each
+      // (Linux clears and copies pages with REP STOSQ/MOVSQ).
+      auto room = [&](unsigned seg, uint64_t off) {
+        const uint64_t page_left = kPage - (linear(seg, off) & (kPage - 1));
+        const uint64_t wrap_left = abits == 64 ? page_left : amask - (off & amask) + 1;
+        return std::min(page_left, wrap_left) / size;
+      };
+      uint64_t k = std::min<uint64_t>({cnt, kRepBatch - n, room(kEs, di)});
+      if (op == kMovs) k = std::min(k, room(src_seg, si));
+      if (k > 1) {
+        const uint64_t len = k * size;
+        uint8_t* src = nullptr;
+        if (op == kMovs) {
+          src = c->mmu->bulk_host(linear(src_seg, si), len, tcg::softmmu::Access::Read, mmu_idx,
+                                  insn_pc);
+          if (c->pending_exit) return 0;
+        }
+        uint8_t* dst = nullptr;
+        if (op == kStos || src)
+          dst = c->mmu->bulk_host(linear(kEs, di), len, tcg::softmmu::Access::Write, mmu_idx,
+                                  insn_pc);
+        if (c->pending_exit) return 0;
+        if (dst) {
+          if (op == kStos) {
+            store_pattern(dst, s.gpr[kRax] & vmask, size, k);
+          } else {
+            copy_forward(dst, src, size, k);
+            set_index(kRsi, si + len);
+          }
+          set_index(kRdi, di + len);
+          set_index(kRcx, cnt - k);
+          n += unsigned(k) - 1;
+          if (c->exit_request.load(std::memory_order_relaxed)) return (s.gpr[kRcx] & amask) == 0;
+          continue;
+        }
+      }
+    }
     uint64_t a = 0, b = 0;
     switch (op) {
       case kMovs:

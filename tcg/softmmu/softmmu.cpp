@@ -363,6 +363,24 @@ uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, u
   return reinterpret_cast<uint8_t*>(vaddr + e->addend);
 }
 
+uint8_t* Softmmu::bulk_host(uint64_t vaddr, uint64_t len, Access access, unsigned mmu_idx,
+                            uint64_t insn_pc) {
+  if (mmu_idx >= kNumMmuIdx || len == 0 || (vaddr & ~kPageMask) + len > kPageSize) return nullptr;
+  const bool write = access == Access::Write;
+  const unsigned idx = tlb_index(vaddr);
+  TlbEntry* e = &(*table_)[mmu_idx][idx];
+  uint64_t cmp = write ? e->addr_write : e->addr_read;
+  if ((cmp & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
+    if (!refill(vaddr, access, mmu_idx, insn_pc)) return nullptr;
+    e = &(*table_)[mmu_idx][idx];
+    cmp = write ? e->addr_write : e->addr_read;
+  }
+  // An invalid entry after a granted walk is the slow path's bus error; the others are its
+  // device, code-invalidation and watchpoint work.
+  if (cmp & (kTlbInvalid | kTlbMmio | kTlbWatch | kTlbNotDirty)) return nullptr;
+  return reinterpret_cast<uint8_t*>(vaddr + e->addend);
+}
+
 uint64_t Softmmu::atomic(uint64_t vaddr, ir::MemOp m, unsigned kind, uint64_t operand,
                          uint64_t expected, uint64_t insn_pc) {
   const unsigned size = m.size();

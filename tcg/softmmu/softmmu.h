@@ -116,6 +116,15 @@ class Softmmu {
   /// (MMIO, ROM, a watched page): the caller then uses load/store.
   uint8_t* atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, uint64_t insn_pc);
 
+  /// The host address of [vaddr, vaddr + len), within one page, for a helper that moves many
+  /// elements at once (x86 REP MOVS/STOS): translates for `access` as the first element's access
+  /// would (raising its fault: then null with pending_exit set). Null without pending_exit when
+  /// the range is not plain RAM the fast path could touch (MMIO, a write to ROM or to a page
+  /// holding translated code, a watched page, a range crossing a page): the caller then goes
+  /// element by element through load/store, which handle those.
+  uint8_t* bulk_host(uint64_t vaddr, uint64_t len, Access access, unsigned mmu_idx,
+                     uint64_t insn_pc);
+
   /// AtomicRmw/AtomicCmpxchg off the TLB fast path: kind is an ir::AtomicOp or
   /// kAtomicCmpxchg. On RAM it is a host atomic; on MMIO, ROM, a watched page or across a page
   /// it is a read then a write (each atomic only as the device or byte makes it). Returns the

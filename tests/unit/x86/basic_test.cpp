@@ -140,6 +140,71 @@ TEST_P(X86Basic, StdReversesStrings) {
   EXPECT_EQ(m->s().gpr[kRdi], 0x8008u);
 }
 
+// REP MOVS/STOS run whole pages at once on RAM (helper_rep_string's bulk path); these pin the
+// element-by-element results it must keep.
+TEST_P(X86Basic, RepMovsOverlapRepeatsThePattern) {
+  auto m = make(Mode::Long64);
+  // The destination starts 3 bytes into the source: each byte copied is read again three
+  // bytes later, so the first three bytes repeat (memmove would shift the old bytes instead).
+  m->load_asm(
+      "mov rdi, 0x8000\nmov dword [rdi], 0x44332211\nmov dword [rdi+4], 0x88776655\n"
+      "mov rsi, rdi\nadd rdi, 3\nmov ecx, 600\nrep movsb\n"
+      "mov rsi, 0x8800\nmov rax, 0x1122334455667788\nmov [rsi], rax\nlea rdi, [rsi+8]\nmov ecx, "
+      "100\n"
+      "rep movsq");
+  ASSERT_EQ(m->run().kind, RunResult::End);
+  for (unsigned i = 0; i < 603; i += 67)
+    EXPECT_EQ(m->read_mem(0x8000 + i, 1), 0x11u + 0x11 * (i % 3)) << i;
+  EXPECT_EQ(m->read_mem(0x8000 + 603, 1), 0u);
+  EXPECT_EQ(m->read_mem(0x8800 + 800, 8), 0x1122334455667788ull);
+  EXPECT_EQ(m->s().gpr[kRsi], 0x8800u + 800);
+  EXPECT_EQ(m->s().gpr[kRcx], 0u);
+}
+
+TEST_P(X86Basic, RepStosAcrossPagesStopsAtAFault) {
+  auto m = make(Mode::Long64);
+  // Unaligned words across 0x9000, then on into the unmapped page at kEndAddr: the registers
+  // describe the iterations before the faulting one.
+  m->load_asm(
+      "mov rdi, 0x8ffd\nmov ax, 0xa55a\nmov ecx, 8\nrep stosw\n"
+      "mov rdi, 0xe800\nmov eax, 0x77\nmov ecx, 0x1000\nrep stosb");
+  ASSERT_EQ(m->run().kind, RunResult::End);
+  EXPECT_EQ(m->read_mem(0x8ffd, 8), 0xa55aa55aa55aa55aull);
+  EXPECT_EQ(m->read_mem(0x9005, 8), 0xa55aa55aa55aa55aull);
+  EXPECT_EQ(m->read_mem(0x900d, 1), 0u);
+  EXPECT_EQ(m->read_mem(0xefff, 1), 0x77u);
+  EXPECT_EQ(m->s().gpr[kRdi], 0xf000u);
+  EXPECT_EQ(m->s().gpr[kRcx], 0x800u);
+}
+
+TEST_P(X86Basic, RepStosWrapsTheIndexIn16BitCode) {
+  auto m = make(Mode::Real16);
+  // ES base 0x10010, DI 0xfff0: linear 0x20000, 16 bytes before DI wraps back to 0x10010.
+  m->load_asm("mov di, 0xfff0\nmov ax, 0x1234\nmov cx, 12\nrep stosw");
+  m->s().seg[kEs].base = 0x10010;
+  m->s().seg[kEs].selector = 0x1001;
+  ASSERT_EQ(m->run().kind, RunResult::End);
+  EXPECT_EQ(m->read_mem(0x2000e, 2), 0x1234u);
+  EXPECT_EQ(m->read_mem(0x20010, 2), 0u);
+  EXPECT_EQ(m->read_mem(0x10016, 2), 0x1234u);
+  EXPECT_EQ(m->read_mem(0x10018, 2), 0u);
+  EXPECT_EQ(m->s().gpr[kRdi] & 0xffff, 8u);
+  EXPECT_EQ(m->s().gpr[kRcx] & 0xffff, 0u);
+}
+
+TEST_P(X86Basic, RepMovsOverTranslatedCodeRunsTheNewCode) {
+  auto m = make(Mode::Long64);
+  // The first pass runs the block at .old, then the copy rewrites its first instruction
+  // (mov eax, 1 -> mov eax, 2): the stores go through the code-page path, which drops it.
+  m->load_asm(
+      "xor ebx, ebx\n.old: mov eax, 1\ntest ebx, ebx\njnz .e\ninc ebx\n"
+      "lea rsi, [rel .new]\nlea rdi, [rel .old]\nmov ecx, 5\nrep movsb\njmp .old\n"
+      ".new: mov eax, 2\n.e:");
+  ASSERT_EQ(m->run().kind, RunResult::End);
+  EXPECT_EQ(m->s().gpr[kRax], 2u);
+  EXPECT_EQ(m->s().gpr[kRbx], 1u);
+}
+
 ORRERY_X86_TIERS(X86Basic);
 
 }  // namespace
