@@ -255,7 +255,7 @@ class Gen {
   void gen_adc(size_t i);
   void gen_mem(size_t i, bool store);
   void gen_atomic(size_t i);
-  void tlb_lookup(const ir::MemOp& m, bool write, Label miss);
+  void tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic = false);
   void gen_terminal();
   void direct_exit(uint64_t target, unsigned slot);
   /// Exits through the jump-cache entry at `entry` (rax = the target pc, already in cpu.pc).
@@ -481,7 +481,8 @@ void Gen::gen_adc(size_t i) {
 }
 
 // rax = virtual address on entry and on a miss; on a hit rax = host address. Clobbers rcx, rdx.
-void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss) {
+// atomic: a hit must also be aligned (a host atomic must not split).
+void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
   using softmmu::kPageBits;
   using softmmu::kTlbBits;
   a_.mov_rr(true, RCX, RAX);
@@ -495,7 +496,16 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss) {
   const int32_t base =
       int32_t(m.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
   a_.mov_rr(true, RDX, RAX);
-  a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask) | int64_t(m.size() - 1)));
+  if (m.align || atomic) {
+    // The low address bits in the compare: a misaligned access misses (the slow path faults
+    // it, or makes a split atomic a read and a write).
+    a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask) | int64_t(m.size() - 1)));
+  } else {
+    // The page of the access's last byte: a misaligned access within the page hits (x86
+    // code makes millions); one crossing into the next page misses.
+    if (m.size() > 1) a_.alu_ri(kAdd, true, RDX, int32_t(m.size() - 1));
+    a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask)));
+  }
   a_.alu_rm(kCmp, true, RDX,
             Mem{RCX, base + int32_t(write ? offsetof(softmmu::TlbEntry, addr_write)
                                           : offsetof(softmmu::TlbEntry, addr_read))});
@@ -532,7 +542,7 @@ void Gen::gen_atomic(size_t i) {
   const unsigned size = m.size();
   Label miss = a_.new_label();
   ld(RAX, in.args[0]);
-  tlb_lookup(m, true, miss);
+  tlb_lookup(m, true, miss, true);
   a_.mov_rr(true, RCX, RAX);
   const Mem host{RCX, 0};
   if (in.op == Opcode::AtomicCmpxchg) {

@@ -18,8 +18,8 @@ static_assert(sizeof(std::atomic<exec::NativeFn>) == sizeof(void*));
 static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t));
 }  // namespace
 
-// Exactly softmmu::tlb_hit: the entry for (mmu_idx, tlb_index(vaddr)) and whether
-// vaddr & (page mask | size - 1) equals its read/write compare address.
+// The entry for (mmu_idx, tlb_index(vaddr)) and whether the access hits it (softmmu::tlb_hit,
+// the interpreter's, also misses misaligned accesses without alignment asked for).
 ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write,
                                                 ll::Value*& entry) {
   ll::Value* table = load_invariant_ptr(offsetof(CpuCommon, tlb));
@@ -36,7 +36,14 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
                                              b_.getInt64(write ? kEntryAddrWrite : kEntryAddrRead));
   auto* expect = b_.CreateAlignedLoad(b_.getInt64Ty(), cmp_addr, ll::MaybeAlign(8));
   tag(expect, tbaa_tlb_);
-  ll::Value* masked = b_.CreateAnd(vaddr, b_.getInt64(softmmu::kPageMask | (m.size() - 1)));
+  // With alignment asked for (and for atomics) the low address bits are in the compare, so a
+  // misaligned access misses; otherwise the compare takes the page of the access's last byte,
+  // so a misaligned access within one page hits (x86 code makes millions) and one crossing into
+  // the next page misses. The baseline tier's tlb_lookup does the same.
+  ll::Value* masked = m.align
+                          ? b_.CreateAnd(vaddr, b_.getInt64(softmmu::kPageMask | (m.size() - 1)))
+                          : b_.CreateAnd(b_.CreateAdd(vaddr, b_.getInt64(m.size() - 1)),
+                                         b_.getInt64(softmmu::kPageMask));
   return b_.CreateICmpEQ(masked, expect);
 }
 
@@ -154,7 +161,9 @@ ll::Value* BlockLowering::lower_atomic(const ir::Inst& in) {
   auto* join_bb = ll::BasicBlock::Create(ctx_, "at_join", fn_);
 
   ll::Value* entry = nullptr;
-  ll::Value* hit = tlb_compare_and_entry(vaddr, m, true, entry);
+  ir::MemOp aligned = m;  // a host atomic must not split: misaligned ones miss
+  aligned.align = true;
+  ll::Value* hit = tlb_compare_and_entry(vaddr, aligned, true, entry);
   cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
 
   b_.SetInsertPoint(hit_bb);

@@ -1,6 +1,6 @@
 // Guest memory in the LLVM tier: the inline TLB fast path at every size/sign/result type,
-// which accesses miss (misaligned, other page, flags, other mmu_idx), what the slow path
-// receives, and faults leaving the block before later side effects.
+// which accesses miss (misaligned with alignment asked, across a page, flags, other mmu_idx), what
+// the slow path receives, and faults leaving the block before later side effects.
 #include "llvm_test_util.h"
 
 namespace orrery::tcg::llvm::test {
@@ -104,8 +104,9 @@ TEST_P(MemTest, MissesReachSlowPathWithInsnPc) {
     bool expect_miss;
   };
   const Probe probes[] = {
-      {kRamBase + 8, MemOp{3, false, 0}, false},                      // plain hit
-      {kRamBase + 1, MemOp{2, false, 0}, true},                       // misaligned, align not asked
+      {kRamBase + 8, MemOp{3, false, 0}, false},  // plain hit
+      {kRamBase + 1, MemOp{2, false, 0}, false},  // misaligned in the page, align not asked
+      {kRamBase + softmmu::kPageSize - 7, MemOp{3, false, 0}, true},  // misaligned, crosses
       {kRamBase + 2, MemOp{1, false, 0, true}, false},                // aligned, align asked
       {kRamBase + 3, MemOp{1, false, 0, true}, true},                 // misaligned, align asked
       {kRamBase + softmmu::kPageSize - 2, MemOp{2, false, 0}, true},  // crosses a page
@@ -117,7 +118,8 @@ TEST_P(MemTest, MissesReachSlowPathWithInsnPc) {
   auto tb = new_tb(0x7000);
   Emitter e(tb->ir);
   unsigned k = 0;
-  e.load(Type::I64, e.c64(kRamBase + 1), MemOp{3, false, 0});  // before any InsnStart
+  e.load(Type::I64, e.c64(kRamBase + softmmu::kPageSize - 1),
+         MemOp{3, false, 0});  // no InsnStart yet
   for (const Probe& p : probes) {
     e.insn_start(0x7000 + 4 * k);
     e.set_reg(reg(8 + k), e.load(Type::I64, e.get_reg(Type::I64, reg(100 + k)), p.m));
@@ -147,7 +149,7 @@ TEST_P(MemTest, MissesReachSlowPathWithInsnPc) {
     }
   }
   EXPECT_EQ(c, slow_.calls.size());
-  EXPECT_EQ(cpu_->r[8 + 7], 0x5au);  // mmu_idx 3 reads its own buffer
+  EXPECT_EQ(cpu_->r[8 + 8], 0x5au);  // mmu_idx 3 reads its own buffer
 }
 
 // The slow path's value is narrowed to the access size and extended like a fast-path load.
