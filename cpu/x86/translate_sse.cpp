@@ -10,6 +10,7 @@ namespace orrery::cpu::x86 {
 using tcg::ir::Cond;
 using tcg::ir::Type;
 using tcg::ir::Value;
+using tcg::ir::VecOp;
 
 namespace {
 
@@ -329,73 +330,95 @@ bool mxcsr_free(ZydisMnemonic m) {
   }
 }
 
-/// The bitwise ops and 64-bit adds are two IR operations on the state's quadwords.
-bool try_ir_op(TranslateContext& t, const Src& s) {
-  auto& e = t.e();
+/// SSE2 integer ops with an IR vector operation (tcg/ir/vec_ops.inc): the baseline tier emits
+/// the host's own instruction and LLVM keeps the registers in XMM registers. Neither reads
+/// MXCSR nor raises an exception. The rest of the integer ops stay helper calls.
+struct VecForm {
+  ZydisMnemonic m;
+  VecOp op;
+};
+constexpr VecForm kVecForms[] = {
+    {ZYDIS_MNEMONIC_PAND, VecOp::And},
+    {ZYDIS_MNEMONIC_ANDPS, VecOp::And},
+    {ZYDIS_MNEMONIC_ANDPD, VecOp::And},
+    {ZYDIS_MNEMONIC_PANDN, VecOp::Andn},
+    {ZYDIS_MNEMONIC_ANDNPS, VecOp::Andn},
+    {ZYDIS_MNEMONIC_ANDNPD, VecOp::Andn},
+    {ZYDIS_MNEMONIC_POR, VecOp::Or},
+    {ZYDIS_MNEMONIC_ORPS, VecOp::Or},
+    {ZYDIS_MNEMONIC_ORPD, VecOp::Or},
+    {ZYDIS_MNEMONIC_PXOR, VecOp::Xor},
+    {ZYDIS_MNEMONIC_XORPS, VecOp::Xor},
+    {ZYDIS_MNEMONIC_XORPD, VecOp::Xor},
+    {ZYDIS_MNEMONIC_PADDB, VecOp::AddB},
+    {ZYDIS_MNEMONIC_PADDW, VecOp::AddW},
+    {ZYDIS_MNEMONIC_PADDD, VecOp::AddD},
+    {ZYDIS_MNEMONIC_PADDQ, VecOp::AddQ},
+    {ZYDIS_MNEMONIC_PSUBB, VecOp::SubB},
+    {ZYDIS_MNEMONIC_PSUBW, VecOp::SubW},
+    {ZYDIS_MNEMONIC_PSUBD, VecOp::SubD},
+    {ZYDIS_MNEMONIC_PSUBQ, VecOp::SubQ},
+    {ZYDIS_MNEMONIC_PCMPEQB, VecOp::CmpEqB},
+    {ZYDIS_MNEMONIC_PCMPEQW, VecOp::CmpEqW},
+    {ZYDIS_MNEMONIC_PCMPEQD, VecOp::CmpEqD},
+    {ZYDIS_MNEMONIC_PCMPGTB, VecOp::CmpGtB},
+    {ZYDIS_MNEMONIC_PCMPGTW, VecOp::CmpGtW},
+    {ZYDIS_MNEMONIC_PCMPGTD, VecOp::CmpGtD},
+    {ZYDIS_MNEMONIC_PMINUB, VecOp::MinUB},
+    {ZYDIS_MNEMONIC_PMAXUB, VecOp::MaxUB},
+    {ZYDIS_MNEMONIC_PMINSW, VecOp::MinSW},
+    {ZYDIS_MNEMONIC_PMAXSW, VecOp::MaxSW},
+    {ZYDIS_MNEMONIC_PMULLW, VecOp::MulLoW},
+    {ZYDIS_MNEMONIC_PMULUDQ, VecOp::MulUDQ},
+    {ZYDIS_MNEMONIC_PUNPCKLBW, VecOp::UnpackLoB},
+    {ZYDIS_MNEMONIC_PUNPCKLWD, VecOp::UnpackLoW},
+    {ZYDIS_MNEMONIC_PUNPCKLDQ, VecOp::UnpackLoD},
+    {ZYDIS_MNEMONIC_PUNPCKLQDQ, VecOp::UnpackLoQ},
+    {ZYDIS_MNEMONIC_PUNPCKHBW, VecOp::UnpackHiB},
+    {ZYDIS_MNEMONIC_PUNPCKHWD, VecOp::UnpackHiW},
+    {ZYDIS_MNEMONIC_PUNPCKHDQ, VecOp::UnpackHiD},
+    {ZYDIS_MNEMONIC_PUNPCKHQDQ, VecOp::UnpackHiQ},
+    {ZYDIS_MNEMONIC_UNPCKLPD, VecOp::UnpackLoQ},
+    {ZYDIS_MNEMONIC_UNPCKHPD, VecOp::UnpackHiQ},
+    {ZYDIS_MNEMONIC_UNPCKLPS, VecOp::UnpackLoD},
+    {ZYDIS_MNEMONIC_UNPCKHPS, VecOp::UnpackHiD},
+    {ZYDIS_MNEMONIC_PSHUFD, VecOp::ShufD},
+    // Shifts by an immediate only; by a register or memory count they stay helper calls.
+    {ZYDIS_MNEMONIC_PSLLW, VecOp::ShlW},
+    {ZYDIS_MNEMONIC_PSLLD, VecOp::ShlD},
+    {ZYDIS_MNEMONIC_PSLLQ, VecOp::ShlQ},
+    {ZYDIS_MNEMONIC_PSRLW, VecOp::ShrW},
+    {ZYDIS_MNEMONIC_PSRLD, VecOp::ShrD},
+    {ZYDIS_MNEMONIC_PSRLQ, VecOp::ShrQ},
+    {ZYDIS_MNEMONIC_PSRAW, VecOp::SarW},
+    {ZYDIS_MNEMONIC_PSRAD, VecOp::SarD},
+    {ZYDIS_MNEMONIC_PSLLDQ, VecOp::ShlBytes},
+    {ZYDIS_MNEMONIC_PSRLDQ, VecOp::ShrBytes},
+};
+
+Value xmm_vec(TranslateContext& t, unsigned r) {
+  return t.e().get_reg(Type::I128, ymm_offset(r));
+}
+
+bool try_vec_op(TranslateContext& t, const Src& s) {
   const ZydisMnemonic m = t.mnemonic();
-  enum { kAnd, kAndn, kOr, kXor, kAdd, kSub } op;
-  switch (m) {
-    case ZYDIS_MNEMONIC_PAND:
-    case ZYDIS_MNEMONIC_ANDPS:
-    case ZYDIS_MNEMONIC_ANDPD:
-      op = kAnd;
-      break;
-    case ZYDIS_MNEMONIC_PANDN:
-    case ZYDIS_MNEMONIC_ANDNPS:
-    case ZYDIS_MNEMONIC_ANDNPD:
-      op = kAndn;
-      break;
-    case ZYDIS_MNEMONIC_POR:
-    case ZYDIS_MNEMONIC_ORPS:
-    case ZYDIS_MNEMONIC_ORPD:
-      op = kOr;
-      break;
-    case ZYDIS_MNEMONIC_PXOR:
-    case ZYDIS_MNEMONIC_XORPS:
-    case ZYDIS_MNEMONIC_XORPD:
-      op = kXor;
-      break;
-    case ZYDIS_MNEMONIC_PADDQ:
-      op = kAdd;
-      break;
-    case ZYDIS_MNEMONIC_PSUBQ:
-      op = kSub;
-      break;
-    default:
-      return false;
-  }
+  const VecForm* f = nullptr;
+  for (const VecForm& v : kVecForms)
+    if (v.m == m) f = &v;
+  if (!f) return false;
+  auto& e = t.e();
   const unsigned dst = xmm_num(t, 0);
-  Value r[2];
-  for (unsigned q = 0; q < 2; ++q) {
-    Value a = xmm_q(t, dst, q);
-    Value b = s.data ? (q ? s.hi : s.lo) : xmm_q(t, s.reg, q);
-    if (!s.data && s.reg == dst && (op == kXor || op == kSub)) {
-      r[q] = e.c64(0);  // the zeroing idiom
-      continue;
-    }
-    switch (op) {
-      case kAnd:
-        r[q] = e.and_(a, b);
-        break;
-      case kAndn:
-        r[q] = e.and_(e.not_(a), b);
-        break;
-      case kOr:
-        r[q] = e.or_(a, b);
-        break;
-      case kXor:
-        r[q] = e.xor_(a, b);
-        break;
-      case kAdd:
-        r[q] = e.add(a, b);
-        break;
-      case kSub:
-        r[q] = e.sub(a, b);
-        break;
-    }
+  Value r;
+  if (f->op == VecOp::ShufD) {
+    r = e.vec_op(f->op, s.data ? e.vec_build(s.lo, s.hi) : xmm_vec(t, s.reg), imm8(t));
+  } else if (tcg::ir::vec_op_info(f->op).arity == 1) {
+    if (!t.is_imm(1)) return false;
+    r = e.vec_op(f->op, xmm_vec(t, dst), imm8(t));
+  } else {
+    Value b = s.data ? e.vec_build(s.lo, s.hi) : xmm_vec(t, s.reg);
+    r = e.vec_op(f->op, xmm_vec(t, dst), b);
   }
-  set_xmm_q(t, dst, 0, r[0]);
-  set_xmm_q(t, dst, 1, r[1]);
+  e.set_reg(ymm_offset(dst), r);
   return true;
 }
 
@@ -438,7 +461,7 @@ bool tr_sse_op(TranslateContext& t) {
   if (t.insn().attributes & ZYDIS_ATTRIB_HAS_REX && (t.insn().raw.rex.W) &&
       (t.mnemonic() == ZYDIS_MNEMONIC_PCMPESTRI || t.mnemonic() == ZYDIS_MNEMONIC_PCMPESTRM))
     packed |= simd::kWide;
-  if (try_ir_op(t, s)) return true;
+  if (try_vec_op(t, s)) return true;
   if (mxcsr_free(t.mnemonic())) {
     t.call(kHelperSseIntOp, {e.c64(packed), s.lo, s.hi});
     return true;
@@ -480,24 +503,22 @@ bool tr_sse_mov128(TranslateContext& t) {
   auto& e = t.e();
   if (t.is_mem(0)) {
     Value a = mem_addr(t, 0);
-    const unsigned src = xmm_num(t, 1);
-    Value lo = xmm_q(t, src, 0), hi = xmm_q(t, src, 1);
-    t.store(a, lo);
-    t.store(e.add(a, e.c64(8)), hi);
+    // The register as one vector value, so a register computed in this block is not
+    // re-read from the state in halves.
+    Value v = xmm_vec(t, xmm_num(t, 1));
+    t.store(a, e.vec_lane(v, 0));
+    t.store(e.add(a, e.c64(8)), e.vec_lane(v, 1));
     return true;
   }
-  const unsigned dst = xmm_num(t, 0);
-  Value lo, hi;
+  Value v;
   if (t.is_mem(1)) {
     Value a = mem_addr(t, 1);
-    lo = t.load(Type::I64, a);
-    hi = t.load(Type::I64, e.add(a, e.c64(8)));
+    Value lo = t.load(Type::I64, a);
+    v = e.vec_build(lo, t.load(Type::I64, e.add(a, e.c64(8))));
   } else {
-    lo = xmm_q(t, xmm_num(t, 1), 0);
-    hi = xmm_q(t, xmm_num(t, 1), 1);
+    v = xmm_vec(t, xmm_num(t, 1));
   }
-  set_xmm_q(t, dst, 0, lo);
-  set_xmm_q(t, dst, 1, hi);
+  e.set_reg(ymm_offset(xmm_num(t, 0)), v);
   return true;
 }
 

@@ -13,6 +13,7 @@
 #include "tcg/baseline/x64.h"
 #include "tcg/ir/eval.h"
 #include "tcg/ir/helpers.h"
+#include "tcg/ir/vec_eval.h"
 
 namespace orrery::tcg::baseline {
 
@@ -57,6 +58,29 @@ unsigned bytes_of(Type t) {
       return 8;
   }
 }
+
+/// The host SSE2 instruction of each vector op (vec_ops.inc order): 66 0F opc xmm0, xmm1 for
+/// the binary ones; 66 0F opc /ext ib for the immediate ones (PSHUFD is 66 0F 70 /r ib).
+struct SseEnc {
+  uint8_t opc, ext;
+};
+constexpr SseEnc kSseEnc[] = {
+    {0xdb, 0}, {0xeb, 0}, {0xef, 0}, {0xdf, 0},  // pand por pxor pandn
+    {0xfc, 0}, {0xfd, 0}, {0xfe, 0}, {0xd4, 0},  // padd b w d q
+    {0xf8, 0}, {0xf9, 0}, {0xfa, 0}, {0xfb, 0},  // psub b w d q
+    {0x74, 0}, {0x75, 0}, {0x76, 0},             // pcmpeq b w d
+    {0x64, 0}, {0x65, 0}, {0x66, 0},             // pcmpgt b w d
+    {0xda, 0}, {0xde, 0}, {0xea, 0}, {0xee, 0},  // pminub pmaxub pminsw pmaxsw
+    {0xd5, 0}, {0xf4, 0},                        // pmullw pmuludq
+    {0x60, 0}, {0x61, 0}, {0x62, 0}, {0x6c, 0},  // punpckl bw wd dq qdq
+    {0x68, 0}, {0x69, 0}, {0x6a, 0}, {0x6d, 0},  // punpckh bw wd dq qdq
+    {0x70, 0},                                   // pshufd
+    {0x71, 6}, {0x72, 6}, {0x73, 6},             // psll w d q
+    {0x71, 2}, {0x72, 2}, {0x73, 2},             // psrl w d q
+    {0x71, 4}, {0x72, 4},                        // psra w d
+    {0x73, 7}, {0x73, 3},                        // pslldq psrldq
+};
+static_assert(std::size(kSseEnc) == ir::kNumVecOps);
 
 Cc cc_of(ir::Cond c) {
   switch (c) {
@@ -288,11 +312,12 @@ bool Gen::run(std::string& err) {
   for (size_t i = 0; i < n; ++i) {
     const ir::Inst& in = b_.insts[i];
     const Type rt = ir::result_type(in);
-    if (rt == Type::I128 || in.type == Type::I128) {
-      err = "baseline: 128-bit values";
-      return false;
-    }
     if (rt == Type::V) continue;
+    if (rt == Type::I128) {  // vectors: 16 bytes, two slots (accessed with movdqu)
+      vals_[i].slot = slots;
+      slots += 2;
+      continue;
+    }
     if (in.op == Opcode::Const) {
       vals_[i].konst = true;
       vals_[i].k = in.imm & ir::mask(in.type);
@@ -654,6 +679,11 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     case Opcode::GetReg: {
       const Mem m{RBX, int32_t(in.imm)};
+      if (t == Type::I128) {
+        a_.movdqu_load(0, m);
+        a_.movdqu_store(slot_of(i), 0);
+        return true;
+      }
       if (t == Type::I1) {
         a_.load(1, RAX, m);
         a_.alu_ri(kAnd, false, RAX, 1);
@@ -664,9 +694,45 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     }
     case Opcode::SetReg: {
+      if (t == Type::I128) {
+        a_.movdqu_load(0, slot(in.args[0]));
+        a_.movdqu_store(Mem{RBX, int32_t(in.imm)}, 0);
+        return true;
+      }
       ld(RAX, in.args[0]);
       if (t == Type::I1) a_.alu_ri(kAnd, false, RAX, 1);
       a_.store(t == Type::I1 ? 1 : bytes_of(t), Mem{RBX, int32_t(in.imm)}, RAX);
+      return true;
+    }
+    case Opcode::VecBuild: {
+      const Mem d = slot_of(i);
+      ld(RAX, in.args[0]);
+      a_.store(8, d, RAX);
+      ld(RAX, in.args[1]);
+      a_.store(8, Mem{RSP, d.disp + 8}, RAX);
+      return true;
+    }
+    case Opcode::VecLane: {
+      const Mem v = slot(in.args[0]);
+      a_.load(8, RAX, Mem{RSP, v.disp + 8 * int32_t(in.imm & 1)});
+      st(i, RAX);
+      return true;
+    }
+    case Opcode::VecOp1:
+    case Opcode::VecOp2: {
+      const auto op = ir::VecOp(in.imm);
+      const SseEnc e = kSseEnc[in.imm];
+      a_.movdqu_load(0, slot(in.args[0]));
+      if (in.op == Opcode::VecOp2) {
+        a_.movdqu_load(1, slot(in.args[1]));
+        a_.sse_rr(0x66, e.opc, 0, 1);
+      } else if (op == ir::VecOp::ShufD) {
+        a_.sse_rr(0x66, e.opc, 0, 0);
+        a_.imm8(uint8_t(in.imm2));
+      } else {
+        a_.sse_shift_ri(e.opc, e.ext, 0, uint8_t(in.imm2));
+      }
+      a_.movdqu_store(slot_of(i), 0);
       return true;
     }
     case Opcode::Add:

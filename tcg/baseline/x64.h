@@ -292,6 +292,28 @@ class X64 {
     op_rr2(0x0f, 0xba, false, Reg(4), r);
     byte(bit);
   }
+  // SSE2 on xmm0..xmm15 (numbered like Reg). prefix is 0x66 or 0xf3 (0: none).
+  void movdqu_load(unsigned xmm, Mem m) { sse_rm(0xf3, 0x6f, xmm, m); }
+  void movdqu_store(Mem m, unsigned xmm) { sse_rm(0xf3, 0x7f, xmm, m); }
+  void imm8(uint8_t v) { byte(v); }
+  void sse_rr(uint8_t prefix, uint8_t opc, unsigned dst, unsigned src) {
+    if (prefix) byte(prefix);
+    rex(false, dst, src, false);
+    bytes3(0x0f, opc, uint8_t(0xc0 | ((dst & 7) << 3) | (src & 7)));
+  }
+  /// 66 0F opc /ext ib (PSRLW/PSLLD/PSRLDQ ... by an immediate).
+  void sse_shift_ri(uint8_t opc, unsigned ext, unsigned xmm, uint8_t imm) {
+    sse_rr(0x66, opc, ext, xmm);
+    byte(imm);
+  }
+  void sse_rm(uint8_t prefix, uint8_t opc, unsigned xmm, Mem m) {
+    if (prefix) byte(prefix);
+    rex(false, xmm, m.base, false, /*rm_is_reg=*/false);
+    byte(0x0f);
+    byte(opc);
+    modrm_mem(Reg(xmm), m);
+  }
+
   void setcc(Cc cc, Reg dst) { op_rr2(0x0f, uint8_t(0x90 | cc), false, Reg(0), dst, true); }
   void cmov_rr(Cc cc, bool w, Reg dst, Reg src) { op_rr2(0x0f, uint8_t(0x40 | cc), w, dst, src); }
 

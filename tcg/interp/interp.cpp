@@ -10,6 +10,7 @@
 #include "hw/core/host_access.h"
 #include "tcg/ir/eval.h"
 #include "tcg/ir/helpers.h"
+#include "tcg/ir/vec_eval.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::tcg::interp {
@@ -27,7 +28,7 @@ namespace {
   X(Select) X(Move) X(Mask) X(ExtractU) X(AddCarry64) X(AddOvf64) X(Load) X(Store)        \
   X(Fence) X(Call) X(CallPure) X(TrapIf) X(Not32) X(Not64) X(AddCarry32) X(AddOvf32) X(Mul)  \
   X(CmpSlt32) X(CmpSle32) X(CmpSgt32) X(CmpSge32) X(ExtractS) X(Deposit) X(AtomicRmw)      \
-  X(AtomicCmpxchg) X(End)
+  X(AtomicCmpxchg) X(GetRegV) X(SetRegV) X(VecBuild) X(VecLane) X(VecOp) X(End)
 
 enum Handler : uint16_t {
 #define X(name) k##name,
@@ -43,6 +44,7 @@ Handler pick_handler(const ir::Inst& i, Type src) {
     case Opcode::SetReg: {
       const bool get = i.op == Opcode::GetReg;
       switch (t) {
+        case Type::I128: return get ? kGetRegV : kSetRegV;
         case Type::I1: return get ? kGetReg1 : kSetReg1;
         case Type::I8: return get ? kGetReg8 : kSetReg8;
         case Type::I16: return get ? kGetReg16 : kSetReg16;
@@ -90,6 +92,10 @@ Handler pick_handler(const ir::Inst& i, Type src) {
     case Opcode::Fence: return kFence;
     case Opcode::Call: return kCall;
     case Opcode::CallPure: return kCallPure;
+    case Opcode::VecBuild: return kVecBuild;
+    case Opcode::VecLane: return kVecLane;
+    case Opcode::VecOp1:
+    case Opcode::VecOp2: return kVecOp;
     default: (void)src; return kGeneric;
   }
 }
@@ -109,7 +115,18 @@ inline void wr(CpuCommon* cpu, uint64_t off, T v) {
 
 std::unique_ptr<Program> build(const ir::Block& b, const exec::TranslationBlock* tb) {
   auto p = std::make_unique<Program>();
-  p->num_slots = uint32_t(b.insts.size());
+  // An I128 value takes two slots after the block's one slot per instruction.
+  std::vector<uint32_t> vslot(b.insts.size(), 0);
+  uint32_t nslots = uint32_t(b.insts.size());
+  for (size_t n = 0; n < b.insts.size(); ++n)
+    if (ir::result_type(b.insts[n]) == Type::I128) {
+      vslot[n] = nslots;
+      nslots += 2;
+    }
+  auto slot_of = [&](ir::Value v) {
+    return ir::result_type(b.insts[v.id]) == Type::I128 ? vslot[v.id] : v.id;
+  };
+  p->num_slots = nslots;
   p->term = b.term;
   p->tb = tb;
   p->steps.reserve(b.insts.size() + 1);
@@ -131,10 +148,10 @@ std::unique_ptr<Program> build(const ir::Block& b, const exec::TranslationBlock*
     s.op = uint8_t(i.op);
     s.type = uint8_t(i.type);
     s.nargs = i.nargs;
-    s.dst = uint32_t(n);
-    s.a = i.nargs > 0 ? i.args[0].id : 0;
-    s.b = i.nargs > 1 ? i.args[1].id : 0;
-    s.c = i.nargs > 2 ? i.args[2].id : 0;
+    s.dst = ir::result_type(i) == Type::I128 ? vslot[n] : uint32_t(n);
+    s.a = i.nargs > 0 ? slot_of(i.args[0]) : 0;
+    s.b = i.nargs > 1 ? slot_of(i.args[1]) : 0;
+    s.c = i.nargs > 2 ? slot_of(i.args[2]) : 0;
     s.imm = i.imm;
     // SExt needs its source width; it has no other use for imm2.
     s.imm2 = i.op == Opcode::SExt ? ir::bits(src) : i.imm2;
@@ -321,6 +338,23 @@ L_CallPure: {
   const unsigned n = st->nargs;
   D = h->fn(cpu, n > 0 ? A : 0, n > 1 ? B : 0, n > 2 ? s[st->c] : 0);
   if (st->handler == kCall && cpu->pending_exit) return exec::kRetPending;
+  NEXT();
+}
+L_GetRegV: std::memcpy(&D, reinterpret_cast<const uint8_t*>(cpu) + st->imm, 16); NEXT();
+L_SetRegV: std::memcpy(reinterpret_cast<uint8_t*>(cpu) + st->imm, &A, 16); NEXT();
+L_VecBuild: {
+  const uint64_t lo = A, hi = B;
+  (&D)[0] = lo;
+  (&D)[1] = hi;
+  NEXT();
+}
+L_VecLane: D = (&A)[st->imm]; NEXT();
+L_VecOp: {
+  ir::Vec128 a, b{};
+  std::memcpy(&a, &A, 16);
+  if (st->nargs > 1) std::memcpy(&b, &B, 16);
+  const ir::Vec128 r = ir::eval_vec(ir::VecOp(st->imm), a, b, unsigned(st->imm2));
+  std::memcpy(&D, &r, 16);
   NEXT();
 }
 L_End:

@@ -5,6 +5,7 @@
 
 #include "tcg/ir/helpers.h"
 #include "tcg/ir/ir.h"
+#include "tcg/ir/vec_eval.h"
 
 namespace orrery::tcg::ir {
 
@@ -70,6 +71,18 @@ class Emitter {
     return emit(Opcode::Cmp, Type::I1, {a, b}, uint64_t(c), 0, type_of(a));
   }
   Value select(Value c, Value a, Value b) { return emit(Opcode::Select, type_of(a), {c, a, b}); }
+
+  // 128-bit vectors (I128).
+  Value vec_build(Value lo, Value hi) { return emit(Opcode::VecBuild, Type::I128, {lo, hi}); }
+  Value vec_lane(Value v, unsigned q) { return emit(Opcode::VecLane, Type::I64, {v}, q); }
+  Value vec_op(VecOp op, Value a, Value b) {
+    assert(vec_op_info(op).arity == 2);
+    return emit(Opcode::VecOp2, Type::I128, {a, b}, uint64_t(op));
+  }
+  Value vec_op(VecOp op, Value a, unsigned imm8) {
+    assert(vec_op_info(op).arity == 1);
+    return emit(Opcode::VecOp1, Type::I128, {a}, uint64_t(op), imm8 & 0xff);
+  }
 
   Value load(Type t, Value addr, MemOp m) { return emit(Opcode::Load, t, {addr}, m.encode()); }
   void store(Value addr, Value v, MemOp m) {

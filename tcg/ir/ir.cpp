@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "tcg/ir/helpers.h"
+#include "tcg/ir/vec_eval.h"
 
 namespace orrery::tcg::ir {
 
@@ -161,6 +162,19 @@ std::string print(const Block& b) {
         }
         break;
       }
+      case Opcode::VecLane:
+        std::snprintf(buf, sizeof buf, ", q%" PRIu64, i.imm);
+        out += buf;
+        break;
+      case Opcode::VecOp1:
+      case Opcode::VecOp2:
+        out += i.imm < kNumVecOps ? ", " : ", ?";
+        if (i.imm < kNumVecOps) out += vec_op_info(VecOp(i.imm)).name;
+        if (i.op == Opcode::VecOp1) {
+          std::snprintf(buf, sizeof buf, " $0x%" PRIx64, i.imm2);
+          out += buf;
+        }
+        break;
       case Opcode::Fence:
         std::snprintf(buf, sizeof buf, " kind=%" PRIu64, i.imm);
         out += buf;
@@ -223,8 +237,10 @@ std::string verify(const Block& b) {
     if (i.op == Opcode::Nop) continue;
     bool is_call = i.op == Opcode::Call || i.op == Opcode::CallPure;
     if (is_call ? i.nargs > 3 : i.nargs != info.num_args()) return fail(n, "wrong argument count");
-    if (info.result == Slot::T || i.op == Opcode::Cmp || i.op == Opcode::AddCarry ||
-        i.op == Opcode::AddOvf || i.op == Opcode::SetReg || i.op == Opcode::Store) {
+    const bool vec_reg =
+        (i.op == Opcode::GetReg || i.op == Opcode::SetReg) && i.type == Type::I128;
+    if (!vec_reg && (info.result == Slot::T || i.op == Opcode::Cmp || i.op == Opcode::AddCarry ||
+                     i.op == Opcode::AddOvf || i.op == Opcode::SetReg || i.op == Opcode::Store)) {
       if (!is_int(i.type) || (i.type == Type::I1 && info.result == Slot::T &&
                               i.op != Opcode::Const && i.op != Opcode::GetReg &&
                               i.op != Opcode::Select && i.op != Opcode::And &&
@@ -254,6 +270,10 @@ std::string verify(const Block& b) {
       if (i.imm2 == 0 || i.imm + i.imm2 > bits(i.type)) return fail(n, "field out of range");
     }
     if (i.op == Opcode::Cmp && i.imm > static_cast<uint64_t>(Cond::Sge)) return fail(n, "bad cond");
+    if ((i.op == Opcode::VecOp1 || i.op == Opcode::VecOp2) &&
+        (i.imm >= kNumVecOps || vec_op_info(VecOp(i.imm)).arity != i.nargs))
+      return fail(n, "bad vector op");
+    if (i.op == Opcode::VecLane && i.imm > 1) return fail(n, "lane out of range");
     if ((i.op == Opcode::Load || i.op == Opcode::Store) &&
         MemOp::decode(i.imm).size() * 8 > bits(i.type))
       return fail(n, "memory size wider than value");

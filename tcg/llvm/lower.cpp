@@ -64,6 +64,11 @@ ll::IntegerType* BlockLowering::int_type(ir::Type t) {
   return ll::IntegerType::get(ctx_, ir::bits(t));
 }
 
+ll::Type* BlockLowering::value_type(ir::Type t) {
+  if (t == ir::Type::I128) return ll::FixedVectorType::get(b_.getInt64Ty(), 2);
+  return int_type(t);
+}
+
 ll::Value* BlockLowering::field_ptr(size_t offset) {
   if (offset == 0) return cpu_;
   return b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), cpu_, offset);
@@ -158,7 +163,7 @@ bool BlockLowering::check_args(const ir::Inst& in, uint32_t index) {
     ll::Type* have = values_[id]->getType();
     if (sig.args[k] == ir::Slot::A) continue;
     ir::Type t = slot_type(sig.args[k], in.type);
-    if (t == ir::Type::V || have != int_type(t))
+    if (t == ir::Type::V || have != value_type(t))
       return fail(std::string(sig.name) + ": argument " + std::to_string(k) + " has wrong type");
   }
   return true;
@@ -301,8 +306,7 @@ void BlockLowering::plan_registers() {
       reg_index_[r.offset] = -2;
       continue;
     }
-    ll::Type* t =
-        r.type == ir::Type::I1 ? b_.getInt8Ty() : static_cast<ll::Type*>(int_type(r.type));
+    ll::Type* t = r.type == ir::Type::I1 ? b_.getInt8Ty() : value_type(r.type);
     r.slot = b_.CreateAlloca(t);
     b_.CreateStore(load_field(t, r.offset), r.slot);
   }
@@ -357,7 +361,7 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
         // Flags are stored as one byte 0/1; like the interpreter, only bit 0 counts.
         r = b_.CreateTrunc(load_field(b_.getInt8Ty(), in.imm), b_.getInt1Ty());
       } else {
-        r = load_field(int_type(in.type), in.imm);
+        r = load_field(value_type(in.type), in.imm);
       }
       break;
     }
@@ -392,6 +396,12 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
       break;
     case Opcode::CallPure:
       r = lower_call(in, true);
+      break;
+    case Opcode::VecBuild:
+    case Opcode::VecLane:
+    case Opcode::VecOp1:
+    case Opcode::VecOp2:
+      r = lower_vec(in);
       break;
     default:
       r = lower_alu(in);

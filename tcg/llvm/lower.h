@@ -86,6 +86,7 @@ class BlockLowering {
   bool check_args(const ir::Inst& in, uint32_t index);
   bool fail(std::string msg);
   ll::IntegerType* int_type(ir::Type t);
+  ll::Type* value_type(ir::Type t);     // int_type, or <2 x i64> for I128 (vectors)
   ll::Value* field_ptr(size_t offset);  // (i8*)cpu + offset
   ll::Value* load_field(ll::Type* t, size_t offset);
   // A CpuCommon pointer that never changes while generated code runs (the TLB table, the jump
@@ -106,6 +107,9 @@ class BlockLowering {
   ll::Value* lower_alu(const ir::Inst& in);
   ll::Value* lower_extract(const ir::Inst& in, bool sign);
   ll::Value* lower_deposit(const ir::Inst& in);
+
+  // lower_vec.cpp: the 128-bit vector ops
+  ll::Value* lower_vec(const ir::Inst& in);
 
   // lower_mem.cpp: guest memory, calls, fences, terminals
   ll::Value* tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write, ll::Value*& entry);

@@ -1,0 +1,140 @@
+// Lowering of the 128-bit vector ops (tcg/ir/vec_ops.inc) to LLVM vector IR. I128 values are
+// <2 x i64>; each op bitcasts to its lane shape, so the x86 backend picks the SSE2 instruction
+// (and keeps vectors in XMM registers across a block). Immediate shifts of the lane width or
+// more, poison in LLVM, are folded to their x86 results here.
+#include "tcg/ir/vec_eval.h"
+#include "tcg/llvm/lower.h"
+
+namespace orrery::tcg::llvm {
+
+ll::Value* BlockLowering::lower_vec(const ir::Inst& in) {
+  using ir::VecOp;
+  auto* v2i64 = ll::FixedVectorType::get(b_.getInt64Ty(), 2);
+  if (in.op == ir::Opcode::VecBuild) {
+    ll::Value* v = ll::PoisonValue::get(v2i64);
+    v = b_.CreateInsertElement(v, arg(in, 0), uint64_t(0));
+    return b_.CreateInsertElement(v, arg(in, 1), uint64_t(1));
+  }
+  if (in.op == ir::Opcode::VecLane) return b_.CreateExtractElement(arg(in, 0), in.imm & 1);
+  if (in.imm >= ir::kNumVecOps) {
+    fail("vector op out of range");
+    return nullptr;
+  }
+  const auto op = VecOp(in.imm);
+  const unsigned lane = ir::vec_op_info(op).lane_bits;
+  const unsigned n = 128 / (lane == 128 ? 8 : lane);  // byte shifts work on <16 x i8>
+  auto* lt = ll::IntegerType::get(ctx_, lane == 128 ? 8 : lane);
+  auto* vt = ll::FixedVectorType::get(lt, n);
+  ll::Value* a = b_.CreateBitCast(arg(in, 0), vt);
+  ll::Value* b = in.nargs > 1 ? b_.CreateBitCast(arg(in, 1), vt) : nullptr;
+  const unsigned imm = unsigned(in.imm2 & 0xff);
+  auto splat = [&](uint64_t x) { return ll::ConstantInt::get(vt, x); };
+  auto mask_of = [&](ll::Value* cond) { return b_.CreateSExt(cond, vt); };
+  auto shuffle = [&](ll::Value* x, ll::Value* y, auto index) {
+    std::vector<int> m(n);
+    for (unsigned i = 0; i < n; ++i) m[i] = index(i);
+    return b_.CreateShuffleVector(x, y, m);
+  };
+  ll::Value* r = nullptr;
+  switch (op) {
+    case VecOp::And:
+      r = b_.CreateAnd(a, b);
+      break;
+    case VecOp::Or:
+      r = b_.CreateOr(a, b);
+      break;
+    case VecOp::Xor:
+      r = b_.CreateXor(a, b);
+      break;
+    case VecOp::Andn:
+      r = b_.CreateAnd(b_.CreateNot(a), b);
+      break;
+    case VecOp::AddB:
+    case VecOp::AddW:
+    case VecOp::AddD:
+    case VecOp::AddQ:
+      r = b_.CreateAdd(a, b);
+      break;
+    case VecOp::SubB:
+    case VecOp::SubW:
+    case VecOp::SubD:
+    case VecOp::SubQ:
+      r = b_.CreateSub(a, b);
+      break;
+    case VecOp::CmpEqB:
+    case VecOp::CmpEqW:
+    case VecOp::CmpEqD:
+      r = mask_of(b_.CreateICmpEQ(a, b));
+      break;
+    case VecOp::CmpGtB:
+    case VecOp::CmpGtW:
+    case VecOp::CmpGtD:
+      r = mask_of(b_.CreateICmpSGT(a, b));
+      break;
+    case VecOp::MinUB:
+      r = b_.CreateSelect(b_.CreateICmpULT(a, b), a, b);
+      break;
+    case VecOp::MaxUB:
+      r = b_.CreateSelect(b_.CreateICmpUGT(a, b), a, b);
+      break;
+    case VecOp::MinSW:
+      r = b_.CreateSelect(b_.CreateICmpSLT(a, b), a, b);
+      break;
+    case VecOp::MaxSW:
+      r = b_.CreateSelect(b_.CreateICmpSGT(a, b), a, b);
+      break;
+    case VecOp::MulLoW:
+      r = b_.CreateMul(a, b);
+      break;
+    case VecOp::MulUDQ: {
+      ll::Value* lo32 = splat(0xffffffffu);
+      r = b_.CreateMul(b_.CreateAnd(a, lo32), b_.CreateAnd(b, lo32));
+      break;
+    }
+    case VecOp::UnpackLoB:
+    case VecOp::UnpackLoW:
+    case VecOp::UnpackLoD:
+    case VecOp::UnpackLoQ:
+    case VecOp::UnpackHiB:
+    case VecOp::UnpackHiW:
+    case VecOp::UnpackHiD:
+    case VecOp::UnpackHiQ: {
+      const bool hi = op >= VecOp::UnpackHiB;
+      const unsigned base = hi ? n / 2 : 0;
+      r = shuffle(a, b, [&](unsigned i) { return int((i & 1 ? n : 0) + base + i / 2); });
+      break;
+    }
+    case VecOp::ShufD:
+      r = shuffle(a, a, [&](unsigned i) { return int((imm >> 2 * i) & 3); });
+      break;
+    case VecOp::ShlW:
+    case VecOp::ShlD:
+    case VecOp::ShlQ:
+      r = imm >= lane ? splat(0) : b_.CreateShl(a, splat(imm));
+      break;
+    case VecOp::ShrW:
+    case VecOp::ShrD:
+    case VecOp::ShrQ:
+      r = imm >= lane ? splat(0) : b_.CreateLShr(a, splat(imm));
+      break;
+    case VecOp::SarW:
+    case VecOp::SarD:
+      r = b_.CreateAShr(a, splat(imm >= lane ? lane - 1 : imm));
+      break;
+    case VecOp::ShlBytes:  // byte i is a's byte i - imm, or zero (index n of the zero vector)
+      r = shuffle(a, splat(0), [&](unsigned i) { return i >= imm ? int(i - imm) : int(n); });
+      break;
+    case VecOp::ShrBytes:
+      r = shuffle(a, splat(0), [&](unsigned i) { return i + imm < n ? int(i + imm) : int(n); });
+      break;
+    case VecOp::Count_:
+      break;
+  }
+  if (!r) {
+    fail("vector op unsupported");
+    return nullptr;
+  }
+  return b_.CreateBitCast(r, v2i64);
+}
+
+}  // namespace orrery::tcg::llvm
