@@ -45,7 +45,8 @@ constexpr CpuModel kModels[] = {
         .stepping = 4,
         .max_leaf = 0xd,
         .max_ext_leaf = 0x80000008,
-        .leaf1_edx = kBaseEdx,
+        // VME (with PVI): QEMU 7.2's TCG lacks it, so qemu64 goes without, as in QEMU.
+        .leaf1_edx = kBaseEdx | kVme,
         // AVX, AVX2, FMA and F16C only where the host has them (cpuid() masks them).
         .leaf1_ecx = kSse3 | kPclmul | kSsse3 | kFma | kCx16 | kPcid | kSse41 | kSse42 | kX2apic |
                      kMovbe | kPopcnt | kTscDeadline | kAes | kXsave | kAvx | kF16c | kRdrand |

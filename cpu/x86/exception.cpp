@@ -7,6 +7,7 @@
 
 #include "cpu/x86/cpu.h"
 #include "cpu/x86/seg.h"
+#include "cpu/x86/task.h"
 #include "hw/core/log.h"
 
 namespace orrery::cpu::x86 {
@@ -89,14 +90,14 @@ void deliver_protected(X86Cpu& cpu, const Event& ev) {
   g.lo = uint32_t(raw);
   g.hi = uint32_t(raw >> 32);
   const unsigned type = g.type();
-  if (g.s() || !(type == 6 || type == 7 || type == 14 || type == 15)) {
-    if (!g.s() && type == 5) {
-      cpu.log().log(hw::kLogUnimp, "unimp: x86 task gate for vector %u: raising #GP\n", ev.vector);
-    }
+  if (g.s() || !(type == 5 || type == 6 || type == 7 || type == 14 || type == 15))
     throw GuestFault{vec::kGp, idt_err};
-  }
   if (soft && g.dpl() < cpl) throw GuestFault{vec::kGp, idt_err};
   if (!g.present()) throw GuestFault{vec::kNp, idt_err};
+  if (type == 5) {
+    event_task_switch(cpu, g, ext, return_rip(cpu, ev), ev.has_error, ev.error_code);
+    return;
+  }
   const bool gate32 = type >= 14;
   const unsigned width = gate32 ? 4 : 2;
   const uint16_t sel = g.gate_selector();

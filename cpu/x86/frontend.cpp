@@ -281,6 +281,9 @@ uint64_t X86Frontend::compute_tb_flags(const tcg::CpuCommon& cpu) const {
   if (s.eflags & eflags::kAc) f |= tb_flags::kAc;
   if (s.cr4 & cr4::kUmip) f |= tb_flags::kUmip;
   if (s.cr4 & cr4::kTsd) f |= tb_flags::kTsd;
+  if (cpl == 3 && pe && (s.cr0 & cr0::kAm) && (s.eflags & eflags::kAc)) f |= tb_flags::kAlignCheck;
+  if (s.cr4 & cr4::kVme) f |= tb_flags::kVme;
+  if (s.cr4 & cr4::kPvi) f |= tb_flags::kPvi;
   return f;
 }
 

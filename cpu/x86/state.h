@@ -192,6 +192,11 @@ constexpr uint64_t kUmip = 1u << 21;  // CR4.UMIP
 constexpr uint64_t kTsd = 1u << 22;   // CR4.TSD
 constexpr uint64_t kCr0Ts =
     1u << 23;  // CR0.TS: VEX instructions raise #NM (CR0.EM does not matter)
+// CPL 3 with CR0.AM and EFLAGS.AC: data accesses are alignment-checked (#AC). Decided per block,
+// so code without it pays nothing.
+constexpr uint64_t kAlignCheck = 1u << 24;
+constexpr uint64_t kVme = 1u << 25;  // CR4.VME (virtual-8086 mode extensions)
+constexpr uint64_t kPvi = 1u << 26;  // CR4.PVI (protected-mode virtual interrupts)
 }  // namespace tb_flags
 
 /// An x87 register as stored by FXSAVE: 64-bit significand (explicit integer bit) and 16-bit

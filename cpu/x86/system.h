@@ -63,8 +63,8 @@ void far_jmp(X86Cpu& cpu, uint16_t sel, uint64_t offset, unsigned opsize, uint64
 void far_call(X86Cpu& cpu, uint16_t sel, uint64_t offset, unsigned opsize, uint64_t next_rip);
 /// Far RET (imm bytes released after the return address).
 void far_ret(X86Cpu& cpu, unsigned opsize, uint16_t imm);
-/// IRET / IRETD / IRETQ.
-void iret(X86Cpu& cpu, unsigned opsize);
+/// IRET / IRETD / IRETQ (next_rip: saved in the TSS when EFLAGS.NT returns to another task).
+void iret(X86Cpu& cpu, unsigned opsize, uint64_t next_rip);
 /// INT n / INT3 / INTO / INT1 (kind says which); next_rip follows the instruction.
 void software_interrupt(X86Cpu& cpu, uint8_t vector, EventKind kind, uint64_t next_rip);
 void syscall_insn(X86Cpu& cpu, uint64_t next_rip);
@@ -75,9 +75,14 @@ void swapgs_insn(X86Cpu& cpu);
 /// RDFSBASE/RDGSBASE/WRFSBASE/WRGSBASE (CR4.FSGSBASE or #UD).
 uint64_t read_seg_base(X86Cpu& cpu, unsigned r);
 void write_seg_base(X86Cpu& cpu, unsigned r, uint64_t value);
-/// CLI / STI with IOPL (STI sets the interrupt shadow).
+/// CLI / STI with IOPL (STI sets the interrupt shadow); with CR4.VME in virtual-8086 mode or
+/// CR4.PVI at CPL 3, and IOPL too low, they clear/set VIF instead.
 void cli_insn(X86Cpu& cpu);
 void sti_insn(X86Cpu& cpu);
+/// Whether CLI/STI at cpl would work on VIF (CR4.VME/PVI and CPL > IOPL).
+bool virtual_interrupts(const X86State& s, unsigned cpl);
+/// A 16-bit POPF in virtual-8086 mode at IOPL < 3 with CR4.VME: the popped IF goes to VIF.
+void popf_virtual(X86Cpu& cpu);
 /// IN/OUT/INS/OUTS permission: IOPL, then the TSS I/O bitmap (#GP(0)).
 void check_io(X86Cpu& cpu, uint16_t port, unsigned size);
 

@@ -5,6 +5,7 @@
 #include "cpu/x86/cpu.h"
 #include "cpu/x86/seg.h"
 #include "cpu/x86/system.h"
+#include "cpu/x86/task.h"
 #include "hw/core/log.h"
 
 namespace orrery::cpu::x86 {
@@ -71,6 +72,30 @@ void write_flags_for_return(X86State& s, uint64_t value, unsigned opsize, unsign
   write_eflags(s, (old & ~mask) | (value & mask));
 }
 
+/// POPF/IRET with CR4.VME in virtual-8086 mode at IOPL < 3 (SDM 20.3.2): the popped IF goes to
+/// VIF, IOPL and IF stay; #GP(0) when that would set TF or enable virtual interrupts with one
+/// pending.
+void write_flags_virtual(X86State& s, uint64_t f) {
+  if ((f & eflags::kTf) || ((f & eflags::kIf) && (s.eflags & eflags::kVip))) gp(0);
+  const uint64_t mask = 0xffff & ~(eflags::kIf | eflags::kIoplMask);
+  uint64_t v = (read_eflags(s) & ~mask) | (f & mask);
+  v = (f & eflags::kIf) ? v | eflags::kVif : v & ~eflags::kVif;
+  write_eflags(s, v | eflags::kFixed1);
+}
+
+/// The 32-bit TSS's interrupt redirection bitmap (32 bytes below the I/O map base): whether
+/// INT vector in virtual-8086 mode with CR4.VME goes to the 8086 program's own IVT.
+bool int_redirected(X86Cpu& cpu, uint8_t vector) {
+  const SegmentCache& tr = cpu.state().seg[kTr];
+  const unsigned type = tr.attr & seg_attr::kTypeMask;
+  if (!(tr.attr & seg_attr::kP) || (type != 9 && type != 11) || tr.limit < 0x67) gp(0);
+  const uint32_t iomap = uint32_t(cpu.read_linear(tr.base + 0x66, 2, kMmuIdxImplicit));
+  const uint32_t at = iomap - 32 + vector / 8;
+  if (iomap < 32 || at > tr.limit) gp(0);
+  const uint64_t bits = cpu.read_linear((tr.base + at) & 0xffffffffu, 1, kMmuIdxImplicit);
+  return !(bits & (1u << (vector & 7)));
+}
+
 /// Checks a code segment for a far JMP/CALL/RET target: conforming DPL <= priv, non-conforming
 /// DPL == priv (exact), present.
 void check_code_target(const Descriptor& d, uint16_t sel, unsigned priv, bool exact_nonconf,
@@ -106,12 +131,6 @@ SegmentCache check_return_ss(X86Cpu& cpu, uint16_t ss_sel, unsigned new_cpl, boo
   if (!d.present()) throw GuestFault{vec::kSs, sel_error(ss_sel, 0)};
   set_accessed(cpu, d);
   return make_cache(ss_sel, d);
-}
-
-void unimplemented_task_switch(X86Cpu& cpu, const char* what, uint16_t sel) {
-  cpu.log().log(hw::kLogUnimp, "unimp: x86 task switch by %s to selector 0x%04x: raising #GP\n",
-                what, sel);
-  gp(sel_error(sel, 0));
 }
 
 /// Far transfer through a call gate (JMP or CALL). Returns after loading CS:RIP.
@@ -236,9 +255,11 @@ void far_transfer(X86Cpu& cpu, uint16_t sel, uint64_t offset, unsigned opsize, b
       through_call_gate(cpu, d, sel, call, opsize, next_rip);
       return;
     case 1:
-    case 9:
+    case 3:
     case 5:
-      unimplemented_task_switch(cpu, call ? "CALL" : "JMP", sel);
+    case 9:
+    case 11:
+      far_task_switch(cpu, sel, d, call, next_rip);
       return;
     default:
       gp(sel_error(sel, 0));
@@ -299,7 +320,7 @@ void far_ret(X86Cpu& cpu, unsigned opsize, uint16_t imm) {
   cpu.mode_changed();
 }
 
-void iret(X86Cpu& cpu, unsigned opsize) {
+void iret(X86Cpu& cpu, unsigned opsize, uint64_t next_rip) {
   X86State& s = cpu.state();
   s.nmi_blocked = 0;
   if (!protected_mode(s)) {
@@ -315,7 +336,19 @@ void iret(X86Cpu& cpu, unsigned opsize) {
     return;
   }
   if (vm86(s)) {
-    if (iopl(s) < 3) gp(0);
+    if (iopl(s) < 3) {
+      // CR4.VME: a 16-bit IRET works on VIF (SDM 20.3); anything else is #GP.
+      if (!(s.cr4 & cr4::kVme) || opsize != 2) gp(0);
+      Stack st(cpu);
+      const uint64_t ip = st.pop(2);
+      const uint16_t sel = uint16_t(st.pop(2));
+      const uint64_t f = st.pop(2);
+      write_flags_virtual(s, f);
+      st.commit();
+      set_cs_real(s, sel, ip);
+      cpu.mode_changed();
+      return;
+    }
     Stack st(cpu);
     const uint64_t ip = st.pop(opsize);
     const uint16_t sel = uint16_t(st.pop(opsize));
@@ -334,8 +367,10 @@ void iret(X86Cpu& cpu, unsigned opsize) {
   const bool lma = (s.efer & efer::kLma) != 0;
   if (s.eflags & eflags::kNt) {
     if (lma) gp(0);
-    unimplemented_task_switch(cpu, "IRET",
-                              uint16_t(cpu.read_linear(s.seg[kTr].base, 2, kMmuIdxImplicit)));
+    iret_task_switch(cpu, next_rip);
+    cpu.mode_changed();
+    cpu.check_interrupts();
+    return;
   }
   const unsigned cpl = cpu.cpl();
   Stack st(cpu);
@@ -393,6 +428,29 @@ void iret(X86Cpu& cpu, unsigned opsize) {
 }
 
 void software_interrupt(X86Cpu& cpu, uint8_t vector, EventKind kind, uint64_t next_rip) {
+  X86State& s = cpu.state();
+  if (kind == EventKind::SoftwareInt && protected_mode(s) && vm86(s) && (s.cr4 & cr4::kVme) &&
+      int_redirected(cpu, vector)) {
+    // (Methods 2 and 4, IOPL < 3 and not redirected, are #GP(0) in deliver_protected.)
+    // SDM 20.3.3 methods 5 and 6: through the 8086 program's IVT at linear 0, without leaving
+    // virtual-8086 mode. With IOPL < 3 the pushed FLAGS carry VIF as IF and IOPL 3, and VIF
+    // is what is cleared.
+    const bool virt = iopl(s) < 3;
+    const uint64_t entry = cpu.read_linear(uint64_t(vector) * 4, 4, kMmuIdxUser);
+    uint64_t f = read_eflags(s) & 0xffff;
+    if (virt)
+      f = (f & ~eflags::kIf) | ((s.eflags & eflags::kVif) ? eflags::kIf : 0) | eflags::kIoplMask;
+    Stack st(cpu);
+    st.push(f, 2);
+    st.push(s.seg[kCs].selector, 2);
+    st.push(next_rip & 0xffff, 2);
+    st.commit();
+    write_eflags(
+        s, read_eflags(s) & ~(eflags::kTf | eflags::kRf | (virt ? eflags::kVif : eflags::kIf)));
+    set_cs_real(s, uint16_t(entry >> 16), entry & 0xffff);
+    cpu.mode_changed();
+    return;
+  }
   Event ev;
   ev.vector = vector;
   ev.kind = kind;
@@ -543,19 +601,40 @@ void write_seg_base(X86Cpu& cpu, unsigned r, uint64_t value) {
   s.seg[r].base = value;
 }
 
+bool virtual_interrupts(const X86State& s, unsigned cpl) {
+  if (!protected_mode(s) || cpl <= iopl(s)) return false;
+  return vm86(s) ? (s.cr4 & cr4::kVme) != 0 : cpl == 3 && (s.cr4 & cr4::kPvi) != 0;
+}
+
 void cli_insn(X86Cpu& cpu) {
   X86State& s = cpu.state();
+  if (virtual_interrupts(s, cpu.cpl())) {  // CR4.VME / CR4.PVI: CLI clears VIF
+    s.eflags &= ~eflags::kVif;
+    return;
+  }
   if (protected_mode(s) && cpu.cpl() > iopl(s)) gp(0);
   s.eflags &= ~eflags::kIf;
 }
 
 void sti_insn(X86Cpu& cpu) {
   X86State& s = cpu.state();
+  if (virtual_interrupts(s, cpu.cpl())) {
+    if (s.eflags & eflags::kVip) gp(0);  // a virtual interrupt is pending: the monitor's turn
+    s.eflags |= eflags::kVif;
+    return;
+  }
   if (protected_mode(s) && cpu.cpl() > iopl(s)) gp(0);
   if (!(s.eflags & eflags::kIf)) s.inhibit_irq = 1;  // the next instruction runs first
   s.eflags |= eflags::kIf;
   cpu.mode_changed();
   cpu.check_interrupts();
+}
+
+void popf_virtual(X86Cpu& cpu) {
+  X86State& s = cpu.state();
+  Stack st(cpu);
+  write_flags_virtual(s, st.pop(2));
+  st.commit();
 }
 
 void check_io(X86Cpu& cpu, uint16_t port, unsigned size) {

@@ -188,13 +188,15 @@ Value TranslateContext::load(Type t, Value addr, bool sign) {
   m.size_log2 = uint8_t(log2_bytes(t));
   m.sign = sign;
   m.mmu_idx = uint8_t(mmu_idx());
+  m.align = align_check();
   return e_.load(t, addr, m);
 }
 
-void TranslateContext::store(Value addr, Value v) {
+void TranslateContext::store(Value addr, Value v, bool checked) {
   MemOp m;
   m.size_log2 = uint8_t(log2_bytes(e_.type_of(v)));
   m.mmu_idx = uint8_t(mmu_idx());
+  m.align = checked && align_check();
   e_.store(addr, v, m);
 }
 

@@ -97,6 +97,8 @@ class TranslateContext {
   unsigned stack_bits() const;
   /// The MMU index of data accesses in this mode.
   unsigned mmu_idx() const;
+  /// Data accesses of this block raise #AC when misaligned (tb_flags::kAlignCheck).
+  bool align_check() const { return (flags_ & tb_flags::kAlignCheck) != 0; }
 
   static Type type_of_bits(unsigned bits) { return tcg::ir::type_of_bits(bits); }
   Value konst(Type t, uint64_t v) { return e_.konst(t, v); }
@@ -128,7 +130,8 @@ class TranslateContext {
   /// 64-bit mode. seg is a SegReg.
   Value linear(unsigned seg, Value offset, unsigned addr_bits);
   Value load(Type t, Value linear_addr, bool sign = false);
-  void store(Value linear_addr, Value v);
+  /// checked = false: never alignment-checked (SGDT/SIDT, see store_dtr).
+  void store(Value linear_addr, Value v, bool checked = true);
 
   // ---- Operands ----
   /// Operand i: a register or memory at its own width, an immediate (sign-extended as Zydis

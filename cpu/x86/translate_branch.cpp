@@ -1,6 +1,7 @@
 // Near control transfer, software interrupts, the stack (PUSH/POP/PUSHF/POPF/PUSHA/POPA/
 // ENTER/LEAVE), flag instructions, NOPs and fences.
 #include "cpu/x86/exception.h"
+#include "cpu/x86/translate_system.h"
 #include "cpu/x86/translators.h"
 
 namespace orrery::cpu::x86 {
@@ -153,7 +154,16 @@ bool tr_pop(TranslateContext& t) {
 
 bool tr_pushf(TranslateContext& t) {
   auto& e = t.e();
-  if (t.vm86() && t.iopl() < 3) return t.gp0();
+  if (t.vm86() && t.iopl() < 3) {
+    // CR4.VME, 16-bit only: FLAGS with VIF in place of IF and IOPL reading 3 (SDM 20.3.2).
+    if (!(t.tb_flags() & tb_flags::kVme) || t.op_bits() != 16) return t.gp0();
+    Value ef = t.get_eflags();
+    Value vif = e.and_(e.lshr(ef, e.c64(10)), e.c64(eflags::kIf));
+    ef = e.or_(e.and_(ef, e.c64(0xffff & ~(eflags::kIf | eflags::kIoplMask))),
+               e.or_(vif, e.c64(eflags::kIoplMask)));
+    t.push(e.trunc(Type::I16, ef));
+    return true;
+  }
   Value ef = e.and_(t.get_eflags(), e.c64(~(eflags::kVm | eflags::kRf)));
   t.push(e.trunc(t.op_type(), ef));
   return true;
@@ -161,7 +171,7 @@ bool tr_pushf(TranslateContext& t) {
 
 bool tr_popf(TranslateContext& t) {
   auto& e = t.e();
-  if (t.vm86() && t.iopl() < 3) return t.gp0();
+  if (t.vm86() && t.iopl() < 3) return sys_popf_virtual(t);
   Value v = e.zext(Type::I64, t.pop(t.op_type()));
   uint64_t mask =
       eflags::kArith | eflags::kTf | eflags::kDf | eflags::kNt | eflags::kAc | eflags::kId;

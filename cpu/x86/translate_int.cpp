@@ -64,14 +64,15 @@ uint64_t apply_plain(AtomicOp op, uint64_t old, uint64_t v, uint64_t expected) {
   return old;
 }
 
-// desc: op | size_log2 << 4 | mmu_idx << 8. CMPXCHG compares with the accumulator in the
-// state. The instruction's PC is in CpuCommon::pc (the translator stores it first). Returns
-// the old memory value.
+// desc: op | size_log2 << 4 | mmu_idx << 8 | align_check << 16. CMPXCHG compares with the
+// accumulator in the state. The instruction's PC is in CpuCommon::pc (the translator stores it
+// first). Returns the old memory value.
 uint64_t helper_atomic(tcg::CpuCommon* c, uint64_t addr, uint64_t v, uint64_t desc) {
   X86State& s = state_of(c);
   const AtomicOp op = AtomicOp(desc & 0xf);
   const unsigned size_log2 = (desc >> 4) & 3;
   const unsigned mmu_idx = (desc >> 8) & 0xff;
+  const bool align = (desc >> 16) & 1;
   const unsigned size = 1u << size_log2;
   const uint64_t m = size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
   const uint64_t expected = s.gpr[kRax] & m;
@@ -95,6 +96,7 @@ uint64_t helper_atomic(tcg::CpuCommon* c, uint64_t addr, uint64_t v, uint64_t de
   tcg::ir::MemOp mo;
   mo.size_log2 = uint8_t(size_log2);
   mo.mmu_idx = uint8_t(mmu_idx);
+  mo.align = align;  // a misaligned operand comes here: #AC when checked
   const uint64_t old = c->mmu->load(addr, mo, insn_pc) & m;
   if (c->pending_exit) return 0;
   c->mmu->store(addr, apply_plain(op, old, v, expected) & m, mo, insn_pc);
@@ -202,7 +204,8 @@ Value atomic_rmw_at(TranslateContext& t, Value addr, AtomicOp op, Value v) {
   const Type ty = e.type_of(v);
   if (op == kAtNeg) {             // no IR op computes -old: the helper's compare-exchange loop
     e.set_reg(0, e.c64(t.pc()));  // CpuCommon::pc: the helper's fault PC
-    const uint64_t desc = op | size_log2_of(ty) << 4 | uint64_t(t.mmu_idx()) << 8;
+    const uint64_t desc =
+        op | size_log2_of(ty) << 4 | uint64_t(t.mmu_idx()) << 8 | uint64_t(t.align_check()) << 16;
     Value old = e.call(kHelperAtomic, {addr, t.zext64(v), e.c64(desc)});
     return e.trunc(ty, old);
   }
@@ -211,6 +214,7 @@ Value atomic_rmw_at(TranslateContext& t, Value addr, AtomicOp op, Value v) {
   tcg::ir::MemOp m;
   m.size_log2 = uint8_t(size_log2_of(ty));
   m.mmu_idx = uint8_t(t.mmu_idx());
+  m.align = t.align_check();
   if (op == kAtCmpxchg) return e.atomic_cmpxchg(addr, t.get_gpr(kRax, ty), v, m);
   using tcg::ir::AtomicOp;
   const AtomicOp ir_op = op == kAtAdd   ? AtomicOp::Add
@@ -563,6 +567,7 @@ bool tr_cmpxchg8b(TranslateContext& t) {
     tcg::ir::MemOp m;
     m.size_log2 = 3;
     m.mmu_idx = uint8_t(t.mmu_idx());
+    m.align = t.align_check();
     Value old = e.atomic_cmpxchg(t.addr_of(0), expected, pair(kRcx, kRbx), m);
     Value eq = e.cmp(Cond::Eq, old, expected);
     // On failure EDX:EAX get the old value (zero-extended); on success they are untouched.

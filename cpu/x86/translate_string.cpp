@@ -22,7 +22,7 @@ namespace {
 enum StrOp : unsigned { kMovs, kStos, kLods, kCmps, kScas };
 
 // desc: op | size_log2 << 3 | addr_log (0: 16, 1: 32, 2: 64) << 5 | src_seg << 7 |
-// rep (1: REP/REPE, 2: REPNE) << 10 | mmu_idx << 12 | code64 << 16.
+// rep (1: REP/REPE, 2: REPNE) << 10 | mmu_idx << 12 | code64 << 16 | align_check << 17.
 constexpr unsigned kRepBatch = 4096;
 
 constexpr uint64_t kPage = 4096;
@@ -61,12 +61,14 @@ uint64_t helper_rep_string(tcg::CpuCommon* c, uint64_t desc, uint64_t insn_pc, u
   const unsigned rep = (desc >> 10) & 3;
   const unsigned mmu_idx = (desc >> 12) & 0xf;
   const bool code64 = (desc >> 16) & 1;
+  const bool align = (desc >> 17) & 1;
   const uint64_t amask = abits == 64 ? ~0ull : (1ull << abits) - 1;
   const uint64_t vmask = size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
   const int64_t step = (s.eflags & eflags::kDf) ? -int64_t(size) : int64_t(size);
   tcg::ir::MemOp mo;
   mo.size_log2 = uint8_t(size_log2);
   mo.mmu_idx = uint8_t(mmu_idx);
+  mo.align = align;
   auto linear = [&](unsigned seg, uint64_t off) {
     off &= amask;
     if (code64) return (seg == kFs || seg == kGs) ? off + s.seg[seg].base : off;
@@ -235,7 +237,7 @@ bool string_op(TranslateContext& t, StrOp op) {
                                          : 2u)
                               << 5 |
                           seg << 7 | rep << 10 | uint64_t(t.mmu_idx()) << 12 |
-                          uint64_t(t.code64()) << 16;
+                          uint64_t(t.code64()) << 16 | uint64_t(t.align_check()) << 17;
     Value done = e.call(kHelperRepString, {e.c64(desc), e.c64(t.pc())});
     t.cc_unknown();
     e.branch(e.cmp(Cond::Ne, done, e.c64(0)), t.next_pc(), t.pc());

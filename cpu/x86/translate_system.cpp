@@ -64,6 +64,7 @@ enum class SysOp : uint8_t {
   Outs,
   Clac,
   Stac,
+  PopfVirtual,
 };
 
 // a = op | aux << 8 (16 bits) | insn length << 24 | x << 32; b = a 64-bit value; c = insn_pc.
@@ -187,7 +188,7 @@ uint64_t helper_sys(tcg::CpuCommon* c, uint64_t a, uint64_t b, uint64_t insn_pc)
         far_ret(cpu, aux & 0xf, uint16_t(x));
         return 0;
       case SysOp::Iret:
-        iret(cpu, aux);
+        iret(cpu, aux, next_rip);
         return 0;
       case SysOp::IntN:
         software_interrupt(cpu, uint8_t(aux), EventKind::SoftwareInt, next_rip);
@@ -215,6 +216,9 @@ uint64_t helper_sys(tcg::CpuCommon* c, uint64_t a, uint64_t b, uint64_t insn_pc)
         break;
       case SysOp::Cli:
         cli_insn(cpu);
+        break;
+      case SysOp::PopfVirtual:
+        popf_virtual(cpu);
         break;
       case SysOp::Sti:
         sti_insn(cpu);
@@ -366,14 +370,15 @@ bool store_dtr(TranslateContext& t, bool idt) {
   Value addr = t.addr_of(0);
   Value limit = e.get_reg(Type::I32, uint32_t(dtr_limit_offset(idt)));
   Value base = e.get_reg(Type::I64, uint32_t(dtr_base_offset(idt)));
-  t.store(addr, e.trunc(Type::I16, limit));
+  // No #AC at CPL 3 whatever the address: silicon raises none (x86-diff --align-check on KVM).
+  t.store(addr, e.trunc(Type::I16, limit), false);
   Value base_addr = e.add(addr, e.c64(2));
   if (t.code64()) {
-    t.store(base_addr, base);
+    t.store(base_addr, base, false);
   } else {
     Value b32 = e.trunc(Type::I32, base);
     if (t.op_bits() == 16) b32 = e.and_(b32, e.c32(0xffffff));
-    t.store(base_addr, b32);
+    t.store(base_addr, b32, false);
   }
   return true;
 }
@@ -385,7 +390,7 @@ void write_sel(TranslateContext& t, Value v16) {
   if (t.is_reg(0)) {
     t.write(0, e.zext(t.type_of_op(0), v16));
   } else {
-    t.write(0, v16);
+    t.store(t.addr_of(0), v16, false);  // no #AC, as SGDT/SIDT (checked on KVM)
   }
 }
 
@@ -455,7 +460,7 @@ bool sys_smsw(TranslateContext& t) {
   if (t.is_reg(0)) {
     t.write(0, e.trunc(t.type_of_op(0), cr0v));
   } else {
-    t.write(0, e.trunc(Type::I16, cr0v));
+    t.store(t.addr_of(0), e.trunc(Type::I16, cr0v), false);  // no #AC (checked on KVM)
   }
   return true;
 }
@@ -639,6 +644,12 @@ bool sys_ret_far(TranslateContext& t) {
   return end_lookup(t);
 }
 
+bool sys_popf_virtual(TranslateContext& t) {
+  if (!(t.tb_flags() & tb_flags::kVme) || t.op_bits() != 16) return t.gp0();
+  sys(t, SysOp::PopfVirtual);
+  return end_lookup(t);
+}
+
 bool sys_iret(TranslateContext& t) {
   sys(t, SysOp::Iret, t.op_bits() / 8);
   return end_to_loop(t);  // NMIs are unblocked and IF may be set
@@ -702,14 +713,20 @@ bool sys_wrgsbase(TranslateContext& t) {
 
 // ---- Interrupt flag and HLT ----
 
+/// CR4.VME in virtual-8086 mode or CR4.PVI at CPL 3: CLI/STI above IOPL touch VIF.
+bool virtual_if(TranslateContext& t) {
+  if (t.vm86()) return t.tb_flags() & tb_flags::kVme;
+  return t.cpl() == 3 && (t.tb_flags() & tb_flags::kPvi);
+}
+
 bool sys_cli(TranslateContext& t) {
-  if (t.protected_mode() && t.cpl() > t.iopl()) return t.gp0();
+  if (t.protected_mode() && t.cpl() > t.iopl() && !virtual_if(t)) return t.gp0();
   sys(t, SysOp::Cli);
   return true;
 }
 
 bool sys_sti(TranslateContext& t) {
-  if (t.protected_mode() && t.cpl() > t.iopl()) return t.gp0();
+  if (t.protected_mode() && t.cpl() > t.iopl() && !virtual_if(t)) return t.gp0();
   sys(t, SysOp::Sti);
   return end_to_loop(t);  // the shadow: one more instruction, then interrupts
 }

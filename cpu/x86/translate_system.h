@@ -36,6 +36,8 @@ bool sys_mov_dr(TranslateContext& t);
 bool sys_mov_sreg(TranslateContext& t);
 bool sys_mwait(TranslateContext& t);
 bool sys_out(TranslateContext& t);
+/// POPF in virtual-8086 mode at IOPL < 3: CR4.VME's 16-bit form (VIF), else #GP(0).
+bool sys_popf_virtual(TranslateContext& t);
 bool sys_outs(TranslateContext& t);
 bool sys_pop_sreg(TranslateContext& t);
 bool sys_push_sreg(TranslateContext& t);

@@ -387,7 +387,7 @@ bool KvmRunner::run(std::span<const uint8_t> code, X86UserState& state) {
   kvm_regs& regs = kr->s.regs.regs;
   for (unsigned i = 0; i < 16; ++i) regs.*kGprField[i] = state.gpr[i];
   regs.rip = kPrologue;
-  regs.rflags = (state.rflags & 0x0cd5) | 0x202;  // arithmetic flags, DF; IF set
+  regs.rflags = (state.rflags & 0x40cd5) | 0x202;  // arithmetic flags, DF, AC; IF set
   kr->kvm_dirty_regs = KVM_SYNC_X86_REGS;
   if (need_sregs_) {
     set_user_sregs(kr->s.regs.sregs);

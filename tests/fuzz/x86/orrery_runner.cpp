@@ -245,7 +245,7 @@ bool OrreryRunner::run(std::span<const uint8_t> code, X86UserState& state) {
   for (unsigned i = 0; i < 16; ++i) s.gpr[i] = state.gpr[i];
   s.eflags = x86::eflags::kFixed1;
   s.cc_op = uint32_t(x86::CcOp::Eflags);
-  x86::set_eflags(s, (state.rflags & 0x0cd5) | 0x202, ~0ull);
+  x86::set_eflags(s, (state.rflags & 0x40cd5) | 0x202, ~0ull);
   s.x87.fcw = state.fcw;
   s.x87.top = uint8_t((state.fsw >> 11) & 7);
   s.x87.fsw = uint16_t(state.fsw & ~0x3800);

@@ -67,6 +67,7 @@ struct DiffOptions {
   unsigned max_reports = 5;
   bool lock_prefixes = true;  // X86Gen::set_lock_prefixes
   bool unmask_mxcsr = false;  // X86Gen::set_unmask_mxcsr (x86-diff --unmask-mxcsr)
+  bool align_check = false;   // X86Gen::set_align_check (x86-diff --align-check)
 };
 
 struct DiffResult {

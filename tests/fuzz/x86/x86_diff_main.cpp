@@ -1,7 +1,7 @@
 // x86-diff: run random snippets on an oracle and a target and print the mismatches.
 //   x86-diff --seed N --count N [--length N] [--oracle kvm|unicorn]
 //            [--target unicorn|kvm|orrery|orrery-interp|orrery-baseline|orrery-llvm]
-//            [--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr]
+//            [--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr] [--align-check]
 //            [--no-allow]
 // --exts defaults to every extension against KVM alone, to the set whose Unicorn differences
 // are classified (no x87, no VEX) when Unicorn is involved, and to the extensions Orrery
@@ -79,17 +79,20 @@ int main(int argc, char** argv) {
       exts = value();
     else if (a == "--no-allow")
       allow = false;
+    else if (a == "--align-check")  // initial states set EFLAGS.AC (CR0.AM is on): #AC
+      opt.align_check = true;
     else if (a == "--unmask-mxcsr")  // some initial states unmask SIMD exceptions
       opt.unmask_mxcsr = true;
     else if (a == "--rows")  // debugging: only rows whose name starts with this
       only_rows = value();
     else {
-      std::fprintf(stderr,
-                   "x86-diff: bad argument '%s' (usage: --seed N --count N [--length N] "
-                   "[--oracle kvm|unicorn] [--target unicorn|kvm|orrery[-interp|-baseline|-llvm]] "
-                   "[--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr] "
-                   "[--no-allow])\n",
-                   a.c_str());
+      std::fprintf(
+          stderr,
+          "x86-diff: bad argument '%s' (usage: --seed N --count N [--length N] "
+          "[--oracle kvm|unicorn] [--target unicorn|kvm|orrery[-interp|-baseline|-llvm]] "
+          "[--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr] [--align-check] "
+          "[--no-allow])\n",
+          a.c_str());
       return 1;
     }
   }

@@ -59,8 +59,8 @@ struct Row {
   Sp sp = Sp::None;
   int8_t w = -1;  // REX.W / VEX.W: -1 from the GPR width, else fixed
   bool vex = false;
-  uint8_t op2 = 0;    // x87 second byte
-  bool lock = false;  // a memory destination may take LOCK (a quarter of the time)
+  uint8_t op2 = 0;                // x87 second byte
+  bool lock = false;              // a memory destination may take LOCK (a quarter of the time)
   std::array<uint8_t, 12> seq{};  // Sp::Seq: the bytes
   uint8_t seq_len = 0;
 };
@@ -302,8 +302,8 @@ constexpr Row kTemplates[] = {
   // ---- stack pairs (RSP ends where it started), sign extensions ----
   seq("call +0 + pop rcx", {0xe8, 0, 0, 0, 0, 0x59}),
   // POPF with TF, NT and AC cleared first: a #DB trap after the last instruction would land
-  // in the runner's epilogue; this hypervisor's CPL3 drops NT; and with AC (CR0.AM is on)
-  // misaligned accesses raise #AC, which Orrery does not implement yet (an open class).
+  // in the runner's epilogue; this hypervisor's CPL3 drops NT; and AC (CR0.AM is on) is left
+  // to the initial state (x86-diff --align-check).
   seq("push rax + and [rsp] ~(TF|NT|AC) + popfq",
       {0x50, 0x48, 0x81, 0x24, 0x24, 0xff, 0xbe, 0xfb, 0xff, 0x9d}, Flags{0, kAll, 0}),
   seq("pushfq + pop rdx", {0x9c, 0x5a}, Flags{kAll, 0, 0}),
@@ -1058,12 +1058,13 @@ X86UserState X86Gen::random_state() {
   s.gpr[4] = layout::kStackAddr + layout::kStackSize - 0x100;
   s.gpr[kDataBaseReg] = layout::kDataAddr;
   s.rflags = (rng_() & kAll) | (rand(4) == 0 ? 0x400 : 0) | 0x202;
+  if (align_check_) s.rflags |= 0x40000;  // EFLAGS.AC
   for (auto& y : s.ymm)
     for (unsigned i = 0; i < 4; ++i) put_value(rng_, reinterpret_cast<uint8_t*>(&y.q[i]));
   static constexpr uint32_t kRc[] = {0, 1, 2, 3};
   s.mxcsr = 0x1f80 | kRc[rand(4)] << 13 | (rand(8) == 0 ? 0x8000 : 0) |
-            (rand(8) == 0 ? 0x40 : 0);             // FTZ, DAZ
-  if (unmask_mxcsr_ && rand(8) == 0)  // some SIMD exceptions unmasked: #XM (CR4.OSXMMEXCPT)
+            (rand(8) == 0 ? 0x40 : 0);  // FTZ, DAZ
+  if (unmask_mxcsr_ && rand(8) == 0)    // some SIMD exceptions unmasked: #XM (CR4.OSXMMEXCPT)
     s.mxcsr &= ~(uint32_t(1 + rand(63)) << 7);
   static constexpr uint16_t kPc[] = {0, 2, 3, 3};  // single, double, extended (01 reserved)
   s.fcw = uint16_t(0x7f | 0x40 | kPc[rand(4)] << 8 | rand(4) << 10);

@@ -86,6 +86,9 @@ class X86Gen {
   /// Whether an eighth of initial states unmask some MXCSR exceptions (default off: Orrery and
   /// Unicorn differ from silicon there, see README.md).
   void set_unmask_mxcsr(bool on) { unmask_mxcsr_ = on; }
+  /// Whether initial states set EFLAGS.AC (the runners keep CR0.AM on), so that misaligned
+  /// memory operands raise #AC (default off; x86-diff --align-check).
+  void set_align_check(bool on) { align_check_ = on; }
 
  private:
   uint64_t rand(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
@@ -94,6 +97,7 @@ class X86Gen {
   bool any_base_ = false;
   bool lock_ = true;
   bool unmask_mxcsr_ = false;
+  bool align_check_ = false;
 };
 
 }  // namespace orrery::tests::x86fuzz

@@ -202,7 +202,7 @@ TEST_F(ExceptionTest, IretReturnsToRing3InLongMode) {
   long_mode(3);
   m.gate64(kIdt + 0x80 * 16, kCode64, 0x8000, 14, 3);
   software_interrupt(*m.cpu, 0x80, EventKind::SoftwareInt, 0x4002);
-  iret(*m.cpu, 8);
+  iret(*m.cpu, 8, 0);
   EXPECT_EQ(m.cpu->cpl(), 3u);
   EXPECT_EQ(m.cpu->pc(), 0x4002u);
   EXPECT_EQ(m.s().gpr[kRsp], 0x7008u);
@@ -218,7 +218,7 @@ TEST_F(ExceptionTest, IretToVirtual8086AndBackByInterrupt) {
                             0x5000, 0x6000, 0x7000};
   for (unsigned i = 0; i < 9; ++i) m.wr(sp + 4 * i, frame[i], 4);
   m.s().gpr[kRsp] = sp;
-  iret(*m.cpu, 4);
+  iret(*m.cpu, 4, 0);
   EXPECT_NE(m.s().eflags & eflags::kVm, 0u);
   EXPECT_EQ(m.cpu->cpl(), 3u);
   EXPECT_EQ(m.cpu->pc(), 0x20100u);
