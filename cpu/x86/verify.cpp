@@ -484,9 +484,10 @@ class VerifyAccelerator final : public X86Accelerator {
 
 std::string parse_verify_property(std::string_view key, std::string_view value, VerifyOptions& o) {
   if (key == "ref") {
-    if (value == "interp") return {};
-    if (value == "kvm") return "ref=kvm is not implemented yet (use ref=interp)";
-    return "invalid ref '" + std::string(value) + "' (expected interp)";
+    if (value != "interp" && value != "kvm")
+      return "invalid ref '" + std::string(value) + "' (expected interp or kvm)";
+    o.ref_kvm = value == "kvm";
+    return {};
   }
   if (key == "test") {
     if (value == "baseline")
@@ -515,7 +516,8 @@ std::string verify_help_text() {
   return "verify          lockstep verification (pc machine): each block runs on the test\n"
          "                tier and on the interpreter from the same state; the first\n"
          "                difference is printed and Orrery exits with status 3; properties:\n"
-         "                  ref=interp             the reference engine\n"
+         "                  ref=interp|kvm         the reference engine (kvm: compared at\n"
+         "                                         every port-I/O and MMIO access)\n"
          "                  test=baseline|llvm|auto\n"
          "                                         the engine under test (default baseline)\n"
          "                  inject=adc-carry       a deliberate translator bug in the test\n"
