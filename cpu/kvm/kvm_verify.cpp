@@ -524,7 +524,12 @@ KvmVerifyVcpu::KvmStop KvmVerifyVcpu::run_kvm() {
     if (kick_pending_.load()) return KvmStop::Kicked;
     if (async_dma_.load()) return KvmStop::AsyncDma;
     if (::ioctl(kvm_->fd(), KVM_RUN, 0) < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EINTR || errno == EAGAIN) {
+        // immediate_exit stays set for a kick or DMA until it is seen; else it is stale.
+        if (!kick_pending_.load() && !async_dma_.load())
+          __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        continue;
+      }
       exit_message_ = std::string("verify: KVM_RUN: ") + std::strerror(errno);
       return KvmStop::Error;
     }

@@ -490,14 +490,16 @@ std::string parse_verify_property(std::string_view key, std::string_view value, 
     return {};
   }
   if (key == "test") {
-    if (value == "baseline")
+    if (value == "interp")  // against KVM only (ui/options.cpp checks)
+      o.test = Tier::Interp;
+    else if (value == "baseline")
       o.test = Tier::Baseline;
     else if (value == "llvm")
       o.test = Tier::Llvm;
     else if (value == "auto")
       o.test = Tier::Auto;
     else
-      return "invalid test '" + std::string(value) + "' (expected baseline, llvm or auto)";
+      return "invalid test '" + std::string(value) + "' (expected interp, baseline, llvm or auto)";
     return {};
   }
   if (key == "inject") {
@@ -518,8 +520,9 @@ std::string verify_help_text() {
          "                difference is printed and Orrery exits with status 3; properties:\n"
          "                  ref=interp|kvm         the reference engine (kvm: compared at\n"
          "                                         every port-I/O and MMIO access)\n"
-         "                  test=baseline|llvm|auto\n"
-         "                                         the engine under test (default baseline)\n"
+         "                  test=interp|baseline|llvm|auto\n"
+         "                                         the engine under test (default baseline;\n"
+         "                                         interp with ref=kvm)\n"
          "                  inject=adc-carry       a deliberate translator bug in the test\n"
          "                                         engine (to test the verifier)\n";
 }

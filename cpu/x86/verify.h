@@ -35,7 +35,7 @@ constexpr int kVerifyDivergenceExit = 3;
 
 struct VerifyOptions {
   bool ref_kvm = false;  // -accel verify,ref=kvm (cpu/kvm/kvm_verify.h); else the interpreter
-  tcg::exec::Tier test = tcg::exec::Tier::Baseline;  // -accel verify,test=baseline|llvm|auto
+  tcg::exec::Tier test = tcg::exec::Tier::Baseline;  // -accel verify,test=interp|baseline|llvm|auto
   InjectedBug inject = InjectedBug::kNone;           // -accel verify,inject=adc-carry
 };
 
