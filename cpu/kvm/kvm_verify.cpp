@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -36,6 +37,8 @@ using x86::X86Cpu;
 using x86::X86State;
 
 constexpr uint64_t kPage = 4096;
+constexpr size_t kMaxOld = size_t(1) << 24;     // stored bytes kept for a re-run
+constexpr unsigned kMaxNarrowSteps = 1u << 20;  // instructions re-run to name one
 // KVM_GET_XSAVE with the C size of struct kvm_xsave (its flexible array has size 1 in C++).
 constexpr size_t kXsaveSize = 4096;
 constexpr unsigned long kGetXsave = _IOC(_IOC_READ, KVMIO, 0xa4, kXsaveSize);
@@ -59,8 +62,8 @@ std::string hex(uint64_t v) {
   return x86::hex64(v);
 }
 
-/// The length of the instruction at cpu's PC (Capstone), or 0.
-unsigned insn_length(X86Cpu& cpu) {
+/// The instruction at cpu's PC (Capstone): its length (0: none) and text.
+unsigned disassemble(X86Cpu& cpu, std::string* text = nullptr) {
   const X86State& st = cpu.state();
   uint8_t bytes[16];
   size_t n = 0;
@@ -83,6 +86,7 @@ unsigned insn_length(X86Cpu& cpu) {
   unsigned len = 0;
   if (cs_disasm(h, bytes, n, cpu.rip(), 1, &insn) == 1) {
     len = insn[0].size;
+    if (text) *text = std::string(insn[0].mnemonic) + " " + insn[0].op_str;
     cs_free(insn, 1);
   }
   cs_close(&h);
@@ -124,6 +128,27 @@ class TcgStops final : public tcg::softmmu::WatchpointChecker,
   // Set by the softmmu's const checker, hence mutable.
   mutable Access stop;                 // where the CPU stopped (kind None: it did not)
   mutable std::set<uint64_t> written;  // guest-physical pages
+  // The bytes stored since the last sync point, each with the byte it overwrote (to re-run the
+  // range when it diverges); too many: dropped.
+  struct Old {
+    uint64_t phys;
+    uint8_t byte;
+  };
+  mutable std::vector<Old> old;
+  mutable bool old_full = false;
+  void clear_old() const {
+    old.clear();
+    old_full = false;
+  }
+  void note_old(uint64_t phys) const {
+    if (old_full) return;
+    if (old.size() >= kMaxOld) {
+      old_full = true;
+      old.clear();
+      return;
+    }
+    if (const uint8_t* h = cpu_.memory().host_ptr(phys, 1)) old.push_back({phys, *h});
+  }
 
   bool any_watchpoints() const override { return true; }
   bool page_watched(uint64_t) const override { return true; }
@@ -146,12 +171,16 @@ class TcgStops final : public tcg::softmmu::WatchpointChecker,
         cpu_.kick();
         return true;
       }
-      if (write) written.insert(phys / kPage);
+      if (write) {
+        written.insert(phys / kPage);
+        note_old(phys);
+      }
     }
     return false;
   }
   void before_store(uint64_t phys, unsigned len) override {
     for (uint64_t p = phys / kPage; p <= (phys + len - 1) / kPage; ++p) written.insert(p);
+    for (unsigned i = 0; i < len; ++i) note_old(phys + i);
   }
   bool stop_before_io(uint16_t port, unsigned size, bool in, bool string) override {
     stop = Access{Access::Kind::Port, port, size, !in, string};
@@ -330,6 +359,8 @@ class KvmVerifyVcpu final : public x86::X86Vcpu, public DmaLog::Listener {
   [[noreturn]] void diverged(const std::string& why, const ArchState* kvm, const ArchState* tcg,
                              const std::string& sys, const std::vector<uint64_t>& pages);
   ExitKind passive(const std::string& why);
+  void save_sync_state();
+  std::string narrow(const std::string& test_name);
   ShadowSlot* slot_of_page(uint64_t page);
 
   KvmVerifyAccel& accel_;
@@ -337,6 +368,7 @@ class KvmVerifyVcpu final : public x86::X86Vcpu, public DmaLog::Listener {
   hw::AddressSpace& memory_;
   hw::AddressSpace& io_;
   x86::X86Platform& board_;
+  const x86::CpuModel& model_;
   SyncPlatform sync_platform_;
   X86Cpu test_;
   TcgStops stops_;
@@ -353,6 +385,10 @@ class KvmVerifyVcpu final : public x86::X86Vcpu, public DmaLog::Listener {
   kvm_regs exit_regs_{};
   kvm_sregs exit_sregs_{};
   uint64_t last_sync_rip_ = 0, syncs_ = 0;
+  // TCG's state at the last sync point, and whether the range since can be re-run (no
+  // interrupt was injected there).
+  std::unique_ptr<X86State> sync_state_ = std::make_unique<X86State>();
+  bool rerunnable_ = false;
   std::atomic<bool> kick_pending_{false}, intr_{false};
   // DMA while this thread makes a device access (synchronous: both engines see it after the
   // access) or at another time.
@@ -365,7 +401,7 @@ class KvmVerifyVcpu final : public x86::X86Vcpu, public DmaLog::Listener {
 class KvmVerifyAccel final : public x86::X86Accelerator, public hw::RamListener {
  public:
   KvmVerifyAccel(const x86::VerifyOptions& opt, const tcg::exec::EngineOptions& base, hw::Log& log)
-      : opt_(opt), log_(log), engine_(engine_options(opt, base), log), dma_(engine_) {}
+      : opt_(opt), base_(base), log_(log), engine_(engine_options(opt, base), log), dma_(engine_) {}
 
   std::string init() {
     if (std::string e = engine_.init(); !e.empty()) return e;
@@ -410,6 +446,8 @@ class KvmVerifyAccel final : public x86::X86Accelerator, public hw::RamListener 
     return ram_generation_;
   }
   KvmVm& vm() { return *vm_; }
+  tcg::exec::Engine& engine() { return engine_; }
+  const tcg::exec::EngineOptions& base_options() const { return base_; }
   DmaLog& dma() { return dma_; }
   hw::Log& log() { return log_; }
 
@@ -421,6 +459,7 @@ class KvmVerifyAccel final : public x86::X86Accelerator, public hw::RamListener 
   }
 
   x86::VerifyOptions opt_;
+  tcg::exec::EngineOptions base_;
   hw::Log& log_;
   tcg::exec::Engine engine_;
   DmaLog dma_;
@@ -438,6 +477,7 @@ KvmVerifyVcpu::KvmVerifyVcpu(KvmVerifyAccel& accel, const x86::X86VcpuSpec& spec
       memory_(spec.memory),
       io_(spec.io_ports),
       board_(spec.platform),
+      model_(spec.model),
       sync_platform_(spec.platform),
       test_(spec.model, spec.index, spec.memory, spec.io_ports, engine, sync_platform_),
       stops_(test_),
@@ -503,6 +543,7 @@ std::string KvmVerifyVcpu::start() {
     if (::ioctl(vm, KVM_GET_DIRTY_LOG, &log) < 0) dirty_log_ = false;
   }
   started_ = true;
+  save_sync_state();
   have_exit_ = false;
   return {};
 }
@@ -774,6 +815,13 @@ void KvmVerifyVcpu::inject_interrupt() {
     return;
   }
   sync_platform_.give(v, test_);
+  rerunnable_ = false;
+}
+
+void KvmVerifyVcpu::save_sync_state() {
+  x86::copy_arch_state(*sync_state_, test_.state());
+  stops_.clear_old();
+  rerunnable_ = true;
 }
 
 ExitKind KvmVerifyVcpu::passive(const std::string& why) {
@@ -819,10 +867,94 @@ void KvmVerifyVcpu::diverged(const std::string& why, const ArchState* kvm, const
       }
     }
   }
+  if (kvm && tcg) out += narrow(test_name);
   std::fputs(out.c_str(), stderr);
   std::fflush(stdout);
   std::fflush(stderr);
   std::_Exit(x86::kVerifyDivergenceExit);
+}
+
+/// The reference's board when a range is re-run: no interrupt controller answers.
+class NoPlatform final : public x86::X86Platform {
+ public:
+  int acknowledge_interrupt() override { return -1; }
+};
+
+/// Names the instruction: puts TCG and memory back to the last sync point and re-runs the range
+/// one instruction at a time on the test engine and on the interpreter (as -accel verify,
+/// ref=interp does), up to the device access. What the interpreter says is trusted.
+std::string KvmVerifyVcpu::narrow(const std::string& test_name) {
+  if (!rerunnable_) return "(not narrowed: an interrupt was injected at the last sync point)\n";
+  if (stops_.old_full) return "(not narrowed: too many stores since the last sync point)\n";
+  tcg::exec::Engine& test_engine = accel_.engine();
+  tcg::exec::EngineOptions o = accel_.base_options();
+  o.tier = tcg::exec::Tier::Interp;
+  tcg::exec::Engine interp(o, accel_.log());
+  if (!interp.init().empty()) return {};
+  auto restore = [&](uint64_t phys, uint8_t v) {
+    if (uint8_t* h = memory_.host_ptr(phys, 1); h && *h != v) {
+      *h = v;
+      test_engine.guest_memory_written(phys, 1);
+      interp.guest_memory_written(phys, 1);
+    }
+  };
+  for (auto it = stops_.old.rbegin(); it != stops_.old.rend(); ++it) restore(it->phys, it->byte);
+  x86::copy_arch_state(test_.state(), *sync_state_);
+  test_.mode_changed();
+  test_.flush_tlb_all();
+  hw::AddressSpace no_io("verify-ref-io", hw::kIoPortSpaceSize);
+  NoPlatform no_platform;
+  X86Cpu ref(model_, test_.index(), memory_, no_io, interp, no_platform);
+  TcgStops ref_stops(ref);
+  ref.mmu().set_watchpoints(&ref_stops);
+  ref.set_store_observer(&ref_stops);
+  ref.set_io_gate(&ref_stops);
+  test_.exec().set_single_step(true);
+  ref.exec().set_single_step(true);
+  for (unsigned n = 0; n < kMaxNarrowSteps; ++n) {
+    x86::copy_arch_state(ref.state(), test_.state());
+    ref.mode_changed();
+    ref.flush_tlb_all();
+    std::string text;
+    disassemble(test_, &text);
+    const uint64_t rip = test_.rip();
+    stops_.clear_old();
+    stops_.stop = Access{};
+    const ExitKind tk = test_.run();
+    if (stops_.stop.kind != Access::Kind::None)
+      return "narrowed with the interpreter: it agrees with " + test_name + " on all " +
+             std::to_string(n) + " instructions up to the access (KVM differs from both)\n";
+    if (tk != ExitKind::Step)
+      return "(not narrowed: the re-run stopped with " + std::string(exit_kind_name(tk)) + ")\n";
+    const ArchState t = x86::arch_state_of(test_.state());
+    // The test's stores are undone for the interpreter, then put back.
+    std::map<uint64_t, uint8_t> original, test_bytes, ref_bytes;
+    for (const TcgStops::Old& e : stops_.old) original.emplace(e.phys, e.byte);
+    for (const auto& [p, v] : original) test_bytes[p] = *memory_.host_ptr(p, 1);
+    for (auto it = stops_.old.rbegin(); it != stops_.old.rend(); ++it) restore(it->phys, it->byte);
+    ref_stops.clear_old();
+    ref_stops.stop = Access{};
+    const ExitKind rk = ref.run();
+    for (const TcgStops::Old& e : ref_stops.old) original.emplace(e.phys, e.byte);
+    for (const TcgStops::Old& e : ref_stops.old) ref_bytes[e.phys] = *memory_.host_ptr(e.phys, 1);
+    const ArchState r = x86::arch_state_of(ref.state());
+    bool bytes_differ = false;
+    for (const auto& [p, v] : original) {
+      auto a = ref_bytes.find(p), b = test_bytes.find(p);
+      if ((a != ref_bytes.end() ? a->second : v) != (b != test_bytes.end() ? b->second : v))
+        bytes_differ = true;
+      restore(p, b != test_bytes.end() ? b->second : v);
+    }
+    if (rk != ExitKind::Step || ref_stops.stop.kind != Access::Kind::None || bytes_differ ||
+        !x86::diff_arch_states(r, t).empty()) {
+      return "narrowed with the interpreter: the instruction at RIP " + hex(rip) + " (" +
+             std::to_string(n) + " instructions after the last sync point) gives different " +
+             "results on interp and " + test_name + ":\n  " + text + "\n" +
+             "registers after it (* = differs):\n" +
+             x86::format_arch_states(r, t, "interp", test_name);
+    }
+  }
+  return "(not narrowed within " + std::to_string(kMaxNarrowSteps) + " instructions)\n";
 }
 
 ExitKind KvmVerifyVcpu::run() {
@@ -905,7 +1037,7 @@ ExitKind KvmVerifyVcpu::run() {
     const ArchState c = tcg_state();
     // KVM may report a port or MMIO exit with RIP already past the instruction (this host's
     // hypervisor does for OUT): TCG stopped before it.
-    if (k.rip != c.rip && k.rip == c.rip + insn_length(test_)) k.rip = c.rip;
+    if (k.rip != c.rip && k.rip == c.rip + disassemble(test_)) k.rip = c.rip;
     x86::CompareMasks masks;
     masks.rflags = ~kRflagsIopl;
     const std::string sys = system_diffs(s);
@@ -932,6 +1064,7 @@ ExitKind KvmVerifyVcpu::run() {
     x86::write_eflags(ts, (x86::compute_eflags(ts) & ~kRflagsStatus) | (r.rflags & kRflagsStatus));
     test_.mode_changed();
     last_sync_rip_ = r.rip;
+    save_sync_state();
     ++syncs_;
     // Pages KVM wrote to finish the instruction (none for port and MMIO moves) are read next
     // time; the dirty log is cleared with them.
