@@ -16,8 +16,10 @@
 // states are printed with the range of code since the last sync point and Orrery exits with
 // x86::kVerifyDivergenceExit.
 //
-// Not compared: a KVM HLT exit ends the comparison (TCG runs on alone, said once on stderr);
-// string I/O and CPUID/RDTSC results (host values under KVM) are not supported.
+// A KVM HLT exit, string I/O and device DMA between sync points end the comparison (TCG runs on
+// alone, said once on stderr); CPUID and RDTSC give host values under KVM and would differ. A
+// divergence is narrowed to one instruction by re-running the range from the last sync point
+// against the interpreter.
 #pragma once
 
 #include <memory>
