@@ -15,6 +15,7 @@
 
 #include "cpu/kvm/kvm.h"
 #include "cpu/kvm/kvm_gdb.h"
+#include "cpu/kvm/kvm_verify.h"
 #include "cpu/x86/verify.h"
 #include "hw/block/backend.h"
 #include "hw/core/clock.h"
@@ -188,7 +189,9 @@ int run(int argc, char** argv) {
       std::fprintf(stderr, "orrery: warning: -accel kvm: %s; falling back to tcg\n", err.c_str());
   }
   if (opt.accel.kind == AccelKind::Verify) {
-    accel = cpu::x86::make_verify_accelerator(opt.accel.verify, opt.engine, log, err);
+    accel = opt.accel.verify.ref_kvm
+                ? cpu::kvm::make_kvm_verify_accelerator(opt.accel.verify, opt.engine, log, err)
+                : cpu::x86::make_verify_accelerator(opt.accel.verify, opt.engine, log, err);
     if (!accel) return fail("-accel verify: " + err);
     // Another vCPU's stores between the two runs of a block would look like a divergence.
     if (config.cpus > 1) return fail("-accel verify: only one vCPU (-smp 1) can be verified");

@@ -839,6 +839,11 @@ ParseResult parse_options(std::span<const std::string> args) {
     r.error = "-accel verify: the " + std::string(m.name) + " machine does not support it (use pc)";
     return r;
   }
+  if (o.accel.kind == AccelKind::Verify && !o.accel.verify.ref_kvm &&
+      o.accel.verify.test == tcg::exec::Tier::Interp) {
+    r.error = "-accel verify: test=interp needs ref=kvm (the interpreter is the reference)";
+    return r;
+  }
   if (o.cpu == "host") {
     // Under KVM, host and max both mean every feature KVM supports (cpu/kvm filters CPUID).
     if (o.accel.kind != AccelKind::Kvm || !m.kvm) {

@@ -50,6 +50,8 @@ class KvmVcpu final : public x86::X86Vcpu {
   /// For the debugger (kvm_gdb.h): the vCPU's fd and memory, and a kick that only makes the
   /// vCPU look at the debugger's state (run() does not return).
   int fd() const { return fd_; }
+  /// The shared kvm_run of this vCPU (lockstep verification runs KVM_RUN itself).
+  kvm_run* run_struct() { return run_; }
   hw::AddressSpace& memory() { return memory_; }
   void debug_kick();
   /// The board asked this vCPU to leave run() (kick or reset).

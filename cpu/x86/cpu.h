@@ -207,6 +207,17 @@ class X86Cpu final : public X86Vcpu,
     virtual void before_store(uint64_t phys, unsigned len) = 0;
   };
   void set_store_observer(StoreObserver* o) { store_observer_ = o; }
+  /// Asked before the port accesses of IN, OUT, INS and OUTS (after their permission checks);
+  /// true stops the instruction before it touches the port, as a watchpoint does (the PC stays
+  /// at it; the gate kicks the CPU to leave run()). Lockstep verification against KVM
+  /// (cpu/kvm/kvm_verify.h) stops here to meet KVM's port-I/O exit. Null: none.
+  class IoGate {
+   public:
+    virtual ~IoGate() = default;
+    virtual bool stop_before_io(uint16_t port, unsigned size, bool in, bool string) = 0;
+  };
+  void set_io_gate(IoGate* g) { io_gate_ = g; }
+  IoGate* io_gate() const { return io_gate_; }
   /// Counts what happened in run() that no instruction caused: interrupts taken, HLT sleeps,
   /// INIT and SIPI (lockstep verification compares only steps without one). vCPU thread.
   uint64_t async_events() const { return async_events_; }
@@ -254,6 +265,7 @@ class X86Cpu final : public X86Vcpu,
   uint64_t async_events_ = 0;             // vCPU thread
   mutable uint64_t external_inputs_ = 0;  // vCPU thread
   StoreObserver* store_observer_ = nullptr;
+  IoGate* io_gate_ = nullptr;
   std::set<uint64_t> unimp_reported_;
   std::atomic<bool> kicked_{false};
   std::atomic<bool> intr_{false};

@@ -180,4 +180,35 @@ std::string format_arch_states(const ArchState& a, const ArchState& b, std::stri
   return out;
 }
 
+void copy_arch_state(X86State& d, const X86State& s) {
+  d.common.pc = s.common.pc;
+  for (unsigned i = 0; i < kNumGprs; ++i) d.gpr[i] = s.gpr[i];
+  d.cc_dst = s.cc_dst;
+  d.cc_src = s.cc_src;
+  d.cc_src2 = s.cc_src2;
+  d.cc_op = s.cc_op;
+  d.eflags = s.eflags;
+  for (unsigned i = 0; i < kNumSegs; ++i) d.seg[i] = s.seg[i];
+  d.gdtr = s.gdtr;
+  d.idtr = s.idtr;
+  d.cr0 = s.cr0;
+  d.cr2 = s.cr2;
+  d.cr3 = s.cr3;
+  d.cr4 = s.cr4;
+  d.cr8 = s.cr8;
+  d.efer = s.efer;
+  d.xcr0 = s.xcr0;
+  for (unsigned i = 0; i < 8; ++i) d.dr[i] = s.dr[i];
+  d.x87 = s.x87;
+  d.mxcsr = s.mxcsr;
+  for (unsigned i = 0; i < 16; ++i) d.ymm[i] = s.ymm[i];
+  d.vex_tmp[0] = s.vex_tmp[0];
+  d.vex_tmp[1] = s.vex_tmp[1];
+  d.msr = s.msr;
+  d.inhibit_irq = s.inhibit_irq;
+  d.nmi_blocked = s.nmi_blocked;
+  d.halted = s.halted;
+  d.pending_exception = s.pending_exception;
+}
+
 }  // namespace orrery::cpu::x86

@@ -75,4 +75,9 @@ std::string format_arch_states(const ArchState& a, const ArchState& b, std::stri
 /// "0x..." in lower-case hex.
 std::string hex64(uint64_t v);
 
+/// Copies everything architectural (and the run loop's interrupt bookkeeping), not the
+/// per-CPU bookkeeping of CpuCommon or the owner: to run one state on a second CPU, or to put a
+/// CPU back where it was. Call X86Cpu::mode_changed() on d's CPU after.
+void copy_arch_state(X86State& d, const X86State& s);
+
 }  // namespace orrery::cpu::x86

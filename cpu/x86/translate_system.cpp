@@ -75,6 +75,16 @@ const tcg::ir::Helper kHelperSys{"x86_sys", helper_sys};
 // segment << 8. A REP runs at most this many iterations per call, then re-executes.
 constexpr uint64_t kStringChunk = 4096;
 
+/// The CPU's I/O gate stops the instruction before its port access (X86Cpu::IoGate).
+bool io_gate_stops(X86Cpu& cpu, uint16_t port, unsigned size, bool in, bool string,
+                   uint64_t insn_pc) {
+  X86Cpu::IoGate* g = cpu.io_gate();
+  if (!g || !g->stop_before_io(port, size, in, string)) return false;
+  cpu.state().common.pc = insn_pc;
+  cpu.state().common.pending_exit = uint32_t(tcg::PendingExit::Debug);
+  return true;
+}
+
 uint64_t string_io(X86Cpu& cpu, bool in, unsigned aux, uint64_t insn_pc, uint64_t next_pc) {
   X86State& s = cpu.state();
   const unsigned size = aux & 0xf;
@@ -89,6 +99,7 @@ uint64_t string_io(X86Cpu& cpu, bool in, unsigned aux, uint64_t insn_pc, uint64_
     s.common.pc = next_pc;
     return 0;
   }
+  if (io_gate_stops(cpu, port, size, in, true, insn_pc)) return 0;
   const int64_t step = (compute_eflags(s) & eflags::kDf) ? -int64_t(size) : int64_t(size);
   const unsigned reg = in ? kRdi : kRsi;
   const unsigned idx = cpu.data_mmu_idx();
@@ -263,10 +274,12 @@ uint64_t helper_sys(tcg::CpuCommon* c, uint64_t a, uint64_t b, uint64_t insn_pc)
         break;
       case SysOp::In:
         check_io(cpu, uint16_t(b), aux);
+        if (io_gate_stops(cpu, uint16_t(b), aux, true, false, insn_pc)) return 0;
         r = cpu.port_in(uint16_t(b), aux);
         break;
       case SysOp::Out:
         check_io(cpu, uint16_t(b), aux);
+        if (io_gate_stops(cpu, uint16_t(b), aux, false, false, insn_pc)) return 0;
         cpu.port_out(uint16_t(b), aux, x);
         break;
       case SysOp::Ins:

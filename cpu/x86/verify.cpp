@@ -107,39 +107,6 @@ class NoPlatform final : public X86Platform {
   int acknowledge_interrupt() override { return -1; }
 };
 
-/// Everything architectural (and the run loop's interrupt bookkeeping); not the per-CPU
-/// bookkeeping of CpuCommon or the owner.
-void copy_arch_state(X86State& d, const X86State& s) {
-  d.common.pc = s.common.pc;
-  for (unsigned i = 0; i < kNumGprs; ++i) d.gpr[i] = s.gpr[i];
-  d.cc_dst = s.cc_dst;
-  d.cc_src = s.cc_src;
-  d.cc_src2 = s.cc_src2;
-  d.cc_op = s.cc_op;
-  d.eflags = s.eflags;
-  for (unsigned i = 0; i < kNumSegs; ++i) d.seg[i] = s.seg[i];
-  d.gdtr = s.gdtr;
-  d.idtr = s.idtr;
-  d.cr0 = s.cr0;
-  d.cr2 = s.cr2;
-  d.cr3 = s.cr3;
-  d.cr4 = s.cr4;
-  d.cr8 = s.cr8;
-  d.efer = s.efer;
-  d.xcr0 = s.xcr0;
-  for (unsigned i = 0; i < 8; ++i) d.dr[i] = s.dr[i];
-  d.x87 = s.x87;
-  d.mxcsr = s.mxcsr;
-  for (unsigned i = 0; i < 16; ++i) d.ymm[i] = s.ymm[i];
-  d.vex_tmp[0] = s.vex_tmp[0];
-  d.vex_tmp[1] = s.vex_tmp[1];
-  d.msr = s.msr;
-  d.inhibit_irq = s.inhibit_irq;
-  d.nmi_blocked = s.nmi_blocked;
-  d.halted = s.halted;
-  d.pending_exception = s.pending_exception;
-}
-
 using ByteMap = std::map<uint64_t, uint8_t>;
 
 /// Most reference blocks run to catch up with one test block.
@@ -484,19 +451,22 @@ class VerifyAccelerator final : public X86Accelerator {
 
 std::string parse_verify_property(std::string_view key, std::string_view value, VerifyOptions& o) {
   if (key == "ref") {
-    if (value == "interp") return {};
-    if (value == "kvm") return "ref=kvm is not implemented yet (use ref=interp)";
-    return "invalid ref '" + std::string(value) + "' (expected interp)";
+    if (value != "interp" && value != "kvm")
+      return "invalid ref '" + std::string(value) + "' (expected interp or kvm)";
+    o.ref_kvm = value == "kvm";
+    return {};
   }
   if (key == "test") {
-    if (value == "baseline")
+    if (value == "interp")  // against KVM only (ui/options.cpp checks)
+      o.test = Tier::Interp;
+    else if (value == "baseline")
       o.test = Tier::Baseline;
     else if (value == "llvm")
       o.test = Tier::Llvm;
     else if (value == "auto")
       o.test = Tier::Auto;
     else
-      return "invalid test '" + std::string(value) + "' (expected baseline, llvm or auto)";
+      return "invalid test '" + std::string(value) + "' (expected interp, baseline, llvm or auto)";
     return {};
   }
   if (key == "inject") {
@@ -515,9 +485,11 @@ std::string verify_help_text() {
   return "verify          lockstep verification (pc machine): each block runs on the test\n"
          "                tier and on the interpreter from the same state; the first\n"
          "                difference is printed and Orrery exits with status 3; properties:\n"
-         "                  ref=interp             the reference engine\n"
-         "                  test=baseline|llvm|auto\n"
-         "                                         the engine under test (default baseline)\n"
+         "                  ref=interp|kvm         the reference engine (kvm: compared at\n"
+         "                                         every port-I/O and MMIO access)\n"
+         "                  test=interp|baseline|llvm|auto\n"
+         "                                         the engine under test (default baseline;\n"
+         "                                         interp with ref=kvm)\n"
          "                  inject=adc-carry       a deliberate translator bug in the test\n"
          "                                         engine (to test the verifier)\n";
 }

@@ -34,7 +34,8 @@ namespace orrery::cpu::x86 {
 constexpr int kVerifyDivergenceExit = 3;
 
 struct VerifyOptions {
-  tcg::exec::Tier test = tcg::exec::Tier::Baseline;  // -accel verify,test=baseline|llvm|auto
+  bool ref_kvm = false;  // -accel verify,ref=kvm (cpu/kvm/kvm_verify.h); else the interpreter
+  tcg::exec::Tier test = tcg::exec::Tier::Baseline;  // -accel verify,test=interp|baseline|llvm|auto
   InjectedBug inject = InjectedBug::kNone;           // -accel verify,inject=adc-carry
 };
 

@@ -453,9 +453,17 @@ TEST(Options, VerifyAccelerator) {
   EXPECT_EQ(error_of({"-accel", "verify", "-kernel", "k"}),
             "-accel verify: the virt machine does not support it (use pc)");
   EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,test=interp", "-kernel", "k"}),
-            "-accel verify,test=interp: invalid test 'interp' (expected baseline, llvm or auto)");
-  EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,ref=kvm", "-kernel", "k"}),
-            "-accel verify,ref=kvm: ref=kvm is not implemented yet (use ref=interp)");
+            "-accel verify: test=interp needs ref=kvm (the interpreter is the reference)");
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,test=jit", "-kernel", "k"}),
+            "-accel verify,test=jit: invalid test 'jit' (expected interp, baseline, llvm or auto)");
+  EXPECT_FALSE(o.accel.verify.ref_kvm);
+  o = parse({"-M", "pc", "-accel", "verify,ref=kvm,test=auto", "-kernel", "k"}).options;
+  EXPECT_TRUE(o.accel.verify.ref_kvm);
+  EXPECT_EQ(o.accel.verify.test, tcg::exec::Tier::Auto);
+  o = parse({"-M", "pc", "-accel", "verify,test=interp,ref=kvm", "-kernel", "k"}).options;
+  EXPECT_EQ(o.accel.verify.test, tcg::exec::Tier::Interp);
+  EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,ref=qemu", "-kernel", "k"}),
+            "-accel verify,ref=qemu: invalid ref 'qemu' (expected interp or kvm)");
   EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,inject", "-kernel", "k"}),
             "-accel verify,inject: verify property 'inject' needs a value");
   EXPECT_EQ(error_of({"-M", "pc", "-accel", "verify,foo=1", "-kernel", "k"}),

@@ -16,8 +16,9 @@
 # (isa-debug-exit with 0x10; 0 for "triple", a triple fault with -no-reboot) and stdout matches
 # EXPECTED byte for byte.
 #
-# TIER is a tcg tier, or "kvm" (-accel kvm) or "kvm-irqchip-off" (-accel
-# kvm,kernel-irqchip=off); the kvm ones exit 77 (skipped) without a usable /dev/kvm.
+# TIER is a tcg tier, or "kvm" (-accel kvm), "kvm-irqchip-off" (-accel
+# kvm,kernel-irqchip=off) or "verify-kvm" (-accel verify,ref=kvm: the baseline tier in lockstep
+# with KVM); the kvm ones exit 77 (skipped) without a usable /dev/kvm.
 #
 # Environment: ORRERY=qemu runs QEMU (default qemu-system-x86_64, or QEMU=/path) instead;
 # UPDATE_EXPECTED=1 (with ORRERY=qemu) rewrites EXPECTED; GUEST_TIMEOUT (default 30 s).
@@ -80,13 +81,14 @@ if [ "$emulator" = qemu ]; then
     [ "$variant" = platform ] && cmd+=(-nodefaults)
 else
     case $tier in
-    kvm*)
+    kvm* | verify-kvm)
         if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
             echo "SKIP: no usable /dev/kvm"
             exit 77
         fi
         accel=kvm
         [ "$tier" = kvm-irqchip-off ] && accel=kvm,kernel-irqchip=off
+        [ "$tier" = verify-kvm ] && accel=verify,ref=kvm,test=baseline
         ;;
     *) accel="tcg,tier=$tier" ;;
     esac

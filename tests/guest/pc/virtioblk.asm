@@ -1,6 +1,6 @@
 ; A multiboot kernel that drives a virtio-blk-pci disk from CPL3, for the KVM accelerator's
 ; ioeventfd and irqfd (and the same on TCG and QEMU). Set up as kvmtest.asm (long mode, 2 MiB
-; user pages, a TSS whose I/O bitmap opens ports 0-0xfff, IOPL 3), with the local APIC enabled
+; user pages, a TSS whose I/O bitmap opens ports 0-0xfff, IOPL 0), with the local APIC enabled
 ; and one CPL0 handler at vector 0x30 that counts and EOIs. At CPL3 it
 ;   1. finds 1af4:1042 on bus 0 (configuration mechanism #1), puts BAR 1 (MSI-X) at 0xfe100000
 ;      and BAR 4 (the modern structures, laid out as QEMU lays them out) at 0xfe000000, enables
@@ -55,7 +55,7 @@ long64:
   mov dword [rax + 0xf0], 0x1ff
   push UDATA
   push ustack_top
-  push 0x3202
+  push 0x0202
   push UCODE
   push user
   iretq
