@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Guest disk throughput over virtio-blk-device: Debian's arm64 kernel writes SIZE MiB of zeros
+# Guest disk throughput over virtio-blk-device (or virtio-blk-pci with --pci): Debian's arm64 kernel writes SIZE MiB of zeros
 # to /dev/vda with dd conv=fsync, drops its page cache and reads them back, on raw and qcow2
 # images (cache=writeback, the default), on Orrery and on qemu-system-aarch64 with the same
 # command line. Times are the guest's (/proc/uptime around each dd). Reports, never asserts.
 #
-#   bench/disk.sh [--build-dir DIR] [--no-build] [--mib 256]
+#   bench/disk.sh [--build-dir DIR] [--no-build] [--mib 256] [--pci]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=$here/../build
 mib=256
 do_build=1
+device=virtio-blk-device
 while [ $# -gt 0 ]; do
   case $1 in
   --build-dir) build=$2; shift 2 ;;
   --no-build) do_build=0; shift ;;
   --mib) mib=$2; shift 2 ;;
-  *) echo "usage: $0 [--build-dir DIR] [--no-build] [--mib 256]" >&2; exit 2 ;;
+  --pci) device=virtio-blk-pci; shift ;;
+  *) echo "usage: $0 [--build-dir DIR] [--no-build] [--mib 256] [--pci]" >&2; exit 2 ;;
   esac
 done
 [ $do_build = 1 ] && nice -n 5 cmake --build "$build" -j2 --target orrery >/dev/null
@@ -32,7 +34,7 @@ for fmt in raw qcow2; do
     args=(-M virt -cpu cortex-a57 -m 512 -nographic -no-reboot
       -kernel "$cache/vmlinuz" -initrd "$cache/initrd-virtio.cpio.gz"
       -append "console=ttyAMA0 panic=-1 quiet loglevel=4 orrery_test=disk_bench orrery_mib=$mib"
-      -drive "file=$work/disk,if=none,id=d0,format=$fmt" -device virtio-blk-device,drive=d0)
+      -drive "file=$work/disk,if=none,id=d0,format=$fmt" -device "$device,drive=d0")
     if [ "$emu" = qemu ]; then
       command -v qemu-system-aarch64 >/dev/null || { printf '%-8s %-6s n/a\n' "$name" "$fmt"; continue; }
       cmd=(qemu-system-aarch64 -nic none "${args[@]}")

@@ -14,10 +14,19 @@ bool MemoryMsiSink::deliver_msi(const MsiMessage& msg) {
 }
 
 PciBus::PciBus(Log& log, uint64_t mem_base, uint64_t mem_size, uint64_t io_size, uint64_t io_base)
-    : log_(log), mem_base_(mem_base), mem_size_(mem_size), io_size_(io_size), io_base_(io_base) {
-  mem_table_ = std::make_shared<Table>();
-  io_table_ = std::make_shared<Table>();
-  own_regions_ = {&mem_window_, &io_window_};
+    : log_(log),
+      mem_base_(mem_base),
+      mem_size_(mem_size),
+      io_size_(io_size),
+      io_base_(io_base),
+      mem_region_(MemoryRegion::container("pci-mem", mem_size)),
+      io_region_(MemoryRegion::container("pci-io", io_size)),
+      mem_abort_(MemoryRegion::mmio("pci-mem-unassigned", mem_size, mem_unassigned_)),
+      io_abort_(MemoryRegion::mmio("pci-io-unassigned", io_size, io_unassigned_)) {
+  // Below every BAR (their priorities start at 1).
+  mem_region_->add_subregion(*mem_abort_, 0, 0);
+  io_region_->add_subregion(*io_abort_, 0, 0);
+  own_regions_ = {&mem_unassigned_, &io_unassigned_};
 }
 
 bool PciBus::owns_region(const MmioDevice* dev) const {
@@ -31,6 +40,16 @@ std::string PciBus::plug(PciDevice& dev, unsigned devfn) {
            " is already in use by " + devs_[devfn]->name();
   devs_[devfn] = &dev;
   dev.attach(*this, devfn);
+  std::lock_guard g(map_mu_);
+  for (unsigned n = 0; n < kNumBars; ++n) {
+    MmioDevice* bar = dev.bar_device(n);
+    const BarMapping m = dev.bar_mapping(n);
+    if (!bar || m.type == BarType::None) continue;
+    bars_[devfn][n].whole =
+        MemoryRegion::mmio(dev.name() + " BAR" + std::to_string(n), m.size, *bar);
+    // MSI writes aimed at a BAR are refused (see owns_region).
+    if (!owns_region(bar)) own_regions_.push_back(bar);
+  }
   return {};
 }
 
@@ -67,55 +86,54 @@ void PciBus::reset() {
 }
 
 void PciBus::remap() {
-  auto mem = std::make_shared<Table>(), io = std::make_shared<Table>();
-  for (PciDevice* d : devs_) {
-    if (!d) continue;
-    for (unsigned n = 0; n < kNumBars; ++n) {
-      BarMapping m = d->bar_mapping(n);
-      if (!m.enabled) continue;
-      const bool is_io = m.type == BarType::Io;
-      const uint64_t base = is_io ? io_base_ : mem_base_, size = is_io ? io_size_ : mem_size_;
-      // Visible only inside the window: clip to it (a BAR partly outside decodes the part in).
-      if (m.addr >= base + size || m.addr + m.size <= base) continue;
-      (is_io ? io : mem)->push_back({m.addr, m.size, d->bar_device(n)});
-    }
-  }
-  auto by_addr = [](const Decode& a, const Decode& b) { return a.addr < b.addr; };
-  std::stable_sort(mem->begin(), mem->end(), by_addr);
-  std::stable_sort(io->begin(), io->end(), by_addr);
   std::lock_guard g(map_mu_);
-  mem_table_ = std::move(mem);
-  io_table_ = std::move(io);
+  for (unsigned devfn = 0; devfn < kNumDevfn; ++devfn) {
+    if (!devs_[devfn]) continue;
+    for (unsigned n = 0; n < kNumBars; ++n)
+      if (bars_[devfn][n].whole) remap_bar_locked(*devs_[devfn], n, bars_[devfn][n]);
+  }
 }
 
-std::shared_ptr<const PciBus::Table> PciBus::table(bool io) {
-  std::lock_guard g(map_mu_);
-  return io ? io_table_ : mem_table_;
+void PciBus::remap_bar_locked(PciDevice& d, unsigned n, BarRegion& b) {
+  const BarMapping m = d.bar_mapping(n);
+  const bool is_io = m.type == BarType::Io;
+  const uint64_t base = is_io ? io_base_ : mem_base_, size = is_io ? io_size_ : mem_size_;
+  // Visible only inside the window: clip to it (a BAR partly outside decodes the part in).
+  const uint64_t lo = std::max(m.addr, base);
+  const uint64_t end = std::min(m.addr + m.size, base + size);  // enabled: m.addr + m.size > 0
+  if (!m.enabled || lo >= end) {
+    if (b.view) b.view->set_enabled(false);
+    return;
+  }
+  const uint64_t at = lo - base, alias_offset = lo - m.addr, len = end - lo;
+  if (b.view && b.view->size() == len && b.view->alias_offset() == alias_offset) {
+    // A move or re-enable of the same window of the BAR: one new view, or two while disabled.
+    if (b.view->address() != at) b.view->set_address(at);
+    b.view->set_enabled(true);
+    return;
+  }
+  b.view.reset();  // unmaps the old one
+  b.view = MemoryRegion::alias(b.whole->name(), *b.whole, alias_offset, len);
+  // Unique priorities above the master abort's 0: overlapping BARs are the guest's mistake and
+  // resolve deterministically, and the placement cannot fail (the view lies in the window).
+  const int priority = 1 + int(d.devfn() * kNumBars + n);
+  (is_io ? *io_region_ : *mem_region_).add_subregion(*b.view, at, priority);
 }
 
-MemResult PciBus::access(bool io, uint64_t offset, unsigned size, uint64_t& value, bool write) {
-  const uint64_t addr = (io ? io_base_ : mem_base_) + offset;
-  std::shared_ptr<const Table> t = table(io);
-  // The first BAR (lowest address) that covers the whole access; overlapping BARs are the
-  // guest's mistake and resolve deterministically.
-  for (const Decode& d : *t) {
-    if (d.addr > addr) break;
-    if (addr - d.addr >= d.size || size > d.size - (addr - d.addr)) continue;
-    return mmio_access(*d.dev, addr - d.addr, size, value, write);
-  }
+MemResult PciBus::Unassigned::read(uint64_t offset, unsigned size, uint64_t& value) {
   // Nothing claims it: a master abort, which reads all-ones.
-  log_.log(kLogGuestErrors, "pci: %u-byte %s at %s address 0x%llx decodes to no BAR\n", size,
-           write ? "write" : "read", io ? "I/O" : "memory", (unsigned long long)addr);
-  if (!write) value = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+  bus_.log_.log(kLogGuestErrors, "pci: %u-byte read at %s address 0x%llx decodes to no BAR\n", size,
+                io_ ? "I/O" : "memory",
+                (unsigned long long)((io_ ? bus_.io_base_ : bus_.mem_base_) + offset));
+  value = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
   return MemResult::Ok;
 }
 
-MemResult PciBus::Window::read(uint64_t offset, unsigned size, uint64_t& value) {
-  return bus_.access(io_, offset, size, value, false);
-}
-
-MemResult PciBus::Window::write(uint64_t offset, unsigned size, uint64_t value) {
-  return bus_.access(io_, offset, size, value, true);
+MemResult PciBus::Unassigned::write(uint64_t offset, unsigned size, uint64_t value) {
+  bus_.log_.log(kLogGuestErrors, "pci: %u-byte write at %s address 0x%llx decodes to no BAR\n",
+                size, io_ ? "I/O" : "memory",
+                (unsigned long long)((io_ ? bus_.io_base_ : bus_.mem_base_) + offset));
+  return MemResult::Ok;
 }
 
 void PciBus::set_device_intx(unsigned devfn, unsigned pin, bool level) {

@@ -3,11 +3,13 @@
 // and the four INTx lines. Shared by every board's host bridge (ECAM on virt, 0xcf8/0xcfc on a
 // PC).
 //
-// BAR decode: each window is one MMIO region on the board; an access is dispatched to the BAR
-// that covers it in a table rebuilt whenever a command register or BAR changes. The table is an
-// immutable snapshot swapped under a mutex, so a vCPU reprogramming a BAR never races another
-// vCPU's lookup. A BAR is visible only inside its window: one programmed over RAM or outside the
-// window decodes nothing.
+// BAR decode: each window is a container region that the board maps (virt: in guest memory;
+// pc: in pieces of the I/O-port space through aliases). Every enabled BAR is an alias of its
+// function's MMIO region inside that container, moved, enabled and disabled as the guest writes
+// the BAR or the command register, so the softmmu reaches the function without a decode table.
+// A BAR is visible only inside its window (clipped to it): one programmed over RAM or outside
+// the window decodes nothing. Overlapping BARs resolve by priority (the higher devfn and BAR
+// number wins); what no BAR covers is a master abort that reads all-ones.
 #pragma once
 
 #include <array>
@@ -17,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "hw/core/address_space.h"
 #include "hw/core/irq.h"
 #include "hw/core/log.h"
 #include "hw/core/mmio.h"
@@ -79,9 +82,10 @@ class PciBus : public Resettable {
   uint32_t config_read(unsigned devfn, unsigned offset, unsigned size);
   void config_write(unsigned devfn, unsigned offset, unsigned size, uint32_t value);
 
-  /// The regions a board maps at its windows.
-  MmioDevice& mem_window() { return mem_window_; }
-  MmioDevice& io_window() { return io_window_; }
+  /// The containers a board maps at its windows (offset 0 is mem_base / io_base). Each is
+  /// mapped once, directly or through aliases.
+  MemoryRegion& mem_window() { return *mem_region_; }
+  MemoryRegion& io_window() { return *io_region_; }
 
   /// The bus's INTA..INTD outputs.
   IrqLine& intx(unsigned n) { return intx_[n]; }
@@ -89,9 +93,9 @@ class PciBus : public Resettable {
   /// Machine reset of every function.
   void reset() override;
 
-  /// Registers a region through which the guest reaches this bus's functions (the windows are
-  /// registered already; host bridges add their configuration regions). MSI writes aimed at
-  /// them are refused: a function would re-enter itself or another function's locks.
+  /// Registers a region through which the guest reaches this bus's functions (the windows'
+  /// BARs are registered already; host bridges add their configuration regions). MSI writes aimed
+  /// at them are refused: a function would re-enter itself or another function's locks.
   void add_own_region(const MmioDevice& dev) { own_regions_.push_back(&dev); }
   bool owns_region(const MmioDevice* dev) const;
 
@@ -116,20 +120,15 @@ class PciBus : public Resettable {
   unsigned bus_number() const { return 0; }
 
   // ---- for functions ----
-  /// Rebuilds the decode tables from every function's BARs.
+  /// Moves, maps or unmaps every BAR whose decode changed (a command or BAR write, a reset).
   void remap();
   void set_device_intx(unsigned devfn, unsigned pin, bool level);
 
  private:
-  struct Decode {
-    uint64_t addr = 0;
-    uint64_t size = 0;
-    MmioDevice* dev = nullptr;
-  };
-  using Table = std::vector<Decode>;
-  class Window : public MmioDevice {
+  // Where the guest's accesses that no BAR claims go: a master abort.
+  class Unassigned : public MmioDevice {
    public:
-    Window(PciBus& bus, bool io) : bus_(bus), io_(io) {}
+    Unassigned(PciBus& bus, bool io) : bus_(bus), io_(io) {}
     MemResult read(uint64_t offset, unsigned size, uint64_t& value) override;
     MemResult write(uint64_t offset, unsigned size, uint64_t value) override;
 
@@ -137,14 +136,22 @@ class PciBus : public Resettable {
     PciBus& bus_;
     bool io_;
   };
-  MemResult access(bool io, uint64_t offset, unsigned size, uint64_t& value, bool write);
-  std::shared_ptr<const Table> table(bool io);
+  // One BAR of a plugged function: its MMIO region (the whole BAR) and, while it decodes, the
+  // alias that shows the part inside the window.
+  struct BarRegion {
+    std::unique_ptr<MemoryRegion> whole;
+    std::unique_ptr<MemoryRegion> view;  // in the window's container; null before first mapped
+  };
+  void remap_bar_locked(PciDevice& d, unsigned n, BarRegion& b);
 
   Log& log_;
   uint64_t mem_base_, mem_size_, io_size_, io_base_;
   std::array<PciDevice*, kNumDevfn> devs_{};
-  Window mem_window_{*this, false};
-  Window io_window_{*this, true};
+  Unassigned mem_unassigned_{*this, false};
+  Unassigned io_unassigned_{*this, true};
+  // Declared before the BARs: a BAR region leaves its container before the container dies.
+  std::unique_ptr<MemoryRegion> mem_region_, io_region_;
+  std::unique_ptr<MemoryRegion> mem_abort_, io_abort_;
 
   std::vector<const MmioDevice*> own_regions_;  // fixed before the guest runs
   MsiSink* msi_sink_ = nullptr;                 // fixed before the guest runs
@@ -153,8 +160,10 @@ class PciBus : public Resettable {
     MsiDoorbell* target = nullptr;
   } doorbell_;  // fixed before the guest runs
 
+  // Serializes remaps (lock order: map_mu_, then a function's cfg_mu_, then the address
+  // spaces' update locks).
   std::mutex map_mu_;
-  std::shared_ptr<const Table> mem_table_, io_table_;  // under map_mu_
+  std::array<std::array<BarRegion, kNumBars>, kNumDevfn> bars_;  // under map_mu_ once running
 
   std::mutex irq_mu_;
   std::array<unsigned, 4> intx_count_{};         // asserted functions per line, under irq_mu_

@@ -20,24 +20,24 @@ PcPci::PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top)
       isa(mem, log),
       pm(mem, log),
       ide(mem, log),
-      io_low(bus.io_window(), 0),
-      io_mid(bus.io_window(), kPciIoIsaEnd - kPciIoWindowBase),
-      io_high(bus.io_window(), kPciIoFixedEnd - kPciIoWindowBase) {}
+      io_low(
+          hw::MemoryRegion::alias("pci-io", bus.io_window(), 0, kPciIoIsaBase - kPciIoWindowBase)),
+      io_mid(hw::MemoryRegion::alias("pci-io-mid", bus.io_window(), kPciIoIsaEnd - kPciIoWindowBase,
+                                     kPciIoFixedBase - kPciIoIsaEnd)),
+      io_high(hw::MemoryRegion::alias("pci-io-high", bus.io_window(),
+                                      kPciIoFixedEnd - kPciIoWindowBase,
+                                      hw::kIoPortSpaceSize - kPciIoFixedEnd)) {}
 
 std::string PcMachine::build_pci() {
   pci_ = std::make_unique<PcPci>(mem_, ctx_.log, split_.below_4g);
   PcPci& p = *pci_;
   std::string err = io_.add_mmio("pci-conf", kPciConfigAddrPort, hw::pci::I440fxConfigPorts::kSize,
                                  p.config_ports);
-  if (err.empty())
-    err = io_.add_mmio("pci-io", kPciIoWindowBase, kPciIoIsaBase - kPciIoWindowBase, p.io_low);
-  if (err.empty())
-    err = io_.add_mmio("pci-io-mid", kPciIoIsaEnd, kPciIoFixedBase - kPciIoIsaEnd, p.io_mid);
-  if (err.empty())
-    err = io_.add_mmio("pci-io-high", kPciIoFixedEnd, hw::kIoPortSpaceSize - kPciIoFixedEnd,
-                       p.io_high);
-  if (err.empty())
-    err = mem_.add_mmio("pci-hole", p.hole_base, kPciHoleEnd - p.hole_base, p.bus.mem_window());
+  if (err.empty()) err = io_.root().add_subregion(*p.io_low, kPciIoWindowBase);
+  if (err.empty()) err = io_.root().add_subregion(*p.io_mid, kPciIoIsaEnd);
+  if (err.empty()) err = io_.root().add_subregion(*p.io_high, kPciIoFixedEnd);
+  // The 32-bit hole is the memory window's container (the bus was made with its size).
+  if (err.empty()) err = mem_.root().add_subregion(p.bus.mem_window(), p.hole_base);
   using hw::pci::pci_devfn;
   if (err.empty()) err = p.bus.plug(p.host, pci_devfn(kPciHostSlot, 0));
   if (err.empty()) err = p.bus.plug(p.isa, pci_devfn(kPiixSlot, kPiixIsaFn));

@@ -20,23 +20,6 @@
 
 namespace orrery::machine::pc {
 
-/// A part of the bus's I/O window mapped at its own base in the port space (the port space is
-/// flat: the window is mapped in pieces around the board's fixed ports).
-class PciIoSlice : public hw::MmioDevice {
- public:
-  PciIoSlice(hw::MmioDevice& window, uint64_t delta) : window_(window), delta_(delta) {}
-  hw::MemResult read(uint64_t offset, unsigned size, uint64_t& value) override {
-    return window_.read(offset + delta_, size, value);
-  }
-  hw::MemResult write(uint64_t offset, unsigned size, uint64_t value) override {
-    return window_.write(offset + delta_, size, value);
-  }
-
- private:
-  hw::MmioDevice& window_;
-  uint64_t delta_;
-};
-
 struct PcPci {
   /// low_ram_top: where the 32-bit PCI hole starts.
   PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top);
@@ -53,7 +36,8 @@ struct PcPci {
   hw::pci::Piix3IsaFunction isa;
   hw::pci::Piix4PmFunction pm;
   hw::ide::PiixIde ide;
-  PciIoSlice io_low, io_mid, io_high;
+  // The bus's I/O window in pieces around the board's fixed ports (aliases of its container).
+  std::unique_ptr<hw::MemoryRegion> io_low, io_mid, io_high;
   // -device functions, then the virtio devices behind them (destroyed first).
   std::vector<std::unique_ptr<hw::pci::PciDevice>> functions;
   std::vector<std::unique_ptr<hw::virtio::VirtioDevice>> devices;

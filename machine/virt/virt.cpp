@@ -144,8 +144,11 @@ std::string VirtMachine::build() {
   }
   // PCIe (QEMU's gpex): ECAM, the memory and I/O windows, the host bridge at 00.0.
   if (err.empty()) err = map(VirtRegion::PcieEcam, pci_ecam_);
-  if (err.empty()) err = map(VirtRegion::PcieMmio, pci_bus_.mem_window());
-  if (err.empty()) err = map(VirtRegion::PciePio, pci_bus_.io_window());
+  // The windows are containers of the BARs (the bus was made with their sizes).
+  if (err.empty())
+    err = as_.root().add_subregion(pci_bus_.mem_window(), virt_region(VirtRegion::PcieMmio).base);
+  if (err.empty())
+    err = as_.root().add_subregion(pci_bus_.io_window(), virt_region(VirtRegion::PciePio).base);
   if (err.empty()) err = pci_bus_.plug(pci_host_fn_, 0);
   if (err.empty()) err = build_devices();
   if (!err.empty()) return err;

@@ -39,9 +39,9 @@ class ChipsetTest : public ::testing::Test {
         isa(mem, log),
         pm(mem, log) {
     EXPECT_EQ(io.add_mmio("pci-conf", 0xcf8, I440fxConfigPorts::kSize, ports), "");
-    EXPECT_EQ(io.add_mmio("pci-io", 0x1000, 0xf000, bus.io_window()), "");
+    EXPECT_EQ(io.root().add_subregion(bus.io_window(), 0x1000), "");
     EXPECT_EQ(mem.add_ram("ram", 0, kHole), "");
-    EXPECT_EQ(mem.add_mmio("pci-hole", kHole, kHoleEnd - kHole, bus.mem_window()), "");
+    EXPECT_EQ(mem.root().add_subregion(bus.mem_window(), kHole), "");
     ports.set_reset_control(rcr);
     EXPECT_EQ(bus.plug(host, 0), "");
     EXPECT_EQ(bus.plug(isa, pci_devfn(1, 0)), "");

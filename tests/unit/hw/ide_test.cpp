@@ -40,7 +40,7 @@ class IdeTest : public ::testing::Test {
     disk_path_ = make_image("disk", kDiskSectors * 512);
     cd_path_ = make_image("cd", kCdBlocks * 2048);
     ASSERT_EQ(mem.add_ram("ram", 0, 1 << 20), "");
-    ASSERT_EQ(io.add_mmio("pci-io", kBm, 0x1000, bus.io_window()), "");
+    ASSERT_EQ(io.root().add_subregion(bus.io_window(), kBm), "");
     ASSERT_EQ(io.add_mmio("ide0", 0x1f0, 8, ide.channel(0).command_block()), "");
     ASSERT_EQ(io.add_mmio("ide0-ctl", 0x3f6, 1, ide.channel(0).control_block()), "");
     ASSERT_EQ(io.add_mmio("ide1", 0x170, 8, ide.channel(1).command_block()), "");

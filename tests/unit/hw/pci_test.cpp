@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -102,8 +103,8 @@ class PciTest : public ::testing::Test {
     ASSERT_EQ(as.add_ram("ram", kRam, 0x10000), "");
     ASSERT_EQ(as.add_mmio("v2m", kV2m, intc::Gicv2m::kMmioSize, v2m), "");
     ASSERT_EQ(as.add_mmio("ecam", 0x3f000000, 0x1000000, ecam), "");
-    ASSERT_EQ(as.add_mmio("mmio", kMemBase, kMemSize, bus.mem_window()), "");
-    ASSERT_EQ(as.add_mmio("pio", 0x3eff0000, kIoSize, bus.io_window()), "");
+    ASSERT_EQ(as.root().add_subregion(bus.mem_window(), kMemBase), "");
+    ASSERT_EQ(as.root().add_subregion(bus.io_window(), 0x3eff0000), "");
     for (unsigned i = 0; i < 4; ++i) bus.intx(i).connect(sink, 35 + i);
   }
   static uint64_t ecam_addr(unsigned devfn, unsigned reg) {
@@ -292,6 +293,131 @@ TEST_F(PciTest, BarOverRamOrOutsideTheWindowDecodesNothing) {
   cfg_wr(8, 0x18, 0x10000000);
   cfg_wr(8, 0x1c, 1);
   EXPECT_EQ(mem_rd(kMemBase), 0xffffffffu);
+}
+
+TEST_F(PciTest, EachBarIsARegionOfItsOwn) {
+  TestFn fn(as, log);
+  ASSERT_EQ(bus.plug(fn, 8), "");
+  // Programming BARs with decode off publishes no view: nothing that maps changed.
+  const uint64_t gen = as.generation();
+  cfg_wr(8, 0x10, kMemBase + 0x4000);
+  cfg_wr(8, 0x14, 0x300);
+  EXPECT_EQ(as.generation(), gen);
+  cfg_wr(8, 0x04, kCmdMemory | kCmdIo, 2);
+  // The softmmu's view reaches the function's device directly, at the BAR's bounds.
+  RegionRef r = as.find(kMemBase + 0x4008);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->kind, RegionKind::Mmio);
+  EXPECT_EQ(r->dev, &fn.mem);
+  EXPECT_EQ(r->base, kMemBase + 0x4000);
+  EXPECT_EQ(r->size, 0x1000u);
+  EXPECT_EQ(r->offset, 0u);
+  r = as.find(0x3eff0000 + 0x310);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->dev, &fn.io);
+  EXPECT_EQ(r->base, 0x3eff0000u + 0x300);
+  EXPECT_EQ(r->size, 32u);
+  // A move is one region moving: the old place is the master abort again.
+  cfg_wr(8, 0x10, kMemBase + 0x6000);
+  r = as.find(kMemBase + 0x4008);
+  ASSERT_NE(r, nullptr);
+  EXPECT_NE(r->dev, &fn.mem);
+  EXPECT_EQ(as.find(kMemBase + 0x6000)->dev, &fn.mem);
+  // Disabling I/O decode takes the I/O BAR (only) out of the view.
+  cfg_wr(8, 0x04, kCmdMemory, 2);
+  EXPECT_NE(as.find(0x3eff0000 + 0x310)->dev, &fn.io);
+  EXPECT_EQ(as.find(kMemBase + 0x6000)->dev, &fn.mem);
+  // Reset unmaps every BAR.
+  bus.reset();
+  EXPECT_NE(as.find(kMemBase + 0x6000)->dev, &fn.mem);
+  EXPECT_EQ(mem_rd(kMemBase + 0x6000), 0xffffffffu);
+}
+
+TEST_F(PciTest, OverlappingBarsResolveByPriority) {
+  TestFn a(as, log), b(as, log);
+  ASSERT_EQ(bus.plug(a, pci_devfn(1, 0)), "");
+  ASSERT_EQ(bus.plug(b, pci_devfn(2, 0)), "");
+  // Both BAR 0s at one address, and b's 1 MiB BAR 2 over both: the higher devfn and BAR
+  // number wins, and whatever it leaves uncovered still decodes to the one below.
+  for (unsigned devfn : {pci_devfn(1, 0), pci_devfn(2, 0)}) {
+    cfg_wr(devfn, 0x10, kMemBase + 0x100000);
+    cfg_wr(devfn, 0x04, kCmdMemory, 2);
+  }
+  EXPECT_EQ(as.find(kMemBase + 0x100000)->dev, &b.mem);
+  cfg_wr(pci_devfn(2, 0), 0x04, 0, 2);
+  EXPECT_EQ(as.find(kMemBase + 0x100000)->dev, &a.mem);
+  EXPECT_EQ(mem_rd(kMemBase + 0x100010), 0x1010u);
+  cfg_wr(pci_devfn(2, 0), 0x18, kMemBase + 0x100000);
+  cfg_wr(pci_devfn(2, 0), 0x1c, 0);
+  cfg_wr(pci_devfn(2, 0), 0x04, kCmdMemory, 2);
+  EXPECT_EQ(as.find(kMemBase + 0x100000)->dev, &b.big);
+  EXPECT_EQ(mem_rd(kMemBase + 0x100010), 0x3010u);
+  // Moving the big one away uncovers a again.
+  cfg_wr(pci_devfn(2, 0), 0x18, kMemBase + 0x200000);
+  EXPECT_EQ(as.find(kMemBase + 0x100000)->dev, &b.mem);
+  cfg_wr(pci_devfn(2, 0), 0x10, kMemBase + 0x300000);
+  EXPECT_EQ(mem_rd(kMemBase + 0x100010), 0x1010u);
+  EXPECT_EQ(mem_rd(kMemBase + 0x200010), 0x3010u);
+}
+
+TEST_F(PciTest, BarsStraddlingAWindowEdgeShowOnlyTheirInsidePart) {
+  // Windows that are not aligned to the BAR's size (virt's memory window ends at 0x3eff0000).
+  AddressSpace mem;
+  PciBus edge{log, 0x10080000, 0x2ef70000, kIoSize};
+  ASSERT_EQ(mem.root().add_subregion(edge.mem_window(), 0x10080000), "");
+  TestFn fn(mem, log);
+  ASSERT_EQ(edge.plug(fn, 8), "");
+  edge.config_write(8, 0x04, 2, kCmdMemory);
+  // 1 MiB BAR 2 from 0x3ef00000: the window holds its first 0xf0000 bytes.
+  edge.config_write(8, 0x18, 4, 0x3ef00000);
+  RegionRef r = mem.find(0x3ef00000);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->dev, &fn.big);
+  EXPECT_EQ(r->size, 0xf0000u);
+  EXPECT_EQ(mem.find(0x3eff0000), nullptr);
+  // From 0x10000000: the window starts 0x80000 into the BAR, at device offset 0x80000.
+  edge.config_write(8, 0x18, 4, 0x10000000);
+  uint64_t v = 0;
+  ASSERT_EQ(mem.read(0x10080010, 4, v), MemResult::Ok);
+  EXPECT_EQ(v, 0x3000u + 0x80010);
+  EXPECT_EQ(mem.find(0x10080000)->base, 0x10080000u);
+  EXPECT_EQ(mem.find(0x10080000)->size, 0x80000u);
+  EXPECT_NE(mem.find(0x3ef00000)->dev, &fn.big);  // the master abort's
+  // Entirely below the window: nothing.
+  edge.config_write(8, 0x18, 4, 0x0ff00000);
+  EXPECT_NE(mem.find(0x10080000)->dev, &fn.big);
+}
+
+TEST_F(PciTest, HostileBarsNeverCoverRam) {
+  TestFn a(as, log), b(as, log);
+  ASSERT_EQ(bus.plug(a, pci_devfn(1, 0)), "");
+  ASSERT_EQ(bus.plug(b, pci_devfn(1, 1)), "");
+  std::vector<uint8_t> pattern(0x10000);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = uint8_t(i * 13 + 5);
+  ASSERT_TRUE(as.write_bytes(kRam, pattern.data(), pattern.size()));
+  std::mt19937_64 rng(99);
+  const uint32_t places[] = {uint32_t(kRam), uint32_t(kRam + 0x8000),
+                             uint32_t(kV2m), uint32_t(kMemBase),
+                             0x3eff0000,     0x3f000000,
+                             0xffffffff};
+  for (int i = 0; i < 3000; ++i) {
+    const unsigned devfn = rng() % 2 ? pci_devfn(1, 0) : pci_devfn(1, 1);
+    const unsigned reg = 0x10 + 4 * unsigned(rng() % 6);
+    cfg_wr(devfn, reg, rng() % 2 ? places[rng() % std::size(places)] : uint32_t(rng()));
+    if (rng() % 8 == 0) cfg_wr(devfn, 0x04, uint32_t(rng() % 8), 2);
+    // Guest stores into RAM go to RAM, whatever the BARs say.
+    const uint64_t at = kRam + (rng() % pattern.size() & ~7ull);
+    const uint64_t word = rng();
+    ASSERT_EQ(as.write(at, 8, word), MemResult::Ok);
+    std::memcpy(&pattern[at - kRam], &word, 8);
+  }
+  std::vector<uint8_t> now(pattern.size());
+  ASSERT_TRUE(as.read_bytes(kRam, now.data(), now.size()));
+  EXPECT_EQ(now, pattern);
+  EXPECT_EQ(as.find(kRam)->kind, RegionKind::Ram);
+  EXPECT_EQ(as.find(kRam)->size, 0x10000u);
+  EXPECT_EQ(as.find(kV2m)->dev, &v2m);
+  EXPECT_EQ(a.mem.writes + b.mem.writes + a.big.writes + b.big.writes, 0u);
 }
 
 TEST_F(PciTest, IntxSwizzleDisableAndStatus) {

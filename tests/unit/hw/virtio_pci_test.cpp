@@ -76,7 +76,7 @@ class VirtioPciTest : public ::testing::Test {
     ASSERT_EQ(as.add_ram("ram", kRam, 0x100000), "");
     ASSERT_EQ(as.add_mmio("v2m", kV2m, 0x1000, v2m), "");
     ASSERT_EQ(as.add_mmio("ecam", kEcam, 0x1000000, ecam), "");
-    ASSERT_EQ(as.add_mmio("mmio", kMemBase, 0x2eff0000, bus.mem_window()), "");
+    ASSERT_EQ(as.root().add_subregion(bus.mem_window(), kMemBase), "");
     for (unsigned i = 0; i < 4; ++i) bus.intx(i).connect(sink, 35 + i);
   }
   void plug(VirtioPci& t) { ASSERT_EQ(bus.plug(t, kDevfn), ""); }

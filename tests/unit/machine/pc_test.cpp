@@ -122,8 +122,9 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   EXPECT_EQ(regions[0].size, 0xa0000u);
   EXPECT_EQ(regions[1].base, 0x100000u);
   EXPECT_EQ(regions[1].size, 3 * kGiB - 0x100000);
-  // The 32-bit PCI hole: the bus's memory window from the top of low RAM.
-  EXPECT_EQ(regions[2].name, "pci-hole");
+  // The 32-bit PCI hole: the bus's memory window from the top of low RAM (no BAR programmed:
+  // all of it is the master abort's).
+  EXPECT_EQ(regions[2].name, "pci-mem-unassigned");
   EXPECT_EQ(regions[2].base, 3 * kGiB);
   EXPECT_EQ(regions[2].base + regions[2].size, kPciHoleEnd);
   EXPECT_EQ(regions[3].name, "ioapic");
