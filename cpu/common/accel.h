@@ -61,6 +61,11 @@ class Accelerator {
   virtual void set_code_full_hook(std::function<void()> hook) { (void)hook; }
   /// Drops every translation (vCPUs stopped).
   virtual void flush_code() {}
+  /// Told when a debugger stops (true) or resumes (false) the vCPUs it drives, so the board
+  /// can stop guest time meanwhile. (KVM's debugger is attached by the command line.)
+  virtual void set_debug_stop_listener(std::function<void(bool stopped)> listener) {
+    (void)listener;
+  }
 };
 
 }  // namespace orrery::cpu

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <thread>
 
 #include "cpu/x86/tcg_accel.h"
 #include "hw/core/log.h"
@@ -15,13 +14,6 @@ namespace {
 
 constexpr uint64_t kLowmemLimit = 0xe0000000;  // the traditional 3.5 GiB split point
 constexpr uint64_t kGigabyteSplit = 0xc0000000;
-
-/// The CPU's messages carry the terminal prefix; the caller adds its own.
-std::string strip_prefix(std::string msg) {
-  constexpr std::string_view kPrefix = "orrery: ";
-  if (msg.compare(0, kPrefix.size(), kPrefix) == 0) msg.erase(0, kPrefix.size());
-  return msg;
-}
 
 }  // namespace
 
@@ -37,27 +29,11 @@ PcMachine::PcMachine(const MachineConfig& config, MachineContext& ctx)
     own_accel_ = std::make_unique<cpu::x86::TcgX86Accelerator>(ctx.engine);
     accel_ = own_accel_.get();
   }
-  mem_.set_write_observer(accel_->write_observer());
-  // Region changes flush every vCPU's TLB (TCG).
-  if (hw::MemoryListener* l = accel_->memory_listener()) mem_.add_listener(l);
+  run_loop_ = std::make_unique<RunLoop>("pc", ctx_, *accel_, mem_);
   com1_.set_sink(&com1_out_);
-  // Guest time stands still while a debugger holds the machine (as on virt): the TSC, the
-  // APIC timers and every device timer run on the virtual clock.
-  ctx_.engine.debug().set_stop_listener([&clock = ctx_.clock](bool stopped) {
-    if (stopped)
-      clock.pause();
-    else
-      clock.resume();
-  });
 }
 
 PcMachine::~PcMachine() {
-  // The accelerator outlives the board: it stops following the RAM before the regions go.
-  if (ram_mapped_)
-    if (hw::RamListener* l = accel_->ram_listener()) mem_.remove_ram_listener(l);
-  accel_->set_code_full_hook(nullptr);
-  ctx_.engine.debug().set_stop_listener({});
-  ctx_.clock.resume();
   // The local APICs' timers and device interrupts outlive the vCPUs (destroyed first).
   if (intc_) intc_->detach_cpus();
 }
@@ -240,131 +216,21 @@ int PcMachine::acknowledge_interrupt() {
 
 void PcMachine::debug_exit(int status) {
   com1_out_.closed.store(true);
-  post(Event::DebugExit, {}, status);
-}
-
-void PcMachine::post(Event e, std::string message, int status) {
-  std::lock_guard<std::mutex> g(mu_);
-  // The first event wins, except that a code flush gives way to any other.
-  if (event_ == Event::None || (event_ == Event::FlushCode && e != Event::FlushCode)) {
-    event_ = e;
-    event_message_ = std::move(message);
-    event_status_ = status;
-  }
-  cv_.notify_all();
-}
-
-void PcMachine::cpu_thread(unsigned index) {
-  cpu::x86::X86Vcpu& c = *cpus_[index];
-  for (;;) {
-    const cpu::ExitKind k = c.run();
-    switch (k) {
-      case cpu::ExitKind::Kicked:
-        if (stopping_.load()) return;
-        continue;
-      case cpu::ExitKind::Halted:
-      case cpu::ExitKind::Step:
-        continue;
-      case cpu::ExitKind::Shutdown:
-        post(Event::PowerOff);
-        return;
-      case cpu::ExitKind::Reset:
-        post(Event::Reset);
-        return;
-      case cpu::ExitKind::Breakpoint:
-      case cpu::ExitKind::Watchpoint:
-      case cpu::ExitKind::Error: {
-        std::string msg = strip_prefix(c.exit_message());
-        if (msg.empty()) msg = "vCPU stopped: " + std::string(cpu::exit_kind_name(k));
-        post(Event::Error, msg);
-        return;
-      }
-    }
-  }
+  run_loop_->guest_exit(status);
 }
 
 void PcMachine::request_stop(int exit_status) {
-  std::lock_guard<std::mutex> g(mu_);
-  if (stop_requested_) return;
-  stop_requested_ = true;
-  stop_status_ = exit_status;
-  if (event_ == Event::None) event_ = Event::Stop;
-  cv_.notify_all();
+  run_loop_->request_stop(exit_status);
 }
 
 int PcMachine::run() {
-  if (!booted_) {
-    error_ = "no kernel loaded";
-    return 1;
-  }
-  if (!ram_mapped_) {
-    // Every RAM and ROM region exists once the boot images are placed; the accelerator
-    // follows later changes (PAM, BARs) itself.
-    if (hw::RamListener* l = accel_->ram_listener()) {
-      mem_.add_ram_listener(l);
-      error_ = accel_->ram_error();
-      if (!error_.empty()) return 1;
-    }
-    ram_mapped_ = true;
-  }
-  accel_->set_code_full_hook([this] { post(Event::FlushCode); });
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (stop_requested_) return stop_status_;
-      event_ = Event::None;
-    }
-    stopping_.store(false);
-    // One host thread per vCPU; this thread waits for the first event that ends the run.
-    std::vector<std::thread> threads;
-    for (unsigned i = 0; i < cpus_.size(); ++i)
-      threads.emplace_back(&PcMachine::cpu_thread, this, i);
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return event_ != Event::None; });
-    }
-    stopping_.store(true);
-    for (auto& c : cpus_) c->kick();
-    for (auto& t : threads) t.join();
-    Event e;
-    std::string message;
-    int status;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (stop_requested_) return stop_status_;
-      e = event_;  // final now that the vCPU has stopped
-      message = event_message_;
-      status = event_status_;
-    }
-    switch (e) {
-      case Event::None:
-      case Event::PowerOff:
-        return 0;
-      case Event::Stop:
-        return stop_status_;
-      case Event::DebugExit:
-        return status;
-      case Event::Error:
-        error_ = message;
-        return 1;
-      case Event::FlushCode:
-        ctx_.log.log(hw::kLogTier, "pc: code cache full, flushing translations\n");
-        accel_->flush_code();
-        break;
-      case Event::Reset: {
-        if (config_.no_reboot) return 0;
-        ctx_.log.log(hw::kLogInt, "pc: system reset\n");
-        for (hw::Resettable* d : resettables_) d->reset();
-        accel_->flush_code();
-        std::string err = reboot();
-        if (!err.empty()) {
-          error_ = "reset: " + err;
-          return 1;
-        }
-        break;
-      }
-    }
-  }
+  if (!booted_) return run_loop_->fail("no kernel loaded");
+  std::vector<cpu::Vcpu*> vcpus;
+  for (auto& c : cpus_) vcpus.push_back(c.get());
+  return run_loop_->run(vcpus, config_.no_reboot, [this] {
+    for (hw::Resettable* d : resettables_) d->reset();
+    return reboot();
+  });
 }
 
 const MachineType& pc_machine_type() {

@@ -9,9 +9,7 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,6 +27,7 @@
 #include "machine/pc/pc_map.h"
 #include "machine/pc/pc_pam.h"
 #include "machine/pc/pc_pci.h"
+#include "machine/run_loop.h"
 
 namespace orrery::machine {
 class DeviceParser;
@@ -67,7 +66,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   hw::CharReceiver& serial_port(unsigned i, hw::CharSink* sink) override;
   int run() override;
   void request_stop(int exit_status) override;
-  const std::string& error() const override { return error_; }
+  const std::string& error() const override { return run_loop_->error(); }
 
   hw::AddressSpace& memory() { return mem_; }
   hw::AddressSpace& io_ports() { return io_; }
@@ -91,8 +90,6 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   int acknowledge_interrupt() override;
 
  private:
-  enum class Event : uint8_t { None, PowerOff, Reset, Error, Stop, DebugExit, FlushCode };
-
   /// COM1's output, closed when the guest exits through isa-debug-exit so that nothing the
   /// vCPU runs before it stops is printed (QEMU exits at the write).
   class GatedSink final : public hw::CharSink {
@@ -143,8 +140,6 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   std::vector<uint8_t> boot_order_file() const;
   std::string load_firmware();
   void reset_firmware();
-  void cpu_thread(unsigned index);
-  void post(Event e, std::string message = {}, int status = 0);
   void debug_exit(int status);
 
   MachineConfig config_;
@@ -152,11 +147,11 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// ctx_.accel, or TCG on ctx_.engine when the caller gave none.
   std::unique_ptr<cpu::x86::X86Accelerator> own_accel_;
   cpu::x86::X86Accelerator* accel_ = nullptr;
-  bool ram_mapped_ = false;  // the accelerator follows the RAM (its ram_listener)
   const cpu::x86::CpuModel* model_ = nullptr;
   RamSplit split_;
   hw::AddressSpace mem_;
   hw::AddressSpace io_{"io", hw::kIoPortSpaceSize};
+  std::unique_ptr<RunLoop> run_loop_;    // binds accel_ to mem_ (destroyed before it)
   std::unique_ptr<PcShadowRam> shadow_;  // 0xc0000-0xfffff (maps into mem_)
   GatedSink com1_out_;
   hw::Serial16550 com1_;
@@ -186,17 +181,7 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   /// The ACPI RSDP's physical address for the zero page; 0 while the board builds no tables.
   uint64_t acpi_rsdp_addr_ = 0;
   bool booted_ = false;
-  std::string error_;
   bool warned_intr_ = false;  // vCPU thread
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<bool> stopping_{false};
-  Event event_ = Event::None;
-  std::string event_message_;
-  int event_status_ = 0;
-  bool stop_requested_ = false;
-  int stop_status_ = 0;
 };
 
 /// The MTRRs SeaBIOS programs on a PC with below_4g bytes of RAM under 4 GiB (fixed ranges for

@@ -29,7 +29,7 @@ std::string PcMachine::build_platform_devices() {
     platform_.pit->set_irq_enabled(!legacy);
     platform_.rtc->set_irq_enabled(!legacy);
   });
-  d.pm = std::make_unique<hw::acpi::AcpiPm>(log, loop, [this] { post(Event::PowerOff); });
+  d.pm = std::make_unique<hw::acpi::AcpiPm>(log, loop, [this] { run_loop_->power_off(); });
   d.kbc = std::make_unique<hw::input::I8042>(
       log, [this] { cpus_.at(0)->request_reset(); },
       [this](bool a20) {

@@ -6,9 +6,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <thread>
 
-#include "hw/core/clock.h"
+#include "cpu/arm64/cpu_models.h"
+#include "cpu/arm64/tcg_accel.h"
 #include "hw/core/log.h"
 #include "hw/core/user_file.h"
 #include "hw/net/netdev_options.h"
@@ -18,7 +18,6 @@
 #include "hw/virtio/virtio_rng.h"
 #include "machine/pci_devices.h"
 #include "machine/virt/fdt.h"
-#include "tcg/exec/engine.h"
 
 namespace orrery::machine::virt {
 
@@ -41,23 +40,15 @@ VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
                virt_region(VirtRegion::PcieMmio).size, virt_region(VirtRegion::PciePio).size),
       pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
       pci_host_fn_(as_, ctx.log) {
-  as_.set_write_observer(&ctx_.engine);
-  as_.add_listener(&ctx_.engine);  // region changes flush every vCPU's TLB
-  // Guest time stands still while a debugger holds the machine: the generic timers and the
-  // RTC run on the virtual clock, so a long stop does not make every timer expire at once.
-  ctx_.engine.debug().set_stop_listener([&clock = ctx_.clock](bool stopped) {
-    if (stopped)
-      clock.pause();
-    else
-      clock.resume();
-  });
+  accel_ = dynamic_cast<cpu::arm64::Arm64Accelerator*>(ctx.accel);
+  if (!accel_) {
+    own_accel_ = std::make_unique<cpu::arm64::TcgArm64Accelerator>(ctx.engine);
+    accel_ = own_accel_.get();
+  }
+  run_loop_ = std::make_unique<RunLoop>("virt", ctx_, *accel_, as_);
 }
 
-VirtMachine::~VirtMachine() {
-  ctx_.engine.set_code_full_hook(nullptr);
-  ctx_.engine.debug().set_stop_listener({});
-  ctx_.clock.resume();
-}
+VirtMachine::~VirtMachine() = default;
 
 std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, MachineContext& ctx,
                                              std::string& error) {
@@ -69,6 +60,10 @@ std::unique_ptr<Machine> VirtMachine::create(const MachineConfig& config, Machin
   if (config.cpus == 0 || config.cpus > kVirtMaxCpus) {
     error = "the virt machine supports 1.." + std::to_string(kVirtMaxCpus) + " CPUs, not " +
             std::to_string(config.cpus);
+    return nullptr;
+  }
+  if (ctx.accel && !dynamic_cast<cpu::arm64::Arm64Accelerator*>(ctx.accel)) {
+    error = "the " + std::string(ctx.accel->name()) + " accelerator cannot run AArch64 vCPUs";
     return nullptr;
   }
   auto m = std::make_unique<VirtMachine>(config, ctx);
@@ -155,17 +150,18 @@ std::string VirtMachine::build() {
   static_assert(virt_region(VirtRegion::Uart).size == hw::Pl011::kMmioSize);
   static_assert(virt_region(VirtRegion::Rtc).size == hw::rtc::Pl031::kMmioSize);
 
-  power_.assign(config_.cpus, PowerState::Off);
-  start_entry_.assign(config_.cpus, 0);
-  start_context_.assign(config_.cpus, 0);
+  const cpu::arm64::CpuModel* model = cpu::arm64::find_cpu_model(config_.cpu_model);
+  if (!model) return "unknown CPU model '" + config_.cpu_model + "'";
   std::vector<uint64_t> mpidrs;
+  std::vector<cpu::arm64::Arm64Vcpu*> vcpus;
   for (unsigned i = 0; i < config_.cpus; ++i) {
-    auto cpu = create_virt_cpu(config_.cpu_model, i, as_, ctx_, *this, err);
-    if (!cpu) return err.empty() ? "cannot create CPU '" + config_.cpu_model + "'" : err;
+    auto cpu = accel_->create_vcpu({*model, i, as_, ctx_.loop, *this}, err);
+    if (!cpu) return "vCPU " + std::to_string(i) + ": " + err;
     mpidrs.push_back(cpu->mpidr());
+    vcpus.push_back(cpu.get());
     cpus_.push_back(std::move(cpu));
   }
-  link_virt_cpus(cpus_);
+  accel_->link_vcpus(vcpus);
 
   hw::intc::GicCore* core = nullptr;
   if (gic_version_ == 3) {
@@ -213,13 +209,13 @@ std::string VirtMachine::build() {
   for (unsigned i = 0; i < 4; ++i)
     pci_bus_.intx(i).connect(*core, kGicSpiBase + virt_spi(VirtRegion::PcieMmio) + i);
   for (unsigned i = 0; i < config_.cpus; ++i) {
-    core->irq_out(i).connect(*cpus_[i], VirtCpu::kIrqInput);
-    core->fiq_out(i).connect(*cpus_[i], VirtCpu::kFiqInput);
+    core->irq_out(i).connect(*cpus_[i], cpu::arm64::Arm64Vcpu::kIrqInput);
+    core->fiq_out(i).connect(*cpus_[i], cpu::arm64::Arm64Vcpu::kFiqInput);
     cpus_[i]
-        ->timer_irq(CpuTimer::Phys)
+        ->timer_irq(cpu::arm64::TimerOutput::Phys)
         .connect(*core, core->ppi_input(i, kGicPpiBase + kPpiTimerPhys));
     cpus_[i]
-        ->timer_irq(CpuTimer::Virt)
+        ->timer_irq(cpu::arm64::TimerOutput::Virt)
         .connect(*core, core->ppi_input(i, kGicPpiBase + kPpiTimerVirt));
     if (hw::IrqLine* pmu = cpus_[i]->pmu_irq())
       pmu->connect(*core, core->ppi_input(i, kGicPpiBase + kPpiPmu));
@@ -300,9 +296,8 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
   // booting.rst: x0 = physical address of the device tree, x1..x3 = 0. Other images get the
   // same registers; they may ignore x0.
   cpus_[0]->reset(boot_info_.entry, {dtb_addr_, 0, 0, 0});
-  std::lock_guard<std::mutex> g(mu_);
-  for (unsigned i = 0; i < power_.size(); ++i)
-    power_[i] = i == 0 ? PowerState::On : PowerState::Off;
+  // The secondaries wait for PSCI CPU_ON.
+  for (size_t i = 1; i < cpus_.size(); ++i) cpus_[i]->power_off();
   return {};
 }
 
@@ -320,14 +315,15 @@ int32_t VirtMachine::cpu_on(uint64_t target, uint64_t entry, uint64_t context_id
                    "virt: PSCI CPU_ON entry 0x%" PRIx64 " is not in RAM or ROM\n", entry);
       return psci::INVALID_ADDRESS;
     }
-    std::lock_guard<std::mutex> g(mu_);
-    if (power_[i] == PowerState::On) return psci::ALREADY_ON;
-    if (power_[i] == PowerState::OnPending) return -5;  // ON_PENDING
-    power_[i] = PowerState::OnPending;
-    start_entry_[i] = entry;
-    start_context_[i] = context_id;
-    cv_.notify_all();
-    return psci::SUCCESS;
+    std::lock_guard<std::mutex> g(psci_mu_);
+    switch (cpus_[i]->power_on(entry, context_id, cpus_[0]->counter_epoch())) {
+      case cpu::arm64::PowerState::On:
+        return psci::ALREADY_ON;
+      case cpu::arm64::PowerState::OnPending:
+        return -5;  // ON_PENDING
+      case cpu::arm64::PowerState::Off:
+        return psci::SUCCESS;
+    }
   }
   return psci::INVALID_PARAMETERS;
 }
@@ -335,170 +331,91 @@ int32_t VirtMachine::cpu_on(uint64_t target, uint64_t entry, uint64_t context_id
 int32_t VirtMachine::affinity_info(uint64_t target) {
   for (unsigned i = 0; i < cpus_.size(); ++i) {
     if (hw::intc::mpidr_affinity(cpus_[i]->mpidr()) != target) continue;
-    std::lock_guard<std::mutex> g(mu_);
-    switch (power_[i]) {
-      case PowerState::On:
+    switch (cpus_[i]->power_state()) {
+      case cpu::arm64::PowerState::On:
         return psci::kAffinityOn;
-      case PowerState::Off:
+      case cpu::arm64::PowerState::Off:
         return psci::kAffinityOff;
-      case PowerState::OnPending:
+      case cpu::arm64::PowerState::OnPending:
         return psci::kAffinityOnPending;
     }
   }
   return psci::INVALID_PARAMETERS;
 }
 
-void VirtMachine::post(Event e, std::string message) {
-  std::lock_guard<std::mutex> g(mu_);
-  // The first event of a run wins, except that a code flush gives way to any other: a vCPU may
-  // power off, reset or fail while the others are being stopped for the flush, and that must
-  // not be lost (reset flushes anyway).
-  if (event_ == Event::None || (event_ == Event::FlushCode && e != Event::FlushCode)) {
-    event_ = e;
-    event_message_ = std::move(message);
+cpu::arm64::Arm64Hypercalls::Action VirtMachine::hvc(cpu::arm64::Arm64Vcpu& cpu, uint16_t imm,
+                                                     std::array<uint64_t, 4>& x) {
+  // PSCI over HVC #0, the SMC Calling Convention's register use.
+  if (imm != 0) {
+    ctx_.log.log(hw::kLogUnimp, "virt: HVC #0x%x (only HVC #0 PSCI calls are implemented)\n", imm);
+    x[0] = uint64_t(int64_t(psci::NOT_SUPPORTED));
+    return Action::Continue;
   }
-  cv_.notify_all();
-}
-
-void VirtMachine::cpu_thread(unsigned i) {
-  for (;;) {
-    bool start = false;
-    uint64_t entry = 0, context = 0;
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return stopping_ || power_[i] != PowerState::Off; });
-      if (stopping_) return;
-      if (power_[i] == PowerState::OnPending) {
-        start = true;
-        entry = start_entry_[i];
-        context = start_context_[i];
-        power_[i] = PowerState::On;
+  PsciResult r = psci_call(x[0], x[1], x[2], x[3], cpu.mpidr(), this);
+  if (!r.known)
+    ctx_.log.log(hw::kLogUnimp, "virt: unknown PSCI/SMCCC function 0x%08" PRIx32 "\n",
+                 uint32_t(x[0]));
+  switch (r.action) {
+    case PsciAction::Return:
+      x[0] = r.x0;
+      return Action::Continue;
+    case PsciAction::PowerOff:
+      return Action::PowerOff;
+    case PsciAction::Reset:
+      return Action::Reset;
+    case PsciAction::CpuOff: {
+      std::lock_guard<std::mutex> g(psci_mu_);
+      bool any_other_on = false;
+      for (const auto& c : cpus_)
+        any_other_on |= c.get() != &cpu && c->power_state() != cpu::arm64::PowerState::Off;
+      if (!any_other_on) {
+        // Nothing can ever run again: the machine is off.
+        ctx_.log.log(hw::kLogGuestErrors, "virt: PSCI CPU_OFF on the last running CPU\n");
+        return Action::PowerOff;
       }
-    }
-    // PSCI CPU_ON: the target starts at entry with X0 = context_id, MMU off, DAIF masked.
-    if (start) cpus_[i]->reset(entry, {context, 0, 0, 0}, cpus_[0]->counter_epoch());
-    CpuRunResult r = cpus_[i]->run();
-    switch (r.stop) {
-      case CpuStop::PowerOff:
-        post(Event::PowerOff);
-        return;
-      case CpuStop::Reset:
-        post(Event::Reset);
-        return;
-      case CpuStop::Error:
-        post(Event::Error, r.message.empty() ? "the CPU stopped" : r.message);
-        return;
-      case CpuStop::Requested: {
-        std::lock_guard<std::mutex> g(mu_);
-        if (stopping_) return;
-        break;
-      }
-      case CpuStop::CpuOff: {
-        bool any_on = false;
-        {
-          std::lock_guard<std::mutex> g(mu_);
-          power_[i] = PowerState::Off;
-          for (PowerState p : power_) any_on |= p != PowerState::Off;
-        }
-        if (!any_on) {
-          // Nothing can ever run again: the machine is off.
-          ctx_.log.log(hw::kLogGuestErrors, "virt: PSCI CPU_OFF on the last running CPU\n");
-          post(Event::PowerOff);
-          return;
-        }
-        break;
-      }
+      cpu.power_off();
+      return Action::CpuOff;
     }
   }
+  return Action::Continue;
 }
 
 void VirtMachine::request_stop(int exit_status) {
-  std::lock_guard<std::mutex> g(mu_);
-  if (stop_requested_) return;
-  stop_requested_ = true;
-  stop_status_ = exit_status;
-  if (event_ == Event::None) event_ = Event::Stop;
-  cv_.notify_all();
+  run_loop_->request_stop(exit_status);
 }
 
 int VirtMachine::run() {
-  if (!booted_) {
-    error_ = "no kernel loaded";
-    return 1;
-  }
+  if (!booted_) return run_loop_->fail("no kernel loaded");
   if (!dumpdtb_.empty()) return 0;  // QEMU's dumpdtb: write the tree, do not run
-  ctx_.engine.set_code_full_hook([this] { post(Event::FlushCode); });
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (stop_requested_) return stop_status_;
-      stopping_ = false;
-      event_ = Event::None;
-    }
-    for (auto& c : cpus_) c->resume();
-    // MTTCG: one host thread per vCPU; this thread waits for the first event that ends the run.
-    std::vector<std::thread> threads;
-    for (unsigned i = 0; i < cpus_.size(); ++i)
-      threads.emplace_back(&VirtMachine::cpu_thread, this, i);
-    Event e;
-    std::string message;
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return event_ != Event::None; });
-      e = event_;
-      message = event_message_;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    for (auto& c : cpus_) c->request_stop();
-    for (auto& t : threads) t.join();
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (stop_requested_) return stop_status_;
-      // A vCPU may have posted a weightier event (power off after a code-flush request) while
-      // the others stopped; with every vCPU joined, event_ is final.
-      e = event_;
-      message = event_message_;
-    }
-    switch (e) {
-      case Event::None:
-      case Event::PowerOff:
-        return 0;
-      case Event::Stop:
-        return stop_status_;
-      case Event::Error:
-        error_ = message;
-        return 1;
-      case Event::FlushCode:
-        // The baseline code cache is full: with every vCPU stopped, drop all translations and
-        // run on (they are retranslated as they run again).
-        ctx_.log.log(hw::kLogTier, "virt: code cache full, flushing translations\n");
-        ctx_.engine.flush();
-        break;
-      case Event::Reset: {
-        if (config_.no_reboot) return 0;
-        ctx_.log.log(hw::kLogInt, "virt: system reset\n");
-        // Like a power cycle without clearing RAM: devices to reset state, code caches dropped
-        // (the reloaded kernel is written behind the softmmu's back), images placed again.
-        reset_devices();
-        ctx_.engine.flush();
-        std::string err = reboot();
-        if (!err.empty()) {
-          error_ = "reset: " + err;
-          return 1;
-        }
-        break;
-      }
-    }
-  }
+  std::vector<cpu::Vcpu*> vcpus;
+  for (auto& c : cpus_) vcpus.push_back(c.get());
+  return run_loop_->run(vcpus, config_.no_reboot, [this] {
+    reset_devices();
+    return reboot();
+  });
 }
+
+namespace {
+
+/// Every AArch64 model cpu/arm64 defines runs on this board.
+std::span<const CpuModelInfo> virt_cpu_models() {
+  static const std::vector<CpuModelInfo> kModels = [] {
+    std::vector<CpuModelInfo> v;
+    for (const cpu::arm64::CpuModel& m : cpu::arm64::cpu_models())
+      v.push_back({m.name, m.description});
+    return v;
+  }();
+  return kModels;
+}
+
+}  // namespace
 
 const MachineType& virt_machine_type() {
   static const MachineType kType{
       .name = "virt",
       .description = "AArch64 virtual platform (QEMU virt memory map)",
       .cpus = virt_cpu_models(),
-      .default_cpu = virt_default_cpu(),
+      .default_cpu = cpu::arm64::default_cpu_model().name,
       .default_ram = kVirtDefaultRam,
       .max_ram = kVirtMaxRam,
       .serial_ports = 1,

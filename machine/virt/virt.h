@@ -4,12 +4,13 @@
 // -M properties follow QEMU's virt machine.
 #pragma once
 
-#include <condition_variable>
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "cpu/arm64/vcpu.h"
 #include "hw/char/pl011.h"
 #include "hw/core/address_space.h"
 #include "hw/core/guest_memory.h"
@@ -25,13 +26,13 @@
 #include "hw/virtio/virtio_net.h"
 #include "machine/loader/kernel.h"
 #include "machine/machine.h"
+#include "machine/run_loop.h"
 #include "machine/virt/psci.h"
-#include "machine/virt/virt_cpu.h"
 #include "machine/virt/virt_map.h"
 
 namespace orrery::machine::virt {
 
-class VirtMachine final : public Machine, public PsciCpus {
+class VirtMachine final : public Machine, public PsciCpus, public cpu::arm64::Arm64Hypercalls {
  public:
   /// Builds nothing yet; use create().
   VirtMachine(const MachineConfig& config, MachineContext& ctx);
@@ -44,14 +45,16 @@ class VirtMachine final : public Machine, public PsciCpus {
   hw::CharReceiver& serial_port(unsigned i, hw::CharSink* sink) override;
   int run() override;
   void request_stop(int exit_status) override;
-  const std::string& error() const override { return error_; }
+  const std::string& error() const override { return run_loop_->error(); }
 
   // PsciCpus (called on vCPU threads).
   int32_t cpu_on(uint64_t target, uint64_t entry, uint64_t context_id) override;
   int32_t affinity_info(uint64_t target) override;
+  // Arm64Hypercalls: PSCI over HVC #0 (vCPU threads).
+  Action hvc(cpu::arm64::Arm64Vcpu& cpu, uint16_t imm, std::array<uint64_t, 4>& x) override;
 
   hw::AddressSpace& address_space() { return as_; }
-  VirtCpu& cpu(unsigned i) { return *cpus_.at(i); }
+  cpu::arm64::Arm64Vcpu& cpu(unsigned i) { return *cpus_.at(i); }
   hw::Pl011& uart() { return uart_; }
   hw::rtc::Pl031& rtc() { return rtc_; }
   hw::intc::GicCore& gic() { return gicv3_ ? gicv3_->core() : gicv2_->core(); }
@@ -64,9 +67,6 @@ class VirtMachine final : public Machine, public PsciCpus {
   loader::RamWindow ram() const { return {kVirtRamBase, config_.ram_size}; }
 
  private:
-  enum class PowerState : uint8_t { Off, OnPending, On };
-  enum class Event : uint8_t { None, PowerOff, Reset, Error, Stop, FlushCode };
-
   std::string parse_properties();
   std::string build();
   /// Creates the -device devices on the virtio-mmio transports and the PCI bus.
@@ -76,14 +76,16 @@ class VirtMachine final : public Machine, public PsciCpus {
   /// The kernel for a reset: read again from its file, or the copy kept without a reader.
   std::string reboot();
   void reset_devices();
-  void cpu_thread(unsigned index);
-  void post(Event e, std::string message = {});
 
   MachineConfig config_;
   MachineContext& ctx_;
+  /// ctx_.accel, or TCG on ctx_.engine when the caller gave none.
+  std::unique_ptr<cpu::arm64::Arm64Accelerator> own_accel_;
+  cpu::arm64::Arm64Accelerator* accel_ = nullptr;
   unsigned gic_version_ = 2;
   std::string dumpdtb_;
   hw::AddressSpace as_;
+  std::unique_ptr<RunLoop> run_loop_;  // binds accel_ to as_ (destroyed before it)
   // The GIC outlives the devices that raise its lines: PL031's alarm timer may fire until the
   // RTC is destroyed, so the RTC is declared after the GIC and therefore destroyed before it.
   std::unique_ptr<hw::intc::Gicv2> gicv2_;
@@ -103,7 +105,7 @@ class VirtMachine final : public Machine, public PsciCpus {
   std::vector<std::unique_ptr<hw::pci::PciDevice>> pci_devices_;
   std::vector<std::unique_ptr<hw::virtio::VirtioDevice>> virtio_devices_;
   std::vector<hw::Resettable*> resettables_;  // every device, as build() made them
-  std::vector<std::unique_ptr<VirtCpu>> cpus_;
+  std::vector<std::unique_ptr<cpu::arm64::Arm64Vcpu>> cpus_;
 
   // Kept so SYSTEM_RESET can reload them; kernel_ only when there is no reload_kernel_ (the
   // kernel can be as large as RAM: no second copy of it stays around for a reset).
@@ -114,18 +116,9 @@ class VirtMachine final : public Machine, public PsciCpus {
   loader::BootInfo boot_info_;
   std::vector<uint8_t> dtb_;
   uint64_t dtb_addr_ = 0;
-  std::string error_;
-
-  // vCPU power states and the run loop's event, guarded by mu_.
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<PowerState> power_;
-  std::vector<uint64_t> start_entry_, start_context_;
-  bool stopping_ = false;  // threads must exit
-  Event event_ = Event::None;
-  std::string event_message_;
-  bool stop_requested_ = false;
-  int stop_status_ = 0;
+  /// Orders PSCI power changes (CPU_ON, CPU_OFF) against each other: the last vCPU to turn
+  /// off powers the machine off. The states themselves are the vCPUs'.
+  std::mutex psci_mu_;
 };
 
 /// The board's row in the -M table.

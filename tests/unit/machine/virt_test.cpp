@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/arm64/tcg_accel.h"
+#include "cpu/x86/tcg_accel.h"
 #include "hw/core/clock.h"
 #include "hw/core/event_loop.h"
 #include "hw/core/log.h"
@@ -243,6 +245,31 @@ TEST_F(VirtTest, RequestStopEndsALoopingGuest) {
   EXPECT_EQ(m->error(), "");
 }
 
+// The board takes its vCPUs from the accelerator it is given (the command line's), as pc does.
+TEST_F(VirtTest, VcpusComeFromTheGivenAccelerator) {
+  cpu::arm64::TcgArm64Accelerator accel(engine);
+  ctx.accel = &accel;
+  auto m = make();
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->load_kernel(code({kBSelf})), "");
+  auto& vm = static_cast<VirtMachine&>(*m);
+  EXPECT_NE(dynamic_cast<cpu::arm64::TcgArm64Vcpu*>(&vm.cpu(0)), nullptr);
+  m->request_stop(5);
+  EXPECT_EQ(m->run(), 5);
+}
+
+// An accelerator for another guest is one clear error, not a crash.
+TEST_F(VirtTest, AnX86AcceleratorIsRefused) {
+  cpu::x86::TcgX86Accelerator accel(engine);
+  ctx.accel = &accel;
+  MachineConfig cfg;
+  cfg.cpu_model = "cortex-a57";
+  cfg.ram_size = 128 * MiB;
+  std::string err;
+  EXPECT_FALSE(virt_machine_type().create(cfg, ctx, err));
+  EXPECT_EQ(err, "the tcg accelerator cannot run AArch64 vCPUs");
+}
+
 TEST_F(VirtTest, StopRequestedBeforeRun) {
   auto m = make();
   ASSERT_EQ(m->load_kernel(code({kBSelf})), "");
@@ -253,7 +280,7 @@ TEST_F(VirtTest, StopRequestedBeforeRun) {
 TEST_F(VirtTest, WfiSleepsUntilAStopRequest) {
   auto m = make();
   ASSERT_EQ(m->load_kernel(code({kWfi, kBSelf})), "");
-  VirtCpu& cpu = static_cast<VirtMachine&>(*m).cpu(0);
+  auto& cpu = dynamic_cast<cpu::arm64::TcgArm64Vcpu&>(static_cast<VirtMachine&>(*m).cpu(0));
   bool asleep = false;
   std::thread stopper([&] {
     // The stop must find the vCPU asleep in WFI, not arrive before it gets there.
@@ -312,6 +339,33 @@ TEST_F(VirtTest, SecondaryCpuStartsWithPsciCpuOn) {
     EXPECT_EQ(m->run(), 0) << m->error();
     EXPECT_EQ(out.output().substr(out.output().size() - 1), "Z");
   }
+}
+
+// PSCI CPU_OFF parks the calling vCPU (AFFINITY_INFO then says OFF) and the machine runs on;
+// CPU_OFF on the last running vCPU powers the machine off.
+TEST_F(VirtTest, CpuOffParksTheVcpuAndTheLastOnePowersOff) {
+  constexpr uint32_t kNop = 0xD503201F;
+  auto m = make(128 * MiB, false, 2);
+  // CPU 0: CPU_ON(target 1, entry 0x4000'0060), then AFFINITY_INFO(1) until OFF (1), print 'O'
+  // and CPU_OFF itself. CPU 1: CPU_OFF.
+  ASSERT_EQ(
+      m->load_kernel(code({0xD2800060, 0xF2B88000,  0xD2800021, 0xD2800C02,  0xF2A80002, kHvc0,
+                           0xD2800080, 0xF2B88000,  0xD2800021, 0xD2800002,  kHvc0,
+                           0xF100041F,                         // cmp x0, #1
+                           0x54FFFF41,                         // b.ne (the AFFINITY_INFO loop)
+                           kMovX1Uart, mov_w2('O'), kStrW2X1,  // print 'O'
+                           0xD2800040, kMovkX0Psci, kHvc0,      kBSelf,      kNop,       kNop,
+                           kNop,       kNop,        0xD2800040, kMovkX0Psci, kHvc0,      kBSelf})),
+      "");
+  WaitingChardev uart;
+  m->serial_port(0, &uart);
+  std::thread watchdog([&] {
+    if (!uart.wait_for("O", std::chrono::seconds(30))) m->request_stop(9);
+  });
+  EXPECT_EQ(m->run(), 0) << m->error();
+  watchdog.join();
+  EXPECT_EQ(uart.output(), "O");
+  EXPECT_EQ(m->error(), "");
 }
 
 TEST_F(VirtTest, CpuOnOutsideRamOrRomIsInvalidAddress) {
