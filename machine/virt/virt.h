@@ -82,6 +82,8 @@ class VirtMachine final : public Machine, public PsciCpus {
   MachineConfig config_;
   MachineContext& ctx_;
   unsigned gic_version_ = 2;
+  bool mte_ = false;  // -M virt,mte=on
+  std::unique_ptr<cpu::arm64::TagStorage> tags_;
   std::string dumpdtb_;
   hw::AddressSpace as_;
   // The GIC outlives the devices that raise its lines: PL031's alarm timer may fire until the

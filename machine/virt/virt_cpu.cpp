@@ -6,6 +6,7 @@
 
 #include "cpu/arm64/cpu.h"
 #include "cpu/arm64/cpu_models.h"
+#include "cpu/arm64/mte.h"
 #include "hw/core/log.h"
 #include "machine/virt/psci.h"
 
@@ -89,6 +90,11 @@ class Arm64VirtCpu final : public VirtCpu, public cpu::arm64::Arm64Platform {
   hw::IrqLine* pmu_irq() override { return &cpu_.pmu_irq(); }
   void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) override {
     cpu_.set_gic_cpu_interface(gic);
+  }
+  bool set_tag_storage(cpu::arm64::TagStorage* tags) override {
+    if (((cpu_.model().id_aa64pfr1 >> cpu::arm64::kPfr1MteShift) & 0xf) < 2) return false;
+    cpu_.set_tag_storage(tags);
+    return true;
   }
 
   // hw::IrqSink: the GIC's outputs.

@@ -19,6 +19,9 @@ namespace intc {
 class Gicv3CpuInterface;
 }
 }  // namespace orrery::hw
+namespace orrery::cpu::arm64 {
+class TagStorage;
+}
 
 namespace orrery::machine::virt {
 
@@ -71,6 +74,11 @@ class VirtCpu : public hw::IrqSink {
   virtual hw::IrqLine* pmu_irq() { return nullptr; }
   /// Attaches a GICv3 CPU interface (before the first reset).
   virtual void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) = 0;
+  /// Gives the vCPU the board's MTE tag storage; false if its model lacks FEAT_MTE2.
+  virtual bool set_tag_storage(cpu::arm64::TagStorage* tags) {
+    (void)tags;
+    return false;
+  }
 };
 
 /// Tells each CPU about the others (TLB maintenance broadcast). Call once, before running.
