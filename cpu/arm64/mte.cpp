@@ -107,7 +107,8 @@ bool allocation_tag_access(const Arm64State& s, bool el0) {
 uint64_t mte_tb_flags(const Arm64State& s) {
   if (!s.tags || mte_level(s) < 2) return 0;
   const bool el0 = s.el == 0;
-  uint64_t f = allocation_tag_access(s, el0) ? tb_flags::kMteAta : 0;
+  uint64_t f = tb_flags::kMtePresent;
+  if (allocation_tag_access(s, el0)) f |= tb_flags::kMteAta;
   if (s.tco) return f;
   if (allocation_tag_access(s, el0) && tcf(s, el0) != 0) f |= tb_flags::kMteCheck;
   // EL1's LDTR/STTR are checked with EL0's controls.

@@ -65,6 +65,9 @@ constexpr uint64_t kPmu = 1u << 19;        // the PMU counts: translated code co
 constexpr uint64_t kMteAta = 1u << 20;     // SCTLR_EL1.ATA/ATA0: tag instructions reach tags
 constexpr uint64_t kMteCheck = 1u << 21;   // TCF != 0, ATA, !PSTATE.TCO: accesses are checked
 constexpr uint64_t kMteCheckEl0 = 1u << 22;  // at EL1: EL0's TCF0/ATA0 check LDTR/STTR
+// The CPU has MTE2 and tag storage: MTE instructions exist. Part of every block's key, so a
+// persistent translation cache (keyed by machine and CPU model only) never mixes mte=on/off.
+constexpr uint64_t kMtePresent = 1u << 23;
 }  // namespace tb_flags
 
 // SCTLR_EL1 bits the CPU acts on.
