@@ -11,6 +11,7 @@
 #include "cpu/arm64/decoder.h"
 #include "cpu/arm64/extension_names.h"
 #include "cpu/arm64/mmu.h"
+#include "cpu/arm64/mte.h"
 #include "hw/core/address_space.h"
 #include "hw/intc/gicv3_cpu_if.h"
 
@@ -93,6 +94,9 @@ void Arm64Cpu::reset(uint64_t entry) {
   s.ctr_el0 = model_.ctr;
   s.clidr_el1 = model_.clidr;
   s.id_aa64pfr0_el1 = compute_id_aa64pfr0();
+  s.id_aa64pfr1_el1 = compute_id_aa64pfr1();
+  s.gcr_el1 = s.rgsr_el1 = s.tfsr_el1 = s.tfsre0_el1 = 0;
+  s.tco = 0;
   s.id_aa64dfr0_el1 = model_.id_aa64dfr0;
   s.id_aa64isar0_el1 = model_.id_aa64isar0;
   s.id_aa64isar1_el1 = model_.id_aa64isar1;
@@ -117,6 +121,21 @@ uint64_t Arm64Cpu::compute_id_aa64pfr0() const {
   uint64_t v = model_.id_aa64pfr0 & ~(0xfull << 24);
   if (gic_) v |= 1ull << 24;  // GIC: system register interface implemented
   return v;
+}
+
+uint64_t Arm64Cpu::compute_id_aa64pfr1() const {
+  uint64_t v = model_.id_aa64pfr1;
+  // Without tag storage (no -M virt,mte=on) there is no MTE at all: qemu-system-aarch64 7.2
+  // reports ID_AA64PFR1_EL1.MTE = 0 for `max` then, and IRG is UNDEFINED.
+  if (!state_.tags) v &= ~(0xfull << kPfr1MteShift);
+  return v;
+}
+
+void Arm64Cpu::set_tag_storage(TagStorage* tags) {
+  state_.tags = tags;
+  state_.id_aa64pfr1_el1 = compute_id_aa64pfr1();
+  mmu_.flush_all();
+  exec_.mode_changed();
 }
 
 void Arm64Cpu::set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) {

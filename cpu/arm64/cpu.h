@@ -121,6 +121,9 @@ class Arm64Cpu final : public Vcpu,
   void set_siblings(std::span<Arm64Cpu* const> cpus) { siblings_.assign(cpus.begin(), cpus.end()); }
   /// Attaches the GICv3 CPU interface (ICC_* registers; ID_AA64PFR0_EL1.GIC = 1). Before reset.
   void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic);
+  /// FEAT_MTE2 tag storage for RAM (-M virt,mte=on; shared by every vCPU, owned by the board).
+  /// Without it the CPU has no MTE (ID_AA64PFR1_EL1.MTE reads 0), as on QEMU.
+  void set_tag_storage(TagStorage* tags);
   hw::intc::Gicv3CpuInterface* gic_cpu_interface() const { return gic_; }
 
   /// Warm reset into AArch64 EL1h with DAIF masked, the MMU off, and the PC at entry.
@@ -212,6 +215,7 @@ class Arm64Cpu final : public Vcpu,
   void ack_flush();
   void set_running(bool running);
   uint64_t compute_id_aa64pfr0() const;
+  uint64_t compute_id_aa64pfr1() const;
 
   struct FlushRequest {
     TlbFlush flush;

@@ -51,6 +51,7 @@ constexpr CpuModel kModels[] = {
      .midr = 0x000f0510,
      .description = "all features Orrery implements",
      .id_aa64pfr0 = kPfr0Fp16,
+     .id_aa64pfr1 = 0x300,  // FEAT_MTE3 with -M virt,mte=on (none without tag storage)
      .id_aa64isar0 = kIsar0Max,
      .id_aa64mmfr0 = kMmfr0Pa48Tg16},
 };

@@ -19,6 +19,7 @@ struct CpuModel {
   uint64_t ctr = 0x8444c004;         // CTR_EL0: 64-byte lines, PIPT I-cache
   uint64_t clidr = 0x0a200023;       // CLIDR_EL1: L1 I+D, L2 unified
   uint64_t id_aa64pfr0 = 0x11;       // EL0 and EL1 AArch64 only; FP, AdvSIMD; GIC set if attached
+  uint64_t id_aa64pfr1 = 0;          // MTE (11:8): 3 on max (0 without tag storage)
   uint64_t id_aa64dfr0 = 0x10305106; // Debug v8, PMUv3 (PMUVer 1), 6 BRPs, 4 WRPs, 2 CTX_CMPs
   uint64_t id_aa64isar0 = 0x10000;   // CRC32
   uint64_t id_aa64isar1 = 0;

@@ -7,6 +7,7 @@
 
 #include "cpu/arm64/cpu.h"
 #include "cpu/arm64/debug.h"
+#include "cpu/arm64/mte.h"
 
 namespace orrery::cpu::arm64 {
 
@@ -14,6 +15,7 @@ namespace {
 constexpr uint64_t kSpsrPan = 1ull << 22;
 constexpr uint64_t kSpsrIl = 1ull << 20;
 constexpr uint64_t kSpsrSs = 1ull << 21;
+constexpr uint64_t kSpsrTco = 1ull << 25;
 }  // namespace
 
 uint64_t pstate_to_spsr(const Arm64State& s) {
@@ -23,6 +25,7 @@ uint64_t pstate_to_spsr(const Arm64State& s) {
   v |= uint64_t(s.daif & 0xf) << 6;
   v |= uint64_t(s.el & 3) << 2;
   if (s.spsel) v |= 1;
+  if (s.tco) v |= kSpsrTco;
   return v;
 }
 
@@ -52,6 +55,7 @@ uint64_t take_exception(Arm64State& s, ExceptionKind kind, uint32_t esr, uint64_
   s.spsel = 1;
   s.daif = 0xf;
   s.il = 0;
+  if (mte_level(s) >= 2) s.tco = 1;  // no tag checks until the handler clears TCO
   s.monitor.valid = 0;  // ClearExclusiveLocal on exception entry
   s.common.pc = s.vbar_el1 + offset;
   return s.common.pc;
@@ -68,6 +72,7 @@ bool exception_return(Arm64State& s) {
   s.nzcv.c = (spsr >> 29) & 1;
   s.nzcv.v = (spsr >> 28) & 1;
   s.daif = uint8_t((spsr >> 6) & 0xf);
+  if (mte_level(s) >= 2) s.tco = (spsr & kSpsrTco) ? 1 : 0;
   s.monitor.valid = 0;
   s.common.pc = s.elr_el1;
   if (illegal) {

@@ -7,6 +7,7 @@
 #include "cpu/arm64/decoder.h"
 #include "cpu/arm64/exception.h"
 #include "cpu/arm64/helpers.h"
+#include "cpu/arm64/mte.h"
 #include "cpu/arm64/pmu.h"
 #include "cpu/arm64/state.h"
 #include "cpu/arm64/translate.h"
@@ -33,6 +34,7 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
   Translator tr(e, cpu.tb_flags);
   tr.set_id_isar0(state_of(cpu).id_aa64isar0_el1);
   tr.set_id_pfr0(state_of(cpu).id_aa64pfr0_el1);
+  tr.set_id_pfr1(state_of(cpu).id_aa64pfr1_el1);
   uint64_t pc = b.guest_pc;
 
   if ((pc & 3) || (cpu.tb_flags & tb_flags::kIllegal)) {
@@ -209,6 +211,7 @@ uint64_t Arm64Frontend::compute_tb_flags(const tcg::CpuCommon& cpu) const {
   if (s.owner && s.owner->gic_cpu_interface()) f |= tb_flags::kGicSysregs;
   f |= debug_tb_flags(s);
   f |= pmu_tb_flags(s);
+  f |= mte_tb_flags(s);
   return f;
 }
 

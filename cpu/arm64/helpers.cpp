@@ -7,6 +7,7 @@
 #include "cpu/arm64/cpu.h"
 #include "cpu/arm64/exception.h"
 #include "cpu/arm64/mmu.h"
+#include "cpu/arm64/mte.h"
 #include "cpu/arm64/state.h"
 #include "hw/core/clock.h"
 #include "hw/core/log.h"
@@ -218,7 +219,7 @@ uint64_t helper_write_regime(tcg::CpuCommon* c, uint64_t which, uint64_t value, 
   switch (which) {
     case kRegimeSctlr: {
       // EE/E0E are RES0 (no big-endian support); the rest is stored as written.
-      value &= ~((1ull << 25) | (1ull << 24));
+      value &= ~((1ull << 25) | (1ull << 24)) & mte_sctlr_mask(s);
       const uint64_t changed = s.sctlr_el1 ^ value;
       s.sctlr_el1 = value;
       if (changed & (sctlr::kM | sctlr::kWxn)) s.owner->regime_changed(false, old_asid);

@@ -28,6 +28,7 @@ class Clock;
 namespace orrery::cpu::arm64 {
 
 class Arm64Cpu;
+class TagStorage;
 
 /// MMU indexes (one softmmu TLB each) of the EL1&0 stage-1 regime. PAN is not implemented
 /// (cortex-a57 is ARMv8.0 and `max` advertises only what exists), so there is no EL1-PAN index.
@@ -60,12 +61,23 @@ constexpr uint64_t kBkpt = 1u << 16;       // hardware breakpoints are checked i
 constexpr uint64_t kSs = 1u << 17;         // software step, active-not-pending: one insn
 constexpr uint64_t kSsPending = 1u << 18;  // software step, active-pending: step exception now
 constexpr uint64_t kPmu = 1u << 19;        // the PMU counts: translated code counts events
+// FEAT_MTE2 (mte.h), only ever set with tag storage present:
+constexpr uint64_t kMteAta = 1u << 20;     // SCTLR_EL1.ATA/ATA0: tag instructions reach tags
+constexpr uint64_t kMteCheck = 1u << 21;   // TCF != 0, ATA, !PSTATE.TCO: accesses are checked
+constexpr uint64_t kMteCheckEl0 = 1u << 22;  // at EL1: EL0's TCF0/ATA0 check LDTR/STTR
+// The CPU has MTE2 and tag storage: MTE instructions exist. Part of every block's key, so a
+// persistent translation cache (keyed by machine and CPU model only) never mixes mte=on/off.
+constexpr uint64_t kMtePresent = 1u << 23;
 }  // namespace tb_flags
 
 // SCTLR_EL1 bits the CPU acts on.
 namespace sctlr {
 constexpr uint64_t kM = 1u << 0, kA = 1u << 1, kSa = 1u << 3, kSa0 = 1u << 4, kUma = 1u << 9;
 constexpr uint64_t kDze = 1u << 14, kUct = 1u << 15, kWxn = 1u << 19, kUci = 1u << 26;
+// FEAT_MTE2: ITFSB, TCF0 (39:38), TCF (41:40), ATA0, ATA; RES0 without it.
+constexpr uint64_t kItfsb = 1ull << 37, kAta0 = 1ull << 42, kAta = 1ull << 43;
+constexpr unsigned kTcf0Shift = 38, kTcfShift = 40;
+constexpr uint64_t kMteBits = kItfsb | (0xfull << kTcf0Shift) | kAta0 | kAta;
 }  // namespace sctlr
 
 /// NZCV as four bytes holding 0/1 (read and written as I1), so the optimiser sees each flag as
@@ -138,6 +150,7 @@ struct Arm64State {
   uint8_t daif = 0xf;  // PSTATE.{D,A,I,F} as bits 3..0 (the DAIF register's bits 9..6)
   uint8_t il = 0;      // PSTATE.IL (set by an illegal exception return)
   uint8_t ss = 0;      // PSTATE.SS: software step, active-not-pending (debug.h)
+  uint8_t tco = 0;     // PSTATE.TCO: tag checks override (FEAT_MTE)
 
   // FP/SIMD.
   VReg v[32];
@@ -175,6 +188,12 @@ struct Arm64State {
   uint64_t cntv_ctl_el0 = 0;
   uint64_t cntv_cval_el0 = 0;
 
+  // FEAT_MTE2 (mte.h).
+  uint64_t gcr_el1 = 0;     // RRND (16), Exclude (15:0)
+  uint64_t rgsr_el1 = 0;    // SEED (23:8), TAG (3:0)
+  uint64_t tfsr_el1 = 0;    // TF1 (1), TF0 (0): asynchronous tag check faults at EL1
+  uint64_t tfsre0_el1 = 0;  // the same for EL0
+
   // Self-hosted debug (debug.h) and the PMU (pmu.h).
   DebugRegs dbg;
   PmuState pmu;
@@ -186,6 +205,7 @@ struct Arm64State {
   uint64_t ctr_el0 = 0;
   uint64_t clidr_el1 = 0;
   uint64_t id_aa64pfr0_el1 = 0;
+  uint64_t id_aa64pfr1_el1 = 0;
   uint64_t id_aa64dfr0_el1 = 0;
   uint64_t id_aa64isar0_el1 = 0;
   uint64_t id_aa64isar1_el1 = 0;
@@ -198,6 +218,9 @@ struct Arm64State {
   // The machine's virtual clock, and its time (ns) at which the system counter read 0.
   const hw::Clock* clock = nullptr;
   int64_t counter_epoch_ns = 0;
+
+  // Allocation tag storage for RAM (-M virt,mte=on), or null: tags read as 0, writes are ignored.
+  TagStorage* tags = nullptr;
 
   // The vCPU object, for helpers that must reach the softmmu, the log or the stop message.
   Arm64Cpu* owner = nullptr;

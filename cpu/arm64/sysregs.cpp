@@ -60,7 +60,7 @@ constexpr SysReg kSysRegs[] = {
     field("MPIDR_EL1", sysreg_key(3, 0, 0, 0, 5), kEl1Ro, OFF(mpidr_el1)),
     field("REVIDR_EL1", sysreg_key(3, 0, 0, 0, 6), kEl1Ro, OFF(revidr_el1)),
     field("ID_AA64PFR0_EL1", sysreg_key(3, 0, 0, 4, 0), kEl1Ro, OFF(id_aa64pfr0_el1)),
-    constant("ID_AA64PFR1_EL1", sysreg_key(3, 0, 0, 4, 1), kEl1Ro, 0),
+    field("ID_AA64PFR1_EL1", sysreg_key(3, 0, 0, 4, 1), kEl1Ro, OFF(id_aa64pfr1_el1)),
     constant("ID_AA64ZFR0_EL1", sysreg_key(3, 0, 0, 4, 4), kEl1Ro, 0),
     field("ID_AA64DFR0_EL1", sysreg_key(3, 0, 0, 5, 0), kEl1Ro, OFF(id_aa64dfr0_el1)),
     constant("ID_AA64DFR1_EL1", sysreg_key(3, 0, 0, 5, 1), kEl1Ro, 0),

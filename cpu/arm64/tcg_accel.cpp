@@ -1,5 +1,7 @@
 #include "cpu/arm64/tcg_accel.h"
 
+#include "cpu/arm64/mte.h"
+
 #include <cinttypes>
 #include <cstdio>
 #include <vector>
@@ -108,6 +110,12 @@ hw::IrqLine& TcgArm64Vcpu::timer_irq(TimerOutput t) {
 
 void TcgArm64Vcpu::set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) {
   cpu_.set_gic_cpu_interface(gic);
+}
+
+bool TcgArm64Vcpu::set_tag_storage(TagStorage* tags) {
+  if (((cpu_.model().id_aa64pfr1 >> kPfr1MteShift) & 0xf) < 2) return false;
+  cpu_.set_tag_storage(tags);
+  return true;
 }
 
 void TcgArm64Vcpu::set_irq(unsigned line, bool level) {

@@ -28,6 +28,7 @@ class TcgArm64Vcpu final : public Arm64Vcpu, private Arm64Platform {
   hw::IrqLine& timer_irq(TimerOutput t) override;
   hw::IrqLine* pmu_irq() override { return &cpu_.pmu_irq(); }
   void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) override;
+  bool set_tag_storage(TagStorage* tags) override;
   void set_irq(unsigned line, bool level) override;
 
   /// The CPU itself (tests look at its state; TLB broadcast links).

@@ -260,6 +260,16 @@ class Translator {
   bool SIMD_2misc_fp16(u32 Q, u32 U, u32 a, u32 opc, u32 n, u32 d);
   bool SIMD_scalar_2misc_fp16(u32 U, u32 a, u32 opc, u32 n, u32 d);
 
+  // ---- Memory Tagging Extension: translate_mte.cpp ----
+  bool IRG(u32 m, u32 n, u32 d);
+  bool GMI(u32 m, u32 n, u32 d);
+  bool SUBP(u32 S, u32 m, u32 n, u32 d);
+  bool ADDG(u32 sub, u32 uimm6, u32 uimm4, u32 n, u32 d);
+  bool LDST_tag(u32 opc, u32 imm9, u32 op2, u32 n, u32 t);
+  bool STGP(u32 mode, u32 imm7, u32 t2, u32 n, u32 t);
+  /// ID_AA64PFR1_EL1: MTE (11:8) decides which MTE instructions and registers exist.
+  void set_id_pfr1(uint64_t pfr1) { mte_ = unsigned(pfr1 >> 8) & 0xf; }
+
   /// The ID register that gates optional instructions (the CPU model's ID_AA64ISAR0_EL1).
   /// Until set, every optional instruction is accepted.
   void set_id_isar0(uint64_t isar0) { isar0_ = isar0; }
@@ -437,6 +447,12 @@ class Translator {
   bool vec_permute(u32 Q, u32 size, unsigned op, u32 m, u32 n, u32 d);
   bool vec_shift_imm(u32 Q, u32 immhb, unsigned kind, u32 n, u32 d);
   bool sys_dc_ic_tlbi(u32 op1, u32 crn, u32 crm, u32 op2, u32 t);
+  // MTE (translate_mte.cpp). mte_check emits the tag check of a load/store of `bytes` at addr
+  // when the block checks and the access kind is checked (not SP-based with an immediate).
+  void mte_check(Value addr, unsigned bytes, bool write, bool checked, bool unpriv = false);
+  bool mte_msr_tco(u32 crm);
+  bool mte_dc(u32 op1, u32 crm, u32 op2, u32 t, bool& handled);
+  bool mte_sysreg(uint32_t key, u32 t, bool read, bool& handled);
   bool sysreg_unlisted(uint32_t key, u32 t, bool read);
   bool sysreg_el0_check(const SysReg& r, uint32_t key, u32 t, bool read, bool& handled);
 
@@ -452,6 +468,7 @@ class Translator {
   bool why_undefined_ = false;
   uint64_t isar0_ = ~0ull;
   bool fp16_ = true;
+  unsigned mte_ = 0;  // ID_AA64PFR1_EL1.MTE
 };
 
 }  // namespace orrery::cpu::arm64

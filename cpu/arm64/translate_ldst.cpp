@@ -85,7 +85,9 @@ bool Translator::exclusive_load(unsigned size_log2, bool pair, bool acquire, u32
   desc.size_log2 = size_log2;
   desc.pair = pair;
   desc.mmu_idx = memop(0).mmu_idx;
-  e_.call(kHelperLoadExclusive, {base_reg(n), e_.c64(desc.encode()), e_.c64(pc_)});
+  Value addr = base_reg(n);
+  mte_check(addr, (pair ? 2u : 1u) << size_log2, false, n != 31);
+  e_.call(kHelperLoadExclusive, {addr, e_.c64(desc.encode()), e_.c64(pc_)});
   if (acquire) e_.fence(FenceKind::Load);
   return true;
 }
@@ -100,7 +102,9 @@ bool Translator::exclusive_store(unsigned size_log2, bool pair, bool release, u3
   desc.pair = pair;
   desc.mmu_idx = memop(0).mmu_idx;
   if (release) e_.fence(FenceKind::Full);
-  e_.call(kHelperStoreExclusive, {base_reg(n), e_.c64(desc.encode()), e_.c64(pc_)});
+  Value addr = base_reg(n);
+  mte_check(addr, (pair ? 2u : 1u) << size_log2, true, n != 31);
+  e_.call(kHelperStoreExclusive, {addr, e_.c64(desc.encode()), e_.c64(pc_)});
   return true;
 }
 
@@ -131,13 +135,16 @@ bool Translator::LDAXP(u32 sz, u32 t2, u32 n, u32 t) {
 
 bool Translator::STLR(u32 size, u32 n, u32 t) {
   Value addr = base_reg(n);
+  mte_check(addr, 1u << size, true, n != 31);
   e_.fence(FenceKind::Full);  // release: earlier accesses complete first
   e_.store(addr, e_.trunc(type_for_size(size), get_x(t, true)), memop(size, false, true));
   return true;
 }
 
 bool Translator::LDAR(u32 size, u32 n, u32 t) {
-  Value v = e_.load(Type::I64, base_reg(n), memop(size, false, true));
+  Value addr = base_reg(n);
+  mte_check(addr, 1u << size, false, n != 31);
+  Value v = e_.load(Type::I64, addr, memop(size, false, true));
   e_.fence(FenceKind::Load);  // acquire: later accesses stay after
   set_x(t, v);
   return true;
@@ -186,6 +193,7 @@ bool Translator::load_pair(unsigned scale, bool fp, bool sign32, u32 mode, u32 L
   Value addr = mode == 1 ? base : e_.add(base, e_.c64(off));
   Value addr2 = e_.add(addr, e_.c64(1ull << scale));
   const Type gpr_type = scale == 3 ? Type::I64 : (sign32 ? Type::I64 : Type::I32);
+  mte_check(addr, 2u << scale, !L, wb || n != 31);
   if (L) {
     Value v[2][2];  // [register][half]
     Value addrs[2] = {addr, addr2};
@@ -263,6 +271,7 @@ bool Translator::ldst_imm_gpr(u32 size, u32 opc, int64_t offset, u32 n, u32 t, i
   Value updated = offset ? e_.add(base, e_.c64(offset)) : base;
   Value addr = wb == 1 ? base : updated;
   MemOp mo = unpriv ? memop_unpriv(size, acc->sign) : memop(size, acc->sign);
+  mte_check(addr, 1u << size, !acc->load, wb || n != 31, unpriv);
   Value v;
   if (acc->load)
     v = e_.load(acc->type, addr, mo);
@@ -299,6 +308,7 @@ bool Translator::LDST_reg(u32 size, u32 opc, u32 m, u32 option, u32 S, u32 n, u3
   if (!acc || !(option & 2)) return unallocated();  // option<1> == 0 is reserved
   Value addr = reg_offset_addr(n, m, option, S, size);
   MemOp mo = memop(size, acc->sign);
+  mte_check(addr, 1u << size, !acc->load, true);
   if (acc->load)
     set_x(t, e_.load(acc->type, addr, mo));
   else
@@ -334,6 +344,7 @@ bool Translator::ldst_imm_fp(u32 size, u32 opc, int64_t offset, u32 n, u32 t, in
   if (!fp_enabled_or_trap()) return true;
   Value base = base_reg(n);
   Value updated = offset ? e_.add(base, e_.c64(offset)) : base;
+  mte_check(wb == 1 ? base : updated, 1u << *log2, !(opc & 1), wb || n != 31);
   ldst_fp(*log2, opc, t, wb == 1 ? base : updated);
   if (wb) set_xsp(n, updated);
   return true;
@@ -358,7 +369,9 @@ bool Translator::LDST_reg_fp(u32 size, u32 opc, u32 m, u32 option, u32 S, u32 n,
   std::optional<unsigned> log2 = decode_fp_size(size, opc);
   if (!log2 || !(option & 2)) return unallocated();
   if (!fp_enabled_or_trap()) return true;
-  return ldst_fp(*log2, opc, t, reg_offset_addr(n, m, option, S, *log2));
+  Value addr = reg_offset_addr(n, m, option, S, *log2);
+  mte_check(addr, 1u << *log2, !(opc & 1), true);
+  return ldst_fp(*log2, opc, t, addr);
 }
 
 }  // namespace orrery::cpu::arm64

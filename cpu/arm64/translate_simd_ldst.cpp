@@ -41,6 +41,7 @@ bool Translator::ldst_multi(u32 Q, u32 L, u32 m, u32 opc, u32 size, u32 n, u32 t
   const unsigned datasize = Q ? 128 : 64, elements = datasize / esize;
   const unsigned total = rpt * selem * datasize / 8;
   Value base = base_reg(n);
+  mte_check(base, total, !L, post || n != 31);
   if (selem == 1) {
     // Whole registers, contiguous: 64-bit accesses (element order is little-endian anyway).
     std::vector<std::pair<unsigned, Vec>> loaded;
@@ -117,6 +118,7 @@ bool Translator::ldst_single(u32 Q, u32 L, u32 R, u32 m, u32 opc, u32 S, u32 siz
   if (!fp_access_check()) return true;
   const unsigned ebytes = 1u << scale, esize = 8 * ebytes;
   Value base = base_reg(n);
+  mte_check(base, selem * ebytes, !L, post || n != 31);
   std::vector<Value> vals(selem);
   for (unsigned s = 0; s < selem; ++s) {
     Value addr = e_.add(base, e_.c64(s * ebytes));

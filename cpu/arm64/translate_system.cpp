@@ -95,6 +95,8 @@ bool Translator::MSR_imm(u32 op1, u32 crm, u32 op2) {
     Value bits = e_.konst(Type::I8, crm);
     e_.set_reg(kOffDaif, op2 == 6 ? e_.or_(daif, bits) : e_.and_(daif, e_.not_(bits)));
     if (op2 == 7) e_.call(kHelperCheckIrq);
+  } else if (op1 == 3 && op2 == 4) {  // TCO
+    return mte_msr_tco(crm);
   } else {
     // PAN and UAO (op2 4, 3) are not implemented nor advertised; the rest is unallocated.
     return unallocated();
@@ -194,6 +196,9 @@ bool Translator::sysreg_el0_check(const SysReg& r, uint32_t key, u32 t, bool rea
 
 bool Translator::MRS(u32 sysreg, u32 t) {
   const uint32_t key = sysreg_key_from_field(sysreg);
+  bool mte_handled = false;
+  const bool mte_res = mte_sysreg(key, t, true, mte_handled);
+  if (mte_handled) return mte_res;
   const SysReg* r = find_sysreg(key);
   if (!r) return sysreg_unlisted(key, t, true);
   bool handled = false;
@@ -270,6 +275,9 @@ bool Translator::MRS(u32 sysreg, u32 t) {
 
 bool Translator::MSR_reg(u32 sysreg, u32 t) {
   const uint32_t key = sysreg_key_from_field(sysreg);
+  bool mte_handled = false;
+  const bool mte_res = mte_sysreg(key, t, false, mte_handled);
+  if (mte_handled) return mte_res;
   const SysReg* r = find_sysreg(key);
   if (!r) {
     if (is_raz_id_register(key)) return unallocated();  // read-only
@@ -357,11 +365,15 @@ bool Translator::sys_dc_ic_tlbi(u32 op1, u32 crn, u32 crm, u32 op2, u32 t) {
     if (op1 == 3 && crm == 4 && op2 == 1) {  // DC ZVA: zero the naturally aligned 64-byte block
       if (el_ == 0 && !(flags_ & tb_flags::kEl0Dze))
         return trap_sysreg(1, op1, crn, crm, op2, t, false);
+      mte_check(get_x(t, true), 64, true, true);
       Value base = e_.and_(get_x(t, true), e_.c64(~63ull));
       for (unsigned i = 0; i < 64; i += 8)
         e_.store(i ? e_.add(base, e_.c64(i)) : base, e_.c64(0), memop(3));
       return true;
     }
+    bool mte_handled = false;
+    const bool mte_res = mte_dc(op1, crm, op2, t, mte_handled);
+    if (mte_handled) return mte_res;
     // EL0 may use DC CVAC/CVAU/CIVAC and IC IVAU when SCTLR_EL1.UCI allows (else EC 0x18).
     const bool el0_cmo = op1 == 3 && op2 == 1 && (crm == 10 || crm == 11 || crm == 14 || crm == 5);
     if (el0_cmo) {

@@ -26,6 +26,7 @@ namespace orrery::cpu::arm64 {
 
 struct CpuModel;
 class Arm64Vcpu;
+class TagStorage;
 
 /// A vCPU's PSCI power state (AFFINITY_INFO's three answers).
 enum class PowerState : uint8_t { Off, OnPending, On };
@@ -75,6 +76,12 @@ class Arm64Vcpu : public Vcpu, public hw::IrqSink {
   virtual hw::IrqLine* pmu_irq() { return nullptr; }
   /// Attaches a GICv3 CPU interface (system registers; before the first reset).
   virtual void set_gic_cpu_interface(hw::intc::Gicv3CpuInterface* gic) = 0;
+  /// Gives the vCPU the board's MTE tag storage (before the first reset); false if its model
+  /// lacks FEAT_MTE2 or its engine cannot check tags.
+  virtual bool set_tag_storage(TagStorage* tags) {
+    (void)tags;
+    return false;
+  }
 };
 
 /// What the board gives for each vCPU.

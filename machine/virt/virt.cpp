@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cpu/arm64/cpu_models.h"
+#include "cpu/arm64/mte.h"
 #include "cpu/arm64/tcg_accel.h"
 #include "hw/core/log.h"
 #include "hw/core/user_file.h"
@@ -24,9 +25,11 @@ namespace orrery::machine::virt {
 namespace {
 
 constexpr std::string_view kGicVersions[] = {"2", "3", "max", "host"};
+constexpr std::string_view kOnOff[] = {"on", "off", "yes", "no", "true", "false"};
 constexpr MachineProperty kVirtProperties[] = {
     {"gic-version", kGicVersions, "GIC architecture version: 2 (default), 3 or max (= 3)"},
     {"dumpdtb", {}, "write the generated device tree to FILE and exit"},
+    {"mte", kOnOff, "FEAT_MTE2/MTE3 with tag storage for RAM (needs -cpu max): on|off"},
 };
 
 }  // namespace
@@ -111,6 +114,11 @@ std::string VirtMachine::parse_properties() {
         return "gic-version=" + value + ": expected 2, 3 or max";
     } else if (name == "dumpdtb") {
       dumpdtb_ = value;
+    } else if (name == "mte") {
+      if (value != "on" && value != "off" && value != "yes" && value != "no" && value != "true" &&
+          value != "false")
+        return "mte=" + value + ": expected on or off";
+      mte_ = value == "on" || value == "yes" || value == "true";
     } else {
       return "unknown machine property '" + name + "'";
     }
@@ -162,6 +170,14 @@ std::string VirtMachine::build() {
     cpus_.push_back(std::move(cpu));
   }
   accel_->link_vcpus(vcpus);
+  if (mte_) {
+    if (accel_->name() != "tcg") return "mte=on: MTE tag storage needs the TCG accelerator";
+    // Tag storage for RAM only (4 bits per 16-byte granule); MMIO and ROM have no tags.
+    tags_ = std::make_unique<cpu::arm64::TagStorage>(ram.base, config_.ram_size);
+    for (auto& cpu : cpus_)
+      if (!cpu->set_tag_storage(tags_.get()))
+        return "mte=on: CPU model '" + config_.cpu_model + "' has no MTE (use -cpu max)";
+  }
 
   hw::intc::GicCore* core = nullptr;
   if (gic_version_ == 3) {

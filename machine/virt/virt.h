@@ -83,6 +83,8 @@ class VirtMachine final : public Machine, public PsciCpus, public cpu::arm64::Ar
   std::unique_ptr<cpu::arm64::Arm64Accelerator> own_accel_;
   cpu::arm64::Arm64Accelerator* accel_ = nullptr;
   unsigned gic_version_ = 2;
+  bool mte_ = false;  // -M virt,mte=on
+  std::unique_ptr<cpu::arm64::TagStorage> tags_;
   std::string dumpdtb_;
   hw::AddressSpace as_;
   std::unique_ptr<RunLoop> run_loop_;  // binds accel_ to as_ (destroyed before it)

@@ -215,6 +215,8 @@ smp_zero) expect_error "at least 1" -smp 0 -kernel "$good" ;;
 smp_too_many) expect_error "at most 8" -smp 999 -kernel "$good" ;;
 smp_garbage) expect_error "invalid CPU count" -smp lots -kernel "$good" ;;
 bad_gic_version) expect_error "gic-version" -M virt,gic-version=5 -kernel "$good" ;;
+mte_without_mte_cpu) expect_error "has no MTE" -M virt,mte=on -cpu cortex-a57 -kernel "$good" ;;
+bad_mte_value) expect_error "mte" -M virt,mte=maybe -kernel "$good" ;;
 unknown_machine_prop) expect_error "not supported" -M virt,secure=on -kernel "$good" ;;
 missing_initrd) expect_error "-initrd /nonexistent/initrd" -initrd /nonexistent/initrd -kernel "$good" ;;
 bad_dtb)

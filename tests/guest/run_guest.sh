@@ -14,6 +14,7 @@
 #   QEMU=/path        qemu binary for ORRERY=qemu (default qemu-system-aarch64);
 #   GUEST_TIMEOUT=s   wall-clock limit in seconds (default 30);
 #   GUEST_CPU=model   -cpu for AArch64 programs (default cortex-a57);
+#   GUEST_MACHINE=m   -M for AArch64 programs (default virt; e.g. virt,mte=on);
 #   UPDATE_EXPECTED=1 write the output to the expected file instead of
 #                     comparing (requires ORRERY=qemu).
 #
@@ -68,10 +69,10 @@ if [ "$machine" = 3 ]; then
 elif [ "$emulator" = qemu ]; then
     # -nic none: QEMU's default virt NIC wants a ROM file that is not
     # always installed, and Orrery models no NIC anyway.
-    cmd=("${QEMU:-qemu-system-aarch64}" -M virt -cpu "${GUEST_CPU:-cortex-a57}" -m 128
+    cmd=("${QEMU:-qemu-system-aarch64}" -M "${GUEST_MACHINE:-virt}" -cpu "${GUEST_CPU:-cortex-a57}" -m 128
          -nographic -nic none -kernel "$elf")
 else
-    cmd=("$emulator" -M virt -cpu "${GUEST_CPU:-cortex-a57}" -m 128 -nographic
+    cmd=("$emulator" -M "${GUEST_MACHINE:-virt}" -cpu "${GUEST_CPU:-cortex-a57}" -m 128 -nographic
          -accel "tcg,tier=$tier" -kernel "$elf")
 fi
 

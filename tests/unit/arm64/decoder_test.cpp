@@ -392,6 +392,14 @@ const DecodeCase kCases[] = {
     {0x5e421c20, "SIMD_scalar_3same_fp16", "fmulx h0, h1, h2"},
     {0x4ef8f820, "SIMD_2misc_fp16", "fabs v0.8h, v1.8h"},
     {0x5ef9b820, "SIMD_scalar_2misc_fp16", "fcvtzs h0, h1"},
+    // FEAT_MTE (mte_test.cpp).
+    {0x9ac21020, "IRG", "irg x0, x1, x2"},
+    {0x9ac21423, "GMI", "gmi x3, x1, x2"},
+    {0xbac20023, "SUBP", "subps x3, x1, x2"},
+    {0xd1810820, "ADDG", "subg x0, x1, #16, #2"},
+    {0xd9e02820, "LDST_tag", "stz2g x0, [x1, #32]"},
+    {0xd9e00023, "LDST_tag", "ldgm x3, [x1]"},
+    {0x69811404, "STGP", "stgp x4, x5, [x0, #32]!"},
 };
 
 TEST(Arm64Decoder, KnownEncodingsReachTheirRow) {

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Boots Debian's arm64 kernel on -M virt,mte=on -cpu max with a busybox initramfs whose /init
+# runs arm64_mte.c (a static program built here with the cross gcc, no C library): Linux finds
+# FEAT_MTE, a PROT_MTE mapping is tagged with IRG/STG, and a store through a wrong tag dies of
+# SIGSEGV with si_code SEGV_MTESERR (9) at the mismatched pointer.
+#   mte_linux.sh EMULATOR CACHE
+# EMULATOR "qemu" runs qemu-system-aarch64 (the reference). Exits 77 (skip) without the cross
+# compiler or the Debian packages.
+set -u
+emu=$1
+cache=$2
+here=$(cd "$(dirname "$0")" && pwd)
+command -v aarch64-linux-gnu-gcc >/dev/null || { echo "SKIP: no aarch64-linux-gnu-gcc"; exit 77; }
+"$here/fetch_debian.sh" "$cache" >/dev/null || exit $?
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/root"/{bin,proc,sys,dev}
+aarch64-linux-gnu-gcc -O2 -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie \
+    -no-pie -Wall -o "$work/root/bin/mte" "$here/arm64_mte.c" || exit 1
+cp "$cache/busybox" "$work/root/bin/busybox"
+chmod 755 "$work/root/bin/busybox"
+for app in sh mount poweroff grep; do ln -s busybox "$work/root/bin/$app"; done
+# /proc/cpuinfo's Features list "mte" when Linux found FEAT_MTE2 (one line per CPU).
+printf '#!/bin/sh\nmount -t proc proc /proc\ngrep -o -w mte /proc/cpuinfo\n/bin/mte\npoweroff -f\n' \
+    >"$work/root/init"
+chmod 755 "$work/root/init"
+(cd "$work/root" && find . | cpio -o -H newc --quiet) | gzip >"$work/initrd.cpio.gz"
+
+args=(-M virt,mte=on -cpu max -m 512 -nographic -no-reboot -kernel "$cache/vmlinuz"
+      -initrd "$work/initrd.cpio.gz" -append "console=ttyAMA0 panic=-1 quiet")
+if [ "$emu" = qemu ]; then
+    cmd=(qemu-system-aarch64 -nic none "${args[@]}")
+else
+    cmd=("$emu" "${args[@]}")
+fi
+timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null 2>&1 | tr -d '\r' >"$work/out"
+
+want=("mte" "prctl: 0" "mmap PROT_MTE: ok" "tag nonzero: 1" "ldg matches irg: 1"
+      "tagged load: 42" "signal: 11" "si_code: 9" "si_addr: the mismatched pointer"
+      "child exit: 0" "ORRERY-MTE-DONE")
+for line in "${want[@]}"; do
+    if ! grep -qxF "$line" "$work/out"; then
+        echo "FAIL: no line '$line'"
+        echo "command: ${cmd[*]}"
+        tail -n 30 "$work/out"
+        exit 1
+    fi
+done
+grep -E "^(prctl|mmap|tag|ldg|signal|si_|child)" "$work/out"
+echo "PASS: mte_linux on $emu"
