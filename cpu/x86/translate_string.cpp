@@ -84,7 +84,8 @@ uint64_t helper_rep_string(tcg::CpuCommon* c, uint64_t desc, uint64_t insn_pc, u
     const uint64_t cnt = s.gpr[kRcx] & amask;
     if (cnt == 0) return 1;
     const uint64_t si = s.gpr[kRsi], di = s.gpr[kRdi];
-    if ((op == kMovs || op == kStos) && step > 0 && cnt > 1) {
+    // Not under #AC checking: each element's alignment must be checked on its own.
+    if ((op == kMovs || op == kStos) && step > 0 && cnt > 1 && !align) {
       // Forward MOVS/STOS on plain RAM: the elements up to the next page end (of either
       // operand) or index wrap at once on host memory, instead of one slow-path access each
       // (Linux clears and copies pages with REP STOSQ/MOVSQ).
