@@ -10,22 +10,15 @@ set -u
 emu=$1
 cache=$2
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/static_prog.sh"
 command -v aarch64-linux-gnu-gcc >/dev/null || { echo "SKIP: no aarch64-linux-gnu-gcc"; exit 77; }
 "$here/fetch_debian.sh" "$cache" >/dev/null || exit $?
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/root"/{bin,proc,sys,dev}
-aarch64-linux-gnu-gcc -O2 -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie \
-    -no-pie -Wall -o "$work/root/bin/mte" "$here/arm64_mte.c" || exit 1
-cp "$cache/busybox" "$work/root/bin/busybox"
-chmod 755 "$work/root/bin/busybox"
-for app in sh mount poweroff grep; do ln -s busybox "$work/root/bin/$app"; done
 # /proc/cpuinfo's Features list "mte" when Linux found FEAT_MTE2 (one line per CPU).
-printf '#!/bin/sh\nmount -t proc proc /proc\ngrep -o -w mte /proc/cpuinfo\n/bin/mte\npoweroff -f\n' \
-    >"$work/root/init"
-chmod 755 "$work/root/init"
-(cd "$work/root" && find . | cpio -o -H newc --quiet) | gzip >"$work/initrd.cpio.gz"
+static_prog_initrd "$work" "$here/arm64_mte.c" mte "sh mount poweroff grep" \
+    'mount -t proc proc /proc\ngrep -o -w mte /proc/cpuinfo\n/bin/mte\npoweroff -f\n' || exit 1
 
 args=(-M virt,mte=on -cpu max -m 512 -nographic -no-reboot -kernel "$cache/vmlinuz"
       -initrd "$work/initrd.cpio.gz" -append "console=ttyAMA0 panic=-1 quiet")
@@ -39,13 +32,6 @@ timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null 2>&1 | tr -d '\r' >"$work/
 want=("mte" "prctl: 0" "mmap PROT_MTE: ok" "tag nonzero: 1" "ldg matches irg: 1"
       "tagged load: 42" "signal: 11" "si_code: 9" "si_addr: the mismatched pointer"
       "child exit: 0" "ORRERY-MTE-DONE")
-for line in "${want[@]}"; do
-    if ! grep -qxF "$line" "$work/out"; then
-        echo "FAIL: no line '$line'"
-        echo "command: ${cmd[*]}"
-        tail -n 30 "$work/out"
-        exit 1
-    fi
-done
+expect_lines "$work/out" xF "${want[@]}"
 grep -E "^(prctl|mmap|tag|ldg|signal|si_|child)" "$work/out"
 echo "PASS: mte_linux on $emu"

@@ -11,20 +11,14 @@ set -u
 emu=$1
 cache=$2
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/static_prog.sh"
 command -v aarch64-linux-gnu-gcc >/dev/null || { echo "SKIP: no aarch64-linux-gnu-gcc"; exit 77; }
 "$here/fetch_debian.sh" "$cache" >/dev/null || exit $?
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/root"/{bin,proc,sys,dev}
-aarch64-linux-gnu-gcc -O2 -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie \
-    -no-pie -Wall -o "$work/root/bin/pmu_debug" "$here/arm64_pmu_debug.c" || exit 1
-cp "$cache/busybox" "$work/root/bin/busybox"
-chmod 755 "$work/root/bin/busybox"
-for app in sh mount poweroff; do ln -s busybox "$work/root/bin/$app"; done
-printf '#!/bin/sh\nmount -t proc proc /proc\n/bin/pmu_debug\npoweroff -f\n' >"$work/root/init"
-chmod 755 "$work/root/init"
-(cd "$work/root" && find . | cpio -o -H newc --quiet) | gzip >"$work/initrd.cpio.gz"
+static_prog_initrd "$work" "$here/arm64_pmu_debug.c" pmu_debug "sh mount poweroff" \
+    'mount -t proc proc /proc\n/bin/pmu_debug\npoweroff -f\n' || exit 1
 
 args=(-M virt -cpu cortex-a57 -m 512 -nographic -no-reboot -kernel "$cache/vmlinuz"
       -initrd "$work/initrd.cpio.gz" -append "console=ttyAMA0 panic=-1 quiet")
@@ -38,13 +32,6 @@ timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$work/out" 2>&1
 want=("watchpoint slots: 4" "setregset: 0" "stopped by signal: 5" "si_code: 4"
       "si_addr: the watched variable" "ORRERY-PMU-DEBUG-DONE")
 [ "$emu" = qemu ] || want+=("perf instructions: exact within 50")
-for line in "${want[@]}"; do
-    if ! grep -qF "$line" "$work/out"; then
-        echo "FAIL: no line '$line'"
-        echo "command: ${cmd[*]}"
-        tail -n 30 "$work/out"
-        exit 1
-    fi
-done
+expect_lines "$work/out" F "${want[@]}"
 grep -E "^perf|^watchpoint|^si_" "$work/out"
 echo "PASS: pmu_debug_linux on $emu"
