@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "cpu/x86/cpu.h"
+#include "cpu/x86/exception.h"
 #include "cpu/x86/seg.h"
 #include "hw/core/address_space.h"
 #include "hw/core/log.h"
@@ -124,5 +126,15 @@ class TestMachine : public X86Platform {
   int acks = 0;
   int resets = 0;
 };
+
+/// The fault f() raised, or vector 0xff when it raised none.
+inline GuestFault fault_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const GuestFault& g) {
+    return g;
+  }
+  return GuestFault{0xff, 0, 0};
+}
 
 }  // namespace orrery::cpu::x86::test

@@ -10,15 +10,6 @@ namespace {
 
 constexpr uint64_t kGdt = 0x1000;
 
-GuestFault fault_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const GuestFault& g) {
-    return g;
-  }
-  return GuestFault{0xff, 0, 0};
-}
-
 class SystemTest : public ::testing::Test {
  protected:
   void flat(unsigned cpl = 0) {

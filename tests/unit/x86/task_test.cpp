@@ -14,15 +14,6 @@ constexpr uint64_t kGdt = 0x1000, kIdt = 0x2000, kTssA = 0x3000, kTssB = 0x3100;
 constexpr uint16_t kCode0 = 0x08, kData0 = 0x10, kCode3 = 0x1b, kData3 = 0x23;
 constexpr uint16_t kSelA = 0x28, kSelB = 0x30, kGateB = 0x38, kSel16 = 0x40;
 
-GuestFault fault_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const GuestFault& g) {
-    return g;
-  }
-  return GuestFault{0xff, 0, 0};
-}
-
 class TaskTest : public ::testing::Test {
  protected:
   /// Flat 32-bit protected mode at CPL 0, running task A (busy TSS at kTssA); task B's TSS at
