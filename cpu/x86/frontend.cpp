@@ -284,6 +284,7 @@ uint64_t X86Frontend::compute_tb_flags(const tcg::CpuCommon& cpu) const {
   if (cpl == 3 && pe && (s.cr0 & cr0::kAm) && (s.eflags & eflags::kAc)) f |= tb_flags::kAlignCheck;
   if (s.cr4 & cr4::kVme) f |= tb_flags::kVme;
   if (s.cr4 & cr4::kPvi) f |= tb_flags::kPvi;
+  if ((s.mxcsr & ~0x3fu) == 0x1f80) f |= tb_flags::kMxcsrDefault;
   return f;
 }
 

@@ -254,6 +254,7 @@ class X86GdbTarget final : public TcgGdbTarget {
       }
     } else if (regno == kGdbRegMxcsr) {
       s.mxcsr = uint32_t(v) & 0xffff;
+      cpu->mode_changed();  // tb_flags::kMxcsrDefault
     } else if (regno == kGdbRegFsBase) {
       s.seg[kFs].base = v;
     } else if (regno == kGdbRegGsBase) {

@@ -197,6 +197,11 @@ constexpr uint64_t kCr0Ts =
 constexpr uint64_t kAlignCheck = 1u << 24;
 constexpr uint64_t kVme = 1u << 25;  // CR4.VME (virtual-8086 mode extensions)
 constexpr uint64_t kPvi = 1u << 26;  // CR4.PVI (protected-mode virtual interrupts)
+// MXCSR's control bits are 0x1f80 (round to nearest, all exceptions masked, no FTZ/DAZ): SSE
+// floating point may use the IR's FP vector rows, defined in exactly that environment
+// (translate_sse_fp.cpp). Whatever writes MXCSR's control bits ends the block or calls
+// mode_changed.
+constexpr uint64_t kMxcsrDefault = 1u << 27;
 }  // namespace tb_flags
 
 /// An x87 register as stored by FXSAVE: 64-bit significand (explicit integer bit) and 16-bit

@@ -443,6 +443,7 @@ bool tr_vldmxcsr(TranslateContext& t) {
   Value v = t.load(Type::I32, t.addr_of(0));
   t.raise_if(e.cmp(Cond::Ne, e.and_(v, e.c32(0xffff0000u)), e.c32(0)), vec::kGp, 0);
   e.set_reg(offsetof(X86State, mxcsr), v);
+  t.exit_to_next();  // tb_flags::kMxcsrDefault may have changed
   return true;
 }
 

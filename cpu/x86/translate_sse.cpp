@@ -462,6 +462,11 @@ bool tr_sse_op(TranslateContext& t) {
       (t.mnemonic() == ZYDIS_MNEMONIC_PCMPESTRI || t.mnemonic() == ZYDIS_MNEMONIC_PCMPESTRM))
     packed |= simd::kWide;
   if (try_vec_op(t, s)) return true;
+  if (const auto fp = sse_fp_vec_op(t)) {
+    emit_sse_fp_vec(t, *fp, xmm_num(t, 0), s.data ? e.vec_build(s.lo, s.hi) : xmm_vec(t, s.reg),
+                    imm8(t));
+    return true;
+  }
   if (mxcsr_free(t.mnemonic())) {
     t.call(kHelperSseIntOp, {e.c64(packed), s.lo, s.hi});
     return true;
@@ -694,6 +699,7 @@ bool tr_ldmxcsr(TranslateContext& t) {
   Value v = t.load(Type::I32, t.addr_of(0));
   t.raise_if(e.cmp(Cond::Ne, e.and_(v, e.c32(0xffff0000u)), e.c32(0)), vec::kGp, 0);
   e.set_reg(offsetof(X86State, mxcsr), v);
+  t.exit_to_next();  // tb_flags::kMxcsrDefault may have changed
   return true;
 }
 

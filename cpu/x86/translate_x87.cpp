@@ -332,8 +332,10 @@ bool tr_fxsave(TranslateContext& t) {
   const uint64_t flags = (t.code64() ? 0x40 : 0) | (w ? 0x80 : 0);
   if (t.mnemonic() == ZYDIS_MNEMONIC_FXSAVE || t.mnemonic() == ZYDIS_MNEMONIC_FXSAVE64)
     save_image(t, a, kFxsave, flags);
-  else
+  else {
     restore_image(t, a, kFxsave, flags);
+    t.exit_to_next();  // MXCSR's control bits (tb_flags::kMxcsrDefault) may have changed
+  }
   return true;
 }
 
@@ -375,6 +377,7 @@ bool tr_xsave(TranslateContext& t) {
   t.raise_if(e.cmp(Cond::Ne, bad, e.c64(0)), vec::kGp, 0);
   for (unsigned off = 0; off < kBytes; off += 8)
     t.call(kHelperXrstorWrite, {e.c64(flags | uint64_t(off) << 8), v[off / 8], v[64]});
+  t.exit_to_next();  // MXCSR's control bits (tb_flags::kMxcsrDefault) may have changed
   return true;
 }
 

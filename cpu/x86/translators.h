@@ -1,6 +1,8 @@
 // Declarations of every translator named by insn_table.inc (the table is the one list).
 #pragma once
 
+#include <optional>
+
 #include "cpu/x86/translate.h"
 
 namespace orrery::cpu::x86 {
@@ -21,5 +23,12 @@ tcg::ir::Value atomic_rmw_at(TranslateContext& t, tcg::ir::Value addr, AtomicOp 
 /// register `data` (0-15, or kVexSrcTmp) whose byte in `mask` has its top bit set go to the
 /// hidden memory operand (DS:rDI, segment override allowed) one at a time.
 bool emit_maskmov_bytes(TranslateContext& t, unsigned data, unsigned mask);
+
+/// SSE floating point as IR vector rows (translate_sse_fp.cpp): the row of this instruction
+/// when the block may use one (MXCSR control 0x1f80, tb_flags::kMxcsrDefault), else nullopt.
+std::optional<tcg::ir::VecOp> sse_fp_vec_op(const TranslateContext& t);
+/// xmm[dst] = op(xmm[dst], b) with immediate imm (CMPxx), ORing the raised flags into MXCSR.
+void emit_sse_fp_vec(TranslateContext& t, tcg::ir::VecOp op, unsigned dst, tcg::ir::Value b,
+                     unsigned imm);
 
 }  // namespace orrery::cpu::x86

@@ -63,6 +63,7 @@ unsigned bytes_of(Type t) {
 /// the binary ones; 66 0F opc /ext ib for the immediate ones (PSHUFD is 66 0F 70 /r ib).
 struct SseEnc {
   uint8_t opc, ext;
+  uint8_t prefix = 0x66;  // the SSE FP rows: none (PS), 66 (PD), F3 (SS), F2 (SD)
 };
 constexpr SseEnc kSseEnc[] = {
     {0xdb, 0}, {0xeb, 0}, {0xef, 0}, {0xdf, 0},  // pand por pxor pandn
@@ -79,6 +80,18 @@ constexpr SseEnc kSseEnc[] = {
     {0x71, 2}, {0x72, 2}, {0x73, 2},             // psrl w d q
     {0x71, 4}, {0x72, 4},                        // psra w d
     {0x73, 7}, {0x73, 3},                        // pslldq psrldq
+    // ---- SSE floating point (x86fp): prefix 0F opc xmm0, xmm1 [ib] ----
+    {0x58, 0, 0}, {0x58, 0, 0x66}, {0x58, 0, 0xf3}, {0x58, 0, 0xf2},  // add ps pd ss sd
+    {0x5c, 0, 0}, {0x5c, 0, 0x66}, {0x5c, 0, 0xf3}, {0x5c, 0, 0xf2},  // sub
+    {0x59, 0, 0}, {0x59, 0, 0x66}, {0x59, 0, 0xf3}, {0x59, 0, 0xf2},  // mul
+    {0x5e, 0, 0}, {0x5e, 0, 0x66}, {0x5e, 0, 0xf3}, {0x5e, 0, 0xf2},  // div
+    {0x5d, 0, 0}, {0x5d, 0, 0x66}, {0x5d, 0, 0xf3}, {0x5d, 0, 0xf2},  // min
+    {0x5f, 0, 0}, {0x5f, 0, 0x66}, {0x5f, 0, 0xf3}, {0x5f, 0, 0xf2},  // max
+    {0x51, 0, 0}, {0x51, 0, 0x66}, {0x51, 0, 0xf3}, {0x51, 0, 0xf2},  // sqrt
+    {0xc2, 0, 0}, {0xc2, 0, 0x66}, {0xc2, 0, 0xf3}, {0xc2, 0, 0xf2},  // cmp (ib)
+    {0x5b, 0, 0}, {0x5b, 0, 0x66}, {0x5b, 0, 0xf3},  // cvtdq2ps cvtps2dq cvttps2dq
+    {0x5a, 0, 0}, {0x5a, 0, 0x66}, {0x5a, 0, 0xf3}, {0x5a, 0, 0xf2},  // cvtps2pd pd2ps ss2sd sd2ss
+    {0xe6, 0, 0xf3}, {0xe6, 0, 0xf2}, {0xe6, 0, 0x66},  // cvtdq2pd cvtpd2dq cvttpd2dq
 };
 static_assert(std::size(kSseEnc) == ir::kNumVecOps);
 
@@ -274,6 +287,7 @@ class Gen {
   bool gen_inst(size_t i, std::string& err);
   void gen_generic(size_t i);
   void gen_alu(size_t i, Alu op);
+  void gen_vec_fp(size_t i, uint8_t prefix, uint8_t opc);
   void gen_shift(size_t i);
   void gen_cmp(size_t i);
   void gen_adc(size_t i);
@@ -407,6 +421,35 @@ void Gen::gen_generic(size_t i) {
                                                           uint8_t(src_bits), in.imm, in.imm2}});
   call_abs(uint64_t(&generic_eval));
   st(i, RAX);
+}
+
+// An SSE floating-point row (vec_ops.inc): the host instruction, giving its result, or with
+// kVecFpFlags the exception flags it raised. Host threads run under MXCSR 0x1f80 (the rows'
+// environment), so the result form is the bare instruction; the flags form reloads 0x1f80
+// (through the result's own slot) to clear the sticky status bits first.
+void Gen::gen_vec_fp(size_t i, uint8_t prefix, uint8_t opc) {
+  const ir::Inst& in = b_.insts[i];
+  const Mem d = slot_of(i);
+  const bool flags = in.imm2 & ir::kVecFpFlags;
+  if (flags) {
+    a_.mov_imm(RAX, ir::kVecFpMxcsr);
+    a_.store(4, d, RAX);
+  }
+  a_.movdqu_load(0, slot(in.args[0]));
+  a_.movdqu_load(1, slot(in.args[1]));
+  if (flags) a_.sse_rm(0, 0xae, 2, d);  // ldmxcsr
+  a_.sse_rr(prefix, opc, 0, 1);
+  if (opc == 0xc2) a_.imm8(uint8_t(in.imm2 & 7));
+  if (!flags) {
+    a_.movdqu_store(d, 0);
+    return;
+  }
+  a_.sse_rm(0, 0xae, 3, d);  // stmxcsr
+  a_.load(4, RAX, d);
+  a_.alu_ri(kAnd, false, RAX, 0x3f);
+  a_.store(8, d, RAX);
+  a_.mov_imm(RAX, 0);
+  a_.store(8, Mem{RSP, d.disp + 8}, RAX);
 }
 
 void Gen::gen_alu(size_t i, Alu op) {
@@ -722,6 +765,10 @@ bool Gen::gen_inst(size_t i, std::string& err) {
     case Opcode::VecOp2: {
       const auto op = ir::VecOp(in.imm);
       const SseEnc e = kSseEnc[in.imm];
+      if (ir::is_fp_vec_op(op)) {
+        gen_vec_fp(i, e.prefix, e.opc);
+        return true;
+      }
       a_.movdqu_load(0, slot(in.args[0]));
       if (in.op == Opcode::VecOp2) {
         a_.movdqu_load(1, slot(in.args[1]));

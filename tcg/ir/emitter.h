@@ -79,6 +79,11 @@ class Emitter {
     assert(vec_op_info(op).arity == 2);
     return emit(Opcode::VecOp2, Type::I128, {a, b}, uint64_t(op));
   }
+  /// An SSE floating-point row (vec_ops.inc) with its imm2 (CmpXX predicate, kVecFpFlags).
+  Value vec_fp(VecOp op, Value a, Value b, unsigned imm2) {
+    assert(is_fp_vec_op(op));
+    return emit(Opcode::VecOp2, Type::I128, {a, b}, uint64_t(op), imm2);
+  }
   Value vec_op(VecOp op, Value a, unsigned imm8) {
     assert(vec_op_info(op).arity == 1);
     return emit(Opcode::VecOp1, Type::I128, {a}, uint64_t(op), imm8 & 0xff);

@@ -170,7 +170,7 @@ std::string print(const Block& b) {
       case Opcode::VecOp2:
         out += i.imm < kNumVecOps ? ", " : ", ?";
         if (i.imm < kNumVecOps) out += vec_op_info(VecOp(i.imm)).name;
-        if (i.op == Opcode::VecOp1) {
+        if (i.op == Opcode::VecOp1 || i.imm2 != 0) {
           std::snprintf(buf, sizeof buf, " $0x%" PRIx64, i.imm2);
           out += buf;
         }

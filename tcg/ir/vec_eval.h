@@ -87,9 +87,19 @@ Vec128 sar(const Vec128& a, unsigned n) {
 
 }  // namespace vec_detail
 
+/// The SSE floating-point rows of vec_ops.inc (AddPS .. CvtTPD2DQ).
+bool is_fp_vec_op(VecOp op);
+/// VecOp2's imm2 bit for an FP row: the result is the raised exception flags (vec_ops.inc).
+constexpr unsigned kVecFpFlags = 0x100;
+/// The MXCSR the FP rows are defined under: round to nearest, all exceptions masked.
+constexpr uint32_t kVecFpMxcsr = 0x1f80;
+/// eval_vec of an FP row (vec_fp.cpp: the host's SSE instruction under kVecFpMxcsr).
+Vec128 eval_vec_fp(VecOp op, const Vec128& a, const Vec128& b, unsigned imm);
+
 /// r = op(a, b) or op(a, imm) (the arity of op decides); never undefined.
 inline Vec128 eval_vec(VecOp op, const Vec128& a, const Vec128& b, unsigned imm) {
   using namespace vec_detail;
+  if (is_fp_vec_op(op)) return eval_vec_fp(op, a, b, imm);
   auto cmp_eq = [](auto x, auto y) { return x == y ? -1 : 0; };
   auto cmp_gt = [](auto x, auto y) { return x > y ? -1 : 0; };
   auto mn = [](auto x, auto y) { return x < y ? x : y; };
@@ -198,7 +208,7 @@ inline Vec128 eval_vec(VecOp op, const Vec128& a, const Vec128& b, unsigned imm)
       }
       return r;
     }
-    case VecOp::Count_:
+    default:  // Count_ and the FP rows (above)
       break;
   }
   return Vec128{};

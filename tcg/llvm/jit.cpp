@@ -140,7 +140,8 @@ class CountingMemoryManager : public jitlink::InProcessMemoryManager {
 bool init_native_target(std::string& error) {
   // LLVM's target registry is process-wide and must be initialised exactly once.
   static const bool ok = [] {
-    return !ll::InitializeNativeTarget() && !ll::InitializeNativeTargetAsmPrinter();
+    return !ll::InitializeNativeTarget() && !ll::InitializeNativeTargetAsmPrinter() &&
+           !ll::InitializeNativeTargetAsmParser();  // the SSE FP rows are inline asm
   }();
   if (!ok) error = "LLVM: cannot initialise the native target";
   return ok;

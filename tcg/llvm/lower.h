@@ -110,6 +110,7 @@ class BlockLowering {
 
   // lower_vec.cpp: the 128-bit vector ops
   ll::Value* lower_vec(const ir::Inst& in);
+  ll::Value* lower_vec_fp(const ir::Inst& in);
 
   // lower_mem.cpp: guest memory, calls, fences, terminals
   ll::Value* tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write, ll::Value*& entry);

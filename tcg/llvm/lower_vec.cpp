@@ -2,10 +2,146 @@
 // <2 x i64>; each op bitcasts to its lane shape, so the x86 backend picks the SSE2 instruction
 // (and keeps vectors in XMM registers across a block). Immediate shifts of the lane width or
 // more, poison in LLVM, are folded to their x86 results here.
+#include <llvm/IR/InlineAsm.h>
+
 #include "tcg/ir/vec_eval.h"
 #include "tcg/llvm/lower.h"
 
 namespace orrery::tcg::llvm {
+
+namespace {
+
+/// The host SSE instruction of an FP row (AT&T mnemonic).
+const char* fp_mnemonic(ir::VecOp op) {
+  using ir::VecOp;
+  switch (op) {
+    case VecOp::AddPS:
+      return "addps";
+    case VecOp::AddPD:
+      return "addpd";
+    case VecOp::AddSS:
+      return "addss";
+    case VecOp::AddSD:
+      return "addsd";
+    case VecOp::SubPS:
+      return "subps";
+    case VecOp::SubPD:
+      return "subpd";
+    case VecOp::SubSS:
+      return "subss";
+    case VecOp::SubSD:
+      return "subsd";
+    case VecOp::MulPS:
+      return "mulps";
+    case VecOp::MulPD:
+      return "mulpd";
+    case VecOp::MulSS:
+      return "mulss";
+    case VecOp::MulSD:
+      return "mulsd";
+    case VecOp::DivPS:
+      return "divps";
+    case VecOp::DivPD:
+      return "divpd";
+    case VecOp::DivSS:
+      return "divss";
+    case VecOp::DivSD:
+      return "divsd";
+    case VecOp::MinPS:
+      return "minps";
+    case VecOp::MinPD:
+      return "minpd";
+    case VecOp::MinSS:
+      return "minss";
+    case VecOp::MinSD:
+      return "minsd";
+    case VecOp::MaxPS:
+      return "maxps";
+    case VecOp::MaxPD:
+      return "maxpd";
+    case VecOp::MaxSS:
+      return "maxss";
+    case VecOp::MaxSD:
+      return "maxsd";
+    case VecOp::SqrtPS:
+      return "sqrtps";
+    case VecOp::SqrtPD:
+      return "sqrtpd";
+    case VecOp::SqrtSS:
+      return "sqrtss";
+    case VecOp::SqrtSD:
+      return "sqrtsd";
+    case VecOp::CmpPS:
+      return "cmpps";
+    case VecOp::CmpPD:
+      return "cmppd";
+    case VecOp::CmpSS:
+      return "cmpss";
+    case VecOp::CmpSD:
+      return "cmpsd";
+    case VecOp::CvtDQ2PS:
+      return "cvtdq2ps";
+    case VecOp::CvtPS2DQ:
+      return "cvtps2dq";
+    case VecOp::CvtTPS2DQ:
+      return "cvttps2dq";
+    case VecOp::CvtPS2PD:
+      return "cvtps2pd";
+    case VecOp::CvtPD2PS:
+      return "cvtpd2ps";
+    case VecOp::CvtSS2SD:
+      return "cvtss2sd";
+    case VecOp::CvtSD2SS:
+      return "cvtsd2ss";
+    case VecOp::CvtDQ2PD:
+      return "cvtdq2pd";
+    case VecOp::CvtPD2DQ:
+      return "cvtpd2dq";
+    case VecOp::CvtTPD2DQ:
+      return "cvttpd2dq";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+// The SSE FP rows are inline asm of the host instruction: LLVM may not fold or rewrite them
+// (its fadd/minnum/fptosi differ from SSE on NaNs, signed zeros and out-of-range values), but
+// as pure asm it still keeps the operands in XMM registers. The flags form clears the status
+// bits with LDMXCSR 0x1f80 and reads them back with STMXCSR through a stack slot.
+ll::Value* BlockLowering::lower_vec_fp(const ir::Inst& in) {
+  const auto op = ir::VecOp(in.imm);
+  const char* mn = fp_mnemonic(op);
+  if (!mn) {
+    fail("vector fp op unsupported");
+    return nullptr;
+  }
+  auto* v2i64 = ll::FixedVectorType::get(b_.getInt64Ty(), 2);
+  std::string insn = mn;
+  insn += ' ';
+  if (op == ir::VecOp::CmpPS || op == ir::VecOp::CmpPD || op == ir::VecOp::CmpSS ||
+      op == ir::VecOp::CmpSD)
+    insn += "$$" + std::to_string(in.imm2 & 7) + ", ";
+  insn += "$2, $0";
+  if (!(in.imm2 & ir::kVecFpFlags)) {
+    auto* ft = ll::FunctionType::get(v2i64, {v2i64, v2i64}, false);
+    auto* asm_ = ll::InlineAsm::get(ft, insn, "=x,0,x", /*hasSideEffects=*/false);
+    return b_.CreateCall(ft, asm_, {arg(in, 0), arg(in, 1)});
+  }
+  ll::Function* f = b_.GetInsertBlock()->getParent();
+  ll::IRBuilder<> entry(&f->getEntryBlock(), f->getEntryBlock().begin());
+  ll::Value* csr = entry.CreateAlloca(b_.getInt32Ty());
+  b_.CreateStore(b_.getInt32(ir::kVecFpMxcsr), csr);
+  auto* ft = ll::FunctionType::get(v2i64, {v2i64, v2i64, csr->getType()}, false);
+  auto* asm_ = ll::InlineAsm::get(ft, "ldmxcsr ($3)\n\t" + insn + "\n\tstmxcsr ($3)",
+                                  "=x,0,x,r,~{memory},~{dirflag},~{fpsr},~{flags}",
+                                  /*hasSideEffects=*/true);
+  b_.CreateCall(ft, asm_, {arg(in, 0), arg(in, 1), csr});
+  ll::Value* flags = b_.CreateAnd(b_.CreateLoad(b_.getInt32Ty(), csr), 0x3f);
+  ll::Value* v = ll::ConstantAggregateZero::get(v2i64);
+  return b_.CreateInsertElement(v, b_.CreateZExt(flags, b_.getInt64Ty()), uint64_t(0));
+}
 
 ll::Value* BlockLowering::lower_vec(const ir::Inst& in) {
   using ir::VecOp;
@@ -21,6 +157,7 @@ ll::Value* BlockLowering::lower_vec(const ir::Inst& in) {
     return nullptr;
   }
   const auto op = VecOp(in.imm);
+  if (ir::is_fp_vec_op(op)) return lower_vec_fp(in);
   const unsigned lane = ir::vec_op_info(op).lane_bits;
   const unsigned n = 128 / (lane == 128 ? 8 : lane);  // byte shifts work on <16 x i8>
   auto* lt = ll::IntegerType::get(ctx_, lane == 128 ? 8 : lane);
@@ -127,7 +264,7 @@ ll::Value* BlockLowering::lower_vec(const ir::Inst& in) {
     case VecOp::ShrBytes:
       r = shuffle(a, splat(0), [&](unsigned i) { return i + imm < n ? int(i + imm) : int(n); });
       break;
-    case VecOp::Count_:
+    default:  // Count_; the FP rows are lower_vec_fp's
       break;
   }
   if (!r) {

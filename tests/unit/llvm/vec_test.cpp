@@ -120,7 +120,7 @@ Vec128 oracle(VecOp op, const Vec128& va, const Vec128& vb, unsigned imm) {
       const unsigned __int128 r = bits >= 128 ? 0 : op == VecOp::ShlBytes ? x << bits : x >> bits;
       return Vec128{uint64_t(r), uint64_t(r >> 64)};
     }
-    case VecOp::Count_:
+    default:  // Count_; the FP rows are vec_fp_test.cpp's
       break;
   }
   return Vec128{};
@@ -183,6 +183,7 @@ TEST_P(VecTest, EveryOpMatchesTheHostSse2) {
                             0x0123456789abcdefull};
   for (unsigned o = 0; o < ir::kNumVecOps; ++o) {
     const auto op = VecOp(o);
+    if (ir::is_fp_vec_op(op)) continue;  // vec_fp_test.cpp
     const bool unary = ir::vec_op_info(op).arity == 1;
     std::vector<unsigned> imms = {0};
     if (unary) imms = {0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 255, 0x1b};
