@@ -205,6 +205,7 @@ bool tr_avx_op(TranslateContext& t) {
       ops[n++] = i;
   }
   if (n == 0) return t.unimplemented();
+  if (try_avx_vec_op(t)) return true;  // IR vector ops (translate_avx_vec.cpp)
   unsigned imm = imm8(t);
   if (n == 4) {  // VBLENDV*: the fourth register is imm8[7:4]
     if (!vec_op(t, ops[3])) return t.unimplemented();
@@ -279,10 +280,7 @@ bool tr_avx_mov(TranslateContext& t) {
     load_to(t, 1, dst);
     return true;
   }
-  const unsigned src = vec_num(t, 1), qs = t.op(0).size / 64;
-  Value v[4];
-  for (unsigned q = 0; q < qs; ++q) v[q] = yq(t, src, q);
-  for (unsigned q = 0; q < 4; ++q) set_yq(t, dst, q, q < qs ? v[q] : t.e().c64(0));
+  avx_vec_move(t, dst, vec_num(t, 1), t.op(0).size);
   return true;
 }
 

@@ -424,6 +424,15 @@ bool try_vec_op(TranslateContext& t, const Src& s) {
 
 }  // namespace
 
+bool sse_vec_form(unsigned mnemonic, VecOp& op) {
+  for (const VecForm& v : kVecForms)
+    if (unsigned(v.m) == mnemonic) {
+      op = v.op;
+      return true;
+    }
+  return false;
+}
+
 bool tr_mmx_op(TranslateContext& t) {
   if (t.num_visible_ops() > 1 && t.is_reg(1) && !mm_op(t, 1)) return t.unimplemented();
   if (mmx_unavailable(t)) return true;

@@ -30,5 +30,12 @@ std::optional<tcg::ir::VecOp> sse_fp_vec_op(const TranslateContext& t);
 /// xmm[dst] = op(xmm[dst], b) with immediate imm (CMPxx), ORing the raised flags into MXCSR.
 void emit_sse_fp_vec(TranslateContext& t, tcg::ir::VecOp op, unsigned dst, tcg::ir::Value b,
                      unsigned imm);
+/// The VEX forms of the SSE2 ops with an IR vector operation (translate_avx_vec.cpp), after the
+/// VEX checks: false when the instruction is not one of them (it stays a helper call).
+bool try_avx_vec_op(TranslateContext& t);
+/// VMOVDQA ymm/xmm, ymm/xmm and the like: a vector copy of `bits` (128 zeroes bits 255:128).
+void avx_vec_move(TranslateContext& t, unsigned dst, unsigned src, unsigned bits);
+/// The IR vector operation of a legacy SSE mnemonic (kVecForms, translate_sse.cpp).
+bool sse_vec_form(unsigned mnemonic, tcg::ir::VecOp& op);
 
 }  // namespace orrery::cpu::x86

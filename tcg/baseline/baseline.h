@@ -26,6 +26,9 @@ struct Options {
   uint32_t hot_threshold = 0;
   void (*tier_up)(exec::Engine* engine, exec::TranslationBlock* tb) = nullptr;
   exec::Engine* engine = nullptr;
+  // 256-bit vector ops as VEX-encoded AVX2 instructions when the host has AVX2; false (or a
+  // host without it) runs each as two SSE2 halves.
+  bool avx2 = true;
   // TLB-miss entry points; tests substitute their own to observe misses.
   uint64_t (*slow_load)(CpuCommon*, uint64_t, uint64_t, uint64_t) = &softmmu::slow_load;
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;

@@ -153,6 +153,12 @@ Workspace::~Workspace() = default;
 
 namespace {
 
+/// Whether the host runs AVX2 (and the OS saves YMM state).
+bool host_has_avx2() {
+  static const bool kHas = __builtin_cpu_supports("avx2");
+  return kHas;
+}
+
 // Values per block the baseline tier keeps on the vCPU thread's stack (512 KiB); larger blocks
 // are interpreted.
 constexpr int32_t kMaxFrameSlots = 1 << 16;
@@ -160,7 +166,14 @@ constexpr int32_t kMaxFrameSlots = 1 << 16;
 class Gen {
  public:
   Gen(const exec::TranslationBlock& tb, const Options& opt, Workspace::Buffers& w)
-      : tb_(tb), b_(tb.ir), opt_(opt), a_(w.a), vals_(w.vals), cold_(w.cold), data_(w.data) {
+      : tb_(tb),
+        b_(tb.ir),
+        opt_(opt),
+        avx2_(opt.avx2 && host_has_avx2()),
+        a_(w.a),
+        vals_(w.vals),
+        cold_(w.cold),
+        data_(w.data) {
     a_.reset();
     cold_.clear();
     data_.clear();
@@ -176,6 +189,44 @@ class Gen {
   bool is_k(Value v) const { return vals_[v.id].konst; }
   uint64_t kv(Value v) const { return vals_[v.id].k; }
   Type ty(Value v) const { return b_.type_of(v); }
+
+  /// The 128-bit half at byte `at` of vector op i, in SSE2 (the whole op for I128).
+  void gen_vec_op128(size_t i, int32_t at) {
+    const ir::Inst& in = b_.insts[i];
+    const auto op = ir::VecOp(in.imm);
+    const SseEnc e = kSseEnc[in.imm];
+    a_.movdqu_load(0, Mem{RSP, slot(in.args[0]).disp + at});
+    if (in.op == Opcode::VecOp2) {
+      a_.movdqu_load(1, Mem{RSP, slot(in.args[1]).disp + at});
+      a_.sse_rr(0x66, e.opc, 0, 1);
+    } else if (op == ir::VecOp::ShufD) {
+      a_.sse_rr(0x66, e.opc, 0, 0);
+      a_.imm8(uint8_t(in.imm2));
+    } else {
+      a_.sse_shift_ri(e.opc, e.ext, 0, uint8_t(in.imm2));
+    }
+    a_.movdqu_store(Mem{RSP, slot_of(i).disp + at}, 0);
+  }
+  /// An I256 vector op as the AVX2 form of the same SSE2 instruction (same opcode and /ext;
+  /// AVX2 keeps SSE2's per-128-bit-lane semantics). VZEROUPPER after it, so the SSE2 code
+  /// around it pays no transition penalty.
+  void gen_vec_op256(size_t i) {
+    const ir::Inst& in = b_.insts[i];
+    const auto op = ir::VecOp(in.imm);
+    const SseEnc e = kSseEnc[in.imm];
+    a_.vmovdqu_load(0, slot(in.args[0]));
+    if (in.op == Opcode::VecOp2) {
+      a_.vmovdqu_load(1, slot(in.args[1]));
+      a_.vex_rrr(e.opc, 0, 0, 1);
+    } else if (op == ir::VecOp::ShufD) {
+      a_.vex_rrr(e.opc, 0, 0, 0);  // vvvv unused (1111b): encoded as register 0's complement
+      a_.imm8(uint8_t(in.imm2));
+    } else {
+      a_.vex_shift_ri(e.opc, e.ext, 0, 0, uint8_t(in.imm2));
+    }
+    a_.vmovdqu_store(slot_of(i), 0);
+    a_.vzeroupper();
+  }
 
   void ld(Reg r, Value v, bool keep_flags = false) {
     if (is_k(v)) {
@@ -302,6 +353,7 @@ class Gen {
   const exec::TranslationBlock& tb_;
   const ir::Block& b_;
   const Options& opt_;
+  const bool avx2_;  // I256 ops as AVX2 (else two SSE2 halves)
   X64& a_;
   std::vector<ValueInfo>& vals_;
   int32_t frame_ = 0;
@@ -327,9 +379,9 @@ bool Gen::run(std::string& err) {
     const ir::Inst& in = b_.insts[i];
     const Type rt = ir::result_type(in);
     if (rt == Type::V) continue;
-    if (rt == Type::I128) {  // vectors: 16 bytes, two slots (accessed with movdqu)
+    if (ir::is_vec(rt)) {  // vectors: 16 or 32 bytes, two or four slots (movdqu/vmovdqu)
       vals_[i].slot = slots;
-      slots += 2;
+      slots += int32_t(ir::bits(rt) / 64);
       continue;
     }
     if (in.op == Opcode::Const) {
@@ -722,9 +774,11 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     case Opcode::GetReg: {
       const Mem m{RBX, int32_t(in.imm)};
-      if (t == Type::I128) {
-        a_.movdqu_load(0, m);
-        a_.movdqu_store(slot_of(i), 0);
+      if (ir::is_vec(t)) {
+        for (int32_t h = 0; h < int32_t(ir::bits(t) / 128); ++h) {
+          a_.movdqu_load(0, Mem{RBX, m.disp + 16 * h});
+          a_.movdqu_store(Mem{RSP, slot_of(i).disp + 16 * h}, 0);
+        }
         return true;
       }
       if (t == Type::I1) {
@@ -737,9 +791,11 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     }
     case Opcode::SetReg: {
-      if (t == Type::I128) {
-        a_.movdqu_load(0, slot(in.args[0]));
-        a_.movdqu_store(Mem{RBX, int32_t(in.imm)}, 0);
+      if (ir::is_vec(t)) {
+        for (int32_t h = 0; h < int32_t(ir::bits(t) / 128); ++h) {
+          a_.movdqu_load(0, Mem{RSP, slot(in.args[0]).disp + 16 * h});
+          a_.movdqu_store(Mem{RBX, int32_t(in.imm) + 16 * h}, 0);
+        }
         return true;
       }
       ld(RAX, in.args[0]);
@@ -761,27 +817,27 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       st(i, RAX);
       return true;
     }
-    case Opcode::VecOp1:
-    case Opcode::VecOp2: {
-      const auto op = ir::VecOp(in.imm);
-      const SseEnc e = kSseEnc[in.imm];
-      if (ir::is_fp_vec_op(op)) {
-        gen_vec_fp(i, e.prefix, e.opc);
-        return true;
+    case Opcode::VecConcat:
+      for (int32_t h = 0; h < 2; ++h) {
+        a_.movdqu_load(0, slot(in.args[h]));
+        a_.movdqu_store(Mem{RSP, slot_of(i).disp + 16 * h}, 0);
       }
-      a_.movdqu_load(0, slot(in.args[0]));
-      if (in.op == Opcode::VecOp2) {
-        a_.movdqu_load(1, slot(in.args[1]));
-        a_.sse_rr(0x66, e.opc, 0, 1);
-      } else if (op == ir::VecOp::ShufD) {
-        a_.sse_rr(0x66, e.opc, 0, 0);
-        a_.imm8(uint8_t(in.imm2));
-      } else {
-        a_.sse_shift_ri(e.opc, e.ext, 0, uint8_t(in.imm2));
-      }
+      return true;
+    case Opcode::VecHalf:
+      a_.movdqu_load(0, Mem{RSP, slot(in.args[0]).disp + 16 * int32_t(in.imm & 1)});
       a_.movdqu_store(slot_of(i), 0);
       return true;
-    }
+    case Opcode::VecOp1:
+    case Opcode::VecOp2:
+      if (ir::is_fp_vec_op(ir::VecOp(in.imm))) {  // I128 only (x86fp rows)
+        const SseEnc e = kSseEnc[in.imm];
+        gen_vec_fp(i, e.prefix, e.opc);
+      } else if (t == Type::I256 && avx2_) {
+        gen_vec_op256(i);
+      } else {
+        for (int32_t h = 0; h < int32_t(ir::bits(t) / 128); ++h) gen_vec_op128(i, 16 * h);
+      }
+      return true;
     case Opcode::Add:
       gen_alu(i, kAdd);
       return true;

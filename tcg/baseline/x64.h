@@ -314,6 +314,37 @@ class X64 {
     modrm_mem(Reg(xmm), m);
   }
 
+  // AVX2 (VEX.256, map 0F, W0) on registers 0..7 and base registers below r8, so the two-byte
+  // C5 prefix suffices. pp: 1 is 66, 2 is F3.
+  void vex2(unsigned vvvv, bool l256, uint8_t pp) {
+    byte(0xc5);
+    byte(uint8_t(0x80 | ((~vvvv & 0xf) << 3) | (l256 ? 4 : 0) | pp));
+  }
+  void vmovdqu_load(unsigned ymm, Mem m) {
+    vex2(0, true, 2);
+    byte(0x6f);
+    modrm_mem(Reg(ymm), m);
+  }
+  void vmovdqu_store(Mem m, unsigned ymm) {
+    vex2(0, true, 2);
+    byte(0x7f);
+    modrm_mem(Reg(ymm), m);
+  }
+  /// VEX.256.66.0F opc: dst = src1 op src2 (VPADDB ...; VPSHUFD with src1 0 and an imm8 after).
+  void vex_rrr(uint8_t opc, unsigned dst, unsigned src1, unsigned src2) {
+    vex2(src1, true, 1);
+    byte(opc);
+    byte(uint8_t(0xc0 | ((dst & 7) << 3) | (src2 & 7)));
+  }
+  /// VEX.256.66.0F opc /ext ib: dst = src shifted by imm (VPSLLW ... VPSRLDQ).
+  void vex_shift_ri(uint8_t opc, unsigned ext, unsigned dst, unsigned src, uint8_t imm) {
+    vex2(dst, true, 1);
+    byte(opc);
+    byte(uint8_t(0xc0 | ((ext & 7) << 3) | (src & 7)));
+    byte(imm);
+  }
+  void vzeroupper() { bytes3(0xc5, 0xf8, 0x77); }
+
   void setcc(Cc cc, Reg dst) { op_rr2(0x0f, uint8_t(0x90 | cc), false, Reg(0), dst, true); }
   void cmov_rr(Cc cc, bool w, Reg dst, Reg src) { op_rr2(0x0f, uint8_t(0x40 | cc), w, dst, src); }
 

@@ -28,7 +28,8 @@ namespace {
   X(Select) X(Move) X(Mask) X(ExtractU) X(AddCarry64) X(AddOvf64) X(Load) X(Store)        \
   X(Fence) X(Call) X(CallPure) X(TrapIf) X(Not32) X(Not64) X(AddCarry32) X(AddOvf32) X(Mul)  \
   X(CmpSlt32) X(CmpSle32) X(CmpSgt32) X(CmpSge32) X(ExtractS) X(Deposit) X(AtomicRmw)      \
-  X(AtomicCmpxchg) X(GetRegV) X(SetRegV) X(VecBuild) X(VecLane) X(VecOp) X(End)
+  X(AtomicCmpxchg) X(GetRegV) X(SetRegV) X(VecBuild) X(VecLane) X(VecOp) X(GetRegV256)   \
+  X(SetRegV256) X(VecOp256) X(VecConcat) X(VecHalf) X(End)
 
 enum Handler : uint16_t {
 #define X(name) k##name,
@@ -45,6 +46,7 @@ Handler pick_handler(const ir::Inst& i, Type src) {
       const bool get = i.op == Opcode::GetReg;
       switch (t) {
         case Type::I128: return get ? kGetRegV : kSetRegV;
+        case Type::I256: return get ? kGetRegV256 : kSetRegV256;
         case Type::I1: return get ? kGetReg1 : kSetReg1;
         case Type::I8: return get ? kGetReg8 : kSetReg8;
         case Type::I16: return get ? kGetReg16 : kSetReg16;
@@ -95,7 +97,9 @@ Handler pick_handler(const ir::Inst& i, Type src) {
     case Opcode::VecBuild: return kVecBuild;
     case Opcode::VecLane: return kVecLane;
     case Opcode::VecOp1:
-    case Opcode::VecOp2: return kVecOp;
+    case Opcode::VecOp2: return t == Type::I256 ? kVecOp256 : kVecOp;
+    case Opcode::VecConcat: return kVecConcat;
+    case Opcode::VecHalf: return kVecHalf;
     default: (void)src; return kGeneric;
   }
 }
@@ -115,16 +119,19 @@ inline void wr(CpuCommon* cpu, uint64_t off, T v) {
 
 std::unique_ptr<Program> build(const ir::Block& b, const exec::TranslationBlock* tb) {
   auto p = std::make_unique<Program>();
-  // An I128 value takes two slots after the block's one slot per instruction.
+  // A vector value takes two (I128) or four (I256) slots after the block's one slot per
+  // instruction.
   std::vector<uint32_t> vslot(b.insts.size(), 0);
   uint32_t nslots = uint32_t(b.insts.size());
-  for (size_t n = 0; n < b.insts.size(); ++n)
-    if (ir::result_type(b.insts[n]) == Type::I128) {
+  for (size_t n = 0; n < b.insts.size(); ++n) {
+    const Type rt = ir::result_type(b.insts[n]);
+    if (ir::is_vec(rt)) {
       vslot[n] = nslots;
-      nslots += 2;
+      nslots += ir::bits(rt) / 64;
     }
+  }
   auto slot_of = [&](ir::Value v) {
-    return ir::result_type(b.insts[v.id]) == Type::I128 ? vslot[v.id] : v.id;
+    return ir::is_vec(ir::result_type(b.insts[v.id])) ? vslot[v.id] : v.id;
   };
   p->num_slots = nslots;
   p->term = b.term;
@@ -148,7 +155,7 @@ std::unique_ptr<Program> build(const ir::Block& b, const exec::TranslationBlock*
     s.op = uint8_t(i.op);
     s.type = uint8_t(i.type);
     s.nargs = i.nargs;
-    s.dst = ir::result_type(i) == Type::I128 ? vslot[n] : uint32_t(n);
+    s.dst = ir::is_vec(ir::result_type(i)) ? vslot[n] : uint32_t(n);
     s.a = i.nargs > 0 ? slot_of(i.args[0]) : 0;
     s.b = i.nargs > 1 ? slot_of(i.args[1]) : 0;
     s.c = i.nargs > 2 ? slot_of(i.args[2]) : 0;
@@ -355,6 +362,29 @@ L_VecOp: {
   if (st->nargs > 1) std::memcpy(&b, &B, 16);
   const ir::Vec128 r = ir::eval_vec(ir::VecOp(st->imm), a, b, unsigned(st->imm2));
   std::memcpy(&D, &r, 16);
+  NEXT();
+}
+L_GetRegV256: std::memcpy(&D, reinterpret_cast<const uint8_t*>(cpu) + st->imm, 32); NEXT();
+L_SetRegV256: std::memcpy(reinterpret_cast<uint8_t*>(cpu) + st->imm, &A, 32); NEXT();
+L_VecOp256: {
+  ir::Vec256 a, b{};
+  std::memcpy(&a, &A, 32);
+  if (st->nargs > 1) std::memcpy(&b, &B, 32);
+  const ir::Vec256 r = ir::eval_vec(ir::VecOp(st->imm), a, b, unsigned(st->imm2));
+  std::memcpy(&D, &r, 32);
+  NEXT();
+}
+L_VecConcat: {
+  uint64_t v[4];
+  std::memcpy(v, &A, 16);
+  std::memcpy(v + 2, &B, 16);
+  std::memcpy(&D, v, 32);
+  NEXT();
+}
+L_VecHalf: {
+  uint64_t v[2];
+  std::memcpy(v, &A + 2 * (st->imm & 1), 16);
+  std::memcpy(&D, v, 16);
   NEXT();
 }
 L_End:

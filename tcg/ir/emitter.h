@@ -72,12 +72,14 @@ class Emitter {
   }
   Value select(Value c, Value a, Value b) { return emit(Opcode::Select, type_of(a), {c, a, b}); }
 
-  // 128-bit vectors (I128).
+  // Vectors (I128, I256). vec_op works at the width of its operand a.
   Value vec_build(Value lo, Value hi) { return emit(Opcode::VecBuild, Type::I128, {lo, hi}); }
   Value vec_lane(Value v, unsigned q) { return emit(Opcode::VecLane, Type::I64, {v}, q); }
+  Value vec_concat(Value lo, Value hi) { return emit(Opcode::VecConcat, Type::I256, {lo, hi}); }
+  Value vec_half(Value v, unsigned h) { return emit(Opcode::VecHalf, Type::I128, {v}, h); }
   Value vec_op(VecOp op, Value a, Value b) {
     assert(vec_op_info(op).arity == 2);
-    return emit(Opcode::VecOp2, Type::I128, {a, b}, uint64_t(op));
+    return emit(Opcode::VecOp2, type_of(a), {a, b}, uint64_t(op));
   }
   /// An SSE floating-point row (vec_ops.inc) with its imm2 (CmpXX predicate, kVecFpFlags).
   Value vec_fp(VecOp op, Value a, Value b, unsigned imm2) {
@@ -86,7 +88,7 @@ class Emitter {
   }
   Value vec_op(VecOp op, Value a, unsigned imm8) {
     assert(vec_op_info(op).arity == 1);
-    return emit(Opcode::VecOp1, Type::I128, {a}, uint64_t(op), imm8 & 0xff);
+    return emit(Opcode::VecOp1, type_of(a), {a}, uint64_t(op), imm8 & 0xff);
   }
 
   Value load(Type t, Value addr, MemOp m) { return emit(Opcode::Load, t, {addr}, m.encode()); }

@@ -25,6 +25,7 @@ Type fixed_type(Slot s) {
     case Slot::I32: return Type::I32;
     case Slot::I64: return Type::I64;
     case Slot::I128: return Type::I128;
+    case Slot::I256: return Type::I256;
     default: return Type::V;
   }
 }
@@ -43,6 +44,7 @@ Type type_of_bits(unsigned b) {
     case 32: return Type::I32;
     case 64: return Type::I64;
     case 128: return Type::I128;
+    case 256: return Type::I256;
     default: return Type::V;
   }
 }
@@ -56,6 +58,7 @@ std::string_view type_name(Type t) {
     case Type::I32: return "i32";
     case Type::I64: return "i64";
     case Type::I128: return "i128";
+    case Type::I256: return "i256";
   }
   return "?";
 }
@@ -163,7 +166,9 @@ std::string print(const Block& b) {
         break;
       }
       case Opcode::VecLane:
-        std::snprintf(buf, sizeof buf, ", q%" PRIu64, i.imm);
+      case Opcode::VecHalf:
+        std::snprintf(buf, sizeof buf, i.op == Opcode::VecLane ? ", q%" PRIu64 : ", h%" PRIu64,
+                      i.imm);
         out += buf;
         break;
       case Opcode::VecOp1:
@@ -237,8 +242,12 @@ std::string verify(const Block& b) {
     if (i.op == Opcode::Nop) continue;
     bool is_call = i.op == Opcode::Call || i.op == Opcode::CallPure;
     if (is_call ? i.nargs > 3 : i.nargs != info.num_args()) return fail(n, "wrong argument count");
-    const bool vec_reg =
-        (i.op == Opcode::GetReg || i.op == Opcode::SetReg) && i.type == Type::I128;
+    // Vector values: GetReg/SetReg and the lane operations at either vector width.
+    const bool vec_reg = (i.op == Opcode::GetReg || i.op == Opcode::SetReg ||
+                          i.op == Opcode::VecOp1 || i.op == Opcode::VecOp2) &&
+                         is_vec(i.type);
+    if ((i.op == Opcode::VecOp1 || i.op == Opcode::VecOp2) && !vec_reg)
+      return fail(n, "vector op on a non-vector type");
     if (!vec_reg && (info.result == Slot::T || i.op == Opcode::Cmp || i.op == Opcode::AddCarry ||
                      i.op == Opcode::AddOvf || i.op == Opcode::SetReg || i.op == Opcode::Store)) {
       if (!is_int(i.type) || (i.type == Type::I1 && info.result == Slot::T &&
@@ -273,7 +282,11 @@ std::string verify(const Block& b) {
     if ((i.op == Opcode::VecOp1 || i.op == Opcode::VecOp2) &&
         (i.imm >= kNumVecOps || vec_op_info(VecOp(i.imm)).arity != i.nargs))
       return fail(n, "bad vector op");
-    if (i.op == Opcode::VecLane && i.imm > 1) return fail(n, "lane out of range");
+    if ((i.op == Opcode::VecOp1 || i.op == Opcode::VecOp2) && is_fp_vec_op(VecOp(i.imm)) &&
+        i.type != Type::I128)
+      return fail(n, "floating-point vector rows are 128-bit only");
+    if ((i.op == Opcode::VecLane || i.op == Opcode::VecHalf) && i.imm > 1)
+      return fail(n, "lane out of range");
     if ((i.op == Opcode::Load || i.op == Opcode::Store) &&
         MemOp::decode(i.imm).size() * 8 > bits(i.type))
       return fail(n, "memory size wider than value");

@@ -11,7 +11,7 @@
 
 namespace orrery::tcg::ir {
 
-enum class Type : uint8_t { V, I1, I8, I16, I32, I64, I128 };
+enum class Type : uint8_t { V, I1, I8, I16, I32, I64, I128, I256 };
 
 /// Width in bits of an integer type (0 for V).
 constexpr unsigned bits(Type t) {
@@ -22,6 +22,7 @@ constexpr unsigned bits(Type t) {
     case Type::I32: return 32;
     case Type::I64: return 64;
     case Type::I128: return 128;
+    case Type::I256: return 256;
     default: return 0;
   }
 }
@@ -30,6 +31,8 @@ constexpr uint64_t mask(Type t) {
   return b >= 64 ? ~0ull : (1ull << b) - 1;
 }
 Type type_of_bits(unsigned bits);
+/// The vector value types (bags of lanes; see VecOp1 in opcodes.inc).
+constexpr bool is_vec(Type t) { return t == Type::I128 || t == Type::I256; }
 std::string_view type_name(Type t);
 
 enum OpFlags : uint8_t {
@@ -48,7 +51,7 @@ enum class Opcode : uint8_t {
 constexpr unsigned kNumOpcodes = static_cast<unsigned>(Opcode::Count_);
 
 /// Type slot kinds used by the opcode table.
-enum class Slot : uint8_t { V, T, A, I1, I8, I16, I32, I64, I128 };
+enum class Slot : uint8_t { V, T, A, I1, I8, I16, I32, I64, I128, I256 };
 
 struct OpInfo {
   const char* name;

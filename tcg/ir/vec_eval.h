@@ -1,4 +1,4 @@
-// Reference semantics of the vector operations (vec_ops.inc) on 16-byte values: the
+// Reference semantics of the vector operations (vec_ops.inc) on 16- and 32-byte values: the
 // interpreter runs them and the tests compare the compiled tiers against them.
 #pragma once
 
@@ -212,6 +212,18 @@ inline Vec128 eval_vec(VecOp op, const Vec128& a, const Vec128& b, unsigned imm)
       break;
   }
   return Vec128{};
+}
+
+/// A 256-bit value as two 128-bit halves (the layout of a YMM register in memory).
+struct Vec256 {
+  Vec128 h[2];
+  bool operator==(const Vec256&) const = default;
+};
+
+/// The 256-bit form: every operation acts on each 128-bit half on its own, as AVX2's do
+/// (VPUNPCK*, VPSHUFD and VPSLLDQ/VPSRLDQ never move data between the halves).
+inline Vec256 eval_vec(VecOp op, const Vec256& a, const Vec256& b, unsigned imm) {
+  return {eval_vec(op, a.h[0], b.h[0], imm), eval_vec(op, a.h[1], b.h[1], imm)};
 }
 
 }  // namespace orrery::tcg::ir

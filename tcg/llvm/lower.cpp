@@ -41,6 +41,8 @@ ir::Type slot_type(ir::Slot s, ir::Type own) {
       return ir::Type::I64;
     case ir::Slot::I128:
       return ir::Type::I128;
+    case ir::Slot::I256:
+      return ir::Type::I256;
     default:
       return ir::Type::V;  // V, and A (any integer; checked by the op)
   }
@@ -65,7 +67,7 @@ ll::IntegerType* BlockLowering::int_type(ir::Type t) {
 }
 
 ll::Type* BlockLowering::value_type(ir::Type t) {
-  if (t == ir::Type::I128) return ll::FixedVectorType::get(b_.getInt64Ty(), 2);
+  if (ir::is_vec(t)) return ll::FixedVectorType::get(b_.getInt64Ty(), ir::bits(t) / 64);
   return int_type(t);
 }
 
@@ -401,6 +403,8 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
     case Opcode::VecLane:
     case Opcode::VecOp1:
     case Opcode::VecOp2:
+    case Opcode::VecConcat:
+    case Opcode::VecHalf:
       r = lower_vec(in);
       break;
     default:

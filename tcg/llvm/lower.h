@@ -86,7 +86,7 @@ class BlockLowering {
   bool check_args(const ir::Inst& in, uint32_t index);
   bool fail(std::string msg);
   ll::IntegerType* int_type(ir::Type t);
-  ll::Type* value_type(ir::Type t);     // int_type, or <2 x i64> for I128 (vectors)
+  ll::Type* value_type(ir::Type t);     // int_type, or <2|4 x i64> for I128/I256 (vectors)
   ll::Value* field_ptr(size_t offset);  // (i8*)cpu + offset
   ll::Value* load_field(ll::Type* t, size_t offset);
   // A CpuCommon pointer that never changes while generated code runs (the TLB table, the jump

@@ -1,7 +1,9 @@
-// Lowering of the 128-bit vector ops (tcg/ir/vec_ops.inc) to LLVM vector IR. I128 values are
-// <2 x i64>; each op bitcasts to its lane shape, so the x86 backend picks the SSE2 instruction
-// (and keeps vectors in XMM registers across a block). Immediate shifts of the lane width or
-// more, poison in LLVM, are folded to their x86 results here.
+// Lowering of the vector ops (tcg/ir/vec_ops.inc) to LLVM vector IR. I128 values are
+// <2 x i64> and I256 values <4 x i64>; each op bitcasts to its lane shape, so the x86 backend
+// picks the SSE2 or AVX2 instruction (and keeps vectors in XMM/YMM registers across a block).
+// At 256 bits the shuffles (unpack, PSHUFD, byte shifts) stay within each 128-bit half, as
+// AVX2's do. Immediate shifts of the lane width or more, poison in LLVM, are folded to their x86
+// results here. The SSE floating-point rows are inline asm (lower_vec_fp).
 #include <llvm/IR/InlineAsm.h>
 
 #include "tcg/ir/vec_eval.h"
@@ -152,24 +154,38 @@ ll::Value* BlockLowering::lower_vec(const ir::Inst& in) {
     return b_.CreateInsertElement(v, arg(in, 1), uint64_t(1));
   }
   if (in.op == ir::Opcode::VecLane) return b_.CreateExtractElement(arg(in, 0), in.imm & 1);
+  if (in.op == ir::Opcode::VecConcat)
+    return b_.CreateShuffleVector(arg(in, 0), arg(in, 1), {0, 1, 2, 3});
+  if (in.op == ir::Opcode::VecHalf) {
+    const int h = int(in.imm & 1) * 2;
+    return b_.CreateShuffleVector(arg(in, 0), {h, h + 1});
+  }
   if (in.imm >= ir::kNumVecOps) {
     fail("vector op out of range");
     return nullptr;
   }
   const auto op = VecOp(in.imm);
   if (ir::is_fp_vec_op(op)) return lower_vec_fp(in);
+  const unsigned width = ir::bits(in.type);  // 128 or 256
   const unsigned lane = ir::vec_op_info(op).lane_bits;
-  const unsigned n = 128 / (lane == 128 ? 8 : lane);  // byte shifts work on <16 x i8>
-  auto* lt = ll::IntegerType::get(ctx_, lane == 128 ? 8 : lane);
+  const unsigned lbits = lane == 128 ? 8 : lane;       // byte shifts work on <16 x i8> per half
+  const unsigned n = width / lbits, nh = 128 / lbits;  // lanes in all, lanes per 128-bit half
+  auto* lt = ll::IntegerType::get(ctx_, lbits);
   auto* vt = ll::FixedVectorType::get(lt, n);
   ll::Value* a = b_.CreateBitCast(arg(in, 0), vt);
   ll::Value* b = in.nargs > 1 ? b_.CreateBitCast(arg(in, 1), vt) : nullptr;
   const unsigned imm = unsigned(in.imm2 & 0xff);
   auto splat = [&](uint64_t x) { return ll::ConstantInt::get(vt, x); };
   auto mask_of = [&](ll::Value* cond) { return b_.CreateSExt(cond, vt); };
+  // index(j) picks lane j of a 128-bit half from the half's lanes (0..nh-1 of x, nh..2nh-1 of
+  // y, or -1 for y's lane 0 of the zero vector); every half does the same.
   auto shuffle = [&](ll::Value* x, ll::Value* y, auto index) {
     std::vector<int> m(n);
-    for (unsigned i = 0; i < n; ++i) m[i] = index(i);
+    for (unsigned i = 0; i < n; ++i) {
+      const unsigned base = i / nh * nh;
+      const int k = index(i % nh);
+      m[i] = k < 0 ? int(n) : k < int(nh) ? int(base) + k : int(n + base) + k - int(nh);
+    }
     return b_.CreateShuffleVector(x, y, m);
   };
   ll::Value* r = nullptr;
@@ -237,12 +253,12 @@ ll::Value* BlockLowering::lower_vec(const ir::Inst& in) {
     case VecOp::UnpackHiD:
     case VecOp::UnpackHiQ: {
       const bool hi = op >= VecOp::UnpackHiB;
-      const unsigned base = hi ? n / 2 : 0;
-      r = shuffle(a, b, [&](unsigned i) { return int((i & 1 ? n : 0) + base + i / 2); });
+      const unsigned base = hi ? nh / 2 : 0;
+      r = shuffle(a, b, [&](unsigned j) { return int((j & 1 ? nh : 0) + base + j / 2); });
       break;
     }
     case VecOp::ShufD:
-      r = shuffle(a, a, [&](unsigned i) { return int((imm >> 2 * i) & 3); });
+      r = shuffle(a, a, [&](unsigned j) { return int((imm >> 2 * j) & 3); });
       break;
     case VecOp::ShlW:
     case VecOp::ShlD:
@@ -258,11 +274,11 @@ ll::Value* BlockLowering::lower_vec(const ir::Inst& in) {
     case VecOp::SarD:
       r = b_.CreateAShr(a, splat(imm >= lane ? lane - 1 : imm));
       break;
-    case VecOp::ShlBytes:  // byte i is a's byte i - imm, or zero (index n of the zero vector)
-      r = shuffle(a, splat(0), [&](unsigned i) { return i >= imm ? int(i - imm) : int(n); });
+    case VecOp::ShlBytes:  // byte j of a half is its byte j - imm, or zero
+      r = shuffle(a, splat(0), [&](unsigned j) { return j >= imm ? int(j - imm) : -1; });
       break;
     case VecOp::ShrBytes:
-      r = shuffle(a, splat(0), [&](unsigned i) { return i + imm < n ? int(i + imm) : int(n); });
+      r = shuffle(a, splat(0), [&](unsigned j) { return j + imm < nh ? int(j + imm) : -1; });
       break;
     default:  // Count_; the FP rows are lower_vec_fp's
       break;
@@ -271,7 +287,7 @@ ll::Value* BlockLowering::lower_vec(const ir::Inst& in) {
     fail("vector op unsupported");
     return nullptr;
   }
-  return b_.CreateBitCast(r, v2i64);
+  return b_.CreateBitCast(r, ll::FixedVectorType::get(b_.getInt64Ty(), width / 64));
 }
 
 }  // namespace orrery::tcg::llvm

@@ -12,7 +12,8 @@ namespace {
 bool foldable(Opcode op) {
   return ir::is_pure(op) && op != Opcode::GetReg && op != Opcode::CallPure &&
          op != Opcode::Nop && op != Opcode::Const && op != Opcode::VecBuild &&
-         op != Opcode::VecLane && op != Opcode::VecOp1 && op != Opcode::VecOp2;  // no I128 consts
+         op != Opcode::VecLane && op != Opcode::VecOp1 && op != Opcode::VecOp2 &&
+         op != Opcode::VecConcat && op != Opcode::VecHalf;  // no vector consts
 }
 
 }  // namespace

@@ -278,9 +278,47 @@ TEST(Vector, VerifierRejectsBadOps) {
   EXPECT_NE(verify(b).find("bad vector op"), std::string::npos);
   Block c;
   Emitter f(c);
-  f.vec_op(VecOp::AddB, f.c64(1), f.c64(2));  // I64 arguments
+  f.vec_op(VecOp::AddB, f.c64(1), f.c64(2));  // I64 arguments: an I64 vector op
   f.jump(0);
-  EXPECT_NE(verify(c).find("type mismatch"), std::string::npos);
+  EXPECT_NE(verify(c).find("non-vector type"), std::string::npos);
+  Block d;  // widths must agree: an I256 op on an I128 operand
+  Emitter g(d);
+  Value y = g.get_reg(Type::I256, 0x100);
+  g.emit(Opcode::VecOp2, Type::I256, {y, g.get_reg(Type::I128, 0x200)}, uint64_t(VecOp::AddB));
+  g.jump(0);
+  EXPECT_NE(verify(d).find("type mismatch"), std::string::npos);
+  Block h;  // VecHalf of an I128, and half 2
+  Emitter k(h);
+  k.vec_half(k.get_reg(Type::I128, 0x100), 0);
+  k.jump(0);
+  EXPECT_NE(verify(h).find("type mismatch"), std::string::npos);
+  Block j;
+  Emitter l(j);
+  l.vec_half(l.get_reg(Type::I256, 0x100), 2);
+  l.jump(0);
+  EXPECT_NE(verify(j).find("lane out of range"), std::string::npos);
+}
+
+// I256 values: well-formed blocks verify, print with their width, and the constant folder
+// leaves them alone.
+TEST(Vector, I256VerifiesAndPrints) {
+  Block b;
+  Emitter e(b);
+  Value lo = e.vec_build(e.c64(1), e.c64(2)), hi = e.vec_build(e.c64(3), e.c64(4));
+  Value y = e.vec_concat(lo, hi);
+  Value r = e.vec_op(VecOp::ShufD, e.vec_op(VecOp::AddD, y, e.get_reg(Type::I256, 0x100)), 0x1b);
+  EXPECT_EQ(b.type_of(r), Type::I256);
+  e.set_reg(0x120, r);
+  e.set_reg(0x140, e.vec_half(r, 1));
+  e.jump(0);
+  EXPECT_EQ(verify(b), "");
+  const std::string p = print(b);
+  EXPECT_NE(p.find("i256"), std::string::npos) << p;
+  EXPECT_NE(p.find("h1"), std::string::npos) << p;
+  opt::const_fold(b);
+  EXPECT_EQ(verify(b), "");
+  EXPECT_EQ(b.at(r).op, Opcode::VecOp1);
+  EXPECT_EQ(b.at(y).op, Opcode::VecConcat);
 }
 
 }  // namespace

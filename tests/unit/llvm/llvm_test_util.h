@@ -190,6 +190,7 @@ class LlvmTest : public ::testing::Test {
       o.slow_load = &fake_slow_load;
       o.slow_store = &fake_slow_store;
       o.slow_atomic = &fake_slow_atomic;
+      o.avx2 = baseline_avx2_;
       fn = baseline::compile(tb, *code_, o, &err);
     } else {
       fn = jit_->compile(tb, &err);
@@ -209,6 +210,7 @@ class LlvmTest : public ::testing::Test {
   std::unique_ptr<JumpCacheEntry[]> jc_;
   std::unique_ptr<TestCpu> cpu_;
   SlowLog slow_;
+  bool baseline_avx2_ = true;  // false: the baseline's fallback for hosts without AVX2
 };
 
 /// A fixture running each test once per backend.

@@ -262,6 +262,27 @@ TEST_P(X86Avx, MovesAndLanes) {
        "vpaddd xmm1, xmm1, xmm2\nvmovdqa xmm3, xmm0"});
 }
 
+// The integer ops that are IR vector values (translate_avx_vec.cpp) in chains within one block,
+// so values pass between instructions at both widths, and mixed with VEX.128 writes (which
+// zero bits 255:128) and legacy SSE writes (which keep them) to the same register.
+TEST_P(X86Avx, VectorIrChains) {
+  check(
+      {"vpaddd ymm1, ymm2, ymm3\nvpxor ymm1, ymm1, ymm0\nvpshufd ymm2, ymm1, 0x1b\n"
+       "vpunpcklbw ymm3, ymm2, ymm1",
+       "vpaddd ymm1, ymm2, ymm3\nvpaddd xmm1, xmm1, xmm0\nvpsubq ymm2, ymm1, ymm3",
+       "vpaddd ymm1, ymm2, ymm3\npaddd xmm1, xmm0\nvpor ymm2, ymm1, ymm3",
+       "vpaddw ymm1, ymm2, ymm3\nmovdqa xmm1, xmm0\nvpandn ymm2, ymm1, [rbx+0x80]",
+       "vmovdqa ymm1, ymm2\nvpcmpeqb ymm1, ymm1, [rbx+0x80]\nvmovdqa xmm3, xmm1",
+       "vmovdqu ymm1, ymm0\nvpcmpgtw ymm2, ymm1, ymm3\nvmovdqa xmm1, xmm2\n"
+       "vpminub ymm0, ymm1, ymm2",
+       "vpsllq ymm1, ymm1, 3\nvpsrldq ymm1, ymm1, 5\nvpmuludq ymm2, ymm1, ymm2\n"
+       "vpmullw ymm3, ymm3, ymm2",
+       "vpslldq xmm1, xmm2, 3\nvpsraw ymm2, ymm1, 17\nvpsrad xmm3, xmm2, 31",
+       "vpxor ymm0, ymm0, ymm0\nvpcmpeqd ymm1, ymm1, ymm1\nvpsubb ymm2, ymm0, ymm1",
+       "vpunpckhqdq ymm1, ymm2, [rbx+0x80]\nvpunpckhwd xmm2, xmm1, xmm3\nvpmaxsw ymm3, ymm2, ymm1",
+       "vpmaxub ymm1, ymm2, ymm3\nvandps ymm2, ymm1, ymm0\nvunpcklpd xmm3, xmm1, [rbx+0x80]"});
+}
+
 TEST_P(X86Avx, FmaF16c) {
   std::vector<std::string> s;
   for (const char* k : {"vfmadd", "vfmsub", "vfnmadd", "vfnmsub"})
