@@ -26,6 +26,9 @@ struct Options {
   uint32_t hot_threshold = 0;
   void (*tier_up)(exec::Engine* engine, exec::TranslationBlock* tb) = nullptr;
   exec::Engine* engine = nullptr;
+  // Values in host registers (regalloc.h); false keeps every value in a stack slot (the tier
+  // before the allocator, kept for comparisons).
+  bool registers = true;
   // TLB-miss entry points; tests substitute their own to observe misses.
   uint64_t (*slow_load)(CpuCommon*, uint64_t, uint64_t, uint64_t) = &softmmu::slow_load;
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;
