@@ -29,6 +29,9 @@ struct Options {
   // 256-bit vector ops as VEX-encoded AVX2 instructions when the host has AVX2; false (or a
   // host without it) runs each as two SSE2 halves.
   bool avx2 = true;
+  // Values in host registers (regalloc.h); false keeps every value in a stack slot (the tier
+  // before the allocator, kept for comparisons).
+  bool registers = true;
   // TLB-miss entry points; tests substitute their own to observe misses.
   uint64_t (*slow_load)(CpuCommon*, uint64_t, uint64_t, uint64_t) = &softmmu::slow_load;
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;

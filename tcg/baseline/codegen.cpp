@@ -1,6 +1,7 @@
-// IR -> x86-64 in one pass. Every non-constant value gets an 8-byte stack slot holding it in
-// canonical form (zero-extended from its type, I1 as 0/1, exactly as the interpreter keeps
-// them); each operation loads its operands into scratch registers, computes and stores. rbx
+// IR -> x86-64 in one pass. Every non-constant value has a home (regalloc.h): a host register or
+// an 8-byte stack slot, holding it in canonical form (zero-extended from its type, I1 as 0/1,
+// exactly as the interpreter keeps them); each operation loads its operands into scratch
+// registers, computes and stores to the result's home. rbx
 // holds the CPU pointer and r12 the vCPU's TLB table for the whole block. Rare operations go
 // through ir::eval_pure, the shared reference semantics, so only the frequent ones need
 // hand-written code. Slow paths (TLB misses, traps, tier-up) are emitted after the block's main
@@ -10,6 +11,7 @@
 #include <cstdlib>
 
 #include "tcg/baseline/baseline.h"
+#include "tcg/baseline/regalloc.h"
 #include "tcg/baseline/x64.h"
 #include "tcg/ir/eval.h"
 #include "tcg/ir/helpers.h"
@@ -121,14 +123,6 @@ Cc cc_of(ir::Cond c) {
   return kE;
 }
 
-/// What the code generator knows of one IR value.
-struct ValueInfo {
-  int32_t slot = -1;   // frame slot, for non-constants
-  bool konst = false;  // a constant (no slot; materialised where used)
-  uint32_t uses = 0;   // readers of the slot (2 when a ZExt alias shares it: never retracted)
-  uint64_t k = 0;
-};
-
 /// A slow path emitted after the main line: it starts at `entry` and, unless it leaves the
 /// block, returns to `back`.
 struct Cold {
@@ -143,7 +137,8 @@ struct Cold {
 /// Buffers reused from block to block by one translating thread.
 struct Workspace::Buffers {
   X64 a;
-  std::vector<ValueInfo> vals;
+  std::vector<ValueHome> vals;
+  Allocation alloc;
   std::vector<Cold> cold;
   std::vector<std::pair<size_t, GenericOp>> data;
 };
@@ -172,6 +167,7 @@ class Gen {
         avx2_(opt.avx2 && host_has_avx2()),
         a_(w.a),
         vals_(w.vals),
+        alloc_(w.alloc),
         cold_(w.cold),
         data_(w.data) {
     a_.reset();
@@ -229,27 +225,50 @@ class Gen {
   }
 
   void ld(Reg r, Value v, bool keep_flags = false) {
-    if (is_k(v)) {
-      a_.mov_imm(r, kv(v), keep_flags);
-    } else if (r == RAX && a_.size() == rax_stored_at_ && rax_slot_ == vals_[v.id].slot) {
+    const ValueHome& h = vals_[v.id];
+    if (h.konst) {
+      a_.mov_imm(r, h.k, keep_flags);
+    } else if (r == RAX && a_.size() == rax_stored_at_ && rax_root_ == h.root) {
       // The previous instruction emitted was the store of v from rax: rax still holds it, and
       // if this is v's only use the store itself is dead.
-      if (rax_value_ == v.id && vals_[v.id].uses == 1) {
+      if (rax_value_ == v.id && h.uses == 1) {
         a_.truncate(rax_store_start_);
         rax_stored_at_ = flags_at_ = ~size_t(0);
       }
+    } else if (h.in_reg()) {
+      a_.mov_rr(true, r, h.reg);
     } else {
       a_.load(8, r, slot(v));
     }
   }
   void st(size_t i, Reg r) {
+    const ValueHome& h = vals_[i];
     rax_store_start_ = a_.size();
-    a_.store(8, slot_of(i), r);
+    if (h.in_reg())
+      a_.mov_rr(true, h.reg, r);
+    else if (h.slot >= 0)
+      a_.store(8, slot_of(i), r);
     if (r == RAX) {
       rax_stored_at_ = a_.size();
-      rax_slot_ = vals_[i].slot;
+      rax_root_ = h.root;
       rax_value_ = uint32_t(i);
     }
+  }
+  /// Sets the flags for "I1 value c is true": ZF clear when it is.
+  void test_i1(Value c) {
+    const ValueHome& h = vals_[c.id];
+    if (h.in_reg())
+      a_.test_rr(false, h.reg, h.reg);
+    else
+      a_.alu_mi(kCmp, false, slot(c), 0);
+  }
+  /// Saves the caller-saved pool registers the block uses (around a slow path's call; an even
+  /// number of pushes keeps rsp 16-byte aligned). Stack slots are out of reach until restored.
+  void save_caller_pool() {
+    for (Reg r : saved_) a_.push(r);
+  }
+  void restore_caller_pool() {
+    for (size_t k = saved_.size(); k-- > 0;) a_.pop(saved_[k]);
   }
   /// Binds l here. Code jumping to l may arrive with any rax, so the store-to-load shortcut in
   /// ld() must not apply across it.
@@ -290,6 +309,7 @@ class Gen {
   }
   void epilogue() {
     if (frame_) a_.alu_ri(kAdd, true, RSP, frame_);
+    for (size_t k = alloc_.callee.size(); k-- > 0;) a_.pop(alloc_.callee[k]);
     a_.pop(R12);
     a_.pop(RBX);
   }
@@ -315,6 +335,8 @@ class Gen {
     } else if (is_k(y)) {
       a_.mov_imm(RCX, kv(y));
       a_.alu_rr(op, w, RAX, RCX);
+    } else if (vals_[y.id].in_reg()) {
+      a_.alu_rr(op, w, RAX, vals_[y.id].reg);
     } else {
       a_.alu_rm(op, w, RAX, slot(y));
     }
@@ -355,13 +377,16 @@ class Gen {
   const Options& opt_;
   const bool avx2_;  // I256 ops as AVX2 (else two SSE2 halves)
   X64& a_;
-  std::vector<ValueInfo>& vals_;
+  std::vector<ValueHome>& vals_;
+  Allocation& alloc_;
+  std::vector<Reg> saved_;        // caller-saved pool registers in use (even count)
+  bool unexpected_call_ = false;  // a call the allocator did not plan for
   int32_t frame_ = 0;
   uint64_t pc_ = 0;
   Label pending_{};
   size_t rax_store_start_ = 0;         // where the last "mov [slot], rax" starts
   size_t rax_stored_at_ = ~size_t(0);  // and the code offset just after it
-  int32_t rax_slot_ = -1;              // and the slot it stored to
+  uint32_t rax_root_ = ~0u;            // and the home it stored to (by its root value)
   uint32_t rax_value_ = 0;             // and the value
   size_t flags_tail_at_ = 0;           // where the last Cmp's setcc starts
   size_t flags_at_ = ~size_t(0);       // code offset just after the last Cmp's result store
@@ -372,27 +397,8 @@ class Gen {
 };
 
 bool Gen::run(std::string& err) {
-  const size_t n = b_.insts.size();
-  vals_.assign(n, ValueInfo{});
-  int32_t slots = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const ir::Inst& in = b_.insts[i];
-    const Type rt = ir::result_type(in);
-    if (rt == Type::V) continue;
-    if (ir::is_vec(rt)) {  // vectors: 16 or 32 bytes, two or four slots (movdqu/vmovdqu)
-      vals_[i].slot = slots;
-      slots += int32_t(ir::bits(rt) / 64);
-      continue;
-    }
-    if (in.op == Opcode::Const) {
-      vals_[i].konst = true;
-      vals_[i].k = in.imm & ir::mask(in.type);
-    } else if (in.op == Opcode::ZExt) {
-      vals_[i] = vals_[in.args[0].id];  // canonical values are already zero-extended
-    } else {
-      vals_[i].slot = slots++;
-    }
-  }
+  allocate(b_, vals_, alloc_, opt_.registers);
+  const int32_t slots = alloc_.slots;
   if (b_.term.kind == ir::Terminal::Kind::None) {
     err = "baseline: block without terminal";
     return false;
@@ -401,14 +407,19 @@ bool Gen::run(std::string& err) {
     err = "baseline: block too large for a stack frame";
     return false;
   }
-  for (const ir::Inst& in : b_.insts)
-    for (unsigned k = 0; k < in.nargs; ++k)
-      vals_[in.args[k].id].uses += in.op == Opcode::ZExt ? 2 : 1;
-  if (b_.term.cond.valid()) ++vals_[b_.term.cond.id].uses;
-  if (b_.term.value.valid()) ++vals_[b_.term.value.id].uses;
-  // After the two pushes rsp is 8 mod 16; the frame restores 16-byte alignment for calls.
+  saved_.clear();
+  {
+    uint16_t used = 0;
+    for (const ValueHome& h : vals_)
+      if (h.in_reg() && is_caller_pool(h.reg)) used |= uint16_t(1u << h.reg);
+    for (Reg r : kCallerPool)
+      if (used & (1u << r)) saved_.push_back(r);
+    if (saved_.size() % 2) saved_.push_back(RDI);  // padding (a scratch register)
+  }
+  // After the pushes of rbx, r12 and the callee-saved pool registers used, the frame restores
+  // 16-byte alignment for calls.
   frame_ = slots * 8;
-  if (frame_ % 16 == 0) frame_ += 8;
+  if ((frame_ + 8 * int32_t(alloc_.callee.size())) % 16 == 0) frame_ += 8;
   pc_ = b_.guest_pc;
   pending_ = a_.new_label();
 
@@ -417,6 +428,7 @@ bool Gen::run(std::string& err) {
   a_.jcc(kNe, exit_request);
   a_.push(RBX);
   a_.push(R12);
+  for (Reg r : alloc_.callee) a_.push(r);
   a_.alu_ri(kSub, true, RSP, frame_);
   a_.mov_rr(true, RBX, RDI);
   a_.load(8, R12, Mem{RBX, kOffTlb});
@@ -438,8 +450,13 @@ bool Gen::run(std::string& err) {
     bind(cold(Cold::Kind::TierUp, hot));
   }
 
+  const size_t n = b_.insts.size();
   for (size_t i = 0; i < n; ++i)
     if (!gen_inst(i, err)) return false;
+  if (unexpected_call_) {
+    err = "baseline: internal error: a call the register allocator did not expect";
+    return false;
+  }
   gen_terminal();
 
   for (const Cold& c : cold_) emit_cold(c);
@@ -465,6 +482,7 @@ bool Gen::run(std::string& err) {
 
 void Gen::gen_generic(size_t i) {
   const ir::Inst& in = b_.insts[i];
+  if (!alloc_.calls[i]) unexpected_call_ = true;
   if (in.nargs > 0) ld(RSI, in.args[0]);
   if (in.nargs > 1) ld(RDX, in.args[1]);
   if (in.nargs > 2) ld(RCX, in.args[2]);
@@ -714,21 +732,25 @@ void Gen::emit_cold(const Cold& c) {
     case Cold::Kind::LoadMiss: {  // rax = guest address
       const ir::MemOp m = ir::MemOp::decode(in->imm);
       a_.mov_rr(true, RSI, RAX);
+      save_caller_pool();
       a_.mov_imm(RDX, in->imm);
       a_.mov_imm(RCX, c.pc);
       a_.mov_rr(true, RDI, RBX);
       call_abs(uint64_t(opt_.slow_load));
+      restore_caller_pool();
       check_pending();
       if (m.sign && m.size() < 8) a_.movsx_rr(m.size(), RAX, RAX);
       break;
     }
     case Cold::Kind::StoreMiss:  // rax = guest address
       a_.mov_rr(true, RSI, RAX);
-      ld(RDX, in->args[1]);
+      ld(RDX, in->args[1]);  // before the pushes move the stack slots
+      save_caller_pool();
       a_.mov_imm(RCX, in->imm);
       a_.mov_imm(R8, c.pc);
       a_.mov_rr(true, RDI, RBX);
       call_abs(uint64_t(opt_.slow_store));
+      restore_caller_pool();
       check_pending();
       break;
     case Cold::Kind::AtomicMiss: {  // rax = guest address
@@ -740,20 +762,24 @@ void Gen::emit_cold(const Cold& c) {
         ld(RCX, in->args[1]);
       else
         a_.mov_imm(RCX, 0);
+      save_caller_pool();
       a_.mov_imm(R8, softmmu::atomic_desc(in->imm, kind));
       a_.mov_imm(R9, c.pc);
       a_.mov_rr(true, RDI, RBX);
       call_abs(uint64_t(opt_.slow_atomic));
+      restore_caller_pool();
       check_pending();
       break;
     }
     case Cold::Kind::Trap: {
       const auto* h = reinterpret_cast<const ir::Helper*>(in->imm);
+      save_caller_pool();
       a_.mov_rr(true, RDI, RBX);
       a_.mov_imm(RSI, in->imm2);
       a_.mov_imm(RDX, c.pc);
       a_.mov_imm(RCX, 0);
       call_abs(uint64_t(h->fn));
+      restore_caller_pool();
       check_pending();
       break;
     }
@@ -859,6 +885,8 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       if (is_k(in.args[1])) {
         a_.mov_imm(RCX, kv(in.args[1]));
         a_.imul_rr(w, RAX, RCX);
+      } else if (vals_[in.args[1].id].in_reg()) {
+        a_.imul_rr(w, RAX, vals_[in.args[1].id].reg);
       } else {
         a_.imul_rm(w, RAX, slot(in.args[1]));
       }
@@ -984,7 +1012,7 @@ bool Gen::gen_inst(size_t i, std::string& err) {
         if (fused) {
           a_.cmov_rr(Cc(cc ^ 1), true, RAX, RCX);  // cc false: take the third operand
         } else {
-          a_.alu_mi(kCmp, false, slot(c), 0);
+          test_i1(c);
           a_.cmov_rr(kE, true, RAX, RCX);
         }
       }
@@ -1011,7 +1039,7 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       } else if (flags_hold(c, cc)) {
         a_.jcc(cc, trap);
       } else {
-        a_.alu_mi(kCmp, false, slot(c), 0);
+        test_i1(c);
         a_.jcc(kNe, trap);
       }
       bind(cold(Cold::Kind::Trap, trap, uint32_t(i), pc_));
@@ -1023,6 +1051,7 @@ bool Gen::gen_inst(size_t i, std::string& err) {
     case Opcode::Call:
     case Opcode::CallPure: {
       const auto* h = reinterpret_cast<const ir::Helper*>(in.imm);
+      if (!alloc_.calls[i]) unexpected_call_ = true;
       if (in.nargs > 0)
         ld(RSI, in.args[0]);
       else
@@ -1113,7 +1142,7 @@ void Gen::gen_terminal() {
       if (flags_hold(t.cond, cc)) {
         a_.jcc(Cc(cc ^ 1), not_taken);
       } else {
-        a_.alu_mi(kCmp, false, slot(t.cond), 0);
+        test_i1(t.cond);
         a_.jcc(kE, not_taken);
       }
       direct_exit(t.target, 0);

@@ -144,14 +144,14 @@ TEST_P(ExecTest, ComparesFeedingSelectsBranchesAndStores) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
   Value a = e.get_reg(Type::I64, reg(0)), b = e.get_reg(Type::I64, reg(1));
-  Value lt = e.cmp(Cond::Slt, a, b);                 // two uses: Select and SetReg (zext)
+  Value lt = e.cmp(Cond::Slt, a, b);  // two uses: Select and SetReg (zext)
   e.set_reg(reg(2), e.select(lt, a, b));
   e.set_reg(reg(3), e.zext(Type::I64, lt));
   Value eq = e.cmp(Cond::Eq, e.trunc(Type::I32, a), e.c32(5));  // one use: Select
   e.set_reg(reg(4), e.select(eq, e.c64(0), b));
-  Value sum = e.add(a, b);                           // one use: the next SetReg
+  Value sum = e.add(a, b);  // one use: the next SetReg
   e.set_reg(reg(5), sum);
-  e.branch(e.cmp(Cond::Ugt, a, b), 0x200, 0x300);   // one use: the terminal
+  e.branch(e.cmp(Cond::Ugt, a, b), 0x200, 0x300);  // one use: the terminal
   exec::NativeFn fn = compile(*tb);
   ASSERT_NE(fn, nullptr);
   auto prog = interp::build(tb->ir, tb.get());
@@ -174,8 +174,11 @@ TEST_P(ExecTest, ComparesFeedingSelectsBranchesAndStores) {
 TEST_F(ExecTestLlvm, BaselineRefusesBlocksTooLargeForTheStack) {
   auto tb = new_tb(0x100);
   Emitter e(tb->ir);
+  // 70,000 values live at once: more than the host registers and the frame hold.
+  std::vector<Value> vs;
+  for (int i = 0; i < 70000; ++i) vs.push_back(e.get_reg(Type::I64, reg(1)));
   Value v = e.get_reg(Type::I64, reg(0));
-  for (int i = 0; i < 70000; ++i) v = e.add(v, e.get_reg(Type::I64, reg(1)));
+  for (Value x : vs) v = e.add(v, x);
   e.set_reg(reg(2), v);
   e.jump(0x200);
   std::string err;

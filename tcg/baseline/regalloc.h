@@ -1,0 +1,55 @@
+// Register allocation for the baseline tier: one linear pass over a block's IR (straight-line
+// code) gives each value a fixed home for its whole life, a host register or a stack slot.
+// Values never move, so slow paths emitted after the main line find them where the main line
+// left them. A value gets a register while one is free over its live range [definition, last
+// use]; a range that spans a helper call made on the main line takes a callee-saved register
+// (pushed by the block's prologue only when used). Caller-saved pool registers are never live
+// across a main-line call; slow paths save and restore them around their calls.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tcg/baseline/x64.h"
+#include "tcg/ir/ir.h"
+
+namespace orrery::tcg::baseline {
+
+/// Where one IR value lives.
+struct ValueHome {
+  int32_t slot = -1;   // frame slot (8 bytes; two for I128), or -1
+  Reg reg = RSP;       // a pool register, or RSP for none
+  bool konst = false;  // a constant: materialised where used
+  uint32_t uses = 0;   // readers (2 when a ZExt alias shares the home: never retracted)
+  uint32_t end = 0;    // index of the last instruction reading it (insts.size(): terminal)
+  uint32_t root = 0;   // the value whose home this is (itself, or a ZExt alias's source)
+  uint64_t k = 0;
+  bool in_reg() const { return reg != RSP; }
+};
+
+/// The allocation pool. Caller-saved registers first (free on entry); the code generator's
+/// scratch registers (rax, rcx, rdx, rsi, rdi) and rbx/r12 are not in it.
+inline constexpr Reg kCallerPool[] = {R8, R9, R10, R11};
+inline constexpr Reg kCalleePool[] = {R13, R14, R15, RBP};
+
+inline bool is_caller_pool(Reg r) {
+  return r == R8 || r == R9 || r == R10 || r == R11;
+}
+
+/// Whether the baseline code of `in` calls a helper on the main line (generic evaluation or a
+/// Call); must match the code generator, which checks it.
+bool calls_on_main_line(const ir::Inst& in, bool const_count);
+
+struct Allocation {
+  int32_t slots = 0;                   // frame slots in use
+  std::vector<Reg> callee;             // callee-saved registers used (the prologue pushes these)
+  std::vector<uint8_t> calls;          // per instruction: calls_on_main_line
+  std::vector<uint32_t> calls_before;  // calls among instructions [0, i)
+};
+
+/// Fills homes (one per instruction) for b. `registers` false: every value in a slot (the
+/// pre-allocator code, for comparison).
+void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out,
+              bool registers = true);
+
+}  // namespace orrery::tcg::baseline
