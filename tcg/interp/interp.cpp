@@ -28,7 +28,8 @@ namespace {
   X(Select) X(Move) X(Mask) X(ExtractU) X(AddCarry64) X(AddOvf64) X(Load) X(Store)        \
   X(Fence) X(Call) X(CallPure) X(TrapIf) X(Not32) X(Not64) X(AddCarry32) X(AddOvf32) X(Mul)  \
   X(CmpSlt32) X(CmpSle32) X(CmpSgt32) X(CmpSge32) X(ExtractS) X(Deposit) X(AtomicRmw)      \
-  X(AtomicCmpxchg) X(GetRegV) X(SetRegV) X(VecBuild) X(VecLane) X(VecOp) X(End)
+  X(AtomicCmpxchg) X(GetRegV) X(SetRegV) X(VecBuild) X(VecLane) X(VecOp) X(VecLoad)          \
+  X(VecStore) X(End)
 
 enum Handler : uint16_t {
 #define X(name) k##name,
@@ -96,6 +97,8 @@ Handler pick_handler(const ir::Inst& i, Type src) {
     case Opcode::VecLane: return kVecLane;
     case Opcode::VecOp1:
     case Opcode::VecOp2: return kVecOp;
+    case Opcode::VecLoad: return kVecLoad;
+    case Opcode::VecStore: return kVecStore;
     default: (void)src; return kGeneric;
   }
 }
@@ -355,6 +358,26 @@ L_VecOp: {
   if (st->nargs > 1) std::memcpy(&b, &B, 16);
   const ir::Vec128 r = ir::eval_vec(ir::VecOp(st->imm), a, b, unsigned(st->imm2));
   std::memcpy(&D, &r, 16);
+  NEXT();
+}
+L_VecLoad: {
+  const ir::MemOp m = ir::MemOp::decode(st->imm);
+  if (const uint8_t* h = softmmu::tlb_hit_vec(cpu, A, m, false)) {
+    std::memcpy(&D, h, 16);
+  } else {
+    softmmu::slow_load_vec(cpu, A, st->imm, st->pc, &D);
+    if (cpu->pending_exit) return exec::kRetPending;
+  }
+  NEXT();
+}
+L_VecStore: {
+  const ir::MemOp m = ir::MemOp::decode(st->imm);
+  if (uint8_t* h = softmmu::tlb_hit_vec(cpu, A, m, true)) {
+    std::memcpy(h, &B, 16);
+  } else {
+    softmmu::slow_store_vec(cpu, A, &B, st->imm, st->pc);
+    if (cpu->pending_exit) return exec::kRetPending;
+  }
   NEXT();
 }
 L_End:
