@@ -2,7 +2,7 @@
 //   x86-diff --seed N --count N [--length N] [--oracle kvm|unicorn]
 //            [--target unicorn|kvm|orrery|orrery-interp|orrery-baseline|orrery-llvm]
 //            [--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr] [--align-check]
-//            [--no-allow]
+//            [--misalign-vec] [--no-allow]
 // --exts defaults to every extension against KVM alone, to the set whose Unicorn differences
 // are classified (no x87, no VEX) when Unicorn is involved, and to the extensions Orrery
 // implements (orrery_exts()) when Orrery is. Orrery gets no allow-list.
@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
       allow = false;
     else if (a == "--align-check")  // initial states set EFLAGS.AC (CR0.AM is on): #AC
       opt.align_check = true;
+    else if (a == "--misalign-vec")  // vector/x87 memory operands sometimes misaligned
+      opt.misalign_vec = true;
     else if (a == "--unmask-mxcsr")  // some initial states unmask SIMD exceptions
       opt.unmask_mxcsr = true;
     else if (a == "--rows")  // debugging: only rows whose name starts with this
@@ -91,7 +93,7 @@ int main(int argc, char** argv) {
           "x86-diff: bad argument '%s' (usage: --seed N --count N [--length N] "
           "[--oracle kvm|unicorn] [--target unicorn|kvm|orrery[-interp|-baseline|-llvm]] "
           "[--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr] [--align-check] "
-          "[--no-allow])\n",
+          "[--misalign-vec] [--no-allow])\n",
           a.c_str());
       return 1;
     }
