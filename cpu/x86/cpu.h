@@ -165,6 +165,7 @@ class X86Cpu final : public X86Vcpu,
                  tcg::softmmu::Translation& out) override;
   void raise_bus_error(uint64_t vaddr, uint64_t phys, tcg::softmmu::Access access) override;
   void raise_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
+  void raise_required_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
   bool debug_translate(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) override;
 
   // tcg::exec::DebugParkListener

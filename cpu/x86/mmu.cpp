@@ -328,6 +328,12 @@ void X86Cpu::raise_alignment_fault(uint64_t vaddr, Access access) {
   raise_exception(*this, vec::kAc, 0);
 }
 
+// A misaligned MOVAPS/MOVDQA or legacy-SSE 16-byte operand: #GP(0), before any #PF.
+void X86Cpu::raise_required_alignment_fault(uint64_t vaddr, Access access) {
+  (void)vaddr, (void)access;
+  raise_exception(*this, vec::kGp, 0);
+}
+
 // ---- Linear-address accesses for system helpers ----
 
 uint64_t X86Cpu::translate_linear(uint64_t la, Access access, unsigned mmu_idx) {

@@ -95,11 +95,34 @@ Value mem_addr(TranslateContext& t, unsigned i) {
   return a;
 }
 
+/// 16-byte halves of a VEX memory operand: VecLoad/VecStore with the guest's alignment check
+/// (#AC: silicon checks 16-byte alignment for 16- and 32-byte operands, x86-diff
+/// --misalign-vec --align-check on KVM); VMOVAPS-like forms already raised #GP(0) in mem_addr.
+tcg::ir::MemOp vex_m128(const TranslateContext& t) {
+  tcg::ir::MemOp m;
+  m.size_log2 = 4;
+  m.mmu_idx = uint8_t(t.mmu_idx());
+  m.align = t.align_check();
+  return m;
+}
+
 /// Loads memory operand i (any size up to 256 bits) zero-extended into register `into`.
 void load_to(TranslateContext& t, unsigned i, unsigned into) {
   auto& e = t.e();
   Value a = mem_addr(t, i);
   const unsigned bits = t.op(i).size;
+  if (bits >= 128) {
+    Value lo = e.vec_load(a, vex_m128(t));
+    Value hi = bits == 256 ? e.vec_load(e.add(a, e.c64(16)), vex_m128(t)) : Value{};
+    e.set_reg(ymm_offset(into), lo);
+    if (bits == 256) {
+      e.set_reg(ymm_offset(into, 2), hi);
+    } else {
+      set_yq(t, into, 2, e.c64(0));
+      set_yq(t, into, 3, e.c64(0));
+    }
+    return;
+  }
   const unsigned qs = bits >= 64 ? bits / 64 : 1;
   Value v[4];
   for (unsigned q = 0; q < qs; ++q)
@@ -115,6 +138,13 @@ void store_from(TranslateContext& t, unsigned i, unsigned r) {
   const unsigned bits = t.op(i).size;
   if (bits < 64) {
     t.store(a, e.get_reg(TranslateContext::type_of_bits(bits), ymm_offset(r)));
+    return;
+  }
+  if (bits >= 128) {
+    Value lo = e.get_reg(Type::I128, ymm_offset(r));
+    Value hi = bits == 256 ? e.get_reg(Type::I128, ymm_offset(r, 2)) : Value{};
+    e.vec_store(a, lo, vex_m128(t));
+    if (bits == 256) e.vec_store(e.add(a, e.c64(16)), hi, vex_m128(t));
     return;
   }
   Value v[4];

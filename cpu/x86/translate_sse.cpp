@@ -97,22 +97,38 @@ bool needs_alignment(ZydisMnemonic m) {
   }
 }
 
-/// The linear address of memory operand i, with the alignment check of a 16-byte access.
+/// The linear address of memory operand i (not 16 bytes: those are VecLoad/VecStore below).
 Value mem_addr(TranslateContext& t, unsigned i) {
-  Value a = t.addr_of(i);
-  if (t.op(i).size == 128 && needs_alignment(t.mnemonic())) {
-    auto& e = t.e();
-    t.raise_if(e.cmp(Cond::Ne, e.and_(a, e.c64(15)), e.c64(0)), vec::kGp, 0);
-  }
-  return a;
+  return t.addr_of(i);
+}
+
+/// The MemOp of a 16-byte memory operand: legacy-SSE forms other than the unaligned moves
+/// demand 16-byte alignment (#GP(0) before any page fault: MemOp::required); alignment
+/// checking (#AC at CPL 3 with CR0.AM and EFLAGS.AC) as X86Cpu::raise_alignment_fault does it.
+tcg::ir::MemOp m128_memop(const TranslateContext& t) {
+  tcg::ir::MemOp m;
+  m.size_log2 = 4;
+  m.mmu_idx = uint8_t(t.mmu_idx());
+  m.required = needs_alignment(t.mnemonic());
+  m.align = t.align_check();
+  return m;
+}
+
+/// A 16-byte memory operand i as one vector value (one access: a fault on either page leaves
+/// everything unchanged).
+Value load_m128(TranslateContext& t, unsigned i) {
+  return t.e().vec_load(t.addr_of(i), m128_memop(t));
+}
+void store_m128(TranslateContext& t, unsigned i, Value v) {
+  t.e().vec_store(t.addr_of(i), v, m128_memop(t));
 }
 
 /// A source operand as the helpers take it: an XMM register number, or data (memory, GPR or
-/// immediate) zero-extended into lo/hi.
+/// immediate) zero-extended into lo/hi; a 16-byte memory operand is also the vector vec.
 struct Src {
   unsigned reg = 0;
   bool data = false;
-  Value lo, hi;
+  Value lo, hi, vec;
 };
 
 Src read_src(TranslateContext& t, unsigned i) {
@@ -129,13 +145,15 @@ Src read_src(TranslateContext& t, unsigned i) {
   } else if (t.is_reg(i)) {
     s.lo = t.zext64(t.get_reg(t.op(i).reg.value));
   } else {
-    Value a = mem_addr(t, i);
     const unsigned bits = t.op(i).size;
-    if (bits >= 64) {
-      s.lo = t.load(Type::I64, a);
-      if (bits == 128) s.hi = t.load(Type::I64, e.add(a, e.c64(8)));
+    if (bits == 128) {
+      s.vec = load_m128(t, i);
+      s.lo = e.vec_lane(s.vec, 0);
+      s.hi = e.vec_lane(s.vec, 1);
+    } else if (bits == 64) {
+      s.lo = t.load(Type::I64, mem_addr(t, i));
     } else {
-      s.lo = t.zext64(t.load(TranslateContext::type_of_bits(bits), a));
+      s.lo = t.zext64(t.load(TranslateContext::type_of_bits(bits), mem_addr(t, i)));
     }
   }
   return s;
@@ -409,14 +427,17 @@ bool try_vec_op(TranslateContext& t, const Src& s) {
   auto& e = t.e();
   const unsigned dst = xmm_num(t, 0);
   Value r;
+  auto src_vec = [&] {
+    if (!s.data) return xmm_vec(t, s.reg);
+    return s.vec.valid() ? s.vec : e.vec_build(s.lo, s.hi);
+  };
   if (f->op == VecOp::ShufD) {
-    r = e.vec_op(f->op, s.data ? e.vec_build(s.lo, s.hi) : xmm_vec(t, s.reg), imm8(t));
+    r = e.vec_op(f->op, src_vec(), imm8(t));
   } else if (tcg::ir::vec_op_info(f->op).arity == 1) {
     if (!t.is_imm(1)) return false;
     r = e.vec_op(f->op, xmm_vec(t, dst), imm8(t));
   } else {
-    Value b = s.data ? e.vec_build(s.lo, s.hi) : xmm_vec(t, s.reg);
-    r = e.vec_op(f->op, xmm_vec(t, dst), b);
+    r = e.vec_op(f->op, xmm_vec(t, dst), src_vec());
   }
   e.set_reg(ymm_offset(dst), r);
   return true;
@@ -516,22 +537,10 @@ bool tr_sse_mov128(TranslateContext& t) {
   if (sse_unavailable(t)) return true;
   auto& e = t.e();
   if (t.is_mem(0)) {
-    Value a = mem_addr(t, 0);
-    // The register as one vector value, so a register computed in this block is not
-    // re-read from the state in halves.
-    Value v = xmm_vec(t, xmm_num(t, 1));
-    t.store(a, e.vec_lane(v, 0));
-    t.store(e.add(a, e.c64(8)), e.vec_lane(v, 1));
+    store_m128(t, 0, xmm_vec(t, xmm_num(t, 1)));
     return true;
   }
-  Value v;
-  if (t.is_mem(1)) {
-    Value a = mem_addr(t, 1);
-    Value lo = t.load(Type::I64, a);
-    v = e.vec_build(lo, t.load(Type::I64, e.add(a, e.c64(8))));
-  } else {
-    v = xmm_vec(t, xmm_num(t, 1));
-  }
+  Value v = t.is_mem(1) ? load_m128(t, 1) : xmm_vec(t, xmm_num(t, 1));
   e.set_reg(ymm_offset(xmm_num(t, 0)), v);
   return true;
 }

@@ -37,6 +37,10 @@ struct Options {
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;
   uint64_t (*slow_atomic)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t,
                           uint64_t) = &softmmu::slow_atomic;
+  void (*slow_load_vec)(CpuCommon*, uint64_t, uint64_t, uint64_t,
+                        uint64_t*) = &softmmu::slow_load_vec;
+  void (*slow_store_vec)(CpuCommon*, uint64_t, const uint64_t*, uint64_t,
+                         uint64_t) = &softmmu::slow_store_vec;
 };
 
 /// Scratch buffers for compile(), reused between blocks by one thread (saves allocations).

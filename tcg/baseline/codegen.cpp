@@ -126,7 +126,15 @@ Cc cc_of(ir::Cond c) {
 /// A slow path emitted after the main line: it starts at `entry` and, unless it leaves the
 /// block, returns to `back`.
 struct Cold {
-  enum class Kind : uint8_t { TierUp, LoadMiss, StoreMiss, AtomicMiss, Trap } kind;
+  enum class Kind : uint8_t {
+    TierUp,
+    LoadMiss,
+    StoreMiss,
+    AtomicMiss,
+    Trap,
+    VecLoadMiss,
+    VecStoreMiss
+  } kind;
   Label entry, back;
   uint32_t inst;  // the Load/Store/TrapIf
   uint64_t pc;    // guest PC of its instruction
@@ -365,6 +373,7 @@ class Gen {
   void gen_cmp(size_t i);
   void gen_adc(size_t i);
   void gen_mem(size_t i, bool store);
+  void gen_vec_mem(size_t i, bool is_store);
   void gen_atomic(size_t i);
   void tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic = false);
   void gen_terminal();
@@ -634,7 +643,7 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
   const int32_t base =
       int32_t(m.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
   a_.mov_rr(true, RDX, RAX);
-  if (m.align || atomic) {
+  if (m.align || m.required || atomic) {
     // The low address bits in the compare: a misaligned access misses (the slow path faults
     // it, or makes a split atomic a read and a write).
     a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask) | int64_t(m.size() - 1)));
@@ -649,6 +658,25 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
                                           : offsetof(softmmu::TlbEntry, addr_read))});
   a_.jcc(kNe, miss);
   a_.alu_rm(kAdd, true, RAX, Mem{RCX, base + int32_t(offsetof(softmmu::TlbEntry, addend))});
+}
+
+// A TLB hit is one movdqu (per 8 bytes atomic on the host, as x86 guarantees); a miss goes
+// through softmmu::slow_load_vec/slow_store_vec on the value's stack slot.
+void Gen::gen_vec_mem(size_t i, bool is_store) {
+  const ir::Inst& in = b_.insts[i];
+  const ir::MemOp m = ir::MemOp::decode(in.imm);
+  Label miss = a_.new_label();
+  ld(RAX, in.args[0]);
+  tlb_lookup(m, is_store, miss);
+  if (is_store) {
+    a_.movdqu_load(0, slot(in.args[1]));
+    a_.movdqu_store(Mem{RAX, 0}, 0);
+    bind(cold(Cold::Kind::VecStoreMiss, miss, uint32_t(i), pc_));
+    return;
+  }
+  a_.movdqu_load(0, Mem{RAX, 0});
+  a_.movdqu_store(slot_of(i), 0);
+  bind(cold(Cold::Kind::VecLoadMiss, miss, uint32_t(i), pc_));
 }
 
 void Gen::gen_mem(size_t i, bool is_store) {
@@ -771,6 +799,24 @@ void Gen::emit_cold(const Cold& c) {
       check_pending();
       break;
     }
+    case Cold::Kind::VecLoadMiss:  // rax = guest address; the slow path fills the value's slot
+      a_.mov_rr(true, RSI, RAX);
+      a_.mov_imm(RDX, in->imm);
+      a_.mov_imm(RCX, c.pc);
+      a_.lea(R8, slot_of(c.inst));
+      a_.mov_rr(true, RDI, RBX);
+      call_abs(uint64_t(opt_.slow_load_vec));
+      check_pending();
+      break;
+    case Cold::Kind::VecStoreMiss:  // rax = guest address
+      a_.mov_rr(true, RSI, RAX);
+      a_.lea(RDX, slot(in->args[1]));
+      a_.mov_imm(RCX, in->imm);
+      a_.mov_imm(R8, c.pc);
+      a_.mov_rr(true, RDI, RBX);
+      call_abs(uint64_t(opt_.slow_store_vec));
+      check_pending();
+      break;
     case Cold::Kind::Trap: {
       const auto* h = reinterpret_cast<const ir::Helper*>(in->imm);
       save_caller_pool();
@@ -1028,6 +1074,10 @@ bool Gen::gen_inst(size_t i, std::string& err) {
     case Opcode::AtomicRmw:
     case Opcode::AtomicCmpxchg:
       gen_atomic(i);
+      return true;
+    case Opcode::VecLoad:
+    case Opcode::VecStore:
+      gen_vec_mem(i, in.op == Opcode::VecStore);
       return true;
     case Opcode::TrapIf: {
       const Value c = in.args[0];

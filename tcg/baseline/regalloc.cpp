@@ -38,6 +38,8 @@ bool calls_on_main_line(const ir::Inst& in, bool const_count) {
     case Opcode::SetReg:
     case Opcode::VecBuild:
     case Opcode::VecLane:
+    case Opcode::VecConcat:
+    case Opcode::VecHalf:
     case Opcode::VecOp1:
     case Opcode::VecOp2:
     case Opcode::Add:

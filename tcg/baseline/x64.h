@@ -293,6 +293,7 @@ class X64 {
     byte(bit);
   }
   // SSE2 on xmm0..xmm15 (numbered like Reg). prefix is 0x66 or 0xf3 (0: none).
+  void lea(Reg dst, Mem m) { op_rm(0x8d, true, dst, m); }
   void movdqu_load(unsigned xmm, Mem m) { sse_rm(0xf3, 0x6f, xmm, m); }
   void movdqu_store(Mem m, unsigned xmm) { sse_rm(0xf3, 0x7f, xmm, m); }
   void imm8(uint8_t v) { byte(v); }

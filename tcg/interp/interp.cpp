@@ -29,7 +29,7 @@ namespace {
   X(Fence) X(Call) X(CallPure) X(TrapIf) X(Not32) X(Not64) X(AddCarry32) X(AddOvf32) X(Mul)  \
   X(CmpSlt32) X(CmpSle32) X(CmpSgt32) X(CmpSge32) X(ExtractS) X(Deposit) X(AtomicRmw)      \
   X(AtomicCmpxchg) X(GetRegV) X(SetRegV) X(VecBuild) X(VecLane) X(VecOp) X(GetRegV256)   \
-  X(SetRegV256) X(VecOp256) X(VecConcat) X(VecHalf) X(End)
+  X(SetRegV256) X(VecOp256) X(VecConcat) X(VecHalf) X(VecLoad) X(VecStore) X(End)
 
 enum Handler : uint16_t {
 #define X(name) k##name,
@@ -100,6 +100,8 @@ Handler pick_handler(const ir::Inst& i, Type src) {
     case Opcode::VecOp2: return t == Type::I256 ? kVecOp256 : kVecOp;
     case Opcode::VecConcat: return kVecConcat;
     case Opcode::VecHalf: return kVecHalf;
+    case Opcode::VecLoad: return kVecLoad;
+    case Opcode::VecStore: return kVecStore;
     default: (void)src; return kGeneric;
   }
 }
@@ -385,6 +387,26 @@ L_VecHalf: {
   uint64_t v[2];
   std::memcpy(v, &A + 2 * (st->imm & 1), 16);
   std::memcpy(&D, v, 16);
+  NEXT();
+}
+L_VecLoad: {
+  const ir::MemOp m = ir::MemOp::decode(st->imm);
+  if (const uint8_t* h = softmmu::tlb_hit_vec(cpu, A, m, false)) {
+    std::memcpy(&D, h, 16);
+  } else {
+    softmmu::slow_load_vec(cpu, A, st->imm, st->pc, &D);
+    if (cpu->pending_exit) return exec::kRetPending;
+  }
+  NEXT();
+}
+L_VecStore: {
+  const ir::MemOp m = ir::MemOp::decode(st->imm);
+  if (uint8_t* h = softmmu::tlb_hit_vec(cpu, A, m, true)) {
+    std::memcpy(h, &B, 16);
+  } else {
+    softmmu::slow_store_vec(cpu, A, &B, st->imm, st->pc);
+    if (cpu->pending_exit) return exec::kRetPending;
+  }
   NEXT();
 }
 L_End:

@@ -154,10 +154,13 @@ std::string print(const Block& b) {
       case Opcode::Load:
       case Opcode::Store:
       case Opcode::AtomicRmw:
-      case Opcode::AtomicCmpxchg: {
+      case Opcode::AtomicCmpxchg:
+      case Opcode::VecLoad:
+      case Opcode::VecStore: {
         MemOp m = MemOp::decode(i.imm);
-        std::snprintf(buf, sizeof buf, ", %s%u mmu%u%s%s", m.sign ? "s" : "u", m.size() * 8,
-                      m.mmu_idx, m.align ? " aligned" : "", m.addr32 ? " a32" : "");
+        std::snprintf(buf, sizeof buf, ", %s%u mmu%u%s%s%s", m.sign ? "s" : "u", m.size() * 8,
+                      m.mmu_idx, m.align ? " aligned" : "", m.required ? " required" : "",
+                      m.addr32 ? " a32" : "");
         out += buf;
         if (i.op == Opcode::AtomicRmw && i.imm2 < kNumAtomicOps) {
           out += " ";
@@ -290,6 +293,13 @@ std::string verify(const Block& b) {
     if ((i.op == Opcode::Load || i.op == Opcode::Store) &&
         MemOp::decode(i.imm).size() * 8 > bits(i.type))
       return fail(n, "memory size wider than value");
+    if ((i.op == Opcode::VecLoad || i.op == Opcode::VecStore) &&
+        (MemOp::decode(i.imm).size() != 16 || MemOp::decode(i.imm).sign))
+      return fail(n, "vector memory size is not 16 bytes");
+    if ((i.op == Opcode::Load || i.op == Opcode::Store || i.op == Opcode::AtomicRmw ||
+         i.op == Opcode::AtomicCmpxchg) &&
+        MemOp::decode(i.imm).size() > 8)
+      return fail(n, "scalar memory size over 8 bytes");
     if (i.op == Opcode::AtomicRmw || i.op == Opcode::AtomicCmpxchg) {
       const MemOp m = MemOp::decode(i.imm);
       if (m.size() * 8 != bits(i.type) || m.sign) return fail(n, "atomic size is not its type's");

@@ -71,25 +71,32 @@ inline bool is_pure(Opcode op) { return (op_info(op).flags & (kSideEffect | kMay
 enum class Cond : uint8_t { Eq, Ne, Ult, Ule, Ugt, Uge, Slt, Sle, Sgt, Sge };
 std::string_view cond_name(Cond c);
 
-/// Memory operation descriptor carried in Inst::imm of Load/Store.
+/// Memory operation descriptor carried in Inst::imm of Load/Store (and VecLoad/VecStore).
 struct MemOp {
-  uint8_t size_log2 = 0;  // 0..3: 1, 2, 4, 8 bytes
+  uint8_t size_log2 = 0;  // 0..3: 1, 2, 4, 8 bytes; 4 (16 bytes) only on VecLoad/VecStore, and
+                          // 5 (32 bytes) reserved for their 256-bit form
   bool sign = false;      // loads: sign-extend to the result type
   uint8_t mmu_idx = 0;    // which TLB (privilege / translation regime) the guest uses
-  bool align = false;     // fault on misaligned access (exclusives, acquire/release)
+  bool align = false;     // fault on misaligned access (exclusives, acquire/release, x86 #AC):
+                          // PageTranslator::raise_alignment_fault
   // A 32-bit address (x86 outside 64-bit mode). The convention: the frontend computes the
   // address in I32 and zero-extends it to I64 (so it wraps at 4 GiB for free) and sets this
   // flag, which only the slow path reads: the bytes of an access that runs past 0xffffffff
   // wrap to address 0, as on the CPU.
   bool addr32 = false;
+  // The access must be aligned to its size whatever the guest's alignment checking (x86
+  // MOVAPS and legacy-SSE 16-byte operands: #GP(0)): a misaligned one raises
+  // PageTranslator::raise_required_alignment_fault before any translation.
+  bool required = false;
 
   constexpr uint64_t encode() const {
-    return uint64_t(size_log2) | (uint64_t(sign) << 2) | (uint64_t(align) << 3) |
-           (uint64_t(addr32) << 4) | (uint64_t(mmu_idx) << 8);
+    return uint64_t(size_log2 & 3) | (uint64_t(sign) << 2) | (uint64_t(align) << 3) |
+           (uint64_t(addr32) << 4) | (uint64_t(size_log2 >> 2) << 5) |
+           (uint64_t(required) << 6) | (uint64_t(mmu_idx) << 8);
   }
   static constexpr MemOp decode(uint64_t v) {
-    return MemOp{uint8_t(v & 3), bool(v & 4), uint8_t((v >> 8) & 0xff), bool(v & 8),
-                 bool(v & 16)};
+    return MemOp{uint8_t((v & 3) | ((v >> 3) & 4)), bool(v & 4), uint8_t((v >> 8) & 0xff),
+                 bool(v & 8), bool(v & 16), bool(v & 64)};
   }
   constexpr unsigned size() const { return 1u << size_log2; }
 };

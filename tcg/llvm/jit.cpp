@@ -329,7 +329,8 @@ struct LlvmJit::Impl {
     names.suffix = suffix;
     names.use_helper = [this](const ir::Helper& h) { return use_helper(h); };
     names.absolute = !opt.relocatable;
-    names.slow = SlowPaths{opt.slow_load, opt.slow_store, opt.slow_atomic};
+    names.slow = SlowPaths{opt.slow_load, opt.slow_store, opt.slow_atomic, opt.slow_load_vec,
+                           opt.slow_store_vec};
     BlockLowering low(m, std::move(names), opt.count_executions);
     error = low.lower(tb, name);
     if (relocatable) *relocatable = low.relocatable();
@@ -445,6 +446,10 @@ std::unique_ptr<LlvmJit> LlvmJit::create(const JitOptions& opt, std::string& err
                                          ll::JITSymbolFlags::Exported};
     slow[es.intern(kSlowAtomicSymbol)] = {orc::ExecutorAddr::fromPtr(opt.slow_atomic),
                                           ll::JITSymbolFlags::Exported};
+    slow[es.intern(kSlowLoadVecSymbol)] = {orc::ExecutorAddr::fromPtr(opt.slow_load_vec),
+                                           ll::JITSymbolFlags::Exported};
+    slow[es.intern(kSlowStoreVecSymbol)] = {orc::ExecutorAddr::fromPtr(opt.slow_store_vec),
+                                            ll::JITSymbolFlags::Exported};
     if (ll::Error e = impl->jit->getMainJITDylib().define(orc::absoluteSymbols(std::move(slow)))) {
       error = "LLVM: " + ll::toString(std::move(e));
       return nullptr;

@@ -29,6 +29,10 @@ struct JitOptions {
   void (*slow_store)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t) = &softmmu::slow_store;
   uint64_t (*slow_atomic)(CpuCommon*, uint64_t, uint64_t, uint64_t, uint64_t,
                           uint64_t) = &softmmu::slow_atomic;
+  void (*slow_load_vec)(CpuCommon*, uint64_t, uint64_t, uint64_t,
+                        uint64_t*) = &softmmu::slow_load_vec;
+  void (*slow_store_vec)(CpuCommon*, uint64_t, const uint64_t*, uint64_t,
+                         uint64_t) = &softmmu::slow_store_vec;
   // Most bytes of JIT memory (code and data pages) the tier may hold at once; a module that
   // would go past it is refused (code_full() turns true until code is released). 0: no limit.
   size_t code_limit = size_t(256) << 20;

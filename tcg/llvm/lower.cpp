@@ -383,6 +383,12 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
     case Opcode::Store:
       lower_store(in);
       return error_.empty();
+    case Opcode::VecLoad:
+      r = lower_vec_load(in);
+      break;
+    case Opcode::VecStore:
+      lower_vec_store(in);
+      return error_.empty();
     case Opcode::AtomicRmw:
     case Opcode::AtomicCmpxchg:
       r = lower_atomic(in);

@@ -27,6 +27,10 @@ struct SlowPaths {
                 uint64_t insn_pc) = nullptr;
   uint64_t (*atomic)(CpuCommon* cpu, uint64_t vaddr, uint64_t operand, uint64_t expected,
                      uint64_t desc, uint64_t insn_pc) = &softmmu::slow_atomic;
+  void (*load_vec)(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc,
+                   uint64_t* data) = &softmmu::slow_load_vec;
+  void (*store_vec)(CpuCommon* cpu, uint64_t vaddr, const uint64_t* data, uint64_t memop,
+                    uint64_t insn_pc) = &softmmu::slow_store_vec;
 };
 
 // Generated code names everything outside itself by symbol, so that its object file can be
@@ -37,6 +41,8 @@ struct SlowPaths {
 inline constexpr const char* kSlowLoadSymbol = "orrery_slow_load";
 inline constexpr const char* kSlowStoreSymbol = "orrery_slow_store";
 inline constexpr const char* kSlowAtomicSymbol = "orrery_slow_atomic";
+inline constexpr const char* kSlowLoadVecSymbol = "orrery_slow_load_vec";
+inline constexpr const char* kSlowStoreVecSymbol = "orrery_slow_store_vec";
 inline std::string helper_symbol(const ir::Helper& h) {
   return std::string("orrery_h_") + h.name;
 }
@@ -117,6 +123,9 @@ class BlockLowering {
   ll::Value* host_pointer(ll::Value* entry, ll::Value* vaddr);
   ll::Value* lower_load(const ir::Inst& in);
   void lower_store(const ir::Inst& in);
+  ll::Value* lower_vec_load(const ir::Inst& in);
+  void lower_vec_store(const ir::Inst& in);
+  ll::AllocaInst* entry_alloca(ll::Type* t);
   ll::Value* lower_atomic(const ir::Inst& in);
   ll::Value* lower_call(const ir::Inst& in, bool pure);
   void lower_fence(const ir::Inst& in);

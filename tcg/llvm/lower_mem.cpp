@@ -40,7 +40,7 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
   // misaligned access misses; otherwise the compare takes the page of the access's last byte,
   // so a misaligned access within one page hits (x86 code makes millions) and one crossing into
   // the next page misses. The baseline tier's tlb_lookup does the same.
-  ll::Value* masked = m.align
+  ll::Value* masked = m.align || m.required
                           ? b_.CreateAnd(vaddr, b_.getInt64(softmmu::kPageMask | (m.size() - 1)))
                           : b_.CreateAnd(b_.CreateAdd(vaddr, b_.getInt64(m.size() - 1)),
                                          b_.getInt64(softmmu::kPageMask));
@@ -134,6 +134,98 @@ void BlockLowering::lower_store(const ir::Inst& in) {
       sty, slow_ptr(kSlowStoreSymbol, reinterpret_cast<const void*>(names_.slow.store)),
       {cpu_, vaddr, b_.CreateZExtOrTrunc(value, b_.getInt64Ty()), b_.getInt64(in.imm),
        b_.getInt64(insn_pc_)});
+  call->addFnAttr(ll::Attribute::Cold);
+  call->addFnAttr(ll::Attribute::NoUnwind);
+  branch_if_pending();
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(join_bb);
+}
+
+// An alloca in the function's entry block (so it is one stack slot, not one per execution).
+ll::AllocaInst* BlockLowering::entry_alloca(ll::Type* t) {
+  ll::BasicBlock& entry = fn_->getEntryBlock();
+  ll::IRBuilder<> eb(&entry, entry.begin());
+  return eb.CreateAlloca(t);
+}
+
+// VecLoad/VecStore: a TLB hit is one 16-byte host access (align 1: a movdqu); a miss calls
+// softmmu::slow_load_vec/slow_store_vec through a stack slot.
+ll::Value* BlockLowering::lower_vec_load(const ir::Inst& in) {
+  ir::MemOp m = ir::MemOp::decode(in.imm);
+  if (m.mmu_idx >= softmmu::kNumMmuIdx || m.size() != 16) {
+    fail("VecLoad: bad memop");
+    return nullptr;
+  }
+  ll::Type* vty = value_type(ir::Type::I128);
+  ll::Value* vaddr = arg(in, 0);
+  auto* hit_bb = ll::BasicBlock::Create(ctx_, "vld_hit", fn_);
+  auto* miss_bb = ll::BasicBlock::Create(ctx_, "vld_miss", fn_);
+  auto* join_bb = ll::BasicBlock::Create(ctx_, "vld_join", fn_);
+
+  ll::Value* entry = nullptr;
+  ll::Value* hit = tlb_compare_and_entry(vaddr, m, false, entry);
+  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
+
+  b_.SetInsertPoint(hit_bb);
+  auto* fast = b_.CreateAlignedLoad(vty, host_pointer(entry, vaddr), ll::MaybeAlign(1));
+  tag(fast, tbaa_guest_);
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(miss_bb);
+  sync_out();
+  ll::AllocaInst* buf = entry_alloca(vty);
+  auto* sty = ll::FunctionType::get(
+      b_.getVoidTy(),
+      {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getPtrTy()}, false);
+  ll::CallInst* call = b_.CreateCall(
+      sty, slow_ptr(kSlowLoadVecSymbol, reinterpret_cast<const void*>(names_.slow.load_vec)),
+      {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_), buf});
+  call->addFnAttr(ll::Attribute::Cold);
+  call->addFnAttr(ll::Attribute::NoUnwind);
+  branch_if_pending();
+  ll::Value* slow = b_.CreateAlignedLoad(vty, buf, ll::MaybeAlign(8));
+  ll::BasicBlock* slow_end = b_.GetInsertBlock();
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(join_bb);
+  ll::PHINode* phi = b_.CreatePHI(vty, 2);
+  phi->addIncoming(fast, hit_bb);
+  phi->addIncoming(slow, slow_end);
+  return phi;
+}
+
+void BlockLowering::lower_vec_store(const ir::Inst& in) {
+  ir::MemOp m = ir::MemOp::decode(in.imm);
+  if (m.mmu_idx >= softmmu::kNumMmuIdx || m.size() != 16) {
+    fail("VecStore: bad memop");
+    return;
+  }
+  ll::Value* vaddr = arg(in, 0);
+  ll::Value* value = arg(in, 1);
+  auto* hit_bb = ll::BasicBlock::Create(ctx_, "vst_hit", fn_);
+  auto* miss_bb = ll::BasicBlock::Create(ctx_, "vst_miss", fn_);
+  auto* join_bb = ll::BasicBlock::Create(ctx_, "vst_join", fn_);
+
+  ll::Value* entry = nullptr;
+  ll::Value* hit = tlb_compare_and_entry(vaddr, m, true, entry);
+  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
+
+  b_.SetInsertPoint(hit_bb);
+  auto* st = b_.CreateAlignedStore(value, host_pointer(entry, vaddr), ll::MaybeAlign(1));
+  tag(st, tbaa_guest_);
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(miss_bb);
+  sync_out();
+  ll::AllocaInst* buf = entry_alloca(value->getType());
+  b_.CreateAlignedStore(value, buf, ll::MaybeAlign(8));
+  auto* sty = ll::FunctionType::get(
+      b_.getVoidTy(),
+      {b_.getPtrTy(), b_.getInt64Ty(), b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
+  ll::CallInst* call = b_.CreateCall(
+      sty, slow_ptr(kSlowStoreVecSymbol, reinterpret_cast<const void*>(names_.slow.store_vec)),
+      {cpu_, vaddr, buf, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
   branch_if_pending();

@@ -256,6 +256,64 @@ bool Softmmu::watch_stops(uint64_t vaddr, unsigned size, Access a, uint64_t insn
   return false;
 }
 
+bool Softmmu::probe_two_pages(uint64_t vaddr, ir::MemOp m, Access a, uint64_t insn_pc) {
+  const uint64_t wrap = m.addr32 ? 0xffffffffull : ~0ull;
+  const uint64_t second = (page_of(vaddr) + kPageSize) & wrap;
+  for (uint64_t p : {vaddr, second}) {
+    const unsigned i = tlb_index(p);
+    const TlbEntry& e = (*table_)[m.mmu_idx][i];
+    uint64_t cmp = a == Access::Write ? e.addr_write : e.addr_read;
+    if ((cmp & (kPageMask | kTlbInvalid)) != page_of(p) && !refill(p, a, m.mmu_idx, insn_pc))
+      return false;
+    const uint64_t phys = aux_[m.mmu_idx * kTlbEntries + i].phys_page | (p & ~kPageMask);
+    if (!as_.find(p == vaddr ? phys : phys & kPageMask)) {
+      cpu_.pc = insn_pc;
+      translator_.raise_bus_error(p, phys, a);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Softmmu::access_vec(uint64_t vaddr, uint64_t* data, ir::MemOp m, Access a, uint64_t insn_pc) {
+  const unsigned size = m.size();
+  if (m.required && (vaddr & (size - 1))) {
+    cpu_.pc = insn_pc;
+    translator_.raise_required_alignment_fault(vaddr, a);
+    return false;
+  }
+  if (watch_stops(vaddr, size, a, insn_pc)) return false;
+  if (m.align && (vaddr & (size - 1))) {
+    cpu_.pc = insn_pc;
+    translator_.raise_alignment_fault(vaddr, a);
+    return false;
+  }
+  if ((vaddr & ~kPageMask) + size > kPageSize && !probe_two_pages(vaddr, m, a, insn_pc))
+    return false;
+  // Quadword by quadword: each one access (split into bytes only where it crosses the page).
+  const uint64_t wrap = m.addr32 ? 0xffffffffull : ~0ull;
+  const ir::MemOp q{3, false, m.mmu_idx, false, m.addr32};
+  for (unsigned i = 0; i < size / 8; ++i) {
+    const uint64_t va = (vaddr + 8 * i) & wrap;
+    if (a == Access::Write)
+      access_slow(va, data[i], q, a, insn_pc);
+    else
+      data[i] = access_slow(va, 0, q, a, insn_pc);
+    if (cpu_.pending_exit) return false;
+  }
+  return true;
+}
+
+bool Softmmu::load_vec(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc, uint64_t* data) {
+  return access_vec(vaddr, data, m, Access::Read, insn_pc);
+}
+
+bool Softmmu::store_vec(uint64_t vaddr, const uint64_t* data, ir::MemOp m, uint64_t insn_pc) {
+  uint64_t copy[4] = {};
+  for (unsigned i = 0; i < m.size() / 8 && i < 4; ++i) copy[i] = data[i];
+  return access_vec(vaddr, copy, m, Access::Write, insn_pc);
+}
+
 uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Access a,
                               uint64_t insn_pc) {
   const unsigned size = m.size();
@@ -270,20 +328,7 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
     // address wraps to 0 at 4 GiB (MemOp::addr32).
     const uint64_t wrap = m.addr32 ? 0xffffffffull : ~0ull;
     ir::MemOp byte{0, false, m.mmu_idx, false, m.addr32};
-    const uint64_t second = (page_of(vaddr) + kPageSize) & wrap;
-    for (uint64_t p : {vaddr, second}) {
-      const unsigned i = tlb_index(p);
-      const TlbEntry& e = (*table_)[m.mmu_idx][i];
-      uint64_t cmp = a == Access::Write ? e.addr_write : e.addr_read;
-      if ((cmp & (kPageMask | kTlbInvalid)) != page_of(p) && !refill(p, a, m.mmu_idx, insn_pc))
-        return 0;
-      const uint64_t phys = aux_[m.mmu_idx * kTlbEntries + i].phys_page | (p & ~kPageMask);
-      if (!as_.find(p == vaddr ? phys : phys & kPageMask)) {
-        cpu_.pc = insn_pc;
-        translator_.raise_bus_error(p, phys, a);
-        return 0;
-      }
-    }
+    if (!probe_two_pages(vaddr, m, a, insn_pc)) return 0;
     uint64_t result = 0;
     for (unsigned i = 0; i < size; ++i) {
       if (a == Access::Write) {
@@ -537,6 +582,16 @@ uint64_t slow_atomic(CpuCommon* cpu, uint64_t vaddr, uint64_t operand, uint64_t 
 
 void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop, uint64_t insn_pc) {
   cpu->mmu->store(vaddr, value, ir::MemOp::decode(memop), insn_pc);
+}
+
+void slow_load_vec(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc,
+                   uint64_t* data) {
+  if (!cpu->mmu->load_vec(vaddr, ir::MemOp::decode(memop), insn_pc, data)) data[0] = data[1] = 0;
+}
+
+void slow_store_vec(CpuCommon* cpu, uint64_t vaddr, const uint64_t* data, uint64_t memop,
+                    uint64_t insn_pc) {
+  cpu->mmu->store_vec(vaddr, data, ir::MemOp::decode(memop), insn_pc);
 }
 
 }  // namespace orrery::tcg::softmmu

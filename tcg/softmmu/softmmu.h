@@ -42,6 +42,12 @@ class PageTranslator {
   virtual void raise_bus_error(uint64_t vaddr, uint64_t phys, Access access) = 0;
   /// An access that the guest architecture requires to be aligned was not.
   virtual void raise_alignment_fault(uint64_t vaddr, Access access) = 0;
+  /// An access whose instruction demands alignment whatever the guest's alignment checking
+  /// (ir::MemOp::required: x86 MOVAPS and legacy-SSE 16-byte operands, #GP(0)) was not
+  /// aligned. Checked before translation.
+  virtual void raise_required_alignment_fault(uint64_t vaddr, Access access) {
+    raise_alignment_fault(vaddr, access);
+  }
   /// One of the guest's own (architectural) watchpoints matched a data access at vaddr, which
   /// has not happened (see Softmmu::set_arch_watchpoints); hit is the watched address.
   virtual void raise_watchpoint(uint64_t vaddr, uint64_t hit, Access access) {
@@ -109,6 +115,13 @@ class Softmmu {
 
   uint64_t load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc);
   void store(uint64_t vaddr, uint64_t value, ir::MemOp m, uint64_t insn_pc);
+  /// VecLoad/VecStore off the TLB fast path: m.size() bytes (16) at vaddr to or from data
+  /// (quadwords, low first). Alignment faults come first (MemOp::required, then the guest's
+  /// MemOp::align check), then every page the access touches is translated before any byte
+  /// moves: a fault on the second page leaves memory unchanged. False after a fault
+  /// (pending_exit set).
+  bool load_vec(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc, uint64_t* data);
+  bool store_vec(uint64_t vaddr, const uint64_t* data, ir::MemOp m, uint64_t insn_pc);
 
   /// The host address of a RAM location for an atomic read-modify-write (exclusives, atomics):
   /// translates for writing (raising faults: then null with pending_exit set) and invalidates
@@ -198,6 +211,10 @@ class Softmmu {
   bool refill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc);
   bool victim_swap(uint64_t vaddr, Access access, unsigned mmu_idx);
   uint64_t access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Access a, uint64_t insn_pc);
+  /// Translates both pages of an access that crosses from vaddr's page into the next (refilling
+  /// their TLB entries) and checks both decode; false after raising the fault.
+  bool probe_two_pages(uint64_t vaddr, ir::MemOp m, Access a, uint64_t insn_pc);
+  bool access_vec(uint64_t vaddr, uint64_t* data, ir::MemOp m, Access a, uint64_t insn_pc);
 
   CpuCommon& cpu_;
   hw::AddressSpace& as_;
@@ -230,6 +247,12 @@ class Softmmu {
 /// caller applies MemOp::sign itself, exactly as on the fast path.
 uint64_t slow_load(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc);
 void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop, uint64_t insn_pc);
+
+/// VecLoad/VecStore slow paths: 16 bytes into or from data[0..1] (low quadword first).
+void slow_load_vec(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc,
+                   uint64_t* data);
+void slow_store_vec(CpuCommon* cpu, uint64_t vaddr, const uint64_t* data, uint64_t memop,
+                    uint64_t insn_pc);
 
 /// Atomic slow path for generated code: desc is atomic_desc(memop, kind); returns the old value.
 uint64_t slow_atomic(CpuCommon* cpu, uint64_t vaddr, uint64_t operand, uint64_t expected,
@@ -275,6 +298,21 @@ inline uint64_t host_atomic(uint8_t* host, unsigned size, unsigned kind, uint64_
     default:
       return run(static_cast<uint64_t*>(nullptr));
   }
+}
+
+/// The TLB compare value of an access at vaddr: with alignment asked for (MemOp::align or
+/// MemOp::required) the low address bits are in it, so a misaligned access misses (the slow
+/// path faults it); otherwise it is the page of the access's last byte, so a misaligned access
+/// within one page hits and one crossing into the next page misses. The baseline and LLVM
+/// tiers emit the same for VecLoad/VecStore and plain loads and stores.
+inline uint64_t tlb_compare_value(uint64_t vaddr, ir::MemOp m) {
+  if (m.align || m.required) return vaddr & (kPageMask | (m.size() - 1));
+  return (vaddr + m.size() - 1) & kPageMask;
+}
+inline uint8_t* tlb_hit_vec(const CpuCommon* cpu, uint64_t vaddr, ir::MemOp m, bool write) {
+  const TlbEntry& e = (*cpu->tlb)[m.mmu_idx][tlb_index(vaddr)];
+  if (tlb_compare_value(vaddr, m) != (write ? e.addr_write : e.addr_read)) return nullptr;
+  return reinterpret_cast<uint8_t*>(vaddr + e.addend);
 }
 
 /// The inline fast path shared by the interpreter (the LLVM tier emits the same sequence).

@@ -196,6 +196,7 @@ DiffResult run_diff(X86Runner& oracle, X86Runner& target, const DiffOptions& opt
   gen.set_lock_prefixes(opt.lock_prefixes);
   gen.set_unmask_mxcsr(opt.unmask_mxcsr);
   gen.set_align_check(opt.align_check);
+  gen.set_misalign_vectors(opt.misalign_vec);
   auto t0 = std::chrono::steady_clock::now();
   unsigned reported = 0;
   for (uint64_t i = 0; i < opt.count; ++i) {

@@ -68,6 +68,7 @@ struct DiffOptions {
   bool lock_prefixes = true;  // X86Gen::set_lock_prefixes
   bool unmask_mxcsr = false;  // X86Gen::set_unmask_mxcsr (x86-diff --unmask-mxcsr)
   bool align_check = false;   // X86Gen::set_align_check (x86-diff --align-check)
+  bool misalign_vec = false;  // X86Gen::set_misalign_vectors (x86-diff --misalign-vec)
 };
 
 struct DiffResult {

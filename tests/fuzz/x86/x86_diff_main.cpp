@@ -2,7 +2,7 @@
 //   x86-diff --seed N --count N [--length N] [--oracle kvm|unicorn]
 //            [--target unicorn|kvm|orrery|orrery-interp|orrery-baseline|orrery-llvm]
 //            [--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr] [--align-check]
-//            [--no-allow]
+//            [--misalign-vec] [--reports N] [--no-allow]
 // --exts defaults to every extension against KVM alone, to the set whose Unicorn differences
 // are classified (no x87, no VEX) when Unicorn is involved, and to the extensions Orrery
 // implements (orrery_exts()) when Orrery is. Orrery gets no allow-list.
@@ -51,6 +51,7 @@ bool parse_u64(const char* s, uint64_t& v) {
 
 int main(int argc, char** argv) {
   x::DiffOptions opt;
+  opt.max_reports = 10;
   std::string oracle_name = "kvm", target_name = "unicorn", exts = "auto";
   bool allow = true;
   std::string only_rows;
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
       allow = false;
     else if (a == "--align-check")  // initial states set EFLAGS.AC (CR0.AM is on): #AC
       opt.align_check = true;
+    else if (a == "--reports")  // how many mismatches to print in full (default 10)
+      opt.max_reports = unsigned(std::strtoul(value(), nullptr, 0));
+    else if (a == "--misalign-vec")  // vector/x87 memory operands sometimes misaligned
+      opt.misalign_vec = true;
     else if (a == "--unmask-mxcsr")  // some initial states unmask SIMD exceptions
       opt.unmask_mxcsr = true;
     else if (a == "--rows")  // debugging: only rows whose name starts with this
@@ -91,7 +96,7 @@ int main(int argc, char** argv) {
           "x86-diff: bad argument '%s' (usage: --seed N --count N [--length N] "
           "[--oracle kvm|unicorn] [--target unicorn|kvm|orrery[-interp|-baseline|-llvm]] "
           "[--exts all|novex|only:EXT] [--rows NAME-PREFIX] [--unmask-mxcsr] [--align-check] "
-          "[--no-allow])\n",
+          "[--misalign-vec] [--reports N] [--no-allow])\n",
           a.c_str());
       return 1;
     }
@@ -128,7 +133,6 @@ int main(int argc, char** argv) {
       if (!std::string_view(x::X86Gen::row_name(r)).starts_with(only_rows))
         skip.push_back(x::X86Gen::row_name(r));
   opt.skip_rows = skip;
-  opt.max_reports = 10;
   auto oracle = make_runner(oracle_name);
   auto target = make_runner(target_name);
   if (!oracle || !target) return 1;

@@ -633,8 +633,13 @@ namespace {
 class Builder {
  public:
   Builder(std::mt19937_64& rng, const std::vector<bool>& row_ok, bool any_base, bool lock,
-          Snippet& out)
-      : rng_(rng), row_ok_(row_ok), any_base_(any_base), lock_(lock), out_(out) {}
+          Snippet& out, bool misalign_vec = false)
+      : rng_(rng),
+        row_ok_(row_ok),
+        any_base_(any_base),
+        lock_(lock),
+        misalign_vec_(misalign_vec),
+        out_(out) {}
 
   void instruction() {
     for (;;) {
@@ -712,6 +717,7 @@ class Builder {
   }
   uint32_t mem_disp(bool vector) {
     uint32_t d = uint32_t(rand(layout::kDataSize - 64));
+    if (vector && misalign_vec_) return rand(2) ? d & ~15u : rand(2) ? d & ~7u : d;
     return vector ? d & ~31u : (rand(2) ? d & ~7u : d);
   }
   void imm(Imm k, unsigned width) {
@@ -962,6 +968,7 @@ class Builder {
   const std::vector<bool>& row_ok_;
   bool any_base_;
   bool lock_;
+  bool misalign_vec_;
   Snippet& out_;
   std::vector<uint8_t>* code_ = &out_.code;
   int depth_ = 0;
@@ -1122,7 +1129,7 @@ void Snippet::masks_at(uint64_t at, uint16_t& rflags, uint16_t& fsw) const {
 Snippet X86Gen::row_snippet(uint16_t row) {
   Snippet out;
   if (row >= kNumRows) return out;
-  Builder b(rng_, row_ok_, any_base_, lock_, out);
+  Builder b(rng_, row_ok_, any_base_, lock_, out, misalign_vec_);
   b.instruction_of_row(row);
   out.marks.push_back({uint32_t(out.code.size()), b.undef(), b.fsw_undef()});
   out.rflags_undef = b.undef();
@@ -1137,7 +1144,7 @@ bool X86Gen::row_is_invalid(uint16_t row) {
 
 Snippet X86Gen::random_snippet(unsigned length) {
   Snippet out;
-  Builder b(rng_, row_ok_, any_base_, lock_, out);
+  Builder b(rng_, row_ok_, any_base_, lock_, out, misalign_vec_);
   for (unsigned i = 0; i < length; ++i) {
     b.instruction();
     out.marks.push_back({uint32_t(out.code.size()), b.undef(), b.fsw_undef()});

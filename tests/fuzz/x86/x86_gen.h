@@ -89,6 +89,10 @@ class X86Gen {
   /// Whether initial states set EFLAGS.AC (the runners keep CR0.AM on), so that misaligned
   /// memory operands raise #AC (default off; x86-diff --align-check).
   void set_align_check(bool on) { align_check_ = on; }
+  /// Whether vector, x87 and other extension memory operands are sometimes misaligned (default
+  /// off: aligned to 32 bytes; x86-diff --misalign-vec): #GP(0) for legacy-SSE forms that
+  /// demand 16-byte alignment, #AC under --align-check.
+  void set_misalign_vectors(bool on) { misalign_vec_ = on; }
 
  private:
   uint64_t rand(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
@@ -98,6 +102,7 @@ class X86Gen {
   bool lock_ = true;
   bool unmask_mxcsr_ = false;
   bool align_check_ = false;
+  bool misalign_vec_ = false;
 };
 
 }  // namespace orrery::tests::x86fuzz

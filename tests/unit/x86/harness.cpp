@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "cpu/x86/exception.h"
 #include "cpu/x86/flags.h"
 
 namespace orrery::cpu::x86::test {
@@ -249,6 +250,10 @@ void Machine::raise_bus_error(uint64_t vaddr, uint64_t, tcg::softmmu::Access) {
 
 void Machine::raise_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) {
   raise_bus_error(vaddr, 0, access);
+}
+
+void Machine::raise_required_alignment_fault(uint64_t, tcg::softmmu::Access) {
+  raise_exception(*state_, vec::kGp, 0, state_->common.pc);
 }
 
 void Machine::load(const std::vector<uint8_t>& code, uint64_t at) {

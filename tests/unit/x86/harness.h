@@ -67,6 +67,8 @@ class Machine : public tcg::softmmu::PageTranslator {
                  tcg::softmmu::Translation& out) override;
   void raise_bus_error(uint64_t vaddr, uint64_t phys, tcg::softmmu::Access access) override;
   void raise_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
+  /// #GP(0) through the IDT, as X86Cpu raises it.
+  void raise_required_alignment_fault(uint64_t vaddr, tcg::softmmu::Access access) override;
 
   /// Loads code at `at` followed by a jump to kEndAddr, resets registers (rSP = stack top).
   void load(const std::vector<uint8_t>& code, uint64_t at = kCodeAddr);
