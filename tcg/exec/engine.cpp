@@ -78,9 +78,9 @@ void Engine::log_tier_stats() {
            s.enqueued, s.compiled, s.failed, s.skipped, s.dropped_cold);
   log_.log(hw::kLogTier,
            "llvm: compile CPU %.1f ms (%.1f ms wall; compile thread CPU %.1f ms), %" PRIu64
-           " IR insns, %.1f us CPU per 100 IR insns now estimated\n",
+           " IR insns, now estimated %.1f us CPU per compile + %.1f us per 100 IR insns\n",
            s.compile_cpu_us / 1000.0, s.compile_us / 1000.0, s.thread_cpu_us / 1000.0, s.ir_insts,
-           policy_.cost_ns(100) / 1000.0);
+           policy_.fixed_cost_ns() / 1000.0, policy_.cost_ns_per_ir() / 10.0);
   log_.log(hw::kLogTier, "llvm: lowering %.1f ms, IR passes %.1f ms, codegen %.1f ms\n",
            j.lower_us / 1000.0, j.opt_us / 1000.0, j.codegen_us / 1000.0);
   if (tcg_cache_) {

@@ -17,11 +17,35 @@ void TierPolicy::note_invalidated(const TbKey& key) {
 
 void TierPolicy::note_compile(uint64_t ir_insts, uint64_t cpu_ns) {
   if (ir_insts == 0) return;
-  // An exponential moving average over compiles (weight 1/16): follows the host's speed and
-  // the kind of code the guest runs without jumping on one slow compile.
-  const double sample = double(cpu_ns) / double(ir_insts);
-  double old = cost_ns_per_ir_.load(std::memory_order_relaxed);
-  cost_ns_per_ir_.store(old + (sample - old) / 16, std::memory_order_relaxed);
+  // Each compile's weight decays by 1/16 per later compile: the fit follows the host's speed
+  // and the kind of code the guest runs without jumping on one slow compile.
+  constexpr double kKeep = 15.0 / 16.0;
+  const double x = double(ir_insts), y = double(cpu_ns);
+  std::lock_guard<std::mutex> g(fit_mu_);
+  CostFit& f = fit_;
+  f.w = f.w * kKeep + 1;
+  f.x = f.x * kKeep + x;
+  f.y = f.y * kKeep + y;
+  f.xx = f.xx * kKeep + x * x;
+  f.xy = f.xy * kKeep + x * y;
+  // Least squares y = fixed + per_ir * x. With too few or too alike sizes (or a fit that says
+  // bigger compiles are cheaper, or a negative fixed cost) fall back to the simpler line that
+  // the data does support.
+  double per_ir = f.y / f.x, fixed = 0;
+  const double var = f.w * f.xx - f.x * f.x;
+  if (f.w >= 3 && var > 1e-6 * f.x * f.x) {
+    per_ir = (f.w * f.xy - f.x * f.y) / var;
+    fixed = (f.y - per_ir * f.x) / f.w;
+    if (per_ir <= 0) {
+      per_ir = 0;
+      fixed = f.y / f.w;
+    } else if (fixed < 0) {
+      fixed = 0;
+      per_ir = f.xy / f.xx;
+    }
+  }
+  fixed_ns_.store(fixed, std::memory_order_relaxed);
+  cost_ns_per_ir_.store(per_ir, std::memory_order_relaxed);
 }
 
 TierPolicy::Decision TierPolicy::decide(uint32_t count, uint64_t guest_insns, uint64_t ir_insts,

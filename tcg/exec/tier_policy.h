@@ -11,14 +11,18 @@
 //  - Back-off: a block whose compiled (or queued) code was invalidated must show 2^k times the
 //    benefit after k invalidations, and after never_after it stays in the baseline tier. Keyed
 //    by the block key, since every invalidation makes a new block (code and data on one page).
-//  - Measured compile cost: CPU nanoseconds per IR instruction, a moving average of the
-//    compile thread's measurements.
+//  - Measured compile cost: a fixed cost per compile (a fresh LLVM context and module, the
+//    code generator's per-function work, linking: ~3 ms here even for one IR instruction) plus
+//    CPU nanoseconds per IR instruction, fitted by least squares over the compile thread's
+//    recent measurements. A cost per IR instruction alone (the old estimate) was pulled up by
+//    the many small compiles and then over-charged big regions, the hot loops, 2-3x.
 // Thread safety: decide()/backoffs()/note_invalidated() run under the engine's lock;
 // note_compile() runs on the compile thread (an atomic estimate).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <unordered_map>
 
 #include "tcg/exec/tb.h"
@@ -47,7 +51,7 @@ struct TierPolicyOptions {
 class TierPolicy {
  public:
   explicit TierPolicy(TierPolicyOptions opt)
-      : opt_(opt), cost_ns_per_ir_(opt.initial_cost_ns_per_ir) {}
+      : opt_(opt), fixed_ns_(0), cost_ns_per_ir_(opt.initial_cost_ns_per_ir) {}
 
   const TierPolicyOptions& options() const { return opt_; }
 
@@ -58,12 +62,15 @@ class TierPolicy {
   /// Forgets the history (a translation-cache flush).
   void clear() { history_.clear(); }
 
-  /// The compile thread measured cpu_ns for code of ir_insts IR instructions.
+  /// A compile (one LLVM module) of ir_insts IR instructions in all took cpu_ns.
   void note_compile(uint64_t ir_insts, uint64_t cpu_ns);
-  /// Estimated CPU ns to compile ir_insts IR instructions.
+  /// Estimated CPU ns to compile ir_insts IR instructions (in a module of their own).
   double cost_ns(uint64_t ir_insts) const {
-    return double(ir_insts) * cost_ns_per_ir_.load(std::memory_order_relaxed);
+    return fixed_cost_ns() + double(ir_insts) * cost_ns_per_ir_.load(std::memory_order_relaxed);
   }
+  /// The fitted cost of a compile apart from its IR instructions, and the cost per instruction.
+  double fixed_cost_ns() const { return fixed_ns_.load(std::memory_order_relaxed); }
+  double cost_ns_per_ir() const { return cost_ns_per_ir_.load(std::memory_order_relaxed); }
 
   struct Decision {
     enum class Kind : uint8_t { Compile, Defer, Never } kind;
@@ -91,8 +98,16 @@ class TierPolicy {
   // Bounded: when it is full it starts over (a guest that keeps generating code).
   static constexpr size_t kMaxHistory = size_t(1) << 16;
 
+  // Exponentially decayed sums over compiles (x: IR instructions, y: CPU ns) for the fit.
+  struct CostFit {
+    double w = 0, x = 0, y = 0, xx = 0, xy = 0;
+  };
+
   TierPolicyOptions opt_;
   std::unordered_map<TbKey, uint8_t, KeyHash> history_;
+  std::mutex fit_mu_;  // note_compile may run on several threads (tier=llvm compiles inline)
+  CostFit fit_;
+  std::atomic<double> fixed_ns_;
   std::atomic<double> cost_ns_per_ir_;
 };
 

@@ -97,5 +97,41 @@ TEST(TierPolicy, CompileCostFollowsMeasurements) {
   EXPECT_NEAR(p.cost_ns(50), 150000, 1000);
 }
 
+TEST(TierPolicy, CompileCostHasAFixedPart) {
+  // What the amd64 boot measured: ~2.5 ms per compile plus ~60 us per IR instruction, with
+  // many small compiles among a few big regions.
+  TierPolicy p(options());
+  const uint64_t sizes[] = {20, 40, 60, 30, 800, 25, 50, 900, 35, 70};
+  for (int round = 0; round < 20; ++round)
+    for (uint64_t ir : sizes) p.note_compile(ir, 2500000 + ir * 60000);
+  EXPECT_NEAR(p.fixed_cost_ns(), 2500000, 1000);
+  EXPECT_NEAR(p.cost_ns_per_ir(), 60000, 10);
+  // A 900-instruction region costs what was measured, not 900 times the small compiles'
+  // average cost per instruction (~120 us here, twice too much).
+  EXPECT_NEAR(p.cost_ns(900), 56500000, 100000);
+  EXPECT_NEAR(p.cost_ns(1), 2560000, 10000);
+  // So a hot loop of that size is compiled once it saved its real cost (1 ns per guest
+  // instruction here: 56.5M guest instructions), not twice that.
+  EXPECT_EQ(p.decide(1000000, 60000000, 900, 0).kind, Kind::Compile);
+  EXPECT_EQ(p.decide(1000000, 50000000, 900, 0).kind, Kind::Defer);
+}
+
+TEST(TierPolicy, CompileCostFitFallsBackOnOddData) {
+  TierPolicy p(options());
+  // Bigger compiles measured cheaper (noise): no negative cost per instruction.
+  p.note_compile(100, 5000000);
+  p.note_compile(200, 4000000);
+  p.note_compile(300, 3000000);
+  EXPECT_GE(p.cost_ns_per_ir(), 0);
+  EXPECT_NEAR(p.cost_ns(200), 4000000, 200000);  // the recent compiles weigh more
+  // A line through the origin fits better than one with a negative fixed cost.
+  TierPolicy q(options());
+  q.note_compile(100, 100000);
+  q.note_compile(200, 1000000);
+  q.note_compile(300, 1900000);
+  EXPECT_GE(q.fixed_cost_ns(), 0);
+  EXPECT_GT(q.cost_ns(300), 0);
+}
+
 }  // namespace
 }  // namespace orrery::tcg::exec
