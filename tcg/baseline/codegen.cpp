@@ -16,6 +16,7 @@
 #include "tcg/ir/eval.h"
 #include "tcg/ir/helpers.h"
 #include "tcg/ir/vec_eval.h"
+#include "tcg/opt/mem_runs.h"
 
 namespace orrery::tcg::baseline {
 
@@ -376,6 +377,11 @@ class Gen {
   void gen_vec_mem(size_t i, bool is_store);
   void gen_atomic(size_t i);
   void tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic = false);
+  // Runs of accesses with one TLB probe (tcg/opt/mem_runs.h). Each run has a frame slot holding
+  // the host address of its base while the probe holds, else 0.
+  void probe_run(const opt::MemRun& r, Mem run_slot);
+  void end_runs_in_progress(uint32_t i);  // in a slow path of instruction i
+  Mem run_slot(int32_t r) const { return Mem{RSP, run_slots_[r] * 8}; }
   void gen_terminal();
   void direct_exit(uint64_t target, unsigned slot);
   /// Exits through the jump-cache entry at `entry` (rax = the target pc, already in cpu.pc).
@@ -403,11 +409,19 @@ class Gen {
   Cc flags_cc_ = kE;
   std::vector<Cold>& cold_;
   std::vector<std::pair<size_t, GenericOp>>& data_;
+  opt::MemRuns runs_;
+  std::vector<int32_t> run_slots_;
+  std::vector<std::pair<uint32_t, uint32_t>> probe_reads_;  // (run base, its leader)
 };
 
 bool Gen::run(std::string& err) {
-  allocate(b_, vals_, alloc_, opt_.registers);
-  const int32_t slots = alloc_.slots;
+  runs_ = opt::find_mem_runs(b_);
+  probe_reads_.clear();  // probe_run reads each run's base just before its leader
+  for (const opt::MemRun& r : runs_.runs) probe_reads_.push_back({r.base.id, r.leader});
+  allocate(b_, vals_, alloc_, opt_.registers, probe_reads_);
+  int32_t slots = alloc_.slots;
+  run_slots_.clear();
+  for (size_t r = 0; r < runs_.runs.size(); ++r) run_slots_.push_back(slots++);
   if (b_.term.kind == ir::Terminal::Kind::None) {
     err = "baseline: block without terminal";
     return false;
@@ -679,16 +693,86 @@ void Gen::gen_vec_mem(size_t i, bool is_store) {
   bind(cold(Cold::Kind::VecLoadMiss, miss, uint32_t(i), pc_));
 }
 
+// One probe for the run's bytes [a, last]: both in one page (checked outright: the folded
+// tlb_index can give two adjacent pages one slot) whose entry matches with no flag bits, the
+// same compare each member's own fast path would make. Clobbers rax, rcx, rdx, rsi.
+void Gen::probe_run(const opt::MemRun& r, Mem run_slot) {
+  using softmmu::kPageBits;
+  using softmmu::kTlbBits;
+  Label miss = a_.new_label(), done = a_.new_label();
+  // allocate() counted this read (probe_reads_), so ld() never drops the base's store.
+  auto base_to_rax = [&] { ld(RAX, r.base); };
+  base_to_rax();
+  if (r.lo) a_.alu_ri(kAdd, true, RAX, int32_t(r.lo));
+  a_.mov_rr(true, RSI, RAX);
+  a_.alu_ri(kAdd, true, RSI, int32_t(r.hi - r.lo - 1));
+  a_.mov_rr(true, RDX, RAX);
+  a_.alu_rr(kXor, true, RDX, RSI);
+  a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask)));
+  a_.jcc(kNe, miss);
+  a_.mov_rr(true, RCX, RAX);
+  a_.shift_ri(kShr, true, RCX, kPageBits);
+  a_.shift_ri(kShr, true, RAX, kPageBits + kTlbBits);
+  a_.alu_rr(kXor, false, RCX, RAX);
+  a_.alu_ri(kAnd, false, RCX, (1 << kTlbBits) - 1);
+  a_.shift_ri(kShl, false, RCX, 5);  // sizeof(TlbEntry)
+  a_.alu_rr(kAdd, true, RCX, R12);
+  const int32_t base =
+      int32_t(r.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
+  a_.alu_ri(kAnd, true, RSI, int32_t(int64_t(softmmu::kPageMask)));
+  a_.alu_rm(kCmp, true, RSI,
+            Mem{RCX, base + int32_t(r.write ? offsetof(softmmu::TlbEntry, addr_write)
+                                            : offsetof(softmmu::TlbEntry, addr_read))});
+  a_.jcc(kNe, miss);
+  base_to_rax();
+  a_.alu_rm(kAdd, true, RAX, Mem{RCX, base + int32_t(offsetof(softmmu::TlbEntry, addend))});
+  a_.jmp(done);
+  bind(miss);
+  a_.mov_imm(RAX, 0);
+  bind(done);
+  a_.store(8, run_slot, RAX);
+}
+
+// A slow path may change the memory map (a device access), which flushes this vCPU's TLB at
+// once: the runs in progress stop trusting their probes.
+void Gen::end_runs_in_progress(uint32_t i) {
+  for (size_t r = 0; r < runs_.runs.size(); ++r)
+    if (runs_.runs[r].leader <= i && runs_.runs[r].last > i)
+      a_.alu_mi(kAnd, true, run_slot(int32_t(r)), 0);
+}
+
 void Gen::gen_mem(size_t i, bool is_store) {
   const ir::Inst& in = b_.insts[i];
   const ir::MemOp m = ir::MemOp::decode(in.imm);
-  Label miss = a_.new_label();
+  Label miss = a_.new_label(), join = a_.new_label();
+  const int32_t run = runs_.run_of[i];
+  if (run >= 0) {
+    // A run member: straight to host memory while the run's probe holds.
+    const Mem rs = run_slot(run);
+    if (runs_.runs[run].leader == i) probe_run(runs_.runs[run], rs);
+    Label usual = a_.new_label();
+    a_.alu_mi(kCmp, true, rs, 0);
+    a_.jcc(kE, usual);
+    a_.load(8, RAX, rs);
+    const Mem host{RAX, int32_t(runs_.offset[i])};
+    if (is_store) {
+      ld(RDX, in.args[1]);
+      a_.store(m.size(), host, RDX);
+    } else if (m.sign) {
+      a_.load_sx(m.size(), RAX, host);
+    } else {
+      a_.load(m.size(), RAX, host);
+    }
+    a_.jmp(join);
+    bind(usual);
+  }
   ld(RAX, in.args[0]);
   tlb_lookup(m, is_store, miss);
   if (is_store) {
     ld(RDX, in.args[1]);
     a_.store(m.size(), Mem{RAX, 0}, RDX);
     bind(cold(Cold::Kind::StoreMiss, miss, uint32_t(i), pc_));
+    bind(join);
     return;
   }
   if (m.sign)
@@ -696,6 +780,7 @@ void Gen::gen_mem(size_t i, bool is_store) {
   else
     a_.load(m.size(), RAX, Mem{RAX, 0});
   bind(cold(Cold::Kind::LoadMiss, miss, uint32_t(i), pc_));
+  bind(join);
   if (m.sign) norm(RAX, in.type);
   st(i, RAX);
 }
@@ -767,6 +852,7 @@ void Gen::emit_cold(const Cold& c) {
       call_abs(uint64_t(opt_.slow_load));
       restore_caller_pool();
       check_pending();
+      end_runs_in_progress(c.inst);
       if (m.sign && m.size() < 8) a_.movsx_rr(m.size(), RAX, RAX);
       break;
     }
@@ -780,6 +866,7 @@ void Gen::emit_cold(const Cold& c) {
       call_abs(uint64_t(opt_.slow_store));
       restore_caller_pool();
       check_pending();
+      end_runs_in_progress(c.inst);
       break;
     case Cold::Kind::AtomicMiss: {  // rax = guest address
       const bool cx = in->op == Opcode::AtomicCmpxchg;
@@ -797,6 +884,7 @@ void Gen::emit_cold(const Cold& c) {
       call_abs(uint64_t(opt_.slow_atomic));
       restore_caller_pool();
       check_pending();
+      end_runs_in_progress(c.inst);
       break;
     }
     case Cold::Kind::VecLoadMiss:  // rax = guest address; the slow path fills the value's slot
@@ -807,6 +895,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_rr(true, RDI, RBX);
       call_abs(uint64_t(opt_.slow_load_vec));
       check_pending();
+      end_runs_in_progress(c.inst);
       break;
     case Cold::Kind::VecStoreMiss:  // rax = guest address
       a_.mov_rr(true, RSI, RAX);
@@ -816,6 +905,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_rr(true, RDI, RBX);
       call_abs(uint64_t(opt_.slow_store_vec));
       check_pending();
+      end_runs_in_progress(c.inst);
       break;
     case Cold::Kind::Trap: {
       const auto* h = reinterpret_cast<const ir::Helper*>(in->imm);

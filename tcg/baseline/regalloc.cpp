@@ -1,5 +1,7 @@
 #include "tcg/baseline/regalloc.h"
 
+#include <algorithm>
+
 namespace orrery::tcg::baseline {
 
 using ir::Opcode;
@@ -68,7 +70,8 @@ bool calls_on_main_line(const ir::Inst& in, bool const_count) {
   }
 }
 
-void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out, bool registers) {
+void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out, bool registers,
+              std::span<const std::pair<uint32_t, uint32_t>> extra_reads) {
   const size_t n = b.insts.size();
   homes.assign(n, ValueHome{});
   out.slots = 0;
@@ -99,6 +102,11 @@ void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out
     const bool const_count = in.nargs > 1 && homes[in.args[1].id].konst;
     out.calls[i] = calls_on_main_line(in, const_count);
     out.calls_before[i + 1] = out.calls_before[i] + out.calls[i];
+  }
+  for (const auto& [v, at] : extra_reads) {
+    ValueHome& a = homes[v];
+    a.uses += 2;  // never the single use that lets a store be dropped
+    homes[a.root].end = std::max(homes[a.root].end, at);
   }
   for (ir::Value v : {b.term.cond, b.term.value}) {
     if (!v.valid()) continue;

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "tcg/baseline/x64.h"
@@ -48,8 +50,11 @@ struct Allocation {
 };
 
 /// Fills homes (one per instruction) for b. `registers` false: every value in a slot (the
-/// pre-allocator code, for comparison).
+/// pre-allocator code, for comparison). `extra_reads`: (value, instruction) pairs the code
+/// generator reads besides the IR's arguments (a run's TLB probe reads its base before the
+/// run's first access), so those values live at least that long.
 void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out,
-              bool registers = true);
+              bool registers = true,
+              std::span<const std::pair<uint32_t, uint32_t>> extra_reads = {});
 
 }  // namespace orrery::tcg::baseline

@@ -220,6 +220,9 @@ bool BlockLowering::lower_member(size_t m) {
   const ir::Block& blk = tb_->ir;
   insn_pc_ = blk.guest_pc;
   values_.assign(blk.insts.size(), nullptr);
+  runs_ = opt::find_mem_runs(blk);
+  run_ok_.assign(runs_.runs.size(), nullptr);
+  run_host_.assign(runs_.runs.size(), nullptr);
 
   // Every member starts by honouring exit_request (tb.h: kRetExitRequest), so a loop inside the
   // region still stops for interrupts, the debugger and shutdown.
@@ -251,6 +254,7 @@ bool BlockLowering::lower_member(size_t m) {
       ok = fail("instruction " + std::to_string(i) + ": bad opcode");
       break;
     }
+    index_ = i;
     ok = check_args(in, i) && lower_inst(in, i);
     if (!ok && error_.find("instruction") != 0)
       error_ = "instruction " + std::to_string(i) + ": " + error_;

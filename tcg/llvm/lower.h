@@ -13,6 +13,7 @@
 #include "tcg/exec/tb.h"
 #include "tcg/ir/helpers.h"
 #include "tcg/ir/ir.h"
+#include "tcg/opt/mem_runs.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::tcg::llvm {
@@ -119,7 +120,15 @@ class BlockLowering {
   ll::Value* lower_vec_fp(const ir::Inst& in);
 
   // lower_mem.cpp: guest memory, calls, fences, terminals
+  ll::Value* tlb_entry(ll::Value* vaddr, unsigned mmu_idx);
   ll::Value* tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write, ll::Value*& entry);
+  // Runs of accesses with one TLB probe (tcg/opt/mem_runs.h): probe_run before the leader;
+  // run_member branches to `usual` when the probe missed, else continues in the fused access's
+  // block and returns the member's host address.
+  void probe_run(int32_t r);
+  ll::Value* run_member(int32_t r, ll::BasicBlock* usual);
+  // In a slow path: the runs in progress stop using their probe (it may be stale).
+  void end_runs_in_progress();
   ll::Value* host_pointer(ll::Value* entry, ll::Value* vaddr);
   ll::Value* lower_load(const ir::Inst& in);
   void lower_store(const ir::Inst& in);
@@ -162,6 +171,10 @@ class BlockLowering {
   ll::BasicBlock* pending_ = nullptr;
   const exec::TranslationBlock* tb_ = nullptr;
   std::vector<ll::Value*> values_;
+  uint32_t index_ = 0;                   // the instruction being lowered
+  opt::MemRuns runs_;                    // the current member's
+  std::vector<ll::AllocaInst*> run_ok_;  // by run: i1, the probe hit and still holds
+  std::vector<ll::Value*> run_host_;     // by run: i64, the host address of the run's base
   uint64_t insn_pc_ = 0;
   std::string error_;
 };

@@ -2,6 +2,8 @@
 // fences and block terminals (chaining, the indirect-jump cache, exits).
 #include <cstddef>
 
+#include <llvm/IR/MDBuilder.h>
+
 #include "tcg/ir/helpers.h"
 #include "tcg/llvm/lower.h"
 
@@ -20,8 +22,7 @@ static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t));
 
 // The entry for (mmu_idx, tlb_index(vaddr)) and whether the access hits it (softmmu::tlb_hit,
 // the interpreter's, also misses misaligned accesses without alignment asked for).
-ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write,
-                                                ll::Value*& entry) {
+ll::Value* BlockLowering::tlb_entry(ll::Value* vaddr, unsigned mmu_idx) {
   ll::Value* table = load_invariant_ptr(offsetof(CpuCommon, tlb));
   // softmmu::tlb_index
   ll::Value* idx =
@@ -30,8 +31,13 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
                    b_.getInt64(softmmu::kTlbEntries - 1));
   ll::Value* off = b_.CreateAdd(
       b_.CreateShl(idx, 5),  // sizeof(TlbEntry) == 32
-      b_.getInt64(uint64_t(m.mmu_idx) * softmmu::kTlbEntries * sizeof(softmmu::TlbEntry)));
-  entry = b_.CreateInBoundsGEP(b_.getInt8Ty(), table, off);
+      b_.getInt64(uint64_t(mmu_idx) * softmmu::kTlbEntries * sizeof(softmmu::TlbEntry)));
+  return b_.CreateInBoundsGEP(b_.getInt8Ty(), table, off);
+}
+
+ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, bool write,
+                                                ll::Value*& entry) {
+  entry = tlb_entry(vaddr, m.mmu_idx);
   ll::Value* cmp_addr = b_.CreateInBoundsGEP(b_.getInt8Ty(), entry,
                                              b_.getInt64(write ? kEntryAddrWrite : kEntryAddrRead));
   auto* expect = b_.CreateAlignedLoad(b_.getInt64Ty(), cmp_addr, ll::MaybeAlign(8));
@@ -56,6 +62,68 @@ ll::Value* BlockLowering::host_pointer(ll::Value* entry, ll::Value* vaddr) {
   return b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
 }
 
+// One probe for the run's bytes [a, last]: both in one page (checked outright: the folded
+// tlb_index can give two adjacent pages one slot) whose entry matches with no flag bits, the
+// same compare each member's own fast path would make.
+void BlockLowering::probe_run(int32_t r) {
+  const opt::MemRun& run = runs_.runs[r];
+  ll::Value* base = values_[run.base.id];
+  ll::Value* a = b_.CreateAdd(base, b_.getInt64(uint64_t(run.lo)));
+  ll::Value* last = b_.CreateAdd(a, b_.getInt64(uint64_t(run.hi - run.lo - 1)));
+  ll::Value* entry = tlb_entry(a, run.mmu_idx);
+  auto* expect = b_.CreateAlignedLoad(
+      b_.getInt64Ty(),
+      b_.CreateInBoundsGEP(b_.getInt8Ty(), entry,
+                           b_.getInt64(run.write ? kEntryAddrWrite : kEntryAddrRead)),
+      ll::MaybeAlign(8));
+  tag(expect, tbaa_tlb_);
+  ll::Value* page = b_.getInt64(softmmu::kPageMask);
+  ll::Value* ok =
+      b_.CreateAnd(b_.CreateICmpEQ(b_.CreateAnd(last, page), expect),
+                   b_.CreateICmpEQ(b_.CreateAnd(b_.CreateXor(a, last), page), b_.getInt64(0)));
+  auto* hit_bb = ll::BasicBlock::Create(ctx_, "run_probe_hit", fn_);
+  auto* join_bb = ll::BasicBlock::Create(ctx_, "run_probe_join", fn_);
+  ll::BasicBlock* from = b_.GetInsertBlock();
+  ll::MDBuilder md(ctx_);
+  b_.CreateCondBr(ok, hit_bb, join_bb, md.createLikelyBranchWeights());
+  b_.SetInsertPoint(hit_bb);
+  auto* addend = b_.CreateAlignedLoad(
+      b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
+      ll::MaybeAlign(8));
+  tag(addend, tbaa_tlb_);
+  ll::Value* host = b_.CreateAdd(base, addend);
+  b_.CreateBr(join_bb);
+  b_.SetInsertPoint(join_bb);
+  ll::PHINode* ok_phi = b_.CreatePHI(b_.getInt1Ty(), 2);
+  ok_phi->addIncoming(b_.getTrue(), hit_bb);
+  ok_phi->addIncoming(b_.getFalse(), from);
+  ll::PHINode* host_phi = b_.CreatePHI(b_.getInt64Ty(), 2);
+  host_phi->addIncoming(host, hit_bb);
+  host_phi->addIncoming(b_.getInt64(0), from);
+  // An alloca (SROA makes it SSA again) so that slow paths in between can clear it.
+  ll::BasicBlock& entry_bb = fn_->getEntryBlock();
+  ll::IRBuilder<> eb(&entry_bb, entry_bb.begin());
+  run_ok_[r] = eb.CreateAlloca(b_.getInt1Ty());
+  b_.CreateStore(ok_phi, run_ok_[r]);
+  run_host_[r] = host_phi;
+}
+
+ll::Value* BlockLowering::run_member(int32_t r, ll::BasicBlock* usual) {
+  if (index_ == runs_.runs[r].leader) probe_run(r);
+  auto* fused = ll::BasicBlock::Create(ctx_, "run_hit", fn_);
+  ll::MDBuilder md(ctx_);
+  b_.CreateCondBr(b_.CreateLoad(b_.getInt1Ty(), run_ok_[r]), fused, usual,
+                  md.createLikelyBranchWeights());
+  b_.SetInsertPoint(fused);
+  return b_.CreateIntToPtr(b_.CreateAdd(run_host_[r], b_.getInt64(uint64_t(runs_.offset[index_]))),
+                           b_.getPtrTy());
+}
+
+void BlockLowering::end_runs_in_progress() {
+  for (size_t r = 0; r < runs_.runs.size(); ++r)
+    if (run_ok_[r] && runs_.runs[r].last > index_) b_.CreateStore(b_.getFalse(), run_ok_[r]);
+}
+
 ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   ir::MemOp m = ir::MemOp::decode(in.imm);
   if (m.mmu_idx >= softmmu::kNumMmuIdx || in.type == ir::Type::V) {
@@ -67,6 +135,18 @@ ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   auto* hit_bb = ll::BasicBlock::Create(ctx_, "ld_hit", fn_);
   auto* miss_bb = ll::BasicBlock::Create(ctx_, "ld_miss", fn_);
   auto* join_bb = ll::BasicBlock::Create(ctx_, "ld_join", fn_);
+
+  ll::Value* run_val = nullptr;
+  ll::BasicBlock* run_end = nullptr;
+  if (const int32_t r = runs_.run_of[index_]; r >= 0) {
+    auto* usual_bb = ll::BasicBlock::Create(ctx_, "ld_usual", fn_);
+    auto* ld = b_.CreateAlignedLoad(mem_ty, run_member(r, usual_bb), ll::MaybeAlign(1));
+    tag(ld, tbaa_guest_);
+    run_val = ld;
+    run_end = b_.GetInsertBlock();
+    b_.CreateBr(join_bb);
+    b_.SetInsertPoint(usual_bb);
+  }
 
   ll::Value* entry = nullptr;
   ll::Value* hit = tlb_compare_and_entry(vaddr, m, false, entry);
@@ -87,6 +167,7 @@ ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
                     {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
+  end_runs_in_progress();
   // Narrow to the access size ourselves, so the extension below is the only one that counts.
   ll::Value* slow = b_.CreateTrunc(call, mem_ty);
   branch_if_pending();
@@ -94,9 +175,10 @@ ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   b_.CreateBr(join_bb);
 
   b_.SetInsertPoint(join_bb);
-  ll::PHINode* phi = b_.CreatePHI(mem_ty, 2);
+  ll::PHINode* phi = b_.CreatePHI(mem_ty, run_val ? 3 : 2);
   phi->addIncoming(fast, hit_bb);
   phi->addIncoming(slow, slow_end);
+  if (run_val) phi->addIncoming(run_val, run_end);
   ll::IntegerType* ty = int_type(in.type);
   if (ty->getBitWidth() < mem_ty->getBitWidth()) return b_.CreateTrunc(phi, ty);
   return m.sign ? b_.CreateSExtOrBitCast(phi, ty) : b_.CreateZExtOrBitCast(phi, ty);
@@ -114,6 +196,15 @@ void BlockLowering::lower_store(const ir::Inst& in) {
   auto* hit_bb = ll::BasicBlock::Create(ctx_, "st_hit", fn_);
   auto* miss_bb = ll::BasicBlock::Create(ctx_, "st_miss", fn_);
   auto* join_bb = ll::BasicBlock::Create(ctx_, "st_join", fn_);
+
+  if (const int32_t r = runs_.run_of[index_]; r >= 0) {
+    auto* usual_bb = ll::BasicBlock::Create(ctx_, "st_usual", fn_);
+    ll::Value* host = run_member(r, usual_bb);
+    tag(b_.CreateAlignedStore(b_.CreateZExtOrTrunc(value, mem_ty), host, ll::MaybeAlign(1)),
+        tbaa_guest_);
+    b_.CreateBr(join_bb);
+    b_.SetInsertPoint(usual_bb);
+  }
 
   ll::Value* entry = nullptr;
   ll::Value* hit = tlb_compare_and_entry(vaddr, m, true, entry);
@@ -136,6 +227,7 @@ void BlockLowering::lower_store(const ir::Inst& in) {
        b_.getInt64(insn_pc_)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
+  end_runs_in_progress();
   branch_if_pending();
   b_.CreateBr(join_bb);
 
@@ -301,6 +393,7 @@ ll::Value* BlockLowering::lower_atomic(const ir::Inst& in) {
        b_.getInt64(softmmu::atomic_desc(in.imm, kind)), b_.getInt64(insn_pc_)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
+  end_runs_in_progress();
   ll::Value* slow = b_.CreateTrunc(call, ty);
   branch_if_pending();
   ll::BasicBlock* slow_end = b_.GetInsertBlock();

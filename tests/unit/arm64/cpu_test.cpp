@@ -30,7 +30,7 @@ TEST_P(CpuExitTest, UndefinedEncodingIsAGuestException) {
   EXPECT_EQ(s.esr_el1, 0x02000000u);  // EC 0, IL
   EXPECT_EQ(s.elr_el1, kCodeBase + 4);
   EXPECT_EQ(s.spsr_el1, 0x3c5u);  // EL1h, DAIF masked
-  EXPECT_EQ(m->x(0), 1u);  // the instruction before ran, the one after did not
+  EXPECT_EQ(m->x(0), 1u);         // the instruction before ran, the one after did not
 }
 
 TEST_P(CpuExitTest, UndefinedAsFirstInstruction) {

@@ -135,6 +135,22 @@ TEST_P(DebugTest, AWatchpointOnOtherBytesDoesNotFire) {
   expect_exception(kVecLowerSync, ec::kSvc64);  // the load ran: no watchpoint exception
 }
 
+// The pair's two stores form one run with a single TLB probe (tcg/opt/mem_runs.h); the watched
+// page's entries carry kTlbWatch, so the probe misses and each store is checked on its own.
+TEST_P(DebugTest, AWatchpointOnTheSecondHalfOfAPairStoreFires) {
+  load_el0(*m, {0xa9002909 /* stp x9, x10, [x8] */, 0xd4000001 /* svc #0 */}, true);
+  // E, PAC EL0 only, LSC stores, BAS all bytes of the doubleword at kDataBase + 8.
+  set_el0_regs(*m, mdscr::kMde, kDataBase + 8, 0x1 | 0x4 | 0x10 | (0xff << 5), 0);
+  m->x(8) = kDataBase;
+  m->x(9) = 0x1111;
+  m->x(10) = 0x2222;
+  expect_exception(kVecLowerSync, ec::kWatchpointLower);
+  const Arm64State& s = m->cpu->state();
+  EXPECT_EQ(s.elr_el1, kEl0Code);
+  EXPECT_EQ(s.far_el1, kDataBase + 8);
+  EXPECT_EQ(m->read_mem(kDataBase + 8, 8), 0u);
+}
+
 TEST_P(DebugTest, SoftwareStepFromEl0StopsAfterOneInstruction) {
   load_el0(*m, {kAddX0, kAddX0, kAddX0}, false);
   set_el0_regs(*m, mdscr::kSs, 0, 0, kSpsrSs);  // EL0t, SPSR.SS = 1: active-not-pending

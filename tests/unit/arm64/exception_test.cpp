@@ -83,7 +83,7 @@ TEST_P(ExceptionTest, El0CounterAccessTrapsUnlessCntkctlAllowsIt) {
   expect_exception(kVecLowerSync, ec::kSysRegTrap);
   EXPECT_EQ(m->cpu->state().esr_el1, 0x6234f801u);  // as QEMU reports it
   load_el0(*m, {0xd53be040 /* mrs x0, cntvct_el0 */, 0xd4000001 /* svc #0 */});
-  m->cpu->state().cntkctl_el1 = 2;  // EL0VCTEN
+  m->cpu->state().cntkctl_el1 = 2;              // EL0VCTEN
   expect_exception(kVecLowerSync, ec::kSvc64);  // the read did not trap
 }
 

@@ -46,7 +46,8 @@ TEST(Arm64FpCoverage, ListingTranslates) {
   }
   std::printf("%u SIMD/FP instructions, %u rejected (%zu of %zu mnemonics)\n", words, bad,
               rejected.size(), total.size());
-  for (const auto& [m, n] : rejected) std::printf("  rejected %5u / %5u  %s\n", n, total[m], m.c_str());
+  for (const auto& [m, n] : rejected)
+    std::printf("  rejected %5u / %5u  %s\n", n, total[m], m.c_str());
 }
 
 }  // namespace

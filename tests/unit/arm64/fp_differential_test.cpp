@@ -30,16 +30,33 @@ const FpCase kFpCases[] = {
 };
 
 uint64_t pick_double(Rng& r) {
-  static constexpr uint64_t kEdges[] = {
-      0, 0x8000000000000000ull, 0x3ff0000000000000ull, 0xbff0000000000000ull,
-      0x7ff0000000000000ull, 0xfff0000000000000ull, 0x7ff8000000000000ull,
-      0xfff8000000000001ull, 0x7ff0000000000001ull, 0xfff4000000000000ull,  // NaNs
-      0x0000000000000001ull, 0x800fffffffffffffull, 0x0010000000000000ull,  // subnormal, min
-      0x000fffffffffffffull, 0x7fefffffffffffffull, 0x3fe0000000000000ull,  // 0.5
-      0x4004000000000000ull, 0xc00c000000000000ull,                         // 2.5, -3.5
-      0x43e0000000000000ull, 0xc3e0000000000000ull, 0x41e0000000000000ull,  // 2^63, -2^63, 2^31
-      0x41efffffffe00000ull, 0x43f0000000000000ull, 0x3fb999999999999aull,  // 2^32-1, 2^64, 0.1
-      0x0010000000000001ull, 0x3ca0000000000000ull, 0x36a0000000000000ull};
+  static constexpr uint64_t kEdges[] = {0,
+                                        0x8000000000000000ull,
+                                        0x3ff0000000000000ull,
+                                        0xbff0000000000000ull,
+                                        0x7ff0000000000000ull,
+                                        0xfff0000000000000ull,
+                                        0x7ff8000000000000ull,
+                                        0xfff8000000000001ull,
+                                        0x7ff0000000000001ull,
+                                        0xfff4000000000000ull,  // NaNs
+                                        0x0000000000000001ull,
+                                        0x800fffffffffffffull,
+                                        0x0010000000000000ull,  // subnormal, min
+                                        0x000fffffffffffffull,
+                                        0x7fefffffffffffffull,
+                                        0x3fe0000000000000ull,  // 0.5
+                                        0x4004000000000000ull,
+                                        0xc00c000000000000ull,  // 2.5, -3.5
+                                        0x43e0000000000000ull,
+                                        0xc3e0000000000000ull,
+                                        0x41e0000000000000ull,  // 2^63, -2^63, 2^31
+                                        0x41efffffffe00000ull,
+                                        0x43f0000000000000ull,
+                                        0x3fb999999999999aull,  // 2^32-1, 2^64, 0.1
+                                        0x0010000000000001ull,
+                                        0x3ca0000000000000ull,
+                                        0x36a0000000000000ull};
   switch (r.next() % 4) {
     case 0:
     case 1:
@@ -56,12 +73,34 @@ uint64_t pick_double(Rng& r) {
 }
 
 uint32_t pick_float(Rng& r) {
-  static constexpr uint32_t kEdges[] = {
-      0, 0x80000000u, 0x3f800000u, 0xbf800000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
-      0xffc00001u, 0x7f800001u, 0xffa00000u, 0x00000001u, 0x807fffffu, 0x00800000u, 0x007fffffu,
-      0x7f7fffffu, 0x3f000000u, 0x40200000u, 0xc0600000u, 0x5f000000u, 0xdf000000u, 0x4f000000u,
-      0x4f800000u, 0x3dcccccdu, 0x00800001u, 0x33800000u, 0x38800000u /* 2^-14 */,
-      0x477fe000u /* 65504 */, 0x33000000u /* 2^-25 */};
+  static constexpr uint32_t kEdges[] = {0,
+                                        0x80000000u,
+                                        0x3f800000u,
+                                        0xbf800000u,
+                                        0x7f800000u,
+                                        0xff800000u,
+                                        0x7fc00000u,
+                                        0xffc00001u,
+                                        0x7f800001u,
+                                        0xffa00000u,
+                                        0x00000001u,
+                                        0x807fffffu,
+                                        0x00800000u,
+                                        0x007fffffu,
+                                        0x7f7fffffu,
+                                        0x3f000000u,
+                                        0x40200000u,
+                                        0xc0600000u,
+                                        0x5f000000u,
+                                        0xdf000000u,
+                                        0x4f000000u,
+                                        0x4f800000u,
+                                        0x3dcccccdu,
+                                        0x00800001u,
+                                        0x33800000u,
+                                        0x38800000u /* 2^-14 */,
+                                        0x477fe000u /* 65504 */,
+                                        0x33000000u /* 2^-25 */};
   switch (r.next() % 4) {
     case 0:
     case 1:
@@ -113,8 +152,8 @@ Inputs make_inputs(FpProfile p, Rng& r) {
     }
   }
   if (p == FpProfile::Fp) {
-    static constexpr uint64_t kModes[] = {0, 0, 1u << 22, 2u << 22, 3u << 22, 1u << 24,
-                                          1u << 25, 3u << 24, (3u << 24) | (2u << 22)};
+    static constexpr uint64_t kModes[] = {
+        0, 0, 1u << 22, 2u << 22, 3u << 22, 1u << 24, 1u << 25, 3u << 24, (3u << 24) | (2u << 22)};
     in.fpcr = kModes[r.next() % std::size(kModes)];
   }
   if (p == FpProfile::Half) {  // rounding, FZ16 (19), DN (25), AHP (26), FZ (24, ignored)

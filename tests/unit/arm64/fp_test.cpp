@@ -109,8 +109,7 @@ TEST(Arm64Fp, ConversionsSaturateAndRound) {
   f = 0;
   EXPECT_EQ(to_int(to_int_desc(kD, kRN, true, true, 0), 0x4004000000000000ull, 0, f), 2u);  // 2.5
   EXPECT_EQ(to_int(to_int_desc(kD, kRA, true, true, 0), 0x4004000000000000ull, 0, f), 3u);
-  EXPECT_EQ(to_int(to_int_desc(kD, kRM, true, true, 0), 0xc004000000000000ull, 0, f),
-            uint64_t(-3));
+  EXPECT_EQ(to_int(to_int_desc(kD, kRM, true, true, 0), 0xc004000000000000ull, 0, f), uint64_t(-3));
   EXPECT_EQ(f, kIxc);
   f = 0;
   EXPECT_EQ(to_int(to_int_desc(kS, kRZ, false, false, 0), 0xbf000000u, 0, f), 0u);  // -0.5

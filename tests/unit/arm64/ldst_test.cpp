@@ -177,6 +177,70 @@ TEST_P(LoadStoreTest, VectorLoadsAndStores) {
   EXPECT_EQ(m->v(1).d[1], 0u);
 }
 
+// ---- Runs of accesses with one TLB probe (tcg/opt/mem_runs.h) ----
+
+TEST_P(LoadStoreTest, QuadPairsWithinAndAcrossPages) {
+  m->load({
+      0xad000420,  // stp q0, q1, [x1]
+      0xad400c22,  // ldp q2, q3, [x1]
+      0xad000440,  // stp q0, q1, [x2]       (straddles a page: the run's probe misses)
+      0xad401444,  // ldp q4, q5, [x2]
+  });
+  m->v(0).d[0] = 0x1111, m->v(0).d[1] = 0x2222, m->v(1).d[0] = 0x3333, m->v(1).d[1] = 0x4444;
+  m->x(1) = kDataBase + 0x100;
+  m->x(2) = kDataBase + 0x2000 - 24;
+  rerun_ok();
+  for (unsigned r : {2u, 4u}) {
+    EXPECT_EQ(m->v(r).d[0], 0x1111u) << r;
+    EXPECT_EQ(m->v(r).d[1], 0x2222u) << r;
+    EXPECT_EQ(m->v(r + 1).d[0], 0x3333u) << r;
+    EXPECT_EQ(m->v(r + 1).d[1], 0x4444u) << r;
+  }
+  EXPECT_EQ(m->read_mem(kDataBase + 0x2000 - 8, 8), 0x3333u);
+  EXPECT_EQ(m->read_mem(kDataBase + 0x2000, 8), 0x4444u);
+}
+
+TEST_P(LoadStoreTest, APairStoreFaultingInItsSecondRegisterStoresTheFirst) {
+  m->load({
+      0xad000420,  // stp q0, q1, [x1]
+  });
+  m->v(0).d[0] = 0x1111, m->v(0).d[1] = 0x2222, m->v(1).d[0] = 0x3333;
+  m->x(1) = kRamBase + kRamSize - 16;  // q1 is outside RAM
+  expect_exception(kVecCurrentSpxSync, 0x25);
+  EXPECT_EQ(m->cpu->state().elr_el1, kCodeBase);
+  EXPECT_EQ(m->cpu->state().far_el1, kRamBase + kRamSize);
+  EXPECT_EQ(m->read_mem(kRamBase + kRamSize - 16, 8), 0x1111u);
+  EXPECT_EQ(m->read_mem(kRamBase + kRamSize - 8, 8), 0x2222u);
+}
+
+TEST_P(LoadStoreTest, DcZvaZeroesTheAlignedLine) {
+  m->load({
+      0xd50b7421,  // dc zva, x1
+  });
+  for (unsigned i = 0; i < 0x100; i += 8) m->write_mem(kDataBase + i, ~0ull, 8);
+  m->x(1) = kDataBase + 0x47;
+  rerun_ok();
+  for (unsigned i = 0; i < 0x100; i += 8)
+    EXPECT_EQ(m->read_mem(kDataBase + i, 8), i >= 0x40 && i < 0x80 ? 0u : ~0ull) << i;
+}
+
+TEST_P(LoadStoreTest, DcZvaOverTranslatedCodeInvalidatesIt) {
+  // Calls `target`, zeroes its line, and calls it again: now an UDF (all-zero word).
+  std::vector<uint32_t> code = {
+      0x94000010,  // bl .+64 (target)
+      0x100001e1,  // adr x1, .+60 (target)
+      0xd50b7421,  // dc zva, x1
+      0x9400000d,  // bl .+52 (target)
+  };
+  code.resize(16, 0xd503201f);  // nop
+  code.push_back(0x91000400);   // target: add x0, x0, #1
+  code.push_back(0xd65f03c0);   // ret
+  m->load(code);
+  expect_exception(kVecCurrentSpxSync, 0x00);
+  EXPECT_EQ(m->cpu->state().elr_el1, kCodeBase + 64);
+  EXPECT_EQ(m->x(0), 1u);
+}
+
 // ---- Exclusives ----
 
 TEST_P(LoadStoreTest, ExclusivePairSucceedsOnceAndClearsTheMonitor) {

@@ -20,7 +20,9 @@ constexpr uint64_t kAltData = kDataBase + 0x1000;
 
 class MmuTest : public Arm64Test {
  protected:
-  void set(uint64_t table, unsigned index, uint64_t desc) { m->write_mem(table + 8 * index, desc, 8); }
+  void set(uint64_t table, unsigned index, uint64_t desc) {
+    m->write_mem(table + 8 * index, desc, 8);
+  }
 
   /// Builds the 4K tables and turns the MMU on (ASID 1 in TTBR0).
   void setup_4k() {
@@ -29,13 +31,13 @@ class MmuTest : public Arm64Test {
     set(kL1, 1, 0x40000000 | kAf | kBlock);  // identity 1G block: code, data, tables, vectors
     set(kL1, 0, kL2 | kTable);
     set(kL2, 0, kL3 | kTable);
-    set(kL3, 1, kDataBase | kAf | kPage);               // VA 0x1000: EL1 RW
-    set(kL3, 2, kDataBase | kPage);                     // VA 0x2000: AF clear
-    set(kL3, 3, kDataBase | kAf | kApRo | kPage);       // VA 0x3000: read-only
-    set(kL3, 4, kDataBase | kAf | kApEl0 | kPage);      // VA 0x4000: EL0 RW
-    set(kL3, 6, kDataBase | kAf | kNg | kPage);         // VA 0x6000: non-global
-    set(kL3, 7, kDataBase | kAf | kPage);               // VA 0x7000: global
-    set(kL3, 8, (kCodeBase + 0x2000) | kAf | kPage);    // VA 0x8000: code
+    set(kL3, 1, kDataBase | kAf | kPage);                           // VA 0x1000: EL1 RW
+    set(kL3, 2, kDataBase | kPage);                                 // VA 0x2000: AF clear
+    set(kL3, 3, kDataBase | kAf | kApRo | kPage);                   // VA 0x3000: read-only
+    set(kL3, 4, kDataBase | kAf | kApEl0 | kPage);                  // VA 0x4000: EL0 RW
+    set(kL3, 6, kDataBase | kAf | kNg | kPage);                     // VA 0x6000: non-global
+    set(kL3, 7, kDataBase | kAf | kPage);                           // VA 0x7000: global
+    set(kL3, 8, (kCodeBase + 0x2000) | kAf | kPage);                // VA 0x8000: code
     set(kL3, 9, (kCodeBase + 0x2000) | kAf | kPxn | kUxn | kPage);  // VA 0x9000: XN
     set(kL1High, 0, kL2High | kTable);
     set(kL2High, 1, 0x40000000 | kAf | kBlock);  // VA 0xffffff8000200000: 2M block
@@ -80,12 +82,12 @@ TEST_P(MmuTest, TranslationAndAccessFlagFaultsReportTheirLevel) {
     uint64_t va;
     uint32_t dfsc;
   } cases[] = {
-      {0x80000000, 0x05},                 // L1 entry invalid
-      {0x200000, 0x06},                   // L2 entry invalid
-      {0x5000, 0x07},                     // L3 entry invalid
-      {0x2000, 0x0b},                     // access flag, level 3
-      {0x0000800000000000ull, 0x04},      // outside the 39-bit TTBR0 range: level 0
-      {0xffffff8000400000ull, 0x06},      // TTBR1: L2 entry invalid
+      {0x80000000, 0x05},             // L1 entry invalid
+      {0x200000, 0x06},               // L2 entry invalid
+      {0x5000, 0x07},                 // L3 entry invalid
+      {0x2000, 0x0b},                 // access flag, level 3
+      {0x0000800000000000ull, 0x04},  // outside the 39-bit TTBR0 range: level 0
+      {0xffffff8000400000ull, 0x06},  // TTBR1: L2 entry invalid
   };
   for (const auto& c : cases) {
     m->load({0xf9400020});  // ldr x0, [x1]
@@ -211,7 +213,7 @@ TEST_P(MmuTest, AddressTranslationInstructionsWritePar) {
   rerun_ok();
   EXPECT_EQ(m->x(0) & 1, 0u);
   EXPECT_EQ(m->x(0) & 0xfffffffff000ull, kDataBase);
-  EXPECT_EQ(m->x(0) >> 56, 0xffu);  // MAIR attribute
+  EXPECT_EQ(m->x(0) >> 56, 0xffu);               // MAIR attribute
   EXPECT_EQ(m->x(5) & 0x7f, 1u | (0x07u << 1));  // F, translation fault level 3
   EXPECT_EQ(m->x(6) & 0x7f, 1u | (0x0fu << 1));  // F, permission fault level 3
 }

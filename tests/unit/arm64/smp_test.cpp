@@ -18,8 +18,8 @@ using SmpTest = Arm64Test;
 TEST_P(SmpTest, ExclusiveIncrementsFromTwoVcpusAreNeverLost) {
   // loop: ldxr x1, [x0]; add x1, x1, #1; stxr w3, x1, [x0]; cbnz w3, loop;
   //       subs x2, x2, #1; b.ne loop; hvc #0
-  const std::vector<uint32_t> code = {0xc85f7c01, 0x91000421, 0xc8037c01, 0x35ffffa3,
-                                      0xf1000442, 0x54ffff61};
+  const std::vector<uint32_t> code = {0xc85f7c01, 0x91000421, 0xc8037c01,
+                                      0x35ffffa3, 0xf1000442, 0x54ffff61};
   constexpr uint64_t kIterations = 200000;
   m->load(code);
   PowerOffPlatform other_platform;

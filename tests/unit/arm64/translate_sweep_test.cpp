@@ -51,10 +51,10 @@ TEST(Arm64TranslateSweep, EveryRowYieldsValidIr) {
                                  << tcg::ir::print(b);
         // Rejected: unimplemented (an Undefined exit at the instruction) or an exception raised
         // by the first instruction (UNDEFINED encodings, traps).
-        bool undefined = b.term.kind == tcg::ir::Terminal::Kind::Exit &&
-                         ((b.term.reason == tcg::ir::ExitReason::Undefined &&
-                           b.term.target == 0x1000) ||
-                          (b.term.reason == tcg::ir::ExitReason::Exception && b.num_insns == 1));
+        bool undefined =
+            b.term.kind == tcg::ir::Terminal::Kind::Exit &&
+            ((b.term.reason == tcg::ir::ExitReason::Undefined && b.term.target == 0x1000) ||
+             (b.term.reason == tcg::ir::ExitReason::Exception && b.num_insns == 1));
         ++(undefined ? rejected : translated);
       }
     }
