@@ -275,6 +275,7 @@ ll::Value* BlockLowering::lower_vec_load(const ir::Inst& in) {
       {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_), buf});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
+  end_runs_in_progress();
   branch_if_pending();
   ll::Value* slow = b_.CreateAlignedLoad(vty, buf, ll::MaybeAlign(8));
   ll::BasicBlock* slow_end = b_.GetInsertBlock();
@@ -320,6 +321,7 @@ void BlockLowering::lower_vec_store(const ir::Inst& in) {
       {cpu_, vaddr, buf, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
   call->addFnAttr(ll::Attribute::Cold);
   call->addFnAttr(ll::Attribute::NoUnwind);
+  end_runs_in_progress();
   branch_if_pending();
   b_.CreateBr(join_bb);
 
