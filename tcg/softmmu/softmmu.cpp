@@ -49,7 +49,7 @@ void Softmmu::flush_all() {
   for (auto& idx : *table_)
     for (TlbEntry& e : idx) e = kEmpty;
   filled_mmu_idx_ = 0;
-  nonglobal_jc_groups_ = 0;
+  clear_nonglobal_jc_marks();
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) victims_[i].e = kEmpty;
   if (cpu_.jump_cache) {
     for (unsigned i = 0; i < kJumpCacheEntries; ++i)
@@ -118,9 +118,9 @@ void Softmmu::flush_range(uint64_t vaddr, uint64_t size) {
   }
 }
 
-// An x86 guest does this on every CR3 write: only the MMU indexes in use are scanned, and only
-// the jump-cache groups that may hold a block on a non-global page are cleared (the kernel's
-// code is on global pages and stays).
+// An x86 guest does this on every CR3 write, an arm64 one on every ASID switch: only the MMU
+// indexes in use are scanned, and only the jump-cache slots that may hold a block on a
+// non-global page are cleared (the kernel's code is on global pages and stays).
 void Softmmu::flush_asid(uint16_t asid) {
   for (unsigned m = 0; m < kNumMmuIdx; ++m) {
     if (!(filled_mmu_idx_ & (1u << m))) continue;
@@ -133,10 +133,13 @@ void Softmmu::flush_asid(uint16_t asid) {
     if (!victims_[i].aux.global && victims_[i].aux.asid == asid) victims_[i].e = kEmpty;
   if (cpu_.jump_cache) {
     for (uint64_t groups = nonglobal_jc_groups_; groups; groups &= groups - 1) {
-      JumpCacheEntry* group =
-          cpu_.jump_cache + (unsigned(__builtin_ctzll(groups)) << kJumpCacheGroupBits);
-      for (unsigned i = 0; i < kJumpCacheGroupSize; ++i)
-        group[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+      const unsigned first = unsigned(__builtin_ctzll(groups)) * kJcWordsPerGroup;
+      for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) {
+        for (uint64_t bits = nonglobal_jc_slots_[w]; bits; bits &= bits - 1)
+          cpu_.jump_cache[w * 64 + unsigned(__builtin_ctzll(bits))].pc.store(
+              JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+        nonglobal_jc_slots_[w] = 0;
+      }
     }
     nonglobal_jc_groups_ = 0;
   }
@@ -148,7 +151,21 @@ void Softmmu::note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages
       mmu_idx < kNumMmuIdx && !two_pages &&
       ((*table_)[mmu_idx][idx].addr_code & (kPageMask | kTlbInvalid)) == page_of(pc) &&
       aux_[mmu_idx * kTlbEntries + idx].global;
-  if (!global) nonglobal_jc_groups_ |= 1ull << jump_cache_group(pc);
+  const unsigned slot = jump_cache_index(pc);
+  if (global) {
+    nonglobal_jc_slots_[slot / 64] &= ~(1ull << (slot % 64));
+  } else {
+    nonglobal_jc_slots_[slot / 64] |= 1ull << (slot % 64);
+    nonglobal_jc_groups_ |= 1ull << jump_cache_group(pc);
+  }
+}
+
+void Softmmu::clear_nonglobal_jc_marks() {
+  for (uint64_t groups = nonglobal_jc_groups_; groups; groups &= groups - 1) {
+    const unsigned first = unsigned(__builtin_ctzll(groups)) * kJcWordsPerGroup;
+    for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) nonglobal_jc_slots_[w] = 0;
+  }
+  nonglobal_jc_groups_ = 0;
 }
 
 void Softmmu::flush_mmu_idx(unsigned mmu_idx) {

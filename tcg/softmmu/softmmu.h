@@ -170,7 +170,7 @@ class Softmmu {
   void note_two_page_block() { two_page_blocks_ = true; }
   /// The dispatcher put the block at pc, just fetched through fetch_page(pc, mmu_idx), in the
   /// jump cache (two_pages: the block runs on into the next page). flush_asid keeps the
-  /// jump-cache groups that only ever held blocks on global pages, whose mappings it keeps.
+  /// jump-cache slots last filled with blocks on global pages, whose mappings it keeps.
   void note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages);
 
   void flush_all();
@@ -207,6 +207,7 @@ class Softmmu {
     Aux aux;
   };
   bool fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc);
+  void clear_nonglobal_jc_marks();
   /// Brings vaddr's entry into the table: from the victim TLB if there, else by fill().
   bool refill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc);
   bool victim_swap(uint64_t vaddr, Access access, unsigned mmu_idx);
@@ -228,10 +229,15 @@ class Softmmu {
   WatchHit watch_hit_;
   bool code_write_retry_ = false;
   bool two_page_blocks_ = false;
-  // Jump-cache groups that may hold a block on a non-global page (one bit per group), and the
-  // MMU indexes filled since the last full flush: what flush_asid must look at.
+  // Jump-cache slots that may hold a block on a non-global page (one bit per slot), the groups
+  // holding any such slot (one bit per group), and the MMU indexes filled since the last full
+  // flush: what flush_asid must look at. Per slot, so that an ASID switch keeps the kernel's
+  // global blocks that share a group with user code (it cleared whole groups, and with them
+  // ~80% of the kernel's entries: 2.6M extra dispatcher lookups in bench/procs.sh).
   static_assert(kJumpCacheEntries >> kJumpCacheGroupBits == 64);
+  static constexpr unsigned kJcWordsPerGroup = kJumpCacheGroupSize / 64;
   uint64_t nonglobal_jc_groups_ = 0;
+  uint64_t nonglobal_jc_slots_[kJumpCacheEntries / 64] = {};
   uint32_t filled_mmu_idx_ = 0;
   /// A store to [phys, phys+len) of a code page: invalidates and returns false when the store
   /// must not happen (PendingExit::CodeModified is set).

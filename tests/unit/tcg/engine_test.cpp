@@ -130,6 +130,7 @@ class ToyMmu : public softmmu::PageTranslator {
     }
     out.phys = it->second.phys | (vaddr & ~softmmu::kPageMask);
     out.executable = it->second.exec;
+    out.global = it->second.global;
     return true;
   }
   bool debug_translate(uint64_t vaddr, unsigned, uint64_t& phys) override {
@@ -150,6 +151,7 @@ class ToyMmu : public softmmu::PageTranslator {
   struct Page {
     uint64_t phys;
     bool exec;
+    bool global = true;
   };
   CpuCommon& cpu;
   std::map<uint64_t, Page> map;
@@ -223,6 +225,42 @@ TEST_P(EngineTest, CsBaseIsPartOfTheBlockKey) {
   run_from(0x1000);
   EXPECT_EQ(st.r[0], 0x1000u - 0x100);
   EXPECT_EQ(engine->stats().blocks_translated, 2u);  // one per CS base
+}
+
+TEST_P(EngineTest, AsidFlushKeepsGlobalBlocksThatShareAJumpCacheGroup) {
+  // A block on a global page (the kernel's) and one on a non-global page (a process's) in the
+  // same jump-cache group: an ASID flush drops only the second.
+  constexpr uint64_t kGlobalPc = 0x1000, kUserPc = 0x40010;
+  static_assert(jump_cache_group(kGlobalPc) == jump_cache_group(kUserPc));
+  static_assert(jump_cache_index(kGlobalPc) != jump_cache_index(kUserPc));
+  mmu_map.map[kUserPc & softmmu::kPageMask] = {kRam + 0x3000, true, false};
+  poke(kGlobalPc, {kAddI, 1, kHalt});
+  poke(kUserPc, {kAddI, 2, kHalt});
+  run_from(kGlobalPc);
+  run_from(kUserPc);
+  EXPECT_EQ(st.r[0], 3u);
+  const JumpCacheEntry* jc = st.common.jump_cache;
+  ASSERT_EQ(jc[jump_cache_index(kGlobalPc)].pc.load(), kGlobalPc);
+  ASSERT_EQ(jc[jump_cache_index(kUserPc)].pc.load(), kUserPc);
+
+  mmu.flush_asid(0);
+  EXPECT_EQ(jc[jump_cache_index(kGlobalPc)].pc.load(), kGlobalPc);
+  EXPECT_EQ(jc[jump_cache_index(kUserPc)].pc.load(), JumpCacheEntry::kInvalidPc);
+
+  // The user page now maps other code: it runs, and so does the kept global block.
+  mmu_map.map[kUserPc & softmmu::kPageMask] = {kRam + 0x5000, true, false};
+  poke(kUserPc, {kAddI, 2, kHalt});  // through the new mapping: 0x5010
+  run_from(kUserPc);
+  run_from(kGlobalPc);
+  EXPECT_EQ(st.r[0], 6u);
+
+  // A slot refilled with a global block is kept by the next flush.
+  mmu_map.map[kUserPc & softmmu::kPageMask] = {kRam + 0x3000, true, true};
+  mmu.flush_page(kUserPc);
+  run_from(kUserPc);
+  mmu.flush_asid(0);
+  EXPECT_EQ(jc[jump_cache_index(kUserPc)].pc.load(), kUserPc);
+  EXPECT_EQ(st.r[0], 8u);
 }
 
 TEST_P(EngineTest, BlockSpansTwoPagesAndAWriteToEitherInvalidatesIt) {
