@@ -650,7 +650,7 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
   a_.shift_ri(kShr, true, RCX, kPageBits);
   a_.mov_rr(true, RDX, RAX);
   a_.shift_ri(kShr, true, RDX, kPageBits + kTlbBits);
-  a_.alu_rr(kXor, false, RCX, RDX);
+  a_.alu_rr(kAdd, false, RCX, RDX);
   a_.alu_ri(kAnd, false, RCX, (1 << kTlbBits) - 1);
   a_.shift_ri(kShl, false, RCX, 5);  // sizeof(TlbEntry)
   a_.alu_rr(kAdd, true, RCX, R12);
@@ -693,8 +693,8 @@ void Gen::gen_vec_mem(size_t i, bool is_store) {
   bind(cold(Cold::Kind::VecLoadMiss, miss, uint32_t(i), pc_));
 }
 
-// One probe for the run's bytes [a, last]: both in one page (checked outright: the folded
-// tlb_index can give two adjacent pages one slot) whose entry matches with no flag bits, the
+// One probe for the run's bytes [a, last]: both in one page (checked outright, not left to
+// the slot hash) whose entry matches with no flag bits, the
 // same compare each member's own fast path would make. Clobbers rax, rcx, rdx, rsi.
 void Gen::probe_run(const opt::MemRun& r, Mem run_slot) {
   using softmmu::kPageBits;
@@ -713,7 +713,7 @@ void Gen::probe_run(const opt::MemRun& r, Mem run_slot) {
   a_.mov_rr(true, RCX, RAX);
   a_.shift_ri(kShr, true, RCX, kPageBits);
   a_.shift_ri(kShr, true, RAX, kPageBits + kTlbBits);
-  a_.alu_rr(kXor, false, RCX, RAX);
+  a_.alu_rr(kAdd, false, RCX, RAX);
   a_.alu_ri(kAnd, false, RCX, (1 << kTlbBits) - 1);
   a_.shift_ri(kShl, false, RCX, 5);  // sizeof(TlbEntry)
   a_.alu_rr(kAdd, true, RCX, R12);

@@ -26,7 +26,7 @@ ll::Value* BlockLowering::tlb_entry(ll::Value* vaddr, unsigned mmu_idx) {
   ll::Value* table = load_invariant_ptr(offsetof(CpuCommon, tlb));
   // softmmu::tlb_index
   ll::Value* idx =
-      b_.CreateAnd(b_.CreateXor(b_.CreateLShr(vaddr, softmmu::kPageBits),
+      b_.CreateAnd(b_.CreateAdd(b_.CreateLShr(vaddr, softmmu::kPageBits),
                                 b_.CreateLShr(vaddr, softmmu::kPageBits + softmmu::kTlbBits)),
                    b_.getInt64(softmmu::kTlbEntries - 1));
   ll::Value* off = b_.CreateAdd(
@@ -62,8 +62,8 @@ ll::Value* BlockLowering::host_pointer(ll::Value* entry, ll::Value* vaddr) {
   return b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
 }
 
-// One probe for the run's bytes [a, last]: both in one page (checked outright: the folded
-// tlb_index can give two adjacent pages one slot) whose entry matches with no flag bits, the
+// One probe for the run's bytes [a, last]: both in one page (checked outright, not left to
+// the slot hash) whose entry matches with no flag bits, the
 // same compare each member's own fast path would make.
 void BlockLowering::probe_run(int32_t r) {
   const opt::MemRun& run = runs_.runs[r];

@@ -35,10 +35,13 @@ static_assert(sizeof(TlbEntry) == 32, "generated code indexes entries with a shi
 using TlbTable = TlbEntry[kNumMmuIdx][kTlbEntries];
 
 /// The direct-mapped slot of a page. Bits above the table's reach are folded in, so buffers a
-/// multiple of the reach apart (4 MiB: common for adjacent arrays) do not collide. Generated
-/// code computes exactly this.
+/// multiple of the reach apart (4 MiB: common for adjacent arrays) do not collide. The fold is
+/// an add, not an xor: adjacent pages then always differ by 1 or 2 slots, which the inline fast
+/// path of a possibly misaligned access relies on (it compares its last byte's page with the
+/// entry in its first byte's slot, so a page-crossing access must miss); the xor gave the
+/// pages on either side of every 2 GiB boundary one slot. Generated code computes exactly this.
 constexpr unsigned tlb_index(uint64_t vaddr) {
-  return unsigned((vaddr >> kPageBits) ^ (vaddr >> (kPageBits + kTlbBits))) & (kTlbEntries - 1);
+  return unsigned((vaddr >> kPageBits) + (vaddr >> (kPageBits + kTlbBits))) & (kTlbEntries - 1);
 }
 
 }  // namespace orrery::tcg::softmmu
