@@ -539,6 +539,12 @@ TEST_F(VirtPciTest, BadPciDeviceOptions) {
   EXPECT_NE(err.find("drive=ID is required"), std::string::npos) << err;
   EXPECT_FALSE(make({{"virtio-blk-pci", {{"drive", "nope"}}}}, err));
   EXPECT_NE(err.find("no -drive"), std::string::npos) << err;
+  for (const char* bad : {"3M", "8", "2T", "-1", "1X", ""}) {
+    EXPECT_FALSE(make({{"pci-testdev", {{"membar", bad}}}}, err)) << bad;
+    EXPECT_NE(err.find("membar="), std::string::npos) << err;
+  }
+  EXPECT_FALSE(make({{"virtio-rng-pci", {{"membar", "1M"}}}}, err));
+  EXPECT_NE(err.find("no property 'membar'"), std::string::npos) << err;
 }
 
 }  // namespace
