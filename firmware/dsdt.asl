@@ -1,10 +1,11 @@
 /*
  * Orrery's DSDT for -M pc (i440FX + PIIX3), compiled at build time by iasl. Addresses, ports
  * and IRQs are those of machine/pc/pc_map.h (pc_acpi_test checks them); the start of the
- * 32-bit PCI memory window depends on the RAM size, so the board patches PMLO (a DWord kept
- * by its magic initial value) when it builds the tables.
+ * PCI memory windows depend on the RAM size and the CPU's address bits, so the board patches
+ * PMLO, PHLO and PHHI (kept by their magic initial values) when it builds the tables. Revision
+ * 2: AML integers are 64 bits wide, as the 64-bit window's arithmetic needs.
  */
-DefinitionBlock ("dsdt.aml", "DSDT", 1, "ORRERY", "ORRERYPC", 1)
+DefinitionBlock ("dsdt.aml", "DSDT", 2, "ORRERY", "ORRERYPC", 1)
 {
     Scope (\)
     {
@@ -31,6 +32,10 @@ DefinitionBlock ("dsdt.aml", "DSDT", 1, "ORRERY", "ORRERYPC", 1)
             // The first byte above low RAM, patched by the board (0xfec00000 is the window's
             // end, where the IOAPIC starts).
             Name (PMLO, 0x5A5A5A5A)
+            // The 64-bit window's first and last byte, patched by the board (machine/pc/pc_map.h
+            // pc_pci_windows); PHLO > PHHI when there is none.
+            Name (PHLO, 0x5A5A5A5A5A5A5A5A)
+            Name (PHHI, 0xA5A5A5A5A5A5A5A5)
 
             Method (_CRS, 0, Serialized)
             {
@@ -53,7 +58,24 @@ DefinitionBlock ("dsdt.aml", "DSDT", 1, "ORRERY", "ORRERYPC", 1)
                 CreateDWordField (CRES, \_SB.PCI0._CRS.PW32._LEN, PLEN)
                 PMIN = PMLO
                 PLEN = (PMAX - PMIN) + One
-                Return (CRES)
+                If (PHLO > PHHI)
+                {
+                    Return (CRES)
+                }
+                Name (C64, ResourceTemplate ()
+                {
+                    QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite,
+                        0x0000000000000000, 0x0000000100000000, 0x000000017FFFFFFF, 0x0000000000000000,
+                        0x0000000080000000,,, PW64, AddressRangeMemory, TypeStatic)
+                })
+                CreateQWordField (C64, \_SB.PCI0._CRS.PW64._MIN, QMIN)
+                CreateQWordField (C64, \_SB.PCI0._CRS.PW64._MAX, QMAX)
+                CreateQWordField (C64, \_SB.PCI0._CRS.PW64._LEN, QLEN)
+                QMIN = PHLO
+                QMAX = PHHI
+                QLEN = (PHHI - PHLO) + One
+                ConcatenateResTemplate (CRES, C64, Local0)
+                Return (Local0)
             }
 
             // PCI slot s pin p (0 = INTA#) reaches PIRQ (p + s - 1) & 3, as PIIX3 routes them.

@@ -1,6 +1,8 @@
 #include "machine/pci_devices.h"
 
+#include <cctype>
 #include <cstdlib>
+#include <string_view>
 
 #include "hw/net/netdev_options.h"
 #include "hw/pci/pci_testdev.h"
@@ -10,6 +12,31 @@
 #include "hw/virtio/virtio_rng.h"
 
 namespace orrery::machine {
+
+namespace {
+
+/// QEMU's size syntax: a number of bytes with an optional K, M, G or T (binary) suffix.
+bool parse_size(const std::string& s, uint64_t& bytes) {
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(s.c_str(), &end, 10);
+  if (s.empty() || end == s.c_str() || s[0] == '-') return false;
+  unsigned shift = 0;
+  if (*end) {
+    static constexpr std::string_view kSuffixes = "KMGT";
+    const size_t i = kSuffixes.find(char(std::toupper(static_cast<unsigned char>(*end))));
+    if (i == std::string_view::npos || end[1]) return false;
+    shift = 10 * unsigned(i + 1);
+  }
+  if (n > (~0ull >> shift)) return false;
+  bytes = uint64_t(n) << shift;
+  return true;
+}
+
+/// The largest membar: QEMU takes any power of two; beyond this no window of either board
+/// could hold it.
+constexpr uint64_t kMaxMembar = uint64_t(1) << 40;
+
+}  // namespace
 
 std::string DeviceParser::parse(const DeviceSpec& spec, std::span<const std::string_view> drivers,
                                 DeviceRequest& out) {
@@ -58,6 +85,11 @@ std::string DeviceParser::parse(const DeviceSpec& spec, std::span<const std::str
       if (value.empty() || *end || n < 1 || n > 64)
         return what + "num-queues=" + value + ": expected 1..64";
       out.num_queues = unsigned(n);
+    } else if (out.kind == DeviceRequest::Kind::PciTestdev && name == "membar") {
+      uint64_t n = 0;
+      if (!parse_size(value, n) || (n && (n < 16 || n > kMaxMembar || (n & (n - 1)))))
+        return what + "membar=" + value + ": expected 0 or a power of two from 16 to 1T";
+      out.membar = n;
     } else if (net && name == "netdev") {
       netdev_id = value;
     } else if (net && name == "mac") {
@@ -143,7 +175,7 @@ std::string add_pci_device(const DeviceRequest& req, hw::pci::PciBus& bus,
   std::unique_ptr<hw::virtio::VirtioDevice> dev;
   using Kind = DeviceRequest::Kind;
   if (req.kind == Kind::PciTestdev) {
-    fn = std::make_unique<hw::pci::PciTestdev>(as, log, req.name);
+    fn = std::make_unique<hw::pci::PciTestdev>(as, log, req.name, req.membar);
   } else {
     // Classes and MSI-X vector counts as QEMU's: virtio-rng 0x00ff00 with 2 vectors,
     // virtio-net 0x020000 (Ethernet) with rx, tx and configuration, virtio-blk 0x010000 (SCSI

@@ -36,6 +36,7 @@ struct DeviceRequest {
   std::shared_ptr<hw::net::NetBackend> net;        // Net
   std::string socket_path;                         // VhostUserBlk: the chardev's socket
   hw::virtio::VirtioNet::Mac mac = hw::virtio::VirtioNet::kDefaultMac;
+  uint64_t membar = 0;  // PciTestdev: membar=SIZE, its 64-bit prefetchable BAR 2
 };
 
 /// Checks -device lines in command-line order; each drive and netdev serves one device.

@@ -9,7 +9,7 @@ constexpr const char* kTestNames[] = {"no-eventfd", "wildcard-eventfd", "datamat
 constexpr uint8_t kWidth = 4;  // every test uses 32-bit writes
 }  // namespace
 
-PciTestdev::PciTestdev(const AddressSpace& as, Log& log, std::string name)
+PciTestdev::PciTestdev(const AddressSpace& as, Log& log, std::string name, uint64_t membar_size)
     : PciDevice(as, log, std::move(name),
                 {.vendor = 0x1b36,
                  .device = 0x0005,
@@ -18,6 +18,7 @@ PciTestdev::PciTestdev(const AddressSpace& as, Log& log, std::string name)
                  .subsys_id = 0x1100}) {
   add_bar(0, BarType::Mem32, kMemSize, false, mem_);
   add_bar(1, BarType::Io, kIoSize, false, io_);
+  if (membar_size) add_bar(2, BarType::Mem64, membar_size, true, membar_);
 }
 
 void PciTestdev::reset() {

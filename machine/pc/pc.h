@@ -85,6 +85,10 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   const loader::LinuxBoot& linux_boot() const { return linux_boot_; }
   bool boots_linux() const { return linux_; }
   hw::FwCfg& fw_cfg() { return *fw_cfg_; }
+  /// The PCI memory windows for this RAM size and CPU model (after build).
+  PcPciWindows pci_windows() const {
+    return pc_pci_windows(split_.below_4g, split_.above_4g, model_->phys_bits);
+  }
 
   // X86Platform (vCPU thread).
   int acknowledge_interrupt() override;

@@ -35,16 +35,26 @@ constexpr unsigned kFadtRevision = 3;  // ACPI 2.0's layout, 244 bytes, with X_ 
 constexpr uint16_t kPm1EvtLen = 4, kPm1CntLen = 2, kPmTmrLen = 4, kGpe0Len = 4;
 constexpr uint16_t kLatencyDisabled = 0xfff;  // > 100 / > 1000 us: no C2/C3
 
-/// The DSDT with its PCI window start patched (firmware/dsdt.asl: Name (PMLO, 0x5A5A5A5A)).
-std::vector<uint8_t> dsdt(uint32_t pci_window_base) {
+/// Replaces the value of `Name (NAME, marker)` in aml: a DWordConst (0x0c) or QWordConst (0x0e)
+/// holding marker, which iasl keeps at its full width. The test checks each marker is there
+/// once; without one the value would stay the marker.
+void patch_name(std::vector<uint8_t>& aml, const char (&name)[5], uint64_t marker, unsigned width,
+                uint64_t value) {
+  std::vector<uint8_t> pattern(name, name + 4);
+  pattern.push_back(width == 4 ? 0x0c : 0x0e);
+  for (unsigned i = 0; i < width; ++i) pattern.push_back(uint8_t(marker >> (8 * i)));
+  auto it = std::search(aml.begin(), aml.end(), pattern.begin(), pattern.end());
+  if (it == aml.end()) return;
+  for (unsigned i = 0; i < width; ++i) it[5 + i] = uint8_t(value >> (8 * i));
+}
+
+/// The DSDT with its PCI windows patched (firmware/dsdt.asl: PMLO, PHLO, PHHI).
+std::vector<uint8_t> dsdt(const PcPciWindows& w) {
   std::vector<uint8_t> aml(firmware::kDsdtAml.begin(), firmware::kDsdtAml.end());
-  static constexpr std::array<uint8_t, 9> kMarker = {'P',  'M',  'L',  'O', 0x0c,
-                                                     0x5a, 0x5a, 0x5a, 0x5a};
-  auto it = std::search(aml.begin(), aml.end(), kMarker.begin(), kMarker.end());
-  // The test checks the marker is there once; without it the window would stay at 0x5a5a5a5a.
-  if (it != aml.end()) {
-    for (unsigned i = 0; i < 4; ++i) it[5 + i] = uint8_t(pci_window_base >> (8 * i));
-  }
+  patch_name(aml, "PMLO", 0x5a5a5a5a, 4, w.hole_base);
+  // No 64-bit window: PHLO > PHHI leaves the QWordMemory out of _CRS.
+  patch_name(aml, "PHLO", 0x5a5a5a5a5a5a5a5a, 8, w.has_hole64() ? w.hole64_base : 1);
+  patch_name(aml, "PHHI", 0xa5a5a5a5a5a5a5a5, 8, w.has_hole64() ? w.hole64_end - 1 : 0);
   aml[9] = 0;
   aml[9] = uint8_t(-hw::acpi::checksum(aml));
   return aml;
@@ -190,9 +200,7 @@ PcAcpiFiles build_pc_acpi(const PcAcpiConfig& c) {
   loader.allocate(kTables, 64, TableLoader::Zone::High);
   const uint32_t facs = uint32_t(build_facs(b));
   const uint32_t dsdt_off = uint32_t(b.size());
-  // The window starts at the top of low RAM (at most kPciHoleEnd's start: RAM below 4 GiB is
-  // capped at 3.5 GiB by the board).
-  const std::vector<uint8_t> aml = dsdt(uint32_t(c.ram_below_4g));
+  const std::vector<uint8_t> aml = dsdt(c.pci);
   b.append(aml);
   loader.add_checksum(kTables, dsdt_off + 9, dsdt_off, uint32_t(aml.size()));
   std::vector<uint32_t> tables;

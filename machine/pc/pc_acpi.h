@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "machine/pc/pc_map.h"
+
 namespace orrery::machine::pc {
 
 inline constexpr char kAcpiTablesFile[] = "etc/acpi/tables";
@@ -15,7 +17,7 @@ inline constexpr char kTableLoaderFile[] = "etc/table-loader";
 
 struct PcAcpiConfig {
   unsigned cpus = 1;
-  uint64_t ram_below_4g = 0;  // the 32-bit PCI memory window starts here
+  PcPciWindows pci;  // PCI0._CRS's memory windows
 };
 
 /// The three fw_cfg files. Pointers inside tables and rsdp are offsets into tables until the

@@ -128,7 +128,7 @@ std::string PcMachine::build_fw_cfg() {
       put_le(e820, e.type, 4);
     }
   }
-  PcAcpiFiles acpi = build_pc_acpi({config_.cpus, split_.below_4g});
+  PcAcpiFiles acpi = build_pc_acpi({config_.cpus, pci_windows()});
   // -boot reboot-timeout: how long SeaBIOS waits after a failed boot before rebooting (-1:
   // never, QEMU's default).
   std::vector<uint8_t> fail_wait;

@@ -58,7 +58,7 @@ std::string PcMachine::place_acpi_tables() {
   // The tables from the BIOS area's start, the RSDP in its last 64 KiB (16-byte aligned), linked
   // as SeaBIOS links them from fw_cfg.
   constexpr uint64_t kTablesBase = kBiosLowBase, kRsdpBase = kBiosLowBase + 0x10000;
-  PcAcpiFiles acpi = build_pc_acpi({config_.cpus, split_.below_4g});
+  PcAcpiFiles acpi = build_pc_acpi({config_.cpus, pci_windows()});
   if (acpi.tables.size() > kRsdpBase - kTablesBase)
     return "the ACPI tables do not fit below 0xf0000";
   std::map<std::string, std::vector<uint8_t>> files{{kAcpiTablesFile, std::move(acpi.tables)},

@@ -62,8 +62,37 @@ inline constexpr uint64_t kHpetSize = 0x400;
 inline constexpr uint32_t kHpetBlockId = 0x8086a201;
 inline constexpr uint64_t kLapicBase = 0xfee00000;
 inline constexpr uint64_t kPciHoleEnd = 0xfec00000;  // the 32-bit PCI memory window's end
-inline constexpr uint64_t kBiosLowBase = 0xe0000;    // the BIOS's last 128 KiB, below 1 MiB
+/// The AMD HyperTransport range (reserved in the e820 map of AMD models); nothing above RAM may
+/// reach it.
+inline constexpr uint64_t kAmdHtHoleBase = 0xfd00000000;
+inline constexpr uint64_t kBiosLowBase = 0xe0000;  // the BIOS's last 128 KiB, below 1 MiB
 inline constexpr uint64_t kBiosLowSize = 0x20000;
 inline constexpr uint64_t kVgaWindowBase = 0xa0000, kVgaWindowSize = 0x20000;
+
+/// The i440FX's two PCI memory windows (QEMU's "pci-hole" and "pci-hole64"), bus address =
+/// physical address. The board maps the bus's BARs through them and the DSDT's PCI0._CRS
+/// describes them, so both come from here.
+struct PcPciWindows {
+  uint64_t hole_base = 0, hole_end = 0;      // top of low RAM .. kPciHoleEnd
+  uint64_t hole64_base = 0, hole64_end = 0;  // empty when hole64_base >= hole64_end
+  bool has_hole64() const { return hole64_base < hole64_end; }
+};
+
+/// The windows for below_4g/above_4g bytes of RAM and a CPU of phys_bits address bits. The
+/// 64-bit one starts where QEMU's pc_pci_hole64_start() and SeaBIOS place 64-bit BARs (the end
+/// of RAM above 4 GiB, 1 GiB-aligned) and runs to the end of the physical address space or the
+/// HyperTransport range: QEMU decodes PCI in all of it, and SeaBIOS may place BARs anywhere
+/// there, so the _CRS covers what the firmware can use.
+constexpr PcPciWindows pc_pci_windows(uint64_t below_4g, uint64_t above_4g, unsigned phys_bits) {
+  constexpr uint64_t k1G = uint64_t(1) << 30, k4G = uint64_t(1) << 32;
+  PcPciWindows w;
+  w.hole_base = below_4g;
+  w.hole_end = kPciHoleEnd;
+  w.hole64_base = (k4G + above_4g + k1G - 1) & ~(k1G - 1);
+  const uint64_t top = phys_bits >= 64 ? ~uint64_t(0) : uint64_t(1) << phys_bits;
+  w.hole64_end = top < kAmdHtHoleBase ? top : kAmdHtHoleBase;
+  if (w.hole64_end < w.hole64_base) w.hole64_end = w.hole64_base;
+  return w;
+}
 
 }  // namespace orrery::machine::pc

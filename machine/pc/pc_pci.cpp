@@ -10,10 +10,21 @@
 
 namespace orrery::machine::pc {
 
-PcPci::PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top)
-    : hole_base(low_ram_top),
-      bus(log, low_ram_top, kPciHoleEnd - low_ram_top, hw::kIoPortSpaceSize - kPciIoWindowBase,
+namespace {
+uint64_t bus_mem_end(const PcPciWindows& w) {
+  return w.has_hole64() ? w.hole64_end : w.hole_end;
+}
+}  // namespace
+
+PcPci::PcPci(const hw::AddressSpace& mem, hw::Log& log, const PcPciWindows& w)
+    : windows(w),
+      bus(log, w.hole_base, bus_mem_end(w) - w.hole_base, hw::kIoPortSpaceSize - kPciIoWindowBase,
           kPciIoWindowBase),
+      hole(hw::MemoryRegion::alias("pci-hole", bus.mem_window(), 0, w.hole_end - w.hole_base)),
+      hole64(w.has_hole64() ? hw::MemoryRegion::alias("pci-hole64", bus.mem_window(),
+                                                      w.hole64_base - w.hole_base,
+                                                      w.hole64_end - w.hole64_base)
+                            : nullptr),
       config_ports(bus, log),
       reset_control(log),
       host(mem, log),
@@ -29,15 +40,16 @@ PcPci::PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top)
                                       hw::kIoPortSpaceSize - kPciIoFixedEnd)) {}
 
 std::string PcMachine::build_pci() {
-  pci_ = std::make_unique<PcPci>(mem_, ctx_.log, split_.below_4g);
+  pci_ = std::make_unique<PcPci>(mem_, ctx_.log, pci_windows());
   PcPci& p = *pci_;
   std::string err = io_.add_mmio("pci-conf", kPciConfigAddrPort, hw::pci::I440fxConfigPorts::kSize,
                                  p.config_ports);
   if (err.empty()) err = io_.root().add_subregion(*p.io_low, kPciIoWindowBase);
   if (err.empty()) err = io_.root().add_subregion(*p.io_mid, kPciIoIsaEnd);
   if (err.empty()) err = io_.root().add_subregion(*p.io_high, kPciIoFixedEnd);
-  // The 32-bit hole is the memory window's container (the bus was made with its size).
-  if (err.empty()) err = mem_.root().add_subregion(p.bus.mem_window(), p.hole_base);
+  // The bus's memory space shows through the 32-bit and the 64-bit hole.
+  if (err.empty()) err = mem_.root().add_subregion(*p.hole, p.windows.hole_base);
+  if (err.empty() && p.hole64) err = mem_.root().add_subregion(*p.hole64, p.windows.hole64_base);
   using hw::pci::pci_devfn;
   if (err.empty()) err = p.bus.plug(p.host, pci_devfn(kPciHostSlot, 0));
   if (err.empty()) err = p.bus.plug(p.isa, pci_devfn(kPiixSlot, kPiixIsaFn));

@@ -2,8 +2,9 @@
 // PIIX3 ISA bridge with its reset control register at 0xcf9, its IDE function (legacy ports
 // and -hda..-hdd/-cdrom drives), the PIIX4 PM function, and the
 // -device functions the command line adds from slot 2, as QEMU's "pc" has them. The bus's
-// memory window is the 32-bit hole (top of low RAM .. kPciHoleEnd); its I/O window the ports
-// from kPciIoWindowBase, around QEMU's fixed ACPI ports.
+// memory space shows through two windows (pc_pci_windows: the 32-bit hole from the top of low
+// RAM to kPciHoleEnd, and the 64-bit hole above RAM); its I/O window is the ports from
+// kPciIoWindowBase, around QEMU's fixed ACPI ports.
 #pragma once
 
 #include <memory>
@@ -17,19 +18,22 @@
 #include "hw/pci/piix3.h"
 #include "hw/pci/piix4_pm.h"
 #include "hw/virtio/virtio_device.h"
+#include "machine/pc/pc_map.h"
 
 namespace orrery::machine::pc {
 
 struct PcPci {
-  /// low_ram_top: where the 32-bit PCI hole starts.
-  PcPci(const hw::AddressSpace& mem, hw::Log& log, uint64_t low_ram_top);
+  PcPci(const hw::AddressSpace& mem, hw::Log& log, const PcPciWindows& windows);
   /// Stops the virtio functions' doorbell eventfds while their devices still exist.
   ~PcPci();
   PcPci(const PcPci&) = delete;
   PcPci& operator=(const PcPci&) = delete;
 
-  uint64_t hole_base;
+  PcPciWindows windows;
+  // The bus's memory container covers bus addresses hole_base..hole64_end; only what the two
+  // aliases show is reachable, so a BAR over RAM or the APIC range between them decodes nothing.
   hw::pci::PciBus bus;
+  std::unique_ptr<hw::MemoryRegion> hole, hole64;
   hw::pci::I440fxConfigPorts config_ports;
   hw::pci::Piix3ResetControl reset_control;
   hw::pci::I440fxFunction host;

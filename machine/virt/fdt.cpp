@@ -97,12 +97,14 @@ void primecell(Writer& w, const char* base, VirtRegion r, const char* compatible
   w.end();
 }
 
-/// QEMU's gpex node: ECAM, the I/O and 32-bit memory windows, INTx through the interrupt-map
-/// (pin swizzled by slot onto four level SPIs) and MSI through the GICv2m frame if there is one.
+/// QEMU's gpex node: ECAM, the I/O, 32-bit and 64-bit memory windows, INTx through the
+/// interrupt-map (pin swizzled by slot onto four level SPIs) and MSI through the GICv2m frame if
+/// there is one.
 void pcie_node(Writer& w, const FdtConfig& cfg) {
   const MemMapEntry& ecam = virt_region(VirtRegion::PcieEcam);
   const MemMapEntry& mmio = virt_region(VirtRegion::PcieMmio);
   const MemMapEntry& pio = virt_region(VirtRegion::PciePio);
+  const MemMapEntry& high = virt_region(VirtRegion::PcieMmio64);
   auto hi = [](uint64_t v) { return uint32_t(v >> 32); };
   auto lo = [](uint64_t v) { return uint32_t(v); };
   w.begin(node_name("pcie", mmio.base));
@@ -114,10 +116,17 @@ void pcie_node(Writer& w, const FdtConfig& cfg) {
   w.cells("bus-range", {0, kPcieBuses - 1});
   w.empty("dma-coherent");
   w.reg({{ecam.base, ecam.size}});
-  // PCI address (space code, high, low) -> CPU address (2 cells), size (2 cells).
-  w.cells("ranges", {0x01000000, 0, 0, hi(pio.base), lo(pio.base), hi(pio.size), lo(pio.size),
-                     0x02000000, hi(mmio.base), lo(mmio.base), hi(mmio.base), lo(mmio.base),
-                     hi(mmio.size), lo(mmio.size)});
+  // PCI address (space code, high, low) -> CPU address (2 cells), size (2 cells). Memory is
+  // identity-mapped; I/O starts at bus address 0.
+  std::vector<uint32_t> ranges;
+  auto range = [&](uint32_t space, uint64_t bus, const MemMapEntry& e) {
+    for (uint32_t c : {space, hi(bus), lo(bus), hi(e.base), lo(e.base), hi(e.size), lo(e.size)})
+      ranges.push_back(c);
+  };
+  range(0x01000000, 0, pio);
+  range(0x02000000, mmio.base, mmio);
+  range(0x03000000, high.base, high);  // 64-bit memory, as QEMU marks its high window
+  w.cells("ranges", ranges);
   if (cfg.gicv2m) w.u32("msi-parent", kPhandleV2m);
   // With an ITS, each requester ID (bus << 8 | devfn) is the DeviceID, as on QEMU.
   if (cfg.its) w.cells("msi-map", {0, kPhandleIts, 0, 0x10000});

@@ -40,7 +40,15 @@ VirtMachine::VirtMachine(const MachineConfig& config, MachineContext& ctx)
       uart_(ctx.log),
       rtc_(ctx.log, ctx.loop),
       pci_bus_(ctx.log, virt_region(VirtRegion::PcieMmio).base,
-               virt_region(VirtRegion::PcieMmio).size, virt_region(VirtRegion::PciePio).size),
+               virt_region(VirtRegion::PcieMmio64).base + virt_region(VirtRegion::PcieMmio64).size -
+                   virt_region(VirtRegion::PcieMmio).base,
+               virt_region(VirtRegion::PciePio).size),
+      pci_mmio_(hw::MemoryRegion::alias("pcie-mmio", pci_bus_.mem_window(), 0,
+                                        virt_region(VirtRegion::PcieMmio).size)),
+      pci_mmio_high_(hw::MemoryRegion::alias(
+          "pcie-mmio-high", pci_bus_.mem_window(),
+          virt_region(VirtRegion::PcieMmio64).base - virt_region(VirtRegion::PcieMmio).base,
+          virt_region(VirtRegion::PcieMmio64).size)),
       pci_ecam_(pci_bus_, ctx.log, kPcieBuses),
       pci_host_fn_(as_, ctx.log) {
   accel_ = dynamic_cast<cpu::arm64::Arm64Accelerator*>(ctx.accel);
@@ -147,9 +155,11 @@ std::string VirtMachine::build() {
   }
   // PCIe (QEMU's gpex): ECAM, the memory and I/O windows, the host bridge at 00.0.
   if (err.empty()) err = map(VirtRegion::PcieEcam, pci_ecam_);
-  // The windows are containers of the BARs (the bus was made with their sizes).
+  // The bus's memory space through the 32-bit and 64-bit windows; its I/O window.
   if (err.empty())
-    err = as_.root().add_subregion(pci_bus_.mem_window(), virt_region(VirtRegion::PcieMmio).base);
+    err = as_.root().add_subregion(*pci_mmio_, virt_region(VirtRegion::PcieMmio).base);
+  if (err.empty())
+    err = as_.root().add_subregion(*pci_mmio_high_, virt_region(VirtRegion::PcieMmio64).base);
   if (err.empty())
     err = as_.root().add_subregion(pci_bus_.io_window(), virt_region(VirtRegion::PciePio).base);
   if (err.empty()) err = pci_bus_.plug(pci_host_fn_, 0);

@@ -96,7 +96,10 @@ class VirtMachine final : public Machine, public PsciCpus, public cpu::arm64::Ar
   hw::rtc::Pl031 rtc_;
   hw::GuestMemory dma_{as_};
   // PCIe: the bus, its ECAM, the host bridge function and (GICv2) the MSI frame.
+  // Bus addresses PcieMmio.base..PcieMmio64's end; the guest reaches the two windows, as
+  // aliases, and nothing between them.
   hw::pci::PciBus pci_bus_;
+  std::unique_ptr<hw::MemoryRegion> pci_mmio_, pci_mmio_high_;
   hw::pci::MemoryMsiSink msi_sink_{as_};  // MSIs are writes into the GICv2m frame
   hw::pci::PciEcam pci_ecam_;
   hw::pci::PciHostBridgeFunction pci_host_fn_;

@@ -28,6 +28,7 @@ enum class VirtRegion : uint8_t {
   PciePio,      // PCIe I/O window
   PcieEcam,     // PCIe config space
   Ram,          // -m bytes from here; size below is the largest RAM the map allows
+  PcieMmio64,   // PCIe 64-bit memory window (QEMU's highmem VIRT_HIGH_PCIE_MMIO)
   kCount,
 };
 
@@ -56,6 +57,10 @@ inline constexpr MemMapEntry kVirtMemMap[] = {
     {VirtRegion::PcieEcam, "pcie-ecam", 0x3F00'0000, 0x0100'0000},
     // RAM may grow up to 256 GiB, where QEMU's high-memory device regions begin.
     {VirtRegion::Ram, "ram", 0x4000'0000, 255 * GiB},
+    // Where QEMU's virt puts its high PCIe window with RAM below 256 GiB (the high GICv3
+    // redistributors and ECAM between are not modelled); it ends at 1 TiB, within the 40-bit
+    // physical address range of the smallest CPU model.
+    {VirtRegion::PcieMmio64, "pcie-mmio-high", 0x80'0000'0000, 512 * GiB},
 };
 
 constexpr const MemMapEntry& virt_region(VirtRegion r) {

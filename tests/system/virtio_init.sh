@@ -17,6 +17,8 @@ case "$orrery_test" in
 blk)
   # PCI functions (vendor:device) and how many interrupts are PCI MSIs.
   echo "ORRERY-PCI: $(for d in /sys/bus/pci/devices/*; do [ -e "$d/vendor" ] && echo "$(cat "$d/vendor"):$(cat "$d/device")"; done | tr '\n' ' ')"
+  # Where the BARs went (with PCI, virtio's 64-bit BAR 4 belongs in the 64-bit window).
+  sed 's/^/ORRERY-IOMEM: /' /proc/iomem
   echo "ORRERY-RNG: $(cat /sys/class/misc/hw_random/rng_current)"
   echo "ORRERY-RNG-BYTES: $(head -c 16 /dev/hwrng | od -An -tx1 | tr -d ' \n')"
   mount -t ext4 /dev/vda /mnt || echo "ORRERY-FAIL: mount"

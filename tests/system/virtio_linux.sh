@@ -110,6 +110,9 @@ blk)
   grep -q '^ORRERY-READ: hello from the host' "$log" || fail "the host's file was not read"
   if [ "$transport" = pci ]; then
     grep -q '^ORRERY-PCI: .*0x1af4:' "$log" || fail "no virtio PCI function in /sys/bus/pci"
+    # QEMU's high window, 0x80_0000_0000-0xff_ffff_ffff: Linux assigns 64-bit BARs there.
+    grep -Eq '^ORRERY-IOMEM: +[89a-f][0-9a-f]{9}-[0-9a-f]+ : 0000:00:' "$log" ||
+      fail "no BAR in the 64-bit PCIe window at 0x8000000000"
     msi=$(sed -n 's/^ORRERY-MSI: \([0-9]*\).*/\1/p' "$log")
     [ "${msi:-0}" -gt 0 ] || fail "virtio-pci does not use MSI with GICv$gic (MSI lines: $msi)"
     if [ "$gic" = 3 ]; then

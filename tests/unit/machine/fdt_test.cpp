@@ -176,9 +176,11 @@ TEST(FdtTest, PcieHostBridgeLikeQemuGpex) {
   EXPECT_EQ(cells(dtb, n, "linux,pci-domain"), std::vector<uint32_t>{0});
   EXPECT_EQ(cells(dtb, n, "bus-range"), (std::vector<uint32_t>{0, 15}));
   EXPECT_EQ(cells(dtb, n, "reg"), (std::vector<uint32_t>{0, 0x3f00'0000, 0, 0x100'0000}));
-  EXPECT_EQ(cells(dtb, n, "ranges"),
-            (std::vector<uint32_t>{0x01000000, 0, 0, 0, 0x3eff'0000, 0, 0x10000, 0x02000000, 0,
-                                   0x1000'0000, 0, 0x1000'0000, 0, 0x2eff'0000}));
+  EXPECT_EQ(
+      cells(dtb, n, "ranges"),
+      (std::vector<uint32_t>{0x01000000, 0,    0,           0,    0x3eff'0000, 0,    0x10000,
+                             0x02000000, 0,    0x1000'0000, 0,    0x1000'0000, 0,    0x2eff'0000,
+                             0x03000000, 0x80, 0,           0x80, 0,           0x80, 0}));
   EXPECT_EQ(str(dtb, n, "dma-coherent"), "");
   EXPECT_EQ(cells(dtb, n, "interrupt-map-mask"), (std::vector<uint32_t>{0x1800, 0, 0, 7}));
   // 16 entries of 10 cells: slot 2 pin INTC (3) lands on SPI 3 + (2 + 2) % 4 = 3.

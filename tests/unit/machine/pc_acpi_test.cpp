@@ -1,6 +1,7 @@
 // The PC's ACPI tables: linked as SeaBIOS links them (the table-loader commands), every table's
 // checksum and length, the RSDP/RSDT/XSDT pointers, the FADT/MADT/HPET fields that come from
-// pc_map.h, the DSDT's patched PCI window, and iasl -d disassembling every table without errors.
+// pc_map.h, the DSDT's patched PCI windows (its _CRS evaluated by acpiexec), and iasl -d
+// disassembling every table without errors.
 #include "machine/pc/pc_acpi.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,13 @@ struct Linked {
   }
 };
 
+/// The tables' input for a board with cpus vCPUs, below_4g/above_4g bytes of RAM and a CPU of
+/// phys_bits address bits.
+PcAcpiConfig config(unsigned cpus, uint64_t below_4g, uint64_t above_4g = 0,
+                    unsigned phys_bits = 40) {
+  return {cpus, pc_pci_windows(below_4g, above_4g, phys_bits)};
+}
+
 Linked link(const PcAcpiConfig& c) {
   PcAcpiFiles f = build_pc_acpi(c);
   std::map<std::string, std::vector<uint8_t>> files = {{kAcpiTablesFile, f.tables},
@@ -68,7 +77,7 @@ std::map<std::string, std::vector<uint8_t>> tables_of(const Linked& l) {
 }
 
 TEST(PcAcpi, RsdpRsdtXsdtPointAtChecksummedTables) {
-  Linked l = link({2, 128 << 20});
+  Linked l = link(config(2, 128 << 20));
   ASSERT_EQ(l.rsdp.size(), 36u);
   EXPECT_EQ(std::string(l.rsdp.begin(), l.rsdp.begin() + 8), "RSD PTR ");
   EXPECT_EQ(l.rsdp[15], 2);  // revision
@@ -90,7 +99,7 @@ TEST(PcAcpi, RsdpRsdtXsdtPointAtChecksummedTables) {
 }
 
 TEST(PcAcpi, FadtFieldsComeFromTheBoardMap) {
-  auto t = tables_of(link({1, 128 << 20}));
+  auto t = tables_of(link(config(1, 128 << 20)));
   const std::vector<uint8_t>& f = t["FACP"];
   EXPECT_EQ(f.size(), 244u);
   EXPECT_EQ(f[8], 3);                      // revision
@@ -114,11 +123,11 @@ TEST(PcAcpi, FadtFieldsComeFromTheBoardMap) {
   EXPECT_EQ(le(f, 148 + 4, 8), kPm1aEvtPort);  // X_PM1a_EVT_BLK
   EXPECT_EQ(le(f, 208 + 4, 8), kPmTimerPort);  // X_PM_TMR_BLK
   // More than 8 CPUs force the APIC cluster model, as QEMU.
-  EXPECT_EQ(le(tables_of(link({9, 128 << 20}))["FACP"], 112, 4), 0x484a5u);
+  EXPECT_EQ(le(tables_of(link(config(9, 128 << 20)))["FACP"], 112, 4), 0x484a5u);
 }
 
 TEST(PcAcpi, MadtHasEveryCpuTheIoApicAndQemusOverrides) {
-  auto t = tables_of(link({3, 128 << 20}));
+  auto t = tables_of(link(config(3, 128 << 20)));
   const std::vector<uint8_t>& m = t["APIC"];
   EXPECT_EQ(le(m, 36, 4), kLapicBase);
   std::vector<unsigned> apic_ids;
@@ -157,7 +166,7 @@ TEST(PcAcpi, MadtHasEveryCpuTheIoApicAndQemusOverrides) {
 }
 
 TEST(PcAcpi, HpetTableNamesTheBoardsHpet) {
-  auto t = tables_of(link({1, 128 << 20}));
+  auto t = tables_of(link(config(1, 128 << 20)));
   const std::vector<uint8_t>& h = t["HPET"];
   EXPECT_EQ(h.size(), 56u);
   EXPECT_EQ(le(h, 36, 4), kHpetBlockId);
@@ -165,6 +174,11 @@ TEST(PcAcpi, HpetTableNamesTheBoardsHpet) {
   EXPECT_EQ(le(h, 44, 8), kHpetBase);
 }
 
+/// True if the compiled DSDT holds the byte sequence (a resource descriptor).
+bool dsdt_has(std::vector<uint8_t> seq) {
+  return std::search(firmware::kDsdtAml.begin(), firmware::kDsdtAml.end(), seq.begin(),
+                     seq.end()) != firmware::kDsdtAml.end();
+}
 /// The DSDT's PMLO (firmware/dsdt.asl) holds the top of low RAM.
 uint32_t pci_window_base(const std::vector<uint8_t>& dsdt) {
   const std::string s(dsdt.begin(), dsdt.end());
@@ -175,17 +189,104 @@ uint32_t pci_window_base(const std::vector<uint8_t>& dsdt) {
 }
 
 TEST(PcAcpi, DsdtPciWindowStartsAtTheTopOfLowRam) {
-  EXPECT_EQ(pci_window_base(tables_of(link({1, 128 << 20}))["DSDT"]), 128u << 20);
-  EXPECT_EQ(pci_window_base(tables_of(link({1, 3ull << 30}))["DSDT"]), 3u << 30);
-  // The compiled AML carries the marker the board patches.
+  EXPECT_EQ(pci_window_base(tables_of(link(config(1, 128 << 20)))["DSDT"]), 128u << 20);
+  EXPECT_EQ(pci_window_base(tables_of(link(config(1, 3ull << 30)))["DSDT"]), 3u << 30);
+  // The compiled AML carries the markers the board patches, once each.
   EXPECT_EQ(pci_window_base({firmware::kDsdtAml.begin(), firmware::kDsdtAml.end()}), 0x5a5a5a5au);
+  EXPECT_TRUE(dsdt_has({'P', 'H', 'L', 'O', 0x0e, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a}));
+  EXPECT_TRUE(dsdt_has({'P', 'H', 'H', 'I', 0x0e, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5}));
 }
 
-/// True if the compiled DSDT holds the byte sequence (a resource descriptor).
-bool dsdt_has(std::vector<uint8_t> seq) {
-  return std::search(firmware::kDsdtAml.begin(), firmware::kDsdtAml.end(), seq.begin(),
-                     seq.end()) != firmware::kDsdtAml.end();
+/// One memory window of a _CRS: an address space descriptor (DWord 0x87 or QWord 0x8a) of
+/// resource type memory.
+struct CrsWindow {
+  uint8_t tag;
+  uint64_t min, max, len;
+};
+
+/// Evaluates \_SB.PCI0._CRS of dsdt with acpiexec and returns its memory windows; fails the
+/// test when acpiexec cannot run or prints no buffer.
+std::vector<CrsWindow> pci0_memory_windows(const std::vector<uint8_t>& dsdt) {
+  char tmpl[] = "/tmp/orrery-crs-XXXXXX";
+  EXPECT_NE(mkdtemp(tmpl), nullptr);
+  const std::filesystem::path aml = std::filesystem::path(tmpl) / "dsdt.aml";
+  std::ofstream(aml, std::ios::binary)
+      .write(reinterpret_cast<const char*>(dsdt.data()), std::streamsize(dsdt.size()));
+  const std::string cmd =
+      std::string(ORRERY_ACPIEXEC) + " -b 'evaluate \\_SB.PCI0._CRS' " + aml.string() + " 2>&1";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    EXPECT_EQ(pclose(p), 0) << out;
+  }
+  std::filesystem::remove_all(tmpl);
+  // The buffer's hex dump: "    0000: 88 0D 00 ...  // ascii".
+  std::vector<uint8_t> buf;
+  const size_t at = out.find("[Buffer]");
+  EXPECT_NE(at, std::string::npos) << out;
+  if (at == std::string::npos) return {};
+  std::istringstream lines(out.substr(at));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    const size_t colon = line.find(": ");
+    if (colon == std::string::npos || colon > 12) break;
+    std::istringstream hex(line.substr(colon + 2, line.find("//") - colon - 2));
+    std::string byte;
+    while (hex >> byte) buf.push_back(uint8_t(std::stoul(byte, nullptr, 16)));
+  }
+  std::vector<CrsWindow> w;
+  for (size_t o = 0; o < buf.size();) {
+    const uint8_t tag = buf[o];
+    if (!(tag & 0x80)) {  // small item: length in bits 2:0; 0x79 is the end tag
+      if ((tag & 0x78) == 0x78) break;
+      o += 1 + (tag & 7);
+      continue;
+    }
+    const size_t len = le(buf, o + 1, 2);
+    if (buf.at(o + 3) == 0) {  // resource type: memory range
+      if (tag == 0x87)
+        w.push_back({tag, le(buf, o + 10, 4), le(buf, o + 14, 4), le(buf, o + 22, 4)});
+      if (tag == 0x8a)
+        w.push_back({tag, le(buf, o + 14, 8), le(buf, o + 22, 8), le(buf, o + 38, 8)});
+    }
+    o += 3 + len;
+  }
+  return w;
 }
+
+TEST(PcAcpi, DsdtCrsDescribesTheBoardsPciWindows) {
+  // 128 MiB, a 40-bit CPU: the VGA window, the 32-bit hole, and above 4 GiB up to the
+  // HyperTransport range.
+  std::vector<CrsWindow> w = pci0_memory_windows(tables_of(link(config(1, 128 << 20)))["DSDT"]);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0].min, kVgaWindowBase);
+  EXPECT_EQ(w[1].tag, 0x87);
+  EXPECT_EQ(w[1].min, 128u << 20);
+  EXPECT_EQ(w[1].max, kPciHoleEnd - 1);
+  EXPECT_EQ(w[1].len, kPciHoleEnd - (128u << 20));
+  EXPECT_EQ(w[2].tag, 0x8a);
+  EXPECT_EQ(w[2].min, 4ull << 30);
+  EXPECT_EQ(w[2].max, kAmdHtHoleBase - 1);
+  EXPECT_EQ(w[2].len, kAmdHtHoleBase - (4ull << 30));
+  // 3 GiB below and 2.5 GiB above 4 GiB, 36 address bits: from the next GiB to 64 GiB.
+  const PcPciWindows p = pc_pci_windows(3ull << 30, 5ull << 29, 36);
+  EXPECT_EQ(p.hole64_base, 7ull << 30);
+  EXPECT_EQ(p.hole64_end, 64ull << 30);
+  w = pci0_memory_windows(tables_of(link(config(1, 3ull << 30, 5ull << 29, 36)))["DSDT"]);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[2].min, p.hole64_base);
+  EXPECT_EQ(w[2].max, p.hole64_end - 1);
+  EXPECT_EQ(w[2].len, p.hole64_end - p.hole64_base);
+  // RAM up to the end of a 32-bit address space: no 64-bit window, and no QWordMemory.
+  EXPECT_FALSE(pc_pci_windows(3ull << 30, 1ull << 30, 32).has_hole64());
+  w = pci0_memory_windows(tables_of(link(config(1, 3ull << 30, 1ull << 30, 32)))["DSDT"]);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[1].min, 3ull << 30);
+}
+
 /// IO (Decode16, port, port, align, len): fixed ports have alignment 0 or 1.
 bool dsdt_has_io(uint16_t port, uint8_t len) {
   for (uint8_t align : {0, 1}) {
@@ -258,7 +359,7 @@ TEST(PcAcpi, IaslDisassemblesEveryTable) {
   char tmpl[] = "/tmp/orrery-acpi-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::filesystem::path dir = tmpl;
-  Linked l = link({2, 512 << 20});
+  Linked l = link(config(2, 512 << 20));
   // Every table with a header, and the FACS. iasl -d does not take a bare RSDP (no header);
   // RsdpRsdtXsdtPointAtChecksummedTables checks it.
   auto t = tables_of(l);

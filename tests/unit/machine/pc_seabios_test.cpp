@@ -1,7 +1,8 @@
 // Debian's SeaBIOS on -M pc: it prints its banner on COM1 (etc/sercon-port under -nographic),
 // finds nothing to boot, and has placed the ACPI tables through fw_cfg's table loader: the RSDP
 // in the F segment, the RSDT/XSDT and every table they list with valid checksums, the MADT with
-// one entry per vCPU and the DSDT's PCI window patched.
+// one entry per vCPU and the DSDT's PCI window patched. With a BAR too large for the 32-bit
+// hole it places the 64-bit BARs above 4 GiB, where the board decodes them.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -63,34 +64,50 @@ std::vector<uint8_t> table(PcMachine& pc, uint64_t addr) {
   return t;
 }
 
-TEST(PcSeaBios, BannerOnCom1AndAcpiTablesPlacedByTheTableLoader) {
-  if (!std::filesystem::exists(kDefaultBios)) GTEST_SKIP() << kDefaultBios << " is missing";
+class PcSeaBios : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kDefaultBios)) GTEST_SKIP() << kDefaultBios << " is missing";
+    ASSERT_EQ(engine.init(), "");
+    loop.start();
+  }
+  /// Runs SeaBIOS on a qemu64 machine with one vCPU (with more, SeaBIOS waits for the APs to
+  /// answer its SIPI) and ram bytes until it finds nothing to boot; stops the machine there.
+  std::unique_ptr<Machine> run_to_no_bootable_device(uint64_t ram,
+                                                     std::vector<DeviceSpec> devices = {}) {
+    MachineConfig c;
+    c.cpu_model = "qemu64";
+    c.ram_size = ram;
+    c.cpus = 1;
+    c.nographic = true;
+    c.devices = std::move(devices);
+    std::string err;
+    auto m = PcMachine::create(c, ctx, err);
+    EXPECT_TRUE(m) << err;
+    if (!m) return nullptr;
+    m->serial_port(0, &out);
+    EXPECT_EQ(m->load_boot({}), "");
+    std::thread runner([&] { m->run(); });
+    const bool done = out.wait_for("No bootable device", std::chrono::seconds(60));
+    m->request_stop(0);
+    runner.join();
+    EXPECT_TRUE(done) << out.text();
+    EXPECT_NE(out.text().find("SeaBIOS (version"), std::string::npos);
+    return done ? std::move(m) : nullptr;
+  }
+
   hw::Log log;
-  tcg::exec::Engine engine({}, log);
-  ASSERT_EQ(engine.init(), "");
+  tcg::exec::Engine engine{{}, log};
   hw::Clock clock;
   hw::EventLoop loop{clock};
-  loop.start();
   MachineContext ctx{log, engine, clock, loop};
-  MachineConfig c;
-  c.cpu_model = "qemu64";
-  c.ram_size = 128 * kMiB;
-  // One vCPU: with more, SeaBIOS waits for the APs to answer its SIPI (no local APIC yet).
-  c.cpus = 1;
-  c.nographic = true;
-  std::string err;
-  auto m = PcMachine::create(c, ctx, err);
-  ASSERT_TRUE(m) << err;
-  auto& pc = static_cast<PcMachine&>(*m);
   WaitSink out;
-  m->serial_port(0, &out);
-  ASSERT_EQ(m->load_boot({}), "");
-  std::thread runner([&] { m->run(); });
-  const bool done = out.wait_for("No bootable device", std::chrono::seconds(60));
-  m->request_stop(0);
-  runner.join();
-  ASSERT_TRUE(done) << out.text();
-  EXPECT_NE(out.text().find("SeaBIOS (version"), std::string::npos);
+};
+
+TEST_F(PcSeaBios, BannerOnCom1AndAcpiTablesPlacedByTheTableLoader) {
+  auto m = run_to_no_bootable_device(128 * kMiB);
+  ASSERT_TRUE(m);
+  auto& pc = static_cast<PcMachine&>(*m);
 
   // SeaBIOS allocated the RSDP in the F segment (0xe0000-0xfffff), 16-byte aligned.
   uint64_t rsdp_at = 0;
@@ -130,6 +147,38 @@ TEST(PcSeaBios, BannerOnCom1AndAcpiTablesPlacedByTheTableLoader) {
     }
   }
   EXPECT_EQ(sigs, (std::vector<std::string>{"FACP", "APIC", "HPET"}));
+}
+
+TEST_F(PcSeaBios, MovesSixtyFourBitBarsAboveFourGiBWhenTheHoleIsTooSmall) {
+  // 512 MiB: SeaBIOS's 32-bit window is 0x80000000..0xfec00000, too small for a 2 GiB BAR, so
+  // it moves every 64-bit BAR above 4 GiB (largest first, from the GiB after RAM), as on QEMU.
+  auto m = run_to_no_bootable_device(
+      512 * kMiB,
+      {{"pci-testdev", {{"addr", "4"}, {"membar", "2G"}}}, {"virtio-rng-pci", {{"addr", "5"}}}});
+  ASSERT_TRUE(m);
+  auto& pc = static_cast<PcMachine&>(*m);
+  auto cfg = [&](unsigned devfn, unsigned reg) {
+    EXPECT_EQ(pc.io_ports().write(0xcf8, 4, 0x80000000u | devfn << 8 | reg), hw::MemResult::Ok);
+    uint64_t v = 0;
+    EXPECT_EQ(pc.io_ports().read(0xcfc, 4, v), hw::MemResult::Ok);
+    return uint32_t(v);
+  };
+  auto bar64 = [&](unsigned devfn, unsigned n) {
+    return (uint64_t(cfg(devfn, 0x14 + 4 * n)) << 32 | cfg(devfn, 0x10 + 4 * n)) & ~uint64_t(15);
+  };
+  const uint64_t membar = bar64(4 << 3, 2), rng_bar4 = bar64(5 << 3, 4);
+  EXPECT_EQ(membar, 4ull << 30);
+  EXPECT_EQ(rng_bar4, 6ull << 30);
+  EXPECT_TRUE(cfg(5 << 3, 0x04) & 0x2);  // memory decode on
+  // Both decode there: membar reads 0, virtio's common configuration says one queue.
+  uint64_t v = ~0ull;
+  EXPECT_EQ(pc.memory().read(membar + 0x1000, 4, v), hw::MemResult::Ok);
+  EXPECT_EQ(v, 0u);
+  EXPECT_EQ(pc.memory().read(rng_bar4 + 0x12, 2, v), hw::MemResult::Ok);  // num_queues
+  EXPECT_EQ(v, 1u);
+  // The 32-bit BARs stay in the 32-bit window.
+  EXPECT_GE(cfg(4 << 3, 0x10) & ~15u, 0x80000000u);
+  EXPECT_LT(cfg(4 << 3, 0x10) & ~15u, kPciHoleEnd);
 }
 
 }  // namespace

@@ -116,15 +116,16 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   const auto regions = pc.memory().regions();
   // RAM below 4 GiB leaves the VGA window free; 0xc0000-0xfffff is shadow RAM behind the PAM
   // segments, all off before a boot (no firmware: nothing shows there). Two RAM pieces below
-  // 4 GiB, the PCI hole, the IOAPIC, the HPET, the LAPIC page, RAM above 4 GiB.
-  ASSERT_EQ(regions.size(), 7u);
+  // 4 GiB, the PCI hole, the IOAPIC, the HPET, the LAPIC page, RAM above 4 GiB, the 64-bit PCI
+  // hole.
+  ASSERT_EQ(regions.size(), 8u);
   EXPECT_EQ(regions[0].base, 0u);
   EXPECT_EQ(regions[0].size, 0xa0000u);
   EXPECT_EQ(regions[1].base, 0x100000u);
   EXPECT_EQ(regions[1].size, 3 * kGiB - 0x100000);
-  // The 32-bit PCI hole: the bus's memory window from the top of low RAM (no BAR programmed:
-  // all of it is the master abort's).
-  EXPECT_EQ(regions[2].name, "pci-mem-unassigned");
+  // The 32-bit PCI hole: the bus's memory space from the top of low RAM (no BAR programmed:
+  // all of it is the master abort's, seen through the window's alias).
+  EXPECT_EQ(regions[2].name, "pci-hole");
   EXPECT_EQ(regions[2].base, 3 * kGiB);
   EXPECT_EQ(regions[2].base + regions[2].size, kPciHoleEnd);
   EXPECT_EQ(regions[3].name, "ioapic");
@@ -134,6 +135,10 @@ TEST_F(PcTest, MemoryAndPortMaps) {
   EXPECT_EQ(regions[5].base, kLapicBase);
   EXPECT_EQ(regions[6].base, 4 * kGiB);
   EXPECT_EQ(regions[6].size, 1 * kGiB);
+  // The 64-bit hole: from the GiB after RAM to the HyperTransport range (qemu64: 40 bits).
+  EXPECT_EQ(regions[7].name, "pci-hole64");
+  EXPECT_EQ(regions[7].base, 5 * kGiB);
+  EXPECT_EQ(regions[7].base + regions[7].size, kAmdHtHoleBase);
   EXPECT_EQ(pc.memory().find(0xc0000), nullptr);
   for (uint16_t port : {0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1})
     EXPECT_NE(pc.io_ports().find(port), nullptr);
@@ -568,6 +573,72 @@ TEST_F(PcPciTest, FunctionsAndBarsOnTheBus) {
   EXPECT_EQ(char(v), 'w');
   EXPECT_EQ(pc.io_ports().read(0xc080 + 16, 1, v), hw::MemResult::Ok);
   EXPECT_EQ(v, 0xffu);
+}
+
+TEST_F(PcPciTest, SixtyFourBitBarDecodesInTheHighWindowOnly) {
+  // 5 GiB: 3 GiB below 4 GiB and 2 GiB from 4 GiB, so the 64-bit window starts at 6 GiB.
+  auto m = make(5 * kGiB, {{"pci-testdev", {{"membar", "1M"}}}});
+  ASSERT_TRUE(m);
+  auto& pc = static_cast<PcMachine&>(*m);
+  const PcPciWindows w = pc.pci_windows();
+  EXPECT_EQ(w.hole_base, 3 * kGiB);
+  EXPECT_EQ(w.hole64_base, 6 * kGiB);
+  EXPECT_EQ(w.hole64_end, kAmdHtHoleBase);  // qemu64: 40 address bits
+  const unsigned fn = 0x10;
+  EXPECT_EQ(cfg(*m, fn, 0x18), 0x0000000cu);  // BAR 2: 64-bit, prefetchable
+  cfg_write(*m, fn, 0x18, 0xffffffff);
+  cfg_write(*m, fn, 0x1c, 0xffffffff);
+  EXPECT_EQ(cfg(*m, fn, 0x18), 0xfff0000cu);  // 1 MiB
+  EXPECT_EQ(cfg(*m, fn, 0x1c), 0xffffffffu);
+  auto place = [&](uint64_t a) {
+    cfg_write(*m, fn, 0x18, uint32_t(a) | 0xc);
+    cfg_write(*m, fn, 0x1c, uint32_t(a >> 32));
+  };
+  auto read = [&](uint64_t a) {
+    uint64_t v = 0x1234;
+    return pc.memory().read(a, 4, v) == hw::MemResult::Ok ? v : 0xdeadu;
+  };
+  // In the 64-bit window: membar reads 0, the window around it is a master abort.
+  place(w.hole64_base + (1 << 20));
+  cfg_write(*m, fn, 0x04, 0x0002);
+  EXPECT_EQ(read(w.hole64_base + (1 << 20)), 0u);
+  EXPECT_EQ(read(w.hole64_base), 0xffffffffu);
+  EXPECT_EQ(read(w.hole64_base + (2 << 20)), 0xffffffffu);
+  // With memory decode off it is gone.
+  cfg_write(*m, fn, 0x04, 0x0000);
+  EXPECT_EQ(read(w.hole64_base + (1 << 20)), 0xffffffffu);
+  cfg_write(*m, fn, 0x04, 0x0002);
+  // Over RAM above 4 GiB it decodes nothing: the RAM keeps its contents.
+  ASSERT_EQ(pc.memory().write(5 * kGiB, 4, 0x600dcafe), hw::MemResult::Ok);
+  place(5 * kGiB);
+  EXPECT_EQ(read(5 * kGiB), 0x600dcafeu);
+  EXPECT_EQ(read(w.hole64_base + (1 << 20)), 0xffffffffu);
+  // Between the windows (the HPET at 0xfed00000) the platform device stays.
+  place(kHpetBase & ~uint64_t((1 << 20) - 1));
+  EXPECT_EQ(read(kHpetBase), kHpetBlockId);
+  // In the HyperTransport range and past the address space: nothing, and no crash.
+  place(kAmdHtHoleBase);
+  EXPECT_EQ(pc.memory().find(kAmdHtHoleBase), nullptr);
+  place(0xfffffffffff00000ull);
+  EXPECT_EQ(pc.memory().find(0xfffffffffff00000ull), nullptr);
+  // Back in the window it decodes again.
+  place(w.hole64_end - (1 << 20));
+  EXPECT_EQ(read(w.hole64_end - (1 << 20)), 0u);
+}
+
+TEST_F(PcPciTest, WindowsFollowRamAndAddressBits) {
+  // All RAM below 4 GiB: the 64-bit window starts at 4 GiB.
+  PcPciWindows w = pc_pci_windows(128 * kMiB, 0, 40);
+  EXPECT_EQ(w.hole_base, 128 * kMiB);
+  EXPECT_EQ(w.hole_end, kPciHoleEnd);
+  EXPECT_EQ(w.hole64_base, 4 * kGiB);
+  EXPECT_EQ(w.hole64_end, kAmdHtHoleBase);
+  // RAM above 4 GiB: the next GiB boundary after it (QEMU's pc_pci_hole64_start).
+  w = pc_pci_windows(3 * kGiB, 1 * kGiB + 1, 40);
+  EXPECT_EQ(w.hole64_base, 6 * kGiB);
+  // A 36-bit CPU ends it at 64 GiB; RAM to the end of the address space leaves none.
+  EXPECT_EQ(pc_pci_windows(3 * kGiB, 1 * kGiB, 36).hole64_end, 64 * kGiB);
+  EXPECT_FALSE(pc_pci_windows(3 * kGiB, 60 * kGiB, 36).has_hole64());
 }
 
 TEST_F(PcPciTest, DevicesTheBoardRefuses) {

@@ -529,6 +529,44 @@ TEST_F(VirtPciTest, DevicesTakeSlotsFromOneAndHonourAddr) {
   EXPECT_EQ(cfg_rd(v, 3, 0, 0), 0xffffffffu);
 }
 
+TEST_F(VirtPciTest, SixtyFourBitBarDecodesInTheHighWindow) {
+  std::string err;
+  auto m = make({{"pci-testdev", {{"addr", "2"}, {"membar", "1M"}}}}, err);
+  ASSERT_TRUE(m) << err;
+  auto& v = static_cast<VirtMachine&>(*m);
+  const uint64_t ecam = virt_region(VirtRegion::PcieEcam).base + (2 << 15);
+  auto wr = [&](unsigned reg, uint32_t val) {
+    EXPECT_EQ(v.address_space().write(ecam + reg, 4, val), hw::MemResult::Ok);
+  };
+  EXPECT_EQ(cfg_rd(v, 2, 0, 0x18), 0x0000000cu);  // BAR 2: 64-bit, prefetchable
+  const MemMapEntry& high = virt_region(VirtRegion::PcieMmio64);
+  EXPECT_EQ(high.base, 0x80'0000'0000u);  // QEMU's virt with RAM below 256 GiB
+  auto read = [&](uint64_t a) {
+    uint64_t val = 0x1234;
+    const hw::MemResult r = v.address_space().read(a, 4, val);
+    return r == hw::MemResult::Ok ? val : 0xdeadu;
+  };
+  // Where Linux puts it: the start of the 64-bit window. membar reads 0; the rest of the
+  // window is a master abort (all-ones).
+  wr(0x18, uint32_t(high.base) | 0xc);
+  wr(0x1c, uint32_t(high.base >> 32));
+  wr(0x04, 0x0002);
+  EXPECT_EQ(read(high.base), 0u);
+  EXPECT_EQ(read(high.base + (1 << 20)), 0xffffffffu);
+  // Between the windows (over RAM) it decodes nothing: RAM stays RAM.
+  const uint64_t ram = kVirtRamBase + (16 << 20);
+  ASSERT_EQ(v.address_space().write(ram, 4, 0x600dcafe), hw::MemResult::Ok);
+  wr(0x18, uint32_t(ram) | 0xc);
+  wr(0x1c, uint32_t(ram >> 32));
+  EXPECT_EQ(read(ram), 0x600dcafeu);
+  EXPECT_EQ(read(high.base), 0xffffffffu);
+  // Past the window's end: nothing there.
+  const uint64_t past = high.base + high.size;
+  wr(0x18, uint32_t(past) | 0xc);
+  wr(0x1c, uint32_t(past >> 32));
+  EXPECT_EQ(v.address_space().find(past), nullptr);
+}
+
 TEST_F(VirtPciTest, BadPciDeviceOptions) {
   std::string err;
   EXPECT_FALSE(make({{"pci-testdev", {{"addr", "0x20"}}}}, err));
@@ -539,6 +577,12 @@ TEST_F(VirtPciTest, BadPciDeviceOptions) {
   EXPECT_NE(err.find("drive=ID is required"), std::string::npos) << err;
   EXPECT_FALSE(make({{"virtio-blk-pci", {{"drive", "nope"}}}}, err));
   EXPECT_NE(err.find("no -drive"), std::string::npos) << err;
+  for (const char* bad : {"3M", "8", "2T", "-1", "1X", ""}) {
+    EXPECT_FALSE(make({{"pci-testdev", {{"membar", bad}}}}, err)) << bad;
+    EXPECT_NE(err.find("membar="), std::string::npos) << err;
+  }
+  EXPECT_FALSE(make({{"virtio-rng-pci", {{"membar", "1M"}}}}, err));
+  EXPECT_NE(err.find("no property 'membar'"), std::string::npos) << err;
 }
 
 }  // namespace
