@@ -418,8 +418,11 @@ uint64_t helper_avx_op(tcg::CpuCommon* c, uint64_t packed, uint64_t, uint64_t) {
   Y r;
   uint64_t aux = 0;
   bool known = false;
-  const unsigned flags =
+  unsigned flags =
       with_guest_mxcsr(s, [&] { known = avx_op(s, mn, a, b, d, imm, packed, r, aux); });
+  if (simd_fp_faulted(s.mxcsr, flags))
+    flags = simd_fp_lane_flags(s, mn, a.b, b.b, d.b, packed & simd::kVexL ? 32 : 16, imm)
+                .value_or(flags);
   if (account_flags(s, flags) || !known) return simd::kFault;
   if (!(packed & simd::kDst256)) r.x[1] = _mm_setzero_si128();
   put(s, dst, r);
