@@ -1,14 +1,16 @@
-// Silicon's MXCSR flags for a SIMD FP instruction in which an unmasked overflow or underflow
-// occurred. The helpers compute with every exception masked, and a masked run cannot tell these
-// flags: each computation (lane) reports its own conditions and the instruction reports their OR
-// (SDM vol. 1 11.5.3.1, vol. 3 Table 6-? "SIMD floating-point exceptions priority"), but a lane
-// whose overflow or underflow is unmasked reports OE or UE with PE only when its result rounded
-// to the destination precision with an unbounded exponent is inexact (the masked responses
-// report PE for the denormalized or infinite result instead), and an unmasked underflow is
-// raised by a tiny result even when it is exact. So this file redoes the instruction lane by
-// lane on the host (each lane's pre-computation and masked conditions are the host's own) and
-// decides PE of the unmasked lanes exactly on the operands' significands. Checked against the
-// AMD host under KVM (x86-diff --unmask-mxcsr) and against native runs with SIGFPE.
+// Silicon's MXCSR flags for a SIMD FP instruction that raised an unmasked exception. The
+// helpers compute with every exception masked, and a masked run cannot tell these flags: each
+// computation (lane) reports its own conditions and the instruction their OR (SDM vol. 1
+// 11.5.3; vol. 3 "Interrupt 19", the SIMD floating-point exception priorities), an unmasked
+// pre-computation condition in any lane keeps every post-computation flag out, a lane whose
+// overflow or underflow is unmasked reports OE or UE with PE only when its result rounded to
+// the destination precision with an unbounded exponent is inexact (the masked responses report
+// PE for the denormalized or infinite result instead), an unmasked underflow is raised by a tiny
+// result even when it is exact, and DPPS/DPPD end at the first rounding step that faults. So
+// this file redoes the instruction lane by lane on the host (each lane's pre-computation and
+// masked conditions are the host's own) and decides PE of the unmasked lanes exactly on the
+// operands' significands. Checked against native runs on the AMD host (an unmasked exception
+// arrives as SIGFPE with the MXCSR it left): diff_regress_mxcsr_test.cpp.
 #include <Zydis/Zydis.h>
 #include <immintrin.h>
 
@@ -83,14 +85,15 @@ Dyadic product(const Dyadic& x, const Dyadic& y) {
   return normalized(x.neg != y.neg, x.m * y.m, x.e + y.e);
 }
 
-enum class Kind : uint8_t { Add, Sub, Mul, Div, Fma, Narrow };
+enum class Kind : uint8_t { Add, Sub, Mul, Div, Fma, Narrow, Half };
 
 // One computation: x op y (Fma: x * y + z, the signs folded into the operands; Narrow: x
-// converted to single precision).
+// converted to single precision; Half: single x to half precision under VCVTPS2PH's imm).
 struct Lane {
   Kind kind;
   bool dbl;  // the operands' format (Narrow: double to single)
   uint64_t x, y = 0, z = 0;
+  unsigned imm = 0;
 };
 
 // The host's flags for one lane under the guest's control bits (FTZ when UM = 0, see
@@ -129,10 +132,21 @@ unsigned host_lane(const X86State& s, const Lane& l, uint64_t& out) {
       case Kind::Narrow:
         r = _mm_castps_si128(_mm_cvtsd_ss(_mm_setzero_ps(), pd(x)));
         break;
+      case Kind::Half:  // VEX only, like Fma
+        switch (l.imm & 7) {
+#define HALF(I)                                                   \
+  case I:                                                         \
+    asm volatile("vcvtps2ph $" #I ", %1, %0" : "=x"(r) : "x"(x)); \
+    break;
+          HALF(0) HALF(1) HALF(2) HALF(3) HALF(4) HALF(5) HALF(6) HALF(7)
+#undef HALF
+        }
+        break;
     }
   });
-  out = l.kind == Kind::Narrow || !l.dbl ? uint32_t(_mm_cvtsi128_si32(r))
-                                         : uint64_t(_mm_cvtsi128_si64(r));
+  out = l.kind == Kind::Half               ? uint16_t(_mm_cvtsi128_si32(r))
+        : l.kind == Kind::Narrow || !l.dbl ? uint32_t(_mm_cvtsi128_si32(r))
+                                           : uint64_t(_mm_cvtsi128_si64(r));
   return flags;
 }
 
@@ -140,7 +154,7 @@ unsigned host_lane(const X86State& s, const Lane& l, uint64_t& out) {
 bool exact(const X86State& s, const Lane& l) {
   const bool daz = s.mxcsr & mxcsr_bits::kDaz;
   const Dyadic x = decode(l.x, l.dbl, daz), y = decode(l.y, l.dbl, daz);
-  const unsigned p = l.dbl && l.kind != Kind::Narrow ? 53 : 24;
+  const unsigned p = l.kind == Kind::Half ? 11 : l.dbl && l.kind != Kind::Narrow ? 53 : 24;
   switch (l.kind) {
     case Kind::Add:
       return sum_fits(x, y, p);
@@ -153,6 +167,7 @@ bool exact(const X86State& s, const Lane& l) {
     case Kind::Fma:
       return sum_fits(product(x, y), decode(l.z, l.dbl, daz), p);
     case Kind::Narrow:
+    case Kind::Half:
       return width(x.m) <= p;
   }
   return false;
@@ -162,6 +177,9 @@ bool exact(const X86State& s, const Lane& l) {
 unsigned lane_flags(const X86State& s, const Lane& l, uint64_t& out) {
   unsigned f = host_lane(s, l, out);
   const unsigned unmasked = ~(s.mxcsr >> 7) & 0x3f;
+  // FTZ does not apply to VCVTPS2PH, so an exact tiny half shows as a nonzero denormal.
+  if (l.kind == Kind::Half && (unmasked & mxcsr_bits::kUe) && !(out & 0x7c00) && (out & 0x3ff))
+    f |= mxcsr_bits::kUe;
   if (f & unmasked & kPre) return f & kPre;
   const unsigned post = f & (mxcsr_bits::kOe | mxcsr_bits::kUe) & unmasked;
   if (post) f = (f & kPre) | post | (exact(s, l) ? 0 : mxcsr_bits::kPe);
@@ -345,6 +363,10 @@ std::optional<unsigned> simd_fp_lane_flags(const X86State& s, unsigned mn,
       case ZYDIS_MNEMONIC_CVTPD2PS:
         for (unsigned i = 0; i < bytes / 8; ++i)
           lanes.push_back({Kind::Narrow, true, elem_bits(b, i, true)});
+        break;
+      case ZYDIS_MNEMONIC_VCVTPS2PH:
+        for (unsigned i = 0; i < bytes / 4; ++i)
+          lanes.push_back({Kind::Half, false, elem_bits(b, i, false), 0, 0, imm});
         break;
       case ZYDIS_MNEMONIC_DPPS:
         return dot_product_flags(s, false, a, b, bytes, imm);

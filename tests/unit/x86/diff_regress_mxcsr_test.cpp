@@ -207,6 +207,8 @@ const Form kForms[] = {
        return a;
      },
      false, false},
+    {"vcvtps2ph xmm0, xmm1, 4", NATIVE2("vcvtps2ph $4,"), false, false},
+    {"vcvtps2ph xmm0, xmm1, 1", NATIVE2("vcvtps2ph $1,"), false, false},
     {"vfmadd231ps xmm2, xmm0, xmm1", NATIVE3("vfmadd231ps"), false, true},
     {"vfnmsub132pd xmm2, xmm0, xmm1", NATIVE3("vfnmsub132pd"), true, true},
     {"vfmaddsub213ps xmm2, xmm0, xmm1", NATIVE3("vfmaddsub213ps"), false, true},
@@ -254,7 +256,8 @@ uint64_t pick(std::mt19937_64& rng, bool dbl) {
 }
 
 TEST_P(X86DiffRegressMxcsr, MatchesHostOnRandomOperands) {
-  if (!host_has(1, 0, 2, 12) || !host_has(7, 0, 1, 5)) GTEST_SKIP() << "no FMA/AVX2 on the host";
+  if (!host_has(1, 0, 2, 12) || !host_has(1, 0, 2, 29) || !host_has(7, 0, 1, 5))
+    GTEST_SKIP() << "no FMA/F16C/AVX2 on the host";
   // ORRERY_MXCSR_SEED / ORRERY_MXCSR_CASES (cases per instruction) make a longer run.
   const char* seed_env = std::getenv("ORRERY_MXCSR_SEED");
   const char* cases_env = std::getenv("ORRERY_MXCSR_CASES");
