@@ -187,10 +187,15 @@ uint64_t helper_sse_op(tcg::CpuCommon* c, uint64_t packed, uint64_t lo, uint64_t
   __m128i r = a;
   uint64_t aux = 0;
   bool known = false;
-  const unsigned flags = with_guest_mxcsr(s, [&] {
+  unsigned flags = with_guest_mxcsr(s, [&] {
     known =
         simd_base_op(s, mn, a, b, imm, mem, r, aux) || simd_ext_op(s, mn, a, b, imm, mem, r, aux);
   });
+  if (simd_fp_faulted(s.mxcsr, flags)) {
+    const std::span<const uint8_t> sa(reinterpret_cast<const uint8_t*>(&a), 16);
+    const std::span<const uint8_t> sb(reinterpret_cast<const uint8_t*>(&b), 16);
+    flags = simd_fp_lane_flags(s, mn, sa, sb, sa, 16, imm & 0xff).value_or(flags);
+  }
   if (account_flags(s, flags) || !known) return simd::kFault;
   const bool to_xmm0 = mn == ZYDIS_MNEMONIC_PCMPESTRM || mn == ZYDIS_MNEMONIC_PCMPISTRM;
   store_xmm(s, to_xmm0 ? 0 : dst, r);

@@ -7,6 +7,8 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <optional>
+#include <span>
 
 #include "cpu/x86/state.h"
 #include "tcg/ir/helpers.h"
@@ -62,12 +64,15 @@ extern const tcg::ir::Helper kHelperAvxMem;
 unsigned legacy_mnemonic(unsigned vex_mnemonic);
 
 /// Runs f with the host MXCSR holding the guest's control bits (all exceptions masked, flags
-/// clear); returns the exception flags it raised. The barriers keep the compiler from moving
-/// the arithmetic across the MXCSR writes.
+/// clear); returns the exception flags it raised. With UM = 0 FTZ is forced on: then UE marks
+/// every tiny result, exact ones included, as silicon's unmasked underflow does (FTZ changes
+/// only tiny results, which then fault and are not written). The barriers keep the compiler
+/// from moving the arithmetic across the MXCSR writes.
 template <class F>
 unsigned with_guest_mxcsr(const X86State& s, F&& f) {
   const unsigned host = _mm_getcsr();
-  _mm_setcsr((s.mxcsr & 0xffc0) | 0x1f80);
+  const unsigned ftz = s.mxcsr & (mxcsr_bits::kUe << mxcsr_bits::kMaskShift) ? 0 : mxcsr_bits::kFtz;
+  _mm_setcsr((s.mxcsr & 0xffc0) | 0x1f80 | ftz);
   asm volatile("" ::: "memory");
   f();
   asm volatile("" ::: "memory");
@@ -79,6 +84,21 @@ unsigned with_guest_mxcsr(const X86State& s, F&& f) {
 /// Merges raised flags into the guest MXCSR; true when one of them is unmasked (a fault).
 /// (Out of line: an inline copy compiled for AVX in simd_avx.cpp could be the one linked.)
 bool account_flags(X86State& s, unsigned flags);
+
+/// True when a masked run raised an unmasked exception: then silicon's flags come from
+/// simd_fp_lane_flags.
+inline bool simd_fp_faulted(unsigned mxcsr, unsigned flags) {
+  return flags & ~(mxcsr >> mxcsr_bits::kMaskShift) & 0x3f;
+}
+
+/// Silicon's MXCSR flags for an FP instruction whose masked run raised an unmasked exception
+/// (simd_fp_faulted): the instruction redone lane by lane, step by step (simd_fp_lanes.cpp).
+/// a, b, d as in kHelperAvxOp (legacy encodings: a = the destination, b = the source), bytes
+/// 16 or 32 of each; nullopt for a mnemonic that raises neither.
+std::optional<unsigned> simd_fp_lane_flags(const X86State& s, unsigned mnemonic,
+                                           std::span<const uint8_t> a, std::span<const uint8_t> b,
+                                           std::span<const uint8_t> d, unsigned bytes,
+                                           unsigned imm);
 
 /// The computation of one SSE instruction on 128-bit values: a is the first source (the
 /// destination's old value in legacy encodings), b the second; imm its immediate; src_mem

@@ -160,6 +160,11 @@ constexpr uint64_t kPce = 1u << 8, kOsfxsr = 1u << 9, kOsxmmexcpt = 1u << 10, kU
 constexpr uint64_t kLa57 = 1u << 12, kFsgsbase = 1u << 16, kPcide = 1u << 17;
 constexpr uint64_t kOsxsave = 1u << 18, kSmep = 1u << 20, kSmap = 1u << 21, kPke = 1u << 22;
 }  // namespace cr4
+/// MXCSR: the exception flags (bits 5:0; each mask is its flag << kMaskShift), DAZ and FTZ.
+namespace mxcsr_bits {
+constexpr unsigned kIe = 1u << 0, kDe = 1u << 1, kZe = 1u << 2, kOe = 1u << 3, kUe = 1u << 4;
+constexpr unsigned kPe = 1u << 5, kDaz = 1u << 6, kMaskShift = 7, kFtz = 1u << 15;
+}  // namespace mxcsr_bits
 namespace efer {
 constexpr uint64_t kSce = 1u << 0, kLme = 1u << 8, kLma = 1u << 10, kNxe = 1u << 11;
 }  // namespace efer
