@@ -28,10 +28,17 @@ void TierPolicy::note_compile(uint64_t ir_insts, uint64_t cpu_ns) {
   f.y = f.y * kKeep + y;
   f.xx = f.xx * kKeep + x * x;
   f.xy = f.xy * kKeep + x * y;
-  // Least squares y = fixed + per_ir * x. With too few or too alike sizes (or a fit that says
-  // bigger compiles are cheaper, or a negative fixed cost) fall back to the simpler line that
-  // the data does support.
-  double per_ir = f.y / f.x, fixed = 0;
+  // Least squares y = fixed + per_ir * x. With too few or too alike sizes the data gives no
+  // slope: keep the initial slope and fit the fixed part alone (the first compiles are often
+  // one-instruction blocks, all fixed cost; a line through the origin charged a big loop a
+  // thousand times its cost). A fit that says bigger compiles are cheaper, or a negative fixed
+  // cost, falls back to the simpler line that the data does support.
+  double per_ir = opt_.initial_cost_ns_per_ir;
+  double fixed = (f.y - per_ir * f.x) / f.w;
+  if (fixed < 0) {
+    fixed = 0;
+    per_ir = f.y / f.x;
+  }
   const double var = f.w * f.xx - f.x * f.x;
   if (f.w >= 3 && var > 1e-6 * f.x * f.x) {
     per_ir = (f.w * f.xy - f.x * f.y) / var;

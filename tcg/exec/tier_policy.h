@@ -15,7 +15,9 @@
 //    code generator's per-function work, linking: ~3 ms here even for one IR instruction) plus
 //    CPU nanoseconds per IR instruction, fitted by least squares over the compile thread's
 //    recent measurements. A cost per IR instruction alone (the old estimate) was pulled up by
-//    the many small compiles and then over-charged big regions, the hot loops, 2-3x.
+//    the many small compiles and then over-charged big regions, the hot loops, 2-3x. Until
+//    the compiles differ enough in size to give a slope (the first ones, or all of one size)
+//    the slope stays initial_cost_ns_per_ir and only the fixed part is fitted.
 // Thread safety: decide()/backoffs()/note_invalidated() run under the engine's lock;
 // note_compile() runs on the compile thread (an atomic estimate).
 #pragma once
@@ -37,7 +39,8 @@ struct TierPolicyOptions {
   // measured at run time.
   double saving_ns_per_insn = 0.5;
   // Compile cost until the first measurement: CPU ns per IR instruction (a typical block of
-  // ~60 IR instructions takes about 1 ms); the measured average replaces it.
+  // ~60 IR instructions takes about 1 ms); the fit replaces it once the compiles' sizes
+  // give a slope.
   double initial_cost_ns_per_ir = 15000;
   // Compile when benefit >= payback * cost. Below 1 compiles earlier (faster hot code, more
   // compile time); above 1 later.

@@ -88,13 +88,15 @@ TEST(TierPolicy, ForcedTierCompilesNewKeysAtOnceAndBacksOffInvalidatedOnes) {
 TEST(TierPolicy, CompileCostFollowsMeasurements) {
   TierPolicy p(options());
   EXPECT_DOUBLE_EQ(p.cost_ns(50), 50000);
-  // Compiles measured at 3,000 ns per IR instruction pull the estimate there.
+  // Compiles of 100 IR instructions measured at 300 us pull the estimate for that size there
+  // (one size gives no slope: the initial one stays, the fixed part takes the rest).
   for (int i = 0; i < 200; ++i) p.note_compile(100, 300000);
-  EXPECT_NEAR(p.cost_ns(50), 150000, 1000);
+  EXPECT_NEAR(p.cost_ns(100), 300000, 1000);
+  EXPECT_NEAR(p.cost_ns(50), 250000, 1000);
   // The higher cost defers what the old estimate compiled.
   EXPECT_EQ(p.decide(5000, 50000, 50, 0).kind, Kind::Defer);
   p.note_compile(0, 12345);  // nothing compiled: ignored
-  EXPECT_NEAR(p.cost_ns(50), 150000, 1000);
+  EXPECT_NEAR(p.cost_ns(50), 250000, 1000);
 }
 
 TEST(TierPolicy, CompileCostHasAFixedPart) {
@@ -114,6 +116,26 @@ TEST(TierPolicy, CompileCostHasAFixedPart) {
   // instruction here: 56.5M guest instructions), not twice that.
   EXPECT_EQ(p.decide(1000000, 60000000, 900, 0).kind, Kind::Compile);
   EXPECT_EQ(p.decide(1000000, 50000000, 900, 0).kind, Kind::Defer);
+}
+
+TEST(TierPolicy, FewTinyCompilesDoNotMakeBigBlocksLookExpensive) {
+  // The first compiles of a run are often blocks of one or two guest instructions that pay
+  // LLVM's fixed cost (here 9 ms each, 3 IR instructions). A line through the origin charged
+  // 3 ms per IR instruction, so a 200-instruction loop looked like 600 ms and was never
+  // compiled (bench/net.sh: md5sum's loop ran in the baseline tier for the whole download).
+  TierPolicy p(options());
+  p.note_compile(3, 9000000);
+  EXPECT_NEAR(p.fixed_cost_ns(), 9000000 - 3 * 1000, 1000);
+  EXPECT_NEAR(p.cost_ns(200), 9000000 + 197 * 1000, 1000);
+  p.note_compile(3, 9000000);
+  p.note_compile(3, 9000000);
+  p.note_compile(3, 9000000);  // enough compiles, but all of one size: no slope to fit
+  EXPECT_NEAR(p.cost_ns(200), 9000000 + 197 * 1000, 1000);
+  // A compile too cheap for the prior slope: the line through the origin again.
+  TierPolicy q(options());
+  q.note_compile(100, 50000);
+  EXPECT_DOUBLE_EQ(q.fixed_cost_ns(), 0);
+  EXPECT_NEAR(q.cost_ns(200), 100000, 1);
 }
 
 TEST(TierPolicy, CompileCostFitFallsBackOnOddData) {
