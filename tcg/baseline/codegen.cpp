@@ -1,7 +1,8 @@
 // IR -> x86-64 in one pass. Every non-constant value has a home (regalloc.h): a host register or
 // an 8-byte stack slot, holding it in canonical form (zero-extended from its type, I1 as 0/1,
-// exactly as the interpreter keeps them); each operation loads its operands into scratch
-// registers, computes and stores to the result's home. rbx
+// exactly as the interpreter keeps them). The frequent operations compute straight into the
+// result's home register (two-operand forms, operands read from their registers, slots or as
+// immediates); the others, and results homed in slots, compute in rax and store it. rbx
 // holds the CPU pointer and r12 the vCPU's TLB table for the whole block. Rare operations go
 // through ir::eval_pure, the shared reference semantics, so only the frequent ones need
 // hand-written code. Slow paths (TLB misses, traps, tier-up) are emitted after the block's main
@@ -245,18 +246,24 @@ class Gen {
         rax_stored_at_ = flags_at_ = ~size_t(0);
       }
     } else if (h.in_reg()) {
-      a_.mov_rr(true, r, h.reg);
+      if (h.reg != r) a_.mov_rr(true, r, h.reg);
     } else {
       a_.load(8, r, slot(v));
     }
   }
+  /// The register instruction i computes its result in: its home register, else rax (which
+  /// st() then stores to the slot).
+  Reg out(size_t i) const { return vals_[i].in_reg() ? vals_[i].reg : RAX; }
+  /// The host register holding v (RSP for none: a slot or a constant).
+  Reg reg_of(Value v) const { return vals_[v.id].reg; }
   void st(size_t i, Reg r) {
     const ValueHome& h = vals_[i];
     rax_store_start_ = a_.size();
-    if (h.in_reg())
-      a_.mov_rr(true, h.reg, r);
-    else if (h.slot >= 0)
+    if (h.in_reg()) {
+      if (h.reg != r) a_.mov_rr(true, h.reg, r);
+    } else if (h.slot >= 0) {
       a_.store(8, slot_of(i), r);
+    }
     if (r == RAX) {
       rax_stored_at_ = a_.size();
       rax_root_ = h.root;
@@ -337,17 +344,32 @@ class Gen {
     return back;
   }
   void emit_cold(const Cold& c);
-  /// rax = rax op y (64- or 32-bit), with y as an immediate, a register or its slot.
-  void alu_rax(Alu op, bool w, Value y) {
+  /// d = d op y (64- or 32-bit), with y as an immediate, a register or its slot; d is not rcx.
+  void alu_to(Alu op, bool w, Reg d, Value y) {
     if (is_k(y) && (!w || fits_i32(int64_t(kv(y))))) {
-      a_.alu_ri(op, w, RAX, int32_t(uint32_t(kv(y))));
+      a_.alu_ri(op, w, d, int32_t(uint32_t(kv(y))));
     } else if (is_k(y)) {
       a_.mov_imm(RCX, kv(y));
-      a_.alu_rr(op, w, RAX, RCX);
+      a_.alu_rr(op, w, d, RCX);
     } else if (vals_[y.id].in_reg()) {
-      a_.alu_rr(op, w, RAX, vals_[y.id].reg);
+      a_.alu_rr(op, w, d, vals_[y.id].reg);
     } else {
-      a_.alu_rm(op, w, RAX, slot(y));
+      a_.alu_rm(op, w, d, slot(y));
+    }
+  }
+  /// d = v canonicalised for type t (v's type is at least as wide): one instruction from a
+  /// register.
+  void ld_norm(Reg d, Value v, Type t) {
+    const Reg s = reg_of(v);
+    if (s == RSP && !is_k(v) && t != Type::I64 && t != Type::I1) {
+      a_.load(bytes_of(t), d, slot(v));  // the low bytes, zero-extended
+    } else if (s == RSP || t == Type::I64 || t == Type::I1) {
+      ld(d, v);
+      norm(d, t);
+    } else if (t == Type::I32) {
+      a_.mov_rr(false, d, s);
+    } else {
+      a_.movzx_rr(bytes_of(t), d, s);
     }
   }
   /// dst = XOR of rax shifted by each of shifts (jump_cache_fold); clobbers rsi.
@@ -359,6 +381,17 @@ class Gen {
       if (shifts[k] != 0)
         a_.shift_ri(shifts[k] > 0 ? kShr : kShl, true, r, uint8_t(std::abs(shifts[k])));
       if (k != 0) a_.alu_rr(kXor, false, dst, RSI);
+    }
+  }
+  /// r &= m (64-bit), through rdx when m needs more than a sign- or zero-extended imm32.
+  void and_imm(Reg r, uint64_t m) {
+    if (fits_i32(int64_t(m))) {
+      a_.alu_ri(kAnd, true, r, int32_t(m));
+    } else if (m <= 0xffffffffull) {
+      a_.alu_ri(kAnd, false, r, int32_t(uint32_t(m)));  // a 32-bit and zero-extends
+    } else {
+      a_.mov_imm(RDX, m);
+      a_.alu_rr(kAnd, true, r, RDX);
     }
   }
   void call_abs(uint64_t fn) {
@@ -547,14 +580,27 @@ void Gen::gen_vec_fp(size_t i, uint8_t prefix, uint8_t opc) {
 
 void Gen::gen_alu(size_t i, Alu op) {
   const ir::Inst& in = b_.insts[i];
-  const bool w = in.type == Type::I64;
-  const Value x = in.args[0], y = in.args[1];
-  ld(RAX, x);
-  alu_rax(op, w, y);
-  if (op == kAdd || op == kSub) {
-    if (in.type != Type::I64 && in.type != Type::I32) norm(RAX, in.type);
+  const bool w = in.type == Type::I64, wide = w || in.type == Type::I32;
+  Value x = in.args[0], y = in.args[1];
+  Reg d = out(i);
+  if (d != RAX && reg_of(y) == d && reg_of(x) != d) {
+    // The result's register holds y (its last use): a commutative op reads x as its second
+    // operand instead; a subtraction computes in rax.
+    if (op == kSub)
+      d = RAX;
+    else
+      std::swap(x, y);
   }
-  st(i, RAX);
+  if (op == kAdd && wide && is_k(y) && vals_[x.id].in_reg() && reg_of(x) != d &&
+      fits_i32(int64_t(kv(y)))) {
+    // A three-operand add (the 32-bit form zero-extends, as the I32 result wants).
+    a_.lea(d, Mem{reg_of(x), int32_t(kv(y))}, w);
+  } else {
+    ld(d, x);
+    alu_to(op, w, d, y);
+    if ((op == kAdd || op == kSub) && !wide) norm(d, in.type);
+  }
+  st(i, d);
 }
 
 void Gen::gen_shift(size_t i) {
@@ -567,30 +613,35 @@ void Gen::gen_shift(size_t i) {
              : in.op == Opcode::Ashr ? kSar
                                      : kRor;
   const Value x = in.args[0], y = in.args[1];
+  const Reg d = out(i);
   if (is_k(y)) {
     const uint8_t amt = uint8_t(kv(y) & (w - 1));
     if (wide) {
-      ld(RAX, x);
-      if (amt) a_.shift_ri(op, w64, RAX, amt);
-      st(i, RAX);
+      ld(d, x);
+      if (amt) a_.shift_ri(op, w64, d, amt);
+      st(i, d);
       return;
     }
     if (t == Type::I8 || t == Type::I16) {
       if (op == kRor) return gen_generic(i);
-      ld(RAX, x);
-      if (op == kSar) a_.movsx_rr(bytes_of(t), RAX, RAX);
-      if (amt) a_.shift_ri(op, op == kSar, RAX, amt);
-      norm(RAX, t);
-      st(i, RAX);
+      if (op == kSar && vals_[x.id].in_reg()) {
+        a_.movsx_rr(bytes_of(t), d, reg_of(x));
+      } else {
+        ld(d, x);
+        if (op == kSar) a_.movsx_rr(bytes_of(t), d, d);
+      }
+      if (amt) a_.shift_ri(op, op == kSar, d, amt);
+      norm(d, t);
+      st(i, d);
       return;
     }
     return gen_generic(i);
   }
   if (!wide) return gen_generic(i);
-  ld(RAX, x);
-  ld(RCX, y);
-  a_.shift_cl(op, w64, RAX);  // the hardware takes the count modulo 32 or 64, as the IR does
-  st(i, RAX);
+  ld(RCX, y);  // first: the result's register may hold the count (its last use)
+  ld(d, x);
+  a_.shift_cl(op, w64, d);  // the hardware takes the count modulo 32 or 64, as the IR does
+  st(i, d);
 }
 
 void Gen::gen_cmp(size_t i) {
@@ -598,22 +649,28 @@ void Gen::gen_cmp(size_t i) {
   const Type t = in.type;  // operand type
   const auto cond = static_cast<ir::Cond>(in.imm);
   const Value x = in.args[0], y = in.args[1];
-  ld(RAX, x);
+  const Reg d = out(i);
   if (t == Type::I64 || t == Type::I32) {
-    alu_rax(kCmp, t == Type::I64, y);
+    if (vals_[x.id].in_reg()) {
+      alu_to(kCmp, t == Type::I64, reg_of(x), y);  // cmp writes no register
+    } else {
+      ld(RAX, x);
+      alu_to(kCmp, t == Type::I64, RAX, y);
+    }
   } else {
     // Narrow operands moved to the top of 32-bit registers compare correctly both signed and
     // unsigned.
     const uint8_t up = uint8_t(32 - ir::bits(t));
+    ld(RAX, x);
     ld(RCX, y);
     a_.shift_ri(kShl, false, RAX, up);
     a_.shift_ri(kShl, false, RCX, up);
     a_.alu_rr(kCmp, false, RAX, RCX);
   }
   const size_t tail = a_.size();
-  a_.setcc(cc_of(cond), RAX);
-  a_.movzx_rr(1, RAX, RAX);
-  st(i, RAX);
+  a_.setcc(cc_of(cond), d);
+  a_.movzx_rr(1, d, d);
+  st(i, d);
   flags_tail_at_ = tail;
   flags_at_ = a_.size();
   flags_value_ = uint32_t(i);
@@ -746,43 +803,49 @@ void Gen::gen_mem(size_t i, bool is_store) {
   const ir::MemOp m = ir::MemOp::decode(in.imm);
   Label miss = a_.new_label(), join = a_.new_label();
   const int32_t run = runs_.run_of[i];
+  // A store's value from its register (rdx holds others: loaded after the TLB lookup, which
+  // clobbers it); a load's result straight into its home register (the miss path moves it).
+  auto value_reg = [&] {
+    if (vals_[in.args[1].id].in_reg()) return reg_of(in.args[1]);
+    ld(RDX, in.args[1]);
+    return RDX;
+  };
+  const Reg d = is_store ? RAX : out(i);
+  auto load_to = [&](Mem host) {
+    if (m.sign)
+      a_.load_sx(m.size(), d, host);
+    else
+      a_.load(m.size(), d, host);
+  };
   if (run >= 0) {
     // A run member: straight to host memory while the run's probe holds.
     const Mem rs = run_slot(run);
     if (runs_.runs[run].leader == i) probe_run(runs_.runs[run], rs);
     Label usual = a_.new_label();
-    a_.alu_mi(kCmp, true, rs, 0);
-    a_.jcc(kE, usual);
     a_.load(8, RAX, rs);
+    a_.test_rr(true, RAX, RAX);
+    a_.jcc(kE, usual);
     const Mem host{RAX, int32_t(runs_.offset[i])};
-    if (is_store) {
-      ld(RDX, in.args[1]);
-      a_.store(m.size(), host, RDX);
-    } else if (m.sign) {
-      a_.load_sx(m.size(), RAX, host);
-    } else {
-      a_.load(m.size(), RAX, host);
-    }
+    if (is_store)
+      a_.store(m.size(), host, value_reg());
+    else
+      load_to(host);
     a_.jmp(join);
     bind(usual);
   }
   ld(RAX, in.args[0]);
   tlb_lookup(m, is_store, miss);
   if (is_store) {
-    ld(RDX, in.args[1]);
-    a_.store(m.size(), Mem{RAX, 0}, RDX);
+    a_.store(m.size(), Mem{RAX, 0}, value_reg());
     bind(cold(Cold::Kind::StoreMiss, miss, uint32_t(i), pc_));
     bind(join);
     return;
   }
-  if (m.sign)
-    a_.load_sx(m.size(), RAX, Mem{RAX, 0});
-  else
-    a_.load(m.size(), RAX, Mem{RAX, 0});
+  load_to(Mem{RAX, 0});
   bind(cold(Cold::Kind::LoadMiss, miss, uint32_t(i), pc_));
   bind(join);
-  if (m.sign) norm(RAX, in.type);
-  st(i, RAX);
+  if (m.sign) norm(d, in.type);
+  st(i, d);
 }
 
 // A TLB hit (aligned: the compare includes the low address bits) is a host atomic on the
@@ -854,6 +917,7 @@ void Gen::emit_cold(const Cold& c) {
       check_pending();
       end_runs_in_progress(c.inst);
       if (m.sign && m.size() < 8) a_.movsx_rr(m.size(), RAX, RAX);
+      if (out(c.inst) != RAX) a_.mov_rr(true, out(c.inst), RAX);  // the main line's register
       break;
     }
     case Cold::Kind::StoreMiss:  // rax = guest address
@@ -943,13 +1007,10 @@ bool Gen::gen_inst(size_t i, std::string& err) {
         }
         return true;
       }
-      if (t == Type::I1) {
-        a_.load(1, RAX, m);
-        a_.alu_ri(kAnd, false, RAX, 1);
-      } else {
-        a_.load(bytes_of(t), RAX, m);
-      }
-      st(i, RAX);
+      const Reg d = out(i);
+      a_.load(t == Type::I1 ? 1 : bytes_of(t), d, m);
+      if (t == Type::I1) a_.alu_ri(kAnd, false, d, 1);
+      st(i, d);
       return true;
     }
     case Opcode::SetReg: {
@@ -960,23 +1021,33 @@ bool Gen::gen_inst(size_t i, std::string& err) {
         }
         return true;
       }
-      ld(RAX, in.args[0]);
-      if (t == Type::I1) a_.alu_ri(kAnd, false, RAX, 1);
-      a_.store(t == Type::I1 ? 1 : bytes_of(t), Mem{RBX, int32_t(in.imm)}, RAX);
+      const Value v = in.args[0];
+      const Mem m{RBX, int32_t(in.imm)};
+      if (t != Type::I1 && vals_[v.id].in_reg()) {
+        a_.store(bytes_of(t), m, reg_of(v));
+      } else if (is_k(v) && (t == Type::I32 || (t == Type::I64 && fits_i32(int64_t(kv(v)))))) {
+        a_.store_imm32(t == Type::I64, m, int32_t(kv(v)));
+      } else {
+        ld(RAX, v);
+        if (t == Type::I1) a_.alu_ri(kAnd, false, RAX, 1);
+        a_.store(t == Type::I1 ? 1 : bytes_of(t), m, RAX);
+      }
       return true;
     }
     case Opcode::VecBuild: {
       const Mem d = slot_of(i);
-      ld(RAX, in.args[0]);
-      a_.store(8, d, RAX);
-      ld(RAX, in.args[1]);
-      a_.store(8, Mem{RSP, d.disp + 8}, RAX);
+      for (int32_t h = 0; h < 2; ++h) {
+        const Value v = in.args[h];
+        Reg r = reg_of(v);
+        if (r == RSP) ld(r = RAX, v);
+        a_.store(8, Mem{RSP, d.disp + 8 * h}, r);
+      }
       return true;
     }
     case Opcode::VecLane: {
       const Mem v = slot(in.args[0]);
-      a_.load(8, RAX, Mem{RSP, v.disp + 8 * int32_t(in.imm & 1)});
-      st(i, RAX);
+      a_.load(8, out(i), Mem{RSP, v.disp + 8 * int32_t(in.imm & 1)});
+      st(i, out(i));
       return true;
     }
     case Opcode::VecConcat:
@@ -1017,17 +1088,27 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     case Opcode::Mul: {
       const bool w = t == Type::I64;
-      ld(RAX, in.args[0]);
-      if (is_k(in.args[1])) {
-        a_.mov_imm(RCX, kv(in.args[1]));
-        a_.imul_rr(w, RAX, RCX);
-      } else if (vals_[in.args[1].id].in_reg()) {
-        a_.imul_rr(w, RAX, vals_[in.args[1].id].reg);
+      Value x = in.args[0], y = in.args[1];
+      const Reg d = out(i);
+      if (is_k(x) || (d != RAX && reg_of(y) == d && reg_of(x) != d)) std::swap(x, y);
+      if (is_k(y) && (!w || fits_i32(int64_t(kv(y))))) {
+        // imul d, x, imm (the low bits of a product do not depend on signedness)
+        Reg xr = reg_of(x);
+        if (xr == RSP) ld(xr = d, x);
+        a_.imul_rri(w, d, xr, int32_t(uint32_t(kv(y))));
       } else {
-        a_.imul_rm(w, RAX, slot(in.args[1]));
+        ld(d, x);
+        if (is_k(y)) {
+          a_.mov_imm(RCX, kv(y));
+          a_.imul_rr(w, d, RCX);
+        } else if (vals_[y.id].in_reg()) {
+          a_.imul_rr(w, d, reg_of(y));
+        } else {
+          a_.imul_rm(w, d, slot(y));
+        }
       }
-      if (!w && t != Type::I32) norm(RAX, t);
-      st(i, RAX);
+      if (!w && t != Type::I32) norm(d, t);
+      st(i, d);
       return true;
     }
     case Opcode::MulHiU:
@@ -1050,20 +1131,24 @@ bool Gen::gen_inst(size_t i, std::string& err) {
     case Opcode::Rotr:
       gen_shift(i);
       return true;
-    case Opcode::Not:
-      ld(RAX, in.args[0]);
+    case Opcode::Not: {
+      const Reg d = out(i);
+      ld(d, in.args[0]);
       if (t == Type::I64 || t == Type::I32)
-        a_.not_r(t == Type::I64, RAX);
+        a_.not_r(t == Type::I64, d);
       else
-        a_.alu_ri(kXor, false, RAX, int32_t(ir::mask(t)));
-      st(i, RAX);
+        a_.alu_ri(kXor, false, d, int32_t(ir::mask(t)));
+      st(i, d);
       return true;
-    case Opcode::Neg:
-      ld(RAX, in.args[0]);
-      a_.neg_r(t == Type::I64, RAX);
-      if (t != Type::I64 && t != Type::I32) norm(RAX, t);
-      st(i, RAX);
+    }
+    case Opcode::Neg: {
+      const Reg d = out(i);
+      ld(d, in.args[0]);
+      a_.neg_r(t == Type::I64, d);
+      if (t != Type::I64 && t != Type::I32) norm(d, t);
+      st(i, d);
       return true;
+    }
     case Opcode::AddC:
     case Opcode::AddCarry:
     case Opcode::AddOvf:
@@ -1071,33 +1156,45 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     case Opcode::SExt: {
       const Type src = ty(in.args[0]);
-      ld(RAX, in.args[0]);
-      if (src == Type::I1)
-        a_.neg_r(true, RAX);
-      else if (src != Type::I64)
-        a_.movsx_rr(bytes_of(src), RAX, RAX);
-      norm(RAX, t);
-      st(i, RAX);
+      const Value x = in.args[0];
+      const Reg d = out(i);
+      if (src == Type::I1) {
+        ld(d, x);
+        a_.neg_r(true, d);
+      } else if (src != Type::I64 && vals_[x.id].in_reg()) {
+        a_.movsx_rr(bytes_of(src), d, reg_of(x));
+      } else {
+        ld(d, x);
+        if (src != Type::I64) a_.movsx_rr(bytes_of(src), d, d);
+      }
+      norm(d, t);
+      st(i, d);
       return true;
     }
     case Opcode::Trunc:
-      ld(RAX, in.args[0]);
-      norm(RAX, t);
-      st(i, RAX);
+      ld_norm(out(i), in.args[0], t);
+      st(i, out(i));
       return true;
     case Opcode::ExtractU: {
       const unsigned pos = unsigned(in.imm), len = unsigned(in.imm2);
-      ld(RAX, in.args[0]);
-      if (pos) a_.shift_ri(kShr, true, RAX, uint8_t(pos));
+      const Value x = in.args[0];
+      const Reg d = out(i);
+      if (pos == 0 && (len == 8 || len == 16 || len == 32)) {  // a plain zero-extension
+        ld_norm(d, x, len == 8 ? Type::I8 : len == 16 ? Type::I16 : Type::I32);
+        st(i, d);
+        return true;
+      }
+      ld(d, x);
+      if (pos) a_.shift_ri(kShr, true, d, uint8_t(pos));
       if (len < 32) {
-        a_.alu_ri(kAnd, false, RAX, int32_t((1u << len) - 1));
+        a_.alu_ri(kAnd, false, d, int32_t((1u << len) - 1));
       } else if (len == 32) {
-        a_.mov_rr(false, RAX, RAX);
+        a_.mov_rr(false, d, d);
       } else if (len < 64) {
         a_.mov_imm(RCX, (1ull << len) - 1);
-        a_.alu_rr(kAnd, true, RAX, RCX);
+        a_.alu_rr(kAnd, true, d, RCX);
       }
-      st(i, RAX);
+      st(i, d);
       return true;
     }
     case Opcode::ExtractS: {
@@ -1106,31 +1203,31 @@ bool Gen::gen_inst(size_t i, std::string& err) {
         gen_generic(i);
         return true;
       }
-      ld(RAX, in.args[0]);
+      const Reg d = out(i);
+      ld(d, in.args[0]);
       if (pos + len > 64) {
         // The field's top bit lies above bit 63, where the value is zero: no sign to extend.
-        a_.shift_ri(kShr, true, RAX, uint8_t(pos));
+        a_.shift_ri(kShr, true, d, uint8_t(pos));
       } else {
-        if (64 - pos - len) a_.shift_ri(kShl, true, RAX, uint8_t(64 - pos - len));
-        a_.shift_ri(kSar, true, RAX, uint8_t(64 - len));
+        if (64 - pos - len) a_.shift_ri(kShl, true, d, uint8_t(64 - pos - len));
+        a_.shift_ri(kSar, true, d, uint8_t(64 - len));
       }
-      norm(RAX, t);
-      st(i, RAX);
+      norm(d, t);
+      st(i, d);
       return true;
     }
     case Opcode::Deposit: {
       const unsigned pos = unsigned(in.imm), len = unsigned(in.imm2);
       const uint64_t fm = (len >= 64 ? ~0ull : (1ull << len) - 1) << pos;
-      ld(RAX, in.args[0]);
-      ld(RCX, in.args[1]);
+      const Reg d = out(i);
+      ld(RCX, in.args[1]);  // first: the result's register may hold it (its last use)
       if (pos) a_.shift_ri(kShl, true, RCX, uint8_t(pos));
-      a_.mov_imm(RDX, fm);
-      a_.alu_rr(kAnd, true, RCX, RDX);
-      a_.not_r(true, RDX);
-      a_.alu_rr(kAnd, true, RAX, RDX);
-      a_.alu_rr(kOr, true, RAX, RCX);
-      norm(RAX, t);
-      st(i, RAX);
+      and_imm(RCX, fm);
+      ld(d, in.args[0]);
+      and_imm(d, ~fm);
+      a_.alu_rr(kOr, true, d, RCX);
+      norm(d, t);
+      st(i, d);
       return true;
     }
     case Opcode::Cmp:
@@ -1138,21 +1235,33 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     case Opcode::Select: {
       const Value c = in.args[0];
+      Value x = in.args[1], y = in.args[2];
+      const Reg d = out(i);
       if (is_k(c)) {
-        ld(RAX, kv(c) ? in.args[1] : in.args[2]);
-      } else {
-        Cc cc;
-        const bool fused = flags_hold(c, cc);  // checked before the loads below move on
-        ld(RAX, in.args[1], fused);
-        ld(RCX, in.args[2], fused);
-        if (fused) {
-          a_.cmov_rr(Cc(cc ^ 1), true, RAX, RCX);  // cc false: take the third operand
-        } else {
-          test_i1(c);
-          a_.cmov_rr(kE, true, RAX, RCX);
-        }
+        ld(d, kv(c) ? x : y);
+        st(i, d);
+        return true;
       }
-      st(i, RAX);
+      Cc cc;
+      if (!flags_hold(c, cc)) {  // checked before any load below moves on
+        test_i1(c);              // first: the result's register may hold c (its last use)
+        cc = kNe;
+      }
+      if (d != RAX && reg_of(y) == d && reg_of(x) != d) {  // d = y, then x where cc
+        std::swap(x, y);
+        cc = Cc(cc ^ 1);
+      }
+      ld(d, x, /*keep_flags=*/true);
+      // Where cc is false, the third operand (cmov reads a register or a slot).
+      if (is_k(y)) {
+        a_.mov_imm(RCX, kv(y), /*keep_flags=*/true);
+        a_.cmov_rr(Cc(cc ^ 1), true, d, RCX);
+      } else if (vals_[y.id].in_reg()) {
+        a_.cmov_rr(Cc(cc ^ 1), true, d, reg_of(y));
+      } else {
+        a_.cmov_rm(Cc(cc ^ 1), true, d, slot(y));
+      }
+      st(i, d);
       return true;
     }
     case Opcode::Load:

@@ -113,13 +113,14 @@ void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out
     ++homes[v.id].uses;
     homes[homes[v.id].root].end = uint32_t(n);
   }
-  // One linear scan: a register is free again once the instruction making its value's last
-  // read is done (so a result never shares a register with an operand of its instruction).
+  // One linear scan: a register is free for the result of the instruction making its value's
+  // last read (the code generator reads every operand before it writes a result register, or
+  // computes in rax when an operand would be overwritten first).
   int64_t busy_until[16];
   for (int64_t& e : busy_until) e = -1;
   uint16_t callee_used = 0;
   auto take = [&](Reg r, size_t i) {
-    if (busy_until[r] >= int64_t(i)) return false;
+    if (busy_until[r] > int64_t(i)) return false;
     busy_until[r] = homes[i].end;
     homes[i].reg = r;
     return true;

@@ -287,13 +287,17 @@ class X64 {
   void imul1_r(bool w, Reg src) { op_rr(0xf7, w, Reg(5), src); }  // signed
   void imul_rr(bool w, Reg dst, Reg src) { op_rr2(0x0f, 0xaf, w, dst, src); }
   void imul_rm(bool w, Reg dst, Mem m) { op_rm2(0x0f, 0xaf, w, dst, m); }
+  void imul_rri(bool w, Reg dst, Reg src, int32_t imm) {  // dst = src * simm32
+    op_rr(0x69, w, dst, src);
+    imm32(uint32_t(imm));
+  }
   void test_rr(bool w, Reg a, Reg b) { op_rr(0x85, w, b, a); }
   void bt_ri(Reg r, uint8_t bit) {  // bt r32, imm8
     op_rr2(0x0f, 0xba, false, Reg(4), r);
     byte(bit);
   }
   // SSE2 on xmm0..xmm15 (numbered like Reg). prefix is 0x66 or 0xf3 (0: none).
-  void lea(Reg dst, Mem m) { op_rm(0x8d, true, dst, m); }
+  void lea(Reg dst, Mem m, bool w = true) { op_rm(0x8d, w, dst, m); }  // w false: zero-extends
   void movdqu_load(unsigned xmm, Mem m) { sse_rm(0xf3, 0x6f, xmm, m); }
   void movdqu_store(Mem m, unsigned xmm) { sse_rm(0xf3, 0x7f, xmm, m); }
   void imm8(uint8_t v) { byte(v); }
@@ -348,6 +352,7 @@ class X64 {
 
   void setcc(Cc cc, Reg dst) { op_rr2(0x0f, uint8_t(0x90 | cc), false, Reg(0), dst, true); }
   void cmov_rr(Cc cc, bool w, Reg dst, Reg src) { op_rr2(0x0f, uint8_t(0x40 | cc), w, dst, src); }
+  void cmov_rm(Cc cc, bool w, Reg dst, Mem m) { op_rm2(0x0f, uint8_t(0x40 | cc), w, dst, m); }
 
  private:
   static constexpr uint32_t kUnbound = ~0u;
