@@ -84,43 +84,37 @@ bool needs_alignment(ZydisMnemonic m) {
   }
 }
 
-/// The linear address of memory operand i, with #GP(0) for a misaligned aligned move.
-Value mem_addr(TranslateContext& t, unsigned i) {
-  Value a = t.addr_of(i);
-  if (needs_alignment(t.mnemonic())) {
-    auto& e = t.e();
-    const uint64_t mask = t.op(i).size / 8 - 1;
-    t.raise_if(e.cmp(Cond::Ne, e.and_(a, e.c64(mask)), e.c64(0)), vec::kGp, 0);
-  }
-  return a;
-}
-
-/// 16-byte halves of a VEX memory operand: VecLoad/VecStore with the guest's alignment check
-/// (#AC: silicon checks 16-byte alignment for 16- and 32-byte operands, x86-diff
-/// --misalign-vec --align-check on KVM); VMOVAPS-like forms already raised #GP(0) in mem_addr.
-tcg::ir::MemOp vex_m128(const TranslateContext& t) {
+/// The MemOp of a 16- or 32-byte VEX memory operand (VecLoad/VecStore): the aligned moves
+/// demand the operand's size (#GP(0) before any #PF: MemOp::required); the guest's alignment
+/// check (#AC) is at 16 bytes for both sizes (MemOp::align_bytes: silicon raises #AC for a ymm
+/// operand not 16-byte aligned, none at 16 mod 32; x86-diff --misalign-vec --align-check on
+/// KVM).
+tcg::ir::MemOp vex_vec_memop(const TranslateContext& t) {
   tcg::ir::MemOp m;
-  m.size_log2 = 4;
   m.mmu_idx = uint8_t(t.mmu_idx());
+  m.required = needs_alignment(t.mnemonic());
   m.align = t.align_check();
   return m;
 }
 
-/// Loads memory operand i (any size up to 256 bits) zero-extended into register `into`.
+}  // namespace
+
+Value vex_vec_load(TranslateContext& t, unsigned i) {
+  return t.e().vec_load(t.addr_of(i), vex_vec_memop(t),
+                        t.op(i).size == 256 ? Type::I256 : Type::I128);
+}
+
+namespace {
+
+/// Loads memory operand i (any size up to 256 bits) zero-extended into register `into`; a 16-
+/// or 32-byte operand is one access (a fault on either page leaves the register unchanged).
 void load_to(TranslateContext& t, unsigned i, unsigned into) {
   auto& e = t.e();
-  Value a = mem_addr(t, i);
+  Value a = t.addr_of(i);
   const unsigned bits = t.op(i).size;
   if (bits >= 128) {
-    Value lo = e.vec_load(a, vex_m128(t));
-    Value hi = bits == 256 ? e.vec_load(e.add(a, e.c64(16)), vex_m128(t)) : Value{};
-    e.set_reg(ymm_offset(into), lo);
-    if (bits == 256) {
-      e.set_reg(ymm_offset(into, 2), hi);
-    } else {
-      set_yq(t, into, 2, e.c64(0));
-      set_yq(t, into, 3, e.c64(0));
-    }
+    e.set_reg(ymm_offset(into), vex_vec_load(t, i));
+    if (bits == 128) zero_upper(t, into);
     return;
   }
   const unsigned qs = bits >= 64 ? bits / 64 : 1;
@@ -131,20 +125,19 @@ void load_to(TranslateContext& t, unsigned i, unsigned into) {
   for (unsigned q = 0; q < 4; ++q) set_yq(t, into, q, q < qs ? v[q] : e.c64(0));
 }
 
-/// Stores the low `bits` of register r to memory operand i.
+/// Stores the low `bits` of register r to memory operand i; a 16- or 32-byte operand is one
+/// access (a fault on its second page writes nothing, as on silicon).
 void store_from(TranslateContext& t, unsigned i, unsigned r) {
   auto& e = t.e();
-  Value a = mem_addr(t, i);
+  Value a = t.addr_of(i);
   const unsigned bits = t.op(i).size;
   if (bits < 64) {
     t.store(a, e.get_reg(TranslateContext::type_of_bits(bits), ymm_offset(r)));
     return;
   }
   if (bits >= 128) {
-    Value lo = e.get_reg(Type::I128, ymm_offset(r));
-    Value hi = bits == 256 ? e.get_reg(Type::I128, ymm_offset(r, 2)) : Value{};
-    e.vec_store(a, lo, vex_m128(t));
-    if (bits == 256) e.vec_store(e.add(a, e.c64(16)), hi, vex_m128(t));
+    e.vec_store(a, e.get_reg(bits == 256 ? Type::I256 : Type::I128, ymm_offset(r)),
+                vex_vec_memop(t));
     return;
   }
   Value v[4];

@@ -3,8 +3,7 @@
 // immediate ...), and VEX register-to-register moves, as I128/I256 IR values instead of
 // kHelperAvxOp calls. The 256-bit IR ops work on each 128-bit half on their own, which is AVX2's
 // rule for all of these (unpack, shuffle and byte shifts never cross the halves). A VEX.128
-// result zeroes bits 255:128 of its register. Memory sources are 8-byte loads (16- and 32-byte
-// IR loads are still to come).
+// result zeroes bits 255:128 of its register. A memory source is one VecLoad of its width.
 #include "cpu/x86/simd_helpers.h"
 #include "cpu/x86/translators.h"
 
@@ -33,11 +32,7 @@ Value vec_source(TranslateContext& t, unsigned i, unsigned bits) {
   auto& e = t.e();
   const Type vt = bits == 256 ? Type::I256 : Type::I128;
   if (is_vreg(t, i)) return e.get_reg(vt, ymm_offset(vreg_num(t, i)));
-  Value a = t.addr_of(i);
-  Value q[4];
-  for (unsigned k = 0; k < bits / 64; ++k) q[k] = t.load(Type::I64, k ? e.add(a, e.c64(8 * k)) : a);
-  Value lo = e.vec_build(q[0], q[1]);
-  return bits == 256 ? e.vec_concat(lo, e.vec_build(q[2], q[3])) : lo;
+  return vex_vec_load(t, i);
 }
 
 /// Writes a vector result to register r; a 128-bit one zeroes bits 255:128 (VEX.128).
@@ -77,6 +72,8 @@ bool try_avx_vec_op(TranslateContext& t) {
   if (!is_vreg(t, ops[0]) || !is_vreg(t, ops[1]) ||
       (!unary && t.is_reg(ops[2]) && !is_vreg(t, ops[2])))
     return false;
+  for (unsigned k = 1; k < n; ++k)  // a memory source is one full-width vector load
+    if (t.is_mem(ops[k]) && t.op(ops[k]).size != bits) return false;
   auto& e = t.e();
   Value a = vec_source(t, ops[1], bits);
   Value r = unary ? e.vec_op(op, a, imm) : e.vec_op(op, a, vec_source(t, ops[2], bits));

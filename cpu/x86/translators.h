@@ -33,6 +33,9 @@ void emit_sse_fp_vec(TranslateContext& t, tcg::ir::VecOp op, unsigned dst, tcg::
 /// The VEX forms of the SSE2 ops with an IR vector operation (translate_avx_vec.cpp), after the
 /// VEX checks: false when the instruction is not one of them (it stays a helper call).
 bool try_avx_vec_op(TranslateContext& t);
+/// A 16- or 32-byte VEX memory operand i as one VecLoad (I128 or I256), with the aligned
+/// moves' #GP(0) and the guest's #AC (translate_avx.cpp).
+tcg::ir::Value vex_vec_load(TranslateContext& t, unsigned i);
 /// VMOVDQA ymm/xmm, ymm/xmm and the like: a vector copy of `bits` (128 zeroes bits 255:128).
 void avx_vec_move(TranslateContext& t, unsigned dst, unsigned src, unsigned bits);
 /// The IR vector operation of a legacy SSE mnemonic (kVecForms, translate_sse.cpp).

@@ -70,32 +70,92 @@ struct SseEnc {
   uint8_t prefix = 0x66;  // the SSE FP rows: none (PS), 66 (PD), F3 (SS), F2 (SD)
 };
 constexpr SseEnc kSseEnc[] = {
-    {0xdb, 0}, {0xeb, 0}, {0xef, 0}, {0xdf, 0},  // pand por pxor pandn
-    {0xfc, 0}, {0xfd, 0}, {0xfe, 0}, {0xd4, 0},  // padd b w d q
-    {0xf8, 0}, {0xf9, 0}, {0xfa, 0}, {0xfb, 0},  // psub b w d q
-    {0x74, 0}, {0x75, 0}, {0x76, 0},             // pcmpeq b w d
-    {0x64, 0}, {0x65, 0}, {0x66, 0},             // pcmpgt b w d
-    {0xda, 0}, {0xde, 0}, {0xea, 0}, {0xee, 0},  // pminub pmaxub pminsw pmaxsw
-    {0xd5, 0}, {0xf4, 0},                        // pmullw pmuludq
-    {0x60, 0}, {0x61, 0}, {0x62, 0}, {0x6c, 0},  // punpckl bw wd dq qdq
-    {0x68, 0}, {0x69, 0}, {0x6a, 0}, {0x6d, 0},  // punpckh bw wd dq qdq
-    {0x70, 0},                                   // pshufd
-    {0x71, 6}, {0x72, 6}, {0x73, 6},             // psll w d q
-    {0x71, 2}, {0x72, 2}, {0x73, 2},             // psrl w d q
-    {0x71, 4}, {0x72, 4},                        // psra w d
-    {0x73, 7}, {0x73, 3},                        // pslldq psrldq
+    {0xdb, 0},
+    {0xeb, 0},
+    {0xef, 0},
+    {0xdf, 0},  // pand por pxor pandn
+    {0xfc, 0},
+    {0xfd, 0},
+    {0xfe, 0},
+    {0xd4, 0},  // padd b w d q
+    {0xf8, 0},
+    {0xf9, 0},
+    {0xfa, 0},
+    {0xfb, 0},  // psub b w d q
+    {0x74, 0},
+    {0x75, 0},
+    {0x76, 0},  // pcmpeq b w d
+    {0x64, 0},
+    {0x65, 0},
+    {0x66, 0},  // pcmpgt b w d
+    {0xda, 0},
+    {0xde, 0},
+    {0xea, 0},
+    {0xee, 0},  // pminub pmaxub pminsw pmaxsw
+    {0xd5, 0},
+    {0xf4, 0},  // pmullw pmuludq
+    {0x60, 0},
+    {0x61, 0},
+    {0x62, 0},
+    {0x6c, 0},  // punpckl bw wd dq qdq
+    {0x68, 0},
+    {0x69, 0},
+    {0x6a, 0},
+    {0x6d, 0},  // punpckh bw wd dq qdq
+    {0x70, 0},  // pshufd
+    {0x71, 6},
+    {0x72, 6},
+    {0x73, 6},  // psll w d q
+    {0x71, 2},
+    {0x72, 2},
+    {0x73, 2},  // psrl w d q
+    {0x71, 4},
+    {0x72, 4},  // psra w d
+    {0x73, 7},
+    {0x73, 3},  // pslldq psrldq
     // ---- SSE floating point (x86fp): prefix 0F opc xmm0, xmm1 [ib] ----
-    {0x58, 0, 0}, {0x58, 0, 0x66}, {0x58, 0, 0xf3}, {0x58, 0, 0xf2},  // add ps pd ss sd
-    {0x5c, 0, 0}, {0x5c, 0, 0x66}, {0x5c, 0, 0xf3}, {0x5c, 0, 0xf2},  // sub
-    {0x59, 0, 0}, {0x59, 0, 0x66}, {0x59, 0, 0xf3}, {0x59, 0, 0xf2},  // mul
-    {0x5e, 0, 0}, {0x5e, 0, 0x66}, {0x5e, 0, 0xf3}, {0x5e, 0, 0xf2},  // div
-    {0x5d, 0, 0}, {0x5d, 0, 0x66}, {0x5d, 0, 0xf3}, {0x5d, 0, 0xf2},  // min
-    {0x5f, 0, 0}, {0x5f, 0, 0x66}, {0x5f, 0, 0xf3}, {0x5f, 0, 0xf2},  // max
-    {0x51, 0, 0}, {0x51, 0, 0x66}, {0x51, 0, 0xf3}, {0x51, 0, 0xf2},  // sqrt
-    {0xc2, 0, 0}, {0xc2, 0, 0x66}, {0xc2, 0, 0xf3}, {0xc2, 0, 0xf2},  // cmp (ib)
-    {0x5b, 0, 0}, {0x5b, 0, 0x66}, {0x5b, 0, 0xf3},  // cvtdq2ps cvtps2dq cvttps2dq
-    {0x5a, 0, 0}, {0x5a, 0, 0x66}, {0x5a, 0, 0xf3}, {0x5a, 0, 0xf2},  // cvtps2pd pd2ps ss2sd sd2ss
-    {0xe6, 0, 0xf3}, {0xe6, 0, 0xf2}, {0xe6, 0, 0x66},  // cvtdq2pd cvtpd2dq cvttpd2dq
+    {0x58, 0, 0},
+    {0x58, 0, 0x66},
+    {0x58, 0, 0xf3},
+    {0x58, 0, 0xf2},  // add ps pd ss sd
+    {0x5c, 0, 0},
+    {0x5c, 0, 0x66},
+    {0x5c, 0, 0xf3},
+    {0x5c, 0, 0xf2},  // sub
+    {0x59, 0, 0},
+    {0x59, 0, 0x66},
+    {0x59, 0, 0xf3},
+    {0x59, 0, 0xf2},  // mul
+    {0x5e, 0, 0},
+    {0x5e, 0, 0x66},
+    {0x5e, 0, 0xf3},
+    {0x5e, 0, 0xf2},  // div
+    {0x5d, 0, 0},
+    {0x5d, 0, 0x66},
+    {0x5d, 0, 0xf3},
+    {0x5d, 0, 0xf2},  // min
+    {0x5f, 0, 0},
+    {0x5f, 0, 0x66},
+    {0x5f, 0, 0xf3},
+    {0x5f, 0, 0xf2},  // max
+    {0x51, 0, 0},
+    {0x51, 0, 0x66},
+    {0x51, 0, 0xf3},
+    {0x51, 0, 0xf2},  // sqrt
+    {0xc2, 0, 0},
+    {0xc2, 0, 0x66},
+    {0xc2, 0, 0xf3},
+    {0xc2, 0, 0xf2},  // cmp (ib)
+    {0x5b, 0, 0},
+    {0x5b, 0, 0x66},
+    {0x5b, 0, 0xf3},  // cvtdq2ps cvtps2dq cvttps2dq
+    {0x5a, 0, 0},
+    {0x5a, 0, 0x66},
+    {0x5a, 0, 0xf3},
+    {0x5a, 0, 0xf2},  // cvtps2pd pd2ps ss2sd sd2ss
+    {0xe6, 0, 0xf3},
+    {0xe6, 0, 0xf2},
+    {0xe6, 0, 0x66},  // cvtdq2pd cvtpd2dq cvttpd2dq
 };
 static_assert(std::size(kSseEnc) == ir::kNumVecOps);
 
@@ -713,17 +773,14 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
   a_.alu_rr(kAdd, true, RCX, R12);
   const int32_t base =
       int32_t(m.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
+  // softmmu::tlb_compare_value: the low address bits an access must have clear are in the
+  // compare, so a misaligned one misses (the slow path faults it, or makes a split atomic a
+  // read and a write); an access running into the next page misses; otherwise a misaligned
+  // access within the page hits (x86 code makes millions).
+  const unsigned fa = atomic ? m.size() : m.fast_align();
   a_.mov_rr(true, RDX, RAX);
-  if (m.align || m.required || atomic) {
-    // The low address bits in the compare: a misaligned access misses (the slow path faults
-    // it, or makes a split atomic a read and a write).
-    a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask) | int64_t(m.size() - 1)));
-  } else {
-    // The page of the access's last byte: a misaligned access within the page hits (x86
-    // code makes millions); one crossing into the next page misses.
-    if (m.size() > 1) a_.alu_ri(kAdd, true, RDX, int32_t(m.size() - 1));
-    a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask)));
-  }
+  if (m.size() > fa) a_.alu_ri(kAdd, true, RDX, int32_t(m.size() - fa));
+  a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask) | int64_t(fa - 1)));
   a_.alu_rm(kCmp, true, RDX,
             Mem{RCX, base + int32_t(write ? offsetof(softmmu::TlbEntry, addr_write)
                                           : offsetof(softmmu::TlbEntry, addr_read))});
@@ -731,23 +788,30 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
   a_.alu_rm(kAdd, true, RAX, Mem{RCX, base + int32_t(offsetof(softmmu::TlbEntry, addend))});
 }
 
-// A TLB hit is one movdqu (per 8 bytes atomic on the host, as x86 guarantees); a miss goes
-// through softmmu::slow_load_vec/slow_store_vec on the value's stack slot.
+// A TLB hit is one movdqu, or for 32 bytes one AVX2 vmovdqu (two movdqu without AVX2: the hit
+// means the whole access is in one RAM page, so the halves cannot fault apart); each is per 8
+// bytes atomic on the host, as x86 guarantees. A miss goes through
+// softmmu::slow_load_vec/slow_store_vec on the value's stack slot, which translates both pages
+// of a crossing access before moving a byte.
 void Gen::gen_vec_mem(size_t i, bool is_store) {
   const ir::Inst& in = b_.insts[i];
   const ir::MemOp m = ir::MemOp::decode(in.imm);
   Label miss = a_.new_label();
   ld(RAX, in.args[0]);
   tlb_lookup(m, is_store, miss);
-  if (is_store) {
-    a_.movdqu_load(0, slot(in.args[1]));
-    a_.movdqu_store(Mem{RAX, 0}, 0);
-    bind(cold(Cold::Kind::VecStoreMiss, miss, uint32_t(i), pc_));
-    return;
+  const Mem host{RAX, 0}, value = is_store ? slot(in.args[1]) : slot_of(i);
+  const Mem from = is_store ? value : host, to = is_store ? host : value;
+  if (m.size() == 32 && avx2_) {
+    a_.vmovdqu_load(0, from);
+    a_.vmovdqu_store(to, 0);
+    a_.vzeroupper();
+  } else {
+    for (int32_t h = 0; h < int32_t(m.size() / 16); ++h) {
+      a_.movdqu_load(0, Mem{from.base, from.disp + 16 * h});
+      a_.movdqu_store(Mem{to.base, to.disp + 16 * h}, 0);
+    }
   }
-  a_.movdqu_load(0, Mem{RAX, 0});
-  a_.movdqu_store(slot_of(i), 0);
-  bind(cold(Cold::Kind::VecLoadMiss, miss, uint32_t(i), pc_));
+  bind(cold(is_store ? Cold::Kind::VecStoreMiss : Cold::Kind::VecLoadMiss, miss, uint32_t(i), pc_));
 }
 
 // One probe for the run's bytes [a, last]: both in one page (checked outright, not left to

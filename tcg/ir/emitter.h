@@ -95,14 +95,14 @@ class Emitter {
   void store(Value addr, Value v, MemOp m) {
     emit(Opcode::Store, type_of(v), {addr, v}, m.encode());
   }
-  /// 16-byte vector load/store (m.size_log2 is set to 4).
-  Value vec_load(Value addr, MemOp m) {
-    m.size_log2 = 4;
-    return emit(Opcode::VecLoad, Type::I128, {addr}, m.encode());
+  /// Vector load/store of a 16-byte (I128) or 32-byte (I256) value (m.size_log2 follows it).
+  Value vec_load(Value addr, MemOp m, Type t = Type::I128) {
+    m.size_log2 = t == Type::I256 ? 5 : 4;
+    return emit(Opcode::VecLoad, t, {addr}, m.encode());
   }
   void vec_store(Value addr, Value v, MemOp m) {
-    m.size_log2 = 4;
-    emit(Opcode::VecStore, Type::I128, {addr, v}, m.encode());
+    m.size_log2 = type_of(v) == Type::I256 ? 5 : 4;
+    emit(Opcode::VecStore, type_of(v), {addr, v}, m.encode());
   }
   /// Atomic read-modify-write; returns the old value (of v's type, which sets the size).
   Value atomic_rmw(AtomicOp op, Value addr, Value v, MemOp m) {

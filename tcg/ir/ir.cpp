@@ -19,52 +19,80 @@ static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOpcodes);
 
 Type fixed_type(Slot s) {
   switch (s) {
-    case Slot::I1: return Type::I1;
-    case Slot::I8: return Type::I8;
-    case Slot::I16: return Type::I16;
-    case Slot::I32: return Type::I32;
-    case Slot::I64: return Type::I64;
-    case Slot::I128: return Type::I128;
-    case Slot::I256: return Type::I256;
-    default: return Type::V;
+    case Slot::I1:
+      return Type::I1;
+    case Slot::I8:
+      return Type::I8;
+    case Slot::I16:
+      return Type::I16;
+    case Slot::I32:
+      return Type::I32;
+    case Slot::I64:
+      return Type::I64;
+    case Slot::I128:
+      return Type::I128;
+    case Slot::I256:
+      return Type::I256;
+    default:
+      return Type::V;
   }
 }
 
-bool is_int(Type t) { return t == Type::I1 || t == Type::I8 || t == Type::I16 || t == Type::I32 || t == Type::I64; }
+bool is_int(Type t) {
+  return t == Type::I1 || t == Type::I8 || t == Type::I16 || t == Type::I32 || t == Type::I64;
+}
 
 }  // namespace
 
-const OpInfo& op_info(Opcode op) { return kOpTable[static_cast<unsigned>(op)]; }
+const OpInfo& op_info(Opcode op) {
+  return kOpTable[static_cast<unsigned>(op)];
+}
 
 Type type_of_bits(unsigned b) {
   switch (b) {
-    case 1: return Type::I1;
-    case 8: return Type::I8;
-    case 16: return Type::I16;
-    case 32: return Type::I32;
-    case 64: return Type::I64;
-    case 128: return Type::I128;
-    case 256: return Type::I256;
-    default: return Type::V;
+    case 1:
+      return Type::I1;
+    case 8:
+      return Type::I8;
+    case 16:
+      return Type::I16;
+    case 32:
+      return Type::I32;
+    case 64:
+      return Type::I64;
+    case 128:
+      return Type::I128;
+    case 256:
+      return Type::I256;
+    default:
+      return Type::V;
   }
 }
 
 std::string_view type_name(Type t) {
   switch (t) {
-    case Type::V: return "void";
-    case Type::I1: return "i1";
-    case Type::I8: return "i8";
-    case Type::I16: return "i16";
-    case Type::I32: return "i32";
-    case Type::I64: return "i64";
-    case Type::I128: return "i128";
-    case Type::I256: return "i256";
+    case Type::V:
+      return "void";
+    case Type::I1:
+      return "i1";
+    case Type::I8:
+      return "i8";
+    case Type::I16:
+      return "i16";
+    case Type::I32:
+      return "i32";
+    case Type::I64:
+      return "i64";
+    case Type::I128:
+      return "i128";
+    case Type::I256:
+      return "i256";
   }
   return "?";
 }
 
 std::string_view cond_name(Cond c) {
-  static constexpr std::string_view kNames[] = {"eq", "ne", "ult", "ule", "ugt",
+  static constexpr std::string_view kNames[] = {"eq",  "ne",  "ult", "ule", "ugt",
                                                 "uge", "slt", "sle", "sgt", "sge"};
   unsigned i = static_cast<unsigned>(c);
   return i < std::size(kNames) ? kNames[i] : "?";
@@ -72,26 +100,40 @@ std::string_view cond_name(Cond c) {
 
 std::string_view atomic_op_name(AtomicOp op) {
   switch (op) {
-    case AtomicOp::Add: return "add";
-    case AtomicOp::And: return "and";
-    case AtomicOp::Or: return "or";
-    case AtomicOp::Xor: return "xor";
-    case AtomicOp::Xchg: return "xchg";
+    case AtomicOp::Add:
+      return "add";
+    case AtomicOp::And:
+      return "and";
+    case AtomicOp::Or:
+      return "or";
+    case AtomicOp::Xor:
+      return "xor";
+    case AtomicOp::Xchg:
+      return "xchg";
   }
   return "?";
 }
 
 std::string_view exit_reason_name(ExitReason r) {
   switch (r) {
-    case ExitReason::Lookup: return "lookup";
-    case ExitReason::Exception: return "exception";
-    case ExitReason::Halt: return "halt";
-    case ExitReason::Hypercall: return "hypercall";
-    case ExitReason::Supervisor: return "supervisor";
-    case ExitReason::Undefined: return "undefined";
-    case ExitReason::Breakpoint: return "breakpoint";
-    case ExitReason::Step: return "step";
-    case ExitReason::FetchFault: return "fetch_fault";
+    case ExitReason::Lookup:
+      return "lookup";
+    case ExitReason::Exception:
+      return "exception";
+    case ExitReason::Halt:
+      return "halt";
+    case ExitReason::Hypercall:
+      return "hypercall";
+    case ExitReason::Supervisor:
+      return "supervisor";
+    case ExitReason::Undefined:
+      return "undefined";
+    case ExitReason::Breakpoint:
+      return "breakpoint";
+    case ExitReason::Step:
+      return "step";
+    case ExitReason::FetchFault:
+      return "fetch_fault";
   }
   return "?";
 }
@@ -198,13 +240,16 @@ std::string print(const Block& b) {
         out += " @";
         out += reinterpret_cast<const Helper*>(i.imm)->name;
         break;
-      default: break;
+      default:
+        break;
     }
     out += "\n";
   }
   const Terminal& t = b.term;
   switch (t.kind) {
-    case Terminal::Kind::None: out += "  <no terminal>\n"; break;
+    case Terminal::Kind::None:
+      out += "  <no terminal>\n";
+      break;
     case Terminal::Kind::Jump:
       std::snprintf(buf, sizeof buf, "  jump 0x%" PRIx64 "\n", t.target);
       out += buf;
@@ -246,18 +291,18 @@ std::string verify(const Block& b) {
     bool is_call = i.op == Opcode::Call || i.op == Opcode::CallPure;
     if (is_call ? i.nargs > 3 : i.nargs != info.num_args()) return fail(n, "wrong argument count");
     // Vector values: GetReg/SetReg and the lane operations at either vector width.
-    const bool vec_reg = (i.op == Opcode::GetReg || i.op == Opcode::SetReg ||
-                          i.op == Opcode::VecOp1 || i.op == Opcode::VecOp2) &&
-                         is_vec(i.type);
-    if ((i.op == Opcode::VecOp1 || i.op == Opcode::VecOp2) && !vec_reg)
-      return fail(n, "vector op on a non-vector type");
+    const bool vec_only = i.op == Opcode::VecOp1 || i.op == Opcode::VecOp2 ||
+                          i.op == Opcode::VecLoad || i.op == Opcode::VecStore;
+    const bool vec_reg =
+        (i.op == Opcode::GetReg || i.op == Opcode::SetReg || vec_only) && is_vec(i.type);
+    if (vec_only && !vec_reg) return fail(n, "vector op on a non-vector type");
     if (!vec_reg && (info.result == Slot::T || i.op == Opcode::Cmp || i.op == Opcode::AddCarry ||
                      i.op == Opcode::AddOvf || i.op == Opcode::SetReg || i.op == Opcode::Store)) {
-      if (!is_int(i.type) || (i.type == Type::I1 && info.result == Slot::T &&
-                              i.op != Opcode::Const && i.op != Opcode::GetReg &&
-                              i.op != Opcode::Select && i.op != Opcode::And &&
-                              i.op != Opcode::Or && i.op != Opcode::Xor && i.op != Opcode::Not &&
-                              i.op != Opcode::ZExt && i.op != Opcode::Trunc))
+      if (!is_int(i.type) ||
+          (i.type == Type::I1 && info.result == Slot::T && i.op != Opcode::Const &&
+           i.op != Opcode::GetReg && i.op != Opcode::Select && i.op != Opcode::And &&
+           i.op != Opcode::Or && i.op != Opcode::Xor && i.op != Opcode::Not &&
+           i.op != Opcode::ZExt && i.op != Opcode::Trunc))
         return fail(n, "bad type");
     }
     for (unsigned k = 0; k < i.nargs; ++k) {
@@ -294,8 +339,8 @@ std::string verify(const Block& b) {
         MemOp::decode(i.imm).size() * 8 > bits(i.type))
       return fail(n, "memory size wider than value");
     if ((i.op == Opcode::VecLoad || i.op == Opcode::VecStore) &&
-        (MemOp::decode(i.imm).size() != 16 || MemOp::decode(i.imm).sign))
-      return fail(n, "vector memory size is not 16 bytes");
+        (MemOp::decode(i.imm).size() * 8 != bits(i.type) || MemOp::decode(i.imm).sign))
+      return fail(n, "vector memory size is not its type's");
     if ((i.op == Opcode::Load || i.op == Opcode::Store || i.op == Opcode::AtomicRmw ||
          i.op == Opcode::AtomicCmpxchg) &&
         MemOp::decode(i.imm).size() > 8)
@@ -313,14 +358,16 @@ std::string verify(const Block& b) {
            result_type(b.insts[v.id]) == want;
   };
   switch (t.kind) {
-    case Terminal::Kind::None: return "block has no terminal";
+    case Terminal::Kind::None:
+      return "block has no terminal";
     case Terminal::Kind::Branch:
       if (!check_val(t.cond, Type::I1)) return "branch condition is not an i1 value";
       break;
     case Terminal::Kind::Indirect:
       if (!check_val(t.value, Type::I64)) return "indirect target is not an i64 value";
       break;
-    default: break;
+    default:
+      break;
   }
   return {};
 }

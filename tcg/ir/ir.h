@@ -16,14 +16,22 @@ enum class Type : uint8_t { V, I1, I8, I16, I32, I64, I128, I256 };
 /// Width in bits of an integer type (0 for V).
 constexpr unsigned bits(Type t) {
   switch (t) {
-    case Type::I1: return 1;
-    case Type::I8: return 8;
-    case Type::I16: return 16;
-    case Type::I32: return 32;
-    case Type::I64: return 64;
-    case Type::I128: return 128;
-    case Type::I256: return 256;
-    default: return 0;
+    case Type::I1:
+      return 1;
+    case Type::I8:
+      return 8;
+    case Type::I16:
+      return 16;
+    case Type::I32:
+      return 32;
+    case Type::I64:
+      return 64;
+    case Type::I128:
+      return 128;
+    case Type::I256:
+      return 256;
+    default:
+      return 0;
   }
 }
 constexpr uint64_t mask(Type t) {
@@ -32,7 +40,9 @@ constexpr uint64_t mask(Type t) {
 }
 Type type_of_bits(unsigned bits);
 /// The vector value types (bags of lanes; see VecOp1 in opcodes.inc).
-constexpr bool is_vec(Type t) { return t == Type::I128 || t == Type::I256; }
+constexpr bool is_vec(Type t) {
+  return t == Type::I128 || t == Type::I256;
+}
 std::string_view type_name(Type t);
 
 enum OpFlags : uint8_t {
@@ -65,7 +75,9 @@ struct OpInfo {
   }
 };
 const OpInfo& op_info(Opcode op);
-inline bool is_pure(Opcode op) { return (op_info(op).flags & (kSideEffect | kMayFault)) == 0; }
+inline bool is_pure(Opcode op) {
+  return (op_info(op).flags & (kSideEffect | kMayFault)) == 0;
+}
 
 /// Comparison predicates for Opcode::Cmp.
 enum class Cond : uint8_t { Eq, Ne, Ult, Ule, Ugt, Uge, Slt, Sle, Sgt, Sge };
@@ -73,12 +85,12 @@ std::string_view cond_name(Cond c);
 
 /// Memory operation descriptor carried in Inst::imm of Load/Store (and VecLoad/VecStore).
 struct MemOp {
-  uint8_t size_log2 = 0;  // 0..3: 1, 2, 4, 8 bytes; 4 (16 bytes) only on VecLoad/VecStore, and
-                          // 5 (32 bytes) reserved for their 256-bit form
+  uint8_t size_log2 = 0;  // 0..3: 1, 2, 4, 8 bytes; 4 and 5 (16, 32 bytes) only on
+                          // VecLoad/VecStore (I128, I256)
   bool sign = false;      // loads: sign-extend to the result type
   uint8_t mmu_idx = 0;    // which TLB (privilege / translation regime) the guest uses
   bool align = false;     // fault on misaligned access (exclusives, acquire/release, x86 #AC):
-                          // PageTranslator::raise_alignment_fault
+                          // PageTranslator::raise_alignment_fault; checked at align_bytes()
   // A 32-bit address (x86 outside 64-bit mode). The convention: the frontend computes the
   // address in I32 and zero-extends it to I64 (so it wraps at 4 GiB for free) and sets this
   // flag, which only the slow path reads: the bytes of an access that runs past 0xffffffff
@@ -91,14 +103,26 @@ struct MemOp {
 
   constexpr uint64_t encode() const {
     return uint64_t(size_log2 & 3) | (uint64_t(sign) << 2) | (uint64_t(align) << 3) |
-           (uint64_t(addr32) << 4) | (uint64_t(size_log2 >> 2) << 5) |
-           (uint64_t(required) << 6) | (uint64_t(mmu_idx) << 8);
+           (uint64_t(addr32) << 4) | (uint64_t(size_log2 >> 2) << 5) | (uint64_t(required) << 6) |
+           (uint64_t(mmu_idx) << 8);
   }
   static constexpr MemOp decode(uint64_t v) {
-    return MemOp{uint8_t((v & 3) | ((v >> 3) & 4)), bool(v & 4), uint8_t((v >> 8) & 0xff),
-                 bool(v & 8), bool(v & 16), bool(v & 64)};
+    return MemOp{uint8_t((v & 3) | ((v >> 3) & 4)),
+                 bool(v & 4),
+                 uint8_t((v >> 8) & 0xff),
+                 bool(v & 8),
+                 bool(v & 16),
+                 bool(v & 64)};
   }
   constexpr unsigned size() const { return 1u << size_log2; }
+  /// The alignment `align` checks: the access size, but at most 16 bytes. A 32-byte vector
+  /// access is checked as two 16-byte elements: x86 raises #AC for a ymm operand that is not
+  /// 16-byte aligned and none at 16 mod 32 (seen on silicon with x86-diff --misalign-vec
+  /// --align-check), as AArch64 checks LDP Q by its element.
+  constexpr unsigned align_bytes() const { return size() < 16 ? size() : 16; }
+  /// The alignment an inline TLB fast path must see before it may skip the slow path's checks:
+  /// `required` wants the whole size, `align` align_bytes(), otherwise any address will do.
+  constexpr unsigned fast_align() const { return required ? size() : align ? align_bytes() : 1; }
 };
 
 enum class FenceKind : uint8_t { Full, Load, Store, Instruction };
@@ -132,16 +156,16 @@ Type result_type(const Inst& i);
 
 /// Why a block returns to the dispatcher (Terminal::Kind::Exit).
 enum class ExitReason : uint8_t {
-  Lookup,         // nothing special: state changed in a way that needs a fresh TB lookup
-  Exception,      // a helper raised a guest exception and already updated guest state
-  Halt,           // WFI/HLT: wait for an interrupt
-  Hypercall,      // HVC-style call to the board; Terminal::arg is the immediate
-  Supervisor,     // SVC/SYSCALL when the board handles it (user-mode or bare-metal traps)
-  Undefined,      // an unallocated or unimplemented encoding; Terminal::arg is the encoding
-  Breakpoint,     // debugger breakpoint
-  Step,           // single-step done
-  FetchFault,     // the block's first instruction crosses onto a page that cannot be fetched
-                  // (see exec::CodeReader): the engine raises the fetch fault; never executed
+  Lookup,      // nothing special: state changed in a way that needs a fresh TB lookup
+  Exception,   // a helper raised a guest exception and already updated guest state
+  Halt,        // WFI/HLT: wait for an interrupt
+  Hypercall,   // HVC-style call to the board; Terminal::arg is the immediate
+  Supervisor,  // SVC/SYSCALL when the board handles it (user-mode or bare-metal traps)
+  Undefined,   // an unallocated or unimplemented encoding; Terminal::arg is the encoding
+  Breakpoint,  // debugger breakpoint
+  Step,        // single-step done
+  FetchFault,  // the block's first instruction crosses onto a page that cannot be fetched
+               // (see exec::CodeReader): the engine raises the fetch fault; never executed
 };
 std::string_view exit_reason_name(ExitReason r);
 
@@ -165,9 +189,9 @@ struct Terminal {
 };
 
 struct Block {
-  uint64_t guest_pc = 0;      // first guest instruction
-  uint32_t guest_size = 0;    // bytes of guest code covered
-  uint32_t num_insns = 0;     // guest instructions
+  uint64_t guest_pc = 0;    // first guest instruction
+  uint32_t guest_size = 0;  // bytes of guest code covered
+  uint32_t num_insns = 0;   // guest instructions
   std::vector<Inst> insts;
   Terminal term;
 

@@ -130,6 +130,17 @@ class BlockLowering {
   // In a slow path: the runs in progress stop using their probe (it may be stale).
   void end_runs_in_progress();
   ll::Value* host_pointer(ll::Value* entry, ll::Value* vaddr);
+  // One guest access, the scaffolding every kind shares: a run member's fused access (when
+  // the instruction is one), then the inline TLB compare at m (tlb_compare_and_entry) with
+  // `fast` on a hit and, in a cold block, sync_out, `slow`, the end of the runs in progress
+  // and a branch out when the slow path raised. `fast` gets the host address; both return the
+  // access's value (null for stores), joined by a PHI. Blocks are named name_hit, name_miss...
+  ll::Value* guest_access(const char* name, ll::Value* vaddr, ir::MemOp m, bool write,
+                          ll::function_ref<ll::Value*(ll::Value* host)> fast,
+                          ll::function_ref<ll::Value*()> slow);
+  // A cold, non-unwinding call of a softmmu slow path.
+  ll::CallInst* call_slow(const char* symbol, const void* fn, ll::FunctionType* ty,
+                          ll::ArrayRef<ll::Value*> args);
   ll::Value* lower_load(const ir::Inst& in);
   void lower_store(const ir::Inst& in);
   ll::Value* lower_vec_load(const ir::Inst& in);

@@ -42,14 +42,14 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
                                              b_.getInt64(write ? kEntryAddrWrite : kEntryAddrRead));
   auto* expect = b_.CreateAlignedLoad(b_.getInt64Ty(), cmp_addr, ll::MaybeAlign(8));
   tag(expect, tbaa_tlb_);
-  // With alignment asked for (and for atomics) the low address bits are in the compare, so a
-  // misaligned access misses; otherwise the compare takes the page of the access's last byte,
-  // so a misaligned access within one page hits (x86 code makes millions) and one crossing into
-  // the next page misses. The baseline tier's tlb_lookup does the same.
-  ll::Value* masked = m.align || m.required
-                          ? b_.CreateAnd(vaddr, b_.getInt64(softmmu::kPageMask | (m.size() - 1)))
-                          : b_.CreateAnd(b_.CreateAdd(vaddr, b_.getInt64(m.size() - 1)),
-                                         b_.getInt64(softmmu::kPageMask));
+  // softmmu::tlb_compare_value: with alignment asked for (and for atomics) the low address
+  // bits are in the compare, so a misaligned access misses; the page compared is that of the
+  // access's last aligned block, so an access crossing into the next page misses and a
+  // misaligned one within one page hits (x86 code makes millions). The baseline tier's
+  // tlb_lookup does the same.
+  const uint64_t fa = m.fast_align();
+  ll::Value* last = m.size() > fa ? b_.CreateAdd(vaddr, b_.getInt64(m.size() - fa)) : vaddr;
+  ll::Value* masked = b_.CreateAnd(last, b_.getInt64(softmmu::kPageMask | (fa - 1)));
   return b_.CreateICmpEQ(masked, expect);
 }
 
@@ -124,6 +124,58 @@ void BlockLowering::end_runs_in_progress() {
     if (run_ok_[r] && runs_.runs[r].last > index_) b_.CreateStore(b_.getFalse(), run_ok_[r]);
 }
 
+ll::Value* BlockLowering::guest_access(const char* name, ll::Value* vaddr, ir::MemOp m, bool write,
+                                       ll::function_ref<ll::Value*(ll::Value* host)> fast,
+                                       ll::function_ref<ll::Value*()> slow) {
+  const std::string n(name);
+  auto* hit_bb = ll::BasicBlock::Create(ctx_, n + "_hit", fn_);
+  auto* miss_bb = ll::BasicBlock::Create(ctx_, n + "_miss", fn_);
+  auto* join_bb = ll::BasicBlock::Create(ctx_, n + "_join", fn_);
+
+  ll::Value* run_val = nullptr;
+  ll::BasicBlock* run_end = nullptr;
+  if (const int32_t r = runs_.run_of[index_]; r >= 0) {
+    auto* usual_bb = ll::BasicBlock::Create(ctx_, n + "_usual", fn_);
+    run_val = fast(run_member(r, usual_bb));
+    run_end = b_.GetInsertBlock();
+    b_.CreateBr(join_bb);
+    b_.SetInsertPoint(usual_bb);
+  }
+
+  ll::Value* entry = nullptr;
+  ll::Value* hit = tlb_compare_and_entry(vaddr, m, write, entry);
+  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
+
+  b_.SetInsertPoint(hit_bb);
+  ll::Value* fast_val = fast(host_pointer(entry, vaddr));
+  ll::BasicBlock* hit_end = b_.GetInsertBlock();
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(miss_bb);
+  sync_out();  // the slow path may raise a guest exception, which needs exact state
+  ll::Value* slow_val = slow();
+  end_runs_in_progress();
+  branch_if_pending();
+  ll::BasicBlock* slow_end = b_.GetInsertBlock();
+  b_.CreateBr(join_bb);
+
+  b_.SetInsertPoint(join_bb);
+  if (!fast_val) return nullptr;
+  ll::PHINode* phi = b_.CreatePHI(fast_val->getType(), run_val ? 3 : 2);
+  phi->addIncoming(fast_val, hit_end);
+  phi->addIncoming(slow_val, slow_end);
+  if (run_val) phi->addIncoming(run_val, run_end);
+  return phi;
+}
+
+ll::CallInst* BlockLowering::call_slow(const char* symbol, const void* fn, ll::FunctionType* ty,
+                                       ll::ArrayRef<ll::Value*> args) {
+  ll::CallInst* call = b_.CreateCall(ty, slow_ptr(symbol, fn), args);
+  call->addFnAttr(ll::Attribute::Cold);
+  call->addFnAttr(ll::Attribute::NoUnwind);
+  return call;
+}
+
 ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   ir::MemOp m = ir::MemOp::decode(in.imm);
   if (m.mmu_idx >= softmmu::kNumMmuIdx || in.type == ir::Type::V) {
@@ -132,56 +184,25 @@ ll::Value* BlockLowering::lower_load(const ir::Inst& in) {
   }
   ll::Value* vaddr = arg(in, 0);
   auto* mem_ty = ll::IntegerType::get(ctx_, m.size() * 8);
-  auto* hit_bb = ll::BasicBlock::Create(ctx_, "ld_hit", fn_);
-  auto* miss_bb = ll::BasicBlock::Create(ctx_, "ld_miss", fn_);
-  auto* join_bb = ll::BasicBlock::Create(ctx_, "ld_join", fn_);
-
-  ll::Value* run_val = nullptr;
-  ll::BasicBlock* run_end = nullptr;
-  if (const int32_t r = runs_.run_of[index_]; r >= 0) {
-    auto* usual_bb = ll::BasicBlock::Create(ctx_, "ld_usual", fn_);
-    auto* ld = b_.CreateAlignedLoad(mem_ty, run_member(r, usual_bb), ll::MaybeAlign(1));
-    tag(ld, tbaa_guest_);
-    run_val = ld;
-    run_end = b_.GetInsertBlock();
-    b_.CreateBr(join_bb);
-    b_.SetInsertPoint(usual_bb);
-  }
-
-  ll::Value* entry = nullptr;
-  ll::Value* hit = tlb_compare_and_entry(vaddr, m, false, entry);
-  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
-
-  b_.SetInsertPoint(hit_bb);
-  ll::Value* host = host_pointer(entry, vaddr);
-  auto* fast = b_.CreateAlignedLoad(mem_ty, host, ll::MaybeAlign(1));
-  tag(fast, tbaa_guest_);
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(miss_bb);
-  sync_out();  // the slow path may raise a guest exception, which needs exact state
-  auto* sty = ll::FunctionType::get(
-      b_.getInt64Ty(), {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
-  ll::CallInst* call =
-      b_.CreateCall(sty, slow_ptr(kSlowLoadSymbol, reinterpret_cast<const void*>(names_.slow.load)),
-                    {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
-  call->addFnAttr(ll::Attribute::Cold);
-  call->addFnAttr(ll::Attribute::NoUnwind);
-  end_runs_in_progress();
-  // Narrow to the access size ourselves, so the extension below is the only one that counts.
-  ll::Value* slow = b_.CreateTrunc(call, mem_ty);
-  branch_if_pending();
-  ll::BasicBlock* slow_end = b_.GetInsertBlock();
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(join_bb);
-  ll::PHINode* phi = b_.CreatePHI(mem_ty, run_val ? 3 : 2);
-  phi->addIncoming(fast, hit_bb);
-  phi->addIncoming(slow, slow_end);
-  if (run_val) phi->addIncoming(run_val, run_end);
+  ll::Value* v = guest_access(
+      "ld", vaddr, m, false,
+      [&](ll::Value* host) {
+        auto* ld = b_.CreateAlignedLoad(mem_ty, host, ll::MaybeAlign(1));
+        tag(ld, tbaa_guest_);
+        return ld;
+      },
+      [&] {
+        auto* i64 = b_.getInt64Ty();
+        auto* sty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64}, false);
+        ll::CallInst* call =
+            call_slow(kSlowLoadSymbol, reinterpret_cast<const void*>(names_.slow.load), sty,
+                      {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
+        // Narrow to the access size ourselves, so the extension below is the only one.
+        return b_.CreateTrunc(call, mem_ty);
+      });
   ll::IntegerType* ty = int_type(in.type);
-  if (ty->getBitWidth() < mem_ty->getBitWidth()) return b_.CreateTrunc(phi, ty);
-  return m.sign ? b_.CreateSExtOrBitCast(phi, ty) : b_.CreateZExtOrBitCast(phi, ty);
+  if (ty->getBitWidth() < mem_ty->getBitWidth()) return b_.CreateTrunc(v, ty);
+  return m.sign ? b_.CreateSExtOrBitCast(v, ty) : b_.CreateZExtOrBitCast(v, ty);
 }
 
 void BlockLowering::lower_store(const ir::Inst& in) {
@@ -193,45 +214,22 @@ void BlockLowering::lower_store(const ir::Inst& in) {
   ll::Value* vaddr = arg(in, 0);
   ll::Value* value = arg(in, 1);
   auto* mem_ty = ll::IntegerType::get(ctx_, m.size() * 8);
-  auto* hit_bb = ll::BasicBlock::Create(ctx_, "st_hit", fn_);
-  auto* miss_bb = ll::BasicBlock::Create(ctx_, "st_miss", fn_);
-  auto* join_bb = ll::BasicBlock::Create(ctx_, "st_join", fn_);
-
-  if (const int32_t r = runs_.run_of[index_]; r >= 0) {
-    auto* usual_bb = ll::BasicBlock::Create(ctx_, "st_usual", fn_);
-    ll::Value* host = run_member(r, usual_bb);
-    tag(b_.CreateAlignedStore(b_.CreateZExtOrTrunc(value, mem_ty), host, ll::MaybeAlign(1)),
-        tbaa_guest_);
-    b_.CreateBr(join_bb);
-    b_.SetInsertPoint(usual_bb);
-  }
-
-  ll::Value* entry = nullptr;
-  ll::Value* hit = tlb_compare_and_entry(vaddr, m, true, entry);
-  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
-
-  b_.SetInsertPoint(hit_bb);
-  ll::Value* host = host_pointer(entry, vaddr);
-  auto* st = b_.CreateAlignedStore(b_.CreateZExtOrTrunc(value, mem_ty), host, ll::MaybeAlign(1));
-  tag(st, tbaa_guest_);
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(miss_bb);
-  sync_out();
-  auto* sty = ll::FunctionType::get(
-      b_.getVoidTy(),
-      {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
-  ll::CallInst* call = b_.CreateCall(
-      sty, slow_ptr(kSlowStoreSymbol, reinterpret_cast<const void*>(names_.slow.store)),
-      {cpu_, vaddr, b_.CreateZExtOrTrunc(value, b_.getInt64Ty()), b_.getInt64(in.imm),
-       b_.getInt64(insn_pc_)});
-  call->addFnAttr(ll::Attribute::Cold);
-  call->addFnAttr(ll::Attribute::NoUnwind);
-  end_runs_in_progress();
-  branch_if_pending();
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(join_bb);
+  guest_access(
+      "st", vaddr, m, true,
+      [&](ll::Value* host) -> ll::Value* {
+        tag(b_.CreateAlignedStore(b_.CreateZExtOrTrunc(value, mem_ty), host, ll::MaybeAlign(1)),
+            tbaa_guest_);
+        return nullptr;
+      },
+      [&]() -> ll::Value* {
+        auto* i64 = b_.getInt64Ty();
+        auto* sty =
+            ll::FunctionType::get(b_.getVoidTy(), {b_.getPtrTy(), i64, i64, i64, i64}, false);
+        call_slow(kSlowStoreSymbol, reinterpret_cast<const void*>(names_.slow.store), sty,
+                  {cpu_, vaddr, b_.CreateZExtOrTrunc(value, i64), b_.getInt64(in.imm),
+                   b_.getInt64(insn_pc_)});
+        return nullptr;
+      });
 }
 
 // An alloca in the function's entry block (so it is one stack slot, not one per execution).
@@ -241,91 +239,59 @@ ll::AllocaInst* BlockLowering::entry_alloca(ll::Type* t) {
   return eb.CreateAlloca(t);
 }
 
-// VecLoad/VecStore: a TLB hit is one 16-byte host access (align 1: a movdqu); a miss calls
-// softmmu::slow_load_vec/slow_store_vec through a stack slot.
+// VecLoad/VecStore: a TLB hit is one 16- or 32-byte host access (align 1: a movdqu, or a
+// vmovdqu ymm where the host has AVX); a miss calls softmmu::slow_load_vec/slow_store_vec
+// through a stack slot.
 ll::Value* BlockLowering::lower_vec_load(const ir::Inst& in) {
   ir::MemOp m = ir::MemOp::decode(in.imm);
-  if (m.mmu_idx >= softmmu::kNumMmuIdx || m.size() != 16) {
+  if (m.mmu_idx >= softmmu::kNumMmuIdx || m.size() * 8 != ir::bits(in.type)) {
     fail("VecLoad: bad memop");
     return nullptr;
   }
-  ll::Type* vty = value_type(ir::Type::I128);
+  ll::Type* vty = value_type(in.type);
   ll::Value* vaddr = arg(in, 0);
-  auto* hit_bb = ll::BasicBlock::Create(ctx_, "vld_hit", fn_);
-  auto* miss_bb = ll::BasicBlock::Create(ctx_, "vld_miss", fn_);
-  auto* join_bb = ll::BasicBlock::Create(ctx_, "vld_join", fn_);
-
-  ll::Value* entry = nullptr;
-  ll::Value* hit = tlb_compare_and_entry(vaddr, m, false, entry);
-  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
-
-  b_.SetInsertPoint(hit_bb);
-  auto* fast = b_.CreateAlignedLoad(vty, host_pointer(entry, vaddr), ll::MaybeAlign(1));
-  tag(fast, tbaa_guest_);
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(miss_bb);
-  sync_out();
-  ll::AllocaInst* buf = entry_alloca(vty);
-  auto* sty = ll::FunctionType::get(
-      b_.getVoidTy(),
-      {b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty(), b_.getPtrTy()}, false);
-  ll::CallInst* call = b_.CreateCall(
-      sty, slow_ptr(kSlowLoadVecSymbol, reinterpret_cast<const void*>(names_.slow.load_vec)),
-      {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_), buf});
-  call->addFnAttr(ll::Attribute::Cold);
-  call->addFnAttr(ll::Attribute::NoUnwind);
-  end_runs_in_progress();
-  branch_if_pending();
-  ll::Value* slow = b_.CreateAlignedLoad(vty, buf, ll::MaybeAlign(8));
-  ll::BasicBlock* slow_end = b_.GetInsertBlock();
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(join_bb);
-  ll::PHINode* phi = b_.CreatePHI(vty, 2);
-  phi->addIncoming(fast, hit_bb);
-  phi->addIncoming(slow, slow_end);
-  return phi;
+  return guest_access(
+      "vld", vaddr, m, false,
+      [&](ll::Value* host) {
+        auto* ld = b_.CreateAlignedLoad(vty, host, ll::MaybeAlign(1));
+        tag(ld, tbaa_guest_);
+        return ld;
+      },
+      [&] {
+        ll::AllocaInst* buf = entry_alloca(vty);
+        auto* i64 = b_.getInt64Ty();
+        auto* sty = ll::FunctionType::get(b_.getVoidTy(),
+                                          {b_.getPtrTy(), i64, i64, i64, b_.getPtrTy()}, false);
+        call_slow(kSlowLoadVecSymbol, reinterpret_cast<const void*>(names_.slow.load_vec), sty,
+                  {cpu_, vaddr, b_.getInt64(in.imm), b_.getInt64(insn_pc_), buf});
+        return b_.CreateAlignedLoad(vty, buf, ll::MaybeAlign(8));
+      });
 }
 
 void BlockLowering::lower_vec_store(const ir::Inst& in) {
   ir::MemOp m = ir::MemOp::decode(in.imm);
-  if (m.mmu_idx >= softmmu::kNumMmuIdx || m.size() != 16) {
+  if (m.mmu_idx >= softmmu::kNumMmuIdx || m.size() * 8 != ir::bits(in.type)) {
     fail("VecStore: bad memop");
     return;
   }
   ll::Value* vaddr = arg(in, 0);
   ll::Value* value = arg(in, 1);
-  auto* hit_bb = ll::BasicBlock::Create(ctx_, "vst_hit", fn_);
-  auto* miss_bb = ll::BasicBlock::Create(ctx_, "vst_miss", fn_);
-  auto* join_bb = ll::BasicBlock::Create(ctx_, "vst_join", fn_);
-
-  ll::Value* entry = nullptr;
-  ll::Value* hit = tlb_compare_and_entry(vaddr, m, true, entry);
-  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
-
-  b_.SetInsertPoint(hit_bb);
-  auto* st = b_.CreateAlignedStore(value, host_pointer(entry, vaddr), ll::MaybeAlign(1));
-  tag(st, tbaa_guest_);
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(miss_bb);
-  sync_out();
-  ll::AllocaInst* buf = entry_alloca(value->getType());
-  b_.CreateAlignedStore(value, buf, ll::MaybeAlign(8));
-  auto* sty = ll::FunctionType::get(
-      b_.getVoidTy(),
-      {b_.getPtrTy(), b_.getInt64Ty(), b_.getPtrTy(), b_.getInt64Ty(), b_.getInt64Ty()}, false);
-  ll::CallInst* call = b_.CreateCall(
-      sty, slow_ptr(kSlowStoreVecSymbol, reinterpret_cast<const void*>(names_.slow.store_vec)),
-      {cpu_, vaddr, buf, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
-  call->addFnAttr(ll::Attribute::Cold);
-  call->addFnAttr(ll::Attribute::NoUnwind);
-  end_runs_in_progress();
-  branch_if_pending();
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(join_bb);
+  guest_access(
+      "vst", vaddr, m, true,
+      [&](ll::Value* host) -> ll::Value* {
+        tag(b_.CreateAlignedStore(value, host, ll::MaybeAlign(1)), tbaa_guest_);
+        return nullptr;
+      },
+      [&]() -> ll::Value* {
+        ll::AllocaInst* buf = entry_alloca(value->getType());
+        b_.CreateAlignedStore(value, buf, ll::MaybeAlign(8));
+        auto* i64 = b_.getInt64Ty();
+        auto* sty = ll::FunctionType::get(b_.getVoidTy(),
+                                          {b_.getPtrTy(), i64, b_.getPtrTy(), i64, i64}, false);
+        call_slow(kSlowStoreVecSymbol, reinterpret_cast<const void*>(names_.slow.store_vec), sty,
+                  {cpu_, vaddr, buf, b_.getInt64(in.imm), b_.getInt64(insn_pc_)});
+        return nullptr;
+      });
 }
 
 // The TLB hit (aligned: the compare includes the low address bits) is a host atomic; a miss
@@ -342,70 +308,49 @@ ll::Value* BlockLowering::lower_atomic(const ir::Inst& in) {
   ll::Value* operand = cx ? arg(in, 2) : arg(in, 1);
   ll::Value* expected = cx ? arg(in, 1) : nullptr;
   auto* ty = int_type(in.type);
-  auto* hit_bb = ll::BasicBlock::Create(ctx_, "at_hit", fn_);
-  auto* miss_bb = ll::BasicBlock::Create(ctx_, "at_miss", fn_);
-  auto* join_bb = ll::BasicBlock::Create(ctx_, "at_join", fn_);
-
-  ll::Value* entry = nullptr;
   ir::MemOp aligned = m;  // a host atomic must not split: misaligned ones miss
   aligned.align = true;
-  ll::Value* hit = tlb_compare_and_entry(vaddr, aligned, true, entry);
-  cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
-
-  b_.SetInsertPoint(hit_bb);
-  ll::Value* host = host_pointer(entry, vaddr);
-  const ll::Align align(m.size());
-  const auto seq = ll::AtomicOrdering::SequentiallyConsistent;
-  ll::Value* fast = nullptr;
-  if (cx) {
-    auto* x = b_.CreateAtomicCmpXchg(host, expected, operand, ll::MaybeAlign(align), seq, seq);
-    fast = b_.CreateExtractValue(x, 0);
-  } else {
-    ll::AtomicRMWInst::BinOp op = ll::AtomicRMWInst::Xchg;
-    switch (ir::AtomicOp(in.imm2)) {
-      case ir::AtomicOp::Add:
-        op = ll::AtomicRMWInst::Add;
-        break;
-      case ir::AtomicOp::And:
-        op = ll::AtomicRMWInst::And;
-        break;
-      case ir::AtomicOp::Or:
-        op = ll::AtomicRMWInst::Or;
-        break;
-      case ir::AtomicOp::Xor:
-        op = ll::AtomicRMWInst::Xor;
-        break;
-      case ir::AtomicOp::Xchg:
-        op = ll::AtomicRMWInst::Xchg;
-        break;
-    }
-    fast = b_.CreateAtomicRMW(op, host, operand, ll::MaybeAlign(align), seq);
-  }
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(miss_bb);
-  sync_out();
-  auto* i64 = b_.getInt64Ty();
-  auto* sty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64, i64, i64}, false);
-  const unsigned kind = cx ? softmmu::kAtomicCmpxchg : unsigned(in.imm2);
-  ll::CallInst* call = b_.CreateCall(
-      sty, slow_ptr(kSlowAtomicSymbol, reinterpret_cast<const void*>(names_.slow.atomic)),
-      {cpu_, vaddr, b_.CreateZExtOrTrunc(operand, i64),
-       expected ? b_.CreateZExtOrTrunc(expected, i64) : b_.getInt64(0),
-       b_.getInt64(softmmu::atomic_desc(in.imm, kind)), b_.getInt64(insn_pc_)});
-  call->addFnAttr(ll::Attribute::Cold);
-  call->addFnAttr(ll::Attribute::NoUnwind);
-  end_runs_in_progress();
-  ll::Value* slow = b_.CreateTrunc(call, ty);
-  branch_if_pending();
-  ll::BasicBlock* slow_end = b_.GetInsertBlock();
-  b_.CreateBr(join_bb);
-
-  b_.SetInsertPoint(join_bb);
-  ll::PHINode* phi = b_.CreatePHI(ty, 2);
-  phi->addIncoming(fast, hit_bb);
-  phi->addIncoming(slow, slow_end);
-  return phi;
+  return guest_access(
+      "at", vaddr, aligned, true,
+      [&](ll::Value* host) -> ll::Value* {
+        const ll::Align align(m.size());
+        const auto seq = ll::AtomicOrdering::SequentiallyConsistent;
+        if (cx) {
+          auto* x =
+              b_.CreateAtomicCmpXchg(host, expected, operand, ll::MaybeAlign(align), seq, seq);
+          return b_.CreateExtractValue(x, 0);
+        }
+        ll::AtomicRMWInst::BinOp op = ll::AtomicRMWInst::Xchg;
+        switch (ir::AtomicOp(in.imm2)) {
+          case ir::AtomicOp::Add:
+            op = ll::AtomicRMWInst::Add;
+            break;
+          case ir::AtomicOp::And:
+            op = ll::AtomicRMWInst::And;
+            break;
+          case ir::AtomicOp::Or:
+            op = ll::AtomicRMWInst::Or;
+            break;
+          case ir::AtomicOp::Xor:
+            op = ll::AtomicRMWInst::Xor;
+            break;
+          case ir::AtomicOp::Xchg:
+            op = ll::AtomicRMWInst::Xchg;
+            break;
+        }
+        return b_.CreateAtomicRMW(op, host, operand, ll::MaybeAlign(align), seq);
+      },
+      [&] {
+        auto* i64 = b_.getInt64Ty();
+        auto* sty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64, i64, i64}, false);
+        const unsigned kind = cx ? softmmu::kAtomicCmpxchg : unsigned(in.imm2);
+        ll::CallInst* call =
+            call_slow(kSlowAtomicSymbol, reinterpret_cast<const void*>(names_.slow.atomic), sty,
+                      {cpu_, vaddr, b_.CreateZExtOrTrunc(operand, i64),
+                       expected ? b_.CreateZExtOrTrunc(expected, i64) : b_.getInt64(0),
+                       b_.getInt64(softmmu::atomic_desc(in.imm, kind)), b_.getInt64(insn_pc_)});
+        return b_.CreateTrunc(call, ty);
+      });
 }
 
 ll::Value* BlockLowering::lower_call(const ir::Inst& in, bool pure) {

@@ -294,13 +294,14 @@ bool Softmmu::probe_two_pages(uint64_t vaddr, ir::MemOp m, Access a, uint64_t in
 
 bool Softmmu::access_vec(uint64_t vaddr, uint64_t* data, ir::MemOp m, Access a, uint64_t insn_pc) {
   const unsigned size = m.size();
+  if (size > kMaxVecBytes) return false;  // not from the verifier (VecLoad/VecStore: 16 or 32)
   if (m.required && (vaddr & (size - 1))) {
     cpu_.pc = insn_pc;
     translator_.raise_required_alignment_fault(vaddr, a);
     return false;
   }
   if (watch_stops(vaddr, size, a, insn_pc)) return false;
-  if (m.align && (vaddr & (size - 1))) {
+  if (m.align && (vaddr & (m.align_bytes() - 1))) {
     cpu_.pc = insn_pc;
     translator_.raise_alignment_fault(vaddr, a);
     return false;
@@ -326,8 +327,8 @@ bool Softmmu::load_vec(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc, uint64_t* 
 }
 
 bool Softmmu::store_vec(uint64_t vaddr, const uint64_t* data, ir::MemOp m, uint64_t insn_pc) {
-  uint64_t copy[4] = {};
-  for (unsigned i = 0; i < m.size() / 8 && i < 4; ++i) copy[i] = data[i];
+  uint64_t copy[kMaxVecBytes / 8] = {};
+  for (unsigned i = 0; i < m.size() / 8 && i < kMaxVecBytes / 8; ++i) copy[i] = data[i];
   return access_vec(vaddr, copy, m, Access::Write, insn_pc);
 }
 
@@ -603,7 +604,9 @@ void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop, 
 
 void slow_load_vec(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc,
                    uint64_t* data) {
-  if (!cpu->mmu->load_vec(vaddr, ir::MemOp::decode(memop), insn_pc, data)) data[0] = data[1] = 0;
+  const ir::MemOp m = ir::MemOp::decode(memop);
+  if (!cpu->mmu->load_vec(vaddr, m, insn_pc, data))
+    for (unsigned i = 0; i < m.size() / 8 && i < kMaxVecBytes / 8; ++i) data[i] = 0;
 }
 
 void slow_store_vec(CpuCommon* cpu, uint64_t vaddr, const uint64_t* data, uint64_t memop,

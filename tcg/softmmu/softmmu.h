@@ -115,9 +115,10 @@ class Softmmu {
 
   uint64_t load(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc);
   void store(uint64_t vaddr, uint64_t value, ir::MemOp m, uint64_t insn_pc);
-  /// VecLoad/VecStore off the TLB fast path: m.size() bytes (16) at vaddr to or from data
+  /// VecLoad/VecStore off the TLB fast path: m.size() bytes (16 or 32) at vaddr to or from data
   /// (quadwords, low first). Alignment faults come first (MemOp::required, then the guest's
-  /// MemOp::align check), then every page the access touches is translated before any byte
+  /// MemOp::align check at align_bytes()), then every page the access touches is translated
+  /// before any byte
   /// moves: a fault on the second page leaves memory unchanged. False after a fault
   /// (pending_exit set).
   bool load_vec(uint64_t vaddr, ir::MemOp m, uint64_t insn_pc, uint64_t* data);
@@ -254,7 +255,11 @@ class Softmmu {
 uint64_t slow_load(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc);
 void slow_store(CpuCommon* cpu, uint64_t vaddr, uint64_t value, uint64_t memop, uint64_t insn_pc);
 
-/// VecLoad/VecStore slow paths: 16 bytes into or from data[0..1] (low quadword first).
+/// The widest VecLoad/VecStore (I256).
+inline constexpr unsigned kMaxVecBytes = 32;
+
+/// VecLoad/VecStore slow paths: the MemOp's 16 or 32 bytes into or from data[0..1] or
+/// data[0..3] (low quadword first); a faulting load leaves zeroes.
 void slow_load_vec(CpuCommon* cpu, uint64_t vaddr, uint64_t memop, uint64_t insn_pc,
                    uint64_t* data);
 void slow_store_vec(CpuCommon* cpu, uint64_t vaddr, const uint64_t* data, uint64_t memop,
@@ -306,14 +311,17 @@ inline uint64_t host_atomic(uint8_t* host, unsigned size, unsigned kind, uint64_
   }
 }
 
-/// The TLB compare value of an access at vaddr: with alignment asked for (MemOp::align or
-/// MemOp::required) the low address bits are in it, so a misaligned access misses (the slow
-/// path faults it); otherwise it is the page of the access's last byte, so a misaligned access
-/// within one page hits and one crossing into the next page misses. The baseline and LLVM
-/// tiers emit the same for VecLoad/VecStore and plain loads and stores.
+/// The TLB compare value of an access at vaddr, with A = MemOp::fast_align(): the page of the
+/// access's last A-aligned block with the low log2(A) address bits. A misaligned access (when
+/// alignment is asked for) misses and the slow path faults it; an access that runs into the
+/// next page misses (the slot of vaddr's page never holds the next page); a misaligned access
+/// within one page without alignment asked for hits (x86 code makes millions). For A = 1 it is
+/// the page of the last byte, for A = size vaddr with its low bits; a 32-byte access with only
+/// the guest's 16-byte check compares vaddr + 16. The baseline and LLVM tiers emit the same
+/// for VecLoad/VecStore and plain loads and stores.
 inline uint64_t tlb_compare_value(uint64_t vaddr, ir::MemOp m) {
-  if (m.align || m.required) return vaddr & (kPageMask | (m.size() - 1));
-  return (vaddr + m.size() - 1) & kPageMask;
+  const uint64_t a = m.fast_align();
+  return (vaddr + m.size() - a) & (kPageMask | (a - 1));
 }
 inline uint8_t* tlb_hit_vec(const CpuCommon* cpu, uint64_t vaddr, ir::MemOp m, bool write) {
   const TlbEntry& e = (*cpu->tlb)[m.mmu_idx][tlb_index(vaddr)];

@@ -1,9 +1,10 @@
-// VecLoad/VecStore (16-byte guest memory) on the three tiers against the real softmmu: the
-// interpreter, the baseline tier and the LLVM tier each run the same block in a world of their
-// own (RAM, a device, a page the guest's tables do not map) and must agree on values, memory,
-// faults and the faulting PC: inline TLB hits, misses, page crossing, the required alignment
-// (x86 #GP) before translation faults, the guest's alignment check, and a store whose second
-// page faults leaving memory unchanged.
+// VecLoad/VecStore (16- and 32-byte guest memory) on the three tiers against the real softmmu:
+// the interpreter, the baseline tier (with AVX2, and without: 32 bytes as two movdqu) and the
+// LLVM tier each run the same block in a world of their own (RAM, a device, a page the guest's
+// tables do not map, an architectural watchpoint) and must agree on values, memory, device
+// accesses, faults and the faulting PC: inline TLB hits, misses, page crossing, the required
+// alignment (x86 #GP) before translation faults, the guest's alignment check (at 16 bytes for a
+// 32-byte access), and a store whose second page faults leaving memory unchanged.
 #include "hw/core/address_space.h"
 #include "llvm_test_util.h"
 #include "tcg/softmmu/softmmu.h"
@@ -12,7 +13,9 @@ namespace orrery::tcg::llvm::test {
 namespace {
 
 constexpr uint64_t kRam = 0x10000, kRamSize = 0x10000;
-constexpr uint64_t kUnmapped = 0x20000;  // the page just past RAM: a translation fault
+constexpr uint64_t kUnmapped = 0x20000;       // the page just past RAM: a translation fault
+constexpr uint64_t kDev = 0x30000;            // a device page
+constexpr uint64_t kWatched = kRam + 0x7010;  // an architectural watchpoint on these 8 bytes
 
 class Translator : public softmmu::PageTranslator {
  public:
@@ -42,14 +45,50 @@ class Translator : public softmmu::PageTranslator {
     fault_addr = vaddr;
     cpu.pending_exit = uint32_t(PendingExit::Exception);
   }
+  void raise_watchpoint(uint64_t vaddr, uint64_t hit, softmmu::Access) override {
+    ++watch_faults;
+    fault_addr = vaddr ^ (hit << 32);
+    cpu.pending_exit = uint32_t(PendingExit::Exception);
+  }
   CpuCommon& cpu;
-  int faults = 0, align_faults = 0, required_faults = 0;
+  int faults = 0, align_faults = 0, required_faults = 0, watch_faults = 0;
   uint64_t fault_addr = 0;
+};
+
+/// Records every access; reads return a function of the offset and size.
+class Device : public hw::MmioDevice {
+ public:
+  hw::MemResult read(uint64_t off, unsigned size, uint64_t& v) override {
+    log.push_back(off << 8 | size);
+    v = 0x5a5a000000000000ull | off << 8 | size;
+    return hw::MemResult::Ok;
+  }
+  hw::MemResult write(uint64_t off, unsigned size, uint64_t v) override {
+    log.push_back(off << 8 | size | 0x80);
+    log.push_back(v);
+    return hw::MemResult::Ok;
+  }
+  std::vector<uint64_t> log;
+};
+
+class Watch : public softmmu::WatchpointChecker {
+ public:
+  bool any_watchpoints() const override { return true; }
+  bool page_watched(uint64_t vpage) const override {
+    return vpage == (kWatched & softmmu::kPageMask);
+  }
+  bool watch_hit(uint64_t vaddr, unsigned size, bool, softmmu::WatchHit& hit) const override {
+    if (vaddr + size <= kWatched || vaddr >= kWatched + 8) return false;
+    hit.addr = kWatched;
+    return true;
+  }
 };
 
 struct World {
   World() {
     EXPECT_EQ(as.add_ram("ram", kRam, kRamSize), "");
+    EXPECT_EQ(as.add_mmio("dev", kDev, softmmu::kPageSize, dev), "");
+    mmu.set_arch_watchpoints(&watch);
     jc.reset(new JumpCacheEntry[kJumpCacheEntries]);
     cpu.common.jump_cache = jc.get();
     for (uint64_t a = 0; a < kRamSize; a += 8) {
@@ -65,12 +104,14 @@ struct World {
   TestCpu cpu;
   std::unique_ptr<JumpCacheEntry[]> jc;
   hw::AddressSpace as;
+  Device dev;
+  Watch watch;
   Translator tr{cpu.common};
   softmmu::Softmmu mmu{cpu.common, as, tr};
 };
 
-enum Tier { kInterp, kBaseline, kLlvm, kNumTiers };
-const char* const kTierNames[] = {"interp", "baseline", "llvm"};
+enum Tier { kInterp, kBaseline, kBaselineSse, kLlvm, kNumTiers };
+const char* const kTierNames[] = {"interp", "baseline", "baseline without AVX2", "llvm"};
 
 class VecMemTest : public ::testing::Test {
  protected:
@@ -91,13 +132,20 @@ class VecMemTest : public ::testing::Test {
     EXPECT_NE(llvm_fn, nullptr) << err;
     exec::NativeFn base_fn = baseline::compile(tb, *code_, baseline::Options{}, &err);
     EXPECT_NE(base_fn, nullptr) << err;
-    if (!llvm_fn || !base_fn) return ~0ull;
+    baseline::Options sse;
+    sse.avx2 = false;
+    exec::NativeFn sse_fn = baseline::compile(tb, *code_, sse, &err);
+    EXPECT_NE(sse_fn, nullptr) << err;
+    if (!llvm_fn || !base_fn || !sse_fn) return ~0ull;
     auto prog = interp::build(tb.ir, &tb);
     uint64_t ret[kNumTiers];
     for (unsigned t = 0; t < kNumTiers; ++t) {
       CpuCommon* c = &w_[t].cpu.common;
       c->pending_exit = 0;
-      ret[t] = t == kInterp ? interp::run(*prog, c) : t == kBaseline ? base_fn(c) : llvm_fn(c);
+      ret[t] = t == kInterp        ? interp::run(*prog, c)
+               : t == kBaseline    ? base_fn(c)
+               : t == kBaselineSse ? sse_fn(c)
+                                   : llvm_fn(c);
     }
     World& ref = w_[kInterp];
     for (unsigned t = 1; t < kNumTiers; ++t) {
@@ -110,7 +158,9 @@ class VecMemTest : public ::testing::Test {
       EXPECT_EQ(w.tr.faults, ref.tr.faults) << who;
       EXPECT_EQ(w.tr.align_faults, ref.tr.align_faults) << who;
       EXPECT_EQ(w.tr.required_faults, ref.tr.required_faults) << who;
+      EXPECT_EQ(w.tr.watch_faults, ref.tr.watch_faults) << who;
       EXPECT_EQ(w.tr.fault_addr, ref.tr.fault_addr) << who;
+      EXPECT_EQ(w.dev.log, ref.dev.log) << who;
       for (uint64_t a = 0; a < kRamSize; a += 8)
         if (w.read64(kRam + a) != ref.read64(kRam + a)) {
           ADD_FAILURE() << who << " RAM differs at " << std::hex << kRam + a;
@@ -120,13 +170,15 @@ class VecMemTest : public ::testing::Test {
     return ret[kInterp];
   }
 
-  /// A block: at pc 0x100, r0/r1 = the 16 bytes at `from`; at 0x104 they are stored at `to`.
-  std::unique_ptr<exec::TranslationBlock> copy_block(uint64_t from, uint64_t to, MemOp m) {
+  /// A block: at pc 0x100, r0/r1 (r0..r3 for I256) = the 16 (32) bytes at `from`; at 0x104
+  /// they are stored at `to`.
+  std::unique_ptr<exec::TranslationBlock> copy_block(uint64_t from, uint64_t to, MemOp m,
+                                                     Type t = Type::I128) {
     auto tb = std::make_unique<exec::TranslationBlock>();
     tb->key.pc = tb->ir.guest_pc = 0x100;
     Emitter e(tb->ir);
     e.insn_start(0x100);
-    Value v = e.vec_load(e.c64(from), m);
+    Value v = e.vec_load(e.c64(from), m, t);
     e.set_reg(reg(0), v);
     e.insn_start(0x104);
     e.vec_store(e.c64(to), v, m);
@@ -226,6 +278,171 @@ TEST_F(VecMemTest, GuestAlignmentCheck) {
   EXPECT_EQ(run_all(*bad), exec::kRetPending);
   EXPECT_EQ(w_[kLlvm].tr.align_faults, 1);
   EXPECT_EQ(w_[kLlvm].tr.required_faults, 0);
+}
+
+// ---- 32 bytes (I256) ----
+
+MemOp ymm(bool required = false, bool align = false) {
+  MemOp m;
+  m.size_log2 = 5;
+  m.required = required;
+  m.align = align;
+  return m;
+}
+
+TEST_F(VecMemTest, Bytes32WithinAPageMissThenHit) {
+  for (uint64_t off : {0x40, 0x43, 0x50, 0x5f, 0xfe0}) {
+    auto tb = copy_block(kRam + off, kRam + 0x3000 + 2 * off, ymm(), Type::I256);
+    for (int round = 0; round < 2; ++round) {  // the first fills the TLB, the second hits
+      EXPECT_EQ(run_all(*tb), exec::kRetNext) << off;
+      for (World& w : w_)
+        for (unsigned q = 0; q < 4; ++q) {
+          EXPECT_EQ(w.cpu.r[q], w.read64(kRam + off + 8 * q)) << off << " q" << q;
+          EXPECT_EQ(w.read64(kRam + 0x3000 + 2 * off + 8 * q), w.read64(kRam + off + 8 * q));
+        }
+    }
+  }
+  // The inline compare: the whole 32 bytes in the page hit, one byte into the next misses.
+  CpuCommon* c = &w_[kLlvm].cpu.common;
+  EXPECT_NE(softmmu::tlb_hit_vec(c, kRam + 0x43, ymm(), false), nullptr);
+  EXPECT_NE(softmmu::tlb_hit_vec(c, kRam + 0xfe0, ymm(), false), nullptr);
+  EXPECT_EQ(softmmu::tlb_hit_vec(c, kRam + 0xfe1, ymm(), false), nullptr);
+  // With the guest's check only 16-byte alignment is asked for; required wants all 32.
+  EXPECT_NE(softmmu::tlb_hit_vec(c, kRam + 0x50, ymm(false, true), false), nullptr);
+  EXPECT_EQ(softmmu::tlb_hit_vec(c, kRam + 0x48, ymm(false, true), false), nullptr);
+  EXPECT_EQ(softmmu::tlb_hit_vec(c, kRam + 0xff0, ymm(false, true), false), nullptr);
+  EXPECT_EQ(softmmu::tlb_hit_vec(c, kRam + 0x50, ymm(true), false), nullptr);
+  EXPECT_NE(softmmu::tlb_hit_vec(c, kRam + 0x40, ymm(true), false), nullptr);
+}
+
+TEST_F(VecMemTest, Bytes32PageCrossingLoadsAndStores) {
+  for (uint64_t off : {0xfe1, 0xff0, 0xff8, 0xfff}) {
+    auto tb = copy_block(kRam + off, kRam + 0x2000 + off, ymm(), Type::I256);
+    EXPECT_EQ(run_all(*tb), exec::kRetNext);
+    for (World& w : w_) {
+      uint64_t want[4], got[4];
+      ASSERT_TRUE(w.as.read_bytes(kRam + off, want, 32));
+      ASSERT_TRUE(w.as.read_bytes(kRam + 0x2000 + off, got, 32));
+      for (unsigned q = 0; q < 4; ++q) {
+        EXPECT_EQ(w.cpu.r[q], want[q]) << off << " q" << q;
+        EXPECT_EQ(got[q], want[q]) << off << " q" << q;
+      }
+    }
+  }
+}
+
+// Silicon writes none of a 32-byte store whose second page faults (two 16-byte stores would
+// leave the first half written).
+TEST_F(VecMemTest, Bytes32StoreWhoseSecondPageFaultsWritesNothing) {
+  for (uint64_t back : {8, 16, 24, 31}) {
+    const uint64_t to = kUnmapped - back;
+    uint64_t before[4];
+    ASSERT_TRUE(w_[kInterp].as.read_bytes(kUnmapped - 32, before, 32));
+    auto tb = copy_block(kRam + 0x100, to, ymm(), Type::I256);
+    for (World& w : w_) w.tr.faults = 0;
+    EXPECT_EQ(run_all(*tb), exec::kRetPending) << back;
+    for (World& w : w_) {
+      EXPECT_EQ(w.tr.faults, 1);
+      EXPECT_EQ(w.tr.fault_addr, kUnmapped);
+      EXPECT_EQ(w.cpu.common.pc, 0x104u);
+      for (unsigned q = 0; q < 4; ++q)
+        EXPECT_EQ(w.read64(kUnmapped - 32 + 8 * q), before[q]) << back << " q" << q;
+    }
+  }
+  // A load crossing into the page faults too (and the registers keep their old values).
+  for (World& w : w_)
+    for (unsigned q = 0; q < 4; ++q) w.cpu.r[q] = 0x77 + q;
+  auto ld = copy_block(kUnmapped - 20, kRam, ymm(), Type::I256);
+  EXPECT_EQ(run_all(*ld), exec::kRetPending);
+  for (unsigned q = 0; q < 4; ++q) EXPECT_EQ(w_[kLlvm].cpu.r[q], 0x77 + q);
+  EXPECT_EQ(w_[kLlvm].cpu.common.pc, 0x100u);
+}
+
+// MemOp::required on 32 bytes (VMOVAPS ymm): 32-byte alignment, before translation.
+TEST_F(VecMemTest, Bytes32RequiredAlignmentFaultsBeforeTranslation) {
+  auto ok = copy_block(kRam + 0x220, kRam + 0x440, ymm(true), Type::I256);
+  EXPECT_EQ(run_all(*ok), exec::kRetNext);
+  EXPECT_EQ(w_[kBaseline].read64(kRam + 0x458), w_[kBaseline].read64(kRam + 0x238));
+  auto bad = copy_block(kUnmapped + 16, kRam, ymm(true), Type::I256);
+  EXPECT_EQ(run_all(*bad), exec::kRetPending);
+  EXPECT_EQ(w_[kLlvm].tr.required_faults, 1);
+  EXPECT_EQ(w_[kLlvm].tr.faults, 0);
+  EXPECT_EQ(w_[kLlvm].cpu.common.pc, 0x100u);
+  auto st = copy_block(kRam + 0x220, kRam + 0x450, ymm(true), Type::I256);
+  const uint64_t before = w_[kLlvm].read64(kRam + 0x450);
+  EXPECT_EQ(run_all(*st), exec::kRetPending);
+  EXPECT_EQ(w_[kLlvm].tr.required_faults, 2);
+  EXPECT_EQ(w_[kLlvm].cpu.common.pc, 0x104u);
+  EXPECT_EQ(w_[kLlvm].read64(kRam + 0x450), before);
+}
+
+// MemOp::align on 32 bytes checks 16-byte alignment (x86 #AC for ymm operands): 16 mod 32 is
+// fine, 8 mod 32 faults; a 16-byte aligned access crossing a page is not an inline hit.
+TEST_F(VecMemTest, Bytes32GuestAlignmentCheckIsAt16Bytes) {
+  auto ok = copy_block(kRam + 0x510, kRam + 0x630, ymm(false, true), Type::I256);
+  for (int round = 0; round < 2; ++round) EXPECT_EQ(run_all(*ok), exec::kRetNext);
+  EXPECT_EQ(w_[kLlvm].tr.align_faults, 0);
+  EXPECT_EQ(w_[kLlvm].read64(kRam + 0x648), w_[kLlvm].read64(kRam + 0x528));
+  auto bad = copy_block(kRam + 0x508, kRam + 0x600, ymm(false, true), Type::I256);
+  EXPECT_EQ(run_all(*bad), exec::kRetPending);
+  EXPECT_EQ(w_[kLlvm].tr.align_faults, 1);
+  EXPECT_EQ(w_[kLlvm].tr.required_faults, 0);
+  auto cross = copy_block(kRam + 0x1ff0, kRam + 0x2ff0, ymm(false, true), Type::I256);
+  for (int round = 0; round < 2; ++round) EXPECT_EQ(run_all(*cross), exec::kRetNext);
+  EXPECT_EQ(w_[kLlvm].read64(kRam + 0x3008), w_[kLlvm].read64(kRam + 0x2008));
+  const uint64_t before = w_[kLlvm].read64(kUnmapped - 16);
+  auto into = copy_block(kRam + 0x100, kUnmapped - 16, ymm(false, true), Type::I256);
+  EXPECT_EQ(run_all(*into), exec::kRetPending);
+  EXPECT_EQ(w_[kLlvm].tr.faults, 1);
+  EXPECT_EQ(w_[kLlvm].read64(kUnmapped - 16), before);
+}
+
+// A device sees a 32-byte access as four quadword accesses, low first.
+TEST_F(VecMemTest, Bytes32DeviceAccesses) {
+  auto tb = copy_block(kDev + 0x40, kDev + 0x80, ymm(), Type::I256);
+  EXPECT_EQ(run_all(*tb), exec::kRetNext);
+  const World& w = w_[kInterp];
+  ASSERT_EQ(w.dev.log.size(), 4u + 8u);
+  for (unsigned q = 0; q < 4; ++q) {
+    EXPECT_EQ(w.dev.log[q], (0x40u + 8 * q) << 8 | 8);
+    EXPECT_EQ(w.cpu.r[q], 0x5a5a000000000000ull | (0x40u + 8 * q) << 8 | 8);
+    EXPECT_EQ(w.dev.log[4 + 2 * q], (0x80u + 8 * q) << 8 | 8 | 0x80);
+    EXPECT_EQ(w.dev.log[5 + 2 * q], w.cpu.r[q]);
+  }
+}
+
+// An architectural watchpoint on the store's last quadword stops it before any byte.
+TEST_F(VecMemTest, Bytes32WatchpointStopsTheWholeAccess) {
+  const uint64_t to = kWatched - 24;
+  uint64_t before[4];
+  ASSERT_TRUE(w_[kInterp].as.read_bytes(to, before, 32));
+  auto tb = copy_block(kRam + 0x100, to, ymm(), Type::I256);
+  EXPECT_EQ(run_all(*tb), exec::kRetPending);
+  for (World& w : w_) {
+    EXPECT_EQ(w.tr.watch_faults, 1);
+    EXPECT_EQ(w.cpu.common.pc, 0x104u);
+    for (unsigned q = 0; q < 4; ++q) EXPECT_EQ(w.read64(to + 8 * q), before[q]) << q;
+  }
+  auto ok = copy_block(kRam + 0x100, kWatched + 8, ymm(), Type::I256);
+  EXPECT_EQ(run_all(*ok), exec::kRetNext);
+}
+
+TEST(VecMemVerify, VectorMemorySizeMatchesItsType) {
+  ir::Block b;
+  Emitter e(b);
+  Value v = e.vec_load(e.c64(kRam), MemOp{}, Type::I256);
+  e.vec_store(e.c64(kRam), v, MemOp{});
+  e.jump(0);
+  EXPECT_EQ(ir::verify(b), "");
+  ir::Inst& ld = b.insts[v.id];
+  EXPECT_EQ(MemOp::decode(ld.imm).size(), 32u);
+  MemOp m16;
+  m16.size_log2 = 4;
+  ld.imm = m16.encode();  // a 32-byte value with a 16-byte MemOp
+  EXPECT_NE(ir::verify(b), "");
+  ld.imm = ymm().encode();
+  ld.type = Type::I64;  // vector memory of a scalar type
+  EXPECT_NE(ir::verify(b), "");
 }
 
 }  // namespace
