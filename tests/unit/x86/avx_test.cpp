@@ -293,7 +293,7 @@ TEST_P(X86Avx, FpRowsInVexForms) {
   for (int p = 0; p < 32; ++p) {
     const std::string n = std::to_string(p);
     s.push_back("vcmpps ymm1, ymm2, [rbx+0x80], " + n + "\nvcmppd xmm3, xmm0, xmm2, " + n);
-    s.push_back("vcmpss xmm1, xmm2, dword [rbx+0x84], " + n + "\nvcmpsd xmm3, xmm3, xmm1, " + n);
+    s.push_back("vcmpss xmm1, xmm2, [rbx+0x84], " + n + "\nvcmpsd xmm3, xmm3, xmm1, " + n);
   }
   for (const char* op : {"vaddss", "vsubss", "vmulss", "vdivss", "vminss", "vmaxss", "vsqrtss"})
     s.push_back(std::string(op) + " xmm1, xmm2, dword [rbx+0x8c]");
