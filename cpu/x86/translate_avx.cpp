@@ -229,6 +229,7 @@ bool tr_avx_op(TranslateContext& t) {
   }
   if (n == 0) return t.unimplemented();
   if (try_avx_vec_op(t)) return true;  // IR vector ops (translate_avx_vec.cpp)
+  if (try_avx_fp_op(t)) return true;   // SSE FP rows (translate_sse_fp.cpp)
   unsigned imm = imm8(t);
   if (n == 4) {  // VBLENDV*: the fourth register is imm8[7:4]
     if (!vec_op(t, ops[3])) return t.unimplemented();
@@ -430,11 +431,22 @@ bool tr_avx_lane(TranslateContext& t) {
   return true;
 }
 
-// VCVT(T)SS2SI, VCVT(T)SD2SI: the legacy GPR helper (VEX adds nothing for these).
+// VCVT(T)SS2SI, VCVT(T)SD2SI: an IR row under the default MXCSR, else the legacy GPR helper
+// (VEX adds nothing for these).
 bool tr_avx_gpr(TranslateContext& t) {
   AVX_CHECK(t);
   if (!gpr_op(t, 0)) return t.unimplemented();
   auto& e = t.e();
+  if (const auto op = sse_fp_to_int_op(t)) {
+    Value src =
+        vec_op(t, 1)
+            ? e.get_reg(Type::I128, ymm_offset(vec_num(t, 1)))
+            : e.vec_build(
+                  t.zext64(t.load(TranslateContext::type_of_bits(t.op(1).size), t.addr_of(1))),
+                  e.c64(0));
+    emit_sse_fp_to_int(t, *op, src, TranslateContext::gpr_num(t.op(0).reg.value));
+    return true;
+  }
   uint64_t packed =
       simd::pack(legacy_mnemonic(t.mnemonic()), TranslateContext::gpr_num(t.op(0).reg.value),
                  vec_op(t, 1) ? vec_num(t, 1) : 0, 0);

@@ -81,6 +81,10 @@ bool try_avx_vec_op(TranslateContext& t) {
   return true;
 }
 
+Value avx_vec_source(TranslateContext& t, unsigned i, unsigned bits) {
+  return vec_source(t, i, bits);
+}
+
 void avx_vec_move(TranslateContext& t, unsigned dst, unsigned src, unsigned bits) {
   set_vec(t, dst, t.e().get_reg(bits == 256 ? Type::I256 : Type::I128, ymm_offset(src)));
 }

@@ -523,6 +523,11 @@ bool tr_sse_gpr(TranslateContext& t) {
   if (t.is_reg(1) && !xmm_op(t, 1)) return t.unimplemented();
   if (sse_unavailable(t)) return true;
   const Src s = read_src(t, 1);
+  if (const auto op = sse_fp_to_int_op(t)) {  // CVT(T)SS2SI/CVT(T)SD2SI as an IR row
+    emit_sse_fp_to_int(t, *op, s.data ? e.vec_build(s.lo, s.hi) : xmm_vec(t, s.reg),
+                       TranslateContext::gpr_num(t.op(0).reg.value));
+    return true;
+  }
   uint64_t packed =
       simd::pack(t.mnemonic(), TranslateContext::gpr_num(t.op(0).reg.value), s.reg, 0);
   if (s.data) packed |= simd::kSrcMem;

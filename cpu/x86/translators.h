@@ -27,9 +27,23 @@ bool emit_maskmov_bytes(TranslateContext& t, unsigned data, unsigned mask);
 /// SSE floating point as IR vector rows (translate_sse_fp.cpp): the row of this instruction
 /// when the block may use one (MXCSR control 0x1f80, tb_flags::kMxcsrDefault), else nullopt.
 std::optional<tcg::ir::VecOp> sse_fp_vec_op(const TranslateContext& t);
-/// xmm[dst] = op(xmm[dst], b) with immediate imm (CMPxx), ORing the raised flags into MXCSR.
+/// xmm[dst] = op(xmm[dst], b) with immediate imm (CMPxx), ORing the raised flags into MXCSR;
+/// (U)COMISS/SD set ZF PF CF (OF SF AF clear) instead.
 void emit_sse_fp_vec(TranslateContext& t, tcg::ir::VecOp op, unsigned dst, tcg::ir::Value b,
                      unsigned imm);
+/// CVT(T)SS2SI/CVT(T)SD2SI and their VEX forms to r32/r64 as an IR row (translate_sse_fp.cpp),
+/// under the same condition as sse_fp_vec_op.
+std::optional<tcg::ir::VecOp> sse_fp_to_int_op(const TranslateContext& t);
+/// gpr[dst_gpr] = op(src) (src: the XMM register or the zero-extended memory operand), ORing
+/// the raised flags into MXCSR.
+void emit_sse_fp_to_int(TranslateContext& t, tcg::ir::VecOp op, tcg::ir::Value src,
+                        unsigned dst_gpr);
+/// The VEX.128/VEX.256 forms of the SSE FP rows, VCVTSI2SS/SD and V(U)COMISS/SD as IR rows
+/// (translate_sse_fp.cpp), after the VEX checks: false when not one of them (helper call).
+bool try_avx_fp_op(TranslateContext& t);
+/// Operand i (vector register or 16/32-byte memory) of a VEX instruction as a vector value of
+/// `bits` (translate_avx_vec.cpp: the one place that loads VEX vector memory operands).
+tcg::ir::Value avx_vec_source(TranslateContext& t, unsigned i, unsigned bits);
 /// The VEX forms of the SSE2 ops with an IR vector operation (translate_avx_vec.cpp), after the
 /// VEX checks: false when the instruction is not one of them (it stays a helper call).
 bool try_avx_vec_op(TranslateContext& t);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <string_view>
 
 #include "tcg/baseline/baseline.h"
 #include "tcg/baseline/regalloc.h"
@@ -69,95 +70,72 @@ struct SseEnc {
   uint8_t opc, ext;
   uint8_t prefix = 0x66;  // the SSE FP rows: none (PS), 66 (PD), F3 (SS), F2 (SD)
 };
+// clang-format off
 constexpr SseEnc kSseEnc[] = {
-    {0xdb, 0},
-    {0xeb, 0},
-    {0xef, 0},
-    {0xdf, 0},  // pand por pxor pandn
-    {0xfc, 0},
-    {0xfd, 0},
-    {0xfe, 0},
-    {0xd4, 0},  // padd b w d q
-    {0xf8, 0},
-    {0xf9, 0},
-    {0xfa, 0},
-    {0xfb, 0},  // psub b w d q
-    {0x74, 0},
-    {0x75, 0},
-    {0x76, 0},  // pcmpeq b w d
-    {0x64, 0},
-    {0x65, 0},
-    {0x66, 0},  // pcmpgt b w d
-    {0xda, 0},
-    {0xde, 0},
-    {0xea, 0},
-    {0xee, 0},  // pminub pmaxub pminsw pmaxsw
-    {0xd5, 0},
-    {0xf4, 0},  // pmullw pmuludq
-    {0x60, 0},
-    {0x61, 0},
-    {0x62, 0},
-    {0x6c, 0},  // punpckl bw wd dq qdq
-    {0x68, 0},
-    {0x69, 0},
-    {0x6a, 0},
-    {0x6d, 0},  // punpckh bw wd dq qdq
-    {0x70, 0},  // pshufd
-    {0x71, 6},
-    {0x72, 6},
-    {0x73, 6},  // psll w d q
-    {0x71, 2},
-    {0x72, 2},
-    {0x73, 2},  // psrl w d q
-    {0x71, 4},
-    {0x72, 4},  // psra w d
-    {0x73, 7},
-    {0x73, 3},  // pslldq psrldq
+    {0xdb, 0}, {0xeb, 0}, {0xef, 0}, {0xdf, 0},  // pand por pxor pandn
+    {0xfc, 0}, {0xfd, 0}, {0xfe, 0}, {0xd4, 0},  // padd b w d q
+    {0xf8, 0}, {0xf9, 0}, {0xfa, 0}, {0xfb, 0},  // psub b w d q
+    {0x74, 0}, {0x75, 0}, {0x76, 0},             // pcmpeq b w d
+    {0x64, 0}, {0x65, 0}, {0x66, 0},             // pcmpgt b w d
+    {0xda, 0}, {0xde, 0}, {0xea, 0}, {0xee, 0},  // pminub pmaxub pminsw pmaxsw
+    {0xd5, 0}, {0xf4, 0},                        // pmullw pmuludq
+    {0x60, 0}, {0x61, 0}, {0x62, 0}, {0x6c, 0},  // punpckl bw wd dq qdq
+    {0x68, 0}, {0x69, 0}, {0x6a, 0}, {0x6d, 0},  // punpckh bw wd dq qdq
+    {0x70, 0},                                   // pshufd
+    {0x71, 6}, {0x72, 6}, {0x73, 6},             // psll w d q
+    {0x71, 2}, {0x72, 2}, {0x73, 2},             // psrl w d q
+    {0x71, 4}, {0x72, 4},                        // psra w d
+    {0x73, 7}, {0x73, 3},                        // pslldq psrldq
     // ---- SSE floating point (x86fp): prefix 0F opc xmm0, xmm1 [ib] ----
-    {0x58, 0, 0},
-    {0x58, 0, 0x66},
-    {0x58, 0, 0xf3},
-    {0x58, 0, 0xf2},  // add ps pd ss sd
-    {0x5c, 0, 0},
-    {0x5c, 0, 0x66},
-    {0x5c, 0, 0xf3},
-    {0x5c, 0, 0xf2},  // sub
-    {0x59, 0, 0},
-    {0x59, 0, 0x66},
-    {0x59, 0, 0xf3},
-    {0x59, 0, 0xf2},  // mul
-    {0x5e, 0, 0},
-    {0x5e, 0, 0x66},
-    {0x5e, 0, 0xf3},
-    {0x5e, 0, 0xf2},  // div
-    {0x5d, 0, 0},
-    {0x5d, 0, 0x66},
-    {0x5d, 0, 0xf3},
-    {0x5d, 0, 0xf2},  // min
-    {0x5f, 0, 0},
-    {0x5f, 0, 0x66},
-    {0x5f, 0, 0xf3},
-    {0x5f, 0, 0xf2},  // max
-    {0x51, 0, 0},
-    {0x51, 0, 0x66},
-    {0x51, 0, 0xf3},
-    {0x51, 0, 0xf2},  // sqrt
-    {0xc2, 0, 0},
-    {0xc2, 0, 0x66},
-    {0xc2, 0, 0xf3},
-    {0xc2, 0, 0xf2},  // cmp (ib)
-    {0x5b, 0, 0},
-    {0x5b, 0, 0x66},
-    {0x5b, 0, 0xf3},  // cvtdq2ps cvtps2dq cvttps2dq
-    {0x5a, 0, 0},
-    {0x5a, 0, 0x66},
-    {0x5a, 0, 0xf3},
-    {0x5a, 0, 0xf2},  // cvtps2pd pd2ps ss2sd sd2ss
-    {0xe6, 0, 0xf3},
-    {0xe6, 0, 0xf2},
-    {0xe6, 0, 0x66},  // cvtdq2pd cvtpd2dq cvttpd2dq
+    {0x58, 0, 0}, {0x58, 0, 0x66}, {0x58, 0, 0xf3}, {0x58, 0, 0xf2},  // add ps pd ss sd
+    {0x5c, 0, 0}, {0x5c, 0, 0x66}, {0x5c, 0, 0xf3}, {0x5c, 0, 0xf2},  // sub
+    {0x59, 0, 0}, {0x59, 0, 0x66}, {0x59, 0, 0xf3}, {0x59, 0, 0xf2},  // mul
+    {0x5e, 0, 0}, {0x5e, 0, 0x66}, {0x5e, 0, 0xf3}, {0x5e, 0, 0xf2},  // div
+    {0x5d, 0, 0}, {0x5d, 0, 0x66}, {0x5d, 0, 0xf3}, {0x5d, 0, 0xf2},  // min
+    {0x5f, 0, 0}, {0x5f, 0, 0x66}, {0x5f, 0, 0xf3}, {0x5f, 0, 0xf2},  // max
+    {0x51, 0, 0}, {0x51, 0, 0x66}, {0x51, 0, 0xf3}, {0x51, 0, 0xf2},  // sqrt
+    {0xc2, 0, 0}, {0xc2, 0, 0x66}, {0xc2, 0, 0xf3}, {0xc2, 0, 0xf2},  // cmp (ib)
+    {0x5b, 0, 0}, {0x5b, 0, 0x66}, {0x5b, 0, 0xf3},  // cvtdq2ps cvtps2dq cvttps2dq
+    {0x5a, 0, 0}, {0x5a, 0, 0x66}, {0x5a, 0, 0xf3}, {0x5a, 0, 0xf2},  // cvtps2pd pd2ps ss2sd sd2ss
+    {0xe6, 0, 0xf3}, {0xe6, 0, 0xf2}, {0xe6, 0, 0x66},  // cvtdq2pd cvtpd2dq cvttpd2dq
+    {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0},  // cvtsi2ss/sd (32, 64-bit): kFpGprCode
+    {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0},  // cvt(t)ss2si cvt(t)sd2si (32-bit)
+    {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0},  // the same (64-bit)
+    {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0},  // (u)comiss (u)comisd
 };
+// clang-format on
 static_assert(std::size(kSseEnc) == ir::kNumVecOps);
+
+/// The machine code of the integer-conversion and EFLAGS rows (CvtSI2SS .. UcomiSD, in that
+/// order): the sequences of tcg/ir/vec_fp_asm.inc on xmm0 (a, result) and xmm1 (b), rax scratch.
+#define MOVD_EAX_XMM1 "\x66\x0f\x7e\xc8"
+#define MOVQ_RAX_XMM1 "\x66\x48\x0f\x7e\xc8"
+#define MOVQ_XMM0_RAX "\x66\x48\x0f\x6e\xc0"
+#define LAHF_TO_XMM0 "\x9f\x0f\xb6\xc4" MOVQ_XMM0_RAX  // lahf; movzx eax, ah; movq xmm0, rax
+constexpr std::string_view kFpGprCode[] = {
+    MOVD_EAX_XMM1 "\xf3\x0f\x2a\xc0",      // cvtsi2ss xmm0, eax
+    MOVD_EAX_XMM1 "\xf2\x0f\x2a\xc0",      // cvtsi2sd xmm0, eax
+    MOVQ_RAX_XMM1 "\xf3\x48\x0f\x2a\xc0",  // cvtsi2ss xmm0, rax
+    MOVQ_RAX_XMM1 "\xf2\x48\x0f\x2a\xc0",  // cvtsi2sd xmm0, rax
+    "\xf3\x0f\x2d\xc1" MOVQ_XMM0_RAX,      // cvtss2si eax, xmm1
+    "\xf3\x0f\x2c\xc1" MOVQ_XMM0_RAX,      // cvttss2si eax, xmm1
+    "\xf2\x0f\x2d\xc1" MOVQ_XMM0_RAX,      // cvtsd2si eax, xmm1
+    "\xf2\x0f\x2c\xc1" MOVQ_XMM0_RAX,      // cvttsd2si eax, xmm1
+    "\xf3\x48\x0f\x2d\xc1" MOVQ_XMM0_RAX,  // cvtss2si rax, xmm1
+    "\xf3\x48\x0f\x2c\xc1" MOVQ_XMM0_RAX,  // cvttss2si rax, xmm1
+    "\xf2\x48\x0f\x2d\xc1" MOVQ_XMM0_RAX,  // cvtsd2si rax, xmm1
+    "\xf2\x48\x0f\x2c\xc1" MOVQ_XMM0_RAX,  // cvttsd2si rax, xmm1
+    "\x0f\x2f\xc1" LAHF_TO_XMM0,           // comiss xmm0, xmm1
+    "\x0f\x2e\xc1" LAHF_TO_XMM0,           // ucomiss xmm0, xmm1
+    "\x66\x0f\x2f\xc1" LAHF_TO_XMM0,       // comisd xmm0, xmm1
+    "\x66\x0f\x2e\xc1" LAHF_TO_XMM0,       // ucomisd xmm0, xmm1
+};
+#undef MOVD_EAX_XMM1
+#undef MOVQ_RAX_XMM1
+#undef MOVQ_XMM0_RAX
+#undef LAHF_TO_XMM0
+constexpr unsigned kFpGprFirst = unsigned(ir::VecOp::CvtSI2SS);
+static_assert(kFpGprFirst + std::size(kFpGprCode) == ir::kNumVecOps);
 
 Cc cc_of(ir::Cond c) {
   switch (c) {
@@ -624,8 +602,16 @@ void Gen::gen_vec_fp(size_t i, uint8_t prefix, uint8_t opc) {
   a_.movdqu_load(0, slot(in.args[0]));
   a_.movdqu_load(1, slot(in.args[1]));
   if (flags) a_.sse_rm(0, 0xae, 2, d);  // ldmxcsr
-  a_.sse_rr(prefix, opc, 0, 1);
-  if (opc == 0xc2) a_.imm8(uint8_t(in.imm2 & 7));
+  const uint8_t pred = uint8_t(in.imm2 & ir::kVecFpPredMask);
+  if (in.imm >= kFpGprFirst) {
+    const std::string_view code = kFpGprCode[in.imm - kFpGprFirst];
+    a_.append(code.data(), code.size());
+  } else if (opc == 0xc2 && pred >= 8) {  // VEX-only predicates (AVX hosts, vec_ops.inc)
+    a_.vcmp128(prefix == 0x66 ? 1 : prefix == 0xf3 ? 2 : prefix == 0xf2 ? 3 : 0, 0, 0, 1, pred);
+  } else {
+    a_.sse_rr(prefix, opc, 0, 1);
+    if (opc == 0xc2) a_.imm8(pred);
+  }
   if (!flags) {
     a_.movdqu_store(d, 0);
     return;

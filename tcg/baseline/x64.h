@@ -348,6 +348,13 @@ class X64 {
     byte(uint8_t(0xc0 | ((ext & 7) << 3) | (src & 7)));
     byte(imm);
   }
+  /// VEX.128 VCMPPS/PD/SS/SD dst, src1, src2, pred (pp: 0 PS, 1 PD, 2 SS, 3 SD; xmm0..7).
+  void vcmp128(uint8_t pp, unsigned dst, unsigned src1, unsigned src2, uint8_t pred) {
+    vex2(src1, false, pp);
+    byte(0xc2);
+    byte(uint8_t(0xc0 | ((dst & 7) << 3) | (src2 & 7)));
+    byte(pred);
+  }
   void vzeroupper() { bytes3(0xc5, 0xf8, 0x77); }
 
   void setcc(Cc cc, Reg dst) { op_rr2(0x0f, uint8_t(0x90 | cc), false, Reg(0), dst, true); }

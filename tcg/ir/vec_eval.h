@@ -87,8 +87,10 @@ Vec128 sar(const Vec128& a, unsigned n) {
 
 }  // namespace vec_detail
 
-/// The SSE floating-point rows of vec_ops.inc (AddPS .. CvtTPD2DQ).
+/// The SSE floating-point rows of vec_ops.inc (AddPS .. UcomiSD).
 bool is_fp_vec_op(VecOp op);
+/// CmpXX's predicate field in imm2 (0-31; 8-31 are VEX-only).
+constexpr unsigned kVecFpPredMask = 0x1f;
 /// VecOp2's imm2 bit for an FP row: the result is the raised exception flags (vec_ops.inc).
 constexpr unsigned kVecFpFlags = 0x100;
 /// The MXCSR the FP rows are defined under: round to nearest, all exceptions masked.

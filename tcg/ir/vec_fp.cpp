@@ -1,8 +1,11 @@
 // The reference of the SSE floating-point vector operations (vec_ops.inc): each runs the host's
 // own SSE instruction under MXCSR = 0x1f80 and reads the exception flags it raised, in one asm
 // statement so the compiler can neither move the operation out of that environment nor fold
-// it. The baseline and LLVM tiers emit the same three instructions.
+// it. The baseline and LLVM tiers emit the same instructions. CMPxx predicates 8-31 run VCMPxx,
+// so they need a host with AVX (only VEX guest code, offered only on such hosts, uses them).
 #include <immintrin.h>
+
+#include <utility>
 
 #include "tcg/ir/vec_eval.h"
 
@@ -18,37 +21,69 @@ constexpr uint32_t kDefaultCsr = kVecFpMxcsr;
                : [a] "+x"(a), [c] "=m"(csr)                          \
                : [b] "x"(b), [k] "m"(kDefaultCsr))
 
+// CMPxx with predicate P: the legacy instruction for 0-7, VEX VCMPxx (AVX hosts) for 8-31.
+#define CMP_ASM(legacy, vex)                                                      \
+  if constexpr (P < 8)                                                            \
+    asm volatile("ldmxcsr %[k]\n\t" legacy " %[p], %[b], %[a]\n\tstmxcsr %[c]"    \
+                 : [a] "+x"(a), [c] "=m"(csr)                                     \
+                 : [b] "x"(b), [k] "m"(kDefaultCsr), [p] "i"(P));                 \
+  else                                                                            \
+    asm volatile("ldmxcsr %[k]\n\t" vex " %[p], %[b], %[a], %[a]\n\tstmxcsr %[c]" \
+                 : [a] "+x"(a), [c] "=m"(csr)                                     \
+                 : [b] "x"(b), [k] "m"(kDefaultCsr), [p] "i"(P));
+
 template <int P>
 __m128i cmp(VecOp op, __m128i a, __m128i b, uint32_t& csr) {
   switch (op) {
     case VecOp::CmpPS:
-      asm volatile("ldmxcsr %[k]\n\tcmpps %[p], %[b], %[a]\n\tstmxcsr %[c]"
-                   : [a] "+x"(a), [c] "=m"(csr)
-                   : [b] "x"(b), [k] "m"(kDefaultCsr), [p] "i"(P));
+      CMP_ASM("cmpps", "vcmpps")
       break;
     case VecOp::CmpPD:
-      asm volatile("ldmxcsr %[k]\n\tcmppd %[p], %[b], %[a]\n\tstmxcsr %[c]"
-                   : [a] "+x"(a), [c] "=m"(csr)
-                   : [b] "x"(b), [k] "m"(kDefaultCsr), [p] "i"(P));
+      CMP_ASM("cmppd", "vcmppd")
       break;
     case VecOp::CmpSS:
-      asm volatile("ldmxcsr %[k]\n\tcmpss %[p], %[b], %[a]\n\tstmxcsr %[c]"
-                   : [a] "+x"(a), [c] "=m"(csr)
-                   : [b] "x"(b), [k] "m"(kDefaultCsr), [p] "i"(P));
+      CMP_ASM("cmpss", "vcmpss")
       break;
     default:
-      asm volatile("ldmxcsr %[k]\n\tcmpsd %[p], %[b], %[a]\n\tstmxcsr %[c]"
-                   : [a] "+x"(a), [c] "=m"(csr)
-                   : [b] "x"(b), [k] "m"(kDefaultCsr), [p] "i"(P));
+      CMP_ASM("cmpsd", "vcmpsd")
       break;
   }
   return a;
+}
+#undef CMP_ASM
+
+template <int... P>
+__m128i cmp_any(unsigned p, VecOp op, __m128i a, __m128i b, uint32_t& csr,
+                std::integer_sequence<int, P...>) {
+  __m128i r = a;
+  ((p == unsigned(P) ? (r = cmp<P>(op, a, b, csr), true) : false) || ...);
+  return r;
+}
+
+// The integer-conversion and EFLAGS rows: their sequence on xmm0/xmm1 (vec_fp_asm.inc).
+__m128i fp_gpr(VecOp op, __m128i a, __m128i b, uint32_t& csr) {
+  register __m128i x0 asm("xmm0") = a;
+  register __m128i x1 asm("xmm1") = b;
+  switch (op) {
+#define FP_GPR(name, text)                                  \
+  case VecOp::name:                                         \
+    asm volatile("ldmxcsr %[k]\n\t" text "\n\tstmxcsr %[c]" \
+                 : "+x"(x0), [c] "=m"(csr)                  \
+                 : "x"(x1), [k] "m"(kDefaultCsr)            \
+                 : "rax", "cc");                            \
+    break;
+#include "tcg/ir/vec_fp_asm.inc"
+#undef FP_GPR
+    default:
+      return _mm_setzero_si128();
+  }
+  return x0;
 }
 
 }  // namespace
 
 bool is_fp_vec_op(VecOp op) {
-  return op >= VecOp::AddPS && op <= VecOp::CvtTPD2DQ;
+  return op >= VecOp::AddPS && op <= VecOp::UcomiSD;
 }
 
 Vec128 eval_vec_fp(VecOp op, const Vec128& va, const Vec128& vb, unsigned imm) {
@@ -103,32 +138,12 @@ Vec128 eval_vec_fp(VecOp op, const Vec128& va, const Vec128& vb, unsigned imm) {
     case VecOp::CmpPD:
     case VecOp::CmpSS:
     case VecOp::CmpSD:
-      switch (imm & 7) {
-        case 0:
-          a = cmp<0>(op, a, b, csr);
-          break;
-        case 1:
-          a = cmp<1>(op, a, b, csr);
-          break;
-        case 2:
-          a = cmp<2>(op, a, b, csr);
-          break;
-        case 3:
-          a = cmp<3>(op, a, b, csr);
-          break;
-        case 4:
-          a = cmp<4>(op, a, b, csr);
-          break;
-        case 5:
-          a = cmp<5>(op, a, b, csr);
-          break;
-        case 6:
-          a = cmp<6>(op, a, b, csr);
-          break;
-        default:
-          a = cmp<7>(op, a, b, csr);
-          break;
-      }
+      a = cmp_any(imm & kVecFpPredMask, op, a, b, csr, std::make_integer_sequence<int, 32>{});
+      break;
+#define FP_GPR(name, text) case VecOp::name:
+#include "tcg/ir/vec_fp_asm.inc"
+#undef FP_GPR
+      a = fp_gpr(op, a, b, csr);
       break;
     default:
       return Vec128{};

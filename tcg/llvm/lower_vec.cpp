@@ -114,21 +114,44 @@ const char* fp_mnemonic(ir::VecOp op) {
 // bits with LDMXCSR 0x1f80 and reads them back with STMXCSR through a stack slot.
 ll::Value* BlockLowering::lower_vec_fp(const ir::Inst& in) {
   const auto op = ir::VecOp(in.imm);
-  const char* mn = fp_mnemonic(op);
+  // The integer-conversion and EFLAGS rows: a fixed sequence on xmm0/xmm1 (vec_fp_asm.inc).
+  const char* gpr_seq = nullptr;
+  switch (op) {
+#define FP_GPR(name, text) \
+  case ir::VecOp::name:    \
+    gpr_seq = text;        \
+    break;
+#include "tcg/ir/vec_fp_asm.inc"
+#undef FP_GPR
+    default:
+      break;
+  }
+  const char* mn = gpr_seq ? "" : fp_mnemonic(op);
   if (!mn) {
     fail("vector fp op unsupported");
     return nullptr;
   }
   auto* v2i64 = ll::FixedVectorType::get(b_.getInt64Ty(), 2);
-  std::string insn = mn;
-  insn += ' ';
-  if (op == ir::VecOp::CmpPS || op == ir::VecOp::CmpPD || op == ir::VecOp::CmpSS ||
-      op == ir::VecOp::CmpSD)
-    insn += "$$" + std::to_string(in.imm2 & 7) + ", ";
-  insn += "$2, $0";
+  std::string insn;
+  std::string cons = "=x,0,x";
+  if (gpr_seq) {
+    for (const char* c = gpr_seq; *c; ++c)  // GCC's `%%` is LLVM's `%`
+      if (!(c[0] == '%' && c[1] == '%')) insn += *c;
+    cons = "={xmm0},{xmm0},{xmm1}";
+  } else {
+    const unsigned pred = in.imm2 & ir::kVecFpPredMask;
+    const bool cmp = op == ir::VecOp::CmpPS || op == ir::VecOp::CmpPD || op == ir::VecOp::CmpSS ||
+                     op == ir::VecOp::CmpSD;
+    if (cmp && pred >= 8) insn += 'v';  // VEX-only predicates (AVX hosts, vec_ops.inc)
+    insn += mn;
+    insn += ' ';
+    if (cmp) insn += "$$" + std::to_string(pred) + ", ";
+    insn += cmp && pred >= 8 ? "$2, $0, $0" : "$2, $0";
+  }
   if (!(in.imm2 & ir::kVecFpFlags)) {
     auto* ft = ll::FunctionType::get(v2i64, {v2i64, v2i64}, false);
-    auto* asm_ = ll::InlineAsm::get(ft, insn, "=x,0,x", /*hasSideEffects=*/false);
+    auto* asm_ = ll::InlineAsm::get(ft, insn, gpr_seq ? cons + ",~{rax},~{flags}" : cons,
+                                    /*hasSideEffects=*/false);
     return b_.CreateCall(ft, asm_, {arg(in, 0), arg(in, 1)});
   }
   ll::Function* f = b_.GetInsertBlock()->getParent();
@@ -136,8 +159,10 @@ ll::Value* BlockLowering::lower_vec_fp(const ir::Inst& in) {
   ll::Value* csr = entry.CreateAlloca(b_.getInt32Ty());
   b_.CreateStore(b_.getInt32(ir::kVecFpMxcsr), csr);
   auto* ft = ll::FunctionType::get(v2i64, {v2i64, v2i64, csr->getType()}, false);
+  // The address of the MXCSR slot must survive the sequence, which clobbers rax.
+  const std::string csr_cons = gpr_seq ? ",{rcx},~{rax}" : ",r";
   auto* asm_ = ll::InlineAsm::get(ft, "ldmxcsr ($3)\n\t" + insn + "\n\tstmxcsr ($3)",
-                                  "=x,0,x,r,~{memory},~{dirflag},~{fpsr},~{flags}",
+                                  cons + csr_cons + ",~{memory},~{dirflag},~{fpsr},~{flags}",
                                   /*hasSideEffects=*/true);
   b_.CreateCall(ft, asm_, {arg(in, 0), arg(in, 1), csr});
   ll::Value* flags = b_.CreateAnd(b_.CreateLoad(b_.getInt32Ty(), csr), 0x3f);

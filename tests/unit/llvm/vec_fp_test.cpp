@@ -2,12 +2,13 @@
 // the interpreter, against the host's SSE intrinsics under MXCSR 0x1f80 as the oracle: results
 // and raised exception flags, for NaNs (quiet and signalling), denormals, infinities, signed
 // zeros, out-of-range conversions and random lanes.
-#include <emmintrin.h>
+#include <immintrin.h>
 
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <random>
+#include <utility>
 
 #include "llvm_test_util.h"
 #include "tcg/ir/vec_eval.h"
@@ -71,6 +72,43 @@ __m128i cmp8(unsigned p, F eq, F lt, F le, F un, F ne, F nlt, F nle, F ord) {
       [&] { return pi(_mm_cmpnlt_##suffix(cast(a), cast(b))); },     \
       [&] { return pi(_mm_cmpnle_##suffix(cast(a), cast(b))); },     \
       [&] { return pi(_mm_cmpord_##suffix(cast(a), cast(b))); })
+
+/// VCMPxx with a VEX-only predicate (8-31), in the instruction's operand order: the compiler
+/// may swap the operands of the intrinsics for a symmetric predicate, which changes the flags
+/// (silicon reports DE for a denormal src1 only when src2 is not an SNaN ...).
+template <int P>
+__m128i cmp_vex(VecOp op, __m128i a, __m128i b) {
+  if (op == VecOp::CmpPS) asm volatile("vcmpps %2, %1, %0, %0" : "+x"(a) : "x"(b), "i"(P));
+  if (op == VecOp::CmpPD) asm volatile("vcmppd %2, %1, %0, %0" : "+x"(a) : "x"(b), "i"(P));
+  if (op == VecOp::CmpSS) asm volatile("vcmpss %2, %1, %0, %0" : "+x"(a) : "x"(b), "i"(P));
+  if (op == VecOp::CmpSD) asm volatile("vcmpsd %2, %1, %0, %0" : "+x"(a) : "x"(b), "i"(P));
+  return a;
+}
+template <int... P>
+__m128i cmp_vex_any(unsigned p, VecOp op, __m128i a, __m128i b, std::integer_sequence<int, P...>) {
+  __m128i r = a;
+  ((p == unsigned(P) ? (r = cmp_vex<P>(op, a, b), true) : false) || ...);
+  return r;
+}
+
+/// (U)COMISS/SD: the low byte of EFLAGS they leave (SF AF clear, bit 1 set), read through the
+/// compiler's flag outputs.
+template <int K>
+__m128i comis(__m128i a, __m128i b) {
+  bool z, p, c;
+  if constexpr (K == 0)
+    asm volatile("comiss %3, %4" : "=@ccz"(z), "=@ccp"(p), "=@ccc"(c) : "x"(b), "x"(a));
+  if constexpr (K == 1)
+    asm volatile("ucomiss %3, %4" : "=@ccz"(z), "=@ccp"(p), "=@ccc"(c) : "x"(b), "x"(a));
+  if constexpr (K == 2)
+    asm volatile("comisd %3, %4" : "=@ccz"(z), "=@ccp"(p), "=@ccc"(c) : "x"(b), "x"(a));
+  if constexpr (K == 3)
+    asm volatile("ucomisd %3, %4" : "=@ccz"(z), "=@ccp"(p), "=@ccc"(c) : "x"(b), "x"(a));
+  return _mm_cvtsi64_si128(int64_t((z ? 0x40 : 0) | (p ? 4 : 0) | 2 | (c ? 1 : 0)));
+}
+__m128i q0(uint64_t v) {
+  return _mm_cvtsi64_si128(int64_t(v));
+}
 
 /// ADD/MUL in the instruction's operand order: the compiler treats the intrinsics as
 /// commutative and may swap them, which changes which NaN propagates.
@@ -146,12 +184,16 @@ __m128i compute(VecOp op, __m128i a, __m128i b, unsigned imm) {
     case VecOp::SqrtSD:
       return pi(_mm_sqrt_sd(pd(a), pd(b)));
     case VecOp::CmpPS:
+      if (imm >= 8) return cmp_vex_any(imm, op, a, b, std::make_integer_sequence<int, 32>{});
       return CMP8(ps, ps);
     case VecOp::CmpPD:
+      if (imm >= 8) return cmp_vex_any(imm, op, a, b, std::make_integer_sequence<int, 32>{});
       return CMP8(pd, pd);
     case VecOp::CmpSS:
+      if (imm >= 8) return cmp_vex_any(imm, op, a, b, std::make_integer_sequence<int, 32>{});
       return CMP8(ss, ps);
     case VecOp::CmpSD:
+      if (imm >= 8) return cmp_vex_any(imm, op, a, b, std::make_integer_sequence<int, 32>{});
       return CMP8(sd, pd);
     case VecOp::CvtDQ2PS:
       return pi(_mm_cvtepi32_ps(b));
@@ -173,6 +215,38 @@ __m128i compute(VecOp op, __m128i a, __m128i b, unsigned imm) {
       return _mm_cvtpd_epi32(pd(b));
     case VecOp::CvtTPD2DQ:
       return _mm_cvttpd_epi32(pd(b));
+    case VecOp::CvtSI2SS:
+      return pi(_mm_cvtsi32_ss(ps(a), _mm_cvtsi128_si32(b)));
+    case VecOp::CvtSI2SD:
+      return pi(_mm_cvtsi32_sd(pd(a), _mm_cvtsi128_si32(b)));
+    case VecOp::CvtSQ2SS:
+      return pi(_mm_cvtsi64_ss(ps(a), _mm_cvtsi128_si64(b)));
+    case VecOp::CvtSQ2SD:
+      return pi(_mm_cvtsi64_sd(pd(a), _mm_cvtsi128_si64(b)));
+    case VecOp::CvtSS2SI:
+      return q0(uint32_t(_mm_cvtss_si32(ps(b))));
+    case VecOp::CvtTSS2SI:
+      return q0(uint32_t(_mm_cvttss_si32(ps(b))));
+    case VecOp::CvtSD2SI:
+      return q0(uint32_t(_mm_cvtsd_si32(pd(b))));
+    case VecOp::CvtTSD2SI:
+      return q0(uint32_t(_mm_cvttsd_si32(pd(b))));
+    case VecOp::CvtSS2SQ:
+      return q0(uint64_t(_mm_cvtss_si64(ps(b))));
+    case VecOp::CvtTSS2SQ:
+      return q0(uint64_t(_mm_cvttss_si64(ps(b))));
+    case VecOp::CvtSD2SQ:
+      return q0(uint64_t(_mm_cvtsd_si64(pd(b))));
+    case VecOp::CvtTSD2SQ:
+      return q0(uint64_t(_mm_cvttsd_si64(pd(b))));
+    case VecOp::ComiSS:
+      return comis<0>(a, b);
+    case VecOp::UcomiSS:
+      return comis<1>(a, b);
+    case VecOp::ComiSD:
+      return comis<2>(a, b);
+    case VecOp::UcomiSD:
+      return comis<3>(a, b);
     default:
       return _mm_setzero_si128();
   }
@@ -218,7 +292,7 @@ class VecFpTest : public BothBackends {
       const char* name = ir::vec_op_info(op).name;
       ASSERT_EQ(ir::eval_vec(op, a, b, imm), want) << name << " imm " << imm;
       ASSERT_EQ(ir::eval_vec(op, a, b, imm | ir::kVecFpFlags), (Vec128{flags, 0}))
-          << name << " imm " << imm;
+          << name << " imm " << imm << std::hex << " a " << a.q[0] << ":" << a.q[1] << " b " << b.q[0] << ":" << b.q[1];
       for (int tier = 0; tier < 2; ++tier) {
         cpu_->r[2] = a.q[0], cpu_->r[3] = a.q[1], cpu_->r[4] = b.q[0], cpu_->r[5] = b.q[1];
         cpu_->r[6] = cpu_->r[7] = 0xdead;
@@ -259,6 +333,9 @@ std::vector<std::pair<Vec128, Vec128>> inputs(bool dbl, std::mt19937_64& rng) {
       0xffc12345ffa00001ull, f2(3e9f, -3e9f), f2(1e-30f, 1e30f), f2(-0.0f, 7.0f),
       0x800000017f7fffffull,  // -denormal, max
       0xcf000000cf000001ull,  // -2^31 exactly and just past it
+      0xdf000000df000001ull,  // -2^63 exactly and just past it
+      f2(9.3e18f, 2.0e9f),    // out of range for int64; for int32
+      0x000000017fffffffull,  // integer sources: INT32_MAX, 1
   };
   std::vector<uint64_t> dv = {
       d1(1.0),
@@ -285,6 +362,13 @@ std::vector<std::pair<Vec128, Vec128>> inputs(bool dbl, std::mt19937_64& rng) {
       d1(1e39),
       d1(1e-46),
       d1(2147483647.5),
+      d1(9.2233720368547758e18),   // 2^63: out of range for int64
+      d1(-9.2233720368547758e18),  // -2^63: in range
+      d1(4294967296.0),
+      0x80000000ull,          // as an integer source: INT32_MIN
+      0xffffffff7fffffffull,  // INT32_MAX; as int64 negative
+      0x8000000000000000ull,  // -0.0 / INT64_MIN
+      0x7fffffffffffffffull,
   };
   const std::vector<uint64_t>& v = dbl ? dv : fv;
   std::vector<std::pair<Vec128, Vec128>> in;
@@ -299,6 +383,10 @@ std::vector<std::pair<Vec128, Vec128>> inputs(bool dbl, std::mt19937_64& rng) {
   return in;
 }
 
+bool host_avx() {
+  return __builtin_cpu_supports("avx");
+}
+
 TEST_P(VecFpTest, EveryFpRowMatchesTheHostSseWithFlags) {
   std::mt19937_64 rng(11);
   unsigned rows = 0;
@@ -309,13 +397,15 @@ TEST_P(VecFpTest, EveryFpRowMatchesTheHostSseWithFlags) {
     const bool cmp =
         op == VecOp::CmpPS || op == VecOp::CmpPD || op == VecOp::CmpSS || op == VecOp::CmpSD;
     const bool dbl_in = ir::vec_op_info(op).lane_bits == 64 && op != VecOp::CvtPS2PD &&
-                        op != VecOp::CvtSS2SD && op != VecOp::CvtDQ2PD;
-    for (unsigned imm = 0; imm < (cmp ? 8u : 1u); ++imm) {
+                        op != VecOp::CvtSS2SD && op != VecOp::CvtDQ2PD && op != VecOp::CvtSI2SD &&
+                        op != VecOp::CvtSQ2SD;
+    // Predicates 8-31 are VEX-only: the rows run VCMPxx there, on AVX hosts.
+    for (unsigned imm = 0; imm < (cmp ? (host_avx() ? 32u : 8u) : 1u); ++imm) {
       check(op, imm, inputs(dbl_in, rng));
       if (HasFatalFailure()) return;
     }
   }
-  EXPECT_EQ(rows, 42u);
+  EXPECT_EQ(rows, 58u);
 }
 
 // Every flag bit is raised by some row on these inputs (the oracle is not vacuous).
@@ -327,6 +417,34 @@ TEST_P(VecFpTest, TheInputsRaiseEveryFlag) {
     for (const auto& [a, b] : inputs(ir::vec_op_info(op).lane_bits == 64, rng))
       seen |= oracle(op, a, b, 0).second;
   EXPECT_EQ(seen, 0x3fu);
+}
+
+// The integer-side rows against the SDM's own statements (not the host): the integer
+// indefinite with IE when out of range or NaN, ZF PF CF of (U)COMIS, IE on a QNaN only for
+// COMIS, DE for a denormal operand.
+TEST(VecFpRows, IntegerAndEflagsRowsFollowTheSdm) {
+  auto run = [](VecOp op, uint64_t a, uint64_t b) {
+    return std::pair{ir::eval_vec(op, Vec128{a, 0}, Vec128{b, 0}, 0).q[0],
+                     ir::eval_vec(op, Vec128{a, 0}, Vec128{b, 0}, ir::kVecFpFlags).q[0]};
+  };
+  using P = std::pair<uint64_t, uint64_t>;
+  EXPECT_EQ(run(VecOp::CvtTSD2SI, 0, d1(3e9)), (P{0x80000000u, 1}));
+  EXPECT_EQ(run(VecOp::CvtSD2SI, 0, d1(-2147483648.0)), (P{0x80000000u, 0}));
+  EXPECT_EQ(run(VecOp::CvtSD2SI, 0, d1(2.5)), (P{2, 0x20}));  // round to nearest even, PE
+  EXPECT_EQ(run(VecOp::CvtTSD2SQ, 0, d1(9.2233720368547758e18)), (P{1ull << 63, 1}));
+  EXPECT_EQ(run(VecOp::CvtSS2SQ, 0, 0x7fc00000), (P{1ull << 63, 1}));  // QNaN
+  EXPECT_EQ(run(VecOp::CvtTSS2SI, 0, f2(-7.9f, 0)), (P{0xfffffff9u, 0x20}));
+  EXPECT_EQ(run(VecOp::CvtSQ2SD, d1(1.0), 0x7fffffffffffffffull),
+            (P{d1(9.2233720368547758e18), 0x20}));
+  EXPECT_EQ(run(VecOp::CvtSI2SS, 0, 0xfffffffeu), (P{f2(-2.0f, 0), 0}));
+  const uint64_t qnan = d1(NAN), snan = 0x7ff0000000000001ull;
+  EXPECT_EQ(run(VecOp::ComiSD, d1(1.0), d1(2.0)), (P{0x03, 0}));    // less: CF
+  EXPECT_EQ(run(VecOp::ComiSD, d1(2.0), d1(1.0)), (P{0x02, 0}));    // greater
+  EXPECT_EQ(run(VecOp::UcomiSD, d1(-0.0), d1(0.0)), (P{0x42, 0}));  // equal: ZF
+  EXPECT_EQ(run(VecOp::ComiSD, d1(1.0), qnan), (P{0x47, 1}));       // unordered: ZF PF CF, IE
+  EXPECT_EQ(run(VecOp::UcomiSD, d1(1.0), qnan), (P{0x47, 0}));
+  EXPECT_EQ(run(VecOp::UcomiSD, snan, d1(1.0)), (P{0x47, 1}));
+  EXPECT_EQ(run(VecOp::UcomiSS, f2(1e-40f, 0), f2(0.0f, 0)), (P{0x02, 2}));  // DE
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, VecFpTest, ::testing::Values(Backend::Llvm, Backend::Baseline),

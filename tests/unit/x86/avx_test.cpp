@@ -283,6 +283,48 @@ TEST_P(X86Avx, VectorIrChains) {
        "vpmaxub ymm1, ymm2, ymm3\nvandps ymm2, ymm1, ymm0\nvunpcklpd xmm3, xmm1, [rbx+0x80]"});
 }
 
+// The SSE FP rows in VEX forms (translate_sse_fp.cpp) under records with the default MXCSR and
+// others (the helper path): every CMP predicate at both widths, scalar memory operands of their
+// own size, chains that pass FP results between instructions in one block, VEX.128 writes that
+// zero bits 255:128 next to legacy writes that keep them, and the GPR conversions and COMIS
+// feeding integer code and branches.
+TEST_P(X86Avx, FpRowsInVexForms) {
+  std::vector<std::string> s;
+  for (int p = 0; p < 32; ++p) {
+    const std::string n = std::to_string(p);
+    s.push_back("vcmpps ymm1, ymm2, [rbx+0x80], " + n + "\nvcmppd xmm3, xmm0, xmm2, " + n);
+    s.push_back("vcmpss xmm1, xmm2, [rbx+0x84], " + n + "\nvcmpsd xmm3, xmm3, xmm1, " + n);
+  }
+  for (const char* op : {"vaddss", "vsubss", "vmulss", "vdivss", "vminss", "vmaxss", "vsqrtss"})
+    s.push_back(std::string(op) + " xmm1, xmm2, dword [rbx+0x8c]");
+  for (const char* op : {"vaddsd", "vsubsd", "vmulsd", "vdivsd", "vminsd", "vmaxsd", "vsqrtsd"})
+    s.push_back(std::string(op) + " xmm1, xmm2, qword [rbx+0x88]");
+  s.push_back("vcvtss2sd xmm1, xmm2, dword [rbx+0x84]\nvcvtsd2ss xmm3, xmm0, qword [rbx+0x88]");
+  s.push_back("vcvtps2pd xmm1, qword [rbx+0x88]\nvcvtdq2pd ymm2, oword [rbx+0x80]");
+  s.push_back(
+      "vaddps ymm1, ymm2, ymm3\nvmulps ymm1, ymm1, ymm0\nvsqrtps ymm2, ymm1\n"
+      "vcmpps ymm3, ymm2, ymm1, 0x1d");
+  s.push_back(
+      "vdivpd ymm1, ymm2, [rbx+0x80]\nvcvtpd2ps xmm2, ymm1\nvcvtps2pd ymm3, xmm2\n"
+      "vminpd ymm0, ymm3, ymm1");
+  s.push_back(
+      "vaddps ymm1, ymm2, ymm3\naddps xmm1, xmm0\nvmaxps ymm2, ymm1, ymm3\n"
+      "vsubsd xmm3, xmm2, xmm1");
+  s.push_back(
+      "vcvttpd2dq xmm1, ymm2\nvcvtdq2ps xmm2, xmm1\nvcvtps2dq ymm3, ymm0\n"
+      "vcvtdq2pd ymm0, xmm3");
+  s.push_back(
+      "vcvtsi2sd xmm1, xmm2, rax\nvaddsd xmm1, xmm1, xmm3\nvcvttsd2si rcx, xmm1\n"
+      "vcvtsi2ss xmm2, xmm0, ecx\nvcvtss2si edx, xmm2");
+  s.push_back(
+      "vcomiss xmm1, xmm2\nsetb al\nsetz cl\nsetp dl\nvucomisd xmm3, xmm0\n"
+      "adc rax, 0\ncmovz rcx, rdx");
+  s.push_back(
+      "cvtsi2ss xmm1, qword [rbx+0x88]\ncvtss2si rax, xmm1\ncomisd xmm1, xmm2\n"
+      "cvttsd2si ecx, xmm3\nucomiss xmm0, dword [rbx+0x84]\nsbb rdx, rcx");
+  check(s);
+}
+
 TEST_P(X86Avx, FmaF16c) {
   std::vector<std::string> s;
   for (const char* k : {"vfmadd", "vfmsub", "vfnmadd", "vfnmsub"})
