@@ -9,7 +9,7 @@
 # RTTI, as LLVM's headers require, and a shared_ptr control block's vtable emitted there has no
 # type info, so every make_shared elsewhere was reported as a bad member access.
 # The preset keeps the sanitizers' coverage and trims the build (CI builds it cold on 2 cores):
-# line tables only (-g1, enough for symbolized reports), the test code at -O1 (the emulator's
+# line tables only (-g1, enough for symbolized reports), the test code at -Og (the emulator's
 # libraries stay at -O2), and no fuzz or bench programs (only the unit and guest labels run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
