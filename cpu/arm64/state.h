@@ -258,5 +258,13 @@ constexpr uint32_t kOffDaif = offsetof(Arm64State, daif);
 constexpr uint32_t kOffSpSel = offsetof(Arm64State, spsel);
 constexpr uint32_t kOffMonitorValid =
     offsetof(Arm64State, monitor) + offsetof(ExclusiveMonitor, valid);
+constexpr uint32_t kOffMonitorAddr =
+    offsetof(Arm64State, monitor) + offsetof(ExclusiveMonitor, addr);
+constexpr uint32_t kOffMonitorValue =
+    offsetof(Arm64State, monitor) + offsetof(ExclusiveMonitor, value);
+constexpr uint32_t kOffMonitorValue2 =
+    offsetof(Arm64State, monitor) + offsetof(ExclusiveMonitor, value2);
+constexpr uint32_t kOffMonitorSize =
+    offsetof(Arm64State, monitor) + offsetof(ExclusiveMonitor, size);
 
 }  // namespace orrery::cpu::arm64

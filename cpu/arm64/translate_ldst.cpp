@@ -14,6 +14,7 @@
 
 namespace orrery::cpu::arm64 {
 
+using tcg::ir::Cond;
 using tcg::ir::FenceKind;
 using tcg::ir::MemOp;
 using tcg::ir::Type;
@@ -87,7 +88,20 @@ bool Translator::exclusive_load(unsigned size_log2, bool pair, bool acquire, u32
   desc.mmu_idx = memop(0).mmu_idx;
   Value addr = base_reg(n);
   mte_check(addr, (pair ? 2u : 1u) << size_log2, false, n != 31);
-  e_.call(kHelperLoadExclusive, {addr, e_.c64(desc.encode()), e_.c64(pc_)});
+  if (pair) {
+    e_.call(kHelperLoadExclusive, {addr, e_.c64(desc.encode()), e_.c64(pc_)});
+  } else {
+    // Inline, as the helper does it: an aligned load (a misaligned address faults before the
+    // monitor changes), then the monitor. The Linux kernel's atomics on ARMv8.0 (no LSE) are
+    // LDXR/STXR loops, and a helper call per LDXR was ~2% of a disk read's CPU.
+    Value v = e_.load(Type::I64, addr, memop(size_log2, false, true));
+    e_.set_reg(kOffMonitorAddr, addr);
+    e_.set_reg(kOffMonitorValue, v);
+    e_.set_reg(kOffMonitorValue2, e_.c64(0));
+    e_.set_reg(kOffMonitorSize, e_.konst(Type::I8, 1u << size_log2));
+    e_.set_reg(kOffMonitorValid, e_.konst(Type::I8, 1));
+    set_x(t, v);
+  }
   if (acquire) e_.fence(FenceKind::Load);
   return true;
 }
@@ -104,7 +118,26 @@ bool Translator::exclusive_store(unsigned size_log2, bool pair, bool release, u3
   if (release) e_.fence(FenceKind::Full);
   Value addr = base_reg(n);
   mte_check(addr, (pair ? 2u : 1u) << size_log2, true, n != 31);
-  e_.call(kHelperStoreExclusive, {addr, e_.c64(desc.encode()), e_.c64(pc_)});
+  if (pair) {
+    e_.call(kHelperStoreExclusive, {addr, e_.c64(desc.encode()), e_.c64(pc_)});
+    return true;
+  }
+  // Inline: one host compare-and-swap against the value LDXR saw, as the helper does. With no
+  // branches inside a block, a monitor that does not match still runs the compare-and-swap but
+  // with desired == expected, so memory keeps its value, and the status is 1. That access may
+  // fault where the helper's would not: the Arm ARM (AArch64.ExclusiveMonitorsPass) leaves it
+  // IMPLEMENTATION DEFINED whether aborts are detected before or after the monitor check.
+  const Type ty = type_for_size(size_log2);
+  Value match = e_.and_(
+      e_.and_(e_.cmp(Cond::Ne, e_.get_reg(Type::I8, kOffMonitorValid), e_.konst(Type::I8, 0)),
+              e_.cmp(Cond::Eq, e_.get_reg(Type::I64, kOffMonitorAddr), addr)),
+      e_.cmp(Cond::Eq, e_.get_reg(Type::I8, kOffMonitorSize), e_.konst(Type::I8, 1u << size_log2)));
+  Value expected = e_.trunc(ty, e_.get_reg(Type::I64, kOffMonitorValue));
+  Value desired = e_.select(match, e_.trunc(ty, get_x(t, true)), expected);
+  Value old = e_.atomic_cmpxchg(addr, expected, desired, memop(size_log2, false, true));
+  Value ok = e_.and_(match, e_.cmp(Cond::Eq, old, expected));
+  e_.set_reg(kOffMonitorValid, e_.konst(Type::I8, 0));
+  set_x(s, e_.zext(Type::I64, e_.xor_(ok, e_.c1(true))));
   return true;
 }
 

@@ -21,6 +21,7 @@ enum LogMask : uint32_t {
   kLogGuestErrors = 1u << 5,  // invalid guest device/memory accesses
   kLogTier = 1u << 6,         // tier-up compilations
   kLogOutAsm = 1u << 7,       // host code of the baseline tier (Capstone)
+  kLogPerfMap = 1u << 8,      // /tmp/perf-PID.map naming baseline code by guest PC (perf)
 };
 
 struct LogItem {
@@ -37,6 +38,7 @@ inline constexpr LogItem kLogItems[] = {
     {"guest_errors", kLogGuestErrors, "log invalid guest accesses (devices, memory)"},
     {"tier", kLogTier, "log blocks compiled by the LLVM tier"},
     {"out_asm", kLogOutAsm, "show the host code the baseline tier generates for each block"},
+    {"perfmap", kLogPerfMap, "write /tmp/perf-PID.map naming baseline code by guest PC"},
 };
 
 class Log {

@@ -115,6 +115,7 @@ std::string Engine::init() {
     // Committed as code is written: a Linux boot to a shell writes ~45 MiB.
     code_cache_ = baseline::CodeCache::create(opt_.code_cache_bytes, err);
     if (!code_cache_) return err;
+    if (log_.enabled(hw::kLogPerfMap) && !perf_map_.open(err)) return err;
     if (opt_.tier == Tier::Auto) {  // baseline code counts executions and asks for LLVM
       baseline_opt_.hot_threshold = opt_.hot_threshold;
       baseline_opt_.tier_up = &baseline_tier_up;
@@ -161,6 +162,7 @@ NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws)
   NativeFn fn = baseline::compile(*tb, *code_cache_, baseline_opt_, &err, &size, &ws);
   if (fn) {
     baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
+    perf_map_.add(reinterpret_cast<const void*>(fn), size, tb->key.pc);
     if (log_.enabled(hw::kLogOutAsm)) {
       char head[64];
       std::snprintf(head, sizeof head, "OUT: [guest 0x%" PRIx64 "]\n", tb->key.pc);

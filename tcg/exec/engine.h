@@ -23,6 +23,7 @@
 #include "tcg/exec/code_pages.h"
 #include "tcg/exec/debug.h"
 #include "tcg/exec/frontend.h"
+#include "tcg/exec/perf_map.h"
 #include "tcg/exec/tb.h"
 #include "tcg/exec/tb_map.h"
 #include "tcg/exec/tier_policy.h"
@@ -220,6 +221,7 @@ class Engine : public softmmu::CodePageTracker,
   std::function<void()> code_full_hook_;
   std::atomic<bool> code_full_signalled_{false};
   std::atomic<uint64_t> baseline_blocks_{0};
+  PerfMap perf_map_;  // -d perfmap
   Stats stats_;
   TierPolicy policy_;  // guarded by mu_ (its cost estimate is atomic)
   DebugState debug_{*this};

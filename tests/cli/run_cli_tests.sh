@@ -475,6 +475,19 @@ out_asm_log)
         exit 1
     fi
     ;;
+perfmap_log)
+    # -d perfmap writes /tmp/perf-PID.map: "ADDR SIZE guest_PC" per block of baseline code.
+    print_and_off 00822 >"$work/raw.bin"
+    touch "$work/stamp"
+    expect_run 'A\n' '' -nographic -accel tcg,tier=baseline -d perfmap -kernel "$work/raw.bin"
+    maps=$(find /tmp -maxdepth 1 -name 'perf-*.map' -newer "$work/stamp")
+    found=0
+    for f in $maps; do
+        grep -Eq '^[0-9a-f]+ [0-9a-f]+ guest_[0-9a-f]+$' "$f" && found=1
+        rm -f "$f"
+    done
+    [ $found = 1 ] || { echo "FAIL: -d perfmap wrote no map of baseline code" >&2; exit 1; }
+    ;;
 ctrl_a_x_quits)
     words 14000000 >"$work/loop.bin"  # b .
     expect_run '' '\001x' -nographic -kernel "$work/loop.bin"

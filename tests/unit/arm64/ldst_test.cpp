@@ -287,6 +287,25 @@ TEST_P(LoadStoreTest, StoreExclusiveFailsWithoutAMatchingLoadExclusive) {
   }
 }
 
+TEST_P(LoadStoreTest, ByteExclusivesZeroExtendStoreOneByteAndCheckTheSize) {
+  m->load({
+      0x085f7c20,  // ldxrb w0, [x1]
+      0x48047c22,  // stxrh w4, w2, [x1]  (the monitor covers one byte: fails)
+      0x085f7c25,  // ldxrb w5, [x1]
+      0x08037c22,  // stxrb w3, w2, [x1]
+  });
+  m->write_mem(kDataBase, 0x88776655443322f1ull, 8);
+  m->x(1) = kDataBase;
+  m->x(2) = 0xffffffffffffffabull;
+  m->x(0) = m->x(5) = ~0ull;
+  rerun_ok();
+  EXPECT_EQ(m->x(0), 0xf1u);
+  EXPECT_EQ(m->x(5), 0xf1u);
+  EXPECT_EQ(m->x(4), 1u);
+  EXPECT_EQ(m->x(3), 0u);
+  EXPECT_EQ(m->read_mem(kDataBase, 8), 0x88776655443322abull);
+}
+
 TEST_P(LoadStoreTest, ExclusivePairs) {
   m->load({
       0xc87f0820,  // ldxp x0, x2, [x1]
