@@ -24,6 +24,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/MCContext.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/CommandLine.h>
 #include <llvm/Support/Process.h>
 #include <llvm/Support/SmallVectorMemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
@@ -137,9 +138,21 @@ class CountingMemoryManager : public jitlink::InProcessMemoryManager {
   std::unordered_map<uint64_t, size_t> finalized_;  // allocation -> bytes still mapped
 };
 
+// Names how generated code is produced beyond JitOptions, for the persistent cache's keys:
+// change it whenever that changes. pic: outside symbols through the GOT (lower.cpp extern_ptr);
+// shared-volatile: BlockLowering::load_shared; nomisched: init_native_target.
+constexpr const char* kCodegenVersion = "pic+shared-volatile+nomisched";
+
 bool init_native_target(std::string& error) {
   // LLVM's target registry is process-wide and must be initialised exactly once.
   static const bool ok = [] {
+    // No pre-RA machine scheduler: on the typical block it was ~15% of codegen CPU, and an
+    // out-of-order host gains nothing measurable from it. LLVM has this switch only as a
+    // (process-wide) command-line option; a value given explicitly (bench/llvm_compile_time's
+    // ORRERY_LLVM_OPTS) is kept.
+    auto& opts = ll::cl::getRegisteredOptions();
+    if (auto it = opts.find("enable-misched"); it != opts.end() && !it->second->getNumOccurrences())
+      it->second->addOccurrence(0, "enable-misched", "false");
     return !ll::InitializeNativeTarget() && !ll::InitializeNativeTargetAsmPrinter() &&
            !ll::InitializeNativeTargetAsmParser();  // the SSE FP rows are inline asm
   }();
@@ -389,9 +402,13 @@ std::unique_ptr<LlvmJit> LlvmJit::create(const JitOptions& opt, std::string& err
     return nullptr;
   }
   jtmb->setCodeGenOptLevel(codegen_level(opt.codegen_level));
+  // Symbols outside the object (lower.cpp extern_ptr) are reached through the GOT.
+  jtmb->setRelocationModel(ll::Reloc::PIC_);
+  jtmb->setCodeModel(ll::CodeModel::Small);
   impl->cache_config =
-      "llvm=" LLVM_VERSION_STRING ",cg=" + std::to_string(opt.codegen_level) +
-      ",passes=" + std::to_string(opt.run_passes) + ",fastisel=" + std::to_string(opt.fast_isel) +
+      "llvm=" LLVM_VERSION_STRING ",codegen=" + std::string(kCodegenVersion) +
+      ",cg=" + std::to_string(opt.codegen_level) + ",passes=" + std::to_string(opt.run_passes) +
+      ",fastisel=" + std::to_string(opt.fast_isel) +
       ",count=" + std::to_string(opt.count_executions) + ",host=" + jtmb->getCPU() + ":" +
       jtmb->getFeatures().getString() + ",guest=" + opt.guest_id;
   jtmb->getOptions().EnableFastISel = opt.fast_isel;
