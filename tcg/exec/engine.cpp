@@ -81,8 +81,9 @@ void Engine::log_tier_stats() {
            " IR insns, now estimated %.1f us CPU per compile + %.1f us per 100 IR insns\n",
            s.compile_cpu_us / 1000.0, s.compile_us / 1000.0, s.thread_cpu_us / 1000.0, s.ir_insts,
            policy_.fixed_cost_ns() / 1000.0, policy_.cost_ns_per_ir() / 10.0);
-  log_.log(hw::kLogTier, "llvm: lowering %.1f ms, IR passes %.1f ms, codegen %.1f ms\n",
-           j.lower_us / 1000.0, j.opt_us / 1000.0, j.codegen_us / 1000.0);
+  log_.log(hw::kLogTier,
+           "llvm: CPU in lowering %.1f ms, IR passes %.1f ms, codegen %.1f ms (linking %.1f ms)\n",
+           j.lower_us / 1000.0, j.opt_us / 1000.0, j.codegen_us / 1000.0, j.link_us / 1000.0);
   if (tcg_cache_) {
     const auto c = tcg_cache_->stats();
     log_.log(hw::kLogTier,

@@ -104,9 +104,11 @@ class LlvmJit {
     uint64_t blocks = 0;  // compiled successfully
     uint64_t failures = 0;
     uint64_t modules = 0;
+    // Stage times in microseconds of the compiling thread's CPU time.
     uint64_t lower_us = 0;         // IR -> LLVM IR, including the verifier
     uint64_t opt_us = 0;           // function pipeline
     uint64_t codegen_us = 0;       // machine code and linking
+    uint64_t link_us = 0;          // the linking part of codegen_us (JITLink, symbol lookup)
     uint64_t cache_hits = 0;       // blocks linked from the persistent cache, not compiled
     uint64_t cache_stores = 0;     // objects written to it
     uint64_t cache_bad_links = 0;  // entries that validated but did not link (compiled instead)

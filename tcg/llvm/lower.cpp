@@ -88,6 +88,10 @@ ll::Value* BlockLowering::load_invariant_ptr(size_t offset) {
   return l;
 }
 
+ll::LoadInst* BlockLowering::load_shared(ll::Type* t, ll::Value* ptr, unsigned align) {
+  return b_.CreateAlignedLoad(t, ptr, ll::MaybeAlign(align), /*isVolatile=*/true);
+}
+
 void BlockLowering::store_field(ll::Value* v, size_t offset) {
   auto* s = b_.CreateAlignedStore(v, field_ptr(offset), ll::MaybeAlign(1));
   if (tbaa_cpu_) tag(s, tbaa_cpu_);
@@ -99,12 +103,11 @@ ll::Value* BlockLowering::const_ptr(const void* p) {
 
 ll::Value* BlockLowering::extern_ptr(const std::string& symbol) {
   if (ll::GlobalVariable* g = mod_.getNamedGlobal(symbol)) return g;
-  // Large code model for this global only: its address is a 64-bit immediate (movabs, an
-  // R_X86_64_64 relocation), exactly like the constant it replaces, wherever the JIT maps it.
-  auto* g = new ll::GlobalVariable(mod_, b_.getInt8Ty(), /*isConstant=*/false,
-                                   ll::GlobalValue::ExternalLinkage, nullptr, symbol);
-  g->setCodeModel(ll::CodeModel::Large);
-  return g;
+  // Not dso_local: position-independent code reaches it through a GOT entry the linker builds
+  // next to the code (data: a RIP-relative load of the address; calls: a stub), wherever the
+  // JIT maps the object. FastISel selects these; it gives up on large-code-model globals.
+  return new ll::GlobalVariable(mod_, b_.getInt8Ty(), /*isConstant=*/false,
+                                ll::GlobalValue::ExternalLinkage, nullptr, symbol);
 }
 
 ll::Value* BlockLowering::helper_ptr(const ir::Helper& h) {
@@ -229,9 +232,7 @@ bool BlockLowering::lower_member(size_t m) {
   auto* body = ll::BasicBlock::Create(ctx_, "body", fn_);
   auto* stop = ll::BasicBlock::Create(ctx_, "exit_request", fn_);
   b_.SetInsertPoint(member_bbs_[m]);
-  auto* req = b_.CreateAlignedLoad(b_.getInt32Ty(), field_ptr(offsetof(CpuCommon, exit_request)),
-                                   ll::MaybeAlign(4));
-  req->setAtomic(ll::AtomicOrdering::Monotonic);
+  ll::Value* req = load_shared(b_.getInt32Ty(), field_ptr(offsetof(CpuCommon, exit_request)), 4);
   cond_br_cold(b_.CreateICmpNE(req, b_.getInt32(0)), stop, body);
   b_.SetInsertPoint(stop);
   sync_out();

@@ -99,6 +99,12 @@ class BlockLowering {
   // A CpuCommon pointer that never changes while generated code runs (the TLB table, the jump
   // cache): marked invariant so LLVM loads it once, even across slow-path calls.
   ll::Value* load_invariant_ptr(size_t offset);
+  // An aligned load of a word other threads write (exit_request, link slots, jump cache
+  // entries): volatile, not atomic, so FastISel selects it (an atomic load sends the rest of its
+  // basic block, often the whole block body, to SelectionDAG). On the x86-64 host this is one
+  // mov, which is single-copy atomic and, under TSO, an acquire load; nothing after it in the
+  // generated code relies on more than that (the linked code is reached by a call through it).
+  ll::LoadInst* load_shared(ll::Type* t, ll::Value* ptr, unsigned align);
   void store_field(ll::Value* v, size_t offset);
   ll::Value* const_ptr(const void* p);
   ll::Value* extern_ptr(const std::string& symbol);  // the address of an absolute symbol

@@ -426,8 +426,7 @@ void BlockLowering::lower_fence(const ir::Inst& in) {
 void BlockLowering::emit_chain(unsigned slot) {
   auto* linked = ll::BasicBlock::Create(ctx_, "chain", fn_);
   auto* unlinked = ll::BasicBlock::Create(ctx_, "unchained", fn_);
-  auto* next = b_.CreateAlignedLoad(b_.getPtrTy(), tb_ptr(&tb_->link[slot]), ll::MaybeAlign(8));
-  next->setAtomic(ll::AtomicOrdering::Acquire);
+  ll::Value* next = load_shared(b_.getPtrTy(), tb_ptr(&tb_->link[slot]), 8);
   b_.CreateCondBr(b_.CreateIsNull(next), unlinked, linked);
 
   b_.SetInsertPoint(linked);
@@ -461,8 +460,7 @@ void BlockLowering::emit_jump_cache_exit(ll::Value* pc) {
   ll::Value* low = b_.CreateAnd(fold(kJumpCacheSlotShifts), b_.getInt64(kJumpCacheGroupSize - 1));
   ll::Value* idx = b_.CreateOr(b_.CreateShl(group, kJumpCacheGroupBits), low);
   ll::Value* e = b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, 5));
-  auto* epc = b_.CreateAlignedLoad(b_.getInt64Ty(), e, ll::MaybeAlign(8));
-  epc->setAtomic(ll::AtomicOrdering::Monotonic);  // other threads may invalidate it
+  ll::Value* epc = load_shared(b_.getInt64Ty(), e, 8);  // other threads may invalidate it
   ll::Value* eflags = b_.CreateAlignedLoad(
       b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcFlags)),
       ll::MaybeAlign(8));

@@ -279,6 +279,38 @@ TEST_F(MemTestLlvm, FencesCompileToBarriers) {
   EXPECT_EQ(cpu_->r[0], 1u);
 }
 
+uint64_t h_twice(CpuCommon*, uint64_t a, uint64_t, uint64_t) {
+  return a * 2;
+}
+constexpr ir::Helper kTwice{"mem_test_twice", h_twice};
+
+// FastISel gives up on atomic loads and on large-code-model globals, and SelectionDAG then
+// selects the rest of the basic block (usually the block's whole body) at several times the
+// cost. The words other threads write are volatile loads (BlockLowering::load_shared) and the
+// outside symbols plain external globals (reached through the GOT); the code still runs.
+TEST_F(MemTestLlvm, SharedWordsAndSymbolsStaySelectableByFastIsel) {
+  auto tb = new_tb();
+  Emitter e(tb->ir);
+  Value v = e.load(Type::I64, e.c64(kRamBase), MemOp{3, false, 0});
+  e.set_reg(reg(0), e.call(kTwice, {v}));
+  e.branch(e.cmp(ir::Cond::Ne, v, e.c64(0)), 0x2000, 0x3000);
+  std::string err;
+  for (bool optimized : {false, true}) {
+    const std::string text = jit_->ir_text(*tb, optimized, &err);
+    ASSERT_EQ(err, "");
+    EXPECT_EQ(text.find("load atomic"), std::string::npos) << text;
+    EXPECT_NE(text.find("load volatile i32"), std::string::npos) << text;  // exit_request
+    EXPECT_NE(text.find("load volatile i64"), std::string::npos) << text;  // jump cache tag
+  }
+  const uint64_t in = 21;
+  std::memcpy(&ram_[0], &in, 8);
+  exec::NativeFn fn = compile(*tb);
+  ASSERT_NE(fn, nullptr);
+  EXPECT_EQ(run(fn), exec::kRetNext);
+  EXPECT_EQ(cpu_->r[0], 42u);
+  EXPECT_EQ(cpu_->common.pc, 0x2000u);  // 21 != 0: the taken side
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MemTest, ::testing::Values(Backend::Llvm, Backend::Baseline),
                          backend_name);
 
