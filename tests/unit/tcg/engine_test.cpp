@@ -289,6 +289,31 @@ TEST_P(EngineTest, BlockSpansTwoPagesAndAWriteToEitherInvalidatesIt) {
   EXPECT_EQ(st.r[0], 0x11223340u + 5);
 }
 
+TEST_P(EngineTest, WriteNoticeOverTheWholeSpaceFindsTheCodeAndReturns) {
+  // A memory-map change over a TiB-sized PCI window (or the whole space) reaches the engine as
+  // one write notice; it once visited every 4 KiB page of it (a hang for these ranges).
+  constexpr uint64_t kHigh = uint64_t(1) << 45;  // beyond the lock-free code-page table
+  ASSERT_EQ(as.add_ram("high", kHigh, kPageSize), "");
+  mmu_map.map[0x40000] = {kHigh, true};
+  poke(0x1000, {kAddI, 1, kHalt});
+  poke(0x40000, {kAddI, 2, kHalt});
+  run_from(0x1000);
+  run_from(0x40000);
+  EXPECT_EQ(st.r[0], 3u);
+  uint64_t inv = engine->stats().invalidations;
+  engine->guest_memory_written(kRam + 0x2000, ~uint64_t(0) - kRam);  // misses both blocks
+  EXPECT_EQ(engine->stats().invalidations, inv + 1);                 // ...but the high one
+  run_from(0x40000);
+  inv = engine->stats().invalidations;
+  engine->guest_memory_written(uint64_t(1) << 32, uint64_t(1) << 40);  // no code there
+  EXPECT_EQ(engine->stats().invalidations, inv);
+  engine->guest_memory_written(0, ~uint64_t(0));
+  EXPECT_EQ(engine->stats().invalidations, inv + 2);
+  run_from(0x1000);
+  run_from(0x40000);
+  EXPECT_EQ(st.r[0], 8u);
+}
+
 TEST_P(EngineTest, SecondPageRemappedIsRetranslated) {
   std::vector<uint8_t> code = mov(0x55667788);
   code.push_back(kHalt);
