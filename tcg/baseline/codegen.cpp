@@ -470,7 +470,9 @@ class Gen {
   int32_t frame_ = 0;
   uint64_t pc_ = 0;
   Label pending_{};
-  size_t rax_store_start_ = 0;         // where the last "mov [slot], rax" starts
+  Label loop_head_{};           // after the prologue: where a block that loops to itself goes on
+  Label loop_exit_request_{};   // that loop saw exit_request (cpu->pc already holds the block's)
+  size_t rax_store_start_ = 0;  // where the last "mov [slot], rax" starts
   size_t rax_stored_at_ = ~size_t(0);  // and the code offset just after it
   uint32_t rax_root_ = ~0u;            // and the home it stored to (by its root value)
   uint32_t rax_value_ = 0;             // and the value
@@ -525,6 +527,9 @@ bool Gen::run(std::string& err) {
   for (Reg r : alloc_.callee) a_.push(r);
   a_.alu_ri(kSub, true, RSP, frame_);
   a_.mov_rr(true, RBX, RDI);
+  loop_head_ = a_.new_label();
+  loop_exit_request_ = a_.new_label();
+  bind(loop_head_);
   a_.load(8, R12, Mem{RBX, kOffTlb});
   if (opt_.hot_threshold && opt_.tier_up) {
     // A plain (non-atomic) increment: a count lost to a race with another vCPU only delays
@@ -556,6 +561,8 @@ bool Gen::run(std::string& err) {
   for (const Cold& c : cold_) emit_cold(c);
   bind(pending_);
   ret_code(exec::kRetPending);
+  bind(loop_exit_request_);
+  ret_code(exec::kRetExitRequest);
   bind(exit_request);
   a_.mov_imm(RAX, exec::kRetExitRequest);
   a_.ret();
@@ -1393,6 +1400,19 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
   Label unlinked = a_.new_label();
   a_.mov_imm(RAX, uint64_t(&tb_.link[slot]));
   a_.load(8, RAX, Mem{RAX, 0});
+  if (target == tb_.key.pc) {
+    // Linked to this very code (a one-block loop: CRC, memcpy, polling): go round in this frame
+    // instead of an epilogue, a tail jump and a prologue per iteration. The link is still read,
+    // so an invalidated or tiered-up block leaves through it as before, and so is exit_request.
+    Label other = a_.new_label();
+    a_.patch_rip(a_.lea_rip_placeholder(RCX), 0);  // this block's entry
+    a_.alu_rr(kCmp, true, RAX, RCX);
+    a_.jcc(kNe, other);
+    a_.alu_mi(kCmp, false, Mem{RBX, kOffExitRequest}, 0);
+    a_.jcc(kNe, loop_exit_request_);
+    a_.jmp(loop_head_);
+    bind(other);
+  }
   a_.test_rr(true, RAX, RAX);
   a_.jcc(kE, unlinked);
   a_.mov_rr(true, RDI, RBX);

@@ -5,9 +5,11 @@
 // can't see one disappear. Writers hold the engine's lock.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "tcg/softmmu/tlb.h"
 
@@ -15,6 +17,10 @@ namespace orrery::tcg::exec {
 
 class CodePages {
  public:
+  static constexpr unsigned kSpaceBits = 44;
+  /// The end of the physical space the table tracks.
+  static constexpr uint64_t kLimit = uint64_t(1) << kSpaceBits;
+
   CodePages() : top_(new std::atomic<Leaf*>[kTopSize]) {
     for (uint64_t i = 0; i < kTopSize; ++i) top_[i].store(nullptr, std::memory_order_relaxed);
   }
@@ -32,6 +38,24 @@ class CodePages {
     const uint64_t pn = page_number(phys);
     const Leaf* leaf = top_[pn >> kLeafBits].load(std::memory_order_acquire);
     return leaf && leaf[pn & kLeafMask].load(std::memory_order_acquire);
+  }
+
+  /// The first marked page at or after the page holding `from` whose address is <= last, or
+  /// nothing. Skips unallocated leaves a GiB at a time, so a notice over a huge range (a PCI
+  /// window mapped, the whole space flushed) costs little more than the RAM it covers.
+  std::optional<uint64_t> next(uint64_t from, uint64_t last) const {
+    if (!covers(from)) return std::nullopt;
+    const uint64_t end_pn = std::min(page_number(last), kTopSize * kLeafSize - 1);
+    for (uint64_t pn = page_number(from); pn <= end_pn;) {
+      const Leaf* leaf = top_[pn >> kLeafBits].load(std::memory_order_acquire);
+      if (!leaf) {
+        pn = (pn | kLeafMask) + 1;
+        continue;
+      }
+      for (const uint64_t leaf_end = std::min(pn | kLeafMask, end_pn); pn <= leaf_end; ++pn)
+        if (leaf[pn & kLeafMask].load(std::memory_order_acquire)) return pn << softmmu::kPageBits;
+    }
+    return std::nullopt;
   }
 
   /// Marks or unmarks the page holding phys (callers serialise writes; uncovered addresses are
@@ -58,7 +82,7 @@ class CodePages {
  private:
   using Leaf = std::atomic<uint8_t>;
   static constexpr unsigned kLeafBits = 18;  // 2^18 pages of 4 KiB = 1 GiB per leaf
-  static constexpr unsigned kTopBits = 44 - softmmu::kPageBits - kLeafBits;
+  static constexpr unsigned kTopBits = kSpaceBits - softmmu::kPageBits - kLeafBits;
   static constexpr uint64_t kTopSize = uint64_t(1) << kTopBits;
   static constexpr uint64_t kLeafSize = uint64_t(1) << kLeafBits;
   static constexpr uint64_t kLeafMask = kLeafSize - 1;

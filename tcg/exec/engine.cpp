@@ -262,14 +262,28 @@ void Engine::invalidate(TranslationBlock* tb) {
 }
 
 void Engine::guest_memory_written(uint64_t addr, uint64_t len) {
-  // Most DMA touches no code: ask the lock-free page table before taking the engine lock.
-  const uint64_t end = addr + len;
-  for (uint64_t page = addr & kPageMask; page < end && page >= (addr & kPageMask);
-       page += kPageSize) {
-    if (!is_code_page(page)) continue;
-    const uint64_t lo = std::max(page, addr), hi = std::min(page + kPageSize, end);
-    invalidate_phys(lo, hi - lo);
-  }
+  if (len == 0) return;
+  // The last byte written, saturating: a memory-map notice may run to the end of the space.
+  const uint64_t last = addr + (len - 1) < addr ? ~uint64_t(0) : addr + (len - 1);
+  auto invalidate_page = [&](uint64_t page, auto&& invalidate) {
+    const uint64_t lo = std::max(page, addr), hi = std::min(page + (kPageSize - 1), last);
+    invalidate(lo, hi - lo + 1);
+  };
+  // Most DMA touches no code: ask the lock-free page table before taking the engine lock. It
+  // skips unallocated GiBs, so mapping a TiB-sized PCI window does not visit every page.
+  for (auto page = code_pages_.next(addr, last); page;
+       page = code_pages_.next(*page + kPageSize, last))
+    invalidate_page(*page, [&](uint64_t lo, uint64_t n) { invalidate_phys(lo, n); });
+  if (last < CodePages::kLimit) return;
+  // Beyond the table's space the engine's map is the only record: look its pages up.
+  std::lock_guard<std::mutex> g(mu_);
+  const uint64_t from = std::max(addr, CodePages::kLimit) & kPageMask;
+  std::vector<uint64_t> hit;
+  for (const auto& entry : pages_)
+    if (entry.first >= from && entry.first <= last) hit.push_back(entry.first);
+  for (uint64_t page : hit)
+    invalidate_page(page,
+                    [&](uint64_t lo, uint64_t n) { invalidate_range_locked(lo, n, nullptr); });
 }
 
 void Engine::invalidate_locked(TranslationBlock* tb) {

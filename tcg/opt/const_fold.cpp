@@ -10,10 +10,10 @@ using ir::Opcode;
 namespace {
 
 bool foldable(Opcode op) {
-  return ir::is_pure(op) && op != Opcode::GetReg && op != Opcode::CallPure &&
-         op != Opcode::Nop && op != Opcode::Const && op != Opcode::VecBuild &&
-         op != Opcode::VecLane && op != Opcode::VecOp1 && op != Opcode::VecOp2 &&
-         op != Opcode::VecConcat && op != Opcode::VecHalf;  // no vector consts
+  return ir::is_pure(op) && op != Opcode::GetReg && op != Opcode::CallPure && op != Opcode::Nop &&
+         op != Opcode::Const && op != Opcode::VecBuild && op != Opcode::VecLane &&
+         op != Opcode::VecOp1 && op != Opcode::VecOp2 && op != Opcode::VecConcat &&
+         op != Opcode::VecHalf;  // no vector consts
 }
 
 }  // namespace
@@ -57,34 +57,54 @@ void const_fold(ir::Block& b) {
     auto forward_to = [&](ir::Value v) { fwd.replace(self, v); };
     const uint64_t all_ones = ir::mask(i.type);
     switch (i.op) {
+      case Opcode::Xor:
+        // A negated comparison (x86 JNE, JAE...: the frontend inverts JE's test) is the
+        // inverse comparison, which the code generators fuse into a compare and branch.
+        if (i.type == ir::Type::I1 && (k[0] || k[1]) && c[k[0] ? 0 : 1] == 1) {
+          const Inst& cmp = b.insts[i.args[k[0] ? 1 : 0].id];
+          if (cmp.op == Opcode::Cmp) {
+            Inst inv = cmp;
+            inv.imm = uint64_t(ir::invert_cond(ir::Cond(cmp.imm)));
+            i = inv;
+            break;
+          }
+        }
+        [[fallthrough]];
       case Opcode::Add:
       case Opcode::Or:
-      case Opcode::Xor:
       case Opcode::Shl:
       case Opcode::Lshr:
       case Opcode::Ashr:
       case Opcode::Rotr:
-        if (k[1] && c[1] == 0) forward_to(i.args[0]);
-        else if (k[0] && c[0] == 0 && (i.op == Opcode::Add || i.op == Opcode::Or ||
-                                       i.op == Opcode::Xor))
+        if (k[1] && c[1] == 0)
+          forward_to(i.args[0]);
+        else if (k[0] && c[0] == 0 &&
+                 (i.op == Opcode::Add || i.op == Opcode::Or || i.op == Opcode::Xor))
           forward_to(i.args[1]);
         break;
       case Opcode::Sub:
         if (k[1] && c[1] == 0) forward_to(i.args[0]);
         break;
       case Opcode::Mul:
-        if (k[1] && c[1] == 1) forward_to(i.args[0]);
-        else if (k[0] && c[0] == 1) forward_to(i.args[1]);
+        if (k[1] && c[1] == 1)
+          forward_to(i.args[0]);
+        else if (k[0] && c[0] == 1)
+          forward_to(i.args[1]);
         break;
       case Opcode::And:
-        if (k[1] && c[1] == all_ones) forward_to(i.args[0]);
-        else if (k[0] && c[0] == all_ones) forward_to(i.args[1]);
+        if (k[1] && c[1] == all_ones)
+          forward_to(i.args[0]);
+        else if (k[0] && c[0] == all_ones)
+          forward_to(i.args[1]);
         break;
       case Opcode::Select:
-        if (k[0]) forward_to(c[0] ? i.args[1] : i.args[2]);
-        else if (i.args[1] == i.args[2]) forward_to(i.args[1]);
+        if (k[0])
+          forward_to(c[0] ? i.args[1] : i.args[2]);
+        else if (i.args[1] == i.args[2])
+          forward_to(i.args[1]);
         break;
-      default: break;
+      default:
+        break;
     }
   }
   fwd.apply(b.term);

@@ -124,6 +124,30 @@ TEST(ConstFold, Identities) {
             "  jump 0x4\n");
 }
 
+TEST(ConstFold, NegatedCompareBecomesTheInverseCompare) {
+  // JNE: the x86 frontend emits Xor(Cmp eq, 1); the branch must see a compare of its own to be
+  // fused with it (cmp; jcc) instead of setcc, xor, test, jcc.
+  Block b;
+  Emitter e(b);
+  Value x = e.get_reg(Type::I64, kX0);
+  Value y = e.get_reg(Type::I64, kX1);
+  Value ult = e.cmp(Cond::Ult, x, y);
+  e.set_reg(kFlagZ, e.zext(Type::I64, e.xor_(e.c1(true), ult)));  // constant first
+  e.branch(e.xor_(e.cmp(Cond::Eq, x, e.c64(0)), e.c1(true)), 0x10, 0x20);
+  opt::optimize(b);
+  EXPECT_EQ(verify(b), "");
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = GetReg @0x10\n"
+            "  v1:i64 = GetReg @0x18\n"
+            "  v2:i1 = Cmp.i64 v0, v1, uge\n"
+            "  v3:i64 = ZExt v2\n"
+            "  SetReg.i64 v3,@0x28\n"
+            "  v5:i64 = Const $0x0\n"
+            "  v6:i1 = Cmp.i64 v0, v5, ne\n"
+            "  branch v6 ? 0x10 : 0x20\n");
+}
+
 TEST(Dce, KeepsSideEffectsAndTerminalOperands) {
   Block b;
   Emitter e(b);

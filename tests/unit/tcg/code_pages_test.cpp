@@ -32,5 +32,21 @@ TEST(CodePages, AddressesBeyondItsSpaceAreLeftToTheCaller) {
   EXPECT_FALSE(p.contains(high));
 }
 
+TEST(CodePages, NextFindsMarkedPagesInARangeAndSkipsEmptySpace) {
+  CodePages p;
+  EXPECT_EQ(p.next(0, CodePages::kLimit - 1), std::nullopt);
+  p.set(0x5000, true);
+  p.set(0x3fffff000ull, true);  // the last page of the 16th GiB
+  p.set(0xfc00000000ull, true);
+  EXPECT_EQ(p.next(0, ~uint64_t(0)), 0x5000u);
+  EXPECT_EQ(p.next(0x5fff, ~uint64_t(0)), 0x5000u);  // the page holding `from` counts
+  EXPECT_EQ(p.next(0x6000, ~uint64_t(0)), 0x3fffff000ull);
+  EXPECT_EQ(p.next(0x6000, 0x3fffff000ull), 0x3fffff000ull);  // `last` inside the page
+  EXPECT_EQ(p.next(0x6000, 0x3ffffefffull), std::nullopt);
+  EXPECT_EQ(p.next(0x400000000ull, ~uint64_t(0)), 0xfc00000000ull);
+  EXPECT_EQ(p.next(0xfc00001000ull, ~uint64_t(0)), std::nullopt);
+  EXPECT_EQ(p.next(CodePages::kLimit, ~uint64_t(0)), std::nullopt);
+}
+
 }  // namespace
 }  // namespace orrery::tcg::exec

@@ -36,6 +36,7 @@ enum ToyOp : uint8_t {
   kStore = 0x03,  // 5 bytes: [imm32] = low byte of r1
   kNop = 0x04,    // 1 byte
   kIp = 0x05,     // 1 byte: r0 = pc - cs base (an x86-style IP: depends on the CS base)
+  kLoop = 0x06,   // 1 byte: r0 += 1, r1 -= 1; back to the block's start while r1 != 0
 };
 unsigned toy_length(uint8_t op) {
   switch (op) {
@@ -97,6 +98,14 @@ class ToyFrontend : public exec::Frontend {
         case kIp:
           e.set_reg(reg(0), e.c64(pc - cs));
           break;
+        case kLoop: {
+          e.set_reg(reg(0), e.add(e.get_reg(Type::I64, reg(0)), e.c64(1)));
+          const ir::Value r1 = e.sub(e.get_reg(Type::I64, reg(1)), e.c64(1));
+          e.set_reg(reg(1), r1);
+          e.branch(e.xor_(e.cmp(ir::Cond::Eq, r1, e.c64(0)), e.c1(true)), b.guest_pc, next);
+          done = true;
+          break;
+        }
         default:
           e.exit(ir::ExitReason::Undefined, pc, bytes[0]);
           done = true;
@@ -287,6 +296,48 @@ TEST_P(EngineTest, BlockSpansTwoPagesAndAWriteToEitherInvalidatesIt) {
   EXPECT_EQ(engine->stats().invalidations, inv + 2);
   run_from(0x1ffe);
   EXPECT_EQ(st.r[0], 0x11223340u + 5);
+}
+
+TEST_P(EngineTest, WriteNoticeOverTheWholeSpaceFindsTheCodeAndReturns) {
+  // A memory-map change over a TiB-sized PCI window (or the whole space) reaches the engine as
+  // one write notice; it once visited every 4 KiB page of it (a hang for these ranges).
+  constexpr uint64_t kHigh = uint64_t(1) << 45;  // beyond the lock-free code-page table
+  ASSERT_EQ(as.add_ram("high", kHigh, kPageSize), "");
+  mmu_map.map[0x40000] = {kHigh, true};
+  poke(0x1000, {kAddI, 1, kHalt});
+  poke(0x40000, {kAddI, 2, kHalt});
+  run_from(0x1000);
+  run_from(0x40000);
+  EXPECT_EQ(st.r[0], 3u);
+  uint64_t inv = engine->stats().invalidations;
+  engine->guest_memory_written(kRam + 0x2000, ~uint64_t(0) - kRam);  // misses both blocks
+  EXPECT_EQ(engine->stats().invalidations, inv + 1);                 // ...but the high one
+  run_from(0x40000);
+  inv = engine->stats().invalidations;
+  engine->guest_memory_written(uint64_t(1) << 32, uint64_t(1) << 40);  // no code there
+  EXPECT_EQ(engine->stats().invalidations, inv);
+  engine->guest_memory_written(0, ~uint64_t(0));
+  EXPECT_EQ(engine->stats().invalidations, inv + 2);
+  run_from(0x1000);
+  run_from(0x40000);
+  EXPECT_EQ(st.r[0], 8u);
+}
+
+TEST_P(EngineTest, BlockLinkedToItselfLoopsAndSeesItsInvalidation) {
+  // kNop, kLoop: a one-block loop. Once linked to itself the baseline tier goes round inside
+  // its frame; every iteration must still count, and a rewrite must be seen on the next entry.
+  poke(0x3000, {kNop, kLoop, kHalt});
+  st.r[0] = 0;
+  st.r[1] = 100000;
+  EXPECT_EQ(run_from(0x3000), 0x3003u);
+  EXPECT_EQ(st.r[0], 100000u);
+  EXPECT_EQ(st.r[1], 0u);
+  poke(0x3000, {kAddI});  // kAddI 6: r0 += 6 (the kLoop byte becomes its immediate)
+  st.r[0] = 0;
+  st.r[1] = 1;
+  EXPECT_EQ(run_from(0x3000), 0x3003u);
+  EXPECT_EQ(st.r[0], 6u);
+  EXPECT_EQ(st.r[1], 1u);
 }
 
 TEST_P(EngineTest, SecondPageRemappedIsRetranslated) {
