@@ -17,6 +17,7 @@
 #include "tcg/interp/interp.h"
 #include "tcg/ir/emitter.h"
 #include "tcg/softmmu/softmmu.h"
+#include "tests/unit/fault_translator.h"
 
 namespace orrery::tcg {
 namespace {
@@ -36,25 +37,6 @@ constexpr uint32_t reg(unsigned i) {
 }
 
 constexpr uint64_t kRam = 0x10000, kDev = 0x1000, kRom = 0x30000;
-
-class Flat : public softmmu::PageTranslator {
- public:
-  explicit Flat(CpuCommon& c) : cpu(c) {}
-  bool translate(uint64_t vaddr, softmmu::Access, unsigned, softmmu::Translation& out) override {
-    out.phys = vaddr;
-    return true;
-  }
-  void raise_bus_error(uint64_t vaddr, uint64_t, softmmu::Access) override { raise(vaddr); }
-  void raise_alignment_fault(uint64_t vaddr, softmmu::Access) override { raise(vaddr); }
-  void raise(uint64_t vaddr) {
-    ++faults;
-    fault_addr = vaddr;
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
-  }
-  CpuCommon& cpu;
-  int faults = 0;
-  uint64_t fault_addr = 0;
-};
 
 class Register : public hw::MmioDevice {
  public:
@@ -81,7 +63,7 @@ struct Vcpu {
     return interp::run(*p, &st.common);
   }
   State st;
-  Flat tr{st.common};
+  test::FaultTranslator tr{st.common};
   softmmu::Softmmu mmu;
 };
 
@@ -204,7 +186,7 @@ TEST_F(AtomicInterpTest, FaultsStopTheBlock) {
   ea.atomic_rmw(AtomicOp::Add, ea.c64(kRam + 2), ea.c32(1), aligned);
   ea.jump(0x204);
   EXPECT_EQ(cpu.run(a), exec::kRetPending);
-  EXPECT_EQ(cpu.tr.faults, 2);
+  EXPECT_EQ(cpu.tr.align_faults, 1);
   EXPECT_EQ(cpu.st.common.pc, 0x200u);
 }
 
@@ -220,7 +202,7 @@ TEST_F(AtomicInterpTest, Cmpxchg16ForHelpers) {
   EXPECT_EQ(peek(kRam + 0x40, 8), 0xaaaau);
   EXPECT_EQ(peek(kRam + 0x48, 8), 0xbbbbu);
   EXPECT_FALSE(cpu.mmu.atomic_cmpxchg16(kRam + 0x48, 0, expected, desired, 0x100));  // unaligned
-  EXPECT_EQ(cpu.tr.faults, 1);
+  EXPECT_EQ(cpu.tr.align_faults, 1);
 }
 
 TEST_F(AtomicInterpTest, TwoVcpusCountsAddUp) {
