@@ -17,6 +17,7 @@
 #include "tcg/interp/interp.h"
 #include "tcg/ir/emitter.h"
 #include "tcg/softmmu/softmmu.h"
+#include "tests/unit/atomic_oracle.h"
 #include "tests/unit/fault_translator.h"
 
 namespace orrery::tcg {
@@ -27,6 +28,7 @@ using ir::Emitter;
 using ir::MemOp;
 using ir::Type;
 using ir::Value;
+using test::atomic_apply;
 
 struct State {
   CpuCommon common;
@@ -87,22 +89,6 @@ class AtomicInterpTest : public ::testing::Test {
   Vcpu cpu{as};
 };
 
-uint64_t apply(AtomicOp op, uint64_t old, uint64_t v) {
-  switch (op) {
-    case AtomicOp::Add:
-      return old + v;
-    case AtomicOp::And:
-      return old & v;
-    case AtomicOp::Or:
-      return old | v;
-    case AtomicOp::Xor:
-      return old ^ v;
-    case AtomicOp::Xchg:
-      return v;
-  }
-  return 0;
-}
-
 TEST_F(AtomicInterpTest, RmwEveryOpAndSizeMissThenHit) {
   const Type types[] = {Type::I8, Type::I16, Type::I32, Type::I64};
   for (unsigned op = 0; op < ir::kNumAtomicOps; ++op) {
@@ -122,7 +108,7 @@ TEST_F(AtomicInterpTest, RmwEveryOpAndSizeMissThenHit) {
       for (int pass = 0; pass < 2; ++pass) {  // the first misses the TLB, the second hits
         ASSERT_EQ(cpu.run(b), exec::kRetNext);
         EXPECT_EQ(cpu.st.r[0], expect) << ir::atomic_op_name(AtomicOp(op)) << size << pass;
-        expect = apply(AtomicOp(op), expect, 0x9b5d3f1e2c4a6879ull) & m;
+        expect = atomic_apply(AtomicOp(op), expect, 0x9b5d3f1e2c4a6879ull) & m;
         EXPECT_EQ(peek(addr, size), expect);
       }
     }
