@@ -13,30 +13,26 @@ using tcg::ir::Type;
 using tcg::ir::Value;
 using tcg::ir::VecOp;
 
-namespace {
-
-bool is_vreg(const TranslateContext& t, unsigned i) {
+bool avx_is_vreg(const TranslateContext& t, unsigned i) {
   if (!t.is_reg(i)) return false;
   const ZydisRegister r = t.op(i).reg.value;
   return (r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15) ||
          (r >= ZYDIS_REGISTER_YMM0 && r <= ZYDIS_REGISTER_YMM15);
 }
-unsigned vreg_num(const TranslateContext& t, unsigned i) {
+unsigned avx_vreg_num(const TranslateContext& t, unsigned i) {
   const ZydisRegister r = t.op(i).reg.value;
   return r >= ZYDIS_REGISTER_YMM0 ? unsigned(r - ZYDIS_REGISTER_YMM0)
                                   : unsigned(r - ZYDIS_REGISTER_XMM0);
 }
 
-/// Operand i (a vector register or memory) as a vector value of `bits` (128 or 256).
-Value vec_source(TranslateContext& t, unsigned i, unsigned bits) {
+Value avx_vec_source(TranslateContext& t, unsigned i, unsigned bits) {
   auto& e = t.e();
   const Type vt = bits == 256 ? Type::I256 : Type::I128;
-  if (is_vreg(t, i)) return e.get_reg(vt, ymm_offset(vreg_num(t, i)));
+  if (avx_is_vreg(t, i)) return e.get_reg(vt, ymm_offset(avx_vreg_num(t, i)));
   return vex_vec_load(t, i);
 }
 
-/// Writes a vector result to register r; a 128-bit one zeroes bits 255:128 (VEX.128).
-void set_vec(TranslateContext& t, unsigned r, Value v) {
+void avx_set_vec(TranslateContext& t, unsigned r, Value v) {
   auto& e = t.e();
   e.set_reg(ymm_offset(r), v);
   if (e.type_of(v) == Type::I128) {
@@ -44,8 +40,6 @@ void set_vec(TranslateContext& t, unsigned r, Value v) {
     e.set_reg(ymm_offset(r, 3), e.c64(0));
   }
 }
-
-}  // namespace
 
 bool try_avx_vec_op(TranslateContext& t) {
   VecOp op;
@@ -69,24 +63,20 @@ bool try_avx_vec_op(TranslateContext& t) {
   // dst, src (r/m), imm8; shifts by an XMM count stay helpers.
   const bool unary = tcg::ir::vec_op_info(op).arity == 1;
   if (unary ? (n != 2 || !has_imm) : (n != 3 || has_imm)) return false;
-  if (!is_vreg(t, ops[0]) || !is_vreg(t, ops[1]) ||
-      (!unary && t.is_reg(ops[2]) && !is_vreg(t, ops[2])))
+  if (!avx_is_vreg(t, ops[0]) || !avx_is_vreg(t, ops[1]) ||
+      (!unary && t.is_reg(ops[2]) && !avx_is_vreg(t, ops[2])))
     return false;
   for (unsigned k = 1; k < n; ++k)  // a memory source is one full-width vector load
     if (t.is_mem(ops[k]) && t.op(ops[k]).size != bits) return false;
   auto& e = t.e();
-  Value a = vec_source(t, ops[1], bits);
-  Value r = unary ? e.vec_op(op, a, imm) : e.vec_op(op, a, vec_source(t, ops[2], bits));
-  set_vec(t, vreg_num(t, ops[0]), r);
+  Value a = avx_vec_source(t, ops[1], bits);
+  Value r = unary ? e.vec_op(op, a, imm) : e.vec_op(op, a, avx_vec_source(t, ops[2], bits));
+  avx_set_vec(t, avx_vreg_num(t, ops[0]), r);
   return true;
 }
 
-Value avx_vec_source(TranslateContext& t, unsigned i, unsigned bits) {
-  return vec_source(t, i, bits);
-}
-
 void avx_vec_move(TranslateContext& t, unsigned dst, unsigned src, unsigned bits) {
-  set_vec(t, dst, t.e().get_reg(bits == 256 ? Type::I256 : Type::I128, ymm_offset(src)));
+  avx_set_vec(t, dst, t.e().get_reg(bits == 256 ? Type::I256 : Type::I128, ymm_offset(src)));
 }
 
 }  // namespace orrery::cpu::x86

@@ -98,37 +98,13 @@ void or_mxcsr(TranslateContext& t, Value raised) {
   e.set_reg(kMxcsr, e.or_(e.get_reg(Type::I32, kMxcsr), raised));
 }
 
-/// Writes a VEX result to register r; a 128-bit one zeroes bits 255:128 (VEX.128).
-void set_vex(TranslateContext& t, unsigned r, Value v) {
-  auto& e = t.e();
-  e.set_reg(ymm_offset(r), v);
-  if (e.type_of(v) == Type::I128) {
-    e.set_reg(ymm_offset(r, 2), e.c64(0));
-    e.set_reg(ymm_offset(r, 3), e.c64(0));
-  }
-}
-
-bool is_vreg(const TranslateContext& t, unsigned i) {
-  if (!t.is_reg(i)) return false;
-  const ZydisRegister r = t.op(i).reg.value;
-  return (r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15) ||
-         (r >= ZYDIS_REGISTER_YMM0 && r <= ZYDIS_REGISTER_YMM15);
-}
-unsigned vreg_num(const TranslateContext& t, unsigned i) {
-  const ZydisRegister r = t.op(i).reg.value;
-  return r >= ZYDIS_REGISTER_YMM0 ? unsigned(r - ZYDIS_REGISTER_YMM0)
-                                  : unsigned(r - ZYDIS_REGISTER_XMM0);
-}
-
 /// VEX operand i as a vector value: I256 for a ymm register or 32-byte memory, else I128 (a
 /// GPR or memory narrower than 16 bytes is zero-extended into quadword 0; only its own bytes
-/// are accessed). 16- and 32-byte memory goes through avx_vec_source, the VEX loads' one place.
+/// are accessed). Vector registers and 16- and 32-byte memory go through avx_vec_source.
 Value vex_operand(TranslateContext& t, unsigned i) {
   auto& e = t.e();
   const unsigned bits = t.op(i).size;
-  if (is_vreg(t, i))
-    return e.get_reg(bits == 256 ? Type::I256 : Type::I128, ymm_offset(vreg_num(t, i)));
-  if (t.is_mem(i) && bits >= 128) return avx_vec_source(t, i, bits);
+  if (avx_is_vreg(t, i) || (t.is_mem(i) && bits >= 128)) return avx_vec_source(t, i, bits);
   Value v = t.is_mem(i) ? t.zext64(t.load(TranslateContext::type_of_bits(bits), t.addr_of(i)))
                         : t.zext64(t.get_reg(t.op(i).reg.value));
   return e.vec_build(v, e.c64(0));
@@ -190,7 +166,7 @@ bool try_avx_fp_op(TranslateContext& t) {
       return false;
     }
   }
-  if (n < 2 || !is_vreg(t, ops[0])) return false;
+  if (n < 2 || !avx_is_vreg(t, ops[0])) return false;
   const auto op = fp_row(legacy_mnemonic(t.mnemonic()), t.op(ops[n - 1]).size);
   if (!op || is_to_int(*op)) return false;
   auto& e = t.e();
@@ -206,7 +182,7 @@ bool try_avx_fp_op(TranslateContext& t) {
   // src1, and their rows read only b.
   Value b = vex_operand(t, ops[n - 1]);
   Value a = n == 3 ? vex_operand(t, ops[1]) : b;
-  const unsigned dst = vreg_num(t, ops[0]);
+  const unsigned dst = avx_vreg_num(t, ops[0]);
   imm &= tcg::ir::kVecFpPredMask;
   const bool dst256 = t.op(ops[0]).size == 256;
   Value r;
@@ -228,7 +204,7 @@ bool try_avx_fp_op(TranslateContext& t) {
     r = e.vec_build(e.vec_lane(lo, 0), e.vec_lane(hi, 0));
   }
   or_mxcsr(t, raised);
-  set_vex(t, dst, r);
+  avx_set_vec(t, dst, r);
   return true;
 }
 

@@ -44,6 +44,11 @@ bool try_avx_fp_op(TranslateContext& t);
 /// Operand i (vector register or 16/32-byte memory) of a VEX instruction as a vector value of
 /// `bits` (translate_avx_vec.cpp: the one place that loads VEX vector memory operands).
 tcg::ir::Value avx_vec_source(TranslateContext& t, unsigned i, unsigned bits);
+/// Whether operand i is an xmm or ymm register, and its number (translate_avx_vec.cpp).
+bool avx_is_vreg(const TranslateContext& t, unsigned i);
+unsigned avx_vreg_num(const TranslateContext& t, unsigned i);
+/// Writes a VEX result to register r; a 128-bit one zeroes bits 255:128 (VEX.128).
+void avx_set_vec(TranslateContext& t, unsigned r, tcg::ir::Value v);
 /// The VEX forms of the SSE2 ops with an IR vector operation (translate_avx_vec.cpp), after the
 /// VEX checks: false when the instruction is not one of them (it stays a helper call).
 bool try_avx_vec_op(TranslateContext& t);

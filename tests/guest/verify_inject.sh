@@ -8,19 +8,8 @@
 set -u
 orrery=$1
 elf=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-timeout 60 "$orrery" -M pc -m 128 -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
-    -nographic -accel verify,test=baseline,inject=adc-carry -kernel "$elf" \
-    </dev/null >"$work/stdout" 2>"$work/stderr"
-status=$?
-fail() {
-    echo "FAIL: $1" >&2
-    echo "--- stderr ---" >&2
-    head -n 60 "$work/stderr" >&2
-    exit 1
-}
-[ $status -eq 3 ] || fail "exit status $status, expected 3 (divergence)"
+. "$(dirname "$0")/verify_lib.sh"
+verify_diverges "$orrery" -accel verify,test=baseline,inject=adc-carry -kernel "$elf"
 grep -q "^orrery: verify: divergence on vCPU 0 .* the instruction at 0x[0-9a-f]* (linear 0x[0-9a-f]*)" \
     "$work/stderr" || fail "no divergence line naming one instruction"
 grep -A1 "^instruction:" "$work/stderr" | grep -qE "^  [0-9a-f]{4}:0x[0-9a-f]+  adc " ||

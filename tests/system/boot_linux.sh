@@ -9,30 +9,15 @@ cache=${2:?}
 smp=${3:-1}
 gic=${4:-2}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/boot_lib.sh"
 "$here/fetch_debian.sh" "$cache" >/dev/null
 rc=$?
 [ $rc -eq 0 ] || exit $rc
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-args=(-M "virt,gic-version=$gic" -cpu cortex-a57 -smp "$smp" -m 512 -nographic -no-reboot
-  -kernel "$cache/vmlinuz" -initrd "$cache/initrd-marker.cpio.gz"
-  -append "console=ttyAMA0 panic=-1 quiet loglevel=4")
-if [ "$emu" = qemu ]; then
-  cmd=(qemu-system-aarch64 -nic none "${args[@]}")
-else
-  cmd=("$emu" "${args[@]}")
-fi
-timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$log" 2>&1
-status=$?
-
-fail() {
-  echo "FAIL: $*"
-  echo "command: ${cmd[*]}"
-  echo "---- last 60 lines of output ----"
-  tail -n 60 "$log"
-  exit 1
-}
+boot_cmd qemu-system-aarch64 -M "virt,gic-version=$gic" -cpu cortex-a57 -smp "$smp" -m 512 \
+  -nographic -no-reboot -kernel "$cache/vmlinuz" -initrd "$cache/initrd-marker.cpio.gz" \
+  -append "console=ttyAMA0 panic=-1 quiet loglevel=4"
+boot_run
 [ $status -eq 124 ] && fail "timed out"
 grep -q '^ORRERY-BOOT-OK' "$log" || fail "no marker line (exit status $status)"
 grep -q '^ORRERY-ARCH: aarch64' "$log" || fail "uname -m is not aarch64"

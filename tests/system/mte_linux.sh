@@ -11,22 +11,13 @@ emu=$1
 cache=$2
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/static_prog.sh"
-command -v aarch64-linux-gnu-gcc >/dev/null || { echo "SKIP: no aarch64-linux-gnu-gcc"; exit 77; }
-"$here/fetch_debian.sh" "$cache" >/dev/null || exit $?
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+static_prog_setup
 # /proc/cpuinfo's Features list "mte" when Linux found FEAT_MTE2 (one line per CPU).
 static_prog_initrd "$work" "$here/arm64_mte.c" mte "sh mount poweroff grep" \
     'mount -t proc proc /proc\ngrep -o -w mte /proc/cpuinfo\n/bin/mte\npoweroff -f\n' || exit 1
 
-args=(-M virt,mte=on -cpu max -m 512 -nographic -no-reboot -kernel "$cache/vmlinuz"
-      -initrd "$work/initrd.cpio.gz" -append "console=ttyAMA0 panic=-1 quiet")
-if [ "$emu" = qemu ]; then
-    cmd=(qemu-system-aarch64 -nic none "${args[@]}")
-else
-    cmd=("$emu" "${args[@]}")
-fi
+boot_cmd qemu-system-aarch64 -M virt,mte=on -cpu max -m 512 -nographic -no-reboot \
+    -kernel "$cache/vmlinuz" -initrd "$work/initrd.cpio.gz" -append "console=ttyAMA0 panic=-1 quiet"
 timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null 2>&1 | tr -d '\r' >"$work/out"
 
 want=("mte" "prctl: 0" "mmap PROT_MTE: ok" "tag nonzero: 1" "ldg matches irg: 1"

@@ -12,51 +12,24 @@
 set -uo pipefail
 emu=${1:?usage: pc_bar64.sh EMULATOR CACHE}
 cache=${2:?}/amd64
-self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")  # fetch() changes directory
-
-skip() {
-  echo "SKIP: $*" >&2
-  exit 77
-}
-
-# Loaded in this order (dependencies first); Debian builds them as modules.
-modules=(drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko
-  drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko
-  drivers/virtio/virtio_pci.ko drivers/char/hw_random/virtio-rng.ko)
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/boot_lib.sh"
 
 fetch() {
-  mkdir -p "$cache" && cd "$cache" || return 1
-  # The kernel and its modules come from one package download, so they always match.
-  if [ ! -s vmlinuz ] || [ ! -s busybox ] || [ ! -s modules/virtio-rng.ko ]; then
-    command -v apt-get >/dev/null || skip "apt-get not available"
-    command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
-    rm -rf dl && mkdir dl && cd dl || return 1
-    kpkg=$(apt-cache depends linux-image-amd64:amd64 2>/dev/null |
-      awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    [ -n "$kpkg" ] || skip "cannot resolve linux-image-amd64:amd64 (apt-get update needed?)"
-    apt-get download "$kpkg:amd64" busybox-static:amd64 >/dev/null 2>&1 ||
-      skip "apt-get download $kpkg busybox-static:amd64 failed (offline?)"
-    for deb in *.deb; do dpkg-deb -x "$deb" root || return 1; done
-    rm -rf ../modules.tmp && mkdir ../modules.tmp || return 1
-    for m in "${modules[@]}"; do cp root/lib/modules/*/kernel/"$m" ../modules.tmp/ || return 1; done
-    cp root/boot/vmlinuz-* ../vmlinuz.tmp && cp root/bin/busybox ../busybox.tmp || return 1
-    cd .. && rm -rf dl modules
-    mv modules.tmp modules && mv vmlinuz.tmp vmlinuz && mv busybox.tmp busybox
-    rm -f initrd-marker.cpio.gz  # pc_linux.sh rebuilds it with this busybox
-  fi
-  if [ ! -s initrd-bar64.cpio.gz ] || [ initrd-bar64.cpio.gz -ot "$self" ] ||
+  mkdir -p "$cache" && cd "$cache" && fetch_amd64 || return 1
+  if [ ! -s initrd-bar64.cpio.gz ] || [ initrd-bar64.cpio.gz -ot "$here/pc_bar64.sh" ] ||
     [ initrd-bar64.cpio.gz -ot modules/virtio-rng.ko ]; then
     local dir
     dir=$(mktemp -d)
     mkdir -p "$dir"/{bin,proc,sys,dev,lib/modules}
     cp busybox "$dir/bin/busybox" && chmod 755 "$dir/bin/busybox"
     ln -s busybox "$dir/bin/sh"
-    for m in "${modules[@]}"; do cp "modules/$(basename "$m")" "$dir/lib/modules/"; done
+    for m in "${amd64_modules[@]}"; do cp "modules/$(basename "$m")" "$dir/lib/modules/"; done
     {
       echo '#!/bin/sh'
       echo '/bin/busybox --install -s /bin'
       echo 'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev'
-      for m in "${modules[@]}"; do
+      for m in "${amd64_modules[@]}"; do
         echo "insmod /lib/modules/$(basename "$m") || echo ORRERY-INSMOD-FAILED: $m"
       done
       echo 'sed "s/^/ORRERY-IOMEM: /" /proc/iomem'
@@ -66,39 +39,20 @@ fetch() {
       echo 'poweroff -f'
     } >"$dir/init"
     chmod 755 "$dir/init"
-    (cd "$dir" && find . | cpio -o -H newc --quiet) | gzip -9 >initrd-bar64.cpio.gz.tmp
-    rm -rf "$dir"
-    mv initrd-bar64.cpio.gz.tmp initrd-bar64.cpio.gz
+    pack_initrd "$dir" initrd-bar64.cpio.gz || return 1
   fi
 }
 (fetch)
 rc=$?
 [ $rc -eq 0 ] || exit $rc
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 # The same command line for both; explicit slots (QEMU's pc has a VGA function at 00:02.0).
-args=(-M pc -m 512 -nographic -no-reboot
-  -kernel "$cache/vmlinuz" -initrd "$cache/initrd-bar64.cpio.gz"
-  -append "console=ttyS0 panic=-1 quiet loglevel=4"
-  -device pci-testdev,addr=4,membar=2G -device virtio-rng-pci,addr=5,disable-legacy=on)
-if [ "$emu" = qemu ]; then
-  cmd=(qemu-system-x86_64 -nic none "${args[@]}")
-else
-  cmd=("$emu" "${args[@]}")
-fi
-start=$(date +%s.%N)
-timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$log" 2>&1
-status=$?
-end=$(date +%s.%N)
-
-fail() {
-  echo "FAIL: $*"
-  echo "command: ${cmd[*]}"
-  echo "---- last 80 lines of output ----"
-  tail -n 80 "$log"
-  exit 1
-}
+boot_cmd qemu-system-x86_64 -M pc -m 512 -nographic -no-reboot \
+  -kernel "$cache/vmlinuz" -initrd "$cache/initrd-bar64.cpio.gz" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=4" \
+  -device pci-testdev,addr=4,membar=2G -device virtio-rng-pci,addr=5,disable-legacy=on
+boot_run
+fail_lines=80
 [ $status -eq 124 ] && fail "timed out"
 grep -q '^ORRERY-DONE' "$log" || fail "no marker line (exit status $status)"
 grep -q 'ORRERY-INSMOD-FAILED' "$log" && fail "a module did not load"
@@ -120,4 +74,4 @@ grep -q '^ORRERY-RNG: virtio_rng' "$log" || fail "virtio-rng is not the current 
 grep -Eq '^ORRERY-RNG-BYTES: [0-9a-f]{32}' "$log" || fail "no 16 bytes from /dev/hwrng"
 [ $status -eq 0 ] || fail "exit status $status after the marker (expected 0)"
 echo "PASS: $(basename "$emu") -M pc: window $window, pci-testdev BAR 2 $membar," \
-  "virtio-rng BAR 4 $rng in $(awk "BEGIN {printf \"%.1f\", $end - $start}") s"
+  "virtio-rng BAR 4 $rng in $seconds s"

@@ -18,29 +18,12 @@ case $mode in
   *) echo "unknown mode $mode (smp1, smp2, fetch)" >&2; exit 2 ;;
 esac
 
-skip() {
-  echo "SKIP: $*" >&2
-  exit 77
-}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/boot_lib.sh"
 
 fetch() {
-  mkdir -p "$cache" && cd "$cache" || return 1
-  if [ ! -s vmlinuz ] || [ ! -s busybox ]; then
-    command -v apt-get >/dev/null || skip "apt-get not available"
-    command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
-    rm -rf dl && mkdir dl && cd dl || return 1
-    # linux-image-amd64 is a metapackage: download the versioned image it depends on.
-    kpkg=$(apt-cache depends linux-image-amd64:amd64 2>/dev/null |
-      awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    [ -n "$kpkg" ] || skip "cannot resolve linux-image-amd64:amd64 (apt-get update needed?)"
-    apt-get download "$kpkg:amd64" busybox-static:amd64 >/dev/null 2>&1 ||
-      skip "apt-get download $kpkg busybox-static:amd64 failed (offline?)"
-    for deb in *.deb; do dpkg-deb -x "$deb" root || return 1; done
-    cp root/boot/vmlinuz-* ../vmlinuz.tmp && cp root/bin/busybox ../busybox.tmp || return 1
-    cd .. && rm -rf dl
-    mv vmlinuz.tmp vmlinuz && mv busybox.tmp busybox
-  fi
-  if [ ! -s initrd-marker.cpio.gz ] || [ initrd-marker.cpio.gz -ot "$0" ]; then
+  mkdir -p "$cache" && cd "$cache" && fetch_amd64 || return 1
+  if [ ! -s initrd-marker.cpio.gz ] || [ initrd-marker.cpio.gz -ot "$here/pc_linux.sh" ]; then
     local dir
     dir=$(mktemp -d)
     mkdir -p "$dir"/{bin,sbin,proc,sys,dev,etc,tmp}
@@ -57,9 +40,7 @@ echo ORRERY-BOOT-OK
 poweroff -f
 INIT
     chmod 755 "$dir/init"
-    (cd "$dir" && find . | cpio -o -H newc --quiet) | gzip -9 >initrd-marker.cpio.gz.tmp
-    rm -rf "$dir"
-    mv initrd-marker.cpio.gz.tmp initrd-marker.cpio.gz
+    pack_initrd "$dir" initrd-marker.cpio.gz || return 1
   fi
 }
 (fetch)
@@ -67,29 +48,11 @@ rc=$?
 [ $rc -eq 0 ] || exit $rc
 [ "$mode" = fetch ] && exit 0
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 # The same command line for both (QEMU's pc boots through SeaBIOS and its linuxboot ROM).
-args=(-M pc -smp "$smp" -m 512 -nographic -no-reboot
-  -kernel "$cache/vmlinuz" -initrd "$cache/initrd-marker.cpio.gz"
-  -append "console=ttyS0 panic=-1 quiet loglevel=4")
-if [ "$emu" = qemu ]; then
-  cmd=(qemu-system-x86_64 -nic none "${args[@]}")
-else
-  cmd=("$emu" "${args[@]}")
-fi
-start=$(date +%s.%N)
-timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$log" 2>&1
-status=$?
-end=$(date +%s.%N)
-
-fail() {
-  echo "FAIL: $*"
-  echo "command: ${cmd[*]}"
-  echo "---- last 60 lines of output ----"
-  tail -n 60 "$log"
-  exit 1
-}
+boot_cmd qemu-system-x86_64 -M pc -smp "$smp" -m 512 -nographic -no-reboot \
+  -kernel "$cache/vmlinuz" -initrd "$cache/initrd-marker.cpio.gz" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=4"
+boot_run
 [ $status -eq 124 ] && fail "timed out"
 grep -q '^ORRERY-BOOT-OK' "$log" || fail "no marker line (exit status $status)"
 grep -q 'ORRERY-ARCH: x86_64' "$log" || fail "uname -m is not x86_64"
@@ -97,4 +60,4 @@ grep -q "^ORRERY-CPUS: $smp" "$log" || fail "expected $smp CPUs in /proc/cpuinfo
 grep -q 'IO-APIC' "$log" || fail "no IO-APIC interrupts in /proc/interrupts"
 grep -q '^ *LOC:' "$log" || fail "no local APIC timer (LOC) in /proc/interrupts"
 [ $status -eq 0 ] || fail "exit status $status after the marker (expected 0)"
-echo "PASS: $(basename "$emu") -M pc -smp $smp in $(awk "BEGIN {printf \"%.1f\", $end - $start}") s"
+echo "PASS: $(basename "$emu") -M pc -smp $smp in $seconds s"

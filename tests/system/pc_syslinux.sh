@@ -11,10 +11,7 @@ set -uo pipefail
 emu=${1:?usage: pc_syslinux.sh EMULATOR CACHE}
 cache=${2:?}
 here=$(cd "$(dirname "$0")" && pwd)
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
+. "$here/boot_lib.sh"
 mbr=/usr/lib/syslinux/mbr/mbr.bin
 for tool in syslinux mcopy mkfs.vfat python3; do
   command -v $tool >/dev/null || skip "$tool is not installed (syslinux, mtools, dosfstools)"
@@ -67,19 +64,11 @@ if [ "$emu" = qemu ]; then
 else
   cmd=("$emu" -nographic "${args[@]}")
 fi
-start=$(date +%s.%N)
-timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$tmp/log" 2>&1
-status=$?
-end=$(date +%s.%N)
-fail() {
-  echo "FAIL: $*"
-  echo "command: ${cmd[*]}"
-  echo "---- last 40 lines of output ----"
-  tail -n 40 "$tmp/log"
-  exit 1
-}
+log=$tmp/log
+boot_run
+fail_lines=40
 [ $status -eq 124 ] && fail "timed out"
-grep -q 'SYSLINUX 6' "$tmp/log" || fail "no syslinux banner (exit status $status)"
-grep -q '^ORRERY-BOOT-OK' "$tmp/log" || fail "no marker line (exit status $status)"
+grep -q 'SYSLINUX 6' "$log" || fail "no syslinux banner (exit status $status)"
+grep -q '^ORRERY-BOOT-OK' "$log" || fail "no marker line (exit status $status)"
 [ $status -eq 0 ] || fail "exit status $status after the marker (expected 0)"
-echo "PASS: $(basename "$emu") -M pc syslinux from -hda to the marker in $(awk "BEGIN {printf \"%.1f\", $end - $start}") s"
+echo "PASS: $(basename "$emu") -M pc syslinux from -hda to the marker in $seconds s"

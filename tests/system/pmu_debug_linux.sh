@@ -12,21 +12,12 @@ emu=$1
 cache=$2
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/static_prog.sh"
-command -v aarch64-linux-gnu-gcc >/dev/null || { echo "SKIP: no aarch64-linux-gnu-gcc"; exit 77; }
-"$here/fetch_debian.sh" "$cache" >/dev/null || exit $?
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+static_prog_setup
 static_prog_initrd "$work" "$here/arm64_pmu_debug.c" pmu_debug "sh mount poweroff" \
     'mount -t proc proc /proc\n/bin/pmu_debug\npoweroff -f\n' || exit 1
 
-args=(-M virt -cpu cortex-a57 -m 512 -nographic -no-reboot -kernel "$cache/vmlinuz"
-      -initrd "$work/initrd.cpio.gz" -append "console=ttyAMA0 panic=-1 quiet")
-if [ "$emu" = qemu ]; then
-    cmd=(qemu-system-aarch64 -nic none "${args[@]}")
-else
-    cmd=("$emu" "${args[@]}")
-fi
+boot_cmd qemu-system-aarch64 -M virt -cpu cortex-a57 -m 512 -nographic -no-reboot \
+    -kernel "$cache/vmlinuz" -initrd "$work/initrd.cpio.gz" -append "console=ttyAMA0 panic=-1 quiet"
 timeout "${BOOT_TIMEOUT:-280}" "${cmd[@]}" </dev/null >"$work/out" 2>&1
 
 want=("watchpoint slots: 4" "setregset: 0" "stopped by signal: 5" "si_code: 4"

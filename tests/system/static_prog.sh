@@ -1,5 +1,16 @@
 # Sourced by the Linux tests that run one static arm64 program (built here with the cross gcc,
-# no C library) from a busybox initramfs: mte_linux.sh, pmu_debug_linux.sh.
+# no C library) from a busybox initramfs: mte_linux.sh, pmu_debug_linux.sh. They set here (this
+# folder), emu and cache; boot_lib.sh's boot_cmd builds their command lines.
+. "$here/boot_lib.sh"
+
+# static_prog_setup: exits 77 (skip) without aarch64-linux-gnu-gcc, fetches Debian's arm64
+# files into $cache and makes $work, removed on exit.
+static_prog_setup() {
+    command -v aarch64-linux-gnu-gcc >/dev/null || skip "no aarch64-linux-gnu-gcc"
+    "$here/fetch_debian.sh" "$cache" >/dev/null || exit $?
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+}
 
 # static_prog_initrd WORK SRC NAME "APPLETS" INIT_BODY: builds SRC into /bin/NAME and writes
 # WORK/initrd.cpio.gz whose /init is INIT_BODY (printf format, after "#!/bin/sh\n").

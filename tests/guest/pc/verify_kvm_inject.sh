@@ -13,19 +13,9 @@ if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
     echo "SKIP: no usable /dev/kvm"
     exit 77
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-timeout 60 "$orrery" -M pc -m 128 -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
-    -device pc-testdev -nographic -accel verify,ref=kvm,test=baseline,inject=adc-carry \
-    -kernel "$kernel" </dev/null >"$work/stdout" 2>"$work/stderr"
-status=$?
-fail() {
-    echo "FAIL: $1" >&2
-    echo "--- stderr ---" >&2
-    head -n 60 "$work/stderr" >&2
-    exit 1
-}
-[ $status -eq 3 ] || fail "exit status $status, expected 3 (divergence)"
+. "$(dirname "$0")/../verify_lib.sh"
+verify_diverges "$orrery" -device pc-testdev -accel verify,ref=kvm,test=baseline,inject=adc-carry \
+    -kernel "$kernel"
 grep -q "^orrery: verify: divergence on vCPU 0 after [0-9]* sync points: KVM and baseline differ" \
     "$work/stderr" || fail "no divergence line"
 grep -qE "^\* r8 +0x[0-9a-f]+ +(0x)?[0-9a-f]+" "$work/stderr" || fail "R8 not marked as differing"

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cpu/arm64/cpu_models.h"
+#include "tests/unit/tier_name.h"
 
 namespace orrery::cpu::arm64::test {
 
@@ -118,17 +119,7 @@ void Arm64Test::expect_exception(unsigned vector, uint32_t ec) {
 }
 
 std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {
-  switch (info.param) {
-    case Tier::Interp:
-      return "Interp";
-    case Tier::Baseline:
-      return "Baseline";
-    case Tier::Llvm:
-      return "Llvm";
-    case Tier::Auto:
-      break;
-  }
-  return "Auto";
+  return tcg::test::tier_name(info);
 }
 
 std::string hex(uint64_t v) {

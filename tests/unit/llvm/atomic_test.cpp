@@ -5,32 +5,18 @@
 
 #include "llvm_test_util.h"
 #include "tcg/softmmu/softmmu.h"
+#include "tests/unit/atomic_oracle.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
 
 using ir::AtomicOp;
+using tcg::test::atomic_apply;
 
 class AtomicTest : public BothBackends {};
 
 uint64_t mask_bits(unsigned bits) {
   return bits >= 64 ? ~0ull : (1ull << bits) - 1;
-}
-
-uint64_t apply(AtomicOp op, uint64_t old, uint64_t v) {
-  switch (op) {
-    case AtomicOp::Add:
-      return old + v;
-    case AtomicOp::And:
-      return old & v;
-    case AtomicOp::Or:
-      return old | v;
-    case AtomicOp::Xor:
-      return old ^ v;
-    case AtomicOp::Xchg:
-      return v;
-  }
-  return 0;
 }
 
 TEST_P(AtomicTest, RmwEveryOpAndSizeOnATlbHit) {
@@ -57,7 +43,7 @@ TEST_P(AtomicTest, RmwEveryOpAndSizeOnATlbHit) {
       EXPECT_EQ(cpu_->r[0], old) << ir::atomic_op_name(AtomicOp(op)) << bits;
       uint64_t now = 0;
       std::memcpy(&now, &ram_[64 + 8 * s], size);
-      EXPECT_EQ(now, apply(AtomicOp(op), old, v) & mask_bits(bits))
+      EXPECT_EQ(now, atomic_apply(AtomicOp(op), old, v) & mask_bits(bits))
           << ir::atomic_op_name(AtomicOp(op)) << bits;
       EXPECT_TRUE(slow_.calls.empty());
     }

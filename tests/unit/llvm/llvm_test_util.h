@@ -203,6 +203,22 @@ class LlvmTest : public ::testing::Test {
 
   uint64_t run(exec::NativeFn fn) { return fn(&cpu_->common); }
 
+  /// A block compiled for the fixture's backend and built for the interpreter, so that each
+  /// input runs on both (tier 0 the compiled code, tier 1 the interpreter); the block must
+  /// outlive it.
+  struct Tiers {
+    exec::NativeFn fn = nullptr;
+    std::unique_ptr<interp::Program> prog;
+  };
+  static constexpr int kBothTiers = 2;
+  Tiers both_tiers(const exec::TranslationBlock& tb) {
+    return {compile(tb), interp::build(tb.ir, &tb)};
+  }
+  uint64_t run_tier(const Tiers& t, int tier) {
+    return tier ? interp::run(*t.prog, &cpu_->common) : run(t.fn);
+  }
+  static const char* tier_name(int tier) { return tier ? "interp" : "compiled"; }
+
   std::unique_ptr<LlvmJit> jit_;
   std::unique_ptr<baseline::CodeCache> code_;
   std::unique_ptr<Tlb> tlb_;

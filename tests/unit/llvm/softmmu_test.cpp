@@ -1,41 +1,12 @@
 // The LLVM tier against the real softmmu slow path (TLB fill, MMIO, faults, page crossing),
 // with the interpreter running the same block in an identical second world for comparison.
-#include "tcg/softmmu/softmmu.h"
-#include "hw/core/address_space.h"
-#include "llvm_test_util.h"
+#include "softmmu_world.h"
+#include "tests/unit/fault_translator.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
 
 constexpr uint64_t kRam = 0x10000, kRamSize = 0x10000, kDev = 0x1000;
-
-class FlatTranslator : public softmmu::PageTranslator {
- public:
-  explicit FlatTranslator(CpuCommon& c) : cpu(c) {}
-  bool translate(uint64_t vaddr, softmmu::Access, unsigned, softmmu::Translation& out) override {
-    if (vaddr >= 0x800000 && vaddr < 0x801000) {  // a page the guest's tables do not map
-      ++faults;
-      fault_addr = vaddr;
-      cpu.pending_exit = uint32_t(PendingExit::Exception);
-      return false;
-    }
-    out.phys = vaddr;
-    return true;
-  }
-  void raise_bus_error(uint64_t vaddr, uint64_t, softmmu::Access) override {
-    ++faults;
-    fault_addr = vaddr;
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
-  }
-  void raise_alignment_fault(uint64_t vaddr, softmmu::Access) override {
-    ++align_faults;
-    fault_addr = vaddr;
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
-  }
-  CpuCommon& cpu;
-  int faults = 0, align_faults = 0;
-  uint64_t fault_addr = 0;
-};
 
 class Device : public hw::MmioDevice {
  public:
@@ -54,19 +25,14 @@ class Device : public hw::MmioDevice {
   uint64_t last = 0;
 };
 
-struct World {
-  World() {
-    EXPECT_EQ(as.add_ram("ram", kRam, kRamSize), "");
-    EXPECT_EQ(as.add_mmio("dev", kDev, 0x100, dev), "");
-    jc.reset(new JumpCacheEntry[kJumpCacheEntries]);
-    cpu.common.jump_cache = jc.get();
-  }
-  TestCpu cpu;
-  std::unique_ptr<JumpCacheEntry[]> jc;
-  hw::AddressSpace as;
+// A page the guest's tables do not map at 0x800000.
+struct Translator : tcg::test::FaultTranslator {
+  explicit Translator(CpuCommon& c) : FaultTranslator(c, 0x800000) {}
+};
+
+struct World : SoftmmuWorld<Translator> {
+  World() : SoftmmuWorld(kRam, kRamSize) { EXPECT_EQ(as.add_mmio("dev", kDev, 0x100, dev), ""); }
   Device dev;
-  FlatTranslator tr{cpu.common};
-  softmmu::Softmmu mmu{cpu.common, as, tr};
 };
 
 class SoftmmuTest : public ::testing::Test {
@@ -101,11 +67,6 @@ class SoftmmuTest : public ::testing::Test {
   void write_both(uint64_t addr, const void* p, uint64_t n) {
     ASSERT_TRUE(w_.as.write_bytes(addr, p, n));
     ASSERT_TRUE(iw_.as.write_bytes(addr, p, n));
-  }
-  uint64_t read64(World& w, uint64_t addr) {
-    uint64_t v = 0;
-    EXPECT_TRUE(w.as.read_bytes(addr, &v, 8));
-    return v;
   }
 
   std::unique_ptr<LlvmJit> jit_;
@@ -209,8 +170,8 @@ TEST_F(SoftmmuTest, PageCrossingAccess) {
   e.jump(0x104);
   EXPECT_EQ(run_both(*tb), exec::kRetNext);
   EXPECT_EQ(w_.cpu.r[0], v);
-  EXPECT_EQ(read64(w_, kRam + 0x1ff8) >> 48, 0xccddu);
-  EXPECT_EQ(read64(w_, kRam + 0x2000) & 0xffff, 0xaabbu);
+  EXPECT_EQ(w_.read64(kRam + 0x1ff8) >> 48, 0xccddu);
+  EXPECT_EQ(w_.read64(kRam + 0x2000) & 0xffff, 0xaabbu);
 }
 
 // A loop summing guest memory with a counter: many hits, a few misses, compared end to end.

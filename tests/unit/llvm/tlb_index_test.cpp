@@ -4,9 +4,7 @@
 // in another slot. The old fold (xor of the page number with its high part) gave pages 0x7ffff
 // and 0x80000 (and every 2 GiB boundary) one slot: a misaligned load across 0x80000000, with
 // the upper page in the TLB, read host memory before the upper page's backing.
-#include "hw/core/address_space.h"
-#include "llvm_test_util.h"
-#include "tcg/softmmu/softmmu.h"
+#include "softmmu_world.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
@@ -19,6 +17,7 @@ constexpr uint64_t kWindow = kBoundary - 0x8000;
 // last 32 KiB: the host bytes just below the upper page's are not the lower page's.
 class Translator : public softmmu::PageTranslator {
  public:
+  explicit Translator(CpuCommon&) {}
   bool translate(uint64_t vaddr, softmmu::Access, unsigned, softmmu::Translation& out) override {
     if (vaddr < kWindow || vaddr >= kBoundary + 0x8000) return false;
     out.phys = vaddr < kBoundary ? kRam + (vaddr - kWindow) : kRam + 0x18000 + (vaddr - kBoundary);
@@ -28,21 +27,8 @@ class Translator : public softmmu::PageTranslator {
   void raise_alignment_fault(uint64_t, softmmu::Access) override {}
 };
 
-struct World {
-  World() {
-    EXPECT_EQ(as.add_ram("ram", kRam, kRamSize), "");
-    jc.reset(new JumpCacheEntry[kJumpCacheEntries]);
-    cpu.common.jump_cache = jc.get();
-    for (uint64_t a = 0; a < kRamSize; a += 8) {
-      const uint64_t v = 0x9e3779b97f4a7c15ull * (a + 1);
-      EXPECT_TRUE(as.write_bytes(kRam + a, &v, 8));
-    }
-  }
-  TestCpu cpu;
-  std::unique_ptr<JumpCacheEntry[]> jc;
-  hw::AddressSpace as;
-  Translator tr;
-  softmmu::Softmmu mmu{cpu.common, as, tr};
+struct World : SoftmmuWorld<Translator> {
+  World() : SoftmmuWorld(kRam, kRamSize) { fill_ram(); }
 };
 
 TEST(TlbIndex, AdjacentPagesNeverShareASlot) {

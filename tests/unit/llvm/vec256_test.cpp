@@ -8,6 +8,7 @@
 #include "llvm_test_util.h"
 #include "tcg/interp/interp.h"
 #include "tcg/ir/vec_eval.h"
+#include "vec_host.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
@@ -177,20 +178,18 @@ class Vec256Test : public LlvmTest, public ::testing::WithParamInterface<Vec256C
 
   void check(VecOp op, unsigned imm, const std::vector<std::pair<Vec256, Vec256>>& inputs) {
     auto tb = block(op, imm);
-    exec::NativeFn fn = compile(*tb);
-    ASSERT_NE(fn, nullptr);
-    auto prog = interp::build(tb->ir, tb.get());
+    const Tiers tiers = both_tiers(*tb);
+    ASSERT_NE(tiers.fn, nullptr);
     const char* name = ir::vec_op_info(op).name;
     for (const auto& [a, b] : inputs) {
       const Vec256 want = oracle(op, a, b, imm);
       ASSERT_EQ(ir::eval_vec(op, a, b, imm), want) << "eval_vec " << name << " imm " << imm;
-      for (int tier = 0; tier < 2; ++tier) {
+      for (int tier = 0; tier < kBothTiers; ++tier) {
         std::memcpy(&cpu_->r[4], &a, 32);
         std::memcpy(&cpu_->r[8], &b, 32);
         std::memcpy(&cpu_->r[18], &b, 32);  // halves b.h[0], b.h[1] -> r14..17 == b
-        const uint64_t ret = tier ? interp::run(*prog, &cpu_->common) : run(fn);
-        EXPECT_EQ(ret, exec::kRetNext);
-        const char* who = tier ? "interp" : "compiled";
+        EXPECT_EQ(run_tier(tiers, tier), exec::kRetNext);
+        const char* who = tier_name(tier);
         Vec256 got, cat;
         std::memcpy(&got, &cpu_->r[0], 32);
         std::memcpy(&cat, &cpu_->r[14], 32);
@@ -205,23 +204,16 @@ class Vec256Test : public LlvmTest, public ::testing::WithParamInterface<Vec256C
 
 TEST_P(Vec256Test, EveryOpMatchesTheHostAvx2) {
   std::mt19937_64 rng(11);
-  const uint64_t edges[] = {0,
-                            ~0ull,
-                            0x8000000080000000ull,
-                            0x7fff7fff7fff7fffull,
-                            0x00ff00ff80808080ull,
-                            0x0123456789abcdefull};
   for (unsigned o = 0; o < ir::kNumVecOps; ++o) {
     const auto op = VecOp(o);
     if (ir::is_fp_vec_op(op)) continue;  // 128-bit only (vec_fp_test.cpp)
-    std::vector<unsigned> imms = {0};
-    if (ir::vec_op_info(op).arity == 1) imms = {0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 255, 0x1b};
-    for (unsigned imm : imms) {
+    for (unsigned imm : vec_imms(op)) {
       std::vector<std::pair<Vec256, Vec256>> in;
       for (int k = 0; k < 8; ++k) {
         Vec256 a, b;
         for (unsigned h = 0; h < 2; ++h) a.h[h] = {rng(), rng()}, b.h[h] = {rng(), rng()};
-        if (k < 6) a.h[k & 1].q[k >> 1 & 1] = edges[k], b.h[(k + 1) & 1].q[k & 1] = edges[5 - k];
+        if (k < 6)
+          a.h[k & 1].q[k >> 1 & 1] = kVecEdges[k], b.h[(k + 1) & 1].q[k & 1] = kVecEdges[5 - k];
         if (k == 6) b = a;            // equal lanes for the compares
         if (k == 7) b.h[1] = a.h[1];  // equal only in the upper half
         in.push_back({a, b});
@@ -254,16 +246,15 @@ TEST_P(Vec256Test, MixedWidthAccessesToOneRegisterAgree) {
   e.set_reg(reg(8), e.get_reg(Type::I256, reg(4)));    // r8..11 = 0x2222, 0x4444, 7, 8
   e.set_reg(reg(12), e.get_reg(Type::I64, reg(5)));
   e.jump(0x2000);
-  exec::NativeFn fn = compile(*tb);
-  ASSERT_NE(fn, nullptr);
-  auto prog = interp::build(tb->ir, tb.get());
-  for (int tier = 0; tier < 2; ++tier) {
+  const Tiers tiers = both_tiers(*tb);
+  ASSERT_NE(tiers.fn, nullptr);
+  for (int tier = 0; tier < kBothTiers; ++tier) {
     std::memset(cpu_->r, 0, 16 * 8);
-    EXPECT_EQ(tier ? interp::run(*prog, &cpu_->common) : run(fn), exec::kRetNext);
+    EXPECT_EQ(run_tier(tiers, tier), exec::kRetNext);
     const uint64_t want[] = {0x1111, 0x2222, 0x3333, 0x4444, 0x2222, 0x4444, 7,
                              8,      0x2222, 0x4444, 7,      8,      0x4444};
     for (unsigned k = 0; k < std::size(want); ++k)
-      EXPECT_EQ(cpu_->r[k], want[k]) << (tier ? "interp" : "compiled") << " r" << k;
+      EXPECT_EQ(cpu_->r[k], want[k]) << tier_name(tier) << " r" << k;
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "llvm_test_util.h"
 #include "tcg/ir/vec_eval.h"
+#include "vec_host.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
@@ -19,14 +20,6 @@ namespace {
 using ir::Vec128;
 using ir::VecOp;
 
-__m128i to_m(const Vec128& v) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(v.q));
-}
-Vec128 from_m(__m128i m) {
-  Vec128 v;
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(v.q), m);
-  return v;
-}
 __m128 ps(__m128i v) {
   return _mm_castsi128_ps(v);
 }
@@ -284,21 +277,20 @@ class VecFpTest : public BothBackends {
 
   void check(VecOp op, unsigned imm, const std::vector<std::pair<Vec128, Vec128>>& inputs) {
     auto tb = block(op, imm);
-    exec::NativeFn fn = compile(*tb);
-    ASSERT_NE(fn, nullptr);
-    auto prog = interp::build(tb->ir, tb.get());
+    const Tiers tiers = both_tiers(*tb);
+    ASSERT_NE(tiers.fn, nullptr);
     for (const auto& [a, b] : inputs) {
       const auto [want, flags] = oracle(op, a, b, imm);
       const char* name = ir::vec_op_info(op).name;
       ASSERT_EQ(ir::eval_vec(op, a, b, imm), want) << name << " imm " << imm;
       ASSERT_EQ(ir::eval_vec(op, a, b, imm | ir::kVecFpFlags), (Vec128{flags, 0}))
-          << name << " imm " << imm << std::hex << " a " << a.q[0] << ":" << a.q[1] << " b " << b.q[0] << ":" << b.q[1];
-      for (int tier = 0; tier < 2; ++tier) {
+          << name << " imm " << imm << std::hex << " a " << a.q[0] << ":" << a.q[1] << " b "
+          << b.q[0] << ":" << b.q[1];
+      for (int tier = 0; tier < kBothTiers; ++tier) {
         cpu_->r[2] = a.q[0], cpu_->r[3] = a.q[1], cpu_->r[4] = b.q[0], cpu_->r[5] = b.q[1];
         cpu_->r[6] = cpu_->r[7] = 0xdead;
-        const uint64_t ret = tier ? interp::run(*prog, &cpu_->common) : run(fn);
-        EXPECT_EQ(ret, exec::kRetNext);
-        const char* who = tier ? "interp" : "compiled";
+        EXPECT_EQ(run_tier(tiers, tier), exec::kRetNext);
+        const char* who = tier_name(tier);
         ASSERT_EQ(cpu_->r[0], want.q[0]) << who << " " << name << " imm " << imm << std::hex
                                          << " a " << a.q[0] << " b " << b.q[0];
         ASSERT_EQ(cpu_->r[1], want.q[1]) << who << " " << name << " imm " << imm;

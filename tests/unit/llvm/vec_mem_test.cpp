@@ -5,9 +5,8 @@
 // accesses, faults and the faulting PC: inline TLB hits, misses, page crossing, the required
 // alignment (x86 #GP) before translation faults, the guest's alignment check (at 16 bytes for a
 // 32-byte access), and a store whose second page faults leaving memory unchanged.
-#include "hw/core/address_space.h"
-#include "llvm_test_util.h"
-#include "tcg/softmmu/softmmu.h"
+#include "softmmu_world.h"
+#include "tests/unit/fault_translator.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
@@ -17,42 +16,16 @@ constexpr uint64_t kUnmapped = 0x20000;       // the page just past RAM: a trans
 constexpr uint64_t kDev = 0x30000;            // a device page
 constexpr uint64_t kWatched = kRam + 0x7010;  // an architectural watchpoint on these 8 bytes
 
-class Translator : public softmmu::PageTranslator {
+class Translator : public tcg::test::FaultTranslator {
  public:
-  explicit Translator(CpuCommon& c) : cpu(c) {}
-  bool translate(uint64_t vaddr, softmmu::Access, unsigned, softmmu::Translation& out) override {
-    if (vaddr >= kUnmapped && vaddr < kUnmapped + softmmu::kPageSize) {
-      ++faults;
-      fault_addr = vaddr;
-      cpu.pending_exit = uint32_t(PendingExit::Exception);
-      return false;
-    }
-    out.phys = vaddr;
-    return true;
-  }
-  void raise_bus_error(uint64_t vaddr, uint64_t, softmmu::Access) override {
-    ++faults;
-    fault_addr = vaddr;
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
-  }
-  void raise_alignment_fault(uint64_t vaddr, softmmu::Access) override {
-    ++align_faults;
-    fault_addr = vaddr;
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
-  }
+  explicit Translator(CpuCommon& c) : FaultTranslator(c, kUnmapped) {}
   void raise_required_alignment_fault(uint64_t vaddr, softmmu::Access) override {
-    ++required_faults;
-    fault_addr = vaddr;
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
+    fault(required_faults, vaddr);
   }
   void raise_watchpoint(uint64_t vaddr, uint64_t hit, softmmu::Access) override {
-    ++watch_faults;
-    fault_addr = vaddr ^ (hit << 32);
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
+    fault(watch_faults, vaddr ^ (hit << 32));
   }
-  CpuCommon& cpu;
-  int faults = 0, align_faults = 0, required_faults = 0, watch_faults = 0;
-  uint64_t fault_addr = 0;
+  int required_faults = 0, watch_faults = 0;
 };
 
 /// Records every access; reads return a function of the offset and size.
@@ -84,30 +57,14 @@ class Watch : public softmmu::WatchpointChecker {
   }
 };
 
-struct World {
-  World() {
-    EXPECT_EQ(as.add_ram("ram", kRam, kRamSize), "");
+struct World : SoftmmuWorld<Translator> {
+  World() : SoftmmuWorld(kRam, kRamSize) {
     EXPECT_EQ(as.add_mmio("dev", kDev, softmmu::kPageSize, dev), "");
     mmu.set_arch_watchpoints(&watch);
-    jc.reset(new JumpCacheEntry[kJumpCacheEntries]);
-    cpu.common.jump_cache = jc.get();
-    for (uint64_t a = 0; a < kRamSize; a += 8) {
-      const uint64_t v = 0x9e3779b97f4a7c15ull * (a + 1);
-      EXPECT_TRUE(as.write_bytes(kRam + a, &v, 8));
-    }
+    fill_ram();
   }
-  uint64_t read64(uint64_t addr) {
-    uint64_t v = 0;
-    EXPECT_TRUE(as.read_bytes(addr, &v, 8));
-    return v;
-  }
-  TestCpu cpu;
-  std::unique_ptr<JumpCacheEntry[]> jc;
-  hw::AddressSpace as;
   Device dev;
   Watch watch;
-  Translator tr{cpu.common};
-  softmmu::Softmmu mmu{cpu.common, as, tr};
 };
 
 enum Tier { kInterp, kBaseline, kBaselineSse, kLlvm, kNumTiers };

@@ -1,27 +1,17 @@
 // The 128-bit vector ops (tcg/ir/vec_ops.inc) on the LLVM and baseline tiers and the
 // interpreter, against the host's own SSE2 instructions (intrinsics) as the oracle: random and
 // edge lanes, every shift count 0..255 and every shuffle control.
-#include <emmintrin.h>
-
 #include <random>
 
 #include "llvm_test_util.h"
 #include "tcg/ir/vec_eval.h"
+#include "vec_host.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
 
 using ir::Vec128;
 using ir::VecOp;
-
-__m128i to_m(const Vec128& v) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(v.q));
-}
-Vec128 from_m(__m128i m) {
-  Vec128 v;
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(v.q), m);
-  return v;
-}
 
 /// What the host CPU computes for op (independent of ir::eval_vec).
 Vec128 oracle(VecOp op, const Vec128& va, const Vec128& vb, unsigned imm) {
@@ -146,24 +136,21 @@ class VecTest : public BothBackends {
   /// Compiles op once and runs it on every input pair.
   void check(VecOp op, unsigned imm, const std::vector<std::pair<Vec128, Vec128>>& inputs) {
     auto tb = block(op, imm);
-    exec::NativeFn fn = compile(*tb);
-    ASSERT_NE(fn, nullptr);
-    auto prog = interp::build(tb->ir, tb.get());
+    const Tiers tiers = both_tiers(*tb);
+    ASSERT_NE(tiers.fn, nullptr);
     for (const auto& [a, b] : inputs) {
-      check_one(fn, *prog, op, imm, a, b);
+      check_one(tiers, op, imm, a, b);
       if (HasFatalFailure()) return;
     }
   }
-  void check_one(exec::NativeFn fn, const interp::Program& prog, VecOp op, unsigned imm,
-                 const Vec128& a, const Vec128& b) {
+  void check_one(const Tiers& tiers, VecOp op, unsigned imm, const Vec128& a, const Vec128& b) {
     const Vec128 want = oracle(op, a, b, imm);
     ASSERT_EQ(ir::eval_vec(op, a, b, imm), want) << ir::vec_op_info(op).name << " imm " << imm;
-    for (int tier = 0; tier < 2; ++tier) {
+    for (int tier = 0; tier < kBothTiers; ++tier) {
       cpu_->r[2] = a.q[0], cpu_->r[3] = a.q[1], cpu_->r[4] = b.q[0], cpu_->r[5] = b.q[1];
       cpu_->r[10] = a.q[1], cpu_->r[11] = b.q[0];
-      const uint64_t ret = tier ? interp::run(prog, &cpu_->common) : run(fn);
-      EXPECT_EQ(ret, exec::kRetNext);
-      const char* who = tier ? "interp" : "compiled";
+      EXPECT_EQ(run_tier(tiers, tier), exec::kRetNext);
+      const char* who = tier_name(tier);
       ASSERT_EQ(cpu_->r[0], want.q[0]) << who << " " << ir::vec_op_info(op).name << " imm " << imm;
       ASSERT_EQ(cpu_->r[1], want.q[1]) << who << " " << ir::vec_op_info(op).name << " imm " << imm;
       ASSERT_EQ(cpu_->r[6], want.q[1]) << who;
@@ -175,23 +162,14 @@ class VecTest : public BothBackends {
 
 TEST_P(VecTest, EveryOpMatchesTheHostSse2) {
   std::mt19937_64 rng(7);
-  const uint64_t edges[] = {0,
-                            ~0ull,
-                            0x8000000080000000ull,
-                            0x7fff7fff7fff7fffull,
-                            0x00ff00ff80808080ull,
-                            0x0123456789abcdefull};
   for (unsigned o = 0; o < ir::kNumVecOps; ++o) {
     const auto op = VecOp(o);
     if (ir::is_fp_vec_op(op)) continue;  // vec_fp_test.cpp
-    const bool unary = ir::vec_op_info(op).arity == 1;
-    std::vector<unsigned> imms = {0};
-    if (unary) imms = {0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 255, 0x1b};
-    for (unsigned imm : imms) {
+    for (unsigned imm : vec_imms(op)) {
       std::vector<std::pair<Vec128, Vec128>> in;
       for (int k = 0; k < 8; ++k) {
         Vec128 a{rng(), rng()}, b{rng(), rng()};
-        if (k < 6) a.q[k & 1] = edges[k], b.q[(k + 1) & 1] = edges[5 - k];
+        if (k < 6) a.q[k & 1] = kVecEdges[k], b.q[(k + 1) & 1] = kVecEdges[5 - k];
         if (k == 6) b = a;  // equal lanes for the compares
         in.push_back({a, b});
       }

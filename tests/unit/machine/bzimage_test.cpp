@@ -19,9 +19,12 @@
 #include "hw/core/log.h"
 #include "machine/pc/pc.h"
 #include "tcg/exec/engine.h"
+#include "tests/unit/machine/machine_harness.h"
 
 namespace orrery::machine {
 namespace {
+
+using test::StringSink;
 
 using loader::BzImageHeader;
 using loader::LinuxBoot;
@@ -262,28 +265,8 @@ TEST(PcFirmwareMtrrs, PciWindowFollowsRamBelow4G) {
   EXPECT_EQ(s.msr.mtrr_var[2], 0u);
 }
 
-class StringSink : public hw::CharSink {
- public:
-  void write(std::span<const uint8_t> data) override { out.append(data.begin(), data.end()); }
-  std::string out;
-};
-
-class PcLinux : public ::testing::Test {
+class PcLinux : public test::InterpMachineTest {
  protected:
-  PcLinux() : engine(engine_options(), log), ctx{log, engine, clock, loop} {
-    EXPECT_EQ(engine.init(), "");
-    loop.start();
-  }
-  static tcg::exec::EngineOptions engine_options() {
-    tcg::exec::EngineOptions o;
-    o.tier = tcg::exec::Tier::Interp;
-    return o;
-  }
-  hw::Log log;
-  tcg::exec::Engine engine;
-  hw::Clock clock;
-  hw::EventLoop loop{clock};
-  MachineContext ctx;
 };
 
 TEST_F(PcLinux, BootsASyntheticBzImageThroughThe64BitEntry) {

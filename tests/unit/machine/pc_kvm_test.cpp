@@ -23,28 +23,13 @@
 #include "hw/virtio/virtio_pci.h"
 #include "machine/pc/pc.h"
 #include "tcg/exec/engine.h"
+#include "tests/unit/machine/machine_harness.h"
 
 namespace orrery::machine::pc {
 namespace {
 
-class StringSink : public hw::CharSink {
- public:
-  void write(std::span<const uint8_t> data) override { out.append(data.begin(), data.end()); }
-  std::string out;
-};
-
-// A multiboot kernel with the a.out kludge: loaded at 1 MiB, entry at 0x100020 = code.
-std::vector<uint8_t> kernel(const std::vector<uint8_t>& code) {
-  std::vector<uint8_t> b;
-  auto put = [&](uint32_t v) {
-    for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
-  };
-  const uint32_t magic = 0x1BADB002, flags = 0x10000;
-  for (uint32_t v : {magic, flags, 0u - magic - flags, 0x100000u, 0x100000u, 0u, 0u, 0x100020u})
-    put(v);
-  b.insert(b.end(), code.begin(), code.end());
-  return b;
-}
+using test::multiboot_kernel;
+using test::StringSink;
 
 // mov dx, 0x3f8
 const std::vector<uint8_t> kDxCom1 = {0x66, 0xba, 0xf8, 0x03};
@@ -77,7 +62,7 @@ class PcKvmTest : public ::testing::TestWithParam<bool> {
     EXPECT_EQ(err, "");
     if (!m) return -1;
     m->serial_port(0, &serial);
-    EXPECT_EQ(m->load_kernel(kernel(code)), "");
+    EXPECT_EQ(m->load_kernel(multiboot_kernel(code)), "");
     const auto t0 = std::chrono::steady_clock::now();
     const int status = m->run();
     ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -16,9 +16,13 @@
 #include "hw/core/event_loop.h"
 #include "hw/core/log.h"
 #include "tcg/exec/engine.h"
+#include "tests/unit/machine/machine_harness.h"
 
 namespace orrery::machine::pc {
 namespace {
+
+using test::multiboot_kernel;
+using test::StringSink;
 
 constexpr uint64_t kGiB = uint64_t(1) << 30;
 
@@ -34,36 +38,8 @@ TEST(PcRamSplit, AsQemusI440fx) {
   EXPECT_EQ(pc_ram_split(5000 * kMiB).above_4g, 5000 * kMiB - 3 * kGiB);
 }
 
-class StringSink : public hw::CharSink {
- public:
-  void write(std::span<const uint8_t> data) override { out.append(data.begin(), data.end()); }
-  std::string out;
-};
-
-// A multiboot kernel with the a.out kludge: loaded at 1 MiB, entry at 0x100020 = code.
-std::vector<uint8_t> kernel(const std::vector<uint8_t>& code) {
-  std::vector<uint8_t> b;
-  auto put = [&](uint32_t v) {
-    for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
-  };
-  const uint32_t magic = 0x1BADB002, flags = 0x10000;
-  for (uint32_t v : {magic, flags, 0u - magic - flags, 0x100000u, 0x100000u, 0u, 0u, 0x100020u})
-    put(v);
-  b.insert(b.end(), code.begin(), code.end());
-  return b;
-}
-
-class PcTest : public ::testing::Test {
+class PcTest : public test::InterpMachineTest {
  protected:
-  PcTest() : engine(engine_options(), log), ctx{log, engine, clock, loop} {
-    EXPECT_EQ(engine.init(), "");
-    loop.start();
-  }
-  static tcg::exec::EngineOptions engine_options() {
-    tcg::exec::EngineOptions o;
-    o.tier = tcg::exec::Tier::Interp;
-    return o;
-  }
   std::unique_ptr<Machine> make(uint64_t ram, std::vector<DeviceSpec> devices = {},
                                 unsigned cpus = 1) {
     MachineConfig c;
@@ -101,12 +77,6 @@ class PcTest : public ::testing::Test {
   static DeviceSpec debug_exit() {
     return {"isa-debug-exit", {{"iobase", "0xf4"}, {"iosize", "4"}}};
   }
-
-  hw::Log log;
-  tcg::exec::Engine engine;
-  hw::Clock clock;
-  hw::EventLoop loop{clock};
-  MachineContext ctx;
 };
 
 TEST_F(PcTest, MemoryAndPortMaps) {
@@ -416,7 +386,7 @@ TEST_F(PcTest, EchoesComInputAndExitsWithTheDebugExitStatus) {
   ASSERT_TRUE(m);
   StringSink out;
   hw::CharReceiver& rx = m->serial_port(0, &out);
-  auto k = kernel(code);
+  auto k = multiboot_kernel(code);
   BootImages images{k, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
@@ -496,7 +466,7 @@ TEST_F(PcTest, KeyboardControllerCommandFeResetsTheMachine) {
                                      0x00, 0x00, 0x00, 0xe7, 0xf4, 0xf4};
   auto m = make(128 * kMiB, {debug_exit()});
   ASSERT_TRUE(m);
-  auto k = kernel(code);
+  auto k = multiboot_kernel(code);
   BootImages images{k, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
@@ -515,7 +485,7 @@ TEST_F(PcTest, AcpiS5PowersTheMachineOff) {
   std::string err;
   auto m = PcMachine::create(c, ctx, err);
   ASSERT_TRUE(m) << err;
-  auto k = kernel(code);
+  auto k = multiboot_kernel(code);
   BootImages images{k, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
@@ -664,7 +634,7 @@ TEST_F(PcPciTest, ResetControlRegisterResetsTheMachine) {
   const std::vector<uint8_t> code = {0xb0, 0x06, 0x66, 0xba, 0xf9, 0x0c, 0xee, 0xf4};
   auto m = make(128 * kMiB);
   ASSERT_TRUE(m);
-  auto k = kernel(code);
+  auto k = multiboot_kernel(code);
   BootImages images{k, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
@@ -738,7 +708,7 @@ TEST_F(PcTest, ResetReturnsDevicesToPowerOnButKeepsCmosRam) {
   std::string err;
   auto m = PcMachine::create(c, ctx, err);
   ASSERT_TRUE(m) << err;
-  auto k = kernel(code);
+  auto k = multiboot_kernel(code);
   BootImages images{k, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");

@@ -22,6 +22,7 @@
 #include "hw/core/event_loop.h"
 #include "hw/core/log.h"
 #include "tcg/exec/engine.h"
+#include "tests/unit/machine/machine_harness.h"
 #include "ui/chardev.h"
 
 namespace orrery::machine::virt {
@@ -72,17 +73,8 @@ class WaitingChardev : public ui::Chardev {
   std::string out_;
 };
 
-class VirtTest : public ::testing::Test {
+class VirtTest : public test::InterpMachineTest {
  protected:
-  VirtTest() : engine(engine_options(), log), ctx{log, engine, clock, loop} {
-    EXPECT_EQ(engine.init(), "");
-    loop.start();
-  }
-  static tcg::exec::EngineOptions engine_options() {
-    tcg::exec::EngineOptions o;
-    o.tier = tcg::exec::Tier::Interp;
-    return o;
-  }
   std::unique_ptr<Machine> make(uint64_t ram = 128 * MiB, bool no_reboot = false, unsigned cpus = 1,
                                 const char* gic = "2") {
     MachineConfig cfg;
@@ -97,11 +89,6 @@ class VirtTest : public ::testing::Test {
     if (m) m->serial_port(0, &out);
     return m;
   }
-  hw::Log log;
-  tcg::exec::Engine engine;
-  hw::Clock clock;
-  hw::EventLoop loop{clock};
-  MachineContext ctx;
   ui::StringChardev out;
 };
 

@@ -17,6 +17,8 @@
 #include "tcg/interp/interp.h"
 #include "tcg/ir/emitter.h"
 #include "tcg/softmmu/softmmu.h"
+#include "tests/unit/atomic_oracle.h"
+#include "tests/unit/fault_translator.h"
 
 namespace orrery::tcg {
 namespace {
@@ -26,6 +28,7 @@ using ir::Emitter;
 using ir::MemOp;
 using ir::Type;
 using ir::Value;
+using test::atomic_apply;
 
 struct State {
   CpuCommon common;
@@ -36,25 +39,6 @@ constexpr uint32_t reg(unsigned i) {
 }
 
 constexpr uint64_t kRam = 0x10000, kDev = 0x1000, kRom = 0x30000;
-
-class Flat : public softmmu::PageTranslator {
- public:
-  explicit Flat(CpuCommon& c) : cpu(c) {}
-  bool translate(uint64_t vaddr, softmmu::Access, unsigned, softmmu::Translation& out) override {
-    out.phys = vaddr;
-    return true;
-  }
-  void raise_bus_error(uint64_t vaddr, uint64_t, softmmu::Access) override { raise(vaddr); }
-  void raise_alignment_fault(uint64_t vaddr, softmmu::Access) override { raise(vaddr); }
-  void raise(uint64_t vaddr) {
-    ++faults;
-    fault_addr = vaddr;
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
-  }
-  CpuCommon& cpu;
-  int faults = 0;
-  uint64_t fault_addr = 0;
-};
 
 class Register : public hw::MmioDevice {
  public:
@@ -81,7 +65,7 @@ struct Vcpu {
     return interp::run(*p, &st.common);
   }
   State st;
-  Flat tr{st.common};
+  test::FaultTranslator tr{st.common};
   softmmu::Softmmu mmu;
 };
 
@@ -105,22 +89,6 @@ class AtomicInterpTest : public ::testing::Test {
   Vcpu cpu{as};
 };
 
-uint64_t apply(AtomicOp op, uint64_t old, uint64_t v) {
-  switch (op) {
-    case AtomicOp::Add:
-      return old + v;
-    case AtomicOp::And:
-      return old & v;
-    case AtomicOp::Or:
-      return old | v;
-    case AtomicOp::Xor:
-      return old ^ v;
-    case AtomicOp::Xchg:
-      return v;
-  }
-  return 0;
-}
-
 TEST_F(AtomicInterpTest, RmwEveryOpAndSizeMissThenHit) {
   const Type types[] = {Type::I8, Type::I16, Type::I32, Type::I64};
   for (unsigned op = 0; op < ir::kNumAtomicOps; ++op) {
@@ -140,7 +108,7 @@ TEST_F(AtomicInterpTest, RmwEveryOpAndSizeMissThenHit) {
       for (int pass = 0; pass < 2; ++pass) {  // the first misses the TLB, the second hits
         ASSERT_EQ(cpu.run(b), exec::kRetNext);
         EXPECT_EQ(cpu.st.r[0], expect) << ir::atomic_op_name(AtomicOp(op)) << size << pass;
-        expect = apply(AtomicOp(op), expect, 0x9b5d3f1e2c4a6879ull) & m;
+        expect = atomic_apply(AtomicOp(op), expect, 0x9b5d3f1e2c4a6879ull) & m;
         EXPECT_EQ(peek(addr, size), expect);
       }
     }
@@ -204,7 +172,7 @@ TEST_F(AtomicInterpTest, FaultsStopTheBlock) {
   ea.atomic_rmw(AtomicOp::Add, ea.c64(kRam + 2), ea.c32(1), aligned);
   ea.jump(0x204);
   EXPECT_EQ(cpu.run(a), exec::kRetPending);
-  EXPECT_EQ(cpu.tr.faults, 2);
+  EXPECT_EQ(cpu.tr.align_faults, 1);
   EXPECT_EQ(cpu.st.common.pc, 0x200u);
 }
 
@@ -220,7 +188,7 @@ TEST_F(AtomicInterpTest, Cmpxchg16ForHelpers) {
   EXPECT_EQ(peek(kRam + 0x40, 8), 0xaaaau);
   EXPECT_EQ(peek(kRam + 0x48, 8), 0xbbbbu);
   EXPECT_FALSE(cpu.mmu.atomic_cmpxchg16(kRam + 0x48, 0, expected, desired, 0x100));  // unaligned
-  EXPECT_EQ(cpu.tr.faults, 1);
+  EXPECT_EQ(cpu.tr.align_faults, 1);
 }
 
 TEST_F(AtomicInterpTest, TwoVcpusCountsAddUp) {

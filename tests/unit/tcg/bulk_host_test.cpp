@@ -5,6 +5,7 @@
 
 #include "hw/core/address_space.h"
 #include "tcg/softmmu/softmmu.h"
+#include "tests/unit/fault_translator.h"
 
 namespace orrery::tcg {
 namespace {
@@ -12,29 +13,6 @@ namespace {
 using softmmu::Access;
 
 constexpr uint64_t kRam = 0x10000, kDev = 0x1000, kRom = 0x30000, kDenied = 0x18000;
-
-class Flat : public softmmu::PageTranslator {
- public:
-  explicit Flat(CpuCommon& c) : cpu(c) {}
-  bool translate(uint64_t vaddr, Access, unsigned, softmmu::Translation& out) override {
-    if ((vaddr & ~0xfffull) == kDenied) {
-      raise(vaddr);
-      return false;
-    }
-    out.phys = vaddr;
-    return true;
-  }
-  void raise_bus_error(uint64_t vaddr, uint64_t, Access) override { raise(vaddr); }
-  void raise_alignment_fault(uint64_t vaddr, Access) override { raise(vaddr); }
-  void raise(uint64_t vaddr) {
-    ++faults;
-    fault_addr = vaddr;
-    cpu.pending_exit = uint32_t(PendingExit::Exception);
-  }
-  CpuCommon& cpu;
-  int faults = 0;
-  uint64_t fault_addr = 0;
-};
 
 class Register : public hw::MmioDevice {
  public:
@@ -81,7 +59,7 @@ class BulkHostTest : public ::testing::Test {
   OneCodePage code;
   Watched watched;
   CpuCommon cpu;
-  Flat tr{cpu};
+  test::FaultTranslator tr{cpu, kDenied};
   softmmu::Softmmu mmu{cpu, as, tr};
 };
 

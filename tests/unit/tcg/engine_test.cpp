@@ -10,6 +10,7 @@
 #include "hw/core/log.h"
 #include "tcg/exec/engine.h"
 #include "tcg/ir/emitter.h"
+#include "tests/unit/tier_name.h"
 
 namespace orrery::tcg {
 namespace {
@@ -455,18 +456,7 @@ TEST_P(EngineTest, BlockInvalidatedAgainAndAgainStopsBeingCompiled) {
 
 INSTANTIATE_TEST_SUITE_P(Tiers, EngineTest,
                          ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm, Tier::Auto),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case Tier::Interp:
-                               return "Interp";
-                             case Tier::Baseline:
-                               return "Baseline";
-                             case Tier::Llvm:
-                               return "Llvm";
-                             default:
-                               return "Auto";
-                           }
-                         });
+                         test::tier_name);
 
 }  // namespace
 }  // namespace orrery::tcg

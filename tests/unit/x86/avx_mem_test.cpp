@@ -8,18 +8,15 @@
 namespace orrery::cpu::x86::test {
 namespace {
 
-class X86AvxMem : public X86Test {
+// X86MemTest's machine with AVX enabled (OSXSAVE, XCR0 7), four quadwords 0x1122334455667788
+// * k below kEndAddr and a pattern in ymm0-3.
+class X86AvxMem : public X86MemTest {
  protected:
-  void SetUp() override { m_ = make(Mode::Long64); }
   RunResult run(const std::string& src) {
-    m_->load_asm("default abs\n" + src + "\nmov ebx, 1");
-    for (unsigned i = 0; i < 64; ++i)
-      m_->write_mem(kDataAddr + 8 * i, 0x0101010101010101ull * i, 8);
-    for (unsigned i = 1; i <= 4; ++i) m_->write_mem(kEndAddr - 8 * i, 0x1122334455667788ull * i, 8);
-    m_->s().cr4 |= cr4::kOsfxsr | cr4::kOsxmmexcpt | cr4::kOsxsave;
+    load(src);
+    for (unsigned i = 2; i <= 4; ++i) m_->write_mem(kEndAddr - 8 * i, 0x1122334455667788ull * i, 8);
+    m_->s().cr4 |= cr4::kOsxsave;
     m_->s().xcr0 = 7;
-    m_->s().mxcsr = 0x1f80;
-    m_->s().gpr[kRbx] = 0;
     for (unsigned r = 0; r < 4; ++r)
       for (unsigned q = 0; q < 4; ++q) m_->s().ymm[r].q[q] = 0xa5a5a5a500000000ull | (r << 4 | q);
     return m_->run();
@@ -34,7 +31,6 @@ class X86AvxMem : public X86Test {
     EXPECT_EQ(r.kind, RunResult::End) << what << " " << r.vector << " " << r.message;
     EXPECT_EQ(m_->s().gpr[kRbx], 1u) << what;
   }
-  std::unique_ptr<Machine> m_;
 };
 
 std::string at(uint64_t addr, const std::string& insn) {

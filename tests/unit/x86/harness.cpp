@@ -14,8 +14,13 @@
 
 #include "cpu/x86/exception.h"
 #include "cpu/x86/flags.h"
+#include "tests/unit/tier_name.h"
 
 namespace orrery::cpu::x86::test {
+
+std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {
+  return tcg::test::tier_name(info);
+}
 
 std::string hex(uint64_t v) {
   char b[32];
@@ -134,19 +139,6 @@ bool host_has(unsigned leaf, unsigned sub, int reg, unsigned bit) {
   unsigned r[4] = {};
   if (!__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3])) return false;
   return (r[reg] >> bit) & 1;
-}
-
-std::string tier_name(const ::testing::TestParamInfo<Tier>& info) {
-  switch (info.param) {
-    case Tier::Interp:
-      return "Interp";
-    case Tier::Baseline:
-      return "Baseline";
-    case Tier::Llvm:
-      return "Llvm";
-    default:
-      return "Auto";
-  }
 }
 
 std::vector<uint8_t> assemble(const std::string& src, unsigned bits) {

@@ -139,6 +139,29 @@ class X86Test : public ::testing::TestWithParam<Tier> {
   void check_records(const RecordTest& t, const std::vector<std::string>& snippets);
 };
 
+/// The SSE and AVX memory-operand tests' machine: 64-bit code ending in `mov ebx, 1` (so rbx
+/// says whether it ran to the end), a data page of quadwords 0x0101010101010101 * i, the
+/// quadword 0x1122334455667788 just below kEndAddr, and SSE enabled (OSFXSR, OSXMMEXCPT,
+/// MXCSR 0x1f80).
+class X86MemTest : public X86Test {
+ protected:
+  void SetUp() override { m_ = make(Mode::Long64); }
+  void load(const std::string& src) {
+    m_->load_asm("default abs\n" + src + "\nmov ebx, 1");
+    for (unsigned i = 0; i < 64; ++i)
+      m_->write_mem(kDataAddr + 8 * i, 0x0101010101010101ull * i, 8);
+    m_->write_mem(kEndAddr - 8, 0x1122334455667788ull, 8);
+    m_->s().cr4 |= cr4::kOsfxsr | cr4::kOsxmmexcpt;
+    m_->s().mxcsr = 0x1f80;
+    m_->s().gpr[kRbx] = 0;
+  }
+  RunResult run(const std::string& src) {
+    load(src);
+    return m_->run();
+  }
+  std::unique_ptr<Machine> m_;
+};
+
 /// The records the SSE and AVX tests share: `recs` records of `rec_size` bytes, each with
 /// `vec_qwords` random vector quadwords (special floats and doubles, small lanes), then MXCSR
 /// (varied rounding/FTZ/DAZ) and RAX/RCX/RDX.

@@ -7,21 +7,7 @@
 namespace orrery::cpu::x86::test {
 namespace {
 
-class X86SseMem : public X86Test {
- protected:
-  void SetUp() override { m_ = make(Mode::Long64); }
-  RunResult run(const std::string& src) {
-    m_->load_asm("default abs\n" + src + "\nmov ebx, 1");
-    for (unsigned i = 0; i < 64; ++i)
-      m_->write_mem(kDataAddr + 8 * i, 0x0101010101010101ull * i, 8);
-    m_->write_mem(kEndAddr - 8, 0x1122334455667788ull, 8);
-    m_->s().cr4 |= cr4::kOsfxsr | cr4::kOsxmmexcpt;
-    m_->s().mxcsr = 0x1f80;
-    m_->s().gpr[kRbx] = 0;
-    return m_->run();
-  }
-  std::unique_ptr<Machine> m_;
-};
+using X86SseMem = X86MemTest;
 
 // Legacy-SSE forms that demand alignment raise #GP(0) for a misaligned operand; the unaligned
 // moves and LDDQU take any address.
