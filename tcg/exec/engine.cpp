@@ -28,6 +28,7 @@ Engine::Engine(EngineOptions opt, hw::Log& log)
     : opt_(opt), log_(log), policy_(policy_options(opt)) {}
 
 Engine::~Engine() {
+  if (compiler_ && tcg_cache_ && opt_.tier == Tier::Auto) save_profile();
   if (compiler_ && log_.enabled(hw::kLogTier)) log_tier_stats();
   compiler_.reset();  // joins the compile thread before the blocks it may be reading go away
 }
@@ -42,7 +43,8 @@ void Engine::count_native_locked(const std::vector<std::unique_ptr<TranslationBl
 
 void Engine::log_tier_stats() {
   Stats t;
-  uint64_t wasted = 0, compiled_now = 0;
+  uint64_t wasted = 0, compiled_now = 0, baseline_insns = 0;
+  std::string top_shares;
   {
     std::lock_guard<std::mutex> g(mu_);
     count_native_locked(all_);
@@ -56,6 +58,23 @@ void Engine::log_tier_stats() {
           tb->exec_count.load(std::memory_order_relaxed))
         ++wasted;
     }
+    // Guest instructions run by baseline code (its counts go on past tier-up), and how much of
+    // that the hottest blocks hold: what compiling more blocks could move to LLVM code.
+    std::vector<uint64_t> work;
+    work.reserve(all_.size());
+    for (const auto& tb : all_)
+      work.push_back(uint64_t(tb->exec_count.load(std::memory_order_relaxed)) * tb->ir.num_insns);
+    std::sort(work.begin(), work.end(), std::greater<>());
+    uint64_t total = 0;
+    for (uint64_t w : work) total += w;
+    baseline_insns = total;
+    uint64_t sum = 0;
+    size_t i = 0;
+    for (size_t top : {100, 300, 1000, 3000, 10000}) {
+      for (; i < std::min(top, work.size()); ++i) sum += work[i];
+      top_shares += " top " + std::to_string(top) + ": " +
+                    std::to_string(total ? sum * 100 / total : 0) + "%";
+    }
     t = stats_;
     stats_.native_execs = stats_.native_insns = 0;  // counted again by the next call
   }
@@ -66,12 +85,21 @@ void Engine::log_tier_stats() {
            " flushes; baseline: %" PRIu64 " blocks, %.1f MiB of code\n",
            t.blocks_translated, t.invalidations, t.flushes, baseline_blocks_.load(),
            code_cache_ ? code_cache_->used() / 1048576.0 : 0.0);
+  log_.log(hw::kLogTier, "tier: baseline/interpreted code ran %" PRIu64 " guest insns;%s\n",
+           baseline_insns, top_shares.c_str());
   log_.log(hw::kLogTier,
            "tier: policy: %" PRIu64 " checks, %" PRIu64 " compile (%" PRIu64
            " found in the tcg cache), %" PRIu64 " deferred, %" PRIu64
            " never; invalidated after compile %" PRIu64 ", while queued %" PRIu64 "\n",
            t.tier_checks, t.tier_compiles, t.tier_cached, t.tier_deferred, t.tier_never,
            t.invalidated_compiled, t.invalidated_queued);
+  if (!profile_.empty())
+    log_.log(hw::kLogTier,
+             "tier: profile: at first translation %" PRIu64 " linked from the tcg cache, %" PRIu64
+             " queued from it, %" PRIu64 " queued to compile, %" PRIu64
+             " past the compile budget, %" PRIu64 " with changed code\n",
+             t.ahead_linked, t.ahead_cached, t.ahead_compiles, t.ahead_over_budget,
+             t.ahead_changed);
   log_.log(hw::kLogTier,
            "llvm: %" PRIu64 " queued, %" PRIu64 " compiled, %" PRIu64 " failed, %" PRIu64
            " skipped (invalidated), %" PRIu64 " dropped cold\n",
@@ -145,7 +173,120 @@ std::string Engine::init() {
     const uint32_t n = tb->exec_count.load(std::memory_order_relaxed);
     tb->tier_up_at.store(n + std::max(n, opt_.hot_threshold), std::memory_order_relaxed);
   });
+  if (tcg_cache_ && opt_.tier == Tier::Auto) load_profile();
   return {};
+}
+
+void Engine::load_profile() {
+  for (const llvm::ProfileEntry& e : tcg_cache_->load_profile(compiler_->jit().cache_config()))
+    profile_.emplace(ProfileKey{e.pc, e.flags, e.cs_base}, Profiled{e.key_hash, e.weight});
+  if (log_.enabled(hw::kLogTier))
+    log_.log(hw::kLogTier, "tier: profile of earlier runs names %zu blocks\n", profile_.size());
+}
+
+void Engine::save_profile() {
+  // Blocks that pay back a compile over kProfileRuns runs, and those with LLVM code now (on
+  // their own: a region's code is found by tier_up's cache probe, as its members must be
+  // known first). A block translated several times (invalidated, flushed) counts once.
+  // Entries for blocks this run never translated carry over (a shorter run, another path
+  // through the boot), so one run does not erase what earlier runs found.
+  std::unordered_map<ProfileKey, llvm::ProfileEntry, ProfileKeyHash> keep;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    std::unordered_set<ProfileKey, ProfileKeyHash> seen;
+    if (!profile_.empty())
+      for (const auto& tb : all_) {
+        const ProfileKey pk{tb->key.pc, tb->key.flags, tb->key.cs_base};
+        if (profile_.count(pk)) seen.insert(pk);
+      }
+    for (const auto& [pk, p] : profile_)
+      if (!seen.count(pk))
+        keep[pk] = llvm::ProfileEntry{pk.pc, pk.cs_base, pk.flags, p.key_hash, p.weight};
+    for (const auto& tb : all_) {
+      if (!tb->valid.load(std::memory_order_relaxed) || tb->region.size() > 1) continue;
+      uint64_t weight = (uint64_t(tb->exec_count.load(std::memory_order_relaxed)) +
+                         tb->native_execs.load(std::memory_order_relaxed)) *
+                        tb->ir.num_insns;
+      // A block that ran native from the start (unless -d tier counts it) keeps its weight.
+      if (tb->ahead)
+        if (auto it = profile_.find(ProfileKey{tb->key.pc, tb->key.flags, tb->key.cs_base});
+            it != profile_.end())
+          weight = std::max(weight, it->second.weight);
+      NativeFn fn = tb->native.load(std::memory_order_relaxed);
+      const bool llvm_code = fn && !is_baseline_code(fn);
+      if (!llvm_code &&
+          policy_.saving_ns(weight) * kProfileRuns < policy_.cost_ns(tb->ir.insts.size()))
+        continue;
+      const std::string key = compiler_->jit().cache_key(*tb);
+      if (key.empty()) continue;
+      const ProfileKey pk{tb->key.pc, tb->key.flags, tb->key.cs_base};
+      llvm::ProfileEntry& e = keep[pk];
+      e = llvm::ProfileEntry{pk.pc, pk.cs_base, pk.flags, llvm::CodeCache::key_hash(key),
+                             e.weight + weight};
+    }
+  }
+  std::vector<llvm::ProfileEntry> entries;
+  entries.reserve(keep.size());
+  for (const auto& [k, e] : keep) entries.push_back(e);
+  const bool ok = tcg_cache_->store_profile(compiler_->jit().cache_config(), entries);
+  if (log_.enabled(hw::kLogTier))
+    log_.log(hw::kLogTier, "tier: profile for later runs: %zu blocks%s\n", entries.size(),
+             ok ? "" : " (not written)");
+}
+
+Engine::AheadPlan Engine::plan_ahead(const TranslationBlock& tb) {
+  using Kind = AheadPlan::Kind;
+  AheadPlan plan;
+  if (profile_.empty()) return plan;
+  auto it = profile_.find(ProfileKey{tb.key.pc, tb.key.flags, tb.key.cs_base});
+  if (it == profile_.end()) return plan;
+  {
+    // A key whose compiled code keeps being thrown away goes through the policy's back-off.
+    std::lock_guard<std::mutex> g(mu_);
+    if (policy_.backoffs(tb.key)) return plan;
+  }
+  // The same guest code (and code generator) as in the profiled run, or it is not that block.
+  plan.key = compiler_->jit().cache_key(tb);
+  if (plan.key.empty() || llvm::CodeCache::key_hash(plan.key) != it->second.key_hash) {
+    std::lock_guard<std::mutex> g(mu_);
+    ++stats_.ahead_changed;
+    plan.kind = Kind::Changed;
+    return plan;
+  }
+  plan.kind = tcg_cache_->contains(plan.key) ? Kind::Cached : Kind::Miss;
+  return plan;
+}
+
+NativeFn Engine::link_ahead(TranslationBlock& tb, const AheadPlan& plan) {
+  if (plan.kind != AheadPlan::Kind::Cached) return nullptr;
+  NativeFn fn = compiler_->jit().try_link_cached(tb, plan.key);
+  if (!fn) return nullptr;
+  // Not published yet: no link or jump-cache entry can point at the block.
+  tb.native.store(fn, std::memory_order_relaxed);
+  tb.ahead = true;
+  tb.compile_queued.store(true, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> g(mu_);
+  ++stats_.ahead_linked;
+  return fn;
+}
+
+void Engine::tier_ahead(TranslationBlock* tb, const AheadPlan& plan) {
+  using Kind = AheadPlan::Kind;
+  if (plan.kind != Kind::Cached && plan.kind != Kind::Miss) return;
+  const bool budget = plan.kind == Kind::Cached ||
+                      ahead_compiles_.fetch_add(1, std::memory_order_relaxed) < kAheadCompileBudget;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!budget) {
+      ++stats_.ahead_over_budget;
+      return;
+    }
+    if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
+    ++(plan.kind == Kind::Cached ? stats_.ahead_cached : stats_.ahead_compiles);
+    tb->ahead = true;
+    tb->compile_queued.store(true, std::memory_order_relaxed);
+  }
+  compiler_->enqueue(tb);
 }
 
 void Engine::code_full() {
@@ -735,16 +876,25 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   if (engine_.options().tier == Tier::Auto && !stepping())
     fresh->tier_up_at.store(engine_.options().hot_threshold, std::memory_order_relaxed);
   if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
-  if (NativeFn base = stepping() ? nullptr : engine_.compile_baseline(fresh.get(), *baseline_ws_))
+  // A block an earlier run found hot whose code is in the persistent cache starts native.
+  Engine::AheadPlan ahead;
+  if (engine_.options().tier == Tier::Auto && !stepping()) ahead = engine_.plan_ahead(*fresh);
+  if (engine_.link_ahead(*fresh, ahead)) {
+    ahead.kind = Engine::AheadPlan::Kind::None;
+  } else if (NativeFn base =
+                 stepping() ? nullptr : engine_.compile_baseline(fresh.get(), *baseline_ws_)) {
     fresh->native.store(base, std::memory_order_relaxed);
-  else
+  } else {
     fresh->prog = interp::build(fresh->ir, fresh.get());
+  }
   if (stepping()) {
     step_tb_ = std::move(fresh);
     return step_tb_.get();
   }
+  TranslationBlock* raw = fresh.get();
   TranslationBlock* tb = engine_.insert(std::move(fresh));
   if (engine_.options().tier == Tier::Llvm) engine_.tier_up(tb);
+  if (tb == raw) engine_.tier_ahead(tb, ahead);
   return tb;
 }
 

@@ -67,6 +67,13 @@ struct EngineOptions {
 };
 
 constexpr size_t kMaxRegionBlocks = 16;
+// The profile keeps a block whose baseline code ran long enough that compiling it pays back
+// over this many runs: its object is stored once and linked by every later run.
+constexpr double kProfileRuns = 16;
+// Most blocks a run compiles ahead of need because the profile names them and the cache does
+// not hold them yet (cached ones are only linked, without limit): the cache fills over a few
+// runs instead of one run paying for all of it.
+constexpr uint32_t kAheadCompileBudget = 256;
 // Linking a block's object from the persistent cache costs about this fraction of compiling it
 // (measured: ~0.4 ms against ~4 ms per block).
 constexpr uint64_t kLinkCostDivisor = 8;
@@ -150,6 +157,20 @@ class Engine : public softmmu::CodePageTracker,
   TranslationBlock* insert(std::unique_ptr<TranslationBlock> tb);
   void link(TranslationBlock* from, unsigned slot, TranslationBlock* to);
   void tier_up(TranslationBlock* tb);  // queue (Auto) or compile now (Llvm)
+  /// What the profile of earlier runs (tcg/llvm/code_cache.h, ProfileEntry) says about a block
+  /// just translated (Auto tier): nothing, it names the block but the code changed, or it names
+  /// it and the cache holds its object (Cached) or not yet (Miss); key: its cache key.
+  struct AheadPlan {
+    enum class Kind : uint8_t { None, Changed, Cached, Miss } kind = Kind::None;
+    std::string key;
+  };
+  AheadPlan plan_ahead(const TranslationBlock& tb);
+  /// A Cached block's code linked now, on this thread, before the block is published (null:
+  /// the JIT is busy or the entry did not link; then tier_ahead queues it).
+  NativeFn link_ahead(TranslationBlock& tb, const AheadPlan& plan);
+  /// Queues a block the profile names (a Miss within the compile budget, or a Cached one that
+  /// was not linked at once), so its code is native before it runs hot.
+  void tier_ahead(TranslationBlock* tb, const AheadPlan& plan);
   /// Baseline code for a new block (Baseline/Auto tiers), or null: the block is interpreted.
   NativeFn compile_baseline(TranslationBlock* tb, baseline::Workspace& ws);
   void register_vcpu(VcpuExec* v);
@@ -167,11 +188,19 @@ class Engine : public softmmu::CodePageTracker,
     uint64_t baseline_blocks = 0;
     uint64_t flushes = 0;  // flush() calls (reset, full code cache)
     // The tiering policy (tcg/exec/tier_policy.h).
-    uint64_t tier_checks = 0;           // a block reached its tier_up_at
-    uint64_t tier_compiles = 0;         // ... and was queued (Auto) or compiled (Llvm)
-    uint64_t tier_deferred = 0;         // ... and must run longer first
-    uint64_t tier_cached = 0;           // compiled early: its code is in the tcg cache
-    uint64_t tier_never = 0;            // ... and stays where it is for good
+    uint64_t tier_checks = 0;    // a block reached its tier_up_at
+    uint64_t tier_compiles = 0;  // ... and was queued (Auto) or compiled (Llvm)
+    uint64_t tier_deferred = 0;  // ... and must run longer first
+    uint64_t tier_cached = 0;    // compiled early: its code is in the tcg cache
+    uint64_t tier_never = 0;     // ... and stays where it is for good
+    // The profile (plan_ahead): blocks linked from the cache at translation, queued (the JIT
+    // was busy) from the cache, queued to be compiled (a miss), left alone past the compile
+    // budget, and named by the profile but with other code now.
+    uint64_t ahead_linked = 0;  // linked at translation, never ran in baseline code
+    uint64_t ahead_cached = 0;
+    uint64_t ahead_compiles = 0;
+    uint64_t ahead_over_budget = 0;
+    uint64_t ahead_changed = 0;
     uint64_t invalidated_compiled = 0;  // blocks with LLVM code invalidated
     uint64_t invalidated_queued = 0;    // blocks invalidated while queued for LLVM
     uint64_t dropped_cold = 0;          // left the queue because they stopped running
@@ -195,6 +224,8 @@ class Engine : public softmmu::CodePageTracker,
   bool map_acked_locked(uint64_t gen, const VcpuExec* self) const;
   void ack_map_locked(VcpuExec* v);
   void count_native_locked(const std::vector<std::unique_ptr<TranslationBlock>>& blocks);
+  void load_profile();
+  void save_profile();
   void log_tier_stats();
 
   EngineOptions opt_;
@@ -209,6 +240,22 @@ class Engine : public softmmu::CodePageTracker,
   // Blocks already looked up in tcg_cache_ by tier_up (guarded by mu_; blocks are freed only
   // by flush(), which clears it).
   std::unordered_set<const TranslationBlock*> cache_probed_;
+  // The profile loaded by init(), by (pc, flags, cs_base): the key hash and weight. Read-only
+  // after init().
+  struct ProfileKey {
+    uint64_t pc, flags, cs_base;
+    bool operator==(const ProfileKey&) const = default;
+  };
+  struct ProfileKeyHash {
+    size_t operator()(const ProfileKey& k) const {
+      return size_t(k.pc * 0x9e3779b97f4a7c15ull ^ (k.flags << 17) ^ k.cs_base);
+    }
+  };
+  struct Profiled {
+    uint64_t key_hash, weight;
+  };
+  std::unordered_map<ProfileKey, Profiled, ProfileKeyHash> profile_;
+  std::atomic<uint32_t> ahead_compiles_{0};
   // Memory-map changes: the generation of the latest view and the vCPUs' acknowledgements.
   std::mutex map_mu_;
   std::condition_variable map_cv_;

@@ -63,6 +63,9 @@ struct TranslationBlock {
   std::atomic<uint64_t> native_execs{0};
   std::atomic<bool> valid{true};
   std::atomic<bool> compile_queued{false};
+  // Queued at its first translation because the profile of an earlier run named it
+  // (Engine::tier_ahead); set before it is queued. Such a block is never dropped cold.
+  bool ahead = false;
 
   // Direct successors: slot 0 is Jump's target or Branch's taken target, slot 1 Branch's
   // not-taken target. Native code tail-calls link[i] when it is non-null; the dispatcher fills

@@ -31,6 +31,7 @@ constexpr char kMagic[8] = {'O', 'R', 'R', 'T', 'C', 'C', '0', '1'};
 constexpr size_t kHeader = 8 + 4 + 4 + 8;
 constexpr const char* kSuffix = ".tcc";
 constexpr const char* kTmpPrefix = ".tmp.";
+constexpr const char* kProfileSuffix = ".tcp";
 // Entries larger than this are not ours (a block's object is a few KiB).
 constexpr uint64_t kMaxEntry = uint64_t(64) << 20;
 
@@ -268,10 +269,20 @@ void CodeCache::reject(const std::string& path, const char* why) {
 }
 
 std::optional<std::vector<char>> CodeCache::load(std::string_view key) {
-  const std::string path = path_for(key);
+  bool absent = false;
+  std::optional<std::vector<char>> payload = read_entry(path_for(key), key, &absent);
+  if (payload)
+    ++hits_;
+  else if (absent)
+    ++misses_;
+  return payload;
+}
+
+std::optional<std::vector<char>> CodeCache::read_entry(const std::string& path,
+                                                       std::string_view key, bool* absent) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    ++misses_;
+    *absent = true;
     return std::nullopt;
   }
   struct stat st {};
@@ -294,11 +305,7 @@ std::optional<std::vector<char>> CodeCache::load(std::string_view key) {
   }
   const char* why = nullptr;
   std::optional<std::vector<char>> payload = decode(data, key, &why);
-  if (!payload) {
-    reject(path, why);
-    return std::nullopt;
-  }
-  ++hits_;
+  if (!payload) reject(path, why);
   return payload;
 }
 
@@ -321,6 +328,19 @@ std::optional<std::vector<char>> CodeCache::decode(std::span<const char> data, s
 }
 
 bool CodeCache::store(std::string_view key, std::span<const char> payload) {
+  size_t written = 0;
+  if (!write_entry(path_for(key), key, payload, &written)) return false;
+  ++stores_;
+  if (opt_.max_bytes) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (known_bytes_ >= 0) known_bytes_ += int64_t(written);
+    if (known_bytes_ < 0 || uint64_t(known_bytes_) > opt_.max_bytes) evict_locked();
+  }
+  return true;
+}
+
+bool CodeCache::write_entry(const std::string& path, std::string_view key,
+                            std::span<const char> payload, size_t* written) {
   if (kHeader + key.size() + payload.size() > kMaxEntry) return false;
   std::string data(kMagic, sizeof kMagic);
   put_u32(data, uint32_t(key.size()));
@@ -329,7 +349,6 @@ bool CodeCache::store(std::string_view key, std::span<const char> payload) {
   data.append(key);
   data.append(payload.data(), payload.size());
 
-  const std::string path = path_for(key);
   char tmp_name[64];
   std::snprintf(tmp_name, sizeof tmp_name, "/%s%d.%" PRIu64, kTmpPrefix, int(::getpid()),
                 tmp_seq_.fetch_add(1, std::memory_order_relaxed));
@@ -346,13 +365,66 @@ bool CodeCache::store(std::string_view key, std::span<const char> payload) {
                 std::strerror(errno));
     return false;
   }
-  ++stores_;
-  if (opt_.max_bytes) {
-    std::lock_guard<std::mutex> g(mu_);
-    if (known_bytes_ >= 0) known_bytes_ += int64_t(data.size());
-    if (known_bytes_ < 0 || uint64_t(known_bytes_) > opt_.max_bytes) evict_locked();
-  }
+  *written = data.size();
   return true;
+}
+
+uint64_t CodeCache::key_hash(std::string_view key) {
+  return ::llvm::xxh3_64bits(::llvm::StringRef(key.data(), key.size()));
+}
+
+namespace {
+constexpr size_t kProfileEntryBytes = 5 * 8;
+
+// The profile's key material: its format, the build and the configuration.
+std::string profile_key(std::string_view config) {
+  std::string k = "orrery-tcp-1";
+  put_str(k, CodeCache::build_id());
+  put_str(k, config);
+  return k;
+}
+}  // namespace
+
+std::string CodeCache::profile_path(std::string_view config) const {
+  std::string p = path_for(profile_key(config));
+  p.replace(p.size() - std::strlen(kSuffix), std::string::npos, kProfileSuffix);
+  return p;
+}
+
+std::vector<ProfileEntry> CodeCache::load_profile(std::string_view config) {
+  const std::string path = profile_path(config);
+  bool absent = false;
+  std::optional<std::vector<char>> payload = read_entry(path, profile_key(config), &absent);
+  if (!payload) return {};
+  if (payload->size() % kProfileEntryBytes != 0 ||
+      payload->size() / kProfileEntryBytes > kMaxProfileEntries) {
+    reject(path, "not a profile");
+    return {};
+  }
+  std::vector<ProfileEntry> out(payload->size() / kProfileEntryBytes);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char* p = payload->data() + i * kProfileEntryBytes;
+    out[i] =
+        ProfileEntry{get_u64(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)};
+  }
+  std::stable_sort(out.begin(), out.end(), [](const ProfileEntry& a, const ProfileEntry& b) {
+    return a.weight > b.weight;
+  });
+  return out;
+}
+
+bool CodeCache::store_profile(std::string_view config, std::span<const ProfileEntry> entries) {
+  std::vector<ProfileEntry> sorted(entries.begin(), entries.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const ProfileEntry& a, const ProfileEntry& b) {
+    return a.weight > b.weight;
+  });
+  if (sorted.size() > kMaxProfileEntries) sorted.resize(kMaxProfileEntries);
+  std::string payload;
+  payload.reserve(sorted.size() * kProfileEntryBytes);
+  for (const ProfileEntry& e : sorted)
+    for (uint64_t v : {e.pc, e.cs_base, e.flags, e.key_hash, e.weight}) put_u64(payload, v);
+  size_t written = 0;
+  return write_entry(profile_path(config), profile_key(config), payload, &written);
 }
 
 void CodeCache::evict_locked() {

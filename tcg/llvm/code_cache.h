@@ -29,6 +29,15 @@ class Log;
 
 namespace orrery::tcg::llvm {
 
+/// A block that ran hot in an earlier run, from the profile in the cache directory: a later
+/// run compiles or links it when it first translates it. Identified by content, as the
+/// objects are: key_hash is CodeCache::key_hash of the block's key material (alone).
+struct ProfileEntry {
+  uint64_t pc = 0, cs_base = 0, flags = 0;
+  uint64_t key_hash = 0;
+  uint64_t weight = 0;  // guest instructions it ran (baseline code) in the run that wrote it
+};
+
 struct CodeCacheOptions {
   std::string dir;                           // created if missing
   uint64_t max_bytes = uint64_t(256) << 20;  // 0: unbounded
@@ -80,6 +89,21 @@ class CodeCache {
   /// Whether an entry file for key exists (not validated: a cheap test before queueing).
   bool contains(std::string_view key) const;
 
+  /// A 64-bit hash of key material (profile entries name blocks by it).
+  static uint64_t key_hash(std::string_view key);
+
+  /// The profile written by the last run with this configuration (the code generator and
+  /// guest settings of key_material's `config`), hottest first; empty when there is none or
+  /// its file is truncated, corrupt or for another configuration (logged under -d tier).
+  std::vector<ProfileEntry> load_profile(std::string_view config);
+  /// Replaces that profile (temporary file and rename, as entries). The profile is one file,
+  /// `<hash>.tcp`, outside the size bound and LRU eviction (a few KiB per thousand blocks).
+  bool store_profile(std::string_view config, std::span<const ProfileEntry> entries);
+  /// The profile's file for this configuration (tests).
+  std::string profile_path(std::string_view config) const;
+  /// Most entries a profile holds (the hottest are kept).
+  static constexpr size_t kMaxProfileEntries = 8192;
+
   /// Identifies this build of Orrery: the GNU build id of the executable and of the module
   /// holding this code (or, without one, a hash of the executable file).
   static const std::string& build_id();
@@ -88,6 +112,13 @@ class CodeCache {
   CodeCache(CodeCacheOptions opt, hw::Log* log) : opt_(std::move(opt)), log_(log) {}
   void evict_locked();
   void reject(const std::string& path, const char* why);
+  // An entry file's payload if it holds exactly key (else rejected and logged); sets *absent
+  // when there is no such file.
+  std::optional<std::vector<char>> read_entry(const std::string& path, std::string_view key,
+                                              bool* absent);
+  // Writes an entry file atomically (temporary file, rename); false (logged) on failure.
+  bool write_entry(const std::string& path, std::string_view key, std::span<const char> payload,
+                   size_t* written);
 
   const CodeCacheOptions opt_;
   hw::Log* log_;

@@ -163,7 +163,9 @@ void BackgroundCompiler::mark_seen(std::deque<Queued>& queue,
     const uint32_t now = q.tb->exec_count.load(std::memory_order_relaxed);
     q.idle = now == q.seen ? uint8_t(q.idle + 1) : 0;
     q.seen = now;
-    if (!cold || q.idle < kColdLooks) return false;
+    // A block queued from the profile waits for its turn however cold: it was hot in earlier
+    // runs, and its object serves the later ones.
+    if (!cold || q.idle < kColdLooks || q.tb->ahead) return false;
     q.tb->compile_queued.store(false, std::memory_order_release);
     cold->push_back(q.tb);
     return true;

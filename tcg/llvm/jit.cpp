@@ -660,6 +660,34 @@ bool LlvmJit::in_cache(std::span<const exec::TranslationBlock* const> members) c
   return !key.empty() && im.opt.cache->contains(key);
 }
 
+exec::NativeFn LlvmJit::try_link_cached(const exec::TranslationBlock& tb, const std::string& key) {
+  std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return nullptr;
+  Impl& im = *impl_;
+  if (!im.opt.cache || !im.opt.relocatable || key.empty()) return nullptr;
+  const uint64_t t0 = thread_cpu_us();
+  exec::NativeFn fn = nullptr;
+  if (std::optional<std::vector<char>> payload = im.opt.cache->load(key)) {
+    std::string err;
+    fn = im.link_cached(tb, *payload, im.epoch.load(std::memory_order_acquire), err);
+    ++(fn ? im.stats.cache_hits : im.stats.cache_bad_links);
+    if (fn) ++im.stats.blocks;
+  }
+  im.stats.cache_us += micros_since(t0);
+  return fn;
+}
+
+std::string LlvmJit::cache_key(const exec::TranslationBlock& tb) const {
+  const Impl& im = *impl_;
+  if (!im.opt.cache || !im.opt.relocatable) return {};
+  const exec::TranslationBlock* one[1] = {&tb};
+  return CodeCache::key_material(one, im.cache_config);
+}
+
+const std::string& LlvmJit::cache_config() const {
+  return impl_->cache_config;
+}
+
 std::string LlvmJit::ir_text(const exec::TranslationBlock& tb, bool optimized, std::string* error) {
   std::lock_guard<std::mutex> g(mu_);
   Impl& im = *impl_;

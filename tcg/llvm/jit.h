@@ -100,6 +100,17 @@ class LlvmJit {
   /// (the head first): its code would be linked, not compiled. Thread-safe, lock-free.
   bool in_cache(std::span<const exec::TranslationBlock* const> members) const;
 
+  /// tb's code (alone, no region) linked from the persistent cache entry for `key` (its
+  /// cache_key), on the calling thread; null when the JIT is busy compiling (this never waits
+  /// for it), the entry is missing or bad, or linking failed. Thread-safe.
+  exec::NativeFn try_link_cached(const exec::TranslationBlock& tb, const std::string& key);
+
+  /// The persistent cache's key material for tb's code compiled alone (no region), or empty
+  /// without a cache or when tb cannot be cached. Thread-safe, lock-free.
+  std::string cache_key(const exec::TranslationBlock& tb) const;
+  /// What every cache key holds besides the blocks (code generator, host, guest model).
+  const std::string& cache_config() const;
+
   struct Stats {
     uint64_t blocks = 0;  // compiled successfully
     uint64_t failures = 0;

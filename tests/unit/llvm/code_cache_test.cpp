@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -155,6 +157,78 @@ TEST(CodeCacheFiles, FuzzedEntriesAreIgnored) {
   EXPECT_EQ(c->stats().rejected, uint64_t(file_rejected));
   std::printf("fuzz: %d mutated entries in memory (%d rejected), %d as files (%d rejected)\n",
               kInMemory, rejected, kFiles, file_rejected);
+}
+
+std::vector<ProfileEntry> some_profile(size_t n) {
+  std::vector<ProfileEntry> v;
+  for (size_t i = 0; i < n; ++i)
+    v.push_back(ProfileEntry{0x1000 + 4 * i, i & 1, 0x10 + i, 0xabc0 + i, (i * 7919) % 1000});
+  return v;
+}
+
+TEST(CodeCacheProfile, RoundTripHottestFirstAndPerConfiguration) {
+  TempDir t;
+  auto c = open_cache(t.path());
+  EXPECT_TRUE(c->load_profile("cfg-a").empty());
+  const std::vector<ProfileEntry> v = some_profile(50);
+  ASSERT_TRUE(c->store_profile("cfg-a", v));
+  EXPECT_TRUE(c->load_profile("cfg-b").empty());  // another guest model, host or build
+  auto got = open_cache(t.path())->load_profile("cfg-a");
+  ASSERT_EQ(got.size(), v.size());
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_GE(got[i - 1].weight, got[i].weight);
+  for (const ProfileEntry& e : v) {
+    auto it = std::find_if(got.begin(), got.end(), [&](const ProfileEntry& g) {
+      return g.pc == e.pc && g.cs_base == e.cs_base && g.flags == e.flags &&
+             g.key_hash == e.key_hash && g.weight == e.weight;
+    });
+    EXPECT_NE(it, got.end()) << std::hex << e.pc;
+  }
+  // The profile is not an entry: outside eviction and the entry count.
+  EXPECT_TRUE(entries_in(t.path()).empty());
+  EXPECT_EQ(c->stats().rejected, 0u);
+}
+
+TEST(CodeCacheProfile, KeepsTheHottestWhenTooLong) {
+  TempDir t;
+  auto c = open_cache(t.path());
+  std::vector<ProfileEntry> v = some_profile(CodeCache::kMaxProfileEntries + 10);
+  for (size_t i = 0; i < v.size(); ++i) v[i].weight = i;
+  ASSERT_TRUE(c->store_profile("cfg", v));
+  auto got = c->load_profile("cfg");
+  ASSERT_EQ(got.size(), CodeCache::kMaxProfileEntries);
+  EXPECT_EQ(got.front().weight, v.size() - 1);
+  EXPECT_EQ(got.back().weight, 10u);
+}
+
+// A truncated, corrupted or foreign profile file is ignored (counted as rejected), never
+// half-used: every mutation either is rejected or leaves the file as it was.
+TEST(CodeCacheProfile, CorruptProfileIsIgnored) {
+  TempDir t;
+  auto c = open_cache(t.path());
+  const std::vector<ProfileEntry> v = some_profile(40);
+  ASSERT_TRUE(c->store_profile("cfg", v));
+  const std::string path = c->profile_path("cfg");
+  const std::string good = read_file(path);
+  ASSERT_FALSE(good.empty());
+  std::mt19937_64 rng(99);
+  int rejected = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string bad = mutate(good, rng);
+    write_file(path, bad);
+    auto got = c->load_profile("cfg");
+    if (got.empty()) {
+      ++rejected;
+      continue;
+    }
+    EXPECT_EQ(bad, good) << "iteration " << i;
+    EXPECT_EQ(got.size(), v.size());
+  }
+  EXPECT_GT(rejected, 150);
+  EXPECT_EQ(c->stats().rejected, uint64_t(rejected));
+  // Another configuration's profile under this name (a hash collision) is not used.
+  ASSERT_TRUE(c->store_profile("other", v));
+  std::rename(c->profile_path("other").c_str(), path.c_str());
+  EXPECT_TRUE(c->load_profile("cfg").empty());
 }
 
 TEST(CodeCacheFiles, EvictsLeastRecentlyUsedPastTheLimit) {
@@ -320,6 +394,34 @@ TEST_F(CodeCacheJit, SecondSessionLinksTheStoredObject) {
   // The first session's block still runs its own data.
   EXPECT_EQ(run(f1), exec::kRetNext);
   EXPECT_EQ(cpu_->common.last_tb, tb1.get());
+}
+
+// What a run does for a block its profile names: the block's cache key (the same in every
+// session, so the profile's hash of it matches) links the stored object at once.
+TEST_F(CodeCacheJit, ProfiledBlockLinksFromItsKeyAtOnce) {
+  auto first = cached_jit();
+  auto tb1 = block(5);
+  std::string err;
+  ASSERT_TRUE(first->compile(*tb1, &err)) << err;
+  auto second = cached_jit();
+  auto tb2 = block(5);
+  const std::string key = second->cache_key(*tb2);
+  ASSERT_FALSE(key.empty());
+  EXPECT_EQ(CodeCache::key_hash(key), CodeCache::key_hash(first->cache_key(*tb1)));
+  exec::NativeFn f2 = second->try_link_cached(*tb2, key);
+  ASSERT_TRUE(f2);
+  EXPECT_EQ(second->stats().cache_hits, 1u);
+  EXPECT_EQ(second->stats().modules, 0u);
+  cpu_->r[1] = 10;
+  EXPECT_EQ(run(f2), exec::kRetNext);
+  EXPECT_EQ(cpu_->r[1], 15u);
+  EXPECT_EQ(cpu_->common.last_tb, tb2.get());
+  // Other guest code has another key, and nothing is stored under it: no code.
+  auto tb3 = block(6);
+  const std::string key3 = second->cache_key(*tb3);
+  EXPECT_NE(CodeCache::key_hash(key3), CodeCache::key_hash(key));
+  EXPECT_FALSE(second->try_link_cached(*tb3, key3));
+  EXPECT_EQ(second->stats().cache_hits, 1u);
 }
 
 TEST_F(CodeCacheJit, ChangedGuestCodeIsAMiss) {

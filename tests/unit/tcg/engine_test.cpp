@@ -3,8 +3,14 @@
 // fetch faults on the second page, and precise self-modifying code, in every tier.
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+#include <stdlib.h>
+
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <string_view>
 
 #include "hw/core/address_space.h"
 #include "hw/core/log.h"
@@ -452,6 +458,81 @@ TEST_P(EngineTest, BlockInvalidatedAgainAndAgainStopsBeingCompiled) {
       EXPECT_GE(s.tier_deferred + s.tier_never, uint64_t(kRounds - 10));
     }
   }
+}
+
+// The persistent cache's profile: a block hot in one run (one Engine) is linked from the cache
+// when the next run first translates it, so it never runs in baseline code; changed guest code
+// under the same PC, or a corrupt profile file, is not used.
+TEST_P(EngineTest, ProfiledBlockStartsNativeInTheNextRun) {
+  if (GetParam() != Tier::Auto) GTEST_SKIP() << "the profile is the auto tier's";
+  char tmpl[] = "/tmp/orrery_profile_XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  exec::EngineOptions opt;
+  opt.tier = Tier::Auto;
+  opt.hot_threshold = 8;
+  opt.policy.by_benefit = false;  // compile at 8 executions
+  opt.tcg_cache_dir = dir;
+  restart_engine(opt);
+  poke(0x1000, {kAddI, 1, kHalt});
+  poke(0x1200, {kAddI, 2, kHalt});  // runs once: not in the profile
+  st.r[0] = 0;
+  for (int i = 0; i < 20; ++i) {
+    run_from(0x1000);
+    engine->drain_compiles();
+  }
+  run_from(0x1200);
+  EXPECT_EQ(engine->stats().blocks_compiled, 1u);
+  EXPECT_EQ(engine->stats().ahead_linked, 0u);
+
+  auto next_run = [&](uint64_t pc) {
+    restart_engine(opt);  // the last engine wrote its profile
+    run_from(pc);
+    return engine->stats();
+  };
+  exec::Engine::Stats s = next_run(0x1000);
+  EXPECT_EQ(st.r[0], 23u);  // 20 + 2 + 1
+  EXPECT_EQ(s.ahead_linked, 1u);
+  EXPECT_EQ(s.baseline_blocks, 0u);  // native from its first execution
+  s = next_run(0x1200);
+  EXPECT_EQ(s.ahead_linked + s.ahead_cached + s.ahead_compiles, 0u);
+
+  // Other code at the profiled PC: a profile entry for other code, not used.
+  poke(0x1000, {kAddI, 5, kHalt});
+  s = next_run(0x1000);
+  EXPECT_EQ(st.r[0], 30u);  // 25 + 5
+  EXPECT_EQ(s.ahead_changed, 1u);
+  EXPECT_EQ(s.ahead_linked, 0u);
+
+  // The block ran once in that run: its profile lost it. Make it hot again, then corrupt the
+  // profile file: the next run ignores it.
+  restart_engine(opt);
+  for (int i = 0; i < 20; ++i) {
+    run_from(0x1000);
+    engine->drain_compiles();
+  }
+  s = next_run(0x1000);
+  EXPECT_EQ(s.ahead_linked, 1u);
+  std::string profile;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d))
+      if (std::string_view(e->d_name).ends_with(".tcp")) profile = dir + "/" + e->d_name;
+    ::closedir(d);
+  }
+  ASSERT_FALSE(profile.empty());
+  vcpu.reset();
+  engine.reset();  // writes the profile again
+  {
+    std::FILE* f = std::fopen(profile.c_str(), "r+b");
+    ASSERT_TRUE(f);
+    std::fseek(f, -3, SEEK_END);
+    std::fputc(0x5a, f);
+    std::fclose(f);
+  }
+  const uint64_t before = st.r[0];
+  s = next_run(0x1000);
+  EXPECT_EQ(st.r[0], before + 5);
+  EXPECT_EQ(s.ahead_linked + s.ahead_cached + s.ahead_compiles, 0u);
+  std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, EngineTest,
