@@ -5,8 +5,9 @@
 # and its linuxboot ROM on qemu-system-x86_64).
 # usage: bench/boot.sh [BUILD_DIR] [SMP] [GIC|pc] [REPS] [CACHE]   (default build, 2, 2, 3, off)
 # CACHE is Orrery's persistent translation cache (-accel tcg,cache=DIR): off (none), cold (a new
-# empty directory for every run: the cost of storing) or warm (one run fills a directory first,
-# every timed run starts from it; entries a run adds are removed again).
+# empty directory for every run: the cost of storing), warm (one run fills a directory first,
+# every timed run starts from it; entries a run adds are removed again: a second boot) or warm3
+# (likewise after two filling runs: a third boot, whose cache the profile has filled further).
 # Each run alternates QEMU and Orrery; the minimum of REPS runs is reported for each (the
 # least disturbed by other load on the host), as wall time to the marker and as the CPU time
 # (user+sys) of the whole run, shutdown included.
@@ -17,7 +18,7 @@ smp=${2:-2}
 gic=${3:-2}
 reps=${4:-3}
 cache_mode=${5:-off}
-case $cache_mode in off | cold | warm) ;; *) echo "CACHE must be off, cold or warm" >&2; exit 2 ;; esac
+case $cache_mode in off | cold | warm | warm3) ;; *) echo "CACHE must be off, cold, warm or warm3" >&2; exit 2 ;; esac
 cache=$build/system-cache
 if [[ $gic == pc ]]; then
   "$root/tests/system/pc_linux.sh" none "$cache" fetch >/dev/null
@@ -58,8 +59,10 @@ time_to_marker() {
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 orrery_args=("${args[@]}")
-if [[ $cache_mode == warm ]]; then
+if [[ $cache_mode == warm* ]]; then
   time_to_marker "$build/orrery" -accel "tcg,cache=$work/warm" "${args[@]}" >/dev/null
+  [[ $cache_mode == warm3 ]] &&
+    time_to_marker "$build/orrery" -accel "tcg,cache=$work/warm" "${args[@]}" >/dev/null
   cp -a "$work/warm" "$work/warm.orig"
 fi
 
@@ -73,7 +76,7 @@ for ((i = 0; i < reps; i++)); do
       rm -rf "$work/cold"
       orrery_args=(-accel "tcg,cache=$work/cold" "${args[@]}")
       ;;
-    warm)
+    warm | warm3)
       rm -rf "$work/warm" && cp -a "$work/warm.orig" "$work/warm"
       orrery_args=(-accel "tcg,cache=$work/warm" "${args[@]}")
       ;;
