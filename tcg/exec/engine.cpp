@@ -286,7 +286,8 @@ void Engine::tier_ahead(TranslationBlock* tb, const AheadPlan& plan) {
     tb->ahead = true;
     tb->compile_queued.store(true, std::memory_order_relaxed);
   }
-  compiler_->enqueue(tb);
+  // A cached object costs only its linking: ahead of the compiles.
+  compiler_->enqueue(tb, plan.kind == Kind::Cached);
 }
 
 void Engine::code_full() {

@@ -53,11 +53,11 @@ BackgroundCompiler::~BackgroundCompiler() {
   thread_.join();
 }
 
-void BackgroundCompiler::enqueue(exec::TranslationBlock* tb) {
+void BackgroundCompiler::enqueue(exec::TranslationBlock* tb, bool first) {
   {
     std::lock_guard<std::mutex> g(mu_);
     if (stop_ || full_) return;  // full: the block stays where it is until the next flush
-    queue_.push_back(Queued{tb, tb->exec_count.load(std::memory_order_relaxed)});
+    queue_.push_back(Queued{tb, tb->exec_count.load(std::memory_order_relaxed), 0, first});
   }
   ++enqueued_;
   work_cv_.notify_one();
@@ -144,6 +144,7 @@ size_t BackgroundCompiler::hottest_index(const std::deque<Queued>& queue) {
   size_t best = 0;
   uint32_t best_growth = 0;
   for (size_t i = 0; i < queue.size(); ++i) {
+    if (queue[i].first) return i;
     const uint32_t growth = queue[i].tb->exec_count.load(std::memory_order_relaxed) - queue[i].seen;
     if (growth > best_growth) {
       best = i;

@@ -37,7 +37,9 @@ class BackgroundCompiler {
   /// Queues tb for compilation; never blocks on compilation. tb must stay alive until it is
   /// compiled or discard_queue()/the destructor returned. Blocks whose valid flag is false when
   /// the worker reaches them are skipped.
-  void enqueue(exec::TranslationBlock* tb);
+  /// `first`: taken before every other block (oldest first), for code that costs only its
+  /// linking (an object in the persistent cache).
+  void enqueue(exec::TranslationBlock* tb, bool first = false);
 
   /// Compiles tb on the calling thread (forced-LLVM mode) and publishes it like the worker.
   /// Returns the code, or null if tb cannot be compiled (then it is marked as not to retry).
@@ -104,14 +106,15 @@ class BackgroundCompiler {
     exec::TranslationBlock* tb;
     uint32_t seen;
     uint8_t idle = 0;
+    bool first = false;  // enqueue(tb, true)
   };
   /// Looks in a row without an execution after which a queued block is dropped: it was hot only
   /// briefly (a loop that finished, a process that exited) and compiling it would not pay.
   static constexpr unsigned kColdLooks = 4;
-  /// Which queued block to compile next: the one that ran most since the queue was last
-  /// marked (ties: the oldest), so the loops running now go first, not blocks that were hot in
-  /// an earlier phase of a boot and have gone quiet. Blocks keep counting while they wait (in
-  /// baseline code or the interpreter).
+  /// Which queued block to compile next: the oldest queued `first`, else the one that ran most
+  /// since the queue was last marked (ties: the oldest), so the loops running now go first, not
+  /// blocks that were hot in an earlier phase of a boot and have gone quiet. Blocks keep counting
+  /// while they wait (in baseline code or the interpreter).
   static size_t hottest_index(const std::deque<Queued>& queue);
   /// Records every queued block's current count (after each batch is taken), and removes the
   /// blocks that were invalidated (counted in *invalid) and those idle for kColdLooks looks

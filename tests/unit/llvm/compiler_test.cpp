@@ -309,5 +309,26 @@ TEST(CompilerOrder, ColdAndInvalidatedBlocksLeaveTheQueue) {
   EXPECT_EQ(q[0].tb, &a);
 }
 
+// Blocks queued from the profile: a cached one (`first`) goes before hotter blocks, and none of
+// them leaves the queue cold.
+TEST(CompilerOrder, ProfiledBlocksGoFirstWhenCachedAndNeverCold) {
+  exec::TranslationBlock hot, cached, miss;
+  cached.ahead = miss.ahead = true;
+  for (auto* tb : {&hot, &cached, &miss}) tb->compile_queued = true;
+  using Q = BackgroundCompiler::Queued;
+  std::deque<Q> q{Q{&hot, 0}, Q{&miss, 0}, Q{&cached, 0, 0, true}};
+  hot.exec_count += 1000;
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);
+  q.erase(q.begin() + 2);
+  EXPECT_EQ(BackgroundCompiler::hottest_index(q), 0u);
+  std::vector<exec::TranslationBlock*> cold;
+  for (unsigned look = 0; look < 2 * BackgroundCompiler::kColdLooks; ++look)
+    BackgroundCompiler::mark_seen(q, &cold);
+  ASSERT_EQ(cold.size(), 1u);
+  EXPECT_EQ(cold[0], &hot);
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].tb, &miss);
+}
+
 }  // namespace
 }  // namespace orrery::tcg::llvm::test
