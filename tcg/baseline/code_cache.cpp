@@ -5,6 +5,10 @@
 #include <cerrno>
 #include <cstring>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14's value, for older headers
+#endif
+
 namespace orrery::tcg::baseline {
 
 std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
@@ -27,10 +31,21 @@ uint8_t* CodeCache::add(const uint8_t* code, size_t n) {
   const size_t need = (n + 15) & ~size_t(15);
   size_t at = used_.fetch_add(need, std::memory_order_relaxed);
   if (at + need > size_) return nullptr;  // full (used_ stays past the end until reset)
+  populate_to(at + need);
   std::memcpy(base_ + at, code, n);
   // x86 keeps instruction fetch coherent with stores; the release publish of the block's
   // entry point (TranslationBlock::native) orders the copy before any other thread jumps in.
   return base_ + at;
+}
+
+void CodeCache::populate_to(size_t end) {
+  size_t ready = populated_.load(std::memory_order_relaxed);
+  if (end <= ready) return;
+  const size_t upto = std::min(size_, (end + kPopulateStep - 1) & ~(kPopulateStep - 1));
+  // One thread commits each step; another that races past it faults its pages in as before.
+  if (!populated_.compare_exchange_strong(ready, upto, std::memory_order_relaxed)) return;
+  // Linux 5.14+; elsewhere it fails and the pages are committed by faults as they are written.
+  madvise(base_ + ready, upto - ready, MADV_POPULATE_WRITE);
 }
 
 }  // namespace orrery::tcg::baseline

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 
 #include "tcg/baseline/baseline.h"
@@ -1505,8 +1506,11 @@ exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const
   if (error) *error = "baseline: the host is not x86-64";
   return nullptr;
 #endif
-  Workspace local;
-  Gen g(tb, opt, *(ws ? ws : &local)->b);
+  // A fresh Workspace allocates (and zero-fills) the 4 KiB code buffer: only without the
+  // caller's.
+  std::optional<Workspace> local;
+  if (!ws) ws = &local.emplace();
+  Gen g(tb, opt, *ws->b);
   std::string err;
   if (!g.run(err)) {
     if (error) *error = err;
