@@ -14,12 +14,14 @@
 #include <optional>
 #include <unordered_map>
 
+#include <llvm/ADT/SmallPtrSet.h>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
+#include <llvm/IR/CFG.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/MCContext.h>
@@ -142,6 +144,20 @@ class CountingMemoryManager : public jitlink::InProcessMemoryManager {
 // change it whenever that changes. pic: outside symbols through the GOT (lower.cpp extern_ptr);
 // shared-volatile: BlockLowering::load_shared; nomisched: init_native_target.
 constexpr const char* kCodegenVersion = "pic+shared-volatile+nomisched";
+
+// Whether a function of m branches back to an earlier basic block: a region's loop. Lowering
+// emits a region's members in order, so every loop has such an edge.
+bool has_loop(const ll::Module& m) {
+  for (const ll::Function& f : m) {
+    ll::SmallPtrSet<const ll::BasicBlock*, 32> seen;
+    for (const ll::BasicBlock& bb : f) {
+      seen.insert(&bb);
+      for (const ll::BasicBlock* succ : ll::successors(&bb))
+        if (seen.contains(succ)) return true;
+    }
+  }
+  return false;
+}
 
 bool init_native_target(std::string& error) {
   // LLVM's target registry is process-wide and must be initialised exactly once.
@@ -369,6 +385,8 @@ struct LlvmJit::Impl {
   /// Machine code for m as an in-memory object file.
   std::unique_ptr<ll::MemoryBuffer> emit_object(ll::Module& m) {
     obj_buf.clear();
+    // The code generator reads this option per function, so the one pipeline serves both.
+    tm->setFastISel(opt.fast_isel && !(opt.dag_isel_loops && has_loop(m)));
     codegen->run(m);
     return std::make_unique<ll::SmallVectorMemoryBuffer>(
         ll::SmallVector<char, 0>(obj_buf.begin(), obj_buf.end()), "orrery_tbs.o",
@@ -409,6 +427,7 @@ std::unique_ptr<LlvmJit> LlvmJit::create(const JitOptions& opt, std::string& err
       "llvm=" LLVM_VERSION_STRING ",codegen=" + std::string(kCodegenVersion) +
       ",cg=" + std::to_string(opt.codegen_level) + ",passes=" + std::to_string(opt.run_passes) +
       ",fastisel=" + std::to_string(opt.fast_isel) +
+      ",dagloops=" + std::to_string(opt.dag_isel_loops) +
       ",count=" + std::to_string(opt.count_executions) + ",host=" + jtmb->getCPU() + ":" +
       jtmb->getFeatures().getString() + ",guest=" + opt.guest_id;
   jtmb->getOptions().EnableFastISel = opt.fast_isel;
