@@ -326,6 +326,7 @@ void X86Cpu::set_intr(bool level) {
     std::lock_guard lk(mu_);
     intr_.store(level);
     intr_spurious_.store(false);  // a new level: worth another acknowledge cycle
+    intr_changes_.fetch_add(1);
   }
   if (level) {
     state_.common.exit_request.store(1);
@@ -397,11 +398,15 @@ bool X86Cpu::deliver_interrupt() {
   }
   if (intr_.load() && (s.eflags & eflags::kIf)) {
     if (intr_spurious_.load()) return false;
+    // The controller is asked without mu_ (it calls set_intr under its own lock), so another
+    // thread may raise INTR while it answers "nothing": that change must not be lost.
+    const uint64_t changes = intr_changes_.load();
     const int v = apic_ ? apic_->acknowledge_interrupt() : platform_.acknowledge_interrupt();
     if (v < 0) {
       // Nothing to acknowledge although INTR is high: wait for the controller to change the
-      // line rather than spin asking.
-      intr_spurious_.store(true);
+      // line rather than spin asking, unless it already did during the cycle.
+      std::lock_guard lk(mu_);
+      if (intr_changes_.load() == changes) intr_spurious_.store(true);
       return false;
     }
     s.halted = 0;

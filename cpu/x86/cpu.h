@@ -271,6 +271,7 @@ class X86Cpu final : public X86Vcpu,
   std::atomic<bool> kicked_{false};
   std::atomic<bool> intr_{false};
   std::atomic<bool> intr_spurious_{false};     // acknowledged with no vector at this level
+  std::atomic<uint64_t> intr_changes_{0};      // set_intr calls, to see one during a cycle
   std::atomic<int> sipi_vector_{-1};           // a STARTUP IPI not yet taken
   std::atomic<bool> waiting_for_sipi_{false};  // after INIT (written on the vCPU thread)
   std::atomic<bool> init_pending_{false};      // an INIT IPI not yet taken

@@ -1037,8 +1037,11 @@ RunResult VcpuExec::run() {
         debug_park(DebugStopKind::Requested);
         continue;
       }
-      // The block ran: one block per run() (the request stays set for the caller).
-      if (block_step_) return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
+      // Seen at the entry of the block this run() entered (under block_step_ it enters one):
+      // nothing ran, and the caller must not take it for a step. x86's STI shadow would end
+      // without its instruction, letting an interrupt in between STI and HLT.
+      if (block_step_ && cpu_.pc != tb->key.pc)
+        return RunResult{RunResult::Kind::Exit, ir::ExitReason::Step, 0};
       return RunResult{RunResult::Kind::ExitRequest};
     }
     const auto reason = static_cast<ir::ExitReason>(code);

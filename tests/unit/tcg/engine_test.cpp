@@ -61,6 +61,8 @@ class ToyFrontend : public exec::Frontend {
  public:
   void translate(CpuCommon& cpu, const exec::CodeReader& code, const exec::TranslateOptions& opt,
                  ir::Block& b) override {
+    // Another thread's exit request landing after run()'s check, before the block's entry.
+    if (request_exit_on_translate) cpu.exit_request.store(1);
     Emitter e(b);
     const uint64_t cs = reinterpret_cast<ToyState&>(cpu).cs;
     uint64_t pc = b.guest_pc;
@@ -125,6 +127,7 @@ class ToyFrontend : public exec::Frontend {
   }
   unsigned fetch_mmu_idx(const CpuCommon&) const override { return 0; }
   uint64_t compute_tb_flags(const CpuCommon&) const override { return 0; }
+  bool request_exit_on_translate = false;
   uint64_t cs_base(const CpuCommon& cpu) const override {
     return reinterpret_cast<const ToyState&>(cpu).cs;
   }
@@ -228,6 +231,25 @@ class EngineTest : public ::testing::TestWithParam<Tier> {
   std::unique_ptr<exec::Engine> engine;
   std::unique_ptr<exec::VcpuExec> vcpu;
 };
+
+// -accel verify steps one block per run(): an exit request the block saw at its entry means
+// nothing ran, which the x86 STI shadow depends on (STI; HLT must not take an interrupt between).
+TEST_P(EngineTest, BlockStepExitRequestAtBlockEntryIsNotAStep) {
+  poke(0x1000, {kAddI, 5, kHalt});
+  st.common.pc = 0x1000;
+  vcpu->set_block_step(true);
+  frontend.request_exit_on_translate = true;
+  exec::RunResult r = vcpu->run();
+  EXPECT_EQ(r.kind, exec::RunResult::Kind::ExitRequest);
+  EXPECT_EQ(st.common.pc, 0x1000u);
+  EXPECT_EQ(st.r[0], 0u);
+  frontend.request_exit_on_translate = false;
+  st.common.exit_request.store(0);
+  r = vcpu->run();
+  EXPECT_EQ(r.kind, exec::RunResult::Kind::Exit);
+  EXPECT_EQ(r.reason, ir::ExitReason::Hypercall);
+  EXPECT_EQ(st.r[0], 5u);
+}
 
 TEST_P(EngineTest, CsBaseIsPartOfTheBlockKey) {
   poke(0x1000, {kIp, kHalt});

@@ -3,6 +3,7 @@
 // resetting the machine and a page fault's error code seen by the handler.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -467,6 +468,75 @@ TEST_P(X86Run, SpuriousIntrDoesNotSpinInHlt) {
   ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
   t.join();
   EXPECT_EQ(m.acks, 1) << "one acknowledge cycle per INTR level, not a busy loop";
+}
+
+/// A local APIC whose first acknowledge cycle finds nothing, while another source raises INTR
+/// before the cycle returns (the LAPIC timer firing on the event-loop thread, in real life);
+/// the next cycle gives the vector.
+struct RaceApic final : X86LocalApic {
+  X86Cpu* cpu = nullptr;
+  int acks = 0;
+  uint64_t apic_base() override { return 0xfee00900; }
+  bool set_apic_base(uint64_t) override { return true; }
+  uint8_t read_cr8() override { return 0; }
+  void write_cr8(uint8_t) override {}
+  bool read_x2apic_msr(uint32_t, uint64_t&) override { return false; }
+  bool write_x2apic_msr(uint32_t, uint64_t) override { return false; }
+  uint64_t tsc_deadline() override { return 0; }
+  void set_tsc_deadline(uint64_t, uint64_t) override {}
+  int acknowledge_interrupt() override {
+    ++acks;
+    if (acks == 1) {
+      cpu->set_intr(true);  // a new request lands while this cycle finds none
+      return -1;
+    }
+    if (acks == 2) {
+      cpu->set_intr(false);
+      return 0x20;
+    }
+    return -1;
+  }
+};
+
+TEST_P(X86Run, IntrRaisedDuringASpuriousAcknowledgeWakesHlt) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rsp, 0x9000
+  xor ebx, ebx
+  sti
+  hlt
+  mov al, 0x77
+  out 0xf4, al
+  hlt
+  dd 0xfeedf00d
+irq:
+  inc ebx
+  iretq
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  gate(m, 0x20, label(code, 0xfeedf00d));
+  RaceApic apic;
+  apic.cpu = m.cpu.get();
+  m.cpu->set_local_apic(&apic);
+  m.cpu->set_intr(true);
+  // The OUT kicks the vCPU once the vector was taken. A HLT whose wake-up was lost sleeps for
+  // good instead: the watchdog ends it.
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    while (!done.load())
+      if (m.cpu->wait_until_halted(std::chrono::milliseconds(100))) {
+        m.cpu->kick();
+        return;
+      }
+  });
+  EXPECT_EQ(m.cpu->run(), ExitKind::Kicked);
+  done.store(true);
+  watchdog.join();
+  EXPECT_EQ(apic.acks, 2);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x77}) << "HLT never woke";
+  EXPECT_EQ(m.s().gpr[kRbx], 1u) << "vector 0x20 taken once";
 }
 
 TEST_P(X86Run, TrapFlagRaisesDebugAfterOneInstruction) {
