@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "hw/block/image.h"
 
@@ -20,6 +21,37 @@ std::string resolve_backing_path(const std::string& overlay, const std::string& 
   if (backing.empty() || backing[0] == '/') return backing;
   const size_t slash = overlay.rfind('/');
   return slash == std::string::npos ? backing : overlay.substr(0, slash + 1) + backing;
+}
+
+// Walks a request's scatter list in byte order, handing out the pieces of the next n bytes.
+class SegmentCursor {
+ public:
+  explicit SegmentCursor(std::span<const std::span<uint8_t>> segments) : segs_(segments) {}
+  template <typename Fn>
+  void take(uint64_t n, Fn&& piece) {
+    while (n) {
+      const std::span<uint8_t> seg = segs_[i_];
+      const uint64_t len = std::min<uint64_t>(seg.size() - at_, n);
+      if (len) piece(seg.subspan(at_, len));
+      at_ += len;
+      n -= len;
+      if (at_ == seg.size()) {
+        ++i_;
+        at_ = 0;
+      }
+    }
+  }
+
+ private:
+  std::span<const std::span<uint8_t>> segs_;
+  size_t i_ = 0;
+  uint64_t at_ = 0;
+};
+
+uint64_t total_bytes(std::span<const std::span<uint8_t>> segments) {
+  uint64_t n = 0;
+  for (std::span<uint8_t> seg : segments) n += seg.size();
+  return n;
 }
 
 }  // namespace
@@ -226,11 +258,35 @@ Status Qcow2Driver::read_cluster(uint64_t entry, uint64_t guest_cluster, uint64_
 }
 
 Status Qcow2Driver::do_read(uint64_t offset, std::span<uint8_t> buf) {
-  for (uint64_t done = 0; done < buf.size();) {
-    const uint64_t pos = offset + done;
+  return do_readv(offset, {&buf, 1});
+}
+
+bool Qcow2Driver::plain_data(uint64_t entry) const {
+  return !(entry & kCompressed) && !(hdr_.version >= 3 && (entry & kZero)) &&
+         (entry & kOffsetMask) != 0;
+}
+
+// Clusters whose data lies back to back in the file (as a sequentially written image's do)
+// are read with one preadv, as raw reads a whole request; one pread per cluster made a 1 MiB
+// request 16 system calls with 64 KiB clusters.
+Status Qcow2Driver::do_readv(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  const uint64_t end = offset + total_bytes(segments);
+  SegmentCursor cur(segments);
+  std::vector<std::span<uint8_t>> run;  // the pieces of a pending contiguous file range
+  uint64_t run_host = 0;
+  uint64_t run_len = 0;
+  auto flush_run = [&]() {
+    if (!run_len) return ok_status();
+    Status s = file_->preadv(run_host, run);
+    run.clear();
+    run_len = 0;
+    return s;
+  };
+  for (uint64_t pos = offset; pos < end;) {
     const uint64_t gc = pos / cluster_size_;
     const uint64_t in_off = pos % cluster_size_;
-    const uint64_t n = std::min<uint64_t>(cluster_size_ - in_off, buf.size() - done);
+    const uint64_t n = std::min<uint64_t>(cluster_size_ - in_off, end - pos);
+    pos += n;
     uint64_t entry;
     {
       std::lock_guard<std::mutex> guard(mutex_);
@@ -238,10 +294,26 @@ Status Qcow2Driver::do_read(uint64_t offset, std::span<uint8_t> buf) {
       if (!e.ok()) return e.status();
       entry = *e;
     }
-    if (Status s = read_cluster(entry, gc, in_off, buf.subspan(done, n)); !s.ok()) return s;
-    done += n;
+    if (plain_data(entry)) {
+      const uint64_t host = (entry & kOffsetMask) + in_off;
+      if (run_len && run_host + run_len != host) {
+        if (Status s = flush_run(); !s.ok()) return s;
+      }
+      if (!run_len) run_host = host;
+      run_len += n;
+      cur.take(n, [&](std::span<uint8_t> piece) { run.push_back(piece); });
+      continue;
+    }
+    if (Status s = flush_run(); !s.ok()) return s;
+    Status s;
+    uint64_t piece_off = in_off;
+    cur.take(n, [&](std::span<uint8_t> piece) {
+      if (s.ok()) s = read_cluster(entry, gc, piece_off, piece);
+      piece_off += piece.size();
+    });
+    if (!s.ok()) return s;
   }
-  return ok_status();
+  return flush_run();
 }
 
 Status Qcow2Driver::write_cluster(uint64_t gc, uint64_t in_off, std::span<const uint8_t> data) {
@@ -282,6 +354,59 @@ Status Qcow2Driver::do_write(uint64_t offset, std::span<const uint8_t> buf) {
       }
       done += n;
     }
+  }
+  return cache_syncs_each_write(cache_) ? file_->sync() : ok_status();
+}
+
+// Like do_write, but clusters already allocated to this image whose data lies back to back in
+// the file are written with one pwritev; the others go through write_cluster one by one.
+Status Qcow2Driver::do_writev(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    const uint64_t end = offset + total_bytes(segments);
+    SegmentCursor cur(segments);
+    std::vector<std::span<uint8_t>> run;
+    uint64_t run_host = 0;
+    uint64_t run_len = 0;
+    auto flush_run = [&]() {
+      if (!run_len) return ok_status();
+      Status s = file_->pwritev(run_host, run);
+      run.clear();
+      run_len = 0;
+      return s;
+    };
+    std::vector<std::span<uint8_t>> pieces;
+    std::vector<uint8_t> gathered;
+    for (uint64_t pos = offset; pos < end;) {
+      const uint64_t gc = pos / cluster_size_;
+      const uint64_t in_off = pos % cluster_size_;
+      const uint64_t n = std::min<uint64_t>(cluster_size_ - in_off, end - pos);
+      pos += n;
+      auto e = l2_entry(gc);
+      if (!e.ok()) return e.status();
+      if (plain_data(*e) && (*e & kCopied)) {
+        const uint64_t host = (*e & kOffsetMask) + in_off;
+        if (run_len && run_host + run_len != host) {
+          if (Status s = flush_run(); !s.ok()) return s;
+        }
+        if (!run_len) run_host = host;
+        run_len += n;
+        cur.take(n, [&](std::span<uint8_t> piece) { run.push_back(piece); });
+        continue;
+      }
+      if (Status s = flush_run(); !s.ok()) return s;
+      pieces.clear();
+      cur.take(n, [&](std::span<uint8_t> piece) { pieces.push_back(piece); });
+      std::span<const uint8_t> data = pieces[0];
+      if (pieces.size() > 1) {
+        gathered.clear();
+        for (std::span<uint8_t> piece : pieces)
+          gathered.insert(gathered.end(), piece.begin(), piece.end());
+        data = gathered;
+      }
+      if (Status s = write_cluster(gc, in_off, data); !s.ok()) return s;
+    }
+    if (Status s = flush_run(); !s.ok()) return s;
   }
   return cache_syncs_each_write(cache_) ? file_->sync() : ok_status();
 }

@@ -44,6 +44,8 @@ class Qcow2Driver final : public BlockDriver {
  protected:
   Status do_read(uint64_t offset, std::span<uint8_t> buf) override;
   Status do_write(uint64_t offset, std::span<const uint8_t> buf) override;
+  Status do_readv(uint64_t offset, std::span<const std::span<uint8_t>> segments) override;
+  Status do_writev(uint64_t offset, std::span<const std::span<uint8_t>> segments) override;
   Status do_flush() override;
   Status do_discard(uint64_t offset, uint64_t length) override;
   Status do_write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) override;
@@ -63,6 +65,8 @@ class Qcow2Driver final : public BlockDriver {
   Status write_cluster(uint64_t guest_cluster, uint64_t in_offset, std::span<const uint8_t> data);
   Status release_entry(uint64_t entry);
   bool reads_as_zero(uint64_t entry) const;
+  /// The entry points at a data cluster of this file (not compressed, zero or unallocated).
+  bool plain_data(uint64_t entry) const;
 
   // Refcounts (qcow2_refcount.cpp). Callers hold mutex_.
   Expected<uint64_t> get_refcount(uint64_t cluster_index);

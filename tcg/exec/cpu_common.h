@@ -23,24 +23,25 @@ using NativeFn = uint64_t (*)(CpuCommon* cpu);
 }  // namespace exec
 
 // The jump cache is grouped by 4 KiB page: the high index bits hash the page number only, so
-// dropping one page's entries (TLBI by VA) touches one group of 256 slots instead of the whole
+// dropping one page's entries (TLBI by VA) touches one group of 1024 slots instead of the whole
 // cache. A block starts in its group's page (it may run on into the next page: see
-// Softmmu::flush_page). Groups of 64 (QEMU's old choice) conflicted within hot kernel pages: a
-// Linux boot missed 3x more often.
+// Softmmu::flush_page). 64K slots: with 16K the kernel's page-cache paths (bench/disk.sh, 1 GiB
+// through dd) missed 1.6M times, each a locked map lookup; with 64K, 0.1M times. Groups of 64
+// (QEMU's old choice) conflicted within hot kernel pages: a Linux boot missed 3x more often.
 //
 // The hash is defined once, here, as XORs of shifted PCs; the dispatcher (jump_cache_index), the
 // baseline code generator and the LLVM tier all build it from these tables. The slot hash takes
-// PC bits 2..9 (consecutive 4-byte AArch64 instructions get distinct slots) and folds bits 0..1
-// in at the top (shift -6 is a left shift), so byte-aligned x86 PCs do not collide four by four;
-// for 4-byte-aligned PCs the index is exactly what it was before x86 came.
-constexpr unsigned kJumpCacheBits = 14;
+// PC bits 2..11 (consecutive 4-byte AArch64 instructions get distinct slots) and folds bits 0..1
+// in at the top (the negative shift is a left one), so byte-aligned x86 PCs do not collide four by
+// four; for 4-byte-aligned PCs the index is exactly what it was before x86 came.
+constexpr unsigned kJumpCacheBits = 16;
 constexpr unsigned kJumpCacheEntries = 1u << kJumpCacheBits;
-constexpr unsigned kJumpCacheGroupBits = 8;
+constexpr unsigned kJumpCacheGroupBits = kJumpCacheBits - 6;  // 64 groups: one mask word
 constexpr unsigned kJumpCacheGroupSize = 1u << kJumpCacheGroupBits;
 constexpr unsigned kJumpCacheGroupMask = (1u << (kJumpCacheBits - kJumpCacheGroupBits)) - 1;
 /// Right shifts (negative: left) whose XOR, masked, gives the group and the slot in it.
 constexpr int kJumpCacheGroupShifts[] = {12, 18};
-constexpr int kJumpCacheSlotShifts[] = {2, 8, -6};
+constexpr int kJumpCacheSlotShifts[] = {2, 8, -int(kJumpCacheGroupBits - 2)};
 namespace detail {
 constexpr uint64_t jump_cache_shift(uint64_t pc, int s) {
   return s >= 0 ? pc >> s : pc << -s;

@@ -300,6 +300,74 @@ TEST(Qcow2, ReadOnlyImageRefusesWrites) {
   EXPECT_EQ(test::read_file(img), before);
 }
 
+// Splits buf into segments of the given sizes (cycled), as a guest's scatter list would.
+std::vector<std::span<uint8_t>> split(std::vector<uint8_t>& buf, std::vector<size_t> sizes) {
+  std::vector<std::span<uint8_t>> segs;
+  for (size_t at = 0, i = 0; at < buf.size(); ++i) {
+    const size_t n = std::min(sizes[i % sizes.size()], buf.size() - at);
+    segs.push_back({buf.data() + at, n});
+    at += n;
+  }
+  return segs;
+}
+
+// Scatter-gather requests run back-to-back clusters as one file range: the pieces must land
+// where they belong across every kind of cluster (allocated in and out of file order,
+// unallocated over a backing file, zero, compressed) and across segment boundaries.
+TEST(Qcow2, ScatterGatherRequestsOverMixedClusters) {
+  SKIP_WITHOUT_QEMU();
+  TempDir dir;
+  const std::string base = dir.file("base.raw");
+  const std::string src = dir.file("src.qcow2");
+  const std::string img = dir.file("a.qcow2");
+  qemu_img("create -q -f raw '" + base + "' 256K");
+  qemu_io(base, "write -P 0xb0 0 256K", "raw");
+  // Clusters 2..3 compressed (written into src, converted with -c, then rebased on base).
+  qemu_img("create -q -f qcow2 -o cluster_size=4096 '" + src + "' 256K");
+  qemu_io(src, "write -P 0xc1 8192 8192");
+  qemu_img("convert -q -c -O qcow2 -o cluster_size=4096 '" + src + "' '" + img + "'");
+  qemu_img("rebase -q -u -b base.raw -F raw '" + img + "'");
+  // Clusters 12, 11, 10 allocated in reverse file order; cluster 20 reads as zero.
+  for (int c : {12, 11, 10})
+    qemu_io(img, "write -P " + std::to_string(0x40 + c) + " " + std::to_string(c * 4096) + " 4096");
+  qemu_io(img, "write -z 81920 4096");
+  std::vector<uint8_t> expect(256 << 10, 0xb0);
+  std::fill(expect.begin() + 8192, expect.begin() + 16384, 0xc1);
+  for (int c : {10, 11, 12}) std::fill_n(expect.begin() + c * 4096, 4096, uint8_t(0x40 + c));
+  std::fill_n(expect.begin() + 81920, 4096, 0);
+  {
+    auto d = open_qcow2(img);
+    ASSERT_TRUE(d);
+    auto read_back = [&] {
+      for (std::vector<size_t> sizes : {std::vector<size_t>{4096}, {1, 511, 4096, 65536}, {333}}) {
+        std::vector<uint8_t> back(expect.size());
+        const auto rsegs = split(back, sizes);
+        ASSERT_TRUE(d->readv(0, rsegs).ok());
+        EXPECT_EQ(back, expect);
+      }
+    };
+    read_back();  // every kind of cluster, before the writes replace some
+    // Clusters 30..45 allocated in order by one request, then rewritten in place by another.
+    auto fresh = pattern(16 * 4096 - 300, 1);
+    auto segs = split(fresh, {4096, 100, 9000, 1});
+    ASSERT_TRUE(d->writev(30 * 4096 + 150, segs).ok());
+    std::copy(fresh.begin(), fresh.end(), expect.begin() + 30 * 4096 + 150);
+    auto again = pattern(10 * 4096, 2);
+    segs = split(again, {3000, 5000, 4096});
+    ASSERT_TRUE(d->writev(33 * 4096 + 7, segs).ok());
+    std::copy(again.begin(), again.end(), expect.begin() + 33 * 4096 + 7);
+    // A request over allocated, compressed, backing and zero clusters and the reversed ones.
+    auto mixed = pattern(24 * 4096, 3);
+    segs = split(mixed, {700, 8192, 1, 4096});
+    ASSERT_TRUE(d->writev(1000, segs).ok());
+    std::copy(mixed.begin(), mixed.end(), expect.begin() + 1000);
+    read_back();
+    ASSERT_TRUE(d->flush().ok());
+  }
+  EXPECT_EQ(qemu_contents(img, dir.file("out.raw")), expect);
+  expect_check_clean(img);
+}
+
 TEST(Qcow2, ConcurrentRequestsThroughTheBackend) {
   SKIP_WITHOUT_QEMU();
   TempDir dir;
