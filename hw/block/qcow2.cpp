@@ -48,6 +48,36 @@ class SegmentCursor {
   uint64_t at_ = 0;
 };
 
+// A pending contiguous file range gathered from a request's pieces, issued as one vectored
+// call (`io`: preadv or pwritev) when the next cluster does not follow it in the file.
+template <typename Io>
+class FileRun {
+ public:
+  explicit FileRun(Io io) : io_(io) {}
+  Status add(uint64_t host, uint64_t n, SegmentCursor& cur) {
+    if (len_ && host_ + len_ != host) {
+      if (Status s = flush(); !s.ok()) return s;
+    }
+    if (!len_) host_ = host;
+    len_ += n;
+    cur.take(n, [&](std::span<uint8_t> piece) { pieces_.push_back(piece); });
+    return ok_status();
+  }
+  Status flush() {
+    if (!len_) return ok_status();
+    Status s = io_(host_, std::span<const std::span<uint8_t>>(pieces_));
+    pieces_.clear();
+    len_ = 0;
+    return s;
+  }
+
+ private:
+  Io io_;
+  std::vector<std::span<uint8_t>> pieces_;
+  uint64_t host_ = 0;
+  uint64_t len_ = 0;
+};
+
 uint64_t total_bytes(std::span<const std::span<uint8_t>> segments) {
   uint64_t n = 0;
   for (std::span<uint8_t> seg : segments) n += seg.size();
@@ -272,16 +302,9 @@ bool Qcow2Driver::plain_data(uint64_t entry) const {
 Status Qcow2Driver::do_readv(uint64_t offset, std::span<const std::span<uint8_t>> segments) {
   const uint64_t end = offset + total_bytes(segments);
   SegmentCursor cur(segments);
-  std::vector<std::span<uint8_t>> run;  // the pieces of a pending contiguous file range
-  uint64_t run_host = 0;
-  uint64_t run_len = 0;
-  auto flush_run = [&]() {
-    if (!run_len) return ok_status();
-    Status s = file_->preadv(run_host, run);
-    run.clear();
-    run_len = 0;
-    return s;
-  };
+  FileRun run([this](uint64_t host, std::span<const std::span<uint8_t>> pieces) {
+    return file_->preadv(host, pieces);
+  });
   for (uint64_t pos = offset; pos < end;) {
     const uint64_t gc = pos / cluster_size_;
     const uint64_t in_off = pos % cluster_size_;
@@ -295,16 +318,10 @@ Status Qcow2Driver::do_readv(uint64_t offset, std::span<const std::span<uint8_t>
       entry = *e;
     }
     if (plain_data(entry)) {
-      const uint64_t host = (entry & kOffsetMask) + in_off;
-      if (run_len && run_host + run_len != host) {
-        if (Status s = flush_run(); !s.ok()) return s;
-      }
-      if (!run_len) run_host = host;
-      run_len += n;
-      cur.take(n, [&](std::span<uint8_t> piece) { run.push_back(piece); });
+      if (Status s = run.add((entry & kOffsetMask) + in_off, n, cur); !s.ok()) return s;
       continue;
     }
-    if (Status s = flush_run(); !s.ok()) return s;
+    if (Status s = run.flush(); !s.ok()) return s;
     Status s;
     uint64_t piece_off = in_off;
     cur.take(n, [&](std::span<uint8_t> piece) {
@@ -313,7 +330,7 @@ Status Qcow2Driver::do_readv(uint64_t offset, std::span<const std::span<uint8_t>
     });
     if (!s.ok()) return s;
   }
-  return flush_run();
+  return run.flush();
 }
 
 Status Qcow2Driver::write_cluster(uint64_t gc, uint64_t in_off, std::span<const uint8_t> data) {
@@ -365,16 +382,9 @@ Status Qcow2Driver::do_writev(uint64_t offset, std::span<const std::span<uint8_t
     std::lock_guard<std::mutex> guard(mutex_);
     const uint64_t end = offset + total_bytes(segments);
     SegmentCursor cur(segments);
-    std::vector<std::span<uint8_t>> run;
-    uint64_t run_host = 0;
-    uint64_t run_len = 0;
-    auto flush_run = [&]() {
-      if (!run_len) return ok_status();
-      Status s = file_->pwritev(run_host, run);
-      run.clear();
-      run_len = 0;
-      return s;
-    };
+    FileRun run([this](uint64_t host, std::span<const std::span<uint8_t>> pieces) {
+      return file_->pwritev(host, pieces);
+    });
     std::vector<std::span<uint8_t>> pieces;
     std::vector<uint8_t> gathered;
     for (uint64_t pos = offset; pos < end;) {
@@ -385,16 +395,10 @@ Status Qcow2Driver::do_writev(uint64_t offset, std::span<const std::span<uint8_t
       auto e = l2_entry(gc);
       if (!e.ok()) return e.status();
       if (plain_data(*e) && (*e & kCopied)) {
-        const uint64_t host = (*e & kOffsetMask) + in_off;
-        if (run_len && run_host + run_len != host) {
-          if (Status s = flush_run(); !s.ok()) return s;
-        }
-        if (!run_len) run_host = host;
-        run_len += n;
-        cur.take(n, [&](std::span<uint8_t> piece) { run.push_back(piece); });
+        if (Status s = run.add((*e & kOffsetMask) + in_off, n, cur); !s.ok()) return s;
         continue;
       }
-      if (Status s = flush_run(); !s.ok()) return s;
+      if (Status s = run.flush(); !s.ok()) return s;
       pieces.clear();
       cur.take(n, [&](std::span<uint8_t> piece) { pieces.push_back(piece); });
       std::span<const uint8_t> data = pieces[0];
@@ -406,7 +410,7 @@ Status Qcow2Driver::do_writev(uint64_t offset, std::span<const std::span<uint8_t
       }
       if (Status s = write_cluster(gc, in_off, data); !s.ok()) return s;
     }
-    if (Status s = flush_run(); !s.ok()) return s;
+    if (Status s = run.flush(); !s.ok()) return s;
   }
   return cache_syncs_each_write(cache_) ? file_->sync() : ok_status();
 }

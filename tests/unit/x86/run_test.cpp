@@ -194,9 +194,9 @@ pf:
   EXPECT_EQ(m.s().gpr[kRsp], 0x9800u - 48) << "RSP0 from the TSS";
 }
 
-TEST_P(X86Run, HltWakesOnIntrAndStiShadowRunsOneInstruction) {
-  TestMachine m(default_cpu_model(), GetParam());
-  const std::string src = std::string(kModeSwitch) + R"(
+// STI; HLT, then "out 0xf4, 0x77" once the vector-0x20 handler (label 0xfeedf00d, EBX += 1)
+// has run.
+constexpr const char* kStiHltOut = R"(
   mov rsp, 0x9000
   xor ebx, ebx
   sti
@@ -208,7 +208,11 @@ TEST_P(X86Run, HltWakesOnIntrAndStiShadowRunsOneInstruction) {
 irq:
   inc ebx
   iretq
-)" + kTables;
+)";
+
+TEST_P(X86Run, HltWakesOnIntrAndStiShadowRunsOneInstruction) {
+  TestMachine m(default_cpu_model(), GetParam());
+  const std::string src = std::string(kModeSwitch) + kStiHltOut + kTables;
   const auto code = assemble(src, 16);
   ASSERT_FALSE(code.empty());
   start_real_mode(m, code);
@@ -500,19 +504,7 @@ struct RaceApic final : X86LocalApic {
 
 TEST_P(X86Run, IntrRaisedDuringASpuriousAcknowledgeWakesHlt) {
   TestMachine m(default_cpu_model(), GetParam());
-  const std::string src = std::string(kModeSwitch) + R"(
-  mov rsp, 0x9000
-  xor ebx, ebx
-  sti
-  hlt
-  mov al, 0x77
-  out 0xf4, al
-  hlt
-  dd 0xfeedf00d
-irq:
-  inc ebx
-  iretq
-)" + kTables;
+  const std::string src = std::string(kModeSwitch) + kStiHltOut + kTables;
   const auto code = assemble(src, 16);
   ASSERT_FALSE(code.empty());
   start_real_mode(m, code);
