@@ -349,6 +349,22 @@ struct LlvmJit::Impl {
     return sym->toPtr<exec::NativeFn>();
   }
 
+  /// tb's code linked from the cache entry for key, or null (no entry, or it did not link);
+  /// counts the hit or bad link and the time. Caller holds the JIT's mutex.
+  exec::NativeFn link_from_cache(const exec::TranslationBlock& tb, const std::string& key,
+                                 uint64_t epoch) {
+    const uint64_t t0 = thread_cpu_us();
+    exec::NativeFn fn = nullptr;
+    if (std::optional<std::vector<char>> payload = opt.cache->load(key)) {
+      std::string err;
+      fn = link_cached(tb, *payload, epoch, err);
+      ++(fn ? stats.cache_hits : stats.cache_bad_links);
+      if (fn) ++stats.blocks;
+    }
+    stats.cache_us += micros_since(t0);
+    return fn;
+  }
+
   std::unique_ptr<ll::Module> new_module(ll::LLVMContext& ctx) {
     auto m = std::make_unique<ll::Module>("orrery_tbs", ctx);
     m->setDataLayout(jit->getDataLayout());
@@ -559,23 +575,10 @@ void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
   // each object can be stored under its block's key.
   std::string key;
   for (size_t i = 0; i < tbs.size(); ++i) {
-    uint64_t t0 = thread_cpu_us();
     key = CodeCache::key_material(*tbs[i], im.cache_config);
-    if (!key.empty() && epoch == im.epoch.load(std::memory_order_acquire)) {
-      if (std::optional<std::vector<char>> payload = im.opt.cache->load(key)) {
-        std::string err;
-        out[i] = im.link_cached(*tbs[i], *payload, epoch, err);
-        im.stats.cache_us += micros_since(t0);
-        if (out[i]) {
-          ++im.stats.cache_hits;
-          ++im.stats.blocks;
-          continue;
-        }
-        ++im.stats.cache_bad_links;
-      } else {
-        im.stats.cache_us += micros_since(t0);
-      }
-    }
+    if (!key.empty() && epoch == im.epoch.load(std::memory_order_acquire) &&
+        (out[i] = im.link_from_cache(*tbs[i], key, epoch)))
+      continue;
     const size_t one[1] = {i};
     compile_group(tbs, one, out, errors, epoch, key.empty() ? nullptr : &key);
   }
@@ -684,22 +687,13 @@ exec::NativeFn LlvmJit::try_link_cached(const exec::TranslationBlock& tb, const 
   if (!lk.owns_lock()) return nullptr;
   Impl& im = *impl_;
   if (!im.opt.cache || !im.opt.relocatable || key.empty()) return nullptr;
-  const uint64_t t0 = thread_cpu_us();
-  exec::NativeFn fn = nullptr;
-  if (std::optional<std::vector<char>> payload = im.opt.cache->load(key)) {
-    std::string err;
-    fn = im.link_cached(tb, *payload, im.epoch.load(std::memory_order_acquire), err);
-    ++(fn ? im.stats.cache_hits : im.stats.cache_bad_links);
-    if (fn) ++im.stats.blocks;
-  }
-  im.stats.cache_us += micros_since(t0);
-  return fn;
+  return im.link_from_cache(tb, key, im.epoch.load(std::memory_order_acquire));
 }
 
 std::string LlvmJit::cache_key(const exec::TranslationBlock& tb) const {
   const Impl& im = *impl_;
   if (!im.opt.cache || !im.opt.relocatable) return {};
-  const exec::TranslationBlock* one[1] = {&tb};
+  const exec::TranslationBlock* one[1] = {&tb};  // alone, even when tb heads a region
   return CodeCache::key_material(one, im.cache_config);
 }
 
