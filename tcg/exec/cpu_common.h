@@ -25,8 +25,8 @@ using NativeFn = uint64_t (*)(CpuCommon* cpu);
 // The jump cache is grouped by 4 KiB page: the high index bits hash the page number only, so
 // dropping one page's entries (TLBI by VA) touches one group of 1024 slots instead of the whole
 // cache. A block starts in its group's page (it may run on into the next page: see
-// Softmmu::flush_page). 64K slots: with 16K the kernel's page-cache paths (bench/disk.sh, 1 GiB
-// through dd) missed 1.6M times, each a locked map lookup; with 64K, 0.1M times. Groups of 64
+// Softmmu::flush_page). 64K slots: with 16K the kernel's page-cache paths (bench/disk.sh, qcow2,
+// 512 MiB through dd) missed 1.64M times, each a locked map lookup; with 64K, 0.31M. Groups of 64
 // (QEMU's old choice) conflicted within hot kernel pages: a Linux boot missed 3x more often.
 //
 // The hash is defined once, here, as XORs of shifted PCs; the dispatcher (jump_cache_index), the
