@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config
-  llvm-19-dev libzstd-dev libcapstone-dev zlib1g-dev libfdt-dev
+  llvm-19-dev libzstd-dev liblzma-dev libcapstone-dev zlib1g-dev libfdt-dev
   libgtest-dev libgmock-dev libsdl2-dev libslirp-dev
   libunicorn-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
   qemu-system-arm qemu-utils gdb-multiarch

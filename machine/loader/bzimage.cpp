@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "hw/core/address_space.h"
+#include "machine/loader/kernel_payload.h"
 
 namespace orrery::machine::loader {
 
@@ -23,7 +24,8 @@ constexpr size_t kSetupSects = 0x1f1, kBootFlag = 0x1fe, kHeaderLen = 0x201, kVe
                  kTypeOfLoader = 0x210, kLoadflags = 0x211, kCode32Start = 0x214,
                  kRamdiskImage = 0x218, kRamdiskSize = 0x21c, kCmdLinePtr = 0x228,
                  kInitrdAddrMax = 0x22c, kKernelAlignment = 0x230, kRelocatable = 0x234,
-                 kXloadflags = 0x236, kCmdlineSize = 0x238, kPrefAddress = 0x258, kInitSize = 0x260;
+                 kXloadflags = 0x236, kCmdlineSize = 0x238, kPayloadOffset = 0x248,
+                 kPayloadLength = 0x24c, kPrefAddress = 0x258, kInitSize = 0x260;
 // Zero-page offsets (zero-page.rst).
 constexpr size_t kAcpiRsdpAddr = 0x070, kExtRamdiskImage = 0x0c0, kExtRamdiskSize = 0x0c4,
                  kExtCmdLinePtr = 0x0c8, kE820Entries = 0x1e8, kE820Table = 0x2d0;
@@ -59,6 +61,30 @@ std::string hex(uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
   return buf;
+}
+
+/// The host's decompression of the kernel for load_bzimage (kernel_payload.h); on failure says
+/// why in boot.fallback.
+void host_decompress(std::span<const uint8_t> pm, const BzImageHeader& h, LinuxBoot& boot,
+                     HostKernel& out) {
+  auto fall_back = [&](bool unsupported, std::string why) {
+    boot.fallback = std::move(why);
+    boot.fallback_unsupported = unsupported;
+  };
+  if (h.payload_length == 0 || h.init_size == 0)
+    return fall_back(true, "the setup header gives no payload or no init_size");
+  if (h.payload_offset > pm.size() || h.payload_length > pm.size() - h.payload_offset)
+    return fall_back(false, "the payload (" + std::to_string(h.payload_length) + " bytes at " +
+                                hex(h.payload_offset) + ") extends past the end of the file");
+  // Nothing relocates the kernel: it must run where it was linked (LOAD_PHYSICAL_ADDR, which
+  // the setup header gives as pref_address).
+  if (boot.kernel_addr != h.pref_address)
+    return fall_back(false, "pref_address " + hex(h.pref_address) + " is not aligned to " +
+                                "kernel_alignment " + hex(h.kernel_alignment));
+  std::string why;
+  const HostKernelResult r = prepare_host_kernel(pm.subspan(h.payload_offset, h.payload_length),
+                                                 h.pref_address, h.init_size, out, why);
+  if (r != HostKernelResult::Ready) fall_back(r == HostKernelResult::Unsupported, why);
 }
 
 /// The e820 range of usable RAM from 1 MiB: [1 MiB, end); 0 when there is none.
@@ -106,6 +132,10 @@ std::string parse_bzimage_header(std::span<const uint8_t> d, BzImageHeader& h) {
   h.cmdline_size = le32(d, kCmdlineSize);
   h.pref_address = h.version >= 0x020a ? le64(d, kPrefAddress) : kLegacyLoadAddr;
   h.init_size = h.version >= 0x020a ? le32(d, kInitSize) : 0;
+  if (h.version >= 0x0208 && h.header_end >= kPayloadLength + 4) {
+    h.payload_offset = le32(d, kPayloadOffset);
+    h.payload_length = le32(d, kPayloadLength);
+  }
   if (!(h.xloadflags & kXlfKernel64))
     return "the kernel has no 64-bit entry point (xloadflags XLF_KERNEL_64 clear, protocol " +
            std::string(ver) + "); give a 64-bit kernel of protocol 2.12 or later";
@@ -158,6 +188,13 @@ std::string load_bzimage(std::span<const uint8_t> image, const LinuxBootConfig& 
     out.initrd_size = size;
   }
   if (map.size() > kE820Max) return "internal error: too many e820 entries";
+  // Last of the checks, as the slowest.
+  HostKernel host;
+  if (config.decompress == KernelDecompress::Host) {
+    host_decompress(pm, h, out, host);
+    out.host_decompressed = out.fallback.empty();
+    if (out.host_decompressed) out.entry = host.elf.entry;
+  }
 
   // The zero page.
   std::vector<uint8_t> zp(kZeroPageSize, 0);
@@ -194,13 +231,18 @@ std::string load_bzimage(std::span<const uint8_t> image, const LinuxBootConfig& 
 
   // All checked: write.
   std::string cmdline(config.cmdline);
-  const bool ok = as.write_bytes(out.kernel_addr, pm.data(), pm.size()) &&
-                  (config.initrd.empty() ||
-                   as.write_bytes(out.initrd_addr, config.initrd.data(), config.initrd.size())) &&
-                  as.write_bytes(kLinuxGdtAddr, gdt.data(), gdt.size()) &&
-                  as.write_bytes(kLinuxZeroPage, zp.data(), zp.size()) &&
-                  as.write_bytes(kLinuxPml4, pt.data(), pt.size()) &&
-                  as.write_bytes(kLinuxCmdline, cmdline.c_str(), cmdline.size() + 1);
+  if (out.host_decompressed) {
+    err = load_elf64(host.data, host.elf, RamWindow{h.pref_address, h.init_size}, as);
+    if (!err.empty()) return err;
+  }
+  const bool ok =
+      (out.host_decompressed || as.write_bytes(out.kernel_addr, pm.data(), pm.size())) &&
+      (config.initrd.empty() ||
+       as.write_bytes(out.initrd_addr, config.initrd.data(), config.initrd.size())) &&
+      as.write_bytes(kLinuxGdtAddr, gdt.data(), gdt.size()) &&
+      as.write_bytes(kLinuxZeroPage, zp.data(), zp.size()) &&
+      as.write_bytes(kLinuxPml4, pt.data(), pt.size()) &&
+      as.write_bytes(kLinuxCmdline, cmdline.c_str(), cmdline.size() + 1);
   if (!ok) return "cannot write guest RAM";
   out.gdt_limit = uint16_t(gdt.size() - 1);
   return {};

@@ -12,6 +12,10 @@
 //  - Low memory holds the GDT (__BOOT_CS 0x10, __BOOT_DS 0x18), the boot stack, the zero page,
 //    4-level page tables identity-mapping the first 4 GiB with 2 MiB pages, and the command
 //    line at 0x20000.
+//  - By default the payload is decompressed on the host and the boot CPU enters the kernel
+//    proper at its ELF entry (machine/loader/kernel_payload.h: no KASLR); a payload the host
+//    cannot decompress, or one that fails a check, falls back to the protected-mode kernel as
+//    it is, whose startup_64 runs the kernel's own decompressor.
 // Every field taken from the image is checked against the file and the board's RAM before
 // anything is written; errors are one line.
 #pragma once
@@ -55,6 +59,8 @@ struct BzImageHeader {
   uint32_t cmdline_size = 0;  // without the terminating NUL
   uint64_t pref_address = 0;
   uint32_t init_size = 0;
+  /// The compressed kernel within the protected-mode kernel (protocol 2.08+; else 0).
+  uint32_t payload_offset = 0, payload_length = 0;
 };
 
 inline constexpr uint16_t kXlfKernel64 = 1u << 0;  // xloadflags: the 64-bit entry exists
@@ -65,8 +71,13 @@ bool is_bzimage(std::span<const uint8_t> data);
 /// Reads and checks the setup header; empty on success, else why the image cannot be booted.
 std::string parse_bzimage_header(std::span<const uint8_t> data, BzImageHeader& out);
 
+/// Who decompresses the kernel: the host (the default), or the guest (the bzImage's own
+/// decompressor, with KASLR).
+enum class KernelDecompress : uint8_t { Host, Guest };
+
 /// What the board gives the loader.
 struct LinuxBootConfig {
+  KernelDecompress decompress = KernelDecompress::Host;
   PcMemory mem;
   std::string_view cmdline;         // -append
   std::span<const uint8_t> initrd;  // empty: none
@@ -76,7 +87,14 @@ struct LinuxBootConfig {
 /// Where load_bzimage put things and the state the boot CPU starts in.
 struct LinuxBoot {
   uint64_t kernel_addr = 0, kernel_end = 0;  // [addr, addr + max(file size, init_size))
-  uint64_t entry = 0;                        // startup_64: kernel_addr + 0x200
+  /// The compressed kernel's startup_64 (kernel_addr + 0x200), or the kernel proper's ELF
+  /// entry when the host decompressed it.
+  uint64_t entry = 0;
+  bool host_decompressed = false;
+  /// Why the host did not decompress the kernel although asked to (empty otherwise), and whether
+  /// that is a format it lacks (true) or a payload that failed a check (false).
+  std::string fallback;
+  bool fallback_unsupported = false;
   uint64_t zero_page = kLinuxZeroPage;
   uint64_t cmdline_addr = kLinuxCmdline;
   uint64_t initrd_addr = 0, initrd_size = 0;

@@ -58,7 +58,8 @@ std::string elf_machine_name(uint16_t machine) {
   }
 }
 
-std::string parse_elf64(std::span<const uint8_t> data, uint16_t machine, ElfImage& out) {
+std::string parse_elf64(std::span<const uint8_t> data, uint16_t machine, ElfImage& out,
+                        ElfEntry entry_is) {
   out = {};
   if (!is_elf(data)) return "not an ELF file";
   if (data.size() < kEhdrSize) return "truncated ELF header";
@@ -103,8 +104,9 @@ std::string parse_elf64(std::span<const uint8_t> data, uint16_t machine, ElfImag
     if (s.paddr + (s.memsz - 1) < s.paddr) return which + " wraps around the address space";
     // With the MMU off the CPU starts at a physical address: translate a virtual entry point
     // through the segment that holds it.
-    if (!entry_found && entry >= vaddr && entry - vaddr < s.memsz) {
-      out.entry = s.paddr + (entry - vaddr);
+    const uint64_t base = entry_is == ElfEntry::Physical ? s.paddr : vaddr;
+    if (!entry_found && entry >= base && entry - base < s.memsz) {
+      out.entry = s.paddr + (entry - base);
       entry_found = true;
     }
     out.segments.push_back(s);

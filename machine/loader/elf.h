@@ -44,9 +44,14 @@ struct RamWindow {
 /// it turns out malformed).
 bool is_elf(std::span<const uint8_t> data);
 
+/// How e_entry is read: a virtual address translated through the segment that holds it (the
+/// CPU starts with the MMU off), or already physical (x86 vmlinux: ENTRY(phys_startup_64)).
+enum class ElfEntry : uint8_t { Virtual, Physical };
+
 /// Validates a little-endian ELF64 executable for machine; empty string on success, else why
 /// not ("not a 64-bit ELF", "program header 2 extends past the end of the file", ...).
-std::string parse_elf64(std::span<const uint8_t> data, uint16_t machine, ElfImage& out);
+std::string parse_elf64(std::span<const uint8_t> data, uint16_t machine, ElfImage& out,
+                        ElfEntry entry_is = ElfEntry::Virtual);
 
 /// Checks that every segment lies inside ram, then copies them in; empty string on success.
 /// Nothing is written unless every segment fits.
