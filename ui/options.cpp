@@ -59,7 +59,8 @@ struct OptionInfo {
 // One row per spelling; help is generated from this table.
 constexpr OptionInfo kOptions[] = {
     {"M", Opt::Machine, "TYPE[,prop=value]",
-     "machine type (-M help lists them: virt (default), pc); virt: gic-version=2|3|max, mte=on|off"},
+     "machine type (-M help lists them: virt (default), pc); virt: gic-version=2|3|max, "
+     "mte=on|off; pc: kernel-decompress=host|guest"},
     {"machine", Opt::Machine, "TYPE", ""},
     {"cpu", Opt::Cpu, "MODEL", "CPU model (-cpu help lists them)"},
     {"m", Opt::Memory, "SIZE",

@@ -15,6 +15,13 @@ namespace {
 constexpr uint64_t kLowmemLimit = 0xe0000000;  // the traditional 3.5 GiB split point
 constexpr uint64_t kGigabyteSplit = 0xc0000000;
 
+constexpr std::string_view kKernelDecompressValues[] = {"host", "guest"};
+constexpr MachineProperty kPcProperties[] = {
+    {"kernel-decompress", kKernelDecompressValues,
+     "who decompresses a bzImage's kernel: host (default; no KASLR) or guest (its own "
+     "decompressor)"},
+};
+
 }  // namespace
 
 RamSplit pc_ram_split(uint64_t ram_size) {
@@ -56,9 +63,23 @@ std::unique_ptr<Machine> PcMachine::create(const MachineConfig& config, MachineC
   return m;
 }
 
+std::string PcMachine::parse_properties() {
+  for (const auto& [name, value] : config_.properties) {
+    if (name != "kernel-decompress") return "unknown machine property '" + name + "'";
+    if (value == "host")
+      kernel_decompress_ = loader::KernelDecompress::Host;
+    else if (value == "guest")
+      kernel_decompress_ = loader::KernelDecompress::Guest;
+    else
+      return "kernel-decompress=" + value + ": expected host or guest";
+  }
+  return {};
+}
+
 std::string PcMachine::build() {
   model_ = cpu::x86::find_cpu_model(config_.cpu_model);
   if (!model_) return "unknown CPU model '" + config_.cpu_model + "'";
+  if (std::string err = parse_properties(); !err.empty()) return err;
   split_ = pc_ram_split(config_.ram_size);
   std::string err;
   if (config_.ram_backing) {
@@ -251,7 +272,7 @@ const MachineType& pc_machine_type() {
       .serial_ports = 1,
       .create = &PcMachine::create,
       .max_cpus = kPcMaxCpus,
-      .properties = {},
+      .properties = kPcProperties,
       .initrd_modules = true,
       .firmware = true,
       .default_nic = "e1000",

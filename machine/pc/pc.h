@@ -106,6 +106,8 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   };
 
   std::string build();
+  /// -M pc,kernel-decompress=host|guest.
+  std::string parse_properties();
   std::string build_devices();
   std::string build_interrupts();  // pc_intc.cpp
   /// Connects every device's interrupt output (after they exist, before the guest runs).
@@ -182,6 +184,8 @@ class PcMachine final : public Machine, public cpu::x86::X86Platform {
   bool linux_ = false;           // the kernel is a bzImage
   std::vector<uint8_t> initrd_;  // its -initrd, kept for a reset
   loader::LinuxBoot linux_boot_;
+  loader::KernelDecompress kernel_decompress_ = loader::KernelDecompress::Host;
+  bool logged_fallback_ = false;  // why the guest decompresses, logged on the first boot only
   /// The ACPI RSDP's physical address for the zero page; 0 while the board builds no tables.
   uint64_t acpi_rsdp_addr_ = 0;
   bool booted_ = false;

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "hw/acpi/acpi_builder.h"
+#include "hw/core/log.h"
 #include "machine/loader/kernel.h"
 #include "machine/pc/pc.h"
 #include "machine/pc/pc_acpi.h"
@@ -82,8 +83,16 @@ std::string PcMachine::boot_linux(std::span<const uint8_t> kernel) {
   c.cmdline = cmdline_;
   c.initrd = initrd_;
   c.acpi_rsdp_addr = acpi_rsdp_addr_;
+  c.decompress = kernel_decompress_;
   err = loader::load_bzimage(kernel, c, mem_, linux_boot_);
   if (!err.empty()) return err;
+  if (!linux_boot_.fallback.empty() && !logged_fallback_) {
+    logged_fallback_ = true;
+    ctx_.log.log(linux_boot_.fallback_unsupported ? hw::kLogUnimp : hw::kLogGuestErrors,
+                 "pc: -kernel: not decompressed on the host (%s); the kernel's own decompressor "
+                 "runs\n",
+                 linux_boot_.fallback.c_str());
+  }
   cpu::x86::LongModeEntry e;
   e.rip = linux_boot_.entry;
   e.rsi = linux_boot_.zero_page;

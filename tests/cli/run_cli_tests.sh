@@ -432,6 +432,10 @@ pc_ram_too_small) expect_error "RAM size 1024 KiB is outside the pc machine's 2 
 pc_smp_too_many) expect_error "at most 32" -M pc -smp 33 -kernel "$mbgood" ;;
 pc_unknown_cpu) expect_error "unknown CPU model" -M pc -cpu cortex-a57 -kernel "$mbgood" ;;
 pc_machine_prop) expect_error "not supported by pc" -M pc,gic-version=3 -kernel "$mbgood" ;;
+pc_bad_kernel_decompress)
+    expect_error "invalid kernel-decompress 'maybe' (expected host, guest)" \
+        -M pc,kernel-decompress=maybe -kernel "$mbgood"
+    ;;
 pc_triple_fault_no_reboot)
     # UD2 with no IDT: #UD, then faults delivering it, then a triple fault; -no-reboot exits 0.
     expect_run '' '' -M pc -nographic -no-reboot -kernel "$mbgood"

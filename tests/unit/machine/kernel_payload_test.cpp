@@ -1,7 +1,8 @@
 // Host decompression of an x86 bzImage's payload (machine/loader/kernel_payload.h): format
 // detection, gzip/XZ/zstd round trips, the checks on corrupt, truncated and oversized payloads
 // and on the vmlinux ELF, load_bzimage's host path and its fallback to the guest's own
-// decompressor. Every image is built here.
+// decompressor, and the pc board entering a synthetic kernel proper either way
+// (-M pc,kernel-decompress=host|guest). Every image is built here.
 #include "machine/loader/kernel_payload.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,8 @@
 
 #include "hw/core/address_space.h"
 #include "machine/loader/bzimage.h"
+#include "machine/pc/pc.h"
+#include "tests/unit/machine/machine_harness.h"
 
 namespace orrery::machine {
 namespace {
@@ -419,6 +422,68 @@ TEST_F(HostBoot, FallsBackToTheGuestsDecompressor) {
   EXPECT_FALSE(boot.host_decompressed);
   EXPECT_EQ(boot.fallback, "");
   EXPECT_EQ(boot.entry, kBase + 0x200);
+}
+
+class PcHostBoot : public test::InterpMachineTest {
+ protected:
+  /// Boots img on -M pc with props; returns the exit status and sets out to COM1's output.
+  int run(const Bytes& img, std::vector<std::pair<std::string, std::string>> props,
+          std::string& out) {
+    MachineConfig c;
+    c.cpu_model = "qemu64";
+    c.ram_size = 512 * kMiB;
+    c.cpus = 1;
+    c.no_reboot = true;
+    c.properties = std::move(props);
+    c.devices = {{"isa-debug-exit", {{"iobase", "0xf4"}, {"iosize", "4"}}}};
+    std::string err;
+    auto m = pc::PcMachine::create(c, ctx, err);
+    EXPECT_TRUE(m) << err;
+    if (!m) return -1;
+    test::StringSink sink;
+    m->serial_port(0, &sink);
+    BootImages images{img, {}, "console=ttyS0", {}, {}};
+    images.kernel_path = "bzImage";
+    EXPECT_EQ(m->load_boot(images), "");
+    const int status = m->run();
+    out = sink.out;
+    return status;
+  }
+};
+
+TEST_F(PcHostBoot, EntersTheKernelProperOrTheDecompressorAsAsked) {
+  const std::string log_path = ::testing::TempDir() + "/orrery_hostboot_log";
+  ASSERT_TRUE(log.set_file(log_path));
+  log.set_mask_bits(hw::kLogUnimp | hw::kLogGuestErrors);
+  std::string out;
+  EXPECT_EQ(run(bzimage(xz(kernel_elf())), {}, out), (0x21 << 1) | 1);
+  EXPECT_EQ(out, "H");
+  EXPECT_EQ(run(bzimage(gzip(kernel_elf())), {{"kernel-decompress", "host"}}, out),
+            (0x21 << 1) | 1);
+  EXPECT_EQ(out, "H");
+  EXPECT_EQ(run(bzimage(xz(kernel_elf())), {{"kernel-decompress", "guest"}}, out), (0x22 << 1) | 1);
+  EXPECT_EQ(out, "G");
+  // A format the host lacks: the guest path, said once under -d unimp.
+  EXPECT_EQ(run(bzimage({'B', 'Z', 'h', '9', 0, 0, 0, 0}), {}, out), (0x22 << 1) | 1);
+  EXPECT_EQ(out, "G");
+  ASSERT_TRUE(log.set_file("/dev/null"));
+  std::ifstream f(log_path);
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string line =
+      "pc: -kernel: not decompressed on the host (the host does not decompress bzip2); the "
+      "kernel's own decompressor runs\n";
+  EXPECT_NE(text.find(line), std::string::npos) << text;
+  EXPECT_EQ(text.find("not decompressed"), text.rfind("not decompressed")) << text;
+  std::remove(log_path.c_str());
+
+  std::string err;
+  MachineConfig c;
+  c.cpu_model = "qemu64";
+  c.ram_size = 512 * kMiB;
+  c.cpus = 1;
+  c.properties = {{"kernel-decompress", "both"}};
+  EXPECT_FALSE(pc::PcMachine::create(c, ctx, err));
+  EXPECT_EQ(err, "kernel-decompress=both: expected host or guest");
 }
 
 }  // namespace
