@@ -63,10 +63,10 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-/// The host's decompression of the kernel for load_bzimage (kernel_payload.h); on failure says
-/// why in boot.fallback.
-void host_decompress(std::span<const uint8_t> pm, const BzImageHeader& h, LinuxBoot& boot,
-                     HostKernel& out) {
+/// The host's decompression of the kernel for load_bzimage (kernel_payload.h), straight into
+/// guest RAM at pref_address; on failure says why in boot.fallback.
+void host_decompress(std::span<const uint8_t> pm, const BzImageHeader& h, hw::AddressSpace& as,
+                     LinuxBoot& boot) {
   auto fall_back = [&](bool unsupported, std::string why) {
     boot.fallback = std::move(why);
     boot.fallback_unsupported = unsupported;
@@ -81,10 +81,18 @@ void host_decompress(std::span<const uint8_t> pm, const BzImageHeader& h, LinuxB
   if (boot.kernel_addr != h.pref_address)
     return fall_back(false, "pref_address " + hex(h.pref_address) + " is not aligned to " +
                                 "kernel_alignment " + hex(h.kernel_alignment));
+  uint8_t* window = as.host_ptr(h.pref_address, h.init_size);
+  if (!window) return fall_back(false, "the kernel's memory is not one block of RAM");
+  HostKernel k;
   std::string why;
-  const HostKernelResult r = prepare_host_kernel(pm.subspan(h.payload_offset, h.payload_length),
-                                                 h.pref_address, h.init_size, out, why);
-  if (r != HostKernelResult::Ready) fall_back(r == HostKernelResult::Unsupported, why);
+  const HostKernelResult r =
+      place_host_kernel(pm.subspan(h.payload_offset, h.payload_length), h.pref_address,
+                        std::span<uint8_t>(window, h.init_size), k, why);
+  // Written behind the address space's back: whatever was translated from there is stale.
+  if (k.touched) as.notify_written(h.pref_address, h.init_size);
+  if (r != HostKernelResult::Ready) return fall_back(r == HostKernelResult::Unsupported, why);
+  boot.host_decompressed = true;
+  boot.entry = k.elf.entry;
 }
 
 /// The e820 range of usable RAM from 1 MiB: [1 MiB, end); 0 when there is none.
@@ -188,13 +196,6 @@ std::string load_bzimage(std::span<const uint8_t> image, const LinuxBootConfig& 
     out.initrd_size = size;
   }
   if (map.size() > kE820Max) return "internal error: too many e820 entries";
-  // Last of the checks, as the slowest.
-  HostKernel host;
-  if (config.decompress == KernelDecompress::Host) {
-    host_decompress(pm, h, out, host);
-    out.host_decompressed = out.fallback.empty();
-    if (out.host_decompressed) out.entry = host.elf.entry;
-  }
 
   // The zero page.
   std::vector<uint8_t> zp(kZeroPageSize, 0);
@@ -229,12 +230,10 @@ std::string load_bzimage(std::span<const uint8_t> image, const LinuxBootConfig& 
   static_assert(kLinuxPml4 + 6 * kPage <= kLinuxCmdline &&
                 kLinuxZeroPage + kZeroPageSize <= kLinuxPml4);
 
-  // All checked: write.
+  // All checked: write, the kernel first (the host decompresses it in place, or the guest's
+  // decompressor will).
+  if (config.decompress == KernelDecompress::Host) host_decompress(pm, h, as, out);
   std::string cmdline(config.cmdline);
-  if (out.host_decompressed) {
-    err = load_elf64(host.data, host.elf, RamWindow{h.pref_address, h.init_size}, as);
-    if (!err.empty()) return err;
-  }
   const bool ok =
       (out.host_decompressed || as.write_bytes(out.kernel_addr, pm.data(), pm.size())) &&
       (config.initrd.empty() ||

@@ -9,6 +9,7 @@
 #include <array>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 namespace orrery::machine::loader {
 
@@ -49,8 +50,8 @@ const FormatInfo* find_format(PayloadFormat f) {
   return nullptr;
 }
 
-/// gzip, in one pass into out (already at the declared size).
-std::string inflate_payload(std::span<const uint8_t> in, std::vector<uint8_t>& out) {
+/// gzip, in one pass into out (the declared size).
+std::string inflate_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return "cannot initialise zlib";
   struct End {
@@ -81,7 +82,7 @@ std::string inflate_payload(std::span<const uint8_t> in, std::vector<uint8_t>& o
 }
 
 /// XZ (one stream: the size trailer follows it), into out.
-std::string unxz_payload(std::span<const uint8_t> in, std::vector<uint8_t>& out) {
+std::string unxz_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {
   lzma_stream s = LZMA_STREAM_INIT;
   if (lzma_stream_decoder(&s, kXzMemlimit, 0) != LZMA_OK) return "cannot initialise liblzma";
   struct End {
@@ -115,7 +116,7 @@ std::string unxz_payload(std::span<const uint8_t> in, std::vector<uint8_t>& out)
 
 /// zstd (one frame: the size trailer follows it), into out. Single-shot decoding keeps no
 /// window of its own: the output is the window.
-std::string unzstd_payload(std::span<const uint8_t> in, std::vector<uint8_t>& out) {
+std::string unzstd_payload(std::span<const uint8_t> in, std::span<uint8_t> out) {
   const size_t frame = ZSTD_findFrameCompressedSize(in.data(), in.size());
   if (ZSTD_isError(frame)) return std::string("corrupt data: ") + ZSTD_getErrorName(frame);
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
@@ -159,21 +160,21 @@ uint32_t payload_declared_size(std::span<const uint8_t> payload) {
   return uint32_t(t[0]) | uint32_t(t[1]) << 8 | uint32_t(t[2]) << 16 | uint32_t(t[3]) << 24;
 }
 
-std::string decompress_payload(PayloadFormat f, std::span<const uint8_t> payload, uint64_t max_size,
-                               std::vector<uint8_t>& out) {
-  out.clear();
+std::string decompress_payload(PayloadFormat f, std::span<const uint8_t> payload,
+                               std::span<uint8_t> out, uint64_t& size) {
+  size = 0;
   if (!host_decompresses(f))
     return std::string(payload_format_name(f)) + " is not decompressed on the host";
-  const uint64_t size = payload_declared_size(payload);
-  if (size == 0) return "the payload declares no decompressed size";
-  if (size > max_size)
-    return "the payload declares " + std::to_string(size) + " bytes, more than init_size (" +
-           std::to_string(max_size) + ")";
-  out.resize(size);
-  std::string err = f == PayloadFormat::Gzip ? inflate_payload(payload, out)
-                    : f == PayloadFormat::Xz ? unxz_payload(payload, out)
-                                             : unzstd_payload(payload, out);
-  if (!err.empty()) out.clear();
+  const uint64_t declared = payload_declared_size(payload);
+  if (declared == 0) return "the payload declares no decompressed size";
+  if (declared > out.size())
+    return "the payload declares " + std::to_string(declared) + " bytes, more than init_size (" +
+           std::to_string(out.size()) + ")";
+  const std::span<uint8_t> dst = out.first(declared);
+  std::string err = f == PayloadFormat::Gzip ? inflate_payload(payload, dst)
+                    : f == PayloadFormat::Xz ? unxz_payload(payload, dst)
+                                             : unzstd_payload(payload, dst);
+  if (err.empty()) size = declared;
   return err;
 }
 
@@ -193,8 +194,8 @@ std::string check_vmlinux(std::span<const uint8_t> elf, uint64_t base, uint64_t 
   return {};
 }
 
-HostKernelResult prepare_host_kernel(std::span<const uint8_t> payload, uint64_t base, uint64_t size,
-                                     HostKernel& out, std::string& why) {
+HostKernelResult place_host_kernel(std::span<const uint8_t> payload, uint64_t base,
+                                   std::span<uint8_t> window, HostKernel& out, std::string& why) {
   out = {};
   out.format = detect_payload_format(payload);
   const std::string name(payload_format_name(out.format));
@@ -203,19 +204,39 @@ HostKernelResult prepare_host_kernel(std::span<const uint8_t> payload, uint64_t 
                                                : "the host does not decompress " + name;
     return HostKernelResult::Unsupported;
   }
-  std::string err = decompress_payload(out.format, payload, size, out.data);
-  if (err.empty()) {
-    err = check_vmlinux(out.data, base, size, out.elf);
-    if (!err.empty()) err = "the decompressed kernel: " + err;
-  } else {
-    err = name + " payload: " + err;
-  }
-  if (!err.empty()) {
-    why = err;
-    out.data = {};
+  auto invalid = [&](std::string msg) {
+    why = std::move(msg);
     out.elf = {};
     return HostKernelResult::Invalid;
+  };
+  out.touched = true;
+  uint64_t size = 0;
+  std::string err = decompress_payload(out.format, payload, window, size);
+  if (!err.empty()) return invalid(name + " payload: " + err);
+  const std::span<const uint8_t> elf = window.first(size);
+  err = check_vmlinux(elf, base, window.size(), out.elf);
+  if (!err.empty()) return invalid("the decompressed kernel: " + err);
+
+  // The move in place: segments by ascending p_paddr, each into bytes that no later segment
+  // still has to be read from (its own source may overlap: memmove).
+  std::vector<ElfSegment> segs = out.elf.segments;
+  if (segs.size() > kMaxVmlinuxSegments)
+    return invalid("the decompressed kernel has " + std::to_string(segs.size()) +
+                   " loadable segments (at most " + std::to_string(kMaxVmlinuxSegments) + ")");
+  std::sort(segs.begin(), segs.end(),
+            [](const ElfSegment& a, const ElfSegment& b) { return a.paddr < b.paddr; });
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const uint64_t dst = segs[i].paddr - base, dst_end = dst + segs[i].filesz;
+    for (size_t j = i + 1; j < segs.size(); ++j)
+      if (dst < segs[j].offset + segs[j].filesz && segs[j].offset < dst_end)
+        return invalid("the decompressed kernel: ELF segment at " + hex(segs[i].paddr) +
+                       " would overwrite the data of the segment at " + hex(segs[j].paddr) +
+                       " before it is moved");
   }
+  for (const ElfSegment& s : segs)
+    std::memmove(window.data() + (s.paddr - base), window.data() + s.offset, s.filesz);
+  for (const ElfSegment& s : segs)
+    std::memset(window.data() + (s.paddr - base) + s.filesz, 0, s.memsz - s.filesz);
   return HostKernelResult::Ready;
 }
 

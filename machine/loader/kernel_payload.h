@@ -36,34 +36,42 @@ bool host_decompresses(PayloadFormat f);
 /// The size the payload declares in its last four bytes (0 when it is shorter than that).
 uint32_t payload_declared_size(std::span<const uint8_t> payload);
 
-/// Decompresses payload (as the setup header delimits it, the size trailer included) into out:
-/// exactly payload_declared_size bytes, which must be at most max_size. Empty on success, else
-/// one line saying why (corrupt or truncated data, a size mismatch, a format not decompressed
-/// on the host); out is then empty.
-std::string decompress_payload(PayloadFormat f, std::span<const uint8_t> payload, uint64_t max_size,
-                               std::vector<uint8_t>& out);
+/// Decompresses payload (as the setup header delimits it, the size trailer included) to the
+/// start of out: exactly payload_declared_size bytes (set in size), which must fit in out.
+/// Empty on success, else one line saying why (corrupt or truncated data, a size mismatch, a
+/// format not decompressed on the host).
+std::string decompress_payload(PayloadFormat f, std::span<const uint8_t> payload,
+                               std::span<uint8_t> out, uint64_t& size);
 
 /// Checks the decompressed vmlinux for loading at its physical addresses inside
 /// [base, base + size): see the file comment. Fills image (entry physical); empty on success.
 std::string check_vmlinux(std::span<const uint8_t> elf, uint64_t base, uint64_t size,
                           ElfImage& image);
 
-/// A kernel the host decompressed: the decompressed bytes and the checked ELF inside them.
-struct HostKernel {
-  PayloadFormat format = PayloadFormat::Unknown;
-  std::vector<uint8_t> data;
-  ElfImage elf;
-};
+/// The most PT_LOADs a vmlinux may have for the in-place move (Debian's has 4).
+inline constexpr size_t kMaxVmlinuxSegments = 64;
 
-/// Why the host could not prepare the kernel (the guest's decompressor runs instead).
+/// Why the host could not place the kernel (the guest's decompressor runs instead).
 enum class HostKernelResult : uint8_t {
-  Ready,        // out holds the kernel
+  Ready,        // the kernel proper is in place
   Unsupported,  // a format the host does not decompress
   Invalid,      // a payload or ELF that fails a check
 };
 
-/// Detects, decompresses and checks payload for a kernel window [base, base + size).
-HostKernelResult prepare_host_kernel(std::span<const uint8_t> payload, uint64_t base, uint64_t size,
-                                     HostKernel& out, std::string& why);
+/// What place_host_kernel did.
+struct HostKernel {
+  PayloadFormat format = PayloadFormat::Unknown;
+  ElfImage elf;
+  bool touched = false;  // the window was written (even when the result is not Ready)
+};
+
+/// Detects and decompresses payload into window, the host memory behind guest-physical
+/// [base, base + window.size()) (the kernel's init_size), checks the vmlinux there, then moves
+/// each PT_LOAD to its p_paddr in ascending order, as the kernel's own parse_elf moves them
+/// (refused when a move would overwrite a segment not yet moved), and clears their bss. The
+/// rest of the window keeps leftover bytes, as after the kernel's decompressor. why says what
+/// failed.
+HostKernelResult place_host_kernel(std::span<const uint8_t> payload, uint64_t base,
+                                   std::span<uint8_t> window, HostKernel& out, std::string& why);
 
 }  // namespace orrery::machine::loader

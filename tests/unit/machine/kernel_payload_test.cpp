@@ -178,10 +178,13 @@ TEST(KernelPayload, DecompressesGzipXzAndZstd) {
   for (PayloadFormat f : kHostFormats) {
     const Bytes payload = compress(f, big);
     EXPECT_EQ(loader::payload_declared_size(payload), big.size());
-    Bytes out;
-    EXPECT_EQ(loader::decompress_payload(f, payload, big.size(), out), "")
+    Bytes out(big.size() + 100, 0xee);
+    uint64_t size = 0;
+    EXPECT_EQ(loader::decompress_payload(f, payload, out, size), "")
         << loader::payload_format_name(f);
-    EXPECT_TRUE(out == big) << loader::payload_format_name(f);
+    EXPECT_EQ(size, big.size());
+    EXPECT_TRUE(std::equal(big.begin(), big.end(), out.begin())) << loader::payload_format_name(f);
+    EXPECT_EQ(out.back(), 0xee);
   }
 }
 
@@ -190,13 +193,15 @@ TEST(KernelPayload, RefusesCorruptTruncatedAndOversizedPayloads) {
   for (PayloadFormat f : kHostFormats) {
     SCOPED_TRACE(std::string(loader::payload_format_name(f)));
     const Bytes good = compress(f, data);
-    Bytes out;
     auto expect_error = [&](const Bytes& payload, const std::string& needle,
                             uint64_t max = kInitSize) {
-      const std::string err = loader::decompress_payload(f, payload, max, out);
+      Bytes out(max);
+      uint64_t size = 1;
+      const std::string err = loader::decompress_payload(f, payload, out, size);
+      EXPECT_NE(err, "");
       EXPECT_NE(err.find(needle), std::string::npos) << err;
       EXPECT_EQ(err.find('\n'), std::string::npos);
-      EXPECT_TRUE(out.empty());
+      EXPECT_EQ(size, 0u);
     };
     // Cut in the middle, keeping a size trailer: the stream ends early.
     Bytes cut(good.begin(), good.begin() + good.size() / 2);
@@ -224,10 +229,11 @@ TEST(KernelPayload, RefusesCorruptTruncatedAndOversizedPayloads) {
     expect_error(zero, "no decompressed size");
     expect_error(Bytes(good.begin(), good.begin() + 3), "no decompressed size");
   }
-  Bytes out;
-  EXPECT_NE(loader::decompress_payload(PayloadFormat::Bzip2, {{'B', 'Z', 'h', 0, 0, 0, 0}},
-                                       kInitSize, out),
-            "");
+  Bytes out(kInitSize);
+  uint64_t size = 0;
+  EXPECT_NE(
+      loader::decompress_payload(PayloadFormat::Bzip2, {{'B', 'Z', 'h', 0, 0, 0, 0}}, out, size),
+      "");
 }
 
 TEST(KernelPayload, ChecksTheVmlinuxElf) {
@@ -276,37 +282,70 @@ TEST(KernelPayload, ChecksTheVmlinuxElf) {
   expect_error(Bytes(whole.begin(), whole.begin() + 63), "truncated");
 }
 
-TEST(KernelPayload, SaysWhenTheGuestMustDecompress) {
+TEST(KernelPayload, PlacesTheSegmentsInPlace) {
+  // The window as a reset leaves RAM: not zero.
+  Bytes window(kInitSize, 0xaa);
   HostKernel k;
   std::string why;
   for (PayloadFormat f : kHostFormats) {
-    EXPECT_EQ(loader::prepare_host_kernel(compress(f, kernel_elf()), kBase, kInitSize, k, why),
+    std::fill(window.begin(), window.end(), 0xaa);
+    ASSERT_EQ(loader::place_host_kernel(compress(f, kernel_elf()), kBase, window, k, why),
               HostKernelResult::Ready)
         << why;
     EXPECT_EQ(k.format, f);
     EXPECT_EQ(k.elf.entry, kBase);
+    EXPECT_TRUE(k.touched);
+    EXPECT_TRUE(std::equal(kEntryCode.begin(), kEntryCode.end(), window.begin()));
+    Bytes data(0x300, 0xd7);
+    data.resize(0x2000, 0);  // the bss cleared
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), window.begin() + 0x10000));
+    EXPECT_EQ(Bytes(window.begin() + 0x20000, window.begin() + 0x20040), Bytes(0x40, 0x9c));
   }
-  EXPECT_EQ(
-      loader::prepare_host_kernel({{'B', 'Z', 'h', '9', 1, 2, 3, 4}}, kBase, kInitSize, k, why),
-      HostKernelResult::Unsupported);
+  // A segment whose move would overwrite a later one's data before that one moves: its
+  // destination (0x200..0x500) covers the next segment's source (right after its own, which
+  // starts at 0xf0).
+  auto segs = kernel_segments();
+  segs[0].paddr = kBase + 0x200;
+  segs[0].data.resize(0x300, 0x90);
+  segs[0].memsz = 0x300;
+  EXPECT_EQ(loader::place_host_kernel(gzip(make_elf(segs, kBase + 0x200)), kBase, window, k, why),
+            HostKernelResult::Invalid);
+  EXPECT_NE(why.find("would overwrite the data of the segment at 0x1010000"), std::string::npos)
+      << why;
+}
+
+TEST(KernelPayload, SaysWhenTheGuestMustDecompress) {
+  Bytes window(kInitSize);
+  HostKernel k;
+  std::string why;
+  EXPECT_EQ(loader::place_host_kernel({{'B', 'Z', 'h', '9', 1, 2, 3, 4}}, kBase, window, k, why),
+            HostKernelResult::Unsupported);
   EXPECT_EQ(why, "the host does not decompress bzip2");
-  EXPECT_EQ(loader::prepare_host_kernel({{1, 2, 3, 4, 5}}, kBase, kInitSize, k, why),
+  EXPECT_FALSE(k.touched);
+  EXPECT_EQ(loader::place_host_kernel({{1, 2, 3, 4, 5}}, kBase, window, k, why),
             HostKernelResult::Unsupported);
   EXPECT_NE(why.find("not recognised"), std::string::npos);
   Bytes corrupt = xz(kernel_elf());
   corrupt[corrupt.size() / 2] ^= 0xff;
-  EXPECT_EQ(loader::prepare_host_kernel(corrupt, kBase, kInitSize, k, why),
-            HostKernelResult::Invalid);
+  EXPECT_EQ(loader::place_host_kernel(corrupt, kBase, window, k, why), HostKernelResult::Invalid);
   EXPECT_EQ(why.rfind("XZ payload: ", 0), 0u) << why;
-  EXPECT_TRUE(k.data.empty());
-  EXPECT_EQ(loader::prepare_host_kernel(gzip(make_elf(kernel_segments(), kBase, 183)), kBase,
-                                        kInitSize, k, why),
+  EXPECT_TRUE(k.touched);
+  EXPECT_EQ(loader::place_host_kernel(gzip(make_elf(kernel_segments(), kBase, 183)), kBase, window,
+                                      k, why),
             HostKernelResult::Invalid);
   EXPECT_EQ(why, "the decompressed kernel: ELF is for AArch64, expected x86-64");
   // A valid ELF, but the decompressed data is larger than init_size.
-  EXPECT_EQ(loader::prepare_host_kernel(gzip(kernel_elf()), kBase, 0x100, k, why),
-            HostKernelResult::Invalid);
+  EXPECT_EQ(
+      loader::place_host_kernel(gzip(kernel_elf()), kBase, std::span(window).first(0x100), k, why),
+      HostKernelResult::Invalid);
   EXPECT_NE(why.find("more than init_size"), std::string::npos) << why;
+  // More loadable segments than the in-place move takes.
+  std::vector<Segment> many;
+  for (uint64_t i = 0; i <= loader::kMaxVmlinuxSegments; ++i)
+    many.push_back({kBase + i * 0x100, kBase + i * 0x100, Bytes(0x10, 0xc3), 0x10});
+  EXPECT_EQ(loader::place_host_kernel(gzip(make_elf(many, kBase)), kBase, window, k, why),
+            HostKernelResult::Invalid);
+  EXPECT_NE(why.find("65 loadable segments"), std::string::npos) << why;
 }
 
 // A bzImage of protocol 2.15 (as Debian's): 2 setup sectors; the protected-mode kernel holds
