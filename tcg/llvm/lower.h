@@ -118,6 +118,9 @@ class BlockLowering {
 
   // lower_alu.cpp: everything pure except Call
   ll::Value* lower_alu(const ir::Inst& in);
+  // AddCarry/AddOvf when cin is a constant (and, for cin = 1, b a constant or a Not): the
+  // host's flag from an add or subtraction intrinsic; null for the generic form.
+  ll::Value* carry_flag_const_cin(bool overflow, ll::Value* a, ll::Value* b, ll::Value* cin);
   ll::Value* lower_extract(const ir::Inst& in, bool sign);
   ll::Value* lower_deposit(const ir::Inst& in);
 
