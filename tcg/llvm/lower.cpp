@@ -290,6 +290,7 @@ void BlockLowering::plan_registers() {
     int32_t idx = reg_index_[u.off];
     if (idx >= 0 && regs_[idx].type == u.type) {
       regs_[idx].written |= u.written;
+      regs_[idx].read |= !u.written;
       continue;
     }
     bool clash = idx != -1;
@@ -306,10 +307,15 @@ void BlockLowering::plan_registers() {
     }
     reg_index_[u.off] = int32_t(regs_.size());
     for (unsigned k = 0; k < size; ++k) owner[u.off + k] = int32_t(regs_.size());
-    regs_.push_back({u.off, u.type, u.written, true, nullptr});
+    regs_.push_back({u.off, u.type, u.written, !u.written, true, nullptr});
   }
   for (PromotedReg& r : regs_) {
-    if (!r.live) {
+    // A condition flag (I1) the function writes but never reads (a block sets it and its own
+    // branch consumes it) is stored where it is written, by the set<cc> that computes it:
+    // promoted, its last value stayed live across a loop only for the syncs before slow paths
+    // and exits, one register (or spill) per flag. Wider write-only registers stay promoted:
+    // stored at every write, a loop's dead temporaries cost more than their syncs did.
+    if (!r.live || (!r.read && r.type == ir::Type::I1)) {
       reg_index_[r.offset] = -2;
       continue;
     }

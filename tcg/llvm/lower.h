@@ -167,6 +167,7 @@ class BlockLowering {
     uint64_t offset;
     ir::Type type;
     bool written;
+    bool read;
     bool live;  // false once another access of different width touches its bytes
     ll::AllocaInst* slot;
   };
