@@ -87,7 +87,11 @@ class BlockLowering {
   void plan_registers();
   void sync_out();
   void sync_in();
+  int member_index(uint64_t target) const;              // -1 if target is not in the region
   ll::BasicBlock* member_block(uint64_t target) const;  // null if target is not in the region
+  // Which members check exit_request on entry: the head and every target of an edge from a
+  // member at or after it in region order (so each cycle has one).
+  void plan_exit_checks();
   void tag(ll::Instruction* i, ll::MDNode* type);
   ll::Value* arg(const ir::Inst& in, unsigned k) { return values_[in.args[k].id]; }
   bool check_args(const ir::Inst& in, uint32_t index);
@@ -175,6 +179,7 @@ class BlockLowering {
   std::vector<int32_t> reg_index_;  // by byte offset into the state: index into regs_, or -1
   std::vector<const exec::TranslationBlock*> members_;
   std::vector<ll::BasicBlock*> member_bbs_;
+  std::vector<bool> checks_exit_;     // by member: plan_exit_checks
   ll::MDNode* tbaa_cpu_ = nullptr;    // CPU state (guest registers and CpuCommon)
   ll::MDNode* tbaa_guest_ = nullptr;  // guest memory through the TLB's host addend
   ll::MDNode* tbaa_tlb_ = nullptr;    // the TLB table

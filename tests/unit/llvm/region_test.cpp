@@ -72,6 +72,36 @@ TEST_F(RegionTest, ExitRequestInsideLoopLeavesExactState) {
   EXPECT_EQ(cpu_->common.pc, 0x100u);  // stopped on entry to A, inside the region
 }
 
+TEST_F(RegionTest, ExitRequestStopsALoopThatDoesNotContainTheHead) {
+  // A: r2 = 5; jump B.  B: r0 += 1; jump C.  C: kick at r0 == 777; r0 < r1 ? B : exit. Only the
+  // head and B (the back edge's target) check exit_request; the loop B-C still stops, at B.
+  auto a = new_tb(0x100), b = new_tb(0x200), c = new_tb(0x300);
+  {
+    Emitter e(a->ir);
+    e.insn_start(0x100);
+    e.set_reg(reg(2), e.c64(5));
+    e.jump(0x200);
+    Emitter f(b->ir);
+    f.insn_start(0x200);
+    f.set_reg(reg(0), f.add(f.get_reg(Type::I64, reg(0)), f.c64(1)));
+    f.jump(0x300);
+    Emitter g(c->ir);
+    g.insn_start(0x300);
+    g.call(kKickAt);
+    g.set_reg(reg(2), g.add(g.get_reg(Type::I64, reg(2)), g.c64(1)));
+    g.branch(g.cmp(Cond::Ult, g.get_reg(Type::I64, reg(0)), g.get_reg(Type::I64, reg(1))), 0x200,
+             0x900);
+  }
+  a->region = {a.get(), b.get(), c.get()};
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  cpu_->r[1] = 100000;
+  EXPECT_EQ(run(fa), exec::kRetExitRequest);
+  EXPECT_EQ(cpu_->r[0], 777u);
+  EXPECT_EQ(cpu_->r[2], 5u + 777);
+  EXPECT_EQ(cpu_->common.pc, 0x200u);
+}
+
 TEST_F(RegionTest, FaultInsideLoopLeavesExactState) {
   auto a = new_tb(0x100), b = new_tb(0x200);
   {
