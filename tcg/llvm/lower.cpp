@@ -205,6 +205,7 @@ std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::st
     member_bbs_.push_back(ll::BasicBlock::Create(ctx_, "tb" + std::to_string(m), fn_));
   b_.SetInsertPoint(entry);
   plan_registers();
+  plan_exit_checks();
   b_.CreateBr(member_bbs_[0]);
 
   bool ok = true;
@@ -227,18 +228,22 @@ bool BlockLowering::lower_member(size_t m) {
   run_ok_.assign(runs_.runs.size(), nullptr);
   run_host_.assign(runs_.runs.size(), nullptr);
 
-  // Every member starts by honouring exit_request (tb.h: kRetExitRequest), so a loop inside the
-  // region still stops for interrupts, the debugger and shutdown.
+  // The function's entry and every loop in it honour exit_request (tb.h: kRetExitRequest), so
+  // a loop inside the region still stops for interrupts, the debugger and shutdown.
   auto* body = ll::BasicBlock::Create(ctx_, "body", fn_);
-  auto* stop = ll::BasicBlock::Create(ctx_, "exit_request", fn_);
   b_.SetInsertPoint(member_bbs_[m]);
-  ll::Value* req = load_shared(b_.getInt32Ty(), field_ptr(offsetof(CpuCommon, exit_request)), 4);
-  cond_br_cold(b_.CreateICmpNE(req, b_.getInt32(0)), stop, body);
-  b_.SetInsertPoint(stop);
-  sync_out();
-  // The head is also reached through the region's back edges, where cpu->pc is stale.
-  store_field(b_.getInt64(blk.guest_pc), offsetof(CpuCommon, pc));
-  b_.CreateRet(b_.getInt64(exec::kRetExitRequest));
+  if (checks_exit_[m]) {
+    auto* stop = ll::BasicBlock::Create(ctx_, "exit_request", fn_);
+    ll::Value* req = load_shared(b_.getInt32Ty(), field_ptr(offsetof(CpuCommon, exit_request)), 4);
+    cond_br_cold(b_.CreateICmpNE(req, b_.getInt32(0)), stop, body);
+    b_.SetInsertPoint(stop);
+    sync_out();
+    // The head is also reached through the region's back edges, where cpu->pc is stale.
+    store_field(b_.getInt64(blk.guest_pc), offsetof(CpuCommon, pc));
+    b_.CreateRet(b_.getInt64(exec::kRetExitRequest));
+  } else {
+    b_.CreateBr(body);
+  }
   b_.SetInsertPoint(body);
   if (count_executions_) {
     // A plain increment: a count lost to a race between vCPUs only skews the statistics.
@@ -290,6 +295,7 @@ void BlockLowering::plan_registers() {
     int32_t idx = reg_index_[u.off];
     if (idx >= 0 && regs_[idx].type == u.type) {
       regs_[idx].written |= u.written;
+      regs_[idx].read |= !u.written;
       continue;
     }
     bool clash = idx != -1;
@@ -306,10 +312,15 @@ void BlockLowering::plan_registers() {
     }
     reg_index_[u.off] = int32_t(regs_.size());
     for (unsigned k = 0; k < size; ++k) owner[u.off + k] = int32_t(regs_.size());
-    regs_.push_back({u.off, u.type, u.written, true, nullptr});
+    regs_.push_back({u.off, u.type, u.written, !u.written, true, nullptr});
   }
   for (PromotedReg& r : regs_) {
-    if (!r.live) {
+    // A condition flag (I1) the function writes but never reads (a block sets it and its own
+    // branch consumes it) is stored where it is written, by the set<cc> that computes it:
+    // promoted, its last value stayed live across a loop only for the syncs before slow paths
+    // and exits, one register (or spill) per flag. Wider write-only registers stay promoted:
+    // stored at every write, a loop's dead temporaries cost more than their syncs did.
+    if (!r.live || (!r.read && r.type == ir::Type::I1)) {
       reg_index_[r.offset] = -2;
       continue;
     }
@@ -330,11 +341,34 @@ void BlockLowering::sync_in() {
     if (r.slot) b_.CreateStore(load_field(r.slot->getAllocatedType(), r.offset), r.slot);
 }
 
-ll::BasicBlock* BlockLowering::member_block(uint64_t target) const {
+int BlockLowering::member_index(uint64_t target) const {
   for (size_t m = 0; m < members_.size(); ++m)
     if (members_[m]->key.pc == target && members_[m]->key.flags == members_[0]->key.flags)
-      return member_bbs_[m];
-  return nullptr;
+      return int(m);
+  return -1;
+}
+
+ll::BasicBlock* BlockLowering::member_block(uint64_t target) const {
+  const int m = member_index(target);
+  return m < 0 ? nullptr : member_bbs_[m];
+}
+
+void BlockLowering::plan_exit_checks() {
+  // Every cycle through the members has an edge to a member no later in this order, so
+  // checking at the entry and at the targets of such edges stops every loop inside the function;
+  // a member reached only from earlier ones is left to those checks.
+  checks_exit_.assign(members_.size(), false);
+  checks_exit_[0] = true;
+  for (size_t m = 0; m < members_.size(); ++m) {
+    const ir::Terminal& t = members_[m]->ir.term;
+    if (t.kind != ir::Terminal::Kind::Jump && t.kind != ir::Terminal::Kind::Branch) continue;
+    const unsigned n = t.kind == ir::Terminal::Kind::Branch ? 2 : 1;
+    for (uint64_t target : {t.target, t.target2}) {
+      const int to = member_index(target);
+      if (to >= 0 && size_t(to) <= m) checks_exit_[to] = true;
+      if (n == 1) break;
+    }
+  }
 }
 
 void BlockLowering::tag(ll::Instruction* i, ll::MDNode* type) {

@@ -87,7 +87,11 @@ class BlockLowering {
   void plan_registers();
   void sync_out();
   void sync_in();
+  int member_index(uint64_t target) const;              // -1 if target is not in the region
   ll::BasicBlock* member_block(uint64_t target) const;  // null if target is not in the region
+  // Which members check exit_request on entry: the head and every target of an edge from a
+  // member at or after it in region order (so each cycle has one).
+  void plan_exit_checks();
   void tag(ll::Instruction* i, ll::MDNode* type);
   ll::Value* arg(const ir::Inst& in, unsigned k) { return values_[in.args[k].id]; }
   bool check_args(const ir::Inst& in, uint32_t index);
@@ -118,6 +122,9 @@ class BlockLowering {
 
   // lower_alu.cpp: everything pure except Call
   ll::Value* lower_alu(const ir::Inst& in);
+  // AddCarry/AddOvf when cin is a constant (and, for cin = 1, b a constant or a Not): the
+  // host's flag from an add or subtraction intrinsic; null for the generic form.
+  ll::Value* carry_flag_const_cin(bool overflow, ll::Value* a, ll::Value* b, ll::Value* cin);
   ll::Value* lower_extract(const ir::Inst& in, bool sign);
   ll::Value* lower_deposit(const ir::Inst& in);
 
@@ -164,6 +171,7 @@ class BlockLowering {
     uint64_t offset;
     ir::Type type;
     bool written;
+    bool read;
     bool live;  // false once another access of different width touches its bytes
     ll::AllocaInst* slot;
   };
@@ -171,6 +179,7 @@ class BlockLowering {
   std::vector<int32_t> reg_index_;  // by byte offset into the state: index into regs_, or -1
   std::vector<const exec::TranslationBlock*> members_;
   std::vector<ll::BasicBlock*> member_bbs_;
+  std::vector<bool> checks_exit_;     // by member: plan_exit_checks
   ll::MDNode* tbaa_cpu_ = nullptr;    // CPU state (guest registers and CpuCommon)
   ll::MDNode* tbaa_guest_ = nullptr;  // guest memory through the TLB's host addend
   ll::MDNode* tbaa_tlb_ = nullptr;    // the TLB table

@@ -2,6 +2,7 @@
 // several LLVM instructions are poison or UB on some (oversized shifts, division by zero,
 // INT_MIN / -1): each such case is guarded here so no input reaches them.
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/PatternMatch.h>
 
 #include "tcg/llvm/lower.h"
 
@@ -36,6 +37,29 @@ ll::CmpInst::Predicate predicate(ir::Cond c) {
 }
 
 }  // namespace
+
+ll::Value* BlockLowering::carry_flag_const_cin(bool overflow, ll::Value* a, ll::Value* b,
+                                               ll::Value* cin) {
+  // With a constant carry-in these are the host's own flags: x86 reads them with one
+  // seto/setc/setae after the add or cmp, where the generic forms cost an xor/and chain (and
+  // LLVM turned a loop counter's into an induction variable of its own).
+  auto* k = ll::dyn_cast<ll::ConstantInt>(cin);
+  if (!k) return nullptr;
+  if (k->isZero()) {
+    auto id = overflow ? ll::Intrinsic::sadd_with_overflow : ll::Intrinsic::uadd_with_overflow;
+    return b_.CreateExtractValue(b_.CreateBinaryIntrinsic(id, a, b), 1);
+  }
+  // a + ~x + 1 is a - x (how a subtraction's flags are written): its signed overflow, and a
+  // carry out exactly when nothing is borrowed.
+  ll::Value* x = nullptr;
+  if (auto* cb = ll::dyn_cast<ll::ConstantInt>(b))
+    x = ll::ConstantInt::get(b->getType(), ~cb->getValue());
+  else if (!ll::PatternMatch::match(b, ll::PatternMatch::m_Not(ll::PatternMatch::m_Value(x))))
+    return nullptr;
+  if (!overflow) return b_.CreateICmpUGE(a, x);
+  return b_.CreateExtractValue(b_.CreateBinaryIntrinsic(ll::Intrinsic::ssub_with_overflow, a, x),
+                               1);
+}
 
 ll::Value* BlockLowering::lower_alu(const ir::Inst& in) {
   using ir::Opcode;
@@ -113,12 +137,14 @@ ll::Value* BlockLowering::lower_alu(const ir::Inst& in) {
     case Opcode::AddC:
       return b_.CreateAdd(b_.CreateAdd(a, b), b_.CreateZExt(arg(in, 2), ty));
     case Opcode::AddCarry: {
+      if (ll::Value* f = carry_flag_const_cin(false, a, b, arg(in, 2))) return f;
       // Carry out of a + b + cin: either partial sum wraps (they cannot both wrap).
       ll::Value* s1 = b_.CreateAdd(a, b);
       ll::Value* s2 = b_.CreateAdd(s1, b_.CreateZExt(arg(in, 2), ty));
       return b_.CreateOr(b_.CreateICmpULT(s1, a), b_.CreateICmpULT(s2, s1));
     }
     case Opcode::AddOvf: {
+      if (ll::Value* f = carry_flag_const_cin(true, a, b, arg(in, 2))) return f;
       // Signed overflow: the result's sign differs from both operands' signs.
       ll::Value* r = b_.CreateAdd(b_.CreateAdd(a, b), b_.CreateZExt(arg(in, 2), ty));
       ll::Value* x = b_.CreateAnd(b_.CreateXor(a, r), b_.CreateXor(b, r));

@@ -141,10 +141,16 @@ constexpr Cond kConds[] = {Cond::Eq,  Cond::Ne,  Cond::Ult, Cond::Ule, Cond::Ugt
                            Cond::Uge, Cond::Slt, Cond::Sle, Cond::Sgt, Cond::Sge};
 constexpr uint64_t kSentinel = 0xdededededededede;
 
+// How a carry case's operands differ from (a, b, cin): the LLVM tier lowers a constant carry-in,
+// and a subtraction's a + ~b + 1, through the host's flags.
+enum class CarryForm { AsGiven, CinZero, NotBCinOne, ConstBCinOne };
+constexpr uint64_t kCarryConst = 0x41;  // b's constant for ConstBCinOne: a - ~0x41 (SUBS #imm)
+
 struct OutCase {
   Opcode op;
   Cond cond;
   unsigned width;  // of the stored result
+  CarryForm form = CarryForm::AsGiven;
 };
 
 // Inputs: r0 = a, r1 = b (with junk above the width, which GetReg must ignore), r2 = carry byte.
@@ -157,15 +163,23 @@ class AluTest : public BothBackends {
     e.insn_start(0x1000);
     Value a = e.get_reg(t, reg(0)), b = e.get_reg(t, reg(1));
     Value cin = e.get_reg(Type::I1, reg(2));
-    auto out = [&](Value v, Opcode op, Cond c = Cond::Eq) {
+    auto out = [&](Value v, Opcode op, Cond c = Cond::Eq, CarryForm f = CarryForm::AsGiven) {
       e.set_reg(reg(8 + unsigned(cases.size())), v);
-      cases.push_back({op, c, ir::bits(e.type_of(v))});
+      cases.push_back({op, c, ir::bits(e.type_of(v)), f});
     };
     for (Opcode op : kBinary) out(e.emit(op, t, {a, b}), op);
     for (Opcode op : kUnary) out(e.emit(op, t, {a}), op);
     out(e.addc(a, b, cin), Opcode::AddC);
     out(e.add_carry(a, b, cin), Opcode::AddCarry);
     out(e.add_ovf(a, b, cin), Opcode::AddOvf);
+    for (Opcode op : {Opcode::AddCarry, Opcode::AddOvf}) {
+      auto flag = [&](Value x, Value y, Value c) {
+        return op == Opcode::AddOvf ? e.add_ovf(x, y, c) : e.add_carry(x, y, c);
+      };
+      out(flag(a, b, e.c1(false)), op, Cond::Eq, CarryForm::CinZero);
+      out(flag(a, e.not_(b), e.c1(true)), op, Cond::Eq, CarryForm::NotBCinOne);
+      out(flag(a, e.konst(t, ~kCarryConst), e.c1(true)), op, Cond::Eq, CarryForm::ConstBCinOne);
+    }
     for (Cond c : kConds) out(e.cmp(c, a, b), Opcode::Cmp, c);
     // Select on a computed condition, both ways.
     out(e.select(e.cmp(Cond::Ult, a, b), a, b), Opcode::Select, Cond::Ult);
@@ -175,6 +189,16 @@ class AluTest : public BothBackends {
 
   uint64_t expect(const OutCase& c, unsigned w, uint64_t a, uint64_t b, uint64_t cin) {
     if (c.op == Opcode::Select) return a < b ? a : b;
+    switch (c.form) {
+      case CarryForm::AsGiven:
+        break;
+      case CarryForm::CinZero:
+        return ref(c.op, w, a, b, 0, c.cond);
+      case CarryForm::NotBCinOne:
+        return ref(c.op, w, a, ~b & mask_of(w), 1, c.cond);
+      case CarryForm::ConstBCinOne:
+        return ref(c.op, w, a, ~kCarryConst & mask_of(w), 1, c.cond);
+    }
     return ref(c.op, w, a, b, cin, c.cond);
   }
 

@@ -72,6 +72,36 @@ TEST_F(RegionTest, ExitRequestInsideLoopLeavesExactState) {
   EXPECT_EQ(cpu_->common.pc, 0x100u);  // stopped on entry to A, inside the region
 }
 
+TEST_F(RegionTest, ExitRequestStopsALoopThatDoesNotContainTheHead) {
+  // A: r2 = 5; jump B.  B: r0 += 1; jump C.  C: kick at r0 == 777; r0 < r1 ? B : exit. Only the
+  // head and B (the back edge's target) check exit_request; the loop B-C still stops, at B.
+  auto a = new_tb(0x100), b = new_tb(0x200), c = new_tb(0x300);
+  {
+    Emitter e(a->ir);
+    e.insn_start(0x100);
+    e.set_reg(reg(2), e.c64(5));
+    e.jump(0x200);
+    Emitter f(b->ir);
+    f.insn_start(0x200);
+    f.set_reg(reg(0), f.add(f.get_reg(Type::I64, reg(0)), f.c64(1)));
+    f.jump(0x300);
+    Emitter g(c->ir);
+    g.insn_start(0x300);
+    g.call(kKickAt);
+    g.set_reg(reg(2), g.add(g.get_reg(Type::I64, reg(2)), g.c64(1)));
+    g.branch(g.cmp(Cond::Ult, g.get_reg(Type::I64, reg(0)), g.get_reg(Type::I64, reg(1))), 0x200,
+             0x900);
+  }
+  a->region = {a.get(), b.get(), c.get()};
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  cpu_->r[1] = 100000;
+  EXPECT_EQ(run(fa), exec::kRetExitRequest);
+  EXPECT_EQ(cpu_->r[0], 777u);
+  EXPECT_EQ(cpu_->r[2], 5u + 777);
+  EXPECT_EQ(cpu_->common.pc, 0x200u);
+}
+
 TEST_F(RegionTest, FaultInsideLoopLeavesExactState) {
   auto a = new_tb(0x100), b = new_tb(0x200);
   {
@@ -93,11 +123,68 @@ TEST_F(RegionTest, FaultInsideLoopLeavesExactState) {
   exec::NativeFn fa = compile(*a);
   ASSERT_TRUE(fa);
   EXPECT_EQ(run(fa), exec::kRetPending);
-  EXPECT_EQ(cpu_->r[0], 50u);           // the increment before the faulting load landed
-  EXPECT_EQ(cpu_->common.pc, 0x104u);   // the faulting instruction
+  EXPECT_EQ(cpu_->r[0], 50u);          // the increment before the faulting load landed
+  EXPECT_EQ(cpu_->common.pc, 0x104u);  // the faulting instruction
   uint64_t sum = 0;
   for (uint64_t i = 1; i < 50; ++i) sum += fake_mmio_value(0x70000000 + i * 8, 8);
   EXPECT_EQ(cpu_->r[2], sum);
+}
+
+TEST_F(RegionTest, FlagsWrittenButNeverReadAreExactAtFaultsAndExits) {
+  // Flags a block sets and never reads back stay out of the promoted set (stored where they are
+  // written); the one B reads stays promoted. A fault must see each as of its instruction.
+  auto a = new_tb(0x100), b = new_tb(0x200);
+  {
+    Emitter e(a->ir);
+    e.insn_start(0x100);
+    Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
+    e.set_reg(reg(0), n);
+    Value even = e.cmp(Cond::Eq, e.and_(n, e.c64(1)), e.c64(0));
+    e.set_reg(reg(4), even);  // written before the load
+    e.insn_start(0x104);
+    Value addr = e.add(e.c64(0x70000000), e.shl(n, e.c64(3)));
+    Value v = e.load(Type::I64, addr, MemOp{3});
+    e.set_reg(reg(2), e.add(e.get_reg(Type::I64, reg(2)), v));
+    e.set_reg(reg(5), e.cmp(Cond::Slt, v, e.c64(0)));  // written after it
+    e.set_reg(reg(6), e.not_(even));                   // read by B
+    e.jump(0x200);
+    Emitter f(b->ir);
+    f.insn_start(0x200);
+    Value odd = f.get_reg(Type::I1, reg(6));
+    f.set_reg(reg(3), f.add(f.get_reg(Type::I64, reg(3)), f.zext(Type::I64, odd)));
+    f.branch(f.cmp(Cond::Ult, f.get_reg(Type::I64, reg(0)), f.get_reg(Type::I64, reg(1))), 0x100,
+             0x900);
+  }
+  a->region = {a.get(), b.get()};
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  auto start = [&] {
+    cpu_->r[0] = cpu_->r[2] = cpu_->r[3] = 0;
+    cpu_->common.pending_exit = 0;
+    cpu_->r[4] = cpu_->r[5] = cpu_->r[6] = 0xdededededededede;  // I1 is one byte: the rest stays
+  };
+  auto flag_of = [](uint64_t v) { return int64_t(v) < 0 ? 1u : 0u; };
+
+  start();
+  cpu_->r[1] = 1000;
+  slow_.fault_vaddr = 0x70000000 + 51 * 8;
+  EXPECT_EQ(run(fa), exec::kRetPending);
+  EXPECT_EQ(cpu_->r[0], 51u);
+  EXPECT_EQ(cpu_->common.pc, 0x104u);
+  EXPECT_EQ(cpu_->r[4], 0xdedededededede00u);  // n = 51: odd, set before the fault
+  EXPECT_EQ(cpu_->r[5], 0xdedededededede00u | flag_of(fake_mmio_value(0x70000000 + 50 * 8, 8)));
+  EXPECT_EQ(cpu_->r[6], 0xdedededededede00u);  // n = 50: not odd
+  EXPECT_EQ(cpu_->r[3], 25u);                  // odd n among 1..50
+
+  start();
+  cpu_->r[1] = 10;
+  slow_.fault_vaddr = ~0ull;
+  EXPECT_EQ(run(fa), exec::kRetNext);
+  EXPECT_EQ(cpu_->common.pc, 0x900u);
+  EXPECT_EQ(cpu_->r[4], 0xdedededededede01u);  // n = 10
+  EXPECT_EQ(cpu_->r[5], 0xdedededededede00u | flag_of(fake_mmio_value(0x70000000 + 10 * 8, 8)));
+  EXPECT_EQ(cpu_->r[6], 0xdedededededede00u);
+  EXPECT_EQ(cpu_->r[3], 5u);
 }
 
 TEST_F(RegionTest, HelperSeesAndChangesPromotedRegisters) {
