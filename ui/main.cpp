@@ -29,6 +29,7 @@
 #include "tcg/exec/engine.h"
 #include "ui/chardev.h"
 #include "ui/gdbstub/server.h"
+#include "ui/host_heap.h"
 #include "ui/options.h"
 
 namespace orrery::ui {
@@ -47,6 +48,7 @@ int print_and_exit(const std::string& text) {
 int run(int argc, char** argv) {
   // Guest output to a closed pipe must not kill Orrery; write() reports EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
+  prepare_host_heap();
 
   std::vector<std::string> args(argv + 1, argv + argc);
   ParseResult parsed = parse_options(args);
