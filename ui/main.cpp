@@ -29,6 +29,7 @@
 #include "tcg/exec/engine.h"
 #include "ui/chardev.h"
 #include "ui/gdbstub/server.h"
+#include "ui/host_heap.h"
 #include "ui/options.h"
 
 namespace orrery::ui {
@@ -47,6 +48,7 @@ int print_and_exit(const std::string& text) {
 int run(int argc, char** argv) {
   // Guest output to a closed pipe must not kill Orrery; write() reports EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
+  prepare_host_heap();
 
   std::vector<std::string> args(argv + 1, argv + argc);
   ParseResult parsed = parse_options(args);
@@ -82,11 +84,11 @@ int run(int argc, char** argv) {
   const uint64_t kernel_limit = std::max(opt.ram_size, kMinKernelFileLimit);
   // Without -kernel a board with firmware boots that (the options allowed it).
   auto kernel_file = std::make_shared<hw::UniqueFd>();
-  std::vector<uint8_t> kernel;
+  machine::loader::FileBytes kernel;
   if (!opt.kernel.empty()) {
     *kernel_file = hw::open_user_file(opt.kernel, hw::UserFileUse::Input, err);
     if (!kernel_file->valid()) return fail("-kernel " + opt.kernel + ": " + err);
-    err = machine::loader::read_whole(kernel_file->get(), kernel_limit, kernel);
+    err = machine::loader::map_whole(kernel_file->get(), kernel_limit, kernel);
     if (!err.empty()) return fail("-kernel " + opt.kernel + ": " + err);
   }
   // An initrd must fit in guest RAM; a device tree is at most 2 MiB (booting.rst).
@@ -202,7 +204,7 @@ int run(int argc, char** argv) {
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
 
-  machine::BootImages images{kernel, initrd, opt.append, dtb, {}};
+  machine::BootImages images{kernel.bytes(), initrd, opt.append, dtb, {}};
   images.kernel_path = opt.kernel;
   images.initrd_path = opt.initrd;
   if (!opt.kernel.empty()) {
@@ -213,7 +215,7 @@ int run(int argc, char** argv) {
   err = board->load_boot(images);
   // Errors about -initrd/-dtb name their option already; the rest concern the kernel.
   if (!err.empty()) return fail(err[0] == '-' ? err : "-kernel " + opt.kernel + ": " + err);
-  kernel = {};
+  kernel.reset();
   initrd = {};
   dtb = {};
 

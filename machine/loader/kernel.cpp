@@ -1,6 +1,7 @@
 #include "machine/loader/kernel.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <utility>
 
 #include <zlib.h>
 
@@ -76,6 +78,57 @@ std::string read_whole(int fd, uint64_t max_size, std::vector<uint8_t>& out) {
   out.resize(done);
   if (done == 0) return "file is empty";
   return {};
+}
+
+FileBytes::FileBytes(FileBytes&& o) noexcept
+    : map_(std::exchange(o.map_, nullptr)),
+      map_size_(std::exchange(o.map_size_, 0)),
+      copy_(std::move(o.copy_)) {}
+
+FileBytes& FileBytes::operator=(FileBytes&& o) noexcept {
+  if (this != &o) {
+    reset();
+    map_ = std::exchange(o.map_, nullptr);
+    map_size_ = std::exchange(o.map_size_, 0);
+    copy_ = std::move(o.copy_);
+  }
+  return *this;
+}
+
+FileBytes::~FileBytes() {
+  reset();
+}
+
+void FileBytes::reset() {
+  if (map_) ::munmap(const_cast<uint8_t*>(map_), map_size_);  // munmap takes a non-const pointer
+  map_ = nullptr;
+  map_size_ = 0;
+  copy_ = {};
+}
+
+std::string map_whole(int fd, uint64_t max_size, FileBytes& out) {
+  // Below this a read costs less than setting up a mapping.
+  constexpr uint64_t kMapAtLeast = uint64_t(1) << 20;
+  out.reset();
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return std::strerror(errno);
+  if (S_ISREG(st.st_mode) && uint64_t(st.st_size) >= kMapAtLeast &&
+      uint64_t(st.st_size) <= max_size) {
+    const size_t size = size_t(st.st_size);
+    // MAP_POPULATE maps the cached pages in one call instead of a fault per page.
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p != MAP_FAILED) {
+      struct stat again;
+      // A file that changed size meanwhile is read instead (its mapping could end short).
+      if (::fstat(fd, &again) == 0 && again.st_size == st.st_size) {
+        out.map_ = static_cast<const uint8_t*>(p);
+        out.map_size_ = size;
+        return {};
+      }
+      ::munmap(p, size);
+    }
+  }
+  return read_whole(fd, max_size, out.copy_);
 }
 
 bool parse_arm64_image_header(std::span<const uint8_t> data, Arm64ImageHeader& hdr) {

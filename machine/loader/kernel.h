@@ -39,6 +39,35 @@ std::string read_file(const std::string& path, uint64_t max_size, std::vector<ui
 /// read the same file again, e.g. the kernel on a system reset).
 std::string read_whole(int fd, uint64_t max_size, std::vector<uint8_t>& out);
 
+/// A whole regular file's bytes for loading. Large files are mapped read-only from the page
+/// cache (no zero-filled buffer, no copy: a 33 MB kernel cost ~0.15 s of the boot's start in
+/// memset, page faults and pread); small ones, and any the host cannot map, are read.
+/// The file must not shrink while this holds it mapped (reading a truncated mapping's pages
+/// faults): the caller loads it at start-up and drops it.
+class FileBytes {
+ public:
+  FileBytes() = default;
+  FileBytes(FileBytes&& o) noexcept;
+  FileBytes& operator=(FileBytes&& o) noexcept;
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  ~FileBytes();
+  std::span<const uint8_t> bytes() const {
+    return map_ ? std::span<const uint8_t>(map_, map_size_) : std::span<const uint8_t>(copy_);
+  }
+  /// Unmaps or frees the bytes.
+  void reset();
+
+ private:
+  friend std::string map_whole(int fd, uint64_t max_size, FileBytes& out);
+  const uint8_t* map_ = nullptr;
+  size_t map_size_ = 0;
+  std::vector<uint8_t> copy_;
+};
+
+/// read_whole into a FileBytes, mapping the file when it is large; the same checks and errors.
+std::string map_whole(int fd, uint64_t max_size, FileBytes& out);
+
 /// Linux arm64 Image header (Documentation/arch/arm64/booting.rst), little-endian.
 struct Arm64ImageHeader {
   static constexpr size_t kSize = 64;

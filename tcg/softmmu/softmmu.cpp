@@ -54,6 +54,7 @@ void Softmmu::flush_all() {
   if (cpu_.jump_cache) {
     for (unsigned i = 0; i < kJumpCacheEntries; ++i)
       cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    std::memset(jc_pages_, 0, sizeof jc_pages_);
   }
 }
 
@@ -76,12 +77,22 @@ void Softmmu::flush_page(uint64_t vaddr) {
     // Blocks starting on the previous page may run on into this one (x86).
     for (uint64_t p : {page, page - kPageSize}) {
       if (p != page && !two_page_blocks_) break;
-      JumpCacheEntry* group = cpu_.jump_cache + (jump_cache_group(p) << kJumpCacheGroupBits);
+      const unsigned g = jump_cache_group(p);
+      const unsigned bit = jc_page_bit(p);
+      uint64_t* filter = jc_pages_[g];
+      if (!(filter[bit / 64] >> (bit % 64) & 1)) continue;  // no block of p in this group
+      uint64_t rebuilt[kJcPageFilterWords] = {};
+      JumpCacheEntry* group = cpu_.jump_cache + (g << kJumpCacheGroupBits);
       for (unsigned i = 0; i < kJumpCacheGroupSize; ++i) {
         uint64_t pc = group[i].pc.load(std::memory_order_relaxed);
-        if (page_of(pc) == p)
+        if (page_of(pc) == p) {
           group[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+        } else if (pc != JumpCacheEntry::kInvalidPc) {
+          const unsigned b = jc_page_bit(page_of(pc));
+          rebuilt[b / 64] |= 1ull << (b % 64);
+        }
       }
+      for (unsigned w = 0; w < kJcPageFilterWords; ++w) filter[w] = rebuilt[w];
     }
   }
 }
@@ -152,6 +163,8 @@ void Softmmu::note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages
       ((*table_)[mmu_idx][idx].addr_code & (kPageMask | kTlbInvalid)) == page_of(pc) &&
       aux_[mmu_idx * kTlbEntries + idx].global;
   const unsigned slot = jump_cache_index(pc);
+  const unsigned bit = jc_page_bit(page_of(pc));
+  jc_pages_[jump_cache_group(pc)][bit / 64] |= 1ull << (bit % 64);
   if (global) {
     nonglobal_jc_slots_[slot / 64] &= ~(1ull << (slot % 64));
   } else {

@@ -212,7 +212,10 @@ TEST(SoftmmuJumpCache, FlushPageDropsOnlyThatPagesEntries) {
   std::vector<uint64_t> pcs;
   for (uint64_t off = 0; off < softmmu::kPageSize; off += 4 * 37) pcs.push_back(page + off);
   for (uint64_t off = 0; off < softmmu::kPageSize; off += 4 * 41) pcs.push_back(other + off);
-  for (uint64_t pc : pcs) w.jc[jump_cache_index(pc)].pc.store(pc);
+  for (uint64_t pc : pcs) {
+    w.mmu.note_jump_cache_fill(pc, 0, false);  // as the dispatcher does before every fill
+    w.jc[jump_cache_index(pc)].pc.store(pc);
+  }
   // One group per page: every entry of a page shares the page's group of slots.
   for (uint64_t pc : pcs)
     EXPECT_EQ(jump_cache_index(pc) >> kJumpCacheGroupBits, jump_cache_group(pc & ~0xfffull));
@@ -226,6 +229,41 @@ TEST(SoftmmuJumpCache, FlushPageDropsOnlyThatPagesEntries) {
       EXPECT_NE(now, JumpCacheEntry::kInvalidPc) << std::hex << pc;
     }
   }
+}
+
+// flush_page skips a group holding no block of the page (a per-group filter of start pages,
+// rebuilt at each scan): a block refilled after a scan, or kept by a scan for another page of
+// the group, is still dropped when its own page is flushed.
+TEST(SoftmmuJumpCache, FlushPageFilterKeepsEveryFilledPage) {
+  World w;
+  const uint64_t a = 0xffff800008123000ull;
+  uint64_t b = a + softmmu::kPageSize;  // another page in a's group
+  while (jump_cache_group(b) != jump_cache_group(a)) b += softmmu::kPageSize;
+  auto fill = [&](uint64_t pc) {
+    w.mmu.note_jump_cache_fill(pc, 0, false);
+    w.jc[jump_cache_index(pc)].pc.store(pc);
+  };
+  auto at = [&](uint64_t pc) { return w.jc[jump_cache_index(pc)].pc.load(); };
+  fill(a + 0x40);
+  fill(b + 0x80);
+  w.mmu.flush_page(a);
+  EXPECT_EQ(at(a + 0x40), JumpCacheEntry::kInvalidPc);
+  EXPECT_EQ(at(b + 0x80), b + 0x80);  // the rebuilt filter still names b
+  fill(a + 0x40);                     // refilled after the scan
+  w.mmu.flush_page(b);
+  EXPECT_EQ(at(b + 0x80), JumpCacheEntry::kInvalidPc);
+  EXPECT_EQ(at(a + 0x40), a + 0x40);
+  w.mmu.flush_page(a);
+  EXPECT_EQ(at(a + 0x40), JumpCacheEntry::kInvalidPc);
+  // A flush of a page with no block leaves the group's entries alone.
+  fill(b + 0x80);
+  w.mmu.flush_page(a);
+  EXPECT_EQ(at(b + 0x80), b + 0x80);
+  w.mmu.flush_all();
+  EXPECT_EQ(at(b + 0x80), JumpCacheEntry::kInvalidPc);
+  fill(b + 0x80);  // after a full flush the filter starts again from this fill
+  w.mmu.flush_page(b);
+  EXPECT_EQ(at(b + 0x80), JumpCacheEntry::kInvalidPc);
 }
 
 // Another vCPU registers a page's first block at the moment this vCPU fills a TLB entry for it:

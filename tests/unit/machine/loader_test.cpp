@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -288,6 +289,35 @@ TEST(ReadFile, Errors) {
   EXPECT_EQ(read_file(path, 100, out), "");
   EXPECT_EQ(out.size(), 6u);
   EXPECT_NE(read_file(path, 5, out).find("too large"), std::string::npos);
+  std::remove(path);
+}
+
+// map_whole gives the same bytes as read_whole for a mapped (large) and a read (small) file,
+// and the same errors.
+TEST(MapWhole, BytesAndErrors) {
+  char path[] = "/tmp/orrery_loader_map_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  FileBytes out;
+  EXPECT_EQ(map_whole(fd, 100, out), "file is empty");
+  std::vector<uint8_t> big((size_t(1) << 20) + 12345);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = uint8_t(i * 7 + (i >> 12));
+  ASSERT_EQ(write(fd, big.data(), big.size()), ssize_t(big.size()));
+  ASSERT_EQ(map_whole(fd, big.size(), out), "");
+  ASSERT_EQ(out.bytes().size(), big.size());
+  EXPECT_TRUE(std::equal(big.begin(), big.end(), out.bytes().begin()));
+  FileBytes moved = std::move(out);
+  EXPECT_TRUE(out.bytes().empty());
+  EXPECT_EQ(moved.bytes().size(), big.size());
+  EXPECT_EQ(moved.bytes()[big.size() - 1], big.back());
+  EXPECT_NE(map_whole(fd, big.size() - 1, out).find("too large"), std::string::npos);
+  ASSERT_EQ(ftruncate(fd, 6), 0);
+  ASSERT_EQ(map_whole(fd, 100, out), "");
+  ASSERT_EQ(out.bytes().size(), 6u);
+  EXPECT_EQ(out.bytes()[5], big[5]);
+  moved.reset();
+  EXPECT_TRUE(moved.bytes().empty());
+  close(fd);
   std::remove(path);
 }
 
