@@ -20,9 +20,6 @@ uint64_t helper_raise(tcg::CpuCommon* c, uint64_t packed, uint64_t insn_pc, uint
 uint64_t helper_read_eflags(tcg::CpuCommon* c, uint64_t, uint64_t, uint64_t) {
   return compute_eflags(state_of(c));
 }
-uint64_t helper_arith_flags(tcg::CpuCommon*, uint64_t op_src2, uint64_t dst, uint64_t src) {
-  return compute_arith_flags(CcOp(op_src2 & 0xffffffff), dst, src, op_src2 >> 32);
-}
 
 constexpr unsigned log2_bytes(Type t) {
   switch (t) {
@@ -49,7 +46,6 @@ enum CcGroup : unsigned { kAdd, kAdc, kSub, kSbb, kLogic, kInc, kDec, kShl, kSar
 
 const tcg::ir::Helper kHelperRaise{"x86_raise", helper_raise};
 const tcg::ir::Helper kHelperReadEflags{"x86_read_eflags", helper_read_eflags};
-const tcg::ir::Helper kHelperArithFlags{"x86_arith_flags", helper_arith_flags, true};
 
 TranslateContext::TranslateContext(tcg::ir::Emitter& e, const X86State& s, uint64_t tb_flags)
     : e_(e), flags_(tb_flags), cs_base_((tb_flags & tb_flags::kCode64) ? 0 : s.seg[kCs].base) {}
@@ -283,10 +279,7 @@ Value TranslateContext::arith_flags_now() {
   if (!cc_.known) return e_.and_(e_.call(kHelperReadEflags, {}), e_.c64(eflags::kArith));
   if (cc_.op == CcOp::Eflags)
     return e_.and_(e_.get_reg(Type::I64, kEflagsOffset), e_.c64(eflags::kArith));
-  Value packed = e_.c64(uint32_t(cc_.op));
-  if (cc_.src2.valid()) packed = e_.or_(packed, e_.shl(zext64(cc_.src2), e_.c64(32)));
-  Value src = cc_.src.valid() ? zext64(cc_.src) : e_.c64(0);
-  return e_.call(kHelperArithFlags, {packed, zext64(cc_.dst), src});
+  return arith_flags_inline();
 }
 
 Value TranslateContext::get_eflags() {
@@ -398,11 +391,41 @@ struct FlagCalc {
         return e.c1(false);
     }
   }
+  Value af() {  // as compute_arith_flags: the carry out of bit 3
+    switch (cc_group(c.op)) {
+      case kAdd:
+      case kAdc:
+      case kSub:
+      case kSbb:
+        return e.trunc(Type::I1, e.lshr(e.xor_(e.xor_(src1(), c.src), c.dst), e.konst(c.type, 4)));
+      case kInc:
+        return e.cmp(Cond::Eq, e.and_(c.dst, e.konst(c.type, 0xf)), zero(c.type));
+      case kDec:
+        return e.cmp(Cond::Eq, e.and_(c.dst, e.konst(c.type, 0xf)), e.konst(c.type, 0xf));
+      default:
+        return e.c1(false);
+    }
+  }
   Value zf() { return e.cmp(Cond::Eq, c.dst, zero(c.type)); }
   Value sf() { return t.sign_of(c.dst); }
   Value pf() { return t.parity_even(c.dst); }
 };
 }  // namespace
+
+// The six flags of a known, non-Eflags cc_op in IR: branch-free where compute_arith_flags
+// switches on the op, and foldable when only some are used. PUSHF, LAHF and the CF/OF writers
+// (rotates, BT*, shifts by CL) after an ALU instruction take this path.
+Value TranslateContext::arith_flags_inline() {
+  FlagCalc f{e_, cc_, *this};
+  auto at = [&](Value bit, uint64_t flag) {
+    return e_.shl(e_.zext(Type::I64, bit), e_.c64(uint64_t(__builtin_ctzll(flag))));
+  };
+  Value r = e_.or_(e_.zext(Type::I64, f.cf()), at(f.pf(), eflags::kPf));
+  r = e_.or_(r, at(f.af(), eflags::kAf));
+  r = e_.or_(r, at(f.zf(), eflags::kZf));
+  r = e_.or_(r, at(f.sf(), eflags::kSf));
+  return e_.or_(r, at(f.of(), eflags::kOf));
+}
 
 Value TranslateContext::get_cf() {
   if (cc_.known && cc_.op != CcOp::Eflags) return FlagCalc{e_, cc_, *this}.cf();

@@ -48,8 +48,6 @@ enum CondCode : uint8_t {
 extern const tcg::ir::Helper kHelperRaise;
 /// compute_eflags of the state (reads cc_* and eflags).
 extern const tcg::ir::Helper kHelperReadEflags;
-/// Pure: compute_arith_flags(cc_op | src2 << 32, dst, src).
-extern const tcg::ir::Helper kHelperArithFlags;
 
 class TranslateContext {
  public:
@@ -252,7 +250,8 @@ class TranslateContext {
 
  private:
   uint64_t wrap_ip(uint64_t ip) const;
-  Value arith_flags_now();  // the 6 arithmetic flags as I64 in EFLAGS positions
+  Value arith_flags_now();     // the 6 arithmetic flags as I64 in EFLAGS positions
+  Value arith_flags_inline();  // the same for a known, non-Eflags cc_op
   Value seg_base(unsigned seg);
 
   tcg::ir::Emitter& e_;

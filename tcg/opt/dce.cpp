@@ -21,19 +21,20 @@ void dce(ir::Block& b) {
 }
 
 void compact(ir::Block& b) {
+  // In place (a kept instruction only moves down), so the vector keeps its capacity: the
+  // translator reuses one Block for every new block, and a fresh vector here made it regrow.
   std::vector<uint32_t> map(b.insts.size(), ir::Value::kNone);
-  std::vector<ir::Inst> out;
-  out.reserve(b.insts.size());
+  size_t out = 0;
   for (size_t n = 0; n < b.insts.size(); ++n) {
     ir::Inst i = b.insts[n];
     if (i.op == Opcode::Nop) continue;
     for (unsigned k = 0; k < i.nargs; ++k) i.args[k].id = map[i.args[k].id];
-    map[n] = uint32_t(out.size());
-    out.push_back(i);
+    map[n] = uint32_t(out);
+    b.insts[out++] = i;
   }
+  b.insts.resize(out);
   if (b.term.cond.valid()) b.term.cond.id = map[b.term.cond.id];
   if (b.term.value.valid()) b.term.value.id = map[b.term.value.id];
-  b.insts = std::move(out);
 }
 
 void optimize(ir::Block& b) {

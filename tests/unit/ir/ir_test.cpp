@@ -168,6 +168,29 @@ TEST(Dce, KeepsSideEffectsAndTerminalOperands) {
             "  jump_indirect v3\n");
 }
 
+TEST(Dce, CompactKeepsTheBuffer) {
+  // The translator reuses one Block for every new block: compacting must not give up the
+  // instruction vector's storage, or it regrows (and reallocates) for every translation.
+  Block b;
+  Emitter e(b);
+  Value x = e.get_reg(Type::I64, kX0);
+  for (int i = 0; i < 100; ++i) e.add(x, e.c64(uint64_t(i)));  // dead
+  e.jump_indirect(e.xor_(x, e.c64(1)));
+  const Inst* storage = b.insts.data();
+  const size_t capacity = b.insts.capacity();
+  opt::dce(b);
+  opt::compact(b);
+  EXPECT_EQ(b.insts.size(), 3u);
+  EXPECT_EQ(b.insts.data(), storage);
+  EXPECT_EQ(b.insts.capacity(), capacity);
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = GetReg @0x10\n"
+            "  v1:i64 = Const $0x1\n"
+            "  v2:i64 = Xor v0, v1\n"
+            "  jump_indirect v2\n");
+}
+
 TEST(RegElim, ForwardsAndDropsDeadStores) {
   Block b;
   Emitter e(b);

@@ -38,6 +38,23 @@ TEST(X86LazyFlags, CompareAndBranchNeedNoHelper) {
   }
 }
 
+// An instruction that needs all six flags (PUSHF, LAHF) or merges CF/OF into them (rotates,
+// BT, CLC) after a known ALU op computes them in IR (the leading TEST makes the carry that
+// ADC, SBB, INC and DEC read known): ChaCha/BLAKE2 loops (add, xor, rol) and
+// pushf in irq-save paths used to call a helper per instruction.
+TEST(X86LazyFlags, AllFlagsOfAKnownOpNeedNoHelper) {
+  Machine m(Tier::Interp, Mode::Long64);
+  for (const char* user : {"pushfq", "lahf", "rol eax, 7", "ror r9d, 12", "bt rax, 3", "clc"}) {
+    for (const char* setter :
+         {"cmp rax, rbx", "xor ecx, edx", "add eax, ebx", "adc r8b, 3", "sbb eax, 1", "inc rcx",
+          "dec ax", "shl eax, 3", "sar eax, 1", "imul eax, ebx", "neg rax"}) {
+      tcg::ir::Block b =
+          translate_one_block(m, std::string("test eax, eax\n") + setter + "\n" + user + "\nnop");
+      EXPECT_EQ(count_calls(b), 0u) << setter << "; " << user << "\n" << tcg::ir::print(b);
+    }
+  }
+}
+
 // INC/DEC keep CF, so at the start of a block (unknown state) they read it with the helper.
 TEST(X86LazyFlags, UnknownStateUsesTheHelper) {
   Machine m(Tier::Interp, Mode::Long64);
