@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -44,14 +45,14 @@ HostHeapReport prepare_host_heap(size_t first_bytes) {
   mallopt(M_TOP_PAD, int(first_bytes));
   // Grow the heap once by first_bytes: allocate until brk moves, then give the chunks back.
   const uintptr_t before = reinterpret_cast<uintptr_t>(sbrk(0));
-  std::vector<void*> chunks;
+  std::vector<std::byte*> chunks;
   chunks.reserve(64);
   while (chunks.size() < 64 && reinterpret_cast<uintptr_t>(sbrk(0)) == before) {
-    void* p = std::malloc(kChunk);
+    auto* p = static_cast<std::byte*>(std::malloc(kChunk));
     if (!p) break;
     chunks.push_back(p);
   }
-  for (void* p : chunks) std::free(p);
+  for (std::byte* p : chunks) std::free(p);
   mallopt(M_TOP_PAD, kLaterPad);
   report.applied = true;
   const uintptr_t after = reinterpret_cast<uintptr_t>(sbrk(0));
