@@ -112,6 +112,7 @@ Status PosixFile::raw_pwrite(uint64_t offset, std::span<const uint8_t> buf) {
     if (n == 0) return errno_status("write to", ENOSPC);
     done += size_t(n);
   }
+  wrote(buf.size());
   return ok_status();
 }
 
@@ -153,6 +154,7 @@ Status PosixFile::raw_vectored(bool write, uint64_t offset,
       break;  // end of file: the rest reads as zeros
     }
     offset += uint64_t(n);
+    if (write) wrote(uint64_t(n));
     // Skip what was transferred; a short transfer resumes inside a segment.
     for (size_t left = size_t(n); left > 0;) {
       if (left >= iov[first].iov_len) {
@@ -221,6 +223,17 @@ Status PosixFile::direct_pwrite(uint64_t offset, std::span<const uint8_t> buf) {
   const uint64_t want = std::max(*old_len, offset + buf.size());
   if (end > want && ::ftruncate(fd_, off_t(want)) < 0) return errno_status("truncate", errno);
   return ok_status();
+}
+
+void PosixFile::wrote(uint64_t bytes) {
+  if (!writeback_chunk_ || direct_) return;
+  // One thread per chunk wins the exchange and starts the write-out; the others go on.
+  if (written_since_writeback_.fetch_add(bytes) + bytes < writeback_chunk_) return;
+  if (written_since_writeback_.exchange(0) < writeback_chunk_) return;
+  // The whole file (nbytes 0: to its end): the kernel skips pages already under write-out and
+  // writes the rest in large runs, as its flusher would, only earlier.
+  ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+  ++writebacks_started_;
 }
 
 Status PosixFile::sync() {

@@ -2,6 +2,7 @@
 // with aligned bounce buffers, fdatasync, hole punching and QEMU-compatible image locks.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,12 @@ class PosixFile {
   Status pwritev(uint64_t offset, std::span<const std::span<uint8_t>> segments);
   /// fdatasync: everything written so far reaches stable storage.
   Status sync();
+  /// After every `chunk` bytes written, starts the kernel's write-out of the file's dirty
+  /// pages without waiting for it (sync_file_range WRITE), so a later sync() finds little
+  /// left to write. Advisory: errors are ignored. 0 (the default) turns it off.
+  void set_writeback_chunk(uint64_t chunk) { writeback_chunk_ = chunk; }
+  /// How many write-outs were started (for tests).
+  uint64_t writebacks_started() const { return writebacks_started_.load(); }
   Expected<uint64_t> length() const;
   /// Deallocates the range (reads as zeros afterwards). ENOTSUP when the file system cannot.
   Status punch_hole(uint64_t offset, uint64_t length);
@@ -53,12 +60,16 @@ class PosixFile {
   Status raw_pwrite(uint64_t offset, std::span<const uint8_t> buf);
   Status raw_vectored(bool write, uint64_t offset, std::span<const std::span<uint8_t>> segments);
   Status errno_status(const char* what, int err) const;
+  void wrote(uint64_t bytes);
 
   int fd_;
   std::string name_;
   bool read_only_;
   bool direct_;
   std::mutex rmw_mutex_;  // serialises read-modify-write of partial O_DIRECT blocks
+  uint64_t writeback_chunk_ = 0;
+  std::atomic<uint64_t> written_since_writeback_{0};
+  std::atomic<uint64_t> writebacks_started_{0};
 };
 
 }  // namespace orrery::hw::block

@@ -95,7 +95,9 @@ Qcow2Driver::Qcow2Driver(std::unique_ptr<PosixFile> file, const Header& hdr, Cac
       refblock_entries_(hdr.cluster_size() * 8 >> hdr.refcount_order),
       refcount_bits_(1u << hdr.refcount_order),
       l2_cache_(*file_, hdr.cluster_size(), kCacheBytes / hdr.cluster_size()),
-      refblock_cache_(*file_, hdr.cluster_size(), kCacheBytes / hdr.cluster_size()) {}
+      refblock_cache_(*file_, hdr.cluster_size(), kCacheBytes / hdr.cluster_size()) {
+  file_->set_writeback_chunk(writeback_chunk(cache));
+}
 
 Qcow2Driver::~Qcow2Driver() {
   // Metadata is already on disk (write-through); a clean close only makes it durable.

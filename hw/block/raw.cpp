@@ -15,7 +15,9 @@ Expected<std::unique_ptr<RawDriver>> RawDriver::open(const std::string& path, bo
 }
 
 RawDriver::RawDriver(std::unique_ptr<PosixFile> file, uint64_t size, CacheMode cache)
-    : file_(std::move(file)), size_(size), cache_(cache) {}
+    : file_(std::move(file)), size_(size), cache_(cache) {
+  file_->set_writeback_chunk(writeback_chunk(cache));
+}
 
 Status RawDriver::do_read(uint64_t offset, std::span<uint8_t> buf) {
   return file_->pread(offset, buf);

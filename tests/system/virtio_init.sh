@@ -78,15 +78,25 @@ net_hostfwd)
   ;;
 disk_bench)
   # bench/disk.sh: orrery_mib MiB written to /dev/vda (fsync'd) then read back uncached.
+  # Besides the times: the guest CPU's busy and idle+iowait jiffies in each phase (a guest that
+  # is busy throughout is CPU-bound, one that idles waits for the device) and the block layer's
+  # request counts (/sys/block/vda/stat: reads, read sectors, writes, write sectors).
+  jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
   t0=$(cut -d' ' -f1 /proc/uptime)
+  j0=$(jiffies)
   dd if=/dev/zero of=/dev/vda bs=1M count="$orrery_mib" conv=fsync 2>/dev/null ||
     echo "ORRERY-FAIL: dd write"
+  j1=$(jiffies)
   t1=$(cut -d' ' -f1 /proc/uptime)
   echo 3 >/proc/sys/vm/drop_caches
   t2=$(cut -d' ' -f1 /proc/uptime)
+  j2=$(jiffies)
   dd if=/dev/vda of=/dev/null bs=1M count="$orrery_mib" 2>/dev/null || echo "ORRERY-FAIL: dd read"
+  j3=$(jiffies)
   t3=$(cut -d' ' -f1 /proc/uptime)
   echo "ORRERY-DISK: $t0 $t1 $t2 $t3"
+  echo "ORRERY-DISK-CPU: $j0 $j1 $j2 $j3"
+  echo "ORRERY-DISK-REQS: $(awk '{ print $1, $3, $5, $7 }' /sys/block/vda/stat)"
   echo ORRERY-DONE
   ;;
 *)

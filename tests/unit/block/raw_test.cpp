@@ -1,6 +1,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -230,6 +233,74 @@ TEST(RawDriver, CacheModesOpenWithTheRightFlags) {
     ASSERT_TRUE(d->write(512, one).ok());
     EXPECT_TRUE(d->flush().ok());
     EXPECT_EQ(read_file(img)[512], uint8_t(int(m) + 1));
+  }
+}
+
+// Linux 6.5's cachestat(2): how many of a file's cached pages are dirty. -1 when the kernel or
+// the file system cannot tell (tmpfs pages never leave the dirty state by write-out).
+int64_t dirty_pages(int fd) {
+  constexpr long kSysCachestat = 451;  // the same on every architecture; older headers lack it
+  struct statfs fs;
+  if (fstatfs(fd, &fs) != 0 || fs.f_type == TMPFS_MAGIC) return -1;
+  struct {
+    uint64_t off, len;
+  } range{0, 0};  // len 0: to the end of the file
+  struct {
+    uint64_t cache, dirty, writeback, evicted, recently_evicted;
+  } cs{};
+  if (syscall(kSysCachestat, fd, &range, &cs, 0) != 0) return -1;
+  return int64_t(cs.dirty);
+}
+
+TEST(PosixFile, StartsWriteOutAfterEveryChunkWritten) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 1 << 20);
+  auto f = PosixFile::open(img, false, false);
+  ASSERT_TRUE(f.ok());
+  PosixFile& file = **f;
+  const auto data = pattern(48 << 10, 3);
+  ASSERT_TRUE(file.pwrite(0, data).ok());
+  EXPECT_EQ(file.writebacks_started(), 0u);  // off by default
+
+  file.set_writeback_chunk(64 << 10);
+  ASSERT_TRUE(file.pwrite(0, data).ok());
+  EXPECT_EQ(file.writebacks_started(), 0u);
+  if (const int64_t dirty = dirty_pages(file.fd()); dirty >= 0) EXPECT_GT(dirty, 0);
+  ASSERT_TRUE(file.pwrite(48 << 10, data).ok());  // 96 KiB since the last one
+  EXPECT_EQ(file.writebacks_started(), 1u);
+  // The write-out covered everything written so far: nothing of it is dirty any more.
+  if (const int64_t dirty = dirty_pages(file.fd()); dirty >= 0) EXPECT_EQ(dirty, 0);
+  ASSERT_TRUE(file.pwrite(96 << 10, data).ok());  // the count starts again from 0
+  EXPECT_EQ(file.writebacks_started(), 1u);
+  std::vector<uint8_t> a(20 << 10, 1), b(20 << 10, 2);
+  const std::span<uint8_t> segs[] = {a, b};
+  ASSERT_TRUE(file.pwritev(144 << 10, segs).ok());  // 48 + 40 KiB
+  EXPECT_EQ(file.writebacks_started(), 2u);
+
+  file.set_writeback_chunk(0);
+  ASSERT_TRUE(file.pwrite(512 << 10, pattern(256 << 10, 4)).ok());
+  EXPECT_EQ(file.writebacks_started(), 2u);
+  const auto back = read_file(img);
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), back.begin() + (144 << 10)));
+}
+
+TEST(RawDriver, StartsWriteOutOnlyUnderCacheWriteback) {
+  TempDir dir;
+  const std::string img = dir.file("a.raw");
+  make_file(img, 2 * kWritebackChunk);
+  const std::vector<uint8_t> data(kWritebackChunk, 7);
+  for (CacheMode m : {CacheMode::kWriteback, CacheMode::kWritethrough, CacheMode::kUnsafe}) {
+    auto d = open_raw(img, false, m);
+    ASSERT_TRUE(d);
+    ASSERT_TRUE(d->write(0, data).ok());
+    std::vector<uint8_t> copy = data;
+    ASSERT_TRUE(d->writev(kWritebackChunk, split(copy, {4096, kWritebackChunk - 4096})).ok());
+    // writeback: one write-out per chunk; writethrough syncs every write itself and unsafe
+    // never needs the data on disk.
+    EXPECT_EQ(d->file().writebacks_started(), m == CacheMode::kWriteback ? 2u : 0u)
+        << "cache mode " << int(m);
+    EXPECT_EQ(read_file(img)[kWritebackChunk + 5], 7);
   }
 }
 
