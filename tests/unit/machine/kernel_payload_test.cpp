@@ -19,6 +19,7 @@
 #include "hw/core/address_space.h"
 #include "machine/loader/bzimage.h"
 #include "machine/pc/pc.h"
+#include "tests/unit/machine/gzip_bytes.h"
 #include "tests/unit/machine/machine_harness.h"
 
 namespace orrery::machine {
@@ -100,18 +101,9 @@ Bytes kernel_elf() {
   return make_elf(kernel_segments(), kBase);
 }
 
+// The stream's ISIZE is the size trailer.
 Bytes gzip(const Bytes& in) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  Bytes out(deflateBound(&zs, in.size()) + 64);
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = uInt(in.size());
-  zs.next_out = out.data();
-  zs.avail_out = uInt(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;  // the stream's ISIZE is the size trailer
+  return test::gzip_bytes(in);
 }
 
 /// As the kernel's xz_wrap.sh makes it: the x86 BCJ filter, LZMA2, CRC32; then the size.

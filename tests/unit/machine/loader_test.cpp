@@ -325,24 +325,12 @@ TEST(MapWhole, BytesAndErrors) {
 }  // namespace orrery::machine::loader
 
 // ---- gzip kernels, initrd and device tree placement ----
-#include <zlib.h>
+#include "tests/unit/machine/gzip_bytes.h"
 
 namespace orrery::machine::loader {
 namespace {
 
-std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& in) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::vector<uint8_t> out(deflateBound(&zs, in.size()) + 64);
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = uInt(in.size());
-  zs.next_out = out.data();
-  zs.avail_out = uInt(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+using test::gzip_bytes;
 
 std::vector<uint8_t> arm64_image(uint64_t image_size, size_t file_size = 4096) {
   std::vector<uint8_t> b(file_size, 0);
