@@ -131,41 +131,48 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# run_min OUTFILE CMD... : runs CMD $reps times; prints the minimum wall
-# time, or FAIL if any run exits with another status than $ok_status or
-# times out. Keeps the last stdout. With SPREAD set, also appends the
-# spread of the times ((max - min) / min, in percent) to the file $SPREAD.
+# run_min OUTFILE CMD... : runs CMD $reps times; prints "WALL CPU", the
+# minimum wall time and the minimum CPU time (user+sys, /usr/bin/time), or
+# FAIL if any run exits with another status than $ok_status or times out.
+# Keeps the last stdout. With SPREAD set, also appends the spread of the
+# wall times ((max - min) / min, in percent) to the file $SPREAD.
 run_min() {
-    local out=$1 best= worst= t0 t1 t st
+    local out=$1 best= worst= cpu= w c st
     shift
     for ((i = 0; i < reps; i++)); do
-        t0=$(date +%s.%N)
-        timeout "$limit" "$@" </dev/null >"$out" 2>"$out.err"
+        /usr/bin/time -o "$out.time" -f '%e %U %S' \
+            timeout "$limit" "$@" </dev/null >"$out" 2>"$out.err"
         st=$?
         if [ $st -ne $ok_status ]; then
             echo FAIL
             return
         fi
-        t1=$(date +%s.%N)
-        t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-        if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then
-            best=$t
+        # time(1) writes "Command exited with non-zero status N" first when
+        # the status is not 0 (the x86 programs' good status is 1).
+        read -r w c <<<"$(awk 'END { printf "%.3f %.3f", $1, $2 + $3 }' "$out.time")"
+        if [ -z "$best" ] || awk -v t="$w" -v b="$best" 'BEGIN { exit !(t < b) }'; then
+            best=$w
         fi
-        if [ -z "$worst" ] || awk -v t="$t" -v w="$worst" 'BEGIN { exit !(t > w) }'; then
-            worst=$t
+        if [ -z "$worst" ] || awk -v t="$w" -v b="$worst" 'BEGIN { exit !(t > b) }'; then
+            worst=$w
+        fi
+        if [ -z "$cpu" ] || awk -v t="$c" -v b="$cpu" 'BEGIN { exit !(t < b) }'; then
+            cpu=$c
         fi
     done
     if [ -n "${SPREAD:-}" ]; then
         awk -v b="$best" -v w="$worst" \
             'BEGIN { printf "%.0f\n", (b > 0 ? 100 * (w - b) / b : 0) }' >>"$SPREAD"
     fi
-    echo "$best"
+    echo "$best $cpu"
 }
 
-# --- run --------------------------------------------------------------------
-header=$(printf "%-10s %8s" program qemu)
+# --- run ---------------------------------------------------------------------
+# Each cell is the minimum wall time, then the minimum CPU time (user+sys,
+# the emulator's threads together); each ratio is against QEMU's.
+header=$(printf "%-10s %8s %8s" program qemu cpu)
 for t in "${tier_list[@]}"; do
-    header+=$(printf " %9s %11s" "$t(s)" "$t/qemu")
+    header+=$(printf " %9s %8s %9s %8s" "$t(s)" cpu "$t/qemu" cpu)
 done
 echo "$header"
 
@@ -183,7 +190,8 @@ else
     orrery_cmd=("$orrery" -M virt -cpu cortex-a57 -m 128 -nographic)
 fi
 
-declare -A log_sum count
+# log_sum[T] and log_cpu[T]: sums of log(ratio) for the geomeans.
+declare -A log_sum log_cpu count
 failures=0
 expected_failures=0
 export SPREAD=$work/spread
@@ -193,8 +201,8 @@ for p in "${programs[@]}"; do
         echo "error: $elf missing" >&2
         exit 1
     fi
-    q=$(run_min "$work/$p.qemu" "${qemu_cmd[@]}" -kernel "$elf")
-    line=$(printf "%-10s %8s" "$p" "$q")
+    read -r q qc <<<"$(run_min "$work/$p.qemu" "${qemu_cmd[@]}" -kernel "$elf")"
+    line=$(printf "%-10s %8s %8s" "$p" "$q" "${qc:--}")
     if [ "$q" = FAIL ]; then
         echo "error: $p failed on QEMU:" >&2
         cat "$work/$p.qemu.err" >&2
@@ -202,15 +210,15 @@ for p in "${programs[@]}"; do
     fi
     for t in "${tier_list[@]}"; do
         if [ -z "$orrery" ]; then
-            line+=$(printf " %9s %11s" n/a n/a)
+            line+=$(printf " %9s %8s %9s %8s" n/a n/a n/a n/a)
             continue
         fi
-        o=$(run_min "$work/$p.$t" "${orrery_cmd[@]}" -accel "tcg,tier=$t" \
-            -kernel "$elf")
+        read -r o oc <<<"$(run_min "$work/$p.$t" "${orrery_cmd[@]}" \
+            -accel "tcg,tier=$t" -kernel "$elf")"
         if [ -n "${xfail[$p]:-}" ] && [ "$q" != FAIL ]; then
             if [ "$o" = FAIL ] || ! cmp -s "$work/$p.qemu" "$work/$p.$t"; then
                 # Expected to fail (bench/x86/programs.txt says why).
-                line+=$(printf " %9s %11s" XFAIL -)
+                line+=$(printf " %9s %8s %9s %8s" XFAIL - - -)
                 expected_failures=$((expected_failures + 1))
                 continue
             fi
@@ -227,31 +235,37 @@ for p in "${programs[@]}"; do
                 echo "error: $p (tier $t): bad exit status or timeout" >&2
                 tail -n 5 "$work/$p.$t.err" >&2
             fi
-            line+=$(printf " %9s %11s" "$o" -)
+            line+=$(printf " %9s %8s %9s %8s" "$o" - - -)
             failures=$((failures + 1))
             continue
         fi
         r=$(awk -v o="$o" -v q="$q" 'BEGIN { printf "%.2f", o / q }')
-        line+=$(printf " %9s %11s" "$o" "$r")
+        rc=$(awk -v o="$oc" -v q="$qc" 'BEGIN { printf "%.2f", (q > 0 ? o / q : 1) }')
+        line+=$(printf " %9s %8s %9s %8s" "$o" "$oc" "$r" "$rc")
         log_sum[$t]=$(awk -v s="${log_sum[$t]:-0}" -v r="$r" \
+                      'BEGIN { printf "%.9f", s + log(r) }')
+        log_cpu[$t]=$(awk -v s="${log_cpu[$t]:-0}" -v r="$rc" \
                       'BEGIN { printf "%.9f", s + log(r) }')
         count[$t]=$(( ${count[$t]:-0} + 1 ))
     done
     echo "$line"
 done
 
-line=$(printf "%-10s %8s" geomean "")
+line=$(printf "%-10s %8s %8s" geomean "" "")
 for t in "${tier_list[@]}"; do
     if [ "${count[$t]:-0}" -gt 0 ]; then
         g=$(awk -v s="${log_sum[$t]}" -v n="${count[$t]}" \
             'BEGIN { printf "%.2f", exp(s / n) }')
-        line+=$(printf " %9s %11s" "" "$g")
+        gc=$(awk -v s="${log_cpu[$t]}" -v n="${count[$t]}" \
+             'BEGIN { printf "%.2f", exp(s / n) }')
+        line+=$(printf " %9s %8s %9s %8s" "" "" "$g" "$gc")
     else
-        line+=$(printf " %9s %11s" "" n/a)
+        line+=$(printf " %9s %8s %9s %8s" "" "" n/a n/a)
     fi
 done
 echo "$line"
-echo "(min of $reps runs, wall seconds incl. emulator start-up; ratio < 1 means Orrery is faster)"
+echo "(min of $reps runs: wall seconds incl. emulator start-up, and CPU seconds (user+sys);"
+echo " ratio < 1 means Orrery is faster or uses less CPU)"
 if [ "$reps" -gt 1 ] && [ -s "$SPREAD" ]; then
     sort -n "$SPREAD" | awk '{ v[NR] = $1 } END {
         printf "(spread (max - min) / min over the %s runs of a cell: median %d%%, max %d%%)\n",

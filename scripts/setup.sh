@@ -10,6 +10,8 @@ packages=(
   libunicorn-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
   qemu-system-arm qemu-utils gdb-multiarch
   cpio busybox-static device-tree-compiler python3
+  # The benchmarks' CPU seconds (/usr/bin/time).
+  time
   clang-19 libfuzzer-19-dev
   # gcc-12-multilib, not gcc-multilib: the metapackage conflicts with the arm64 cross gcc.
   libzydis-dev nasm gcc-12-multilib qemu-system-x86
