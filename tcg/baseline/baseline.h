@@ -20,11 +20,11 @@ class Engine;
 namespace orrery::tcg::baseline {
 
 struct Options {
-  // Nonzero: the code counts executions in tb.exec_count and calls tier_up(engine, tb) when the
-  // count reaches tb.tier_up_at (read at every execution, so the engine can move it); 0
+  // Nonzero: the code counts executions in tb.exec_count and calls tier_up(engine, tb, cpu) when
+  // the count reaches tb.tier_up_at (read at every execution, so the engine can move it); 0
   // disables counting.
   uint32_t hot_threshold = 0;
-  void (*tier_up)(exec::Engine* engine, exec::TranslationBlock* tb) = nullptr;
+  void (*tier_up)(exec::Engine* engine, exec::TranslationBlock* tb, CpuCommon* cpu) = nullptr;
   exec::Engine* engine = nullptr;
   // 256-bit vector ops as VEX-encoded AVX2 instructions when the host has AVX2; false (or a
   // host without it) runs each as two SSE2 halves.

@@ -961,6 +961,7 @@ void Gen::emit_cold(const Cold& c) {
     case Cold::Kind::TierUp:
       a_.mov_imm(RDI, uint64_t(opt_.engine));
       a_.mov_imm(RSI, uint64_t(&tb_));
+      a_.mov_rr(true, RDX, RBX);
       call_abs(uint64_t(opt_.tier_up));
       break;
     case Cold::Kind::LoadMiss: {  // rax = guest address

@@ -93,6 +93,8 @@ void Engine::log_tier_stats() {
            " never; invalidated after compile %" PRIu64 ", while queued %" PRIu64 "\n",
            t.tier_checks, t.tier_compiles, t.tier_cached, t.tier_deferred, t.tier_never,
            t.invalidated_compiled, t.invalidated_queued);
+  log_.log(hw::kLogTier, "tier: IR translated again for %" PRIu64 " blocks (%" PRIu64 " failed)\n",
+           t.ir_rebuilt, t.ir_rebuild_failed);
   if (!profile_.empty())
     log_.log(hw::kLogTier,
              "tier: profile: at first translation %" PRIu64 " linked from the tcg cache, %" PRIu64
@@ -132,8 +134,8 @@ void Engine::log_tier_stats() {
 
 namespace {
 // Baseline code reaches Engine::tier_up through this plain function.
-void baseline_tier_up(Engine* engine, TranslationBlock* tb) {
-  engine->tier_up(tb);
+void baseline_tier_up(Engine* engine, TranslationBlock* tb, CpuCommon* cpu) {
+  engine->tier_up(tb, cpu);
 }
 }  // namespace
 
@@ -191,6 +193,7 @@ void Engine::save_profile() {
   // Entries for blocks this run never translated carry over (a shorter run, another path
   // through the boot), so one run does not erase what earlier runs found.
   std::unordered_map<ProfileKey, llvm::ProfileEntry, ProfileKeyHash> keep;
+  size_t without_ir = 0;
   {
     std::lock_guard<std::mutex> g(mu_);
     std::unordered_set<ProfileKey, ProfileKeyHash> seen;
@@ -214,9 +217,13 @@ void Engine::save_profile() {
           weight = std::max(weight, it->second.weight);
       NativeFn fn = tb->native.load(std::memory_order_relaxed);
       const bool llvm_code = fn && !is_baseline_code(fn);
-      if (!llvm_code &&
-          policy_.saving_ns(weight) * kProfileRuns < policy_.cost_ns(tb->ir.insts.size()))
+      if (!llvm_code && policy_.saving_ns(weight) * kProfileRuns < policy_.cost_ns(tb->ir_insts()))
         continue;
+      // No IR, no key: tier_up translates it again for a block as heavy as this at its check.
+      if (tb->ir_dropped) {
+        ++without_ir;
+        continue;
+      }
       const std::string key = compiler_->jit().cache_key(*tb);
       if (key.empty()) continue;
       const ProfileKey pk{tb->key.pc, tb->key.flags, tb->key.cs_base};
@@ -230,8 +237,8 @@ void Engine::save_profile() {
   for (const auto& [k, e] : keep) entries.push_back(e);
   const bool ok = tcg_cache_->store_profile(compiler_->jit().cache_config(), entries);
   if (log_.enabled(hw::kLogTier))
-    log_.log(hw::kLogTier, "tier: profile for later runs: %zu blocks%s\n", entries.size(),
-             ok ? "" : " (not written)");
+    log_.log(hw::kLogTier, "tier: profile for later runs: %zu blocks%s (%zu left out without IR)\n",
+             entries.size(), ok ? "" : " (not written)", without_ir);
 }
 
 Engine::AheadPlan Engine::plan_ahead(const TranslationBlock& tb) {
@@ -574,13 +581,33 @@ std::vector<TranslationBlock*> Engine::region_candidates_locked(TranslationBlock
   return members;
 }
 
-void Engine::tier_up(TranslationBlock* tb) {
+VcpuExec* Engine::vcpu_of_locked(const CpuCommon* cpu) const {
+  for (VcpuExec* v : vcpus_)
+    if (&v->cpu() == cpu) return v;
+  return nullptr;
+}
+
+bool Engine::ensure_ir_locked(TranslationBlock* tb, VcpuExec* v) {
+  if (!tb->ir_dropped) return true;
+  if (v && v->rebuild_ir(*tb)) {
+    ++stats_.ir_rebuilt;
+    return true;
+  }
+  ++stats_.ir_rebuild_failed;
+  if (log_.enabled(hw::kLogTier))
+    log_.log(hw::kLogTier, "tier: block at 0x%" PRIx64 " could not be translated again\n",
+             tb->key.pc);
+  return false;
+}
+
+void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
   if (!compiler_ || tb->compile_queued.load(std::memory_order_relaxed)) return;
   using Kind = TierPolicy::Decision::Kind;
   {
     std::lock_guard<std::mutex> g(mu_);
     if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
     ++stats_.tier_checks;
+    VcpuExec* const vcpu = cpu ? vcpu_of_locked(cpu) : nullptr;
     const uint32_t count = tb->exec_count.load(std::memory_order_relaxed);
     const unsigned backoffs = policy_.backoffs(tb->key);
     TierPolicy::Decision d;
@@ -596,7 +623,7 @@ void Engine::tier_up(TranslationBlock* tb) {
       for (const TranslationBlock* m : tb->region.empty() ? members : tb->region) {
         insns += uint64_t(m == tb ? count : m->exec_count.load(std::memory_order_relaxed)) *
                  m->ir.num_insns;
-        ir += m->ir.insts.size();
+        ir += m->ir_insts();
       }
       d = policy_.decide(count, insns, ir, backoffs);
     }
@@ -606,17 +633,37 @@ void Engine::tier_up(TranslationBlock* tb) {
         policy_.decide(count, insns, std::max<uint64_t>(1, ir / kLinkCostDivisor), backoffs).kind ==
             Kind::Compile) {
       cache_probed_.insert(tb);
+      const std::vector<TranslationBlock*> group = !tb->region.empty()  ? tb->region
+                                                   : members.size() > 1 ? members
+                                                                        : std::vector{tb};
       std::vector<const TranslationBlock*> would_be;
-      if (!tb->region.empty())
-        would_be.assign(tb->region.begin(), tb->region.end());
-      else if (members.size() > 1)
-        would_be.assign(members.begin(), members.end());
-      else
-        would_be.push_back(tb);
-      if (compiler_->jit().in_cache(would_be)) {
+      bool have_ir = true;  // the cache key is made from the IR
+      for (TranslationBlock* m : group) {
+        have_ir = have_ir && ensure_ir_locked(m, vcpu);
+        would_be.push_back(m);
+      }
+      if (have_ir && compiler_->jit().in_cache(would_be)) {
         ++stats_.tier_cached;
         d.kind = Kind::Compile;
       }
+    }
+    if (d.kind == Kind::Compile) {
+      // The compile reads every member's IR; a member that cannot have it stays outside.
+      if (!ensure_ir_locked(tb, vcpu)) {
+        d.kind = Kind::Never;
+      } else if (tb->region.empty()) {
+        std::erase_if(members, [&](TranslationBlock* m) { return !ensure_ir_locked(m, vcpu); });
+      } else {
+        for (TranslationBlock* m : tb->region)
+          if (!ensure_ir_locked(m, vcpu)) d.kind = Kind::Never;
+      }
+    } else if (d.kind == Kind::Defer && tcg_cache_ && tb->ir_dropped &&
+               policy_.saving_ns(uint64_t(d.next_check) * tb->ir.num_insns) * kProfileRuns >=
+                   policy_.cost_ns(tb->ir_insts())) {
+      // save_profile keys the blocks heavy enough for the profile. Running on to the next check
+      // could make this one so (short of it, it has fewer executions than that at exit), and
+      // only here is there a vCPU to translate it again.
+      ensure_ir_locked(tb, vcpu);
     }
     switch (d.kind) {
       case Kind::Defer:
@@ -873,7 +920,8 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
     return nullptr;
   }
   if (engine_.options().optimize) opt::optimize(work);
-  fresh->ir = work;
+  // The block borrows the scratch buffer's IR while its code is made from it.
+  std::swap(fresh->ir, work);
   if (engine_.options().tier == Tier::Auto && !stepping())
     fresh->tier_up_at.store(engine_.options().hot_threshold, std::memory_order_relaxed);
   if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
@@ -888,6 +936,22 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   } else {
     fresh->prog = interp::build(fresh->ir, fresh.get());
   }
+  std::swap(fresh->ir, work);
+  // Keep the instructions only where they will be read: blocks queued for LLVM now, with LLVM
+  // code (save_profile keys them), translated under breakpoints or stepping (rebuild_ir
+  // translates without them), or in the LLVM-only tier. The rest keep the scalars.
+  using AheadKind = Engine::AheadPlan::Kind;
+  if (stepping() || topt.stop_before || engine_.options().tier == Tier::Llvm || fresh->ahead ||
+      ahead.kind == AheadKind::Cached || ahead.kind == AheadKind::Miss) {
+    fresh->ir = work;  // an exactly sized copy
+  } else {
+    fresh->ir.guest_pc = work.guest_pc;
+    fresh->ir.guest_size = work.guest_size;
+    fresh->ir.num_insns = work.num_insns;
+    fresh->ir.term = work.term;
+    fresh->ir_size = uint32_t(work.insts.size());
+    fresh->ir_dropped = true;
+  }
   if (stepping()) {
     step_tb_ = std::move(fresh);
     return step_tb_.get();
@@ -897,6 +961,45 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   if (engine_.options().tier == Tier::Llvm) engine_.tier_up(tb);
   if (tb == raw) engine_.tier_ahead(tb, ahead);
   return tb;
+}
+
+bool VcpuExec::rebuild_ir(TranslationBlock& tb) {
+  if (!tb.ir_dropped) return true;
+  if (tb.key.flags != cpu_.tb_flags || tb.key.cs_base != cpu_.cs_base) return false;
+  // The bytes by physical address: the block is valid, so the code-page tracking has seen no
+  // write to them since it was translated; a write racing with this one invalidates it (and
+  // with it the compile that follows).
+  const uint64_t in_page = kPageSize - (tb.key.pc & ~kPageMask);
+  const bool two_pages = tb.phys_page2 != TranslationBlock::kNoPage;
+  if (!rebuild_bytes_) rebuild_bytes_ = std::make_unique<uint8_t[]>(2 * kPageSize);
+  uint8_t* const bytes = rebuild_bytes_.get();
+  hw::AddressSpace& as = mmu_.address_space();
+  if (!as.read_bytes(tb.key.phys_pc, bytes, in_page) ||
+      (two_pages && !as.read_bytes(tb.phys_page2, bytes + in_page, kPageSize)))
+    return false;
+  CodeReader::PageFetcher next_page;
+  if (two_pages)
+    next_page = [&tb, bytes, in_page](uint64_t, uint64_t& phys) {
+      phys = tb.phys_page2;
+      return static_cast<const uint8_t*>(bytes + in_page);
+    };
+  ir::Block& work = scratch_;
+  work.insts.clear();
+  work.term = ir::Terminal{};
+  work.guest_pc = tb.key.pc;
+  work.guest_size = 0;
+  work.num_insns = 0;
+  CodeReader reader(tb.key.pc, bytes, in_page, next_page);
+  frontend_.translate(cpu_, reader, TranslateOptions{}, work);
+  if (!ir::verify(work).empty()) return false;
+  if (engine_.options().optimize) opt::optimize(work);
+  // The same guest code in the same mode translates to the same IR: anything else is a bug.
+  if (work.guest_size != tb.ir.guest_size || work.num_insns != tb.ir.num_insns ||
+      work.insts.size() != tb.ir_size || reader.extended() != two_pages)
+    return false;
+  tb.ir = work;
+  tb.ir_dropped = false;
+  return true;
 }
 
 void VcpuExec::log_in_asm(const ir::Block& b, const CodeReader& code, uint64_t pc) {
@@ -924,7 +1027,7 @@ uint64_t VcpuExec::execute(TranslationBlock* tb) {
   if (NativeFn fn = tb->native.load(std::memory_order_acquire)) return fn(&cpu_);
   if (const uint32_t at = tb->tier_up_at.load(std::memory_order_relaxed);
       at && tb->exec_count.fetch_add(1, std::memory_order_relaxed) + 1 == at)
-    engine_.tier_up(tb);
+    engine_.tier_up(tb, &cpu_);
   return interp::run(*tb->prog, &cpu_);
 }
 

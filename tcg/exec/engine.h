@@ -156,7 +156,9 @@ class Engine : public softmmu::CodePageTracker,
   void invalidate(TranslationBlock* tb);
   TranslationBlock* insert(std::unique_ptr<TranslationBlock> tb);
   void link(TranslationBlock* from, unsigned slot, TranslationBlock* to);
-  void tier_up(TranslationBlock* tb);  // queue (Auto) or compile now (Llvm)
+  // Queue (Auto) or compile now (Llvm). cpu: the vCPU running tb, at its start (it translates
+  // dropped IR again); null only where no IR was dropped.
+  void tier_up(TranslationBlock* tb, CpuCommon* cpu = nullptr);
   /// What the profile of earlier runs (tcg/llvm/code_cache.h, ProfileEntry) says about a block
   /// just translated (Auto tier): nothing, it names the block but the code changed, or it names
   /// it and the cache holds its object (Cached) or not yet (Miss); key: its cache key.
@@ -204,6 +206,10 @@ class Engine : public softmmu::CodePageTracker,
     uint64_t invalidated_compiled = 0;  // blocks with LLVM code invalidated
     uint64_t invalidated_queued = 0;    // blocks invalidated while queued for LLVM
     uint64_t dropped_cold = 0;          // left the queue because they stopped running
+    // Blocks whose dropped IR was translated again for the LLVM tier or the profile, and
+    // those where that failed (the block then stays out of LLVM).
+    uint64_t ir_rebuilt = 0;
+    uint64_t ir_rebuild_failed = 0;
     // Executions of LLVM code and the guest instructions they ran (counted under -d tier
     // only), over every block so far.
     uint64_t native_execs = 0;
@@ -219,6 +225,10 @@ class Engine : public softmmu::CodePageTracker,
   bool invalidate_range_locked(uint64_t phys, uint64_t len, const uint64_t* running_pc);
   void relink_published(TranslationBlock* tb);
   std::vector<TranslationBlock*> region_candidates_locked(TranslationBlock* head) const;
+  // Gives tb back the IR translate() dropped, through v (the vCPU calling tier_up); false
+  // when it cannot.
+  bool ensure_ir_locked(TranslationBlock* tb, VcpuExec* v);
+  VcpuExec* vcpu_of_locked(const CpuCommon* cpu) const;
   void code_full();
   /// True when every running vCPU but self flushed for view gen. map_mu_ held.
   bool map_acked_locked(uint64_t gen, const VcpuExec* self) const;
@@ -318,6 +328,10 @@ class VcpuExec {
 
   TranslationBlock* find_or_translate();
   TranslationBlock* translate(const TbKey& key, const uint8_t* host);
+  // Translates tb's guest code again into tb.ir after translate() dropped it (the engine's
+  // lock held). The frontend reads the mode from this CPU, so tb must be in its current mode.
+  // False when it cannot, or the IR comes out other than the first time.
+  bool rebuild_ir(TranslationBlock& tb);
   uint64_t execute(TranslationBlock* tb);
   std::optional<RunResult> take_pending();
   void log_in_asm(const ir::Block& b, const CodeReader& code, uint64_t pc);
@@ -337,6 +351,7 @@ class VcpuExec {
   bool debug_step_done_ = false;               // it ran, but run() returned before reporting it
   std::unique_ptr<TranslationBlock> step_tb_;  // the uncached block of a single step
   ir::Block scratch_;                          // translation buffer, reused between blocks
+  std::unique_ptr<uint8_t[]> rebuild_bytes_;   // rebuild_ir's copy of a block's two pages
   std::unique_ptr<baseline::Workspace> baseline_ws_;  // code generator buffers, likewise
   // Memory-map acknowledgements (Engine::memory_map_changed); guarded by the engine's map_mu_
   // except map_wait_, which only this vCPU's thread touches.

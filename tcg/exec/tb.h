@@ -49,7 +49,17 @@ struct TranslationBlock {
   // The physical page the block runs on into when it spans two (CodeReader::extend), else
   // kNoPage. Not part of the key: a lookup checks that the next virtual page still maps here.
   uint64_t phys_page2 = kNoPage;
-  ir::Block ir;  // optimised IR; immutable once published (the JIT thread reads it)
+  // The optimised IR; immutable once published (the JIT thread reads it), except that a block
+  // translated for the baseline tier or the interpreter keeps only its scalars (guest_pc,
+  // guest_size, num_insns, term) and sets ir_dropped: few blocks are ever compiled, and keeping
+  // every block's instructions was most of a boot's heap. Engine::tier_up has it translated
+  // again (VcpuExec::rebuild_ir, under the engine's lock) before anything reads the
+  // instructions: the cache key, the compile. ir_dropped is guarded by the engine's lock once
+  // the block is published.
+  ir::Block ir;
+  bool ir_dropped = false;
+  uint32_t ir_size = 0;  // ir.insts.size() of the optimised IR, kept when it is dropped
+  size_t ir_insts() const { return ir_dropped ? ir_size : ir.insts.size(); }
   std::unique_ptr<interp::Program> prog;
 
   std::atomic<NativeFn> native{nullptr};

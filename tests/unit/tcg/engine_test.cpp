@@ -557,6 +557,56 @@ TEST_P(EngineTest, ProfiledBlockStartsNativeInTheNextRun) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Blocks keep only their IR's scalars until the LLVM tier asks for them: tier_up translates
+// the guest bytes again (a block's part on a second page too), and the compiled code computes
+// what the first translation's code did. A block that never gets hot keeps no instructions.
+TEST_P(EngineTest, DroppedIrIsTranslatedAgainWhenTheBlockGetsHot) {
+  if (GetParam() != Tier::Auto) GTEST_SKIP() << "only the auto tier drops IR";
+  exec::EngineOptions opt;
+  opt.tier = Tier::Auto;
+  opt.hot_threshold = 8;
+  opt.policy.by_benefit = false;  // compile at 8 executions
+  restart_engine(opt);
+  std::vector<uint8_t> two_pages = mov(0x11223344);  // crosses from 0x1fff into 0x2000
+  two_pages.push_back(kAddI);
+  two_pages.push_back(1);
+  two_pages.push_back(kHalt);
+  poke(0x1ffe, two_pages);
+  poke(0x1000, {kAddI, 3, kHalt});
+  poke(0x1200, {kAddI, 2, kHalt});  // runs once
+  st.r[0] = 0;
+  run_from(0x1200);
+  const exec::TranslationBlock* cold = engine->lookup(exec::TbKey{0x1200, kRam + 0x1200, 0, 0});
+  ASSERT_NE(cold, nullptr);
+  EXPECT_TRUE(cold->ir_dropped);
+  EXPECT_TRUE(cold->ir.insts.empty());
+  EXPECT_EQ(cold->ir.guest_size, 3u);
+  EXPECT_EQ(cold->ir.num_insns, 2u);
+
+  for (int i = 0; i < 20; ++i) {
+    run_from(0x1000);
+    engine->drain_compiles();
+    EXPECT_EQ(st.r[0], 2u + 3u * (i + 1));
+  }
+  for (int i = 0; i < 20; ++i) {
+    run_from(0x1ffe);
+    engine->drain_compiles();
+    EXPECT_EQ(st.r[0], 0x11223345u);
+  }
+  const exec::Engine::Stats s = engine->stats();
+  EXPECT_EQ(s.blocks_compiled, 2u);
+  EXPECT_EQ(s.ir_rebuilt, 2u);
+  EXPECT_EQ(s.ir_rebuild_failed, 0u);
+  for (uint64_t pc : {0x1000, 0x1ffe}) {
+    const exec::TranslationBlock* hot = engine->lookup(exec::TbKey{pc, kRam + pc, 0, 0});
+    ASSERT_NE(hot, nullptr);
+    EXPECT_FALSE(hot->ir_dropped);
+    EXPECT_EQ(hot->ir.insts.size(), hot->ir_size);
+    EXPECT_FALSE(engine->is_baseline_code(hot->native.load()));
+  }
+  EXPECT_TRUE(cold->ir_dropped);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, EngineTest,
                          ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm, Tier::Auto),
                          test::tier_name);
