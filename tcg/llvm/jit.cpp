@@ -143,7 +143,8 @@ class CountingMemoryManager : public jitlink::InProcessMemoryManager {
 // Names how generated code is produced beyond JitOptions, for the persistent cache's keys:
 // change it whenever that changes. pic: outside symbols through the GOT (lower.cpp extern_ptr);
 // shared-volatile: BlockLowering::load_shared; nomisched: init_native_target.
-constexpr const char* kCodegenVersion = "pic+shared-volatile+nomisched+flagstores+loopexitchecks";
+constexpr const char* kCodegenVersion =
+    "pic+shared-volatile+nomisched+flagstores+loopexitchecks+loadpages";
 
 // Whether a function of m branches back to an earlier basic block: a region's loop. Lowering
 // emits a region's members in order, so every loop has such an edge.

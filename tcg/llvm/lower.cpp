@@ -2,6 +2,7 @@
 // lower_alu.cpp; memory, calls, fences and terminals in lower_mem.cpp.
 #include "tcg/llvm/lower.h"
 
+#include <algorithm>
 #include <cstddef>
 
 #include <llvm/IR/MDBuilder.h>
@@ -206,6 +207,7 @@ std::string BlockLowering::lower(const exec::TranslationBlock& tb, const std::st
   b_.SetInsertPoint(entry);
   plan_registers();
   plan_exit_checks();
+  plan_load_pages();
   b_.CreateBr(member_bbs_[0]);
 
   bool ok = true;
@@ -339,6 +341,63 @@ void BlockLowering::sync_out() {
 void BlockLowering::sync_in() {
   for (const PromotedReg& r : regs_)
     if (r.slot) b_.CreateStore(load_field(r.slot->getAllocatedType(), r.offset), r.slot);
+  forget_load_pages();  // the helper may have changed the TLB (TLBI, a translation regime)
+}
+
+void BlockLowering::plan_load_pages() {
+  load_pages_.clear();
+  load_page_of_.assign(members_.size(), {});
+  // Members on a cycle lie between the target and the source of an edge to a member no later
+  // in region order (plan_exit_checks); a member's loop size is that of the smallest such
+  // span. Elsewhere a load runs once per call and a remembered page would never be used.
+  const size_t none = members_.size() + 1;
+  std::vector<size_t> loop_size(members_.size(), none);
+  for (size_t m = 0; m < members_.size(); ++m) {
+    const ir::Terminal& t = members_[m]->ir.term;
+    if (t.kind != ir::Terminal::Kind::Jump && t.kind != ir::Terminal::Kind::Branch) continue;
+    for (uint64_t target : {t.target, t.target2}) {
+      const int to = member_index(target);
+      if (to >= 0 && size_t(to) <= m)
+        for (size_t k = size_t(to); k <= m; ++k)
+          loop_size[k] = std::min(loop_size[k], m - size_t(to) + 1);
+      if (t.kind == ir::Terminal::Kind::Jump) break;
+    }
+  }
+  struct Site {
+    size_t loop_size, member, inst;
+  };
+  std::vector<Site> sites;
+  for (size_t m = 0; m < members_.size(); ++m) {
+    const std::vector<ir::Inst>& insts = members_[m]->ir.insts;
+    load_page_of_[m].assign(insts.size(), -1);
+    if (loop_size[m] == none) continue;
+    const opt::MemRuns runs = opt::find_mem_runs(members_[m]->ir);
+    for (size_t i = 0; i < insts.size(); ++i) {
+      const ir::Inst& in = insts[i];
+      if (in.op != ir::Opcode::Load && in.op != ir::Opcode::VecLoad) continue;
+      if (runs.run_of[i] >= 0) continue;  // its run's probe serves it
+      // The forgotten value kTlbInvalid must never equal a masked address (guest_access).
+      if (ir::MemOp::decode(in.imm).size() > softmmu::kTlbInvalid) continue;
+      sites.push_back({loop_size[m], m, i});
+    }
+  }
+  // Each remembered page is two values live across the loop: beyond a few they cost more in
+  // spills than the probes they save, so the innermost loops' loads come first.
+  constexpr size_t kMaxLoadPages = 4;
+  std::stable_sort(sites.begin(), sites.end(),
+                   [](const Site& a, const Site& b) { return a.loop_size < b.loop_size; });
+  if (sites.size() > kMaxLoadPages) sites.resize(kMaxLoadPages);
+  for (const Site& site : sites) {
+    load_page_of_[site.member][site.inst] = int32_t(load_pages_.size());
+    LoadPage p{b_.CreateAlloca(b_.getInt64Ty()), b_.CreateAlloca(b_.getInt64Ty())};
+    b_.CreateStore(b_.getInt64(softmmu::kTlbInvalid), p.page);
+    b_.CreateStore(b_.getInt64(0), p.addend);
+    load_pages_.push_back(p);
+  }
+}
+
+void BlockLowering::forget_load_pages() {
+  for (const LoadPage& p : load_pages_) b_.CreateStore(b_.getInt64(softmmu::kTlbInvalid), p.page);
 }
 
 int BlockLowering::member_index(uint64_t target) const {

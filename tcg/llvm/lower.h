@@ -92,6 +92,13 @@ class BlockLowering {
   // Which members check exit_request on entry: the head and every target of an edge from a
   // member at or after it in region order (so each cycle has one).
   void plan_exit_checks();
+  // Loads inside the function's loops remember the page their last TLB hit matched and its
+  // addend (loop-carried through allocas), so the next access to that page skips the probe.
+  // Only this vCPU changes its TLB's read entries (remote flushes are queued and acknowledged
+  // by this thread; protect_code_page touches write entries only), and only through slow
+  // paths and helpers, where forget_load_pages() drops them; every exit leaves the function.
+  void plan_load_pages();
+  void forget_load_pages();
   void tag(ll::Instruction* i, ll::MDNode* type);
   ll::Value* arg(const ir::Inst& in, unsigned k) { return values_[in.args[k].id]; }
   bool check_args(const ir::Inst& in, uint32_t index);
@@ -142,12 +149,13 @@ class BlockLowering {
   ll::Value* run_member(int32_t r, ll::BasicBlock* usual);
   // In a slow path: the runs in progress stop using their probe (it may be stale).
   void end_runs_in_progress();
-  ll::Value* host_pointer(ll::Value* entry, ll::Value* vaddr);
+  ll::Value* host_pointer(ll::Value* entry, ll::Value* vaddr, ll::Value** addend = nullptr);
   // One guest access, the scaffolding every kind shares: a run member's fused access (when
   // the instruction is one), then the inline TLB compare at m (tlb_compare_and_entry) with
   // `fast` on a hit and, in a cold block, sync_out, `slow`, the end of the runs in progress
   // and a branch out when the slow path raised. `fast` gets the host address; both return the
   // access's value (null for stores), joined by a PHI. Blocks are named name_hit, name_miss...
+  // A load with a remembered page (plan_load_pages) first compares against that page.
   ll::Value* guest_access(const char* name, ll::Value* vaddr, ir::MemOp m, bool write,
                           ll::function_ref<ll::Value*(ll::Value* host)> fast,
                           ll::function_ref<ll::Value*()> slow);
@@ -185,6 +193,14 @@ class BlockLowering {
   ll::MDNode* tbaa_tlb_ = nullptr;    // the TLB table
   ll::MDNode* tbaa_count_ = nullptr;  // TranslationBlock::native_execs
   bool count_executions_ = false;
+
+  // plan_load_pages
+  struct LoadPage {
+    ll::AllocaInst* page;    // i64: the matched compare value, or kTlbInvalid (matches nothing)
+    ll::AllocaInst* addend;  // i64: that entry's host addend
+  };
+  std::vector<LoadPage> load_pages_;
+  std::vector<std::vector<int32_t>> load_page_of_;  // by member, by instruction: index or -1
 
   ll::Module& mod_;
   ll::LLVMContext& ctx_;

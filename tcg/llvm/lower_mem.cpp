@@ -54,12 +54,13 @@ ll::Value* BlockLowering::tlb_compare_and_entry(ll::Value* vaddr, ir::MemOp m, b
 }
 
 // The TLB hit's host address: vaddr + the entry's addend.
-ll::Value* BlockLowering::host_pointer(ll::Value* entry, ll::Value* vaddr) {
-  auto* addend = b_.CreateAlignedLoad(
+ll::Value* BlockLowering::host_pointer(ll::Value* entry, ll::Value* vaddr, ll::Value** addend) {
+  auto* a = b_.CreateAlignedLoad(
       b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), entry, b_.getInt64(kEntryAddend)),
       ll::MaybeAlign(8));
-  tag(addend, tbaa_tlb_);
-  return b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy());
+  tag(a, tbaa_tlb_);
+  if (addend) *addend = a;
+  return b_.CreateIntToPtr(b_.CreateAdd(vaddr, a), b_.getPtrTy());
 }
 
 // One probe for the run's bytes [a, last]: both in one page (checked outright, not left to
@@ -142,12 +143,48 @@ ll::Value* BlockLowering::guest_access(const char* name, ll::Value* vaddr, ir::M
     b_.SetInsertPoint(usual_bb);
   }
 
+  // A remembered page (plan_load_pages): one compare of the page and the alignment bits of
+  // the access's size against the page the last hit matched. A naturally aligned access
+  // never crosses a page, so its first byte's page is its last's (the hit's addend holds for
+  // that page only); a misaligned one always takes the probe below.
+  const int32_t lp = write ? -1 : load_page_of_[member_][index_];
+  const uint64_t fa = m.fast_align();
+  ll::Value* keep = b_.getInt64(softmmu::kPageMask | (fa - 1));
+  ll::Value* cached_val = nullptr;
+  ll::BasicBlock* cached_end = nullptr;
+  if (lp >= 0) {
+    const LoadPage& p = load_pages_[lp];
+    auto* cached_bb = ll::BasicBlock::Create(ctx_, n + "_cached", fn_);
+    auto* probe_bb = ll::BasicBlock::Create(ctx_, n + "_probe", fn_);
+    ll::Value* page = b_.CreateLoad(b_.getInt64Ty(), p.page);
+    ll::Value* same = b_.CreateICmpEQ(
+        b_.CreateAnd(vaddr, b_.getInt64(softmmu::kPageMask | (m.size() - 1))), page);
+    ll::MDBuilder md(ctx_);
+    b_.CreateCondBr(same, cached_bb, probe_bb, md.createLikelyBranchWeights());
+    b_.SetInsertPoint(cached_bb);
+    ll::Value* addend = b_.CreateLoad(b_.getInt64Ty(), p.addend);
+    cached_val = fast(b_.CreateIntToPtr(b_.CreateAdd(vaddr, addend), b_.getPtrTy()));
+    cached_end = b_.GetInsertBlock();
+    b_.CreateBr(join_bb);
+    b_.SetInsertPoint(probe_bb);
+  }
+
   ll::Value* entry = nullptr;
   ll::Value* hit = tlb_compare_and_entry(vaddr, m, write, entry);
   cond_br_cold(b_.CreateNot(hit), miss_bb, hit_bb);
 
   b_.SetInsertPoint(hit_bb);
-  ll::Value* fast_val = fast(host_pointer(entry, vaddr));
+  ll::Value* addend = nullptr;
+  ll::Value* host = host_pointer(entry, vaddr, &addend);
+  if (lp >= 0) {
+    // On a hit the last byte's masked address is the entry's compare value, and the first
+    // byte is on that page too.
+    const uint64_t last_off = m.size() > fa ? m.size() - fa : 0;
+    b_.CreateStore(b_.CreateAnd(b_.CreateAdd(vaddr, b_.getInt64(last_off)), keep),
+                   load_pages_[lp].page);
+    b_.CreateStore(addend, load_pages_[lp].addend);
+  }
+  ll::Value* fast_val = fast(host);
   ll::BasicBlock* hit_end = b_.GetInsertBlock();
   b_.CreateBr(join_bb);
 
@@ -155,16 +192,18 @@ ll::Value* BlockLowering::guest_access(const char* name, ll::Value* vaddr, ir::M
   sync_out();  // the slow path may raise a guest exception, which needs exact state
   ll::Value* slow_val = slow();
   end_runs_in_progress();
+  forget_load_pages();  // the slow path refills the TLB, and may flush it
   branch_if_pending();
   ll::BasicBlock* slow_end = b_.GetInsertBlock();
   b_.CreateBr(join_bb);
 
   b_.SetInsertPoint(join_bb);
   if (!fast_val) return nullptr;
-  ll::PHINode* phi = b_.CreatePHI(fast_val->getType(), run_val ? 3 : 2);
+  ll::PHINode* phi = b_.CreatePHI(fast_val->getType(), 2 + !!run_val + !!cached_val);
   phi->addIncoming(fast_val, hit_end);
   phi->addIncoming(slow_val, slow_end);
   if (run_val) phi->addIncoming(run_val, run_end);
+  if (cached_val) phi->addIncoming(cached_val, cached_end);
   return phi;
 }
 

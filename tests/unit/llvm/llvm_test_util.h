@@ -37,7 +37,8 @@ struct SlowCall {
 /// What the fake slow paths record and how they behave (test bookkeeping, not guest state).
 struct SlowLog {
   std::vector<SlowCall> calls;
-  uint64_t fault_vaddr = ~0ull;  // an access here raises PendingExit::Exception
+  uint64_t fault_vaddr = ~0ull;            // an access here raises PendingExit::Exception
+  void (*on_store)(CpuCommon*) = nullptr;  // run by the slow store (a device changing the map)
 };
 
 struct TestCpu {
@@ -84,6 +85,7 @@ inline void fake_slow_store(CpuCommon* c, uint64_t vaddr, uint64_t value, uint64
                             uint64_t insn_pc) {
   auto* cpu = reinterpret_cast<TestCpu*>(c);
   cpu->slow->calls.push_back({true, vaddr, value, memop, insn_pc});
+  if (cpu->slow->on_store) cpu->slow->on_store(c);
   if (vaddr == cpu->slow->fault_vaddr) {
     c->pc = insn_pc;
     c->pending_exit = uint32_t(PendingExit::Exception);
