@@ -83,9 +83,10 @@ void write_cr(X86Cpu& cpu, unsigned n, uint64_t v) {
         value &= 0xffffffffu;
       }
       // The TLB holds only the current PCID's entries, so any CR3 write drops the non-global
-      // ones (the no-flush hint is allowed to be ignored).
-      s.cr3 = value;
+      // ones (the no-flush hint is allowed to be ignored): those of the PCID being left, so
+      // before CR3 names the new one.
       cpu.flush_tlb_nonglobal();
+      s.cr3 = value;
       return;
     }
     case 4: {

@@ -261,7 +261,10 @@ uint64_t X86Frontend::compute_tb_flags(const tcg::CpuCommon& cpu) const {
   } else if (pe && !vm && (cs_attr & seg_attr::kDb)) {
     f |= tb_flags::kCode32;
   }
-  if (pe && !vm && (s.seg[kSs].attr & seg_attr::kDb)) f |= tb_flags::kStack32;
+  // SS.B is ignored in 64-bit code: keeping it there split every Linux kernel block in two
+  // (SYSCALL loads a flat SS, an interrupt a null one).
+  if (pe && !vm && !(f & tb_flags::kCode64) && (s.seg[kSs].attr & seg_attr::kDb))
+    f |= tb_flags::kStack32;
   if (pe) f |= tb_flags::kPe;
   if (vm) f |= tb_flags::kVm86;
   if (lma) f |= tb_flags::kLma;

@@ -172,8 +172,8 @@ bool task_switch(X86Cpu& cpu, uint16_t sel, const Descriptor& d, By by, uint64_t
   s.cr0 |= cr0::kTs;
   s.dr[7] &= ~0x155ull;  // local breakpoint enables (L0-L3, LE) are per task
   if (tss32 && (s.cr0 & cr0::kPg)) {
+    cpu.flush_tlb_nonglobal();  // the PCID being left (always 0 outside long mode)
     s.cr3 = n.cr3;
-    cpu.flush_tlb_nonglobal();
   }
   uint64_t flags = n.eflags;
   if (!tss32) flags = (read_eflags(s) & ~0xffffull) | (flags & 0xffff);

@@ -14,6 +14,7 @@ namespace orrery::tcg::baseline {
 
 class CodeCache {
  public:
+  static constexpr size_t kHugePage = size_t(2) << 20;  // x86-64's PMD size
   /// Reserves `bytes` of address space (pages are committed ahead of the code written). Returns
   /// null and sets error if the host refuses the mapping.
   static std::unique_ptr<CodeCache> create(size_t bytes, std::string& error);
@@ -28,6 +29,8 @@ class CodeCache {
   /// Forgets every block. Only when no thread can be running or about to run cached code.
   void reset() { used_.store(0, std::memory_order_relaxed); }
 
+  /// Where the cache starts: on a huge-page boundary (kHugePage).
+  const uint8_t* base() const { return base_; }
   bool contains(const uint8_t* p) const { return p >= base_ && p < base_ + size_; }
   size_t used() const { return std::min(used_.load(std::memory_order_relaxed), size_); }
   size_t capacity() const { return size_; }

@@ -618,6 +618,40 @@ TEST_P(X86Run, GlobalPagesSurviveCr3WritesUntilInvpcid) {
   EXPECT_EQ(m.s().gpr[kR10], 0x2222u);
 }
 
+// The TLB caches one PCID's non-global entries at a time: a MOV CR3 to another PCID must
+// drop the entries of the PCID it leaves (it dropped the new PCID's instead, so the old
+// process's user mappings stayed visible to the next one).
+TEST_P(X86Run, Cr3WriteToAnotherPcidDropsTheOldPcidsEntries) {
+  TestMachine m(*find_cpu_model("max"), GetParam());
+  m.wr(0x200000, 0x1111, 8);
+  m.wr(0x400000, 0x2222, 8);
+  const std::string src = std::string(kModeSwitch) + R"(
+  mov rax, cr4
+  or rax, 0x20080               ; PCIDE, PGE
+  mov cr4, rax
+  mov qword [0x22008], 0x200087 ; PDE 1: non-global 2M page
+  mov rax, cr3
+  or rax, 1
+  mov cr3, rax                  ; PCID 1
+  mov r8, [0x200000]
+  mov qword [0x22008], 0x400087 ; PCID 2's mapping of the same address
+  and rax, ~0xfff
+  or rax, 2
+  mov cr3, rax                  ; PCID 2, flushing (bit 63 clear)
+  mov r9, [0x200000]
+  mov al, 0x5a
+  out 0xf4, al
+  hlt
+)" + kTables;
+  const auto code = assemble(src, 16);
+  ASSERT_FALSE(code.empty());
+  start_real_mode(m, code);
+  ASSERT_EQ(m.cpu->run(), ExitKind::Kicked);
+  EXPECT_EQ(m.exit_port.values, std::vector<uint64_t>{0x5a});
+  EXPECT_EQ(m.s().gpr[kR8], 0x1111u);
+  EXPECT_EQ(m.s().gpr[kR9], 0x2222u) << "PCID 1's entry survived the switch to PCID 2";
+}
+
 TEST_P(X86Run, RepOutsAndRepIns) {
   TestMachine m(default_cpu_model(), GetParam());
   const auto code = assemble(R"(

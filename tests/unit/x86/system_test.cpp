@@ -157,6 +157,33 @@ TEST_F(SystemTest, ResetStates) {
   EXPECT_NE(m.s().common.tb_flags & tb_flags::kLma, 0u);
 }
 
+// SS.B does not matter in 64-bit code, so it must not split blocks: Linux enters its kernel
+// with SS.B set by SYSCALL and clear (a null SS) by an interrupt, and every kernel block ran
+// under both flag values (twice the translations, and jump-cache slots that kept missing).
+TEST_F(SystemTest, StackSizeIsNoBlockFlagIn64BitCode) {
+  X86Cpu::LongModeEntry e;
+  e.rip = 0x1000200;
+  e.rsp = 0x7000;
+  e.cr3 = 0x9000;
+  e.gdt_base = 0x500;
+  e.gdt_limit = 31;
+  m.cpu->reset_long_mode(e);
+  ASSERT_NE(m.s().common.tb_flags & tb_flags::kCode64, 0u);
+  m.s().seg[kSs].attr |= seg_attr::kDb;
+  m.cpu->mode_changed();
+  const uint64_t with_b = m.s().common.tb_flags;
+  m.s().seg[kSs].attr &= ~seg_attr::kDb;
+  m.cpu->mode_changed();
+  EXPECT_EQ(m.s().common.tb_flags, with_b);
+  // Compatibility mode (CS.L clear, CS.D set) does use it.
+  m.s().seg[kCs].attr = (m.s().seg[kCs].attr & ~seg_attr::kL) | seg_attr::kDb;
+  m.cpu->mode_changed();
+  EXPECT_EQ(m.s().common.tb_flags & tb_flags::kStack32, 0u);
+  m.s().seg[kSs].attr |= seg_attr::kDb;
+  m.cpu->mode_changed();
+  EXPECT_NE(m.s().common.tb_flags & tb_flags::kStack32, 0u);
+}
+
 TEST_F(SystemTest, SyscallAndSysretInLongMode) {
   flat(0);
   m.s().efer = efer::kSce | efer::kLme | efer::kLma;
