@@ -795,7 +795,10 @@ void Engine::tier_up(TranslationBlock* tb) {
   if (profiled) {
     // Outside the engine's lock: linking takes the JIT's.
     if (region_cached) {
-      if (NativeFn fn = compiler_->jit().try_link_cached(*tb, region_key)) {
+      // The last try waits for the compile thread's current compile rather than queueing
+      // behind it: on a busy host that thread (nice 10) holds the JIT for long, preempted.
+      if (NativeFn fn =
+              compiler_->jit().try_link_cached(*tb, region_key, tries + 1 >= kLinkTries)) {
         tb->native.store(fn, std::memory_order_release);
         relink_published(tb);
         std::lock_guard<std::mutex> g(mu_);
