@@ -97,11 +97,15 @@ void Engine::log_tier_stats() {
            t.ir_rebuilt, t.ir_rebuild_failed);
   if (!profile_.empty())
     log_.log(hw::kLogTier,
-             "tier: profile: at first translation %" PRIu64 " linked from the tcg cache, %" PRIu64
-             " queued from it, %" PRIu64 " queued to compile, %" PRIu64
-             " past the compile budget, %" PRIu64 " with changed code\n",
-             t.ahead_linked, t.ahead_cached, t.ahead_compiles, t.ahead_over_budget,
-             t.ahead_changed);
+             "tier: profile: at first translation %" PRIu64 " linked from the tcg cache (%" PRIu64
+             " at a later check, %" PRIu64 " queued from it), %" PRIu64
+             " queued to compile, %" PRIu64 " to fill the cache, %" PRIu64
+             " past the fill budget, %" PRIu64
+             " with changed code; regions at their first check: %" PRIu64 " linked, %" PRIu64
+             " queued from the cache, %" PRIu64 " queued to compile\n",
+             t.ahead_linked, t.ahead_linked_later, t.ahead_cached, t.ahead_compiles, t.ahead_fill,
+             t.ahead_over_budget, t.ahead_changed, t.ahead_regions_linked, t.ahead_regions_queued,
+             t.ahead_regions_compiles);
   log_.log(hw::kLogTier,
            "llvm: %" PRIu64 " queued, %" PRIu64 " compiled, %" PRIu64 " failed, %" PRIu64
            " skipped (invalidated), %" PRIu64 " dropped cold\n",
@@ -180,18 +184,26 @@ std::string Engine::init() {
 }
 
 void Engine::load_profile() {
-  for (const llvm::ProfileEntry& e : tcg_cache_->load_profile(compiler_->jit().cache_config()))
-    profile_.emplace(ProfileKey{e.pc, e.flags, e.cs_base}, Profiled{e.key_hash, e.weight});
-  if (log_.enabled(hw::kLogTier))
-    log_.log(hw::kLogTier, "tier: profile of earlier runs names %zu blocks\n", profile_.size());
+  for (llvm::ProfileEntry& e : tcg_cache_->load_profile(compiler_->jit().cache_config()))
+    profile_.emplace(ProfileKey{e.pc, e.flags, e.cs_base},
+                     Profiled{e.key_hash, e.weight, e.compiled, std::move(e.members)});
+  if (log_.enabled(hw::kLogTier)) {
+    size_t regions = 0;
+    for (const auto& [k, p] : profile_) regions += !p.members.empty();
+    log_.log(hw::kLogTier, "tier: profile of earlier runs names %zu blocks (%zu regions)\n",
+             profile_.size(), regions);
+  }
 }
 
 void Engine::save_profile() {
-  // Blocks that pay back a compile over kProfileRuns runs, and those with LLVM code now (on
-  // their own: a region's code is found by tier_up's cache probe, as its members must be
-  // known first). A block translated several times (invalidated, flushed) counts once.
-  // Entries for blocks this run never translated carry over (a shorter run, another path
-  // through the boot), so one run does not erase what earlier runs found.
+  // Blocks and regions with LLVM code now (the policy found them worth a compile: a region is
+  // named by its head, with its members' PCs, and its key is the region's), and blocks whose
+  // baseline code ran long enough to pay back a compile over kProfileRuns runs. A region's
+  // members are not named alone (unless they have LLVM code of their own): linked alone at
+  // translation they would run outside the region. A block translated several times
+  // (invalidated, flushed) counts once. Entries for blocks this run never translated carry
+  // over (a shorter run, another path through the boot), so one run does not erase what
+  // earlier runs found.
   std::unordered_map<ProfileKey, llvm::ProfileEntry, ProfileKeyHash> keep;
   size_t without_ir = 0;
   {
@@ -204,41 +216,91 @@ void Engine::save_profile() {
       }
     for (const auto& [pk, p] : profile_)
       if (!seen.count(pk))
-        keep[pk] = llvm::ProfileEntry{pk.pc, pk.cs_base, pk.flags, p.key_hash, p.weight};
+        keep[pk] = llvm::ProfileEntry{pk.pc,    pk.cs_base, pk.flags, p.key_hash,
+                                      p.weight, p.compiled, p.members};
+    auto runs = [](const TranslationBlock* m) {
+      return (uint64_t(m->exec_count.load(std::memory_order_relaxed)) +
+              m->native_execs.load(std::memory_order_relaxed)) *
+             m->ir.num_insns;
+    };
+    auto llvm_code = [this](const TranslationBlock* m) {
+      NativeFn fn = m->native.load(std::memory_order_relaxed);
+      return fn && !is_baseline_code(fn);
+    };
+    std::unordered_set<const TranslationBlock*> in_region;
+    for (const auto& tb : all_)
+      if (tb->valid.load(std::memory_order_relaxed) && tb->region.size() > 1 && llvm_code(tb.get()))
+        for (size_t i = 1; i < tb->region.size(); ++i) in_region.insert(tb->region[i]);
     for (const auto& tb : all_) {
-      if (!tb->valid.load(std::memory_order_relaxed) || tb->region.size() > 1) continue;
-      uint64_t weight = (uint64_t(tb->exec_count.load(std::memory_order_relaxed)) +
-                         tb->native_execs.load(std::memory_order_relaxed)) *
-                        tb->ir.num_insns;
+      if (!tb->valid.load(std::memory_order_relaxed)) continue;
+      const bool region = tb->region.size() > 1;
+      const bool compiled = llvm_code(tb.get());
+      if (region && !compiled) continue;  // its region's code never arrived
+      if (in_region.contains(tb.get()) && !compiled) continue;
+      uint64_t weight = 0;
+      for (const TranslationBlock* m : region ? tb->region : std::vector{tb.get()})
+        weight += runs(m);
+      const ProfileKey pk{tb->key.pc, tb->key.flags, tb->key.cs_base};
       // A block that ran native from the start (unless -d tier counts it) keeps its weight.
       if (tb->ahead)
-        if (auto it = profile_.find(ProfileKey{tb->key.pc, tb->key.flags, tb->key.cs_base});
-            it != profile_.end())
+        if (auto it = profile_.find(pk); it != profile_.end())
           weight = std::max(weight, it->second.weight);
-      NativeFn fn = tb->native.load(std::memory_order_relaxed);
-      const bool llvm_code = fn && !is_baseline_code(fn);
-      if (!llvm_code && policy_.saving_ns(weight) * kProfileRuns < policy_.cost_ns(tb->ir_insts()))
-        continue;
-      // No IR, no key: tier_up translates it again for a block as heavy as this at its check.
-      if (tb->ir_dropped) {
+      if (!policy_.pays_ahead(weight, tb->ir_insts(), compiled, kProfileRuns)) continue;
+      // No IR, no key: tier_up translates a block again once it could be heavy enough for the
+      // profile, and every member of a region it compiles.
+      bool have_ir = true;
+      for (const TranslationBlock* m : region ? tb->region : std::vector{tb.get()})
+        have_ir = have_ir && !m->ir_dropped;
+      if (!have_ir) {
         ++without_ir;
         continue;
       }
-      const std::string key = compiler_->jit().cache_key(*tb);
+      std::string key = compiler_->jit().cache_key(*tb);  // empty: not cacheable code
       if (key.empty()) continue;
-      const ProfileKey pk{tb->key.pc, tb->key.flags, tb->key.cs_base};
+      std::vector<uint64_t> members;
+      if (region) {
+        for (size_t i = 1; i < tb->region.size(); ++i) members.push_back(tb->region[i]->key.pc);
+        const std::vector<const TranslationBlock*> all(tb->region.begin(), tb->region.end());
+        key = llvm::CodeCache::key_material(all, compiler_->jit().cache_config());
+        if (key.empty()) continue;
+      }
       llvm::ProfileEntry& e = keep[pk];
-      e = llvm::ProfileEntry{pk.pc, pk.cs_base, pk.flags, llvm::CodeCache::key_hash(key),
-                             e.weight + weight};
+      // The same block translated again adds up; a region replaces a lone entry for its head.
+      if (e.members.size() != members.size()) e = llvm::ProfileEntry{};
+      e = llvm::ProfileEntry{pk.pc,
+                             pk.cs_base,
+                             pk.flags,
+                             llvm::CodeCache::key_hash(key),
+                             e.weight + weight,
+                             e.compiled || compiled,
+                             std::move(members)};
     }
   }
   std::vector<llvm::ProfileEntry> entries;
   entries.reserve(keep.size());
-  for (const auto& [k, e] : keep) entries.push_back(e);
+  for (auto& [k, e] : keep) entries.push_back(std::move(e));
   const bool ok = tcg_cache_->store_profile(compiler_->jit().cache_config(), entries);
   if (log_.enabled(hw::kLogTier))
     log_.log(hw::kLogTier, "tier: profile for later runs: %zu blocks%s (%zu left out without IR)\n",
              entries.size(), ok ? "" : " (not written)", without_ir);
+}
+
+bool Engine::ahead_pays(const Profiled& p, uint64_t ir_insts) const {
+  return policy_.pays_ahead(p.weight, ir_insts, p.compiled);
+}
+
+void Engine::earn_fill_budget(uint64_t weight) {
+  fill_budget_ns_.fetch_add(int64_t(policy_.saving_ns(weight) * kAheadFillShare),
+                            std::memory_order_relaxed);
+}
+
+bool Engine::take_fill_budget(uint64_t ir_insts) {
+  const auto cost = int64_t(policy_.cost_ns(ir_insts));
+  int64_t have = fill_budget_ns_.load(std::memory_order_relaxed);
+  do {
+    if (have < cost) return false;
+  } while (!fill_budget_ns_.compare_exchange_weak(have, have - cost, std::memory_order_relaxed));
+  return true;
 }
 
 Engine::AheadPlan Engine::plan_ahead(const TranslationBlock& tb) {
@@ -251,6 +313,11 @@ Engine::AheadPlan Engine::plan_ahead(const TranslationBlock& tb) {
     // A key whose compiled code keeps being thrown away goes through the policy's back-off.
     std::lock_guard<std::mutex> g(mu_);
     if (policy_.backoffs(tb.key)) return plan;
+  }
+  // Its members are not translated yet: tier_up forms the region at the first check.
+  if (!it->second.members.empty()) {
+    plan.kind = Kind::Region;
+    return plan;
   }
   // The same guest code (and code generator) as in the profiled run, or it is not that block.
   plan.key = compiler_->jit().cache_key(tb);
@@ -272,6 +339,9 @@ NativeFn Engine::link_ahead(TranslationBlock& tb, const AheadPlan& plan) {
   tb.native.store(fn, std::memory_order_relaxed);
   tb.ahead = true;
   tb.compile_queued.store(true, std::memory_order_relaxed);
+  if (auto it = profile_.find(ProfileKey{tb.key.pc, tb.key.flags, tb.key.cs_base});
+      it != profile_.end())
+    earn_fill_budget(it->second.weight);
   std::lock_guard<std::mutex> g(mu_);
   ++stats_.ahead_linked;
   return fn;
@@ -280,21 +350,76 @@ NativeFn Engine::link_ahead(TranslationBlock& tb, const AheadPlan& plan) {
 void Engine::tier_ahead(TranslationBlock* tb, const AheadPlan& plan) {
   using Kind = AheadPlan::Kind;
   if (plan.kind != Kind::Cached && plan.kind != Kind::Miss) return;
-  const bool budget = plan.kind == Kind::Cached ||
-                      ahead_compiles_.fetch_add(1, std::memory_order_relaxed) < kAheadCompileBudget;
+  // A miss is compiled now when that pays back in this run; else, to fill the cache for later
+  // runs, only from the fill budget.
+  bool fill = false;
+  if (plan.kind == Kind::Miss) {
+    auto it = profile_.find(ProfileKey{tb->key.pc, tb->key.flags, tb->key.cs_base});
+    if (it == profile_.end()) return;
+    if (!ahead_pays(it->second, tb->ir_insts())) {
+      if (!take_fill_budget(tb->ir_insts())) {
+        std::lock_guard<std::mutex> g(mu_);
+        ++stats_.ahead_over_budget;
+        return;
+      }
+      fill = true;
+    }
+  } else {
+    // Not linked at translation (the JIT was busy): tier_up tries again at the next checks.
+    std::lock_guard<std::mutex> g(mu_);
+    if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
+    tb->ahead = true;
+    pending_links_[tb] = PendingLink{plan.key, 0};
+    return;
+  }
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (!budget) {
-      ++stats_.ahead_over_budget;
-      return;
-    }
     if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
-    ++(plan.kind == Kind::Cached ? stats_.ahead_cached : stats_.ahead_compiles);
+    ++(plan.kind == Kind::Cached ? stats_.ahead_cached
+       : fill                    ? stats_.ahead_fill
+                                 : stats_.ahead_compiles);
     tb->ahead = true;
     tb->compile_queued.store(true, std::memory_order_relaxed);
   }
   // A cached object costs only its linking: ahead of the compiles.
   compiler_->enqueue(tb, plan.kind == Kind::Cached);
+}
+
+std::vector<TranslationBlock*> Engine::profiled_region_locked(TranslationBlock* tb, VcpuExec* v,
+                                                              const Profiled& p, std::string& key) {
+  std::vector<TranslationBlock*> members{tb};
+  if (region_probed_.contains(tb) || !tb->region.empty() || !tb->region_heads.empty() ||
+      policy_.backoffs(tb->key))
+    return {};
+  for (uint64_t pc : p.members) {
+    // A region keeps to one page (links are made only within one), so the members share the
+    // head's physical page.
+    if ((pc & kPageMask) != (tb->key.pc & kPageMask)) return {};
+    const TbKey k{pc, (tb->key.phys_pc & kPageMask) | (pc & ~kPageMask), tb->key.flags,
+                  tb->key.cs_base};
+    TranslationBlock* m = map_.find(k);
+    if (!m) return {};  // not translated yet: try again at the next check
+    if (!m->valid.load() || m->phys_page2 != TranslationBlock::kNoPage ||
+        std::find(members.begin(), members.end(), m) != members.end()) {
+      region_probed_.insert(tb);
+      return {};
+    }
+    members.push_back(m);
+  }
+  // The key, the link and the compile read every member's IR.
+  for (TranslationBlock* m : members)
+    if (!ensure_ir_locked(m, v)) {
+      region_probed_.insert(tb);
+      return {};
+    }
+  const std::vector<const TranslationBlock*> all(members.begin(), members.end());
+  key = llvm::CodeCache::key_material(all, compiler_->jit().cache_config());
+  region_probed_.insert(tb);  // formed once: found, or other code for good
+  if (key.empty() || llvm::CodeCache::key_hash(key) != p.key_hash) {
+    ++stats_.ahead_changed;
+    return {};
+  }
+  return members;
 }
 
 void Engine::code_full() {
@@ -496,6 +621,8 @@ void Engine::flush() {
     old = std::move(all_);
     all_.clear();
     cache_probed_.clear();
+    region_probed_.clear();
+    pending_links_.clear();
     // Like the blocks themselves, their code is only dropped when no vCPU runs (reset).
     if (code_cache_) code_cache_->reset();
     code_cache_full_logged_ = false;
@@ -600,93 +727,156 @@ bool Engine::ensure_ir_locked(TranslationBlock* tb, VcpuExec* v) {
   return false;
 }
 
+bool Engine::take_profiled_region_locked(TranslationBlock* tb, VcpuExec* v, std::string& key,
+                                         bool& cached) {
+  if (opt_.tier != Tier::Auto || profile_.empty()) return false;
+  auto it = profile_.find(ProfileKey{tb->key.pc, tb->key.flags, tb->key.cs_base});
+  if (it == profile_.end() || it->second.members.empty()) return false;
+  std::vector<TranslationBlock*> members = profiled_region_locked(tb, v, it->second, key);
+  if (members.empty()) return false;
+  uint64_t ir = 0;
+  for (const TranslationBlock* m : members) ir += m->ir_insts();
+  cached = tcg_cache_->contains(key);
+  if (!cached && !ahead_pays(it->second, ir)) return false;
+  earn_fill_budget(it->second.weight);
+  if (!cached) ++stats_.ahead_regions_compiles;
+  ++stats_.tier_compiles;
+  // The region an earlier run compiled, without waiting for its benefit to show again.
+  tb->ahead = true;
+  tb->compile_queued.store(true, std::memory_order_relaxed);
+  for (TranslationBlock* m : members) m->region_heads.push_back(tb);
+  tb->region = std::move(members);
+  return true;
+}
+
 void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
   if (!compiler_ || tb->compile_queued.load(std::memory_order_relaxed)) return;
   using Kind = TierPolicy::Decision::Kind;
+  std::string region_key;
+  bool profiled = false, region_cached = false;
+  unsigned tries = 0;
   {
     std::lock_guard<std::mutex> g(mu_);
     if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
     ++stats_.tier_checks;
     VcpuExec* const vcpu = cpu ? vcpu_of_locked(cpu) : nullptr;
-    const uint32_t count = tb->exec_count.load(std::memory_order_relaxed);
-    const unsigned backoffs = policy_.backoffs(tb->key);
-    TierPolicy::Decision d;
-    std::vector<TranslationBlock*> members;
-    uint64_t insns = 0, ir = 0;
-    if (opt_.tier == Tier::Llvm) {
-      d = policy_.decide_forced(count, backoffs);
+    if (auto it = pending_links_.find(tb); it != pending_links_.end()) {
+      region_key = std::move(it->second.key);
+      tries = it->second.tries;
+      pending_links_.erase(it);
+      profiled = region_cached = true;
+      tb->compile_queued.store(true, std::memory_order_relaxed);
     } else {
-      // The benefit so far: every member's executions times its guest instructions (a
-      // region's members run in its code); the cost: all of its IR.
-      // A region formed earlier (then dropped cold from the queue) keeps its members.
-      members = region_candidates_locked(tb);
-      for (const TranslationBlock* m : tb->region.empty() ? members : tb->region) {
-        insns += uint64_t(m == tb ? count : m->exec_count.load(std::memory_order_relaxed)) *
-                 m->ir.num_insns;
-        ir += m->ir_insts();
-      }
-      d = policy_.decide(count, insns, ir, backoffs);
+      profiled = take_profiled_region_locked(tb, vcpu, region_key, region_cached);
     }
-    // Code in the persistent cache costs only its linking, about a tenth of compiling it
-    // (tcg/llvm/README.md): once the benefit pays for that, look it up (once per block).
-    if (d.kind == Kind::Defer && tcg_cache_ && !cache_probed_.contains(tb) &&
-        policy_.decide(count, insns, std::max<uint64_t>(1, ir / kLinkCostDivisor), backoffs).kind ==
-            Kind::Compile) {
-      cache_probed_.insert(tb);
-      const std::vector<TranslationBlock*> group = !tb->region.empty()  ? tb->region
-                                                   : members.size() > 1 ? members
-                                                                        : std::vector{tb};
-      std::vector<const TranslationBlock*> would_be;
-      bool have_ir = true;  // the cache key is made from the IR
-      for (TranslationBlock* m : group) {
-        have_ir = have_ir && ensure_ir_locked(m, vcpu);
-        would_be.push_back(m);
-      }
-      if (have_ir && compiler_->jit().in_cache(would_be)) {
-        ++stats_.tier_cached;
-        d.kind = Kind::Compile;
-      }
-    }
-    if (d.kind == Kind::Compile) {
-      // The compile reads every member's IR; a member that cannot have it stays outside.
-      if (!ensure_ir_locked(tb, vcpu)) {
-        d.kind = Kind::Never;
-      } else if (tb->region.empty()) {
-        std::erase_if(members, [&](TranslationBlock* m) { return !ensure_ir_locked(m, vcpu); });
+    if (!profiled) {
+      const uint32_t count = tb->exec_count.load(std::memory_order_relaxed);
+      const unsigned backoffs = policy_.backoffs(tb->key);
+      TierPolicy::Decision d;
+      std::vector<TranslationBlock*> members;
+      uint64_t insns = 0, ir = 0;
+      if (opt_.tier == Tier::Llvm) {
+        d = policy_.decide_forced(count, backoffs);
       } else {
-        for (TranslationBlock* m : tb->region)
-          if (!ensure_ir_locked(m, vcpu)) d.kind = Kind::Never;
+        // The benefit so far: every member's executions times its guest instructions (a
+        // region's members run in its code); the cost: all of its IR.
+        // A region formed earlier (then dropped cold from the queue) keeps its members.
+        members = region_candidates_locked(tb);
+        for (const TranslationBlock* m : tb->region.empty() ? members : tb->region) {
+          insns += uint64_t(m == tb ? count : m->exec_count.load(std::memory_order_relaxed)) *
+                   m->ir.num_insns;
+          ir += m->ir_insts();
+        }
+        d = policy_.decide(count, insns, ir, backoffs);
       }
-    } else if (d.kind == Kind::Defer && tcg_cache_ && tb->ir_dropped &&
-               policy_.saving_ns(uint64_t(d.next_check) * tb->ir.num_insns) * kProfileRuns >=
-                   policy_.cost_ns(tb->ir_insts())) {
-      // save_profile keys the blocks heavy enough for the profile. Running on to the next check
-      // could make this one so (short of it, it has fewer executions than that at exit), and
-      // only here is there a vCPU to translate it again.
-      ensure_ir_locked(tb, vcpu);
+      // Code in the persistent cache costs only its linking, about a tenth of compiling it
+      // (tcg/llvm/README.md): once the benefit pays for that, look it up (once per block).
+      if (d.kind == Kind::Defer && tcg_cache_ && !cache_probed_.contains(tb) &&
+          policy_.decide(count, insns, std::max<uint64_t>(1, ir / kLinkCostDivisor), backoffs)
+                  .kind == Kind::Compile) {
+        cache_probed_.insert(tb);
+        const std::vector<TranslationBlock*> group = !tb->region.empty()  ? tb->region
+                                                     : members.size() > 1 ? members
+                                                                          : std::vector{tb};
+        std::vector<const TranslationBlock*> would_be;
+        bool have_ir = true;  // the cache key is made from the IR
+        for (TranslationBlock* m : group) {
+          have_ir = have_ir && ensure_ir_locked(m, vcpu);
+          would_be.push_back(m);
+        }
+        if (have_ir && compiler_->jit().in_cache(would_be)) {
+          ++stats_.tier_cached;
+          d.kind = Kind::Compile;
+        }
+      }
+      if (d.kind == Kind::Compile) {
+        // The compile reads every member's IR; a member that cannot have it stays outside.
+        if (!ensure_ir_locked(tb, vcpu)) {
+          d.kind = Kind::Never;
+        } else if (tb->region.empty()) {
+          std::erase_if(members, [&](TranslationBlock* m) { return !ensure_ir_locked(m, vcpu); });
+        } else {
+          for (TranslationBlock* m : tb->region)
+            if (!ensure_ir_locked(m, vcpu)) d.kind = Kind::Never;
+        }
+      } else if (d.kind == Kind::Defer && tcg_cache_ && tb->ir_dropped &&
+                 policy_.saving_ns(uint64_t(d.next_check) * tb->ir.num_insns) * kProfileRuns >=
+                     policy_.cost_ns(tb->ir_insts())) {
+        // save_profile keys the blocks heavy enough for the profile. Running on to the next
+        // check could make this one so (short of it, it has fewer executions than that at
+        // exit), and only here is there a vCPU to translate it again.
+        ensure_ir_locked(tb, vcpu);
+      }
+      switch (d.kind) {
+        case Kind::Defer:
+          ++stats_.tier_deferred;
+          tb->tier_up_at.store(d.next_check, std::memory_order_relaxed);
+          return;
+        case Kind::Never:
+          ++stats_.tier_never;
+          tb->tier_up_at.store(0, std::memory_order_relaxed);
+          if (log_.enabled(hw::kLogTier))
+            log_.log(hw::kLogTier,
+                     "tier: block at 0x%" PRIx64 " stays out of LLVM (invalidated %u times)\n",
+                     tb->key.pc, backoffs);
+          return;
+        case Kind::Compile:
+          break;
+      }
+      ++stats_.tier_compiles;
+      tb->compile_queued.store(true, std::memory_order_relaxed);
+      if (members.size() > 1) {
+        for (TranslationBlock* m : members) m->region_heads.push_back(tb);
+        tb->region = std::move(members);
+      }
     }
-    switch (d.kind) {
-      case Kind::Defer:
-        ++stats_.tier_deferred;
-        tb->tier_up_at.store(d.next_check, std::memory_order_relaxed);
+  }
+  if (profiled) {
+    // Outside the engine's lock: linking takes the JIT's.
+    if (region_cached) {
+      // The last try waits for the compile thread's current compile rather than queueing
+      // behind it: on a busy host that thread (nice 10) holds the JIT for long, preempted.
+      if (NativeFn fn =
+              compiler_->jit().try_link_cached(*tb, region_key, tries + 1 >= kLinkTries)) {
+        tb->native.store(fn, std::memory_order_release);
+        relink_published(tb);
+        std::lock_guard<std::mutex> g(mu_);
+        ++(tb->region.size() > 1 ? stats_.ahead_regions_linked : stats_.ahead_linked_later);
         return;
-      case Kind::Never:
-        ++stats_.tier_never;
-        tb->tier_up_at.store(0, std::memory_order_relaxed);
-        if (log_.enabled(hw::kLogTier))
-          log_.log(hw::kLogTier,
-                   "tier: block at 0x%" PRIx64 " stays out of LLVM (invalidated %u times)\n",
-                   tb->key.pc, backoffs);
+      }
+      std::lock_guard<std::mutex> g(mu_);
+      if (!tb->valid.load()) return;
+      if (++tries < kLinkTries) {
+        tb->compile_queued.store(false, std::memory_order_relaxed);
+        pending_links_[tb] = PendingLink{std::move(region_key), tries};
+        const uint32_t count = tb->exec_count.load(std::memory_order_relaxed);
+        tb->tier_up_at.store(count + opt_.hot_threshold, std::memory_order_relaxed);
         return;
-      case Kind::Compile:
-        break;
+      }
+      ++(tb->region.size() > 1 ? stats_.ahead_regions_queued : stats_.ahead_cached);
     }
-    ++stats_.tier_compiles;
-    tb->compile_queued.store(true, std::memory_order_relaxed);
-    if (members.size() > 1) {
-      for (TranslationBlock* m : members) m->region_heads.push_back(tb);
-      tb->region = std::move(members);
-    }
+    compiler_->enqueue(tb, region_cached);
+    return;
   }
   if (opt_.tier == Tier::Llvm) {
     compiler_->compile_now(tb);

@@ -70,13 +70,19 @@ constexpr size_t kMaxRegionBlocks = 16;
 // The profile keeps a block whose baseline code ran long enough that compiling it pays back
 // over this many runs: its object is stored once and linked by every later run.
 constexpr double kProfileRuns = 16;
-// Most blocks a run compiles ahead of need because the profile names them and the cache does
-// not hold them yet (cached ones are only linked, without limit): the cache fills over a few
-// runs instead of one run paying for all of it.
-constexpr uint32_t kAheadCompileBudget = 256;
+// A block the profile names but the cache does not hold yet is compiled ahead of need when
+// that pays back within this run (it had LLVM code in the profiled run, or its weight there
+// saves more than the compile costs). Blocks that pay back only over several runs are compiled
+// to fill the cache from a budget: this fraction of the estimated time that blocks linked
+// from the cache saved this run, so filling never costs a run more than linking saved it.
+constexpr double kAheadFillShare = 0.25;
 // Linking a block's object from the persistent cache costs about this fraction of compiling it
 // (measured: ~0.4 ms against ~4 ms per block).
 constexpr uint64_t kLinkCostDivisor = 8;
+// Tier-up checks at which a profiled block's cached object is tried again on the vCPU's thread
+// (the last one waits for the JIT) before it is queued for the compile thread to link
+// (Engine::pending_links_).
+constexpr unsigned kLinkTries = 4;
 
 /// Why VcpuExec::run returned.
 struct RunResult {
@@ -162,8 +168,10 @@ class Engine : public softmmu::CodePageTracker,
   /// What the profile of earlier runs (tcg/llvm/code_cache.h, ProfileEntry) says about a block
   /// just translated (Auto tier): nothing, it names the block but the code changed, or it names
   /// it and the cache holds its object (Cached) or not yet (Miss); key: its cache key.
+  /// Region: it headed a region in the profiled run; tier_up forms that region again from
+  /// the profile once its members are translated (tier_up_profiled_locked).
   struct AheadPlan {
-    enum class Kind : uint8_t { None, Changed, Cached, Miss } kind = Kind::None;
+    enum class Kind : uint8_t { None, Changed, Cached, Miss, Region } kind = Kind::None;
     std::string key;
   };
   AheadPlan plan_ahead(const TranslationBlock& tb);
@@ -198,11 +206,18 @@ class Engine : public softmmu::CodePageTracker,
     // The profile (plan_ahead): blocks linked from the cache at translation, queued (the JIT
     // was busy) from the cache, queued to be compiled (a miss), left alone past the compile
     // budget, and named by the profile but with other code now.
-    uint64_t ahead_linked = 0;  // linked at translation, never ran in baseline code
+    uint64_t ahead_linked = 0;        // linked at translation, never ran in baseline code
+    uint64_t ahead_linked_later = 0;  // linked at a later tier-up check (the JIT was busy)
     uint64_t ahead_cached = 0;
     uint64_t ahead_compiles = 0;
-    uint64_t ahead_over_budget = 0;
+    uint64_t ahead_over_budget = 0;  // pays back only over several runs, past the fill budget
+    uint64_t ahead_fill = 0;         // ... compiled from the fill budget
     uint64_t ahead_changed = 0;
+    // Regions the profile names, formed again at their head's first tier-up check: linked
+    // from the cache (at once, or queued when the JIT was busy) or queued to compile.
+    uint64_t ahead_regions_linked = 0;
+    uint64_t ahead_regions_queued = 0;
+    uint64_t ahead_regions_compiles = 0;
     uint64_t invalidated_compiled = 0;  // blocks with LLVM code invalidated
     uint64_t invalidated_queued = 0;    // blocks invalidated while queued for LLVM
     uint64_t dropped_cold = 0;          // left the queue because they stopped running
@@ -236,6 +251,24 @@ class Engine : public softmmu::CodePageTracker,
   void count_native_locked(const std::vector<std::unique_ptr<TranslationBlock>>& blocks);
   void load_profile();
   void save_profile();
+  struct Profiled;
+  /// Whether compiling a profiled block (or region) of ir_insts IR instructions ahead of need
+  /// pays back within this run (AheadPlan; see kAheadFillShare).
+  bool ahead_pays(const Profiled& p, uint64_t ir_insts) const;
+  /// Takes a fill compile's estimated cost from the fill budget; false when it is not there.
+  bool take_fill_budget(uint64_t ir_insts);
+  /// A linked block or region saves about its profiled weight this run: credits the fill budget.
+  void earn_fill_budget(uint64_t weight);
+  /// For a head the profile names with region members: the region formed again (members
+  /// looked up in the same page and mode) and its cache key when that is the profiled code,
+  /// else empty (members not translated yet, or other code: then never tried again). v: the
+  /// vCPU at tb's start, which translates members' dropped IR again. mu_ held.
+  std::vector<TranslationBlock*> profiled_region_locked(TranslationBlock* tb, VcpuExec* v,
+                                                        const Profiled& p, std::string& key);
+  /// tier_up for a head the profile names with its region: forms that region and marks the
+  /// head queued when its object is cached (cached) or compiling it now pays; key: its key.
+  bool take_profiled_region_locked(TranslationBlock* tb, VcpuExec* v, std::string& key,
+                                   bool& cached);
   void log_tier_stats();
 
   EngineOptions opt_;
@@ -262,10 +295,23 @@ class Engine : public softmmu::CodePageTracker,
     }
   };
   struct Profiled {
-    uint64_t key_hash, weight;
+    uint64_t key_hash = 0, weight = 0;
+    bool compiled = false;
+    std::vector<uint64_t> members;  // a region's other members' PCs
   };
   std::unordered_map<ProfileKey, Profiled, ProfileKeyHash> profile_;
-  std::atomic<uint32_t> ahead_compiles_{0};
+  // Region heads whose profiled region was found to be other code (guarded by mu_).
+  std::unordered_set<const TranslationBlock*> region_probed_;
+  // Cached objects of profiled blocks and regions not linked yet because the compile thread
+  // held the JIT: their next tier_up checks try again, on the vCPU's thread, before they are
+  // queued (the compile thread runs at nice 10 and may hold the JIT for long on a busy host).
+  struct PendingLink {
+    std::string key;
+    unsigned tries = 0;
+  };
+  std::unordered_map<const TranslationBlock*, PendingLink> pending_links_;  // guarded by mu_
+  // The fill budget (kAheadFillShare) in estimated CPU ns: earned by links, spent by compiles.
+  std::atomic<int64_t> fill_budget_ns_{0};
   // Memory-map changes: the generation of the latest view and the vCPUs' acknowledgements.
   std::mutex map_mu_;
   std::condition_variable map_cv_;

@@ -87,6 +87,13 @@ class TierPolicy {
   /// backoffs: it is interpreted until it ran hot_threshold << (backoffs - 1) times.
   Decision decide_forced(uint32_t count, unsigned backoffs) const;
 
+  /// Whether compiling a block the profile of an earlier run names, ahead of need, pays back
+  /// over `runs` runs: this policy compiled it there, or the guest_insns it ran there would
+  /// save more than compiling its ir_insts costs.
+  bool pays_ahead(uint64_t guest_insns, uint64_t ir_insts, bool compiled, double runs = 1) const {
+    return compiled || saving_ns(guest_insns) * runs >= cost_ns(ir_insts);
+  }
+
   /// Estimated ns saved by running guest_insns instructions in LLVM code.
   double saving_ns(uint64_t guest_insns) const {
     return double(guest_insns) * opt_.saving_ns_per_insn;

@@ -374,14 +374,22 @@ uint64_t CodeCache::key_hash(std::string_view key) {
 }
 
 namespace {
-constexpr size_t kProfileEntryBytes = 5 * 8;
+// An entry: pc, cs_base, flags, key_hash, weight, then a word holding the compiled bit (bit 8)
+// and the member count (bits 0-7), then that many member PCs.
+constexpr size_t kProfileEntryWords = 6;
+constexpr uint64_t kProfileCompiled = uint64_t(1) << 8;
+constexpr uint64_t kProfileMaxMembers = 255;
 
 // The profile's key material: its format, the build and the configuration.
 std::string profile_key(std::string_view config) {
-  std::string k = "orrery-tcp-1";
+  std::string k = "orrery-tcp-2";
   put_str(k, CodeCache::build_id());
   put_str(k, config);
   return k;
+}
+
+bool hotter(const ProfileEntry& a, const ProfileEntry& b) {
+  return a.weight > b.weight;
 }
 }  // namespace
 
@@ -396,33 +404,52 @@ std::vector<ProfileEntry> CodeCache::load_profile(std::string_view config) {
   bool absent = false;
   std::optional<std::vector<char>> payload = read_entry(path, profile_key(config), &absent);
   if (!payload) return {};
-  if (payload->size() % kProfileEntryBytes != 0 ||
-      payload->size() / kProfileEntryBytes > kMaxProfileEntries) {
-    reject(path, "not a profile");
-    return {};
+  // The checksum already matched, but the layout is checked too: a writer bug must not read
+  // past the payload or make a huge profile.
+  std::vector<ProfileEntry> out;
+  const char* p = payload->data();
+  const char* end = p + payload->size();
+  while (p != end) {
+    const uint64_t kRecordBytes = kProfileEntryWords * 8;
+    if (uint64_t(end - p) < kRecordBytes || out.size() == kMaxProfileEntries) {
+      reject(path, "not a profile");
+      return {};
+    }
+    ProfileEntry e;
+    e.pc = get_u64(p);
+    e.cs_base = get_u64(p + 8);
+    e.flags = get_u64(p + 16);
+    e.key_hash = get_u64(p + 24);
+    e.weight = get_u64(p + 32);
+    const uint64_t bits = get_u64(p + 40);
+    p += kRecordBytes;
+    const uint64_t n = bits & kProfileMaxMembers;
+    if ((bits & ~(kProfileCompiled | kProfileMaxMembers)) || uint64_t(end - p) < n * 8) {
+      reject(path, "not a profile");
+      return {};
+    }
+    e.compiled = bits & kProfileCompiled;
+    for (uint64_t i = 0; i < n; ++i, p += 8) e.members.push_back(get_u64(p));
+    out.push_back(std::move(e));
   }
-  std::vector<ProfileEntry> out(payload->size() / kProfileEntryBytes);
-  for (size_t i = 0; i < out.size(); ++i) {
-    const char* p = payload->data() + i * kProfileEntryBytes;
-    out[i] =
-        ProfileEntry{get_u64(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)};
-  }
-  std::stable_sort(out.begin(), out.end(), [](const ProfileEntry& a, const ProfileEntry& b) {
-    return a.weight > b.weight;
-  });
+  std::stable_sort(out.begin(), out.end(), hotter);
   return out;
 }
 
 bool CodeCache::store_profile(std::string_view config, std::span<const ProfileEntry> entries) {
   std::vector<ProfileEntry> sorted(entries.begin(), entries.end());
-  std::stable_sort(sorted.begin(), sorted.end(), [](const ProfileEntry& a, const ProfileEntry& b) {
-    return a.weight > b.weight;
-  });
+  std::erase_if(sorted,
+                [](const ProfileEntry& e) { return e.members.size() > kProfileMaxMembers; });
+  std::stable_sort(sorted.begin(), sorted.end(), hotter);
   if (sorted.size() > kMaxProfileEntries) sorted.resize(kMaxProfileEntries);
   std::string payload;
-  payload.reserve(sorted.size() * kProfileEntryBytes);
-  for (const ProfileEntry& e : sorted)
-    for (uint64_t v : {e.pc, e.cs_base, e.flags, e.key_hash, e.weight}) put_u64(payload, v);
+  payload.reserve(sorted.size() * kProfileEntryWords * 8);
+  for (const ProfileEntry& e : sorted) {
+    for (uint64_t v : {e.pc, e.cs_base, e.flags, e.key_hash, e.weight,
+                       (e.compiled ? kProfileCompiled : 0) | e.members.size()})
+      put_u64(payload, v);
+    for (uint64_t m : e.members) put_u64(payload, m);
+  }
   size_t written = 0;
   return write_entry(profile_path(config), profile_key(config), payload, &written);
 }

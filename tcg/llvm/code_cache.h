@@ -34,8 +34,14 @@ namespace orrery::tcg::llvm {
 /// objects are: key_hash is CodeCache::key_hash of the block's key material (alone).
 struct ProfileEntry {
   uint64_t pc = 0, cs_base = 0, flags = 0;
-  uint64_t key_hash = 0;
-  uint64_t weight = 0;  // guest instructions it ran (baseline code) in the run that wrote it
+  uint64_t key_hash = 0;  // of the block's key material, or its region's when it heads one
+  uint64_t weight = 0;    // guest instructions it (or its region) ran in the run that wrote it
+  // It had LLVM code in that run: the tiering policy found it worth a compile there.
+  bool compiled = false;
+  // The PCs of the other members of the region it headed (same page and mode), in region
+  // order; empty for a block compiled alone.
+  std::vector<uint64_t> members;
+  bool operator==(const ProfileEntry&) const = default;
 };
 
 struct CodeCacheOptions {

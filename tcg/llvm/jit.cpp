@@ -683,9 +683,13 @@ bool LlvmJit::in_cache(std::span<const exec::TranslationBlock* const> members) c
   return !key.empty() && im.opt.cache->contains(key);
 }
 
-exec::NativeFn LlvmJit::try_link_cached(const exec::TranslationBlock& tb, const std::string& key) {
-  std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
-  if (!lk.owns_lock()) return nullptr;
+exec::NativeFn LlvmJit::try_link_cached(const exec::TranslationBlock& tb, const std::string& key,
+                                        bool wait) {
+  std::unique_lock<std::mutex> lk(mu_, std::defer_lock);
+  if (wait)
+    lk.lock();
+  else if (!lk.try_lock())
+    return nullptr;
   Impl& im = *impl_;
   if (!im.opt.cache || !im.opt.relocatable || key.empty()) return nullptr;
   return im.link_from_cache(tb, key, im.epoch.load(std::memory_order_acquire));

@@ -103,10 +103,12 @@ class LlvmJit {
   /// (the head first): its code would be linked, not compiled. Thread-safe, lock-free.
   bool in_cache(std::span<const exec::TranslationBlock* const> members) const;
 
-  /// tb's code (alone, no region) linked from the persistent cache entry for `key` (its
-  /// cache_key), on the calling thread; null when the JIT is busy compiling (this never waits
-  /// for it), the entry is missing or bad, or linking failed. Thread-safe.
-  exec::NativeFn try_link_cached(const exec::TranslationBlock& tb, const std::string& key);
+  /// tb's code (tb alone, or its region when tb heads one) linked from the persistent cache
+  /// entry for `key`, on the calling thread; null when the JIT is busy compiling (unless `wait`:
+  /// then it waits for that compile), the entry is missing or bad, or linking failed.
+  /// Thread-safe.
+  exec::NativeFn try_link_cached(const exec::TranslationBlock& tb, const std::string& key,
+                                 bool wait = false);
 
   /// The persistent cache's key material for tb's code compiled alone (no region), or empty
   /// without a cache or when tb cannot be cached. Thread-safe, lock-free.

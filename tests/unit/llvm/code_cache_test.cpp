@@ -161,8 +161,13 @@ TEST(CodeCacheFiles, FuzzedEntriesAreIgnored) {
 
 std::vector<ProfileEntry> some_profile(size_t n) {
   std::vector<ProfileEntry> v;
-  for (size_t i = 0; i < n; ++i)
+  for (size_t i = 0; i < n; ++i) {
     v.push_back(ProfileEntry{0x1000 + 4 * i, i & 1, 0x10 + i, 0xabc0 + i, (i * 7919) % 1000});
+    // Every third a region head (with up to 15 members), every other one compiled.
+    v.back().compiled = i % 2 == 0;
+    if (i % 3 == 0)
+      for (size_t m = 0; m < 1 + i % 15; ++m) v.back().members.push_back(0x9000 + 8 * i + m);
+  }
   return v;
 }
 
@@ -177,10 +182,7 @@ TEST(CodeCacheProfile, RoundTripHottestFirstAndPerConfiguration) {
   ASSERT_EQ(got.size(), v.size());
   for (size_t i = 1; i < got.size(); ++i) EXPECT_GE(got[i - 1].weight, got[i].weight);
   for (const ProfileEntry& e : v) {
-    auto it = std::find_if(got.begin(), got.end(), [&](const ProfileEntry& g) {
-      return g.pc == e.pc && g.cs_base == e.cs_base && g.flags == e.flags &&
-             g.key_hash == e.key_hash && g.weight == e.weight;
-    });
+    auto it = std::find(got.begin(), got.end(), e);  // regions' members and all
     EXPECT_NE(it, got.end()) << std::hex << e.pc;
   }
   // The profile is not an entry: outside eviction and the entry count.

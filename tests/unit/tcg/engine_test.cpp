@@ -607,6 +607,56 @@ TEST_P(EngineTest, DroppedIrIsTranslatedAgainWhenTheBlockGetsHot) {
   EXPECT_TRUE(cold->ir_dropped);
 }
 
+// A region the policy compiled in one run is formed again from the profile at its head's first
+// tier-up check in the next run and linked from the cache, members and all (the profile named
+// only single blocks before, so a profiled loop ran as separate functions or in baseline code).
+TEST_P(EngineTest, ProfiledRegionIsLinkedWholeInTheNextRun) {
+  if (GetParam() != Tier::Auto) GTEST_SKIP() << "the profile is the auto tier's";
+  char tmpl[] = "/tmp/orrery_profile_XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  exec::EngineOptions opt;
+  opt.tier = Tier::Auto;
+  opt.hot_threshold = 8;
+  opt.policy.by_benefit = false;  // compile at 8 executions
+  opt.tcg_cache_dir = dir;
+  restart_engine(opt);
+  // Block 0x2000 (kLoop, r1 = 1: falls through) links to block 0x2001 (r0 += 3): one region.
+  poke(0x2000, {kLoop, kAddI, 3, kHalt});
+  auto run_rounds = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      st.r[1] = 1;
+      run_from(0x2000);
+      engine->drain_compiles();
+    }
+  };
+  st.r[0] = 0;
+  run_rounds(20);
+  EXPECT_EQ(st.r[0], 80u);
+  exec::Engine::Stats s = engine->stats();
+  // The region of both blocks, and the member alone (it got hot too: the count rule).
+  ASSERT_EQ(s.blocks_compiled, 2u);
+
+  restart_engine(opt);  // the last engine wrote its profile
+  run_rounds(20);
+  EXPECT_EQ(st.r[0], 160u);
+  s = engine->stats();
+  EXPECT_EQ(s.ahead_regions_linked, 1u);
+  EXPECT_EQ(s.ahead_linked, 1u) << "the member's own code";
+  EXPECT_EQ(s.blocks_compiled, 0u) << "nothing compiled: both came from the cache";
+  EXPECT_EQ(s.ahead_changed, 0u);
+
+  // Other code in a member: the profiled region is not that code; the policy compiles anew.
+  restart_engine(opt);
+  poke(0x2001, {kAddI, 5});  // after the profile is read (a write now drops the blocks)
+  run_rounds(20);
+  EXPECT_EQ(st.r[0], 160u + 20 * 6);
+  s = engine->stats();
+  EXPECT_EQ(s.ahead_regions_linked, 0u);
+  EXPECT_EQ(s.ahead_changed, 2u) << "the member alone and the region";
+  EXPECT_GE(s.blocks_compiled, 1u);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, EngineTest,
                          ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm, Tier::Auto),
                          test::tier_name);

@@ -33,6 +33,24 @@ TEST(TierPolicy, CompilesOnceTheSavingSoFarCoversTheCompileCost) {
   EXPECT_EQ(p.decide(1024, 1024 * 10 * 5, 50, 0).kind, Kind::Compile);
 }
 
+// The profile's blocks: compiled ahead of need in a run only when that run alone repays the
+// compile (or the policy compiled the block in the profiled run); over several runs for the
+// profile's own rule.
+TEST(TierPolicy, CompileAheadOnlyWhenTheProfiledWorkRepaysIt) {
+  TierPolicy p(options());
+  // 50 IR instructions cost 50 us; 50,000 guest instructions save 50 us.
+  EXPECT_TRUE(p.pays_ahead(50000, 50, false));
+  EXPECT_FALSE(p.pays_ahead(49999, 50, false));
+  EXPECT_TRUE(p.pays_ahead(0, 50, true)) << "compiled in the profiled run";
+  EXPECT_FALSE(p.pays_ahead(3000, 50, false));
+  EXPECT_TRUE(p.pays_ahead(3125, 50, false, 16)) << "repays over 16 runs";
+  EXPECT_FALSE(p.pays_ahead(3000, 50, false, 16));
+  // A measured, dearer compile raises the bar.
+  for (int i = 0; i < 8; ++i) p.note_compile(50, 200000);
+  EXPECT_FALSE(p.pays_ahead(50000, 50, false));
+  EXPECT_TRUE(p.pays_ahead(250000, 50, false));
+}
+
 TEST(TierPolicy, NextCheckIsAlwaysAheadOfTheCount) {
   TierPolicy p(options());
   // Nearly enough benefit: the next check still moves out by at least hot_threshold.
