@@ -19,16 +19,17 @@ class LoadPageTest : public LlvmTest {
     std::memcpy(&v, buf.data() + off, 8);
     return v;
   }
-  // One block looping on itself: r2 += load64(base + r0 * step); [helper]; [store r0 to
-  // kRomBase]; r0 += inc; loop while r0 != r1, then exit to 0x900.
+  // One block looping on itself: r2 += load64(base + (r0 [& index_mask]) * step); [helper];
+  // [store r0 to kRomBase]; r0 += inc; loop while r0 != r1, then exit to 0x900.
   std::unique_ptr<exec::TranslationBlock> loop(uint64_t base, uint64_t step, uint64_t inc,
                                                const ir::Helper* helper = nullptr,
-                                               bool rom_store = false) {
+                                               bool rom_store = false, uint64_t index_mask = 0) {
     auto tb = new_tb(0x100);
     Emitter e(tb->ir);
     e.insn_start(0x100);
     Value i = e.get_reg(Type::I64, reg(0));
-    Value v = e.load(Type::I64, e.add(e.c64(base), e.mul(i, e.c64(step))), MemOp{3});
+    Value index = index_mask ? e.and_(i, e.c64(index_mask)) : i;
+    Value v = e.load(Type::I64, e.add(e.c64(base), e.mul(index, e.c64(step))), MemOp{3});
     e.set_reg(reg(2), e.add(e.get_reg(Type::I64, reg(2)), v));
     e.insn_start(0x104);
     if (helper) e.call(*helper);
@@ -122,22 +123,10 @@ uint64_t remapped_sum(const std::vector<uint8_t>& ram, const std::vector<uint8_t
 }
 
 TEST_F(LoadPageTest, HelperThatChangesTheTlbIsSeenByTheNextLoad) {
-  auto tb = new_tb(0x100);
-  {
-    Emitter e(tb->ir);
-    e.insn_start(0x100);
-    Value i = e.get_reg(Type::I64, reg(0));
-    Value v =
-        e.load(Type::I64, e.add(e.c64(kRamBase), e.shl(e.and_(i, e.c64(15)), e.c64(3))), MemOp{3});
-    e.set_reg(reg(2), e.add(e.get_reg(Type::I64, reg(2)), v));
-    e.insn_start(0x104);
-    e.call(kRemap);
-    Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
-    e.set_reg(reg(0), n);
-    e.branch(e.cmp(Cond::Ne, n, e.c64(40)), 0x100, 0x900);
-  }
+  auto tb = loop(kRamBase, 8, 1, &kRemap, false, 15);
   exec::NativeFn fn = compile(*tb);
   ASSERT_TRUE(fn);
+  cpu_->r[1] = 40;
   EXPECT_EQ(run(fn), exec::kRetNext);
   EXPECT_EQ(cpu_->r[2], remapped_sum(ram_, alt_));
 }
@@ -146,22 +135,10 @@ TEST_F(LoadPageTest, SlowPathThatChangesTheTlbIsSeenByTheNextLoad) {
   // A store to ROM takes the slow path every iteration; at r0 == 20 it remaps RAM's first page
   // as a device access may change the memory map.
   slow_.on_store = &remap_first_page;
-  auto tb = new_tb(0x100);
-  {
-    Emitter e(tb->ir);
-    e.insn_start(0x100);
-    Value i = e.get_reg(Type::I64, reg(0));
-    Value v =
-        e.load(Type::I64, e.add(e.c64(kRamBase), e.shl(e.and_(i, e.c64(15)), e.c64(3))), MemOp{3});
-    e.set_reg(reg(2), e.add(e.get_reg(Type::I64, reg(2)), v));
-    e.insn_start(0x104);
-    e.store(e.c64(kRomBase), i, MemOp{3});
-    Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
-    e.set_reg(reg(0), n);
-    e.branch(e.cmp(Cond::Ne, n, e.c64(40)), 0x100, 0x900);
-  }
+  auto tb = loop(kRamBase, 8, 1, nullptr, true, 15);
   exec::NativeFn fn = compile(*tb);
   ASSERT_TRUE(fn);
+  cpu_->r[1] = 40;
   EXPECT_EQ(run(fn), exec::kRetNext);
   EXPECT_EQ(cpu_->r[2], remapped_sum(ram_, alt_));
   EXPECT_EQ(slow_.calls.size(), 40u);
