@@ -237,9 +237,9 @@ void Engine::save_profile() {
       const bool compiled = llvm_code(tb.get());
       if (region && !compiled) continue;  // its region's code never arrived
       if (in_region.contains(tb.get()) && !compiled) continue;
+      const std::vector<TranslationBlock*> group = region ? tb->region : std::vector{tb.get()};
       uint64_t weight = 0;
-      for (const TranslationBlock* m : region ? tb->region : std::vector{tb.get()})
-        weight += runs(m);
+      for (const TranslationBlock* m : group) weight += runs(m);
       const ProfileKey pk{tb->key.pc, tb->key.flags, tb->key.cs_base};
       // A block that ran native from the start (unless -d tier counts it) keeps its weight.
       if (tb->ahead)
@@ -248,10 +248,8 @@ void Engine::save_profile() {
       if (!policy_.pays_ahead(weight, tb->ir_insts(), compiled, kProfileRuns)) continue;
       // No IR, no key: tier_up translates a block again once it could be heavy enough for the
       // profile, and every member of a region it compiles.
-      bool have_ir = true;
-      for (const TranslationBlock* m : region ? tb->region : std::vector{tb.get()})
-        have_ir = have_ir && !m->ir_dropped;
-      if (!have_ir) {
+      if (std::any_of(group.begin(), group.end(),
+                      [](const TranslationBlock* m) { return m->ir_dropped; })) {
         ++without_ir;
         continue;
       }
