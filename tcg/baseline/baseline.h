@@ -50,22 +50,22 @@ struct Options {
 /// everything that differs between runs (tcg/exec/translation_cache.h stores code with these
 /// sites and fills them in again; see apply_relocs). Append only: stored code names the kinds.
 enum class RelocKind : uint8_t {
-  Tb,            // the TranslationBlock's address plus addend (exec_count, link[i], the TB)
-  Engine,        // Options::engine
-  TierUp,        // Options::tier_up
-  SlowLoad,      // Options::slow_load, ...
+  Tb,        // the TranslationBlock's address plus addend (exec_count, link[i], the TB)
+  Engine,    // Options::engine
+  TierUp,    // Options::tier_up
+  SlowLoad,  // Options::slow_load, ...
   SlowStore,
   SlowAtomic,
   SlowLoadVec,
   SlowStoreVec,
-  GenericEval,   // the code generator's own ir::eval_pure trampoline
-  Helper,        // helper->fn
+  GenericEval,  // the code generator's own ir::eval_pure trampoline
+  Helper,       // helper->fn
   Count
 };
 struct Reloc {
   uint32_t at = 0;  // offset of the 8-byte immediate in the block's code
   RelocKind kind = RelocKind::Tb;
-  uint32_t addend = 0;                  // Tb: byte offset into the TranslationBlock
+  uint32_t addend = 0;                 // Tb: byte offset into the TranslationBlock
   const ir::Helper* helper = nullptr;  // Helper
 };
 

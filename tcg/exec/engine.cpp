@@ -37,8 +37,8 @@ Engine::~Engine() {
       const TranslationCache::Stats c = tcache_->stats();
       log_.log(hw::kLogTier,
                "tcg cache: baseline: %" PRIu64 " entries loaded from %" PRIu64
-               " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored), %" PRIu64
-               " hits, %" PRIu64 " misses, %" PRIu64 " rejected (guest bytes changed), %" PRIu64
+               " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored), %" PRIu64 " hits, %" PRIu64
+               " misses, %" PRIu64 " rejected (guest bytes changed), %" PRIu64
                " waiting for a helper; %" PRIu64 " recorded, %" PRIu64
                " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
                c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
@@ -177,8 +177,8 @@ std::string Engine::init() {
       tcg_cache_ = llvm::CodeCache::open({opt_.tcg_cache_dir, opt_.tcg_cache_bytes}, &log_, err);
       if (!tcg_cache_) return err;
       // Everything a block's baseline code depends on besides its guest bytes, PC and mode.
-      std::string config = "orrery-tbp-1\n" + llvm::CodeCache::build_id() + "\n" +
-                           opt_.guest_id + "\n" + baseline::code_config(baseline_opt_);
+      std::string config = "orrery-tbp-1\n" + llvm::CodeCache::build_id() + "\n" + opt_.guest_id +
+                           "\n" + baseline::code_config(baseline_opt_);
       config += opt_.optimize ? " opt" : " noopt";
       config += opt_.stop_on_unimplemented ? " unimp-stop" : "";
       tcache_ = TranslationCache::open({opt_.tcg_cache_dir, std::move(config)}, &log_);
@@ -1155,7 +1155,7 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   NextPageProbe next_probe(mmu_, (pc & kPageMask) + kPageSize, mmu_idx);
   uint8_t snapshot[kSnapshotBytes];
   size_t snapshot_len = 0;
-  if (cacheable) {
+  auto take_snapshot = [&] {
     snapshot_len = std::min<uint64_t>(page_left, kSnapshotBytes);
     std::memcpy(snapshot, host, snapshot_len);
     uint64_t phys2 = 0;
@@ -1164,7 +1164,7 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
         std::memcpy(snapshot + snapshot_len, host2, kSnapshotBytes - snapshot_len);
         snapshot_len = kSnapshotBytes;
       }
-  }
+  };
   auto fresh = std::make_unique<TranslationBlock>();
   fresh->key = key;
   // Translate into a reused buffer, so the instruction vector does not regrow for every block;
@@ -1182,6 +1182,7 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   }
   hw::Log& log = engine_.log();
   for (unsigned attempt = 0;; ++attempt) {
+    if (cacheable) take_snapshot();  // again after a fetch put the second page in the TLB
     work.insts.clear();
     work.term = ir::Terminal{};
     work.guest_pc = pc;
@@ -1225,9 +1226,9 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   size_t base_size = 0;
   if (engine_.link_ahead(*fresh, ahead)) {
     ahead.kind = Engine::AheadPlan::Kind::None;
-  } else if (NativeFn base = stepping() ? nullptr
-                                        : engine_.compile_baseline(fresh.get(), *baseline_ws_,
-                                                                   &base_size)) {
+  } else if (NativeFn base =
+                 stepping() ? nullptr
+                            : engine_.compile_baseline(fresh.get(), *baseline_ws_, &base_size)) {
     fresh->native.store(base, std::memory_order_relaxed);
   } else {
     fresh->prog = interp::build(fresh->ir, fresh.get());

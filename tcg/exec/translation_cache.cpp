@@ -2,7 +2,8 @@
 // baseline tier exists only on x86-64):
 //   "ORRTBP01"  u64 xxh3_64(everything after these 16 bytes)
 //   u32 config_len  config  u32 helpers  { u32 len  name } * helpers  (zeros to 8-byte alignment)
-//   u64 entries  { FileEntry  guest bytes  code  FileReloc * nrelocs  (zeros to 8 bytes) } * entries
+//   u64 entries  { FileEntry  guest bytes  code  FileReloc * nrelocs  (zeros to 8 bytes) } *
+//   entries
 #include "tcg/exec/translation_cache.h"
 
 #include <dirent.h>
@@ -53,7 +54,9 @@ struct FileReloc {
 };
 static_assert(sizeof(FileReloc) == 12);
 
-size_t align8(size_t n) { return (n + 7) & ~size_t(7); }
+size_t align8(size_t n) {
+  return (n + 7) & ~size_t(7);
+}
 uint64_t key_hash(uint64_t pc, uint64_t flags, uint64_t cs_base) {
   uint64_t h = pc * 0x9e3779b97f4a7c15ull;
   h ^= (flags + 0x632be59bd9b4e019ull) * 0xff51afd7ed558ccdull;
@@ -63,11 +66,21 @@ uint64_t key_hash(uint64_t pc, uint64_t flags, uint64_t cs_base) {
 uint64_t checksum(const uint8_t* p, size_t n) {
   return ::llvm::xxh3_64bits(::llvm::ArrayRef<uint8_t>(p, n));
 }
-void put(std::string& s, const void* p, size_t n) { s.append(static_cast<const char*>(p), n); }
-void put_u32(std::string& s, uint32_t v) { put(s, &v, 4); }
-void put_u64(std::string& s, uint64_t v) { put(s, &v, 8); }
-void pad8(std::string& s) { s.append(align8(s.size()) - s.size(), '\0'); }
-uint64_t hex_hash(std::string_view s) { return ::llvm::xxh3_64bits(::llvm::StringRef(s.data(), s.size())); }
+void put(std::string& s, const void* p, size_t n) {
+  s.append(static_cast<const char*>(p), n);
+}
+void put_u32(std::string& s, uint32_t v) {
+  put(s, &v, 4);
+}
+void put_u64(std::string& s, uint64_t v) {
+  put(s, &v, 8);
+}
+void pad8(std::string& s) {
+  s.append(align8(s.size()) - s.size(), '\0');
+}
+uint64_t hex_hash(std::string_view s) {
+  return ::llvm::xxh3_64bits(::llvm::StringRef(s.data(), s.size()));
+}
 uint64_t now_us() {
   return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
@@ -136,7 +149,7 @@ struct TranslationCache::Entry {
   FileEntry h;
   const uint8_t* bytes;
   const uint8_t* code;
-  const uint8_t* relocs;  // FileReloc records, unaligned
+  const uint8_t* relocs;                    // FileReloc records, unaligned
   const std::vector<uint32_t>* helper_ids;  // the helper field -> global id (null: already global)
   const Entry* next = nullptr;              // same key hash
   mutable std::atomic<bool> hit{false};
@@ -250,8 +263,7 @@ void TranslationCache::load_pack(const std::string& path) {
     for (uint32_t i = 0; i < helpers; ++i) {
       const uint32_t len = c.u32();
       const uint8_t* name = c.take(len);
-      pack->helper_ids.push_back(
-          helper_id_locked({reinterpret_cast<const char*>(name), len}));
+      pack->helper_ids.push_back(helper_id_locked({reinterpret_cast<const char*>(name), len}));
     }
   }
   c.align();
@@ -274,8 +286,7 @@ void TranslationCache::load_pack(const std::string& path) {
         ok = false;
     }
     if (!ok) continue;
-    if (holds(TbKey{e->h.pc, e->h.phys_pc, e->h.flags, e->h.cs_base},
-              {e->bytes, e->h.bytes_len}))
+    if (holds(TbKey{e->h.pc, e->h.phys_pc, e->h.flags, e->h.cs_base}, {e->bytes, e->h.bytes_len}))
       continue;  // the same translation in an older pack
     add_entry(std::move(e));
   }
@@ -308,8 +319,8 @@ uint32_t TranslationCache::helper_id_locked(std::string_view name) {
   return it->second;
 }
 
-bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_page,
-                            NextPage& next, Found& out) {
+bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_page, NextPage& next,
+                            Found& out) {
   auto it = index_.find(key_hash(key.pc, key.flags, key.cs_base));
   if (it == index_.end()) {
     misses_.fetch_add(1, std::memory_order_relaxed);
@@ -317,25 +328,32 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
   }
   const uint8_t* page2 = nullptr;
   uint64_t phys2 = 0;
-  bool fetched = false, seen = false;
+  bool fetched = false, changed = false;
   for (const Entry* e = it->second; e; e = e->next) {
     const FileEntry& h = e->h;
     if (h.pc != key.pc || h.flags != key.flags || h.cs_base != key.cs_base) continue;
-    seen = true;
     const uint64_t n1 = std::min<uint64_t>(h.bytes_len, in_page);
-    if (std::memcmp(page, e->bytes, n1) != 0) continue;
+    if (std::memcmp(page, e->bytes, n1) != 0) {
+      changed = true;
+      continue;
+    }
     if (h.phys_page2 != TranslationBlock::kNoPage) {
       if (!fetched) {
         page2 = next.get(phys2);
         fetched = true;
       }
-      if (!page2 || std::memcmp(page2, e->bytes + n1, h.bytes_len - n1) != 0) continue;
+      if (!page2) continue;  // not in the TLB now: a translation would stop before it too
+      if (std::memcmp(page2, e->bytes + n1, h.bytes_len - n1) != 0) {
+        changed = true;
+        continue;
+      }
     }
     if (!resolve(*e, out)) {
       no_helper_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    out.phys_page2 = h.phys_page2 == TranslationBlock::kNoPage ? h.phys_page2 : phys2 & ~(kPage - 1);
+    out.phys_page2 =
+        h.phys_page2 == TranslationBlock::kNoPage ? h.phys_page2 : phys2 & ~(kPage - 1);
     out.guest_size = h.guest_size;
     out.num_insns = h.num_insns;
     out.ir_size = h.ir_size;
@@ -353,7 +371,7 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
     hits_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
-  (seen ? rejected_ : misses_).fetch_add(1, std::memory_order_relaxed);
+  (changed ? rejected_ : misses_).fetch_add(1, std::memory_order_relaxed);
   return false;
 }
 
@@ -374,7 +392,8 @@ bool TranslationCache::resolve(const Entry& e, Found& out) const {
 }
 
 void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_t> guest_bytes,
-                              std::span<const uint8_t> code, std::span<const baseline::Reloc> relocs) {
+                              std::span<const uint8_t> code,
+                              std::span<const baseline::Reloc> relocs) {
   FileEntry h{};
   h.pc = tb.key.pc;
   h.phys_pc = tb.key.phys_pc;
@@ -413,8 +432,8 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
     rel_[i].helper = uint16_t(it->second);
   }
   if (saved_ || !helpers_ok || code.size() > kMaxCode || holds(tb.key, guest_bytes)) return;
-  const size_t size = align8(sizeof h + guest_bytes.size() + code.size() +
-                             rel_.size() * sizeof(FileReloc));
+  const size_t size =
+      align8(sizeof h + guest_bytes.size() + code.size() + rel_.size() * sizeof(FileReloc));
   if (pending_.empty() || pending_.back().size() + size > pending_.back().capacity()) {
     pending_.emplace_back();
     pending_.back().reserve(std::max(kChunk, size));

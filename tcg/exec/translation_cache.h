@@ -92,7 +92,7 @@ class TranslationCache {
     uint64_t packs = 0, packs_bad = 0;  // loaded, ignored (truncated, corrupt, other format)
     uint64_t loaded = 0;                // entries indexed
     uint64_t hits = 0, misses = 0;
-    uint64_t rejected = 0;  // an entry for the key whose guest bytes changed
+    uint64_t rejected = 0;   // an entry for the key whose guest bytes changed
     uint64_t no_helper = 0;  // an entry calling a helper this run has not resolved yet
     uint64_t recorded = 0, stored = 0, dropped = 0;  // dropped: aged out in a merge
     uint64_t bytes_loaded = 0, bytes_stored = 0;
@@ -102,6 +102,7 @@ class TranslationCache {
   /// The pack files this run loaded (tests).
   std::vector<std::string> pack_paths() const;
   const std::string& dir() const { return opt_.dir; }
+  const std::string& config() const { return opt_.config; }
 
   /// Parses one pack's contents; the number of entries, or -1 when it is not an intact pack
   /// for config (*why says what is wrong). Exposed for tests.
@@ -135,7 +136,7 @@ class TranslationCache {
   std::unordered_map<std::string, uint32_t> helper_ids_;
   mutable std::mutex mu_;  // the records and the helper tables' growth
   std::unordered_map<const ir::Helper*, uint32_t> seen_;  // helpers met by record(); mu_
-  std::vector<std::string> pending_;  // serialized new entries, in chunks; mu_
+  std::vector<std::string> pending_;                      // serialized new entries, in chunks; mu_
   uint64_t pending_count_ = 0;
   bool saved_ = false;
   std::atomic<uint64_t> hits_{0}, misses_{0}, rejected_{0}, no_helper_{0}, recorded_{0};
