@@ -181,7 +181,8 @@ std::string Engine::init() {
                            "\n" + baseline::code_config(baseline_opt_);
       config += opt_.optimize ? " opt" : " noopt";
       config += opt_.stop_on_unimplemented ? " unimp-stop" : "";
-      tcache_ = TranslationCache::open({opt_.tcg_cache_dir, std::move(config)}, &log_);
+      if (opt_.tcg_cache_baseline)
+        tcache_ = TranslationCache::open({opt_.tcg_cache_dir, std::move(config)}, &log_);
     }
   }
   if (opt_.tier == Tier::Baseline) return {};

@@ -63,6 +63,8 @@ struct EngineOptions {
   // are evicted past it).
   std::string tcg_cache_dir;
   uint64_t tcg_cache_bytes = uint64_t(256) << 20;
+  // The cache also keeps baseline translations (tcg/exec/translation_cache.h).
+  bool tcg_cache_baseline = true;
   // Names the guest architecture and CPU model in cache keys (tcg/llvm/code_cache.h).
   std::string guest_id;
 };
