@@ -80,7 +80,7 @@ constexpr OptionInfo kOptions[] = {
     {"D", Opt::LogFile, "FILE", "write the -d log to FILE instead of stderr"},
     {"accel", Opt::Accel,
      "tcg[,tier=interp|baseline|llvm|auto][,thresh=N][,policy=benefit|count][,unimp=undef|stop]"
-     "[,cache=DIR|on|off][,cache-size=SIZE]|kvm[:tcg]"
+     "[,cache=DIR|on|off][,cache-size=SIZE][,cache-baseline=on|off]|kvm[:tcg]"
      "[,kernel-irqchip=on|off]",
      "accelerator: TCG (default; translator tier and LLVM threshold) or KVM (-accel help)"},
     {"enable-kvm", Opt::EnableKvm, "", "shorthand for -accel kvm"},
@@ -250,9 +250,13 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, Acc
                "' (expected bytes with an optional K, M, G or T suffix)";
       if (bytes == 0) return "cache-size must be greater than zero (use cache=off for no cache)";
       eo.tcg_cache_bytes = bytes;
+    } else if (key == "cache-baseline") {
+      if (val != "on" && val != "off")
+        return "invalid cache-baseline '" + std::string(val) + "' (expected on or off)";
+      eo.tcg_cache_baseline = val == "on";
     } else {
       return "unknown tcg property '" + std::string(key) +
-             "' (expected tier, thresh, policy, unimp, cache or cache-size)";
+             "' (expected tier, thresh, policy, unimp, cache, cache-size or cache-baseline)";
     }
   }
   return {};
@@ -985,11 +989,13 @@ std::string accel_help_text() {
          "                  unimp=undef|stop       an instruction the CPU model does not\n"
          "                                         implement raises UNDEFINED in the guest\n"
          "                                         (default), or stops the machine (debugging)\n"
-         "                  cache=DIR|on|off       keep LLVM-compiled code in DIR across runs\n"
+         "                  cache=DIR|on|off       keep translated code in DIR across runs\n"
          "                                         (on: $XDG_CACHE_HOME/orrery/tcg or\n"
          "                                         ~/.cache/orrery/tcg; default off)\n"
          "                  cache-size=SIZE        most bytes the cache holds, least recently\n"
          "                                         used evicted first (default 256M)\n"
+         "                  cache-baseline=on|off  keep baseline translations there too, so a\n"
+         "                                         later run skips translating (default on)\n"
          "kvm             the kernel's KVM (pc machine; /dev/kvm); properties:\n"
          "                  kernel-irqchip=on|off  PIC, IOAPIC and local APICs in the kernel\n"
          "                                         (default) or Orrery's own\n"

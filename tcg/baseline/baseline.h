@@ -7,10 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "tcg/baseline/code_cache.h"
 #include "tcg/exec/tb.h"
+#include "tcg/ir/helpers.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::tcg::exec {
@@ -43,13 +46,47 @@ struct Options {
                          uint64_t) = &softmmu::slow_store_vec;
 };
 
+/// What a 64-bit immediate in baseline code stands for when it is not a constant of the IR:
+/// everything that differs between runs (tcg/exec/translation_cache.h stores code with these
+/// sites and fills them in again; see apply_relocs). Append only: stored code names the kinds.
+enum class RelocKind : uint8_t {
+  Tb,        // the TranslationBlock's address plus addend (exec_count, link[i], the TB)
+  Engine,    // Options::engine
+  TierUp,    // Options::tier_up
+  SlowLoad,  // Options::slow_load, ...
+  SlowStore,
+  SlowAtomic,
+  SlowLoadVec,
+  SlowStoreVec,
+  GenericEval,  // the code generator's own ir::eval_pure trampoline
+  Helper,       // helper->fn
+  Count
+};
+struct Reloc {
+  uint32_t at = 0;  // offset of the 8-byte immediate in the block's code
+  RelocKind kind = RelocKind::Tb;
+  uint32_t addend = 0;                 // Tb: byte offset into the TranslationBlock
+  const ir::Helper* helper = nullptr;  // Helper
+};
+
 /// Scratch buffers for compile(), reused between blocks by one thread (saves allocations).
 struct Workspace {
   Workspace();
   ~Workspace();
   struct Buffers;
   std::unique_ptr<Buffers> b;
+  // The relocations of the code the last compile() made with this workspace.
+  std::vector<Reloc> relocs;
 };
+
+/// Names everything in opt (and the host) that shapes the code compile() makes, besides the
+/// block's IR and the build (persistent cache keys).
+std::string code_config(const Options& opt);
+
+/// Fills in the relocation sites of code made for another TranslationBlock (or another run)
+/// for tb and opt. Every Helper reloc must name a helper.
+void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
+                  const Options& opt);
 
 /// Compiles tb's IR into cache. tb must outlive the code (its address, &tb->link and
 /// &tb->exec_count/tier_up_at are embedded). Returns null, with *error set when given, if the block

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -209,7 +210,8 @@ constexpr int32_t kMaxFrameSlots = 1 << 16;
 
 class Gen {
  public:
-  Gen(const exec::TranslationBlock& tb, const Options& opt, Workspace::Buffers& w)
+  Gen(const exec::TranslationBlock& tb, const Options& opt, Workspace::Buffers& w,
+      std::vector<Reloc>& relocs)
       : tb_(tb),
         b_(tb.ir),
         opt_(opt),
@@ -218,10 +220,12 @@ class Gen {
         vals_(w.vals),
         alloc_(w.alloc),
         cold_(w.cold),
-        data_(w.data) {
+        data_(w.data),
+        relocs_(relocs) {
     a_.reset();
     cold_.clear();
     data_.clear();
+    relocs_.clear();
   }
 
   bool run(std::string& err);
@@ -433,8 +437,19 @@ class Gen {
       a_.alu_rr(kAnd, true, r, RDX);
     }
   }
-  void call_abs(uint64_t fn) {
-    a_.mov_imm(RAX, fn);
+  // Every run-dependent address goes through these two, which record where it is
+  // (tcg/exec/translation_cache.h fills the sites in again in a later run).
+  void mov_reloc(Reg r, RelocKind kind, uint64_t value, uint32_t addend = 0,
+                 const ir::Helper* helper = nullptr) {
+    relocs_.push_back(Reloc{uint32_t(a_.mov_imm64(r, value)), kind, addend, helper});
+  }
+  /// r = the address of a field of this block's TranslationBlock.
+  void mov_tb(Reg r, const void* field) {
+    const auto off = reinterpret_cast<const char*>(field) - reinterpret_cast<const char*>(&tb_);
+    mov_reloc(r, RelocKind::Tb, uint64_t(field), uint32_t(off));
+  }
+  void call_abs(RelocKind kind, uint64_t fn, const ir::Helper* helper = nullptr) {
+    mov_reloc(RAX, kind, fn, 0, helper);
     a_.call_r(RAX);
   }
 
@@ -483,6 +498,7 @@ class Gen {
   Cc flags_cc_ = kE;
   std::vector<Cold>& cold_;
   std::vector<std::pair<size_t, GenericOp>>& data_;
+  std::vector<Reloc>& relocs_;
   opt::MemRuns runs_;
   std::vector<int32_t> run_slots_;
   std::vector<std::pair<uint32_t, uint32_t>> probe_reads_;  // (run base, its leader)
@@ -539,7 +555,7 @@ bool Gen::run(std::string& err) {
     // (capping the count here kept a boot's hottest loops, RSA arithmetic, from ever being
     // compiled).
     Label hot = a_.new_label();
-    a_.mov_imm(RAX, uint64_t(&tb_.exec_count));
+    mov_tb(RAX, &tb_.exec_count);
     a_.load(4, RCX, Mem{RAX, 0});
     a_.alu_ri(kAdd, false, RCX, 1);
     a_.store(4, Mem{RAX, 0}, RCX);
@@ -591,7 +607,7 @@ void Gen::gen_generic(size_t i) {
   const unsigned src_bits = in.nargs ? ir::bits(ty(in.args[0])) : 0;
   data_.push_back({a_.lea_rip_placeholder(RDI), GenericOp{uint8_t(in.op), uint8_t(in.type),
                                                           uint8_t(src_bits), in.imm, in.imm2}});
-  call_abs(uint64_t(&generic_eval));
+  call_abs(RelocKind::GenericEval, uint64_t(&generic_eval));
   st(i, RAX);
 }
 
@@ -959,10 +975,10 @@ void Gen::emit_cold(const Cold& c) {
   const ir::Inst* in = c.kind == Cold::Kind::TierUp ? nullptr : &b_.insts[c.inst];
   switch (c.kind) {
     case Cold::Kind::TierUp:
-      a_.mov_imm(RDI, uint64_t(opt_.engine));
-      a_.mov_imm(RSI, uint64_t(&tb_));
+      mov_reloc(RDI, RelocKind::Engine, uint64_t(opt_.engine));
+      mov_tb(RSI, &tb_);
       a_.mov_rr(true, RDX, RBX);
-      call_abs(uint64_t(opt_.tier_up));
+      call_abs(RelocKind::TierUp, uint64_t(opt_.tier_up));
       break;
     case Cold::Kind::LoadMiss: {  // rax = guest address
       const ir::MemOp m = ir::MemOp::decode(in->imm);
@@ -971,7 +987,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_imm(RDX, in->imm);
       a_.mov_imm(RCX, c.pc);
       a_.mov_rr(true, RDI, RBX);
-      call_abs(uint64_t(opt_.slow_load));
+      call_abs(RelocKind::SlowLoad, uint64_t(opt_.slow_load));
       restore_caller_pool();
       check_pending();
       end_runs_in_progress(c.inst);
@@ -986,7 +1002,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_imm(RCX, in->imm);
       a_.mov_imm(R8, c.pc);
       a_.mov_rr(true, RDI, RBX);
-      call_abs(uint64_t(opt_.slow_store));
+      call_abs(RelocKind::SlowStore, uint64_t(opt_.slow_store));
       restore_caller_pool();
       check_pending();
       end_runs_in_progress(c.inst);
@@ -1004,7 +1020,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_imm(R8, softmmu::atomic_desc(in->imm, kind));
       a_.mov_imm(R9, c.pc);
       a_.mov_rr(true, RDI, RBX);
-      call_abs(uint64_t(opt_.slow_atomic));
+      call_abs(RelocKind::SlowAtomic, uint64_t(opt_.slow_atomic));
       restore_caller_pool();
       check_pending();
       end_runs_in_progress(c.inst);
@@ -1016,7 +1032,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_imm(RCX, c.pc);
       a_.lea(R8, slot_of(c.inst));
       a_.mov_rr(true, RDI, RBX);
-      call_abs(uint64_t(opt_.slow_load_vec));
+      call_abs(RelocKind::SlowLoadVec, uint64_t(opt_.slow_load_vec));
       check_pending();
       end_runs_in_progress(c.inst);
       break;
@@ -1026,7 +1042,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_imm(RCX, in->imm);
       a_.mov_imm(R8, c.pc);
       a_.mov_rr(true, RDI, RBX);
-      call_abs(uint64_t(opt_.slow_store_vec));
+      call_abs(RelocKind::SlowStoreVec, uint64_t(opt_.slow_store_vec));
       check_pending();
       end_runs_in_progress(c.inst);
       break;
@@ -1037,7 +1053,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_imm(RSI, in->imm2);
       a_.mov_imm(RDX, c.pc);
       a_.mov_imm(RCX, 0);
-      call_abs(uint64_t(h->fn));
+      call_abs(RelocKind::Helper, uint64_t(h->fn), h);
       restore_caller_pool();
       check_pending();
       break;
@@ -1373,7 +1389,7 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       else
         a_.mov_imm(RCX, 0);
       a_.mov_rr(true, RDI, RBX);
-      call_abs(uint64_t(h->fn));
+      call_abs(RelocKind::Helper, uint64_t(h->fn), h);
       if (in.op == Opcode::Call) check_pending();
       st(i, RAX);
       return true;
@@ -1400,7 +1416,7 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
     return;
   }
   Label unlinked = a_.new_label();
-  a_.mov_imm(RAX, uint64_t(&tb_.link[slot]));
+  mov_tb(RAX, &tb_.link[slot]);
   a_.load(8, RAX, Mem{RAX, 0});
   if (target == tb_.key.pc) {
     // Linked to this very code (a one-block loop: CRC, memcpy, polling): go round in this frame
@@ -1421,7 +1437,7 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
   epilogue();
   a_.jmp_r(RAX);  // a tail call: the next block returns straight to the dispatcher
   bind(unlinked);
-  a_.mov_imm(RAX, uint64_t(&tb_));
+  mov_tb(RAX, &tb_);
   a_.store(8, Mem{RBX, kOffLastTb}, RAX);
   a_.store_imm32(false, Mem{RBX, kOffLastExitSlot}, int32_t(slot));
   ret_code(exec::kRetNext);
@@ -1511,7 +1527,7 @@ exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const
   // caller's.
   std::optional<Workspace> local;
   if (!ws) ws = &local.emplace();
-  Gen g(tb, opt, *ws->b);
+  Gen g(tb, opt, *ws->b, ws->relocs);
   std::string err;
   if (!g.run(err)) {
     if (error) *error = err;
@@ -1524,6 +1540,59 @@ exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const
   }
   if (code_size) *code_size = g.size();
   return reinterpret_cast<exec::NativeFn>(at);
+}
+
+std::string code_config(const Options& opt) {
+  // Bump kVersion when the code a block's IR becomes changes in a way the build id does not
+  // show (it always does within one build).
+  static constexpr const char* kVersion = "baseline-1";
+  std::string s = kVersion;
+  s += opt.hot_threshold && opt.tier_up ? " count" : " nocount";
+  s += opt.avx2 && host_has_avx2() ? " avx2" : " sse2";
+  s += opt.registers ? " regs" : " slots";
+  return s;
+}
+
+void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
+                  const Options& opt) {
+  for (const Reloc& r : relocs) {
+    uint64_t v = 0;
+    switch (r.kind) {
+      case RelocKind::Tb:
+        v = uint64_t(reinterpret_cast<const char*>(&tb) + r.addend);
+        break;
+      case RelocKind::Engine:
+        v = uint64_t(opt.engine);
+        break;
+      case RelocKind::TierUp:
+        v = uint64_t(opt.tier_up);
+        break;
+      case RelocKind::SlowLoad:
+        v = uint64_t(opt.slow_load);
+        break;
+      case RelocKind::SlowStore:
+        v = uint64_t(opt.slow_store);
+        break;
+      case RelocKind::SlowAtomic:
+        v = uint64_t(opt.slow_atomic);
+        break;
+      case RelocKind::SlowLoadVec:
+        v = uint64_t(opt.slow_load_vec);
+        break;
+      case RelocKind::SlowStoreVec:
+        v = uint64_t(opt.slow_store_vec);
+        break;
+      case RelocKind::GenericEval:
+        v = uint64_t(&generic_eval);
+        break;
+      case RelocKind::Helper:
+        v = uint64_t(r.helper->fn);
+        break;
+      case RelocKind::Count:
+        break;
+    }
+    std::memcpy(code + r.at, &v, sizeof v);
+  }
 }
 
 }  // namespace orrery::tcg::baseline

@@ -165,6 +165,15 @@ class X64 {
       imm64(imm);
     }
   }
+  /// dst = imm in the 10-byte form whatever its value (a site patched later); returns the
+  /// offset of the immediate.
+  size_t mov_imm64(Reg dst, uint64_t imm) {
+    rex(true, 0, dst, false);
+    byte(uint8_t(0xb8 | (dst & 7)));
+    const size_t at = size_;
+    imm64(imm);
+    return at;
+  }
   void mov_rr(bool w, Reg dst, Reg src) { op_rr(0x89, w, src, dst); }
   /// dst = [m], 8/16/32/64 bits, zero-extended.
   void load(unsigned size, Reg dst, Mem m) {

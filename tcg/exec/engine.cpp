@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cstring>
 
 #include "tcg/baseline/baseline.h"
 #include "tcg/interp/interp.h"
@@ -29,6 +30,22 @@ Engine::Engine(EngineOptions opt, hw::Log& log)
 
 Engine::~Engine() {
   if (compiler_ && tcg_cache_ && opt_.tier == Tier::Auto) save_profile();
+  if (tcache_) {
+    const uint64_t bytes = tcache_->save();
+    if (tcg_cache_ && bytes) tcg_cache_->note_stored(bytes);  // the directory's size bound
+    if (log_.enabled(hw::kLogTier)) {
+      const TranslationCache::Stats c = tcache_->stats();
+      log_.log(hw::kLogTier,
+               "tcg cache: baseline: %" PRIu64 " entries loaded from %" PRIu64
+               " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored), %" PRIu64 " hits, %" PRIu64
+               " misses, %" PRIu64 " rejected (guest bytes changed), %" PRIu64
+               " waiting for a helper; %" PRIu64 " recorded, %" PRIu64
+               " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
+               c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
+               c.packs_bad, c.hits, c.misses, c.rejected, c.no_helper, c.recorded, c.stored,
+               double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
+    }
+  }
   if (compiler_ && log_.enabled(hw::kLogTier)) log_tier_stats();
   compiler_.reset();  // joins the compile thread before the blocks it may be reading go away
 }
@@ -156,13 +173,25 @@ std::string Engine::init() {
       baseline_opt_.tier_up = &baseline_tier_up;
       baseline_opt_.engine = this;
     }
+    if (!opt_.tcg_cache_dir.empty()) {
+      tcg_cache_ = llvm::CodeCache::open({opt_.tcg_cache_dir, opt_.tcg_cache_bytes}, &log_, err);
+      if (!tcg_cache_) return err;
+      // Everything a block's baseline code depends on besides its guest bytes, PC and mode.
+      std::string config = "orrery-tbp-1\n" + llvm::CodeCache::build_id() + "\n" + opt_.guest_id +
+                           "\n" + baseline::code_config(baseline_opt_);
+      config += opt_.optimize ? " opt" : " noopt";
+      config += opt_.stop_on_unimplemented ? " unimp-stop" : "";
+      if (opt_.tcg_cache_baseline)
+        tcache_ = TranslationCache::open({opt_.tcg_cache_dir, std::move(config)}, &log_);
+    }
   }
   if (opt_.tier == Tier::Baseline) return {};
   llvm::JitOptions jit_opt;
   jit_opt.code_limit = opt_.llvm_code_bytes;
   jit_opt.count_executions = log_.enabled(hw::kLogTier);
   if (!opt_.tcg_cache_dir.empty()) {
-    tcg_cache_ = llvm::CodeCache::open({opt_.tcg_cache_dir, opt_.tcg_cache_bytes}, &log_, err);
+    if (!tcg_cache_)
+      tcg_cache_ = llvm::CodeCache::open({opt_.tcg_cache_dir, opt_.tcg_cache_bytes}, &log_, err);
     if (!tcg_cache_) return err;
     jit_opt.cache = tcg_cache_.get();
     jit_opt.guest_id = opt_.guest_id;
@@ -428,11 +457,23 @@ size_t Engine::llvm_code_bytes() const {
   return compiler_ ? compiler_->jit().code_bytes() : 0;
 }
 
-NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws) {
+NativeFn Engine::install_cached(TranslationBlock* tb, const TranslationCache::Found& found) {
+  if (!code_cache_) return nullptr;
+  uint8_t* at = code_cache_->add(found.code.data(), found.code.size());
+  if (!at) return nullptr;  // full: translated as usual, which asks for room
+  baseline::apply_relocs(at, found.relocs, *tb, baseline_opt_);
+  baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
+  perf_map_.add(at, found.code.size(), tb->key.pc);
+  return reinterpret_cast<NativeFn>(at);
+}
+
+NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws,
+                                  size_t* code_size) {
   if (!code_cache_) return nullptr;
   std::string err;
   size_t size = 0;
   NativeFn fn = baseline::compile(*tb, *code_cache_, baseline_opt_, &err, &size, &ws);
+  if (code_size) *code_size = fn ? size : 0;
   if (fn) {
     baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
     perf_map_.add(reinterpret_cast<const void*>(fn), size, tb->key.pc);
@@ -1056,9 +1097,75 @@ TranslationBlock* VcpuExec::find_or_translate() {
   return tb;
 }
 
+namespace {
+// The page after a block's first, from the TLB (nothing raised).
+class NextPageProbe final : public TranslationCache::NextPage {
+ public:
+  NextPageProbe(softmmu::Softmmu& mmu, uint64_t vaddr, unsigned mmu_idx)
+      : mmu_(mmu), vaddr_(vaddr), mmu_idx_(mmu_idx) {}
+  const uint8_t* get(uint64_t& phys) override { return mmu_.probe_fetch(vaddr_, mmu_idx_, phys); }
+
+ private:
+  softmmu::Softmmu& mmu_;
+  uint64_t vaddr_;
+  unsigned mmu_idx_;
+};
+
+// Guest bytes copied before a translation that may be stored: a block is stored only when
+// memory still holds them afterwards, so its bytes are the ones the frontend read even when
+// another vCPU writes the page meanwhile (it is not write-protected before insert()).
+constexpr size_t kSnapshotBytes = 512;
+}  // namespace
+
+bool VcpuExec::tcache_usable() const {
+  const Tier tier = engine_.options().tier;
+  return engine_.translation_cache() && !stepping() && !engine_.debug().has_breakpoints() &&
+         (tier == Tier::Auto || tier == Tier::Baseline) &&
+         !engine_.log().enabled(hw::LogMask(hw::kLogInAsm | hw::kLogOp | hw::kLogOutAsm));
+}
+
+TranslationBlock* VcpuExec::translate_cached(const TbKey& key, const uint8_t* host) {
+  if (engine_.profile_names(key)) return nullptr;
+  const uint64_t in_page = kPageSize - (key.pc & ~kPageMask);
+  NextPageProbe next(mmu_, (key.pc & kPageMask) + kPageSize, frontend_.fetch_mmu_idx(cpu_));
+  if (!engine_.translation_cache()->find(key, host, in_page, next, found_)) return nullptr;
+  auto fresh = std::make_unique<TranslationBlock>();
+  fresh->key = key;
+  fresh->phys_page2 = found_.phys_page2;
+  fresh->ir.guest_pc = key.pc;
+  fresh->ir.guest_size = found_.guest_size;
+  fresh->ir.num_insns = found_.num_insns;
+  fresh->ir.term = found_.term;
+  fresh->ir_size = found_.ir_size;
+  fresh->ir_dropped = true;  // Engine::tier_up translates it again if it gets hot
+  if (engine_.options().tier == Tier::Auto)
+    fresh->tier_up_at.store(engine_.options().hot_threshold, std::memory_order_relaxed);
+  NativeFn fn = engine_.install_cached(fresh.get(), found_);
+  if (!fn) return nullptr;
+  fresh->native.store(fn, std::memory_order_relaxed);
+  return engine_.insert(std::move(fresh));
+}
+
 TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   const uint64_t pc = key.pc;
   const unsigned mmu_idx = frontend_.fetch_mmu_idx(cpu_);
+  const bool cacheable = tcache_usable();
+  if (cacheable)
+    if (TranslationBlock* tb = translate_cached(key, host)) return tb;
+  const uint64_t page_left = kPageSize - (pc & ~kPageMask);
+  NextPageProbe next_probe(mmu_, (pc & kPageMask) + kPageSize, mmu_idx);
+  uint8_t snapshot[kSnapshotBytes];
+  size_t snapshot_len = 0;
+  auto take_snapshot = [&] {
+    snapshot_len = std::min<uint64_t>(page_left, kSnapshotBytes);
+    std::memcpy(snapshot, host, snapshot_len);
+    uint64_t phys2 = 0;
+    if (snapshot_len < kSnapshotBytes)
+      if (const uint8_t* host2 = next_probe.get(phys2)) {
+        std::memcpy(snapshot + snapshot_len, host2, kSnapshotBytes - snapshot_len);
+        snapshot_len = kSnapshotBytes;
+      }
+  };
   auto fresh = std::make_unique<TranslationBlock>();
   fresh->key = key;
   // Translate into a reused buffer, so the instruction vector does not regrow for every block;
@@ -1076,6 +1183,7 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   }
   hw::Log& log = engine_.log();
   for (unsigned attempt = 0;; ++attempt) {
+    if (cacheable) take_snapshot();  // again after a fetch put the second page in the TLB
     work.insts.clear();
     work.term = ir::Terminal{};
     work.guest_pc = pc;
@@ -1116,10 +1224,12 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   // A block an earlier run found hot whose code is in the persistent cache starts native.
   Engine::AheadPlan ahead;
   if (engine_.options().tier == Tier::Auto && !stepping()) ahead = engine_.plan_ahead(*fresh);
+  size_t base_size = 0;
   if (engine_.link_ahead(*fresh, ahead)) {
     ahead.kind = Engine::AheadPlan::Kind::None;
   } else if (NativeFn base =
-                 stepping() ? nullptr : engine_.compile_baseline(fresh.get(), *baseline_ws_)) {
+                 stepping() ? nullptr
+                            : engine_.compile_baseline(fresh.get(), *baseline_ws_, &base_size)) {
     fresh->native.store(base, std::memory_order_relaxed);
   } else {
     fresh->prog = interp::build(fresh->ir, fresh.get());
@@ -1143,6 +1253,24 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   if (stepping()) {
     step_tb_ = std::move(fresh);
     return step_tb_.get();
+  }
+  // Blocks ending at an undefined instruction are left out, so -d unimp names it every run.
+  const ir::Terminal& term = fresh->ir.term;
+  if (cacheable && base_size &&
+      !(term.kind == ir::Terminal::Kind::Exit && term.reason == ir::ExitReason::Undefined)) {
+    const bool two = fresh->phys_page2 != TranslationBlock::kNoPage;
+    const uint64_t len = std::min<uint64_t>(fresh->ir.guest_size + TranslationCache::kLookahead,
+                                            page_left + (two ? kPageSize : 0));
+    const uint64_t n1 = std::min(len, page_left);
+    uint64_t phys2 = 0;
+    const uint8_t* host2 = len > n1 ? next_probe.get(phys2) : nullptr;
+    if (len <= snapshot_len && std::memcmp(host, snapshot, n1) == 0 &&
+        (len == n1 || (host2 && std::memcmp(host2, snapshot + n1, len - n1) == 0)))
+      engine_.translation_cache()->record(
+          *fresh, {snapshot, len},
+          {reinterpret_cast<const uint8_t*>(fresh->native.load(std::memory_order_relaxed)),
+           base_size},
+          baseline_ws_->relocs);
   }
   TranslationBlock* raw = fresh.get();
   TranslationBlock* tb = engine_.insert(std::move(fresh));

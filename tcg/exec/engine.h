@@ -27,6 +27,7 @@
 #include "tcg/exec/tb.h"
 #include "tcg/exec/tb_map.h"
 #include "tcg/exec/tier_policy.h"
+#include "tcg/exec/translation_cache.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::tcg::llvm {
@@ -62,6 +63,8 @@ struct EngineOptions {
   // are evicted past it).
   std::string tcg_cache_dir;
   uint64_t tcg_cache_bytes = uint64_t(256) << 20;
+  // The cache also keeps baseline translations (tcg/exec/translation_cache.h).
+  bool tcg_cache_baseline = true;
   // Names the guest architecture and CPU model in cache keys (tcg/llvm/code_cache.h).
   std::string guest_id;
 };
@@ -182,7 +185,20 @@ class Engine : public softmmu::CodePageTracker,
   /// was not linked at once), so its code is native before it runs hot.
   void tier_ahead(TranslationBlock* tb, const AheadPlan& plan);
   /// Baseline code for a new block (Baseline/Auto tiers), or null: the block is interpreted.
-  NativeFn compile_baseline(TranslationBlock* tb, baseline::Workspace& ws);
+  /// *code_size (when given): the code's bytes.
+  NativeFn compile_baseline(TranslationBlock* tb, baseline::Workspace& ws,
+                            size_t* code_size = nullptr);
+  /// The persistent baseline translations (-accel tcg,cache=DIR with the baseline tier), or
+  /// null.
+  TranslationCache* translation_cache() { return tcache_.get(); }
+  /// Whether the hot-block profile names the block (it is then translated, not installed from
+  /// translation_cache(): planning it ahead needs its IR).
+  bool profile_names(const TbKey& key) const {
+    return !profile_.empty() && profile_.contains(ProfileKey{key.pc, key.flags, key.cs_base});
+  }
+  /// Installs a stored translation's code for tb (baseline code cache, relocations applied),
+  /// or null when the code cache is full.
+  NativeFn install_cached(TranslationBlock* tb, const TranslationCache::Found& found);
   void register_vcpu(VcpuExec* v);
   void unregister_vcpu(VcpuExec* v);
   /// Whether vCPU v runs guest code (its TLB is in use) on this thread.
@@ -280,6 +296,7 @@ class Engine : public softmmu::CodePageTracker,
   std::vector<std::unique_ptr<TranslationBlock>> all_;  // owned; invalid ones kept until flush
   std::vector<VcpuExec*> vcpus_;
   std::unique_ptr<llvm::CodeCache> tcg_cache_;  // before compiler_, which uses it
+  std::unique_ptr<TranslationCache> tcache_;
   // Blocks already looked up in tcg_cache_ by tier_up (guarded by mu_; blocks are freed only
   // by flush(), which clears it).
   std::unordered_set<const TranslationBlock*> cache_probed_;
@@ -374,6 +391,11 @@ class VcpuExec {
 
   TranslationBlock* find_or_translate();
   TranslationBlock* translate(const TbKey& key, const uint8_t* host);
+  // Whether this translation may come from, or go to, the engine's TranslationCache: not
+  // under the debugger, stepping or logs that show a translation.
+  bool tcache_usable() const;
+  // The block at key installed from the TranslationCache, or null (a miss).
+  TranslationBlock* translate_cached(const TbKey& key, const uint8_t* host);
   // Translates tb's guest code again into tb.ir after translate() dropped it (the engine's
   // lock held). The frontend reads the mode from this CPU, so tb must be in its current mode.
   // False when it cannot, or the IR comes out other than the first time.
@@ -399,6 +421,7 @@ class VcpuExec {
   ir::Block scratch_;                          // translation buffer, reused between blocks
   std::unique_ptr<uint8_t[]> rebuild_bytes_;   // rebuild_ir's copy of a block's two pages
   std::unique_ptr<baseline::Workspace> baseline_ws_;  // code generator buffers, likewise
+  TranslationCache::Found found_;                     // translate_cached's, likewise
   // Memory-map acknowledgements (Engine::memory_map_changed); guarded by the engine's map_mu_
   // except map_wait_, which only this vCPU's thread touches.
   friend class Engine;

@@ -32,6 +32,8 @@ constexpr size_t kHeader = 8 + 4 + 4 + 8;
 constexpr const char* kSuffix = ".tcc";
 constexpr const char* kTmpPrefix = ".tmp.";
 constexpr const char* kProfileSuffix = ".tcp";
+// The baseline tier's pack files (tcg/exec/translation_cache.h): evicted with the entries.
+constexpr const char* kPackSuffix = ".tbp";
 // Entries larger than this are not ours (a block's object is a few KiB).
 constexpr uint64_t kMaxEntry = uint64_t(64) << 20;
 
@@ -454,6 +456,13 @@ bool CodeCache::store_profile(std::string_view config, std::span<const ProfileEn
   return write_entry(profile_path(config), profile_key(config), payload, &written);
 }
 
+void CodeCache::note_stored(uint64_t bytes) {
+  if (!opt_.max_bytes) return;
+  std::lock_guard<std::mutex> g(mu_);
+  if (known_bytes_ >= 0) known_bytes_ += int64_t(bytes);
+  if (known_bytes_ < 0 || uint64_t(known_bytes_) > opt_.max_bytes) evict_locked();
+}
+
 void CodeCache::evict_locked() {
   struct Entry {
     std::string path;
@@ -468,7 +477,7 @@ void CodeCache::evict_locked() {
   while (struct dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
     const bool tmp = name.starts_with(kTmpPrefix);
-    if (!tmp && !name.ends_with(kSuffix)) continue;
+    if (!tmp && !name.ends_with(kSuffix) && !name.ends_with(kPackSuffix)) continue;
     std::string path = opt_.dir + "/" + e->d_name;
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;

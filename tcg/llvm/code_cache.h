@@ -63,6 +63,10 @@ class CodeCache {
   /// entry could not be written (a full disk, a read-only directory): the cache is only an
   /// optimisation, so the caller goes on.
   bool store(std::string_view key, std::span<const char> payload);
+  /// Counts `bytes` another writer (the baseline tier's packs, `.tbp`, tcg/exec/
+  /// translation_cache.h) put in the directory, and evicts as store() does: packs are part of
+  /// the size bound and of the least-recently-used order.
+  void note_stored(uint64_t bytes);
 
   /// The payload of an entry file's contents `data` if it is a complete, intact entry for
   /// exactly this key; else nullopt and *why (when given) says what is wrong.

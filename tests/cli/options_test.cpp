@@ -61,6 +61,10 @@ TEST(Options, TypicalQemuLine) {
       parse({"-accel", "tcg,cache=/tmp/tc,cache-size=64M", "-kernel", "k"}).options.engine;
   EXPECT_EQ(cached.tcg_cache_dir, "/tmp/tc");
   EXPECT_EQ(cached.tcg_cache_bytes, uint64_t(64) << 20);
+  EXPECT_TRUE(cached.tcg_cache_baseline);
+  EXPECT_FALSE(parse({"-accel", "tcg,cache=/tmp/tc,cache-baseline=off", "-kernel", "k"})
+                   .options.engine.tcg_cache_baseline);
+  EXPECT_NE(error_of({"-accel", "tcg,cache-baseline=maybe", "-kernel", "k"}), "");
   EXPECT_EQ(parse({"-accel", "tcg,cache-size=4096", "-kernel", "k"}).options.engine.tcg_cache_bytes,
             4096u);
   EXPECT_EQ(

@@ -5,11 +5,17 @@
 
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <random>
 #include <string_view>
 
 #include "hw/core/address_space.h"
@@ -44,7 +50,13 @@ enum ToyOp : uint8_t {
   kNop = 0x04,    // 1 byte
   kIp = 0x05,     // 1 byte: r0 = pc - cs base (an x86-style IP: depends on the CS base)
   kLoop = 0x06,   // 1 byte: r0 += 1, r1 -= 1; back to the block's start while r1 != 0
+  kCall = 0x07,   // 1 byte: r0 = r0 * 3 + 1 in a helper
 };
+
+uint64_t toy_helper(CpuCommon*, uint64_t a, uint64_t, uint64_t) {
+  return a * 3 + 1;
+}
+constexpr ir::Helper kToyHelper{"toy_mul3_add1", toy_helper};
 unsigned toy_length(uint8_t op) {
   switch (op) {
     case kAddI:
@@ -63,6 +75,7 @@ class ToyFrontend : public exec::Frontend {
                  ir::Block& b) override {
     // Another thread's exit request landing after run()'s check, before the block's entry.
     if (request_exit_on_translate) cpu.exit_request.store(1);
+    ++translations;
     Emitter e(b);
     const uint64_t cs = reinterpret_cast<ToyState&>(cpu).cs;
     uint64_t pc = b.guest_pc;
@@ -104,6 +117,9 @@ class ToyFrontend : public exec::Frontend {
           break;
         case kNop:
           break;
+        case kCall:
+          e.set_reg(reg(0), e.call(kToyHelper, {e.get_reg(Type::I64, reg(0))}));
+          break;
         case kIp:
           e.set_reg(reg(0), e.c64(pc - cs));
           break;
@@ -128,6 +144,7 @@ class ToyFrontend : public exec::Frontend {
   unsigned fetch_mmu_idx(const CpuCommon&) const override { return 0; }
   uint64_t compute_tb_flags(const CpuCommon&) const override { return 0; }
   bool request_exit_on_translate = false;
+  int translations = 0;  // blocks the frontend translated
   uint64_t cs_base(const CpuCommon& cpu) const override {
     return reinterpret_cast<const ToyState&>(cpu).cs;
   }
@@ -397,7 +414,6 @@ TEST_P(EngineTest, UnfetchableSecondPageEndsTheBlockBeforeTheCrossingInstruction
 
   // Mapped but not executable: the same.
   mmu_map.map[0x3000] = {kRam + 0x3000, false};
-  mmu.flush_all();
   st.r[0] = 0;
   run_from(0x2ffa);
   EXPECT_EQ(st.r[0], 7u);
@@ -407,7 +423,6 @@ TEST_P(EngineTest, UnfetchableSecondPageEndsTheBlockBeforeTheCrossingInstruction
 
   // Once executable, the same code runs through.
   mmu_map.map[0x3000] = {kRam + 0x3000, true};
-  mmu.flush_all();
   st.r[0] = 0;
   EXPECT_EQ(run_from(0x2ffa), 0x3003u);
   EXPECT_EQ(st.r[0], 0x12345678u);
@@ -656,6 +671,243 @@ TEST_P(EngineTest, ProfiledRegionIsLinkedWholeInTheNextRun) {
   EXPECT_GE(s.blocks_compiled, 1u);
   std::system(("rm -rf '" + dir + "'").c_str());
 }
+
+// The baseline tier's persistent translations (tcg/exec/translation_cache.h).
+class TranslationCacheTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    if (GetParam() != Tier::Baseline && GetParam() != Tier::Auto)
+      GTEST_SKIP() << "baseline translations are the baseline and auto tiers'";
+    EngineTest::SetUp();
+    char tmpl[] = "/tmp/orrery_tbp_XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    opt.tier = GetParam();
+    opt.hot_threshold = 100000;  // no LLVM code: every block runs its baseline code
+    opt.policy.by_benefit = false;
+    opt.tcg_cache_dir = dir;
+    // A helper call, a softmmu store (slow path), a two-page block and a one-block loop: every
+    // kind of relocation the toy guest can make.
+    poke(0x1000, {kAddI, 5, kCall, kStore, 0x00, 0x30, 0, 0, kHalt});
+    poke(0x1200, {kCall, kHalt});
+    poke(0x1ffe, {kMovI, 7, 0, 0, 0, kAddI, 1, kHalt});
+    poke(0x1100, {kLoop, kHalt});
+  }
+  void TearDown() override {
+    EngineTest::TearDown();
+    if (!dir.empty()) std::system(("rm -rf '" + dir + "'").c_str());
+  }
+  // Runs the programs above; their results as one string.
+  std::string run_programs() {
+    std::string out;
+    st.r[0] = 1;
+    st.r[1] = 0x42;
+    run_from(0x1000);
+    uint8_t m = 0;
+    EXPECT_TRUE(mmu.debug_access(0x3000, 0, &m, 1, false));
+    out += std::to_string(st.r[0]) + " " + std::to_string(m);
+    st.r[0] = 2;
+    run_from(0x1200);
+    out += " " + std::to_string(st.r[0]);
+    st.r[0] = 0;
+    run_from(0x1ffe);
+    out += " " + std::to_string(st.r[0]);
+    st.r[0] = 0;
+    st.r[1] = 5;
+    run_from(0x1100);
+    out += " " + std::to_string(st.r[0]) + " " + std::to_string(st.r[1]);
+    return out;
+  }
+  exec::TranslationCache::Stats tc_stats() { return engine->translation_cache()->stats(); }
+  std::vector<std::string> files(bool tmp_too = false) const {
+    std::vector<std::string> v;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (struct dirent* e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n.ends_with(".tbp") || (tmp_too && n.starts_with(".tmp"))) v.emplace_back(n);
+      }
+      ::closedir(d);
+    }
+    return v;
+  }
+  uint64_t dir_bytes() const {
+    uint64_t total = 0;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (struct dirent* e = ::readdir(d)) {
+        struct stat st {};
+        if (e->d_name[0] != '.' && ::stat((dir + "/" + e->d_name).c_str(), &st) == 0)
+          total += uint64_t(st.st_size);
+      }
+      ::closedir(d);
+    }
+    return total;
+  }
+  std::string dir;
+  exec::EngineOptions opt;
+};
+
+TEST_P(TranslationCacheTest, RoundTripRunsTheStoredCode) {
+  restart_engine(opt);
+  frontend.translations = 0;
+  const std::string first = run_programs();
+  EXPECT_EQ(first, "19 66 7 8 5 0");  // (1+5)*3+1, 0x42; 2*3+1; 7+1; five loop rounds
+  EXPECT_GE(frontend.translations, 6);
+  EXPECT_EQ(tc_stats().hits, 0u);
+  EXPECT_EQ(tc_stats().recorded, 5u);  // the five blocks
+
+  restart_engine(opt);  // the last engine wrote its pack
+  ASSERT_EQ(files().size(), 1u);
+  EXPECT_EQ(tc_stats().loaded, 5u);
+  poke(0x3000, {0});
+  frontend.translations = 0;
+  EXPECT_EQ(run_programs(), first);
+  // Only the first block calling the helper is translated again: helpers resolve by name
+  // against helpers this run's translations used. The second helper block is installed.
+  EXPECT_EQ(frontend.translations, 1);
+  const exec::TranslationCache::Stats s = tc_stats();
+  EXPECT_EQ(s.no_helper, 1u);
+  EXPECT_EQ(s.hits, 4u);
+  EXPECT_EQ(s.rejected, 0u);
+  EXPECT_EQ(engine->stats().baseline_blocks, engine->stats().blocks_translated);
+
+  // Code installed from the pack is tracked like translated code: a store into it drops it.
+  poke(0x1100, {kAddI, 9, kHalt});
+  st.r[0] = 0;
+  run_from(0x1100);
+  EXPECT_EQ(st.r[0], 9u);
+}
+
+TEST_P(TranslationCacheTest, ChangedGuestBytesAreAMiss) {
+  restart_engine(opt);
+  run_programs();
+  restart_engine(opt);
+  poke(0x1001, {6});  // r0 += 6
+  poke(0x2004, {2});  // on the second page of the two-page block: r0 += 2
+  frontend.translations = 0;
+  EXPECT_EQ(run_programs(), "22 66 7 9 5 0");
+  const exec::TranslationCache::Stats s = tc_stats();
+  EXPECT_EQ(s.rejected, 2u);
+  EXPECT_EQ(frontend.translations, 2);  // the changed blocks (one also makes the helper known)
+  EXPECT_GE(s.hits, 3u);
+}
+
+TEST_P(TranslationCacheTest, CorruptPackIsIgnored) {
+  restart_engine(opt);
+  const std::string expected = run_programs();
+  const std::string config = engine->translation_cache()->config();
+  restart_engine(opt);
+  ASSERT_EQ(files().size(), 1u);
+  const std::string path = dir + "/" + files()[0];
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> pack((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+  ASSERT_GT(exec::TranslationCache::check_pack(pack, config, nullptr), 4);
+  EXPECT_EQ(exec::TranslationCache::check_pack(pack, config + "x", nullptr), -1);
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 400; ++i) {
+    std::vector<uint8_t> m = pack;
+    switch (i % 4) {
+      case 0:
+        m.resize(rng() % m.size());
+        break;
+      case 1:
+        m[rng() % m.size()] ^= uint8_t(1 + rng() % 255);
+        break;
+      case 2:
+        m.push_back(uint8_t(rng()));
+        break;
+      default:
+        for (int k = 0; k < 8; ++k) m[rng() % m.size()] = uint8_t(rng());
+        if (m == pack) continue;
+        break;
+    }
+    const char* why = nullptr;
+    ASSERT_EQ(exec::TranslationCache::check_pack(m, config, &why), -1) << i;
+    ASSERT_NE(why, nullptr);
+    if (i % 20 != 0) continue;
+    // Some of them as the pack a run finds: ignored, and the guest runs as before.
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(m.data()), std::streamsize(m.size()));
+    }
+    restart_engine(opt);
+    EXPECT_EQ(tc_stats().packs_bad, 1u) << i;
+    EXPECT_EQ(tc_stats().loaded, 0u) << i;
+    poke(0x3000, {0});
+    EXPECT_EQ(run_programs(), expected) << i;
+    vcpu.reset();
+    engine.reset();  // writes a new pack: drop it, so the next round finds only its mutation
+    for (const std::string& f : files())
+      if (dir + "/" + f != path) ::unlink((dir + "/" + f).c_str());
+  }
+}
+
+// Two processes run and store into one directory at once, several runs each (so both merge
+// packs while the other writes): every run's guest results are right, and a later run loads
+// intact packs only, with no temporary file left.
+TEST_P(TranslationCacheTest, TwoProcessesShareADirectory) {
+  if (GetParam() != Tier::Baseline) GTEST_SKIP() << "no compile thread across fork()";
+  vcpu.reset();
+  engine.reset();
+  auto work = [&](int proc) {
+    int bad = 0;
+    for (int round = 0; round < 6; ++round) {
+      restart_engine(opt);
+      poke(0x3000, {0});
+      if (run_programs() != "19 66 7 8 5 0") ++bad;
+      // Code of its own each round, so every run has entries to store.
+      for (unsigned k = 0; k < 20; ++k) {
+        poke(0x4000 + 8 * k, {kAddI, uint8_t(round), kAddI, uint8_t(proc * 20 + k), kHalt});
+        st.r[0] = 0;
+        run_from(0x4000 + 8 * k);
+        if (st.r[0] != uint64_t(round + proc * 20 + k)) ++bad;
+      }
+      bad += int(tc_stats().packs_bad);
+      vcpu.reset();
+      engine.reset();
+    }
+    return bad;
+  };
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(work(1) == 0 ? 0 : 1);
+  EXPECT_EQ(work(0), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  restart_engine(opt);
+  EXPECT_EQ(tc_stats().packs_bad, 0u);
+  EXPECT_GE(tc_stats().loaded, 5u);
+  poke(0x3000, {0});
+  EXPECT_EQ(run_programs(), "19 66 7 8 5 0");
+  EXPECT_EQ(tc_stats().hits, 4u);
+  for (const std::string& n : files(true)) EXPECT_FALSE(n.starts_with(".tmp")) << n;
+}
+
+// Packs count against cache-size with the LLVM tier's entries: past it the least recently used
+// files go.
+TEST_P(TranslationCacheTest, PacksStayWithinTheSizeBound) {
+  opt.tcg_cache_bytes = 64 * 1024;
+  uint64_t evicted_some = 0;
+  for (int round = 0; round < 8; ++round) {
+    restart_engine(opt);
+    for (unsigned k = 0; k < 100; ++k) {
+      poke(0x4000 + 8 * k, {kAddI, uint8_t(round), kAddI, uint8_t(k), kHalt});
+      st.r[0] = 0;
+      run_from(0x4000 + 8 * k);
+      ASSERT_EQ(st.r[0], uint64_t(round + k));
+    }
+    vcpu.reset();
+    engine.reset();
+    const uint64_t bytes = dir_bytes();
+    EXPECT_LE(bytes, opt.tcg_cache_bytes) << round;
+    if (round > 0 && bytes < uint64_t(round + 1) * 16 * 1024) ++evicted_some;
+  }
+  EXPECT_GT(evicted_some, 0u);
+  EXPECT_FALSE(files().empty());  // the newest pack fits
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, TranslationCacheTest, ::testing::Values(Tier::Baseline, Tier::Auto),
+                         test::tier_name);
 
 INSTANTIATE_TEST_SUITE_P(Tiers, EngineTest,
                          ::testing::Values(Tier::Interp, Tier::Baseline, Tier::Llvm, Tier::Auto),

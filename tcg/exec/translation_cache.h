@@ -1,0 +1,146 @@
+// The baseline tier's persistent translations (-accel tcg,cache=DIR): the host code baseline
+// made for each block in earlier runs, with what it was made from, so that a later run (a warm
+// boot) installs that code instead of running the frontend, the IR passes and the code
+// generator again.
+//
+// Entries live in a few pack files per configuration, `<config hash>-<unique>.tbp`, each a
+// header (magic, the configuration string, helper names) and entries, with an xxh3-64 checksum
+// of the whole file: a truncated or corrupt pack is ignored (and logged under -d tier). Packs
+// are mapped at start-up and indexed by (pc, tb flags, cs_base). An entry holds the guest bytes
+// the translation read (from the block's PC to 16 bytes past its end, within the page or two
+// it spans), compared with guest memory before use: changed code is a miss, never wrong code.
+// Its code's run-dependent immediates (the TranslationBlock, the engine, slow paths, helpers)
+// are relocations (baseline::Reloc); helpers are stored by name and resolved against helpers
+// this run's own translations used, so a block calling a helper this run has not met yet is
+// a miss. New entries are collected in memory and written as one more pack at shutdown
+// (temporary file and rename); when a run loaded several packs it writes one merged pack
+// instead and deletes the ones it loaded. Entries not hit in a few merges are dropped.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tcg/baseline/baseline.h"
+#include "tcg/exec/tb.h"
+
+namespace orrery::hw {
+class Log;
+}
+
+namespace orrery::tcg::exec {
+
+struct TranslationCacheOptions {
+  std::string dir;     // must exist
+  std::string config;  // everything the code depends on besides the block (build, guest, options)
+};
+
+class TranslationCache {
+ public:
+  /// Maps and indexes the packs in dir written for this configuration (never fails: a pack
+  /// that cannot be read is skipped and logged).
+  static std::unique_ptr<TranslationCache> open(TranslationCacheOptions opt, hw::Log* log);
+  ~TranslationCache();
+  TranslationCache(const TranslationCache&) = delete;
+  TranslationCache& operator=(const TranslationCache&) = delete;
+
+  /// A stored translation that matches guest memory now.
+  struct Found {
+    uint64_t phys_page2 = TranslationBlock::kNoPage;  // the second page it runs on into, now
+    uint32_t guest_size = 0, num_insns = 0, ir_size = 0;
+    ir::Terminal term;
+    std::span<const uint8_t> code;
+    std::vector<baseline::Reloc> relocs;  // helpers resolved
+  };
+  /// The page after a block's first, asked for only when an entry runs on into it.
+  class NextPage {
+   public:
+    /// Its host bytes (a whole page) and physical address, or null when it cannot be fetched
+    /// now.
+    virtual const uint8_t* get(uint64_t& phys) = 0;
+
+   protected:
+    ~NextPage() = default;
+  };
+  /// Looks up the block at key: page is the host bytes of its first page from key.pc on
+  /// (in_page of them). False on a miss.
+  bool find(const TbKey& key, const uint8_t* page, uint64_t in_page, NextPage& next, Found& out);
+
+  /// Records a block translated this run (written at save()): guest bytes from its PC (see
+  /// above), its code as compile() made it and the code's relocations.
+  void record(const TranslationBlock& tb, std::span<const uint8_t> guest_bytes,
+              std::span<const uint8_t> code, std::span<const baseline::Reloc> relocs);
+  /// Writes what record() collected (once; later records are dropped). Returns the bytes
+  /// written.
+  uint64_t save();
+
+  /// Guest bytes an entry keeps past a block's last byte: decoders may look ahead (an x86
+  /// instruction is at most 15 bytes).
+  static constexpr uint32_t kLookahead = 16;
+  /// When a run loads this many packs or more, save() merges them into one.
+  static constexpr size_t kMergePacks = 3;
+  /// A merged pack drops entries not hit in this many merges in a row.
+  static constexpr uint8_t kMaxAge = 3;
+
+  struct Stats {
+    uint64_t packs = 0, packs_bad = 0;  // loaded, ignored (truncated, corrupt, other format)
+    uint64_t loaded = 0;                // entries indexed
+    uint64_t hits = 0, misses = 0;
+    uint64_t rejected = 0;   // an entry for the key whose guest bytes changed
+    uint64_t no_helper = 0;  // an entry calling a helper this run has not resolved yet
+    uint64_t recorded = 0, stored = 0, dropped = 0;  // dropped: aged out in a merge
+    uint64_t bytes_loaded = 0, bytes_stored = 0;
+    uint64_t load_us = 0, save_us = 0;
+  };
+  Stats stats() const;
+  /// The pack files this run loaded (tests).
+  std::vector<std::string> pack_paths() const;
+  const std::string& dir() const { return opt_.dir; }
+  const std::string& config() const { return opt_.config; }
+
+  /// Parses one pack's contents; the number of entries, or -1 when it is not an intact pack
+  /// for config (*why says what is wrong). Exposed for tests.
+  static int64_t check_pack(std::span<const uint8_t> data, std::string_view config,
+                            const char** why);
+
+  struct Entry;  // a loaded entry (translation_cache.cpp)
+
+ private:
+  TranslationCache(TranslationCacheOptions opt, hw::Log* log);
+  void load();
+  void load_pack(const std::string& path);
+  bool resolve(const Entry& e, Found& out) const;
+  uint32_t helper_id_locked(std::string_view name);
+  // Whether an entry with this key and these guest bytes is loaded (record() skips it).
+  bool holds(const TbKey& key, std::span<const uint8_t> bytes) const;
+  void add_entry(std::unique_ptr<Entry> e);
+
+  struct Pack;
+  const TranslationCacheOptions opt_;
+  hw::Log* log_;
+  std::string prefix_;  // "<config hash>-"
+  std::vector<std::unique_ptr<Pack>> packs_;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  std::unordered_map<uint64_t, const Entry*> index_;  // by key hash: the first; Entry::next
+  // Helpers by global id (names of every loaded pack, then names met this run): the name, and
+  // the helper once a translation of this run used it.
+  std::vector<std::string> helper_names_;
+  std::unique_ptr<std::atomic<const ir::Helper*>[]> helpers_;
+  size_t helper_cap_ = 0;
+  std::unordered_map<std::string, uint32_t> helper_ids_;
+  mutable std::mutex mu_;  // the records and the helper tables' growth
+  std::unordered_map<const ir::Helper*, uint32_t> seen_;  // helpers met by record(); mu_
+  std::vector<std::string> pending_;                      // serialized new entries, in chunks; mu_
+  uint64_t pending_count_ = 0;
+  bool saved_ = false;
+  std::atomic<uint64_t> hits_{0}, misses_{0}, rejected_{0}, no_helper_{0}, recorded_{0};
+  Stats fixed_;  // counts set once by load() and save()
+};
+
+}  // namespace orrery::tcg::exec
