@@ -32,6 +32,9 @@ struct Options {
   // 256-bit vector ops as VEX-encoded AVX2 instructions when the host has AVX2; false (or a
   // host without it) runs each as two SSE2 halves.
   bool avx2 = true;
+  // The TLB index with BMI2's RORX when the host has it; false (or a host without it) uses
+  // mov and shr.
+  bool bmi2 = true;
   // Values in host registers (regalloc.h); false keeps every value in a stack slot (the tier
   // before the allocator, kept for comparisons).
   bool registers = true;

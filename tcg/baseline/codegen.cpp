@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "tcg/baseline/baseline.h"
+#include "tcg/baseline/detail.h"
 #include "tcg/baseline/regalloc.h"
 #include "tcg/baseline/x64.h"
 #include "tcg/ir/eval.h"
@@ -178,8 +179,9 @@ struct Cold {
     VecStoreMiss
   } kind;
   Label entry, back;
-  uint32_t inst;  // the Load/Store/TrapIf
-  uint64_t pc;    // guest PC of its instruction
+  uint32_t inst;   // the Load/Store/TrapIf
+  uint64_t pc;     // guest PC of its instruction
+  Reg addr = RAX;  // LoadMiss/StoreMiss: the register holding the guest address
 };
 
 }  // namespace
@@ -196,13 +198,18 @@ struct Workspace::Buffers {
 Workspace::Workspace() : b(std::make_unique<Buffers>()) {}
 Workspace::~Workspace() = default;
 
-namespace {
-
-/// Whether the host runs AVX2 (and the OS saves YMM state).
-bool host_has_avx2() {
+bool detail::host_has_avx2() {
   static const bool kHas = __builtin_cpu_supports("avx2");
   return kHas;
 }
+bool detail::host_has_bmi2() {
+  static const bool kHas = __builtin_cpu_supports("bmi2");
+  return kHas;
+}
+
+namespace {
+using detail::host_has_avx2;
+using detail::host_has_bmi2;
 
 // Values per block the baseline tier keeps on the vCPU thread's stack (512 KiB); larger blocks
 // are interpreted.
@@ -216,6 +223,7 @@ class Gen {
         b_(tb.ir),
         opt_(opt),
         avx2_(opt.avx2 && host_has_avx2()),
+        bmi2_(opt.bmi2 && host_has_bmi2()),
         a_(w.a),
         vals_(w.vals),
         alloc_(w.alloc),
@@ -380,10 +388,11 @@ class Gen {
   void check_pending() {
     a_.alu_mi(kCmp, false, Mem{RBX, kOffPendingExit}, 0);
     a_.jcc(kNe, pending_);
+    pending_used_ = true;
   }
-  Label cold(Cold::Kind kind, Label entry, uint32_t inst = 0, uint64_t pc = 0) {
+  Label cold(Cold::Kind kind, Label entry, uint32_t inst = 0, uint64_t pc = 0, Reg addr = RAX) {
     Label back = a_.new_label();
-    cold_.push_back(Cold{kind, entry, back, inst, pc});
+    cold_.push_back(Cold{kind, entry, back, inst, pc, addr});
     return back;
   }
   void emit_cold(const Cold& c);
@@ -452,6 +461,35 @@ class Gen {
     mov_reloc(RAX, kind, fn, 0, helper);
     a_.call_r(RAX);
   }
+  /// The function a slow path calls, and how a later run finds it again (its relocation).
+  struct ColdTarget {
+    RelocKind kind;
+    uint64_t fn;
+    const ir::Helper* helper = nullptr;
+  };
+  ColdTarget cold_target(const Cold& c) const;
+  /// A slow path's call of fn(cpu, ...) (rdi = rbx, set here): when two or more of the
+  /// block's slow paths call fn, a 5-byte call of one thunk per block (`mov rdi, rbx; mov rax,
+  /// fn; jmp rax`, emitted by emit_thunks) instead of 15 bytes each. The thunk's tail jump
+  /// leaves the stack as a direct call would.
+  void cold_call(const ColdTarget& t) {
+    for (const Thunk& k : thunks_)
+      if (k.target.fn == t.fn && k.calls >= 2) {
+        a_.call(k.l);
+        return;
+      }
+    a_.mov_rr(true, RDI, RBX);
+    call_abs(t.kind, t.fn, t.helper);
+  }
+  void emit_thunks() {
+    for (const Thunk& k : thunks_)
+      if (k.calls >= 2) {
+        bind(k.l);
+        a_.mov_rr(true, RDI, RBX);
+        mov_reloc(RAX, k.target.kind, k.target.fn, 0, k.target.helper);
+        a_.jmp_r(RAX);
+      }
+  }
 
   bool gen_inst(size_t i, std::string& err);
   void gen_generic(size_t i);
@@ -463,6 +501,8 @@ class Gen {
   void gen_mem(size_t i, bool store);
   void gen_vec_mem(size_t i, bool is_store);
   void gen_atomic(size_t i);
+  void tlb_index(Reg a);
+  Mem tlb_probe(Reg a, const ir::MemOp& m, bool write, Label miss, bool atomic = false);
   void tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic = false);
   // Runs of accesses with one TLB probe (tcg/opt/mem_runs.h). Each run has a frame slot holding
   // the host address of its base while the probe holds, else 0.
@@ -478,6 +518,7 @@ class Gen {
   const ir::Block& b_;
   const Options& opt_;
   const bool avx2_;  // I256 ops as AVX2 (else two SSE2 halves)
+  const bool bmi2_;  // the TLB index with RORX (else mov and shr)
   X64& a_;
   std::vector<ValueHome>& vals_;
   Allocation& alloc_;
@@ -486,6 +527,16 @@ class Gen {
   int32_t frame_ = 0;
   uint64_t pc_ = 0;
   Label pending_{};
+  bool pending_used_ = false;
+  bool loop_exit_used_ = false;
+  Label jc_miss_{};  // the jump-cache exits' shared miss (unset: none yet)
+  bool jc_miss_used_ = false;
+  struct Thunk {
+    ColdTarget target;
+    Label l;
+    unsigned calls;
+  };
+  std::vector<Thunk> thunks_;
   Label loop_head_{};           // after the prologue: where a block that loops to itself goes on
   Label loop_exit_request_{};   // that loop saw exit_request (cpu->pc already holds the block's)
   size_t rax_store_start_ = 0;  // where the last "mov [slot], rax" starts
@@ -535,6 +586,8 @@ bool Gen::run(std::string& err) {
   if ((frame_ + 8 * int32_t(alloc_.callee.size())) % 16 == 0) frame_ += 8;
   pc_ = b_.guest_pc;
   pending_ = a_.new_label();
+  pending_used_ = loop_exit_used_ = jc_miss_used_ = false;
+  thunks_.clear();
 
   Label exit_request = a_.new_label();
   a_.alu_mi(kCmp, false, Mem{RDI, kOffExitRequest}, 0);
@@ -542,7 +595,7 @@ bool Gen::run(std::string& err) {
   a_.push(RBX);
   a_.push(R12);
   for (Reg r : alloc_.callee) a_.push(r);
-  a_.alu_ri(kSub, true, RSP, frame_);
+  if (frame_) a_.alu_ri(kSub, true, RSP, frame_);
   a_.mov_rr(true, RBX, RDI);
   loop_head_ = a_.new_label();
   loop_exit_request_ = a_.new_label();
@@ -575,11 +628,32 @@ bool Gen::run(std::string& err) {
   }
   gen_terminal();
 
+  for (const Cold& c : cold_) {
+    if (c.kind == Cold::Kind::TierUp) continue;  // calls tier_up(engine, ...) directly
+    const ColdTarget target = cold_target(c);
+    auto t = std::find_if(thunks_.begin(), thunks_.end(),
+                          [&](const Thunk& k) { return k.target.fn == target.fn; });
+    if (t == thunks_.end())
+      thunks_.push_back(Thunk{target, a_.new_label(), 1});
+    else
+      ++t->calls;
+  }
   for (const Cold& c : cold_) emit_cold(c);
-  bind(pending_);
-  ret_code(exec::kRetPending);
-  bind(loop_exit_request_);
-  ret_code(exec::kRetExitRequest);
+  emit_thunks();
+  // The shared exits, each only if some code jumps to it.
+  if (jc_miss_used_) {
+    bind(jc_miss_);
+    a_.store_imm32(true, Mem{RBX, kOffLastTb}, 0);
+    ret_code(exec::kRetNext);
+  }
+  if (pending_used_) {
+    bind(pending_);
+    ret_code(exec::kRetPending);
+  }
+  if (loop_exit_used_) {
+    bind(loop_exit_request_);
+    ret_code(exec::kRetExitRequest);
+  }
   bind(exit_request);
   a_.mov_imm(RAX, exec::kRetExitRequest);
   a_.ret();
@@ -768,19 +842,33 @@ void Gen::gen_adc(size_t i) {
   st(i, RAX);
 }
 
-// rax = virtual address on entry and on a miss; on a hit rax = host address. Clobbers rcx, rdx.
-// atomic: a hit must also be aligned (a host atomic must not split).
-void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
+// rcx = tlb_index(guest address in a) * sizeof(TlbEntry), the entry's offset in an mmu_idx's
+// table. Clobbers rdx. With BMI2 the two shifts are RORX (no copies first): the index keeps
+// only the low 10 bits of each addend, which a rotate and a shift share.
+void Gen::tlb_index(Reg a) {
   using softmmu::kPageBits;
   using softmmu::kTlbBits;
-  a_.mov_rr(true, RCX, RAX);
-  a_.shift_ri(kShr, true, RCX, kPageBits);
-  a_.mov_rr(true, RDX, RAX);
-  a_.shift_ri(kShr, true, RDX, kPageBits + kTlbBits);
+  static_assert(sizeof(softmmu::TlbEntry) == 32);
+  if (bmi2_) {
+    a_.rorx(RCX, a, kPageBits);
+    a_.rorx(RDX, a, kPageBits + kTlbBits);
+  } else {
+    a_.mov_rr(true, RCX, a);
+    a_.shift_ri(kShr, true, RCX, kPageBits);
+    a_.mov_rr(true, RDX, RCX);
+    a_.shift_ri(kShr, true, RDX, kTlbBits);
+  }
   a_.alu_rr(kAdd, false, RCX, RDX);
   a_.alu_ri(kAnd, false, RCX, (1 << kTlbBits) - 1);
-  a_.shift_ri(kShl, false, RCX, 5);  // sizeof(TlbEntry)
-  a_.alu_rr(kAdd, true, RCX, R12);
+  a_.shift_ri(kShl, false, RCX, 5);
+}
+
+// Jumps to miss unless the TLB entry of the access at the guest address in register a (not
+// rcx or rdx; left unchanged) matches; returns the operand of that entry's addend
+// ([r12 + rcx + disp]). Clobbers rcx, rdx. atomic: a hit must also be aligned (a host atomic
+// must not split).
+Mem Gen::tlb_probe(Reg a, const ir::MemOp& m, bool write, Label miss, bool atomic) {
+  tlb_index(a);
   const int32_t base =
       int32_t(m.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
   // softmmu::tlb_compare_value: the low address bits an access must have clear are in the
@@ -788,14 +876,23 @@ void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
   // read and a write); an access running into the next page misses; otherwise a misaligned
   // access within the page hits (x86 code makes millions).
   const unsigned fa = atomic ? m.size() : m.fast_align();
-  a_.mov_rr(true, RDX, RAX);
-  if (m.size() > fa) a_.alu_ri(kAdd, true, RDX, int32_t(m.size() - fa));
+  if (m.size() > fa)
+    a_.lea(RDX, Mem{a, int32_t(m.size() - fa)});
+  else
+    a_.mov_rr(true, RDX, a);
   a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask) | int64_t(fa - 1)));
   a_.alu_rm(kCmp, true, RDX,
-            Mem{RCX, base + int32_t(write ? offsetof(softmmu::TlbEntry, addr_write)
-                                          : offsetof(softmmu::TlbEntry, addr_read))});
+            Mem{R12,
+                base + int32_t(write ? offsetof(softmmu::TlbEntry, addr_write)
+                                     : offsetof(softmmu::TlbEntry, addr_read)),
+                RCX});
   a_.jcc(kNe, miss);
-  a_.alu_rm(kAdd, true, RAX, Mem{RCX, base + int32_t(offsetof(softmmu::TlbEntry, addend))});
+  return Mem{R12, base + int32_t(offsetof(softmmu::TlbEntry, addend)), RCX};
+}
+
+// rax = virtual address on entry and on a miss; on a hit rax = host address. Clobbers rcx, rdx.
+void Gen::tlb_lookup(const ir::MemOp& m, bool write, Label miss, bool atomic) {
+  a_.alu_rm(kAdd, true, RAX, tlb_probe(RAX, m, write, miss, atomic));
 }
 
 // A TLB hit is one movdqu, or for 32 bytes one AVX2 vmovdqu (two movdqu without AVX2: the hit
@@ -828,8 +925,6 @@ void Gen::gen_vec_mem(size_t i, bool is_store) {
 // the slot hash) whose entry matches with no flag bits, the
 // same compare each member's own fast path would make. Clobbers rax, rcx, rdx, rsi.
 void Gen::probe_run(const opt::MemRun& r, Mem run_slot) {
-  using softmmu::kPageBits;
-  using softmmu::kTlbBits;
   Label miss = a_.new_label(), done = a_.new_label();
   // allocate() counted this read (probe_reads_), so ld() never drops the base's store.
   auto base_to_rax = [&] { ld(RAX, r.base); };
@@ -841,22 +936,18 @@ void Gen::probe_run(const opt::MemRun& r, Mem run_slot) {
   a_.alu_rr(kXor, true, RDX, RSI);
   a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask)));
   a_.jcc(kNe, miss);
-  a_.mov_rr(true, RCX, RAX);
-  a_.shift_ri(kShr, true, RCX, kPageBits);
-  a_.shift_ri(kShr, true, RAX, kPageBits + kTlbBits);
-  a_.alu_rr(kAdd, false, RCX, RAX);
-  a_.alu_ri(kAnd, false, RCX, (1 << kTlbBits) - 1);
-  a_.shift_ri(kShl, false, RCX, 5);  // sizeof(TlbEntry)
-  a_.alu_rr(kAdd, true, RCX, R12);
+  tlb_index(RAX);
   const int32_t base =
       int32_t(r.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
   a_.alu_ri(kAnd, true, RSI, int32_t(int64_t(softmmu::kPageMask)));
   a_.alu_rm(kCmp, true, RSI,
-            Mem{RCX, base + int32_t(r.write ? offsetof(softmmu::TlbEntry, addr_write)
-                                            : offsetof(softmmu::TlbEntry, addr_read))});
+            Mem{R12,
+                base + int32_t(r.write ? offsetof(softmmu::TlbEntry, addr_write)
+                                       : offsetof(softmmu::TlbEntry, addr_read)),
+                RCX});
   a_.jcc(kNe, miss);
   base_to_rax();
-  a_.alu_rm(kAdd, true, RAX, Mem{RCX, base + int32_t(offsetof(softmmu::TlbEntry, addend))});
+  a_.alu_rm(kAdd, true, RAX, Mem{R12, base + int32_t(offsetof(softmmu::TlbEntry, addend)), RCX});
   a_.jmp(done);
   bind(miss);
   a_.mov_imm(RAX, 0);
@@ -907,16 +998,20 @@ void Gen::gen_mem(size_t i, bool is_store) {
     a_.jmp(join);
     bind(usual);
   }
-  ld(RAX, in.args[0]);
-  tlb_lookup(m, is_store, miss);
+  // The probe reads the address from its home register (else rax) and the access adds the
+  // entry's addend as an index register: no copies of the address on the main line.
+  Reg addr = reg_of(in.args[0]);
+  if (addr == RSP) ld(addr = RAX, in.args[0]);
+  a_.load(8, RCX, tlb_probe(addr, m, is_store, miss));
+  const Mem host{addr, 0, RCX};
   if (is_store) {
-    a_.store(m.size(), Mem{RAX, 0}, value_reg());
-    bind(cold(Cold::Kind::StoreMiss, miss, uint32_t(i), pc_));
+    a_.store(m.size(), host, value_reg());
+    bind(cold(Cold::Kind::StoreMiss, miss, uint32_t(i), pc_, addr));
     bind(join);
     return;
   }
-  load_to(Mem{RAX, 0});
-  bind(cold(Cold::Kind::LoadMiss, miss, uint32_t(i), pc_));
+  load_to(host);
+  bind(cold(Cold::Kind::LoadMiss, miss, uint32_t(i), pc_, addr));
   bind(join);
   if (m.sign) norm(d, in.type);
   st(i, d);
@@ -970,6 +1065,28 @@ void Gen::gen_atomic(size_t i) {
   st(i, RAX);
 }
 
+Gen::ColdTarget Gen::cold_target(const Cold& c) const {
+  switch (c.kind) {
+    case Cold::Kind::TierUp:
+      return {RelocKind::TierUp, uint64_t(opt_.tier_up)};
+    case Cold::Kind::LoadMiss:
+      return {RelocKind::SlowLoad, uint64_t(opt_.slow_load)};
+    case Cold::Kind::StoreMiss:
+      return {RelocKind::SlowStore, uint64_t(opt_.slow_store)};
+    case Cold::Kind::AtomicMiss:
+      return {RelocKind::SlowAtomic, uint64_t(opt_.slow_atomic)};
+    case Cold::Kind::VecLoadMiss:
+      return {RelocKind::SlowLoadVec, uint64_t(opt_.slow_load_vec)};
+    case Cold::Kind::VecStoreMiss:
+      return {RelocKind::SlowStoreVec, uint64_t(opt_.slow_store_vec)};
+    case Cold::Kind::Trap: {
+      const auto* h = reinterpret_cast<const ir::Helper*>(b_.insts[c.inst].imm);
+      return {RelocKind::Helper, uint64_t(h->fn), h};
+    }
+  }
+  return {RelocKind::Helper, 0};
+}
+
 void Gen::emit_cold(const Cold& c) {
   bind(c.entry);
   const ir::Inst* in = c.kind == Cold::Kind::TierUp ? nullptr : &b_.insts[c.inst];
@@ -978,16 +1095,15 @@ void Gen::emit_cold(const Cold& c) {
       mov_reloc(RDI, RelocKind::Engine, uint64_t(opt_.engine));
       mov_tb(RSI, &tb_);
       a_.mov_rr(true, RDX, RBX);
-      call_abs(RelocKind::TierUp, uint64_t(opt_.tier_up));
+      call_abs(RelocKind::TierUp, uint64_t(opt_.tier_up));  // tier_up(engine, tb, cpu)
       break;
-    case Cold::Kind::LoadMiss: {  // rax = guest address
+    case Cold::Kind::LoadMiss: {  // c.addr = guest address
       const ir::MemOp m = ir::MemOp::decode(in->imm);
-      a_.mov_rr(true, RSI, RAX);
+      a_.mov_rr(true, RSI, c.addr);
       save_caller_pool();
       a_.mov_imm(RDX, in->imm);
       a_.mov_imm(RCX, c.pc);
-      a_.mov_rr(true, RDI, RBX);
-      call_abs(RelocKind::SlowLoad, uint64_t(opt_.slow_load));
+      cold_call(cold_target(c));
       restore_caller_pool();
       check_pending();
       end_runs_in_progress(c.inst);
@@ -995,14 +1111,13 @@ void Gen::emit_cold(const Cold& c) {
       if (out(c.inst) != RAX) a_.mov_rr(true, out(c.inst), RAX);  // the main line's register
       break;
     }
-    case Cold::Kind::StoreMiss:  // rax = guest address
-      a_.mov_rr(true, RSI, RAX);
+    case Cold::Kind::StoreMiss:  // c.addr = guest address
+      a_.mov_rr(true, RSI, c.addr);
       ld(RDX, in->args[1]);  // before the pushes move the stack slots
       save_caller_pool();
       a_.mov_imm(RCX, in->imm);
       a_.mov_imm(R8, c.pc);
-      a_.mov_rr(true, RDI, RBX);
-      call_abs(RelocKind::SlowStore, uint64_t(opt_.slow_store));
+      cold_call(cold_target(c));
       restore_caller_pool();
       check_pending();
       end_runs_in_progress(c.inst);
@@ -1019,8 +1134,7 @@ void Gen::emit_cold(const Cold& c) {
       save_caller_pool();
       a_.mov_imm(R8, softmmu::atomic_desc(in->imm, kind));
       a_.mov_imm(R9, c.pc);
-      a_.mov_rr(true, RDI, RBX);
-      call_abs(RelocKind::SlowAtomic, uint64_t(opt_.slow_atomic));
+      cold_call(cold_target(c));
       restore_caller_pool();
       check_pending();
       end_runs_in_progress(c.inst);
@@ -1031,8 +1145,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_imm(RDX, in->imm);
       a_.mov_imm(RCX, c.pc);
       a_.lea(R8, slot_of(c.inst));
-      a_.mov_rr(true, RDI, RBX);
-      call_abs(RelocKind::SlowLoadVec, uint64_t(opt_.slow_load_vec));
+      cold_call(cold_target(c));
       check_pending();
       end_runs_in_progress(c.inst);
       break;
@@ -1041,19 +1154,17 @@ void Gen::emit_cold(const Cold& c) {
       a_.lea(RDX, slot(in->args[1]));
       a_.mov_imm(RCX, in->imm);
       a_.mov_imm(R8, c.pc);
-      a_.mov_rr(true, RDI, RBX);
-      call_abs(RelocKind::SlowStoreVec, uint64_t(opt_.slow_store_vec));
+      cold_call(cold_target(c));
       check_pending();
       end_runs_in_progress(c.inst);
       break;
     case Cold::Kind::Trap: {
       const auto* h = reinterpret_cast<const ir::Helper*>(in->imm);
       save_caller_pool();
-      a_.mov_rr(true, RDI, RBX);
       a_.mov_imm(RSI, in->imm2);
       a_.mov_imm(RDX, c.pc);
       a_.mov_imm(RCX, 0);
-      call_abs(RelocKind::Helper, uint64_t(h->fn), h);
+      cold_call(cold_target(c));
       restore_caller_pool();
       check_pending();
       break;
@@ -1428,6 +1539,7 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
     a_.jcc(kNe, other);
     a_.alu_mi(kCmp, false, Mem{RBX, kOffExitRequest}, 0);
     a_.jcc(kNe, loop_exit_request_);
+    loop_exit_used_ = true;
     a_.jmp(loop_head_);
     bind(other);
   }
@@ -1445,8 +1557,10 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
 
 void Gen::jump_cache_exit(Mem entry) {
   // A hit needs pc and flags to match and the entry to have code; a miss returns to the
-  // dispatcher with nothing to link.
-  Label miss = a_.new_label();
+  // dispatcher with nothing to link (one shared tail per block).
+  if (!jc_miss_used_) jc_miss_ = a_.new_label();
+  jc_miss_used_ = true;
+  const Label miss = jc_miss_;
   a_.alu_rm(kCmp, true, RAX, entry);
   a_.jcc(kNe, miss);
   a_.load(8, RDX, Mem{RBX, kOffJcTag});
@@ -1458,9 +1572,6 @@ void Gen::jump_cache_exit(Mem entry) {
   a_.mov_rr(true, RDI, RBX);
   epilogue();
   a_.jmp_r(RAX);
-  bind(miss);
-  a_.store_imm32(true, Mem{RBX, kOffLastTb}, 0);
-  ret_code(exec::kRetNext);
 }
 
 void Gen::gen_terminal() {
@@ -1542,57 +1653,8 @@ exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const
   return reinterpret_cast<exec::NativeFn>(at);
 }
 
-std::string code_config(const Options& opt) {
-  // Bump kVersion when the code a block's IR becomes changes in a way the build id does not
-  // show (it always does within one build).
-  static constexpr const char* kVersion = "baseline-1";
-  std::string s = kVersion;
-  s += opt.hot_threshold && opt.tier_up ? " count" : " nocount";
-  s += opt.avx2 && host_has_avx2() ? " avx2" : " sse2";
-  s += opt.registers ? " regs" : " slots";
-  return s;
-}
-
-void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
-                  const Options& opt) {
-  for (const Reloc& r : relocs) {
-    uint64_t v = 0;
-    switch (r.kind) {
-      case RelocKind::Tb:
-        v = uint64_t(reinterpret_cast<const char*>(&tb) + r.addend);
-        break;
-      case RelocKind::Engine:
-        v = uint64_t(opt.engine);
-        break;
-      case RelocKind::TierUp:
-        v = uint64_t(opt.tier_up);
-        break;
-      case RelocKind::SlowLoad:
-        v = uint64_t(opt.slow_load);
-        break;
-      case RelocKind::SlowStore:
-        v = uint64_t(opt.slow_store);
-        break;
-      case RelocKind::SlowAtomic:
-        v = uint64_t(opt.slow_atomic);
-        break;
-      case RelocKind::SlowLoadVec:
-        v = uint64_t(opt.slow_load_vec);
-        break;
-      case RelocKind::SlowStoreVec:
-        v = uint64_t(opt.slow_store_vec);
-        break;
-      case RelocKind::GenericEval:
-        v = uint64_t(&generic_eval);
-        break;
-      case RelocKind::Helper:
-        v = uint64_t(r.helper->fn);
-        break;
-      case RelocKind::Count:
-        break;
-    }
-    std::memcpy(code + r.at, &v, sizeof v);
-  }
+uint64_t detail::generic_eval_address() {
+  return uint64_t(&generic_eval);
 }
 
 }  // namespace orrery::tcg::baseline

@@ -35,10 +35,12 @@ enum Alu : uint8_t { kAdd = 0, kOr = 1, kAdc = 2, kAnd = 4, kSub = 5, kXor = 6, 
 /// Shift/rotate operations in their /digit numbering (0xC1 /n ib, 0xD3 /n).
 enum Shift : uint8_t { kRor = 1, kShl = 4, kShr = 5, kSar = 7 };
 
-/// A memory operand [base + disp].
+/// A memory operand [base + disp], or [base + index + disp] with an index register (RSP: none).
+/// Only the general-register forms (op_rm, op_rm2, lock_rm) take an index.
 struct Mem {
   Reg base;
   int32_t disp;
+  Reg index = RSP;
 };
 
 struct Label {
@@ -121,6 +123,10 @@ class X64 {
   void jcc(Cc cc, Label l) {
     byte(0x0f);
     byte(uint8_t(0x80 | cc));
+    ref(l);
+  }
+  void call(Label l) {  // call rel32
+    byte(0xe8);
     ref(l);
   }
   void call_r(Reg r) {  // call r
@@ -232,7 +238,7 @@ class X64 {
   void lock_rm(uint8_t o2, unsigned size, Mem m, Reg reg) {
     byte(0xf0);
     if (size == 2) byte(0x66);
-    rex(size == 8, reg, m.base, size == 1, /*rm_is_reg=*/false);
+    rex_m(size == 8, reg, m, size == 1);
     byte(0x0f);
     byte(uint8_t(o2 + (size == 1 ? 0 : 1)));
     modrm_mem(reg, m);
@@ -284,6 +290,16 @@ class X64 {
   void adc_narrow(unsigned size, Reg dst, Reg src) {
     if (size == 2) byte(0x66);
     op_rr(size == 1 ? 0x10 : 0x11, false, src, dst, size == 1);
+  }
+  /// dst = src rotated right by amt, 64-bit, without touching flags (BMI2 RORX: VEX.LZ.F2.0F3A.W1
+  /// F0 /r ib; the caller checks the host has BMI2).
+  void rorx(Reg dst, Reg src, uint8_t amt) {
+    byte(0xc4);
+    byte(uint8_t(((~dst >> 3) & 1) << 7 | 1 << 6 | ((~src >> 3) & 1) << 5 | 3));
+    byte(0xfb);  // W1, vvvv 1111 (unused), L0, pp F2
+    byte(0xf0);
+    byte(uint8_t(0xc0 | ((dst & 7) << 3) | (src & 7)));
+    byte(amt);
   }
   void shift_cl(Shift op, bool w, Reg dst) { op_rr(0xd3, w, Reg(op), dst); }
   void shift_ri(Shift op, bool w, Reg dst, uint8_t amt) {
@@ -411,6 +427,12 @@ class X64 {
     const bool byte_reg_4_7 = byte_regs && ((reg & 0xf) >= 4 || (rm_is_reg && (rm & 0xf) >= 4));
     if (r != 0x40 || byte_reg_4_7) byte(r);
   }
+  /// REX prefix for a memory operand: as rex(), plus REX.X for an index register.
+  void rex_m(bool w, unsigned reg, Mem m, bool byte_regs) {
+    uint8_t r =
+        uint8_t(0x40 | (w ? 8 : 0) | ((reg >> 3) << 2) | ((m.index >> 3) << 1) | (m.base >> 3));
+    if (r != 0x40 || (byte_regs && (reg & 0xf) >= 4)) byte(r);
+  }
   void op_rr(uint8_t opc, bool w, Reg reg, Reg rm, bool byte_regs = false) {
     rex(w, reg, rm, byte_regs);
     byte(opc);
@@ -425,18 +447,23 @@ class X64 {
   void modrm_mem(Reg reg, Mem m) {
     const uint8_t base = m.base & 7;
     const uint8_t mod = (m.disp == 0 && base != RBP) ? 0 : fits_i8(m.disp) ? 1 : 2;
-    byte(uint8_t((mod << 6) | ((reg & 7) << 3) | base));
-    if (base == RSP) byte(0x24);  // SIB: no index, base rsp/r12
+    if (m.index != RSP) {  // SIB, scale 1
+      byte(uint8_t((mod << 6) | ((reg & 7) << 3) | 4));
+      byte(uint8_t(((m.index & 7) << 3) | base));
+    } else {
+      byte(uint8_t((mod << 6) | ((reg & 7) << 3) | base));
+      if (base == RSP) byte(0x24);  // SIB: no index, base rsp/r12
+    }
     if (mod == 1) byte(uint8_t(m.disp));
     if (mod == 2) imm32(uint32_t(m.disp));
   }
   void op_rm(uint8_t opc, bool w, Reg reg, Mem m, bool byte_regs = false) {
-    rex(w, reg, m.base, byte_regs, /*rm_is_reg=*/false);
+    rex_m(w, reg, m, byte_regs);
     byte(opc);
     modrm_mem(reg, m);
   }
   void op_rm2(uint8_t o1, uint8_t o2, bool w, Reg reg, Mem m) {
-    rex(w, reg, m.base, false);
+    rex_m(w, reg, m, false);
     byte(o1);
     byte(o2);
     modrm_mem(reg, m);

@@ -1,0 +1,182 @@
+// The baseline tier's guest memory accesses: the TLB probe reads the address from whatever
+// register holds it (or rax for a stack slot), with and without BMI2, and the slow paths of a
+// block call each slow-path function through one shared thunk. Exact state on hits, misses,
+// faults, misaligned and page-crossing accesses.
+#include <cstring>
+
+#include "llvm_test_util.h"
+
+namespace orrery::tcg::llvm::test {
+namespace {
+
+constexpr unsigned kAccesses = 10;  // more live addresses than pool registers: some in slots
+constexpr uint64_t kPc = 0x1000;
+
+class BaselineMemTest : public LlvmTest {
+ protected:
+  exec::NativeFn compile_with(const exec::TranslationBlock& tb, bool bmi2, size_t* size) {
+    EXPECT_EQ(ir::verify(tb.ir), "");
+    baseline::Options o;
+    o.slow_load = &fake_slow_load;
+    o.slow_store = &fake_slow_store;
+    o.slow_atomic = &fake_slow_atomic;
+    o.bmi2 = bmi2;
+    std::string err;
+    exec::NativeFn fn = baseline::compile(tb, *code_, o, &err, size);
+    EXPECT_NE(fn, nullptr) << err << "\n" << ir::print(tb.ir);
+    return fn;
+  }
+};
+
+/// How often the 8 bytes of p appear in code (an embedded absolute address).
+unsigned count_address(exec::NativeFn code, size_t size, const void* p) {
+  const auto* c = reinterpret_cast<const uint8_t*>(code);
+  const auto v = reinterpret_cast<uintptr_t>(p);
+  unsigned n = 0;
+  for (size_t k = 0; k + 8 <= size; ++k) n += std::memcmp(c + k, &v, 8) == 0;
+  return n;
+}
+
+// Ten accesses (loads and stores alternating), each at an address that stays live to the end,
+// so the addresses sit in eight different pool registers and two stack slots. On a TLB miss
+// every one reaches its slow path with its own address, value and instruction PC, through one
+// thunk per slow-path function; a fault in the sixth stops the block with the state of the
+// first five.
+TEST_F(BaselineMemTest, SlowPathsSharedByAccessesWithAddressesInEveryRegister) {
+  auto tb = new_tb(kPc);
+  Emitter e(tb->ir);
+  e.insn_start(kPc);
+  Value a[kAccesses];
+  for (unsigned k = 0; k < kAccesses; ++k) a[k] = e.get_reg(Type::I64, reg(k));
+  Value x = e.get_reg(Type::I64, reg(30));
+  for (unsigned k = 0; k < kAccesses; ++k) {
+    e.insn_start(kPc + 4 * k);
+    if (k % 2 == 0) {
+      e.set_reg(reg(40 + k), e.load(Type::I64, a[k], MemOp{3, false, 0}));
+    } else {
+      e.store(a[k], e.add(x, e.c64(k)), MemOp{3, false, 0});
+      e.set_reg(reg(40 + k), e.c64(k));
+    }
+  }
+  Value sum = e.c64(0);
+  for (unsigned k = 0; k < kAccesses; ++k) sum = e.add(sum, a[k]);
+  e.set_reg(reg(60), sum);
+  e.jump(0x2000);
+
+  for (bool bmi2 : {true, false}) {
+    SCOPED_TRACE(bmi2 ? "bmi2" : "no bmi2");
+    size_t size = 0;
+    exec::NativeFn fn = compile_with(*tb, bmi2, &size);
+    ASSERT_NE(fn, nullptr);
+    EXPECT_EQ(count_address(fn, size, reinterpret_cast<const void*>(&fake_slow_load)), 1u);
+    EXPECT_EQ(count_address(fn, size, reinterpret_cast<const void*>(&fake_slow_store)), 1u);
+
+    auto start = [&](uint64_t base, uint64_t stride) {
+      slow_.calls.clear();
+      slow_.fault_vaddr = ~0ull;
+      cpu_->common.pending_exit = 0;
+      uint64_t s = 0;
+      for (unsigned k = 0; k < kAccesses; ++k) s += cpu_->r[k] = base + stride * k;
+      for (unsigned k = 0; k < kAccesses; ++k) cpu_->r[40 + k] = 0xdead;
+      cpu_->r[30] = 0x7700;
+      cpu_->r[60] = 0;
+      return s;
+    };
+
+    // Hits: RAM, one 16-byte step apart (every address its own 8 bytes).
+    for (unsigned k = 0; k < 2 * kAccesses; ++k) {
+      const uint64_t q = 0x0101010101010101ull * (k + 1);
+      std::memcpy(&ram_[8 * k], &q, 8);
+    }
+    uint64_t s = start(kRamBase, 16);
+    EXPECT_EQ(run(fn), exec::kRetNext);
+    EXPECT_TRUE(slow_.calls.empty());
+    for (unsigned k = 0; k < kAccesses; ++k) {
+      uint64_t m;
+      std::memcpy(&m, &ram_[16 * k], 8);
+      if (k % 2 == 0) {
+        EXPECT_EQ(cpu_->r[40 + k], m) << k;
+      } else {
+        EXPECT_EQ(m, 0x7700u + k) << k;
+      }
+    }
+    EXPECT_EQ(cpu_->r[60], s);
+
+    // Misses: every access through its slow path, in order, with its own operands.
+    s = start(0x70000000, 0x100);
+    EXPECT_EQ(run(fn), exec::kRetNext);
+    ASSERT_EQ(slow_.calls.size(), kAccesses);
+    for (unsigned k = 0; k < kAccesses; ++k) {
+      const SlowCall& c = slow_.calls[k];
+      EXPECT_EQ(c.write, k % 2 == 1) << k;
+      EXPECT_EQ(c.vaddr, 0x70000000u + 0x100 * k) << k;
+      EXPECT_EQ(c.insn_pc, kPc + 4 * k) << k;
+      if (k % 2 == 0)
+        EXPECT_EQ(cpu_->r[40 + k], fake_mmio_value(c.vaddr, 8)) << k;
+      else
+        EXPECT_EQ(c.value, 0x7700u + k) << k;
+    }
+    EXPECT_EQ(cpu_->r[60], s);
+
+    // A fault in access 5 (a store): the first five ran, nothing after it did.
+    start(0x70000000, 0x100);
+    slow_.fault_vaddr = 0x70000500;
+    EXPECT_EQ(run(fn), exec::kRetPending);
+    EXPECT_EQ(cpu_->common.pc, kPc + 4 * 5);
+    ASSERT_EQ(slow_.calls.size(), 6u);
+    for (unsigned k = 0; k < kAccesses; ++k) {
+      if (k < 5)
+        EXPECT_EQ(cpu_->r[40 + k], k % 2 ? k : fake_mmio_value(0x70000000 + 0x100 * k, 8)) << k;
+      else
+        EXPECT_EQ(cpu_->r[40 + k], 0xdeadu) << k;
+    }
+    EXPECT_EQ(cpu_->r[60], 0u);
+  }
+}
+
+// An access at an address in a register: misaligned within a page it hits, running into the
+// next page it misses (the compare's last-byte page), and a load whose result lands in its
+// address's own register still sees the right address on a miss.
+TEST_F(BaselineMemTest, MisalignedAndPageCrossingAccessesFromRegisters) {
+  auto tb = new_tb(kPc);
+  Emitter e(tb->ir);
+  e.insn_start(kPc);
+  Value a = e.get_reg(Type::I64, reg(0));
+  Value b = e.get_reg(Type::I64, reg(1));
+  e.set_reg(reg(2), e.load(Type::I32, a, MemOp{2, true, 0}));
+  e.insn_start(kPc + 4);
+  e.store(b, e.c64(0xa1a2a3a4a5a6a7a8ull), MemOp{3, false, 0});
+  e.jump(0x2000);
+  for (bool bmi2 : {true, false}) {
+    SCOPED_TRACE(bmi2 ? "bmi2" : "no bmi2");
+    exec::NativeFn fn = compile_with(*tb, bmi2, nullptr);
+    ASSERT_NE(fn, nullptr);
+    std::fill(ram_.begin(), ram_.end(), 0);
+    const uint32_t w = 0x80402010;
+    std::memcpy(&ram_[0x101], &w, 4);
+    slow_.calls.clear();
+    cpu_->r[2] = 0;                 // the I32 SetReg writes the low half
+    cpu_->r[0] = kRamBase + 0x101;  // misaligned, within the page: a hit
+    cpu_->r[1] = kRamBase + 0xff8;  // the page's last 8 bytes: a hit
+    EXPECT_EQ(run(fn), exec::kRetNext);
+    EXPECT_TRUE(slow_.calls.empty());
+    EXPECT_EQ(cpu_->r[2], uint64_t(w));  // sign-extended to I32: w itself
+    EXPECT_EQ(ram_[0xff8], 0xa8);
+    EXPECT_EQ(ram_[0xfff], 0xa1);
+
+    cpu_->r[0] = kRamBase + 0xffe;   // 4 bytes over the page boundary: a miss
+    cpu_->r[1] = kRamBase + 0x1ffc;  // likewise for the store
+    EXPECT_EQ(run(fn), exec::kRetNext);
+    ASSERT_EQ(slow_.calls.size(), 2u);
+    EXPECT_EQ(slow_.calls[0].vaddr, kRamBase + 0xffe);
+    EXPECT_EQ(slow_.calls[0].insn_pc, kPc);
+    EXPECT_EQ(cpu_->r[2], uint64_t(uint32_t(fake_mmio_value(kRamBase + 0xffe, 4))));
+    EXPECT_TRUE(slow_.calls[1].write);
+    EXPECT_EQ(slow_.calls[1].vaddr, kRamBase + 0x1ffc);
+    EXPECT_EQ(slow_.calls[1].value, 0xa1a2a3a4a5a6a7a8ull);
+    EXPECT_EQ(slow_.calls[1].insn_pc, kPc + 4);
+  }
+}
+
+}  // namespace
+}  // namespace orrery::tcg::llvm::test
