@@ -182,7 +182,8 @@ std::string Engine::init() {
       config += opt_.optimize ? " opt" : " noopt";
       config += opt_.stop_on_unimplemented ? " unimp-stop" : "";
       if (opt_.tcg_cache_baseline)
-        tcache_ = TranslationCache::open({opt_.tcg_cache_dir, std::move(config)}, &log_);
+        tcache_ = TranslationCache::open(
+            {opt_.tcg_cache_dir, std::move(config), opt_.tcg_cache_bytes}, &log_);
     }
   }
   if (opt_.tier == Tier::Baseline) return {};

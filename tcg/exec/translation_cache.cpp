@@ -506,11 +506,29 @@ uint64_t TranslationCache::save() {
   uint64_t count = 0;
   bool ok = true;
   if (merge) {
-    for (const auto& e : entries_) {
+    // Entries this run hit first, then the others by age, while the pack stays within half the
+    // size bound (the new entries are written in any case).
+    uint64_t pending_bytes = 0;
+    for (const std::string& c : pending_) pending_bytes += c.size();
+    const uint64_t budget = opt_.max_bytes ? opt_.max_bytes / 2 : UINT64_MAX;
+    uint64_t written = 0;
+    std::vector<const Entry*> order;
+    order.reserve(entries_.size());
+    for (const auto& e : entries_) order.push_back(e.get());
+    std::stable_sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+      const bool ha = a->hit.load(std::memory_order_relaxed);
+      const bool hb = b->hit.load(std::memory_order_relaxed);
+      return ha != hb ? ha : a->h.age < b->h.age;
+    });
+    for (const Entry* e : order) {
       FileEntry h = e->h;
       if (e->hit.load(std::memory_order_relaxed)) {
         h.age = 0;
       } else if (++h.age > kMaxAge) {
+        ++fixed_.dropped;
+        continue;
+      }
+      if (written + buf.size() + pending_bytes > budget) {
         ++fixed_.dropped;
         continue;
       }
@@ -528,6 +546,7 @@ uint64_t TranslationCache::save() {
       ++count;
       if (buf.size() >= kChunk) {
         ok = ok && write_all(fd, buf);
+        written += buf.size();
         buf.clear();
       }
     }

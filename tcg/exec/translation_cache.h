@@ -14,7 +14,8 @@
 // this run's own translations used, so a block calling a helper this run has not met yet is
 // a miss. New entries are collected in memory and written as one more pack at shutdown
 // (temporary file and rename); when a run loaded several packs it writes one merged pack
-// instead and deletes the ones it loaded. Entries not hit in a few merges are dropped.
+// instead and deletes the ones it loaded. Entries not hit in a few merges are dropped, and a
+// merged pack keeps loaded entries (hit ones first) only up to half the cache's size bound.
 #pragma once
 
 #include <atomic>
@@ -39,6 +40,9 @@ namespace orrery::tcg::exec {
 struct TranslationCacheOptions {
   std::string dir;     // must exist
   std::string config;  // everything the code depends on besides the block (build, guest, options)
+  // The directory's size bound (cache-size=), 0 for none: a merged pack keeps loaded entries
+  // only up to half of it, so eviction never has to delete the pack it just wrote.
+  uint64_t max_bytes = 0;
 };
 
 class TranslationCache {
@@ -94,7 +98,7 @@ class TranslationCache {
     uint64_t hits = 0, misses = 0;
     uint64_t rejected = 0;   // an entry for the key whose guest bytes changed
     uint64_t no_helper = 0;  // an entry calling a helper this run has not resolved yet
-    uint64_t recorded = 0, stored = 0, dropped = 0;  // dropped: aged out in a merge
+    uint64_t recorded = 0, stored = 0, dropped = 0;  // dropped: aged out or over the bound
     uint64_t bytes_loaded = 0, bytes_stored = 0;
     uint64_t load_us = 0, save_us = 0;
   };
