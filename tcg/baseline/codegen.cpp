@@ -448,24 +448,25 @@ class Gen {
   }
   // Every run-dependent address goes through these two, which record where it is
   // (tcg/exec/translation_cache.h fills the sites in again in a later run).
-  void mov_reloc(Reg r, RelocKind kind, uint64_t value, uint32_t addend = 0,
-                 const ir::Helper* helper = nullptr) {
-    relocs_.push_back(Reloc{uint32_t(a_.mov_imm64(r, value)), kind, addend, helper});
+  void mov_reloc(Reg r, RelocKind kind, uint32_t addend = 0, const ir::Helper* helper = nullptr) {
+    Reloc rel{0, kind, addend, helper};
+    rel.at = uint32_t(a_.mov_imm64(r, detail::reloc_value(rel, tb_, opt_)));
+    relocs_.push_back(rel);
   }
   /// r = the address of a field of this block's TranslationBlock.
   void mov_tb(Reg r, const void* field) {
     const auto off = reinterpret_cast<const char*>(field) - reinterpret_cast<const char*>(&tb_);
-    mov_reloc(r, RelocKind::Tb, uint64_t(field), uint32_t(off));
+    mov_reloc(r, RelocKind::Tb, uint32_t(off));
   }
-  void call_abs(RelocKind kind, uint64_t fn, const ir::Helper* helper = nullptr) {
-    mov_reloc(RAX, kind, fn, 0, helper);
+  void call_abs(RelocKind kind, const ir::Helper* helper = nullptr) {
+    mov_reloc(RAX, kind, 0, helper);
     a_.call_r(RAX);
   }
   /// The function a slow path calls, and how a later run finds it again (its relocation).
   struct ColdTarget {
     RelocKind kind;
-    uint64_t fn;
-    const ir::Helper* helper = nullptr;
+    const ir::Helper* helper = nullptr;  // RelocKind::Helper
+    bool operator==(const ColdTarget&) const = default;
   };
   ColdTarget cold_target(const Cold& c) const;
   /// A slow path's call of fn(cpu, ...) (rdi = rbx, set here): when two or more of the
@@ -474,19 +475,19 @@ class Gen {
   /// leaves the stack as a direct call would.
   void cold_call(const ColdTarget& t) {
     for (const Thunk& k : thunks_)
-      if (k.target.fn == t.fn && k.calls >= 2) {
+      if (k.target == t && k.calls >= 2) {
         a_.call(k.l);
         return;
       }
     a_.mov_rr(true, RDI, RBX);
-    call_abs(t.kind, t.fn, t.helper);
+    call_abs(t.kind, t.helper);
   }
   void emit_thunks() {
     for (const Thunk& k : thunks_)
       if (k.calls >= 2) {
         bind(k.l);
         a_.mov_rr(true, RDI, RBX);
-        mov_reloc(RAX, k.target.kind, k.target.fn, 0, k.target.helper);
+        mov_reloc(RAX, k.target.kind, 0, k.target.helper);
         a_.jmp_r(RAX);
       }
   }
@@ -632,7 +633,7 @@ bool Gen::run(std::string& err) {
     if (c.kind == Cold::Kind::TierUp) continue;  // calls tier_up(engine, ...) directly
     const ColdTarget target = cold_target(c);
     auto t = std::find_if(thunks_.begin(), thunks_.end(),
-                          [&](const Thunk& k) { return k.target.fn == target.fn; });
+                          [&](const Thunk& k) { return k.target == target; });
     if (t == thunks_.end())
       thunks_.push_back(Thunk{target, a_.new_label(), 1});
     else
@@ -681,7 +682,7 @@ void Gen::gen_generic(size_t i) {
   const unsigned src_bits = in.nargs ? ir::bits(ty(in.args[0])) : 0;
   data_.push_back({a_.lea_rip_placeholder(RDI), GenericOp{uint8_t(in.op), uint8_t(in.type),
                                                           uint8_t(src_bits), in.imm, in.imm2}});
-  call_abs(RelocKind::GenericEval, uint64_t(&generic_eval));
+  call_abs(RelocKind::GenericEval);
   st(i, RAX);
 }
 
@@ -1068,23 +1069,21 @@ void Gen::gen_atomic(size_t i) {
 Gen::ColdTarget Gen::cold_target(const Cold& c) const {
   switch (c.kind) {
     case Cold::Kind::TierUp:
-      return {RelocKind::TierUp, uint64_t(opt_.tier_up)};
+      return {RelocKind::TierUp};
     case Cold::Kind::LoadMiss:
-      return {RelocKind::SlowLoad, uint64_t(opt_.slow_load)};
+      return {RelocKind::SlowLoad};
     case Cold::Kind::StoreMiss:
-      return {RelocKind::SlowStore, uint64_t(opt_.slow_store)};
+      return {RelocKind::SlowStore};
     case Cold::Kind::AtomicMiss:
-      return {RelocKind::SlowAtomic, uint64_t(opt_.slow_atomic)};
+      return {RelocKind::SlowAtomic};
     case Cold::Kind::VecLoadMiss:
-      return {RelocKind::SlowLoadVec, uint64_t(opt_.slow_load_vec)};
+      return {RelocKind::SlowLoadVec};
     case Cold::Kind::VecStoreMiss:
-      return {RelocKind::SlowStoreVec, uint64_t(opt_.slow_store_vec)};
-    case Cold::Kind::Trap: {
-      const auto* h = reinterpret_cast<const ir::Helper*>(b_.insts[c.inst].imm);
-      return {RelocKind::Helper, uint64_t(h->fn), h};
-    }
+      return {RelocKind::SlowStoreVec};
+    case Cold::Kind::Trap:
+      return {RelocKind::Helper, reinterpret_cast<const ir::Helper*>(b_.insts[c.inst].imm)};
   }
-  return {RelocKind::Helper, 0};
+  return {RelocKind::Helper};
 }
 
 void Gen::emit_cold(const Cold& c) {
@@ -1092,10 +1091,10 @@ void Gen::emit_cold(const Cold& c) {
   const ir::Inst* in = c.kind == Cold::Kind::TierUp ? nullptr : &b_.insts[c.inst];
   switch (c.kind) {
     case Cold::Kind::TierUp:
-      mov_reloc(RDI, RelocKind::Engine, uint64_t(opt_.engine));
+      mov_reloc(RDI, RelocKind::Engine);
       mov_tb(RSI, &tb_);
       a_.mov_rr(true, RDX, RBX);
-      call_abs(RelocKind::TierUp, uint64_t(opt_.tier_up));  // tier_up(engine, tb, cpu)
+      call_abs(RelocKind::TierUp);  // tier_up(engine, tb, cpu)
       break;
     case Cold::Kind::LoadMiss: {  // c.addr = guest address
       const ir::MemOp m = ir::MemOp::decode(in->imm);
@@ -1500,7 +1499,7 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       else
         a_.mov_imm(RCX, 0);
       a_.mov_rr(true, RDI, RBX);
-      call_abs(RelocKind::Helper, uint64_t(h->fn), h);
+      call_abs(RelocKind::Helper, h);
       if (in.op == Opcode::Call) check_pending();
       st(i, RAX);
       return true;

@@ -20,44 +20,38 @@ std::string code_config(const Options& opt) {
   return s;
 }
 
+uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, const Options& opt) {
+  switch (r.kind) {
+    case RelocKind::Tb:
+      return uint64_t(reinterpret_cast<const char*>(&tb) + r.addend);
+    case RelocKind::Engine:
+      return uint64_t(opt.engine);
+    case RelocKind::TierUp:
+      return uint64_t(opt.tier_up);
+    case RelocKind::SlowLoad:
+      return uint64_t(opt.slow_load);
+    case RelocKind::SlowStore:
+      return uint64_t(opt.slow_store);
+    case RelocKind::SlowAtomic:
+      return uint64_t(opt.slow_atomic);
+    case RelocKind::SlowLoadVec:
+      return uint64_t(opt.slow_load_vec);
+    case RelocKind::SlowStoreVec:
+      return uint64_t(opt.slow_store_vec);
+    case RelocKind::GenericEval:
+      return detail::generic_eval_address();
+    case RelocKind::Helper:
+      return uint64_t(r.helper->fn);
+    case RelocKind::Count:
+      break;
+  }
+  return 0;
+}
+
 void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
                   const Options& opt) {
   for (const Reloc& r : relocs) {
-    uint64_t v = 0;
-    switch (r.kind) {
-      case RelocKind::Tb:
-        v = uint64_t(reinterpret_cast<const char*>(&tb) + r.addend);
-        break;
-      case RelocKind::Engine:
-        v = uint64_t(opt.engine);
-        break;
-      case RelocKind::TierUp:
-        v = uint64_t(opt.tier_up);
-        break;
-      case RelocKind::SlowLoad:
-        v = uint64_t(opt.slow_load);
-        break;
-      case RelocKind::SlowStore:
-        v = uint64_t(opt.slow_store);
-        break;
-      case RelocKind::SlowAtomic:
-        v = uint64_t(opt.slow_atomic);
-        break;
-      case RelocKind::SlowLoadVec:
-        v = uint64_t(opt.slow_load_vec);
-        break;
-      case RelocKind::SlowStoreVec:
-        v = uint64_t(opt.slow_store_vec);
-        break;
-      case RelocKind::GenericEval:
-        v = detail::generic_eval_address();
-        break;
-      case RelocKind::Helper:
-        v = uint64_t(r.helper->fn);
-        break;
-      case RelocKind::Count:
-        break;
-    }
+    const uint64_t v = detail::reloc_value(r, tb, opt);
     std::memcpy(code + r.at, &v, sizeof v);
   }
 }
