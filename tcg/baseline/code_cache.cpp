@@ -35,7 +35,20 @@ std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
 }
 
 CodeCache::~CodeCache() {
+  stop_.store(true, std::memory_order_relaxed);
+  if (ahead_.joinable()) ahead_.join();
   munmap(base_, size_);
+}
+
+void CodeCache::populate_ahead(size_t bytes) {
+  if (ahead_.joinable() || bytes == 0) return;
+  bytes = std::min(bytes, size_);
+  ahead_ = std::thread([this, bytes] {
+    // A step at a time, so the writers' own populate_to calls (which claim the next step
+    // once they pass the watermark) and this thread never commit the same range twice.
+    for (size_t at = 0; at < bytes && !stop_.load(std::memory_order_relaxed); at += kPopulateStep)
+      populate_to(at + 1);
+  });
 }
 
 uint8_t* CodeCache::add(const uint8_t* code, size_t n) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace orrery::tcg::baseline {
 
@@ -26,6 +27,10 @@ class CodeCache {
   /// Thread-safe.
   uint8_t* add(const uint8_t* code, size_t n);
 
+  /// Commits the first `bytes` of the cache on a thread of its own, ahead of the writes (a
+  /// warm run knows how much stored code it will install): the vCPU threads then write into
+  /// committed pages instead of each zeroing its next huge page as it gets there. Once.
+  void populate_ahead(size_t bytes);
   /// Forgets every block. Only when no thread can be running or about to run cached code.
   void reset() { used_.store(0, std::memory_order_relaxed); }
 
@@ -48,6 +53,8 @@ class CodeCache {
   size_t size_;
   std::atomic<size_t> used_{0};
   std::atomic<size_t> populated_{0};  // bytes from base_ committed by populate_to
+  std::atomic<bool> stop_{false};     // the destructor: populate_ahead's thread stops early
+  std::thread ahead_;
 };
 
 }  // namespace orrery::tcg::baseline

@@ -38,12 +38,12 @@ Engine::~Engine() {
       log_.log(hw::kLogTier,
                "tcg cache: baseline: %" PRIu64 " entries loaded from %" PRIu64
                " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored), %" PRIu64 " hits, %" PRIu64
-               " misses, %" PRIu64 " rejected (guest bytes changed), %" PRIu64
-               " waiting for a helper; %" PRIu64 " recorded, %" PRIu64
-               " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
+               " misses (%" PRIu64 " before the packs were indexed), %" PRIu64
+               " rejected (guest bytes changed), %" PRIu64 " waiting for a helper; %" PRIu64
+               " recorded, %" PRIu64 " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
                c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
-               c.packs_bad, c.hits, c.misses, c.rejected, c.no_helper, c.recorded, c.stored,
-               double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
+               c.packs_bad, c.hits, c.misses, c.early, c.rejected, c.no_helper, c.recorded,
+               c.stored, double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
     }
   }
   if (compiler_ && log_.enabled(hw::kLogTier)) log_tier_stats();
@@ -181,9 +181,17 @@ std::string Engine::init() {
                            "\n" + baseline::code_config(baseline_opt_);
       config += opt_.optimize ? " opt" : " noopt";
       config += opt_.stop_on_unimplemented ? " unimp-stop" : "";
-      if (opt_.tcg_cache_baseline)
-        tcache_ = TranslationCache::open(
-            {opt_.tcg_cache_dir, std::move(config), opt_.tcg_cache_bytes}, &log_);
+      if (opt_.tcg_cache_baseline) {
+        // Indexed beside the guest's start; then the code cache commits room for the stored
+        // code (~43 MiB for an arm64 boot, ~3 ms of page zeroing per 2 MiB on a VM host).
+        TranslationCacheOptions tc;
+        tc.dir = opt_.tcg_cache_dir;
+        tc.config = std::move(config);
+        tc.max_bytes = opt_.tcg_cache_bytes;
+        tc.background = true;
+        tc.loaded = [cache = code_cache_.get()](uint64_t bytes) { cache->populate_ahead(bytes); };
+        tcache_ = TranslationCache::open(std::move(tc), &log_);
+      }
     }
   }
   if (opt_.tier == Tier::Baseline) return {};

@@ -164,12 +164,17 @@ TranslationCache::TranslationCache(TranslationCacheOptions opt, hw::Log* log)
   helper_cap_ = kMaxHelpers;
 }
 
-TranslationCache::~TranslationCache() = default;
+TranslationCache::~TranslationCache() {
+  if (loader_.joinable()) loader_.join();
+}
 
 std::unique_ptr<TranslationCache> TranslationCache::open(TranslationCacheOptions opt,
                                                          hw::Log* log) {
   std::unique_ptr<TranslationCache> c(new TranslationCache(std::move(opt), log));
-  c->load();
+  if (c->opt_.background)
+    c->loader_ = std::thread([t = c.get()] { t->load(); });
+  else
+    c->load();
   return c;
 }
 
@@ -187,6 +192,13 @@ void TranslationCache::load() {
   std::sort(paths.begin(), paths.end());
   for (const std::string& p : paths) load_pack(p);
   fixed_.load_us = now_us() - t0;
+  if (opt_.loaded) {
+    uint64_t code = 0;
+    for (const auto& e : entries_) code += (e->h.code_size + 15) & ~uint64_t(15);
+    opt_.loaded(code);
+  }
+  ready_.store(true, std::memory_order_release);
+  ready_.notify_all();
 }
 
 int64_t TranslationCache::check_pack(std::span<const uint8_t> data, std::string_view config,
@@ -323,6 +335,11 @@ uint32_t TranslationCache::helper_id_locked(std::string_view name) {
 
 bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_page, NextPage& next,
                             Found& out) {
+  if (!ready()) {
+    early_misses_.fetch_add(1, std::memory_order_relaxed);
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   auto it = index_.find(key_hash(key.pc, key.flags, key.cs_base));
   if (it == index_.end()) {
     misses_.fetch_add(1, std::memory_order_relaxed);
@@ -435,17 +452,20 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
   }
   // Only what a later load accepts: one odd block (a two-page block that ended on its first
   // page, an empty one) must not make the whole pack malformed.
+  const bool early = !ready();
   if (saved_ || !helpers_ok || code.size() > kMaxCode ||
       !entry_ok(h, helper_cap_, reinterpret_cast<const uint8_t*>(rel_.data())) ||
-      holds(tb.key, guest_bytes))
+      (!early && holds(tb.key, guest_bytes)))
     return;
   const size_t size =
       align8(sizeof h + guest_bytes.size() + code.size() + rel_.size() * sizeof(FileReloc));
-  if (pending_.empty() || pending_.back().size() + size > pending_.back().capacity()) {
+  if (early) {
+    early_.emplace_back().reserve(size);
+  } else if (pending_.empty() || pending_.back().size() + size > pending_.back().capacity()) {
     pending_.emplace_back();
     pending_.back().reserve(std::max(kChunk, size));
   }
-  std::string& out = pending_.back();
+  std::string& out = early ? early_.back() : pending_.back();
   const size_t start = out.size();
   put(out, &h, sizeof h);
   put(out, guest_bytes.data(), guest_bytes.size());
@@ -455,8 +475,25 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
   for (const FileReloc& r : rel_) std::memset(&out[code_at + r.at], 0, 8);
   put(out, rel_.data(), rel_.size() * sizeof(FileReloc));
   pad8(out);
-  ++pending_count_;
+  if (!early) ++pending_count_;
   recorded_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void TranslationCache::take_early_locked() {
+  for (std::string& e : early_) {
+    FileEntry h;
+    std::memcpy(&h, e.data(), sizeof h);
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(e.data()) + sizeof h,
+                                         h.bytes_len);
+    if (holds(TbKey{h.pc, h.phys_pc, h.flags, h.cs_base}, bytes)) continue;
+    if (pending_.empty() || pending_.back().size() + e.size() > pending_.back().capacity()) {
+      pending_.emplace_back();
+      pending_.back().reserve(std::max(kChunk, e.size()));
+    }
+    pending_.back() += e;
+    ++pending_count_;
+  }
+  early_.clear();
 }
 
 namespace {
@@ -472,10 +509,12 @@ bool write_all(int fd, std::string_view s) {
 }  // namespace
 
 uint64_t TranslationCache::save() {
+  wait_loaded();
   const uint64_t t0 = now_us();
   std::lock_guard<std::mutex> g(mu_);
   if (saved_) return 0;
   saved_ = true;
+  take_early_locked();
   if (pending_count_ == 0) return 0;
   const bool merge = packs_.size() >= kMergePacks;
   char name[96];
@@ -585,10 +624,12 @@ uint64_t TranslationCache::save() {
 }
 
 TranslationCache::Stats TranslationCache::stats() const {
+  wait_loaded();
   std::lock_guard<std::mutex> g(mu_);
   Stats s = fixed_;
   s.hits = hits_.load();
   s.misses = misses_.load();
+  s.early = early_misses_.load();
   s.rejected = rejected_.load();
   s.no_helper = no_helper_.load();
   s.recorded = recorded_.load();
@@ -596,6 +637,7 @@ TranslationCache::Stats TranslationCache::stats() const {
 }
 
 std::vector<std::string> TranslationCache::pack_paths() const {
+  wait_loaded();
   std::vector<std::string> v;
   for (const auto& p : packs_) v.push_back(p->path);
   return v;

@@ -12,11 +12,13 @@
 namespace orrery::tcg::baseline {
 namespace {
 
-TEST(BaselineCodeCacheTest, BlocksAcrossCommitStepsLandIntact) {
+// ahead: a thread commits the first 6 MiB (populate_ahead) while the writers add blocks.
+void blocks_land_intact(bool ahead) {
   std::string err;
   constexpr size_t kBytes = 9 << 20;  // several 2 MiB commit steps, and not a multiple of one
   auto cache = CodeCache::create(kBytes, err);
   ASSERT_TRUE(cache) << err;
+  if (ahead) cache->populate_ahead(6 << 20);
   constexpr size_t kBlock = 3000;  // not a multiple of 16: the next block starts aligned
   struct Placed {
     const uint8_t* at;
@@ -55,6 +57,24 @@ TEST(BaselineCodeCacheTest, BlocksAcrossCommitStepsLandIntact) {
   const uint8_t* at = cache->add(one, sizeof one);
   ASSERT_NE(at, nullptr);
   EXPECT_EQ(std::memcmp(at, one, sizeof one), 0);
+}
+
+TEST(BaselineCodeCacheTest, BlocksAcrossCommitStepsLandIntact) {
+  blocks_land_intact(false);
+}
+
+TEST(BaselineCodeCacheTest, BlocksLandIntactWhileAThreadCommitsAhead) {
+  blocks_land_intact(true);
+}
+
+// Destroyed while its commit thread runs: the thread stops and is joined.
+TEST(BaselineCodeCacheTest, DestroyedWhileCommittingAhead) {
+  std::string err;
+  for (int i = 0; i < 4; ++i) {
+    auto cache = CodeCache::create(64 << 20, err);
+    ASSERT_TRUE(cache) << err;
+    cache->populate_ahead(64 << 20);
+  }
 }
 
 // The cache starts on a huge-page boundary, so the host can back it with huge pages (its

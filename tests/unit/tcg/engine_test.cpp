@@ -217,6 +217,8 @@ class EngineTest : public ::testing::TestWithParam<Tier> {
     vcpu.reset();
     engine = std::make_unique<exec::Engine>(opt, log);
     ASSERT_EQ(engine->init(), "");
+    // The packs are indexed in the background: these tests count hits from the first block.
+    if (exec::TranslationCache* tc = engine->translation_cache()) tc->wait_loaded();
     vcpu = std::make_unique<exec::VcpuExec>(*engine, frontend, st.common, mmu);
   }
   void poke(uint64_t vaddr, std::initializer_list<uint8_t> bytes) {
