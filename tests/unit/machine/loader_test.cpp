@@ -250,6 +250,18 @@ TEST_F(LoaderTest, Arm64ImageZeroTextOffsetAndLegacy) {
   EXPECT_EQ(info.entry, kRamBase + 0x80000);
 }
 
+// An Image of several MiB is copied by two threads, split at a 2 MiB boundary of guest RAM:
+// every byte lands where it belongs on both sides of the split.
+TEST_F(LoaderTest, LargeArm64ImageLandsWhole) {
+  constexpr size_t kFile = (12 << 20) + 1234;
+  auto f = make_image(0x80000, kFile, kFile);
+  for (size_t i = 64; i < kFile; ++i) f[i] = uint8_t(i * 131 + (i >> 12));
+  ASSERT_EQ(load(f), "");
+  std::vector<uint8_t> back(kFile);
+  ASSERT_TRUE(as.read_bytes(kRamBase + 0x80000, back.data(), back.size()));
+  EXPECT_TRUE(back == f);
+}
+
 TEST_F(LoaderTest, Arm64ImageTooBigForRam) {
   EXPECT_NE(load(make_image(0, kRamSize + 1, 0x1000)).find("does not fit"), std::string::npos);
   EXPECT_NE(load(make_image(kRamSize, 0x1000, 0x1000)).find("outside RAM"), std::string::npos);
