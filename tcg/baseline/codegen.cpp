@@ -547,6 +547,9 @@ class Gen {
   size_t flags_tail_at_ = 0;           // where the last Cmp's setcc starts
   size_t flags_at_ = ~size_t(0);       // code offset just after the last Cmp's result store
   uint32_t flags_value_ = 0;           // that Cmp (its flags survive setcc, movzx and mov)
+  // The block's last instruction is a Not read only by the Branch terminal (arm64's b.ne,
+  // b.cc, ...): not emitted, the branch tests its operand with the targets' roles swapped.
+  bool branch_on_not_ = false;
   Cc flags_cc_ = kE;
   std::vector<Cold>& cold_;
   std::vector<std::pair<size_t, GenericOp>>& data_;
@@ -826,14 +829,27 @@ void Gen::gen_adc(size_t i) {
   const ir::Inst& in = b_.insts[i];
   const Type t = in.type;
   if (t == Type::I1) return gen_generic(i);
+  const Value carry = in.args[2];
   ld(RAX, in.args[0]);
-  ld(RCX, in.args[1]);
-  ld(RDX, in.args[2]);
-  a_.bt_ri(RDX, 0);  // CF = carry in
-  if (t == Type::I64 || t == Type::I32)
-    a_.alu_rr(kAdc, t == Type::I64, RAX, RCX);
-  else
+  if (t == Type::I64 || t == Type::I32) {
+    // A constant carry in (arm64's SUBS/CMP: 1, ADDS/CMN: 0) needs no bt, and the addend
+    // can be an immediate or the operand's own register.
+    Alu op = kAdc;
+    if (!is_k(carry)) {
+      ld(RDX, carry);
+      a_.bt_ri(RDX, 0);  // CF = carry in
+    } else if (kv(carry) & 1) {
+      a_.stc();
+    } else {
+      op = kAdd;
+    }
+    alu_to(op, t == Type::I64, RAX, in.args[1]);  // a constant addend goes via rcx: no flags
+  } else {
+    ld(RCX, in.args[1]);
+    ld(RDX, carry);
+    a_.bt_ri(RDX, 0);
     a_.adc_narrow(bytes_of(t), RAX, RCX);
+  }
   if (in.op == Opcode::AddC) {
     norm(RAX, t);
   } else {
@@ -1208,8 +1224,8 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       }
       const Value v = in.args[0];
       const Mem m{RBX, int32_t(in.imm)};
-      if (t != Type::I1 && vals_[v.id].in_reg()) {
-        a_.store(bytes_of(t), m, reg_of(v));
+      if (vals_[v.id].in_reg()) {  // an i1 home holds 0 or 1 (canonical): its low byte
+        a_.store(t == Type::I1 ? 1 : bytes_of(t), m, reg_of(v));
       } else if (is_k(v) && (t == Type::I32 || (t == Type::I64 && fits_i32(int64_t(kv(v)))))) {
         a_.store_imm32(t == Type::I64, m, int32_t(kv(v)));
       } else {
@@ -1317,6 +1333,11 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       gen_shift(i);
       return true;
     case Opcode::Not: {
+      if (t == Type::I1 && i + 1 == b_.insts.size() && b_.term.kind == ir::Terminal::Kind::Branch &&
+          b_.term.cond.id == i && vals_[i].uses == 1 && !is_k(in.args[0])) {
+        branch_on_not_ = true;  // the operand's home still holds it at the terminal
+        return true;
+      }
       const Reg d = out(i);
       ld(d, in.args[0]);
       if (t == Type::I64 || t == Type::I32)
@@ -1585,12 +1606,15 @@ void Gen::gen_terminal() {
         return;
       }
       Label not_taken = a_.new_label();
+      // Taken when cond, or when the Not's operand is false (branch_on_not_).
+      const bool inv = branch_on_not_;
+      const Value c = inv ? b_.insts[t.cond.id].args[0] : t.cond;
       Cc cc;
-      if (flags_hold(t.cond, cc)) {
-        a_.jcc(Cc(cc ^ 1), not_taken);
+      if (flags_hold(c, cc)) {
+        a_.jcc(inv ? cc : Cc(cc ^ 1), not_taken);
       } else {
-        test_i1(t.cond);
-        a_.jcc(kE, not_taken);
+        test_i1(c);
+        a_.jcc(inv ? kNe : kE, not_taken);
       }
       direct_exit(t.target, 0);
       bind(not_taken);

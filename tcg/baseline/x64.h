@@ -317,6 +317,7 @@ class X64 {
     imm32(uint32_t(imm));
   }
   void test_rr(bool w, Reg a, Reg b) { op_rr(0x85, w, b, a); }
+  void stc() { byte(0xf9); }        // CF = 1
   void bt_ri(Reg r, uint8_t bit) {  // bt r32, imm8
     op_rr2(0x0f, 0xba, false, Reg(4), r);
     byte(bit);
