@@ -497,6 +497,7 @@ class Gen {
   void gen_alu(size_t i, Alu op);
   void gen_vec_fp(size_t i, uint8_t prefix, uint8_t opc);
   void gen_shift(size_t i);
+  bool fuse_set_reg(size_t i, Cc cc);
   void gen_cmp(size_t i);
   void gen_adc(size_t i);
   void gen_mem(size_t i, bool store);
@@ -550,6 +551,7 @@ class Gen {
   // The block's last instruction is a Not read only by the Branch terminal (arm64's b.ne,
   // b.cc, ...): not emitted, the branch tests its operand with the targets' roles swapped.
   bool branch_on_not_ = false;
+  size_t fused_set_reg_ = ~size_t(0);  // a SetReg its Cmp already did (gen_cmp)
   Cc flags_cc_ = kE;
   std::vector<Cold>& cold_;
   std::vector<std::pair<size_t, GenericOp>>& data_;
@@ -792,6 +794,17 @@ void Gen::gen_shift(size_t i) {
   st(i, d);
 }
 
+// A flag stored by the next instruction and read nowhere else (arm64's N, C and V of a CMP):
+// setcc straight into the CPU state, and that SetReg is done.
+bool Gen::fuse_set_reg(size_t i, Cc cc) {
+  if (vals_[i].uses != 1 || i + 1 >= b_.insts.size()) return false;
+  const ir::Inst& next = b_.insts[i + 1];
+  if (next.op != Opcode::SetReg || next.type != Type::I1 || next.args[0].id != i) return false;
+  a_.setcc_m(cc, Mem{RBX, int32_t(next.imm)});
+  fused_set_reg_ = i + 1;
+  return true;
+}
+
 void Gen::gen_cmp(size_t i) {
   const ir::Inst& in = b_.insts[i];
   const Type t = in.type;  // operand type
@@ -815,6 +828,7 @@ void Gen::gen_cmp(size_t i) {
     a_.shift_ri(kShl, false, RCX, up);
     a_.alu_rr(kCmp, false, RAX, RCX);
   }
+  if (fuse_set_reg(i, cc_of(cond))) return;
   const size_t tail = a_.size();
   a_.setcc(cc_of(cond), d);
   a_.movzx_rr(1, d, d);
@@ -852,6 +866,8 @@ void Gen::gen_adc(size_t i) {
   }
   if (in.op == Opcode::AddC) {
     norm(RAX, t);
+  } else if (fuse_set_reg(i, in.op == Opcode::AddCarry ? kB : kO)) {
+    return;
   } else {
     a_.setcc(in.op == Opcode::AddCarry ? kB : kO, RAX);
     a_.movzx_rr(1, RAX, RAX);
@@ -1191,6 +1207,7 @@ void Gen::emit_cold(const Cold& c) {
 bool Gen::gen_inst(size_t i, std::string& err) {
   const ir::Inst& in = b_.insts[i];
   const Type t = in.type;
+  if (i == fused_set_reg_) return true;
   switch (in.op) {
     case Opcode::Nop:
     case Opcode::Const:

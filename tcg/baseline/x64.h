@@ -384,6 +384,7 @@ class X64 {
   void vzeroupper() { bytes3(0xc5, 0xf8, 0x77); }
 
   void setcc(Cc cc, Reg dst) { op_rr2(0x0f, uint8_t(0x90 | cc), false, Reg(0), dst, true); }
+  void setcc_m(Cc cc, Mem m) { op_rm2(0x0f, uint8_t(0x90 | cc), false, Reg(0), m); }  // byte
   void cmov_rr(Cc cc, bool w, Reg dst, Reg src) { op_rr2(0x0f, uint8_t(0x40 | cc), w, dst, src); }
   void cmov_rm(Cc cc, bool w, Reg dst, Mem m) { op_rm2(0x0f, uint8_t(0x40 | cc), w, dst, m); }
 
