@@ -294,7 +294,7 @@ class Gen {
       // if this is v's only use the store itself is dead.
       if (rax_value_ == v.id && h.uses == 1) {
         a_.truncate(rax_store_start_);
-        rax_stored_at_ = flags_at_ = ~size_t(0);
+        rax_stored_at_ = flags_at_ = zs_at_ = ~size_t(0);
       }
     } else if (h.in_reg()) {
       if (h.reg != r) a_.mov_rr(true, r, h.reg);
@@ -351,7 +351,7 @@ class Gen {
     cc = flags_cc_;
     if (vals_[v.id].uses == 1) {  // nothing else reads the 0/1 value: drop setcc and store
       a_.truncate(flags_tail_at_);
-      rax_stored_at_ = flags_at_ = ~size_t(0);
+      rax_stored_at_ = flags_at_ = zs_at_ = ~size_t(0);
     }
     return true;
   }
@@ -498,6 +498,15 @@ class Gen {
   void gen_vec_fp(size_t i, uint8_t prefix, uint8_t opc);
   void gen_shift(size_t i);
   bool fuse_set_reg(size_t i, Cc cc);
+  // The host's ZF and SF hold value v at type t from here (its ALU op, or a cmp with 0).
+  void note_zs_flags(uint32_t v, Type t) {
+    zs_value_ = v;
+    zs_type_ = t;
+    zs_at_ = a_.size();
+  }
+  bool zs_holds(Value v, Type t) const {
+    return !is_k(v) && a_.size() == zs_at_ && zs_value_ == v.id && zs_type_ == t;
+  }
   void gen_cmp(size_t i);
   void gen_adc(size_t i);
   void gen_mem(size_t i, bool store);
@@ -552,6 +561,9 @@ class Gen {
   // b.cc, ...): not emitted, the branch tests its operand with the targets' roles swapped.
   bool branch_on_not_ = false;
   size_t fused_set_reg_ = ~size_t(0);  // a SetReg its Cmp already did (gen_cmp)
+  size_t zs_at_ = ~size_t(0);          // note_zs_flags: where the flags still hold zs_value_
+  uint32_t zs_value_ = 0;
+  Type zs_type_ = Type::I64;
   Cc flags_cc_ = kE;
   std::vector<Cold>& cold_;
   std::vector<std::pair<size_t, GenericOp>>& data_;
@@ -745,12 +757,14 @@ void Gen::gen_alu(size_t i, Alu op) {
       fits_i32(int64_t(kv(y)))) {
     // A three-operand add (the 32-bit form zero-extends, as the I32 result wants).
     a_.lea(d, Mem{reg_of(x), int32_t(kv(y))}, w);
-  } else {
-    ld(d, x);
-    alu_to(op, w, d, y);
-    if ((op == kAdd || op == kSub) && !wide) norm(d, in.type);
+    st(i, d);
+    return;
   }
+  ld(d, x);
+  alu_to(op, w, d, y);
+  if ((op == kAdd || op == kSub) && !wide) norm(d, in.type);
   st(i, d);
+  if (wide) note_zs_flags(uint32_t(i), in.type);  // ZF/SF of the result (st moves or stores)
 }
 
 void Gen::gen_shift(size_t i) {
@@ -811,6 +825,30 @@ void Gen::gen_cmp(size_t i) {
   const auto cond = static_cast<ir::Cond>(in.imm);
   const Value x = in.args[0], y = in.args[1];
   const Reg d = out(i);
+  // x == 0, x != 0, x < 0, x >= 0 (arm64's Z and N) right after the ALU op that made x, or a
+  // compare of x with 0: ZF and SF already say it.
+  if ((t == Type::I64 || t == Type::I32) && is_k(y) && kv(y) == 0 && zs_holds(x, t)) {
+    const Cc cc = cond == ir::Cond::Eq    ? kE
+                  : cond == ir::Cond::Ne  ? kNe
+                  : cond == ir::Cond::Slt ? kS
+                  : cond == ir::Cond::Sge ? kNs
+                                          : kO;
+    if (cc != kO) {
+      if (fuse_set_reg(i, cc)) {
+        zs_at_ = a_.size();
+        return;
+      }
+      const size_t tail = a_.size();
+      a_.setcc(cc, d);
+      a_.movzx_rr(1, d, d);
+      st(i, d);
+      flags_tail_at_ = tail;
+      flags_at_ = zs_at_ = a_.size();
+      flags_value_ = uint32_t(i);
+      flags_cc_ = cc;
+      return;
+    }
+  }
   if (t == Type::I64 || t == Type::I32) {
     if (vals_[x.id].in_reg()) {
       alu_to(kCmp, t == Type::I64, reg_of(x), y);  // cmp writes no register
@@ -828,11 +866,17 @@ void Gen::gen_cmp(size_t i) {
     a_.shift_ri(kShl, false, RCX, up);
     a_.alu_rr(kCmp, false, RAX, RCX);
   }
-  if (fuse_set_reg(i, cc_of(cond))) return;
+  const bool zero_cmp = (t == Type::I64 || t == Type::I32) && is_k(y) && kv(y) == 0;
+  if (zero_cmp) note_zs_flags(x.id, t);
+  if (fuse_set_reg(i, cc_of(cond))) {
+    if (zero_cmp) zs_at_ = a_.size();
+    return;
+  }
   const size_t tail = a_.size();
   a_.setcc(cc_of(cond), d);
   a_.movzx_rr(1, d, d);
   st(i, d);
+  if (zero_cmp) zs_at_ = a_.size();
   flags_tail_at_ = tail;
   flags_at_ = a_.size();
   flags_value_ = uint32_t(i);

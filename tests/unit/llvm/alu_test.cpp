@@ -143,7 +143,10 @@ constexpr uint64_t kSentinel = 0xdededededededede;
 
 // How a carry case's operands differ from (a, b, cin): the LLVM tier lowers a constant carry-in,
 // and a subtraction's a + ~b + 1, through the host's flags.
-enum class CarryForm { AsGiven, CinZero, NotBCinOne, ConstBCinOne };
+// ZeroOfSub: a compare of a - b with 0 (arm64's N and Z): the baseline tier reads ZF/SF of the
+// subtraction (or of the previous compare with 0) without a compare of its own, so a - b that
+// overflows must still give slt from the sign alone.
+enum class CarryForm { AsGiven, CinZero, NotBCinOne, ConstBCinOne, ZeroOfSub };
 constexpr uint64_t kCarryConst = 0x41;  // b's constant for ConstBCinOne: a - ~0x41 (SUBS #imm)
 
 struct OutCase {
@@ -181,6 +184,11 @@ class AluTest : public BothBackends {
       out(flag(a, e.konst(t, ~kCarryConst), e.c1(true)), op, Cond::Eq, CarryForm::ConstBCinOne);
     }
     for (Cond c : kConds) out(e.cmp(c, a, b), Opcode::Cmp, c);
+    for (Cond c : kConds) {  // each right after its subtraction, and again after that compare
+      const Value diff = e.emit(Opcode::Sub, t, {a, b});
+      out(e.cmp(c, diff, e.konst(t, 0)), Opcode::Cmp, c, CarryForm::ZeroOfSub);
+      out(e.cmp(c, diff, e.konst(t, 0)), Opcode::Cmp, c, CarryForm::ZeroOfSub);
+    }
     // Select on a computed condition, both ways.
     out(e.select(e.cmp(Cond::Ult, a, b), a, b), Opcode::Select, Cond::Ult);
     e.jump(0x2000);
@@ -198,6 +206,8 @@ class AluTest : public BothBackends {
         return ref(c.op, w, a, ~b & mask_of(w), 1, c.cond);
       case CarryForm::ConstBCinOne:
         return ref(c.op, w, a, ~kCarryConst & mask_of(w), 1, c.cond);
+      case CarryForm::ZeroOfSub:
+        return ref(c.op, w, (a - b) & mask_of(w), 0, 0, c.cond);
     }
     return ref(c.op, w, a, b, cin, c.cond);
   }
