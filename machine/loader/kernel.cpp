@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -48,7 +49,13 @@ void copy_into_ram(uint8_t* dst, const uint8_t* src, size_t n) {
   }
   const uintptr_t mid = (reinterpret_cast<uintptr_t>(dst) + n / 2 + kHuge - 1) & ~(kHuge - 1);
   const size_t first = size_t(mid - reinterpret_cast<uintptr_t>(dst));
-  std::thread upper([=] { std::memcpy(dst + first, src + first, n - first); });
+  std::thread upper;
+  try {
+    upper = std::thread([=] { std::memcpy(dst + first, src + first, n - first); });
+  } catch (const std::system_error&) {  // no thread to be had: one copy, as before
+    std::memcpy(dst, src, n);
+    return;
+  }
   std::memcpy(dst, src, first);
   upper.join();
 }

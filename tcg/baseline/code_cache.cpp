@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14's value, for older headers
@@ -43,12 +44,15 @@ CodeCache::~CodeCache() {
 void CodeCache::populate_ahead(size_t bytes) {
   if (ahead_.joinable() || bytes == 0) return;
   bytes = std::min(bytes, size_);
-  ahead_ = std::thread([this, bytes] {
-    // A step at a time, so the writers' own populate_to calls (which claim the next step
-    // once they pass the watermark) and this thread never commit the same range twice.
-    for (size_t at = 0; at < bytes && !stop_.load(std::memory_order_relaxed); at += kPopulateStep)
-      populate_to(at + 1);
-  });
+  try {
+    ahead_ = std::thread([this, bytes] {
+      // A step at a time, so the writers' own populate_to calls (which claim the next step
+      // once they pass the watermark) and this thread never commit the same range twice.
+      for (size_t at = 0; at < bytes && !stop_.load(std::memory_order_relaxed); at += kPopulateStep)
+        populate_to(at + 1);
+    });
+  } catch (const std::system_error&) {  // no thread to be had: the writers commit as they go
+  }
 }
 
 uint8_t* CodeCache::add(const uint8_t* code, size_t n) {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstring>
+#include <system_error>
 
 #include <llvm/Support/xxhash.h>
 
@@ -171,10 +172,14 @@ TranslationCache::~TranslationCache() {
 std::unique_ptr<TranslationCache> TranslationCache::open(TranslationCacheOptions opt,
                                                          hw::Log* log) {
   std::unique_ptr<TranslationCache> c(new TranslationCache(std::move(opt), log));
-  if (c->opt_.background)
-    c->loader_ = std::thread([t = c.get()] { t->load(); });
-  else
-    c->load();
+  if (c->opt_.background) {
+    try {
+      c->loader_ = std::thread([t = c.get()] { t->load(); });
+      return c;
+    } catch (const std::system_error&) {  // no thread to be had: index them here
+    }
+  }
+  c->load();
   return c;
 }
 
