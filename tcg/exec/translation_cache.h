@@ -9,9 +9,9 @@
 // are mapped and indexed by (pc, tb flags, cs_base) on a thread of their own at start-up
 // (~60 ms for an arm64 boot's 57 MiB), so the guest starts at once: until the index is ready
 // every lookup is a miss, and what those translations record is checked against the loaded
-// entries at save(). An entry holds the guest bytes
-// the translation read (from the block's PC to 16 bytes past its end, within the page or two
-// it spans), compared with guest memory before use: changed code is a miss, never wrong code.
+// entries at save(). An entry holds the guest bytes the translation read (from the block's PC
+// to 16 bytes past its end, within the page or two it spans), compared with guest memory
+// before use: changed code is a miss, never wrong code.
 // Its code's run-dependent immediates (the TranslationBlock, the engine, slow paths, helpers)
 // are relocations (baseline::Reloc); helpers are stored by name and resolved against helpers
 // this run's own translations used, so a block calling a helper this run has not met yet is
