@@ -825,62 +825,50 @@ void Gen::gen_cmp(size_t i) {
   const auto cond = static_cast<ir::Cond>(in.imm);
   const Value x = in.args[0], y = in.args[1];
   const Reg d = out(i);
-  // x == 0, x != 0, x < 0, x >= 0 (arm64's Z and N) right after the ALU op that made x, or a
-  // compare of x with 0: ZF and SF already say it.
-  if ((t == Type::I64 || t == Type::I32) && is_k(y) && kv(y) == 0 && zs_holds(x, t)) {
-    const Cc cc = cond == ir::Cond::Eq    ? kE
-                  : cond == ir::Cond::Ne  ? kNe
-                  : cond == ir::Cond::Slt ? kS
-                  : cond == ir::Cond::Sge ? kNs
-                                          : kO;
-    if (cc != kO) {
-      if (fuse_set_reg(i, cc)) {
-        zs_at_ = a_.size();
-        return;
-      }
-      const size_t tail = a_.size();
-      a_.setcc(cc, d);
-      a_.movzx_rr(1, d, d);
-      st(i, d);
-      flags_tail_at_ = tail;
-      flags_at_ = zs_at_ = a_.size();
-      flags_value_ = uint32_t(i);
-      flags_cc_ = cc;
-      return;
-    }
-  }
-  if (t == Type::I64 || t == Type::I32) {
-    if (vals_[x.id].in_reg()) {
-      alu_to(kCmp, t == Type::I64, reg_of(x), y);  // cmp writes no register
-    } else {
-      ld(RAX, x);
-      alu_to(kCmp, t == Type::I64, RAX, y);
-    }
-  } else {
-    // Narrow operands moved to the top of 32-bit registers compare correctly both signed and
-    // unsigned.
-    const uint8_t up = uint8_t(32 - ir::bits(t));
-    ld(RAX, x);
-    ld(RCX, y);
-    a_.shift_ri(kShl, false, RAX, up);
-    a_.shift_ri(kShl, false, RCX, up);
-    a_.alu_rr(kCmp, false, RAX, RCX);
-  }
   const bool zero_cmp = (t == Type::I64 || t == Type::I32) && is_k(y) && kv(y) == 0;
-  if (zero_cmp) note_zs_flags(x.id, t);
-  if (fuse_set_reg(i, cc_of(cond))) {
+  // x == 0, x != 0, x < 0, x >= 0 (arm64's Z and N) right after the ALU op that made x, or a
+  // compare of x with 0: ZF and SF already say it (s, not l: a subtraction's OF may be set).
+  const Cc zs = cond == ir::Cond::Eq    ? kE
+                : cond == ir::Cond::Ne  ? kNe
+                : cond == ir::Cond::Slt ? kS
+                : cond == ir::Cond::Sge ? kNs
+                                        : kO;
+  Cc cc = cc_of(cond);
+  if (zero_cmp && zs != kO && zs_holds(x, t)) {
+    cc = zs;
+  } else {
+    if (t == Type::I64 || t == Type::I32) {
+      if (vals_[x.id].in_reg()) {
+        alu_to(kCmp, t == Type::I64, reg_of(x), y);  // cmp writes no register
+      } else {
+        ld(RAX, x);
+        alu_to(kCmp, t == Type::I64, RAX, y);
+      }
+    } else {
+      // Narrow operands moved to the top of 32-bit registers compare correctly both signed
+      // and unsigned.
+      const uint8_t up = uint8_t(32 - ir::bits(t));
+      ld(RAX, x);
+      ld(RCX, y);
+      a_.shift_ri(kShl, false, RAX, up);
+      a_.shift_ri(kShl, false, RCX, up);
+      a_.alu_rr(kCmp, false, RAX, RCX);
+    }
+    if (zero_cmp) note_zs_flags(x.id, t);
+  }
+  if (fuse_set_reg(i, cc)) {
     if (zero_cmp) zs_at_ = a_.size();
     return;
   }
   const size_t tail = a_.size();
-  a_.setcc(cc_of(cond), d);
+  a_.setcc(cc, d);
   a_.movzx_rr(1, d, d);
   st(i, d);
   if (zero_cmp) zs_at_ = a_.size();
   flags_tail_at_ = tail;
   flags_at_ = a_.size();
   flags_value_ = uint32_t(i);
-  flags_cc_ = cc_of(cond);
+  flags_cc_ = cc;
 }
 
 void Gen::gen_adc(size_t i) {
