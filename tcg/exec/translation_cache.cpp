@@ -464,13 +464,8 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
     return;
   const size_t size =
       align8(sizeof h + guest_bytes.size() + code.size() + rel_.size() * sizeof(FileReloc));
-  if (early) {
-    early_.emplace_back().reserve(size);
-  } else if (pending_.empty() || pending_.back().size() + size > pending_.back().capacity()) {
-    pending_.emplace_back();
-    pending_.back().reserve(std::max(kChunk, size));
-  }
-  std::string& out = early ? early_.back() : pending_.back();
+  if (early) early_.emplace_back().reserve(size);
+  std::string& out = early ? early_.back() : pending_chunk_locked(size);
   const size_t start = out.size();
   put(out, &h, sizeof h);
   put(out, guest_bytes.data(), guest_bytes.size());
@@ -484,6 +479,14 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
   recorded_.fetch_add(1, std::memory_order_relaxed);
 }
 
+std::string& TranslationCache::pending_chunk_locked(size_t size) {
+  if (pending_.empty() || pending_.back().size() + size > pending_.back().capacity()) {
+    pending_.emplace_back();
+    pending_.back().reserve(std::max(kChunk, size));
+  }
+  return pending_.back();
+}
+
 void TranslationCache::take_early_locked() {
   for (std::string& e : early_) {
     FileEntry h;
@@ -491,11 +494,7 @@ void TranslationCache::take_early_locked() {
     const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(e.data()) + sizeof h,
                                          h.bytes_len);
     if (holds(TbKey{h.pc, h.phys_pc, h.flags, h.cs_base}, bytes)) continue;
-    if (pending_.empty() || pending_.back().size() + e.size() > pending_.back().capacity()) {
-      pending_.emplace_back();
-      pending_.back().reserve(std::max(kChunk, e.size()));
-    }
-    pending_.back() += e;
+    pending_chunk_locked(e.size()) += e;
     ++pending_count_;
   }
   early_.clear();

@@ -141,6 +141,9 @@ class TranslationCache {
   // Whether an entry with this key and these guest bytes is loaded (record() skips it).
   bool holds(const TbKey& key, std::span<const uint8_t> bytes) const;
   void add_entry(std::unique_ptr<Entry> e);
+  // The pending chunk an entry of `size` bytes is appended to (a new one when the last is
+  // full: chunks never reallocate). mu_ held.
+  std::string& pending_chunk_locked(size_t size);
   // Moves the early entries no loaded entry holds to the pending ones. mu_ held, packs loaded.
   void take_early_locked();
 
