@@ -29,6 +29,7 @@ Engine::Engine(EngineOptions opt, hw::Log& log)
     : opt_(opt), log_(log), policy_(policy_options(opt)) {}
 
 Engine::~Engine() {
+  stop_install_ahead();
   if (compiler_ && tcg_cache_ && opt_.tier == Tier::Auto) save_profile();
   if (tcache_) {
     const uint64_t bytes = tcache_->save();
@@ -39,11 +40,13 @@ Engine::~Engine() {
                "tcg cache: baseline: %" PRIu64 " entries loaded from %" PRIu64
                " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored), %" PRIu64 " hits, %" PRIu64
                " misses (%" PRIu64 " before the packs were indexed), %" PRIu64
-               " rejected (guest bytes changed), %" PRIu64 " waiting for a helper; %" PRIu64
-               " recorded, %" PRIu64 " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
+               " rejected (guest bytes changed), %" PRIu64 " waiting for a helper, %" PRIu64
+               " installed ahead; %" PRIu64 " recorded, %" PRIu64
+               " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
                c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
-               c.packs_bad, c.hits, c.misses, c.early, c.rejected, c.no_helper, c.recorded,
-               c.stored, double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
+               c.packs_bad, c.hits, c.misses, c.early, c.rejected, c.no_helper,
+               ahead_installed_.load(std::memory_order_relaxed), c.recorded, c.stored, double(c.bytes_stored) / (1 << 20),
+               c.save_us / 1000.0, c.dropped);
     }
   }
   if (compiler_ && log_.enabled(hw::kLogTier)) log_tier_stats();
@@ -466,6 +469,70 @@ size_t Engine::llvm_code_bytes() const {
   return compiler_ ? compiler_->jit().code_bytes() : 0;
 }
 
+std::unique_ptr<TranslationBlock> Engine::cached_block(const TbKey& key,
+                                                       const TranslationCache::Found& found) const {
+  auto tb = std::make_unique<TranslationBlock>();
+  tb->key = key;
+  tb->phys_page2 = found.phys_page2;
+  tb->ir.guest_pc = key.pc;
+  tb->ir.guest_size = found.guest_size;
+  tb->ir.num_insns = found.num_insns;
+  tb->ir.term = found.term;
+  tb->ir_size = found.ir_size;
+  tb->ir_dropped = true;  // Engine::tier_up translates it again if it gets hot
+  if (opt_.tier == Tier::Auto)
+    tb->tier_up_at.store(opt_.hot_threshold, std::memory_order_relaxed);
+  tb->cache_hit.store(found.hit, std::memory_order_relaxed);
+  return tb;
+}
+
+void Engine::start_install_ahead(hw::AddressSpace& as) {
+  if (ahead_started_.load(std::memory_order_relaxed) || ahead_started_.exchange(true)) return;
+  const auto logs = hw::LogMask(hw::kLogInAsm | hw::kLogOp | hw::kLogOutAsm);
+  if (!tcache_ || !code_cache_ ||
+      (opt_.tier != Tier::Auto && opt_.tier != Tier::Baseline) ||
+      debug_.active() || log_.enabled(logs))
+    return;
+  try {
+    ahead_thread_ = std::thread([this, &as] { install_ahead(as); });
+  } catch (const std::system_error&) {
+    // No thread: the vCPUs install each block when they first meet it, as without this.
+  }
+}
+
+void Engine::stop_install_ahead() {
+  ahead_stop_.store(true, std::memory_order_relaxed);
+  if (ahead_thread_.joinable()) ahead_thread_.join();
+}
+
+void Engine::install_ahead(hw::AddressSpace& as) {
+  // The vCPUs would otherwise spend ~2 us per block on a warm boot's ~65k blocks looking each
+  // up, comparing, copying and inserting it, most of it on the boot's one busy vCPU.
+  auto bytes_at = [&as](uint64_t phys, uint64_t len) -> const uint8_t* {
+    return as.host_ptr(phys, len);
+  };
+  tcache_->for_each_installable(bytes_at, [&](const TbKey& key,
+                                              const TranslationCache::Found& found) {
+    if (ahead_stop_.load(std::memory_order_relaxed)) return false;
+    if (profile_names(key) || lookup(key)) return true;  // translated (see translate_cached)
+    std::unique_ptr<TranslationBlock> tb = cached_block(key, found);
+    NativeFn fn = install_cached(tb.get(), found);
+    if (!fn) return false;  // the code cache is full: leave the rest to the vCPUs
+    tb->native.store(fn, std::memory_order_relaxed);
+    TranslationBlock* raw = tb.get();
+    if (insert(std::move(tb)) != raw) return true;  // a vCPU was first
+    // insert() made writes to the block's page take the slow path, which invalidates it; one
+    // that landed between the comparison and that is caught here.
+    const uint8_t* now = as.host_ptr(key.phys_pc, found.bytes.size());
+    if (!now || std::memcmp(now, found.bytes.data(), found.bytes.size()) != 0) {
+      invalidate(raw);
+      return true;
+    }
+    ahead_installed_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  });
+}
+
 NativeFn Engine::install_cached(TranslationBlock* tb, const TranslationCache::Found& found) {
   if (!code_cache_) return nullptr;
   uint8_t* at = code_cache_->add(found.code.data(), found.code.size());
@@ -657,6 +724,7 @@ void Engine::forget_tier_history() {
 }
 
 void Engine::flush() {
+  stop_install_ahead();  // it holds blocks it inserted
   std::vector<std::unique_ptr<TranslationBlock>> old;
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -944,6 +1012,7 @@ void Engine::register_vcpu(VcpuExec* v) {
 }
 
 void Engine::unregister_vcpu(VcpuExec* v) {
+  stop_install_ahead();  // it reads the vCPUs' address space and protects pages in their TLBs
   {
     std::lock_guard<std::mutex> g(mu_);
     std::erase(vcpus_, v);
@@ -1031,6 +1100,7 @@ Engine::Stats Engine::stats() const {
     s.dropped_cold = c.dropped_cold;
   }
   s.baseline_blocks = baseline_blocks_.load(std::memory_order_relaxed);
+  s.installed_ahead = ahead_installed_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -1081,6 +1151,9 @@ TranslationBlock* VcpuExec::find_or_translate() {
 
   TbKey key{pc, phys, cpu_.tb_flags, cpu_.cs_base};
   TranslationBlock* tb = stepping() ? nullptr : engine_.lookup(key);
+  if (tb && tb->cache_hit.load(std::memory_order_relaxed))
+    if (std::atomic<bool>* hit = tb->cache_hit.exchange(nullptr, std::memory_order_relaxed))
+      hit->store(true, std::memory_order_relaxed);
   if (tb && tb->phys_page2 != TranslationBlock::kNoPage) {
     // The block runs on into the next page: it is only this block while that page still maps
     // to the same physical page (and is in the TLB; else translate afresh, which fetches it).
@@ -1138,17 +1211,7 @@ TranslationBlock* VcpuExec::translate_cached(const TbKey& key, const uint8_t* ho
   const uint64_t in_page = kPageSize - (key.pc & ~kPageMask);
   NextPageProbe next(mmu_, (key.pc & kPageMask) + kPageSize, frontend_.fetch_mmu_idx(cpu_));
   if (!engine_.translation_cache()->find(key, host, in_page, next, found_)) return nullptr;
-  auto fresh = std::make_unique<TranslationBlock>();
-  fresh->key = key;
-  fresh->phys_page2 = found_.phys_page2;
-  fresh->ir.guest_pc = key.pc;
-  fresh->ir.guest_size = found_.guest_size;
-  fresh->ir.num_insns = found_.num_insns;
-  fresh->ir.term = found_.term;
-  fresh->ir_size = found_.ir_size;
-  fresh->ir_dropped = true;  // Engine::tier_up translates it again if it gets hot
-  if (engine_.options().tier == Tier::Auto)
-    fresh->tier_up_at.store(engine_.options().hot_threshold, std::memory_order_relaxed);
+  std::unique_ptr<TranslationBlock> fresh = engine_.cached_block(key, found_);
   NativeFn fn = engine_.install_cached(fresh.get(), found_);
   if (!fn) return nullptr;
   fresh->native.store(fn, std::memory_order_relaxed);
@@ -1357,6 +1420,8 @@ uint64_t VcpuExec::execute(TranslationBlock* tb) {
 }
 
 RunResult VcpuExec::run() {
+  // The boot images are in RAM now.
+  if (engine_.options().install_ahead) engine_.start_install_ahead(mmu_.address_space());
   mode_changed();
   DebugState& dbg = engine_.debug();
   if (dbg.quitting()) return debug_wait_quit();

@@ -65,6 +65,9 @@ struct EngineOptions {
   uint64_t tcg_cache_bytes = uint64_t(256) << 20;
   // The cache also keeps baseline translations (tcg/exec/translation_cache.h).
   bool tcg_cache_baseline = true;
+  // Install stored baseline translations ahead of need (Engine::start_install_ahead); tests
+  // that count lookups turn it off.
+  bool install_ahead = true;
   // Names the guest architecture and CPU model in cache keys (tcg/llvm/code_cache.h).
   std::string guest_id;
 };
@@ -199,6 +202,18 @@ class Engine : public softmmu::CodePageTracker,
   /// Installs a stored translation's code for tb (baseline code cache, relocations applied),
   /// or null when the code cache is full.
   NativeFn install_cached(TranslationBlock* tb, const TranslationCache::Found& found);
+  /// A block for a stored translation, code not installed yet (translate_cached, install_ahead).
+  std::unique_ptr<TranslationBlock> cached_block(const TbKey& key,
+                                                 const TranslationCache::Found& found) const;
+  /// Starts installing the persistent cache's blocks whose guest bytes are in memory now, on
+  /// a thread of its own, so vCPUs find them installed (once; with EngineOptions::install_ahead
+  /// the first vCPU to run calls it, when the boot images are in RAM). Not under a debugger or
+  /// the in_asm/op/out_asm logs.
+  void start_install_ahead(hw::AddressSpace& as);
+  /// Waits until that thread is done (tests).
+  void wait_install_ahead() {
+    if (ahead_thread_.joinable()) ahead_thread_.join();
+  }
   void register_vcpu(VcpuExec* v);
   void unregister_vcpu(VcpuExec* v);
   /// Whether vCPU v runs guest code (its TLB is in use) on this thread.
@@ -245,12 +260,16 @@ class Engine : public softmmu::CodePageTracker,
     // only), over every block so far.
     uint64_t native_execs = 0;
     uint64_t native_insns = 0;
+    uint64_t installed_ahead = 0;  // blocks start_install_ahead installed
   };
   Stats stats() const;
   /// The policy's current compile-cost estimate for ir_insts IR instructions (tests).
   double compile_cost_ns(uint64_t ir_insts) const { return policy_.cost_ns(ir_insts); }
 
  private:
+  void install_ahead(hw::AddressSpace& as);
+  // Stops and joins the install_ahead thread (before anything it uses goes away).
+  void stop_install_ahead();
   void invalidate_locked(TranslationBlock* tb);
   void unregister_page_locked(uint64_t page, TranslationBlock* tb);
   bool invalidate_range_locked(uint64_t phys, uint64_t len, const uint64_t* running_pc);
@@ -344,6 +363,10 @@ class Engine : public softmmu::CodePageTracker,
   PerfMap perf_map_;  // -d perfmap
   Stats stats_;
   TierPolicy policy_;  // guarded by mu_ (its cost estimate is atomic)
+  // install_ahead's thread, its start and stop flags and the blocks it installed.
+  std::thread ahead_thread_;
+  std::atomic<bool> ahead_started_{false}, ahead_stop_{false};
+  std::atomic<uint64_t> ahead_installed_{0};
   DebugState debug_{*this};
 };
 

@@ -76,6 +76,9 @@ struct TranslationBlock {
   // Queued at its first translation because the profile of an earlier run named it
   // (Engine::tier_ahead); set before it is queued. Such a block is never dropped cold.
   bool ahead = false;
+  // Installed from the persistent cache ahead of need (Engine::install_ahead): its entry's hit
+  // flag, set by the first lookup that finds the block, so only code that ran is kept.
+  std::atomic<std::atomic<bool>*> cache_hit{nullptr};
 
   // Direct successors: slot 0 is Jump's target or Branch's taken target, slot 1 Branch's
   // not-taken target. Native code tail-calls link[i] when it is non-null; the dispatcher fills

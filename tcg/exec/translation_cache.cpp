@@ -376,27 +376,54 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
       no_helper_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
+    describe(*e, out);
     out.phys_page2 =
         h.phys_page2 == TranslationBlock::kNoPage ? h.phys_page2 : phys2 & ~(kPage - 1);
-    out.guest_size = h.guest_size;
-    out.num_insns = h.num_insns;
-    out.ir_size = h.ir_size;
-    out.term = ir::Terminal{};
-    out.term.kind = ir::Terminal::Kind(h.kind);
-    out.term.cond = ir::Value{h.cond};
-    out.term.value = ir::Value{h.value};
-    out.term.target = h.target;
-    out.term.target2 = h.target2;
-    out.term.reason = ir::ExitReason(h.reason);
-    out.term.pc_in_state = h.pc_in_state != 0;
-    out.term.arg = h.arg;
-    out.code = {e->code, h.code_size};
+    out.hit = nullptr;
     e->hit.store(true, std::memory_order_relaxed);
     hits_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
   (changed ? rejected_ : misses_).fetch_add(1, std::memory_order_relaxed);
   return false;
+}
+
+void TranslationCache::describe(const Entry& e, Found& out) {
+  const FileEntry& h = e.h;
+  out.phys_page2 = h.phys_page2;
+  out.guest_size = h.guest_size;
+  out.num_insns = h.num_insns;
+  out.ir_size = h.ir_size;
+  out.term = ir::Terminal{};
+  out.term.kind = ir::Terminal::Kind(h.kind);
+  out.term.cond = ir::Value{h.cond};
+  out.term.value = ir::Value{h.value};
+  out.term.target = h.target;
+  out.term.target2 = h.target2;
+  out.term.reason = ir::ExitReason(h.reason);
+  out.term.pc_in_state = h.pc_in_state != 0;
+  out.term.arg = h.arg;
+  out.code = {e.code, h.code_size};
+  out.bytes = {e.bytes, h.bytes_len};
+  out.hit = &e.hit;
+}
+
+void TranslationCache::for_each_installable(
+    const std::function<const uint8_t*(uint64_t phys, uint64_t len)>& bytes_at,
+    const std::function<bool(const TbKey& key, const Found& found)>& visit) {
+  wait_loaded();
+  Found found;
+  for (const auto& e : entries_) {  // read-only once the packs are indexed
+    const FileEntry& h = e->h;
+    // A block running on into a second page is checked against the page its next virtual
+    // page maps to when it is looked up; it is left to find().
+    if (h.phys_page2 != TranslationBlock::kNoPage || e->hit.load(std::memory_order_relaxed))
+      continue;
+    const uint8_t* now = bytes_at(h.phys_pc, h.bytes_len);
+    if (!now || std::memcmp(now, e->bytes, h.bytes_len) != 0 || !resolve(*e, found)) continue;
+    describe(*e, found);
+    if (!visit(TbKey{h.pc, h.phys_pc, h.flags, h.cs_base}, found)) return;
+  }
 }
 
 bool TranslationCache::resolve(const Entry& e, Found& out) const {

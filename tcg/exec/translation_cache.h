@@ -72,6 +72,10 @@ class TranslationCache {
     ir::Terminal term;
     std::span<const uint8_t> code;
     std::vector<baseline::Reloc> relocs;  // helpers resolved
+    std::span<const uint8_t> bytes;       // the guest bytes it was made from
+    // Set when the block runs (installed ahead: see for_each_installable), so a merge keeps
+    // the entry; null for find()'s entries, which are marked at once.
+    std::atomic<bool>* hit = nullptr;
   };
   /// The page after a block's first, asked for only when an entry runs on into it.
   class NextPage {
@@ -91,6 +95,15 @@ class TranslationCache {
   /// Looks up the block at key: page is the host bytes of its first page from key.pc on
   /// (in_page of them). False on a miss (also while the packs are still being indexed).
   bool find(const TbKey& key, const uint8_t* page, uint64_t in_page, NextPage& next, Found& out);
+
+  /// For installing blocks ahead of need (Engine, on a thread of its own): waits until the
+  /// packs are indexed, then calls visit(key, found) in pack order (the order in which an
+  /// earlier run first met them) for each entry on one page whose guest bytes
+  /// bytes_at(phys, len) returns now equal to the stored ones and whose helpers are resolved.
+  /// Stops when visit returns false. Counts no hits; Found::hit is for when the block runs.
+  void for_each_installable(
+      const std::function<const uint8_t*(uint64_t phys, uint64_t len)>& bytes_at,
+      const std::function<bool(const TbKey& key, const Found& found)>& visit);
 
   /// Records a block translated this run (written at save()): guest bytes from its PC (see
   /// above), its code as compile() made it and the code's relocations.
@@ -137,6 +150,8 @@ class TranslationCache {
   void load();
   void load_pack(const std::string& path);
   bool resolve(const Entry& e, Found& out) const;
+  // out's fields from e's header, code and bytes (resolve() fills the relocations).
+  static void describe(const Entry& e, Found& out);
   uint32_t helper_id_locked(std::string_view name);
   // Whether an entry with this key and these guest bytes is loaded (record() skips it).
   bool holds(const TbKey& key, std::span<const uint8_t> bytes) const;

@@ -511,6 +511,7 @@ TEST_P(EngineTest, ProfiledBlockStartsNativeInTheNextRun) {
   opt.hot_threshold = 8;
   opt.policy.by_benefit = false;  // compile at 8 executions
   opt.tcg_cache_dir = dir;
+  opt.install_ahead = false;  // lookups are counted
   restart_engine(opt);
   poke(0x1000, {kAddI, 1, kHalt});
   poke(0x1200, {kAddI, 2, kHalt});  // runs once: not in the profile
@@ -636,6 +637,7 @@ TEST_P(EngineTest, ProfiledRegionIsLinkedWholeInTheNextRun) {
   opt.hot_threshold = 8;
   opt.policy.by_benefit = false;  // compile at 8 executions
   opt.tcg_cache_dir = dir;
+  opt.install_ahead = false;  // lookups are counted
   restart_engine(opt);
   // Block 0x2000 (kLoop, r1 = 1: falls through) links to block 0x2001 (r0 += 3): one region.
   poke(0x2000, {kLoop, kAddI, 3, kHalt});
@@ -687,6 +689,7 @@ class TranslationCacheTest : public EngineTest {
     opt.hot_threshold = 100000;  // no LLVM code: every block runs its baseline code
     opt.policy.by_benefit = false;
     opt.tcg_cache_dir = dir;
+    opt.install_ahead = false;  // lookups are counted (InstalledAhead turns it on)
     // A helper call, a softmmu store (slow path), a two-page block and a one-block loop: every
     // kind of relocation the toy guest can make.
     poke(0x1000, {kAddI, 5, kCall, kStore, 0x00, 0x30, 0, 0, kHalt});
@@ -776,6 +779,63 @@ TEST_P(TranslationCacheTest, RoundTripRunsTheStoredCode) {
   st.r[0] = 0;
   run_from(0x1100);
   EXPECT_EQ(st.r[0], 9u);
+}
+
+// A warm start installs stored blocks whose bytes are in memory before the guest reaches
+// them (Engine::start_install_ahead): one page, helpers resolved, bytes unchanged.
+TEST_P(TranslationCacheTest, InstalledAheadBlocksRunAndStayTracked) {
+  // Each engine here saves its pack before the next one lists the directory.
+  auto next_engine = [this](const exec::EngineOptions& o) {
+    vcpu.reset();
+    engine.reset();
+    restart_engine(o);
+  };
+  next_engine(opt);
+  const std::string first = run_programs();
+  next_engine(opt);
+  st.r[0] = 2;
+  run_from(0x1200);  // makes the helper known, as a real guest's first translations do
+  engine->start_install_ahead(as);
+  engine->wait_install_ahead();
+  // 0x1000 (its helper is known now) and both blocks at 0x1100; 0x1200 is in already and the
+  // two-page block is left to lookups (its second page is checked through the TLB).
+  EXPECT_EQ(engine->stats().installed_ahead, 3u);
+  frontend.translations = 0;
+  EXPECT_EQ(run_programs(), first);
+  EXPECT_EQ(frontend.translations, 0);
+  EXPECT_EQ(tc_stats().hits, 1u);  // the two-page block
+
+  // A store into code installed ahead drops it, as for any block.
+  poke(0x1100, {kAddI, 9, kHalt});
+  st.r[0] = 0;
+  run_from(0x1100);
+  EXPECT_EQ(st.r[0], 9u);
+
+  // Changed bytes are not installed: only 0x1100's new code is.
+  next_engine(opt);
+  poke(0x1000, {kAddI, 6, kCall, kStore, 0x00, 0x30, 0, 0, kHalt});
+  st.r[0] = 2;
+  run_from(0x1200);
+  engine->start_install_ahead(as);
+  engine->wait_install_ahead();
+  EXPECT_EQ(engine->stats().installed_ahead, 1u);
+  st.r[0] = 1;
+  run_from(0x1000);
+  EXPECT_EQ(st.r[0], (1u + 6) * 3 + 1) << "the changed block ran its new code";
+
+  // With the option on, a vCPU's first run starts it.
+  exec::EngineOptions on = opt;
+  on.install_ahead = true;
+  next_engine(on);
+  st.r[0] = 2;
+  run_from(0x1200);
+  engine->wait_install_ahead();
+  EXPECT_GE(engine->stats().installed_ahead, 1u);
+  frontend.translations = 0;
+  st.r[0] = 0;
+  run_from(0x1100);
+  EXPECT_EQ(st.r[0], 9u);
+  EXPECT_EQ(frontend.translations, 0);
 }
 
 TEST_P(TranslationCacheTest, ChangedGuestBytesAreAMiss) {
