@@ -210,10 +210,8 @@ class Engine : public softmmu::CodePageTracker,
   /// the first vCPU to run calls it, when the boot images are in RAM). Not under a debugger or
   /// the in_asm/op/out_asm logs.
   void start_install_ahead(hw::AddressSpace& as);
-  /// Waits until that thread is done (tests).
-  void wait_install_ahead() {
-    if (ahead_thread_.joinable()) ahead_thread_.join();
-  }
+  /// Waits until that thread's first pass over the stored blocks is done (tests).
+  void wait_install_ahead();
   void register_vcpu(VcpuExec* v);
   void unregister_vcpu(VcpuExec* v);
   /// Whether vCPU v runs guest code (its TLB is in use) on this thread.
@@ -363,9 +361,12 @@ class Engine : public softmmu::CodePageTracker,
   PerfMap perf_map_;  // -d perfmap
   Stats stats_;
   TierPolicy policy_;  // guarded by mu_ (its cost estimate is atomic)
-  // install_ahead's thread, its start and stop flags and the blocks it installed.
+  // install_ahead's thread, its start, first-pass and stop flags (the stop flag also under
+  // ahead_mu_, for ahead_cv_) and the blocks it installed.
   std::thread ahead_thread_;
-  std::atomic<bool> ahead_started_{false}, ahead_stop_{false};
+  std::atomic<bool> ahead_started_{false}, ahead_first_pass_{false}, ahead_stop_{false};
+  std::mutex ahead_mu_;
+  std::condition_variable ahead_cv_;
   std::atomic<uint64_t> ahead_installed_{0};
   DebugState debug_{*this};
 };

@@ -408,22 +408,33 @@ void TranslationCache::describe(const Entry& e, Found& out) {
   out.hit = &e.hit;
 }
 
-void TranslationCache::for_each_installable(
-    const std::function<const uint8_t*(uint64_t phys, uint64_t len)>& bytes_at,
+void TranslationCache::install_pass(
+    AheadList& list, const std::function<const uint8_t*(uint64_t phys, uint64_t len)>& bytes_at,
     const std::function<bool(const TbKey& key, const Found& found)>& visit) {
   wait_loaded();
-  Found found;
-  for (const auto& e : entries_) {  // read-only once the packs are indexed
-    const FileEntry& h = e->h;
+  if (!list.started) {
+    list.started = true;
     // A block running on into a second page is checked against the page its next virtual
     // page maps to when it is looked up; it is left to find().
-    if (h.phys_page2 != TranslationBlock::kNoPage || e->hit.load(std::memory_order_relaxed))
-      continue;
-    const uint8_t* now = bytes_at(h.phys_pc, h.bytes_len);
-    if (!now || std::memcmp(now, e->bytes, h.bytes_len) != 0 || !resolve(*e, found)) continue;
-    describe(*e, found);
-    if (!visit(TbKey{h.pc, h.phys_pc, h.flags, h.cs_base}, found)) return;
+    for (size_t i = 0; i < entries_.size(); ++i)  // read-only once the packs are indexed
+      if (entries_[i]->h.phys_page2 == TranslationBlock::kNoPage) list.left.push_back(uint32_t(i));
   }
+  Found found;
+  size_t kept = 0, i = 0;
+  for (; i < list.left.size(); ++i) {
+    const Entry& e = *entries_[list.left[i]];
+    const FileEntry& h = e.h;
+    if (e.hit.load(std::memory_order_relaxed)) continue;
+    const uint8_t* now = bytes_at(h.phys_pc, h.bytes_len);
+    if (!now || std::memcmp(now, e.bytes, h.bytes_len) != 0 || !resolve(e, found)) {
+      list.left[kept++] = list.left[i];
+      continue;
+    }
+    describe(e, found);
+    if (!visit(TbKey{h.pc, h.phys_pc, h.flags, h.cs_base}, found)) break;
+  }
+  for (; i < list.left.size(); ++i) list.left[kept++] = list.left[i];  // stopped: not installed
+  list.left.resize(kept);
 }
 
 bool TranslationCache::resolve(const Entry& e, Found& out) const {

@@ -73,7 +73,7 @@ class TranslationCache {
     std::span<const uint8_t> code;
     std::vector<baseline::Reloc> relocs;  // helpers resolved
     std::span<const uint8_t> bytes;       // the guest bytes it was made from
-    // Set when the block runs (installed ahead: see for_each_installable), so a merge keeps
+    // Set when the block runs (installed ahead: see install_pass), so a merge keeps
     // the entry; null for find()'s entries, which are marked at once.
     std::atomic<bool>* hit = nullptr;
   };
@@ -96,14 +96,21 @@ class TranslationCache {
   /// (in_page of them). False on a miss (also while the packs are still being indexed).
   bool find(const TbKey& key, const uint8_t* page, uint64_t in_page, NextPage& next, Found& out);
 
+  /// The entries still to try installing ahead of need (install_pass).
+  struct AheadList {
+    std::vector<uint32_t> left;  // indices of loaded entries
+    bool started = false;
+  };
   /// For installing blocks ahead of need (Engine, on a thread of its own): waits until the
-  /// packs are indexed, then calls visit(key, found) in pack order (the order in which an
-  /// earlier run first met them) for each entry on one page whose guest bytes
-  /// bytes_at(phys, len) returns now equal to the stored ones and whose helpers are resolved.
-  /// Stops when visit returns false. Counts no hits; Found::hit is for when the block runs.
-  void for_each_installable(
-      const std::function<const uint8_t*(uint64_t phys, uint64_t len)>& bytes_at,
-      const std::function<bool(const TbKey& key, const Found& found)>& visit);
+  /// packs are indexed, then calls visit(key, found) for each entry of `list` (on the first
+  /// pass every entry on one page, in pack order: the order in which an earlier run first met
+  /// them) whose guest bytes bytes_at(phys, len) returns now equal the stored ones and whose
+  /// helpers are resolved. Those, and entries a lookup hit meanwhile, leave the list; the rest
+  /// stay for a later pass (code the guest has not loaded or patched yet). Stops when visit
+  /// returns false. Counts no hits; Found::hit is for when the block runs.
+  void install_pass(AheadList& list,
+                    const std::function<const uint8_t*(uint64_t phys, uint64_t len)>& bytes_at,
+                    const std::function<bool(const TbKey& key, const Found& found)>& visit);
 
   /// Records a block translated this run (written at save()): guest bytes from its PC (see
   /// above), its code as compile() made it and the code's relocations.

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include <map>
 #include <random>
 #include <string_view>
+#include <thread>
 
 #include "hw/core/address_space.h"
 #include "hw/core/log.h"
@@ -835,6 +837,38 @@ TEST_P(TranslationCacheTest, InstalledAheadBlocksRunAndStayTracked) {
   st.r[0] = 0;
   run_from(0x1100);
   EXPECT_EQ(st.r[0], 9u);
+  EXPECT_EQ(frontend.translations, 0);
+}
+
+// Code that matches only later (loaded or patched after the start) is installed by a later
+// pass of the install-ahead thread.
+TEST_P(TranslationCacheTest, LaterPassesInstallCodeThatMatchesLater) {
+  auto next_engine = [this](const exec::EngineOptions& o) {
+    vcpu.reset();
+    engine.reset();
+    restart_engine(o);
+  };
+  next_engine(opt);
+  run_programs();
+  next_engine(opt);
+  poke(0x1100, {kAddI, 9, kHalt});  // the loop's two blocks do not match yet
+  st.r[0] = 2;
+  run_from(0x1200);
+  engine->start_install_ahead(as);
+  engine->wait_install_ahead();
+  EXPECT_EQ(engine->stats().installed_ahead, 1u);  // 0x1000
+  poke(0x1100, {kLoop, kHalt});                    // "loaded" now
+  // Passes come 10, 20, 40 ... ms apart: wait for the condition, with a generous deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (engine->stats().installed_ahead < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(engine->stats().installed_ahead, 3u);
+  frontend.translations = 0;
+  st.r[0] = 0;
+  st.r[1] = 5;
+  run_from(0x1100);
+  EXPECT_EQ(st.r[0], 5u);
+  EXPECT_EQ(st.r[1], 0u);
   EXPECT_EQ(frontend.translations, 0);
 }
 
