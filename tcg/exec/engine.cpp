@@ -1,7 +1,6 @@
 #include "tcg/exec/engine.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cinttypes>
 #include <cstring>
 
@@ -468,106 +467,6 @@ void Engine::code_full() {
 
 size_t Engine::llvm_code_bytes() const {
   return compiler_ ? compiler_->jit().code_bytes() : 0;
-}
-
-std::unique_ptr<TranslationBlock> Engine::cached_block(const TbKey& key,
-                                                       const TranslationCache::Found& found) const {
-  auto tb = std::make_unique<TranslationBlock>();
-  tb->key = key;
-  tb->phys_page2 = found.phys_page2;
-  tb->ir.guest_pc = key.pc;
-  tb->ir.guest_size = found.guest_size;
-  tb->ir.num_insns = found.num_insns;
-  tb->ir.term = found.term;
-  tb->ir_size = found.ir_size;
-  tb->ir_dropped = true;  // Engine::tier_up translates it again if it gets hot
-  if (opt_.tier == Tier::Auto) tb->tier_up_at.store(opt_.hot_threshold, std::memory_order_relaxed);
-  tb->cache_hit.store(found.hit, std::memory_order_relaxed);
-  return tb;
-}
-
-void Engine::start_install_ahead(hw::AddressSpace& as) {
-  if (ahead_started_.load(std::memory_order_relaxed) || ahead_started_.exchange(true)) return;
-  const auto logs = hw::LogMask(hw::kLogInAsm | hw::kLogOp | hw::kLogOutAsm);
-  if (!tcache_ || !code_cache_ || (opt_.tier != Tier::Auto && opt_.tier != Tier::Baseline) ||
-      debug_.active() || log_.enabled(logs))
-    return;
-  try {
-    ahead_thread_ = std::thread([this, &as] { install_ahead(as); });
-  } catch (const std::system_error&) {
-    // No thread: the vCPUs install each block when they first meet it, as without this.
-  }
-}
-
-void Engine::stop_install_ahead() {
-  {
-    std::lock_guard<std::mutex> g(ahead_mu_);
-    ahead_stop_.store(true, std::memory_order_relaxed);
-  }
-  ahead_cv_.notify_all();
-  if (ahead_thread_.joinable()) ahead_thread_.join();
-}
-
-void Engine::wait_install_ahead() {
-  if (ahead_thread_.joinable()) ahead_first_pass_.wait(false, std::memory_order_acquire);
-}
-
-void Engine::install_ahead(hw::AddressSpace& as) {
-  // The vCPUs would otherwise spend ~2.5 us per block on a warm boot's ~65k blocks looking each
-  // up, comparing, copying and inserting it, most of it on the boot's one busy vCPU.
-  auto bytes_at = [&as](uint64_t phys, uint64_t len) -> const uint8_t* {
-    return as.host_ptr(phys, len);
-  };
-  bool full = false;
-  auto visit = [&](const TbKey& key, const TranslationCache::Found& found) {
-    if (ahead_stop_.load(std::memory_order_relaxed)) return false;
-    if (profile_names(key) || lookup(key)) return true;  // translated (see translate_cached)
-    std::unique_ptr<TranslationBlock> tb = cached_block(key, found);
-    NativeFn fn = install_cached(tb.get(), found);
-    if (!fn) {
-      full = true;  // leave the rest to the vCPUs
-      return false;
-    }
-    tb->native.store(fn, std::memory_order_relaxed);
-    TranslationBlock* raw = tb.get();
-    if (insert(std::move(tb)) != raw) return true;  // a vCPU was first
-    // insert() made writes to the block's page take the slow path, which invalidates it; one
-    // that landed between the comparison and that is caught here.
-    const uint8_t* now = as.host_ptr(key.phys_pc, found.bytes.size());
-    if (!now || std::memcmp(now, found.bytes.data(), found.bytes.size()) != 0) {
-      invalidate(raw);
-      return true;
-    }
-    ahead_installed_.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  };
-  TranslationCache::AheadList list;
-  tcache_->install_pass(list, bytes_at, visit);
-  ahead_first_pass_.store(true, std::memory_order_release);
-  ahead_first_pass_.notify_all();
-  // Code the guest loads or patches after its start (the kernel's alternatives, modules, user
-  // programs) matches later: a few more passes over what is left, further and further apart,
-  // so a guest whose code never matches again costs little (an arm64 boot: ~14k entries, a
-  // few ms a pass).
-  for (int delay_ms = 10; delay_ms <= 1280 && !list.left.empty() && !full; delay_ms *= 2) {
-    {
-      std::unique_lock<std::mutex> g(ahead_mu_);
-      if (ahead_cv_.wait_for(g, std::chrono::milliseconds(delay_ms),
-                             [this] { return ahead_stop_.load(std::memory_order_relaxed); }))
-        return;
-    }
-    tcache_->install_pass(list, bytes_at, visit);
-  }
-}
-
-NativeFn Engine::install_cached(TranslationBlock* tb, const TranslationCache::Found& found) {
-  if (!code_cache_) return nullptr;
-  uint8_t* at = code_cache_->add(found.code.data(), found.code.size());
-  if (!at) return nullptr;  // full: translated as usual, which asks for room
-  baseline::apply_relocs(at, found.relocs, *tb, baseline_opt_);
-  baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
-  perf_map_.add(at, found.code.size(), tb->key.pc);
-  return reinterpret_cast<NativeFn>(at);
 }
 
 NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws,
