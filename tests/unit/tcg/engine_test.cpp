@@ -215,6 +215,13 @@ class EngineTest : public ::testing::TestWithParam<Tier> {
     vcpu.reset();
     engine.reset();
   }
+  /// restart_engine, with the old engine gone first: its pack is saved before the new one
+  /// lists the directory.
+  void next_engine(const exec::EngineOptions& opt) {
+    vcpu.reset();
+    engine.reset();
+    restart_engine(opt);
+  }
   void restart_engine(const exec::EngineOptions& opt) {
     vcpu.reset();
     engine = std::make_unique<exec::Engine>(opt, log);
@@ -786,12 +793,6 @@ TEST_P(TranslationCacheTest, RoundTripRunsTheStoredCode) {
 // A warm start installs stored blocks whose bytes are in memory before the guest reaches
 // them (Engine::start_install_ahead): one page, helpers resolved, bytes unchanged.
 TEST_P(TranslationCacheTest, InstalledAheadBlocksRunAndStayTracked) {
-  // Each engine here saves its pack before the next one lists the directory.
-  auto next_engine = [this](const exec::EngineOptions& o) {
-    vcpu.reset();
-    engine.reset();
-    restart_engine(o);
-  };
   next_engine(opt);
   const std::string first = run_programs();
   next_engine(opt);
@@ -843,11 +844,6 @@ TEST_P(TranslationCacheTest, InstalledAheadBlocksRunAndStayTracked) {
 // Code that matches only later (loaded or patched after the start) is installed by a later
 // pass of the install-ahead thread.
 TEST_P(TranslationCacheTest, LaterPassesInstallCodeThatMatchesLater) {
-  auto next_engine = [this](const exec::EngineOptions& o) {
-    vcpu.reset();
-    engine.reset();
-    restart_engine(o);
-  };
   next_engine(opt);
   run_programs();
   next_engine(opt);
