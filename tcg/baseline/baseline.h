@@ -91,6 +91,14 @@ std::string code_config(const Options& opt);
 void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
                   const Options& opt);
 
+/// Where baseline code continues after its C entry (every block's first kFastEntryOffset bytes
+/// save the callee-saved registers, reserve the shared frame and load rbx and r12). A chained
+/// exit from baseline code jumps here, with that frame, rbx = cpu and r12 = its TLB table.
+inline constexpr size_t kFastEntryOffset = 24;
+inline const uint8_t* fast_entry(exec::NativeFn fn) {
+  return reinterpret_cast<const uint8_t*>(fn) + kFastEntryOffset;
+}
+
 /// Compiles tb's IR into cache. tb must outlive the code (its address, &tb->link and
 /// &tb->exec_count/tier_up_at are embedded). Returns null, with *error set when given, if the block
 /// uses something this tier does not generate (it then stays in the interpreter) or the cache is

@@ -53,27 +53,28 @@ bool Gen::run(std::string& err) {
       if (used & (1u << r)) saved_.push_back(r);
     if (saved_.size() % 2) saved_.push_back(RDI);  // padding (a scratch register)
   }
-  // After the pushes of rbx, r12 and the callee-saved pool registers used, the frame restores
-  // 16-byte alignment for calls.
-  frame_ = slots * 8;
-  if ((frame_ + 8 * int32_t(alloc_.callee.size())) % 16 == 0) frame_ += 8;
+  extra_ = slots > kSharedFrameSlots ? (slots - kSharedFrameSlots + 1) / 2 * 16 : 0;
   pc_ = b_.guest_pc;
   pending_ = a_.new_label();
-  pending_used_ = loop_exit_used_ = jc_miss_used_ = false;
+  pending_used_ = jc_miss_used_ = false;
   thunks_.clear();
 
-  Label exit_request = a_.new_label();
-  a_.alu_mi(kCmp, false, Mem{RDI, kOffExitRequest}, 0);
-  a_.jcc(kNe, exit_request);
-  a_.push(RBX);
-  a_.push(R12);
-  for (Reg r : alloc_.callee) a_.push(r);
-  if (frame_) a_.alu_ri(kSub, true, RSP, frame_);
+  // The C entry (NativeFn, from the dispatcher or LLVM code) saves every callee-saved register
+  // and reserves the shared frame; a chained exit to another baseline block jumps past that to
+  // its fast entry (kFastEntryOffset), so a chain runs in one frame and pays for the entry and
+  // the exit once.
+  for (Reg r : kEntrySaved) a_.push(r);
+  a_.alu_ri(kSub, true, RSP, kSharedFrameBytes);
   a_.mov_rr(true, RBX, RDI);
-  loop_head_ = a_.new_label();
-  loop_exit_request_ = a_.new_label();
-  bind(loop_head_);
-  a_.load(8, R12, Mem{RBX, kOffTlb});
+  a_.load(8, R12, Mem{RBX, kOffTlb});  // the vCPU's TLB table never moves
+  if (a_.size() != kFastEntryOffset) {
+    err = "baseline: internal error: the C entry is not kFastEntryOffset bytes";
+    return false;
+  }
+  entry_exit_request_ = a_.new_label();
+  a_.alu_mi(kCmp, false, Mem{RBX, kOffExitRequest}, 0);
+  a_.jcc(kNe, entry_exit_request_);
+  if (extra_) a_.alu_ri(kSub, true, RSP, extra_);
   if (opt_.hot_threshold && opt_.tier_up) {
     // A plain (non-atomic) increment: a count lost to a race with another vCPU only delays
     // tier-up, and every value is still passed through, so the threshold is never skipped.
@@ -123,13 +124,13 @@ bool Gen::run(std::string& err) {
     bind(pending_);
     ret_code(exec::kRetPending);
   }
-  if (loop_exit_used_) {
-    bind(loop_exit_request_);
+  bind(entry_exit_request_);
+  {
+    const int32_t keep = extra_;
+    extra_ = 0;  // not reserved yet
     ret_code(exec::kRetExitRequest);
+    extra_ = keep;
   }
-  bind(exit_request);
-  a_.mov_imm(RAX, exec::kRetExitRequest);
-  a_.ret();
 
   // Data for generic operations, 8-byte aligned after the code.
   static constexpr uint8_t kInt3[8] = {0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc};
@@ -724,23 +725,19 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
     jump_cache_exit(Mem{RCX, int32_t(jump_cache_index(target) * sizeof(JumpCacheEntry))});
     return;
   }
-  Label unlinked = a_.new_label();
-  mov_tb(RAX, &tb_.link[slot]);
-  a_.load(8, RAX, Mem{RAX, 0});
-  if (target == tb_.key.pc) {
-    // Linked to this very code (a one-block loop: CRC, memcpy, polling): go round in this frame
-    // instead of an epilogue, a tail jump and a prologue per iteration. The link is still read,
-    // so an invalidated or tiered-up block leaves through it as before, and so is exit_request.
-    Label other = a_.new_label();
-    a_.patch_rip(a_.lea_rip_placeholder(RCX), 0);  // this block's entry
-    a_.alu_rr(kCmp, true, RAX, RCX);
-    a_.jcc(kNe, other);
-    a_.alu_mi(kCmp, false, Mem{RBX, kOffExitRequest}, 0);
-    a_.jcc(kNe, loop_exit_request_);
-    loop_exit_used_ = true;
-    a_.jmp(loop_head_);
-    bind(other);
-  }
+  // A baseline successor: to its fast entry, in this frame (it checks exit_request). Anything
+  // else (LLVM code): through its C entry, as a tail call.
+  Label unlinked = a_.new_label(), not_fast = a_.new_label();
+  mov_tb(RCX, &tb_.link_fast[slot]);
+  a_.load(8, RAX, Mem{RCX, 0});
+  a_.test_rr(true, RAX, RAX);
+  a_.jcc(kE, not_fast);
+  if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
+  a_.jmp_r(RAX);
+  bind(not_fast);
+  const auto to_link = int32_t(reinterpret_cast<const char*>(&tb_.link[slot]) -
+                               reinterpret_cast<const char*>(&tb_.link_fast[slot]));
+  a_.load(8, RAX, Mem{RCX, to_link});
   a_.test_rr(true, RAX, RAX);
   a_.jcc(kE, unlinked);
   a_.mov_rr(true, RDI, RBX);
@@ -755,16 +752,24 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
 
 void Gen::jump_cache_exit(Mem entry) {
   // A hit needs pc and flags to match and the entry to have code; a miss returns to the
-  // dispatcher with nothing to link (one shared tail per block).
+  // dispatcher with nothing to link (one shared tail per block). Baseline code is entered at
+  // its fast entry, as a direct link's.
   if (!jc_miss_used_) jc_miss_ = a_.new_label();
   jc_miss_used_ = true;
   const Label miss = jc_miss_;
   a_.alu_rm(kCmp, true, RAX, entry);
   a_.jcc(kNe, miss);
   a_.load(8, RDX, Mem{RBX, kOffJcTag});
-  a_.alu_rm(kCmp, true, RDX, Mem{entry.base, entry.disp + 8});
+  a_.alu_rm(kCmp, true, RDX, Mem{entry.base, entry.disp + kJcFlags});
   a_.jcc(kNe, miss);
-  a_.load(8, RAX, Mem{entry.base, entry.disp + 16});
+  Label not_fast = a_.new_label();
+  a_.load(8, RAX, Mem{entry.base, entry.disp + kJcFast});
+  a_.test_rr(true, RAX, RAX);
+  a_.jcc(kE, not_fast);
+  if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
+  a_.jmp_r(RAX);
+  bind(not_fast);
+  a_.load(8, RAX, Mem{entry.base, entry.disp + kJcNative});
   a_.test_rr(true, RAX, RAX);
   a_.jcc(kE, miss);
   a_.mov_rr(true, RDI, RBX);
@@ -810,7 +815,7 @@ void Gen::gen_terminal() {
       fold_pc(RDX, kJumpCacheSlotShifts);
       a_.alu_ri(kAnd, false, RDX, kJumpCacheGroupSize - 1);
       a_.alu_rr(kOr, false, RCX, RDX);
-      a_.shift_ri(kShl, false, RCX, 5);
+      a_.shift_ri(kShl, false, RCX, kJumpCacheEntryBits);
       a_.alu_rm(kAdd, true, RCX, Mem{RBX, kOffJumpCache});
       jump_cache_exit(Mem{RCX, 0});
       return;

@@ -316,7 +316,6 @@ void Gen::emit_cold(const Cold& c) {
       end_runs_in_progress(c.inst);
       break;
     case Cold::Kind::Trap: {
-      const auto* h = reinterpret_cast<const ir::Helper*>(in->imm);
       save_caller_pool();
       a_.mov_imm(RSI, in->imm2);
       a_.mov_imm(RDX, c.pc);

@@ -33,8 +33,10 @@ constexpr int32_t kOffJumpCache = offsetof(CpuCommon, jump_cache);
 constexpr int32_t kOffLastTb = offsetof(CpuCommon, last_tb);
 constexpr int32_t kOffLastExitSlot = offsetof(CpuCommon, last_exit_slot);
 static_assert(sizeof(std::atomic<exec::NativeFn>) == 8 && sizeof(std::atomic<uint64_t>) == 8);
-static_assert(offsetof(JumpCacheEntry, pc) == 0 && offsetof(JumpCacheEntry, flags) == 8 &&
-              offsetof(JumpCacheEntry, native) == 16);
+static_assert(offsetof(JumpCacheEntry, pc) == 0);
+constexpr int32_t kJcFlags = offsetof(JumpCacheEntry, flags);
+constexpr int32_t kJcNative = offsetof(JumpCacheEntry, native);
+constexpr int32_t kJcFast = offsetof(JumpCacheEntry, fast);
 
 /// An operation the generated code hands to ir::eval_pure; stored in the code cache after the
 /// block's code and reached RIP-relative.
@@ -200,6 +202,12 @@ using detail::host_has_bmi2;
 // Values per block the baseline tier keeps on the vCPU thread's stack (512 KiB); larger blocks
 // are interpreted.
 constexpr int32_t kMaxFrameSlots = 1 << 16;
+// Every block's C entry saves all of these and reserves the shared frame, so chained baseline
+// blocks run in one frame (see codegen.cpp). 8 mod 16 bytes: rsp is 16-byte aligned after it.
+constexpr Reg kEntrySaved[] = {RBX, RBP, R12, R13, R14, R15};
+constexpr int32_t kSharedFrameSlots = 63;
+constexpr int32_t kSharedFrameBytes = kSharedFrameSlots * 8;
+static_assert((kSharedFrameBytes + 8 * std::size(kEntrySaved)) % 16 == 8);
 
 class Gen {
  public:
@@ -360,11 +368,11 @@ class Gen {
         break;
     }
   }
+  /// Leaves the chain of baseline blocks: drops this block's frame and the shared one and
+  /// restores what the C entry saved.
   void epilogue() {
-    if (frame_) a_.alu_ri(kAdd, true, RSP, frame_);
-    for (size_t k = alloc_.callee.size(); k-- > 0;) a_.pop(alloc_.callee[k]);
-    a_.pop(R12);
-    a_.pop(RBX);
+    a_.alu_ri(kAdd, true, RSP, kSharedFrameBytes + extra_);
+    for (size_t k = std::size(kEntrySaved); k-- > 0;) a_.pop(kEntrySaved[k]);
   }
   void ret_code(uint64_t code) {
     a_.mov_imm(RAX, code);
@@ -521,11 +529,10 @@ class Gen {
   Allocation& alloc_;
   std::vector<Reg> saved_;        // caller-saved pool registers in use (even count)
   bool unexpected_call_ = false;  // a call the allocator did not plan for
-  int32_t frame_ = 0;
+  int32_t extra_ = 0;             // frame bytes beyond the shared frame (a multiple of 16)
   uint64_t pc_ = 0;
   Label pending_{};
   bool pending_used_ = false;
-  bool loop_exit_used_ = false;
   Label jc_miss_{};  // the jump-cache exits' shared miss (unset: none yet)
   bool jc_miss_used_ = false;
   struct Thunk {
@@ -534,9 +541,8 @@ class Gen {
     unsigned calls;
   };
   std::vector<Thunk> thunks_;
-  Label loop_head_{};           // after the prologue: where a block that loops to itself goes on
-  Label loop_exit_request_{};   // that loop saw exit_request (cpu->pc already holds the block's)
-  size_t rax_store_start_ = 0;  // where the last "mov [slot], rax" starts
+  Label entry_exit_request_{};         // the fast entry saw exit_request (before its extra frame)
+  size_t rax_store_start_ = 0;         // where the last "mov [slot], rax" starts
   size_t rax_stored_at_ = ~size_t(0);  // and the code offset just after it
   uint32_t rax_root_ = ~0u;            // and the home it stored to (by its root value)
   uint32_t rax_value_ = 0;             // and the value

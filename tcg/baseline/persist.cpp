@@ -11,7 +11,7 @@ namespace orrery::tcg::baseline {
 std::string code_config(const Options& opt) {
   // Bump kVersion when the code a block's IR becomes changes in a way the build id does not
   // show (it always does within one build).
-  static constexpr const char* kVersion = "baseline-2";
+  static constexpr const char* kVersion = "baseline-3";
   std::string s = kVersion;
   s += opt.hot_threshold && opt.tier_up ? " count" : " nocount";
   s += opt.avx2 && detail::host_has_avx2() ? " avx2" : " sse2";

@@ -3,8 +3,8 @@
 // Values never move, so slow paths emitted after the main line find them where the main line
 // left them. A value gets a register while one is free over its live range [definition, last
 // use]; a range that spans a helper call made on the main line takes a callee-saved register
-// (pushed by the block's prologue only when used). Caller-saved pool registers are never live
-// across a main-line call; slow paths save and restore them around their calls.
+// (all of them are saved once by the C entry of a chain of blocks). Caller-saved pool registers are
+// never live across a main-line call; slow paths save and restore them around their calls.
 #pragma once
 
 #include <cstdint>
@@ -44,7 +44,7 @@ bool calls_on_main_line(const ir::Inst& in, bool const_count);
 
 struct Allocation {
   int32_t slots = 0;                   // frame slots in use
-  std::vector<Reg> callee;             // callee-saved registers used (the prologue pushes these)
+  std::vector<Reg> callee;             // callee-saved registers used
   std::vector<uint8_t> calls;          // per instruction: calls_on_main_line
   std::vector<uint32_t> calls_before;  // calls among instructions [0, i)
 };

@@ -80,15 +80,19 @@ constexpr uint64_t jump_cache_tag(uint64_t tb_flags, uint64_t cs_base) {
 
 /// One slot of the per-vCPU indirect-branch cache, read inline by native code: a hit needs
 /// pc to match, flags to equal CpuCommon::jc_tag and native to be non-null. Only the owning vCPU
-/// fills slots; other threads may invalidate one by storing kInvalidPc into pc.
-struct JumpCacheEntry {
+/// fills slots; other threads may invalidate one by storing kInvalidPc into pc. One cache line.
+struct alignas(64) JumpCacheEntry {
   static constexpr uint64_t kInvalidPc = ~0ull;
   std::atomic<uint64_t> pc{kInvalidPc};
   uint64_t flags = 0;  // jump_cache_tag() of the block's key
   exec::NativeFn native = nullptr;
   exec::TranslationBlock* tb = nullptr;
+  // native's fast entry when it is baseline code (tcg/baseline/baseline.h), else null: where
+  // baseline code continues without leaving its frame.
+  const uint8_t* fast = nullptr;
 };
-static_assert(sizeof(JumpCacheEntry) == 32);
+inline constexpr unsigned kJumpCacheEntryBits = 6;
+static_assert(sizeof(JumpCacheEntry) == 1u << kJumpCacheEntryBits);
 
 /// Set by slow paths and helpers to make the running block return to the dispatcher.
 enum class PendingExit : uint32_t {

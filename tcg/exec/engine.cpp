@@ -502,11 +502,17 @@ bool Engine::is_baseline_code(NativeFn fn) const {
   return code_cache_ && code_cache_->contains(reinterpret_cast<const uint8_t*>(fn));
 }
 
+void Engine::set_link(TranslationBlock* from, unsigned slot, NativeFn fn) const {
+  from->link_fast[slot].store(fn && is_baseline_code(fn) ? baseline::fast_entry(fn) : nullptr,
+                              std::memory_order_release);
+  from->link[slot].store(fn, std::memory_order_release);
+}
+
 void Engine::relink_published(TranslationBlock* tb) {
   std::lock_guard<std::mutex> g(mu_);
   if (!tb->valid.load()) return;
   NativeFn fn = tb->native.load(std::memory_order_acquire);
-  for (auto [src, slot] : tb->incoming) src->link[slot].store(fn, std::memory_order_release);
+  for (auto [src, slot] : tb->incoming) set_link(src, slot, fn);
   for (VcpuExec* v : vcpus_) v->invalidate_jump_cache(tb);
 }
 
@@ -615,7 +621,7 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
   }
   map_.erase(tb->key, tb);
   for (auto [src, slot] : tb->incoming) {
-    src->link[slot].store(nullptr, std::memory_order_release);
+    set_link(src, slot, nullptr);
     src->link_tb[slot] = nullptr;
   }
   tb->incoming.clear();
@@ -623,7 +629,7 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
     TranslationBlock* to = tb->link_tb[slot];
     if (!to) continue;
     std::erase_if(to->incoming, [&](auto& p) { return p.first == tb && p.second == slot; });
-    tb->link[slot].store(nullptr, std::memory_order_release);
+    set_link(tb, slot, nullptr);
     tb->link_tb[slot] = nullptr;
   }
   unregister_page_locked(tb->key.phys_pc & kPageMask, tb);
@@ -724,7 +730,7 @@ void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
     from->link_tb[slot] = to;
     to->incoming.push_back({from, slot});
   }
-  from->link[slot].store(to->native.load(std::memory_order_acquire), std::memory_order_release);
+  set_link(from, slot, to->native.load(std::memory_order_acquire));
 }
 
 std::vector<TranslationBlock*> Engine::region_candidates_locked(TranslationBlock* head) const {
@@ -1101,6 +1107,7 @@ TranslationBlock* VcpuExec::find_or_translate() {
   e.tb = tb;
   e.flags = cpu_.jc_tag;
   e.native = native;
+  e.fast = native && engine_.is_baseline_code(native) ? baseline::fast_entry(native) : nullptr;
   e.pc.store(pc, std::memory_order_release);
   return tb;
 }

@@ -22,6 +22,7 @@
 
 #include "hw/core/address_space.h"
 #include "hw/core/log.h"
+#include "tcg/baseline/baseline.h"
 #include "tcg/exec/engine.h"
 #include "tcg/ir/emitter.h"
 #include "tests/unit/tier_name.h"
@@ -53,12 +54,18 @@ enum ToyOp : uint8_t {
   kIp = 0x05,     // 1 byte: r0 = pc - cs base (an x86-style IP: depends on the CS base)
   kLoop = 0x06,   // 1 byte: r0 += 1, r1 -= 1; back to the block's start while r1 != 0
   kCall = 0x07,   // 1 byte: r0 = r0 * 3 + 1 in a helper
+  kReq = 0x08,    // 1 byte: a helper sets exit_request when r1 == 5 (another thread's request)
 };
 
 uint64_t toy_helper(CpuCommon*, uint64_t a, uint64_t, uint64_t) {
   return a * 3 + 1;
 }
 constexpr ir::Helper kToyHelper{"toy_mul3_add1", toy_helper};
+uint64_t toy_request(CpuCommon* cpu, uint64_t r1, uint64_t, uint64_t) {
+  if (r1 == 5) cpu->exit_request.store(1);
+  return 0;
+}
+constexpr ir::Helper kToyRequest{"toy_request_exit", toy_request};
 unsigned toy_length(uint8_t op) {
   switch (op) {
     case kAddI:
@@ -124,6 +131,9 @@ class ToyFrontend : public exec::Frontend {
           break;
         case kIp:
           e.set_reg(reg(0), e.c64(pc - cs));
+          break;
+        case kReq:
+          e.call(kToyRequest, {e.get_reg(Type::I64, reg(1))});
           break;
         case kLoop: {
           e.set_reg(reg(0), e.add(e.get_reg(Type::I64, reg(0)), e.c64(1)));
@@ -259,6 +269,35 @@ class EngineTest : public ::testing::TestWithParam<Tier> {
   std::unique_ptr<exec::Engine> engine;
   std::unique_ptr<exec::VcpuExec> vcpu;
 };
+
+// A block linked to itself goes round without the dispatcher (baseline code through its fast
+// entry, in one frame); an exit request stops it at the next block entry with the PC of that
+// block, and the run goes on from there.
+TEST_P(EngineTest, ExitRequestStopsAChainedLoopAtABlockEntry) {
+  poke(0x1000, {kReq, kLoop, kHalt});
+  st.common.pc = 0x1000;
+  st.r[1] = 100;
+  exec::RunResult r = vcpu->run();
+  EXPECT_EQ(r.kind, exec::RunResult::Kind::ExitRequest);
+  EXPECT_EQ(st.common.pc, 0x1000u);
+  EXPECT_EQ(st.r[1], 4u);
+  EXPECT_EQ(st.r[0], 96u);
+  exec::TranslationBlock* tb = engine->lookup(exec::TbKey{0x1000, kRam + 0x1000, 0, 0});
+  ASSERT_NE(tb, nullptr);
+  const exec::NativeFn fn = tb->native.load();
+  if (fn && engine->is_baseline_code(fn)) {
+    EXPECT_EQ(tb->link[0].load(), fn);
+    EXPECT_EQ(tb->link_fast[0].load(), baseline::fast_entry(fn));
+  } else {
+    EXPECT_EQ(tb->link_fast[0].load(), nullptr);
+  }
+  st.common.exit_request.store(0);
+  r = vcpu->run();
+  EXPECT_EQ(r.kind, exec::RunResult::Kind::Exit);
+  EXPECT_EQ(r.reason, ir::ExitReason::Hypercall);
+  EXPECT_EQ(st.r[0], 100u);
+  EXPECT_EQ(st.r[1], 0u);
+}
 
 // -accel verify steps one block per run(): an exit request the block saw at its entry means
 // nothing ran, which the x86 STI shadow depends on (STI; HLT must not take an interrupt between).
