@@ -63,8 +63,13 @@ enum class RelocKind : uint8_t {
   SlowStoreVec,
   GenericEval,  // the code generator's own ir::eval_pure trampoline
   Helper,       // helper->fn
+  JumpSite,     // the rel32 of direct exit `addend`'s patchable jump (4 bytes, 0: not linked)
   Count
 };
+/// Bytes a relocation site covers.
+constexpr unsigned reloc_width(RelocKind k) {
+  return k == RelocKind::JumpSite ? 4 : 8;
+}
 struct Reloc {
   uint32_t at = 0;  // offset of the 8-byte immediate in the block's code
   RelocKind kind = RelocKind::Tb;
@@ -98,6 +103,14 @@ inline constexpr size_t kFastEntryOffset = 24;
 inline const uint8_t* fast_entry(exec::NativeFn fn) {
   return reinterpret_cast<const uint8_t*>(fn) + kFastEntryOffset;
 }
+
+/// Where the patchable jumps of the direct exits of baseline code at `code` are (from its
+/// JumpSite relocations; null for an exit without one).
+void find_jump_sites(uint8_t* code, std::span<const Reloc> relocs, uint8_t* sites[2]);
+/// Points the patchable jump whose rel32 is at `site` at `target` (a fast entry in the same
+/// code cache), or back at its own slow path (null), with one atomic store: a thread running
+/// the jump takes the old or the new way, both valid.
+void patch_jump(uint8_t* site, const uint8_t* target);
 
 /// Compiles tb's IR into cache. tb must outlive the code (its address, &tb->link and
 /// &tb->exec_count/tier_up_at are embedded). Returns null, with *error set when given, if the block

@@ -16,6 +16,7 @@ std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
   // Read-write-execute, like QEMU's default on Linux: blocks are appended while other threads
   // run earlier ones, and a split W^X mapping would double the TLB footprint of hot code.
   // Reserved with one huge page of slack so the cache can start on a huge-page boundary.
+  bytes = std::min(bytes, kMaxBytes);
   const size_t reserve = bytes + kHugePage;
   void* p = mmap(nullptr, reserve, PROT_READ | PROT_WRITE | PROT_EXEC,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -16,7 +16,9 @@ namespace orrery::tcg::baseline {
 class CodeCache {
  public:
   static constexpr size_t kHugePage = size_t(2) << 20;  // x86-64's PMD size
-  /// Reserves `bytes` of address space (pages are committed ahead of the code written). Returns
+  // Blocks jump to each other with rel32 displacements (baseline::patch_jump).
+  static constexpr size_t kMaxBytes = (size_t(1) << 31) - kHugePage;
+  /// Reserves `bytes` (at most kMaxBytes) of address space (pages are committed ahead of the code written). Returns
   /// null and sets error if the host refuses the mapping.
   static std::unique_ptr<CodeCache> create(size_t bytes, std::string& error);
   ~CodeCache();

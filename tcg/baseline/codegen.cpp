@@ -725,19 +725,16 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
     jump_cache_exit(Mem{RCX, int32_t(jump_cache_index(target) * sizeof(JumpCacheEntry))});
     return;
   }
-  // A baseline successor: to its fast entry, in this frame (it checks exit_request). Anything
-  // else (LLVM code): through its C entry, as a tail call.
-  Label unlinked = a_.new_label(), not_fast = a_.new_label();
-  mov_tb(RCX, &tb_.link_fast[slot]);
-  a_.load(8, RAX, Mem{RCX, 0});
-  a_.test_rr(true, RAX, RAX);
-  a_.jcc(kE, not_fast);
+  // A baseline successor: the engine points this jump at its fast entry (the successor checks
+  // exit_request), so the chain goes on in this frame. Unlinked, or linked to LLVM code, the
+  // jump falls through to the slow path, which tail-calls link's C entry if there is one.
   if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
-  a_.jmp_r(RAX);
-  bind(not_fast);
-  const auto to_link = int32_t(reinterpret_cast<const char*>(&tb_.link[slot]) -
-                               reinterpret_cast<const char*>(&tb_.link_fast[slot]));
-  a_.load(8, RAX, Mem{RCX, to_link});
+  Reloc site{uint32_t(a_.jmp_patchable()), RelocKind::JumpSite, slot};
+  relocs_.push_back(site);
+  if (extra_) a_.alu_ri(kSub, true, RSP, extra_);
+  Label unlinked = a_.new_label();
+  mov_tb(RAX, &tb_.link[slot]);
+  a_.load(8, RAX, Mem{RAX, 0});
   a_.test_rr(true, RAX, RAX);
   a_.jcc(kE, unlinked);
   a_.mov_rr(true, RDI, RBX);

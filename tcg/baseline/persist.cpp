@@ -42,6 +42,7 @@ uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, c
       return detail::generic_eval_address();
     case RelocKind::Helper:
       return uint64_t(r.helper->fn);
+    case RelocKind::JumpSite:  // not linked (apply_relocs)
     case RelocKind::Count:
       break;
   }
@@ -52,8 +53,20 @@ void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::Tran
                   const Options& opt) {
   for (const Reloc& r : relocs) {
     const uint64_t v = detail::reloc_value(r, tb, opt);
-    std::memcpy(code + r.at, &v, sizeof v);
+    std::memcpy(code + r.at, &v, reloc_width(r.kind));
   }
+}
+
+void find_jump_sites(uint8_t* code, std::span<const Reloc> relocs, uint8_t* sites[2]) {
+  sites[0] = sites[1] = nullptr;
+  for (const Reloc& r : relocs)
+    if (r.kind == RelocKind::JumpSite && r.addend < 2) sites[r.addend] = code + r.at;
+}
+
+void patch_jump(uint8_t* site, const uint8_t* target) {
+  // Both ends lie in one CodeCache, which is smaller than 2 GiB.
+  const auto rel = int32_t(target ? target - (site + 4) : 0);
+  __atomic_store_n(reinterpret_cast<int32_t*>(site), rel, __ATOMIC_RELAXED);
 }
 
 }  // namespace orrery::tcg::baseline

@@ -118,6 +118,17 @@ class X64 {
   }
 
   // --- control flow ---------------------------------------------------------------------------
+  /// `jmp rel32` to the next instruction, its rel32 4-byte aligned (one NOP of 1-3 bytes before
+  /// it) so that it can be repointed with one atomic store while other threads run it. Returns
+  /// the rel32's offset.
+  size_t jmp_patchable() {
+    static constexpr uint8_t kNops[3][3] = {{0x90}, {0x66, 0x90}, {0x0f, 0x1f, 0x00}};
+    if (const size_t pad = (4 - (size_ + 1) % 4) % 4) append(kNops[pad - 1], pad);
+    byte(0xe9);
+    const size_t at = size_;
+    imm32(0);
+    return at;
+  }
   void jmp(Label l) {
     byte(0xe9);
     ref(l);

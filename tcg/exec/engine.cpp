@@ -477,6 +477,7 @@ NativeFn Engine::compile_baseline(TranslationBlock* tb, baseline::Workspace& ws,
   NativeFn fn = baseline::compile(*tb, *code_cache_, baseline_opt_, &err, &size, &ws);
   if (code_size) *code_size = fn ? size : 0;
   if (fn) {
+    baseline::find_jump_sites(reinterpret_cast<uint8_t*>(fn), ws.relocs, tb->jump_site);
     baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
     perf_map_.add(reinterpret_cast<const void*>(fn), size, tb->key.pc);
     if (log_.enabled(hw::kLogOutAsm)) {
@@ -503,8 +504,8 @@ bool Engine::is_baseline_code(NativeFn fn) const {
 }
 
 void Engine::set_link(TranslationBlock* from, unsigned slot, NativeFn fn) const {
-  from->link_fast[slot].store(fn && is_baseline_code(fn) ? baseline::fast_entry(fn) : nullptr,
-                              std::memory_order_release);
+  if (uint8_t* site = from->jump_site[slot])
+    baseline::patch_jump(site, fn && is_baseline_code(fn) ? baseline::fast_entry(fn) : nullptr);
   from->link[slot].store(fn, std::memory_order_release);
 }
 

@@ -156,9 +156,9 @@ class Engine : public softmmu::CodePageTracker,
   size_t llvm_code_bytes() const;
   /// Whether fn is code of the baseline tier (as opposed to LLVM's).
   bool is_baseline_code(NativeFn fn) const;
-  /// from->link[slot] = fn, and link_fast[slot] with it (fn's fast entry when it is baseline
-  /// code). fast first: a reader sees either both old, the new fast entry with the old link,
-  /// or both new, and each alone is a valid way into a valid successor.
+  /// from->link[slot] = fn, and from's patchable jump with it: to fn's fast entry when fn is
+  /// baseline code, else back to the exit's slow path (which reads link). Under mu_. A thread
+  /// racing it takes the old way or the new, each into valid code.
   void set_link(TranslationBlock* from, unsigned slot, NativeFn fn) const;
 
   /// Debugger state (breakpoints, watchpoints, run control); inactive unless a debugger is set.

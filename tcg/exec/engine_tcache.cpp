@@ -107,6 +107,7 @@ NativeFn Engine::install_cached(TranslationBlock* tb, const TranslationCache::Fo
   uint8_t* at = code_cache_->add(found.code.data(), found.code.size());
   if (!at) return nullptr;  // full: translated as usual, which asks for room
   baseline::apply_relocs(at, found.relocs, *tb, baseline_opt_);
+  baseline::find_jump_sites(at, found.relocs, tb->jump_site);
   baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
   perf_map_.add(at, found.code.size(), tb->key.pc);
   return reinterpret_cast<NativeFn>(at);

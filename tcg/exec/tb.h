@@ -84,10 +84,11 @@ struct TranslationBlock {
   // not-taken target. Native code tail-calls link[i] when it is non-null; the dispatcher fills
   // it once both blocks are native, and invalidation clears it.
   std::atomic<NativeFn> link[2] = {nullptr, nullptr};
-  // The same successor's fast entry (baseline::fast_entry) when its code is baseline code,
-  // else null: baseline code jumps there instead, without leaving its frame. Stored with link
-  // (Engine::set_link).
-  std::atomic<const uint8_t*> link_fast[2] = {nullptr, nullptr};
+  // The block's baseline code (kept when LLVM code replaces it: a vCPU may still run it) jumps
+  // to a baseline successor's fast entry through a patched `jmp rel32` at these sites (null:
+  // no such code or exit), without leaving its frame; Engine::set_link keeps them in step with
+  // link under the engine's lock.
+  uint8_t* jump_site[2] = {nullptr, nullptr};
   TranslationBlock* link_tb[2] = {nullptr, nullptr};
   std::vector<std::pair<TranslationBlock*, unsigned>> incoming;  // guarded by the cache's lock
 

@@ -116,7 +116,7 @@ struct Cursor {
 };
 
 // Whether an entry's fields are consistent (a checksum can match a file someone else wrote).
-bool entry_ok(const FileEntry& h, size_t helpers, const uint8_t* relocs) {
+bool entry_ok(const FileEntry& h, size_t helpers, const uint8_t* code, const uint8_t* relocs) {
   const uint64_t in_page = kPage - (h.pc & (kPage - 1));
   const bool two = h.phys_page2 != TranslationBlock::kNoPage;
   if (h.guest_size == 0 || h.guest_size > h.bytes_len) return false;
@@ -127,9 +127,14 @@ bool entry_ok(const FileEntry& h, size_t helpers, const uint8_t* relocs) {
   for (uint32_t i = 0; i < h.nrelocs; ++i) {
     FileReloc r;
     std::memcpy(&r, relocs + i * sizeof r, sizeof r);
-    if (r.kind >= uint8_t(baseline::RelocKind::Count) || uint64_t(r.at) + 8 > h.code_size)
+    if (r.kind >= uint8_t(baseline::RelocKind::Count) ||
+        uint64_t(r.at) + baseline::reloc_width(baseline::RelocKind(r.kind)) > h.code_size)
       return false;
     if (r.kind == uint8_t(baseline::RelocKind::Helper) && r.helper >= helpers) return false;
+    // A jump site is the aligned rel32 of a `jmp` (0xe9) that the engine repoints.
+    if (r.kind == uint8_t(baseline::RelocKind::JumpSite) &&
+        (r.addend > 1 || r.at % 4 != 0 || r.at == 0 || code[r.at - 1] != 0xe9))
+      return false;
   }
   return true;
 }
@@ -233,10 +238,11 @@ int64_t TranslationCache::check_pack(std::span<const uint8_t> data, std::string_
     std::memcpy(&h, r, sizeof h);
     if (h.bytes_len > 2 * kPage || h.code_size > kMaxCode || h.nrelocs > kMaxCode)
       return fail("an entry is malformed");
-    c.take(h.bytes_len + h.code_size);
+    c.take(h.bytes_len);
+    const uint8_t* code = c.take(h.code_size);
     const uint8_t* rel = c.take(h.nrelocs * sizeof(FileReloc));
     if (c.bad) break;
-    if (!entry_ok(h, helpers, rel)) return fail("an entry is malformed");
+    if (!entry_ok(h, helpers, code, rel)) return fail("an entry is malformed");
     c.align();
   }
   if (c.bad) return fail("truncated");
@@ -497,7 +503,7 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
   // page, an empty one) must not make the whole pack malformed.
   const bool early = !ready();
   if (saved_ || !helpers_ok || code.size() > kMaxCode ||
-      !entry_ok(h, helper_cap_, reinterpret_cast<const uint8_t*>(rel_.data())) ||
+      !entry_ok(h, helper_cap_, code.data(), reinterpret_cast<const uint8_t*>(rel_.data())) ||
       (!early && holds(tb.key, guest_bytes)))
     return;
   const size_t size =
@@ -510,7 +516,8 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
   put(out, code.data(), code.size());
   // The sites hold this run's addresses: stored as zeros (apply_relocs fills them in).
   const size_t code_at = start + sizeof h + guest_bytes.size();
-  for (const FileReloc& r : rel_) std::memset(&out[code_at + r.at], 0, 8);
+  for (const FileReloc& r : rel_)
+    std::memset(&out[code_at + r.at], 0, baseline::reloc_width(baseline::RelocKind(r.kind)));
   put(out, rel_.data(), rel_.size() * sizeof(FileReloc));
   pad8(out);
   if (!early) ++pending_count_;
