@@ -120,7 +120,9 @@ class Machine {
   virtual std::string load_boot(const BootImages& images) = 0;
   /// load_boot with just a kernel.
   std::string load_kernel(std::span<const uint8_t> image) {
-    return load_boot({image, {}, {}, {}, {}});
+    BootImages images;
+    images.kernel = image;
+    return load_boot(images);
   }
 
   virtual unsigned serial_port_count() const = 0;

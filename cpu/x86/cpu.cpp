@@ -299,6 +299,9 @@ ExitKind X86Cpu::run() {
         return ExitKind::Breakpoint;
       case ExitReason::Step:
         return ExitKind::Step;
+      case ExitReason::FetchFault:  // the engine raises the fault itself (VcpuExec::run)
+        exit_message_ = "orrery: internal error: unexpected fetch-fault exit";
+        return ExitKind::Error;
     }
   }
 }

@@ -480,7 +480,8 @@ bool tr_sse_op(TranslateContext& t) {
     return t.unimplemented();  // CVTPI2PS and the like
   if (sse_unavailable(t)) return true;
   auto& e = t.e();
-  const Src s = t.num_visible_ops() > 1 ? read_src(t, 1) : Src{0, false, e.c64(0), e.c64(0)};
+  const Src s =
+      t.num_visible_ops() > 1 ? read_src(t, 1) : Src{0, false, e.c64(0), e.c64(0), Value{}};
   uint64_t packed = simd::pack(t.mnemonic(), xmm_num(t, 0), s.reg, imm8(t));
   if (s.data) packed |= simd::kSrcMem;
   if (t.num_visible_ops() > 1 && !t.is_imm(1) && t.op(1).size == 64 && !xmm_op(t, 1) && t.is_reg(1))

@@ -162,7 +162,8 @@ TEST(CodeCacheFiles, FuzzedEntriesAreIgnored) {
 std::vector<ProfileEntry> some_profile(size_t n) {
   std::vector<ProfileEntry> v;
   for (size_t i = 0; i < n; ++i) {
-    v.push_back(ProfileEntry{0x1000 + 4 * i, i & 1, 0x10 + i, 0xabc0 + i, (i * 7919) % 1000});
+    v.push_back(
+        ProfileEntry{0x1000 + 4 * i, i & 1, 0x10 + i, 0xabc0 + i, (i * 7919) % 1000, false, {}});
     // Every third a region head (with up to 15 members), every other one compiled.
     v.back().compiled = i % 2 == 0;
     if (i % 3 == 0)

@@ -190,8 +190,11 @@ TEST_F(BzImageLoader, BuildsTheZeroPageTablesAndInitrd) {
   auto loader_field = [](size_t i) {
     return i == 0x210 || (i >= 0x214 && i < 0x220) || (i >= 0x228 && i < 0x22c);
   };
-  for (size_t i = 0x1f1; i < 0x26c; ++i)
-    if (!loader_field(i)) EXPECT_EQ(zp[i], img[i]) << "offset " << i;
+  for (size_t i = 0x1f1; i < 0x26c; ++i) {
+    if (!loader_field(i)) {
+      EXPECT_EQ(zp[i], img[i]) << "offset " << i;
+    }
+  }
   EXPECT_EQ(zp[0x210], 0xff);
   EXPECT_EQ(get(zp, 0x214, 4), 0x1000000u);  // code32_start
   EXPECT_EQ(get(zp, 0x228, 4), boot.cmdline_addr);
@@ -294,7 +297,7 @@ TEST_F(PcLinux, BootsASyntheticBzImageThroughThe64BitEntry) {
   auto& pc = static_cast<pc::PcMachine&>(*m);
   StringSink out;
   m->serial_port(0, &out);
-  BootImages images{kernel, {}, "console=ttyS0 root=/dev/ram", {}, {}};
+  BootImages images{kernel, {}, "console=ttyS0 root=/dev/ram", {}, {}, {}, {}};
   images.kernel_path = ORRERY_TEST_BZIMAGE;
   images.initrd_path = initrd_path;
   ASSERT_EQ(m->load_boot(images), "");

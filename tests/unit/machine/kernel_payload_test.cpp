@@ -473,7 +473,7 @@ class PcHostBoot : public test::InterpMachineTest {
     if (!m) return -1;
     test::StringSink sink;
     m->serial_port(0, &sink);
-    BootImages images{img, {}, "console=ttyS0", {}, {}};
+    BootImages images{img, {}, "console=ttyS0", {}, {}, {}, {}};
     images.kernel_path = "bzImage";
     EXPECT_EQ(m->load_boot(images), "");
     const int status = m->run();

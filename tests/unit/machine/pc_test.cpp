@@ -387,7 +387,7 @@ TEST_F(PcTest, EchoesComInputAndExitsWithTheDebugExitStatus) {
   StringSink out;
   hw::CharReceiver& rx = m->serial_port(0, &out);
   auto k = multiboot_kernel(code);
-  BootImages images{k, {}, {}, {}, {}};
+  BootImages images{k, {}, {}, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
   // Input waits in the backend while the receive buffer is full (no FIFO: one character).
@@ -467,7 +467,7 @@ TEST_F(PcTest, KeyboardControllerCommandFeResetsTheMachine) {
   auto m = make(128 * kMiB, {debug_exit()});
   ASSERT_TRUE(m);
   auto k = multiboot_kernel(code);
-  BootImages images{k, {}, {}, {}, {}};
+  BootImages images{k, {}, {}, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
   EXPECT_EQ(m->run(), 0);  // -no-reboot: a reset ends the run with status 0
@@ -486,7 +486,7 @@ TEST_F(PcTest, AcpiS5PowersTheMachineOff) {
   auto m = PcMachine::create(c, ctx, err);
   ASSERT_TRUE(m) << err;
   auto k = multiboot_kernel(code);
-  BootImages images{k, {}, {}, {}, {}};
+  BootImages images{k, {}, {}, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
   EXPECT_EQ(m->run(), 0);
@@ -635,7 +635,7 @@ TEST_F(PcPciTest, ResetControlRegisterResetsTheMachine) {
   auto m = make(128 * kMiB);
   ASSERT_TRUE(m);
   auto k = multiboot_kernel(code);
-  BootImages images{k, {}, {}, {}, {}};
+  BootImages images{k, {}, {}, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
   EXPECT_EQ(m->run(), 0);
@@ -709,7 +709,7 @@ TEST_F(PcTest, ResetReturnsDevicesToPowerOnButKeepsCmosRam) {
   auto m = PcMachine::create(c, ctx, err);
   ASSERT_TRUE(m) << err;
   auto k = multiboot_kernel(code);
-  BootImages images{k, {}, {}, {}, {}};
+  BootImages images{k, {}, {}, {}, {}, {}, {}};
   images.kernel_path = "k";
   ASSERT_EQ(m->load_boot(images), "");
   EXPECT_EQ(m->run(), 1);  // (0 << 1) | 1: GEN_CONF was 0 again

@@ -198,7 +198,7 @@ TEST_F(VirtTest, ResetRereadsTheKernelInsteadOfKeepingACopy) {
                     kMovX1Uart, mov_w2('b'), kStrW2X1, kMovX0_8, kMovkX0Psci, kHvc0, kBSelf});
   auto m = make();
   int reads = 0;
-  BootImages images{prog, {}, {}, {}, {}};
+  BootImages images{prog, {}, {}, {}, {}, {}, {}};
   images.reload_kernel = [&](std::vector<uint8_t>& k) {
     ++reads;
     k = prog;

@@ -58,7 +58,9 @@ class TestMachine : public X86Platform {
     EXPECT_EQ(memory.add_ram("ram", 0, kRamSize), "");
     EXPECT_EQ(io.add_mmio("exit", 0xf4, 4, exit_port), "");
     EXPECT_EQ(io.add_mmio("nmi", 0xf8, 1, nmi_port), "");
-    engine = std::make_unique<tcg::exec::Engine>(tcg::exec::EngineOptions{.tier = tier}, log);
+    tcg::exec::EngineOptions opt;
+    opt.tier = tier;
+    engine = std::make_unique<tcg::exec::Engine>(opt, log);
     EXPECT_EQ(engine->init(), "");
     memory.set_write_observer(engine.get());
     cpu = std::make_unique<X86Cpu>(model, 0, memory, io, *engine, *this);
