@@ -1,7 +1,8 @@
 // The baseline tier: translates a block's IR straight to x86-64 machine code in one linear pass,
 // in microseconds, so that every block runs native from its first execution. Values live in
-// stack slots, guest memory accesses inline the softmmu TLB lookup, and blocks chain to each
-// other like the LLVM tier's code (same NativeFn protocol, tcg/exec/tb.h). Hot blocks are then
+// host registers or stack slots, guest memory accesses inline the softmmu TLB lookup, and
+// blocks are entered like the LLVM tier's code (same NativeFn protocol, tcg/exec/tb.h); chained
+// baseline blocks jump to each other's fast entries and share one frame. Hot blocks are then
 // recompiled by the LLVM tier, which the baseline code requests by counting its executions.
 #pragma once
 
