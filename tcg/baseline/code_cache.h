@@ -18,8 +18,8 @@ class CodeCache {
   static constexpr size_t kHugePage = size_t(2) << 20;  // x86-64's PMD size
   // Blocks jump to each other with rel32 displacements (baseline::patch_jump).
   static constexpr size_t kMaxBytes = (size_t(1) << 31) - kHugePage;
-  /// Reserves `bytes` (at most kMaxBytes) of address space (pages are committed ahead of the code written). Returns
-  /// null and sets error if the host refuses the mapping.
+  /// Reserves `bytes` (at most kMaxBytes) of address space (pages are committed ahead of the code
+  /// written). Returns null and sets error if the host refuses the mapping.
   static std::unique_ptr<CodeCache> create(size_t bytes, std::string& error);
   ~CodeCache();
   CodeCache(const CodeCache&) = delete;

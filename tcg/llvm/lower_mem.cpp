@@ -498,7 +498,8 @@ void BlockLowering::emit_jump_cache_exit(ll::Value* pc) {
   ll::Value* group = b_.CreateAnd(fold(kJumpCacheGroupShifts), b_.getInt64(kJumpCacheGroupMask));
   ll::Value* low = b_.CreateAnd(fold(kJumpCacheSlotShifts), b_.getInt64(kJumpCacheGroupSize - 1));
   ll::Value* idx = b_.CreateOr(b_.CreateShl(group, kJumpCacheGroupBits), low);
-  ll::Value* e = b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, kJumpCacheEntryBits));
+  ll::Value* e =
+      b_.CreateInBoundsGEP(b_.getInt8Ty(), cache, b_.CreateShl(idx, kJumpCacheEntryBits));
   ll::Value* epc = load_shared(b_.getInt64Ty(), e, 8);  // other threads may invalidate it
   ll::Value* eflags = b_.CreateAlignedLoad(
       b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcFlags)),
