@@ -204,7 +204,7 @@ int run(int argc, char** argv) {
   std::unique_ptr<machine::Machine> board = opt.machine->create(config, ctx, err);
   if (!board) return fail("machine " + std::string(opt.machine->name) + ": " + err);
 
-  machine::BootImages images{kernel.bytes(), initrd, opt.append, dtb, {}};
+  machine::BootImages images{kernel.bytes(), initrd, opt.append, dtb, {}, {}, {}};
   images.kernel_path = opt.kernel;
   images.initrd_path = opt.initrd;
   if (!opt.kernel.empty()) {

@@ -27,10 +27,13 @@ std::string disassemble(const std::vector<uint32_t>& code) {
     cs_insn* insn = nullptr;
     size_t n = cs_disasm(h, reinterpret_cast<const uint8_t*>(&code[i]), 4,
                          a64::test::kCodeBase + 4 * i, 1, &insn);
-    char line[160];
-    std::snprintf(line, sizeof line, "  %08x  %s %s\n", code[i], n ? insn[0].mnemonic : "?",
-                  n ? insn[0].op_str : "");
-    out += line;
+    char word[16];
+    std::snprintf(word, sizeof word, "  %08x  ", code[i]);
+    out += word;
+    out += n ? insn[0].mnemonic : "?";
+    out += ' ';
+    out += n ? insn[0].op_str : "";
+    out += '\n';
     if (n) cs_free(insn, n);
   }
   cs_close(&h);

@@ -150,7 +150,9 @@ bool OrreryRunner::init(std::string& why) {
   why = m.memory.add_ram("ram", 0, kMemSize);
   if (why.empty()) why = m.io.add_mmio("fuzz-ports", kEndPort, 2, m.ports);
   if (!why.empty()) return false;
-  m.engine = std::make_unique<tcg::exec::Engine>(tcg::exec::EngineOptions{.tier = tier_}, m.log);
+  tcg::exec::EngineOptions opt;
+  opt.tier = tier_;
+  m.engine = std::make_unique<tcg::exec::Engine>(opt, m.log);
   why = m.engine->init();
   if (!why.empty()) return false;
   m.memory.set_write_observer(m.engine.get());

@@ -281,10 +281,11 @@ TEST(X86Diff, EveryRowRunsOnSilicon) {
       // A Jcc row's body is random rows, which may be one of the invalid ones.
       bool invalid_inside = false;
       for (uint16_t r : s.rows) invalid_inside |= r != row && X86Gen::row_is_invalid(r);
-      if (X86Gen::row_is_invalid(row))
+      if (X86Gen::row_is_invalid(row)) {
         EXPECT_EQ(st.fault.vector, 6) << X86Gen::row_name(row);
-      else if (!invalid_inside)
+      } else if (!invalid_inside) {
         EXPECT_NE(st.fault.vector, 6) << X86Gen::row_name(row) << "\n" << disassemble(s.code);
+      }
     }
   }
 }
