@@ -24,9 +24,9 @@ class Engine;
 namespace orrery::tcg::baseline {
 
 struct Options {
-  // Nonzero: the code counts executions in tb.exec_count and calls tier_up(engine, tb, cpu) when
-  // the count reaches tb.tier_up_at (read at every execution, so the engine can move it); 0
-  // disables counting.
+  // Nonzero: the code counts its executions down in a counter cell of the code cache
+  // (TranslationBlock::count_cell) and calls tier_up(engine, tb, cpu) when it reaches zero (the
+  // engine re-arms it); 0 disables counting.
   uint32_t hot_threshold = 0;
   void (*tier_up)(exec::Engine* engine, exec::TranslationBlock* tb, CpuCommon* cpu) = nullptr;
   exec::Engine* engine = nullptr;
@@ -54,7 +54,7 @@ struct Options {
 /// everything that differs between runs (tcg/exec/translation_cache.h stores code with these
 /// sites and fills them in again; see apply_relocs). Append only: stored code names the kinds.
 enum class RelocKind : uint8_t {
-  Tb,        // the TranslationBlock's address plus addend (exec_count, link[i], the TB)
+  Tb,        // the TranslationBlock's address plus addend (link[i], the TB)
   Engine,    // Options::engine
   TierUp,    // Options::tier_up
   SlowLoad,  // Options::slow_load, ...
@@ -65,11 +65,12 @@ enum class RelocKind : uint8_t {
   GenericEval,  // the code generator's own ir::eval_pure trampoline
   Helper,       // helper->fn
   JumpSite,     // the rel32 of direct exit `addend`'s patchable jump (4 bytes, 0: not linked)
+  Counter,      // the rel32 of `dec dword [rip+rel32]`: the block's count_cell (4 bytes)
   Count
 };
 /// Bytes a relocation site covers.
 constexpr unsigned reloc_width(RelocKind k) {
-  return k == RelocKind::JumpSite ? 4 : 8;
+  return k == RelocKind::JumpSite || k == RelocKind::Counter ? 4 : 8;
 }
 struct Reloc {
   uint32_t at = 0;  // offset of the 8-byte immediate in the block's code
@@ -93,7 +94,8 @@ struct Workspace {
 std::string code_config(const Options& opt);
 
 /// Fills in the relocation sites of code made for another TranslationBlock (or another run)
-/// for tb and opt. Every Helper reloc must name a helper.
+/// for tb and opt. Every Helper reloc must name a helper; a Counter reloc needs tb.count_cell
+/// in the cache `code` lies in.
 void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
                   const Options& opt);
 
@@ -113,11 +115,12 @@ void find_jump_sites(uint8_t* code, std::span<const Reloc> relocs, uint8_t* site
 /// the jump takes the old or the new way, both valid.
 void patch_jump(uint8_t* site, const uint8_t* target);
 
-/// Compiles tb's IR into cache. tb must outlive the code (its address, &tb->link and
-/// &tb->exec_count/tier_up_at are embedded). Returns null, with *error set when given, if the block
-/// uses something this tier does not generate (it then stays in the interpreter) or the cache is
+/// Compiles tb's IR into cache. tb must outlive the code (its address and &tb->link are
+/// embedded); code that counts moves tb's count to a counter cell of the cache
+/// (TranslationBlock::use_cell). Returns null, with *error set when given, if the block uses
+/// something this tier does not generate (it then stays in the interpreter) or the cache is
 /// full.
-exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
+exec::NativeFn compile(exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
                        std::string* error = nullptr, size_t* code_size = nullptr,
                        Workspace* ws = nullptr);
 

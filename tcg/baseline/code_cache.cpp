@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <system_error>
 
 #ifndef MADV_POPULATE_WRITE
@@ -17,7 +18,8 @@ std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
   // run earlier ones, and a split W^X mapping would double the TLB footprint of hot code.
   // Reserved with one huge page of slack so the cache can start on a huge-page boundary.
   bytes = std::min(bytes, kMaxBytes);
-  const size_t reserve = bytes + kHugePage;
+  const size_t span = bytes + kCounterGap + counter_bytes(bytes);
+  const size_t reserve = span + kHugePage;
   void* p = mmap(nullptr, reserve, PROT_READ | PROT_WRITE | PROT_EXEC,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
@@ -28,18 +30,24 @@ std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
   auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + kHugePage - 1) &
                                           ~uintptr_t(kHugePage - 1));
   if (base > raw) munmap(raw, size_t(base - raw));
-  if (const size_t tail = size_t(raw + reserve - (base + bytes)); tail) munmap(base + bytes, tail);
+  if (const size_t tail = size_t(raw + reserve - (base + span)); tail) munmap(base + span, tail);
   // Huge pages where the host has them (QEMU advises its code buffer too): a process-heavy
   // guest spreads ~40 MiB of hot code over the cache, ~10k 4 KiB pages for the instruction TLB.
   // Each populate step below is one huge page then.
-  madvise(base, bytes, MADV_HUGEPAGE);
+  madvise(base, span, MADV_HUGEPAGE);
   return std::unique_ptr<CodeCache>(new CodeCache(base, bytes));
 }
 
 CodeCache::~CodeCache() {
   stop_.store(true, std::memory_order_relaxed);
   if (ahead_.joinable()) ahead_.join();
-  munmap(base_, size_);
+  munmap(base_, size_t(counters_ + counter_bytes_ - base_));
+}
+
+std::atomic<uint32_t>* CodeCache::add_counter() {
+  const size_t at = counters_used_.fetch_add(sizeof(uint32_t), std::memory_order_relaxed);
+  if (at + sizeof(uint32_t) > counter_bytes_) return nullptr;  // full until reset
+  return new (counters_ + at) std::atomic<uint32_t>(0);
 }
 
 void CodeCache::populate_ahead(size_t bytes) {

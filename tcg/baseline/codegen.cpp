@@ -76,20 +76,12 @@ bool Gen::run(std::string& err) {
   a_.jcc(kNe, entry_exit_request_);
   if (extra_) a_.alu_ri(kSub, true, RSP, extra_);
   if (opt_.hot_threshold && opt_.tier_up) {
-    // A plain (non-atomic) increment: a count lost to a race with another vCPU only delays
-    // tier-up, and every value is still passed through, so the threshold is never skipped.
-    // Counting goes on past the threshold: the compile queue takes the hottest block first
-    // (capping the count here kept a boot's hottest loops, RSA arithmetic, from ever being
-    // compiled).
+    // Count down in the block's cell (TranslationBlock::count_cell, placed by compile()) and
+    // ask the engine at zero or below: a plain decrement (a count lost to another vCPU only
+    // delays tier-up); at or below zero, so one that races past zero still asks.
     Label hot = a_.new_label();
-    mov_tb(RAX, &tb_.exec_count);
-    a_.load(4, RCX, Mem{RAX, 0});
-    a_.alu_ri(kAdd, false, RCX, 1);
-    a_.store(4, Mem{RAX, 0}, RCX);
-    const auto tier_up_at = int32_t(reinterpret_cast<const char*>(&tb_.tier_up_at) -
-                                    reinterpret_cast<const char*>(&tb_.exec_count));
-    a_.alu_rm(kCmp, false, RCX, Mem{RAX, tier_up_at});
-    a_.jcc(kE, hot);
+    relocs_.push_back(Reloc{uint32_t(a_.dec32_rip_placeholder()), RelocKind::Counter, 0});
+    a_.jcc(kLe, hot);
     bind(cold(Cold::Kind::TierUp, hot));
   }
 
@@ -831,7 +823,7 @@ void Gen::gen_terminal() {
 
 }  // namespace gen
 
-exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
+exec::NativeFn compile(exec::TranslationBlock& tb, CodeCache& cache, const Options& opt,
                        std::string* error, size_t* code_size, Workspace* ws) {
 #if !defined(__x86_64__)
   if (error) *error = "baseline: the host is not x86-64";
@@ -847,10 +839,18 @@ exec::NativeFn compile(const exec::TranslationBlock& tb, CodeCache& cache, const
     if (error) *error = err;
     return nullptr;
   }
-  uint8_t* at = cache.add(g.data(), g.size());
+  const bool counts = std::any_of(ws->relocs.begin(), ws->relocs.end(),
+                                  [](const Reloc& r) { return r.kind == RelocKind::Counter; });
+  std::atomic<uint32_t>* cell = counts ? cache.add_counter() : nullptr;
+  uint8_t* at = counts && !cell ? nullptr : cache.add(g.data(), g.size());
   if (!at) {
     if (error) *error = "baseline: code cache full";
     return nullptr;
+  }
+  if (cell) {
+    tb.use_cell(cell);
+    for (const Reloc& r : ws->relocs)
+      if (r.kind == RelocKind::Counter) apply_relocs(at, std::span(&r, 1), tb, opt);
   }
   if (code_size) *code_size = g.size();
   return reinterpret_cast<exec::NativeFn>(at);

@@ -11,7 +11,7 @@ namespace orrery::tcg::baseline {
 std::string code_config(const Options& opt) {
   // Bump kVersion when the code a block's IR becomes changes in a way the build id does not
   // show (it always does within one build).
-  static constexpr const char* kVersion = "baseline-3";
+  static constexpr const char* kVersion = "baseline-4";
   std::string s = kVersion;
   s += opt.hot_threshold && opt.tier_up ? " count" : " nocount";
   s += opt.avx2 && detail::host_has_avx2() ? " avx2" : " sse2";
@@ -43,6 +43,7 @@ uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, c
     case RelocKind::Helper:
       return uint64_t(r.helper->fn);
     case RelocKind::JumpSite:  // not linked (apply_relocs)
+    case RelocKind::Counter:   // relative to the site (apply_relocs)
     case RelocKind::Count:
       break;
   }
@@ -52,7 +53,9 @@ uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, c
 void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
                   const Options& opt) {
   for (const Reloc& r : relocs) {
-    const uint64_t v = detail::reloc_value(r, tb, opt);
+    uint64_t v = detail::reloc_value(r, tb, opt);
+    if (r.kind == RelocKind::Counter)  // cell and code lie in one CodeCache (< 2 GiB)
+      v = uint32_t(int32_t(reinterpret_cast<const uint8_t*>(tb.count_cell) - (code + r.at + 4)));
     std::memcpy(code + r.at, &v, reloc_width(r.kind));
   }
 }

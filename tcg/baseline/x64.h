@@ -112,6 +112,14 @@ class X64 {
     imm32(0);
     return at;
   }
+  /// `dec dword [rip+rel32]` with the rel32 0; returns its offset (the instruction ends there).
+  size_t dec32_rip_placeholder() {
+    byte(0xff);
+    byte(0x0d);  // ModRM: /1 (dec), RIP-relative
+    const size_t at = size_;
+    imm32(0);
+    return at;
+  }
   void patch_rip(size_t at, uint32_t target_offset) {
     int32_t rel = int32_t(int64_t(target_offset) - int64_t(at + 4));
     std::memcpy(&buf_[at], &rel, 4);

@@ -74,8 +74,7 @@ void Engine::log_tier_stats() {
       NativeFn fn = tb->native.load(std::memory_order_relaxed);
       if (!fn || is_baseline_code(fn)) continue;
       ++compiled_now;
-      if (tb->native_execs.load(std::memory_order_relaxed) <
-          tb->exec_count.load(std::memory_order_relaxed))
+      if (tb->native_execs.load(std::memory_order_relaxed) < tb->executions())
         ++wasted;
     }
     // Guest instructions run by baseline code (its counts go on past tier-up), and how much of
@@ -83,7 +82,7 @@ void Engine::log_tier_stats() {
     std::vector<uint64_t> work;
     work.reserve(all_.size());
     for (const auto& tb : all_)
-      work.push_back(uint64_t(tb->exec_count.load(std::memory_order_relaxed)) * tb->ir.num_insns);
+      work.push_back(uint64_t(tb->executions()) * tb->ir.num_insns);
     std::sort(work.begin(), work.end(), std::greater<>());
     uint64_t total = 0;
     for (uint64_t w : work) total += w;
@@ -217,8 +216,9 @@ std::string Engine::init() {
       [this](uint64_t ir, uint64_t cpu_ns) { policy_.note_compile(ir, cpu_ns); });
   // A block that went cold in the queue asks again once it has run as often again.
   compiler_->set_cold_hook([this](TranslationBlock* tb) {
-    const uint32_t n = tb->exec_count.load(std::memory_order_relaxed);
-    tb->tier_up_at.store(n + std::max(n, opt_.hot_threshold), std::memory_order_relaxed);
+    std::lock_guard<std::mutex> g(mu_);
+    const uint32_t n = tb->executions();
+    tb->arm(n + std::max(n, opt_.hot_threshold));
   });
   if (tcg_cache_ && opt_.tier == Tier::Auto) load_profile();
   return {};
@@ -260,7 +260,7 @@ void Engine::save_profile() {
         keep[pk] = llvm::ProfileEntry{pk.pc,    pk.cs_base, pk.flags, p.key_hash,
                                       p.weight, p.compiled, p.members};
     auto runs = [](const TranslationBlock* m) {
-      return (uint64_t(m->exec_count.load(std::memory_order_relaxed)) +
+      return (uint64_t(m->executions()) +
               m->native_execs.load(std::memory_order_relaxed)) *
              m->ir.num_insns;
     };
@@ -742,14 +742,14 @@ std::vector<TranslationBlock*> Engine::region_candidates_locked(TranslationBlock
   // from elsewhere.
   std::vector<TranslationBlock*> members{head};
   if (!opt_.regions || head->region.size() || !head->region_heads.empty()) return members;
-  const uint32_t warm = std::max<uint32_t>(1, head->exec_count.load(std::memory_order_relaxed) / 8);
+  const uint32_t warm = std::max<uint32_t>(1, head->executions() / 8);
   for (size_t i = 0; i < members.size() && members.size() < kMaxRegionBlocks; ++i) {
     for (TranslationBlock* next : members[i]->link_tb) {
       if (!next || !next->valid.load() || next->key.flags != head->key.flags ||
           next->key.cs_base != head->key.cs_base)
         continue;
       if (std::find(members.begin(), members.end(), next) != members.end()) continue;
-      if (next->exec_count.load(std::memory_order_relaxed) < warm) continue;
+      if (next->executions() < warm) continue;
       members.push_back(next);
       if (members.size() == kMaxRegionBlocks) break;
     }
@@ -799,13 +799,17 @@ bool Engine::take_profiled_region_locked(TranslationBlock* tb, VcpuExec* v, std:
 }
 
 void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
-  if (!compiler_ || tb->compile_queued.load(std::memory_order_relaxed)) return;
+  if (!compiler_) return;
   using Kind = TierPolicy::Decision::Kind;
   std::string region_key;
   bool profiled = false, region_cached = false;
   unsigned tries = 0;
   {
     std::lock_guard<std::mutex> g(mu_);
+    // A check uses up the block's count-down; what is decided below arms the next one. A block
+    // queued or compiled (its old baseline code may still run) or invalidated counts on
+    // without checks.
+    tb->arm(0);
     if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
     ++stats_.tier_checks;
     VcpuExec* const vcpu = cpu ? vcpu_of_locked(cpu) : nullptr;
@@ -819,7 +823,7 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
       profiled = take_profiled_region_locked(tb, vcpu, region_key, region_cached);
     }
     if (!profiled) {
-      const uint32_t count = tb->exec_count.load(std::memory_order_relaxed);
+      const uint32_t count = tb->executions();
       const unsigned backoffs = policy_.backoffs(tb->key);
       TierPolicy::Decision d;
       std::vector<TranslationBlock*> members;
@@ -832,7 +836,7 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
         // A region formed earlier (then dropped cold from the queue) keeps its members.
         members = region_candidates_locked(tb);
         for (const TranslationBlock* m : tb->region.empty() ? members : tb->region) {
-          insns += uint64_t(m == tb ? count : m->exec_count.load(std::memory_order_relaxed)) *
+          insns += uint64_t(m == tb ? count : m->executions()) *
                    m->ir.num_insns;
           ir += m->ir_insts();
         }
@@ -879,11 +883,11 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
       switch (d.kind) {
         case Kind::Defer:
           ++stats_.tier_deferred;
-          tb->tier_up_at.store(d.next_check, std::memory_order_relaxed);
+          tb->arm(d.next_check);
           return;
         case Kind::Never:
           ++stats_.tier_never;
-          tb->tier_up_at.store(0, std::memory_order_relaxed);
+          tb->arm(0);
           if (log_.enabled(hw::kLogTier))
             log_.log(hw::kLogTier,
                      "tier: block at 0x%" PRIx64 " stays out of LLVM (invalidated %u times)\n",
@@ -918,8 +922,7 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
       if (++tries < kLinkTries) {
         tb->compile_queued.store(false, std::memory_order_relaxed);
         pending_links_[tb] = PendingLink{std::move(region_key), tries};
-        const uint32_t count = tb->exec_count.load(std::memory_order_relaxed);
-        tb->tier_up_at.store(count + opt_.hot_threshold, std::memory_order_relaxed);
+        tb->arm(tb->executions() + opt_.hot_threshold);
         return;
       }
       ++(tb->region.size() > 1 ? stats_.ahead_regions_queued : stats_.ahead_cached);
@@ -1225,7 +1228,7 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
   // The block borrows the scratch buffer's IR while its code is made from it.
   std::swap(fresh->ir, work);
   if (engine_.options().tier == Tier::Auto && !stepping())
-    fresh->tier_up_at.store(engine_.options().hot_threshold, std::memory_order_relaxed);
+    fresh->arm(engine_.options().hot_threshold);
   if (log.enabled(hw::kLogOp)) log.write(ir::print(fresh->ir));
   // A block an earlier run found hot whose code is in the persistent cache starts native.
   Engine::AheadPlan ahead;
@@ -1347,9 +1350,7 @@ void VcpuExec::log_in_asm(const ir::Block& b, const CodeReader& code, uint64_t p
 
 uint64_t VcpuExec::execute(TranslationBlock* tb) {
   if (NativeFn fn = tb->native.load(std::memory_order_acquire)) return fn(&cpu_);
-  if (const uint32_t at = tb->tier_up_at.load(std::memory_order_relaxed);
-      at && tb->exec_count.fetch_add(1, std::memory_order_relaxed) + 1 == at)
-    engine_.tier_up(tb, &cpu_);
+  if (engine_.counts_executions() && tb->count()) engine_.tier_up(tb, &cpu_);
   return interp::run(*tb->prog, &cpu_);
 }
 

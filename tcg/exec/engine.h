@@ -117,6 +117,8 @@ class Engine : public softmmu::CodePageTracker,
   std::string init();
 
   const EngineOptions& options() const { return opt_; }
+  /// Whether blocks count their executions toward tier-up (TranslationBlock::count).
+  bool counts_executions() const { return compiler_ != nullptr; }
   hw::Log& log() { return log_; }
 
   // CodePageTracker
@@ -231,7 +233,7 @@ class Engine : public softmmu::CodePageTracker,
     uint64_t baseline_blocks = 0;
     uint64_t flushes = 0;  // flush() calls (reset, full code cache)
     // The tiering policy (tcg/exec/tier_policy.h).
-    uint64_t tier_checks = 0;    // a block reached its tier_up_at
+    uint64_t tier_checks = 0;    // a block's count-down reached its check
     uint64_t tier_compiles = 0;  // ... and was queued (Auto) or compiled (Llvm)
     uint64_t tier_deferred = 0;  // ... and must run longer first
     uint64_t tier_cached = 0;    // compiled early: its code is in the tcg cache

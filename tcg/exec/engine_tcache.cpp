@@ -2,6 +2,7 @@
 // installing a stored block, and installing them ahead of need on a thread of its own.
 #include "tcg/exec/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -23,7 +24,7 @@ std::unique_ptr<TranslationBlock> Engine::cached_block(const TbKey& key,
   tb->ir.term = found.term;
   tb->ir_size = found.ir_size;
   tb->ir_dropped = true;  // Engine::tier_up translates it again if it gets hot
-  if (opt_.tier == Tier::Auto) tb->tier_up_at.store(opt_.hot_threshold, std::memory_order_relaxed);
+  if (opt_.tier == Tier::Auto) tb->arm(opt_.hot_threshold);
   tb->cache_hit.store(found.hit, std::memory_order_relaxed);
   return tb;
 }
@@ -104,8 +105,13 @@ void Engine::install_ahead(hw::AddressSpace& as) {
 
 NativeFn Engine::install_cached(TranslationBlock* tb, const TranslationCache::Found& found) {
   if (!code_cache_) return nullptr;
-  uint8_t* at = code_cache_->add(found.code.data(), found.code.size());
+  const bool counts = std::any_of(found.relocs.begin(), found.relocs.end(), [](const auto& r) {
+    return r.kind == baseline::RelocKind::Counter;
+  });
+  std::atomic<uint32_t>* cell = counts ? code_cache_->add_counter() : nullptr;
+  uint8_t* at = counts && !cell ? nullptr : code_cache_->add(found.code.data(), found.code.size());
   if (!at) return nullptr;  // full: translated as usual, which asks for room
+  if (cell) tb->use_cell(cell);
   baseline::apply_relocs(at, found.relocs, *tb, baseline_opt_);
   baseline::find_jump_sites(at, found.relocs, tb->jump_site);
   baseline_blocks_.fetch_add(1, std::memory_order_relaxed);

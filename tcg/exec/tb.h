@@ -3,6 +3,7 @@
 // treats them alike.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -63,11 +64,42 @@ struct TranslationBlock {
   std::unique_ptr<interp::Program> prog;
 
   std::atomic<NativeFn> native{nullptr};
-  // Executions in the baseline tier or the interpreter (a plain, racy increment in baseline
-  // code). When it reaches tier_up_at the code calls Engine::tier_up, which compiles, queues or
-  // moves tier_up_at further out (tcg/exec/tier_policy.h); 0 never asks.
-  std::atomic<uint32_t> exec_count{0};
-  std::atomic<uint32_t> tier_up_at{0};
+  // Tier-up counting (tcg/exec/tier_policy.h). Baseline code decrements *count_cell at every
+  // execution (a plain, racy decrement: a count lost to another vCPU only delays tier-up) and
+  // calls Engine::tier_up once it reaches zero or below; the interpreter does the same
+  // (count()). The cell is one of the code cache's, which baseline code addresses
+  // RIP-relative (two instructions a block), or own_cell. Counting goes on past a check: the
+  // compile queue takes the hottest block first (a count capped at the threshold kept a boot's
+  // hottest loops, RSA arithmetic, from ever being compiled).
+  static constexpr uint32_t kParked = 0x7fffffff;  // the most a cell counts down
+  std::atomic<uint32_t>* count_cell = &own_cell;
+  std::atomic<uint32_t> own_cell{kParked};
+  std::atomic<uint32_t> count_origin{kParked};  // executions() when the cell reaches zero
+  /// Executions in the baseline tier or the interpreter so far. Exact under the engine's lock;
+  /// a racy read (the compile thread's) may be off while arm() runs.
+  uint32_t executions() const {
+    return count_origin.load(std::memory_order_relaxed) -
+           count_cell->load(std::memory_order_relaxed);
+  }
+  /// The next check comes at `at` executions (at most kParked from now); 0: none (the cell
+  /// counts down its most, and that check only parks it again). Under the engine's lock.
+  void arm(uint32_t at) {
+    const uint32_t n = executions();
+    const uint32_t left = !at                      ? kParked
+                          : int32_t(at - n) <= 0   ? 1  // already past: the next execution
+                                                   : std::min(at - n, kParked);
+    count_origin.store(n + left, std::memory_order_relaxed);
+    count_cell->store(left, std::memory_order_relaxed);
+  }
+  /// Counts n executions (the interpreter; tests); true when a check is due.
+  bool count(uint32_t n = 1) {
+    return int32_t(count_cell->fetch_sub(n, std::memory_order_relaxed) - n) <= 0;
+  }
+  /// Moves the count to `cell` (the code cache's, before code addressing it is published).
+  void use_cell(std::atomic<uint32_t>* cell) {
+    cell->store(count_cell->load(std::memory_order_relaxed), std::memory_order_relaxed);
+    count_cell = cell;
+  }
   // Executions of this block's LLVM code, alone or inside a region, counted only under -d tier
   // (JitOptions::count_executions).
   std::atomic<uint64_t> native_execs{0};

@@ -1,7 +1,8 @@
 // Which hot blocks the LLVM tier compiles, and when: compile only what pays back.
 //
-// A block's baseline code counts its executions and asks the engine at TranslationBlock::
-// tier_up_at. The policy answers from three facts:
+// A block's baseline code counts its executions down and asks the engine when the count-down
+// armed by the last decision runs out (TranslationBlock::arm). The policy answers from three
+// facts:
 //  - Benefit against cost (ski rental): executions so far predict as many again, so a block is
 //    compiled once the time its executions would have saved (guest instructions executed times
 //    the saving per instruction) reaches the measured cost of compiling it. Until then its next

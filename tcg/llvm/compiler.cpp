@@ -57,7 +57,7 @@ void BackgroundCompiler::enqueue(exec::TranslationBlock* tb, bool first) {
   {
     std::lock_guard<std::mutex> g(mu_);
     if (stop_ || full_) return;  // full: the block stays where it is until the next flush
-    queue_.push_back(Queued{tb, tb->exec_count.load(std::memory_order_relaxed), 0, first});
+    queue_.push_back(Queued{tb, tb->executions(), 0, first});
   }
   ++enqueued_;
   work_cv_.notify_one();
@@ -137,7 +137,7 @@ void BackgroundCompiler::finish(exec::TranslationBlock* tb, exec::NativeFn fn,
               "llvm: compiled block at 0x%" PRIx64 " (phys 0x%" PRIx64
               ", %u insns, region of %zu, %u executions)\n",
               tb->key.pc, tb->key.phys_pc, tb->ir.num_insns, std::max<size_t>(1, tb->region.size()),
-              tb->exec_count.load(std::memory_order_relaxed));
+              tb->executions());
 }
 
 size_t BackgroundCompiler::hottest_index(const std::deque<Queued>& queue) {
@@ -145,7 +145,7 @@ size_t BackgroundCompiler::hottest_index(const std::deque<Queued>& queue) {
   uint32_t best_growth = 0;
   for (size_t i = 0; i < queue.size(); ++i) {
     if (queue[i].first) return i;
-    const uint32_t growth = queue[i].tb->exec_count.load(std::memory_order_relaxed) - queue[i].seen;
+    const uint32_t growth = queue[i].tb->executions() - queue[i].seen;
     if (growth > best_growth) {
       best = i;
       best_growth = growth;
@@ -161,7 +161,7 @@ void BackgroundCompiler::mark_seen(std::deque<Queued>& queue,
       if (invalid) ++*invalid;
       return true;
     }
-    const uint32_t now = q.tb->exec_count.load(std::memory_order_relaxed);
+    const uint32_t now = q.tb->executions();
     q.idle = now == q.seen ? uint8_t(q.idle + 1) : 0;
     q.seen = now;
     // A block queued from the profile waits for its turn however cold: it was hot in earlier

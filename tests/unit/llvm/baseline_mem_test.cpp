@@ -14,7 +14,7 @@ constexpr uint64_t kPc = 0x1000;
 
 class BaselineMemTest : public LlvmTest {
  protected:
-  exec::NativeFn compile_with(const exec::TranslationBlock& tb, bool bmi2, size_t* size) {
+  exec::NativeFn compile_with(exec::TranslationBlock& tb, bool bmi2, size_t* size) {
     EXPECT_EQ(ir::verify(tb.ir), "");
     baseline::Options o;
     o.slow_load = &fake_slow_load;

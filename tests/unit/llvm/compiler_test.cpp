@@ -255,32 +255,32 @@ namespace {
 
 TEST(CompilerOrder, FastestGrowingQueuedBlockFirstOldestOnTies) {
   exec::TranslationBlock a, b, c, d;
-  a.exec_count = 64;
-  b.exec_count = 5000;  // hot in an earlier phase, quiet now
-  c.exec_count = 64;
-  d.exec_count = 64;
+  a.count(64);
+  b.count(5000);  // hot in an earlier phase, quiet now
+  c.count(64);
+  d.count(64);
   using Q = BackgroundCompiler::Queued;
   std::deque<Q> q{Q{&a, 64}, Q{&b, 5000}, Q{&c, 64}, Q{&d, 64}};
-  c.exec_count += 500;
-  d.exec_count += 500;
-  b.exec_count += 10;
+  c.count(500);
+  d.count(500);
+  b.count(10);
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);  // c: as fast as d, and older
   q.erase(q.begin() + 2);
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);  // d, in the same batch
   q.erase(q.begin() + 2);
   BackgroundCompiler::mark_seen(q);  // the batch was taken
-  a.exec_count += 100;
-  b.exec_count += 5;
+  a.count(100);
+  b.count(5);
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 0u);  // a, although b's total is higher
   BackgroundCompiler::mark_seen(q);
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 0u);  // nothing ran: the oldest
-  b.exec_count += 1;
+  b.count(1);
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 1u);
 }
 
 TEST(CompilerOrder, ColdAndInvalidatedBlocksLeaveTheQueue) {
   exec::TranslationBlock a, b, c;
-  a.exec_count = b.exec_count = c.exec_count = 64;
+  for (auto* tb : {&a, &b, &c}) tb->count(64);
   for (auto* tb : {&a, &b, &c}) tb->compile_queued = true;
   using Q = BackgroundCompiler::Queued;
   std::deque<Q> q{Q{&a, 64}, Q{&b, 64}, Q{&c, 64}};
@@ -288,17 +288,17 @@ TEST(CompilerOrder, ColdAndInvalidatedBlocksLeaveTheQueue) {
   uint64_t invalid = 0;
   c.valid = false;
   for (unsigned look = 0; look + 1 < BackgroundCompiler::kColdLooks; ++look) {
-    a.exec_count += 10;  // a keeps running, b does not
+    a.count(10);  // a keeps running, b does not
     BackgroundCompiler::mark_seen(q, &cold, &invalid);
   }
   EXPECT_EQ(invalid, 1u);  // c, at the first look
   ASSERT_EQ(q.size(), 2u);
   EXPECT_TRUE(cold.empty());
-  b.exec_count += 1;  // b ran once: idle again from here
+  b.count(1);  // b ran once: idle again from here
   BackgroundCompiler::mark_seen(q, &cold, &invalid);
   EXPECT_TRUE(cold.empty());
   for (unsigned look = 0; look < BackgroundCompiler::kColdLooks; ++look) {
-    a.exec_count += 10;
+    a.count(10);
     BackgroundCompiler::mark_seen(q, &cold, &invalid);
   }
   ASSERT_EQ(cold.size(), 1u);
@@ -317,7 +317,7 @@ TEST(CompilerOrder, ProfiledBlocksGoFirstWhenCachedAndNeverCold) {
   for (auto* tb : {&hot, &cached, &miss}) tb->compile_queued = true;
   using Q = BackgroundCompiler::Queued;
   std::deque<Q> q{Q{&hot, 0}, Q{&miss, 0}, Q{&cached, 0, 0, true}};
-  hot.exec_count += 1000;
+  hot.count(1000);
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 2u);
   q.erase(q.begin() + 2);
   EXPECT_EQ(BackgroundCompiler::hottest_index(q), 0u);

@@ -182,7 +182,7 @@ class LlvmTest : public ::testing::Test {
   }
 
   /// Verifies and compiles tb; fails the test if either step fails.
-  exec::NativeFn compile(const exec::TranslationBlock& tb) {
+  exec::NativeFn compile(exec::TranslationBlock& tb) {
     std::string v = ir::verify(tb.ir);
     EXPECT_EQ(v, "") << ir::print(tb.ir);
     std::string err;
@@ -213,7 +213,7 @@ class LlvmTest : public ::testing::Test {
     std::unique_ptr<interp::Program> prog;
   };
   static constexpr int kBothTiers = 2;
-  Tiers both_tiers(const exec::TranslationBlock& tb) {
+  Tiers both_tiers(exec::TranslationBlock& tb) {
     return {compile(tb), interp::build(tb.ir, &tb)};
   }
   uint64_t run_tier(const Tiers& t, int tier) {

@@ -47,7 +47,7 @@ uint64_t clobbering_atomic(CpuCommon* c, uint64_t vaddr, uint64_t operand, uint6
 
 class RegAllocTest : public LlvmTest {
  protected:
-  exec::NativeFn compile_baseline(const exec::TranslationBlock& tb, bool registers = true) {
+  exec::NativeFn compile_baseline(exec::TranslationBlock& tb, bool registers = true) {
     EXPECT_EQ(ir::verify(tb.ir), "");
     baseline::Options o;
     o.slow_load = &clobbering_load;
