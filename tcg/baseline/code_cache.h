@@ -66,7 +66,9 @@ class CodeCache {
   }
 
   CodeCache(uint8_t* base, size_t size)
-      : base_(base), size_(size), counters_(base + size + kCounterGap),
+      : base_(base),
+        size_(size),
+        counters_(base + size + kCounterGap),
         counter_bytes_(counter_bytes(size)) {}
   /// Commits the pages up to byte `end` (rounded up to kPopulateStep) if not done yet.
   void populate_to(size_t end);

@@ -85,9 +85,9 @@ struct TranslationBlock {
   /// counts down its most, and that check only parks it again). Under the engine's lock.
   void arm(uint32_t at) {
     const uint32_t n = executions();
-    const uint32_t left = !at                      ? kParked
-                          : int32_t(at - n) <= 0   ? 1  // already past: the next execution
-                                                   : std::min(at - n, kParked);
+    const uint32_t left = !at                    ? kParked
+                          : int32_t(at - n) <= 0 ? 1  // already past: the next execution
+                                                 : std::min(at - n, kParked);
     count_origin.store(n + left, std::memory_order_relaxed);
     count_cell->store(left, std::memory_order_relaxed);
   }

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "tcg/baseline/code_cache.h"
+#include "tcg/exec/tb.h"
+#include "tcg/interp/interp.h"  // TranslationBlock::prog
 
 namespace orrery::tcg::baseline {
 namespace {
@@ -93,6 +95,62 @@ TEST(BaselineCodeCacheTest, StartsOnAHugePageBoundary) {
     ASSERT_EQ(at, cache->base());
     EXPECT_EQ(at[bytes - 17], 0xc3);
   }
+}
+
+// Tier-up counters: distinct cells past the code, a page away from its last byte (stores
+// near running code make the host flush its pipeline), all within rel32 reach of every block;
+// null once they are all taken; a reset hands them out again.
+TEST(BaselineCodeCacheTest, CountersLieWithinReachAndAPageFromTheCode) {
+  std::string err;
+  constexpr size_t kBytes = 4 << 20;
+  auto cache = CodeCache::create(kBytes, err);
+  ASSERT_TRUE(cache) << err;
+  const uint8_t* code_end = cache->base() + kBytes;
+  std::vector<std::atomic<uint32_t>*> cells;
+  while (std::atomic<uint32_t>* c = cache->add_counter()) {
+    const auto* p = reinterpret_cast<const uint8_t*>(c);
+    ASSERT_GE(p, code_end + 4096);
+    ASSERT_LT(p + 4 - cache->base(), int64_t(1) << 31);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % 4, 0u);
+    ASSERT_EQ(c->load(), 0u);
+    c->store(uint32_t(cells.size()) + 1);
+    cells.push_back(c);
+  }
+  ASSERT_GE(cells.size(), kBytes / 128);  // more than the smallest blocks could need
+  for (size_t i = 0; i < cells.size(); ++i) ASSERT_EQ(cells[i]->load(), i + 1);
+  cache->reset();
+  EXPECT_EQ(cache->add_counter(), cells[0]);
+  EXPECT_EQ(cells[0]->load(), 0u) << "a reused cell starts at zero";
+}
+
+// The count-down: executions are counted across arms, a check is due at the armed count, one
+// raced past zero is still due, and arm(0) parks the cell (it counts on without a check).
+TEST(TranslationBlockCount, ArmsChecksAndCountsOn) {
+  exec::TranslationBlock tb;
+  EXPECT_EQ(tb.executions(), 0u);
+  tb.arm(64);
+  EXPECT_FALSE(tb.count(63));
+  EXPECT_EQ(tb.executions(), 63u);
+  EXPECT_TRUE(tb.count());
+  EXPECT_EQ(tb.executions(), 64u);
+  EXPECT_TRUE(tb.count(5)) << "past zero (another vCPU raced it there) is still due";
+  EXPECT_EQ(tb.executions(), 69u);
+  tb.arm(100);
+  EXPECT_FALSE(tb.count(30));
+  EXPECT_TRUE(tb.count());
+  tb.arm(0);
+  EXPECT_FALSE(tb.count(1000000));
+  EXPECT_EQ(tb.executions(), 1000100u);
+  tb.arm(5);  // already past: due at the next execution
+  EXPECT_TRUE(tb.count());
+  // Moving to the code cache's cell keeps the count and the check.
+  std::atomic<uint32_t> cell{0};
+  tb.arm(tb.executions() + 10);
+  tb.use_cell(&cell);
+  EXPECT_EQ(tb.executions(), 1000101u);
+  EXPECT_FALSE(tb.count(9));
+  EXPECT_TRUE(tb.count());
+  EXPECT_EQ(cell.load(), 0u);
 }
 
 }  // namespace

@@ -75,6 +75,27 @@ TEST_F(TranslationCacheUnit, StoredEntriesHitInTheNextRun) {
   EXPECT_EQ(c->stats().early, 0u);
 }
 
+// A counter relocation is valid only as the rel32 of a `dec dword [rip+rel32]` (the engine
+// writes a cell's displacement there): an entry with one anywhere else is not stored, by the
+// same check that makes a loaded pack holding one be ignored.
+TEST_F(TranslationCacheUnit, CounterSitesAreCheckedAtLoad) {
+  for (bool good : {true, false}) {
+    SCOPED_TRACE(good ? "dec site" : "other bytes");
+    std::system(("rm -f '" + dir + "'/*").c_str());
+    std::vector<uint8_t> counting(code);
+    counting[0] = good ? 0xff : 0x90;
+    counting[1] = 0x0d;
+    const baseline::Reloc site{2, baseline::RelocKind::Counter, 0};
+    {
+      auto c = TranslationCache::open(options(false), nullptr);
+      c->record(*block(0x100), bytes_at(0x100), counting, std::span(&site, 1));
+      EXPECT_EQ(c->save() > 0, good);
+    }
+    auto c = TranslationCache::open(options(false), nullptr);
+    EXPECT_EQ(find(*c, 0x100), good);
+  }
+}
+
 // Lookups before the packs are indexed miss; what those translations record is stored at
 // save() only where no loaded entry holds it already.
 TEST_F(TranslationCacheUnit, EarlyRecordsAreCheckedAgainstTheLoadedPacks) {
