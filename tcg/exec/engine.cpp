@@ -41,12 +41,12 @@ Engine::~Engine() {
                " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored), %" PRIu64 " hits, %" PRIu64
                " misses (%" PRIu64 " before the packs were indexed), %" PRIu64
                " rejected (guest bytes changed), %" PRIu64 " waiting for a helper, %" PRIu64
-               " installed ahead; %" PRIu64 " recorded, %" PRIu64
+               " installed ahead (%" PRIu64 " exits linked); %" PRIu64 " recorded, %" PRIu64
                " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
                c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
                c.packs_bad, c.hits, c.misses, c.early, c.rejected, c.no_helper,
-               ahead_installed_.load(std::memory_order_relaxed), c.recorded, c.stored,
-               double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
+               ahead_installed_.load(std::memory_order_relaxed), stats().linked_ahead, c.recorded,
+               c.stored, double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
     }
   }
   if (compiler_ && log_.enabled(hw::kLogTier)) log_tier_stats();
@@ -74,15 +74,13 @@ void Engine::log_tier_stats() {
       NativeFn fn = tb->native.load(std::memory_order_relaxed);
       if (!fn || is_baseline_code(fn)) continue;
       ++compiled_now;
-      if (tb->native_execs.load(std::memory_order_relaxed) < tb->executions())
-        ++wasted;
+      if (tb->native_execs.load(std::memory_order_relaxed) < tb->executions()) ++wasted;
     }
     // Guest instructions run by baseline code (its counts go on past tier-up), and how much of
     // that the hottest blocks hold: what compiling more blocks could move to LLVM code.
     std::vector<uint64_t> work;
     work.reserve(all_.size());
-    for (const auto& tb : all_)
-      work.push_back(uint64_t(tb->executions()) * tb->ir.num_insns);
+    for (const auto& tb : all_) work.push_back(uint64_t(tb->executions()) * tb->ir.num_insns);
     std::sort(work.begin(), work.end(), std::greater<>());
     uint64_t total = 0;
     for (uint64_t w : work) total += w;
@@ -260,8 +258,7 @@ void Engine::save_profile() {
         keep[pk] = llvm::ProfileEntry{pk.pc,    pk.cs_base, pk.flags, p.key_hash,
                                       p.weight, p.compiled, p.members};
     auto runs = [](const TranslationBlock* m) {
-      return (uint64_t(m->executions()) +
-              m->native_execs.load(std::memory_order_relaxed)) *
+      return (uint64_t(m->executions()) + m->native_execs.load(std::memory_order_relaxed)) *
              m->ir.num_insns;
     };
     auto llvm_code = [this](const TranslationBlock* m) {
@@ -722,6 +719,10 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
 
 void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
   std::lock_guard<std::mutex> g(mu_);
+  link_locked(from, slot, to);
+}
+
+void Engine::link_locked(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
   if (!from->valid.load() || !to->valid.load()) return;
   if (from->link_tb[slot] != to) {
     if (from->link_tb[slot]) {
@@ -836,8 +837,7 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
         // A region formed earlier (then dropped cold from the queue) keeps its members.
         members = region_candidates_locked(tb);
         for (const TranslationBlock* m : tb->region.empty() ? members : tb->region) {
-          insns += uint64_t(m == tb ? count : m->executions()) *
-                   m->ir.num_insns;
+          insns += uint64_t(m == tb ? count : m->executions()) * m->ir.num_insns;
           ir += m->ir_insts();
         }
         d = policy_.decide(count, insns, ir, backoffs);
