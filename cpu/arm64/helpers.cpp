@@ -112,14 +112,21 @@ uint64_t helper_store_exclusive(tcg::CpuCommon* c, uint64_t vaddr, uint64_t desc
       const uint64_t v1 = reg_or_zero(s, d.rt), v2 = reg_or_zero(s, d.rt2);
       bool ok = false;
       switch (total) {
-        case 1: ok = cas<uint8_t>(host, s.monitor.value, v1); break;
-        case 2: ok = cas<uint16_t>(host, s.monitor.value, v1); break;
-        case 4: ok = cas<uint32_t>(host, s.monitor.value, v1); break;
+        case 1:
+          ok = cas<uint8_t>(host, s.monitor.value, v1);
+          break;
+        case 2:
+          ok = cas<uint16_t>(host, s.monitor.value, v1);
+          break;
+        case 4:
+          ok = cas<uint32_t>(host, s.monitor.value, v1);
+          break;
         case 8:
           // A pair of words is one 64-bit location; the monitor kept its halves as LDXP saw them.
-          ok = d.pair ? cas<uint64_t>(host, (s.monitor.value & 0xffffffffu) | (s.monitor.value2 << 32),
-                                      (v1 & 0xffffffffu) | (v2 << 32))
-                      : cas<uint64_t>(host, s.monitor.value, v1);
+          ok = d.pair
+                   ? cas<uint64_t>(host, (s.monitor.value & 0xffffffffu) | (s.monitor.value2 << 32),
+                                   (v1 & 0xffffffffu) | (v2 << 32))
+                   : cas<uint64_t>(host, s.monitor.value, v1);
           break;
         case 16: {
           const unsigned __int128 want =
@@ -278,8 +285,8 @@ uint64_t helper_at(tcg::CpuCommon* c, uint64_t op, uint64_t vaddr, uint64_t pc) 
   (void)pc;
   Arm64State& s = state_of(*c);
   const bool write = op & 1, el0 = op & 2;
-  const WalkResult r =
-      stage1_translate(s, c->mmu->address_space(), vaddr, write ? Access::Write : Access::Read, el0);
+  const WalkResult r = stage1_translate(s, c->mmu->address_space(), vaddr,
+                                        write ? Access::Write : Access::Read, el0);
   s.par_el1 = par_from(r);
   return 0;
 }
@@ -311,8 +318,15 @@ uint64_t helper_send_event(tcg::CpuCommon* c, uint64_t all, uint64_t, uint64_t) 
   return 0;
 }
 
-uint64_t helper_check_irq(tcg::CpuCommon* c, uint64_t, uint64_t, uint64_t) {
-  state_of(*c).owner->check_interrupts();
+uint64_t helper_check_irq(tcg::CpuCommon* c, uint64_t old_daif, uint64_t, uint64_t) {
+  Arm64State& s = state_of(*c);
+  if ((old_daif ^ s.daif) & 8) {
+    // PSTATE.D gates debug exceptions, which the tb flags follow (software step, breakpoints):
+    // recompute them and leave chained execution, as a mode change's Lookup exit would.
+    s.owner->mode_changed();
+    c->exit_request.store(1);
+  }
+  s.owner->check_interrupts();
   return 0;
 }
 

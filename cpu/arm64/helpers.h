@@ -98,7 +98,8 @@ inline constexpr tcg::ir::Helper kHelperException{"arm64_exception", &helper_exc
 /// ERET: restores PSTATE and the PC (written to the state), sets the event register, then
 /// checks for interrupts.
 inline constexpr tcg::ir::Helper kHelperEret{"arm64_eret", &helper_eret};
-/// After a DAIF write: leave chained execution if an interrupt became deliverable.
+/// After a DAIF write (the old DAIF bits): leave chained execution if an interrupt became
+/// deliverable or PSTATE.D changed (the tb flags are recomputed then).
 inline constexpr tcg::ir::Helper kHelperCheckIrq{"arm64_check_irq", &helper_check_irq};
 /// SEV (kSendEventAll) or SEVL: sets event registers.
 inline constexpr tcg::ir::Helper kHelperSendEvent{"arm64_send_event", &helper_send_event};

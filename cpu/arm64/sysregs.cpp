@@ -120,7 +120,7 @@ constexpr SysReg kSysRegs[] = {
     special("SPSel", sysreg_key(3, 0, 4, 2, 0), kEl1Rw, SysRegSpecial::SpSel, true),
     special("CurrentEL", sysreg_key(3, 0, 4, 2, 2), kEl1Ro, SysRegSpecial::CurrentEl),
     special("NZCV", sysreg_key(3, 3, 4, 2, 0), kEl0Rw, SysRegSpecial::Nzcv),
-    el0_gated(special("DAIF", sysreg_key(3, 3, 4, 2, 1), kEl0Rw, SysRegSpecial::Daif, true),
+    el0_gated(special("DAIF", sysreg_key(3, 3, 4, 2, 1), kEl0Rw, SysRegSpecial::Daif),
               tb_flags::kEl0Uma),
     // AHP, DN, FZ, RMode, Stride, FZ16 (RES0 without FEAT_FP16: the translator clears it), Len
     // and the exception trap enables.

@@ -60,6 +60,25 @@ std::vector<uint32_t> el1_breakpoint_code(bool unlock) {
       unlock ? kOslarXzr : kIsb, kMdscrX2, kDbgbvr0X3, kDbgbcr0X4, kDaifclrD, kIsb, kAddX0, kAddX0};
 }
 
+// Unmasking PSTATE.D activates the breakpoints at once, with no ISB after it: the DAIF write
+// ends its block with a plain jump, and its helper recomputes the tb flags (which follow
+// PSTATE.D) and leaves the chained blocks. Both the immediate and the register form.
+TEST_P(DebugTest, UnmaskingDebugExceptionsActivatesBreakpointsAtOnce) {
+  for (const uint32_t unmask : {kDaifclrD, 0xd51b4225u /* msr daif, x5 */}) {
+    SCOPED_TRACE(unmask == kDaifclrD ? "msr daifclr, #8" : "msr daif, x5");
+    m->restart();
+    m->load({kOslarXzr, kMdscrX2, kDbgbvr0X3, kDbgbcr0X4, kIsb, unmask, kAddX0, kAddX0});
+    const uint64_t target = kCodeBase + 28;
+    m->x(2) = mdscr::kKde | mdscr::kMde;
+    m->x(3) = target;
+    m->x(4) = 0x1e7;              // enabled, EL0 and EL1, BAS 0b1111
+    m->x(5) = 0x3c0 & ~0x200ull;  // D clear, A, I and F still masked
+    expect_exception(kVecCurrentSpxSync, ec::kBreakpointSame);
+    EXPECT_EQ(m->cpu->state().elr_el1, target);
+    EXPECT_EQ(m->x(0), 1u);
+  }
+}
+
 TEST_P(DebugTest, ABreakpointSetAfterTheCodeWasTranslatedStillFires) {
   m->load(el1_breakpoint_code(true));
   const uint64_t target = kCodeBase + 24;
