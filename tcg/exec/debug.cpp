@@ -10,7 +10,7 @@ namespace orrery::tcg::exec {
 // ---- Engine and VcpuExec parts that exist only for the debugger ----
 
 void Engine::invalidate_vpc(uint64_t pc) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   std::vector<TranslationBlock*> victims;
   map_.for_each([&](const TbKey& key, TranslationBlock* tb) {
     // An empty block (a bare breakpoint exit) still covers its own PC.
@@ -59,7 +59,7 @@ RunResult VcpuExec::debug_wait_quit() {
 // ---- DebugState ----
 
 unsigned DebugState::add_vcpu(VcpuExec* v) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   Slot s;
   s.exec = v;
   s.stop_req = start_stopped_;
@@ -69,7 +69,7 @@ unsigned DebugState::add_vcpu(VcpuExec* v) {
 }
 
 void DebugState::remove_vcpu(VcpuExec* v) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   for (Slot& s : slots_)
     if (s.exec == v) s = Slot{};  // the slot number stays reserved (gdb thread ids are stable)
   cv_.notify_all();
@@ -77,12 +77,12 @@ void DebugState::remove_vcpu(VcpuExec* v) {
 
 bool DebugState::stop_pending(unsigned slot) const {
   if (!stop_flags_.load(std::memory_order_acquire)) return false;
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   return slot < slots_.size() && slots_[slot].stop_req;
 }
 
 void DebugState::set_in_run(unsigned slot, bool in_run) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   if (slot < slots_.size()) slots_[slot].in_run = in_run;
   cv_.notify_all();
 }
@@ -107,19 +107,19 @@ ResumeMode DebugState::park(const DebugStop& why) {
 
 bool DebugState::take_step(unsigned slot) {
   if (!step_flags_.load(std::memory_order_acquire)) return false;
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   if (slot >= slots_.size() || !slots_[slot].step_unclaimed) return false;
   slots_[slot].step_unclaimed = false;
   return true;
 }
 
 bool DebugState::is_breakpoint(uint64_t pc) const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   return bps_.count(pc) != 0;
 }
 
 bool DebugState::is_hw_breakpoint(uint64_t pc) const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   auto it = bps_.find(pc);
   return it != bps_.end() && it->second.hw && !it->second.sw;
 }
@@ -133,7 +133,7 @@ bool kind_matches(WatchKind k, bool write) {
 }  // namespace
 
 bool DebugState::page_watched(uint64_t vpage) const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   for (const Watchpoint& w : wps_)
     if (w.addr < vpage + softmmu::kPageSize && vpage < w.addr + w.len) return true;
   return false;
@@ -141,7 +141,7 @@ bool DebugState::page_watched(uint64_t vpage) const {
 
 bool DebugState::watch_hit(uint64_t vaddr, unsigned size, bool write,
                            softmmu::WatchHit& hit) const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   for (const Watchpoint& w : wps_) {
     if (!kind_matches(w.kind, write)) continue;
     if (w.addr < vaddr + size && vaddr < w.addr + w.len) {
@@ -154,7 +154,7 @@ bool DebugState::watch_hit(uint64_t vaddr, unsigned size, bool write,
 }
 
 void DebugState::activate(bool start_stopped) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   active_.store(true, std::memory_order_release);
   start_stopped_ = start_stopped;
   if (start_stopped) request_stop_locked();
@@ -163,18 +163,18 @@ void DebugState::activate(bool start_stopped) {
 void DebugState::deactivate() {
   quitting_.store(true, std::memory_order_release);
   release_all();
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   active_.store(false, std::memory_order_release);
   cv_.notify_all();
 }
 
 unsigned DebugState::vcpu_count() const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   return unsigned(slots_.size());
 }
 
 VcpuExec* DebugState::vcpu(unsigned slot) const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   return slot < slots_.size() ? slots_[slot].exec : nullptr;
 }
 
@@ -188,7 +188,7 @@ void DebugState::request_stop_locked() {
 }
 
 void DebugState::request_stop_all() {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   interrupt_ = true;
   request_stop_locked();
 }
@@ -200,12 +200,12 @@ bool DebugState::all_stopped_locked() const {
 }
 
 bool DebugState::all_stopped() const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   return all_stopped_locked();
 }
 
 void DebugState::set_stop_listener(std::function<void(bool stopped)> fn) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   stop_listener_ = std::move(fn);
 }
 
@@ -237,7 +237,7 @@ std::optional<DebugStop> DebugState::take_stop(std::chrono::milliseconds timeout
 
 void DebugState::resume(std::span<const ResumeMode> modes) {
   notify_running();
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   bool any_stopped = false, any_step = false;
   for (unsigned i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
@@ -262,7 +262,7 @@ void DebugState::resume(std::span<const ResumeMode> modes) {
 void DebugState::notify_running() {
   std::function<void(bool)> listener;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     listener = stop_listener_;
   }
   if (listener) listener(false);
@@ -273,7 +273,7 @@ void DebugState::release_all() {
   std::vector<uint64_t> pcs;
   bool had_wps;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     for (const auto& [pc, b] : bps_) pcs.push_back(pc);
     bps_.clear();
     had_wps = !wps_.empty();
@@ -293,14 +293,14 @@ void DebugState::release_all() {
   }
   for (uint64_t pc : pcs) engine_.invalidate_vpc(pc);
   if (had_wps) flush_tlbs();
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   cv_.notify_all();
 }
 
 bool DebugState::insert_breakpoint(uint64_t pc, bool hw) {
   bool fresh;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     auto [it, added] = bps_.try_emplace(pc);
     fresh = added;
     (hw ? it->second.hw : it->second.sw) = true;  // idempotent, as gdb's protocol asks
@@ -313,7 +313,7 @@ bool DebugState::insert_breakpoint(uint64_t pc, bool hw) {
 bool DebugState::remove_breakpoint(uint64_t pc, bool hw) {
   bool gone = false;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     auto it = bps_.find(pc);
     if (it == bps_.end()) return true;
     (hw ? it->second.hw : it->second.sw) = false;
@@ -330,7 +330,7 @@ bool DebugState::remove_breakpoint(uint64_t pc, bool hw) {
 bool DebugState::insert_watchpoint(uint64_t addr, uint64_t len, WatchKind kind) {
   if (len == 0 || addr + len < addr) return false;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     for (const Watchpoint& w : wps_)
       if (w.addr == addr && w.len == len && w.kind == kind) return true;
     wps_.push_back({addr, len, kind});
@@ -342,7 +342,7 @@ bool DebugState::insert_watchpoint(uint64_t addr, uint64_t len, WatchKind kind) 
 
 bool DebugState::remove_watchpoint(uint64_t addr, uint64_t len, WatchKind kind) {
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     std::erase_if(wps_, [&](const Watchpoint& w) {
       return w.addr == addr && w.len == len && w.kind == kind;
     });
@@ -356,7 +356,7 @@ void DebugState::flush_tlbs() {
   // The vCPUs are stopped while the debugger changes watchpoints (all-stop protocol).
   std::vector<VcpuExec*> vs;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     for (const Slot& s : slots_)
       if (s.exec) vs.push_back(s.exec);
   }

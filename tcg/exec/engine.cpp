@@ -66,7 +66,7 @@ void Engine::log_tier_stats() {
   uint64_t wasted = 0, compiled_now = 0, baseline_insns = 0;
   std::string top_shares;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     count_native_locked(all_);
     // Blocks whose LLVM code ran fewer times than their baseline code had before it was
     // compiled: the compile was most likely wasted.
@@ -214,7 +214,7 @@ std::string Engine::init() {
       [this](uint64_t ir, uint64_t cpu_ns) { policy_.note_compile(ir, cpu_ns); });
   // A block that went cold in the queue asks again once it has run as often again.
   compiler_->set_cold_hook([this](TranslationBlock* tb) {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     const uint32_t n = tb->executions();
     tb->arm(n + std::max(n, opt_.hot_threshold));
   });
@@ -246,7 +246,7 @@ void Engine::save_profile() {
   std::unordered_map<ProfileKey, llvm::ProfileEntry, ProfileKeyHash> keep;
   size_t without_ir = 0;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     std::unordered_set<ProfileKey, ProfileKeyHash> seen;
     if (!profile_.empty())
       for (const auto& tb : all_) {
@@ -347,7 +347,7 @@ Engine::AheadPlan Engine::plan_ahead(const TranslationBlock& tb) {
   if (it == profile_.end()) return plan;
   {
     // A key whose compiled code keeps being thrown away goes through the policy's back-off.
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     if (policy_.backoffs(tb.key)) return plan;
   }
   // Its members are not translated yet: tier_up forms the region at the first check.
@@ -358,7 +358,7 @@ Engine::AheadPlan Engine::plan_ahead(const TranslationBlock& tb) {
   // The same guest code (and code generator) as in the profiled run, or it is not that block.
   plan.key = compiler_->jit().cache_key(tb);
   if (plan.key.empty() || llvm::CodeCache::key_hash(plan.key) != it->second.key_hash) {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     ++stats_.ahead_changed;
     plan.kind = Kind::Changed;
     return plan;
@@ -378,7 +378,7 @@ NativeFn Engine::link_ahead(TranslationBlock& tb, const AheadPlan& plan) {
   if (auto it = profile_.find(ProfileKey{tb.key.pc, tb.key.flags, tb.key.cs_base});
       it != profile_.end())
     earn_fill_budget(it->second.weight);
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   ++stats_.ahead_linked;
   return fn;
 }
@@ -394,7 +394,7 @@ void Engine::tier_ahead(TranslationBlock* tb, const AheadPlan& plan) {
     if (it == profile_.end()) return;
     if (!ahead_pays(it->second, tb->ir_insts())) {
       if (!take_fill_budget(tb->ir_insts())) {
-        std::lock_guard<std::mutex> g(mu_);
+        std::lock_guard g(mu_);
         ++stats_.ahead_over_budget;
         return;
       }
@@ -402,14 +402,14 @@ void Engine::tier_ahead(TranslationBlock* tb, const AheadPlan& plan) {
     }
   } else {
     // Not linked at translation (the JIT was busy): tier_up tries again at the next checks.
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
     tb->ahead = true;
     pending_links_[tb] = PendingLink{plan.key, 0};
     return;
   }
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
     ++(plan.kind == Kind::Cached ? stats_.ahead_cached
        : fill                    ? stats_.ahead_fill
@@ -507,7 +507,7 @@ void Engine::set_link(TranslationBlock* from, unsigned slot, NativeFn fn) const 
 }
 
 void Engine::relink_published(TranslationBlock* tb) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   if (!tb->valid.load()) return;
   NativeFn fn = tb->native.load(std::memory_order_acquire);
   for (auto [src, slot] : tb->incoming) set_link(src, slot, fn);
@@ -516,7 +516,7 @@ void Engine::relink_published(TranslationBlock* tb) {
 
 bool Engine::is_code_page(uint64_t phys_page) const {
   if (CodePages::covers(phys_page)) return code_pages_.contains(phys_page);
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   return pages_.count(phys_page & kPageMask) != 0;
 }
 
@@ -566,17 +566,17 @@ bool Engine::invalidate_range_locked(uint64_t phys, uint64_t len, const uint64_t
 }
 
 void Engine::invalidate_phys(uint64_t phys, uint64_t len) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   invalidate_range_locked(phys, len, nullptr);
 }
 
 bool Engine::invalidate_phys_from(uint64_t phys, uint64_t len, uint64_t running_pc) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   return invalidate_range_locked(phys, len, &running_pc);
 }
 
 void Engine::invalidate(TranslationBlock* tb) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   invalidate_locked(tb);
 }
 
@@ -595,7 +595,7 @@ void Engine::guest_memory_written(uint64_t addr, uint64_t len) {
     invalidate_page(*page, [&](uint64_t lo, uint64_t n) { invalidate_phys(lo, n); });
   if (last < CodePages::kLimit) return;
   // Beyond the table's space the engine's map is the only record: look its pages up.
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   const uint64_t from = std::max(addr, CodePages::kLimit) & kPageMask;
   std::vector<uint64_t> hit;
   for (const auto& entry : pages_)
@@ -649,7 +649,7 @@ void Engine::unregister_page_locked(uint64_t page, TranslationBlock* tb) {
 }
 
 void Engine::forget_tier_history() {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   policy_.clear();
 }
 
@@ -657,7 +657,7 @@ void Engine::flush() {
   stop_install_ahead();  // it holds blocks it inserted
   std::vector<std::unique_ptr<TranslationBlock>> old;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     ++stats_.flushes;
     if (compiler_ && compiler_->jit().counts_executions()) count_native_locked(all_);
     map_.clear();
@@ -680,7 +680,7 @@ void Engine::flush() {
 }
 
 TranslationBlock* Engine::lookup(const TbKey& key) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   return map_.find(key);
 }
 
@@ -689,7 +689,7 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
   uint64_t new_code_pages[2];
   unsigned num_new = 0;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     if (TranslationBlock* first = map_.insert(raw->key, raw); first != raw)
       return first;  // another vCPU translated it first; ours is dropped
     for (uint64_t page : {raw->key.phys_pc & kPageMask, raw->phys_page2}) {
@@ -708,7 +708,7 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
     // Writes to these pages must now take the slow path to invalidate their blocks.
     std::vector<VcpuExec*> vs;
     {
-      std::lock_guard<std::mutex> g(mu_);
+      std::lock_guard g(mu_);
       vs = vcpus_;
     }
     for (VcpuExec* v : vs)
@@ -718,7 +718,7 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
 }
 
 void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   link_locked(from, slot, to);
 }
 
@@ -806,7 +806,7 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
   bool profiled = false, region_cached = false;
   unsigned tries = 0;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     // A check uses up the block's count-down; what is decided below arms the next one. A block
     // queued or compiled (its old baseline code may still run) or invalidated counts on
     // without checks.
@@ -913,11 +913,11 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
               compiler_->jit().try_link_cached(*tb, region_key, tries + 1 >= kLinkTries)) {
         tb->native.store(fn, std::memory_order_release);
         relink_published(tb);
-        std::lock_guard<std::mutex> g(mu_);
+        std::lock_guard g(mu_);
         ++(tb->region.size() > 1 ? stats_.ahead_regions_linked : stats_.ahead_linked_later);
         return;
       }
-      std::lock_guard<std::mutex> g(mu_);
+      std::lock_guard g(mu_);
       if (!tb->valid.load()) return;
       if (++tries < kLinkTries) {
         tb->compile_queued.store(false, std::memory_order_relaxed);
@@ -939,7 +939,7 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
 
 void Engine::register_vcpu(VcpuExec* v) {
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     vcpus_.push_back(v);
   }
   std::lock_guard<std::mutex> g(map_mu_);
@@ -950,7 +950,7 @@ void Engine::register_vcpu(VcpuExec* v) {
 void Engine::unregister_vcpu(VcpuExec* v) {
   stop_install_ahead();  // it reads the vCPUs' address space and protects pages in their TLBs
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     std::erase(vcpus_, v);
   }
   std::lock_guard<std::mutex> g(map_mu_);
@@ -1028,7 +1028,7 @@ void Engine::sync_memory_map(VcpuExec* v) {
 }
 
 Engine::Stats Engine::stats() const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   Stats s = stats_;
   if (compiler_) {
     const auto c = compiler_->stats();

@@ -20,6 +20,7 @@
 #include "hw/core/address_space.h"
 #include "hw/core/log.h"
 #include "tcg/baseline/baseline.h"
+#include "tcg/exec/adaptive_mutex.h"
 #include "tcg/exec/code_pages.h"
 #include "tcg/exec/debug.h"
 #include "tcg/exec/frontend.h"
@@ -318,7 +319,7 @@ class Engine : public softmmu::CodePageTracker,
 
   EngineOptions opt_;
   hw::Log& log_;
-  mutable std::mutex mu_;
+  mutable AdaptiveMutex mu_;
   TbMap map_;
   std::unordered_map<uint64_t, std::vector<TranslationBlock*>> pages_;  // phys page -> blocks
   CodePages code_pages_;  // the keys of pages_, for lock-free is_code_page()

@@ -92,7 +92,7 @@ void Engine::install_ahead(hw::AddressSpace& as) {
   tcache_->install_pass(list, bytes_at, visit);
   {
     // Later passes install what the guest loads or patches later, met in no particular order.
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard g(mu_);
     ahead_waiting_ = {};
   }
   ahead_first_pass_.store(true, std::memory_order_release);
@@ -120,7 +120,7 @@ void Engine::prelink(TranslationBlock* tb) {
   // that trip to the dispatcher at each exit's first use (~200k in a warm arm64 boot); linked
   // here, its code chains at once. Not where blocks must not chain (stepping, lockstep
   // verification: their vCPUs never follow links).
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard g(mu_);
   if (!tb->valid.load() || tb->phys_page2 != TranslationBlock::kNoPage) return;
   for (const VcpuExec* v : vcpus_)
     if (!v->follows_links()) return;
