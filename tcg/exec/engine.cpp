@@ -41,12 +41,12 @@ Engine::~Engine() {
                " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored), %" PRIu64 " hits, %" PRIu64
                " misses (%" PRIu64 " before the packs were indexed), %" PRIu64
                " rejected (guest bytes changed), %" PRIu64 " waiting for a helper, %" PRIu64
-               " installed ahead (%" PRIu64 " exits linked); %" PRIu64 " recorded, %" PRIu64
+               " installed ahead; %" PRIu64 " recorded, %" PRIu64
                " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
                c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
                c.packs_bad, c.hits, c.misses, c.early, c.rejected, c.no_helper,
-               ahead_installed_.load(std::memory_order_relaxed), stats().linked_ahead, c.recorded,
-               c.stored, double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
+               ahead_installed_.load(std::memory_order_relaxed), c.recorded, c.stored,
+               double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
     }
   }
   if (compiler_ && log_.enabled(hw::kLogTier)) log_tier_stats();
@@ -719,10 +719,6 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
 
 void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
   std::lock_guard g(mu_);
-  link_locked(from, slot, to);
-}
-
-void Engine::link_locked(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
   if (!from->valid.load() || !to->valid.load()) return;
   if (from->link_tb[slot] != to) {
     if (from->link_tb[slot]) {

@@ -266,7 +266,6 @@ class Engine : public softmmu::CodePageTracker,
     uint64_t native_execs = 0;
     uint64_t native_insns = 0;
     uint64_t installed_ahead = 0;  // blocks start_install_ahead installed
-    uint64_t linked_ahead = 0;     // their direct exits it linked (Engine::prelink)
   };
   Stats stats() const;
   /// The policy's current compile-cost estimate for ir_insts IR instructions (tests).
@@ -274,11 +273,6 @@ class Engine : public softmmu::CodePageTracker,
 
  private:
   void install_ahead(hw::AddressSpace& as);
-  // Links a block install_ahead just installed as the dispatcher would once it ran: its
-  // same-page direct exits to installed blocks, and installed blocks waiting for it
-  // (ahead_waiting_).
-  void prelink(TranslationBlock* tb);
-  void link_locked(TranslationBlock* from, unsigned slot, TranslationBlock* to);
   // Stops and joins the install_ahead thread (before anything it uses goes away).
   void stop_install_ahead();
   void invalidate_locked(TranslationBlock* tb);
@@ -381,10 +375,6 @@ class Engine : public softmmu::CodePageTracker,
   std::mutex ahead_mu_;
   std::condition_variable ahead_cv_;
   std::atomic<uint64_t> ahead_installed_{0};
-  // Direct exits of blocks installed ahead whose successor is not installed yet, by its key
-  // (install_ahead's thread; mu_). Dropped after the first pass.
-  std::unordered_map<TbKey, std::vector<std::pair<TranslationBlock*, unsigned>>, TbMap::KeyHash>
-      ahead_waiting_;
   DebugState debug_{*this};
 };
 
@@ -406,8 +396,6 @@ class VcpuExec {
   /// so each run() executes exactly one block. Set before the first run().
   void set_block_step(bool on) { block_step_ = on; }
   bool block_step() const { return block_step_; }
-  /// Whether this vCPU's blocks may chain (not under single or lockstep blocks).
-  bool follows_links() const { return !block_step_ && !single_step_; }
   /// Told when this vCPU parks for the debugger and when it leaves the park.
   void set_debug_park_listener(DebugParkListener* l) { park_listener_ = l; }
 

@@ -10,11 +10,8 @@
 #include <thread>
 
 #include "tcg/interp/interp.h"  // TranslationBlock::prog
-#include "tcg/softmmu/tlb.h"
 
 namespace orrery::tcg::exec {
-
-using softmmu::kPageMask;
 
 std::unique_ptr<TranslationBlock> Engine::cached_block(const TbKey& key,
                                                        const TranslationCache::Found& found) const {
@@ -85,16 +82,10 @@ void Engine::install_ahead(hw::AddressSpace& as) {
       return true;
     }
     ahead_installed_.fetch_add(1, std::memory_order_relaxed);
-    prelink(raw);
     return true;
   };
   TranslationCache::AheadList list;
   tcache_->install_pass(list, bytes_at, visit);
-  {
-    // Later passes install what the guest loads or patches later, met in no particular order.
-    std::lock_guard g(mu_);
-    ahead_waiting_ = {};
-  }
   ahead_first_pass_.store(true, std::memory_order_release);
   ahead_first_pass_.notify_all();
   // Code the guest loads or patches after its start (the kernel's alternatives, modules, user
@@ -109,47 +100,6 @@ void Engine::install_ahead(hw::AddressSpace& as) {
         return;
     }
     tcache_->install_pass(list, bytes_at, visit);
-  }
-}
-
-void Engine::prelink(TranslationBlock* tb) {
-  // The dispatcher links a block's direct exit when it first takes it, to the block it finds
-  // at the target: in the same guest page (its physical page), and with the same mode (tb
-  // flags and cs_base only change through an exit to the CPU loop, after which nothing is
-  // linked), not running on into another page. A block installed ahead of need would take
-  // that trip to the dispatcher at each exit's first use (~200k in a warm arm64 boot); linked
-  // here, its code chains at once. Not where blocks must not chain (stepping, lockstep
-  // verification: their vCPUs never follow links).
-  std::lock_guard g(mu_);
-  if (!tb->valid.load() || tb->phys_page2 != TranslationBlock::kNoPage) return;
-  for (const VcpuExec* v : vcpus_)
-    if (!v->follows_links()) return;
-  auto successor = [tb](uint64_t target) {
-    return TbKey{target, (tb->key.phys_pc & kPageMask) | (target & ~kPageMask), tb->key.flags,
-                 tb->key.cs_base};
-  };
-  auto exit_to = [&](unsigned slot, uint64_t target) {
-    if ((target ^ tb->key.pc) & kPageMask) return;
-    const TbKey key = successor(target);
-    TranslationBlock* to = map_.find(key);
-    if (!to) {
-      ahead_waiting_[key].emplace_back(tb, slot);
-    } else if (to->phys_page2 == TranslationBlock::kNoPage && to->native.load()) {
-      link_locked(tb, slot, to);
-      ++stats_.linked_ahead;
-    }
-  };
-  const ir::Terminal& t = tb->ir.term;
-  if (t.kind == ir::Terminal::Kind::Jump || t.kind == ir::Terminal::Kind::Branch)
-    exit_to(0, t.target);
-  if (t.kind == ir::Terminal::Kind::Branch) exit_to(1, t.target2);
-  if (auto it = ahead_waiting_.find(tb->key); it != ahead_waiting_.end()) {
-    for (auto [from, slot] : it->second)
-      if (!from->link_tb[slot]) {
-        link_locked(from, slot, tb);
-        ++stats_.linked_ahead;
-      }
-    ahead_waiting_.erase(it);
   }
 }
 

@@ -75,20 +75,6 @@ class TbMap {
 
   size_t size() const { return live_; }
 
-  /// The map's hash of a key (also for other containers keyed by TbKey: KeyHash).
-  static size_t hash(const TbKey& k) {
-    uint64_t x = k.pc ^ (k.phys_pc << 7) ^ ((k.flags ^ (k.cs_base << 23)) * 0x9e3779b97f4a7c15ull);
-    x ^= x >> 30;  // splitmix64's finaliser
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return size_t(x);
-  }
-  struct KeyHash {
-    size_t operator()(const TbKey& k) const { return hash(k); }
-  };
-
  private:
   struct Slot {
     TbKey key;
@@ -99,6 +85,15 @@ class TbMap {
   // A non-null address no block can have (blocks are 8-byte aligned).
   static TranslationBlock* tombstone() { return reinterpret_cast<TranslationBlock*>(uintptr_t(1)); }
   size_t mask() const { return slots_.size() - 1; }
+  static size_t hash(const TbKey& k) {
+    uint64_t x = k.pc ^ (k.phys_pc << 7) ^ ((k.flags ^ (k.cs_base << 23)) * 0x9e3779b97f4a7c15ull);
+    x ^= x >> 30;  // splitmix64's finaliser
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return size_t(x);
+  }
   void rehash(size_t n) {
     std::vector<Slot> old(n);
     old.swap(slots_);
