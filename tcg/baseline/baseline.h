@@ -99,6 +99,11 @@ std::string code_config(const Options& opt);
 void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
                   const Options& opt);
 
+/// Copies tb's code into cache with the tier-up counter cell its Counter relocation names, if
+/// any (tb's count moves there and the site is filled in). Null when the cache is full.
+uint8_t* place(exec::TranslationBlock& tb, CodeCache& cache, std::span<const uint8_t> code,
+               std::span<const Reloc> relocs);
+
 /// Where baseline code continues after its C entry (every block's first kFastEntryOffset bytes
 /// save the callee-saved registers, reserve the shared frame and load rbx and r12). A chained
 /// exit from baseline code jumps here, with that frame, rbx = cpu and r12 = its TLB table.

@@ -839,18 +839,10 @@ exec::NativeFn compile(exec::TranslationBlock& tb, CodeCache& cache, const Optio
     if (error) *error = err;
     return nullptr;
   }
-  const bool counts = std::any_of(ws->relocs.begin(), ws->relocs.end(),
-                                  [](const Reloc& r) { return r.kind == RelocKind::Counter; });
-  std::atomic<uint32_t>* cell = counts ? cache.add_counter() : nullptr;
-  uint8_t* at = counts && !cell ? nullptr : cache.add(g.data(), g.size());
+  uint8_t* at = place(tb, cache, std::span(g.data(), g.size()), ws->relocs);
   if (!at) {
     if (error) *error = "baseline: code cache full";
     return nullptr;
-  }
-  if (cell) {
-    tb.use_cell(cell);
-    for (const Reloc& r : ws->relocs)
-      if (r.kind == RelocKind::Counter) apply_relocs(at, std::span(&r, 1), tb, opt);
   }
   if (code_size) *code_size = g.size();
   return reinterpret_cast<exec::NativeFn>(at);

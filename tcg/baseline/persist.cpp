@@ -1,5 +1,6 @@
 // What a later run needs to reuse baseline code (tcg/exec/translation_cache.h): the options
 // the code depends on, and filling its run-dependent immediates in again.
+#include <algorithm>
 #include <cstring>
 
 #include "tcg/baseline/baseline.h"
@@ -19,6 +20,14 @@ std::string code_config(const Options& opt) {
   s += opt.registers ? " regs" : " slots";
   return s;
 }
+
+namespace {
+// The rel32 at `site` (a Counter relocation) that reaches tb's cell: cell and code lie in one
+// CodeCache (< 2 GiB).
+uint32_t counter_rel32(const exec::TranslationBlock& tb, const uint8_t* site) {
+  return uint32_t(int32_t(reinterpret_cast<const uint8_t*>(tb.count_cell) - (site + 4)));
+}
+}  // namespace
 
 uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, const Options& opt) {
   switch (r.kind) {
@@ -54,10 +63,24 @@ void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::Tran
                   const Options& opt) {
   for (const Reloc& r : relocs) {
     uint64_t v = detail::reloc_value(r, tb, opt);
-    if (r.kind == RelocKind::Counter)  // cell and code lie in one CodeCache (< 2 GiB)
-      v = uint32_t(int32_t(reinterpret_cast<const uint8_t*>(tb.count_cell) - (code + r.at + 4)));
+    if (r.kind == RelocKind::Counter) v = counter_rel32(tb, code + r.at);
     std::memcpy(code + r.at, &v, reloc_width(r.kind));
   }
+}
+
+uint8_t* place(exec::TranslationBlock& tb, CodeCache& cache, std::span<const uint8_t> code,
+               std::span<const Reloc> relocs) {
+  auto counter = std::find_if(relocs.begin(), relocs.end(),
+                              [](const Reloc& r) { return r.kind == RelocKind::Counter; });
+  std::atomic<uint32_t>* cell = nullptr;
+  if (counter != relocs.end() && !(cell = cache.add_counter())) return nullptr;
+  uint8_t* at = cache.add(code.data(), code.size());
+  if (at && cell) {
+    tb.use_cell(cell);
+    const uint32_t rel = counter_rel32(tb, at + counter->at);
+    std::memcpy(at + counter->at, &rel, sizeof rel);
+  }
+  return at;
 }
 
 void find_jump_sites(uint8_t* code, std::span<const Reloc> relocs, uint8_t* sites[2]) {

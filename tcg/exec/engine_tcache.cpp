@@ -2,7 +2,6 @@
 // installing a stored block, and installing them ahead of need on a thread of its own.
 #include "tcg/exec/engine.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -105,13 +104,8 @@ void Engine::install_ahead(hw::AddressSpace& as) {
 
 NativeFn Engine::install_cached(TranslationBlock* tb, const TranslationCache::Found& found) {
   if (!code_cache_) return nullptr;
-  const bool counts = std::any_of(found.relocs.begin(), found.relocs.end(), [](const auto& r) {
-    return r.kind == baseline::RelocKind::Counter;
-  });
-  std::atomic<uint32_t>* cell = counts ? code_cache_->add_counter() : nullptr;
-  uint8_t* at = counts && !cell ? nullptr : code_cache_->add(found.code.data(), found.code.size());
+  uint8_t* at = baseline::place(*tb, *code_cache_, found.code, found.relocs);
   if (!at) return nullptr;  // full: translated as usual, which asks for room
-  if (cell) tb->use_cell(cell);
   baseline::apply_relocs(at, found.relocs, *tb, baseline_opt_);
   baseline::find_jump_sites(at, found.relocs, tb->jump_site);
   baseline_blocks_.fetch_add(1, std::memory_order_relaxed);
