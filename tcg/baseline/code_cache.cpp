@@ -2,16 +2,17 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <new>
 #include <system_error>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14's value, for older headers
-#endif
-
 namespace orrery::tcg::baseline {
+
+namespace {
+constexpr size_t kSmallPage = size_t(4) << 10;
+}  // namespace
 
 std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
   // Read-write-execute, like QEMU's default on Linux: blocks are appended while other threads
@@ -81,8 +82,18 @@ void CodeCache::populate_to(size_t end) {
   const size_t upto = std::min(size_, (end + kPopulateStep - 1) & ~(kPopulateStep - 1));
   // One thread commits each step; another that races past it faults its pages in as before.
   if (!populated_.compare_exchange_strong(ready, upto, std::memory_order_relaxed)) return;
-  // Linux 5.14+; elsewhere it fails and the pages are committed by faults as they are written.
-  madvise(base_ + ready, upto - ready, MADV_POPULATE_WRITE);
+  // A write to each page commits it. A write fault holds only this mapping's VMA lock, where
+  // MADV_POPULATE_WRITE held the process's mmap_lock for a whole step (5-8 ms to zero a huge
+  // page on a VM host): every mmap, munmap and mprotect meanwhile (thread stacks, large
+  // allocations, the JIT's memory) waited, under whatever lock its caller held. The write is
+  // a compare-and-swap of zero with zero: it never changes a byte, so code another thread
+  // writes into the step meanwhile is kept (x86 writes the destination even when the compare
+  // fails, and the compiler cannot turn it into a load as it may an atomic add of zero).
+  for (size_t at = ready; at < upto; at += kSmallPage) {
+    uint8_t zero = 0;
+    std::atomic_ref<uint8_t>(base_[at]).compare_exchange_strong(zero, 0,
+                                                                std::memory_order_relaxed);
+  }
 }
 
 }  // namespace orrery::tcg::baseline

@@ -53,9 +53,9 @@ class CodeCache {
   size_t capacity() const { return size_; }
 
  private:
-  // Pages are committed ahead of the writes in steps of this many bytes: one madvise instead
-  // of 512 page faults (each fault costs several microseconds, more in a VM: ~2% of a Linux
-  // boot's CPU went to the faults of this cache).
+  // Pages are committed ahead of the writes in steps of this many bytes, one huge page (one
+  // fault where the host has them, instead of 512: each fault costs several microseconds, more
+  // in a VM: ~2% of a Linux boot's CPU went to the faults of this cache).
   static constexpr size_t kPopulateStep = size_t(2) << 20;
 
   // Between the code and the counters.
