@@ -903,10 +903,9 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
   if (profiled) {
     // Outside the engine's lock: linking takes the JIT's.
     if (region_cached) {
-      // The last try waits for the compile thread's current compile rather than queueing
-      // behind it: on a busy host that thread (nice 10) holds the JIT for long, preempted.
-      if (NativeFn fn =
-              compiler_->jit().try_link_cached(*tb, region_key, tries + 1 >= kLinkTries)) {
+      // Only a try: waiting for the compile thread's current compile stalled the vCPU for up
+      // to 25 ms a boot. After the last try the compile thread links it, ahead of compiles.
+      if (NativeFn fn = compiler_->jit().try_link_cached(*tb, region_key, /*wait=*/false)) {
         tb->native.store(fn, std::memory_order_release);
         relink_published(tb);
         std::lock_guard g(mu_);

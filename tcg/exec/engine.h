@@ -87,8 +87,8 @@ constexpr double kAheadFillShare = 0.25;
 // (measured: ~0.4 ms against ~4 ms per block).
 constexpr uint64_t kLinkCostDivisor = 8;
 // Tier-up checks at which a profiled block's cached object is tried again on the vCPU's thread
-// (the last one waits for the JIT) before it is queued for the compile thread to link
-// (Engine::pending_links_).
+// (a try-lock of the JIT, never a wait) before it is queued for the compile thread to link,
+// ahead of its compiles (Engine::pending_links_).
 constexpr unsigned kLinkTries = 4;
 
 /// Why VcpuExec::run returned.

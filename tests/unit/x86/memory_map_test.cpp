@@ -94,8 +94,9 @@ class MemoryMapTest : public ::testing::Test, public X86Platform {
     EXPECT_EQ(memory.add_mmio("probe", kProbe, 0x1000, probe), "");
     EXPECT_EQ(io.add_mmio("move", 0xf0, 1, mover), "");
     mover.region = x.get();
-    engine = std::make_unique<tcg::exec::Engine>(
-        tcg::exec::EngineOptions{.tier = tcg::exec::Tier::Interp}, log);
+    tcg::exec::EngineOptions eo;
+    eo.tier = tcg::exec::Tier::Interp;
+    engine = std::make_unique<tcg::exec::Engine>(eo, log);
     EXPECT_EQ(engine->init(), "");
     memory.set_write_observer(engine.get());
     memory.add_listener(engine.get());
