@@ -12,7 +12,11 @@
 namespace orrery::tcg::exec {
 
 class TbMap {
+  struct Slot;
+
  public:
+  using Slots = std::vector<Slot>;
+
   TbMap() { slots_.resize(kInitialSlots); }
 
   TranslationBlock* find(const TbKey& k) const {
@@ -26,8 +30,7 @@ class TbMap {
   /// Inserts k -> tb unless k is present; returns the block now stored for k. One probe
   /// finds either k or the slot to use (the first tombstone on the way, else the empty end).
   TranslationBlock* insert(const TbKey& k, TranslationBlock* tb) {
-    if ((used_ + 1) * 2 > slots_.size())  // grow, or just drop tombstones if mostly erased
-      rehash(live_ * 4 > slots_.size() ? slots_.size() * 2 : slots_.size());
+    if (const size_t n = growth_needed()) rehash_into(Slots(n));
     Slot* reuse = nullptr;
     for (size_t i = hash(k) & mask();; i = (i + 1) & mask()) {
       Slot& s = slots_[i];
@@ -75,6 +78,23 @@ class TbMap {
 
   size_t size() const { return live_; }
 
+  /// The table size the next insert rehashes to (larger, or the same size to drop tombstones
+  /// when most slots were erased), or 0 when it fits.
+  size_t growth_needed() const {
+    if ((used_ + 1) * 2 <= slots_.size()) return 0;
+    return live_ * 4 > slots_.size() ? slots_.size() * 2 : slots_.size();
+  }
+  /// An empty table of n slots (a power of two). Zeroing a large one is the costly part of a
+  /// rehash (fresh memory: a boot's index grows to ~10 MiB), so a caller that holds a lock
+  /// around the map makes it before taking the lock and hands it to adopt().
+  static Slots make_slots(size_t n) { return Slots(n); }
+  /// Rehashes into `fresh` (from make_slots) if the next insert would rehash to its size or
+  /// less; otherwise leaves the map as it is.
+  void adopt(Slots&& fresh) {
+    const size_t n = growth_needed();
+    if (n && fresh.size() >= n) rehash_into(std::move(fresh));
+  }
+
  private:
   struct Slot {
     TbKey key;
@@ -94,8 +114,8 @@ class TbMap {
     x ^= x >> 31;
     return size_t(x);
   }
-  void rehash(size_t n) {
-    std::vector<Slot> old(n);
+  void rehash_into(Slots&& fresh) {
+    Slots old = std::move(fresh);
     old.swap(slots_);
     used_ = live_ = 0;
     for (const Slot& s : old)

@@ -64,5 +64,26 @@ TEST(TbMap, MatchesAReferenceMapUnderRandomChurn) {
   EXPECT_EQ(m.find(TbKey{0xffff800008000000ull, 0x40000000, 0}), nullptr);
 }
 
+// A table made ahead (outside the engine's lock) replaces the map's when its next insert
+// would rehash; a table made for a smaller map is not taken.
+TEST(TbMap, AdoptsATableMadeAheadWhenItWouldGrow) {
+  TbMap m;
+  std::vector<std::unique_ptr<TranslationBlock>> blocks;
+  auto key = [](uint64_t i) { return TbKey{0xffff800008000000ull + 4 * i, 0x40000000 + 4 * i, 0}; };
+  uint64_t n = 0;
+  while (!m.growth_needed()) {
+    blocks.push_back(std::make_unique<TranslationBlock>());
+    ASSERT_EQ(m.insert(key(n), blocks.back().get()), blocks.back().get());
+    ++n;
+  }
+  const size_t want = m.growth_needed();
+  m.adopt(TbMap::make_slots(want / 2));  // too small: ignored
+  EXPECT_EQ(m.growth_needed(), want);
+  m.adopt(TbMap::make_slots(want));
+  EXPECT_EQ(m.growth_needed(), 0u);
+  EXPECT_EQ(m.size(), n);
+  for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(m.find(key(i)), blocks[i].get()) << i;
+}
+
 }  // namespace
 }  // namespace orrery::tcg::exec
