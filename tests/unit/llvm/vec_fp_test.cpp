@@ -33,8 +33,11 @@ __m128i pi(__m128d v) {
   return _mm_castpd_si128(v);
 }
 
-template <typename F>
-__m128i cmp8(unsigned p, F eq, F lt, F le, F un, F ne, F nlt, F nle, F ord) {
+// Eight lambdas of their own types (a std::function<__m128i()> drops the vector type's
+// attributes, which the compiler warns about).
+template <typename Eq, typename Lt, typename Le, typename Un, typename Ne, typename Nlt,
+          typename Nle, typename Ord>
+__m128i cmp8(unsigned p, Eq eq, Lt lt, Le le, Un un, Ne ne, Nlt nlt, Nle nle, Ord ord) {
   switch (p & 7) {
     case 0:
       return eq();
@@ -56,7 +59,7 @@ __m128i cmp8(unsigned p, F eq, F lt, F le, F un, F ne, F nlt, F nle, F ord) {
 }
 
 #define CMP8(suffix, cast)                                           \
-  cmp8<std::function<__m128i()>>(                                    \
+  cmp8(                                                              \
       imm, [&] { return pi(_mm_cmpeq_##suffix(cast(a), cast(b))); }, \
       [&] { return pi(_mm_cmplt_##suffix(cast(a), cast(b))); },      \
       [&] { return pi(_mm_cmple_##suffix(cast(a), cast(b))); },      \
