@@ -94,8 +94,8 @@ struct Workspace {
 std::string code_config(const Options& opt);
 
 /// Fills in the relocation sites of code made for another TranslationBlock (or another run)
-/// for tb and opt. Every Helper reloc must name a helper; a Counter reloc needs tb.count_cell
-/// in the cache `code` lies in.
+/// for tb and opt, after place() (which fills the Counter site). Every Helper reloc must name a
+/// helper.
 void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
                   const Options& opt);
 

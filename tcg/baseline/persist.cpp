@@ -21,14 +21,6 @@ std::string code_config(const Options& opt) {
   return s;
 }
 
-namespace {
-// The rel32 at `site` (a Counter relocation) that reaches tb's cell: cell and code lie in one
-// CodeCache (< 2 GiB).
-uint32_t counter_rel32(const exec::TranslationBlock& tb, const uint8_t* site) {
-  return uint32_t(int32_t(reinterpret_cast<const uint8_t*>(tb.count_cell) - (site + 4)));
-}
-}  // namespace
-
 uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, const Options& opt) {
   switch (r.kind) {
     case RelocKind::Tb:
@@ -52,7 +44,7 @@ uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, c
     case RelocKind::Helper:
       return uint64_t(r.helper->fn);
     case RelocKind::JumpSite:  // not linked (apply_relocs)
-    case RelocKind::Counter:   // relative to the site (apply_relocs)
+    case RelocKind::Counter:   // relative to the site (place)
     case RelocKind::Count:
       break;
   }
@@ -62,8 +54,8 @@ uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, c
 void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
                   const Options& opt) {
   for (const Reloc& r : relocs) {
-    uint64_t v = detail::reloc_value(r, tb, opt);
-    if (r.kind == RelocKind::Counter) v = counter_rel32(tb, code + r.at);
+    if (r.kind == RelocKind::Counter) continue;  // place() filled it with the cell it took
+    const uint64_t v = detail::reloc_value(r, tb, opt);
     std::memcpy(code + r.at, &v, reloc_width(r.kind));
   }
 }
@@ -77,8 +69,10 @@ uint8_t* place(exec::TranslationBlock& tb, CodeCache& cache, std::span<const uin
   uint8_t* at = cache.add(code.data(), code.size());
   if (at && cell) {
     tb.use_cell(cell);
-    const uint32_t rel = counter_rel32(tb, at + counter->at);
-    std::memcpy(at + counter->at, &rel, sizeof rel);
+    // The rel32 from the site to the cell: cell and code lie in one CodeCache (< 2 GiB).
+    uint8_t* site = at + counter->at;
+    const auto rel = uint32_t(int32_t(reinterpret_cast<const uint8_t*>(cell) - (site + 4)));
+    std::memcpy(site, &rel, sizeof rel);
   }
   return at;
 }
