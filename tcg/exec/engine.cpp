@@ -38,13 +38,14 @@ Engine::~Engine() {
       const TranslationCache::Stats c = tcache_->stats();
       log_.log(hw::kLogTier,
                "tcg cache: baseline: %" PRIu64 " entries loaded from %" PRIu64
-               " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored), %" PRIu64 " hits, %" PRIu64
-               " misses (%" PRIu64 " before the packs were indexed), %" PRIu64
+               " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored, %" PRIu64
+               " corrupt entries), %" PRIu64 " hits, %" PRIu64 " misses (%" PRIu64
+               " before the packs were indexed), %" PRIu64
                " rejected (guest bytes changed), %" PRIu64 " waiting for a helper, %" PRIu64
                " installed ahead; %" PRIu64 " recorded, %" PRIu64
                " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
                c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
-               c.packs_bad, c.hits, c.misses, c.early, c.rejected, c.no_helper,
+               c.packs_bad, c.entries_bad, c.hits, c.misses, c.early, c.rejected, c.no_helper,
                ahead_installed_.load(std::memory_order_relaxed), c.recorded, c.stored,
                double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
     }

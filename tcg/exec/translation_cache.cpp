@@ -1,9 +1,12 @@
 // Pack files of baseline translations (translation_cache.h). Layout (host byte order: the
 // baseline tier exists only on x86-64):
-//   "ORRTBP01"  u64 xxh3_64(everything after these 16 bytes)
+//   "ORRTBP02"  u64 xxh3_64(bytes 16 to the end of the table)
 //   u32 config_len  config  u32 helpers  { u32 len  name } * helpers  (zeros to 8-byte alignment)
-//   u64 entries  { FileEntry  guest bytes  code  FileReloc * nrelocs  (zeros to 8 bytes) } *
-//   entries
+//   u64 entries  FileEntry * entries                                   (the table)
+//   { guest bytes  code  FileReloc * nrelocs  (zeros to 8 bytes) } * entries   (the bodies)
+// The bodies follow in table order, each checked against its FileEntry::body_sum when the entry
+// is first used: loading reads the header and the table only (~7 of an arm64 boot's ~60 MiB),
+// so the index is ready before the guest starts. Every first touch of a page costs here.
 #include "tcg/exec/translation_cache.h"
 
 #include <dirent.h>
@@ -15,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <cstddef>
 #include <cstring>
 #include <system_error>
 
@@ -27,7 +31,7 @@ namespace orrery::tcg::exec {
 
 namespace {
 
-constexpr char kMagic[8] = {'O', 'R', 'R', 'T', 'B', 'P', '0', '1'};
+constexpr char kMagic[8] = {'O', 'R', 'R', 'T', 'B', 'P', '0', '2'};
 constexpr const char* kSuffix = ".tbp";
 // The prefix of temporary files, shared with the LLVM tier's cache (whose eviction scan
 // removes ones a dead process left).
@@ -45,8 +49,9 @@ struct FileEntry {
   uint32_t bytes_len, nrelocs, cond, value;
   uint8_t kind, reason, pc_in_state, age;
   uint32_t pad;
+  uint64_t body_sum;  // xxh3_64 of the entry's body
 };
-static_assert(sizeof(FileEntry) == 104);
+static_assert(sizeof(FileEntry) == 112);
 
 struct FileReloc {
   uint32_t at, addend;
@@ -115,15 +120,26 @@ struct Cursor {
   void align() { take(align8(at) - at); }
 };
 
-// Whether an entry's fields are consistent (a checksum can match a file someone else wrote).
-bool entry_ok(const FileEntry& h, size_t helpers, const uint8_t* code, const uint8_t* relocs) {
+// The bytes of an entry's body: guest bytes, code and relocations, padded to 8.
+size_t body_len(const FileEntry& h) {
+  return align8(size_t(h.bytes_len) + h.code_size + size_t(h.nrelocs) * sizeof(FileReloc));
+}
+
+// Whether a table entry's own fields are consistent (a checksum can match a file someone else
+// wrote).
+bool header_ok(const FileEntry& h) {
   const uint64_t in_page = kPage - (h.pc & (kPage - 1));
   const bool two = h.phys_page2 != TranslationBlock::kNoPage;
   if (h.guest_size == 0 || h.guest_size > h.bytes_len) return false;
   if (h.bytes_len > in_page + (two ? kPage : 0) || (two && h.guest_size <= in_page)) return false;
-  if (h.code_size == 0 || h.code_size > kMaxCode) return false;
+  if (h.code_size == 0 || h.code_size > kMaxCode || h.nrelocs > kMaxCode) return false;
   if (h.kind > uint8_t(ir::Terminal::Kind::Exit) || h.kind == 0) return false;
   if (h.reason > uint8_t(ir::ExitReason::FetchFault)) return false;
+  return true;
+}
+
+// Whether a body's relocations fit its code and the pack's helper table.
+bool relocs_ok(const FileEntry& h, size_t helpers, const uint8_t* code, const uint8_t* relocs) {
   for (uint32_t i = 0; i < h.nrelocs; ++i) {
     FileReloc r;
     std::memcpy(&r, relocs + i * sizeof r, sizeof r);
@@ -143,26 +159,77 @@ bool entry_ok(const FileEntry& h, size_t helpers, const uint8_t* code, const uin
   return true;
 }
 
+// Whether a body is intact: its checksum and its relocations.
+bool body_ok(const FileEntry& h, size_t helpers, const uint8_t* body) {
+  const uint8_t* code = body + h.bytes_len;
+  return checksum(body, body_len(h)) == h.body_sum &&
+         relocs_ok(h, helpers, code, code + h.code_size);
+}
+
+// A pack's header and table, checked: its magic, configuration and checksum, each table
+// entry's fields, and bodies that fill the rest of the file exactly. Returns why not, or null.
+struct Layout {
+  uint32_t helpers = 0;
+  size_t names_at = 0;  // the first helper name's length
+  const FileEntry* table = nullptr;
+  uint64_t entries = 0;
+  size_t bodies_at = 0;
+};
+const char* parse_layout(std::span<const uint8_t> data, std::string_view config, Layout& out) {
+  Cursor c{data.data(), data.size()};
+  const uint8_t* magic = c.take(8);
+  const uint64_t sum = c.u64();
+  if (c.bad || std::memcmp(magic, kMagic, 8) != 0) return "not a pack of this format";
+  const uint32_t config_len = c.u32();
+  const uint8_t* cfg = c.take(config_len);
+  if (c.bad) return "truncated";
+  if (std::string_view(reinterpret_cast<const char*>(cfg), config_len) != config)
+    return "written for another configuration";
+  out.helpers = c.u32();
+  if (out.helpers > kMaxHelpers) return "too many helpers";
+  out.names_at = c.at;
+  for (uint32_t i = 0; i < out.helpers && !c.bad; ++i) c.take(c.u32());
+  c.align();
+  out.entries = c.u64();
+  if (c.bad || out.entries > (c.n - c.at) / sizeof(FileEntry)) return "truncated";
+  const uint8_t* table = c.take(out.entries * sizeof(FileEntry));
+  if (checksum(data.data() + 16, c.at - 16) != sum) return "checksum mismatch";
+  // 8-aligned in a page-aligned mapping: read in place.
+  out.table = reinterpret_cast<const FileEntry*>(table);
+  out.bodies_at = c.at;
+  size_t at = c.at;
+  for (uint64_t i = 0; i < out.entries; ++i) {
+    const FileEntry& h = out.table[i];
+    if (!header_ok(h)) return "an entry is malformed";
+    const size_t len = body_len(h);
+    if (len > data.size() - at) return "truncated";
+    at += len;
+  }
+  if (at != data.size()) return "trailing bytes";
+  return nullptr;
+}
+
 }  // namespace
+
+struct TranslationCache::Entry {
+  const FileEntry* h = nullptr;    // in its pack's table
+  const uint8_t* bytes = nullptr;  // its body: these guest bytes, then code, then relocations
+  const uint8_t* code = nullptr;
+  const uint8_t* relocs = nullptr;  // FileReloc records, unaligned
+  const Pack* pack = nullptr;
+  mutable std::atomic<bool> hit{false};
+  mutable std::atomic<uint8_t> state{0};  // 0: body not checked yet, 1: intact, 2: corrupt
+};
 
 struct TranslationCache::Pack {
   std::string path;
   const uint8_t* data = nullptr;
   size_t size = 0;
   std::vector<uint32_t> helper_ids;  // the pack's helper index -> global id
+  std::unique_ptr<Entry[]> entries;
   ~Pack() {
     if (data) ::munmap(const_cast<uint8_t*>(data), size);
   }
-};
-
-struct TranslationCache::Entry {
-  FileEntry h;
-  const uint8_t* bytes;
-  const uint8_t* code;
-  const uint8_t* relocs;                    // FileReloc records, unaligned
-  const std::vector<uint32_t>* helper_ids;  // the helper field -> global id (null: already global)
-  const Entry* next = nullptr;              // same key hash
-  mutable std::atomic<bool> hit{false};
 };
 
 TranslationCache::TranslationCache(TranslationCacheOptions opt, hw::Log* log)
@@ -205,10 +272,11 @@ void TranslationCache::load() {
   }
   std::sort(paths.begin(), paths.end());
   for (const std::string& p : paths) load_pack(p);
+  build_index();
   fixed_.load_us = now_us() - t0;
   if (opt_.loaded) {
     uint64_t code = 0;
-    for (const auto& e : entries_) code += (e->h.code_size + 15) & ~uint64_t(15);
+    for (const Entry* e : entries_) code += (e->h->code_size + 15) & ~uint64_t(15);
     opt_.loaded(code);
   }
   ready_.store(true, std::memory_order_release);
@@ -217,41 +285,16 @@ void TranslationCache::load() {
 
 int64_t TranslationCache::check_pack(std::span<const uint8_t> data, std::string_view config,
                                      const char** why) {
-  auto fail = [why](const char* w) {
-    if (why) *why = w;
-    return int64_t(-1);
-  };
-  Cursor c{data.data(), data.size()};
-  const uint8_t* magic = c.take(8);
-  const uint64_t sum = c.u64();
-  if (c.bad || std::memcmp(magic, kMagic, 8) != 0) return fail("not a pack of this format");
-  if (checksum(data.data() + 16, data.size() - 16) != sum) return fail("checksum mismatch");
-  const uint32_t config_len = c.u32();
-  const uint8_t* cfg = c.take(config_len);
-  if (c.bad || std::string_view(reinterpret_cast<const char*>(cfg), config_len) != config)
-    return fail("written for another configuration");
-  const uint32_t helpers = c.u32();
-  if (helpers > kMaxHelpers) return fail("too many helpers");
-  for (uint32_t i = 0; i < helpers && !c.bad; ++i) c.take(c.u32());
-  c.align();
-  const uint64_t n = c.u64();
-  for (uint64_t i = 0; i < n && !c.bad; ++i) {
-    FileEntry h;
-    const uint8_t* r = c.take(sizeof h);
-    if (!r) break;
-    std::memcpy(&h, r, sizeof h);
-    if (h.bytes_len > 2 * kPage || h.code_size > kMaxCode || h.nrelocs > kMaxCode)
-      return fail("an entry is malformed");
-    c.take(h.bytes_len);
-    const uint8_t* code = c.take(h.code_size);
-    const uint8_t* rel = c.take(h.nrelocs * sizeof(FileReloc));
-    if (c.bad) break;
-    if (!entry_ok(h, helpers, code, rel)) return fail("an entry is malformed");
-    c.align();
+  Layout l;
+  const char* w = parse_layout(data, config, l);
+  const uint8_t* body = data.data() + l.bodies_at;
+  for (uint64_t i = 0; !w && i < l.entries; ++i) {
+    if (!body_ok(l.table[i], l.helpers, body)) w = "an entry's body is corrupt";
+    body += body_len(l.table[i]);
   }
-  if (c.bad) return fail("truncated");
-  if (c.at != data.size()) return fail("trailing bytes");
-  return int64_t(n);
+  if (!w) return int64_t(l.entries);
+  if (why) *why = w;
+  return -1;
 }
 
 void TranslationCache::load_pack(const std::string& path) {
@@ -268,7 +311,8 @@ void TranslationCache::load_pack(const std::string& path) {
     return bad("truncated");
   }
   const size_t size = size_t(st.st_size);
-  void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  // Not populated: the bodies are read when their entries are first used.
+  void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   // A hit keeps the pack young for the directory's LRU eviction, whatever the atime policy.
   const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
   ::futimens(fd, times);
@@ -278,68 +322,91 @@ void TranslationCache::load_pack(const std::string& path) {
   pack->path = path;
   pack->data = static_cast<const uint8_t*>(m);
   pack->size = size;
-  const char* why = nullptr;
-  if (check_pack({pack->data, size}, opt_.config, &why) < 0) return bad(why);
+  Layout l;
+  if (const char* why = parse_layout({pack->data, size}, opt_.config, l)) return bad(why);
 
-  // Intact: index it.
-  Cursor c{pack->data, size, 16};
-  c.take(c.u32());
-  const uint32_t helpers = c.u32();
+  // Intact as far as the table goes: list its entries (build_index() indexes them).
+  Cursor c{pack->data, size, l.names_at};
   {
     std::lock_guard<std::mutex> g(mu_);
-    for (uint32_t i = 0; i < helpers; ++i) {
+    for (uint32_t i = 0; i < l.helpers; ++i) {
       const uint32_t len = c.u32();
       const uint8_t* name = c.take(len);
       pack->helper_ids.push_back(helper_id_locked({reinterpret_cast<const char*>(name), len}));
     }
   }
-  c.align();
-  const uint64_t n = c.u64();
-  index_.reserve(index_.size() + n);  // one table for the pack (rehashing was ~0.5% of a boot)
-  entries_.reserve(entries_.size() + n);
-  for (uint64_t i = 0; i < n; ++i) {
-    auto e = std::make_unique<Entry>();
-    std::memcpy(&e->h, c.take(sizeof(FileEntry)), sizeof(FileEntry));
-    e->bytes = c.take(e->h.bytes_len);
-    e->code = c.take(e->h.code_size);
-    e->relocs = c.take(e->h.nrelocs * sizeof(FileReloc));
-    e->helper_ids = &pack->helper_ids;
-    c.align();
-    // Helper ids beyond the table (a full table) make the entry useless: skip it.
-    bool ok = true;
-    for (uint32_t k = 0; k < e->h.nrelocs && ok; ++k) {
-      FileReloc r;
-      std::memcpy(&r, e->relocs + k * sizeof r, sizeof r);
-      if (r.kind == uint8_t(baseline::RelocKind::Helper) &&
-          pack->helper_ids[r.helper] >= helper_cap_)
-        ok = false;
-    }
-    if (!ok) continue;
-    if (holds(TbKey{e->h.pc, e->h.phys_pc, e->h.flags, e->h.cs_base}, {e->bytes, e->h.bytes_len}))
-      continue;  // the same translation in an older pack
-    add_entry(std::move(e));
+  pack->entries = std::make_unique<Entry[]>(l.entries);
+  entries_.reserve(entries_.size() + l.entries);
+  const uint8_t* body = pack->data + l.bodies_at;
+  for (uint64_t i = 0; i < l.entries; ++i) {
+    Entry& e = pack->entries[i];
+    e.h = &l.table[i];
+    e.bytes = body;
+    e.code = body + e.h->bytes_len;
+    e.relocs = e.code + e.h->code_size;
+    e.pack = pack.get();
+    body += body_len(*e.h);
+    entries_.push_back(&e);
   }
   ++fixed_.packs;
   fixed_.bytes_loaded += size;
   packs_.push_back(std::move(pack));
 }
 
-void TranslationCache::add_entry(std::unique_ptr<Entry> e) {
-  const Entry*& head = index_[key_hash(e->h.pc, e->h.flags, e->h.cs_base)];
-  e->next = head;
-  head = e.get();
-  ++fixed_.loaded;
-  entries_.push_back(std::move(e));
+size_t TranslationCache::slot_of(uint64_t pc, uint64_t flags, uint64_t cs_base) const {
+  return size_t((key_hash(pc, flags, cs_base) * 0x9e3779b97f4a7c15ull) >> slot_shift_);
+}
+
+void TranslationCache::build_index() {
+  // Open addressing at most half full, so a probe always meets an empty slot.
+  unsigned bits = 4;
+  while ((size_t(1) << bits) < 2 * entries_.size()) ++bits;
+  slots_.assign(size_t(1) << bits, 0);
+  slot_shift_ = 64 - bits;
+  const size_t mask = slots_.size() - 1;
+  size_t kept = 0;
+  for (Entry* e : entries_) {
+    const FileEntry& h = *e->h;
+    if (holds(TbKey{h.pc, h.phys_pc, h.flags, h.cs_base}, {e->bytes, h.bytes_len}))
+      continue;  // the same translation in an older pack
+    size_t i = slot_of(h.pc, h.flags, h.cs_base);
+    while (slots_[i]) i = (i + 1) & mask;
+    entries_[kept] = e;
+    slots_[i] = uint32_t(++kept);
+  }
+  entries_.resize(kept);
+  fixed_.loaded = kept;
 }
 
 bool TranslationCache::holds(const TbKey& key, std::span<const uint8_t> bytes) const {
-  auto it = index_.find(key_hash(key.pc, key.flags, key.cs_base));
-  if (it == index_.end()) return false;
-  for (const Entry* e = it->second; e; e = e->next)
-    if (e->h.pc == key.pc && e->h.flags == key.flags && e->h.cs_base == key.cs_base &&
-        e->h.bytes_len == bytes.size() && std::memcmp(e->bytes, bytes.data(), bytes.size()) == 0)
+  if (slots_.empty()) return false;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = slot_of(key.pc, key.flags, key.cs_base); slots_[i]; i = (i + 1) & mask) {
+    const Entry* e = entries_[slots_[i] - 1];
+    const FileEntry& h = *e->h;
+    if (h.pc == key.pc && h.flags == key.flags && h.cs_base == key.cs_base &&
+        h.bytes_len == bytes.size() && std::memcmp(e->bytes, bytes.data(), bytes.size()) == 0)
       return true;
+  }
   return false;
+}
+
+bool TranslationCache::intact(const Entry& e) const {
+  uint8_t s = e.state.load(std::memory_order_acquire);
+  if (s == 0) {
+    const bool ok = body_ok(*e.h, e.pack->helper_ids.size(), e.bytes);
+    s = ok ? 1 : 2;
+    // Two threads may check it at once: the first to store logs it.
+    if (e.state.exchange(s, std::memory_order_acq_rel) == 0 && !ok) {
+      entries_bad_.fetch_add(1, std::memory_order_relaxed);
+      if (log_)
+        log_->log(hw::kLogTier,
+                  "tcg cache: ignoring an entry of baseline pack %s (pc %#" PRIx64
+                  "): its body is corrupt\n",
+                  e.pack->path.c_str(), e.h->pc);
+    }
+  }
+  return s == 1;
 }
 
 uint32_t TranslationCache::helper_id_locked(std::string_view name) {
@@ -355,17 +422,15 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
     misses_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  auto it = index_.find(key_hash(key.pc, key.flags, key.cs_base));
-  if (it == index_.end()) {
-    misses_.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
   const uint8_t* page2 = nullptr;
   uint64_t phys2 = 0;
   bool fetched = false, changed = false;
-  for (const Entry* e = it->second; e; e = e->next) {
-    const FileEntry& h = e->h;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = slot_of(key.pc, key.flags, key.cs_base); slots_[i]; i = (i + 1) & mask) {
+    const Entry* e = entries_[slots_[i] - 1];
+    const FileEntry& h = *e->h;
     if (h.pc != key.pc || h.flags != key.flags || h.cs_base != key.cs_base) continue;
+    if (!intact(*e)) continue;
     const uint64_t n1 = std::min<uint64_t>(h.bytes_len, in_page);
     if (std::memcmp(page, e->bytes, n1) != 0) {
       changed = true;
@@ -399,7 +464,7 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
 }
 
 void TranslationCache::describe(const Entry& e, Found& out) {
-  const FileEntry& h = e.h;
+  const FileEntry& h = *e.h;
   out.phys_page2 = h.phys_page2;
   out.guest_size = h.guest_size;
   out.num_insns = h.num_insns;
@@ -427,14 +492,14 @@ void TranslationCache::install_pass(
     // A block running on into a second page is checked against the page its next virtual
     // page maps to when it is looked up; it is left to find().
     for (size_t i = 0; i < entries_.size(); ++i)  // read-only once the packs are indexed
-      if (entries_[i]->h.phys_page2 == TranslationBlock::kNoPage) list.left.push_back(uint32_t(i));
+      if (entries_[i]->h->phys_page2 == TranslationBlock::kNoPage) list.left.push_back(uint32_t(i));
   }
   Found found;
   size_t kept = 0, i = 0;
   for (; i < list.left.size(); ++i) {
     const Entry& e = *entries_[list.left[i]];
-    const FileEntry& h = e.h;
-    if (e.hit.load(std::memory_order_relaxed)) continue;
+    const FileEntry& h = *e.h;
+    if (e.hit.load(std::memory_order_relaxed) || !intact(e)) continue;
     const uint8_t* now = bytes_at(h.phys_pc, h.bytes_len);
     if (!now || std::memcmp(now, e.bytes, h.bytes_len) != 0 || !resolve(e, found)) {
       list.left[kept++] = list.left[i];
@@ -449,13 +514,14 @@ void TranslationCache::install_pass(
 
 bool TranslationCache::resolve(const Entry& e, Found& out) const {
   out.relocs.clear();
-  for (uint32_t i = 0; i < e.h.nrelocs; ++i) {
+  for (uint32_t i = 0; i < e.h->nrelocs; ++i) {
     FileReloc r;
     std::memcpy(&r, e.relocs + i * sizeof r, sizeof r);
     baseline::Reloc br{r.at, baseline::RelocKind(r.kind), r.addend, nullptr};
     if (br.kind == baseline::RelocKind::Helper) {
-      const uint32_t id = e.helper_ids ? (*e.helper_ids)[r.helper] : r.helper;
-      br.helper = helpers_[id].load(std::memory_order_acquire);
+      // In the pack's table (intact() checked), but maybe past the global one when it filled.
+      const uint32_t id = e.pack->helper_ids[r.helper];
+      br.helper = id < helper_cap_ ? helpers_[id].load(std::memory_order_acquire) : nullptr;
       if (!br.helper) return false;
     }
     out.relocs.push_back(br);
@@ -506,8 +572,8 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
   // Only what a later load accepts: one odd block (a two-page block that ended on its first
   // page, an empty one) must not make the whole pack malformed.
   const bool early = !ready();
-  if (saved_ || !helpers_ok || code.size() > kMaxCode ||
-      !entry_ok(h, helper_cap_, code.data(), reinterpret_cast<const uint8_t*>(rel_.data())) ||
+  if (saved_ || !helpers_ok || code.size() > kMaxCode || !header_ok(h) ||
+      !relocs_ok(h, helper_cap_, code.data(), reinterpret_cast<const uint8_t*>(rel_.data())) ||
       (!early && holds(tb.key, guest_bytes)))
     return;
   const size_t size =
@@ -524,6 +590,9 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
     std::memset(&out[code_at + r.at], 0, baseline::reloc_width(baseline::RelocKind(r.kind)));
   put(out, rel_.data(), rel_.size() * sizeof(FileReloc));
   pad8(out);
+  const uint64_t sum = checksum(reinterpret_cast<const uint8_t*>(out.data()) + start + sizeof h,
+                                out.size() - start - sizeof h);
+  std::memcpy(&out[start + offsetof(FileEntry, body_sum)], &sum, sizeof sum);
   if (!early) ++pending_count_;
   recorded_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -559,6 +628,16 @@ bool write_all(int fd, std::string_view s) {
   }
   return true;
 }
+// Writes all of s at offset at; false on failure.
+bool pwrite_all(int fd, std::string_view s, off_t at) {
+  while (!s.empty()) {
+    const ssize_t w = ::pwrite(fd, s.data(), s.size(), at);
+    if (w <= 0) return false;
+    s.remove_prefix(size_t(w));
+    at += off_t(w);
+  }
+  return true;
+}
 }  // namespace
 
 uint64_t TranslationCache::save() {
@@ -581,84 +660,97 @@ uint64_t TranslationCache::save() {
     if (log_) log_->log(hw::kLogTier, "tcg cache: cannot write %s\n", tmp_path.c_str());
     return 0;
   }
-  // Header, loaded entries (merging), new entries; written in pieces, then the checksum over
-  // the file as written.
-  std::string buf(kMagic, 8);
-  put_u64(buf, 0);  // the checksum, below
-  put_u32(buf, uint32_t(opt_.config.size()));
-  buf += opt_.config;
-  put_u32(buf, uint32_t(helper_names_.size()));
-  for (const std::string& n : helper_names_) {
-    put_u32(buf, uint32_t(n.size()));
-    buf += n;
-  }
-  pad8(buf);
-  const size_t count_at = buf.size();
-  put_u64(buf, 0);
-  uint64_t count = 0;
-  bool ok = true;
+  // What to write: each entry's table row and body; loaded entries (merging) first, the pack
+  // they come from when their helper fields need mapping to global ids.
+  struct Out {
+    FileEntry h;
+    const uint8_t* body;
+    const Pack* pack;
+  };
+  std::vector<Out> out;
+  uint64_t pending_bytes = 0;
+  for (const std::string& c : pending_) pending_bytes += c.size();
   if (merge) {
     // Entries this run hit first, then the others by age, while the pack stays within half the
     // size bound (the new entries are written in any case).
-    uint64_t pending_bytes = 0;
-    for (const std::string& c : pending_) pending_bytes += c.size();
     const uint64_t budget = opt_.max_bytes ? opt_.max_bytes / 2 : UINT64_MAX;
-    uint64_t written = 0;
-    std::vector<const Entry*> order;
-    order.reserve(entries_.size());
-    for (const auto& e : entries_) order.push_back(e.get());
+    uint64_t kept = 0;
+    std::vector<const Entry*> order(entries_.begin(), entries_.end());
     std::stable_sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
       const bool ha = a->hit.load(std::memory_order_relaxed);
       const bool hb = b->hit.load(std::memory_order_relaxed);
-      return ha != hb ? ha : a->h.age < b->h.age;
+      return ha != hb ? ha : a->h->age < b->h->age;
     });
+    out.reserve(order.size() + pending_count_);
     for (const Entry* e : order) {
-      FileEntry h = e->h;
+      FileEntry h = *e->h;
       if (e->hit.load(std::memory_order_relaxed)) {
         h.age = 0;
       } else if (++h.age > kMaxAge) {
         ++fixed_.dropped;
         continue;
       }
-      if (written + buf.size() + pending_bytes > budget) {
+      const uint64_t size = sizeof h + body_len(h);
+      if (kept + size + pending_bytes > budget || !intact(*e)) {  // a corrupt one is not kept
         ++fixed_.dropped;
         continue;
       }
-      put(buf, &h, sizeof h);
-      put(buf, e->bytes, h.bytes_len);
-      put(buf, e->code, h.code_size);
-      for (uint32_t i = 0; i < h.nrelocs; ++i) {
+      kept += size;
+      out.push_back({h, e->bytes, e->pack});
+    }
+  }
+  for (const std::string& c : pending_)
+    for (size_t at = 0; at < c.size();) {
+      Out o{{}, nullptr, nullptr};
+      std::memcpy(&o.h, c.data() + at, sizeof o.h);
+      o.body = reinterpret_cast<const uint8_t*>(c.data()) + at + sizeof o.h;
+      at += sizeof o.h + body_len(o.h);
+      out.push_back(o);
+    }
+
+  // The header and table go in front once the bodies' checksums are known.
+  std::string head(kMagic, 8);
+  put_u64(head, 0);  // the checksum, below
+  put_u32(head, uint32_t(opt_.config.size()));
+  head += opt_.config;
+  put_u32(head, uint32_t(helper_names_.size()));
+  for (const std::string& n : helper_names_) {
+    put_u32(head, uint32_t(n.size()));
+    head += n;
+  }
+  pad8(head);
+  put_u64(head, out.size());
+  const size_t bodies_at = head.size() + out.size() * sizeof(FileEntry);
+  bool ok = ::lseek(fd, off_t(bodies_at), SEEK_SET) == off_t(bodies_at);
+  std::string buf;
+  uint64_t size = bodies_at;
+  for (Out& o : out) {
+    const size_t len = body_len(o.h);
+    const size_t at = buf.size();
+    buf.append(reinterpret_cast<const char*>(o.body), len);
+    if (o.pack) {  // a loaded entry: its helper fields become global ids, and its sum changes
+      char* rel = buf.data() + at + o.h.bytes_len + o.h.code_size;
+      for (uint32_t i = 0; i < o.h.nrelocs; ++i) {
         FileReloc r;
-        std::memcpy(&r, e->relocs + i * sizeof r, sizeof r);
-        if (r.kind == uint8_t(baseline::RelocKind::Helper) && e->helper_ids)
-          r.helper = uint16_t((*e->helper_ids)[r.helper]);
-        put(buf, &r, sizeof r);
+        std::memcpy(&r, rel + i * sizeof r, sizeof r);
+        if (r.kind != uint8_t(baseline::RelocKind::Helper)) continue;
+        r.helper = uint16_t(o.pack->helper_ids[r.helper]);
+        std::memcpy(rel + i * sizeof r, &r, sizeof r);
       }
-      pad8(buf);
-      ++count;
-      if (buf.size() >= kChunk) {
-        ok = ok && write_all(fd, buf);
-        written += buf.size();
-        buf.clear();
-      }
+      o.h.body_sum = checksum(reinterpret_cast<const uint8_t*>(buf.data()) + at, len);
+    }
+    put(head, &o.h, sizeof o.h);
+    size += len;
+    if (buf.size() >= kChunk) {
+      ok = ok && write_all(fd, buf);
+      buf.clear();
     }
   }
   ok = ok && write_all(fd, buf);
-  for (const std::string& c : pending_) ok = ok && write_all(fd, c);
-  count += pending_count_;
-  uint64_t size = 0;
-  if (ok) {
-    ok = ::pwrite(fd, &count, 8, off_t(count_at)) == 8;
-    size = uint64_t(::lseek(fd, 0, SEEK_END));
-    void* m = ok && size > 16 ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0)
-                              : MAP_FAILED;
-    ok = m != MAP_FAILED;
-    if (ok) {
-      const uint64_t sum = checksum(static_cast<const uint8_t*>(m) + 16, size - 16);
-      ::munmap(m, size);
-      ok = ::pwrite(fd, &sum, 8, 8) == 8;
-    }
-  }
+  const uint64_t sum =
+      checksum(reinterpret_cast<const uint8_t*>(head.data()) + 16, head.size() - 16);
+  std::memcpy(&head[8], &sum, sizeof sum);
+  ok = ok && pwrite_all(fd, head, 0);
   ::close(fd);
   if (ok) ok = ::rename(tmp_path.c_str(), final_path.c_str()) == 0;
   if (!ok) {
@@ -670,7 +762,7 @@ uint64_t TranslationCache::save() {
   if (merge)
     for (const auto& p : packs_) ::unlink(p->path.c_str());
   pending_.clear();
-  fixed_.stored = count;
+  fixed_.stored = out.size();
   fixed_.bytes_stored = size;
   fixed_.save_us = now_us() - t0;
   return size;
@@ -685,6 +777,7 @@ TranslationCache::Stats TranslationCache::stats() const {
   s.early = early_misses_.load();
   s.rejected = rejected_.load();
   s.no_helper = no_helper_.load();
+  s.entries_bad = entries_bad_.load();
   s.recorded = recorded_.load();
   return s;
 }

@@ -4,12 +4,15 @@
 // generator again.
 //
 // Entries live in a few pack files per configuration, `<config hash>-<unique>.tbp`, each a
-// header (magic, the configuration string, helper names) and entries, with an xxh3-64 checksum
-// of the whole file: a truncated or corrupt pack is ignored (and logged under -d tier). Packs
-// are mapped and indexed by (pc, tb flags, cs_base) on a thread of their own at start-up
-// (~60 ms for an arm64 boot's 57 MiB), so the guest starts at once: until the index is ready
-// every lookup is a miss, and what those translations record is checked against the loaded
-// entries at save(). An entry holds the guest bytes the translation read (from the block's PC
+// header (magic, the configuration string, helper names), a table of the entries' fixed
+// fields and their bodies (guest bytes, code, relocations). The header and table carry an
+// xxh3-64 checksum, checked when the pack is loaded: a truncated or corrupt one is ignored (and
+// logged under -d tier). Each body carries its own, checked when the entry is first used: a
+// corrupt one is a miss (and logged). Loading maps a pack and indexes its table by (pc, tb
+// flags, cs_base) on a thread of their own at start-up, reading only the table (~7 MiB of an
+// arm64 boot's ~60), so the index is ready about when the guest starts: until then every lookup
+// is a miss, and what those translations record is checked against the loaded entries at
+// save(). An entry holds the guest bytes the translation read (from the block's PC
 // to 16 bytes past its end, within the page or two it spans), compared with guest memory
 // before use: changed code is a miss, never wrong code.
 // Its code's run-dependent immediates (the TranslationBlock, the engine, slow paths, helpers)
@@ -130,6 +133,7 @@ class TranslationCache {
 
   struct Stats {
     uint64_t packs = 0, packs_bad = 0;  // loaded, ignored (truncated, corrupt, other format)
+    uint64_t entries_bad = 0;           // bodies found corrupt when first used
     uint64_t loaded = 0;                // entries indexed
     uint64_t hits = 0, misses = 0;
     uint64_t early = 0;      // of the misses, lookups before the packs were indexed
@@ -156,13 +160,17 @@ class TranslationCache {
   TranslationCache(TranslationCacheOptions opt, hw::Log* log);
   void load();
   void load_pack(const std::string& path);
+  // Indexes entries_ (once every pack is loaded), dropping those an older pack holds.
+  void build_index();
+  size_t slot_of(uint64_t pc, uint64_t flags, uint64_t cs_base) const;
+  // Whether e's body matches its checksum and its relocations fit (checked once).
+  bool intact(const Entry& e) const;
   bool resolve(const Entry& e, Found& out) const;
   // out's fields from e's header, code and bytes (resolve() fills the relocations).
   static void describe(const Entry& e, Found& out);
   uint32_t helper_id_locked(std::string_view name);
   // Whether an entry with this key and these guest bytes is loaded (record() skips it).
   bool holds(const TbKey& key, std::span<const uint8_t> bytes) const;
-  void add_entry(std::unique_ptr<Entry> e);
   // The pending chunk an entry of `size` bytes is appended to (a new one when the last is
   // full: chunks never reallocate). mu_ held.
   std::string& pending_chunk_locked(size_t size);
@@ -174,8 +182,10 @@ class TranslationCache {
   hw::Log* log_;
   std::string prefix_;  // "<config hash>-"
   std::vector<std::unique_ptr<Pack>> packs_;
-  std::vector<std::unique_ptr<Entry>> entries_;
-  std::unordered_map<uint64_t, const Entry*> index_;  // by key hash: the first; Entry::next
+  std::vector<Entry*> entries_;  // in the packs' arrays
+  // The index: open addressing by key hash, linear probing; entries_ index + 1, 0 for none.
+  std::vector<uint32_t> slots_;
+  unsigned slot_shift_ = 60;
   // Helpers by global id (names of every loaded pack, then names met this run): the name, and
   // the helper once a translation of this run used it.
   std::vector<std::string> helper_names_;
@@ -192,7 +202,8 @@ class TranslationCache {
   bool saved_ = false;
   std::atomic<uint64_t> hits_{0}, misses_{0}, early_misses_{0}, rejected_{0}, no_helper_{0},
       recorded_{0};
-  // Set (release) once packs_, entries_, index_ and fixed_'s load counts are complete; the
+  mutable std::atomic<uint64_t> entries_bad_{0};
+  // Set (release) once packs_, entries_, slots_ and fixed_'s load counts are complete; the
   // loading thread writes them only before, everything else reads them only after.
   std::atomic<bool> ready_{false};
   std::thread loader_;

@@ -957,16 +957,23 @@ TEST_P(TranslationCacheTest, CorruptPackIsIgnored) {
     ASSERT_EQ(exec::TranslationCache::check_pack(m, config, &why), -1) << i;
     ASSERT_NE(why, nullptr);
     if (i % 20 != 0) continue;
-    // Some of them as the pack a run finds: ignored, and the guest runs as before.
+    // Some of them as the pack a run finds: ignored, or (a corrupt body) the entry is when the
+    // run first looks it up, and the guest runs as before.
     {
       std::ofstream out(path, std::ios::binary | std::ios::trunc);
       out.write(reinterpret_cast<const char*>(m.data()), std::streamsize(m.size()));
     }
     restart_engine(opt);
-    EXPECT_EQ(tc_stats().packs_bad, 1u) << i;
-    EXPECT_EQ(tc_stats().loaded, 0u) << i;
     poke(0x3000, {0});
     EXPECT_EQ(run_programs(), expected) << i;
+    const exec::TranslationCache::Stats s = tc_stats();
+    if (s.packs_bad == 0) {
+      EXPECT_GE(s.entries_bad, 1u) << i;
+      EXPECT_GT(s.loaded, 0u) << i;
+    } else {
+      EXPECT_EQ(s.packs_bad, 1u) << i;
+      EXPECT_EQ(s.loaded, 0u) << i;
+    }
     vcpu.reset();
     engine.reset();  // writes a new pack: drop it, so the next round finds only its mutation
     for (const std::string& f : files())

@@ -3,10 +3,15 @@
 
 #include "tcg/interp/interp.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <string>
@@ -134,6 +139,106 @@ TEST_F(TranslationCacheUnit, EarlyRecordsAreCheckedAgainstTheLoadedPacks) {
   EXPECT_EQ(d->stats().loaded, 2u);
   EXPECT_TRUE(find(*d, 0x100));
   EXPECT_TRUE(find(*d, 0x200));
+}
+
+// The only pack file in dir (written by the last save() when there was none).
+std::vector<std::string> packs_in(const std::string& dir) {
+  std::vector<std::string> v;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d))
+      if (std::string_view(e->d_name).ends_with(".tbp")) v.push_back(dir + "/" + e->d_name);
+    ::closedir(d);
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+void flip_byte(const std::string& path, off_t at) {
+  const int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  uint8_t b = 0;
+  ASSERT_EQ(::pread(fd, &b, 1, at), 1);
+  b ^= 0x40;
+  ASSERT_EQ(::pwrite(fd, &b, 1, at), 1);
+  ::close(fd);
+}
+off_t file_size(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+// A body: 20 guest bytes and 32 bytes of code, padded to 8.
+constexpr off_t kBody = 56;
+constexpr off_t kRow = 112;  // a table row
+
+// Loading checks a pack's header and table only; a body is checked when its entry is first
+// looked up: a corrupt one is a miss (and counted), the pack's other entries still hit.
+TEST_F(TranslationCacheUnit, ACorruptBodyIsAMissWhenLookedUp) {
+  {
+    auto c = TranslationCache::open(options(false), nullptr);
+    record(*c, 0x100);
+    record(*c, 0x200);
+    c->save();
+  }
+  const std::vector<std::string> packs = packs_in(dir);
+  ASSERT_EQ(packs.size(), 1u);
+  flip_byte(packs[0], file_size(packs[0]) - kBody + 30);  // 0x200's code, the last body
+  const char* why = nullptr;
+  std::vector<uint8_t> data(size_t(file_size(packs[0])));
+  {
+    const int fd = ::open(packs[0].c_str(), O_RDONLY);
+    ASSERT_EQ(::read(fd, data.data(), data.size()), ssize_t(data.size()));
+    ::close(fd);
+  }
+  EXPECT_EQ(TranslationCache::check_pack(data, "unit test config", &why), -1);
+  EXPECT_STREQ(why, "an entry's body is corrupt");
+
+  auto c = TranslationCache::open(options(false), nullptr);
+  EXPECT_EQ(c->stats().packs_bad, 0u);
+  EXPECT_EQ(c->stats().loaded, 2u);
+  EXPECT_EQ(c->stats().entries_bad, 0u);  // not read yet
+  EXPECT_TRUE(find(*c, 0x100));
+  EXPECT_FALSE(find(*c, 0x200));
+  EXPECT_FALSE(find(*c, 0x200));
+  EXPECT_EQ(c->stats().entries_bad, 1u);
+  EXPECT_EQ(c->stats().hits, 1u);
+}
+
+// A merge writes the loaded entries again, checked: a corrupt one no run looked up is dropped,
+// and the merged pack is intact.
+TEST_F(TranslationCacheUnit, AMergeDropsACorruptEntry) {
+  for (uint64_t pc : {0x100, 0x200, 0x300}) {
+    auto c = TranslationCache::open(options(false), nullptr);
+    record(*c, pc);
+    c->save();
+  }
+  std::vector<std::string> packs = packs_in(dir);
+  ASSERT_EQ(packs.size(), 3u);
+  for (const std::string& p : packs) {  // the pack holding 0x200: its one table row's pc
+    uint64_t pc = 0;
+    const int fd = ::open(p.c_str(), O_RDONLY);
+    ASSERT_EQ(::pread(fd, &pc, 8, file_size(p) - kBody - kRow), 8);
+    ::close(fd);
+    if (pc == 0x200) flip_byte(p, file_size(p) - kBody + 40);
+  }
+  {
+    auto c = TranslationCache::open(options(false), nullptr);
+    EXPECT_EQ(c->stats().loaded, 3u);
+    EXPECT_TRUE(find(*c, 0x100));
+    record(*c, 0x400);
+    EXPECT_GT(c->save(), 0u);
+    EXPECT_EQ(c->stats().stored, 3u);  // 0x100, 0x300 (not hit: kept while young), 0x400
+    EXPECT_EQ(c->stats().entries_bad, 1u);
+  }
+  packs = packs_in(dir);
+  ASSERT_EQ(packs.size(), 1u);
+  std::vector<uint8_t> data(size_t(file_size(packs[0])));
+  const int fd = ::open(packs[0].c_str(), O_RDONLY);
+  ASSERT_EQ(::read(fd, data.data(), data.size()), ssize_t(data.size()));
+  ::close(fd);
+  EXPECT_EQ(TranslationCache::check_pack(data, "unit test config", nullptr), 3);
+  auto c = TranslationCache::open(options(false), nullptr);
+  for (uint64_t pc : {0x100, 0x300, 0x400}) EXPECT_TRUE(find(*c, pc)) << pc;
+  EXPECT_FALSE(find(*c, 0x200));
+  EXPECT_EQ(c->stats().entries_bad, 0u);
 }
 
 TEST_F(TranslationCacheUnit, DestroyedWhileIndexing) {
