@@ -190,7 +190,10 @@ std::string Engine::init() {
         tc.config = std::move(config);
         tc.max_bytes = opt_.tcg_cache_bytes;
         tc.background = true;
-        tc.loaded = [cache = code_cache_.get()](uint64_t bytes) { cache->populate_ahead(bytes); };
+        tc.loaded = [this](uint64_t code_bytes, uint64_t entries) {
+          reserve_blocks(entries);
+          code_cache_->populate_ahead(code_bytes);
+        };
         tcache_ = TranslationCache::open(std::move(tc), &log_);
       }
     }
@@ -618,7 +621,7 @@ void Engine::invalidate_locked(TranslationBlock* tb) {
     else
       ++stats_.invalidated_queued;
   }
-  map_.erase(tb->key, tb);
+  map_.erase(tb);
   for (auto [src, slot] : tb->incoming) {
     set_link(src, slot, nullptr);
     src->link_tb[slot] = nullptr;
@@ -706,7 +709,7 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
       want_slots = map_.growth_needed();
       want_blocks = all_.size() == all_.capacity() ? std::max<size_t>(1024, 2 * all_.size()) : 0;
       if (!want_slots && !want_blocks) {
-        if (TranslationBlock* first = map_.insert(raw->key, raw); first != raw)
+        if (TranslationBlock* first = map_.insert(raw); first != raw)
           return first;  // another vCPU translated it first; ours is dropped
         for (uint64_t page : {raw->key.phys_pc & kPageMask, raw->phys_page2}) {
           if (page == TranslationBlock::kNoPage) continue;
@@ -738,6 +741,23 @@ TranslationBlock* Engine::insert(std::unique_ptr<TranslationBlock> tb) {
       for (unsigned i = 0; i < num_new; ++i) v->mmu().protect_code_page(new_code_pages[i]);
   }
   return raw;
+}
+
+void Engine::reserve_blocks(size_t n) {
+  size_t have = 0;
+  {
+    std::lock_guard g(mu_);
+    have = all_.size();
+  }
+  TbMap::Slots slots = TbMap::make_slots(TbMap::slots_for(have + n));
+  std::vector<std::unique_ptr<TranslationBlock>> blocks;
+  blocks.reserve(have + n + 1024);
+  std::lock_guard g(mu_);
+  map_.adopt(std::move(slots));
+  if (blocks.capacity() > all_.capacity()) {
+    for (auto& b : all_) blocks.push_back(std::move(b));
+    all_.swap(blocks);
+  }
 }
 
 void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {

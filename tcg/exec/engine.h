@@ -174,6 +174,10 @@ class Engine : public softmmu::CodePageTracker,
   /// Drops one block (a two-page block whose second page now maps elsewhere).
   void invalidate(TranslationBlock* tb);
   TranslationBlock* insert(std::unique_ptr<TranslationBlock> tb);
+  /// Sizes the block index and list for n more blocks than they hold (a loaded translation
+  /// cache's entries), allocating outside the lock: no growth, and no fresh memory for the
+  /// tables they would have outgrown, while those blocks go in.
+  void reserve_blocks(size_t n);
   void link(TranslationBlock* from, unsigned slot, TranslationBlock* to);
   // Queue (Auto) or compile now (Llvm). cpu: the vCPU running tb, at its start (it translates
   // dropped IR again); null only where no IR was dropped.

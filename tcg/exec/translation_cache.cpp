@@ -277,7 +277,7 @@ void TranslationCache::load() {
   if (opt_.loaded) {
     uint64_t code = 0;
     for (const Entry* e : entries_) code += (e->h->code_size + 15) & ~uint64_t(15);
-    opt_.loaded(code);
+    opt_.loaded(code, entries_.size());
   }
   ready_.store(true, std::memory_order_release);
   ready_.notify_all();

@@ -55,8 +55,9 @@ struct TranslationCacheOptions {
   // open() returns with them indexed.
   bool background = false;
   // Called once the packs are indexed (on the loading thread, before ready()) with the bytes
-  // of code they hold: the engine commits that much of its code cache ahead of the installs.
-  std::function<void(uint64_t code_bytes)> loaded;
+  // of code they hold and their number of entries: the engine sizes its block index and
+  // commits that much of its code cache ahead of the installs.
+  std::function<void(uint64_t code_bytes, uint64_t entries)> loaded;
 };
 
 class TranslationCache {

@@ -113,7 +113,8 @@ TEST_F(TranslationCacheUnit, EarlyRecordsAreCheckedAgainstTheLoadedPacks) {
   std::shared_future<void> started = go.get_future().share();
   std::promise<uint64_t> code_bytes;
   TranslationCacheOptions o = options(true);
-  o.loaded = [&](uint64_t bytes) {
+  o.loaded = [&](uint64_t bytes, uint64_t entries) {
+    EXPECT_EQ(entries, 1u);
     code_bytes.set_value(bytes);
     started.wait();  // holds the index back until the "guest" below has run
   };
