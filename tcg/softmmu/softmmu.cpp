@@ -34,7 +34,8 @@ Softmmu::Softmmu(CpuCommon& cpu, hw::AddressSpace& as, PageTranslator& translato
       translator_(translator),
       table_(new TlbTable[1]),
       aux_(new Aux[kNumMmuIdx * kTlbEntries]),
-      victims_(new Victim[kNumMmuIdx * kVictims]) {
+      victims_(new Victim[kNumMmuIdx * kVictims]),
+      phys_filter_(new std::atomic<uint64_t>[kPhysFilterBits / 64]) {
   cpu_.tlb = table_.get();
   cpu_.mmu = this;
   flush_all();
@@ -51,6 +52,8 @@ void Softmmu::flush_all() {
   filled_mmu_idx_ = 0;
   clear_nonglobal_jc_marks();
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) victims_[i].e = kEmpty;
+  for (unsigned i = 0; i < kPhysFilterBits / 64; ++i)
+    phys_filter_[i].store(0, std::memory_order_relaxed);
   if (cpu_.jump_cache) {
     for (unsigned i = 0; i < kJumpCacheEntries; ++i)
       cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
@@ -195,6 +198,12 @@ void Softmmu::protect_code_page(uint64_t phys_page) {
   auto flag = [](uint64_t& addr_write) {
     std::atomic_ref<uint64_t>(addr_write).fetch_or(kTlbNotDirty, std::memory_order_relaxed);
   };
+  // No entry maps the page: the caller registered it before (the fence orders that store
+  // before this load, as fill()'s locked RMW does its entry before its registration check).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const unsigned bit = phys_bit(phys_page);
+  if (!(phys_filter_[bit / 64].load(std::memory_order_relaxed) & (uint64_t(1) << (bit % 64))))
+    return;
   for (unsigned m = 0; m < kNumMmuIdx; ++m)
     for (unsigned i = 0; i < kTlbEntries; ++i) {
       TlbEntry& e = (*table_)[m][i];
@@ -261,9 +270,12 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   aux_[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
   filled_mmu_idx_ |= 1u << mmu_idx;
   // Writes to a page holding translated code must take the slow path. The check comes after
-  // the entry is published: another vCPU registering the page's first block concurrently then
-  // either is seen here, or its protect_code_page() scan of this TLB (which follows the
-  // registration) sees this entry. Only this thread writes through the entry meanwhile.
+  // the entry is published and the page's filter bit set (a locked RMW: neither store passes
+  // the load below): a thread registering the page's first block concurrently (registration,
+  // then the filter and the scan) either is seen here, or its protect_code_page() finds the
+  // bit and this entry. Only this thread writes through the entry meanwhile.
+  const unsigned bit = phys_bit(ppage);
+  phys_filter_[bit / 64].fetch_or(uint64_t(1) << (bit % 64), std::memory_order_seq_cst);
   if (whole_page && code_ && code_->is_code_page(ppage))
     std::atomic_ref<uint64_t>(slot.addr_write).fetch_or(kTlbNotDirty);
   return true;

@@ -296,5 +296,27 @@ TEST(SoftmmuCodePages, FillAsksForCodeAfterPublishingTheEntry) {
   EXPECT_NE(e.addr_write & softmmu::kTlbNotDirty, 0u);
 }
 
+// protect_code_page() flags the write side of the entries for its page, found through the
+// filter of the pages the TLB maps; after a full flush the filter starts again from the fills.
+TEST(SoftmmuCodePages, ProtectFindsEntriesThroughThePageFilter) {
+  World w;
+  const uint64_t page = kRam + 0x5000;
+  auto flagged = [&] {
+    const softmmu::TlbEntry& e = (*w.cpu.common.tlb)[0][softmmu::tlb_index(page)];
+    EXPECT_EQ(e.addr_write & softmmu::kPageMask, page);
+    return (e.addr_write & softmmu::kTlbNotDirty) != 0;
+  };
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round ? "after a full flush" : "first fill");
+    w.mmu.store(page + 0x10, 1, MemOp{2, false, 0}, 0x100);  // fills the entry
+    EXPECT_FALSE(flagged());
+    w.mmu.protect_code_page(kRam + 0x6000);  // a page no entry maps
+    EXPECT_FALSE(flagged());
+    w.mmu.protect_code_page(page);
+    EXPECT_TRUE(flagged());
+    w.mmu.flush_all();
+  }
+}
+
 }  // namespace
 }  // namespace orrery::tcg::llvm::test
