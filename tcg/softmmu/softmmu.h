@@ -250,15 +250,15 @@ class Softmmu {
   }
   uint64_t jc_pages_[kJumpCacheEntries >> kJumpCacheGroupBits][kJcPageFilterWords] = {};
   uint32_t filled_mmu_idx_ = 0;
-  // A filter of the physical pages this TLB's entries (victims included) map, a bit per page
-  // hash: set by fill(), cleared by flush_all(). protect_code_page() (from the thread that
-  // registers a page's first block, ~1.7k pages an arm64 boot) scans the TLB's 8192 entries only
-  // when the page's bit is set. Entries dropped elsewhere leave their bit set (a needless scan).
+  // phys_filter_ (below): a filter of the physical pages this TLB's entries (victims included) map,
+  // a bit per page hash: set by fill(), cleared by flush_all(). protect_code_page() (from the
+  // thread that registers a page's first block, ~1.7k pages an arm64 boot) scans the TLB's 8192
+  // entries only when the page's bit is set. Entries dropped elsewhere leave their bit set (a
+  // needless scan).
   static constexpr unsigned kPhysFilterBits = 1u << 16;
   static unsigned phys_bit(uint64_t phys_page) {
     return unsigned(phys_page >> kPageBits) & (kPhysFilterBits - 1);
   }
-  std::unique_ptr<std::atomic<uint64_t>[]> phys_filter_;  // kPhysFilterBits / 64 words
   /// A store to [phys, phys+len) of a code page: invalidates and returns false when the store
   /// must not happen (PendingExit::CodeModified is set).
   bool code_write(uint64_t phys, uint64_t len, uint64_t insn_pc);
@@ -266,6 +266,7 @@ class Softmmu {
   std::unique_ptr<Aux[]> aux_;         // kNumMmuIdx * kTlbEntries
   std::unique_ptr<Victim[]> victims_;  // kNumMmuIdx * kVictims
   unsigned victim_next_[kNumMmuIdx] = {};
+  std::unique_ptr<std::atomic<uint64_t>[]> phys_filter_;  // kPhysFilterBits / 64 words
 };
 
 /// Entry points called by generated code and the interpreter on a TLB miss. After either returns,
