@@ -255,6 +255,16 @@ uint64_t pick(std::mt19937_64& rng, bool dbl) {
   return sign | uint64_t(exp) << mant | frac;
 }
 
+// Where Intel cores differ, Orrery models one of them and the host may be the other. With UM = 0,
+// VCVTPS2PH of a denormal single raises #XM with DE and UE; cores with AVX512-FP16 (Sapphire Rapids
+// here) add PE, older ones (and Orrery) report PE only when the result with unbounded exponent is
+// inexact, which it never is for a denormal single. Normal tiny inputs agree on both.
+bool half_denormal_pe_variant(const Form& form, bool fault, unsigned host, unsigned tier) {
+  using namespace mxcsr_bits;
+  return fault && std::string_view(form.asm_text).starts_with("vcvtps2ph") &&
+         (host & kDe) && (host & kUe) && (host & 0xffff) == ((tier | kPe) & 0xffff);
+}
+
 TEST_P(X86DiffRegressMxcsr, MatchesHostOnRandomOperands) {
   if (!host_has(1, 0, 2, 12) || !host_has(1, 0, 2, 29) || !host_has(7, 0, 1, 5))
     GTEST_SKIP() << "no FMA/F16C/AVX2 on the host";
@@ -301,7 +311,9 @@ TEST_P(X86DiffRegressMxcsr, MatchesHostOnRandomOperands) {
       const unsigned got = fault ? m->s().mxcsr : unsigned(m->read_mem(0x8000 + 52, 4));
       const unsigned dst = form.fma ? 2 : 0;
       const bool same =
-          fault == want.fault && (got & 0xffff) == (want.mxcsr & 0xffff) &&
+          fault == want.fault &&
+          ((got & 0xffff) == (want.mxcsr & 0xffff) ||
+           half_denormal_pe_variant(form, want.fault, want.mxcsr, got)) &&
           (fault || (m->s().ymm[dst].q[0] == uint64_t(_mm_cvtsi128_si64(want.r)) &&
                      m->s().ymm[dst].q[1] ==
                          uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(want.r, want.r)))));
