@@ -148,7 +148,10 @@ std::vector<Case> cases() {
       v.push_back({std::string("imul eax, ebx\nset") + k + " cl", C | O});
     v.push_back({std::string("adc rax, rbx\nset") + k + " cl", kAll});
     v.push_back({std::string("sbb ecx, edx\ncmov") + k + " eax, ebx", kAll});
-    v.push_back({std::string("blsr eax, ebx\nset") + k + " cl", kAll});
+    // BLSR leaves PF and AF undefined: older cores set PF from the result, Sapphire Rapids
+    // clears it. Consumers of PF would read an undefined flag.
+    if (strcmp(k, "p") && strcmp(k, "np"))
+      v.push_back({std::string("blsr eax, ebx\nset") + k + " cl", S | Z | C | O});
   }
   for (const char* s :
        {"cbw",
