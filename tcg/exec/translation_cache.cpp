@@ -357,20 +357,30 @@ size_t TranslationCache::slot_of(uint64_t pc, uint64_t flags, uint64_t cs_base) 
   return size_t((key_hash(pc, flags, cs_base) * 0x9e3779b97f4a7c15ull) >> slot_shift_);
 }
 
+template <class Visit>
+size_t TranslationCache::probe(uint64_t pc, uint64_t flags, uint64_t cs_base,
+                               Visit&& visit) const {
+  const size_t mask = slots_.size() - 1;
+  size_t i = slot_of(pc, flags, cs_base);
+  for (; slots_[i]; i = (i + 1) & mask) {
+    const Entry& e = *entries_[slots_[i] - 1];
+    if (e.h->pc == pc && e.h->flags == flags && e.h->cs_base == cs_base && visit(e)) break;
+  }
+  return i;
+}
+
 void TranslationCache::build_index() {
   // Open addressing at most half full, so a probe always meets an empty slot.
   unsigned bits = 4;
   while ((size_t(1) << bits) < 2 * entries_.size()) ++bits;
   slots_.assign(size_t(1) << bits, 0);
   slot_shift_ = 64 - bits;
-  const size_t mask = slots_.size() - 1;
   size_t kept = 0;
   for (Entry* e : entries_) {
     const FileEntry& h = *e->h;
     if (holds(TbKey{h.pc, h.phys_pc, h.flags, h.cs_base}, {e->bytes, h.bytes_len}))
       continue;  // the same translation in an older pack
-    size_t i = slot_of(h.pc, h.flags, h.cs_base);
-    while (slots_[i]) i = (i + 1) & mask;
+    const size_t i = probe(h.pc, h.flags, h.cs_base, [](const Entry&) { return false; });
     entries_[kept] = e;
     slots_[i] = uint32_t(++kept);
   }
@@ -380,15 +390,11 @@ void TranslationCache::build_index() {
 
 bool TranslationCache::holds(const TbKey& key, std::span<const uint8_t> bytes) const {
   if (slots_.empty()) return false;
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = slot_of(key.pc, key.flags, key.cs_base); slots_[i]; i = (i + 1) & mask) {
-    const Entry* e = entries_[slots_[i] - 1];
-    const FileEntry& h = *e->h;
-    if (h.pc == key.pc && h.flags == key.flags && h.cs_base == key.cs_base &&
-        h.bytes_len == bytes.size() && std::memcmp(e->bytes, bytes.data(), bytes.size()) == 0)
-      return true;
-  }
-  return false;
+  const size_t i = probe(key.pc, key.flags, key.cs_base, [&](const Entry& e) {
+    return e.h->bytes_len == bytes.size() &&
+           std::memcmp(e.bytes, bytes.data(), bytes.size()) == 0;
+  });
+  return slots_[i] != 0;
 }
 
 bool TranslationCache::intact(const Entry& e) const {
@@ -425,42 +431,40 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
   const uint8_t* page2 = nullptr;
   uint64_t phys2 = 0;
   bool fetched = false, changed = false;
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = slot_of(key.pc, key.flags, key.cs_base); slots_[i]; i = (i + 1) & mask) {
-    const Entry* e = entries_[slots_[i] - 1];
-    const FileEntry& h = *e->h;
-    if (h.pc != key.pc || h.flags != key.flags || h.cs_base != key.cs_base) continue;
-    if (!intact(*e)) continue;
+  const size_t i = probe(key.pc, key.flags, key.cs_base, [&](const Entry& e) {
+    const FileEntry& h = *e.h;
+    if (!intact(e)) return false;
     const uint64_t n1 = std::min<uint64_t>(h.bytes_len, in_page);
-    if (std::memcmp(page, e->bytes, n1) != 0) {
+    if (std::memcmp(page, e.bytes, n1) != 0) {
       changed = true;
-      continue;
-    }
-    if (h.phys_page2 != TranslationBlock::kNoPage) {
-      if (!fetched) {
-        page2 = next.get(phys2);
-        fetched = true;
-      }
-      if (!page2) continue;  // not in the TLB now: a translation would stop before it too
-      if (std::memcmp(page2, e->bytes + n1, h.bytes_len - n1) != 0) {
-        changed = true;
-        continue;
-      }
-    }
-    if (!resolve(*e, out)) {
-      no_helper_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    describe(*e, out);
-    out.phys_page2 =
-        h.phys_page2 == TranslationBlock::kNoPage ? h.phys_page2 : phys2 & ~(kPage - 1);
-    out.hit = nullptr;
-    e->hit.store(true, std::memory_order_relaxed);
-    hits_.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    if (h.phys_page2 == TranslationBlock::kNoPage) return true;
+    if (!fetched) {
+      page2 = next.get(phys2);
+      fetched = true;
+    }
+    if (!page2) return false;  // not in the TLB now: a translation would stop before it too
+    if (std::memcmp(page2, e.bytes + n1, h.bytes_len - n1) == 0) return true;
+    changed = true;
+    return false;
+  });
+  if (!slots_[i]) {
+    (changed ? rejected_ : misses_).fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
-  (changed ? rejected_ : misses_).fetch_add(1, std::memory_order_relaxed);
-  return false;
+  const Entry& e = *entries_[slots_[i] - 1];
+  if (!resolve(e, out)) {
+    no_helper_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  describe(e, out);
+  out.phys_page2 =
+      e.h->phys_page2 == TranslationBlock::kNoPage ? e.h->phys_page2 : phys2 & ~(kPage - 1);
+  out.hit = nullptr;
+  e.hit.store(true, std::memory_order_relaxed);
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void TranslationCache::describe(const Entry& e, Found& out) {

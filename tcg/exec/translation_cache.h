@@ -164,6 +164,10 @@ class TranslationCache {
   // Indexes entries_ (once every pack is loaded), dropping those an older pack holds.
   void build_index();
   size_t slot_of(uint64_t pc, uint64_t flags, uint64_t cs_base) const;
+  // Walks the key's probe chain, calling visit(entry) for each entry with this key until one
+  // returns true. Returns that entry's slot, or else the empty slot that ends the chain.
+  template <class Visit>
+  size_t probe(uint64_t pc, uint64_t flags, uint64_t cs_base, Visit&& visit) const;
   // Whether e's body matches its checksum and its relocations fit (checked once).
   bool intact(const Entry& e) const;
   bool resolve(const Entry& e, Found& out) const;
