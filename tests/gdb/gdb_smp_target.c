@@ -110,6 +110,13 @@ NORETURN void secondary_main(void)
         }
     }
     cpu1_counter = acc;
+    // CPU 0 counts one more spin before it can see cpu1_done, so that a run after a continue
+    // shows in cpu0_spins whether or not the host scheduled CPU 0's thread meanwhile.
+    if (!cpu0_sleep) {
+        const uint64_t seen = cpu0_spins;
+        while (cpu0_spins == seen)
+            ;
+    }
     __atomic_store_n(&cpu1_done, 1, __ATOMIC_RELEASE);
     if (cpu0_sleep)
         tlbi_broadcast();  // CPU 0 may be back in WFI
