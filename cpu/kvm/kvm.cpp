@@ -12,6 +12,7 @@
 
 #include "cpu/kvm/kvm_vcpu.h"
 #include "hw/core/log.h"
+#include "hw/core/ram_backing.h"
 
 namespace orrery::cpu::kvm {
 namespace {
@@ -188,6 +189,7 @@ void KvmVm::ram_changed(const hw::AddressSpace& as, const std::vector<hw::RamRan
       m.guest_phys_addr = r->base;
       m.memory_size = r->size;
       m.userspace_addr = reinterpret_cast<uintptr_t>(r->host);
+      hw::advise_huge_pages(r->host, r->size);
       // Writes to a read-only slot exit to MMIO (the ROM drops them). Without read-only slots
       // a ROM is writable by the guest (noted once).
       if (r->readonly && readonly_mem_) m.flags = KVM_MEM_READONLY;

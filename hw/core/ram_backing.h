@@ -8,6 +8,11 @@
 
 namespace orrery::hw {
 
+/// Asks the host for huge pages behind [host, host+size) (rounded out to whole pages): for
+/// accelerators whose hardware page tables map guest RAM (KVM), where 2 MiB host pages give
+/// 2 MiB second-stage mappings. Guest RAM starts on small pages (see ram_backing.cpp).
+void advise_huge_pages(uint8_t* host, uint64_t size);
+
 class RamBacking {
  public:
   /// Private anonymous memory (the default for -m).
