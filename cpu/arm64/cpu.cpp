@@ -28,6 +28,9 @@ namespace {
 // so this bounds the wake-up latency of ldaxr + wfe loops.
 constexpr int64_t kMonitorPollNs = 50'000;
 
+// TLB broadcasts queued for a sleeping vCPU before they collapse into one flush of everything.
+constexpr size_t kMaxQueuedFlushes = 64;
+
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string format(const char* fmt, ...) {
   char buf[256];
@@ -298,12 +301,13 @@ void Arm64Cpu::check_interrupts() {
 void Arm64Cpu::wait_for_interrupt() {
   std::unique_lock lk(mu_);
   // WFI wakes on any pending interrupt, masked or not (Arm ARM D1.16.2), and on a kick or a
-  // TLB broadcast that needs this vCPU's acknowledgement.
+  // TLB broadcast queued before it slept that needs this vCPU's acknowledgement.
   auto awake = [&] {
-    return irq_level_.load() || fiq_level_.load() || kicked_.load() || !flush_queue_.empty();
+    return irq_level_.load() || fiq_level_.load() || kicked_.load() || acks_queued_ > 0;
   };
   if (awake()) return;
   wfi_asleep_ = true;
+  tlb_idle_ = true;
   cv_.notify_all();  // for wait_until_asleep_in_wfi; the other waiters recheck and wait on
   // The usual wake-up is this vCPU's own timer. Sleeping until its deadline and raising the
   // line here, rather than waiting for the event loop's thread to do it, saves a thread
@@ -326,6 +330,7 @@ void Arm64Cpu::wait_for_interrupt() {
     lk.lock();
   }
   wfi_asleep_ = false;
+  tlb_idle_ = false;
   ++wfi_wakeups_;
 }
 
@@ -417,7 +422,7 @@ void Arm64Cpu::wait_for_event() {
     // The wake-up events (Arm ARM D1.16.2): SEV, an interrupt (whatever PSTATE masks), the
     // event stream and the clearing of the global monitor; plus what WFI also answers.
     if (event_.exchange(false) || irq_level_.load() || fiq_level_.load() || kicked_.load() ||
-        !flush_queue_.empty())
+        acks_queued_ > 0)
       return;
     if (watched && monitor_changed(watched)) return;
     const int64_t now = host_monotonic_ns();
@@ -431,11 +436,13 @@ void Arm64Cpu::wait_for_event() {
     // A monitor on memory that cannot be read here (not RAM): wake once after a poll interval.
     if (armed && !watched && now >= first_poll_ns) return;
     if (armed) until = std::min(until, now + kMonitorPollNs);
+    tlb_idle_ = true;
     if (until == INT64_MAX) {
       cv_.wait(lk);
     } else {
       cv_.wait_until(lk, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
     }
+    tlb_idle_ = false;
   }
 }
 
@@ -443,7 +450,9 @@ void Arm64Cpu::wait_parked() {
   // Like a powered-off CPU: interrupts do not wake it (they are masked at the loop's vector);
   // a kick (stop, reset, debugger) returns from run() and a TLB broadcast is acknowledged.
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [&] { return kicked_.load() || !flush_queue_.empty(); });
+  tlb_idle_ = true;
+  cv_.wait(lk, [&] { return kicked_.load() || acks_queued_ > 0; });
+  tlb_idle_ = false;
 }
 
 void Arm64Cpu::set_running(bool running) {
@@ -507,6 +516,7 @@ void Arm64Cpu::process_flush_requests() {
   {
     std::lock_guard lk(mu_);
     q.swap(flush_queue_);
+    acks_queued_ = 0;
     flush_pending_.store(false);
   }
   for (const FlushRequest& r : q) {
@@ -529,13 +539,26 @@ void Arm64Cpu::tlb_maintenance(const TlbFlush& f, bool broadcast) {
   int waiting = 0;
   for (Arm64Cpu* o : siblings_) {
     if (!o || o == this) continue;
+    bool ack;
     {
       std::lock_guard lk(o->mu_);
-      const bool ack = o->running_;
-      o->flush_queue_.push_back(FlushRequest{f, ack ? this : nullptr});
+      // Outside run() or asleep, it applies the queue before it next uses its TLB.
+      ack = o->running_ && !o->tlb_idle_;
+      if (!ack && o->acks_queued_ == 0 && o->flush_queue_.size() >= kMaxQueuedFlushes) {
+        // A vCPU asleep through a burst (the kernel patching its text page by page): one
+        // flush of everything instead of an unbounded queue.
+        o->flush_queue_.clear();
+        o->flush_queue_.push_back(FlushRequest{TlbFlush{}, nullptr});
+      } else {
+        o->flush_queue_.push_back(FlushRequest{f, ack ? this : nullptr});
+      }
       o->flush_pending_.store(true);
-      if (ack) ++waiting;
+      if (ack) {
+        ++o->acks_queued_;
+        ++waiting;
+      }
     }
+    if (!ack) continue;  // no wake-up: a sleeper's WFI/WFE is not an event for it
     o->state_.common.exit_request.store(1);
     o->cv_.notify_all();
   }

@@ -10,7 +10,7 @@ volatile uint64_t cpu0_spins;  // CPU 0's wait loop: it only grows while thread 
 volatile uint64_t cpu1_spins;
 volatile uint64_t park_cpu1;  // set by the debugger: CPU 1 spins until the debugger clears it
 volatile uint64_t cpu0_tlbi;  // set by the debugger: CPU 0's wait loop broadcasts TLB flushes
-volatile uint64_t cpu0_sleep;  // set by the debugger: CPU 0 waits in WFI, CPU 1 wakes it
+volatile uint64_t cpu0_sleep;  // set by the debugger: CPU 0 waits in WFI, CPU 1 wakes it (SGI)
 volatile uint64_t cpu0_sleeps;  // WFIs CPU 0 has entered
 volatile uint64_t cpu1_counter;
 volatile uint64_t cpu1_done;
@@ -44,6 +44,35 @@ void secondary_entry(void);
 static inline void tlbi_broadcast(void)
 {
     __asm__ volatile("tlbi vmalle1is\n\tdsb ish\n\tisb" ::: "memory");
+}
+
+// GICv2 of -M virt. CPU 1 wakes CPU 0 from WFI with SGI 0: a pending interrupt ends WFI even
+// while PSTATE masks it (Arm ARM D1.16.2), and CPU 0 acknowledges it without taking it.
+#define GICD 0x08000000UL
+#define GICC 0x08010000UL
+#define REG32(a) (*(volatile uint32_t *)(a))
+
+static void gic_init_cpu0(void)
+{
+    REG32(GICD + 0x000) = 1;     // GICD_CTLR: forward interrupts (SGIs are always enabled)
+    REG32(GICC + 0x004) = 0xf0;  // GICC_PMR: SGI 0's priority (0) passes
+    REG32(GICC + 0x000) = 1;     // GICC_CTLR: signal them to the CPU
+}
+
+static void wake_cpu0(void)
+{
+    __asm__ volatile("dsb sy" ::: "memory");
+    REG32(GICD + 0xf00) = 1u << 16;  // GICD_SGIR: SGI 0 to CPU interface 0
+}
+
+static void ack_interrupts(void)
+{
+    for (;;) {
+        const uint32_t iar = REG32(GICC + 0x00c);  // GICC_IAR
+        if ((iar & 0x3ff) == 1023)
+            return;
+        REG32(GICC + 0x010) = iar;  // GICC_EOIR
+    }
 }
 
 // Busy-waits on the virtual counter (the machine's one time base).
@@ -95,8 +124,8 @@ NORETURN void secondary_main(void)
     uint64_t acc = 0;
     for (uint64_t i = 0; i < 3; i++) {
         // In sleep mode secondary_work is reached only once CPU 0 has been asleep in WFI for a
-        // while, and a TLB broadcast (which WFI wakes for) wakes it afterwards; the waits leave
-        // CPU 0 time to get back into its run loop before CPU 1 reaches cpu0_woken.
+        // while, and an SGI wakes it afterwards; the waits leave CPU 0 time to get back into
+        // its run loop before CPU 1 reaches cpu0_woken.
         if (cpu0_sleep) {
             while (cpu0_sleeps < i + 1)
                 ;
@@ -104,7 +133,7 @@ NORETURN void secondary_main(void)
         }
         acc += secondary_work(i);
         if (cpu0_sleep) {
-            tlbi_broadcast();
+            wake_cpu0();
             delay_us(2000);
             cpu0_woken();
         }
@@ -119,7 +148,7 @@ NORETURN void secondary_main(void)
     }
     __atomic_store_n(&cpu1_done, 1, __ATOMIC_RELEASE);
     if (cpu0_sleep)
-        tlbi_broadcast();  // CPU 0 may be back in WFI
+        wake_cpu0();  // CPU 0 may be back in WFI
     psci(PSCI_CPU_OFF, 0, 0, 0);
     for (;;)
         __asm__ volatile("wfi");
@@ -128,6 +157,7 @@ NORETURN void secondary_main(void)
 int main(void)
 {
     puts("smp target start");
+    gic_init_cpu0();
     cpu_on_status = psci(PSCI_CPU_ON_64, 1, (uint64_t)&secondary_entry,
                          (uint64_t)(cpu1_stack + sizeof cpu1_stack));
     printf("cpu_on=%ld\n", (long)cpu_on_status);
@@ -140,6 +170,7 @@ int main(void)
         if (cpu0_sleep) {
             cpu0_sleeps = cpu0_sleeps + 1;
             __asm__ volatile("dsb sy\n\twfi" ::: "memory");
+            ack_interrupts();
         }
     }
     primary_after();
