@@ -10,43 +10,11 @@ namespace orrery::tcg::ir {
 
 namespace {
 
-constexpr OpInfo kOpTable[] = {
-#define OP(name, res, a0, a1, a2, flags) {#name, Slot::res, {Slot::a0, Slot::a1, Slot::a2}, flags},
-#include "tcg/ir/opcodes.inc"
-#undef OP
-};
-static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOpcodes);
-
-Type fixed_type(Slot s) {
-  switch (s) {
-    case Slot::I1:
-      return Type::I1;
-    case Slot::I8:
-      return Type::I8;
-    case Slot::I16:
-      return Type::I16;
-    case Slot::I32:
-      return Type::I32;
-    case Slot::I64:
-      return Type::I64;
-    case Slot::I128:
-      return Type::I128;
-    case Slot::I256:
-      return Type::I256;
-    default:
-      return Type::V;
-  }
-}
-
 bool is_int(Type t) {
   return t == Type::I1 || t == Type::I8 || t == Type::I16 || t == Type::I32 || t == Type::I64;
 }
 
 }  // namespace
-
-const OpInfo& op_info(Opcode op) {
-  return kOpTable[static_cast<unsigned>(op)];
-}
 
 Type type_of_bits(unsigned b) {
   switch (b) {
@@ -136,12 +104,6 @@ std::string_view exit_reason_name(ExitReason r) {
       return "fetch_fault";
   }
   return "?";
-}
-
-Type result_type(const Inst& i) {
-  Slot r = op_info(i.op).result;
-  if (r == Slot::T) return i.type;
-  return fixed_type(r);
 }
 
 std::string print(const Block& b) {
@@ -280,7 +242,9 @@ std::string print(const Block& b) {
 std::string verify(const Block& b) {
   char buf[200];
   auto fail = [&](size_t n, const char* what) {
-    std::snprintf(buf, sizeof buf, "v%zu (%s): %s", n, op_info(b.insts[n].op).name, what);
+    const Opcode op = b.insts[n].op;
+    const char* name = static_cast<unsigned>(op) < kNumOpcodes ? op_info(op).name : "?";
+    std::snprintf(buf, sizeof buf, "v%zu (%s): %s", n, name, what);
     return std::string(buf);
   };
   for (size_t n = 0; n < b.insts.size(); ++n) {

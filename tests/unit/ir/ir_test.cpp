@@ -66,6 +66,16 @@ TEST(Verifier, RejectsUseBeforeDef) {
   EXPECT_NE(verify(b).find("not defined"), std::string::npos);
 }
 
+// An opcode outside the table is reported without reading past the table for its name (ASan).
+TEST(Verifier, RejectsAnOpcodeOutsideTheTable) {
+  Block b;
+  Emitter e(b);
+  e.c64(1);
+  e.jump(0);
+  b.insts[0].op = static_cast<Opcode>(kNumOpcodes);
+  EXPECT_EQ(verify(b), "v0 (?): bad opcode");
+}
+
 TEST(Verifier, RequiresTerminal) {
   Block b;
   Emitter e(b);
