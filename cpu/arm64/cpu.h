@@ -255,8 +255,8 @@ class Arm64Cpu final : public Vcpu,
   bool wfi_asleep_ = false;   // guarded by mu_
   // Asleep in WFI, WFE or parked: its TLB is not in use until it wakes and runs the loop's top,
   // which applies the queue first, so broadcasts queue for it without waiting (or waking it).
-  bool tlb_idle_ = false;  // guarded by mu_
-  int acks_queued_ = 0;    // queued requests whose initiator waits; guarded by mu_
+  bool tlb_idle_ = false;     // guarded by mu_
+  int acks_queued_ = 0;       // queued requests whose initiator waits; guarded by mu_
   uint64_t wfi_wakeups_ = 0;  // guarded by mu_
 
   // Softmmu fills 4K entries; a TLBI by VA must drop every entry of a larger page or block.
