@@ -358,8 +358,7 @@ size_t TranslationCache::slot_of(uint64_t pc, uint64_t flags, uint64_t cs_base) 
 }
 
 template <class Visit>
-size_t TranslationCache::probe(uint64_t pc, uint64_t flags, uint64_t cs_base,
-                               Visit&& visit) const {
+size_t TranslationCache::probe(uint64_t pc, uint64_t flags, uint64_t cs_base, Visit&& visit) const {
   const size_t mask = slots_.size() - 1;
   size_t i = slot_of(pc, flags, cs_base);
   for (; slots_[i]; i = (i + 1) & mask) {
@@ -391,8 +390,7 @@ void TranslationCache::build_index() {
 bool TranslationCache::holds(const TbKey& key, std::span<const uint8_t> bytes) const {
   if (slots_.empty()) return false;
   const size_t i = probe(key.pc, key.flags, key.cs_base, [&](const Entry& e) {
-    return e.h->bytes_len == bytes.size() &&
-           std::memcmp(e.bytes, bytes.data(), bytes.size()) == 0;
+    return e.h->bytes_len == bytes.size() && std::memcmp(e.bytes, bytes.data(), bytes.size()) == 0;
   });
   return slots_[i] != 0;
 }
