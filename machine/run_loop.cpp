@@ -1,5 +1,6 @@
 #include "machine/run_loop.h"
 
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "hw/core/address_space.h"
 #include "hw/core/clock.h"
 #include "hw/core/log.h"
+#include "hw/core/thread_name.h"
 #include "machine/machine.h"
 
 namespace orrery::machine {
@@ -132,7 +134,11 @@ int RunLoop::run(std::span<cpu::Vcpu* const> vcpus, bool no_reboot,
     stopping_.store(false);
     // One host thread per vCPU; this thread waits for the first event that ends the run.
     std::vector<std::thread> threads;
-    for (cpu::Vcpu* v : vcpus) threads.emplace_back(&RunLoop::vcpu_thread, this, std::ref(*v));
+    for (size_t i = 0; i < vcpus.size(); ++i)
+      threads.emplace_back([this, v = vcpus[i], i] {
+        hw::name_this_thread(("vcpu " + std::to_string(i)).c_str());
+        vcpu_thread(*v);
+      });
     {
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return event_ != Event::None; });

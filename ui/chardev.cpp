@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "hw/core/thread_name.h"
 #include "hw/core/user_file.h"
 
 namespace orrery::ui {
@@ -121,7 +122,10 @@ class StdioChardev final : public Chardev {
     if (thread_.joinable() || wake_[0] < 0) return;
     rx_ = &rx;
     if (is_tty_) enter_raw_mode();
-    thread_ = std::thread([this] { input_loop(); });
+    thread_ = std::thread([this] {
+      hw::name_this_thread("stdio input");
+      input_loop();
+    });
   }
 
   void close() override {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "hw/block/qcow2.h"
+#include "hw/core/thread_name.h"
 
 namespace orrery::hw::block {
 
@@ -15,7 +16,10 @@ BlockBackend::BlockBackend(std::unique_ptr<BlockDriver> driver, DriveOptions opt
                            unsigned workers)
     : driver_(std::move(driver)), options_(std::move(options)) {
   for (unsigned i = 0; i < (workers ? workers : 1); ++i) {
-    workers_.emplace_back([this] { worker_loop(); });
+    workers_.emplace_back([this] {
+      name_this_thread("block io");
+      worker_loop();
+    });
   }
 }
 

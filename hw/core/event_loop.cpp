@@ -1,4 +1,5 @@
 #include "hw/core/event_loop.h"
+#include "hw/core/thread_name.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -190,6 +191,7 @@ void EventLoop::start() {
   }
   stop_requested_ = false;
   thread_ = std::thread([this] {
+    name_this_thread("event loop");
     loop_thread_ = std::this_thread::get_id();
     while (!stop_requested_) run_once(-1);
     loop_thread_ = std::thread::id();

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "hw/core/address_space.h"
+#include "hw/core/thread_name.h"
 #include "hw/core/user_file.h"
 
 namespace orrery::machine::loader {
@@ -51,7 +52,10 @@ void copy_into_ram(uint8_t* dst, const uint8_t* src, size_t n) {
   const size_t first = size_t(mid - reinterpret_cast<uintptr_t>(dst));
   std::thread upper;
   try {
-    upper = std::thread([=] { std::memcpy(dst + first, src + first, n - first); });
+    upper = std::thread([=] {
+      hw::name_this_thread("image copy");
+      std::memcpy(dst + first, src + first, n - first);
+    });
   } catch (const std::system_error&) {  // no thread to be had: one copy, as before
     std::memcpy(dst, src, n);
     return;

@@ -1,4 +1,5 @@
 #include "tcg/baseline/code_cache.h"
+#include "hw/core/thread_name.h"
 
 #include <sys/mman.h>
 
@@ -56,6 +57,7 @@ void CodeCache::populate_ahead(size_t bytes) {
   bytes = std::min(bytes, size_);
   try {
     ahead_ = std::thread([this, bytes] {
+      hw::name_this_thread("code commit");
       // A step at a time, so the writers' own populate_to calls (which claim the next step
       // once they pass the watermark) and this thread never commit the same range twice.
       for (size_t at = 0; at < bytes && !stop_.load(std::memory_order_relaxed); at += kPopulateStep)
@@ -91,8 +93,7 @@ void CodeCache::populate_to(size_t end) {
   // fails, and the compiler cannot turn it into a load as it may an atomic add of zero).
   for (size_t at = ready; at < upto; at += kSmallPage) {
     uint8_t zero = 0;
-    std::atomic_ref<uint8_t>(base_[at]).compare_exchange_strong(zero, 0,
-                                                                std::memory_order_relaxed);
+    std::atomic_ref<uint8_t>(base_[at]).compare_exchange_strong(zero, 0, std::memory_order_relaxed);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <system_error>
 #include <thread>
 
+#include "hw/core/thread_name.h"
 #include "tcg/interp/interp.h"  // TranslationBlock::prog
 
 namespace orrery::tcg::exec {
@@ -35,7 +36,10 @@ void Engine::start_install_ahead(hw::AddressSpace& as) {
       debug_.active() || log_.enabled(logs))
     return;
   try {
-    ahead_thread_ = std::thread([this, &as] { install_ahead(as); });
+    ahead_thread_ = std::thread([this, &as] {
+      hw::name_this_thread("tcache install");
+      install_ahead(as);
+    });
   } catch (const std::system_error&) {
     // No thread: the vCPUs install each block when they first meet it, as without this.
   }

@@ -25,6 +25,7 @@
 #include <llvm/Support/xxhash.h>
 
 #include "hw/core/log.h"
+#include "hw/core/thread_name.h"
 #include "tcg/softmmu/softmmu.h"
 
 namespace orrery::tcg::exec {
@@ -250,7 +251,10 @@ std::unique_ptr<TranslationCache> TranslationCache::open(TranslationCacheOptions
   std::unique_ptr<TranslationCache> c(new TranslationCache(std::move(opt), log));
   if (c->opt_.background) {
     try {
-      c->loader_ = std::thread([t = c.get()] { t->load(); });
+      c->loader_ = std::thread([t = c.get()] {
+        hw::name_this_thread("tcache load");
+        t->load();
+      });
       return c;
     } catch (const std::system_error&) {  // no thread to be had: index them here
     }

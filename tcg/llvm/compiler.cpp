@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hw/core/log.h"
+#include "hw/core/thread_name.h"
 
 namespace orrery::tcg::llvm {
 
@@ -184,6 +185,7 @@ void BackgroundCompiler::note_compile(const exec::TranslationBlock* const* tbs, 
 }
 
 void BackgroundCompiler::worker() {
+  hw::name_this_thread("llvm compile");
   // Compiling only pays off later; the vCPU threads running guest code now come first when the
   // host's cores are all busy (an -smp 2 guest on a 2-core host).
   setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), 10);

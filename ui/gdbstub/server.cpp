@@ -16,6 +16,7 @@
 
 #include "cpu/arm64/gdb.h"
 #include "cpu/x86/gdb.h"
+#include "hw/core/thread_name.h"
 #include "machine/machine.h"
 #include "tcg/exec/engine.h"
 #include "ui/gdbstub/packet.h"
@@ -144,7 +145,10 @@ std::unique_ptr<GdbServer> GdbServer::start(const GdbSpec& spec, cpu::GdbTarget&
   }
   std::unique_ptr<GdbServer> s(new GdbServer(target, std::move(on_kill), fd, wake,
                                              spec.kind == GdbSpec::Kind::Unix ? spec.path : ""));
-  s->thread_ = std::thread([p = s.get()] { p->serve(); });
+  s->thread_ = std::thread([p = s.get()] {
+    hw::name_this_thread("gdbstub");
+    p->serve();
+  });
   return s;
 }
 

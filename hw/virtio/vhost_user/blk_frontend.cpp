@@ -1,4 +1,5 @@
 #include "hw/virtio/vhost_user/blk_frontend.h"
+#include "hw/core/thread_name.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -42,7 +43,10 @@ std::unique_ptr<BlkFrontend> BlkFrontend::connect(const GuestMemory& mem, Log& l
   std::unique_ptr<BlkFrontend> d(new BlkFrontend(mem, log, std::move(name), num_queues));
   error = d->handshake(socket_path, num_queues);
   if (!error.empty()) return nullptr;
-  d->thread_ = std::thread([p = d.get()] { p->call_thread(); });
+  d->thread_ = std::thread([p = d.get()] {
+    name_this_thread("vhost-user call");
+    p->call_thread();
+  });
   return d;
 }
 
