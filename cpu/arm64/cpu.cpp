@@ -448,7 +448,8 @@ void Arm64Cpu::wait_for_event() {
 
 void Arm64Cpu::wait_parked() {
   // Like a powered-off CPU: interrupts do not wake it (they are masked at the loop's vector);
-  // a kick (stop, reset, debugger) returns from run() and a TLB broadcast is acknowledged.
+  // a kick (stop, reset, debugger) returns from run(). TLB broadcasts queue for it meanwhile,
+  // except one sent just before it parked, which it wakes to acknowledge.
   std::unique_lock lk(mu_);
   tlb_idle_ = true;
   cv_.wait(lk, [&] { return kicked_.load() || acks_queued_ > 0; });
