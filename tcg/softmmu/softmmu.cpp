@@ -38,6 +38,7 @@ Softmmu::Softmmu(CpuCommon& cpu, hw::AddressSpace& as, PageTranslator& translato
       phys_filter_(new std::atomic<uint64_t>[kPhysFilterBits / 64]) {
   cpu_.tlb = table_.get();
   cpu_.mmu = this;
+  filled_mmu_idx_ = (1u << kNumMmuIdx) - 1;  // the tables start uninitialised: clear them all
   flush_all();
 }
 
@@ -47,16 +48,24 @@ Softmmu::~Softmmu() {
 }
 
 void Softmmu::flush_all() {
-  for (auto& idx : *table_)
-    for (TlbEntry& e : idx) e = kEmpty;
+  for (uint32_t m = filled_mmu_idx_; m; m &= m - 1)
+    for (TlbEntry& e : (*table_)[unsigned(__builtin_ctz(m))]) e = kEmpty;
   filled_mmu_idx_ = 0;
   clear_nonglobal_jc_marks();
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) victims_[i].e = kEmpty;
   for (unsigned i = 0; i < kPhysFilterBits / 64; ++i)
     phys_filter_[i].store(0, std::memory_order_relaxed);
   if (cpu_.jump_cache) {
-    for (unsigned i = 0; i < kJumpCacheEntries; ++i)
-      cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+    for (uint64_t groups = jc_filled_groups_; groups; groups &= groups - 1) {
+      const unsigned first = unsigned(__builtin_ctzll(groups)) * kJcWordsPerGroup;
+      for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) {
+        for (uint64_t bits = jc_filled_slots_[w]; bits; bits &= bits - 1)
+          cpu_.jump_cache[w * 64 + unsigned(__builtin_ctzll(bits))].pc.store(
+              JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+        jc_filled_slots_[w] = 0;
+      }
+    }
+    jc_filled_groups_ = 0;
     std::memset(jc_pages_, 0, sizeof jc_pages_);
   }
 }
@@ -168,6 +177,8 @@ void Softmmu::note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages
   const unsigned slot = jump_cache_index(pc);
   const unsigned bit = jc_page_bit(page_of(pc));
   jc_pages_[jump_cache_group(pc)][bit / 64] |= 1ull << (bit % 64);
+  jc_filled_slots_[slot / 64] |= 1ull << (slot % 64);
+  jc_filled_groups_ |= 1ull << jump_cache_group(pc);
   if (global) {
     nonglobal_jc_slots_[slot / 64] &= ~(1ull << (slot % 64));
   } else {

@@ -249,6 +249,11 @@ class Softmmu {
     return unsigned(((page >> 12) * 0x9E3779B97F4A7C15ull) >> 56);  // 0..255
   }
   uint64_t jc_pages_[kJumpCacheEntries >> kJumpCacheGroupBits][kJcPageFilterWords] = {};
+  // The jump-cache slots filled since the last flush_all (a bit per slot, and a bit per group
+  // with any): flush_all clears those instead of all 64K entries (4 MiB of cache lines), which
+  // was ~89% of `-accel verify`'s time on x86 (a full flush at every step) and ~1% of a boot.
+  uint64_t jc_filled_groups_ = 0;
+  uint64_t jc_filled_slots_[kJumpCacheEntries / 64] = {};
   uint32_t filled_mmu_idx_ = 0;
   // phys_filter_ (below): a filter of the physical pages this TLB's entries (victims included) map,
   // a bit per page hash: set by fill(), cleared by flush_all(). protect_code_page() (from the

@@ -231,6 +231,27 @@ TEST(SoftmmuJumpCache, FlushPageDropsOnlyThatPagesEntries) {
   }
 }
 
+// flush_all clears the slots filled since the last flush_all (not all 64K): every filled entry
+// goes, in every group, and slots filled after a flush_all are cleared by the next one.
+TEST(SoftmmuJumpCache, FlushAllDropsEveryFilledEntryRoundAfterRound) {
+  World w;
+  auto fill = [&](uint64_t pc) {
+    w.mmu.note_jump_cache_fill(pc, 0, false);
+    w.jc[jump_cache_index(pc)].pc.store(pc);
+  };
+  for (int round = 0; round < 3; ++round) {
+    std::vector<uint64_t> pcs;
+    for (uint64_t page = 0; page < 200; ++page)
+      for (uint64_t off = 0; off < softmmu::kPageSize; off += 4 * (97 + round))
+        pcs.push_back(0xffff800008000000ull + page * softmmu::kPageSize + off);
+    for (uint64_t pc : pcs) fill(pc);
+    w.mmu.flush_all();
+    for (unsigned i = 0; i < kJumpCacheEntries; ++i)
+      ASSERT_EQ(w.jc[i].pc.load(), JumpCacheEntry::kInvalidPc)
+          << "round " << round << " slot " << i;
+  }
+}
+
 // flush_page skips a group holding no block of the page (a per-group filter of start pages,
 // rebuilt at each scan): a block refilled after a scan, or kept by a scan for another page of
 // the group, is still dropped when its own page is flushed.
