@@ -56,18 +56,22 @@ void Softmmu::flush_all() {
   for (unsigned i = 0; i < kPhysFilterBits / 64; ++i)
     phys_filter_[i].store(0, std::memory_order_relaxed);
   if (cpu_.jump_cache) {
-    for (uint64_t groups = jc_filled_groups_; groups; groups &= groups - 1) {
-      const unsigned first = unsigned(__builtin_ctzll(groups)) * kJcWordsPerGroup;
-      for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) {
-        for (uint64_t bits = jc_filled_slots_[w]; bits; bits &= bits - 1)
-          cpu_.jump_cache[w * 64 + unsigned(__builtin_ctzll(bits))].pc.store(
-              JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
-        jc_filled_slots_[w] = 0;
-      }
-    }
-    jc_filled_groups_ = 0;
+    clear_marked_jc_slots(jc_filled_groups_, jc_filled_slots_);
     std::memset(jc_pages_, 0, sizeof jc_pages_);
   }
+}
+
+void Softmmu::clear_marked_jc_slots(uint64_t& groups, uint64_t* slots) {
+  for (uint64_t g = groups; g; g &= g - 1) {
+    const unsigned first = unsigned(__builtin_ctzll(g)) * kJcWordsPerGroup;
+    for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) {
+      for (uint64_t bits = slots[w]; bits; bits &= bits - 1)
+        cpu_.jump_cache[w * 64 + unsigned(__builtin_ctzll(bits))].pc.store(
+            JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+      slots[w] = 0;
+    }
+  }
+  groups = 0;
 }
 
 void Softmmu::flush_page(uint64_t vaddr) {
@@ -154,18 +158,7 @@ void Softmmu::flush_asid(uint16_t asid) {
   }
   for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i)
     if (!victims_[i].aux.global && victims_[i].aux.asid == asid) victims_[i].e = kEmpty;
-  if (cpu_.jump_cache) {
-    for (uint64_t groups = nonglobal_jc_groups_; groups; groups &= groups - 1) {
-      const unsigned first = unsigned(__builtin_ctzll(groups)) * kJcWordsPerGroup;
-      for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) {
-        for (uint64_t bits = nonglobal_jc_slots_[w]; bits; bits &= bits - 1)
-          cpu_.jump_cache[w * 64 + unsigned(__builtin_ctzll(bits))].pc.store(
-              JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
-        nonglobal_jc_slots_[w] = 0;
-      }
-    }
-    nonglobal_jc_groups_ = 0;
-  }
+  if (cpu_.jump_cache) clear_marked_jc_slots(nonglobal_jc_groups_, nonglobal_jc_slots_);
 }
 
 void Softmmu::note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages) {

@@ -254,6 +254,9 @@ class Softmmu {
   // was ~89% of `-accel verify`'s time on x86 (a full flush at every step) and ~1% of a boot.
   uint64_t jc_filled_groups_ = 0;
   uint64_t jc_filled_slots_[kJumpCacheEntries / 64] = {};
+  /// Invalidates the jump-cache slots marked in `slots` (a bit per slot; `groups` a bit per
+  /// group with any) and clears the marks.
+  void clear_marked_jc_slots(uint64_t& groups, uint64_t* slots);
   uint32_t filled_mmu_idx_ = 0;
   // phys_filter_ (below): a filter of the physical pages this TLB's entries (victims included) map,
   // a bit per page hash: set by fill(), cleared by flush_all(). protect_code_page() (from the
