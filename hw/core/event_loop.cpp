@@ -1,5 +1,4 @@
 #include "hw/core/event_loop.h"
-#include "hw/core/thread_name.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -9,6 +8,8 @@
 #include <cerrno>
 #include <tuple>
 #include <utility>
+
+#include "hw/core/thread_name.h"
 
 namespace orrery::hw {
 

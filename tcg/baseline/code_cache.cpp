@@ -1,5 +1,4 @@
 #include "tcg/baseline/code_cache.h"
-#include "hw/core/thread_name.h"
 
 #include <sys/mman.h>
 
@@ -8,6 +7,8 @@
 #include <cstring>
 #include <new>
 #include <system_error>
+
+#include "hw/core/thread_name.h"
 
 namespace orrery::tcg::baseline {
 

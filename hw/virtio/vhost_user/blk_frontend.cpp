@@ -1,5 +1,4 @@
 #include "hw/virtio/vhost_user/blk_frontend.h"
-#include "hw/core/thread_name.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -9,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "hw/core/thread_name.h"
 
 namespace orrery::hw::virtio::vhost_user {
 
