@@ -83,11 +83,13 @@ struct TranslationBlock {
   }
   /// The next check comes at `at` executions (at most kParked from now); 0: none (the cell
   /// counts down its most, and that check only parks it again). Under the engine's lock.
+  /// `at` is compared unsigned: a target 2^31 or more ahead (thresh=4000000000, a policy's
+  /// back-off) is far away, not past; a count that wrapped only brings one check early.
   void arm(uint32_t at) {
     const uint32_t n = executions();
-    const uint32_t left = !at                    ? kParked
-                          : int32_t(at - n) <= 0 ? 1  // already past: the next execution
-                                                 : std::min(at - n, kParked);
+    const uint32_t left = !at      ? kParked
+                          : at <= n ? 1  // already past: the next execution
+                                    : std::min(at - n, kParked);
     count_origin.store(n + left, std::memory_order_relaxed);
     count_cell->store(left, std::memory_order_relaxed);
   }

@@ -172,5 +172,16 @@ TEST(TranslationBlockCount, ArmsChecksAndCountsOn) {
   EXPECT_EQ(cell.load(), 0u);
 }
 
+// A check 2^31 or more executions ahead is far away, not past: `thresh=4000000000` once made
+// every execution ask the engine (a boot took 12 s instead of 0.7).
+TEST(TranslationBlockCount, ArmsAFarCheckAsFarAway) {
+  exec::TranslationBlock tb;
+  tb.arm(4000000000u);
+  EXPECT_FALSE(tb.count(1000000));
+  tb.arm(tb.executions() + 0x80000000u);
+  EXPECT_FALSE(tb.count(1000000));
+  EXPECT_EQ(tb.executions(), 2000000u);
+}
+
 }  // namespace
 }  // namespace orrery::tcg::baseline
