@@ -145,6 +145,36 @@ TEST_F(Gicv2Test, EdgeLatchesAndPendingRegisters) {
   EXPECT_EQ(dist(G::GICD_ISPENDR + 4), 0u);  // edge: ack clears pending
 }
 
+// A device sets its line again at every access that might change it: the same level again is
+// no new edge, and a level interrupt whose line stays high is pending again after its EOI.
+TEST_F(Gicv2Test, TheSameLevelAgainChangesNothing) {
+  enable_all();
+  dist_w(G::GICD_ICFGR + 8, 2u << 2 * (33 - 32));  // INTID 33 edge, 34 level
+  dist_w(G::GICD_ISENABLER + 4, (1u << 1) | (1u << 2));
+  wr(gic.distributor(), G::GICD_ITARGETSR + 33, 0x01, 0, 1);
+  wr(gic.distributor(), G::GICD_ITARGETSR + 34, 0x01, 0, 1);
+  gic.inputs().set_irq(33, true);
+  gic.inputs().set_irq(33, true);
+  EXPECT_EQ(cpuif(G::GICC_IAR), 33u);
+  cpuif_w(G::GICC_EOIR, 33);
+  gic.inputs().set_irq(33, true);  // still high: no new edge
+  EXPECT_FALSE(gic.core().irq_out(0).level());
+  EXPECT_EQ(cpuif(G::GICC_IAR), 1023u);
+
+  gic.inputs().set_irq(34, true);
+  EXPECT_EQ(cpuif(G::GICC_IAR), 34u);
+  gic.inputs().set_irq(34, true);
+  EXPECT_FALSE(gic.core().irq_out(0).level());  // active
+  cpuif_w(G::GICC_EOIR, 34);
+  EXPECT_TRUE(gic.core().irq_out(0).level()) << "the line is still high";
+  EXPECT_EQ(cpuif(G::GICC_IAR), 34u);
+  gic.inputs().set_irq(34, false);
+  gic.inputs().set_irq(34, false);
+  cpuif_w(G::GICC_EOIR, 34);
+  EXPECT_FALSE(gic.core().irq_out(0).level());
+  EXPECT_EQ(cpuif(G::GICC_IAR), 1023u);
+}
+
 TEST_F(Gicv2Test, PreemptionByPriority) {
   enable_all();
   dist_w(G::GICD_ISENABLER + 4, 3);  // 32, 33
