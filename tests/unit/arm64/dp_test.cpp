@@ -42,6 +42,34 @@ TEST_P(DataProcessingTest, RegisterThirtyOneIsSpOrZeroByEncoding) {
   EXPECT_EQ(m->nzcv(), 0u);  // CMN set Z and C (0x1000 + -0x1000); ANDS (0x1000) clears all
 }
 
+// CMP and SUBS at the signed-overflow edges, register and immediate forms, 32 and 64 bits, each
+// read back through MRS: V and C come from different IR operations (AddOvf of x + ~y + 1, a
+// compare of x with y) that every tier lowers on its own.
+TEST_P(DataProcessingTest, CompareFlagsAtTheOverflowEdges) {
+  m->load({
+      0xeb02003f,  // cmp x1, x2
+      0xd53b420a,  // mrs x10, nzcv
+      0x7100047f,  // cmp w3, #1
+      0xd53b420b,  // mrs x11, nzcv
+      0xeb0600a4,  // subs x4, x5, x6
+      0xd53b420c,  // mrs x12, nzcv
+      0x6b0800ff,  // cmp w7, w8
+      0xd53b420d,  // mrs x13, nzcv
+  });
+  m->x(1) = 0x8000000000000000ull;
+  m->x(2) = 1;
+  m->x(3) = 0xffffffff80000000ull;  // w3 = INT32_MIN
+  m->x(5) = 1;
+  m->x(6) = 0x8000000000000000ull;
+  m->x(7) = m->x(8) = 5;
+  rerun_ok();
+  EXPECT_EQ(m->x(10), 0x30000000u);  // INT64_MIN - 1: C and V
+  EXPECT_EQ(m->x(11), 0x30000000u);  // INT32_MIN - 1: C and V
+  EXPECT_EQ(m->x(4), 0x8000000000000001ull);
+  EXPECT_EQ(m->x(12), 0x90000000u);  // 1 - INT64_MIN: N and V, a borrow (C clear)
+  EXPECT_EQ(m->x(13), 0x60000000u);  // equal: Z and C
+}
+
 TEST_P(DataProcessingTest, FramePointerIdiom) {
   m->load({
       0xa9bf7bfd,  // stp x29, x30, [sp, #-16]!
