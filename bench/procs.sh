@@ -79,8 +79,9 @@ if [[ $arch == x86 ]]; then
   args=(-M pc -smp "$smp" -m 512 -nographic -no-reboot -kernel "$files/vmlinuz"
     -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet loglevel=4")
 else
-  args=(-M virt -cpu cortex-a57 -smp "$smp" -m 512 -nographic -no-reboot -kernel "$files/vmlinuz"
-    -initrd "$initrd" -append "console=ttyAMA0 panic=-1 quiet loglevel=4")
+  # No rng-seed or kaslr-seed on either (bench/boot.sh says why).
+  args=(-M virt,dtb-randomness=off -cpu cortex-a57 -smp "$smp" -m 512 -nographic -no-reboot
+    -kernel "$files/vmlinuz" -initrd "$initrd" -append "console=ttyAMA0 panic=-1 quiet loglevel=4")
 fi
 
 # Prints "wall user+sys" for one run; fails when the guest did not finish.

@@ -61,6 +61,8 @@ int run(int argc, char** argv) {
       return print_and_exit(version_text());
     case Action::MachineHelp:
       return print_and_exit(machine_help_text());
+    case Action::MachinePropHelp:
+      return print_and_exit(machine_prop_help_text(*opt.machine));
     case Action::CpuHelp:
       return print_and_exit(cpu_help_text(*opt.machine));
     case Action::LogHelp:

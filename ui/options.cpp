@@ -262,6 +262,12 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, Acc
   return {};
 }
 
+/// -M help or -M ? (the machine list), not -M TYPE,help (a board's properties).
+bool first_part_is_help(std::string_view text) {
+  const std::string_view first = text.substr(0, text.find(','));
+  return first == "help" || first == "?" || first == "type=help" || first == "type=?";
+}
+
 /// A -machine property as given, checked once the board is known.
 struct RawMachineProp {
   std::string key, value, origin;  // origin: the option and its argument, for messages
@@ -292,6 +298,10 @@ std::string parse_machine(std::string_view text, std::string_view origin,
     size_t eq = p.find('=');
     std::string_view key = p.substr(0, eq);
     std::string_view val = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
+    if ((p == "help" || p == "?") && out) {  // QEMU's -M virt,help: the board's properties
+      help = true;
+      return {};
+    }
     if (key.empty() || eq == std::string_view::npos || val.empty())
       return "machine property '" + std::string(key) + "' needs a value";
     props.push_back({std::string(key), std::string(val), std::string(origin)});
@@ -590,7 +600,7 @@ ParseResult parse_options(std::span<const std::string> args) {
         err = parse_machine(val, arg + " " + std::string(val), o.machine, help, raw_machine_props);
         if (!err.empty()) return fail(err);
         if (help) {
-          o.action = Action::MachineHelp;
+          o.action = first_part_is_help(val) ? Action::MachineHelp : Action::MachinePropHelp;
           return r;
         }
         break;
@@ -951,6 +961,16 @@ std::string machine_help_text() {
     std::string name(m.name);
     s += name + std::string(name.size() < 20 ? 20 - name.size() : 1, ' ') +
          std::string(m.description) + (&m == &def ? " (default)" : "") + "\n";
+  }
+  return s;
+}
+
+std::string machine_prop_help_text(const machine::MachineType& m) {
+  std::string s = std::string(m.name) + " options:\n";
+  for (const machine::MachineProperty& p : m.properties) {
+    std::string name(p.name);
+    s += "  " + name + std::string(name.size() < 18 ? 18 - name.size() : 1, ' ') +
+         std::string(p.help) + "\n";
   }
   return s;
 }

@@ -26,7 +26,16 @@ struct MachineType;
 namespace orrery::ui {
 
 /// What main should do after parsing.
-enum class Action : uint8_t { Run, Help, Version, MachineHelp, CpuHelp, LogHelp, AccelHelp };
+enum class Action : uint8_t {
+  Run,
+  Help,
+  Version,
+  MachineHelp,
+  MachinePropHelp,
+  CpuHelp,
+  LogHelp,
+  AccelHelp
+};
 
 /// Longest -append: arm64 Linux's COMMAND_LINE_SIZE (2048) less the terminating NUL.
 inline constexpr size_t kMaxAppendLength = 2047;
@@ -102,6 +111,8 @@ bool parse_ram_size(std::string_view text, uint64_t& bytes);
 std::string help_text();
 std::string version_text();
 std::string machine_help_text();
+/// -M TYPE,help: the board's -machine properties.
+std::string machine_prop_help_text(const machine::MachineType& m);
 std::string cpu_help_text(const machine::MachineType& m);
 std::string log_help_text();
 std::string accel_help_text();

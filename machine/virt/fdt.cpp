@@ -286,6 +286,10 @@ std::string build_virt_fdt(const FdtConfig& cfg, std::vector<uint8_t>& out) {
     w.check(fdt_property_u64(w.fdt(), "linux,initrd-start", cfg.initrd_start));
     w.check(fdt_property_u64(w.fdt(), "linux,initrd-end", cfg.initrd_end));
   }
+  if (!cfg.rng_seed.empty()) {
+    w.check(fdt_property(w.fdt(), "rng-seed", cfg.rng_seed.data(), int(cfg.rng_seed.size())));
+    w.check(fdt_property_u64(w.fdt(), "kaslr-seed", cfg.kaslr_seed));
+  }
   w.end();
 
   w.end();  // root

@@ -22,6 +22,10 @@ struct FdtConfig {
   bool gicv2m = false;       // a GICv2m MSI frame (the PCIe node's msi-parent)
   bool its = false;          // a GICv3 ITS (the PCIe node's msi-map)
   bool pmu = false;          // a PMUv3 with its overflow PPI (an arm,armv8-pmuv3 node)
+  /// /chosen's rng-seed (seeds the guest's RNG) and kaslr-seed (randomises the kernel's
+  /// virtual base): QEMU's dtb-randomness. Empty: neither property.
+  std::vector<uint8_t> rng_seed;
+  uint64_t kaslr_seed = 0;
 };
 
 /// Builds the device tree blob; empty string on success.

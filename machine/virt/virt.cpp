@@ -1,11 +1,13 @@
 #include "machine/virt/virt.h"
 
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <span>
 
 #include "cpu/arm64/cpu_models.h"
 #include "cpu/arm64/mte.h"
@@ -30,7 +32,34 @@ constexpr MachineProperty kVirtProperties[] = {
     {"gic-version", kGicVersions, "GIC architecture version: 2 (default), 3 or max (= 3)"},
     {"dumpdtb", {}, "write the generated device tree to FILE and exit"},
     {"mte", kOnOff, "FEAT_MTE2/MTE3 with tag storage for RAM (needs -cpu max): on|off"},
+    {"dtb-randomness", kOnOff,
+     "random rng-seed and kaslr-seed in the device tree's /chosen (default on): on|off"},
+    {"dtb-kaslr-seed", kOnOff, "deprecated synonym of dtb-randomness"},
 };
+
+bool parse_on_off(const std::string& value, bool& out) {
+  if (value == "on" || value == "yes" || value == "true") {
+    out = true;
+  } else if (value == "off" || value == "no" || value == "false") {
+    out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Random bytes from the host (the kernel's own pool: blocks only before it is seeded).
+std::string fill_random(std::span<uint8_t> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = getrandom(out.data() + done, out.size() - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return std::string("cannot get random bytes: ") + std::strerror(n < 0 ? errno : EIO);
+    done += size_t(n);
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -123,10 +152,9 @@ std::string VirtMachine::parse_properties() {
     } else if (name == "dumpdtb") {
       dumpdtb_ = value;
     } else if (name == "mte") {
-      if (value != "on" && value != "off" && value != "yes" && value != "no" && value != "true" &&
-          value != "false")
-        return "mte=" + value + ": expected on or off";
-      mte_ = value == "on" || value == "yes" || value == "true";
+      if (!parse_on_off(value, mte_)) return "mte=" + value + ": expected on or off";
+    } else if (name == "dtb-randomness" || name == "dtb-kaslr-seed") {
+      if (!parse_on_off(value, dtb_randomness_)) return name + "=" + value + ": expected on or off";
     } else {
       return "unknown machine property '" + name + "'";
     }
@@ -300,6 +328,14 @@ std::string VirtMachine::boot(std::span<const uint8_t> kernel) {
     fc.gicv2m = gicv2m_ != nullptr;
     fc.its = its_ != nullptr;
     fc.pmu = !cpus_.empty() && cpus_[0]->pmu_irq() != nullptr;
+    if (dtb_randomness_) {
+      // New at every boot, as QEMU does at every reset: a rebooted guest is seeded afresh.
+      fc.rng_seed.resize(32);
+      err = fill_random(fc.rng_seed);
+      if (err.empty())
+        err = fill_random({reinterpret_cast<uint8_t*>(&fc.kaslr_seed), sizeof fc.kaslr_seed});
+      if (!err.empty()) return "-M virt,dtb-randomness: " + err;
+    }
     err = build_virt_fdt(fc, dtb_);
     if (!err.empty()) return err;
   }

@@ -84,6 +84,9 @@ class VirtMachine final : public Machine, public PsciCpus, public cpu::arm64::Ar
   cpu::arm64::Arm64Accelerator* accel_ = nullptr;
   unsigned gic_version_ = 2;
   bool mte_ = false;  // -M virt,mte=on
+  // -M virt,dtb-randomness: fresh rng-seed and kaslr-seed in /chosen at every boot (QEMU's
+  // default); off gives the same tree every time.
+  bool dtb_randomness_ = true;
   std::unique_ptr<cpu::arm64::TagStorage> tags_;
   std::string dumpdtb_;
   hw::AddressSpace as_;

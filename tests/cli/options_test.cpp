@@ -143,6 +143,9 @@ TEST(Options, HelpActions) {
   EXPECT_EQ(parse({"--help"}).options.action, Action::Help);
   EXPECT_EQ(parse({"-version"}).options.action, Action::Version);
   EXPECT_EQ(parse({"-M", "help"}).options.action, Action::MachineHelp);
+  EXPECT_EQ(parse({"-M", "?"}).options.action, Action::MachineHelp);
+  EXPECT_EQ(parse({"-M", "virt,help"}).options.action, Action::MachinePropHelp);
+  EXPECT_EQ(parse({"-M", "pc,gic-version=2,?"}).options.action, Action::MachinePropHelp);
   EXPECT_EQ(parse({"-cpu", "help"}).options.action, Action::CpuHelp);
   EXPECT_EQ(parse({"-d", "help"}).options.action, Action::LogHelp);
   EXPECT_EQ(parse({"-accel", "help"}).options.action, Action::AccelHelp);

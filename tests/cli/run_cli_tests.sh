@@ -498,6 +498,26 @@ ctrl_a_x_quits)
     ;;
 help) expect_help "-kernel" -help ;;
 machine_help) expect_help "virt" -M help ;;
+machine_prop_help) expect_help "dtb-randomness" -M virt,help ;;
+dtb_randomness)
+    # QEMU's default: fresh seeds in every tree; off: the same tree every time, without them.
+    for t in a b; do "$orrery" -M virt,dumpdtb="$work/$t.dtb" -kernel "$good" || exit 1; done
+    for t in c d; do
+        "$orrery" -M virt,dumpdtb="$work/$t.dtb",dtb-randomness=off -kernel "$good" || exit 1
+    done
+    "$orrery" -M virt,dumpdtb="$work/e.dtb",dtb-kaslr-seed=no -kernel "$good" || exit 1
+    if cmp -s "$work/a.dtb" "$work/b.dtb" || ! grep -q rng-seed "$work/a.dtb" ||
+        ! grep -q kaslr-seed "$work/a.dtb"; then
+        echo "FAIL: the default tree has no fresh rng-seed and kaslr-seed" >&2
+        exit 1
+    fi
+    if ! cmp -s "$work/c.dtb" "$work/d.dtb" || ! cmp -s "$work/c.dtb" "$work/e.dtb" ||
+        grep -q seed "$work/c.dtb"; then
+        echo "FAIL: dtb-randomness=off (or dtb-kaslr-seed=no) still varies or seeds the tree" >&2
+        exit 1
+    fi
+    expect_error "invalid dtb-randomness 'maybe'" -M virt,dtb-randomness=maybe -kernel "$good"
+    ;;
 cpu_help) expect_help "cortex-a57" -cpu help ;;
 log_help) expect_help "guest_errors" -d help ;;
 accel_help) expect_help "tier=" -accel help ;;

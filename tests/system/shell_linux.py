@@ -65,7 +65,11 @@ time.sleep(0.5)
 for command, answer in [("echo orrery-$((6*7))", "orrery-42"),
                         ("uname -m", "aarch64"),
                         ("/bin/busybox mkdir -p /proc && /bin/busybox mount -t proc p /proc && "
-                         "/bin/busybox grep -c ^processor /proc/cpuinfo", "\n2")]:
+                         "/bin/busybox grep -c ^processor /proc/cpuinfo", "\n2"),
+                        # The device tree's rng-seed and kaslr-seed (dtb-randomness, on by
+                        # default as in QEMU) seed the RNG at once and move the kernel.
+                        ("/bin/busybox dmesg | /bin/busybox grep -c -e 'random: crng init done' "
+                         "-e 'KASLR enabled'", "\n2")]:
     start = len(out)
     send(command)
     expect(answer, start + len(command))

@@ -102,6 +102,26 @@ TEST(FdtTest, GicV3Tree) {
   EXPECT_GE(fdt_path_offset(dtb.data(), "/cpus/cpu@3"), 0);
 }
 
+// dtb-randomness (QEMU's names and sizes): a 32-byte rng-seed the kernel credits to its RNG
+// and an 8-byte kaslr-seed; without seeds, neither property.
+TEST(FdtTest, ChosenSeedsOnlyWhenGiven) {
+  std::vector<uint8_t> dtb;
+  FdtConfig c = config(2, 1);
+  ASSERT_EQ(build_virt_fdt(c, dtb), "");
+  EXPECT_EQ(str(dtb, "/chosen", "rng-seed"), "<no prop>");
+  EXPECT_EQ(str(dtb, "/chosen", "kaslr-seed"), "<no prop>");
+  for (uint8_t i = 0; i < 32; ++i) c.rng_seed.push_back(uint8_t(0xa0 + i));
+  c.kaslr_seed = 0x0123'4567'89ab'cdefull;
+  ASSERT_EQ(build_virt_fdt(c, dtb), "");
+  const int chosen = fdt_path_offset(dtb.data(), "/chosen");
+  int len = 0;
+  auto* seed = static_cast<const uint8_t*>(fdt_getprop(dtb.data(), chosen, "rng-seed", &len));
+  ASSERT_NE(seed, nullptr);
+  EXPECT_EQ(std::vector<uint8_t>(seed, seed + len), c.rng_seed);
+  EXPECT_EQ(cells(dtb, "/chosen", "kaslr-seed"), (std::vector<uint32_t>{0x0123'4567, 0x89ab'cdef}));
+  EXPECT_EQ(str(dtb, "/chosen", "bootargs"), "console=ttyAMA0 quiet");
+}
+
 TEST(FdtTest, PatchChosenOfUserDtb) {
   std::vector<uint8_t> dtb;
   FdtConfig c = config(2, 1);
