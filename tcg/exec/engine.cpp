@@ -1126,8 +1126,10 @@ TranslationBlock* VcpuExec::find_or_translate() {
   TbKey key{pc, phys, cpu_.tb_flags, cpu_.cs_base};
   TranslationBlock* tb = stepping() ? nullptr : engine_.lookup(key);
   if (tb && tb->cache_hit.load(std::memory_order_relaxed))
-    if (std::atomic<bool>* hit = tb->cache_hit.exchange(nullptr, std::memory_order_relaxed))
+    if (std::atomic<bool>* hit = tb->cache_hit.exchange(nullptr, std::memory_order_relaxed)) {
       hit->store(true, std::memory_order_relaxed);
+      engine_.note_stored_block_ran();
+    }
   if (tb && tb->phys_page2 != TranslationBlock::kNoPage) {
     // The block runs on into the next page: it is only this block while that page still maps
     // to the same physical page (and is in the TLB; else translate afresh, which fetches it).

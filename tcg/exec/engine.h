@@ -69,6 +69,9 @@ struct EngineOptions {
   // Install stored baseline translations ahead of need (Engine::start_install_ahead); tests
   // that count lookups turn it off.
   bool install_ahead = true;
+  // Installing ahead stops once this many lookups missed the stored translations while
+  // fewer than half as many stored blocks ran: the run is not the one they came from.
+  uint64_t ahead_give_up_misses = 256;
   // Names the guest architecture and CPU model in cache keys (tcg/llvm/code_cache.h).
   std::string guest_id;
 };
@@ -223,6 +226,8 @@ class Engine : public softmmu::CodePageTracker,
   void start_install_ahead(hw::AddressSpace& as);
   /// Waits until that thread's first pass over the stored blocks is done (tests).
   void wait_install_ahead();
+  /// A block made from a stored translation ran for the first time (VcpuExec).
+  void note_stored_block_ran() { stored_ran_.fetch_add(1, std::memory_order_relaxed); }
   void register_vcpu(VcpuExec* v);
   void unregister_vcpu(VcpuExec* v);
   /// Whether vCPU v runs guest code (its TLB is in use) on this thread.
@@ -379,6 +384,7 @@ class Engine : public softmmu::CodePageTracker,
   std::mutex ahead_mu_;
   std::condition_variable ahead_cv_;
   std::atomic<uint64_t> ahead_installed_{0};
+  std::atomic<uint64_t> stored_ran_{0};  // note_stored_block_ran
   DebugState debug_{*this};
 };
 

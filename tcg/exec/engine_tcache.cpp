@@ -3,6 +3,7 @@
 #include "tcg/exec/engine.h"
 
 #include <chrono>
+#include <cinttypes>
 #include <cstring>
 #include <memory>
 #include <system_error>
@@ -64,14 +65,35 @@ void Engine::install_ahead(hw::AddressSpace& as) {
   auto bytes_at = [&as](uint64_t phys, uint64_t len) -> const uint8_t* {
     return as.host_ptr(phys, len);
   };
-  bool full = false;
+  bool done = false;  // no further passes: the code cache is full, or the stored code unused
+  uint64_t visits = 0;
+  // Stored code that keeps missing while what was installed does not run serves a different
+  // run: a kernel that moved (KASLR: the same bytes at the same physical addresses, under new
+  // virtual ones, so every block installed under its old key is work and memory for nothing).
+  auto unused = [&] {
+    const uint64_t misses = tcache_->misses();
+    if (misses < opt_.ahead_give_up_misses ||
+        misses <= 2 * stored_ran_.load(std::memory_order_relaxed))
+      return false;
+    log_.log(hw::kLogTier,
+             "tcg cache: %" PRIu64 " lookups missed and %" PRIu64
+             " stored blocks ran: stopped installing ahead after %" PRIu64
+             " blocks (the guest's code is not where it was: a kernel with KASLR?)\n",
+             misses, stored_ran_.load(std::memory_order_relaxed),
+             ahead_installed_.load(std::memory_order_relaxed));
+    return true;
+  };
   auto visit = [&](const TbKey& key, const TranslationCache::Found& found) {
     if (ahead_stop_.load(std::memory_order_relaxed)) return false;
+    if (visits++ % 64 == 0 && unused()) {
+      done = true;
+      return false;
+    }
     if (profile_names(key) || lookup(key)) return true;  // translated (see translate_cached)
     std::unique_ptr<TranslationBlock> tb = cached_block(key, found);
     NativeFn fn = install_cached(tb.get(), found);
     if (!fn) {
-      full = true;  // leave the rest to the vCPUs
+      done = true;  // full: leave the rest to the vCPUs
       return false;
     }
     tb->native.store(fn, std::memory_order_relaxed);
@@ -95,7 +117,7 @@ void Engine::install_ahead(hw::AddressSpace& as) {
   // programs) matches later: a few more passes over what is left, further and further apart,
   // so a guest whose code never matches again costs little (an arm64 boot: ~14k entries, a
   // few ms a pass).
-  for (int delay_ms = 10; delay_ms <= 1280 && !list.left.empty() && !full; delay_ms *= 2) {
+  for (int delay_ms = 10; delay_ms <= 1280 && !list.left.empty() && !done; delay_ms *= 2) {
     {
       std::unique_lock<std::mutex> g(ahead_mu_);
       if (ahead_cv_.wait_for(g, std::chrono::milliseconds(delay_ms),

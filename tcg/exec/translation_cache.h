@@ -99,6 +99,8 @@ class TranslationCache {
   /// Looks up the block at key: page is the host bytes of its first page from key.pc on
   /// (in_page of them). False on a miss (also while the packs are still being indexed).
   bool find(const TbKey& key, const uint8_t* page, uint64_t in_page, NextPage& next, Found& out);
+  /// Lookups so far that found no entry (find's misses, also counted in stats()).
+  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
   /// The entries still to try installing ahead of need (install_pass).
   struct AheadList {

@@ -909,6 +909,35 @@ TEST_P(TranslationCacheTest, LaterPassesInstallCodeThatMatchesLater) {
   EXPECT_EQ(frontend.translations, 0);
 }
 
+// Stored code that the run keeps missing (a kernel with KASLR: the same bytes under new virtual
+// addresses) is not installed ahead: every block would be work and memory for nothing.
+TEST_P(TranslationCacheTest, InstallAheadGivesUpWhenTheCodeMoved) {
+  next_engine(opt);
+  const std::string first = run_programs();
+  exec::EngineOptions few = opt;
+  few.ahead_give_up_misses = 4;
+  next_engine(few);
+  // The same code at other addresses: five lookups miss, no stored block runs.
+  for (uint64_t at = 0x5000; at < 0x5005; ++at) {
+    poke(at, {kHalt});
+    run_from(at);
+  }
+  ASSERT_GE(tc_stats().misses, 4u);
+  engine->start_install_ahead(as);
+  engine->wait_install_ahead();
+  EXPECT_EQ(engine->stats().installed_ahead, 0u);
+  EXPECT_EQ(run_programs(), first) << "lookups still find the stored blocks";
+
+  // Fewer misses than the bound: installed as before (with the blocks at 0x5000 that the
+  // last run stored).
+  next_engine(few);
+  st.r[0] = 2;
+  run_from(0x1200);
+  engine->start_install_ahead(as);
+  engine->wait_install_ahead();
+  EXPECT_EQ(engine->stats().installed_ahead, 3u + 5);
+}
+
 TEST_P(TranslationCacheTest, ChangedGuestBytesAreAMiss) {
   restart_engine(opt);
   run_programs();
