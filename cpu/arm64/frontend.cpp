@@ -36,6 +36,10 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
   tr.set_id_pfr0(state_of(cpu).id_aa64pfr0_el1);
   tr.set_id_pfr1(state_of(cpu).id_aa64pfr1_el1);
   uint64_t pc = b.guest_pc;
+  // Every PC-derived value below is a PcRel, an InsnStart or a terminal's PC, and the only
+  // decisions on the PC are on its low bits: the block runs at any address with the same page
+  // offset. Breakpoints (the debugger's, the guest's) are decisions on the whole PC.
+  b.pc_relative = !opt.stop_before && !(cpu.tb_flags & tb_flags::kBkpt);
 
   if ((pc & 3) || (cpu.tb_flags & tb_flags::kIllegal)) {
     // A PC alignment fault (FAR = the PC), or PSTATE.IL after an illegal exception return.
@@ -43,7 +47,7 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
     const bool align = pc & 3;
     const uint32_t esr = make_esr(align ? ec::kPcAlignment : ec::kIllegalState);
     e.call(kHelperException,
-           {e.c64(esr | (align ? kExceptionFarValid : 0)), e.c64(pc), e.c64(pc)});
+           {e.c64(esr | (align ? kExceptionFarValid : 0)), e.pc_rel(pc), e.pc_rel(pc)});
     e.exit_pc_in_state(ExitReason::Exception);
     b.guest_size = 4;
     return;
@@ -54,7 +58,7 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
     // Software step, active-pending (Arm ARM D2.12): the step exception comes before any
     // instruction (the state after an ERET with SPSR.SS = 0, or an MDSCR_EL1.SS write).
     e.insn_start(pc);
-    e.call(kHelperStepDone, {e.c64(pc)});
+    e.call(kHelperStepDone, {e.pc_rel(pc)});
     e.exit_pc_in_state(ExitReason::Lookup);
     b.guest_size = 4;
     return;
@@ -78,7 +82,8 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
       }
       e.insn_start(pc);
       const uint32_t ec_value = st.el == 0 ? ec::kBreakpointLower : ec::kBreakpointSame;
-      e.call(kHelperException, {e.c64(make_esr(ec_value, kDebugFaultStatus)), e.c64(pc), e.c64(0)});
+      e.call(kHelperException,
+             {e.c64(make_esr(ec_value, kDebugFaultStatus)), e.pc_rel(pc), e.c64(0)});
       e.exit_pc_in_state(ExitReason::Exception);
       pc += 4;
       break;
@@ -118,7 +123,7 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
                    tr.why().c_str(), *insn, (unsigned long long)pc);
       }
       if (undefined) {
-        e.call(kHelperException, {e.c64(make_esr(ec::kUnknown)), e.c64(pc), e.c64(0)});
+        e.call(kHelperException, {e.c64(make_esr(ec::kUnknown)), e.pc_rel(pc), e.c64(0)});
         e.exit_pc_in_state(ExitReason::Exception);
       } else {
         e.exit(ExitReason::Undefined, pc, *insn);
@@ -152,10 +157,10 @@ void Arm64Frontend::end_stepped_block(tcg::ir::Emitter& e, tcg::ir::Block& b) {
   tcg::ir::Value next;
   switch (t.kind) {
     case Kind::Jump:
-      next = e.c64(t.target);
+      next = e.pc_rel(t.target);
       break;
     case Kind::Branch:
-      next = e.select(t.cond, e.c64(t.target), e.c64(t.target2));
+      next = e.select(t.cond, e.pc_rel(t.target), e.pc_rel(t.target2));
       break;
     case Kind::Indirect:
       next = t.value;
@@ -163,7 +168,7 @@ void Arm64Frontend::end_stepped_block(tcg::ir::Emitter& e, tcg::ir::Block& b) {
     case Kind::Exit:
       // WFI/WFE complete at once while stepping (they may, architecturally).
       if (t.pc_in_state || (t.reason != ExitReason::Lookup && t.reason != ExitReason::Halt)) return;
-      next = e.c64(t.target);
+      next = e.pc_rel(t.target);
       break;
     case Kind::None:
       return;
@@ -189,7 +194,7 @@ unsigned Arm64Frontend::fetch_mmu_idx(const tcg::CpuCommon& cpu) const {
 uint64_t Arm64Frontend::compute_tb_flags(const tcg::CpuCommon& cpu) const {
   const Arm64State& s = state_of(cpu);
   uint64_t f = uint64_t(s.el & tb_flags::kElMask) << tb_flags::kElShift;
-  if (s.el != 0 && s.spsel) f |= tb_flags::kSpSel;  // SPSel has no effect at EL0
+  if (s.el != 0 && s.spsel) f |= tb_flags::kSpSel;        // SPSel has no effect at EL0
   const unsigned fpen = unsigned(s.cpacr_el1 >> 20) & 3;  // 01: EL1 only, 11: EL0 and EL1
   if (fpen == 3 || (fpen == 1 && s.el != 0)) f |= tb_flags::kFpEnabled;
   if (s.il) f |= tb_flags::kIllegal;

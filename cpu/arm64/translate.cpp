@@ -192,7 +192,9 @@ void Translator::end_exit(ExitReason r, uint64_t pc, uint64_t arg) {
 
 void Translator::raise_exception(uint32_t esr, uint64_t return_pc, bool far_valid, uint64_t far) {
   const uint64_t arg = uint64_t(esr) | (far_valid ? kExceptionFarValid : 0);
-  e_.call(kHelperException, {e_.c64(arg), e_.c64(return_pc), e_.c64(far)});
+  // The return PC (and a FAR, when there is one) are PC-derived: relative in stored code.
+  e_.call(kHelperException,
+          {e_.c64(arg), e_.pc_rel(return_pc), far_valid ? e_.pc_rel(far) : e_.c64(0)});
   // Not reached at run time (the helper sets pending_exit), but a block needs a terminal.
   e_.exit_pc_in_state(ExitReason::Exception);
   ended_ = true;

@@ -397,7 +397,8 @@ class Translator {
   /// block, and the caller must return true at once:
   ///   if (!fp_enabled_or_trap()) return true;
   bool fp_enabled_or_trap();
-  /// Emits a synchronous exception (ESR, preferred return address) and ends the block.
+  /// Emits a synchronous exception (ESR, preferred return address) and ends the block. Both
+  /// addresses are PC-derived (PcRel): the return address, and the FAR when it is valid.
   void raise_exception(uint32_t esr, uint64_t return_pc, bool far_valid = false, uint64_t far = 0);
   /// Emits the EC 0x18 trap of an MSR/MRS/SYS with this encoding and ends the block.
   bool trap_sysreg(unsigned op0, unsigned op1, unsigned crn, unsigned crm, unsigned op2,

@@ -28,7 +28,7 @@ bool Translator::B(u32 imm26) {
 }
 
 bool Translator::BL(u32 imm26) {
-  set_x(30, e_.c64(pc_ + 4));
+  set_x(30, e_.pc_rel(pc_ + 4));
   end_jump(pc_ + sext(imm26, 26) * 4);
   return true;
 }
@@ -70,7 +70,7 @@ bool Translator::BR(u32 n) {
 
 bool Translator::BLR(u32 n) {
   Value target = get_x(n, true);  // read before X30 is written: BLR X30 is valid
-  set_x(30, e_.c64(pc_ + 4));
+  set_x(30, e_.pc_rel(pc_ + 4));
   e_.jump_indirect(target);
   ended_ = true;
   return true;
@@ -103,7 +103,7 @@ bool Translator::BRK(u32 imm16) {
 
 bool Translator::ERET() {
   if (el_ == 0) return unallocated();
-  e_.call(kHelperEret, {e_.c64(pc_)});
+  e_.call(kHelperEret, {e_.pc_rel(pc_)});
   // The helper wrote PC and PSTATE: look the next block up in the new mode.
   e_.exit_pc_in_state(ExitReason::Lookup);
   ended_ = true;

@@ -16,13 +16,13 @@ constexpr int64_t sext(uint64_t v, unsigned bits) {
 
 bool Translator::ADR(u32 immlo, u32 immhi, u32 d) {
   int64_t off = sext((uint64_t(immhi) << 2) | immlo, 21);
-  set_x(d, e_.c64(pc_ + off));
+  set_x(d, e_.pc_rel(pc_ + off));
   return true;
 }
 
 bool Translator::ADRP(u32 immlo, u32 immhi, u32 d) {
   int64_t off = sext((uint64_t(immhi) << 2) | immlo, 21) * 4096;
-  set_x(d, e_.c64((pc_ & ~0xfffull) + off));
+  set_x(d, e_.pc_rel((pc_ & ~0xfffull) + off));
   return true;
 }
 

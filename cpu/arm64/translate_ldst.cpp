@@ -89,7 +89,7 @@ bool Translator::exclusive_load(unsigned size_log2, bool pair, bool acquire, u32
   Value addr = base_reg(n);
   mte_check(addr, (pair ? 2u : 1u) << size_log2, false, n != 31);
   if (pair) {
-    e_.call(kHelperLoadExclusive, {addr, e_.c64(desc.encode()), e_.c64(pc_)});
+    e_.call(kHelperLoadExclusive, {addr, e_.c64(desc.encode()), e_.pc_rel(pc_)});
   } else {
     // Inline, as the helper does it: an aligned load (a misaligned address faults before the
     // monitor changes), then the monitor. The Linux kernel's atomics on ARMv8.0 (no LSE) are
@@ -119,7 +119,7 @@ bool Translator::exclusive_store(unsigned size_log2, bool pair, bool release, u3
   Value addr = base_reg(n);
   mte_check(addr, (pair ? 2u : 1u) << size_log2, true, n != 31);
   if (pair) {
-    e_.call(kHelperStoreExclusive, {addr, e_.c64(desc.encode()), e_.c64(pc_)});
+    e_.call(kHelperStoreExclusive, {addr, e_.c64(desc.encode()), e_.pc_rel(pc_)});
     return true;
   }
   // Inline: one host compare-and-swap against the value LDXR saw, as the helper does. With no
@@ -186,13 +186,13 @@ bool Translator::LDAR(u32 size, u32 n, u32 t) {
 // ---- Literal ----
 
 bool Translator::LDR_lit(u32 sf, u32 imm19, u32 t) {
-  Value addr = e_.c64(pc_ + sext(imm19, 19) * 4);
+  Value addr = e_.pc_rel(pc_ + sext(imm19, 19) * 4);
   set_x(t, e_.load(Type::I64, addr, memop(sf ? 3 : 2)));
   return true;
 }
 
 bool Translator::LDRSW_lit(u32 imm19, u32 t) {
-  Value addr = e_.c64(pc_ + sext(imm19, 19) * 4);
+  Value addr = e_.pc_rel(pc_ + sext(imm19, 19) * 4);
   set_x(t, e_.load(Type::I64, addr, memop(2, true)));
   return true;
 }
@@ -207,11 +207,11 @@ bool Translator::LDR_lit_fp(u32 opc, u32 imm19, u32 t) {
   uint64_t addr = pc_ + sext(imm19, 19) * 4;
   unsigned log2 = 2 + opc;
   if (log2 == 4) {
-    Value lo = e_.load(Type::I64, e_.c64(addr), memop(3));
-    Value hi = e_.load(Type::I64, e_.c64(addr + 8), memop(3));
+    Value lo = e_.load(Type::I64, e_.pc_rel(addr), memop(3));
+    Value hi = e_.load(Type::I64, e_.pc_rel(addr + 8), memop(3));
     write_vreg(t, lo, hi);
   } else {
-    write_vreg(t, e_.load(Type::I64, e_.c64(addr), memop(log2)), Value{});
+    write_vreg(t, e_.load(Type::I64, e_.pc_rel(addr), memop(log2)), Value{});
   }
   return true;
 }

@@ -34,7 +34,7 @@ void Translator::mte_check(Value addr, unsigned bytes, bool write, bool checked,
   const bool as_el0 = el_ == 0 || unpriv;
   if (!checked || !(flags_ & (el_ != 0 && unpriv ? tb_flags::kMteCheckEl0 : tb_flags::kMteCheck)))
     return;
-  e_.call(kHelperMteCheck, {addr, e_.c64(mte_check_desc(bytes, write, as_el0)), e_.c64(pc_)});
+  e_.call(kHelperMteCheck, {addr, e_.c64(mte_check_desc(bytes, write, as_el0)), e_.pc_rel(pc_)});
 }
 
 bool Translator::IRG(u32 m, u32 n, u32 d) {
@@ -85,13 +85,13 @@ bool Translator::LDST_tag(u32 opc, u32 imm9, u32 op2, u32 n, u32 t) {
     // LDG (opc 01), and with imm9 == 0 the EL1 block forms STZGM (00), STGM (10), LDGM (11).
     if (opc == 1) {
       Value addr = e_.add(base_reg(n), e_.c64(uint64_t(offset)));
-      set_x(t, e_.call(kHelperMteLdg, {addr, get_x(t, true), e_.c64(pc_)}));
+      set_x(t, e_.call(kHelperMteLdg, {addr, get_x(t, true), e_.pc_rel(pc_)}));
       return true;
     }
     if (imm9 != 0 || mte_ < 2) return unallocated();
     if (el_ == 0) return unallocated();
     const uint64_t op = opc == 0 ? kGmStoreZero : opc == 2 ? kGmStore : kGmLoad;
-    Value r = e_.call(kHelperMteGm, {base_reg(n), e_.c64(op | uint64_t(t) << 8), e_.c64(pc_)});
+    Value r = e_.call(kHelperMteGm, {base_reg(n), e_.c64(op | uint64_t(t) << 8), e_.pc_rel(pc_)});
     if (op == kGmLoad) set_x(t, r);
     return true;
   }
@@ -101,7 +101,7 @@ bool Translator::LDST_tag(u32 opc, u32 imm9, u32 op2, u32 n, u32 t) {
   Value updated = offset ? e_.add(base, e_.c64(uint64_t(offset))) : base;
   Value addr = op2 == 1 ? base : updated;
   Value tag = e_.shl(e_.extract_u(get_xsp(t, true), 56, 4), e_.c64(8));
-  e_.call(kHelperMteStg, {addr, e_.or_(tag, e_.c64(kind)), e_.c64(pc_)});
+  e_.call(kHelperMteStg, {addr, e_.or_(tag, e_.c64(kind)), e_.pc_rel(pc_)});
   if (op2 != 2) set_xsp(n, updated);
   return true;
 }
@@ -114,7 +114,7 @@ bool Translator::STGP(u32 mode, u32 imm7, u32 t2, u32 n, u32 t) {
   Value addr = mode == 1 ? base : updated;
   Value tag = e_.shl(e_.extract_u(addr, 56, 4), e_.c64(8));
   const uint64_t desc = kStgPair | uint64_t(t) << 16 | uint64_t(t2) << 21;
-  e_.call(kHelperMteStg, {addr, e_.or_(tag, e_.c64(desc)), e_.c64(pc_)});
+  e_.call(kHelperMteStg, {addr, e_.or_(tag, e_.c64(desc)), e_.pc_rel(pc_)});
   if (mode != 2) set_xsp(n, updated);
   return true;
 }
@@ -134,7 +134,7 @@ bool Translator::mte_dc(u32 op1, u32 crm, u32 op2, u32 t, bool& handled) {
     if (el_ == 0 && !(flags_ & tb_flags::kEl0Dze)) return trap_sysreg(1, 3, 7, 4, op2, t, false);
     Value addr = get_x(t, true);
     if (op2 == 4) mte_check(addr, 64, true, true);
-    e_.call(kHelperMteGm, {addr, e_.c64(op2 == 3 ? kGmDcGva : kGmDcGzva), e_.c64(pc_)});
+    e_.call(kHelperMteGm, {addr, e_.c64(op2 == 3 ? kGmDcGva : kGmDcGzva), e_.pc_rel(pc_)});
     return true;
   }
   // The tag forms of clean/invalidate (DC CGVAC, CGDVAC, CGVAP, CGDVAP, CGVADP, CGDVADP,

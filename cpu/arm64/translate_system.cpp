@@ -145,9 +145,9 @@ bool Translator::sysreg_unlisted(uint32_t key, u32 t, bool read) {
     if ((el_ == 0 && !el0_ok) || !(access & (read ? 1 : 2))) return unallocated();
     const uint64_t op = key | uint64_t(t) << kDebugRegRtShift;
     if (read) {
-      set_x(t, e_.call(kHelperDebugReg, {e_.c64(op), e_.c64(0), e_.c64(pc_)}));
+      set_x(t, e_.call(kHelperDebugReg, {e_.c64(op), e_.c64(0), e_.pc_rel(pc_)}));
     } else {
-      e_.call(kHelperDebugReg, {e_.c64(op | kDebugRegWrite), get_x(t, true), e_.c64(pc_)});
+      e_.call(kHelperDebugReg, {e_.c64(op | kDebugRegWrite), get_x(t, true), e_.pc_rel(pc_)});
       end_exit(ExitReason::Lookup, pc_ + 4);  // the debug events of this mode may change
     }
     return true;
@@ -159,9 +159,9 @@ bool Translator::sysreg_unlisted(uint32_t key, u32 t, bool read) {
     if ((el_ == 0 && f.op1 != 3) || (read ? write_only : read_only)) return unallocated();
     const uint64_t op = key | (read ? 0 : kPmuRegWrite) | uint64_t(t) << kPmuRegRtShift;
     if (read) {
-      set_x(t, e_.call(kHelperPmuReg, {e_.c64(op), e_.c64(0), e_.c64(pc_)}));
+      set_x(t, e_.call(kHelperPmuReg, {e_.c64(op), e_.c64(0), e_.pc_rel(pc_)}));
     } else {
-      e_.call(kHelperPmuReg, {e_.c64(op), get_x(t, true), e_.c64(pc_)});
+      e_.call(kHelperPmuReg, {e_.c64(op), get_x(t, true), e_.pc_rel(pc_)});
       end_exit(ExitReason::Lookup, pc_ + 4);  // whether the PMU counts may change
     }
     return true;
@@ -265,7 +265,7 @@ bool Translator::MRS(u32 sysreg, u32 t) {
         case SysRegSpecial::TimerTval: {
           uint64_t op = (r->value ? kTimerVirtual : 0) |
                         (r->special == SysRegSpecial::TimerTval ? kTimerTval : 0);
-          v = e_.call(kHelperTimer, {e_.c64(op), e_.c64(0), e_.c64(pc_)});
+          v = e_.call(kHelperTimer, {e_.c64(op), e_.c64(0), e_.pc_rel(pc_)});
           break;
         }
         case SysRegSpecial::None:
@@ -345,7 +345,7 @@ bool Translator::MSR_reg(u32 sysreg, u32 t) {
                         (r->special == SysRegSpecial::TimerTval   ? kTimerTval
                          : r->special == SysRegSpecial::TimerCval ? kTimerCval
                                                                   : 0);
-          e_.call(kHelperTimer, {e_.c64(op), v, e_.c64(pc_)});
+          e_.call(kHelperTimer, {e_.c64(op), v, e_.pc_rel(pc_)});
           break;
         }
         case SysRegSpecial::CurrentEl:
@@ -394,7 +394,7 @@ bool Translator::sys_dc_ic_tlbi(u32 op1, u32 crn, u32 crm, u32 op2, u32 t) {
     const bool ic_all = op1 == 0 && (crm == 1 || crm == 5) && op2 == 0;  // IALLUIS, IALLU
     if (dc_ivac || dc_by_set_way || ic_all) return true;
     if (op1 == 0 && crm == 8 && op2 <= 3) {  // AT S1E1R, S1E1W, S1E0R, S1E0W
-      e_.call(kHelperAt, {e_.c64(op2), get_x(t, true), e_.c64(pc_)});
+      e_.call(kHelperAt, {e_.c64(op2), get_x(t, true), e_.pc_rel(pc_)});
       return true;
     }
   }

@@ -62,10 +62,12 @@ enum class RelocKind : uint8_t {
   SlowAtomic,
   SlowLoadVec,
   SlowStoreVec,
-  GenericEval,  // the code generator's own ir::eval_pure trampoline
-  Helper,       // helper->fn
-  JumpSite,     // the rel32 of direct exit `addend`'s patchable jump (4 bytes, 0: not linked)
-  Counter,      // the rel32 of `dec dword [rip+rel32]`: the block's count_cell (4 bytes)
+  GenericEval,    // the code generator's own ir::eval_pure trampoline
+  Helper,         // helper->fn
+  JumpSite,       // the rel32 of direct exit `addend`'s patchable jump (4 bytes, 0: not linked)
+  Counter,        // the rel32 of `dec dword [rip+rel32]`: the block's count_cell (4 bytes)
+  GuestPc,        // the block's guest PC plus addend (a PcRel, an exit or fault PC)
+  JumpCacheDisp,  // the jump-cache byte offset of the guest PC block PC + addend
   Count
 };
 /// Bytes a relocation site covers.
@@ -75,7 +77,7 @@ constexpr unsigned reloc_width(RelocKind k) {
 struct Reloc {
   uint32_t at = 0;  // offset of the 8-byte immediate in the block's code
   RelocKind kind = RelocKind::Tb;
-  uint32_t addend = 0;                 // Tb: byte offset into the TranslationBlock
+  int64_t addend = 0;  // Tb: byte offset into the TranslationBlock; GuestPc: from the PC
   const ir::Helper* helper = nullptr;  // Helper
 };
 

@@ -370,6 +370,12 @@ bool Gen::gen_inst(size_t i, std::string& err) {
     case Opcode::InsnStart:
       pc_ = in.imm;
       return true;
+    case Opcode::PcRel: {
+      const Reg d = out(i);
+      mov_pc(d, in.imm);
+      st(i, d);
+      return true;
+    }
     case Opcode::GetReg: {
       const Mem m{RBX, int32_t(in.imm)};
       if (ir::is_vec(t)) {
@@ -707,14 +713,16 @@ bool Gen::gen_inst(size_t i, std::string& err) {
 }
 
 void Gen::direct_exit(uint64_t target, unsigned slot) {
-  a_.mov_imm(RAX, target);
+  mov_pc(RAX, target);
   a_.store(8, Mem{RBX, kOffPc}, RAX);
   if ((target ^ tb_.key.pc) & softmmu::kPageMask) {
     // The dispatcher never links across a page, so without this every such exit (a call into
     // another page of the kernel) would return to it: probe the jump cache here instead, at
-    // the slot the constant target hashes to.
+    // the slot the target hashes to (a relocation: the target moves with the block).
     a_.load(8, RCX, Mem{RBX, kOffJumpCache});
-    jump_cache_exit(Mem{RCX, int32_t(jump_cache_index(target) * sizeof(JumpCacheEntry))});
+    mov_reloc(RDX, RelocKind::JumpCacheDisp, int64_t(target - b_.guest_pc));
+    a_.alu_rr(kAdd, true, RCX, RDX);
+    jump_cache_exit(Mem{RCX, 0});
     return;
   }
   // A baseline successor: the engine points this jump at its fast entry (the successor checks
@@ -811,7 +819,7 @@ void Gen::gen_terminal() {
     }
     case ir::Terminal::Kind::Exit:
       if (!t.pc_in_state) {
-        a_.mov_imm(RAX, t.target);
+        mov_pc(RAX, t.target);
         a_.store(8, Mem{RBX, kOffPc}, RAX);
       }
       ret_code(exec::make_exit_result(t.reason, t.arg));

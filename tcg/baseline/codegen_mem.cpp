@@ -259,7 +259,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_rr(true, RSI, c.addr);
       save_caller_pool();
       a_.mov_imm(RDX, in->imm);
-      a_.mov_imm(RCX, c.pc);
+      mov_pc(RCX, c.pc);
       cold_call(cold_target(c));
       restore_caller_pool();
       check_pending();
@@ -273,7 +273,7 @@ void Gen::emit_cold(const Cold& c) {
       ld(RDX, in->args[1]);  // before the pushes move the stack slots
       save_caller_pool();
       a_.mov_imm(RCX, in->imm);
-      a_.mov_imm(R8, c.pc);
+      mov_pc(R8, c.pc);
       cold_call(cold_target(c));
       restore_caller_pool();
       check_pending();
@@ -290,7 +290,7 @@ void Gen::emit_cold(const Cold& c) {
         a_.mov_imm(RCX, 0);
       save_caller_pool();
       a_.mov_imm(R8, softmmu::atomic_desc(in->imm, kind));
-      a_.mov_imm(R9, c.pc);
+      mov_pc(R9, c.pc);
       cold_call(cold_target(c));
       restore_caller_pool();
       check_pending();
@@ -300,7 +300,7 @@ void Gen::emit_cold(const Cold& c) {
     case Cold::Kind::VecLoadMiss:  // rax = guest address; the slow path fills the value's slot
       a_.mov_rr(true, RSI, RAX);
       a_.mov_imm(RDX, in->imm);
-      a_.mov_imm(RCX, c.pc);
+      mov_pc(RCX, c.pc);
       a_.lea(R8, slot_of(c.inst));
       cold_call(cold_target(c));
       check_pending();
@@ -310,7 +310,7 @@ void Gen::emit_cold(const Cold& c) {
       a_.mov_rr(true, RSI, RAX);
       a_.lea(RDX, slot(in->args[1]));
       a_.mov_imm(RCX, in->imm);
-      a_.mov_imm(R8, c.pc);
+      mov_pc(R8, c.pc);
       cold_call(cold_target(c));
       check_pending();
       end_runs_in_progress(c.inst);
@@ -318,7 +318,7 @@ void Gen::emit_cold(const Cold& c) {
     case Cold::Kind::Trap: {
       save_caller_pool();
       a_.mov_imm(RSI, in->imm2);
-      a_.mov_imm(RDX, c.pc);
+      mov_pc(RDX, c.pc);
       a_.mov_imm(RCX, 0);
       cold_call(cold_target(c));
       restore_caller_pool();

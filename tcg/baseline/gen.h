@@ -442,7 +442,7 @@ class Gen {
   }
   // Every run-dependent address goes through these two, which record where it is
   // (tcg/exec/translation_cache.h fills the sites in again in a later run).
-  void mov_reloc(Reg r, RelocKind kind, uint32_t addend = 0, const ir::Helper* helper = nullptr) {
+  void mov_reloc(Reg r, RelocKind kind, int64_t addend = 0, const ir::Helper* helper = nullptr) {
     Reloc rel{0, kind, addend, helper};
     rel.at = uint32_t(a_.mov_imm64(r, detail::reloc_value(rel, tb_, opt_)));
     relocs_.push_back(rel);
@@ -450,8 +450,11 @@ class Gen {
   /// r = the address of a field of this block's TranslationBlock.
   void mov_tb(Reg r, const void* field) {
     const auto off = reinterpret_cast<const char*>(field) - reinterpret_cast<const char*>(&tb_);
-    mov_reloc(r, RelocKind::Tb, uint32_t(off));
+    mov_reloc(r, RelocKind::Tb, off);
   }
+  /// r = a guest PC of this block (an exit's or a fault's): relative to the block's own PC, so
+  /// stored code runs at another address.
+  void mov_pc(Reg r, uint64_t pc) { mov_reloc(r, RelocKind::GuestPc, int64_t(pc - b_.guest_pc)); }
   void call_abs(RelocKind kind, const ir::Helper* helper = nullptr) {
     mov_reloc(RAX, kind, 0, helper);
     a_.call_r(RAX);

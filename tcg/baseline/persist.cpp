@@ -12,7 +12,7 @@ namespace orrery::tcg::baseline {
 std::string code_config(const Options& opt) {
   // Bump kVersion when the code a block's IR becomes changes in a way the build id does not
   // show (it always does within one build).
-  static constexpr const char* kVersion = "baseline-4";
+  static constexpr const char* kVersion = "baseline-5";
   std::string s = kVersion;
   s += opt.hot_threshold && opt.tier_up ? " count" : " nocount";
   s += opt.avx2 && detail::host_has_avx2() ? " avx2" : " sse2";
@@ -43,6 +43,10 @@ uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, c
       return detail::generic_eval_address();
     case RelocKind::Helper:
       return uint64_t(r.helper->fn);
+    case RelocKind::GuestPc:
+      return tb.key.pc + uint64_t(r.addend);
+    case RelocKind::JumpCacheDisp:
+      return uint64_t(jump_cache_index(tb.key.pc + uint64_t(r.addend))) * sizeof(JumpCacheEntry);
     case RelocKind::JumpSite:  // not linked (apply_relocs)
     case RelocKind::Counter:   // relative to the site (place)
     case RelocKind::Count:

@@ -34,6 +34,7 @@ bool calls_on_main_line(const ir::Inst& in, bool const_count) {
       return in.imm2 == 0 || in.imm2 >= 64;
     case Opcode::Nop:
     case Opcode::Const:
+    case Opcode::PcRel:
     case Opcode::ZExt:
     case Opcode::InsnStart:
     case Opcode::GetReg:

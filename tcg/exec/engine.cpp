@@ -39,14 +39,14 @@ Engine::~Engine() {
       log_.log(hw::kLogTier,
                "tcg cache: baseline: %" PRIu64 " entries loaded from %" PRIu64
                " packs (%.1f MiB, %.1f ms; %" PRIu64 " packs ignored, %" PRIu64
-               " corrupt entries), %" PRIu64 " hits, %" PRIu64 " misses (%" PRIu64
-               " before the packs were indexed), %" PRIu64
+               " corrupt entries), %" PRIu64 " hits (%" PRIu64 " at another PC), %" PRIu64
+               " misses (%" PRIu64 " before the packs were indexed), %" PRIu64
                " rejected (guest bytes changed), %" PRIu64 " waiting for a helper, %" PRIu64
                " installed ahead; %" PRIu64 " recorded, %" PRIu64
                " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
                c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
-               c.packs_bad, c.entries_bad, c.hits, c.misses, c.early, c.rejected, c.no_helper,
-               ahead_installed_.load(std::memory_order_relaxed), c.recorded, c.stored,
+               c.packs_bad, c.entries_bad, c.hits, c.moved, c.misses, c.early, c.rejected,
+               c.no_helper, ahead_installed_.load(std::memory_order_relaxed), c.recorded, c.stored,
                double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
     }
   }
@@ -1238,6 +1238,7 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
     work.guest_pc = pc;
     work.guest_size = 0;
     work.num_insns = 0;
+    work.pc_relative = false;  // a frontend that makes PC-relative IR says so
     CodeReader reader(pc, host, in_page, next_page);
     frontend_.translate(cpu_, reader, topt, work);
     if (work.term.kind == ir::Terminal::Kind::Exit &&
@@ -1296,6 +1297,7 @@ TranslationBlock* VcpuExec::translate(const TbKey& key, const uint8_t* host) {
     fresh->ir.guest_size = work.guest_size;
     fresh->ir.num_insns = work.num_insns;
     fresh->ir.term = work.term;
+    fresh->ir.pc_relative = work.pc_relative;
     fresh->ir_size = uint32_t(work.insts.size());
     fresh->ir_dropped = true;
   }
@@ -1354,6 +1356,7 @@ bool VcpuExec::rebuild_ir(TranslationBlock& tb) {
   work.guest_pc = tb.key.pc;
   work.guest_size = 0;
   work.num_insns = 0;
+  work.pc_relative = false;
   CodeReader reader(tb.key.pc, bytes, in_page, next_page);
   frontend_.translate(cpu_, reader, TranslateOptions{}, work);
   if (!ir::verify(work).empty()) return false;

@@ -71,7 +71,8 @@ void Engine::install_ahead(hw::AddressSpace& as) {
   // run: a kernel that moved (KASLR: the same bytes at the same physical addresses, under new
   // virtual ones, so every block installed under its old key is work and memory for nothing).
   auto unused = [&] {
-    const uint64_t misses = tcache_->misses();
+    // Code found at another PC counts too: it is the same code, but not under these keys.
+    const uint64_t misses = tcache_->misses() + tcache_->moved();
     if (misses < opt_.ahead_give_up_misses ||
         misses <= 2 * stored_ran_.load(std::memory_order_relaxed))
       return false;

@@ -1,6 +1,6 @@
 // Pack files of baseline translations (translation_cache.h). Layout (host byte order: the
 // baseline tier exists only on x86-64):
-//   "ORRTBP02"  u64 xxh3_64(bytes 16 to the end of the table)
+//   "ORRTBP03"  u64 xxh3_64(bytes 16 to the end of the table)
 //   u32 config_len  config  u32 helpers  { u32 len  name } * helpers  (zeros to 8-byte alignment)
 //   u64 entries  FileEntry * entries                                   (the table)
 //   { guest bytes  code  FileReloc * nrelocs  (zeros to 8 bytes) } * entries   (the bodies)
@@ -32,7 +32,7 @@ namespace orrery::tcg::exec {
 
 namespace {
 
-constexpr char kMagic[8] = {'O', 'R', 'R', 'T', 'B', 'P', '0', '2'};
+constexpr char kMagic[8] = {'O', 'R', 'R', 'T', 'B', 'P', '0', '3'};
 constexpr const char* kSuffix = ".tbp";
 // The prefix of temporary files, shared with the LLVM tier's cache (whose eviction scan
 // removes ones a dead process left).
@@ -49,17 +49,20 @@ struct FileEntry {
   uint32_t guest_size, num_insns, ir_size, code_size;
   uint32_t bytes_len, nrelocs, cond, value;
   uint8_t kind, reason, pc_in_state, age;
-  uint32_t pad;
-  uint64_t body_sum;  // xxh3_64 of the entry's body
+  uint8_t pc_relative;  // ir::Block::pc_relative: may run at another PC (same page offset)
+  uint8_t pad[3];
+  uint64_t body_sum;   // xxh3_64 of the entry's body
+  uint64_t head_hash;  // pc_relative: the content key (head_hash()) that finds it at any PC
 };
-static_assert(sizeof(FileEntry) == 112);
+static_assert(sizeof(FileEntry) == 120);
 
 struct FileReloc {
-  uint32_t at, addend;
+  uint32_t at;
   uint16_t helper;
   uint8_t kind, pad;
+  int64_t addend;
 };
-static_assert(sizeof(FileReloc) == 12);
+static_assert(sizeof(FileReloc) == 16);
 
 size_t align8(size_t n) {
   return (n + 7) & ~size_t(7);
@@ -69,6 +72,17 @@ uint64_t key_hash(uint64_t pc, uint64_t flags, uint64_t cs_base) {
   h ^= (flags + 0x632be59bd9b4e019ull) * 0xff51afd7ed558ccdull;
   h ^= cs_base * 0xc4ceb9fe1a85ec53ull;
   return h ^ (h >> 29);
+}
+// The guest bytes a pc-relative entry is found by at another PC: up to 16, within the first
+// page (a lookup has only that page's bytes in hand).
+uint64_t head_len(uint64_t pc) {
+  return std::min<uint64_t>(16, kPage - (pc & (kPage - 1)));
+}
+// The content key: those bytes, the page offset (PC-relative code moves by whole pages only)
+// and the mode. Lookups compare the whole entry's bytes afterwards.
+uint64_t head_hash(const uint8_t* bytes, uint64_t pc, uint64_t flags, uint64_t cs_base) {
+  const uint64_t h = ::llvm::xxh3_64bits(::llvm::ArrayRef<uint8_t>(bytes, head_len(pc)));
+  return h ^ key_hash(pc & (kPage - 1), flags, cs_base);
 }
 uint64_t checksum(const uint8_t* p, size_t n) {
   return ::llvm::xxh3_64bits(::llvm::ArrayRef<uint8_t>(p, n));
@@ -148,9 +162,13 @@ bool relocs_ok(const FileEntry& h, size_t helpers, const uint8_t* code, const ui
         uint64_t(r.at) + baseline::reloc_width(baseline::RelocKind(r.kind)) > h.code_size)
       return false;
     if (r.kind == uint8_t(baseline::RelocKind::Helper) && r.helper >= helpers) return false;
+    // A block-data address stays inside the TranslationBlock.
+    if (r.kind == uint8_t(baseline::RelocKind::Tb) &&
+        (r.addend < 0 || uint64_t(r.addend) >= sizeof(TranslationBlock)))
+      return false;
     // A jump site is the aligned rel32 of a `jmp` (0xe9) that the engine repoints.
     if (r.kind == uint8_t(baseline::RelocKind::JumpSite) &&
-        (r.addend > 1 || r.at % 4 != 0 || r.at == 0 || code[r.at - 1] != 0xe9))
+        (r.addend < 0 || r.addend > 1 || r.at % 4 != 0 || r.at == 0 || code[r.at - 1] != 0xe9))
       return false;
     // A counter site is the rel32 of a `dec dword [rip+rel32]` (0xff 0x0d), which ends there.
     if (r.kind == uint8_t(baseline::RelocKind::Counter) &&
@@ -388,6 +406,16 @@ void TranslationCache::build_index() {
     slots_[i] = uint32_t(++kept);
   }
   entries_.resize(kept);
+  // The content index of the pc-relative entries (as large: at most half full too).
+  moved_slots_.assign(slots_.size(), 0);
+  const size_t mask = moved_slots_.size() - 1;
+  for (size_t k = 0; k < entries_.size(); ++k) {
+    const FileEntry& h = *entries_[k]->h;
+    if (!h.pc_relative) continue;
+    size_t i = size_t((h.head_hash * 0x9e3779b97f4a7c15ull) >> slot_shift_);
+    while (moved_slots_[i]) i = (i + 1) & mask;
+    moved_slots_[i] = uint32_t(k + 1);
+  }
   fixed_.loaded = kept;
 }
 
@@ -433,7 +461,8 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
   const uint8_t* page2 = nullptr;
   uint64_t phys2 = 0;
   bool fetched = false, changed = false;
-  const size_t i = probe(key.pc, key.flags, key.cs_base, [&](const Entry& e) {
+  // Whether e's guest bytes are in memory now, on both pages (different bytes set changed).
+  auto matches = [&](const Entry& e) {
     const FileEntry& h = *e.h;
     if (!intact(e)) return false;
     const uint64_t n1 = std::min<uint64_t>(h.bytes_len, in_page);
@@ -450,17 +479,50 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
     if (std::memcmp(page2, e.bytes + n1, h.bytes_len - n1) == 0) return true;
     changed = true;
     return false;
-  });
-  if (!slots_[i]) {
+  };
+  const size_t i = probe(key.pc, key.flags, key.cs_base, matches);
+  const Entry* found = slots_[i] ? entries_[slots_[i] - 1] : nullptr;
+  if (!found && in_page >= head_len(key.pc)) {
+    // The same code at another address (a kernel with KASLR, a library mapped elsewhere):
+    // found by its bytes; its PC-relative code and targets move with it.
+    const uint64_t want = head_hash(page, key.pc, key.flags, key.cs_base);
+    const size_t mask = moved_slots_.size() - 1;
+    for (size_t j = size_t((want * 0x9e3779b97f4a7c15ull) >> slot_shift_); moved_slots_[j];
+         j = (j + 1) & mask) {
+      const Entry& e = *entries_[moved_slots_[j] - 1];
+      const FileEntry& h = *e.h;
+      if (h.head_hash != want || h.flags != key.flags || h.cs_base != key.cs_base ||
+          ((h.pc ^ key.pc) & (kPage - 1))) {
+        continue;
+      }
+      const bool was_changed = changed;
+      if (!matches(e)) {
+        changed = was_changed;  // other code with the same head: not this key's changed code
+        continue;
+      }
+      found = &e;
+      moved_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  if (!found) {
     (changed ? rejected_ : misses_).fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  const Entry& e = *entries_[slots_[i] - 1];
+  const Entry& e = *found;
   if (!resolve(e, out)) {
     no_helper_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   describe(e, out);
+  out.stored_pc = e.h->pc;
+  if (const uint64_t delta = key.pc - e.h->pc) {
+    using Kind = ir::Terminal::Kind;
+    if (out.term.kind == Kind::Jump || out.term.kind == Kind::Branch ||
+        (out.term.kind == Kind::Exit && !out.term.pc_in_state))
+      out.term.target += delta;
+    if (out.term.kind == Kind::Branch) out.term.target2 += delta;
+  }
   out.phys_page2 =
       e.h->phys_page2 == TranslationBlock::kNoPage ? e.h->phys_page2 : phys2 & ~(kPage - 1);
   out.hit = nullptr;
@@ -559,13 +621,15 @@ void TranslationCache::record(const TranslationBlock& tb, std::span<const uint8_
   h.kind = uint8_t(t.kind);
   h.reason = uint8_t(t.reason);
   h.pc_in_state = t.pc_in_state;
+  h.pc_relative = tb.ir.pc_relative && guest_bytes.size() >= head_len(h.pc);
+  if (h.pc_relative) h.head_hash = head_hash(guest_bytes.data(), h.pc, h.flags, h.cs_base);
   std::lock_guard<std::mutex> g(mu_);
   // Helpers first: a loaded entry that missed only for want of one of them hits next time.
   bool helpers_ok = true;
   std::vector<FileReloc> rel_(relocs.size());
   for (size_t i = 0; i < relocs.size(); ++i) {
     const baseline::Reloc& r = relocs[i];
-    rel_[i] = FileReloc{r.at, r.addend, 0, uint8_t(r.kind), 0};
+    rel_[i] = FileReloc{r.at, 0, uint8_t(r.kind), 0, r.addend};
     if (r.kind != baseline::RelocKind::Helper) continue;
     auto [it, fresh] = seen_.try_emplace(r.helper, 0);
     if (fresh) {
@@ -780,6 +844,7 @@ TranslationCache::Stats TranslationCache::stats() const {
   Stats s = fixed_;
   s.hits = hits_.load();
   s.misses = misses_.load();
+  s.moved = moved_.load();
   s.early = early_misses_.load();
   s.rejected = rejected_.load();
   s.no_helper = no_helper_.load();

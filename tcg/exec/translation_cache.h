@@ -77,6 +77,9 @@ class TranslationCache {
     std::span<const uint8_t> code;
     std::vector<baseline::Reloc> relocs;  // helpers resolved
     std::span<const uint8_t> bytes;       // the guest bytes it was made from
+    // The PC it was made at: another than the key's for pc-relative code found by its bytes
+    // (its relocations and terminal targets, already moved, follow the key's PC).
+    uint64_t stored_pc = 0;
     // Set when the block runs (installed ahead: see install_pass), so a merge keeps
     // the entry; null for find()'s entries, which are marked at once.
     std::atomic<bool>* hit = nullptr;
@@ -101,6 +104,8 @@ class TranslationCache {
   bool find(const TbKey& key, const uint8_t* page, uint64_t in_page, NextPage& next, Found& out);
   /// Lookups so far that found no entry (find's misses, also counted in stats()).
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  /// Lookups so far that found pc-relative code stored at another PC (counted in the hits).
+  uint64_t moved() const { return moved_.load(std::memory_order_relaxed); }
 
   /// The entries still to try installing ahead of need (install_pass).
   struct AheadList {
@@ -139,6 +144,7 @@ class TranslationCache {
     uint64_t entries_bad = 0;           // bodies found corrupt when first used
     uint64_t loaded = 0;                // entries indexed
     uint64_t hits = 0, misses = 0;
+    uint64_t moved = 0;      // of the hits, pc-relative code stored at another PC
     uint64_t early = 0;      // of the misses, lookups before the packs were indexed
     uint64_t rejected = 0;   // an entry for the key whose guest bytes changed
     uint64_t no_helper = 0;  // an entry calling a helper this run has not resolved yet
@@ -193,6 +199,9 @@ class TranslationCache {
   // The index: open addressing by key hash, linear probing; entries_ index + 1, 0 for none.
   std::vector<uint32_t> slots_;
   unsigned slot_shift_ = 60;
+  // The pc-relative entries by content (head_hash: their first bytes, page offset and mode),
+  // for lookups at another PC; the same size and probing as slots_.
+  std::vector<uint32_t> moved_slots_;
   // Helpers by global id (names of every loaded pack, then names met this run): the name, and
   // the helper once a translation of this run used it.
   std::vector<std::string> helper_names_;
@@ -208,7 +217,7 @@ class TranslationCache {
   std::vector<std::string> early_;
   bool saved_ = false;
   std::atomic<uint64_t> hits_{0}, misses_{0}, early_misses_{0}, rejected_{0}, no_helper_{0},
-      recorded_{0};
+      recorded_{0}, moved_{0};
   mutable std::atomic<uint64_t> entries_bad_{0};
   // Set (release) once packs_, entries_, slots_ and fixed_'s load counts are complete; the
   // loading thread writes them only before, everything else reads them only after.

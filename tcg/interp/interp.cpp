@@ -201,7 +201,7 @@ std::unique_ptr<Program> build(const ir::Block& b, const exec::TranslationBlock*
       pc = i.imm;
       continue;
     }
-    if (i.op == Opcode::Const) {
+    if (i.op == Opcode::Const || i.op == Opcode::PcRel) {
       p->consts.push_back({uint32_t(n), i.imm});
       continue;
     }

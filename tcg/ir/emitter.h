@@ -20,6 +20,8 @@ class Emitter {
   Value c64(uint64_t v) { return konst(Type::I64, v); }
   Value c32(uint64_t v) { return konst(Type::I32, v); }
   Value c1(bool v) { return konst(Type::I1, v); }
+  /// A value derived from the guest PC (ir::Opcode::PcRel): PC-relative in stored code.
+  Value pc_rel(uint64_t v) { return emit(Opcode::PcRel, Type::I64, {}, v); }
 
   Value get_reg(Type t, uint32_t offset) { return emit(Opcode::GetReg, t, {}, offset); }
   void set_reg(uint32_t offset, Value v) { emit(Opcode::SetReg, type_of(v), {v}, offset); }

@@ -85,6 +85,7 @@ inline uint64_t eval_pure(Opcode op, Type t, unsigned src_bits, uint64_t a, uint
   const unsigned sh = unsigned(b) & (w - 1);  // widths are powers of two
   switch (op) {
     case Opcode::Const:
+    case Opcode::PcRel:
       return imm & m;
     case Opcode::Add:
       return (a + b) & m;

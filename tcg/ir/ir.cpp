@@ -139,10 +139,11 @@ std::string print(const Block& b) {
     }
     switch (i.op) {
       case Opcode::Const:
+      case Opcode::PcRel:
       case Opcode::GetReg:
       case Opcode::SetReg:
         std::snprintf(buf, sizeof buf, "%s%s0x%" PRIx64, i.nargs ? "," : " ",
-                      i.op == Opcode::Const ? "$" : "@", i.imm);
+                      i.op == Opcode::Const || i.op == Opcode::PcRel ? "$" : "@", i.imm);
         out += buf;
         break;
       case Opcode::Cmp:

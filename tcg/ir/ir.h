@@ -231,6 +231,11 @@ struct Block {
   uint32_t num_insns = 0;   // guest instructions
   std::vector<Inst> insts;
   Terminal term;
+  // Set by a frontend whose every PC-derived value is a PcRel, an InsnStart, a direct target
+  // or an exit PC (PC-relative by construction) and that took no decision on the PC's value
+  // beyond its offset in the page: the block may run at any address with the same page offset
+  // and the same bytes (tcg/exec/translation_cache.h).
+  bool pc_relative = false;
 
   const Inst& at(Value v) const { return insts[v.id]; }
   Type type_of(Value v) const { return result_type(insts[v.id]); }

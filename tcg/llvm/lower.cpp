@@ -445,6 +445,7 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
       insn_pc_ = in.imm;
       return true;
     case Opcode::Const:
+    case Opcode::PcRel:  // LLVM code is keyed by its PC (tcg/llvm/code_cache.h)
       if (in.type == ir::Type::V) return fail("Const: no type");
       // Masked: LLVM expects the value to fit the type (the Emitter masks, hand-built IR may not).
       r = ll::ConstantInt::get(int_type(in.type), in.imm & ir::mask(in.type));

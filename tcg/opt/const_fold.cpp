@@ -11,9 +11,9 @@ namespace {
 
 bool foldable(Opcode op) {
   return ir::is_pure(op) && op != Opcode::GetReg && op != Opcode::CallPure && op != Opcode::Nop &&
-         op != Opcode::Const && op != Opcode::VecBuild && op != Opcode::VecLane &&
-         op != Opcode::VecOp1 && op != Opcode::VecOp2 && op != Opcode::VecConcat &&
-         op != Opcode::VecHalf;  // no vector consts
+         op != Opcode::Const && op != Opcode::PcRel && op != Opcode::VecBuild &&
+         op != Opcode::VecLane && op != Opcode::VecOp1 && op != Opcode::VecOp2 &&
+         op != Opcode::VecConcat && op != Opcode::VecHalf;  // no vector consts
 }
 
 }  // namespace
@@ -43,6 +43,19 @@ void const_fold(ir::Block& b) {
       all &= k[a];
     }
     const ir::Type rt = ir::result_type(i);
+    // A constant offset from a PC-derived value is PC-derived (ADRP then ADD: one PcRel).
+    if (i.type == ir::Type::I64 && (i.op == Opcode::Add || i.op == Opcode::Sub) && (k[0] || k[1])) {
+      const Inst& other = b.insts[i.args[k[0] ? 1 : 0].id];
+      if (other.op == Opcode::PcRel && (k[1] || i.op == Opcode::Add)) {
+        const uint64_t off = c[k[0] ? 0 : 1];
+        const uint64_t v = i.op == Opcode::Add ? other.imm + off : other.imm - off;
+        i = Inst{};
+        i.op = Opcode::PcRel;
+        i.type = ir::Type::I64;
+        i.imm = v;
+        continue;
+      }
+    }
     if (all) {
       unsigned src_bits = i.nargs ? ir::bits(b.type_of(i.args[0])) : 0;
       uint64_t v = ir::eval_pure(i.op, i.type, src_bits, c[0], c[1], c[2], i.imm, i.imm2);

@@ -134,6 +134,34 @@ TEST(ConstFold, Identities) {
             "  jump 0x4\n");
 }
 
+// A PC-derived value stays one (stored code moves with its PC): constant offsets fold into it
+// (ADRP then ADD), but nothing decides on its value at translation.
+TEST(ConstFold, PcRelTakesOffsetsButNoDecisions) {
+  Block b;
+  Emitter e(b);
+  Value page = e.pc_rel(0x40001000);
+  e.set_reg(kX0, e.sub(e.add(page, e.c64(0x234)), e.c64(4)));
+  e.set_reg(kFlagZ, e.zext(Type::I64, e.cmp(Cond::Ult, page, e.c64(0x50000000))));
+  e.set_reg(kX1, e.and_(e.pc_rel(0x40001234), e.c64(~0xfffull)));
+  e.jump(4);
+  opt::optimize(b);
+  EXPECT_EQ(verify(b), "");
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = PcRel $0x40001000\n"
+            "  v1:i64 = PcRel $0x40001230\n"
+            "  SetReg.i64 v1,@0x10\n"
+            "  v3:i64 = Const $0x50000000\n"
+            "  v4:i1 = Cmp.i64 v0, v3, ult\n"
+            "  v5:i64 = ZExt v4\n"
+            "  SetReg.i64 v5,@0x28\n"
+            "  v7:i64 = Const $0xfffffffffffff000\n"
+            "  v8:i64 = PcRel $0x40001234\n"
+            "  v9:i64 = And v8, v7\n"
+            "  SetReg.i64 v9,@0x18\n"
+            "  jump 0x4\n");
+}
+
 TEST(ConstFold, NegatedCompareBecomesTheInverseCompare) {
   // JNE: the x86 frontend emits Xor(Cmp eq, 1); the branch must see a compare of its own to be
   // fused with it (cmp; jcc) instead of setcc, xor, test, jcc.
