@@ -190,11 +190,17 @@ std::string Engine::init() {
         tc.config = std::move(config);
         tc.max_bytes = opt_.tcg_cache_bytes;
         tc.background = true;
+        tc.mapping_min_entries = opt_.ahead_mapping_min_entries;
         tc.loaded = [this](uint64_t code_bytes, uint64_t entries) {
           reserve_blocks(entries);
           code_cache_->populate_ahead(code_bytes);
         };
         tcache_ = TranslationCache::open(std::move(tc), &log_);
+        // A lookup that places a large mapping (install_pass) wakes the install-ahead thread.
+        tcache_->set_on_placed([this] {
+          { std::lock_guard<std::mutex> g(ahead_mu_); }
+          ahead_cv_.notify_all();
+        });
       }
     }
   }

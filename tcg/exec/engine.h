@@ -72,6 +72,9 @@ struct EngineOptions {
   // Installing ahead stops once this many lookups missed the stored translations while
   // fewer than half as many stored blocks ran: the run is not the one they came from.
   uint64_t ahead_give_up_misses = 256;
+  // Stored entries of a mapping this large wait until a lookup places it
+  // (TranslationCacheOptions::mapping_min_entries).
+  uint32_t ahead_mapping_min_entries = 64;
   // Names the guest architecture and CPU model in cache keys (tcg/llvm/code_cache.h).
   std::string guest_id;
 };

@@ -71,8 +71,7 @@ void Engine::install_ahead(hw::AddressSpace& as) {
   // run: a kernel that moved (KASLR: the same bytes at the same physical addresses, under new
   // virtual ones, so every block installed under its old key is work and memory for nothing).
   auto unused = [&] {
-    // Code found at another PC counts too: it is the same code, but not under these keys.
-    const uint64_t misses = tcache_->misses() + tcache_->moved();
+    const uint64_t misses = tcache_->misses();
     if (misses < opt_.ahead_give_up_misses ||
         misses <= 2 * stored_ran_.load(std::memory_order_relaxed))
       return false;
@@ -111,20 +110,26 @@ void Engine::install_ahead(hw::AddressSpace& as) {
     return true;
   };
   TranslationCache::AheadList list;
+  uint64_t placed = tcache_->mappings_placed();  // before the pass: a placement meanwhile counts
   tcache_->install_pass(list, bytes_at, visit);
   ahead_first_pass_.store(true, std::memory_order_release);
   ahead_first_pass_.notify_all();
   // Code the guest loads or patches after its start (the kernel's alternatives, modules, user
   // programs) matches later: a few more passes over what is left, further and further apart,
   // so a guest whose code never matches again costs little (an arm64 boot: ~14k entries, a
-  // few ms a pass).
-  for (int delay_ms = 10; delay_ms <= 1280 && !list.left.empty() && !done; delay_ms *= 2) {
+  // few ms a pass). A mapping a lookup placed (install_pass) brings a pass at once.
+  for (int delay_ms = 10; delay_ms <= 1280 && !list.left.empty() && !done;) {
     {
       std::unique_lock<std::mutex> g(ahead_mu_);
-      if (ahead_cv_.wait_for(g, std::chrono::milliseconds(delay_ms),
-                             [this] { return ahead_stop_.load(std::memory_order_relaxed); }))
-        return;
+      ahead_cv_.wait_for(g, std::chrono::milliseconds(delay_ms), [&] {
+        return ahead_stop_.load(std::memory_order_relaxed) || tcache_->mappings_placed() != placed;
+      });
+      if (ahead_stop_.load(std::memory_order_relaxed)) return;
     }
+    if (const uint64_t now = tcache_->mappings_placed(); now != placed)
+      placed = now;
+    else
+      delay_ms *= 2;
     tcache_->install_pass(list, bytes_at, visit);
   }
 }

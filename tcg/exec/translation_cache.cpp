@@ -406,6 +406,11 @@ void TranslationCache::build_index() {
     slots_[i] = uint32_t(++kept);
   }
   entries_.resize(kept);
+  // The large mappings (install_pass holds their entries back until one is found).
+  std::unordered_map<uint64_t, uint32_t> count;
+  for (const Entry* e : entries_) ++count[e->h->pc - e->h->phys_pc];
+  for (const auto& [voff, n] : count)
+    if (n >= opt_.mapping_min_entries) mappings_.emplace(voff, n);
   // The content index of the pc-relative entries (as large: at most half full too).
   moved_slots_.assign(slots_.size(), 0);
   const size_t mask = moved_slots_.size() - 1;
@@ -515,20 +520,36 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
     return false;
   }
   describe(e, out);
-  out.stored_pc = e.h->pc;
-  if (const uint64_t delta = key.pc - e.h->pc) {
+  move_found(out, e.h->pc, key.pc);
+  out.phys_page2 =
+      e.h->phys_page2 == TranslationBlock::kNoPage ? e.h->phys_page2 : phys2 & ~(kPage - 1);
+  out.hit = nullptr;
+  e.hit.store(true, std::memory_order_relaxed);
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  // After the hit mark: the install-ahead pass this may bring leaves this entry to the caller.
+  place_mapping(e.h->pc - e.h->phys_pc, int64_t(key.pc - e.h->pc));
+  return true;
+}
+
+void TranslationCache::move_found(Found& out, uint64_t stored_pc, uint64_t pc) {
+  out.stored_pc = stored_pc;
+  if (const uint64_t delta = pc - stored_pc) {
     using Kind = ir::Terminal::Kind;
     if (out.term.kind == Kind::Jump || out.term.kind == Kind::Branch ||
         (out.term.kind == Kind::Exit && !out.term.pc_in_state))
       out.term.target += delta;
     if (out.term.kind == Kind::Branch) out.term.target2 += delta;
   }
-  out.phys_page2 =
-      e.h->phys_page2 == TranslationBlock::kNoPage ? e.h->phys_page2 : phys2 & ~(kPage - 1);
-  out.hit = nullptr;
-  e.hit.store(true, std::memory_order_relaxed);
-  hits_.fetch_add(1, std::memory_order_relaxed);
-  return true;
+}
+
+void TranslationCache::place_mapping(uint64_t voff, int64_t delta) {
+  if (!mappings_.count(voff)) return;
+  {
+    std::lock_guard<std::mutex> g(placed_mu_);
+    if (!placed_.emplace(voff, delta).second) return;  // the first place found stands
+  }
+  placed_gen_.fetch_add(1, std::memory_order_release);
+  if (on_placed_) on_placed_();
 }
 
 void TranslationCache::describe(const Entry& e, Found& out) {
@@ -562,19 +583,37 @@ void TranslationCache::install_pass(
     for (size_t i = 0; i < entries_.size(); ++i)  // read-only once the packs are indexed
       if (entries_[i]->h->phys_page2 == TranslationBlock::kNoPage) list.left.push_back(uint32_t(i));
   }
+  std::unordered_map<uint64_t, int64_t> placed;
+  {
+    std::lock_guard<std::mutex> g(placed_mu_);
+    placed = placed_;
+  }
   Found found;
   size_t kept = 0, i = 0;
   for (; i < list.left.size(); ++i) {
     const Entry& e = *entries_[list.left[i]];
     const FileEntry& h = *e.h;
     if (e.hit.load(std::memory_order_relaxed) || !intact(e)) continue;
+    const uint64_t voff = h.pc - h.phys_pc;
+    int64_t delta = 0;
+    if (mappings_.count(voff)) {
+      auto it = placed.find(voff);
+      if (it == placed.end()) {  // not met yet: it may be elsewhere in this run
+        list.left[kept++] = list.left[i];
+        continue;
+      }
+      delta = it->second;
+      if (delta && !h.pc_relative) continue;  // moved, and this code cannot move with it
+    }
     const uint8_t* now = bytes_at(h.phys_pc, h.bytes_len);
     if (!now || std::memcmp(now, e.bytes, h.bytes_len) != 0 || !resolve(e, found)) {
       list.left[kept++] = list.left[i];
       continue;
     }
     describe(e, found);
-    if (!visit(TbKey{h.pc, h.phys_pc, h.flags, h.cs_base}, found)) break;
+    const uint64_t pc = h.pc + uint64_t(delta);
+    move_found(found, h.pc, pc);
+    if (!visit(TbKey{pc, h.phys_pc, h.flags, h.cs_base}, found)) break;
   }
   for (; i < list.left.size(); ++i) list.left[kept++] = list.left[i];  // stopped: not installed
   list.left.resize(kept);

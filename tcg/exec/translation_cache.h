@@ -58,6 +58,10 @@ struct TranslationCacheOptions {
   // of code they hold and their number of entries: the engine sizes its block index and
   // commits that much of its code cache ahead of the installs.
   std::function<void(uint64_t code_bytes, uint64_t entries)> loaded;
+  // Entries sharing one virtual-to-physical offset (PC minus physical PC) from this many up are
+  // a mapping that may have moved (a kernel image under KASLR): install_pass holds them back
+  // until a lookup shows where that mapping is in this run (see install_pass).
+  uint32_t mapping_min_entries = 64;
 };
 
 class TranslationCache {
@@ -106,6 +110,10 @@ class TranslationCache {
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
   /// Lookups so far that found pc-relative code stored at another PC (counted in the hits).
   uint64_t moved() const { return moved_.load(std::memory_order_relaxed); }
+  /// How many mappings lookups have placed so far (see install_pass); on_placed runs after
+  /// each (on the looking-up thread; set before any lookup).
+  uint64_t mappings_placed() const { return placed_gen_.load(std::memory_order_acquire); }
+  void set_on_placed(std::function<void()> f) { on_placed_ = std::move(f); }
 
   /// The entries still to try installing ahead of need (install_pass).
   struct AheadList {
@@ -116,7 +124,10 @@ class TranslationCache {
   /// packs are indexed, then calls visit(key, found) for each entry of `list` (on the first
   /// pass every entry on one page, in pack order: the order in which an earlier run first met
   /// them) whose guest bytes bytes_at(phys, len) returns now equal the stored ones and whose
-  /// helpers are resolved. Those, and entries a lookup hit meanwhile, leave the list; the rest
+  /// helpers are resolved. An entry of a large mapping (mapping_min_entries) waits until a
+  /// lookup hit one of its entries: at the stored PC (the mapping is where it was), or, for
+  /// pc-relative code, at another (the mapping moved: it is installed moved as far). Those,
+  /// and entries a lookup hit meanwhile, leave the list; the rest
   /// stay for a later pass (code the guest has not loaded or patched yet). Stops when visit
   /// returns false. Counts no hits; Found::hit is for when the block runs.
   void install_pass(AheadList& list,
@@ -181,6 +192,8 @@ class TranslationCache {
   bool resolve(const Entry& e, Found& out) const;
   // out's fields from e's header, code and bytes (resolve() fills the relocations).
   static void describe(const Entry& e, Found& out);
+  // Moves out's terminal targets with the block from stored_pc to pc (pc-relative code).
+  static void move_found(Found& out, uint64_t stored_pc, uint64_t pc);
   uint32_t helper_id_locked(std::string_view name);
   // Whether an entry with this key and these guest bytes is loaded (record() skips it).
   bool holds(const TbKey& key, std::span<const uint8_t> bytes) const;
@@ -202,6 +215,16 @@ class TranslationCache {
   // The pc-relative entries by content (head_hash: their first bytes, page offset and mode),
   // for lookups at another PC; the same size and probing as slots_.
   std::vector<uint32_t> moved_slots_;
+  // Entries per virtual-to-physical offset, for the offsets of at least mapping_min_entries
+  // (built with the index, read-only after), and where lookups found each such mapping in this
+  // run: the PC delta from the stored one (placed_mu_).
+  std::unordered_map<uint64_t, uint32_t> mappings_;
+  mutable std::mutex placed_mu_;
+  std::unordered_map<uint64_t, int64_t> placed_;
+  std::atomic<uint64_t> placed_gen_{0};
+  std::function<void()> on_placed_;
+  // Notes that a lookup found an entry of mapping voff at PC delta from its own.
+  void place_mapping(uint64_t voff, int64_t delta);
   // Helpers by global id (names of every loaded pack, then names met this run): the name, and
   // the helper once a translation of this run used it.
   std::vector<std::string> helper_names_;

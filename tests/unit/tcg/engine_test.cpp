@@ -965,6 +965,42 @@ TEST_P(TranslationCacheTest, PcRelativeCodeRunsAtAnotherAddress) {
   EXPECT_EQ(frontend.translations, 1);
 }
 
+// A mapping that moved (a kernel's text under a new KASLR offset): once a lookup finds one of its
+// blocks at another PC, the install-ahead thread installs the rest of it moved as far.
+TEST_P(TranslationCacheTest, InstallAheadMovesAMovedMapping) {
+  frontend.pc_relative = true;
+  poke(0x1300, {kPc, kAddI, 3, kHalt});
+  poke(0x1100, {kLoop, kHalt});
+  exec::EngineOptions o = opt;
+  o.ahead_mapping_min_entries = 2;  // the three blocks of page 0x1000 are a large mapping
+  next_engine(o);
+  run_from(0x1300);
+  st.r[1] = 5;
+  run_from(0x1100);
+
+  next_engine(o);
+  mmu_map.map[0x9000] = mmu_map.map[0x1000];  // the same physical page at another address
+  engine->start_install_ahead(as);
+  engine->wait_install_ahead();
+  EXPECT_EQ(engine->stats().installed_ahead, 0u) << "held back until the mapping is placed";
+  frontend.translations = 0;
+  st.r[0] = 0;
+  EXPECT_EQ(run_from(0x9300), 0x9304u);  // found by its bytes: places the mapping
+  EXPECT_EQ(st.r[0], 0x9303u);
+  // The install-ahead thread's next pass comes at once; wait for it (generous deadline).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (engine->stats().installed_ahead < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(engine->stats().installed_ahead, 2u) << "the loop and its halt, moved";
+  st.r[0] = 0;
+  st.r[1] = 5;
+  run_from(0x9100);
+  EXPECT_EQ(st.r[0], 5u);
+  EXPECT_EQ(st.r[1], 0u);
+  EXPECT_EQ(frontend.translations, 0);
+  EXPECT_EQ(tc_stats().moved, 1u) << "only the first block was looked up";
+}
+
 // Stored code that the run keeps missing (a kernel with KASLR: the same bytes under new virtual
 // addresses) is not installed ahead: every block would be work and memory for nothing.
 TEST_P(TranslationCacheTest, InstallAheadGivesUpWhenTheCodeMoved) {
