@@ -718,8 +718,13 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
   if ((target ^ tb_.key.pc) & softmmu::kPageMask) {
     // The dispatcher never links across a page, so without this every such exit (a call into
     // another page of the kernel) would return to it: probe the jump cache here instead, at
-    // the slot the target hashes to (a relocation: the target moves with the block).
+    // the slot the target hashes to (in a pc-relative block a relocation: the target moves
+    // with the block).
     a_.load(8, RCX, Mem{RBX, kOffJumpCache});
+    if (!b_.pc_relative) {
+      jump_cache_exit(Mem{RCX, int32_t(jump_cache_index(target) * sizeof(JumpCacheEntry))});
+      return;
+    }
     mov_reloc(RDX, RelocKind::JumpCacheDisp, int64_t(target - b_.guest_pc));
     a_.alu_rr(kAdd, true, RCX, RDX);
     jump_cache_exit(Mem{RCX, 0});

@@ -452,9 +452,14 @@ class Gen {
     const auto off = reinterpret_cast<const char*>(field) - reinterpret_cast<const char*>(&tb_);
     mov_reloc(r, RelocKind::Tb, off);
   }
-  /// r = a guest PC of this block (an exit's or a fault's): relative to the block's own PC, so
-  /// stored code runs at another address.
-  void mov_pc(Reg r, uint64_t pc) { mov_reloc(r, RelocKind::GuestPc, int64_t(pc - b_.guest_pc)); }
+  /// r = a guest PC of this block (an exit's or a fault's): in pc-relative blocks relative to
+  /// the block's own PC, so stored code runs at another address; else the shortest constant.
+  void mov_pc(Reg r, uint64_t pc) {
+    if (b_.pc_relative)
+      mov_reloc(r, RelocKind::GuestPc, int64_t(pc - b_.guest_pc));
+    else
+      a_.mov_imm(r, pc);
+  }
   void call_abs(RelocKind kind, const ir::Helper* helper = nullptr) {
     mov_reloc(RAX, kind, 0, helper);
     a_.call_r(RAX);

@@ -779,6 +779,26 @@ class TranslationCacheTest : public EngineTest {
     return out;
   }
   exec::TranslationCache::Stats tc_stats() { return engine->translation_cache()->stats(); }
+  // Stores pc-relative programs at 0x1300 (kPc: r0 = its PC, plus 3) and 0x1100 (a loop):
+  // an engine with options o runs them, the next one loads what it stored.
+  void store_pc_relative_programs(const exec::EngineOptions& o) {
+    frontend.pc_relative = true;
+    poke(0x1300, {kPc, kAddI, 3, kHalt});
+    poke(0x1100, {kLoop, kHalt});
+    next_engine(o);
+    st.r[0] = 0;
+    EXPECT_EQ(run_from(0x1300), 0x1304u);
+    EXPECT_EQ(st.r[0], 0x1303u);
+    expect_loop_at(0x1100);
+  }
+  // The loop at `at` counts r1 = 5 down into r0.
+  void expect_loop_at(uint64_t at) {
+    st.r[0] = 0;
+    st.r[1] = 5;
+    run_from(at);
+    EXPECT_EQ(st.r[0], 5u);
+    EXPECT_EQ(st.r[1], 0u);
+  }
   std::vector<std::string> files(bool tmp_too = false) const {
     std::vector<std::string> v;
     if (DIR* d = ::opendir(dir.c_str())) {
@@ -919,17 +939,7 @@ TEST_P(TranslationCacheTest, LaterPassesInstallCodeThatMatchesLater) {
 // bytes and page offset (a kernel with KASLR, a library mapped elsewhere): found by its bytes, its
 // PC-derived values, exit PCs and branch targets move with it.
 TEST_P(TranslationCacheTest, PcRelativeCodeRunsAtAnotherAddress) {
-  frontend.pc_relative = true;
-  poke(0x1300, {kPc, kAddI, 3, kHalt});
-  poke(0x1100, {kLoop, kHalt});
-  next_engine(opt);
-  st.r[0] = 0;
-  EXPECT_EQ(run_from(0x1300), 0x1304u);
-  EXPECT_EQ(st.r[0], 0x1303u);
-  st.r[0] = 0;
-  st.r[1] = 5;
-  run_from(0x1100);
-
+  store_pc_relative_programs(opt);
   next_engine(opt);
   poke(0x3300, {kPc, kAddI, 3, kHalt});  // another page, the same offset in it
   poke(0x3100, {kLoop, kHalt});
@@ -938,11 +948,7 @@ TEST_P(TranslationCacheTest, PcRelativeCodeRunsAtAnotherAddress) {
   st.r[0] = 0;
   EXPECT_EQ(run_from(0x3300), 0x3304u) << "the exit PC moved";
   EXPECT_EQ(st.r[0], 0x3303u) << "the PC-relative value moved";
-  st.r[0] = 0;
-  st.r[1] = 5;
-  run_from(0x3100);
-  EXPECT_EQ(st.r[0], 5u) << "the loop's branch back to its own start moved";
-  EXPECT_EQ(st.r[1], 0u);
+  expect_loop_at(0x3100);  // its branch back to its own start moved
   EXPECT_EQ(frontend.translations, 0);
   EXPECT_EQ(tc_stats().moved, 3u);  // the kPc block, the loop and its kHalt
   st.r[0] = 0;
@@ -968,16 +974,9 @@ TEST_P(TranslationCacheTest, PcRelativeCodeRunsAtAnotherAddress) {
 // A mapping that moved (a kernel's text under a new KASLR offset): once a lookup finds one of its
 // blocks at another PC, the install-ahead thread installs the rest of it moved as far.
 TEST_P(TranslationCacheTest, InstallAheadMovesAMovedMapping) {
-  frontend.pc_relative = true;
-  poke(0x1300, {kPc, kAddI, 3, kHalt});
-  poke(0x1100, {kLoop, kHalt});
   exec::EngineOptions o = opt;
   o.ahead_mapping_min_entries = 2;  // the three blocks of page 0x1000 are a large mapping
-  next_engine(o);
-  run_from(0x1300);
-  st.r[1] = 5;
-  run_from(0x1100);
-
+  store_pc_relative_programs(o);
   next_engine(o);
   mmu_map.map[0x9000] = mmu_map.map[0x1000];  // the same physical page at another address
   engine->start_install_ahead(as);
@@ -992,11 +991,7 @@ TEST_P(TranslationCacheTest, InstallAheadMovesAMovedMapping) {
   while (engine->stats().installed_ahead < 2 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(engine->stats().installed_ahead, 2u) << "the loop and its halt, moved";
-  st.r[0] = 0;
-  st.r[1] = 5;
-  run_from(0x9100);
-  EXPECT_EQ(st.r[0], 5u);
-  EXPECT_EQ(st.r[1], 0u);
+  expect_loop_at(0x9100);
   EXPECT_EQ(frontend.translations, 0);
   EXPECT_EQ(tc_stats().moved, 1u) << "only the first block was looked up";
 }
