@@ -262,21 +262,16 @@ std::string parse_accel(std::string_view text, tcg::exec::EngineOptions& eo, Acc
   return {};
 }
 
-/// -M help or -M ? (the machine list), not -M TYPE,help (a board's properties).
-bool first_part_is_help(std::string_view text) {
-  const std::string_view first = text.substr(0, text.find(','));
-  return first == "help" || first == "?" || first == "type=help" || first == "type=?";
-}
-
 /// A -machine property as given, checked once the board is known.
 struct RawMachineProp {
   std::string key, value, origin;  // origin: the option and its argument, for messages
 };
 
 /// -M TYPE[,name=value...] ("type=TYPE" is QEMU's long form). A -machine without a type only adds
-/// properties: QEMU merges repeated -machine options, later values winning.
+/// properties: QEMU merges repeated -machine options, later values winning. help: what a help
+/// request asks for (-M help: MachineHelp, -M TYPE,help: MachinePropHelp), else left alone.
 std::string parse_machine(std::string_view text, std::string_view origin,
-                          const machine::MachineType*& out, bool& help,
+                          const machine::MachineType*& out, Action& help,
                           std::vector<RawMachineProp>& props) {
   const std::vector<std::string> parts = hw::split_option_list(text);
   std::string_view name = parts[0];
@@ -284,7 +279,7 @@ std::string parse_machine(std::string_view text, std::string_view origin,
   if (name.starts_with("type=") || name.find('=') == std::string_view::npos) {
     if (name.starts_with("type=")) name.remove_prefix(5);
     if (name == "help" || name == "?") {
-      help = true;
+      help = Action::MachineHelp;
       return {};
     }
     if (name.empty()) return "missing machine type (-M help lists them)";
@@ -299,7 +294,7 @@ std::string parse_machine(std::string_view text, std::string_view origin,
     std::string_view key = p.substr(0, eq);
     std::string_view val = eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1);
     if ((p == "help" || p == "?") && out) {  // QEMU's -M virt,help: the board's properties
-      help = true;
+      help = Action::MachinePropHelp;
       return {};
     }
     if (key.empty() || eq == std::string_view::npos || val.empty())
@@ -596,11 +591,11 @@ ParseResult parse_options(std::span<const std::string> args) {
         o.action = Action::Version;
         return r;
       case Opt::Machine: {
-        bool help = false;
+        Action help = Action::Run;
         err = parse_machine(val, arg + " " + std::string(val), o.machine, help, raw_machine_props);
         if (!err.empty()) return fail(err);
-        if (help) {
-          o.action = first_part_is_help(val) ? Action::MachineHelp : Action::MachinePropHelp;
+        if (help != Action::Run) {
+          o.action = help;
           return r;
         }
         break;

@@ -26,4 +26,11 @@ inline std::vector<std::string> split_option_list(std::string_view text) {
   return items;
 }
 
+/// QEMU's boolean property values: on/yes/true or off/no/false; false for anything else.
+inline bool parse_bool(std::string_view s, bool& out) {
+  if (s == "on" || s == "yes" || s == "true") return out = true, true;
+  if (s == "off" || s == "no" || s == "false") return out = false, true;
+  return false;
+}
+
 }  // namespace orrery::hw

@@ -27,12 +27,6 @@ bool parse_port(std::string_view s, uint16_t& out) {
   return true;
 }
 
-bool parse_bool(std::string_view s, bool& out) {
-  if (s == "on" || s == "yes" || s == "true") return out = true, true;
-  if (s == "off" || s == "no" || s == "false") return out = false, true;
-  return false;
-}
-
 // QEMU's mask for a net= without a prefix: the old address classes.
 uint32_t classful_mask(uint32_t a) {
   if (!(a & 0x80000000)) return 0xff000000;

@@ -13,6 +13,7 @@
 #include "cpu/arm64/mte.h"
 #include "cpu/arm64/tcg_accel.h"
 #include "hw/core/log.h"
+#include "hw/core/option_list.h"
 #include "hw/core/user_file.h"
 #include "hw/net/netdev_options.h"
 #include "hw/virtio/vhost_user/blk_frontend.h"
@@ -36,17 +37,6 @@ constexpr MachineProperty kVirtProperties[] = {
      "random rng-seed and kaslr-seed in the device tree's /chosen (default on): on|off"},
     {"dtb-kaslr-seed", kOnOff, "deprecated synonym of dtb-randomness"},
 };
-
-bool parse_on_off(const std::string& value, bool& out) {
-  if (value == "on" || value == "yes" || value == "true") {
-    out = true;
-  } else if (value == "off" || value == "no" || value == "false") {
-    out = false;
-  } else {
-    return false;
-  }
-  return true;
-}
 
 // Random bytes from the host (the kernel's own pool: blocks only before it is seeded).
 std::string fill_random(std::span<uint8_t> out) {
@@ -152,9 +142,10 @@ std::string VirtMachine::parse_properties() {
     } else if (name == "dumpdtb") {
       dumpdtb_ = value;
     } else if (name == "mte") {
-      if (!parse_on_off(value, mte_)) return "mte=" + value + ": expected on or off";
+      if (!hw::parse_bool(value, mte_)) return "mte=" + value + ": expected on or off";
     } else if (name == "dtb-randomness" || name == "dtb-kaslr-seed") {
-      if (!parse_on_off(value, dtb_randomness_)) return name + "=" + value + ": expected on or off";
+      if (!hw::parse_bool(value, dtb_randomness_))
+        return name + "=" + value + ": expected on or off";
     } else {
       return "unknown machine property '" + name + "'";
     }
