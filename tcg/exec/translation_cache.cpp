@@ -376,7 +376,11 @@ void TranslationCache::load_pack(const std::string& path) {
 }
 
 size_t TranslationCache::slot_of(uint64_t pc, uint64_t flags, uint64_t cs_base) const {
-  return size_t((key_hash(pc, flags, cs_base) * 0x9e3779b97f4a7c15ull) >> slot_shift_);
+  return slot_of_hash(key_hash(pc, flags, cs_base));
+}
+
+size_t TranslationCache::slot_of_hash(uint64_t hash) const {
+  return size_t((hash * 0x9e3779b97f4a7c15ull) >> slot_shift_);
 }
 
 template <class Visit>
@@ -417,7 +421,7 @@ void TranslationCache::build_index() {
   for (size_t k = 0; k < entries_.size(); ++k) {
     const FileEntry& h = *entries_[k]->h;
     if (!h.pc_relative) continue;
-    size_t i = size_t((h.head_hash * 0x9e3779b97f4a7c15ull) >> slot_shift_);
+    size_t i = slot_of_hash(h.head_hash);
     while (moved_slots_[i]) i = (i + 1) & mask;
     moved_slots_[i] = uint32_t(k + 1);
   }
@@ -492,8 +496,7 @@ bool TranslationCache::find(const TbKey& key, const uint8_t* page, uint64_t in_p
     // found by its bytes; its PC-relative code and targets move with it.
     const uint64_t want = head_hash(page, key.pc, key.flags, key.cs_base);
     const size_t mask = moved_slots_.size() - 1;
-    for (size_t j = size_t((want * 0x9e3779b97f4a7c15ull) >> slot_shift_); moved_slots_[j];
-         j = (j + 1) & mask) {
+    for (size_t j = slot_of_hash(want); moved_slots_[j]; j = (j + 1) & mask) {
       const Entry& e = *entries_[moved_slots_[j] - 1];
       const FileEntry& h = *e.h;
       if (h.head_hash != want || h.flags != key.flags || h.cs_base != key.cs_base ||

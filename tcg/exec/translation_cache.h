@@ -183,6 +183,8 @@ class TranslationCache {
   // Indexes entries_ (once every pack is loaded), dropping those an older pack holds.
   void build_index();
   size_t slot_of(uint64_t pc, uint64_t flags, uint64_t cs_base) const;
+  // The first slot a hash probes, in slots_ or moved_slots_ (both that size).
+  size_t slot_of_hash(uint64_t hash) const;
   // Walks the key's probe chain, calling visit(entry) for each entry with this key until one
   // returns true. Returns that entry's slot, or else the empty slot that ends the chain.
   template <class Visit>
