@@ -12,7 +12,9 @@
 #   the next round) so a change in the host's load hits every tier alike; every run is printed,
 #   then the minimum and the median of each.
 # Environment: ARCH (arm64, the default, or x86), QEMU (default qemu-system-aarch64 or
-# qemu-system-x86_64), ORRERY_BIN (default BUILD_DIR/orrery), SMP (default 1).
+# qemu-system-x86_64), ORRERY_BIN (default BUILD_DIR/orrery), SMP (default 1), KASLR (arm64:
+# 1 keeps both emulators' default, a randomised kernel, which on a Cortex-A57 also means KPTI:
+# two ASID switches per system call).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -79,8 +81,10 @@ if [[ $arch == x86 ]]; then
   args=(-M pc -smp "$smp" -m 512 -nographic -no-reboot -kernel "$files/vmlinuz"
     -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet loglevel=4")
 else
-  # No rng-seed or kaslr-seed on either (bench/boot.sh says why).
-  args=(-M virt,dtb-randomness=off -cpu cortex-a57 -smp "$smp" -m 512 -nographic -no-reboot
+  # No rng-seed or kaslr-seed on either unless KASLR=1 (bench/boot.sh says why).
+  virt=virt
+  [[ ${KASLR:-0} == 1 ]] || virt+=",dtb-randomness=off"
+  args=(-M "$virt" -cpu cortex-a57 -smp "$smp" -m 512 -nographic -no-reboot
     -kernel "$files/vmlinuz" -initrd "$initrd" -append "console=ttyAMA0 panic=-1 quiet loglevel=4")
 fi
 

@@ -490,8 +490,8 @@ void Arm64Cpu::apply_flush(const TlbFlush& f) {
       tagged_fills_ = false;
       return;
     case TlbFlush::Kind::Asid:
-      // The TLB holds non-global entries of the current ASID only (an ASID switch flushes the
-      // old one), so this drops exactly what the guest asked for.
+      // Each TLB context holds the non-global entries of one ASID (Softmmu::switch_asid), so
+      // this drops exactly what the guest asked for.
       mmu_.flush_asid(f.asid);
       return;
     case TlbFlush::Kind::Va: {
@@ -575,14 +575,6 @@ void Arm64Cpu::tlb_maintenance(const TlbFlush& f, bool broadcast) {
       continue;
     }
     cv_.wait(lk);
-  }
-}
-
-void Arm64Cpu::regime_changed(bool asid_changed, uint16_t old_asid) {
-  if (asid_changed) {
-    mmu_.flush_asid(old_asid);
-  } else {
-    apply_flush(TlbFlush{});
   }
 }
 

@@ -176,8 +176,10 @@ class Arm64Cpu final : public Vcpu,
   void check_interrupts();
   /// TLBI: performs op locally and, when broadcast, on every sibling.
   void tlb_maintenance(const TlbFlush& f, bool broadcast);
-  /// SCTLR/TCR/TTBR writes that change the translation regime.
-  void regime_changed(bool asid_changed, uint16_t old_asid);
+  /// An SCTLR or TCR write that changes the translation regime: flushes this vCPU's TLB.
+  void regime_changed() { apply_flush(TlbFlush{}); }
+  /// A TTBR write switched the current ASID to asid (the TLB keeps the old one's entries).
+  void asid_switched(uint16_t asid) { mmu_.switch_asid(asid); }
   void log_eret(uint64_t from_pc, bool legal);
 
   /// A debug register was written (debug.cpp): re-reads the watchpoints (flushing the TLB

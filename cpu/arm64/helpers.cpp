@@ -229,20 +229,20 @@ uint64_t helper_write_regime(tcg::CpuCommon* c, uint64_t which, uint64_t value, 
       value &= ~((1ull << 25) | (1ull << 24)) & mte_sctlr_mask(s);
       const uint64_t changed = s.sctlr_el1 ^ value;
       s.sctlr_el1 = value;
-      if (changed & (sctlr::kM | sctlr::kWxn)) s.owner->regime_changed(false, old_asid);
+      if (changed & (sctlr::kM | sctlr::kWxn)) s.owner->regime_changed();
       return 0;
     }
     case kRegimeTtbr0:
     case kRegimeTtbr1: {
       (which == kRegimeTtbr0 ? s.ttbr0_el1 : s.ttbr1_el1) = value;
       const uint16_t asid = current_asid(s);
-      if (asid != old_asid) s.owner->regime_changed(true, old_asid);
+      if (asid != old_asid) s.owner->asid_switched(asid);
       return 0;
     }
     case kRegimeTcr:
       if (s.tcr_el1 != value) {
         s.tcr_el1 = value;
-        s.owner->regime_changed(false, old_asid);
+        s.owner->regime_changed();
       }
       return 0;
   }

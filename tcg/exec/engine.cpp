@@ -1091,9 +1091,8 @@ VcpuExec::VcpuExec(Engine& engine, Frontend& frontend, CpuCommon& cpu, softmmu::
       frontend_(frontend),
       cpu_(cpu),
       mmu_(mmu),
-      jump_cache_(new JumpCacheEntry[kJumpCacheEntries]),
       baseline_ws_(std::make_unique<baseline::Workspace>()) {
-  cpu_.jump_cache = jump_cache_.get();
+  mmu_.enable_jump_cache();
   mmu_.set_code_tracker(&engine_);
   mmu_.set_watchpoints(&engine_.debug());
   engine_.register_vcpu(this);
@@ -1103,22 +1102,19 @@ VcpuExec::VcpuExec(Engine& engine, Frontend& frontend, CpuCommon& cpu, softmmu::
 VcpuExec::~VcpuExec() {
   engine_.debug().remove_vcpu(this);
   engine_.unregister_vcpu(this);
-  if (cpu_.jump_cache == jump_cache_.get()) cpu_.jump_cache = nullptr;
 }
 
 void VcpuExec::flush_jump_cache() {
-  for (unsigned i = 0; i < kJumpCacheEntries; ++i)
-    jump_cache_[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+  mmu_.flush_jump_caches();
 }
 
 void VcpuExec::invalidate_jump_cache(const TranslationBlock* tb) {
-  JumpCacheEntry& e = jump_cache_[jump_cache_index(tb->key.pc)];
-  if (e.tb == tb) e.pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_release);
+  mmu_.invalidate_jump_cache(tb->key.pc, tb);
 }
 
 TranslationBlock* VcpuExec::find_or_translate() {
   const uint64_t pc = cpu_.pc;
-  JumpCacheEntry& e = jump_cache_[jump_cache_index(pc)];
+  JumpCacheEntry& e = cpu_.jump_cache[jump_cache_index(pc)];
   if (!stepping() && e.pc.load(std::memory_order_acquire) == pc && e.flags == cpu_.jc_tag &&
       e.tb->valid.load(std::memory_order_relaxed)) {
     return e.tb;

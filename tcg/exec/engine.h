@@ -452,7 +452,6 @@ class VcpuExec {
   Frontend& frontend_;
   CpuCommon& cpu_;
   softmmu::Softmmu& mmu_;
-  std::unique_ptr<JumpCacheEntry[]> jump_cache_;
   bool stepping_ = false;  // update_stepping() after changing any of these three
   bool single_step_ = false;
   bool block_step_ = false;       // set_block_step

@@ -29,76 +29,167 @@ uint64_t compare_of(const TlbEntry& e, Access a) {
 }  // namespace
 
 Softmmu::Softmmu(CpuCommon& cpu, hw::AddressSpace& as, PageTranslator& translator)
-    : cpu_(cpu),
-      as_(as),
-      translator_(translator),
-      table_(new TlbTable[1]),
-      aux_(new Aux[kNumMmuIdx * kTlbEntries]),
-      victims_(new Victim[kNumMmuIdx * kVictims]),
-      phys_filter_(new std::atomic<uint64_t>[kPhysFilterBits / 64]) {
-  cpu_.tlb = table_.get();
+    : cpu_(cpu), as_(as), translator_(translator) {
   cpu_.mmu = this;
-  filled_mmu_idx_ = (1u << kNumMmuIdx) - 1;  // the tables start uninitialised: clear them all
-  flush_all();
+  activate(new_context());
 }
 
 Softmmu::~Softmmu() {
-  if (cpu_.tlb == table_.get()) cpu_.tlb = nullptr;
+  if (cpu_.tlb == table_) cpu_.tlb = nullptr;
   if (cpu_.mmu == this) cpu_.mmu = nullptr;
+  if (jc_owned_) cpu_.jump_cache = nullptr;
+}
+
+Softmmu::Context& Softmmu::new_context() {
+  unsigned i = 0;
+  while (owned_[i]) ++i;  // the caller checked that one is free
+  owned_[i] = std::make_unique<Context>();
+  Context& c = *owned_[i];
+  flush_context(c);  // the table starts uninitialised
+  if (jc_owned_) {
+    c.jc_storage.reset(new JumpCacheEntry[kJumpCacheEntries]);
+    c.jc.store(c.jc_storage.get(), std::memory_order_release);
+  }
+  contexts_[i].store(&c, std::memory_order_release);
+  return c;
+}
+
+void Softmmu::activate(Context& c) {
+  cur_ = &c;
+  c.last_use = ++use_clock_;
+  table_ = &c.table;
+  aux_ = c.aux;
+  victims_ = c.victims;
+  cpu_.tlb = table_;
+  if (jc_owned_) cpu_.jump_cache = c.jc.load(std::memory_order_relaxed);
+}
+
+void Softmmu::enable_jump_cache() {
+  if (jc_owned_) {  // a new dispatcher, whose blocks are not the old one's
+    flush_jump_caches();
+    return;
+  }
+  jc_owned_ = true;
+  for_each_context([&](Context& c) {
+    c.jc_storage.reset(new JumpCacheEntry[kJumpCacheEntries]);
+    c.jc.store(c.jc_storage.get(), std::memory_order_release);
+    clear_marks(c.nonglobal_jc);
+    clear_marks(c.filled_jc);
+    std::memset(c.jc_pages, 0, sizeof c.jc_pages);
+  });
+  cpu_.jump_cache = cur_->jc.load(std::memory_order_relaxed);
+}
+
+void Softmmu::flush_jump_caches() {
+  for_each_context([&](Context& c) {
+    if (JumpCacheEntry* jc = c.jc.load(std::memory_order_acquire))
+      for (unsigned i = 0; i < kJumpCacheEntries; ++i)
+        jc[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+  });
+}
+
+void Softmmu::invalidate_jump_cache(uint64_t pc, const exec::TranslationBlock* tb) {
+  const unsigned slot = jump_cache_index(pc);
+  for_each_context([&](Context& c) {
+    JumpCacheEntry* jc = c.jc.load(std::memory_order_acquire);
+    if (jc && jc[slot].tb == tb)
+      jc[slot].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_release);
+  });
+}
+
+void Softmmu::switch_asid(uint16_t asid) {
+  Context& cur = *cur_;
+  if (cur.asid == asid && !cur.mixed) return;
+  if (cur.mixed || (!jc_owned_ && cpu_.jump_cache)) {
+    // Its entries' ASIDs are unknown (or the jump cache is someone else's, shared by every
+    // context): it holds global entries only from here on, and may take asid.
+    flush_context_asid(cur, kNoAsid);
+    cur.mixed = false;
+    cur.asid = kNoAsid;
+  }
+  if (cur.asid == kNoAsid) {  // only global entries: they serve any ASID
+    cur.asid = asid;
+    return;
+  }
+  Context* best = nullptr;
+  for_each_context([&](Context& c) {
+    if (c.asid == asid && !c.mixed) best = &c;
+  });
+  if (!best && !owned_[kContexts - 1]) best = &new_context();
+  if (!best) {
+    for_each_context([&](Context& c) {
+      if (&c != cur_ && (!best || c.last_use < best->last_use)) best = &c;
+    });
+    flush_context_asid(*best, kNoAsid);
+    best->mixed = false;
+  }
+  best->asid = asid;
+  activate(*best);
+}
+
+void Softmmu::flush_context(Context& c) {
+  for (uint32_t m = c.filled_mmu_idx; m; m &= m - 1)
+    for (TlbEntry& e : c.table[unsigned(__builtin_ctz(m))]) e = kEmpty;
+  c.filled_mmu_idx = 0;
+  c.asid = kNoAsid;
+  c.mixed = false;
+  clear_marks(c.nonglobal_jc);
+  for (Victim& v : c.victims) v.e = kEmpty;
+  for (auto& w : c.phys_filter) w.store(0, std::memory_order_relaxed);
+  if (JumpCacheEntry* jc = jc_of(c)) {
+    clear_marked_jc_slots(jc, c.filled_jc);
+    std::memset(c.jc_pages, 0, sizeof c.jc_pages);
+  }
 }
 
 void Softmmu::flush_all() {
-  for (uint32_t m = filled_mmu_idx_; m; m &= m - 1)
-    for (TlbEntry& e : (*table_)[unsigned(__builtin_ctz(m))]) e = kEmpty;
-  filled_mmu_idx_ = 0;
-  clear_nonglobal_jc_marks();
-  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) victims_[i].e = kEmpty;
-  for (unsigned i = 0; i < kPhysFilterBits / 64; ++i)
-    phys_filter_[i].store(0, std::memory_order_relaxed);
-  if (cpu_.jump_cache) {
-    clear_marked_jc_slots(jc_filled_groups_, jc_filled_slots_);
-    std::memset(jc_pages_, 0, sizeof jc_pages_);
-  }
+  for_each_context([&](Context& c) { flush_context(c); });
 }
 
-void Softmmu::clear_marked_jc_slots(uint64_t& groups, uint64_t* slots) {
-  for (uint64_t g = groups; g; g &= g - 1) {
+void Softmmu::clear_marks(JcMarks& marks) {
+  for (uint64_t g = marks.groups; g; g &= g - 1) {
+    const unsigned first = unsigned(__builtin_ctzll(g)) * kJcWordsPerGroup;
+    for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) marks.slots[w] = 0;
+  }
+  marks.groups = 0;
+}
+
+void Softmmu::clear_marked_jc_slots(JumpCacheEntry* jc, JcMarks& marks) {
+  for (uint64_t g = marks.groups; g; g &= g - 1) {
     const unsigned first = unsigned(__builtin_ctzll(g)) * kJcWordsPerGroup;
     for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) {
-      for (uint64_t bits = slots[w]; bits; bits &= bits - 1)
-        cpu_.jump_cache[w * 64 + unsigned(__builtin_ctzll(bits))].pc.store(
-            JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
-      slots[w] = 0;
+      for (uint64_t bits = marks.slots[w]; bits; bits &= bits - 1)
+        jc[w * 64 + unsigned(__builtin_ctzll(bits))].pc.store(JumpCacheEntry::kInvalidPc,
+                                                              std::memory_order_relaxed);
+      marks.slots[w] = 0;
     }
   }
-  groups = 0;
+  marks.groups = 0;
 }
 
 void Softmmu::flush_page(uint64_t vaddr) {
   const uint64_t page = page_of(vaddr);
   const unsigned idx = tlb_index(vaddr);
-  for (unsigned m = 0; m < kNumMmuIdx; ++m) {
-    TlbEntry& e = (*table_)[m][idx];
-    if (page_of(e.addr_read) == page || page_of(e.addr_write) == page ||
-        page_of(e.addr_code) == page)
-      e = kEmpty;
-  }
-  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) {
-    TlbEntry& e = victims_[i].e;
-    if (page_of(e.addr_read) == page || page_of(e.addr_write) == page ||
-        page_of(e.addr_code) == page)
-      e = kEmpty;
-  }
-  if (cpu_.jump_cache) {
+  auto hit = [&](const TlbEntry& e) {
+    return page_of(e.addr_read) == page || page_of(e.addr_write) == page ||
+           page_of(e.addr_code) == page;
+  };
+  for_each_context([&](Context& c) {
+    for (unsigned m = 0; m < kNumMmuIdx; ++m)
+      if (hit(c.table[m][idx])) c.table[m][idx] = kEmpty;
+    for (Victim& v : c.victims)
+      if (hit(v.e)) v.e = kEmpty;
+    JumpCacheEntry* jc = jc_of(c);
+    if (!jc) return;
     // Blocks starting on the previous page may run on into this one (x86).
     for (uint64_t p : {page, page - kPageSize}) {
       if (p != page && !two_page_blocks_) break;
       const unsigned g = jump_cache_group(p);
       const unsigned bit = jc_page_bit(p);
-      uint64_t* filter = jc_pages_[g];
+      uint64_t* filter = c.jc_pages[g];
       if (!(filter[bit / 64] >> (bit % 64) & 1)) continue;  // no block of p in this group
       uint64_t rebuilt[kJcPageFilterWords] = {};
-      JumpCacheEntry* group = cpu_.jump_cache + (g << kJumpCacheGroupBits);
+      JumpCacheEntry* group = jc + (g << kJumpCacheGroupBits);
       for (unsigned i = 0; i < kJumpCacheGroupSize; ++i) {
         uint64_t pc = group[i].pc.load(std::memory_order_relaxed);
         if (page_of(pc) == p) {
@@ -110,7 +201,7 @@ void Softmmu::flush_page(uint64_t vaddr) {
       }
       for (unsigned w = 0; w < kJcPageFilterWords; ++w) filter[w] = rebuilt[w];
     }
-  }
+  });
 }
 
 void Softmmu::flush_range(uint64_t vaddr, uint64_t size) {
@@ -120,78 +211,81 @@ void Softmmu::flush_range(uint64_t vaddr, uint64_t size) {
     return in_range(e.addr_read) || in_range(e.addr_write) || in_range(e.addr_code);
   };
   const uint64_t pages = size / kPageSize;
-  for (unsigned m = 0; m < kNumMmuIdx; ++m) {
-    if (pages >= kTlbEntries) {
-      for (TlbEntry& e : (*table_)[m])
-        if (hit(e)) e = kEmpty;
-    } else {
-      for (uint64_t p = 0; p < pages; ++p) {
-        TlbEntry& e = (*table_)[m][tlb_index(first + p * kPageSize)];
-        if (hit(e)) e = kEmpty;
+  for_each_context([&](Context& c) {
+    for (unsigned m = 0; m < kNumMmuIdx; ++m) {
+      if (pages >= kTlbEntries) {
+        for (TlbEntry& e : c.table[m])
+          if (hit(e)) e = kEmpty;
+      } else {
+        for (uint64_t p = 0; p < pages; ++p) {
+          TlbEntry& e = c.table[m][tlb_index(first + p * kPageSize)];
+          if (hit(e)) e = kEmpty;
+        }
       }
     }
-  }
-  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i)
-    if (hit(victims_[i].e)) victims_[i].e = kEmpty;
-  if (cpu_.jump_cache) {
+    for (Victim& v : c.victims)
+      if (hit(v.e)) v.e = kEmpty;
+    JumpCacheEntry* jc = jc_of(c);
+    if (!jc) return;
     // Blocks starting on the page before may run on into the range (x86).
     const uint64_t lo = two_page_blocks_ ? first - kPageSize : first;
     const uint64_t span = two_page_blocks_ ? size + kPageSize : size;
     for (unsigned i = 0; i < kJumpCacheEntries; ++i) {
-      const uint64_t pc = cpu_.jump_cache[i].pc.load(std::memory_order_relaxed);
+      const uint64_t pc = jc[i].pc.load(std::memory_order_relaxed);
       if (page_of(pc) - lo < span)
-        cpu_.jump_cache[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
+        jc[i].pc.store(JumpCacheEntry::kInvalidPc, std::memory_order_relaxed);
     }
-  }
+  });
 }
 
-// An x86 guest does this on every CR3 write, an arm64 one on every ASID switch: only the MMU
-// indexes in use are scanned, and only the jump-cache slots that may hold a block on a
-// non-global page are cleared (the kernel's code is on global pages and stays).
-void Softmmu::flush_asid(uint16_t asid) {
-  for (unsigned m = 0; m < kNumMmuIdx; ++m) {
-    if (!(filled_mmu_idx_ & (1u << m))) continue;
-    for (unsigned i = 0; i < kTlbEntries; ++i) {
-      const Aux& a = aux_[m * kTlbEntries + i];
-      if (!a.global && a.asid == asid) (*table_)[m][i] = kEmpty;
-    }
+void Softmmu::flush_context_asid(Context& c, uint32_t asid) {
+  auto drop = [&](const Aux& a) { return !a.global && (asid == kNoAsid || a.asid == asid); };
+  for (uint32_t m = c.filled_mmu_idx; m; m &= m - 1) {
+    const unsigned mi = unsigned(__builtin_ctz(m));
+    for (unsigned i = 0; i < kTlbEntries; ++i)
+      if (drop(c.aux[mi * kTlbEntries + i])) c.table[mi][i] = kEmpty;
   }
-  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i)
-    if (!victims_[i].aux.global && victims_[i].aux.asid == asid) victims_[i].e = kEmpty;
-  if (cpu_.jump_cache) clear_marked_jc_slots(nonglobal_jc_groups_, nonglobal_jc_slots_);
+  for (Victim& v : c.victims)
+    if (drop(v.aux)) v.e = kEmpty;
+  if (JumpCacheEntry* jc = jc_of(c)) clear_marked_jc_slots(jc, c.nonglobal_jc);
+}
+
+// An x86 guest does this on every CR3 write: only the MMU indexes in use are scanned, and only
+// the jump-cache slots that may hold a block on a non-global page are cleared (the kernel's code
+// is on global pages and stays). A context of another ASID holds none of asid's entries.
+void Softmmu::flush_asid(uint16_t asid) {
+  for_each_context([&](Context& c) {
+    if (c.mixed || c.asid == asid) flush_context_asid(c, asid);
+  });
 }
 
 void Softmmu::note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages) {
+  Context& c = *cur_;
   const unsigned idx = tlb_index(pc);
   const bool global =
       mmu_idx < kNumMmuIdx && !two_pages &&
       ((*table_)[mmu_idx][idx].addr_code & (kPageMask | kTlbInvalid)) == page_of(pc) &&
       aux_[mmu_idx * kTlbEntries + idx].global;
   const unsigned slot = jump_cache_index(pc);
+  const unsigned group = jump_cache_group(pc);
   const unsigned bit = jc_page_bit(page_of(pc));
-  jc_pages_[jump_cache_group(pc)][bit / 64] |= 1ull << (bit % 64);
-  jc_filled_slots_[slot / 64] |= 1ull << (slot % 64);
-  jc_filled_groups_ |= 1ull << jump_cache_group(pc);
+  c.jc_pages[group][bit / 64] |= 1ull << (bit % 64);
+  c.filled_jc.slots[slot / 64] |= 1ull << (slot % 64);
+  c.filled_jc.groups |= 1ull << group;
   if (global) {
-    nonglobal_jc_slots_[slot / 64] &= ~(1ull << (slot % 64));
+    c.nonglobal_jc.slots[slot / 64] &= ~(1ull << (slot % 64));
   } else {
-    nonglobal_jc_slots_[slot / 64] |= 1ull << (slot % 64);
-    nonglobal_jc_groups_ |= 1ull << jump_cache_group(pc);
+    c.nonglobal_jc.slots[slot / 64] |= 1ull << (slot % 64);
+    c.nonglobal_jc.groups |= 1ull << group;
   }
-}
-
-void Softmmu::clear_nonglobal_jc_marks() {
-  for (uint64_t groups = nonglobal_jc_groups_; groups; groups &= groups - 1) {
-    const unsigned first = unsigned(__builtin_ctzll(groups)) * kJcWordsPerGroup;
-    for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) nonglobal_jc_slots_[w] = 0;
-  }
-  nonglobal_jc_groups_ = 0;
 }
 
 void Softmmu::flush_mmu_idx(unsigned mmu_idx) {
   if (mmu_idx >= kNumMmuIdx) return;
-  for (TlbEntry& e : (*table_)[mmu_idx]) e = kEmpty;
-  for (unsigned i = 0; i < kVictims; ++i) victims_[mmu_idx * kVictims + i].e = kEmpty;
+  for_each_context([&](Context& c) {
+    for (TlbEntry& e : c.table[mmu_idx]) e = kEmpty;
+    for (unsigned i = 0; i < kVictims; ++i) c.victims[mmu_idx * kVictims + i].e = kEmpty;
+  });
 }
 
 // Runs on the thread that translated the page's first block, concurrently with this TLB's
@@ -206,18 +300,18 @@ void Softmmu::protect_code_page(uint64_t phys_page) {
   // before this load, as fill()'s locked RMW does its entry before its registration check).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const unsigned bit = phys_bit(phys_page);
-  if (!(phys_filter_[bit / 64].load(std::memory_order_relaxed) & (uint64_t(1) << (bit % 64))))
-    return;
-  for (unsigned m = 0; m < kNumMmuIdx; ++m)
-    for (unsigned i = 0; i < kTlbEntries; ++i) {
-      TlbEntry& e = (*table_)[m][i];
-      if (aux_[m * kTlbEntries + i].phys_page == phys_page && !(e.addr_write & kTlbInvalid))
-        flag(e.addr_write);
-    }
-  for (unsigned i = 0; i < kNumMmuIdx * kVictims; ++i) {
-    Victim& v = victims_[i];
-    if (v.aux.phys_page == phys_page && !(v.e.addr_write & kTlbInvalid)) flag(v.e.addr_write);
-  }
+  for_each_context([&](Context& c) {
+    if (!(c.phys_filter[bit / 64].load(std::memory_order_relaxed) & (uint64_t(1) << (bit % 64))))
+      return;
+    for (unsigned m = 0; m < kNumMmuIdx; ++m)
+      for (unsigned i = 0; i < kTlbEntries; ++i) {
+        TlbEntry& e = c.table[m][i];
+        if (c.aux[m * kTlbEntries + i].phys_page == phys_page && !(e.addr_write & kTlbInvalid))
+          flag(e.addr_write);
+      }
+    for (Victim& v : c.victims)
+      if (v.aux.phys_page == phys_page && !(v.e.addr_write & kTlbInvalid)) flag(v.e.addr_write);
+  });
 }
 
 bool Softmmu::victim_swap(uint64_t vaddr, Access access, unsigned mmu_idx) {
@@ -264,22 +358,27 @@ bool Softmmu::fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t ins
   if (whole_page) e.addend = uintptr_t(r->host + (ppage - r->base)) - vpage;
 
   const unsigned idx = tlb_index(vaddr);
-  TlbEntry& slot = (*table_)[mmu_idx][idx];
+  Context& c = *cur_;
+  TlbEntry& slot = c.table[mmu_idx][idx];
   if (!is_empty(slot)) {
-    unsigned& next = victim_next_[mmu_idx];
-    victims_[mmu_idx * kVictims + next] = Victim{slot, aux_[mmu_idx * kTlbEntries + idx]};
+    unsigned& next = c.victim_next[mmu_idx];
+    c.victims[mmu_idx * kVictims + next] = Victim{slot, c.aux[mmu_idx * kTlbEntries + idx]};
     next = (next + 1) % kVictims;
   }
   slot = e;
-  aux_[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
-  filled_mmu_idx_ |= 1u << mmu_idx;
+  c.aux[mmu_idx * kTlbEntries + idx] = Aux{ppage, t.asid, t.global};
+  c.filled_mmu_idx |= 1u << mmu_idx;
+  if (!t.global) {
+    if (c.asid == kNoAsid) c.asid = t.asid;
+    if (c.asid != t.asid) c.mixed = true;  // see Context
+  }
   // Writes to a page holding translated code must take the slow path. The check comes after
   // the entry is published and the page's filter bit set (a locked RMW: neither store passes
   // the load below): a thread registering the page's first block concurrently (registration,
   // then the filter and the scan) either is seen here, or its protect_code_page() finds the
   // bit and this entry. Only this thread writes through the entry meanwhile.
   const unsigned bit = phys_bit(ppage);
-  phys_filter_[bit / 64].fetch_or(uint64_t(1) << (bit % 64), std::memory_order_seq_cst);
+  c.phys_filter[bit / 64].fetch_or(uint64_t(1) << (bit % 64), std::memory_order_seq_cst);
   if (whole_page && code_ && code_->is_code_page(ppage))
     std::atomic_ref<uint64_t>(slot.addr_write).fetch_or(kTlbNotDirty);
   return true;

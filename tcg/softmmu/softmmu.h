@@ -175,12 +175,33 @@ class Softmmu {
   /// jump-cache slots last filled with blocks on global pages, whose mappings it keeps.
   void note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages);
 
+  /// The jump caches (CpuCommon::jump_cache), one per TLB context, are this softmmu's: each
+  /// dispatcher calls this as it starts (emptying them). Without it the jump cache, if any, is
+  /// the caller's, and an ASID switch empties it (see switch_asid).
+  void enable_jump_cache();
+  /// Every context's jump cache: all slots, or the slot of the block at pc if it holds tb.
+  /// Any thread may call these.
+  void flush_jump_caches();
+  void invalidate_jump_cache(uint64_t pc, const exec::TranslationBlock* tb);
+
+  /// The guest's current ASID became asid. The TLB keeps kContexts address spaces, each with
+  /// its own table and jump cache: switching back to a recent ASID finds its entries (an
+  /// arm64 kernel with KPTI switches between its own and the user's ASID at every system
+  /// call). Another ASID takes the least recently used context, dropping its non-global
+  /// entries. Changes CpuCommon::tlb and jump_cache: call it only from a helper whose block
+  /// then returns to the dispatcher (baseline code keeps the table pointer across a chain).
+  void switch_asid(uint16_t asid);
+  // bench/procs.sh (a shell starting pipelines) with KPTI, so two ASIDs a process, took 5.6 s
+  // with one context and 3.9-4.0 s with 2 or 4; 8 took 4.1 s, and 3.5 s instead of 3.3 without
+  // KPTI (each context's 4 MiB jump cache is memory to fault in and to keep in cache).
+  static constexpr unsigned kContexts = 4;
+
   void flush_all();
   void flush_page(uint64_t vaddr);  // every mmu_idx
   /// Every page of [vaddr, vaddr + size) in every mmu_idx: size is a power of two of at least
   /// a page and vaddr is aligned to it (a guest's large page, whose 4K pieces the TLB holds).
   void flush_range(uint64_t vaddr, uint64_t size);
-  void flush_asid(uint16_t asid);  // non-global entries of one ASID
+  void flush_asid(uint16_t asid);  // non-global entries of one ASID, in every context
   void flush_mmu_idx(unsigned mmu_idx);
   /// Marks the write entries of a page that just gained code so writes take the slow path.
   void protect_code_page(uint64_t phys_page);
@@ -208,8 +229,55 @@ class Softmmu {
     TlbEntry e;
     Aux aux;
   };
+  // Jump-cache slots that may hold a block on a non-global page (one bit per slot), the groups
+  // holding any such slot (one bit per group): what dropping an ASID must clear. Per slot, so
+  // that it keeps the kernel's global blocks that share a group with user code (it cleared
+  // whole groups, and with them ~80% of the kernel's entries: 2.6M extra dispatcher lookups
+  // in bench/procs.sh).
+  static_assert(kJumpCacheEntries >> kJumpCacheGroupBits == 64);
+  static constexpr unsigned kJcWordsPerGroup = kJumpCacheGroupSize / 64;
+  static constexpr unsigned kJcPageFilterWords = 4;
+  struct JcMarks {
+    uint64_t groups = 0;
+    uint64_t slots[kJumpCacheEntries / 64] = {};
+  };
+  // A filter of the physical pages a context's entries (victims included) map, a bit per page
+  // hash: set by fill(), cleared by a flush of everything. protect_code_page() (from the
+  // thread that registers a page's first block, ~1.7k pages an arm64 boot) scans a context's
+  // entries only when the page's bit is set. Entries dropped elsewhere leave their bit set.
+  static constexpr unsigned kPhysFilterBits = 1u << 16;
+  static unsigned phys_bit(uint64_t phys_page) {
+    return unsigned(phys_page >> kPageBits) & (kPhysFilterBits - 1);
+  }
+  static constexpr uint32_t kNoAsid = ~0u;
+  /// One address space: a TLB table and its jump cache. A context holds global entries and
+  /// the non-global entries of one ASID (asid; kNoAsid until its first non-global fill), or,
+  /// once mixed, of several (a guest that does not report its switches: x86's PCIDs, or an
+  /// ASID changed behind the softmmu's back by a reset or the debugger).
+  struct Context {
+    TlbTable table;
+    Aux aux[kNumMmuIdx * kTlbEntries];
+    Victim victims[kNumMmuIdx * kVictims];
+    unsigned victim_next[kNumMmuIdx] = {};
+    uint32_t filled_mmu_idx = (1u << kNumMmuIdx) - 1;  // uninitialised: all to clear
+    uint32_t asid = kNoAsid;
+    bool mixed = false;
+    uint64_t last_use = 0;
+    std::unique_ptr<JumpCacheEntry[]> jc_storage;
+    std::atomic<JumpCacheEntry*> jc{nullptr};  // published once filled with invalid slots
+    JcMarks nonglobal_jc;
+    JcMarks filled_jc;  // filled since the last full flush: cleared instead of all 64K slots
+    // Per jump-cache group, a 256-bit filter of the pages its blocks start on: set at every
+    // fill, rebuilt when flush_page scans the group. flush_page (a guest TLBI by VA: 106k in
+    // an arm64 Linux boot, most naming data pages) scans a group's 1024 slots only when the
+    // page's bit is set.
+    uint64_t jc_pages[kJumpCacheEntries >> kJumpCacheGroupBits][kJcPageFilterWords] = {};
+    std::atomic<uint64_t> phys_filter[kPhysFilterBits / 64] = {};
+  };
+  static unsigned jc_page_bit(uint64_t page) {
+    return unsigned(((page >> 12) * 0x9E3779B97F4A7C15ull) >> 56);  // 0..255
+  }
   bool fill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc);
-  void clear_nonglobal_jc_marks();
   /// Brings vaddr's entry into the table: from the victim TLB if there, else by fill().
   bool refill(uint64_t vaddr, Access access, unsigned mmu_idx, uint64_t insn_pc);
   bool victim_swap(uint64_t vaddr, Access access, unsigned mmu_idx);
@@ -218,6 +286,24 @@ class Softmmu {
   /// their TLB entries) and checks both decode; false after raising the fault.
   bool probe_two_pages(uint64_t vaddr, ir::MemOp m, Access a, uint64_t insn_pc);
   bool access_vec(uint64_t vaddr, uint64_t* data, ir::MemOp m, Access a, uint64_t insn_pc);
+
+  /// The contexts created so far (the rest are null); the owner creates them, other threads
+  /// (protect_code_page, the jump-cache calls) only read them.
+  template <typename F>
+  void for_each_context(F&& f) {
+    for (auto& c : contexts_)
+      if (Context* p = c.load(std::memory_order_acquire)) f(*p);
+  }
+  Context& new_context();
+  void activate(Context& c);
+  JumpCacheEntry* jc_of(Context& c) { return &c == cur_ ? cpu_.jump_cache : c.jc.load(); }
+  void flush_context(Context& c);
+  /// Drops c's non-global entries of asid (of any ASID when asid is kNoAsid), and the
+  /// jump-cache slots that may hold their blocks.
+  void flush_context_asid(Context& c, uint32_t asid);
+  /// Invalidates the jump-cache slots marked in `marks` and clears the marks.
+  void clear_marked_jc_slots(JumpCacheEntry* jc, JcMarks& marks);
+  static void clear_marks(JcMarks& marks);
 
   CpuCommon& cpu_;
   hw::AddressSpace& as_;
@@ -231,50 +317,18 @@ class Softmmu {
   WatchHit watch_hit_;
   bool code_write_retry_ = false;
   bool two_page_blocks_ = false;
-  // Jump-cache slots that may hold a block on a non-global page (one bit per slot), the groups
-  // holding any such slot (one bit per group), and the MMU indexes filled since the last full
-  // flush: what flush_asid must look at. Per slot, so that an ASID switch keeps the kernel's
-  // global blocks that share a group with user code (it cleared whole groups, and with them
-  // ~80% of the kernel's entries: 2.6M extra dispatcher lookups in bench/procs.sh).
-  static_assert(kJumpCacheEntries >> kJumpCacheGroupBits == 64);
-  static constexpr unsigned kJcWordsPerGroup = kJumpCacheGroupSize / 64;
-  uint64_t nonglobal_jc_groups_ = 0;
-  uint64_t nonglobal_jc_slots_[kJumpCacheEntries / 64] = {};
-  // Per jump-cache group, a 256-bit filter of the pages its blocks start on: set at every fill,
-  // rebuilt when flush_page scans the group. flush_page (a guest TLBI by VA: 106k in an arm64
-  // Linux boot, most naming data pages) scans a group's 1024 slots only when the page's bit
-  // is set. Bits of slots cleared elsewhere stay set until then (a needless scan, no more).
-  static constexpr unsigned kJcPageFilterWords = 4;
-  static unsigned jc_page_bit(uint64_t page) {
-    return unsigned(((page >> 12) * 0x9E3779B97F4A7C15ull) >> 56);  // 0..255
-  }
-  uint64_t jc_pages_[kJumpCacheEntries >> kJumpCacheGroupBits][kJcPageFilterWords] = {};
-  // The jump-cache slots filled since the last flush_all (a bit per slot, and a bit per group
-  // with any): flush_all clears those instead of all 64K entries (4 MiB of cache lines), which
-  // was ~89% of `-accel verify`'s time on x86 (a full flush at every step) and ~1% of a boot.
-  uint64_t jc_filled_groups_ = 0;
-  uint64_t jc_filled_slots_[kJumpCacheEntries / 64] = {};
-  /// Invalidates the jump-cache slots marked in `slots` (a bit per slot; `groups` a bit per
-  /// group with any) and clears the marks.
-  void clear_marked_jc_slots(uint64_t& groups, uint64_t* slots);
-  uint32_t filled_mmu_idx_ = 0;
-  // phys_filter_ (below): a filter of the physical pages this TLB's entries (victims included) map,
-  // a bit per page hash: set by fill(), cleared by flush_all(). protect_code_page() (from the
-  // thread that registers a page's first block, ~1.7k pages an arm64 boot) scans the TLB's 8192
-  // entries only when the page's bit is set. Entries dropped elsewhere leave their bit set (a
-  // needless scan).
-  static constexpr unsigned kPhysFilterBits = 1u << 16;
-  static unsigned phys_bit(uint64_t phys_page) {
-    return unsigned(phys_page >> kPageBits) & (kPhysFilterBits - 1);
-  }
+  bool jc_owned_ = false;
+  std::atomic<Context*> contexts_[kContexts] = {};
+  std::unique_ptr<Context> owned_[kContexts];
+  Context* cur_ = nullptr;
+  uint64_t use_clock_ = 0;
+  // The current context's table, aux and victims.
+  TlbTable* table_ = nullptr;
+  Aux* aux_ = nullptr;
+  Victim* victims_ = nullptr;
   /// A store to [phys, phys+len) of a code page: invalidates and returns false when the store
   /// must not happen (PendingExit::CodeModified is set).
   bool code_write(uint64_t phys, uint64_t len, uint64_t insn_pc);
-  std::unique_ptr<TlbTable> table_;
-  std::unique_ptr<Aux[]> aux_;         // kNumMmuIdx * kTlbEntries
-  std::unique_ptr<Victim[]> victims_;  // kNumMmuIdx * kVictims
-  unsigned victim_next_[kNumMmuIdx] = {};
-  std::unique_ptr<std::atomic<uint64_t>[]> phys_filter_;  // kPhysFilterBits / 64 words
 };
 
 /// Entry points called by generated code and the interpreter on a TLB miss. After either returns,

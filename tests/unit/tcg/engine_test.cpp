@@ -178,14 +178,20 @@ class ToyMmu : public softmmu::PageTranslator {
  public:
   explicit ToyMmu(CpuCommon& c) : cpu(c) {}
   bool translate(uint64_t vaddr, softmmu::Access a, unsigned, softmmu::Translation& out) override {
-    auto it = map.find(vaddr & softmmu::kPageMask);
-    if (it == map.end() || (a == softmmu::Access::Fetch && !it->second.exec)) {
+    ++walks;
+    const Page* p = nullptr;
+    if (auto it = asid_map.find({asid, vaddr & softmmu::kPageMask}); it != asid_map.end())
+      p = &it->second;
+    else if (auto m = map.find(vaddr & softmmu::kPageMask); m != map.end())
+      p = &m->second;
+    if (!p || (a == softmmu::Access::Fetch && !p->exec)) {
       raise(vaddr);
       return false;
     }
-    out.phys = it->second.phys | (vaddr & ~softmmu::kPageMask);
-    out.executable = it->second.exec;
-    out.global = it->second.global;
+    out.phys = p->phys | (vaddr & ~softmmu::kPageMask);
+    out.executable = p->exec;
+    out.global = p->global;
+    out.asid = asid;
     return true;
   }
   bool debug_translate(uint64_t vaddr, unsigned, uint64_t& phys) override {
@@ -210,6 +216,10 @@ class ToyMmu : public softmmu::PageTranslator {
   };
   CpuCommon& cpu;
   std::map<uint64_t, Page> map;
+  // Pages of one address space (non-global), looked up first: {asid, virtual page}.
+  std::map<std::pair<uint16_t, uint64_t>, Page> asid_map;
+  uint16_t asid = 0;
+  int walks = 0;
   int faults = 0;
   uint64_t fault_addr = 0, fault_pc = 0;
 };
@@ -374,6 +384,90 @@ TEST_P(EngineTest, AsidFlushKeepsGlobalBlocksThatShareAJumpCacheGroup) {
   mmu.flush_asid(0);
   EXPECT_EQ(jc[jump_cache_index(kUserPc)].pc.load(), kUserPc);
   EXPECT_EQ(st.r[0], 8u);
+}
+
+// An arm64 kernel with KPTI switches between its ASID and the process's at every system call:
+// each ASID's TLB entries and jump-cache slots stay, so switching back walks nothing, while a
+// page that maps other code in each ASID runs the right code in each.
+TEST_P(EngineTest, AsidSwitchKeepsEachAddressSpacesEntries) {
+  constexpr uint64_t kUser = 0x40000;
+  mmu_map.asid_map[{1, kUser}] = {kRam + 0x3000, true, false};
+  mmu_map.asid_map[{2, kUser}] = {kRam + 0x5000, true, false};
+  poke(kRam + 0x3000 - kRam, {kAddI, 1, kHalt});  // identity-mapped: virtual = phys - kRam
+  poke(kRam + 0x5000 - kRam, {kAddI, 10, kHalt});
+  auto in = [&](uint16_t asid) {
+    mmu_map.asid = asid;
+    mmu.switch_asid(asid);
+  };
+  in(1);
+  run_from(kUser);
+  in(2);
+  run_from(kUser);
+  EXPECT_EQ(st.r[0], 11u);
+  const int walks = mmu_map.walks;
+  // The slot each ASID's jump cache holds for kUser: that ASID's block.
+  auto slot_phys = [&] {
+    const JumpCacheEntry& e = st.common.jump_cache[jump_cache_index(kUser)];
+    return e.pc.load() == kUser && e.tb ? e.tb->key.phys_pc : 0;
+  };
+  for (int i = 0; i < 3; ++i) {
+    in(1);
+    EXPECT_EQ(slot_phys(), kRam + 0x3000);
+    run_from(kUser);
+    in(2);
+    EXPECT_EQ(slot_phys(), kRam + 0x5000);
+    run_from(kUser);
+  }
+  EXPECT_EQ(st.r[0], 44u);
+  EXPECT_EQ(mmu_map.walks, walks);  // every TLB entry stayed
+
+  // More ASIDs than contexts: the least recently used goes, and comes back by walking.
+  for (uint16_t a = 3; a < 3 + softmmu::Softmmu::kContexts; ++a) {
+    mmu_map.asid_map[{a, kUser}] = {kRam + 0x3000, true, false};
+    in(a);
+    run_from(kUser);
+  }
+  EXPECT_EQ(st.r[0], 44u + softmmu::Softmmu::kContexts);
+  in(2);
+  const int before = mmu_map.walks;
+  run_from(kUser);
+  EXPECT_EQ(st.r[0], 54u + softmmu::Softmmu::kContexts);
+  EXPECT_GT(mmu_map.walks, before);
+
+  // A TLBI by ASID drops that ASID's entries wherever they are, the current ASID's too.
+  in(1);
+  run_from(kUser);
+  mmu_map.asid_map[{2, kUser}] = {kRam + 0x3000, true, false};
+  mmu_map.asid_map[{1, kUser}] = {kRam + 0x5000, true, false};
+  mmu.flush_asid(2);
+  mmu.flush_asid(1);
+  run_from(kUser);
+  in(2);
+  run_from(kUser);
+  EXPECT_EQ(st.r[0], 66u + softmmu::Softmmu::kContexts);
+}
+
+// The ASID can change without switch_asid (a reset, a debugger's register write): entries of
+// two ASIDs then share a context, which must not serve either ASID after the next switch.
+TEST_P(EngineTest, AsidChangedBehindTheSoftmmuIsNotTrusted) {
+  constexpr uint64_t kUser = 0x40000;
+  mmu_map.asid_map[{1, kUser}] = {kRam + 0x3000, true, false};
+  mmu_map.asid_map[{2, kUser}] = {kRam + 0x5000, true, false};
+  poke(0x3000, {kAddI, 1, kHalt});
+  poke(0x5000, {kAddI, 10, kHalt});
+  mmu_map.asid = 1;
+  mmu.switch_asid(1);
+  run_from(kUser);
+  mmu_map.asid = 2;  // unannounced
+  mmu.flush_page(kUser);
+  run_from(kUser);  // ASID 2's page, filled in ASID 1's context
+  EXPECT_EQ(st.r[0], 11u);
+  mmu.switch_asid(2);
+  run_from(kUser);
+  mmu_map.asid = 1;
+  mmu.switch_asid(1);
+  run_from(kUser);  // ASID 1's page again, not the entry ASID 2 left
+  EXPECT_EQ(st.r[0], 22u);
 }
 
 TEST_P(EngineTest, BlockSpansTwoPagesAndAWriteToEitherInvalidatesIt) {
