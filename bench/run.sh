@@ -108,7 +108,10 @@ if [ $arch = x86 ]; then
         [ "$reason" != - ] && xfail[$name]=$reason
     done <"$repo/bench/x86/programs.txt"
 else
-    all_programs=(sha256 quicksort bytecode matrix dfa memops sha_sort)
+    # arm64: the ORRERY_BENCH_PROGRAMS list of bench/CMakeLists.txt, which builds them.
+    read -r -a all_programs <<<"$(sed -n '/^set(ORRERY_BENCH_PROGRAMS/,/)/p' \
+        "$repo/bench/CMakeLists.txt" | tr -d '()' | sed 's/set//; s/ORRERY_BENCH_PROGRAMS//' |
+        tr '\n' ' ')"
 fi
 programs=()
 for p in "${all_programs[@]}"; do
