@@ -853,10 +853,11 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
   {
     std::lock_guard g(mu_);
     // A check uses up the block's count-down; what is decided below arms the next one. A block
-    // queued or compiled (its old baseline code may still run) or invalidated counts on
-    // without checks.
+    // queued or compiled (its old baseline code may still run), invalidated or kept out of
+    // LLVM counts on without checks (a parked count still checks in now and then).
     tb->arm(0);
-    if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed)) return;
+    if (!tb->valid.load() || tb->compile_queued.load(std::memory_order_relaxed) || tb->tier_never)
+      return;
     ++stats_.tier_checks;
     VcpuExec* const vcpu = cpu ? vcpu_of_locked(cpu) : nullptr;
     if (auto it = pending_links_.find(tb); it != pending_links_.end()) {
@@ -932,6 +933,7 @@ void Engine::tier_up(TranslationBlock* tb, CpuCommon* cpu) {
           return;
         case Kind::Never:
           ++stats_.tier_never;
+          tb->tier_never = true;
           tb->arm(0);
           if (log_.enabled(hw::kLogTier))
             log_.log(hw::kLogTier,

@@ -71,7 +71,11 @@ struct TranslationBlock {
   // RIP-relative (two instructions a block), or own_cell. Counting goes on past a check: the
   // compile queue takes the hottest block first (a count capped at the threshold kept a boot's
   // hottest loops, RSA arithmetic, from ever being compiled).
-  static constexpr uint32_t kParked = 0x7fffffff;  // the most a cell counts down
+  // The most a cell counts down. Small, because the decrement is not atomic: a vCPU that read
+  // the cell just before another armed it writes back the old count, and executions() then
+  // counts the whole armed distance as run (at 2^31, one block of an SMP boot showed 4.3G
+  // executions under -d tier). A parked block checks in again after this many executions.
+  static constexpr uint32_t kParked = 1u << 20;
   std::atomic<uint32_t>* count_cell = &own_cell;
   std::atomic<uint32_t> own_cell{kParked};
   std::atomic<uint32_t> count_origin{kParked};  // executions() when the cell reaches zero
@@ -87,7 +91,7 @@ struct TranslationBlock {
   /// back-off) is far away, not past; a count that wrapped only brings one check early.
   void arm(uint32_t at) {
     const uint32_t n = executions();
-    const uint32_t left = !at      ? kParked
+    const uint32_t left = !at       ? kParked
                           : at <= n ? 1  // already past: the next execution
                                     : std::min(at - n, kParked);
     count_origin.store(n + left, std::memory_order_relaxed);
@@ -107,6 +111,7 @@ struct TranslationBlock {
   std::atomic<uint64_t> native_execs{0};
   std::atomic<bool> valid{true};
   std::atomic<bool> compile_queued{false};
+  bool tier_never = false;  // the policy keeps it out of LLVM for good (under the engine's lock)
   // Queued at its first translation because the profile of an earlier run named it
   // (Engine::tier_ahead); set before it is queued. Such a block is never dropped cold.
   bool ahead = false;

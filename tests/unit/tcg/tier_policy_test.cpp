@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "tcg/exec/tb.h"
+#include "tcg/interp/interp.h"  // TranslationBlock owns an interp::Program
+
 namespace orrery::tcg::exec {
 namespace {
 
@@ -171,6 +174,22 @@ TEST(TierPolicy, CompileCostFitFallsBackOnOddData) {
   q.note_compile(300, 1900000);
   EXPECT_GE(q.fixed_cost_ns(), 0);
   EXPECT_GT(q.cost_ns(300), 0);
+}
+
+// Baseline code counts with a plain decrement: a vCPU that read the cell just before another
+// vCPU's check armed it writes the old count back, and executions() then takes the whole armed
+// distance as run. Parking arms at most kParked, so such a race overcounts by at most that
+// (parking at 2^31 gave one block of an SMP boot 4.3G executions under -d tier).
+TEST(TierCount, AStaleWriteBackOvercountsByLittle) {
+  TranslationBlock tb;
+  tb.arm(100);
+  for (int i = 0; i < 99; ++i) EXPECT_FALSE(tb.count());
+  const uint32_t seen = tb.count_cell->load();  // the other vCPU loads the cell...
+  EXPECT_TRUE(tb.count());                      // ...this one's check comes due
+  EXPECT_EQ(tb.executions(), 100u);
+  tb.arm(0);                       // the check parks the block
+  tb.count_cell->store(seen - 1);  // ...and the other vCPU stores its decrement
+  EXPECT_LE(tb.executions(), 101u + (1u << 20));
 }
 
 }  // namespace
