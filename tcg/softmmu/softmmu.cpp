@@ -100,21 +100,29 @@ void Softmmu::invalidate_jump_cache(uint64_t pc, const exec::TranslationBlock* t
 void Softmmu::switch_asid(uint16_t asid) {
   Context& cur = *cur_;
   if (cur.asid == asid && !cur.mixed) return;
-  if (cur.mixed || (!jc_owned_ && cpu_.jump_cache)) {
-    // Its entries' ASIDs are unknown (or the jump cache is someone else's, shared by every
-    // context): it holds global entries only from here on, and may take asid.
+  const bool external_jc = !jc_owned_ && cpu_.jump_cache;
+  if (cur.mixed || external_jc) {
+    // Its entries' ASIDs are unknown, or the jump cache is the caller's and so shared by every
+    // context: it keeps its global entries only, and then serves asid in place.
     flush_context_asid(cur, kNoAsid);
     cur.mixed = false;
     cur.asid = kNoAsid;
-  }
-  if (cur.asid == kNoAsid) {  // only global entries: they serve any ASID
-    cur.asid = asid;
-    return;
+    if (external_jc) {
+      cur.asid = asid;
+      return;
+    }
   }
   Context* best = nullptr;
   for_each_context([&](Context& c) {
     if (c.asid == asid && !c.mixed) best = &c;
   });
+  // Else one holding only global entries (they serve any ASID), this one first, then a new
+  // one, then the least recently used.
+  if (!best && cur.asid == kNoAsid) best = &cur;
+  if (!best)
+    for_each_context([&](Context& c) {
+      if (c.asid == kNoAsid) best = &c;
+    });
   if (!best && !owned_[kContexts - 1]) best = &new_context();
   if (!best) {
     for_each_context([&](Context& c) {
