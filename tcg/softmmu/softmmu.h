@@ -187,9 +187,10 @@ class Softmmu {
   /// The guest's current ASID became asid. The TLB keeps kContexts address spaces, each with
   /// its own table and jump cache: switching back to a recent ASID finds its entries (an
   /// arm64 kernel with KPTI switches between its own and the user's ASID at every system
-  /// call). Another ASID takes the least recently used context, dropping its non-global
-  /// entries. Changes CpuCommon::tlb and jump_cache: call it only from a helper whose block
-  /// then returns to the dispatcher (baseline code keeps the table pointer across a chain).
+  /// call). Another ASID takes a context holding only global entries, else a new one, else
+  /// the least recently used, dropping its non-global entries. Changes CpuCommon::tlb and
+  /// jump_cache: call it only from a helper whose block then returns to the dispatcher
+  /// (baseline code keeps the table pointer across a chain).
   void switch_asid(uint16_t asid);
   // bench/procs.sh (a shell starting pipelines) with KPTI, so two ASIDs a process, took 5.6 s
   // with one context and 3.9-4.0 s with 2 or 4; 8 took 4.1 s, and 3.5 s instead of 3.3 without
