@@ -35,7 +35,7 @@ Softmmu::Softmmu(CpuCommon& cpu, hw::AddressSpace& as, PageTranslator& translato
 }
 
 Softmmu::~Softmmu() {
-  if (cpu_.tlb == table_) cpu_.tlb = nullptr;
+  if (cpu_.tlb == &cur_->table) cpu_.tlb = nullptr;
   if (cpu_.mmu == this) cpu_.mmu = nullptr;
   if (jc_owned_) cpu_.jump_cache = nullptr;
 }
@@ -46,21 +46,23 @@ Softmmu::Context& Softmmu::new_context() {
   owned_[i] = std::make_unique<Context>();
   Context& c = *owned_[i];
   flush_context(c);  // the table starts uninitialised
-  if (jc_owned_) {
-    c.jc_storage.reset(new JumpCacheEntry[kJumpCacheEntries]);
-    c.jc.store(c.jc_storage.get(), std::memory_order_release);
-  }
+  if (jc_owned_) give_jump_cache(c);
   contexts_[i].store(&c, std::memory_order_release);
   return c;
+}
+
+void Softmmu::give_jump_cache(Context& c) {
+  c.jc_storage.reset(new JumpCacheEntry[kJumpCacheEntries]);
+  c.jc.store(c.jc_storage.get(), std::memory_order_release);
+  clear_marked_jc_slots(nullptr, c.nonglobal_jc);  // marks made before it: nothing to clear
+  clear_marked_jc_slots(nullptr, c.filled_jc);
+  std::memset(c.jc_pages, 0, sizeof c.jc_pages);
 }
 
 void Softmmu::activate(Context& c) {
   cur_ = &c;
   c.last_use = ++use_clock_;
-  table_ = &c.table;
-  aux_ = c.aux;
-  victims_ = c.victims;
-  cpu_.tlb = table_;
+  cpu_.tlb = &c.table;
   if (jc_owned_) cpu_.jump_cache = c.jc.load(std::memory_order_relaxed);
 }
 
@@ -70,13 +72,7 @@ void Softmmu::enable_jump_cache() {
     return;
   }
   jc_owned_ = true;
-  for_each_context([&](Context& c) {
-    c.jc_storage.reset(new JumpCacheEntry[kJumpCacheEntries]);
-    c.jc.store(c.jc_storage.get(), std::memory_order_release);
-    clear_marks(c.nonglobal_jc);
-    clear_marks(c.filled_jc);
-    std::memset(c.jc_pages, 0, sizeof c.jc_pages);
-  });
+  for_each_context([&](Context& c) { give_jump_cache(c); });
   cpu_.jump_cache = cur_->jc.load(std::memory_order_relaxed);
 }
 
@@ -141,7 +137,7 @@ void Softmmu::flush_context(Context& c) {
   c.filled_mmu_idx = 0;
   c.asid = kNoAsid;
   c.mixed = false;
-  clear_marks(c.nonglobal_jc);
+  clear_marked_jc_slots(nullptr, c.nonglobal_jc);  // the filled slots are cleared below
   for (Victim& v : c.victims) v.e = kEmpty;
   for (auto& w : c.phys_filter) w.store(0, std::memory_order_relaxed);
   if (JumpCacheEntry* jc = jc_of(c)) {
@@ -154,19 +150,11 @@ void Softmmu::flush_all() {
   for_each_context([&](Context& c) { flush_context(c); });
 }
 
-void Softmmu::clear_marks(JcMarks& marks) {
-  for (uint64_t g = marks.groups; g; g &= g - 1) {
-    const unsigned first = unsigned(__builtin_ctzll(g)) * kJcWordsPerGroup;
-    for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) marks.slots[w] = 0;
-  }
-  marks.groups = 0;
-}
-
 void Softmmu::clear_marked_jc_slots(JumpCacheEntry* jc, JcMarks& marks) {
   for (uint64_t g = marks.groups; g; g &= g - 1) {
     const unsigned first = unsigned(__builtin_ctzll(g)) * kJcWordsPerGroup;
     for (unsigned w = first; w < first + kJcWordsPerGroup; ++w) {
-      for (uint64_t bits = marks.slots[w]; bits; bits &= bits - 1)
+      for (uint64_t bits = jc ? marks.slots[w] : 0; bits; bits &= bits - 1)
         jc[w * 64 + unsigned(__builtin_ctzll(bits))].pc.store(JumpCacheEntry::kInvalidPc,
                                                               std::memory_order_relaxed);
       marks.slots[w] = 0;
@@ -272,8 +260,8 @@ void Softmmu::note_jump_cache_fill(uint64_t pc, unsigned mmu_idx, bool two_pages
   const unsigned idx = tlb_index(pc);
   const bool global =
       mmu_idx < kNumMmuIdx && !two_pages &&
-      ((*table_)[mmu_idx][idx].addr_code & (kPageMask | kTlbInvalid)) == page_of(pc) &&
-      aux_[mmu_idx * kTlbEntries + idx].global;
+      (tlb_entry(mmu_idx, idx).addr_code & (kPageMask | kTlbInvalid)) == page_of(pc) &&
+      tlb_aux(mmu_idx, idx).global;
   const unsigned slot = jump_cache_index(pc);
   const unsigned group = jump_cache_group(pc);
   const unsigned bit = jc_page_bit(page_of(pc));
@@ -325,11 +313,11 @@ void Softmmu::protect_code_page(uint64_t phys_page) {
 bool Softmmu::victim_swap(uint64_t vaddr, Access access, unsigned mmu_idx) {
   const uint64_t page = page_of(vaddr);
   for (unsigned i = 0; i < kVictims; ++i) {
-    Victim& v = victims_[mmu_idx * kVictims + i];
+    Victim& v = cur_->victims[mmu_idx * kVictims + i];
     if ((compare_of(v.e, access) & (kPageMask | kTlbInvalid)) != page) continue;
     const unsigned idx = tlb_index(vaddr);
-    std::swap((*table_)[mmu_idx][idx], v.e);
-    std::swap(aux_[mmu_idx * kTlbEntries + idx], v.aux);
+    std::swap(tlb_entry(mmu_idx, idx), v.e);
+    std::swap(tlb_aux(mmu_idx, idx), v.aux);
     return true;
   }
   return false;
@@ -414,11 +402,11 @@ bool Softmmu::probe_two_pages(uint64_t vaddr, ir::MemOp m, Access a, uint64_t in
   const uint64_t second = (page_of(vaddr) + kPageSize) & wrap;
   for (uint64_t p : {vaddr, second}) {
     const unsigned i = tlb_index(p);
-    const TlbEntry& e = (*table_)[m.mmu_idx][i];
+    const TlbEntry& e = tlb_entry(m.mmu_idx, i);
     uint64_t cmp = a == Access::Write ? e.addr_write : e.addr_read;
     if ((cmp & (kPageMask | kTlbInvalid)) != page_of(p) && !refill(p, a, m.mmu_idx, insn_pc))
       return false;
-    const uint64_t phys = aux_[m.mmu_idx * kTlbEntries + i].phys_page | (p & ~kPageMask);
+    const uint64_t phys = tlb_aux(m.mmu_idx, i).phys_page | (p & ~kPageMask);
     if (!as_.find(p == vaddr ? phys : phys & kPageMask)) {
       cpu_.pc = insn_pc;
       translator_.raise_bus_error(p, phys, a);
@@ -496,11 +484,11 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
   }
 
   const unsigned idx = tlb_index(vaddr);
-  TlbEntry* e = &(*table_)[m.mmu_idx][idx];
+  TlbEntry* e = &tlb_entry(m.mmu_idx, idx);
   uint64_t cmp = a == Access::Write ? e->addr_write : e->addr_read;
   if ((cmp & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
     if (!refill(vaddr, a, m.mmu_idx, insn_pc)) return 0;
-    e = &(*table_)[m.mmu_idx][idx];
+    e = &tlb_entry(m.mmu_idx, idx);
     cmp = a == Access::Write ? e->addr_write : e->addr_read;
     if (cmp & kTlbInvalid) {
       // The translator granted the access yet marked it invalid: treat as a bus error.
@@ -509,7 +497,7 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
       return 0;
     }
   }
-  const Aux& aux = aux_[m.mmu_idx * kTlbEntries + idx];
+  const Aux& aux = tlb_aux(m.mmu_idx, idx);
   const uint64_t phys = aux.phys_page | (vaddr & ~kPageMask);
 
   if (cmp & kTlbMmio) {
@@ -542,10 +530,10 @@ uint64_t Softmmu::access_slow(uint64_t vaddr, uint64_t value, ir::MemOp m, Acces
 uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, uint64_t insn_pc) {
   if (mmu_idx >= kNumMmuIdx || (vaddr & ~kPageMask) + size > kPageSize) return nullptr;
   const unsigned idx = tlb_index(vaddr);
-  TlbEntry* e = &(*table_)[mmu_idx][idx];
+  TlbEntry* e = &tlb_entry(mmu_idx, idx);
   if ((e->addr_write & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
     if (!refill(vaddr, Access::Write, mmu_idx, insn_pc)) return nullptr;
-    e = &(*table_)[mmu_idx][idx];
+    e = &tlb_entry(mmu_idx, idx);
     if (e->addr_write & kTlbInvalid) {
       cpu_.pc = insn_pc;
       translator_.raise_bus_error(vaddr, 0, Access::Write);
@@ -554,7 +542,7 @@ uint8_t* Softmmu::atomic_host(uint64_t vaddr, unsigned size, unsigned mmu_idx, u
   }
   if (e->addr_write & (kTlbMmio | kTlbWatch)) return nullptr;
   if (e->addr_write & kTlbNotDirty) {
-    const uint64_t page = aux_[mmu_idx * kTlbEntries + idx].phys_page;
+    const uint64_t page = tlb_aux(mmu_idx, idx).phys_page;
     if (code_ && code_->is_code_page(page) &&
         !code_write(page | (vaddr & ~kPageMask), size, insn_pc))
       return nullptr;
@@ -567,11 +555,11 @@ uint8_t* Softmmu::bulk_host(uint64_t vaddr, uint64_t len, Access access, unsigne
   if (mmu_idx >= kNumMmuIdx || len == 0 || (vaddr & ~kPageMask) + len > kPageSize) return nullptr;
   const bool write = access == Access::Write;
   const unsigned idx = tlb_index(vaddr);
-  TlbEntry* e = &(*table_)[mmu_idx][idx];
+  TlbEntry* e = &tlb_entry(mmu_idx, idx);
   uint64_t cmp = write ? e->addr_write : e->addr_read;
   if ((cmp & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
     if (!refill(vaddr, access, mmu_idx, insn_pc)) return nullptr;
-    e = &(*table_)[mmu_idx][idx];
+    e = &tlb_entry(mmu_idx, idx);
     cmp = write ? e->addr_write : e->addr_read;
   }
   // An invalid entry after a granted walk is the slow path's bus error; the others are its
@@ -682,24 +670,24 @@ const uint8_t* Softmmu::fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& p
 const uint8_t* Softmmu::probe_fetch(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys) {
   if (mmu_idx >= kNumMmuIdx) return nullptr;
   const unsigned idx = tlb_index(vaddr);
-  if (((*table_)[mmu_idx][idx].addr_code & (kPageMask | kTlbInvalid)) != page_of(vaddr) &&
+  if ((tlb_entry(mmu_idx, idx).addr_code & (kPageMask | kTlbInvalid)) != page_of(vaddr) &&
       !victim_swap(vaddr, Access::Fetch, mmu_idx))
     return nullptr;
-  const TlbEntry& e = (*table_)[mmu_idx][idx];
+  const TlbEntry& e = tlb_entry(mmu_idx, idx);
   if (e.addr_code & (kTlbMmio | kTlbInvalid)) return nullptr;
-  phys = aux_[mmu_idx * kTlbEntries + idx].phys_page | (vaddr & ~kPageMask);
+  phys = tlb_aux(mmu_idx, idx).phys_page | (vaddr & ~kPageMask);
   return reinterpret_cast<const uint8_t*>(vaddr + e.addend);
 }
 
 const uint8_t* Softmmu::fetch_page(uint64_t vaddr, unsigned mmu_idx, uint64_t& phys,
                                    uint64_t insn_pc) {
   const unsigned idx = tlb_index(vaddr);
-  TlbEntry* e = &(*table_)[mmu_idx][idx];
+  TlbEntry* e = &tlb_entry(mmu_idx, idx);
   if ((e->addr_code & (kPageMask | kTlbInvalid)) != page_of(vaddr)) {
     if (!refill(vaddr, Access::Fetch, mmu_idx, insn_pc)) return nullptr;
-    e = &(*table_)[mmu_idx][idx];
+    e = &tlb_entry(mmu_idx, idx);
   }
-  const Aux& aux = aux_[mmu_idx * kTlbEntries + idx];
+  const Aux& aux = tlb_aux(mmu_idx, idx);
   phys = aux.phys_page | (vaddr & ~kPageMask);
   if (e->addr_code & (kTlbMmio | kTlbInvalid)) {
     cpu_.pc = insn_pc;

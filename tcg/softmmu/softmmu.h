@@ -296,15 +296,16 @@ class Softmmu {
       if (Context* p = c.load(std::memory_order_acquire)) f(*p);
   }
   Context& new_context();
+  /// Allocates c's jump cache (jc_owned_), all slots invalid and no marks.
+  void give_jump_cache(Context& c);
   void activate(Context& c);
   JumpCacheEntry* jc_of(Context& c) { return &c == cur_ ? cpu_.jump_cache : c.jc.load(); }
   void flush_context(Context& c);
   /// Drops c's non-global entries of asid (of any ASID when asid is kNoAsid), and the
   /// jump-cache slots that may hold their blocks.
   void flush_context_asid(Context& c, uint32_t asid);
-  /// Invalidates the jump-cache slots marked in `marks` and clears the marks.
+  /// Invalidates the slots of jc marked in `marks` (none when jc is null) and clears the marks.
   void clear_marked_jc_slots(JumpCacheEntry* jc, JcMarks& marks);
-  static void clear_marks(JcMarks& marks);
 
   CpuCommon& cpu_;
   hw::AddressSpace& as_;
@@ -323,10 +324,8 @@ class Softmmu {
   std::unique_ptr<Context> owned_[kContexts];
   Context* cur_ = nullptr;
   uint64_t use_clock_ = 0;
-  // The current context's table, aux and victims.
-  TlbTable* table_ = nullptr;
-  Aux* aux_ = nullptr;
-  Victim* victims_ = nullptr;
+  TlbEntry& tlb_entry(unsigned mmu_idx, unsigned idx) { return cur_->table[mmu_idx][idx]; }
+  Aux& tlb_aux(unsigned mmu_idx, unsigned idx) { return cur_->aux[mmu_idx * kTlbEntries + idx]; }
   /// A store to [phys, phys+len) of a code page: invalidates and returns false when the store
   /// must not happen (PendingExit::CodeModified is set).
   bool code_write(uint64_t phys, uint64_t len, uint64_t insn_pc);
