@@ -192,5 +192,26 @@ TEST(TierCount, AStaleWriteBackOvercountsByLittle) {
   EXPECT_LE(tb.executions(), 101u + (1u << 20));
 }
 
+// tier_up parks a block, then arms its next check nearer. Another vCPU that loaded the parked
+// count in between and stores its decrement after leaves a cell above the armed distance: the
+// count must not go back (it went past zero to ~2^32, 9.3G guest instructions for ~0.6G).
+TEST(TierCount, AStaleParkedCountNeverMakesTheCountGoBack) {
+  TranslationBlock tb;
+  tb.arm(100);
+  for (int i = 0; i < 99; ++i) EXPECT_FALSE(tb.count());
+  EXPECT_TRUE(tb.count());
+  tb.arm(0);                                      // tier_up: the check uses up the count-down
+  const uint32_t seen = tb.count_cell->load();    // the other vCPU loads the parked cell...
+  tb.arm(200);                                    // ...the policy asks again at 200...
+  tb.count_cell->store(seen - 1);                 // ...and the other vCPU stores its decrement
+  EXPECT_EQ(tb.executions(), 100u);
+  EXPECT_FALSE(tb.count());
+  EXPECT_EQ(tb.executions(), 100u);  // still behind the armed count: not counted, never wrapped
+  tb.arm(200);
+  for (int i = 0; i < 99; ++i) EXPECT_FALSE(tb.count());
+  EXPECT_TRUE(tb.count());
+  EXPECT_EQ(tb.executions(), 200u);
+}
+
 }  // namespace
 }  // namespace orrery::tcg::exec
