@@ -57,6 +57,7 @@ enum ToyOp : uint8_t {
   kCall = 0x07,   // 1 byte: r0 = r0 * 3 + 1 in a helper
   kReq = 0x08,    // 1 byte: a helper sets exit_request when r1 == 5 (another thread's request)
   kPc = 0x09,     // 1 byte: r0 = its own pc (an AArch64 ADR: a PC-relative value)
+  kLoopTo = 0x0a,  // 3 bytes: r0 += 1, r1 -= 1; to address imm16 while r1 != 0
 };
 
 uint64_t toy_helper(CpuCommon*, uint64_t a, uint64_t, uint64_t) {
@@ -75,6 +76,8 @@ unsigned toy_length(uint8_t op) {
     case kMovI:
     case kStore:
       return 5;
+    case kLoopTo:
+      return 3;
     default:
       return 1;
   }
@@ -145,6 +148,14 @@ class ToyFrontend : public exec::Frontend {
           const ir::Value r1 = e.sub(e.get_reg(Type::I64, reg(1)), e.c64(1));
           e.set_reg(reg(1), r1);
           e.branch(e.xor_(e.cmp(ir::Cond::Eq, r1, e.c64(0)), e.c1(true)), b.guest_pc, next);
+          done = true;
+          break;
+        }
+        case kLoopTo: {
+          e.set_reg(reg(0), e.add(e.get_reg(Type::I64, reg(0)), e.c64(1)));
+          const ir::Value r1 = e.sub(e.get_reg(Type::I64, reg(1)), e.c64(1));
+          e.set_reg(reg(1), r1);
+          e.branch(e.xor_(e.cmp(ir::Cond::Eq, r1, e.c64(0)), e.c1(true)), imm & 0xffff, next);
           done = true;
           break;
         }
@@ -314,6 +325,28 @@ TEST_P(EngineTest, ExitRequestStopsAChainedLoopAtABlockEntry) {
   EXPECT_EQ(r.kind, exec::RunResult::Kind::Exit);
   EXPECT_EQ(r.reason, ir::ExitReason::Hypercall);
   EXPECT_EQ(st.r[0], 100u);
+  EXPECT_EQ(st.r[1], 0u);
+}
+
+// Two blocks chained into each other: a chained jump does not store the PC (baseline code
+// leaves that to the entry's exit-request path), so the stop must still report the block it
+// stopped at, not the one the dispatcher last entered.
+TEST_P(EngineTest, ExitRequestAfterAChainedJumpReportsTheTargetsPc) {
+  poke(0x1000, {kReq, kLoopTo, 0x10, 0x10, kHalt});
+  poke(0x1010, {kLoopTo, 0x00, 0x10, kHalt});
+  st.common.pc = 0x1000;
+  st.r[1] = 101;  // the block at 0x1000 sees 101, 99, ... 5: the request, then on to 0x1010
+  exec::RunResult r = vcpu->run();
+  EXPECT_EQ(r.kind, exec::RunResult::Kind::ExitRequest);
+  EXPECT_EQ(st.common.pc, 0x1010u);
+  EXPECT_EQ(st.r[1], 4u);
+  EXPECT_EQ(st.r[0], 97u);
+  st.common.exit_request.store(0);
+  r = vcpu->run();
+  EXPECT_EQ(r.kind, exec::RunResult::Kind::Exit);
+  EXPECT_EQ(r.reason, ir::ExitReason::Hypercall);
+  EXPECT_EQ(st.common.pc, 0x1005u);
+  EXPECT_EQ(st.r[0], 101u);
   EXPECT_EQ(st.r[1], 0u);
 }
 
