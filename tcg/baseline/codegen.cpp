@@ -216,6 +216,7 @@ void Gen::gen_alu(size_t i, Alu op) {
   if ((op == kAdd || op == kSub) && !wide) norm(d, in.type);
   st(i, d);
   if (wide) note_zs_flags(uint32_t(i), in.type);  // ZF/SF of the result (st moves or stores)
+  if (wide && op == kSub) note_sub_flags(x, y, in.type);  // x, y as given: a Sub never swaps
 }
 
 void Gen::gen_shift(size_t i) {
@@ -285,9 +286,14 @@ void Gen::gen_cmp(size_t i) {
                 : cond == ir::Cond::Sge ? kNs
                                         : kO;
   Cc cc = cc_of(cond);
-  if (zero_cmp && zs != kO && zs_holds(x, t)) {
+  const size_t before = a_.size();
+  bool fresh = false;  // a cmp of its own: the flags are this compare's from here
+  if ((t == Type::I64 || t == Type::I32) && sub_flags_hold(x, y, t)) {
+    // The Sub of these operands just set every flag a cmp would (arm64's C of a CMP).
+  } else if (zero_cmp && zs != kO && zs_holds(x, t)) {
     cc = zs;
   } else {
+    fresh = true;
     if (t == Type::I64 || t == Type::I32) {
       if (vals_[x.id].in_reg()) {
         alu_to(kCmp, t == Type::I64, reg_of(x), y);  // cmp writes no register
@@ -309,6 +315,7 @@ void Gen::gen_cmp(size_t i) {
   }
   if (fuse_set_reg(i, cc)) {
     if (zero_cmp) zs_at_ = a_.size();
+    if (!fresh) flags_kept(before);
     return;
   }
   const size_t tail = a_.size();
@@ -316,6 +323,7 @@ void Gen::gen_cmp(size_t i) {
   a_.movzx_rr(1, d, d);
   st(i, d);
   if (zero_cmp) zs_at_ = a_.size();
+  if (!fresh) flags_kept(before);
   flags_tail_at_ = tail;
   flags_at_ = a_.size();
   flags_value_ = uint32_t(i);
@@ -327,6 +335,16 @@ void Gen::gen_adc(size_t i) {
   const Type t = in.type;
   if (t == Type::I1) return gen_generic(i);
   const Value carry = in.args[2];
+  if (ovf_of_sub(i)) {
+    // V of the Sub the flags hold (x - y = x + ~y + 1): its OF, with no add of its own.
+    const size_t before = a_.size();
+    if (fuse_set_reg(i, kO)) return flags_kept(before);
+    a_.setcc(kO, RAX);
+    a_.movzx_rr(1, RAX, RAX);
+    st(i, RAX);
+    flags_kept(before);
+    return;
+  }
   ld(RAX, in.args[0]);
   if (t == Type::I64 || t == Type::I32) {
     // A constant carry in (arm64's SUBS/CMP: 1, ADDS/CMN: 0) needs no bt, and the addend
@@ -404,10 +422,13 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       }
       const Value v = in.args[0];
       const Mem m{RBX, int32_t(in.imm)};
+      const size_t before = a_.size();
       if (vals_[v.id].in_reg()) {  // an i1 home holds 0 or 1 (canonical): its low byte
         a_.store(t == Type::I1 ? 1 : bytes_of(t), m, reg_of(v));
+        flags_kept(before);
       } else if (is_k(v) && (t == Type::I32 || (t == Type::I64 && fits_i32(int64_t(kv(v)))))) {
         a_.store_imm32(t == Type::I64, m, int32_t(kv(v)));
+        flags_kept(before);
       } else {
         ld(RAX, v);
         if (t == Type::I1) a_.alu_ri(kAnd, false, RAX, 1);
@@ -518,12 +539,20 @@ bool Gen::gen_inst(size_t i, std::string& err) {
         branch_on_not_ = true;  // the operand's home still holds it at the terminal
         return true;
       }
+      // ~y read only by the next instruction, the V of the Sub the flags hold: not needed.
+      if (vals_[i].uses == 1 && i + 1 < b_.insts.size() && b_.insts[i + 1].args[1].id == i &&
+          ovf_of_sub(i + 1))
+        return true;
       const Reg d = out(i);
-      ld(d, in.args[0]);
-      if (t == Type::I64 || t == Type::I32)
+      const size_t before = a_.size();
+      ld(d, in.args[0], /*keep_flags=*/true);
+      if (t == Type::I64 || t == Type::I32) {
         a_.not_r(t == Type::I64, d);
-      else
-        a_.alu_ri(kXor, false, d, int32_t(ir::mask(t)));
+        st(i, d);
+        flags_kept(before);  // mov and not
+        return true;
+      }
+      a_.alu_ri(kXor, false, d, int32_t(ir::mask(t)));
       st(i, d);
       return true;
     }

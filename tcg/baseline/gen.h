@@ -288,7 +288,7 @@ class Gen {
       // if this is v's only use the store itself is dead.
       if (rax_value_ == v.id && h.uses == 1) {
         a_.truncate(rax_store_start_);
-        rax_stored_at_ = flags_at_ = zs_at_ = ~size_t(0);
+        rax_stored_at_ = flags_at_ = zs_at_ = sub_at_ = ~size_t(0);
       }
     } else if (h.in_reg()) {
       if (h.reg != r) a_.mov_rr(true, r, h.reg);
@@ -336,7 +336,7 @@ class Gen {
   void bind(Label l) {
     a_.bind(l);
     rax_stored_at_ = ~size_t(0);
-    flags_at_ = ~size_t(0);
+    flags_at_ = zs_at_ = sub_at_ = ~size_t(0);
   }
   /// If the host flags still hold comparison v (nothing was emitted after its setcc/store),
   /// the condition code that is true when v is; otherwise false.
@@ -345,7 +345,7 @@ class Gen {
     cc = flags_cc_;
     if (vals_[v.id].uses == 1) {  // nothing else reads the 0/1 value: drop setcc and store
       a_.truncate(flags_tail_at_);
-      rax_stored_at_ = flags_at_ = zs_at_ = ~size_t(0);
+      rax_stored_at_ = flags_at_ = zs_at_ = sub_at_ = ~size_t(0);
     }
     return true;
   }
@@ -509,6 +509,38 @@ class Gen {
   bool zs_holds(Value v, Type t) const {
     return !is_k(v) && a_.size() == zs_at_ && zs_value_ == v.id && zs_type_ == t;
   }
+  // The host's flags hold all of "sub x, y" at type t from here (gen_alu), so any compare of
+  // x with y is a setcc (arm64's C of a SUBS/CMP), and so is its V, AddOvf(x, ~y, 1).
+  void note_sub_flags(Value x, Value y, Type t) {
+    sub_x_ = x;
+    sub_y_ = y;
+    sub_type_ = t;
+    sub_at_ = a_.size();
+  }
+  bool same_operand(Value a, Value b) const {
+    return a == b || (is_k(a) && is_k(b) && kv(a) == kv(b));
+  }
+  bool sub_flags_hold(Value x, Value y, Type t) const {
+    return a_.size() == sub_at_ && sub_type_ == t && x == sub_x_ && same_operand(y, sub_y_);
+  }
+  // Whether AddOvf i is the V of the "sub x, y" the flags hold: AddOvf(x, ~y, 1), with ~y a
+  // Not of y or the constant.
+  bool ovf_of_sub(size_t i) const {
+    const ir::Inst& in = b_.insts[i];
+    if (in.op != Opcode::AddOvf || in.type != sub_type_ || a_.size() != sub_at_ ||
+        in.args[0] != sub_x_ || !is_k(in.args[2]) || !(kv(in.args[2]) & 1))
+      return false;
+    const Value ny = in.args[1];
+    if (is_k(ny)) return is_k(sub_y_) && ((kv(ny) ^ ~kv(sub_y_)) & ir::mask(sub_type_)) == 0;
+    const ir::Inst& n = b_.insts[ny.id];
+    return n.op == Opcode::Not && n.type == sub_type_ && same_operand(n.args[0], sub_y_);
+  }
+  // Code emitted since `before` left the host flags alone (setcc, movzx, mov, not): what they
+  // held then, they hold now.
+  void flags_kept(size_t before) {
+    if (zs_at_ == before) zs_at_ = a_.size();
+    if (sub_at_ == before) sub_at_ = a_.size();
+  }
   void gen_cmp(size_t i);
   void gen_adc(size_t i);
   void gen_mem(size_t i, bool store);
@@ -564,6 +596,9 @@ class Gen {
   size_t zs_at_ = ~size_t(0);          // note_zs_flags: where the flags still hold zs_value_
   uint32_t zs_value_ = 0;
   Type zs_type_ = Type::I64;
+  size_t sub_at_ = ~size_t(0);  // note_sub_flags: where the flags still hold sub x, y
+  Value sub_x_, sub_y_;
+  Type sub_type_ = Type::I64;
   Cc flags_cc_ = kE;
   std::vector<Cold>& cold_;
   std::vector<std::pair<size_t, GenericOp>>& data_;

@@ -541,6 +541,54 @@ TEST_P(AluTest, BooleanOps) {
     }
 }
 
+// arm64's SUBS/CMP: a Sub, then N and Z from its result, C as a compare of its operands and V
+// as AddOvf(a, ~b, 1), each stored at once (the baseline tier reads all four from the Sub's
+// host flags). More compares of the operands follow, then one after an Add that changed the
+// host flags, which must not be taken from the Sub. Register and constant b, both widths.
+TEST_P(AluTest, SubFlagsAndCompareOfTheSameOperands) {
+  for (Type t : {Type::I32, Type::I64})
+    for (bool konst : {false, true}) {
+      const unsigned w = ir::bits(t);
+      const uint64_t kb = konst ? (t == Type::I64 ? 0x8000000000000001ull : 0x80000001ull) : 0;
+      auto tb = new_tb();
+      Emitter e(tb->ir);
+      const Value a = e.get_reg(t, reg(0));
+      const Value b = konst ? e.konst(t, kb) : e.get_reg(t, reg(1));
+      const Value r = e.sub(a, b);
+      const Value zero = e.konst(t, 0);
+      e.set_reg(reg(8), e.cmp(Cond::Slt, r, zero));
+      e.set_reg(reg(9), e.cmp(Cond::Eq, r, zero));
+      e.set_reg(reg(10), e.cmp(Cond::Uge, a, b));
+      e.set_reg(reg(11), e.add_ovf(a, konst ? e.konst(t, ~kb & ir::mask(t)) : e.not_(b), e.c1(true)));
+      e.set_reg(reg(12), e.cmp(Cond::Sgt, a, b));
+      e.set_reg(reg(13), e.cmp(Cond::Ult, a, b));
+      e.set_reg(reg(14), e.add(a, e.get_reg(t, reg(2))));
+      e.set_reg(reg(15), e.cmp(Cond::Ule, a, b));
+      e.set_reg(reg(7), r);
+      e.jump(0x2000);
+      exec::NativeFn fn = compile(*tb);
+      ASSERT_NE(fn, nullptr);
+      const uint64_t m = mask_of(w), top = 1ull << (w - 1);
+      const uint64_t vals[] = {0, 1, 2, m, m - 1, top, top - 1, top + 1, 0x1234567 & m, kb & m};
+      for (uint64_t av : vals)
+        for (uint64_t bv : vals) {
+          if (konst) bv = kb;
+          cpu_->r[0] = av, cpu_->r[1] = bv, cpu_->r[2] = ~av & m;  // a + r2 = all ones: not 0
+          ASSERT_EQ(run(fn), exec::kRetNext);
+          const uint64_t d = (av - bv) & m;
+          const bool v = ((av ^ bv) & (av ^ d) & top) != 0;
+          const uint64_t want[] = {(d & top) != 0, d == 0, av >= bv, v,
+                                   sx(av, w) > sx(bv, w), av < bv};
+          for (unsigned i = 0; i < 6; ++i)
+            EXPECT_EQ(cpu_->r[8 + i] & 1, want[i])
+                << ir::type_name(t) << (konst ? " const" : " reg") << " flag " << i << " a 0x"
+                << std::hex << av << " b 0x" << bv;
+          EXPECT_EQ(cpu_->r[15] & 1, uint64_t(av <= bv)) << std::hex << av << " " << bv;
+          EXPECT_EQ(cpu_->r[7] & m, d);
+        }
+    }
+}
+
 // Partial-register reads and writes touch exactly their bytes (x86 AH-style offsets).
 TEST_P(AluTest, PartialRegisterAccess) {
   auto tb = new_tb();
