@@ -68,11 +68,12 @@ enum class RelocKind : uint8_t {
   Counter,        // the rel32 of `dec dword [rip+rel32]`: the block's count_cell (4 bytes)
   GuestPc,        // the block's guest PC plus addend (a PcRel, an exit or fault PC)
   JumpCacheDisp,  // the jump-cache byte offset of the guest PC block PC + addend
+  ExitStub,       // the rel32 of a `jmp` to the code cache's exit stub `addend` (0-2)
   Count
 };
 /// Bytes a relocation site covers.
 constexpr unsigned reloc_width(RelocKind k) {
-  return k == RelocKind::JumpSite || k == RelocKind::Counter ? 4 : 8;
+  return k == RelocKind::JumpSite || k == RelocKind::Counter || k == RelocKind::ExitStub ? 4 : 8;
 }
 struct Reloc {
   uint32_t at = 0;  // offset of the 8-byte immediate in the block's code

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "hw/core/thread_name.h"
+#include "tcg/baseline/detail.h"
 
 namespace orrery::tcg::baseline {
 
@@ -38,7 +39,14 @@ std::unique_ptr<CodeCache> CodeCache::create(size_t bytes, std::string& error) {
   // guest spreads ~40 MiB of hot code over the cache, ~10k 4 KiB pages for the instruction TLB.
   // Each populate step below is one huge page then.
   madvise(base, span, MADV_HUGEPAGE);
-  return std::unique_ptr<CodeCache>(new CodeCache(base, bytes));
+  std::unique_ptr<CodeCache> cache(new CodeCache(base, bytes));
+  const std::vector<uint8_t> stubs = detail::exit_stubs(cache->stub_at_);
+  if (stubs.empty() || !cache->add(stubs.data(), stubs.size())) {
+    error = "the baseline tier's code cache is too small for its exit stubs";
+    return nullptr;
+  }
+  cache->reserved_ = cache->used();
+  return cache;
 }
 
 CodeCache::~CodeCache() {

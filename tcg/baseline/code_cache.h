@@ -40,14 +40,20 @@ class CodeCache {
   /// warm run knows how much stored code it will install): the vCPU threads then write into
   /// committed pages instead of each zeroing its next huge page as it gets there. Once.
   void populate_ahead(size_t bytes);
-  /// Forgets every block. Only when no thread can be running or about to run cached code.
+  /// Forgets every block (not the exit stubs). Only when no thread can be running or about to
+  /// run cached code.
   void reset() {
-    used_.store(0, std::memory_order_relaxed);
+    used_.store(reserved_, std::memory_order_relaxed);
     counters_used_.store(0, std::memory_order_relaxed);
   }
+  /// Exit stub i (detail::exit_stubs: 0 and 1 the unlinked direct exits, 2 the epilogue),
+  /// which blocks reach with a rel32 jump.
+  const uint8_t* exit_stub(unsigned i) const { return base_ + stub_at_[i < 3 ? i : 2]; }
 
-  /// Where the cache starts: on a huge-page boundary (kHugePage).
+  /// Where the cache starts: on a huge-page boundary (kHugePage). The exit stubs come first.
   const uint8_t* base() const { return base_; }
+  /// Where the first block goes (past the exit stubs).
+  const uint8_t* first_block() const { return base_ + reserved_; }
   bool contains(const uint8_t* p) const { return p >= base_ && p < base_ + size_; }
   size_t used() const { return std::min(used_.load(std::memory_order_relaxed), size_); }
   size_t capacity() const { return size_; }
@@ -75,6 +81,8 @@ class CodeCache {
   uint8_t* base_;
   size_t size_;
   std::atomic<size_t> used_{0};
+  size_t reserved_ = 0;        // the exit stubs' bytes at the start, which reset() keeps
+  size_t stub_at_[3] = {0, 0, 0};
   uint8_t* counters_;
   size_t counter_bytes_;
   std::atomic<size_t> counters_used_{0};

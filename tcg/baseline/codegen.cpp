@@ -8,6 +8,7 @@
 // hand-written code. Slow paths (TLB misses, traps, tier-up) are emitted after the block's main
 // line so the common path falls through.
 #include "tcg/baseline/gen.h"
+#include "tcg/interp/interp.h"
 
 #include <optional>
 #include <string>
@@ -56,7 +57,7 @@ bool Gen::run(std::string& err) {
   extra_ = slots > kSharedFrameSlots ? (slots - kSharedFrameSlots + 1) / 2 * 16 : 0;
   pc_ = b_.guest_pc;
   pending_ = a_.new_label();
-  pending_used_ = jc_miss_used_ = false;
+  pending_used_ = jc_miss_used_ = tail_call_used_ = false;
   thunks_.clear();
 
   // The C entry (NativeFn, from the dispatcher or LLVM code) saves every callee-saved register
@@ -115,6 +116,15 @@ bool Gen::run(std::string& err) {
   if (pending_used_) {
     bind(pending_);
     ret_code(exec::kRetPending);
+  }
+  if (tail_call_used_) {  // rdx: an exit's LLVM code (linked, or found in the jump cache)
+    bind(tail_call_);
+    const int32_t keep = extra_;
+    extra_ = 0;
+    a_.mov_rr(true, RDI, RBX);
+    epilogue();
+    a_.jmp_r(RDX);  // a tail call: the next block returns straight to the dispatcher
+    extra_ = keep;
   }
   bind(entry_exit_request_);
   {
@@ -768,25 +778,21 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
   // The linked jump leaves cpu.pc behind: no code in a block reads it (helpers and slow paths
   // that may raise take their PC as an argument), and a block that returns at its entry for
   // exit_request stores its own PC there. Two instructions less per chained transition.
+  // From here on only the shared frame is reserved. Linked to LLVM code, a tail call (one
+  // per block: the shared tail); unlinked, the code cache's stub for the slot, which stores
+  // the target PC (from tb.ir.term) and returns for the dispatcher to link. An exit was ~100
+  // bytes of mostly cold code with its own PC store, checks and two epilogues; now ~35.
   if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
   Reloc site{uint32_t(a_.jmp_patchable()), RelocKind::JumpSite, slot};
   relocs_.push_back(site);
-  if (extra_) a_.alu_ri(kSub, true, RSP, extra_);
-  mov_pc(RAX, target);
-  a_.store(8, Mem{RBX, kOffPc}, RAX);
-  Label unlinked = a_.new_label();
+  (void)target;  // the stub reads it from the TB (moved with a pc-relative block's terminal)
   mov_tb(RAX, &tb_.link[slot]);
-  a_.load(8, RAX, Mem{RAX, 0});
-  a_.test_rr(true, RAX, RAX);
-  a_.jcc(kE, unlinked);
-  a_.mov_rr(true, RDI, RBX);
-  epilogue();
-  a_.jmp_r(RAX);  // a tail call: the next block returns straight to the dispatcher
-  bind(unlinked);
-  mov_tb(RAX, &tb_);
-  a_.store(8, Mem{RBX, kOffLastTb}, RAX);
-  a_.store_imm32(false, Mem{RBX, kOffLastExitSlot}, int32_t(slot));
-  ret_code(exec::kRetNext);
+  a_.load(8, RDX, Mem{RAX, 0});
+  a_.test_rr(true, RDX, RDX);
+  if (!tail_call_used_) tail_call_ = a_.new_label();
+  tail_call_used_ = true;
+  a_.jcc(kNe, tail_call_);
+  relocs_.push_back(Reloc{uint32_t(a_.jmp_rel32_placeholder()), RelocKind::ExitStub, slot});
 }
 
 void Gen::jump_cache_exit(Mem entry) {
@@ -808,12 +814,13 @@ void Gen::jump_cache_exit(Mem entry) {
   if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
   a_.jmp_r(RAX);
   bind(not_fast);
-  a_.load(8, RAX, Mem{entry.base, entry.disp + kJcNative});
-  a_.test_rr(true, RAX, RAX);
+  a_.load(8, RDX, Mem{entry.base, entry.disp + kJcNative});
+  a_.test_rr(true, RDX, RDX);
   a_.jcc(kE, miss);
-  a_.mov_rr(true, RDI, RBX);
-  epilogue();
-  a_.jmp_r(RAX);
+  if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
+  if (!tail_call_used_) tail_call_ = a_.new_label();
+  tail_call_used_ = true;
+  a_.jmp(tail_call_);
 }
 
 void Gen::gen_terminal() {
@@ -896,6 +903,38 @@ exec::NativeFn compile(exec::TranslationBlock& tb, CodeCache& cache, const Optio
   }
   if (code_size) *code_size = g.size();
   return reinterpret_cast<exec::NativeFn>(at);
+}
+
+std::vector<uint8_t> detail::exit_stubs(size_t stub_at[3]) {
+  using namespace gen;
+  // Offsets into a TranslationBlock, from one (it is not standard-layout for offsetof).
+  const auto tb = std::make_unique<exec::TranslationBlock>();
+  auto off = [&](const void* field) {
+    return int32_t(static_cast<const char*>(field) - reinterpret_cast<const char*>(tb.get()));
+  };
+  X64 a;
+  const Label ret = a.new_label();
+  for (unsigned slot = 0; slot < 2; ++slot) {
+    stub_at[slot] = a.size();
+    a.alu_ri(kSub, true, RAX, off(&tb->link[slot]));  // rax = the TranslationBlock
+    a.store(8, Mem{RBX, kOffLastTb}, RAX);
+    a.store_imm32(false, Mem{RBX, kOffLastExitSlot}, int32_t(slot));
+    a.load(8, RCX, Mem{RAX, off(slot ? &tb->ir.term.target2 : &tb->ir.term.target)});
+    a.store(8, Mem{RBX, kOffPc}, RCX);
+    a.mov_imm(RAX, exec::kRetNext);
+    a.jmp(ret);
+  }
+  // The shared epilogue (kReturnStub): rax holds the result, only the shared frame is left.
+  stub_at[kReturnStub] = a.size();
+  a.bind(ret);
+  a.alu_ri(kAdd, true, RSP, kSharedFrameBytes);
+  for (size_t k = std::size(kEntrySaved); k-- > 0;) a.pop(kEntrySaved[k]);
+  a.ret();
+  static constexpr uint8_t kInt3[16] = {0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+                                        0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc};
+  a.append(kInt3, (16 - a.size() % 16) % 16);
+  if (!a.resolve()) return {};
+  return std::vector<uint8_t>(a.data(), a.data() + a.size());
 }
 
 uint64_t detail::generic_eval_address() {

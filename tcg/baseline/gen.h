@@ -207,6 +207,8 @@ constexpr int32_t kMaxFrameSlots = 1 << 16;
 constexpr Reg kEntrySaved[] = {RBX, RBP, R12, R13, R14, R15};
 constexpr int32_t kSharedFrameSlots = 63;
 constexpr int32_t kSharedFrameBytes = kSharedFrameSlots * 8;
+// detail::exit_stubs: 0 and 1 the unlinked direct exits, this one the shared epilogue.
+constexpr int64_t kReturnStub = 2;
 static_assert((kSharedFrameBytes + 8 * std::size(kEntrySaved)) % 16 == 8);
 
 class Gen {
@@ -374,10 +376,13 @@ class Gen {
     a_.alu_ri(kAdd, true, RSP, kSharedFrameBytes + extra_);
     for (size_t k = std::size(kEntrySaved); k-- > 0;) a_.pop(kEntrySaved[k]);
   }
+  /// Returns `code` to the dispatcher through the code cache's shared epilogue (exit stub 2),
+  /// 5 bytes where the epilogue is 18.
   void ret_code(uint64_t code) {
     a_.mov_imm(RAX, code);
-    epilogue();
-    a_.ret();
+    if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
+    relocs_.push_back(
+        Reloc{uint32_t(a_.jmp_rel32_placeholder()), RelocKind::ExitStub, kReturnStub});
   }
   void check_pending() {
     a_.alu_mi(kCmp, false, Mem{RBX, kOffPendingExit}, 0);
@@ -575,6 +580,8 @@ class Gen {
   bool pending_used_ = false;
   Label jc_miss_{};  // the jump-cache exits' shared miss (unset: none yet)
   bool jc_miss_used_ = false;
+  Label tail_call_{};  // the direct exits' shared tail call of linked LLVM code (rdx)
+  bool tail_call_used_ = false;
   struct Thunk {
     ColdTarget target;
     Label l;

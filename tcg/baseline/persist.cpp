@@ -12,7 +12,7 @@ namespace orrery::tcg::baseline {
 std::string code_config(const Options& opt) {
   // Bump kVersion when the code a block's IR becomes changes in a way the build id does not
   // show (it always does within one build).
-  static constexpr const char* kVersion = "baseline-5";
+  static constexpr const char* kVersion = "baseline-6";
   std::string s = kVersion;
   s += opt.hot_threshold && opt.tier_up ? " count" : " nocount";
   s += opt.avx2 && detail::host_has_avx2() ? " avx2" : " sse2";
@@ -49,6 +49,7 @@ uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, c
       return uint64_t(jump_cache_index(tb.key.pc + uint64_t(r.addend))) * sizeof(JumpCacheEntry);
     case RelocKind::JumpSite:  // not linked (apply_relocs)
     case RelocKind::Counter:   // relative to the site (place)
+    case RelocKind::ExitStub:  // relative to the site (place)
     case RelocKind::Count:
       break;
   }
@@ -58,7 +59,8 @@ uint64_t detail::reloc_value(const Reloc& r, const exec::TranslationBlock& tb, c
 void apply_relocs(uint8_t* code, std::span<const Reloc> relocs, const exec::TranslationBlock& tb,
                   const Options& opt) {
   for (const Reloc& r : relocs) {
-    if (r.kind == RelocKind::Counter) continue;  // place() filled it with the cell it took
+    // place() filled these in: the cell it took, the code cache's stub.
+    if (r.kind == RelocKind::Counter || r.kind == RelocKind::ExitStub) continue;
     const uint64_t v = detail::reloc_value(r, tb, opt);
     std::memcpy(code + r.at, &v, reloc_width(r.kind));
   }
@@ -71,13 +73,19 @@ uint8_t* place(exec::TranslationBlock& tb, CodeCache& cache, std::span<const uin
   std::atomic<uint32_t>* cell = nullptr;
   if (counter != relocs.end() && !(cell = cache.add_counter())) return nullptr;
   uint8_t* at = cache.add(code.data(), code.size());
-  if (at && cell) {
-    tb.use_cell(cell);
-    // The rel32 from the site to the cell: cell and code lie in one CodeCache (< 2 GiB).
-    uint8_t* site = at + counter->at;
-    const auto rel = uint32_t(int32_t(reinterpret_cast<const uint8_t*>(cell) - (site + 4)));
+  if (!at) return nullptr;
+  // rel32s from a site to the cell or a stub: both lie in the block's CodeCache (< 2 GiB).
+  auto point = [&](uint32_t site_at, const void* target) {
+    uint8_t* site = at + site_at;
+    const auto rel = uint32_t(int32_t(static_cast<const uint8_t*>(target) - (site + 4)));
     std::memcpy(site, &rel, sizeof rel);
+  };
+  if (cell) {
+    tb.use_cell(cell);
+    point(counter->at, cell);
   }
+  for (const Reloc& r : relocs)
+    if (r.kind == RelocKind::ExitStub) point(r.at, cache.exit_stub(unsigned(r.addend)));
   return at;
 }
 

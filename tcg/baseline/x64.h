@@ -141,6 +141,13 @@ class X64 {
     byte(0xe9);
     ref(l);
   }
+  /// `jmp rel32` with the rel32 0, for a target outside this buffer; returns the rel32's offset.
+  size_t jmp_rel32_placeholder() {
+    byte(0xe9);
+    const size_t at = size_;
+    imm32(0);
+    return at;
+  }
   void jcc(Cc cc, Label l) {
     byte(0x0f);
     byte(uint8_t(0x80 | cc));

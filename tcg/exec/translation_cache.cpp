@@ -170,6 +170,10 @@ bool relocs_ok(const FileEntry& h, size_t helpers, const uint8_t* code, const ui
     if (r.kind == uint8_t(baseline::RelocKind::JumpSite) &&
         (r.addend < 0 || r.addend > 1 || r.at % 4 != 0 || r.at == 0 || code[r.at - 1] != 0xe9))
       return false;
+    // An exit-stub site is the rel32 of a `jmp` (0xe9) to one of the three stubs.
+    if (r.kind == uint8_t(baseline::RelocKind::ExitStub) &&
+        (r.addend < 0 || r.addend > 2 || r.at == 0 || code[r.at - 1] != 0xe9))
+      return false;
     // A counter site is the rel32 of a `dec dword [rip+rel32]` (0xff 0x0d), which ends there.
     if (r.kind == uint8_t(baseline::RelocKind::Counter) &&
         (r.at < 2 || code[r.at - 2] != 0xff || code[r.at - 1] != 0x0d))

@@ -54,12 +54,17 @@ void blocks_land_intact(bool ahead) {
   // Every block but the one that no longer fitted, per thread.
   EXPECT_EQ(blocks, kBytes / 3008);
   EXPECT_EQ(cache->used(), cache->capacity());
-  // After a reset the committed pages are written again from the start.
+  // After a reset the committed pages are written again from the start, past the exit stubs,
+  // which stay.
+  const std::vector<uint8_t> stubs(cache->base(), cache->first_block());
   cache->reset();
   const uint8_t one[3] = {0xc3, 0xcc, 0x90};
   const uint8_t* at = cache->add(one, sizeof one);
-  ASSERT_NE(at, nullptr);
+  ASSERT_EQ(at, cache->first_block());
   EXPECT_EQ(std::memcmp(at, one, sizeof one), 0);
+  EXPECT_TRUE(std::equal(stubs.begin(), stubs.end(), cache->base()));
+  EXPECT_LT(cache->exit_stub(0), cache->exit_stub(1));
+  EXPECT_LT(cache->exit_stub(1), cache->first_block());
 }
 
 TEST(BaselineCodeCacheTest, BlocksAcrossCommitStepsLandIntact) {
@@ -77,15 +82,16 @@ TEST(BaselineCodeCacheTest, AWriteCommitsItsWholeStep) {
   auto cache = CodeCache::create(8 << 20, err);
   ASSERT_TRUE(cache) << err;
   const uint8_t one[1] = {0xc3};
-  ASSERT_EQ(cache->add(one, 1), cache->base());
+  ASSERT_EQ(cache->add(one, 1), cache->first_block());
+  ASSERT_LT(cache->first_block() - cache->base(), 4096);  // the exit stubs: a few dozen bytes
   constexpr size_t kPage = 4096, kStep = 2 << 20;
   std::vector<unsigned char> resident(kStep / kPage);
   ASSERT_EQ(mincore(const_cast<uint8_t*>(cache->base()), kStep, resident.data()), 0);
   for (size_t i = 0; i < resident.size(); ++i) EXPECT_TRUE(resident[i] & 1) << "page " << i;
   // The commit wrote zeros over zeros: the rest of the step is still empty.
   for (size_t at = kPage; at < kStep; at += kPage) ASSERT_EQ(cache->base()[at], 0) << at;
-  EXPECT_EQ(cache->base()[0], 0xc3);
-  EXPECT_EQ(cache->base()[1], 0);
+  EXPECT_EQ(cache->first_block()[0], 0xc3);
+  EXPECT_EQ(cache->first_block()[1], 0);
 }
 
 // Destroyed while its commit thread runs: the thread stops and is joined.
@@ -108,11 +114,12 @@ TEST(BaselineCodeCacheTest, StartsOnAHugePageBoundary) {
     ASSERT_TRUE(cache) << err;
     EXPECT_EQ(reinterpret_cast<uintptr_t>(cache->base()) % CodeCache::kHugePage, 0u);
     EXPECT_EQ(cache->capacity(), bytes);
-    std::vector<uint8_t> code(bytes - 16, 0x90);
+    const size_t room = bytes - size_t(cache->first_block() - cache->base());
+    std::vector<uint8_t> code(room - 16, 0x90);
     code.back() = 0xc3;
     const uint8_t* at = cache->add(code.data(), code.size());
-    ASSERT_EQ(at, cache->base());
-    EXPECT_EQ(at[bytes - 17], 0xc3);
+    ASSERT_EQ(at, cache->first_block());
+    EXPECT_EQ(at[room - 17], 0xc3);
   }
 }
 
