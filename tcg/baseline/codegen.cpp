@@ -807,14 +807,15 @@ void Gen::jump_cache_exit(Mem entry) {
   a_.load(8, RDX, Mem{RBX, kOffJcTag});
   a_.alu_rm(kCmp, true, RDX, Mem{entry.base, entry.disp + kJcFlags});
   a_.jcc(kNe, miss);
+  // The entry's code: a fast entry (bit 3 set) goes on in this frame, a NativeFn is
+  // tail-called, null misses.
   Label not_fast = a_.new_label();
-  a_.load(8, RAX, Mem{entry.base, entry.disp + kJcFast});
-  a_.test_rr(true, RAX, RAX);
-  a_.jcc(kE, not_fast);
+  a_.load(8, RDX, Mem{entry.base, entry.disp + kJcCode});
+  a_.bt_ri(RDX, 3);
+  a_.jcc(kAe, not_fast);  // CF clear: bit 3 clear
   if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
-  a_.jmp_r(RAX);
+  a_.jmp_r(RDX);
   bind(not_fast);
-  a_.load(8, RDX, Mem{entry.base, entry.disp + kJcNative});
   a_.test_rr(true, RDX, RDX);
   a_.jcc(kE, miss);
   if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);

@@ -35,8 +35,9 @@ constexpr int32_t kOffLastExitSlot = offsetof(CpuCommon, last_exit_slot);
 static_assert(sizeof(std::atomic<exec::NativeFn>) == 8 && sizeof(std::atomic<uint64_t>) == 8);
 static_assert(offsetof(JumpCacheEntry, pc) == 0);
 constexpr int32_t kJcFlags = offsetof(JumpCacheEntry, flags);
-constexpr int32_t kJcNative = offsetof(JumpCacheEntry, native);
-constexpr int32_t kJcFast = offsetof(JumpCacheEntry, fast);
+constexpr int32_t kJcCode = offsetof(JumpCacheEntry, code);
+static_assert(kFastEntryOffset == JumpCacheEntry::kFastOffset &&
+              kFastEntryOffset % 16 == JumpCacheEntry::kFastBit);  // blocks are 16-aligned
 
 /// An operation the generated code hands to ir::eval_pure; stored in the code cache after the
 /// block's code and reached RIP-relative.

@@ -79,19 +79,30 @@ constexpr uint64_t jump_cache_tag(uint64_t tb_flags, uint64_t cs_base) {
 }
 
 /// One slot of the per-vCPU indirect-branch cache, read inline by native code: a hit needs
-/// pc to match, flags to equal CpuCommon::jc_tag and native to be non-null. Only the owning vCPU
-/// fills slots; other threads may invalidate one by storing kInvalidPc into pc. One cache line.
-struct alignas(64) JumpCacheEntry {
+/// pc to match, flags to equal CpuCommon::jc_tag and code to be non-null. Only the owning vCPU
+/// fills slots; other threads may invalidate one by storing kInvalidPc into pc. 32 bytes: a
+/// context's 64K slots are 2 MiB of memory to fill when it is made (4 MiB at 64 bytes).
+struct alignas(32) JumpCacheEntry {
   static constexpr uint64_t kInvalidPc = ~0ull;
   std::atomic<uint64_t> pc{kInvalidPc};
   uint64_t flags = 0;  // jump_cache_tag() of the block's key
-  exec::NativeFn native = nullptr;
+  // What runs on a hit: baseline code's fast entry (tcg/baseline/baseline.h), where it goes on
+  // in the caller's frame, else the block's NativeFn; null: nothing. Bit 3 tells them apart:
+  // native code starts 16-byte aligned and the fast entry lies 24 bytes in.
+  const uint8_t* code = nullptr;
   exec::TranslationBlock* tb = nullptr;
-  // native's fast entry when it is baseline code (tcg/baseline/baseline.h), else null: where
-  // baseline code continues without leaving its frame.
-  const uint8_t* fast = nullptr;
+  static constexpr uintptr_t kFastBit = 8;
+  static constexpr int64_t kFastOffset = 24;  // baseline::kFastEntryOffset (asserted there)
+  static bool is_fast(const uint8_t* code) { return (uintptr_t(code) & kFastBit) != 0; }
+  /// The code for a block with this NativeFn and (baseline code) fast entry: null for a NativeFn
+  /// that is not 16-byte aligned (then the dispatcher runs it).
+  static const uint8_t* code_for(exec::NativeFn native, const uint8_t* fast) {
+    if (fast) return is_fast(fast) ? fast : nullptr;
+    const auto* p = reinterpret_cast<const uint8_t*>(native);
+    return is_fast(p) ? nullptr : p;
+  }
 };
-inline constexpr unsigned kJumpCacheEntryBits = 6;
+inline constexpr unsigned kJumpCacheEntryBits = 5;
 static_assert(sizeof(JumpCacheEntry) == 1u << kJumpCacheEntryBits);
 
 /// Set by slow paths and helpers to make the running block return to the dispatcher.

@@ -1154,8 +1154,8 @@ TranslationBlock* VcpuExec::find_or_translate() {
   NativeFn native = tb->native.load(std::memory_order_acquire);
   e.tb = tb;
   e.flags = cpu_.jc_tag;
-  e.native = native;
-  e.fast = native && engine_.is_baseline_code(native) ? baseline::fast_entry(native) : nullptr;
+  e.code = JumpCacheEntry::code_for(
+      native, native && engine_.is_baseline_code(native) ? baseline::fast_entry(native) : nullptr);
   e.pc.store(pc, std::memory_order_release);
   return tb;
 }

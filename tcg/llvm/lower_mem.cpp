@@ -15,7 +15,7 @@ constexpr size_t kEntryAddrWrite = offsetof(softmmu::TlbEntry, addr_write);
 constexpr size_t kEntryAddend = offsetof(softmmu::TlbEntry, addend);
 static_assert(offsetof(JumpCacheEntry, pc) == 0);
 constexpr size_t kJcFlags = offsetof(JumpCacheEntry, flags);
-constexpr size_t kJcNative = offsetof(JumpCacheEntry, native);
+constexpr size_t kJcCode = offsetof(JumpCacheEntry, code);
 static_assert(sizeof(std::atomic<exec::NativeFn>) == sizeof(void*));
 static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t));
 }  // namespace
@@ -504,13 +504,21 @@ void BlockLowering::emit_jump_cache_exit(ll::Value* pc) {
   ll::Value* eflags = b_.CreateAlignedLoad(
       b_.getInt64Ty(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcFlags)),
       ll::MaybeAlign(8));
-  ll::Value* native = b_.CreateAlignedLoad(
-      b_.getPtrTy(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcNative)),
+  ll::Value* code = b_.CreateAlignedLoad(
+      b_.getPtrTy(), b_.CreateInBoundsGEP(b_.getInt8Ty(), e, b_.getInt64(kJcCode)),
       ll::MaybeAlign(8));
   ll::Value* flags = load_field(b_.getInt64Ty(), offsetof(CpuCommon, jc_tag));
   ll::Value* hit =
       b_.CreateAnd(b_.CreateAnd(b_.CreateICmpEQ(epc, pc), b_.CreateICmpEQ(eflags, flags)),
-                   b_.CreateIsNotNull(native));
+                   b_.CreateIsNotNull(code));
+  // A baseline fast entry (bit 3 set) is entered at its block's C entry, 24 bytes before.
+  ll::Value* fast = b_.CreateICmpNE(
+      b_.CreateAnd(b_.CreatePtrToInt(code, b_.getInt64Ty()), b_.getInt64(JumpCacheEntry::kFastBit)),
+      b_.getInt64(0));
+  ll::Value* native = b_.CreateSelect(
+      fast,
+      b_.CreateGEP(b_.getInt8Ty(), code, b_.getInt64(-JumpCacheEntry::kFastOffset)),
+      code);
   auto* found = ll::BasicBlock::Create(ctx_, "jc_hit", fn_);
   auto* missed = ll::BasicBlock::Create(ctx_, "jc_miss", fn_);
   b_.CreateCondBr(hit, found, missed);

@@ -336,7 +336,7 @@ class IndirectTest : public ExecTest {
   void fill() {
     slot().pc.store(kTarget);
     slot().flags = 0x33;
-    slot().native = fdst_;
+    slot().code = JumpCacheEntry::code_for(fdst_, nullptr);
     slot().tb = dst_.get();
   }
   void expect_miss() {
@@ -358,6 +358,25 @@ TEST_P(IndirectTest, HitTailCallsCachedBlock) {
   EXPECT_EQ(run(fsrc_), exec::make_exit_result(ir::ExitReason::Step, 1));
   EXPECT_EQ(cpu_->r[2], 6u);
   EXPECT_EQ(cpu_->common.pc, kTarget + 4);
+}
+
+// A 32-byte entry holds one code pointer: a baseline block's fast entry (bit 3 set) goes on in
+// baseline code's frame, and LLVM code enters that block at its C entry, 24 bytes before.
+TEST_P(IndirectTest, HitOnABaselineFastEntry) {
+  std::string err;
+  exec::NativeFn base = compile_baseline(*dst_, err);
+  ASSERT_NE(base, nullptr) << err;
+  fill();
+  slot().code = JumpCacheEntry::code_for(base, baseline::fast_entry(base));
+  ASSERT_TRUE(JumpCacheEntry::is_fast(slot().code));
+  EXPECT_EQ(run(fsrc_), exec::make_exit_result(ir::ExitReason::Step, 1));
+  EXPECT_EQ(cpu_->r[2], 6u);
+  EXPECT_EQ(cpu_->common.pc, kTarget + 4);
+  // A NativeFn that is not 16-byte aligned gets no code (the dispatcher runs it).
+  EXPECT_EQ(JumpCacheEntry::code_for(reinterpret_cast<exec::NativeFn>(
+                                         reinterpret_cast<uintptr_t>(base) + 8),
+                                     nullptr),
+            nullptr);
 }
 
 TEST_P(IndirectTest, EmptyCacheMisses) {
@@ -389,7 +408,7 @@ TEST_P(IndirectTest, InvalidatedEntryMisses) {
 
 TEST_P(IndirectTest, NullNativeMisses) {
   fill();
-  slot().native = nullptr;
+  slot().code = nullptr;
   expect_miss();
 }
 
@@ -412,7 +431,7 @@ TEST_P(IndirectTest, IndexMatchesJumpCacheIndex) {
     JumpCacheEntry& s = jc_[jump_cache_index(pc)];
     s.pc.store(pc);
     s.flags = 0x33;
-    s.native = fdst_;
+    s.code = JumpCacheEntry::code_for(fdst_, nullptr);
     cpu_->r[1] = pc;
     cpu_->r[2] = 0;
     ASSERT_EQ(run(fsrc_), exec::make_exit_result(ir::ExitReason::Step, 1)) << std::hex << pc;
@@ -434,7 +453,7 @@ TEST_P(ExecTest, IndirectLoopChainsAMillionTimes) {
   JumpCacheEntry& s = jc_[jump_cache_index(0x100)];
   s.pc.store(0x100);
   s.flags = cpu_->common.jc_tag;
-  s.native = fn;
+  s.code = JumpCacheEntry::code_for(fn, nullptr);
   EXPECT_EQ(run(fn), exec::kRetNext);
   EXPECT_EQ(cpu_->r[0], 1000000u);
   EXPECT_EQ(cpu_->common.pc, 0x900u);

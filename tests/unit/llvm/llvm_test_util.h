@@ -186,19 +186,19 @@ class LlvmTest : public ::testing::Test {
     std::string v = ir::verify(tb.ir);
     EXPECT_EQ(v, "") << ir::print(tb.ir);
     std::string err;
-    exec::NativeFn fn = nullptr;
-    if (backend() == Backend::Baseline) {
-      baseline::Options o;
-      o.slow_load = &fake_slow_load;
-      o.slow_store = &fake_slow_store;
-      o.slow_atomic = &fake_slow_atomic;
-      o.avx2 = baseline_avx2_;
-      fn = baseline::compile(tb, *code_, o, &err);
-    } else {
-      fn = jit_->compile(tb, &err);
-    }
+    exec::NativeFn fn =
+        backend() == Backend::Baseline ? compile_baseline(tb, err) : jit_->compile(tb, &err);
     EXPECT_NE(fn, nullptr) << err << "\n" << ir::print(tb.ir);
     return fn;
+  }
+  /// tb's baseline code, whichever the backend under test.
+  exec::NativeFn compile_baseline(exec::TranslationBlock& tb, std::string& err) {
+    baseline::Options o;
+    o.slow_load = &fake_slow_load;
+    o.slow_store = &fake_slow_store;
+    o.slow_atomic = &fake_slow_atomic;
+    o.avx2 = baseline_avx2_;
+    return baseline::compile(tb, *code_, o, &err);
   }
 
   virtual Backend backend() const { return Backend::Llvm; }
