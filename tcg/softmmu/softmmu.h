@@ -194,7 +194,8 @@ class Softmmu {
   void switch_asid(uint16_t asid);
   // bench/procs.sh (a shell starting pipelines) with KPTI, so two ASIDs a process, took 5.6 s
   // with one context and 3.9-4.0 s with 2 or 4; 8 took 4.1 s, and 3.5 s instead of 3.3 without
-  // KPTI (each context's 4 MiB jump cache is memory to fault in and to keep in cache).
+  // KPTI (each context's jump cache, 4 MiB then, 2 MiB now, is memory to fault in and to keep
+  // in cache).
   static constexpr unsigned kContexts = 4;
 
   void flush_all();
