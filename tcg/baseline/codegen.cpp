@@ -773,19 +773,16 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
     return;
   }
   // A baseline successor: the engine points this jump at its fast entry (the successor checks
-  // exit_request), so the chain goes on in this frame. Unlinked, or linked to LLVM code, the
-  // jump falls through to the slow path, which tail-calls link's C entry if there is one.
-  // The linked jump leaves cpu.pc behind: no code in a block reads it (helpers and slow paths
-  // that may raise take their PC as an argument), and a block that returns at its entry for
-  // exit_request stores its own PC there. Two instructions less per chained transition.
-  // From here on only the shared frame is reserved. Linked to LLVM code, a tail call (one
-  // per block: the shared tail); unlinked, the code cache's stub for the slot, which stores
-  // the target PC (from tb.ir.term) and returns for the dispatcher to link. An exit was ~100
-  // bytes of mostly cold code with its own PC store, checks and two epilogues; now ~35.
+  // exit_request), so the chain goes on in this frame. The jump leaves cpu.pc behind: no code
+  // in a block reads it (helpers and slow paths that may raise take their PC as an argument),
+  // and a block that returns at its entry for exit_request stores its own PC there.
+  // Unlinked, or linked to LLVM code, the jump falls through, with only the shared frame left:
+  // linked, to the block's shared tail call; unlinked, to the code cache's stub for the slot,
+  // which stores the target PC (from tb.ir.term) and returns for the dispatcher to link. An
+  // exit was ~100 bytes of mostly cold code with its own PC store and two epilogues; now ~35.
   if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
   Reloc site{uint32_t(a_.jmp_patchable()), RelocKind::JumpSite, slot};
   relocs_.push_back(site);
-  (void)target;  // the stub reads it from the TB (moved with a pc-relative block's terminal)
   mov_tb(RAX, &tb_.link[slot]);
   a_.load(8, RDX, Mem{RAX, 0});
   a_.test_rr(true, RDX, RDX);

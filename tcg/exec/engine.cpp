@@ -1367,9 +1367,16 @@ bool VcpuExec::rebuild_ir(TranslationBlock& tb) {
   if (engine_.options().optimize) opt::optimize(work);
   // The same guest code in the same mode translates to the same IR: anything else is a bug.
   if (work.guest_size != tb.ir.guest_size || work.num_insns != tb.ir.num_insns ||
-      work.insts.size() != tb.ir_size || reader.extended() != two_pages)
+      work.insts.size() != tb.ir_size || reader.extended() != two_pages ||
+      work.term.kind != tb.ir.term.kind || work.term.target != tb.ir.term.target ||
+      work.term.target2 != tb.ir.term.target2)
     return false;
-  tb.ir = work;
+  // The direct targets are left as they are: baseline code's unlinked exits read them from
+  // other threads meanwhile (detail::exit_stubs).
+  tb.ir.insts = work.insts;
+  tb.ir.term.cond = work.term.cond;
+  tb.ir.term.value = work.term.value;
+  tb.ir.pc_relative = work.pc_relative;
   tb.ir_dropped = false;
   return true;
 }
