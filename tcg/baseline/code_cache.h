@@ -81,7 +81,7 @@ class CodeCache {
   uint8_t* base_;
   size_t size_;
   std::atomic<size_t> used_{0};
-  size_t reserved_ = 0;        // the exit stubs' bytes at the start, which reset() keeps
+  size_t reserved_ = 0;  // the exit stubs' bytes at the start, which reset() keeps
   size_t stub_at_[3] = {0, 0, 0};
   uint8_t* counters_;
   size_t counter_bytes_;

@@ -87,8 +87,8 @@ struct TranslationBlock {
   /// warm SMP boot's -d tier showed 9.3G guest instructions for ~0.6G).
   uint32_t executions() const {
     const uint32_t at = armed_at.load(std::memory_order_relaxed);
-    const uint32_t n = count_origin.load(std::memory_order_relaxed) -
-                       count_cell->load(std::memory_order_relaxed);
+    const uint32_t n =
+        count_origin.load(std::memory_order_relaxed) - count_cell->load(std::memory_order_relaxed);
     return int32_t(n - at) < 0 ? at : n;
   }
   /// The next check comes at `at` executions (at most kParked from now); 0: none (the cell

@@ -516,9 +516,7 @@ void BlockLowering::emit_jump_cache_exit(ll::Value* pc) {
       b_.CreateAnd(b_.CreatePtrToInt(code, b_.getInt64Ty()), b_.getInt64(JumpCacheEntry::kFastBit)),
       b_.getInt64(0));
   ll::Value* native = b_.CreateSelect(
-      fast,
-      b_.CreateGEP(b_.getInt8Ty(), code, b_.getInt64(-JumpCacheEntry::kFastOffset)),
-      code);
+      fast, b_.CreateGEP(b_.getInt8Ty(), code, b_.getInt64(-JumpCacheEntry::kFastOffset)), code);
   auto* found = ll::BasicBlock::Create(ctx_, "jc_hit", fn_);
   auto* missed = ll::BasicBlock::Create(ctx_, "jc_miss", fn_);
   b_.CreateCondBr(hit, found, missed);

@@ -559,7 +559,8 @@ TEST_P(AluTest, SubFlagsAndCompareOfTheSameOperands) {
       e.set_reg(reg(8), e.cmp(Cond::Slt, r, zero));
       e.set_reg(reg(9), e.cmp(Cond::Eq, r, zero));
       e.set_reg(reg(10), e.cmp(Cond::Uge, a, b));
-      e.set_reg(reg(11), e.add_ovf(a, konst ? e.konst(t, ~kb & ir::mask(t)) : e.not_(b), e.c1(true)));
+      e.set_reg(reg(11),
+                e.add_ovf(a, konst ? e.konst(t, ~kb & ir::mask(t)) : e.not_(b), e.c1(true)));
       e.set_reg(reg(12), e.cmp(Cond::Sgt, a, b));
       e.set_reg(reg(13), e.cmp(Cond::Ult, a, b));
       e.set_reg(reg(14), e.add(a, e.get_reg(t, reg(2))));
@@ -577,7 +578,7 @@ TEST_P(AluTest, SubFlagsAndCompareOfTheSameOperands) {
           ASSERT_EQ(run(fn), exec::kRetNext);
           const uint64_t d = (av - bv) & m;
           const bool v = ((av ^ bv) & (av ^ d) & top) != 0;
-          const uint64_t want[] = {(d & top) != 0, d == 0, av >= bv, v,
+          const uint64_t want[] = {(d & top) != 0,        d == 0, av >= bv, v,
                                    sx(av, w) > sx(bv, w), av < bv};
           for (unsigned i = 0; i < 6; ++i)
             EXPECT_EQ(cpu_->r[8 + i] & 1, want[i])

@@ -373,9 +373,8 @@ TEST_P(IndirectTest, HitOnABaselineFastEntry) {
   EXPECT_EQ(cpu_->r[2], 6u);
   EXPECT_EQ(cpu_->common.pc, kTarget + 4);
   // A NativeFn that is not 16-byte aligned gets no code (the dispatcher runs it).
-  EXPECT_EQ(JumpCacheEntry::code_for(reinterpret_cast<exec::NativeFn>(
-                                         reinterpret_cast<uintptr_t>(base) + 8),
-                                     nullptr),
+  EXPECT_EQ(JumpCacheEntry::code_for(
+                reinterpret_cast<exec::NativeFn>(reinterpret_cast<uintptr_t>(base) + 8), nullptr),
             nullptr);
 }
 

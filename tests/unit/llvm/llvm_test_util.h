@@ -213,9 +213,7 @@ class LlvmTest : public ::testing::Test {
     std::unique_ptr<interp::Program> prog;
   };
   static constexpr int kBothTiers = 2;
-  Tiers both_tiers(exec::TranslationBlock& tb) {
-    return {compile(tb), interp::build(tb.ir, &tb)};
-  }
+  Tiers both_tiers(exec::TranslationBlock& tb) { return {compile(tb), interp::build(tb.ir, &tb)}; }
   uint64_t run_tier(const Tiers& t, int tier) {
     return tier ? interp::run(*t.prog, &cpu_->common) : run(t.fn);
   }

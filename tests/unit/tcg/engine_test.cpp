@@ -47,16 +47,16 @@ constexpr uint32_t reg(unsigned i) {
 
 // The toy ISA. Every instruction's length follows from its first byte.
 enum ToyOp : uint8_t {
-  kHalt = 0x00,   // 1 byte: exit to the board (ExitReason::Hypercall)
-  kAddI = 0x01,   // 2 bytes: r0 += imm8
-  kMovI = 0x02,   // 5 bytes: r0 = imm32
-  kStore = 0x03,  // 5 bytes: [imm32] = low byte of r1
-  kNop = 0x04,    // 1 byte
-  kIp = 0x05,     // 1 byte: r0 = pc - cs base (an x86-style IP: depends on the CS base)
-  kLoop = 0x06,   // 1 byte: r0 += 1, r1 -= 1; back to the block's start while r1 != 0
-  kCall = 0x07,   // 1 byte: r0 = r0 * 3 + 1 in a helper
-  kReq = 0x08,    // 1 byte: a helper sets exit_request when r1 == 5 (another thread's request)
-  kPc = 0x09,     // 1 byte: r0 = its own pc (an AArch64 ADR: a PC-relative value)
+  kHalt = 0x00,    // 1 byte: exit to the board (ExitReason::Hypercall)
+  kAddI = 0x01,    // 2 bytes: r0 += imm8
+  kMovI = 0x02,    // 5 bytes: r0 = imm32
+  kStore = 0x03,   // 5 bytes: [imm32] = low byte of r1
+  kNop = 0x04,     // 1 byte
+  kIp = 0x05,      // 1 byte: r0 = pc - cs base (an x86-style IP: depends on the CS base)
+  kLoop = 0x06,    // 1 byte: r0 += 1, r1 -= 1; back to the block's start while r1 != 0
+  kCall = 0x07,    // 1 byte: r0 = r0 * 3 + 1 in a helper
+  kReq = 0x08,     // 1 byte: a helper sets exit_request when r1 == 5 (another thread's request)
+  kPc = 0x09,      // 1 byte: r0 = its own pc (an AArch64 ADR: a PC-relative value)
   kLoopTo = 0x0a,  // 3 bytes: r0 += 1, r1 -= 1; to address imm16 while r1 != 0
 };
 

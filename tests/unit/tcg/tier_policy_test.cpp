@@ -200,10 +200,10 @@ TEST(TierCount, AStaleParkedCountNeverMakesTheCountGoBack) {
   tb.arm(100);
   for (int i = 0; i < 99; ++i) EXPECT_FALSE(tb.count());
   EXPECT_TRUE(tb.count());
-  tb.arm(0);                                      // tier_up: the check uses up the count-down
-  const uint32_t seen = tb.count_cell->load();    // the other vCPU loads the parked cell...
-  tb.arm(200);                                    // ...the policy asks again at 200...
-  tb.count_cell->store(seen - 1);                 // ...and the other vCPU stores its decrement
+  tb.arm(0);                                    // tier_up: the check uses up the count-down
+  const uint32_t seen = tb.count_cell->load();  // the other vCPU loads the parked cell...
+  tb.arm(200);                                  // ...the policy asks again at 200...
+  tb.count_cell->store(seen - 1);               // ...and the other vCPU stores its decrement
   EXPECT_EQ(tb.executions(), 100u);
   EXPECT_FALSE(tb.count());
   EXPECT_EQ(tb.executions(), 100u);  // still behind the armed count: not counted, never wrapped
