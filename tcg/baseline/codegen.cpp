@@ -786,9 +786,7 @@ void Gen::direct_exit(uint64_t target, unsigned slot) {
   mov_tb(RAX, &tb_.link[slot]);
   a_.load(8, RDX, Mem{RAX, 0});
   a_.test_rr(true, RDX, RDX);
-  if (!tail_call_used_) tail_call_ = a_.new_label();
-  tail_call_used_ = true;
-  a_.jcc(kNe, tail_call_);
+  a_.jcc(kNe, shared_tail(tail_call_, tail_call_used_));
   relocs_.push_back(Reloc{uint32_t(a_.jmp_rel32_placeholder()), RelocKind::ExitStub, slot});
 }
 
@@ -796,9 +794,7 @@ void Gen::jump_cache_exit(Mem entry) {
   // A hit needs pc and flags to match and the entry to have code; a miss returns to the
   // dispatcher with nothing to link (one shared tail per block). Baseline code is entered at
   // its fast entry, as a direct link's.
-  if (!jc_miss_used_) jc_miss_ = a_.new_label();
-  jc_miss_used_ = true;
-  const Label miss = jc_miss_;
+  const Label miss = shared_tail(jc_miss_, jc_miss_used_);
   a_.alu_rm(kCmp, true, RAX, entry);
   a_.jcc(kNe, miss);
   a_.load(8, RDX, Mem{RBX, kOffJcTag});
@@ -816,9 +812,7 @@ void Gen::jump_cache_exit(Mem entry) {
   a_.test_rr(true, RDX, RDX);
   a_.jcc(kE, miss);
   if (extra_) a_.alu_ri(kAdd, true, RSP, extra_);
-  if (!tail_call_used_) tail_call_ = a_.new_label();
-  tail_call_used_ = true;
-  a_.jmp(tail_call_);
+  a_.jmp(shared_tail(tail_call_, tail_call_used_));
 }
 
 void Gen::gen_terminal() {

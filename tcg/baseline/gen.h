@@ -385,6 +385,12 @@ class Gen {
     relocs_.push_back(
         Reloc{uint32_t(a_.jmp_rel32_placeholder()), RelocKind::ExitStub, kReturnStub});
   }
+  /// A per-block shared tail (l, made on first use), which run() emits once if `used`.
+  Label shared_tail(Label& l, bool& used) {
+    if (!used) l = a_.new_label();
+    used = true;
+    return l;
+  }
   void check_pending() {
     a_.alu_mi(kCmp, false, Mem{RBX, kOffPendingExit}, 0);
     a_.jcc(kNe, pending_);

@@ -143,19 +143,13 @@ class ToyFrontend : public exec::Frontend {
         case kPc:
           e.set_reg(reg(0), e.pc_rel(pc));
           break;
-        case kLoop: {
-          e.set_reg(reg(0), e.add(e.get_reg(Type::I64, reg(0)), e.c64(1)));
-          const ir::Value r1 = e.sub(e.get_reg(Type::I64, reg(1)), e.c64(1));
-          e.set_reg(reg(1), r1);
-          e.branch(e.xor_(e.cmp(ir::Cond::Eq, r1, e.c64(0)), e.c1(true)), b.guest_pc, next);
-          done = true;
-          break;
-        }
+        case kLoop:
         case kLoopTo: {
           e.set_reg(reg(0), e.add(e.get_reg(Type::I64, reg(0)), e.c64(1)));
           const ir::Value r1 = e.sub(e.get_reg(Type::I64, reg(1)), e.c64(1));
           e.set_reg(reg(1), r1);
-          e.branch(e.xor_(e.cmp(ir::Cond::Eq, r1, e.c64(0)), e.c1(true)), imm & 0xffff, next);
+          const uint64_t to = bytes[0] == kLoop ? b.guest_pc : imm & 0xffff;
+          e.branch(e.xor_(e.cmp(ir::Cond::Eq, r1, e.c64(0)), e.c1(true)), to, next);
           done = true;
           break;
         }
