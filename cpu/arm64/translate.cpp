@@ -2,6 +2,8 @@
 // evaluation, shifted/extended operands, memory-operation descriptors and block endings.
 #include "cpu/arm64/translate.h"
 
+#include <algorithm>
+
 #include "cpu/arm64/exception.h"
 #include "cpu/arm64/helpers.h"
 
@@ -76,8 +78,36 @@ Value Translator::sub_flags(Value a, Value b, bool set_flags) {
     set_nz(r);
     set_flag(kOffC, e_.cmp(Cond::Uge, a, b));
     set_flag(kOffV, e_.add_ovf(a, e_.not_(b), e_.c1(true)));
+    flags_sub_ = {a, b, e_.block().insts.size(), true};
   }
   return r;
+}
+
+Value Translator::cond_of_sub(unsigned cond) {
+  if (!flags_sub_.valid) return {};
+  const auto& insts = e_.block().insts;
+  for (size_t i = flags_sub_.end; i < insts.size(); ++i) {
+    const tcg::ir::Inst& in = insts[i];
+    const bool flag_write = in.op == tcg::ir::Opcode::SetReg && in.imm <= kOffV &&
+                            in.imm + std::max(1u, tcg::ir::bits(in.type) / 8) > kOffN;
+    if (flag_write || (tcg::ir::op_info(in.op).flags & tcg::ir::kRegsBarrier)) {
+      flags_sub_.valid = false;
+      return {};
+    }
+  }
+  // Pairs of conditions: the even one and its inverse (cond & 1).
+  static constexpr Cond kTrue[8] = {Cond::Eq,  Cond::Uge, Cond::Slt, Cond::Eq,
+                                    Cond::Ugt, Cond::Sge, Cond::Sgt, Cond::Eq};
+  static constexpr Cond kFalse[8] = {Cond::Ne,  Cond::Ult, Cond::Sge, Cond::Ne,
+                                     Cond::Ule, Cond::Slt, Cond::Sle, Cond::Ne};
+  switch (cond >> 1) {
+    case 2:  // MI/PL: the sign of a - b, not a compare of a with b
+    case 3:  // VS/VC
+    case 7:  // AL/NV
+      return {};
+    default:
+      return e_.cmp((cond & 1) ? kFalse[cond >> 1] : kTrue[cond >> 1], flags_sub_.a, flags_sub_.b);
+  }
 }
 
 // The IR allows And/Or/Xor/Not/Select on I1, so flag logic stays in I1.
@@ -92,6 +122,7 @@ Value Translator::i1_eq(Value a, Value b) {
 }
 
 Value Translator::cond_holds(unsigned cond) {
+  if (Value c = cond_of_sub(cond); c.valid()) return c;
   Value r;
   switch (cond >> 1) {
     case 0:

@@ -364,6 +364,10 @@ class Translator {
   Value sub_flags(Value a, Value b, bool set_flags);
   /// ConditionHolds(cond) as I1.
   Value cond_holds(unsigned cond);
+  /// When NZCV still hold what the block's last flag-setting subtraction (CMP, SUBS) set,
+  /// cond as one comparison of its operands (GT: a > b signed): the code generators branch
+  /// on the host's compare instead of combining the flag bits. Else an invalid Value.
+  Value cond_of_sub(unsigned cond);
   Value i1_not(Value a);
   Value i1_and(Value a, Value b);
   Value i1_eq(Value a, Value b);
@@ -462,6 +466,13 @@ class Translator {
   unsigned el_;
   bool spsel_;
   bool sp_checked_ = false;  // SP's alignment was checked and SP not written since
+  // The block's last flag-setting subtraction: its operands, and the IR index just past the
+  // SetReg of its V (flags written after it, or a call that may write them, end its use).
+  struct FlagsSub {
+    Value a, b;
+    size_t end = 0;
+    bool valid = false;
+  } flags_sub_;
   uint64_t pc_ = 0;
   uint32_t insn_ = 0;
   bool ended_ = false;

@@ -110,6 +110,26 @@ void const_fold(ir::Block& b) {
         else if (k[0] && c[0] == all_ones)
           forward_to(i.args[1]);
         break;
+      case Opcode::Not:
+        // Flag logic: !!x is x, and a negated comparison is the inverse comparison.
+        if (const Inst& d = b.insts[i.args[0].id]; d.op == Opcode::Not) {
+          forward_to(d.args[0]);
+        } else if (d.op == Opcode::Cmp) {
+          Inst inv = d;
+          inv.imm = uint64_t(ir::invert_cond(ir::Cond(d.imm)));
+          i = inv;
+        }
+        break;
+      case Opcode::AddOvf:
+        // x + 0 + 0 and x + ~0 + 1 (the V of x - 0) never overflow.
+        if ((k[1] && k[2] && c[1] == 0 && c[2] == 0) ||
+            (k[1] && k[2] && c[1] == all_ones && c[2] == 1)) {
+          i = Inst{};
+          i.op = Opcode::Const;
+          i.type = ir::Type::I1;
+          i.imm = 0;
+        }
+        break;
       case Opcode::Select:
         if (k[0])
           forward_to(c[0] ? i.args[1] : i.args[2]);

@@ -159,6 +159,88 @@ TEST_P(BranchTest, ConditionNvIsAlways) {
   EXPECT_EQ(m->x(0), 0u);
 }
 
+// ConditionHolds(cond) for the NZCV of a - b at the given width (the Arm ARM's definition, not
+// the translator's shortcut).
+bool condition_after_cmp(unsigned cond, uint64_t a, uint64_t b, bool wide) {
+  const unsigned bits = wide ? 64 : 32;
+  const uint64_t m = wide ? ~0ull : 0xffffffffull;
+  a &= m;
+  b &= m;
+  const uint64_t r = (a - b) & m;
+  const bool n = (r >> (bits - 1)) & 1, z = r == 0, c = a >= b;
+  const bool v = (((a ^ b) & (a ^ r)) >> (bits - 1)) & 1;
+  bool holds = false;
+  switch (cond >> 1) {
+    case 0:
+      holds = z;
+      break;
+    case 1:
+      holds = c;
+      break;
+    case 2:
+      holds = n;
+      break;
+    case 3:
+      holds = v;
+      break;
+    case 4:
+      holds = c && !z;
+      break;
+    case 5:
+      holds = n == v;
+      break;
+    case 6:
+      holds = n == v && !z;
+      break;
+    default:
+      return true;
+  }
+  return (cond & 1) ? !holds : holds;
+}
+
+// A condition read in the block that compared (b.cond, cset) is one compare of the operands
+// (the translator's cond_of_sub): every condition, both widths, at the signed and unsigned edges.
+TEST_P(BranchTest, EveryConditionRightAfterACompare) {
+  static constexpr uint64_t kValues[] = {0,
+                                         1,
+                                         2,
+                                         0x7fffffff,
+                                         0x80000000,
+                                         0xffffffff,
+                                         0x100000000ull,
+                                         0x7fffffffffffffffull,
+                                         0x8000000000000000ull,
+                                         ~0ull,
+                                         ~1ull,
+                                         0xffffffff80000000ull,
+                                         0x7fffffff00000001ull};
+  for (unsigned cond = 0; cond < 14; ++cond) {
+    SCOPED_TRACE("cond " + std::to_string(cond));
+    const uint32_t inv = (cond ^ 1) << 12;
+    m->load({
+        0xeb02003f,         // cmp x1, x2
+        0x9a9f07e0 | inv,   // cset x0, cond
+        0xd2800003,         // mov x3, #0
+        0x54000040 | cond,  // b.cond .+8
+        0xd2800023,         // mov x3, #1      (skipped when taken)
+        0x6b02003f,         // cmp w1, w2
+        0x1a9f07e4 | inv,   // cset w4, cond
+    });
+    for (uint64_t a : kValues)
+      for (uint64_t b : kValues) {
+        m->restart();
+        m->x(1) = a;
+        m->x(2) = b;
+        rerun_ok();
+        const bool wide = condition_after_cmp(cond, a, b, true);
+        ASSERT_EQ(m->x(0), uint64_t(wide)) << std::hex << a << " " << b;
+        ASSERT_EQ(m->x(3), uint64_t(!wide)) << std::hex << a << " " << b;
+        ASSERT_EQ(m->x(4), uint64_t(condition_after_cmp(cond, a, b, false)))
+            << std::hex << a << " " << b;
+      }
+  }
+}
+
 TEST_P(BranchTest, SingleStep) {
   m->load({
       0xd2800021,  // mov x1, #1

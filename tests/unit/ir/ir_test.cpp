@@ -186,6 +186,29 @@ TEST(ConstFold, NegatedCompareBecomesTheInverseCompare) {
             "  branch v6 ? 0x10 : 0x20\n");
 }
 
+TEST(ConstFold, FlagLogic) {
+  // What an arm64 condition on a CMP with 0 leaves: V of x - 0 (AddOvf x, ~0, 1) and of x + 0
+  // are 0, !!c is c and a negated compare is the inverse compare, so GE (N == V) is x >= 0.
+  Block b;
+  Emitter e(b);
+  Value x = e.get_reg(Type::I64, kX0);
+  Value n = e.cmp(Cond::Slt, x, e.c64(0));
+  Value v = e.add_ovf(x, e.c64(~0ull), e.c1(true));
+  Value v2 = e.add_ovf(x, e.c64(0), e.c1(false));
+  Value ge = e.not_(e.xor_(n, e.or_(v, v2)));
+  e.set_reg(kX1, e.not_(e.not_(x)));
+  e.branch(ge, 0x10, 0x20);
+  opt::optimize(b);
+  EXPECT_EQ(verify(b), "");
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = GetReg @0x10\n"
+            "  v1:i64 = Const $0x0\n"
+            "  v2:i1 = Cmp.i64 v0, v1, sge\n"
+            "  SetReg.i64 v0,@0x18\n"
+            "  branch v2 ? 0x10 : 0x20\n");
+}
+
 TEST(Dce, KeepsSideEffectsAndTerminalOperands) {
   Block b;
   Emitter e(b);
