@@ -355,8 +355,20 @@ void Gen::gen_adc(size_t i) {
     flags_kept(before);
     return;
   }
+  const Cc cc = in.op == Opcode::AddCarry ? kB : kO;
+  if (in.op != Opcode::AddC && add_flags_hold(in)) {
+    // C or V of the add (AddC, or the other flag's) the flags hold: a setcc, no add of its own.
+    const size_t before = a_.size();
+    if (fuse_set_reg(i, cc)) return flags_kept(before);
+    a_.setcc(cc, RAX);
+    a_.movzx_rr(1, RAX, RAX);
+    st(i, RAX);
+    flags_kept(before);
+    return;
+  }
+  const bool wide = t == Type::I64 || t == Type::I32;
   ld(RAX, in.args[0]);
-  if (t == Type::I64 || t == Type::I32) {
+  if (wide) {
     // A constant carry in (arm64's SUBS/CMP: 1, ADDS/CMN: 0) needs no bt, and the addend
     // can be an immediate or the operand's own register.
     Alu op = kAdc;
@@ -375,15 +387,20 @@ void Gen::gen_adc(size_t i) {
     a_.bt_ri(RDX, 0);
     a_.adc_narrow(bytes_of(t), RAX, RCX);
   }
+  if (wide) note_add_flags(in);
+  const size_t before = a_.size();
   if (in.op == Opcode::AddC) {
-    norm(RAX, t);
-  } else if (fuse_set_reg(i, in.op == Opcode::AddCarry ? kB : kO)) {
+    norm(RAX, t);  // mov eax, eax: the flags stay
+    st(i, RAX);
+    flags_kept(before);
+    if (wide) note_zs_flags(uint32_t(i), t);  // N and Z of the sum: ZF and SF
     return;
-  } else {
-    a_.setcc(in.op == Opcode::AddCarry ? kB : kO, RAX);
-    a_.movzx_rr(1, RAX, RAX);
   }
+  if (fuse_set_reg(i, cc)) return flags_kept(before);
+  a_.setcc(cc, RAX);
+  a_.movzx_rr(1, RAX, RAX);
   st(i, RAX);
+  flags_kept(before);
 }
 
 // rcx = tlb_index(guest address in a) * sizeof(TlbEntry), the entry's offset in an mmu_idx's
@@ -438,6 +455,9 @@ bool Gen::gen_inst(size_t i, std::string& err) {
         flags_kept(before);
       } else if (is_k(v) && (t == Type::I32 || (t == Type::I64 && fits_i32(int64_t(kv(v)))))) {
         a_.store_imm32(t == Type::I64, m, int32_t(kv(v)));
+        flags_kept(before);
+      } else if (is_k(v) && t == Type::I1) {  // arm64's C and V of a logical op: 0
+        a_.store_imm8(m, uint8_t(kv(v) & 1));
         flags_kept(before);
       } else {
         ld(RAX, v);

@@ -291,7 +291,7 @@ class Gen {
       // if this is v's only use the store itself is dead.
       if (rax_value_ == v.id && h.uses == 1) {
         a_.truncate(rax_store_start_);
-        rax_stored_at_ = flags_at_ = zs_at_ = sub_at_ = ~size_t(0);
+        rax_stored_at_ = flags_at_ = zs_at_ = sub_at_ = add_at_ = ~size_t(0);
       }
     } else if (h.in_reg()) {
       if (h.reg != r) a_.mov_rr(true, r, h.reg);
@@ -339,7 +339,7 @@ class Gen {
   void bind(Label l) {
     a_.bind(l);
     rax_stored_at_ = ~size_t(0);
-    flags_at_ = zs_at_ = sub_at_ = ~size_t(0);
+    flags_at_ = zs_at_ = sub_at_ = add_at_ = ~size_t(0);
   }
   /// If the host flags still hold comparison v (nothing was emitted after its setcc/store),
   /// the condition code that is true when v is; otherwise false.
@@ -348,7 +348,7 @@ class Gen {
     cc = flags_cc_;
     if (vals_[v.id].uses == 1) {  // nothing else reads the 0/1 value: drop setcc and store
       a_.truncate(flags_tail_at_);
-      rax_stored_at_ = flags_at_ = zs_at_ = sub_at_ = ~size_t(0);
+      rax_stored_at_ = flags_at_ = zs_at_ = sub_at_ = add_at_ = ~size_t(0);
     }
     return true;
   }
@@ -547,11 +547,25 @@ class Gen {
     const ir::Inst& n = b_.insts[ny.id];
     return n.op == Opcode::Not && n.type == sub_type_ && same_operand(n.args[0], sub_y_);
   }
+  // The host's flags hold all of "x + y + c" at type t from here (gen_adc: arm64's ADDS,
+  // CMN), so its AddCarry and AddOvf are a setcc each.
+  void note_add_flags(const ir::Inst& in) {
+    add_x_ = in.args[0];
+    add_y_ = in.args[1];
+    add_c_ = in.args[2];
+    add_type_ = in.type;
+    add_at_ = a_.size();
+  }
+  bool add_flags_hold(const ir::Inst& in) const {
+    return a_.size() == add_at_ && in.type == add_type_ && in.args[0] == add_x_ &&
+           same_operand(in.args[1], add_y_) && same_operand(in.args[2], add_c_);
+  }
   // Code emitted since `before` left the host flags alone (setcc, movzx, mov, not): what they
   // held then, they hold now.
   void flags_kept(size_t before) {
     if (zs_at_ == before) zs_at_ = a_.size();
     if (sub_at_ == before) sub_at_ = a_.size();
+    if (add_at_ == before) add_at_ = a_.size();
   }
   void gen_cmp(size_t i);
   void gen_adc(size_t i);
@@ -613,6 +627,9 @@ class Gen {
   size_t sub_at_ = ~size_t(0);  // note_sub_flags: where the flags still hold sub x, y
   Value sub_x_, sub_y_;
   Type sub_type_ = Type::I64;
+  size_t add_at_ = ~size_t(0);  // note_add_flags: where the flags still hold x + y + c
+  Value add_x_, add_y_, add_c_;
+  Type add_type_ = Type::I64;
   Cc flags_cc_ = kE;
   std::vector<Cold>& cold_;
   std::vector<std::pair<size_t, GenericOp>>& data_;

@@ -276,6 +276,10 @@ class X64 {
     if (size == 2) byte(0x66);
     op_rm(size == 1 ? 0x86 : 0x87, size == 8, reg, m, size == 1);
   }
+  void store_imm8(Mem m, uint8_t imm) {  // mov byte [m], imm8
+    op_rm(0xc6, false, Reg(0), m);
+    byte(imm);
+  }
   void store_imm32(bool w, Mem m, int32_t imm) {  // mov dword/qword [m], simm32
     op_rm(0xc7, w, Reg(0), m);
     imm32(uint32_t(imm));

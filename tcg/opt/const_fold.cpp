@@ -131,10 +131,37 @@ void const_fold(ir::Block& b) {
         }
         break;
       case Opcode::Select:
-        if (k[0])
+        if (k[0]) {
           forward_to(c[0] ? i.args[1] : i.args[2]);
-        else if (i.args[1] == i.args[2])
+          break;
+        }
+        if (i.args[1] == i.args[2]) {
           forward_to(i.args[1]);
+          break;
+        }
+        if (const Inst& d = b.insts[i.args[0].id]; d.op == Opcode::Not) {
+          // Select(!c, a, b) is Select(c, b, a) (arm64's CSET on a clear flag).
+          const ir::Value a = i.args[1];
+          i.args[0] = d.args[0];
+          i.args[1] = i.args[2];
+          i.args[2] = a;
+          k[1] = is_const(i.args[1], c[1]);
+          k[2] = is_const(i.args[2], c[2]);
+        }
+        // Select(c, 1, 0) is c, zero-extended (CSET).
+        if (k[1] && k[2] && c[1] == 1 && c[2] == 0) {
+          if (i.type == ir::Type::I1) {
+            forward_to(i.args[0]);
+          } else {
+            const ir::Value cond = i.args[0];
+            const ir::Type t = i.type;
+            i = Inst{};
+            i.op = Opcode::ZExt;
+            i.type = t;
+            i.nargs = 1;
+            i.args[0] = cond;
+          }
+        }
         break;
       default:
         break;

@@ -209,6 +209,31 @@ TEST(ConstFold, FlagLogic) {
             "  branch v2 ? 0x10 : 0x20\n");
 }
 
+TEST(ConstFold, SelectOfANegatedConditionAndCset) {
+  // CSET on a clear carry: Select(!c, 0, 1) is Select(c, 1, 0), which is c zero-extended.
+  Block b;
+  Emitter e(b);
+  Value x = e.get_reg(Type::I64, kX0);
+  Value y = e.get_reg(Type::I64, kX1);
+  Value c = e.add_carry(x, y, e.c1(false));
+  e.set_reg(kX0, e.select(e.not_(c), e.c64(0), e.c64(1)));
+  e.set_reg(kX1, e.select(e.not_(c), x, y));
+  e.jump(4);
+  opt::optimize(b);
+  EXPECT_EQ(verify(b), "");
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = GetReg @0x10\n"
+            "  v1:i64 = GetReg @0x18\n"
+            "  v2:i1 = Const $0x0\n"
+            "  v3:i1 = AddCarry.i64 v0, v1, v2\n"
+            "  v4:i64 = ZExt v3\n"
+            "  SetReg.i64 v4,@0x10\n"
+            "  v6:i64 = Select v3, v1, v0\n"
+            "  SetReg.i64 v6,@0x18\n"
+            "  jump 0x4\n");
+}
+
 TEST(Dce, KeepsSideEffectsAndTerminalOperands) {
   Block b;
   Emitter e(b);

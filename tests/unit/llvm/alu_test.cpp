@@ -590,6 +590,54 @@ TEST_P(AluTest, SubFlagsAndCompareOfTheSameOperands) {
     }
 }
 
+// arm64's ADDS/CMN: N and Z of the sum, its C and V with the same operands (the baseline tier
+// reads them off the add's host flags), then a C of other operands (a fresh add); and constant
+// flags (a logical op's C and V) stored as single bytes.
+TEST_P(AluTest, AddFlagsOfTheSameOperands) {
+  for (Type t : {Type::I32, Type::I64})
+    for (int carry : {0, 1, -1}) {  // -1: the carry in from a register
+      const unsigned w = ir::bits(t);
+      auto tb = new_tb();
+      Emitter e(tb->ir);
+      const Value a = e.get_reg(t, reg(0));
+      const Value b = e.get_reg(t, reg(1));
+      const Value c = carry < 0 ? e.trunc(Type::I1, e.get_reg(Type::I64, reg(2))) : e.c1(carry);
+      const Value r = e.addc(a, b, c);
+      const Value zero = e.konst(t, 0);
+      e.set_reg(reg(8), e.cmp(Cond::Slt, r, zero));
+      e.set_reg(reg(9), e.cmp(Cond::Eq, r, zero));
+      e.set_reg(reg(10), e.add_carry(a, b, c));
+      e.set_reg(reg(11), e.add_ovf(a, b, c));
+      e.set_reg(reg(12), e.add_carry(a, a, c));
+      e.set_reg(reg(13), e.c1(false));
+      e.set_reg(reg(13) + 1, e.c1(true));
+      e.set_reg(reg(7), r);
+      e.jump(0x2000);
+      exec::NativeFn fn = compile(*tb);
+      ASSERT_NE(fn, nullptr);
+      const uint64_t m = mask_of(w), top = 1ull << (w - 1);
+      const uint64_t vals[] = {0, 1, 2, m, m - 1, top, top - 1, top + 1, 0x1234567 & m};
+      const uint64_t cin = carry < 0 ? 1 : uint64_t(carry);
+      for (uint64_t av : vals)
+        for (uint64_t bv : vals) {
+          cpu_->r[0] = av, cpu_->r[1] = bv, cpu_->r[2] = cin;
+          cpu_->r[13] = ~0ull;
+          ASSERT_EQ(run(fn), exec::kRetNext);
+          const u128 sum = u128(av) + bv + cin;
+          const uint64_t d = uint64_t(sum) & m;
+          const bool v = ((~(av ^ bv)) & (av ^ d) & top) != 0;
+          const uint64_t want[] = {(d & top) != 0, d == 0, (sum >> w) != 0, v,
+                                   ((u128(av) + av + cin) >> w) != 0};
+          for (unsigned i = 0; i < 5; ++i)
+            EXPECT_EQ(cpu_->r[8 + i] & 1, want[i])
+                << ir::type_name(t) << " carry " << carry << " flag " << i << " a 0x" << std::hex
+                << av << " b 0x" << bv;
+          EXPECT_EQ(cpu_->r[13], 0xffffffffffff0100ull);  // two bytes written, no more
+          EXPECT_EQ(cpu_->r[7] & m, d);
+        }
+    }
+}
+
 // Partial-register reads and writes touch exactly their bytes (x86 AH-style offsets).
 TEST_P(AluTest, PartialRegisterAccess) {
   auto tb = new_tb();
