@@ -206,6 +206,16 @@ void Gen::gen_alu(size_t i, Alu op) {
   const bool w = in.type == Type::I64, wide = w || in.type == Type::I32;
   Value x = in.args[0], y = in.args[1];
   Reg d = out(i);
+  if (scaled_shl_ + 1 == i) {
+    // base + (index << scale) in one lea (gen_shift left the Shl to it).
+    const ir::Inst& shl = b_.insts[scaled_shl_];
+    const Value base = y.id == scaled_shl_ ? x : y, index = shl.args[0];
+    const Reg rb = vals_[base.id].in_reg() ? reg_of(base) : (ld(RDX, base), RDX);
+    const Reg ri = vals_[index.id].in_reg() ? reg_of(index) : (ld(RCX, index), RCX);
+    a_.lea(d, Mem{rb, 0, ri, uint8_t(kv(shl.args[1]) & 63)});
+    st(i, d);
+    return;
+  }
   if (d != RAX && reg_of(y) == d && reg_of(x) != d) {
     // The result's register holds y (its last use): a commutative op reads x as its second
     // operand instead; a subtraction computes in rax.
@@ -242,6 +252,16 @@ void Gen::gen_shift(size_t i) {
   const Reg d = out(i);
   if (is_k(y)) {
     const uint8_t amt = uint8_t(kv(y) & (w - 1));
+    if (op == kShl && w64 && amt >= 1 && amt <= 3 && vals_[i].uses == 1 &&
+        i + 1 < b_.insts.size()) {
+      const ir::Inst& next = b_.insts[i + 1];
+      if (next.op == Opcode::Add && next.type == Type::I64 &&
+          (next.args[0].id == i) != (next.args[1].id == i) &&
+          !is_k(next.args[0].id == i ? next.args[1] : next.args[0])) {
+        scaled_shl_ = i;  // the Add does it
+        return;
+      }
+    }
     if (wide) {
       ld(d, x);
       if (amt) a_.shift_ri(op, w64, d, amt);
@@ -649,6 +669,18 @@ bool Gen::gen_inst(size_t i, std::string& err) {
         return true;
       }
       const Reg d = out(i);
+      if (pos == 0 && (len == 8 || len == 16 || len == 32)) {  // arm64's SXTW, SXTB, SXTH
+        const Value x = in.args[0];
+        Reg src = d;
+        if (vals_[x.id].in_reg())
+          src = reg_of(x);
+        else
+          ld(d, x);
+        a_.movsx_rr(len / 8, d, src);
+        norm(d, t);
+        st(i, d);
+        return true;
+      }
       ld(d, in.args[0]);
       if (pos + len > 64) {
         // The field's top bit lies above bit 63, where the value is zero: no sign to extend.

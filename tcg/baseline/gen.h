@@ -621,7 +621,10 @@ class Gen {
   // b.cc, ...): not emitted, the branch tests its operand with the targets' roles swapped.
   bool branch_on_not_ = false;
   size_t fused_set_reg_ = ~size_t(0);  // a SetReg its Cmp already did (gen_cmp)
-  size_t zs_at_ = ~size_t(0);          // note_zs_flags: where the flags still hold zs_value_
+  // A Shl by 1-3 read only by the next instruction, an I64 Add: not emitted, the Add is one
+  // lea with a scaled index (arm64's [Xn, Xm, LSL #3]).
+  size_t scaled_shl_ = ~size_t(0);
+  size_t zs_at_ = ~size_t(0);  // note_zs_flags: where the flags still hold zs_value_
   uint32_t zs_value_ = 0;
   Type zs_type_ = Type::I64;
   size_t sub_at_ = ~size_t(0);  // note_sub_flags: where the flags still hold sub x, y

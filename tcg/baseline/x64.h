@@ -43,6 +43,7 @@ struct Mem {
   Reg base;
   int32_t disp;
   Reg index = RSP;
+  uint8_t scale = 0;  // the index is multiplied by 1 << scale
 };
 
 struct Label {
@@ -481,9 +482,9 @@ class X64 {
   void modrm_mem(Reg reg, Mem m) {
     const uint8_t base = m.base & 7;
     const uint8_t mod = (m.disp == 0 && base != RBP) ? 0 : fits_i8(m.disp) ? 1 : 2;
-    if (m.index != RSP) {  // SIB, scale 1
+    if (m.index != RSP) {  // SIB
       byte(uint8_t((mod << 6) | ((reg & 7) << 3) | 4));
-      byte(uint8_t(((m.index & 7) << 3) | base));
+      byte(uint8_t((m.scale << 6) | ((m.index & 7) << 3) | base));
     } else {
       byte(uint8_t((mod << 6) | ((reg & 7) << 3) | base));
       if (base == RSP) byte(0x24);  // SIB: no index, base rsp/r12

@@ -638,6 +638,32 @@ TEST_P(AluTest, AddFlagsOfTheSameOperands) {
     }
 }
 
+// base + (index << 1..3), the Shl read only by the Add (arm64's [Xn, Xm, LSL #3]), either
+// operand order, with the index also needed afterwards and not: one lea in the baseline tier.
+TEST_P(AluTest, AddOfAShiftedIndex) {
+  auto tb = new_tb();
+  Emitter e(tb->ir);
+  const Value base = e.get_reg(Type::I64, reg(0)), index = e.get_reg(Type::I64, reg(1));
+  unsigned k = 0;
+  for (unsigned sh = 1; sh <= 4; ++sh) {
+    const Value s = e.shl(index, e.c64(sh));
+    e.set_reg(reg(8 + k++), sh % 2 ? e.add(base, s) : e.add(s, base));
+  }
+  e.set_reg(reg(8 + k++), e.add(base, e.shl(e.get_reg(Type::I64, reg(2)), e.c64(3))));
+  e.set_reg(reg(8 + k++), index);
+  e.jump(0x2000);
+  exec::NativeFn fn = compile(*tb);
+  ASSERT_NE(fn, nullptr);
+  for (uint64_t b : {0ull, 0x1000ull, ~0ull, 0x8000000000000000ull})
+    for (uint64_t x : {0ull, 1ull, ~0ull, 0x4000000000000001ull}) {
+      cpu_->r[0] = b, cpu_->r[1] = x, cpu_->r[2] = x ^ 5;
+      ASSERT_EQ(run(fn), exec::kRetNext);
+      for (unsigned sh = 1; sh <= 4; ++sh) EXPECT_EQ(cpu_->r[7 + sh], b + (x << sh)) << sh;
+      EXPECT_EQ(cpu_->r[12], b + ((x ^ 5) << 3));
+      EXPECT_EQ(cpu_->r[13], x);
+    }
+}
+
 // Partial-register reads and writes touch exactly their bytes (x86 AH-style offsets).
 TEST_P(AluTest, PartialRegisterAccess) {
   auto tb = new_tb();

@@ -322,6 +322,11 @@ TEST_F(RegAllocTest, RandomBlocksAgreeWithTheInterpreter) {
       Value x = pick(t), y = pick(t), r;
       switch (rng() % 16) {
         case 0:
+          if (t == Type::I64 && rng() % 2) {  // base + (index << 1..3): one lea in baseline
+            const Value sh = e.shl(y, e.konst(t, 1 + rng() % 3));
+            r = rng() % 2 ? e.add(x, sh) : e.add(sh, x);
+            break;
+          }
           r = e.add(x, y);
           break;
         case 1:
