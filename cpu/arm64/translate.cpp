@@ -6,6 +6,7 @@
 
 #include "cpu/arm64/exception.h"
 #include "cpu/arm64/helpers.h"
+#include "tcg/ir/eval.h"
 
 namespace orrery::cpu::arm64 {
 
@@ -84,8 +85,8 @@ Value Translator::sub_flags(Value a, Value b, bool set_flags) {
 }
 
 Value Translator::cond_of_sub(unsigned cond) {
-  if (!flags_sub_.valid) return {};
   const auto& insts = e_.block().insts;
+  if (!flags_sub_.valid || flags_sub_.end > insts.size()) return {};
   for (size_t i = flags_sub_.end; i < insts.size(); ++i) {
     const tcg::ir::Inst& in = insts[i];
     const bool flag_write = in.op == tcg::ir::Opcode::SetReg && in.imm <= kOffV &&
@@ -95,19 +96,28 @@ Value Translator::cond_of_sub(unsigned cond) {
       return {};
     }
   }
-  // Pairs of conditions: the even one and its inverse (cond & 1).
-  static constexpr Cond kTrue[8] = {Cond::Eq,  Cond::Uge, Cond::Slt, Cond::Eq,
-                                    Cond::Ugt, Cond::Sge, Cond::Sgt, Cond::Eq};
-  static constexpr Cond kFalse[8] = {Cond::Ne,  Cond::Ult, Cond::Sge, Cond::Ne,
-                                     Cond::Ule, Cond::Slt, Cond::Sle, Cond::Ne};
+  // The even condition of each pair; the odd one is its inverse.
+  Cond c;
   switch (cond >> 1) {
-    case 2:  // MI/PL: the sign of a - b, not a compare of a with b
-    case 3:  // VS/VC
-    case 7:  // AL/NV
+    case 0:
+      c = Cond::Eq;  // EQ/NE
+      break;
+    case 1:
+      c = Cond::Uge;  // CS/CC
+      break;
+    case 4:
+      c = Cond::Ugt;  // HI/LS
+      break;
+    case 5:
+      c = Cond::Sge;  // GE/LT
+      break;
+    case 6:
+      c = Cond::Sgt;  // GT/LE
+      break;
+    default:  // MI/PL and VS/VC (the sign and overflow of a - b), AL/NV
       return {};
-    default:
-      return e_.cmp((cond & 1) ? kFalse[cond >> 1] : kTrue[cond >> 1], flags_sub_.a, flags_sub_.b);
   }
+  return e_.cmp((cond & 1) ? tcg::ir::invert_cond(c) : c, flags_sub_.a, flags_sub_.b);
 }
 
 // The IR allows And/Or/Xor/Not/Select on I1, so flag logic stays in I1.
