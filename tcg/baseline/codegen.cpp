@@ -365,27 +365,11 @@ void Gen::gen_adc(size_t i) {
   const Type t = in.type;
   if (t == Type::I1) return gen_generic(i);
   const Value carry = in.args[2];
-  if (ovf_of_sub(i)) {
-    // V of the Sub the flags hold (x - y = x + ~y + 1): its OF, with no add of its own.
-    const size_t before = a_.size();
-    if (fuse_set_reg(i, kO)) return flags_kept(before);
-    a_.setcc(kO, RAX);
-    a_.movzx_rr(1, RAX, RAX);
-    st(i, RAX);
-    flags_kept(before);
-    return;
-  }
+  // V of the Sub the flags hold (x - y = x + ~y + 1): its OF, with no add of its own.
+  if (ovf_of_sub(i)) return set_from_flags(i, kO);
   const Cc cc = in.op == Opcode::AddCarry ? kB : kO;
-  if (in.op != Opcode::AddC && add_flags_hold(in)) {
-    // C or V of the add (AddC, or the other flag's) the flags hold: a setcc, no add of its own.
-    const size_t before = a_.size();
-    if (fuse_set_reg(i, cc)) return flags_kept(before);
-    a_.setcc(cc, RAX);
-    a_.movzx_rr(1, RAX, RAX);
-    st(i, RAX);
-    flags_kept(before);
-    return;
-  }
+  // C or V of the add (AddC, or the other flag's) the flags hold: a setcc, no add of its own.
+  if (in.op != Opcode::AddC && add_flags_hold(in)) return set_from_flags(i, cc);
   const bool wide = t == Type::I64 || t == Type::I32;
   ld(RAX, in.args[0]);
   if (wide) {
@@ -416,10 +400,16 @@ void Gen::gen_adc(size_t i) {
     if (wide) note_zs_flags(uint32_t(i), t);  // N and Z of the sum: ZF and SF
     return;
   }
-  if (fuse_set_reg(i, cc)) return flags_kept(before);
-  a_.setcc(cc, RAX);
-  a_.movzx_rr(1, RAX, RAX);
-  st(i, RAX);
+  set_from_flags(i, cc);
+}
+
+void Gen::set_from_flags(size_t i, Cc cc) {
+  const size_t before = a_.size();
+  if (!fuse_set_reg(i, cc)) {
+    a_.setcc(cc, RAX);
+    a_.movzx_rr(1, RAX, RAX);
+    st(i, RAX);
+  }
   flags_kept(before);
 }
 

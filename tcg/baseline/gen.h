@@ -512,6 +512,9 @@ class Gen {
   void gen_vec_fp(size_t i, uint8_t prefix, uint8_t opc);
   void gen_shift(size_t i);
   bool fuse_set_reg(size_t i, Cc cc);
+  /// I1 value i is the host flag cc (the flags already hold it): setcc, or straight into the
+  /// SetReg that follows (fuse_set_reg); the flags stay.
+  void set_from_flags(size_t i, Cc cc);
   // The host's ZF and SF hold value v at type t from here (its ALU op, or a cmp with 0).
   void note_zs_flags(uint32_t v, Type t) {
     zs_value_ = v;
