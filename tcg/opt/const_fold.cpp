@@ -1,3 +1,5 @@
+#include <utility>
+
 #include "tcg/ir/eval.h"
 #include "tcg/opt/passes.h"
 #include "tcg/opt/rewrite.h"
@@ -43,6 +45,19 @@ void const_fold(ir::Block& b) {
       all &= k[a];
     }
     const ir::Type rt = ir::result_type(i);
+    auto become_const = [&](uint64_t v) {
+      i = Inst{};
+      i.op = Opcode::Const;
+      i.type = rt;
+      i.imm = v & ir::mask(rt);
+    };
+    // A negated comparison is the inverse comparison, which the code generators fuse into a
+    // compare and branch.
+    auto become_inverse_of = [&](const Inst& cmp) {
+      Inst inv = cmp;
+      inv.imm = uint64_t(ir::invert_cond(ir::Cond(cmp.imm)));
+      i = inv;
+    };
     // A constant offset from a PC-derived value is PC-derived (ADRP then ADD: one PcRel).
     if (i.type == ir::Type::I64 && (i.op == Opcode::Add || i.op == Opcode::Sub) && (k[0] || k[1])) {
       const Inst& other = b.insts[i.args[k[0] ? 1 : 0].id];
@@ -58,11 +73,7 @@ void const_fold(ir::Block& b) {
     }
     if (all) {
       unsigned src_bits = i.nargs ? ir::bits(b.type_of(i.args[0])) : 0;
-      uint64_t v = ir::eval_pure(i.op, i.type, src_bits, c[0], c[1], c[2], i.imm, i.imm2);
-      i = Inst{};
-      i.op = Opcode::Const;
-      i.type = rt;
-      i.imm = v & ir::mask(rt);
+      become_const(ir::eval_pure(i.op, i.type, src_bits, c[0], c[1], c[2], i.imm, i.imm2));
       continue;
     }
     // Identities that forward an argument unchanged.
@@ -71,14 +82,11 @@ void const_fold(ir::Block& b) {
     const uint64_t all_ones = ir::mask(i.type);
     switch (i.op) {
       case Opcode::Xor:
-        // A negated comparison (x86 JNE, JAE...: the frontend inverts JE's test) is the
-        // inverse comparison, which the code generators fuse into a compare and branch.
+        // x86 JNE, JAE...: the frontend inverts JE's test.
         if (i.type == ir::Type::I1 && (k[0] || k[1]) && c[k[0] ? 0 : 1] == 1) {
           const Inst& cmp = b.insts[i.args[k[0] ? 1 : 0].id];
           if (cmp.op == Opcode::Cmp) {
-            Inst inv = cmp;
-            inv.imm = uint64_t(ir::invert_cond(ir::Cond(cmp.imm)));
-            i = inv;
+            become_inverse_of(cmp);
             break;
           }
         }
@@ -115,20 +123,13 @@ void const_fold(ir::Block& b) {
         if (const Inst& d = b.insts[i.args[0].id]; d.op == Opcode::Not) {
           forward_to(d.args[0]);
         } else if (d.op == Opcode::Cmp) {
-          Inst inv = d;
-          inv.imm = uint64_t(ir::invert_cond(ir::Cond(d.imm)));
-          i = inv;
+          become_inverse_of(d);
         }
         break;
       case Opcode::AddOvf:
         // x + 0 + 0 and x + ~0 + 1 (the V of x - 0) never overflow.
-        if ((k[1] && k[2] && c[1] == 0 && c[2] == 0) ||
-            (k[1] && k[2] && c[1] == all_ones && c[2] == 1)) {
-          i = Inst{};
-          i.op = Opcode::Const;
-          i.type = ir::Type::I1;
-          i.imm = 0;
-        }
+        if (k[1] && k[2] && ((c[1] == 0 && c[2] == 0) || (c[1] == all_ones && c[2] == 1)))
+          become_const(0);
         break;
       case Opcode::Select:
         if (k[0]) {
@@ -141,12 +142,10 @@ void const_fold(ir::Block& b) {
         }
         if (const Inst& d = b.insts[i.args[0].id]; d.op == Opcode::Not) {
           // Select(!c, a, b) is Select(c, b, a) (arm64's CSET on a clear flag).
-          const ir::Value a = i.args[1];
           i.args[0] = d.args[0];
-          i.args[1] = i.args[2];
-          i.args[2] = a;
-          k[1] = is_const(i.args[1], c[1]);
-          k[2] = is_const(i.args[2], c[2]);
+          std::swap(i.args[1], i.args[2]);
+          std::swap(k[1], k[2]);
+          std::swap(c[1], c[2]);
         }
         // Select(c, 1, 0) is c, zero-extended (CSET).
         if (k[1] && k[2] && c[1] == 1 && c[2] == 0) {
