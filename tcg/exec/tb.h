@@ -50,6 +50,13 @@ struct TranslationBlock {
   // The physical page the block runs on into when it spans two (CodeReader::extend), else
   // kNoPage. Not part of the key: a lookup checks that the next virtual page still maps here.
   uint64_t phys_page2 = kNoPage;
+  // What a lookup reads (VcpuExec::find_or_translate, the jump cache's check) shares the key's
+  // cache line: a boot's ~200k jump-cache misses each found the block on lines of their own.
+  std::atomic<NativeFn> native{nullptr};
+  std::atomic<bool> valid{true};
+  // Installed from the persistent cache ahead of need (Engine::install_ahead): its entry's hit
+  // flag, set by the first lookup that finds the block, so only code that ran is kept.
+  std::atomic<std::atomic<bool>*> cache_hit{nullptr};
   // The optimised IR; immutable once published (the JIT thread reads it), except that a block
   // translated for the baseline tier or the interpreter keeps only its scalars (guest_pc,
   // guest_size, num_insns, term) and sets ir_dropped: few blocks are ever compiled, and keeping
@@ -63,7 +70,6 @@ struct TranslationBlock {
   size_t ir_insts() const { return ir_dropped ? ir_size : ir.insts.size(); }
   std::unique_ptr<interp::Program> prog;
 
-  std::atomic<NativeFn> native{nullptr};
   // Tier-up counting (tcg/exec/tier_policy.h). Baseline code decrements *count_cell at every
   // execution (a plain, racy decrement: a count lost to another vCPU only delays tier-up) and
   // calls Engine::tier_up once it reaches zero or below; the interpreter does the same
@@ -116,15 +122,11 @@ struct TranslationBlock {
   // Executions of this block's LLVM code, alone or inside a region, counted only under -d tier
   // (JitOptions::count_executions).
   std::atomic<uint64_t> native_execs{0};
-  std::atomic<bool> valid{true};
   std::atomic<bool> compile_queued{false};
   bool tier_never = false;  // the policy keeps it out of LLVM for good (under the engine's lock)
   // Queued at its first translation because the profile of an earlier run named it
   // (Engine::tier_ahead); set before it is queued. Such a block is never dropped cold.
   bool ahead = false;
-  // Installed from the persistent cache ahead of need (Engine::install_ahead): its entry's hit
-  // flag, set by the first lookup that finds the block, so only code that ran is kept.
-  std::atomic<std::atomic<bool>*> cache_hit{nullptr};
 
   // Direct successors: slot 0 is Jump's target or Branch's taken target, slot 1 Branch's
   // not-taken target. Native code tail-calls link[i] when it is non-null; the dispatcher fills
