@@ -226,6 +226,7 @@ bool BlockLowering::lower_member(size_t m) {
   const ir::Block& blk = tb_->ir;
   insn_pc_ = blk.guest_pc;
   values_.assign(blk.insts.size(), nullptr);
+  pending_flags_.clear();
   runs_ = opt::find_mem_runs(blk);
   run_ok_.assign(runs_.runs.size(), nullptr);
   run_host_.assign(runs_.runs.size(), nullptr);
@@ -318,12 +319,16 @@ void BlockLowering::plan_registers() {
   }
   for (PromotedReg& r : regs_) {
     // A condition flag (I1) the function writes but never reads (a block sets it and its own
-    // branch consumes it) is stored where it is written, by the set<cc> that computes it:
-    // promoted, its last value stayed live across a loop only for the syncs before slow paths
-    // and exits, one register (or spill) per flag. Wider write-only registers stay promoted:
-    // stored at every write, a loop's dead temporaries cost more than their syncs did.
-    if (!r.live || (!r.read && r.type == ir::Type::I1)) {
+    // branch consumes it) is not promoted: its last value stayed live across a loop only for
+    // the syncs before slow paths and exits, one register (or spill) per flag. It is stored
+    // once per member instead (kLazyFlag). Wider write-only registers stay promoted: stored at
+    // every write, a loop's dead temporaries cost more than their syncs did.
+    if (!r.live) {
       reg_index_[r.offset] = -2;
+      continue;
+    }
+    if (!r.read && r.type == ir::Type::I1) {
+      reg_index_[r.offset] = kLazyFlag;
       continue;
     }
     ll::Type* t = r.type == ir::Type::I1 ? b_.getInt8Ty() : value_type(r.type);
@@ -336,6 +341,12 @@ void BlockLowering::sync_out() {
   for (const PromotedReg& r : regs_)
     if (r.slot && r.written)
       store_field(b_.CreateLoad(r.slot->getAllocatedType(), r.slot), r.offset);
+  for (const auto& [offset, v] : pending_flags_) store_field(v, offset);
+}
+
+void BlockLowering::flush_flags() {
+  for (const auto& [offset, v] : pending_flags_) store_field(v, offset);
+  pending_flags_.clear();
 }
 
 void BlockLowering::sync_in() {
@@ -471,6 +482,13 @@ bool BlockLowering::lower_inst(const ir::Inst& in, uint32_t index) {
       if (in.type == ir::Type::I1) v = b_.CreateZExt(v, b_.getInt8Ty());
       if (in.imm < reg_index_.size() && reg_index_[in.imm] >= 0) {
         b_.CreateStore(v, regs_[reg_index_[in.imm]].slot);
+      } else if (in.imm < reg_index_.size() && reg_index_[in.imm] == kLazyFlag) {
+        auto same = [&](const auto& p) { return p.first == in.imm; };
+        if (auto it = std::find_if(pending_flags_.begin(), pending_flags_.end(), same);
+            it != pending_flags_.end())
+          it->second = v;
+        else
+          pending_flags_.emplace_back(in.imm, v);
       } else {
         store_field(v, in.imm);
       }

@@ -84,9 +84,14 @@ class BlockLowering {
   // allocas (promoted to SSA by SROA); sync_out writes the written ones back to the CPU state
   // before anything that may observe it (slow paths, helpers, exits), sync_in reloads all of
   // them after a helper that may have changed them.
+  // A flag the region writes but never reads is not promoted (its last value would stay live
+  // around a loop for the syncs); each write replaces the member's pending value, which
+  // sync_out stores on its (cold) path and flush_flags stores on the main path at the member's
+  // end and before helpers: a flag rewritten within a member (SUBS then ADDS) costs no store.
   void plan_registers();
   void sync_out();
   void sync_in();
+  void flush_flags();
   int member_index(uint64_t target) const;              // -1 if target is not in the region
   ll::BasicBlock* member_block(uint64_t target) const;  // null if target is not in the region
   // Which members check exit_request on entry: the head and every target of an edge from a
@@ -185,6 +190,8 @@ class BlockLowering {
   };
   std::vector<PromotedReg> regs_;
   std::vector<int32_t> reg_index_;  // by byte offset into the state: index into regs_, or -1
+  static constexpr int32_t kLazyFlag = -3;  // reg_index_ of a write-only flag (sync_out)
+  std::vector<std::pair<uint64_t, ll::Value*>> pending_flags_;  // offset, i8 value
   std::vector<const exec::TranslationBlock*> members_;
   std::vector<ll::BasicBlock*> member_bbs_;
   std::vector<bool> checks_exit_;     // by member: plan_exit_checks

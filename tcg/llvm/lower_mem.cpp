@@ -402,7 +402,10 @@ ll::Value* BlockLowering::lower_call(const ir::Inst& in, bool pure) {
   auto* fty = ll::FunctionType::get(i64, {b_.getPtrTy(), i64, i64, i64}, false);
   ll::Value* args[4] = {cpu_, b_.getInt64(0), b_.getInt64(0), b_.getInt64(0)};
   for (unsigned k = 0; k < in.nargs; ++k) args[k + 1] = arg(in, k);
-  if (!pure) sync_out();  // helpers read and write guest state in memory
+  if (!pure) {
+    flush_flags();
+    sync_out();  // helpers read and write guest state in memory
+  }
   ll::CallInst* call = b_.CreateCall(fty, helper_ptr(*h), args);
   call->addFnAttr(ll::Attribute::NoUnwind);
   if (pure) {
@@ -532,6 +535,7 @@ void BlockLowering::emit_jump_cache_exit(ll::Value* pc) {
 
 bool BlockLowering::lower_terminal(const ir::Block& blk) {
   const ir::Terminal& t = blk.term;
+  flush_flags();  // on every path out: another member, or the function's exits
   auto value_of = [&](ir::Value v) -> ll::Value* {
     if (!v.valid() || v.id >= values_.size()) return nullptr;
     return values_[v.id];

@@ -187,6 +187,94 @@ TEST_F(RegionTest, FlagsWrittenButNeverReadAreExactAtFaultsAndExits) {
   EXPECT_EQ(cpu_->r[3], 5u);
 }
 
+uint64_t h_copy_flag(CpuCommon* c, uint64_t, uint64_t, uint64_t) {
+  auto* cpu = reinterpret_cast<TestCpu*>(c);
+  cpu->r[7] = cpu->r[7] * 2 + (cpu->r[4] & 1);  // the flag as the helper finds it in memory
+  return 0;
+}
+constexpr ir::Helper kCopyFlag{"copy_flag", h_copy_flag};
+
+TEST_F(RegionTest, AFlagRewrittenInOneBlockIsExactAtFaultsHelpersAndExits) {
+  // One block loops on itself and writes the flag r4 three times an iteration (as SUBS ... ADDS
+  // do NZCV): only the last write is stored on the main path, the others reach memory only on
+  // the paths that can observe them (a fault's slow path, a helper).
+  auto a = new_tb(0x100);
+  {
+    Emitter e(a->ir);
+    e.insn_start(0x100);
+    Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
+    e.set_reg(reg(0), n);
+    e.set_reg(reg(4), e.cmp(Cond::Ne, e.and_(n, e.c64(1)), e.c64(0)));  // odd
+    e.insn_start(0x104);
+    Value v = e.load(Type::I64, e.add(e.c64(0x70000000), e.shl(n, e.c64(3))), MemOp{3});
+    e.set_reg(reg(2), e.add(e.get_reg(Type::I64, reg(2)), v));
+    e.set_reg(reg(4), e.cmp(Cond::Slt, v, e.c64(0)));  // the load's sign
+    e.insn_start(0x108);
+    e.call(kCopyFlag);
+    e.set_reg(reg(4), e.cmp(Cond::Eq, e.and_(n, e.c64(3)), e.c64(0)));  // a multiple of 4
+    e.branch(e.cmp(Cond::Ult, n, e.get_reg(Type::I64, reg(1))), 0x100, 0x900);
+  }
+  a->region = {a.get()};
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  auto sign = [](uint64_t vaddr) { return uint64_t(int64_t(fake_mmio_value(vaddr, 8)) < 0); };
+  auto start = [&](uint64_t iterations, uint64_t fault) {
+    cpu_->r[0] = cpu_->r[2] = cpu_->r[7] = 0;
+    cpu_->r[1] = iterations;
+    cpu_->r[4] = 0xdededededededede;
+    cpu_->common.pending_exit = 0;
+    slow_.fault_vaddr = fault;
+  };
+  auto copies = [&](uint64_t upto) {  // what the helper saw, one bit an iteration
+    uint64_t bits = 0;
+    for (uint64_t i = 1; i <= upto; ++i) bits = bits * 2 + sign(0x70000000 + i * 8);
+    return bits;
+  };
+
+  start(1000, 0x70000000 + 43 * 8);
+  EXPECT_EQ(run(fa), exec::kRetPending);
+  EXPECT_EQ(cpu_->common.pc, 0x104u);
+  EXPECT_EQ(cpu_->r[0], 43u);
+  EXPECT_EQ(cpu_->r[4], 0xdedededededede01u);  // 43 is odd: the write before the fault
+  EXPECT_EQ(cpu_->r[7], copies(42));
+
+  start(1000, 0x70000000 + 44 * 8);
+  EXPECT_EQ(run(fa), exec::kRetPending);
+  EXPECT_EQ(cpu_->r[4], 0xdedededededede00u);  // 44 is even
+
+  start(20, ~0ull);
+  EXPECT_EQ(run(fa), exec::kRetNext);
+  EXPECT_EQ(cpu_->common.pc, 0x900u);
+  EXPECT_EQ(cpu_->r[4], 0xdedededededede01u);  // the last write: 20 is a multiple of 4
+  EXPECT_EQ(cpu_->r[7], copies(20));
+}
+
+TEST_F(RegionTest, AFlagRewrittenWithNothingBetweenIsStoredOnce) {
+  auto a = new_tb(0x100);
+  Emitter e(a->ir);
+  e.insn_start(0x100);
+  Value n = e.add(e.get_reg(Type::I64, reg(0)), e.c64(1));
+  e.set_reg(reg(4), e.cmp(Cond::Eq, n, e.c64(7)));
+  e.set_reg(reg(4), e.cmp(Cond::Eq, n, e.c64(9)));
+  e.jump(0x900);
+  a->region = {a.get()};
+  std::string err;
+  // As lowered, before LLVM's passes: the first value never reaches memory.
+  const std::string text = jit_->ir_text(*a, /*optimized=*/false, &err);
+  ASSERT_EQ(err, "");
+  size_t stores = 0;
+  for (size_t at = text.find("store i8"); at != std::string::npos;
+       at = text.find("store i8", at + 1))
+    ++stores;
+  EXPECT_EQ(stores, 1u) << text;
+  exec::NativeFn fa = compile(*a);
+  ASSERT_TRUE(fa);
+  cpu_->r[0] = 8;
+  cpu_->r[4] = 0;
+  EXPECT_EQ(run(fa), exec::kRetNext);
+  EXPECT_EQ(cpu_->r[4], 1u);
+}
+
 TEST_F(RegionTest, HelperSeesAndChangesPromotedRegisters) {
   auto a = new_tb(0x100), b = new_tb(0x200);
   {
