@@ -28,6 +28,33 @@ Arm64Frontend::~Arm64Frontend() {
   }
 }
 
+namespace {
+// Whether the first branch at or after `from` (within the code available) is a direct branch
+// back to `start`: the block from start would then loop on itself.
+bool loops_back_from(const tcg::exec::CodeReader& code, uint64_t from, uint64_t start) {
+  auto sext = [](uint32_t v, unsigned bits) {
+    return int64_t(uint64_t(v) << (64 - bits)) >> (64 - bits);
+  };
+  for (uint64_t pc = from;; pc += 4) {
+    const std::optional<uint32_t> insn = code.read<uint32_t>(pc);
+    if (!insn) return false;
+    const uint32_t i = *insn;
+    int64_t offset;
+    if ((i & 0xfc000000) == 0x14000000)  // B
+      offset = sext(i & 0x03ffffff, 26);
+    else if ((i & 0xff000010) == 0x54000000 || (i & 0x7e000000) == 0x34000000)  // B.cond, CB(N)Z
+      offset = sext((i >> 5) & 0x7ffff, 19);
+    else if ((i & 0x7e000000) == 0x36000000)  // TB(N)Z
+      offset = sext((i >> 5) & 0x3fff, 14);
+    else if (((i >> 26) & 7) == 5)  // any other branch, exception or system instruction
+      return false;
+    else
+      continue;
+    return pc + uint64_t(offset * 4) == start;
+  }
+}
+}  // namespace
+
 void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& code,
                               const tcg::exec::TranslateOptions& opt, tcg::ir::Block& b) {
   tcg::ir::Emitter e(b);
@@ -89,7 +116,18 @@ void Arm64Frontend::translate(tcg::CpuCommon& cpu, const tcg::exec::CodeReader& 
       break;
     }
     std::optional<uint32_t> insn = code.read<uint32_t>(pc);
-    if (!insn) {  // the block stops at the end of its page
+    // At its page's end a block that loops on itself runs on into the next page (when that
+    // page can be fetched without a fault), so a loop across a page boundary is one block that
+    // links to itself (tcg/exec/engine.cpp links a two-page block only to itself). Any other
+    // block stops there: as a one-page block it stays a target other blocks link to, and the
+    // next block's fetch raises whatever fault there is.
+    if (!insn && code.extend()) {
+      if (loops_back_from(code, pc, b.guest_pc))
+        insn = code.read<uint32_t>(pc);
+      else
+        code.unextend();
+    }
+    if (!insn) {
       e.jump(pc);
       break;
     }

@@ -75,6 +75,9 @@ class CodeReader {
     host2_ = fetch_next_(page_end(), phys2_);
     return host2_ != nullptr;
   }
+  /// Gives the next page back (a block that looked ahead and ends at the first page's end);
+  /// extend() then fails.
+  void unextend() const { host2_ = nullptr; }
   /// Whether extend() succeeded, and the second page's physical address if so.
   bool extended() const { return host2_ != nullptr; }
   uint64_t second_page_phys() const { return phys2_; }

@@ -73,6 +73,53 @@ TEST(AutoTier, PublishedLlvmCodeReplacesBaselineCodeInLinks) {
   EXPECT_EQ(m.x(0), 3u * 0x10000);
 }
 
+// A loop whose body crosses a page boundary is one block running on into the next page that
+// links to itself (not two blocks meeting through the jump cache on every pass), in each tier.
+TEST_P(BranchTest, LoopAcrossAPageBoundaryIsOneBlockLinkedToItself) {
+  const uint64_t at = kCodeBase + 0x1000 - 12;
+  m->load(
+      {
+          0xd2a00021,  // mov x1, #0x10000
+          0x91000c00,  // loop: add x0, x0, #3
+          0x91000442,  // add x2, x2, #1 (the page's last instruction)
+          0xf1000421,  // subs x1, x1, #1 (the next page's first)
+          0x54ffffa1,  // b.ne loop
+      },
+      at);
+  ASSERT_EQ(m->run(), ExitKind::Shutdown) << m->cpu->exit_message();
+  EXPECT_EQ(m->x(0), 3u * 0x10000);
+  EXPECT_EQ(m->x(2), 0x10000u);
+  if (GetParam() == Tier::Interp) return;  // the interpreter tier links nothing
+  const tcg::exec::TbKey key{at + 4, at + 4, m->cpu->state().common.tb_flags};
+  tcg::exec::TranslationBlock* tb = m->engine->lookup(key);
+  ASSERT_NE(tb, nullptr);
+  EXPECT_EQ(tb->phys_page2, kCodeBase + 0x1000);
+  EXPECT_EQ(tb->ir.guest_size, 16u);
+  if (GetParam() == Tier::Baseline) EXPECT_EQ(tb->link_tb[0], tb);
+}
+
+// Straight-line code that runs into the next page without looping back stops at the page end
+// (a one-page block stays a target other blocks link to), and a store into the second page of
+// a block that spans two is self-modifying code like any other.
+TEST_P(BranchTest, StoreIntoTheSecondPageOfALoopTakesEffect) {
+  const uint64_t at = kCodeBase + 0x1000 - 8;
+  m->load(
+      {
+          0xb9000085,  // loop: str w5, [x4]
+          0x91000400,  // add x0, x0, #1 (the page's last instruction)
+          0x91000442,  // target: add x2, x2, #1 (replaced by add x2, x2, #2)
+          0xf1000421,  // subs x1, x1, #1
+          0x54ffff81,  // b.ne loop
+      },
+      at);
+  m->x(1) = 1000;
+  m->x(4) = kCodeBase + 0x1000;
+  m->x(5) = 0x91000842;  // add x2, x2, #2
+  ASSERT_EQ(m->run(), ExitKind::Shutdown) << m->cpu->exit_message();
+  EXPECT_EQ(m->x(0), 1000u);
+  EXPECT_EQ(m->x(2), 2000u);
+}
+
 TEST_P(BranchTest, HotLoop) {
   run_ok({
       0xd2800000,  // mov x0, #0
