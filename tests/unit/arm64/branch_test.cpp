@@ -98,9 +98,8 @@ TEST_P(BranchTest, LoopAcrossAPageBoundaryIsOneBlockLinkedToItself) {
   if (GetParam() == Tier::Baseline) EXPECT_EQ(tb->link_tb[0], tb);
 }
 
-// Straight-line code that runs into the next page without looping back stops at the page end
-// (a one-page block stays a target other blocks link to), and a store into the second page of
-// a block that spans two is self-modifying code like any other.
+// A store into the second page of a block that spans two is self-modifying code like any
+// other: the loop's first pass already runs the instruction it stored.
 TEST_P(BranchTest, StoreIntoTheSecondPageOfALoopTakesEffect) {
   const uint64_t at = kCodeBase + 0x1000 - 8;
   m->load(
