@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -167,6 +168,15 @@ constexpr std::optional<InsnId> decode(uint32_t insn) {
 
 constexpr const DecodeRow& decode_row(InsnId id) {
   return kDecodeTable[size_t(id)];
+}
+
+/// The bits of field `letter` of row id's pattern in insn, most-significant first.
+constexpr uint32_t field(uint32_t insn, InsnId id, char letter) {
+  return decode_detail::extract(insn, decode_detail::field_mask(decode_row(id).bits, letter));
+}
+/// How many bits field `letter` of row id has.
+constexpr unsigned field_width(InsnId id, char letter) {
+  return unsigned(std::popcount(decode_detail::field_mask(decode_row(id).bits, letter)));
 }
 
 /// Calls v.Name(fields...) for the row id; returns what the visitor returns.

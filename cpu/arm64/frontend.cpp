@@ -32,25 +32,24 @@ namespace {
 // Whether the first branch at or after `from` (within the code available) is a direct branch
 // back to `start`: the block from start would then loop on itself.
 bool loops_back_from(const tcg::exec::CodeReader& code, uint64_t from, uint64_t start) {
-  auto sext = [](uint32_t v, unsigned bits) {
-    return int64_t(uint64_t(v) << (64 - bits)) >> (64 - bits);
-  };
   for (uint64_t pc = from;; pc += 4) {
     const std::optional<uint32_t> insn = code.read<uint32_t>(pc);
     if (!insn) return false;
-    const uint32_t i = *insn;
-    int64_t offset;
-    if ((i & 0xfc000000) == 0x14000000)  // B
-      offset = sext(i & 0x03ffffff, 26);
-    else if ((i & 0xff000010) == 0x54000000 || (i & 0x7e000000) == 0x34000000)  // B.cond, CB(N)Z
-      offset = sext((i >> 5) & 0x7ffff, 19);
-    else if ((i & 0x7e000000) == 0x36000000)  // TB(N)Z
-      offset = sext((i >> 5) & 0x3fff, 14);
-    else if (((i >> 26) & 7) == 5)  // any other branch, exception or system instruction
-      return false;
-    else
-      continue;
-    return pc + uint64_t(offset * 4) == start;
+    const std::optional<InsnId> id = decode(*insn);
+    switch (id.value_or(InsnId::kCount)) {
+      case InsnId::B:
+      case InsnId::B_cond:
+      case InsnId::CBZ:
+      case InsnId::CBNZ:
+      case InsnId::TBZ:
+      case InsnId::TBNZ: {  // the offset is field i, in words
+        const int64_t offset = sext(field(*insn, *id, 'i'), field_width(*id, 'i'));
+        return pc + uint64_t(offset * 4) == start;
+      }
+      default:
+        // Any other branch, exception or system instruction (A64's op0 group 101x).
+        if (((*insn >> 26) & 7) == 5) return false;
+    }
   }
 }
 }  // namespace

@@ -18,6 +18,11 @@ namespace orrery::cpu::arm64 {
 using u32 = uint32_t;
 struct SysReg;
 
+/// An instruction field's value, sign-extended from its `bits` bits.
+constexpr int64_t sext(uint64_t v, unsigned bits) {
+  return int64_t(v << (64 - bits)) >> (64 - bits);
+}
+
 class Translator {
  public:
   Translator(tcg::ir::Emitter& e, uint64_t tb_flags);

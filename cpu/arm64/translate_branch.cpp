@@ -10,12 +10,6 @@ using tcg::ir::Cond;
 using tcg::ir::ExitReason;
 using tcg::ir::Value;
 
-namespace {
-constexpr int64_t sext(uint64_t v, unsigned bits) {
-  return int64_t(v << (64 - bits)) >> (64 - bits);
-}
-}  // namespace
-
 bool Translator::branch_cond(Value cond, int64_t offset) {
   e_.branch(cond, pc_ + offset, pc_ + 4);
   ended_ = true;

@@ -8,12 +8,6 @@ namespace orrery::cpu::arm64 {
 using tcg::ir::Type;
 using tcg::ir::Value;
 
-namespace {
-constexpr int64_t sext(uint64_t v, unsigned bits) {
-  return int64_t(v << (64 - bits)) >> (64 - bits);
-}
-}  // namespace
-
 bool Translator::ADR(u32 immlo, u32 immhi, u32 d) {
   int64_t off = sext((uint64_t(immhi) << 2) | immlo, 21);
   set_x(d, e_.pc_rel(pc_ + off));

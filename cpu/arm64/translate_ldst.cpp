@@ -22,10 +22,6 @@ using tcg::ir::Value;
 
 namespace {
 
-constexpr int64_t sext(uint64_t v, unsigned bits) {
-  return int64_t(v << (64 - bits)) >> (64 - bits);
-}
-
 constexpr Type type_for_size(unsigned size_log2) {
   switch (size_log2) {
     case 0:

@@ -17,10 +17,6 @@ using tcg::ir::Value;
 
 namespace {
 
-constexpr int64_t sext(uint64_t v, unsigned bits) {
-  return int64_t(v << (64 - bits)) >> (64 - bits);
-}
-
 constexpr uint32_t kTco = sysreg_key(3, 3, 4, 2, 7);
 constexpr uint32_t kGcr = sysreg_key(3, 0, 1, 0, 6);
 constexpr uint32_t kRgsr = sysreg_key(3, 0, 1, 0, 5);
