@@ -762,7 +762,9 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     }
     case Opcode::Fence:
-      if (in.imm != uint64_t(ir::FenceKind::Instruction)) a_.mfence();
+      // x86-64 (TSO) keeps loads in order with loads and later stores, and stores in order:
+      // only a full barrier's store-then-load ordering needs an instruction.
+      if (in.imm == uint64_t(ir::FenceKind::Full)) a_.lock_or_stack();
       return true;
     case Opcode::Call:
     case Opcode::CallPure: {

@@ -177,7 +177,14 @@ class X64 {
     if (r >= 8) byte(0x41);
     byte(uint8_t(0x58 | (r & 7)));
   }
-  void mfence() { bytes3(0x0f, 0xae, 0xf0); }
+  /// `lock or dword [rsp], 0`: a full barrier (a locked instruction orders every earlier load
+  /// and store before every later one) that leaves memory as it was; it clobbers the flags.
+  /// ~2 ns against ~17 ns for mfence on this project's AMD EPYC host (QEMU uses it too).
+  void lock_or_stack() {
+    bytes3(0xf0, 0x83, 0x0c);
+    byte(0x24);
+    byte(0x00);
+  }
 
   // --- moves ----------------------------------------------------------------------------------
   /// dst = imm, in the shortest form (zero-extending 32-bit, sign-extending 32-bit, or 64-bit);

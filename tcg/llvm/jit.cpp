@@ -144,7 +144,7 @@ class CountingMemoryManager : public jitlink::InProcessMemoryManager {
 // change it whenever that changes. pic: outside symbols through the GOT (lower.cpp extern_ptr);
 // shared-volatile: BlockLowering::load_shared; nomisched: init_native_target.
 constexpr const char* kCodegenVersion =
-    "pic+shared-volatile+nomisched+flagstores+loopexitchecks+loadpages";
+    "pic+shared-volatile+nomisched+flagstores+loopexitchecks+loadpages+lockfence";
 
 // Whether a function of m branches back to an earlier basic block: a region's loop. Lowering
 // emits a region's members in order, so every loop has such an edge.

@@ -2,6 +2,7 @@
 // fences and block terminals (chaining, the indirect-jump cache, exits).
 #include <cstddef>
 
+#include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/MDBuilder.h>
 
 #include "tcg/ir/helpers.h"
@@ -445,9 +446,16 @@ void BlockLowering::lower_trap(const ir::Inst& in) {
 
 void BlockLowering::lower_fence(const ir::Inst& in) {
   switch (ir::FenceKind(in.imm)) {
-    case ir::FenceKind::Full:
-      b_.CreateFence(ll::AtomicOrdering::SequentiallyConsistent);
+    case ir::FenceKind::Full: {
+      // LLVM makes a seq_cst fence an mfence (~17 ns on this project's AMD EPYC host); a locked
+      // OR of zero on the stack orders the same for ordinary memory in ~2 ns, as the baseline
+      // tier does (its memory clobber keeps LLVM from moving accesses across it).
+      auto* ft = ll::FunctionType::get(b_.getVoidTy(), false);
+      b_.CreateCall(ft, ll::InlineAsm::get(ft, "lock orl $$0, (%rsp)",
+                                           "~{memory},~{dirflag},~{fpsr},~{flags}",
+                                           /*hasSideEffects=*/true));
       break;
+    }
     case ir::FenceKind::Load:
       b_.CreateFence(ll::AtomicOrdering::Acquire);
       break;
