@@ -32,6 +32,7 @@ Engine::~Engine() {
   stop_install_ahead();
   if (compiler_ && tcg_cache_ && opt_.tier == Tier::Auto) save_profile();
   if (tcache_) {
+    mark_installed_ran();
     const uint64_t bytes = tcache_->save();
     if (tcg_cache_ && bytes) tcg_cache_->note_stored(bytes);  // the directory's size bound
     if (log_.enabled(hw::kLogTier)) {
@@ -42,12 +43,12 @@ Engine::~Engine() {
                " corrupt entries), %" PRIu64 " hits (%" PRIu64 " at another PC), %" PRIu64
                " misses (%" PRIu64 " before the packs were indexed), %" PRIu64
                " rejected (guest bytes changed), %" PRIu64 " waiting for a helper, %" PRIu64
-               " installed ahead; %" PRIu64 " recorded, %" PRIu64
+               " installed ahead, %" PRIu64 " ran; %" PRIu64 " recorded, %" PRIu64
                " stored (%.1f MiB, %.1f ms), %" PRIu64 " aged out\n",
                c.loaded, c.packs, double(c.bytes_loaded) / (1 << 20), c.load_us / 1000.0,
                c.packs_bad, c.entries_bad, c.hits, c.moved, c.misses, c.early, c.rejected,
-               c.no_helper, ahead_installed_.load(std::memory_order_relaxed), c.recorded, c.stored,
-               double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
+               c.no_helper, ahead_installed_.load(std::memory_order_relaxed), c.ran, c.recorded,
+               c.stored, double(c.bytes_stored) / (1 << 20), c.save_us / 1000.0, c.dropped);
     }
   }
   if (compiler_ && log_.enabled(hw::kLogTier)) log_tier_stats();
@@ -441,9 +442,7 @@ std::vector<TranslationBlock*> Engine::profiled_region_locked(TranslationBlock* 
     // A region keeps to one page (links are made only within one), so the members share the
     // head's physical page.
     if ((pc & kPageMask) != (tb->key.pc & kPageMask)) return {};
-    const TbKey k{pc, (tb->key.phys_pc & kPageMask) | (pc & ~kPageMask), tb->key.flags,
-                  tb->key.cs_base};
-    TranslationBlock* m = map_.find(k);
+    TranslationBlock* m = map_.find(key_in_page(tb->key, pc));
     if (!m) return {};  // not translated yet: try again at the next check
     if (!m->valid.load() || m->phys_page2 != TranslationBlock::kNoPage ||
         std::find(members.begin(), members.end(), m) != members.end()) {
@@ -768,6 +767,10 @@ void Engine::reserve_blocks(size_t n) {
 
 void Engine::link(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
   std::lock_guard g(mu_);
+  link_locked(from, slot, to);
+}
+
+void Engine::link_locked(TranslationBlock* from, unsigned slot, TranslationBlock* to) {
   if (!from->valid.load() || !to->valid.load()) return;
   if (from->link_tb[slot] != to) {
     if (from->link_tb[slot]) {

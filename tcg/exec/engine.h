@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -229,6 +230,9 @@ class Engine : public softmmu::CodePageTracker,
   void start_install_ahead(hw::AddressSpace& as);
   /// Waits until that thread's first pass over the stored blocks is done (tests).
   void wait_install_ahead();
+  /// Marks the stored entries of installed blocks that ran without a lookup (reached only
+  /// through links made ahead) as run, so a merge keeps them; done before the pack is saved.
+  void mark_installed_ran();
   /// A block made from a stored translation ran for the first time (VcpuExec).
   void note_stored_block_ran() { stored_ran_.fetch_add(1, std::memory_order_relaxed); }
   void register_vcpu(VcpuExec* v);
@@ -285,6 +289,10 @@ class Engine : public softmmu::CodePageTracker,
 
  private:
   void install_ahead(hw::AddressSpace& as);
+  // Chains the direct exits of blocks install_ahead installed to installed blocks, as the
+  // dispatcher would after each exit first ran (same page, same mode).
+  void link_installed(std::span<TranslationBlock* const> blocks);
+  void link_locked(TranslationBlock* from, unsigned slot, TranslationBlock* to);
   // Stops and joins the install_ahead thread (before anything it uses goes away).
   void stop_install_ahead();
   void invalidate_locked(TranslationBlock* tb);

@@ -44,6 +44,13 @@ struct TbKey {
   bool operator==(const TbKey&) const = default;
 };
 
+/// The key of the block at pc, a direct exit's target in from's guest page (links and regions
+/// keep to one page): the same mode, and pc's offset in from's physical page.
+inline TbKey key_in_page(const TbKey& from, uint64_t pc) {
+  return TbKey{pc, (from.phys_pc & softmmu::kPageMask) | (pc & ~softmmu::kPageMask), from.flags,
+               from.cs_base};
+}
+
 struct TranslationBlock {
   static constexpr uint64_t kNoPage = ~0ull;
   TbKey key;

@@ -896,6 +896,7 @@ TranslationCache::Stats TranslationCache::stats() const {
   s.no_helper = no_helper_.load();
   s.entries_bad = entries_bad_.load();
   s.recorded = recorded_.load();
+  for (const Entry* e : entries_) s.ran += e->hit.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -159,6 +159,7 @@ class TranslationCache {
     uint64_t early = 0;      // of the misses, lookups before the packs were indexed
     uint64_t rejected = 0;   // an entry for the key whose guest bytes changed
     uint64_t no_helper = 0;  // an entry calling a helper this run has not resolved yet
+    uint64_t ran = 0;        // loaded entries whose code ran (found, or marked at the end)
     uint64_t recorded = 0, stored = 0, dropped = 0;  // dropped: aged out or over the bound
     uint64_t bytes_loaded = 0, bytes_stored = 0;
     uint64_t load_us = 0, save_us = 0;

@@ -1029,6 +1029,41 @@ TEST_P(TranslationCacheTest, InstalledAheadBlocksRunAndStayTracked) {
   EXPECT_EQ(frontend.translations, 0);
 }
 
+// Installed blocks are chained as the dispatcher would chain them once each exit had run: the
+// loop at 0x1100 to itself and to the halt after it, before either runs. tier=baseline counts
+// no executions, so nothing would tell that a block reached only through a link ran: there
+// the dispatcher links as before. A block that ran only through links counts as run for the
+// pack's merge (mark_installed_ran), one that never ran does not.
+TEST_P(TranslationCacheTest, InstalledBlocksAreChainedAhead) {
+  next_engine(opt);
+  const std::string first = run_programs();
+  next_engine(opt);
+  st.r[0] = 2;
+  run_from(0x1200);  // makes the helper known
+  engine->start_install_ahead(as);
+  engine->wait_install_ahead();
+  exec::TranslationBlock* loop = engine->lookup(exec::TbKey{0x1100, kRam + 0x1100, 0, 0});
+  exec::TranslationBlock* halt = engine->lookup(exec::TbKey{0x1101, kRam + 0x1101, 0, 0});
+  ASSERT_NE(loop, nullptr);
+  ASSERT_NE(halt, nullptr);
+  const bool ahead = GetParam() == Tier::Auto;
+  EXPECT_EQ(loop->link_tb[0], ahead ? loop : nullptr);
+  EXPECT_EQ(loop->link_tb[1], ahead ? halt : nullptr);
+  EXPECT_EQ(loop->link[1].load() != nullptr, ahead);
+  const uint64_t ran = tc_stats().ran;  // 0x1200's block, found by its lookup
+  frontend.translations = 0;
+  st.r[0] = 0;
+  st.r[1] = 5;
+  run_from(0x1100);
+  EXPECT_EQ(st.r[0], 5u);
+  EXPECT_EQ(st.r[1], 0u);
+  EXPECT_EQ(frontend.translations, 0);
+  engine->mark_installed_ran();
+  // The loop's lookup marked it; the halt, reached through the loop's link, is marked at the
+  // end (with the dispatcher's links it is looked up too).
+  EXPECT_EQ(tc_stats().ran, ran + 2);
+}
+
 // Code that matches only later (loaded or patched after the start) is installed by a later
 // pass of the install-ahead thread.
 TEST_P(TranslationCacheTest, LaterPassesInstallCodeThatMatchesLater) {
