@@ -268,10 +268,11 @@ struct LlvmJit::Impl {
   ll::SmallVector<char, 0> obj_buf;
   std::unique_ptr<ll::raw_svector_ostream> obj_os;
   std::unique_ptr<ll::legacy::PassManager> codegen;
-  uint64_t next_id = 0;
-  Stats stats;
+  std::atomic<uint64_t> next_id{0};  // symbol suffixes, under either lock
+  Stats stats;                       // guarded by LlvmJit::mu_
+  std::mutex* link_mu = nullptr;     // LlvmJit::mu_, which lowering takes to register helpers
   // Helper symbols defined in the main JITDylib (for good: helpers live as long as the
-  // process), by name, and those registered by a lowering but not defined yet.
+  // process), by name, and those registered by a lowering but not defined yet (LlvmJit::mu_).
   std::unordered_map<std::string, uint64_t> helpers;
   orc::SymbolMap pending_helpers;
   std::string cache_config;  // what the code depends on besides the blocks (cache keys)
@@ -379,7 +380,10 @@ struct LlvmJit::Impl {
     const std::string name = "orrery_tb_" + suffix;
     LinkNames names;
     names.suffix = suffix;
-    names.use_helper = [this](const ir::Helper& h) { return use_helper(h); };
+    names.use_helper = [this](const ir::Helper& h) {
+      std::lock_guard<std::mutex> g(*link_mu);
+      return use_helper(h);
+    };
     names.absolute = !opt.relocatable;
     names.slow = SlowPaths{opt.slow_load, opt.slow_store, opt.slow_atomic, opt.slow_load_vec,
                            opt.slow_store_vec};
@@ -545,7 +549,9 @@ std::unique_ptr<LlvmJit> LlvmJit::create(const JitOptions& opt, std::string& err
   return std::unique_ptr<LlvmJit>(new LlvmJit(std::move(impl)));
 }
 
-LlvmJit::LlvmJit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LlvmJit::LlvmJit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->link_mu = &mu_;
+}
 
 LlvmJit::~LlvmJit() = default;
 
@@ -561,7 +567,7 @@ exec::NativeFn LlvmJit::compile(const exec::TranslationBlock& tb, std::string* e
 void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
                             std::span<exec::NativeFn> out, std::vector<std::string>* errors,
                             uint64_t epoch) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard<std::mutex> g(codegen_mu_);
   Impl& im = *impl_;
   if (epoch == kCurrentEpoch) epoch = im.epoch.load(std::memory_order_acquire);
   if (errors) errors->assign(tbs.size(), std::string());
@@ -577,9 +583,12 @@ void LlvmJit::compile_batch(std::span<const exec::TranslationBlock* const> tbs,
   std::string key;
   for (size_t i = 0; i < tbs.size(); ++i) {
     key = CodeCache::key_material(*tbs[i], im.cache_config);
-    if (!key.empty() && epoch == im.epoch.load(std::memory_order_acquire) &&
-        (out[i] = im.link_from_cache(*tbs[i], key, epoch)))
-      continue;
+    if (!key.empty()) {
+      std::lock_guard<std::mutex> link(mu_);
+      if (epoch == im.epoch.load(std::memory_order_acquire) &&
+          (out[i] = im.link_from_cache(*tbs[i], key, epoch)))
+        continue;
+    }
     const size_t one[1] = {i};
     compile_group(tbs, one, out, errors, epoch, key.empty() ? nullptr : &key);
   }
@@ -590,10 +599,16 @@ void LlvmJit::compile_group(std::span<const exec::TranslationBlock* const> tbs,
                             std::vector<std::string>* errors, uint64_t epoch,
                             const std::string* cache_key) {
   Impl& im = *impl_;
+  uint64_t failures = 0, lower_us = 0, opt_us = 0;  // into im.stats under mu_ (add_stats)
   auto set_error = [&](size_t i, std::string msg) {
     out[i] = nullptr;
-    ++im.stats.failures;
+    ++failures;
     if (errors) (*errors)[i] = std::move(msg);
+  };
+  auto add_stats = [&] {  // mu_ held
+    im.stats.failures += failures;
+    im.stats.lower_us += lower_us;
+    im.stats.opt_us += opt_us;
   };
 
   uint64_t t0 = thread_cpu_us();
@@ -614,27 +629,38 @@ void LlvmJit::compile_group(std::span<const exec::TranslationBlock* const> tbs,
     else
       ++lowered;
   }
-  im.stats.lower_us += micros_since(t0);
-  if (!lowered) return;
+  lower_us = micros_since(t0);
+  if (!lowered) {
+    std::lock_guard<std::mutex> link(mu_);
+    add_stats();
+    return;
+  }
 
   t0 = thread_cpu_us();
   for (ll::Function* f : fns)
     if (f) im.optimize(*f);
   im.clear_analyses();
-  im.stats.opt_us += micros_since(t0);
+  opt_us = micros_since(t0);
 
-  // A flush ended the batch's epoch: its blocks are gone, skip the costly part.
-  if (epoch != im.epoch.load(std::memory_order_acquire)) {
+  // A flush ended the batch's epoch: its blocks are gone, skip the costly part (and the link:
+  // the epoch's code may be released already).
+  auto flushed = [&] {
+    if (epoch == im.epoch.load(std::memory_order_acquire)) return false;
     for (size_t j = 0; j < group.size(); ++j)
       if (fns[j]) {
         out[group[j]] = nullptr;
         if (errors) (*errors)[group[j]] = "flushed";
       }
+    return true;
+  };
+  if (flushed()) {
+    std::lock_guard<std::mutex> link(mu_);
+    add_stats();
     return;
   }
 
+  if (im.opt.before_codegen) im.opt.before_codegen();
   t0 = thread_cpu_us();
-  ++im.stats.modules;
   std::unique_ptr<ll::MemoryBuffer> obj = im.emit_object(*mod);
   mod.reset();
   ctx.reset();
@@ -644,7 +670,15 @@ void LlvmJit::compile_group(std::span<const exec::TranslationBlock* const> tbs,
     payload.assign(suffixes[0].begin(), suffixes[0].end());
     payload.insert(payload.end(), obj->getBufferStart(), obj->getBufferEnd());
   }
+  std::lock_guard<std::mutex> link(mu_);
   const uint64_t t_link = thread_cpu_us();
+  ++im.stats.modules;
+  // However this returns, the stage times and failures go into the stats (mu_ still held).
+  struct OnExit {
+    decltype(add_stats)& f;
+    ~OnExit() { f(); }
+  } on_exit{add_stats};
+  if (flushed()) return;
   orc::ResourceTrackerSP& tracker = im.tracker_for(epoch);
   ll::Error e = im.define_pending_helpers();
   for (size_t j = 0; !e && j < group.size(); ++j)
@@ -707,7 +741,7 @@ const std::string& LlvmJit::cache_config() const {
 }
 
 std::string LlvmJit::ir_text(const exec::TranslationBlock& tb, bool optimized, std::string* error) {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard<std::mutex> g(codegen_mu_);
   Impl& im = *impl_;
   ll::LLVMContext ctx;
   std::unique_ptr<ll::Module> mod = im.new_module(ctx);

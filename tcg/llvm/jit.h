@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -50,6 +51,8 @@ struct JitOptions {
   CodeCache* cache = nullptr;
   // The guest architecture and CPU model, part of every cache key.
   std::string guest_id;
+  // Tests: runs in a compile between the IR passes and the code generator.
+  std::function<void()> before_codegen;
 };
 
 class LlvmJit {
@@ -135,13 +138,20 @@ class LlvmJit {
  private:
   struct Impl;
   explicit LlvmJit(std::unique_ptr<Impl> impl);
-  // Compiles tbs[group[...]] as one object (mu_ held); stores it under *cache_key when given.
+  // Compiles tbs[group[...]] as one object (codegen_mu_ held; it takes mu_ to link); stores it
+  // under *cache_key when given.
   void compile_group(std::span<const exec::TranslationBlock* const> tbs,
                      std::span<const size_t> group, std::span<exec::NativeFn> out,
                      std::vector<std::string>* errors, uint64_t epoch,
                      const std::string* cache_key);
 
-  mutable std::mutex mu_;  // LLVM state below is used by one thread at a time
+  // Two locks, taken in this order: codegen_mu_ for lowering, the IR passes and the code
+  // generator (one compile at a time, 5-20 ms), mu_ for the JIT's symbols, links and stats,
+  // which a compile holds only to link. A vCPU's try_link_cached takes mu_ alone, so it no
+  // longer fails for the whole of a compile in progress (a warm boot's RSA self-test ran its
+  // multiply loops in baseline code for ~20 ms while the compile thread compiled another block).
+  mutable std::mutex codegen_mu_;
+  mutable std::mutex mu_;
   std::unique_ptr<Impl> impl_;
 };
 

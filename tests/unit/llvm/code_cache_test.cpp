@@ -10,10 +10,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "llvm_test_util.h"
 
@@ -425,6 +428,55 @@ TEST_F(CodeCacheJit, ProfiledBlockLinksFromItsKeyAtOnce) {
   EXPECT_NE(CodeCache::key_hash(key3), CodeCache::key_hash(key));
   EXPECT_FALSE(second->try_link_cached(*tb3, key3));
   EXPECT_EQ(second->stats().cache_hits, 1u);
+}
+
+// A vCPU links stored code while the compile thread is in the middle of compiling another
+// block: a compile holds the JIT's link lock only to link. (It held it throughout, and the
+// vCPU's try failed: a warm boot's hottest loops then ran baseline code until the compile
+// ended.)
+TEST_F(CodeCacheJit, StoredCodeLinksWhileAnotherBlockCompiles) {
+  auto first = cached_jit();
+  auto tb1 = block(5);
+  std::string err;
+  ASSERT_TRUE(first->compile(*tb1, &err)) << err;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_codegen = false, go_on = false;
+  JitOptions o = fake_slow_options();
+  o.cache = cache_.get();
+  o.guest_id = "test";
+  o.before_codegen = [&] {
+    std::unique_lock<std::mutex> lk(mu);
+    in_codegen = true;
+    cv.notify_all();
+    cv.wait(lk, [&] { return go_on; });
+  };
+  auto second = LlvmJit::create(o, err);
+  ASSERT_TRUE(second) << err;
+  auto tb2 = block(5);
+  auto other = block(7);  // not stored: compiled
+  exec::NativeFn f_other = nullptr;
+  std::thread compiling([&] { f_other = second->compile(*other, nullptr); });
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    cv.wait(lk, [&] { return in_codegen; });
+  }
+  exec::NativeFn f2 = second->try_link_cached(*tb2, second->cache_key(*tb2), /*wait=*/false);
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    go_on = true;
+  }
+  cv.notify_all();
+  compiling.join();
+  ASSERT_TRUE(f2);
+  ASSERT_TRUE(f_other);
+  EXPECT_EQ(second->stats().cache_hits, 1u);
+  EXPECT_EQ(second->stats().modules, 1u);
+  cpu_->r[1] = 10;
+  EXPECT_EQ(run(f2), exec::kRetNext);
+  EXPECT_EQ(cpu_->r[1], 15u);
+  EXPECT_EQ(run(f_other), exec::kRetNext);
+  EXPECT_EQ(cpu_->r[1], 22u);
 }
 
 TEST_F(CodeCacheJit, ChangedGuestCodeIsAMiss) {
