@@ -28,9 +28,9 @@ for run in 1 2; do
   grep -q '^ORRERY-BOOT-OK' "$log" || fail "boot $run: no marker line (exit status $status)"
   [ $status -eq 0 ] || fail "boot $run: exit status $status after the marker"
 done
-# "tcg cache: baseline: ... N hits (M at another PC), K misses ... I installed ahead; ..."
+# "tcg cache: baseline: ... N hits (M at another PC), K misses ... I installed ahead, R ran; ..."
 line=$(grep '^tcg cache: baseline:' "$work/tier2")
-nums=$(sed -n 's/.*, \([0-9]*\) hits (\([0-9]*\) at another PC), \([0-9]*\) misses.*, \([0-9]*\) installed ahead;.*/\1 \2 \3 \4/p' \
+nums=$(sed -n 's/.*, \([0-9]*\) hits (\([0-9]*\) at another PC), \([0-9]*\) misses.*, \([0-9]*\) installed ahead, [0-9]* ran;.*/\1 \2 \3 \4/p' \
   <<<"$line")
 read -r hit moved miss ahead <<<"$nums"
 log=$work/tier2
