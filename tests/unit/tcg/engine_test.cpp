@@ -900,6 +900,16 @@ class TranslationCacheTest : public EngineTest {
     return out;
   }
   exec::TranslationCache::Stats tc_stats() { return engine->translation_cache()->stats(); }
+  // Five rounds of the loop at 0x1100, on code already installed: nothing is translated.
+  void run_installed_loop() {
+    frontend.translations = 0;
+    st.r[0] = 0;
+    st.r[1] = 5;
+    run_from(0x1100);
+    EXPECT_EQ(st.r[0], 5u);
+    EXPECT_EQ(st.r[1], 0u);
+    EXPECT_EQ(frontend.translations, 0);
+  }
   // Stores pc-relative programs at 0x1300 (kPc: r0 = its PC, plus 3) and 0x1100 (a loop):
   // an engine with options o runs them, the next one loads what it stored.
   void store_pc_relative_programs(const exec::EngineOptions& o) {
@@ -1051,13 +1061,7 @@ TEST_P(TranslationCacheTest, InstalledBlocksAreChainedAhead) {
   EXPECT_EQ(loop->link_tb[1], ahead ? halt : nullptr);
   EXPECT_EQ(loop->link[1].load() != nullptr, ahead);
   const uint64_t ran = tc_stats().ran;  // 0x1200's block, found by its lookup
-  frontend.translations = 0;
-  st.r[0] = 0;
-  st.r[1] = 5;
-  run_from(0x1100);
-  EXPECT_EQ(st.r[0], 5u);
-  EXPECT_EQ(st.r[1], 0u);
-  EXPECT_EQ(frontend.translations, 0);
+  run_installed_loop();
   engine->mark_installed_ran();
   // The loop's lookup marked it; the halt, reached through the loop's link, is marked at the
   // end (with the dispatcher's links it is looked up too).
@@ -1082,13 +1086,7 @@ TEST_P(TranslationCacheTest, LaterPassesInstallCodeThatMatchesLater) {
   while (engine->stats().installed_ahead < 3 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(engine->stats().installed_ahead, 3u);
-  frontend.translations = 0;
-  st.r[0] = 0;
-  st.r[1] = 5;
-  run_from(0x1100);
-  EXPECT_EQ(st.r[0], 5u);
-  EXPECT_EQ(st.r[1], 0u);
-  EXPECT_EQ(frontend.translations, 0);
+  run_installed_loop();
 }
 
 // PC-relative code (ir::Block::pc_relative) stored at one address runs at another with the same
