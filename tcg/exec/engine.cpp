@@ -1470,12 +1470,7 @@ RunResult VcpuExec::run() {
         if (auto r = take_pending()) return *r;
         continue;
       }
-      // Chain only within a guest page: a page's mapping can change under a cross-page link.
-      // Nor to a block running on into the next page, which only a lookup re-checks, except
-      // from itself: it was entered through a lookup, and a loop on itself checks exit_request
-      // on every pass, which any TLB flush (from another vCPU too) sets before it completes.
-      if (prev && ((prev->key.pc ^ tb->key.pc) & kPageMask) == 0 && !stepping() && !block_step_ &&
-          (tb->phys_page2 == TranslationBlock::kNoPage || prev == tb))
+      if (prev && !stepping() && !block_step_ && may_chain(*prev, *tb))
         engine_.link(prev, prev_slot, tb);
     }
     if (log.enabled(hw::kLogExec))

@@ -292,6 +292,10 @@ class Engine : public softmmu::CodePageTracker,
   // Chains the direct exits of blocks install_ahead installed to installed blocks, as the
   // dispatcher would after each exit first ran (same page, same mode).
   void link_installed(std::span<TranslationBlock* const> blocks);
+  // Whether baseline code counts its executions (tier=auto): only then does a block reached
+  // through links alone, with no lookup to mark its stored entry hit, show that it ran
+  // (mark_installed_ran), so only then does install_ahead chain what it installs.
+  bool installed_count_runs() const { return opt_.tier == Tier::Auto && opt_.hot_threshold != 0; }
   void link_locked(TranslationBlock* from, unsigned slot, TranslationBlock* to);
   // Stops and joins the install_ahead thread (before anything it uses goes away).
   void stop_install_ahead();

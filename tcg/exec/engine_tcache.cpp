@@ -68,10 +68,8 @@ void Engine::install_ahead(hw::AddressSpace& as) {
   };
   bool done = false;  // no further passes: the code cache is full, or the stored code unused
   // Chaining ahead saves a boot's vCPUs ~45k exits to the dispatcher, each a lookup and a link
-  // (an arm64 warm boot). Only where baseline code counts its executions: a block reached only
-  // through links has no lookup to mark its entry hit, and its count does so at the end
-  // (mark_installed_ran).
-  const bool link_ahead = opt_.tier == Tier::Auto && opt_.hot_threshold != 0;
+  // (an arm64 warm boot).
+  const bool chain = installed_count_runs();
   constexpr size_t kLinkChunk = 4096;
   std::vector<TranslationBlock*> installed;
   size_t linked_upto = 0;
@@ -116,7 +114,7 @@ void Engine::install_ahead(hw::AddressSpace& as) {
       return true;
     }
     ahead_installed_.fetch_add(1, std::memory_order_relaxed);
-    if (link_ahead) {
+    if (chain) {
       installed.push_back(raw);
       if (installed.size() - linked_upto >= kLinkChunk) {
         link_installed(std::span(installed).subspan(linked_upto));
@@ -169,13 +167,11 @@ void Engine::link_installed(std::span<TranslationBlock* const> blocks) {
                                                                     : 0;
       for (unsigned slot = 0; slot < slots; ++slot) {
         const uint64_t pc = slot ? t.target2 : t.target;
-        // What VcpuExec::run chains: within the page (so the target's physical page is this
-        // block's), in the same mode, to a block that does not run on into the next page.
+        // What VcpuExec::run chains (may_chain), in the same mode; within the page, the
+        // target's physical page is this block's.
         if (from->link_tb[slot] || ((pc ^ from->key.pc) & softmmu::kPageMask) != 0) continue;
         TranslationBlock* to = map_.find(key_in_page(from->key, pc));
-        if (!to || !to->native.load(std::memory_order_relaxed) ||
-            (to->phys_page2 != TranslationBlock::kNoPage && to != from))
-          continue;
+        if (!to || !to->native.load(std::memory_order_relaxed) || !may_chain(*from, *to)) continue;
         link_locked(from, slot, to);
       }
     }
@@ -183,7 +179,7 @@ void Engine::link_installed(std::span<TranslationBlock* const> blocks) {
 }
 
 void Engine::mark_installed_ran() {
-  if (opt_.tier != Tier::Auto || opt_.hot_threshold == 0) return;
+  if (!installed_count_runs()) return;
   std::lock_guard g(mu_);
   for (const auto& tb : all_)
     if (std::atomic<bool>* hit = tb->cache_hit.load(std::memory_order_relaxed))

@@ -51,6 +51,14 @@ inline TbKey key_in_page(const TbKey& from, uint64_t pc) {
                from.cs_base};
 }
 
+struct TranslationBlock;
+/// Whether a direct exit of `from` may jump straight into `to` (VcpuExec::run and
+/// Engine::link_installed): within one guest page, whose mapping a link cannot re-check, and
+/// not into a block running on into the next page (only a lookup re-checks that), unless it
+/// loops on itself: it was entered through a lookup, and its loop checks exit_request on every
+/// pass, which any TLB flush (from another vCPU too) sets before it completes.
+bool may_chain(const TranslationBlock& from, const TranslationBlock& to);
+
 struct TranslationBlock {
   static constexpr uint64_t kNoPage = ~0ull;
   TbKey key;
@@ -158,5 +166,10 @@ struct TranslationBlock {
 
   ~TranslationBlock();
 };
+
+inline bool may_chain(const TranslationBlock& from, const TranslationBlock& to) {
+  return ((from.key.pc ^ to.key.pc) & softmmu::kPageMask) == 0 &&
+         (to.phys_page2 == TranslationBlock::kNoPage || &to == &from);
+}
 
 }  // namespace orrery::tcg::exec

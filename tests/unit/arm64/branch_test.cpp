@@ -95,7 +95,9 @@ TEST_P(BranchTest, LoopAcrossAPageBoundaryIsOneBlockLinkedToItself) {
   ASSERT_NE(tb, nullptr);
   EXPECT_EQ(tb->phys_page2, kCodeBase + 0x1000);
   EXPECT_EQ(tb->ir.guest_size, 16u);
-  if (GetParam() == Tier::Baseline) EXPECT_EQ(tb->link_tb[0], tb);
+  if (GetParam() == Tier::Baseline) {
+    EXPECT_EQ(tb->link_tb[0], tb);
+  }
 }
 
 // A store into the second page of a block that spans two is self-modifying code like any

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -335,10 +336,11 @@ class CodeCacheJit : public LlvmTest {
     LlvmTest::SetUp();
     cache_ = open_cache(dir_.path());
   }
-  std::unique_ptr<LlvmJit> cached_jit() {
+  std::unique_ptr<LlvmJit> cached_jit(std::function<void()> before_codegen = {}) {
     JitOptions o = fake_slow_options();
     o.cache = cache_.get();
     o.guest_id = "test";
+    o.before_codegen = std::move(before_codegen);
     std::string err;
     auto j = LlvmJit::create(o, err);
     EXPECT_TRUE(j) << err;
@@ -442,17 +444,13 @@ TEST_F(CodeCacheJit, StoredCodeLinksWhileAnotherBlockCompiles) {
   std::mutex mu;
   std::condition_variable cv;
   bool in_codegen = false, go_on = false;
-  JitOptions o = fake_slow_options();
-  o.cache = cache_.get();
-  o.guest_id = "test";
-  o.before_codegen = [&] {
+  auto second = cached_jit([&] {
     std::unique_lock<std::mutex> lk(mu);
     in_codegen = true;
     cv.notify_all();
     cv.wait(lk, [&] { return go_on; });
-  };
-  auto second = LlvmJit::create(o, err);
-  ASSERT_TRUE(second) << err;
+  });
+  ASSERT_TRUE(second);
   auto tb2 = block(5);
   auto other = block(7);  // not stored: compiled
   exec::NativeFn f_other = nullptr;
