@@ -126,6 +126,32 @@ void const_fold(ir::Block& b) {
           become_inverse_of(d);
         }
         break;
+      case Opcode::Trunc: {
+        // Arm64's W registers: every 32-bit operation reads Trunc(GetReg) and writes
+        // ZExt(result), so after reg_elim a read of a W register written earlier in the block is
+        // Trunc(ZExt(x)), which is x. Folding it leaves the code generators one value (a home,
+        // a register) where they had a copy per read.
+        const ir::Value x = i.args[0];
+        const unsigned to = ir::bits(i.type);
+        if (ir::bits(b.type_of(x)) > 64) break;
+        if (ir::bits(b.type_of(x)) == to) {
+          forward_to(x);
+          break;
+        }
+        const Inst& d = b.insts[x.id];
+        if (d.op != Opcode::ZExt && d.op != Opcode::SExt && d.op != Opcode::Trunc) break;
+        const ir::Value inner = d.args[0];
+        const unsigned from = ir::bits(b.type_of(inner));
+        if (from == to) {
+          forward_to(inner);  // Trunc(ZExt(x)), Trunc(SExt(x)) of x's own width
+        } else if (from > to) {
+          i.args[0] = inner;  // a narrower Trunc of the inner value
+        } else {
+          i.op = d.op;  // Trunc(ZExt(x)) to a width above x's is ZExt(x) to it (SExt alike)
+          i.args[0] = inner;
+        }
+        break;
+      }
       case Opcode::AddOvf:
         // x + 0 + 0 and x + ~0 + 1 (the V of x - 0) never overflow.
         if (k[1] && k[2] && ((c[1] == 0 && c[2] == 0) || (c[1] == all_ones && c[2] == 1)))

@@ -209,6 +209,49 @@ TEST(ConstFold, FlagLogic) {
             "  branch v2 ? 0x10 : 0x20\n");
 }
 
+TEST(ConstFold, TruncOfAnExtensionIsItsSource) {
+  // Arm64 W registers: a W register written and read again in one block is Trunc(ZExt(w)),
+  // which is w; narrower and wider reads become one Trunc or one extension of w.
+  constexpr uint32_t kOutA = 0x20, kOutB = 0x30, kOutC = 0x38;
+  Block b;
+  Emitter e(b);
+  Value x = e.get_reg(Type::I64, kX0);
+  // One value per statement: the order of evaluation of arguments is unspecified.
+  Value low = e.trunc(Type::I32, x);
+  Value one = e.c32(1);
+  Value w = e.add(low, one);
+  e.set_reg(kX1, e.zext(Type::I64, w));
+  Value same = e.trunc(Type::I32, e.get_reg(Type::I64, kX1));
+  Value wide = e.sext(Type::I64, same);
+  Value byte = e.trunc(Type::I8, wide);
+  Value half = e.trunc(Type::I16, low);
+  Value mixed = e.xor_(same, w);
+  e.set_reg(kOutA, e.zext(Type::I64, mixed));
+  e.set_reg(kOutB, e.zext(Type::I64, byte));
+  e.set_reg(kOutC, e.zext(Type::I64, half));
+  e.jump(4);
+  opt::optimize(b);
+  EXPECT_EQ(verify(b), "");
+  EXPECT_EQ(print(b),
+            "block pc=0x0 size=0 insns=0\n"
+            "  v0:i64 = GetReg @0x10\n"
+            "  v1:i32 = Trunc v0\n"
+            "  v2:i32 = Const $0x1\n"
+            "  v3:i32 = Add v1, v2\n"
+            "  v4:i64 = ZExt v3\n"
+            "  SetReg.i64 v4,@0x18\n"
+            "  v6:i8 = Trunc v3\n"
+            "  v7:i16 = Trunc v0\n"
+            "  v8:i32 = Xor v3, v3\n"
+            "  v9:i64 = ZExt v8\n"
+            "  SetReg.i64 v9,@0x20\n"
+            "  v11:i64 = ZExt v6\n"
+            "  SetReg.i64 v11,@0x30\n"
+            "  v13:i64 = ZExt v7\n"
+            "  SetReg.i64 v13,@0x38\n"
+            "  jump 0x4\n");
+}
+
 TEST(ConstFold, SelectOfANegatedConditionAndCset) {
   // CSET on a clear carry: Select(!c, 0, 1) is Select(c, 1, 0), which is c zero-extended.
   Block b;
