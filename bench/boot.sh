@@ -10,7 +10,8 @@
 # (likewise after two filling runs: a third boot, whose cache the profile has filled further).
 # Each run alternates QEMU and Orrery; the minimum of REPS runs is reported for each (the
 # least disturbed by other load on the host), as wall time to the marker and as the CPU time
-# (user+sys) of the whole run, shutdown included.
+# (user+sys) of the whole run, shutdown included; then the medians, which show how far other
+# load on the host moved the runs.
 # arm64 boots with -M virt,dtb-randomness=off on both: no rng-seed or kaslr-seed, so neither
 # kernel moves to a random address (KASLR also forces KPTI on a Cortex-A57: more work per
 # system call) and the persistent cache can serve the kernel (it keys code by virtual PC).
@@ -73,10 +74,13 @@ if [[ $cache_mode == warm* ]]; then
 fi
 
 min() { if [[ -z $1 ]] || (($(echo "$2 < $1" | bc))); then echo "$2"; else echo "$1"; fi; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 q="" o="" qc="" oc=""
+qs=() os=() qcs=() ocs=()
 for ((i = 0; i < reps; i++)); do
   read -r t c < <(time_to_marker "$qemu" -nic none "${args[@]}")
   q=$(min "$q" "$t") qc=$(min "$qc" "$c")
+  qs+=("$t") qcs+=("$c")
   case $cache_mode in
     cold)
       rm -rf "$work/cold"
@@ -89,7 +93,11 @@ for ((i = 0; i < reps; i++)); do
   esac
   read -r t c < <(time_to_marker "$build/orrery" "${orrery_args[@]}")
   o=$(min "$o" "$t") oc=$(min "$oc" "$c")
+  os+=("$t") ocs+=("$c")
 done
 printf 'boot to marker (-smp %s, %s, min of %s, tcg cache %s): qemu %.2f s (CPU %.2f s), orrery %.2f s (CPU %.2f s), orrery/qemu %.2fx wall, %.2fx CPU\n' \
   "$smp" "$([[ $gic == pc ]] && echo "-M pc" || echo "gic-version=$gic")" "$reps" "$cache_mode" \
   "$q" "$qc" "$o" "$oc" "$(echo "$o / $q" | bc -l)" "$(echo "$oc / $qc" | bc -l)"
+qm=$(median "${qs[@]}") om=$(median "${os[@]}") qcm=$(median "${qcs[@]}") ocm=$(median "${ocs[@]}")
+printf '  medians of %s: qemu %.2f s (CPU %.2f s), orrery %.2f s (CPU %.2f s), orrery/qemu %.2fx wall, %.2fx CPU\n' \
+  "$reps" "$qm" "$qcm" "$om" "$ocm" "$(echo "$om / $qm" | bc -l)" "$(echo "$ocm / $qcm" | bc -l)"
