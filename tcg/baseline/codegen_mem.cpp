@@ -144,18 +144,28 @@ void Gen::gen_mem(size_t i, bool is_store) {
   if (run >= 0) {
     // A run member: straight to host memory while the run's probe holds.
     const Mem rs = run_slot(run);
-    if (runs_.runs[run].leader == i) probe_run(runs_.runs[run], rs);
-    Label usual = a_.new_label();
-    a_.load(8, RAX, rs);
-    a_.test_rr(true, RAX, RAX);
-    a_.jcc(kE, usual);
-    const Mem host{RAX, int32_t(runs_.offset[i])};
-    if (is_store)
-      a_.store(m.size(), host, value_reg());
+    // The leader's probe leaves the run's host pointer in rax (reloading it from the slot just
+    // stored waited on the store); later members read the slot.
+    if (runs_.runs[run].leader == i)
+      probe_run(runs_.runs[run], rs);
     else
-      load_to(host);
-    a_.jmp(join);
-    bind(usual);
+      a_.load(8, RAX, rs);
+    // A failed run probe (rax = 0) takes the member's own probe out of line (RunMiss): the
+    // main line keeps only the test and the access.
+    Label own_probe = a_.new_label();
+    a_.test_rr(true, RAX, RAX);
+    a_.jcc(kE, own_probe);
+    const Mem host{RAX, int32_t(runs_.offset[i])};
+    if (is_store) {
+      a_.store(m.size(), host, value_reg());
+      bind(cold(Cold::Kind::RunMiss, own_probe, uint32_t(i), pc_));
+      return;
+    }
+    load_to(host);
+    bind(cold(Cold::Kind::RunMiss, own_probe, uint32_t(i), pc_));
+    if (m.sign) norm(d, in.type);
+    st(i, d);
+    return;
   }
   // The probe reads the address from its home register (else rax) and the access adds the
   // entry's addend as an index register: no copies of the address on the main line.
@@ -238,6 +248,8 @@ Gen::ColdTarget Gen::cold_target(const Cold& c) const {
       return {RelocKind::SlowLoadVec};
     case Cold::Kind::VecStoreMiss:
       return {RelocKind::SlowStoreVec};
+    case Cold::Kind::RunMiss:  // its own probe's miss path is a LoadMiss or StoreMiss
+      return {b_.insts[c.inst].op == Opcode::Store ? RelocKind::SlowStore : RelocKind::SlowLoad};
     case Cold::Kind::Trap:
       return {RelocKind::Helper, reinterpret_cast<const ir::Helper*>(b_.insts[c.inst].imm)};
   }
@@ -315,6 +327,31 @@ void Gen::emit_cold(const Cold& c) {
       check_pending();
       end_runs_in_progress(c.inst);
       break;
+    case Cold::Kind::RunMiss: {  // rax = 0: the run's probe failed; the member probes alone
+      const ir::MemOp m = ir::MemOp::decode(in->imm);
+      const bool is_store = in->op == Opcode::Store;
+      Reg addr = reg_of(in->args[0]);
+      if (addr == RSP) ld(addr = RAX, in->args[0]);
+      Label miss = a_.new_label();
+      a_.load(8, RCX, tlb_probe(addr, m, is_store, miss));
+      const Mem host{addr, 0, RCX};
+      if (is_store) {
+        Reg v = RDX;  // loaded after the probe, which clobbers rdx
+        if (vals_[in->args[1].id].in_reg())
+          v = reg_of(in->args[1]);
+        else
+          ld(RDX, in->args[1]);
+        a_.store(m.size(), host, v);
+      } else if (m.sign) {
+        a_.load_sx(m.size(), out(c.inst), host);
+      } else {
+        a_.load(m.size(), out(c.inst), host);
+      }
+      a_.jmp(c.back);
+      emit_cold(Cold{is_store ? Cold::Kind::StoreMiss : Cold::Kind::LoadMiss, miss, c.back, c.inst,
+                     c.pc, addr});
+      return;  // that miss path jumps back too
+    }
     case Cold::Kind::Trap: {
       save_caller_pool();
       a_.mov_imm(RSI, in->imm2);

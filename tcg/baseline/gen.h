@@ -172,7 +172,8 @@ struct Cold {
     AtomicMiss,
     Trap,
     VecLoadMiss,
-    VecStoreMiss
+    VecStoreMiss,
+    RunMiss  // a fused access whose run probe failed: its own probe, then LoadMiss/StoreMiss
   } kind;
   Label entry, back;
   uint32_t inst;   // the Load/Store/TrapIf

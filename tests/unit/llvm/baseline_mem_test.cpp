@@ -7,6 +7,8 @@
 #include <iterator>
 
 #include "llvm_test_util.h"
+#include "tcg/opt/mem_runs.h"
+#include "tcg/opt/passes.h"
 
 namespace orrery::tcg::llvm::test {
 namespace {
@@ -212,6 +214,88 @@ TEST_F(BaselineMemTest, MisalignedAndPageCrossingAccessesFromRegisters) {
     EXPECT_EQ(slow_.calls[1].vaddr, kRamBase + 0x1ffc);
     EXPECT_EQ(slow_.calls[1].value, 0xa1a2a3a4a5a6a7a8ull);
     EXPECT_EQ(slow_.calls[1].insn_pc, kPc + 4);
+  }
+}
+
+// A run (accesses at constant offsets from one base, one TLB probe for them all) whose probe
+// fails takes each member's own probe out of line: across a page boundary every member still
+// hits alone; on a TLB miss every member goes through its slow path, in order, with its own
+// address, PC and extension.
+TEST_F(BaselineMemTest, RunMembersProbeAloneWhenTheRunProbeFails) {
+  auto tb = new_tb(kPc);
+  Emitter e(tb->ir);
+  e.insn_start(kPc);
+  Value a = e.get_reg(Type::I64, reg(0));
+  Value b = e.get_reg(Type::I64, reg(1));
+  const MemOp q{3, false, 0}, sh{1, true, 0};
+  e.set_reg(reg(2), e.load(Type::I64, a, q));
+  e.insn_start(kPc + 4);
+  e.set_reg(reg(3), e.load(Type::I64, e.add(a, e.c64(8)), sh));
+  e.insn_start(kPc + 8);
+  e.set_reg(reg(4), e.load(Type::I64, e.add(a, e.c64(16)), q));
+  e.insn_start(kPc + 12);
+  e.store(b, e.c64(0x1111), q);
+  e.insn_start(kPc + 16);
+  e.store(e.add(b, e.c64(8)), e.c64(0x2222), q);
+  e.jump(0x2000);
+  opt::optimize(tb->ir);
+  const opt::MemRuns runs = opt::find_mem_runs(tb->ir);
+  ASSERT_EQ(runs.runs.size(), 2u) << ir::print(tb->ir);  // the loads, then the stores
+
+  for (bool bmi2 : {true, false}) {
+    SCOPED_TRACE(bmi2 ? "bmi2" : "no bmi2");
+    exec::NativeFn fn = compile_with(*tb, bmi2, nullptr);
+    ASSERT_NE(fn, nullptr);
+    auto put = [&](uint64_t at, uint64_t v) { std::memcpy(&ram_[at], &v, 8); };
+    auto get = [&](uint64_t at) {
+      uint64_t v;
+      std::memcpy(&v, &ram_[at], 8);
+      return v;
+    };
+    for (const auto& [la, sa] : {std::pair<uint64_t, uint64_t>{0x100, 0x200},  // runs hit
+                                 {0xff8, 0x1ffc}}) {  // both runs cross a page: members hit
+      SCOPED_TRACE(la);
+      std::fill(ram_.begin(), ram_.end(), 0);
+      put(la, 0x0102030405060708);
+      put(la + 8, 0x8001);  // the halfword 0x8001 sign-extends
+      put(la + 16, 0x1122334455667788);
+      slow_.calls.clear();
+      cpu_->r[0] = kRamBase + la;
+      cpu_->r[1] = kRamBase + sa;
+      EXPECT_EQ(run(fn), exec::kRetNext);
+      if (sa & 7) {
+        // 0x1ffc: the first store runs into the next page, so it (alone) misses.
+        ASSERT_EQ(slow_.calls.size(), 1u);
+        EXPECT_EQ(slow_.calls[0].vaddr, kRamBase + sa);
+        EXPECT_EQ(slow_.calls[0].value, 0x1111u);
+        EXPECT_EQ(get(sa + 8), 0x2222u);
+      } else {
+        EXPECT_TRUE(slow_.calls.empty());
+        EXPECT_EQ(get(sa), 0x1111u);
+        EXPECT_EQ(get(sa + 8), 0x2222u);
+      }
+      EXPECT_EQ(cpu_->r[2], 0x0102030405060708u);
+      EXPECT_EQ(cpu_->r[3], 0xffffffffffff8001u);
+      EXPECT_EQ(cpu_->r[4], 0x1122334455667788u);
+    }
+
+    // Not in the TLB: every member through its slow path.
+    slow_.calls.clear();
+    cpu_->r[0] = 0x70000000;
+    cpu_->r[1] = 0x70001000;
+    EXPECT_EQ(run(fn), exec::kRetNext);
+    ASSERT_EQ(slow_.calls.size(), 5u);
+    const uint64_t vaddr[] = {0x70000000, 0x70000008, 0x70000010, 0x70001000, 0x70001008};
+    for (unsigned k = 0; k < 5; ++k) {
+      EXPECT_EQ(slow_.calls[k].vaddr, vaddr[k]) << k;
+      EXPECT_EQ(slow_.calls[k].write, k >= 3) << k;
+      EXPECT_EQ(slow_.calls[k].insn_pc, kPc + 4 * k) << k;
+    }
+    EXPECT_EQ(cpu_->r[2], fake_mmio_value(0x70000000, 8));
+    EXPECT_EQ(cpu_->r[3], uint64_t(int64_t(int16_t(fake_mmio_value(0x70000008, 2)))));
+    EXPECT_EQ(cpu_->r[4], fake_mmio_value(0x70000010, 8));
+    EXPECT_EQ(slow_.calls[3].value, 0x1111u);
+    EXPECT_EQ(slow_.calls[4].value, 0x2222u);
   }
 }
 
