@@ -80,32 +80,29 @@ void Gen::gen_vec_mem(size_t i, bool is_store) {
   bind(cold(is_store ? Cold::Kind::VecStoreMiss : Cold::Kind::VecLoadMiss, miss, uint32_t(i), pc_));
 }
 
-// One probe for the run's bytes [a, last]: both in one page (checked outright, not left to
-// the slot hash) whose entry matches with no flag bits, the
-// same compare each member's own fast path would make. Clobbers rax, rcx, rdx, rsi.
+// One probe for the run's bytes [base + lo, base + hi): the entry at the first byte's index
+// must hold the last byte's page with no flag bits, the compare each member's own fast path
+// would make. A run that crosses into the next page misses without a check of its own: the
+// index hash (tlb_index: page plus page >> 10) never gives consecutive pages one slot, so that
+// entry cannot hold the last byte's page. rax = base + addend on a hit, 0 on a miss; clobbers
+// rcx, rdx, rsi.
 void Gen::probe_run(const opt::MemRun& r, Mem run_slot) {
   Label miss = a_.new_label(), done = a_.new_label();
   // allocate() counted this read (probe_reads_), so ld() never drops the base's store.
-  auto base_to_rax = [&] { ld(RAX, r.base); };
-  base_to_rax();
-  if (r.lo) a_.alu_ri(kAdd, true, RAX, int32_t(r.lo));
-  a_.mov_rr(true, RSI, RAX);
-  a_.alu_ri(kAdd, true, RSI, int32_t(r.hi - r.lo - 1));
-  a_.mov_rr(true, RDX, RAX);
-  a_.alu_rr(kXor, true, RDX, RSI);
+  ld(RAX, r.base);
+  Reg first = RAX;
+  if (r.lo) a_.lea(first = RSI, Mem{RAX, int32_t(r.lo)});
+  tlb_index(first);
+  a_.lea(RDX, Mem{RAX, int32_t(r.hi - 1)});
   a_.alu_ri(kAnd, true, RDX, int32_t(int64_t(softmmu::kPageMask)));
-  a_.jcc(kNe, miss);
-  tlb_index(RAX);
   const int32_t base =
       int32_t(r.mmu_idx) * int32_t(sizeof(softmmu::TlbEntry)) * softmmu::kTlbEntries;
-  a_.alu_ri(kAnd, true, RSI, int32_t(int64_t(softmmu::kPageMask)));
-  a_.alu_rm(kCmp, true, RSI,
+  a_.alu_rm(kCmp, true, RDX,
             Mem{R12,
                 base + int32_t(r.write ? offsetof(softmmu::TlbEntry, addr_write)
                                        : offsetof(softmmu::TlbEntry, addr_read)),
                 RCX});
   a_.jcc(kNe, miss);
-  base_to_rax();
   a_.alu_rm(kAdd, true, RAX, Mem{R12, base + int32_t(offsetof(softmmu::TlbEntry, addend)), RCX});
   a_.jmp(done);
   bind(miss);
