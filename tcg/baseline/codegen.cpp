@@ -627,6 +627,7 @@ bool Gen::gen_inst(size_t i, std::string& err) {
       return true;
     }
     case Opcode::Trunc:
+      if (vals_[i].root != uint32_t(i)) return true;  // shares_source_home: nothing to do
       ld_norm(out(i), in.args[0], t);
       st(i, out(i));
       return true;

@@ -71,6 +71,20 @@ bool calls_on_main_line(const ir::Inst& in, bool const_count) {
   }
 }
 
+bool shares_source_home(const ir::Block& b, const ir::Inst& in) {
+  if (in.op == Opcode::ZExt) return true;  // canonical values are already zero-extended
+  if (in.op != Opcode::Trunc) return false;
+  // A Trunc of a value with no bits above its width: a zero-extending load or a field of at
+  // most that width (arm64's LDR W, LDRB, LDRH read back as W registers).
+  const ir::Inst& src = b.insts[in.args[0].id];
+  const unsigned width = ir::bits(in.type);
+  if (src.op == Opcode::Load) {
+    const ir::MemOp m = ir::MemOp::decode(src.imm);
+    return !m.sign && m.size() * 8 <= width;
+  }
+  return src.op == Opcode::ExtractU && src.imm2 <= width;
+}
+
 void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out, bool registers,
               std::span<const std::pair<uint32_t, uint32_t>> extra_reads) {
   const size_t n = b.insts.size();
@@ -79,8 +93,8 @@ void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out
   out.callee.clear();
   out.calls.assign(n, 0);
   out.calls_before.assign(n + 1, 0);
-  // Constants, ZExt aliases (canonical values are already zero-extended: the alias shares its
-  // source's home, so the source lives as long as the alias is read), uses and last uses.
+  // Constants, aliases (shares_source_home: the alias shares its source's home, so the source
+  // lives as long as the alias is read), uses and last uses.
   for (size_t i = 0; i < n; ++i) {
     const ir::Inst& in = b.insts[i];
     ValueHome& h = homes[i];
@@ -89,15 +103,16 @@ void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out
     if (in.op == Opcode::Const) {
       h.konst = true;
       h.k = in.imm & ir::mask(in.type);
-    } else if (in.op == Opcode::ZExt) {
+    } else if (shares_source_home(b, in)) {
       const ValueHome& src = homes[in.args[0].id];
       h.root = src.root;
       h.konst = src.konst;
       h.k = src.k;
     }
+    const bool alias = shares_source_home(b, in);
     for (unsigned k = 0; k < in.nargs; ++k) {
       ValueHome& a = homes[in.args[k].id];
-      a.uses += in.op == Opcode::ZExt ? 2 : 1;
+      a.uses += alias ? 2 : 1;
       homes[a.root].end = uint32_t(i);
     }
     const bool const_count = in.nargs > 1 && homes[in.args[1].id].konst;
@@ -131,7 +146,7 @@ void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out
     ValueHome& h = homes[i];
     const Type rt = ir::result_type(in);
     if (rt == Type::V || h.konst) continue;
-    if (in.op == Opcode::ZExt) {
+    if (shares_source_home(b, in)) {
       h.slot = homes[h.root].slot;
       h.reg = homes[h.root].reg;
       continue;

@@ -22,9 +22,9 @@ struct ValueHome {
   int32_t slot = -1;   // frame slot (8 bytes; two for I128), or -1
   Reg reg = RSP;       // a pool register, or RSP for none
   bool konst = false;  // a constant: materialised where used
-  uint32_t uses = 0;   // readers (2 when a ZExt alias shares the home: never retracted)
+  uint32_t uses = 0;   // readers (2 when an alias shares the home: never retracted)
   uint32_t end = 0;    // index of the last instruction reading it (insts.size(): terminal)
-  uint32_t root = 0;   // the value whose home this is (itself, or a ZExt alias's source)
+  uint32_t root = 0;   // the value whose home this is (itself, or an alias's source)
   uint64_t k = 0;
   bool in_reg() const { return reg != RSP; }
 };
@@ -48,6 +48,10 @@ struct Allocation {
   std::vector<uint8_t> calls;          // per instruction: calls_on_main_line
   std::vector<uint32_t> calls_before;  // calls among instructions [0, i)
 };
+
+/// Whether `in`'s value is its source's canonical value (a ZExt, or a Trunc of a source with no
+/// bits above the Trunc's width): it shares the source's home and has no code of its own.
+bool shares_source_home(const ir::Block& b, const ir::Inst& in);
 
 /// Fills homes (one per instruction) for b. `registers` false: every value in a slot (the
 /// pre-allocator code, for comparison). `extra_reads`: (value, instruction) pairs the code

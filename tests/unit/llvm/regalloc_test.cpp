@@ -291,6 +291,59 @@ TEST_F(RegAllocTest, LoadResultInItsAddressRegister) {
   }
 }
 
+// A Trunc of a value with no bits above its width (a zero-extending load no wider, a narrow
+// field) shares the value's home and has no code; a Trunc of a sign-extending or wider load
+// still clears the high bits. Checked on hits and on slow-path misses.
+TEST_F(RegAllocTest, TruncOfANarrowValueSharesItsHome) {
+  auto tb = new_tb();
+  Emitter e(tb->ir);
+  e.insn_start(0x1000);
+  Value a = e.get_reg(Type::I64, reg(0));
+  Value u32 = e.load(Type::I64, a, MemOp{2, false, 0});
+  Value s16 = e.load(Type::I64, e.add(a, e.c64(8)), MemOp{1, true, 0});
+  Value u8 = e.load(Type::I64, e.add(a, e.c64(16)), MemOp{0, false, 0});
+  Value field = e.extract_u(e.get_reg(Type::I64, reg(1)), 0, 8);
+  Value t_u32 = e.trunc(Type::I32, u32);     // shares
+  Value t_s16 = e.trunc(Type::I32, s16);     // clears bits 32..63
+  Value t_u8 = e.trunc(Type::I16, u8);       // shares
+  Value t_wide = e.trunc(Type::I16, u32);    // clears bits 16..31
+  Value t_field = e.trunc(Type::I8, field);  // shares
+  e.set_reg(reg(10), e.zext(Type::I64, e.add(t_u32, e.c32(1))));
+  e.set_reg(reg(11), e.zext(Type::I64, t_s16));
+  e.set_reg(reg(12), e.zext(Type::I64, e.add(t_u8, e.konst(Type::I16, 1))));
+  e.set_reg(reg(13), e.zext(Type::I64, t_wide));
+  e.set_reg(reg(14), e.zext(Type::I64, e.add(t_field, e.konst(Type::I8, 1))));
+  e.jump(0x2000);
+
+  std::vector<ValueHome> homes;
+  Allocation alloc;
+  baseline::allocate(tb->ir, homes, alloc);
+  EXPECT_EQ(homes[t_u32.id].root, u32.id);
+  EXPECT_EQ(homes[t_s16.id].root, t_s16.id);
+  EXPECT_EQ(homes[t_u8.id].root, u8.id);
+  EXPECT_EQ(homes[t_wide.id].root, t_wide.id);
+  EXPECT_EQ(homes[t_field.id].root, field.id);
+
+  exec::NativeFn fn = compile_baseline(*tb);
+  ASSERT_NE(fn, nullptr);
+  const uint64_t q[3] = {0x00000000fffffffeull, 0x0000000000008001ull, 0x00000000000000ffull};
+  std::memcpy(&ram_[0x100], q, sizeof q);
+  for (bool miss : {false, true}) {
+    SCOPED_TRACE(miss);
+    cpu_->r[0] = miss ? 0x70000000 : kRamBase + 0x100;
+    cpu_->r[1] = 0x1234567890abcdffull;
+    EXPECT_EQ(run(fn), exec::kRetNext);
+    const uint64_t w = miss ? fake_mmio_value(0x70000000, 4) : q[0];
+    const uint64_t h = miss ? fake_mmio_value(0x70000008, 2) : q[1];
+    const uint64_t b = miss ? fake_mmio_value(0x70000010, 1) : q[2];
+    EXPECT_EQ(cpu_->r[10], uint64_t(uint32_t(w + 1)));
+    EXPECT_EQ(cpu_->r[11], uint64_t(uint32_t(int32_t(int16_t(h)))));
+    EXPECT_EQ(cpu_->r[12], uint64_t(uint16_t(b + 1)));
+    EXPECT_EQ(cpu_->r[13], uint64_t(uint16_t(w)));
+    EXPECT_EQ(cpu_->r[14], 0u);  // 0xff + 1 in 8 bits
+  }
+}
+
 // Random straight-line blocks whose operands come mostly from the latest values, so that many
 // values die at their last use and results take their registers: the baseline code must agree
 // with the interpreter on every guest register and on memory.
