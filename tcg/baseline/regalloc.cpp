@@ -100,16 +100,16 @@ void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out
     ValueHome& h = homes[i];
     h.end = uint32_t(i);
     h.root = uint32_t(i);
+    const bool alias = shares_source_home(b, in);
     if (in.op == Opcode::Const) {
       h.konst = true;
       h.k = in.imm & ir::mask(in.type);
-    } else if (shares_source_home(b, in)) {
+    } else if (alias) {
       const ValueHome& src = homes[in.args[0].id];
       h.root = src.root;
       h.konst = src.konst;
       h.k = src.k;
     }
-    const bool alias = shares_source_home(b, in);
     for (unsigned k = 0; k < in.nargs; ++k) {
       ValueHome& a = homes[in.args[k].id];
       a.uses += alias ? 2 : 1;
@@ -146,7 +146,7 @@ void allocate(const ir::Block& b, std::vector<ValueHome>& homes, Allocation& out
     ValueHome& h = homes[i];
     const Type rt = ir::result_type(in);
     if (rt == Type::V || h.konst) continue;
-    if (shares_source_home(b, in)) {
+    if (h.root != uint32_t(i)) {  // shares_source_home
       h.slot = homes[h.root].slot;
       h.reg = homes[h.root].reg;
       continue;
