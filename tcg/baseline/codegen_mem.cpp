@@ -119,25 +119,41 @@ void Gen::end_runs_in_progress(uint32_t i) {
       a_.alu_mi(kAnd, true, run_slot(int32_t(r)), 0);
 }
 
-void Gen::gen_mem(size_t i, bool is_store) {
+// A Load's or Store's access at host: a store's value from its register (else rdx, loaded here,
+// after any TLB probe, which clobbers rdx); a load's result straight into its home register,
+// sign-extended to 64 bits as its MemOp says (gen_mem canonicalises it).
+void Gen::access(size_t i, Mem host) {
   const ir::Inst& in = b_.insts[i];
   const ir::MemOp m = ir::MemOp::decode(in.imm);
-  Label miss = a_.new_label(), join = a_.new_label();
-  const int32_t run = runs_.run_of[i];
-  // A store's value from its register (rdx holds others: loaded after the TLB lookup, which
-  // clobbers it); a load's result straight into its home register (the miss path moves it).
-  auto value_reg = [&] {
-    if (vals_[in.args[1].id].in_reg()) return reg_of(in.args[1]);
-    ld(RDX, in.args[1]);
-    return RDX;
-  };
-  const Reg d = is_store ? RAX : out(i);
-  auto load_to = [&](Mem host) {
-    if (m.sign)
-      a_.load_sx(m.size(), d, host);
+  if (in.op == Opcode::Store) {
+    Reg v = RDX;
+    if (vals_[in.args[1].id].in_reg())
+      v = reg_of(in.args[1]);
     else
-      a_.load(m.size(), d, host);
-  };
+      ld(RDX, in.args[1]);
+    a_.store(m.size(), host, v);
+  } else if (m.sign) {
+    a_.load_sx(m.size(), out(i), host);
+  } else {
+    a_.load(m.size(), out(i), host);
+  }
+}
+
+// A Load's or Store's own TLB probe, then its access; a miss jumps to miss with the guest
+// address in the register returned. The probe reads the address from its home register (else
+// rax) and the access adds the entry's addend as an index register: no copies of the address.
+Reg Gen::own_access(size_t i, Label miss) {
+  const ir::Inst& in = b_.insts[i];
+  Reg addr = reg_of(in.args[0]);
+  if (addr == RSP) ld(addr = RAX, in.args[0]);
+  a_.load(8, RCX, tlb_probe(addr, ir::MemOp::decode(in.imm), in.op == Opcode::Store, miss));
+  access(i, Mem{addr, 0, RCX});
+  return addr;
+}
+
+void Gen::gen_mem(size_t i, bool is_store) {
+  const ir::Inst& in = b_.insts[i];
+  const int32_t run = runs_.run_of[i];
   if (run >= 0) {
     // A run member: straight to host memory while the run's probe holds.
     const Mem rs = run_slot(run);
@@ -152,34 +168,17 @@ void Gen::gen_mem(size_t i, bool is_store) {
     Label own_probe = a_.new_label();
     a_.test_rr(true, RAX, RAX);
     a_.jcc(kE, own_probe);
-    const Mem host{RAX, int32_t(runs_.offset[i])};
-    if (is_store) {
-      a_.store(m.size(), host, value_reg());
-      bind(cold(Cold::Kind::RunMiss, own_probe, uint32_t(i), pc_));
-      return;
-    }
-    load_to(host);
+    access(i, Mem{RAX, int32_t(runs_.offset[i])});
     bind(cold(Cold::Kind::RunMiss, own_probe, uint32_t(i), pc_));
-    if (m.sign) norm(d, in.type);
-    st(i, d);
-    return;
+  } else {
+    Label miss = a_.new_label();
+    const Reg addr = own_access(i, miss);
+    bind(cold(is_store ? Cold::Kind::StoreMiss : Cold::Kind::LoadMiss, miss, uint32_t(i), pc_,
+              addr));
   }
-  // The probe reads the address from its home register (else rax) and the access adds the
-  // entry's addend as an index register: no copies of the address on the main line.
-  Reg addr = reg_of(in.args[0]);
-  if (addr == RSP) ld(addr = RAX, in.args[0]);
-  a_.load(8, RCX, tlb_probe(addr, m, is_store, miss));
-  const Mem host{addr, 0, RCX};
-  if (is_store) {
-    a_.store(m.size(), host, value_reg());
-    bind(cold(Cold::Kind::StoreMiss, miss, uint32_t(i), pc_, addr));
-    bind(join);
-    return;
-  }
-  load_to(host);
-  bind(cold(Cold::Kind::LoadMiss, miss, uint32_t(i), pc_, addr));
-  bind(join);
-  if (m.sign) norm(d, in.type);
+  if (is_store) return;
+  const Reg d = out(i);
+  if (ir::MemOp::decode(in.imm).sign) norm(d, in.type);
   st(i, d);
 }
 
@@ -325,26 +324,10 @@ void Gen::emit_cold(const Cold& c) {
       end_runs_in_progress(c.inst);
       break;
     case Cold::Kind::RunMiss: {  // rax = 0: the run's probe failed; the member probes alone
-      const ir::MemOp m = ir::MemOp::decode(in->imm);
-      const bool is_store = in->op == Opcode::Store;
-      Reg addr = reg_of(in->args[0]);
-      if (addr == RSP) ld(addr = RAX, in->args[0]);
       Label miss = a_.new_label();
-      a_.load(8, RCX, tlb_probe(addr, m, is_store, miss));
-      const Mem host{addr, 0, RCX};
-      if (is_store) {
-        Reg v = RDX;  // loaded after the probe, which clobbers rdx
-        if (vals_[in->args[1].id].in_reg())
-          v = reg_of(in->args[1]);
-        else
-          ld(RDX, in->args[1]);
-        a_.store(m.size(), host, v);
-      } else if (m.sign) {
-        a_.load_sx(m.size(), out(c.inst), host);
-      } else {
-        a_.load(m.size(), out(c.inst), host);
-      }
+      const Reg addr = own_access(c.inst, miss);
       a_.jmp(c.back);
+      const bool is_store = in->op == Opcode::Store;
       emit_cold(Cold{is_store ? Cold::Kind::StoreMiss : Cold::Kind::LoadMiss, miss, c.back, c.inst,
                      c.pc, addr});
       return;  // that miss path jumps back too

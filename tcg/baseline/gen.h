@@ -574,6 +574,8 @@ class Gen {
   void gen_cmp(size_t i);
   void gen_adc(size_t i);
   void gen_mem(size_t i, bool store);
+  void access(size_t i, Mem host);       // a Load's or Store's access at host
+  Reg own_access(size_t i, Label miss);  // its own TLB probe, then access(); the address reg
   void gen_vec_mem(size_t i, bool is_store);
   void gen_atomic(size_t i);
   void tlb_index(Reg a);
